@@ -1,0 +1,463 @@
+//! Flags of the container commands (`run`, `create`, `ps`, `stop`, …). The
+//! handlers live in `crate::container`.
+
+use super::image::{PlatformOpts, RegistryOpts};
+use clap::{ArgAction, Args};
+use std::path::PathBuf;
+
+/// Everything that describes a container: shared by `run` and `create`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ContainerOpts {
+    /// Name of the container (default: a generated adjective_noun)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy it from the host)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file of KEY=VALUE lines
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Copy the whole host environment into the container
+    #[arg(long)]
+    pub env_host: bool,
+    /// Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]
+    #[arg(short, long, value_name = "HOST:CTR[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…
+    #[arg(long, value_name = "type=TYPE,…")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: CONTAINER_DIR[:OPTIONS]
+    #[arg(long, value_name = "DIR[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: NAME|UID[:GROUP|GID]
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Override the image's entrypoint (a string, or a JSON array)
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<String>,
+    /// Container hostname (default: the short container id)
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Mount the container's root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps zombies
+    #[arg(long)]
+    pub init: bool,
+    /// Add Linux capabilities (e.g. NET_ADMIN, or ALL)
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities (e.g. CHOWN, or ALL)
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give the container every capability the user namespace can give
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// User namespace mode: keep-id[:uid=UID,gid=GID], host, or auto (default: "")
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+    /// When to pull the image: always, missing, never, newer
+    #[arg(long, value_name = "POLICY", default_value = "missing",
+          value_parser = ["always", "missing", "never", "newer"])]
+    pub pull: String,
+    /// Replace an existing container of the same name
+    #[arg(long)]
+    pub replace: bool,
+    /// Write the container id to this file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// Signal that stops the container (default: the image's StopSignal, or SIGTERM)
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait after the stop signal before killing (default: 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// Set metadata on the container (KEY=VALUE)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
+    #[arg(short, long, value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a random host port
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// DNS server for the container's /etc/resolv.conf
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// DNS search domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// DNS resolver option
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a line to /etc/hosts: HOST:IP
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "NUMBER")]
+    pub cpus: Option<f64>,
+    /// Maximum number of processes; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<i64>,
+    /// Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Additional groups for the container's process
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// How the monitor notifies systemd: conmon, container, ignore
+    #[arg(long, value_name = "MODE", default_value = "container",
+          value_parser = ["conmon", "container", "ignore"])]
+    pub sdnotify: String,
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    #[command(flatten)]
+    pub platform: PlatformOpts,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+    /// Run in the background and print the container id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Forward signals received by rpod to the container
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Key sequence that detaches from the container (default: ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Image to run
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments (default: the image's Entrypoint and Cmd)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Image to create the container from
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments (default: the image's Entrypoint and Cmd)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    /// Containers to start
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Attach to the container's output
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach the container's standard input
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Key sequence that detaches from the container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Forward signals to the container (with --attach)
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub sig_proxy: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StopArgs {
+    /// Containers to stop
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Seconds to wait before killing (default: the container's stop timeout)
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Stop all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not fail when a container does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Read the container id from this file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KillArgs {
+    /// Containers to signal
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Signal to send (name or number)
+    #[arg(short, long, default_value = "KILL", value_name = "SIGNAL")]
+    pub signal: String,
+    /// Signal all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Read the container id from this file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RmArgs {
+    /// Containers to remove
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Stop and remove running containers
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not fail when a container does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Read the container id from this file (and remove the file)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
+    /// Seconds to wait for a running container to stop before killing it (with --force)
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Remove anonymous volumes too (accepted for compatibility)
+    #[arg(short, long)]
+    pub volumes: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print only container ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate ids and commands
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Do not print the column headings
+    #[arg(short, long)]
+    pub noheading: bool,
+    /// Output format: table, json, or a template such as '{{.ID}} {{.Names}}'
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Show the latest container only
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show the n last created containers
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Containers to wait for
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Condition to wait for: stopped, exited, running
+    #[arg(long, value_name = "STATE")]
+    pub condition: Vec<String>,
+    /// Do not fail when a container does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Run in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// User to run as: NAME|UID[:GROUP|GID]
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Working directory
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Give the process extended privileges
+    #[arg(long)]
+    pub privileged: bool,
+    /// Key sequence that detaches
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Container to run in
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Command and arguments
+    #[arg(required = true, value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogsArgs {
+    /// Containers whose logs to show
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Follow the log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end ("all" for everything)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<String>,
+    /// Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Show logs until a time (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// Containers or images to inspect
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Format the output with a template (e.g. '{{.State.Status}}') or 'json'
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// What to look for: container, image, or all
+    #[arg(short = 't', long = "type", default_value = "all", value_name = "TYPE",
+          value_parser = ["all", "container", "image"])]
+    pub kind: String,
+    /// Show the size of the container's writable layer
+    #[arg(short, long)]
+    pub size: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TopArgs {
+    /// Container whose processes to list
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps(1) format descriptors (default: user pid ppid %cpu elapsed tty time comm)
+    #[arg(value_name = "DESCRIPTORS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub descriptors: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AttachArgs {
+    /// Container to attach to
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Forward signals to the container
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Key sequence that detaches
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupArgs {
+    /// Containers to clean up (unmount, release network, remove with --rm)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Clean up all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Remove the container after cleaning up
+    #[arg(long)]
+    pub rm: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ContainerPruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RenameArgs {
+    /// Container to rename
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Its new name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MountArgs {
+    /// Containers whose root filesystem to mount (inside `rpod unshare`)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Output in JSON
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UnmountArgs {
+    /// Containers to unmount
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Unmount all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Unmount even if others use the mount
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UnshareArgs {
+    /// Command to run in rpod's user namespace (default: $SHELL)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}

@@ -1,0 +1,264 @@
+//! The command line: one clap definition per flag (it drives `--help`, the man
+//! pages and the completions), and the dispatch of each subcommand to the
+//! module that owns the behaviour.
+
+pub mod container;
+pub mod image;
+mod system;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rpod",
+    version,
+    about = "Rootless, daemonless containers",
+    long_about = "rpod runs OCI containers as an unprivileged user, without a daemon. \
+                  Its commands and flags are podman's.",
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after any subcommand.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalOpts {
+    /// Log messages at or above this level: debug, info, warn, error
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn",
+          value_parser = ["trace", "debug", "info", "warn", "error", "fatal", "panic"])]
+    pub log_level: String,
+    /// Storage root directory (default: $XDG_DATA_HOME/rpod)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    /// Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)
+    #[arg(long, global = true, value_name = "DRIVER",
+          value_parser = ["overlay", "fuse-overlayfs", "vfs"])]
+    pub storage_driver: Option<String>,
+    /// Path of the registries.conf to use instead of the user's and system's
+    #[arg(long, global = true, value_name = "PATH", env = "CONTAINERS_REGISTRIES_CONF")]
+    pub registries_conf: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pull images from a registry
+    Pull(image::PullArgs),
+    /// List images in local storage
+    #[command(alias = "image-ls")]
+    Images(image::ImagesArgs),
+    /// Remove images from local storage
+    Rmi(image::RmiArgs),
+    /// Add names to a local image
+    Tag(image::TagArgs),
+    /// Remove names from a local image
+    Untag(image::UntagArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a container registry
+    Login(image::LoginArgs),
+    /// Log out of a container registry
+    Logout(image::LogoutArgs),
+
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// Create a container without starting it
+    Create(container::CreateArgs),
+    /// Start containers
+    Start(container::StartArgs),
+    /// Stop running containers
+    Stop(container::StopArgs),
+    /// Send a signal to running containers
+    Kill(container::KillArgs),
+    /// Remove containers
+    Rm(container::RmArgs),
+    /// List containers
+    Ps(container::PsArgs),
+    /// Wait for containers to stop and print their exit codes
+    Wait(container::WaitArgs),
+    /// Run a process in a running container
+    Exec(container::ExecArgs),
+    /// Show a container's logs
+    Logs(container::LogsArgs),
+    /// Show the configuration of containers or images as JSON
+    Inspect(container::InspectArgs),
+    /// Show the processes of a container
+    Top(container::TopArgs),
+    /// Attach to a running container
+    Attach(container::AttachArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// Mount a container's root filesystem (run inside `rpod unshare`)
+    Mount(container::MountArgs),
+    /// Unmount a container's root filesystem
+    #[command(alias = "umount")]
+    Unmount(container::UnmountArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Run a command in rpod's user namespace
+    Unshare(container::UnshareArgs),
+
+    /// Show version information
+    Version,
+    /// Show how rpod is set up on this machine
+    Info,
+
+    /// The per-container monitor (internal: started by rpod itself)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(crate::monitor::MonitorArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(image::ImagesArgs),
+    /// Pull images
+    Pull(image::PullArgs),
+    /// Remove images
+    Rm(image::RmiArgs),
+    /// Add names to an image
+    Tag(image::TagArgs),
+    /// Remove names from an image
+    Untag(image::UntagArgs),
+    /// Show images as JSON
+    Inspect(image::ImageInspectArgs),
+    /// Remove unused images
+    Prune(image::ImagePruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(alias = "list", alias = "ps")]
+    Ls(container::PsArgs),
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// Create a container
+    Create(container::CreateArgs),
+    /// Start containers
+    Start(container::StartArgs),
+    /// Stop containers
+    Stop(container::StopArgs),
+    /// Signal containers
+    Kill(container::KillArgs),
+    /// Remove containers
+    Rm(container::RmArgs),
+    /// Show containers as JSON
+    Inspect(container::InspectArgs),
+    /// Show a container's logs
+    Logs(container::LogsArgs),
+    /// Run a process in a running container
+    Exec(container::ExecArgs),
+    /// Wait for containers
+    Wait(container::WaitArgs),
+    /// Release what stopped containers still hold (mounts, network helpers)
+    Cleanup(container::CleanupArgs),
+    /// Remove all stopped containers
+    Prune(container::ContainerPruneArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// Show the processes of a container
+    Top(container::TopArgs),
+    /// Attach to a container
+    Attach(container::AttachArgs),
+}
+
+/// Parse the command line and run the command.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    crate::log::set_level(&cli.global.log_level);
+    dispatch(&cli.global, cli.command)
+}
+
+fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
+    use crate::container as ctr;
+    use crate::image as img;
+    match cmd {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => img::pull_cmd(g, &a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images_cmd(g, &a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => img::rmi_cmd(g, &a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag_cmd(g, &a),
+        Command::Untag(a) | Command::Image(ImageCommand::Untag(a)) => img::untag_cmd(g, &a),
+        Command::Image(ImageCommand::Inspect(a)) => img::inspect_cmd(g, &a),
+        Command::Image(ImageCommand::Prune(a)) => img::prune_cmd(g, &a),
+        Command::Login(a) => img::login_cmd(g, &a),
+        Command::Logout(a) => img::logout_cmd(g, &a),
+
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => ctr::run_cmd(g, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            ctr::create_cmd(g, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => ctr::start_cmd(g, &a),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop_cmd(g, &a),
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill_cmd(g, &a),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm_cmd(g, &a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr::ps_cmd(g, &a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait_cmd(g, &a),
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ctr::exec_cmd(g, &a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs_cmd(g, &a),
+        Command::Container(ContainerCommand::Inspect(mut a)) => {
+            a.kind = "container".into();
+            system::inspect_cmd(g, &a)
+        }
+        Command::Inspect(a) => system::inspect_cmd(g, &a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top_cmd(g, &a),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            ctr::attach_cmd(g, &a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            ctr::rename_cmd(g, &a)
+        }
+        Command::Container(ContainerCommand::Cleanup(a)) => ctr::cleanup_cmd(g, &a),
+        Command::Container(ContainerCommand::Prune(a)) => ctr::prune_cmd(g, &a),
+        Command::Mount(a) => ctr::mount_cmd(g, &a),
+        Command::Unmount(a) => ctr::unmount_cmd(g, &a),
+        Command::Unshare(a) => crate::userns::unshare_cmd(g, &a),
+
+        Command::Version => system::version_cmd(),
+        Command::Info => system::info_cmd(g),
+        Command::Monitor(a) => crate::monitor::main(g, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_stops_parsing_flags_at_the_image() {
+        let cli = Cli::try_parse_from(["rpod", "run", "--rm", "alpine", "ls", "-l", "--rm"]).unwrap();
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert!(a.opts.rm);
+        assert_eq!(a.image, "alpine");
+        assert_eq!(a.command, ["ls", "-l", "--rm"]);
+    }
+
+    #[test]
+    fn run_h_is_hostname() {
+        let cli = Cli::try_parse_from(["rpod", "run", "-h", "box", "alpine"]).unwrap();
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.opts.hostname.as_deref(), Some("box"));
+    }
+}

@@ -1,0 +1,34 @@
+//! Images and registries: references, short-name resolution, credentials,
+//! TLS, pulling, and the image commands.
+
+use crate::cli::image::*;
+use crate::cli::GlobalOpts;
+use anyhow::{bail, Result};
+
+pub fn pull_cmd(_g: &GlobalOpts, _a: &PullArgs) -> Result<()> {
+    bail!("pull: not implemented yet")
+}
+pub fn images_cmd(_g: &GlobalOpts, _a: &ImagesArgs) -> Result<()> {
+    bail!("images: not implemented yet")
+}
+pub fn rmi_cmd(_g: &GlobalOpts, _a: &RmiArgs) -> Result<()> {
+    bail!("rmi: not implemented yet")
+}
+pub fn tag_cmd(_g: &GlobalOpts, _a: &TagArgs) -> Result<()> {
+    bail!("tag: not implemented yet")
+}
+pub fn untag_cmd(_g: &GlobalOpts, _a: &UntagArgs) -> Result<()> {
+    bail!("untag: not implemented yet")
+}
+pub fn inspect_cmd(_g: &GlobalOpts, _a: &ImageInspectArgs) -> Result<()> {
+    bail!("image inspect: not implemented yet")
+}
+pub fn prune_cmd(_g: &GlobalOpts, _a: &ImagePruneArgs) -> Result<()> {
+    bail!("image prune: not implemented yet")
+}
+pub fn login_cmd(_g: &GlobalOpts, _a: &LoginArgs) -> Result<()> {
+    bail!("login: not implemented yet")
+}
+pub fn logout_cmd(_g: &GlobalOpts, _a: &LogoutArgs) -> Result<()> {
+    bail!("logout: not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! network (see README.md, "Where things live").

@@ -1,0 +1,1 @@
+//! rootfs (see README.md, "Where things live").

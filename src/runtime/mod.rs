@@ -1,0 +1,1 @@
+//! runtime (see README.md, "Where things live").

@@ -1,0 +1,1 @@
+//! storage (see README.md, "Where things live").

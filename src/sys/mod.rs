@@ -1,0 +1,3 @@
+//! The one place for `unsafe` and raw syscalls. Everything else in rpod calls
+//! through these safe wrappers (the crate denies `unsafe_code` elsewhere).
+#![allow(unsafe_code)]

@@ -1,0 +1,1 @@
+//! systemd (see README.md, "Where things live").
