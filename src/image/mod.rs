@@ -1,6 +1,11 @@
 //! Images and registries: references, short-name resolution, credentials,
 //! TLS, pulling, and the image commands.
 
+pub mod auth;
+mod login;
+pub mod reference;
+pub mod registries;
+pub mod tls;
 use crate::cli::image::*;
 use crate::cli::GlobalOpts;
 use anyhow::{bail, Result};
