@@ -1,0 +1,324 @@
+//! The integration-test harness: run the real `rpod` binary as the
+//! unprivileged test user, in a fresh environment per test, against the
+//! loopback registries that `tests/world/setup.sh` starts.
+//!
+//! Tests run as root (CI does), so every rpod invocation goes through
+//! `runuser -u rpodtest`: root hides bugs, and rootless is the product.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub const WORLD_ENV: &str = "/var/lib/rpod-world/env";
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Facts about the test world, from the env file that setup.sh writes.
+pub struct World {
+    pub vars: HashMap<String, String>,
+}
+
+impl World {
+    pub fn get(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{WORLD_ENV} has no {key}: re-run tests/world/setup.sh"))
+    }
+    pub fn user(&self) -> &str {
+        self.get("TEST_USER")
+    }
+    /// Plain-HTTP registry on loopback, e.g. "localhost:5000".
+    pub fn registry(&self) -> &str {
+        self.get("REGISTRY")
+    }
+    /// TLS + htpasswd registry on loopback, e.g. "localhost:5443".
+    pub fn tls_registry(&self) -> &str {
+        self.get("TLS_REGISTRY")
+    }
+    /// The stub registry that serves broken content, e.g. "localhost:5001".
+    pub fn bad_registry(&self) -> &str {
+        self.get("BAD_REGISTRY")
+    }
+    pub fn debian_ok(&self) -> bool {
+        self.vars.get("DEBIAN_OK").map(|v| v == "1").unwrap_or(false)
+    }
+}
+
+pub fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let text = std::fs::read_to_string(WORLD_ENV).unwrap_or_else(|e| {
+            panic!(
+                "the test world is not set up ({WORLD_ENV}: {e}): run `tests/world/setup.sh` as root \
+                 (tests/run.sh does it)"
+            )
+        });
+        let vars = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                let v = v.trim().trim_matches('"').trim_matches('\'');
+                (k.trim().to_string(), v.to_string())
+            })
+            .collect();
+        World { vars }
+    })
+}
+
+/// The rpod binary, copied where the test user can execute it: the build
+/// tree may sit in root's 0700 home.
+pub fn rpod_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = PathBuf::from(env!("CARGO_BIN_EXE_rpod"));
+        let meta = std::fs::metadata(&src).expect("rpod binary");
+        let mtime = meta
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = PathBuf::from(format!("/tmp/rpod-bin/{:x}-{:x}", mtime, meta.len()));
+        let dst = dir.join("rpod");
+        if !dst.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            for d in [Path::new("/tmp/rpod-bin"), dir.as_path()] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            // Copy then rename, so a parallel test never runs a half-written binary.
+            let tmp = dir.join(format!("rpod.tmp{}", std::process::id()));
+            std::fs::copy(&src, &tmp).unwrap();
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::rename(&tmp, &dst).unwrap();
+        }
+        dst
+    })
+}
+
+/// A fresh unprivileged environment: its own HOME, XDG dirs, registries.conf
+/// (localhost:5000 searched for short names and insecure) and certs.d CA for
+/// the TLS registry. Removed (as root) when dropped.
+pub struct Env {
+    pub dir: PathBuf,
+    pub home: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub user: String,
+    pub extra_env: Vec<(String, String)>,
+    keep: bool,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let w = world();
+        let user = w.user().to_string();
+        // Short paths: unix socket paths (attach sockets) are limited to 108 bytes.
+        let short: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+        let dir = PathBuf::from(format!(
+            "/tmp/rt/{}{}-{}",
+            short,
+            std::process::id() % 100000,
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        std::fs::create_dir_all("/tmp/rt").unwrap();
+        std::fs::set_permissions("/tmp/rt", std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = dir.join("h");
+        let runtime_dir = dir.join("r");
+        let reg = w.registry();
+        let tls = w.tls_registry();
+        let bad = w.bad_registry();
+        let env = Env {
+            dir: dir.clone(),
+            home: home.clone(),
+            runtime_dir: runtime_dir.clone(),
+            user: user.clone(),
+            extra_env: Vec::new(),
+            keep: std::env::var_os("RPOD_KEEP_TEST_DIRS").is_some(),
+        };
+        let conf = home.join(".config/containers");
+        std::fs::create_dir_all(conf.join(format!("certs.d/{tls}"))).unwrap();
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        std::fs::write(
+            conf.join("registries.conf"),
+            format!(
+                "unqualified-search-registries = [\"{reg}\"]\n\n\
+                 [[registry]]\nlocation = \"{reg}\"\ninsecure = true\n\n\
+                 [[registry]]\nlocation = \"{bad}\"\ninsecure = true\n"
+            ),
+        )
+        .unwrap();
+        std::fs::copy(
+            w.get("CA_CERT"),
+            conf.join(format!("certs.d/{tls}/ca.crt")),
+        )
+        .unwrap();
+        let st = Command::new("chown")
+            .args(["-R", &format!("{user}:"), dir.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown of {}", dir.display());
+        for d in [&dir, &home, &runtime_dir] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        env
+    }
+
+    /// Add an environment variable to every command of this Env.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra_env.push((k.into(), v.into()));
+    }
+
+    fn base(&self) -> Command {
+        let bin_dir = rpod_bin().parent().unwrap();
+        let mut c = Command::new("runuser");
+        c.args(["-u", &self.user, "--", "env", "-i"]);
+        let h = self.home.display();
+        c.arg(format!("HOME={h}"));
+        c.arg(format!("USER={}", self.user));
+        c.arg(format!("LOGNAME={}", self.user));
+        c.arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display()));
+        c.arg(format!("XDG_DATA_HOME={h}/.local/share"));
+        c.arg(format!("XDG_CONFIG_HOME={h}/.config"));
+        c.arg(format!("PATH={}:{PATH}", bin_dir.display()));
+        c.arg("TERM=dumb");
+        c.arg("LANG=C.UTF-8");
+        if let Ok(v) = std::env::var("RUST_BACKTRACE") {
+            c.arg(format!("RUST_BACKTRACE={v}"));
+        }
+        for (k, v) in &self.extra_env {
+            c.arg(format!("{k}={v}"));
+        }
+        c.current_dir(&self.home);
+        c
+    }
+
+    /// A `Command` running rpod as the test user, for tests that need to
+    /// control stdin or spawn it.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.base();
+        c.arg(rpod_bin());
+        c.args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn rpod(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running rpod")
+    }
+
+    /// Run rpod with `input` on stdin.
+    pub fn rpod_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut c = self.cmd(args);
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("running rpod");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// stdout of a successful rpod command; panics with stderr otherwise.
+    pub fn rpod_ok(&self, args: &[&str]) -> String {
+        let out = self.rpod(args);
+        assert!(
+            out.status.success(),
+            "rpod {:?} failed with {:?}\nstdout: {}\nstderr: {}",
+            args,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// (exit code, stderr) of a failing rpod command; panics on success.
+    pub fn rpod_fail(&self, args: &[&str]) -> (i32, String) {
+        let out = self.rpod(args);
+        assert!(
+            !out.status.success(),
+            "rpod {:?} succeeded but should have failed\nstdout: {}",
+            args,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Run a bash script as the test user in this environment (rpod is on PATH).
+    pub fn sh(&self, script: &str) -> Output {
+        let mut c = self.base();
+        c.args(["bash", "-c", script]);
+        c.stdin(Stdio::null());
+        c.output().expect("running bash")
+    }
+
+    /// Like `sh`, but panics unless the script succeeds; returns stdout.
+    pub fn sh_ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(
+            out.status.success(),
+            "script failed with {:?}: {script}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Full reference of a fixture on the plain registry, e.g. "localhost:5000/alpine".
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{}", world().registry(), name)
+    }
+
+    /// Processes of the test user whose environment points into this Env
+    /// (monitors, containers, fuse-overlayfs, network helpers): for leak checks.
+    pub fn leftover_processes(&self) -> Vec<String> {
+        let needle = format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display());
+        let mut found = Vec::new();
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return found;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            let hit = environ
+                .split(|b| *b == 0)
+                .any(|kv| kv == needle.as_bytes());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let mentions_dir = cmdline.contains(self.dir.to_str().unwrap());
+            if hit || mentions_dir {
+                found.push(format!("{pid}: {cmdline}"));
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("keeping {}", self.dir.display());
+            return;
+        }
+        for p in self.leftover_processes() {
+            if let Some(pid) = p.split(':').next() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
