@@ -1,3 +1,4 @@
 //! The one place for `unsafe` and raw syscalls. Everything else in rpod calls
 //! through these safe wrappers (the crate denies `unsafe_code` elsewhere).
 #![allow(unsafe_code)]
+pub mod userns;

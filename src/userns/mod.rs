@@ -1,10 +1,261 @@
 //! Rootless identity: the user namespace mapped from /etc/subuid and
 //! /etc/subgid through the setuid newuidmap/newgidmap.
+//!
+//! Every rpod process that needs to own files as other uids (unpacking layers,
+//! running or removing containers) calls [`enter`] while it is still
+//! single-threaded. It becomes uid 0 in a namespace mapped 0 -> the user and
+//! 1..=N -> the user's subordinate range. The maps are the same for every
+//! invocation, so ownership agrees between them, and no process is kept
+//! running to hold the namespace (podman keeps a "pause" process; we don't).
 
 use crate::cli::container::UnshareArgs;
 use crate::cli::GlobalOpts;
-use anyhow::{bail, Result};
+use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
+use anyhow::{bail, Context, Result};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-pub fn unshare_cmd(_g: &GlobalOpts, _a: &UnshareArgs) -> Result<()> {
-    bail!("unshare: not implemented yet")
+pub const SUBUID_FILE: &str = "/etc/subuid";
+pub const SUBGID_FILE: &str = "/etc/subgid";
+
+/// One line of /etc/subuid or /etc/subgid that applies to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub start: u32,
+    pub count: u32,
+}
+
+/// The ranges of `file` ("NAME_OR_UID:START:COUNT" lines) for this user.
+pub fn parse_subids(text: &str, user: &str, uid: u32) -> Vec<IdRange> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.is_empty() || l.starts_with('#') {
+                return None;
+            }
+            let mut it = l.split(':');
+            let who = it.next()?;
+            let start = it.next()?.trim().parse().ok()?;
+            let count = it.next()?.trim().parse().ok()?;
+            (who == user || who.parse::<u32>().ok() == Some(uid))
+                .then_some(IdRange { start, count })
+        })
+        .filter(|r| r.count > 0)
+        .collect()
+}
+
+fn ranges_for(file: &str, user: &str, uid: u32) -> Result<Vec<IdRange>> {
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!("cannot find subordinate ids for user \"{user}\": reading {file}")
+    })?;
+    let r = parse_subids(&text, user, uid);
+    if r.is_empty() {
+        bail!(
+            "no subordinate id ranges for user \"{user}\" in {file}: add a line such as \
+             \"{user}:100000:65536\" (see subuid(5)); rootless containers need it"
+        );
+    }
+    Ok(r)
+}
+
+/// The calling user's name, from the password database or $USER.
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// Where the setuid helper lives, or a clear error naming the package.
+pub fn find_tool(name: &str) -> Result<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin", "/usr/sbin", "/bin"].iter().map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!("{name} not found: install the \"uidmap\" package (it provides newuidmap and newgidmap)")
+        })
+}
+
+/// True when this process is already inside a user namespace other than
+/// the initial one (its uid_map is not the identity over the whole range).
+pub fn in_child_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+/// The mapping arguments for newuidmap/newgidmap: 0 -> id, 1.. -> ranges.
+fn map_args(id: u32, ranges: &[IdRange]) -> Vec<String> {
+    let mut args = vec!["0".to_string(), id.to_string(), "1".to_string()];
+    let mut next = 1u64;
+    for r in ranges {
+        args.extend([next.to_string(), r.start.to_string(), r.count.to_string()]);
+        next += u64::from(r.count);
+    }
+    args
+}
+
+fn run_map_tool(tool: &str, pid: i32, args: &[String]) -> Result<()> {
+    let bin = find_tool(tool)?;
+    let out = Command::new(&bin)
+        .arg(pid.to_string())
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{tool} {pid} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The id maps rpod uses for the calling user, as (uid ranges, gid ranges).
+pub fn own_ranges() -> Result<(Vec<IdRange>, Vec<IdRange>)> {
+    let uid = nix::unistd::getuid().as_raw();
+    let user = user_name(uid);
+    Ok((
+        ranges_for(SUBUID_FILE, &user, uid)?,
+        ranges_for(SUBGID_FILE, &user, uid)?,
+    ))
+}
+
+/// Become uid 0 in rpod's user namespace. Idempotent; a no-op for root.
+/// Must run before any thread is started (setns refuses threaded callers).
+pub fn enter() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let (uids, gids) = own_ranges()?;
+    // Find both tools before forking, so a missing package is the error.
+    find_tool("newuidmap")?;
+    find_tool("newgidmap")?;
+    let child = crate::sys::userns::park_child_in_new_userns()?;
+    let mapped = run_map_tool("newuidmap", child.pid, &map_args(uid, &uids))
+        .and_then(|_| run_map_tool("newgidmap", child.pid, &map_args(gid, &gids)))
+        .and_then(|_| crate::sys::userns::join_userns_of(child.pid));
+    child.release_and_reap();
+    mapped.context("entering rpod's user namespace")?;
+    crate::sys::userns::become_ns_root()
+}
+
+/// Write the id maps of a child `pid` that created its own user namespace
+/// (for bundles whose spec asks for one), through newuidmap/newgidmap.
+/// Maps are "container_id host_id size" triples in the caller's view.
+pub fn map_ids(pid: i32, uid_maps: &[(u32, u32, u32)], gid_maps: &[(u32, u32, u32)]) -> Result<()> {
+    let flat = |m: &[(u32, u32, u32)]| -> Vec<String> {
+        m.iter()
+            .flat_map(|(c, h, n)| [c.to_string(), h.to_string(), n.to_string()])
+            .collect()
+    };
+    run_map_tool("newuidmap", pid, &flat(uid_maps))?;
+    run_map_tool("newgidmap", pid, &flat(gid_maps))
+}
+
+/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace,
+/// with a private mount namespace so `rpod mount` can be used inside.
+pub fn unshare_cmd(_g: &GlobalOpts, a: &UnshareArgs) -> Result<()> {
+    let uid = nix::unistd::getuid().as_raw();
+    enter()?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .context("unsharing the mount namespace")?;
+    // Mounts made inside must not propagate back to the host.
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / private in the new mount namespace")?;
+    let argv: Vec<String> = if a.command.is_empty() {
+        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
+    } else {
+        a.command.clone()
+    };
+    let err = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("_CONTAINERS_USERNS_CONFIGURED", "done")
+        .env("_CONTAINERS_ROOTLESS_UID", uid.to_string())
+        .exec();
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_INVOKE
+    };
+    Err(coded(code, format!("{}: {err}", argv[0])))
+}
+
+/// Whether a path is owned by someone we can reach only inside the namespace.
+#[allow(dead_code)]
+pub fn needs_userns(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .map(|m| m.uid() != nix::unistd::getuid().as_raw())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subid_lines_match_by_name_or_uid() {
+        let text = "# comment\nalice:100000:65536\nbob:165536:65536\n1001:300000:10\nbad line\n";
+        assert_eq!(
+            parse_subids(text, "alice", 1000),
+            vec![IdRange {
+                start: 100000,
+                count: 65536
+            }]
+        );
+        assert_eq!(
+            parse_subids(text, "carol", 1001),
+            vec![IdRange {
+                start: 300000,
+                count: 10
+            }]
+        );
+        assert!(parse_subids(text, "dave", 1002).is_empty());
+    }
+
+    #[test]
+    fn map_args_put_the_user_at_zero_and_ranges_after() {
+        let r = [
+            IdRange {
+                start: 100000,
+                count: 65536,
+            },
+            IdRange {
+                start: 500000,
+                count: 10,
+            },
+        ];
+        assert_eq!(
+            map_args(1000, &r),
+            ["0", "1000", "1", "1", "100000", "65536", "65537", "500000", "10"]
+        );
+    }
+
+    #[test]
+    fn missing_subuid_entry_names_the_file_and_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("subuid");
+        std::fs::write(&f, "someone:1:2\n").unwrap();
+        let e = ranges_for(f.to_str().unwrap(), "nobody-here", 4242).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("nobody-here") && msg.contains(f.to_str().unwrap()),
+            "{msg}"
+        );
+    }
 }
