@@ -12,7 +12,7 @@
 //! "localhost"; otherwise the name lives on docker.io, and a one-component
 //! docker.io name gets "library/".
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::fmt;
 
 pub const DOCKER_IO: &str = "docker.io";
