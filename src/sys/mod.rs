@@ -2,3 +2,4 @@
 //! through these safe wrappers (the crate denies `unsafe_code` elsewhere).
 #![allow(unsafe_code)]
 pub mod userns;
+pub mod seccomp;

@@ -1,0 +1,91 @@
+//! seccomp(2) filter installation, and a fork helper to try filters in a
+//! throwaway child (a filter can never be removed from a process).
+
+use std::io;
+
+/// SECCOMP_FILTER_FLAG_* values accepted by [`install_filter`].
+pub const FLAG_TSYNC: u32 = 1;
+pub const FLAG_LOG: u32 = 2;
+pub const FLAG_SPEC_ALLOW: u32 = 4;
+
+/// Install a classic-BPF seccomp filter on the calling thread (all threads
+/// with `FLAG_TSYNC`). Without no_new_privs this needs CAP_SYS_ADMIN in the
+/// current user namespace.
+pub fn install_filter(prog: &[seccompiler::sock_filter], flags: u32) -> io::Result<()> {
+    let insns: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let len = u16::try_from(insns.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seccomp filter too long"))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `insns`, which outlives the call; the kernel
+    // copies the program before returning.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            flags as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Run `f` in a forked child and return its exit code (128+N if killed by
+/// signal N). For tests of filters that must not touch the caller.
+pub fn run_in_child<F: FnOnce() -> i32>(f: F) -> io::Result<i32> {
+    // SAFETY: the child only runs `f` and then _exit()s; it never returns into
+    // the caller's frames.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+        // SAFETY: _exit is async-signal-safe and skips the parent's atexit work.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: plain waitpid on our own child with a valid out-pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    if libc::WIFEXITED(status) {
+        Ok(libc::WEXITSTATUS(status))
+    } else {
+        Ok(128 + libc::WTERMSIG(status))
+    }
+}
+
+/// Test probe: syscall `nr` with all-zero arguments, returning its errno (0 on
+/// success). Only for syscalls where zero arguments are harmless.
+#[cfg(test)]
+pub fn zero_arg_syscall_errno(nr: i64) -> i32 {
+    // SAFETY: callers pass syscalls for which all-zero args touch no memory
+    // of ours (they fail with EBADF/EINVAL or are denied by a filter).
+    let rc = unsafe { libc::syscall(nr, 0usize, 0usize, 0usize, 0usize, 0usize, 0usize) };
+    if rc < 0 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        0
+    }
+}
