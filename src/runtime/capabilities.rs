@@ -178,7 +178,8 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     let ambient = to_caps(c.ambient().as_ref())?;
     // Inheritable first while CAP_SETPCAP may still be effective; effective
     // before permitted so effective is always a subset of permitted.
-    caps::set(None, CapSet::Inheritable, &inheritable).context("setting inheritable capabilities")?;
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .context("setting inheritable capabilities")?;
     caps::set(None, CapSet::Effective, &effective).context("setting effective capabilities")?;
     caps::set(None, CapSet::Permitted, &permitted).context("setting permitted capabilities")?;
     if caps::runtime::ambient_set_supported().is_ok() {

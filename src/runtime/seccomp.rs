@@ -189,7 +189,10 @@ fn to_spec(p: Profile, caps: &[String], origin: &str) -> Result<LinuxSeccomp> {
         {
             continue;
         }
-        if inc.arches.as_ref().is_some_and(|a| !a.is_empty() && !a.iter().any(|a| a == arch))
+        if inc
+            .arches
+            .as_ref()
+            .is_some_and(|a| !a.is_empty() && !a.iter().any(|a| a == arch))
             || !inc.caps.iter().flatten().all(has)
             || min_kernel_ok(&inc.min_kernel)? == Some(false)
         {
@@ -212,7 +215,10 @@ fn to_spec(p: Profile, caps: &[String], origin: &str) -> Result<LinuxSeccomp> {
             for a in &args {
                 parse_op(&a.op).with_context(|| format!("{origin}: syscalls[{i}]"))?;
                 if a.index > 5 {
-                    bail!("{origin}: syscalls[{i}]: argument index {} is not 0-5", a.index);
+                    bail!(
+                        "{origin}: syscalls[{i}]: argument index {} is not 0-5",
+                        a.index
+                    );
                 }
             }
             entry["args"] = serde_json::to_value(args)?;
@@ -278,8 +284,14 @@ const ENOSYS: u32 = 38;
 
 fn parse_action(s: &str) -> Result<()> {
     match s {
-        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_TRAP"
-        | "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE" | "SCMP_ACT_LOG" | "SCMP_ACT_ALLOW" => Ok(()),
+        "SCMP_ACT_KILL"
+        | "SCMP_ACT_KILL_THREAD"
+        | "SCMP_ACT_KILL_PROCESS"
+        | "SCMP_ACT_TRAP"
+        | "SCMP_ACT_ERRNO"
+        | "SCMP_ACT_TRACE"
+        | "SCMP_ACT_LOG"
+        | "SCMP_ACT_ALLOW" => Ok(()),
         "SCMP_ACT_NOTIFY" => bail!("seccomp action SCMP_ACT_NOTIFY is not supported"),
         other => bail!("unknown seccomp action {other:?}"),
     }
@@ -388,7 +400,11 @@ fn emit_cond(
             push(out, jump(BPF_JEQ_K, vl, FAIL, 0));
         }
         ScmpCmpGt | ScmpCmpGe => {
-            let last = if a.op() == ScmpCmpGt { BPF_JGT_K } else { BPF_JGE_K };
+            let last = if a.op() == ScmpCmpGt {
+                BPF_JGT_K
+            } else {
+                BPF_JGE_K
+            };
             push(out, stmt(BPF_LD_W_ABS, hi_off));
             push(out, jump(BPF_JGT_K, vh, 3, 0));
             push(out, jump(BPF_JEQ_K, vh, 0, FAIL));
@@ -397,7 +413,11 @@ fn emit_cond(
         }
         ScmpCmpLt | ScmpCmpLe => {
             // a < v  <=>  !(a >= v);  a <= v  <=>  !(a > v)
-            let last = if a.op() == ScmpCmpLt { BPF_JGE_K } else { BPF_JGT_K };
+            let last = if a.op() == ScmpCmpLt {
+                BPF_JGE_K
+            } else {
+                BPF_JGT_K
+            };
             push(out, stmt(BPF_LD_W_ABS, hi_off));
             push(out, jump(BPF_JGE_K, vh, 0, 3));
             push(out, jump(BPF_JEQ_K, vh, 0, FAIL));
@@ -457,8 +477,8 @@ fn syscall_block(rules: &[Rule<'_>], default_ret: u32) -> Result<Vec<sock_filter
 /// Compile the spec's seccomp section to one BPF program for the native arch.
 /// Syscall names unknown on this arch are skipped, as libseccomp does.
 pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
-    let default_ret = ret_value(s.default_action(), s.default_errno_ret())
-        .context("seccomp defaultAction")?;
+    let default_ret =
+        ret_value(s.default_action(), s.default_errno_ret()).context("seccomp defaultAction")?;
     let native = native_audit_arch()?;
 
     // Per syscall number, the rules in profile order, argument rules first
@@ -470,7 +490,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
         let args: &[_] = sc.args().as_deref().unwrap_or(&[]);
         for name in sc.names() {
             let Ok(nr) = syscalls::Sysno::from_str(name) else {
-                debug!("seccomp: syscall {name} does not exist on {}, skipped", host_arch());
+                debug!(
+                    "seccomp: syscall {name} does not exist on {}, skipped",
+                    host_arch()
+                );
                 continue;
             };
             let e = by_nr.entry(nr.id() as u32).or_default();
@@ -528,7 +551,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
         let rules: Vec<Rule<'_>> = cond
             .iter()
             .chain(uncond.iter())
-            .map(|r| Rule { args: r.args, ret: r.ret })
+            .map(|r| Rule {
+                args: r.args,
+                ret: r.ret,
+            })
             .collect();
         let block = syscall_block(&rules, default_ret)?;
         if block.len() <= 255 {
@@ -541,7 +567,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
     }
     prog.push(stmt(BPF_RET_K, default_ret));
     if prog.len() > 4096 {
-        bail!("seccomp filter has {} instructions, over the kernel's 4096", prog.len());
+        bail!(
+            "seccomp filter has {} instructions, over the kernel's 4096",
+            prog.len()
+        );
     }
     Ok(prog)
 }
@@ -594,7 +623,9 @@ mod tests {
         assert_eq!(s.default_errno_ret(), Some(38));
         let allowed = names_with(&s, LinuxSeccompAction::ScmpActAllow);
         assert!(allowed.len() > 350, "{} allowed", allowed.len());
-        for must in ["read", "write", "execve", "clone", "clone3", "openat", "capset", "setuid"] {
+        for must in [
+            "read", "write", "execve", "clone", "clone3", "openat", "capset", "setuid",
+        ] {
             assert!(allowed.iter().any(|n| n == must), "{must} not allowed");
         }
         // CAP_SYS_CHROOT is a default cap: chroot allowed, no deny entry.
@@ -611,7 +642,10 @@ mod tests {
                 .flatten()
                 .map(|a| serde_json::to_value(a).unwrap())
                 .collect();
-            assert_eq!(arches, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+            assert_eq!(
+                arches,
+                ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+            );
             // Same number of entries podman 4.3 writes for the default caps.
             assert_eq!(s.syscalls().as_ref().unwrap().len(), 22);
         }
@@ -621,8 +655,17 @@ mod tests {
     fn cap_conditional_entries() {
         let base = default_profile(&default_caps()).unwrap();
         let allowed = names_with(&base, LinuxSeccompAction::ScmpActAllow);
-        for n in ["bpf", "perf_event_open", "init_module", "acct", "settimeofday"] {
-            assert!(!allowed.iter().any(|a| a == n), "{n} allowed without its cap");
+        for n in [
+            "bpf",
+            "perf_event_open",
+            "init_module",
+            "acct",
+            "settimeofday",
+        ] {
+            assert!(
+                !allowed.iter().any(|a| a == n),
+                "{n} allowed without its cap"
+            );
         }
         let mut caps = default_caps();
         caps.push("CAP_SYS_ADMIN".into());
@@ -630,7 +673,10 @@ mod tests {
         let s = default_profile(&caps).unwrap();
         let allowed = names_with(&s, LinuxSeccompAction::ScmpActAllow);
         for n in ["bpf", "perf_event_open", "settimeofday", "clock_settime"] {
-            assert!(allowed.iter().any(|a| a == n), "{n} not allowed with its cap");
+            assert!(
+                allowed.iter().any(|a| a == n),
+                "{n} not allowed with its cap"
+            );
         }
         let denied = names_with(&s, LinuxSeccompAction::ScmpActErrno);
         assert!(!denied.iter().any(|a| a == "bpf"));
@@ -664,7 +710,10 @@ mod tests {
         std::fs::write(&f, "{ nope").unwrap();
         let e = format!("{:#}", load_profile(&f, &[]).unwrap_err());
         assert!(e.contains("bad.json"), "{e}");
-        let e = format!("{:#}", load_profile(&dir.path().join("missing.json"), &[]).unwrap_err());
+        let e = format!(
+            "{:#}",
+            load_profile(&dir.path().join("missing.json"), &[]).unwrap_err()
+        );
         assert!(e.contains("missing.json"), "{e}");
         std::fs::write(&f, r#"{"defaultAction":"SCMP_ACT_NOPE","syscalls":[]}"#).unwrap();
         let e = format!("{:#}", load_profile(&f, &[]).unwrap_err());

@@ -35,7 +35,10 @@ fn parse_id(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<u64>().ok().filter(|v| *v <= MAX_ID).map(|v| v as u32)
+    s.parse::<u64>()
+        .ok()
+        .filter(|v| *v <= MAX_ID)
+        .map(|v| v as u32)
 }
 
 fn is_numeric(s: &str) -> bool {
@@ -73,7 +76,12 @@ fn parse_group(data: &[u8]) -> Vec<GroupEntry<'_>> {
                 gid: parse_id(f.get(2)?)?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').map(str::trim).filter(|m| !m.is_empty()).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .map(str::trim)
+                            .filter(|m| !m.is_empty())
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -175,7 +183,9 @@ pub fn resolve(
         } else {
             match groups.iter().find(|e| e.name == g) {
                 Some(e) => extra.push(e.gid),
-                None => bail!("--group-add {g}: unable to find group {g} in the image's /etc/group"),
+                None => {
+                    bail!("--group-add {g}: unable to find group {g} in the image's /etc/group")
+                }
             }
         }
     }
