@@ -1,1 +1,578 @@
-//! storage (see README.md, "Where things live").
+//! The local store: content-addressed blobs, unpacked layers keyed by chain
+//! id, and image records, all under one root directory.
+//!
+//! ```text
+//! ROOT/                       $XDG_DATA_HOME/rpod, or --root
+//!   storage.lock              flock: image records and their names
+//!   gc.lock                   flock: shared while a pull or container uses layers
+//!   blobs/sha256/<hex>        manifests, configs and compressed layers, verified on write
+//!   layers/<chainhex>/diff    an unpacked layer, usable as an overlay lower dir
+//!   layers/<chainhex>/layer.json
+//!   images/<id>.json          one record per image (id = hex of the config digest)
+//!   images/removed/<id>.json  records removed with `rmi -f` while containers still use them
+//!   locks/                    per-layer unpack locks
+//!   tmp/                      work in progress; each entry is flocked by its writer
+//! ```
+//!
+//! Everything becomes visible by a rename, so a reader never sees half a
+//! blob, layer or record, and `kill -9` at any point leaves only entries in
+//! tmp/, which the next `Store::open` removes once no live process holds them.
+
+mod atomic;
+mod blobs;
+mod images;
+mod layers;
+mod lock;
+pub mod time;
+
+pub use atomic::{write_atomic, write_atomic_mode};
+pub use blobs::BlobWriter;
+pub use images::{ImageRecord, LayerRecord};
+pub use layers::LayerInfo;
+pub use lock::Lock;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+/// The hex part of a "sha256:<64 hex>" digest, or an error naming it.
+pub fn digest_hex(digest: &str) -> Result<&str> {
+    let Some((algo, hex)) = digest.split_once(':') else {
+        bail!("invalid digest {digest:?}: expected sha256:<64 hex digits>");
+    };
+    if algo != "sha256" {
+        bail!("unsupported digest algorithm {algo:?} in {digest:?}: only sha256 is supported");
+    }
+    if !is_hex64(hex) {
+        bail!("invalid digest {digest:?}: expected sha256:<64 hex digits>");
+    }
+    Ok(hex)
+}
+
+pub(crate) fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// "sha256:<hex>" of `data`.
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(Ln) =
+/// sha256(ChainID(Ln-1) + " " + DiffID(Ln)).
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => sha256_digest(format!("{prev} {d}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
+}
+
+/// The chain id of a layer with `diff_id` on top of `parent`.
+pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+    match parent {
+        None => diff_id.to_string(),
+        Some(p) => sha256_digest(format!("{p} {diff_id}").as_bytes()),
+    }
+}
+
+/// The store root when --root isn't given: $XDG_DATA_HOME/rpod, else
+/// ~/.local/share/rpod.
+pub fn default_root() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
+        return Ok(PathBuf::from(x).join("rpod"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set: cannot choose a storage root (use --root)")?;
+    Ok(PathBuf::from(home).join(".local/share/rpod"))
+}
+
+/// The runtime dir when --runroot isn't given: $XDG_RUNTIME_DIR/rpod; without
+/// XDG_RUNTIME_DIR, /run/user/UID/rpod when that dir is ours (as podman
+/// does), else /tmp/rpod-run-UID, which must be ours and private.
+pub fn default_runroot() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| Path::new(x).is_absolute()) {
+        return Ok(PathBuf::from(x).join("rpod"));
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if fs::metadata(&run_user).map(|m| m.is_dir() && m.uid() == uid).unwrap_or(false) {
+        return Ok(run_user.join("rpod"));
+    }
+    let tmp = PathBuf::from(format!("/tmp/rpod-run-{uid}"));
+    match fs::DirBuilder::new().mode(0o700).create(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
+    }
+    // Someone else may have made it first to catch our files.
+    let m = fs::symlink_metadata(&tmp).with_context(|| format!("checking {}", tmp.display()))?;
+    if !m.is_dir() || m.uid() != uid || m.mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a private directory owned by uid {uid}: set XDG_RUNTIME_DIR to a 0700 directory you own",
+            tmp.display()
+        );
+    }
+    Ok(tmp)
+}
+
+fn mkdir_private(p: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .with_context(|| format!("creating {}", p.display()))
+}
+
+impl Store {
+    /// Open (creating if needed) the store of `--root`/`--runroot` or the
+    /// defaults, and clear out work that a killed process left in tmp/.
+    pub fn open(g: &crate::cli::GlobalOpts) -> Result<Store> {
+        let root = match &g.root {
+            Some(r) => std::path::absolute(r).with_context(|| format!("--root {}", r.display()))?,
+            None => default_root()?,
+        };
+        let runroot = match &g.runroot {
+            Some(r) => {
+                std::path::absolute(r).with_context(|| format!("--runroot {}", r.display()))?
+            }
+            None => default_runroot()?,
+        };
+        Store::open_at(root, runroot)
+    }
+
+    /// Open a store at explicit paths.
+    pub fn open_at(root: PathBuf, runroot: PathBuf) -> Result<Store> {
+        let s = Store { root, runroot };
+        // The tmp dir is made last, so its presence means the layout exists
+        // and the common case costs one stat.
+        if !s.tmp_dir().is_dir() {
+            for d in [
+                s.root.clone(),
+                s.root.join("blobs/sha256"),
+                s.root.join("layers"),
+                s.root.join("images/removed"),
+                s.root.join("locks"),
+                s.runroot.clone(),
+                s.tmp_dir(),
+            ] {
+                mkdir_private(&d)?;
+            }
+        } else if !s.runroot.is_dir() {
+            mkdir_private(&s.runroot)?;
+        }
+        s.clean_tmp();
+        Ok(s)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Store-wide exclusive lock for image records and names. Prints
+    /// "waiting for lock on <path>" when another process holds it.
+    pub fn lock(&self) -> Result<Lock> {
+        Lock::exclusive(&self.root.join("storage.lock"))
+    }
+
+    /// Shared lock on the same file, for readers that need a stable view of
+    /// several records at once (a single record is always read whole).
+    pub fn lock_shared(&self) -> Result<Lock> {
+        Lock::shared(&self.root.join("storage.lock"))
+    }
+
+    /// Hold this (shared) while using layers or blobs that no image record
+    /// protects yet: during a pull until `put_image`, or while a container
+    /// is being set up. Garbage collection of layers and blobs skips itself
+    /// while anyone holds it, so it never deletes them under you.
+    pub fn hold_layers(&self) -> Result<Lock> {
+        Lock::shared(&self.root.join("gc.lock"))
+    }
+
+    /// Remove entries of tmp/ whose writer is gone (its flock is free).
+    fn clean_tmp(&self) {
+        let Ok(rd) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(f) = fs::File::open(&p) else { continue };
+            let Ok(held) = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            else {
+                continue; // a live writer holds it
+            };
+            let res = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_tree(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            match res {
+                Ok(()) => debug!("removed leftover {}", p.display()),
+                // Files owned by ids of the user namespace can only be
+                // removed from inside it; a later run inside it will.
+                Err(e) => debug!("leaving {} for now: {e}", p.display()),
+            }
+            drop(held);
+        }
+    }
+
+    /// Make a new entry in tmp/ (a dir when `dir`), flocked by us until the
+    /// returned guard is dropped or consumed; the guard removes it on drop.
+    pub(crate) fn tmp_entry(&self, prefix: &str, dir: bool) -> Result<TmpEntry> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = SEQ.fetch_add(1, Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let path = self
+                .tmp_dir()
+                .join(format!("{prefix}-{}-{n}-{nanos:x}", std::process::id()));
+            let file = if dir {
+                match fs::DirBuilder::new().mode(0o700).create(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+                }
+                fs::File::open(&path)
+            } else {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode_0600()
+                    .open(&path)
+            };
+            let file = match file {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+            };
+            let lock_fd = file.try_clone().context("duplicating a descriptor")?;
+            let lock = nix::fcntl::Flock::lock(lock_fd, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, e)| e)
+                .with_context(|| format!("locking {}", path.display()))?;
+            // A cleaner may have taken and removed it between create and lock.
+            let same = fs::symlink_metadata(&path)
+                .ok()
+                .zip(file.metadata().ok())
+                .map(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev())
+                .unwrap_or(false);
+            if !same {
+                continue;
+            }
+            return Ok(TmpEntry {
+                path,
+                file,
+                _lock: Some(lock),
+                keep: false,
+                dir,
+            });
+        }
+    }
+
+    // ---- blobs ----
+
+    /// Where the blob `digest` lives (it may not exist). A malformed digest
+    /// maps to a path that is never written.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        match digest_hex(digest) {
+            Ok(hex) => self.root.join("blobs/sha256").join(hex),
+            Err(_) => self.root.join("blobs/invalid-digest"),
+        }
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        digest_hex(digest).is_ok() && self.blob_path(digest).is_file()
+    }
+
+    /// Start writing blob `digest`; see [`BlobWriter`].
+    pub fn blob_writer(&self, digest: &str, expected_size: Option<u64>) -> Result<BlobWriter> {
+        BlobWriter::new(self, digest, expected_size)
+    }
+
+    /// Store a small blob (a manifest, a config) held in memory.
+    pub fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut w = self.blob_writer(digest, Some(data.len() as u64))?;
+        w.write_all(data)
+            .with_context(|| format!("writing blob {digest}"))?;
+        w.commit()
+    }
+
+    /// The bytes of a stored blob (verified when it was written).
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        digest_hex(digest)?;
+        let p = self.blob_path(digest);
+        fs::read(&p).with_context(|| format!("reading blob {digest} ({})", p.display()))
+    }
+
+    // ---- layers ----
+
+    /// The unpacked content (overlay lower dir) of layer `chain_id`.
+    pub fn layer_dir(&self, chain_id: &str) -> PathBuf {
+        self.layer_root(chain_id).join("diff")
+    }
+
+    fn layer_root(&self, chain_id: &str) -> PathBuf {
+        match digest_hex(chain_id) {
+            Ok(hex) => self.root.join("layers").join(hex),
+            Err(_) => self.root.join("layers/invalid-digest"),
+        }
+    }
+
+    /// True once the layer is completely unpacked (it appears by a rename).
+    pub fn has_layer(&self, chain_id: &str) -> bool {
+        digest_hex(chain_id).is_ok() && self.layer_root(chain_id).join("layer.json").is_file()
+    }
+
+    /// What was recorded when the layer was unpacked.
+    pub fn layer_info(&self, chain_id: &str) -> Result<LayerInfo> {
+        let p = self.layer_root(chain_id).join("layer.json");
+        let data = fs::read(&p).with_context(|| format!("layer {chain_id} is not in the store"))?;
+        serde_json::from_slice(&data).with_context(|| format!("parsing {}", p.display()))
+    }
+
+    /// Unpack blob `digest` as the layer `diff_id` on top of
+    /// `parent_chain_id`, and return its chain id; see `layers.rs`.
+    pub fn unpack_layer(
+        &self,
+        digest: &str,
+        media_type: &str,
+        diff_id: &str,
+        parent_chain_id: Option<&str>,
+    ) -> Result<String> {
+        layers::unpack_layer(self, digest, media_type, diff_id, parent_chain_id)
+            .with_context(|| format!("layer {digest}"))
+    }
+
+    // ---- images ----
+
+    /// Write an image record. Its names are taken away from any other image
+    /// (as podman does), and merged with those of an existing record of the
+    /// same id. Its config, manifest and layers must already be stored.
+    pub fn put_image(&self, rec: &ImageRecord) -> Result<()> {
+        images::put_image(self, rec)
+    }
+
+    /// Every image record (not those removed while containers use them).
+    pub fn images(&self) -> Result<Vec<ImageRecord>> {
+        images::list(self)
+    }
+
+    /// Look an image up by full name, short name, name:tag, name@digest, id
+    /// or unique id prefix (3+ hex digits).
+    pub fn find_image(&self, name_or_id: &str) -> Result<Option<ImageRecord>> {
+        images::find(self, name_or_id)
+    }
+
+    /// The record of image `id`, including one removed with `rmi -f` while
+    /// containers still used it (containers need its layers).
+    pub fn image_by_id(&self, id: &str) -> Result<Option<ImageRecord>> {
+        images::by_id(self, id)
+    }
+
+    pub fn image_config(&self, rec: &ImageRecord) -> Result<oci_spec::image::ImageConfiguration> {
+        let data = self
+            .read_blob(&rec.config_digest)
+            .with_context(|| format!("image {}", short_id(&rec.id)))?;
+        serde_json::from_slice(&data)
+            .with_context(|| format!("parsing the config of image {}", short_id(&rec.id)))
+    }
+
+    /// Remove image `id`, then the layers and blobs no other image uses.
+    pub fn remove_image(&self, id: &str) -> Result<()> {
+        images::remove(self, id)
+    }
+
+    /// Hide image `id` (as removed) but keep its record and layers while
+    /// containers still use it; `gc` deletes it once none does.
+    pub fn retire_image(&self, id: &str) -> Result<()> {
+        images::retire(self, id)
+    }
+
+    /// Replace the names of image `id` (under the store lock).
+    pub fn set_image_names(&self, id: &str, names: Vec<String>) -> Result<()> {
+        images::set_names(self, id, names)
+    }
+
+    /// Delete layers and blobs that no image record references. Skipped (and
+    /// left for a later run) while a pull or container holds `hold_layers`.
+    pub fn gc(&self) -> Result<()> {
+        images::gc(self)
+    }
+
+    /// Ids of containers (root/containers/<id>/container.json) whose
+    /// "image_id" is `image_id`.
+    pub fn containers_using(&self, image_id: &str) -> Vec<String> {
+        images::containers_using(self, image_id)
+    }
+}
+
+/// The 12-digit id podman shows.
+pub fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+/// A temp file or dir in ROOT/tmp, flocked while this lives; removed on
+/// drop unless `keep()` was called (after it was renamed into place).
+pub(crate) struct TmpEntry {
+    pub path: PathBuf,
+    pub file: fs::File,
+    _lock: Option<nix::fcntl::Flock<fs::File>>,
+    keep: bool,
+    dir: bool,
+}
+
+impl TmpEntry {
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for TmpEntry {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        let r = if self.dir {
+            remove_tree(&self.path)
+        } else {
+            fs::remove_file(&self.path)
+        };
+        if let Err(e) = r {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                debug!("leaving {} for the next cleanup: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+impl Mode0600 for fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
+
+/// remove_dir_all that also copes with dirs we made read-only (a layer's
+/// 0555 dirs): it makes a dir writable and retries once. Never follows
+/// symlinks.
+pub(crate) fn remove_tree(p: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            make_dirs_writable(p);
+            fs::remove_dir_all(p)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn make_dirs_writable(p: &Path) {
+    let Ok(m) = fs::symlink_metadata(p) else { return };
+    if !m.is_dir() {
+        return;
+    }
+    if m.mode() & 0o700 != 0o700 {
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode((m.mode() | 0o700) & 0o7777));
+    }
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                make_dirs_writable(&e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_rule() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let c = format!("sha256:{}", "c".repeat(64));
+        let ids = chain_ids(&[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(ids[0], a);
+        let ab = sha256_digest(format!("{a} {b}").as_bytes());
+        assert_eq!(ids[1], ab);
+        assert_eq!(ids[2], sha256_digest(format!("{ab} {c}").as_bytes()));
+        assert_eq!(chain_id(Some(&ab), &c), ids[2]);
+        assert!(chain_ids(&[]).is_empty());
+    }
+
+    #[test]
+    fn chain_id_of_a_known_pair() {
+        // echo -n "sha256:<64 a> sha256:<64 b>" | sha256sum
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let want = hex::encode(Sha256::digest(format!("{a} {b}")));
+        assert_eq!(chain_id(Some(&a), &b), format!("sha256:{want}"));
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_ok());
+        assert!(digest_hex("sha256:abc").is_err());
+        assert!(digest_hex(&format!("sha512:{}", "0".repeat(64))).is_err());
+        assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_err());
+        assert!(digest_hex(&format!("sha256:../{}", "0".repeat(61))).is_err());
+        let s = test_store();
+        assert!(s.1.blob_path("sha256:../../etc").ends_with("blobs/invalid-digest"));
+    }
+
+    pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open_at(d.path().join("root"), d.path().join("run")).unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn open_cleans_dead_tmp_entries_but_not_live_ones() {
+        let (_d, s) = test_store();
+        let live = s.tmp_entry("live", false).unwrap();
+        let dead_dir = s.tmp_dir().join("layer-dead");
+        fs::create_dir_all(dead_dir.join("diff/a")).unwrap();
+        fs::write(dead_dir.join("diff/a/f"), b"x").unwrap();
+        fs::set_permissions(dead_dir.join("diff/a"), fs::Permissions::from_mode(0o555)).unwrap();
+        fs::write(s.tmp_dir().join("blob-dead"), b"x").unwrap();
+        let s2 = Store::open_at(s.root().to_path_buf(), s.runroot().to_path_buf()).unwrap();
+        assert!(!dead_dir.exists());
+        assert!(!s2.tmp_dir().join("blob-dead").exists());
+        assert!(live.path.exists());
+        let p = live.path.clone();
+        drop(live);
+        assert!(!p.exists());
+    }
+}

@@ -3,3 +3,4 @@
 #![allow(unsafe_code)]
 pub mod userns;
 pub mod seccomp;
+pub mod fsx;

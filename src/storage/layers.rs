@@ -1,0 +1,930 @@
+//! Unpacking layer tars into overlay lower dirs.
+//!
+//! A layer is a *diff*: `.wh.NAME` becomes a character device 0:0 named NAME
+//! (an overlay whiteout; the kernel lets unprivileged users make exactly
+//! that device), and `.wh..wh..opq` becomes the xattrs `user.overlay.opaque=y`
+//! (kernel overlayfs mounted with `userxattr`) and
+//! `user.fuseoverlayfs.opaque=y` (fuse-overlayfs, which reads both names).
+//!
+//! Safety: every entry is created relative to a directory fd, its parent
+//! being resolved with openat2(RESOLVE_BENEATH), and its last component is
+//! never followed. Entries with `..` or absolute paths are refused, and so is
+//! any path through a symlink that leads out of the layer. A refused or
+//! failing layer leaves nothing behind: it is unpacked in ROOT/tmp and only
+//! renamed into layers/ once complete and its diff id verified.
+
+use super::atomic::{sync_dir, write_atomic};
+use super::{chain_id, digest_hex, Lock, Store};
+use crate::sys::fsx;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::stat::{Mode, SFlag};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+/// What `layer.json` beside a layer's diff records.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct LayerInfo {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub parent: Option<String>,
+    /// The blob it was unpacked from.
+    pub digest: String,
+    pub media_type: String,
+    /// Length of the uncompressed tar stream.
+    pub uncompressed_size: u64,
+}
+
+const OPAQUE: &str = ".wh..wh..opq";
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_XATTRS: [&str; 2] = ["user.overlay.opaque", "user.fuseoverlayfs.opaque"];
+const READ_BUF: usize = 1 << 20;
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Layer media types we unpack (the compression itself is sniffed from the
+/// first bytes, so a mislabelled blob still unpacks).
+fn check_media_type(mt: &str) -> Result<()> {
+    const KNOWN: &[&str] = &[
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.diff.tar",
+    ];
+    if KNOWN.contains(&mt) {
+        Ok(())
+    } else {
+        bail!("unsupported layer media type {mt:?}")
+    }
+}
+
+fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// The uncompressed stream of a layer blob.
+fn decompressor<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
+    let head = r.fill_buf().context("reading the layer blob")?;
+    Ok(match sniff(head) {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(r).context("starting zstd")?)
+        }
+        Compression::None => Box::new(r),
+    })
+}
+
+/// Counts and hashes what passes through (the diff id is the sha256 of
+/// the uncompressed tar).
+struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+pub(super) fn unpack_layer(
+    store: &Store,
+    digest: &str,
+    media_type: &str,
+    diff_id: &str,
+    parent: Option<&str>,
+) -> Result<String> {
+    digest_hex(digest)?;
+    digest_hex(diff_id).context("diff id")?;
+    if let Some(p) = parent {
+        digest_hex(p).context("parent chain id")?;
+    }
+    check_media_type(media_type)?;
+    let chain = chain_id(parent, diff_id);
+    if store.has_layer(&chain) {
+        return Ok(chain);
+    }
+    let hex = digest_hex(&chain)?.to_string();
+    // Two pulls of the same layer: the second waits, then finds it done.
+    let _lock = Lock::exclusive(&store.root().join("locks").join(format!("layer-{hex}.lock")))?;
+    if store.has_layer(&chain) {
+        return Ok(chain);
+    }
+    let blob_path = store.blob_path(digest);
+    let blob = File::open(&blob_path)
+        .with_context(|| format!("opening blob {}", blob_path.display()))?;
+    let mut tmp = store.tmp_entry(&format!("layer-{}", &hex[..12]), true)?;
+    let diff = tmp.path.join("diff");
+
+    let mut hr = HashReader {
+        inner: decompressor(BufReader::with_capacity(256 << 10, blob))?,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    extract(&mut hr, &diff)?;
+    // The tar may end before the stream does (padding); the diff id covers all of it.
+    io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
+    let got = format!("sha256:{}", hex::encode(hr.hasher.finalize_reset()));
+    if got != diff_id {
+        bail!("diff id mismatch: expected {diff_id}, got {got}");
+    }
+    let info = LayerInfo {
+        chain_id: chain.clone(),
+        diff_id: diff_id.to_string(),
+        parent: parent.map(str::to_string),
+        digest: digest.to_string(),
+        media_type: media_type.to_string(),
+        uncompressed_size: hr.count,
+    };
+    write_atomic(&tmp.path.join("layer.json"), &serde_json::to_vec_pretty(&info)?)?;
+    let dest = store.root().join("layers").join(&hex);
+    match std::fs::rename(&tmp.path, &dest) {
+        Ok(()) => tmp.keep(),
+        // Someone else finished it (we hold the lock, so only a process that
+        // ignored it): theirs is as good as ours.
+        Err(e) if dest.join("layer.json").is_file() => {
+            debug!("layer {chain} appeared meanwhile ({e}); dropping ours")
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("moving layer into {}", dest.display()))
+        }
+    }
+    sync_dir(&store.root().join("layers"))?;
+    Ok(chain)
+}
+
+/// Extract the tar stream `r` into the new directory `dest`.
+pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
+    std::fs::create_dir(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let root = OwnedFd::from(File::open(dest).with_context(|| format!("opening {}", dest.display()))?);
+    let mut x = Extractor {
+        root,
+        chown: nix::unistd::geteuid().is_root(),
+        dirs: Vec::new(),
+        dir_index: HashMap::new(),
+        cache: None,
+        buf: vec![0u8; READ_BUF],
+        devices: Vec::new(),
+    };
+    if !x.chown {
+        warn!("not running as root in a user namespace: file ownership from the image is not kept");
+    }
+    let mut ar = tar::Archive::new(r);
+    for entry in ar.entries().context("reading the layer tar")? {
+        let mut entry = entry.context("reading the layer tar")?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        x.entry(&mut entry, &raw)
+            .with_context(|| format!("entry {shown:?}"))?;
+    }
+    x.finish()
+}
+
+/// A clean relative path: no "..", not absolute, "." parts dropped.
+pub(crate) fn clean_path(raw: &[u8]) -> Result<PathBuf> {
+    let p = Path::new(std::ffi::OsStr::from_bytes(raw));
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => bail!("refusing a path with \"..\""),
+            Component::RootDir | Component::Prefix(_) => bail!("refusing an absolute path"),
+        }
+    }
+    Ok(out)
+}
+
+/// What a tar entry means for the layer dir.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Mark the dir (relative path) opaque.
+    Opaque(PathBuf),
+    /// Create a whiteout for this path.
+    Whiteout(PathBuf),
+    /// Create the entry at this path.
+    Create(PathBuf),
+}
+
+pub(crate) fn classify(path: PathBuf) -> Result<Action> {
+    let Some(name) = path.file_name().map(|n| n.as_bytes().to_vec()) else {
+        return Ok(Action::Create(path));
+    };
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if name == OPAQUE.as_bytes() {
+        return Ok(Action::Opaque(parent));
+    }
+    if let Some(rest) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        if rest.is_empty() || rest == b"." || rest == b".." {
+            bail!("refusing a malformed whiteout");
+        }
+        return Ok(Action::Whiteout(parent.join(std::ffi::OsStr::from_bytes(rest))));
+    }
+    Ok(Action::Create(path))
+}
+
+struct Extractor {
+    root: OwnedFd,
+    chown: bool,
+    /// Dirs whose mode and mtime are set at the end (children first), so
+    /// a read-only dir can still be filled and its mtime isn't disturbed.
+    dirs: Vec<(PathBuf, u32, u64)>,
+    dir_index: HashMap<PathBuf, usize>,
+    /// The last parent dir opened: entries come grouped by directory.
+    cache: Option<(PathBuf, Rc<OwnedFd>)>,
+    buf: Vec<u8>,
+    devices: Vec<String>,
+}
+
+fn is_errno(e: &io::Error, n: Errno) -> bool {
+    e.raw_os_error() == Some(n as i32)
+}
+
+impl Extractor {
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<()> {
+        use tar::EntryType as T;
+        let kind = e.header().entry_type();
+        if matches!(kind, T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink) {
+            return Ok(());
+        }
+        let path = clean_path(raw)?;
+        match classify(path)? {
+            Action::Opaque(dir) => {
+                let fd = self.open_dir(&dir, true)?;
+                for name in OPAQUE_XATTRS {
+                    fsx::fsetxattr(fd.as_fd(), name, b"y")
+                        .with_context(|| format!("setting {name} on {:?}", dir))?;
+                }
+                Ok(())
+            }
+            Action::Whiteout(p) => {
+                let (pfd, name) = self.parent_of(&p)?;
+                self.make_node(&pfd, &name, |dfd, n| {
+                    nix::sys::stat::mknodat(
+                        Some(dfd),
+                        n,
+                        SFlag::S_IFCHR,
+                        Mode::from_bits_truncate(0o600),
+                        0,
+                    )
+                })
+                .context("creating a whiteout")
+            }
+            Action::Create(p) if p.as_os_str().is_empty() => {
+                // "./": the layer's own root dir.
+                if kind == T::Directory {
+                    self.chown_at(&self.root.try_clone()?, None, e.header())?;
+                    let r = self.root.try_clone()?;
+                    self.apply_xattrs(r.as_fd(), e)?;
+                    self.record_dir(PathBuf::new(), e.header())?;
+                }
+                Ok(())
+            }
+            Action::Create(p) => self.create(e, kind, &p),
+        }
+    }
+
+    fn create<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, kind: tar::EntryType, p: &Path) -> Result<()> {
+        use tar::EntryType as T;
+        let (pfd, name) = self.parent_of(p)?;
+        let h = e.header().clone();
+        let mode = h.mode().context("bad mode")? & 0o7777;
+        let mtime = h.mtime().unwrap_or(0);
+        match kind {
+            T::Directory => {
+                match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name.as_path(), Mode::from_bits_truncate(0o700)) {
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) => {
+                        let st = nix::sys::stat::fstatat(
+                            Some(pfd.as_raw_fd()),
+                            name.as_path(),
+                            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                        )?;
+                        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                            self.remove_existing(&pfd, &name)?;
+                            nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name.as_path(), Mode::from_bits_truncate(0o700))?;
+                        }
+                    }
+                    Err(err) => return Err(err).context("creating directory"),
+                }
+                let fd = fsx::openat_nofollow(pfd.as_fd(), &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                self.chown_at(&fd, None, &h)?;
+                self.apply_xattrs(fd.as_fd(), e)?;
+                self.record_dir(p.to_path_buf(), &h)?;
+            }
+            T::Regular | T::Continuous | T::GNUSparse => {
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+                let fd = match fsx::openat_nofollow(pfd.as_fd(), &name, flags, 0o600) {
+                    Ok(fd) => fd,
+                    Err(err) if is_errno(&err, Errno::EEXIST) => {
+                        self.remove_existing(&pfd, &name)?;
+                        fsx::openat_nofollow(pfd.as_fd(), &name, flags, 0o600)?
+                    }
+                    Err(err) => return Err(err).context("creating file"),
+                };
+                let f = File::from(fd);
+                self.copy_data(e, &f)?;
+                self.chown_at(&f, None, &h)?;
+                nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode))?;
+                self.apply_xattrs(f.as_fd(), e)?;
+                let t = TimeSpec::new(mtime as i64, 0);
+                nix::sys::stat::futimens(f.as_raw_fd(), &t, &t)?;
+            }
+            T::Symlink => {
+                let target = e
+                    .link_name_bytes()
+                    .ok_or_else(|| anyhow!("symlink without a target"))?
+                    .into_owned();
+                let target = std::ffi::OsStr::from_bytes(&target).to_os_string();
+                self.make_node(&pfd, &name, |dfd, n| {
+                    nix::unistd::symlinkat(target.as_os_str(), Some(dfd), n)
+                })
+                .context("creating symlink")?;
+                self.chown_at(&pfd, Some(&name), &h)?;
+                let t = TimeSpec::new(mtime as i64, 0);
+                nix::sys::stat::utimensat(
+                    Some(pfd.as_raw_fd()),
+                    name.as_path(),
+                    &t,
+                    &t,
+                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                )?;
+                // A symlink may now sit where a cached parent path went.
+                self.cache = None;
+            }
+            T::Link => {
+                let target = e
+                    .link_name_bytes()
+                    .ok_or_else(|| anyhow!("hard link without a target"))?
+                    .into_owned();
+                let tpath = clean_path(&target).context("hard link target")?;
+                let (tfd, tname) = self.parent_of(&tpath).context("hard link target")?;
+                self.make_node(&pfd, &name, |dfd, n| {
+                    nix::unistd::linkat(
+                        Some(tfd.as_raw_fd()),
+                        tname.as_path(),
+                        Some(dfd),
+                        n,
+                        nix::fcntl::AtFlags::empty(),
+                    )
+                })
+                .with_context(|| format!("hard link to {:?} (it must come earlier in this layer)", tpath))?;
+            }
+            T::Fifo => {
+                self.make_node(&pfd, &name, |dfd, n| {
+                    nix::unistd::mkfifoat(Some(dfd), n, Mode::from_bits_truncate(0o600))
+                })
+                .context("creating fifo")?;
+                self.chown_at(&pfd, Some(&name), &h)?;
+                nix::sys::stat::fchmodat(
+                    Some(pfd.as_raw_fd()),
+                    name.as_path(),
+                    Mode::from_bits_truncate(mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .context("setting the fifo's mode")?;
+                let t = TimeSpec::new(mtime as i64, 0);
+                nix::sys::stat::utimensat(
+                    Some(pfd.as_raw_fd()),
+                    name.as_path(),
+                    &t,
+                    &t,
+                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                )?;
+            }
+            T::Char if h.device_major().ok().flatten() == Some(0) && h.device_minor().ok().flatten() == Some(0) => {
+                // Already in overlay form.
+                self.make_node(&pfd, &name, |dfd, n| {
+                    nix::sys::stat::mknodat(Some(dfd), n, SFlag::S_IFCHR, Mode::from_bits_truncate(0o600), 0)
+                })?;
+            }
+            T::Char | T::Block => self.devices.push(p.display().to_string()),
+            other => debug!("skipping tar entry {} of type {other:?}", p.display()),
+        }
+        Ok(())
+    }
+
+    /// Create with `mk`; if the name is taken, remove what is there and retry.
+    fn make_node(
+        &mut self,
+        pfd: &Rc<OwnedFd>,
+        name: &Path,
+        mk: impl Fn(i32, &Path) -> nix::Result<()>,
+    ) -> Result<()> {
+        match mk(pfd.as_raw_fd(), name) {
+            Ok(()) => Ok(()),
+            Err(Errno::EEXIST) => {
+                self.remove_existing(pfd, name)?;
+                mk(pfd.as_raw_fd(), name).map_err(Into::into)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remove whatever is at `name` in `pfd` (a later entry replaces it).
+    fn remove_existing(&mut self, pfd: &Rc<OwnedFd>, name: &Path) -> Result<()> {
+        match nix::unistd::unlinkat(Some(pfd.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) => Ok(()),
+            Err(Errno::EISDIR) | Err(Errno::EPERM) => {
+                let p = PathBuf::from(format!("/proc/self/fd/{}", pfd.as_raw_fd())).join(name);
+                super::remove_tree(&p).with_context(|| format!("replacing directory {}", name.display()))?;
+                self.cache = None;
+                Ok(())
+            }
+            Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("replacing {}", name.display())),
+        }
+    }
+
+    /// The parent dir of `p` (created as needed) and p's last component.
+    fn parent_of(&mut self, p: &Path) -> Result<(Rc<OwnedFd>, PathBuf)> {
+        let name = PathBuf::from(p.file_name().ok_or_else(|| anyhow!("empty path"))?);
+        let parent = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok((self.open_dir(&parent, true)?, name))
+    }
+
+    /// Open dir `rel` beneath the layer root, creating missing components
+    /// when `create`. Refuses any path that leaves the layer.
+    fn open_dir(&mut self, rel: &Path, create: bool) -> Result<Rc<OwnedFd>> {
+        if let Some((p, fd)) = &self.cache {
+            if p == rel {
+                return Ok(fd.clone());
+            }
+        }
+        let fd = if rel.as_os_str().is_empty() {
+            self.root.try_clone()?
+        } else {
+            match fsx::open_beneath(self.root.as_fd(), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+                Ok(fd) => fd,
+                Err(e) if is_errno(&e, Errno::ENOENT) && create => self.mkdir_p(rel)?,
+                Err(e) => return Err(escape_error(e, rel)),
+            }
+        };
+        let fd = Rc::new(fd);
+        self.cache = Some((rel.to_path_buf(), fd.clone()));
+        Ok(fd)
+    }
+
+    fn mkdir_p(&mut self, rel: &Path) -> Result<OwnedFd> {
+        let mut cur = self.root.try_clone()?;
+        for c in rel.components() {
+            let c = Path::new(c.as_os_str());
+            match nix::sys::stat::mkdirat(Some(cur.as_raw_fd()), c, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e).with_context(|| format!("creating {}", rel.display())),
+            }
+            cur = fsx::open_beneath(cur.as_fd(), c, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                .map_err(|e| escape_error(e, rel))?;
+        }
+        Ok(cur)
+    }
+
+    fn chown_at(&mut self, fd: &impl AsRawFd, name: Option<&Path>, h: &tar::Header) -> Result<()> {
+        if !self.chown {
+            return Ok(());
+        }
+        let uid = h.uid().unwrap_or(0) as u32;
+        let gid = h.gid().unwrap_or(0) as u32;
+        let r = match name {
+            None => nix::unistd::fchown(fd.as_raw_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))),
+            Some(n) => nix::unistd::fchownat(
+                Some(fd.as_raw_fd()),
+                n,
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ),
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(Errno::EINVAL) => bail!(
+                "uid {uid} or gid {gid} is not mapped in rpod's user namespace: \
+                 give the user a larger range in /etc/subuid and /etc/subgid"
+            ),
+            Err(e) => Err(e).context("setting the owner"),
+        }
+    }
+
+    fn apply_xattrs<R: Read>(&mut self, fd: BorrowedFd<'_>, e: &mut tar::Entry<'_, R>) -> Result<()> {
+        let Some(exts) = e.pax_extensions().context("reading pax headers")? else {
+            return Ok(());
+        };
+        for ext in exts {
+            let ext = ext.context("reading pax headers")?;
+            let Ok(key) = ext.key() else { continue };
+            let Some(name) = key.strip_prefix("SCHILY.xattr.") else {
+                continue;
+            };
+            if !name.starts_with("user.") {
+                debug!("skipping xattr {name} (only user.* xattrs are kept)");
+                continue;
+            }
+            fsx::fsetxattr(fd, name, ext.value_bytes()).with_context(|| format!("setting xattr {name}"))?;
+        }
+        Ok(())
+    }
+
+    fn record_dir(&mut self, p: PathBuf, h: &tar::Header) -> Result<()> {
+        let mode = h.mode().context("bad mode")? & 0o7777;
+        let mtime = h.mtime().unwrap_or(0);
+        match self.dir_index.get(&p) {
+            Some(&i) => self.dirs[i] = (p, mode, mtime),
+            None => {
+                self.dir_index.insert(p.clone(), self.dirs.len());
+                self.dirs.push((p, mode, mtime));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy an entry's data, leaving all-zero 4 KiB blocks as holes: this
+    /// keeps sparse files sparse (the tar reader expands them to zeros).
+    fn copy_data<R: Read>(&mut self, r: &mut R, f: &File) -> Result<()> {
+        const BLOCK: usize = 4096;
+        let mut off: u64 = 0;
+        let mut hole_at_end = false;
+        loop {
+            let mut n = 0;
+            while n < self.buf.len() {
+                match r.read(&mut self.buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e).context("reading file data from the layer"),
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            let data = &self.buf[..n];
+            let mut i = 0;
+            while i < n {
+                // Write the longest run of non-zero blocks in one call.
+                let mut j = i;
+                while j < n && !is_zero(&data[j..(j + BLOCK).min(n)]) {
+                    j = (j + BLOCK).min(n);
+                }
+                if j > i {
+                    f.write_all_at(&data[i..j], off + i as u64)
+                        .context("writing file data")?;
+                    hole_at_end = false;
+                }
+                while j < n && is_zero(&data[j..(j + BLOCK).min(n)]) {
+                    j = (j + BLOCK).min(n);
+                    hole_at_end = true;
+                }
+                i = j;
+            }
+            off += n as u64;
+        }
+        if hole_at_end {
+            f.set_len(off).context("sizing sparse file")?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        for (p, mode, mtime) in self.dirs.drain(..).rev() {
+            let fd = if p.as_os_str().is_empty() {
+                self.root.try_clone()?
+            } else {
+                match fsx::open_beneath(
+                    self.root.as_fd(),
+                    &p,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                ) {
+                    Ok(fd) => fd,
+                    // Replaced by a later entry: nothing to set.
+                    Err(_) => continue,
+                }
+            };
+            nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
+                .with_context(|| format!("setting the mode of {}", p.display()))?;
+            let t = TimeSpec::new(mtime as i64, 0);
+            nix::sys::stat::futimens(fd.as_raw_fd(), &t, &t)?;
+        }
+        if !self.devices.is_empty() {
+            warn!(
+                "skipped {} device node(s), which unprivileged users cannot create: {}",
+                self.devices.len(),
+                self.devices.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+fn is_zero(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(16);
+    chunks.all(|c| u128::from_ne_bytes(c.try_into().unwrap()) == 0)
+        && chunks.remainder().iter().all(|&x| x == 0)
+}
+
+fn escape_error(e: io::Error, rel: &Path) -> anyhow::Error {
+    if is_errno(&e, Errno::EXDEV) || is_errno(&e, Errno::ELOOP) {
+        anyhow!(
+            "refusing {}: it goes through a symlink that points outside the layer",
+            rel.display()
+        )
+    } else if is_errno(&e, Errno::ENOTDIR) {
+        anyhow!("{} is not a directory", rel.display())
+    } else {
+        anyhow::Error::new(e).context(format!("opening {}", rel.display()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::tests::test_store;
+    use super::super::sha256_digest;
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// Builds tars by hand, including the malicious ones tar::Builder refuses.
+    pub(crate) struct Tar(pub tar::Builder<Vec<u8>>);
+
+    impl Tar {
+        pub fn new() -> Tar {
+            Tar(tar::Builder::new(Vec::new()))
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub fn raw(&mut self, path: &str, kind: tar::EntryType, mode: u32, data: &[u8], link: Option<&str>, uid: u64, mtime: u64) -> &mut Tar {
+            let mut h = tar::Header::new_gnu();
+            let name = &mut h.as_gnu_mut().unwrap().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_entry_type(kind);
+            h.set_mode(mode);
+            h.set_size(data.len() as u64);
+            h.set_uid(uid);
+            h.set_gid(uid);
+            h.set_mtime(mtime);
+            if let Some(l) = link {
+                h.set_link_name_literal(l).unwrap();
+            }
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+        pub fn dir(&mut self, p: &str, mode: u32) -> &mut Tar {
+            self.raw(p, tar::EntryType::Directory, mode, b"", None, 0, 1000)
+        }
+        pub fn file(&mut self, p: &str, data: &[u8]) -> &mut Tar {
+            self.raw(p, tar::EntryType::Regular, 0o644, data, None, 0, 1000)
+        }
+        pub fn symlink(&mut self, p: &str, to: &str) -> &mut Tar {
+            self.raw(p, tar::EntryType::Symlink, 0o777, b"", Some(to), 0, 1000)
+        }
+        pub fn hardlink(&mut self, p: &str, to: &str) -> &mut Tar {
+            self.raw(p, tar::EntryType::Link, 0o644, b"", Some(to), 0, 1000)
+        }
+        pub fn bytes(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    fn xattr_of(p: &Path, name: &str) -> Option<Vec<u8>> {
+        let f = File::open(p).unwrap();
+        fsx::fgetxattr(f.as_fd(), name).unwrap()
+    }
+
+    fn unpack(t: Tar) -> (tempfile::TempDir, PathBuf, Result<()>) {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("layer/diff");
+        std::fs::create_dir(d.path().join("layer")).unwrap();
+        let bytes = t.bytes();
+        let r = extract(&bytes[..], &dest);
+        (d, dest, r)
+    }
+
+    #[test]
+    fn paths_are_cleaned_or_refused() {
+        assert_eq!(clean_path(b"./a/./b/").unwrap(), PathBuf::from("a/b"));
+        assert_eq!(clean_path(b"./").unwrap(), PathBuf::new());
+        assert!(clean_path(b"a/../../etc").is_err());
+        assert!(clean_path(b"/etc/passwd").is_err());
+        assert!(clean_path(b"..").is_err());
+    }
+
+    #[test]
+    fn whiteout_names_translate() {
+        assert_eq!(classify("a/b/.wh.c".into()).unwrap(), Action::Whiteout("a/b/c".into()));
+        assert_eq!(classify(".wh.top".into()).unwrap(), Action::Whiteout("top".into()));
+        assert_eq!(classify("a/.wh..wh..opq".into()).unwrap(), Action::Opaque("a".into()));
+        assert_eq!(classify("a/.whx".into()).unwrap(), Action::Create("a/.whx".into()));
+        assert!(classify("a/.wh.".into()).is_err());
+        assert!(classify("a/.wh...".into()).is_err());
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_become_overlay_form() {
+        let mut t = Tar::new();
+        t.dir("a/", 0o755).file("a/.wh.gone", b"").file("a/.wh..wh..opq", b"").file("a/kept", b"k");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        let m = std::fs::symlink_metadata(dest.join("a/gone")).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()));
+        assert_eq!(m.rdev(), 0);
+        assert!(!dest.join("a/.wh.gone").exists());
+        assert!(!dest.join("a/.wh..wh..opq").exists());
+        for x in OPAQUE_XATTRS {
+            assert_eq!(xattr_of(&dest.join("a"), x).as_deref(), Some(&b"y"[..]));
+        }
+        assert_eq!(std::fs::read(dest.join("a/kept")).unwrap(), b"k");
+    }
+
+    #[test]
+    fn metadata_links_and_xattrs_are_kept() {
+        let mut t = Tar::new();
+        t.raw("./", tar::EntryType::Directory, 0o755, b"", None, 0, 7);
+        t.raw("bin/", tar::EntryType::Directory, 0o555, b"", None, 0, 12345);
+        t.raw("bin/su", tar::EntryType::Regular, 0o4755, b"su", None, 0, 999);
+        t.raw("tmp/", tar::EntryType::Directory, 0o1777, b"", None, 0, 5);
+        t.raw("home/u/f", tar::EntryType::Regular, 0o640, b"data", None, 1234, 77);
+        t.hardlink("bin/su2", "bin/su");
+        t.symlink("abs", "/etc/passwd").symlink("rel", "../bin/su");
+        t.0.append_pax_extensions([("SCHILY.xattr.user.note", &b"hi"[..]), ("SCHILY.xattr.security.capability", &b"x"[..])]).unwrap();
+        t.file("withx", b"x");
+        t.raw("dev/null", tar::EntryType::Char, 0o666, b"", None, 0, 1);
+        t.raw("fifo", tar::EntryType::Fifo, 0o600, b"", None, 0, 1);
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        let md = |p: &str| std::fs::symlink_metadata(dest.join(p)).unwrap();
+        assert_eq!(md("bin/su").mode() & 0o7777, 0o4755);
+        assert_eq!(md("tmp").mode() & 0o7777, 0o1777);
+        assert_eq!(md("bin").mode() & 0o7777, 0o555);
+        assert_eq!(md("bin").mtime(), 12345);
+        assert_eq!(md("").mtime(), 7);
+        assert_eq!(md("bin/su").mtime(), 999);
+        assert_eq!(md("bin/su2").ino(), md("bin/su").ino());
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!((md("home/u/f").uid(), md("home/u/f").gid()), (1234, 1234));
+        }
+        assert_eq!(std::fs::read_link(dest.join("abs")).unwrap(), PathBuf::from("/etc/passwd"));
+        assert_eq!(std::fs::read_link(dest.join("rel")).unwrap(), PathBuf::from("../bin/su"));
+        assert_eq!(md("abs").mtime(), 1000);
+        let x = |n| xattr_of(&dest.join("withx"), n);
+        assert_eq!(x("user.note").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(x("security.capability"), None);
+        assert!(!dest.join("dev/null").exists(), "device nodes are skipped");
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&md("fifo").file_type()));
+    }
+
+    #[test]
+    fn zero_blocks_become_holes() {
+        let mut data = vec![0u8; 8 << 20];
+        data[4096 * 3] = 1;
+        let last = data.len() - 1;
+        data[last] = 0; // trailing hole
+        let mut t = Tar::new();
+        t.file("sparse", &data);
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        let m = std::fs::metadata(dest.join("sparse")).unwrap();
+        assert_eq!(m.len(), data.len() as u64);
+        assert!(m.blocks() * 512 < 1 << 20, "{} blocks", m.blocks());
+        assert_eq!(std::fs::read(dest.join("sparse")).unwrap(), data);
+    }
+
+    #[test]
+    fn later_entries_replace_earlier_ones() {
+        let mut t = Tar::new();
+        t.dir("x/", 0o755).file("x/inner", b"1").file("y", b"file");
+        t.file("x", b"now a file").dir("y/", 0o700).file("y/z", b"z").file("x", b"again");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        assert_eq!(std::fs::read(dest.join("x")).unwrap(), b"again");
+        assert_eq!(std::fs::read(dest.join("y/z")).unwrap(), b"z");
+    }
+
+    #[test]
+    fn escapes_are_refused_and_nothing_is_written_outside() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Tar)>)> = vec![
+            ("dotdot", Box::new(|t: &mut Tar| { t.file("../escaped", b"x"); })),
+            ("absolute", Box::new(|t: &mut Tar| { t.file("/tmp/escaped", b"x"); })),
+            ("abs symlink parent", Box::new(|t: &mut Tar| { t.symlink("l", "/tmp").file("l/escaped", b"x"); })),
+            ("rel symlink parent", Box::new(|t: &mut Tar| { t.dir("a/", 0o755).symlink("a/l", "../../..").file("a/l/escaped", b"x"); })),
+            ("symlink chain", Box::new(|t: &mut Tar| { t.symlink("l1", "l2").symlink("l2", "..").file("l1/escaped", b"x"); })),
+            ("hardlink out", Box::new(|t: &mut Tar| { t.hardlink("h", "../../outside"); })),
+            ("hardlink via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "/etc").hardlink("h", "l/passwd"); })),
+            ("whiteout via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "..").file("l/.wh.victim", b""); })),
+            ("opaque via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "/tmp").file("l/.wh..wh..opq", b""); })),
+        ];
+        for (what, build) in cases {
+            let mut t = Tar::new();
+            build(&mut t);
+            let (d, _dest, r) = unpack(t);
+            let e = r.err().unwrap_or_else(|| panic!("{what}: accepted"));
+            let msg = format!("{e:#}");
+            assert!(msg.contains("refusing") || msg.contains("hard link"), "{what}: {msg}");
+            assert!(!d.path().join("escaped").exists() && !d.path().join("layer/escaped").exists(), "{what}");
+            assert!(!Path::new("/tmp/escaped").exists(), "{what}");
+        }
+    }
+
+    #[test]
+    fn symlinks_inside_the_layer_may_be_parents() {
+        let mut t = Tar::new();
+        t.dir("real/", 0o755).symlink("link", "real").file("link/f", b"in");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        assert_eq!(std::fs::read(dest.join("real/f")).unwrap(), b"in");
+    }
+
+    fn store_layer(s: &Store, blob: &[u8]) -> String {
+        let d = sha256_digest(blob);
+        s.put_blob(&d, blob).unwrap();
+        d
+    }
+
+    #[test]
+    fn unpack_layer_verifies_diff_ids_for_each_compression() {
+        use std::io::Write;
+        let (_d, s) = test_store();
+        let mut t = Tar::new();
+        t.file("etc/hello", b"world");
+        let plain = t.bytes();
+        let diff = sha256_digest(&plain);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // Two gzip members: some tools write them, and all must be read.
+        gz.write_all(&plain[..100]).unwrap();
+        let mut gzb = gz.finish().unwrap();
+        let mut gz2 = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz2.write_all(&plain[100..]).unwrap();
+        gzb.extend(gz2.finish().unwrap());
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        for (blob, mt) in [
+            (plain.clone(), "application/vnd.oci.image.layer.v1.tar"),
+            (gzb, "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            (zst, "application/vnd.oci.image.layer.v1.tar+zstd"),
+        ] {
+            let digest = store_layer(&s, &blob);
+            let parent = format!("sha256:{}", "1".repeat(64));
+            let chain = s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap();
+            assert_eq!(chain, super::super::chain_id(Some(&parent), &diff));
+            assert!(s.has_layer(&chain));
+            assert_eq!(std::fs::read(s.layer_dir(&chain).join("etc/hello")).unwrap(), b"world");
+            assert_eq!(s.layer_info(&chain).unwrap().uncompressed_size, plain.len() as u64);
+            // Idempotent.
+            assert_eq!(s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap(), chain);
+            std::fs::remove_dir_all(s.layer_dir(&chain).parent().unwrap()).unwrap();
+        }
+        assert!(std::fs::read_dir(s.tmp_dir()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn bad_layers_leave_nothing_behind() {
+        let (_d, s) = test_store();
+        let mut t = Tar::new();
+        t.file("ok", b"fine");
+        let plain = t.bytes();
+        let digest = store_layer(&s, &plain);
+        let wrong = sha256_digest(b"something else");
+        let e = format!("{:#}", s.unpack_layer(&digest, "application/vnd.oci.image.layer.v1.tar", &wrong, None).unwrap_err());
+        assert!(e.contains("diff id mismatch") && e.contains(&wrong) && e.contains(&sha256_digest(&plain)), "{e}");
+        assert!(!s.has_layer(&wrong));
+        let mut t = Tar::new();
+        t.file("ok", b"fine").symlink("l", "/").file("l/evil", b"x");
+        let evil = t.bytes();
+        let ed = store_layer(&s, &evil);
+        let diff = sha256_digest(&evil);
+        assert!(s.unpack_layer(&ed, "application/vnd.oci.image.layer.v1.tar", &diff, None).is_err());
+        assert!(!s.has_layer(&diff));
+        let e = s.unpack_layer(&ed, "application/x-bogus", &diff, None).unwrap_err();
+        assert!(format!("{e:#}").contains("unsupported layer media type"));
+        assert!(std::fs::read_dir(s.tmp_dir()).unwrap().next().is_none());
+        assert!(std::fs::read_dir(s.root().join("layers")).unwrap().next().is_none());
+        let _ = std::fs::Permissions::from_mode(0o755);
+    }
+}

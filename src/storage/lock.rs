@@ -1,0 +1,128 @@
+//! Cross-process locks on files with flock(2), as cargo does: try first, and
+//! only when that would block say so on stderr, then wait.
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct Lock {
+    _f: Flock<File>,
+    path: PathBuf,
+}
+
+impl Lock {
+    pub fn exclusive(path: &Path) -> Result<Lock> {
+        acquire(path, false, &mut |p| eprintln!("waiting for lock on {}", p.display()))
+    }
+
+    pub fn shared(path: &Path) -> Result<Lock> {
+        acquire(path, true, &mut |p| eprintln!("waiting for lock on {}", p.display()))
+    }
+
+    /// The exclusive lock if nobody holds the file, else None at once.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
+        let f = open(path)?;
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(Lock {
+                _f: l,
+                path: path.to_path_buf(),
+            })),
+            Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening lock file {}", path.display()))
+}
+
+/// Try without blocking; when that fails, call `waiting` and block.
+fn acquire(path: &Path, shared: bool, waiting: &mut dyn FnMut(&Path)) -> Result<Lock> {
+    let (nb, block) = if shared {
+        (FlockArg::LockSharedNonblock, FlockArg::LockShared)
+    } else {
+        (FlockArg::LockExclusiveNonblock, FlockArg::LockExclusive)
+    };
+    let f = open(path)?;
+    let f = match Flock::lock(f, nb) {
+        Ok(l) => {
+            return Ok(Lock {
+                _f: l,
+                path: path.to_path_buf(),
+            })
+        }
+        Err((f, Errno::EWOULDBLOCK)) => f,
+        Err((_, e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+    };
+    waiting(path);
+    let mut f = f;
+    loop {
+        match Flock::lock(f, block) {
+            Ok(l) => {
+                return Ok(Lock {
+                    _f: l,
+                    path: path.to_path_buf(),
+                })
+            }
+            Err((back, Errno::EINTR)) => f = back,
+            Err((_, e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn contention_says_it_waits_then_gets_the_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.lock");
+        let held = Lock::exclusive(&p).unwrap();
+        let p2 = p.clone();
+        let t = std::thread::spawn(move || {
+            let mut said = Vec::new();
+            let start = Instant::now();
+            let l = acquire(&p2, false, &mut |p| said.push(format!("waiting for lock on {}", p.display())))
+                .unwrap();
+            (said, start.elapsed(), l.path().to_path_buf())
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        drop(held);
+        let (said, waited, path) = t.join().unwrap();
+        assert_eq!(said, vec![format!("waiting for lock on {}", p.display())]);
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert_eq!(path, p);
+    }
+
+    #[test]
+    fn no_message_without_contention_and_shared_locks_coexist() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.lock");
+        let mut said = 0;
+        let a = acquire(&p, true, &mut |_| said += 1).unwrap();
+        let b = acquire(&p, true, &mut |_| said += 1).unwrap();
+        assert_eq!(said, 0);
+        assert!(Lock::try_exclusive(&p).unwrap().is_none());
+        drop((a, b));
+        assert!(Lock::try_exclusive(&p).unwrap().is_some());
+    }
+}
