@@ -1,1 +1,555 @@
-//! (being written)
+//! `rpod login` and `rpod logout`, as podman does them.
+//!
+//! Login checks the credentials against the registry's `/v2/` endpoint
+//! before storing anything: Basic auth directly, or the Bearer token flow
+//! through the realm named in `WWW-Authenticate`. `--tls-verify=false`, or a
+//! registry marked insecure in registries.conf, allows plain HTTP and skips
+//! certificate verification (HTTPS is still tried first, as podman).
+//! The password is only ever in memory: never in an error, a log line or
+//! the arguments of a process.
+
+use super::auth::{self, Credentials};
+use super::reference::Reference;
+use super::registries::RegistriesConf;
+use super::tls;
+use crate::cli::image::{LoginArgs, LogoutArgs};
+use crate::cli::GlobalOpts;
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
+    let ro = &a.registry_opts;
+    let authfile = ro.authfile.as_deref();
+    check_authfile(authfile)?;
+    let conf = RegistriesConf::load(g)?;
+    let arg = registry_arg(a.registry.as_deref(), &conf)?;
+    let (key, registry) = parse_credentials_key(&arg)?;
+
+    if a.get_login {
+        return match auth::lookup(&key, authfile)? {
+            Some(c) => {
+                writeln!(std::io::stdout().lock(), "{}", c.username)?;
+                Ok(())
+            }
+            None => bail!("not logged into {key}"),
+        };
+    }
+    if a.password_stdin && a.password.is_some() {
+        bail!("--password and --password-stdin cannot be used together");
+    }
+    let (creds_user, creds_pass) = match ro.creds.as_deref() {
+        Some(c) => match c.split_once(':') {
+            Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+            None => (Some(c.to_string()), None),
+        },
+        None => (None, None),
+    };
+    let username = a.username.clone().or(creds_user);
+    if a.password_stdin && username.is_none() {
+        bail!("--password-stdin needs --username");
+    }
+
+    let conn = Conn::new(&conf, &registry, ro.tls_verify, ro.cert_dir.as_deref())?;
+    let mut out = std::io::stdout().lock();
+
+    // No credentials given: podman first checks the stored ones.
+    if username.is_none() && a.password.is_none() && !a.password_stdin && creds_pass.is_none() {
+        if let Some(existing) = auth::lookup(&key, authfile)? {
+            writeln!(out, "Authenticating with existing credentials for {key}")?;
+            match conn.check(&existing) {
+                Ok(()) => {
+                    writeln!(
+                        out,
+                        "Existing credentials are valid. Already logged in to {registry}"
+                    )?;
+                    return Ok(());
+                }
+                Err(e) if e.downcast_ref::<Unauthorized>().is_some() => {
+                    writeln!(out, "Existing credentials are invalid, please enter valid username and password")?;
+                }
+                Err(e) => return Err(e).with_context(|| format!("logging into {key:?}")),
+            }
+        }
+    }
+
+    let username = match username {
+        Some(u) => u,
+        None => prompt_line("Username: ")?,
+    };
+    if username.is_empty() {
+        bail!("username can't be empty");
+    }
+    let password = if let Some(p) = a.password.clone().or(creds_pass) {
+        p
+    } else if a.password_stdin {
+        read_password_stdin()?
+    } else {
+        prompt_password("Password: ")?
+    };
+    if password.is_empty() {
+        bail!("password can't be empty");
+    }
+    let creds = Credentials { username, password };
+    conn.check(&creds)
+        .with_context(|| format!("logging into {key:?}"))?;
+    let path = auth::store(&key, &creds, authfile)?;
+    debug!("stored credentials for {key} in {}", path.display());
+    writeln!(out, "Login Succeeded!")?;
+    Ok(())
+}
+
+pub fn logout(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
+    let authfile = a.authfile.as_deref();
+    check_authfile(authfile)?;
+    let mut out = std::io::stdout().lock();
+    if a.all {
+        if a.registry.is_some() {
+            bail!("--all takes no registry");
+        }
+        auth::remove(None, true, authfile)?;
+        writeln!(out, "Removed login credentials for all registries")?;
+        return Ok(());
+    }
+    let arg = match a.registry.as_deref() {
+        Some(r) => r.to_string(),
+        None => registry_arg(None, &RegistriesConf::load(g)?)?,
+    };
+    let (key, _) = parse_credentials_key(&arg)?;
+    auth::remove(Some(&key), false, authfile)?;
+    writeln!(out, "Removed login credentials for {key}")?;
+    Ok(())
+}
+
+fn check_authfile(authfile: Option<&Path>) -> Result<()> {
+    if let Some(p) = authfile {
+        if p.is_dir() {
+            bail!("--authfile {}: is a directory, not a file", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The registry argument, or podman's default: the first search registry.
+fn registry_arg(arg: Option<&str>, conf: &RegistriesConf) -> Result<String> {
+    match arg {
+        Some(a) if !a.is_empty() => Ok(a.to_string()),
+        _ => conf.search_registries().first().cloned().ok_or_else(|| {
+            anyhow!("no registry given, and registries.conf has no unqualified-search-registries")
+        }),
+    }
+}
+
+/// The auth.json key and the registry host for a login/logout argument, as
+/// podman: URLs become their host[:port]; "host/ns/repo" keys are allowed
+/// but must be fully qualified names without tag or digest.
+fn parse_credentials_key(arg: &str) -> Result<(String, String)> {
+    let key = match arg
+        .strip_prefix("https://")
+        .or_else(|| arg.strip_prefix("http://"))
+    {
+        Some(rest) => rest.split('/').next().unwrap_or("").to_string(),
+        None => arg.trim_end_matches('/').to_string(),
+    };
+    if key.is_empty() {
+        bail!("invalid registry {arg:?}");
+    }
+    let registry = key.split('/').next().unwrap_or(&key).to_string();
+    if key != registry {
+        let r = Reference::parse(&key)
+            .with_context(|| format!("invalid registry or repository {arg:?}"))?;
+        if r.tag.is_some() || r.digest.is_some() {
+            bail!("{arg:?}: a login key must not carry a tag or digest");
+        }
+        if r.registry != registry {
+            bail!("{arg:?}: {registry:?} is not a registry host (it needs a '.' or a ':port', or is localhost)");
+        }
+    } else if registry.contains(['@', ' ']) {
+        bail!("invalid registry {arg:?}");
+    }
+    Ok((key, registry))
+}
+
+fn prompt_line(prompt: &str) -> Result<String> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{prompt}")?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the username")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Read a password from the terminal on stdin with echo off.
+fn prompt_password(prompt: &str) -> Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("cannot prompt for a password: stdin is not a terminal (use --password-stdin)");
+    }
+    let saved = tcgetattr(&stdin).context("reading terminal settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    let mut err = std::io::stderr().lock();
+    write!(err, "{prompt}")?;
+    err.flush()?;
+    tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet).context("turning terminal echo off")?;
+    let mut line = String::new();
+    let res = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &saved);
+    res.context("reading the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// --password-stdin: all of stdin, less one trailing newline.
+fn read_password_stdin() -> Result<String> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut buf)
+        .context("reading the password from stdin")?;
+    let s = String::from_utf8(buf).map_err(|_| anyhow!("the password on stdin is not UTF-8"))?;
+    let s = s.strip_suffix('\n').unwrap_or(&s);
+    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
+}
+
+/// The registry refused the credentials (401/403): distinct from network
+/// and TLS failures so that `login` can re-prompt.
+#[derive(Debug)]
+struct Unauthorized;
+
+impl std::fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid username/password")
+    }
+}
+impl std::error::Error for Unauthorized {}
+
+/// How to reach one registry.
+struct Conn {
+    /// What the user called it (for messages).
+    registry: String,
+    /// Where requests go ("registry-1.docker.io" for docker.io).
+    host: String,
+    allow_http: bool,
+    client: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Conn {
+    fn new(
+        conf: &RegistriesConf,
+        registry: &str,
+        tls_verify: Option<bool>,
+        cert_dir: Option<&Path>,
+    ) -> Result<Conn> {
+        let settings = conf.registry(registry);
+        // An explicit --tls-verify wins over registries.conf, as in podman.
+        let insecure = match tls_verify {
+            Some(v) => !v,
+            None => settings.insecure,
+        };
+        let host = match registry {
+            "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
+            r => r.to_string(),
+        };
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(60));
+        if insecure {
+            b = b.tls_danger_accept_invalid_certs(true);
+        } else {
+            let mut roots = Vec::new();
+            for pem in tls::ca_certs(registry, cert_dir)? {
+                roots.push(reqwest::Certificate::from_pem(&pem).with_context(|| {
+                    format!("a CA certificate for {registry} is not valid PEM")
+                })?);
+            }
+            b = b.tls_certs_merge(roots);
+        }
+        if let Some(pem) = tls::client_identity(registry, cert_dir)? {
+            let id = reqwest::Identity::from_pem(&pem)
+                .with_context(|| format!("the client certificate for {registry} is not usable"))?;
+            b = b.identity(id);
+        }
+        let client = b.build().context("setting up the HTTP client")?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        Ok(Conn {
+            registry: registry.to_string(),
+            host,
+            allow_http: insecure,
+            client,
+            rt,
+        })
+    }
+
+    /// Ok if the registry accepts `creds` (or needs none).
+    fn check(&self, creds: &Credentials) -> Result<()> {
+        self.rt.block_on(self.check_async(creds))
+    }
+
+    async fn check_async(&self, creds: &Credentials) -> Result<()> {
+        let (base, ping) = self.ping().await?;
+        let status = ping.status();
+        if status.is_success() {
+            debug!("{} needs no authentication", self.registry);
+            return Ok(());
+        }
+        let challenges: Vec<Challenge> = ping
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(parse_challenge)
+            .collect();
+        let v2 = format!("{base}/v2/");
+        let bearer = challenges.iter().find(|c| c.scheme == "bearer");
+        let req = if let Some(c) = bearer {
+            let token = self.token(c, creds).await?;
+            self.client.get(&v2).bearer_auth(token)
+        } else if challenges.iter().any(|c| c.scheme == "basic") {
+            self.client
+                .get(&v2)
+                .basic_auth(&creds.username, Some(&creds.password))
+        } else {
+            bail!(
+                "{} answered 401 without a supported WWW-Authenticate challenge",
+                self.registry
+            );
+        };
+        let resp = req.send().await.map_err(|e| describe(e, &self.registry))?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(()),
+            401 | 403 => Err(Unauthorized.into()),
+            s => bail!("{} answered {s} to {v2}", self.registry),
+        }
+    }
+
+    /// GET /v2/ without credentials: over HTTPS, then plain HTTP if allowed.
+    async fn ping(&self) -> Result<(String, reqwest::Response)> {
+        let https = format!("https://{}", self.host);
+        let first = self.client.get(format!("{https}/v2/")).send().await;
+        let (base, resp) = match first {
+            Ok(r) => (https, r),
+            Err(e) if self.allow_http => {
+                debug!("HTTPS to {} failed ({e}), trying plain HTTP", self.registry);
+                let http = format!("http://{}", self.host);
+                match self.client.get(format!("{http}/v2/")).send().await {
+                    Ok(r) => (http, r),
+                    Err(e2) => {
+                        return Err(describe(e2, &self.registry)).with_context(|| {
+                            format!(
+                                "pinging container registry {} (HTTPS failed too: {e})",
+                                self.registry
+                            )
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(describe(e, &self.registry))
+                    .with_context(|| format!("pinging container registry {}", self.registry))
+            }
+        };
+        match resp.status().as_u16() {
+            200..=299 | 401 => Ok((base, resp)),
+            s => bail!(
+                "pinging container registry {}: unexpected status {s} from {base}/v2/ (is it a registry?)",
+                self.registry
+            ),
+        }
+    }
+
+    /// The Bearer token flow: GET realm?service=…&scope=… with Basic auth.
+    async fn token(&self, c: &Challenge, creds: &Credentials) -> Result<String> {
+        let realm = c
+            .param("realm")
+            .ok_or_else(|| anyhow!("{}: Bearer challenge without a realm", self.registry))?;
+        let mut query: Vec<(&str, &str)> = vec![("account", creds.username.as_str())];
+        if let Some(s) = c.param("service") {
+            query.push(("service", s));
+        }
+        if let Some(s) = c.param("scope") {
+            query.push(("scope", s));
+        }
+        let resp = self
+            .client
+            .get(realm)
+            .query(&query)
+            .basic_auth(&creds.username, Some(&creds.password))
+            .send()
+            .await
+            .map_err(|e| describe(e, &self.registry))
+            .with_context(|| format!("getting a token from {realm}"))?;
+        match resp.status().as_u16() {
+            200..=299 => {}
+            401 | 403 => return Err(Unauthorized.into()),
+            s => bail!("getting a token from {realm}: status {s}"),
+        }
+        let body = json_body(resp)
+            .await
+            .with_context(|| format!("reading the token from {realm}"))?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("{realm} returned no token"))
+    }
+}
+
+/// reqwest 0.13 without its json feature: parse the body ourselves.
+async fn json_body(resp: reqwest::Response) -> Result<serde_json::Value> {
+    let b = resp.bytes().await?;
+    Ok(serde_json::from_slice(&b)?)
+}
+
+/// One line for a transport error, with its causes (the TLS reason is deep
+/// in the chain) and a hint for certificate problems.
+fn describe(e: reqwest::Error, registry: &str) -> anyhow::Error {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    let lower = msg.to_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        msg.push_str(&format!(
+            " (to trust a private CA put it in ~/.config/containers/certs.d/{registry}/ca.crt, \
+             or use --tls-verify=false for a test registry)"
+        ));
+    }
+    anyhow!(msg)
+}
+
+/// One WWW-Authenticate challenge: `Bearer realm="…",service="…"`.
+#[derive(Debug, PartialEq)]
+struct Challenge {
+    scheme: String,
+    params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    fn param(&self, k: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_challenge(h: &str) -> Option<Challenge> {
+    let h = h.trim();
+    let (scheme, rest) = match h.find(' ') {
+        Some(i) => (&h[..i], h[i + 1..].trim()),
+        None => (h, ""),
+    };
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = Vec::new();
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b',') {
+            i += 1;
+        }
+        let ks = i;
+        while i < b.len() && b[i] != b'=' && b[i] != b',' {
+            i += 1;
+        }
+        let key = rest[ks..i].trim().to_string();
+        if i >= b.len() || b[i] != b'=' {
+            continue;
+        }
+        i += 1;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        let mut val = String::new();
+        if i < b.len() && b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' && i + 1 < b.len() {
+                    i += 1;
+                }
+                let ch = rest[i..].chars().next()?;
+                val.push(ch);
+                i += ch.len_utf8();
+            }
+            i += 1;
+        } else {
+            let vs = i;
+            while i < b.len() && b[i] != b',' {
+                i += 1;
+            }
+            val = rest[vs..i].trim().to_string();
+        }
+        if !key.is_empty() {
+            params.push((key, val));
+        }
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push""#,
+        )
+        .unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.param("realm"), Some("https://auth.docker.io/token"));
+        assert_eq!(c.param("service"), Some("registry.docker.io"));
+        assert_eq!(c.param("scope"), Some("repository:a/b:pull,push"));
+        let c = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.param("Realm"), Some("Registry Realm"));
+        let c = parse_challenge("Basic").unwrap();
+        assert!(c.params.is_empty());
+        let c = parse_challenge(r#"Bearer realm=http://x/t, service = "a\"b""#).unwrap();
+        assert_eq!(c.param("realm"), Some("http://x/t"));
+        assert_eq!(c.param("service"), Some("a\"b"));
+    }
+
+    #[test]
+    fn credentials_keys() {
+        let ok = |a: &str| parse_credentials_key(a).unwrap();
+        assert_eq!(
+            ok("localhost:5443"),
+            ("localhost:5443".into(), "localhost:5443".into())
+        );
+        assert_eq!(
+            ok("https://quay.io/v1/"),
+            ("quay.io".into(), "quay.io".into())
+        );
+        assert_eq!(
+            ok("quay.io/ns/repo"),
+            ("quay.io/ns/repo".into(), "quay.io".into())
+        );
+        assert_eq!(ok("docker.io"), ("docker.io".into(), "docker.io".into()));
+        for bad in ["quay.io/ns/repo:tag", "ns/repo", "quay.io/Upper", ""] {
+            assert!(parse_credentials_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -31,9 +31,9 @@ pub fn inspect_cmd(_g: &GlobalOpts, _a: &ImageInspectArgs) -> Result<()> {
 pub fn prune_cmd(_g: &GlobalOpts, _a: &ImagePruneArgs) -> Result<()> {
     bail!("image prune: not implemented yet")
 }
-pub fn login_cmd(_g: &GlobalOpts, _a: &LoginArgs) -> Result<()> {
-    bail!("login: not implemented yet")
+pub fn login_cmd(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
+    login::login(g, a)
 }
-pub fn logout_cmd(_g: &GlobalOpts, _a: &LogoutArgs) -> Result<()> {
-    bail!("logout: not implemented yet")
+pub fn logout_cmd(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
+    login::logout(g, a)
 }
