@@ -273,6 +273,7 @@ const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGT_K: u16 = 0x25;
 const BPF_JGE_K: u16 = 0x35;
 const BPF_JA: u16 = 0x05;
+const BPF_JSET_K: u16 = 0x45;
 const BPF_AND_K: u16 = 0x54;
 const BPF_RET_K: u16 = 0x06;
 
@@ -474,29 +475,55 @@ fn syscall_block(rules: &[Rule<'_>], default_ret: u32) -> Result<Vec<sock_filter
     Ok(out)
 }
 
-/// Compile the spec's seccomp section to one BPF program for the native arch.
-/// Syscall names unknown on this arch are skipped, as libseccomp does.
-pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
-    let default_ret =
-        ret_value(s.default_action(), s.default_errno_ret()).context("seccomp defaultAction")?;
-    let native = native_audit_arch()?;
+/// Syscall name to number on one arch; None when the arch lacks it.
+type Lookup = fn(&str) -> Option<u32>;
 
-    // Per syscall number, the rules in profile order, argument rules first
-    // (an unconditional rule would otherwise shadow them).
+fn native_lookup(name: &str) -> Option<u32> {
+    syscalls::Sysno::from_str(name).ok().map(|n| n.id() as u32)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn compat_lookup(name: &str) -> Option<u32> {
+    syscalls::x86::Sysno::from_str(name)
+        .ok()
+        .map(|n| n.id() as u32)
+}
+
+#[cfg(target_arch = "aarch64")]
+fn compat_lookup(name: &str) -> Option<u32> {
+    syscalls::arm::Sysno::from_str(name)
+        .ok()
+        .map(|n| n.id() as u32)
+}
+
+/// The 32-bit arch a 64-bit kernel here also runs, with its syscall table.
+fn compat_arch() -> Option<(u32, Lookup)> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let name = if cfg!(target_arch = "x86_64") {
+            "SCMP_ARCH_X86"
+        } else {
+            "SCMP_ARCH_ARM"
+        };
+        return audit_arch(name).map(|a| (a, compat_lookup as Lookup));
+    }
+    #[allow(unreachable_code)]
+    None
+}
+
+/// The rules for one arch: per syscall number, the rules in profile order
+/// with argument rules first (an unconditional rule would shadow them), then
+/// the default. Expects the syscall number in A.
+fn arch_block(s: &LinuxSeccomp, lookup: Lookup, default_ret: u32) -> Result<Vec<sock_filter>> {
     let mut by_nr: BTreeMap<u32, (Vec<Rule<'_>>, Vec<Rule<'_>>)> = BTreeMap::new();
     for sc in s.syscalls().iter().flatten() {
         let ret = ret_value(sc.action(), sc.errno_ret())
             .with_context(|| format!("seccomp rule for {}", sc.names().join(",")))?;
         let args: &[_] = sc.args().as_deref().unwrap_or(&[]);
         for name in sc.names() {
-            let Ok(nr) = syscalls::Sysno::from_str(name) else {
-                debug!(
-                    "seccomp: syscall {name} does not exist on {}, skipped",
-                    host_arch()
-                );
-                continue;
-            };
-            let e = by_nr.entry(nr.id() as u32).or_default();
+            // Unknown on this arch: skipped, as libseccomp does.
+            let Some(nr) = lookup(name) else { continue };
+            let e = by_nr.entry(nr).or_default();
             if args.is_empty() {
                 e.1.push(Rule { args, ret });
             } else {
@@ -504,68 +531,78 @@ pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
             }
         }
     }
+    let mut out = Vec::new();
+    for (nr, (cond, uncond)) in by_nr {
+        let rules: Vec<Rule<'_>> = cond.into_iter().chain(uncond).collect();
+        let block = syscall_block(&rules, default_ret)?;
+        if block.len() <= 255 {
+            out.push(jump(BPF_JEQ_K, nr, 0, block.len() as u8));
+        } else {
+            out.push(jump(BPF_JEQ_K, nr, 1, 0));
+            out.push(stmt(BPF_JA, block.len() as u32));
+        }
+        out.extend(block);
+    }
+    out.push(stmt(BPF_RET_K, default_ret));
+    Ok(out)
+}
 
-    let mut prog = vec![stmt(BPF_LD_W_ABS, OFF_ARCH)];
-    // Other arches the spec lists (x86/x32 on amd64) get the default action:
-    // we carry no syscall tables for them, so nothing of theirs is allowed.
-    // Unlisted arches are killed, as libseccomp's bad-arch action.
-    let foreign: Vec<u32> = s
-        .architectures()
-        .iter()
-        .flatten()
-        .filter_map(|a| serde_json::to_value(a).ok())
-        .filter_map(|v| v.as_str().and_then(audit_arch))
-        .filter(|a| *a != native)
-        .collect();
-    prog.push(jump(BPF_JEQ_K, native, (foreign.len() + 1) as u8, 0));
+/// Compile the spec's seccomp section to one BPF program: the native arch and,
+/// when the spec lists it, the 32-bit compat arch (x86 on amd64, arm on arm64)
+/// each get their own table. Syscall names unknown on an arch are skipped, as
+/// libseccomp does; arches the spec does not list are killed (libseccomp's
+/// bad-arch action).
+pub fn compile(s: &LinuxSeccomp) -> Result<BpfProgram> {
+    let default_ret =
+        ret_value(s.default_action(), s.default_errno_ret()).context("seccomp defaultAction")?;
+    let native = native_audit_arch()?;
+    // A permissive default must not open what we cannot map (x32 numbers).
     let safe_default = if default_ret == RET_ALLOW || default_ret == RET_LOG {
         RET_ERRNO | ENOSYS
     } else {
         default_ret
     };
-    if foreign.len() > 100 {
-        bail!("too many seccomp architectures");
-    }
-    for (i, a) in foreign.iter().enumerate() {
-        // Jump to the shared "foreign" return after the kill below.
-        let to_ret = (foreign.len() - i) as u8;
-        prog.push(jump(BPF_JEQ_K, *a, to_ret, 0));
-    }
-    if foreign.is_empty() {
-        prog.push(stmt(BPF_RET_K, RET_KILL_PROCESS));
-    } else {
-        prog.push(jump(BPF_JA, 1, 0, 0));
-        prog.push(stmt(BPF_RET_K, safe_default));
-        prog.push(stmt(BPF_RET_K, RET_KILL_PROCESS));
-        // Patch: the native jeq must land after the kill.
-        prog[1].jt = (foreign.len() + 3) as u8;
-    }
-    prog.push(stmt(BPF_LD_W_ABS, OFF_NR));
+    let listed: Vec<String> = s
+        .architectures()
+        .iter()
+        .flatten()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+
+    // (audit arch, body) in dispatch order.
+    let mut native_body = vec![stmt(BPF_LD_W_ABS, OFF_NR)];
     if native == 0xc000_003e {
-        // x32 syscalls have their own numbers, which our table does not cover;
-        // never let them through a permissive default.
-        prog.push(jump(0x45 /* JSET */, X32_SYSCALL_BIT, 0, 1));
-        prog.push(stmt(BPF_RET_K, safe_default));
+        // x32 syscalls carry their own numbering, which we do not map.
+        native_body.push(jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1));
+        native_body.push(stmt(BPF_RET_K, safe_default));
     }
-    for (nr, (cond, uncond)) in &by_nr {
-        let rules: Vec<Rule<'_>> = cond
-            .iter()
-            .chain(uncond.iter())
-            .map(|r| Rule {
-                args: r.args,
-                ret: r.ret,
-            })
-            .collect();
-        let block = syscall_block(&rules, default_ret)?;
-        if block.len() <= 255 {
-            prog.push(jump(BPF_JEQ_K, *nr, 0, block.len() as u8));
-        } else {
-            prog.push(jump(BPF_JEQ_K, *nr, 1, 0));
-            prog.push(stmt(BPF_JA, block.len() as u32));
+    native_body.extend(arch_block(s, native_lookup, default_ret)?);
+    let mut bodies = vec![(native, native_body)];
+    if let Some((compat, lookup)) = compat_arch() {
+        let want = listed.iter().any(|a| audit_arch(a) == Some(compat));
+        if want {
+            let mut body = vec![stmt(BPF_LD_W_ABS, OFF_NR)];
+            body.extend(arch_block(s, lookup, default_ret)?);
+            bodies.push((compat, body));
         }
-        prog.extend(block);
     }
-    prog.push(stmt(BPF_RET_K, default_ret));
+
+    // Dispatch: "jeq arch; ja body" pairs, then the bad-arch kill.
+    let mut prog = vec![stmt(BPF_LD_W_ABS, OFF_ARCH)];
+    let dispatch_len = 2 * bodies.len() + 1;
+    let mut body_start = dispatch_len; // relative to the end of prog[0]
+    for (i, (arch, body)) in bodies.iter().enumerate() {
+        prog.push(jump(BPF_JEQ_K, *arch, 0, 1));
+        // The ja sits at dispatch index 2*i+1; offsets count from the next insn.
+        let ja_index = 2 * i + 1;
+        prog.push(stmt(BPF_JA, (body_start - ja_index - 1) as u32));
+        body_start += body.len();
+    }
+    prog.push(stmt(BPF_RET_K, RET_KILL_PROCESS));
+    for (_, body) in bodies {
+        prog.extend(body);
+    }
     if prog.len() > 4096 {
         bail!(
             "seccomp filter has {} instructions, over the kernel's 4096",
@@ -701,6 +738,26 @@ mod tests {
         assert!(p.len() > 700, "{} instructions", p.len());
         assert_eq!(p.last().unwrap().code, BPF_RET_K);
         assert_eq!(p.last().unwrap().k, RET_ERRNO | 38);
+        // Arch dispatch: native, then the listed compat arch, else kill.
+        assert_eq!((p[0].code, p[0].k), (BPF_LD_W_ABS, OFF_ARCH));
+        assert_eq!(
+            (p[1].code, p[1].k),
+            (BPF_JEQ_K, native_audit_arch().unwrap())
+        );
+        if let Some((compat, _)) = compat_arch() {
+            assert_eq!((p[3].code, p[3].k), (BPF_JEQ_K, compat));
+            assert_eq!((p[5].code, p[5].k), (BPF_RET_K, RET_KILL_PROCESS));
+            // Every ja lands inside the program.
+            for (i, ins) in p.iter().enumerate() {
+                if ins.code == BPF_JA {
+                    assert!(i + 1 + (ins.k as usize) < p.len());
+                }
+            }
+        }
+        // A profile without architectures only admits the native arch.
+        let bare = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}"#);
+        let p = compile(&bare).unwrap();
+        assert_eq!((p[3].code, p[3].k), (BPF_RET_K, RET_KILL_PROCESS));
     }
 
     #[test]
@@ -799,6 +856,24 @@ mod tests {
         assert_eq!(in_child(&s, || pers(0x2000)), 7); // >= 4096
         assert_eq!(in_child(&s, || pers(0x0000)), 9); // != 1
         assert_eq!(in_child(&s, || pers(0x0001)), 0); // no rule: default allow
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn compat_x86_syscalls_are_filtered() {
+        let i80 = crate::sys::seccomp::int80_syscall_errno;
+        // i386: getpid 20, getppid 64, vmsplice 316, cachestat 451.
+        if i80(20, 0) != 0 {
+            eprintln!("no IA32 emulation in this kernel; skipping");
+            return;
+        }
+        let s = default_profile(&default_caps()).unwrap();
+        assert_eq!(in_child(&s, || i80(20, 0)), 0);
+        assert_eq!(in_child(&s, || i80(316, 0)), 1);
+        assert_eq!(in_child(&s, || i80(451, 0)), 38);
+        // Without SCMP_ARCH_X86 listed, 32-bit calls are killed (SIGSYS).
+        let bare = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}"#);
+        assert_eq!(in_child(&bare, || i80(64, 0)), 128 + libc::SIGSYS);
     }
 
     #[test]

@@ -89,3 +89,24 @@ pub fn zero_arg_syscall_errno(nr: i64) -> i32 {
         0
     }
 }
+
+/// Test probe: a 32-bit (i386 ABI) syscall through `int 0x80`, which the
+/// kernel reports to seccomp as AUDIT_ARCH_I386. Returns the errno or 0.
+#[cfg(all(test, target_arch = "x86_64"))]
+pub fn int80_syscall_errno(nr: u32, a0: u32) -> i32 {
+    let mut ret: i64 = nr as i64;
+    // SAFETY: only used with syscalls that take at most one integer argument;
+    // int 0x80 clobbers nothing but eax (r8-r11 are preserved by the kernel).
+    unsafe {
+        // rbx is reserved by LLVM: swap the argument in and out around the call.
+        std::arch::asm!("xchg rbx, {a0}", "int 0x80", "xchg rbx, {a0}",
+            a0 = inout(reg) a0 as u64 => _, inlateout("rax") ret,
+            in("rcx") 0u64, in("rdx") 0u64, options(nostack));
+    }
+    let r = ret as i32;
+    if (-4095..0).contains(&r) {
+        -r
+    } else {
+        0
+    }
+}
