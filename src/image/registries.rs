@@ -878,7 +878,7 @@ registries = ["c.io"]
         assert!(!e.contains('\n'), "{e}");
         let wrong_type = "unqualified-search-registries = \"a.io\"\n";
         let e = format!("{:#}", conf(&[("/etc/r.conf", wrong_type)]).unwrap_err());
-        assert!(e.starts_with("/etc/r.conf"), "{e}");
+        assert!(e.starts_with("/etc/r.conf: line 1"), "{e}");
         for (t, want) in [
             ("short-name-mode = \"sometimes\"", "short-name-mode"),
             ("[[registry]]\nlocation = \"https://x.io\"", "URI schemes"),
