@@ -121,12 +121,22 @@ fn gid_mapped(maps: &[LinuxIdMapping], gid: u32) -> bool {
         .any(|m| gid >= m.container_id() && (gid - m.container_id()) < m.size())
 }
 
-/// The current hard limit, capped at podman's default (the rootless default
-/// raises NOFILE/NPROC to what the user may have).
-fn default_rlimit(res: nix::sys::resource::Resource) -> u64 {
+/// podman's rootless default for NOFILE/NPROC: the caller's own limits, capped
+/// at 1048576. podman raises its soft NOFILE to the hard limit at startup, so
+/// NOFILE gets the hard limit for both.
+fn default_rlimit(res: nix::sys::resource::Resource) -> (u64, u64) {
+    use nix::sys::resource::Resource;
     match nix::sys::resource::getrlimit(res) {
-        Ok((_, hard)) => hard.min(RLIMIT_DEFAULT),
-        Err(_) => RLIMIT_DEFAULT,
+        Ok((soft, hard)) => {
+            let hard = hard.min(RLIMIT_DEFAULT);
+            let soft = if res == Resource::RLIMIT_NOFILE {
+                hard
+            } else {
+                soft.min(hard)
+            };
+            (soft, hard)
+        }
+        Err(_) => (RLIMIT_DEFAULT, RLIMIT_DEFAULT),
     }
 }
 
@@ -184,8 +194,8 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
         ("RLIMIT_NPROC", Resource::RLIMIT_NPROC),
     ] {
         if !req.rlimits.iter().any(|(n, _, _)| n == name) {
-            let v = default_rlimit(res);
-            rlimits.push(json!({ "type": name, "hard": v, "soft": v }));
+            let (soft, hard) = default_rlimit(res);
+            rlimits.push(json!({ "type": name, "hard": hard, "soft": soft }));
         }
     }
     let mut process = json!({
@@ -340,7 +350,14 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
     let masked = match (&req.masked_paths, req.privileged) {
         (Some(v), _) => v.clone(),
         (None, true) => Vec::new(),
-        (None, false) => MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+        (None, false) => {
+            let mut v: Vec<String> = MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+            if req.network == NetworkNs::Host {
+                // /sys is the host's (rbind), so podman also hides /sys/kernel.
+                v.insert(0, "/sys/kernel".into());
+            }
+            v
+        }
     };
     let readonly = match (&req.readonly_paths, req.privileged) {
         (Some(v), _) => v.clone(),
@@ -807,6 +824,7 @@ mod tests {
         assert!(!ns.contains("network"), "{ns}");
         assert!(v["linux"].get("sysctl").is_none());
         assert!(v["linux"].get("seccomp").is_none());
+        assert_eq!(v["linux"]["maskedPaths"][0], "/sys/kernel");
         assert_eq!(find(&v, "/sys")["type"], "bind");
         assert_eq!(
             find(&v, "/sys")["options"],
