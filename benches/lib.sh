@@ -1,0 +1,106 @@
+# Shared helpers for rpod's benchmarks (sourced, not run). Run benches as root:
+# they switch to the test world's unprivileged user for every measured command.
+#
+#   bench_init                 checks the world, sets TEST_USER, REGISTRY, ...
+#   as_user HOME CMD...        run CMD as the test user with HOME and its own XDG dirs
+#   podman_home                a separate HOME with rootless podman configured
+#   rpod_home                  a separate HOME for rpod
+#   median N...                median of numbers
+set -euo pipefail
+
+BENCH_ROOT=${BENCH_ROOT:-/var/tmp/rpod-bench}
+WORLD_ENV=/var/lib/rpod-world/env
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+bench_init() {
+    [ "$(id -u)" = 0 ] || { echo "run benches as root (they switch to the test user)" >&2; exit 1; }
+    [ -r "$WORLD_ENV" ] || { echo "no test world: run tests/world/setup.sh first" >&2; exit 1; }
+    # shellcheck disable=SC1090
+    . "$WORLD_ENV"
+    export TEST_USER REGISTRY TLS_REGISTRY CA_CERT
+    install -d -m 0755 "$BENCH_ROOT"
+    # The binary may live in a clone the test user can't read: copy it out.
+    RPOD_BIN=${RPOD_BIN:-$REPO/target/release/rpod}
+    if [ -x "$RPOD_BIN" ]; then
+        install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
+        RPOD="$BENCH_ROOT/rpod"
+    else
+        RPOD=""
+    fi
+}
+
+# as_user HOME CMD...: a clean environment, like a login would give, but
+# explicit (runuser -u reads no profile). XDG_RUNTIME_DIR is fixed per HOME:
+# podman records its first runroot and is confused if it changes.
+as_user() {
+    local home=$1; shift
+    local xdg="$home/.xdg-run"
+    runuser -u "$TEST_USER" -- env -i \
+        HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+        PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+        XDG_RUNTIME_DIR="$xdg" XDG_CONFIG_HOME="$home/.config" \
+        XDG_DATA_HOME="$home/.local/share" XDG_CACHE_HOME="$home/.cache" \
+        LANG=C.UTF-8 "$@"
+}
+
+_user_home() { # DIR
+    install -d -m 0755 -o "$TEST_USER" -g "$TEST_USER" "$1"
+    install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$1/.xdg-run"
+    install -d -m 0755 -o "$TEST_USER" -g "$TEST_USER" "$1/.config" "$1/.config/containers"
+}
+
+# The configuration that made rootless podman 4.3.1 work here (runc: crun
+# refuses the hybrid cgroup layout; cgroupfs and file events: no systemd).
+podman_home() {
+    local h="$BENCH_ROOT/podman-home"
+    _user_home "$h"
+    local c="$h/.config/containers"
+    cat >"$c/containers.conf" <<CONF
+[containers]
+log_driver = "k8s-file"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+    cat >"$c/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+
+[storage.options.overlay]
+mount_program = "/usr/bin/fuse-overlayfs"
+CONF
+    cat >"$c/registries.conf" <<CONF
+unqualified-search-registries = ["$REGISTRY"]
+
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+CONF
+    install -d -m 0755 "$c/certs.d" "$c/certs.d/$TLS_REGISTRY"
+    cp "$CA_CERT" "$c/certs.d/$TLS_REGISTRY/ca.crt"
+    chown -R "$TEST_USER:$TEST_USER" "$c"
+    PODMAN_HOME=$h
+}
+
+rpod_home() {
+    local h="$BENCH_ROOT/rpod-home"
+    _user_home "$h"
+    local c="$h/.config/containers"
+    cat >"$c/registries.conf" <<CONF
+unqualified-search-registries = ["$REGISTRY"]
+
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+CONF
+    chown -R "$TEST_USER:$TEST_USER" "$c"
+    RPOD_HOME=$h
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
+}
+
+now_ns() { date +%s%N; }
