@@ -426,7 +426,12 @@ fn describe(e: reqwest::Error, registry: &str) -> anyhow::Error {
         src = s.source();
     }
     let lower = msg.to_lowercase();
-    if lower.contains("certificate") || lower.contains("unknownissuer") {
+    if lower.contains("invalidcontenttype") || lower.contains("wrong version number") {
+        msg.push_str(
+            " (the registry seems to speak plain HTTP: mark it insecure in registries.conf, \
+             or use --tls-verify=false)",
+        );
+    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
         msg.push_str(&format!(
             " (to trust a private CA put it in ~/.config/containers/certs.d/{registry}/ca.crt, \
              or use --tls-verify=false for a test registry)"
@@ -551,5 +556,150 @@ mod tests {
         for bad in ["quay.io/ns/repo:tag", "ns/repo", "quay.io/Upper", ""] {
             assert!(parse_credentials_key(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A one-thread HTTP/1.1 stub on loopback. TLS hellos (the HTTPS attempt
+    /// that comes first) are dropped; each plain request is answered by
+    /// `reply(request head)` and logged.
+    fn stub(
+        reply: impl Fn(&str, u16) -> String + Send + 'static,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { break };
+                let mut buf = Vec::new();
+                let mut b = [0u8; 4096];
+                loop {
+                    match c.read(&mut b) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&b[..n]),
+                    }
+                    if buf.first() == Some(&0x16) || buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                if buf.first() == Some(&0x16) || buf.is_empty() {
+                    continue;
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let resp = reply(&head, port);
+                log2.lock().unwrap().push(head);
+                let _ = c.write_all(resp.as_bytes());
+            }
+        });
+        (port, log)
+    }
+
+    fn resp(status: &str, extra: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn basic(u: &str, p: &str) -> String {
+        use base64::Engine;
+        format!(
+            "authorization: Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    }
+
+    fn conn(port: u16) -> Conn {
+        Conn::new(
+            &RegistriesConf::default(),
+            &format!("127.0.0.1:{port}"),
+            Some(false),
+            None,
+        )
+        .unwrap()
+    }
+
+    fn creds(p: &str) -> Credentials {
+        Credentials {
+            username: "alice".into(),
+            password: p.into(),
+        }
+    }
+
+    #[test]
+    fn bearer_token_flow() {
+        let (port, log) = stub(|head, port| {
+            let h = head.to_lowercase();
+            if head.starts_with("GET /token") {
+                if h.contains(&basic("alice", "s3cret").to_lowercase()) {
+                    resp("200 OK", "", r#"{"token":"T0K"}"#)
+                } else {
+                    resp("401 Unauthorized", "", "")
+                }
+            } else if h.contains("authorization: bearer t0k") {
+                resp("200 OK", "", "{}")
+            } else {
+                resp(
+                    "401 Unauthorized",
+                    &format!(
+                        "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\",scope=\"registry:catalog:*\"\r\n"
+                    ),
+                    "",
+                )
+            }
+        });
+        let c = conn(port);
+        c.check(&creds("s3cret")).unwrap();
+        let e = c.check(&creds("wrong")).unwrap_err();
+        assert!(e.downcast_ref::<Unauthorized>().is_some(), "{e:#}");
+        let log = log.lock().unwrap();
+        let token_req = log.iter().find(|h| h.starts_with("GET /token")).unwrap();
+        let first_line = token_req.lines().next().unwrap();
+        assert!(
+            first_line.contains("service=stub") && first_line.contains("account=alice"),
+            "{first_line}"
+        );
+        assert!(
+            first_line.contains("scope=registry%3Acatalog%3A*"),
+            "{first_line}"
+        );
+        // The password travels only in the Authorization header.
+        assert!(log
+            .iter()
+            .all(|h| !h.lines().next().unwrap().contains("s3cret")));
+    }
+
+    #[test]
+    fn basic_flow_and_no_auth_registry() {
+        let (port, _) = stub(|head, _| {
+            if head
+                .to_lowercase()
+                .contains(&basic("alice", "pw").to_lowercase())
+            {
+                resp("200 OK", "", "{}")
+            } else {
+                resp(
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Basic realm=\"r\"\r\n",
+                    "",
+                )
+            }
+        });
+        let c = conn(port);
+        c.check(&creds("pw")).unwrap();
+        let e = c.check(&creds("nope")).unwrap_err();
+        assert_eq!(format!("{e:#}"), "invalid username/password");
+
+        // A registry that needs no credentials accepts any (as podman).
+        let (port, _) = stub(|_, _| resp("200 OK", "", "{}"));
+        conn(port).check(&creds("x")).unwrap();
+        // Something that isn't a registry is named as such.
+        let (port, _) = stub(|_, _| resp("404 Not Found", "", ""));
+        let e = format!("{:#}", conn(port).check(&creds("x")).unwrap_err());
+        assert!(
+            e.contains(&format!("127.0.0.1:{port}")) && e.contains("404"),
+            "{e}"
+        );
     }
 }

@@ -45,15 +45,6 @@ impl Reference {
     pub fn repo_name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
-
-    /// What to ask the registry's manifest endpoint for: the digest if there
-    /// is one (it pins the content), else the tag, else "latest".
-    pub fn reference_str(&self) -> &str {
-        self.digest
-            .as_deref()
-            .or(self.tag.as_deref())
-            .unwrap_or("latest")
-    }
 }
 
 impl fmt::Display for Reference {
@@ -336,7 +327,6 @@ mod tests {
         assert_eq!(r.tag, None);
         assert_eq!(r.clone().with_default_tag().tag, None);
         assert_eq!(r.to_string(), format!("test:5000/repo@{D}"));
-        assert_eq!(r.reference_str(), D);
 
         let r = Reference::parse(&format!("alpine:3@{D}")).unwrap();
         assert_eq!(r.tag.as_deref(), Some("3"));

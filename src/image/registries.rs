@@ -502,15 +502,14 @@ impl RegistriesConf {
             r.digest = parsed.digest.clone();
             r.with_default_tag()
         };
-        if let Some((target, origin)) = self.aliases.get(typed) {
-            if let Some(t) = target {
-                let r = with_suffix(t.clone());
-                self.check_blocked(&r).with_context(|| {
-                    format!("short name {typed:?} is an alias (in {})", origin.display())
-                })?;
-                debug!("resolved {name:?} as an alias ({})", origin.display());
-                return Ok(vec![r]);
-            }
+        // An alias reset to "" by a later file falls through to the search list.
+        if let Some((Some(target), origin)) = self.aliases.get(typed) {
+            let r = with_suffix(target.clone());
+            self.check_blocked(&r).with_context(|| {
+                format!("short name {typed:?} is an alias (in {})", origin.display())
+            })?;
+            debug!("resolved {name:?} as an alias ({})", origin.display());
+            return Ok(vec![r]);
         }
         let search: Vec<String> = if self.search.is_empty() {
             vec![DOCKER_IO.to_string()]
@@ -937,7 +936,7 @@ registries = ["c.io"]
         // The user's file exists: only the user's drop-ins apply.
         let (m, dirs) = conf_paths(None, Some(&user));
         assert_eq!(m, main);
-        assert_eq!(dirs, [user_d.clone()]);
+        assert_eq!(dirs, std::slice::from_ref(&user_d));
         // An explicit file: both drop-in dirs, as podman.
         let (m, dirs) = conf_paths(Some(Path::new("/x.conf")), Some(&user));
         assert_eq!(m, Path::new("/x.conf"));
@@ -951,7 +950,8 @@ registries = ["c.io"]
         std::fs::write(user_d.join("30-bad.conf"), "a = 1\nb = = 2\n").unwrap();
         let e = format!(
             "{:#}",
-            RegistriesConf::load_files(&t.join("none"), &[user_d.clone()], None).unwrap_err()
+            RegistriesConf::load_files(&t.join("none"), std::slice::from_ref(&user_d), None)
+                .unwrap_err()
         );
         assert!(e.contains("30-bad.conf: line 2"), "{e}");
     }
