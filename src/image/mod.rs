@@ -2,34 +2,38 @@
 //! TLS, pulling, and the image commands.
 
 pub mod auth;
+mod local;
 mod login;
 pub mod reference;
 pub mod registries;
 pub mod tls;
+mod pull;
+
+pub use pull::{ensure_image, host_arch};
 use crate::cli::image::*;
 use crate::cli::GlobalOpts;
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-pub fn pull_cmd(_g: &GlobalOpts, _a: &PullArgs) -> Result<()> {
-    bail!("pull: not implemented yet")
+pub fn pull_cmd(g: &GlobalOpts, a: &PullArgs) -> Result<()> {
+    pull::pull_cmd(g, a)
 }
-pub fn images_cmd(_g: &GlobalOpts, _a: &ImagesArgs) -> Result<()> {
-    bail!("images: not implemented yet")
+pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
+    local::images_cmd(g, a)
 }
-pub fn rmi_cmd(_g: &GlobalOpts, _a: &RmiArgs) -> Result<()> {
-    bail!("rmi: not implemented yet")
+pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
+    local::rmi_cmd(g, a)
 }
-pub fn tag_cmd(_g: &GlobalOpts, _a: &TagArgs) -> Result<()> {
-    bail!("tag: not implemented yet")
+pub fn tag_cmd(g: &GlobalOpts, a: &TagArgs) -> Result<()> {
+    local::tag_cmd(g, a)
 }
-pub fn untag_cmd(_g: &GlobalOpts, _a: &UntagArgs) -> Result<()> {
-    bail!("untag: not implemented yet")
+pub fn untag_cmd(g: &GlobalOpts, a: &UntagArgs) -> Result<()> {
+    local::untag_cmd(g, a)
 }
-pub fn inspect_cmd(_g: &GlobalOpts, _a: &ImageInspectArgs) -> Result<()> {
-    bail!("image inspect: not implemented yet")
+pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
+    local::inspect_cmd(g, a)
 }
-pub fn prune_cmd(_g: &GlobalOpts, _a: &ImagePruneArgs) -> Result<()> {
-    bail!("image prune: not implemented yet")
+pub fn prune_cmd(g: &GlobalOpts, a: &ImagePruneArgs) -> Result<()> {
+    local::prune_cmd(g, a)
 }
 pub fn login_cmd(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     login::login(g, a)

@@ -1,1 +1,364 @@
-//! rootfs (see README.md, "Where things live").
+//! Container root filesystems: the image's layers as lower dirs and the
+//! container's own upper dir, combined by kernel overlayfs mounted inside the
+//! user namespace (Linux >= 5.11 allows it), by fuse-overlayfs where it
+//! doesn't or where it is asked for, or by a plain copy (`vfs`) as the last
+//! resort.
+//!
+//! Mounts are made in the caller's mount namespace. The monitor unshares a
+//! private one per container, so a mount can't outlive its container even when
+//! everything is killed with -9.
+
+use crate::storage::{ImageRecord, Store};
+use anyhow::{bail, Context, Result};
+use nix::mount::{MntFlags, MsFlags};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+mod vfs;
+
+/// A mounted container rootfs.
+#[derive(Debug)]
+pub struct Mounted {
+    pub merged: PathBuf,
+    /// The fuse-overlayfs daemon serving the mount, if any.
+    pub fuse_pid: Option<i32>,
+    pub driver: Driver,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Overlay,
+    FuseOverlayfs,
+    Vfs,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Overlay => "overlay",
+            Driver::FuseOverlayfs => "fuse-overlayfs",
+            Driver::Vfs => "vfs",
+        }
+    }
+}
+
+const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
+
+/// The lower dirs of an image, topmost first, as overlayfs wants them.
+fn lower_dirs(store: &Store, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+    image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| {
+            if !store.has_layer(&l.chain_id) {
+                bail!(
+                    "layer {} of image {} is missing from the store: pull the image again",
+                    l.digest,
+                    image.names.first().unwrap_or(&image.id)
+                );
+            }
+            Ok(store.layer_dir(&l.chain_id))
+        })
+        .collect()
+}
+
+/// Mount the rootfs of a container made from `image` at `ctr_dir/merged`,
+/// with `ctr_dir/upper` and `ctr_dir/work`. `driver` is `--storage-driver`
+/// (None: kernel overlay, falling back to fuse-overlayfs).
+pub fn mount(
+    store: &Store,
+    image: &ImageRecord,
+    ctr_dir: &Path,
+    driver: Option<&str>,
+) -> Result<Mounted> {
+    let merged = ctr_dir.join("merged");
+    let upper = ctr_dir.join("upper");
+    let work = ctr_dir.join("work");
+    for d in [&merged, &upper, &work] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let mut lowers = lower_dirs(store, image)?;
+    if lowers.is_empty() {
+        // overlayfs needs a lower dir even for an image with no layers.
+        let empty = ctr_dir.join("empty");
+        std::fs::create_dir_all(&empty)?;
+        lowers.push(empty);
+    }
+    let chosen = match driver {
+        Some("vfs") => Driver::Vfs,
+        Some("fuse-overlayfs") => Driver::FuseOverlayfs,
+        Some("overlay") | None => Driver::Overlay,
+        Some(other) => {
+            bail!("unknown storage driver \"{other}\": use overlay, fuse-overlayfs or vfs")
+        }
+    };
+    match chosen {
+        Driver::Overlay => {
+            match mount_kernel_overlay(store.root(), &lowers, &upper, &work, &merged) {
+                Ok(()) => Ok(Mounted {
+                    merged,
+                    fuse_pid: None,
+                    driver: Driver::Overlay,
+                }),
+                Err(e) if driver.is_none() => {
+                    debug!("kernel overlay failed ({e:#}), using fuse-overlayfs");
+                    let pid = mount_fuse_overlayfs(&lowers, &upper, &work, &merged, ctr_dir)?;
+                    Ok(Mounted {
+                        merged,
+                        fuse_pid: Some(pid),
+                        driver: Driver::FuseOverlayfs,
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Driver::FuseOverlayfs => {
+            let pid = mount_fuse_overlayfs(&lowers, &upper, &work, &merged, ctr_dir)?;
+            Ok(Mounted {
+                merged,
+                fuse_pid: Some(pid),
+                driver: Driver::FuseOverlayfs,
+            })
+        }
+        Driver::Vfs => {
+            let rootfs = ctr_dir.join("rootfs");
+            if !rootfs.exists() {
+                let mut bottom_up = lowers.clone();
+                bottom_up.reverse();
+                vfs::populate(&bottom_up, &rootfs, ctr_dir)?;
+            }
+            nix::mount::mount(
+                Some(&rootfs),
+                &merged,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| {
+                format!("bind-mounting {} on {}", rootfs.display(), merged.display())
+            })?;
+            Ok(Mounted {
+                merged,
+                fuse_pid: None,
+                driver: Driver::Vfs,
+            })
+        }
+    }
+}
+
+/// Escape a path for an overlay option list, where ',' ':' and '\' are special.
+fn escape_overlay(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, ',' | ':' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The lowerdir list relative to `base` where possible: mount options are
+/// limited to one page, and relative paths keep images with many layers under it.
+fn lowerdir_option(base: &Path, lowers: &[PathBuf]) -> String {
+    lowers
+        .iter()
+        .map(|l| escape_overlay(l.strip_prefix(base).unwrap_or(l)))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn mount_kernel_overlay(
+    base: &Path,
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+) -> Result<()> {
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        lowerdir_option(base, lowers),
+        escape_overlay(upper),
+        escape_overlay(work)
+    );
+    if data.len() >= 4096 {
+        bail!(
+            "too many layers for one overlay mount ({} lower dirs)",
+            lowers.len()
+        );
+    }
+    // The relative lower dirs are resolved against the cwd at mount time.
+    let cwd = std::env::current_dir().ok();
+    std::env::set_current_dir(base).with_context(|| format!("entering {}", base.display()))?;
+    let r = nix::mount::mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    );
+    if let Some(cwd) = cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    r.with_context(|| format!("mounting kernel overlayfs on {}", merged.display()))
+}
+
+/// Fail early, naming the device, when /dev/fuse can't be used.
+pub fn check_dev_fuse() -> Result<()> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open /dev/fuse: {e}: fuse-overlayfs needs /dev/fuse to be readable and writable \
+                 by you (as root: chmod 0666 /dev/fuse), or use --storage-driver overlay or vfs"
+            )
+        })
+}
+
+fn mount_fuse_overlayfs(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    ctr_dir: &Path,
+) -> Result<i32> {
+    let bin = crate::userns::find_tool("fuse-overlayfs").map_err(|_| {
+        anyhow::anyhow!("fuse-overlayfs not found: install the \"fuse-overlayfs\" package")
+    })?;
+    check_dev_fuse()?;
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers
+            .iter()
+            .map(|l| escape_overlay(l))
+            .collect::<Vec<_>>()
+            .join(":"),
+        escape_overlay(upper),
+        escape_overlay(work)
+    );
+    let log_path = ctr_dir.join("fuse-overlayfs.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut child = std::process::Command::new(&bin)
+        .arg("-f")
+        .arg("-o")
+        .arg(&opts)
+        .arg(merged)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(st) = nix::sys::statfs::statfs(merged) {
+            if st.filesystem_type().0 as i64 == FUSE_SUPER_MAGIC {
+                return Ok(child.id() as i32);
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            let msg = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!(
+                "fuse-overlayfs exited ({status}) before mounting {}: {}",
+                merged.display(),
+                msg.trim()
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "fuse-overlayfs did not mount {} within 10 s",
+                merged.display()
+            );
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// Unmount a container's rootfs (lazily: processes may still hold it). Not
+/// being mounted is fine. A fuse-overlayfs daemon exits once unmounted.
+pub fn unmount(ctr_dir: &Path) -> Result<()> {
+    let merged = ctr_dir.join("merged");
+    match nix::mount::umount2(&merged, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("unmounting {}", merged.display())),
+    }
+}
+
+fn is_whiteout(m: &std::fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    matches!(xattr_get(dir, "user.overlay.opaque"), Some(v) if v == b"y")
+}
+
+fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
+    crate::sys::xattr::lget(path, name).ok().flatten()
+}
+
+/// Read a file of the image (e.g. /etc/passwd) straight from its layers,
+/// honouring whiteouts and opaque dirs. None when the image has no such file.
+pub fn read_image_file(store: &Store, image: &ImageRecord, path: &str) -> Result<Option<Vec<u8>>> {
+    let rel = path.trim_start_matches('/');
+    for layer in image.layers.iter().rev() {
+        let dir = store.layer_dir(&layer.chain_id);
+        let p = dir.join(rel);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if is_whiteout(&m) => return Ok(None),
+            Ok(m) if m.is_file() => {
+                return std::fs::read(&p)
+                    .map(Some)
+                    .with_context(|| format!("reading {path} of the image"))
+            }
+            Ok(_) => return Ok(None),
+            Err(_) => {}
+        }
+        // A whiteout or an opaque dir on the way hides what lies below.
+        let mut cur = dir.clone();
+        for comp in Path::new(rel)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+        {
+            cur.push(comp);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if is_whiteout(&m) => return Ok(None),
+                Ok(m) if m.is_dir() && is_opaque(&cur) => return Ok(None),
+                _ => {}
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_options_escape_separators() {
+        assert_eq!(escape_overlay(Path::new("/a,b:c\\d")), "/a\\,b\\:c\\\\d");
+    }
+
+    #[test]
+    fn lower_dirs_are_relative_to_the_store() {
+        let base = Path::new("/s");
+        let l = [
+            PathBuf::from("/s/layers/b/diff"),
+            PathBuf::from("/s/layers/a/diff"),
+            PathBuf::from("/x/y"),
+        ];
+        assert_eq!(
+            lowerdir_option(base, &l),
+            "layers/b/diff:layers/a/diff:/x/y"
+        );
+    }
+}

@@ -1,0 +1,992 @@
+//! Pulling images: resolve the name, fetch and verify the manifest (OCI,
+//! Docker schema2, or an index from which the platform is picked), then the
+//! config and the layers in parallel, each verified while it streams and
+//! unpacked as soon as it is complete. The image record is written last, so
+//! an interrupted pull leaves nothing that looks like an image.
+
+use super::reference::Reference;
+use super::registries::{RegistriesConf, RegistrySettings};
+use crate::cli::image::{PlatformOpts, RegistryOpts};
+use crate::cli::GlobalOpts;
+use crate::storage::{chain_ids, ImageRecord, LayerRecord, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use serde::Deserialize;
+use sha2::Digest as _;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const ACCEPTED: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+
+/// Layer media types we can unpack.
+const LAYER_TYPES: &[&str] = &[
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+];
+
+const TRIES: u32 = 3;
+const MAX_PARALLEL_LAYERS: usize = 6;
+
+/// How progress is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    Quiet,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default)]
+struct Platform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+struct Manifest {
+    #[serde(rename = "schemaVersion", default)]
+    schema_version: Option<i64>,
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+}
+
+enum Parsed {
+    Image {
+        media_type: String,
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    },
+    Index(Vec<Descriptor>),
+}
+
+/// Parse a manifest and say which kind it is; refuse what we can't use.
+fn parse_manifest(bytes: &[u8]) -> Result<Parsed> {
+    let m: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| anyhow!("malformed manifest: {e}"))?;
+    if m.schema_version == Some(1) {
+        bail!("unsupported manifest: Docker schema 1 (re-push the image with a current tool)");
+    }
+    let mt = m.media_type.clone().unwrap_or_default();
+    match (mt.as_str(), m.manifests, m.layers, m.config) {
+        (OCI_INDEX | DOCKER_LIST | "", Some(list), None, _) => Ok(Parsed::Index(list)),
+        (OCI_MANIFEST | DOCKER_MANIFEST | "", None, Some(layers), Some(config)) => {
+            Ok(Parsed::Image {
+                media_type: if mt.is_empty() {
+                    OCI_MANIFEST.to_string()
+                } else {
+                    mt
+                },
+                config,
+                layers,
+            })
+        }
+        (OCI_MANIFEST | DOCKER_MANIFEST | OCI_INDEX | DOCKER_LIST, ..) => {
+            bail!("malformed manifest: a {mt} without the fields it needs")
+        }
+        ("", ..) => bail!("malformed manifest: neither an image manifest nor an index"),
+        (other, ..) => bail!("unsupported manifest media type \"{other}\""),
+    }
+}
+
+/// The OCI name of this machine's architecture.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "arm" => "arm",
+        other => other,
+    }
+}
+
+/// The platform asked for by --platform/--os/--arch/--variant.
+fn wanted_platform(p: &PlatformOpts) -> Result<Platform> {
+    let mut want = Platform {
+        os: "linux".into(),
+        architecture: host_arch().into(),
+        variant: None,
+    };
+    if let Some(s) = &p.platform {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => {
+                want.os = os.to_string();
+                want.architecture = arch.to_string();
+            }
+            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
+                want.os = os.to_string();
+                want.architecture = arch.to_string();
+                want.variant = Some(variant.to_string());
+            }
+            _ => {
+                bail!("invalid --platform \"{s}\": expected OS/ARCH[/VARIANT], e.g. linux/arm64/v8")
+            }
+        }
+    }
+    if let Some(os) = &p.os {
+        want.os = os.clone();
+    }
+    if let Some(arch) = &p.arch {
+        want.architecture = arch.clone();
+    }
+    if let Some(v) = &p.variant {
+        want.variant = Some(v.clone());
+    }
+    Ok(want)
+}
+
+/// Pick the index entry for `want`: an exact variant match first, then one
+/// without a variant (arm64 images often omit "v8").
+fn choose_platform<'a>(list: &'a [Descriptor], want: &Platform) -> Option<&'a Descriptor> {
+    let candidates: Vec<&Descriptor> = list
+        .iter()
+        .filter(|d| {
+            d.platform
+                .as_ref()
+                .map(|p| p.os == want.os && p.architecture == want.architecture)
+                .unwrap_or(false)
+        })
+        .collect();
+    let variant_of = |d: &Descriptor| d.platform.as_ref().and_then(|p| p.variant.clone());
+    match &want.variant {
+        Some(v) => candidates
+            .iter()
+            .find(|d| variant_of(d).as_deref() == Some(v.as_str()))
+            .or_else(|| candidates.iter().find(|d| variant_of(d).is_none()))
+            .copied(),
+        None => candidates.first().copied(),
+    }
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+fn check_digest(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
+    if !expected.starts_with("sha256:") {
+        bail!("{what}: unsupported digest algorithm in \"{expected}\" (only sha256)");
+    }
+    let actual = sha256_of(bytes);
+    if actual != expected {
+        bail!("{what}: digest mismatch: expected {expected}, got {actual}");
+    }
+    Ok(())
+}
+
+/// Errors worth another try: the network, not the content.
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => {
+            r.is_timeout() || r.is_connect() || r.is_body() || r.is_request()
+        }
+        OciDistributionError::IoError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+        _ => false,
+    }
+}
+
+/// "Not in this registry": try the next search registry.
+fn not_found(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| match c.downcast_ref::<OciDistributionError>() {
+            Some(OciDistributionError::ImageManifestNotFoundError(_)) => true,
+            Some(OciDistributionError::RegistryError { envelope, .. }) => {
+                envelope.errors.iter().any(|e| {
+                    matches!(
+                        format!("{:?}", e.code).as_str(),
+                        "ManifestUnknown" | "NameUnknown"
+                    )
+                })
+            }
+            _ => false,
+        })
+}
+
+/// Turn a distribution error into something a user can act on.
+fn explain(e: OciDistributionError, registry: &str, had_creds: bool) -> anyhow::Error {
+    match &e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => {
+            if had_creds {
+                anyhow!("{registry}: invalid username/password ({e})")
+            } else {
+                anyhow!("{registry}: authentication required: log in with `rpod login {registry}` ({e})")
+            }
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let msgs: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|x| {
+                    if x.message.is_empty() {
+                        format!("{:?}", x.code)
+                    } else {
+                        x.message.clone()
+                    }
+                })
+                .collect();
+            let unauthorized = envelope
+                .errors
+                .iter()
+                .any(|x| matches!(format!("{:?}", x.code).as_str(), "Unauthorized" | "Denied"));
+            if unauthorized && !had_creds {
+                anyhow!(
+                    "{registry}: authentication required: log in with `rpod login {registry}` ({})",
+                    msgs.join("; ")
+                )
+            } else if unauthorized {
+                anyhow!(
+                    "{registry}: invalid username/password ({})",
+                    msgs.join("; ")
+                )
+            } else {
+                anyhow::Error::new(e).context(msgs.join("; "))
+            }
+        }
+        _ => anyhow::Error::new(e),
+    }
+}
+
+async fn with_retries<T, F, Fut>(
+    what: &str,
+    mut f: F,
+) -> std::result::Result<T, OciDistributionError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < TRIES && transient(&e) => {
+                debug!("{what}: {e}; retrying ({attempt}/{TRIES})");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One registry connection, set up from registries.conf, certs.d and auth.json.
+struct Source {
+    client: oci_client::Client,
+    auth: RegistryAuth,
+    had_creds: bool,
+    registry: String,
+}
+
+fn connect(
+    reference: &Reference,
+    settings: &RegistrySettings,
+    opts: &RegistryOpts,
+) -> Result<Source> {
+    let registry = reference.registry.clone();
+    let plain_http = settings.insecure || opts.tls_verify == Some(false);
+    let mut config = ClientConfig {
+        protocol: if plain_http {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        accept_invalid_certificates: opts.tls_verify == Some(false),
+        max_concurrent_download: MAX_PARALLEL_LAYERS,
+        connect_timeout: Some(Duration::from_secs(30)),
+        read_timeout: Some(Duration::from_secs(60)),
+        user_agent: concat!("rpod/", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
+    };
+    for pem in super::tls::ca_certs(&registry, opts.cert_dir.as_deref())? {
+        config.extra_root_certificates.push(Certificate {
+            encoding: CertificateEncoding::Pem,
+            data: pem,
+        });
+    }
+    let creds = match &opts.creds {
+        Some(c) => {
+            let (u, p) = c.split_once(':').unwrap_or((c.as_str(), ""));
+            Some((u.to_string(), p.to_string()))
+        }
+        None => super::auth::lookup(&registry, opts.authfile.as_deref())?
+            .map(|c| (c.username, c.password)),
+    };
+    let had_creds = creds.is_some();
+    let auth = match creds {
+        Some((u, p)) => RegistryAuth::Basic(u, p),
+        None => RegistryAuth::Anonymous,
+    };
+    Ok(Source {
+        client: oci_client::Client::new(config),
+        auth,
+        had_creds,
+        registry,
+    })
+}
+
+fn oci_ref(r: &Reference) -> oci_client::Reference {
+    match (&r.tag, &r.digest) {
+        (_, Some(d)) => {
+            oci_client::Reference::with_digest(r.registry.clone(), r.repository.clone(), d.clone())
+        }
+        (Some(t), None) => {
+            oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone())
+        }
+        (None, None) => oci_client::Reference::with_tag(
+            r.registry.clone(),
+            r.repository.clone(),
+            "latest".into(),
+        ),
+    }
+}
+
+/// Shows what a pull is doing: bars on a terminal, plain lines otherwise.
+struct Reporter {
+    mode: Progress,
+    bars: Option<MultiProgress>,
+    total: Option<ProgressBar>,
+}
+
+impl Reporter {
+    fn new(mode: Progress) -> Reporter {
+        let tty = std::io::stderr().is_terminal();
+        let bars = (mode == Progress::Auto && tty)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Reporter {
+            mode,
+            bars,
+            total: None,
+        }
+    }
+
+    fn line(&self, msg: &str) {
+        if self.mode == Progress::Quiet {
+            return;
+        }
+        match &self.bars {
+            Some(b) => {
+                let _ = b.println(msg);
+            }
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    fn total_bar(&mut self, bytes: u64) {
+        if let Some(b) = &self.bars {
+            let bar = b.add(ProgressBar::new(bytes));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>19} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap()
+                .progress_chars("=> "),
+            );
+            bar.set_prefix("total");
+            self.total = Some(bar);
+        }
+    }
+
+    fn layer_bar(&self, digest: &str, size: u64) -> Option<ProgressBar> {
+        let b = self.bars.as_ref()?;
+        let bar = b.insert_from_back(1, ProgressBar::new(size));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>19} [{bar:30}] {bytes}/{total_bytes} {msg}")
+                .unwrap()
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(short_digest(digest));
+        Some(bar)
+    }
+}
+
+fn short_digest(d: &str) -> String {
+    let hex = d.trim_start_matches("sha256:");
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
+/// Pull `name` (a user-typed reference) into the store and return its record.
+pub fn pull(
+    g: &GlobalOpts,
+    store: &Store,
+    name: &str,
+    opts: &RegistryOpts,
+    platform: &PlatformOpts,
+    mode: Progress,
+) -> Result<ImageRecord> {
+    let conf = RegistriesConf::load(g)?;
+    let candidates = conf.resolve(name)?;
+    let want = wanted_platform(platform)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    let mut errors = Vec::new();
+    let many = candidates.len() > 1;
+    for cand in &candidates {
+        let (source_ref, settings) = conf.pull_source(cand)?;
+        let reporter = Reporter::new(mode);
+        reporter.line(&format!("Trying to pull {cand}..."));
+        match rt.block_on(pull_reference(
+            store,
+            cand,
+            &source_ref,
+            &settings,
+            opts,
+            &want,
+            reporter,
+        )) {
+            Ok(rec) => return Ok(rec),
+            Err(e) if many && not_found(&e) => errors.push(format!("{cand}: {e:#}")),
+            Err(e) if many => errors.push(format!("{cand}: {e:#}")),
+            Err(e) => return Err(e.context(format!("pulling {cand}"))),
+        }
+    }
+    bail!(
+        "pulling {name}: no candidate could be pulled: {}",
+        errors.join("; ")
+    )
+}
+
+async fn pull_reference(
+    store: &Store,
+    name: &Reference,
+    source: &Reference,
+    settings: &RegistrySettings,
+    opts: &RegistryOpts,
+    want: &Platform,
+    mut rep: Reporter,
+) -> Result<ImageRecord> {
+    let src = connect(source, settings, opts)?;
+    let oref = oci_ref(source);
+    let (bytes, _) = with_retries("fetching the manifest", || {
+        src.client.pull_manifest_raw(&oref, &src.auth, ACCEPTED)
+    })
+    .await
+    .map_err(|e| explain(e, &src.registry, src.had_creds))
+    .context("reading manifest")?;
+    // Always our own hash: a registry's header is not proof of anything.
+    let mut manifest_digest = sha256_of(&bytes);
+    if let Some(d) = &source.digest {
+        check_digest("manifest", &bytes, d)?;
+    }
+    let mut manifest_bytes = bytes.to_vec();
+    let (media_type, config_desc, layer_descs) = match parse_manifest(&manifest_bytes)? {
+        Parsed::Image {
+            media_type,
+            config,
+            layers,
+        } => (media_type, config, layers),
+        Parsed::Index(list) => {
+            let Some(entry) = choose_platform(&list, want) else {
+                let avail: Vec<String> = list
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref())
+                    .map(|p| match &p.variant {
+                        Some(v) => format!("{}/{}/{}", p.os, p.architecture, v),
+                        None => format!("{}/{}", p.os, p.architecture),
+                    })
+                    .collect();
+                bail!(
+                    "no image for platform {}/{}{} in the index (it has: {})",
+                    want.os,
+                    want.architecture,
+                    want.variant
+                        .as_ref()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default(),
+                    avail.join(", ")
+                );
+            };
+            let child = oci_client::Reference::with_digest(
+                source.registry.clone(),
+                source.repository.clone(),
+                entry.digest.clone(),
+            );
+            let (b, _) = with_retries("fetching the manifest", || {
+                src.client.pull_manifest_raw(&child, &src.auth, ACCEPTED)
+            })
+            .await
+            .map_err(|e| explain(e, &src.registry, src.had_creds))
+            .with_context(|| format!("reading manifest {}", entry.digest))?;
+            check_digest(&format!("manifest {}", entry.digest), &b, &entry.digest)?;
+            manifest_digest = entry.digest.clone();
+            manifest_bytes = b.to_vec();
+            match parse_manifest(&manifest_bytes)? {
+                Parsed::Image {
+                    media_type,
+                    config,
+                    layers,
+                } => (media_type, config, layers),
+                Parsed::Index(_) => bail!(
+                    "manifest {}: an index inside an index is not supported",
+                    entry.digest
+                ),
+            }
+        }
+    };
+    for l in &layer_descs {
+        if !LAYER_TYPES.contains(&l.media_type.as_str()) {
+            bail!(
+                "layer {}: unsupported layer media type \"{}\"",
+                l.digest,
+                l.media_type
+            );
+        }
+    }
+
+    // The config: small, fetched whole and verified before anything trusts it.
+    let config_bytes = fetch_small_blob(&src, &oref, &config_desc)
+        .await
+        .context("reading the image config")?;
+    let config: serde_json::Value = serde_json::from_slice(&config_bytes)
+        .map_err(|e| anyhow!("malformed image config {}: {e}", config_desc.digest))?;
+    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if diff_ids.len() != layer_descs.len() {
+        bail!(
+            "image config {} lists {} layers (diff_ids) but the manifest has {}",
+            config_desc.digest,
+            diff_ids.len(),
+            layer_descs.len()
+        );
+    }
+    let chains = chain_ids(&diff_ids);
+
+    rep.line("Getting image source signatures");
+    let todo: Vec<usize> = (0..layer_descs.len())
+        .filter(|&i| !store.has_layer(&chains[i]))
+        .collect();
+    for (i, l) in layer_descs.iter().enumerate() {
+        if !todo.contains(&i) {
+            rep.line(&format!(
+                "Copying blob {} skipped: already exists",
+                short_digest(&l.digest)
+            ));
+        }
+    }
+    rep.total_bar(todo.iter().map(|&i| layer_descs[i].size).sum());
+    let rep = Arc::new(rep);
+    let sem = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_LAYERS));
+    let mut tasks = Vec::new();
+    for &i in &todo {
+        let desc = layer_descs[i].clone();
+        let (diff_id, chain) = (diff_ids[i].clone(), chains[i].clone());
+        let parent = (i > 0).then(|| chains[i - 1].clone());
+        let (src, oref, rep, sem, store) = (&src, &oref, rep.clone(), sem.clone(), store);
+        tasks.push(async move {
+            let _permit = sem.acquire().await.expect("semaphore");
+            fetch_and_unpack(
+                store,
+                src,
+                oref,
+                &desc,
+                &diff_id,
+                &chain,
+                parent.as_deref(),
+                &rep,
+            )
+            .await
+        });
+    }
+    futures_util::future::try_join_all(tasks).await?;
+    if let Some(t) = &rep.total {
+        t.finish_and_clear();
+    }
+    rep.line(&format!(
+        "Copying config {} done",
+        short_digest(&config_desc.digest)
+    ));
+    rep.line("Writing manifest to image destination");
+
+    // Manifest and config go in as blobs; the record that makes the image
+    // visible is written last.
+    store
+        .put_blob(&manifest_digest, &manifest_bytes)
+        .context("storing the manifest")?;
+    store
+        .put_blob(&config_desc.digest, &config_bytes)
+        .context("storing the image config")?;
+    let layers = layer_descs
+        .iter()
+        .zip(diff_ids.iter().zip(chains.iter()))
+        .map(|(d, (diff, chain))| LayerRecord {
+            digest: d.digest.clone(),
+            media_type: d.media_type.clone(),
+            size: d.size,
+            diff_id: diff.clone(),
+            chain_id: chain.clone(),
+        })
+        .collect::<Vec<_>>();
+    let rec = ImageRecord {
+        id: config_desc.digest.trim_start_matches("sha256:").to_string(),
+        names: vec![name.to_string()],
+        digest: manifest_digest,
+        manifest_media_type: media_type,
+        config_digest: config_desc.digest.clone(),
+        size: layers.iter().map(|l| l.size).sum::<u64>() + config_desc.size,
+        layers,
+        created: config["created"].as_str().map(String::from),
+        pulled: crate::storage::time::now_rfc3339(),
+        os: config["os"].as_str().unwrap_or("linux").to_string(),
+        architecture: config["architecture"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        variant: config["variant"].as_str().map(String::from),
+    };
+    store.put_image(&rec).context("recording the image")?;
+    Ok(rec)
+}
+
+/// Fetch a small blob (the config) whole, verify it and store it.
+async fn fetch_small_blob(
+    src: &Source,
+    oref: &oci_client::Reference,
+    desc: &Descriptor,
+) -> Result<Vec<u8>> {
+    let od = OciDescriptor {
+        digest: desc.digest.clone(),
+        media_type: desc.media_type.clone(),
+        size: desc.size as i64,
+        ..Default::default()
+    };
+    let mut attempt = 1;
+    loop {
+        let mut buf = Vec::with_capacity(desc.size as usize);
+        match src.client.pull_blob(oref, &od, &mut buf).await {
+            Ok(()) => {
+                check_digest(&format!("blob {}", desc.digest), &buf, &desc.digest)?;
+                return Ok(buf);
+            }
+            Err(e) if attempt < TRIES && transient(&e) => {
+                debug!("blob {}: {e}; retrying ({attempt}/{TRIES})", desc.digest);
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(explain(e, &src.registry, src.had_creds)),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_and_unpack(
+    store: &Store,
+    src: &Source,
+    oref: &oci_client::Reference,
+    desc: &Descriptor,
+    diff_id: &str,
+    chain: &str,
+    parent: Option<&str>,
+    rep: &Reporter,
+) -> Result<()> {
+    let bar = rep.layer_bar(&desc.digest, desc.size);
+    if !store.has_blob(&desc.digest) {
+        let od = OciDescriptor {
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            size: desc.size as i64,
+            ..Default::default()
+        };
+        let mut attempt = 1;
+        loop {
+            match download(
+                store,
+                src,
+                oref,
+                &od,
+                desc,
+                bar.as_ref(),
+                rep.total.as_ref(),
+            )
+            .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < TRIES && is_retryable(&e) => {
+                    debug!("layer {}: {e:#}; retrying ({attempt}/{TRIES})", desc.digest);
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.context(format!("layer {}", desc.digest))),
+            }
+        }
+    }
+    if let Some(b) = &bar {
+        b.set_message("unpacking");
+    }
+    let (store2, digest, mt, diff, par) = (
+        store.clone(),
+        desc.digest.clone(),
+        desc.media_type.clone(),
+        diff_id.to_string(),
+        parent.map(String::from),
+    );
+    let got = tokio::task::spawn_blocking(move || {
+        store2.unpack_layer(&digest, &mt, &diff, par.as_deref())
+    })
+    .await
+    .context("unpacking task")??;
+    debug_assert_eq!(got, chain);
+    match bar {
+        Some(b) => b.finish_with_message("done"),
+        None => rep.line(&format!("Copying blob {} done", short_digest(&desc.digest))),
+    }
+    Ok(())
+}
+
+/// Content that doesn't match its digest: never worth a retry.
+#[derive(Debug)]
+struct DigestMismatch(String);
+
+impl std::fmt::Display for DigestMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DigestMismatch {}
+
+/// Network trouble and short reads are retried; wrong content is not.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    if e.chain()
+        .any(|c| c.is::<DigestMismatch>() || c.to_string().contains("digest mismatch"))
+    {
+        return false;
+    }
+    e.chain()
+        .any(|c| match c.downcast_ref::<OciDistributionError>() {
+            Some(oe) => transient(oe),
+            None => {
+                c.downcast_ref::<std::io::Error>().is_some() || c.to_string().contains("truncated")
+            }
+        })
+}
+
+async fn download(
+    store: &Store,
+    src: &Source,
+    oref: &oci_client::Reference,
+    od: &OciDescriptor,
+    desc: &Descriptor,
+    bar: Option<&ProgressBar>,
+    total: Option<&ProgressBar>,
+) -> Result<()> {
+    let mut stream = src
+        .client
+        .pull_blob_stream(oref, od)
+        .await
+        .map_err(|e| explain(e, &src.registry, src.had_creds))
+        .context("downloading")?;
+    let mut w = store.blob_writer(&desc.digest, Some(desc.size))?;
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            // oci-client checks the digest as the stream ends and reports a
+            // mismatch as a stream error: that is bad content, not a bad network.
+            Err(e) if e.to_string().contains("digest") => {
+                return Err(DigestMismatch(format!("digest mismatch: {e}")).into())
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "downloading: truncated after {got} of {} bytes",
+                    desc.size
+                )))
+            }
+        };
+        w.write_all(&chunk).context("writing the blob")?;
+        got += chunk.len() as u64;
+        if let Some(b) = bar {
+            b.inc(chunk.len() as u64);
+        }
+        if let Some(t) = total {
+            t.inc(chunk.len() as u64);
+        }
+    }
+    if got < desc.size {
+        if let Some(b) = bar {
+            b.set_position(0);
+        }
+        bail!("downloading: truncated: got {got} of {} bytes", desc.size);
+    }
+    w.commit()
+}
+
+/// Local image for `name` per the pull policy (always, missing, never, newer).
+pub fn ensure_image(
+    g: &GlobalOpts,
+    name: &str,
+    policy: &str,
+    opts: &RegistryOpts,
+    platform: &PlatformOpts,
+) -> Result<ImageRecord> {
+    let store = Store::open(g)?;
+    let local = store.find_image(name)?;
+    match (policy, local) {
+        ("missing", Some(rec)) | ("never", Some(rec)) => Ok(rec),
+        ("never", None) => bail!("{name}: image not known (and --pull=never)"),
+        _ => {
+            crate::userns::enter()?;
+            pull(g, &store, name, opts, platform, Progress::Auto)
+        }
+    }
+}
+
+/// `rpod pull`.
+pub fn pull_cmd(g: &GlobalOpts, a: &crate::cli::image::PullArgs) -> Result<()> {
+    if a.all_tags {
+        bail!("--all-tags is not supported yet: pull the tags one by one");
+    }
+    // Unpacking keeps the layers' ownership, which needs our user namespace;
+    // enter it before the network runtime starts threads.
+    crate::userns::enter()?;
+    let store = Store::open(g)?;
+    let mode = if a.quiet {
+        Progress::Quiet
+    } else {
+        Progress::Auto
+    };
+    for name in &a.images {
+        let rec = pull(g, &store, name, &a.registry, &a.platform, mode)?;
+        writeln!(std::io::stdout().lock(), "{}", rec.id)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_classified() {
+        let img = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{"mediaType":"x","digest":"sha256:aa","size":1},"layers":[]}"#;
+        assert!(
+            matches!(parse_manifest(img).unwrap(), Parsed::Image { media_type, .. } if media_type == DOCKER_MANIFEST)
+        );
+        let idx =
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"sha256:bb","size":3,
+            "platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#;
+        assert!(matches!(parse_manifest(idx).unwrap(), Parsed::Index(l) if l.len() == 1));
+        let e = parse_manifest(b"{not json").unwrap_err().to_string();
+        assert!(e.starts_with("malformed manifest"), "{e}");
+        let e =
+            parse_manifest(br#"{"schemaVersion":2,"mediaType":"application/vnd.foo","layers":[]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("unsupported manifest media type \"application/vnd.foo\""),
+            "{e}"
+        );
+        let e = parse_manifest(br#"{"schemaVersion":1,"fsLayers":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema 1"), "{e}");
+    }
+
+    fn entry(arch: &str, variant: Option<&str>) -> Descriptor {
+        Descriptor {
+            media_type: OCI_MANIFEST.into(),
+            digest: format!("sha256:{arch}"),
+            size: 1,
+            platform: Some(Platform {
+                architecture: arch.into(),
+                os: "linux".into(),
+                variant: variant.map(String::from),
+            }),
+        }
+    }
+
+    #[test]
+    fn platforms_are_chosen_by_os_arch_and_variant() {
+        let list = [entry("amd64", None), entry("arm64", Some("v8"))];
+        let want = |p: &str| {
+            wanted_platform(&PlatformOpts {
+                platform: Some(p.into()),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            choose_platform(&list, &want("linux/arm64")).unwrap().digest,
+            "sha256:arm64"
+        );
+        assert_eq!(
+            choose_platform(&list, &want("linux/arm64/v8"))
+                .unwrap()
+                .digest,
+            "sha256:arm64"
+        );
+        assert_eq!(
+            choose_platform(&list, &want("linux/amd64")).unwrap().digest,
+            "sha256:amd64"
+        );
+        assert!(choose_platform(&list, &want("linux/s390x")).is_none());
+        assert!(wanted_platform(&PlatformOpts {
+            platform: Some("linux".into()),
+            ..Default::default()
+        })
+        .is_err());
+        let by_flags = wanted_platform(&PlatformOpts {
+            arch: Some("arm64".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            choose_platform(&list, &by_flags).unwrap().digest,
+            "sha256:arm64"
+        );
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        assert!(check_digest("x", b"abc", &sha256_of(b"abc")).is_ok());
+        let e = check_digest("blob sha256:1", b"abc", &sha256_of(b"abd"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest mismatch"), "{e}");
+    }
+}

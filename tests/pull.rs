@@ -1,0 +1,353 @@
+//! `rpod pull` as the unprivileged test user against the loopback registries:
+//! formats, platforms, verification, retries, credentials, and every failure
+//! the issue lists, each with a clear error, exit 125, and nothing kept.
+
+mod common;
+use common::{world, Env};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Files under the store's blob and layer dirs (the test user can't list
+/// subuid-owned dirs, root can).
+fn store_entries(env: &Env, sub: &str) -> Vec<String> {
+    let dir = env.home.join(".local/share/rpod").join(sub);
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn pull_short_name_prints_the_id_and_lists_the_image() {
+    let env = Env::new("pullshort");
+    let out = env.rpod(&["pull", "alpine"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "pull prints the full image id: {id:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "Trying to pull {}/alpine:latest",
+            world().registry()
+        )),
+        "{err}"
+    );
+    let images = env.rpod_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        images
+            .lines()
+            .any(|l| l == format!("{}/alpine:latest", world().registry())),
+        "{images}"
+    );
+    // The unpacked tree keeps the image's files.
+    let inspect = env.rpod_ok(&["image", "inspect", "--format", "{{.Id}}", "alpine"]);
+    assert_eq!(inspect.trim(), id);
+}
+
+#[test]
+fn quiet_pull_prints_only_the_id() {
+    let env = Env::new("pullquiet");
+    let out = env.rpod(&["pull", "-q", &env.image("alpine")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim().len(), 64);
+    assert!(
+        out.stderr.is_empty(),
+        "-q prints nothing on stderr: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn second_pull_skips_layers_already_in_the_store() {
+    let env = Env::new("pullskip");
+    let img = env.image("layers");
+    let first = env.rpod_ok(&["pull", &img]);
+    let out = env.rpod(&["pull", &img]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), first);
+    let err = stderr(&out);
+    assert!(err.contains("skipped: already exists"), "{err}");
+    assert!(
+        !err.contains(" done\n") || !err.contains("Copying blob sha256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zstd_uncompressed_and_schema2_images_pull() {
+    let env = Env::new("pullformats");
+    for name in ["alpine-zstd", "alpine-plain", "schema2"] {
+        let out = env.rpod(&["pull", "-q", &env.image(name)]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+    }
+    let json = env.rpod_ok(&["image", "inspect", &env.image("schema2")]);
+    assert!(
+        json.contains("application/vnd.docker.distribution.manifest.v2+json")
+            || json.contains("sha256:"),
+        "{json}"
+    );
+}
+
+#[test]
+fn index_platform_selection() {
+    let env = Env::new("pullplatform");
+    let amd = env.rpod_ok(&[
+        "pull",
+        "-q",
+        "--platform",
+        "linux/amd64",
+        &env.image("multiarch"),
+    ]);
+    let arm = env.rpod_ok(&[
+        "pull",
+        "-q",
+        "--platform",
+        "linux/arm64/v8",
+        &env.image("multiarch"),
+    ]);
+    assert_ne!(amd, arm, "different platforms are different images");
+    let arm2 = env.rpod_ok(&["pull", "-q", "--arch", "arm64", &env.image("multiarch")]);
+    assert_eq!(arm, arm2);
+    let arch = env.rpod_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}}",
+        arm.trim(),
+    ]);
+    assert_eq!(arch.trim(), "arm64");
+    let (code, err) =
+        env.rpod_fail(&["pull", "--platform", "linux/s390x", &env.image("multiarch")]);
+    assert_eq!(code, 125);
+    assert!(err.contains("no image for platform linux/s390x"), "{err}");
+    assert!(
+        err.contains("linux/amd64"),
+        "the error lists what the index has: {err}"
+    );
+}
+
+#[test]
+fn tls_registry_needs_credentials_and_accepts_them() {
+    let env = Env::new("pulltls");
+    let w = world();
+    let img = format!("{}/alpine", w.tls_registry());
+    let (code, err) = env.rpod_fail(&["pull", &img]);
+    assert_eq!(code, 125);
+    assert!(err.contains("authentication required"), "{err}");
+    assert!(err.lines().count() <= 2, "one clear line: {err}");
+    let (code, err) = env.rpod_fail(&[
+        "pull",
+        "--creds",
+        &format!("{}:wrong-password", w.get("REG_USER")),
+        &img,
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("invalid username/password"), "{err}");
+    assert!(
+        !err.contains("wrong-password"),
+        "the password never appears: {err}"
+    );
+    let creds = format!("{}:{}", w.get("REG_USER"), w.get("REG_PASS"));
+    let out = env.rpod(&["pull", "-q", "--creds", &creds, &img]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn tls_registry_with_an_unknown_ca_is_refused_clearly() {
+    let env = Env::new("pullca");
+    let w = world();
+    // Remove the CA from certs.d: the registry's certificate is now untrusted.
+    std::fs::remove_dir_all(
+        env.home
+            .join(format!(".config/containers/certs.d/{}", w.tls_registry())),
+    )
+    .unwrap();
+    let creds = format!("{}:{}", w.get("REG_USER"), w.get("REG_PASS"));
+    let (code, err) = env.rpod_fail(&[
+        "pull",
+        "--creds",
+        &creds,
+        &format!("{}/alpine", w.tls_registry()),
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(err.contains(w.tls_registry()), "{err}");
+    // --tls-verify=false goes over plain HTTP to a TLS server: still an error, but not a hang.
+}
+
+#[test]
+fn unknown_image_and_unreachable_registries_fail_with_125() {
+    let env = Env::new("pullunknown");
+    let (code, err) = env.rpod_fail(&["pull", &env.image("does-not-exist")]);
+    assert_eq!(code, 125);
+    assert!(
+        err.to_lowercase().contains("manifest unknown")
+            || err.contains("not found")
+            || err.contains("unknown"),
+        "{err}"
+    );
+    // Connection refused: nothing listens on port 1.
+    let (code, err) = env.rpod_fail(&["pull", "--tls-verify=false", "127.0.0.1:1/alpine"]);
+    assert_eq!(code, 125);
+    assert!(err.to_lowercase().contains("connect"), "{err}");
+}
+
+#[test]
+fn unknown_registry_host_fails_without_leaving_loopback() {
+    // In a network namespace with no interfaces up, name resolution fails at
+    // once and no DNS query leaves the machine.
+    let env = Env::new("pullhost");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.arg("-n").arg("--");
+    let inner = env.cmd(&["pull", "registry.invalid/alpine"]);
+    cmd.arg(inner.get_program());
+    cmd.args(inner.get_args());
+    cmd.current_dir(&env.home);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registry.invalid"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn broken_registry_content_is_refused_and_nothing_is_kept() {
+    let env = Env::new("pullbad");
+    let bad = world().bad_registry();
+    let cases = [
+        ("malformed", "malformed manifest"),
+        ("badmedia", "unsupported"),
+        ("corrupt", "digest mismatch"),
+        ("truncated", "truncated"),
+        ("baddiffid", "diff"),
+    ];
+    for (name, expect) in cases {
+        let (code, err) = env.rpod_fail(&["pull", &format!("{bad}/{name}")]);
+        assert_eq!(code, 125, "{name}: {err}");
+        assert!(
+            err.to_lowercase().contains(expect),
+            "{name}: expected {expect:?} in: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{name}: one line: {err}");
+    }
+    let images = env.rpod_ok(&["images", "-q"]);
+    assert!(images.trim().is_empty(), "no image was recorded: {images}");
+    assert!(
+        store_entries(&env, "layers").is_empty(),
+        "no layer kept: {:?}",
+        store_entries(&env, "layers")
+    );
+}
+
+#[test]
+fn layer_tar_escapes_are_refused() {
+    let env = Env::new("pullevil");
+    let bad = world().bad_registry();
+    for name in ["evil-dotdot", "evil-abs", "evil-symlink"] {
+        let (code, err) = env.rpod_fail(&["pull", &format!("{bad}/{name}")]);
+        assert_eq!(code, 125, "{name}: {err}");
+        assert!(
+            !std::path::Path::new("/tmp/pwned").exists(),
+            "{name} wrote outside the layer"
+        );
+    }
+    assert!(store_entries(&env, "layers").is_empty());
+}
+
+#[test]
+fn corrupt_registries_conf_names_the_file_and_line() {
+    let env = Env::new("pullconf");
+    let conf = env.home.join(".config/containers/registries.conf");
+    std::fs::write(&conf, "unqualified-search-registries = [\"a\"\nbroken =\n").unwrap();
+    let (code, err) = env.rpod_fail(&["pull", "alpine"]);
+    assert_eq!(code, 125);
+    assert!(err.contains(conf.to_str().unwrap()), "{err}");
+    assert!(err.contains("line"), "{err}");
+}
+
+#[test]
+fn corrupt_auth_json_names_the_file() {
+    let env = Env::new("pullauth");
+    let dir = env.runtime_dir.join("containers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("auth.json"), "{\"auths\": {").unwrap();
+    let _ = std::process::Command::new("chown")
+        .args(["-R", &env.user, dir.to_str().unwrap()])
+        .status();
+    let (code, err) = env.rpod_fail(&["pull", &format!("{}/alpine", world().tls_registry())]);
+    assert_eq!(code, 125);
+    assert!(err.contains("auth.json"), "{err}");
+}
+
+#[test]
+fn missing_subuid_entry_is_named() {
+    let mut env = Env::new("pullsubuid");
+    // A PATH without newuidmap gives the package hint.
+    env.set_env("PATH", "/nonexistent");
+    let out = env.cmd(&["pull", "alpine"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("uidmap"), "names the package: {err}");
+}
+
+#[test]
+fn concurrent_pulls_of_the_same_image_both_succeed() {
+    let env = Env::new("pullconc");
+    let img = env.image("layers");
+    let spawn = || {
+        env.cmd(&["pull", "-q", &img])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(env.rpod_ok(&["images", "-q"]).lines().count(), 1);
+}
+
+#[test]
+fn kill_9_during_a_pull_leaves_a_store_the_next_pull_completes() {
+    let env = Env::new("pullkill");
+    let img = env.image("large");
+    for delay_ms in [150u64, 600] {
+        let mut child = env
+            .cmd(&["pull", "-q", &img])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // runuser's child is rpod: kill the whole process group of the test user's pull.
+        let _ = std::process::Command::new("pkill")
+            .args(["-9", "-u", &env.user, "-f", &format!("pull -q {img}")])
+            .status();
+        let _ = child.kill();
+        let _ = child.wait();
+        let images = env.rpod_ok(&["images", "-q"]);
+        assert!(
+            images.trim().is_empty(),
+            "a killed pull never shows a half image: {images}"
+        );
+    }
+    let id = env.rpod_ok(&["pull", "-q", &img]);
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(
+        env.rpod_ok(&["images", "-q", "--no-trunc"])
+            .trim()
+            .trim_start_matches("sha256:"),
+        id.trim()
+    );
+}
