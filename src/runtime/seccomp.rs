@@ -520,6 +520,13 @@ fn arch_block(s: &LinuxSeccomp, lookup: Lookup, default_ret: u32) -> Result<Vec<
         let ret = ret_value(sc.action(), sc.errno_ret())
             .with_context(|| format!("seccomp rule for {}", sc.names().join(",")))?;
         let args: &[_] = sc.args().as_deref().unwrap_or(&[]);
+        if let Some(a) = args.iter().find(|a| a.index() > 5) {
+            bail!(
+                "seccomp rule for {}: argument index {} is not 0-5",
+                sc.names().join(","),
+                a.index()
+            );
+        }
         for name in sc.names() {
             // Unknown on this arch: skipped, as libseccomp does.
             let Some(nr) = lookup(name) else { continue };
@@ -754,6 +761,13 @@ mod tests {
                 }
             }
         }
+        let bad: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]
+        }))
+        .unwrap();
+        assert!(compile(&bad).unwrap_err().to_string().contains("index 6"));
         // A profile without architectures only admits the native arch.
         let bare = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}"#);
         let p = compile(&bare).unwrap();

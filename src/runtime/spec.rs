@@ -147,7 +147,8 @@ fn cgroup_v2() -> bool {
 /// podman's config.json for a rootless container.
 pub fn build(req: &SpecRequest) -> Result<Spec> {
     if req.args.is_empty() {
-        bail!("no command: the image has no Entrypoint or Cmd and none was given");
+        // podman's wording
+        bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     }
     let user_mount_dests: Vec<String> = req
         .mounts

@@ -125,7 +125,7 @@ pub fn resolve(
         Some(u) => {
             out.uid = u.uid;
             out.gid = u.gid;
-            out.home = Some(u.home.to_string());
+            out.home = (!u.home.is_empty()).then(|| u.home.to_string());
         }
         None if user_arg.is_empty() => {}
         None if is_numeric(user_arg) => out.uid = numeric_id(user_arg, "uid")?,
@@ -144,7 +144,7 @@ pub fn resolve(
         Some("") => bail!("invalid --user {user:?}: empty group after ':'"),
         Some(g) if is_numeric(g) => {
             let gid = numeric_id(g, "gid")?;
-            out.gid = groups.iter().find(|e| e.gid == gid).map_or(gid, |e| e.gid);
+            out.gid = gid; // numeric groups need no /etc/group entry
         }
         Some(g) => match groups.iter().find(|e| e.name == g) {
             Some(e) => out.gid = e.gid,
@@ -207,6 +207,7 @@ mod tests {
         daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
         alice:x:1000:1000:Alice:/home/alice:/bin/sh\n\
         nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
+        short:x:2000:2000\n\
         broken line\n";
     const GROUP: &[u8] = b"root:x:0:\n\
         wheel:x:10:alice,root\n\
@@ -236,6 +237,8 @@ mod tests {
         assert_eq!(u.additional_gids, vec![1000, 10, 29]);
         let n = r("1000", &[]).unwrap();
         assert_eq!(n, u);
+        let short = r("short", &[]).unwrap();
+        assert_eq!((short.uid, short.gid, short.home), (2000, 2000, None));
         let nb = r("nobody", &[]).unwrap();
         assert_eq!(nb.additional_gids, vec![65534]);
     }
