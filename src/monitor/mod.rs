@@ -1,16 +1,644 @@
-//! The per-container monitor: a small synchronous process (a re-exec of rpod)
-//! that holds the container's stdio, writes its log, records its exit code and
-//! cleans up.
+//! The per-container monitor: a small synchronous process (a re-exec of rpod,
+//! `rpod __monitor ID`) that holds the container's stdio, writes its log,
+//! serves the attach socket, records the exit code and cleans up. One per
+//! container, detached in its own session, so the container outlives the
+//! `rpod` command that started it.
+//!
+//! Its stdout is a sync pipe to the command that spawned it: one line,
+//! `S<pid>` (started), `C<pid>` (created, waiting for the first attach
+//! client before starting) or `E<code> <message>` (could not start; `code`
+//! is the exit code `rpod run` should use). Its stderr goes to
+//! `runroot/containers/<id>/monitor.log`.
+
+pub mod attach;
+pub mod logfile;
+mod rt;
 
 use crate::cli::GlobalOpts;
-use anyhow::{bail, Result};
+use crate::container::record::{self, ContainerRecord, Paths, State, Status};
+use crate::container::time;
+use crate::sys::pidfd;
+use anyhow::{Context, Result};
+use logfile::{LogWriter, Stream};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct MonitorArgs {
     /// Container id
     pub id: String,
+    /// Create the container, then start it when the first attach client connects
+    #[arg(long)]
+    pub attach: bool,
+    /// Initial terminal size ROWSxCOLS for -t
+    #[arg(long)]
+    pub size: Option<String>,
 }
 
-pub fn main(_g: &GlobalOpts, _a: MonitorArgs) -> Result<()> {
-    bail!("monitor: not implemented yet")
+/// How long an `--attach` monitor waits for its client before starting anyway.
+const ATTACH_WAIT: Duration = Duration::from_secs(30);
+
+pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+    // Our own session: no terminal signals, and we outlive the caller.
+    let _ = nix::unistd::setsid();
+    let paths = match Paths::new(g) {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            return Err(e);
+        }
+    };
+    let mut m = match Monitor::setup(g, &paths, &a) {
+        Ok(m) => m,
+        Err(e) => {
+            setup_failed(&paths, &a.id, &e);
+            report_error(&e);
+            return Err(e);
+        }
+    };
+    if a.attach {
+        report(&format!("C{}", m.pid));
+    } else {
+        if let Err(e) = m.start() {
+            m.abort();
+            setup_failed(&paths, &a.id, &e);
+            report_error(&e);
+            return Err(e);
+        }
+        report(&format!("S{}", m.pid));
+    }
+    m.run();
+    Ok(())
+}
+
+/// Tell the spawning command how it went, then let go of the pipe.
+fn report(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    drop(out);
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
+fn report_error(e: &anyhow::Error) {
+    let (code, _) = crate::error::classify(e);
+    let code = if code == 0 {
+        crate::error::EXIT_RPOD
+    } else {
+        code
+    };
+    let msg = format!("{e:#}").replace('\n', " ");
+    report(&format!("E{code} {msg}"));
+}
+
+/// A failed start: the container stays "created" (it can be started again)
+/// unless it was `--rm`, in which case it goes away before the caller hears.
+fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
+    eprintln!("monitor: {e:#}");
+    let Ok(rec) = record::load(paths, id) else {
+        return;
+    };
+    if rec.rm {
+        let _l = record::lock(paths, id);
+        let _ = record::remove(paths, &rec);
+        return;
+    }
+    let mut st = record::load_state(paths, id);
+    st.status = Status::Created;
+    st.monitor_pid = 0;
+    st.monitor_start = 0;
+    st.pid = 0;
+    st.error = format!("{e:#}");
+    let _ = record::save_state(paths, id, &st);
+}
+
+struct Client {
+    fd: OwnedFd,
+}
+
+struct Monitor {
+    paths: Paths,
+    rec: ContainerRecord,
+    run_dir: PathBuf,
+    state_root: PathBuf,
+    pid: i32,
+    state: State,
+    log: LogWriter,
+    /// Non-tty: stdout and stderr pipes. Tty: the pty master as `out`.
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// Where client input goes: the stdin pipe, or the pty master.
+    stdin: Option<OwnedFd>,
+    listener: OwnedFd,
+    clients: Vec<Client>,
+    started: bool,
+    attach_deadline: Option<Instant>,
+}
+
+impl Monitor {
+    fn setup(g: &GlobalOpts, paths: &Paths, a: &MonitorArgs) -> Result<Monitor> {
+        crate::userns::enter()?;
+        let rec = record::load(paths, &a.id)?;
+        let ctr_dir = paths.ctr_dir(&rec.id);
+        let run_dir = paths.run_dir(&rec.id);
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+        let state_root = run_dir.join("runtime");
+
+        // Mounts made here die with this namespace, even on kill -9.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .context("creating a mount namespace for the container")?;
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .context("making / private in the monitor's mount namespace")?;
+
+        let store = crate::storage::Store::open(g)?;
+        let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+            format!(
+                "image {} of container {} is no longer in local storage",
+                crate::storage::short_id(&rec.image_id),
+                rec.name
+            )
+        })?;
+        let mounted = {
+            let _hold = store.hold_layers()?;
+            crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
+        };
+        let mut state = record::load_state(paths, &rec.id);
+        state.fuse_pid = mounted.fuse_pid.unwrap_or(0);
+        state.fuse_start = mounted.fuse_pid.and_then(pidfd::start_time).unwrap_or(0);
+        state.monitor_pid = std::process::id() as i32;
+        state.monitor_start = pidfd::start_time(state.monitor_pid).unwrap_or(0);
+        state.error.clear();
+
+        let log_path = ctr_dir.join("ctr.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+
+        let listener = attach::listen(&run_dir)?;
+        nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
+
+        let devnull = || -> Result<OwnedFd> {
+            Ok(std::fs::File::open("/dev/null")
+                .context("opening /dev/null")?
+                .into())
+        };
+        let (pid, out, err, stdin) = if rec.tty {
+            let size = a.size.as_deref().and_then(parse_size);
+            let ws = nix::pty::Winsize {
+                ws_row: size.map(|s| s.0).unwrap_or(24),
+                ws_col: size.map(|s| s.1).unwrap_or(80),
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(&ws, None).context("allocating a pseudo-terminal")?;
+            let master = pty.master;
+            nix::fcntl::fcntl(
+                master.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )?;
+            let pid = rt::create(
+                &rec.id,
+                &ctr_dir,
+                &state_root,
+                rt::Io::Pty(pty.slave),
+                !a.attach,
+            )?;
+            let input = if rec.interactive {
+                Some(master.try_clone()?)
+            } else {
+                None
+            };
+            (pid, Some(master), None, input)
+        } else {
+            let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            let (in_child, in_ours) = if rec.interactive {
+                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+                (r, Some(w))
+            } else {
+                (devnull()?, None)
+            };
+            let pid = rt::create(
+                &rec.id,
+                &ctr_dir,
+                &state_root,
+                rt::Io::Pipes {
+                    stdin: in_child,
+                    stdout: out_w,
+                    stderr: err_w,
+                },
+                !a.attach,
+            )?;
+            (pid, Some(out_r), Some(err_r), in_ours)
+        };
+        state.pid = pid;
+        state.pid_start = pidfd::start_time(pid).unwrap_or(0);
+
+        let mut m = Monitor {
+            paths: paths.clone(),
+            rec,
+            run_dir,
+            state_root,
+            pid,
+            state,
+            log: LogWriter::new(log_file),
+            out,
+            err,
+            stdin,
+            listener,
+            clients: Vec::new(),
+            started: !a.attach,
+            attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
+        };
+        if let Err(e) = m.rec.network.setup(pid) {
+            m.abort();
+            return Err(e);
+        }
+        Ok(m)
+    }
+
+    /// Let the user's program run (unless `run` already did) and record it.
+    fn start(&mut self) -> Result<()> {
+        if !self.started {
+            rt::start(&self.state_root, &self.rec.id)?;
+            self.started = true;
+        }
+        self.attach_deadline = None;
+        self.state.status = Status::Running;
+        self.state.started_at = time::now_ns();
+        self.state.finished_at = 0;
+        self.state.exit_code = 0;
+        record::save_state(&self.paths, &self.rec.id, &self.state)?;
+        self.notify_systemd();
+        Ok(())
+    }
+
+    /// Undo a created-but-not-started container.
+    fn abort(&mut self) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(self.pid), None);
+        rt::delete(&self.state_root, &self.rec.id);
+        self.release_rootfs();
+    }
+
+    fn notify_systemd(&self) {
+        if self.rec.sdnotify == "ignore" {
+            return;
+        }
+        let Some(sock) = std::env::var_os("NOTIFY_SOCKET") else {
+            return;
+        };
+        let msg = format!("MAINPID={}\nREADY=1\n", std::process::id());
+        if let Err(e) = sd_notify(&sock, msg.as_bytes()) {
+            eprintln!("monitor: notifying {}: {e}", sock.to_string_lossy());
+        }
+    }
+
+    /// The event loop, until the container's init has exited and its output
+    /// is drained; then record, clean up and tell the clients.
+    fn run(&mut self) {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        let _ = mask.thread_block();
+        let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
+        let mut exit_code: Option<i32> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        let mut buf = vec![0u8; attach::MAX_PAYLOAD + 1];
+        // A child may have exited before SIGCHLD was blocked.
+        self.reap(&mut exit_code);
+        loop {
+            if exit_code.is_some() {
+                let deadline =
+                    *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
+                if (self.out.is_none() && self.err.is_none()) || Instant::now() > deadline {
+                    break;
+                }
+            }
+            if let Some(d) = self.attach_deadline {
+                if Instant::now() > d && self.state.status != Status::Running {
+                    if let Err(e) = self.start() {
+                        self.fail_start(&e);
+                        return;
+                    }
+                }
+            }
+            let timeout = if exit_code.is_some() || self.attach_deadline.is_some() {
+                PollTimeout::from(100u16)
+            } else {
+                PollTimeout::NONE
+            };
+            // Poll set order: signalfd, listener, out, err, clients.
+            let (ev_sig, ev_listen, ev_out, ev_err, ev_clients) = {
+                let mut fds: Vec<PollFd> = Vec::with_capacity(4 + self.clients.len());
+                let none = PollFlags::empty();
+                let rd = PollFlags::POLLIN;
+                let sig_fd = sfd.as_ref().map(|s| s.as_fd());
+                fds.push(PollFd::new(
+                    sig_fd.unwrap_or(self.listener.as_fd()),
+                    if sig_fd.is_some() { rd } else { none },
+                ));
+                fds.push(PollFd::new(self.listener.as_fd(), rd));
+                fds.push(PollFd::new(
+                    self.out
+                        .as_ref()
+                        .map(|f| f.as_fd())
+                        .unwrap_or(self.listener.as_fd()),
+                    if self.out.is_some() { rd } else { none },
+                ));
+                fds.push(PollFd::new(
+                    self.err
+                        .as_ref()
+                        .map(|f| f.as_fd())
+                        .unwrap_or(self.listener.as_fd()),
+                    if self.err.is_some() { rd } else { none },
+                ));
+                for c in &self.clients {
+                    fds.push(PollFd::new(c.fd.as_fd(), rd));
+                }
+                match nix::poll::poll(&mut fds, timeout) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        eprintln!("monitor: poll: {e}");
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                }
+                let ev = |f: &PollFd| f.revents().unwrap_or(PollFlags::empty());
+                let hit = |f: PollFlags| {
+                    !(f & (PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)).is_empty()
+                };
+                (
+                    hit(ev(&fds[0])) && sfd.is_some(),
+                    hit(ev(&fds[1])),
+                    hit(ev(&fds[2])) && self.out.is_some(),
+                    hit(ev(&fds[3])) && self.err.is_some(),
+                    fds[4..].iter().map(|f| hit(ev(f))).collect::<Vec<bool>>(),
+                )
+            };
+            if ev_sig {
+                if let Some(s) = &sfd {
+                    while let Ok(Some(_)) = s.read_signal() {}
+                }
+                self.reap(&mut exit_code);
+            }
+            if ev_out {
+                self.pump(Stream::Stdout, &mut buf);
+            }
+            if ev_err {
+                self.pump(Stream::Stderr, &mut buf);
+            }
+            // Clients before new connections: indices must match the poll set.
+            for (i, hit) in ev_clients.iter().enumerate().rev() {
+                if *hit {
+                    self.client_input(i, &mut buf);
+                }
+            }
+            if ev_listen {
+                while let Some(fd) = attach::accept(&self.listener) {
+                    self.clients.push(Client { fd });
+                    if self.state.status != Status::Running && exit_code.is_none() {
+                        if let Err(e) = self.start() {
+                            self.fail_start(&e);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        self.finish(exit_code.unwrap_or(-1));
+    }
+
+    fn fail_start(&mut self, e: &anyhow::Error) {
+        eprintln!("monitor: starting: {e:#}");
+        let msg = format!("{e:#}");
+        for c in &self.clients {
+            let _ = send_blocking(&c.fd, attach::ERROR, msg.as_bytes());
+        }
+        self.abort();
+        setup_failed(&self.paths, &self.rec.id, e);
+    }
+
+    /// Reap every exited child (we are a subreaper); note the init's status.
+    fn reap(&mut self, exit_code: &mut Option<i32>) {
+        loop {
+            match nix::sys::wait::waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == self.pid => {
+                    *exit_code = Some(code)
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == self.pid => {
+                    *exit_code = Some(128 + sig as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Move one chunk of container output to the log and the clients.
+    fn pump(&mut self, stream: Stream, buf: &mut [u8]) {
+        let slot = match stream {
+            Stream::Stdout => &mut self.out,
+            Stream::Stderr => &mut self.err,
+        };
+        let Some(fd) = slot.as_ref() else { return };
+        match nix::unistd::read(fd.as_raw_fd(), &mut buf[..attach::MAX_PAYLOAD]) {
+            Ok(0) | Err(nix::errno::Errno::EIO) => {
+                // EOF; EIO is how a pty master says every slave is closed.
+                *slot = None;
+                return;
+            }
+            Ok(n) => {
+                let data = &buf[..n];
+                if let Err(e) = self.log.write(stream, data) {
+                    eprintln!("monitor: writing the log: {e}");
+                }
+                let kind = match stream {
+                    Stream::Stdout => attach::STDOUT,
+                    Stream::Stderr => attach::STDERR,
+                };
+                self.clients
+                    .retain(|c| send_blocking(&c.fd, kind, data).is_ok());
+            }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                eprintln!("monitor: reading container {}: {e}", stream.name());
+                *slot = None;
+            }
+        }
+    }
+
+    fn client_input(&mut self, i: usize, buf: &mut [u8]) {
+        let n = match attach::recv(&self.clients[i].fd, buf) {
+            Ok(0) => {
+                self.clients.swap_remove(i);
+                return;
+            }
+            Ok(n) => n,
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => return,
+            Err(_) => {
+                self.clients.swap_remove(i);
+                return;
+            }
+        };
+        let payload = &buf[1..n];
+        match buf[0] {
+            attach::STDIN => {
+                if let Some(fd) = &self.stdin {
+                    if write_all(fd, payload).is_err() {
+                        self.stdin = None;
+                    }
+                }
+            }
+            attach::STDIN_EOF => {
+                // A pty stays open for other clients; a pipe gets its EOF.
+                if !self.rec.tty {
+                    self.stdin = None;
+                }
+            }
+            attach::RESIZE => {
+                if let (Some((rows, cols)), true, Some(fd)) = (
+                    attach::parse_resize(payload),
+                    self.rec.tty,
+                    self.out.as_ref(),
+                ) {
+                    let _ = crate::sys::tty::set_winsize(
+                        fd.as_fd(),
+                        crate::sys::tty::WinSize { rows, cols },
+                    );
+                }
+            }
+            attach::SIGNAL => {
+                if let Some(sig) = attach::parse_i32(payload) {
+                    if let Some(fd) = pidfd::open_verified(self.pid, self.state.pid_start) {
+                        let _ = pidfd::pidfd_send_signal(&fd, sig);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn release_rootfs(&mut self) {
+        let _ = crate::rootfs::unmount(&self.paths.ctr_dir(&self.rec.id));
+        record::release_helpers(&mut self.state);
+    }
+
+    fn finish(&mut self, code: i32) {
+        self.stdin = None;
+        self.state.status = Status::Exited;
+        self.state.exit_code = code;
+        self.state.finished_at = time::now_ns();
+        self.state.monitor_pid = 0;
+        self.state.monitor_start = 0;
+        rt::delete(&self.state_root, &self.rec.id);
+        self.release_rootfs();
+        {
+            let _l = record::lock(&self.paths, &self.rec.id);
+            if record::exists(&self.paths, &self.rec.id) {
+                if let Err(e) = record::save_state(&self.paths, &self.rec.id, &self.state) {
+                    eprintln!("monitor: recording the exit code: {e:#}");
+                }
+                if self.rec.rm {
+                    if let Err(e) = record::remove(&self.paths, &self.rec) {
+                        eprintln!("monitor: removing the container: {e:#}");
+                    }
+                }
+            }
+        }
+        if !self.rec.rm {
+            let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
+        }
+        for c in &self.clients {
+            let _ = send_blocking(&c.fd, attach::EXIT, &attach::i32_payload(code));
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Option<(u16, u16)> {
+    let (r, c) = s.split_once('x')?;
+    Some((r.parse().ok()?, c.parse().ok()?))
+}
+
+fn write_all(fd: &OwnedFd, mut data: &[u8]) -> nix::Result<()> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Send on a non-blocking client socket, waiting up to 5 s for room: a
+/// client that stops reading is dropped rather than stalling the container.
+fn send_blocking(fd: &OwnedFd, kind: u8, payload: &[u8]) -> nix::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match attach::send(fd, kind, payload) {
+            Err(nix::errno::Errno::EAGAIN) if Instant::now() < deadline => {
+                let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+                let _ = nix::poll::poll(&mut p, PollTimeout::from(100u16));
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            r => return r,
+        }
+    }
+}
+
+/// Send a datagram to systemd's notify socket (a path, or `@abstract`).
+pub fn sd_notify(sock: &std::ffi::OsStr, msg: &[u8]) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let s = UnixDatagram::unbound()?;
+    let bytes = sock.as_bytes();
+    if let Some(name) = bytes.strip_prefix(b"@") {
+        s.send_to_addr(msg, &SocketAddr::from_abstract_name(name)?)?;
+    } else {
+        s.send_to(msg, std::path::Path::new(sock))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("24x80"), Some((24, 80)));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn notify_reaches_a_datagram_socket() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("notify");
+        let srv = std::os::unix::net::UnixDatagram::bind(&p).unwrap();
+        sd_notify(p.as_os_str(), b"MAINPID=1\nREADY=1\n").unwrap();
+        let mut buf = [0u8; 64];
+        let n = srv.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"MAINPID=1\nREADY=1\n");
+    }
 }

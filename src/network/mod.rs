@@ -1,1 +1,296 @@
-//! network (see README.md, "Where things live").
+//! Container networking: the `--network` modes and the name files
+//! (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) a container gets.
+//!
+//! This module only knows `none` and `host` so far. The seam for the helper
+//! modes (slirp4netns, pasta, `container:NAME`): [`NetworkMode::parse`] accepts
+//! them, [`NetworkMode::needs_netns`] says whether the container gets its own
+//! network namespace, and the monitor calls [`NetworkMode::setup`] once the
+//! container's init exists (its pid names the namespace) and keeps whatever it
+//! returns alive for the container's lifetime.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What `--network` asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "options", rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A new network namespace with only `lo`.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// slirp4netns with its options (not implemented yet: networking issue).
+    Slirp4netns(Vec<String>),
+    /// pasta with its arguments (not implemented yet: networking issue).
+    Pasta(Vec<String>),
+    /// Another container's network namespace (not implemented yet).
+    Container(String),
+}
+
+impl Default for NetworkMode {
+    fn default() -> Self {
+        NetworkMode::default_rootless()
+    }
+}
+
+impl NetworkMode {
+    /// Parse a `--network` value; `None` means the rootless default.
+    pub fn parse(value: Option<&str>) -> Result<NetworkMode> {
+        let Some(v) = value else {
+            return Ok(Self::default_rootless());
+        };
+        let (name, opts) = match v.split_once(':') {
+            Some((n, o)) => (n, Some(o)),
+            None => (v, None),
+        };
+        let list = |o: Option<&str>| -> Vec<String> {
+            o.map(|o| {
+                o.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        Ok(match name {
+            "none" if opts.is_none() => NetworkMode::None,
+            "host" if opts.is_none() => NetworkMode::Host,
+            "slirp4netns" => NetworkMode::Slirp4netns(list(opts)),
+            "pasta" => NetworkMode::Pasta(list(opts)),
+            "container" => match opts {
+                Some(c) if !c.is_empty() => NetworkMode::Container(c.to_string()),
+                _ => bail!("invalid network mode {v:?}: container: needs a container name or id"),
+            },
+            "private" | "" => Self::default_rootless(),
+            _ => bail!(
+                "invalid network mode {v:?}: use none, host, slirp4netns[:OPTS], pasta[:ARGS] or container:NAME"
+            ),
+        })
+    }
+
+    /// The rootless default. Until the slirp4netns helper lands, a container
+    /// without `--network` gets an isolated namespace (loopback only) rather
+    /// than a mode that would fail.
+    pub fn default_rootless() -> NetworkMode {
+        NetworkMode::None
+    }
+
+    /// Whether the container gets a network namespace of its own.
+    pub fn needs_netns(&self) -> bool {
+        !matches!(self, NetworkMode::Host | NetworkMode::Container(_))
+    }
+
+    /// The name podman shows in `inspect` (`HostConfig.NetworkMode`).
+    pub fn name(&self) -> String {
+        match self {
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+            NetworkMode::Slirp4netns(_) => "slirp4netns".into(),
+            NetworkMode::Pasta(_) => "pasta".into(),
+            NetworkMode::Container(c) => format!("container:{c}"),
+        }
+    }
+
+    /// Refuse modes that are parsed but not implemented yet, before anything
+    /// is created.
+    pub fn check_supported(&self) -> Result<()> {
+        match self {
+            NetworkMode::None | NetworkMode::Host => Ok(()),
+            other => bail!(
+                "network mode {:?} is not supported yet: use --network none or --network host",
+                other.name()
+            ),
+        }
+    }
+
+    /// Start what the mode needs once the container's init `pid` exists.
+    /// Returns the pid of a helper that must live as long as the container.
+    pub fn setup(&self, _pid: i32) -> Result<Option<i32>> {
+        self.check_supported()?;
+        Ok(None)
+    }
+}
+
+/// Inputs for the generated name files.
+#[derive(Debug, Clone, Default)]
+pub struct NameFiles<'a> {
+    pub hostname: &'a str,
+    /// `--add-host` values, `HOST:IP`.
+    pub add_hosts: &'a [String],
+    pub dns: &'a [String],
+    pub dns_search: &'a [String],
+    pub dns_options: &'a [String],
+}
+
+/// Check `--add-host` values before anything is created.
+pub fn validate_add_hosts(add_hosts: &[String]) -> Result<()> {
+    for h in add_hosts {
+        parse_add_host(h)?;
+    }
+    Ok(())
+}
+
+fn parse_add_host(h: &str) -> Result<(&str, &str)> {
+    // The IP may be IPv6 (contains ':'), so split at the first ':'.
+    let (name, ip) = h
+        .split_once(':')
+        .with_context(|| format!("invalid --add-host {h:?}: expected HOST:IP"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid --add-host {h:?}: expected HOST:IP with a valid IP address");
+    }
+    Ok((name, ip))
+}
+
+/// `/etc/hosts` for a container.
+pub fn hosts_file(mode: &NetworkMode, f: &NameFiles) -> String {
+    let mut s = String::new();
+    if *mode == NetworkMode::Host {
+        // Keep the host's own entries, as podman does for --network host.
+        if let Ok(h) = std::fs::read_to_string("/etc/hosts") {
+            s.push_str(&h);
+            if !s.ends_with('\n') {
+                s.push('\n');
+            }
+        }
+    } else {
+        s.push_str("127.0.0.1\tlocalhost localhost.localdomain\n");
+        s.push_str("::1\tlocalhost localhost.localdomain\n");
+    }
+    for h in f.add_hosts {
+        if let Ok((name, ip)) = parse_add_host(h) {
+            s.push_str(&format!("{ip}\t{name}\n"));
+        }
+    }
+    if *mode != NetworkMode::Host {
+        s.push_str(&format!("127.0.1.1\t{}\n", f.hostname));
+    }
+    s
+}
+
+/// `/etc/resolv.conf`: the host's resolvers (for none the file is still
+/// useful to tools that read it), with `--dns*` overriding.
+pub fn resolv_conf(_mode: &NetworkMode, f: &NameFiles) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut servers: Vec<String> = Vec::new();
+    let mut search: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    for line in host.lines() {
+        let mut it = line.split_whitespace();
+        match it.next() {
+            // A loopback resolver on the host is unreachable from a new netns.
+            Some("nameserver") => {
+                if let Some(ip) = it.next() {
+                    if !ip.starts_with("127.") && ip != "::1" {
+                        servers.push(ip.to_string());
+                    }
+                }
+            }
+            Some("search") | Some("domain") => search.extend(it.map(String::from)),
+            Some("options") => options.extend(it.map(String::from)),
+            _ => {}
+        }
+    }
+    if !f.dns.is_empty() {
+        servers = f.dns.to_vec();
+    }
+    if !f.dns_search.is_empty() {
+        search = f
+            .dns_search
+            .iter()
+            .filter(|s| s.as_str() != ".")
+            .cloned()
+            .collect();
+    }
+    if !f.dns_options.is_empty() {
+        options = f.dns_options.to_vec();
+    }
+    let mut s = String::new();
+    if !search.is_empty() {
+        s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for ns in servers {
+        s.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    s
+}
+
+/// Write `hosts`, `hostname` and `resolv.conf` into the container directory
+/// `dir`; the spec bind-mounts them over the image's.
+pub fn write_name_files(dir: &Path, mode: &NetworkMode, f: &NameFiles) -> Result<()> {
+    let files = [
+        ("hosts", hosts_file(mode, f)),
+        ("hostname", format!("{}\n", f.hostname)),
+        ("resolv.conf", resolv_conf(mode, f)),
+    ];
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_modes() {
+        assert_eq!(NetworkMode::parse(Some("none")).unwrap(), NetworkMode::None);
+        assert_eq!(NetworkMode::parse(Some("host")).unwrap(), NetworkMode::Host);
+        assert_eq!(
+            NetworkMode::parse(Some("slirp4netns:allow_host_loopback=true,mtu=1500")).unwrap(),
+            NetworkMode::Slirp4netns(vec!["allow_host_loopback=true".into(), "mtu=1500".into()])
+        );
+        assert_eq!(
+            NetworkMode::parse(Some("container:web")).unwrap(),
+            NetworkMode::Container("web".into())
+        );
+        assert!(NetworkMode::parse(Some("bridge0")).is_err());
+        assert!(NetworkMode::parse(Some("container:")).is_err());
+        assert!(NetworkMode::parse(Some("host:x")).is_err());
+        assert!(NetworkMode::Host.check_supported().is_ok());
+        assert!(!NetworkMode::Host.needs_netns());
+        assert!(NetworkMode::None.needs_netns());
+    }
+
+    #[test]
+    fn hosts_has_localhost_hostname_and_add_hosts() {
+        let add = vec!["db:10.1.2.3".to_string(), "v6:[::2]".to_string()];
+        let f = NameFiles {
+            hostname: "abc123",
+            add_hosts: &add,
+            ..Default::default()
+        };
+        let h = hosts_file(&NetworkMode::None, &f);
+        assert!(h.contains("127.0.0.1\tlocalhost"));
+        assert!(h.contains("10.1.2.3\tdb\n"));
+        assert!(h.contains("::2\tv6\n"));
+        assert!(h.contains("\tabc123\n"));
+        assert!(validate_add_hosts(&["nocolon".into()]).is_err());
+        assert!(validate_add_hosts(&["h:notanip".into()]).is_err());
+    }
+
+    #[test]
+    fn dns_flags_override() {
+        let dns = vec!["9.9.9.9".to_string()];
+        let search = vec!["example.org".to_string()];
+        let opts = vec!["ndots:2".to_string()];
+        let f = NameFiles {
+            hostname: "h",
+            dns: &dns,
+            dns_search: &search,
+            dns_options: &opts,
+            ..Default::default()
+        };
+        let r = resolv_conf(&NetworkMode::None, &f);
+        assert_eq!(
+            r,
+            "search example.org\nnameserver 9.9.9.9\noptions ndots:2\n"
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! `exec` (a new process in a running container, through the runtime) and
+//! `top` (its processes, read from /proc).
+
+use super::attach::{self as client, DetachMatcher};
+use super::opts;
+use super::record::{self, Paths};
+use crate::cli::container::{ExecArgs, TopArgs};
+use crate::runtime::{Console, Stdio};
+use crate::sys::tty;
+use anyhow::{bail, Context, Result};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
+    fd.try_clone_to_owned().context("duplicating stdio")
+}
+
+/// No `userns::enter()` here: every rpod process that enters makes its own
+/// namespace (same mappings), and a container's processes are only
+/// reachable from the one its monitor made. The runtime joins that one
+/// (we own it, so we may), so exec starts from the host's namespace.
+pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
+    let paths = Paths::new(g)?;
+    let id = record::resolve(&paths, &a.container)?;
+    let rec = record::load(&paths, &id)?;
+    let st = record::observe(&paths, &id);
+    if !st.is_running() {
+        bail!("can only create exec sessions on running containers: container state improper");
+    }
+    let cfg_path = paths.ctr_dir(&id).join("config.json");
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
+        &std::fs::read(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", cfg_path.display()))?;
+    let mut p = spec
+        .process()
+        .clone()
+        .context("config.json has no process")?;
+
+    let host_env = |k: &str| std::env::var(k).ok();
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in opts::build_env(&[], false, &a.env_file, &a.env, &host_env)? {
+        // build_env adds a default PATH; keep the container's unless -e set one.
+        if kv.starts_with("PATH=") && !a.env.iter().any(|e| e.starts_with("PATH=")) {
+            continue;
+        }
+        opts::env_set(&mut env, kv);
+    }
+    if a.tty && !opts::env_has(&env, "TERM") {
+        opts::env_set(&mut env, "TERM=xterm".into());
+    }
+    p.set_env(Some(env));
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(w) = &a.workdir {
+        if !w.starts_with('/') {
+            bail!("invalid --workdir {w:?}: it must be an absolute path");
+        }
+        p.set_cwd(w.into());
+    }
+    if let Some(u) = &a.user {
+        let store = crate::storage::Store::open(g)?;
+        let image = store
+            .image_by_id(&rec.image_id)?
+            .context("the container's image is no longer in local storage")?;
+        let passwd = crate::rootfs::read_image_file(&store, &image, "/etc/passwd")?;
+        let group = crate::rootfs::read_image_file(&store, &image, "/etc/group")?;
+        let r = crate::runtime::user::resolve(u, &[], passwd.as_deref(), group.as_deref())?;
+        let mut user = p.user().clone();
+        user.set_uid(r.uid);
+        user.set_gid(r.gid);
+        user.set_additional_gids(Some(r.additional_gids.clone()));
+        p.set_user(user);
+    }
+    let state_root = paths.run_dir(&id).join("runtime");
+    let stdin_fd = if a.interactive {
+        dup(std::io::stdin().as_fd())?
+    } else {
+        std::fs::File::open("/dev/null")?.into()
+    };
+
+    if a.tty {
+        let size = client::terminal_size();
+        let ws = nix::pty::Winsize {
+            ws_row: size.map(|s| s.rows).unwrap_or(24),
+            ws_col: size.map(|s| s.cols).unwrap_or(80),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&ws, None).context("allocating a pseudo-terminal")?;
+        let pid = crate::runtime::exec(
+            &state_root,
+            &id,
+            &p,
+            Stdio::default(),
+            Console::PtySlave(pty.slave),
+            a.detach,
+        )?;
+        if a.detach {
+            return Ok(());
+        }
+        let keys = client::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+        proxy_pty(&pty.master, a.interactive, keys)?;
+        return finish(pid);
+    }
+    let stdio = Stdio {
+        stdin: Some(stdin_fd),
+        stdout: Some(dup(std::io::stdout().as_fd())?),
+        stderr: Some(dup(std::io::stderr().as_fd())?),
+    };
+    let pid = crate::runtime::exec(&state_root, &id, &p, stdio, Console::None, a.detach)?;
+    if a.detach {
+        return Ok(());
+    }
+    finish(pid)
+}
+
+fn finish(pid: i32) -> Result<()> {
+    loop {
+        match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
+            Ok(WaitStatus::Exited(_, c)) => return Err(crate::error::exit_status(c)),
+            Ok(WaitStatus::Signaled(_, s, _)) => {
+                return Err(crate::error::exit_status(128 + s as i32))
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waiting for the exec'd process"),
+        }
+    }
+}
+
+/// Copy between our terminal and the pty master until the process closes it.
+fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
+    let stdin = std::io::stdin();
+    let saved = if interactive && client::stdin_is_tty() {
+        let t = nix::sys::termios::tcgetattr(stdin.as_fd()).ok();
+        if let Some(t) = &t {
+            let mut raw = t.clone();
+            nix::sys::termios::cfmakeraw(&mut raw);
+            let _ = nix::sys::termios::tcsetattr(
+                stdin.as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &raw,
+            );
+        }
+        t
+    } else {
+        None
+    };
+    let restore = || {
+        if let Some(t) = &saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    };
+    let mut mask = nix::sys::signal::SigSet::empty();
+    mask.add(nix::sys::signal::Signal::SIGWINCH);
+    let _ = mask.thread_block();
+    let sfd = nix::sys::signalfd::SignalFd::with_flags(
+        &mask,
+        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+    )?;
+    let mut matcher = DetachMatcher::new(keys);
+    let mut stdin_open = interactive;
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut out = std::io::stdout();
+    let result = (|| -> Result<()> {
+        loop {
+            let (ev_m, ev_s, ev_i) = {
+                let mut fds = vec![
+                    PollFd::new(master.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+                ];
+                if stdin_open {
+                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                }
+                match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                let r = |f: &PollFd| f.revents().map(|r| !r.is_empty()).unwrap_or(false);
+                (r(&fds[0]), r(&fds[1]), fds.get(2).map(r).unwrap_or(false))
+            };
+            if ev_s {
+                while let Ok(Some(_)) = sfd.read_signal() {}
+                if let Some(ws) = client::terminal_size() {
+                    let _ = tty::set_winsize(master.as_fd(), ws);
+                }
+            }
+            if ev_m {
+                match nix::unistd::read(master.as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(()),
+                    Ok(n) => {
+                        out.write_all(&buf[..n])?;
+                        out.flush()?;
+                    }
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if ev_i {
+                match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        let (fwd, detach) = matcher.feed(&buf[..n]);
+                        let mut rest = &fwd[..];
+                        while !rest.is_empty() {
+                            match nix::unistd::write(master, rest) {
+                                Ok(w) => rest = &rest[w..],
+                                Err(nix::errno::Errno::EINTR) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        if detach {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    })();
+    restore();
+    result
+}
+
+/// One `top` column: header and how to compute it.
+fn column(desc: &str) -> Result<&'static str> {
+    Ok(match desc {
+        "user" => "USER",
+        "pid" => "PID",
+        "ppid" => "PPID",
+        "pcpu" | "%cpu" => "%CPU",
+        "etime" => "ELAPSED",
+        "tty" => "TTY",
+        "time" => "TIME",
+        "args" => "COMMAND",
+        "comm" => "COMMAND",
+        "hpid" => "HPID",
+        "huser" => "HUSER",
+        "group" => "GROUP",
+        "nice" => "NI",
+        "vsz" => "VSZ",
+        "rss" => "RSS",
+        _ => bail!(
+            "unsupported top descriptor {desc:?}: use user, pid, ppid, pcpu, etime, tty, time, args, comm, hpid, huser, group, nice, vsz, rss"
+        ),
+    })
+}
+
+fn fmt_dur(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}.0s")
+    } else {
+        format!("{s}.0s")
+    }
+}
+
+pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
+    let paths = Paths::new(g)?;
+    let id = record::resolve(&paths, &a.container)?;
+    let st = record::observe(&paths, &id);
+    if !st.is_running() {
+        bail!("top can only be used on running containers: container state improper");
+    }
+    let descs: Vec<String> = if a.descriptors.is_empty() {
+        [
+            "user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    } else {
+        a.descriptors
+            .iter()
+            .flat_map(|d| d.split(',').map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let headers: Vec<&str> = descs.iter().map(|d| column(d)).collect::<Result<_>>()?;
+    let state_root = paths.run_dir(&id).join("runtime");
+    let pids = crate::runtime::ps(&state_root, &id).unwrap_or_else(|_| vec![st.pid]);
+    let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    // Host ids to the container's, through the init's maps as we see them.
+    let map = |file: &str, host: &str| -> String {
+        let Ok(h) = host.parse::<u64>() else {
+            return host.to_string();
+        };
+        let text = std::fs::read_to_string(format!("/proc/{}/{file}", st.pid)).unwrap_or_default();
+        for l in text.lines() {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if f.len() == 3 && h >= f[1] && h < f[1] + f[2] {
+                return (f[0] + h - f[1]).to_string();
+            }
+        }
+        host.to_string()
+    };
+    let mut lines = vec![headers.join("\t")];
+    let all_pids = pids.clone();
+    for pid in pids {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let close = stat.rfind(')').unwrap_or(0);
+        let comm = stat
+            .get(stat.find('(').map(|i| i + 1).unwrap_or(0)..close)
+            .unwrap_or("");
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let nspid = field("NSpid:")
+            .last()
+            .cloned()
+            .unwrap_or_else(|| pid.to_string());
+        let nsppid = {
+            let pp = num(1);
+            // The init's parent is the monitor, outside the container.
+            if !all_pids.contains(&(pp as i32)) {
+                "0".to_string()
+            } else {
+                std::fs::read_to_string(format!("/proc/{pp}/status"))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("NSpid:"))
+                            .map(|v| v.split_whitespace().last().unwrap_or("0").to_string())
+                    })
+                    .filter(|_| pp > 0)
+                    .unwrap_or_else(|| "0".into())
+            }
+        };
+        let huid = field("Uid:").get(1).cloned().unwrap_or_default();
+        let uid = map("uid_map", &huid);
+        let gid = map(
+            "gid_map",
+            &field("Gid:").get(1).cloned().unwrap_or_default(),
+        );
+        let name_of = |id: &str| {
+            if id == "0" {
+                "root".to_string()
+            } else {
+                id.to_string()
+            }
+        };
+        let cpu_secs = (num(11) + num(12)) as f64 / tick;
+        let elapsed = (uptime - num(19) as f64 / tick).max(0.0);
+        let args = if cmdline.is_empty() {
+            format!("[{comm}]")
+        } else {
+            String::from_utf8_lossy(&cmdline)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        };
+        let tty_nr = num(4);
+        let row: Vec<String> = descs
+            .iter()
+            .map(|d| match d.as_str() {
+                "user" => name_of(&uid),
+                "huser" => huid.clone(),
+                "group" => name_of(&gid),
+                "pid" => nspid.clone(),
+                "hpid" => pid.to_string(),
+                "ppid" => nsppid.clone(),
+                "pcpu" | "%cpu" => format!(
+                    "{:.3}",
+                    if elapsed > 0.0 {
+                        cpu_secs * 100.0 / elapsed
+                    } else {
+                        0.0
+                    }
+                ),
+                "etime" => fmt_dur(elapsed as u64),
+                "time" => fmt_dur(cpu_secs as u64),
+                "tty" => {
+                    if tty_nr == 0 {
+                        "?".into()
+                    } else {
+                        format!("pts/{}", (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00))
+                    }
+                }
+                "args" => args.clone(),
+                "comm" => comm.to_string(),
+                "nice" => num(16).to_string(),
+                "vsz" => (num(20) / 1024).to_string(),
+                "rss" => (num(21) * 4).to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        lines.push(row.join("\t"));
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(crate::cli::format::tabwrite(&lines).as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! `inspect` for containers: podman's JSON shape (the fields people script
+//! against), plus the OCI spec path.
+
+use super::record::{self, ContainerRecord, Paths, State};
+use super::time;
+use crate::cli::container::InspectArgs;
+use crate::cli::format::{self, Template};
+use crate::cli::GlobalOpts;
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::io::Write;
+
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn ts(ns: i64) -> String {
+    if ns > 0 {
+        time::rfc3339_nano(ns)
+    } else {
+        GO_ZERO_TIME.into()
+    }
+}
+
+/// podman's inspect object for one container.
+pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value {
+    let dir = paths.ctr_dir(&rec.id);
+    let running = st.is_running();
+    let binds: Vec<String> = rec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .map(|m| {
+            format!(
+                "{}:{}:{}",
+                m.source,
+                m.destination,
+                if m.rw { "rw" } else { "ro" }
+            )
+        })
+        .collect();
+    let tmpfs: serde_json::Map<String, Value> = rec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "tmpfs")
+        .map(|m| (m.destination.clone(), json!(m.options.join(","))))
+        .collect();
+    let mounts: Vec<Value> = rec
+        .mounts
+        .iter()
+        .map(|m| {
+            json!({
+                "Type": m.kind, "Source": m.source, "Destination": m.destination,
+                "Driver": "", "Mode": "", "Options": m.options, "RW": m.rw, "Propagation": "rprivate",
+            })
+        })
+        .collect();
+    let path = rec.command.first().cloned().unwrap_or_default();
+    let args: Vec<String> = rec.command.iter().skip(1).cloned().collect();
+    let state_v = json!({
+        "OciVersion": "1.0.2-dev",
+        "Status": st.status.as_str(),
+        "Running": running,
+        "Paused": false,
+        "Restarting": false,
+        "OOMKilled": false,
+        "Dead": false,
+        "Pid": if running { st.pid } else { 0 },
+        "ConmonPid": if running { st.monitor_pid } else { 0 },
+        "ExitCode": st.exit_code,
+        "Error": st.error,
+        "StartedAt": ts(st.started_at),
+        "FinishedAt": ts(st.finished_at),
+        "CheckpointedAt": GO_ZERO_TIME,
+        "RestoredAt": GO_ZERO_TIME,
+    });
+    let config_v = json!({
+        "Hostname": rec.hostname,
+        "Domainname": "",
+        "User": rec.user,
+        "AttachStdin": false,
+        "AttachStdout": false,
+        "AttachStderr": false,
+        "Tty": rec.tty,
+        "OpenStdin": rec.interactive,
+        "StdinOnce": false,
+        "Env": rec.env,
+        "Cmd": rec.cmd,
+        "Image": rec.image_name,
+        "Volumes": null,
+        "WorkingDir": rec.workdir,
+        "Entrypoint": rec.entrypoint.join(" "),
+        "OnBuild": null,
+        "Labels": rec.labels,
+        "Annotations": {},
+        "StopSignal": rec.stop_signal,
+        "StopTimeout": rec.stop_timeout,
+        "CreateCommand": [],
+        "Umask": "0022",
+        "Timeout": 0,
+        "Passwd": true,
+        "sdNotifyMode": rec.sdnotify,
+    });
+    let hostconfig_v = json!({
+        "Binds": binds,
+        "NetworkMode": rec.network.name(),
+        "AutoRemove": rec.rm,
+        "CapAdd": rec.cap_add,
+        "CapDrop": rec.cap_drop,
+        "Privileged": rec.privileged,
+        "ReadonlyRootfs": rec.read_only,
+        "SecurityOpt": rec.security_opt,
+        "Tmpfs": tmpfs,
+        "UsernsMode": rec.userns,
+        "Init": rec.init,
+        "PortBindings": {},
+    });
+    json!({
+        "Id": rec.id,
+        "Created": time::rfc3339_nano(rec.created),
+        "Path": path,
+        "Args": args,
+        "State": state_v,
+        "Image": rec.image_id,
+        "ImageName": rec.image_name,
+        "Rootfs": "",
+        "Pod": "",
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "StaticDir": dir,
+        "OCIConfigPath": dir.join("config.json"),
+        "OCIRuntime": "rpod",
+        "ConmonPidFile": "",
+        "PidFile": "",
+        "Name": rec.name,
+        "RestartCount": 0,
+        "Driver": rec.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": [],
+        "GraphDriver": {
+            "Name": rec.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
+            "Data": {
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+                "MergedDir": dir.join("merged"),
+            },
+        },
+        "Mounts": mounts,
+        "Dependencies": [],
+        "NetworkSettings": { "Ports": {}, "SandboxKey": "" },
+        "Namespace": "",
+        "IsInfra": false,
+        "IsService": false,
+        "Config": config_v,
+        "HostConfig": hostconfig_v,
+    })
+}
+
+/// The inspect object of the container `name`, or None if there is no such
+/// container (for the top-level `inspect`, which then tries images).
+pub fn lookup(g: &GlobalOpts, name: &str) -> Result<Option<Value>> {
+    let paths = Paths::new(g)?;
+    let Ok(id) = record::resolve(&paths, name) else {
+        return Ok(None);
+    };
+    let rec = record::load(&paths, &id)?;
+    let st = record::observe(&paths, &id);
+    Ok(Some(container_json(&paths, &rec, &st)))
+}
+
+/// Print inspect objects as podman does: a JSON array, or one line per
+/// object for `--format TEMPLATE`.
+pub fn print(values: &[Value], format_arg: Option<&str>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format_arg {
+        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
+            let t = Template::parse(f)?;
+            for v in values {
+                writeln!(out, "{}", t.render(v)?)?;
+            }
+        }
+        _ => writeln!(out, "{}", serde_json::to_string_pretty(values)?)?,
+    }
+    Ok(())
+}
+
+/// `container inspect`.
+pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
+    let paths = Paths::new(g)?;
+    let mut values = Vec::new();
+    let mut missing = None;
+    for name in &a.names {
+        match record::resolve(&paths, name) {
+            Ok(id) => {
+                let rec = record::load(&paths, &id)?;
+                let st = record::observe(&paths, &id);
+                values.push(container_json(&paths, &rec, &st));
+            }
+            Err(e) => missing = Some(e),
+        }
+    }
+    print(&values, a.format.as_deref())?;
+    match missing {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::record::Status;
+
+    #[test]
+    fn shape_has_podman_fields() {
+        let paths = Paths {
+            root: "/r".into(),
+            runroot: "/rr".into(),
+        };
+        let rec = ContainerRecord {
+            id: "ab".repeat(32),
+            name: "web".into(),
+            command: vec!["sleep".into(), "9".into()],
+            created: 1,
+            ..Default::default()
+        };
+        let st = State {
+            status: Status::Exited,
+            exit_code: 3,
+            finished_at: 2,
+            ..Default::default()
+        };
+        let v = container_json(&paths, &rec, &st);
+        assert_eq!(v["State"]["Status"], "exited");
+        assert_eq!(v["State"]["ExitCode"], 3);
+        assert_eq!(v["State"]["StartedAt"], GO_ZERO_TIME);
+        assert_eq!(v["Path"], "sleep");
+        assert_eq!(v["Args"][0], "9");
+        assert_eq!(v["Name"], "web");
+        assert!(v["OCIConfigPath"]
+            .as_str()
+            .unwrap()
+            .ends_with("/config.json"));
+        let t = Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
+        assert_eq!(t.render(&v).unwrap(), "exited 3");
+    }
+}

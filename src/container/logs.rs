@@ -1,0 +1,220 @@
+//! `logs`: read the k8s-file log back, with `--tail`, `--since`,
+//! `--until`, `-t` and `-f`.
+
+use super::record::{self, Paths};
+use super::time;
+use crate::cli::container::LogsArgs;
+use crate::monitor::logfile::{parse_line, Stream};
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+struct Opts {
+    since: Option<i64>,
+    until: Option<i64>,
+    timestamps: bool,
+}
+
+/// Write the complete lines of `data` that pass the filters; returns how
+/// many bytes were consumed (a trailing line without newline waits).
+fn emit(
+    data: &[u8],
+    o: &Opts,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    at_line_start: &mut bool,
+) -> Result<usize> {
+    let mut used = 0;
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        if !line.ends_with(b"\n") {
+            break;
+        }
+        used += line.len();
+        let Some(e) = parse_line(&line[..line.len() - 1]) else {
+            continue;
+        };
+        if o.since.is_some_and(|s| e.ts < s) || o.until.is_some_and(|u| e.ts > u) {
+            continue;
+        }
+        let w: &mut dyn Write = match e.stream {
+            Stream::Stdout => out,
+            Stream::Stderr => err,
+        };
+        if o.timestamps && *at_line_start {
+            w.write_all(e.stamp.as_bytes())?;
+            w.write_all(b" ")?;
+        }
+        w.write_all(e.text)?;
+        if !e.partial {
+            w.write_all(b"\n")?;
+        }
+        *at_line_start = !e.partial;
+    }
+    Ok(used)
+}
+
+/// The byte offset where the last `n` logical lines begin.
+fn tail_offset(data: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return data.len();
+    }
+    // Walk back over complete "F" lines; P lines belong to the next F.
+    let mut count = 0;
+    let mut end = data.len();
+    while end > 0 {
+        let start = data[..end - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let line = &data[start..end.saturating_sub(1)];
+        let partial = parse_line(line).map(|e| e.partial).unwrap_or(false);
+        if !partial {
+            count += 1;
+            if count > n {
+                return end;
+            }
+        }
+        end = start;
+    }
+    0
+}
+
+pub fn logs(paths: &Paths, a: &LogsArgs) -> Result<()> {
+    let now = time::now_ns();
+    let o = Opts {
+        since: a
+            .since
+            .as_deref()
+            .map(|s| time::parse_time_arg(s, now))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|s| time::parse_time_arg(s, now))
+            .transpose()?,
+        timestamps: a.timestamps,
+    };
+    let tail = match a.tail.as_deref() {
+        None | Some("all") | Some("-1") => None,
+        Some(t) => Some(
+            t.parse::<usize>()
+                .with_context(|| format!("invalid --tail {t:?}: a number of lines or \"all\""))?,
+        ),
+    };
+    if a.follow && a.containers.len() > 1 {
+        bail!("--follow takes one container");
+    }
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    for name in &a.containers {
+        let id = record::resolve(paths, name)?;
+        let path = paths.ctr_dir(&id).join("ctr.log");
+        let mut f = match std::fs::File::open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
+        let mut data = Vec::new();
+        if let Some(f) = f.as_mut() {
+            f.read_to_end(&mut data)
+                .with_context(|| format!("reading {}", path.display()))?;
+        }
+        let start = tail.map(|n| tail_offset(&data, n)).unwrap_or(0);
+        let mut line_start = true;
+        let used = emit(&data[start..], &o, &mut out, &mut err, &mut line_start)?;
+        let mut pos = (start + used) as u64;
+        out.flush()?;
+        if !a.follow {
+            continue;
+        }
+        // Follow: poll for growth until the container stops and the log is drained.
+        loop {
+            let running = record::exists(paths, &id) && record::observe(paths, &id).is_running();
+            if f.is_none() {
+                f = std::fs::File::open(&path).ok();
+            }
+            let mut grew = false;
+            if let Some(file) = f.as_mut() {
+                file.seek(SeekFrom::Start(pos))?;
+                let mut more = Vec::new();
+                file.read_to_end(&mut more)?;
+                if !more.is_empty() {
+                    let used = emit(&more, &o, &mut out, &mut err, &mut line_start)?;
+                    pos += used as u64;
+                    grew = used > 0;
+                    out.flush()?;
+                }
+            }
+            if !running && !grew {
+                break;
+            }
+            if !grew {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "2026-01-01T00:00:01.000000000Z stdout F one\n\
+                       2026-01-01T00:00:02.000000000Z stderr F two\n\
+                       2026-01-01T00:00:03.000000000Z stdout P thr\n\
+                       2026-01-01T00:00:03.500000000Z stdout F ee\n\
+                       2026-01-01T00:00:04.000000000Z stdout F four\n";
+
+    fn run(data: &[u8], o: &Opts) -> (String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut ls = true;
+        emit(data, o, &mut out, &mut err, &mut ls).unwrap();
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn streams_partials_and_filters() {
+        let all = Opts {
+            since: None,
+            until: None,
+            timestamps: false,
+        };
+        assert_eq!(
+            run(LOG.as_bytes(), &all),
+            ("one\nthree\nfour\n".into(), "two\n".into())
+        );
+        let since = Opts {
+            since: time::parse_rfc3339("2026-01-01T00:00:03Z"),
+            until: time::parse_rfc3339("2026-01-01T00:00:03.9Z"),
+            timestamps: false,
+        };
+        assert_eq!(run(LOG.as_bytes(), &since).0, "three\n");
+        let ts = Opts {
+            since: None,
+            until: None,
+            timestamps: true,
+        };
+        assert!(run(LOG.as_bytes(), &ts)
+            .0
+            .starts_with("2026-01-01T00:00:01.000000000Z one\n"));
+    }
+
+    #[test]
+    fn tail_counts_logical_lines() {
+        let d = LOG.as_bytes();
+        let all = Opts {
+            since: None,
+            until: None,
+            timestamps: false,
+        };
+        assert_eq!(run(&d[tail_offset(d, 1)..], &all).0, "four\n");
+        assert_eq!(run(&d[tail_offset(d, 2)..], &all).0, "three\nfour\n");
+        assert_eq!(tail_offset(d, 100), 0);
+        assert_eq!(tail_offset(d, 0), d.len());
+    }
+}

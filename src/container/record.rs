@@ -1,0 +1,497 @@
+//! Container records on disk.
+//!
+//! `root/containers/<id>/`:
+//! - `container.json`: what the container is ([`ContainerRecord`]); rmi reads
+//!   its `image_id` to refuse removing an image in use;
+//! - `state.json`: what it is doing ([`State`]), written by create, the
+//!   monitor, and whoever reconciles a state whose monitor died;
+//! - `config.json` (the OCI bundle), `upper/ work/ merged/`, `hosts`,
+//!   `hostname`, `resolv.conf`, `ctr.log`, and `lock`.
+//!
+//! `runroot/containers/<id>/` holds what dies with a reboot: the attach
+//! socket and the runtime's state root.
+//!
+//! The persistent state lives beside the record (not in the runroot) so that
+//! a reboot turns "running" into "exited" instead of losing the exit code.
+
+use super::names::{self, Claim, Names};
+use super::time;
+use crate::cli::GlobalOpts;
+use crate::network::NetworkMode;
+use crate::sys::pidfd;
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// Where containers live.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+}
+
+impl Paths {
+    pub fn new(g: &GlobalOpts) -> Result<Paths> {
+        let store = crate::storage::Store::open(g)?;
+        Ok(Paths {
+            root: store.root().to_path_buf(),
+            runroot: store.runroot().to_path_buf(),
+        })
+    }
+
+    pub fn containers(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+    pub fn ctr_dir(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.runroot.join("containers").join(id)
+    }
+    pub fn names(&self) -> Names {
+        Names::new(&self.root)
+    }
+}
+
+/// A bind or tmpfs mount as `inspect` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountRecord {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Source")]
+    pub source: String,
+    #[serde(rename = "Destination")]
+    pub destination: String,
+    #[serde(rename = "Options")]
+    pub options: Vec<String>,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+}
+
+/// What a container is: fixed at create time (the name may change).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    pub image_name: String,
+    /// Epoch nanoseconds.
+    pub created: i64,
+    /// The process args (entrypoint + cmd, after `--init` wrapping is undone).
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub workdir: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Signal number.
+    pub stop_signal: i32,
+    pub stop_timeout: u32,
+    #[serde(default)]
+    pub rm: bool,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub interactive: bool,
+    #[serde(default)]
+    pub init: bool,
+    #[serde(default = "default_network")]
+    pub network: NetworkMode,
+    #[serde(default)]
+    pub mounts: Vec<MountRecord>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub userns: String,
+    #[serde(default)]
+    pub sdnotify: String,
+    #[serde(default)]
+    pub storage_driver: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+fn default_network() -> NetworkMode {
+    NetworkMode::None
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Stopping,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopping => "stopping",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// What a container is doing. Pids come with their start times so that a
+/// reused pid is never mistaken for ours.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct State {
+    pub status: Status,
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
+    #[serde(default)]
+    pub fuse_pid: i32,
+    #[serde(default)]
+    pub fuse_start: u64,
+    /// Epoch nanoseconds, 0 = never.
+    #[serde(default)]
+    pub started_at: i64,
+    #[serde(default)]
+    pub finished_at: i64,
+    #[serde(default)]
+    pub exit_code: i32,
+    /// Why the last start failed, or "monitor lost" notes.
+    #[serde(default)]
+    pub error: String,
+}
+
+impl State {
+    pub fn init_alive(&self) -> bool {
+        pidfd::is_same_process(self.pid, self.pid_start)
+    }
+    pub fn monitor_alive(&self) -> bool {
+        pidfd::is_same_process(self.monitor_pid, self.monitor_start)
+    }
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Stopping)
+    }
+}
+
+/// Write `bytes` to `path` by rename from a temp file in the same directory.
+/// `sync` also fsyncs the data first: records that must survive a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().context("path without parent")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
+        std::process::id()
+    ));
+    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    if sync {
+        f.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))?;
+    }
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+pub fn load(paths: &Paths, id: &str) -> Result<ContainerRecord> {
+    let p = paths.ctr_dir(id).join("container.json");
+    let b = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+    serde_json::from_slice(&b).with_context(|| format!("parsing {}", p.display()))
+}
+
+pub fn save(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+    let p = paths.ctr_dir(&rec.id).join("container.json");
+    write_atomic(&p, &serde_json::to_vec_pretty(rec)?, true)
+}
+
+/// The recorded state; a missing or torn file reads as "created".
+pub fn load_state(paths: &Paths, id: &str) -> State {
+    std::fs::read(paths.ctr_dir(id).join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// State changes are frequent and cheap to redo, so they are renamed into
+/// place without fsync: a crash leaves either the old or the new state.
+pub fn save_state(paths: &Paths, id: &str, st: &State) -> Result<()> {
+    let p = paths.ctr_dir(id).join("state.json");
+    write_atomic(&p, &serde_json::to_vec(st)?, false)
+}
+
+/// The per-container lock that serialises state changes and removal.
+pub fn lock(paths: &Paths, id: &str) -> Result<Flock<File>> {
+    let p = paths.ctr_dir(id).join("lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .with_context(|| format!("opening {}", p.display()))?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", p.display()))
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Ids of all containers, unordered.
+pub fn list_ids(paths: &Paths) -> Result<Vec<String>> {
+    let dir = paths.containers();
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut ids = Vec::new();
+    for e in rd {
+        let e = e?;
+        if let Some(n) = e.file_name().to_str() {
+            if is_id(n) {
+                ids.push(n.to_string());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+pub fn exists(paths: &Paths, id: &str) -> bool {
+    paths.ctr_dir(id).join("container.json").exists()
+}
+
+/// podman's "no such container" error.
+pub fn no_such(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("no container with name or ID \"{name}\" found: no such container")
+}
+
+/// A name, full id or unique id prefix to a full id.
+pub fn resolve(paths: &Paths, name_or_id: &str) -> Result<String> {
+    if name_or_id.is_empty() {
+        return Err(no_such(name_or_id));
+    }
+    if let Some(id) = paths.names().lookup(name_or_id) {
+        if exists(paths, &id) {
+            return Ok(id);
+        }
+    }
+    if is_id(name_or_id) {
+        if exists(paths, name_or_id) {
+            return Ok(name_or_id.to_string());
+        }
+        return Err(no_such(name_or_id));
+    }
+    if name_or_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let lower = name_or_id.to_ascii_lowercase();
+        let hits: Vec<String> = list_ids(paths)?
+            .into_iter()
+            .filter(|id| id.starts_with(&lower) && exists(paths, id))
+            .collect();
+        match hits.len() {
+            1 => return Ok(hits.into_iter().next().unwrap()),
+            0 => {}
+            _ => {
+                bail!("more than one result for container ID \"{name_or_id}\": use more of the ID")
+            }
+        }
+    }
+    Err(no_such(name_or_id))
+}
+
+/// Create the container directory and claim the name. Exactly one of two
+/// racing creators with the same name wins; the loser leaves nothing behind.
+pub fn create(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+    names::validate(&rec.name)?;
+    let dir = paths.ctr_dir(&rec.id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = (|| {
+        save(paths, rec)?;
+        save_state(paths, &rec.id, &State::default())?;
+        match paths
+            .names()
+            .claim(&rec.name, &rec.id, |holder| exists(paths, holder))?
+        {
+            Claim::Ok => Ok(()),
+            Claim::Taken(holder) => Err(names::in_use_error(&rec.name, &holder)),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// Remove the records of a stopped container: the directory is first renamed
+/// out of sight (atomic), then deleted, then the name released. Files in the
+/// upper dir belong to subuids, so the caller must be in rpod's user namespace.
+pub fn remove(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+    let dir = paths.ctr_dir(&rec.id);
+    let trash = paths.containers().join(format!(".removing-{}", rec.id));
+    match std::fs::rename(&dir, &trash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
+    }
+    let _ = std::fs::remove_dir_all(paths.run_dir(&rec.id));
+    paths.names().release(&rec.name, &rec.id)?;
+    if trash.exists() {
+        std::fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
+    }
+    Ok(())
+}
+
+/// The state as it really is. A state that says running but whose monitor
+/// is gone is checked against the process: if the init died too, it becomes
+/// "exited" with an unknown code (-1), so nothing is ever stuck at running.
+pub fn observe(paths: &Paths, id: &str) -> State {
+    let st = load_state(paths, id);
+    if !st.is_running() || st.monitor_alive() {
+        return st;
+    }
+    reconcile(paths, id).unwrap_or(st)
+}
+
+fn reconcile(paths: &Paths, id: &str) -> Result<State> {
+    let _l = lock(paths, id)?;
+    // The monitor writes the final state before it exits: read it again.
+    let mut st = load_state(paths, id);
+    if !st.is_running() || st.monitor_alive() || st.init_alive() {
+        return Ok(st);
+    }
+    st.status = Status::Exited;
+    st.exit_code = -1;
+    st.finished_at = time::now_ns();
+    st.error = "the container's monitor exited before recording its exit code".into();
+    release_helpers(&mut st);
+    if exists(paths, id) {
+        save_state(paths, id, &st)?;
+    }
+    Ok(st)
+}
+
+/// Stop helpers a dead monitor could not: the fuse-overlayfs daemon lives in
+/// the monitor's mount namespace and keeps it alive until killed.
+pub fn release_helpers(st: &mut State) {
+    if let Some(fd) = pidfd::open_verified(st.fuse_pid, st.fuse_start) {
+        let _ = pidfd::pidfd_send_signal(&fd, libc::SIGKILL);
+        let _ = pidfd::pidfd_wait(&fd, 2000);
+    }
+    st.fuse_pid = 0;
+    st.fuse_start = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> (tempfile::TempDir, Paths) {
+        let d = tempfile::tempdir().unwrap();
+        let p = Paths {
+            root: d.path().join("root"),
+            runroot: d.path().join("run"),
+        };
+        (d, p)
+    }
+
+    fn rec(name: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: names::new_id(),
+            name: name.into(),
+            image_id: "ab".repeat(32),
+            stop_signal: 15,
+            stop_timeout: 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn create_resolve_remove() {
+        let (_d, p) = paths();
+        let a = rec("web");
+        create(&p, &a).unwrap();
+        assert_eq!(resolve(&p, "web").unwrap(), a.id);
+        assert_eq!(resolve(&p, &a.id).unwrap(), a.id);
+        assert_eq!(resolve(&p, &a.id[..12]).unwrap(), a.id);
+        assert!(resolve(&p, "nope")
+            .unwrap_err()
+            .to_string()
+            .contains("no such container"));
+        let b = rec("web");
+        let err = create(&p, &b).unwrap_err().to_string();
+        assert!(err.contains("already in use by"), "{err}");
+        assert!(!p.ctr_dir(&b.id).exists(), "the loser leaves nothing");
+        // container.json carries image_id for rmi.
+        let v: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(p.ctr_dir(&a.id).join("container.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["image_id"], a.image_id);
+        remove(&p, &a).unwrap();
+        assert!(resolve(&p, "web").is_err());
+        assert!(list_ids(&p).unwrap().is_empty());
+        create(&p, &b).unwrap();
+    }
+
+    #[test]
+    fn running_without_monitor_or_init_becomes_exited() {
+        let (_d, p) = paths();
+        let a = rec("x");
+        create(&p, &a).unwrap();
+        let st = State {
+            status: Status::Running,
+            pid: 999_999_999,
+            monitor_pid: 999_999_998,
+            ..Default::default()
+        };
+        save_state(&p, &a.id, &st).unwrap();
+        let o = observe(&p, &a.id);
+        assert_eq!(o.status, Status::Exited);
+        assert_eq!(o.exit_code, -1);
+        assert_eq!(load_state(&p, &a.id).status, Status::Exited);
+    }
+
+    #[test]
+    fn running_with_live_init_stays_running() {
+        let (_d, p) = paths();
+        let a = rec("y");
+        create(&p, &a).unwrap();
+        let me = std::process::id() as i32;
+        let st = State {
+            status: Status::Running,
+            pid: me,
+            pid_start: pidfd::start_time(me).unwrap(),
+            monitor_pid: 999_999_998,
+            ..Default::default()
+        };
+        save_state(&p, &a.id, &st).unwrap();
+        assert_eq!(observe(&p, &a.id).status, Status::Running);
+    }
+}

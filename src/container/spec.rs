@@ -1,0 +1,218 @@
+//! From a [`Plan`] to the bundle's config.json, through the runtime's
+//! podman-compatible spec builder.
+
+use super::create::Plan;
+use super::opts::Userns;
+use super::record::MountRecord;
+use crate::network::NetworkMode;
+use crate::runtime::spec::{self, NetworkNs, SeccompMode, SpecRequest};
+use anyhow::{Context, Result};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, Mount, MountBuilder};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn oci_mount(dest: &str, typ: &str, source: &str, options: &[String]) -> Result<Mount> {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.to_vec())
+        .build()
+        .with_context(|| format!("mount {dest}"))
+}
+
+fn user_mount(m: &MountRecord) -> Result<Mount> {
+    let typ = if m.kind == "tmpfs" { "tmpfs" } else { "bind" };
+    oci_mount(&m.destination, typ, &m.source, &m.options)
+}
+
+/// The paths the spec masks, after `--security-opt mask=/unmask=`.
+fn masked_paths(mask: &[String], unmask: &[String]) -> Option<Vec<String>> {
+    if mask.is_empty() && unmask.is_empty() {
+        return None;
+    }
+    let mut v: Vec<String> = spec::MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+    if unmask.iter().any(|u| u == "ALL") {
+        v.clear();
+    } else {
+        v.retain(|p| !unmask.contains(p));
+    }
+    v.extend(mask.iter().cloned());
+    Some(v)
+}
+
+/// keep-id: the container's uid (default: yours) is you, and the rest of
+/// rpod's namespace maps around it. Mappings are relative to rpod's user
+/// namespace, where you are 0 and the subuids are 1..=65536.
+fn keep_id_maps(uid: u32, gid: u32) -> Result<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)> {
+    let around = |id: u32| -> Result<Vec<LinuxIdMapping>> {
+        let size = 65536u32;
+        let mut v = Vec::new();
+        let m = |c: u32, h: u32, n: u32| {
+            LinuxIdMappingBuilder::default()
+                .container_id(c)
+                .host_id(h)
+                .size(n)
+                .build()
+        };
+        // ids below `id` come from subids 1.., `id` is 0 (you), above from the rest.
+        if id > 0 {
+            v.push(m(0, 1, id.min(size))?);
+        }
+        v.push(m(id, 0, 1)?);
+        if id < size {
+            v.push(m(id + 1, id + 1, size - id)?);
+        }
+        Ok(v)
+    };
+    Ok((around(uid)?, around(gid)?))
+}
+
+/// The host id that is 0 in our user namespace (the user's own uid/gid);
+/// `current` when we are not in one.
+fn outer_id(map: &str, current: u32) -> u32 {
+    let text = std::fs::read_to_string(map).unwrap_or_default();
+    for line in text.lines() {
+        let f: Vec<u32> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if f.len() == 3 && f[0] == 0 && f[2] != u32::MAX {
+            return f[1];
+        }
+    }
+    current
+}
+
+/// Write `dir/config.json` for `plan`.
+pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
+    let mut mounts = Vec::new();
+    for m in &plan.mounts {
+        mounts.push(user_mount(m)?);
+    }
+    let ro = |ro: bool| -> Vec<String> {
+        let mut o = vec!["rbind".to_string(), "rprivate".to_string()];
+        o.push(if ro { "ro" } else { "rw" }.to_string());
+        o
+    };
+    let mut extra = Vec::new();
+    for (name, dest) in [
+        ("hosts", "/etc/hosts"),
+        ("hostname", "/etc/hostname"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
+        if !plan.mounts.iter().any(|m| m.destination == dest) {
+            let src = dir.join(name);
+            extra.push(oci_mount(dest, "bind", &src.to_string_lossy(), &ro(false))?);
+        }
+    }
+    if let Some(init) = &plan.init {
+        extra.push(oci_mount(
+            "/run/podman-init",
+            "bind",
+            &init.to_string_lossy(),
+            &["bind".to_string(), "ro".to_string(), "rprivate".to_string()],
+        )?);
+    }
+    let caps =
+        crate::runtime::capabilities::resolve(&plan.cap_add, &plan.cap_drop, plan.privileged)?;
+    let seccomp = match plan.security.seccomp.as_deref() {
+        None => SeccompMode::Default,
+        Some("unconfined") => SeccompMode::Unconfined,
+        Some(p) => SeccompMode::Profile(p.into()),
+    };
+    let mut rlimits = Vec::new();
+    for u in &plan.ulimits {
+        rlimits.push(spec::parse_ulimit(u)?);
+    }
+    let user_namespace = match &plan.userns {
+        Userns::KeepId { uid, gid } => {
+            let uid = uid
+                .unwrap_or_else(|| outer_id("/proc/self/uid_map", nix::unistd::getuid().as_raw()));
+            let gid = gid
+                .unwrap_or_else(|| outer_id("/proc/self/gid_map", nix::unistd::getgid().as_raw()));
+            Some(keep_id_maps(uid, gid)?)
+        }
+        _ => None,
+    };
+    let mut annotations = std::collections::HashMap::new();
+    if plan.init.is_some() {
+        annotations.insert("io.podman.annotations.init".to_string(), "TRUE".to_string());
+    }
+    let req = SpecRequest {
+        args: plan.args.clone(),
+        env: plan.env.clone(),
+        cwd: plan.cwd.clone(),
+        user: plan.user.clone(),
+        hostname: plan.hostname.clone(),
+        terminal: plan.tty,
+        rootfs: "merged".into(),
+        readonly_rootfs: plan.read_only,
+        caps,
+        cap_add: plan.cap_add.clone(),
+        no_new_privileges: plan.security.no_new_privileges,
+        seccomp,
+        mounts,
+        network: match plan.network {
+            NetworkMode::Host => NetworkNs::Host,
+            _ => NetworkNs::New,
+        },
+        rlimits,
+        annotations,
+        masked_paths: masked_paths(&plan.security.mask, &plan.security.unmask),
+        readonly_paths: None,
+        privileged: plan.privileged,
+        extra_mounts: extra,
+        user_namespace,
+    };
+    let spec = spec::build(&req)?;
+    let text = spec::to_json(&spec)?;
+    let p = dir.join("config.json");
+    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+}
+
+/// Warn (once per process) that limits can't be applied here; never refuse.
+pub fn warn_limits() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if let crate::runtime::cgroups::Support::Unsupported(why) = crate::runtime::cgroups::detect() {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            warn!("resource limits are not supported and ignored: {why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(masked_paths(&[], &[]), None);
+        let m = masked_paths(&["/secret".into()], &["/proc/kcore".into()]).unwrap();
+        assert!(m.contains(&"/secret".to_string()));
+        assert!(!m.contains(&"/proc/kcore".to_string()));
+        assert_eq!(
+            masked_paths(&[], &["ALL".into()]).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn keep_id_maps_cover_the_range_once() {
+        let (u, _) = keep_id_maps(1000, 1000).unwrap();
+        let triples: Vec<_> = u
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect();
+        assert_eq!(
+            triples,
+            vec![(0, 1, 1000), (1000, 0, 1), (1001, 1001, 64536)]
+        );
+        let (u, _) = keep_id_maps(0, 0).unwrap();
+        let triples: Vec<_> = u
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect();
+        assert_eq!(triples, vec![(0, 0, 1), (1, 1, 65536)]);
+    }
+}

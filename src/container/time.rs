@@ -1,0 +1,238 @@
+//! Timestamps as podman prints them (RFC 3339 with nanoseconds, UTC), their
+//! parsing for `logs --since/--until`, and go-units' human durations
+//! ("Up 3 seconds", "2 minutes ago").
+
+use anyhow::{bail, Result};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the epoch, now.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+// Howard Hinnant's days-from-civil and civil-from-days.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-11-28T07:47:15.123456789Z`.
+pub fn rfc3339_nano(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Parse RFC 3339 (any fraction, `Z` or `±HH:MM`) to epoch nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut frac_ns = 0i64;
+    if let Some(r) = rest.strip_prefix('.') {
+        let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
+        rest = &r[digits.len()..];
+        let mut padded = digits.clone();
+        padded.truncate(9);
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        frac_ns = padded.parse().ok()?;
+    }
+    let offset = match rest {
+        "Z" | "z" | "" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
+    Some(secs * 1_000_000_000 + frac_ns)
+}
+
+/// A `--since`/`--until` value: RFC 3339, a Unix timestamp (with optional
+/// fraction), or a Go duration before now ("10m", "1h30m", "45s").
+pub fn parse_time_arg(s: &str, now: i64) -> Result<i64> {
+    if let Some(t) = parse_rfc3339(s) {
+        return Ok(t);
+    }
+    if let Ok(f) = s.parse::<f64>() {
+        return Ok((f * 1e9) as i64);
+    }
+    if let Some(d) = parse_go_duration(s) {
+        return Ok(now - d.as_nanos() as i64);
+    }
+    bail!("invalid time {s:?}: use RFC 3339, a Unix timestamp, or a duration such as 10m")
+}
+
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        if n.is_empty() {
+            return None;
+        }
+        rest = &rest[n.len()..];
+        let unit: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        rest = &rest[unit.len()..];
+        let mult = match unit.as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n.parse::<f64>().ok()? * mult;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+/// go-units `HumanDuration`, which podman uses for CREATED and STATUS.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d < Duration::from_secs(1) {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let minutes = secs / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    let hours = (d.as_secs_f64() / 3600.0).round() as u64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", hours / 24 / 365)
+}
+
+/// Human duration between two epoch-ns instants (never negative).
+pub fn since(then_ns: i64, now_ns: i64) -> String {
+    human_duration(Duration::from_nanos((now_ns - then_ns).max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_round_trip() {
+        let t = 1_795_852_035_123_456_789; // 2026-11-28T07:47:15.123456789Z
+        let s = rfc3339_nano(t);
+        assert_eq!(s, "2026-11-28T07:47:15.123456789Z");
+        assert_eq!(parse_rfc3339(&s), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T08:47:15+01:00"),
+            Some(1_795_852_035 * 1_000_000_000)
+        );
+        assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00Z"),
+            Some(951_782_400 * 1_000_000_000)
+        );
+        assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn time_args() {
+        let now = 1_000_000 * 1_000_000_000;
+        assert_eq!(
+            parse_time_arg("10m", now).unwrap(),
+            now - 600 * 1_000_000_000
+        );
+        assert_eq!(
+            parse_time_arg("1h30m", now).unwrap(),
+            now - 5400 * 1_000_000_000
+        );
+        assert_eq!(parse_time_arg("12.5", now).unwrap(), 12_500_000_000);
+        assert!(parse_time_arg("10 parsecs", now).is_err());
+    }
+
+    #[test]
+    fn human_durations_match_go_units() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
+        assert_eq!(human_duration(s(1)), "1 second");
+        assert_eq!(human_duration(s(3)), "3 seconds");
+        assert_eq!(human_duration(s(61)), "About a minute");
+        assert_eq!(human_duration(s(150)), "2 minutes");
+        assert_eq!(human_duration(s(3600)), "About an hour");
+        assert_eq!(human_duration(s(5 * 3600)), "5 hours");
+        assert_eq!(human_duration(s(3 * 86400)), "3 days");
+        assert_eq!(human_duration(s(20 * 86400)), "2 weeks");
+        assert_eq!(human_duration(s(90 * 86400)), "3 months");
+        assert_eq!(human_duration(s(800 * 86400)), "2 years");
+    }
+}

@@ -1,0 +1,133 @@
+//! The container log in k8s-file format, as conmon writes it:
+//! `2026-11-28T07:47:15.123456789Z stdout F text` for a whole line and `P`
+//! for a chunk that did not end in a newline (the next chunk continues it).
+
+use crate::container::time;
+use std::fs::File;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+pub struct LogWriter {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl LogWriter {
+    pub fn new(file: File) -> LogWriter {
+        LogWriter {
+            file,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Log one chunk read from the container, in one write(2).
+    pub fn write(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        self.write_at(stream, data, time::now_ns())
+    }
+
+    pub fn write_at(&mut self, stream: Stream, data: &[u8], ts: i64) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let stamp = time::rfc3339_nano(ts);
+        self.buf.clear();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (line, tag, next) = match rest.iter().position(|b| *b == b'\n') {
+                Some(i) => (&rest[..i], "F", &rest[i + 1..]),
+                None => (rest, "P", &rest[rest.len()..]),
+            };
+            self.buf.extend_from_slice(stamp.as_bytes());
+            self.buf.push(b' ');
+            self.buf.extend_from_slice(stream.name().as_bytes());
+            self.buf.push(b' ');
+            self.buf.extend_from_slice(tag.as_bytes());
+            self.buf.push(b' ');
+            self.buf.extend_from_slice(line);
+            self.buf.push(b'\n');
+            rest = next;
+        }
+        self.file.write_all(&self.buf)
+    }
+}
+
+/// One parsed log line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub ts: i64,
+    pub stamp: &'a str,
+    pub stream: Stream,
+    pub partial: bool,
+    pub text: &'a [u8],
+}
+
+/// Parse a k8s-file line (without its newline). Unparsable lines are None.
+pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
+    let mut parts = line.splitn(4, |b| *b == b' ');
+    let stamp = std::str::from_utf8(parts.next()?).ok()?;
+    let stream = match parts.next()? {
+        b"stdout" => Stream::Stdout,
+        b"stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    let partial = match parts.next()? {
+        b"P" => true,
+        b"F" => false,
+        _ => return None,
+    };
+    let text = parts.next().unwrap_or(b"");
+    Some(Entry {
+        ts: time::parse_rfc3339(stamp)?,
+        stamp,
+        stream,
+        partial,
+        text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_and_partial_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ctr.log");
+        let mut w = LogWriter::new(File::create(&p).unwrap());
+        w.write_at(Stream::Stdout, b"one\ntwo\nthr", 0).unwrap();
+        w.write_at(Stream::Stdout, b"ee\n", 1).unwrap();
+        w.write_at(Stream::Stderr, b"\n", 2).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(
+            text,
+            "1970-01-01T00:00:00.000000000Z stdout F one\n\
+             1970-01-01T00:00:00.000000000Z stdout F two\n\
+             1970-01-01T00:00:00.000000000Z stdout P thr\n\
+             1970-01-01T00:00:00.000000001Z stdout F ee\n\
+             1970-01-01T00:00:00.000000002Z stderr F \n"
+        );
+        let lines: Vec<_> = text
+            .lines()
+            .map(|l| parse_line(l.as_bytes()).unwrap())
+            .collect();
+        assert!(lines[2].partial);
+        assert_eq!(lines[3].text, b"ee");
+        assert_eq!(lines[4].stream, Stream::Stderr);
+        assert_eq!(lines[4].text, b"");
+        assert!(parse_line(b"garbage").is_none());
+    }
+}

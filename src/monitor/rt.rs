@@ -1,0 +1,64 @@
+//! The monitor's calls into our OCI runtime (`crate::runtime`), in one place.
+
+use crate::runtime::{self, Console, CreateOptions, Stdio};
+use anyhow::Result;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// The container's stdio.
+pub enum Io {
+    Pipes {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    Pty(OwnedFd),
+}
+
+/// Create the container from `bundle` (config.json, rootfs `merged`); its
+/// init is our child. With `start`, it runs the user's program at once;
+/// otherwise it waits for [`start`].
+pub fn create(id: &str, bundle: &Path, state_root: &Path, io: Io, start: bool) -> Result<i32> {
+    let (stdio, console) = match io {
+        Io::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => (
+            Stdio {
+                stdin: Some(stdin),
+                stdout: Some(stdout),
+                stderr: Some(stderr),
+            },
+            Console::None,
+        ),
+        Io::Pty(slave) => (Stdio::default(), Console::PtySlave(slave)),
+    };
+    let opts = CreateOptions {
+        id,
+        bundle,
+        state_root,
+        stdio,
+        console,
+        pid_file: None,
+        no_pivot: false,
+        preserve_fds: 0,
+    };
+    if start {
+        runtime::run(opts)
+    } else {
+        runtime::create(opts)
+    }
+}
+
+pub fn start(state_root: &Path, id: &str) -> Result<()> {
+    runtime::start(state_root, id)
+}
+
+/// Forget the runtime's state of a stopped container (poststop hooks run).
+pub fn delete(state_root: &Path, id: &str) {
+    if let Err(e) = runtime::delete(state_root, id, true) {
+        debug!("runtime delete {id}: {e:#}");
+    }
+    let _ = std::fs::remove_dir_all(state_root.join(id));
+}
