@@ -3,7 +3,9 @@
 //! module that owns the behaviour.
 
 pub mod container;
+pub mod format;
 pub mod image;
+pub mod oci;
 mod system;
 
 use clap::{Args, Parser, Subcommand};
@@ -114,6 +116,9 @@ pub enum Command {
     /// Show how rpod is set up on this machine
     Info,
 
+    /// Run OCI bundles with runc's commands and flags
+    Oci(oci::OciArgs),
+
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(crate::monitor::MonitorArgs),
@@ -177,6 +182,9 @@ pub enum ContainerCommand {
 
 /// Parse the command line and run the command.
 pub fn run() -> anyhow::Result<()> {
+    if let Some(r) = oci::dispatch_argv0() {
+        return r;
+    }
     let cli = Cli::parse();
     crate::log::set_level(&cli.global.log_level);
     dispatch(&cli.global, cli.command)
@@ -226,6 +234,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Version => system::version_cmd(),
         Command::Info => system::info_cmd(g),
         Command::Monitor(a) => crate::monitor::main(g, a),
+        Command::Oci(a) => oci::main(g.root.clone(), a),
     }
 }
 

@@ -1,8 +1,747 @@
 //! Our in-process OCI runtime: the runtime-spec lifecycle (create, start,
-//! state, kill, delete, exec, ps, pause, resume, update) on nix/libc, driven by
-//! a config.json.
+//! state, kill, delete, exec, ps, pause, resume, update) on nix/libc, driven
+//! by a bundle (a directory with config.json and a rootfs).
+//!
+//! Each runc verb is one call here; `rpod oci` and the per-container monitor
+//! call them in-process. `create` clones the container's init as a child of
+//! the caller; the init sets the container up (see `init.rs` for the steps in
+//! order), reports back over a socket, and then waits on an exec fifo in the
+//! state dir until `start` (from any process) opens it.
 
 pub mod capabilities;
+pub mod cgroups;
+mod exec;
+pub mod hooks;
+mod init;
+pub mod mounts;
+pub mod process;
 pub mod seccomp;
 pub mod spec;
+pub mod state;
 pub mod user;
+
+pub use state::{State, Status};
+
+use anyhow::{bail, Context, Result};
+use init::{InitArgs, InitConsole};
+use mounts::DeviceMode;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use process::Channel;
+use state::{Saved, EXEC_FIFO};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The container's stdio; None inherits the caller's.
+#[derive(Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The container's terminal.
+pub enum Console {
+    None,
+    /// A pty slave made by the caller (the monitor keeps the master).
+    PtySlave(OwnedFd),
+    /// runc's `--console-socket`: a pty is made inside the container and its
+    /// master sent over this unix socket with SCM_RIGHTS.
+    Socket(PathBuf),
+}
+
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub state_root: &'a Path,
+    pub stdio: Stdio,
+    pub console: Console,
+    pub pid_file: Option<&'a Path>,
+    /// MS_MOVE + chroot instead of pivot_root (a ramfs root refuses pivot_root).
+    pub no_pivot: bool,
+    /// Pass fds 3 .. 3+N to the container's process.
+    pub preserve_fds: u32,
+}
+
+/// Read and check a bundle's config.json and find its rootfs.
+pub fn load_bundle(bundle: &Path) -> Result<(PathBuf, Spec, PathBuf)> {
+    let bundle =
+        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let cfg = bundle.join("config.json");
+    let text = std::fs::read(&cfg).with_context(|| format!("reading {}", cfg.display()))?;
+    let spec: Spec =
+        serde_json::from_slice(&text).with_context(|| format!("parsing {}", cfg.display()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .with_context(|| format!("{}: no root", cfg.display()))?;
+    let rootfs = bundle.join(root.path());
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("rootfs {} (from {})", rootfs.display(), cfg.display()))?;
+    if !rootfs.is_dir() {
+        bail!("rootfs {} is not a directory", rootfs.display());
+    }
+    let p = spec
+        .process()
+        .as_ref()
+        .with_context(|| format!("{}: no process", cfg.display()))?;
+    if p.args().as_ref().map_or(true, |a| a.is_empty()) {
+        bail!("{}: process.args must not be empty", cfg.display());
+    }
+    if !p.cwd().is_absolute() {
+        bail!(
+            "{}: process.cwd {} is not absolute",
+            cfg.display(),
+            p.cwd().display()
+        );
+    }
+    Ok((bundle, spec, rootfs))
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
+    }
+}
+
+/// The namespaces to create and the ones to join (by path).
+fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
+    let mut new = CloneFlags::empty();
+    let mut join = Vec::new();
+    let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    for ns in list.into_iter().flatten() {
+        let f = ns_flag(ns.typ());
+        match ns.path() {
+            Some(p) => {
+                if matches!(
+                    ns.typ(),
+                    LinuxNamespaceType::Pid | LinuxNamespaceType::Mount
+                ) {
+                    bail!(
+                        "joining an existing {:?} namespace ({}) is not supported",
+                        ns.typ(),
+                        p.display()
+                    );
+                }
+                join.push((f, p.clone()));
+            }
+            None => new |= f,
+        }
+    }
+    if !new.contains(CloneFlags::CLONE_NEWNS) {
+        bail!("config.json: the container needs a mount namespace (linux.namespaces has no \"mount\")");
+    }
+    Ok((new, join))
+}
+
+/// Whether we run without real root: unprivileged, or root only inside a
+/// user namespace (rpod's).
+pub fn is_rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || crate::userns::in_child_userns()
+}
+
+/// `create`: set the container up and leave its init waiting before the
+/// user's program. Returns the init's pid (in the caller's pid namespace).
+pub fn create(opts: CreateOptions) -> Result<i32> {
+    let id = opts.id;
+    create_inner(opts, false)
+        .map(|(pid, _)| pid)
+        .with_context(|| format!("creating container \"{id}\""))
+}
+
+/// `run`: create and start at once, skipping the fifo round trip.
+pub fn run(opts: CreateOptions) -> Result<i32> {
+    let (root, id) = (opts.state_root.to_path_buf(), opts.id.to_string());
+    let (pid, chan) =
+        create_inner(opts, true).with_context(|| format!("creating container \"{id}\""))?;
+    let chan = chan.expect("run mode keeps the channel");
+    let started = (|| -> Result<()> {
+        chan.send(init::MSG_START)?;
+        // EOF: execve closed the init's end. A message: it failed.
+        if let Some(m) = chan.recv()? {
+            return Err(process::decode_error(&m));
+        }
+        let saved = Saved::load(&root, &id)?;
+        run_poststart(&root, &saved)
+    })();
+    started.with_context(|| format!("starting container \"{id}\""))?;
+    Ok(pid)
+}
+
+fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Channel>)> {
+    state::validate_id(opts.id)?;
+    let (bundle, spec, rootfs) = load_bundle(opts.bundle)?;
+    let p = spec.process().as_ref().context("no process")?;
+    let (new_ns, join) = namespaces(&spec)?;
+    let own_userns = new_ns.contains(CloneFlags::CLONE_NEWUSER);
+    let rootless = is_rootless();
+    if !own_userns && !nix::unistd::geteuid().is_root() {
+        bail!(
+            "running as an unprivileged user needs a user namespace: add {{\"type\": \"user\"}} to \
+             linux.namespaces with uid/gid mappings (`rpod oci spec --rootless` writes one)"
+        );
+    }
+    if p.terminal() == Some(true) && matches!(opts.console, Console::None) {
+        bail!("process.terminal is true but no console was given: use --console-socket");
+    }
+
+    let root = opts.state_root;
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let dir = state::container_dir(root, opts.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("container \"{}\" already exists", opts.id)
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    let mut child: Option<Pid> = None;
+    let res = create_in_dir(
+        opts, run_now, &bundle, &spec, &rootfs, new_ns, join, own_userns, rootless, &dir,
+        &mut child,
+    );
+    if res.is_err() {
+        // Leave nothing behind: no process, no state.
+        if let Some(pid) = child {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    res
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create_in_dir(
+    opts: CreateOptions,
+    run_now: bool,
+    bundle: &Path,
+    spec: &Spec,
+    rootfs: &Path,
+    new_ns: CloneFlags,
+    join: Vec<(CloneFlags, PathBuf)>,
+    own_userns: bool,
+    rootless: bool,
+    dir: &Path,
+    child: &mut Option<Pid>,
+) -> Result<(i32, Option<Channel>)> {
+    let fifo = if run_now {
+        None
+    } else {
+        let f = dir.join(EXEC_FIFO);
+        nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .with_context(|| format!("creating {}", f.display()))?;
+        // mkfifo honours our umask; anyone in the container must be able to open it.
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
+        Some(f)
+    };
+    let console = match opts.console {
+        Console::None => InitConsole::None,
+        Console::PtySlave(fd) => InitConsole::Slave(fd),
+        Console::Socket(path) => InitConsole::Socket(
+            std::os::unix::net::UnixStream::connect(&path)
+                .with_context(|| format!("connecting to console socket {}", path.display()))?,
+        ),
+    };
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let cgroup_base = if cgroups::wants_limits(resources) {
+        match cgroups::detect() {
+            cgroups::Support::Delegated(p) => Some(p),
+            cgroups::Support::Unsupported(why) => {
+                warn!("resource limits are not applied: {why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let mut saved = Saved {
+        state: State {
+            oci_version: spec.version().clone(),
+            id: opts.id.to_string(),
+            pid: 0,
+            status: Status::Creating,
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            created: state::rfc3339_nano(SystemTime::now()),
+            owner: String::new(),
+            annotations,
+        },
+        init_start: 0,
+        setup_done: false,
+        rootless,
+        no_pivot: opts.no_pivot,
+        own_userns,
+        cgroup: None,
+        poststop: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().clone())
+            .unwrap_or_default(),
+    };
+    let hooks = spec.hooks().as_ref();
+    let parent_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    // Devices can only be made by real root; any user namespace binds them.
+    let devices = if rootless || own_userns {
+        DeviceMode::Bind
+    } else {
+        DeviceMode::Create
+    };
+
+    let (ours, theirs) = Channel::pair()?;
+    let Stdio {
+        stdin,
+        stdout,
+        stderr,
+    } = opts.stdio;
+    let mut init_args = Some(InitArgs {
+        spec,
+        rootfs,
+        bundle,
+        chan: theirs,
+        fifo: fifo.clone(),
+        stdio: [stdin, stdout, stderr],
+        console,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        new_ns,
+        join,
+        devices,
+        hook_state: saved.state.clone(),
+        parent_hooks,
+    });
+    let pid = match crate::sys::runtime::clone_fork(new_ns).context("clone")? {
+        None => {
+            drop(ours);
+            init::main(init_args.take().expect("init args"))
+        }
+        Some(pid) => pid,
+    };
+    *child = Some(pid);
+    drop(init_args);
+    let raw = pid.as_raw();
+
+    if own_userns {
+        write_id_maps(spec, raw).context("writing the user namespace's id maps")?;
+    }
+    saved.state.pid = raw;
+    saved.init_start = crate::sys::pidfd::start_time(raw).unwrap_or(0);
+    saved.save(opts.state_root)?;
+    if let Some(base) = &cgroup_base {
+        match cgroups::apply(base, opts.id, raw, resources.expect("limits")) {
+            Ok(p) => saved.cgroup = Some(p),
+            Err(e) => warn!("resource limits are not applied: {e:#}"),
+        }
+    }
+    ours.send(init::MSG_GO)?;
+    loop {
+        match ours.recv()? {
+            Some(m) if m == init::MSG_HOOKS => {
+                let st = saved.state.clone();
+                if let Some(h) = hooks {
+                    let pre = h.prestart().as_deref().unwrap_or(&[]);
+                    hooks::run("prestart", pre, &st)?;
+                    let cr = h.create_runtime().as_deref().unwrap_or(&[]);
+                    hooks::run("createRuntime", cr, &st)?;
+                }
+                ours.send(init::MSG_HOOKS_DONE)?;
+            }
+            Some(m) if m == init::MSG_READY => break,
+            Some(m) => return Err(process::decode_error(&m)),
+            None => {
+                let st = nix::sys::wait::waitpid(pid, None);
+                *child = None;
+                bail!("the container's init exited during setup ({st:?})");
+            }
+        }
+    }
+    saved.setup_done = true;
+    saved.save(opts.state_root)?;
+    if let Some(pf) = opts.pid_file {
+        write_pid_file(pf, raw)?;
+    }
+    Ok((raw, run_now.then_some(ours)))
+}
+
+/// Write the child's uid/gid maps: directly for a single mapping of our own
+/// ids (allowed to anyone, after denying setgroups), else via newuidmap.
+fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {
+    let linux = spec.linux().as_ref().context("no linux section")?;
+    let conv = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let uids = conv(linux.uid_mappings());
+    let gids = conv(linux.gid_mappings());
+    if uids.is_empty() || gids.is_empty() {
+        bail!("config.json asks for a user namespace but has no uidMappings/gidMappings");
+    }
+    let (euid, egid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let single_own = uids.len() == 1
+        && gids.len() == 1
+        && uids[0].1 == euid
+        && uids[0].2 == 1
+        && gids[0].1 == egid
+        && gids[0].2 == 1;
+    if single_own || euid == 0 && !crate::userns::in_child_userns() {
+        let fmt = |m: &[(u32, u32, u32)]| -> String {
+            m.iter().map(|(c, h, n)| format!("{c} {h} {n}\n")).collect()
+        };
+        if single_own {
+            std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+                .context("writing setgroups")?;
+        }
+        std::fs::write(format!("/proc/{pid}/uid_map"), fmt(&uids))
+            .with_context(|| format!("writing uid_map {uids:?}"))?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), fmt(&gids))
+            .with_context(|| format!("writing gid_map {gids:?}"))?;
+        return Ok(());
+    }
+    crate::userns::map_ids(pid, &uids, &gids)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing pid file {}", path.display()))
+}
+
+fn run_poststart(root: &Path, saved: &Saved) -> Result<()> {
+    let Ok((_, spec, _)) = load_bundle(&saved.state.bundle) else {
+        return Ok(());
+    };
+    let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().clone()) else {
+        return Ok(());
+    };
+    let st = saved.current(root);
+    if let Err(e) = hooks::run("poststart", &h, &st) {
+        // runc stops a container whose poststart hook failed.
+        let _ = kill_all(saved, Signal::SIGKILL);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `start`: let the init run the user's program, then run poststart hooks.
+pub fn start(state_root: &Path, id: &str) -> Result<()> {
+    start_inner(state_root, id).with_context(|| format!("starting container \"{id}\""))
+}
+
+fn start_inner(root: &Path, id: &str) -> Result<()> {
+    let saved = Saved::load(root, id)?;
+    let st = saved.current(root);
+    match st.status {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        s => bail!("cannot start a container in the {s} state"),
+    }
+    let fifo = state::container_dir(root, id).join(EXEC_FIFO);
+    let data = read_exec_fifo(&fifo, &saved)?;
+    let _ = std::fs::remove_file(&fifo);
+    match data.first() {
+        Some(b'0') if data.len() == 1 => {}
+        Some(b'0') => return Err(process::decode_error(&data[1..])),
+        _ => bail!("the container's init exited before it could start"),
+    }
+    run_poststart(root, &saved)
+}
+
+/// Open the fifo without blocking, then read until the init's end closes
+/// (execve closes it): "0" means started, anything after is an exec error.
+fn read_exec_fifo(fifo: &Path, saved: &Saved) -> Result<Vec<u8>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(fifo)
+        .with_context(|| format!("opening {}", fifo.display()))?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut nap = Duration::from_micros(200);
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) if !out.is_empty() => return Ok(out),
+            // No writer yet (the init is about to open its end).
+            Ok(0) => {
+                if !saved.init_alive() {
+                    return Ok(out);
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(10));
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, PollTimeout::from(100u16));
+                if !saved.init_alive() && out.is_empty() {
+                    return Ok(out);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the exec fifo"),
+        }
+    }
+}
+
+/// `state`: the runtime-spec state, with the status derived now.
+pub fn state(state_root: &Path, id: &str) -> Result<State> {
+    Ok(Saved::load(state_root, id)?.current(state_root))
+}
+
+/// `list`: every container under the state root, by id.
+pub fn list(state_root: &Path) -> Result<Vec<State>> {
+    let rd = match std::fs::read_dir(state_root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", state_root.display())),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e?;
+        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        // A dir without state.json is a create in progress or a leftover.
+        if let Ok(s) = Saved::load(state_root, &name) {
+            out.push(s.current(state_root));
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Inode of a process's pid namespace.
+fn pid_ns(pid: i32) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Host pids of every process in the init's pid namespace (init first).
+fn container_pids(saved: &Saved) -> Vec<i32> {
+    let init = saved.state.pid;
+    let Some(ns) = pid_ns(init) else {
+        return vec![];
+    };
+    if Some(ns) == pid_ns(std::process::id() as i32) {
+        // The container shares our pid namespace: only its init is known.
+        return vec![init];
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|p| pid_ns(*p) == Some(ns))
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_by_key(|p| (*p != init, *p));
+    pids
+}
+
+/// `ps`: host pids of the container's processes.
+pub fn ps(state_root: &Path, id: &str) -> Result<Vec<i32>> {
+    let saved = Saved::load(state_root, id)?;
+    if !saved.init_alive() {
+        return Ok(vec![]);
+    }
+    Ok(container_pids(&saved))
+}
+
+fn kill_all(saved: &Saved, sig: Signal) -> Result<()> {
+    signal_init(saved, sig)?;
+    for p in container_pids(saved) {
+        if p != saved.state.pid {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p), sig);
+        }
+    }
+    Ok(())
+}
+
+fn signal_init(saved: &Saved, sig: Signal) -> Result<()> {
+    // A pidfd checked against the start time: never signal a reused pid.
+    let Some(fd) = crate::sys::pidfd::open_verified(saved.state.pid, saved.init_start) else {
+        bail!("container \"{}\" is not running", saved.state.id);
+    };
+    crate::sys::pidfd::pidfd_send_signal(&fd, sig as i32)
+        .with_context(|| format!("sending {sig} to pid {}", saved.state.pid))
+}
+
+/// `kill`: signal the init (or, with `all`, every process of the container).
+pub fn kill(state_root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+    let saved = Saved::load(state_root, id)?;
+    let sig = Signal::try_from(signal).with_context(|| format!("invalid signal {signal}"))?;
+    if all {
+        kill_all(&saved, sig)
+    } else {
+        signal_init(&saved, sig)
+    }
+}
+
+/// `delete`: remove a stopped (or, with `force`, any) container; runs the
+/// poststop hooks.
+pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
+    let saved = Saved::load(state_root, id)?;
+    let st = saved.current(state_root);
+    match st.status {
+        Status::Stopped => {}
+        // A created container never ran the user's program: runc deletes it.
+        Status::Created | Status::Creating => kill_and_wait(&saved)?,
+        s if force => {
+            let _ = s;
+            kill_and_wait(&saved)?
+        }
+        s => bail!("cannot delete container \"{id}\" that is not stopped: {s}"),
+    }
+    hooks::run_warn("poststop", &saved.poststop, &st);
+    if let Some(cg) = &saved.cgroup {
+        cgroups::remove(cg);
+    }
+    let dir = state::container_dir(state_root, id);
+    std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
+}
+
+fn kill_and_wait(saved: &Saved) -> Result<()> {
+    let _ = kill_all(saved, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while saved.init_alive() {
+        if Instant::now() > deadline {
+            bail!("container \"{}\" did not die after SIGKILL", saved.state.id);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// `exec`: run another process in a running container; returns its pid
+/// (a child of the caller, which waits for it unless detached).
+pub fn exec(
+    state_root: &Path,
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    stdio: Stdio,
+    console: Console,
+    detach: bool,
+) -> Result<i32> {
+    exec::exec(state_root, id, process, stdio, console, detach)
+        .with_context(|| format!("exec in container \"{id}\""))
+}
+
+fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
+    cgroups::require(verb)?;
+    saved.cgroup.clone().with_context(|| {
+        format!(
+            "{verb}: container \"{}\" has no cgroup of its own",
+            saved.state.id
+        )
+    })
+}
+
+/// `pause`: freeze the container (needs a cgroup v2 of its own).
+pub fn pause(state_root: &Path, id: &str) -> Result<()> {
+    let saved = Saved::load(state_root, id)?;
+    let cg = no_cgroup("pause", &saved)?;
+    std::fs::write(cg.join("cgroup.freeze"), "1").context("pause: writing cgroup.freeze")
+}
+
+/// `resume`: thaw a paused container.
+pub fn resume(state_root: &Path, id: &str) -> Result<()> {
+    let saved = Saved::load(state_root, id)?;
+    let cg = no_cgroup("resume", &saved)?;
+    std::fs::write(cg.join("cgroup.freeze"), "0").context("resume: writing cgroup.freeze")
+}
+
+/// `update`: change the container's resource limits.
+pub fn update(
+    state_root: &Path,
+    id: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<()> {
+    let saved = Saved::load(state_root, id)?;
+    let cg = no_cgroup("update", &saved)?;
+    for (file, v) in cgroups::v2_values(resources) {
+        std::fs::write(cg.join(file), &v)
+            .with_context(|| format!("update: writing {v} to {file}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_split_new_and_joined() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [
+                {"type": "pid"}, {"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"},
+                {"type": "user"}]}}"#,
+        )
+        .unwrap();
+        let (new, join) = namespaces(&spec).unwrap();
+        assert_eq!(
+            new,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER
+        );
+        assert_eq!(
+            join,
+            vec![(CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/1/ns/net"))]
+        );
+        let nomnt: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}]}}"#,
+        )
+        .unwrap();
+        assert!(namespaces(&nomnt)
+            .unwrap_err()
+            .to_string()
+            .contains("mount namespace"));
+    }
+
+    #[test]
+    fn bad_bundles_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", load_bundle(d.path()).unwrap_err());
+        assert!(e.contains("config.json"), "{e}");
+        std::fs::write(
+            d.path().join("config.json"),
+            r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}}"#,
+        )
+        .unwrap();
+        let e = format!("{:#}", load_bundle(d.path()).unwrap_err());
+        assert!(e.contains("rootfs"), "{e}");
+        std::fs::create_dir(d.path().join("rootfs")).unwrap();
+        let e = format!("{:#}", load_bundle(d.path()).unwrap_err());
+        assert!(e.contains("no process"), "{e}");
+    }
+}

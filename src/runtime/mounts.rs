@@ -1,0 +1,759 @@
+//! The container's file system tree: the spec's mounts, /dev, pivot_root,
+//! masked and read-only paths. Every syscall goes through
+//! [`Syscalls`](crate::sys::runtime::Syscalls), so the order of the steps is
+//! unit-tested with the recording double.
+
+use crate::sys::runtime::Syscalls;
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// A mount's `options`, split into what mount(2) takes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    /// Propagation changes, applied by separate mount(2) calls.
+    pub propagation: Vec<MsFlags>,
+    /// Filesystem-specific options (the `data` argument).
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+    fn data(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+/// Parse the options of a runtime-spec mount (mount(8)'s names).
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut o = MountOptions::default();
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "defaults" => (MsFlags::empty(), MsFlags::empty()),
+            "ro" | "rro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" | "rrw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" | "rnosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" | "rsuid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" | "rnodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" | "rdev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" | "rnoexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" | "rexec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "noatime" | "rnoatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "atime" | "ratime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "nodiratime" | "rnodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "diratime" | "rdiratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "relatime" | "rrelatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" | "rnorelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" | "rstrictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" | "rnostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                o.propagation
+                    .push(propagation_flags(opt).unwrap_or(MsFlags::MS_PRIVATE));
+                continue;
+            }
+            // Options for other runtimes' copy-up and idmap features: not ours.
+            "tmpcopyup" | "notmpcopyup" | "copy-symlink" | "idmap" | "ridmap" | "z" | "Z" | "U" => {
+                continue
+            }
+            other => {
+                o.data.push(other.to_string());
+                continue;
+            }
+        };
+        o.flags = (o.flags | set) - clear;
+    }
+    o
+}
+
+/// The mount(2) flags of a propagation name (rootfsPropagation or an option).
+pub fn propagation_flags(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// `root` joined with `path`, resolving symlinks as if `root` were "/", so a
+/// symlink in the image can never point a mount outside the rootfs.
+pub fn secure_join(root: &Path, path: &Path) -> PathBuf {
+    let mut todo: VecDeque<OsString> = VecDeque::new();
+    push_front(&mut todo, path);
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        if part == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&part);
+        match std::fs::read_link(root.join(&next)) {
+            Ok(target) if links < 255 => {
+                links += 1;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                push_front(&mut todo, &target);
+            }
+            _ => cur = next,
+        }
+    }
+    root.join(cur)
+}
+
+fn push_front(todo: &mut VecDeque<OsString>, path: &Path) {
+    let parts: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    for p in parts.into_iter().rev() {
+        todo.push_front(p);
+    }
+}
+
+/// How the devices under /dev come to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceMode {
+    /// mknod (real root in the initial user namespace).
+    Create,
+    /// Bind-mount the host's node (any user namespace: mknod is refused).
+    Bind,
+}
+
+/// What the rootfs steps need besides the spec.
+pub struct RootfsConfig<'a> {
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub devices: DeviceMode,
+}
+
+const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+fn errno_ctx(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
+    anyhow::Error::new(std::io::Error::from_raw_os_error(e as i32)).context(what())
+}
+
+/// Everything before createContainer hooks and pivot_root: propagation,
+/// the rootfs bind, the spec's mounts in order, /dev, the cwd.
+pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(p) => {
+            propagation_flags(p).with_context(|| format!("unknown rootfsPropagation \"{p}\""))?
+                | MsFlags::MS_REC
+        }
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
+    // Our mount events must not reach the host. A shared root would also make
+    // pivot_root fail, so start from slave (or private) and only then share.
+    let first = if prop.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        prop
+    };
+    sys.mount(None, Path::new("/"), None, first, None)
+        .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
+    // pivot_root needs the new root to be a mount point.
+    sys.mount(
+        Some(cfg.rootfs),
+        cfg.rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| {
+        errno_ctx(e, || {
+            format!("bind-mounting rootfs {}", cfg.rootfs.display())
+        })
+    })?;
+
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    for m in mounts {
+        mount_one(sys, m, cfg).with_context(|| {
+            format!(
+                "mounting {} on {}",
+                m.source()
+                    .as_ref()
+                    .map_or("-".into(), |s| s.display().to_string()),
+                m.destination().display()
+            )
+        })?;
+    }
+
+    let dev_is_bind = mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && parse_options(opts(m)).is_bind());
+    if !dev_is_bind {
+        create_devices(sys, spec, cfg)?;
+        dev_symlinks(sys, cfg.rootfs)?;
+    }
+
+    if let Some(p) = spec.process() {
+        let cwd = secure_join(cfg.rootfs, p.cwd());
+        if sys.is_dir(&cwd).is_none() {
+            sys.mkdir_all(&cwd, 0o755)
+                .map_err(|e| errno_ctx(e, || format!("creating cwd {}", p.cwd().display())))?;
+        }
+    }
+    if prop.contains(MsFlags::MS_SHARED) {
+        sys.mount(None, cfg.rootfs, None, prop, None)
+            .map_err(|e| errno_ctx(e, || "sharing the rootfs".into()))?;
+    }
+    Ok(())
+}
+
+fn opts(m: &Mount) -> &[String] {
+    m.options().as_deref().unwrap_or(&[])
+}
+
+fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        bail!("mount destination {} is not absolute", dest.display());
+    }
+    let o = parse_options(opts(m));
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let target = secure_join(cfg.rootfs, dest);
+    let data = o.data();
+
+    if o.is_bind() || typ == "bind" {
+        let src = m
+            .source()
+            .as_deref()
+            .context("bind mount without a source")?;
+        let src = if src.is_absolute() {
+            src.to_path_buf()
+        } else {
+            cfg.bundle.join(src)
+        };
+        let flags = o.flags | MsFlags::MS_BIND;
+        return bind(sys, &src, &target, flags, &o.propagation);
+    }
+
+    sys.mkdir_all(&target, 0o755)
+        .map_err(|e| errno_ctx(e, || format!("creating {}", target.display())))?;
+    let source = m.source().as_deref().unwrap_or(Path::new(typ));
+    let res = sys.mount(Some(source), &target, Some(typ), o.flags, data.as_deref());
+    match (typ, res) {
+        (_, Ok(())) => {}
+        // Rootless with the host's network namespace: sysfs belongs to it,
+        // so show the host's /sys read-only instead (as runc and crun do).
+        ("sysfs", Err(Errno::EPERM | Errno::EACCES)) => {
+            let f = MsFlags::MS_BIND
+                | MsFlags::MS_REC
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC;
+            bind(sys, Path::new("/sys"), &target, f, &[])?;
+        }
+        // mqueue needs an IPC namespace of our own user namespace.
+        ("mqueue", Err(Errno::EPERM | Errno::EACCES)) => {
+            bind(
+                sys,
+                Path::new("/dev/mqueue"),
+                &target,
+                MsFlags::MS_BIND | MsFlags::MS_REC | (o.flags & MsFlags::MS_RDONLY),
+                &[],
+            )?;
+        }
+        // No cgroup2 of our own (cgroup v1, or no cgroup namespace): the
+        // host's hierarchy, read-only; without it the container still runs.
+        ("cgroup" | "cgroup2", Err(_)) => {
+            let f = MsFlags::MS_BIND
+                | MsFlags::MS_REC
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC;
+            if let Err(e) = bind(sys, Path::new("/sys/fs/cgroup"), &target, f, &[]) {
+                debug!("no cgroup file system in the container: {e:#}");
+            }
+        }
+        // gid=5 is unmapped in a single-id user namespace.
+        ("devpts", Err(Errno::EINVAL)) if o.data.iter().any(|d| d.starts_with("gid=")) => {
+            let data: Vec<&str> = o
+                .data
+                .iter()
+                .map(String::as_str)
+                .filter(|d| !d.starts_with("gid="))
+                .collect();
+            let data = data.join(",");
+            sys.mount(Some(source), &target, Some(typ), o.flags, Some(&data))
+                .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
+        }
+        (_, Err(e)) => return Err(errno_ctx(e, || "mount(2)".into())),
+    }
+    for p in &o.propagation {
+        sys.mount(None, &target, None, *p, None)
+            .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
+    }
+    Ok(())
+}
+
+/// Bind `src` on `target` (creating the target as a dir or file to match),
+/// then remount with the wanted flags, keeping the flags the kernel locks.
+fn bind(
+    sys: &dyn Syscalls,
+    src: &Path,
+    target: &Path,
+    flags: MsFlags,
+    propagation: &[MsFlags],
+) -> Result<()> {
+    let src_is_dir = match std::fs::metadata(src) {
+        Ok(m) => m.is_dir(),
+        Err(e) => {
+            return Err(e).with_context(|| format!("bind source {}", src.display()));
+        }
+    };
+    make_target(sys, target, src_is_dir)?;
+    let rec = flags & MsFlags::MS_REC;
+    sys.mount(Some(src), target, None, MsFlags::MS_BIND | rec, None)
+        .map_err(|e| errno_ctx(e, || "bind mount".into()))?;
+    let extra = flags
+        - (MsFlags::MS_BIND
+            | MsFlags::MS_REC
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_SHARED
+            | MsFlags::MS_SLAVE
+            | MsFlags::MS_PRIVATE
+            | MsFlags::MS_UNBINDABLE);
+    if !extra.is_empty() {
+        remount(
+            sys,
+            target,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rec | extra,
+        )?;
+    }
+    for p in propagation {
+        sys.mount(None, target, None, *p, None)
+            .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
+    }
+    Ok(())
+}
+
+/// A remount that, when refused, retries with the flags already on the mount
+/// (nosuid, nodev, ... that a user namespace may not clear).
+fn remount(sys: &dyn Syscalls, target: &Path, flags: MsFlags) -> Result<()> {
+    match sys.mount(None, target, None, flags, None) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPERM) => {
+            let locked = sys
+                .locked_flags(target)
+                .map_err(|e| errno_ctx(e, || format!("statvfs {}", target.display())))?;
+            sys.mount(None, target, None, flags | locked, None)
+                .map_err(|e| errno_ctx(e, || format!("remounting {}", target.display())))
+        }
+        Err(e) => Err(errno_ctx(e, || format!("remounting {}", target.display()))),
+    }
+}
+
+fn make_target(sys: &dyn Syscalls, target: &Path, dir: bool) -> Result<()> {
+    if dir {
+        sys.mkdir_all(target, 0o755)
+    } else {
+        if let Some(parent) = target.parent() {
+            sys.mkdir_all(parent, 0o755)
+                .map_err(|e| errno_ctx(e, || format!("creating {}", parent.display())))?;
+        }
+        sys.touch(target)
+    }
+    .map_err(|e| errno_ctx(e, || format!("creating {}", target.display())))
+}
+
+fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
+    let mut devs: Vec<(PathBuf, SFlag, u64, u64, u32, Option<u32>, Option<u32>)> = DEFAULT_DEVICES
+        .iter()
+        .map(|(p, maj, min)| {
+            (
+                PathBuf::from(p),
+                SFlag::S_IFCHR,
+                *maj,
+                *min,
+                0o666,
+                None,
+                None,
+            )
+        })
+        .collect();
+    if let Some(list) = spec.linux().as_ref().and_then(|l| l.devices().as_ref()) {
+        for d in list {
+            let kind = match d.typ() {
+                LinuxDeviceType::B => SFlag::S_IFBLK,
+                LinuxDeviceType::P => SFlag::S_IFIFO,
+                _ => SFlag::S_IFCHR,
+            };
+            let mode = d.file_mode().unwrap_or(0o666);
+            let entry = (
+                d.path().clone(),
+                kind,
+                d.major() as u64,
+                d.minor() as u64,
+                mode,
+                d.uid(),
+                d.gid(),
+            );
+            match devs.iter_mut().find(|x| x.0 == entry.0) {
+                Some(x) => *x = entry,
+                None => devs.push(entry),
+            }
+        }
+    }
+    for (path, kind, maj, min, mode, uid, gid) in devs {
+        let target = secure_join(cfg.rootfs, &path);
+        match cfg.devices {
+            DeviceMode::Bind => {
+                make_target(sys, &target, false)?;
+                sys.mount(Some(&path), &target, None, MsFlags::MS_BIND, None)
+                    .map_err(|e| {
+                        errno_ctx(e, || format!("bind-mounting device {}", path.display()))
+                    })?;
+            }
+            DeviceMode::Create => {
+                if let Some(parent) = target.parent() {
+                    sys.mkdir_all(parent, 0o755)
+                        .map_err(|e| errno_ctx(e, || format!("creating {}", parent.display())))?;
+                }
+                match sys.mknod(
+                    &target,
+                    kind,
+                    mode & 0o7777,
+                    nix::sys::stat::makedev(maj, min),
+                ) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(errno_ctx(e, || format!("mknod {}", path.display()))),
+                }
+                if uid.is_some() || gid.is_some() {
+                    sys.chown(&target, uid, gid)
+                        .map_err(|e| errno_ctx(e, || format!("chown {}", path.display())))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
+    let dev = secure_join(rootfs, Path::new("/dev"));
+    let mut links = vec![
+        ("pts/ptmx", "ptmx"),
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match sys.symlink(Path::new(target), &dev.join(name)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(errno_ctx(e, || format!("creating /dev/{name}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Make the rootfs our `/`: pivot_root, or (for `--no-pivot`, on a ramfs
+/// root where pivot_root is refused) move it over `/` and chroot.
+pub fn enter(sys: &dyn Syscalls, rootfs: &Path, no_pivot: bool) -> Result<()> {
+    let e = |what: &'static str| move |e: Errno| errno_ctx(e, || what.to_string());
+    if no_pivot {
+        sys.chdir(rootfs).map_err(e("chdir to rootfs"))?;
+        sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+            .map_err(e("moving the rootfs to /"))?;
+        sys.chroot(Path::new(".")).map_err(e("chroot"))?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on the new one; detaching
+        // it then leaves only the new root (see pivot_root(2)).
+        sys.chdir(rootfs).map_err(e("chdir to rootfs"))?;
+        sys.pivot_root(Path::new("."), Path::new("."))
+            .map_err(e("pivot_root"))?;
+        sys.mount(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(e("making the old root a slave"))?;
+        sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
+            .map_err(e("detaching the old root"))?;
+    }
+    sys.chdir(Path::new("/")).map_err(e("chdir /"))
+}
+
+/// After pivot_root: masked paths, read-only paths, a read-only root.
+pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = Path::new(p);
+        match sys.is_dir(path) {
+            None => continue,
+            Some(true) => sys.mount(
+                Some(Path::new("tmpfs")),
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            ),
+            Some(false) => sys.mount(
+                Some(Path::new("/dev/null")),
+                path,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            ),
+        }
+        .map_err(|e| errno_ctx(e, || format!("masking {p}")))?;
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = Path::new(p);
+        if sys.is_dir(path).is_none() {
+            continue;
+        }
+        sys.mount(
+            Some(path),
+            path,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|e| errno_ctx(e, || format!("making {p} read-only")))?;
+        remount(
+            sys,
+            path,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_REC | MsFlags::MS_RDONLY,
+        )
+        .with_context(|| format!("making {p} read-only"))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount(
+            sys,
+            Path::new("/"),
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        )
+        .context("making the root read-only")?;
+    }
+    Ok(())
+}
+
+/// Hostname and domain name, in the container's UTS namespace.
+pub fn set_names(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys.sethostname(h)
+            .map_err(|e| errno_ctx(e, || format!("setting hostname \"{h}\"")))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys.setdomainname(d)
+            .map_err(|e| errno_ctx(e, || format!("setting domain name \"{d}\"")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::runtime::Recorder;
+
+    fn spec_from(json: &str) -> Spec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let o = parse_options(&[
+            "nosuid".into(),
+            "noexec".into(),
+            "mode=755".into(),
+            "size=65536k".into(),
+            "rbind".into(),
+            "rslave".into(),
+            "ro".into(),
+            "rw".into(),
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_BIND | MsFlags::MS_REC
+        );
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+        assert_eq!(o.data, ["mode=755", "size=65536k"]);
+    }
+
+    #[test]
+    fn secure_join_keeps_symlinks_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../real", root.join("rel")).unwrap();
+        assert_eq!(
+            secure_join(root, Path::new("/abs/passwd")),
+            root.join("etc/passwd")
+        );
+        assert_eq!(secure_join(root, Path::new("/rel/x")), root.join("real/x"));
+        assert_eq!(secure_join(root, Path::new("/../../x")), root.join("x"));
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        // A loop ends instead of spinning; the result stays under the root.
+        assert!(secure_join(root, Path::new("/loop")).starts_with(root));
+    }
+
+    const SPEC: &str = r#"{
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "box",
+        "process": {"cwd": "/work", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]}
+        ],
+        "linux": {
+            "maskedPaths": ["/proc/kcore", "/proc/acpi", "/proc/absent"],
+            "readonlyPaths": ["/proc/sys"]
+        }
+    }"#;
+
+    #[test]
+    fn rootless_prepare_orders_mounts_and_falls_back() {
+        let rec = Recorder {
+            // sysfs of a foreign network namespace and gid=5 are refused rootless.
+            fail: vec![
+                ("sysfs".into(), Errno::EPERM),
+                ("gid=5".into(), Errno::EINVAL),
+            ],
+            ..Default::default()
+        };
+        let spec = spec_from(SPEC);
+        let cfg = RootfsConfig {
+            rootfs: Path::new("/nonexistent/r"),
+            bundle: Path::new("/nonexistent"),
+            devices: DeviceMode::Bind,
+        };
+        prepare(&rec, &spec, &cfg).unwrap();
+        let l = rec.lines();
+        let pos = |pat: &str| {
+            l.iter()
+                .position(|x| x.contains(pat))
+                .unwrap_or_else(|| panic!("no {pat} in {l:#?}"))
+        };
+        assert!(
+            l[0].starts_with("mount - / - MS_REC | MS_SLAVE"),
+            "{}",
+            l[0]
+        );
+        assert!(l[1].starts_with("mount /nonexistent/r /nonexistent/r - MS_BIND | MS_REC"));
+        assert!(pos("/r/proc proc") < pos("/r/dev tmpfs"));
+        assert!(pos("/r/dev tmpfs") < pos("/r/dev/pts devpts"));
+        // devpts retried without gid=5, keeping newinstance and ptmxmode.
+        assert!(l.iter().any(|x| x.contains("devpts")
+            && x.contains("newinstance,ptmxmode=0666,mode=0620")
+            && !x.contains("gid=5")));
+        // sysfs refused: the host's /sys is bound read-only instead.
+        let sys_bind = pos("mount /sys /nonexistent/r/sys - MS_BIND | MS_REC");
+        assert!(l[sys_bind + 1].contains("MS_RDONLY") && l[sys_bind + 1].contains("MS_REMOUNT"));
+        // Devices are bound from the host, after the /dev tmpfs.
+        assert!(pos("mount /dev/null /nonexistent/r/dev/null - MS_BIND") > pos("/r/dev tmpfs"));
+        assert!(pos("symlink pts/ptmx /nonexistent/r/dev/ptmx") > pos("/dev/tty"));
+        assert!(pos("symlink /proc/self/fd /nonexistent/r/dev/fd") > 0);
+        assert!(pos("mkdir /nonexistent/r/work") > pos("symlink /proc/self/fd/2"));
+    }
+
+    #[test]
+    fn pivot_then_mask_then_readonly() {
+        let rec = Recorder {
+            dirs: vec!["/proc/acpi".into(), "/proc/sys".into()],
+            files: vec!["/proc/kcore".into()],
+            // A remount that drops locked flags is refused; the retry keeps them.
+            fail: vec![(
+                "MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC -".into(),
+                Errno::EPERM,
+            )],
+            ..Default::default()
+        };
+        let spec = spec_from(SPEC);
+        enter(&rec, Path::new("/r"), false).unwrap();
+        finish(&rec, &spec).unwrap();
+        set_names(&rec, &spec).unwrap();
+        let l = rec.lines();
+        assert_eq!(l[0], "chdir /r");
+        assert_eq!(l[1], "pivot_root . .");
+        assert!(l[2].starts_with("mount - . - MS_REC | MS_SLAVE"));
+        assert_eq!(l[3], "umount2 . MNT_DETACH");
+        assert_eq!(l[4], "chdir /");
+        assert_eq!(l[5], "mount /dev/null /proc/kcore - MS_BIND -");
+        assert_eq!(l[6], "mount tmpfs /proc/acpi tmpfs MS_RDONLY -");
+        assert_eq!(l[7], "mount /proc/sys /proc/sys - MS_BIND | MS_REC -");
+        assert!(l[8].ends_with("= EPERM"), "{}", l[8]);
+        assert_eq!(l[9], "statvfs /proc/sys");
+        assert!(l[10].contains("MS_NOSUID | MS_NODEV") && l[10].contains("MS_RDONLY"));
+        assert!(l[11].starts_with("mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND"));
+        assert_eq!(l.last().unwrap(), "sethostname box");
+    }
+
+    #[test]
+    fn no_pivot_moves_and_chroots() {
+        let rec = Recorder::default();
+        enter(&rec, Path::new("/r"), true).unwrap();
+        assert_eq!(
+            rec.lines(),
+            ["chdir /r", "mount /r / - MS_MOVE -", "chroot .", "chdir /"]
+        );
+    }
+}

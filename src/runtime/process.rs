@@ -1,0 +1,418 @@
+//! Becoming the container's process: rlimits, user, capabilities, seccomp,
+//! the executable's lookup and execve. Shared by the init (`create`) and by
+//! `exec`, and the sync channel both use to talk to their caller.
+
+use crate::error::{coded, Coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, EXIT_RPOD};
+use anyhow::{bail, Context, Result};
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::socket::{recv, send, MsgFlags};
+use nix::unistd::{AccessFlags, Gid, Uid};
+use oci_spec::runtime::{PosixRlimitType, Process};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One end of a SOCK_SEQPACKET pair: each send is one message, and a closed
+/// peer (exit, or execve closing the CLOEXEC end) reads as None.
+pub struct Channel(pub OwnedFd);
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .context("socketpair")?;
+        Ok((Channel(a), Channel(b)))
+    }
+    pub fn send(&self, msg: &[u8]) -> Result<()> {
+        loop {
+            match send(self.0.as_raw_fd(), msg, MsgFlags::MSG_NOSIGNAL) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => return r.map(drop).context("writing to the sync socket"),
+            }
+        }
+    }
+    pub fn recv(&self) -> Result<Option<Vec<u8>>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) => return Ok(None),
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(Some(buf));
+                }
+                Err(e) => return Err(e).context("reading the sync socket"),
+            }
+        }
+    }
+    /// Wait for exactly `want`; an error report from the peer becomes our error.
+    pub fn expect(&self, want: &[u8]) -> Result<()> {
+        match self.recv()? {
+            Some(m) if m == want => Ok(()),
+            Some(m) => Err(decode_error(&m)),
+            None => bail!("the other side of the sync socket went away"),
+        }
+    }
+}
+
+/// An error as one message: "E<code> <text>".
+pub fn encode_error(e: &anyhow::Error) -> Vec<u8> {
+    let code = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<Coded>().map(|c| c.code))
+        .unwrap_or(EXIT_RPOD);
+    format!("E{code} {e:#}").into_bytes()
+}
+
+pub fn decode_error(m: &[u8]) -> anyhow::Error {
+    let text = String::from_utf8_lossy(m);
+    let Some(rest) = text.strip_prefix('E') else {
+        return anyhow::anyhow!("unexpected message from the container init: {text}");
+    };
+    let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+    match code.parse::<i32>() {
+        Ok(c) if c != EXIT_RPOD => coded(c, msg),
+        _ => anyhow::anyhow!("{msg}"),
+    }
+}
+
+pub fn apply_rlimits(p: &Process) -> Result<()> {
+    for r in p.rlimits().as_deref().unwrap_or(&[]) {
+        let res = rlimit_resource(r.typ());
+        setrlimit(res, r.soft(), r.hard())
+            .with_context(|| format!("setting {:?} to {}/{}", r.typ(), r.soft(), r.hard()))?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => Resource::RLIMIT_CPU,
+        T::RlimitFsize => Resource::RLIMIT_FSIZE,
+        T::RlimitData => Resource::RLIMIT_DATA,
+        T::RlimitStack => Resource::RLIMIT_STACK,
+        T::RlimitCore => Resource::RLIMIT_CORE,
+        T::RlimitRss => Resource::RLIMIT_RSS,
+        T::RlimitNproc => Resource::RLIMIT_NPROC,
+        T::RlimitNofile => Resource::RLIMIT_NOFILE,
+        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        T::RlimitAs => Resource::RLIMIT_AS,
+        T::RlimitLocks => Resource::RLIMIT_LOCKS,
+        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::RlimitNice => Resource::RLIMIT_NICE,
+        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+/// Groups, gid, uid; then capabilities and (when no_new_privs is off, while
+/// CAP_SYS_ADMIN is still ours) the seccomp filter.
+pub fn become_user(p: &Process, seccomp: Option<&Filter>) -> Result<()> {
+    let u = p.user();
+    let caps = p.capabilities().as_ref();
+    if let Some(c) = caps {
+        super::capabilities::drop_bounding(c)?;
+    }
+    super::capabilities::keep_caps_across_setuid()?;
+    let extra: Vec<Gid> = u
+        .additional_gids()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    let allowed = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "allow")
+        .unwrap_or(true);
+    if !extra.is_empty() {
+        if !allowed {
+            bail!(
+                "cannot set additional gids {:?}: setgroups is denied in this user namespace \
+                 (a single-id rootless map)",
+                u.additional_gids().as_deref().unwrap_or(&[])
+            );
+        }
+        nix::unistd::setgroups(&extra).context("setgroups")?;
+    } else if allowed {
+        nix::unistd::setgroups(&[]).context("setgroups")?;
+    }
+    let (uid, gid) = (Uid::from_raw(u.uid()), Gid::from_raw(u.gid()));
+    nix::unistd::setresgid(gid, gid, gid).with_context(|| {
+        format!(
+            "setgid {}: is the gid mapped in the user namespace?",
+            u.gid()
+        )
+    })?;
+    nix::unistd::setresuid(uid, uid, uid).with_context(|| {
+        format!(
+            "setuid {}: is the uid mapped in the user namespace?",
+            u.uid()
+        )
+    })?;
+    if u.uid() != 0 {
+        // The uid change emptied the effective set; take back what we are
+        // permitted so the filter and the final capability sets can be set.
+        let permitted =
+            caps::read(None, caps::CapSet::Permitted).context("reading capabilities")?;
+        caps::set(None, caps::CapSet::Effective, &permitted)
+            .context("raising effective capabilities")?;
+    }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if let (Some(f), false) = (seccomp, nnp) {
+        f.install()?;
+    }
+    // No capabilities in the spec: leave them as they are (runc does too).
+    if let Some(c) = caps {
+        super::capabilities::apply(&raisable_ambient(c))?;
+    }
+    if let Some(mask) = u.umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    Ok(())
+}
+
+/// The kernel raises an ambient capability only if it is both permitted and
+/// inheritable; runc's rootless template lists ambient caps without
+/// inheritable ones, and runc then leaves them out. So do we.
+fn raisable_ambient(
+    c: &oci_spec::runtime::LinuxCapabilities,
+) -> oci_spec::runtime::LinuxCapabilities {
+    let mut c = c.clone();
+    if let Some(amb) = c.ambient().clone() {
+        let inh = c.inheritable().clone().unwrap_or_default();
+        let perm = c.permitted().clone().unwrap_or_default();
+        let keep: oci_spec::runtime::Capabilities = amb
+            .into_iter()
+            .filter(|cap| inh.contains(cap) && perm.contains(cap))
+            .collect();
+        c.set_ambient(Some(keep));
+    }
+    c
+}
+
+/// A seccomp filter compiled ahead (so errors surface at create).
+pub struct Filter {
+    prog: seccompiler::BpfProgram,
+    flags: u32,
+}
+
+impl Filter {
+    pub fn compile(p: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<Option<Filter>> {
+        let Some(s) = p else { return Ok(None) };
+        Ok(Some(Filter {
+            prog: super::seccomp::compile(s)?,
+            flags: super::seccomp::filter_flags(s)?,
+        }))
+    }
+    pub fn install(&self) -> Result<()> {
+        super::seccomp::install_program(&self.prog, self.flags)
+    }
+}
+
+/// The process environment, with HOME from the container's /etc/passwd
+/// when the spec does not set it (as runc does).
+pub fn environment(p: &Process) -> Vec<String> {
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let uid = p.user().uid();
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+                })
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Find the program as runc's LookPath does, in the container (after
+/// pivot_root, chdir and the uid change): 127 when it is not there, 126 when
+/// it cannot be run.
+pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf> {
+    if name.is_empty() {
+        return Err(coded(
+            EXIT_NOT_FOUND,
+            "no command given: process.args[0] is empty",
+        ));
+    }
+    if name.contains('/') {
+        return check_executable(Path::new(name)).map(|_| PathBuf::from(name));
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let mut denied = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(name);
+        match check_executable(&cand) {
+            Ok(()) => return Ok(cand),
+            Err(e) if denied.is_none() && cand.is_file() => denied = Some(e),
+            Err(_) => {}
+        }
+    }
+    Err(denied.unwrap_or_else(|| {
+        coded(
+            EXIT_NOT_FOUND,
+            format!("executable file `{name}` not found in $PATH: No such file or directory"),
+        )
+    }))
+}
+
+fn check_executable(p: &Path) -> Result<()> {
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(coded(
+                EXIT_NOT_FOUND,
+                format!("{}: no such file or directory", p.display()),
+            ))
+        }
+        Err(e) => return Err(coded(EXIT_CANNOT_INVOKE, format!("{}: {e}", p.display()))),
+    };
+    if meta.is_dir() {
+        return Err(coded(
+            EXIT_CANNOT_INVOKE,
+            format!("{}: is a directory", p.display()),
+        ));
+    }
+    if meta.permissions().mode() & 0o111 == 0 || nix::unistd::access(p, AccessFlags::X_OK).is_err()
+    {
+        return Err(coded(
+            EXIT_CANNOT_INVOKE,
+            format!("{}: permission denied", p.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Put `fd` at `target` (0, 1 or 2) for the new program.
+pub fn install_stdio(fd: &OwnedFd, target: i32) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    if raw == target {
+        nix::fcntl::fcntl(
+            raw,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )?;
+    } else {
+        nix::unistd::dup2(raw, target).with_context(|| format!("dup2 onto fd {target}"))?;
+    }
+    Ok(())
+}
+
+/// Make a terminal our stdio and controlling terminal (we are a session leader).
+pub fn attach_tty(slave: &OwnedFd) -> Result<()> {
+    for t in 0..3 {
+        install_stdio(slave, t)?;
+    }
+    crate::sys::runtime::set_controlling_tty(slave.as_fd()).context("TIOCSCTTY")
+}
+
+/// Everything is in place: seccomp (when no_new_privs is on) and execve.
+/// Only returns on failure.
+pub fn exec(
+    p: &Process,
+    path: &Path,
+    env: &[String],
+    filter: Option<&Filter>,
+    preserve_fds: u32,
+) -> anyhow::Error {
+    let run = || -> Result<std::convert::Infallible> {
+        let args: Vec<CString> = p
+            .args()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an argument holds a NUL byte")?;
+        let envs: Vec<CString> = env
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an environment variable holds a NUL byte")?;
+        let prog = CString::new(path.as_os_str().as_encoded_bytes())?;
+        crate::sys::runtime::cloexec_from(3 + preserve_fds as i32).context("close_range")?;
+        if p.no_new_privileges().unwrap_or(false) {
+            nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
+            if let Some(f) = filter {
+                f.install()?;
+            }
+        }
+        let e = nix::unistd::execve(&prog, &args, &envs).unwrap_err();
+        let code = if e == nix::errno::Errno::ENOENT {
+            EXIT_NOT_FOUND
+        } else {
+            EXIT_CANNOT_INVOKE
+        };
+        Err(coded(code, format!("exec {}: {e}", path.display())))
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_cross_the_channel_with_their_code() {
+        let (a, b) = Channel::pair().unwrap();
+        let e = coded(127, "executable file `nope` not found in $PATH")
+            .context("starting the container process");
+        a.send(&encode_error(&e)).unwrap();
+        let back = decode_error(&b.recv().unwrap().unwrap());
+        assert_eq!(crate::error::classify(&back).0, 127);
+        assert!(back.to_string().contains("`nope` not found"));
+        let plain = decode_error(&encode_error(&anyhow::anyhow!("mount failed")));
+        assert_eq!(crate::error::classify(&plain).0, 125);
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn look_path_codes() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = d.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(bin.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(bin.join("data"), "x").unwrap();
+        std::fs::set_permissions(bin.join("data"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let env = vec![format!("PATH=/nonexistent:{}", bin.display())];
+        assert_eq!(look_path("tool", &env).unwrap(), bin.join("tool"));
+        let code = |r: Result<PathBuf>| crate::error::classify(&r.unwrap_err()).0;
+        assert_eq!(code(look_path("nope", &env)), 127);
+        assert_eq!(code(look_path("data", &env)), 126);
+        assert_eq!(
+            code(look_path(bin.join("data").to_str().unwrap(), &env)),
+            126
+        );
+        assert_eq!(code(look_path(bin.to_str().unwrap(), &env)), 126);
+        assert_eq!(code(look_path("/nonexistent/x", &env)), 127);
+        let e = look_path("nope", &env).unwrap_err().to_string();
+        assert!(
+            e.contains("executable file `nope` not found in $PATH"),
+            "{e}"
+        );
+    }
+}
