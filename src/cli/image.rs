@@ -150,7 +150,7 @@ pub struct LoginArgs {
     pub username: Option<String>,
     /// Password (visible in the process list: prefer --password-stdin)
     #[arg(short, long, hide_env_values = true)]
-    pub password: Option<String>,
+    pub password: Option<crate::image::auth::Secret>,
     /// Read the password from standard input
     #[arg(long)]
     pub password_stdin: bool,

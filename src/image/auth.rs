@@ -45,6 +45,24 @@ impl Credentials {
     }
 }
 
+/// A secret from the command line (`login -p`): its Debug shows no value,
+/// so printing the parsed arguments can't leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct AuthPath {
     path: PathBuf,
@@ -454,7 +472,7 @@ mod tests {
             username: "u".into(),
             password: "s3cret-pw".into(),
         };
-        let d = format!("{c:?} {:#?}", Some(&c));
+        let d = format!("{c:?} {:#?} {:?}", Some(&c), Secret("s3cret-pw".into()));
         assert!(
             !d.contains("s3cret-pw") && d.contains("redacted") && d.contains("\"u\""),
             "{d}"

@@ -81,7 +81,7 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     if username.is_empty() {
         bail!("username can't be empty");
     }
-    let password = if let Some(p) = a.password.clone().or(creds_pass) {
+    let password = if let Some(p) = a.password.as_ref().map(|s| s.0.clone()).or(creds_pass) {
         p
     } else if a.password_stdin {
         read_password_stdin()?

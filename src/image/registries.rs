@@ -284,6 +284,14 @@ impl RegistriesConf {
             entries.extend(v1map.into_values());
         }
         for (i, r) in f.registry.into_iter().enumerate() {
+            if r.unknown.contains_key("mirror") {
+                // Silently pulling from elsewhere than configured would surprise.
+                warn!(
+                    "{}: [[registry]] {}: mirrors are not supported yet; pulling from the registry itself",
+                    path.display(),
+                    i + 1
+                );
+            }
             if !r.unknown.is_empty() {
                 let keys: Vec<&String> = r.unknown.keys().collect();
                 debug!(
