@@ -641,6 +641,7 @@ pub fn install_program(prog: &BpfProgram, flags: u32) -> Result<()> {
 
 /// Compile and load in one go (for callers that still hold CAP_SYS_ADMIN or
 /// have set no_new_privs).
+#[allow(dead_code)] // the one-step API; the container init compiles ahead instead
 pub fn install(s: &LinuxSeccomp) -> Result<()> {
     let prog = compile(s)?;
     install_program(&prog, filter_flags(s)?)

@@ -30,7 +30,9 @@ pub enum NetworkNs {
     #[default]
     New,
     Host,
-    /// Join an existing namespace (a slirp4netns/pasta netns file).
+    /// Join an existing namespace (a slirp4netns/pasta netns file): the seam
+    /// for the networking issue.
+    #[allow(dead_code)]
     Path(PathBuf),
 }
 

@@ -45,6 +45,7 @@ pub fn install_filter(prog: &[seccompiler::sock_filter], flags: u32) -> io::Resu
 
 /// Run `f` in a forked child and return its exit code (128+N if killed by
 /// signal N). For tests of filters that must not touch the caller.
+#[cfg(test)]
 pub fn run_in_child<F: FnOnce() -> i32>(f: F) -> io::Result<i32> {
     // SAFETY: the child only runs `f` and then _exit()s; it never returns into
     // the caller's frames.
