@@ -83,7 +83,10 @@ fn wrong_password_is_refused_names_the_registry_and_stores_nothing() {
     assert!(err.contains("invalid username/password"), "{err}");
     assert!(!err.contains(WRONG), "password echoed: {err}");
     assert!(!text(&out.stdout).contains(WRONG));
-    assert!(!auth_json(&env).exists(), "nothing may be stored on a failed login");
+    assert!(
+        !auth_json(&env).exists(),
+        "nothing may be stored on a failed login"
+    );
 
     // Also with -p (podman allows it; the password is then in our own argv only).
     let (code, err) = env.rpod_fail(&["login", "-u", user(), "-p", WRONG, tls()]);
@@ -97,7 +100,16 @@ fn wrong_password_is_refused_names_the_registry_and_stores_nothing() {
 #[test]
 fn password_flag_and_debug_log_never_show_the_password() {
     let env = Env::new("loginpw");
-    let out = env.rpod(&["--log-level", "debug", "login", "-u", user(), "-p", pass(), tls()]);
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "login",
+        "-u",
+        user(),
+        "-p",
+        pass(),
+        tls(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains(pass()), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains(pass()));
@@ -110,11 +122,18 @@ fn logout_removes_one_or_all() {
     let f = auth_json(&env);
     // Another key of the file survives a logout of the first.
     let doc = std::fs::read_to_string(&f).unwrap();
-    let doc = doc.replacen("\"auths\": {", "\"auths\": {\"other.example:1\": {\"auth\": \"dTpw\"},", 1);
+    let doc = doc.replacen(
+        "\"auths\": {",
+        "\"auths\": {\"other.example:1\": {\"auth\": \"dTpw\"},",
+        1,
+    );
     std::fs::write(&f, doc).unwrap();
 
     let out = env.rpod_ok(&["logout", tls()]);
-    assert_eq!(out.trim(), format!("Removed login credentials for {}", tls()));
+    assert_eq!(
+        out.trim(),
+        format!("Removed login credentials for {}", tls())
+    );
     assert_eq!(stored_auth(&f, tls()), None);
     assert_eq!(stored_auth(&f, "other.example:1").as_deref(), Some("u:p"));
     assert_eq!(mode(&f), 0o600);
@@ -160,7 +179,10 @@ fn corrupt_auth_json_is_named_with_its_line() {
     ));
     let (code, err) = env.rpod_fail(&["login", "--get-login", tls()]);
     assert_eq!(code, 125);
-    assert!(err.contains(&f.display().to_string()) && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains(&f.display().to_string()) && err.contains("line 3"),
+        "{err}"
+    );
     // Login refuses to overwrite it.
     let out = login(&env, pass(), &[]);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
@@ -170,7 +192,9 @@ fn corrupt_auth_json_is_named_with_its_line() {
 #[test]
 fn wrong_ca_is_a_clear_tls_error_and_tls_verify_false_gets_past_it() {
     let env = Env::new("wrongca");
-    let ca = env.home.join(format!(".config/containers/certs.d/{}/ca.crt", tls()));
+    let ca = env
+        .home
+        .join(format!(".config/containers/certs.d/{}/ca.crt", tls()));
     std::fs::copy(world().get("OTHER_CA_CERT"), &ca).unwrap();
     let out = login(&env, pass(), &[]);
     assert_eq!(out.status.code(), Some(125));
@@ -188,7 +212,9 @@ fn wrong_ca_is_a_clear_tls_error_and_tls_verify_false_gets_past_it() {
 #[test]
 fn cert_dir_replaces_the_default_dirs() {
     let env = Env::new("certdir");
-    let d = env.home.join(format!(".config/containers/certs.d/{}", tls()));
+    let d = env
+        .home
+        .join(format!(".config/containers/certs.d/{}", tls()));
     std::fs::remove_dir_all(&d).unwrap();
     // No CA anywhere: the system roots don't know the test CA.
     let out = login(&env, pass(), &[]);
@@ -206,7 +232,14 @@ fn insecure_registry_is_reached_over_http_unless_tls_verify_is_forced() {
     let out = env.rpod_stdin(&["login", "-u", "x", "--password-stdin", plain], b"y\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = env.rpod_stdin(
-        &["login", "-u", "x", "--password-stdin", "--tls-verify=true", plain],
+        &[
+            "login",
+            "-u",
+            "x",
+            "--password-stdin",
+            "--tls-verify=true",
+            plain,
+        ],
         b"y\n",
     );
     assert_eq!(out.status.code(), Some(125));
@@ -230,7 +263,102 @@ fn bad_invocations_are_clear_errors() {
     assert_eq!(code, 125);
     assert!(err.contains("tag or digest"), "{err}");
     // Connection refused names the registry.
-    let out = env.rpod_stdin(&["login", "-u", "a", "--password-stdin", "localhost:1"], b"b\n");
+    let out = env.rpod_stdin(
+        &["login", "-u", "a", "--password-stdin", "localhost:1"],
+        b"b\n",
+    );
     assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("localhost:1"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("localhost:1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Run `rpod ARGS` as the test user on a pseudo-terminal (script(1)), feeding
+/// each answer only once its prompt has appeared. Returns the transcript.
+fn on_tty(env: &Env, args: &str, dialogue: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let bin = common::rpod_bin();
+    let mut c = Command::new("runuser");
+    c.args(["-u", &env.user, "--", "env", "-i"])
+        .arg(format!("HOME={}", env.home.display()))
+        .arg(format!("XDG_RUNTIME_DIR={}", env.runtime_dir.display()))
+        .arg(format!("XDG_CONFIG_HOME={}/.config", env.home.display()))
+        .arg("PATH=/usr/bin:/bin")
+        .arg("TERM=dumb")
+        .args(["script", "-q", "-e", "-c"])
+        .arg(format!("{} {args}", bin.display()))
+        .arg("/dev/null")
+        .current_dir(&env.home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("script");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let b2 = buf.clone();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            b2.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    let mut seen = 0;
+    for (prompt, answer) in dialogue {
+        let start = Instant::now();
+        loop {
+            let t = text(&buf.lock().unwrap());
+            if let Some(i) = t[seen..].find(prompt) {
+                seen += i + prompt.len();
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no prompt {prompt:?}; transcript: {t}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let t = text(&buf.lock().unwrap());
+    (status.success(), t)
+}
+
+#[test]
+fn prompts_on_a_terminal_without_echoing_the_password() {
+    let env = Env::new("logintty");
+    let (ok, t) = on_tty(
+        &env,
+        &format!("login {}", tls()),
+        &[("Username: ", user()), ("Password: ", pass())],
+    );
+    assert!(ok, "{t}");
+    assert!(t.contains("Login Succeeded!"), "{t}");
+    assert!(t.contains(user()), "the username is echoed: {t}");
+    assert!(!t.contains(pass()), "the password must not be echoed: {t}");
+    assert!(stored_auth(&auth_json(&env), tls()).is_some());
+
+    // -u given: only the password is asked for; a wrong one is refused.
+    let (ok, t) = on_tty(
+        &env,
+        &format!("login -u {} {}", user(), tls()),
+        &[("Password: ", WRONG)],
+    );
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("invalid username/password") && !t.contains(WRONG),
+        "{t}"
+    );
 }

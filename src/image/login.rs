@@ -194,13 +194,16 @@ fn prompt_password(prompt: &str) -> Result<String> {
     let mut quiet = saved.clone();
     quiet.local_flags.remove(LocalFlags::ECHO);
     quiet.local_flags.insert(LocalFlags::ECHONL);
-    let mut err = std::io::stderr().lock();
-    write!(err, "{prompt}")?;
-    err.flush()?;
-    tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet).context("turning terminal echo off")?;
+    // Echo goes off before the prompt shows, so nothing typed after it is echoed.
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("turning terminal echo off")?;
     let mut line = String::new();
-    let res = stdin.lock().read_line(&mut line);
-    let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &saved);
+    let res = (|| {
+        let mut err = std::io::stderr().lock();
+        write!(err, "{prompt}")?;
+        err.flush()?;
+        stdin.lock().read_line(&mut line)
+    })();
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
     res.context("reading the password")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
