@@ -362,3 +362,54 @@ fn prompts_on_a_terminal_without_echoing_the_password() {
         "{t}"
     );
 }
+
+#[test]
+fn credentials_are_read_in_podmans_order() {
+    use base64::Engine;
+    let env = Env::new("authorder");
+    let entry = |u: &str| {
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
+            tls(),
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:pw"))
+        )
+    };
+    let docker = env.home.join(".docker/config.json");
+    let xdg = env.home.join(".config/containers/auth.json");
+    let custom = env.home.join("custom.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    std::fs::write(&docker, entry("from-docker")).unwrap();
+    std::fs::write(&custom, entry("from-authfile")).unwrap();
+    let get = |extra: &[&str]| {
+        let mut args = vec!["login", "--get-login"];
+        args.extend_from_slice(extra);
+        args.push(tls());
+        env.rpod_ok(&args).trim().to_string()
+    };
+    assert_eq!(get(&[]), "from-docker");
+    std::fs::write(&xdg, entry("from-xdg-config")).unwrap();
+    assert_eq!(get(&[]), "from-xdg-config");
+    assert!(login(&env, pass(), &[]).status.success());
+    assert_eq!(get(&[]), user());
+    // An explicit auth file is the only one read.
+    assert_eq!(
+        get(&["--authfile", custom.to_str().unwrap()]),
+        "from-authfile"
+    );
+    let empty = env.home.join("empty.json");
+    let (code, _) = env.rpod_fail(&[
+        "login",
+        "--get-login",
+        "--authfile",
+        empty.to_str().unwrap(),
+        tls(),
+    ]);
+    assert_eq!(code, 125);
+
+    // Logout only touches rpod's own file, and says where other credentials live.
+    env.rpod_ok(&["logout", tls()]);
+    let (code, err) = env.rpod_fail(&["logout", tls()]);
+    assert_eq!(code, 125);
+    assert!(err.contains(&xdg.display().to_string()), "{err}");
+    assert_eq!(get(&[]), "from-xdg-config");
+}
