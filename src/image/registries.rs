@@ -400,10 +400,6 @@ impl RegistriesConf {
         &self.files
     }
 
-    pub fn short_name_mode(&self) -> ShortNameMode {
-        self.mode
-    }
-
     pub fn search_registries(&self) -> &[String] {
         &self.search
     }
@@ -717,7 +713,7 @@ insecure = true
         assert_eq!(names(&v), ["b.io/x:latest"]);
         // Permissive without a terminal: all of them.
         let c = conf(&[("/a.conf", two)]).unwrap();
-        assert_eq!(c.short_name_mode(), ShortNameMode::Permissive);
+        assert_eq!(c.mode, ShortNameMode::Permissive);
         assert_eq!(c.resolve_with("x", false, &mut no_prompt).unwrap().len(), 2);
         // Disabled never prompts.
         let c = conf(&[
@@ -852,7 +848,7 @@ insecure = false
         let c = conf(&[("/main", main), ("/d/1.conf", d1), ("/d/2.conf", d2)]).unwrap();
         assert!(!c.registry("a.io").insecure);
         assert_eq!(c.search_registries(), ["c.io", "d.io"]);
-        assert_eq!(c.short_name_mode(), ShortNameMode::Enforcing);
+        assert_eq!(c.mode, ShortNameMode::Enforcing);
         let v = c.resolve_with("x", false, &mut no_prompt).unwrap();
         assert_eq!(names(&v), ["b.io/x:latest"]);
         // "y" was reset by a drop-in: back to the (ambiguous) search list.
