@@ -477,8 +477,8 @@ impl RegistriesConf {
     /// Candidates to try in order for a user-typed name, each with a tag
     /// ("latest" unless a tag or digest was given). Full names give
     /// themselves. Short names give their alias if there is one, else one
-    /// candidate per unqualified-search registry (docker.io when none is
-    /// configured). With several candidates, as podman: `disabled` and
+    /// candidate per unqualified-search registry (docker.io when no file sets
+    /// the list; an error, as podman, when a file sets it empty). With several candidates, as podman: `disabled` and
     /// `permissive` without a terminal try them all; on a terminal the user
     /// picks one; `enforcing` without a terminal is an error. Candidates on
     /// blocked registries are errors (full names) or skipped (search lists).
@@ -515,10 +515,15 @@ impl RegistriesConf {
             debug!("resolved {name:?} as an alias ({})", origin.display());
             return Ok(vec![r]);
         }
-        let search: Vec<String> = if self.search.is_empty() {
-            vec![DOCKER_IO.to_string()]
-        } else {
-            self.search.clone()
+        let search: Vec<String> = match (&self.search_origin, self.search.is_empty()) {
+            (_, false) => self.search.clone(),
+            // No file says anything: docker's behaviour.
+            (None, true) => vec![DOCKER_IO.to_string()],
+            // A file explicitly lists none: podman's error.
+            (Some(origin), true) => bail!(
+                "short name {name:?} did not resolve to an alias and no unqualified-search registries are defined in {}",
+                origin.display()
+            ),
         };
         let mut out = Vec::new();
         let mut blocked = Vec::new();
@@ -694,6 +699,17 @@ insecure = true
         let c = conf(&[("/a.conf", "")]).unwrap();
         let v = c.resolve_with("alpine", false, &mut no_prompt).unwrap();
         assert_eq!(names(&v), ["docker.io/library/alpine:latest"]);
+        // An explicitly empty list is the user's choice: no guessing.
+        let c = conf(&[("/a.conf", "unqualified-search-registries = []")]).unwrap();
+        let e = format!(
+            "{:#}",
+            c.resolve_with("alpine", false, &mut no_prompt).unwrap_err()
+        );
+        assert!(
+            e.contains("no unqualified-search registries are defined in /a.conf"),
+            "{e}"
+        );
+        assert!(c.resolve_with("quay.io/x", false, &mut no_prompt).is_ok());
     }
 
     #[test]
