@@ -86,7 +86,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("auth.json");
         write_atomic_mode(&p, b"{}", 0o600).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // Renaming onto a non-empty directory fails: the temp must go.
         let target = d.path().join("dir");
         fs::create_dir_all(target.join("x")).unwrap();

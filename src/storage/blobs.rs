@@ -22,7 +22,11 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
-    pub(super) fn new(store: &Store, digest: &str, expected_size: Option<u64>) -> Result<BlobWriter> {
+    pub(super) fn new(
+        store: &Store,
+        digest: &str,
+        expected_size: Option<u64>,
+    ) -> Result<BlobWriter> {
         let hex = digest_hex(digest)?;
         let tmp = store.tmp_entry(&format!("blob-{}", &hex[..12]), false)?;
         let file = tmp.file.try_clone().context("duplicating a descriptor")?;
@@ -64,18 +68,14 @@ impl BlobWriter {
         }
         let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
         if got != self.digest {
-            bail!(
-                "digest mismatch: expected {}, got {got}",
-                self.digest
-            );
+            bail!("digest mismatch: expected {}, got {got}", self.digest);
         }
         self.out
             .get_ref()
             .sync_data()
             .with_context(|| format!("syncing blob {}", self.digest))?;
-        std::fs::rename(&self.tmp.path, &self.dest).with_context(|| {
-            format!("moving blob {} into {}", self.digest, self.dest.display())
-        })?;
+        std::fs::rename(&self.tmp.path, &self.dest)
+            .with_context(|| format!("moving blob {} into {}", self.digest, self.dest.display()))?;
         self.tmp.keep();
         if let Some(dir) = self.dest.parent() {
             sync_dir(dir)?;
@@ -110,8 +110,8 @@ impl Write for BlobWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::test_store;
     use super::super::sha256_digest;
+    use super::super::tests::test_store;
     use std::io::Write;
 
     fn tmp_is_empty(s: &super::Store) -> bool {

@@ -108,9 +108,15 @@ pub(super) fn by_id(s: &Store, id: &str) -> Result<Option<ImageRecord>> {
 #[derive(Debug, PartialEq)]
 pub(crate) enum Wanted {
     /// A fully qualified name: "reg/repo:tag", maybe with "@digest".
-    Full { name: String, digest: Option<String> },
+    Full {
+        name: String,
+        digest: Option<String>,
+    },
     /// A short name: matches any "…/<suffix>"; "localhost/<suffix>" first.
-    Short { suffix: String, digest: Option<String> },
+    Short {
+        suffix: String,
+        digest: Option<String>,
+    },
 }
 
 /// Split and normalise what a user typed as an image name (not an id).
@@ -133,7 +139,11 @@ pub(crate) fn wanted(input: &str) -> Result<Wanted> {
     }
     let r = Reference::parse(input)?;
     let digest = r.digest.clone();
-    let tag = r.tag.clone().or(if digest.is_none() { Some("latest".into()) } else { None });
+    let tag = r.tag.clone().or(if digest.is_none() {
+        Some("latest".into())
+    } else {
+        None
+    });
     let name = match tag {
         Some(t) => format!("{}:{t}", r.repo_name()),
         None => r.repo_name(),
@@ -153,16 +163,26 @@ pub(crate) fn repo_of(name: &str) -> &str {
 /// Does stored `name` (of an image whose manifest digest is `digest`) match?
 pub(crate) fn name_matches(w: &Wanted, name: &str, image_digest: &str) -> bool {
     match w {
-        Wanted::Full { name: n, digest: None } => name == n,
-        Wanted::Full { name: n, digest: Some(d) } => {
-            d == image_digest && (repo_of(name) == repo_of(n) || name == n)
-        }
-        Wanted::Short { suffix, digest: None } => {
+        Wanted::Full {
+            name: n,
+            digest: None,
+        } => name == n,
+        Wanted::Full {
+            name: n,
+            digest: Some(d),
+        } => d == image_digest && (repo_of(name) == repo_of(n) || name == n),
+        Wanted::Short {
+            suffix,
+            digest: None,
+        } => {
             name.len() > suffix.len()
                 && name.ends_with(suffix.as_str())
                 && name.as_bytes()[name.len() - suffix.len() - 1] == b'/'
         }
-        Wanted::Short { suffix, digest: Some(d) } => {
+        Wanted::Short {
+            suffix,
+            digest: Some(d),
+        } => {
             let repo = repo_of(name);
             d == image_digest
                 && (repo.len() > suffix.len()
@@ -178,7 +198,9 @@ pub(super) fn find(s: &Store, input: &str) -> Result<Option<ImageRecord>> {
         bail!("empty image name");
     }
     let hexish = input.strip_prefix("sha256:").unwrap_or(input);
-    let is_hex = hexish.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let is_hex = hexish
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if is_hex && hexish.len() == 64 {
         return by_id_visible(s, hexish);
     }
@@ -249,10 +271,18 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
         );
     }
     if !s.has_blob(&rec.config_digest) {
-        bail!("image {}: config blob {} is not in the store", rec.id, rec.config_digest);
+        bail!(
+            "image {}: config blob {} is not in the store",
+            rec.id,
+            rec.config_digest
+        );
     }
     if !rec.digest.is_empty() && !s.has_blob(&rec.digest) {
-        bail!("image {}: manifest blob {} is not in the store", rec.id, rec.digest);
+        bail!(
+            "image {}: manifest blob {} is not in the store",
+            rec.id,
+            rec.digest
+        );
     }
     for l in &rec.layers {
         if !s.has_layer(&l.chain_id) {
@@ -319,16 +349,22 @@ pub(super) fn retire(s: &Store, id: &str) -> Result<()> {
     let _lock = s.lock()?;
     let from = record_path(s, id);
     let to = removed_dir(s).join(format!("{id}.json"));
-    fs::rename(&from, &to).with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    fs::rename(&from, &to)
+        .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     sync_dir(&images_dir(s))
 }
 
 pub(super) fn containers_using(s: &Store, image_id: &str) -> Vec<String> {
-    let dir = s.root().join("containers");
-    let Ok(rd) = fs::read_dir(&dir) else {
-        return Vec::new();
+    containers_by_image(s).remove(image_id).unwrap_or_default()
+}
+
+/// Container ids (sorted) per image id, from
+/// ROOT/containers/<id>/container.json's "image_id".
+pub(super) fn containers_by_image(s: &Store) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let Ok(rd) = fs::read_dir(s.root().join("containers")) else {
+        return out;
     };
-    let mut out = Vec::new();
     for e in rd.flatten() {
         let Ok(data) = fs::read(e.path().join("container.json")) else {
             continue;
@@ -339,11 +375,14 @@ pub(super) fn containers_using(s: &Store, image_id: &str) -> Vec<String> {
         let Some(used) = v.get("image_id").and_then(|x| x.as_str()) else {
             continue;
         };
-        if used.strip_prefix("sha256:").unwrap_or(used) == image_id {
-            out.push(e.file_name().to_string_lossy().into_owned());
-        }
+        let id = used.strip_prefix("sha256:").unwrap_or(used).to_string();
+        out.entry(id)
+            .or_default()
+            .push(e.file_name().to_string_lossy().into_owned());
     }
-    out.sort();
+    for v in out.values_mut() {
+        v.sort();
+    }
     out
 }
 
@@ -458,8 +497,18 @@ mod tests {
     #[test]
     fn short_names_tags_ids_and_digests_find_the_image() {
         let (_d, s) = test_store();
-        let a = add_image(&s, &["localhost:5000/alpine:latest"], "{\"a\":1}", "2024-01-01T00:00:00Z");
-        let b = add_image(&s, &["docker.io/library/busybox:1.36"], "{\"b\":1}", "2024-01-01T00:00:00Z");
+        let a = add_image(
+            &s,
+            &["localhost:5000/alpine:latest"],
+            "{\"a\":1}",
+            "2024-01-01T00:00:00Z",
+        );
+        let b = add_image(
+            &s,
+            &["docker.io/library/busybox:1.36"],
+            "{\"b\":1}",
+            "2024-01-01T00:00:00Z",
+        );
         let find = |n: &str| s.find_image(n).unwrap().map(|r| r.id);
         assert_eq!(find("alpine"), Some(a.id.clone()));
         assert_eq!(find("alpine:latest"), Some(a.id.clone()));
@@ -473,7 +522,10 @@ mod tests {
         assert_eq!(find(&format!("sha256:{}", a.id)), Some(a.id.clone()));
         assert_eq!(find(&a.id[..8]), Some(a.id.clone()));
         assert_eq!(find(&format!("alpine@{}", a.digest)), Some(a.id.clone()));
-        assert_eq!(find(&format!("localhost:5000/alpine@{}", a.digest)), Some(a.id.clone()));
+        assert_eq!(
+            find(&format!("localhost:5000/alpine@{}", a.digest)),
+            Some(a.id.clone())
+        );
         assert_eq!(find(&format!("alpine@{}", b.digest)), None);
         assert_eq!(find("quay.io/alpine"), None);
     }
@@ -481,10 +533,25 @@ mod tests {
     #[test]
     fn localhost_wins_for_short_names_then_newest() {
         let (_d, s) = test_store();
-        let old = add_image(&s, &["quay.io/x/app:latest"], "{\"1\":1}", "2024-01-01T00:00:00Z");
-        let new = add_image(&s, &["localhost:5000/x/app:latest"], "{\"2\":1}", "2024-02-01T00:00:00Z");
+        let old = add_image(
+            &s,
+            &["quay.io/x/app:latest"],
+            "{\"1\":1}",
+            "2024-01-01T00:00:00Z",
+        );
+        let new = add_image(
+            &s,
+            &["localhost:5000/x/app:latest"],
+            "{\"2\":1}",
+            "2024-02-01T00:00:00Z",
+        );
         assert_eq!(s.find_image("app").unwrap().unwrap().id, new.id);
-        let local = add_image(&s, &["localhost/app:latest"], "{\"3\":1}", "2023-01-01T00:00:00Z");
+        let local = add_image(
+            &s,
+            &["localhost/app:latest"],
+            "{\"3\":1}",
+            "2023-01-01T00:00:00Z",
+        );
         assert_eq!(s.find_image("app").unwrap().unwrap().id, local.id);
         assert_eq!(s.find_image("x/app").unwrap().unwrap().id, new.id);
         let _ = old;
@@ -493,11 +560,19 @@ mod tests {
     #[test]
     fn names_move_between_images_and_merge_on_repull() {
         let (_d, s) = test_store();
-        let a = add_image(&s, &["localhost/a:latest", "localhost/shared:1"], "{\"a\":2}", "t1");
+        let a = add_image(
+            &s,
+            &["localhost/a:latest", "localhost/shared:1"],
+            "{\"a\":2}",
+            "t1",
+        );
         let b = add_image(&s, &["localhost/shared:1"], "{\"b\":2}", "t2");
         let a2 = s.image_by_id(&a.id).unwrap().unwrap();
         assert_eq!(a2.names, vec!["localhost/a:latest"]);
-        assert_eq!(s.image_by_id(&b.id).unwrap().unwrap().names, vec!["localhost/shared:1"]);
+        assert_eq!(
+            s.image_by_id(&b.id).unwrap().unwrap().names,
+            vec!["localhost/shared:1"]
+        );
         let mut again = a.clone();
         again.names = vec!["localhost/a:v2".into()];
         s.put_image(&again).unwrap();
@@ -535,7 +610,11 @@ mod tests {
         let a = add_image(&s, &["localhost/a:latest"], "{\"a\":4}", "t1");
         let cdir = s.root().join("containers/c1");
         fs::create_dir_all(&cdir).unwrap();
-        fs::write(cdir.join("container.json"), format!("{{\"image_id\":\"{}\"}}", a.id)).unwrap();
+        fs::write(
+            cdir.join("container.json"),
+            format!("{{\"image_id\":\"{}\"}}", a.id),
+        )
+        .unwrap();
         assert_eq!(s.containers_using(&a.id), vec!["c1"]);
         s.retire_image(&a.id).unwrap();
         s.gc().unwrap();
@@ -553,15 +632,24 @@ mod tests {
     fn wanted_normalises() {
         assert_eq!(
             wanted("alpine").unwrap(),
-            Wanted::Short { suffix: "alpine:latest".into(), digest: None }
+            Wanted::Short {
+                suffix: "alpine:latest".into(),
+                digest: None
+            }
         );
         assert_eq!(
             wanted("localhost:5000/a/b:1").unwrap(),
-            Wanted::Full { name: "localhost:5000/a/b:1".into(), digest: None }
+            Wanted::Full {
+                name: "localhost:5000/a/b:1".into(),
+                digest: None
+            }
         );
         assert_eq!(
             wanted("docker.io/alpine").unwrap(),
-            Wanted::Full { name: "docker.io/library/alpine:latest".into(), digest: None }
+            Wanted::Full {
+                name: "docker.io/library/alpine:latest".into(),
+                digest: None
+            }
         );
         assert!(wanted("UPPER").is_err());
         assert_eq!(repo_of("localhost:5000/a:tag"), "localhost:5000/a");

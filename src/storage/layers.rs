@@ -141,8 +141,8 @@ pub(super) fn unpack_layer(
         return Ok(chain);
     }
     let blob_path = store.blob_path(digest);
-    let blob = File::open(&blob_path)
-        .with_context(|| format!("opening blob {}", blob_path.display()))?;
+    let blob =
+        File::open(&blob_path).with_context(|| format!("opening blob {}", blob_path.display()))?;
     let mut tmp = store.tmp_entry(&format!("layer-{}", &hex[..12]), true)?;
     let diff = tmp.path.join("diff");
 
@@ -166,7 +166,10 @@ pub(super) fn unpack_layer(
         media_type: media_type.to_string(),
         uncompressed_size: hr.count,
     };
-    write_atomic(&tmp.path.join("layer.json"), &serde_json::to_vec_pretty(&info)?)?;
+    write_atomic(
+        &tmp.path.join("layer.json"),
+        &serde_json::to_vec_pretty(&info)?,
+    )?;
     let dest = store.root().join("layers").join(&hex);
     match std::fs::rename(&tmp.path, &dest) {
         Ok(()) => tmp.keep(),
@@ -175,9 +178,7 @@ pub(super) fn unpack_layer(
         Err(e) if dest.join("layer.json").is_file() => {
             debug!("layer {chain} appeared meanwhile ({e}); dropping ours")
         }
-        Err(e) => {
-            return Err(e).with_context(|| format!("moving layer into {}", dest.display()))
-        }
+        Err(e) => return Err(e).with_context(|| format!("moving layer into {}", dest.display())),
     }
     sync_dir(&store.root().join("layers"))?;
     Ok(chain)
@@ -186,7 +187,8 @@ pub(super) fn unpack_layer(
 /// Extract the tar stream `r` into the new directory `dest`.
 pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
     std::fs::create_dir(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let root = OwnedFd::from(File::open(dest).with_context(|| format!("opening {}", dest.display()))?);
+    let root =
+        OwnedFd::from(File::open(dest).with_context(|| format!("opening {}", dest.display()))?);
     let mut x = Extractor {
         root,
         chown: nix::unistd::geteuid().is_root(),
@@ -248,7 +250,9 @@ pub(crate) fn classify(path: PathBuf) -> Result<Action> {
         if rest.is_empty() || rest == b"." || rest == b".." {
             bail!("refusing a malformed whiteout");
         }
-        return Ok(Action::Whiteout(parent.join(std::ffi::OsStr::from_bytes(rest))));
+        return Ok(Action::Whiteout(
+            parent.join(std::ffi::OsStr::from_bytes(rest)),
+        ));
     }
     Ok(Action::Create(path))
 }
@@ -274,7 +278,10 @@ impl Extractor {
     fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<()> {
         use tar::EntryType as T;
         let kind = e.header().entry_type();
-        if matches!(kind, T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink) {
+        if matches!(
+            kind,
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
+        ) {
             return Ok(());
         }
         let path = clean_path(raw)?;
@@ -314,7 +321,12 @@ impl Extractor {
         }
     }
 
-    fn create<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, kind: tar::EntryType, p: &Path) -> Result<()> {
+    fn create<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        kind: tar::EntryType,
+        p: &Path,
+    ) -> Result<()> {
         use tar::EntryType as T;
         let (pfd, name) = self.parent_of(p)?;
         let h = e.header().clone();
@@ -322,7 +334,11 @@ impl Extractor {
         let mtime = h.mtime().unwrap_or(0);
         match kind {
             T::Directory => {
-                match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name.as_path(), Mode::from_bits_truncate(0o700)) {
+                match nix::sys::stat::mkdirat(
+                    Some(pfd.as_raw_fd()),
+                    name.as_path(),
+                    Mode::from_bits_truncate(0o700),
+                ) {
                     Ok(()) => {}
                     Err(Errno::EEXIST) => {
                         let st = nix::sys::stat::fstatat(
@@ -332,12 +348,21 @@ impl Extractor {
                         )?;
                         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
                             self.remove_existing(&pfd, &name)?;
-                            nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name.as_path(), Mode::from_bits_truncate(0o700))?;
+                            nix::sys::stat::mkdirat(
+                                Some(pfd.as_raw_fd()),
+                                name.as_path(),
+                                Mode::from_bits_truncate(0o700),
+                            )?;
                         }
                     }
                     Err(err) => return Err(err).context("creating directory"),
                 }
-                let fd = fsx::openat_nofollow(pfd.as_fd(), &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                let fd = fsx::openat_nofollow(
+                    pfd.as_fd(),
+                    &name,
+                    libc::O_RDONLY | libc::O_DIRECTORY,
+                    0,
+                )?;
                 self.chown_at(&fd, None, &h)?;
                 self.apply_xattrs(fd.as_fd(), e)?;
                 self.record_dir(p.to_path_buf(), &h)?;
@@ -398,7 +423,12 @@ impl Extractor {
                         nix::fcntl::AtFlags::empty(),
                     )
                 })
-                .with_context(|| format!("hard link to {:?} (it must come earlier in this layer)", tpath))?;
+                .with_context(|| {
+                    format!(
+                        "hard link to {:?} (it must come earlier in this layer)",
+                        tpath
+                    )
+                })?;
             }
             T::Fifo => {
                 self.make_node(&pfd, &name, |dfd, n| {
@@ -422,10 +452,19 @@ impl Extractor {
                     nix::sys::stat::UtimensatFlags::NoFollowSymlink,
                 )?;
             }
-            T::Char if h.device_major().ok().flatten() == Some(0) && h.device_minor().ok().flatten() == Some(0) => {
+            T::Char
+                if h.device_major().ok().flatten() == Some(0)
+                    && h.device_minor().ok().flatten() == Some(0) =>
+            {
                 // Already in overlay form.
                 self.make_node(&pfd, &name, |dfd, n| {
-                    nix::sys::stat::mknodat(Some(dfd), n, SFlag::S_IFCHR, Mode::from_bits_truncate(0o600), 0)
+                    nix::sys::stat::mknodat(
+                        Some(dfd),
+                        n,
+                        SFlag::S_IFCHR,
+                        Mode::from_bits_truncate(0o600),
+                        0,
+                    )
                 })?;
             }
             T::Char | T::Block => self.devices.push(p.display().to_string()),
@@ -453,11 +492,16 @@ impl Extractor {
 
     /// Remove whatever is at `name` in `pfd` (a later entry replaces it).
     fn remove_existing(&mut self, pfd: &Rc<OwnedFd>, name: &Path) -> Result<()> {
-        match nix::unistd::unlinkat(Some(pfd.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        match nix::unistd::unlinkat(
+            Some(pfd.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
             Ok(()) => Ok(()),
             Err(Errno::EISDIR) | Err(Errno::EPERM) => {
                 let p = PathBuf::from(format!("/proc/self/fd/{}", pfd.as_raw_fd())).join(name);
-                super::remove_tree(&p).with_context(|| format!("replacing directory {}", name.display()))?;
+                super::remove_tree(&p)
+                    .with_context(|| format!("replacing directory {}", name.display()))?;
                 self.cache = None;
                 Ok(())
             }
@@ -484,7 +528,12 @@ impl Extractor {
         let fd = if rel.as_os_str().is_empty() {
             self.root.try_clone()?
         } else {
-            match fsx::open_beneath(self.root.as_fd(), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+            match fsx::open_beneath(
+                self.root.as_fd(),
+                rel,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            ) {
                 Ok(fd) => fd,
                 Err(e) if is_errno(&e, Errno::ENOENT) && create => self.mkdir_p(rel)?,
                 Err(e) => return Err(escape_error(e, rel)),
@@ -499,7 +548,8 @@ impl Extractor {
         let mut cur = self.root.try_clone()?;
         for c in rel.components() {
             let c = Path::new(c.as_os_str());
-            match nix::sys::stat::mkdirat(Some(cur.as_raw_fd()), c, Mode::from_bits_truncate(0o755)) {
+            match nix::sys::stat::mkdirat(Some(cur.as_raw_fd()), c, Mode::from_bits_truncate(0o755))
+            {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(e).with_context(|| format!("creating {}", rel.display())),
             }
@@ -516,7 +566,11 @@ impl Extractor {
         let uid = h.uid().unwrap_or(0) as u32;
         let gid = h.gid().unwrap_or(0) as u32;
         let r = match name {
-            None => nix::unistd::fchown(fd.as_raw_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))),
+            None => nix::unistd::fchown(
+                fd.as_raw_fd(),
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+            ),
             Some(n) => nix::unistd::fchownat(
                 Some(fd.as_raw_fd()),
                 n,
@@ -535,7 +589,11 @@ impl Extractor {
         }
     }
 
-    fn apply_xattrs<R: Read>(&mut self, fd: BorrowedFd<'_>, e: &mut tar::Entry<'_, R>) -> Result<()> {
+    fn apply_xattrs<R: Read>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        e: &mut tar::Entry<'_, R>,
+    ) -> Result<()> {
         let Some(exts) = e.pax_extensions().context("reading pax headers")? else {
             return Ok(());
         };
@@ -549,7 +607,8 @@ impl Extractor {
                 debug!("skipping xattr {name} (only user.* xattrs are kept)");
                 continue;
             }
-            fsx::fsetxattr(fd, name, ext.value_bytes()).with_context(|| format!("setting xattr {name}"))?;
+            fsx::fsetxattr(fd, name, ext.value_bytes())
+                .with_context(|| format!("setting xattr {name}"))?;
         }
         Ok(())
     }
@@ -666,8 +725,8 @@ fn escape_error(e: io::Error, rel: &Path) -> anyhow::Error {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::tests::test_store;
     use super::super::sha256_digest;
+    use super::super::tests::test_store;
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
@@ -680,7 +739,16 @@ pub(crate) mod tests {
         }
 
         #[allow(clippy::too_many_arguments)]
-        pub fn raw(&mut self, path: &str, kind: tar::EntryType, mode: u32, data: &[u8], link: Option<&str>, uid: u64, mtime: u64) -> &mut Tar {
+        pub fn raw(
+            &mut self,
+            path: &str,
+            kind: tar::EntryType,
+            mode: u32,
+            data: &[u8],
+            link: Option<&str>,
+            uid: u64,
+            mtime: u64,
+        ) -> &mut Tar {
             let mut h = tar::Header::new_gnu();
             let name = &mut h.as_gnu_mut().unwrap().name;
             name[..path.len()].copy_from_slice(path.as_bytes());
@@ -739,10 +807,22 @@ pub(crate) mod tests {
 
     #[test]
     fn whiteout_names_translate() {
-        assert_eq!(classify("a/b/.wh.c".into()).unwrap(), Action::Whiteout("a/b/c".into()));
-        assert_eq!(classify(".wh.top".into()).unwrap(), Action::Whiteout("top".into()));
-        assert_eq!(classify("a/.wh..wh..opq".into()).unwrap(), Action::Opaque("a".into()));
-        assert_eq!(classify("a/.whx".into()).unwrap(), Action::Create("a/.whx".into()));
+        assert_eq!(
+            classify("a/b/.wh.c".into()).unwrap(),
+            Action::Whiteout("a/b/c".into())
+        );
+        assert_eq!(
+            classify(".wh.top".into()).unwrap(),
+            Action::Whiteout("top".into())
+        );
+        assert_eq!(
+            classify("a/.wh..wh..opq".into()).unwrap(),
+            Action::Opaque("a".into())
+        );
+        assert_eq!(
+            classify("a/.whx".into()).unwrap(),
+            Action::Create("a/.whx".into())
+        );
         assert!(classify("a/.wh.".into()).is_err());
         assert!(classify("a/.wh...".into()).is_err());
     }
@@ -750,11 +830,16 @@ pub(crate) mod tests {
     #[test]
     fn whiteouts_and_opaque_dirs_become_overlay_form() {
         let mut t = Tar::new();
-        t.dir("a/", 0o755).file("a/.wh.gone", b"").file("a/.wh..wh..opq", b"").file("a/kept", b"k");
+        t.dir("a/", 0o755)
+            .file("a/.wh.gone", b"")
+            .file("a/.wh..wh..opq", b"")
+            .file("a/kept", b"k");
         let (_d, dest, r) = unpack(t);
         r.unwrap();
         let m = std::fs::symlink_metadata(dest.join("a/gone")).unwrap();
-        assert!(std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()));
+        assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+            &m.file_type()
+        ));
         assert_eq!(m.rdev(), 0);
         assert!(!dest.join("a/.wh.gone").exists());
         assert!(!dest.join("a/.wh..wh..opq").exists());
@@ -768,13 +853,41 @@ pub(crate) mod tests {
     fn metadata_links_and_xattrs_are_kept() {
         let mut t = Tar::new();
         t.raw("./", tar::EntryType::Directory, 0o755, b"", None, 0, 7);
-        t.raw("bin/", tar::EntryType::Directory, 0o555, b"", None, 0, 12345);
-        t.raw("bin/su", tar::EntryType::Regular, 0o4755, b"su", None, 0, 999);
+        t.raw(
+            "bin/",
+            tar::EntryType::Directory,
+            0o555,
+            b"",
+            None,
+            0,
+            12345,
+        );
+        t.raw(
+            "bin/su",
+            tar::EntryType::Regular,
+            0o4755,
+            b"su",
+            None,
+            0,
+            999,
+        );
         t.raw("tmp/", tar::EntryType::Directory, 0o1777, b"", None, 0, 5);
-        t.raw("home/u/f", tar::EntryType::Regular, 0o640, b"data", None, 1234, 77);
+        t.raw(
+            "home/u/f",
+            tar::EntryType::Regular,
+            0o640,
+            b"data",
+            None,
+            1234,
+            77,
+        );
         t.hardlink("bin/su2", "bin/su");
         t.symlink("abs", "/etc/passwd").symlink("rel", "../bin/su");
-        t.0.append_pax_extensions([("SCHILY.xattr.user.note", &b"hi"[..]), ("SCHILY.xattr.security.capability", &b"x"[..])]).unwrap();
+        t.0.append_pax_extensions([
+            ("SCHILY.xattr.user.note", &b"hi"[..]),
+            ("SCHILY.xattr.security.capability", &b"x"[..]),
+        ])
+        .unwrap();
         t.file("withx", b"x");
         t.raw("dev/null", tar::EntryType::Char, 0o666, b"", None, 0, 1);
         t.raw("fifo", tar::EntryType::Fifo, 0o600, b"", None, 0, 1);
@@ -791,14 +904,22 @@ pub(crate) mod tests {
         if nix::unistd::geteuid().is_root() {
             assert_eq!((md("home/u/f").uid(), md("home/u/f").gid()), (1234, 1234));
         }
-        assert_eq!(std::fs::read_link(dest.join("abs")).unwrap(), PathBuf::from("/etc/passwd"));
-        assert_eq!(std::fs::read_link(dest.join("rel")).unwrap(), PathBuf::from("../bin/su"));
+        assert_eq!(
+            std::fs::read_link(dest.join("abs")).unwrap(),
+            PathBuf::from("/etc/passwd")
+        );
+        assert_eq!(
+            std::fs::read_link(dest.join("rel")).unwrap(),
+            PathBuf::from("../bin/su")
+        );
         assert_eq!(md("abs").mtime(), 1000);
         let x = |n| xattr_of(&dest.join("withx"), n);
         assert_eq!(x("user.note").as_deref(), Some(&b"hi"[..]));
         assert_eq!(x("security.capability"), None);
         assert!(!dest.join("dev/null").exists(), "device nodes are skipped");
-        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&md("fifo").file_type()));
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(
+            &md("fifo").file_type()
+        ));
     }
 
     #[test]
@@ -821,7 +942,10 @@ pub(crate) mod tests {
     fn later_entries_replace_earlier_ones() {
         let mut t = Tar::new();
         t.dir("x/", 0o755).file("x/inner", b"1").file("y", b"file");
-        t.file("x", b"now a file").dir("y/", 0o700).file("y/z", b"z").file("x", b"again");
+        t.file("x", b"now a file")
+            .dir("y/", 0o700)
+            .file("y/z", b"z")
+            .file("x", b"again");
         let (_d, dest, r) = unpack(t);
         r.unwrap();
         assert_eq!(std::fs::read(dest.join("x")).unwrap(), b"again");
@@ -831,15 +955,64 @@ pub(crate) mod tests {
     #[test]
     fn escapes_are_refused_and_nothing_is_written_outside() {
         let cases: Vec<(&str, Box<dyn Fn(&mut Tar)>)> = vec![
-            ("dotdot", Box::new(|t: &mut Tar| { t.file("../escaped", b"x"); })),
-            ("absolute", Box::new(|t: &mut Tar| { t.file("/tmp/escaped", b"x"); })),
-            ("abs symlink parent", Box::new(|t: &mut Tar| { t.symlink("l", "/tmp").file("l/escaped", b"x"); })),
-            ("rel symlink parent", Box::new(|t: &mut Tar| { t.dir("a/", 0o755).symlink("a/l", "../../..").file("a/l/escaped", b"x"); })),
-            ("symlink chain", Box::new(|t: &mut Tar| { t.symlink("l1", "l2").symlink("l2", "..").file("l1/escaped", b"x"); })),
-            ("hardlink out", Box::new(|t: &mut Tar| { t.hardlink("h", "../../outside"); })),
-            ("hardlink via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "/etc").hardlink("h", "l/passwd"); })),
-            ("whiteout via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "..").file("l/.wh.victim", b""); })),
-            ("opaque via symlink", Box::new(|t: &mut Tar| { t.symlink("l", "/tmp").file("l/.wh..wh..opq", b""); })),
+            (
+                "dotdot",
+                Box::new(|t: &mut Tar| {
+                    t.file("../escaped", b"x");
+                }),
+            ),
+            (
+                "absolute",
+                Box::new(|t: &mut Tar| {
+                    t.file("/tmp/escaped", b"x");
+                }),
+            ),
+            (
+                "abs symlink parent",
+                Box::new(|t: &mut Tar| {
+                    t.symlink("l", "/tmp").file("l/escaped", b"x");
+                }),
+            ),
+            (
+                "rel symlink parent",
+                Box::new(|t: &mut Tar| {
+                    t.dir("a/", 0o755)
+                        .symlink("a/l", "../../..")
+                        .file("a/l/escaped", b"x");
+                }),
+            ),
+            (
+                "symlink chain",
+                Box::new(|t: &mut Tar| {
+                    t.symlink("l1", "l2")
+                        .symlink("l2", "..")
+                        .file("l1/escaped", b"x");
+                }),
+            ),
+            (
+                "hardlink out",
+                Box::new(|t: &mut Tar| {
+                    t.hardlink("h", "../../outside");
+                }),
+            ),
+            (
+                "hardlink via symlink",
+                Box::new(|t: &mut Tar| {
+                    t.symlink("l", "/etc").hardlink("h", "l/passwd");
+                }),
+            ),
+            (
+                "whiteout via symlink",
+                Box::new(|t: &mut Tar| {
+                    t.symlink("l", "..").file("l/.wh.victim", b"");
+                }),
+            ),
+            (
+                "opaque via symlink",
+                Box::new(|t: &mut Tar| {
+                    t.symlink("l", "/tmp").file("l/.wh..wh..opq", b"");
+                }),
+            ),
         ];
         for (what, build) in cases {
             let mut t = Tar::new();
@@ -847,8 +1020,14 @@ pub(crate) mod tests {
             let (d, _dest, r) = unpack(t);
             let e = r.err().unwrap_or_else(|| panic!("{what}: accepted"));
             let msg = format!("{e:#}");
-            assert!(msg.contains("refusing") || msg.contains("hard link"), "{what}: {msg}");
-            assert!(!d.path().join("escaped").exists() && !d.path().join("layer/escaped").exists(), "{what}");
+            assert!(
+                msg.contains("refusing") || msg.contains("hard link"),
+                "{what}: {msg}"
+            );
+            assert!(
+                !d.path().join("escaped").exists() && !d.path().join("layer/escaped").exists(),
+                "{what}"
+            );
             assert!(!Path::new("/tmp/escaped").exists(), "{what}");
         }
     }
@@ -856,7 +1035,9 @@ pub(crate) mod tests {
     #[test]
     fn symlinks_inside_the_layer_may_be_parents() {
         let mut t = Tar::new();
-        t.dir("real/", 0o755).symlink("link", "real").file("link/f", b"in");
+        t.dir("real/", 0o755)
+            .symlink("link", "real")
+            .file("link/f", b"in");
         let (_d, dest, r) = unpack(t);
         r.unwrap();
         assert_eq!(std::fs::read(dest.join("real/f")).unwrap(), b"in");
@@ -894,10 +1075,19 @@ pub(crate) mod tests {
             let chain = s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap();
             assert_eq!(chain, super::super::chain_id(Some(&parent), &diff));
             assert!(s.has_layer(&chain));
-            assert_eq!(std::fs::read(s.layer_dir(&chain).join("etc/hello")).unwrap(), b"world");
-            assert_eq!(s.layer_info(&chain).unwrap().uncompressed_size, plain.len() as u64);
+            assert_eq!(
+                std::fs::read(s.layer_dir(&chain).join("etc/hello")).unwrap(),
+                b"world"
+            );
+            assert_eq!(
+                s.layer_info(&chain).unwrap().uncompressed_size,
+                plain.len() as u64
+            );
             // Idempotent.
-            assert_eq!(s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap(), chain);
+            assert_eq!(
+                s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap(),
+                chain
+            );
             std::fs::remove_dir_all(s.layer_dir(&chain).parent().unwrap()).unwrap();
         }
         assert!(std::fs::read_dir(s.tmp_dir()).unwrap().next().is_none());
@@ -911,20 +1101,41 @@ pub(crate) mod tests {
         let plain = t.bytes();
         let digest = store_layer(&s, &plain);
         let wrong = sha256_digest(b"something else");
-        let e = format!("{:#}", s.unpack_layer(&digest, "application/vnd.oci.image.layer.v1.tar", &wrong, None).unwrap_err());
-        assert!(e.contains("diff id mismatch") && e.contains(&wrong) && e.contains(&sha256_digest(&plain)), "{e}");
+        let e = format!(
+            "{:#}",
+            s.unpack_layer(
+                &digest,
+                "application/vnd.oci.image.layer.v1.tar",
+                &wrong,
+                None
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("diff id mismatch")
+                && e.contains(&wrong)
+                && e.contains(&sha256_digest(&plain)),
+            "{e}"
+        );
         assert!(!s.has_layer(&wrong));
         let mut t = Tar::new();
         t.file("ok", b"fine").symlink("l", "/").file("l/evil", b"x");
         let evil = t.bytes();
         let ed = store_layer(&s, &evil);
         let diff = sha256_digest(&evil);
-        assert!(s.unpack_layer(&ed, "application/vnd.oci.image.layer.v1.tar", &diff, None).is_err());
+        assert!(s
+            .unpack_layer(&ed, "application/vnd.oci.image.layer.v1.tar", &diff, None)
+            .is_err());
         assert!(!s.has_layer(&diff));
-        let e = s.unpack_layer(&ed, "application/x-bogus", &diff, None).unwrap_err();
+        let e = s
+            .unpack_layer(&ed, "application/x-bogus", &diff, None)
+            .unwrap_err();
         assert!(format!("{e:#}").contains("unsupported layer media type"));
         assert!(std::fs::read_dir(s.tmp_dir()).unwrap().next().is_none());
-        assert!(std::fs::read_dir(s.root().join("layers")).unwrap().next().is_none());
+        assert!(std::fs::read_dir(s.root().join("layers"))
+            .unwrap()
+            .next()
+            .is_none());
         let _ = std::fs::Permissions::from_mode(0o755);
     }
 }

@@ -17,11 +17,15 @@ pub struct Lock {
 
 impl Lock {
     pub fn exclusive(path: &Path) -> Result<Lock> {
-        acquire(path, false, &mut |p| eprintln!("waiting for lock on {}", p.display()))
+        acquire(path, false, &mut |p| {
+            eprintln!("waiting for lock on {}", p.display())
+        })
     }
 
     pub fn shared(path: &Path) -> Result<Lock> {
-        acquire(path, true, &mut |p| eprintln!("waiting for lock on {}", p.display()))
+        acquire(path, true, &mut |p| {
+            eprintln!("waiting for lock on {}", p.display())
+        })
     }
 
     /// The exclusive lock if nobody holds the file, else None at once.
@@ -101,8 +105,10 @@ mod tests {
         let t = std::thread::spawn(move || {
             let mut said = Vec::new();
             let start = Instant::now();
-            let l = acquire(&p2, false, &mut |p| said.push(format!("waiting for lock on {}", p.display())))
-                .unwrap();
+            let l = acquire(&p2, false, &mut |p| {
+                said.push(format!("waiting for lock on {}", p.display()))
+            })
+            .unwrap();
             (said, start.elapsed(), l.path().to_path_buf())
         });
         std::thread::sleep(Duration::from_millis(200));

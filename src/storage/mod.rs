@@ -58,7 +58,9 @@ pub fn digest_hex(digest: &str) -> Result<&str> {
 }
 
 pub(crate) fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// "sha256:<hex>" of `data`.
@@ -94,9 +96,9 @@ pub fn default_root() -> Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
         return Ok(PathBuf::from(x).join("rpod"));
     }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("neither XDG_DATA_HOME nor HOME is set: cannot choose a storage root (use --root)")?;
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+        "neither XDG_DATA_HOME nor HOME is set: cannot choose a storage root (use --root)",
+    )?;
     Ok(PathBuf::from(home).join(".local/share/rpod"))
 }
 
@@ -109,7 +111,10 @@ pub fn default_runroot() -> Result<PathBuf> {
     }
     let uid = nix::unistd::getuid().as_raw();
     let run_user = PathBuf::from(format!("/run/user/{uid}"));
-    if fs::metadata(&run_user).map(|m| m.is_dir() && m.uid() == uid).unwrap_or(false) {
+    if fs::metadata(&run_user)
+        .map(|m| m.is_dir() && m.uid() == uid)
+        .unwrap_or(false)
+    {
         return Ok(run_user.join("rpod"));
     }
     let tmp = PathBuf::from(format!("/tmp/rpod-run-{uid}"));
@@ -255,7 +260,9 @@ impl Store {
                 match fs::DirBuilder::new().mode(0o700).create(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("creating {}", path.display()))
+                    }
                 }
                 fs::File::open(&path)
             } else {
@@ -430,6 +437,20 @@ impl Store {
     pub fn containers_using(&self, image_id: &str) -> Vec<String> {
         images::containers_using(self, image_id)
     }
+
+    /// Container ids per image id, in one pass over ROOT/containers.
+    pub fn containers_by_image(&self) -> std::collections::HashMap<String, Vec<String>> {
+        images::containers_by_image(self)
+    }
+}
+
+/// Whether what a user typed (`alpine`, `localhost:5000/alpine:1`,
+/// `name@sha256:…`) names the stored `name` of an image whose manifest
+/// digest is `digest`, by the rules of `find_image`.
+pub fn name_matches(input: &str, name: &str, digest: &str) -> bool {
+    images::wanted(input)
+        .map(|w| images::name_matches(&w, name, digest))
+        .unwrap_or(false)
 }
 
 /// The 12-digit id podman shows.
@@ -498,7 +519,9 @@ pub(crate) fn remove_tree(p: &Path) -> std::io::Result<()> {
 }
 
 fn make_dirs_writable(p: &Path) {
-    let Ok(m) = fs::symlink_metadata(p) else { return };
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return;
+    };
     if !m.is_dir() {
         return;
     }
@@ -549,7 +572,10 @@ mod tests {
         assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_err());
         assert!(digest_hex(&format!("sha256:../{}", "0".repeat(61))).is_err());
         let s = test_store();
-        assert!(s.1.blob_path("sha256:../../etc").ends_with("blobs/invalid-digest"));
+        assert!(s
+            .1
+            .blob_path("sha256:../../etc")
+            .ends_with("blobs/invalid-digest"));
     }
 
     pub(crate) fn test_store() -> (tempfile::TempDir, Store) {

@@ -78,7 +78,11 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
 pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86400));
     let t = secs.rem_euclid(86400);
-    let frac = if nanos == 0 { String::new() } else { format!(".{nanos:09}") };
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}")
+    };
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
         t / 3600,
@@ -109,7 +113,9 @@ pub fn now_secs() -> i64 {
 
 /// Now, in RFC 3339 with nanoseconds (for `ImageRecord::pulled`).
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -159,10 +165,19 @@ mod tests {
     fn rfc3339_round_trips_and_offsets_apply() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
         assert_eq!(parse_rfc3339("2024-02-29T12:00:00Z"), Some((1709208000, 0)));
-        assert_eq!(parse_rfc3339("2024-02-29T14:00:00+02:00"), Some((1709208000, 0)));
-        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.5Z"), Some((1709208000, 500_000_000)));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T14:00:00+02:00"),
+            Some((1709208000, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:00:00.5Z"),
+            Some((1709208000, 500_000_000))
+        );
         assert_eq!(format_rfc3339(1709208000, 0), "2024-02-29T12:00:00Z");
-        assert_eq!(format_rfc3339(1709208000, 5), "2024-02-29T12:00:00.000000005Z");
+        assert_eq!(
+            format_rfc3339(1709208000, 5),
+            "2024-02-29T12:00:00.000000005Z"
+        );
         assert_eq!(format_go(1709208000), "2024-02-29 12:00:00 +0000 UTC");
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);

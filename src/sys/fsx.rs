@@ -15,12 +15,21 @@ fn cstr(p: &Path) -> io::Result<CString> {
 /// openat2(dir, path, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): the kernel
 /// refuses any resolution (`..`, an absolute symlink, a symlink climbing out)
 /// that would leave `dir`, with EXDEV.
-pub fn open_beneath(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
     use nix::sys::stat::Mode;
     let how = OpenHow::new()
         .flags(OFlag::from_bits_truncate(flags | libc::O_CLOEXEC))
-        .mode(Mode::from_bits_truncate(if flags & libc::O_CREAT != 0 { mode } else { 0 }))
+        .mode(Mode::from_bits_truncate(if flags & libc::O_CREAT != 0 {
+            mode
+        } else {
+            0
+        }))
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     loop {
         match nix::fcntl::openat2(dir.as_raw_fd(), path, how) {
@@ -33,7 +42,12 @@ pub fn open_beneath(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32) -> 
 }
 
 /// openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, mode) for a single name.
-pub fn openat_nofollow(dir: BorrowedFd<'_>, name: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+pub fn openat_nofollow(
+    dir: BorrowedFd<'_>,
+    name: &Path,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     let c = cstr(name)?;
     // SAFETY: plain syscall on a valid C string; the result is checked.
     let r = unsafe {
@@ -76,7 +90,14 @@ pub fn fgetxattr(fd: BorrowedFd<'_>, name: &str) -> io::Result<Option<Vec<u8>>> 
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: the buffer is valid for its length; the name is NUL-terminated.
-        let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                n.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
         if r >= 0 {
             buf.truncate(r as usize);
             return Ok(Some(buf));

@@ -1,0 +1,411 @@
+//! `--format` output: a small subset of Go's text/template as podman uses
+//! it (`{{.Field}}`, `{{.A.B}}`, `{{json .X}}`, `{{upper .X}}`, literal text,
+//! `\t` and `\n`), a `table ` prefix that prints aligned columns with
+//! headers, and podman's tabwriter layout for plain tables.
+//!
+//! Templates are rendered against `serde_json::Value`s, so a command only
+//! has to build one object per row with the fields users may name.
+
+use anyhow::{anyhow, bail, Result};
+use serde_json::Value;
+
+/// A parsed `--format` value.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Print a header row and align columns (the `table ` prefix).
+    pub table: bool,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Text(String),
+    Action { func: Option<Func>, args: Vec<Arg> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Func {
+    Json,
+    Upper,
+    Lower,
+    Len,
+    Join,
+    Truncate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Arg {
+    /// A field path from the row: `.` is `[]`, `.A.B` is `["A","B"]`.
+    Field(Vec<String>),
+    Str(String),
+    Int(i64),
+}
+
+/// `json`, `JSON` and `{{json .}}` all mean "the whole value as JSON".
+pub fn is_json(format: &str) -> bool {
+    let f = format.trim();
+    f.eq_ignore_ascii_case("json") || f == "{{json .}}" || f == "{{ json . }}"
+}
+
+/// True when `format` means podman's default table.
+pub fn is_default_table(format: Option<&str>) -> bool {
+    match format {
+        None => true,
+        Some(f) => f.trim().is_empty() || f.trim() == "table",
+    }
+}
+
+/// podman accepts the two-character sequences `\t` and `\n` in formats.
+fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+impl Template {
+    pub fn parse(format: &str) -> Result<Template> {
+        let mut s = format;
+        let mut table = false;
+        if let Some(rest) = s.strip_prefix("table") {
+            if rest.is_empty() || rest.starts_with([' ', '\t']) {
+                table = true;
+                s = rest.trim_start();
+            }
+        }
+        let src = unescape(s);
+        let mut parts = Vec::new();
+        let mut rest = src.as_str();
+        while let Some(open) = rest.find("{{") {
+            let mut text = rest[..open].to_string();
+            let after = &rest[open + 2..];
+            let close = after
+                .find("}}")
+                .ok_or_else(|| anyhow!("template {format:?}: unclosed action"))?;
+            let mut inner = &after[..close];
+            if let Some(t) = inner.strip_prefix('-') {
+                text = text.trim_end().to_string();
+                inner = t;
+            }
+            let mut rest_after = &after[close + 2..];
+            if let Some(t) = inner.strip_suffix('-') {
+                inner = t;
+                rest_after = rest_after.trim_start();
+            }
+            if !text.is_empty() {
+                parts.push(Part::Text(text));
+            }
+            parts
+                .push(parse_action(inner.trim()).map_err(|e| anyhow!("template {format:?}: {e}"))?);
+            rest = rest_after;
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Ok(Template { table, parts })
+    }
+
+    /// The header row of a table template: each field's header, or the
+    /// field name upper-cased with its words split ("CreatedAt" -> "CREATED AT").
+    pub fn header(&self, names: &dyn Fn(&str) -> Option<&'static str>) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Action { args, .. } => {
+                    let field = args.iter().find_map(|a| match a {
+                        Arg::Field(path) => Some(path.join(".")),
+                        _ => None,
+                    });
+                    let f = field.unwrap_or_default();
+                    match names(&f) {
+                        Some(h) => out.push_str(h),
+                        None => out.push_str(&split_camel_upper(&f)),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn render(&self, row: &Value) -> Result<String> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Action { func, args } => out.push_str(&eval(*func, args, row)?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn split_camel_upper(s: &str) -> String {
+    let last = s.rsplit('.').next().unwrap_or(s);
+    let mut out = String::new();
+    let chars: Vec<char> = last.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if i > 0
+            && c.is_uppercase()
+            && (chars[i - 1].is_lowercase()
+                || chars.get(i + 1).map(|n| n.is_lowercase()).unwrap_or(false))
+        {
+            out.push(' ');
+        }
+        out.extend(c.to_uppercase());
+    }
+    out
+}
+
+fn parse_action(inner: &str) -> std::result::Result<Part, String> {
+    let words = split_words(inner)?;
+    if words.is_empty() {
+        return Err("empty action {{}}".into());
+    }
+    let (func, rest) = match words[0].as_str() {
+        "json" => (Some(Func::Json), &words[1..]),
+        "upper" => (Some(Func::Upper), &words[1..]),
+        "lower" => (Some(Func::Lower), &words[1..]),
+        "len" => (Some(Func::Len), &words[1..]),
+        "join" => (Some(Func::Join), &words[1..]),
+        "truncate" => (Some(Func::Truncate), &words[1..]),
+        w if w.starts_with('.') => (None, &words[..]),
+        w => return Err(format!("unsupported function or action {w:?}")),
+    };
+    let mut args = Vec::new();
+    for w in rest {
+        args.push(if let Some(path) = w.strip_prefix('.') {
+            if path.is_empty() {
+                Arg::Field(Vec::new())
+            } else {
+                Arg::Field(path.split('.').map(str::to_string).collect())
+            }
+        } else if let Some(s) = w.strip_prefix('\u{0}') {
+            Arg::Str(s.to_string())
+        } else if let Ok(n) = w.parse::<i64>() {
+            Arg::Int(n)
+        } else {
+            return Err(format!("unsupported argument {w:?}"));
+        });
+    }
+    let want = match func {
+        None => 1,
+        Some(Func::Join) | Some(Func::Truncate) => 2,
+        Some(_) => 1,
+    };
+    if args.len() != want {
+        return Err(format!("{:?} takes {want} argument(s)", words[0]));
+    }
+    Ok(Part::Action { func, args })
+}
+
+/// Split on spaces, keeping "quoted strings" (marked with a leading NUL).
+fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut w = String::from('\u{0}');
+            loop {
+                match chars.next() {
+                    None => return Err("unterminated string".into()),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some('t') => w.push('\t'),
+                        Some('n') => w.push('\n'),
+                        Some(o) => w.push(o),
+                        None => return Err("unterminated string".into()),
+                    },
+                    Some(o) => w.push(o),
+                }
+            }
+            out.push(w);
+        } else {
+            let mut w = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                w.push(c);
+                chars.next();
+            }
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+fn lookup<'a>(row: &'a Value, path: &[String]) -> Result<&'a Value> {
+    let mut v = row;
+    for (i, k) in path.iter().enumerate() {
+        v = match v {
+            Value::Object(m) => m.get(k).ok_or_else(|| {
+                anyhow!("template: can't evaluate field .{}", path[..=i].join("."))
+            })?,
+            Value::Null => return Ok(&Value::Null),
+            _ => bail!("template: .{} is not an object", path[..i].join(".")),
+        };
+    }
+    Ok(v)
+}
+
+fn arg_value(a: &Arg, row: &Value) -> Result<Value> {
+    Ok(match a {
+        Arg::Field(p) => lookup(row, p)?.clone(),
+        Arg::Str(s) => Value::String(s.clone()),
+        Arg::Int(n) => Value::from(*n),
+    })
+}
+
+fn eval(func: Option<Func>, args: &[Arg], row: &Value) -> Result<String> {
+    let v = arg_value(&args[0], row)?;
+    Ok(match func {
+        None => go_string(&v),
+        Some(Func::Json) => serde_json::to_string(&v)?,
+        Some(Func::Upper) => go_string(&v).to_uppercase(),
+        Some(Func::Lower) => go_string(&v).to_lowercase(),
+        Some(Func::Len) => match &v {
+            Value::Array(a) => a.len().to_string(),
+            Value::Object(m) => m.len().to_string(),
+            Value::String(s) => s.len().to_string(),
+            Value::Null => "0".into(),
+            _ => bail!("template: len of a non-collection"),
+        },
+        Some(Func::Join) => {
+            let sep = go_string(&arg_value(&args[1], row)?);
+            match &v {
+                Value::Array(a) => a.iter().map(go_string).collect::<Vec<_>>().join(&sep),
+                Value::Null => String::new(),
+                other => go_string(other),
+            }
+        }
+        Some(Func::Truncate) => {
+            let n = arg_value(&args[1], row)?.as_u64().unwrap_or(0) as usize;
+            go_string(&v).chars().take(n).collect()
+        }
+    })
+}
+
+/// How Go's templates print a value: strings bare, lists as `[a b]`, maps
+/// as `map[k:v]`; nothing for a missing (null) value.
+pub fn go_string(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_string(&m[*k])))
+                .collect();
+            format!("map[{}]", inner.join(" "))
+        }
+    }
+}
+
+/// Lay out tab-separated lines as podman's tabwriter does (min width 12,
+/// padding 2): each cell that ends in a tab is padded to its column's width;
+/// the text after a line's last tab is left as is.
+pub fn tabwrite(lines: &[String]) -> String {
+    const MIN: usize = 12;
+    const PAD: usize = 2;
+    let cells: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+    let ncols = cells
+        .iter()
+        .map(|c| c.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
+    let mut width = vec![0usize; ncols];
+    for row in &cells {
+        for (i, c) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            width[i] = width[i].max((c.chars().count() + PAD).max(MIN));
+        }
+    }
+    let mut out = String::new();
+    for row in &cells {
+        for (i, c) in row.iter().enumerate() {
+            out.push_str(c);
+            if i + 1 < row.len() {
+                let n = c.chars().count();
+                out.extend(std::iter::repeat_n(' ', width[i] - n));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(t: &str, v: &Value) -> String {
+        Template::parse(t).unwrap().render(v).unwrap()
+    }
+
+    #[test]
+    fn fields_nested_fields_and_literals() {
+        let v =
+            json!({"Repository": "localhost/a", "Tag": "v1", "Config": {"User": "nobody"}, "N": 3});
+        assert_eq!(r("{{.Repository}}:{{.Tag}}", &v), "localhost/a:v1");
+        assert_eq!(r("user={{ .Config.User }} n={{.N}}", &v), "user=nobody n=3");
+        assert_eq!(r("{{.Repository}}\\t{{.Tag}}", &v), "localhost/a\tv1");
+        assert_eq!(r("plain", &v), "plain");
+        assert_eq!(r("{{upper .Tag}} {{len .Repository}}", &v), "V1 11");
+    }
+
+    #[test]
+    fn json_and_go_printing() {
+        let v = json!({"Names": ["a", "b"], "Labels": {"z": "1", "a": "2"}, "Empty": null});
+        assert_eq!(r("{{json .Names}}", &v), "[\"a\",\"b\"]");
+        assert_eq!(r("{{.Names}}", &v), "[a b]");
+        assert_eq!(r("{{.Labels}}", &v), "map[a:2 z:1]");
+        assert_eq!(r("{{join .Names \",\"}}", &v), "a,b");
+        assert_eq!(r("[{{.Empty}}]", &v), "[]");
+        assert_eq!(r("{{.Empty.Deeper}}", &v), "");
+        assert!(r("{{json .}}", &v).starts_with('{'));
+        assert!(is_json("json") && is_json("{{json .}}") && !is_json("{{.ID}}"));
+    }
+
+    #[test]
+    fn bad_templates_are_errors() {
+        assert!(Template::parse("{{.ID").is_err());
+        assert!(Template::parse("{{range .X}}").is_err());
+        assert!(Template::parse("{{}}").is_err());
+        let e = Template::parse("{{.Nope}}")
+            .unwrap()
+            .render(&json!({"ID": 1}))
+            .unwrap_err();
+        assert!(e.to_string().contains(".Nope"), "{e}");
+    }
+
+    #[test]
+    fn table_headers_and_layout() {
+        let t = Template::parse("table {{.ID}}\t{{.CreatedAt}}\t{{.Repository}}").unwrap();
+        assert!(t.table);
+        let names = |f: &str| if f == "ID" { Some("IMAGE ID") } else { None };
+        assert_eq!(t.header(&names), "IMAGE ID\tCREATED AT\tREPOSITORY");
+        let out = tabwrite(&[
+            "REPOSITORY\tTAG\tIMAGE ID".to_string(),
+            "docker.io/library/alpine\tlatest\t0123456789ab".to_string(),
+        ]);
+        assert_eq!(
+            out,
+            "REPOSITORY                TAG         IMAGE ID\n\
+             docker.io/library/alpine  latest      0123456789ab\n"
+        );
+    }
+
+    #[test]
+    fn trim_markers() {
+        assert_eq!(r("a  {{- .X -}}  b", &json!({"X": "x"})), "axb");
+    }
+}
