@@ -302,13 +302,14 @@ fn lookup_in(key: &str, paths: &[AuthPath]) -> Result<Option<(Credentials, PathB
     Ok(None)
 }
 
-/// Write `bytes` to `path` atomically with mode 0600: temp file in the same
-/// dir, fsync, rename, fsync the dir.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+/// Create `dir` (and parents) as 0700 if it is missing.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -316,6 +317,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
             .create(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically with mode 0600: temp file in the same
+/// dir, fsync, rename, fsync the dir.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    ensure_private_dir(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(
         ".{}.tmp{}",
@@ -347,6 +356,13 @@ fn modify(path: &Path, edit: impl FnOnce(&mut Map<String, Value>) -> Result<bool
     if path.is_dir() {
         bail!("{}: is a directory, not an auth file", path.display());
     }
+    // Two logins at once must not lose one's entry: serialise the
+    // read-modify-write on the directory (no stray lock file next to it).
+    let dir = parent_dir(path);
+    ensure_private_dir(dir)?;
+    let dirf = std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    let _lock = nix::fcntl::Flock::lock(dirf, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow!("locking {}: {e}", dir.display()))?;
     let mut doc = read_json(path)?.unwrap_or_default();
     if !matches!(
         doc.get("auths"),
@@ -715,5 +731,30 @@ mod tests {
         assert_eq!(normalize_key("http://h:1/x", false), "h:1");
         assert_eq!(normalize_key("h/ns", false), "h/ns");
         assert_eq!(normalize_key("h/ns", true), "h");
+    }
+
+    #[test]
+    fn concurrent_stores_lose_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("auth.json");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let f = f.clone();
+                std::thread::spawn(move || {
+                    let c = Credentials {
+                        username: format!("u{i}"),
+                        password: "p".into(),
+                    };
+                    store(&format!("r{i}.io"), &c, Some(&f)).unwrap();
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        for i in 0..8 {
+            let c = lookup(&format!("r{i}.io"), Some(&f)).unwrap().unwrap();
+            assert_eq!(c.username, format!("u{i}"));
+        }
     }
 }
