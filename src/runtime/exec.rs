@@ -108,10 +108,25 @@ pub fn exec(
     if let Some(cg) = &saved.cgroup {
         let _ = std::fs::write(cg.join("cgroup.procs"), child.to_string());
     }
-    ours.send(init::MSG_START)?;
-    // EOF: execve closed the channel. A message: setup or exec failed.
-    if let Some(m) = ours.recv()? {
+    let reap = || {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+    };
+    // The process reports ready (or why not: 126, 127, ...) before it execs.
+    match ours.recv()? {
+        Some(m) if m == init::MSG_READY => {}
+        Some(m) => {
+            reap();
+            return Err(process::decode_error(&m));
+        }
+        None => {
+            reap();
+            bail!("the exec'd process died during setup");
+        }
+    }
+    ours.send(init::MSG_START)?;
+    // EOF: execve closed the channel. A message: exec failed.
+    if let Some(m) = ours.recv()? {
+        reap();
         return Err(process::decode_error(&m));
     }
     Ok(child)
@@ -209,6 +224,7 @@ fn process_main(
             .and_then(|a| a.first())
             .map_or("", String::as_str);
         let path = process::look_path(argv0, &env)?;
+        chan.send(init::MSG_READY)?;
         chan.expect(init::MSG_START)?;
         nix::sys::prctl::set_pdeathsig(None)?;
         Err(process::exec(p, &path, &env, filter, 0))
