@@ -5,6 +5,7 @@
 #   as_user HOME CMD...        run CMD as the test user with HOME and its own XDG dirs
 #   podman_home                a separate HOME with rootless podman configured
 #   rpod_home                  a separate HOME for rpod
+#   need_rpod                  RPOD: the rpod binary to measure (RPOD_BIN or a release build)
 #   median N...                median of numbers
 set -euo pipefail
 
@@ -19,14 +20,7 @@ bench_init() {
     . "$WORLD_ENV"
     export TEST_USER REGISTRY TLS_REGISTRY CA_CERT
     install -d -m 0755 "$BENCH_ROOT"
-    # The binary may live in a clone the test user can't read: copy it out.
-    RPOD_BIN=${RPOD_BIN:-$REPO/target/release/rpod}
-    if [ -x "$RPOD_BIN" ]; then
-        install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
-        RPOD="$BENCH_ROOT/rpod"
-    else
-        RPOD=""
-    fi
+    RPOD=""
 }
 
 # as_user HOME CMD...: a clean environment, like a login would give, but
@@ -97,6 +91,40 @@ insecure = true
 CONF
     chown -R "$TEST_USER:$TEST_USER" "$c"
     RPOD_HOME=$h
+}
+
+# need_rpod: sets RPOD to a copy of RPOD_BIN, or of a fresh release build,
+# where the test user can run it (the clone may be unreadable to that user).
+need_rpod() {
+    if [ -n "${RPOD_BIN:-}" ]; then
+        install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
+        RPOD="$BENCH_ROOT/rpod"
+    else
+        build_release
+    fi
+}
+
+# Cargo may be on root's PATH only through rustup's env file.
+build_release() {
+    command -v cargo >/dev/null 2>&1 || . "${CARGO_HOME:-$HOME/.cargo}/env"
+    (cd "$REPO" && cargo build --release --quiet)
+    install -m 0755 "$REPO/target/release/rpod" "$BENCH_ROOT/rpod"
+    RPOD="$BENCH_ROOT/rpod"
+}
+
+# Empty rpod's store (cold start) for the bench user. As root: the store
+# holds files owned by the user's subordinate ids.
+rpod_reset_store() {
+    as_user "$RPOD_HOME" "$RPOD" rmi -a -f >/dev/null 2>&1 || true
+    rm -rf "$RPOD_HOME/.local/share/rpod" "$RPOD_HOME/.xdg-run/rpod"
+}
+
+# Compressed size of a fixture on the plain registry: what a cold pull moves.
+image_bytes() { # NAME:TAG
+    local repo=${1%:*} tag=${1##*:}
+    curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$REGISTRY/v2/$repo/manifests/$tag" |
+        jq '[.config.size] + [.layers[].size] | add'
 }
 
 median() {

@@ -627,6 +627,20 @@ def build_sparse_gnu(out):
     lay.close()
 
 
+MANY = 50
+
+
+def build_many(out):
+    """MANY distinct images (tags img-01...) sharing the alpine layer: an image
+    store of realistic size for `images` benchmarks. Not pushed by setup.sh."""
+    lay = Layout(out)
+    base = alpine_layer(lay)
+    for i in range(1, MANY + 1):
+        cfg = dict(ALPINE_CONFIG, Labels={"org.rpod.bench.n": "%02d" % i})
+        add_image(lay, [base], cfg, tag="img-%02d" % i)
+    lay.close()
+
+
 def build_nocmd(out):
     lay = Layout(out)
     add_image(lay, [alpine_layer(lay)], {"Env": [PATH_ENV]})
@@ -818,6 +832,7 @@ GOOD = {
     "config": build_config,
     "nocmd": build_nocmd,
     "sparse-gnu": build_sparse_gnu,
+    "many": build_many,
     "multiarch": build_multiarch,
     "large": build_large,
 }

@@ -25,6 +25,15 @@ warn() { printf 'world: WARNING: %s\n' "$*" >&2; }
 die() { printf 'world: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run me as root (I install packages, add a user and start registries)"
+umask 022
+
+# One setup at a time: engineers and CI share this machine.
+install -d -m 0755 "$STATE"
+exec 9>"$STATE/.lock"
+if ! flock -n 9; then
+    say "waiting for another setup.sh to finish"
+    flock 9
+fi
 
 # ------------------------------------------------------------------ packages
 PKGS=(uidmap slirp4netns passt fuse-overlayfs fuse3 docker-registry skopeo umoci
@@ -161,12 +170,22 @@ start_service() { # NAME PORT CMD...
         kill "$(cat "$pidfile")" 2>/dev/null || true
         sleep 0.3
     fi
+    local holder
+    holder=$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    if [ -n "$holder" ] && tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null |
+            grep -q '^docker-registry serve /etc/docker/registry/config.yml'; then
+        # The packaged service, started by its postinst on some machine: its
+        # config listens on :5000 with auth. Ours replaces it.
+        warn "stopping the packaged docker-registry service (pid $holder) that holds port $port"
+        /etc/init.d/docker-registry stop >/dev/null 2>&1 || kill "$holder" 2>/dev/null || true
+        sleep 0.5
+    fi
     if ss -Hltn "sport = :$port" | grep -q .; then
-        # Maybe the packaged docker-registry service, started by its postinst.
         ss -Hltnp "sport = :$port" >&2
         die "port $port is taken by something else (see above); stop it and re-run"
     fi
-    setsid "$@" </dev/null >>"$STATE/log/$name.log" 2>&1 &
+    # 9>&-: the service must not inherit (and hold forever) setup's lock.
+    setsid "$@" </dev/null >>"$STATE/log/$name.log" 2>&1 9>&- &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do
         healthy "$name" && { say "started $name on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; }
