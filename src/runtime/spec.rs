@@ -142,6 +142,41 @@ fn default_rlimit(res: nix::sys::resource::Resource) -> (u64, u64) {
     }
 }
 
+/// Character and block devices under `dir`, as runc's GetDevices lists them,
+/// minus what podman keeps out of rootless containers (/dev/ptmx, /dev/tty*).
+fn host_devices(dir: &std::path::Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        if ft.is_dir() {
+            if !matches!(
+                name.as_ref(),
+                "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev"
+            ) {
+                out.extend(host_devices(&path));
+            }
+            continue;
+        }
+        if !(ft.is_char_device() || ft.is_block_device()) || name == "console" {
+            continue;
+        }
+        let p = path.to_string_lossy();
+        if p == "/dev/ptmx" || p.starts_with("/dev/tty") {
+            continue;
+        }
+        out.push(path);
+    }
+    out.sort();
+    out
+}
+
 fn cgroup_v2() -> bool {
     std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
@@ -282,6 +317,28 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
         "shm",
         &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
     ));
+    if req.network != NetworkNs::Host {
+        // With the host network /sys is the host's rbind, cgroups included.
+        mounts.push(mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["rprivate", "nosuid", "noexec", "nodev", "relatime", sys_ro],
+        ));
+    }
+    if req.privileged {
+        // podman binds every host device but the terminals into a rootless
+        // privileged container.
+        for dev in host_devices(std::path::Path::new("/dev")) {
+            let d = dev.to_string_lossy();
+            mounts.push(mount(
+                &d,
+                "bind",
+                &d,
+                &["slave", "nosuid", "noexec", "rw", "rbind"],
+            ));
+        }
+    }
     if req.readonly_rootfs {
         // podman's read_only_tmpfs: writable scratch dirs over a read-only root.
         for d in ["/run", "/tmp", "/var/tmp"] {
@@ -372,6 +429,22 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
     }
     if !readonly.is_empty() {
         linux["readonlyPaths"] = json!(readonly);
+    }
+
+    // A shared or slave mount needs a root that propagates (podman's
+    // addRootPropagation).
+    let has_opt = |names: &[&str]| {
+        mounts.iter().any(|m| {
+            m["options"].as_array().is_some_and(|o| {
+                o.iter()
+                    .any(|o| names.contains(&o.as_str().unwrap_or_default()))
+            })
+        })
+    };
+    if has_opt(&["shared", "rshared"]) {
+        linux["rootfsPropagation"] = json!("shared");
+    } else if has_opt(&["slave", "rslave"]) {
+        linux["rootfsPropagation"] = json!("rslave");
     }
 
     let mut root = json!({ "path": req.rootfs });
@@ -659,9 +732,15 @@ mod tests {
                 "/sys",
                 "/dev/pts",
                 "/dev/mqueue",
-                "/dev/shm"
+                "/dev/shm",
+                "/sys/fs/cgroup"
             ]
         );
+        assert_eq!(
+            find(&v, "/sys/fs/cgroup")["options"],
+            json!(["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"])
+        );
+        assert!(v["linux"].get("rootfsPropagation").is_none());
         assert_eq!(
             find(&v, "/proc")["options"],
             json!(["nosuid", "noexec", "nodev"])
@@ -788,6 +867,19 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("rw")));
+        // Host devices, but not the terminals.
+        let d = dests(&v);
+        assert!(d.contains(&"/dev/null".to_string()), "{d:?}");
+        assert!(!d
+            .iter()
+            .any(|x| x.starts_with("/dev/tty") || x == "/dev/ptmx" || x == "/dev/console"));
+        assert_eq!(
+            find(&v, "/dev/null")["options"],
+            json!(["slave", "nosuid", "noexec", "rw", "rbind"])
+        );
+        assert_eq!(v["linux"]["rootfsPropagation"], "rslave");
+        let at = |p: &str| d.iter().position(|x| x == p).unwrap();
+        assert!(at("/dev") < at("/dev/null"));
         assert_eq!(
             find(&v, "/etc/hosts")["options"],
             json!(["bind", "rprivate", "ro", "nosuid", "noexec", "nodev"])
@@ -826,6 +918,7 @@ mod tests {
         let ns = v["linux"]["namespaces"].to_string();
         assert!(!ns.contains("network"), "{ns}");
         assert!(v["linux"].get("sysctl").is_none());
+        assert!(!dests(&v).contains(&"/sys/fs/cgroup".to_string()));
         assert!(v["linux"].get("seccomp").is_none());
         assert_eq!(v["linux"]["maskedPaths"][0], "/sys/kernel");
         assert_eq!(find(&v, "/sys")["type"], "bind");
