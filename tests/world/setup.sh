@@ -7,7 +7,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-STATE=/var/lib/rpod-world
+# Overridable only to try setup.sh beside a running world; tests read the
+# defaults through the env file.
+STATE=${RPOD_WORLD_DIR:-/var/lib/rpod-world}
 TEST_USER=rpodtest
 # 1000000: clear of the ranges useradd hands out by itself (100000 + n*65536)
 # and of hand-made scratch users on the shared dev machines.
@@ -15,9 +17,9 @@ SUB_START=1000000
 SUB_COUNT=65536
 REG_USER=rpoduser
 REG_PASS=rpodpass
-PLAIN_PORT=5000
-TLS_PORT=5443
-BAD_PORT=5001
+PLAIN_PORT=${RPOD_WORLD_PLAIN_PORT:-5000}
+TLS_PORT=${RPOD_WORLD_TLS_PORT:-5443}
+BAD_PORT=${RPOD_WORLD_BAD_PORT:-5001}
 
 T0=$(date +%s%N)
 say() { printf 'world: %s\n' "$*"; }
@@ -171,7 +173,7 @@ start_service() { # NAME PORT CMD...
         sleep 0.3
     fi
     local holder
-    holder=$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    holder=$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
     if [ -n "$holder" ] && tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null |
             grep -q '^docker-registry serve /etc/docker/registry/config.yml'; then
         # The packaged service, started by its postinst on some machine: its
