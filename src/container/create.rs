@@ -46,11 +46,9 @@ fn precheck(o: &ContainerOpts, command: &[String]) -> Result<()> {
     }
     let mode = NetworkMode::parse(o.network.as_deref())?;
     mode.check_supported()?;
-    if !o.publish.is_empty() || o.publish_all {
-        bail!(
-            "publishing ports needs a network helper (slirp4netns or pasta), which is not supported yet; \
-             --network host shares the host's ports"
-        );
+    // network: -p syntax errors before pulling.
+    for p in &o.publish {
+        network::ports::parse(p)?;
     }
     network::validate_add_hosts(&o.add_host)?;
     if let Some(f) = &o.cidfile {
@@ -185,7 +183,22 @@ pub fn create(
         .collect();
     labels.extend(opts::parse_labels(&o.label)?);
 
-    let network = NetworkMode::parse(o.network.as_deref())?;
+    // network: container:NAME is recorded as the target's id.
+    let network =
+        network::setup::resolve_container(paths, NetworkMode::parse(o.network.as_deref())?)?;
+    // network: -p/-P, with random host ports chosen now as podman does.
+    let ports: Vec<String> = if network::setup::ports_apply(&network) {
+        let exposed = ic.exposed_ports().clone().unwrap_or_default();
+        network::ports::resolve(&o.publish, o.publish_all, &exposed)?
+            .iter()
+            .map(network::ports::show)
+            .collect()
+    } else {
+        if !o.publish.is_empty() || o.publish_all {
+            warn!("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use");
+        }
+        Vec::new()
+    };
     let security = opts::parse_security_opts(&o.security_opt)?;
     let userns = opts::parse_userns(o.userns.as_deref())?;
     let init = if o.init {
@@ -256,7 +269,8 @@ pub fn create(
         userns: o.userns.clone().unwrap_or_default(),
         sdnotify: o.sdnotify.clone(),
         storage_driver: g.storage_driver.clone(),
-        ports: Vec::new(),
+        ports,
+        create_command: std::env::args().collect(),
     };
 
     // The bundle first, then the record: a container is listed only once

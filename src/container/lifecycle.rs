@@ -9,14 +9,8 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What the monitor said once it was going (with the init's pid).
-pub enum Started {
-    Running(#[allow(dead_code)] i32),
-    /// Created, waiting for the first attach client to start it.
-    Created(#[allow(dead_code)] i32),
-}
-
-/// Spawn `rpod __monitor ID` detached and wait for its verdict. An error
+/// Spawn `rpod __monitor ID` detached and wait for its verdict: the
+/// container's init pid once it runs. An error
 /// carries the monitor's exit code (125, or 126/127 from the runtime).
 pub fn spawn_monitor(
     g: &GlobalOpts,
@@ -24,7 +18,7 @@ pub fn spawn_monitor(
     rec: &ContainerRecord,
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
-) -> Result<Started> {
+) -> Result<i32> {
     let run_dir = paths.run_dir(&rec.id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let log = run_dir.join("monitor.log");
@@ -57,8 +51,7 @@ pub fn spawn_monitor(
     let line = line.trim_end();
     let num = |s: &str| s.parse::<i32>().unwrap_or(0);
     match line.chars().next() {
-        Some('S') => Ok(Started::Running(num(&line[1..]))),
-        Some('C') => Ok(Started::Created(num(&line[1..]))),
+        Some('S') => Ok(num(&line[1..])),
         Some('E') => {
             let rest = &line[1..];
             let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));

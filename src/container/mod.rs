@@ -22,7 +22,6 @@ use crate::cli::container::*;
 use crate::cli::GlobalOpts;
 use anyhow::{bail, Context, Result};
 use attach::{AttachOpts, End};
-use lifecycle::Started;
 use record::{ContainerRecord, Paths};
 use std::io::Write;
 
@@ -91,9 +90,7 @@ pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     } else {
         None
     };
-    match lifecycle::spawn_monitor(g, &paths, &rec, true, size)? {
-        Started::Created(_) | Started::Running(_) => {}
-    }
+    lifecycle::spawn_monitor(g, &paths, &rec, true, size)?;
     attach_and_wait(&paths, &rec, rec.interactive, keys, a.sig_proxy)
 }
 

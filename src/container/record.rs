@@ -129,6 +129,9 @@ pub struct ContainerRecord {
     pub storage_driver: Option<String>,
     #[serde(default)]
     pub ports: Vec<String>,
+    /// The rpod command line that created it (argv), for `generate systemd --new`.
+    #[serde(default)]
+    pub create_command: Vec<String>,
 }
 
 fn default_network() -> NetworkMode {
@@ -173,6 +176,11 @@ pub struct State {
     pub fuse_pid: i32,
     #[serde(default)]
     pub fuse_start: u64,
+    /// The network helper (slirp4netns, pasta), stopped with the container.
+    #[serde(default)]
+    pub net_pid: i32,
+    #[serde(default)]
+    pub net_start: u64,
     /// Epoch nanoseconds, 0 = never.
     #[serde(default)]
     pub started_at: i64,
@@ -406,6 +414,10 @@ pub fn release_helpers(st: &mut State) {
     }
     st.fuse_pid = 0;
     st.fuse_start = 0;
+    // network: no slirp4netns/pasta (nor its published ports) outlives the container.
+    crate::network::helper::stop(st.net_pid, st.net_start);
+    st.net_pid = 0;
+    st.net_start = 0;
 }
 
 #[cfg(test)]

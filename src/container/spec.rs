@@ -155,6 +155,10 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         mounts,
         network: match plan.network {
             NetworkMode::Host => NetworkNs::Host,
+            // network: a link the monitor points at the target's namespace.
+            NetworkMode::Container(_) => {
+                NetworkNs::Path(dir.join(crate::network::setup::NETNS_LINK))
+            }
             _ => NetworkNs::New,
         },
         rlimits,

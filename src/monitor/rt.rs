@@ -12,7 +12,9 @@ pub enum Io {
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
-    Pty(OwnedFd),
+    /// A pty made inside the container (so it is in the container's
+    /// /dev/pts), its master sent to this socket.
+    ConsoleSocket(std::path::PathBuf),
 }
 
 /// Create the container from `bundle` (config.json, rootfs `merged`); its
@@ -32,7 +34,7 @@ pub fn create(id: &str, bundle: &Path, state_root: &Path, io: Io, start: bool) -
             },
             Console::None,
         ),
-        Io::Pty(slave) => (Stdio::default(), Console::PtySlave(slave)),
+        Io::ConsoleSocket(p) => (Stdio::default(), Console::Socket(p)),
     };
     let opts = CreateOptions {
         id,

@@ -495,6 +495,8 @@ fn read_exec_fifo(fifo: &Path, saved: &Saved) -> Result<Vec<u8>> {
             // No writer yet (the init is about to open its end).
             Ok(0) => {
                 if !saved.init_alive() {
+                    // It may have written, exec'd and exited since our read.
+                    let _ = f.read_to_end(&mut out);
                     return Ok(out);
                 }
                 std::thread::sleep(nap);
@@ -505,6 +507,7 @@ fn read_exec_fifo(fifo: &Path, saved: &Saved) -> Result<Vec<u8>> {
                 let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
                 let _ = poll(&mut fds, PollTimeout::from(100u16));
                 if !saved.init_alive() && out.is_empty() {
+                    let _ = f.read_to_end(&mut out);
                     return Ok(out);
                 }
             }
