@@ -268,7 +268,7 @@ push() { # LAYOUT DEST-REF [skopeo flags...]
 }
 
 # The small fixtures first: everyone tests against alpine.
-SMALL=(alpine alpine-zstd alpine-plain layers config nocmd multiarch sparse-gnu)
+SMALL=(alpine alpine-zstd alpine-plain layers config nocmd multiarch sparse-gnu devnodes)
 build_layouts "$INPUTS" "${SMALL[@]}"
 R=localhost:$PLAIN_PORT
 push alpine "$R/alpine:latest" --preserve-digests
@@ -282,6 +282,7 @@ push layers "$R/layers:latest" --preserve-digests
 push config "$R/config:latest" --preserve-digests
 push nocmd "$R/nocmd:latest" --preserve-digests
 push sparse-gnu "$R/sparse-gnu:latest" --preserve-digests
+push devnodes "$R/devnodes:latest" --preserve-digests
 push multiarch "$R/multiarch:latest" --all --preserve-digests
 if ! push multiarch "$R/schema2-list:latest" --all --format v2s2 2>"$STATE/log/schema2-list.err"; then
     warn "skopeo could not make a Docker manifest list: $(tail -1 "$STATE/log/schema2-list.err")"
