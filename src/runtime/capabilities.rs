@@ -185,8 +185,11 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     if caps::runtime::ambient_set_supported().is_ok() {
         caps::clear(None, CapSet::Ambient).context("clearing ambient capabilities")?;
         for cap in &ambient {
-            caps::raise(None, CapSet::Ambient, *cap)
-                .with_context(|| format!("raising ambient capability {cap}"))?;
+            // As runc: an ambient cap missing from inheritable/permitted is
+            // skipped, not fatal.
+            if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
+                warn!("cannot raise ambient capability {cap}: {e}");
+            }
         }
     } else if !ambient.is_empty() {
         warn!("the kernel has no ambient capabilities; ignoring them");
