@@ -270,6 +270,57 @@ mod tests {
         assert!(added_for_non_root(&[], &b).unwrap().is_empty());
     }
 
+    /// The init's sequence for a non-root user with one added cap, in a forked
+    /// child: needs root (CI runs tests as root), skipped otherwise.
+    #[test]
+    fn apply_across_setuid() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root; skipping");
+            return;
+        }
+        let bounding = resolve(&s(&["net_raw"]), &[], false).unwrap();
+        let raised = to_oci(&added_for_non_root(&s(&["net_raw"]), &bounding).unwrap()).unwrap();
+        let c = oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+            .bounding(to_oci(&bounding).unwrap())
+            .effective(raised.clone())
+            .permitted(raised.clone())
+            .inheritable(raised.clone())
+            .ambient(raised)
+            .build()
+            .unwrap();
+        let code = crate::sys::seccomp::run_in_child(move || {
+            let step = || -> Result<()> {
+                drop_bounding(&c)?;
+                keep_caps_across_setuid()?;
+                let id = nix::unistd::Uid::from_raw(4321);
+                nix::unistd::setresuid(id, id, id)?;
+                apply(&c)?;
+                Ok(())
+            };
+            if step().is_err() {
+                return 2;
+            }
+            let want: CapsHashSet = [Capability::CAP_NET_RAW].into_iter().collect();
+            let ok = [
+                CapSet::Effective,
+                CapSet::Permitted,
+                CapSet::Inheritable,
+                CapSet::Ambient,
+            ]
+            .iter()
+            .all(|set| caps::read(None, *set).ok() == Some(want.clone()));
+            let bnd = caps::read(None, CapSet::Bounding).unwrap_or_default();
+            let bnd_ok = bnd.len() == 12 && bnd.contains(&Capability::CAP_NET_RAW);
+            if ok && bnd_ok {
+                0
+            } else {
+                3
+            }
+        })
+        .unwrap();
+        assert_eq!(code, 0);
+    }
+
     #[test]
     fn oci_round_trip() {
         let o = to_oci(&default_caps()).unwrap();
