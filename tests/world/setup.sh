@@ -168,9 +168,15 @@ start_service() { # NAME PORT CMD...
     local name=$1 port=$2; shift 2
     local pidfile="$STATE/run/$name.pid"
     healthy "$name" && return 0
-    if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        kill "$(cat "$pidfile")" 2>/dev/null || true
-        sleep 0.3
+    # Alive but unhealthy: stop it, but only if the pid is still ours (pids
+    # get reused after a reboot).
+    local old
+    old=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$old" ] && tr '\0' ' ' </proc/"$old"/cmdline 2>/dev/null | grep -qF -- "$*"; then
+        kill "$old" 2>/dev/null || true
+        for _ in $(seq 1 20); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$old" 2>/dev/null || true
+        sleep 0.2
     fi
     local holder
     holder=$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
