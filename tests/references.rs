@@ -31,7 +31,10 @@ fn bad_references_exit_125_naming_the_input() {
         ("Alpine".into(), "lowercase"),
         (format!("{}/Alpine", world().registry()), "lowercase"),
         ("alpine@sha256:abc".into(), "64"),
-        ("alpine@md5:0123456789abcdef0123456789abcdef".into(), "unsupported"),
+        (
+            "alpine@md5:0123456789abcdef0123456789abcdef".into(),
+            "unsupported",
+        ),
         (long_tag.clone(), "128"),
         ("alpine:ta$g".into(), "tag"),
         ("alp//ine".into(), "empty path component"),
@@ -40,7 +43,10 @@ fn bad_references_exit_125_naming_the_input() {
         let (code, err) = env.rpod_fail(&["pull", &input]);
         assert_eq!(code, 125, "{input}: {err}");
         assert!(err.contains(why), "{input}: {err}");
-        assert!(err.contains(&format!("{input:?}")), "the error must name {input:?}: {err}");
+        assert!(
+            err.contains(&format!("{input:?}")),
+            "the error must name {input:?}: {err}"
+        );
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     }
     let (code, err) = env.rpod_fail(&["pull", ""]);
@@ -62,7 +68,10 @@ fn aliases_and_drop_ins_resolve_short_names() {
     let out = env.rpod(&["pull", "myalpine"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let n = names(&env);
-    assert!(n.lines().any(|l| l == format!("{reg}/alpine:latest")), "{n}");
+    assert!(
+        n.lines().any(|l| l == format!("{reg}/alpine:latest")),
+        "{n}"
+    );
 }
 
 #[test]
@@ -81,7 +90,10 @@ fn several_search_registries_are_tried_in_turn() {
     let out = env.rpod(&["pull", "alpine"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let n = names(&env);
-    assert!(n.lines().any(|l| l == format!("{reg}/alpine:latest")), "{n}");
+    assert!(
+        n.lines().any(|l| l == format!("{reg}/alpine:latest")),
+        "{n}"
+    );
 }
 
 #[test]
@@ -131,7 +143,10 @@ fn a_registry_not_marked_insecure_needs_tls() {
 fn broken_registries_conf_is_named_with_its_line() {
     let mut env = Env::new("badconf");
     let f = conf_dir(&env).join("registries.conf");
-    write_conf(&env, "unqualified-search-registries = [\"x.io\"]\n\n[[registry]\nlocation = \"a\"\n");
+    write_conf(
+        &env,
+        "unqualified-search-registries = [\"x.io\"]\n\n[[registry]\nlocation = \"a\"\n",
+    );
     let (code, err) = env.rpod_fail(&["pull", "alpine"]);
     assert_eq!(code, 125);
     assert!(err.contains(&format!("{}: line 3", f.display())), "{err}");
@@ -140,9 +155,17 @@ fn broken_registries_conf_is_named_with_its_line() {
     // --registries-conf and CONTAINERS_REGISTRIES_CONF name their own file.
     let other = env.home.join("other.conf");
     std::fs::write(&other, "short-name-mode = 7\n").unwrap();
-    let (code, err) = env.rpod_fail(&["pull", "--registries-conf", other.to_str().unwrap(), "alpine"]);
+    let (code, err) = env.rpod_fail(&[
+        "pull",
+        "--registries-conf",
+        other.to_str().unwrap(),
+        "alpine",
+    ]);
     assert_eq!(code, 125);
-    assert!(err.contains(&format!("{}: line 1", other.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}: line 1", other.display())),
+        "{err}"
+    );
     env.set_env("CONTAINERS_REGISTRIES_CONF", other.to_str().unwrap());
     let (code, err) = env.rpod_fail(&["pull", "alpine"]);
     assert_eq!(code, 125);

@@ -146,8 +146,12 @@ struct Monitor {
 
 impl Monitor {
     fn setup(g: &GlobalOpts, paths: &Paths, a: &MonitorArgs) -> Result<Monitor> {
+        // network: --network container:X shares X's user namespace (no-op otherwise).
+        crate::network::setup::join_shared_userns(paths, &a.id)?;
         crate::userns::enter()?;
         let rec = record::load(paths, &a.id)?;
+        // network: a helper (slirp4netns, pasta) must be up before the program starts.
+        let eager = !rec.network.needs_helper();
         let ctr_dir = paths.ctr_dir(&rec.id);
         let run_dir = paths.run_dir(&rec.id);
         std::fs::create_dir_all(&run_dir)
@@ -219,7 +223,7 @@ impl Monitor {
                 &ctr_dir,
                 &state_root,
                 rt::Io::Pty(pty.slave),
-                !a.attach,
+                !a.attach && eager,
             )?;
             let input = if rec.interactive {
                 Some(master.try_clone()?)
@@ -245,7 +249,7 @@ impl Monitor {
                     stdout: out_w,
                     stderr: err_w,
                 },
-                !a.attach,
+                !a.attach && eager,
             )?;
             (pid, Some(out_r), Some(err_r), in_ours)
         };
@@ -265,12 +269,23 @@ impl Monitor {
             stdin,
             listener,
             clients: Vec::new(),
-            started: !a.attach,
+            started: !a.attach && eager,
             attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
         };
-        if let Err(e) = m.rec.network.setup(pid) {
-            m.abort();
-            return Err(e);
+        // network: start the helper between create and start. The value is
+        // kept (forgotten) for the monitor's lifetime: slirp4netns's exit pipe
+        // closes when we die; release_helpers stops it from the recorded pid.
+        match m.rec.network.setup(pid, &m.run_dir, &m.rec.ports) {
+            Ok(Some(h)) => {
+                m.state.net_pid = h.pid;
+                m.state.net_start = h.start;
+                std::mem::forget(h);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                m.abort();
+                return Err(e);
+            }
         }
         Ok(m)
     }

@@ -8,6 +8,15 @@
 //! container's init exists (its pid names the namespace) and keeps whatever it
 //! returns alive for the container's lifetime.
 
+// Rootless helper networking (issue 4): see each module's header.
+pub mod config;
+pub mod helper;
+pub mod names;
+pub mod pasta;
+pub mod ports;
+pub mod setup;
+pub mod slirp4netns;
+
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -69,11 +78,25 @@ impl NetworkMode {
         })
     }
 
-    /// The rootless default. Until the slirp4netns helper lands, a container
-    /// without `--network` gets an isolated namespace (loopback only) rather
-    /// than a mode that would fail.
+    /// The rootless default: containers.conf's `[network]
+    /// default_rootless_network_cmd`, else slirp4netns (podman 4's default).
     pub fn default_rootless() -> NetworkMode {
-        NetworkMode::None
+        match config::load() {
+            Ok(c) if c.default_rootless_network_cmd.as_deref() == Some("pasta") => {
+                NetworkMode::Pasta(Vec::new())
+            }
+            Ok(_) => NetworkMode::Slirp4netns(Vec::new()),
+            Err(e) => {
+                warn!("{e:#}; using slirp4netns");
+                NetworkMode::Slirp4netns(Vec::new())
+            }
+        }
+    }
+
+    /// Whether a helper process (slirp4netns, pasta) must be started between
+    /// the runtime's create and start.
+    pub fn needs_helper(&self) -> bool {
+        matches!(self, NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_))
     }
 
     /// Whether the container gets a network namespace of its own.
@@ -92,23 +115,21 @@ impl NetworkMode {
         }
     }
 
-    /// Refuse modes that are parsed but not implemented yet, before anything
-    /// is created.
+    /// Check the mode's options before anything is created.
     pub fn check_supported(&self) -> Result<()> {
-        match self {
-            NetworkMode::None | NetworkMode::Host => Ok(()),
-            other => bail!(
-                "network mode {:?} is not supported yet: use --network none or --network host",
-                other.name()
-            ),
-        }
+        setup::check(self)
     }
 
-    /// Start what the mode needs once the container's init `pid` exists.
-    /// Returns the pid of a helper that must live as long as the container.
-    pub fn setup(&self, _pid: i32) -> Result<Option<i32>> {
-        self.check_supported()?;
-        Ok(None)
+    /// Start what the mode needs once the container's init `pid` exists
+    /// (created, not started). The monitor keeps the returned helper for the
+    /// container's lifetime and records its pid in the container's state.
+    pub fn setup(
+        &self,
+        pid: i32,
+        run_dir: &Path,
+        ports: &[String],
+    ) -> Result<Option<helper::Helper>> {
+        setup::setup(self, pid, run_dir, ports)
     }
 }
 
@@ -143,80 +164,26 @@ fn parse_add_host(h: &str) -> Result<(&str, &str)> {
     Ok((name, ip))
 }
 
-/// `/etc/hosts` for a container.
+/// `/etc/hosts` for a container (see [`names::hosts`] for podman's rules).
 pub fn hosts_file(mode: &NetworkMode, f: &NameFiles) -> String {
-    let mut s = String::new();
-    if *mode == NetworkMode::Host {
-        // Keep the host's own entries, as podman does for --network host.
-        if let Ok(h) = std::fs::read_to_string("/etc/hosts") {
-            s.push_str(&h);
-            if !s.ends_with('\n') {
-                s.push('\n');
-            }
-        }
-    } else {
-        s.push_str("127.0.0.1\tlocalhost localhost.localdomain\n");
-        s.push_str("::1\tlocalhost localhost.localdomain\n");
-    }
-    for h in f.add_hosts {
-        if let Ok((name, ip)) = parse_add_host(h) {
-            s.push_str(&format!("{ip}\t{name}\n"));
-        }
-    }
-    if *mode != NetworkMode::Host {
-        s.push_str(&format!("127.0.1.1\t{}\n", f.hostname));
-    }
-    s
+    names::hosts(mode, &f.flags(), &names::HostFacts::read())
 }
 
-/// `/etc/resolv.conf`: the host's resolvers (for none the file is still
-/// useful to tools that read it), with `--dns*` overriding.
-pub fn resolv_conf(_mode: &NetworkMode, f: &NameFiles) -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut servers: Vec<String> = Vec::new();
-    let mut search: Vec<String> = Vec::new();
-    let mut options: Vec<String> = Vec::new();
-    for line in host.lines() {
-        let mut it = line.split_whitespace();
-        match it.next() {
-            // A loopback resolver on the host is unreachable from a new netns.
-            Some("nameserver") => {
-                if let Some(ip) = it.next() {
-                    if !ip.starts_with("127.") && ip != "::1" {
-                        servers.push(ip.to_string());
-                    }
-                }
-            }
-            Some("search") | Some("domain") => search.extend(it.map(String::from)),
-            Some("options") => options.extend(it.map(String::from)),
-            _ => {}
+/// `/etc/resolv.conf` (see [`names::resolv`]), with `--dns*` overriding.
+pub fn resolv_conf(mode: &NetworkMode, f: &NameFiles) -> String {
+    names::resolv(mode, &f.flags(), &names::HostFacts::read())
+}
+
+impl NameFiles<'_> {
+    fn flags(&self) -> names::NameFlags<'_> {
+        names::NameFlags {
+            hostname: self.hostname,
+            add_hosts: self.add_hosts,
+            dns: self.dns,
+            dns_search: self.dns_search,
+            dns_options: self.dns_options,
         }
     }
-    if !f.dns.is_empty() {
-        servers = f.dns.to_vec();
-    }
-    if !f.dns_search.is_empty() {
-        search = f
-            .dns_search
-            .iter()
-            .filter(|s| s.as_str() != ".")
-            .cloned()
-            .collect();
-    }
-    if !f.dns_options.is_empty() {
-        options = f.dns_options.to_vec();
-    }
-    let mut s = String::new();
-    if !search.is_empty() {
-        s.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    for ns in servers {
-        s.push_str(&format!("nameserver {ns}\n"));
-    }
-    if !options.is_empty() {
-        s.push_str(&format!("options {}\n", options.join(" ")));
-    }
-    s
 }
 
 /// Write `hosts`, `hostname` and `resolv.conf` into the container directory

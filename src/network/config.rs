@@ -1,0 +1,147 @@
+//! The `[network]` and `[engine]` settings of containers.conf that rootless
+//! networking reads, in podman's order: the vendor file, the admin file and
+//! its drop-ins, then the user's file; later files override earlier keys.
+//! `$CONTAINERS_CONF` replaces the whole list, as in podman.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// What rootless networking takes from containers.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetConfig {
+    /// `[network] default_rootless_network_cmd`: "slirp4netns" or "pasta".
+    pub default_rootless_network_cmd: Option<String>,
+    /// `[engine] network_cmd_options`: default slirp4netns options.
+    pub network_cmd_options: Vec<String>,
+    /// `[engine] network_cmd_path`: the slirp4netns binary to use.
+    pub network_cmd_path: Option<String>,
+}
+
+/// The files podman reads, lowest priority first.
+pub fn files() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("CONTAINERS_CONF") {
+        return vec![PathBuf::from(p)];
+    }
+    let mut v = vec![
+        PathBuf::from("/usr/share/containers/containers.conf"),
+        PathBuf::from("/etc/containers/containers.conf"),
+    ];
+    v.extend(drop_ins(Path::new("/etc/containers/containers.conf.d")));
+    let user = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(u) = user {
+        v.push(u.join("containers/containers.conf"));
+        v.extend(drop_ins(&u.join("containers/containers.conf.d")));
+    }
+    v
+}
+
+fn drop_ins(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Read every file that exists; a file that does not parse is an error that
+/// names it (podman refuses to run with a broken containers.conf too).
+pub fn load() -> Result<NetConfig> {
+    let mut c = NetConfig::default();
+    for f in files() {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
+        };
+        merge(&mut c, &text).with_context(|| format!("parsing {}", f.display()))?;
+    }
+    Ok(c)
+}
+
+fn merge(c: &mut NetConfig, text: &str) -> Result<()> {
+    let v: toml::Table = text.parse()?;
+    let str_of = |t: &toml::Table, k: &str| -> Result<Option<String>> {
+        match t.get(k) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => bail!("{k} must be a string"),
+        }
+    };
+    if let Some(toml::Value::Table(n)) = v.get("network") {
+        if let Some(cmd) = str_of(n, "default_rootless_network_cmd")? {
+            if !matches!(cmd.as_str(), "slirp4netns" | "pasta") {
+                bail!(
+                    "default_rootless_network_cmd = {cmd:?}: must be \"slirp4netns\" or \"pasta\""
+                );
+            }
+            c.default_rootless_network_cmd = Some(cmd);
+        }
+    }
+    if let Some(toml::Value::Table(e)) = v.get("engine") {
+        if let Some(p) = str_of(e, "network_cmd_path")? {
+            c.network_cmd_path = Some(p).filter(|p| !p.is_empty());
+        }
+        match e.get("network_cmd_options") {
+            None => {}
+            Some(toml::Value::Array(a)) => {
+                c.network_cmd_options = a
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(String::from)
+                            .context("network_cmd_options must be a list of strings")
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            Some(_) => bail!("network_cmd_options must be a list of strings"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_files_override() {
+        let mut c = NetConfig::default();
+        merge(
+            &mut c,
+            "[network]\ndefault_rootless_network_cmd = \"pasta\"\n[engine]\nnetwork_cmd_options = [\"mtu=1500\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.default_rootless_network_cmd.as_deref(), Some("pasta"));
+        assert_eq!(c.network_cmd_options, vec!["mtu=1500".to_string()]);
+        merge(
+            &mut c,
+            "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n[containers]\nx = 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.default_rootless_network_cmd.as_deref(),
+            Some("slirp4netns")
+        );
+        assert_eq!(c.network_cmd_options, vec!["mtu=1500".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let mut c = NetConfig::default();
+        assert!(merge(
+            &mut c,
+            "[network]\ndefault_rootless_network_cmd = \"vpnkit\"\n"
+        )
+        .is_err());
+        assert!(merge(&mut c, "[network]\ndefault_rootless_network_cmd = 3\n").is_err());
+        assert!(merge(&mut c, "[network\n").is_err());
+        assert!(merge(&mut c, "[engine]\nnetwork_cmd_options = \"x\"\n").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! What the slirp4netns and pasta launchers share: finding the binary,
+//! checking /dev/net/tun, passing pipes, and the running helper itself.
+
+use anyhow::{bail, Context, Result};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A running network helper. It lives as long as the container: the monitor
+/// keeps this value (and with it slirp4netns's exit pipe) until the end, and
+/// records `pid`/`start` in the container's state so that whoever cleans up
+/// after a dead monitor can stop it (`record::release_helpers`).
+#[derive(Debug)]
+pub struct Helper {
+    pub name: &'static str,
+    pub pid: i32,
+    /// Start time (clock ticks since boot), so a reused pid is never hit.
+    pub start: u64,
+    child: Option<Child>,
+    _exit: Option<OwnedFd>,
+}
+
+impl Helper {
+    pub fn new(child: Child, exit: Option<OwnedFd>, name: &'static str) -> Helper {
+        let pid = child.id() as i32;
+        Helper {
+            name,
+            pid,
+            start: crate::sys::pidfd::start_time(pid).unwrap_or(0),
+            child: Some(child),
+            _exit: exit,
+        }
+    }
+
+    /// A helper that daemonized itself (pasta): known by pid only.
+    pub fn detached(pid: i32, name: &'static str) -> Helper {
+        Helper {
+            name,
+            pid,
+            start: crate::sys::pidfd::start_time(pid).unwrap_or(0),
+            child: None,
+            _exit: None,
+        }
+    }
+
+    /// Stop the helper now and wait for it (a failed setup).
+    pub fn kill(&mut self) {
+        stop(self.pid, self.start);
+        if let Some(c) = &mut self.child {
+            let _ = c.wait();
+        }
+    }
+
+    /// How the helper ended, for an error message (" (exit status 1)").
+    pub fn wait_exited(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(self.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            ) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => {
+                    return format!(" (exit status {c})")
+                }
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
+                    return format!(" (killed by {s})")
+                }
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                _ => return String::new(),
+            }
+        }
+    }
+}
+
+/// Kill a helper recorded as `pid` started at `start`, if it is still that
+/// process, and wait (up to 2 s) until it is gone so its ports are free.
+pub fn stop(pid: i32, start: u64) {
+    use crate::sys::pidfd;
+    if pid <= 0 {
+        return;
+    }
+    if let Some(fd) = pidfd::open_verified(pid, start) {
+        let _ = pidfd::pidfd_send_signal(&fd, libc::SIGKILL);
+        let _ = pidfd::pidfd_wait(&fd, 2000);
+        // Reap it if it is our child (the monitor's), so no zombie is left.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+    }
+}
+
+/// A close-on-exec pipe (read, write).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")
+}
+
+/// Spawn `cmd` so that it inherits `fds` at their current numbers. The
+/// callers are single-threaded (the monitor), so clearing close-on-exec for
+/// the moment of the spawn leaks them nowhere else.
+pub fn spawn_with_fds(cmd: &mut Command, fds: &[BorrowedFd]) -> Result<Child> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    for fd in fds {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+    }
+    let r = cmd.spawn();
+    for fd in fds {
+        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+    Ok(r?)
+}
+
+/// `name` on $PATH (or the usual directories), or an error naming the
+/// Debian/Fedora package that provides it.
+pub fn find_binary(name: &str, package: &str) -> Result<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin"].iter().map(PathBuf::from))
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!("{name} not found in $PATH: install the \"{package}\" package; it provides rootless container networking")
+        })
+}
+
+/// Both helpers need a tap device: fail early, naming the device, when it
+/// can't be opened (it ships 0600 root on some systems).
+pub fn check_tun(who: &str) -> Result<()> {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        Ok(_) => Ok(()),
+        Err(e) => bail!(
+            "{who} needs /dev/net/tun: open /dev/net/tun: {e}; make it readable and writable by users \
+             (mode 0666, as most distributions ship it), or use --network none or --network host"
+        ),
+    }
+}
+
+/// The last lines of a helper's log, as "`: TEXT`" for an error message.
+pub fn log_tail(p: &Path) -> String {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join("; ");
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {tail}")
+    }
+}
+
+/// A small cache file, replaced atomically (a torn cache is only re-made).
+pub fn write_small(p: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, p)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_names_the_package() {
+        let e = find_binary("no-such-helper-xyz", "passt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no-such-helper-xyz") && e.contains("\"passt\" package"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn spawned_child_sees_the_fd_and_others_do_not() {
+        let (r, w) = pipe().unwrap();
+        let n = w.as_raw_fd();
+        let mut c = spawn_with_fds(
+            Command::new("sh").args(["-c", &format!("echo hi >&{n}")]),
+            &[std::os::fd::AsFd::as_fd(&w)],
+        )
+        .unwrap();
+        drop(w);
+        assert!(c.wait().unwrap().success());
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut s).unwrap();
+        assert_eq!(s, "hi\n");
+        // Close-on-exec is back: a later child can't write to it.
+        let (_r2, w2) = pipe().unwrap();
+        let n2 = w2.as_raw_fd();
+        let st = Command::new("sh")
+            .args(["-c", &format!("echo x >&{n2}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!st.success());
+    }
+}

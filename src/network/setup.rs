@@ -1,0 +1,127 @@
+//! Where the network modes meet the container lifecycle:
+//! - [`check`]: validate a mode before anything is created;
+//! - [`setup`]: the monitor's call between the runtime's create and start;
+//! - [`join_shared_userns`]: for `container:NAME`, the monitor joins that
+//!   container's user namespace (which owns the network namespace to share)
+//!   instead of making a fresh one, and links `netns` in the container's
+//!   directory to the namespace (config.json names that link).
+
+use super::helper::Helper;
+use super::{ports, slirp4netns, NetworkMode};
+use crate::container::record::{self, Paths};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+/// The file in a container's directory that config.json names as the
+/// network namespace to join, for `container:NAME`.
+pub const NETNS_LINK: &str = "netns";
+
+/// Validate a mode's options (before create).
+pub fn check(mode: &NetworkMode) -> Result<()> {
+    match mode {
+        NetworkMode::Slirp4netns(o) => {
+            let defaults = super::config::load()?.network_cmd_options;
+            slirp4netns::parse_opts(&defaults, o).map(drop)
+        }
+        NetworkMode::Pasta(a) => super::pasta::args(a, &[], "/").map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `-p`/`-P` mean anything for `mode`; podman warns and drops them
+/// for modes that have no forwarder.
+pub fn ports_apply(mode: &NetworkMode) -> bool {
+    mode.needs_helper()
+}
+
+/// Start the helper for a created container whose init is `pid`; the
+/// recorded `ports` (ps form) are published.
+pub fn setup(
+    mode: &NetworkMode,
+    pid: i32,
+    run_dir: &Path,
+    recorded: &[String],
+) -> Result<Option<Helper>> {
+    let maps = ports::from_record(recorded);
+    match mode {
+        NetworkMode::Slirp4netns(o) => {
+            let conf = super::config::load()?;
+            let opts = slirp4netns::parse_opts(&conf.network_cmd_options, o)?;
+            slirp4netns::start(&opts, conf.network_cmd_path.as_deref(), pid, run_dir, &maps)
+                .map(Some)
+        }
+        NetworkMode::Pasta(a) => super::pasta::start(a, pid, run_dir, &maps).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The pid of a running container's init, verified against its start time.
+fn running_init(paths: &Paths, id: &str) -> Result<i32> {
+    let st = record::observe(paths, id);
+    if !st.is_running() || !st.init_alive() {
+        let name = record::load(paths, id)
+            .map(|r| r.name)
+            .unwrap_or_else(|_| id.to_string());
+        bail!("container {name} is not running: a container can only share the network of a running container");
+    }
+    Ok(st.pid)
+}
+
+/// Resolve `container:NAME` at create time to the target's full id.
+pub fn resolve_container(paths: &Paths, mode: NetworkMode) -> Result<NetworkMode> {
+    match mode {
+        NetworkMode::Container(name) => {
+            let id = record::resolve(paths, &name)
+                .with_context(|| format!("--network container:{name}"))?;
+            Ok(NetworkMode::Container(id))
+        }
+        m => Ok(m),
+    }
+}
+
+/// For a `container:ID` container: join the target's user namespace (the
+/// owner of its network namespace; the id maps are the same as rpod's own),
+/// point `ctr_dir/netns` at its network namespace, and take its name files.
+/// A no-op for other modes. Must run single-threaded, before `userns::enter`.
+pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
+    let rec = record::load(paths, id)?;
+    let NetworkMode::Container(target) = &rec.network else {
+        return Ok(());
+    };
+    let pid = running_init(paths, target)?;
+    let dir = paths.ctr_dir(id);
+    let link = dir.join(NETNS_LINK);
+    let tmp = dir.join(format!(".{NETNS_LINK}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(format!("/proc/{pid}/ns/net"), &tmp)
+        .with_context(|| format!("linking {}", tmp.display()))?;
+    std::fs::rename(&tmp, &link).with_context(|| format!("renaming into {}", link.display()))?;
+    // Sharing a network namespace means sharing its resolvers and hosts, as podman does.
+    let from = paths.ctr_dir(target);
+    for f in ["hosts", "resolv.conf"] {
+        if let Ok(text) = std::fs::read(from.join(f)) {
+            record::write_atomic(&dir.join(f), &text, false)?;
+        }
+    }
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    crate::sys::userns::join_userns_of(pid)
+        .with_context(|| format!("joining the user namespace of container {target}"))?;
+    crate::sys::userns::become_ns_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_options() {
+        assert!(check(&NetworkMode::Slirp4netns(vec!["mtu=1500".into()])).is_ok());
+        assert!(check(&NetworkMode::Slirp4netns(vec!["bogus=1".into()])).is_err());
+        assert!(check(&NetworkMode::Pasta(vec!["--netns".into()])).is_err());
+        assert!(check(&NetworkMode::None).is_ok());
+        assert!(ports_apply(&NetworkMode::Pasta(vec![])));
+        assert!(!ports_apply(&NetworkMode::Host));
+    }
+}
