@@ -122,6 +122,42 @@ pub fn info_cmd(g: &GlobalOpts) -> Result<()> {
 }
 
 /// `rpod inspect`: containers first, then images, as podman looks them up.
-pub fn inspect_cmd(_g: &GlobalOpts, _a: &InspectArgs) -> Result<()> {
-    bail!("inspect: not wired yet")
+pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
+    use crate::container::{inspect, record};
+    let paths = record::Paths::new(g)?;
+    let store = crate::storage::Store::open(g)?;
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for name in &a.names {
+        if a.kind != "image" {
+            if let Ok(id) = record::resolve(&paths, name) {
+                let rec = record::load(&paths, &id)?;
+                values.push(inspect::container_json(
+                    &paths,
+                    &rec,
+                    &record::observe(&paths, &id),
+                ));
+                continue;
+            }
+        }
+        if a.kind != "container" {
+            if let Some(rec) = store.find_image(name)? {
+                values.push(crate::image::inspect_value(&store, &rec)?);
+                continue;
+            }
+        }
+        missing.push(name.as_str());
+    }
+    inspect::print(&values, a.format.as_deref())?;
+    match missing.as_slice() {
+        [] => Ok(()),
+        names => bail!(
+            "no such object: {}",
+            names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }

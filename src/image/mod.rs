@@ -41,3 +41,11 @@ pub fn login_cmd(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
 pub fn logout_cmd(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
     login::logout(g, a)
 }
+
+/// The docker-like JSON of one image, as `image inspect` prints it.
+pub fn inspect_value(
+    store: &crate::storage::Store,
+    rec: &crate::storage::ImageRecord,
+) -> Result<serde_json::Value> {
+    Ok(serde_json::to_value(local::inspect_data(store, rec))?)
+}

@@ -86,6 +86,7 @@ struct Manifest {
     manifests: Option<Vec<Descriptor>>,
 }
 
+#[derive(Debug)]
 enum Parsed {
     Image {
         media_type: String,
@@ -345,7 +346,7 @@ fn connect(
             let (u, p) = c.split_once(':').unwrap_or((c.as_str(), ""));
             Some((u.to_string(), p.to_string()))
         }
-        None => super::auth::lookup(&registry, opts.authfile.as_deref())?
+        None => super::auth::lookup(&reference.repo_name(), opts.authfile.as_deref())?
             .map(|c| (c.username, c.password)),
     };
     let had_creds = creds.is_some();

@@ -71,9 +71,9 @@ pub fn user_name(uid: u32) -> String {
 
 /// Where the setuid helper lives, or a clear error naming the package.
 pub fn find_tool(name: &str) -> Result<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
+    // PATH only, as podman's LookPath: a user can point rpod at other helpers.
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/bin"].iter().map(PathBuf::from))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .with_context(|| {
