@@ -96,6 +96,8 @@ pub enum Command {
     Inspect(container::InspectArgs),
     /// Show the processes of a container
     Top(container::TopArgs),
+    /// List a container's published ports
+    Port(crate::network::port_cmd::PortArgs),
     /// Attach to a running container
     Attach(container::AttachArgs),
     /// Rename a container
@@ -176,6 +178,8 @@ pub enum ContainerCommand {
     Rename(container::RenameArgs),
     /// Show the processes of a container
     Top(container::TopArgs),
+    /// List a container's published ports
+    Port(crate::network::port_cmd::PortArgs),
     /// Attach to a container
     Attach(container::AttachArgs),
 }
@@ -219,6 +223,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Container(ContainerCommand::Inspect(a)) => ctr::inspect_cmd(g, &a),
         Command::Inspect(a) => system::inspect_cmd(g, &a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top_cmd(g, &a),
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            crate::network::port_cmd::port_cmd(g, &a)
+        }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             ctr::attach_cmd(g, &a)
         }

@@ -111,7 +111,8 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Tmpfs": tmpfs,
         "UsernsMode": rec.userns,
         "Init": rec.init,
-        "PortBindings": {},
+        // network: published ports as podman shows them.
+        "PortBindings": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
     });
     json!({
         "Id": rec.id,
@@ -148,7 +149,10 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         },
         "Mounts": mounts,
         "Dependencies": [],
-        "NetworkSettings": { "Ports": {}, "SandboxKey": "" },
+        "NetworkSettings": {
+            "Ports": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
+            "SandboxKey": ""
+        },
         "Namespace": "",
         "IsInfra": false,
         "IsService": false,

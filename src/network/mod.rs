@@ -13,6 +13,7 @@ pub mod config;
 pub mod helper;
 pub mod names;
 pub mod pasta;
+pub mod port_cmd;
 pub mod ports;
 pub mod setup;
 pub mod slirp4netns;
