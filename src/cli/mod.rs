@@ -2,9 +2,11 @@
 //! pages and the completions), and the dispatch of each subcommand to the
 //! module that owns the behaviour.
 
+pub mod completion;
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod man;
 pub mod oci;
 mod system;
 
@@ -124,6 +126,18 @@ pub enum Command {
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(crate::monitor::MonitorArgs),
+
+    /// Print a shell completion script (bash, zsh, fish)
+    Completion(completion::CompletionArgs),
+    /// Generate systemd units for containers
+    #[command(subcommand)]
+    Generate(crate::systemd::GenerateCommand),
+    /// Answer a shell's completion request (internal: called by the scripts)
+    #[command(name = "__complete", hide = true)]
+    Complete(completion::CompleteArgs),
+    /// Write the man pages into a directory (internal: used to build them)
+    #[command(name = "__man", hide = true)]
+    Man(man::ManArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +203,9 @@ pub fn run() -> anyhow::Result<()> {
     if let Some(r) = oci::dispatch_argv0() {
         return r;
     }
+    if let Some(r) = crate::systemd::dispatch_argv0() {
+        return r;
+    }
     let cli = Cli::parse();
     crate::log::set_level(&cli.global.log_level);
     dispatch(&cli.global, cli.command)
@@ -241,6 +258,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Version => system::version_cmd(),
         Command::Info => system::info_cmd(g),
         Command::Monitor(a) => crate::monitor::main(g, a),
+        Command::Completion(a) => completion::completion_cmd(&a),
+        Command::Generate(a) => crate::systemd::generate_cmd(g, a),
+        Command::Complete(a) => completion::complete_cmd(g, &a),
+        Command::Man(a) => man::man_cmd(&a),
         Command::Oci(a) => oci::main(g.root.clone(), a),
     }
 }
