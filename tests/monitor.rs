@@ -21,6 +21,7 @@ fn in_terminal(env: &common::Env, cmd: &str, input: &str, delay_ms: u64) -> std:
 #[test]
 fn tty_gets_a_terminal_of_the_right_size() {
     let env = env_with_alpine("tty");
+    let _reaper = Reaper(&env);
     let o = in_terminal(
         &env,
         "rpod run -it --rm alpine sh -c 'tty; stty size; exit 3'",
@@ -37,6 +38,7 @@ fn tty_gets_a_terminal_of_the_right_size() {
 #[test]
 fn typed_input_reaches_an_interactive_shell() {
     let env = env_with_alpine("ttyin");
+    let _reaper = Reaper(&env);
     let o = in_terminal(
         &env,
         "rpod run -it --rm alpine sh",
@@ -52,6 +54,7 @@ fn typed_input_reaches_an_interactive_shell() {
 #[test]
 fn detach_keys_leave_the_container_running() {
     let env = env_with_alpine("detach");
+    let _reaper = Reaper(&env);
     let o = in_terminal(
         &env,
         "rpod run -it --name d alpine sleep 4242301",
@@ -76,6 +79,7 @@ fn detach_keys_leave_the_container_running() {
 #[test]
 fn signals_are_proxied_to_the_container() {
     let env = env_with_alpine("sigproxy");
+    let _reaper = Reaper(&env);
     // A PID 1 with a handler; rpod run gets SIGUSR1 and forwards it.
     let script = "rpod run --rm --name sp alpine sh -c 'trap \"echo got-usr1; exit 9\" USR1; echo ready; \
                   while :; do sleep 0.1; done' & p=$!; \
@@ -91,14 +95,14 @@ fn signals_are_proxied_to_the_container() {
 #[test]
 fn sdnotify_sends_ready_and_mainpid() {
     use std::os::unix::fs::PermissionsExt;
-    let env = env_with_alpine("sdnotify");
+    let mut env = env_with_alpine("sdnotify");
     let sock = env.dir.join("notify.sock");
     let srv = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
     srv.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    let mut env = env;
     env.set_env("NOTIFY_SOCKET", sock.to_str().unwrap());
+    let _reaper = Reaper(&env);
     env.rpod_ok(&[
         "run",
         "-d",
@@ -130,6 +134,7 @@ fn sdnotify_sends_ready_and_mainpid() {
 #[test]
 fn monitor_is_small_and_outlives_the_cli() {
     let env = env_with_alpine("monrss");
+    let _reaper = Reaper(&env);
     env.rpod_ok(&["run", "-d", "--name", "m", "alpine", "sleep", "4242304"]);
     let pid = field(&env, "m", "{{.State.ConmonPid}}");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -162,6 +167,7 @@ fn monitor_is_small_and_outlives_the_cli() {
 #[test]
 fn fuse_overlayfs_daemon_goes_with_the_container() {
     let env = env_with_alpine("fuse");
+    let _reaper = Reaper(&env);
     if std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -22,6 +22,7 @@ fn still_works_then_clean(env: &common::Env, markers: &[&str]) {
 #[test]
 fn sixteen_concurrent_runs_all_succeed() {
     let env = env_with_alpine("conc16");
+    let _reaper = Reaper(&env);
     let children: Vec<_> = (0..16)
         .map(|_| {
             env.cmd(&["run", "--rm", "alpine", "true"])
@@ -42,6 +43,7 @@ fn sixteen_concurrent_runs_all_succeed() {
 #[test]
 fn two_runs_with_one_name_have_one_winner() {
     let env = env_with_alpine("samename");
+    let _reaper = Reaper(&env);
     for _ in 0..3 {
         let children: Vec<_> = (0..2)
             .map(|_| {
@@ -74,6 +76,7 @@ fn two_runs_with_one_name_have_one_winner() {
 #[test]
 fn rm_force_removes_a_running_container() {
     let env = env_with_alpine("rmforce");
+    let _reaper = Reaper(&env);
     env.rpod_ok(&["run", "-d", "--name", "busy", "alpine", "sleep", "4242102"]);
     let (code, e) = env.rpod_fail(&["rm", "busy"]);
     assert_eq!(code, 125);
@@ -88,6 +91,7 @@ fn rm_force_removes_a_running_container() {
 #[test]
 fn stop_kills_a_pid1_that_ignores_sigterm_with_137() {
     let env = env_with_alpine("stop137");
+    let _reaper = Reaper(&env);
     env.rpod_ok(&[
         "run", "-d", "--name", "stubborn", "alpine", "sleep", "4242103",
     ]);
@@ -107,6 +111,7 @@ fn stop_kills_a_pid1_that_ignores_sigterm_with_137() {
 #[test]
 fn command_not_found_is_127_and_not_executable_is_126() {
     let env = env_with_alpine("e127");
+    let _reaper = Reaper(&env);
     let (code, e) = env.rpod_fail(&["run", "--rm", "alpine", "no-such-command"]);
     assert_eq!(code, 127, "{e}");
     assert!(e.contains("no-such-command"), "{e}");
@@ -121,6 +126,7 @@ fn command_not_found_is_127_and_not_executable_is_126() {
 #[test]
 fn missing_bind_source_is_a_clear_error() {
     let env = env_with_alpine("nobind");
+    let _reaper = Reaper(&env);
     let (code, e) = env.rpod_fail(&["run", "--rm", "-v", "/no/such/dir:/data", "alpine", "true"]);
     assert_eq!(code, 125);
     assert!(
@@ -143,6 +149,7 @@ fn missing_bind_source_is_a_clear_error() {
 #[test]
 fn bad_user_is_a_clear_error() {
     let env = env_with_alpine("baduser");
+    let _reaper = Reaper(&env);
     let (code, e) = env.rpod_fail(&["run", "--rm", "--user", "nosuchuser", "alpine", "true"]);
     assert_eq!(code, 125);
     assert!(e.contains("nosuchuser"), "{e}");
@@ -165,6 +172,7 @@ fn bad_user_is_a_clear_error() {
 #[test]
 fn image_without_command_is_refused() {
     let env = Env::new("nocmd");
+    let _reaper = Reaper(&env);
     let (code, e) = env.rpod_fail(&["run", "--rm", "localhost:5000/nocmd"]);
     assert_eq!(code, 125);
     assert!(
@@ -180,6 +188,7 @@ fn image_without_command_is_refused() {
 #[test]
 fn init_that_exits_at_once() {
     let env = env_with_alpine("instant");
+    let _reaper = Reaper(&env);
     let id = env.rpod_ok(&["run", "-d", "alpine", "true"]);
     let id = id.trim();
     assert_eq!(env.rpod_ok(&["wait", id]).trim(), "0");
@@ -212,6 +221,7 @@ fn state_pids(env: &Env, name: &str) -> (i32, i32) {
 #[test]
 fn monitor_killed_with_9_never_leaves_running_stuck() {
     let env = env_with_alpine("killmon");
+    let _reaper = Reaper(&env);
     env.rpod_ok(&[
         "run", "-d", "--name", "orphan", "alpine", "sleep", "4242104",
     ]);
@@ -241,13 +251,14 @@ fn monitor_killed_with_9_never_leaves_running_stuck() {
 #[test]
 fn foreground_run_killed_with_9_leaves_the_container_running() {
     let env = env_with_alpine("killrun");
+    let _reaper = Reaper(&env);
     let mut child = env
         .cmd(&["run", "--name", "fg", "alpine", "sleep", "4242106"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    assert!(eventually(10, || !procs_with("4242106").is_empty()));
+    assert!(eventually(10, || !env.rpod_ok(&["ps", "-q"]).trim().is_empty()));
     // `runuser` is our child; kill the rpod under it.
     let rpod_pid = procs_with("run --name fg alpine sleep 4242106")
         .iter()

@@ -85,7 +85,8 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let days = days_from_civil(y, mo as u32, d as u32);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
-    Some(secs * 1_000_000_000 + frac_ns)
+    // Far-future dates saturate rather than overflow.
+    Some(secs.saturating_mul(1_000_000_000).saturating_add(frac_ns))
 }
 
 /// A `--since`/`--until` value: RFC 3339, a Unix timestamp (with optional
@@ -200,6 +201,7 @@ mod tests {
             Some(951_782_400 * 1_000_000_000)
         );
         assert!(parse_rfc3339("yesterday").is_none());
+        assert_eq!(parse_rfc3339("2999-01-01T00:00:00Z"), Some(i64::MAX));
     }
 
     #[test]

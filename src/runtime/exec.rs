@@ -98,12 +98,20 @@ pub fn exec(
     drop(theirs);
     drop(namespaces);
     let _ = nix::sys::wait::waitpid(helper, None);
-    let child = match ours.recv()? {
-        Some(m) if m.starts_with(b"P") => String::from_utf8_lossy(&m[1..])
-            .parse::<i32>()
-            .context("bad pid from the exec helper")?,
-        Some(m) => return Err(process::decode_error(&m)),
-        None => bail!("the exec helper died"),
+    // The process shares the channel and may report "ready" before the
+    // helper's pid message arrives: keep it for below.
+    let mut early: Option<Vec<u8>> = None;
+    let child = loop {
+        match ours.recv()? {
+            Some(m) if m.starts_with(b"P") => {
+                break String::from_utf8_lossy(&m[1..])
+                    .parse::<i32>()
+                    .context("bad pid from the exec helper")?
+            }
+            Some(m) if m == init::MSG_READY && early.is_none() => early = Some(m),
+            Some(m) => return Err(process::decode_error(&m)),
+            None => bail!("the exec helper died"),
+        }
     };
     if let Some(cg) = &saved.cgroup {
         let _ = std::fs::write(cg.join("cgroup.procs"), child.to_string());
@@ -112,7 +120,11 @@ pub fn exec(
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
     };
     // The process reports ready (or why not: 126, 127, ...) before it execs.
-    match ours.recv()? {
+    let ready = match early {
+        Some(m) => Some(m),
+        None => ours.recv()?,
+    };
+    match ready {
         Some(m) if m == init::MSG_READY => {}
         Some(m) => {
             reap();

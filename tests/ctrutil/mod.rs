@@ -118,3 +118,14 @@ pub fn assert_clean(env: &Env, markers: &[&str]) {
         "mounts left under {dir}"
     );
 }
+
+/// Removes every container of `env` when dropped, so a failing test does
+/// not leave container processes behind (Env's own drop only knows the
+/// processes whose environment points into it).
+pub struct Reaper<'a>(pub &'a Env);
+
+impl Drop for Reaper<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.rpod(&["rm", "-a", "-f", "-t", "0"]);
+    }
+}
