@@ -334,7 +334,7 @@ pub fn tabwrite(lines: &[String]) -> String {
             out.push_str(c);
             if i + 1 < row.len() {
                 let n = c.chars().count();
-                out.extend(std::iter::repeat_n(' ', width[i] - n));
+                out.push_str(&" ".repeat(width[i] - n));
             }
         }
         out.push('\n');

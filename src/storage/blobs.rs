@@ -41,15 +41,6 @@ impl BlobWriter {
         })
     }
 
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    pub fn digest(&self) -> &str {
-        &self.digest
-    }
-
     /// Check the digest and size, make the data durable and move it into
     /// place. Idempotent: a blob that is already there is simply replaced
     /// by identical content. On a mismatch nothing is kept.
@@ -128,7 +119,6 @@ mod tests {
             for c in data.chunks(7) {
                 w.write_all(c).unwrap();
             }
-            assert_eq!(w.written(), data.len() as u64);
             w.commit().unwrap();
         }
         assert!(s.has_blob(&dg));

@@ -197,6 +197,7 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
         cache: None,
         buf: vec![0u8; READ_BUF],
         devices: Vec::new(),
+        pax: Pax::default(),
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -268,6 +269,119 @@ struct Extractor {
     cache: Option<(PathBuf, Rc<OwnedFd>)>,
     buf: Vec<u8>,
     devices: Vec<String>,
+    /// The pax records of the entry being extracted.
+    pax: Pax,
+}
+
+/// What rpod uses of an entry's pax records: user xattrs and GNU sparse
+/// maps (formats 0.0, 0.1 and 1.0, which the tar crate leaves to us).
+#[derive(Default, Debug)]
+pub(crate) struct Pax {
+    xattrs: Vec<(String, Vec<u8>)>,
+    sparse: Option<Sparse>,
+}
+
+#[derive(Default, Debug, PartialEq)]
+pub(crate) struct Sparse {
+    name: Option<Vec<u8>>,
+    realsize: Option<u64>,
+    /// (offset, length) of the data chunks; for 1.0 it is read from the data.
+    map: Vec<(u64, u64)>,
+    v1: bool,
+}
+
+impl Pax {
+    fn read<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Pax> {
+        let mut pax = Pax::default();
+        let Some(exts) = e.pax_extensions().context("reading pax headers")? else {
+            return Ok(pax);
+        };
+        let mut offsets = Vec::new();
+        let mut lengths = Vec::new();
+        for ext in exts {
+            let ext = ext.context("reading pax headers")?;
+            let Ok(key) = ext.key() else { continue };
+            if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                pax.xattrs
+                    .push((name.to_string(), ext.value_bytes().to_vec()));
+                continue;
+            }
+            let Some(k) = key.strip_prefix("GNU.sparse.") else {
+                continue;
+            };
+            let sp = pax.sparse.get_or_insert_with(Sparse::default);
+            let v = ext.value_bytes();
+            let num = || -> Result<u64> {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                    .with_context(|| format!("bad pax record {key}"))
+            };
+            match k {
+                "name" => sp.name = Some(v.to_vec()),
+                "realsize" | "size" => sp.realsize = Some(num()?),
+                "major" => sp.v1 = num()? == 1,
+                "offset" => offsets.push(num()?),
+                "numbytes" => lengths.push(num()?),
+                "map" => {
+                    let nums: Vec<u64> = std::str::from_utf8(v)
+                        .ok()
+                        .map(|t| t.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+                        .unwrap_or_default();
+                    if nums.len() % 2 != 0 {
+                        bail!("bad pax record GNU.sparse.map");
+                    }
+                    sp.map = nums.chunks(2).map(|c| (c[0], c[1])).collect();
+                }
+                _ => {}
+            }
+        }
+        if let Some(sp) = &mut pax.sparse {
+            if sp.map.is_empty() && !offsets.is_empty() {
+                if offsets.len() != lengths.len() {
+                    bail!("bad pax sparse map: offsets and lengths don't pair up");
+                }
+                sp.map = offsets.into_iter().zip(lengths).collect();
+            }
+        }
+        Ok(pax)
+    }
+}
+
+/// The sparse map at the start of a PAX 1.0 sparse file's data: decimal
+/// lines (count, then offset/length pairs), padded to a 512-byte block.
+fn read_sparse_map_v1<R: Read>(r: &mut R) -> Result<Vec<(u64, u64)>> {
+    let mut text = Vec::new();
+    let mut block = [0u8; 512];
+    loop {
+        r.read_exact(&mut block).context("reading the sparse map")?;
+        text.extend_from_slice(&block);
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+        // The last piece is unterminated: not a number yet.
+        let done: Vec<&[u8]> = lines[..lines.len() - 1].to_vec();
+        let parse = |l: &[u8]| -> Result<u64> {
+            std::str::from_utf8(l)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .context("bad number in the sparse map")
+        };
+        if let Some(first) = done.first() {
+            let n = parse(first)? as usize;
+            if n > 1 << 20 {
+                bail!("sparse map too large");
+            }
+            if done.len() > 2 * n {
+                let nums = done[1..=2 * n]
+                    .iter()
+                    .map(|l| parse(l))
+                    .collect::<Result<Vec<u64>>>()?;
+                return Ok(nums.chunks(2).map(|c| (c[0], c[1])).collect());
+            }
+        }
+        if text.len() > 64 << 20 {
+            bail!("sparse map too large");
+        }
+    }
 }
 
 fn is_errno(e: &io::Error, n: Errno) -> bool {
@@ -284,7 +398,9 @@ impl Extractor {
         ) {
             return Ok(());
         }
-        let path = clean_path(raw)?;
+        self.pax = Pax::read(e)?;
+        let name = self.pax.sparse.as_ref().and_then(|s| s.name.clone());
+        let path = clean_path(name.as_deref().unwrap_or(raw))?;
         match classify(path)? {
             Action::Opaque(dir) => {
                 let fd = self.open_dir(&dir, true)?;
@@ -312,7 +428,7 @@ impl Extractor {
                 if kind == T::Directory {
                     self.chown_at(&self.root.try_clone()?, None, e.header())?;
                     let r = self.root.try_clone()?;
-                    self.apply_xattrs(r.as_fd(), e)?;
+                    self.apply_xattrs(r.as_fd())?;
                     self.record_dir(PathBuf::new(), e.header())?;
                 }
                 Ok(())
@@ -364,7 +480,7 @@ impl Extractor {
                     0,
                 )?;
                 self.chown_at(&fd, None, &h)?;
-                self.apply_xattrs(fd.as_fd(), e)?;
+                self.apply_xattrs(fd.as_fd())?;
                 self.record_dir(p.to_path_buf(), &h)?;
             }
             T::Regular | T::Continuous | T::GNUSparse => {
@@ -378,10 +494,13 @@ impl Extractor {
                     Err(err) => return Err(err).context("creating file"),
                 };
                 let f = File::from(fd);
-                self.copy_data(e, &f)?;
+                match self.pax.sparse.take() {
+                    Some(sp) => self.copy_sparse(e, &f, sp)?,
+                    None => self.copy_data(e, &f)?,
+                }
                 self.chown_at(&f, None, &h)?;
                 nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode))?;
-                self.apply_xattrs(f.as_fd(), e)?;
+                self.apply_xattrs(f.as_fd())?;
                 let t = TimeSpec::new(mtime as i64, 0);
                 nix::sys::stat::futimens(f.as_raw_fd(), &t, &t)?;
             }
@@ -589,27 +708,39 @@ impl Extractor {
         }
     }
 
-    fn apply_xattrs<R: Read>(
-        &mut self,
-        fd: BorrowedFd<'_>,
-        e: &mut tar::Entry<'_, R>,
-    ) -> Result<()> {
-        let Some(exts) = e.pax_extensions().context("reading pax headers")? else {
-            return Ok(());
-        };
-        for ext in exts {
-            let ext = ext.context("reading pax headers")?;
-            let Ok(key) = ext.key() else { continue };
-            let Some(name) = key.strip_prefix("SCHILY.xattr.") else {
-                continue;
-            };
+    fn apply_xattrs(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
+        for (name, value) in &self.pax.xattrs {
             if !name.starts_with("user.") {
                 debug!("skipping xattr {name} (only user.* xattrs are kept)");
                 continue;
             }
-            fsx::fsetxattr(fd, name, ext.value_bytes())
-                .with_context(|| format!("setting xattr {name}"))?;
+            fsx::fsetxattr(fd, name, value).with_context(|| format!("setting xattr {name}"))?;
         }
+        Ok(())
+    }
+
+    /// Write a GNU sparse entry's chunks at their offsets; the rest stays a hole.
+    fn copy_sparse<R: Read>(&mut self, r: &mut R, f: &File, sp: Sparse) -> Result<()> {
+        let map = if sp.v1 {
+            read_sparse_map_v1(r)?
+        } else {
+            sp.map
+        };
+        let mut end = 0;
+        for (off, len) in map {
+            let mut done = 0u64;
+            while done < len {
+                let want = (len - done).min(self.buf.len() as u64) as usize;
+                r.read_exact(&mut self.buf[..want])
+                    .context("reading sparse file data")?;
+                f.write_all_at(&self.buf[..want], off + done)
+                    .context("writing file data")?;
+                done += want as u64;
+            }
+            end = end.max(off + len);
+        }
+        f.set_len(sp.realsize.unwrap_or(end).max(end))
+            .context("sizing sparse file")?;
         Ok(())
     }
 
@@ -939,6 +1070,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn pax_sparse_files_are_rebuilt_with_holes() {
+        let real = 3 << 20;
+        // 1.0: the map leads the data, padded to a block.
+        let mut t = Tar::new();
+        t.0.append_pax_extensions([
+            ("GNU.sparse.major", &b"1"[..]),
+            ("GNU.sparse.minor", &b"0"[..]),
+            ("GNU.sparse.name", &b"t/v1"[..]),
+            ("GNU.sparse.realsize", real.to_string().as_bytes()),
+        ])
+        .unwrap();
+        let mut data = b"2\n4096\n5\n2097152\n3\n".to_vec();
+        data.resize(512, 0);
+        data.extend_from_slice(b"hello");
+        data.extend_from_slice(b"end");
+        t.file("t/GNUSparseFile.0/v1", &data);
+        // 0.1: the map is a pax record.
+        t.0.append_pax_extensions([
+            ("GNU.sparse.map", &b"0,2,1048576,2"[..]),
+            ("GNU.sparse.name", &b"t/v01"[..]),
+            ("GNU.sparse.size", real.to_string().as_bytes()),
+        ])
+        .unwrap();
+        t.file("t/GNUSparseFile.1/v01", b"abcd");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        assert!(!dest.join("t/GNUSparseFile.0").exists());
+        let v1 = std::fs::read(dest.join("t/v1")).unwrap();
+        assert_eq!(v1.len(), real as usize);
+        assert_eq!(&v1[4096..4101], b"hello");
+        assert_eq!(&v1[2097152..2097155], b"end");
+        assert_eq!(v1.iter().filter(|&&b| b != 0).count(), 8);
+        let m = std::fs::metadata(dest.join("t/v1")).unwrap();
+        assert!(m.blocks() * 512 < 1 << 20, "{} blocks", m.blocks());
+        let v01 = std::fs::read(dest.join("t/v01")).unwrap();
+        assert_eq!(v01.len(), real as usize);
+        assert_eq!(&v01[..2], b"ab");
+        assert_eq!(&v01[1048576..1048578], b"cd");
+    }
+
+    #[test]
     fn later_entries_replace_earlier_ones() {
         let mut t = Tar::new();
         t.dir("x/", 0o755).file("x/inner", b"1").file("y", b"file");
@@ -954,7 +1126,8 @@ pub(crate) mod tests {
 
     #[test]
     fn escapes_are_refused_and_nothing_is_written_outside() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Tar)>)> = vec![
+        type Case = (&'static str, Box<dyn Fn(&mut Tar)>);
+        let cases: Vec<Case> = vec![
             (
                 "dotdot",
                 Box::new(|t: &mut Tar| {

@@ -28,6 +28,7 @@ pub mod time;
 pub use atomic::{write_atomic, write_atomic_mode};
 pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
+#[cfg(test)]
 pub use layers::LayerInfo;
 pub use lock::Lock;
 
@@ -201,12 +202,6 @@ impl Store {
         Lock::exclusive(&self.root.join("storage.lock"))
     }
 
-    /// Shared lock on the same file, for readers that need a stable view of
-    /// several records at once (a single record is always read whole).
-    pub fn lock_shared(&self) -> Result<Lock> {
-        Lock::shared(&self.root.join("storage.lock"))
-    }
-
     /// Hold this (shared) while using layers or blobs that no image record
     /// protects yet: during a pull until `put_image`, or while a container
     /// is being set up. Garbage collection of layers and blobs skips itself
@@ -357,6 +352,7 @@ impl Store {
     }
 
     /// What was recorded when the layer was unpacked.
+    #[cfg(test)]
     pub fn layer_info(&self, chain_id: &str) -> Result<LayerInfo> {
         let p = self.layer_root(chain_id).join("layer.json");
         let data = fs::read(&p).with_context(|| format!("layer {chain_id} is not in the store"))?;

@@ -1,0 +1,271 @@
+//! The store as the unprivileged test user: unpacked layers are correct
+//! overlay lower dirs (checked through kernel overlayfs and fuse-overlayfs
+//! against the tree the `layers` fixture ships), sparse files stay sparse,
+//! concurrent pulls share the store, a killed pull leaves nothing half-made,
+//! and a held lock says so.
+
+mod common;
+use common::{world, Env};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn pull(env: &Env, name: &str) -> String {
+    env.rpod_ok(&["pull", "-q", &env.image(name)])
+        .trim()
+        .to_string()
+}
+
+fn store_entries(env: &Env, sub: &str) -> Vec<String> {
+    let dir = env.home.join(".local/share/rpod").join(sub);
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Mount the image's layers read-only with `how` inside `rpod unshare`
+/// and compare the merged /t with the expected tree the fixture ships.
+fn check_layers_tree(env: &Env, how: &str) {
+    let upper = env.rpod_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}",
+        "layers",
+    ]);
+    let lower = env.rpod_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.LowerDir}}",
+        "layers",
+    ]);
+    let dirs = format!("{}:{}", upper.trim(), lower.trim());
+    let mount = match how {
+        "kernel" => format!("mount -t overlay overlay -o userxattr,lowerdir={dirs} \"$m\""),
+        _ => format!("fuse-overlayfs -o lowerdir={dirs} \"$m\""),
+    };
+    let script = format!(
+        "set -e; m=$(mktemp -d \"$HOME/mnt.XXXXXX\"); {mount}; \
+         /usr/sbin/chroot \"$m\" /bin/sh /check-tree.sh > \"$HOME/got-{how}\"; \
+         cp \"$m/expected-tree.txt\" \"$HOME/want-{how}\"; \
+         if [ {how} = fuse ]; then fusermount3 -u \"$m\"; else umount \"$m\"; fi"
+    );
+    std::fs::write(env.home.join(format!("check-{how}.sh")), script).unwrap();
+    let out = env.rpod(&[
+        "unshare",
+        "sh",
+        &format!("{}/check-{how}.sh", env.home.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{how}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read_to_string(env.home.join(format!("got-{how}"))).unwrap();
+    let want = std::fs::read_to_string(env.home.join(format!("want-{how}"))).unwrap();
+    assert!(want.lines().count() > 10, "expected tree: {want}");
+    assert_eq!(
+        got, want,
+        "{how} overlay of the unpacked layers differs from the expected tree"
+    );
+}
+
+#[test]
+fn layers_unpack_into_what_kernel_overlay_and_fuse_overlayfs_expect() {
+    let env = Env::new("layertree");
+    pull(&env, "layers");
+    check_layers_tree(&env, "kernel");
+    let fuse_ok = std::fs::metadata("/dev/fuse")
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o006 == 0o006)
+        .unwrap_or(false);
+    if fuse_ok && std::path::Path::new("/usr/bin/fuse-overlayfs").exists() {
+        check_layers_tree(&env, "fuse");
+    } else {
+        eprintln!("skipping fuse-overlayfs: /dev/fuse is not usable by the test user");
+    }
+}
+
+#[test]
+fn gnu_sparse_files_stay_sparse() {
+    let env = Env::new("sparse");
+    pull(&env, "sparse-gnu");
+    let upper = env.rpod_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}",
+        "sparse-gnu",
+    ]);
+    let out = env.rpod_ok(&[
+        "unshare",
+        "stat",
+        "-c",
+        "%s %b %B",
+        &format!("{}/sparse/file", upper.trim()),
+    ]);
+    let v: Vec<u64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    let (size, blocks, bsize) = (v[0], v[1], v[2]);
+    assert!(size >= 1 << 20, "{out}");
+    assert!(blocks * bsize < size / 2, "not sparse: {out}");
+}
+
+#[test]
+fn store_dirs_are_private_and_tmp_is_clean_after_a_pull() {
+    let env = Env::new("storeperm");
+    pull(&env, "alpine");
+    let root = env.home.join(".local/share/rpod");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&root).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(store_entries(&env, "tmp").is_empty());
+    assert_eq!(
+        store_entries(&env, "images")
+            .iter()
+            .filter(|n| n.ends_with(".json"))
+            .count(),
+        1
+    );
+    // Without XDG_RUNTIME_DIR the runroot falls back to a private /tmp dir.
+    let out = env
+        .sh_ok("env -u XDG_RUNTIME_DIR rpod images -q && stat -c '%a %U' /tmp/rpod-run-$(id -u)");
+    assert!(out.contains(&format!("700 {}", world().user())), "{out}");
+}
+
+#[test]
+fn two_concurrent_pulls_of_one_image_both_succeed() {
+    let env = Env::new("concpull");
+    let img = env.image("layers");
+    let spawn = || {
+        env.cmd(&["pull", "-q", &img])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(env.rpod_ok(&["images", "-q"]).lines().count(), 1);
+    assert!(store_entries(&env, "tmp").is_empty());
+    check_layers_tree(&env, "kernel");
+}
+
+#[test]
+fn a_pull_killed_at_any_moment_is_completed_by_the_next() {
+    let env = Env::new("kill9");
+    let img = env.image("large");
+    // Kill at a few points of the download and unpack.
+    for delay_ms in [150u64, 600, 1500, 5000] {
+        let mut child = env
+            .cmd(&["pull", "-q", &img])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // The child is runuser: kill rpod itself, below it.
+        for pid in descendants(child.id() as i32) {
+            let _ = nix_kill(pid);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever was left, the store lists no half image.
+        let ids = env.rpod_ok(&["images", "-q"]);
+        assert!(ids.trim().is_empty() || ids.lines().count() == 1, "{ids}");
+        if !ids.trim().is_empty() {
+            break; // the pull finished before the kill
+        }
+    }
+    let id = pull(&env, "large");
+    assert_eq!(
+        env.rpod_ok(&["images", "-q", "--no-trunc"]).trim(),
+        format!("sha256:{id}")
+    );
+    // The next open cleaned what the killed pulls left in tmp/.
+    env.rpod_ok(&["images"]);
+    assert!(
+        store_entries(&env, "tmp").is_empty(),
+        "{:?}",
+        store_entries(&env, "tmp")
+    );
+}
+
+/// Pids of all processes below `pid`.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut parents = std::collections::HashMap::<i32, Vec<i32>>::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The ppid is the second field after the ")" that ends the name.
+        let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()) {
+            parents.entry(ppid).or_default().push(p);
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for c in parents.get(&p).cloned().unwrap_or_default() {
+            out.push(c);
+            todo.push(c);
+        }
+    }
+    out
+}
+
+fn nix_kill(pid: i32) -> std::io::Result<()> {
+    let st = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("kill failed"))
+    }
+}
+
+#[test]
+fn a_held_store_lock_is_waited_for_and_said() {
+    let env = Env::new("lockwait");
+    pull(&env, "alpine");
+    let lock = env.home.join(".local/share/rpod/storage.lock");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "2"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let out = env.rpod(&["tag", "alpine", "waited"]);
+    let waited = start.elapsed();
+    let _ = holder.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("waiting for lock on {}", lock.display())),
+        "{err}"
+    );
+    assert!(waited >= Duration::from_millis(1000), "{waited:?}");
+    assert!(env
+        .rpod_ok(&["images", "--format", "{{.Repository}}"])
+        .contains("localhost/waited"));
+}
