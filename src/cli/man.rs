@@ -691,6 +691,20 @@ args, …).",
         see_also: &["rpod-exec(1)"],
     },
     Doc {
+        cmd: "port",
+        description: "\
+List the ports a container publishes on the host (--publish, --publish-all), one \
+mapping per line as CONTAINER_PORT/PROTO -> HOST_IP:HOST_PORT. With a PORT argument, \
+print only where that port is published. --all lists the ports of every running \
+container, each line prefixed with the container's id.",
+        examples: &[
+            ("Where is the web server's port 80?", "rpod port web 80"),
+            ("All published ports of all running containers:", "rpod port -a"),
+        ],
+        exit_status: None,
+        see_also: &["rpod-run(1)", "rpod-ps(1)"],
+    },
+    Doc {
         cmd: "attach",
         description: "\
 Attach your terminal to a running container's standard input, output and error, as if \

@@ -123,9 +123,6 @@ pub fn generate_cmd(g: &crate::cli::GlobalOpts, cmd: GenerateCommand) -> Result<
                         .with_context(|| format!("writing {}", path.display()))?;
                     writeln!(out, "{}", path.display())?;
                 } else {
-                    if a.quadlet.is_none() && !a.no_header {
-                        writeln!(out, "# {name}")?;
-                    }
                     out.write_all(text.as_bytes())?;
                 }
             }

@@ -1,0 +1,521 @@
+//! systemd units: `generate systemd` (with and without --new), Quadlet
+//! `.container` files, the user generator, `systemd-analyze verify`, and the
+//! units' Exec lines run by hand in order (there is no systemd to run them
+//! here), all as the unprivileged test user.
+//!
+//! `systemd-analyze verify --user --man=no --generators=no` loads the unit
+//! without a running systemd or bus: --man=no skips the Documentation= man
+//! page lookup, --generators=no keeps other generators (and ours) out. It
+//! exits non-zero and prints the problem for a bad unit (unknown Type=, a
+//! missing executable, a syntax error); a good unit gives no output at all.
+
+mod common;
+
+use common::Env;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Parsed Exec lines of a unit file, in file order: (key, words), with the
+/// specifiers a user manager would expand already substituted.
+fn exec_lines(unit_text: &str, unit_name: &str, env: &Env) -> Vec<(String, Vec<String>, bool)> {
+    let joined = unit_text.replace("\\\n", " ");
+    let stem = unit_name.trim_end_matches(".service");
+    let mut out = Vec::new();
+    for line in joined.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        if !k.starts_with("Exec") {
+            continue;
+        }
+        let (ignore_failure, v) = match v.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, v),
+        };
+        let words = split_systemd(v)
+            .into_iter()
+            .map(|w| expand(&w, unit_name, stem, env))
+            .collect();
+        out.push((k.to_string(), words, ignore_failure));
+    }
+    out
+}
+
+/// systemd's specifier and variable expansion for the few a unit of ours uses.
+fn expand(w: &str, unit: &str, stem: &str, env: &Env) -> String {
+    let mut out = String::new();
+    let mut chars = w.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => match chars.next() {
+                Some('%') => out.push('%'),
+                Some('t') => out.push_str(&env.runtime_dir.display().to_string()),
+                Some('h') => out.push_str(&env.home.display().to_string()),
+                Some('n') => out.push_str(unit),
+                Some('N') => out.push_str(stem),
+                other => panic!("unexpected specifier %{other:?} in {w}"),
+            },
+            // "$$" is a dollar; "$VAR" inside a longer word stays as it is.
+            '$' => {
+                out.push('$');
+                if chars.clone().next() == Some('$') {
+                    chars.next();
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Word splitting of Exec lines: blanks, "double" and 'single' quotes, backslashes.
+fn split_systemd(v: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some(x) if x == c => break,
+                        Some('\\') if c == '"' => cur.push(chars.next().unwrap()),
+                        Some(x) => cur.push(x),
+                        None => panic!("unbalanced quote in {v}"),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.push(chars.next().unwrap());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+fn shell_quote(w: &str) -> String {
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// Run one Exec line as the test user; panics on failure unless the line
+/// starts with "-" (systemd's "ignore failure").
+fn run_exec(env: &Env, key: &str, words: &[String], ignore_failure: bool) -> std::process::Output {
+    let script = words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = env.sh(&script);
+    assert!(
+        ignore_failure || out.status.success(),
+        "{key}={script} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `systemd-analyze verify` of a unit as the test user; the unit must be
+/// readable by them.
+fn verify(env: &Env, unit: &Path) {
+    let out = env.sh(&format!(
+        "systemd-analyze verify --user --man=no --generators=no {}",
+        shell_quote(&unit.display().to_string())
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify {}: status {:?}\n{stderr}\n{}",
+        unit.display(),
+        out.status.code(),
+        std::fs::read_to_string(unit).unwrap_or_default()
+    );
+}
+
+fn unit_dir(env: &Env) -> PathBuf {
+    let d = env.home.join("units");
+    env.sh_ok(&format!("mkdir -p {}", d.display()));
+    d
+}
+
+fn ps_names(env: &Env) -> String {
+    env.rpod_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+}
+
+#[test]
+fn verify_rejects_a_broken_unit() {
+    // The check below means something only if verify fails for bad units.
+    let env = Env::new("sdbad");
+    let dir = unit_dir(&env);
+    env.sh_ok(&format!(
+        "printf '[Service]\\nType=bogus\\nExecStart=/nonexistent/rpod start x\\n' > {}/bad.service",
+        dir.display()
+    ));
+    let out = env.sh(&format!(
+        "systemd-analyze verify --user --man=no --generators=no {}/bad.service",
+        dir.display()
+    ));
+    assert!(!out.status.success(), "verify accepted a broken unit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bogus") && stderr.contains("/nonexistent/rpod"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn new_unit_verifies_and_its_exec_lines_start_stop_and_remove_the_container() {
+    let mut env = Env::new("sdnew");
+    let img = env.image("alpine");
+    env.rpod_ok(&["pull", "-q", &img]);
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "web",
+        "-e",
+        "GREETING=hello world",
+        "--label",
+        "app=web",
+        &img,
+        "sh",
+        "-c",
+        "echo \"$GREETING 100%\"; exec sleep 1000",
+    ]);
+    let dir = unit_dir(&env);
+    let out = env.sh_ok(&format!(
+        "cd {} && rpod generate systemd --new --name --files --stop-timeout 1 --restart-sec 3 web",
+        dir.display()
+    ));
+    let unit_path = dir.join("container-web.service");
+    assert_eq!(out.trim(), unit_path.display().to_string());
+    let text = std::fs::read_to_string(&unit_path).unwrap();
+    for want in [
+        "Environment=RPOD_SYSTEMD_UNIT=%n",
+        "Type=notify",
+        "NotifyAccess=all",
+        "WantedBy=default.target",
+        "RestartSec=3",
+        "TimeoutStopSec=61",
+        "--cidfile=%t/%n.ctr-id",
+        "--replace",
+        "--sdnotify=conmon",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    verify(&env, &unit_path);
+
+    // The original container goes: the unit's ExecStart replaces it by name.
+    let unit = "container-web.service";
+    let lines = exec_lines(&text, unit, &env);
+    let keys: Vec<&str> = lines.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["ExecStartPre", "ExecStart", "ExecStop", "ExecStopPost"]
+    );
+    let cidfile = env.runtime_dir.join(format!("{unit}.ctr-id"));
+
+    // systemd gives the service a notify socket: check the monitor uses it.
+    let sock_path = env.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    env.set_env("NOTIFY_SOCKET", &sock_path.display().to_string());
+
+    for (k, w, ign) in &lines[..2] {
+        run_exec(&env, k, w, *ign);
+    }
+    let mut buf = [0u8; 4096];
+    let n = sock
+        .recv(&mut buf)
+        .expect("no sd_notify message within 10 s");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
+    let mainpid: u32 = msg
+        .lines()
+        .find_map(|l| l.strip_prefix("MAINPID="))
+        .unwrap_or_else(|| panic!("no MAINPID in {msg:?}"))
+        .parse()
+        .unwrap();
+    assert!(
+        Path::new(&format!("/proc/{mainpid}")).exists(),
+        "MAINPID {mainpid} is not alive"
+    );
+
+    let id = std::fs::read_to_string(&cidfile).expect("ExecStart wrote no cidfile");
+    let ps = ps_names(&env);
+    assert!(ps.lines().any(|l| l.starts_with("web Up")), "{ps}");
+    assert_eq!(
+        ps.lines().count(),
+        1,
+        "the old container was not replaced: {ps}"
+    );
+    let inspect = env.rpod_ok(&["inspect", "--format", "{{.Id}}", "web"]);
+    assert_eq!(inspect.trim(), id.trim());
+    // The create command's environment, quoting and % survived the unit.
+    let logs = env.rpod_ok(&["logs", "web"]);
+    assert_eq!(logs.trim(), "hello world 100%");
+
+    run_exec(&env, &lines[2].0, &lines[2].1, lines[2].2);
+    // Stopped, and with --rm gone already or about to be.
+    let ps = ps_names(&env);
+    assert!(!ps.contains("Up"), "after ExecStop: {ps}");
+    run_exec(&env, &lines[3].0, &lines[3].1, lines[3].2);
+    assert_eq!(ps_names(&env).trim(), "", "ExecStopPost left the container");
+    assert!(!cidfile.exists(), "ExecStopPost left {}", cidfile.display());
+
+    // A second start after a stop works (the unit is restartable), and
+    // ExecStop/ExecStopPost tolerate a container that is already gone.
+    for (k, w, ign) in &lines[..2] {
+        run_exec(&env, k, w, *ign);
+    }
+    env.rpod_ok(&["stop", "-t", "0", "web"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ps_names(&env).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--rm left {}",
+            ps_names(&env)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (k, w, ign) in &lines[2..] {
+        run_exec(&env, k, w, *ign);
+    }
+    assert!(
+        env.leftover_processes().is_empty(),
+        "{:?}",
+        env.leftover_processes()
+    );
+}
+
+#[test]
+fn unit_for_an_existing_container_starts_and_stops_it() {
+    let env = Env::new("sdold");
+    let img = env.image("alpine");
+    let id = env.rpod_ok(&[
+        "create",
+        "--name",
+        "job",
+        "--stop-timeout",
+        "1",
+        &img,
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim();
+    let dir = unit_dir(&env);
+    let out = env.sh(&format!(
+        "cd {} && rpod generate systemd -f job",
+        dir.display()
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = format!("container-{id}.service");
+    let path = dir.join(&unit);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        path.display().to_string()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !Path::new("/var/lib/systemd/linger")
+        .join(&env.user)
+        .exists()
+    {
+        assert!(
+            stderr.contains(&format!("loginctl enable-linger {}", env.user)),
+            "no linger advice: {stderr}"
+        );
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("TimeoutStopSec=61"), "{text}");
+    verify(&env, &path);
+    let lines = exec_lines(&text, &unit, &env);
+    let keys: Vec<&str> = lines.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(keys, ["ExecStart", "ExecStop", "ExecStopPost"]);
+    run_exec(&env, &lines[0].0, &lines[0].1, lines[0].2);
+    assert!(ps_names(&env).starts_with("job Up"), "{}", ps_names(&env));
+    run_exec(&env, &lines[1].0, &lines[1].1, lines[1].2);
+    run_exec(&env, &lines[2].0, &lines[2].1, lines[2].2);
+    assert!(
+        ps_names(&env).starts_with("job Exited"),
+        "{}",
+        ps_names(&env)
+    );
+
+    // --name: the unit is named after the container and uses its name.
+    let named = env.rpod_ok(&[
+        "generate",
+        "systemd",
+        "--name",
+        "--no-header",
+        "--container-prefix",
+        "app",
+        "--separator",
+        "_",
+        "job",
+    ]);
+    assert!(
+        named.starts_with("[Unit]\nDescription=rpod app_job.service\n"),
+        "{named}"
+    );
+    assert!(named.contains(" start \\\n\tjob\n"), "{named}");
+}
+
+#[test]
+fn new_needs_the_recorded_command_and_bad_input_is_named() {
+    let env = Env::new("sderr");
+    let (code, err) = env.rpod_fail(&["generate", "systemd", "nosuch"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("nosuch"), "{err}");
+    let (_, err) = env.rpod_fail(&[
+        "generate",
+        "systemd",
+        "--quadlet",
+        "/nonexistent/x.container",
+    ]);
+    assert!(err.contains("/nonexistent/x.container"), "{err}");
+    let (_, err) = env.rpod_fail(&["generate", "systemd", "--restart-policy", "sometimes", "x"]);
+    assert!(err.contains("sometimes"), "{err}");
+}
+
+const WEB_CONTAINER: &str = "\
+[Unit]
+Description=A web server from Quadlet
+
+[Container]
+Image=IMAGE
+ContainerName=qweb
+Exec=sh -c 'echo \"$A and $B\"; exec sleep 1000'
+Environment=A=one \"B=two words\"
+Volume=%h/www:/www:ro
+Network=none
+
+[Service]
+TimeoutStopSec=20
+
+[Install]
+WantedBy=default.target
+";
+
+#[test]
+fn quadlet_generator_writes_units_that_run() {
+    let env = Env::new("quadlet");
+    let img = env.image("alpine");
+    env.rpod_ok(&["pull", "-q", &img]);
+    let qdir = env.home.join(".config/containers/systemd");
+    env.sh_ok(&format!(
+        "mkdir -p {q} ~/www && echo hi > ~/www/index.html",
+        q = qdir.display()
+    ));
+    let text = WEB_CONTAINER.replace("IMAGE", &img);
+    env.sh_ok(&format!(
+        "cat > {}/web.container <<'EOF'\n{text}EOF",
+        qdir.display()
+    ));
+    // A broken file is reported and skipped; the good one is still generated.
+    env.sh_ok(&format!(
+        "printf '[Container]\\nImage=x\\nPod=p\\n' > {}/broken.container",
+        qdir.display()
+    ));
+
+    // As systemd calls a generator: three output dirs, through the
+    // rpod-user-generator name (argv[0]) the packages install.
+    let out_dir = env.dir.join("gen");
+    let gen = env.dir.join("bin/rpod-user-generator");
+    env.sh_ok(&format!(
+        "mkdir -p {o}/normal {o}/early {o}/late {b} && ln -s \"$(command -v rpod)\" {g}",
+        o = out_dir.display(),
+        b = gen.parent().unwrap().display(),
+        g = gen.display()
+    ));
+    let out = env.sh(&format!(
+        "{} {o}/normal {o}/early {o}/late",
+        gen.display(),
+        o = out_dir.display()
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a broken file must make the generator fail"
+    );
+    assert!(
+        stderr.contains("broken.container") && stderr.contains("\"Pod\""),
+        "{stderr}"
+    );
+    let normal = out_dir.join("normal");
+    let unit_path = normal.join("web.service");
+    let unit_text = std::fs::read_to_string(&unit_path).expect("web.service was not generated");
+    assert!(!normal.join("broken.service").exists());
+    let link = std::fs::read_link(normal.join("default.target.wants/web.service")).unwrap();
+    assert_eq!(link, Path::new("../web.service"));
+    assert!(
+        unit_text.contains("Description=A web server from Quadlet"),
+        "{unit_text}"
+    );
+    assert!(unit_text.contains("TimeoutStopSec=20"), "{unit_text}");
+    verify(&env, &unit_path);
+
+    // The on-demand form gives the same unit.
+    let same = env.rpod_ok(&[
+        "generate",
+        "systemd",
+        "--quadlet",
+        &qdir.join("web.container").display().to_string(),
+    ]);
+    assert_eq!(same, unit_text);
+
+    let lines = exec_lines(&unit_text, "web.service", &env);
+    let keys: Vec<&str> = lines.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "ExecStop",
+            "ExecStopPost",
+            "ExecStopPost",
+            "ExecStartPre",
+            "ExecStart"
+        ]
+    );
+    // Start as systemd would: ExecStartPre, ExecStart.
+    for i in [3, 4] {
+        run_exec(&env, &lines[i].0, &lines[i].1, lines[i].2);
+    }
+    let ps = ps_names(&env);
+    assert!(ps.starts_with("qweb Up"), "{ps}");
+    let logs = env.rpod_ok(&["logs", "qweb"]);
+    assert_eq!(logs.trim(), "one and two words");
+    let cat = env.rpod_ok(&["exec", "qweb", "cat", "/www/index.html"]);
+    assert_eq!(cat.trim(), "hi");
+    for i in [0, 1, 2] {
+        run_exec(&env, &lines[i].0, &lines[i].1, lines[i].2);
+    }
+    assert_eq!(ps_names(&env).trim(), "");
+    assert!(!env.runtime_dir.join("web.cid").exists());
+    assert!(
+        env.leftover_processes().is_empty(),
+        "{:?}",
+        env.leftover_processes()
+    );
+}
