@@ -126,6 +126,9 @@ pub enum Command {
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(crate::monitor::MonitorArgs),
+    /// The port forwarder of a slirp4netns container (internal: started by the monitor)
+    #[command(name = "__portfwd", hide = true)]
+    PortFwd(crate::network::portfwd::PortFwdArgs),
 
     /// Print a shell completion script (bash, zsh, fish)
     Completion(completion::CompletionArgs),
@@ -258,6 +261,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Version => system::version_cmd(),
         Command::Info => system::info_cmd(g),
         Command::Monitor(a) => crate::monitor::main(g, a),
+        Command::PortFwd(a) => crate::network::portfwd::main(a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => crate::systemd::generate_cmd(g, a),
         Command::Complete(a) => completion::complete_cmd(g, &a),

@@ -176,11 +176,10 @@ pub struct State {
     pub fuse_pid: i32,
     #[serde(default)]
     pub fuse_start: u64,
-    /// The network helper (slirp4netns, pasta), stopped with the container.
+    /// The network helpers (slirp4netns or pasta, and the port forwarder)
+    /// as (pid, start time), stopped with the container.
     #[serde(default)]
-    pub net_pid: i32,
-    #[serde(default)]
-    pub net_start: u64,
+    pub net_helpers: Vec<(i32, u64)>,
     /// Epoch nanoseconds, 0 = never.
     #[serde(default)]
     pub started_at: i64,
@@ -415,9 +414,9 @@ pub fn release_helpers(st: &mut State) {
     st.fuse_pid = 0;
     st.fuse_start = 0;
     // network: no slirp4netns/pasta (nor its published ports) outlives the container.
-    crate::network::helper::stop(st.net_pid, st.net_start);
-    st.net_pid = 0;
-    st.net_start = 0;
+    for (pid, start) in std::mem::take(&mut st.net_helpers) {
+        crate::network::helper::stop(pid, start);
+    }
 }
 
 #[cfg(test)]

@@ -277,8 +277,7 @@ impl Monitor {
         // closes when we die; release_helpers stops it from the recorded pid.
         match m.rec.network.setup(pid, &m.run_dir, &m.rec.ports) {
             Ok(Some(h)) => {
-                m.state.net_pid = h.pid;
-                m.state.net_start = h.start;
+                m.state.net_helpers = h.pids();
                 std::mem::forget(h);
             }
             Ok(None) => {}

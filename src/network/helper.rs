@@ -19,6 +19,8 @@ pub struct Helper {
     pub start: u64,
     child: Option<Child>,
     _exit: Option<OwnedFd>,
+    /// Helpers that serve this one (the port forwarder of a slirp4netns).
+    pub companions: Vec<Helper>,
 }
 
 impl Helper {
@@ -30,6 +32,7 @@ impl Helper {
             start: crate::sys::pidfd::start_time(pid).unwrap_or(0),
             child: Some(child),
             _exit: exit,
+            companions: Vec::new(),
         }
     }
 
@@ -41,11 +44,25 @@ impl Helper {
             start: crate::sys::pidfd::start_time(pid).unwrap_or(0),
             child: None,
             _exit: None,
+            companions: Vec::new(),
         }
+    }
+
+    /// (pid, start time) of this helper and its companions, for the state.
+    pub fn pids(&self) -> Vec<(i32, u64)> {
+        let mut v = vec![(self.pid, self.start)];
+        for c in &self.companions {
+            v.extend(c.pids());
+        }
+        v
     }
 
     /// Stop the helper now and wait for it (a failed setup).
     pub fn kill(&mut self) {
+        debug!("stopping {} ({})", self.name, self.pid);
+        for c in &mut self.companions {
+            c.kill();
+        }
         stop(self.pid, self.start);
         if let Some(c) = &mut self.child {
             let _ = c.wait();

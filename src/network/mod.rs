@@ -14,6 +14,7 @@ pub mod helper;
 pub mod names;
 pub mod pasta;
 pub mod port_cmd;
+pub mod portfwd;
 pub mod ports;
 pub mod setup;
 pub mod slirp4netns;

@@ -30,7 +30,8 @@ pub struct SlirpOpts {
     /// Network address and prefix length.
     pub cidr: Option<(Ipv4Addr, u8)>,
     pub enable_ipv6: bool,
-    /// `port_handler=slirp4netns` (the only forwarder rpod has for slirp).
+    /// `rootlesskit` (podman's default; rpod's own forwarder plays
+    /// rootlessport's part) or `slirp4netns` (its `add_hostfwd` API).
     pub port_handler: String,
     pub outbound_addr: Option<String>,
     pub outbound_addr6: Option<String>,
@@ -43,7 +44,7 @@ impl Default for SlirpOpts {
             mtu: DEFAULT_MTU,
             cidr: None,
             enable_ipv6: false,
-            port_handler: "slirp4netns".into(),
+            port_handler: "rootlesskit".into(),
             outbound_addr: None,
             outbound_addr6: None,
         }
@@ -93,10 +94,7 @@ pub fn parse_opts(defaults: &[String], opts: &[String]) -> Result<SlirpOpts> {
             }
             "cidr" => o.cidr = Some(parse_cidr(v)?),
             "port_handler" => match v {
-                "slirp4netns" => o.port_handler = v.into(),
-                "rootlesskit" => bail!(
-                    "port_handler=rootlesskit is not available in rpod: use port_handler=slirp4netns (the default) or --network pasta"
-                ),
+                "slirp4netns" | "rootlesskit" => o.port_handler = v.into(),
                 _ => bail!("unknown port_handler for slirp4netns: {v:?}"),
             },
             "outbound_addr" => o.outbound_addr = Some(v.into()),
@@ -297,42 +295,35 @@ pub fn start(
         None => helper::find_binary("slirp4netns", "slirp4netns")?,
     };
     helper::check_tun("slirp4netns")?;
-    if ports.iter().any(|p| p.host_ip.contains(':')) && !o.enable_ipv6 {
-        bail!("publishing on an IPv6 host address with slirp4netns needs --network slirp4netns:enable_ipv6=true");
+    let hostfwd = !ports.is_empty() && o.port_handler == "slirp4netns";
+    if hostfwd && ports.iter().any(|p| p.host_ip.contains(':')) && !o.enable_ipv6 {
+        bail!("publishing on an IPv6 host address with port_handler=slirp4netns needs enable_ipv6=true");
     }
     let cache_dir = run_dir.parent().and_then(Path::parent).unwrap_or(run_dir);
     let feats = features(&bin, cache_dir)?;
-    let (exit_r, exit_w) = helper::pipe()?;
-    let (ready_r, ready_w) = helper::pipe()?;
-    let api = (!ports.is_empty()).then(|| run_dir.join("slirp4netns.sock"));
-    if let Some(a) = &api {
-        let _ = std::fs::remove_file(a);
-    }
-    let netns = format!("/proc/{pid}/ns/net");
-    let argv = args(
-        o,
-        &feats,
-        &netns,
-        api.as_deref(),
-        exit_r.as_raw_fd(),
-        ready_w.as_raw_fd(),
-    )?;
-    let log_path = run_dir.join("slirp4netns.log");
-    let log = std::fs::File::create(&log_path)
-        .with_context(|| format!("creating {}", log_path.display()))?;
-    debug!("slirp4netns {}", argv.join(" "));
-    let child = helper::spawn_with_fds(
-        Command::new(&bin)
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log),
-        &[exit_r.as_fd(), ready_w.as_fd()],
-    )
-    .with_context(|| format!("starting {}", bin.display()))?;
-    drop(exit_r);
-    drop(ready_w);
-    let mut h = Helper::new(child, Some(exit_w), "slirp4netns");
+    // The forwarder binds the host ports first: a taken one fails before
+    // slirp4netns is even started.
+    let mut fwd = if !ports.is_empty() && !hostfwd {
+        Some(super::portfwd::start(
+            pid,
+            o.guest_ip().into(),
+            ports,
+            run_dir,
+        )?)
+    } else {
+        None
+    };
+    let r = spawn(o, &bin, &feats, pid, run_dir, hostfwd);
+    let (mut h, ready_r, api, log_path) = match r {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(f) = &mut fwd {
+                f.kill();
+            }
+            return Err(e);
+        }
+    };
+    h.companions.extend(fwd);
     let r = (|| -> Result<()> {
         wait_ready(ready_r, &h, &log_path)?;
         if let Some(api) = &api {
@@ -349,6 +340,52 @@ pub fn start(
             Err(e)
         }
     }
+}
+
+/// Start the process; returns it with the read end of its ready pipe, the
+/// API socket (with `hostfwd`) and its log.
+fn spawn(
+    o: &SlirpOpts,
+    bin: &Path,
+    feats: &Features,
+    pid: i32,
+    run_dir: &Path,
+    hostfwd: bool,
+) -> Result<(Helper, OwnedFd, Option<PathBuf>, PathBuf)> {
+    let (exit_r, exit_w) = helper::pipe()?;
+    let (ready_r, ready_w) = helper::pipe()?;
+    let api = hostfwd.then(|| run_dir.join("slirp4netns.sock"));
+    if let Some(a) = &api {
+        let _ = std::fs::remove_file(a);
+    }
+    let netns = format!("/proc/{pid}/ns/net");
+    let argv = args(
+        o,
+        feats,
+        &netns,
+        api.as_deref(),
+        exit_r.as_raw_fd(),
+        ready_w.as_raw_fd(),
+    )?;
+    let log_path = run_dir.join("slirp4netns.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    debug!("slirp4netns {}", argv.join(" "));
+    let child = helper::spawn_with_fds(
+        Command::new(bin)
+            .args(&argv)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log),
+        &[exit_r.as_fd(), ready_w.as_fd()],
+    )
+    .with_context(|| format!("starting {}", bin.display()))?;
+    Ok((
+        Helper::new(child, Some(exit_w), "slirp4netns"),
+        ready_r,
+        api,
+        log_path,
+    ))
 }
 
 fn wait_ready(ready: OwnedFd, h: &Helper, log: &Path) -> Result<()> {

@@ -9,3 +9,4 @@ pub mod fsx;
 pub mod seccomp;
 pub mod sock;
 pub mod runtime;
+pub mod netfd;
