@@ -5,10 +5,14 @@
 //! `rpod` command that started it.
 //!
 //! Its stdout is a sync pipe to the command that spawned it: one line,
-//! `S<pid>` (started), `C<pid>` (created, waiting for the first attach
-//! client before starting) or `E<code> <message>` (could not start; `code`
-//! is the exit code `rpod run` should use). Its stderr goes to
+//! `S<pid>` (started) or `E<code> <message>` (could not start; `code` is
+//! the exit code `rpod run` should use). Its stderr goes to
 //! `runroot/containers/<id>/monitor.log`.
+//!
+//! With `--attach` (foreground `run`, `start -a`) the container starts at
+//! once, but its output stays in the pipe (or pty) until the first attach
+//! client connects, so the client sees all of it; that saves the runtime's
+//! create/start round trip.
 
 pub mod attach;
 pub mod logfile;
@@ -34,7 +38,7 @@ use std::time::{Duration, Instant};
 pub struct MonitorArgs {
     /// Container id
     pub id: String,
-    /// Create the container, then start it when the first attach client connects
+    /// Hold the container's output until the first attach client connects
     #[arg(long)]
     pub attach: bool,
     /// Initial terminal size ROWSxCOLS for -t
@@ -42,7 +46,7 @@ pub struct MonitorArgs {
     pub size: Option<String>,
 }
 
-/// How long an `--attach` monitor waits for its client before starting anyway.
+/// How long an `--attach` monitor holds output for its client.
 const ATTACH_WAIT: Duration = Duration::from_secs(30);
 
 pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
@@ -63,17 +67,13 @@ pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
             return Err(e);
         }
     };
-    if a.attach {
-        report(&format!("C{}", m.pid));
-    } else {
-        if let Err(e) = m.start() {
-            m.abort();
-            setup_failed(&paths, &a.id, &e);
-            report_error(&e);
-            return Err(e);
-        }
-        report(&format!("S{}", m.pid));
+    if let Err(e) = m.start() {
+        m.abort();
+        setup_failed(&paths, &a.id, &e);
+        report_error(&e);
+        return Err(e);
     }
+    report(&format!("S{}", m.pid));
     m.run();
     Ok(())
 }
@@ -140,7 +140,7 @@ struct Monitor {
     stdin: Option<OwnedFd>,
     listener: OwnedFd,
     clients: Vec<Client>,
-    started: bool,
+    /// Output is held for the first attach client until then.
     attach_deadline: Option<Instant>,
 }
 
@@ -212,19 +212,36 @@ impl Monitor {
                 ws_xpixel: 0,
                 ws_ypixel: 0,
             };
-            let pty = nix::pty::openpty(&ws, None).context("allocating a pseudo-terminal")?;
-            let master = pty.master;
-            nix::fcntl::fcntl(
-                master.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )?;
+            // The runtime connects from this process, so the short
+            // /proc/self/fd path works despite sun_path's limit.
+            let dir = std::fs::File::open(&run_dir)
+                .with_context(|| format!("opening {}", run_dir.display()))?;
+            let _ = std::fs::remove_file(run_dir.join("console.sock"));
+            let sock_path = format!("/proc/self/fd/{}/console.sock", dir.as_raw_fd());
+            let console = std::os::unix::net::UnixListener::bind(&sock_path)
+                .with_context(|| format!("binding {}", run_dir.join("console.sock").display()))?;
             let pid = rt::create(
                 &rec.id,
                 &ctr_dir,
                 &state_root,
-                rt::Io::Pty(pty.slave),
-                !a.attach && eager,
+                rt::Io::ConsoleSocket(sock_path.into()),
+                eager,
             )?;
+            let _ = std::fs::remove_file(run_dir.join("console.sock"));
+            let (conn, _) = console.accept().context("receiving the container's terminal")?;
+            let (master, _) = crate::sys::runtime::recv_fd(conn.as_fd())
+                .context("receiving the container's terminal")?;
+            nix::fcntl::fcntl(
+                master.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )?;
+            let _ = crate::sys::tty::set_winsize(
+                master.as_fd(),
+                crate::sys::tty::WinSize {
+                    rows: ws.ws_row,
+                    cols: ws.ws_col,
+                },
+            );
             let input = if rec.interactive {
                 Some(master.try_clone()?)
             } else {
@@ -249,7 +266,7 @@ impl Monitor {
                     stdout: out_w,
                     stderr: err_w,
                 },
-                !a.attach && eager,
+                eager,
             )?;
             (pid, Some(out_r), Some(err_r), in_ours)
         };
@@ -269,7 +286,6 @@ impl Monitor {
             stdin,
             listener,
             clients: Vec::new(),
-            started: !a.attach && eager,
             attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
         };
         // network: start the helper between create and start. The value is
@@ -286,16 +302,17 @@ impl Monitor {
                 return Err(e);
             }
         }
+        if !eager {
+            if let Err(e) = rt::start(&m.state_root, &m.rec.id) {
+                m.abort();
+                return Err(e);
+            }
+        }
         Ok(m)
     }
 
-    /// Let the user's program run (unless `run` already did) and record it.
+    /// Record that the user's program runs.
     fn start(&mut self) -> Result<()> {
-        if !self.started {
-            rt::start(&self.state_root, &self.rec.id)?;
-            self.started = true;
-        }
-        self.attach_deadline = None;
         self.state.status = Status::Running;
         self.state.started_at = time::now_ns();
         self.state.finished_at = 0;
@@ -339,21 +356,19 @@ impl Monitor {
         // A child may have exited before SIGCHLD was blocked.
         self.reap(&mut exit_code);
         loop {
-            if exit_code.is_some() {
+            if self.attach_deadline.is_some_and(|d| Instant::now() > d) {
+                self.attach_deadline = None;
+            }
+            let holding = self.attach_deadline.is_some();
+            if exit_code.is_some() && !holding {
                 let deadline =
                     *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
                 if (self.out.is_none() && self.err.is_none()) || Instant::now() > deadline {
                     break;
                 }
             }
-            if let Some(d) = self.attach_deadline {
-                if Instant::now() > d && self.state.status != Status::Running {
-                    if let Err(e) = self.start() {
-                        self.fail_start(&e);
-                        return;
-                    }
-                }
-            }
+            let read_out = self.out.is_some() && !holding;
+            let read_err = self.err.is_some() && !holding;
             let timeout = if exit_code.is_some() || self.attach_deadline.is_some() {
                 PollTimeout::from(100u16)
             } else {
@@ -375,14 +390,14 @@ impl Monitor {
                         .as_ref()
                         .map(|f| f.as_fd())
                         .unwrap_or(self.listener.as_fd()),
-                    if self.out.is_some() { rd } else { none },
+                    if read_out { rd } else { none },
                 ));
                 fds.push(PollFd::new(
                     self.err
                         .as_ref()
                         .map(|f| f.as_fd())
                         .unwrap_or(self.listener.as_fd()),
-                    if self.err.is_some() { rd } else { none },
+                    if read_err { rd } else { none },
                 ));
                 for c in &self.clients {
                     fds.push(PollFd::new(c.fd.as_fd(), rd));
@@ -403,8 +418,8 @@ impl Monitor {
                 (
                     hit(ev(&fds[0])) && sfd.is_some(),
                     hit(ev(&fds[1])),
-                    hit(ev(&fds[2])) && self.out.is_some(),
-                    hit(ev(&fds[3])) && self.err.is_some(),
+                    hit(ev(&fds[2])) && read_out,
+                    hit(ev(&fds[3])) && read_err,
                     fds[4..].iter().map(|f| hit(ev(f))).collect::<Vec<bool>>(),
                 )
             };
@@ -429,26 +444,11 @@ impl Monitor {
             if ev_listen {
                 while let Some(fd) = attach::accept(&self.listener) {
                     self.clients.push(Client { fd });
-                    if self.state.status != Status::Running && exit_code.is_none() {
-                        if let Err(e) = self.start() {
-                            self.fail_start(&e);
-                            return;
-                        }
-                    }
+                    self.attach_deadline = None;
                 }
             }
         }
         self.finish(exit_code.unwrap_or(-1));
-    }
-
-    fn fail_start(&mut self, e: &anyhow::Error) {
-        eprintln!("monitor: starting: {e:#}");
-        let msg = format!("{e:#}");
-        for c in &self.clients {
-            let _ = send_blocking(&c.fd, attach::ERROR, msg.as_bytes());
-        }
-        self.abort();
-        setup_failed(&self.paths, &self.rec.id, e);
     }
 
     /// Reap every exited child (we are a subreaper); note the init's status.
