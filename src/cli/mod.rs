@@ -203,6 +203,9 @@ pub enum ContainerCommand {
 
 /// Parse the command line and run the command.
 pub fn run() -> anyhow::Result<()> {
+    if let Some(r) = crate::monitor::loop_from_argv() {
+        return r;
+    }
     if let Some(r) = oci::dispatch_argv0() {
         return r;
     }

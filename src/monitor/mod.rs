@@ -74,9 +74,34 @@ pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
         return Err(e);
     }
     report(&format!("S{}", m.pid));
-    m.run();
+    m.handoff();
     Ok(())
 }
+
+/// The monitor's second image: `rpod __monitor-loop KEY=VALUE…`, exec'd by
+/// the first once the container runs, so the long-lived process carries
+/// none of the setup's memory (VmHWM is per image). Checked before clap:
+/// parsing rpod's whole command line would cost more than the loop itself.
+pub fn loop_from_argv() -> Option<Result<()>> {
+    let mut args = std::env::args();
+    args.next();
+    if args.next()?.as_str() != LOOP_ARG {
+        return None;
+    }
+    let kv: Vec<(String, String)> = args
+        .filter_map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let r = Monitor::resume(&kv).map(|mut m| m.run());
+    if let Err(e) = &r {
+        eprintln!("monitor: {e:#}");
+    }
+    Some(r)
+}
+
+const LOOP_ARG: &str = "__monitor-loop";
 
 /// Tell the spawning command how it went, then let go of the pipe.
 fn report(line: &str) {
@@ -228,7 +253,9 @@ impl Monitor {
                 eager,
             )?;
             let _ = std::fs::remove_file(run_dir.join("console.sock"));
-            let (conn, _) = console.accept().context("receiving the container's terminal")?;
+            let (conn, _) = console
+                .accept()
+                .context("receiving the container's terminal")?;
             let (master, _) = crate::sys::runtime::recv_fd(conn.as_fd())
                 .context("receiving the container's terminal")?;
             nix::fcntl::fcntl(
@@ -309,6 +336,104 @@ impl Monitor {
             }
         }
         Ok(m)
+    }
+
+    /// Replace this process image with the lean loop, keeping pid,
+    /// children, namespaces and every fd (the network helpers' exit pipes
+    /// included). If exec fails, run the loop here.
+    fn handoff(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in fds.into_iter().filter(|fd| *fd > 2) {
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            );
+        }
+        let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let hold_ms = self
+            .attach_deadline
+            .map(|d| d.saturating_duration_since(Instant::now()).as_millis())
+            .unwrap_or(0);
+        let err = std::process::Command::new("/proc/self/exe")
+            .arg(LOOP_ARG)
+            .arg(format!("root={}", self.paths.root.display()))
+            .arg(format!("runroot={}", self.paths.runroot.display()))
+            .arg(format!("id={}", self.rec.id))
+            .arg(format!("pid={}", self.pid))
+            .arg(format!("out={}", raw(&self.out)))
+            .arg(format!("err={}", raw(&self.err)))
+            .arg(format!("in={}", raw(&self.stdin)))
+            .arg(format!("listen={}", self.listener.as_raw_fd()))
+            .arg(format!("hold_ms={hold_ms}"))
+            .exec();
+        eprintln!(
+            "monitor: exec of the monitor loop failed ({err}); running it in the setup image"
+        );
+        self.run();
+    }
+
+    /// Rebuild the monitor in the loop image from what `handoff` passed.
+    fn resume(kv: &[(String, String)]) -> Result<Monitor> {
+        let get = |k: &str| {
+            kv.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .with_context(|| format!("monitor loop: missing {k}="))
+        };
+        let num = |k: &str| -> Result<i64> {
+            get(k)?
+                .parse::<i64>()
+                .with_context(|| format!("monitor loop: bad {k}="))
+        };
+        let fd = |k: &str| -> Result<Option<OwnedFd>> {
+            match num(k)? {
+                n if n < 0 => Ok(None),
+                n => Ok(Some(
+                    crate::sys::netfd::inherited(n as i32)
+                        .with_context(|| format!("monitor loop: fd {k}={n}"))?,
+                )),
+            }
+        };
+        let paths = Paths {
+            root: get("root")?.into(),
+            runroot: get("runroot")?.into(),
+        };
+        let id = get("id")?;
+        let rec = record::load(&paths, id)?;
+        let state = record::load_state(&paths, id);
+        let ctr_dir = paths.ctr_dir(id);
+        let run_dir = paths.run_dir(id);
+        let log_path = ctr_dir.join("ctr.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        let hold = num("hold_ms")?;
+        Ok(Monitor {
+            state_root: run_dir.join("runtime"),
+            run_dir,
+            pid: num("pid")? as i32,
+            state,
+            log: LogWriter::new(log_file),
+            out: fd("out")?,
+            err: fd("err")?,
+            stdin: fd("in")?,
+            listener: fd("listen")?.context("monitor loop: no listener")?,
+            clients: Vec::new(),
+            attach_deadline: (hold > 0)
+                .then(|| Instant::now() + Duration::from_millis(hold as u64)),
+            rec,
+            paths,
+        })
     }
 
     /// Record that the user's program runs.
