@@ -75,7 +75,8 @@ fn attach_and_wait(
 }
 
 pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
-    crate::userns::enter()?;
+    // network: --network container:X runs in X's user namespace.
+    crate::network::setup::enter_userns(g, a.opts.network.as_deref())?;
     let paths = Paths::new(g)?;
     let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
     attach::parse_detach_keys(keys)?;
@@ -150,7 +151,8 @@ fn targets(
 }
 
 pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
-    crate::userns::enter()?;
+    // network: a container:X container starts in X's user namespace.
+    crate::network::setup::enter_userns_for(g, &a.containers)?;
     let paths = Paths::new(g)?;
     let attach = a.attach || a.interactive;
     if attach && a.containers.len() > 1 {

@@ -12,6 +12,7 @@
 use super::helper::{self, Helper};
 use super::ports::PortMapping;
 use anyhow::{bail, Context, Result};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -83,7 +84,11 @@ pub fn start(user: &[String], pid: i32, run_dir: &Path, ports: &[PortMapping]) -
     }
     let pid_file = run_dir.join("pasta.pid");
     let _ = std::fs::remove_file(&pid_file);
-    let mut argv = args(user, ports, &format!("/proc/{pid}/ns/net"))?;
+    // pasta drops capabilities before opening the namespace, which then
+    // fails for /proc/PID (the container's init has more): hand it an fd.
+    let ns_path = format!("/proc/{pid}/ns/net");
+    let ns = std::fs::File::open(&ns_path).with_context(|| format!("opening {ns_path}"))?;
+    let mut argv = args(user, ports, &format!("/proc/self/fd/{}", ns.as_raw_fd()))?;
     argv.insert(0, pid_file.to_string_lossy().into_owned());
     argv.insert(0, "--pid".into());
     let log_path = run_dir.join("pasta.log");
@@ -91,13 +96,17 @@ pub fn start(user: &[String], pid: i32, run_dir: &Path, ports: &[PortMapping]) -
         .with_context(|| format!("creating {}", log_path.display()))?;
     debug!("pasta {}", argv.join(" "));
     // A log file, not a pipe: the daemon may keep its stdio open.
-    let st = Command::new(&bin)
-        .args(&argv)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .status()
-        .with_context(|| format!("starting {}", bin.display()))?;
+    let st = helper::spawn_with_fds(
+        Command::new(&bin)
+            .args(&argv)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log),
+        &[ns.as_fd()],
+    )
+    .with_context(|| format!("starting {}", bin.display()))?
+    .wait()?;
+    drop(ns);
     let daemon = std::fs::read_to_string(&pid_file)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());

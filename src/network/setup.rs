@@ -104,10 +104,68 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
         }
     }
     if nix::unistd::geteuid().is_root() {
+        // Started by a command that already joined the target's namespace.
+        let ours = std::fs::read_link("/proc/self/ns/user").ok();
+        if ours.is_some() && ours == std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() {
+            return Ok(());
+        }
+        if crate::userns::in_child_userns() {
+            bail!(
+                "container {} shares the network of container {target}, so it must be started on its own (rpod start NAME)",
+                rec.name
+            );
+        }
         return Ok(());
     }
     crate::sys::userns::join_userns_of(pid)
         .with_context(|| format!("joining the user namespace of container {target}"))?;
+    crate::sys::userns::become_ns_root()
+}
+
+/// Enter rpod's user namespace for a command that will start containers:
+/// for `--network container:NAME`, NAME's own (it owns the network
+/// namespace to share; every rpod namespace has the same id maps, but only
+/// the one that created a network namespace may hand it out); otherwise a
+/// fresh one, as `userns::enter` makes.
+pub fn enter_userns(g: &crate::cli::GlobalOpts, network: Option<&str>) -> Result<()> {
+    let target = match network.map(|n| NetworkMode::parse(Some(n))) {
+        Some(Ok(NetworkMode::Container(name))) => Some(name),
+        _ => None,
+    };
+    enter_userns_of(g, target.as_deref())
+}
+
+/// [`enter_userns`] for `start`: the first container that shares another's
+/// network decides.
+pub fn enter_userns_for(g: &crate::cli::GlobalOpts, containers: &[String]) -> Result<()> {
+    let mut target = None;
+    if let Ok(paths) = Paths::new(g) {
+        for c in containers {
+            let rec = record::resolve(&paths, c).and_then(|id| record::load(&paths, &id));
+            if let Ok(rec) = rec {
+                if let NetworkMode::Container(t) = rec.network {
+                    target = Some(t);
+                    break;
+                }
+            }
+        }
+    }
+    enter_userns_of(g, target.as_deref())
+}
+
+fn enter_userns_of(g: &crate::cli::GlobalOpts, target: Option<&str>) -> Result<()> {
+    let Some(name) = target else {
+        return crate::userns::enter();
+    };
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let paths = Paths::new(g)?;
+    let id =
+        record::resolve(&paths, name).with_context(|| format!("--network container:{name}"))?;
+    let pid = running_init(&paths, &id)?;
+    crate::sys::userns::join_userns_of(pid)
+        .with_context(|| format!("joining the user namespace of container {name}"))?;
     crate::sys::userns::become_ns_root()
 }
 
