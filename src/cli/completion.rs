@@ -276,7 +276,7 @@ pub fn complete_cmd(g: &super::GlobalOpts, a: &CompleteArgs) -> Result<()> {
                 .char_indices()
                 .filter(|(_, c)| a.wordbreaks.contains(*c))
                 .map(|(i, c)| i + c.len_utf8())
-                .last()
+                .next_back()
                 .unwrap_or(0);
             (w, strip)
         }
@@ -455,9 +455,7 @@ pub fn analyse(words: &[String]) -> Option<Request> {
 
 fn find_long<'a>(cmd: &'a clap::Command, name: &str) -> Option<&'a Arg> {
     cmd.get_arguments().find(|a| {
-        a.get_long() == Some(name)
-            || a.get_all_aliases()
-                .is_some_and(|al| al.iter().any(|x| *x == name))
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
     })
 }
 
@@ -475,14 +473,11 @@ fn is_multiple(arg: &Arg) -> bool {
 }
 
 fn nth_positional(cmd: &clap::Command, n: usize) -> Option<&Arg> {
-    let mut count = 0;
-    for p in cmd.get_positionals() {
-        if count == n || is_multiple(p) {
-            return Some(p);
-        }
-        count += 1;
-    }
-    None
+    // A positional that takes many values absorbs all later words.
+    cmd.get_positionals()
+        .enumerate()
+        .find(|(i, p)| *i == n || is_multiple(p))
+        .map(|(_, p)| p)
 }
 
 fn option_kind(arg: &Arg) -> Option<Kind> {

@@ -1183,7 +1183,7 @@ mod tests {
                 .unwrap()
                 .1;
             assert!(page.contains(".SH \"EXIT STATUS\""), "{p}");
-            assert!(page.contains("\n127\n"), "{p}");
+            assert!(page.contains("\n.B 127\n"), "{p}");
         }
     }
 

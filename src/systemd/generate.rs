@@ -344,8 +344,11 @@ mod tests {
 
     #[test]
     fn create_and_container_create_count() {
-        let c = parse("/usr/bin/rpod container create -d --replace --sdnotify ignore -eA=1 alpine");
+        let c = parse("/usr/bin/rpod container create --replace --sdnotify ignore -eA=1 alpine");
         assert_eq!(c.options, vec![vec!["-eA=1".to_string()]]);
+        assert_eq!(c.rest, ["alpine"]);
+        let c = parse("rpod container run -d -- alpine");
+        assert_eq!(c.options, Vec::<Vec<String>>::new());
         assert_eq!(c.rest, ["alpine"]);
         assert!(CreateCommand::parse(&["rpod".into(), "ps".into()]).is_err());
     }
