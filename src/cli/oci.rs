@@ -229,14 +229,20 @@ pub struct ExecFlags {
     pub command: Vec<String>,
 }
 
-/// `rpod-oci …` / `runc …` through a symlink: Some(result) when argv[0] asks.
+/// `rpod-oci …` / `runc …` through a symlink, or `rpod oci …`: parsed here
+/// without building all of rpod's command tree (a runtime's callers invoke
+/// it for every container, so its start-up time counts).
 pub fn dispatch_argv0() -> Option<Result<()>> {
-    let argv0 = std::env::args_os().next()?;
-    let name = Path::new(&argv0).file_name()?.to_str()?.to_string();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let name = Path::new(args.first()?).file_name()?.to_str()?.to_string();
     if name != "rpod-oci" && name != "runc" {
-        return None;
+        if args.get(1).and_then(|a| a.to_str()) != Some("oci") {
+            return None;
+        }
+        args.remove(0);
+        args[0] = "rpod oci".into();
     }
-    let cli = OciCli::parse();
+    let cli = OciCli::parse_from(args);
     Some(main(
         cli.root,
         OciArgs {
