@@ -162,7 +162,14 @@ pub fn check_tun(who: &str) -> Result<()> {
 pub fn log_tail(p: &Path) -> String {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join("; ");
+    // The lines that say what failed, else the last ones.
+    let errs: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("rror") || l.contains("fail") || l.contains("denied"))
+        .collect();
+    let pick = if errs.is_empty() { &lines } else { &errs };
+    let tail = pick[pick.len().saturating_sub(3)..].join("; ");
     if tail.is_empty() {
         String::new()
     } else {

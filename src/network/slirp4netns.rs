@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// slirp4netns's API socket, in the container's run dir.
+const API_SOCKET: &str = "slirp4netns.sock";
 /// podman's default MTU for slirp4netns.
 pub const DEFAULT_MTU: u32 = 65520;
 const DEFAULT_CIDR: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 0, 2, 0), 24);
@@ -327,8 +329,12 @@ pub fn start(
     let r = (|| -> Result<()> {
         wait_ready(ready_r, &h, &log_path)?;
         if let Some(api) = &api {
+            // Through the directory's fd, for the same 108-byte limit.
+            let dir = std::fs::File::open(run_dir)
+                .with_context(|| format!("opening {}", run_dir.display()))?;
+            let short = PathBuf::from(format!("/proc/self/fd/{}/{API_SOCKET}", dir.as_raw_fd()));
             for m in ports {
-                add_hostfwd(api, m)?;
+                add_hostfwd(&short, api, m)?;
             }
         }
         Ok(())
@@ -354,16 +360,18 @@ fn spawn(
 ) -> Result<(Helper, OwnedFd, Option<PathBuf>, PathBuf)> {
     let (exit_r, exit_w) = helper::pipe()?;
     let (ready_r, ready_w) = helper::pipe()?;
-    let api = hostfwd.then(|| run_dir.join("slirp4netns.sock"));
+    let api = hostfwd.then(|| run_dir.join(API_SOCKET));
     if let Some(a) = &api {
         let _ = std::fs::remove_file(a);
     }
     let netns = format!("/proc/{pid}/ns/net");
+    // Relative to its working directory: a socket path is limited to 108
+    // bytes, and the run dir's can be longer.
     let argv = args(
         o,
         feats,
         &netns,
-        api.as_deref(),
+        api.as_ref().map(|_| Path::new(API_SOCKET)),
         exit_r.as_raw_fd(),
         ready_w.as_raw_fd(),
     )?;
@@ -374,6 +382,7 @@ fn spawn(
     let child = helper::spawn_with_fds(
         Command::new(bin)
             .args(&argv)
+            .current_dir(run_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log),
@@ -455,7 +464,7 @@ pub fn probe_port(m: &PortMapping, port: u16) -> Result<()> {
     })
 }
 
-fn add_hostfwd(api: &Path, m: &PortMapping) -> Result<()> {
+fn add_hostfwd(api: &Path, shown: &Path, m: &PortMapping) -> Result<()> {
     for i in 0..m.range {
         let (hp, cp) = (m.host_port + i, m.container_port + i);
         probe_port(m, hp)?;
@@ -468,8 +477,9 @@ fn add_hostfwd(api: &Path, m: &PortMapping) -> Result<()> {
             "execute": "add_hostfwd",
             "arguments": { "proto": m.protocol, "host_addr": host_addr, "host_port": hp, "guest_port": cp }
         });
-        let mut s = std::os::unix::net::UnixStream::connect(api)
-            .with_context(|| format!("connecting to slirp4netns's API socket {}", api.display()))?;
+        let mut s = std::os::unix::net::UnixStream::connect(api).with_context(|| {
+            format!("connecting to slirp4netns's API socket {}", shown.display())
+        })?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
         s.write_all(format!("{req}\n").as_bytes())?;
         s.shutdown(std::net::Shutdown::Write)?;
