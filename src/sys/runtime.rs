@@ -161,13 +161,22 @@ impl Recorder {
             .find(|(pat, _)| line.contains(pat.as_str()))
             .map(|(_, e)| *e);
         self.calls.borrow_mut().push(match failed {
-            Some(e) => format!("{line} = {e}"),
+            Some(e) => format!("{line} = {e:?}"),
             None => line,
         });
         failed.map_or(Ok(()), Err)
     }
     pub fn lines(&self) -> Vec<String> {
         self.calls.borrow().clone()
+    }
+}
+
+/// "MsFlags(MS_BIND | MS_REC)" -> "MS_BIND | MS_REC".
+#[cfg(test)]
+fn bits(debug: String) -> String {
+    match (debug.find('('), debug.ends_with(')')) {
+        (Some(i), true) => debug[i + 1..debug.len() - 1].to_string(),
+        _ => debug,
     }
 }
 
@@ -182,16 +191,16 @@ impl Syscalls for Recorder {
         data: Option<&str>,
     ) -> nix::Result<()> {
         self.rec(format!(
-            "mount {} {} {} {:?} {}",
+            "mount {} {} {} {} {}",
             source.map_or("-".into(), |s| s.display().to_string()),
             target.display(),
             fstype.unwrap_or("-"),
-            flags,
+            bits(format!("{flags:?}")),
             data.unwrap_or("-")
         ))
     }
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
-        self.rec(format!("umount2 {} {flags:?}", target.display()))
+        self.rec(format!("umount2 {} {}", target.display(), bits(format!("{flags:?}"))))
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
         self.rec(format!(
