@@ -171,6 +171,10 @@ pub(super) fn unpack_layer(
         &serde_json::to_vec_pretty(&info)?,
     )?;
     let dest = store.root().join("layers").join(&hex);
+    // One syncfs instead of an fsync per file: the layer's data is on disk
+    // before the rename makes it visible, so a power loss can't leave a
+    // complete-looking layer with empty files.
+    nix::unistd::syncfs(tmp.file.as_raw_fd()).context("syncing the unpacked layer")?;
     match std::fs::rename(&tmp.path, &dest) {
         Ok(()) => tmp.keep(),
         // Someone else finished it (we hold the lock, so only a process that

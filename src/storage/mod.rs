@@ -110,7 +110,7 @@ pub fn default_runroot() -> Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| Path::new(x).is_absolute()) {
         return Ok(PathBuf::from(x).join("rpod"));
     }
-    let uid = nix::unistd::getuid().as_raw();
+    let uid = host_uid();
     let run_user = PathBuf::from(format!("/run/user/{uid}"));
     if fs::metadata(&run_user)
         .map(|m| m.is_dir() && m.uid() == uid)
@@ -126,13 +126,40 @@ pub fn default_runroot() -> Result<PathBuf> {
     }
     // Someone else may have made it first to catch our files.
     let m = fs::symlink_metadata(&tmp).with_context(|| format!("checking {}", tmp.display()))?;
-    if !m.is_dir() || m.uid() != uid || m.mode() & 0o077 != 0 {
+    let me = nix::unistd::getuid().as_raw();
+    if !m.is_dir() || m.uid() != me || m.mode() & 0o077 != 0 {
         bail!(
             "{} is not a private directory owned by uid {uid}: set XDG_RUNTIME_DIR to a 0700 directory you own",
             tmp.display()
         );
     }
     Ok(tmp)
+}
+
+/// Our uid as the host sees it: inside rpod's user namespace we are 0, but
+/// the runroot fallback must be the same path inside and out.
+fn host_uid() -> u32 {
+    let uid = nix::unistd::getuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| host_id_of(&m, uid))
+        .unwrap_or(uid)
+}
+
+/// The outside id of `inside` in a uid_map's "inside outside count" lines.
+fn host_id_of(map: &str, inside: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let v: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match v[..] {
+            [i, o, n] if (inside as u64) >= i && (inside as u64) < i + n => {
+                Some((o + inside as u64 - i) as u32)
+            }
+            _ => None,
+        }
+    })
 }
 
 fn mkdir_private(p: &Path) -> Result<()> {
@@ -558,6 +585,17 @@ mod tests {
         let b = format!("sha256:{}", "b".repeat(64));
         let want = hex::encode(Sha256::digest(format!("{a} {b}")));
         assert_eq!(chain_id(Some(&a), &b), format!("sha256:{want}"));
+    }
+
+    #[test]
+    fn host_ids_come_from_the_uid_map() {
+        assert_eq!(
+            host_id_of("         0          0 4294967295\n", 1000),
+            Some(1000)
+        );
+        assert_eq!(host_id_of("0 1004 1\n1 1000000 65536\n", 0), Some(1004));
+        assert_eq!(host_id_of("0 1004 1\n1 1000000 65536\n", 5), Some(1000004));
+        assert_eq!(host_id_of("0 1004 1\n", 7), None);
     }
 
     #[test]
