@@ -16,6 +16,12 @@ set -euo pipefail
 RUNS=${1:-20}
 bench_init
 [ "${BENCH_SKIP:-}" = rpod ] || need_rpod
+# The small monitor binary rpod execs for a running container's monitor.
+if [ -n "$RPOD" ]; then
+    mon="$(dirname "${RPOD_BIN:-$REPO/target/release/rpod}")/rpod-monitor"
+    if [ -x "$mon" ]; then install -m 0755 "$mon" "$BENCH_ROOT/rpod-monitor"
+    else echo "note: no rpod-monitor beside rpod: the monitor loop runs in rpod itself" >&2; fi
+fi
 podman_home
 rpod_home
 IMG="$REGISTRY/alpine:latest"

@@ -26,7 +26,9 @@ fn run_prints_output_and_returns_the_exit_code() {
     let o = env.rpod_ok(&["run", "--rm", &env.image("alpine"), "echo", "full"]);
     assert_eq!(o, "full\n");
     // A signal's death is 128+N (PID 1 ignores unhandled signals, so kill it).
-    env.rpod_ok(&["run", "-d", "--name", "victim", "alpine", "sleep", "4242207"]);
+    env.rpod_ok(&[
+        "run", "-d", "--name", "victim", "alpine", "sleep", "4242207",
+    ]);
     let mut fg = env
         .cmd(&["attach", "victim"])
         .stdout(std::process::Stdio::null())
@@ -219,7 +221,15 @@ fn logs_tail_since_timestamps_and_follow() {
     assert_eq!(out(&o), "one\nthree\n");
     assert_eq!(err(&o), "two\n");
     // --tail counts log lines of both streams; this container prints to stdout only.
-    env.rpod_ok(&["run", "--name", "lt", "alpine", "sh", "-c", "echo one; echo two; echo three"]);
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "lt",
+        "alpine",
+        "sh",
+        "-c",
+        "echo one; echo two; echo three",
+    ]);
     assert_eq!(env.rpod_ok(&["logs", "--tail", "2", "lt"]), "two\nthree\n");
     assert_eq!(env.rpod_ok(&["logs", "--tail", "0", "lt"]), "");
     let ts = env.rpod_ok(&["logs", "-t", "--tail", "1", "lt"]);
@@ -365,7 +375,10 @@ fn inspect_shows_podman_fields_and_the_spec() {
         .unwrap()
         .iter()
         .any(|e| e == "A=1"));
-    assert_eq!(c["HostConfig"]["NetworkMode"], "none", "asked with --network none");
+    assert_eq!(
+        c["HostConfig"]["NetworkMode"], "none",
+        "asked with --network none"
+    );
     let spec_path = c["OCIConfigPath"].as_str().unwrap();
     let spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(spec_path).unwrap()).unwrap();
@@ -635,7 +648,10 @@ fn security_properties() {
         "ls /home; ls /tmp | wc -l; ls /root | wc -l",
     ]);
     // Only the image's own /home/guest; no host home, /tmp or /root.
-    assert_eq!(o.split_whitespace().collect::<Vec<_>>(), vec!["guest", "0", "0"]);
+    assert_eq!(
+        o.split_whitespace().collect::<Vec<_>>(),
+        vec!["guest", "0", "0"]
+    );
     assert_clean(&env, &[]);
 }
 
@@ -664,7 +680,7 @@ fn debian_runs_too() {
         eprintln!("skipping: no debian fixture in this world");
         return;
     }
-    let env = Env::new("debian");
+    let env = new_env("debian");
     let _reaper = Reaper(&env);
     let o = env.rpod_ok(&[
         "run",

@@ -171,7 +171,7 @@ fn bad_user_is_a_clear_error() {
 
 #[test]
 fn image_without_command_is_refused() {
-    let env = Env::new("nocmd");
+    let env = new_env("nocmd");
     let _reaper = Reaper(&env);
     let (code, e) = env.rpod_fail(&["run", "--rm", "localhost:5000/nocmd"]);
     assert_eq!(code, 125);
@@ -258,7 +258,10 @@ fn foreground_run_killed_with_9_leaves_the_container_running() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    assert!(eventually(10, || !env.rpod_ok(&["ps", "-q"]).trim().is_empty()));
+    assert!(eventually(10, || !env
+        .rpod_ok(&["ps", "-q"])
+        .trim()
+        .is_empty()));
     // `runuser` is our child; kill the rpod under it.
     let rpod_pid = procs_with("run --name fg alpine sleep 4242106")
         .iter()

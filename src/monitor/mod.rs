@@ -15,6 +15,7 @@
 //! create/start round trip.
 
 pub mod attach;
+pub mod event_loop;
 pub mod logfile;
 mod rt;
 
@@ -23,11 +24,8 @@ use crate::container::record::{self, ContainerRecord, Paths, State, Status};
 use crate::container::time;
 use crate::sys::pidfd;
 use anyhow::{Context, Result};
-use logfile::{LogWriter, Stream};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use logfile::LogWriter;
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -85,7 +83,8 @@ pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
 pub fn loop_from_argv() -> Option<Result<()>> {
     let mut args = std::env::args();
     args.next();
-    if args.next()?.as_str() != LOOP_ARG {
+    let mode = args.next()?;
+    if mode != LOOP_ARG && mode != FINISH_ARG {
         return None;
     }
     let kv: Vec<(String, String)> = args
@@ -94,7 +93,17 @@ pub fn loop_from_argv() -> Option<Result<()>> {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
-    let r = Monitor::resume(&kv).map(|mut m| m.run());
+    let r = Monitor::resume(&kv).and_then(|mut m| {
+        if mode == LOOP_ARG {
+            m.run();
+        } else {
+            // From rpod-monitor: its loop is over; the clients wait for EXIT.
+            let a = event_loop::Args(&kv);
+            m.lp.clients = a.clients()?;
+            m.finish(a.num("code")? as i32);
+        }
+        Ok(())
+    });
     if let Err(e) = &r {
         eprintln!("monitor: {e:#}");
     }
@@ -102,6 +111,36 @@ pub fn loop_from_argv() -> Option<Result<()>> {
 }
 
 const LOOP_ARG: &str = "__monitor-loop";
+/// rpod-monitor execs rpod back with this once the container has exited.
+pub const FINISH_ARG: &str = "__monitor-finish";
+
+/// The small monitor binary beside `me` (or in ../libexec/rpod), if installed.
+fn small_monitor(me: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = me.parent()?;
+    [
+        dir.join("rpod-monitor"),
+        dir.join("../libexec/rpod/rpod-monitor"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// Let every fd above stdio survive exec.
+pub fn clear_cloexec() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
+    }
+}
 
 /// Tell the spawning command how it went, then let go of the pipe.
 fn report(line: &str) {
@@ -146,10 +185,6 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
     let _ = record::save_state(paths, id, &st);
 }
 
-struct Client {
-    fd: OwnedFd,
-}
-
 struct Monitor {
     paths: Paths,
     rec: ContainerRecord,
@@ -157,16 +192,7 @@ struct Monitor {
     state_root: PathBuf,
     pid: i32,
     state: State,
-    log: LogWriter,
-    /// Non-tty: stdout and stderr pipes. Tty: the pty master as `out`.
-    out: Option<OwnedFd>,
-    err: Option<OwnedFd>,
-    /// Where client input goes: the stdin pipe, or the pty master.
-    stdin: Option<OwnedFd>,
-    listener: OwnedFd,
-    clients: Vec<Client>,
-    /// Output is held for the first attach client until then.
-    attach_deadline: Option<Instant>,
+    lp: event_loop::Loop,
 }
 
 impl Monitor {
@@ -299,6 +325,7 @@ impl Monitor {
         };
         state.pid = pid;
         state.pid_start = pidfd::start_time(pid).unwrap_or(0);
+        let rec_tty = rec.tty;
 
         let mut m = Monitor {
             paths: paths.clone(),
@@ -306,14 +333,19 @@ impl Monitor {
             run_dir,
             state_root,
             pid,
+            lp: event_loop::Loop {
+                pid,
+                pid_start: state.pid_start,
+                tty: rec_tty,
+                log: LogWriter::new(log_file),
+                out,
+                err,
+                stdin,
+                listener,
+                clients: Vec::new(),
+                attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
+            },
             state,
-            log: LogWriter::new(log_file),
-            out,
-            err,
-            stdin,
-            listener,
-            clients: Vec::new(),
-            attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
         };
         // network: start the helper between create and start. The value is
         // kept (forgotten) for the monitor's lifetime: slirp4netns's exit pipe
@@ -338,102 +370,83 @@ impl Monitor {
         Ok(m)
     }
 
-    /// Replace this process image with the lean loop, keeping pid,
+    /// Replace this process image with the loop: the small `rpod-monitor`
+    /// binary when it is installed beside us (its memory is a fraction of
+    /// rpod's), else rpod itself in `__monitor-loop` mode. Either keeps pid,
     /// children, namespaces and every fd (the network helpers' exit pipes
     /// included). If exec fails, run the loop here.
     fn handoff(&mut self) {
         use std::os::unix::process::CommandExt;
-        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for fd in fds.into_iter().filter(|fd| *fd > 2) {
-            let _ = nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            );
-        }
-        let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        clear_cloexec();
+        let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        let mut cmd = match small_monitor(&me) {
+            Some(small) => std::process::Command::new(small),
+            None => {
+                let mut c = std::process::Command::new("/proc/self/exe");
+                c.arg(LOOP_ARG);
+                c
+            }
+        };
         let hold_ms = self
+            .lp
             .attach_deadline
             .map(|d| d.saturating_duration_since(Instant::now()).as_millis())
             .unwrap_or(0);
-        let err = std::process::Command::new("/proc/self/exe")
-            .arg(LOOP_ARG)
-            .arg(format!("root={}", self.paths.root.display()))
-            .arg(format!("runroot={}", self.paths.runroot.display()))
-            .arg(format!("id={}", self.rec.id))
-            .arg(format!("pid={}", self.pid))
-            .arg(format!("out={}", raw(&self.out)))
-            .arg(format!("err={}", raw(&self.err)))
-            .arg(format!("in={}", raw(&self.stdin)))
-            .arg(format!("listen={}", self.listener.as_raw_fd()))
-            .arg(format!("hold_ms={hold_ms}"))
-            .exec();
+        cmd.args(self.loop_args(&me))
+            .arg(format!("hold_ms={hold_ms}"));
+        let err = cmd.exec();
         eprintln!(
             "monitor: exec of the monitor loop failed ({err}); running it in the setup image"
         );
         self.run();
     }
 
-    /// Rebuild the monitor in the loop image from what `handoff` passed.
+    /// What the loop image needs to rebuild this monitor (see [`resume`]).
+    fn loop_args(&self, me: &std::path::Path) -> Vec<String> {
+        let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        vec![
+            format!("rpod={}", me.display()),
+            format!("root={}", self.paths.root.display()),
+            format!("runroot={}", self.paths.runroot.display()),
+            format!("id={}", self.rec.id),
+            format!("pid={}", self.pid),
+            format!("pid_start={}", self.lp.pid_start),
+            format!("tty={}", self.lp.tty as u8),
+            format!("out={}", raw(&self.lp.out)),
+            format!("err={}", raw(&self.lp.err)),
+            format!("in={}", raw(&self.lp.stdin)),
+            format!("listen={}", self.lp.listener.as_raw_fd()),
+        ]
+    }
+
+    /// Rebuild the monitor in a new image from `KEY=VALUE` arguments.
     fn resume(kv: &[(String, String)]) -> Result<Monitor> {
-        let get = |k: &str| {
-            kv.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-                .with_context(|| format!("monitor loop: missing {k}="))
-        };
-        let num = |k: &str| -> Result<i64> {
-            get(k)?
-                .parse::<i64>()
-                .with_context(|| format!("monitor loop: bad {k}="))
-        };
-        let fd = |k: &str| -> Result<Option<OwnedFd>> {
-            match num(k)? {
-                n if n < 0 => Ok(None),
-                n => Ok(Some(
-                    crate::sys::netfd::inherited(n as i32)
-                        .with_context(|| format!("monitor loop: fd {k}={n}"))?,
-                )),
-            }
-        };
+        let args = event_loop::Args(kv);
         let paths = Paths {
-            root: get("root")?.into(),
-            runroot: get("runroot")?.into(),
+            root: args.get("root")?.into(),
+            runroot: args.get("runroot")?.into(),
         };
-        let id = get("id")?;
+        let id = args.get("id")?;
         let rec = record::load(&paths, id)?;
         let state = record::load_state(&paths, id);
-        let ctr_dir = paths.ctr_dir(id);
         let run_dir = paths.run_dir(id);
-        let log_path = ctr_dir.join("ctr.log");
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("opening {}", log_path.display()))?;
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        let hold = num("hold_ms")?;
+        let lp = args.to_loop(&paths.ctr_dir(id).join("ctr.log"))?;
         Ok(Monitor {
             state_root: run_dir.join("runtime"),
             run_dir,
-            pid: num("pid")? as i32,
+            pid: lp.pid,
             state,
-            log: LogWriter::new(log_file),
-            out: fd("out")?,
-            err: fd("err")?,
-            stdin: fd("in")?,
-            listener: fd("listen")?.context("monitor loop: no listener")?,
-            clients: Vec::new(),
-            attach_deadline: (hold > 0)
-                .then(|| Instant::now() + Duration::from_millis(hold as u64)),
+            lp,
             rec,
             paths,
         })
+    }
+
+    /// The loop and then the end: record, clean up, tell the clients.
+    fn run(&mut self) {
+        let code = self.lp.run();
+        self.finish(code);
     }
 
     /// Record that the user's program runs.
@@ -468,221 +481,13 @@ impl Monitor {
         }
     }
 
-    /// The event loop, until the container's init has exited and its output
-    /// is drained; then record, clean up and tell the clients.
-    fn run(&mut self) {
-        let mut mask = SigSet::empty();
-        mask.add(Signal::SIGCHLD);
-        let _ = mask.thread_block();
-        let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
-        let mut exit_code: Option<i32> = None;
-        let mut drain_deadline: Option<Instant> = None;
-        let mut buf = vec![0u8; attach::MAX_PAYLOAD + 1];
-        // A child may have exited before SIGCHLD was blocked.
-        self.reap(&mut exit_code);
-        loop {
-            if self.attach_deadline.is_some_and(|d| Instant::now() > d) {
-                self.attach_deadline = None;
-            }
-            let holding = self.attach_deadline.is_some();
-            if exit_code.is_some() && !holding {
-                let deadline =
-                    *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
-                if (self.out.is_none() && self.err.is_none()) || Instant::now() > deadline {
-                    break;
-                }
-            }
-            let read_out = self.out.is_some() && !holding;
-            let read_err = self.err.is_some() && !holding;
-            let timeout = if exit_code.is_some() || self.attach_deadline.is_some() {
-                PollTimeout::from(100u16)
-            } else {
-                PollTimeout::NONE
-            };
-            // Poll set order: signalfd, listener, out, err, clients.
-            let (ev_sig, ev_listen, ev_out, ev_err, ev_clients) = {
-                let mut fds: Vec<PollFd> = Vec::with_capacity(4 + self.clients.len());
-                let none = PollFlags::empty();
-                let rd = PollFlags::POLLIN;
-                let sig_fd = sfd.as_ref().map(|s| s.as_fd());
-                fds.push(PollFd::new(
-                    sig_fd.unwrap_or(self.listener.as_fd()),
-                    if sig_fd.is_some() { rd } else { none },
-                ));
-                fds.push(PollFd::new(self.listener.as_fd(), rd));
-                fds.push(PollFd::new(
-                    self.out
-                        .as_ref()
-                        .map(|f| f.as_fd())
-                        .unwrap_or(self.listener.as_fd()),
-                    if read_out { rd } else { none },
-                ));
-                fds.push(PollFd::new(
-                    self.err
-                        .as_ref()
-                        .map(|f| f.as_fd())
-                        .unwrap_or(self.listener.as_fd()),
-                    if read_err { rd } else { none },
-                ));
-                for c in &self.clients {
-                    fds.push(PollFd::new(c.fd.as_fd(), rd));
-                }
-                match nix::poll::poll(&mut fds, timeout) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        eprintln!("monitor: poll: {e}");
-                        std::thread::sleep(Duration::from_millis(50));
-                        continue;
-                    }
-                }
-                let ev = |f: &PollFd| f.revents().unwrap_or(PollFlags::empty());
-                let hit = |f: PollFlags| {
-                    !(f & (PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)).is_empty()
-                };
-                (
-                    hit(ev(&fds[0])) && sfd.is_some(),
-                    hit(ev(&fds[1])),
-                    hit(ev(&fds[2])) && read_out,
-                    hit(ev(&fds[3])) && read_err,
-                    fds[4..].iter().map(|f| hit(ev(f))).collect::<Vec<bool>>(),
-                )
-            };
-            if ev_sig {
-                if let Some(s) = &sfd {
-                    while let Ok(Some(_)) = s.read_signal() {}
-                }
-                self.reap(&mut exit_code);
-            }
-            if ev_out {
-                self.pump(Stream::Stdout, &mut buf);
-            }
-            if ev_err {
-                self.pump(Stream::Stderr, &mut buf);
-            }
-            // Clients before new connections: indices must match the poll set.
-            for (i, hit) in ev_clients.iter().enumerate().rev() {
-                if *hit {
-                    self.client_input(i, &mut buf);
-                }
-            }
-            if ev_listen {
-                while let Some(fd) = attach::accept(&self.listener) {
-                    self.clients.push(Client { fd });
-                    self.attach_deadline = None;
-                }
-            }
-        }
-        self.finish(exit_code.unwrap_or(-1));
-    }
-
-    /// Reap every exited child (we are a subreaper); note the init's status.
-    fn reap(&mut self, exit_code: &mut Option<i32>) {
-        loop {
-            match nix::sys::wait::waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == self.pid => {
-                    *exit_code = Some(code)
-                }
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == self.pid => {
-                    *exit_code = Some(128 + sig as i32)
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    }
-
-    /// Move one chunk of container output to the log and the clients.
-    fn pump(&mut self, stream: Stream, buf: &mut [u8]) {
-        let slot = match stream {
-            Stream::Stdout => &mut self.out,
-            Stream::Stderr => &mut self.err,
-        };
-        let Some(fd) = slot.as_ref() else { return };
-        match nix::unistd::read(fd.as_raw_fd(), &mut buf[..attach::MAX_PAYLOAD]) {
-            Ok(0) | Err(nix::errno::Errno::EIO) => {
-                // EOF; EIO is how a pty master says every slave is closed.
-                *slot = None;
-                return;
-            }
-            Ok(n) => {
-                let data = &buf[..n];
-                if let Err(e) = self.log.write(stream, data) {
-                    eprintln!("monitor: writing the log: {e}");
-                }
-                let kind = match stream {
-                    Stream::Stdout => attach::STDOUT,
-                    Stream::Stderr => attach::STDERR,
-                };
-                self.clients
-                    .retain(|c| send_blocking(&c.fd, kind, data).is_ok());
-            }
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => {
-                eprintln!("monitor: reading container {}: {e}", stream.name());
-                *slot = None;
-            }
-        }
-    }
-
-    fn client_input(&mut self, i: usize, buf: &mut [u8]) {
-        let n = match attach::recv(&self.clients[i].fd, buf) {
-            Ok(0) => {
-                self.clients.swap_remove(i);
-                return;
-            }
-            Ok(n) => n,
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => return,
-            Err(_) => {
-                self.clients.swap_remove(i);
-                return;
-            }
-        };
-        let payload = &buf[1..n];
-        match buf[0] {
-            attach::STDIN => {
-                if let Some(fd) = &self.stdin {
-                    if write_all(fd, payload).is_err() {
-                        self.stdin = None;
-                    }
-                }
-            }
-            attach::STDIN_EOF => {
-                // A pty stays open for other clients; a pipe gets its EOF.
-                if !self.rec.tty {
-                    self.stdin = None;
-                }
-            }
-            attach::RESIZE => {
-                if let (Some((rows, cols)), true, Some(fd)) = (
-                    attach::parse_resize(payload),
-                    self.rec.tty,
-                    self.out.as_ref(),
-                ) {
-                    let _ = crate::sys::tty::set_winsize(
-                        fd.as_fd(),
-                        crate::sys::tty::WinSize { rows, cols },
-                    );
-                }
-            }
-            attach::SIGNAL => {
-                if let Some(sig) = attach::parse_i32(payload) {
-                    if let Some(fd) = pidfd::open_verified(self.pid, self.state.pid_start) {
-                        let _ = pidfd::pidfd_send_signal(&fd, sig);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn release_rootfs(&mut self) {
         let _ = crate::rootfs::unmount(&self.paths.ctr_dir(&self.rec.id));
         record::release_helpers(&mut self.state);
     }
 
     fn finish(&mut self, code: i32) {
-        self.stdin = None;
+        self.lp.stdin = None;
         self.state.status = Status::Exited;
         self.state.exit_code = code;
         self.state.finished_at = time::now_ns();
@@ -706,8 +511,8 @@ impl Monitor {
         if !self.rec.rm {
             let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
         }
-        for c in &self.clients {
-            let _ = send_blocking(&c.fd, attach::EXIT, &attach::i32_payload(code));
+        for c in &self.lp.clients {
+            let _ = event_loop::send_blocking(c, attach::EXIT, &attach::i32_payload(code));
         }
     }
 }
@@ -715,34 +520,6 @@ impl Monitor {
 fn parse_size(s: &str) -> Option<(u16, u16)> {
     let (r, c) = s.split_once('x')?;
     Some((r.parse().ok()?, c.parse().ok()?))
-}
-
-fn write_all(fd: &OwnedFd, mut data: &[u8]) -> nix::Result<()> {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Send on a non-blocking client socket, waiting up to 5 s for room: a
-/// client that stops reading is dropped rather than stalling the container.
-fn send_blocking(fd: &OwnedFd, kind: u8, payload: &[u8]) -> nix::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match attach::send(fd, kind, payload) {
-            Err(nix::errno::Errno::EAGAIN) if Instant::now() < deadline => {
-                let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
-                let _ = nix::poll::poll(&mut p, PollTimeout::from(100u16));
-            }
-            Err(nix::errno::Errno::EINTR) => {}
-            r => return r,
-        }
-    }
 }
 
 /// Send a datagram to systemd's notify socket (a path, or `@abstract`).
