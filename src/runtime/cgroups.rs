@@ -7,8 +7,6 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-
 /// What this process can do with cgroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Support {
@@ -22,7 +20,7 @@ pub enum Support {
 pub fn detect() -> Support {
     let root = Path::new("/sys/fs/cgroup");
     let is_v2 = nix::sys::statfs::statfs(root)
-        .map(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false);
     if !is_v2 {
         return Support::Unsupported(

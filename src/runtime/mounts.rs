@@ -405,8 +405,11 @@ fn make_target(sys: &dyn Syscalls, target: &Path, dir: bool) -> Result<()> {
     .map_err(|e| errno_ctx(e, || format!("creating {}", target.display())))
 }
 
+/// Path, kind, major, minor, mode, owner uid and gid.
+type Device = (PathBuf, SFlag, u64, u64, u32, Option<u32>, Option<u32>);
+
 fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
-    let mut devs: Vec<(PathBuf, SFlag, u64, u64, u32, Option<u32>, Option<u32>)> = DEFAULT_DEVICES
+    let mut devs: Vec<Device> = DEFAULT_DEVICES
         .iter()
         .map(|(p, maj, min)| {
             (
