@@ -16,6 +16,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "rpod",
+    bin_name = "rpod",
     version,
     about = "Rootless, daemonless containers",
     long_about = "rpod runs OCI containers as an unprivileged user, without a daemon. \
@@ -33,6 +34,7 @@ pub struct Cli {
 
 /// Flags accepted before or after any subcommand.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Log messages at or above this level: debug, info, warn, error
     #[arg(long, global = true, value_name = "LEVEL", default_value = "warn",

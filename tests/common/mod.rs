@@ -43,7 +43,10 @@ impl World {
         self.get("BAD_REGISTRY")
     }
     pub fn debian_ok(&self) -> bool {
-        self.vars.get("DEBIAN_OK").map(|v| v == "1").unwrap_or(false)
+        self.vars
+            .get("DEBIAN_OK")
+            .map(|v| v == "1")
+            .unwrap_or(false)
     }
 }
 
@@ -117,7 +120,11 @@ impl Env {
         let w = world();
         let user = w.user().to_string();
         // Short paths: unix socket paths (attach sockets) are limited to 108 bytes.
-        let short: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+        let short: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(10)
+            .collect();
         let dir = PathBuf::from(format!(
             "/tmp/rt/{}{}-{}",
             short,
@@ -154,11 +161,7 @@ impl Env {
             ),
         )
         .unwrap();
-        std::fs::copy(
-            w.get("CA_CERT"),
-            conf.join(format!("certs.d/{tls}/ca.crt")),
-        )
-        .unwrap();
+        std::fs::copy(w.get("CA_CERT"), conf.join(format!("certs.d/{tls}/ca.crt"))).unwrap();
         let st = Command::new("chown")
             .args(["-R", &format!("{user}:"), dir.to_str().unwrap()])
             .status()
@@ -217,7 +220,9 @@ impl Env {
     pub fn rpod_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
         let mut c = self.cmd(args);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("running rpod");
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
@@ -294,9 +299,7 @@ impl Env {
             let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
                 continue;
             };
-            let hit = environ
-                .split(|b| *b == 0)
-                .any(|kv| kv == needle.as_bytes());
+            let hit = environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes());
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             let mentions_dir = cmdline.contains(self.dir.to_str().unwrap());
