@@ -797,7 +797,7 @@ $SHELL is started.",
     },
     Doc {
         cmd: "version",
-        description: "Print the version of rpod and of the Rust toolchain that built it.",
+        description: "Print rpod's version, its OCI runtime (built in) and the OS and architecture it was built for.",
         examples: &[("Show the version:", "rpod version")],
         exit_status: None,
         see_also: &["rpod-info(1)"],
@@ -805,9 +805,10 @@ $SHELL is started.",
     Doc {
         cmd: "info",
         description: "\
-Show how rpod is set up on this machine: storage root and driver, runtime directory, \
-user namespace ranges, cgroup version and delegation, the network helpers found, and the \
-registries configuration in use. Start here when something does not work.",
+Show how rpod is set up on this machine, as JSON: the helper programs found (newuidmap, \
+newgidmap, fuse-overlayfs, slirp4netns, pasta, catatonit) and their versions, the host's \
+cgroup setup and id mappings, the registries configuration files and search list in use, \
+and the storage paths. Start here when something does not work.",
         examples: &[("Show the setup:", "rpod info")],
         exit_status: None,
         see_also: &["rpod-registries.conf(5)", "rpod-containers.conf(5)"],
@@ -1037,16 +1038,18 @@ over plain HTTP or not at all.
 
 rpod reads only the keys below. A [[registry]] table with mirror entries is accepted, \
 with a warning that mirrors are not used yet: rpod pulls from the registry itself. Other \
-unknown keys are ignored with a warning, as containers/image does; a file that is not \
-valid TOML is an error that names the file.",
+unknown keys are ignored (--log-level debug names them); a file that is not valid TOML \
+is an error that names the file.",
         format: "\
 > unqualified-search-registries = [\"HOST[:PORT]\", …]
 The registries tried, in order, for a short name that has no alias. Later files replace \
-the list of earlier ones when they set it.
+the list of earlier ones when they set it. When no file sets it, docker.io is searched; \
+a file that sets it empty makes a short name without an alias an error.
 
 > short-name-mode = \"enforcing\" | \"permissive\" | \"disabled\"
-What to do when a short name has several candidates: enforcing asks on a terminal and \
-fails without one; permissive and disabled try the candidates in order. \
+What to do when a short name has several candidates (one per search registry): with \
+disabled, try them in order; with permissive or enforcing, ask on a terminal which one \
+to use; without a terminal, permissive tries them in order and enforcing is an error. \
 A name resolved by an alias is never ambiguous.
 
 > [aliases]
