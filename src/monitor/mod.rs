@@ -514,6 +514,8 @@ impl Monitor {
         for c in &self.lp.clients {
             let _ = event_loop::send_blocking(c, attach::EXIT, &attach::i32_payload(code));
         }
+        // network: a slirp4netns still dying (its tap takes a while) is reaped now.
+        crate::network::helper::reap_dying();
     }
 }
 

@@ -90,17 +90,54 @@ impl Helper {
     }
 }
 
+/// Helpers killed but not waited for (see [`stop`]), reaped by [`reap_dying`].
+static DYING: std::sync::Mutex<Vec<(OwnedFd, i32)>> = std::sync::Mutex::new(Vec::new());
+
+/// slirp4netns takes 15-25 ms to die (the kernel unregisters its tap
+/// device); when it holds no host port nobody needs to wait for that.
+fn slow_and_portless(pid: i32) -> bool {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    comm.trim_end() == "slirp4netns" && !String::from_utf8_lossy(&cmdline).contains("--api-socket")
+}
+
 /// Kill a helper recorded as `pid` started at `start`, if it is still that
 /// process, and wait (up to 2 s) until it is gone so its ports are free.
+/// A portless slirp4netns is only signalled: the monitor reaps it with
+/// [`reap_dying`] after telling its clients, like podman, which never
+/// waits for slirp4netns.
 pub fn stop(pid: i32, start: u64) {
     use crate::sys::pidfd;
     if pid <= 0 {
         return;
     }
     if let Some(fd) = pidfd::open_verified(pid, start) {
+        let slow = slow_and_portless(pid);
         let _ = pidfd::pidfd_send_signal(&fd, libc::SIGKILL);
+        if slow {
+            if let Ok(mut d) = DYING.lock() {
+                d.push((fd, pid));
+            }
+            return;
+        }
         let _ = pidfd::pidfd_wait(&fd, 2000);
         // Reap it if it is our child (the monitor's), so no zombie is left.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+    }
+}
+
+/// Wait for the helpers [`stop`] only signalled, and reap those that are
+/// our children, so none is left as a zombie.
+pub fn reap_dying() {
+    let dying = DYING
+        .lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default();
+    for (fd, pid) in dying {
+        let _ = crate::sys::pidfd::pidfd_wait(&fd, 2000);
         let _ = nix::sys::wait::waitpid(
             nix::unistd::Pid::from_raw(pid),
             Some(nix::sys::wait::WaitPidFlag::WNOHANG),

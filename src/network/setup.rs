@@ -43,7 +43,8 @@ pub fn setup(
     recorded: &[String],
 ) -> Result<Option<Helper>> {
     let maps = ports::from_record(recorded);
-    match mode {
+    let t0 = std::time::Instant::now();
+    let r = match mode {
         NetworkMode::Slirp4netns(o) => {
             let conf = super::config::load()?;
             let opts = slirp4netns::parse_opts(&conf.network_cmd_options, o)?;
@@ -52,7 +53,11 @@ pub fn setup(
         }
         NetworkMode::Pasta(a) => super::pasta::start(a, pid, run_dir, &maps).map(Some),
         _ => Ok(None),
+    };
+    if let Ok(Some(h)) = &r {
+        debug!("{} ready in {:?}", h.name, t0.elapsed());
     }
+    r
 }
 
 /// The pid of a running container's init, verified against its start time.
