@@ -226,7 +226,8 @@ build_layouts() { # INPUTHASH NAME...
     for n in "$@"; do layout_fresh "$n" "$h" || todo+=("$n"); done
     [ ${#todo[@]} -eq 0 ] && return 0
     say "building ${todo[*]}"
-    "${BUILDER[@]}" "${todo[@]}" >/dev/null
+    # Explicit: errexit does not apply when called from an `if`.
+    "${BUILDER[@]}" "${todo[@]}" >/dev/null || return 1
     for n in "${todo[@]}"; do echo "$h" >"$STATE/stamps/layout-${n//\//_}"; done
 }
 
@@ -310,7 +311,7 @@ else
     if [ ! -s "$DEB_TAR" ]; then
         say "debootstrap bookworm minbase (about a minute, once)"
         dtmp="$STATE/cache/debian-rootfs.tmp"
-        rm -rf "$dtmp"
+        rm -rf "$dtmp" "$DEB_TAR.sha256"
         if debootstrap --variant=minbase bookworm "$dtmp" http://deb.debian.org/debian \
                 >"$STATE/log/debootstrap.log" 2>&1 &&
            "${BUILDER[@]}" pack-dir "$dtmp" "$DEB_TAR"; then
