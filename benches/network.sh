@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Rootless networking, rpod against rootless podman in the same run, both as
+# the test world's unprivileged user (issue 4's table):
+#   1. the start-up cost of default networking (slirp4netns): median of
+#      `run --rm alpine true` minus median of `run --rm --network none alpine true`
+#   2. `run --rm alpine true` with default networking, rpod vs podman
+#   3. a 1 GiB transfer through a published port (`-p`): host client on
+#      127.0.0.1 -> each side's default port forwarder -> a sink in the
+#      container; MB/s, best of 3
+# Not a test: prints numbers and ratios. All traffic stays on loopback.
+#
+#   sudo bash benches/network.sh [RUNS]   default 20 runs each
+#   RPOD_BIN=/path/to/rpod ...            use that binary (default: a release build)
+#   BENCH_SKIP=podman|rpod ...            measure only one side
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+RUNS=${1:-20}
+bench_init
+[ "${BENCH_SKIP:-}" = rpod ] || need_rpod
+podman_home
+rpod_home
+IMG="$REGISTRY/alpine:latest"
+# The sink needs a reader with big buffers (busybox nc reads 4 KiB at a
+# time and would be what is measured): perl from the debian fixture.
+SINK_IMG="$REGISTRY/debian:latest"
+[ "${DEBIAN_OK:-0}" = 1 ] || SINK_IMG=""
+
+sides=()
+[ "${BENCH_SKIP:-}" = podman ] || sides+=(podman)
+[ "${BENCH_SKIP:-}" = rpod ] || sides+=(rpod)
+home_of() { if [ "$1" = podman ]; then echo "$PODMAN_HOME"; else echo "$RPOD_HOME"; fi; }
+bin_of() { if [ "$1" = podman ]; then echo podman; else echo "$RPOD"; fi; }
+
+for s in "${sides[@]}"; do
+    h=$(home_of "$s") b=$(bin_of "$s")
+    as_user "$h" "$b" rm -a -f -t 0 >/dev/null 2>&1 || true
+    as_user "$h" "$b" pull -q "$IMG" >/dev/null
+    [ -z "$SINK_IMG" ] || as_user "$h" "$b" pull -q "$SINK_IMG" >/dev/null
+done
+
+declare -A RESULT
+hf() { # SIDE NAME CMD
+    local s=$1 name=$2 cmd=$3 h
+    h=$(home_of "$s")
+    as_user "$h" hyperfine -N --style none --warmup 3 --runs "$RUNS" \
+        --export-json "$h/.hf-$name.json" "$cmd" >/dev/null
+    RESULT[$s-$name]=$(jq '.results[0].median * 1000' "$h/.hf-$name.json")
+    jq -r --arg who "$s" --arg n "$name" '.results[0] | "\($who)\t\($n)\tmedian \(.median*1000|.*100|round/100) ms\tmin \(.min*1000|.*100|round/100) ms\tmax \(.max*1000|.*100|round/100) ms"' "$h/.hf-$name.json"
+}
+
+echo "== 1. start-up cost of default networking over --network none ($RUNS runs each)"
+for s in "${sides[@]}"; do
+    b=$(bin_of "$s")
+    hf "$s" none "$b run --rm --network none $IMG true"
+    hf "$s" slirp "$b run --rm $IMG true"
+    awk -v a="${RESULT[$s-slirp]}" -v n="${RESULT[$s-none]}" -v who="$s" \
+        'BEGIN { printf "%s\tnetworking adds %.1f ms at the median\n", who, a-n }'
+done
+
+echo "== 2. run --rm alpine true with default networking"
+if [ -n "${RESULT[podman-slirp]:-}" ] && [ -n "${RESULT[rpod-slirp]:-}" ]; then
+    awk -v p="${RESULT[podman-slirp]}" -v r="${RESULT[rpod-slirp]}" \
+        'BEGIN { printf "ratio: rpod takes 1/%.1f of podman'"'"'s time (medians %.1f ms vs %.1f ms)\n", p/r, r, p }'
+fi
+
+echo "== 3. 1 GiB through a published port (best of 3)"
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+send_gib() { # PORT -> MB/s (retries the connection while the container starts)
+    python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1]); total = 1 << 30; buf = b"\0" * (1 << 20)
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2); break
+    except OSError:
+        time.sleep(0.1)
+s.settimeout(None)
+t = time.time(); sent = 0
+while sent < total:
+    s.sendall(buf); sent += len(buf)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)  # the sink closes once it has read everything
+print("%.0f" % (total / (time.time() - t) / 1e6))
+PY
+}
+for s in "${sides[@]}"; do
+    h=$(home_of "$s") b=$(bin_of "$s")
+    best=0
+    for i in 1 2 3; do
+        port=$(free_port)
+        if [ -n "$SINK_IMG" ]; then
+            as_user "$h" "$b" run -d --name sink -p "$port:9000" "$SINK_IMG" perl -MIO::Socket::INET -e \
+                '$l=IO::Socket::INET->new(LocalPort=>9000,Listen=>5,ReuseAddr=>1) or die $!; $c=$l->accept; while(sysread($c,$b,1<<20)){} close $c' >/dev/null
+        else
+            as_user "$h" "$b" run -d --name sink -p "$port:9000" "$IMG" sh -c 'nc -l -p 9000 >/dev/null' >/dev/null
+        fi
+        sleep 0.5
+        mbs=$(send_gib "$port")
+        as_user "$h" "$b" rm -f -t 0 sink >/dev/null
+        echo -e "$s\ttransfer $i\t$mbs MB/s"
+        [ "$mbs" -gt "$best" ] && best=$mbs
+    done
+    RESULT[$s-bw]=$best
+    echo -e "$s\tbest\t$best MB/s"
+done
+if [ -n "${RESULT[podman-bw]:-}" ] && [ -n "${RESULT[rpod-bw]:-}" ]; then
+    awk -v p="${RESULT[podman-bw]}" -v r="${RESULT[rpod-bw]}" \
+        'BEGIN { printf "ratio throughput: rpod %.2fx podman'"'"'s default forwarder (%d vs %d MB/s)\n", r/p, r, p }'
+fi
