@@ -2764,7 +2764,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__generate__subcmd__systemd)
-            opts="-n -f -t -h -V --name --new --files --restart-policy --restart-sec --stop-timeout --container-prefix --separator --after --wants --requires --no-header --quadlet --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            opts="-n -f -t -e -h -V --name --new --files --restart-policy --restart-sec --stop-timeout --start-timeout --env --container-prefix --separator --after --wants --requires --no-header --quadlet --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2783,6 +2783,18 @@ _rpod() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

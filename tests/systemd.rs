@@ -324,7 +324,7 @@ fn unit_for_an_existing_container_starts_and_stops_it() {
     let id = id.trim();
     let dir = unit_dir(&env);
     let out = env.sh(&format!(
-        "cd {} && rpod generate systemd -f job",
+        "cd {} && rpod generate systemd -f --start-timeout 30 -e 'MOTD=hi there 100%' job",
         dir.display()
     ));
     assert!(
@@ -350,6 +350,11 @@ fn unit_for_an_existing_container_starts_and_stops_it() {
     }
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("TimeoutStopSec=61"), "{text}");
+    assert!(text.contains("TimeoutStartSec=30"), "{text}");
+    assert!(
+        text.contains("\nEnvironment=\"MOTD=hi there 100%%\"\n"),
+        "{text}"
+    );
     verify(&env, &path);
     let lines = exec_lines(&text, &unit, &env);
     let keys: Vec<&str> = lines.iter().map(|(k, _, _)| k.as_str()).collect();

@@ -49,9 +49,30 @@ pub fn unit_for_container(g: &GlobalOpts, a: &SystemdArgs, ctr: &str) -> Result<
     u.add("Unit", "RequiresMountsFor", runroot);
 
     u.add("Service", "Environment", "RPOD_SYSTEMD_UNIT=%n");
+    for e in &a.env {
+        let kv = match e.split_once('=') {
+            Some(_) => e.clone(),
+            None => match std::env::var(e) {
+                Ok(v) => format!("{e}={v}"),
+                Err(_) => bail!("--env {e}: {e} is not set here; give KEY=VALUE"),
+            },
+        };
+        if kv.starts_with('=') {
+            bail!("--env {e}: no variable name");
+        }
+        // One quoted assignment per line: systemd splits Environment= on blanks.
+        u.add(
+            "Service",
+            "Environment",
+            super::quote_word(&kv.replace('%', "%%")),
+        );
+    }
     u.add("Service", "Restart", a.restart_policy.clone());
     if let Some(s) = a.restart_sec {
         u.add("Service", "RestartSec", s.to_string());
+    }
+    if let Some(s) = a.start_timeout {
+        u.add("Service", "TimeoutStartSec", s.to_string());
     }
     // As podman: the stop timeout plus a minute for rpod itself.
     u.add("Service", "TimeoutStopSec", (60 + timeout).to_string());

@@ -46,6 +46,12 @@ pub struct SystemdArgs {
     /// Seconds to wait for the container to stop before killing it (default: the container's)
     #[arg(short = 't', long, alias = "time", value_name = "SECONDS")]
     pub stop_timeout: Option<u32>,
+    /// Seconds systemd waits for the container to start (TimeoutStartSec=)
+    #[arg(long, value_name = "SECONDS")]
+    pub start_timeout: Option<u32>,
+    /// Set an environment variable in the unit (KEY=VALUE, or KEY to copy it from here)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
     /// Prefix of the unit name
     #[arg(long, value_name = "PREFIX", default_value = "container")]
     pub container_prefix: String,
