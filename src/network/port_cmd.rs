@@ -40,7 +40,7 @@ pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
                 .into_iter()
                 .filter_map(|id| record::load(&paths, &id).ok().map(|r| (r.created, id)))
                 .collect();
-            all.sort_by(|x, y| y.0.cmp(&x.0));
+            all.sort_by_key(|x| std::cmp::Reverse(x.0));
             if a.latest {
                 all.truncate(1);
             }
