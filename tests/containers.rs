@@ -693,3 +693,53 @@ fn debian_runs_too() {
     assert_eq!(o, "ok\nroot\n");
     assert_clean(&env, &[]);
 }
+
+#[test]
+fn userns_keep_id_maps_you_into_the_container() {
+    let env = env_with_alpine("keepid");
+    let _reaper = Reaper(&env);
+    let w = common::world();
+    let uid = w.get("TEST_UID");
+    let gid = w.get("TEST_GID");
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id",
+        "alpine",
+        "sh",
+        "-c",
+        "id -u; id -g",
+    ]);
+    assert_eq!(o, format!("{uid}\n{gid}\n"));
+    // A file made in a bind mount belongs to you on the host.
+    let d = env.dir.join("kid");
+    std::fs::create_dir_all(&d).unwrap();
+    std::process::Command::new("chown")
+        .args([&format!("{}:", env.user), d.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let v = format!("{}:/d", d.display());
+    env.rpod_ok(&[
+        "run", "--rm", "--userns", "keep-id", "-v", &v, "alpine", "touch", "/d/f",
+    ]);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(d.join("f")).unwrap().uid().to_string(),
+        uid
+    );
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id:uid=1000,gid=1000",
+        "alpine",
+        "id",
+        "-u",
+    ]);
+    assert_eq!(o, "1000\n");
+    let (code, e) = env.rpod_fail(&["run", "--rm", "--userns", "auto", "alpine", "true"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("--userns"), "{e}");
+    assert_clean(&env, &[]);
+}

@@ -146,9 +146,25 @@ pub fn create(
         opts::env_set(&mut env, format!("HOSTNAME={hostname}"));
     }
 
+    // keep-id runs as you (or uid=/gid=) unless --user says otherwise.
+    let keep_id = match opts::parse_userns(o.userns.as_deref())? {
+        Userns::KeepId { uid, gid } => Some(format!(
+            "{}:{}",
+            uid.unwrap_or_else(|| super::spec::outer_id(
+                "/proc/self/uid_map",
+                nix::unistd::getuid().as_raw()
+            )),
+            gid.unwrap_or_else(|| super::spec::outer_id(
+                "/proc/self/gid_map",
+                nix::unistd::getgid().as_raw()
+            ))
+        )),
+        _ => None,
+    };
     let user = o
         .user
         .clone()
+        .or(keep_id)
         .or_else(|| ic.user().clone())
         .unwrap_or_default();
     let passwd = crate::rootfs::read_image_file(&store, &image, "/etc/passwd")?;

@@ -70,7 +70,7 @@ fn keep_id_maps(uid: u32, gid: u32) -> Result<(Vec<LinuxIdMapping>, Vec<LinuxIdM
 
 /// The host id that is 0 in our user namespace (the user's own uid/gid);
 /// `current` when we are not in one.
-fn outer_id(map: &str, current: u32) -> u32 {
+pub fn outer_id(map: &str, current: u32) -> u32 {
     let text = std::fs::read_to_string(map).unwrap_or_default();
     for line in text.lines() {
         let f: Vec<u32> = line

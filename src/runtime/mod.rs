@@ -404,7 +404,9 @@ fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {
         && uids[0].2 == 1
         && gids[0].1 == egid
         && gids[0].2 == 1;
-    if single_own || euid == 0 && !crate::userns::in_child_userns() {
+    // Root of rpod's own user namespace may write any map within it
+    // (CAP_SETUID there); newuidmap would check the host's subuid ranges.
+    if single_own || euid == 0 {
         let fmt = |m: &[(u32, u32, u32)]| -> String {
             m.iter().map(|(c, h, n)| format!("{c} {h} {n}\n")).collect()
         };
