@@ -12,6 +12,8 @@ _rpod_dynamic() {
         _rpod "$@"
         return
     fi
+    # Our answer stands even when empty: no fallback to file names.
+    compopt +o default +o bashdefault 2>/dev/null
     COMPREPLY=()
     local c
     while IFS= read -r c; do

@@ -164,6 +164,8 @@ _rpod_dynamic() {
         _rpod "$@"
         return
     fi
+    # Our answer stands even when empty: no fallback to file names.
+    compopt +o default +o bashdefault 2>/dev/null
     COMPREPLY=()
     local c
     while IFS= read -r c; do
@@ -220,7 +222,7 @@ _rpod() {
     fi
     cands=("${(@f)out}")
     cands=(${cands:#})
-    (( ${#cands} )) && compadd -Q -- "${(@)cands}"
+    (( ${#cands} )) && compadd -- "${(@)cands}"
 }
 "#;
 
