@@ -107,7 +107,9 @@ need_rpod() {
 # Cargo may be on root's PATH only through rustup's env file.
 build_release() {
     command -v cargo >/dev/null 2>&1 || . "${CARGO_HOME:-$HOME/.cargo}/env"
-    (cd "$REPO" && cargo build --release --quiet)
+    echo "building rpod (release)" >&2
+    (cd "$REPO" && cargo build --release --quiet) >"$BENCH_ROOT/build.log" 2>&1 ||
+        { tail -30 "$BENCH_ROOT/build.log" >&2; echo "cargo build --release failed" >&2; exit 1; }
     install -m 0755 "$REPO/target/release/rpod" "$BENCH_ROOT/rpod"
     RPOD="$BENCH_ROOT/rpod"
 }
