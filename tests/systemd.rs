@@ -403,6 +403,18 @@ fn new_needs_the_recorded_command_and_bad_input_is_named() {
     assert!(err.contains("/nonexistent/x.container"), "{err}");
     let (_, err) = env.rpod_fail(&["generate", "systemd", "--restart-policy", "sometimes", "x"]);
     assert!(err.contains("sometimes"), "{err}");
+    env.rpod_ok(&[
+        "create",
+        "--rm",
+        "--name",
+        "tmp",
+        &env.image("alpine"),
+        "true",
+    ]);
+    let (_, err) = env.rpod_fail(&["generate", "systemd", "tmp"]);
+    assert!(err.contains("--rm") && err.contains("--new"), "{err}");
+    let unit = env.rpod_ok(&["generate", "systemd", "--new", "tmp"]);
+    assert!(unit.contains("ExecStart="), "{unit}");
 }
 
 const WEB_CONTAINER: &str = "\
@@ -481,6 +493,12 @@ fn quadlet_generator_writes_units_that_run() {
     );
     assert!(unit_text.contains("TimeoutStopSec=20"), "{unit_text}");
     verify(&env, &unit_path);
+
+    // --dryrun prints what the generator would write.
+    let out = env.rpod(&["generate", "quadlet", "--dryrun"]);
+    let dry = String::from_utf8_lossy(&out.stdout);
+    assert!(dry.starts_with("---web.service---\n"), "{dry}");
+    assert!(dry.ends_with(&unit_text), "{dry}");
 
     // The on-demand form gives the same unit.
     let same = env.rpod_ok(&[

@@ -847,7 +847,8 @@ Print a systemd unit that runs a container as a user service, in podman 4.3's la
 unit is named PREFIX-ID.service (container-ID.service by default; --name uses the \
 container's name instead of its id).
 
-Without --new the unit starts and stops the existing container (rpod start, rpod stop). \
+Without --new the unit starts and stops the existing container (rpod start, rpod stop); \
+a container created with --rm is removed when it stops, so it can only get a --new unit. \
 With --new the container is created afresh each time the unit starts, from the command \
 line that created it, with --cidfile=%t/%n.ctr-id, --replace, --rm, -d and \
 --sdnotify=conmon added, and removed when the unit stops; such a unit survives the \

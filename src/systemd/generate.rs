@@ -16,6 +16,12 @@ pub fn unit_for_container(g: &GlobalOpts, a: &SystemdArgs, ctr: &str) -> Result<
     let paths = Paths::new(g)?;
     let id = record::resolve(&paths, ctr)?;
     let rec = record::load(&paths, &id).with_context(|| format!("loading container {ctr}"))?;
+    if rec.rm && !a.new {
+        bail!(
+            "container {ctr} was created with --rm: it is removed when it stops, so a unit \
+             could not start it again; use --new"
+        );
+    }
     let name_or_id = if a.name {
         rec.name.clone()
     } else {
