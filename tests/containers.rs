@@ -4,7 +4,6 @@
 
 mod common;
 mod ctrutil;
-use common::Env;
 use ctrutil::*;
 
 #[test]

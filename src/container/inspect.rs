@@ -161,18 +161,6 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
     })
 }
 
-/// The inspect object of the container `name`, or None if there is no such
-/// container (for the top-level `inspect`, which then tries images).
-pub fn lookup(g: &GlobalOpts, name: &str) -> Result<Option<Value>> {
-    let paths = Paths::new(g)?;
-    let Ok(id) = record::resolve(&paths, name) else {
-        return Ok(None);
-    };
-    let rec = record::load(&paths, &id)?;
-    let st = record::observe(&paths, &id);
-    Ok(Some(container_json(&paths, &rec, &st)))
-}
-
 /// Print inspect objects as podman does: a JSON array, or one line per
 /// object for `--format TEMPLATE`.
 pub fn print(values: &[Value], format_arg: Option<&str>) -> Result<()> {

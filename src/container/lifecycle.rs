@@ -187,6 +187,6 @@ pub fn all_ids(paths: &Paths) -> Result<Vec<(String, ContainerRecord)>> {
         .into_iter()
         .filter_map(|id| record::load(paths, &id).ok().map(|r| (id, r)))
         .collect();
-    v.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    v.sort_by_key(|x| std::cmp::Reverse(x.1.created));
     Ok(v)
 }

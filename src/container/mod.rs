@@ -215,7 +215,7 @@ pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     let names = targets(&paths, &a.containers, &a.cidfile, a.all, |_| true)?;
     let res = each(&names, a.ignore, |name| {
         let id = record::resolve(&paths, name)?;
-        lifecycle::remove_container(&paths, &id, a.force || (a.all && a.force), a.time)?;
+        lifecycle::remove_container(&paths, &id, a.force, a.time)?;
         writeln!(std::io::stdout().lock(), "{id}")?;
         Ok(())
     });

@@ -129,7 +129,7 @@ pub fn rows(paths: &Paths) -> Result<Vec<Row>> {
         let st = record::observe(paths, &id);
         out.push(Row { rec, st });
     }
-    out.sort_by(|a, b| b.rec.created.cmp(&a.rec.created));
+    out.sort_by_key(|r| std::cmp::Reverse(r.rec.created));
     Ok(out)
 }
 

@@ -169,10 +169,43 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         extra_mounts: extra,
         user_namespace,
     };
-    let spec = spec::build(&req)?;
+    let mut spec = spec::build(&req)?;
+    if let Some(r) = resources(plan)? {
+        // The runtime applies them where a cgroup v2 subtree is delegated.
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        linux.set_resources(Some(r));
+        spec.set_linux(Some(linux));
+    }
     let text = spec::to_json(&spec)?;
     let p = dir.join("config.json");
     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+}
+
+/// `--memory`, `--cpus` and `--pids-limit` as the spec's linux.resources.
+fn resources(plan: &Plan) -> Result<Option<oci_spec::runtime::LinuxResources>> {
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
+    if plan.memory.is_none() && plan.cpus.is_none() && plan.pids_limit.is_none() {
+        return Ok(None);
+    }
+    let mut b = LinuxResourcesBuilder::default();
+    if let Some(m) = plan.memory {
+        b = b.memory(LinuxMemoryBuilder::default().limit(m).build()?);
+    }
+    if let Some(c) = plan.cpus {
+        let period = 100_000u64;
+        b = b.cpu(
+            LinuxCpuBuilder::default()
+                .period(period)
+                .quota((c * period as f64) as i64)
+                .build()?,
+        );
+    }
+    if let Some(p) = plan.pids_limit {
+        b = b.pids(LinuxPidsBuilder::default().limit(p).build()?);
+    }
+    Ok(Some(b.build()?))
 }
 
 /// Warn (once per process) that limits can't be applied here; never refuse.

@@ -169,7 +169,6 @@ impl Loop {
             Ok(0) | Err(nix::errno::Errno::EIO) => {
                 // EOF; EIO is how a pty master says every slave is closed.
                 *slot = None;
-                return;
             }
             Ok(n) => {
                 let data = &buf[..n];
@@ -213,12 +212,8 @@ impl Loop {
                     }
                 }
             }
-            attach::STDIN_EOF => {
-                // A pty stays open for other clients; a pipe gets its EOF.
-                if !self.tty {
-                    self.stdin = None;
-                }
-            }
+            // A pty stays open for other clients; a pipe gets its EOF.
+            attach::STDIN_EOF if !self.tty => self.stdin = None,
             attach::RESIZE => {
                 if let (Some((rows, cols)), true, Some(fd)) =
                     (attach::parse_resize(payload), self.tty, self.out.as_ref())

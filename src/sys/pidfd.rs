@@ -72,13 +72,6 @@ fn parse_start_time(stat: &[u8]) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The process state letter (R, S, Z, …) of `pid`.
-pub fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|b| *b == b')')?;
-    stat.get(close + 2).map(|b| *b as char)
-}
-
 /// True if `pid` is alive, not a zombie, and started at `start` (when known).
 pub fn is_same_process(pid: i32, start: u64) -> bool {
     if pid <= 0 {
