@@ -232,7 +232,8 @@ impl Store {
     /// Hold this (shared) while using layers or blobs that no image record
     /// protects yet: during a pull until `put_image`, or while a container
     /// is being set up. Garbage collection of layers and blobs skips itself
-    /// while anyone holds it, so it never deletes them under you.
+    /// while anyone holds it, so it never deletes them under you. Take it
+    /// before `lock()`, never while holding it (gc takes them in that order).
     pub fn hold_layers(&self) -> Result<Lock> {
         Lock::shared(&self.root.join("gc.lock"))
     }
