@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+// Parsed once per process: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum GenerateCommand {
     /// Generate a systemd unit for a container (or from a Quadlet .container file)
