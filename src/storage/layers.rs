@@ -311,6 +311,22 @@ impl Pax {
                     .push((name.to_string(), ext.value_bytes().to_vec()));
                 continue;
             }
+            // bsdtar's form: a %-encoded name and a base64 value.
+            if let Some(enc) = key.strip_prefix("LIBARCHIVE.xattr.") {
+                use base64::Engine;
+                let raw: Vec<u8> = ext
+                    .value_bytes()
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != b'=')
+                    .collect();
+                let value = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&raw);
+                match (percent_decode(enc), value) {
+                    (Some(n), Ok(v)) => pax.xattrs.push((n, v)),
+                    _ => bail!("bad pax record {key}"),
+                }
+                continue;
+            }
             let Some(k) = key.strip_prefix("GNU.sparse.") else {
                 continue;
             };
@@ -351,6 +367,24 @@ impl Pax {
         }
         Ok(pax)
     }
+}
+
+/// "%"-decoding of LIBARCHIVE.xattr names; None if malformed.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The sparse map at the start of a PAX 1.0 sparse file's data: decimal
@@ -1025,6 +1059,9 @@ pub(crate) mod tests {
         ])
         .unwrap();
         t.file("withx", b"x");
+        t.0.append_pax_extensions([("LIBARCHIVE.xattr.user.with%20space", &b"aGk="[..])])
+            .unwrap();
+        t.file("withbsd", b"x");
         t.raw("dev/null", tar::EntryType::Char, 0o666, b"", None, 0, 1);
         t.raw("fifo", tar::EntryType::Fifo, 0o600, b"", None, 0, 1);
         let (_d, dest, r) = unpack(t);
@@ -1052,6 +1089,10 @@ pub(crate) mod tests {
         let x = |n| xattr_of(&dest.join("withx"), n);
         assert_eq!(x("user.note").as_deref(), Some(&b"hi"[..]));
         assert_eq!(x("security.capability"), None);
+        assert_eq!(
+            xattr_of(&dest.join("withbsd"), "user.with space").as_deref(),
+            Some(&b"hi"[..])
+        );
         assert!(!dest.join("dev/null").exists(), "device nodes are skipped");
         assert!(std::os::unix::fs::FileTypeExt::is_fifo(
             &md("fifo").file_type()
