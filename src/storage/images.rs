@@ -270,6 +270,9 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
             rec.config_digest
         );
     }
+    // Checked under the lock: gc deletes under it too, so a record never
+    // points at content that went away between check and write.
+    let _lock = s.lock()?;
     if !s.has_blob(&rec.config_digest) {
         bail!(
             "image {}: config blob {} is not in the store",
@@ -294,7 +297,6 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
             );
         }
     }
-    let _lock = s.lock()?;
     let mut out = rec.clone();
     if let Some(old) = by_id(s, &rec.id)? {
         for n in old.names {
