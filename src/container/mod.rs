@@ -355,6 +355,10 @@ pub fn prune_cmd(g: &GlobalOpts, a: &ContainerPruneArgs) -> Result<()> {
             return Ok(());
         }
     }
+    // Files of removed containers whose monitor died while deleting them.
+    for id in record::retired(&paths) {
+        let _ = record::purge(&paths, &id);
+    }
     let mut out = std::io::stdout().lock();
     for (id, _) in lifecycle::all_ids(&paths)? {
         if record::observe(&paths, &id).is_running() {

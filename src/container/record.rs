@@ -360,19 +360,55 @@ pub fn create(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
 /// out of sight (atomic), then deleted, then the name released. Files in the
 /// upper dir belong to subuids, so the caller must be in rpod's user namespace.
 pub fn remove(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+    retire(paths, rec)?;
+    purge(paths, &rec.id)
+}
+
+/// The first, instant half of [`remove`]: the container is gone from every
+/// listing and its name is free. [`purge`] deletes its files.
+pub fn retire(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
     let dir = paths.ctr_dir(&rec.id);
-    let trash = paths.containers().join(format!(".removing-{}", rec.id));
-    match std::fs::rename(&dir, &trash) {
+    match std::fs::rename(&dir, trash_dir(paths, &rec.id)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
     }
-    let _ = std::fs::remove_dir_all(paths.run_dir(&rec.id));
-    paths.names().release(&rec.name, &rec.id)?;
-    if trash.exists() {
-        std::fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
+    paths.names().release(&rec.name, &rec.id)
+}
+
+pub fn trash_dir(paths: &Paths, id: &str) -> PathBuf {
+    paths.containers().join(format!(".removing-{id}"))
+}
+
+/// Delete what a retired container left: its directory and runtime dir.
+pub fn purge(paths: &Paths, id: &str) -> Result<()> {
+    let _ = std::fs::remove_dir_all(paths.run_dir(id));
+    let trash = trash_dir(paths, id);
+    // Never delete through a rootfs still mounted in this namespace (only a
+    // monitor's has one; elsewhere this fails harmlessly with EPERM).
+    let _ = crate::rootfs::unmount(&trash);
+    match std::fs::remove_dir_all(&trash) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", trash.display())),
     }
-    Ok(())
+}
+
+/// Ids of retired containers whose files are still there (a monitor killed
+/// while deleting them, or one still at it).
+pub fn retired(paths: &Paths) -> Vec<String> {
+    std::fs::read_dir(paths.containers())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_str()?.to_string();
+                    n.strip_prefix(".removing-")
+                        .filter(|id| is_id(id))
+                        .map(String::from)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The state as it really is. A state that says running but whose monitor

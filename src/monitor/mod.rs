@@ -486,6 +486,12 @@ impl Monitor {
         record::release_helpers(&mut self.state);
     }
 
+    fn send_exit(&self, code: i32) {
+        for c in &self.lp.clients {
+            let _ = event_loop::send_blocking(c, attach::EXIT, &attach::i32_payload(code));
+        }
+    }
+
     fn finish(&mut self, code: i32) {
         self.lp.stdin = None;
         self.state.status = Status::Exited;
@@ -493,26 +499,37 @@ impl Monitor {
         self.state.finished_at = time::now_ns();
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
-        rt::delete(&self.state_root, &self.rec.id);
-        self.release_rootfs();
-        {
-            let _l = record::lock(&self.paths, &self.rec.id);
-            if record::exists(&self.paths, &self.rec.id) {
-                if let Err(e) = record::save_state(&self.paths, &self.rec.id, &self.state) {
-                    eprintln!("monitor: recording the exit code: {e:#}");
+        if self.rec.rm {
+            // Gone from listings and its name free before the client hears
+            // the exit; the files go after (the disk may be slow).
+            record::release_helpers(&mut self.state);
+            {
+                let _l = record::lock(&self.paths, &self.rec.id);
+                if let Err(e) = record::retire(&self.paths, &self.rec) {
+                    eprintln!("monitor: removing the container: {e:#}");
                 }
-                if self.rec.rm {
-                    if let Err(e) = record::remove(&self.paths, &self.rec) {
-                        eprintln!("monitor: removing the container: {e:#}");
+            }
+            self.send_exit(code);
+            rt::delete(&self.state_root, &self.rec.id);
+            // purge unmounts the rootfs at its new place.
+            if let Err(e) = record::purge(&self.paths, &self.rec.id) {
+                eprintln!("monitor: removing the container: {e:#}");
+            }
+        } else {
+            // A restart must find the runtime state gone and the upper dir
+            // unmounted before anyone hears of the exit.
+            rt::delete(&self.state_root, &self.rec.id);
+            self.release_rootfs();
+            {
+                let _l = record::lock(&self.paths, &self.rec.id);
+                if record::exists(&self.paths, &self.rec.id) {
+                    if let Err(e) = record::save_state(&self.paths, &self.rec.id, &self.state) {
+                        eprintln!("monitor: recording the exit code: {e:#}");
                     }
                 }
             }
-        }
-        if !self.rec.rm {
             let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
-        }
-        for c in &self.lp.clients {
-            let _ = event_loop::send_blocking(c, attach::EXIT, &attach::i32_payload(code));
+            self.send_exit(code);
         }
         // network: a slirp4netns still dying (its tap takes a while) is reaped now.
         crate::network::helper::reap_dying();

@@ -136,9 +136,23 @@ pub fn assert_clean(env: &Env, markers: &[&str]) {
             .flat_map(|m| procs_with(m))
             .collect::<Vec<_>>()
     );
-    let ctrs = entries(store_root(env).join("containers"));
+    // A --rm monitor deletes the files just after its client returned.
+    let all = |d: PathBuf| -> Vec<String> {
+        std::fs::read_dir(&d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    eventually(10, || {
+        all(store_root(env).join("containers")).is_empty()
+            && all(run_root(env).join("containers")).is_empty()
+    });
+    let ctrs = all(store_root(env).join("containers"));
     assert!(ctrs.is_empty(), "container dirs left: {ctrs:?}");
-    let run = entries(run_root(env).join("containers"));
+    let run = all(run_root(env).join("containers"));
     assert!(run.is_empty(), "runtime dirs left: {run:?}");
     let names = entries(store_root(env).join("container-names"));
     assert!(names.is_empty(), "names left: {names:?}");
