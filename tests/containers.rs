@@ -742,3 +742,20 @@ fn userns_keep_id_maps_you_into_the_container() {
     assert!(e.contains("--userns"), "{e}");
     assert_clean(&env, &[]);
 }
+
+#[test]
+fn mount_and_unmount_inside_unshare() {
+    let env = env_with_alpine("mount");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["create", "--name", "mt", "alpine", "true"]);
+    let o = env.sh_ok(
+        "rpod unshare sh -c 'p=$(rpod mount mt) && ls $p/etc/passwd && rpod mount && rpod unmount mt'",
+    );
+    assert!(o.contains("/etc/passwd"), "{o}");
+    assert!(o.contains("/merged"), "{o}");
+    let (code, e) = env.rpod_fail(&["mount", "mt"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("rpod unshare"), "{e}");
+    env.rpod_ok(&["rm", "mt"]);
+    assert_clean(&env, &[]);
+}
