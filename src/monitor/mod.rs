@@ -377,6 +377,12 @@ impl Monitor {
     /// included). If exec fails, run the loop here.
     fn handoff(&mut self) {
         use std::os::unix::process::CommandExt;
+        // A container that is already done (`true`) needs no lean loop:
+        // two execs would cost more than they save.
+        if !pidfd::is_same_process(self.pid, self.lp.pid_start) {
+            self.run();
+            return;
+        }
         clear_cloexec();
         let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
         let mut cmd = match small_monitor(&me) {
