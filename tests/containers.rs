@@ -759,3 +759,32 @@ fn mount_and_unmount_inside_unshare() {
     env.rpod_ok(&["rm", "mt"]);
     assert_clean(&env, &[]);
 }
+
+#[test]
+fn image_config_is_honoured() {
+    let env = new_env("imgconfig");
+    let _reaper = Reaper(&env);
+    let img = env.image("config");
+    assert_eq!(env.rpod_ok(&["run", "--rm", &img]), "entry cmd-default\n");
+    assert_eq!(
+        env.rpod_ok(&["run", "--rm", &img, "given"]),
+        "entry given\n"
+    );
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        &img,
+        "-c",
+        "id -un; pwd; echo \"$GREETING\"; env | grep '^EMPTY='",
+    ]);
+    assert_eq!(o, "guest\n/work\nhello world\nEMPTY=\n");
+    env.rpod_ok(&["create", "--name", "cfg", &img]);
+    assert_eq!(field(&env, "cfg", "{{.Config.StopSignal}}"), "10");
+    assert_eq!(field(&env, "cfg", "{{.Config.User}}"), "guest");
+    env.rpod_ok(&["create", "--name", "cfg2", "--stop-signal", "SIGINT", &img]);
+    assert_eq!(field(&env, "cfg2", "{{.Config.StopSignal}}"), "2");
+    env.rpod_ok(&["rm", "cfg", "cfg2"]);
+    assert_clean(&env, &[]);
+}
