@@ -432,29 +432,22 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 /// A terminal for a foreground process when no console socket is given:
 /// we hold the master and copy it to and from our own stdio.
 struct Pty {
-    master: nix::pty::PtyMaster,
+    master: OwnedFd,
 }
 
-fn open_pty() -> Result<(Pty, OwnedFd)> {
-    use nix::fcntl::OFlag;
-    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-    use std::os::unix::fs::OpenOptionsExt;
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .context("opening /dev/ptmx")?;
-    grantpt(&master)?;
-    unlockpt(&master)?;
-    let name = ptsname_r(&master)?;
-    let slave: OwnedFd = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&name)
-        .with_context(|| format!("opening {name}"))?
-        .into();
+/// A pty made in the container (so `tty` there names its own /dev/pts/N):
+/// the console end for `create`, and how to collect the master afterwards.
+fn container_pty() -> Result<(Console, std::os::unix::net::UnixStream)> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("socketpair")?;
+    Ok((Console::Connected(theirs), ours))
+}
+
+fn receive_pty(sock: &std::os::unix::net::UnixStream) -> Result<Pty> {
+    let (fd, _) = crate::sys::runtime::recv_fd(sock.as_fd()).context("receiving the pty master")?;
     if let Ok(ws) = crate::sys::tty::get_winsize(std::io::stdin().as_fd()) {
-        let _ = crate::sys::tty::set_winsize(slave.as_fd(), ws);
+        let _ = crate::sys::tty::set_winsize(fd.as_fd(), ws);
     }
-    Ok((Pty { master }, slave))
+    Ok(Pty { master: fd })
 }
 
 /// Wait for our child `pid` and turn its end into an exit code
@@ -621,12 +614,12 @@ fn bundle_terminal(bundle: &Path) -> bool {
 }
 
 fn run_cmd(root: &Path, f: CreateFlags, detach: bool, keep: bool) -> Result<()> {
-    let mut pty = None;
+    let mut pty_sock = None;
     let console = match console_socket(&f) {
         Console::None if !detach && bundle_terminal(&f.bundle) => {
-            let (p, slave) = open_pty()?;
-            pty = Some(p);
-            Console::PtySlave(slave)
+            let (c, sock) = container_pty()?;
+            pty_sock = Some(sock);
+            c
         }
         c => c,
     };
@@ -634,6 +627,7 @@ fn run_cmd(root: &Path, f: CreateFlags, detach: bool, keep: bool) -> Result<()> 
     if detach {
         return Ok(());
     }
+    let pty = pty_sock.as_ref().map(receive_pty).transpose()?;
     let code = wait_foreground(pid, pty);
     if !keep {
         if let Err(e) = runtime::delete(root, &f.id, true) {
@@ -772,13 +766,13 @@ fn ps_cmd(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()>
 
 fn exec_cmd(root: &Path, f: ExecFlags) -> Result<()> {
     let p = exec_process(root, &f)?;
-    let mut pty = None;
+    let mut pty_sock = None;
     let console = match (&f.console_socket, p.terminal() == Some(true)) {
         (Some(s), _) => Console::Socket(s.clone()),
         (None, true) if !f.detach => {
-            let (pt, slave) = open_pty()?;
-            pty = Some(pt);
-            Console::PtySlave(slave)
+            let (c, sock) = container_pty()?;
+            pty_sock = Some(sock);
+            c
         }
         (None, true) => {
             bail!("cannot allocate tty if runc will detach without setting console socket")
@@ -787,6 +781,7 @@ fn exec_cmd(root: &Path, f: ExecFlags) -> Result<()> {
     };
     let _ = f.preserve_fds;
     let pid = runtime::exec(root, &f.id, &p, Stdio::default(), console, f.detach)?;
+    let pty = pty_sock.as_ref().map(receive_pty).transpose()?;
     if let Some(pf) = &f.pid_file {
         std::fs::write(pf, pid.to_string())
             .with_context(|| format!("writing pid file {}", pf.display()))?;

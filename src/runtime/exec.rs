@@ -72,6 +72,7 @@ pub fn exec(
             std::os::unix::net::UnixStream::connect(&path)
                 .with_context(|| format!("connecting to console socket {}", path.display()))?,
         ),
+        Console::Connected(sock) => InitConsole::Socket(sock),
     };
     // Check the container is still the one we opened the namespaces of.
     if !saved.init_alive() {

@@ -51,6 +51,9 @@ pub enum Console {
     /// runc's `--console-socket`: a pty is made inside the container and its
     /// master sent over this unix socket with SCM_RIGHTS.
     Socket(PathBuf),
+    /// The same over an already connected socket (one end of a socketpair):
+    /// the caller receives the master with `sys::runtime::recv_fd`.
+    Connected(std::os::unix::net::UnixStream),
 }
 
 pub struct CreateOptions<'a> {
@@ -252,6 +255,7 @@ fn create_in_dir(
             std::os::unix::net::UnixStream::connect(&path)
                 .with_context(|| format!("connecting to console socket {}", path.display()))?,
         ),
+        Console::Connected(sock) => InitConsole::Socket(sock),
     };
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     let cgroup_base = if cgroups::wants_limits(resources) {
