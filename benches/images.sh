@@ -15,8 +15,8 @@ RUNS=${1:-30}
 N=50
 bench_init
 [ "${BENCH_SKIP:-}" = rpod ] || need_rpod
-podman_home
-rpod_home
+podman_home images
+rpod_home images
 
 # The fixture: built by the world's builder, pushed once.
 STATE=/var/lib/rpod-world

@@ -3,8 +3,8 @@
 #
 #   bench_init                 checks the world, sets TEST_USER, REGISTRY, ...
 #   as_user HOME CMD...        run CMD as the test user with HOME and its own XDG dirs
-#   podman_home                a separate HOME with rootless podman configured
-#   rpod_home                  a separate HOME for rpod
+#   podman_home [NAME]         PODMAN_HOME: a separate HOME with rootless podman configured
+#   rpod_home [NAME]           RPOD_HOME: a separate HOME for rpod
 #   need_rpod                  RPOD: the rpod binary to measure (RPOD_BIN or a release build)
 #   median N...                median of numbers
 set -euo pipefail
@@ -45,8 +45,8 @@ _user_home() { # DIR
 
 # The configuration that made rootless podman 4.3.1 work here (runc: crun
 # refuses the hybrid cgroup layout; cgroupfs and file events: no systemd).
-podman_home() {
-    local h="$BENCH_ROOT/podman-home"
+podman_home() { # [NAME]: one HOME per bench, so one bench's rmi doesn't empty another's store
+    local h="$BENCH_ROOT/podman-${1:-home}"
     _user_home "$h"
     local c="$h/.config/containers"
     cat >"$c/containers.conf" <<CONF
@@ -78,8 +78,8 @@ CONF
     PODMAN_HOME=$h
 }
 
-rpod_home() {
-    local h="$BENCH_ROOT/rpod-home"
+rpod_home() { # [NAME]
+    local h="$BENCH_ROOT/rpod-${1:-home}"
     _user_home "$h"
     local c="$h/.config/containers"
     cat >"$c/registries.conf" <<CONF
@@ -97,7 +97,7 @@ CONF
 # where the test user can run it (the clone may be unreadable to that user).
 need_rpod() {
     if [ -n "${RPOD_BIN:-}" ]; then
-        install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
+        [ "$RPOD_BIN" -ef "$BENCH_ROOT/rpod" ] || install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
         RPOD="$BENCH_ROOT/rpod"
     else
         build_release

@@ -16,8 +16,8 @@ bench_init
 [ "${BENCH_SKIP:-}" = rpod ] || need_rpod
 IMAGE="$REGISTRY/$IMAGE_NAME"
 BYTES=$(image_bytes "$IMAGE_NAME")
-podman_home
-rpod_home
+podman_home pull
+rpod_home pull
 
 pull_podman() {
     as_user "$PODMAN_HOME" podman rmi -a -f >/dev/null 2>&1 || true
