@@ -592,3 +592,34 @@ fn state_matches_runc_field_by_field() {
         assert!(created.ends_with('Z') && created.contains('T'), "{created}");
     }
 }
+
+#[test]
+fn caller_already_root_in_rpods_user_namespace() {
+    // The monitor's situation: it runs as root in rpod's user namespace and
+    // the spec asks for no user namespace of its own; uids map to subuids.
+    let env = common::Env::new("rtuserns");
+    let b = Bundle::new(&env, "b");
+    b.edit(|c| {
+        let l = c["linux"].as_object_mut().unwrap();
+        l.remove("uidMappings");
+        l.remove("gidMappings");
+        let ns: Vec<Value> = l["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] != "user")
+            .cloned()
+            .collect();
+        l.insert("namespaces".into(), json!(ns));
+        c["process"]["terminal"] = json!(false);
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10]});
+        c["process"]["args"] = json!(["sh", "-c", "id; grep -c . /proc/self/uid_map"]);
+    });
+    let root = env.runtime_dir.join("oci-ns");
+    let out = env.sh_ok(&format!(
+        "rpod unshare rpod oci --root {} run --bundle {} u1 </dev/null",
+        root.display(),
+        b.path()
+    ));
+    assert_eq!(out, "uid=1000 gid=1000 groups=10\n2\n");
+}

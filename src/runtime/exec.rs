@@ -78,6 +78,7 @@ pub fn exec(
     if !saved.init_alive() {
         bail!("container \"{id}\" is not running");
     }
+    super::check_single_threaded("exec");
     let (ours, theirs) = Channel::pair()?;
     let helper = match crate::sys::runtime::clone_fork(CloneFlags::empty()).context("fork")? {
         Some(h) => h,

@@ -181,8 +181,19 @@ pub fn run(opts: CreateOptions) -> Result<i32> {
     Ok(pid)
 }
 
+/// The init is cloned with fork semantics: another thread holding a lock
+/// (the allocator's) at that moment would leave the child stuck. Callers
+/// must be single-threaded; say so loudly if one is not.
+pub(crate) fn check_single_threaded(verb: &str) {
+    let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+    if threads > 1 {
+        warn!("runtime {verb} called with {threads} threads running: the child may hang");
+    }
+}
+
 fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Channel>)> {
     state::validate_id(opts.id)?;
+    check_single_threaded("create");
     let (bundle, spec, rootfs) = load_bundle(opts.bundle)?;
     let p = spec.process().as_ref().context("no process")?;
     let (new_ns, join) = namespaces(&spec)?;
@@ -668,7 +679,11 @@ pub fn exec(
 }
 
 fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
-    cgroups::require(verb)?;
+    let what = match verb {
+        "pause" | "resume" => format!("{verb}: no freezer"),
+        _ => verb.to_string(),
+    };
+    cgroups::require(&what)?;
     saved.cgroup.clone().with_context(|| {
         format!(
             "{verb}: container \"{}\" has no cgroup of its own",
