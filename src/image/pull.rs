@@ -597,6 +597,9 @@ async fn pull_reference(
     }
     let chains = chain_ids(&diff_ids);
 
+    // Keeps `rmi`'s garbage collection off the layers this pull relies on,
+    // including the ones it skips because they are already there.
+    let _hold = store.hold_layers()?;
     rep.line("Getting image source signatures");
     let todo: Vec<usize> = (0..layer_descs.len())
         .filter(|&i| !store.has_layer(&chains[i]))
@@ -668,7 +671,16 @@ async fn pull_reference(
         digest: manifest_digest,
         manifest_media_type: media_type,
         config_digest: config_desc.digest.clone(),
-        size: layers.iter().map(|l| l.size).sum::<u64>() + config_desc.size,
+        // podman shows the unpacked size.
+        size: layers
+            .iter()
+            .map(|l| {
+                store
+                    .layer_info(&l.chain_id)
+                    .map(|i| i.uncompressed_size)
+                    .unwrap_or(l.size)
+            })
+            .sum::<u64>(),
         layers,
         created: config["created"].as_str().map(String::from),
         pulled: crate::storage::time::now_rfc3339(),
@@ -725,57 +737,122 @@ async fn fetch_and_unpack(
     rep: &Reporter,
 ) -> Result<()> {
     let bar = rep.layer_bar(&desc.digest, desc.size);
-    if !store.has_blob(&desc.digest) {
-        let od = OciDescriptor {
-            digest: desc.digest.clone(),
-            media_type: desc.media_type.clone(),
-            size: desc.size as i64,
-            ..Default::default()
-        };
-        let mut attempt = 1;
-        loop {
-            match download(
-                store,
-                src,
-                oref,
-                &od,
-                desc,
-                bar.as_ref(),
-                rep.total.as_ref(),
-            )
-            .await
-            {
-                Ok(()) => break,
-                Err(e) if attempt < TRIES && is_retryable(&e) => {
-                    debug!("layer {}: {e:#}; retrying ({attempt}/{TRIES})", desc.digest);
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.context(format!("layer {}", desc.digest))),
+    let mut attempt = 1;
+    loop {
+        match stream_layer(
+            store,
+            src,
+            oref,
+            desc,
+            diff_id,
+            parent,
+            bar.as_ref(),
+            rep.total.as_ref(),
+        )
+        .await
+        {
+            Ok(got) => {
+                debug_assert_eq!(got, chain);
+                break;
             }
+            Err(e) if attempt < TRIES && is_retryable(&e) => {
+                debug!("layer {}: {e:#}; retrying ({attempt}/{TRIES})", desc.digest);
+                if let Some(b) = &bar {
+                    b.set_position(0);
+                }
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
         }
     }
-    if let Some(b) = &bar {
-        b.set_message("unpacking");
-    }
-    let (store2, digest, mt, diff, par) = (
-        store.clone(),
-        desc.digest.clone(),
-        desc.media_type.clone(),
-        diff_id.to_string(),
-        parent.map(String::from),
-    );
-    let got = tokio::task::spawn_blocking(move || {
-        store2.unpack_layer(&digest, &mt, &diff, par.as_deref())
-    })
-    .await
-    .context("unpacking task")??;
-    debug_assert_eq!(got, chain);
     match bar {
         Some(b) => b.finish_with_message("done"),
         None => rep.line(&format!("Copying blob {} done", short_digest(&desc.digest))),
     }
     Ok(())
+}
+
+/// Download one layer and unpack it as it arrives: the bytes go from the
+/// socket through the decompressor into the layer dir, hashed on the way, and
+/// are written to disk once. Nothing becomes visible unless both the blob
+/// digest and the diff id match.
+#[allow(clippy::too_many_arguments)]
+async fn stream_layer(
+    store: &Store,
+    src: &Source,
+    oref: &oci_client::Reference,
+    desc: &Descriptor,
+    diff_id: &str,
+    parent: Option<&str>,
+    bar: Option<&ProgressBar>,
+    total: Option<&ProgressBar>,
+) -> Result<String> {
+    let od = OciDescriptor {
+        digest: desc.digest.clone(),
+        media_type: desc.media_type.clone(),
+        size: desc.size as i64,
+        ..Default::default()
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<bytes::Bytes, String>>(64);
+    let unpack = {
+        let (store, digest, size) = (store.clone(), desc.digest.clone(), desc.size);
+        let (mt, diff, par) = (
+            desc.media_type.clone(),
+            diff_id.to_string(),
+            parent.map(String::from),
+        );
+        tokio::task::spawn_blocking(move || {
+            let reader = || Ok(VerifyingReader::new(rx, digest.clone(), size));
+            store.unpack_layer_from(reader, &digest, &mt, &diff, par.as_deref())
+        })
+    };
+    let download = async {
+        let mut stream = src
+            .client
+            .pull_blob_stream(oref, &od)
+            .await
+            .map_err(|e| explain(e, &src.registry, src.had_creds))
+            .context("downloading")?;
+        let mut got = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                // oci-client checks the digest as the stream ends and reports a
+                // mismatch as a stream error: bad content, not a bad network.
+                Err(e) if e.to_string().contains("digest") => {
+                    let msg = format!("digest mismatch: {e}");
+                    let _ = tx.send(Err(msg.clone())).await;
+                    return Err(DigestMismatch(msg).into());
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "downloading: truncated after {got} of {} bytes: {e}",
+                        desc.size
+                    );
+                    let _ = tx.send(Err(msg.clone())).await;
+                    return Err(anyhow::Error::new(e).context(msg));
+                }
+            };
+            got += chunk.len() as u64;
+            for b in [bar, total].into_iter().flatten() {
+                b.inc(chunk.len() as u64);
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                // The unpacker stopped reading: its own result says why (or
+                // another process had already unpacked this layer).
+                break;
+            }
+        }
+        Ok(())
+    };
+    let downloaded: Result<()> = download.await;
+    drop(tx);
+    let unpacked = unpack.await.context("unpacking task")?;
+    match (downloaded, unpacked) {
+        (Err(e), _) => Err(e.context(format!("layer {}", desc.digest))),
+        (Ok(()), r) => r,
+    }
 }
 
 /// Content that doesn't match its digest: never worth a retry.
@@ -800,60 +877,79 @@ fn is_retryable(e: &anyhow::Error) -> bool {
     e.chain()
         .any(|c| match c.downcast_ref::<OciDistributionError>() {
             Some(oe) => transient(oe),
-            None => {
-                c.downcast_ref::<std::io::Error>().is_some() || c.to_string().contains("truncated")
-            }
+            None => c.to_string().contains("truncated"),
         })
 }
 
-async fn download(
-    store: &Store,
-    src: &Source,
-    oref: &oci_client::Reference,
-    od: &OciDescriptor,
-    desc: &Descriptor,
-    bar: Option<&ProgressBar>,
-    total: Option<&ProgressBar>,
-) -> Result<()> {
-    let mut stream = src
-        .client
-        .pull_blob_stream(oref, od)
-        .await
-        .map_err(|e| explain(e, &src.registry, src.had_creds))
-        .context("downloading")?;
-    let mut w = store.blob_writer(&desc.digest, Some(desc.size))?;
-    let mut got = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            // oci-client checks the digest as the stream ends and reports a
-            // mismatch as a stream error: that is bad content, not a bad network.
-            Err(e) if e.to_string().contains("digest") => {
-                return Err(DigestMismatch(format!("digest mismatch: {e}")).into())
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "downloading: truncated after {got} of {} bytes",
-                    desc.size
-                )))
-            }
-        };
-        w.write_all(&chunk).context("writing the blob")?;
-        got += chunk.len() as u64;
-        if let Some(b) = bar {
-            b.inc(chunk.len() as u64);
-        }
-        if let Some(t) = total {
-            t.inc(chunk.len() as u64);
+/// The blocking side of a streamed layer: reads what the download task
+/// sends, and fails at EOF unless the size and sha256 match the descriptor.
+struct VerifyingReader {
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<bytes::Bytes, String>>,
+    cur: bytes::Bytes,
+    hasher: sha2::Sha256,
+    count: u64,
+    digest: String,
+    size: u64,
+    done: bool,
+}
+
+impl VerifyingReader {
+    fn new(
+        rx: tokio::sync::mpsc::Receiver<std::result::Result<bytes::Bytes, String>>,
+        digest: String,
+        size: u64,
+    ) -> Self {
+        VerifyingReader {
+            rx,
+            cur: bytes::Bytes::new(),
+            hasher: sha2::Sha256::new(),
+            count: 0,
+            digest,
+            size,
+            done: false,
         }
     }
-    if got < desc.size {
-        if let Some(b) = bar {
-            b.set_position(0);
+}
+
+impl std::io::Read for VerifyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if !self.cur.is_empty() {
+                let n = buf.len().min(self.cur.len());
+                buf[..n].copy_from_slice(&self.cur[..n]);
+                bytes::Buf::advance(&mut self.cur, n);
+                return Ok(n);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => {
+                    self.hasher.update(&b);
+                    self.count += b.len() as u64;
+                    self.cur = b;
+                }
+                Some(Err(msg)) => return Err(std::io::Error::other(msg)),
+                None => {
+                    self.done = true;
+                    if self.count != self.size {
+                        return Err(std::io::Error::other(format!(
+                            "downloading: truncated: got {} of {} bytes",
+                            self.count, self.size
+                        )));
+                    }
+                    let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
+                    if got != self.digest {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("digest mismatch: expected {}, got {got}", self.digest),
+                        ));
+                    }
+                    return Ok(0);
+                }
+            }
         }
-        bail!("downloading: truncated: got {got} of {} bytes", desc.size);
     }
-    w.commit()
 }
 
 /// Local image for `name` per the pull policy (always, missing, never, newer).

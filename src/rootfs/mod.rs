@@ -73,6 +73,21 @@ pub fn mount(
     ctr_dir: &Path,
     driver: Option<&str>,
 ) -> Result<Mounted> {
+    let m = mount_with(store, image, ctr_dir, driver)?;
+    debug!(
+        "rootfs of {} mounted with {}",
+        ctr_dir.display(),
+        m.driver.name()
+    );
+    Ok(m)
+}
+
+fn mount_with(
+    store: &Store,
+    image: &ImageRecord,
+    ctr_dir: &Path,
+    driver: Option<&str>,
+) -> Result<Mounted> {
     let merged = ctr_dir.join("merged");
     let upper = ctr_dir.join("upper");
     let work = ctr_dir.join("work");
@@ -284,10 +299,15 @@ fn mount_fuse_overlayfs(
 
 /// Unmount a container's rootfs (lazily: processes may still hold it). Not
 /// being mounted is fine. A fuse-overlayfs daemon exits once unmounted.
+/// EPERM means the mount namespace isn't ours (the host's, seen from rpod's
+/// user namespace), where rpod never mounts: nothing of ours is there.
 pub fn unmount(ctr_dir: &Path) -> Result<()> {
     let merged = ctr_dir.join("merged");
     match nix::mount::umount2(&merged, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Ok(())
+        | Err(nix::errno::Errno::EINVAL)
+        | Err(nix::errno::Errno::ENOENT)
+        | Err(nix::errno::Errno::EPERM) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("unmounting {}", merged.display())),
     }
 }

@@ -118,8 +118,27 @@ impl<R: Read> Read for HashReader<R> {
     }
 }
 
+#[cfg(test)]
 pub(super) fn unpack_layer(
     store: &Store,
+    digest: &str,
+    media_type: &str,
+    diff_id: &str,
+    parent: Option<&str>,
+) -> Result<String> {
+    let blob_path = store.blob_path(digest);
+    let open =
+        || File::open(&blob_path).with_context(|| format!("opening blob {}", blob_path.display()));
+    unpack_layer_from(store, open, digest, media_type, diff_id, parent)
+}
+
+/// Unpack the (compressed) layer stream that `open` gives, e.g. straight
+/// from the network, so a pull writes each layer to disk once. `open` is only
+/// called when the layer isn't in the store yet; the caller checks the
+/// stream's own digest (its reader fails at EOF on a mismatch).
+pub(super) fn unpack_layer_from<R: Read>(
+    store: &Store,
+    open: impl FnOnce() -> Result<R>,
     digest: &str,
     media_type: &str,
     diff_id: &str,
@@ -141,9 +160,7 @@ pub(super) fn unpack_layer(
     if store.has_layer(&chain) {
         return Ok(chain);
     }
-    let blob_path = store.blob_path(digest);
-    let blob =
-        File::open(&blob_path).with_context(|| format!("opening blob {}", blob_path.display()))?;
+    let blob = open()?;
     let mut tmp = store.tmp_entry(&format!("layer-{}", &hex[..12]), true)?;
     let diff = tmp.path.join("diff");
 

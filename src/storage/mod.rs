@@ -28,7 +28,6 @@ pub mod time;
 pub use atomic::{write_atomic, write_atomic_mode};
 pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
-#[cfg(test)]
 pub use layers::LayerInfo;
 pub use lock::Lock;
 
@@ -380,7 +379,6 @@ impl Store {
     }
 
     /// What was recorded when the layer was unpacked.
-    #[cfg(test)]
     pub fn layer_info(&self, chain_id: &str) -> Result<LayerInfo> {
         let p = self.layer_root(chain_id).join("layer.json");
         let data = fs::read(&p).with_context(|| format!("layer {chain_id} is not in the store"))?;
@@ -389,6 +387,7 @@ impl Store {
 
     /// Unpack blob `digest` as the layer `diff_id` on top of
     /// `parent_chain_id`, and return its chain id; see `layers.rs`.
+    #[cfg(test)]
     pub fn unpack_layer(
         &self,
         digest: &str,
@@ -397,6 +396,20 @@ impl Store {
         parent_chain_id: Option<&str>,
     ) -> Result<String> {
         layers::unpack_layer(self, digest, media_type, diff_id, parent_chain_id)
+            .with_context(|| format!("layer {digest}"))
+    }
+
+    /// Like `unpack_layer`, from a stream rather than a stored blob. `open`
+    /// runs only when the layer is missing.
+    pub fn unpack_layer_from<R: std::io::Read>(
+        &self,
+        open: impl FnOnce() -> Result<R>,
+        digest: &str,
+        media_type: &str,
+        diff_id: &str,
+        parent_chain_id: Option<&str>,
+    ) -> Result<String> {
+        layers::unpack_layer_from(self, open, digest, media_type, diff_id, parent_chain_id)
             .with_context(|| format!("layer {digest}"))
     }
 
