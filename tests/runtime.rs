@@ -373,6 +373,7 @@ fn hooks_run_in_order_with_state_on_stdin() {
         let (_, st) = l.split_once(' ').unwrap();
         let st: Value = serde_json::from_str(st).unwrap_or_else(|e| panic!("{l}: {e}"));
         assert_eq!(st["id"], "hk");
+        assert!(st["pid"].as_i64().unwrap() > 0, "{l}");
         assert_eq!(st["bundle"], b.path());
     }
     let inside = std::fs::read_to_string(b.dir.join("rootfs/start.log")).unwrap();
@@ -622,4 +623,24 @@ fn caller_already_root_in_rpods_user_namespace() {
         b.path()
     ));
     assert_eq!(out, "uid=1000 gid=1000 groups=10\n2\n");
+}
+
+#[test]
+fn foreground_run_with_a_terminal_gets_a_container_pty() {
+    // `script` gives rpod a terminal; `run` without --console-socket then
+    // makes the pty inside the container and proxies it, as runc does.
+    let env = common::Env::new("rtpty");
+    let b = Bundle::new(&env, "b");
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!(["sh", "-c", "tty; echo pty-ok"]);
+    });
+    let root = env.runtime_dir.join("oci");
+    let out = env.sh_ok(&format!(
+        "script -qec 'rpod oci --root {} run --bundle {} p1' /dev/null </dev/null",
+        root.display(),
+        b.path()
+    ));
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    assert!(out.contains("pty-ok"), "{out:?}");
 }

@@ -75,7 +75,18 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         .context("config.json has no process")?;
     // Until we are ready, a dying caller takes us along.
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
-    a.chan.expect(MSG_GO)?;
+    // "go <pid>": our pid as the caller sees it, for the hooks' state.
+    let mut hook_state = a.hook_state.clone();
+    match a.chan.recv()? {
+        Some(m) if m.starts_with(MSG_GO) => {
+            hook_state.pid = String::from_utf8_lossy(&m[MSG_GO.len()..])
+                .trim()
+                .parse()
+                .unwrap_or(0);
+        }
+        Some(m) => return Err(process::decode_error(&m)),
+        None => bail!("create went away before the container was set up"),
+    }
 
     join_namespaces(&a.join)?;
     nix::unistd::setsid().context("setsid")?;
@@ -106,7 +117,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     }
     let hooks = spec.hooks().as_ref();
     if let Some(h) = hooks.and_then(|h| h.create_container().as_ref()) {
-        super::hooks::run("createContainer", h, &a.hook_state)?;
+        super::hooks::run("createContainer", h, &hook_state)?;
     }
     // The fifo is outside the rootfs: hold it open (O_PATH) across pivot_root.
     let fifo = match &a.fifo {
@@ -166,7 +177,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         }
     };
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
-        let mut st = a.hook_state.clone();
+        let mut st = hook_state.clone();
         st.status = super::state::Status::Created;
         super::hooks::run("startContainer", h, &st)?;
     }

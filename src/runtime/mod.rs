@@ -363,7 +363,7 @@ fn create_in_dir(
             Err(e) => warn!("resource limits are not applied: {e:#}"),
         }
     }
-    ours.send(init::MSG_GO)?;
+    ours.send(format!("go {raw}").as_bytes())?;
     loop {
         match ours.recv()? {
             Some(m) if m == init::MSG_HOOKS => {

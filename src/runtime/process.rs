@@ -350,6 +350,14 @@ pub fn exec(
             .context("an environment variable holds a NUL byte")?;
         let prog = CString::new(path.as_os_str().as_encoded_bytes())?;
         crate::sys::runtime::cloexec_from(3 + preserve_fds as i32).context("close_range")?;
+        // Preserved fds reach the program even if the caller opened them
+        // close-on-exec (Rust opens everything that way).
+        for fd in 3..3 + preserve_fds as i32 {
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            );
+        }
         if p.no_new_privileges().unwrap_or(false) {
             nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
             if let Some(f) = filter {
