@@ -27,4 +27,4 @@ cd "$HERE"
 echo "== cargo build"
 cargo build
 echo "== cargo test"
-cargo test "$@"
+cargo test --no-fail-fast "$@"
