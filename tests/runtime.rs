@@ -430,6 +430,13 @@ fn exec_into_a_running_container() {
             .code(),
         Some(126)
     );
+    // -t: a pty made in the container, proxied to our terminal (script's).
+    let root = env.runtime_dir.join("oci");
+    let tty = env.sh_ok(&format!(
+        "script -qec 'rpod oci --root {} exec -t ex sh -c \"tty; echo t-ok\"' /dev/null </dev/null",
+        root.display()
+    ));
+    assert!(tty.contains("/dev/pts/") && tty.contains("t-ok"), "{tty:?}");
     let pids: Vec<i64> = serde_json::from_str(&ok(&env, &["ps", "-f", "json", "ex"])).unwrap();
     assert_eq!(pids.len(), 1, "exec'd processes were reaped: {pids:?}");
     ok(&env, &["kill", "--all", "ex", "KILL"]);

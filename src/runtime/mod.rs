@@ -632,6 +632,14 @@ pub fn kill(state_root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 /// `delete`: remove a stopped (or, with `force`, any) container; runs the
 /// poststop hooks.
 pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = state::container_dir(state_root, id);
+    if dir.is_dir() && !dir.join(state::STATE_FILE).exists() {
+        // A create killed before it cloned the init: nothing runs, only the
+        // directory is left, and it would block the id forever.
+        return std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("removing {}", dir.display()));
+    }
     let saved = Saved::load(state_root, id)?;
     let st = saved.current(state_root);
     match st.status {
@@ -648,7 +656,6 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
     if let Some(cg) = &saved.cgroup {
         cgroups::remove(cg);
     }
-    let dir = state::container_dir(state_root, id);
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
 }
 
