@@ -138,8 +138,17 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
                 }
                 join.push((f, p.clone()));
             }
+            // clone(2) has no room for CLONE_NEWTIME (it is an exit-signal bit).
+            None if ns.typ() == LinuxNamespaceType::Time => {
+                bail!("config.json: time namespaces are not supported")
+            }
             None => new |= f,
         }
+    }
+    let own_uts = new.contains(CloneFlags::CLONE_NEWUTS)
+        || join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("config.json sets a hostname but has no UTS namespace: it would rename the host");
     }
     if !new.contains(CloneFlags::CLONE_NEWNS) {
         bail!("config.json: the container needs a mount namespace (linux.namespaces has no \"mount\")");
@@ -757,6 +766,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mount namespace"));
+        let hostname_no_uts: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "hostname": "h", "linux": {"namespaces": [{"type": "mount"}]}}"#,
+        )
+        .unwrap();
+        assert!(namespaces(&hostname_no_uts)
+            .unwrap_err()
+            .to_string()
+            .contains("no UTS namespace"));
+        let time: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}, {"type": "time"}]}}"#,
+        )
+        .unwrap();
+        assert!(namespaces(&time).unwrap_err().to_string().contains("time"));
     }
 
     #[test]
