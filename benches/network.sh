@@ -13,6 +13,11 @@
 #   RPOD_BIN=/path/to/rpod ...            use that binary (default: a release build)
 #   BENCH_SKIP=podman|rpod ...            measure only one side
 set -euo pipefail
+# Own, short homes: podman 4.3 refuses a runroot longer than 50 characters
+# in the `container cleanup` that conmon runs when a container exits, and
+# every attached `podman run` then waits out its 20 s conmon timeout
+# (/var/tmp/rpod-bench/podman-home/.xdg-run/containers is 51).
+BENCH_ROOT=${BENCH_ROOT:-/var/tmp/rbn}
 . "$(dirname "$0")/lib.sh"
 
 RUNS=${1:-20}
