@@ -379,6 +379,13 @@ fn none_host_and_container_modes() {
     assert!(e.contains("mtu"), "{e}");
     let (_, e) = env.rpod_fail(&["run", "--rm", "--network", "slirp4netns:bogus=1", "alpine", "true"]);
     assert!(e.contains("bogus"), "{e}");
+    // A missing helper binary names its package.
+    let conf = env.home.join(".config/containers/containers.conf");
+    std::fs::write(&conf, "[engine]\nnetwork_cmd_path = \"/nonexistent/slirp4netns\"\n").unwrap();
+    let (code, e) = env.rpod_fail(&["run", "--rm", "alpine", "true"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("/nonexistent/slirp4netns") && e.contains("\"slirp4netns\" package"), "{e}");
+    std::fs::remove_file(&conf).unwrap();
     assert_clean(&env, &[]);
 }
 

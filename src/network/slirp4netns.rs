@@ -293,6 +293,9 @@ pub fn start(
     ports: &[PortMapping],
 ) -> Result<Helper> {
     let bin: PathBuf = match bin {
+        Some(b) if !Path::new(b).is_file() => bail!(
+            "slirp4netns not found at {b} (network_cmd_path in containers.conf): install the \"slirp4netns\" package or fix the path"
+        ),
         Some(b) => PathBuf::from(b),
         None => helper::find_binary("slirp4netns", "slirp4netns")?,
     };
