@@ -498,3 +498,32 @@ fn no_helper_outlives_its_container() {
     assert!(helpers(&env).is_empty());
     assert_clean(&env, &["4242404"]);
 }
+
+#[test]
+fn an_unusable_tun_device_is_named() {
+    let env = env_with_alpine("nettun");
+    let _reaper = Reaper(&env);
+    // /dev/net/tun as it ships on some systems (0600 root), in a mount
+    // namespace of this test only.
+    let fake = env.dir.join("tun");
+    std::fs::write(&fake, "").unwrap();
+    let inner = env.cmd(&["run", "--rm", "alpine", "true"]);
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "chmod 600 {f} && mount --bind {f} /dev/net/tun && exec \"$@\"",
+            f = fake.display()
+        ))
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    let e = err(&o);
+    assert!(
+        e.contains("slirp4netns needs /dev/net/tun: open /dev/net/tun: Permission denied"),
+        "{e}"
+    );
+    assert!(helpers(&env).is_empty());
+    assert_clean(&env, &[]);
+}

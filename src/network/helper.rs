@@ -182,15 +182,16 @@ pub fn find_binary(name: &str, package: &str) -> Result<PathBuf> {
 /// Both helpers need a tap device: fail early, naming the device, when it
 /// can't be opened (it ships 0600 root on some systems).
 pub fn check_tun(who: &str) -> Result<()> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/net/tun")
-    {
+    check_tun_at(Path::new("/dev/net/tun"), who)
+}
+
+fn check_tun_at(dev: &Path, who: &str) -> Result<()> {
+    match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
         Ok(_) => Ok(()),
         Err(e) => bail!(
-            "{who} needs /dev/net/tun: open /dev/net/tun: {e}; make it readable and writable by users \
-             (mode 0666, as most distributions ship it), or use --network none or --network host"
+            "{who} needs {d}: open {d}: {e}; make it readable and writable by users \
+             (mode 0666, as most distributions ship it), or use --network none or --network host",
+            d = dev.display()
         ),
     }
 }
@@ -225,6 +226,17 @@ pub fn write_small(p: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unusable_tun_names_the_device() {
+        let e = check_tun_at(Path::new("/nonexistent/net/tun"), "slirp4netns")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("slirp4netns needs /nonexistent/net/tun: open /nonexistent/net/tun: "),
+            "{e}"
+        );
+    }
 
     #[test]
     fn missing_binary_names_the_package() {
