@@ -7,6 +7,7 @@
 # Environment:
 #   DESTDIR      stage into this directory (packages: DESTDIR=$pkgdir ... /usr)
 #   RPOD_BIN     the binary to install (default: target/release/rpod)
+#   RPOD_MONITOR_BIN  the monitor loop binary (default: rpod-monitor beside RPOD_BIN)
 #   ZSH_COMPDIR  zsh completion directory relative to PREFIX
 #                (default share/zsh/site-functions; Debian: share/zsh/vendor-completions)
 #   GENERATOR_DIR  where systemd looks for user generators
@@ -28,6 +29,9 @@ prefix=${prefix%/}
 destdir=${DESTDIR:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RPOD_BIN:-$src/target/release/rpod}
+# The small per-container monitor loop (about 2 MB resident instead of
+# rpod's 7); rpod finds it in ../libexec/rpod and falls back to itself.
+monitor=${RPOD_MONITOR_BIN:-$(dirname "$bin")/rpod-monitor}
 zsh_dir=${ZSH_COMPDIR:-share/zsh/site-functions}
 if [ "$prefix" = /usr ]; then
     gen_dir=${GENERATOR_DIR:-/usr/lib/systemd/user-generators}
@@ -39,6 +43,7 @@ fi
 # for a symlink), so that install and uninstall agree.
 manifest() {
     echo "$prefix/bin/rpod	$bin"
+    echo "$prefix/libexec/rpod/rpod-monitor	$monitor"
     echo "$prefix/share/bash-completion/completions/rpod	$src/completions/rpod.bash"
     echo "$prefix/$zsh_dir/_rpod	$src/completions/_rpod"
     echo "$prefix/share/fish/vendor_completions.d/rpod.fish	$src/completions/rpod.fish"
@@ -57,6 +62,10 @@ if [ "${UNINSTALL:-}" = 1 ]; then
     exit 0
 fi
 
+if [ ! -x "$monitor" ]; then
+    echo "install.sh: $monitor is not an executable: build it first (cargo build --release) or set RPOD_MONITOR_BIN" >&2
+    exit 1
+fi
 if [ ! -x "$bin" ]; then
     echo "install.sh: $bin is not an executable: build it first (cargo build --release) or set RPOD_BIN" >&2
     exit 1
@@ -71,7 +80,7 @@ manifest | while IFS='	' read -r dst from; do
         rel=$(realpath -m --relative-to="$(dirname "$dst")" "$target")
         ln -sfn "$rel" "$destdir$dst"
         ;;
-    "$bin") install -m 0755 "$from" "$destdir$dst" ;;
+    "$bin"|"$monitor") install -m 0755 "$from" "$destdir$dst" ;;
     *) install -m 0644 "$from" "$destdir$dst" ;;
     esac
 done

@@ -36,6 +36,11 @@ fn build_deb(out: &Path) -> PathBuf {
         .arg("-o")
         .arg(&bin)
         .arg(env!("CARGO_BIN_EXE_rpod")));
+    // install.sh takes the monitor loop from beside RPOD_BIN.
+    run(Command::new("strip")
+        .arg("-o")
+        .arg(out.join("rpod-monitor"))
+        .arg(env!("CARGO_BIN_EXE_rpod-monitor")));
     let deb = run(Command::new("sh")
         .arg(repo().join("packaging/build-deb.sh"))
         .arg(out)
@@ -95,6 +100,7 @@ fn deb_files(deb: &Path) -> BTreeSet<String> {
 fn expected_files() -> BTreeSet<String> {
     let mut want: BTreeSet<String> = [
         "/usr/bin/rpod",
+        "/usr/libexec/rpod/rpod-monitor",
         "/usr/lib/systemd/user-generators/rpod-user-generator",
         "/usr/share/bash-completion/completions/rpod",
         "/usr/share/zsh/site-functions/_rpod",
@@ -196,6 +202,11 @@ fn fake_source_tree(dir: &Path) -> PathBuf {
         std::os::unix::fs::symlink(repo().join(d), t.join(d)).unwrap();
     }
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rpod"), t.join("target/release/rpod")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_rpod-monitor"),
+        t.join("target/release/rpod-monitor"),
+    )
+    .unwrap();
     t
 }
 
@@ -203,6 +214,7 @@ fn fake_source_tree(dir: &Path) -> PathBuf {
 fn rpm_expand(s: &str, buildroot: &Path) -> String {
     s.replace("%{buildroot}", &buildroot.display().to_string())
         .replace("%{_bindir}", "/usr/bin")
+        .replace("%{_libexecdir}", "/usr/libexec")
         .replace("%{_mandir}", "/usr/share/man")
         .replace("%{_datadir}", "/usr/share")
         .replace("%{_prefix}", "/usr")

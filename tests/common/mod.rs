@@ -73,32 +73,43 @@ pub fn world() -> &'static World {
 }
 
 /// The rpod binary, copied where the test user can execute it: the build
-/// tree may sit in root's 0700 home.
+/// tree may sit in root's 0700 home. The small `rpod-monitor` goes beside
+/// it, where rpod looks for it, as an installed rpod has it.
 pub fn rpod_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let src = PathBuf::from(env!("CARGO_BIN_EXE_rpod"));
-        let meta = std::fs::metadata(&src).expect("rpod binary");
-        let mtime = meta
-            .modified()
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = PathBuf::from(format!("/tmp/rpod-bin/{:x}-{:x}", mtime, meta.len()));
-        let dst = dir.join("rpod");
-        if !dst.exists() {
+        let bins = [
+            PathBuf::from(env!("CARGO_BIN_EXE_rpod")),
+            PathBuf::from(env!("CARGO_BIN_EXE_rpod-monitor")),
+        ];
+        let mut key = String::new();
+        for b in &bins {
+            let meta = std::fs::metadata(b).expect("rpod binaries");
+            let mtime = meta
+                .modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            key.push_str(&format!("{:x}-{:x}", mtime % (1 << 48), meta.len()));
+        }
+        let dir = PathBuf::from(format!("/tmp/rpod-bin/{key}"));
+        for src in &bins {
+            let dst = dir.join(src.file_name().unwrap());
+            if dst.exists() {
+                continue;
+            }
             std::fs::create_dir_all(&dir).unwrap();
             for d in [Path::new("/tmp/rpod-bin"), dir.as_path()] {
                 std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
             }
             // Copy then rename, so a parallel test never runs a half-written binary.
-            let tmp = dir.join(format!("rpod.tmp{}", std::process::id()));
-            std::fs::copy(&src, &tmp).unwrap();
+            let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::copy(src, &tmp).unwrap();
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
             std::fs::rename(&tmp, &dst).unwrap();
         }
-        dst
+        dir.join("rpod")
     })
 }
 

@@ -15,34 +15,8 @@ pub fn err(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Put the small `rpod-monitor` binary beside the harness's copy of rpod,
-/// where rpod looks for it (a running container's monitor is that binary).
-pub fn install_small_monitor() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(copy_small_monitor);
-}
-
-fn copy_small_monitor() {
-    let src = PathBuf::from(env!("CARGO_BIN_EXE_rpod-monitor"));
-    let dst = crate::common::rpod_bin().with_file_name("rpod-monitor");
-    let same = match (std::fs::metadata(&src), std::fs::metadata(&dst)) {
-        (Ok(a), Ok(b)) => a.len() == b.len() && a.modified().ok() <= b.modified().ok(),
-        _ => false,
-    };
-    if !same {
-        let tmp = dst.with_file_name(format!("rpod-monitor.tmp{}", std::process::id()));
-        std::fs::copy(&src, &tmp).unwrap();
-        std::process::Command::new("chmod")
-            .args(["755", tmp.to_str().unwrap()])
-            .status()
-            .unwrap();
-        std::fs::rename(&tmp, &dst).unwrap();
-    }
-}
-
-/// A fresh environment (with the small monitor installed).
+/// A fresh environment (the harness installs the small monitor beside rpod).
 pub fn new_env(name: &str) -> Env {
-    install_small_monitor();
     Env::new(name)
 }
 
