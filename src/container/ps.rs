@@ -157,7 +157,8 @@ pub fn json_row(r: &Row, now: i64, no_trunc: bool) -> Value {
         "Pid": if running { r.st.pid } else { 0 },
         "Pod": "",
         "PodName": "",
-        "Ports": null,
+        // network: podman's PortMapping objects (null without ports).
+        "Ports": crate::network::ports::ps_json(&crate::network::ports::from_record(&r.rec.ports)),
         "Size": null,
         "StartedAt": if r.st.started_at > 0 { r.st.started_at / 1_000_000_000 } else { -62135596800i64 },
         "State": r.st.status.as_str(),
@@ -233,6 +234,7 @@ pub fn ps(paths: &Paths, a: &PsArgs) -> Result<()> {
             // In templates, Names and Command print as text, as podman does.
             v["Names"] = json!(r.rec.name);
             v["Command"] = json!(command_text(&r.rec, a.no_trunc));
+            v["Ports"] = json!(r.rec.ports.join(", "));
             lines.push(t.render(&v)?);
         }
         if t.table {

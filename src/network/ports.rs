@@ -297,6 +297,24 @@ pub fn port_lines(maps: &[PortMapping], filter: Option<&str>) -> Result<Vec<Stri
     Ok(out)
 }
 
+/// `ps --format json`'s Ports: podman's PortMapping objects, null if none.
+pub fn ps_json(maps: &[PortMapping]) -> serde_json::Value {
+    if maps.is_empty() {
+        return serde_json::Value::Null;
+    }
+    maps.iter()
+        .map(|m| {
+            serde_json::json!({
+                "host_ip": m.host_ip,
+                "container_port": m.container_port,
+                "host_port": m.host_port,
+                "range": m.range,
+                "protocol": m.protocol,
+            })
+        })
+        .collect()
+}
+
 /// `inspect`'s NetworkSettings.Ports: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
 pub fn inspect_json(maps: &[PortMapping]) -> serde_json::Value {
     let mut o = serde_json::Map::new();
