@@ -223,8 +223,18 @@ fn inside_the_container() {
     assert_eq!(lines[11], "/", "{out}");
     assert_eq!(lines[12], "/root", "{out}");
     assert_eq!(lines[13], "0022", "{out}");
+
     // `run` removed the container after it exited.
     assert_eq!(ok(&env, &["list", "-q"]).trim(), "");
+
+    // Nothing of rpod's signal setup (Rust ignores SIGPIPE) reaches the
+    // program (checked on the program itself: busybox sh ignores SIGQUIT).
+    b.args(&["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]);
+    let out = ok(&env, &["run", "--bundle", b.path(), "sigs"]);
+    assert_eq!(
+        out,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
 }
 
 #[test]

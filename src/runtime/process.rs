@@ -358,6 +358,7 @@ pub fn exec(
                 nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
             );
         }
+        crate::sys::runtime::reset_signals().context("resetting signal dispositions")?;
         if p.no_new_privileges().unwrap_or(false) {
             nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
             if let Some(f) = filter {

@@ -200,7 +200,11 @@ impl Syscalls for Recorder {
         ))
     }
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
-        self.rec(format!("umount2 {} {}", target.display(), bits(format!("{flags:?}"))))
+        self.rec(format!(
+            "umount2 {} {}",
+            target.display(),
+            bits(format!("{flags:?}"))
+        ))
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
         self.rec(format!(
@@ -365,6 +369,34 @@ pub fn loopback_up() -> nix::Result<()> {
         Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))?;
     }
     Ok(())
+}
+
+/// Give the new program default signal dispositions and an empty mask:
+/// execve keeps ignored signals and the mask, and Rust ignores SIGPIPE, which
+/// a container's `yes | head` must not inherit.
+pub fn reset_signals() -> nix::Result<()> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    // The raw syscall, because glibc refuses its internal real-time signals
+    // (32, 33), which a caller may still have ignored. An all-zero kernel
+    // sigaction is SIG_DFL with no flags and an empty mask on every arch.
+    let dfl = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `dfl` is a valid (zeroed) kernel sigaction that outlives
+        // the call; no old action is requested; the mask size is 8 bytes.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<libc::c_void>(),
+                8usize,
+            )
+        };
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
 }
 
 /// Send `fd` with a short message over a unix socket (SCM_RIGHTS), as runc
