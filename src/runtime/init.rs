@@ -58,8 +58,11 @@ pub fn main(a: InitArgs) -> ! {
     };
     // Tell whoever waits (create, or start through the fifo) why.
     let msg = process::encode_error(&err);
-    let _ = a.chan.send(&msg);
-    let _ = writeln!(std::io::stderr(), "rpod init: {err:#}");
+    if a.chan.send(&msg).is_err() {
+        // Nobody listens any more (an exec failure after start): the
+        // container's stderr is the last place to say it.
+        let _ = writeln!(std::io::stderr(), "rpod init: {err:#}");
+    }
     crate::sys::runtime::exit_now(match crate::error::classify(&err).0 {
         125 => 1,
         c => c,
