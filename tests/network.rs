@@ -203,6 +203,16 @@ fn published_tcp_port_answers_and_shows_in_ps_port_inspect() {
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
     assert_eq!(env.rpod_ok(&["port", "web"]), format!("80/tcp -> 0.0.0.0:{port}\n"));
     assert_eq!(env.rpod_ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n"));
+    let all = env.rpod_ok(&["port", "--all"]);
+    assert!(all.ends_with(&format!("\t80/tcp -> 0.0.0.0:{port}\n")), "{all}");
+    let j: serde_json::Value =
+        serde_json::from_str(&env.rpod_ok(&["ps", "--format", "json"])).unwrap();
+    assert_eq!(j[0]["Ports"][0]["host_port"], port);
+    assert_eq!(j[0]["Ports"][0]["container_port"], 80);
+    assert_eq!(
+        env.rpod_ok(&["ps", "--format", "{{.Ports}}"]),
+        format!("0.0.0.0:{port}->80/tcp\n")
+    );
     let (code, e) = env.rpod_fail(&["port", "web", "81"]);
     assert_eq!(code, 125);
     assert!(e.contains("81"), "{e}");
