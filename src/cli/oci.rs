@@ -872,6 +872,9 @@ fn events_cmd(root: &Path, id: &str, stats: bool) -> Result<()> {
         );
     }
     // Without cgroups, the one event we can see is the container's exit.
+    if let runtime::cgroups::Support::Unsupported(why) = runtime::cgroups::detect() {
+        warn!("events: no stats or OOM events ({why}); reporting the exit only");
+    }
     let mut out = std::io::stdout().lock();
     while runtime::state(root, id)
         .map(|s| s.status != runtime::Status::Stopped)
