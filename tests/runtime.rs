@@ -661,3 +661,26 @@ fn foreground_run_with_a_terminal_gets_a_container_pty() {
     assert!(out.contains("/dev/pts/0"), "{out:?}");
     assert!(out.contains("pty-ok"), "{out:?}");
 }
+
+#[test]
+fn full_id_maps_go_through_newuidmap() {
+    // More than our own id: the runtime has newuidmap/newgidmap write them.
+    let env = common::Env::new("rtmaps");
+    let w = common::world();
+    let (uid, gid, start) = (w.get("TEST_UID"), w.get("TEST_GID"), w.get("SUBID_START"));
+    let b = Bundle::new(&env, "b");
+    let maps = |id: &str| {
+        json!([
+            {"containerID": 0, "hostID": id.parse::<u32>().unwrap(), "size": 1},
+            {"containerID": 1, "hostID": start.parse::<u32>().unwrap(), "size": 65536}
+        ])
+    };
+    b.args(&["sh", "-c", "id; grep -c . /proc/self/uid_map"]);
+    b.edit(|c| {
+        c["linux"]["uidMappings"] = maps(uid);
+        c["linux"]["gidMappings"] = maps(gid);
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let out = ok(&env, &["run", "--bundle", b.path(), "maps"]);
+    assert_eq!(out, "uid=1000 gid=1000\n2\n");
+}
