@@ -114,10 +114,7 @@ mod tests {
             got.starts_with(r#"{"ociVersion":"1.0.2","id":"hooked""#),
             "{got}"
         );
-        assert!(
-            got.ends_with("}a1 bar\n"),
-            "{got}"
-        );
+        assert!(got.ends_with("}a1 bar\n"), "{got}");
     }
 
     #[test]
