@@ -128,9 +128,6 @@ pub enum Command {
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(crate::monitor::MonitorArgs),
-    /// The port forwarder of a slirp4netns container (internal: started by the monitor)
-    #[command(name = "__portfwd", hide = true)]
-    PortFwd(crate::network::portfwd::PortFwdArgs),
 
     /// Print a shell completion script (bash, zsh, fish)
     Completion(completion::CompletionArgs),
@@ -208,6 +205,10 @@ pub fn run() -> anyhow::Result<()> {
     if let Some(r) = crate::monitor::loop_from_argv() {
         return r;
     }
+    // network: the port forwarder lives as long as its container; no clap.
+    if let Some(r) = crate::network::portfwd::from_argv() {
+        return r;
+    }
     if let Some(r) = oci::dispatch_argv0() {
         return r;
     }
@@ -266,7 +267,6 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Version => system::version_cmd(),
         Command::Info => system::info_cmd(g),
         Command::Monitor(a) => crate::monitor::main(g, a),
-        Command::PortFwd(a) => crate::network::portfwd::main(a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => crate::systemd::generate_cmd(g, a),
         Command::Complete(a) => completion::complete_cmd(g, &a),

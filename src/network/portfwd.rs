@@ -29,23 +29,60 @@ use std::time::{Duration, Instant};
 const UDP_IDLE: Duration = Duration::from_secs(60);
 const THREAD_STACK: usize = 128 * 1024;
 
-#[derive(clap::Args, Debug)]
+const ARGV1: &str = "__portfwd";
+
+/// `rpod __portfwd --netns PATH --target IP --exit-fd N --ready-fd N
+/// [--map FD:PROTO:PORT]...`, written by [`start`] only.
+#[derive(Debug, Default)]
 pub struct PortFwdArgs {
-    /// The network namespace to connect in (/proc/PID/ns/net)
-    #[arg(long)]
+    /// The network namespace to connect in (/proc/PID/ns/net).
     pub netns: String,
-    /// The container address to connect to
-    #[arg(long)]
-    pub target: IpAddr,
-    /// Quit when this inherited fd reaches end of file
-    #[arg(long)]
+    /// The container address to connect to.
+    pub target: Option<IpAddr>,
+    /// Quit when this inherited fd reaches end of file.
     pub exit_fd: i32,
-    /// Write one byte to this inherited fd once ready
-    #[arg(long)]
+    /// Write one byte to this inherited fd once ready.
     pub ready_fd: i32,
-    /// FD:PROTO:CONTAINER_PORT for each inherited listening socket
-    #[arg(long = "map")]
+    /// FD:PROTO:CONTAINER_PORT for each inherited listening socket.
     pub maps: Vec<String>,
+}
+
+impl PortFwdArgs {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<PortFwdArgs> {
+        let mut a = PortFwdArgs::default();
+        while let Some(k) = args.next() {
+            let v = args
+                .next()
+                .with_context(|| format!("__portfwd: {k} needs a value"))?;
+            match k.as_str() {
+                "--netns" => a.netns = v,
+                "--target" => a.target = Some(v.parse().context("__portfwd --target")?),
+                "--exit-fd" => a.exit_fd = v.parse().context("__portfwd --exit-fd")?,
+                "--ready-fd" => a.ready_fd = v.parse().context("__portfwd --ready-fd")?,
+                "--map" => a.maps.push(v),
+                _ => bail!("__portfwd: unknown argument {k:?}"),
+            }
+        }
+        if a.netns.is_empty() || a.target.is_none() {
+            bail!("__portfwd needs --netns and --target");
+        }
+        Ok(a)
+    }
+}
+
+/// The forwarder's entry, checked before clap: parsing rpod's whole
+/// command line would cost more memory than the forwarder itself.
+pub fn from_argv() -> Option<Result<()>> {
+    let mut args = std::env::args();
+    args.next();
+    if args.next()? != ARGV1 {
+        return None;
+    }
+    let r = PortFwdArgs::parse(args).and_then(main);
+    if let Err(e) = &r {
+        eprintln!("portfwd: {e:#}");
+    }
+    Some(r)
 }
 
 fn host_addr(m: &PortMapping, port: u16) -> Result<SocketAddr> {
@@ -91,7 +128,7 @@ pub fn start(pid: i32, target: IpAddr, maps: &[PortMapping], run_dir: &Path) -> 
     let (exit_r, exit_w) = helper::pipe()?;
     let (ready_r, ready_w) = helper::pipe()?;
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("__portfwd")
+    cmd.arg(ARGV1)
         .arg("--netns")
         .arg(format!("/proc/{pid}/ns/net"))
         .arg("--target")
@@ -148,7 +185,8 @@ pub fn main(a: PortFwdArgs) -> Result<()> {
         let fd = crate::sys::netfd::inherited(fd.parse().context("--map fd")?)
             .with_context(|| format!("--map {m}"))?;
         let port: u16 = port.parse().context("--map port")?;
-        listeners.push((fd, proto.to_string(), SocketAddr::new(a.target, port)));
+        let target = a.target.context("__portfwd --target")?;
+        listeners.push((fd, proto.to_string(), SocketAddr::new(target, port)));
     }
     let ns = std::fs::File::open(&a.netns).with_context(|| format!("opening {}", a.netns))?;
     nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
@@ -334,4 +372,60 @@ fn udp_session(
             sessions.lock().unwrap().remove(&client);
         })?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_round_trip() {
+        let argv = [
+            "--netns",
+            "/proc/7/ns/net",
+            "--target",
+            "10.0.2.100",
+            "--exit-fd",
+            "5",
+            "--ready-fd",
+            "6",
+            "--map",
+            "7:tcp:80",
+            "--map",
+            "8:udp:53",
+        ];
+        let a = PortFwdArgs::parse(argv.iter().map(|s| s.to_string())).unwrap();
+        assert_eq!(a.netns, "/proc/7/ns/net");
+        assert_eq!(a.target, Some("10.0.2.100".parse().unwrap()));
+        assert_eq!((a.exit_fd, a.ready_fd), (5, 6));
+        assert_eq!(a.maps, vec!["7:tcp:80", "8:udp:53"]);
+        assert!(PortFwdArgs::parse(["--netns".to_string()].into_iter()).is_err());
+        assert!(PortFwdArgs::parse(["--bogus".to_string(), "1".to_string()].into_iter()).is_err());
+        assert!(PortFwdArgs::parse(std::iter::empty()).is_err());
+    }
+
+    #[test]
+    fn a_taken_port_is_named_like_rootlessport() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let m = PortMapping {
+            host_ip: "127.0.0.1".into(),
+            host_port: port,
+            container_port: 80,
+            range: 1,
+            protocol: "tcp".into(),
+        };
+        let e = start(
+            1,
+            "10.0.2.100".parse().unwrap(),
+            &[m],
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            format!("rootlessport listen tcp 127.0.0.1:{port}: bind: address already in use")
+        );
+    }
 }
