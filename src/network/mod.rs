@@ -1,12 +1,15 @@
 //! Container networking: the `--network` modes and the name files
 //! (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) a container gets.
 //!
-//! This module only knows `none` and `host` so far. The seam for the helper
-//! modes (slirp4netns, pasta, `container:NAME`): [`NetworkMode::parse`] accepts
-//! them, [`NetworkMode::needs_netns`] says whether the container gets its own
-//! network namespace, and the monitor calls [`NetworkMode::setup`] once the
-//! container's init exists (its pid names the namespace) and keeps whatever it
-//! returns alive for the container's lifetime.
+//! [`NetworkMode::parse`] reads `--network`; the default comes from
+//! containers.conf ([`config`]). The monitor calls [`NetworkMode::setup`]
+//! between the runtime's create and start (the init's pid names the
+//! namespace): [`slirp4netns`] (with [`portfwd`] for published ports) or
+//! [`pasta`], whose pids it records so that every cleanup path stops them
+//! ([`helper`]). [`setup`] also joins a `container:NAME` target's user
+//! namespace. [`ports`] parses `-p`/`-P` and prints them for `ps`, `port`
+//! ([`port_cmd`]) and `inspect`; [`names`] writes `/etc/hosts` and
+//! `/etc/resolv.conf` as podman does.
 
 // Rootless helper networking (issue 4): see each module's header.
 pub mod config;
