@@ -292,7 +292,9 @@ fn log_error(path: &Path, format: &str, e: &anyhow::Error) {
 }
 
 fn default_state_root() -> PathBuf {
-    if !nix::unistd::geteuid().is_root() {
+    // Rootless, including root inside a user namespace (podman runs its
+    // runtime that way): the user's runtime dir, as runc does.
+    if runtime::is_rootless() {
         match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
             Some(x) => return PathBuf::from(x).join("rpod-oci"),
             None => return PathBuf::from(format!("/tmp/rpod-oci-{}", nix::unistd::geteuid())),
