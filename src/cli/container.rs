@@ -158,7 +158,11 @@ pub struct RunArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// Command and arguments (default: the image's Entrypoint and Cmd)
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -174,7 +178,11 @@ pub struct CreateArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// Command and arguments (default: the image's Entrypoint and Cmd)
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -332,7 +340,12 @@ pub struct ExecArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// Command and arguments
-    #[arg(required = true, value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        required = true,
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -381,7 +394,11 @@ pub struct TopArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// ps(1) format descriptors (default: user pid ppid %cpu elapsed tty time comm)
-    #[arg(value_name = "DESCRIPTORS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "DESCRIPTORS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub descriptors: Vec<String>,
 }
 
@@ -458,6 +475,10 @@ pub struct UnmountArgs {
 #[derive(Args, Debug, Clone)]
 pub struct UnshareArgs {
     /// Command to run in rpod's user namespace (default: $SHELL)
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }

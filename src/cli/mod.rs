@@ -51,7 +51,12 @@ pub struct GlobalOpts {
           value_parser = ["overlay", "fuse-overlayfs", "vfs"])]
     pub storage_driver: Option<String>,
     /// Path of the registries.conf to use instead of the user's and system's
-    #[arg(long, global = true, value_name = "PATH", env = "CONTAINERS_REGISTRIES_CONF")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "CONTAINERS_REGISTRIES_CONF"
+    )]
     pub registries_conf: Option<PathBuf>,
 }
 
@@ -287,7 +292,8 @@ mod tests {
 
     #[test]
     fn run_stops_parsing_flags_at_the_image() {
-        let cli = Cli::try_parse_from(["rpod", "run", "--rm", "alpine", "ls", "-l", "--rm"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["rpod", "run", "--rm", "alpine", "ls", "-l", "--rm"]).unwrap();
         let Command::Run(a) = cli.command else {
             panic!("not run")
         };

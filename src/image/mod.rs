@@ -4,15 +4,15 @@
 pub mod auth;
 mod local;
 mod login;
+mod pull;
 pub mod reference;
 pub mod registries;
 pub mod tls;
-mod pull;
 
-pub use pull::{ensure_image, host_arch};
 use crate::cli::image::*;
 use crate::cli::GlobalOpts;
 use anyhow::Result;
+pub use pull::{ensure_image, host_arch};
 
 pub fn pull_cmd(g: &GlobalOpts, a: &PullArgs) -> Result<()> {
     pull::pull_cmd(g, a)

@@ -273,7 +273,7 @@ fn mount_fuse_overlayfs(
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(st) = nix::sys::statfs::statfs(merged) {
-            if st.filesystem_type().0 as i64 == FUSE_SUPER_MAGIC {
+            if st.filesystem_type().0 == FUSE_SUPER_MAGIC {
                 return Ok(child.id() as i32);
             }
         }
