@@ -436,7 +436,24 @@ fn rename_cidfile_and_replace() {
         b.trim()
     );
     env.rpod_ok(&["rm", "-f", "-t", "0", "svc"]);
-    assert_clean(&env, &["4242204", "4242205"]);
+
+    // A unit's ExecStop/ExecStopPost: --ignore covers a CIDFile that
+    // ExecStart never wrote; without --ignore it is an error naming it.
+    let missing = env.dir.join("never-written.id");
+    let missing_s = missing.to_str().unwrap();
+    env.rpod_ok(&["stop", "--ignore", "-t", "0", "--cidfile", missing_s]);
+    env.rpod_ok(&["rm", "-f", "--ignore", "--cidfile", missing_s]);
+    let (code, e) = env.rpod_fail(&["stop", "--cidfile", missing_s]);
+    assert_eq!(code, 125);
+    assert!(e.contains(missing_s), "{e}");
+
+    // rm -f of a running --rm container: its monitor removes it as it stops.
+    env.rpod_ok(&[
+        "run", "-d", "--rm", "--name", "gone", "alpine", "sleep", "4242206",
+    ]);
+    env.rpod_ok(&["rm", "-f", "-t", "0", "gone"]);
+    assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
+    assert_clean(&env, &["4242204", "4242205", "4242206"]);
 }
 
 #[test]

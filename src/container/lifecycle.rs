@@ -165,8 +165,16 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
         }
         stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
     }
-    // A monitor that is still cleaning up (it holds the lock) finishes first.
-    let _l = record::lock(paths, id)?;
+    // A --rm container's monitor removes it once stopped; one still cleaning
+    // up (it holds the lock) finishes first.
+    if !record::exists(paths, id) {
+        return Ok(());
+    }
+    let _l = match record::lock(paths, id) {
+        Ok(l) => l,
+        Err(_) if !record::exists(paths, id) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if !record::exists(paths, id) {
         return Ok(());
     }

@@ -160,18 +160,27 @@ fn each_parallel(
 }
 
 /// Container names from arguments, `--cidfile`s and `--all` (filtered by `keep`).
+/// The containers a command acts on. With `ignore`, a CIDFile that doesn't
+/// exist names nothing (podman: a unit's ExecStop must not fail when its
+/// ExecStart never got to write the file).
 fn targets(
     paths: &Paths,
     names: &[String],
     cidfiles: &[std::path::PathBuf],
     all: bool,
+    ignore: bool,
     keep: impl Fn(&record::State) -> bool,
 ) -> Result<Vec<String>> {
     let mut out: Vec<String> = names.to_vec();
     for f in cidfiles {
-        let id = std::fs::read_to_string(f)
-            .with_context(|| format!("reading CIDFile {}", f.display()))?;
-        out.push(id.trim().to_string());
+        match std::fs::read_to_string(f) {
+            Ok(id) => out.push(id.trim().to_string()),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading CIDFile {}", f.display())),
+        }
+    }
+    if out.is_empty() && !all && !cidfiles.is_empty() {
+        return Ok(out);
     }
     if all {
         for (id, _) in lifecycle::all_ids(paths)? {
@@ -217,7 +226,9 @@ pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
 
 pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(g)?;
-    let names = targets(&paths, &a.containers, &a.cidfile, a.all, |s| s.is_running())?;
+    let names = targets(&paths, &a.containers, &a.cidfile, a.all, a.ignore, |s| {
+        s.is_running()
+    })?;
     each_parallel(&names, a.ignore, |name| {
         let id = record::resolve(&paths, name)?;
         let rec = record::load(&paths, &id)?;
@@ -229,7 +240,9 @@ pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
 pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
     let paths = Paths::new(g)?;
     let sig = opts::parse_signal(&a.signal)?;
-    let names = targets(&paths, &a.containers, &a.cidfile, a.all, |s| s.is_running())?;
+    let names = targets(&paths, &a.containers, &a.cidfile, a.all, false, |s| {
+        s.is_running()
+    })?;
     each(&names, false, |name| {
         let id = record::resolve(&paths, name)?;
         let st = record::observe(&paths, &id);
@@ -247,7 +260,7 @@ pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(g)?;
-    let names = targets(&paths, &a.containers, &a.cidfile, a.all, |_| true)?;
+    let names = targets(&paths, &a.containers, &a.cidfile, a.all, a.ignore, |_| true)?;
     let res = each_parallel(&names, a.ignore, |name| {
         let id = record::resolve(&paths, name)?;
         lifecycle::remove_container(&paths, &id, a.force, a.time)?;
@@ -354,7 +367,9 @@ pub fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
 pub fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(g)?;
-    let names = targets(&paths, &a.containers, &[], a.all, |s| !s.is_running())?;
+    let names = targets(&paths, &a.containers, &[], a.all, false, |s| {
+        !s.is_running()
+    })?;
     each(&names, false, |name| {
         let id = record::resolve(&paths, name)?;
         let rec = record::load(&paths, &id)?;
@@ -449,7 +464,7 @@ pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
 pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
     require_unshare("unmount")?;
     let paths = Paths::new(g)?;
-    let names = targets(&paths, &a.containers, &[], a.all, |_| true)?;
+    let names = targets(&paths, &a.containers, &[], a.all, false, |_| true)?;
     each(&names, false, |name| {
         let id = record::resolve(&paths, name)?;
         crate::rootfs::unmount(&paths.ctr_dir(&id))?;
