@@ -50,23 +50,19 @@ fn ranges_json(r: &[crate::userns::IdRange]) -> Value {
         .collect()
 }
 
-/// What cgroups can do for a rootless user here.
+/// What cgroups can do for a rootless user here (the runtime's own check).
 fn cgroups_summary() -> Value {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let v2_root = mounts
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup") && l.contains(" - cgroup2 "));
-    let hybrid = mounts
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified"));
-    let version = if v2_root {
-        "v2"
-    } else if hybrid {
-        "v1 (hybrid)"
-    } else {
-        "v1"
-    };
-    json!({ "version": version, "manager": "none", "limits": if v2_root { "enforced where the subtree is delegated" } else { "not enforced (rootless on cgroup v1)" } })
+    match crate::runtime::cgroups::detect() {
+        crate::runtime::cgroups::Support::Delegated(dir) => json!({
+            "version": "v2",
+            "delegated": dir,
+            "limits": "enforced",
+        }),
+        crate::runtime::cgroups::Support::Unsupported(why) => json!({
+            "limits": "not enforced",
+            "reason": why,
+        }),
+    }
 }
 
 pub fn info_cmd(g: &GlobalOpts) -> Result<()> {
