@@ -92,7 +92,11 @@ fn parse_hosts(text: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// `/etc/hosts` for a container.
+/// `/etc/hosts` for a container, as podman 4.3 writes it: the `--add-host`
+/// entries, the host's own entries, localhost when nothing names it,
+/// `host.containers.internal`, then the hostname at the container's address
+/// (none with `--network host`). The container's name joins the hostname
+/// once it is known ([`add_name`]).
 pub fn hosts(mode: &NetworkMode, f: &NameFlags, host: &HostFacts) -> String {
     let mut entries: Vec<(String, Vec<String>)> = Vec::new();
     for h in f.add_hosts {
@@ -102,43 +106,67 @@ pub fn hosts(mode: &NetworkMode, f: &NameFlags, host: &HostFacts) -> String {
         }
     }
     entries.extend(parse_hosts(&host.hosts));
-    let has = |entries: &[(String, Vec<String>)], ip: &str, name: &str| {
-        entries
-            .iter()
-            .any(|(i, n)| i == ip && n.iter().any(|x| x == name))
+    let named = |entries: &[(String, Vec<String>)], name: &str| {
+        entries.iter().any(|(_, n)| n.iter().any(|x| x == name))
     };
     let mut extra: Vec<(String, Vec<String>)> = Vec::new();
-    for ip in ["127.0.0.1", "::1"] {
-        if !has(&entries, ip, "localhost") {
+    if !named(&entries, "localhost") {
+        for ip in ["127.0.0.1", "::1"] {
             extra.push((ip.to_string(), vec!["localhost".into()]));
         }
     }
     let slirp = slirp_opts(mode);
+    // podman 4.3 always names the host's first address; with the host's
+    // loopback allowed, 10.0.2.2 reaches strictly more of the host.
     let hci = match (mode, &slirp) {
-        (NetworkMode::None | NetworkMode::Container(_), _) => None,
+        (NetworkMode::Container(_), _) => None,
         (_, Some(o)) if o.allow_host_loopback => Some(o.gateway().to_string()),
         _ => host.ip.clone(),
     };
     if let Some(ip) = hci {
-        if !entries
-            .iter()
-            .any(|(_, n)| n.iter().any(|x| x == HOST_CONTAINERS_INTERNAL))
-        {
+        if !named(&entries, HOST_CONTAINERS_INTERNAL) {
             extra.push((ip, vec![HOST_CONTAINERS_INTERNAL.into()]));
         }
     }
     let own_ip = match (mode, &slirp) {
-        (_, Some(o)) => o.guest_ip().to_string(),
+        (_, Some(o)) => Some(o.guest_ip().to_string()),
         // pasta copies the host's address into the namespace.
-        (NetworkMode::Pasta(_), _) => host.ip.clone().unwrap_or_else(|| "127.0.1.1".into()),
-        _ => "127.0.1.1".into(),
+        (NetworkMode::Pasta(_), _) => Some(host.ip.clone().unwrap_or_else(|| "127.0.0.1".into())),
+        (NetworkMode::None, _) => Some("127.0.0.1".into()),
+        _ => None,
     };
-    if !f.hostname.is_empty() && !has(&entries, &own_ip, f.hostname) {
-        extra.push((own_ip, vec![f.hostname.to_string()]));
+    if let (Some(ip), false) = (own_ip, f.hostname.is_empty()) {
+        extra.push((ip, vec![f.hostname.to_string()]));
     }
     let mut s = String::new();
     for (ip, names) in entries.iter().chain(extra.iter()) {
         s.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+    }
+    s
+}
+
+/// Put the container's `name` beside its hostname on the hostname's line
+/// (the last one that starts with it), replacing an older name: the name is
+/// chosen after the file is first written, and may change with `rename`.
+pub fn add_name(hosts: &str, hostname: &str, name: &str) -> String {
+    let lines: Vec<&str> = hosts.lines().collect();
+    let own = lines.iter().rposition(|l| {
+        let mut it = l.split_whitespace();
+        it.next().is_some() && it.next() == Some(hostname)
+    });
+    let mut s = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if Some(i) == own {
+            let ip = l.split_whitespace().next().unwrap_or_default();
+            if name.is_empty() || name == hostname {
+                s.push_str(&format!("{ip}\t{hostname}\n"));
+            } else {
+                s.push_str(&format!("{ip}\t{hostname} {name}\n"));
+            }
+        } else {
+            s.push_str(l);
+            s.push('\n');
+        }
     }
     s
 }
@@ -230,17 +258,18 @@ mod tests {
     }
 
     #[test]
-    fn slirp_hosts() {
+    fn hosts_as_podman_writes_them() {
         let add = vec!["db:10.1.2.3".to_string()];
         let f = NameFlags {
             hostname: "abc",
             add_hosts: &add,
             ..Default::default()
         };
+        // The host names localhost: no second localhost line, as podman 4.3.
         let h = hosts(&NetworkMode::Slirp4netns(vec![]), &f, &facts());
         assert_eq!(
             h,
-            "10.1.2.3\tdb\n127.0.0.1\tlocalhost\n10.9.9.9\tnas nas.lan\n::1\tlocalhost\n\
+            "10.1.2.3\tdb\n127.0.0.1\tlocalhost\n10.9.9.9\tnas nas.lan\n\
              192.168.1.20\thost.containers.internal\n10.0.2.100\tabc\n"
         );
         let h = hosts(
@@ -249,11 +278,21 @@ mod tests {
             &facts(),
         );
         assert!(h.contains("10.0.2.2\thost.containers.internal\n"), "{h}");
-        let h = hosts(&NetworkMode::None, &f, &facts());
+        let h = hosts(&NetworkMode::None, &f, &HostFacts::default());
+        assert_eq!(
+            h,
+            "10.1.2.3\tdb\n127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\tabc\n"
+        );
+        let h = hosts(&NetworkMode::Host, &f, &facts());
         assert!(
-            !h.contains(HOST_CONTAINERS_INTERNAL) && h.contains("127.0.1.1\tabc\n"),
+            !h.contains("\tabc") && h.contains("host.containers.internal"),
             "{h}"
         );
+        let h = hosts(&NetworkMode::Slirp4netns(vec![]), &f, &facts());
+        let named = add_name(&h, "abc", "web");
+        assert!(named.ends_with("10.0.2.100\tabc web\n"), "{named}");
+        assert_eq!(add_name(&named, "abc", "db2"), add_name(&h, "abc", "db2"));
+        assert_eq!(add_name(&h, "abc", "abc"), h);
     }
 
     #[test]

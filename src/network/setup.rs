@@ -87,10 +87,21 @@ pub fn resolve_container(paths: &Paths, mode: NetworkMode) -> Result<NetworkMode
 /// For a `container:ID` container: join the target's user namespace (the
 /// owner of its network namespace; the id maps are the same as rpod's own),
 /// point `ctr_dir/netns` at its network namespace, and take its name files.
-/// A no-op for other modes. Must run single-threaded, before `userns::enter`.
+/// Must run single-threaded, before `userns::enter`.
+///
+/// For every other mode it puts the container's current name beside its
+/// hostname in `/etc/hosts`, as podman lists both.
 pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
     let rec = record::load(paths, id)?;
     let NetworkMode::Container(target) = &rec.network else {
+        let p = paths.ctr_dir(id).join("hosts");
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            let named = super::names::add_name(&text, &rec.hostname, &rec.name);
+            if named != text {
+                // In place: a running container's bind mount shows this inode.
+                std::fs::write(&p, named).with_context(|| format!("writing {}", p.display()))?;
+            }
+        }
         return Ok(());
     };
     let pid = running_init(paths, target)?;
