@@ -20,6 +20,7 @@ mod runtime;
 mod storage;
 mod sys;
 mod systemd;
+mod time;
 mod userns;
 
 fn main() {

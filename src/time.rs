@@ -1,4 +1,4 @@
-//! Timestamps as podman prints them (RFC 3339 with nanoseconds, UTC), their
+//! Time, as podman shows it, for every module: timestamps as podman prints them (RFC 3339 with nanoseconds, UTC), their
 //! parsing for `logs --since/--until`, and go-units' human durations
 //! ("Up 3 seconds", "2 minutes ago").
 
@@ -14,7 +14,7 @@ pub fn now_ns() -> i64 {
 }
 
 // Howard Hinnant's days-from-civil and civil-from-days.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -27,7 +27,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

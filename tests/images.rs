@@ -19,20 +19,6 @@ fn is_hex(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Entries of a store subdir, listed as root (layers belong to subuids).
-fn store_entries(env: &Env, sub: &str) -> Vec<String> {
-    let dir = env.home.join(".local/share/rpod").join(sub);
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 #[test]
 fn images_table_quiet_digests_templates_and_json() {
     let env = Env::new("imgs");
@@ -216,7 +202,7 @@ fn rmi_untags_deletes_and_reports_like_podman() {
     // By one of several names: only that name goes.
     let out = env.rpod_ok(&["rmi", "second"]);
     assert_eq!(out, "Untagged: localhost/second:latest\n");
-    assert!(store_entries(&env, "images").contains(&format!("{id}.json")));
+    assert!(env.store_entries("images").contains(&format!("{id}.json")));
 
     let (code, err) = env.rpod_fail(&["rmi", "nosuch"]);
     assert_eq!(code, 1, "{err}");
@@ -231,18 +217,18 @@ fn rmi_untags_deletes_and_reports_like_podman() {
     );
     assert_eq!(env.rpod_ok(&["images", "-q"]), "");
     assert!(
-        store_entries(&env, "layers").is_empty(),
+        env.store_entries("layers").is_empty(),
         "{:?}",
-        store_entries(&env, "layers")
+        env.store_entries("layers")
     );
-    assert!(store_entries(&env, "blobs/sha256").is_empty());
-    assert!(store_entries(&env, "tmp").is_empty());
+    assert!(env.store_entries("blobs/sha256").is_empty());
+    assert!(env.store_entries("tmp").is_empty());
 
     pull(&env, "alpine");
     pull(&env, "config");
     let out = env.rpod_ok(&["rmi", "--all"]);
     assert_eq!(out.matches("Deleted: ").count(), 2, "{out}");
-    assert!(store_entries(&env, "layers").is_empty());
+    assert!(env.store_entries("layers").is_empty());
     let (code, _) = env.rpod_fail(&["rmi", "--all", "alpine"]);
     assert_eq!(code, 125);
 }
@@ -274,11 +260,11 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
     );
     assert_eq!(env.rpod_ok(&["images", "-q"]), "");
     // The container still has its layers…
-    assert!(!store_entries(&env, "layers").is_empty());
+    assert!(!env.store_entries("layers").is_empty());
     // …until it is gone.
     env.sh_ok("rm -rf $XDG_DATA_HOME/rpod/containers/c0ffee");
     env.rpod_ok(&["image", "prune", "-f"]);
-    assert!(store_entries(&env, "layers").is_empty());
+    assert!(env.store_entries("layers").is_empty());
 }
 
 #[test]
@@ -368,6 +354,6 @@ fn image_prune_removes_dangling_then_unused() {
     assert_eq!(env.rpod_ok(&["images", "-q"]).trim(), &c[..12]);
     assert_eq!(env.rpod_ok(&["image", "prune", "-f"]).trim(), "");
     assert_eq!(env.rpod_ok(&["image", "prune", "-a", "-f"]).trim(), c);
-    assert!(store_entries(&env, "layers").is_empty());
-    assert!(store_entries(&env, "blobs/sha256").is_empty());
+    assert!(env.store_entries("layers").is_empty());
+    assert!(env.store_entries("blobs/sha256").is_empty());
 }

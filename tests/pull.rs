@@ -9,21 +9,6 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Files under the store's blob and layer dirs (the test user can't list
-/// subuid-owned dirs, root can).
-fn store_entries(env: &Env, sub: &str) -> Vec<String> {
-    let dir = env.home.join(".local/share/rpod").join(sub);
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 #[test]
 fn pull_short_name_prints_the_id_and_lists_the_image() {
     let env = Env::new("pullshort");
@@ -250,9 +235,9 @@ fn broken_registry_content_is_refused_and_nothing_is_kept() {
     let images = env.rpod_ok(&["images", "-q"]);
     assert!(images.trim().is_empty(), "no image was recorded: {images}");
     assert!(
-        store_entries(&env, "layers").is_empty(),
+        env.store_entries("layers").is_empty(),
         "no layer kept: {:?}",
-        store_entries(&env, "layers")
+        env.store_entries("layers")
     );
 }
 
@@ -268,7 +253,7 @@ fn layer_tar_escapes_are_refused() {
             "{name} wrote outside the layer"
         );
     }
-    assert!(store_entries(&env, "layers").is_empty());
+    assert!(env.store_entries("layers").is_empty());
 }
 
 #[test]

@@ -15,19 +15,6 @@ fn pull(env: &Env, name: &str) -> String {
         .to_string()
 }
 
-fn store_entries(env: &Env, sub: &str) -> Vec<String> {
-    let dir = env.home.join(".local/share/rpod").join(sub);
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// Mount the image's layers read-only with `how` inside `rpod unshare`
 /// and compare the merged /t with the expected tree the fixture ships.
 fn check_layers_tree(env: &Env, how: &str) {
@@ -123,9 +110,9 @@ fn store_dirs_are_private_and_tmp_is_clean_after_a_pull() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&root).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);
-    assert!(store_entries(&env, "tmp").is_empty());
+    assert!(env.store_entries("tmp").is_empty());
     assert_eq!(
-        store_entries(&env, "images")
+        env.store_entries("images")
             .iter()
             .filter(|n| n.ends_with(".json"))
             .count(),
@@ -155,7 +142,7 @@ fn two_concurrent_pulls_of_one_image_both_succeed() {
     }
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(env.rpod_ok(&["images", "-q"]).lines().count(), 1);
-    assert!(store_entries(&env, "tmp").is_empty());
+    assert!(env.store_entries("tmp").is_empty());
     check_layers_tree(&env, "kernel");
 }
 
@@ -193,9 +180,9 @@ fn a_pull_killed_at_any_moment_is_completed_by_the_next() {
     // The next open cleaned what the killed pulls left in tmp/.
     env.rpod_ok(&["images"]);
     assert!(
-        store_entries(&env, "tmp").is_empty(),
+        env.store_entries("tmp").is_empty(),
         "{:?}",
-        store_entries(&env, "tmp")
+        env.store_entries("tmp")
     );
 }
 

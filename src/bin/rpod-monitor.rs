@@ -29,7 +29,7 @@ mod pidfd;
 #[allow(unsafe_code)]
 #[path = "../sys/sock.rs"]
 mod sock;
-#[path = "../container/time.rs"]
+#[path = "../time.rs"]
 mod time;
 #[allow(unsafe_code)]
 #[path = "../sys/tty.rs"]

@@ -16,7 +16,7 @@ pub mod opts;
 pub mod ps;
 pub mod record;
 pub mod spec;
-pub mod time;
+pub(crate) use crate::time;
 
 use crate::cli::container::*;
 use crate::cli::GlobalOpts;

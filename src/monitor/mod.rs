@@ -210,16 +210,7 @@ impl Monitor {
         let state_root = run_dir.join("runtime");
 
         // Mounts made here die with this namespace, even on kill -9.
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .context("creating a mount namespace for the container")?;
-        nix::mount::mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .context("making / private in the monitor's mount namespace")?;
+        crate::userns::private_mount_ns()?;
 
         let store = crate::storage::Store::open(g)?;
         let image = store.image_by_id(&rec.image_id)?.with_context(|| {

@@ -161,14 +161,12 @@ pub fn map_ids(pid: i32, uid_maps: &[(u32, u32, u32)], gid_maps: &[(u32, u32, u3
     run_map_tool("newgidmap", pid, &flat(gid_maps))
 }
 
-/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace,
-/// with a private mount namespace so `rpod mount` can be used inside.
-pub fn unshare_cmd(_g: &GlobalOpts, a: &UnshareArgs) -> Result<()> {
-    let uid = nix::unistd::getuid().as_raw();
-    enter()?;
+/// Give this process a mount namespace of its own (it must already be root
+/// in rpod's user namespace): mounts made in it die with its last process,
+/// even on kill -9, and never propagate to the host.
+pub fn private_mount_ns() -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .context("unsharing the mount namespace")?;
-    // Mounts made inside must not propagate back to the host.
+        .context("creating a private mount namespace")?;
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -176,7 +174,15 @@ pub fn unshare_cmd(_g: &GlobalOpts, a: &UnshareArgs) -> Result<()> {
         nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .context("making / private in the new mount namespace")?;
+    .context("making / private in the new mount namespace")
+}
+
+/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace,
+/// with a private mount namespace so `rpod mount` can be used inside.
+pub fn unshare_cmd(_g: &GlobalOpts, a: &UnshareArgs) -> Result<()> {
+    let uid = nix::unistd::getuid().as_raw();
+    enter()?;
+    private_mount_ns()?;
     let argv: Vec<String> = if a.command.is_empty() {
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
     } else {

@@ -294,6 +294,21 @@ impl Env {
         format!("{}/{}", world().registry(), name)
     }
 
+    /// The entries of a subdir of this Env's store, sorted, listed as root
+    /// (layer dirs belong to subuids the test user can't read).
+    pub fn store_entries(&self, sub: &str) -> Vec<String> {
+        let dir = self.home.join(".local/share/rpod").join(sub);
+        let mut v: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// Processes of the test user whose environment points into this Env
     /// (monitors, containers, fuse-overlayfs, network helpers): for leak checks.
     pub fn leftover_processes(&self) -> Vec<String> {
