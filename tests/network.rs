@@ -109,9 +109,15 @@ fn slirp_is_the_default_with_podmans_name_files() {
     assert!(hosts.contains("127.0.0.1\tlocalhost"), "{hosts}");
     // The hostname and the container's name, at its address (podman 4.3's last line).
     let last = hosts.lines().last().unwrap();
-    assert!(last.starts_with("10.0.2.100\tweb1 ") && last.split_whitespace().count() == 3, "{hosts}");
+    assert!(
+        last.starts_with("10.0.2.100\tweb1 ") && last.split_whitespace().count() == 3,
+        "{hosts}"
+    );
     // Host loopback not allowed: host.containers.internal is not 10.0.2.2.
-    assert!(!hosts.contains("10.0.2.2\thost.containers.internal"), "{hosts}");
+    assert!(
+        !hosts.contains("10.0.2.2\thost.containers.internal"),
+        "{hosts}"
+    );
     assert!(parts[3].starts_with("web1\n"), "{o}");
     assert!(parts[3].contains("tap0"), "{o}");
 
@@ -140,15 +146,28 @@ fn slirp_is_the_default_with_podmans_name_files() {
         "search example.test\nnameserver 192.0.2.53\noptions ndots:3\n"
     );
     assert!(hosts.starts_with("192.0.2.7\tdb.test\n"), "{hosts}");
-    assert!(hosts.contains("10.0.2.2\thost.containers.internal\n"), "{hosts}");
+    assert!(
+        hosts.contains("10.0.2.2\thost.containers.internal\n"),
+        "{hosts}"
+    );
 
     // The default hostname is the short id, in /etc/hostname and /etc/hosts.
-    let id = env.rpod_ok(&["run", "-d", "alpine", "sh", "-c", "cat /etc/hostname /etc/hosts"]);
+    let id = env.rpod_ok(&[
+        "run",
+        "-d",
+        "alpine",
+        "sh",
+        "-c",
+        "cat /etc/hostname /etc/hosts",
+    ]);
     let id = id.trim();
     env.rpod_ok(&["wait", id]);
     let logs = env.rpod_ok(&["logs", id]);
     assert!(logs.starts_with(&format!("{}\n", &id[..12])), "{logs}");
-    assert!(logs.contains(&format!("10.0.2.100\t{} ", &id[..12])), "{logs}");
+    assert!(
+        logs.contains(&format!("10.0.2.100\t{} ", &id[..12])),
+        "{logs}"
+    );
     env.rpod_ok(&["rm", id]);
     assert_clean(&env, &[]);
 }
@@ -174,8 +193,14 @@ fn host_loopback_only_when_allowed() {
         &url,
     ]);
     assert_eq!(o, "hello-from-host");
-    let o = env.rpod(&["run", "--rm", "alpine", "timeout", "10", "wget", "-q", "-O", "-", &url]);
-    assert_ne!(o.status.code(), Some(0), "reached the host's loopback without allow_host_loopback");
+    let o = env.rpod(&[
+        "run", "--rm", "alpine", "timeout", "10", "wget", "-q", "-O", "-", &url,
+    ]);
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "reached the host's loopback without allow_host_loopback"
+    );
     assert!(!out(&o).contains("hello-from-host"));
     assert_clean(&env, &[]);
 }
@@ -202,10 +227,19 @@ fn published_tcp_port_answers_and_shows_in_ps_port_inspect() {
     assert!(r.contains("published-ok"), "{r}");
     let ps = env.rpod_ok(&["ps"]);
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
-    assert_eq!(env.rpod_ok(&["port", "web"]), format!("80/tcp -> 0.0.0.0:{port}\n"));
-    assert_eq!(env.rpod_ok(&["port", "web", "80"]), format!("0.0.0.0:{port}\n"));
+    assert_eq!(
+        env.rpod_ok(&["port", "web"]),
+        format!("80/tcp -> 0.0.0.0:{port}\n")
+    );
+    assert_eq!(
+        env.rpod_ok(&["port", "web", "80"]),
+        format!("0.0.0.0:{port}\n")
+    );
     let all = env.rpod_ok(&["port", "--all"]);
-    assert!(all.ends_with(&format!("\t80/tcp -> 0.0.0.0:{port}\n")), "{all}");
+    assert!(
+        all.ends_with(&format!("\t80/tcp -> 0.0.0.0:{port}\n")),
+        "{all}"
+    );
     let j: serde_json::Value =
         serde_json::from_str(&env.rpod_ok(&["ps", "--format", "json"])).unwrap();
     assert_eq!(j[0]["Ports"][0]["host_port"], port);
@@ -218,7 +252,10 @@ fn published_tcp_port_answers_and_shows_in_ps_port_inspect() {
     assert_eq!(code, 125);
     assert!(e.contains("81"), "{e}");
     let p = field(&env, "web", "{{json .NetworkSettings.Ports}}");
-    assert_eq!(p, format!("{{\"80/tcp\":[{{\"HostIp\":\"\",\"HostPort\":\"{port}\"}}]}}"));
+    assert_eq!(
+        p,
+        format!("{{\"80/tcp\":[{{\"HostIp\":\"\",\"HostPort\":\"{port}\"}}]}}")
+    );
     env.rpod_ok(&["rm", "-f", "-t", "0", "web"]);
     assert!(port_free(port), "port {port} still bound after rm");
     assert!(helpers(&env).is_empty(), "{:?}", helpers(&env));
@@ -291,7 +328,8 @@ fn published_udp_port_answers() {
         "$s=IO::Socket::INET->new(LocalPort=>5353,Proto=>'udp') or die $!; while($s->recv($m,1500)){ $s->send(\"echo:$m\") }",
     ]);
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut got = None;
     for _ in 0..20 {
         c.send_to(b"ping", ("127.0.0.1", port)).unwrap();
@@ -302,7 +340,10 @@ fn published_udp_port_answers() {
         }
     }
     assert_eq!(got.as_deref(), Some("echo:ping"));
-    assert_eq!(env.rpod_ok(&["port", "echo"]), format!("5353/udp -> 0.0.0.0:{port}\n"));
+    assert_eq!(
+        env.rpod_ok(&["port", "echo"]),
+        format!("5353/udp -> 0.0.0.0:{port}\n")
+    );
     env.rpod_ok(&["rm", "-f", "-t", "0", "echo"]);
     assert!(eventually(5, || UdpSocket::bind(("0.0.0.0", port)).is_ok()));
     assert_clean(&env, &[]);
@@ -315,7 +356,8 @@ fn a_taken_host_port_is_named_and_leaves_nothing() {
     let port = free_port();
     let spec = format!("{port}:80");
     env.rpod_ok(&[
-        "run", "-d", "--name", "first", "-p", &spec, "alpine", "httpd", "-f", "-p", "80", "-h", "/etc",
+        "run", "-d", "--name", "first", "-p", &spec, "alpine", "httpd", "-f", "-p", "80", "-h",
+        "/etc",
     ]);
     let before = helpers(&env).len();
     let (code, e) = env.rpod_fail(&["run", "--rm", "-p", &spec, "alpine", "true"]);
@@ -325,7 +367,9 @@ fn a_taken_host_port_is_named_and_leaves_nothing() {
         "{e}"
     );
     // Without --rm the container stays created, as podman's does, holding nothing.
-    let (code, _) = env.rpod_fail(&["run", "-d", "--name", "second", "-p", &spec, "alpine", "true"]);
+    let (code, _) = env.rpod_fail(&[
+        "run", "-d", "--name", "second", "-p", &spec, "alpine", "true",
+    ]);
     assert_eq!(code, 125);
     assert_eq!(helpers(&env).len(), before, "{:?}", helpers(&env));
     let ps = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
@@ -342,17 +386,46 @@ fn a_taken_host_port_is_named_and_leaves_nothing() {
 fn none_host_and_container_modes() {
     let env = env_with_alpine("netmodes");
     let _reaper = Reaper(&env);
-    let o = env.rpod_ok(&["run", "--rm", "--network", "none", "alpine", "ls", "/sys/class/net"]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "alpine",
+        "ls",
+        "/sys/class/net",
+    ]);
     assert_eq!(o.split_whitespace().collect::<Vec<_>>(), vec!["lo"]);
-    let o = env.rpod_ok(&["run", "--rm", "--net", "host", "alpine", "ls", "/sys/class/net"]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--net",
+        "host",
+        "alpine",
+        "ls",
+        "/sys/class/net",
+    ]);
     for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         assert!(o.split_whitespace().any(|x| x == n), "{n} missing from {o}");
     }
     // -p means nothing without a helper: podman warns and drops it.
-    let o = env.rpod(&["run", "--rm", "--network", "none", "-p", "8080:80", "alpine", "true"]);
+    let o = env.rpod(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-p",
+        "8080:80",
+        "alpine",
+        "true",
+    ]);
     assert!(o.status.success());
-    assert!(err(&o).contains("Port mappings have been discarded"), "{}", err(&o));
+    assert!(
+        err(&o).contains("Port mappings have been discarded"),
+        "{}",
+        err(&o)
+    );
 
     // container:NAME shares NAME's namespace: its loopback and its tap0.
     env.rpod_ok(&[
@@ -370,32 +443,77 @@ fn none_host_and_container_modes() {
     ]);
     let owner_host = field(&env, "owner", "{{.Config.Hostname}}");
     assert_eq!(o, format!("inet 10.0.2.100/24\n{owner_host}\n"));
-    let id = env.rpod_ok(&["create", "--network", "container:owner", "alpine", "ls", "/sys/class/net"]);
+    let id = env.rpod_ok(&[
+        "create",
+        "--network",
+        "container:owner",
+        "alpine",
+        "ls",
+        "/sys/class/net",
+    ]);
     let id = id.trim();
     let net = field(&env, id, "{{.HostConfig.NetworkMode}}");
-    assert!(net.starts_with("container:") && net.len() == "container:".len() + 64, "{net}");
+    assert!(
+        net.starts_with("container:") && net.len() == "container:".len() + 64,
+        "{net}"
+    );
     let o = env.rpod_ok(&["start", "-a", id]);
     assert_eq!(o.split_whitespace().collect::<Vec<_>>(), vec!["lo", "tap0"]);
     env.rpod_ok(&["rm", id]);
     env.rpod_ok(&["stop", "-t", "0", "owner"]);
-    let (code, e) = env.rpod_fail(&["run", "--rm", "--network", "container:owner", "alpine", "true"]);
+    let (code, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "alpine",
+        "true",
+    ]);
     assert_eq!(code, 125);
     assert!(e.contains("not running"), "{e}");
-    let (_, e) = env.rpod_fail(&["run", "--rm", "--network", "container:nosuch", "alpine", "true"]);
+    let (_, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:nosuch",
+        "alpine",
+        "true",
+    ]);
     assert!(e.contains("nosuch"), "{e}");
     env.rpod_ok(&["rm", "owner"]);
     // Bad options are errors naming them, before anything is created.
-    let (code, e) = env.rpod_fail(&["run", "--rm", "--network", "slirp4netns:mtu=10", "alpine", "true"]);
+    let (code, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "slirp4netns:mtu=10",
+        "alpine",
+        "true",
+    ]);
     assert_eq!(code, 125);
     assert!(e.contains("mtu"), "{e}");
-    let (_, e) = env.rpod_fail(&["run", "--rm", "--network", "slirp4netns:bogus=1", "alpine", "true"]);
+    let (_, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "slirp4netns:bogus=1",
+        "alpine",
+        "true",
+    ]);
     assert!(e.contains("bogus"), "{e}");
     // A missing helper binary names its package.
     let conf = env.home.join(".config/containers/containers.conf");
-    std::fs::write(&conf, "[engine]\nnetwork_cmd_path = \"/nonexistent/slirp4netns\"\n").unwrap();
+    std::fs::write(
+        &conf,
+        "[engine]\nnetwork_cmd_path = \"/nonexistent/slirp4netns\"\n",
+    )
+    .unwrap();
     let (code, e) = env.rpod_fail(&["run", "--rm", "alpine", "true"]);
     assert_eq!(code, 125);
-    assert!(e.contains("/nonexistent/slirp4netns") && e.contains("\"slirp4netns\" package"), "{e}");
+    assert!(
+        e.contains("/nonexistent/slirp4netns") && e.contains("\"slirp4netns\" package"),
+        "{e}"
+    );
     std::fs::remove_file(&conf).unwrap();
     assert_clean(&env, &[]);
 }
@@ -409,15 +527,35 @@ fn pasta_mode_and_containers_conf_default() {
     let env = env_with_alpine("netpasta");
     let _reaper = Reaper(&env);
     let o = env.rpod_ok(&[
-        "run", "--rm", "--network", "pasta", "alpine", "sh", "-c", "ls /sys/class/net; ip -4 route",
+        "run",
+        "--rm",
+        "--network",
+        "pasta",
+        "alpine",
+        "sh",
+        "-c",
+        "ls /sys/class/net; ip -4 route",
     ]);
     assert!(!o.contains("tap0") && o.contains("default via"), "{o}");
     // Ports are forwarded by pasta itself.
     let port = free_port();
     let spec = format!("{port}:80");
     env.rpod_ok(&[
-        "run", "-d", "--name", "pweb", "--network", "pasta", "-p", &spec, "alpine", "httpd", "-f", "-p",
-        "80", "-h", "/etc",
+        "run",
+        "-d",
+        "--name",
+        "pweb",
+        "--network",
+        "pasta",
+        "-p",
+        &spec,
+        "alpine",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
     ]);
     let r = http_get(port, "/hostname").expect("no answer through pasta");
     assert!(r.contains(" 200 OK"), "{r}");
@@ -427,15 +565,26 @@ fn pasta_mode_and_containers_conf_default() {
 
     // containers.conf picks the default.
     let conf = env.home.join(".config/containers/containers.conf");
-    std::fs::write(&conf, "[network]\ndefault_rootless_network_cmd = \"pasta\"\n").unwrap();
+    std::fs::write(
+        &conf,
+        "[network]\ndefault_rootless_network_cmd = \"pasta\"\n",
+    )
+    .unwrap();
     std::process::Command::new("chown")
         .args([&format!("{}:", env.user), conf.to_str().unwrap()])
         .status()
         .unwrap();
     let id = env.rpod_ok(&["create", "alpine", "true"]);
-    assert_eq!(field(&env, id.trim(), "{{.HostConfig.NetworkMode}}"), "pasta");
+    assert_eq!(
+        field(&env, id.trim(), "{{.HostConfig.NetworkMode}}"),
+        "pasta"
+    );
     env.rpod_ok(&["rm", id.trim()]);
-    std::fs::write(&conf, "[network]\ndefault_rootless_network_cmd = \"vpnkit\"\n").unwrap();
+    std::fs::write(
+        &conf,
+        "[network]\ndefault_rootless_network_cmd = \"vpnkit\"\n",
+    )
+    .unwrap();
     let o = env.rpod(&["create", "alpine", "true"]);
     assert!(err(&o).contains("vpnkit"), "{}", err(&o));
     if o.status.success() {
@@ -502,7 +651,10 @@ fn no_helper_outlives_its_container() {
     run("e", p, &["sleep", "4242404"]);
     let pid = field(&env, "e", "{{.State.ConmonPid}}");
     assert!(pid.parse::<u32>().unwrap_or(0) > 0, "monitor pid {pid:?}");
-    std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
     gone("kill -9 of the monitor", p);
     env.rpod_ok(&["ps", "-a"]);
     env.rpod_ok(&["rm", "-f", "-t", "0", "e"]);
