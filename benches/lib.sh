@@ -9,7 +9,9 @@
 #   median N...                median of numbers
 set -euo pipefail
 
-BENCH_ROOT=${BENCH_ROOT:-/var/tmp/rpod-bench}
+# Short: podman 4.3's `container cleanup` refuses a runroot over 50 characters,
+# and an attached `podman run` then waits 20 s for it.
+BENCH_ROOT=${BENCH_ROOT:-/var/tmp/rb}
 WORLD_ENV=/var/lib/rpod-world/env
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
