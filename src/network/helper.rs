@@ -150,19 +150,12 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")
 }
 
-/// Spawn `cmd` so that it inherits `fds` at their current numbers. The
-/// callers are single-threaded (the monitor), so clearing close-on-exec for
-/// the moment of the spawn leaks them nowhere else.
+/// Spawn `cmd` so that it inherits `fds` at their current numbers; nothing
+/// else (another thread's child included) gets them.
 pub fn spawn_with_fds(cmd: &mut Command, fds: &[BorrowedFd]) -> Result<Child> {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    for fd in fds {
-        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
-    }
-    let r = cmd.spawn();
-    for fd in fds {
-        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    }
-    Ok(r?)
+    let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    crate::sys::netfd::inherit_on_spawn(cmd, &raw);
+    Ok(cmd.spawn()?)
 }
 
 /// `name` on $PATH (or the usual directories), or an error naming the
