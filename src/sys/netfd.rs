@@ -54,6 +54,26 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Resul
     }
 }
 
+/// Let the child that `cmd` spawns inherit `fds` at their numbers, clearing
+/// close-on-exec in the child only: flipping the flag in the parent would
+/// leak them into whatever another thread spawns meanwhile.
+pub fn inherit_on_spawn(cmd: &mut std::process::Command, fds: &[RawFd]) {
+    use std::os::unix::process::CommandExt;
+    let fds = fds.to_vec();
+    // SAFETY: between fork and exec the closure only calls fcntl, which is
+    // async-signal-safe, and allocates nothing (`fds` was moved in before).
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,25 +93,5 @@ mod tests {
         let owned = inherited(raw).unwrap();
         assert_eq!(owned.as_raw_fd(), raw);
         assert!(inherited(1).is_err());
-    }
-}
-
-/// Let the child that `cmd` spawns inherit `fds` at their numbers, clearing
-/// close-on-exec in the child only: flipping the flag in the parent would
-/// leak them into whatever another thread spawns meanwhile.
-pub fn inherit_on_spawn(cmd: &mut std::process::Command, fds: &[RawFd]) {
-    use std::os::unix::process::CommandExt;
-    let fds = fds.to_vec();
-    // SAFETY: between fork and exec the closure only calls fcntl, which is
-    // async-signal-safe, and allocates nothing (`fds` was moved in before).
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &fds {
-                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
     }
 }
