@@ -550,43 +550,6 @@ fn run_flags_reach_the_container() {
 }
 
 #[test]
-fn networks_none_and_host() {
-    let env = env_with_alpine("net");
-    let _reaper = Reaper(&env);
-    let o = env.rpod_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "alpine",
-        "ls",
-        "/sys/class/net",
-    ]);
-    assert_eq!(o.split_whitespace().collect::<Vec<_>>(), vec!["lo"]);
-    let host: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    let o = env.rpod_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "alpine",
-        "ls",
-        "/sys/class/net",
-    ]);
-    for h in &host {
-        assert!(o.split_whitespace().any(|x| x == h), "{h} missing from {o}");
-    }
-    let (code, e) = env.rpod_fail(&["run", "--rm", "--network", "bogus", "alpine", "true"]);
-    assert_eq!(code, 125);
-    assert!(e.contains("bogus"), "{e}");
-    assert_clean(&env, &[]);
-}
-
-#[test]
 fn security_properties() {
     let env = env_with_alpine("security");
     let _reaper = Reaper(&env);

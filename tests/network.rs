@@ -409,6 +409,9 @@ fn none_host_and_container_modes() {
         let n = e.file_name().to_string_lossy().into_owned();
         assert!(o.split_whitespace().any(|x| x == n), "{n} missing from {o}");
     }
+    let (code, e) = env.rpod_fail(&["run", "--rm", "--network", "bogus", "alpine", "true"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("bogus"), "{e}");
     // -p means nothing without a helper: podman warns and drops it.
     let o = env.rpod(&[
         "run",

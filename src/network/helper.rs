@@ -247,7 +247,9 @@ mod tests {
         let (r, w) = pipe().unwrap();
         let n = w.as_raw_fd();
         let mut c = spawn_with_fds(
-            Command::new("sh").args(["-c", &format!("echo hi >&{n}")]),
+            // Not `>&{n}`: dash only takes one-digit fds, and a busy test
+            // process has more open.
+            Command::new("sh").args(["-c", &format!("echo hi > /proc/self/fd/{n}")]),
             &[std::os::fd::AsFd::as_fd(&w)],
         )
         .unwrap();
@@ -260,7 +262,7 @@ mod tests {
         let (_r2, w2) = pipe().unwrap();
         let n2 = w2.as_raw_fd();
         let st = Command::new("sh")
-            .args(["-c", &format!("echo x >&{n2}")])
+            .args(["-c", &format!("echo x > /proc/self/fd/{n2}")])
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
