@@ -18,6 +18,7 @@ bash "$HERE/tests/world/setup.sh" >/dev/null
 command -v cargo >/dev/null || . "$HOME/.cargo/env"
 (cd "$HERE" && cargo build --release --quiet)
 install -D -m 0755 "$HERE/target/release/rpod" /usr/local/bin/rpod
+install -D -m 0755 "$HERE/target/release/rpod-monitor" /usr/local/libexec/rpod/rpod-monitor
 
 uid=$(id -u "$TEST_USER")
 home=$(getent passwd "$TEST_USER" | cut -d: -f6)
