@@ -34,11 +34,11 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace.
     Host,
-    /// slirp4netns with its options (not implemented yet: networking issue).
+    /// slirp4netns with its options (the rootless default).
     Slirp4netns(Vec<String>),
-    /// pasta with its arguments (not implemented yet: networking issue).
+    /// pasta with its arguments.
     Pasta(Vec<String>),
-    /// Another container's network namespace (not implemented yet).
+    /// Another container's network namespace.
     Container(String),
 }
 
