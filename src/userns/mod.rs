@@ -100,21 +100,40 @@ fn map_args(id: u32, ranges: &[IdRange]) -> Vec<String> {
     args
 }
 
-fn run_map_tool(tool: &str, pid: i32, args: &[String]) -> Result<()> {
-    let bin = find_tool(tool)?;
-    let out = Command::new(&bin)
-        .arg(pid.to_string())
-        .args(args)
-        .output()
-        .with_context(|| format!("running {}", bin.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{tool} {pid} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+/// Run newuidmap and/or newgidmap for `pid`, side by side: each is a setuid
+/// exec of a millisecond or two, on the path of every `rpod run`.
+fn run_map_tools(pid: i32, jobs: &[(&str, Vec<String>)]) -> Result<()> {
+    let mut running = Vec::new();
+    for (tool, args) in jobs {
+        let bin = find_tool(tool)?;
+        let child = Command::new(&bin)
+            .arg(pid.to_string())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {}", bin.display()));
+        running.push((tool, args, child));
     }
-    Ok(())
+    let mut first_err = None;
+    for (tool, args, child) in running {
+        let res = child.and_then(|c| {
+            let out = c.wait_with_output()?;
+            if !out.status.success() {
+                bail!(
+                    "{tool} {pid} {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            Ok(())
+        });
+        if let Err(e) = res {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 /// The id maps rpod uses for the calling user, as (uid ranges, gid ranges).
@@ -140,9 +159,14 @@ pub fn enter() -> Result<()> {
     find_tool("newuidmap")?;
     find_tool("newgidmap")?;
     let child = crate::sys::userns::park_child_in_new_userns()?;
-    let mapped = run_map_tool("newuidmap", child.pid, &map_args(uid, &uids))
-        .and_then(|_| run_map_tool("newgidmap", child.pid, &map_args(gid, &gids)))
-        .and_then(|_| crate::sys::userns::join_userns_of(child.pid));
+    let mapped = run_map_tools(
+        child.pid,
+        &[
+            ("newuidmap", map_args(uid, &uids)),
+            ("newgidmap", map_args(gid, &gids)),
+        ],
+    )
+    .and_then(|_| crate::sys::userns::join_userns_of(child.pid));
     child.release_and_reap();
     mapped.context("entering rpod's user namespace")?;
     crate::sys::userns::become_ns_root()
@@ -157,8 +181,10 @@ pub fn map_ids(pid: i32, uid_maps: &[(u32, u32, u32)], gid_maps: &[(u32, u32, u3
             .flat_map(|(c, h, n)| [c.to_string(), h.to_string(), n.to_string()])
             .collect()
     };
-    run_map_tool("newuidmap", pid, &flat(uid_maps))?;
-    run_map_tool("newgidmap", pid, &flat(gid_maps))
+    run_map_tools(
+        pid,
+        &[("newuidmap", flat(uid_maps)), ("newgidmap", flat(gid_maps))],
+    )
 }
 
 /// Give this process a mount namespace of its own (it must already be root
