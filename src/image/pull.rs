@@ -223,23 +223,6 @@ fn transient(e: &OciDistributionError) -> bool {
     }
 }
 
-/// "Not in this registry": try the next search registry.
-fn not_found(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| match c.downcast_ref::<OciDistributionError>() {
-            Some(OciDistributionError::ImageManifestNotFoundError(_)) => true,
-            Some(OciDistributionError::RegistryError { envelope, .. }) => {
-                envelope.errors.iter().any(|e| {
-                    matches!(
-                        format!("{:?}", e.code).as_str(),
-                        "ManifestUnknown" | "NameUnknown"
-                    )
-                })
-            }
-            _ => false,
-        })
-}
-
 /// Turn a distribution error into something a user can act on.
 fn explain(e: OciDistributionError, registry: &str, had_creds: bool) -> anyhow::Error {
     match &e {
@@ -278,7 +261,9 @@ fn explain(e: OciDistributionError, registry: &str, had_creds: bool) -> anyhow::
                     msgs.join("; ")
                 )
             } else {
-                anyhow::Error::new(e).context(msgs.join("; "))
+                // The registry's own words ("manifest unknown"); the raw error
+                // repeats them with the URL and an envelope dump.
+                anyhow!("{}", msgs.join("; "))
             }
         }
         _ => anyhow::Error::new(e),
@@ -475,7 +460,6 @@ pub fn pull(
             reporter,
         )) {
             Ok(rec) => return Ok(rec),
-            Err(e) if many && not_found(&e) => errors.push(format!("{cand}: {e:#}")),
             Err(e) if many => errors.push(format!("{cand}: {e:#}")),
             Err(e) => return Err(e.context(format!("pulling {cand}"))),
         }
