@@ -768,3 +768,18 @@ fn image_config_is_honoured() {
     env.rpod_ok(&["rm", "cfg", "cfg2"]);
     assert_clean(&env, &[]);
 }
+
+#[test]
+fn wait_learns_the_exit_code_of_a_removed_rm_container() {
+    let env = env_with_alpine("waitrm");
+    let _reaper = Reaper(&env);
+    let id = env.rpod_ok(&["run", "-d", "--rm", "alpine", "sh", "-c", "sleep 1; exit 7"]);
+    // wait starts while it runs; --rm removes it as it stops.
+    assert_eq!(env.rpod_ok(&["wait", id.trim()]).trim(), "7");
+    assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
+    // Once gone, a new wait has nothing to find, as podman's.
+    let (code, e) = env.rpod_fail(&["wait", id.trim()]);
+    assert_eq!(code, 125);
+    assert!(e.contains("no such container"), "{e}");
+    assert_clean(&env, &[]);
+}

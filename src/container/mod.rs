@@ -302,10 +302,13 @@ pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
                 }
             }
         }
-        match lifecycle::wait_stopped(&paths, &id, None)? {
-            Some(st) => writeln!(std::io::stdout().lock(), "{}", st.exit_code)?,
-            None => return Err(record::no_such(name)),
-        }
+        // A --rm container is gone once it has stopped; its monitor kept
+        // the exit code for us.
+        let code = match lifecycle::wait_stopped(&paths, &id, None)? {
+            Some(st) => st.exit_code,
+            None => record::recorded_exit(&paths, &id).ok_or_else(|| record::no_such(name))?,
+        };
+        writeln!(std::io::stdout().lock(), "{code}")?;
         Ok(())
     })
 }

@@ -204,26 +204,14 @@ impl State {
     }
 }
 
-/// Write `bytes` to `path` by rename from a temp file in the same directory.
-/// `sync` also fsyncs the data first: records that must survive a crash.
+/// Replace `path` atomically; `sync` makes it durable too (records that
+/// must survive a crash, not state that is rewritten all the time).
 pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().context("path without parent")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
-        std::process::id()
-    ));
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", tmp.display()))?;
     if sync {
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
+        crate::storage::write_atomic(path, bytes)
+    } else {
+        crate::storage::write_atomic_volatile(path, bytes)
     }
-    drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
 }
 
 pub fn load(paths: &Paths, id: &str) -> Result<ContainerRecord> {
@@ -374,6 +362,44 @@ pub fn retire(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
     }
     paths.names().release(&rec.name, &rec.id)
+}
+
+/// How long the exit code of a removed container is kept for `wait`
+/// (podman keeps them for five minutes too).
+const EXIT_KEEP: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn exits_dir(paths: &Paths) -> PathBuf {
+    paths.runroot.join("exits")
+}
+
+/// Keep the exit code of a container that is being removed (`--rm`), so a
+/// `wait` that started while it ran still learns it. Old ones are dropped.
+pub fn record_exit(paths: &Paths, id: &str, code: i32) -> Result<()> {
+    let dir = exits_dir(paths);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for e in rd.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > EXIT_KEEP);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    write_atomic(&dir.join(id), code.to_string().as_bytes(), false)
+}
+
+/// The exit code [`record_exit`] kept for a removed container.
+pub fn recorded_exit(paths: &Paths, id: &str) -> Option<i32> {
+    std::fs::read_to_string(exits_dir(paths).join(id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 pub fn trash_dir(paths: &Paths, id: &str) -> PathBuf {

@@ -500,6 +500,9 @@ impl Monitor {
             // Gone from listings and its name free before the client hears
             // the exit; the files go after (the disk may be slow).
             record::release_helpers(&mut self.state);
+            if let Err(e) = record::record_exit(&self.paths, &self.rec.id, code) {
+                eprintln!("monitor: keeping the exit code for wait: {e:#}");
+            }
             {
                 let _l = record::lock(&self.paths, &self.rec.id);
                 if let Err(e) = record::retire(&self.paths, &self.rec) {

@@ -15,6 +15,17 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Same, creating the file with `mode` (e.g. 0600 for credentials).
 pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    replace(path, data, mode, true)
+}
+
+/// Atomic but not durable: no fsync, for runtime state (under
+/// $XDG_RUNTIME_DIR, or rewritten often) that a power loss makes moot
+/// anyway. Readers still see the old content or the new, never a mix.
+pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
+    replace(path, data, 0o644, false)
+}
+
+fn replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
@@ -38,11 +49,14 @@ pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .open(&tmp)
             .with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(data)
-            .and_then(|_| f.sync_all())
+            .and_then(|_| if durable { f.sync_all() } else { Ok(()) })
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        sync_dir(dir)
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);

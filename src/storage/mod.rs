@@ -25,7 +25,7 @@ mod layers;
 mod lock;
 pub mod time;
 
-pub use atomic::{write_atomic, write_atomic_mode};
+pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
 pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
 pub use layers::LayerInfo;
