@@ -1298,6 +1298,8 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand version" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand version" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand version" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand info" -s f -l format -d 'Output format: yaml (podman\'s default) or json' -r -f -a "yaml\t''
+json\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand info" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''

@@ -6,7 +6,7 @@ use common::Env;
 #[test]
 fn info_reports_the_rootless_setup() {
     let env = Env::new("info");
-    let out = env.rpod_ok(&["info"]);
+    let out = env.rpod_ok(&["info", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("info prints JSON");
     assert_eq!(v["host"]["rootless"], true);
     let root = v["store"]["graphRoot"].as_str().unwrap();
@@ -31,6 +31,23 @@ fn info_reports_the_rootless_setup() {
     assert!(cg["reason"].as_str().unwrap().contains("v1"), "{cg}");
     let search = v["registries"]["search"].as_array().unwrap();
     assert_eq!(search[0], common::world().registry());
+}
+
+#[test]
+fn info_speaks_yaml_by_default() {
+    let env = Env::new("infoyaml");
+    let out = env.rpod_ok(&["info"]);
+    assert!(out.contains("host:\n"), "{out}");
+    assert!(out.contains("\n  rootless: true\n"), "{out}");
+    let root = env.home.join(".local/share/rpod");
+    assert!(
+        out.contains(&format!("  graphRoot: {}\n", root.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  - host_id: "),
+        "uid ranges as a YAML list: {out}"
+    );
 }
 
 #[test]

@@ -805,11 +805,14 @@ $SHELL is started.",
     Doc {
         cmd: "info",
         description: "\
-Show how rpod is set up on this machine, as JSON: the helper programs found (newuidmap, \
+Show how rpod is set up on this machine, as YAML (or JSON with --format json): the helper programs found (newuidmap, \
 newgidmap, fuse-overlayfs, slirp4netns, pasta, catatonit) and their versions, the host's \
 cgroup setup and id mappings, the registries configuration files and search list in use, \
 and the storage paths. Start here when something does not work.",
-        examples: &[("Show the setup:", "rpod info")],
+        examples: &[
+            ("Show the setup:", "rpod info"),
+            ("The storage root, from the JSON:", "rpod info --format json | jq -r .store.graphRoot"),
+        ],
         exit_status: None,
         see_also: &["rpod-registries.conf(5)", "rpod-containers.conf(5)"],
     },

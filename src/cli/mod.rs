@@ -60,6 +60,15 @@ pub struct GlobalOpts {
     pub registries_conf: Option<PathBuf>,
 }
 
+/// `rpod info`'s flags.
+#[derive(Args, Debug, Clone)]
+pub struct InfoArgs {
+    /// Output format: yaml (podman's default) or json
+    #[arg(short, long, value_name = "FORMAT", default_value = "yaml",
+          value_parser = ["yaml", "json"])]
+    pub format: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Pull images from a registry
@@ -125,7 +134,7 @@ pub enum Command {
     /// Show version information
     Version,
     /// Show how rpod is set up on this machine
-    Info,
+    Info(InfoArgs),
 
     /// Run OCI bundles with runc's commands and flags
     Oci(oci::OciArgs),
@@ -270,7 +279,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unshare(a) => crate::userns::unshare_cmd(g, &a),
 
         Command::Version => system::version_cmd(),
-        Command::Info => system::info_cmd(g),
+        Command::Info(a) => system::info_cmd(g, &a),
         Command::Monitor(a) => crate::monitor::main(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => crate::systemd::generate_cmd(g, a),

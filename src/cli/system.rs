@@ -16,6 +16,20 @@ pub fn version_cmd() -> Result<()> {
 }
 
 /// The first line of `BIN --version`, or None when it isn't installed.
+/// The line of `--version` output that gives `name`'s version: tools print
+/// their libraries' versions too (fuse-overlayfs starts with fusermount3's),
+/// and some print only a usage line (newuidmap), which says nothing.
+fn version_line(name: &str, text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .iter()
+        .find(|l| l.contains(name) && l.contains("version"))
+        .or_else(|| lines.iter().find(|l| l.contains("version")))
+        .map(|l| l.to_string())
+        .unwrap_or_default()
+}
+
 fn tool(name: &str) -> Value {
     match crate::userns::find_tool(name) {
         Ok(path) => {
@@ -24,19 +38,7 @@ fn tool(name: &str) -> Value {
                 .stdin(std::process::Stdio::null())
                 .output()
                 .ok()
-                .map(|o| {
-                    let text = if o.stdout.is_empty() {
-                        o.stderr
-                    } else {
-                        o.stdout
-                    };
-                    String::from_utf8_lossy(&text)
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string()
-                })
+                .map(|o| version_line(name, &[o.stdout, o.stderr].concat()))
                 .unwrap_or_default();
             json!({ "path": path, "version": version })
         }
@@ -65,7 +67,7 @@ fn cgroups_summary() -> Value {
     }
 }
 
-pub fn info_cmd(g: &GlobalOpts) -> Result<()> {
+pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
     let store = crate::storage::Store::open(g)?;
     let uid = nix::unistd::getuid().as_raw();
     let (uidmap, gidmap) = match crate::userns::own_ranges() {
@@ -109,12 +111,66 @@ pub fn info_cmd(g: &GlobalOpts) -> Result<()> {
         },
         "version": { "version": env!("CARGO_PKG_VERSION") },
     });
-    writeln!(
-        std::io::stdout().lock(),
-        "{}",
+    let text = if a.format == "json" {
         serde_json::to_string_pretty(&info)?
-    )?;
+    } else {
+        let mut y = String::new();
+        yaml(&info, 0, &mut y);
+        y.trim_end().to_string()
+    };
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
+}
+
+/// Block-style YAML for `info`, as podman prints it. Only what JSON holds:
+/// maps, lists, strings, numbers, booleans and null.
+fn yaml(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    Value::Object(o) if !o.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        yaml(v, indent + 2, out);
+                    }
+                    Value::Array(a) if !a.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        yaml(v, indent, out);
+                    }
+                    _ => out.push_str(&format!("{pad}{k}: {}\n", yaml_scalar(v))),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for item in a {
+                match item {
+                    Value::Object(o) if !o.is_empty() => {
+                        let mut inner = String::new();
+                        yaml(item, indent + 2, &mut inner);
+                        // The first key goes on the dash's line.
+                        out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                    }
+                    _ => out.push_str(&format!("{pad}- {}\n", yaml_scalar(item))),
+                }
+            }
+        }
+        _ => out.push_str(&format!("{pad}{}\n", yaml_scalar(v))),
+    }
+}
+
+fn yaml_scalar(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+        // JSON's quoting is valid YAML and keeps ':' and '#' harmless.
+        Value::String(s) if s.is_empty() || s.contains([':', '#', '\'', '"', '\n']) => {
+            serde_json::to_string(s).unwrap_or_default()
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// `rpod inspect`: containers first, then images, as podman looks them up.
@@ -155,5 +211,38 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_lines_name_the_tool() {
+        let fuse = b"fusermount3 version: 3.14.0\nfuse-overlayfs: version 1.10\nFUSE library version 3.14.0\n";
+        assert_eq!(
+            version_line("fuse-overlayfs", fuse),
+            "fuse-overlayfs: version 1.10"
+        );
+        assert_eq!(
+            version_line("newuidmap", b"usage: newuidmap <pid> <uid> ...\n"),
+            ""
+        );
+        assert_eq!(
+            version_line("slirp4netns", b"slirp4netns version 1.2.0\ncommit: x\n"),
+            "slirp4netns version 1.2.0"
+        );
+    }
+
+    #[test]
+    fn yaml_nests_maps_and_lists() {
+        let v = json!({"a": {"b": 1, "c": [{"d": "x:y", "e": true}], "f": []}, "g": ""});
+        let mut out = String::new();
+        yaml(&v, 0, &mut out);
+        assert_eq!(
+            out,
+            "a:\n  b: 1\n  c:\n  - d: \"x:y\"\n    e: true\n  f: []\ng: \"\"\n"
+        );
     }
 }
