@@ -45,7 +45,7 @@ fn info_speaks_yaml_by_default() {
         "{out}"
     );
     assert!(
-        out.contains("\n  - host_id: "),
+        out.contains("\n    - host_id: "),
         "uid ranges as a YAML list: {out}"
     );
 }
