@@ -377,3 +377,35 @@ fn kill_9_during_a_pull_leaves_a_store_the_next_pull_completes() {
         id.trim()
     );
 }
+
+#[test]
+fn one_image_through_two_manifests_keeps_both_repo_digests() {
+    // `alpine` (OCI) and `schema2` (Docker schema2) carry the same config,
+    // so they are one image, pulled through two different manifests.
+    let env = Env::new("pulldigests");
+    let a = env.rpod_ok(&["pull", "-q", &env.image("alpine")]);
+    let b = env.rpod_ok(&["pull", "-q", &env.image("schema2")]);
+    assert_eq!(a, b, "one image id");
+    let out = env.rpod_ok(&["image", "inspect", a.trim()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let digests: Vec<&str> = v[0]["RepoDigests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    let alpine: Vec<&&str> = digests
+        .iter()
+        .filter(|d| d.starts_with(&format!("{}@sha256:", env.image("alpine"))))
+        .collect();
+    let schema2: Vec<&&str> = digests
+        .iter()
+        .filter(|d| d.starts_with(&format!("{}@sha256:", env.image("schema2"))))
+        .collect();
+    assert_eq!((alpine.len(), schema2.len()), (1, 1), "{digests:?}");
+    let digest_of = |d: &str| d.split('@').nth(1).unwrap().to_string();
+    assert_ne!(digest_of(alpine[0]), digest_of(schema2[0]), "{digests:?}");
+    // Each digest is the one its registry serves for that name.
+    let pinned = format!("{}@{}", env.image("schema2"), digest_of(schema2[0]));
+    assert_eq!(env.rpod_ok(&["pull", "-q", &pinned]), a);
+}

@@ -91,6 +91,10 @@ fn split_name(name: &str) -> (String, String) {
 }
 
 fn repo_digests(rec: &ImageRecord) -> Vec<String> {
+    if !rec.repo_digests.is_empty() {
+        return rec.repo_digests.clone();
+    }
+    // Records written before repo_digests existed: the one digest, per name.
     let mut out: Vec<String> = Vec::new();
     if rec.digest.is_empty() {
         return out;
@@ -811,6 +815,7 @@ mod tests {
             id: "ab".repeat(32),
             names: vec![],
             digest: String::new(),
+            repo_digests: vec![],
             manifest_media_type: String::new(),
             config_digest: String::new(),
             layers: vec![],

@@ -652,6 +652,7 @@ async fn pull_reference(
     let rec = ImageRecord {
         id: config_desc.digest.trim_start_matches("sha256:").to_string(),
         names: vec![name.to_string()],
+        repo_digests: vec![format!("{}@{}", name.repo_name(), manifest_digest)],
         digest: manifest_digest,
         manifest_media_type: media_type,
         config_digest: config_desc.digest.clone(),

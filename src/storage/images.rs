@@ -19,6 +19,10 @@ pub struct ImageRecord {
     pub names: Vec<String>,
     /// Digest of the manifest it was pulled by.
     pub digest: String,
+    /// Every "registry/repository@manifest-digest" it was pulled as: the same
+    /// config can come through several manifests (a schema2 and an OCI copy).
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
     pub manifest_media_type: String,
     pub config_digest: String,
     pub layers: Vec<LayerRecord>,
@@ -299,13 +303,11 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
     }
     let mut out = rec.clone();
     if let Some(old) = by_id(s, &rec.id)? {
-        for n in old.names {
-            if !out.names.contains(&n) {
-                out.names.push(n);
-            }
-        }
+        out.names.extend(old.names);
+        out.repo_digests.extend(old.repo_digests);
     }
     dedup(&mut out.names);
+    dedup(&mut out.repo_digests);
     write_record(s, &out)?;
     let removed = removed_dir(s).join(format!("{}.json", rec.id));
     if removed.exists() {
@@ -476,6 +478,7 @@ mod tests {
             id: cd.trim_start_matches("sha256:").to_string(),
             names: names.iter().map(|n| n.to_string()).collect(),
             digest: md,
+            repo_digests: vec![],
             manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             config_digest: cd,
             layers: vec![LayerRecord {
