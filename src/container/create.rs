@@ -292,8 +292,8 @@ pub fn create(
     // The bundle first, then the record: a container is listed only once
     // everything it needs exists.
     let dir = paths.ctr_dir(&id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let written = (|| -> Result<()> {
+    let write_bundle = || -> Result<()> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         network::write_name_files(
             &dir,
             &network,
@@ -305,10 +305,9 @@ pub fn create(
                 dns_options: &o.dns_option,
             },
         )?;
-        super::spec::write(&dir, &plan)?;
-        Ok(())
-    })();
-    if let Err(e) = written {
+        super::spec::write(&dir, &plan)
+    };
+    if let Err(e) = write_bundle() {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(e);
     }
@@ -323,19 +322,7 @@ pub fn create(
                 attempts += 1;
                 debug!("name {} taken: {e:#}", rec.name);
                 // record::create removed the dir on failure: write it again.
-                std::fs::create_dir_all(&dir)?;
-                network::write_name_files(
-                    &dir,
-                    &network,
-                    &network::NameFiles {
-                        hostname: &hostname,
-                        add_hosts: &o.add_host,
-                        dns: &o.dns,
-                        dns_search: &o.dns_search,
-                        dns_options: &o.dns_option,
-                    },
-                )?;
-                super::spec::write(&dir, &plan)?;
+                write_bundle()?;
             }
             Err(e) => return Err(e),
         }
