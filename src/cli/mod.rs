@@ -229,9 +229,53 @@ pub fn run() -> anyhow::Result<()> {
     if let Some(r) = crate::systemd::dispatch_argv0() {
         return r;
     }
+    // The monitor starts on every `rpod run`: parse its line with a command
+    // tree of one subcommand, not rpod's eighty.
+    if subcommand_word(std::env::args().skip(1)).as_deref() == Some("__monitor") {
+        let m = MonitorCli::parse();
+        crate::log::set_level(&m.global.log_level);
+        let MonitorOnly::Monitor(a) = m.command;
+        return crate::monitor::main(&m.global, a);
+    }
     let cli = Cli::parse();
     crate::log::set_level(&cli.global.log_level);
     dispatch(&cli.global, cli.command)
+}
+
+/// The first word after the global options: `rpod --root R __monitor ID`
+/// is the monitor, `rpod run alpine echo __monitor` is not.
+fn subcommand_word(mut args: impl Iterator<Item = String>) -> Option<String> {
+    const WITH_VALUE: &[&str] = &[
+        "--log-level",
+        "--root",
+        "--runroot",
+        "--storage-driver",
+        "--registries-conf",
+    ];
+    while let Some(a) = args.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// Just enough of the command line for the monitor rpod spawns itself.
+#[derive(Parser, Debug)]
+#[command(name = "rpod", bin_name = "rpod")]
+struct MonitorCli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: MonitorOnly,
+}
+
+#[derive(Subcommand, Debug)]
+enum MonitorOnly {
+    #[command(name = "__monitor")]
+    Monitor(crate::monitor::MonitorArgs),
 }
 
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
@@ -309,6 +353,21 @@ mod tests {
         assert!(a.opts.rm);
         assert_eq!(a.image, "alpine");
         assert_eq!(a.command, ["ls", "-l", "--rm"]);
+    }
+
+    #[test]
+    fn only_the_spawned_monitor_takes_the_short_path() {
+        let w = |v: &[&str]| subcommand_word(v.iter().map(|s| s.to_string()));
+        assert_eq!(
+            w(&["--root", "/r", "--log-level=debug", "__monitor", "id"]).as_deref(),
+            Some("__monitor")
+        );
+        assert_eq!(
+            w(&["run", "alpine", "echo", "__monitor"]).as_deref(),
+            Some("run")
+        );
+        assert_eq!(w(&["--root", "__monitor", "ps"]).as_deref(), Some("ps"));
+        assert_eq!(w(&[]), None);
     }
 
     #[test]
