@@ -79,6 +79,28 @@ fn has_pasta() -> bool {
         .any(|p| std::path::Path::new(p).exists())
 }
 
+/// A detached busybox httpd serving /etc on the container's port 80,
+/// published with `spec` (`-p`), on `network`.
+fn publish_httpd(env: &Env, name: &str, network: &str, spec: &str) {
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        network,
+        "-p",
+        spec,
+        "alpine",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+}
+
 #[test]
 fn slirp_is_the_default_with_podmans_name_files() {
     let env = env_with_alpine("netslirp");
@@ -263,23 +285,7 @@ fn published_tcp_port_answers_and_shows_in_ps_port_inspect() {
     // slirp4netns's own forwarder (port_handler=slirp4netns) works too.
     let port = free_port();
     let spec = format!("127.0.0.1:{port}:80");
-    env.rpod_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web2",
-        "--network",
-        "slirp4netns:port_handler=slirp4netns",
-        "-p",
-        &spec,
-        "alpine",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/etc",
-    ]);
+    publish_httpd(&env, "web2", "slirp4netns:port_handler=slirp4netns", &spec);
     let r = http_get(port, "/hostname").expect("no answer through slirp4netns's hostfwd");
     assert!(r.contains(" 200 OK"), "{r}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "web2"]);
@@ -543,23 +549,7 @@ fn pasta_mode_and_containers_conf_default() {
     // Ports are forwarded by pasta itself.
     let port = free_port();
     let spec = format!("{port}:80");
-    env.rpod_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "pweb",
-        "--network",
-        "pasta",
-        "-p",
-        &spec,
-        "alpine",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/etc",
-    ]);
+    publish_httpd(&env, "pweb", "pasta", &spec);
     let r = http_get(port, "/hostname").expect("no answer through pasta");
     assert!(r.contains(" 200 OK"), "{r}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "pweb"]);
