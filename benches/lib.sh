@@ -131,6 +131,28 @@ image_bytes() { # NAME:TAG
         jq '[.config.size] + [.layers[].size] | add'
 }
 
+# The sides to compare (podman, rpod) in `sides`, as BENCH_SKIP allows, and
+# each side's HOME and binary. Needs podman_home and rpod_home first.
+bench_sides() {
+    sides=()
+    [ "${BENCH_SKIP:-}" = podman ] || sides+=(podman)
+    [ "${BENCH_SKIP:-}" = rpod ] || sides+=(rpod)
+}
+home_of() { if [ "$1" = podman ]; then echo "$PODMAN_HOME"; else echo "$RPOD_HOME"; fi; }
+bin_of() { if [ "$1" = podman ]; then echo podman; else echo "$RPOD"; fi; }
+
+# Start each side from no containers, with the images IMAGE... present.
+fresh_sides() {
+    local s h b img
+    for s in "${sides[@]}"; do
+        h=$(home_of "$s") b=$(bin_of "$s")
+        as_user "$h" "$b" rm -a -f -t 0 >/dev/null 2>&1 || true
+        for img in "$@"; do
+            as_user "$h" "$b" pull -q "$img" >/dev/null
+        done
+    done
+}
+
 median() {
     printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
 }

@@ -31,18 +31,8 @@ IMG="$REGISTRY/alpine:latest"
 SINK_IMG="$REGISTRY/debian:latest"
 [ "${DEBIAN_OK:-0}" = 1 ] || SINK_IMG=""
 
-sides=()
-[ "${BENCH_SKIP:-}" = podman ] || sides+=(podman)
-[ "${BENCH_SKIP:-}" = rpod ] || sides+=(rpod)
-home_of() { if [ "$1" = podman ]; then echo "$PODMAN_HOME"; else echo "$RPOD_HOME"; fi; }
-bin_of() { if [ "$1" = podman ]; then echo podman; else echo "$RPOD"; fi; }
-
-for s in "${sides[@]}"; do
-    h=$(home_of "$s") b=$(bin_of "$s")
-    as_user "$h" "$b" rm -a -f -t 0 >/dev/null 2>&1 || true
-    as_user "$h" "$b" pull -q "$IMG" >/dev/null
-    [ -z "$SINK_IMG" ] || as_user "$h" "$b" pull -q "$SINK_IMG" >/dev/null
-done
+bench_sides
+fresh_sides "$IMG" ${SINK_IMG:+"$SINK_IMG"}
 
 declare -A RESULT
 hf() { # SIDE NAME CMD

@@ -26,18 +26,8 @@ podman_home
 rpod_home
 IMG="$REGISTRY/alpine:latest"
 
-sides=()
-[ "${BENCH_SKIP:-}" = podman ] || sides+=(podman)
-[ "${BENCH_SKIP:-}" = rpod ] || sides+=(rpod)
-home_of() { if [ "$1" = podman ]; then echo "$PODMAN_HOME"; else echo "$RPOD_HOME"; fi; }
-bin_of() { if [ "$1" = podman ]; then echo podman; else echo "$RPOD"; fi; }
-
-# Start each side from no containers, with the image present.
-for s in "${sides[@]}"; do
-    h=$(home_of "$s") b=$(bin_of "$s")
-    as_user "$h" "$b" rm -a -f -t 0 >/dev/null 2>&1 || true
-    as_user "$h" "$b" pull -q "$IMG" >/dev/null
-done
+bench_sides
+fresh_sides "$IMG"
 
 declare -A RESULT
 hf() { # SIDE NAME CMD
