@@ -351,3 +351,71 @@ impl Drop for Env {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Build an image on the fly and push it to the plain registry as
+/// `localhost:5000/attack-NAME:latest`; returns that reference. `py` is
+/// Python run after `from build_fixtures import *` (tests/world): it may set
+/// `layers`, a list of layers each a list of entries (`D`, `F`, `L`, `H`,
+/// `WH`, `OPQ`, `Entry`), added on top of the alpine layer, and `config`, the
+/// image config's `config` object (default: alpine's). Security tests use it
+/// to write the hostile image next to the attack that uses it.
+pub fn push_image(name: &str, py: &str) -> String {
+    let dir = tempfile_dir(&format!("img-{name}"));
+    let script = dir.join("build.py");
+    let worlddir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/world");
+    let body: String = py.lines().map(|l| format!("{l}\n")).collect();
+    std::fs::write(
+        &script,
+        format!(
+            "import sys\nsys.path.insert(0, {worlddir:?})\nfrom build_fixtures import *\n\
+             layers = []\nconfig = dict(ALPINE_CONFIG)\n{body}\n\
+             lay = Layout(sys.argv[1])\n\
+             add_image(lay, [alpine_layer(lay)] + [add_layer(lay, l) for l in layers], config)\n\
+             lay.close()\n"
+        ),
+    )
+    .unwrap();
+    let layout = dir.join("layout");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&layout)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "building image {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = format!("{}/attack-{name}:latest", world().registry());
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--preserve-digests",
+        ])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "pushing {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    reference
+}
+
+/// A fresh private directory for the harness itself (root's, not the test user's).
+fn tempfile_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rpod-harness-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
