@@ -118,10 +118,24 @@ fn store_dirs_are_private_and_tmp_is_clean_after_a_pull() {
             .count(),
         1
     );
-    // Without XDG_RUNTIME_DIR the runroot falls back to a private /tmp dir.
-    let out = env
-        .sh_ok("env -u XDG_RUNTIME_DIR rpod images -q && stat -c '%a %U' /tmp/rpod-run-$(id -u)");
-    assert!(out.contains(&format!("700 {}", world().user())), "{out}");
+    // Without XDG_RUNTIME_DIR the runroot is /run/user/UID/rpod when that dir
+    // is the user's (as podman has it), else a private /tmp dir. Whether the
+    // machine has /run/user/UID depends on what ran before (tests/try.sh
+    // makes it), so each case makes its own /run/user in a private mount
+    // namespace.
+    let user = world().user();
+    let hide_run_user = "mkdir -p /run/user\nmount -t tmpfs -o mode=0755 tmpfs /run/user";
+    let out = env.sh_ok_in_private_mounts(
+        hide_run_user,
+        "env -u XDG_RUNTIME_DIR rpod images -q && stat -c '%a %U' /tmp/rpod-run-$(id -u)",
+    );
+    assert!(out.contains(&format!("700 {user}")), "{out}");
+    let uid = world().get("TEST_UID");
+    let out = env.sh_ok_in_private_mounts(
+        &format!("{hide_run_user}\ninstall -d -m 0700 -o {user} /run/user/{uid}"),
+        "env -u XDG_RUNTIME_DIR rpod images -q && stat -c '%a %U' /run/user/$(id -u)/rpod",
+    );
+    assert!(out.contains(&format!(" {user}")), "{out}");
 }
 
 #[test]

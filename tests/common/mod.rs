@@ -276,6 +276,31 @@ impl Env {
         c.output().expect("running bash")
     }
 
+    /// Run `script` as the test user (as `sh_ok` does) inside a private mount
+    /// namespace that `setup` (a root shell script) prepared first: a test
+    /// shapes the machine it asserts about without changing the host's.
+    pub fn sh_ok_in_private_mounts(&self, setup: &str, script: &str) -> String {
+        let inner = self.base();
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-ec"])
+            .arg(format!("{setup}\nexec \"$@\""))
+            .arg("sh")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .args(["bash", "-c", script])
+            .current_dir(&self.home)
+            .stdin(Stdio::null());
+        let out = c.output().expect("running unshare");
+        assert!(
+            out.status.success(),
+            "script failed with {:?}: {setup} / {script}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     /// Like `sh`, but panics unless the script succeeds; returns stdout.
     pub fn sh_ok(&self, script: &str) -> String {
         let out = self.sh(script);

@@ -302,6 +302,39 @@ build_layouts "$INPUTS" "${BAD[@]/#/bad/}"
 build_layouts "$INPUTS" large
 push large "$R/large:latest" --preserve-digests
 
+# The mirror this machine's apt already uses for SUITE's main component
+# (deb822 .sources files and one-line sources.list), so the world builds
+# wherever apt works and no mirror is written into the repository.
+apt_mirror() { # SUITE
+    local suite=$1 f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        # Stanzas are separated by blank lines; take the first that has the suite and main.
+        awk -v suite="$suite" '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
+                    split(uris, u, " "); print u[1]; found = 1; exit
+                }
+                types = suites = comps = uris = ""
+            }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]*#/ { next }
+            tolower($1) == "types:" { $1 = ""; types = $0 }
+            tolower($1) == "uris:" { $1 = ""; uris = $0 }
+            tolower($1) == "suites:" { $1 = ""; suites = $0 }
+            tolower($1) == "components:" { $1 = ""; comps = $0 }
+            END { if (!found) flush() }' "$f" | head -1 | grep . && return 0
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        # deb [options] URI SUITE COMPONENT...
+        sed -E 's/\[[^]]*\]//' "$f" | awk -v suite="$suite" '
+            $1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }' |
+            head -1 | grep . && return 0
+    done
+    return 0
+}
+
 # Debian: debootstrap once into a cached tar, then a one-layer image.
 DEBIAN_OK=0
 DEB_TAR="$STATE/cache/debian-bookworm-minbase.tar"
@@ -312,7 +345,10 @@ else
         say "debootstrap bookworm minbase (about a minute, once)"
         dtmp="$STATE/cache/debian-rootfs.tmp"
         rm -rf "$dtmp" "$DEB_TAR.sha256"
-        if debootstrap --variant=minbase bookworm "$dtmp" http://deb.debian.org/debian \
+        mirror=$(apt_mirror bookworm)
+        if [ -z "$mirror" ]; then
+            warn "no apt source for bookworm main in /etc/apt: no debian fixture"
+        elif debootstrap --variant=minbase bookworm "$dtmp" "$mirror" \
                 >"$STATE/log/debootstrap.log" 2>&1 &&
            "${BUILDER[@]}" pack-dir "$dtmp" "$DEB_TAR"; then
             :
