@@ -272,3 +272,46 @@ fn rm_without_force_refuses_a_running_container_like_podman() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "u"]);
     assert_clean(&env, &["4242950"]);
 }
+
+#[test]
+fn a_start_that_waits_for_the_lock_says_so_then_starts_once() {
+    let env = env_with_alpine("st-lockmsg");
+    let _reaper = Reaper(&env);
+    let marker = "4242960";
+    let id = env
+        .rpod_ok(&["create", "--name", "w", "alpine", "sleep", marker])
+        .trim()
+        .to_string();
+    let lock = store_root(&env).join("containers").join(&id).join("lock");
+    // Someone else holds the container's lock for a second (as a stop
+    // signalling it, or a monitor setting it up, would).
+    let script = format!(
+        "flock -x {l} sleep 1 & sleep 0.3; rpod start w; echo rc=$?; wait",
+        l = lock.display()
+    );
+    let t = Instant::now();
+    let o = env.sh(&script);
+    let (so, se) = (out(&o), err(&o));
+    assert!(so.contains("w\nrc=0"), "stdout: {so}\nstderr: {se}");
+    assert!(
+        se.contains(&format!("waiting for lock on {}", lock.display())),
+        "{se}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_runs_once(&env, "w", &id, marker);
+    // kill takes the same lock, and says so too.
+    let script = format!(
+        "flock -x {l} sleep 0.5 & sleep 0.2; rpod kill w; echo rc=$?; wait",
+        l = lock.display()
+    );
+    let o = env.sh(&script);
+    assert!(out(&o).contains("rc=0"), "{}", err(&o));
+    assert!(err(&o).contains("waiting for lock on"), "{}", err(&o));
+    assert_not_running(&env, "w", &id, marker);
+    env.rpod_ok(&["rm", "w"]);
+    assert_clean(&env, &[marker]);
+}

@@ -121,10 +121,24 @@ pub fn signal_locked(
 }
 
 /// Wait until the container is no longer running (its monitor recorded the
-/// exit, or reconciliation did), up to `timeout` (None: forever). The run
-/// that was seen first is waited for: when a racing `start` has begun a new
-/// one meanwhile (another init), that new state is returned at once.
+/// exit, or reconciliation did), up to `timeout` (None: forever).
 pub fn wait_stopped(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Option<State>> {
+    wait_until_stopped(paths, id, timeout, false)
+}
+
+/// [`wait_stopped`] for the run that is seen first: when a racing `start`
+/// has begun a new one meanwhile (another init), that new state is returned
+/// at once, so `stop` neither waits for nor kills a run it never signalled.
+fn wait_run_ended(paths: &Paths, id: &str, timeout: Duration) -> Result<Option<State>> {
+    wait_until_stopped(paths, id, Some(timeout), true)
+}
+
+fn wait_until_stopped(
+    paths: &Paths,
+    id: &str,
+    timeout: Option<Duration>,
+    this_run: bool,
+) -> Result<Option<State>> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut first: Option<(i32, u64)> = None;
     loop {
@@ -137,7 +151,7 @@ pub fn wait_stopped(paths: &Paths, id: &str, timeout: Option<Duration>) -> Resul
         }
         match first {
             None => first = Some((st.pid, st.pid_start)),
-            Some(run) if run != (st.pid, st.pid_start) => return Ok(Some(st)),
+            Some(run) if this_run && run != (st.pid, st.pid_start) => return Ok(Some(st)),
             Some(_) => {}
         }
         let left_ms = match deadline {
@@ -181,7 +195,7 @@ pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option
             return Ok(Some(st));
         }
         only = Some((st.pid, st.pid_start));
-        match wait_stopped(paths, &rec.id, Some(Duration::from_secs(timeout as u64)))? {
+        match wait_run_ended(paths, &rec.id, Duration::from_secs(timeout as u64))? {
             // Stopped, or started again by someone else since.
             Some(s) if !s.is_running() || only != Some((s.pid, s.pid_start)) => return Ok(Some(s)),
             Some(_) => {}
@@ -199,7 +213,7 @@ pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option
     if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
         return Ok(Some(st));
     }
-    wait_stopped(paths, &rec.id, Some(Duration::from_secs(30)))
+    wait_run_ended(paths, &rec.id, Duration::from_secs(30))
 }
 
 fn signal_name(sig: i32) -> String {

@@ -244,8 +244,11 @@ pub fn save_state(paths: &Paths, id: &str, st: &State) -> Result<()> {
 /// removal. Nobody holds it while waiting for a container to exit, so a long
 /// `stop` never blocks `ps` or `inspect`.
 ///
-/// Lock order: this lock first, then the store's and the names' locks; never
-/// two container locks at once. Says `waiting for lock on …` when it waits.
+/// Lock order: this lock first, then the store's and the names' locks. The
+/// one nesting of container locks: a monitor starting a container that
+/// joins another's namespaces (`--network container:X`) may reconcile X's
+/// state, so briefly X's lock; nothing holding X's lock waits for another
+/// container's. Says `waiting for lock on …` when it waits.
 pub fn lock(paths: &Paths, id: &str) -> Result<crate::storage::Lock> {
     crate::storage::Lock::exclusive(&paths.ctr_dir(id).join("lock"))
 }
