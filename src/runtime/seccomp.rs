@@ -850,6 +850,37 @@ mod tests {
     }
 
     #[test]
+    fn entries_filtered_by_kernel_and_arch() {
+        let other = if host_arch() == "s390x" {
+            "amd64"
+        } else {
+            "s390x"
+        };
+        let json = format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {{"names":["getpid"],"action":"SCMP_ACT_ERRNO","includes":{{"minKernel":"1.0"}}}},
+            {{"names":["getppid"],"action":"SCMP_ACT_ERRNO","includes":{{"minKernel":"999.0"}}}},
+            {{"names":["gettid"],"action":"SCMP_ACT_ERRNO","excludes":{{"minKernel":"1.0"}}}},
+            {{"names":["getuid"],"action":"SCMP_ACT_ERRNO","excludes":{{"minKernel":"999.0"}}}},
+            {{"names":["getgid"],"action":"SCMP_ACT_ERRNO","includes":{{"arches":["{me}"]}}}},
+            {{"names":["getegid"],"action":"SCMP_ACT_ERRNO","includes":{{"arches":["{other}"]}}}},
+            {{"names":["geteuid"],"action":"SCMP_ACT_ERRNO","excludes":{{"arches":["{me}"]}}}},
+            {{"names":["getsid"],"action":"SCMP_ACT_ERRNO","excludes":{{"arches":["{other}"]}}}}
+            ]}}"#,
+            me = host_arch()
+        );
+        let s = profile(&json);
+        let kept = names_with(&s, LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(kept, ["getpid", "getuid", "getgid", "getsid"]);
+        let bad = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["getpid"],"action":"SCMP_ACT_ERRNO","includes":{"minKernel":"new"}}]}"#;
+        let e = to_spec(serde_json::from_str(bad).unwrap(), &[], "test").unwrap_err();
+        assert!(e.to_string().contains("invalid minKernel"), "{e:#}");
+        assert_eq!(parse_kernel("6.18.0-1-amd64\n"), (6, 18));
+        assert_eq!(parse_kernel("4.8"), (4, 8));
+    }
+
+    #[test]
     fn errno_names_stand_in_for_errno_ret() {
         let s = profile(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrno":"ENOSYS","syscalls":[
