@@ -79,7 +79,7 @@ fn rm_force_removes_a_running_container() {
     let _reaper = Reaper(&env);
     env.rpod_ok(&["run", "-d", "--name", "busy", "alpine", "sleep", "4242102"]);
     let (code, e) = env.rpod_fail(&["rm", "busy"]);
-    assert_eq!(code, 125);
+    assert_eq!(code, 2, "podman rm exits 2 for a running container");
     assert!(e.contains("cannot remove container"), "{e}");
     let t = std::time::Instant::now();
     let o = env.rpod_ok(&["rm", "-f", "-t", "0", "busy"]);

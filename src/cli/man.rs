@@ -807,10 +807,12 @@ $SHELL is started.",
         description: "\
 Show how rpod is set up on this machine, as YAML (or JSON with --format json): the helper programs found (newuidmap, \
 newgidmap, fuse-overlayfs, slirp4netns, pasta, catatonit) and their versions, the host's \
-cgroup setup and id mappings, the registries configuration files and search list in use, \
-and the storage paths. Start here when something does not work.",
+cgroup setup and id mappings, the security setup (host.security: seccompProfileVersion names the \
+containers/common seccomp.json built into rpod, with its commit and sha256), the registries \
+configuration files and search list in use, and the storage paths. Start here when something does not work.",
         examples: &[
             ("Show the setup:", "rpod info"),
+            ("The built-in seccomp profile's version:", "rpod info --format json | jq -r .host.security.seccompProfileVersion"),
             ("The storage root, from the JSON:", "rpod info --format json | jq -r .store.graphRoot"),
         ],
         exit_status: None,

@@ -67,6 +67,22 @@ fn cgroups_summary() -> Value {
     }
 }
 
+/// podman's `host.security`, with where the built-in seccomp profile comes
+/// from: rpod embeds containers/common's profile instead of reading
+/// /usr/share/containers/seccomp.json, so the path is "(built-in)" and
+/// `seccompProfileVersion` names the upstream file and commit.
+fn security_summary(uid: u32) -> Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    json!({
+        "rootless": uid != 0,
+        "seccompEnabled": status.lines().any(|l| l.starts_with("Seccomp:")),
+        "seccompProfilePath": "(built-in)",
+        "seccompProfileVersion": crate::runtime::seccomp::DEFAULT_PROFILE_VERSION,
+        "seccompProfileDigest":
+            format!("sha256:{}", crate::runtime::seccomp::DEFAULT_PROFILE_SHA256),
+    })
+}
+
 pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
     let store = crate::storage::Store::open(g)?;
     let uid = nix::unistd::getuid().as_raw();
@@ -93,6 +109,7 @@ pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
             "uid": uid,
             "idMappings": { "uidmap": uidmap, "gidmap": gidmap },
             "cgroups": cgroups_summary(),
+            "security": security_summary(uid),
         },
         "store": {
             "graphRoot": store.root(),

@@ -9,8 +9,17 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// What [`spawn_monitor`] found: the init pid of the run it started, or of
+/// the one that was already running (another `start` won the race).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spawned {
+    Started(i32),
+    AlreadyRunning(i32),
+}
+
 /// Spawn `rpod __monitor ID` detached and wait for its verdict: the
-/// container's init pid once it runs. An error
+/// container's init pid once it runs (or already ran: the monitor decides
+/// under the container's lock, so racing starts make one monitor). An error
 /// carries the monitor's exit code (125, or 126/127 from the runtime).
 pub fn spawn_monitor(
     g: &GlobalOpts,
@@ -18,7 +27,7 @@ pub fn spawn_monitor(
     rec: &ContainerRecord,
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
-) -> Result<i32> {
+) -> Result<Spawned> {
     let run_dir = paths.run_dir(&rec.id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let log = run_dir.join("monitor.log");
@@ -44,14 +53,24 @@ pub fn spawn_monitor(
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(errf);
     let mut child = cmd.spawn().context("starting the container monitor")?;
     let out = child.stdout.take().expect("piped stdout");
+    let mut out = std::io::BufReader::new(out);
     let mut line = String::new();
-    let _ = std::io::BufReader::new(out).read_line(&mut line);
+    loop {
+        line.clear();
+        let _ = out.read_line(&mut line);
+        // The monitor waits for the container's lock: say so, as cargo does.
+        match line.strip_prefix('W') {
+            Some(path) => eprintln!("waiting for lock on {}", path.trim_end()),
+            None => break,
+        }
+    }
     // The monitor lives on; it is reparented when we exit.
     drop(child);
     let line = line.trim_end();
     let num = |s: &str| s.parse::<i32>().unwrap_or(0);
     match line.chars().next() {
-        Some('S') => Ok(num(&line[1..])),
+        Some('S') => Ok(Spawned::Started(num(&line[1..]))),
+        Some('R') => Ok(Spawned::AlreadyRunning(num(&line[1..]))),
         Some('E') => {
             let rest = &line[1..];
             let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -83,10 +102,45 @@ pub fn signal(st: &State, sig: i32) -> Result<bool> {
     Ok(true)
 }
 
+/// Under the container's lock, send `sig` if it runs (and, with `only`, if
+/// it is still that run: init pid and start time): the state it was
+/// signalled in, and whether it was. A start in progress is waited for.
+pub fn signal_locked(
+    paths: &Paths,
+    id: &str,
+    sig: i32,
+    only: Option<(i32, u64)>,
+) -> Result<(State, bool)> {
+    let _l = record::lock_existing(paths, id)?;
+    let st = record::observe_locked(paths, id);
+    if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
+        return Ok((st, false));
+    }
+    let sent = signal(&st, sig)?;
+    Ok((st, sent))
+}
+
 /// Wait until the container is no longer running (its monitor recorded the
 /// exit, or reconciliation did), up to `timeout` (None: forever).
 pub fn wait_stopped(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Option<State>> {
+    wait_until_stopped(paths, id, timeout, false)
+}
+
+/// [`wait_stopped`] for the run that is seen first: when a racing `start`
+/// has begun a new one meanwhile (another init), that new state is returned
+/// at once, so `stop` neither waits for nor kills a run it never signalled.
+fn wait_run_ended(paths: &Paths, id: &str, timeout: Duration) -> Result<Option<State>> {
+    wait_until_stopped(paths, id, Some(timeout), true)
+}
+
+fn wait_until_stopped(
+    paths: &Paths,
+    id: &str,
+    timeout: Option<Duration>,
+    this_run: bool,
+) -> Result<Option<State>> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    let mut first: Option<(i32, u64)> = None;
     loop {
         if !record::exists(paths, id) {
             return Ok(None);
@@ -94,6 +148,11 @@ pub fn wait_stopped(paths: &Paths, id: &str, timeout: Option<Duration>) -> Resul
         let st = record::observe(paths, id);
         if !st.is_running() {
             return Ok(Some(st));
+        }
+        match first {
+            None => first = Some((st.pid, st.pid_start)),
+            Some(run) if this_run && run != (st.pid, st.pid_start) => return Ok(Some(st)),
+            Some(_) => {}
         }
         let left_ms = match deadline {
             Some(d) => {
@@ -120,19 +179,27 @@ pub fn wait_stopped(paths: &Paths, id: &str, timeout: Option<Duration>) -> Resul
 
 /// Stop a container: its stop signal, `timeout` seconds, then SIGKILL.
 /// Returns the final state (None if it was removed meanwhile, e.g. --rm).
+/// The lock is held only to signal, never while waiting.
 pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option<State>> {
-    let st = record::observe(paths, &rec.id);
-    if !st.is_running() {
-        return Ok(Some(st));
-    }
+    let locked = |sig, only| match signal_locked(paths, &rec.id, sig, only) {
+        Ok((st, _)) => Ok(Some(st)),
+        Err(_) if !record::exists(paths, &rec.id) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let mut only = None;
     if timeout > 0 {
-        signal(&st, rec.stop_signal)?;
-        if let Some(s) = wait_stopped(paths, &rec.id, Some(Duration::from_secs(timeout as u64)))? {
-            if !s.is_running() {
-                return Ok(Some(s));
-            }
-        } else {
+        let Some(st) = locked(rec.stop_signal, None)? else {
             return Ok(None);
+        };
+        if !st.is_running() {
+            return Ok(Some(st));
+        }
+        only = Some((st.pid, st.pid_start));
+        match wait_run_ended(paths, &rec.id, Duration::from_secs(timeout as u64))? {
+            // Stopped, or started again by someone else since.
+            Some(s) if !s.is_running() || only != Some((s.pid, s.pid_start)) => return Ok(Some(s)),
+            Some(_) => {}
+            None => return Ok(None),
         }
         warn!(
             "StopSignal {} failed to stop container {} in {timeout} seconds, resorting to SIGKILL",
@@ -140,9 +207,13 @@ pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option
             rec.name
         );
     }
-    let st = record::observe(paths, &rec.id);
-    signal(&st, libc::SIGKILL)?;
-    wait_stopped(paths, &rec.id, Some(Duration::from_secs(30)))
+    let Some(st) = locked(libc::SIGKILL, only)? else {
+        return Ok(None);
+    };
+    if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
+        return Ok(Some(st));
+    }
+    wait_run_ended(paths, &rec.id, Duration::from_secs(30))
 }
 
 fn signal_name(sig: i32) -> String {
@@ -151,42 +222,62 @@ fn signal_name(sig: i32) -> String {
         .unwrap_or_else(|_| sig.to_string())
 }
 
+/// How often `rm -f` stops a container that a racing `start` started again
+/// before it gives up.
+const REMOVE_ROUNDS: u32 = 5;
+
 /// Remove a container; `force` stops a running one first (with `timeout`,
 /// default the container's stop timeout). The caller is in rpod's userns.
+/// The removal itself happens under the container's lock, after checking
+/// again that nothing (a racing `start`) made it run meanwhile.
 pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u32>) -> Result<()> {
     let rec = record::load(paths, id)?;
-    let st = record::observe(paths, id);
-    if st.is_running() {
-        if !force {
-            bail!(
-                "cannot remove container {id} as it is running - running or paused containers cannot be \
-                 removed without force: container state improper"
-            );
-        }
-        stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
-    }
-    // A --rm container's monitor removes it once stopped; one still cleaning
-    // up (it holds the lock) finishes first.
-    if !record::exists(paths, id) {
-        return Ok(());
-    }
-    let _l = match record::lock(paths, id) {
-        Ok(l) => l,
-        Err(_) if !record::exists(paths, id) => return Ok(()),
-        Err(e) => return Err(e),
+    // podman rm exits 2 for "one of the containers is running".
+    let improper = || {
+        crate::error::coded(
+            2,
+            format!(
+                "cannot remove container {id} as it is running - running or paused containers \
+                 cannot be removed without force: container state improper"
+            ),
+        )
     };
-    if !record::exists(paths, id) {
-        return Ok(());
+    let mut round = 0;
+    loop {
+        round += 1;
+        let st = record::observe(paths, id);
+        if st.is_running() {
+            if !force {
+                return Err(improper());
+            }
+            stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
+        }
+        // A --rm container's monitor removes it once stopped; one still
+        // cleaning up (it holds the lock) finishes first.
+        if !record::exists(paths, id) {
+            return Ok(());
+        }
+        let _l = match record::lock_existing(paths, id) {
+            Ok(l) => l,
+            Err(_) if !record::exists(paths, id) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut st = record::observe_locked(paths, id);
+        if st.is_running() {
+            if !force {
+                return Err(improper());
+            }
+            if round < REMOVE_ROUNDS {
+                continue;
+            }
+            bail!("container {} is still running", rec.name);
+        }
+        // A monitor killed with -9 left its fuse daemon and runtime state.
+        record::release_helpers(&mut st);
+        let state_root = paths.run_dir(id).join("runtime");
+        let _ = crate::runtime::delete(&state_root, id, true);
+        return record::remove(paths, &rec);
     }
-    let mut st = record::load_state(paths, id);
-    if st.is_running() && (st.monitor_alive() || st.init_alive()) {
-        bail!("container {} is still running", rec.name);
-    }
-    // A monitor killed with -9 left its fuse daemon and runtime state.
-    record::release_helpers(&mut st);
-    let state_root = paths.run_dir(id).join("runtime");
-    let _ = crate::runtime::delete(&state_root, id, true);
-    record::remove(paths, &rec)
 }
 
 /// All container ids, newest first.

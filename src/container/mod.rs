@@ -206,20 +206,26 @@ pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     each(&a.containers, false, |name| {
         let id = record::resolve(&paths, name)?;
         let rec = record::load(&paths, &id)?;
+        // A quick look saves spawning a monitor for a running container;
+        // the monitor decides under the container's lock (see `spawn_monitor`).
         let st = record::observe(&paths, &id);
-        if !st.is_running() {
+        let started = !st.is_running() && {
             let size = if rec.tty && attach {
                 attach::terminal_size()
             } else {
                 None
             };
-            lifecycle::spawn_monitor(g, &paths, &rec, attach, size)?;
-        }
+            let s = lifecycle::spawn_monitor(g, &paths, &rec, attach, size)?;
+            matches!(s, lifecycle::Spawned::Started(_))
+        };
         if attach {
             let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
             return attach_and_wait(&paths, &rec, a.interactive, keys, a.sig_proxy);
         }
-        writeln!(std::io::stdout().lock(), "{name}")?;
+        // podman 4.3 succeeds silently for a container that already runs.
+        if started {
+            writeln!(std::io::stdout().lock(), "{name}")?;
+        }
         Ok(())
     })
 }
@@ -245,8 +251,8 @@ pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
     })?;
     each(&names, false, |name| {
         let id = record::resolve(&paths, name)?;
-        let st = record::observe(&paths, &id);
-        if !st.is_running() || !lifecycle::signal(&st, sig)? {
+        let (st, sent) = lifecycle::signal_locked(&paths, &id, sig, None)?;
+        if !sent {
             bail!(
                 "can only kill running containers. {id} is in state {}: container state improper",
                 st.status.as_str()

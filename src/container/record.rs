@@ -20,10 +20,8 @@ use crate::cli::GlobalOpts;
 use crate::network::NetworkMode;
 use crate::sys::pidfd;
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 /// Where containers live.
@@ -240,17 +238,31 @@ pub fn save_state(paths: &Paths, id: &str, st: &State) -> Result<()> {
     write_atomic(&p, &serde_json::to_vec(st)?, false)
 }
 
-/// The per-container lock that serialises state changes and removal.
-pub fn lock(paths: &Paths, id: &str) -> Result<Flock<File>> {
-    let p = paths.ctr_dir(id).join("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .with_context(|| format!("opening {}", p.display()))?;
-    Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", p.display()))
+/// The per-container lock (`containers/<id>/lock`) that serialises state
+/// changes: starting (held by the monitor from before it looks at the state
+/// until it has recorded "running"), signalling, recording the exit and
+/// removal. Nobody holds it while waiting for a container to exit, so a long
+/// `stop` never blocks `ps` or `inspect`.
+///
+/// Lock order: this lock first, then the store's and the names' locks. The
+/// one nesting of container locks: a monitor starting a container that
+/// joins another's namespaces (`--network container:X`) may reconcile X's
+/// state, so briefly X's lock; nothing holding X's lock waits for another
+/// container's. Says `waiting for lock on …` when it waits.
+pub fn lock(paths: &Paths, id: &str) -> Result<crate::storage::Lock> {
+    crate::storage::Lock::exclusive(&paths.ctr_dir(id).join("lock"))
+}
+
+/// [`lock`] for a container that must still exist once it is held: a
+/// removal that held it first has moved the directory (and the lock file)
+/// out of sight, which makes this "no such container".
+pub fn lock_existing(paths: &Paths, id: &str) -> Result<crate::storage::Lock> {
+    match lock(paths, id) {
+        Ok(l) if exists(paths, id) => Ok(l),
+        Ok(_) => Err(no_such(id)),
+        Err(_) if !exists(paths, id) => Err(no_such(id)),
+        Err(e) => Err(e),
+    }
 }
 
 fn is_id(s: &str) -> bool {
@@ -445,25 +457,32 @@ pub fn observe(paths: &Paths, id: &str) -> State {
     if !st.is_running() || st.monitor_alive() {
         return st;
     }
-    reconcile(paths, id).unwrap_or(st)
+    match lock(paths, id) {
+        Ok(_l) => observe_locked(paths, id),
+        Err(_) => st,
+    }
 }
 
-fn reconcile(paths: &Paths, id: &str) -> Result<State> {
-    let _l = lock(paths, id)?;
+/// [`observe`] for a caller that holds the container's [`lock`].
+pub fn observe_locked(paths: &Paths, id: &str) -> State {
     // The monitor writes the final state before it exits: read it again.
-    let mut st = load_state(paths, id);
+    let st = load_state(paths, id);
     if !st.is_running() || st.monitor_alive() || st.init_alive() {
-        return Ok(st);
+        return st;
     }
+    reconcile(paths, id, st)
+}
+
+fn reconcile(paths: &Paths, id: &str, mut st: State) -> State {
     st.status = Status::Exited;
     st.exit_code = -1;
     st.finished_at = time::now_ns();
     st.error = "the container's monitor exited before recording its exit code".into();
     release_helpers(&mut st);
     if exists(paths, id) {
-        save_state(paths, id, &st)?;
+        let _ = save_state(paths, id, &st);
     }
-    Ok(st)
+    st
 }
 
 /// Stop helpers a dead monitor could not: the fuse-overlayfs daemon lives in

@@ -57,10 +57,25 @@ pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
             return Err(e);
         }
     };
+    // The container's lock is held from before we look at the state until
+    // "running" (or the failure) is recorded: of racing starts, one makes
+    // the container and the others find it running.
+    let lock = match claim(&paths, &a.id) {
+        Ok(Claimed::Lock(l)) => l,
+        Ok(Claimed::Running(pid)) => {
+            report(&format!("R{pid}"));
+            return Ok(());
+        }
+        Err(e) => {
+            report_error(&e);
+            return Err(e);
+        }
+    };
     let mut m = match Monitor::setup(g, &paths, &a) {
         Ok(m) => m,
         Err(e) => {
             setup_failed(&paths, &a.id, &e);
+            drop(lock);
             report_error(&e);
             return Err(e);
         }
@@ -68,12 +83,48 @@ pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
     if let Err(e) = m.start() {
         m.abort();
         setup_failed(&paths, &a.id, &e);
+        drop(lock);
         report_error(&e);
         return Err(e);
     }
+    // Released before the loop's exec (which keeps every fd open).
+    drop(lock);
     report(&format!("S{}", m.pid));
     m.handoff();
     Ok(())
+}
+
+enum Claimed {
+    Lock(crate::storage::Lock),
+    /// Another monitor runs the container (its init's pid).
+    Running(i32),
+}
+
+/// Take the container's lock (telling the spawner, `W<path>`, when we have
+/// to wait for it) and decide whether there is anything to start.
+fn claim(paths: &Paths, id: &str) -> Result<Claimed> {
+    let path = paths.ctr_dir(id).join("lock");
+    let held = match crate::storage::Lock::try_exclusive(&path) {
+        Ok(Some(l)) => Some(l),
+        Ok(None) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "W{}", path.display());
+            let _ = out.flush();
+            None
+        }
+        Err(_) if !record::exists(paths, id) => return Err(record::no_such(id)),
+        Err(e) => return Err(e),
+    };
+    let l = match held {
+        Some(l) if record::exists(paths, id) => l,
+        Some(_) => return Err(record::no_such(id)),
+        None => record::lock_existing(paths, id)?,
+    };
+    let st = record::observe_locked(paths, id);
+    if st.is_running() {
+        return Ok(Claimed::Running(st.pid));
+    }
+    Ok(Claimed::Lock(l))
 }
 
 /// The monitor's second image: `rpod __monitor-loop KEY=VALUE…`, exec'd by
@@ -166,13 +217,13 @@ fn report_error(e: &anyhow::Error) {
 
 /// A failed start: the container stays "created" (it can be started again)
 /// unless it was `--rm`, in which case it goes away before the caller hears.
+/// The caller holds the container's lock.
 fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
     eprintln!("monitor: {e:#}");
     let Ok(rec) = record::load(paths, id) else {
         return;
     };
     if rec.rm {
-        let _l = record::lock(paths, id);
         let _ = record::remove(paths, &rec);
         return;
     }

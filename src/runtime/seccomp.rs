@@ -1,10 +1,16 @@
 //! seccomp: podman's default profile, docker/OCI profile files, and our own
 //! compiler from the spec's `linux.seccomp` to classic BPF.
 //!
-//! The default profile is containers-common 0.50's `seccomp.json` (what podman
-//! 4.3 ships as /usr/share/containers/seccomp.json), embedded as data and
-//! filtered by capabilities and host arch exactly as containers/common's
-//! `setupSeccomp` does before writing config.json.
+//! The default profile is the current containers/common `seccomp.json` (see
+//! [`DEFAULT_PROFILE_VERSION`]; podman ships it as
+//! /usr/share/containers/seccomp.json), embedded as data, byte for byte, and
+//! filtered by capabilities, host arch and kernel exactly as containers/common's
+//! `setupSeccomp` does before writing config.json: an entry is dropped when
+//! any of its `excludes.caps` is held, its `excludes.arches` names the host or
+//! the kernel is at least `excludes.minKernel`; and kept only when all of its
+//! `includes.caps` are held, `includes.arches` (if any) names the host and the
+//! kernel is at least `includes.minKernel`. `errnoRet` (or, without it, the
+//! `errno` name) is the errno an ERRNO action returns.
 //!
 //! The compiler emits one program: an arch check, then per syscall number its
 //! rules in order (argument rules before unconditional ones, first match wins),
@@ -27,6 +33,18 @@ use serde::Deserialize;
 
 const DEFAULT_PROFILE: &str = include_str!("seccomp_default.json");
 
+/// Where the built-in profile comes from: containers/common's
+/// `pkg/seccomp/seccomp.json`, which now lives in the container-libs
+/// monorepo (`common/pkg/seccomp/seccomp.json`), at this commit. `rpod info`
+/// shows it as `host.security.seccompProfileVersion`.
+pub const DEFAULT_PROFILE_VERSION: &str =
+    "containers/common seccomp.json (container-libs 7a5bc89e215cde796e6e25c8a6d37362e81b8be0)";
+
+/// SHA-256 of `seccomp_default.json`: a test holds the data to the version
+/// named above, so the file can't change without the version changing too.
+pub const DEFAULT_PROFILE_SHA256: &str =
+    "339c91c4a751e0d1608cdecf681bb5f2ecd7dbc4df3039ead0f07f0c0b9d08aa";
+
 // ---------------------------------------------------------------------------
 // Profile format (docker / containers-common; an OCI `linux.seccomp` object is
 // a subset of it, so both load through these types).
@@ -37,6 +55,9 @@ struct Profile {
     default_action: String,
     #[serde(default)]
     default_errno_ret: Option<u32>,
+    /// The errno's name (containers/common writes both; the number wins).
+    #[serde(default)]
+    default_errno: Option<String>,
     #[serde(default)]
     architectures: Option<Vec<String>>,
     #[serde(default)]
@@ -67,6 +88,8 @@ struct ProfileSyscall {
     action: String,
     #[serde(default)]
     errno_ret: Option<u32>,
+    #[serde(default)]
+    errno: Option<String>,
     #[serde(default)]
     args: Option<Vec<ProfileArg>>,
     #[serde(default)]
@@ -208,7 +231,9 @@ fn to_spec(p: Profile, caps: &[String], origin: &str) -> Result<LinuxSeccomp> {
         };
         parse_action(&call.action).with_context(|| format!("{origin}: syscalls[{i}]"))?;
         let mut entry = serde_json::json!({ "names": names, "action": call.action });
-        if let Some(e) = call.errno_ret {
+        let errno = errno_of(call.errno_ret, call.errno.as_deref())
+            .with_context(|| format!("{origin}: syscalls[{i}]"))?;
+        if let Some(e) = errno {
             entry["errnoRet"] = e.into();
         }
         if let Some(args) = call.args.filter(|a| !a.is_empty()) {
@@ -230,7 +255,9 @@ fn to_spec(p: Profile, caps: &[String], origin: &str) -> Result<LinuxSeccomp> {
         "defaultAction": p.default_action,
         "syscalls": syscalls,
     });
-    if let Some(e) = p.default_errno_ret {
+    let default_errno = errno_of(p.default_errno_ret, p.default_errno.as_deref())
+        .with_context(|| format!("{origin}: defaultErrno"))?;
+    if let Some(e) = default_errno {
         out["defaultErrnoRet"] = e.into();
     }
     if !architectures.is_empty() {
@@ -240,6 +267,27 @@ fn to_spec(p: Profile, caps: &[String], origin: &str) -> Result<LinuxSeccomp> {
         out["flags"] = f.into();
     }
     serde_json::from_value(out).with_context(|| format!("{origin}: not a valid seccomp profile"))
+}
+
+/// The errno of an ERRNO action: `errnoRet`, else the `errno` name (EPERM…).
+fn errno_of(ret: Option<u32>, name: Option<&str>) -> Result<Option<u32>> {
+    if ret.is_some() {
+        return Ok(ret);
+    }
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let alias = match name {
+        "EWOULDBLOCK" => "EAGAIN",
+        "EDEADLOCK" => "EDEADLK",
+        "ENOTSUP" => "EOPNOTSUPP",
+        n => n,
+    };
+    (1..256)
+        .map(nix::errno::Errno::from_raw)
+        .find(|e| format!("{e:?}") == alias)
+        .map(|e| Some(e as u32))
+        .with_context(|| format!("unknown errno name {name:?}"))
 }
 
 /// Podman's default profile for a container with these (bounding) caps.
@@ -691,8 +739,11 @@ mod tests {
                 arches,
                 ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
             );
-            // Same number of entries podman 4.3 writes for the default caps.
-            assert_eq!(s.syscalls().as_ref().unwrap().len(), 22);
+            // The entries setupSeccomp keeps for the default caps: deny,
+            // allow, 5 personality, arch_prctl, modify_ldt, 8 cap-denied
+            // groups, chroot (CAP_SYS_CHROOT is a default cap), 5 socket
+            // rules, bpf and perf_event_open.
+            assert_eq!(s.syscalls().as_ref().unwrap().len(), 25);
         }
     }
 
@@ -725,8 +776,8 @@ mod tests {
         }
         let denied = names_with(&s, LinuxSeccompAction::ScmpActErrno);
         assert!(!denied.iter().any(|a| a == "bpf"));
-        // AF_VSOCK (40) stays forbidden... via the socket arg rules without
-        // CAP_AUDIT_WRITE; with it socket is unconditional.
+        // AF_VSOCK (40) and AF_ALG (38) are refused whatever the caps;
+        // NETLINK_AUDIT sockets only without CAP_AUDIT_WRITE.
         let sockets = |s: &LinuxSeccomp| {
             s.syscalls()
                 .iter()
@@ -734,9 +785,120 @@ mod tests {
                 .filter(|c| c.names().iter().any(|n| n == "socket"))
                 .count()
         };
-        assert_eq!(sockets(&base), 4);
+        assert_eq!(sockets(&base), 5);
         caps.push("CAP_AUDIT_WRITE".into());
-        assert_eq!(sockets(&default_profile(&caps).unwrap()), 1);
+        assert_eq!(sockets(&default_profile(&caps).unwrap()), 3);
+        // excludes.caps drops an entry when any one of them is held,
+        // includes.caps keeps it only when all are: CAP_BPF alone allows
+        // bpf, CAP_PERFMON alone perf_event_open.
+        let mut caps = default_caps();
+        caps.push("CAP_BPF".into());
+        caps.push("CAP_PERFMON".into());
+        let s = default_profile(&caps).unwrap();
+        let allowed = names_with(&s, LinuxSeccompAction::ScmpActAllow);
+        let denied = names_with(&s, LinuxSeccompAction::ScmpActErrno);
+        for n in ["bpf", "perf_event_open"] {
+            assert!(allowed.iter().any(|a| a == n), "{n} not allowed");
+            assert!(!denied.iter().any(|a| a == n), "{n} still denied");
+        }
+        assert!(!allowed.iter().any(|a| a == "sethostname"));
+    }
+
+    #[test]
+    fn embedded_profile_is_the_recorded_version() {
+        use sha2::Digest;
+        let sum = sha2::Sha256::digest(DEFAULT_PROFILE.as_bytes());
+        let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex, DEFAULT_PROFILE_SHA256,
+            "seccomp_default.json changed: update DEFAULT_PROFILE_VERSION and the digest"
+        );
+        assert!(DEFAULT_PROFILE_VERSION.contains("7a5bc89e215cde796e6e25c8a6d37362e81b8be0"));
+    }
+
+    /// What the current containers/common profile says about the calls
+    /// issue 9 names (ptrace, process_vm_*, the mempolicy calls,
+    /// membarrier): upstream allows them all unconditionally now (the
+    /// 2021 profile gated them on CAP_SYS_PTRACE / CAP_SYS_NICE and denied
+    /// membarrier); kcmp and process_madvise stay gated on CAP_SYS_PTRACE,
+    /// move_pages and migrate_pages denied.
+    #[test]
+    fn current_upstream_rules_for_ptrace_and_memory_policy() {
+        let s = default_profile(&default_caps()).unwrap();
+        let allowed = names_with(&s, LinuxSeccompAction::ScmpActAllow);
+        let denied = names_with(&s, LinuxSeccompAction::ScmpActErrno);
+        let is = |v: &[String], n: &str| v.iter().any(|a| a == n);
+        for n in [
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            "mbind",
+            "get_mempolicy",
+            "set_mempolicy",
+            "membarrier",
+        ] {
+            assert!(is(&allowed, n) && !is(&denied, n), "{n}");
+        }
+        for n in ["kcmp", "process_madvise", "move_pages", "migrate_pages"] {
+            assert!(is(&denied, n) && !is(&allowed, n), "{n}");
+        }
+        let mut caps = default_caps();
+        caps.push("CAP_SYS_PTRACE".into());
+        let s = default_profile(&caps).unwrap();
+        let allowed = names_with(&s, LinuxSeccompAction::ScmpActAllow);
+        assert!(is(&allowed, "kcmp") && is(&allowed, "process_madvise"));
+    }
+
+    #[test]
+    fn entries_filtered_by_kernel_and_arch() {
+        let other = if host_arch() == "s390x" {
+            "amd64"
+        } else {
+            "s390x"
+        };
+        let json = format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {{"names":["getpid"],"action":"SCMP_ACT_ERRNO","includes":{{"minKernel":"1.0"}}}},
+            {{"names":["getppid"],"action":"SCMP_ACT_ERRNO","includes":{{"minKernel":"999.0"}}}},
+            {{"names":["gettid"],"action":"SCMP_ACT_ERRNO","excludes":{{"minKernel":"1.0"}}}},
+            {{"names":["getuid"],"action":"SCMP_ACT_ERRNO","excludes":{{"minKernel":"999.0"}}}},
+            {{"names":["getgid"],"action":"SCMP_ACT_ERRNO","includes":{{"arches":["{me}"]}}}},
+            {{"names":["getegid"],"action":"SCMP_ACT_ERRNO","includes":{{"arches":["{other}"]}}}},
+            {{"names":["geteuid"],"action":"SCMP_ACT_ERRNO","excludes":{{"arches":["{me}"]}}}},
+            {{"names":["getsid"],"action":"SCMP_ACT_ERRNO","excludes":{{"arches":["{other}"]}}}}
+            ]}}"#,
+            me = host_arch()
+        );
+        let s = profile(&json);
+        let kept = names_with(&s, LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(kept, ["getpid", "getuid", "getgid", "getsid"]);
+        let bad = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["getpid"],"action":"SCMP_ACT_ERRNO","includes":{"minKernel":"new"}}]}"#;
+        let e = to_spec(serde_json::from_str(bad).unwrap(), &[], "test").unwrap_err();
+        assert!(e.to_string().contains("invalid minKernel"), "{e:#}");
+        assert_eq!(parse_kernel("6.18.0-1-amd64\n"), (6, 18));
+        assert_eq!(parse_kernel("4.8"), (4, 8));
+    }
+
+    #[test]
+    fn errno_names_stand_in_for_errno_ret() {
+        let s = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrno":"ENOSYS","syscalls":[
+                {"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errno":"EACCES"},
+                {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":5,"errno":"EPERM"}]}"#,
+        );
+        assert_eq!(s.default_errno_ret(), Some(38));
+        let rets: Vec<_> = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .map(|c| c.errno_ret())
+            .collect();
+        assert_eq!(rets, [Some(13), Some(5)], "errnoRet wins over the name");
+        let bad = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errno":"EBOGUS"}]}"#;
+        let e = to_spec(serde_json::from_str(bad).unwrap(), &[], "test").unwrap_err();
+        assert!(format!("{e:#}").contains("EBOGUS"), "{e:#}");
     }
 
     #[test]
@@ -877,7 +1039,7 @@ mod tests {
     #[test]
     fn compat_x86_syscalls_are_filtered() {
         let i80 = crate::sys::seccomp::int80_syscall_errno;
-        // i386: getpid 20, getppid 64, vmsplice 316, cachestat 451.
+        // i386: getpid 20, getppid 64, vmsplice 316, cachestat 451, mseal 462.
         if i80(20, 0) != 0 {
             eprintln!("no IA32 emulation in this kernel; skipping");
             return;
@@ -885,7 +1047,8 @@ mod tests {
         let s = default_profile(&default_caps()).unwrap();
         assert_eq!(in_child(&s, || i80(20, 0)), 0);
         assert_eq!(in_child(&s, || i80(316, 0)), 1);
-        assert_eq!(in_child(&s, || i80(451, 0)), 38);
+        assert_eq!(in_child(&s, || i80(451, 0)), 1);
+        assert_eq!(in_child(&s, || i80(462, 0)), 38);
         // Without SCMP_ARCH_X86 listed, 32-bit calls are killed (SIGSYS).
         let bare = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}"#);
         assert_eq!(in_child(&bare, || i80(64, 0)), 128 + libc::SIGSYS);
@@ -909,10 +1072,58 @@ mod tests {
             syscalls::Sysno::from_str(name).unwrap().id() as i64
         }
         let z = crate::sys::seccomp::zero_arg_syscall_errno;
-        // vmsplice is in the explicit EPERM list; unfiltered it is EBADF.
+        // vmsplice and cachestat are in the explicit EPERM list; unfiltered
+        // they are EBADF.
         assert_eq!(in_child(&s, || z(nr("vmsplice"))), 1);
-        // cachestat (6.5) is unknown to the profile: default ENOSYS.
-        assert_eq!(in_child(&s, || z(nr("cachestat"))), 38);
-        assert_ne!(z(nr("cachestat")), 38, "kernel without cachestat");
+        assert_eq!(in_child(&s, || z(nr("cachestat"))), 1);
+        // mseal (6.10) is unknown to the profile: the default, ENOSYS.
+        assert_eq!(in_child(&s, || z(nr("mseal"))), 38);
+        assert_ne!(z(nr("mseal")), 38, "kernel without mseal");
+    }
+
+    /// The compiled default filter in force, for the calls the current
+    /// profile changed: socket families by argument, the CAP_SYS_PTRACE
+    /// gate on kcmp, and ptrace/membarrier/mempolicy reaching the kernel.
+    #[test]
+    fn default_profile_sockets_and_ptrace_gate_in_force() {
+        use crate::sys::seccomp::syscall_errno;
+        fn nr(name: &str) -> i64 {
+            syscalls::Sysno::from_str(name).unwrap().id() as i64
+        }
+        let socket = |family: usize, ty: usize, proto: usize| {
+            move || syscall_errno(nr("socket"), [family, ty, proto, 0, 0, 0])
+        };
+        let s = default_profile(&default_caps()).unwrap();
+        let (af_unix, af_netlink, af_alg, af_vsock) = (1, 16, 38, 40);
+        let (stream, raw, seqpacket) = (1, 3, 5);
+        assert_eq!(in_child(&s, socket(af_vsock, stream, 0)), libc::EPERM);
+        assert_eq!(in_child(&s, socket(af_alg, seqpacket, 0)), libc::EPERM);
+        // NETLINK_AUDIT (9) without CAP_AUDIT_WRITE: EINVAL from the filter.
+        assert_eq!(in_child(&s, socket(af_netlink, raw, 9)), libc::EINVAL);
+        assert_eq!(in_child(&s, socket(af_unix, stream, 0)), 0);
+        assert_eq!(in_child(&s, socket(af_netlink, raw, 0)), 0);
+        // kcmp(self, self, KCMP_FILE, 0, 0): refused without CAP_SYS_PTRACE.
+        let me = std::process::id() as usize;
+        let kcmp = move || syscall_errno(nr("kcmp"), [me, me, 0, 0, 0, 0]);
+        assert_eq!(in_child(&s, kcmp), libc::EPERM);
+        let mut caps = default_caps();
+        caps.push("CAP_SYS_PTRACE".into());
+        let traced = default_profile(&caps).unwrap();
+        // With CAP_SYS_PTRACE the kernel answers: the child compares its
+        // own fd 0 with itself (0, "equal").
+        let kcmp_child = || {
+            let me = std::process::id() as usize;
+            syscall_errno(nr("kcmp"), [me, me, 0, 0, 0, 0])
+        };
+        assert_eq!(in_child(&traced, kcmp_child), 0);
+        // ptrace(PTRACE_GETREGS, 1): reaches the kernel (ESRCH: not our
+        // tracee) rather than the filter's EPERM.
+        let getregs = || syscall_errno(nr("ptrace"), [12, 1, 0, 0, 0, 0]);
+        assert_eq!(in_child(&s, getregs), libc::ESRCH);
+        // membarrier(MEMBARRIER_CMD_QUERY) and get_mempolicy(NULL…) succeed.
+        let mb = || syscall_errno(nr("membarrier"), [0; 6]);
+        assert_eq!(in_child(&s, mb), 0);
+        let gm = || syscall_errno(nr("get_mempolicy"), [0; 6]);
+        assert_eq!(in_child(&s, gm), 0);
     }
 }

@@ -91,6 +91,21 @@ pub fn zero_arg_syscall_errno(nr: i64) -> i32 {
     }
 }
 
+/// Test probe: syscall `nr` with integer arguments `a`, returning its errno
+/// (0 on success). Only for calls whose arguments are no pointers into our
+/// memory (or null ones the kernel checks before use).
+#[cfg(test)]
+pub fn syscall_errno(nr: i64, a: [usize; 6]) -> i32 {
+    // SAFETY: callers pass integer (or null pointer) arguments only, so the
+    // kernel reads or writes none of our memory.
+    let rc = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if rc < 0 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        0
+    }
+}
+
 /// Test probe: a 32-bit (i386 ABI) syscall through `int 0x80`, which the
 /// kernel reports to seccomp as AUDIT_ARCH_I386. Returns the errno or 0.
 #[cfg(all(test, target_arch = "x86_64"))]
