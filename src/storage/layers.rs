@@ -220,6 +220,7 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
         buf: vec![0u8; READ_BUF],
         devices: Vec::new(),
         pax: Pax::default(),
+        dropped_overlay_xattr: false,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -293,6 +294,24 @@ struct Extractor {
     devices: Vec<String>,
     /// The pax records of the entry being extracted.
     pax: Pax,
+    /// Whether an overlay xattr was dropped already (logged once).
+    dropped_overlay_xattr: bool,
+}
+
+/// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
+/// read as metadata of the store itself (opaque, redirect, metacopy, origin,
+/// override_stat, ...). A layer never sets them; `.wh..wh..opq` is how a
+/// layer asks for an opaque dir.
+const STORE_XATTR_PREFIXES: [&str; 5] = [
+    "user.overlay.",
+    "user.fuseoverlayfs.",
+    "user.containers.",
+    "trusted.overlay.",
+    "trusted.fuseoverlayfs.",
+];
+
+fn is_store_xattr(name: &str) -> bool {
+    STORE_XATTR_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// What rpod uses of an entry's pax records: user xattrs and GNU sparse
@@ -766,6 +785,15 @@ impl Extractor {
 
     fn apply_xattrs(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
         for (name, value) in &self.pax.xattrs {
+            if is_store_xattr(name) {
+                // Overlay metadata is the store's own business: from image
+                // data it would forge opaque dirs, redirects or metacopy.
+                if !self.dropped_overlay_xattr {
+                    debug!("dropping overlay metadata xattrs from the layer (first: {name})");
+                    self.dropped_overlay_xattr = true;
+                }
+                continue;
+            }
             if !name.starts_with("user.") {
                 debug!("skipping xattr {name} (only user.* xattrs are kept)");
                 continue;
@@ -1114,6 +1142,56 @@ pub(crate) mod tests {
         assert!(std::os::unix::fs::FileTypeExt::is_fifo(
             &md("fifo").file_type()
         ));
+    }
+
+    #[test]
+    fn overlay_metadata_from_the_layer_is_dropped() {
+        let mut t = Tar::new();
+        t.0.append_pax_extensions([
+            ("SCHILY.xattr.user.overlay.opaque", &b"y"[..]),
+            ("SCHILY.xattr.user.fuseoverlayfs.opaque", &b"y"[..]),
+            ("SCHILY.xattr.user.rpod.keep", &b"1"[..]),
+        ])
+        .unwrap();
+        t.dir("forged/", 0o755);
+        t.0.append_pax_extensions([
+            ("SCHILY.xattr.user.overlay.redirect", &b"/etc"[..]),
+            ("SCHILY.xattr.user.overlay.metacopy", &b""[..]),
+            ("SCHILY.xattr.user.containers.override_stat", &b"0:0:4755"[..]),
+            ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+        ])
+        .unwrap();
+        t.dir("redirected/", 0o755);
+        t.0.append_pax_extensions([("LIBARCHIVE.xattr.user.overlay.opaque", &b"eQ=="[..])])
+            .unwrap();
+        t.file("f", b"x");
+        // The layer's own way to say opaque still works.
+        t.dir("real/", 0o755).file("real/.wh..wh..opq", b"");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        for (p, names) in [
+            ("forged", &OPAQUE_XATTRS[..]),
+            (
+                "redirected",
+                &[
+                    "user.overlay.redirect",
+                    "user.overlay.metacopy",
+                    "user.containers.override_stat",
+                ][..],
+            ),
+            ("f", &["user.overlay.opaque"][..]),
+        ] {
+            for n in names {
+                assert_eq!(xattr_of(&dest.join(p), n), None, "{p}: {n}");
+            }
+        }
+        assert_eq!(
+            xattr_of(&dest.join("forged"), "user.rpod.keep").as_deref(),
+            Some(&b"1"[..])
+        );
+        for x in OPAQUE_XATTRS {
+            assert_eq!(xattr_of(&dest.join("real"), x).as_deref(), Some(&b"y"[..]));
+        }
     }
 
     #[test]
