@@ -8,6 +8,7 @@ mod pull;
 pub mod reference;
 pub mod registries;
 pub mod tls;
+pub mod transport;
 
 use crate::cli::image::*;
 use crate::cli::GlobalOpts;

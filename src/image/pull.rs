@@ -6,6 +6,7 @@
 
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
+use super::transport::{describe, Transport};
 use crate::cli::image::{PlatformOpts, RegistryOpts};
 use crate::cli::GlobalOpts;
 use crate::storage::{chain_ids, ImageRecord, LayerRecord, Store};
@@ -295,35 +296,46 @@ where
 /// One registry connection, set up from registries.conf, certs.d and auth.json.
 struct Source {
     client: oci_client::Client,
+    /// The transport the ping settled on; manifests are fetched through it
+    /// (bounded), blobs through `client` (same scheme and TLS settings).
+    transport: Transport,
     auth: RegistryAuth,
     had_creds: bool,
+    /// The registry answered the unauthenticated ping with 401.
+    needs_auth: bool,
     registry: String,
 }
 
-fn connect(
+async fn connect(
     reference: &Reference,
     settings: &RegistrySettings,
     opts: &RegistryOpts,
 ) -> Result<Source> {
     let registry = reference.registry.clone();
-    let plain_http = settings.insecure || opts.tls_verify == Some(false);
+    let (transport, ping) = Transport::connect(
+        &registry,
+        settings.insecure,
+        opts.tls_verify,
+        opts.cert_dir.as_deref(),
+    )
+    .await?;
     let mut config = ClientConfig {
-        protocol: if plain_http {
+        protocol: if transport.scheme == "http" {
             ClientProtocol::Http
         } else {
             ClientProtocol::Https
         },
-        accept_invalid_certificates: opts.tls_verify == Some(false),
+        accept_invalid_certificates: !transport.verify,
         max_concurrent_download: MAX_PARALLEL_LAYERS,
         connect_timeout: Some(Duration::from_secs(30)),
         read_timeout: Some(Duration::from_secs(60)),
         user_agent: concat!("rpod/", env!("CARGO_PKG_VERSION")),
         ..Default::default()
     };
-    for pem in super::tls::ca_certs(&registry, opts.cert_dir.as_deref())? {
+    for pem in &transport.ca_pems {
         config.extra_root_certificates.push(Certificate {
             encoding: CertificateEncoding::Pem,
-            data: pem,
+            data: pem.clone(),
         });
     }
     let creds = match &opts.creds {
@@ -341,10 +353,174 @@ fn connect(
     };
     Ok(Source {
         client: oci_client::Client::new(config),
+        transport,
         auth,
         had_creds,
+        needs_auth: ping.status().as_u16() == 401,
         registry,
     })
+}
+
+/// The largest manifest or config rpod reads, as containers/image.
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// Fetch a manifest (by tag or digest) through the source's transport,
+/// refusing one over MAX_MANIFEST_SIZE before reading it whole: by its
+/// descriptor's size, by Content-Length, and by counting what arrives.
+async fn fetch_manifest(src: &Source, oref: &oci_client::Reference) -> Result<Vec<u8>> {
+    let what = format!(
+        "manifest {}",
+        oref.digest().or(oref.tag()).unwrap_or("latest")
+    );
+    // Authorise as oci-client does for blobs: a Bearer token, or Basic
+    // credentials when the registry asked for them.
+    let token = if src.needs_auth {
+        with_retries("authenticating", || {
+            src.client
+                .auth(oref, &src.auth, oci_client::RegistryOperation::Pull)
+        })
+        .await
+        .map_err(|e| explain(e, &src.registry, src.had_creds))?
+    } else {
+        src.client
+            .store_auth_if_needed(oref.resolve_registry(), &src.auth)
+            .await;
+        None
+    };
+    let url = format!(
+        "{}/v2/{}/manifests/{}",
+        src.transport.base(),
+        oref.repository(),
+        oref.digest().or(oref.tag()).unwrap_or("latest")
+    );
+    let mut attempt = 1;
+    loop {
+        let mut req = src
+            .transport
+            .client
+            .get(&url)
+            .header(reqwest::header::ACCEPT, ACCEPTED.join(", "));
+        match (&token, &src.auth) {
+            (Some(t), _) => req = req.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) if src.needs_auth => req = req.basic_auth(u, Some(p)),
+            _ => {}
+        }
+        let r = read_bounded(req, &what, MAX_MANIFEST_SIZE).await;
+        match r {
+            Ok((status, body)) if status.is_success() => return Ok(body),
+            Ok((status, body)) => {
+                let code = status.as_u16();
+                if (code >= 500 || code == 429) && attempt < TRIES {
+                    debug!("{what}: status {code}; retrying ({attempt}/{TRIES})");
+                } else {
+                    return Err(registry_error(src, code, &body, &url));
+                }
+            }
+            Err(FetchError::Fatal(e)) => return Err(e),
+            Err(FetchError::Network(e)) if attempt < TRIES => {
+                debug!("{what}: {e}; retrying ({attempt}/{TRIES})");
+            }
+            Err(FetchError::Network(e)) => {
+                return Err(describe(e, &src.registry, src.transport.verify))
+                    .with_context(|| format!("reading {what}"))
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        attempt += 1;
+    }
+}
+
+enum FetchError {
+    Network(reqwest::Error),
+    Fatal(anyhow::Error),
+}
+
+/// Send `req` and read the body, failing once it is over `max` bytes (an
+/// error body is cut at `max` instead).
+async fn read_bounded(
+    req: reqwest::RequestBuilder,
+    what: &str,
+    max: u64,
+) -> std::result::Result<(reqwest::StatusCode, Vec<u8>), FetchError> {
+    let mut resp = req.send().await.map_err(FetchError::Network)?;
+    let status = resp.status();
+    let ok = status.is_success();
+    if let Some(len) = resp.content_length() {
+        if ok && len > max {
+            return Err(FetchError::Fatal(over_limit(what, len, max)));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(FetchError::Network)? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            if !ok {
+                break;
+            }
+            return Err(FetchError::Fatal(anyhow!(
+                "{what}: more than {max} bytes arrived: over the {} limit",
+                human(max)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
+}
+
+fn over_limit(what: &str, size: u64, max: u64) -> anyhow::Error {
+    anyhow!("{what}: {size} bytes is over the {} limit", human(max))
+}
+
+/// "4 MiB", "64 GiB", or bytes.
+pub fn human(n: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// A registry's error answer as a one-line message.
+fn registry_error(src: &Source, code: u16, body: &[u8], url: &str) -> anyhow::Error {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        errors: Vec<RegErr>,
+    }
+    #[derive(Deserialize)]
+    struct RegErr {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let msgs: Vec<String> = serde_json::from_slice::<Envelope>(body)
+        .map(|e| {
+            e.errors
+                .into_iter()
+                .map(|x| {
+                    if x.message.is_empty() {
+                        x.code
+                    } else {
+                        x.message
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let detail = if msgs.is_empty() {
+        format!("status {code} from {url}")
+    } else {
+        msgs.join("; ")
+    };
+    let registry = &src.registry;
+    match code {
+        401 | 403 if src.had_creds => anyhow!("{registry}: invalid username/password ({detail})"),
+        401 | 403 => anyhow!(
+            "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
+        ),
+        _ => anyhow!("{detail}"),
+    }
 }
 
 fn oci_ref(r: &Reference) -> oci_client::Reference {
@@ -479,14 +655,9 @@ async fn pull_reference(
     want: &Platform,
     mut rep: Reporter,
 ) -> Result<ImageRecord> {
-    let src = connect(source, settings, opts)?;
+    let src = connect(source, settings, opts).await?;
     let oref = oci_ref(source);
-    let (bytes, _) = with_retries("fetching the manifest", || {
-        src.client.pull_manifest_raw(&oref, &src.auth, ACCEPTED)
-    })
-    .await
-    .map_err(|e| explain(e, &src.registry, src.had_creds))
-    .context("reading manifest")?;
+    let bytes = fetch_manifest(&src, &oref).await?;
     // Always our own hash: a registry's header is not proof of anything.
     let mut manifest_digest = sha256_of(&bytes);
     if let Some(d) = &source.digest {
@@ -520,17 +691,19 @@ async fn pull_reference(
                     avail.join(", ")
                 );
             };
+            if entry.size > MAX_MANIFEST_SIZE {
+                return Err(over_limit(
+                    &format!("manifest {}", entry.digest),
+                    entry.size,
+                    MAX_MANIFEST_SIZE,
+                ));
+            }
             let child = oci_client::Reference::with_digest(
                 source.registry.clone(),
                 source.repository.clone(),
                 entry.digest.clone(),
             );
-            let (b, _) = with_retries("fetching the manifest", || {
-                src.client.pull_manifest_raw(&child, &src.auth, ACCEPTED)
-            })
-            .await
-            .map_err(|e| explain(e, &src.registry, src.had_creds))
-            .with_context(|| format!("reading manifest {}", entry.digest))?;
+            let b = fetch_manifest(&src, &child).await?;
             check_digest(&format!("manifest {}", entry.digest), &b, &entry.digest)?;
             manifest_digest = entry.digest.clone();
             manifest_bytes = b.to_vec();

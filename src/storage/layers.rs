@@ -1157,7 +1157,10 @@ pub(crate) mod tests {
         t.0.append_pax_extensions([
             ("SCHILY.xattr.user.overlay.redirect", &b"/etc"[..]),
             ("SCHILY.xattr.user.overlay.metacopy", &b""[..]),
-            ("SCHILY.xattr.user.containers.override_stat", &b"0:0:4755"[..]),
+            (
+                "SCHILY.xattr.user.containers.override_stat",
+                &b"0:0:4755"[..],
+            ),
             ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
         ])
         .unwrap();
