@@ -9,7 +9,7 @@ use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::{describe, Transport};
 use crate::cli::image::{PlatformOpts, RegistryOpts};
 use crate::cli::GlobalOpts;
-use crate::storage::{chain_ids, ImageRecord, LayerRecord, Store};
+use crate::storage::{chain_ids, human_size, ImageRecord, LayerLimits, LayerRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -458,7 +458,7 @@ async fn read_bounded(
             }
             return Err(FetchError::Fatal(anyhow!(
                 "{what}: more than {max} bytes arrived: over the {} limit",
-                human(max)
+                human_size(max)
             )));
         }
         body.extend_from_slice(&chunk);
@@ -467,17 +467,7 @@ async fn read_bounded(
 }
 
 fn over_limit(what: &str, size: u64, max: u64) -> anyhow::Error {
-    anyhow!("{what}: {size} bytes is over the {} limit", human(max))
-}
-
-/// "4 MiB", "64 GiB", or bytes.
-pub fn human(n: u64) -> String {
-    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
-            return format!("{} {unit}", n >> shift);
-        }
-    }
-    format!("{n} bytes")
+    anyhow!("{what}: {size} bytes is over the {} limit", human_size(max))
 }
 
 /// A registry's error answer as a one-line message.
@@ -720,12 +710,25 @@ async fn pull_reference(
             }
         }
     };
+    // A declared size is only a claim, but nothing may trust a huge one
+    // (allocations, progress totals): a compressed layer is not bigger
+    // than what it may unpack to.
+    let limits = LayerLimits::from_env()?;
     for l in &layer_descs {
         if !LAYER_TYPES.contains(&l.media_type.as_str()) {
             bail!(
                 "layer {}: unsupported layer media type \"{}\"",
                 l.digest,
                 l.media_type
+            );
+        }
+        if l.size > limits.max_size {
+            bail!(
+                "layer {}: {} bytes is over the {} limit (set {} to allow more)",
+                l.digest,
+                l.size,
+                human_size(limits.max_size),
+                crate::storage::MAX_LAYER_SIZE_VAR
             );
         }
     }
@@ -853,12 +856,18 @@ async fn pull_reference(
     Ok(rec)
 }
 
-/// Fetch a small blob (the config) whole, verify it and store it.
+/// Fetch a small blob (the config) whole and verify it. Its descriptor's
+/// size is capped at MAX_MANIFEST_SIZE before anything is allocated, and
+/// reading stops as soon as more than that size arrives.
 async fn fetch_small_blob(
     src: &Source,
     oref: &oci_client::Reference,
     desc: &Descriptor,
 ) -> Result<Vec<u8>> {
+    let what = format!("config {}", desc.digest);
+    if desc.size > MAX_MANIFEST_SIZE {
+        return Err(over_limit(&what, desc.size, MAX_MANIFEST_SIZE));
+    }
     let od = OciDescriptor {
         digest: desc.digest.clone(),
         media_type: desc.media_type.clone(),
@@ -867,20 +876,59 @@ async fn fetch_small_blob(
     };
     let mut attempt = 1;
     loop {
-        let mut buf = Vec::with_capacity(desc.size as usize);
-        match src.client.pull_blob(oref, &od, &mut buf).await {
-            Ok(()) => {
+        let r = async {
+            let mut stream = src
+                .client
+                .pull_blob_stream(oref, &od)
+                .await
+                .map_err(SmallBlobError::Oci)?;
+            if let Some(len) = stream.content_length.filter(|&l| l > desc.size) {
+                return Err(SmallBlobError::Fatal(anyhow!(
+                    "{what}: the registry sends {len} bytes, its descriptor says {}",
+                    desc.size
+                )));
+            }
+            let mut buf = Vec::with_capacity(desc.size as usize);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(SmallBlobError::Io)?;
+                if buf.len() as u64 + chunk.len() as u64 > desc.size {
+                    return Err(SmallBlobError::Fatal(anyhow!(
+                        "{what}: more than the {} bytes its descriptor says",
+                        desc.size
+                    )));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(buf)
+        }
+        .await;
+        match r {
+            Ok(buf) => {
                 check_digest(&format!("blob {}", desc.digest), &buf, &desc.digest)?;
                 return Ok(buf);
             }
-            Err(e) if attempt < TRIES && transient(&e) => {
-                debug!("blob {}: {e}; retrying ({attempt}/{TRIES})", desc.digest);
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                attempt += 1;
+            Err(SmallBlobError::Oci(e)) if attempt < TRIES && transient(&e) => {
+                debug!("{what}: {e}; retrying ({attempt}/{TRIES})");
             }
-            Err(e) => return Err(explain(e, &src.registry, src.had_creds)),
+            Err(SmallBlobError::Io(e)) if attempt < TRIES && !e.to_string().contains("digest") => {
+                debug!("{what}: {e}; retrying ({attempt}/{TRIES})");
+            }
+            Err(SmallBlobError::Oci(e)) => return Err(explain(e, &src.registry, src.had_creds)),
+            Err(SmallBlobError::Io(e)) if e.to_string().contains("digest") => {
+                bail!("blob {}: digest mismatch: {e}", desc.digest)
+            }
+            Err(SmallBlobError::Io(e)) => return Err(anyhow::Error::new(e).context(what)),
+            Err(SmallBlobError::Fatal(e)) => return Err(e),
         }
+        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        attempt += 1;
     }
+}
+
+enum SmallBlobError {
+    Oci(OciDistributionError),
+    Io(std::io::Error),
+    Fatal(anyhow::Error),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -972,6 +1020,14 @@ async fn stream_layer(
             .await
             .map_err(|e| explain(e, &src.registry, src.had_creds))
             .context("downloading")?;
+        if let Some(len) = stream.content_length.filter(|&l| l > desc.size) {
+            let msg = format!(
+                "the registry sends {len} bytes, the layer's descriptor says {}",
+                desc.size
+            );
+            let _ = tx.send(Err(msg.clone())).await;
+            return Err(DigestMismatch(msg).into());
+        }
         let mut got = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = match chunk {
@@ -1085,6 +1141,16 @@ impl std::io::Read for VerifyingReader {
                 Some(Ok(b)) => {
                     self.hasher.update(&b);
                     self.count += b.len() as u64;
+                    if self.count > self.size {
+                        self.done = true;
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "blob {}: more than the {} bytes its descriptor says",
+                                self.digest, self.size
+                            ),
+                        ));
+                    }
                     self.cur = b;
                 }
                 Some(Err(msg)) => return Err(std::io::Error::other(msg)),
