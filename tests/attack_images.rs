@@ -300,6 +300,15 @@ class H(BaseHTTPRequestHandler):
             parts = self.path.split("?")[0].split("/")
             if self.path.startswith("/v2/") and len(parts) == 3:
                 sent = self.body(b"{}", "application/json", True)
+            elif len(parts) == 5 and parts[2] == "errbody":
+                # An error answer that never ends.
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                chunk = b" " * (1 << 20)
+                for _ in range(64):
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
             elif len(parts) == 5 and parts[3] == "manifests" and parts[2] in MANIFESTS:
                 data, with_len = MANIFESTS[parts[2]]
                 if data is None:
@@ -435,6 +444,8 @@ fn manifests_configs_and_declared_sizes_are_bounded() {
                 "1152921504606846976 bytes is over the 4 MiB limit",
             ],
         ),
+        // An endless error answer: cut, not read whole.
+        ("errbody", &["status 404 from http://"]),
         // A blob bigger than its descriptor says, by Content-Length...
         (
             "lyinglayer",
@@ -479,10 +490,10 @@ fn manifests_configs_and_declared_sizes_are_bounded() {
             .any(|(p, _)| p.contains("/bigconfig/blobs/") || p.contains("/biglayer/blobs/")),
         "{reqs:?}"
     );
-    // The endless manifest was not read to its end.
+    // The endless manifest and error answer were not read to their end.
     let endless: Vec<u64> = reqs
         .iter()
-        .filter(|(p, _)| p.contains("/endless/"))
+        .filter(|(p, _)| p.contains("/endless/") || p.contains("/errbody/"))
         .map(|r| r.1)
         .collect();
     assert!(

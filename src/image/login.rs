@@ -351,21 +351,22 @@ impl Conn {
     }
 }
 
-/// reqwest 0.13 without its json feature: parse the body ourselves.
+/// reqwest 0.13 without its json feature: parse the body ourselves, read
+/// no more than 1 MiB of it.
 async fn json_body(resp: reqwest::Response) -> Result<serde_json::Value> {
-    let b = resp.bytes().await?;
+    let b = super::transport::read_bounded(resp, 1 << 20, "the token response", false).await?;
     Ok(serde_json::from_slice(&b)?)
 }
 
 /// One WWW-Authenticate challenge: `Bearer realm="…",service="…"`.
 #[derive(Debug, PartialEq)]
-struct Challenge {
-    scheme: String,
-    params: Vec<(String, String)>,
+pub(super) struct Challenge {
+    pub(super) scheme: String,
+    pub(super) params: Vec<(String, String)>,
 }
 
 impl Challenge {
-    fn param(&self, k: &str) -> Option<&str> {
+    pub(super) fn param(&self, k: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(k))
@@ -373,7 +374,7 @@ impl Challenge {
     }
 }
 
-fn parse_challenge(h: &str) -> Option<Challenge> {
+pub(super) fn parse_challenge(h: &str) -> Option<Challenge> {
     let h = h.trim();
     let (scheme, rest) = match h.find(' ') {
         Some(i) => (&h[..i], h[i + 1..].trim()),

@@ -2,6 +2,7 @@
 //! TLS, pulling, and the image commands.
 
 pub mod auth;
+mod client;
 mod local;
 mod login;
 mod pull;

@@ -12,6 +12,7 @@
 //! fallback.
 
 use super::tls;
+use crate::storage::human_size;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -45,8 +46,6 @@ pub struct Transport {
     pub scheme: &'static str,
     /// Whether server certificates are verified.
     pub verify: bool,
-    /// CA certificates from certs.d (PEM, one per element).
-    pub ca_pems: Vec<Vec<u8>>,
     pub client: reqwest::Client,
 }
 
@@ -88,7 +87,6 @@ impl Transport {
             host: api_host(registry),
             scheme: "https",
             verify: !skip,
-            ca_pems,
             client,
         };
         let https_err = match t.ping().await {
@@ -130,6 +128,37 @@ impl Transport {
             s => bail!("unexpected status {s} from {url} (is it a registry?)"),
         }
     }
+}
+
+/// Read a response's body, at most `max` bytes. Over that, with `cut` the
+/// rest is dropped (for error answers), else it is an error naming `what`,
+/// found from Content-Length before reading or while reading. A network
+/// error is returned as a bare `reqwest::Error`.
+pub async fn read_bounded(
+    mut resp: reqwest::Response,
+    max: u64,
+    what: &str,
+    cut: bool,
+) -> Result<Vec<u8>> {
+    if let Some(len) = resp.content_length().filter(|&l| l > max && !cut) {
+        bail!("{what}: {len} bytes is over the {} limit", human_size(max));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(anyhow::Error::new)? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            if cut {
+                let room = max as usize - body.len();
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            bail!(
+                "{what}: more than {max} bytes arrived: over the {} limit",
+                human_size(max)
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// One line for a transport error, with its causes (the TLS reason is deep
