@@ -279,6 +279,30 @@ MANIFESTS = {
 }
 BLOBS = {sha(CONFIG): (CONFIG, True), sha(BLOB): (BLOB, True), sha(BLOB_NOLEN): (BLOB_NOLEN, False)}
 
+# A real one-layer image, "private", for the Bearer token flow (argv[2] ==
+# "bearer"): every request but the token's needs "Bearer T-<n>".
+import base64, io, tarfile
+_tar = io.BytesIO()
+with tarfile.open(fileobj=_tar, mode="w", format=tarfile.PAX_FORMAT) as tf:
+    ti = tarfile.TarInfo("hello.txt")
+    ti.size = 6
+    tf.addfile(ti, io.BytesIO(b"hello\n"))
+TAR = _tar.getvalue()
+LAYER = gzip.compress(TAR, mtime=0)
+CONFIG2 = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                      "rootfs": {"type": "layers", "diff_ids": [sha(TAR)]}}).encode()
+MANIFESTS["private"] = (json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": sha(CONFIG2), "size": len(CONFIG2)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": sha(LAYER), "size": len(LAYER)}]}).encode(), True)
+BLOBS[sha(CONFIG2)] = (CONFIG2, True)
+BLOBS[sha(LAYER)] = (LAYER, True)
+BEARER = len(sys.argv) > 2 and sys.argv[2] == "bearer"
+GOOD = "Basic " + base64.b64encode(b"rpoduser:rpodpass").decode()
+TOKENS = set()
+
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
@@ -294,11 +318,29 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(data)
         return len(data)
 
+    def challenge(self):
+        self.send_response(401)
+        self.send_header("WWW-Authenticate",
+                         'Bearer realm="http://%s/token",service="hostile"' % self.headers["Host"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self):
         sent = 0
         try:
             parts = self.path.split("?")[0].split("/")
-            if self.path.startswith("/v2/") and len(parts) == 3:
+            if BEARER and self.path.startswith("/token"):
+                if self.headers.get("Authorization") == GOOD and "scope=repository%3Aprivate%3Apull" in self.path:
+                    t = "T-%d" % len(TOKENS)
+                    TOKENS.add(t)
+                    sent = self.body(json.dumps({"token": t}).encode(), "application/json", True)
+                else:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+            elif BEARER and (self.headers.get("Authorization") or "")[7:] not in TOKENS:
+                self.challenge()
+            elif self.path.startswith("/v2/") and len(parts) == 3:
                 sent = self.body(b"{}", "application/json", True)
             elif len(parts) == 5 and parts[2] == "errbody":
                 # An error answer that never ends.
@@ -341,6 +383,10 @@ srv.serve_forever()
 
 impl HostileRegistry {
     fn start(name: &str) -> HostileRegistry {
+        Self::start_with(name, &[])
+    }
+
+    fn start_with(name: &str, args: &[&str]) -> HostileRegistry {
         let dir = std::env::temp_dir().join(format!("rpod-hostile-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -351,6 +397,7 @@ impl HostileRegistry {
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(&log)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -532,4 +579,30 @@ fn tls_verify_true_never_falls_back_to_plain_http() {
         "{:?}",
         reg.requests()
     );
+}
+
+/// The Bearer token flow of a pull (what Docker Hub, quay.io and ghcr.io
+/// use), against the hostile registry in its "bearer" mode.
+#[test]
+fn bearer_token_registries_are_pulled_from() {
+    let reg = HostileRegistry::start_with("bearer", &["bearer"]);
+    let env = Env::new("bearer");
+    reg.trust_insecure(&env);
+    let img = format!("{}/private", reg.host());
+    let (code, err) = env.rpod_fail(&["pull", &img]);
+    assert_eq!(code, 125);
+    assert!(
+        error_line(&err).contains("authentication required"),
+        "{err}"
+    );
+    let (code, err) = env.rpod_fail(&["pull", "--creds", "rpoduser:wrong", &img]);
+    assert_eq!(code, 125);
+    assert!(
+        error_line(&err).contains("invalid username/password"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong"), "{err}");
+    env.rpod_ok(&["pull", "-q", "--creds", "rpoduser:rpodpass", &img]);
+    let names = env.rpod_ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(names.trim(), img);
 }
