@@ -301,7 +301,16 @@ BLOBS[sha(CONFIG2)] = (CONFIG2, True)
 BLOBS[sha(LAYER)] = (LAYER, True)
 BEARER = len(sys.argv) > 2 and sys.argv[2] == "bearer"
 GOOD = "Basic " + base64.b64encode(b"rpoduser:rpodpass").decode()
-TOKENS = set()
+# Each token is good for two requests: a pull (manifest, config, layer)
+# must get a fresh one on the way, as with expiring tokens.
+TOKENS = {}
+
+def use_token(header):
+    t = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    if TOKENS.get(t, 0) <= 0:
+        return False
+    TOKENS[t] -= 1
+    return True
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
@@ -332,13 +341,13 @@ class H(BaseHTTPRequestHandler):
             if BEARER and self.path.startswith("/token"):
                 if self.headers.get("Authorization") == GOOD and "scope=repository%3Aprivate%3Apull" in self.path:
                     t = "T-%d" % len(TOKENS)
-                    TOKENS.add(t)
+                    TOKENS[t] = 2
                     sent = self.body(json.dumps({"token": t}).encode(), "application/json", True)
                 else:
                     self.send_response(401)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
-            elif BEARER and (self.headers.get("Authorization") or "")[7:] not in TOKENS:
+            elif BEARER and not use_token(self.headers.get("Authorization") or ""):
                 self.challenge()
             elif self.path.startswith("/v2/") and len(parts) == 3:
                 sent = self.body(b"{}", "application/json", True)
@@ -605,4 +614,14 @@ fn bearer_token_registries_are_pulled_from() {
     env.rpod_ok(&["pull", "-q", "--creds", "rpoduser:rpodpass", &img]);
     let names = env.rpod_ok(&["images", "--format", "{{.Repository}}"]);
     assert_eq!(names.trim(), img);
+    let tokens = reg
+        .requests()
+        .iter()
+        .filter(|(p, n)| p.starts_with("/token") && *n > 0)
+        .count();
+    assert!(
+        tokens >= 2,
+        "an expired token was renewed: {:?}",
+        reg.requests()
+    );
 }
