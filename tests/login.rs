@@ -210,6 +210,22 @@ fn wrong_ca_is_a_clear_tls_error_and_tls_verify_false_gets_past_it() {
 }
 
 #[test]
+fn tls_verify_false_without_any_ca_logs_in_over_tls() {
+    let env = Env::new("noca");
+    std::fs::remove_dir_all(
+        env.home
+            .join(format!(".config/containers/certs.d/{}", tls())),
+    )
+    .unwrap();
+    let out = login(&env, pass(), &[]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    // The registry speaks only TLS: success means the password went over TLS.
+    let out = login(&env, pass(), &["--tls-verify=false"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stored_auth(&auth_json(&env), tls()).is_some());
+}
+
+#[test]
 fn cert_dir_replaces_the_default_dirs() {
     let env = Env::new("certdir");
     let d = env

@@ -171,7 +171,56 @@ fn tls_registry_with_an_unknown_ca_is_refused_clearly() {
     assert_eq!(code, 125);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(err.contains(w.tls_registry()), "{err}");
-    // --tls-verify=false goes over plain HTTP to a TLS server: still an error, but not a hang.
+    let errors = err.lines().filter(|l| l.starts_with("Error:")).count();
+    assert_eq!(errors, 1, "one error line: {err}");
+}
+
+#[test]
+fn tls_verify_false_is_unverified_https_not_plain_http() {
+    let env = Env::new("pullnoverify");
+    let w = world();
+    // No CA: only skipping verification gets through, and the registry
+    // speaks nothing but TLS, so the credentials went over TLS.
+    std::fs::remove_dir_all(
+        env.home
+            .join(format!(".config/containers/certs.d/{}", w.tls_registry())),
+    )
+    .unwrap();
+    let creds = format!("{}:{}", w.get("REG_USER"), w.get("REG_PASS"));
+    let img = format!("{}/alpine", w.tls_registry());
+    let out = env.rpod(&["pull", "-q", "--tls-verify=false", "--creds", &creds, &img]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // An auth.json login is used the same way.
+    env.rpod_ok(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        w.get("REG_USER"),
+        "-p",
+        w.get("REG_PASS"),
+        w.tls_registry(),
+    ]);
+    env.rpod_ok(&["rmi", &img]);
+    let out = env.rpod(&["pull", "-q", "--tls-verify=false", &img]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The plain registry still works with --tls-verify=false: HTTPS fails,
+    // then plain HTTP.
+    let out = env.rpod(&["pull", "-q", "--tls-verify=false", &env.image("alpine")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn tls_verify_true_overrides_insecure_and_never_falls_back_to_http() {
+    let env = Env::new("pullverify");
+    // localhost:5000 is `insecure = true` in the Env's registries.conf.
+    let (code, err) = env.rpod_fail(&["pull", "--tls-verify=true", &env.image("alpine")]);
+    assert_eq!(code, 125);
+    assert!(err.contains(world().registry()), "{err}");
+    assert!(err.contains("https://"), "tried HTTPS: {err}");
+    assert!(err.contains("plain HTTP"), "says why: {err}");
+    let errors = err.lines().filter(|l| l.starts_with("Error:")).count();
+    assert_eq!(errors, 1, "one error line: {err}");
+    assert!(env.rpod_ok(&["images", "-q"]).trim().is_empty());
 }
 
 #[test]

@@ -379,7 +379,20 @@ the layers already stored. From a multi-platform index the entry for this host (
 --platform, --arch, --os, --variant) is chosen.
 
 Credentials come from auth.json (see rpod-login(1)) or --creds; certificates from \
---cert-dir or the certs.d directories.",
+--cert-dir or the certs.d directories.
+
+A registry is always tried over HTTPS first. --tls-verify=false, or insecure = true for \
+the registry in registries.conf, means HTTPS without certificate verification, falling \
+back to plain HTTP only when HTTPS fails (as containers/image does); --tls-verify=true \
+overrides insecure = true, and then a certificate or protocol failure is an error, never \
+a fallback.
+
+Manifests and image configs over 4 MiB are refused. A layer may unpack to at most \
+RPOD_MAX_LAYER_SIZE bytes (default 64G; K, M, G, T suffixes) and RPOD_MAX_LAYER_ENTRIES \
+tar entries (default 10000000), and a layer whose declared size is over the former is \
+refused before it is downloaded. Overlay metadata in a layer (xattrs user.overlay.*, \
+user.fuseoverlayfs.*, user.containers.*, trusted.overlay.*) is dropped: a layer makes a \
+directory opaque with a .wh..wh..opq entry.",
         examples: &[
             ("Pull an image by short name:", "rpod pull alpine"),
             ("Pull from a registry with a self-signed certificate and print only the image id:", "rpod pull -q --cert-dir ~/certs registry.example:5443/team/app:1.0"),
@@ -484,7 +497,11 @@ or REGISTRY_AUTH_FILE to keep them elsewhere. The file is written atomically wit
 0600 and the entries of other registries are kept.
 
 Prefer --password-stdin to -p: a password on the command line is visible to other users \
-in the process list.",
+in the process list.
+
+The registry is reached over HTTPS with verified certificates. --tls-verify=false, or \
+insecure = true in registries.conf, skips certificate verification and falls back to \
+plain HTTP only when HTTPS fails; --tls-verify=true overrides insecure = true.",
         examples: &[
             ("Log in, reading the password from a file:", "rpod login -u alice --password-stdin registry.example < ~/.registry-pass"),
             ("Check whether you are logged in:", "rpod login --get-login registry.example"),
@@ -1040,7 +1057,7 @@ pub static CONFIG_PAGES: &[ConfigPage] = &[
 registries.conf is the TOML file of containers/image that podman, skopeo and buildah \
 read. rpod reads the same files, so one configuration serves all of them. It decides how \
 a short name such as alpine becomes a full reference, and which registries are reached \
-over plain HTTP or not at all.
+without certificate verification (or plain HTTP) or not at all.
 
 rpod reads only the keys below. A [[registry]] table with mirror entries is accepted, \
 with a warning that mirrors are not used yet: rpod pulls from the registry itself. Other \
@@ -1067,7 +1084,8 @@ precedence.
 > [[registry]]
 One table per registry or repository prefix: prefix = \"HOST[/PATH]\" (or location alone), \
 location = \"HOST[:PORT][/PATH]\" to pull from another place than the prefix says, \
-insecure = true to allow plain HTTP and unverified TLS, blocked = true to refuse pulling. \
+insecure = true to skip certificate verification and fall back to plain HTTP when HTTPS \
+fails (--tls-verify=true on the command line overrides it), blocked = true to refuse pulling. \
 The longest matching prefix applies; a later file's table for the same prefix replaces \
 an earlier one.
 

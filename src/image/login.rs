@@ -3,21 +3,21 @@
 //! Login checks the credentials against the registry's `/v2/` endpoint
 //! before storing anything: Basic auth directly, or the Bearer token flow
 //! through the realm named in `WWW-Authenticate`. `--tls-verify=false`, or a
-//! registry marked insecure in registries.conf, allows plain HTTP and skips
-//! certificate verification (HTTPS is still tried first, as podman).
+//! registry marked insecure in registries.conf, means HTTPS without
+//! certificate verification, falling back to plain HTTP only when HTTPS
+//! fails (see `transport`).
 //! The password is only ever in memory: never in an error, a log line or
 //! the arguments of a process.
 
 use super::auth::{self, Credentials};
 use super::reference::Reference;
 use super::registries::RegistriesConf;
-use super::tls;
+use super::transport::{describe, Transport};
 use crate::cli::image::{LoginArgs, LogoutArgs};
 use crate::cli::GlobalOpts;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
-use std::time::Duration;
 
 pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     let ro = &a.registry_opts;
@@ -232,14 +232,13 @@ impl std::fmt::Display for Unauthorized {
 }
 impl std::error::Error for Unauthorized {}
 
-/// How to reach one registry.
+/// How to reach one registry (the transport is decided when it is pinged).
 struct Conn {
     /// What the user called it (for messages).
     registry: String,
-    /// Where requests go ("registry-1.docker.io" for docker.io).
-    host: String,
-    allow_http: bool,
-    client: reqwest::Client,
+    insecure: bool,
+    tls_verify: Option<bool>,
+    cert_dir: Option<std::path::PathBuf>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -250,46 +249,15 @@ impl Conn {
         tls_verify: Option<bool>,
         cert_dir: Option<&Path>,
     ) -> Result<Conn> {
-        let settings = conf.registry(registry);
-        // An explicit --tls-verify wins over registries.conf, as in podman.
-        let insecure = match tls_verify {
-            Some(v) => !v,
-            None => settings.insecure,
-        };
-        let host = match registry {
-            "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
-            r => r.to_string(),
-        };
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(60));
-        if insecure {
-            b = b.tls_danger_accept_invalid_certs(true);
-        } else {
-            let mut roots = Vec::new();
-            for pem in tls::ca_certs(registry, cert_dir)? {
-                roots.push(reqwest::Certificate::from_pem(&pem).with_context(|| {
-                    format!("a CA certificate for {registry} is not valid PEM")
-                })?);
-            }
-            b = b.tls_certs_merge(roots);
-        }
-        if let Some(pem) = tls::client_identity(registry, cert_dir)? {
-            let id = reqwest::Identity::from_pem(&pem)
-                .with_context(|| format!("the client certificate for {registry} is not usable"))?;
-            b = b.identity(id);
-        }
-        let client = b.build().context("setting up the HTTP client")?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?;
         Ok(Conn {
             registry: registry.to_string(),
-            host,
-            allow_http: insecure,
-            client,
+            insecure: conf.registry(registry).insecure,
+            tls_verify,
+            cert_dir: cert_dir.map(Path::to_path_buf),
             rt,
         })
     }
@@ -300,7 +268,13 @@ impl Conn {
     }
 
     async fn check_async(&self, creds: &Credentials) -> Result<()> {
-        let (base, ping) = self.ping().await?;
+        let (t, ping) = Transport::connect(
+            &self.registry,
+            self.insecure,
+            self.tls_verify,
+            self.cert_dir.as_deref(),
+        )
+        .await?;
         let status = ping.status();
         if status.is_success() {
             debug!("{} needs no authentication", self.registry);
@@ -313,13 +287,13 @@ impl Conn {
             .filter_map(|v| v.to_str().ok())
             .filter_map(parse_challenge)
             .collect();
-        let v2 = format!("{base}/v2/");
+        let v2 = format!("{}/v2/", t.base());
         let bearer = challenges.iter().find(|c| c.scheme == "bearer");
         let req = if let Some(c) = bearer {
-            let token = self.token(c, creds).await?;
-            self.client.get(&v2).bearer_auth(token)
+            let token = self.token(&t, c, creds).await?;
+            t.client.get(&v2).bearer_auth(token)
         } else if challenges.iter().any(|c| c.scheme == "basic") {
-            self.client
+            t.client
                 .get(&v2)
                 .basic_auth(&creds.username, Some(&creds.password))
         } else {
@@ -328,7 +302,10 @@ impl Conn {
                 self.registry
             );
         };
-        let resp = req.send().await.map_err(|e| describe(e, &self.registry))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| describe(e, &self.registry, t.verify))?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
             401 | 403 => Err(Unauthorized.into()),
@@ -336,43 +313,8 @@ impl Conn {
         }
     }
 
-    /// GET /v2/ without credentials: over HTTPS, then plain HTTP if allowed.
-    async fn ping(&self) -> Result<(String, reqwest::Response)> {
-        let https = format!("https://{}", self.host);
-        let first = self.client.get(format!("{https}/v2/")).send().await;
-        let (base, resp) = match first {
-            Ok(r) => (https, r),
-            Err(e) if self.allow_http => {
-                debug!("HTTPS to {} failed ({e}), trying plain HTTP", self.registry);
-                let http = format!("http://{}", self.host);
-                match self.client.get(format!("{http}/v2/")).send().await {
-                    Ok(r) => (http, r),
-                    Err(e2) => {
-                        return Err(describe(e2, &self.registry)).with_context(|| {
-                            format!(
-                                "pinging container registry {} (HTTPS failed too: {e})",
-                                self.registry
-                            )
-                        })
-                    }
-                }
-            }
-            Err(e) => {
-                return Err(describe(e, &self.registry))
-                    .with_context(|| format!("pinging container registry {}", self.registry))
-            }
-        };
-        match resp.status().as_u16() {
-            200..=299 | 401 => Ok((base, resp)),
-            s => bail!(
-                "pinging container registry {}: unexpected status {s} from {base}/v2/ (is it a registry?)",
-                self.registry
-            ),
-        }
-    }
-
     /// The Bearer token flow: GET realm?service=…&scope=… with Basic auth.
-    async fn token(&self, c: &Challenge, creds: &Credentials) -> Result<String> {
+    async fn token(&self, t: &Transport, c: &Challenge, creds: &Credentials) -> Result<String> {
         let realm = c
             .param("realm")
             .ok_or_else(|| anyhow!("{}: Bearer challenge without a realm", self.registry))?;
@@ -383,14 +325,14 @@ impl Conn {
         if let Some(s) = c.param("scope") {
             query.push(("scope", s));
         }
-        let resp = self
+        let resp = t
             .client
             .get(realm)
             .query(&query)
             .basic_auth(&creds.username, Some(&creds.password))
             .send()
             .await
-            .map_err(|e| describe(e, &self.registry))
+            .map_err(|e| describe(e, &self.registry, t.verify))
             .with_context(|| format!("getting a token from {realm}"))?;
         match resp.status().as_u16() {
             200..=299 => {}
@@ -409,49 +351,22 @@ impl Conn {
     }
 }
 
-/// reqwest 0.13 without its json feature: parse the body ourselves.
+/// reqwest 0.13 without its json feature: parse the body ourselves, read
+/// no more than 1 MiB of it.
 async fn json_body(resp: reqwest::Response) -> Result<serde_json::Value> {
-    let b = resp.bytes().await?;
+    let b = super::transport::read_bounded(resp, 1 << 20, "the token response", false).await?;
     Ok(serde_json::from_slice(&b)?)
-}
-
-/// One line for a transport error, with its causes (the TLS reason is deep
-/// in the chain) and a hint for certificate problems.
-fn describe(e: reqwest::Error, registry: &str) -> anyhow::Error {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    let lower = msg.to_lowercase();
-    if lower.contains("invalidcontenttype") || lower.contains("wrong version number") {
-        msg.push_str(
-            " (the registry seems to speak plain HTTP: mark it insecure in registries.conf, \
-             or use --tls-verify=false)",
-        );
-    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
-        msg.push_str(&format!(
-            " (to trust a private CA put it in ~/.config/containers/certs.d/{registry}/ca.crt, \
-             or use --tls-verify=false for a test registry)"
-        ));
-    }
-    anyhow!(msg)
 }
 
 /// One WWW-Authenticate challenge: `Bearer realm="…",service="…"`.
 #[derive(Debug, PartialEq)]
-struct Challenge {
-    scheme: String,
-    params: Vec<(String, String)>,
+pub(super) struct Challenge {
+    pub(super) scheme: String,
+    pub(super) params: Vec<(String, String)>,
 }
 
 impl Challenge {
-    fn param(&self, k: &str) -> Option<&str> {
+    pub(super) fn param(&self, k: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(k))
@@ -459,7 +374,7 @@ impl Challenge {
     }
 }
 
-fn parse_challenge(h: &str) -> Option<Challenge> {
+pub(super) fn parse_challenge(h: &str) -> Option<Challenge> {
     let h = h.trim();
     let (scheme, rest) = match h.find(' ') {
         Some(i) => (&h[..i], h[i + 1..].trim()),

@@ -2,12 +2,14 @@
 //! TLS, pulling, and the image commands.
 
 pub mod auth;
+mod client;
 mod local;
 mod login;
 mod pull;
 pub mod reference;
 pub mod registries;
 pub mod tls;
+pub mod transport;
 
 use crate::cli::image::*;
 use crate::cli::GlobalOpts;

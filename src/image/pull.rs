@@ -4,18 +4,15 @@
 //! unpacked as soon as it is complete. The image record is written last, so
 //! an interrupted pull leaves nothing that looks like an image.
 
+use super::client::{with_retries, FetchError, RegistryClient, TransientError};
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
+use super::transport::{describe, read_bounded};
 use crate::cli::image::{PlatformOpts, RegistryOpts};
 use crate::cli::GlobalOpts;
-use crate::storage::{chain_ids, ImageRecord, LayerRecord, Store};
+use crate::storage::{chain_ids, human_size, ImageRecord, LayerLimits, LayerRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
-use oci_client::manifest::OciDescriptor;
-use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 use sha2::Digest as _;
 use std::io::{IsTerminal, Write};
@@ -211,121 +208,16 @@ fn check_digest(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
     Ok(())
 }
 
-/// Errors worth another try: the network, not the content.
-fn transient(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::RequestError(r) => {
-            r.is_timeout() || r.is_connect() || r.is_body() || r.is_request()
-        }
-        OciDistributionError::IoError(_) => true,
-        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
-        _ => false,
-    }
-}
+/// The largest manifest or config rpod reads, as containers/image.
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
-/// Turn a distribution error into something a user can act on.
-fn explain(e: OciDistributionError, registry: &str, had_creds: bool) -> anyhow::Error {
-    match &e {
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => {
-            if had_creds {
-                anyhow!("{registry}: invalid username/password ({e})")
-            } else {
-                anyhow!("{registry}: authentication required: log in with `rpod login {registry}` ({e})")
-            }
-        }
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let msgs: Vec<String> = envelope
-                .errors
-                .iter()
-                .map(|x| {
-                    if x.message.is_empty() {
-                        format!("{:?}", x.code)
-                    } else {
-                        x.message.clone()
-                    }
-                })
-                .collect();
-            let unauthorized = envelope
-                .errors
-                .iter()
-                .any(|x| matches!(format!("{:?}", x.code).as_str(), "Unauthorized" | "Denied"));
-            if unauthorized && !had_creds {
-                anyhow!(
-                    "{registry}: authentication required: log in with `rpod login {registry}` ({})",
-                    msgs.join("; ")
-                )
-            } else if unauthorized {
-                anyhow!(
-                    "{registry}: invalid username/password ({})",
-                    msgs.join("; ")
-                )
-            } else {
-                // The registry's own words ("manifest unknown"); the raw error
-                // repeats them with the URL and an envelope dump.
-                anyhow!("{}", msgs.join("; "))
-            }
-        }
-        _ => anyhow::Error::new(e),
-    }
-}
-
-async fn with_retries<T, F, Fut>(
-    what: &str,
-    mut f: F,
-) -> std::result::Result<T, OciDistributionError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
-{
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < TRIES && transient(&e) => {
-                debug!("{what}: {e}; retrying ({attempt}/{TRIES})");
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// One registry connection, set up from registries.conf, certs.d and auth.json.
-struct Source {
-    client: oci_client::Client,
-    auth: RegistryAuth,
-    had_creds: bool,
-    registry: String,
-}
-
-fn connect(
+/// Connect to the registry of `reference`, with credentials from --creds or
+/// auth.json.
+async fn connect(
     reference: &Reference,
     settings: &RegistrySettings,
     opts: &RegistryOpts,
-) -> Result<Source> {
-    let registry = reference.registry.clone();
-    let plain_http = settings.insecure || opts.tls_verify == Some(false);
-    let mut config = ClientConfig {
-        protocol: if plain_http {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        accept_invalid_certificates: opts.tls_verify == Some(false),
-        max_concurrent_download: MAX_PARALLEL_LAYERS,
-        connect_timeout: Some(Duration::from_secs(30)),
-        read_timeout: Some(Duration::from_secs(60)),
-        user_agent: concat!("rpod/", env!("CARGO_PKG_VERSION")),
-        ..Default::default()
-    };
-    for pem in super::tls::ca_certs(&registry, opts.cert_dir.as_deref())? {
-        config.extra_root_certificates.push(Certificate {
-            encoding: CertificateEncoding::Pem,
-            data: pem,
-        });
-    }
+) -> Result<RegistryClient> {
     let creds = match &opts.creds {
         Some(c) => {
             let (u, p) = c.split_once(':').unwrap_or((c.as_str(), ""));
@@ -334,33 +226,36 @@ fn connect(
         None => super::auth::lookup(&reference.repo_name(), opts.authfile.as_deref())?
             .map(|c| (c.username, c.password)),
     };
-    let had_creds = creds.is_some();
-    let auth = match creds {
-        Some((u, p)) => RegistryAuth::Basic(u, p),
-        None => RegistryAuth::Anonymous,
-    };
-    Ok(Source {
-        client: oci_client::Client::new(config),
-        auth,
-        had_creds,
-        registry,
-    })
+    RegistryClient::connect(
+        &reference.registry,
+        &reference.repository,
+        settings.insecure,
+        opts.tls_verify,
+        opts.cert_dir.as_deref(),
+        creds,
+    )
+    .await
 }
 
-fn oci_ref(r: &Reference) -> oci_client::Reference {
-    match (&r.tag, &r.digest) {
-        (_, Some(d)) => {
-            oci_client::Reference::with_digest(r.registry.clone(), r.repository.clone(), d.clone())
-        }
-        (Some(t), None) => {
-            oci_client::Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone())
-        }
-        (None, None) => oci_client::Reference::with_tag(
-            r.registry.clone(),
-            r.repository.clone(),
-            "latest".into(),
-        ),
-    }
+/// Fetch a manifest (by tag or digest), refusing one over MAX_MANIFEST_SIZE
+/// before reading it whole: by Content-Length, or by counting what arrives.
+async fn fetch_manifest(src: &RegistryClient, reference: &str) -> Result<Vec<u8>> {
+    let what = format!("manifest {reference}");
+    let accept = ACCEPTED.join(", ");
+    with_retries(&what, TRIES, || {
+        src.get_small(
+            "manifests",
+            reference,
+            Some(&accept),
+            &what,
+            MAX_MANIFEST_SIZE,
+        )
+    })
+    .await
+}
+
+fn over_limit(what: &str, size: u64, max: u64) -> anyhow::Error {
+    anyhow!("{what}: {size} bytes is over the {} limit", human_size(max))
 }
 
 /// Shows what a pull is doing: bars on a terminal, plain lines otherwise.
@@ -479,14 +374,13 @@ async fn pull_reference(
     want: &Platform,
     mut rep: Reporter,
 ) -> Result<ImageRecord> {
-    let src = connect(source, settings, opts)?;
-    let oref = oci_ref(source);
-    let (bytes, _) = with_retries("fetching the manifest", || {
-        src.client.pull_manifest_raw(&oref, &src.auth, ACCEPTED)
-    })
-    .await
-    .map_err(|e| explain(e, &src.registry, src.had_creds))
-    .context("reading manifest")?;
+    let src = connect(source, settings, opts).await?;
+    let top = match (&source.digest, &source.tag) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => "latest".to_string(),
+    };
+    let bytes = fetch_manifest(&src, &top).await?;
     // Always our own hash: a registry's header is not proof of anything.
     let mut manifest_digest = sha256_of(&bytes);
     if let Some(d) = &source.digest {
@@ -520,17 +414,14 @@ async fn pull_reference(
                     avail.join(", ")
                 );
             };
-            let child = oci_client::Reference::with_digest(
-                source.registry.clone(),
-                source.repository.clone(),
-                entry.digest.clone(),
-            );
-            let (b, _) = with_retries("fetching the manifest", || {
-                src.client.pull_manifest_raw(&child, &src.auth, ACCEPTED)
-            })
-            .await
-            .map_err(|e| explain(e, &src.registry, src.had_creds))
-            .with_context(|| format!("reading manifest {}", entry.digest))?;
+            if entry.size > MAX_MANIFEST_SIZE {
+                return Err(over_limit(
+                    &format!("manifest {}", entry.digest),
+                    entry.size,
+                    MAX_MANIFEST_SIZE,
+                ));
+            }
+            let b = fetch_manifest(&src, &entry.digest).await?;
             check_digest(&format!("manifest {}", entry.digest), &b, &entry.digest)?;
             manifest_digest = entry.digest.clone();
             manifest_bytes = b.to_vec();
@@ -547,6 +438,10 @@ async fn pull_reference(
             }
         }
     };
+    // A declared size is only a claim, but nothing may trust a huge one
+    // (allocations, progress totals): a compressed layer is not bigger
+    // than what it may unpack to.
+    let limits = LayerLimits::from_env()?;
     for l in &layer_descs {
         if !LAYER_TYPES.contains(&l.media_type.as_str()) {
             bail!(
@@ -555,10 +450,19 @@ async fn pull_reference(
                 l.media_type
             );
         }
+        if l.size > limits.max_size {
+            bail!(
+                "layer {}: {} bytes is over the {} limit (set {} to allow more)",
+                l.digest,
+                l.size,
+                human_size(limits.max_size),
+                crate::storage::MAX_LAYER_SIZE_VAR
+            );
+        }
     }
 
     // The config: small, fetched whole and verified before anything trusts it.
-    let config_bytes = fetch_small_blob(&src, &oref, &config_desc)
+    let config_bytes = fetch_small_blob(&src, &config_desc)
         .await
         .context("reading the image config")?;
     let config: serde_json::Value = serde_json::from_slice(&config_bytes)
@@ -604,20 +508,10 @@ async fn pull_reference(
         let desc = layer_descs[i].clone();
         let (diff_id, chain) = (diff_ids[i].clone(), chains[i].clone());
         let parent = (i > 0).then(|| chains[i - 1].clone());
-        let (src, oref, rep, sem, store) = (&src, &oref, rep.clone(), sem.clone(), store);
+        let (src, rep, sem, store) = (&src, rep.clone(), sem.clone(), store);
         tasks.push(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            fetch_and_unpack(
-                store,
-                src,
-                oref,
-                &desc,
-                &diff_id,
-                &chain,
-                parent.as_deref(),
-                &rep,
-            )
-            .await
+            fetch_and_unpack(store, src, &desc, &diff_id, &chain, parent.as_deref(), &rep).await
         });
     }
     futures_util::future::try_join_all(tasks).await?;
@@ -680,41 +574,41 @@ async fn pull_reference(
     Ok(rec)
 }
 
-/// Fetch a small blob (the config) whole, verify it and store it.
-async fn fetch_small_blob(
-    src: &Source,
-    oref: &oci_client::Reference,
-    desc: &Descriptor,
-) -> Result<Vec<u8>> {
-    let od = OciDescriptor {
-        digest: desc.digest.clone(),
-        media_type: desc.media_type.clone(),
-        size: desc.size as i64,
-        ..Default::default()
-    };
-    let mut attempt = 1;
-    loop {
-        let mut buf = Vec::with_capacity(desc.size as usize);
-        match src.client.pull_blob(oref, &od, &mut buf).await {
-            Ok(()) => {
-                check_digest(&format!("blob {}", desc.digest), &buf, &desc.digest)?;
-                return Ok(buf);
-            }
-            Err(e) if attempt < TRIES && transient(&e) => {
-                debug!("blob {}: {e}; retrying ({attempt}/{TRIES})", desc.digest);
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(explain(e, &src.registry, src.had_creds)),
-        }
+/// Fetch a small blob (the config) whole and verify it. Its descriptor's
+/// size is capped at MAX_MANIFEST_SIZE before anything is allocated, and
+/// reading stops as soon as more than that size arrives.
+async fn fetch_small_blob(src: &RegistryClient, desc: &Descriptor) -> Result<Vec<u8>> {
+    let what = format!("config {}", desc.digest);
+    if desc.size > MAX_MANIFEST_SIZE {
+        return Err(over_limit(&what, desc.size, MAX_MANIFEST_SIZE));
     }
+    let buf = with_retries(&what, TRIES, || async {
+        let resp = src
+            .get_blob(&desc.digest, desc.size)
+            .await
+            .map_err(|e| match e {
+                FetchError::Fatal(e) => FetchError::Fatal(e.context(what.clone())),
+                t => t,
+            })?;
+        read_bounded(resp, desc.size, &what, false)
+            .await
+            .map_err(|e| {
+                if e.is::<reqwest::Error>() {
+                    FetchError::Transient(e.context(what.clone()))
+                } else {
+                    FetchError::Fatal(e)
+                }
+            })
+    })
+    .await?;
+    check_digest(&format!("blob {}", desc.digest), &buf, &desc.digest)?;
+    Ok(buf)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn fetch_and_unpack(
     store: &Store,
-    src: &Source,
-    oref: &oci_client::Reference,
+    src: &RegistryClient,
     desc: &Descriptor,
     diff_id: &str,
     chain: &str,
@@ -727,7 +621,6 @@ async fn fetch_and_unpack(
         match stream_layer(
             store,
             src,
-            oref,
             desc,
             diff_id,
             parent,
@@ -765,20 +658,13 @@ async fn fetch_and_unpack(
 #[allow(clippy::too_many_arguments)]
 async fn stream_layer(
     store: &Store,
-    src: &Source,
-    oref: &oci_client::Reference,
+    src: &RegistryClient,
     desc: &Descriptor,
     diff_id: &str,
     parent: Option<&str>,
     bar: Option<&ProgressBar>,
     total: Option<&ProgressBar>,
 ) -> Result<String> {
-    let od = OciDescriptor {
-        digest: desc.digest.clone(),
-        media_type: desc.media_type.clone(),
-        size: desc.size as i64,
-        ..Default::default()
-    };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<bytes::Bytes, String>>(64);
     let unpack = {
         let (store, digest, size) = (store.clone(), desc.digest.clone(), desc.size);
@@ -792,78 +678,112 @@ async fn stream_layer(
             store.unpack_layer_from(reader, &digest, &mt, &diff, par.as_deref())
         })
     };
+    // The download hashes what it forwards (as the reader does): when the
+    // unpacker fails early on a corrupt blob, the rest is read and the
+    // digest mismatch, the cause, is reported rather than its symptom.
+    let mut hasher = sha2::Sha256::new();
+    let mut got = 0u64;
+    let mut rest: Option<reqwest::Response> = None;
     let download = async {
-        let mut stream = src
-            .client
-            .pull_blob_stream(oref, &od)
-            .await
-            .map_err(|e| explain(e, &src.registry, src.had_creds))
-            .context("downloading")?;
-        let mut got = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                // oci-client checks the digest as the stream ends and reports a
-                // mismatch as a stream error: bad content, not a bad network.
-                Err(e) if e.to_string().contains("digest") => {
-                    let msg = format!("digest mismatch: {e}");
-                    let _ = tx.send(Err(msg.clone())).await;
-                    return Err(DigestMismatch(msg).into());
-                }
+        let mut resp = match src.get_blob(&desc.digest, desc.size).await {
+            Ok(r) => r,
+            Err(e) => {
+                let transient = matches!(e, FetchError::Transient(_));
+                let e = e.into_anyhow();
+                let _ = tx.send(Err(format!("{e}"))).await;
+                return Err(if transient {
+                    anyhow::Error::new(TransientError(format!("downloading: {e:#}")))
+                } else {
+                    anyhow::Error::new(BadContent(format!("{e:#}")))
+                });
+            }
+        };
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
                 Err(e) => {
                     let msg = format!(
-                        "downloading: truncated after {got} of {} bytes: {e}",
-                        desc.size
+                        "downloading: truncated after {got} of {} bytes: {}",
+                        desc.size,
+                        describe(e, &src.registry, src.transport.verify)
                     );
                     let _ = tx.send(Err(msg.clone())).await;
-                    return Err(anyhow::Error::new(e).context(msg));
+                    return Err(anyhow::Error::new(TransientError(msg)));
                 }
             };
             got += chunk.len() as u64;
+            hasher.update(&chunk);
             for b in [bar, total].into_iter().flatten() {
                 b.inc(chunk.len() as u64);
             }
             if tx.send(Ok(chunk)).await.is_err() {
                 // The unpacker stopped reading: its own result says why (or
                 // another process had already unpacked this layer).
-                break;
+                rest = Some(resp);
+                return Ok(());
             }
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+        if got == desc.size && actual != desc.digest {
+            let msg = format!("digest mismatch: expected {}, got {actual}", desc.digest);
+            let _ = tx.send(Err(msg.clone())).await;
+            return Err(BadContent(msg).into());
         }
         Ok(())
     };
     let downloaded: Result<()> = download.await;
     drop(tx);
     let unpacked = unpack.await.context("unpacking task")?;
-    match (downloaded, unpacked) {
-        (Err(e), _) => Err(e.context(format!("layer {}", desc.digest))),
-        (Ok(()), r) => r,
+    match (downloaded, unpacked, rest) {
+        (Err(e), _, _) => Err(e.context(format!("layer {}", desc.digest))),
+        (Ok(()), Err(ue), Some(mut resp)) => {
+            // Read the rest (no more than declared) to tell a corrupt blob
+            // from a bad layer.
+            while let Ok(Some(c)) = resp.chunk().await {
+                got += c.len() as u64;
+                if got > desc.size {
+                    return Err(ue);
+                }
+                hasher.update(&c);
+            }
+            let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+            if got == desc.size && actual != desc.digest {
+                return Err(anyhow::Error::new(BadContent(format!(
+                    "digest mismatch: expected {}, got {actual}",
+                    desc.digest
+                )))
+                .context(format!("layer {}", desc.digest)));
+            }
+            Err(ue)
+        }
+        (Ok(()), r, _) => r,
     }
 }
 
-/// Content that doesn't match its digest: never worth a retry.
+/// Content that is wrong (a digest mismatch, more bytes than declared, a
+/// registry's refusal): never worth a retry.
 #[derive(Debug)]
-struct DigestMismatch(String);
+struct BadContent(String);
 
-impl std::fmt::Display for DigestMismatch {
+impl std::fmt::Display for BadContent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for DigestMismatch {}
+impl std::error::Error for BadContent {}
 
-/// Network trouble and short reads are retried; wrong content is not.
+/// Network trouble, 5xx answers and short reads are retried; wrong content
+/// is not.
 fn is_retryable(e: &anyhow::Error) -> bool {
     if e.chain()
-        .any(|c| c.is::<DigestMismatch>() || c.to_string().contains("digest mismatch"))
+        .any(|c| c.is::<BadContent>() || c.to_string().contains("digest mismatch"))
     {
         return false;
     }
     e.chain()
-        .any(|c| match c.downcast_ref::<OciDistributionError>() {
-            Some(oe) => transient(oe),
-            None => c.to_string().contains("truncated"),
-        })
+        .any(|c| c.is::<TransientError>() || c.to_string().contains("truncated"))
 }
 
 /// The blocking side of a streamed layer: reads what the download task
@@ -912,6 +832,16 @@ impl std::io::Read for VerifyingReader {
                 Some(Ok(b)) => {
                     self.hasher.update(&b);
                     self.count += b.len() as u64;
+                    if self.count > self.size {
+                        self.done = true;
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "blob {}: more than the {} bytes its descriptor says",
+                                self.digest, self.size
+                            ),
+                        ));
+                    }
                     self.cur = b;
                 }
                 Some(Err(msg)) => return Err(std::io::Error::other(msg)),

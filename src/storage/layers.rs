@@ -46,6 +46,79 @@ pub struct LayerInfo {
     pub uncompressed_size: u64,
 }
 
+/// Bounds on what one layer may unpack to, against decompression bombs:
+/// the uncompressed tar's bytes and its number of entries. Set by the
+/// environment variables `RPOD_MAX_LAYER_SIZE` (bytes, or with a K, M, G or
+/// T suffix, binary) and `RPOD_MAX_LAYER_ENTRIES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerLimits {
+    pub max_size: u64,
+    pub max_entries: u64,
+}
+
+pub const MAX_LAYER_SIZE_VAR: &str = "RPOD_MAX_LAYER_SIZE";
+pub const MAX_LAYER_ENTRIES_VAR: &str = "RPOD_MAX_LAYER_ENTRIES";
+
+impl Default for LayerLimits {
+    fn default() -> Self {
+        LayerLimits {
+            max_size: 64 << 30,
+            max_entries: 10_000_000,
+        }
+    }
+}
+
+impl LayerLimits {
+    /// The defaults, overridden by the environment; a malformed value is an
+    /// error naming the variable.
+    pub fn from_env() -> Result<LayerLimits> {
+        let mut l = LayerLimits::default();
+        if let Some(v) = std::env::var_os(MAX_LAYER_SIZE_VAR) {
+            let v = v.to_string_lossy();
+            l.max_size = parse_size(&v).ok_or_else(|| {
+                anyhow!(
+                    "{MAX_LAYER_SIZE_VAR}={v:?}: expected a size in bytes, e.g. 10485760 or 10M"
+                )
+            })?;
+        }
+        if let Some(v) = std::env::var_os(MAX_LAYER_ENTRIES_VAR) {
+            let v = v.to_string_lossy();
+            l.max_entries = v.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                anyhow!("{MAX_LAYER_ENTRIES_VAR}={v:?}: expected a number of entries")
+            })?;
+        }
+        Ok(l)
+    }
+}
+
+/// "123", "10K", "10M", "64G", "1T" (binary multiples; an optional "iB"/"B").
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix("iB")
+        .or_else(|| s.strip_suffix('B'))
+        .unwrap_or(s);
+    let (num, shift) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 10),
+        (i, 'm' | 'M') => (&s[..i], 20),
+        (i, 'g' | 'G') => (&s[..i], 30),
+        (i, 't' | 'T') => (&s[..i], 40),
+        _ => (s, 0),
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    n.checked_mul(1u64 << shift).filter(|&n| n > 0)
+}
+
+/// "10 MiB", "64 GiB", or "N bytes".
+pub fn human_size(n: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
 const OPAQUE: &str = ".wh..wh..opq";
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_XATTRS: [&str; 2] = ["user.overlay.opaque", "user.fuseoverlayfs.opaque"];
@@ -102,11 +175,12 @@ fn decompressor<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
 }
 
 /// Counts and hashes what passes through (the diff id is the sha256 of
-/// the uncompressed tar).
+/// the uncompressed tar), and fails once more than `limit` bytes came.
 struct HashReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
+    limit: u64,
 }
 
 impl<R: Read> Read for HashReader<R> {
@@ -114,6 +188,12 @@ impl<R: Read> Read for HashReader<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
+        if self.count > self.limit {
+            return Err(io::Error::other(format!(
+                "the uncompressed layer is over the {} limit (set {MAX_LAYER_SIZE_VAR} to allow more)",
+                human_size(self.limit)
+            )));
+        }
         Ok(n)
     }
 }
@@ -150,6 +230,7 @@ pub(super) fn unpack_layer_from<R: Read>(
         digest_hex(p).context("parent chain id")?;
     }
     check_media_type(media_type)?;
+    let limits = LayerLimits::from_env()?;
     let chain = chain_id(parent, diff_id);
     if store.has_layer(&chain) {
         return Ok(chain);
@@ -168,8 +249,9 @@ pub(super) fn unpack_layer_from<R: Read>(
         inner: decompressor(BufReader::with_capacity(256 << 10, blob))?,
         hasher: Sha256::new(),
         count: 0,
+        limit: limits.max_size,
     };
-    extract(&mut hr, &diff)?;
+    extract(&mut hr, &diff, limits.max_entries)?;
     // The tar may end before the stream does (padding); the diff id covers all of it.
     io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
     let got = format!("sha256:{}", hex::encode(hr.hasher.finalize_reset()));
@@ -206,8 +288,9 @@ pub(super) fn unpack_layer_from<R: Read>(
     Ok(chain)
 }
 
-/// Extract the tar stream `r` into the new directory `dest`.
-pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
+/// Extract the tar stream `r` into the new directory `dest`; more than
+/// `max_entries` entries is an error.
+pub(crate) fn extract<R: Read>(r: R, dest: &Path, max_entries: u64) -> Result<()> {
     std::fs::create_dir(dest).with_context(|| format!("creating {}", dest.display()))?;
     let root =
         OwnedFd::from(File::open(dest).with_context(|| format!("opening {}", dest.display()))?);
@@ -220,12 +303,18 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path) -> Result<()> {
         buf: vec![0u8; READ_BUF],
         devices: Vec::new(),
         pax: Pax::default(),
+        dropped_overlay_xattr: false,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
     }
     let mut ar = tar::Archive::new(r);
-    for entry in ar.entries().context("reading the layer tar")? {
+    for (n, entry) in ar.entries().context("reading the layer tar")?.enumerate() {
+        if n as u64 >= max_entries {
+            bail!(
+                "the layer has more than {max_entries} entries (set {MAX_LAYER_ENTRIES_VAR} to allow more)"
+            );
+        }
         let mut entry = entry.context("reading the layer tar")?;
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
@@ -293,6 +382,24 @@ struct Extractor {
     devices: Vec<String>,
     /// The pax records of the entry being extracted.
     pax: Pax,
+    /// Whether an overlay xattr was dropped already (logged once).
+    dropped_overlay_xattr: bool,
+}
+
+/// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
+/// read as metadata of the store itself (opaque, redirect, metacopy, origin,
+/// override_stat, ...). A layer never sets them; `.wh..wh..opq` is how a
+/// layer asks for an opaque dir.
+const STORE_XATTR_PREFIXES: [&str; 5] = [
+    "user.overlay.",
+    "user.fuseoverlayfs.",
+    "user.containers.",
+    "trusted.overlay.",
+    "trusted.fuseoverlayfs.",
+];
+
+fn is_store_xattr(name: &str) -> bool {
+    STORE_XATTR_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// What rpod uses of an entry's pax records: user xattrs and GNU sparse
@@ -766,6 +873,15 @@ impl Extractor {
 
     fn apply_xattrs(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
         for (name, value) in &self.pax.xattrs {
+            if is_store_xattr(name) {
+                // Overlay metadata is the store's own business: from image
+                // data it would forge opaque dirs, redirects or metacopy.
+                if !self.dropped_overlay_xattr {
+                    debug!("dropping overlay metadata xattrs from the layer (first: {name})");
+                    self.dropped_overlay_xattr = true;
+                }
+                continue;
+            }
             if !name.starts_with("user.") {
                 debug!("skipping xattr {name} (only user.* xattrs are kept)");
                 continue;
@@ -979,7 +1095,7 @@ pub(crate) mod tests {
         let dest = d.path().join("layer/diff");
         std::fs::create_dir(d.path().join("layer")).unwrap();
         let bytes = t.bytes();
-        let r = extract(&bytes[..], &dest);
+        let r = extract(&bytes[..], &dest, LayerLimits::default().max_entries);
         (d, dest, r)
     }
 
@@ -1114,6 +1230,104 @@ pub(crate) mod tests {
         assert!(std::os::unix::fs::FileTypeExt::is_fifo(
             &md("fifo").file_type()
         ));
+    }
+
+    #[test]
+    fn overlay_metadata_from_the_layer_is_dropped() {
+        let mut t = Tar::new();
+        t.0.append_pax_extensions([
+            ("SCHILY.xattr.user.overlay.opaque", &b"y"[..]),
+            ("SCHILY.xattr.user.fuseoverlayfs.opaque", &b"y"[..]),
+            ("SCHILY.xattr.user.rpod.keep", &b"1"[..]),
+        ])
+        .unwrap();
+        t.dir("forged/", 0o755);
+        t.0.append_pax_extensions([
+            ("SCHILY.xattr.user.overlay.redirect", &b"/etc"[..]),
+            ("SCHILY.xattr.user.overlay.metacopy", &b""[..]),
+            (
+                "SCHILY.xattr.user.containers.override_stat",
+                &b"0:0:4755"[..],
+            ),
+            ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+        ])
+        .unwrap();
+        t.dir("redirected/", 0o755);
+        t.0.append_pax_extensions([("LIBARCHIVE.xattr.user.overlay.opaque", &b"eQ=="[..])])
+            .unwrap();
+        t.file("f", b"x");
+        // The layer's own way to say opaque still works.
+        t.dir("real/", 0o755).file("real/.wh..wh..opq", b"");
+        let (_d, dest, r) = unpack(t);
+        r.unwrap();
+        for (p, names) in [
+            ("forged", &OPAQUE_XATTRS[..]),
+            (
+                "redirected",
+                &[
+                    "user.overlay.redirect",
+                    "user.overlay.metacopy",
+                    "user.containers.override_stat",
+                ][..],
+            ),
+            ("f", &["user.overlay.opaque"][..]),
+        ] {
+            for n in names {
+                assert_eq!(xattr_of(&dest.join(p), n), None, "{p}: {n}");
+            }
+        }
+        assert_eq!(
+            xattr_of(&dest.join("forged"), "user.rpod.keep").as_deref(),
+            Some(&b"1"[..])
+        );
+        for x in OPAQUE_XATTRS {
+            assert_eq!(xattr_of(&dest.join("real"), x).as_deref(), Some(&b"y"[..]));
+        }
+    }
+
+    #[test]
+    fn layer_limits_parse_and_bound_bytes_and_entries() {
+        assert_eq!(parse_size("10485760"), Some(10 << 20));
+        assert_eq!(parse_size("10M"), Some(10 << 20));
+        assert_eq!(parse_size("64GiB"), Some(64 << 30));
+        assert_eq!(parse_size("2k"), Some(2048));
+        for bad in ["", "x", "-1", "0", "10Q", "99999999999T"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        assert_eq!(human_size(10 << 20), "10 MiB");
+        assert_eq!(human_size(4 << 20), "4 MiB");
+        assert_eq!(human_size(1000), "1000 bytes");
+
+        let mut t = Tar::new();
+        for i in 0..5 {
+            t.file(&format!("f{i}"), b"x");
+        }
+        let bytes = t.bytes();
+        let d = tempfile::tempdir().unwrap();
+        let e = format!(
+            "{:#}",
+            extract(&bytes[..], &d.path().join("a"), 4).unwrap_err()
+        );
+        assert!(
+            e.contains("more than 4 entries") && e.contains(MAX_LAYER_ENTRIES_VAR),
+            "{e}"
+        );
+        extract(&bytes[..], &d.path().join("b"), 5).unwrap();
+
+        let mut hr = HashReader {
+            inner: &bytes[..],
+            hasher: Sha256::new(),
+            count: 0,
+            limit: 2048,
+        };
+        let e = format!(
+            "{:#}",
+            extract(&mut hr, &d.path().join("c"), 100).unwrap_err()
+        );
+        assert!(
+            e.contains("over the 2 KiB limit") && e.contains(MAX_LAYER_SIZE_VAR),
+            "{e}"
+        );
     }
 
     #[test]

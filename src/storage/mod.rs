@@ -28,7 +28,7 @@ pub mod time;
 pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
 pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
-pub use layers::LayerInfo;
+pub use layers::{human_size, LayerInfo, LayerLimits, MAX_LAYER_SIZE_VAR};
 pub use lock::Lock;
 
 use anyhow::{bail, Context, Result};
