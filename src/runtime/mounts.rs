@@ -9,6 +9,7 @@
 //! ([`Node::path`]), so a symlink in the image, or one swapped in by another
 //! container sharing a volume, can't point a mount or a mkdir at the host.
 
+use crate::error::{coded, EXIT_CANNOT_INVOKE};
 use crate::sys::inroot::Node;
 use crate::sys::runtime::Syscalls;
 use anyhow::{bail, Context, Result};
@@ -141,6 +142,14 @@ fn errno_ctx(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
     anyhow::Error::new(std::io::Error::from_raw_os_error(e as i32)).context(what())
 }
 
+/// A path in the rootfs that can't be resolved or created inside it (a
+/// symlink loop or chain, a file where a directory must be): exit code 126,
+/// as podman reports the OCI runtime's failure to set the container up.
+fn path_err(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
+    let io = std::io::Error::from_raw_os_error(e as i32);
+    coded(EXIT_CANNOT_INVOKE, format!("{}: {io}", what()))
+}
+
 /// Everything before createContainer hooks and pivot_root: propagation,
 /// the rootfs bind, the spec's mounts in order, /dev, the cwd.
 pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
@@ -198,7 +207,7 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
 
     if let Some(p) = spec.process() {
         sys.mkdir_in(cfg.rootfs, p.cwd(), 0o755).map_err(|e| {
-            errno_ctx(e, || {
+            path_err(e, || {
                 format!("creating the working directory {}", p.cwd().display())
             })
         })?;
@@ -240,7 +249,7 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
 
     let target = sys
         .mkdir_in(root, dest, 0o755)
-        .map_err(|e| errno_ctx(e, || format!("creating {}", dest.display())))?;
+        .map_err(|e| path_err(e, || format!("creating {}", dest.display())))?;
     let source = m.source().as_deref().unwrap_or(Path::new(typ));
     let res = sys.mount(
         Some(source),
@@ -319,7 +328,7 @@ fn propagate(sys: &dyn Syscalls, root: &Path, dest: &Path, prop: &[MsFlags]) -> 
     }
     let node = sys
         .open_in(root, dest, true)
-        .map_err(|e| errno_ctx(e, || format!("opening {}", dest.display())))?
+        .map_err(|e| path_err(e, || format!("opening {}", dest.display())))?
         .with_context(|| format!("{} vanished after the mount", dest.display()))?;
     for p in prop {
         sys.mount(None, &node.path(), None, *p, None)
@@ -333,15 +342,21 @@ fn propagate(sys: &dyn Syscalls, root: &Path, dest: &Path, prop: &[MsFlags]) -> 
 /// resolved, as runc checks since CVE-2021-30465: a path swapped under us
 /// makes this an error rather than a remount of something else.
 fn landed(sys: &dyn Syscalls, root: &Path, dest: &Path, before: &Node) -> Result<Node> {
+    // Looked up as `before` was: following a final symlink before
+    // pivot_root (mkdir_in, touch_in), not after (masked, read-only paths).
+    let follow = root != Path::new("/");
     let after = sys
-        .open_in(root, dest, false)
-        .map_err(|e| errno_ctx(e, || format!("opening {} after the mount", dest.display())))?
+        .open_in(root, dest, follow)
+        .map_err(|e| path_err(e, || format!("opening {} after the mount", dest.display())))?
         .with_context(|| format!("{} vanished during the mount", dest.display()))?;
     if !after.landed_on(before) {
-        bail!(
-            "{} changed during the mount (a symlink swapped in?): refusing to continue",
-            dest.display()
-        );
+        return Err(coded(
+            EXIT_CANNOT_INVOKE,
+            format!(
+                "{} changed during the mount (a symlink swapped in?): refusing to continue",
+                dest.display()
+            ),
+        ));
     }
     Ok(after)
 }
@@ -414,7 +429,7 @@ fn make_target(sys: &dyn Syscalls, root: &Path, dest: &Path, dir: bool) -> Resul
     } else {
         sys.touch_in(root, dest)
     }
-    .map_err(|e| errno_ctx(e, || format!("creating {}", dest.display())))
+    .map_err(|e| path_err(e, || format!("creating {}", dest.display())))
 }
 
 /// Path, kind, major, minor, mode, owner uid and gid.
@@ -478,11 +493,11 @@ fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result
                     nix::sys::stat::makedev(maj, min),
                 ) {
                     Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(errno_ctx(e, || format!("mknod {}", path.display()))),
+                    Err(e) => return Err(path_err(e, || format!("mknod {}", path.display()))),
                 }
                 if uid.is_some() || gid.is_some() {
                     sys.chown_in(root, &path, uid, gid)
-                        .map_err(|e| errno_ctx(e, || format!("chown {}", path.display())))?;
+                        .map_err(|e| path_err(e, || format!("chown {}", path.display())))?;
                 }
             }
         }
@@ -505,7 +520,7 @@ fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
         let link = Path::new("/dev").join(name);
         match sys.symlink_in(rootfs, Path::new(target), &link) {
             Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(errno_ctx(e, || format!("creating /dev/{name}"))),
+            Err(e) => return Err(path_err(e, || format!("creating /dev/{name}"))),
         }
     }
     Ok(())
@@ -550,11 +565,12 @@ pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
     let lookup = |p: &str, what: &str| -> Result<Option<Node>> {
         let node = sys
             .open_in(root, Path::new(p), false)
-            .map_err(|e| errno_ctx(e, || format!("{what} {p}")))?;
+            .map_err(|e| path_err(e, || format!("{what} {p}")))?;
         match node {
-            Some(n) if n.is_symlink() => {
-                bail!("{what} {p}: it is a symbolic link; refusing to follow it")
-            }
+            Some(n) if n.is_symlink() => Err(coded(
+                EXIT_CANNOT_INVOKE,
+                format!("{what} {p}: it is a symbolic link; refusing to follow it"),
+            )),
             n => Ok(n),
         }
     };
@@ -762,6 +778,52 @@ mod tests {
         assert!(l[10].contains("MS_NOSUID | MS_NODEV") && l[10].contains("MS_RDONLY"));
         assert!(l[11].starts_with("mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND"));
         assert_eq!(l.last().unwrap(), "sethostname box");
+    }
+
+    #[test]
+    fn a_masked_symlink_is_refused_not_followed() {
+        let rec = Recorder {
+            links: vec!["/proc/kcore".into()],
+            ..Default::default()
+        };
+        let e = finish(&rec, &spec_from(SPEC)).unwrap_err();
+        assert_eq!(
+            crate::error::classify(&e),
+            (
+                126,
+                Some(
+                    "Error: masking /proc/kcore: it is a symbolic link; refusing to follow it"
+                        .into()
+                )
+            )
+        );
+        assert!(rec.lines().is_empty(), "{:?}", rec.lines());
+    }
+
+    #[test]
+    fn an_unresolvable_cwd_is_a_126_naming_it() {
+        let rec = Recorder {
+            fail: vec![("mkdir /nonexistent/r/work".into(), Errno::ELOOP)],
+            ..Default::default()
+        };
+        let cfg = RootfsConfig {
+            rootfs: Path::new("/nonexistent/r"),
+            bundle: Path::new("/nonexistent"),
+            devices: DeviceMode::Create,
+        };
+        let e = prepare(&rec, &spec_from(SPEC), &cfg).unwrap_err();
+        let (code, line) = crate::error::classify(&e);
+        assert_eq!(code, 126);
+        let line = line.unwrap();
+        assert!(
+            line.contains("creating the working directory /work: Too many levels of symbolic links"),
+            "{line}"
+        );
+        // Devices were made with mknod in the root before that.
+        assert!(rec
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("mknod /nonexistent/r/dev/null ")));
     }
 
     #[test]
