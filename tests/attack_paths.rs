@@ -57,13 +57,14 @@ fn workdir_through_300_links_creates_nothing_on_the_host() {
     let host = host_dir(&env, "host-wd");
     // 300 links, and 280: the old resolver gave up after 255 and let the
     // kernel follow the last 25 (under its budget of 40) onto the host.
-    for n in [300, 280] {
+    for n in [280, 300] {
         let py = format!(
             "{}config['WorkingDir'] = '/wd0/escaped'\n",
             chain("wd", n, host.to_str().unwrap())
         );
         let img = push_image(&format!("workdir-chain-{n}"), &py);
         let (code, stderr) = env.rpod_fail(&["run", "--rm", "--network", "none", &img, "pwd"]);
+        assert!(entries(&host).is_empty(), "{n}: {:?}", entries(&host));
         let line = error_line(&stderr);
         assert!(
             line.contains("creating the working directory /wd0/escaped: Too many levels of symbolic links"),
@@ -71,7 +72,6 @@ fn workdir_through_300_links_creates_nothing_on_the_host() {
         );
         // podman 4.3.1 (runc 1.1.5) fails this image with 126 too.
         assert_eq!(code, 126, "{stderr}");
-        assert!(entries(&host).is_empty(), "{:?}", entries(&host));
     }
     // The same chain, shorter than the kernel's budget of 40, is followed
     // inside the root: the directory is made in the container, not on the host.
@@ -161,25 +161,37 @@ fn etc_hosts_linked_to_a_host_file_leaves_it_alone() {
 }
 
 #[test]
-fn resolv_conf_through_a_long_chain_fails_cleanly() {
-    // 280 links: past the old resolver's 255, within the kernel's 40 after it.
+fn etc_files_through_a_long_chain_fail_cleanly() {
     let env = Env::new("atk-resolv");
     let host = host_dir(&env, "host-resolv");
-    let end = host.join("resolv.conf");
-    let py = format!(
-        "{}layers[-1] += [L('etc/resolv.conf', '/rc0')]\n",
-        chain("rc", 280, end.to_str().unwrap())
-    );
-    let img = push_image("resolv-chain", &py);
-    let (code, stderr) = env.rpod_fail(&["run", "--rm", &img, "true"]);
-    let line = error_line(&stderr);
-    assert!(
-        line.contains("/etc/resolv.conf") && line.contains("symbolic links"),
-        "{line}"
-    );
-    // podman 4.3.1 (runc 1.1.5): 126, "SecureJoin ...: too many levels of symbolic links".
-    assert_eq!(code, 126, "{stderr}");
-    assert!(entries(&host).is_empty(), "{:?}", entries(&host));
+    // 280 links: past the old resolver's 255, within the kernel's 40 after
+    // it. With /etc itself the chain, the old code created
+    // HOST/hosts on the host; with /etc/resolv.conf it tried to mount there.
+    let cases = [
+        (
+            "etc-chain",
+            "layers.append([L('etc', '/e0')])\n".to_string() + &chain("e", 280, host.to_str().unwrap()),
+            "/etc/hosts",
+        ),
+        (
+            "resolv-chain",
+            chain("rc", 280, host.join("resolv.conf").to_str().unwrap())
+                + "layers[-1] += [L('etc/resolv.conf', '/rc0')]\n",
+            "/etc/resolv.conf",
+        ),
+    ];
+    for (name, py, path) in cases {
+        let img = push_image(name, &py);
+        let (code, stderr) = env.rpod_fail(&["run", "--rm", &img, "true"]);
+        assert!(entries(&host).is_empty(), "{name}: {:?}", entries(&host));
+        let line = error_line(&stderr);
+        assert!(
+            line.contains(&format!("on {path}: creating {path}: Too many levels of symbolic links")),
+            "{line}"
+        );
+        // podman 4.3.1 (runc 1.1.5): 126, "SecureJoin ...: too many levels of symbolic links".
+        assert_eq!(code, 126, "{stderr}");
+    }
 }
 
 #[test]
