@@ -67,7 +67,9 @@ fn workdir_through_300_links_creates_nothing_on_the_host() {
         assert!(entries(&host).is_empty(), "{n}: {:?}", entries(&host));
         let line = error_line(&stderr);
         assert!(
-            line.contains("creating the working directory /wd0/escaped: Too many levels of symbolic links"),
+            line.contains(
+                "creating the working directory /wd0/escaped: Too many levels of symbolic links"
+            ),
             "{line}"
         );
         // podman 4.3.1 (runc 1.1.5) fails this image with 126 too.
@@ -104,10 +106,7 @@ fn etc_linked_to_the_host_gets_its_name_files_inside_the_root() {
     let env = Env::new("atk-etc");
     let host = host_dir(&env, "host-etc");
     // /etc replaced by an absolute link to a host directory that exists.
-    let py = format!(
-        "layers.append([L('etc', {:?})])\n",
-        host.to_str().unwrap()
-    );
+    let py = format!("layers.append([L('etc', {:?})])\n", host.to_str().unwrap());
     let img = push_image("etc-link", &py);
     let out = env.rpod_ok(&[
         "run",
@@ -170,7 +169,8 @@ fn etc_files_through_a_long_chain_fail_cleanly() {
     let cases = [
         (
             "etc-chain",
-            "layers.append([L('etc', '/e0')])\n".to_string() + &chain("e", 280, host.to_str().unwrap()),
+            "layers.append([L('etc', '/e0')])\n".to_string()
+                + &chain("e", 280, host.to_str().unwrap()),
             "/etc/hosts",
         ),
         (
@@ -186,7 +186,9 @@ fn etc_files_through_a_long_chain_fail_cleanly() {
         assert!(entries(&host).is_empty(), "{name}: {:?}", entries(&host));
         let line = error_line(&stderr);
         assert!(
-            line.contains(&format!("on {path}: creating {path}: Too many levels of symbolic links")),
+            line.contains(&format!(
+                "on {path}: creating {path}: Too many levels of symbolic links"
+            )),
             "{line}"
         );
         // podman 4.3.1 (runc 1.1.5): 126, "SecureJoin ...: too many levels of symbolic links".
@@ -200,7 +202,10 @@ fn volume_target_linked_to_the_host_mounts_inside_the_root() {
     let victim = host_dir(&env, "host-victim");
     let src = host_dir(&env, "vol-src");
     std::fs::write(src.join("marker"), "from the volume\n").unwrap();
-    let py = format!("layers.append([L('target', {:?})])\n", victim.to_str().unwrap());
+    let py = format!(
+        "layers.append([L('target', {:?})])\n",
+        victim.to_str().unwrap()
+    );
     let img = push_image("volume-link", &py);
     let vol = format!("{}:/target", src.display());
     let script = format!(

@@ -308,8 +308,14 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
                 .filter(|d| !d.starts_with("gid="))
                 .collect();
             let data = data.join(",");
-            sys.mount(Some(source), &target.path(), Some(typ), o.flags, Some(&data))
-                .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
+            sys.mount(
+                Some(source),
+                &target.path(),
+                Some(typ),
+                o.flags,
+                Some(&data),
+            )
+            .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
             landed(sys, root, dest, &target)?
         }
         (_, Err(e)) => return Err(errno_ctx(e, || "mount(2)".into())),
@@ -380,8 +386,14 @@ fn bind(
     };
     let target = make_target(sys, root, dest, src_is_dir)?;
     let rec = flags & MsFlags::MS_REC;
-    sys.mount(Some(src), &target.path(), None, MsFlags::MS_BIND | rec, None)
-        .map_err(|e| errno_ctx(e, || "bind mount".into()))?;
+    sys.mount(
+        Some(src),
+        &target.path(),
+        None,
+        MsFlags::MS_BIND | rec,
+        None,
+    )
+    .map_err(|e| errno_ctx(e, || "bind mount".into()))?;
     let mounted = landed(sys, root, dest, &target)?;
     let extra = flags
         - (MsFlags::MS_BIND
@@ -816,7 +828,9 @@ mod tests {
         assert_eq!(code, 126);
         let line = line.unwrap();
         assert!(
-            line.contains("creating the working directory /work: Too many levels of symbolic links"),
+            line.contains(
+                "creating the working directory /work: Too many levels of symbolic links"
+            ),
             "{line}"
         );
         // Devices were made with mknod in the root before that.

@@ -548,13 +548,18 @@ mod tests {
             // climbs: both end inside the root.
             symlink(&outside, r.path.join("etc")).unwrap();
             symlink("../../../../outside2", r.path.join("up")).unwrap();
-            let fd = create_with(how, r.fd.as_fd(), Path::new("/etc/hosts"), Create::File(0o644))
-                .unwrap();
+            let fd = create_with(
+                how,
+                r.fd.as_fd(),
+                Path::new("/etc/hosts"),
+                Create::File(0o644),
+            )
+            .unwrap();
             let want = clean_path(&outside.join("hosts"));
             assert_eq!(at(&r, &fd), want, "{how:?}");
             assert!(r.path.join(want.strip_prefix("/").unwrap()).is_file());
-            let fd = create_with(how, r.fd.as_fd(), Path::new("/up/a/b"), Create::Dir(0o755))
-                .unwrap();
+            let fd =
+                create_with(how, r.fd.as_fd(), Path::new("/up/a/b"), Create::Dir(0o755)).unwrap();
             assert_eq!(at(&r, &fd), Path::new("/outside2/a/b"), "{how:?}");
             assert!(r.path.join("outside2/a/b").is_dir());
             // Existing paths are opened, not recreated.
@@ -563,8 +568,13 @@ mod tests {
             assert_eq!(at(&r, &again), Path::new("/outside2/a/b"));
             // A file where a directory is wanted is an error.
             assert_eq!(
-                create_with(how, r.fd.as_fd(), Path::new("/etc/hosts"), Create::Dir(0o755))
-                    .unwrap_err(),
+                create_with(
+                    how,
+                    r.fd.as_fd(),
+                    Path::new("/etc/hosts"),
+                    Create::Dir(0o755)
+                )
+                .unwrap_err(),
                 Errno::ENOTDIR
             );
         }
@@ -595,6 +605,23 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_with_no_new_mount_is_not_taken_for_one() {
+        let r = root();
+        std::fs::create_dir(r.path.join("t")).unwrap();
+        let node = |p: &str| {
+            let fd = open(r.fd.as_fd(), Path::new(p), true).unwrap();
+            Node::new(fd, r.path.join(p.trim_start_matches('/')), false).unwrap()
+        };
+        let (before, after) = (node("/t"), node("/t"));
+        assert!(before.is_dir() && !before.is_symlink());
+        assert!(before.path().starts_with("/proc/self/fd/"));
+        // Same place, same mount: no mount landed there.
+        assert!(!after.landed_on(&before));
+        // Another place is refused as well.
+        assert!(!node("/").landed_on(&before));
+    }
+
+    #[test]
     fn parents_and_nodes_are_made_on_the_parent_fd() {
         let d = tempfile::tempdir().unwrap();
         let outside = d.path().join("outside");
@@ -616,6 +643,9 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
-        assert_eq!(parent(r.fd.as_fd(), Path::new("/"), true).unwrap_err(), Errno::EINVAL);
+        assert_eq!(
+            parent(r.fd.as_fd(), Path::new("/"), true).unwrap_err(),
+            Errno::EINVAL
+        );
     }
 }

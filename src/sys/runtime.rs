@@ -6,12 +6,12 @@
 //! fork-like `clone` with namespace flags, `TIOCSCTTY`, `close_range`,
 //! `_exit`, bringing `lo` up) live here too.
 
+use super::inroot::{self, Node};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use nix::unistd::Pid;
-use super::inroot::{self, Node};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 
@@ -45,11 +45,22 @@ pub trait Syscalls {
     /// A symlink at `link` inside `root` (its directory created if missing).
     fn symlink_in(&self, root: &Path, target: &Path, link: &Path) -> nix::Result<()>;
     /// A device node or fifo at `path` inside `root`.
-    fn mknod_in(&self, root: &Path, path: &Path, kind: SFlag, perm: u32, dev: u64)
-        -> nix::Result<()>;
+    fn mknod_in(
+        &self,
+        root: &Path,
+        path: &Path,
+        kind: SFlag,
+        perm: u32,
+        dev: u64,
+    ) -> nix::Result<()>;
     /// Change the owner of `path` inside `root` (not following a final symlink).
-    fn chown_in(&self, root: &Path, path: &Path, uid: Option<u32>, gid: Option<u32>)
-        -> nix::Result<()>;
+    fn chown_in(
+        &self,
+        root: &Path,
+        path: &Path,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> nix::Result<()>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;
     fn setdomainname(&self, name: &str) -> nix::Result<()>;
     /// The mount flags of the mount at `path` that a remount must keep
@@ -286,7 +297,12 @@ impl Syscalls for Recorder {
     }
     fn open_in(&self, root: &Path, path: &Path, _follow: bool) -> nix::Result<Option<Node>> {
         let p = Self::joined(root, path);
-        let made = self.made.borrow().iter().find(|(m, _)| *m == p).map(|x| x.1);
+        let made = self
+            .made
+            .borrow()
+            .iter()
+            .find(|(m, _)| *m == p)
+            .map(|x| x.1);
         let kind = if self.dirs.contains(&p) || made == Some(true) {
             inroot::Kind::Dir
         } else if self.links.contains(&p) {
