@@ -440,19 +440,45 @@ impl Node {
         let (Some(a), Some(b)) = (&self.fd, &before.fd) else {
             return self.shown == before.shown;
         };
-        let where_ = |fd: &OwnedFd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-        let mnt = |fd: &OwnedFd| -> Option<u64> {
-            let info =
-                std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
-            info.lines()
-                .find_map(|l| l.strip_prefix("mnt_id:"))
-                .and_then(|v| v.trim().parse().ok())
-        };
-        match (where_(a), where_(b), mnt(a), mnt(b)) {
-            (Ok(pa), Ok(pb), Some(ma), Some(mb)) => pa == pb && ma != mb,
+        match (mnt_id(a.as_fd()), mnt_id(b.as_fd())) {
+            (Some(ma), Some(mb)) if ma == mb => return false,
+            (Some(_), Some(_)) => {}
+            _ => return self.path_fallback,
+        }
+        let at = |fd: &OwnedFd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        match (at(a), at(b)) {
+            (Ok(pa), Ok(pb)) => pa == pb,
             _ => self.path_fallback,
         }
     }
+}
+
+/// The id of the mount `fd` is on: statx(STATX_MNT_ID) (Linux 5.8), else
+/// the `mnt_id` of /proc/self/fdinfo.
+fn mnt_id(fd: BorrowedFd<'_>) -> Option<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: an empty C string with AT_EMPTY_PATH asks about `fd` itself;
+    // the kernel fills the statx buffer we own.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            st.as_mut_ptr(),
+        )
+    };
+    if r == 0 {
+        // SAFETY: statx succeeded and wrote the buffer (zeroed before).
+        let st = unsafe { st.assume_init() };
+        if st.stx_mask & libc::STATX_MNT_ID != 0 {
+            return Some(st.stx_mnt_id);
+        }
+    }
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -619,6 +645,10 @@ mod tests {
         assert!(!after.landed_on(&before));
         // Another place is refused as well.
         assert!(!node("/").landed_on(&before));
+        // Mount ids tell mounts apart (/proc is one of its own).
+        let proc_fd = open_root(Path::new("/proc")).unwrap();
+        let (p, t) = (mnt_id(proc_fd.as_fd()), mnt_id(r.fd.as_fd()));
+        assert!(p.is_some() && t.is_some() && p != t, "{p:?} {t:?}");
     }
 
     #[test]
