@@ -109,7 +109,10 @@ pub fn open_with(
 ) -> nix::Result<OwnedFd> {
     if r == Resolver::Kernel {
         match open_kernel(root, path, follow_last) {
-            Err(Errno::ENOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // No openat2 (before 5.6), or a seccomp filter of a runtime we
+            // run under that predates it and answers EPERM (an O_PATH
+            // lookup has no other reason to): walk in userspace instead.
+            Err(Errno::ENOSYS | Errno::EPERM) => NO_OPENAT2.store(true, Ordering::Relaxed),
             res => return res,
         }
     }
