@@ -840,6 +840,60 @@ mod tests {
             .any(|l| l.starts_with("mknod /nonexistent/r/dev/null ")));
     }
 
+    /// CVE-2021-30465: the target is swapped for a symlink to a host
+    /// directory between its lookup and the mount. The mount still lands on
+    /// what was looked up, and the check after it refuses to go on.
+    #[test]
+    fn a_target_swapped_for_a_symlink_gets_the_mount_not_the_host() {
+        use crate::sys::runtime::Real;
+        if !nix::unistd::geteuid().is_root() {
+            panic!("this test mounts: run it as root (tests/run.sh does)");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("root"), d.path().join("outside"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // Our own mount namespace: this test thread's only.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let sys = Real;
+        let target = sys.mkdir_in(&root, Path::new("/vol/t"), 0o755).unwrap();
+        std::fs::rename(root.join("vol/t"), root.join("vol/t-was")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("vol/t")).unwrap();
+        // The link resolves inside the root too, to a directory there.
+        let inside = root.join(outside.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inside).unwrap();
+        sys.mount(
+            Some(Path::new("tmpfs")),
+            &target.path(),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None,
+        )
+        .unwrap();
+        let e = landed(&sys, &root, Path::new("/vol/t"), &target).unwrap_err();
+        assert_eq!(crate::error::classify(&e).0, 126);
+        assert!(
+            format!("{e:#}").contains("/vol/t changed during the mount"),
+            "{e:#}"
+        );
+        let fs_of = |p: &Path| nix::sys::statfs::statfs(p).unwrap().filesystem_type();
+        assert_eq!(
+            fs_of(&root.join("vol/t-was")),
+            nix::sys::statfs::TMPFS_MAGIC
+        );
+        assert_ne!(fs_of(&outside), nix::sys::statfs::TMPFS_MAGIC);
+        assert_ne!(fs_of(&inside), nix::sys::statfs::TMPFS_MAGIC);
+        nix::mount::umount2(&root.join("vol/t-was"), MntFlags::MNT_DETACH).unwrap();
+    }
+
     #[test]
     fn no_pivot_moves_and_chroots() {
         let rec = Recorder::default();
