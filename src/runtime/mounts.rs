@@ -335,7 +335,11 @@ fn propagate(sys: &dyn Syscalls, root: &Path, dest: &Path, prop: &[MsFlags]) -> 
     let node = sys
         .open_in(root, dest, true)
         .map_err(|e| path_err(e, || format!("opening {}", dest.display())))?
-        .with_context(|| format!("{} vanished after the mount", dest.display()))?;
+        .ok_or_else(|| {
+            path_err(Errno::ENOENT, || {
+                format!("{} after the mount", dest.display())
+            })
+        })?;
     for p in prop {
         sys.mount(None, &node.path(), None, *p, None)
             .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
@@ -354,7 +358,11 @@ fn landed(sys: &dyn Syscalls, root: &Path, dest: &Path, before: &Node) -> Result
     let after = sys
         .open_in(root, dest, follow)
         .map_err(|e| path_err(e, || format!("opening {} after the mount", dest.display())))?
-        .with_context(|| format!("{} vanished during the mount", dest.display()))?;
+        .ok_or_else(|| {
+            path_err(Errno::ENOENT, || {
+                format!("{} after the mount", dest.display())
+            })
+        })?;
     if !after.landed_on(before) {
         return Err(coded(
             EXIT_CANNOT_INVOKE,
