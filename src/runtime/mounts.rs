@@ -10,7 +10,7 @@
 //! container sharing a volume, can't point a mount or a mkdir at the host.
 
 use crate::error::{coded, EXIT_CANNOT_INVOKE};
-use crate::sys::inroot::Node;
+use crate::sys::inroot::{Node, Root};
 use crate::sys::runtime::Syscalls;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -184,9 +184,13 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
         })
     })?;
 
+    // Every later path in the rootfs resolves from this fd of the bind mount.
+    let root = sys
+        .open_root(cfg.rootfs)
+        .map_err(|e| errno_ctx(e, || format!("opening rootfs {}", cfg.rootfs.display())))?;
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for m in mounts {
-        mount_one(sys, m, cfg).with_context(|| {
+        mount_one(sys, m, cfg, &root).with_context(|| {
             format!(
                 "mounting {} on {}",
                 m.source()
@@ -201,12 +205,12 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
         .iter()
         .any(|m| m.destination() == Path::new("/dev") && parse_options(opts(m)).is_bind());
     if !dev_is_bind {
-        create_devices(sys, spec, cfg)?;
-        dev_symlinks(sys, cfg.rootfs)?;
+        create_devices(sys, spec, cfg, &root)?;
+        dev_symlinks(sys, &root)?;
     }
 
     if let Some(p) = spec.process() {
-        sys.mkdir_in(cfg.rootfs, p.cwd(), 0o755).map_err(|e| {
+        sys.mkdir_in(&root, p.cwd(), 0o755).map_err(|e| {
             path_err(e, || {
                 format!("creating the working directory {}", p.cwd().display())
             })
@@ -223,14 +227,13 @@ fn opts(m: &Mount) -> &[String] {
     m.options().as_deref().unwrap_or(&[])
 }
 
-fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
+fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig, root: &Root) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         bail!("mount destination {} is not absolute", dest.display());
     }
     let o = parse_options(opts(m));
     let typ = m.typ().as_deref().unwrap_or("none");
-    let root = cfg.rootfs;
     let data = o.data();
 
     if o.is_bind() || typ == "bind" {
@@ -328,7 +331,7 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
 }
 
 /// Propagation changes on what is now mounted at `dest`.
-fn propagate(sys: &dyn Syscalls, root: &Path, dest: &Path, prop: &[MsFlags]) -> Result<()> {
+fn propagate(sys: &dyn Syscalls, root: &Root, dest: &Path, prop: &[MsFlags]) -> Result<()> {
     if prop.is_empty() {
         return Ok(());
     }
@@ -351,10 +354,10 @@ fn propagate(sys: &dyn Syscalls, root: &Path, dest: &Path, prop: &[MsFlags]) -> 
 /// the new mount) and check that the mount landed where `dest` was
 /// resolved, as runc checks since CVE-2021-30465: a path swapped under us
 /// makes this an error rather than a remount of something else.
-fn landed(sys: &dyn Syscalls, root: &Path, dest: &Path, before: &Node) -> Result<Node> {
+fn landed(sys: &dyn Syscalls, root: &Root, dest: &Path, before: &Node) -> Result<Node> {
     // Looked up as `before` was: following a final symlink before
     // pivot_root (mkdir_in, touch_in), not after (masked, read-only paths).
-    let follow = root != Path::new("/");
+    let follow = root.path() != Path::new("/");
     let after = sys
         .open_in(root, dest, follow)
         .map_err(|e| path_err(e, || format!("opening {} after the mount", dest.display())))?
@@ -381,7 +384,7 @@ fn landed(sys: &dyn Syscalls, root: &Path, dest: &Path, before: &Node) -> Result
 fn bind(
     sys: &dyn Syscalls,
     src: &Path,
-    root: &Path,
+    root: &Root,
     dest: &Path,
     flags: MsFlags,
     propagation: &[MsFlags],
@@ -443,7 +446,7 @@ fn remount(sys: &dyn Syscalls, target: &Path, shown: &Path, flags: MsFlags) -> R
     }
 }
 
-fn make_target(sys: &dyn Syscalls, root: &Path, dest: &Path, dir: bool) -> Result<Node> {
+fn make_target(sys: &dyn Syscalls, root: &Root, dest: &Path, dir: bool) -> Result<Node> {
     if dir {
         sys.mkdir_in(root, dest, 0o755)
     } else {
@@ -455,7 +458,7 @@ fn make_target(sys: &dyn Syscalls, root: &Path, dest: &Path, dir: bool) -> Resul
 /// Path, kind, major, minor, mode, owner uid and gid.
 type Device = (PathBuf, SFlag, u64, u64, u32, Option<u32>, Option<u32>);
 
-fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
+fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig, root: &Root) -> Result<()> {
     let mut devs: Vec<Device> = DEFAULT_DEVICES
         .iter()
         .map(|(p, maj, min)| {
@@ -493,7 +496,6 @@ fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result
             }
         }
     }
-    let root = cfg.rootfs;
     for (path, kind, maj, min, mode, uid, gid) in devs {
         match cfg.devices {
             DeviceMode::Bind => {
@@ -525,7 +527,7 @@ fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result
     Ok(())
 }
 
-fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
+fn dev_symlinks(sys: &dyn Syscalls, root: &Root) -> Result<()> {
     let mut links = vec![
         ("pts/ptmx", "ptmx"),
         ("/proc/self/fd", "fd"),
@@ -538,7 +540,7 @@ fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
     }
     for (target, name) in links {
         let link = Path::new("/dev").join(name);
-        match sys.symlink_in(rootfs, Path::new(target), &link) {
+        match sys.symlink_in(root, Path::new(target), &link) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(path_err(e, || format!("creating /dev/{name}"))),
         }
@@ -580,7 +582,9 @@ pub fn enter(sys: &dyn Syscalls, rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// followed: a masked or read-only path that is a symlink is refused, so it
 /// can't make us mask or freeze something else.
 pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
-    let root = Path::new("/");
+    let root = &sys
+        .open_root(Path::new("/"))
+        .map_err(|e| errno_ctx(e, || "opening /".into()))?;
     let linux = spec.linux().as_ref();
     let lookup = |p: &str, what: &str| -> Result<Option<Node>> {
         let node = sys
@@ -872,7 +876,8 @@ mod tests {
         )
         .unwrap();
         let sys = Real;
-        let target = sys.mkdir_in(&root, Path::new("/vol/t"), 0o755).unwrap();
+        let r = sys.open_root(&root).unwrap();
+        let target = sys.mkdir_in(&r, Path::new("/vol/t"), 0o755).unwrap();
         std::fs::rename(root.join("vol/t"), root.join("vol/t-was")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("vol/t")).unwrap();
         // The link resolves inside the root too, to a directory there.
@@ -886,7 +891,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let e = landed(&sys, &root, Path::new("/vol/t"), &target).unwrap_err();
+        let e = landed(&sys, &r, Path::new("/vol/t"), &target).unwrap_err();
         assert_eq!(crate::error::classify(&e).0, 126);
         assert!(
             format!("{e:#}").contains("/vol/t changed during the mount"),

@@ -362,6 +362,43 @@ pub fn chown_at(
     )
 }
 
+/// The root of in-root lookups, opened once for a series of them: the fd
+/// of the container's rootfs (none for the recording test double) and its
+/// path, for messages.
+#[derive(Debug)]
+pub struct Root {
+    fd: Option<OwnedFd>,
+    path: PathBuf,
+}
+
+impl Root {
+    /// Open `path` (the rootfs: a trusted host path) as a root.
+    pub fn open(path: &Path) -> nix::Result<Root> {
+        Ok(Root {
+            fd: Some(open_root(path)?),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A root with no fd, for the recording test double.
+    #[cfg(test)]
+    pub fn fake(path: &Path) -> Root {
+        Root {
+            fd: None,
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The fd lookups start from (EBADF for a fake root).
+    pub fn fd(&self) -> nix::Result<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd()).ok_or(Errno::EBADF)
+    }
+}
+
 /// What an in-root lookup found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -6,7 +6,7 @@
 //! fork-like `clone` with namespace flags, `TIOCSCTTY`, `close_range`,
 //! `_exit`, bringing `lo` up) live here too.
 
-use super::inroot::{self, Node};
+use super::inroot::{self, Node, Root};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
@@ -33,21 +33,25 @@ pub trait Syscalls {
     /// Create an empty file (a bind-mount target) if nothing is there. Only
     /// for trusted paths (the container's own /dev/console after pivot_root).
     fn touch(&self, path: &Path) -> nix::Result<()>;
+    /// Open the rootfs at `path` as the root of the in-root calls below (after
+    /// it is mounted where it will stay: mounts made through an fd of the
+    /// mount beneath would be hidden).
+    fn open_root(&self, path: &Path) -> nix::Result<Root>;
     /// Look `path` up inside `root` (every symlink and `..` resolved as if
     /// `root` were "/"). With `follow` false a final symlink is the result
     /// itself. None when it (or a directory on the way) does not exist.
-    fn open_in(&self, root: &Path, path: &Path, follow: bool) -> nix::Result<Option<Node>>;
+    fn open_in(&self, root: &Root, path: &Path, follow: bool) -> nix::Result<Option<Node>>;
     /// `path` inside `root` as a directory, created (with its parents) if missing.
-    fn mkdir_in(&self, root: &Path, path: &Path, mode: u32) -> nix::Result<Node>;
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node>;
     /// `path` inside `root` as a bind target for a file: an empty file is
     /// created (and the directories on the way) if nothing is there.
-    fn touch_in(&self, root: &Path, path: &Path) -> nix::Result<Node>;
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node>;
     /// A symlink at `link` inside `root` (its directory created if missing).
-    fn symlink_in(&self, root: &Path, target: &Path, link: &Path) -> nix::Result<()>;
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()>;
     /// A device node or fifo at `path` inside `root`.
     fn mknod_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         kind: SFlag,
         perm: u32,
@@ -56,7 +60,7 @@ pub trait Syscalls {
     /// Change the owner of `path` inside `root` (not following a final symlink).
     fn chown_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         uid: Option<u32>,
         gid: Option<u32>,
@@ -109,49 +113,52 @@ impl Syscalls for Real {
             Err(e) => Err(io_errno(e)),
         }
     }
-    fn open_in(&self, root: &Path, path: &Path, follow: bool) -> nix::Result<Option<Node>> {
-        let r = inroot::open_root(root)?;
+    fn open_root(&self, path: &Path) -> nix::Result<Root> {
+        Root::open(path)
+    }
+    fn open_in(&self, root: &Root, path: &Path, follow: bool) -> nix::Result<Option<Node>> {
+        let r = root.fd()?;
         match inroot::open(r.as_fd(), path, follow) {
             Ok(fd) => node(fd, root, path).map(Some),
             Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(e),
         }
     }
-    fn mkdir_in(&self, root: &Path, path: &Path, mode: u32) -> nix::Result<Node> {
-        let r = inroot::open_root(root)?;
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node> {
+        let r = root.fd()?;
         let fd = inroot::create(r.as_fd(), path, inroot::Create::Dir(mode))?;
         node(fd, root, path)
     }
-    fn touch_in(&self, root: &Path, path: &Path) -> nix::Result<Node> {
-        let r = inroot::open_root(root)?;
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node> {
+        let r = root.fd()?;
         let fd = inroot::create(r.as_fd(), path, inroot::Create::File(0o644))?;
         node(fd, root, path)
     }
-    fn symlink_in(&self, root: &Path, target: &Path, link: &Path) -> nix::Result<()> {
-        let r = inroot::open_root(root)?;
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()> {
+        let r = root.fd()?;
         let (dir, name) = inroot::parent(r.as_fd(), link, true)?;
         inroot::symlink_at(target, dir.as_fd(), &name)
     }
     fn mknod_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         kind: SFlag,
         perm: u32,
         dev: u64,
     ) -> nix::Result<()> {
-        let r = inroot::open_root(root)?;
+        let r = root.fd()?;
         let (dir, name) = inroot::parent(r.as_fd(), path, true)?;
         inroot::mknod_at(dir.as_fd(), &name, kind, perm, dev)
     }
     fn chown_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         uid: Option<u32>,
         gid: Option<u32>,
     ) -> nix::Result<()> {
-        let r = inroot::open_root(root)?;
+        let r = root.fd()?;
         let (dir, name) = inroot::parent(r.as_fd(), path, false)?;
         inroot::chown_at(dir.as_fd(), &name, uid, gid)
     }
@@ -187,7 +194,8 @@ impl Syscalls for Real {
 
 /// The node of an in-root lookup of `path` in `root`. After pivot_root
 /// (`root` is "/") its plain path may stand in for /proc/self/fd/N.
-fn node(fd: std::os::fd::OwnedFd, root: &Path, path: &Path) -> nix::Result<Node> {
+fn node(fd: std::os::fd::OwnedFd, root: &Root, path: &Path) -> nix::Result<Node> {
+    let root = root.path();
     let shown = root.join(inroot::clean_path(path).strip_prefix("/").unwrap_or(path));
     Node::new(fd, shown, root == Path::new("/"))
 }
@@ -227,11 +235,11 @@ impl Recorder {
     }
     /// `root` joined with the cleaned `path`: what the real lookup resolves
     /// when no symlink is on the way.
-    fn joined(root: &Path, path: &Path) -> std::path::PathBuf {
+    fn joined(root: &Root, path: &Path) -> std::path::PathBuf {
         let clean = inroot::clean_path(path);
-        root.join(clean.strip_prefix("/").unwrap_or(&clean))
+        root.path().join(clean.strip_prefix("/").unwrap_or(&clean))
     }
-    fn make(&self, line: &str, root: &Path, path: &Path, dir: bool) -> nix::Result<Node> {
+    fn make(&self, line: &str, root: &Root, path: &Path, dir: bool) -> nix::Result<Node> {
         let p = Self::joined(root, path);
         self.rec(format!("{line} {}", p.display()))?;
         self.made.borrow_mut().push((p.clone(), dir));
@@ -295,7 +303,10 @@ impl Syscalls for Recorder {
     fn touch(&self, path: &Path) -> nix::Result<()> {
         self.rec(format!("touch {}", path.display()))
     }
-    fn open_in(&self, root: &Path, path: &Path, _follow: bool) -> nix::Result<Option<Node>> {
+    fn open_root(&self, path: &Path) -> nix::Result<Root> {
+        Ok(Root::fake(path))
+    }
+    fn open_in(&self, root: &Root, path: &Path, _follow: bool) -> nix::Result<Option<Node>> {
         let p = Self::joined(root, path);
         let made = self
             .made
@@ -314,16 +325,16 @@ impl Syscalls for Recorder {
         };
         Ok(Some(Node::fake(p, kind)))
     }
-    fn mkdir_in(&self, root: &Path, path: &Path, mode: u32) -> nix::Result<Node> {
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node> {
         let p = Self::joined(root, path);
         self.rec(format!("mkdir {} {mode:o}", p.display()))?;
         self.made.borrow_mut().push((p.clone(), true));
         Ok(Node::fake(p, inroot::Kind::Dir))
     }
-    fn touch_in(&self, root: &Path, path: &Path) -> nix::Result<Node> {
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node> {
         self.make("touch", root, path, false)
     }
-    fn symlink_in(&self, root: &Path, target: &Path, link: &Path) -> nix::Result<()> {
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()> {
         self.rec(format!(
             "symlink {} {}",
             target.display(),
@@ -332,7 +343,7 @@ impl Syscalls for Recorder {
     }
     fn mknod_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         kind: SFlag,
         perm: u32,
@@ -345,7 +356,7 @@ impl Syscalls for Recorder {
     }
     fn chown_in(
         &self,
-        root: &Path,
+        root: &Root,
         path: &Path,
         uid: Option<u32>,
         gid: Option<u32>,
@@ -566,7 +577,8 @@ mod tests {
             fail: vec![("sysfs".into(), Errno::EPERM)],
             ..Default::default()
         };
-        r.mkdir_in(Path::new("/r"), Path::new("/x"), 0o755).unwrap();
+        r.mkdir_in(&Root::fake(Path::new("/r")), Path::new("/x"), 0o755)
+            .unwrap();
         let e = r
             .mount(
                 Some(Path::new("sysfs")),
