@@ -11,7 +11,7 @@
 use crate::storage::{ImageRecord, Store};
 use anyhow::{bail, Context, Result};
 use nix::mount::{MntFlags, MsFlags};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -326,42 +326,143 @@ fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// Read a file of the image (e.g. /etc/passwd) straight from its layers,
 /// honouring whiteouts and opaque dirs. None when the image has no such file.
+///
+/// Symlinks are resolved inside the image, across its layers (at most
+/// [`MAX_LINKS`]), never by the host's file system: an image whose /etc
+/// points at a host directory must not make us read the host's files.
 pub fn read_image_file(store: &Store, image: &ImageRecord, path: &str) -> Result<Option<Vec<u8>>> {
-    let rel = path.trim_start_matches('/');
-    for layer in image.layers.iter().rev() {
-        let dir = store.layer_dir(&layer.chain_id);
-        let p = dir.join(rel);
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if is_whiteout(&m) => return Ok(None),
-            Ok(m) if m.is_file() => {
-                return std::fs::read(&p)
-                    .map(Some)
-                    .with_context(|| format!("reading {path} of the image"))
-            }
-            Ok(_) => return Ok(None),
-            Err(_) => {}
+    let dirs: Vec<PathBuf> = image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| store.layer_dir(&l.chain_id))
+        .collect();
+    let found = find_in_layers(&dirs, Path::new(path))
+        .with_context(|| format!("reading {path} of the image"))?;
+    match found {
+        Some(file) => {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&file)
+                .with_context(|| format!("reading {path} of the image"))?;
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut &f, &mut data)
+                .with_context(|| format!("reading {path} of the image"))?;
+            Ok(Some(data))
         }
-        // A whiteout or an opaque dir on the way hides what lies below.
-        let mut cur = dir.clone();
-        for comp in Path::new(rel)
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components())
-        {
-            cur.push(comp);
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if is_whiteout(&m) => return Ok(None),
-                Ok(m) if m.is_dir() && is_opaque(&cur) => return Ok(None),
-                _ => {}
+        None => Ok(None),
+    }
+}
+
+/// Symlinks one lookup in the image may follow (the kernel's MAXSYMLINKS).
+const MAX_LINKS: u32 = 40;
+
+/// The regular file `path` names in the image whose layer dirs are `dirs`
+/// (top first), every component looked at with lstat, so nothing on the way
+/// is followed on the host.
+fn find_in_layers(dirs: &[PathBuf], path: &Path) -> Result<Option<PathBuf>> {
+    let mut parts: Vec<std::ffi::OsString> = Vec::new();
+    push_parts(&mut parts, path);
+    let mut links = 0;
+    'resolve: loop {
+        'layers: for dir in dirs {
+            let mut cur = dir.clone();
+            // An opaque dir of this layer on the way hides the lower layers.
+            let mut opaque = false;
+            for (i, comp) in parts.iter().enumerate() {
+                cur.push(comp);
+                let last = i + 1 == parts.len();
+                // Every earlier component is a real directory of this layer,
+                // so this lstat follows nothing.
+                let m = match std::fs::symlink_metadata(&cur) {
+                    Ok(m) => m,
+                    Err(_) if opaque => return Ok(None),
+                    Err(_) => continue 'layers,
+                };
+                if is_whiteout(&m) {
+                    return Ok(None);
+                }
+                if m.file_type().is_symlink() {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Ok(None);
+                    }
+                    let target = std::fs::read_link(&cur)?;
+                    let mut next = Vec::new();
+                    if !target.is_absolute() {
+                        next.extend_from_slice(&parts[..i]);
+                    }
+                    push_parts(&mut next, &target);
+                    next.extend_from_slice(&parts[i + 1..]);
+                    parts = next;
+                    continue 'resolve;
+                }
+                if last {
+                    return Ok(m.is_file().then_some(cur));
+                }
+                if !m.is_dir() {
+                    return Ok(None);
+                }
+                opaque |= is_opaque(&cur);
             }
+            // The path named a directory.
+            return Ok(None);
+        }
+        return Ok(None);
+    }
+}
+
+/// Append `path`'s components to `parts`, `..` applied (never above the root).
+fn push_parts(parts: &mut Vec<std::ffi::OsString>, path: &Path) {
+    use std::path::Component;
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_os_string()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
         }
     }
-    Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_files_resolve_symlinks_inside_the_image() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host");
+        std::fs::create_dir(&host).unwrap();
+        std::fs::write(host.join("passwd"), "evil:x:4242:4242::/:/bin/sh\n").unwrap();
+        let (top, low) = (d.path().join("top"), d.path().join("low"));
+        for l in [&top, &low] {
+            std::fs::create_dir_all(l.join("etc")).unwrap();
+        }
+        std::fs::create_dir_all(low.join("usr/lib")).unwrap();
+        std::fs::write(low.join("usr/lib/group"), "g").unwrap();
+        std::fs::write(low.join("etc/shadow"), "s").unwrap();
+        // A relative link in the top layer to a file in the lower one, an
+        // absolute link to a host file, and a link loop.
+        symlink("../usr/lib/group", top.join("etc/group")).unwrap();
+        symlink(host.join("passwd"), top.join("etc/passwd")).unwrap();
+        symlink("loop", top.join("etc/loop")).unwrap();
+        let dirs = [top.clone(), low.clone()];
+        let find = |p: &str| find_in_layers(&dirs, Path::new(p)).unwrap();
+        assert_eq!(find("/etc/group"), Some(low.join("usr/lib/group")));
+        assert_eq!(find("/etc/shadow"), Some(low.join("etc/shadow")));
+        assert_eq!(find("/etc/passwd"), None);
+        assert_eq!(find("/etc/loop"), None);
+        assert_eq!(find("/etc"), None);
+        // The whole of /etc linked to the host: nothing is read there.
+        std::fs::remove_dir_all(top.join("etc")).unwrap();
+        symlink(&host, top.join("etc")).unwrap();
+        assert_eq!(find("/etc/passwd"), None);
+        assert_eq!(find("/etc/shadow"), None);
+    }
 
     #[test]
     fn overlay_options_escape_separators() {

@@ -2,16 +2,22 @@
 //! masked and read-only paths. Every syscall goes through
 //! [`Syscalls`](crate::sys::runtime::Syscalls), so the order of the steps is
 //! unit-tested with the recording double.
+//!
+//! No path inside the rootfs is ever handed to the kernel as a string: each
+//! is looked up (and what is missing created) inside the root by
+//! [`crate::sys::inroot`], and mounts go onto the resulting fd
+//! ([`Node::path`]), so a symlink in the image, or one swapped in by another
+//! container sharing a volume, can't point a mount or a mkdir at the host.
 
+use crate::error::{coded, EXIT_CANNOT_INVOKE};
+use crate::sys::inroot::{Node, Root};
 use crate::sys::runtime::Syscalls;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
-use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// A mount's `options`, split into what mount(2) takes.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,47 +113,6 @@ pub fn propagation_flags(name: &str) -> Option<MsFlags> {
     })
 }
 
-/// `root` joined with `path`, resolving symlinks as if `root` were "/", so a
-/// symlink in the image can never point a mount outside the rootfs.
-pub fn secure_join(root: &Path, path: &Path) -> PathBuf {
-    let mut todo: VecDeque<OsString> = VecDeque::new();
-    push_front(&mut todo, path);
-    let mut cur = PathBuf::new();
-    let mut links = 0;
-    while let Some(part) = todo.pop_front() {
-        if part == ".." {
-            cur.pop();
-            continue;
-        }
-        let next = cur.join(&part);
-        match std::fs::read_link(root.join(&next)) {
-            Ok(target) if links < 255 => {
-                links += 1;
-                if target.is_absolute() {
-                    cur = PathBuf::new();
-                }
-                push_front(&mut todo, &target);
-            }
-            _ => cur = next,
-        }
-    }
-    root.join(cur)
-}
-
-fn push_front(todo: &mut VecDeque<OsString>, path: &Path) {
-    let parts: Vec<OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    for p in parts.into_iter().rev() {
-        todo.push_front(p);
-    }
-}
-
 /// How the devices under /dev come to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceMode {
@@ -175,6 +140,14 @@ const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
 
 fn errno_ctx(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
     anyhow::Error::new(std::io::Error::from_raw_os_error(e as i32)).context(what())
+}
+
+/// A path in the rootfs that can't be resolved or created inside it (a
+/// symlink loop or chain, a file where a directory must be): exit code 126,
+/// as podman reports the OCI runtime's failure to set the container up.
+fn path_err(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
+    let io = std::io::Error::from_raw_os_error(e as i32);
+    coded(EXIT_CANNOT_INVOKE, format!("{}: {io}", what()))
 }
 
 /// Everything before createContainer hooks and pivot_root: propagation,
@@ -211,9 +184,13 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
         })
     })?;
 
+    // Every later path in the rootfs resolves from this fd of the bind mount.
+    let root = sys
+        .open_root(cfg.rootfs)
+        .map_err(|e| errno_ctx(e, || format!("opening rootfs {}", cfg.rootfs.display())))?;
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for m in mounts {
-        mount_one(sys, m, cfg).with_context(|| {
+        mount_one(sys, m, cfg, &root).with_context(|| {
             format!(
                 "mounting {} on {}",
                 m.source()
@@ -228,16 +205,16 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
         .iter()
         .any(|m| m.destination() == Path::new("/dev") && parse_options(opts(m)).is_bind());
     if !dev_is_bind {
-        create_devices(sys, spec, cfg)?;
-        dev_symlinks(sys, cfg.rootfs)?;
+        create_devices(sys, spec, cfg, &root)?;
+        dev_symlinks(sys, &root)?;
     }
 
     if let Some(p) = spec.process() {
-        let cwd = secure_join(cfg.rootfs, p.cwd());
-        if sys.is_dir(&cwd).is_none() {
-            sys.mkdir_all(&cwd, 0o755)
-                .map_err(|e| errno_ctx(e, || format!("creating cwd {}", p.cwd().display())))?;
-        }
+        sys.mkdir_in(&root, p.cwd(), 0o755).map_err(|e| {
+            path_err(e, || {
+                format!("creating the working directory {}", p.cwd().display())
+            })
+        })?;
     }
     if prop.contains(MsFlags::MS_SHARED) {
         sys.mount(None, cfg.rootfs, None, prop, None)
@@ -250,14 +227,13 @@ fn opts(m: &Mount) -> &[String] {
     m.options().as_deref().unwrap_or(&[])
 }
 
-fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
+fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig, root: &Root) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         bail!("mount destination {} is not absolute", dest.display());
     }
     let o = parse_options(opts(m));
     let typ = m.typ().as_deref().unwrap_or("none");
-    let target = secure_join(cfg.rootfs, dest);
     let data = o.data();
 
     if o.is_bind() || typ == "bind" {
@@ -271,15 +247,22 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
             cfg.bundle.join(src)
         };
         let flags = o.flags | MsFlags::MS_BIND;
-        return bind(sys, &src, &target, flags, &o.propagation);
+        return bind(sys, &src, root, dest, flags, &o.propagation);
     }
 
-    sys.mkdir_all(&target, 0o755)
-        .map_err(|e| errno_ctx(e, || format!("creating {}", target.display())))?;
+    let target = sys
+        .mkdir_in(root, dest, 0o755)
+        .map_err(|e| path_err(e, || format!("creating {}", dest.display())))?;
     let source = m.source().as_deref().unwrap_or(Path::new(typ));
-    let res = sys.mount(Some(source), &target, Some(typ), o.flags, data.as_deref());
-    match (typ, res) {
-        (_, Ok(())) => {}
+    let res = sys.mount(
+        Some(source),
+        &target.path(),
+        Some(typ),
+        o.flags,
+        data.as_deref(),
+    );
+    let mounted = match (typ, res) {
+        (_, Ok(())) => landed(sys, root, dest, &target)?,
         // Rootless with the host's network namespace: sysfs belongs to it,
         // so show the host's /sys read-only instead (as runc and crun do).
         ("sysfs", Err(Errno::EPERM | Errno::EACCES)) => {
@@ -289,17 +272,20 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC;
-            bind(sys, Path::new("/sys"), &target, f, &[])?;
+            bind(sys, Path::new("/sys"), root, dest, f, &[])?;
+            return propagate(sys, root, dest, &o.propagation);
         }
         // mqueue needs an IPC namespace of our own user namespace.
         ("mqueue", Err(Errno::EPERM | Errno::EACCES)) => {
             bind(
                 sys,
                 Path::new("/dev/mqueue"),
-                &target,
+                root,
+                dest,
                 MsFlags::MS_BIND | MsFlags::MS_REC | (o.flags & MsFlags::MS_RDONLY),
                 &[],
             )?;
+            return propagate(sys, root, dest, &o.propagation);
         }
         // No cgroup2 of our own (cgroup v1, or no cgroup namespace): the
         // host's hierarchy, read-only; without it the container still runs.
@@ -310,9 +296,11 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC;
-            if let Err(e) = bind(sys, Path::new("/sys/fs/cgroup"), &target, f, &[]) {
+            if let Err(e) = bind(sys, Path::new("/sys/fs/cgroup"), root, dest, f, &[]) {
                 debug!("no cgroup file system in the container: {e:#}");
+                return Ok(());
             }
+            return propagate(sys, root, dest, &o.propagation);
         }
         // gid=5 is unmapped in a single-id user namespace.
         ("devpts", Err(Errno::EINVAL)) if o.data.iter().any(|d| d.starts_with("gid=")) => {
@@ -323,24 +311,81 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig) -> Result<()> {
                 .filter(|d| !d.starts_with("gid="))
                 .collect();
             let data = data.join(",");
-            sys.mount(Some(source), &target, Some(typ), o.flags, Some(&data))
-                .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
+            sys.mount(
+                Some(source),
+                &target.path(),
+                Some(typ),
+                o.flags,
+                Some(&data),
+            )
+            .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
+            landed(sys, root, dest, &target)?
         }
         (_, Err(e)) => return Err(errno_ctx(e, || "mount(2)".into())),
-    }
+    };
     for p in &o.propagation {
-        sys.mount(None, &target, None, *p, None)
+        sys.mount(None, &mounted.path(), None, *p, None)
             .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
     }
     Ok(())
 }
 
-/// Bind `src` on `target` (creating the target as a dir or file to match),
-/// then remount with the wanted flags, keeping the flags the kernel locks.
+/// Propagation changes on what is now mounted at `dest`.
+fn propagate(sys: &dyn Syscalls, root: &Root, dest: &Path, prop: &[MsFlags]) -> Result<()> {
+    if prop.is_empty() {
+        return Ok(());
+    }
+    let node = sys
+        .open_in(root, dest, true)
+        .map_err(|e| path_err(e, || format!("opening {}", dest.display())))?
+        .ok_or_else(|| {
+            path_err(Errno::ENOENT, || {
+                format!("{} after the mount", dest.display())
+            })
+        })?;
+    for p in prop {
+        sys.mount(None, &node.path(), None, *p, None)
+            .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
+    }
+    Ok(())
+}
+
+/// Look `dest` up again after a mount on `before` (so later remounts act on
+/// the new mount) and check that the mount landed where `dest` was
+/// resolved, as runc checks since CVE-2021-30465: a path swapped under us
+/// makes this an error rather than a remount of something else.
+fn landed(sys: &dyn Syscalls, root: &Root, dest: &Path, before: &Node) -> Result<Node> {
+    // Looked up as `before` was: following a final symlink before
+    // pivot_root (mkdir_in, touch_in), not after (masked, read-only paths).
+    let follow = root.path() != Path::new("/");
+    let after = sys
+        .open_in(root, dest, follow)
+        .map_err(|e| path_err(e, || format!("opening {} after the mount", dest.display())))?
+        .ok_or_else(|| {
+            path_err(Errno::ENOENT, || {
+                format!("{} after the mount", dest.display())
+            })
+        })?;
+    if !after.landed_on(before) {
+        return Err(coded(
+            EXIT_CANNOT_INVOKE,
+            format!(
+                "{} changed during the mount (a symlink swapped in?): refusing to continue",
+                dest.display()
+            ),
+        ));
+    }
+    Ok(after)
+}
+
+/// Bind `src` on `dest` inside `root` (creating the target as a dir or file
+/// to match), then remount with the wanted flags, keeping the flags the
+/// kernel locks.
 fn bind(
     sys: &dyn Syscalls,
     src: &Path,
-    target: &Path,
+    root: &Root,
+    dest: &Path,
     flags: MsFlags,
     propagation: &[MsFlags],
 ) -> Result<()> {
@@ -350,10 +395,17 @@ fn bind(
             return Err(e).with_context(|| format!("bind source {}", src.display()));
         }
     };
-    make_target(sys, target, src_is_dir)?;
+    let target = make_target(sys, root, dest, src_is_dir)?;
     let rec = flags & MsFlags::MS_REC;
-    sys.mount(Some(src), target, None, MsFlags::MS_BIND | rec, None)
-        .map_err(|e| errno_ctx(e, || "bind mount".into()))?;
+    sys.mount(
+        Some(src),
+        &target.path(),
+        None,
+        MsFlags::MS_BIND | rec,
+        None,
+    )
+    .map_err(|e| errno_ctx(e, || "bind mount".into()))?;
+    let mounted = landed(sys, root, dest, &target)?;
     let extra = flags
         - (MsFlags::MS_BIND
             | MsFlags::MS_REC
@@ -365,50 +417,48 @@ fn bind(
     if !extra.is_empty() {
         remount(
             sys,
-            target,
+            &mounted.path(),
+            dest,
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rec | extra,
         )?;
     }
     for p in propagation {
-        sys.mount(None, target, None, *p, None)
+        sys.mount(None, &mounted.path(), None, *p, None)
             .map_err(|e| errno_ctx(e, || "setting propagation".into()))?;
     }
     Ok(())
 }
 
 /// A remount that, when refused, retries with the flags already on the mount
-/// (nosuid, nodev, ... that a user namespace may not clear).
-fn remount(sys: &dyn Syscalls, target: &Path, flags: MsFlags) -> Result<()> {
+/// (nosuid, nodev, ... that a user namespace may not clear). `target` is
+/// what mount(2) gets, `shown` what errors name.
+fn remount(sys: &dyn Syscalls, target: &Path, shown: &Path, flags: MsFlags) -> Result<()> {
     match sys.mount(None, target, None, flags, None) {
         Ok(()) => Ok(()),
         Err(Errno::EPERM) => {
             let locked = sys
                 .locked_flags(target)
-                .map_err(|e| errno_ctx(e, || format!("statvfs {}", target.display())))?;
+                .map_err(|e| errno_ctx(e, || format!("statvfs {}", shown.display())))?;
             sys.mount(None, target, None, flags | locked, None)
-                .map_err(|e| errno_ctx(e, || format!("remounting {}", target.display())))
+                .map_err(|e| errno_ctx(e, || format!("remounting {}", shown.display())))
         }
-        Err(e) => Err(errno_ctx(e, || format!("remounting {}", target.display()))),
+        Err(e) => Err(errno_ctx(e, || format!("remounting {}", shown.display()))),
     }
 }
 
-fn make_target(sys: &dyn Syscalls, target: &Path, dir: bool) -> Result<()> {
+fn make_target(sys: &dyn Syscalls, root: &Root, dest: &Path, dir: bool) -> Result<Node> {
     if dir {
-        sys.mkdir_all(target, 0o755)
+        sys.mkdir_in(root, dest, 0o755)
     } else {
-        if let Some(parent) = target.parent() {
-            sys.mkdir_all(parent, 0o755)
-                .map_err(|e| errno_ctx(e, || format!("creating {}", parent.display())))?;
-        }
-        sys.touch(target)
+        sys.touch_in(root, dest)
     }
-    .map_err(|e| errno_ctx(e, || format!("creating {}", target.display())))
+    .map_err(|e| path_err(e, || format!("creating {}", dest.display())))
 }
 
 /// Path, kind, major, minor, mode, owner uid and gid.
 type Device = (PathBuf, SFlag, u64, u64, u32, Option<u32>, Option<u32>);
 
-fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
+fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig, root: &Root) -> Result<()> {
     let mut devs: Vec<Device> = DEFAULT_DEVICES
         .iter()
         .map(|(p, maj, min)| {
@@ -447,32 +497,29 @@ fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result
         }
     }
     for (path, kind, maj, min, mode, uid, gid) in devs {
-        let target = secure_join(cfg.rootfs, &path);
         match cfg.devices {
             DeviceMode::Bind => {
-                make_target(sys, &target, false)?;
-                sys.mount(Some(&path), &target, None, MsFlags::MS_BIND, None)
+                let target = make_target(sys, root, &path, false)?;
+                sys.mount(Some(&path), &target.path(), None, MsFlags::MS_BIND, None)
                     .map_err(|e| {
                         errno_ctx(e, || format!("bind-mounting device {}", path.display()))
                     })?;
+                landed(sys, root, &path, &target)?;
             }
             DeviceMode::Create => {
-                if let Some(parent) = target.parent() {
-                    sys.mkdir_all(parent, 0o755)
-                        .map_err(|e| errno_ctx(e, || format!("creating {}", parent.display())))?;
-                }
-                match sys.mknod(
-                    &target,
+                match sys.mknod_in(
+                    root,
+                    &path,
                     kind,
                     mode & 0o7777,
                     nix::sys::stat::makedev(maj, min),
                 ) {
                     Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(errno_ctx(e, || format!("mknod {}", path.display()))),
+                    Err(e) => return Err(path_err(e, || format!("mknod {}", path.display()))),
                 }
                 if uid.is_some() || gid.is_some() {
-                    sys.chown(&target, uid, gid)
-                        .map_err(|e| errno_ctx(e, || format!("chown {}", path.display())))?;
+                    sys.chown_in(root, &path, uid, gid)
+                        .map_err(|e| path_err(e, || format!("chown {}", path.display())))?;
                 }
             }
         }
@@ -480,8 +527,7 @@ fn create_devices(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result
     Ok(())
 }
 
-fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
-    let dev = secure_join(rootfs, Path::new("/dev"));
+fn dev_symlinks(sys: &dyn Syscalls, root: &Root) -> Result<()> {
     let mut links = vec![
         ("pts/ptmx", "ptmx"),
         ("/proc/self/fd", "fd"),
@@ -493,9 +539,10 @@ fn dev_symlinks(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
         links.push(("/proc/kcore", "core"));
     }
     for (target, name) in links {
-        match sys.symlink(Path::new(target), &dev.join(name)) {
+        let link = Path::new("/dev").join(name);
+        match sys.symlink_in(root, Path::new(target), &link) {
             Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(errno_ctx(e, || format!("creating /dev/{name}"))),
+            Err(e) => return Err(path_err(e, || format!("creating /dev/{name}"))),
         }
     }
     Ok(())
@@ -530,54 +577,78 @@ pub fn enter(sys: &dyn Syscalls, rootfs: &Path, no_pivot: bool) -> Result<()> {
     sys.chdir(Path::new("/")).map_err(e("chdir /"))
 }
 
-/// After pivot_root: masked paths, read-only paths, a read-only root.
+/// After pivot_root: masked paths, read-only paths, a read-only root. The
+/// paths resolve inside the container's own root, the final component not
+/// followed: a masked or read-only path that is a symlink is refused, so it
+/// can't make us mask or freeze something else.
 pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
+    let root = &sys
+        .open_root(Path::new("/"))
+        .map_err(|e| errno_ctx(e, || "opening /".into()))?;
     let linux = spec.linux().as_ref();
+    let lookup = |p: &str, what: &str| -> Result<Option<Node>> {
+        let node = sys
+            .open_in(root, Path::new(p), false)
+            .map_err(|e| path_err(e, || format!("{what} {p}")))?;
+        match node {
+            Some(n) if n.is_symlink() => Err(coded(
+                EXIT_CANNOT_INVOKE,
+                format!("{what} {p}: it is a symbolic link; refusing to follow it"),
+            )),
+            n => Ok(n),
+        }
+    };
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
     {
-        let path = Path::new(p);
-        match sys.is_dir(path) {
-            None => continue,
-            Some(true) => sys.mount(
+        let Some(node) = lookup(p, "masking")? else {
+            continue;
+        };
+        if node.is_dir() {
+            sys.mount(
                 Some(Path::new("tmpfs")),
-                path,
+                &node.path(),
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 None,
-            ),
-            Some(false) => sys.mount(
+            )
+        } else {
+            sys.mount(
                 Some(Path::new("/dev/null")),
-                path,
+                &node.path(),
                 None,
                 MsFlags::MS_BIND,
                 None,
-            ),
+            )
         }
         .map_err(|e| errno_ctx(e, || format!("masking {p}")))?;
+        landed(sys, root, Path::new(p), &node).with_context(|| format!("masking {p}"))?;
     }
     for p in linux
         .and_then(|l| l.readonly_paths().as_ref())
         .into_iter()
         .flatten()
     {
-        let path = Path::new(p);
-        if sys.is_dir(path).is_none() {
+        let Some(node) = lookup(p, "making read-only")? else {
             continue;
-        }
+        };
+        let path = node.path();
         sys.mount(
-            Some(path),
-            path,
+            Some(&path),
+            &path,
             None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None,
         )
         .map_err(|e| errno_ctx(e, || format!("making {p} read-only")))?;
+        let mounted = landed(sys, root, Path::new(p), &node)
+            .with_context(|| format!("making {p} read-only"))?;
         remount(
             sys,
-            path,
+            &mounted.path(),
+            Path::new(p),
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_REC | MsFlags::MS_RDONLY,
         )
         .with_context(|| format!("making {p} read-only"))?;
@@ -585,6 +656,7 @@ pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         remount(
             sys,
+            Path::new("/"),
             Path::new("/"),
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
         )
@@ -633,24 +705,6 @@ mod tests {
         );
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         assert_eq!(o.data, ["mode=755", "size=65536k"]);
-    }
-
-    #[test]
-    fn secure_join_keeps_symlinks_inside_the_root() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        std::fs::create_dir_all(root.join("real")).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../../real", root.join("rel")).unwrap();
-        assert_eq!(
-            secure_join(root, Path::new("/abs/passwd")),
-            root.join("etc/passwd")
-        );
-        assert_eq!(secure_join(root, Path::new("/rel/x")), root.join("real/x"));
-        assert_eq!(secure_join(root, Path::new("/../../x")), root.join("x"));
-        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
-        // A loop ends instead of spinning; the result stays under the root.
-        assert!(secure_join(root, Path::new("/loop")).starts_with(root));
     }
 
     const SPEC: &str = r#"{
@@ -748,6 +802,109 @@ mod tests {
         assert!(l[10].contains("MS_NOSUID | MS_NODEV") && l[10].contains("MS_RDONLY"));
         assert!(l[11].starts_with("mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND"));
         assert_eq!(l.last().unwrap(), "sethostname box");
+    }
+
+    #[test]
+    fn a_masked_symlink_is_refused_not_followed() {
+        let rec = Recorder {
+            links: vec!["/proc/kcore".into()],
+            ..Default::default()
+        };
+        let e = finish(&rec, &spec_from(SPEC)).unwrap_err();
+        assert_eq!(
+            crate::error::classify(&e),
+            (
+                126,
+                Some(
+                    "Error: masking /proc/kcore: it is a symbolic link; refusing to follow it"
+                        .into()
+                )
+            )
+        );
+        assert!(rec.lines().is_empty(), "{:?}", rec.lines());
+    }
+
+    #[test]
+    fn an_unresolvable_cwd_is_a_126_naming_it() {
+        let rec = Recorder {
+            fail: vec![("mkdir /nonexistent/r/work".into(), Errno::ELOOP)],
+            ..Default::default()
+        };
+        let cfg = RootfsConfig {
+            rootfs: Path::new("/nonexistent/r"),
+            bundle: Path::new("/nonexistent"),
+            devices: DeviceMode::Create,
+        };
+        let e = prepare(&rec, &spec_from(SPEC), &cfg).unwrap_err();
+        let (code, line) = crate::error::classify(&e);
+        assert_eq!(code, 126);
+        let line = line.unwrap();
+        assert!(
+            line.contains(
+                "creating the working directory /work: Too many levels of symbolic links"
+            ),
+            "{line}"
+        );
+        // Devices were made with mknod in the root before that.
+        assert!(rec
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("mknod /nonexistent/r/dev/null ")));
+    }
+
+    /// CVE-2021-30465: the target is swapped for a symlink to a host
+    /// directory between its lookup and the mount. The mount still lands on
+    /// what was looked up, and the check after it refuses to go on.
+    #[test]
+    fn a_target_swapped_for_a_symlink_gets_the_mount_not_the_host() {
+        use crate::sys::runtime::Real;
+        if !nix::unistd::geteuid().is_root() {
+            panic!("this test mounts: run it as root (tests/run.sh does)");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("root"), d.path().join("outside"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // Our own mount namespace: this test thread's only.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let sys = Real;
+        let r = sys.open_root(&root).unwrap();
+        let target = sys.mkdir_in(&r, Path::new("/vol/t"), 0o755).unwrap();
+        std::fs::rename(root.join("vol/t"), root.join("vol/t-was")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("vol/t")).unwrap();
+        // The link resolves inside the root too, to a directory there.
+        let inside = root.join(outside.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inside).unwrap();
+        sys.mount(
+            Some(Path::new("tmpfs")),
+            &target.path(),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None,
+        )
+        .unwrap();
+        let e = landed(&sys, &r, Path::new("/vol/t"), &target).unwrap_err();
+        assert_eq!(crate::error::classify(&e).0, 126);
+        assert!(
+            format!("{e:#}").contains("/vol/t changed during the mount"),
+            "{e:#}"
+        );
+        let fs_of = |p: &Path| nix::sys::statfs::statfs(p).unwrap().filesystem_type();
+        assert_eq!(
+            fs_of(&root.join("vol/t-was")),
+            nix::sys::statfs::TMPFS_MAGIC
+        );
+        assert_ne!(fs_of(&outside), nix::sys::statfs::TMPFS_MAGIC);
+        assert_ne!(fs_of(&inside), nix::sys::statfs::TMPFS_MAGIC);
+        nix::mount::umount2(&root.join("vol/t-was"), MntFlags::MNT_DETACH).unwrap();
     }
 
     #[test]

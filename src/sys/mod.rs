@@ -2,6 +2,7 @@
 //! through these safe wrappers (the crate denies `unsafe_code` elsewhere).
 #![allow(unsafe_code)]
 pub mod fsx;
+pub mod inroot;
 pub mod netfd;
 pub mod pidfd;
 pub mod runtime;

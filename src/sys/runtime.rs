@@ -6,12 +6,13 @@
 //! fork-like `clone` with namespace flags, `TIOCSCTTY`, `close_range`,
 //! `_exit`, bringing `lo` up) live here too.
 
+use super::inroot::{self, Node, Root};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
-use nix::sys::stat::{Mode, SFlag};
+use nix::sys::stat::SFlag;
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 
 /// What a container's init does to the file system tree and its identity,
@@ -29,19 +30,46 @@ pub trait Syscalls {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;
-    fn mkdir_all(&self, path: &Path, mode: u32) -> nix::Result<()>;
-    /// Create an empty file (a bind-mount target) if nothing is there.
+    /// Create an empty file (a bind-mount target) if nothing is there. Only
+    /// for trusted paths (the container's own /dev/console after pivot_root).
     fn touch(&self, path: &Path) -> nix::Result<()>;
-    fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()>;
-    fn mknod(&self, path: &Path, kind: SFlag, perm: u32, dev: u64) -> nix::Result<()>;
-    fn chown(&self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()>;
+    /// Open the rootfs at `path` as the root of the in-root calls below (after
+    /// it is mounted where it will stay: mounts made through an fd of the
+    /// mount beneath would be hidden).
+    fn open_root(&self, path: &Path) -> nix::Result<Root>;
+    /// Look `path` up inside `root` (every symlink and `..` resolved as if
+    /// `root` were "/"). With `follow` false a final symlink is the result
+    /// itself. None when it (or a directory on the way) does not exist.
+    fn open_in(&self, root: &Root, path: &Path, follow: bool) -> nix::Result<Option<Node>>;
+    /// `path` inside `root` as a directory, created (with its parents) if missing.
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node>;
+    /// `path` inside `root` as a bind target for a file: an empty file is
+    /// created (and the directories on the way) if nothing is there.
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node>;
+    /// A symlink at `link` inside `root` (its directory created if missing).
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()>;
+    /// A device node or fifo at `path` inside `root`.
+    fn mknod_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        kind: SFlag,
+        perm: u32,
+        dev: u64,
+    ) -> nix::Result<()>;
+    /// Change the owner of `path` inside `root` (not following a final symlink).
+    fn chown_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> nix::Result<()>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;
     fn setdomainname(&self, name: &str) -> nix::Result<()>;
     /// The mount flags of the mount at `path` that a remount must keep
     /// (inside a user namespace the kernel locks them).
     fn locked_flags(&self, path: &Path) -> nix::Result<MsFlags>;
-    /// Some(true) for a directory, Some(false) for anything else, None if absent.
-    fn is_dir(&self, path: &Path) -> Option<bool>;
 }
 
 /// The real thing.
@@ -74,14 +102,6 @@ impl Syscalls for Real {
     fn chroot(&self, path: &Path) -> nix::Result<()> {
         nix::unistd::chroot(path)
     }
-    fn mkdir_all(&self, path: &Path, mode: u32) -> nix::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(mode)
-            .create(path)
-            .map_err(io_errno)
-    }
     fn touch(&self, path: &Path) -> nix::Result<()> {
         match std::fs::OpenOptions::new()
             .write(true)
@@ -93,18 +113,54 @@ impl Syscalls for Real {
             Err(e) => Err(io_errno(e)),
         }
     }
-    fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()> {
-        std::os::unix::fs::symlink(target, link).map_err(io_errno)
+    fn open_root(&self, path: &Path) -> nix::Result<Root> {
+        Root::open(path)
     }
-    fn mknod(&self, path: &Path, kind: SFlag, perm: u32, dev: u64) -> nix::Result<()> {
-        nix::sys::stat::mknod(path, kind, Mode::from_bits_truncate(perm), dev)
+    fn open_in(&self, root: &Root, path: &Path, follow: bool) -> nix::Result<Option<Node>> {
+        let r = root.fd()?;
+        match inroot::open(r.as_fd(), path, follow) {
+            Ok(fd) => node(fd, root, path).map(Some),
+            Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
-    fn chown(&self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()> {
-        nix::unistd::chown(
-            path,
-            uid.map(nix::unistd::Uid::from_raw),
-            gid.map(nix::unistd::Gid::from_raw),
-        )
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node> {
+        let r = root.fd()?;
+        let fd = inroot::create(r.as_fd(), path, inroot::Create::Dir(mode))?;
+        node(fd, root, path)
+    }
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node> {
+        let r = root.fd()?;
+        let fd = inroot::create(r.as_fd(), path, inroot::Create::File(0o644))?;
+        node(fd, root, path)
+    }
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()> {
+        let r = root.fd()?;
+        let (dir, name) = inroot::parent(r.as_fd(), link, true)?;
+        inroot::symlink_at(target, dir.as_fd(), &name)
+    }
+    fn mknod_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        kind: SFlag,
+        perm: u32,
+        dev: u64,
+    ) -> nix::Result<()> {
+        let r = root.fd()?;
+        let (dir, name) = inroot::parent(r.as_fd(), path, true)?;
+        inroot::mknod_at(dir.as_fd(), &name, kind, perm, dev)
+    }
+    fn chown_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> nix::Result<()> {
+        let r = root.fd()?;
+        let (dir, name) = inroot::parent(r.as_fd(), path, false)?;
+        inroot::chown_at(dir.as_fd(), &name, uid, gid)
     }
     fn sethostname(&self, name: &str) -> nix::Result<()> {
         nix::unistd::sethostname(name)
@@ -134,9 +190,14 @@ impl Syscalls for Real {
         }
         Ok(out)
     }
-    fn is_dir(&self, path: &Path) -> Option<bool> {
-        std::fs::metadata(path).ok().map(|m| m.is_dir())
-    }
+}
+
+/// The node of an in-root lookup of `path` in `root`. After pivot_root
+/// (`root` is "/") its plain path may stand in for /proc/self/fd/N.
+fn node(fd: std::os::fd::OwnedFd, root: &Root, path: &Path) -> nix::Result<Node> {
+    let root = root.path();
+    let shown = root.join(inroot::clean_path(path).strip_prefix("/").unwrap_or(path));
+    Node::new(fd, shown, root == Path::new("/"))
 }
 
 /// A test double that records every call as one line and fails the calls
@@ -147,9 +208,12 @@ pub struct Recorder {
     pub calls: std::cell::RefCell<Vec<String>>,
     /// (substring of the recorded line, errno): the first match fails.
     pub fail: Vec<(String, Errno)>,
-    /// Paths that exist as directories / as files, for `is_dir`.
+    /// Paths that exist as directories / files / symlinks, for `open_in`
+    /// (besides what `mkdir_in` and `touch_in` made).
     pub dirs: Vec<std::path::PathBuf>,
     pub files: Vec<std::path::PathBuf>,
+    pub links: Vec<std::path::PathBuf>,
+    pub made: std::cell::RefCell<Vec<(std::path::PathBuf, bool)>>,
 }
 
 #[cfg(test)]
@@ -168,6 +232,23 @@ impl Recorder {
     }
     pub fn lines(&self) -> Vec<String> {
         self.calls.borrow().clone()
+    }
+    /// `root` joined with the cleaned `path`: what the real lookup resolves
+    /// when no symlink is on the way.
+    fn joined(root: &Root, path: &Path) -> std::path::PathBuf {
+        let clean = inroot::clean_path(path);
+        root.path().join(clean.strip_prefix("/").unwrap_or(&clean))
+    }
+    fn make(&self, line: &str, root: &Root, path: &Path, dir: bool) -> nix::Result<Node> {
+        let p = Self::joined(root, path);
+        self.rec(format!("{line} {}", p.display()))?;
+        self.made.borrow_mut().push((p.clone(), dir));
+        let kind = if dir {
+            inroot::Kind::Dir
+        } else {
+            inroot::Kind::Other
+        };
+        Ok(Node::fake(p, kind))
     }
 }
 
@@ -219,20 +300,71 @@ impl Syscalls for Recorder {
     fn chroot(&self, path: &Path) -> nix::Result<()> {
         self.rec(format!("chroot {}", path.display()))
     }
-    fn mkdir_all(&self, path: &Path, mode: u32) -> nix::Result<()> {
-        self.rec(format!("mkdir {} {mode:o}", path.display()))
-    }
     fn touch(&self, path: &Path) -> nix::Result<()> {
         self.rec(format!("touch {}", path.display()))
     }
-    fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()> {
-        self.rec(format!("symlink {} {}", target.display(), link.display()))
+    fn open_root(&self, path: &Path) -> nix::Result<Root> {
+        Ok(Root::fake(path))
     }
-    fn mknod(&self, path: &Path, kind: SFlag, perm: u32, dev: u64) -> nix::Result<()> {
-        self.rec(format!("mknod {} {kind:?} {perm:o} {dev}", path.display()))
+    fn open_in(&self, root: &Root, path: &Path, _follow: bool) -> nix::Result<Option<Node>> {
+        let p = Self::joined(root, path);
+        let made = self
+            .made
+            .borrow()
+            .iter()
+            .find(|(m, _)| *m == p)
+            .map(|x| x.1);
+        let kind = if self.dirs.contains(&p) || made == Some(true) {
+            inroot::Kind::Dir
+        } else if self.links.contains(&p) {
+            inroot::Kind::Symlink
+        } else if self.files.contains(&p) || made == Some(false) {
+            inroot::Kind::Other
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(Node::fake(p, kind)))
     }
-    fn chown(&self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()> {
-        self.rec(format!("chown {} {uid:?} {gid:?}", path.display()))
+    fn mkdir_in(&self, root: &Root, path: &Path, mode: u32) -> nix::Result<Node> {
+        let p = Self::joined(root, path);
+        self.rec(format!("mkdir {} {mode:o}", p.display()))?;
+        self.made.borrow_mut().push((p.clone(), true));
+        Ok(Node::fake(p, inroot::Kind::Dir))
+    }
+    fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node> {
+        self.make("touch", root, path, false)
+    }
+    fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()> {
+        self.rec(format!(
+            "symlink {} {}",
+            target.display(),
+            Self::joined(root, link).display()
+        ))
+    }
+    fn mknod_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        kind: SFlag,
+        perm: u32,
+        dev: u64,
+    ) -> nix::Result<()> {
+        self.rec(format!(
+            "mknod {} {kind:?} {perm:o} {dev}",
+            Self::joined(root, path).display()
+        ))
+    }
+    fn chown_in(
+        &self,
+        root: &Root,
+        path: &Path,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> nix::Result<()> {
+        self.rec(format!(
+            "chown {} {uid:?} {gid:?}",
+            Self::joined(root, path).display()
+        ))
     }
     fn sethostname(&self, name: &str) -> nix::Result<()> {
         self.rec(format!("sethostname {name}"))
@@ -243,15 +375,6 @@ impl Syscalls for Recorder {
     fn locked_flags(&self, path: &Path) -> nix::Result<MsFlags> {
         self.rec(format!("statvfs {}", path.display()))?;
         Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
-    }
-    fn is_dir(&self, path: &Path) -> Option<bool> {
-        if self.dirs.iter().any(|d| d == path) {
-            Some(true)
-        } else if self.files.iter().any(|f| f == path) {
-            Some(false)
-        } else {
-            None
-        }
     }
 }
 
@@ -454,7 +577,8 @@ mod tests {
             fail: vec![("sysfs".into(), Errno::EPERM)],
             ..Default::default()
         };
-        r.mkdir_all(Path::new("/x"), 0o755).unwrap();
+        r.mkdir_in(&Root::fake(Path::new("/r")), Path::new("/x"), 0o755)
+            .unwrap();
         let e = r
             .mount(
                 Some(Path::new("sysfs")),
