@@ -91,6 +91,14 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
             ws_ypixel: 0,
         };
         let pty = nix::pty::openpty(&ws, None).context("allocating a pseudo-terminal")?;
+        // openpty sets no close-on-exec: no other child of ours may hold them.
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .context("setting close-on-exec on the pty")?;
+        }
         let pid = crate::runtime::exec(
             &state_root,
             &id,

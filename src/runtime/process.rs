@@ -303,6 +303,54 @@ fn check_executable(p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// chdir to the process's cwd, which must lie inside the container's root
+/// (CVE-2024-21626: a cwd of `/proc/self/fd/N`, N a directory fd inherited
+/// from the host, would leave the process outside it). The path is resolved
+/// with "/" (the new root) as its root and no /proc magic links, and the
+/// result is checked again with getcwd(), which the kernel prefixes with
+/// "(unreachable)" for a directory outside our root.
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    let breakout = || {
+        coded(
+            EXIT_CANNOT_INVOKE,
+            format!(
+                "working directory {} is outside of the container's root: \
+                 possible container breakout detected, refusing to run",
+                cwd.display()
+            ),
+        )
+    };
+    match crate::sys::fds::open_dir_in_root(cwd) {
+        Ok(fd) => nix::unistd::fchdir(fd.as_raw_fd())
+            .with_context(|| format!("chdir to cwd {}", cwd.display()))?,
+        // A /proc magic link on the way (or a symlink loop): never followed.
+        Err(nix::errno::Errno::ELOOP) => {
+            return Err(coded(
+                EXIT_CANNOT_INVOKE,
+                format!(
+                    "working directory {} resolves through a /proc magic link (or a symlink \
+                     loop), which can lead outside of the container's root: refusing to run",
+                    cwd.display()
+                ),
+            ))
+        }
+        // No openat2 (Linux < 5.6): the getcwd check below still holds.
+        Err(nix::errno::Errno::ENOSYS) => nix::unistd::chdir(cwd)
+            .with_context(|| format!("chdir to cwd {}", cwd.display()))?,
+        Err(e) => {
+            return Err(anyhow::Error::from(e))
+                .with_context(|| format!("chdir to cwd {}", cwd.display()))
+        }
+    }
+    match nix::unistd::getcwd() {
+        Ok(now) if now.is_absolute() => Ok(()),
+        Ok(_) => Err(breakout()),
+        Err(e) => Err(anyhow::Error::from(e)).with_context(|| {
+            format!("checking the working directory {}", cwd.display())
+        }),
+    }
+}
+
 /// Put `fd` at `target` (0, 1 or 2) for the new program.
 pub fn install_stdio(fd: &OwnedFd, target: i32) -> Result<()> {
     let raw = fd.as_raw_fd();
