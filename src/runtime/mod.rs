@@ -872,7 +872,12 @@ mod tests {
             check_sysctls(&spec(all, ok)).unwrap();
         }
         let err = |ns: &str, key: &str| format!("{:#}", check_sysctls(&spec(ns, key)).unwrap_err());
-        for bad in ["kernel.core_pattern", "vm.overcommit_memory", "kernel.hostname", "fs.file-max"] {
+        for bad in [
+            "kernel.core_pattern",
+            "vm.overcommit_memory",
+            "kernel.hostname",
+            "fs.file-max",
+        ] {
             let e = err(all, bad);
             assert!(e.contains(bad), "{e}");
         }
