@@ -23,6 +23,10 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
 /// reachable from the one its monitor made. The runtime joins that one
 /// (we own it, so we may), so exec starts from the host's namespace.
 pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
+    // The helper we fork joins the container: it must not be running the
+    // rpod binary itself, which a process inside could reach through
+    // /proc/PID/exe (CVE-2019-5736).
+    crate::sys::exe::reexec_sealed().context("re-executing rpod from a sealed copy of itself")?;
     let paths = Paths::new(g)?;
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;

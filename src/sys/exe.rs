@@ -144,10 +144,7 @@ pub fn reexec_sealed() -> std::io::Result<()> {
             to_c(&kv)
         })
         .collect();
-    if let Some(e) = to_c(
-        format!("{REAL_EXE_ENV}={}", real.display())
-            .as_ref(),
-    ) {
+    if let Some(e) = to_c(format!("{REAL_EXE_ENV}={}", real.display()).as_ref()) {
         env.push(e);
     }
     // The path resolves before execve closes the (close-on-exec) memfd.
@@ -168,8 +165,12 @@ pub fn reexec_sealed() -> std::io::Result<()> {
 pub fn overlay_command(real: &Path, scratch: &Path) -> std::io::Result<Command> {
     use std::os::unix::process::CommandExt;
     let bad = |what: &str| std::io::Error::other(what.to_string());
-    let dir = real.parent().ok_or_else(|| bad("rpod's path has no directory"))?;
-    let name = real.file_name().ok_or_else(|| bad("rpod's path has no file name"))?;
+    let dir = real
+        .parent()
+        .ok_or_else(|| bad("rpod's path has no directory"))?;
+    let name = real
+        .file_name()
+        .ok_or_else(|| bad("rpod's path has no file name"))?;
     let (mnt, empty) = (scratch.join("mnt"), scratch.join("empty"));
     for d in [&mnt, &empty] {
         std::fs::create_dir_all(d)?;
