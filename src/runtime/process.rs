@@ -335,8 +335,9 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
             ))
         }
         // No openat2 (Linux < 5.6): the getcwd check below still holds.
-        Err(nix::errno::Errno::ENOSYS) => nix::unistd::chdir(cwd)
-            .with_context(|| format!("chdir to cwd {}", cwd.display()))?,
+        Err(nix::errno::Errno::ENOSYS) => {
+            nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?
+        }
         Err(e) => {
             return Err(anyhow::Error::from(e))
                 .with_context(|| format!("chdir to cwd {}", cwd.display()))
@@ -345,9 +346,8 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
     match nix::unistd::getcwd() {
         Ok(now) if now.is_absolute() => Ok(()),
         Ok(_) => Err(breakout()),
-        Err(e) => Err(anyhow::Error::from(e)).with_context(|| {
-            format!("checking the working directory {}", cwd.display())
-        }),
+        Err(e) => Err(anyhow::Error::from(e))
+            .with_context(|| format!("checking the working directory {}", cwd.display())),
     }
 }
 
