@@ -472,34 +472,95 @@ fn rpod_binary_is_out_of_reach_from_inside() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "w"]);
 }
 
-/// A created (not started) container's init still runs rpod: from a sealed
-/// memfd copy, which nobody can write, and the binary on disk is intact.
+/// rpod installed where the user owns it (~/.local/bin): a container's
+/// root (the user) could rewrite it through /proc/PID/exe of an rpod process
+/// inside. A created (not started) container's init, which still runs rpod,
+/// runs from a sealed memfd copy instead, and a process exec'd into the
+/// container cannot write it; the binary on disk stays intact.
 #[test]
 fn created_init_runs_from_a_sealed_copy() {
     let env = Env::new("a9seal");
     let b = Bundle::new(&env, "b");
-    b.args(&["true"]);
-    let bin = common::rpod_bin();
-    let before = std::fs::read(bin).unwrap();
-    let (code, _, err) = oci(&env, &format!("create --bundle {} c1", b.path()));
-    assert_eq!(code, Some(0), "{err}");
-    let (_, state, _) = oci(&env, "state c1");
-    let st: Value = serde_json::from_str(&state).unwrap();
+    b.args(&["sleep", "60"]);
+    let local = env.home.join(".local/bin");
+    std::fs::create_dir_all(&local).unwrap();
+    let src = common::rpod_bin();
+    for name in ["rpod", "rpod-monitor"] {
+        std::fs::copy(src.with_file_name(name), local.join(name)).unwrap();
+    }
+    let st = std::process::Command::new("chown")
+        .args([
+            "-R",
+            &format!("{}:", env.user),
+            env.home.join(".local").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mine = local.join("rpod");
+    let before = std::fs::read(&mine).unwrap();
+    let root = oci_root(&env);
+    let run = |args: &str| {
+        env.sh(&format!(
+            "{} oci --root {root} {args} </dev/null >/dev/null 2>{}/err",
+            mine.display(),
+            env.dir.display()
+        ))
+    };
+    let out = run(&format!("create --bundle {} c1", b.path()));
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(env.dir.join("err")).unwrap()
+    );
+    let st: Value =
+        serde_json::from_str(&env.sh_ok(&format!("{} oci --root {root} state c1", mine.display())))
+            .unwrap();
     let pid = st["pid"].as_i64().unwrap();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert!(
         exe.to_string_lossy().starts_with("/memfd:rpod"),
         "the created init runs {exe:?}"
     );
-    // As the user who owns it all: the copy refuses writes.
-    let out = env.sh(&format!("echo x >> /proc/{pid}/exe"));
-    assert!(!out.status.success(), "wrote the init's exe");
-    assert_eq!(
-        std::fs::read(bin).unwrap(),
-        before,
-        "the rpod binary changed"
+    // From the host, as the user who owns everything: no write.
+    assert!(
+        !env.sh(&format!("echo x >> /proc/{pid}/exe"))
+            .status
+            .success(),
+        "wrote the init's exe"
     );
-    let (code, _, err) = oci(&env, "delete -f c1");
+    // From inside the created container, as its root.
+    let out = env.sh(&format!(
+        "{} oci --root {root} exec c1 sh -c 'echo x >> /proc/1/exe && echo WROTE; head -c 4 /proc/1/exe >/dev/null && echo READ'",
+        mine.display()
+    ));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains("WROTE"),
+        "a process inside wrote the init's exe: {text}"
+    );
+    assert_eq!(
+        std::fs::read(&mine).unwrap(),
+        before,
+        "the user's rpod binary changed"
+    );
+    assert!(run("delete -f c1").status.success());
+
+    // Root's binary (the harness's, not writable by the user): no copy is
+    // needed, and writing it fails all the same.
+    let (code, _, err) = oci(&env, &format!("create --bundle {} c2", b.path()));
+    assert_eq!(code, Some(0), "{err}");
+    let (_, state, _) = oci(&env, "state c2");
+    let pid = serde_json::from_str::<Value>(&state).unwrap()["pid"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        !env.sh(&format!("echo x >> /proc/{pid}/exe"))
+            .status
+            .success(),
+        "wrote root's rpod"
+    );
+    let (code, _, err) = oci(&env, "delete -f c2");
     assert_eq!(code, Some(0), "{err}");
 }
 

@@ -123,11 +123,26 @@ pub fn real_exe() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into())
 }
 
+/// Whether a process running as us (a container's root is the user
+/// rootless, or the host's root) could rewrite the binary we run from: we
+/// own it, or may write it. Where it can't (root's /usr/bin/rpod run by a
+/// user), a process inside that reaches it can only read it, which the
+/// file's mode allows anyway, and no copy is needed.
+pub fn exe_writable_by_us() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata("/proc/self/exe") else {
+        return true;
+    };
+    meta.uid() == nix::unistd::geteuid().as_raw()
+        || nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
 /// Replace this process with a sealed copy of itself, same arguments and
 /// environment (plus [`REAL_EXE_ENV`]). Returns only on failure; a no-op
-/// (Ok) when we already run sealed.
+/// (Ok) when we already run sealed, or when we could not write the binary
+/// anyway ([`exe_writable_by_us`]): the copy costs a few milliseconds.
 pub fn reexec_sealed() -> std::io::Result<()> {
-    if running_sealed() {
+    if running_sealed() || !exe_writable_by_us() {
         return Ok(());
     }
     let real = real_exe();
@@ -213,8 +228,9 @@ pub fn overlay_command(real: &Path, scratch: &Path) -> std::io::Result<Command> 
 /// Spawn ourselves (`setup` adds arguments, stdio, …) with the binary
 /// out of reach of what the child will run: from a read-only overlay of its
 /// directory ([`overlay_command`]; root in a user namespace only), else from
-/// a sealed memfd copy ([`sealed_copy`]). [`REAL_EXE_ENV`] names the binary
-/// on disk. `scratch` as for `overlay_command`.
+/// a sealed memfd copy ([`sealed_copy`]) when we could write the binary,
+/// else from the binary itself. [`REAL_EXE_ENV`] names the binary on disk.
+/// `scratch` as for `overlay_command`.
 pub fn spawn_self(
     scratch: &Path,
     setup: impl Fn(&mut Command),
@@ -229,6 +245,11 @@ pub fn spawn_self(
                 Err(e) => debug!("running rpod from an overlay: {e}; copying it to a memfd"),
             }
         }
+    }
+    if !exe_writable_by_us() {
+        let mut cmd = Command::new(&real);
+        setup(&mut cmd);
+        return cmd.spawn();
     }
     let fd = sealed_copy()?;
     let mut cmd = Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
