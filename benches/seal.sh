@@ -5,6 +5,9 @@
 # copy. One hyperfine run per pair, so the numbers share the machine's load:
 #   1. run --rm --network none alpine true: podman, rpod before, rpod now
 #   2. oci run of a rootless busybox bundle (`true`): runc, rpod before, now
+#   3. the same with rpod installed where the user owns it (~/.local/bin:
+#      then the memfd copy is made) against root's copy of the same binary,
+#      and `run` likewise
 # Not a test: prints medians and ratios.
 #
 #   sudo RPOD_BASE=/path/to/old/rpod bash benches/seal.sh [RUNS]
@@ -32,7 +35,7 @@ as_user "$RPOD_HOME" "$NOW" pull -q "$IMG" >/dev/null
 
 show() { # JSON: one line per command, then ratios to the first
     jq -r '.results[] | "\(.command)\n    median \(.median*1000|.*100|round/100) ms  min \(.min*1000|.*100|round/100) ms  max \(.max*1000|.*100|round/100) ms"' "$1"
-    jq -r '.results as $r | "ratios: before 1/\($r[0].median/$r[1].median|.*10|round/10) of the first, now 1/\($r[0].median/$r[2].median|.*10|round/10); protection costs \(($r[2].median-$r[1].median)*1000|.*100|round/100) ms"' "$1"
+    jq -r '.results as $r | "ratios to the first: second 1/\($r[0].median/$r[1].median|.*10|round/10), third 1/\($r[0].median/$r[2].median|.*10|round/10); third minus second: \(($r[2].median-$r[1].median)*1000|.*100|round/100) ms"' "$1"
 }
 
 echo "== 1. run --rm --network none alpine true ($RUNS runs)"
@@ -62,4 +65,21 @@ as_user "$RPOD_HOME" sh -c "cd '$B' && hyperfine -N --style none -w 3 -r $RUNS -
     'runc --root $RPOD_HOME/.xdg-run/runc run bench' \
     '$BASE oci --root $RPOD_HOME/.xdg-run/rpod-oci run bench' \
     '$NOW oci --root $RPOD_HOME/.xdg-run/rpod-oci run bench'" >/dev/null
+show "$out"
+
+echo "== 3. rpod owned by the user (sealed memfd copy) vs root's ($RUNS runs)"
+install -d -m 0755 -o "$TEST_USER" -g "$TEST_USER" "$RPOD_HOME/.local" "$RPOD_HOME/.local/bin"
+install -m 0755 -o "$TEST_USER" -g "$TEST_USER" "$NOW" "$BENCH_ROOT/now/rpod-monitor" "$RPOD_HOME/.local/bin/"
+MINE=$RPOD_HOME/.local/bin/rpod
+out="$RPOD_HOME/seal-mine.json"
+as_user "$RPOD_HOME" sh -c "cd '$B' && hyperfine -N --style none -w 3 -r $RUNS --export-json '$out' \
+    'runc --root $RPOD_HOME/.xdg-run/runc run bench' \
+    '$NOW oci --root $RPOD_HOME/.xdg-run/rpod-oci run bench' \
+    '$MINE oci --root $RPOD_HOME/.xdg-run/rpod-oci run bench'" >/dev/null
+show "$out"
+out="$RPOD_HOME/seal-mine-run.json"
+as_user "$RPOD_HOME" hyperfine -N --style none -w 3 -r "$RUNS" --export-json "$out" \
+    "env HOME=$PODMAN_HOME XDG_RUNTIME_DIR=$PODMAN_HOME/.xdg-run XDG_CONFIG_HOME=$PODMAN_HOME/.config XDG_DATA_HOME=$PODMAN_HOME/.local/share podman run --rm --network none $IMG true" \
+    "$NOW run --rm --network none $IMG true" \
+    "$MINE run --rm --network none $IMG true" >/dev/null
 show "$out"
