@@ -622,11 +622,68 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
     });
     let (code, _, err) = oci(&env, &format!("run --bundle {} s2", b.path()));
     assert_eq!(code, Some(0), "{err}");
+
+    // `rpod run --sysctl`: refused at create, 125, the key named.
+    let env2 = ctrutil::env_with_alpine("a9sysctl2");
+    for (net, kv) in [
+        ("none", "kernel.core_pattern=|/tmp/canary-rt9-core"),
+        ("none", "kernel/core_pattern=|/tmp/canary-rt9-core"),
+        ("none", "vm.overcommit_memory=1"),
+        ("host", "net.ipv4.ip_forward=1"),
+    ] {
+        let (code, err) = env2.rpod_fail(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--sysctl",
+            kv,
+            "alpine",
+            "true",
+        ]);
+        let key = kv.split_once('=').unwrap().0;
+        assert_eq!(code, 125, "--sysctl {kv}: {err}");
+        assert!(err.contains(key), "the error names {key}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let (code, err) = env2.rpod_fail(&[
+        "create",
+        "--sysctl",
+        "kernel.core_pattern=x",
+        "alpine",
+        "true",
+    ]);
+    assert_eq!(code, 125, "{err}");
+    assert_eq!(
+        env2.rpod_ok(&["ps", "-aq"]).trim(),
+        "",
+        "no container was created"
+    );
+    // The namespaced ones are set, inside only.
+    let out = env2.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "kernel.shmmni=1000",
+        "alpine",
+        "cat",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/kernel/shmmni",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        vec!["1", "1000"]
+    );
     assert_eq!(
         std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
         before
     );
     assert!(escaped_canaries(&env).is_empty());
+    assert!(escaped_canaries(&env2).is_empty());
 }
 
 #[test]
