@@ -794,3 +794,67 @@ fn powercap_is_masked_by_default() {
         assert_eq!(out.trim(), "", "the RAPL counters are visible");
     }
 }
+
+/// A seccomp profile that refuses openat2 (the cwd's safe lookup) must not
+/// keep a container from starting: the cwd is then entered with chdir and
+/// still checked with getcwd.
+#[test]
+fn cwd_check_survives_a_profile_without_openat2() {
+    let env = ctrutil::env_with_alpine("a9openat2");
+    let prof = env.dir.join("no-openat2.json");
+    std::fs::write(
+        &prof,
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&prof, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let opt = format!("seccomp={}", prof.display());
+    let out = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &opt,
+        "-w",
+        "/etc",
+        "alpine",
+        "pwd",
+    ]);
+    assert_eq!(out.trim(), "/etc");
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "s",
+        "--network",
+        "none",
+        "--security-opt",
+        &opt,
+        "alpine",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        env.rpod_ok(&["exec", "-w", "/tmp", "s", "pwd"]).trim(),
+        "/tmp"
+    );
+    let secrets = plant_secrets(&env);
+    for n in 3..=6 {
+        let wd = format!("/proc/self/fd/{n}");
+        let out = env.rpod(&["exec", "-w", &wd, "s", "sh", "-c", &climb(&format!("s{n}"))]);
+        judge(
+            &env,
+            &format!("exec -w {wd} without openat2"),
+            out.status.code(),
+            &ctrutil::out(&out),
+            &ctrutil::err(&out),
+            &secrets,
+        );
+    }
+    env.rpod_ok(&["rm", "-f", "-t", "0", "s"]);
+}

@@ -334,10 +334,14 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
                 ),
             ))
         }
-        // No openat2 (Linux < 5.6): the getcwd check below still holds.
-        Err(nix::errno::Errno::ENOSYS) => {
-            nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?
-        }
+        // No openat2 (Linux < 5.6), or a seccomp profile (installed just
+        // before) that refuses it: the getcwd check below still holds.
+        Err(
+            nix::errno::Errno::ENOSYS
+            | nix::errno::Errno::EPERM
+            | nix::errno::Errno::EINVAL
+            | nix::errno::Errno::E2BIG,
+        ) => nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?,
         Err(e) => {
             return Err(anyhow::Error::from(e))
                 .with_context(|| format!("chdir to cwd {}", cwd.display()))
