@@ -576,20 +576,51 @@ fn monitor_starts_from_a_protected_copy() {
         "--network",
         "none",
         "alpine",
-        "sh",
-        "-c",
-        "cat /proc/1/cmdline; echo; readlink /proc/1/exe",
+        "readlink",
+        "/proc/1/exe",
     ]);
-    assert!(out.contains("/bin/busybox"), "{out}");
-    // The overlay's mount point (or a memfd) is where the monitor ran from.
-    let scratch = ctrutil::run_root(&env).join("self-exe");
-    assert!(
-        scratch.join("mnt").is_dir(),
-        "rpod run used no overlay ({scratch:?} missing)"
+    assert_eq!(
+        out.trim(),
+        "/bin/busybox",
+        "PID 1 is the container's program"
     );
-    // Nothing was mounted on the host side.
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(scratch.to_str().unwrap()), "{mounts}");
+    // A running container's monitor lives in the mount namespace the
+    // overlay was mounted in: read-only, over the scratch dir, and there
+    // only (the host has no such mount).
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m",
+        "--network",
+        "none",
+        "alpine",
+        "sleep",
+        "60",
+    ]);
+    let pid = ctrutil::field(&env, "m", "{{.State.ConmonPid}}");
+    let scratch = ctrutil::run_root(&env).join("self-exe/mnt");
+    let theirs = std::fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim())).unwrap();
+    let line = theirs
+        .lines()
+        .find(|l| l.contains(scratch.to_str().unwrap()))
+        .unwrap_or_else(|| panic!("no overlay at {scratch:?} for the monitor:\n{theirs}"));
+    assert!(
+        line.contains(" - overlay ") && line.contains(" ro,"),
+        "{line}"
+    );
+    let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!ours.contains(scratch.to_str().unwrap()), "{ours}");
+    // What it mounted is read-only even for the user who owns everything.
+    let out = env.sh(&format!(
+        "{{ echo x >> /proc/{}/root{}/rpod; }} 2>&1",
+        pid.trim(),
+        scratch.display()
+    ));
+    assert!(!out.status.success(), "wrote rpod through the overlay");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Read-only file system"), "{text}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "m"]);
 }
 
 #[test]
