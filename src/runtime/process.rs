@@ -347,12 +347,18 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
                 .with_context(|| format!("chdir to cwd {}", cwd.display()))
         }
     }
-    match nix::unistd::getcwd() {
-        Ok(now) if now.is_absolute() => Ok(()),
-        Ok(_) => Err(breakout()),
+    match cwd_inside_root() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(breakout()),
         Err(e) => Err(anyhow::Error::from(e))
             .with_context(|| format!("checking the working directory {}", cwd.display())),
     }
+}
+
+/// Whether our cwd is reachable from our root (the getcwd system call
+/// prefixes a directory outside it with "(unreachable)").
+fn cwd_inside_root() -> nix::Result<bool> {
+    crate::sys::fds::cwd_reachable()
 }
 
 /// Put `fd` at `target` (0, 1 or 2) for the new program.
@@ -448,6 +454,47 @@ mod tests {
         assert_eq!(crate::error::classify(&plain).0, 125);
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    /// A directory fd from outside, fchdir'd to after a chroot: the check
+    /// sees it (needs root for chroot; the unit tests run as root here).
+    #[test]
+    fn a_cwd_outside_the_root_is_seen() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: skipping");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("root")).unwrap();
+        std::fs::create_dir(d.path().join("outside")).unwrap();
+        let outside = std::fs::File::open(d.path().join("outside")).unwrap();
+        let root = d.path().join("root");
+        let (r, w) = nix::unistd::pipe().unwrap();
+        // In a forked child: chroot is for the whole process.
+        match crate::sys::runtime::clone_fork(nix::sched::CloneFlags::empty()).unwrap() {
+            None => {
+                let res = (|| -> nix::Result<(bool, bool)> {
+                    nix::unistd::chroot(&root)?;
+                    nix::unistd::chdir("/")?;
+                    let inside = cwd_inside_root()?;
+                    nix::unistd::fchdir(outside.as_raw_fd())?;
+                    Ok((inside, cwd_inside_root()?))
+                })();
+                let byte: &[u8] = match res {
+                    Ok((true, false)) => b"y",
+                    _ => b"n",
+                };
+                let _ = nix::unistd::write(&w, byte);
+                crate::sys::runtime::exit_now(0)
+            }
+            Some(child) => {
+                drop(w);
+                let mut buf = [0u8; 1];
+                let n = nix::unistd::read(r.as_raw_fd(), &mut buf).unwrap();
+                let _ = nix::sys::wait::waitpid(child, None);
+                assert_eq!((n, buf[0]), (1, b'y'));
+            }
+        }
     }
 
     #[test]

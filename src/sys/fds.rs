@@ -87,6 +87,22 @@ pub fn open_dir_in_root(path: &std::path::Path) -> nix::Result<OwnedFd> {
     }
 }
 
+/// Whether our cwd is reachable from our root. The getcwd system call
+/// prefixes a directory outside the root with "(unreachable)"; glibc's
+/// getcwd() hides that as ENOENT, so ask the kernel directly.
+pub fn cwd_reachable() -> nix::Result<bool> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    loop {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+        match Errno::result(r) {
+            Ok(_) => return Ok(buf[0] == b'/'),
+            Err(Errno::ERANGE) if buf.len() < (1 << 20) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
