@@ -178,8 +178,9 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
 
     // Ready: from here the container lives on its own. Network helpers
     // (slirp4netns, pasta) join our namespaces through /proc/PID/ns, which
-    // needs us dumpable; what a process exec'd into the created container
-    // could reach through /proc/1/exe is the sealed copy rpod runs from.
+    // needs us dumpable. What a process exec'd into the created container
+    // could reach through /proc/1/exe is a copy of rpod no one can write
+    // (overlay, sealed memfd), or a binary we could not write either.
     crate::sys::exe::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
     nix::sys::prctl::set_pdeathsig(None)?;
     a.chan.send(MSG_READY)?;
