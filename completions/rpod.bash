@@ -1006,7 +1006,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1157,6 +1157,10 @@ _rpod() {
                     return 0
                     ;;
                 --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1904,7 +1908,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2055,6 +2059,10 @@ _rpod() {
                     return 0
                     ;;
                 --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2294,7 +2302,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2445,6 +2453,10 @@ _rpod() {
                     return 0
                     ;;
                 --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6114,7 +6126,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6265,6 +6277,10 @@ _rpod() {
                     return 0
                     ;;
                 --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

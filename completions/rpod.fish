@@ -403,6 +403,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s m -l memory -d 'Memory
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
@@ -476,6 +477,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s m -l memory -d 'Mem
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
@@ -882,6 +884,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
@@ -955,6 +958,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''

@@ -114,6 +114,9 @@ pub struct ContainerOpts {
     /// Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
+    /// Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub sysctl: Vec<String>,
     /// Additional groups for the container's process
     #[arg(long, value_name = "GROUP")]
     pub group_add: Vec<String>,

@@ -305,6 +305,15 @@ fn default_state_root() -> PathBuf {
 
 fn dispatch(root: &Path, cmd: OciCommand) -> Result<()> {
     let root = root.to_path_buf();
+    if matches!(
+        cmd,
+        OciCommand::Create(_) | OciCommand::Run { .. } | OciCommand::Exec(_)
+    ) {
+        // These put a clone of this process into a container: it must not
+        // be running the rpod binary itself (CVE-2019-5736).
+        crate::sys::exe::reexec_sealed()
+            .context("re-executing rpod from a sealed copy of itself")?;
+    }
     match cmd {
         OciCommand::Spec { rootless, bundle } => spec_cmd(rootless, &bundle),
         OciCommand::Create(f) => {

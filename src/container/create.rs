@@ -30,6 +30,8 @@ pub struct Plan {
     pub cap_drop: Vec<String>,
     pub privileged: bool,
     pub ulimits: Vec<String>,
+    /// `--sysctl NAME=VALUE`, checked against the namespaces in spec.rs.
+    pub sysctls: Vec<(String, String)>,
     pub userns: Userns,
     /// The catatonit binary, bind-mounted at /run/podman-init.
     pub init: Option<PathBuf>,
@@ -60,6 +62,7 @@ fn precheck(o: &ContainerOpts, command: &[String]) -> Result<()> {
         }
     }
     opts::parse_security_opts(&o.security_opt)?;
+    super::spec::parse_sysctls(&o.sysctl)?;
     opts::parse_userns(o.userns.as_deref())?;
     if let Some(s) = &o.stop_signal {
         opts::parse_signal(s)?;
@@ -248,6 +251,7 @@ pub fn create(
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
         ulimits: o.ulimit.clone(),
+        sysctls: super::spec::parse_sysctls(&o.sysctl)?,
         userns,
         init,
         memory,

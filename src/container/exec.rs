@@ -23,6 +23,10 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
 /// reachable from the one its monitor made. The runtime joins that one
 /// (we own it, so we may), so exec starts from the host's namespace.
 pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
+    // The helper we fork joins the container: it must not be running the
+    // rpod binary itself, which a process inside could reach through
+    // /proc/PID/exe (CVE-2019-5736).
+    crate::sys::exe::reexec_sealed().context("re-executing rpod from a sealed copy of itself")?;
     let paths = Paths::new(g)?;
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;
@@ -91,6 +95,14 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
             ws_ypixel: 0,
         };
         let pty = nix::pty::openpty(&ws, None).context("allocating a pseudo-terminal")?;
+        // openpty sets no close-on-exec: no other child of ours may hold them.
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .context("setting close-on-exec on the pty")?;
+        }
         let pid = crate::runtime::exec(
             &state_root,
             &id,

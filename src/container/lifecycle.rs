@@ -33,7 +33,39 @@ pub fn spawn_monitor(
     let log = run_dir.join("monitor.log");
     let errf =
         std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let mut cmd = Command::new("/proc/self/exe");
+    // The monitor (and the init, its clone) run from a read-only or sealed
+    // copy of rpod: nothing in the container can reach the binary itself.
+    let setup = |cmd: &mut Command| {
+        monitor_command(cmd, g, paths, rec, attach, size, &errf);
+    };
+    let mut child = crate::sys::exe::spawn_self(&paths.runroot.join("self-exe"), setup)
+        .context("starting the container monitor")?;
+    let out = child.stdout.take().expect("piped stdout");
+    let mut out = std::io::BufReader::new(out);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let _ = out.read_line(&mut line);
+        // The monitor waits for the container's lock: say so, as cargo does.
+        match line.strip_prefix('W') {
+            Some(path) => eprintln!("waiting for lock on {}", path.trim_end()),
+            None => break,
+        }
+    }
+    // The monitor lives on; it is reparented when we exit.
+    drop(child);
+    verdict(line.trim_end(), rec, &log)
+}
+
+fn monitor_command(
+    cmd: &mut Command,
+    g: &GlobalOpts,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+    size: Option<crate::sys::tty::WinSize>,
+    errf: &std::fs::File,
+) {
     cmd.arg("--root")
         .arg(&paths.root)
         .arg("--runroot")
@@ -50,23 +82,11 @@ pub fn spawn_monitor(
     if let Some(s) = size {
         cmd.arg("--size").arg(format!("{}x{}", s.rows, s.cols));
     }
+    let errf = errf.try_clone().map_or(Stdio::null(), Stdio::from);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(errf);
-    let mut child = cmd.spawn().context("starting the container monitor")?;
-    let out = child.stdout.take().expect("piped stdout");
-    let mut out = std::io::BufReader::new(out);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let _ = out.read_line(&mut line);
-        // The monitor waits for the container's lock: say so, as cargo does.
-        match line.strip_prefix('W') {
-            Some(path) => eprintln!("waiting for lock on {}", path.trim_end()),
-            None => break,
-        }
-    }
-    // The monitor lives on; it is reparented when we exit.
-    drop(child);
-    let line = line.trim_end();
+}
+
+fn verdict(line: &str, rec: &ContainerRecord, log: &std::path::Path) -> Result<Spawned> {
     let num = |s: &str| s.parse::<i32>().unwrap_or(0);
     match line.chars().next() {
         Some('S') => Ok(Spawned::Started(num(&line[1..]))),
@@ -82,7 +102,7 @@ pub fn spawn_monitor(
             }
         }
         _ => {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = std::fs::read_to_string(log).unwrap_or_default();
             bail!(
                 "the container monitor exited without starting container {}: {}",
                 rec.name,

@@ -170,6 +170,16 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         user_namespace,
     };
     let mut spec = spec::build(&req)?;
+    if !plan.sysctls.is_empty() {
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        let mut map = linux.sysctl().clone().unwrap_or_default();
+        map.extend(plan.sysctls.iter().cloned());
+        linux.set_sysctl(Some(map));
+        spec.set_linux(Some(linux));
+    }
+    // Only what the container's own namespaces scope (runc's rule), at
+    // create: `kernel.core_pattern` would change the host.
+    crate::runtime::check_sysctls(&spec)?;
     if let Some(r) = resources(plan)? {
         // The runtime applies them where a cgroup v2 subtree is delegated.
         let mut linux = spec.linux().clone().unwrap_or_default();
@@ -179,6 +189,19 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
     let text = spec::to_json(&spec)?;
     let p = dir.join("config.json");
     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+}
+
+/// `--sysctl NAME=VALUE`, each at most once.
+pub fn parse_sysctls(raw: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for s in raw {
+        let Some((k, v)) = s.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+            anyhow::bail!("invalid --sysctl {s:?}: expected NAME=VALUE");
+        };
+        out.retain(|(o, _)| o != k.trim());
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    Ok(out)
 }
 
 /// `--memory`, `--cpus` and `--pids-limit` as the spec's linux.resources.

@@ -305,26 +305,18 @@ impl Monitor {
                 ws_xpixel: 0,
                 ws_ypixel: 0,
             };
-            // The runtime connects from this process, so the short
-            // /proc/self/fd path works despite sun_path's limit.
-            let dir = std::fs::File::open(&run_dir)
-                .with_context(|| format!("opening {}", run_dir.display()))?;
-            let _ = std::fs::remove_file(run_dir.join("console.sock"));
-            let sock_path = format!("/proc/self/fd/{}/console.sock", dir.as_raw_fd());
-            let console = std::os::unix::net::UnixListener::bind(&sock_path)
-                .with_context(|| format!("binding {}", run_dir.join("console.sock").display()))?;
+            // A connected pair, not a socket path: no fd of the run dir is
+            // open when the runtime clones the init (CVE-2024-21626).
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .context("creating the console socket pair")?;
             let pid = rt::create(
                 &rec.id,
                 &ctr_dir,
                 &state_root,
-                rt::Io::ConsoleSocket(sock_path.into()),
+                rt::Io::Console(theirs),
                 eager,
             )?;
-            let _ = std::fs::remove_file(run_dir.join("console.sock"));
-            let (conn, _) = console
-                .accept()
-                .context("receiving the container's terminal")?;
-            let (master, _) = crate::sys::runtime::recv_fd(conn.as_fd())
+            let (master, _) = crate::sys::runtime::recv_fd(ours.as_fd())
                 .context("receiving the container's terminal")?;
             nix::fcntl::fcntl(
                 master.as_raw_fd(),
@@ -426,7 +418,8 @@ impl Monitor {
             return;
         }
         clear_cloexec();
-        let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        // The binary on disk (we may run from a sealed copy of it).
+        let me = crate::sys::exe::real_exe();
         let mut cmd = match small_monitor(&me) {
             Some(small) => std::process::Command::new(small),
             None => {

@@ -13,8 +13,8 @@ pub enum Io {
         stderr: OwnedFd,
     },
     /// A pty made inside the container (so it is in the container's
-    /// /dev/pts), its master sent to this socket.
-    ConsoleSocket(std::path::PathBuf),
+    /// /dev/pts), its master sent over this connected socket.
+    Console(std::os::unix::net::UnixStream),
 }
 
 /// Create the container from `bundle` (config.json, rootfs `merged`); its
@@ -34,7 +34,7 @@ pub fn create(id: &str, bundle: &Path, state_root: &Path, io: Io, start: bool) -
             },
             Console::None,
         ),
-        Io::ConsoleSocket(p) => (Stdio::default(), Console::Socket(p)),
+        Io::Console(s) => (Stdio::default(), Console::Connected(s)),
     };
     let opts = CreateOptions {
         id,

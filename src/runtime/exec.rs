@@ -152,9 +152,15 @@ fn p_seccomp(
     _root: &std::path::Path,
     saved: &Saved,
 ) -> Result<Option<oci_spec::runtime::LinuxSeccomp>> {
-    let Ok((_, spec, _)) = super::load_bundle(&saved.state.bundle) else {
-        return Ok(None);
-    };
+    // Fail closed: without the container's config we can't know its
+    // filter, and an exec'd process must never run unconfined.
+    let (_, spec, _) = super::load_bundle(&saved.state.bundle).with_context(|| {
+        format!(
+            "reading the container's seccomp profile from its bundle {} (refusing to exec \
+             without it)",
+            saved.state.bundle.display()
+        )
+    })?;
     Ok(spec.linux().as_ref().and_then(|l| l.seccomp().clone()))
 }
 
@@ -169,6 +175,10 @@ fn helper_main(
     chan: &Channel,
 ) -> anyhow::Error {
     let run = || -> Result<()> {
+        // Before we join anything: in the container's namespaces no one may
+        // open our /proc/PID/exe (the rpod binary) or fds; the process we
+        // clone inherits this until its execve.
+        crate::sys::exe::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")?;
         for (flag, f) in namespaces {
             nix::sched::setns(f.as_fd(), *flag).with_context(|| format!("setns {flag:?}"))?;
         }
@@ -204,6 +214,21 @@ fn process_main(
     chan: &Channel,
 ) -> anyhow::Error {
     let run = || -> Result<std::convert::Infallible> {
+        // First: we hold a copy of the helper's fd table (the namespaces, the
+        // container's root, and whatever the `exec` command had open).
+        let mut keep = vec![chan.0.as_raw_fd()];
+        keep.extend(
+            [&stdio.stdin, &stdio.stdout, &stdio.stderr]
+                .into_iter()
+                .flatten()
+                .map(|f| f.as_raw_fd()),
+        );
+        match &console {
+            InitConsole::None => {}
+            InitConsole::Slave(fd) => keep.push(fd.as_raw_fd()),
+            InitConsole::Socket(s) => keep.push(s.as_raw_fd()),
+        }
+        crate::sys::fds::close_all_except(&keep).context("closing inherited file descriptors")?;
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
         nix::unistd::chdir("/")?;
         let Stdio {
@@ -229,8 +254,7 @@ fn process_main(
         }
         process::apply_rlimits(p)?;
         process::become_user(p, filter)?;
-        nix::unistd::chdir(p.cwd())
-            .with_context(|| format!("chdir to cwd {}", p.cwd().display()))?;
+        process::enter_cwd(p.cwd())?;
         let env = process::environment(p);
         let argv0 = p
             .args()

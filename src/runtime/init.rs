@@ -71,7 +71,13 @@ pub fn main(a: InitArgs) -> ! {
 
 /// Ok(error) is an execve failure after start: reported the same way.
 fn run(a: &InitArgs) -> Result<anyhow::Error> {
+    // Before anything else: we hold a copy of our caller's whole fd table
+    // (a directory fd from the host would be a way out of the new root).
+    close_inherited_fds(a)?;
     let spec = a.spec;
+    // Checked at create already; again here, before joining anything (the
+    // check compares a joined network namespace with ours).
+    super::check_sysctls(spec)?;
     let p = spec
         .process()
         .as_ref()
@@ -91,6 +97,9 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         None => bail!("create went away before the container was set up"),
     }
 
+    // Our uid/gid maps are written (the caller needs us dumpable for that):
+    // from here nothing in a container may open our /proc/PID/exe, fd, …
+    crate::sys::exe::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")?;
     join_namespaces(&a.join)?;
     nix::unistd::setsid().context("setsid")?;
     for (i, fd) in a.stdio.iter().enumerate() {
@@ -115,8 +124,12 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     };
     mounts::prepare(&sys, spec, &cfg)?;
     if a.parent_hooks {
+        // prestart hooks open our /proc/PID/ns/* (only our own processes
+        // can see us yet: the pid namespace is new, or the host's).
+        crate::sys::exe::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
         a.chan.send(MSG_HOOKS)?;
         a.chan.expect(MSG_HOOKS_DONE)?;
+        crate::sys::exe::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")?;
     }
     let hooks = spec.hooks().as_ref();
     if let Some(h) = hooks.and_then(|h| h.create_container().as_ref()) {
@@ -141,16 +154,20 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     mounts::finish(&sys, spec)?;
     mounts::set_names(&sys, spec)?;
     if let Some(adj) = p.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .context("writing oom_score_adj")?;
+        // A non-dumpable process's /proc/self files belong to the host's
+        // root: be dumpable for this write only (nothing else is in the
+        // container yet).
+        crate::sys::exe::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
+        let r = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
+        crate::sys::exe::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")?;
+        r.context("writing oom_score_adj")?;
     }
     process::apply_rlimits(p)?;
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
     let linux = spec.linux().as_ref();
     let filter = Filter::compile(linux.and_then(|l| l.seccomp().as_ref()))?;
     process::become_user(p, filter.as_ref())?;
-    let cwd = p.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?;
+    process::enter_cwd(p.cwd())?;
     let env = process::environment(p);
     let argv0 = p
         .args()
@@ -159,7 +176,12 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         .map_or("", String::as_str);
     let path = process::look_path(argv0, &env)?;
 
-    // Ready: from here the container lives on its own.
+    // Ready: from here the container lives on its own. Network helpers
+    // (slirp4netns, pasta) join our namespaces through /proc/PID/ns, which
+    // needs us dumpable. What a process exec'd into the created container
+    // could reach through /proc/1/exe is a copy of rpod no one can write
+    // (overlay, sealed memfd), or a binary we could not write either.
+    crate::sys::exe::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
     nix::sys::prctl::set_pdeathsig(None)?;
     a.chan.send(MSG_READY)?;
     let report: Option<OwnedFd> = match fifo {
@@ -190,6 +212,22 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         let _ = nix::unistd::write(&w, &process::encode_error(&err));
     }
     Ok(err)
+}
+
+/// Close every fd but the ones `a` names: the sync socket, stdio (until
+/// installed), the console, and the fds the caller asked to preserve.
+/// Everything else in our table is a copy of the caller's, owned by values
+/// in frames we never return to (we end in execve or `exit_now`).
+fn close_inherited_fds(a: &InitArgs) -> Result<()> {
+    let mut keep: Vec<i32> = vec![a.chan.0.as_raw_fd()];
+    keep.extend(a.stdio.iter().flatten().map(|f| f.as_raw_fd()));
+    match &a.console {
+        InitConsole::None => {}
+        InitConsole::Slave(fd) => keep.push(fd.as_raw_fd()),
+        InitConsole::Socket(s) => keep.push(s.as_raw_fd()),
+    }
+    keep.extend(3..3 + a.preserve_fds as i32);
+    crate::sys::fds::close_all_except(&keep).context("closing inherited file descriptors")
 }
 
 fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> Result<()> {

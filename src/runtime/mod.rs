@@ -156,6 +156,76 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
     Ok((new, join))
 }
 
+/// The sysctls a container may set: only those of a namespace it has of
+/// its own (runc's validator). Anything else (`kernel.core_pattern`,
+/// `vm.*`, …) would change the host.
+pub fn check_sysctls(spec: &Spec) -> Result<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    let find = |t: LinuxNamespaceType| list.into_iter().flatten().find(|n| n.typ() == t);
+    let own_ipc = find(LinuxNamespaceType::Ipc).is_some();
+    let own_uts = find(LinuxNamespaceType::Uts).is_some();
+    let own_net = match find(LinuxNamespaceType::Network) {
+        None => false,
+        Some(n) => match n.path() {
+            None => true,
+            // Joining a namespace by path: not ours if it is the one we run in.
+            Some(p) => {
+                use std::os::unix::fs::MetadataExt;
+                let ino = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+                ino(p).is_none() || ino(p) != ino(Path::new("/proc/self/ns/net"))
+            }
+        },
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for raw in keys {
+        check_sysctl(raw, own_ipc, own_net, own_uts)?;
+    }
+    Ok(())
+}
+
+fn check_sysctl(raw: &str, own_ipc: bool, own_net: bool, own_uts: bool) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let k = raw.replace('/', ".");
+    if k.is_empty() || k.split('.').any(|c| c.is_empty()) {
+        bail!("invalid sysctl name {raw:?}");
+    }
+    if IPC.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+        if own_ipc {
+            return Ok(());
+        }
+        bail!("sysctl {raw:?} is not allowed: the container shares the host's ipc namespace");
+    }
+    if k.starts_with("net.") {
+        if own_net {
+            return Ok(());
+        }
+        bail!("sysctl {raw:?} is not allowed: the container shares the host's network namespace");
+    }
+    if own_uts && k == "kernel.domainname" {
+        return Ok(());
+    }
+    if own_uts && k == "kernel.hostname" {
+        bail!("sysctl {raw:?} is not allowed: it conflicts with the OCI \"hostname\" field");
+    }
+    bail!(
+        "sysctl {raw:?} is not allowed: it is not in a kernel namespace of the container's own \
+         and would change the host"
+    )
+}
+
 /// Whether we run without real root: unprivileged, or root only inside a
 /// user namespace (rpod's).
 pub fn is_rootless() -> bool {
@@ -206,6 +276,7 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     let (bundle, spec, rootfs) = load_bundle(opts.bundle)?;
     let p = spec.process().as_ref().context("no process")?;
     let (new_ns, join) = namespaces(&spec)?;
+    check_sysctls(&spec).context("config.json")?;
     let own_userns = new_ns.contains(CloneFlags::CLONE_NEWUSER);
     let rootless = is_rootless();
     if !own_userns && !nix::unistd::geteuid().is_root() {
@@ -779,6 +850,44 @@ mod tests {
         )
         .unwrap();
         assert!(namespaces(&time).unwrap_err().to_string().contains("time"));
+    }
+
+    #[test]
+    fn sysctls_need_a_namespace_of_their_own() {
+        let spec = |ns: &str, key: &str| -> Spec {
+            serde_json::from_str(&format!(
+                r#"{{"ociVersion": "1.0.2", "linux": {{"namespaces": [{ns}],
+                    "sysctl": {{"{key}": "1"}}}}}}"#
+            ))
+            .unwrap()
+        };
+        let all = r#"{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}"#;
+        for ok in [
+            "net.ipv4.ip_forward",
+            "net/ipv4/ping_group_range",
+            "kernel.shmmax",
+            "fs.mqueue.msg_max",
+            "kernel.domainname",
+        ] {
+            check_sysctls(&spec(all, ok)).unwrap();
+        }
+        let err = |ns: &str, key: &str| format!("{:#}", check_sysctls(&spec(ns, key)).unwrap_err());
+        for bad in [
+            "kernel.core_pattern",
+            "vm.overcommit_memory",
+            "kernel.hostname",
+            "fs.file-max",
+        ] {
+            let e = err(all, bad);
+            assert!(e.contains(bad), "{e}");
+        }
+        let mnt = r#"{"type": "mount"}"#;
+        assert!(err(mnt, "net.ipv4.ip_forward").contains("network namespace"));
+        assert!(err(mnt, "kernel.sem").contains("ipc namespace"));
+        assert!(err(mnt, "kernel.domainname").contains("kernel.domainname"));
+        let host_net = r#"{"type": "mount"}, {"type": "network", "path": "/proc/self/ns/net"}"#;
+        assert!(err(host_net, "net.core.somaxconn").contains("network namespace"));
+        assert!(err(all, "net..x").contains("invalid sysctl"));
     }
 
     #[test]

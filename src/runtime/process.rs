@@ -303,6 +303,64 @@ fn check_executable(p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// chdir to the process's cwd, which must lie inside the container's root
+/// (CVE-2024-21626: a cwd of `/proc/self/fd/N`, N a directory fd inherited
+/// from the host, would leave the process outside it). The path is resolved
+/// with "/" (the new root) as its root and no /proc magic links, and the
+/// result is checked again with getcwd(), which the kernel prefixes with
+/// "(unreachable)" for a directory outside our root.
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    let breakout = || {
+        coded(
+            EXIT_CANNOT_INVOKE,
+            format!(
+                "working directory {} is outside of the container's root: \
+                 possible container breakout detected, refusing to run",
+                cwd.display()
+            ),
+        )
+    };
+    match crate::sys::fds::open_dir_in_root(cwd) {
+        Ok(fd) => nix::unistd::fchdir(fd.as_raw_fd())
+            .with_context(|| format!("chdir to cwd {}", cwd.display()))?,
+        // A /proc magic link on the way (or a symlink loop): never followed.
+        Err(nix::errno::Errno::ELOOP) => {
+            return Err(coded(
+                EXIT_CANNOT_INVOKE,
+                format!(
+                    "working directory {} resolves through a /proc magic link (or a symlink \
+                     loop), which can lead outside of the container's root: refusing to run",
+                    cwd.display()
+                ),
+            ))
+        }
+        // No openat2 (Linux < 5.6), or a seccomp profile (installed just
+        // before) that refuses it: the getcwd check below still holds.
+        Err(
+            nix::errno::Errno::ENOSYS
+            | nix::errno::Errno::EPERM
+            | nix::errno::Errno::EINVAL
+            | nix::errno::Errno::E2BIG,
+        ) => nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?,
+        Err(e) => {
+            return Err(anyhow::Error::from(e))
+                .with_context(|| format!("chdir to cwd {}", cwd.display()))
+        }
+    }
+    match cwd_inside_root() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(breakout()),
+        Err(e) => Err(anyhow::Error::from(e))
+            .with_context(|| format!("checking the working directory {}", cwd.display())),
+    }
+}
+
+/// Whether our cwd is reachable from our root (the getcwd system call
+/// prefixes a directory outside it with "(unreachable)").
+fn cwd_inside_root() -> nix::Result<bool> {
+    crate::sys::fds::cwd_reachable()
+}
+
 /// Put `fd` at `target` (0, 1 or 2) for the new program.
 pub fn install_stdio(fd: &OwnedFd, target: i32) -> Result<()> {
     let raw = fd.as_raw_fd();
@@ -396,6 +454,47 @@ mod tests {
         assert_eq!(crate::error::classify(&plain).0, 125);
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    /// A directory fd from outside, fchdir'd to after a chroot: the check
+    /// sees it (needs root for chroot; the unit tests run as root here).
+    #[test]
+    fn a_cwd_outside_the_root_is_seen() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: skipping");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("root")).unwrap();
+        std::fs::create_dir(d.path().join("outside")).unwrap();
+        let outside = std::fs::File::open(d.path().join("outside")).unwrap();
+        let root = d.path().join("root");
+        let (r, w) = nix::unistd::pipe().unwrap();
+        // In a forked child: chroot is for the whole process.
+        match crate::sys::runtime::clone_fork(nix::sched::CloneFlags::empty()).unwrap() {
+            None => {
+                let res = (|| -> nix::Result<(bool, bool)> {
+                    nix::unistd::chroot(&root)?;
+                    nix::unistd::chdir("/")?;
+                    let inside = cwd_inside_root()?;
+                    nix::unistd::fchdir(outside.as_raw_fd())?;
+                    Ok((inside, cwd_inside_root()?))
+                })();
+                let byte: &[u8] = match res {
+                    Ok((true, false)) => b"y",
+                    _ => b"n",
+                };
+                let _ = nix::unistd::write(&w, byte);
+                crate::sys::runtime::exit_now(0)
+            }
+            Some(child) => {
+                drop(w);
+                let mut buf = [0u8; 1];
+                let n = nix::unistd::read(r.as_raw_fd(), &mut buf).unwrap();
+                let _ = nix::sys::wait::waitpid(child, None);
+                assert_eq!((n, buf[0]), (1, b'y'));
+            }
+        }
     }
 
     #[test]

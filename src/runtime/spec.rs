@@ -86,6 +86,9 @@ pub const MASKED_PATHS: &[&str] = &[
     "/sys/firmware",
     "/sys/fs/selinux",
     "/sys/dev/block",
+    // RAPL energy counters: a power side channel (PLATYPUS); docker and
+    // current podman mask it too.
+    "/sys/devices/virtual/powercap",
 ];
 
 /// podman's default read-only paths.
