@@ -15,6 +15,7 @@ mod error;
 mod image;
 mod monitor;
 mod network;
+mod options;
 mod rootfs;
 mod runtime;
 mod storage;

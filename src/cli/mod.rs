@@ -60,6 +60,18 @@ pub struct GlobalOpts {
     pub registries_conf: Option<PathBuf>,
 }
 
+impl From<&GlobalOpts> for crate::options::Options {
+    fn from(g: &GlobalOpts) -> Self {
+        crate::options::Options {
+            log_level: g.log_level.clone(),
+            root: g.root.clone(),
+            runroot: g.runroot.clone(),
+            storage_driver: g.storage_driver.clone(),
+            registries_conf: g.registries_conf.clone(),
+        }
+    }
+}
+
 /// `rpod info`'s flags.
 #[derive(Args, Debug, Clone)]
 pub struct InfoArgs {

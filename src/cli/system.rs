@@ -84,13 +84,13 @@ fn security_summary(uid: u32) -> Value {
 }
 
 pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
-    let store = crate::storage::Store::open(g)?;
+    let store = crate::storage::Store::open(&g.into())?;
     let uid = nix::unistd::getuid().as_raw();
     let (uidmap, gidmap) = match crate::userns::own_ranges() {
         Ok((u, gr)) => (ranges_json(&u), ranges_json(&gr)),
         Err(e) => (json!(format!("{e:#}")), Value::Null),
     };
-    let registries = match crate::image::registries::RegistriesConf::load(g) {
+    let registries = match crate::image::registries::RegistriesConf::load(&g.into()) {
         Ok(c) => json!({
             "files": c.files(),
             "search": c.search_registries(),
@@ -194,7 +194,7 @@ fn yaml_scalar(v: &Value) -> String {
 pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     use crate::container::{inspect, record};
     let paths = record::Paths::new(g)?;
-    let store = crate::storage::Store::open(g)?;
+    let store = crate::storage::Store::open(&g.into())?;
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.names {

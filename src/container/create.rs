@@ -110,7 +110,7 @@ pub fn create(
         }
     }
     let image = crate::image::ensure_image(g, image_name, &o.pull, &o.registry, &o.platform)?;
-    let store = crate::storage::Store::open(g)?;
+    let store = crate::storage::Store::open(&g.into())?;
     let config = store.image_config(&image)?;
     let ic = config.config().clone().unwrap_or_default();
 

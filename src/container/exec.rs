@@ -66,7 +66,7 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
         p.set_cwd(w.into());
     }
     if let Some(u) = &a.user {
-        let store = crate::storage::Store::open(g)?;
+        let store = crate::storage::Store::open(&g.into())?;
         let image = store
             .image_by_id(&rec.image_id)?
             .context("the container's image is no longer in local storage")?;

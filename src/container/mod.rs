@@ -440,7 +440,7 @@ fn require_unshare(cmd: &str) -> Result<()> {
 pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
     require_unshare("mount")?;
     let paths = Paths::new(g)?;
-    let store = crate::storage::Store::open(g)?;
+    let store = crate::storage::Store::open(&g.into())?;
     let mut out = std::io::stdout().lock();
     if a.containers.is_empty() {
         // List what is mounted in this namespace.

@@ -33,7 +33,7 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(g: &GlobalOpts) -> Result<Paths> {
-        let store = crate::storage::Store::open(g)?;
+        let store = crate::storage::Store::open(&g.into())?;
         Ok(Paths {
             root: store.root().to_path_buf(),
             runroot: store.runroot().to_path_buf(),

@@ -344,7 +344,7 @@ fn image_header(field: &str) -> Option<&'static str> {
 }
 
 pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let filters = parse_filters(a)?;
     let mut recs: Vec<ImageRecord> = store
         .images()?
@@ -487,7 +487,7 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
     if !a.all && a.images.is_empty() {
         bail!("image name or ID must be specified");
     }
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     enter_userns_for_cleanup();
     let mut out = std::io::stdout().lock();
     let mut errors: Vec<anyhow::Error> = Vec::new();
@@ -551,7 +551,7 @@ fn finish_errors(mut errors: Vec<anyhow::Error>) -> Result<()> {
 }
 
 pub fn prune_cmd(g: &GlobalOpts, a: &ImagePruneArgs) -> Result<()> {
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     if !a.force {
         let what = if a.all {
             "WARNING! This command removes all images without at least one container associated with them."
@@ -586,7 +586,7 @@ pub fn tag_cmd(g: &GlobalOpts, a: &TagArgs) -> Result<()> {
         .iter()
         .map(|t| normalize_local_name(t))
         .collect::<Result<_>>()?;
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let rec = find(&store, &a.image).map_err(|e| coded(125, format!("{e:#}")))?;
     let mut all = rec.names.clone();
     for n in names {
@@ -598,7 +598,7 @@ pub fn tag_cmd(g: &GlobalOpts, a: &TagArgs) -> Result<()> {
 }
 
 pub fn untag_cmd(g: &GlobalOpts, a: &UntagArgs) -> Result<()> {
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let rec = find(&store, &a.image).map_err(|e| coded(125, format!("{e:#}")))?;
     if a.names.is_empty() {
         return store.set_image_names(&rec.id, Vec::new());
@@ -735,7 +735,7 @@ pub fn inspect_data(store: &Store, rec: &ImageRecord) -> InspectData {
 }
 
 pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.images {

@@ -23,7 +23,7 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     let ro = &a.registry_opts;
     let authfile = ro.authfile.as_deref();
     check_authfile(authfile)?;
-    let conf = RegistriesConf::load(g)?;
+    let conf = RegistriesConf::load(&g.into())?;
     let arg = registry_arg(a.registry.as_deref(), &conf)?;
     let (key, registry) = parse_credentials_key(&arg)?;
 
@@ -114,7 +114,7 @@ pub fn logout(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
     }
     let arg = match a.registry.as_deref() {
         Some(r) => r.to_string(),
-        None => registry_arg(None, &RegistriesConf::load(g)?)?,
+        None => registry_arg(None, &RegistriesConf::load(&g.into())?)?,
     };
     let (key, _) = parse_credentials_key(&arg)?;
     auth::remove(Some(&key), false, authfile)?;

@@ -331,7 +331,7 @@ pub fn pull(
     platform: &PlatformOpts,
     mode: Progress,
 ) -> Result<ImageRecord> {
-    let conf = RegistriesConf::load(g)?;
+    let conf = RegistriesConf::load(&g.into())?;
     let candidates = conf.resolve(name)?;
     let want = wanted_platform(platform)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -875,7 +875,7 @@ pub fn ensure_image(
     opts: &RegistryOpts,
     platform: &PlatformOpts,
 ) -> Result<ImageRecord> {
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let local = store.find_image(name)?;
     match (policy, local) {
         ("missing", Some(rec)) | ("never", Some(rec)) => Ok(rec),
@@ -895,7 +895,7 @@ pub fn pull_cmd(g: &GlobalOpts, a: &crate::cli::image::PullArgs) -> Result<()> {
     // Unpacking keeps the layers' ownership, which needs our user namespace;
     // enter it before the network runtime starts threads.
     crate::userns::enter()?;
-    let store = Store::open(g)?;
+    let store = Store::open(&g.into())?;
     let mode = if a.quiet {
         Progress::Quiet
     } else {

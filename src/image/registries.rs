@@ -215,7 +215,7 @@ fn conf_paths(explicit: Option<&Path>, user_dir: Option<&Path>) -> (PathBuf, Vec
 
 impl RegistriesConf {
     /// Load the files that apply to this user (see the module doc).
-    pub fn load(g: &crate::cli::GlobalOpts) -> Result<RegistriesConf> {
+    pub fn load(g: &crate::options::Options) -> Result<RegistriesConf> {
         let user_dir = config_home().map(|c| c.join("containers"));
         let (main, dirs) = conf_paths(g.registries_conf.as_deref(), user_dir.as_deref());
         let recorded = cache_home().map(|c| c.join("containers/short-name-aliases.conf"));

@@ -263,7 +263,7 @@ impl Monitor {
         // Mounts made here die with this namespace, even on kill -9.
         crate::userns::private_mount_ns()?;
 
-        let store = crate::storage::Store::open(g)?;
+        let store = crate::storage::Store::open(&g.into())?;
         let image = store.image_by_id(&rec.image_id)?.with_context(|| {
             format!(
                 "image {} of container {} is no longer in local storage",

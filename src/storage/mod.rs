@@ -172,7 +172,7 @@ fn mkdir_private(p: &Path) -> Result<()> {
 impl Store {
     /// Open (creating if needed) the store of `--root`/`--runroot` or the
     /// defaults, and clear out work that a killed process left in tmp/.
-    pub fn open(g: &crate::cli::GlobalOpts) -> Result<Store> {
+    pub fn open(g: &crate::options::Options) -> Result<Store> {
         let root = match &g.root {
             Some(r) => std::path::absolute(r).with_context(|| format!("--root {}", r.display()))?,
             None => default_root()?,
