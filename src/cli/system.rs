@@ -193,7 +193,7 @@ fn yaml_scalar(v: &Value) -> String {
 /// `rpod inspect`: containers first, then images, as podman looks them up.
 pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     use crate::container::{inspect, record};
-    let paths = record::Paths::new(g)?;
+    let paths = record::Paths::new(&g.into())?;
     let store = crate::storage::Store::open(&g.into())?;
     let mut values = Vec::new();
     let mut missing = Vec::new();

@@ -27,7 +27,7 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
     // rpod binary itself, which a process inside could reach through
     // /proc/PID/exe (CVE-2019-5736).
     crate::sys::exe::reexec_sealed().context("re-executing rpod from a sealed copy of itself")?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;
     let st = record::observe(&paths, &id);
@@ -279,7 +279,7 @@ fn fmt_dur(secs: u64) -> String {
 }
 
 pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, &a.container)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {

@@ -179,7 +179,7 @@ pub fn print(values: &[Value], format_arg: Option<&str>) -> Result<()> {
 
 /// `container inspect`.
 pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let mut values = Vec::new();
     let mut missing = None;
     for name in &a.names {

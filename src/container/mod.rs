@@ -77,7 +77,7 @@ fn attach_and_wait(
 pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     // network: --network container:X runs in X's user namespace.
     crate::network::setup::enter_userns(g, a.opts.network.as_deref())?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
     attach::parse_detach_keys(keys)?;
     let rec = create::create(g, &paths, &a.opts, &a.image, &a.command)?;
@@ -97,7 +97,7 @@ pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 
 pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     crate::userns::enter()?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let rec = create::create(g, &paths, &a.opts, &a.image, &a.command)?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;
     Ok(())
@@ -198,7 +198,7 @@ fn targets(
 pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     // network: a container:X container starts in X's user namespace.
     crate::network::setup::enter_userns_for(g, &a.containers)?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let attach = a.attach || a.interactive;
     if attach && a.containers.len() > 1 {
         bail!("you cannot start and attach multiple containers at once");
@@ -231,7 +231,7 @@ pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
 }
 
 pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let names = targets(&paths, &a.containers, &a.cidfile, a.all, a.ignore, |s| {
         s.is_running()
     })?;
@@ -244,7 +244,7 @@ pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
 }
 
 pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let sig = opts::parse_signal(&a.signal)?;
     let names = targets(&paths, &a.containers, &a.cidfile, a.all, false, |s| {
         s.is_running()
@@ -265,7 +265,7 @@ pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 
 pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     crate::userns::enter()?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let names = targets(&paths, &a.containers, &a.cidfile, a.all, a.ignore, |_| true)?;
     let res = each_parallel(&names, a.ignore, |name| {
         let id = record::resolve(&paths, name)?;
@@ -281,12 +281,12 @@ pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
 }
 
 pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     ps::ps(&paths, a)
 }
 
 pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     for c in &a.condition {
         if !matches!(c.as_str(), "stopped" | "exited" | "running") {
             bail!("invalid --condition {c:?}: use stopped, exited or running");
@@ -324,7 +324,7 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
 }
 
 pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     logs::logs(&paths, a)
 }
 
@@ -333,7 +333,7 @@ pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
 }
 
 pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;
     if !record::observe(&paths, &id).is_running() {
@@ -350,7 +350,7 @@ pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
 }
 
 pub fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, &a.container)?;
     names::validate(&a.name)?;
     let _l = record::lock(&paths, &id)?;
@@ -375,7 +375,7 @@ pub fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
 
 pub fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
     crate::userns::enter()?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let names = targets(&paths, &a.containers, &[], a.all, false, |s| {
         !s.is_running()
     })?;
@@ -404,7 +404,7 @@ pub fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
 
 pub fn prune_cmd(g: &GlobalOpts, a: &ContainerPruneArgs) -> Result<()> {
     crate::userns::enter()?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     if !a.force {
         eprint!("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ");
         let mut line = String::new();
@@ -439,7 +439,7 @@ fn require_unshare(cmd: &str) -> Result<()> {
 
 pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
     require_unshare("mount")?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let store = crate::storage::Store::open(&g.into())?;
     let mut out = std::io::stdout().lock();
     if a.containers.is_empty() {
@@ -472,7 +472,7 @@ pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
 
 pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
     require_unshare("unmount")?;
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let names = targets(&paths, &a.containers, &[], a.all, false, |_| true)?;
     each(&names, false, |name| {
         let id = record::resolve(&paths, name)?;

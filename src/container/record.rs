@@ -16,7 +16,6 @@
 
 use super::names::{self, Claim, Names};
 use super::time;
-use crate::cli::GlobalOpts;
 use crate::network::NetworkMode;
 use crate::sys::pidfd;
 use anyhow::{bail, Context, Result};
@@ -32,8 +31,8 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn new(g: &GlobalOpts) -> Result<Paths> {
-        let store = crate::storage::Store::open(&g.into())?;
+    pub fn new(g: &crate::options::Options) -> Result<Paths> {
+        let store = crate::storage::Store::open(g)?;
         Ok(Paths {
             root: store.root().to_path_buf(),
             runroot: store.runroot().to_path_buf(),

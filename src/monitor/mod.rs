@@ -50,7 +50,7 @@ const ATTACH_WAIT: Duration = Duration::from_secs(30);
 pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
     // Our own session: no terminal signals, and we outlive the caller.
     let _ = nix::unistd::setsid();
-    let paths = match Paths::new(g) {
+    let paths = match Paths::new(&g.into()) {
         Ok(p) => p,
         Err(e) => {
             report_error(&e);

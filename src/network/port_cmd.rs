@@ -23,7 +23,7 @@ pub struct PortArgs {
 }
 
 pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     // With --all or --latest the first word is the port.
     let (target, filter) = if a.all || a.latest {
         if a.port.is_some() {

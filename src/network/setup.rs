@@ -155,7 +155,7 @@ pub fn enter_userns(g: &crate::cli::GlobalOpts, network: Option<&str>) -> Result
 /// network decides.
 pub fn enter_userns_for(g: &crate::cli::GlobalOpts, containers: &[String]) -> Result<()> {
     let mut target = None;
-    if let Ok(paths) = Paths::new(g) {
+    if let Ok(paths) = Paths::new(&g.into()) {
         for c in containers {
             let rec = record::resolve(&paths, c).and_then(|id| record::load(&paths, &id));
             if let Ok(rec) = rec {
@@ -176,7 +176,7 @@ fn enter_userns_of(g: &crate::cli::GlobalOpts, target: Option<&str>) -> Result<(
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id =
         record::resolve(&paths, name).with_context(|| format!("--network container:{name}"))?;
     let pid = running_init(&paths, &id)?;

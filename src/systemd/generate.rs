@@ -13,7 +13,7 @@ const CIDFILE: &str = "%t/%n.ctr-id";
 
 /// The unit's file name and text.
 pub fn unit_for_container(g: &GlobalOpts, a: &SystemdArgs, ctr: &str) -> Result<(String, String)> {
-    let paths = Paths::new(g)?;
+    let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, ctr)?;
     let rec = record::load(&paths, &id).with_context(|| format!("loading container {ctr}"))?;
     if rec.rm && !a.new {
