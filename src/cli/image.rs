@@ -1,6 +1,7 @@
 //! Flags of the image and registry commands (`pull`, `images`, `rmi`, `tag`,
 //! `login`, …). One definition per flag drives `--help`, the man pages and
-//! the shell completions. The handlers live in `crate::image`.
+//! the shell completions. The handlers live in `image_cmds`, the work in
+//! `crate::image`.
 
 use clap::{ArgAction, Args};
 use std::path::PathBuf;

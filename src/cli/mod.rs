@@ -6,6 +6,7 @@ pub mod completion;
 pub mod container;
 pub mod format;
 pub mod image;
+pub mod image_cmds;
 pub mod man;
 pub mod oci;
 mod system;
@@ -292,7 +293,7 @@ enum MonitorOnly {
 
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
     use crate::container as ctr;
-    use crate::image as img;
+    use image_cmds as img;
     match cmd {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => img::pull_cmd(g, &a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images_cmd(g, &a),

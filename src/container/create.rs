@@ -109,7 +109,13 @@ pub fn create(
             }
         }
     }
-    let image = crate::image::ensure_image(g, image_name, &o.pull, &o.registry, &o.platform)?;
+    let pull = crate::image::PullOptions {
+        registry: (&o.registry).into(),
+        platform: (&o.platform).into(),
+    };
+    let progress = crate::cli::image_cmds::PullReporter::new(false);
+    let image =
+        crate::image::ensure_image(&g.into(), image_name, o.pull.parse()?, &pull, &progress)?;
     let store = crate::storage::Store::open(&g.into())?;
     let config = store.image_config(&image)?;
     let ic = config.config().clone().unwrap_or_default();

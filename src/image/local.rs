@@ -1,61 +1,22 @@
-//! The commands on local images: images, rmi, tag, untag, image inspect and
-//! image prune, with podman's output formats.
+//! Local images: listing (with podman's filters), removal, pruning, tags and
+//! the data `image inspect` shows. The CLI formats what these return.
 
-use crate::cli::format::{self, Template};
-use crate::cli::image::*;
-use crate::cli::GlobalOpts;
 use crate::error::coded;
 use crate::image::reference::{is_short_name, Reference};
-use crate::storage::time::{format_go, format_rfc3339, human_duration, now_secs, parse_rfc3339};
+use crate::storage::time::{format_rfc3339, parse_rfc3339};
 use crate::storage::{short_id, ImageRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-use std::io::Write;
 
 /// podman's rmi exit codes.
-const EXIT_NOT_FOUND: i32 = 1;
-const EXIT_IN_USE: i32 = 2;
+pub const EXIT_NOT_FOUND: i32 = 1;
+pub const EXIT_IN_USE: i32 = 2;
 
 // ---- shared helpers ----
 
-/// docker/go-units HumanSizeWithPrecision(size, 3) with podman's space
-/// before the unit: "7.63 MB", "251 kB", "12 B".
-pub fn human_size(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{} {}", go_g3(v), UNITS[i])
-}
-
-/// Go's "%.3g" for 0 <= v < 1000.
-fn go_g3(v: f64) -> String {
-    let int_digits = if v < 10.0 {
-        1
-    } else if v < 100.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{:.*}", 3 - int_digits, v);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "1000" {
-        "1e+03".into()
-    } else {
-        s
-    }
-}
-
 /// Seconds since the epoch when the image was created (its config's
 /// "created"), else when it was pulled.
-fn created_secs(rec: &ImageRecord) -> i64 {
+pub fn created_secs(rec: &ImageRecord) -> i64 {
     rec.created
         .as_deref()
         .and_then(parse_rfc3339)
@@ -64,17 +25,14 @@ fn created_secs(rec: &ImageRecord) -> i64 {
         .unwrap_or(0)
 }
 
-fn created_rfc3339(rec: &ImageRecord) -> String {
+/// When the image was created (or pulled), as RFC 3339.
+pub fn created_rfc3339(rec: &ImageRecord) -> String {
     rec.created
         .as_deref()
         .and_then(parse_rfc3339)
         .or_else(|| parse_rfc3339(&rec.pulled))
         .map(|(s, n)| format_rfc3339(s, n))
         .unwrap_or_else(|| format_rfc3339(0, 0))
-}
-
-fn ago(secs: i64) -> String {
-    format!("{} ago", human_duration(now_secs() - secs))
 }
 
 /// ("reg/repo", "tag") of a stored name.
@@ -90,7 +48,8 @@ fn split_name(name: &str) -> (String, String) {
     }
 }
 
-fn repo_digests(rec: &ImageRecord) -> Vec<String> {
+/// The image's "repo@digest" names.
+pub fn repo_digests(rec: &ImageRecord) -> Vec<String> {
     if !rec.repo_digests.is_empty() {
         return rec.repo_digests.clone();
     }
@@ -122,14 +81,9 @@ fn labels_of(cfg: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn print_json_pretty<T: serde::Serialize>(v: &T, indent: &[u8]) -> Result<()> {
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    out.push(b'\n');
-    std::io::stdout().lock().write_all(&out)?;
-    Ok(())
+/// The labels of the image's config (null when it has none).
+pub fn labels(store: &Store, rec: &ImageRecord) -> Value {
+    labels_of(&raw_config(store, rec))
 }
 
 /// Normalise a name given to tag/untag: a name without a registry is
@@ -156,10 +110,22 @@ fn find(store: &Store, name: &str) -> Result<ImageRecord> {
 
 // ---- images ----
 
-struct Row<'a> {
-    rec: &'a ImageRecord,
-    repo: String,
-    tag: String,
+/// One repository:tag row of `images`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoTag {
+    pub repository: String,
+    pub tag: String,
+}
+
+/// One image as `images` lists it.
+#[derive(Debug, Clone)]
+pub struct ImageSummary {
+    pub record: ImageRecord,
+    /// How many containers use it.
+    pub containers: usize,
+    /// Its rows: one per distinct name that passes the reference filter,
+    /// `<none>`/`<none>` for an image without names.
+    pub repo_tags: Vec<RepoTag>,
 }
 
 fn matches_reference(rec: &ImageRecord, name: &str, pattern: &str) -> bool {
@@ -203,43 +169,22 @@ fn glob(p: &str, s: &str) -> bool {
     go(p.as_bytes(), s.as_bytes())
 }
 
-enum Filter {
+/// A filter of `images`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageFilter {
+    /// Images without names (true) or with (false).
     Dangling(bool),
+    /// Images with a name matching the pattern (a name, or a glob).
     Reference(String),
+    /// Images with the label, of that value if given.
     Label(String, Option<String>),
 }
 
-fn parse_filters(a: &ImagesArgs) -> Result<Vec<Filter>> {
-    let mut out = Vec::new();
-    if let Some(n) = &a.filter_name {
-        out.push(Filter::Reference(n.clone()));
-    }
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .with_context(|| format!("invalid filter {f:?}: expected KEY=VALUE"))?;
-        out.push(match k {
-            "dangling" => Filter::Dangling(match v {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => bail!("invalid filter {f:?}: dangling takes true or false"),
-            }),
-            "reference" => Filter::Reference(v.to_string()),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => Filter::Label(lk.into(), Some(lv.into())),
-                None => Filter::Label(v.into(), None),
-            },
-            _ => bail!("invalid filter {f:?}: supported filters are dangling, reference and label"),
-        });
-    }
-    Ok(out)
-}
-
-fn keep_image(store: &Store, rec: &ImageRecord, filters: &[Filter]) -> bool {
+fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool {
     filters.iter().all(|f| match f {
-        Filter::Dangling(d) => rec.names.is_empty() == *d,
-        Filter::Reference(p) => rec.names.iter().any(|n| matches_reference(rec, n, p)),
-        Filter::Label(k, v) => {
+        ImageFilter::Dangling(d) => rec.names.is_empty() == *d,
+        ImageFilter::Reference(p) => rec.names.iter().any(|n| matches_reference(rec, n, p)),
+        ImageFilter::Label(k, v) => {
             let labels = labels_of(&raw_config(store, rec));
             match (labels.get(k), v) {
                 (Some(Value::String(have)), Some(want)) => have == want,
@@ -250,192 +195,49 @@ fn keep_image(store: &Store, rec: &ImageRecord, filters: &[Filter]) -> bool {
     })
 }
 
-/// One image in `images --format json`, in podman's field order.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Summary {
-    id: String,
-    parent_id: String,
-    repo_tags: Option<Vec<String>>,
-    repo_digests: Vec<String>,
-    size: u64,
-    shared_size: u64,
-    virtual_size: u64,
-    labels: Value,
-    containers: usize,
-    names: Option<Vec<String>>,
-    digest: String,
-    history: Vec<String>,
-    created: i64,
-    created_at: String,
-}
-
-fn summary_json(store: &Store, rec: &ImageRecord, containers: usize) -> Summary {
-    let cfg = raw_config(store, rec);
-    let names = (!rec.names.is_empty()).then(|| rec.names.clone());
-    Summary {
-        id: rec.id.clone(),
-        parent_id: String::new(),
-        repo_tags: names.clone(),
-        repo_digests: repo_digests(rec),
-        size: rec.size,
-        shared_size: 0,
-        virtual_size: rec.size,
-        labels: labels_of(&cfg),
-        containers,
-        names,
-        digest: rec.digest.clone(),
-        history: rec.names.clone(),
-        created: created_secs(rec),
-        created_at: created_rfc3339(rec),
-    }
-}
-
-fn row_value(
-    store: &Store,
-    row: &Row,
-    no_trunc: bool,
-    containers: usize,
-    want_labels: bool,
-) -> Value {
-    let rec = row.rec;
-    let secs = created_secs(rec);
-    let id = if no_trunc {
-        format!("sha256:{}", rec.id)
-    } else {
-        short_id(&rec.id).to_string()
-    };
-    json!({
-        "ID": id,
-        "Id": rec.id,
-        "Repository": row.repo,
-        "Tag": row.tag,
-        "Digest": rec.digest,
-        "Digests": if rec.digest.is_empty() { json!([]) } else { json!([rec.digest]) },
-        "Created": ago(secs),
-        "CreatedSince": ago(secs),
-        "CreatedAt": format_go(secs),
-        "CreatedTime": created_rfc3339(rec),
-        "Size": human_size(rec.size),
-        "VirtualSize": human_size(rec.size),
-        "SharedSize": human_size(0),
-        "Names": rec.names,
-        "RepoDigests": repo_digests(rec),
-        "History": rec.names,
-        "Containers": containers,
-        "ReadOnly": false,
-        "Dangling": rec.names.is_empty(),
-        "Labels": if want_labels { labels_of(&raw_config(store, rec)) } else { Value::Null },
-        "Os": rec.os,
-        "Arch": rec.architecture,
-    })
-}
-
-fn image_header(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "ID" | "Id" => "IMAGE ID",
-        "CreatedSince" | "Created" => "CREATED",
-        "CreatedAt" => "CREATED AT",
-        "Repository" => "REPOSITORY",
-        "Size" => "SIZE",
-        "ReadOnly" => "R/O",
-        _ => return None,
-    })
-}
-
-pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
-    let store = Store::open(&g.into())?;
-    let filters = parse_filters(a)?;
+/// The images that pass all `filters`, newest first.
+pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSummary>> {
     let mut recs: Vec<ImageRecord> = store
         .images()?
         .into_iter()
-        .filter(|r| keep_image(&store, r, &filters))
+        .filter(|r| keep_image(store, r, filters))
         .collect();
     // podman's default sort: newest first.
     recs.sort_by(|x, y| created_secs(y).cmp(&created_secs(x)).then(x.id.cmp(&y.id)));
     let used = store.containers_by_image();
-    let count = |r: &ImageRecord| used.get(&r.id).map(Vec::len).unwrap_or(0);
-    let mut out = std::io::stdout().lock();
-
-    if a.quiet {
-        for r in &recs {
-            if a.no_trunc {
-                writeln!(out, "sha256:{}", r.id)?;
-            } else {
-                writeln!(out, "{}", short_id(&r.id))?;
+    let reference = filters.iter().find_map(|f| match f {
+        ImageFilter::Reference(p) => Some(p),
+        _ => None,
+    });
+    Ok(recs
+        .into_iter()
+        .map(|r| {
+            let mut repo_tags = Vec::new();
+            if r.names.is_empty() {
+                repo_tags.push(RepoTag {
+                    repository: "<none>".into(),
+                    tag: "<none>".into(),
+                });
             }
-        }
-        return Ok(());
-    }
-    if let Some(f) = a.format.as_deref().filter(|f| format::is_json(f)) {
-        let _ = f;
-        drop(out);
-        let arr: Vec<Summary> = recs
-            .iter()
-            .map(|r| summary_json(&store, r, count(r)))
-            .collect();
-        return print_json_pretty(&arr, b"    ");
-    }
-
-    let mut rows: Vec<Row> = Vec::new();
-    for r in &recs {
-        if r.names.is_empty() {
-            rows.push(Row {
-                rec: r,
-                repo: "<none>".into(),
-                tag: "<none>".into(),
-            });
-        }
-        let mut seen = std::collections::HashSet::new();
-        for n in &r.names {
-            if let Some(Filter::Reference(p)) =
-                filters.iter().find(|f| matches!(f, Filter::Reference(_)))
-            {
-                if !matches_reference(r, n, p) {
-                    continue;
+            for n in &r.names {
+                if let Some(p) = reference {
+                    if !matches_reference(&r, n, p) {
+                        continue;
+                    }
+                }
+                let (repository, tag) = split_name(n);
+                let rt = RepoTag { repository, tag };
+                if !repo_tags.contains(&rt) {
+                    repo_tags.push(rt);
                 }
             }
-            let (repo, tag) = split_name(n);
-            if seen.insert((repo.clone(), tag.clone())) {
-                rows.push(Row { rec: r, repo, tag });
+            ImageSummary {
+                containers: used.get(&r.id).map(Vec::len).unwrap_or(0),
+                record: r,
+                repo_tags,
             }
-        }
-    }
-
-    let default_fmt = if a.digests {
-        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    } else {
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    };
-    let fmt = match a.format.as_deref() {
-        f if format::is_default_table(f) => default_fmt.to_string(),
-        Some(f) => f.to_string(),
-        None => unreachable!(),
-    };
-    let t = Template::parse(&fmt)?;
-    let want_labels = fmt.contains(".Labels");
-    let mut lines = Vec::new();
-    if t.table && !a.noheading {
-        lines.push(t.header(&|f| {
-            if f == "Digest" {
-                Some("DIGEST")
-            } else {
-                image_header(f)
-            }
-        }));
-    }
-    for row in &rows {
-        let v = row_value(&store, row, a.no_trunc, count(row.rec), want_labels);
-        lines.push(t.render(&v)?);
-    }
-    if t.table {
-        out.write_all(format::tabwrite(&lines).as_bytes())?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
-    Ok(())
+        })
+        .collect())
 }
 
 // ---- rmi and prune ----
@@ -450,9 +252,35 @@ fn enter_userns_for_cleanup() {
     }
 }
 
-/// Remove image `rec`, printing podman's lines. With `force`, an image that
-/// containers use is hidden and its layers kept until they are gone.
-fn delete_image(store: &Store, rec: &ImageRecord, force: bool, out: &mut impl Write) -> Result<()> {
+/// What `rmi` did, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// A name was removed from an image.
+    Untagged(String),
+    /// The image (by id) was removed.
+    Deleted(String),
+}
+
+/// How `rmi` removes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemoveOptions {
+    /// Every image (and no names given).
+    pub all: bool,
+    /// Even an image with several names, or one containers use (it is hidden
+    /// and its layers kept until they are gone).
+    pub force: bool,
+    /// A name that matches no image is no error.
+    pub ignore: bool,
+}
+
+/// Remove image `rec`. With `force`, an image that containers use is
+/// hidden and its layers kept until they are gone.
+fn delete_image(
+    store: &Store,
+    rec: &ImageRecord,
+    force: bool,
+    out: &mut dyn FnMut(Removal) -> Result<()>,
+) -> Result<()> {
     let users = store.containers_using(&rec.id);
     if !users.is_empty() && !force {
         return Err(coded(
@@ -464,7 +292,7 @@ fn delete_image(store: &Store, rec: &ImageRecord, force: bool, out: &mut impl Wr
         ));
     }
     for n in &rec.names {
-        writeln!(out, "Untagged: {n}")?;
+        out(Removal::Untagged(n.clone()))?;
     }
     if users.is_empty() {
         store.remove_image(&rec.id)?;
@@ -476,36 +304,35 @@ fn delete_image(store: &Store, rec: &ImageRecord, force: bool, out: &mut impl Wr
             users.join(", ")
         );
     }
-    writeln!(out, "Deleted: {}", rec.id)?;
-    Ok(())
+    out(Removal::Deleted(rec.id.clone()))
 }
 
-pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
-    if a.all && !a.images.is_empty() {
-        bail!("when using the --all switch, you may not pass any images names or IDs");
-    }
-    if !a.all && a.images.is_empty() {
-        bail!("image name or ID must be specified");
-    }
-    let store = Store::open(&g.into())?;
+/// Remove every image (`o.all`), then the images `names` name, by name, id
+/// or id prefix. By one of several names, only that name goes (podman).
+/// Each removal is passed to `out` as it happens; what failed is returned,
+/// each error with podman's exit code (1: not known, 2: in use).
+pub fn remove_images(
+    store: &Store,
+    names: &[String],
+    o: &RemoveOptions,
+    out: &mut dyn FnMut(Removal) -> Result<()>,
+) -> Result<Vec<anyhow::Error>> {
     enter_userns_for_cleanup();
-    let mut out = std::io::stdout().lock();
-    let mut errors: Vec<anyhow::Error> = Vec::new();
-    if a.all {
+    let mut errors = Vec::new();
+    if o.all {
         for rec in store.images()? {
-            if let Err(e) = delete_image(&store, &rec, a.force, &mut out) {
+            if let Err(e) = delete_image(store, &rec, o.force, out) {
                 errors.push(e);
             }
         }
     }
-    for name in &a.images {
+    for name in names {
         let res = (|| -> Result<()> {
             let rec = match store.find_image(name)? {
                 Some(r) => r,
-                None if a.ignore => return Ok(()),
+                None if o.ignore => return Ok(()),
                 None => return Err(coded(EXIT_NOT_FOUND, format!("{name}: image not known"))),
             };
-            // By one of several names: only that name goes (podman).
             let by_id = rec.id.starts_with(name.trim_start_matches("sha256:"));
             if !by_id && rec.names.len() > 1 {
                 if let Some(n) = rec
@@ -515,96 +342,67 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
                 {
                     let rest: Vec<String> = rec.names.iter().filter(|x| *x != n).cloned().collect();
                     store.set_image_names(&rec.id, rest)?;
-                    writeln!(out, "Untagged: {n}")?;
-                    return Ok(());
+                    return out(Removal::Untagged(n.clone()));
                 }
             }
-            delete_image(&store, &rec, a.force, &mut out)
+            delete_image(store, &rec, o.force, out)
         })();
         if let Err(e) = res {
             errors.push(e);
         }
     }
-    finish_errors(errors)
+    Ok(errors)
 }
 
-/// Print all but the last error; return the last, with the exit code
-/// podman would use (1 if all were "not known", 2 if any was "in use").
-fn finish_errors(mut errors: Vec<anyhow::Error>) -> Result<()> {
-    let Some(last) = errors.pop() else {
-        return Ok(());
-    };
-    let code_of = |e: &anyhow::Error| crate::error::classify(e).0;
-    let mut code = code_of(&last);
-    for e in &errors {
-        eprintln!("Error: {e:#}");
-        let c = code_of(e);
-        if c == EXIT_IN_USE || (c != EXIT_NOT_FOUND && code == EXIT_NOT_FOUND) {
-            code = c;
-        }
-    }
-    if code == code_of(&last) {
-        Err(last)
-    } else {
-        Err(coded(code, format!("{last:#}")))
-    }
+/// Which images `image prune` removes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PruneOptions {
+    /// Every image no container uses, not only the dangling ones.
+    pub all: bool,
 }
 
-pub fn prune_cmd(g: &GlobalOpts, a: &ImagePruneArgs) -> Result<()> {
-    let store = Store::open(&g.into())?;
-    if !a.force {
-        let what = if a.all {
-            "WARNING! This command removes all images without at least one container associated with them."
-        } else {
-            "WARNING! This command removes all dangling images."
-        };
-        eprint!("{what}\nAre you sure you want to continue? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes" | "Yes") {
-            return Ok(());
-        }
-    }
+/// Remove the images no container uses: the dangling ones, or all with
+/// `o.all`, passing each id to `out` once removed; then collect the unused
+/// layers.
+pub fn prune_images(
+    store: &Store,
+    o: &PruneOptions,
+    out: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
     enter_userns_for_cleanup();
     let used = store.containers_by_image();
-    let mut out = std::io::stdout().lock();
     for rec in store.images()? {
-        if used.contains_key(&rec.id) || (!a.all && !rec.names.is_empty()) {
+        if used.contains_key(&rec.id) || (!o.all && !rec.names.is_empty()) {
             continue;
         }
         store.remove_image(&rec.id)?;
-        writeln!(out, "{}", rec.id)?;
+        out(&rec.id)?;
     }
     store.gc()
 }
 
 // ---- tag and untag ----
 
-pub fn tag_cmd(g: &GlobalOpts, a: &TagArgs) -> Result<()> {
-    let names: Vec<String> = a
-        .targets
-        .iter()
-        .map(|t| normalize_local_name(t))
-        .collect::<Result<_>>()?;
-    let store = Store::open(&g.into())?;
-    let rec = find(&store, &a.image).map_err(|e| coded(125, format!("{e:#}")))?;
+/// Add `names` (as `normalize_local_name` gives them) to `image`.
+pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
+    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
     let mut all = rec.names.clone();
     for n in names {
-        if !all.contains(&n) {
-            all.push(n);
+        if !all.contains(n) {
+            all.push(n.clone());
         }
     }
     store.set_image_names(&rec.id, all)
 }
 
-pub fn untag_cmd(g: &GlobalOpts, a: &UntagArgs) -> Result<()> {
-    let store = Store::open(&g.into())?;
-    let rec = find(&store, &a.image).map_err(|e| coded(125, format!("{e:#}")))?;
-    if a.names.is_empty() {
+/// Remove `names` from `image`; no names: all of them.
+pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
+    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
+    if names.is_empty() {
         return store.set_image_names(&rec.id, Vec::new());
     }
     let mut keep = rec.names.clone();
-    for n in &a.names {
+    for n in names {
         let norm = normalize_local_name(n)?;
         let hit = if keep.contains(&norm) {
             Some(norm)
@@ -734,50 +532,9 @@ pub fn inspect_data(store: &Store, rec: &ImageRecord) -> InspectData {
     }
 }
 
-pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
-    let store = Store::open(&g.into())?;
-    let mut values = Vec::new();
-    let mut missing = Vec::new();
-    for name in &a.images {
-        match store.find_image(name)? {
-            Some(rec) => values.push(inspect_data(&store, &rec)),
-            None => missing.push(name.clone()),
-        }
-    }
-    match a.format.as_deref() {
-        Some(f) if !format::is_json(f) => {
-            let t = Template::parse(f)?;
-            let mut out = std::io::stdout().lock();
-            for v in &values {
-                writeln!(out, "{}", t.render(&serde_json::to_value(v)?)?)?;
-            }
-        }
-        _ => print_json_pretty(&values, b"     ")?,
-    }
-    if let Some(last) = missing.pop() {
-        for m in &missing {
-            eprintln!("Error: {m}: image not known");
-        }
-        bail!("{last}: image not known");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_podman() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1000), "1 kB");
-        assert_eq!(human_size(7_633_383), "7.63 MB");
-        assert_eq!(human_size(251_000), "251 kB");
-        assert_eq!(human_size(27_200_000), "27.2 MB");
-        assert_eq!(human_size(210_000_000), "210 MB");
-        assert_eq!(human_size(1_500_000_000), "1.5 GB");
-    }
 
     #[test]
     fn names_split_and_normalise() {

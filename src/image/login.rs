@@ -9,41 +9,95 @@
 //! The password is only ever in memory: never in an error, a log line or
 //! the arguments of a process.
 
-use super::auth::{self, Credentials};
+use super::auth::{self, Credentials, Secret};
 use super::reference::Reference;
 use super::registries::RegistriesConf;
 use super::transport::{describe, Transport};
-use crate::cli::image::{LoginArgs, LogoutArgs};
-use crate::cli::GlobalOpts;
+use super::RegistryOptions;
+use crate::options::Options;
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
+/// What `login` is given.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    /// The registry (or "host/ns/repo" key); None: the first search registry.
+    pub registry: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The password is to be read from standard input (`LoginPrompt::password_stdin`).
+    pub password_stdin: bool,
+    /// The authfile, TLS settings and `--creds` (USER[:PASS]).
+    pub registry_opts: RegistryOptions,
+}
+
+/// What `login` tells on its way, before it asks or concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginEvent<'a> {
+    /// Stored credentials for this key are being checked.
+    CheckingExisting(&'a str),
+    /// They are valid: the user is already logged in to this registry.
+    ExistingValid(&'a str),
+    /// They are not: new ones are asked for.
+    ExistingInvalid,
+}
+
+/// How `login` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReport {
+    /// The stored credentials were valid; nothing was stored.
+    AlreadyLoggedIn,
+    /// The credentials were checked and stored.
+    LoggedIn,
+}
+
+/// The user's side of `login`: what it is told, and what it is asked for
+/// when the options don't say.
+pub trait LoginPrompt {
+    fn event(&mut self, e: LoginEvent<'_>) -> Result<()>;
+    /// Ask for the username.
+    fn username(&mut self) -> Result<String>;
+    /// Ask for the password (without echo).
+    fn password(&mut self) -> Result<String>;
+    /// Read the password from standard input (`--password-stdin`).
+    fn password_stdin(&mut self) -> Result<String>;
+}
+
+/// The username stored for the registry (`login --get-login`); an error
+/// when none is.
+pub fn stored_login(
+    opts: &Options,
+    registry: Option<&str>,
+    authfile: Option<&Path>,
+) -> Result<String> {
+    check_authfile(authfile)?;
+    let conf = RegistriesConf::load(opts)?;
+    let arg = registry_arg(registry, &conf)?;
+    let (key, _) = parse_credentials_key(&arg)?;
+    match auth::lookup(&key, authfile)? {
+        Some(c) => Ok(c.username),
+        None => bail!("not logged into {key}"),
+    }
+}
+
+/// Check credentials against the registry and store them, as podman: with
+/// none given, the stored ones are tried first.
+pub fn login(opts: &Options, a: &LoginOptions, ui: &mut dyn LoginPrompt) -> Result<LoginReport> {
     let ro = &a.registry_opts;
     let authfile = ro.authfile.as_deref();
     check_authfile(authfile)?;
-    let conf = RegistriesConf::load(&g.into())?;
+    let conf = RegistriesConf::load(opts)?;
     let arg = registry_arg(a.registry.as_deref(), &conf)?;
     let (key, registry) = parse_credentials_key(&arg)?;
 
-    if a.get_login {
-        return match auth::lookup(&key, authfile)? {
-            Some(c) => {
-                writeln!(std::io::stdout().lock(), "{}", c.username)?;
-                Ok(())
-            }
-            None => bail!("not logged into {key}"),
-        };
-    }
     if a.password_stdin && a.password.is_some() {
         bail!("--password and --password-stdin cannot be used together");
     }
-    let (creds_user, creds_pass) = match ro.creds.as_deref() {
-        Some(c) => match c.split_once(':') {
-            Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
-            None => (Some(c.to_string()), None),
-        },
+    let (creds_user, creds_pass) = match &ro.creds {
+        Some(c) => (
+            Some(c.username.clone()),
+            c.password.as_ref().map(|p| p.0.clone()),
+        ),
         None => (None, None),
     };
     let username = a.username.clone().or(creds_user);
@@ -52,22 +106,18 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     }
 
     let conn = Conn::new(&conf, &registry, ro.tls_verify, ro.cert_dir.as_deref())?;
-    let mut out = std::io::stdout().lock();
 
     // No credentials given: podman first checks the stored ones.
     if username.is_none() && a.password.is_none() && !a.password_stdin && creds_pass.is_none() {
         if let Some(existing) = auth::lookup(&key, authfile)? {
-            writeln!(out, "Authenticating with existing credentials for {key}")?;
+            ui.event(LoginEvent::CheckingExisting(&key))?;
             match conn.check(&existing) {
                 Ok(()) => {
-                    writeln!(
-                        out,
-                        "Existing credentials are valid. Already logged in to {registry}"
-                    )?;
-                    return Ok(());
+                    ui.event(LoginEvent::ExistingValid(&registry))?;
+                    return Ok(LoginReport::AlreadyLoggedIn);
                 }
                 Err(e) if e.downcast_ref::<Unauthorized>().is_some() => {
-                    writeln!(out, "Existing credentials are invalid, please enter valid username and password")?;
+                    ui.event(LoginEvent::ExistingInvalid)?;
                 }
                 Err(e) => return Err(e).with_context(|| format!("logging into {key:?}")),
             }
@@ -76,7 +126,7 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
 
     let username = match username {
         Some(u) => u,
-        None => prompt_line("Username: ")?,
+        None => ui.username()?,
     };
     if username.is_empty() {
         bail!("username can't be empty");
@@ -84,9 +134,9 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
     let password = if let Some(p) = a.password.as_ref().map(|s| s.0.clone()).or(creds_pass) {
         p
     } else if a.password_stdin {
-        read_password_stdin()?
+        ui.password_stdin()?
     } else {
-        prompt_password("Password: ")?
+        ui.password()?
     };
     if password.is_empty() {
         bail!("password can't be empty");
@@ -96,30 +146,45 @@ pub fn login(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
         .with_context(|| format!("logging into {key:?}"))?;
     let path = auth::store(&key, &creds, authfile)?;
     debug!("stored credentials for {key} in {}", path.display());
-    writeln!(out, "Login Succeeded!")?;
-    Ok(())
+    Ok(LoginReport::LoggedIn)
 }
 
-pub fn logout(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
+/// What `logout` is given.
+#[derive(Debug, Clone, Default)]
+pub struct LogoutOptions {
+    /// The registry (or key); None: the first search registry.
+    pub registry: Option<String>,
+    /// The credentials of every registry.
+    pub all: bool,
+    pub authfile: Option<PathBuf>,
+}
+
+/// Whose credentials `logout` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutReport {
+    All,
+    /// Those of this auth.json key.
+    Key(String),
+}
+
+/// Remove stored credentials.
+pub fn logout(opts: &Options, a: &LogoutOptions) -> Result<LogoutReport> {
     let authfile = a.authfile.as_deref();
     check_authfile(authfile)?;
-    let mut out = std::io::stdout().lock();
     if a.all {
         if a.registry.is_some() {
             bail!("--all takes no registry");
         }
         auth::remove(None, true, authfile)?;
-        writeln!(out, "Removed login credentials for all registries")?;
-        return Ok(());
+        return Ok(LogoutReport::All);
     }
     let arg = match a.registry.as_deref() {
         Some(r) => r.to_string(),
-        None => registry_arg(None, &RegistriesConf::load(&g.into())?)?,
+        None => registry_arg(None, &RegistriesConf::load(opts)?)?,
     };
     let (key, _) = parse_credentials_key(&arg)?;
     auth::remove(Some(&key), false, authfile)?;
-    writeln!(out, "Removed login credentials for {key}")?;
-    Ok(())
+    Ok(LogoutReport::Key(key))
 }
 
 fn check_authfile(authfile: Option<&Path>) -> Result<()> {
@@ -169,55 +234,6 @@ fn parse_credentials_key(arg: &str) -> Result<(String, String)> {
         bail!("invalid registry {arg:?}");
     }
     Ok((key, registry))
-}
-
-fn prompt_line(prompt: &str) -> Result<String> {
-    let mut err = std::io::stderr().lock();
-    write!(err, "{prompt}")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the username")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
-/// Read a password from the terminal on stdin with echo off.
-fn prompt_password(prompt: &str) -> Result<String> {
-    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("cannot prompt for a password: stdin is not a terminal (use --password-stdin)");
-    }
-    let saved = tcgetattr(&stdin).context("reading terminal settings")?;
-    let mut quiet = saved.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    quiet.local_flags.insert(LocalFlags::ECHONL);
-    // Echo goes off before the prompt shows, so nothing typed after it is echoed.
-    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("turning terminal echo off")?;
-    let mut line = String::new();
-    let res = (|| {
-        let mut err = std::io::stderr().lock();
-        write!(err, "{prompt}")?;
-        err.flush()?;
-        stdin.lock().read_line(&mut line)
-    })();
-    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
-    res.context("reading the password")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
-/// --password-stdin: all of stdin, less one trailing newline.
-fn read_password_stdin() -> Result<String> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut buf)
-        .context("reading the password from stdin")?;
-    let s = String::from_utf8(buf).map_err(|_| anyhow!("the password on stdin is not UTF-8"))?;
-    let s = s.strip_suffix('\n').unwrap_or(&s);
-    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
 }
 
 /// The registry refused the credentials (401/403): distinct from network

@@ -1,5 +1,6 @@
 //! Images and registries: references, short-name resolution, credentials,
-//! TLS, pulling, and the image commands.
+//! TLS, pulling, login, and the operations on local images. Operations take
+//! typed options and return data; the CLI parses flags and prints.
 
 pub mod auth;
 mod client;
@@ -11,37 +12,68 @@ pub mod registries;
 pub mod tls;
 pub mod transport;
 
-use crate::cli::image::*;
-use crate::cli::GlobalOpts;
 use anyhow::Result;
-pub use pull::{ensure_image, host_arch};
+use std::path::PathBuf;
 
-pub fn pull_cmd(g: &GlobalOpts, a: &PullArgs) -> Result<()> {
-    pull::pull_cmd(g, a)
+pub use local::{
+    created_rfc3339, created_secs, inspect_data, labels, list_images, normalize_local_name,
+    prune_images, remove_images, repo_digests, tag_image, untag_image, ImageFilter, ImageSummary,
+    PruneOptions, Removal, RemoveOptions, EXIT_IN_USE, EXIT_NOT_FOUND,
+};
+pub use login::{
+    login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,
+    LogoutReport,
+};
+pub use pull::{ensure_image, host_arch, pull, BlobProgress, PullProgress, PullStep};
+
+/// A username and, maybe, a password given for a registry (`--creds`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPass {
+    pub username: String,
+    pub password: Option<auth::Secret>,
 }
-pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
-    local::images_cmd(g, a)
+
+/// How to reach registries: shared by pull, login, run, create.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// The authentication file (None: the default ones).
+    pub authfile: Option<PathBuf>,
+    /// A directory with certificates (*.crt, *.cert, *.key) for the registry.
+    pub cert_dir: Option<PathBuf>,
+    /// Require HTTPS and verify certificates (None: as registries.conf says).
+    pub tls_verify: Option<bool>,
+    /// Credentials to use instead of the stored ones.
+    pub creds: Option<UserPass>,
 }
-pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
-    local::rmi_cmd(g, a)
+
+/// Which image of a multi-platform index to pick. Each part not given is
+/// this host's (os: linux); the parts override `spec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// OS/ARCH[/VARIANT], checked when a pull needs it.
+    pub spec: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub variant: Option<String>,
 }
-pub fn tag_cmd(g: &GlobalOpts, a: &TagArgs) -> Result<()> {
-    local::tag_cmd(g, a)
+
+/// What a pull needs besides the name.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    pub registry: RegistryOptions,
+    pub platform: Platform,
 }
-pub fn untag_cmd(g: &GlobalOpts, a: &UntagArgs) -> Result<()> {
-    local::untag_cmd(g, a)
-}
-pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
-    local::inspect_cmd(g, a)
-}
-pub fn prune_cmd(g: &GlobalOpts, a: &ImagePruneArgs) -> Result<()> {
-    local::prune_cmd(g, a)
-}
-pub fn login_cmd(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
-    login::login(g, a)
-}
-pub fn logout_cmd(g: &GlobalOpts, a: &LogoutArgs) -> Result<()> {
-    login::logout(g, a)
+
+/// When `run`/`create` pull the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    /// Only when there is no local image of that name.
+    Missing,
+    /// Never: the local image or an error.
+    Never,
+    /// When the registry has a newer one (rpod: always).
+    Newer,
 }
 
 /// The docker-like JSON of one image, as `image inspect` prints it.

@@ -8,15 +8,12 @@ use super::client::{with_retries, FetchError, RegistryClient, TransientError};
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::{describe, read_bounded};
-use crate::cli::image::{PlatformOpts, RegistryOpts};
-use crate::cli::GlobalOpts;
+use super::{Platform, PullOptions, PullPolicy, RegistryOptions};
+use crate::options::Options;
 use crate::storage::{chain_ids, human_size, ImageRecord, LayerLimits, LayerRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use sha2::Digest as _;
-use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -40,12 +37,42 @@ const LAYER_TYPES: &[&str] = &[
 const TRIES: u32 = 3;
 const MAX_PARALLEL_LAYERS: usize = 6;
 
-/// How progress is shown.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Bars on a terminal, plain lines otherwise.
-    Auto,
-    Quiet,
+/// One step of a pull, in the order podman reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullStep<'a> {
+    /// A candidate name is tried (a short name may have several).
+    Trying(&'a str),
+    /// The manifest and config are verified; layers come next.
+    GettingSignatures,
+    /// A layer (by blob digest) is already in the store.
+    BlobSkipped(&'a str),
+    /// Every layer is in; the config (by digest, read before them) is done.
+    ConfigDone(&'a str),
+    /// The image record is being written.
+    WritingManifest,
+}
+
+/// What a pull tells as it goes: the CLI shows it (bars on a terminal,
+/// podman's lines otherwise) or not at all. The library never prints.
+pub trait PullProgress: Sync {
+    /// A step. `Trying` starts the report of a new candidate.
+    fn step(&self, step: PullStep<'_>);
+    /// The layers to download are known: `total_bytes` in all.
+    fn downloading(&self, total_bytes: u64);
+    /// One layer's download starts (several run at once).
+    fn blob(&self, digest: &str, size: u64) -> Box<dyn BlobProgress + '_>;
+    /// All the layers are downloaded.
+    fn downloaded(&self);
+}
+
+/// The progress of one layer's download.
+pub trait BlobProgress: Sync {
+    /// `bytes` more arrived.
+    fn advance(&self, bytes: u64);
+    /// The download starts over (a retry).
+    fn restart(&self);
+    /// The layer is downloaded, verified and unpacked.
+    fn done(&self);
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -56,11 +83,12 @@ struct Descriptor {
     #[serde(default)]
     size: u64,
     #[serde(default)]
-    platform: Option<Platform>,
+    platform: Option<IndexPlatform>,
 }
 
+/// The platform of an index entry, or the one wanted.
 #[derive(Deserialize, Debug, Clone, Default)]
-struct Platform {
+struct IndexPlatform {
     #[serde(default)]
     architecture: String,
     #[serde(default)]
@@ -135,13 +163,13 @@ pub fn host_arch() -> &'static str {
 }
 
 /// The platform asked for by --platform/--os/--arch/--variant.
-fn wanted_platform(p: &PlatformOpts) -> Result<Platform> {
-    let mut want = Platform {
+fn wanted_platform(p: &Platform) -> Result<IndexPlatform> {
+    let mut want = IndexPlatform {
         os: "linux".into(),
         architecture: host_arch().into(),
         variant: None,
     };
-    if let Some(s) = &p.platform {
+    if let Some(s) = &p.spec {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
             [os, arch] if !os.is_empty() && !arch.is_empty() => {
@@ -172,7 +200,7 @@ fn wanted_platform(p: &PlatformOpts) -> Result<Platform> {
 
 /// Pick the index entry for `want`: an exact variant match first, then one
 /// without a variant (arm64 images often omit "v8").
-fn choose_platform<'a>(list: &'a [Descriptor], want: &Platform) -> Option<&'a Descriptor> {
+fn choose_platform<'a>(list: &'a [Descriptor], want: &IndexPlatform) -> Option<&'a Descriptor> {
     let candidates: Vec<&Descriptor> = list
         .iter()
         .filter(|d| {
@@ -216,13 +244,13 @@ pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 async fn connect(
     reference: &Reference,
     settings: &RegistrySettings,
-    opts: &RegistryOpts,
+    opts: &RegistryOptions,
 ) -> Result<RegistryClient> {
     let creds = match &opts.creds {
-        Some(c) => {
-            let (u, p) = c.split_once(':').unwrap_or((c.as_str(), ""));
-            Some((u.to_string(), p.to_string()))
-        }
+        Some(c) => Some((
+            c.username.clone(),
+            c.password.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        )),
         None => super::auth::lookup(&reference.repo_name(), opts.authfile.as_deref())?
             .map(|c| (c.username, c.password)),
     };
@@ -258,82 +286,19 @@ fn over_limit(what: &str, size: u64, max: u64) -> anyhow::Error {
     anyhow!("{what}: {size} bytes is over the {} limit", human_size(max))
 }
 
-/// Shows what a pull is doing: bars on a terminal, plain lines otherwise.
-struct Reporter {
-    mode: Progress,
-    bars: Option<MultiProgress>,
-    total: Option<ProgressBar>,
-}
-
-impl Reporter {
-    fn new(mode: Progress) -> Reporter {
-        let tty = std::io::stderr().is_terminal();
-        let bars = (mode == Progress::Auto && tty)
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Reporter {
-            mode,
-            bars,
-            total: None,
-        }
-    }
-
-    fn line(&self, msg: &str) {
-        if self.mode == Progress::Quiet {
-            return;
-        }
-        match &self.bars {
-            Some(b) => {
-                let _ = b.println(msg);
-            }
-            None => eprintln!("{msg}"),
-        }
-    }
-
-    fn total_bar(&mut self, bytes: u64) {
-        if let Some(b) = &self.bars {
-            let bar = b.add(ProgressBar::new(bytes));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>19} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .unwrap()
-                .progress_chars("=> "),
-            );
-            bar.set_prefix("total");
-            self.total = Some(bar);
-        }
-    }
-
-    fn layer_bar(&self, digest: &str, size: u64) -> Option<ProgressBar> {
-        let b = self.bars.as_ref()?;
-        let bar = b.insert_from_back(1, ProgressBar::new(size));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>19} [{bar:30}] {bytes}/{total_bytes} {msg}")
-                .unwrap()
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(short_digest(digest));
-        Some(bar)
-    }
-}
-
-fn short_digest(d: &str) -> String {
-    let hex = d.trim_start_matches("sha256:");
-    format!("sha256:{}", &hex[..hex.len().min(12)])
-}
-
 /// Pull `name` (a user-typed reference) into the store and return its record.
+/// The caller has entered the user namespace (unpacking keeps the layers'
+/// ownership) before this starts the network runtime's threads.
 pub fn pull(
-    g: &GlobalOpts,
+    opts: &Options,
     store: &Store,
     name: &str,
-    opts: &RegistryOpts,
-    platform: &PlatformOpts,
-    mode: Progress,
+    pull: &PullOptions,
+    progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
-    let conf = RegistriesConf::load(&g.into())?;
+    let conf = RegistriesConf::load(opts)?;
     let candidates = conf.resolve(name)?;
-    let want = wanted_platform(platform)?;
+    let want = wanted_platform(&pull.platform)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -343,16 +308,15 @@ pub fn pull(
     let many = candidates.len() > 1;
     for cand in &candidates {
         let (source_ref, settings) = conf.pull_source(cand)?;
-        let reporter = Reporter::new(mode);
-        reporter.line(&format!("Trying to pull {cand}..."));
+        progress.step(PullStep::Trying(&cand.to_string()));
         match rt.block_on(pull_reference(
             store,
             cand,
             &source_ref,
             &settings,
-            opts,
+            &pull.registry,
             &want,
-            reporter,
+            progress,
         )) {
             Ok(rec) => return Ok(rec),
             Err(e) if many => errors.push(format!("{cand}: {e:#}")),
@@ -370,9 +334,9 @@ async fn pull_reference(
     name: &Reference,
     source: &Reference,
     settings: &RegistrySettings,
-    opts: &RegistryOpts,
-    want: &Platform,
-    mut rep: Reporter,
+    opts: &RegistryOptions,
+    want: &IndexPlatform,
+    rep: &dyn PullProgress,
 ) -> Result<ImageRecord> {
     let src = connect(source, settings, opts).await?;
     let top = match (&source.digest, &source.tag) {
@@ -488,41 +452,32 @@ async fn pull_reference(
     // Keeps `rmi`'s garbage collection off the layers this pull relies on,
     // including the ones it skips because they are already there.
     let _hold = store.hold_layers()?;
-    rep.line("Getting image source signatures");
+    rep.step(PullStep::GettingSignatures);
     let todo: Vec<usize> = (0..layer_descs.len())
         .filter(|&i| !store.has_layer(&chains[i]))
         .collect();
     for (i, l) in layer_descs.iter().enumerate() {
         if !todo.contains(&i) {
-            rep.line(&format!(
-                "Copying blob {} skipped: already exists",
-                short_digest(&l.digest)
-            ));
+            rep.step(PullStep::BlobSkipped(&l.digest));
         }
     }
-    rep.total_bar(todo.iter().map(|&i| layer_descs[i].size).sum());
-    let rep = Arc::new(rep);
-    let sem = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_LAYERS));
+    rep.downloading(todo.iter().map(|&i| layer_descs[i].size).sum());
+    let sem = tokio::sync::Semaphore::new(MAX_PARALLEL_LAYERS);
     let mut tasks = Vec::new();
     for &i in &todo {
         let desc = layer_descs[i].clone();
         let (diff_id, chain) = (diff_ids[i].clone(), chains[i].clone());
         let parent = (i > 0).then(|| chains[i - 1].clone());
-        let (src, rep, sem, store) = (&src, rep.clone(), sem.clone(), store);
+        let (src, sem) = (&src, &sem);
         tasks.push(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            fetch_and_unpack(store, src, &desc, &diff_id, &chain, parent.as_deref(), &rep).await
+            fetch_and_unpack(store, src, &desc, &diff_id, &chain, parent.as_deref(), rep).await
         });
     }
     futures_util::future::try_join_all(tasks).await?;
-    if let Some(t) = &rep.total {
-        t.finish_and_clear();
-    }
-    rep.line(&format!(
-        "Copying config {} done",
-        short_digest(&config_desc.digest)
-    ));
-    rep.line("Writing manifest to image destination");
+    rep.downloaded();
+    rep.step(PullStep::ConfigDone(&config_desc.digest));
+    rep.step(PullStep::WritingManifest);
 
     // Manifest and config go in as blobs; the record that makes the image
     // visible is written last.
@@ -613,41 +568,26 @@ async fn fetch_and_unpack(
     diff_id: &str,
     chain: &str,
     parent: Option<&str>,
-    rep: &Reporter,
+    rep: &dyn PullProgress,
 ) -> Result<()> {
-    let bar = rep.layer_bar(&desc.digest, desc.size);
+    let bar = rep.blob(&desc.digest, desc.size);
     let mut attempt = 1;
     loop {
-        match stream_layer(
-            store,
-            src,
-            desc,
-            diff_id,
-            parent,
-            bar.as_ref(),
-            rep.total.as_ref(),
-        )
-        .await
-        {
+        match stream_layer(store, src, desc, diff_id, parent, &*bar).await {
             Ok(got) => {
                 debug_assert_eq!(got, chain);
                 break;
             }
             Err(e) if attempt < TRIES && is_retryable(&e) => {
                 debug!("layer {}: {e:#}; retrying ({attempt}/{TRIES})", desc.digest);
-                if let Some(b) = &bar {
-                    b.set_position(0);
-                }
+                bar.restart();
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 attempt += 1;
             }
             Err(e) => return Err(e),
         }
     }
-    match bar {
-        Some(b) => b.finish_with_message("done"),
-        None => rep.line(&format!("Copying blob {} done", short_digest(&desc.digest))),
-    }
+    bar.done();
     Ok(())
 }
 
@@ -662,8 +602,7 @@ async fn stream_layer(
     desc: &Descriptor,
     diff_id: &str,
     parent: Option<&str>,
-    bar: Option<&ProgressBar>,
-    total: Option<&ProgressBar>,
+    bar: &dyn BlobProgress,
 ) -> Result<String> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<bytes::Bytes, String>>(64);
     let unpack = {
@@ -714,9 +653,7 @@ async fn stream_layer(
             };
             got += chunk.len() as u64;
             hasher.update(&chunk);
-            for b in [bar, total].into_iter().flatten() {
-                b.inc(chunk.len() as u64);
-            }
+            bar.advance(chunk.len() as u64);
             if tx.send(Ok(chunk)).await.is_err() {
                 // The unpacker stopped reading: its own result says why (or
                 // another process had already unpacked this layer).
@@ -867,45 +804,24 @@ impl std::io::Read for VerifyingReader {
     }
 }
 
-/// Local image for `name` per the pull policy (always, missing, never, newer).
+/// Local image for `name` per the pull policy.
 pub fn ensure_image(
-    g: &GlobalOpts,
+    opts: &Options,
     name: &str,
-    policy: &str,
-    opts: &RegistryOpts,
-    platform: &PlatformOpts,
+    policy: PullPolicy,
+    pull_opts: &PullOptions,
+    progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
-    let store = Store::open(&g.into())?;
+    let store = Store::open(opts)?;
     let local = store.find_image(name)?;
     match (policy, local) {
-        ("missing", Some(rec)) | ("never", Some(rec)) => Ok(rec),
-        ("never", None) => bail!("{name}: image not known (and --pull=never)"),
+        (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => Ok(rec),
+        (PullPolicy::Never, None) => bail!("{name}: image not known (and --pull=never)"),
         _ => {
             crate::userns::enter()?;
-            pull(g, &store, name, opts, platform, Progress::Auto)
+            pull(opts, &store, name, pull_opts, progress)
         }
     }
-}
-
-/// `rpod pull`.
-pub fn pull_cmd(g: &GlobalOpts, a: &crate::cli::image::PullArgs) -> Result<()> {
-    if a.all_tags {
-        bail!("--all-tags is not supported yet: pull the tags one by one");
-    }
-    // Unpacking keeps the layers' ownership, which needs our user namespace;
-    // enter it before the network runtime starts threads.
-    crate::userns::enter()?;
-    let store = Store::open(&g.into())?;
-    let mode = if a.quiet {
-        Progress::Quiet
-    } else {
-        Progress::Auto
-    };
-    for name in &a.images {
-        let rec = pull(g, &store, name, &a.registry, &a.platform, mode)?;
-        writeln!(std::io::stdout().lock(), "{}", rec.id)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -944,7 +860,7 @@ mod tests {
             media_type: OCI_MANIFEST.into(),
             digest: format!("sha256:{arch}"),
             size: 1,
-            platform: Some(Platform {
+            platform: Some(IndexPlatform {
                 architecture: arch.into(),
                 os: "linux".into(),
                 variant: variant.map(String::from),
@@ -956,8 +872,8 @@ mod tests {
     fn platforms_are_chosen_by_os_arch_and_variant() {
         let list = [entry("amd64", None), entry("arm64", Some("v8"))];
         let want = |p: &str| {
-            wanted_platform(&PlatformOpts {
-                platform: Some(p.into()),
+            wanted_platform(&Platform {
+                spec: Some(p.into()),
                 ..Default::default()
             })
             .unwrap()
@@ -977,12 +893,12 @@ mod tests {
             "sha256:amd64"
         );
         assert!(choose_platform(&list, &want("linux/s390x")).is_none());
-        assert!(wanted_platform(&PlatformOpts {
-            platform: Some("linux".into()),
+        assert!(wanted_platform(&Platform {
+            spec: Some("linux".into()),
             ..Default::default()
         })
         .is_err());
-        let by_flags = wanted_platform(&PlatformOpts {
+        let by_flags = wanted_platform(&Platform {
             arch: Some("arm64".into()),
             ..Default::default()
         })
