@@ -733,4 +733,37 @@ mod tests {
         assert_eq!(human_size(210_000_000), "210 MB");
         assert_eq!(human_size(1_500_000_000), "1.5 GB");
     }
+
+    #[test]
+    fn creds_split_at_the_first_colon() {
+        let opts = |c: &str| {
+            img::RegistryOptions::from(&RegistryOpts {
+                creds: Some(c.into()),
+                ..Default::default()
+            })
+            .creds
+            .unwrap()
+        };
+        let c = opts("alice:pa:ss");
+        assert_eq!(c.username, "alice");
+        assert_eq!(c.password.unwrap().0, "pa:ss");
+        let c = opts("bob");
+        assert_eq!(c.username, "bob");
+        assert!(c.password.is_none());
+        assert_eq!(opts("carol:").password.unwrap().0, "");
+    }
+
+    #[test]
+    fn pull_policies_parse() {
+        use img::PullPolicy::*;
+        for (s, p) in [
+            ("always", Always),
+            ("missing", Missing),
+            ("never", Never),
+            ("newer", Newer),
+        ] {
+            assert_eq!(s.parse::<img::PullPolicy>().unwrap(), p);
+        }
+        assert!("sometimes".parse::<img::PullPolicy>().is_err());
+    }
 }
