@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod container;
+pub mod ctr_views;
 pub mod format;
 pub mod image;
 pub mod man;
@@ -312,7 +313,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop_cmd(g, &a),
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill_cmd(g, &a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm_cmd(g, &a),
-        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr::ps_cmd(g, &a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr_views::ps_cmd(g, &a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait_cmd(g, &a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ctr::exec_cmd(g, &a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs_cmd(g, &a),

@@ -280,11 +280,6 @@ pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     res
 }
 
-pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
-    ps::ps(&paths, a)
-}
-
 pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     for c in &a.condition {
