@@ -2,9 +2,10 @@
 //! and `exec`: their flags mapped onto the library's options, and what the
 //! library returns printed as podman prints it (tables, templates, JSON).
 
-use super::container::PsArgs;
+use super::container::{InspectArgs, PsArgs};
 use super::format::{self, Template};
 use super::GlobalOpts;
+use crate::container::inspect;
 use crate::container::ps::{self, ContainerSummary, Filter, PsOptions, StatusFilter};
 use crate::container::record::{ContainerRecord, Paths, State, Status};
 use crate::time;
@@ -208,6 +209,35 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     Ok(())
 }
 
+// ---- inspect ----
+
+/// Print inspect objects as podman does: a JSON array, or one line per
+/// object for `--format TEMPLATE`.
+pub fn print_inspect(values: &[Value], format_arg: Option<&str>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format_arg {
+        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
+            let t = Template::parse(f)?;
+            for v in values {
+                writeln!(out, "{}", t.render(v)?)?;
+            }
+        }
+        _ => writeln!(out, "{}", serde_json::to_string_pretty(values)?)?,
+    }
+    Ok(())
+}
+
+/// `container inspect`.
+pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let report = inspect::inspect(&paths, &a.names)?;
+    print_inspect(&report.values, a.format.as_deref())?;
+    match report.missing {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +279,26 @@ mod tests {
         assert!(parse_filters(&["bogus=1".into()]).is_err());
         assert!(parse_filters(&["status=sleeping".into()]).is_err());
         assert!(parse_filters(&["name".into()]).is_err());
+    }
+
+    #[test]
+    fn inspect_templates_render() {
+        let paths = Paths {
+            root: "/r".into(),
+            runroot: "/rr".into(),
+        };
+        let rec = ContainerRecord {
+            id: "ab".repeat(32),
+            name: "web".into(),
+            ..Default::default()
+        };
+        let st = State {
+            status: Status::Exited,
+            exit_code: 3,
+            ..Default::default()
+        };
+        let v = inspect::container_json(&paths, &rec, &st);
+        let t = Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
+        assert_eq!(t.render(&v).unwrap(), "exited 3");
     }
 }

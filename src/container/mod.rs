@@ -476,7 +476,3 @@ pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
         Ok(())
     })
 }
-
-pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
-    inspect::inspect_cmd(g, a)
-}
