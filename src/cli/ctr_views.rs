@@ -2,14 +2,15 @@
 //! and `exec`: their flags mapped onto the library's options, and what the
 //! library returns printed as podman prints it (tables, templates, JSON).
 
-use super::container::{InspectArgs, PsArgs};
+use super::container::{InspectArgs, LogsArgs, PsArgs};
 use super::format::{self, Template};
 use super::GlobalOpts;
 use crate::container::inspect;
+use crate::container::logs::{self, LogsOptions};
 use crate::container::ps::{self, ContainerSummary, Filter, PsOptions, StatusFilter};
 use crate::container::record::{ContainerRecord, Paths, State, Status};
 use crate::time;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -236,6 +237,42 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+// ---- logs ----
+
+/// `logs`, `container logs`.
+pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let now = time::now_ns();
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()?;
+    let tail = match a.tail.as_deref() {
+        None | Some("all") | Some("-1") => None,
+        Some(t) => Some(
+            t.parse::<usize>()
+                .with_context(|| format!("invalid --tail {t:?}: a number of lines or \"all\""))?,
+        ),
+    };
+    let o = LogsOptions {
+        names: a.containers.clone(),
+        follow: a.follow,
+        since,
+        until,
+        tail,
+        timestamps: a.timestamps,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    logs::logs(&paths, &o, &mut out, &mut err)
 }
 
 #[cfg(test)]

@@ -316,7 +316,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr_views::ps_cmd(g, &a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait_cmd(g, &a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ctr::exec_cmd(g, &a),
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs_cmd(g, &a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            ctr_views::logs_cmd(g, &a)
+        }
         Command::Container(ContainerCommand::Inspect(a)) => ctr_views::inspect_cmd(g, &a),
         Command::Inspect(a) => system::inspect_cmd(g, &a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top_cmd(g, &a),

@@ -318,11 +318,6 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
     exec::exec(g, a)
 }
 
-pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
-    logs::logs(&paths, a)
-}
-
 pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
     exec::top(g, a)
 }
