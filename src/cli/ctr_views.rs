@@ -2,9 +2,10 @@
 //! and `exec`: their flags mapped onto the library's options, and what the
 //! library returns printed as podman prints it (tables, templates, JSON).
 
-use super::container::{InspectArgs, LogsArgs, PsArgs};
+use super::container::{ExecArgs, InspectArgs, LogsArgs, PsArgs, TopArgs};
 use super::format::{self, Template};
 use super::GlobalOpts;
+use crate::container::exec::{self, ExecOptions, TopDescriptor};
 use crate::container::inspect;
 use crate::container::logs::{self, LogsOptions};
 use crate::container::ps::{self, ContainerSummary, Filter, PsOptions, StatusFilter};
@@ -275,6 +276,96 @@ pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
     logs::logs(&paths, &o, &mut out, &mut err)
 }
 
+// ---- exec ----
+
+/// `exec`, `container exec`: the process's exit code is ours.
+pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
+    let o = ExecOptions {
+        container: a.container.clone(),
+        command: a.command.clone(),
+        detach: a.detach,
+        interactive: a.interactive,
+        tty: a.tty,
+        env: a.env.clone(),
+        env_file: a.env_file.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        detach_keys: a.detach_keys.clone(),
+    };
+    match exec::exec(&g.into(), &o)? {
+        None | Some(0) => Ok(()),
+        Some(c) => Err(crate::error::exit_status(c)),
+    }
+}
+
+// ---- top ----
+
+fn top_descriptor(desc: &str) -> Result<TopDescriptor> {
+    use TopDescriptor as D;
+    Ok(match desc {
+        "user" => D::User,
+        "pid" => D::Pid,
+        "ppid" => D::Ppid,
+        "pcpu" | "%cpu" => D::Pcpu,
+        "etime" => D::Etime,
+        "tty" => D::Tty,
+        "time" => D::Time,
+        "args" => D::Args,
+        "comm" => D::Comm,
+        "hpid" => D::Hpid,
+        "huser" => D::Huser,
+        "group" => D::Group,
+        "nice" => D::Nice,
+        "vsz" => D::Vsz,
+        "rss" => D::Rss,
+        _ => bail!(
+            "unsupported top descriptor {desc:?}: use user, pid, ppid, pcpu, etime, tty, time, args, comm, hpid, huser, group, nice, vsz, rss"
+        ),
+    })
+}
+
+fn top_header(d: TopDescriptor) -> &'static str {
+    use TopDescriptor as D;
+    match d {
+        D::User => "USER",
+        D::Pid => "PID",
+        D::Ppid => "PPID",
+        D::Pcpu => "%CPU",
+        D::Etime => "ELAPSED",
+        D::Tty => "TTY",
+        D::Time => "TIME",
+        D::Args | D::Comm => "COMMAND",
+        D::Hpid => "HPID",
+        D::Huser => "HUSER",
+        D::Group => "GROUP",
+        D::Nice => "NI",
+        D::Vsz => "VSZ",
+        D::Rss => "RSS",
+    }
+}
+
+/// `top`, `container top`.
+pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
+    let target = exec::top_target(&g.into(), &a.container)?;
+    let descs: Vec<TopDescriptor> = if a.descriptors.is_empty() {
+        TopDescriptor::DEFAULT.to_vec()
+    } else {
+        a.descriptors
+            .iter()
+            .flat_map(|d| d.split(',').map(str::trim))
+            .filter(|s| !s.is_empty())
+            .map(top_descriptor)
+            .collect::<Result<_>>()?
+    };
+    let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();
+    let mut lines = vec![headers.join("\t")];
+    lines.extend(exec::top(&target, &descs).iter().map(|r| r.join("\t")));
+    std::io::stdout()
+        .lock()
+        .write_all(format::tabwrite(&lines).as_bytes())?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +407,13 @@ mod tests {
         assert!(parse_filters(&["bogus=1".into()]).is_err());
         assert!(parse_filters(&["status=sleeping".into()]).is_err());
         assert!(parse_filters(&["name".into()]).is_err());
+    }
+
+    #[test]
+    fn top_descriptors() {
+        assert_eq!(top_descriptor("%cpu").unwrap(), TopDescriptor::Pcpu);
+        assert_eq!(top_header(TopDescriptor::Comm), "COMMAND");
+        assert!(top_descriptor("bogus").is_err());
     }
 
     #[test]

@@ -314,14 +314,6 @@ pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     })
 }
 
-pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
-    exec::exec(g, a)
-}
-
-pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
-    exec::top(g, a)
-}
-
 pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let id = record::resolve(&paths, &a.container)?;
