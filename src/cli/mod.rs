@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod container;
+pub mod ctr_views;
 pub mod format;
 pub mod image;
 pub mod image_cmds;
@@ -313,13 +314,17 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop_cmd(g, &a),
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill_cmd(g, &a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm_cmd(g, &a),
-        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr::ps_cmd(g, &a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr_views::ps_cmd(g, &a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait_cmd(g, &a),
-        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ctr::exec_cmd(g, &a),
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs_cmd(g, &a),
-        Command::Container(ContainerCommand::Inspect(a)) => ctr::inspect_cmd(g, &a),
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            ctr_views::exec_cmd(g, &a)
+        }
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            ctr_views::logs_cmd(g, &a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => ctr_views::inspect_cmd(g, &a),
         Command::Inspect(a) => system::inspect_cmd(g, &a),
-        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top_cmd(g, &a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr_views::top_cmd(g, &a),
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
             crate::network::port_cmd::port_cmd(g, &a)
         }

@@ -200,12 +200,7 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     for name in &a.names {
         if a.kind != "image" {
             if let Ok(id) = record::resolve(&paths, name) {
-                let rec = record::load(&paths, &id)?;
-                values.push(inspect::container_json(
-                    &paths,
-                    &rec,
-                    &record::observe(&paths, &id),
-                ));
+                values.push(inspect::by_id(&paths, &id)?);
                 continue;
             }
         }
@@ -217,7 +212,7 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
         }
         missing.push(name.as_str());
     }
-    inspect::print(&values, a.format.as_deref())?;
+    super::ctr_views::print_inspect(&values, a.format.as_deref())?;
     match missing.as_slice() {
         [] => Ok(()),
         names => bail!(

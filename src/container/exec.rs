@@ -1,10 +1,11 @@
 //! `exec` (a new process in a running container, through the runtime) and
-//! `top` (its processes, read from /proc).
+//! `top` (its processes, read from /proc). The exec'd process talks through
+//! our own stdio, as an attached container does; `top` returns its rows.
 
 use super::attach::{self as client, DetachMatcher};
 use super::opts;
 use super::record::{self, Paths};
-use crate::cli::container::{ExecArgs, TopArgs};
+use crate::options::Options;
 use crate::runtime::{Console, Stdio};
 use crate::sys::tty;
 use anyhow::{bail, Context, Result};
@@ -13,21 +14,51 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
     fd.try_clone_to_owned().context("duplicating stdio")
 }
 
+/// How to run a process in a container.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The container (name or id prefix).
+    pub container: String,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Start it and return at once.
+    pub detach: bool,
+    /// Give it our stdin.
+    pub interactive: bool,
+    /// Give it a pseudo-terminal.
+    pub tty: bool,
+    /// KEY[=VALUE] variables to set (KEY alone: the host's value).
+    pub env: Vec<String>,
+    /// Files of such variables.
+    pub env_file: Vec<PathBuf>,
+    /// USER[:GROUP] to run as, looked up in the image (None: the container's).
+    pub user: Option<String>,
+    /// The working directory, absolute (None: the container's).
+    pub workdir: Option<String>,
+    /// The keys that detach from a terminal session (None: ctrl-p,ctrl-q).
+    pub detach_keys: Option<String>,
+}
+
+/// How an exec'd process ended: None when detached, else its exit code
+/// (128+N for a process killed by signal N).
+pub type ExecEnd = Option<i32>;
+
 /// No `userns::enter()` here: every rpod process that enters makes its own
 /// namespace (same mappings), and a container's processes are only
 /// reachable from the one its monitor made. The runtime joins that one
 /// (we own it, so we may), so exec starts from the host's namespace.
-pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
+pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     // The helper we fork joins the container: it must not be running the
     // rpod binary itself, which a process inside could reach through
     // /proc/PID/exe (CVE-2019-5736).
     crate::sys::exe::reexec_sealed().context("re-executing rpod from a sealed copy of itself")?;
-    let paths = Paths::new(&g.into())?;
+    let paths = Paths::new(g)?;
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;
     let st = record::observe(&paths, &id);
@@ -66,7 +97,7 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
         p.set_cwd(w.into());
     }
     if let Some(u) = &a.user {
-        let store = crate::storage::Store::open(&g.into())?;
+        let store = crate::storage::Store::open(g)?;
         let image = store
             .image_by_id(&rec.image_id)?
             .context("the container's image is no longer in local storage")?;
@@ -112,11 +143,11 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
             a.detach,
         )?;
         if a.detach {
-            return Ok(());
+            return Ok(None);
         }
         let keys = client::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
         proxy_pty(&pty.master, a.interactive, keys)?;
-        return finish(pid);
+        return finish(pid).map(Some);
     }
     let stdio = Stdio {
         stdin: Some(stdin_fd),
@@ -125,19 +156,17 @@ pub fn exec(g: &crate::cli::GlobalOpts, a: &ExecArgs) -> Result<()> {
     };
     let pid = crate::runtime::exec(&state_root, &id, &p, stdio, Console::None, a.detach)?;
     if a.detach {
-        return Ok(());
+        return Ok(None);
     }
-    finish(pid)
+    finish(pid).map(Some)
 }
 
-fn finish(pid: i32) -> Result<()> {
+/// Wait for the process; its exit code.
+fn finish(pid: i32) -> Result<i32> {
     loop {
         match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
-            Ok(WaitStatus::Exited(_, c)) => return Err(crate::error::exit_status(c)),
-            Ok(WaitStatus::Signaled(_, s, _)) => {
-                return Err(crate::error::exit_status(128 + s as i32))
-            }
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("waiting for the exec'd process"),
@@ -243,28 +272,39 @@ fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
     result
 }
 
-/// One `top` column: header and how to compute it.
-fn column(desc: &str) -> Result<&'static str> {
-    Ok(match desc {
-        "user" => "USER",
-        "pid" => "PID",
-        "ppid" => "PPID",
-        "pcpu" | "%cpu" => "%CPU",
-        "etime" => "ELAPSED",
-        "tty" => "TTY",
-        "time" => "TIME",
-        "args" => "COMMAND",
-        "comm" => "COMMAND",
-        "hpid" => "HPID",
-        "huser" => "HUSER",
-        "group" => "GROUP",
-        "nice" => "NI",
-        "vsz" => "VSZ",
-        "rss" => "RSS",
-        _ => bail!(
-            "unsupported top descriptor {desc:?}: use user, pid, ppid, pcpu, etime, tty, time, args, comm, hpid, huser, group, nice, vsz, rss"
-        ),
-    })
+/// One `top` column (podman's ps(1)-style descriptors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopDescriptor {
+    User,
+    Pid,
+    Ppid,
+    /// pcpu or %cpu.
+    Pcpu,
+    Etime,
+    Tty,
+    Time,
+    Args,
+    Comm,
+    Hpid,
+    Huser,
+    Group,
+    Nice,
+    Vsz,
+    Rss,
+}
+
+impl TopDescriptor {
+    /// The columns `top` shows without descriptors.
+    pub const DEFAULT: [TopDescriptor; 8] = [
+        TopDescriptor::User,
+        TopDescriptor::Pid,
+        TopDescriptor::Ppid,
+        TopDescriptor::Pcpu,
+        TopDescriptor::Etime,
+        TopDescriptor::Tty,
+        TopDescriptor::Time,
+        TopDescriptor::Args,
+    ];
 }
 
 fn fmt_dur(secs: u64) -> String {
@@ -278,30 +318,29 @@ fn fmt_dur(secs: u64) -> String {
     }
 }
 
-pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
-    let id = record::resolve(&paths, &a.container)?;
+/// A running container whose processes `top` lists.
+pub struct TopTarget {
+    id: String,
+    st: record::State,
+    state_root: PathBuf,
+}
+
+/// The running container `name` names.
+pub fn top_target(g: &Options, name: &str) -> Result<TopTarget> {
+    let paths = Paths::new(g)?;
+    let id = record::resolve(&paths, name)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {
         bail!("top can only be used on running containers: container state improper");
     }
-    let descs: Vec<String> = if a.descriptors.is_empty() {
-        [
-            "user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    } else {
-        a.descriptors
-            .iter()
-            .flat_map(|d| d.split(',').map(|s| s.trim().to_string()))
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
-    let headers: Vec<&str> = descs.iter().map(|d| column(d)).collect::<Result<_>>()?;
     let state_root = paths.run_dir(&id).join("runtime");
-    let pids = crate::runtime::ps(&state_root, &id).unwrap_or_else(|_| vec![st.pid]);
+    Ok(TopTarget { id, st, state_root })
+}
+
+/// The container's processes: one row per process, one value per descriptor.
+pub fn top(t: &TopTarget, descs: &[TopDescriptor]) -> Vec<Vec<String>> {
+    let (id, st, state_root) = (&t.id, &t.st, &t.state_root);
+    let pids = crate::runtime::ps(state_root, id).unwrap_or_else(|_| vec![st.pid]);
     let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -327,7 +366,7 @@ pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
         }
         host.to_string()
     };
-    let mut lines = vec![headers.join("\t")];
+    let mut rows = Vec::new();
     let all_pids = pids.clone();
     for pid in pids {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -394,14 +433,14 @@ pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
         let tty_nr = num(4);
         let row: Vec<String> = descs
             .iter()
-            .map(|d| match d.as_str() {
-                "user" => name_of(&uid),
-                "huser" => huid.clone(),
-                "group" => name_of(&gid),
-                "pid" => nspid.clone(),
-                "hpid" => pid.to_string(),
-                "ppid" => nsppid.clone(),
-                "pcpu" | "%cpu" => format!(
+            .map(|d| match d {
+                TopDescriptor::User => name_of(&uid),
+                TopDescriptor::Huser => huid.clone(),
+                TopDescriptor::Group => name_of(&gid),
+                TopDescriptor::Pid => nspid.clone(),
+                TopDescriptor::Hpid => pid.to_string(),
+                TopDescriptor::Ppid => nsppid.clone(),
+                TopDescriptor::Pcpu => format!(
                     "{:.3}",
                     if elapsed > 0.0 {
                         cpu_secs * 100.0 / elapsed
@@ -409,27 +448,23 @@ pub fn top(g: &crate::cli::GlobalOpts, a: &TopArgs) -> Result<()> {
                         0.0
                     }
                 ),
-                "etime" => fmt_dur(elapsed as u64),
-                "time" => fmt_dur(cpu_secs as u64),
-                "tty" => {
+                TopDescriptor::Etime => fmt_dur(elapsed as u64),
+                TopDescriptor::Time => fmt_dur(cpu_secs as u64),
+                TopDescriptor::Tty => {
                     if tty_nr == 0 {
                         "?".into()
                     } else {
                         format!("pts/{}", (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00))
                     }
                 }
-                "args" => args.clone(),
-                "comm" => comm.to_string(),
-                "nice" => num(16).to_string(),
-                "vsz" => (num(20) / 1024).to_string(),
-                "rss" => (num(21) * 4).to_string(),
-                _ => String::new(),
+                TopDescriptor::Args => args.clone(),
+                TopDescriptor::Comm => comm.to_string(),
+                TopDescriptor::Nice => num(16).to_string(),
+                TopDescriptor::Vsz => (num(20) / 1024).to_string(),
+                TopDescriptor::Rss => (num(21) * 4).to_string(),
             })
             .collect();
-        lines.push(row.join("\t"));
+        rows.push(row);
     }
-    std::io::stdout()
-        .lock()
-        .write_all(crate::cli::format::tabwrite(&lines).as_bytes())?;
-    Ok(())
+    rows
 }

@@ -1,14 +1,11 @@
 //! `inspect` for containers: podman's JSON shape (the fields people script
-//! against), plus the OCI spec path.
+//! against), plus the OCI spec path. Printing it (JSON, templates) is the
+//! CLI's (`cli::ctr_views`).
 
 use super::record::{self, ContainerRecord, Paths, State};
 use super::time;
-use crate::cli::container::InspectArgs;
-use crate::cli::format::{self, Template};
-use crate::cli::GlobalOpts;
 use anyhow::Result;
 use serde_json::{json, Value};
-use std::io::Write;
 
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -161,42 +158,32 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
     })
 }
 
-/// Print inspect objects as podman does: a JSON array, or one line per
-/// object for `--format TEMPLATE`.
-pub fn print(values: &[Value], format_arg: Option<&str>) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format_arg {
-        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
-            let t = Template::parse(f)?;
-            for v in values {
-                writeln!(out, "{}", t.render(v)?)?;
-            }
-        }
-        _ => writeln!(out, "{}", serde_json::to_string_pretty(values)?)?,
-    }
-    Ok(())
+/// The inspect object of the container with this id.
+pub fn by_id(paths: &Paths, id: &str) -> Result<Value> {
+    let rec = record::load(paths, id)?;
+    Ok(container_json(paths, &rec, &record::observe(paths, id)))
 }
 
-/// `container inspect`.
-pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
+/// What `container inspect` found.
+pub struct InspectReport {
+    /// One object per container found, in the order asked.
+    pub values: Vec<Value>,
+    /// Why the last name that names no container failed to resolve.
+    pub missing: Option<anyhow::Error>,
+}
+
+/// Inspect the named containers. A name that names no container is
+/// reported in `missing`, after the others; any other error fails it all.
+pub fn inspect(paths: &Paths, names: &[String]) -> Result<InspectReport> {
     let mut values = Vec::new();
     let mut missing = None;
-    for name in &a.names {
-        match record::resolve(&paths, name) {
-            Ok(id) => {
-                let rec = record::load(&paths, &id)?;
-                let st = record::observe(&paths, &id);
-                values.push(container_json(&paths, &rec, &st));
-            }
+    for name in names {
+        match record::resolve(paths, name) {
+            Ok(id) => values.push(by_id(paths, &id)?),
             Err(e) => missing = Some(e),
         }
     }
-    print(&values, a.format.as_deref())?;
-    match missing {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(InspectReport { values, missing })
 }
 
 #[cfg(test)]
@@ -234,7 +221,5 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("/config.json"));
-        let t = Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
-        assert_eq!(t.render(&v).unwrap(), "exited 3");
     }
 }

@@ -1,9 +1,7 @@
 //! `logs`: read the k8s-file log back, with `--tail`, `--since`,
-//! `--until`, `-t` and `-f`.
+//! `--until`, `-t` and `-f`, into writers the caller passes.
 
 use super::record::{self, Paths};
-use super::time;
-use crate::cli::container::LogsArgs;
 use crate::monitor::logfile::{parse_line, Stream};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -80,34 +78,41 @@ fn tail_offset(data: &[u8], n: usize) -> usize {
     0
 }
 
-pub fn logs(paths: &Paths, a: &LogsArgs) -> Result<()> {
-    let now = time::now_ns();
+/// What `logs` reads, and how.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// The containers whose logs to read, in order.
+    pub names: Vec<String>,
+    /// Keep reading until the container stops (one container only).
+    pub follow: bool,
+    /// Only entries at or after this time (ns since the epoch).
+    pub since: Option<i64>,
+    /// Only entries at or before this time (ns since the epoch).
+    pub until: Option<i64>,
+    /// Only the last N lines (None: all of them).
+    pub tail: Option<usize>,
+    /// Prefix each line with its time stamp.
+    pub timestamps: bool,
+}
+
+/// Write the containers' logs: what they wrote to stdout to `out`, to
+/// stderr to `err`. Following, `out` is flushed as lines arrive.
+pub fn logs(
+    paths: &Paths,
+    a: &LogsOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
     let o = Opts {
-        since: a
-            .since
-            .as_deref()
-            .map(|s| time::parse_time_arg(s, now))
-            .transpose()?,
-        until: a
-            .until
-            .as_deref()
-            .map(|s| time::parse_time_arg(s, now))
-            .transpose()?,
+        since: a.since,
+        until: a.until,
         timestamps: a.timestamps,
     };
-    let tail = match a.tail.as_deref() {
-        None | Some("all") | Some("-1") => None,
-        Some(t) => Some(
-            t.parse::<usize>()
-                .with_context(|| format!("invalid --tail {t:?}: a number of lines or \"all\""))?,
-        ),
-    };
-    if a.follow && a.containers.len() > 1 {
+    let tail = a.tail;
+    if a.follow && a.names.len() > 1 {
         bail!("--follow takes one container");
     }
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
-    for name in &a.containers {
+    for name in &a.names {
         let id = record::resolve(paths, name)?;
         let path = paths.ctr_dir(&id).join("ctr.log");
         let mut f = match std::fs::File::open(&path) {
@@ -122,7 +127,7 @@ pub fn logs(paths: &Paths, a: &LogsArgs) -> Result<()> {
         }
         let start = tail.map(|n| tail_offset(&data, n)).unwrap_or(0);
         let mut line_start = true;
-        let used = emit(&data[start..], &o, &mut out, &mut err, &mut line_start)?;
+        let used = emit(&data[start..], &o, out, err, &mut line_start)?;
         let mut pos = (start + used) as u64;
         out.flush()?;
         if !a.follow {
@@ -140,7 +145,7 @@ pub fn logs(paths: &Paths, a: &LogsArgs) -> Result<()> {
                 let mut more = Vec::new();
                 file.read_to_end(&mut more)?;
                 if !more.is_empty() {
-                    let used = emit(&more, &o, &mut out, &mut err, &mut line_start)?;
+                    let used = emit(&more, &o, out, err, &mut line_start)?;
                     pos += used as u64;
                     grew = used > 0;
                     out.flush()?;
@@ -160,6 +165,7 @@ pub fn logs(paths: &Paths, a: &LogsArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time;
 
     const LOG: &str = "2026-01-01T00:00:01.000000000Z stdout F one\n\
                        2026-01-01T00:00:02.000000000Z stderr F two\n\

@@ -280,11 +280,6 @@ pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     res
 }
 
-pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
-    ps::ps(&paths, a)
-}
-
 pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     for c in &a.condition {
@@ -317,19 +312,6 @@ pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
         writeln!(std::io::stdout().lock(), "{code}")?;
         Ok(())
     })
-}
-
-pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
-    exec::exec(g, a)
-}
-
-pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
-    let paths = Paths::new(&g.into())?;
-    logs::logs(&paths, a)
-}
-
-pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
-    exec::top(g, a)
 }
 
 pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
@@ -480,8 +462,4 @@ pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
         writeln!(std::io::stdout().lock(), "{id}")?;
         Ok(())
     })
-}
-
-pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
-    inspect::inspect_cmd(g, a)
 }

@@ -1,0 +1,439 @@
+//! The commands that look at containers (`ps`, `inspect`, `logs`, `top`)
+//! and `exec`: their flags mapped onto the library's options, and what the
+//! library returns printed as podman prints it (tables, templates, JSON).
+
+use super::container::{ExecArgs, InspectArgs, LogsArgs, PsArgs, TopArgs};
+use super::format::{self, Template};
+use super::GlobalOpts;
+use crate::container::exec::{self, ExecOptions, TopDescriptor};
+use crate::container::inspect;
+use crate::container::logs::{self, LogsOptions};
+use crate::container::ps::{self, ContainerSummary, Filter, PsOptions, StatusFilter};
+use crate::container::record::{ContainerRecord, Paths, State, Status};
+use crate::time;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::io::Write;
+
+// ---- ps ----
+
+/// podman's STATUS column.
+fn status_text(st: &State, now: i64) -> String {
+    match st.status {
+        Status::Created => "Created".into(),
+        Status::Running | Status::Stopping => format!("Up {}", time::since(st.started_at, now)),
+        Status::Exited => {
+            if st.finished_at > 0 {
+                format!(
+                    "Exited ({}) {} ago",
+                    st.exit_code,
+                    time::since(st.finished_at, now)
+                )
+            } else {
+                format!("Exited ({})", st.exit_code)
+            }
+        }
+    }
+}
+
+fn command_text(rec: &ContainerRecord, no_trunc: bool) -> String {
+    let c = rec.command.join(" ");
+    if no_trunc || c.chars().count() <= 20 {
+        c
+    } else {
+        let short: String = c.chars().take(17).collect();
+        format!("{short}...")
+    }
+}
+
+fn parse_filter(s: &str) -> Result<Filter> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter {s:?}: expected KEY=VALUE"))?;
+    Ok(match k {
+        "name" => Filter::Name(v.into()),
+        "id" => Filter::Id(v.into()),
+        "ancestor" => Filter::Ancestor(v.into()),
+        "label" => match v.split_once('=') {
+            Some((k, val)) => Filter::Label(k.into(), Some(val.into())),
+            None => Filter::Label(v.into(), None),
+        },
+        "exited" => Filter::Exited(v.parse::<i32>().ok()),
+        "status" => Filter::Status(match v {
+            "created" => StatusFilter::Created,
+            "running" => StatusFilter::Running,
+            "exited" => StatusFilter::Exited,
+            "stopped" => StatusFilter::Stopped,
+            "paused" => StatusFilter::Paused,
+            "stopping" => StatusFilter::Stopping,
+            "unknown" => StatusFilter::Unknown,
+            "configured" => StatusFilter::Configured,
+            "removing" => StatusFilter::Removing,
+            _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
+        }),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor and exited"),
+    })
+}
+
+fn parse_filters(f: &[String]) -> Result<Vec<Filter>> {
+    f.iter().map(|s| parse_filter(s)).collect()
+}
+
+/// The JSON object podman's `ps --format json` prints for one container;
+/// templates render against it too, with podman's template names.
+fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
+    let running = r.st.is_running();
+    json!({
+        "AutoRemove": r.rec.rm,
+        "Command": r.rec.command,
+        "Created": r.rec.created / 1_000_000_000,
+        "CreatedAt": format!("{} ago", time::since(r.rec.created, now)),
+        "Exited": r.st.status == Status::Exited,
+        "ExitedAt": if r.st.finished_at > 0 { r.st.finished_at / 1_000_000_000 } else { -62135596800i64 },
+        "ExitCode": r.st.exit_code,
+        "Id": r.rec.id,
+        "Image": r.rec.image_name,
+        "ImageID": r.rec.image_id,
+        "IsInfra": false,
+        "Labels": r.rec.labels,
+        "Mounts": r.rec.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
+        "Names": [r.rec.name],
+        "Namespaces": {},
+        "Networks": [],
+        "Pid": if running { r.st.pid } else { 0 },
+        "Pod": "",
+        "PodName": "",
+        // network: podman's PortMapping objects (null without ports).
+        "Ports": crate::network::ports::ps_json(&crate::network::ports::from_record(&r.rec.ports)),
+        "Size": null,
+        "StartedAt": if r.st.started_at > 0 { r.st.started_at / 1_000_000_000 } else { -62135596800i64 },
+        "State": r.st.status.as_str(),
+        "Status": status_text(&r.st, now),
+        // Template-only conveniences podman offers.
+        "ID": if no_trunc { r.rec.id.clone() } else { r.rec.id[..12].to_string() },
+        "CreatedHuman": format!("{} ago", time::since(r.rec.created, now)),
+        "RunningFor": time::since(r.rec.created, now),
+        "Networking": r.rec.network.name(),
+    })
+}
+
+fn header_name(f: &str) -> Option<&'static str> {
+    Some(match f {
+        "ID" | "Id" => "CONTAINER ID",
+        "Image" => "IMAGE",
+        "Command" => "COMMAND",
+        "CreatedHuman" | "CreatedAt" | "RunningFor" => "CREATED",
+        "Status" => "STATUS",
+        "Ports" => "PORTS",
+        "Names" => "NAMES",
+        "State" => "STATE",
+        "Labels" => "LABELS",
+        _ => return None,
+    })
+}
+
+/// `ps`, `container ls`.
+pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let filters = parse_filters(&a.filter)?;
+    let now = time::now_ns();
+    let rows = ps::ps(
+        &paths,
+        &PsOptions {
+            all: a.all,
+            filters,
+            latest: a.latest,
+            last: a.last,
+        },
+    )?;
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        for r in &rows {
+            let id = if a.no_trunc {
+                &r.rec.id[..]
+            } else {
+                &r.rec.id[..12]
+            };
+            writeln!(out, "{id}")?;
+        }
+        return Ok(());
+    }
+    let fmt = a.format.as_deref();
+    if fmt.is_some_and(format::is_json) {
+        let v: Vec<Value> = rows.iter().map(|r| json_row(r, now, a.no_trunc)).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    if !format::is_default_table(fmt) {
+        let t = Template::parse(fmt.unwrap_or_default())?;
+        let mut lines = Vec::new();
+        if t.table && !a.noheading {
+            lines.push(t.header(&header_name));
+        }
+        for r in &rows {
+            let mut v = json_row(r, now, a.no_trunc);
+            // In templates, Names and Command print as text, as podman does.
+            v["Names"] = json!(r.rec.name);
+            v["Command"] = json!(command_text(&r.rec, a.no_trunc));
+            v["Ports"] = json!(r.rec.ports.join(", "));
+            lines.push(t.render(&v)?);
+        }
+        if t.table {
+            out.write_all(format::tabwrite(&lines).as_bytes())?;
+        } else {
+            for l in lines {
+                writeln!(out, "{l}")?;
+            }
+        }
+        return Ok(());
+    }
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    if !a.noheading {
+        lines.push("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES".to_string());
+    }
+    for r in &rows {
+        let id = if a.no_trunc {
+            &r.rec.id[..]
+        } else {
+            &r.rec.id[..12]
+        };
+        lines.push(format!(
+            "{id}\t{}\t{}\t{} ago\t{}\t{}\t{}",
+            r.rec.image_name,
+            command_text(&r.rec, a.no_trunc),
+            time::since(r.rec.created, now),
+            status_text(&r.st, now),
+            r.rec.ports.join(", "),
+            r.rec.name
+        ));
+    }
+    out.write_all(format::tabwrite(&lines).as_bytes())?;
+    Ok(())
+}
+
+// ---- inspect ----
+
+/// Print inspect objects as podman does: a JSON array, or one line per
+/// object for `--format TEMPLATE`.
+pub fn print_inspect(values: &[Value], format_arg: Option<&str>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format_arg {
+        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
+            let t = Template::parse(f)?;
+            for v in values {
+                writeln!(out, "{}", t.render(v)?)?;
+            }
+        }
+        _ => writeln!(out, "{}", serde_json::to_string_pretty(values)?)?,
+    }
+    Ok(())
+}
+
+/// `container inspect`.
+pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let report = inspect::inspect(&paths, &a.names)?;
+    print_inspect(&report.values, a.format.as_deref())?;
+    match report.missing {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+// ---- logs ----
+
+/// `logs`, `container logs`.
+pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let now = time::now_ns();
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()?;
+    let tail = match a.tail.as_deref() {
+        None | Some("all") | Some("-1") => None,
+        Some(t) => Some(
+            t.parse::<usize>()
+                .with_context(|| format!("invalid --tail {t:?}: a number of lines or \"all\""))?,
+        ),
+    };
+    let o = LogsOptions {
+        names: a.containers.clone(),
+        follow: a.follow,
+        since,
+        until,
+        tail,
+        timestamps: a.timestamps,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    logs::logs(&paths, &o, &mut out, &mut err)
+}
+
+// ---- exec ----
+
+/// `exec`, `container exec`: the process's exit code is ours.
+pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
+    let o = ExecOptions {
+        container: a.container.clone(),
+        command: a.command.clone(),
+        detach: a.detach,
+        interactive: a.interactive,
+        tty: a.tty,
+        env: a.env.clone(),
+        env_file: a.env_file.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        detach_keys: a.detach_keys.clone(),
+    };
+    match exec::exec(&g.into(), &o)? {
+        None | Some(0) => Ok(()),
+        Some(c) => Err(crate::error::exit_status(c)),
+    }
+}
+
+// ---- top ----
+
+fn top_descriptor(desc: &str) -> Result<TopDescriptor> {
+    use TopDescriptor as D;
+    Ok(match desc {
+        "user" => D::User,
+        "pid" => D::Pid,
+        "ppid" => D::Ppid,
+        "pcpu" | "%cpu" => D::Pcpu,
+        "etime" => D::Etime,
+        "tty" => D::Tty,
+        "time" => D::Time,
+        "args" => D::Args,
+        "comm" => D::Comm,
+        "hpid" => D::Hpid,
+        "huser" => D::Huser,
+        "group" => D::Group,
+        "nice" => D::Nice,
+        "vsz" => D::Vsz,
+        "rss" => D::Rss,
+        _ => bail!(
+            "unsupported top descriptor {desc:?}: use user, pid, ppid, pcpu, etime, tty, time, args, comm, hpid, huser, group, nice, vsz, rss"
+        ),
+    })
+}
+
+fn top_header(d: TopDescriptor) -> &'static str {
+    use TopDescriptor as D;
+    match d {
+        D::User => "USER",
+        D::Pid => "PID",
+        D::Ppid => "PPID",
+        D::Pcpu => "%CPU",
+        D::Etime => "ELAPSED",
+        D::Tty => "TTY",
+        D::Time => "TIME",
+        D::Args | D::Comm => "COMMAND",
+        D::Hpid => "HPID",
+        D::Huser => "HUSER",
+        D::Group => "GROUP",
+        D::Nice => "NI",
+        D::Vsz => "VSZ",
+        D::Rss => "RSS",
+    }
+}
+
+/// `top`, `container top`.
+pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
+    let target = exec::top_target(&g.into(), &a.container)?;
+    let descs: Vec<TopDescriptor> = if a.descriptors.is_empty() {
+        TopDescriptor::DEFAULT.to_vec()
+    } else {
+        a.descriptors
+            .iter()
+            .flat_map(|d| d.split(',').map(str::trim))
+            .filter(|s| !s.is_empty())
+            .map(top_descriptor)
+            .collect::<Result<_>>()?
+    };
+    let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();
+    let mut lines = vec![headers.join("\t")];
+    lines.extend(exec::top(&target, &descs).iter().map(|r| r.join("\t")));
+    std::io::stdout()
+        .lock()
+        .write_all(format::tabwrite(&lines).as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let s = 1_000_000_000i64;
+        let now = 100 * s;
+        let run = State {
+            status: Status::Running,
+            started_at: now - 3 * s,
+            ..Default::default()
+        };
+        assert_eq!(status_text(&run, now), "Up 3 seconds");
+        let ex = State {
+            status: Status::Exited,
+            exit_code: 0,
+            finished_at: now - 2 * s,
+            ..Default::default()
+        };
+        assert_eq!(status_text(&ex, now), "Exited (0) 2 seconds ago");
+        assert_eq!(status_text(&State::default(), now), "Created");
+    }
+
+    #[test]
+    fn filters_parse() {
+        let f = |s: &str| parse_filters(&[s.to_string()]).unwrap().remove(0);
+        assert_eq!(f("name=^web-1$"), Filter::Name("^web-1$".into()));
+        assert_eq!(f("status=stopped"), Filter::Status(StatusFilter::Stopped));
+        assert_eq!(f("label=app"), Filter::Label("app".into(), None));
+        assert_eq!(
+            f("label=app=x"),
+            Filter::Label("app".into(), Some("x".into()))
+        );
+        assert_eq!(f("id=abab"), Filter::Id("abab".into()));
+        assert_eq!(f("ancestor=alpine"), Filter::Ancestor("alpine".into()));
+        assert_eq!(f("exited=3"), Filter::Exited(Some(3)));
+        assert_eq!(f("exited=x"), Filter::Exited(None));
+        assert!(parse_filters(&["bogus=1".into()]).is_err());
+        assert!(parse_filters(&["status=sleeping".into()]).is_err());
+        assert!(parse_filters(&["name".into()]).is_err());
+    }
+
+    #[test]
+    fn top_descriptors() {
+        assert_eq!(top_descriptor("%cpu").unwrap(), TopDescriptor::Pcpu);
+        assert_eq!(top_header(TopDescriptor::Comm), "COMMAND");
+        assert!(top_descriptor("bogus").is_err());
+    }
+
+    #[test]
+    fn inspect_templates_render() {
+        let paths = Paths {
+            root: "/r".into(),
+            runroot: "/rr".into(),
+        };
+        let rec = ContainerRecord {
+            id: "ab".repeat(32),
+            name: "web".into(),
+            ..Default::default()
+        };
+        let st = State {
+            status: Status::Exited,
+            exit_code: 3,
+            ..Default::default()
+        };
+        let v = inspect::container_json(&paths, &rec, &st);
+        let t = Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
+        assert_eq!(t.render(&v).unwrap(), "exited 3");
+    }
+}
