@@ -5,6 +5,7 @@
 pub mod completion;
 pub mod container;
 pub mod format;
+pub mod generate;
 pub mod image;
 pub mod man;
 pub mod oci;
@@ -159,7 +160,7 @@ pub enum Command {
     Completion(completion::CompletionArgs),
     /// Generate systemd units for containers
     #[command(subcommand)]
-    Generate(crate::systemd::GenerateCommand),
+    Generate(generate::GenerateCommand),
     /// Answer a shell's completion request (internal: called by the scripts)
     #[command(name = "__complete", hide = true)]
     Complete(completion::CompleteArgs),
@@ -238,7 +239,7 @@ pub fn run() -> anyhow::Result<()> {
     if let Some(r) = oci::dispatch_argv0() {
         return r;
     }
-    if let Some(r) = crate::systemd::dispatch_argv0() {
+    if let Some(r) = generate::dispatch_argv0() {
         return r;
     }
     // The monitor starts on every `rpod run`: parse its line with a command
@@ -338,7 +339,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Info(a) => system::info_cmd(g, &a),
         Command::Monitor(a) => crate::monitor::main(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
-        Command::Generate(a) => crate::systemd::generate_cmd(g, a),
+        Command::Generate(a) => generate::generate_cmd(g, a),
         Command::Complete(a) => completion::complete_cmd(g, &a),
         Command::Man(a) => man::man_cmd(&a),
         Command::Oci(a) => oci::main(g.root.clone(), a),
