@@ -10,6 +10,7 @@ pub mod image;
 pub mod man;
 pub mod oci;
 mod system;
+mod system_cmds;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ pub enum Command {
     /// Show the processes of a container
     Top(container::TopArgs),
     /// List a container's published ports
-    Port(crate::network::port_cmd::PortArgs),
+    Port(system_cmds::PortArgs),
     /// Attach to a running container
     Attach(container::AttachArgs),
     /// Rename a container
@@ -222,7 +223,7 @@ pub enum ContainerCommand {
     /// Show the processes of a container
     Top(container::TopArgs),
     /// List a container's published ports
-    Port(crate::network::port_cmd::PortArgs),
+    Port(system_cmds::PortArgs),
     /// Attach to a container
     Attach(container::AttachArgs),
 }
@@ -321,7 +322,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Inspect(a) => system::inspect_cmd(g, &a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top_cmd(g, &a),
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
-            crate::network::port_cmd::port_cmd(g, &a)
+            system_cmds::port_cmd(g, &a)
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             ctr::attach_cmd(g, &a)

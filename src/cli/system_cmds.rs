@@ -1,0 +1,58 @@
+//! `rpod port`: its flags, the mapping onto the library, and the output.
+
+use super::GlobalOpts;
+use crate::network::port_cmd::{PortLister, PortTarget};
+use anyhow::{bail, Result};
+use std::io::Write;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PortArgs {
+    /// Container whose ports to list
+    #[arg(value_name = "CONTAINER", required_unless_present_any = ["all", "latest"])]
+    pub container: Option<String>,
+    /// Only this port: PORT[/PROTOCOL]
+    #[arg(value_name = "PORT")]
+    pub port: Option<String>,
+    /// List the ports of every running container
+    #[arg(short, long, conflicts_with = "latest")]
+    pub all: bool,
+    /// Use the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
+    let lister = PortLister::open(&g.into())?;
+    // With --all or --latest the first word is the port.
+    let (target, filter) = if a.all || a.latest {
+        if a.port.is_some() {
+            bail!("the port can be given once: rpod port --all|--latest [PORT]");
+        }
+        let t = if a.all {
+            PortTarget::All
+        } else {
+            PortTarget::Latest
+        };
+        (t, a.container.as_deref())
+    } else {
+        let name = a.container.clone().unwrap_or_default();
+        (PortTarget::Container(name), a.port.as_deref())
+    };
+    let mut out = std::io::stdout().lock();
+    let mut found = false;
+    for ports in lister.list(&target, filter)? {
+        let ports = ports?;
+        found |= !ports.lines.is_empty();
+        for l in ports.lines {
+            if a.all {
+                writeln!(out, "{}\t{l}", &ports.id[..12])?;
+            } else {
+                writeln!(out, "{l}")?;
+            }
+        }
+    }
+    if let (Some(p), false) = (filter, found) {
+        bail!("failed to find published port {p:?}");
+    }
+    Ok(())
+}
