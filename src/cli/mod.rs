@@ -334,7 +334,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Container(ContainerCommand::Prune(a)) => ctr::prune_cmd(g, &a),
         Command::Mount(a) => ctr::mount_cmd(g, &a),
         Command::Unmount(a) => ctr::unmount_cmd(g, &a),
-        Command::Unshare(a) => crate::userns::unshare_cmd(g, &a),
+        Command::Unshare(a) => system_cmds::unshare_cmd(&a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),

@@ -1,6 +1,9 @@
-//! `rpod port`: its flags, the mapping onto the library, and the output.
+//! `rpod port` and `rpod unshare`: their flags, the mapping onto the
+//! library, and the output.
 
+use super::container::UnshareArgs;
 use super::GlobalOpts;
+use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::network::port_cmd::{PortLister, PortTarget};
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -55,4 +58,21 @@ pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
         bail!("failed to find published port {p:?}");
     }
     Ok(())
+}
+
+/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace.
+pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
+    let argv: Vec<String> = if a.command.is_empty() {
+        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
+    } else {
+        a.command.clone()
+    };
+    let err = crate::userns::unshare(&argv)?;
+    // As a shell: 127 when there is no such program, 126 when it can't run.
+    let code = if err.error.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_INVOKE
+    };
+    Err(coded(code, err.to_string()))
 }
