@@ -155,7 +155,7 @@ pub enum Command {
 
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
-    Monitor(crate::monitor::MonitorArgs),
+    Monitor(system_cmds::MonitorArgs),
 
     /// Print a shell completion script (bash, zsh, fish)
     Completion(completion::CompletionArgs),
@@ -249,7 +249,7 @@ pub fn run() -> anyhow::Result<()> {
         let m = MonitorCli::parse();
         crate::log::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
-        return crate::monitor::main(&m.global, a);
+        return system_cmds::monitor_cmd(&m.global, a);
     }
     let cli = Cli::parse();
     crate::log::set_level(&cli.global.log_level);
@@ -289,7 +289,7 @@ struct MonitorCli {
 #[derive(Subcommand, Debug)]
 enum MonitorOnly {
     #[command(name = "__monitor")]
-    Monitor(crate::monitor::MonitorArgs),
+    Monitor(system_cmds::MonitorArgs),
 }
 
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
@@ -338,7 +338,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
-        Command::Monitor(a) => crate::monitor::main(g, a),
+        Command::Monitor(a) => system_cmds::monitor_cmd(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => generate::generate_cmd(g, a),
         Command::Complete(a) => completion::complete_cmd(g, &a),

@@ -1,5 +1,5 @@
-//! `rpod port` and `rpod unshare`: their flags, the mapping onto the
-//! library, and the output.
+//! `rpod port`, `rpod unshare` and the monitor's `rpod __monitor`: their
+//! flags, the mapping onto the library, and the output.
 
 use super::container::UnshareArgs;
 use super::GlobalOpts;
@@ -75,4 +75,28 @@ pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
         EXIT_CANNOT_INVOKE
     };
     Err(coded(code, err.to_string()))
+}
+
+// The monitor's command line (`rpod __monitor ID`, spawned by rpod itself).
+#[derive(clap::Args, Debug)]
+pub struct MonitorArgs {
+    /// Container id
+    pub id: String,
+    /// Hold the container's output until the first attach client connects
+    #[arg(long)]
+    pub attach: bool,
+    /// Initial terminal size ROWSxCOLS for -t
+    #[arg(long)]
+    pub size: Option<String>,
+}
+
+pub fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+    crate::monitor::main(
+        &g.into(),
+        crate::monitor::MonitorOptions {
+            id: a.id,
+            attach: a.attach,
+            size: a.size,
+        },
+    )
 }
