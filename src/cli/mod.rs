@@ -6,11 +6,13 @@ pub mod completion;
 pub mod container;
 pub mod ctr_views;
 pub mod format;
+pub mod generate;
 pub mod image;
 pub mod image_cmds;
 pub mod man;
 pub mod oci;
 mod system;
+mod system_cmds;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -129,7 +131,7 @@ pub enum Command {
     /// Show the processes of a container
     Top(container::TopArgs),
     /// List a container's published ports
-    Port(crate::network::port_cmd::PortArgs),
+    Port(system_cmds::PortArgs),
     /// Attach to a running container
     Attach(container::AttachArgs),
     /// Rename a container
@@ -155,13 +157,13 @@ pub enum Command {
 
     /// The per-container monitor (internal: started by rpod itself)
     #[command(name = "__monitor", hide = true)]
-    Monitor(crate::monitor::MonitorArgs),
+    Monitor(system_cmds::MonitorArgs),
 
     /// Print a shell completion script (bash, zsh, fish)
     Completion(completion::CompletionArgs),
     /// Generate systemd units for containers
     #[command(subcommand)]
-    Generate(crate::systemd::GenerateCommand),
+    Generate(generate::GenerateCommand),
     /// Answer a shell's completion request (internal: called by the scripts)
     #[command(name = "__complete", hide = true)]
     Complete(completion::CompleteArgs),
@@ -223,7 +225,7 @@ pub enum ContainerCommand {
     /// Show the processes of a container
     Top(container::TopArgs),
     /// List a container's published ports
-    Port(crate::network::port_cmd::PortArgs),
+    Port(system_cmds::PortArgs),
     /// Attach to a container
     Attach(container::AttachArgs),
 }
@@ -240,7 +242,7 @@ pub fn run() -> anyhow::Result<()> {
     if let Some(r) = oci::dispatch_argv0() {
         return r;
     }
-    if let Some(r) = crate::systemd::dispatch_argv0() {
+    if let Some(r) = generate::dispatch_argv0() {
         return r;
     }
     // The monitor starts on every `rpod run`: parse its line with a command
@@ -249,7 +251,7 @@ pub fn run() -> anyhow::Result<()> {
         let m = MonitorCli::parse();
         crate::log::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
-        return crate::monitor::main(&m.global, a);
+        return system_cmds::monitor_cmd(&m.global, a);
     }
     let cli = Cli::parse();
     crate::log::set_level(&cli.global.log_level);
@@ -289,7 +291,7 @@ struct MonitorCli {
 #[derive(Subcommand, Debug)]
 enum MonitorOnly {
     #[command(name = "__monitor")]
-    Monitor(crate::monitor::MonitorArgs),
+    Monitor(system_cmds::MonitorArgs),
 }
 
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
@@ -326,7 +328,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Inspect(a) => system::inspect_cmd(g, &a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr_views::top_cmd(g, &a),
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
-            crate::network::port_cmd::port_cmd(g, &a)
+            system_cmds::port_cmd(g, &a)
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             ctr::attach_cmd(g, &a)
@@ -338,13 +340,13 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Container(ContainerCommand::Prune(a)) => ctr::prune_cmd(g, &a),
         Command::Mount(a) => ctr::mount_cmd(g, &a),
         Command::Unmount(a) => ctr::unmount_cmd(g, &a),
-        Command::Unshare(a) => crate::userns::unshare_cmd(g, &a),
+        Command::Unshare(a) => system_cmds::unshare_cmd(&a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
-        Command::Monitor(a) => crate::monitor::main(g, a),
+        Command::Monitor(a) => system_cmds::monitor_cmd(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
-        Command::Generate(a) => crate::systemd::generate_cmd(g, a),
+        Command::Generate(a) => generate::generate_cmd(g, a),
         Command::Complete(a) => completion::complete_cmd(g, &a),
         Command::Man(a) => man::man_cmd(&a),
         Command::Oci(a) => oci::main(g.root.clone(), a),

@@ -76,7 +76,7 @@ fn attach_and_wait(
 
 pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     // network: --network container:X runs in X's user namespace.
-    crate::network::setup::enter_userns(g, a.opts.network.as_deref())?;
+    crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
     let paths = Paths::new(&g.into())?;
     let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
     attach::parse_detach_keys(keys)?;
@@ -197,7 +197,7 @@ fn targets(
 
 pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     // network: a container:X container starts in X's user namespace.
-    crate::network::setup::enter_userns_for(g, &a.containers)?;
+    crate::network::setup::enter_userns_for(&g.into(), &a.containers)?;
     let paths = Paths::new(&g.into())?;
     let attach = a.attach || a.interactive;
     if attach && a.containers.len() > 1 {

@@ -19,9 +19,9 @@ pub mod event_loop;
 pub mod logfile;
 mod rt;
 
-use crate::cli::GlobalOpts;
 use crate::container::record::{self, ContainerRecord, Paths, State, Status};
 use crate::container::time;
+use crate::options::Options;
 use crate::sys::pidfd;
 use anyhow::{Context, Result};
 use logfile::LogWriter;
@@ -32,25 +32,25 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[derive(clap::Args, Debug)]
-pub struct MonitorArgs {
+/// What the monitor is asked to do (its command line, `rpod __monitor ID
+/// [--attach] [--size ROWSxCOLS]`, is the CLI's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorOptions {
     /// Container id
     pub id: String,
     /// Hold the container's output until the first attach client connects
-    #[arg(long)]
     pub attach: bool,
     /// Initial terminal size ROWSxCOLS for -t
-    #[arg(long)]
     pub size: Option<String>,
 }
 
 /// How long an `--attach` monitor holds output for its client.
 const ATTACH_WAIT: Duration = Duration::from_secs(30);
 
-pub fn main(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
     // Our own session: no terminal signals, and we outlive the caller.
     let _ = nix::unistd::setsid();
-    let paths = match Paths::new(&g.into()) {
+    let paths = match Paths::new(g) {
         Ok(p) => p,
         Err(e) => {
             report_error(&e);
@@ -247,7 +247,7 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn setup(g: &GlobalOpts, paths: &Paths, a: &MonitorArgs) -> Result<Monitor> {
+    fn setup(g: &Options, paths: &Paths, a: &MonitorOptions) -> Result<Monitor> {
         // network: --network container:X shares X's user namespace (no-op otherwise).
         crate::network::setup::join_shared_userns(paths, &a.id)?;
         crate::userns::enter()?;
@@ -263,7 +263,7 @@ impl Monitor {
         // Mounts made here die with this namespace, even on kill -9.
         crate::userns::private_mount_ns()?;
 
-        let store = crate::storage::Store::open(&g.into())?;
+        let store = crate::storage::Store::open(g)?;
         let image = store.image_by_id(&rec.image_id)?.with_context(|| {
             format!(
                 "image {} of container {} is no longer in local storage",

@@ -143,7 +143,7 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
 /// namespace to share; every rpod namespace has the same id maps, but only
 /// the one that created a network namespace may hand it out); otherwise a
 /// fresh one, as `userns::enter` makes.
-pub fn enter_userns(g: &crate::cli::GlobalOpts, network: Option<&str>) -> Result<()> {
+pub fn enter_userns(g: &crate::options::Options, network: Option<&str>) -> Result<()> {
     let target = match network.map(|n| NetworkMode::parse(Some(n))) {
         Some(Ok(NetworkMode::Container(name))) => Some(name),
         _ => None,
@@ -153,9 +153,9 @@ pub fn enter_userns(g: &crate::cli::GlobalOpts, network: Option<&str>) -> Result
 
 /// [`enter_userns`] for `start`: the first container that shares another's
 /// network decides.
-pub fn enter_userns_for(g: &crate::cli::GlobalOpts, containers: &[String]) -> Result<()> {
+pub fn enter_userns_for(g: &crate::options::Options, containers: &[String]) -> Result<()> {
     let mut target = None;
-    if let Ok(paths) = Paths::new(&g.into()) {
+    if let Ok(paths) = Paths::new(g) {
         for c in containers {
             let rec = record::resolve(&paths, c).and_then(|id| record::load(&paths, &id));
             if let Ok(rec) = rec {
@@ -169,14 +169,14 @@ pub fn enter_userns_for(g: &crate::cli::GlobalOpts, containers: &[String]) -> Re
     enter_userns_of(g, target.as_deref())
 }
 
-fn enter_userns_of(g: &crate::cli::GlobalOpts, target: Option<&str>) -> Result<()> {
+fn enter_userns_of(g: &crate::options::Options, target: Option<&str>) -> Result<()> {
     let Some(name) = target else {
         return crate::userns::enter();
     };
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    let paths = Paths::new(&g.into())?;
+    let paths = Paths::new(g)?;
     let id =
         record::resolve(&paths, name).with_context(|| format!("--network container:{name}"))?;
     let pid = running_init(&paths, &id)?;

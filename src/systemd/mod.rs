@@ -12,134 +12,85 @@ mod generate;
 pub mod quadlet;
 pub mod unit;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use anyhow::{bail, Result};
+use std::path::Path;
 
-// Parsed once per process: the size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Subcommand, Debug)]
-pub enum GenerateCommand {
-    /// Generate a systemd unit for a container (or from a Quadlet .container file)
-    Systemd(SystemdArgs),
-    /// Turn Quadlet .container files into units (the systemd user generator)
-    Quadlet(QuadletArgs),
-}
+pub use generate::{unit_for_container, CreateCommand, DROPPED_CREATE_OPTIONS};
 
-#[derive(Args, Debug, Clone)]
-pub struct SystemdArgs {
-    /// Use the container's name instead of its id in the unit
-    #[arg(short, long)]
-    pub name: bool,
-    /// Create a new container when the unit starts, remove it when it stops
-    #[arg(long)]
-    pub new: bool,
-    /// Write the unit to ./UNIT.service and print its path
-    #[arg(short, long)]
-    pub files: bool,
-    /// systemd restart policy (Restart=)
-    #[arg(long, value_name = "POLICY", default_value = "on-failure",
-          value_parser = ["no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"])]
-    pub restart_policy: String,
-    /// Seconds systemd waits before restarting the container (RestartSec=)
-    #[arg(long, value_name = "SECONDS")]
-    pub restart_sec: Option<u32>,
-    /// Seconds to wait for the container to stop before killing it (default: the container's)
-    #[arg(short = 't', long, alias = "time", value_name = "SECONDS")]
-    pub stop_timeout: Option<u32>,
-    /// Seconds systemd waits for the container to start (TimeoutStartSec=)
-    #[arg(long, value_name = "SECONDS")]
-    pub start_timeout: Option<u32>,
-    /// Set an environment variable in the unit (KEY=VALUE, or KEY to copy it from here)
-    #[arg(short, long, value_name = "KEY[=VALUE]")]
-    pub env: Vec<String>,
-    /// Prefix of the unit name
-    #[arg(long, value_name = "PREFIX", default_value = "container")]
-    pub container_prefix: String,
-    /// Separator between the prefix and the name or id
-    #[arg(long, value_name = "SEP", default_value = "-")]
-    pub separator: String,
-    /// Add After= dependencies to the unit
-    #[arg(long, value_name = "UNIT")]
-    pub after: Vec<String>,
-    /// Add Wants= dependencies to the unit
-    #[arg(long, value_name = "UNIT")]
-    pub wants: Vec<String>,
-    /// Add Requires= dependencies to the unit
-    #[arg(long, value_name = "UNIT")]
-    pub requires: Vec<String>,
-    /// Leave out the comment header
-    #[arg(long)]
-    pub no_header: bool,
-    /// Generate the unit from a Quadlet .container file instead of a container
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["container", "new", "name"])]
-    pub quadlet: Option<PathBuf>,
-    /// Container name or id
-    #[arg(value_name = "CONTAINER", required_unless_present = "quadlet")]
-    pub container: Option<String>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct QuadletArgs {
-    /// Print the units instead of writing them
-    #[arg(long)]
-    pub dryrun: bool,
-    /// Output directories as systemd passes them to a generator (normal, early, late); units go to the first
-    #[arg(value_name = "OUTDIR", num_args = 0..=3, required_unless_present = "dryrun")]
-    pub dirs: Vec<PathBuf>,
-}
-
-/// The generator binary mode: systemd runs
-/// `/usr/lib/systemd/user-generators/rpod-user-generator NORMAL EARLY LATE`.
-#[derive(Parser, Debug)]
-#[command(name = "rpod-user-generator")]
-struct GeneratorCli {
-    #[command(flatten)]
-    args: QuadletArgs,
-}
-
+/// The name the generator binary is installed under: rpod run as
+/// `/usr/lib/systemd/user-generators/rpod-user-generator` is the generator.
 pub const GENERATOR_NAME: &str = "rpod-user-generator";
 
-/// When rpod runs under the generator's name, act as the generator.
-pub fn dispatch_argv0() -> Option<Result<()>> {
-    let argv0 = std::env::args_os().next()?;
-    if Path::new(&argv0).file_name()? != GENERATOR_NAME {
-        return None;
-    }
-    let cli = GeneratorCli::parse();
-    Some(quadlet::generator_main(&cli.args))
+/// A generated unit: its file name (`container-web.service`) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedUnit {
+    pub file_name: String,
+    pub text: String,
 }
 
-pub fn generate_cmd(g: &crate::cli::GlobalOpts, cmd: GenerateCommand) -> Result<()> {
-    match cmd {
-        GenerateCommand::Systemd(a) => {
-            let units = match &a.quadlet {
-                Some(file) => vec![quadlet::unit_for_file(file, &rpod_path())?],
-                None => {
-                    let ctr = a.container.as_deref().unwrap_or_default();
-                    vec![generate::unit_for_container(g, &a, ctr)?]
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            for (name, text) in units {
-                if a.files {
-                    let path = std::env::current_dir()
-                        .context("finding the current directory")?
-                        .join(&name);
-                    crate::storage::write_atomic(&path, text.as_bytes())
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    writeln!(out, "{}", path.display())?;
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-            }
-            drop(out);
-            linger_advice();
-            Ok(())
+/// systemd's `Restart=` policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    OnSuccess,
+    OnFailure,
+    OnAbnormal,
+    OnWatchdog,
+    OnAbort,
+    Always,
+}
+
+impl RestartPolicy {
+    pub const ALL: [RestartPolicy; 7] = [
+        RestartPolicy::No,
+        RestartPolicy::OnSuccess,
+        RestartPolicy::OnFailure,
+        RestartPolicy::OnAbnormal,
+        RestartPolicy::OnWatchdog,
+        RestartPolicy::OnAbort,
+        RestartPolicy::Always,
+    ];
+
+    /// The value of `Restart=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnSuccess => "on-success",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::OnAbnormal => "on-abnormal",
+            RestartPolicy::OnWatchdog => "on-watchdog",
+            RestartPolicy::OnAbort => "on-abort",
+            RestartPolicy::Always => "always",
         }
-        GenerateCommand::Quadlet(a) => quadlet::generator_main(&a),
     }
+}
+
+/// What `generate systemd CTR` puts in the unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitOptions {
+    /// Name the unit (and the container in Exec lines) by the container's
+    /// name rather than its id.
+    pub use_name: bool,
+    /// Create the container afresh when the unit starts (from the command
+    /// line that created it), remove it when it stops.
+    pub new: bool,
+    pub restart_policy: RestartPolicy,
+    /// RestartSec=.
+    pub restart_sec: Option<u32>,
+    /// Seconds to wait for the container to stop (None: the container's).
+    pub stop_timeout: Option<u32>,
+    /// TimeoutStartSec=.
+    pub start_timeout: Option<u32>,
+    /// KEY=VALUE, or KEY to copy the variable from this process.
+    pub env: Vec<String>,
+    /// The unit is named PREFIX SEPARATOR NAME-OR-ID `.service`.
+    pub container_prefix: String,
+    pub separator: String,
+    pub after: Vec<String>,
+    pub wants: Vec<String>,
+    pub requires: Vec<String>,
+    /// The `# autogenerated by rpod` comment header.
+    pub header: bool,
 }
 
 /// The absolute path of this rpod binary, for Exec lines.
@@ -152,18 +103,17 @@ pub fn rpod_path() -> String {
 }
 
 /// A user's units run only while they are logged in unless lingering is on:
-/// say so, since "my container did not start at boot" is the usual surprise.
-pub fn linger_advice() {
+/// the note to give, since "my container did not start at boot" is the
+/// usual surprise (None for root, or when lingering is on).
+pub fn linger_note() -> Option<String> {
     let uid = nix::unistd::getuid();
     if uid.is_root() {
-        return;
+        return None;
     }
     let Ok(Some(user)) = nix::unistd::User::from_uid(uid) else {
-        return;
+        return None;
     };
-    if let Some(msg) = linger_message(&user.name, Path::new("/var/lib/systemd/linger")) {
-        eprintln!("{msg}");
-    }
+    linger_message(&user.name, Path::new("/var/lib/systemd/linger"))
 }
 
 fn linger_message(user: &str, linger_dir: &Path) -> Option<String> {

@@ -9,9 +9,9 @@
 //! unit.
 
 use super::unit::{exec_line, lit, spec, user, Unit, Word};
+use super::GeneratedUnit;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where the container id of a quadlet unit is kept (podman's name).
@@ -237,7 +237,7 @@ pub fn convert(name: &str, source: &Path, f: &UnitFile, rpod: &str) -> Result<(S
 }
 
 /// `rpod generate systemd --quadlet FILE`: the unit's name and text.
-pub fn unit_for_file(path: &Path, rpod: &str) -> Result<(String, String)> {
+pub fn unit_for_file(path: &Path, rpod: &str) -> Result<GeneratedUnit> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let name = path
@@ -246,7 +246,10 @@ pub fn unit_for_file(path: &Path, rpod: &str) -> Result<(String, String)> {
         .with_context(|| format!("{}: not a file name", path.display()))?;
     let f = UnitFile::parse(&text, &path.display().to_string())?;
     let (service, u) = convert(name, path, &f, rpod)?;
-    Ok((service, header(path) + &u.render()))
+    Ok(GeneratedUnit {
+        file_name: service,
+        text: header(path) + &u.render(),
+    })
 }
 
 fn header(source: &Path) -> String {
@@ -295,14 +298,23 @@ pub fn source_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// The generator: every `.container` file in [`source_dirs`] becomes a unit
-/// in the first output dir. A broken file is reported and skipped; the
-/// others are still generated (and the exit status says something failed).
-pub fn generator_main(a: &super::QuadletArgs) -> Result<()> {
+/// What the generator made of one `.container` file.
+#[derive(Debug)]
+pub struct Generated {
+    /// The `.container` file.
+    pub source: PathBuf,
+    /// Its unit, or why it could not be converted (or written).
+    pub unit: Result<GeneratedUnit>,
+}
+
+/// The generator: every `.container` file in [`source_dirs`] becomes a unit,
+/// written with the links its `[Install]` section asks for into `out` (None:
+/// a dry run, nothing is written). A broken file does not stop the others:
+/// each file has its own result, in the order the files were read.
+pub fn generate(out: Option<&Path>) -> Vec<Generated> {
     let rpod = super::rpod_path();
     let mut seen = std::collections::HashSet::new();
-    let mut failed = 0;
-    let mut stdout = std::io::stdout().lock();
+    let mut results = Vec::new();
     for dir in source_dirs() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
@@ -318,39 +330,30 @@ pub fn generator_main(a: &super::QuadletArgs) -> Result<()> {
             if !seen.insert(name) {
                 continue; // an earlier dir has a file of that name
             }
-            let res = (|| -> Result<()> {
-                let (service, text) = unit_for_file(&path, &rpod)?;
-                if a.dryrun {
-                    writeln!(stdout, "---{service}---")?;
-                    stdout.write_all(text.as_bytes())?;
-                    return Ok(());
-                }
-                let out = &a.dirs[0];
+            let unit = (|| -> Result<GeneratedUnit> {
+                let unit = unit_for_file(&path, &rpod)?;
+                let Some(out) = out else {
+                    return Ok(unit);
+                };
+                let service = &unit.file_name;
                 std::fs::create_dir_all(out)
                     .with_context(|| format!("creating {}", out.display()))?;
-                crate::storage::write_atomic(&out.join(&service), text.as_bytes())
-                    .with_context(|| format!("writing {}", out.join(&service).display()))?;
+                crate::storage::write_atomic(&out.join(service), unit.text.as_bytes())
+                    .with_context(|| format!("writing {}", out.join(service).display()))?;
                 let f = UnitFile::parse(&std::fs::read_to_string(&path)?, "")?;
                 for key in ["WantedBy", "RequiredBy"] {
                     for targets in f.list("Install", key) {
                         for target in targets.split_whitespace() {
-                            install_link(out, target, key, &service)?;
+                            install_link(out, target, key, service)?;
                         }
                     }
                 }
-                Ok(())
+                Ok(unit)
             })();
-            if let Err(e) = res {
-                // Generators log to stderr, which systemd sends to its journal.
-                eprintln!("rpod-user-generator: {}: {e:#}", path.display());
-                failed += 1;
-            }
+            results.push(Generated { source: path, unit });
         }
     }
-    if failed > 0 {
-        bail!("{failed} Quadlet file(s) could not be converted");
-    }
-    Ok(())
+    results
 }
 
 fn install_link(out: &Path, target: &str, key: &str, service: &str) -> Result<()> {

@@ -8,9 +8,6 @@
 //! invocation, so ownership agrees between them, and no process is kept
 //! running to hold the namespace (podman keeps a "pause" process; we don't).
 
-use crate::cli::container::UnshareArgs;
-use crate::cli::GlobalOpts;
-use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -203,28 +200,38 @@ pub fn private_mount_ns() -> Result<()> {
     .context("making / private in the new mount namespace")
 }
 
-/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace,
-/// with a private mount namespace so `rpod mount` can be used inside.
-pub fn unshare_cmd(_g: &GlobalOpts, a: &UnshareArgs) -> Result<()> {
+/// A program that could not be executed, and why.
+#[derive(Debug)]
+pub struct ExecError {
+    pub program: String,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.program, self.error)
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// `rpod unshare`: replace this process with `argv` (not empty), run as
+/// root in rpod's user namespace with a private mount namespace, so
+/// `rpod mount` can be used inside. Returns only if `argv` could not be
+/// executed: the `Err` is entering the namespaces, the `Ok` the exec's error.
+pub fn unshare(argv: &[String]) -> Result<ExecError> {
     let uid = nix::unistd::getuid().as_raw();
     enter()?;
     private_mount_ns()?;
-    let argv: Vec<String> = if a.command.is_empty() {
-        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
-    } else {
-        a.command.clone()
-    };
-    let err = Command::new(&argv[0])
+    let error = Command::new(&argv[0])
         .args(&argv[1..])
         .env("_CONTAINERS_USERNS_CONFIGURED", "done")
         .env("_CONTAINERS_ROOTLESS_UID", uid.to_string())
         .exec();
-    let code = if err.kind() == std::io::ErrorKind::NotFound {
-        EXIT_NOT_FOUND
-    } else {
-        EXIT_CANNOT_INVOKE
-    };
-    Err(coded(code, format!("{}: {err}", argv[0])))
+    Ok(ExecError {
+        program: argv[0].clone(),
+        error,
+    })
 }
 
 /// Whether a path is owned by someone we can reach only inside the namespace.

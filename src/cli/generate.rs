@@ -1,0 +1,369 @@
+//! `rpod generate systemd|quadlet` and the `rpod-user-generator` binary
+//! mode: the flags, their mapping onto `systemd`'s typed options, and the
+//! output (unit texts on stdout, or files in the current directory).
+
+use super::{Cli, GlobalOpts};
+use crate::systemd::{
+    self, quadlet, CreateCommand, GeneratedUnit, RestartPolicy, UnitOptions,
+    DROPPED_CREATE_OPTIONS, GENERATOR_NAME,
+};
+use anyhow::{bail, Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+// Parsed once per process: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum GenerateCommand {
+    /// Generate a systemd unit for a container (or from a Quadlet .container file)
+    Systemd(SystemdArgs),
+    /// Turn Quadlet .container files into units (the systemd user generator)
+    Quadlet(QuadletArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SystemdArgs {
+    /// Use the container's name instead of its id in the unit
+    #[arg(short, long)]
+    pub name: bool,
+    /// Create a new container when the unit starts, remove it when it stops
+    #[arg(long)]
+    pub new: bool,
+    /// Write the unit to ./UNIT.service and print its path
+    #[arg(short, long)]
+    pub files: bool,
+    /// systemd restart policy (Restart=)
+    #[arg(long, value_name = "POLICY", default_value = "on-failure",
+          value_parser = ["no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"])]
+    pub restart_policy: String,
+    /// Seconds systemd waits before restarting the container (RestartSec=)
+    #[arg(long, value_name = "SECONDS")]
+    pub restart_sec: Option<u32>,
+    /// Seconds to wait for the container to stop before killing it (default: the container's)
+    #[arg(short = 't', long, alias = "time", value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// Seconds systemd waits for the container to start (TimeoutStartSec=)
+    #[arg(long, value_name = "SECONDS")]
+    pub start_timeout: Option<u32>,
+    /// Set an environment variable in the unit (KEY=VALUE, or KEY to copy it from here)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Prefix of the unit name
+    #[arg(long, value_name = "PREFIX", default_value = "container")]
+    pub container_prefix: String,
+    /// Separator between the prefix and the name or id
+    #[arg(long, value_name = "SEP", default_value = "-")]
+    pub separator: String,
+    /// Add After= dependencies to the unit
+    #[arg(long, value_name = "UNIT")]
+    pub after: Vec<String>,
+    /// Add Wants= dependencies to the unit
+    #[arg(long, value_name = "UNIT")]
+    pub wants: Vec<String>,
+    /// Add Requires= dependencies to the unit
+    #[arg(long, value_name = "UNIT")]
+    pub requires: Vec<String>,
+    /// Leave out the comment header
+    #[arg(long)]
+    pub no_header: bool,
+    /// Generate the unit from a Quadlet .container file instead of a container
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["container", "new", "name"])]
+    pub quadlet: Option<PathBuf>,
+    /// Container name or id
+    #[arg(value_name = "CONTAINER", required_unless_present = "quadlet")]
+    pub container: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct QuadletArgs {
+    /// Print the units instead of writing them
+    #[arg(long)]
+    pub dryrun: bool,
+    /// Output directories as systemd passes them to a generator (normal, early, late); units go to the first
+    #[arg(value_name = "OUTDIR", num_args = 0..=3, required_unless_present = "dryrun")]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// The generator binary mode: systemd runs
+/// `/usr/lib/systemd/user-generators/rpod-user-generator NORMAL EARLY LATE`.
+#[derive(Parser, Debug)]
+#[command(name = "rpod-user-generator")]
+struct GeneratorCli {
+    #[command(flatten)]
+    args: QuadletArgs,
+}
+
+/// When rpod runs under the generator's name, act as the generator.
+pub fn dispatch_argv0() -> Option<Result<()>> {
+    let argv0 = std::env::args_os().next()?;
+    if Path::new(&argv0).file_name()? != GENERATOR_NAME {
+        return None;
+    }
+    let cli = GeneratorCli::parse();
+    Some(generator_cmd(&cli.args))
+}
+
+pub fn generate_cmd(g: &GlobalOpts, cmd: GenerateCommand) -> Result<()> {
+    match cmd {
+        GenerateCommand::Systemd(a) => {
+            let units = match &a.quadlet {
+                Some(file) => vec![quadlet::unit_for_file(file, &systemd::rpod_path())?],
+                None => {
+                    let ctr = a.container.as_deref().unwrap_or_default();
+                    let opts = unit_options(&a)?;
+                    vec![systemd::unit_for_container(
+                        &g.into(),
+                        &opts,
+                        ctr,
+                        &split_create_command,
+                    )?]
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            for GeneratedUnit { file_name, text } in units {
+                if a.files {
+                    let path = std::env::current_dir()
+                        .context("finding the current directory")?
+                        .join(&file_name);
+                    crate::storage::write_atomic(&path, text.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(out, "{}", path.display())?;
+                } else {
+                    out.write_all(text.as_bytes())?;
+                }
+            }
+            drop(out);
+            if let Some(note) = systemd::linger_note() {
+                eprintln!("{note}");
+            }
+            Ok(())
+        }
+        GenerateCommand::Quadlet(a) => generator_cmd(&a),
+    }
+}
+
+fn unit_options(a: &SystemdArgs) -> Result<UnitOptions> {
+    Ok(UnitOptions {
+        use_name: a.name,
+        new: a.new,
+        restart_policy: restart_policy(&a.restart_policy)?,
+        restart_sec: a.restart_sec,
+        stop_timeout: a.stop_timeout,
+        start_timeout: a.start_timeout,
+        env: a.env.clone(),
+        container_prefix: a.container_prefix.clone(),
+        separator: a.separator.clone(),
+        after: a.after.clone(),
+        wants: a.wants.clone(),
+        requires: a.requires.clone(),
+        header: !a.no_header,
+    })
+}
+
+/// `--restart-policy`'s value (clap has already checked it is one of them).
+fn restart_policy(s: &str) -> Result<RestartPolicy> {
+    RestartPolicy::ALL
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .with_context(|| format!("--restart-policy {s}: not a systemd restart policy"))
+}
+
+/// The generator (`generate quadlet`, `rpod-user-generator`): units into the
+/// first output dir, or with `--dryrun` on stdout. A broken file is reported
+/// and skipped; the others are still generated (and the exit status says
+/// something failed).
+fn generator_cmd(a: &QuadletArgs) -> Result<()> {
+    let out = (!a.dryrun).then(|| a.dirs[0].as_path());
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = 0;
+    for r in quadlet::generate(out) {
+        let res = r.unit.and_then(|u| {
+            if a.dryrun {
+                writeln!(stdout, "---{}---", u.file_name)?;
+                stdout.write_all(u.text.as_bytes())?;
+            }
+            Ok(())
+        });
+        if let Err(e) = res {
+            // Generators log to stderr, which systemd sends to its journal.
+            eprintln!("rpod-user-generator: {}: {e:#}", r.source.display());
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} Quadlet file(s) could not be converted");
+    }
+    Ok(())
+}
+
+/// Split a recorded `rpod [GLOBALS] run|create [OPTIONS] IMAGE [COMMAND…]`
+/// by rpod's own command line grammar, leaving out the options a `--new`
+/// unit sets itself.
+pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
+    let mut top = Cli::command();
+    top.build();
+    let mut globals = Vec::new();
+    let mut cmd = &top;
+    let mut i = 1;
+    // Globals and the subcommand path (`run`, `create`, `container run`…).
+    while i < argv.len() {
+        let w = &argv[i];
+        i += 1;
+        if w.starts_with('-') {
+            globals.push(w.clone());
+            if !w.contains('=') && option_takes_value(cmd, w) {
+                globals.extend(argv.get(i).cloned());
+                i += 1;
+            }
+            continue;
+        }
+        match cmd.find_subcommand(w) {
+            Some(sub) => {
+                cmd = sub;
+                if matches!(sub.get_name(), "run" | "create") {
+                    break;
+                }
+            }
+            None => bail!("{w:?} is not a command that creates a container"),
+        }
+    }
+    if !matches!(cmd.get_name(), "run" | "create") {
+        bail!("{argv:?} is not an `rpod run` or `rpod create` command line");
+    }
+    let mut options = Vec::new();
+    while i < argv.len() {
+        let w = &argv[i];
+        if w == "--" {
+            i += 1;
+            break;
+        }
+        if !w.starts_with('-') || w == "-" {
+            break;
+        }
+        i += 1;
+        if let Some(long) = w.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            let arg = cmd
+                .get_arguments()
+                .find(|a| {
+                    a.get_long() == Some(name)
+                        || a.get_all_aliases().is_some_and(|al| al.contains(&name))
+                })
+                .with_context(|| format!("unknown option --{name}"))?;
+            let mut group = vec![w.clone()];
+            if !inline && takes_separate_value(arg) {
+                group.extend(argv.get(i).cloned());
+                i += 1;
+            }
+            if !DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str()) {
+                options.push(group);
+            }
+            continue;
+        }
+        // A cluster of short flags, e.g. -dit or -p8080:80.
+        let mut kept = String::new();
+        let mut group = Vec::new();
+        let body = &w[1..];
+        for (j, c) in body.char_indices() {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_short() == Some(c))
+                .with_context(|| format!("unknown option -{c}"))?;
+            let drop = DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str());
+            if arg.get_action().takes_values() {
+                let rest = &body[j + c.len_utf8()..];
+                let mut value = Vec::new();
+                if rest.is_empty() && takes_separate_value(arg) {
+                    value.extend(argv.get(i).cloned());
+                    i += 1;
+                }
+                if !drop {
+                    kept.push(c);
+                    kept.push_str(rest);
+                    group = value;
+                }
+                break;
+            }
+            if !drop {
+                kept.push(c);
+            }
+        }
+        if !kept.is_empty() {
+            let mut g = vec![format!("-{kept}")];
+            g.extend(group);
+            options.push(g);
+        }
+    }
+    let rest = argv[i..].to_vec();
+    if rest.is_empty() {
+        bail!("{argv:?} names no image");
+    }
+    Ok(CreateCommand {
+        globals,
+        options,
+        rest,
+    })
+}
+
+fn takes_separate_value(arg: &clap::Arg) -> bool {
+    arg.get_action().takes_values()
+        && arg
+            .get_num_args()
+            .map(|r| r.min_values() > 0)
+            .unwrap_or(true)
+}
+
+fn option_takes_value(cmd: &clap::Command, w: &str) -> bool {
+    let arg = if let Some(long) = w.strip_prefix("--") {
+        cmd.get_arguments().find(|a| a.get_long() == Some(long))
+    } else {
+        let c = w.chars().last();
+        cmd.get_arguments().find(|a| a.get_short() == c)
+    };
+    arg.is_some_and(takes_separate_value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> CreateCommand {
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        split_create_command(&argv).unwrap()
+    }
+
+    #[test]
+    fn keeps_what_the_unit_does_not_set() {
+        let c = parse(
+            "rpod --root /r run -dit --rm --name web -e A=1 --cidfile /x --network=host \
+             -p 8080:80 -v /a:/b alpine sh -c true --rm",
+        );
+        assert_eq!(c.globals, ["--root", "/r"]);
+        assert_eq!(
+            c.options,
+            vec![
+                vec!["-it".to_string()],
+                vec!["-e".into(), "A=1".into()],
+                vec!["--network=host".into()],
+                vec!["-p".into(), "8080:80".into()],
+                vec!["-v".into(), "/a:/b".into()],
+            ]
+        );
+        assert_eq!(c.rest, ["alpine", "sh", "-c", "true", "--rm"]);
+    }
+
+    #[test]
+    fn create_and_container_create_count() {
+        let c = parse("/usr/bin/rpod container create --replace --sdnotify ignore -eA=1 alpine");
+        assert_eq!(c.options, vec![vec!["-eA=1".to_string()]]);
+        assert_eq!(c.rest, ["alpine"]);
+        let c = parse("rpod container run -d -- alpine");
+        assert_eq!(c.options, Vec::<Vec<String>>::new());
+        assert_eq!(c.rest, ["alpine"]);
+        assert!(split_create_command(&["rpod".into(), "ps".into()]).is_err());
+    }
+}

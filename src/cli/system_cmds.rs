@@ -1,0 +1,102 @@
+//! `rpod port`, `rpod unshare` and the monitor's `rpod __monitor`: their
+//! flags, the mapping onto the library, and the output.
+
+use super::container::UnshareArgs;
+use super::GlobalOpts;
+use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
+use crate::network::port_cmd::{PortLister, PortTarget};
+use anyhow::{bail, Result};
+use std::io::Write;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PortArgs {
+    /// Container whose ports to list
+    #[arg(value_name = "CONTAINER", required_unless_present_any = ["all", "latest"])]
+    pub container: Option<String>,
+    /// Only this port: PORT[/PROTOCOL]
+    #[arg(value_name = "PORT")]
+    pub port: Option<String>,
+    /// List the ports of every running container
+    #[arg(short, long, conflicts_with = "latest")]
+    pub all: bool,
+    /// Use the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
+    let lister = PortLister::open(&g.into())?;
+    // With --all or --latest the first word is the port.
+    let (target, filter) = if a.all || a.latest {
+        if a.port.is_some() {
+            bail!("the port can be given once: rpod port --all|--latest [PORT]");
+        }
+        let t = if a.all {
+            PortTarget::All
+        } else {
+            PortTarget::Latest
+        };
+        (t, a.container.as_deref())
+    } else {
+        let name = a.container.clone().unwrap_or_default();
+        (PortTarget::Container(name), a.port.as_deref())
+    };
+    let mut out = std::io::stdout().lock();
+    let mut found = false;
+    for ports in lister.list(&target, filter)? {
+        let ports = ports?;
+        found |= !ports.lines.is_empty();
+        for l in ports.lines {
+            if a.all {
+                writeln!(out, "{}\t{l}", &ports.id[..12])?;
+            } else {
+                writeln!(out, "{l}")?;
+            }
+        }
+    }
+    if let (Some(p), false) = (filter, found) {
+        bail!("failed to find published port {p:?}");
+    }
+    Ok(())
+}
+
+/// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace.
+pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
+    let argv: Vec<String> = if a.command.is_empty() {
+        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
+    } else {
+        a.command.clone()
+    };
+    let err = crate::userns::unshare(&argv)?;
+    // As a shell: 127 when there is no such program, 126 when it can't run.
+    let code = if err.error.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_INVOKE
+    };
+    Err(coded(code, err.to_string()))
+}
+
+// The monitor's command line (`rpod __monitor ID`, spawned by rpod itself).
+#[derive(clap::Args, Debug)]
+pub struct MonitorArgs {
+    /// Container id
+    pub id: String,
+    /// Hold the container's output until the first attach client connects
+    #[arg(long)]
+    pub attach: bool,
+    /// Initial terminal size ROWSxCOLS for -t
+    #[arg(long)]
+    pub size: Option<String>,
+}
+
+pub fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+    crate::monitor::main(
+        &g.into(),
+        crate::monitor::MonitorOptions {
+            id: a.id,
+            attach: a.attach,
+            size: a.size,
+        },
+    )
+}
