@@ -3,6 +3,7 @@
 //! symlink). Flags, output formats and exit codes follow runc 1.1: errors
 //! exit 1, except 126/127 for a program that cannot be run or is missing.
 
+use crate::container::opts::parse_signal;
 use crate::runtime::{self, Console, CreateOptions, Stdio};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -420,24 +421,6 @@ fn create_opts<'a>(
         no_pivot: f.no_pivot,
         preserve_fds: f.preserve_fds,
     }
-}
-
-/// A signal by name (KILL, SIGKILL) or number.
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map(|s| s as i32)
-            .with_context(|| format!("invalid signal \"{n}\""));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .map_err(|_| anyhow::anyhow!("unknown signal \"{s}\""))
 }
 
 /// A terminal for a foreground process when no console socket is given:
@@ -919,16 +902,6 @@ fn criu_cmd(root: &Path, id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_by_name_or_number() {
-        assert_eq!(parse_signal("KILL").unwrap(), 9);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
-        assert_eq!(parse_signal("hup").unwrap(), 1);
-        assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("99").is_err());
-    }
 
     #[test]
     fn runc_style_command_lines_parse() {
