@@ -18,8 +18,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, PartialEq, Eq)]
@@ -325,30 +324,8 @@ fn ensure_private_dir(dir: &Path) -> Result<()> {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     ensure_private_dir(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.as_deref().unwrap_or("auth.json"),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // A pre-existing temp file keeps its mode: make sure.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("writing {}", path.display()))
+    crate::storage::write_atomic_mode(path, bytes, 0o600)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Read-modify-write the write file. `edit` returns whether it changed anything.
@@ -461,6 +438,7 @@ pub fn remove(registry: Option<&str>, all: bool, authfile: Option<&Path>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
