@@ -338,8 +338,7 @@ fn modify(path: &Path, edit: impl FnOnce(&mut Map<String, Value>) -> Result<bool
     let dir = parent_dir(path);
     ensure_private_dir(dir)?;
     let dirf = std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-    let _lock = nix::fcntl::Flock::lock(dirf, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow!("locking {}: {e}", dir.display()))?;
+    let _lock = crate::storage::Lock::exclusive_on(dirf, dir)?;
     let mut doc = read_json(path)?.unwrap_or_default();
     if !matches!(
         doc.get("auths"),

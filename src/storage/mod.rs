@@ -245,8 +245,7 @@ impl Store {
         for e in rd.flatten() {
             let p = e.path();
             let Ok(f) = fs::File::open(&p) else { continue };
-            let Ok(held) = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-            else {
+            let Ok(Some(held)) = Lock::try_exclusive_on(f, &p) else {
                 continue; // a live writer holds it
             };
             let res = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -301,9 +300,7 @@ impl Store {
                 Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
             };
             let lock_fd = file.try_clone().context("duplicating a descriptor")?;
-            let lock = nix::fcntl::Flock::lock(lock_fd, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, e)| e)
-                .with_context(|| format!("locking {}", path.display()))?;
+            let lock = Lock::exclusive_on(lock_fd, &path)?;
             // A cleaner may have taken and removed it between create and lock.
             let same = fs::symlink_metadata(&path)
                 .ok()
@@ -501,7 +498,7 @@ pub fn short_id(id: &str) -> &str {
 pub(crate) struct TmpEntry {
     pub path: PathBuf,
     pub file: fs::File,
-    _lock: Option<nix::fcntl::Flock<fs::File>>,
+    _lock: Option<Lock>,
     keep: bool,
     dir: bool,
 }
