@@ -466,7 +466,7 @@ fn wait_foreground(pid: i32, pty: Option<Pty>) -> Result<i32> {
     set.thread_block()?;
     let mut sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
     let child = nix::unistd::Pid::from_raw(pid);
-    let _raw = pty.as_ref().map(|_| RawMode::enter());
+    let _raw = pty.as_ref().and_then(|_| crate::sys::tty::RawMode::stdin());
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG))? {
             WaitStatus::Exited(_, c) => {
@@ -569,35 +569,6 @@ fn drain(p: &Pty) {
         let _ = out.write_all(&buf[..n]);
     }
     let _ = out.flush();
-}
-
-/// Our stdin in raw mode while a pty is proxied; restored on drop.
-struct RawMode(Option<nix::sys::termios::Termios>);
-
-impl RawMode {
-    fn enter() -> RawMode {
-        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
-        let stdin = std::io::stdin();
-        let Ok(orig) = tcgetattr(stdin.as_fd()) else {
-            return RawMode(None);
-        };
-        let mut raw = orig.clone();
-        cfmakeraw(&mut raw);
-        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-        RawMode(Some(orig))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(
-                std::io::stdin().as_fd(),
-                nix::sys::termios::SetArg::TCSANOW,
-                t,
-            );
-        }
-    }
 }
 
 fn bundle_terminal(bundle: &Path) -> bool {
