@@ -23,3 +23,4 @@ pub mod sys;
 pub mod systemd;
 pub mod time;
 pub mod userns;
+pub mod xdg;

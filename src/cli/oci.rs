@@ -296,8 +296,8 @@ fn default_state_root() -> PathBuf {
     // Rootless, including root inside a user namespace (podman runs its
     // runtime that way): the user's runtime dir, as runc does.
     if runtime::is_rootless() {
-        match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-            Some(x) => return PathBuf::from(x).join("rpod-oci"),
+        match crate::xdg::runtime_dir() {
+            Some(x) => return x.join("rpod-oci"),
             None => return PathBuf::from(format!("/tmp/rpod-oci-{}", nix::unistd::geteuid())),
         }
     }

@@ -13,7 +13,7 @@
 //! Credential helpers (`credHelpers`, `credsStore`) are not run: rpod never
 //! spawns a process with a secret; such entries are skipped with a debug note.
 
-use super::registries::{config_home, home_dir};
+use crate::xdg::{config_home, home as home_dir};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -85,9 +85,8 @@ pub fn write_path(authfile: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit(authfile) {
         return Ok(p);
     }
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+    match crate::xdg::runtime_dir() {
         Some(d) => {
-            let d = PathBuf::from(d);
             if !d.exists() {
                 bail!(
                     "{:?} directory set by $XDG_RUNTIME_DIR does not exist: create it or unset $XDG_RUNTIME_DIR",

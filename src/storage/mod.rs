@@ -93,21 +93,23 @@ pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
 /// The store root when --root isn't given: $XDG_DATA_HOME/rpod, else
 /// ~/.local/share/rpod.
 pub fn default_root() -> Result<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
-        return Ok(PathBuf::from(x).join("rpod"));
+    // No password-database fallback here: inside rpod's user namespace we
+    // are uid 0, and the store must be the same path inside and out.
+    if let Some(x) = crate::xdg::var("XDG_DATA_HOME") {
+        return Ok(x.join("rpod"));
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+    let home = crate::xdg::var("HOME").context(
         "neither XDG_DATA_HOME nor HOME is set: cannot choose a storage root (use --root)",
     )?;
-    Ok(PathBuf::from(home).join(".local/share/rpod"))
+    Ok(home.join(".local/share/rpod"))
 }
 
 /// The runtime dir when --runroot isn't given: $XDG_RUNTIME_DIR/rpod; without
 /// XDG_RUNTIME_DIR, /run/user/UID/rpod when that dir is ours (as podman
 /// does), else /tmp/rpod-run-UID, which must be ours and private.
 pub fn default_runroot() -> Result<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| Path::new(x).is_absolute()) {
-        return Ok(PathBuf::from(x).join("rpod"));
+    if let Some(x) = crate::xdg::runtime_dir() {
+        return Ok(x.join("rpod"));
     }
     let uid = host_uid();
     let run_user = PathBuf::from(format!("/run/user/{uid}"));
