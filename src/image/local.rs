@@ -6,8 +6,11 @@ use crate::cli::image::*;
 use crate::cli::GlobalOpts;
 use crate::error::coded;
 use crate::image::reference::{is_short_name, Reference};
-use crate::storage::time::{format_go, format_rfc3339, human_duration, now_secs, parse_rfc3339};
 use crate::storage::{short_id, ImageRecord, Store};
+use crate::time::{
+    format_go, format_rfc3339, human_duration_secs as human_duration, now_secs,
+    parse_rfc3339_secs as parse_rfc3339,
+};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::io::Write;

@@ -564,7 +564,7 @@ async fn pull_reference(
             .sum::<u64>(),
         layers,
         created: config["created"].as_str().map(String::from),
-        pulled: crate::storage::time::now_rfc3339(),
+        pulled: crate::time::now_rfc3339(),
         os: config["os"].as_str().unwrap_or("linux").to_string(),
         architecture: config["architecture"]
             .as_str()

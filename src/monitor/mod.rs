@@ -21,8 +21,8 @@ mod rt;
 
 use crate::cli::GlobalOpts;
 use crate::container::record::{self, ContainerRecord, Paths, State, Status};
-use crate::container::time;
 use crate::sys::pidfd;
+use crate::time;
 use anyhow::{Context, Result};
 use logfile::LogWriter;
 use nix::sys::signal::Signal;

@@ -23,7 +23,6 @@ mod blobs;
 mod images;
 mod layers;
 mod lock;
-pub mod time;
 
 pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
 pub use blobs::BlobWriter;
