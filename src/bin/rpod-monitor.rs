@@ -7,42 +7,10 @@
 //! memory here than rpod itself would (the target is conmon's). When the
 //! container has exited it execs rpod back (`__monitor-finish`) to record
 //! the exit and clean up. rpod runs the same loop itself when this binary
-//! is not installed beside it.
-#![deny(unsafe_code)]
-// Shared files carry helpers only the main binary uses.
-#![allow(dead_code)]
-
-// The shared files are named from the crate root (sub-directories of
-// src/bin do not exist), then arranged where their `crate::` paths look.
-#[path = "../monitor/attach.rs"]
-mod attach;
-#[path = "../monitor/event_loop.rs"]
-mod event_loop;
-#[path = "../monitor/logfile.rs"]
-mod logfile;
-#[allow(unsafe_code)]
-#[path = "../sys/netfd.rs"]
-mod netfd;
-#[allow(unsafe_code)]
-#[path = "../sys/pidfd.rs"]
-mod pidfd;
-#[allow(unsafe_code)]
-#[path = "../sys/sock.rs"]
-mod sock;
-#[path = "../time.rs"]
-mod time;
-#[allow(unsafe_code)]
-#[path = "../sys/tty.rs"]
-mod tty;
-
-mod container {
-    pub(crate) use super::time;
-}
-mod sys {
-    pub(crate) use super::{netfd, pidfd, sock, tty};
-}
+//! is not installed beside it. Both run `rpod::monitor::event_loop`.
 
 use event_loop::Args;
+use rpod::monitor::{attach, event_loop};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 

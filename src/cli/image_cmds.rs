@@ -10,7 +10,7 @@ use crate::image::{
     PullProgress, PullStep, Removal, EXIT_IN_USE, EXIT_NOT_FOUND,
 };
 use crate::options::Options;
-use crate::storage::time::{format_go, human_duration, now_secs};
+use crate::time::{format_go, human_duration_secs as human_duration, now_secs};
 use crate::storage::{short_id, ImageRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};

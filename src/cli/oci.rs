@@ -3,6 +3,7 @@
 //! symlink). Flags, output formats and exit codes follow runc 1.1: errors
 //! exit 1, except 126/127 for a program that cannot be run or is missing.
 
+use crate::container::opts::parse_signal;
 use crate::runtime::{self, Console, CreateOptions, Stdio};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -295,8 +296,8 @@ fn default_state_root() -> PathBuf {
     // Rootless, including root inside a user namespace (podman runs its
     // runtime that way): the user's runtime dir, as runc does.
     if runtime::is_rootless() {
-        match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-            Some(x) => return PathBuf::from(x).join("rpod-oci"),
+        match crate::xdg::runtime_dir() {
+            Some(x) => return x.join("rpod-oci"),
             None => return PathBuf::from(format!("/tmp/rpod-oci-{}", nix::unistd::geteuid())),
         }
     }
@@ -422,24 +423,6 @@ fn create_opts<'a>(
     }
 }
 
-/// A signal by name (KILL, SIGKILL) or number.
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map(|s| s as i32)
-            .with_context(|| format!("invalid signal \"{n}\""));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .map_err(|_| anyhow::anyhow!("unknown signal \"{s}\""))
-}
-
 /// A terminal for a foreground process when no console socket is given:
 /// we hold the master and copy it to and from our own stdio.
 struct Pty {
@@ -483,7 +466,7 @@ fn wait_foreground(pid: i32, pty: Option<Pty>) -> Result<i32> {
     set.thread_block()?;
     let mut sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
     let child = nix::unistd::Pid::from_raw(pid);
-    let _raw = pty.as_ref().map(|_| RawMode::enter());
+    let _raw = pty.as_ref().and_then(|_| crate::sys::tty::RawMode::stdin());
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG))? {
             WaitStatus::Exited(_, c) => {
@@ -586,35 +569,6 @@ fn drain(p: &Pty) {
         let _ = out.write_all(&buf[..n]);
     }
     let _ = out.flush();
-}
-
-/// Our stdin in raw mode while a pty is proxied; restored on drop.
-struct RawMode(Option<nix::sys::termios::Termios>);
-
-impl RawMode {
-    fn enter() -> RawMode {
-        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
-        let stdin = std::io::stdin();
-        let Ok(orig) = tcgetattr(stdin.as_fd()) else {
-            return RawMode(None);
-        };
-        let mut raw = orig.clone();
-        cfmakeraw(&mut raw);
-        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-        RawMode(Some(orig))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(
-                std::io::stdin().as_fd(),
-                nix::sys::termios::SetArg::TCSANOW,
-                t,
-            );
-        }
-    }
 }
 
 fn bundle_terminal(bundle: &Path) -> bool {
@@ -919,16 +873,6 @@ fn criu_cmd(root: &Path, id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_by_name_or_number() {
-        assert_eq!(parse_signal("KILL").unwrap(), 9);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
-        assert_eq!(parse_signal("hup").unwrap(), 1);
-        assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("99").is_err());
-    }
 
     #[test]
     fn runc_style_command_lines_parse() {

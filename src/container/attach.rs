@@ -8,7 +8,6 @@ use anyhow::{bail, Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::termios;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
@@ -103,35 +102,6 @@ impl DetachMatcher {
     }
 }
 
-/// Puts a terminal in raw mode and restores it on drop.
-struct RawMode {
-    fd: std::os::fd::RawFd,
-    saved: termios::Termios,
-}
-
-impl RawMode {
-    fn enter(fd: std::os::fd::BorrowedFd<'_>) -> Option<RawMode> {
-        let saved = termios::tcgetattr(fd).ok()?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, termios::SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode {
-            fd: fd.as_raw_fd(),
-            saved,
-        })
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        // The fd is our stdin, open for the life of the process.
-        let fd = std::io::stdin();
-        if fd.as_raw_fd() == self.fd {
-            let _ = termios::tcsetattr(fd.as_fd(), termios::SetArg::TCSANOW, &self.saved);
-        }
-    }
-}
-
 pub fn stdin_is_tty() -> bool {
     nix::unistd::isatty(std::io::stdin().as_raw_fd()).unwrap_or(false)
 }
@@ -153,7 +123,7 @@ pub fn session(sock: OwnedFd, o: &AttachOpts) -> Result<End> {
     let stdin = std::io::stdin();
     let use_tty = o.tty && stdin_is_tty();
     let _raw = if use_tty && o.stdin {
-        RawMode::enter(stdin.as_fd())
+        tty::RawMode::stdin()
     } else {
         None
     };

@@ -177,29 +177,10 @@ fn finish(pid: i32) -> Result<i32> {
 /// Copy between our terminal and the pty master until the process closes it.
 fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
     let stdin = std::io::stdin();
-    let saved = if interactive && client::stdin_is_tty() {
-        let t = nix::sys::termios::tcgetattr(stdin.as_fd()).ok();
-        if let Some(t) = &t {
-            let mut raw = t.clone();
-            nix::sys::termios::cfmakeraw(&mut raw);
-            let _ = nix::sys::termios::tcsetattr(
-                stdin.as_fd(),
-                nix::sys::termios::SetArg::TCSANOW,
-                &raw,
-            );
-        }
-        t
+    let _raw = if interactive && client::stdin_is_tty() {
+        tty::RawMode::stdin()
     } else {
         None
-    };
-    let restore = || {
-        if let Some(t) = &saved {
-            let _ = nix::sys::termios::tcsetattr(
-                std::io::stdin().as_fd(),
-                nix::sys::termios::SetArg::TCSANOW,
-                t,
-            );
-        }
     };
     let mut mask = nix::sys::signal::SigSet::empty();
     mask.add(nix::sys::signal::Signal::SIGWINCH);
@@ -268,7 +249,6 @@ fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
             }
         }
     })();
-    restore();
     result
 }
 

@@ -3,8 +3,7 @@
 //! exclusive lock so that two `--name x` at once cannot both win.
 
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{Flock, FlockArg};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const ADJECTIVES: &[&str] = &[
@@ -313,18 +312,10 @@ impl Names {
         }
     }
 
-    fn lock(&self) -> Result<Flock<File>> {
+    fn lock(&self) -> Result<crate::storage::Lock> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        let p = self.dir.join(".lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .with_context(|| format!("opening {}", p.display()))?;
-        Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", p.display()))
+        crate::storage::Lock::exclusive_quiet(&self.dir.join(".lock"))
     }
 
     /// The id holding `name`, if any.

@@ -46,7 +46,8 @@ const SIGNALS: &[(&str, i32)] = &[
 ];
 
 /// A signal by number, name, or SIG-name (`9`, `KILL`, `SIGKILL`,
-/// `RTMIN+3`), case-insensitive.
+/// `RTMIN+3`, `RTMAX-1`: podman's names), case-insensitive. rpod's one
+/// signal parser: `run --stop-signal`, `kill`, and `rpod oci kill`.
 pub fn parse_signal(s: &str) -> Result<i32> {
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
@@ -457,8 +458,11 @@ mod tests {
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), 37);
         assert_eq!(parse_signal("RTMAX").unwrap(), 64);
+        assert_eq!(parse_signal("RTMAX-2").unwrap(), 62);
+        assert_eq!(parse_signal("hup").unwrap(), 1);
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());
+        assert!(parse_signal("99").is_err());
     }
 
     #[test]

@@ -13,13 +13,12 @@
 //! Credential helpers (`credHelpers`, `credsStore`) are not run: rpod never
 //! spawns a process with a secret; such entries are skipped with a debug note.
 
-use super::registries::{config_home, home_dir};
+use crate::xdg::{config_home, home as home_dir};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, PartialEq, Eq)]
@@ -86,9 +85,8 @@ pub fn write_path(authfile: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit(authfile) {
         return Ok(p);
     }
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+    match crate::xdg::runtime_dir() {
         Some(d) => {
-            let d = PathBuf::from(d);
             if !d.exists() {
                 bail!(
                     "{:?} directory set by $XDG_RUNTIME_DIR does not exist: create it or unset $XDG_RUNTIME_DIR",
@@ -325,30 +323,8 @@ fn ensure_private_dir(dir: &Path) -> Result<()> {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     ensure_private_dir(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.as_deref().unwrap_or("auth.json"),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // A pre-existing temp file keeps its mode: make sure.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("writing {}", path.display()))
+    crate::storage::write_atomic_mode(path, bytes, 0o600)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Read-modify-write the write file. `edit` returns whether it changed anything.
@@ -361,8 +337,7 @@ fn modify(path: &Path, edit: impl FnOnce(&mut Map<String, Value>) -> Result<bool
     let dir = parent_dir(path);
     ensure_private_dir(dir)?;
     let dirf = std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-    let _lock = nix::fcntl::Flock::lock(dirf, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow!("locking {}: {e}", dir.display()))?;
+    let _lock = crate::storage::Lock::exclusive_on(dirf, dir)?;
     let mut doc = read_json(path)?.unwrap_or_default();
     if !matches!(
         doc.get("auths"),
@@ -461,6 +436,7 @@ pub fn remove(registry: Option<&str>, all: bool, authfile: Option<&Path>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)

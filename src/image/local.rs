@@ -3,8 +3,8 @@
 
 use crate::error::coded;
 use crate::image::reference::{is_short_name, Reference};
-use crate::storage::time::{format_rfc3339, parse_rfc3339};
 use crate::storage::{short_id, ImageRecord, Store};
+use crate::time::{format_rfc3339, parse_rfc3339_secs as parse_rfc3339};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 

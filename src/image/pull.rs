@@ -150,14 +150,16 @@ fn parse_manifest(bytes: &[u8]) -> Result<Parsed> {
     }
 }
 
-/// The OCI name of this machine's architecture.
+/// The OCI name of this machine's architecture (Go's GOARCH spelling, as
+/// image indexes and seccomp profiles use it: `386` for 32-bit x86).
 pub fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         "x86" => "386",
-        "powerpc64" => "ppc64le",
-        "arm" => "arm",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
         other => other,
     }
 }
@@ -517,7 +519,7 @@ async fn pull_reference(
             .sum::<u64>(),
         layers,
         created: config["created"].as_str().map(String::from),
-        pulled: crate::storage::time::now_rfc3339(),
+        pulled: crate::time::now_rfc3339(),
         os: config["os"].as_str().unwrap_or("linux").to_string(),
         architecture: config["architecture"]
             .as_str()

@@ -107,28 +107,6 @@ struct V1List {
     registries: Vec<String>,
 }
 
-/// The user-level config dir: $XDG_CONFIG_HOME, else ~/.config.
-pub(crate) fn config_home() -> Option<PathBuf> {
-    match std::env::var_os("XDG_CONFIG_HOME") {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => home_dir().map(|h| h.join(".config")),
-    }
-}
-
-pub(crate) fn home_dir() -> Option<PathBuf> {
-    match std::env::var_os("HOME") {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()),
-    }
-}
-
-fn cache_home() -> Option<PathBuf> {
-    match std::env::var_os("XDG_CACHE_HOME") {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => home_dir().map(|h| h.join(".cache")),
-    }
-}
-
 /// "line L, column C" of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -216,9 +194,10 @@ fn conf_paths(explicit: Option<&Path>, user_dir: Option<&Path>) -> (PathBuf, Vec
 impl RegistriesConf {
     /// Load the files that apply to this user (see the module doc).
     pub fn load(g: &crate::options::Options) -> Result<RegistriesConf> {
-        let user_dir = config_home().map(|c| c.join("containers"));
+        let user_dir = crate::xdg::config_home().map(|c| c.join("containers"));
         let (main, dirs) = conf_paths(g.registries_conf.as_deref(), user_dir.as_deref());
-        let recorded = cache_home().map(|c| c.join("containers/short-name-aliases.conf"));
+        let recorded =
+            crate::xdg::cache_home().map(|c| c.join("containers/short-name-aliases.conf"));
         Self::load_files(&main, &dirs, recorded.as_deref())
     }
 

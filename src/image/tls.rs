@@ -6,7 +6,7 @@
 //! In it, `*.crt` are extra CAs (trusted besides the system's), and a
 //! `NAME.cert` + `NAME.key` pair is a client certificate.
 
-use super::registries::config_home;
+use crate::xdg::config_home;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! `2026-11-28T07:47:15.123456789Z stdout F text` for a whole line and `P`
 //! for a chunk that did not end in a newline (the next chunk continues it).
 
-use crate::container::time;
+use crate::time;
 use std::fs::File;
 use std::io::{self, Write};
 

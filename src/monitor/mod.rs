@@ -20,9 +20,9 @@ pub mod logfile;
 mod rt;
 
 use crate::container::record::{self, ContainerRecord, Paths, State, Status};
-use crate::container::time;
 use crate::options::Options;
 use crate::sys::pidfd;
+use crate::time;
 use anyhow::{Context, Result};
 use logfile::LogWriter;
 use nix::sys::signal::Signal;

@@ -27,10 +27,7 @@ pub fn files() -> Vec<PathBuf> {
         PathBuf::from("/etc/containers/containers.conf"),
     ];
     v.extend(drop_ins(Path::new("/etc/containers/containers.conf.d")));
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    if let Some(u) = user {
+    if let Some(u) = crate::xdg::config_home() {
         v.push(u.join("containers/containers.conf"));
         v.extend(drop_ins(&u.join("containers/containers.conf.d")));
     }

@@ -210,10 +210,7 @@ pub fn log_tail(p: &Path) -> String {
 
 /// A small cache file, replaced atomically (a torn cache is only re-made).
 pub fn write_small(p: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, p)?;
-    Ok(())
+    crate::storage::write_atomic_volatile(p, bytes)
 }
 
 #[cfg(test)]

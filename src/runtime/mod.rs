@@ -519,16 +519,8 @@ fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
-    ));
-    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing pid file {}", path.display()))
+    crate::storage::write_atomic_volatile(path, pid.to_string().as_bytes())
+        .with_context(|| format!("writing pid file {}", path.display()))
 }
 
 fn run_poststart(root: &Path, saved: &Saved) -> Result<()> {

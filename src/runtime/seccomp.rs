@@ -22,6 +22,7 @@
 //! capabilities are dropped; with no_new_privs, install as late as possible,
 //! right before execve.
 
+use crate::image::host_arch;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -119,33 +120,12 @@ struct Filter {
     min_kernel: Option<String>,
 }
 
-/// The host arch in the names profiles use (Go's GOARCH spelling).
-fn host_arch() -> &'static str {
-    if cfg!(target_arch = "x86_64") {
-        "amd64"
-    } else if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else if cfg!(target_arch = "x86") {
-        "x86"
-    } else if cfg!(target_arch = "arm") {
-        "arm"
-    } else if cfg!(target_arch = "s390x") {
-        "s390x"
-    } else if cfg!(target_arch = "riscv64") {
-        "riscv64"
-    } else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
-        "ppc64le"
-    } else {
-        "unknown"
-    }
-}
-
 /// libseccomp's name for the native arch (the archMap key).
 fn native_scmp_arch() -> &'static str {
     match host_arch() {
         "amd64" => "SCMP_ARCH_X86_64",
         "arm64" => "SCMP_ARCH_AARCH64",
-        "x86" => "SCMP_ARCH_X86",
+        "386" => "SCMP_ARCH_X86",
         "arm" => "SCMP_ARCH_ARM",
         "s390x" => "SCMP_ARCH_S390X",
         "riscv64" => "SCMP_ARCH_RISCV64",

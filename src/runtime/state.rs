@@ -7,7 +7,6 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
@@ -118,15 +117,8 @@ impl Saved {
     /// runtime dir and describes processes that do not outlive a reboot, so
     /// no fsync: speed matters on this path.
     pub fn save(&self, root: &Path) -> Result<()> {
-        let dir = container_dir(root, &self.state.id);
-        let tmp = dir.join(".state.json.tmp");
-        let path = dir.join(STATE_FILE);
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(&serde_json::to_vec(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        let path = container_dir(root, &self.state.id).join(STATE_FILE);
+        crate::storage::write_atomic_volatile(&path, &serde_json::to_vec(self)?)
     }
 
     pub fn init_alive(&self) -> bool {

@@ -27,9 +27,25 @@ impl Lock {
         })
     }
 
+    /// Exclusive, waiting without a word: for locks held only for a few
+    /// file operations (the container-name table).
+    pub fn exclusive_quiet(path: &Path) -> Result<Lock> {
+        acquire(path, false, &mut |_| {})
+    }
+
     /// The exclusive lock if nobody holds the file, else None at once.
     pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
-        let f = open(path)?;
+        Lock::try_exclusive_on(open(path)?, path)
+    }
+
+    /// Exclusive on a file or directory already open (`path` names it in
+    /// errors), waiting without a word.
+    pub fn exclusive_on(f: File, path: &Path) -> Result<Lock> {
+        block(f, FlockArg::LockExclusive, path)
+    }
+
+    /// [`Lock::try_exclusive`] on a file or directory already open.
+    pub fn try_exclusive_on(f: File, path: &Path) -> Result<Option<Lock>> {
         match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(l) => Ok(Some(Lock { _f: l })),
             Err((_, Errno::EWOULDBLOCK)) => Ok(None),
@@ -51,7 +67,7 @@ fn open(path: &Path) -> Result<File> {
 
 /// Try without blocking; when that fails, call `waiting` and block.
 fn acquire(path: &Path, shared: bool, waiting: &mut dyn FnMut(&Path)) -> Result<Lock> {
-    let (nb, block) = if shared {
+    let (nb, block_arg) = if shared {
         (FlockArg::LockSharedNonblock, FlockArg::LockShared)
     } else {
         (FlockArg::LockExclusiveNonblock, FlockArg::LockExclusive)
@@ -63,9 +79,13 @@ fn acquire(path: &Path, shared: bool, waiting: &mut dyn FnMut(&Path)) -> Result<
         Err((_, e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
     };
     waiting(path);
-    let mut f = f;
+    block(f, block_arg, path)
+}
+
+/// Block until `arg` is granted (again after a signal).
+fn block(mut f: File, arg: FlockArg, path: &Path) -> Result<Lock> {
     loop {
-        match Flock::lock(f, block) {
+        match Flock::lock(f, arg) {
             Ok(l) => return Ok(Lock { _f: l }),
             Err((back, Errno::EINTR)) => f = back,
             Err((_, e)) => return Err(e).with_context(|| format!("locking {}", path.display())),

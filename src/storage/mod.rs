@@ -23,7 +23,6 @@ mod blobs;
 mod images;
 mod layers;
 mod lock;
-pub mod time;
 
 pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
 pub use blobs::BlobWriter;
@@ -93,21 +92,23 @@ pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
 /// The store root when --root isn't given: $XDG_DATA_HOME/rpod, else
 /// ~/.local/share/rpod.
 pub fn default_root() -> Result<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
-        return Ok(PathBuf::from(x).join("rpod"));
+    // No password-database fallback here: inside rpod's user namespace we
+    // are uid 0, and the store must be the same path inside and out.
+    if let Some(x) = crate::xdg::var("XDG_DATA_HOME") {
+        return Ok(x.join("rpod"));
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+    let home = crate::xdg::var("HOME").context(
         "neither XDG_DATA_HOME nor HOME is set: cannot choose a storage root (use --root)",
     )?;
-    Ok(PathBuf::from(home).join(".local/share/rpod"))
+    Ok(home.join(".local/share/rpod"))
 }
 
 /// The runtime dir when --runroot isn't given: $XDG_RUNTIME_DIR/rpod; without
 /// XDG_RUNTIME_DIR, /run/user/UID/rpod when that dir is ours (as podman
 /// does), else /tmp/rpod-run-UID, which must be ours and private.
 pub fn default_runroot() -> Result<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| Path::new(x).is_absolute()) {
-        return Ok(PathBuf::from(x).join("rpod"));
+    if let Some(x) = crate::xdg::runtime_dir() {
+        return Ok(x.join("rpod"));
     }
     let uid = host_uid();
     let run_user = PathBuf::from(format!("/run/user/{uid}"));
@@ -245,8 +246,7 @@ impl Store {
         for e in rd.flatten() {
             let p = e.path();
             let Ok(f) = fs::File::open(&p) else { continue };
-            let Ok(held) = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-            else {
+            let Ok(Some(held)) = Lock::try_exclusive_on(f, &p) else {
                 continue; // a live writer holds it
             };
             let res = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -301,9 +301,7 @@ impl Store {
                 Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
             };
             let lock_fd = file.try_clone().context("duplicating a descriptor")?;
-            let lock = nix::fcntl::Flock::lock(lock_fd, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, e)| e)
-                .with_context(|| format!("locking {}", path.display()))?;
+            let lock = Lock::exclusive_on(lock_fd, &path)?;
             // A cleaner may have taken and removed it between create and lock.
             let same = fs::symlink_metadata(&path)
                 .ok()
@@ -501,7 +499,7 @@ pub fn short_id(id: &str) -> &str {
 pub(crate) struct TmpEntry {
     pub path: PathBuf,
     pub file: fs::File,
-    _lock: Option<nix::fcntl::Flock<fs::File>>,
+    _lock: Option<Lock>,
     keep: bool,
     dir: bool,
 }

@@ -1,7 +1,7 @@
 //! Terminal window sizes (the ioctls nix only offers as unsafe macros).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// Rows and columns of a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,4 +43,29 @@ pub fn set_winsize(fd: BorrowedFd<'_>, size: WinSize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Our stdin in raw mode (`cfmakeraw`) while a terminal session is
+/// proxied; the saved mode comes back on drop. rpod's one raw-mode switch
+/// (`attach`, `exec -t`, `rpod oci run` with a pty).
+pub struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    /// None when stdin is no terminal or refuses raw mode.
+    pub fn stdin() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        use nix::sys::termios::{tcsetattr, SetArg};
+        let _ = tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, &self.0);
+    }
 }

@@ -269,25 +269,9 @@ pub fn source_dirs() -> Vec<PathBuf> {
         return std::env::split_paths(&v).collect();
     }
     let mut dirs = Vec::new();
-    // A generator may run with a bare environment: fall back to the
+    // A generator may run with a bare environment: xdg falls back to the
     // password database for the home directory.
-    let passwd_home = || {
-        nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
-    };
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|x| Path::new(x).is_absolute())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|h| Path::new(h).is_absolute())
-                .map(PathBuf::from)
-                .or_else(passwd_home)
-                .map(|h| h.join(".config"))
-        });
-    if let Some(c) = config {
+    if let Some(c) = crate::xdg::config_home() {
         dirs.push(c.join("containers/systemd"));
     }
     let uid = nix::unistd::getuid().as_raw();

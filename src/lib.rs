@@ -1,0 +1,26 @@
+//! rpod: rootless, daemonless containers.
+//!
+//! The library: every concept lives in its own module (see README.md,
+//! "Where things live"). `src/main.rs` only calls [`cli::run`] and turns the
+//! result into an exit code; `src/bin/rpod-monitor.rs` runs the monitor loop
+//! from [`monitor`]. `unsafe` is denied crate-wide (`[lints]` in Cargo.toml)
+//! and allowed in [`sys`] only.
+
+#[macro_use]
+mod log;
+
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod image;
+pub mod monitor;
+pub mod network;
+pub mod options;
+pub mod rootfs;
+pub mod runtime;
+pub mod storage;
+pub mod sys;
+pub mod systemd;
+pub mod time;
+pub mod userns;
+pub mod xdg;
