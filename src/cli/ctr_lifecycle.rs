@@ -5,9 +5,12 @@
 use super::container::*;
 use super::GlobalOpts;
 use crate::container::attach::parse_detach_keys;
+use crate::container::create::{ContainerSpec, SdNotify};
 use crate::container::record::Paths;
 use crate::container::{self as ctr, AttachOptions, Attached, Outcomes, Selection, Target};
+use crate::network::NetworkMode;
 use crate::options::Options;
+use crate::storage::ImageRecord;
 use anyhow::{bail, Result};
 use std::io::Write;
 
@@ -85,13 +88,109 @@ fn report_all(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> 
     }
 }
 
+/// `run`'s and `create`'s flags as a container spec, each checked that can
+/// be before the image is known (and in this order: the first bad flag is
+/// the one reported).
+fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<ContainerSpec> {
+    if let Some(n) = &o.name {
+        ctr::names::validate(n)?;
+    }
+    let network = NetworkMode::parse(o.network.as_deref())?;
+    network.check_supported()?;
+    // network: -p syntax errors before pulling.
+    for p in &o.publish {
+        crate::network::ports::parse(p)?;
+    }
+    crate::network::validate_add_hosts(&o.add_host)?;
+    if let Some(f) = &o.cidfile {
+        if f.exists() {
+            bail!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                f.display()
+            );
+        }
+    }
+    let security = ctr::opts::parse_security_opts(&o.security_opt)?;
+    let sysctls = ctr::spec::parse_sysctls(&o.sysctl)?;
+    let userns = ctr::opts::parse_userns(o.userns.as_deref())?;
+    let stop_signal = o
+        .stop_signal
+        .as_deref()
+        .map(ctr::opts::parse_signal)
+        .transpose()?;
+    let memory = o
+        .memory
+        .as_deref()
+        .map(ctr::opts::parse_bytes)
+        .transpose()?;
+    let sdnotify = match o.sdnotify.as_str() {
+        "conmon" => SdNotify::Conmon,
+        "container" => SdNotify::Container,
+        "ignore" => SdNotify::Ignore,
+        other => bail!("invalid --sdnotify {other:?}: use conmon, container or ignore"),
+    };
+    Ok(ContainerSpec {
+        image: image.to_string(),
+        command: command.to_vec(),
+        name: o.name.clone(),
+        replace: o.replace,
+        cidfile: o.cidfile.clone(),
+        env: o.env.clone(),
+        env_file: o.env_file.clone(),
+        env_host: o.env_host,
+        volumes: o.volume.clone(),
+        mounts: o.mount.clone(),
+        tmpfs: o.tmpfs.clone(),
+        workdir: o.workdir.clone(),
+        user: o.user.clone(),
+        entrypoint: o.entrypoint.as_deref().map(ctr::opts::parse_entrypoint),
+        hostname: o.hostname.clone(),
+        read_only: o.read_only,
+        init: o.init,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        security,
+        security_opt: o.security_opt.clone(),
+        userns,
+        userns_mode: o.userns.clone().unwrap_or_default(),
+        stop_signal,
+        stop_timeout: o.stop_timeout,
+        labels: o.label.clone(),
+        network,
+        publish: o.publish.clone(),
+        publish_all: o.publish_all,
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_option: o.dns_option.clone(),
+        add_host: o.add_host.clone(),
+        memory,
+        cpus: o.cpus,
+        pids_limit: o.pids_limit,
+        ulimits: o.ulimit.clone(),
+        sysctls,
+        group_add: o.group_add.clone(),
+        interactive: o.interactive,
+        tty: o.tty,
+        rm: o.rm,
+        sdnotify,
+        create_command: std::env::args().collect(),
+    })
+}
+
+/// The image for a new container, per `--pull` and the registry flags.
+fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
+    crate::image::ensure_image(g, name, &o.pull, &o.registry, &o.platform)
+}
+
 pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     // network: --network container:X runs in X's user namespace.
     crate::network::setup::enter_userns(g, a.opts.network.as_deref())?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
-    let rec = ctr::create::create(g, &paths, &a.opts, &a.image, &a.command)?;
+    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     if a.detach {
         ctr::spawn(&opts, &paths, &rec, false)?;
         writeln!(std::io::stdout().lock(), "{}", rec.id)?;
@@ -108,8 +207,10 @@ pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 
 pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     crate::userns::enter()?;
-    let paths = Paths::new(&g.into())?;
-    let rec = ctr::create::create(g, &paths, &a.opts, &a.image, &a.command)?;
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The container operations behind the lifecycle commands (start, stop,
 //! kill, rm, wait, attach, rename, cleanup, prune, mount, unmount): typed
 //! options in, typed reports out. Nothing here prints to stdout or picks an
-//! exit code; the CLI (`crate::cli::ctr_lifecycle`) does both.
+//! exit code; the CLI (`cli::ctr_lifecycle`) does both.
 
 use super::attach::{self, AttachOpts, End};
 use super::record::{self, ContainerRecord, Paths};
