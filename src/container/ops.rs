@@ -384,22 +384,21 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
     }))
 }
 
-/// Remove every container that does not run: the id and outcome of each
-/// removal, newest first. The caller is in rpod's user namespace.
-pub fn prune(paths: &Paths) -> Result<Vec<(String, Result<()>)>> {
+/// Remove every container that does not run, newest first, telling
+/// `removed` each id and the outcome as it goes; an error from `removed`
+/// ends the pruning. The caller is in rpod's user namespace.
+pub fn prune(paths: &Paths, mut removed: impl FnMut(&str, Result<()>) -> Result<()>) -> Result<()> {
     // Files of removed containers whose monitor died while deleting them.
     for id in record::retired(paths) {
         let _ = record::purge(paths, &id);
     }
-    let mut out = Vec::new();
     for (id, _) in lifecycle::all_ids(paths)? {
         if record::observe(paths, &id).is_running() {
             continue;
         }
-        let r = lifecycle::remove_container(paths, &id, false, None);
-        out.push((id, r));
+        removed(&id, lifecycle::remove_container(paths, &id, false, None))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The containers whose root filesystem is mounted in this mount
