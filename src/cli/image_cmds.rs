@@ -10,8 +10,8 @@ use crate::image::{
     PullProgress, PullStep, Removal, EXIT_IN_USE, EXIT_NOT_FOUND,
 };
 use crate::options::Options;
-use crate::time::{format_go, human_duration_secs as human_duration, now_secs};
 use crate::storage::{short_id, ImageRecord, Store};
+use crate::time::{format_go, human_duration_secs as human_duration, now_secs};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};

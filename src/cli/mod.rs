@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod container;
+mod ctr_lifecycle;
 pub mod ctr_views;
 pub mod format;
 pub mod generate;
@@ -295,7 +296,6 @@ enum MonitorOnly {
 }
 
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
-    use crate::container as ctr;
     use image_cmds as img;
     match cmd {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => img::pull_cmd(g, &a),
@@ -308,16 +308,28 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Login(a) => img::login_cmd(g, &a),
         Command::Logout(a) => img::logout_cmd(g, &a),
 
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => ctr::run_cmd(g, a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            ctr::create_cmd(g, a)
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
+            ctr_lifecycle::run_cmd(g, a)
         }
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => ctr::start_cmd(g, &a),
-        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop_cmd(g, &a),
-        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill_cmd(g, &a),
-        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm_cmd(g, &a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            ctr_lifecycle::create_cmd(g, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            ctr_lifecycle::start_cmd(g, &a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            ctr_lifecycle::stop_cmd(g, &a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            ctr_lifecycle::kill_cmd(g, &a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
+            ctr_lifecycle::rm_cmd(g, &a)
+        }
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr_views::ps_cmd(g, &a),
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait_cmd(g, &a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            ctr_lifecycle::wait_cmd(g, &a)
+        }
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             ctr_views::exec_cmd(g, &a)
         }
@@ -331,15 +343,15 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
             system_cmds::port_cmd(g, &a)
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
-            ctr::attach_cmd(g, &a)
+            ctr_lifecycle::attach_cmd(g, &a)
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
-            ctr::rename_cmd(g, &a)
+            ctr_lifecycle::rename_cmd(g, &a)
         }
-        Command::Container(ContainerCommand::Cleanup(a)) => ctr::cleanup_cmd(g, &a),
-        Command::Container(ContainerCommand::Prune(a)) => ctr::prune_cmd(g, &a),
-        Command::Mount(a) => ctr::mount_cmd(g, &a),
-        Command::Unmount(a) => ctr::unmount_cmd(g, &a),
+        Command::Container(ContainerCommand::Cleanup(a)) => ctr_lifecycle::cleanup_cmd(g, &a),
+        Command::Container(ContainerCommand::Prune(a)) => ctr_lifecycle::prune_cmd(g, &a),
+        Command::Mount(a) => ctr_lifecycle::mount_cmd(g, &a),
+        Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
 
         Command::Version => system::version_cmd(),

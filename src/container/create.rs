@@ -1,17 +1,117 @@
-//! `create` (and the first half of `run`): from flags and an image to a
-//! container directory holding container.json, state.json, the OCI bundle's
-//! config.json and the name files.
+//! `create` (and the first half of `run`): from a [`ContainerSpec`] and an
+//! image to a container directory holding container.json, state.json, the
+//! OCI bundle's config.json and the name files.
 
 use super::names;
 use super::opts::{self, SecurityOpts, Userns};
 use super::record::{self, ContainerRecord, MountRecord, Paths};
-use crate::cli::container::ContainerOpts;
-use crate::cli::GlobalOpts;
 use crate::network::{self, NetworkMode};
+use crate::options::Options;
 use crate::storage::ImageRecord;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// How the monitor notifies systemd (`--sdnotify`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SdNotify {
+    /// The monitor says READY once the container runs.
+    Conmon,
+    /// The container's own sd_notify messages are passed on.
+    #[default]
+    Container,
+    /// Nothing is sent.
+    Ignore,
+}
+
+impl SdNotify {
+    /// The name recorded in container.json (and read by the monitor).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdNotify::Conmon => "conmon",
+            SdNotify::Container => "container",
+            SdNotify::Ignore => "ignore",
+        }
+    }
+}
+
+/// What a new container is made of (podman's specgen): the caller builds it
+/// from its flags. Settings with a syntax that can be checked before the
+/// image is known come parsed; the others (environment, mounts, labels,
+/// port mappings) are parsed here, after the image, in the order they
+/// always were, so a bad value and a missing image fail the same way.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// The image as the user named it.
+    pub image: String,
+    /// The command and its arguments (empty: the image's Cmd).
+    pub command: Vec<String>,
+    /// The name (None: a generated adjective_noun); checked by `names::validate`.
+    pub name: Option<String>,
+    /// Remove a container that holds the name.
+    pub replace: bool,
+    /// A file to write the new container's id to; must not exist.
+    pub cidfile: Option<PathBuf>,
+    /// KEY=VALUE, or KEY to copy it from the host.
+    pub env: Vec<String>,
+    pub env_file: Vec<PathBuf>,
+    /// Copy the whole host environment.
+    pub env_host: bool,
+    /// `-v HOST:CONTAINER[:OPTS]`.
+    pub volumes: Vec<String>,
+    /// `--mount type=…,…`.
+    pub mounts: Vec<String>,
+    /// `--tmpfs DIR[:OPTS]`.
+    pub tmpfs: Vec<String>,
+    pub workdir: Option<String>,
+    /// USER[:GROUP] (None: keep-id's, or the image's).
+    pub user: Option<String>,
+    /// Replaces the image's entrypoint (and drops its Cmd).
+    pub entrypoint: Option<Vec<String>>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub init: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security: SecurityOpts,
+    /// The `--security-opt` values as given, for inspect.
+    pub security_opt: Vec<String>,
+    pub userns: Userns,
+    /// The `--userns` value as given ("" for none), for inspect.
+    pub userns_mode: String,
+    /// None: the image's StopSignal, or SIGTERM.
+    pub stop_signal: Option<i32>,
+    /// Seconds between the stop signal and SIGKILL (None: 10).
+    pub stop_timeout: Option<u32>,
+    /// KEY=VALUE.
+    pub labels: Vec<String>,
+    pub network: NetworkMode,
+    /// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, syntax checked.
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    /// HOST:IP lines for /etc/hosts, checked.
+    pub add_host: Vec<String>,
+    /// Bytes.
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    /// NAME=SOFT[:HARD].
+    pub ulimits: Vec<String>,
+    pub sysctls: Vec<(String, String)>,
+    pub group_add: Vec<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    /// Remove the container when it exits.
+    pub rm: bool,
+    pub sdnotify: SdNotify,
+    /// The command line that created the container, for inspect and
+    /// `generate systemd --new`.
+    pub create_command: Vec<String>,
+}
 
 /// Everything the OCI spec is built from, resolved and checked.
 #[derive(Debug, Clone)]
@@ -40,36 +140,9 @@ pub struct Plan {
     pub pids_limit: Option<i64>,
 }
 
-/// Checks that need no image: fail before pulling.
-fn precheck(o: &ContainerOpts, command: &[String]) -> Result<()> {
-    let _ = command;
-    if let Some(n) = &o.name {
-        names::validate(n)?;
-    }
-    let mode = NetworkMode::parse(o.network.as_deref())?;
-    mode.check_supported()?;
-    // network: -p syntax errors before pulling.
-    for p in &o.publish {
-        network::ports::parse(p)?;
-    }
-    network::validate_add_hosts(&o.add_host)?;
-    if let Some(f) = &o.cidfile {
-        if f.exists() {
-            bail!(
-                "container id file exists. Ensure another container is not using it or delete {}",
-                f.display()
-            );
-        }
-    }
-    opts::parse_security_opts(&o.security_opt)?;
-    super::spec::parse_sysctls(&o.sysctl)?;
-    opts::parse_userns(o.userns.as_deref())?;
-    if let Some(s) = &o.stop_signal {
-        opts::parse_signal(s)?;
-    }
-    if let Some(m) = &o.memory {
-        opts::parse_bytes(m)?;
-    }
+/// The checks of the spec that need the host, not the image: fail before
+/// pulling.
+fn precheck(o: &ContainerSpec) -> Result<()> {
     if o.init {
         opts::find_catatonit()?;
     }
@@ -90,15 +163,18 @@ fn image_name_for(rec: &ImageRecord, asked: &str) -> String {
         .unwrap_or_else(|| asked.to_string())
 }
 
-/// Create a container. The caller has entered rpod's user namespace.
+/// Create a container. The caller has entered rpod's user namespace;
+/// `resolve_image` finds (or pulls) the image named in the spec, once the
+/// checks that need no image have passed.
 pub fn create(
-    g: &GlobalOpts,
+    options: &Options,
     paths: &Paths,
-    o: &ContainerOpts,
-    image_name: &str,
-    command: &[String],
+    o: &ContainerSpec,
+    resolve_image: impl FnOnce(&str) -> Result<ImageRecord>,
 ) -> Result<ContainerRecord> {
-    precheck(o, command)?;
+    precheck(o)?;
+    let image_name = o.image.as_str();
+    let command = o.command.as_slice();
     if let Some(n) = &o.name {
         if let Some(holder) = paths.names().lookup(n).filter(|h| record::exists(paths, h)) {
             if o.replace {
@@ -109,20 +185,14 @@ pub fn create(
             }
         }
     }
-    let pull = crate::image::PullOptions {
-        registry: (&o.registry).into(),
-        platform: (&o.platform).into(),
-    };
-    let progress = crate::cli::image_cmds::PullReporter::new(false);
-    let image =
-        crate::image::ensure_image(&g.into(), image_name, o.pull.parse()?, &pull, &progress)?;
-    let store = crate::storage::Store::open(&g.into())?;
+    let image = resolve_image(image_name)?;
+    let store = crate::storage::Store::open(options)?;
     let config = store.image_config(&image)?;
     let ic = config.config().clone().unwrap_or_default();
 
     let id = names::new_id();
     let entrypoint = match &o.entrypoint {
-        Some(e) => opts::parse_entrypoint(e),
+        Some(e) => e.clone(),
         None => ic.entrypoint().clone().unwrap_or_default(),
     };
     // A new entrypoint drops the image's Cmd, as podman and docker do.
@@ -156,7 +226,7 @@ pub fn create(
     }
 
     // keep-id runs as you (or uid=/gid=) unless --user says otherwise.
-    let keep_id = match opts::parse_userns(o.userns.as_deref())? {
+    let keep_id = match o.userns {
         Userns::KeepId { uid, gid } => Some(format!(
             "{}:{}",
             uid.unwrap_or_else(|| super::spec::outer_id(
@@ -185,18 +255,18 @@ pub fn create(
     }
 
     let mut mounts = Vec::new();
-    for v in &o.volume {
+    for v in &o.volumes {
         mounts.push(opts::parse_volume(v)?);
     }
-    for m in &o.mount {
+    for m in &o.mounts {
         mounts.push(opts::parse_mount(m)?);
     }
     for t in &o.tmpfs {
         mounts.push(opts::parse_tmpfs(t)?);
     }
 
-    let stop_signal = match (&o.stop_signal, ic.stop_signal()) {
-        (Some(s), _) => opts::parse_signal(s)?,
+    let stop_signal = match (o.stop_signal, ic.stop_signal()) {
+        (Some(s), _) => s,
         (None, Some(s)) => opts::parse_signal(s).unwrap_or(libc::SIGTERM),
         (None, None) => libc::SIGTERM,
     };
@@ -206,11 +276,10 @@ pub fn create(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    labels.extend(opts::parse_labels(&o.label)?);
+    labels.extend(opts::parse_labels(&o.labels)?);
 
     // network: container:NAME is recorded as the target's id.
-    let network =
-        network::setup::resolve_container(paths, NetworkMode::parse(o.network.as_deref())?)?;
+    let network = network::setup::resolve_container(paths, o.network.clone())?;
     // network: -p/-P, with random host ports chosen now as podman does.
     let ports: Vec<String> = if network::setup::ports_apply(&network) {
         let exposed = ic.exposed_ports().clone().unwrap_or_default();
@@ -224,8 +293,6 @@ pub fn create(
         }
         Vec::new()
     };
-    let security = opts::parse_security_opts(&o.security_opt)?;
-    let userns = opts::parse_userns(o.userns.as_deref())?;
     let init = if o.init {
         Some(opts::find_catatonit()?)
     } else {
@@ -236,7 +303,7 @@ pub fn create(
         args.insert(0, "--".into());
         args.insert(0, "/run/podman-init".into());
     }
-    let memory = o.memory.as_deref().map(opts::parse_bytes).transpose()?;
+    let memory = o.memory;
 
     let plan = Plan {
         args,
@@ -252,13 +319,13 @@ pub fn create(
         read_only: o.read_only,
         tty: o.tty,
         network: network.clone(),
-        security,
+        security: o.security.clone(),
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
-        ulimits: o.ulimit.clone(),
-        sysctls: super::spec::parse_sysctls(&o.sysctl)?,
-        userns,
+        ulimits: o.ulimits.clone(),
+        sysctls: o.sysctls.clone(),
+        userns: o.userns.clone(),
         init,
         memory,
         cpus: o.cpus,
@@ -292,11 +359,11 @@ pub fn create(
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         security_opt: o.security_opt.clone(),
-        userns: o.userns.clone().unwrap_or_default(),
-        sdnotify: o.sdnotify.clone(),
-        storage_driver: g.storage_driver.clone(),
+        userns: o.userns_mode.clone(),
+        sdnotify: o.sdnotify.as_str().to_string(),
+        storage_driver: options.storage_driver.clone(),
         ports,
-        create_command: std::env::args().collect(),
+        create_command: o.create_command.clone(),
     };
 
     // The bundle first, then the record: a container is listed only once

@@ -2,7 +2,7 @@
 //! and removing containers.
 
 use super::record::{self, ContainerRecord, Paths, State};
-use crate::cli::GlobalOpts;
+use crate::options::Options;
 use crate::sys::pidfd;
 use anyhow::{bail, Context, Result};
 use std::io::BufRead;
@@ -22,7 +22,7 @@ pub enum Spawned {
 /// under the container's lock, so racing starts make one monitor). An error
 /// carries the monitor's exit code (125, or 126/127 from the runtime).
 pub fn spawn_monitor(
-    g: &GlobalOpts,
+    g: &Options,
     paths: &Paths,
     rec: &ContainerRecord,
     attach: bool,
@@ -59,7 +59,7 @@ pub fn spawn_monitor(
 
 fn monitor_command(
     cmd: &mut Command,
-    g: &GlobalOpts,
+    g: &Options,
     paths: &Paths,
     rec: &ContainerRecord,
     attach: bool,

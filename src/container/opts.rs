@@ -373,9 +373,10 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts> {
 }
 
 /// `--userns`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Userns {
     /// rpod's user namespace (0 -> you, 1.. -> subuids).
+    #[default]
     Default,
     /// Same as the default for rootless: there is no other "host" we can use.
     Host,

@@ -1,0 +1,472 @@
+//! The container lifecycle commands (run, create, start, stop, kill, rm,
+//! wait, attach, rename, container cleanup and prune, mount, unmount): their
+//! flags mapped onto `crate::container`'s operations, and what they print.
+
+use super::container::*;
+use super::GlobalOpts;
+use crate::container::attach::parse_detach_keys;
+use crate::container::create::{ContainerSpec, SdNotify};
+use crate::container::record::Paths;
+use crate::container::{self as ctr, AttachOptions, Attached, Outcomes, Selection, Target};
+use crate::network::NetworkMode;
+use crate::options::Options;
+use crate::storage::ImageRecord;
+use anyhow::{bail, Result};
+use std::io::Write;
+
+const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+/// The command's result for how an attach session ended: the container's
+/// exit code becomes rpod's.
+fn attached(a: Attached) -> Result<()> {
+    match a {
+        Attached::Exited(0) | Attached::Detached => Ok(()),
+        Attached::Exited(c) => Err(crate::error::exit_status(c)),
+    }
+}
+
+/// Run `f` for each container; report every failure, return the last.
+fn each(names: &[String], ignore: bool, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut last = None;
+    for n in names {
+        if let Err(e) = f(n) {
+            let missing = e.to_string().contains("no such container");
+            if ignore && missing {
+                continue;
+            }
+            if let Some(prev) = last.replace(e) {
+                eprintln!("Error: {prev:#}");
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Print the line of each container a sequential operation acted on, in
+/// order; report every failure, return the last (a failed write counts as
+/// that container's failure).
+fn report_each(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
+    let mut last = None;
+    for r in outcomes {
+        let r = r.and_then(|t| {
+            writeln!(std::io::stdout().lock(), "{}", line(&t))?;
+            Ok(())
+        });
+        if let Err(e) = r {
+            if let Some(prev) = last.replace(e) {
+                eprintln!("Error: {prev:#}");
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// [`report_each`] for an operation that ran all at once: the lines are
+/// printed in order, and a failed write ends the command.
+fn report_all(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut last = None;
+    for r in outcomes {
+        match r {
+            Ok(t) => writeln!(out, "{}", line(&t))?,
+            Err(e) => {
+                if let Some(prev) = last.replace(e) {
+                    eprintln!("Error: {prev:#}");
+                }
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `run`'s and `create`'s flags as a container spec, each checked that can
+/// be before the image is known (and in this order: the first bad flag is
+/// the one reported).
+fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<ContainerSpec> {
+    if let Some(n) = &o.name {
+        ctr::names::validate(n)?;
+    }
+    let network = NetworkMode::parse(o.network.as_deref())?;
+    network.check_supported()?;
+    // network: -p syntax errors before pulling.
+    for p in &o.publish {
+        crate::network::ports::parse(p)?;
+    }
+    crate::network::validate_add_hosts(&o.add_host)?;
+    if let Some(f) = &o.cidfile {
+        if f.exists() {
+            bail!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                f.display()
+            );
+        }
+    }
+    let security = ctr::opts::parse_security_opts(&o.security_opt)?;
+    let sysctls = ctr::spec::parse_sysctls(&o.sysctl)?;
+    let userns = ctr::opts::parse_userns(o.userns.as_deref())?;
+    let stop_signal = o
+        .stop_signal
+        .as_deref()
+        .map(ctr::opts::parse_signal)
+        .transpose()?;
+    let memory = o
+        .memory
+        .as_deref()
+        .map(ctr::opts::parse_bytes)
+        .transpose()?;
+    let sdnotify = match o.sdnotify.as_str() {
+        "conmon" => SdNotify::Conmon,
+        "container" => SdNotify::Container,
+        "ignore" => SdNotify::Ignore,
+        other => bail!("invalid --sdnotify {other:?}: use conmon, container or ignore"),
+    };
+    Ok(ContainerSpec {
+        image: image.to_string(),
+        command: command.to_vec(),
+        name: o.name.clone(),
+        replace: o.replace,
+        cidfile: o.cidfile.clone(),
+        env: o.env.clone(),
+        env_file: o.env_file.clone(),
+        env_host: o.env_host,
+        volumes: o.volume.clone(),
+        mounts: o.mount.clone(),
+        tmpfs: o.tmpfs.clone(),
+        workdir: o.workdir.clone(),
+        user: o.user.clone(),
+        entrypoint: o.entrypoint.as_deref().map(ctr::opts::parse_entrypoint),
+        hostname: o.hostname.clone(),
+        read_only: o.read_only,
+        init: o.init,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        security,
+        security_opt: o.security_opt.clone(),
+        userns,
+        userns_mode: o.userns.clone().unwrap_or_default(),
+        stop_signal,
+        stop_timeout: o.stop_timeout,
+        labels: o.label.clone(),
+        network,
+        publish: o.publish.clone(),
+        publish_all: o.publish_all,
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_option: o.dns_option.clone(),
+        add_host: o.add_host.clone(),
+        memory,
+        cpus: o.cpus,
+        pids_limit: o.pids_limit,
+        ulimits: o.ulimit.clone(),
+        sysctls,
+        group_add: o.group_add.clone(),
+        interactive: o.interactive,
+        tty: o.tty,
+        rm: o.rm,
+        sdnotify,
+        create_command: std::env::args().collect(),
+    })
+}
+
+/// The image for a new container, per `--pull` and the registry flags.
+fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
+    let pull = crate::image::PullOptions {
+        registry: (&o.registry).into(),
+        platform: (&o.platform).into(),
+    };
+    let progress = super::image_cmds::PullReporter::new(false);
+    crate::image::ensure_image(&g.into(), name, o.pull.parse()?, &pull, &progress)
+}
+
+pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
+    // network: --network container:X runs in X's user namespace.
+    crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
+    if a.detach {
+        ctr::spawn(&opts, &paths, &rec, false)?;
+        writeln!(std::io::stdout().lock(), "{}", rec.id)?;
+        return Ok(());
+    }
+    ctr::spawn(&opts, &paths, &rec, true)?;
+    let how = AttachOptions {
+        stdin: rec.interactive,
+        detach_keys: keys,
+        sig_proxy: a.sig_proxy,
+    };
+    attached(ctr::attach_to(&paths, &rec, &how)?)
+}
+
+pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    crate::userns::enter()?;
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
+    writeln!(std::io::stdout().lock(), "{}", rec.id)?;
+    Ok(())
+}
+
+pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
+    // network: a container:X container starts in X's user namespace.
+    crate::network::setup::enter_userns_for(&g.into(), &a.containers)?;
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let attach = a.attach || a.interactive;
+    if attach && a.containers.len() > 1 {
+        bail!("you cannot start and attach multiple containers at once");
+    }
+    each(&a.containers, false, |name| {
+        let s = ctr::start(&opts, &paths, name, attach)?;
+        if attach {
+            let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
+            let how = AttachOptions {
+                stdin: a.interactive,
+                detach_keys: parse_detach_keys(keys)?,
+                sig_proxy: a.sig_proxy,
+            };
+            return attached(ctr::attach_to(&paths, &s.rec, &how)?);
+        }
+        // podman 4.3 succeeds silently for a container that already runs.
+        if s.started {
+            writeln!(std::io::stdout().lock(), "{name}")?;
+        }
+        Ok(())
+    })
+}
+
+pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let sel = Selection {
+        names: a.containers.clone(),
+        cidfiles: a.cidfile.clone(),
+        all: a.all,
+        ignore: a.ignore,
+    };
+    let o = ctr::StopOptions { timeout: a.time };
+    report_all(ctr::stop(&paths, &sel, o)?, |t| &t.name)
+}
+
+pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let sig = ctr::opts::parse_signal(&a.signal)?;
+    let sel = Selection {
+        names: a.containers.clone(),
+        cidfiles: a.cidfile.clone(),
+        all: a.all,
+        ignore: false,
+    };
+    report_each(ctr::kill(&paths, &sel, sig)?, |t| &t.name)
+}
+
+pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
+    crate::userns::enter()?;
+    let paths = Paths::new(&g.into())?;
+    let sel = Selection {
+        names: a.containers.clone(),
+        cidfiles: a.cidfile.clone(),
+        all: a.all,
+        ignore: a.ignore,
+    };
+    let o = ctr::RmOptions {
+        force: a.force,
+        timeout: a.time,
+    };
+    let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.id);
+    // --cidfile names the file to remove once its container is gone.
+    if res.is_ok() {
+        for f in &a.cidfile {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    res
+}
+
+fn wait_condition(c: &str) -> Result<ctr::WaitCondition> {
+    Ok(match c {
+        "stopped" => ctr::WaitCondition::Stopped,
+        "exited" => ctr::WaitCondition::Exited,
+        "running" => ctr::WaitCondition::Running,
+        _ => bail!("invalid --condition {c:?}: use stopped, exited or running"),
+    })
+}
+
+pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let conditions = a
+        .condition
+        .iter()
+        .map(|c| wait_condition(c))
+        .collect::<Result<Vec<_>>>()?;
+    each(&a.containers, a.ignore, |name| {
+        let code = ctr::wait(&paths, name, &conditions)?;
+        writeln!(std::io::stdout().lock(), "{code}")?;
+        Ok(())
+    })
+}
+
+pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let rec = ctr::attachable(&paths, &a.container)?;
+    let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
+    let how = AttachOptions {
+        stdin: !a.no_stdin && rec.interactive,
+        detach_keys: parse_detach_keys(keys)?,
+        sig_proxy: a.sig_proxy,
+    };
+    attached(ctr::attach_to(&paths, &rec, &how)?)
+}
+
+pub fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    ctr::rename(&paths, &a.container, &a.name)
+}
+
+pub fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
+    crate::userns::enter()?;
+    let paths = Paths::new(&g.into())?;
+    report_each(ctr::cleanup(&paths, &a.containers, a.all, a.rm)?, |t| &t.id)
+}
+
+pub fn prune_cmd(g: &GlobalOpts, a: &ContainerPruneArgs) -> Result<()> {
+    crate::userns::enter()?;
+    let paths = Paths::new(&g.into())?;
+    if !a.force {
+        eprint!("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    ctr::prune(&paths, |id, r| {
+        match r {
+            Ok(()) => writeln!(out, "{id}")?,
+            Err(e) => eprintln!("Error: removing {id}: {e:#}"),
+        }
+        Ok(())
+    })
+}
+
+fn require_unshare(cmd: &str) -> Result<()> {
+    if !crate::userns::in_child_userns() {
+        bail!("rpod {cmd} must run inside `rpod unshare`, where the mount is visible");
+    }
+    Ok(())
+}
+
+pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
+    require_unshare("mount")?;
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let store = crate::storage::Store::open(&opts)?;
+    let mut out = std::io::stdout().lock();
+    if a.containers.is_empty() {
+        // List what is mounted in this namespace.
+        for (id, merged) in ctr::mounted(&paths)? {
+            writeln!(out, "{}  {}", &id[..12], merged.display())?;
+        }
+        return Ok(());
+    }
+    each(&a.containers, false, |name| {
+        let merged = ctr::mount(&store, &paths, name)?;
+        writeln!(out, "{}", merged.display())?;
+        Ok(())
+    })
+}
+
+pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
+    require_unshare("unmount")?;
+    let paths = Paths::new(&g.into())?;
+    report_each(ctr::unmount(&paths, &a.containers, a.all)?, |t| &t.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> ContainerOpts {
+        use clap::Parser;
+        let mut argv = vec!["rpod", "create"];
+        argv.extend_from_slice(args);
+        argv.push("alpine");
+        let cli = super::super::Cli::try_parse_from(argv).unwrap();
+        match cli.command {
+            super::super::Command::Create(a) => a.opts,
+            _ => panic!("not create"),
+        }
+    }
+
+    #[test]
+    fn spec_checks_flags_in_the_order_create_always_did() {
+        // A bad name is reported before a bad network, and that before a bad --memory.
+        let o = opts(&["--name=_bad", "--network", "bogus", "--memory", "x"]);
+        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
+        assert!(e.contains("_bad"), "{e}");
+        let o = opts(&["--network", "bogus", "--memory", "x"]);
+        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn spec_carries_parsed_values() {
+        let o = opts(&[
+            "--stop-signal",
+            "SIGINT",
+            "--memory",
+            "1k",
+            "--sdnotify",
+            "ignore",
+            "--entrypoint",
+            "[\"/bin/sh\",\"-c\"]",
+            "--userns",
+            "keep-id:uid=7",
+        ]);
+        let s = container_spec(&o, "alpine", &["true".into()]).unwrap();
+        assert_eq!(s.image, "alpine");
+        assert_eq!(s.command, ["true"]);
+        assert_eq!(s.stop_signal, Some(libc::SIGINT));
+        assert_eq!(s.memory, Some(1024));
+        assert_eq!(s.sdnotify, SdNotify::Ignore);
+        assert_eq!(
+            s.entrypoint.as_deref(),
+            Some(&["/bin/sh".to_string(), "-c".to_string()][..])
+        );
+        assert_eq!(
+            s.userns,
+            ctr::opts::Userns::KeepId {
+                uid: Some(7),
+                gid: None
+            }
+        );
+        assert_eq!(s.userns_mode, "keep-id:uid=7");
+        assert_eq!(SdNotify::default().as_str(), "container");
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(
+            wait_condition("running").unwrap(),
+            ctr::WaitCondition::Running
+        );
+        let e = wait_condition("paused").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid --condition \"paused\": use stopped, exited or running"
+        );
+    }
+}

@@ -1,0 +1,447 @@
+//! The container operations behind the lifecycle commands (start, stop,
+//! kill, rm, wait, attach, rename, cleanup, prune, mount, unmount): typed
+//! options in, typed reports out. Nothing here prints to stdout or picks an
+//! exit code; the CLI (`cli::ctr_lifecycle`) does both.
+
+use super::attach::{self, AttachOpts, End};
+use super::record::{self, ContainerRecord, Paths};
+use super::{lifecycle, names};
+use crate::options::Options;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// One container a batch operation acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The name or id as the caller gave it (or the id, for `all`).
+    pub name: String,
+    /// The container's full id.
+    pub id: String,
+}
+
+/// The outcome of a batch operation, one entry per container in the order
+/// asked. With `ignore`, containers that do not exist are left out.
+pub type Outcomes = Vec<Result<Target>>;
+
+fn is_missing(e: &anyhow::Error) -> bool {
+    e.to_string().contains("no such container")
+}
+
+/// Run `f` for each container in turn.
+fn each(
+    names: &[String],
+    ignore: bool,
+    mut f: impl FnMut(&str) -> Result<Option<Target>>,
+) -> Outcomes {
+    let mut out = Vec::new();
+    for n in names {
+        match f(n) {
+            Ok(Some(t)) => out.push(Ok(t)),
+            Ok(None) => {}
+            Err(e) if ignore && is_missing(&e) => {}
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    out
+}
+
+/// Like [`each`], but all at once (stopping ten containers takes one
+/// timeout, not ten).
+fn each_parallel(
+    names: &[String],
+    ignore: bool,
+    f: impl Fn(&str) -> Result<Target> + Sync,
+) -> Outcomes {
+    let results: Vec<Result<Target>> = std::thread::scope(|s| {
+        let handles: Vec<_> = names.iter().map(|n| s.spawn(|| f(n))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: a worker panicked")))
+            })
+            .collect()
+    });
+    results
+        .into_iter()
+        .filter(|r| !matches!(r, Err(e) if ignore && is_missing(e)))
+        .collect()
+}
+
+/// The containers a command acts on: names, the ids in `cidfiles`, and with
+/// `all` every container whose state passes `keep`. With `ignore`, a CIDFile
+/// that doesn't exist names nothing (podman: a unit's ExecStop must not fail
+/// when its ExecStart never got to write the file).
+fn targets(
+    paths: &Paths,
+    names: &[String],
+    cidfiles: &[PathBuf],
+    all: bool,
+    ignore: bool,
+    keep: impl Fn(&record::State) -> bool,
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = names.to_vec();
+    for f in cidfiles {
+        match std::fs::read_to_string(f) {
+            Ok(id) => out.push(id.trim().to_string()),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading CIDFile {}", f.display())),
+        }
+    }
+    if out.is_empty() && !all && !cidfiles.is_empty() {
+        return Ok(out);
+    }
+    if all {
+        for (id, _) in lifecycle::all_ids(paths)? {
+            if keep(&record::observe(paths, &id)) {
+                out.push(id);
+            }
+        }
+    }
+    if out.is_empty() && !all {
+        bail!("you must provide at least one name or id");
+    }
+    Ok(out)
+}
+
+/// What `start` did to one container.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub rec: ContainerRecord,
+    /// False when it already ran (podman 4.3 succeeds silently then).
+    pub started: bool,
+}
+
+/// Start a container unless it runs; with `attach`, its monitor waits for
+/// an attach session (see [`attach_to`]).
+pub fn start(opts: &Options, paths: &Paths, name: &str, attach: bool) -> Result<Started> {
+    let id = record::resolve(paths, name)?;
+    let rec = record::load(paths, &id)?;
+    // A quick look saves spawning a monitor for a running container;
+    // the monitor decides under the container's lock (see `spawn_monitor`).
+    let st = record::observe(paths, &id);
+    let started = !st.is_running() && {
+        let s = spawn(opts, paths, &rec, attach)?;
+        matches!(s, lifecycle::Spawned::Started(_))
+    };
+    Ok(Started { rec, started })
+}
+
+/// Start a created container's monitor; with `attach`, it waits for an
+/// attach session and a tty gets our terminal's size.
+pub fn spawn(
+    opts: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+) -> Result<lifecycle::Spawned> {
+    let size = if rec.tty && attach {
+        attach::terminal_size()
+    } else {
+        None
+    };
+    lifecycle::spawn_monitor(opts, paths, rec, attach, size)
+}
+
+/// How an attach session to a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The user typed the detach keys; the container runs on.
+    Detached,
+}
+
+/// How to attach.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// Forward our stdin.
+    pub stdin: bool,
+    /// The detach sequence (see `attach::parse_detach_keys`); empty disables it.
+    pub detach_keys: Vec<u8>,
+    pub sig_proxy: bool,
+}
+
+/// The running container `name`, to attach to.
+pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
+    let id = record::resolve(paths, name)?;
+    let rec = record::load(paths, &id)?;
+    if !record::observe(paths, &id).is_running() {
+        bail!("you can only attach to running containers");
+    }
+    Ok(rec)
+}
+
+/// Attach our stdio to the container's monitor until it exits or we detach.
+pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
+    let sock = attach::connect(&paths.run_dir(&rec.id))?;
+    let end = attach::session(
+        sock,
+        &AttachOpts {
+            stdin: o.stdin,
+            tty: rec.tty,
+            detach_keys: o.detach_keys.clone(),
+            sig_proxy: o.sig_proxy,
+        },
+    )?;
+    match end {
+        End::Exited(c) => Ok(Attached::Exited(c)),
+        End::Detached => Ok(Attached::Detached),
+        End::Failed(msg) => bail!("{msg}"),
+        End::Lost => {
+            let st = record::observe(paths, &rec.id);
+            if st.is_running() {
+                bail!(
+                    "lost the connection to the monitor of container {}; the container keeps running",
+                    rec.name
+                );
+            }
+            if st.exit_code < 0 {
+                bail!(
+                    "container {} exited, but its exit code is unknown",
+                    rec.name
+                );
+            }
+            Ok(Attached::Exited(st.exit_code))
+        }
+    }
+}
+
+/// Which containers a batch operation acts on.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Names or ids.
+    pub names: Vec<String>,
+    /// Files holding a container id each.
+    pub cidfiles: Vec<PathBuf>,
+    /// Every container (that the operation applies to).
+    pub all: bool,
+    /// Containers (and CIDFiles) that do not exist are no error.
+    pub ignore: bool,
+}
+
+/// `stop`'s options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopOptions {
+    /// Seconds between the stop signal and SIGKILL (None: the container's own).
+    pub timeout: Option<u32>,
+}
+
+/// Stop the selected (with `all`: running) containers, all at once.
+pub fn stop(paths: &Paths, sel: &Selection, o: StopOptions) -> Result<Outcomes> {
+    let names = targets(paths, &sel.names, &sel.cidfiles, sel.all, sel.ignore, |s| {
+        s.is_running()
+    })?;
+    Ok(each_parallel(&names, sel.ignore, |name| {
+        let id = record::resolve(paths, name)?;
+        let rec = record::load(paths, &id)?;
+        lifecycle::stop(paths, &rec, o.timeout.unwrap_or(rec.stop_timeout))?;
+        Ok(Target {
+            name: name.to_string(),
+            id,
+        })
+    }))
+}
+
+/// Send `signal` to the selected (with `all`: running) containers; one that
+/// does not run is an error.
+pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
+    let names = targets(paths, &sel.names, &sel.cidfiles, sel.all, false, |s| {
+        s.is_running()
+    })?;
+    Ok(each(&names, false, |name| {
+        let id = record::resolve(paths, name)?;
+        let (st, sent) = lifecycle::signal_locked(paths, &id, signal, None)?;
+        if !sent {
+            bail!(
+                "can only kill running containers. {id} is in state {}: container state improper",
+                st.status.as_str()
+            );
+        }
+        Ok(Some(Target {
+            name: name.to_string(),
+            id,
+        }))
+    }))
+}
+
+/// `rm`'s options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RmOptions {
+    /// Stop running containers first.
+    pub force: bool,
+    /// Seconds to wait for them to stop (None: each container's own).
+    pub timeout: Option<u32>,
+}
+
+/// Remove the selected containers, all at once. The caller is in rpod's
+/// user namespace. The CIDFiles stay: the caller removes them once it has
+/// reported every removal.
+pub fn rm(paths: &Paths, sel: &Selection, o: RmOptions) -> Result<Outcomes> {
+    let names = targets(
+        paths,
+        &sel.names,
+        &sel.cidfiles,
+        sel.all,
+        sel.ignore,
+        |_| true,
+    )?;
+    Ok(each_parallel(&names, sel.ignore, |name| {
+        let id = record::resolve(paths, name)?;
+        lifecycle::remove_container(paths, &id, o.force, o.timeout)?;
+        Ok(Target {
+            name: name.to_string(),
+            id,
+        })
+    }))
+}
+
+/// What `wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    Stopped,
+    Exited,
+    Running,
+}
+
+/// Wait for the container `name`: until it runs (`Running` among
+/// `conditions`: the result is -1) or else until it stopped (its exit code).
+pub fn wait(paths: &Paths, name: &str, conditions: &[WaitCondition]) -> Result<i32> {
+    let id = record::resolve(paths, name)?;
+    if conditions.contains(&WaitCondition::Running) {
+        loop {
+            let st = record::observe(paths, &id);
+            if st.is_running() {
+                return Ok(-1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if !record::exists(paths, &id) {
+                return Err(record::no_such(name));
+            }
+        }
+    }
+    // A --rm container is gone once it has stopped; its monitor kept
+    // the exit code for us.
+    let code = match lifecycle::wait_stopped(paths, &id, None)? {
+        Some(st) => st.exit_code,
+        None => record::recorded_exit(paths, &id).ok_or_else(|| record::no_such(name))?,
+    };
+    Ok(code)
+}
+
+/// Rename a container.
+pub fn rename(paths: &Paths, container: &str, new_name: &str) -> Result<()> {
+    let id = record::resolve(paths, container)?;
+    names::validate(new_name)?;
+    let _l = record::lock(paths, &id)?;
+    let mut rec = record::load(paths, &id)?;
+    if rec.name == new_name {
+        return Ok(());
+    }
+    match paths
+        .names()
+        .claim(new_name, &id, |holder| record::exists(paths, holder))?
+    {
+        names::Claim::Ok => {}
+        names::Claim::Taken(holder) => return Err(names::in_use_error(new_name, &holder)),
+    }
+    let old = std::mem::replace(&mut rec.name, new_name.to_string());
+    if let Err(e) = record::save(paths, &rec) {
+        let _ = paths.names().release(new_name, &id);
+        return Err(e);
+    }
+    paths.names().release(&old, &id)
+}
+
+/// Release what the selected (with `all`: stopped) containers still hold;
+/// with `rm` (or a container's own --rm), remove them too. Running
+/// containers are left alone and out of the report. The caller is in rpod's
+/// user namespace.
+pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<Outcomes> {
+    let names = targets(paths, names, &[], all, false, |s| !s.is_running())?;
+    Ok(each(&names, false, |name| {
+        let id = record::resolve(paths, name)?;
+        let rec = record::load(paths, &id)?;
+        let mut st = record::observe(paths, &id);
+        if st.is_running() {
+            return Ok(None);
+        }
+        {
+            let _l = record::lock(paths, &id)?;
+            record::release_helpers(&mut st);
+            let _ = crate::runtime::delete(&paths.run_dir(&id).join("runtime"), &id, true);
+            if record::exists(paths, &id) {
+                record::save_state(paths, &id, &st)?;
+            }
+        }
+        if rm || rec.rm {
+            lifecycle::remove_container(paths, &id, false, None)?;
+        }
+        Ok(Some(Target {
+            name: name.to_string(),
+            id,
+        }))
+    }))
+}
+
+/// Remove every container that does not run, newest first, telling
+/// `removed` each id and the outcome as it goes; an error from `removed`
+/// ends the pruning. The caller is in rpod's user namespace.
+pub fn prune(paths: &Paths, mut removed: impl FnMut(&str, Result<()>) -> Result<()>) -> Result<()> {
+    // Files of removed containers whose monitor died while deleting them.
+    for id in record::retired(paths) {
+        let _ = record::purge(paths, &id);
+    }
+    for (id, _) in lifecycle::all_ids(paths)? {
+        if record::observe(paths, &id).is_running() {
+            continue;
+        }
+        removed(&id, lifecycle::remove_container(paths, &id, false, None))?;
+    }
+    Ok(())
+}
+
+/// The containers whose root filesystem is mounted in this mount
+/// namespace: their id and mount point, newest first.
+pub fn mounted(paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for (id, _) in lifecycle::all_ids(paths)? {
+        let merged = paths.ctr_dir(&id).join("merged");
+        if mounts.contains(&format!(" {} ", merged.display())) {
+            out.push((id, merged));
+        }
+    }
+    Ok(out)
+}
+
+/// Mount the root filesystem of the container `name` in this mount
+/// namespace; its mount point.
+pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result<PathBuf> {
+    let id = record::resolve(paths, name)?;
+    let rec = record::load(paths, &id)?;
+    let image = store
+        .image_by_id(&rec.image_id)?
+        .context("the container's image is no longer in local storage")?;
+    let m = crate::rootfs::mount(
+        store,
+        &image,
+        &paths.ctr_dir(&id),
+        rec.storage_driver.as_deref(),
+    )?;
+    Ok(m.merged)
+}
+
+/// Unmount the root filesystems of the selected (with `all`: every)
+/// containers.
+pub fn unmount(paths: &Paths, names: &[String], all: bool) -> Result<Outcomes> {
+    let names = targets(paths, names, &[], all, false, |_| true)?;
+    Ok(each(&names, false, |name| {
+        let id = record::resolve(paths, name)?;
+        crate::rootfs::unmount(&paths.ctr_dir(&id))?;
+        Ok(Some(Target {
+            name: name.to_string(),
+            id,
+        }))
+    }))
+}
