@@ -6,6 +6,7 @@ pub mod auth;
 mod client;
 mod local;
 mod login;
+mod manifest;
 mod pull;
 pub mod reference;
 pub mod registries;
@@ -24,7 +25,8 @@ pub use login::{
     login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,
     LogoutReport,
 };
-pub use pull::{ensure_image, host_arch, pull, BlobProgress, PullProgress, PullStep};
+pub use manifest::host_arch;
+pub use pull::{ensure_image, pull, BlobProgress, PullProgress, PullStep};
 
 /// A username and, maybe, a password given for a registry (`--creds`).
 #[derive(Debug, Clone, PartialEq, Eq)]

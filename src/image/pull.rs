@@ -2,37 +2,23 @@
 //! Docker schema2, or an index from which the platform is picked), then the
 //! config and the layers in parallel, each verified while it streams and
 //! unpacked as soon as it is complete. The image record is written last, so
-//! an interrupted pull leaves nothing that looks like an image.
+//! an interrupted pull leaves nothing that looks like an image. Parsing
+//! manifests and choosing the platform's entry of an index: `manifest.rs`.
 
 use super::client::{with_retries, FetchError, RegistryClient, TransientError};
+use super::manifest::{
+    choose_platform, parse_manifest, wanted_platform, Descriptor, IndexPlatform, Parsed, ACCEPTED,
+    LAYER_TYPES,
+};
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::{describe, read_bounded};
-use super::{Platform, PullOptions, PullPolicy, RegistryOptions};
+use super::{PullOptions, PullPolicy, RegistryOptions};
 use crate::options::Options;
 use crate::storage::{chain_ids, human_size, ImageRecord, LayerLimits, LayerRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
 use sha2::Digest as _;
 use std::time::Duration;
-
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const ACCEPTED: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
-
-/// Layer media types we can unpack.
-const LAYER_TYPES: &[&str] = &[
-    "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-];
 
 const TRIES: u32 = 3;
 const MAX_PARALLEL_LAYERS: usize = 6;
@@ -73,154 +59,6 @@ pub trait BlobProgress: Sync {
     fn restart(&self);
     /// The layer is downloaded, verified and unpacked.
     fn done(&self);
-}
-
-#[derive(Deserialize, Debug, Clone)]
-struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: String,
-    #[serde(default)]
-    size: u64,
-    #[serde(default)]
-    platform: Option<IndexPlatform>,
-}
-
-/// The platform of an index entry, or the one wanted.
-#[derive(Deserialize, Debug, Clone, Default)]
-struct IndexPlatform {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-#[derive(Deserialize, Debug)]
-struct Manifest {
-    #[serde(rename = "schemaVersion", default)]
-    schema_version: Option<i64>,
-    #[serde(rename = "mediaType", default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Option<Vec<Descriptor>>,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-}
-
-#[derive(Debug)]
-enum Parsed {
-    Image {
-        media_type: String,
-        config: Descriptor,
-        layers: Vec<Descriptor>,
-    },
-    Index(Vec<Descriptor>),
-}
-
-/// Parse a manifest and say which kind it is; refuse what we can't use.
-fn parse_manifest(bytes: &[u8]) -> Result<Parsed> {
-    let m: Manifest =
-        serde_json::from_slice(bytes).map_err(|e| anyhow!("malformed manifest: {e}"))?;
-    if m.schema_version == Some(1) {
-        bail!("unsupported manifest: Docker schema 1 (re-push the image with a current tool)");
-    }
-    let mt = m.media_type.clone().unwrap_or_default();
-    match (mt.as_str(), m.manifests, m.layers, m.config) {
-        (OCI_INDEX | DOCKER_LIST | "", Some(list), None, _) => Ok(Parsed::Index(list)),
-        (OCI_MANIFEST | DOCKER_MANIFEST | "", None, Some(layers), Some(config)) => {
-            Ok(Parsed::Image {
-                media_type: if mt.is_empty() {
-                    OCI_MANIFEST.to_string()
-                } else {
-                    mt
-                },
-                config,
-                layers,
-            })
-        }
-        (OCI_MANIFEST | DOCKER_MANIFEST | OCI_INDEX | DOCKER_LIST, ..) => {
-            bail!("malformed manifest: a {mt} without the fields it needs")
-        }
-        ("", ..) => bail!("malformed manifest: neither an image manifest nor an index"),
-        (other, ..) => bail!("unsupported manifest media type \"{other}\""),
-    }
-}
-
-/// The OCI name of this machine's architecture (Go's GOARCH spelling, as
-/// image indexes and seccomp profiles use it: `386` for 32-bit x86).
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
-/// The platform asked for by --platform/--os/--arch/--variant.
-fn wanted_platform(p: &Platform) -> Result<IndexPlatform> {
-    let mut want = IndexPlatform {
-        os: "linux".into(),
-        architecture: host_arch().into(),
-        variant: None,
-    };
-    if let Some(s) = &p.spec {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => {
-                want.os = os.to_string();
-                want.architecture = arch.to_string();
-            }
-            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
-                want.os = os.to_string();
-                want.architecture = arch.to_string();
-                want.variant = Some(variant.to_string());
-            }
-            _ => {
-                bail!("invalid --platform \"{s}\": expected OS/ARCH[/VARIANT], e.g. linux/arm64/v8")
-            }
-        }
-    }
-    if let Some(os) = &p.os {
-        want.os = os.clone();
-    }
-    if let Some(arch) = &p.arch {
-        want.architecture = arch.clone();
-    }
-    if let Some(v) = &p.variant {
-        want.variant = Some(v.clone());
-    }
-    Ok(want)
-}
-
-/// Pick the index entry for `want`: an exact variant match first, then one
-/// without a variant (arm64 images often omit "v8").
-fn choose_platform<'a>(list: &'a [Descriptor], want: &IndexPlatform) -> Option<&'a Descriptor> {
-    let candidates: Vec<&Descriptor> = list
-        .iter()
-        .filter(|d| {
-            d.platform
-                .as_ref()
-                .map(|p| p.os == want.os && p.architecture == want.architecture)
-                .unwrap_or(false)
-        })
-        .collect();
-    let variant_of = |d: &Descriptor| d.platform.as_ref().and_then(|p| p.variant.clone());
-    match &want.variant {
-        Some(v) => candidates
-            .iter()
-            .find(|d| variant_of(d).as_deref() == Some(v.as_str()))
-            .or_else(|| candidates.iter().find(|d| variant_of(d).is_none()))
-            .copied(),
-        None => candidates.first().copied(),
-    }
 }
 
 fn sha256_of(bytes: &[u8]) -> String {
@@ -829,87 +667,6 @@ pub fn ensure_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manifests_are_classified() {
-        let img = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
-            "config":{"mediaType":"x","digest":"sha256:aa","size":1},"layers":[]}"#;
-        assert!(
-            matches!(parse_manifest(img).unwrap(), Parsed::Image { media_type, .. } if media_type == DOCKER_MANIFEST)
-        );
-        let idx =
-            br#"{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"sha256:bb","size":3,
-            "platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#;
-        assert!(matches!(parse_manifest(idx).unwrap(), Parsed::Index(l) if l.len() == 1));
-        let e = parse_manifest(b"{not json").unwrap_err().to_string();
-        assert!(e.starts_with("malformed manifest"), "{e}");
-        let e =
-            parse_manifest(br#"{"schemaVersion":2,"mediaType":"application/vnd.foo","layers":[]}"#)
-                .unwrap_err()
-                .to_string();
-        assert!(
-            e.contains("unsupported manifest media type \"application/vnd.foo\""),
-            "{e}"
-        );
-        let e = parse_manifest(br#"{"schemaVersion":1,"fsLayers":[]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("schema 1"), "{e}");
-    }
-
-    fn entry(arch: &str, variant: Option<&str>) -> Descriptor {
-        Descriptor {
-            media_type: OCI_MANIFEST.into(),
-            digest: format!("sha256:{arch}"),
-            size: 1,
-            platform: Some(IndexPlatform {
-                architecture: arch.into(),
-                os: "linux".into(),
-                variant: variant.map(String::from),
-            }),
-        }
-    }
-
-    #[test]
-    fn platforms_are_chosen_by_os_arch_and_variant() {
-        let list = [entry("amd64", None), entry("arm64", Some("v8"))];
-        let want = |p: &str| {
-            wanted_platform(&Platform {
-                spec: Some(p.into()),
-                ..Default::default()
-            })
-            .unwrap()
-        };
-        assert_eq!(
-            choose_platform(&list, &want("linux/arm64")).unwrap().digest,
-            "sha256:arm64"
-        );
-        assert_eq!(
-            choose_platform(&list, &want("linux/arm64/v8"))
-                .unwrap()
-                .digest,
-            "sha256:arm64"
-        );
-        assert_eq!(
-            choose_platform(&list, &want("linux/amd64")).unwrap().digest,
-            "sha256:amd64"
-        );
-        assert!(choose_platform(&list, &want("linux/s390x")).is_none());
-        assert!(wanted_platform(&Platform {
-            spec: Some("linux".into()),
-            ..Default::default()
-        })
-        .is_err());
-        let by_flags = wanted_platform(&Platform {
-            arch: Some("arm64".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(
-            choose_platform(&list, &by_flags).unwrap().digest,
-            "sha256:arm64"
-        );
-    }
 
     #[test]
     fn digests_are_checked() {

@@ -23,12 +23,14 @@ mod blobs;
 mod images;
 mod layers;
 mod lock;
+mod unpack;
 
 pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
 pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
-pub use layers::{human_size, LayerInfo, LayerLimits, MAX_LAYER_SIZE_VAR};
+pub use layers::LayerInfo;
 pub use lock::Lock;
+pub use unpack::{human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
