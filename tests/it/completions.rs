@@ -3,9 +3,7 @@
 //! modes in real shells (bash always; zsh and fish when installed), as the
 //! unprivileged test user.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
