@@ -314,7 +314,7 @@ fn only_stdio_reaches_the_container_program() {
 }
 
 /// A busybox bundle with `rpod oci spec --rootless` as config (as
-/// tests/runtime.rs builds them), owned by the test user.
+/// tests/it/runtime.rs builds them), owned by the test user.
 struct Bundle {
     dir: PathBuf,
 }

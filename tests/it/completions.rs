@@ -50,7 +50,7 @@ fn committed_scripts_are_current() {
     assert!(
         stale.is_empty(),
         "stale completion scripts {stale:?}: the CLI changed. Regenerate them with \
-         `RPOD_BLESS=1 cargo test --test completions committed_scripts_are_current`"
+         `RPOD_BLESS=1 cargo test --test it completions::committed_scripts_are_current`"
     );
 }
 
