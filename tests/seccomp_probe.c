@@ -1,4 +1,4 @@
-/* Seccomp probe for tests/security.rs: built static on the host, bind-mounted
+/* Seccomp probe for tests/it/security.rs: built static on the host, bind-mounted
  * into a container, it makes the calls whose filtering the built-in profile
  * decides and prints NAME=ERRNO (0 when the call succeeded). x86_64 numbers,
  * so that it needs no kernel headers newer than the host's. */

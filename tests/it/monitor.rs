@@ -2,9 +2,8 @@
 //! proxies signals, honours the detach keys, notifies systemd, and stays
 //! small.
 
-mod common;
-mod ctrutil;
-use ctrutil::*;
+use crate::common;
+use crate::common::*;
 
 /// Run `cmd` as the test user under `script`, which gives it a terminal;
 /// `input` is fed to the terminal after `delay_ms`.

@@ -3,10 +3,8 @@
 //! the name files, and no helper outliving its container. All traffic stays
 //! on 127.0.0.1: the host side is a server or client started by the test.
 
-mod common;
-mod ctrutil;
-use common::Env;
-use ctrutil::*;
+use crate::common;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;

@@ -2,10 +2,8 @@
 //! the next `run` still working and nothing left behind: no process, mount,
 //! fuse daemon, directory or name.
 
-mod common;
-mod ctrutil;
-use common::Env;
-use ctrutil::*;
+use crate::common;
+use crate::common::*;
 
 /// After a scenario: the tools still work, then everything is gone.
 fn still_works_then_clean(env: &common::Env, markers: &[&str]) {

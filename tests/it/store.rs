@@ -4,8 +4,7 @@
 //! concurrent pulls share the store, a killed pull leaves nothing half-made,
 //! and a held lock says so.
 
-mod common;
-use common::{world, Env};
+use crate::common::{world, Env};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 

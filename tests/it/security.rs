@@ -2,9 +2,7 @@
 //! inside a container, run as the unprivileged test user. The values are
 //! podman 4.3's (checked with rootless podman on the same machine).
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 
 fn env(name: &str) -> Env {
     let env = Env::new(name);

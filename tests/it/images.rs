@@ -2,8 +2,8 @@
 //! untag, rmi, image inspect and image prune, with podman's output shapes
 //! and exit codes.
 
-mod common;
-use common::Env;
+use crate::common;
+use crate::common::Env;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -2,8 +2,8 @@
 //! formats, platforms, verification, retries, credentials, and every failure
 //! the issue lists, each with a clear error, exit 125, and nothing kept.
 
-mod common;
-use common::{world, Env};
+use crate::common;
+use crate::common::{world, Env};
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -3,9 +3,7 @@
 //! modes in real shells (bash always; zsh and fish when installed), as the
 //! unprivileged test user.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -52,7 +50,7 @@ fn committed_scripts_are_current() {
     assert!(
         stale.is_empty(),
         "stale completion scripts {stale:?}: the CLI changed. Regenerate them with \
-         `RPOD_BLESS=1 cargo test --test completions committed_scripts_are_current`"
+         `RPOD_BLESS=1 cargo test --test it completions::committed_scripts_are_current`"
     );
 }
 

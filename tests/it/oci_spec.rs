@@ -1,8 +1,7 @@
 //! `rpod oci spec [--rootless]` against the installed runc's `runc spec`,
 //! both run as the unprivileged test user, compared as JSON.
 
-mod common;
-
+use crate::common;
 use serde_json::Value;
 
 /// Capability lists are sets; compare them sorted.

@@ -1,9 +1,8 @@
 //! The test world itself: if these fail, every other integration test's
 //! failure is noise. Re-run `tests/world/setup.sh` as root.
 
-mod common;
-
-use common::{world, Env};
+use crate::common;
+use crate::common::{world, Env};
 
 #[test]
 fn env_file_is_complete() {

@@ -3,8 +3,7 @@
 //! aliases and search registries pick the image, blocked registries stay
 //! blocked, and a broken registries.conf is named with its line.
 
-mod common;
-use common::{world, Env};
+use crate::common::{world, Env};
 use std::path::PathBuf;
 
 fn text(b: &[u8]) -> String {

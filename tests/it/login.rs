@@ -2,8 +2,8 @@
 //! TLS + htpasswd registry on loopback: credentials are checked before they
 //! are stored, stored privately, and the password never shows up.
 
-mod common;
-use common::{world, Env};
+use crate::common;
+use crate::common::{world, Env};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 

@@ -5,11 +5,8 @@
 //! and the powercap side channel. Each attack checks that nothing outside the
 //! container was read or written, and that the error names what is at fault.
 
-mod common;
-#[path = "ctrutil/mod.rs"]
-mod ctrutil;
-
-use common::Env;
+use crate::common;
+use crate::common::Env;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +17,7 @@ const SECRET: &str = "HOST-SECRET-8f3a1c";
 /// Canary files on the host side: a secret at every level above the
 /// container's run dir (where a leaked run-dir fd would put its cwd).
 fn plant_secrets(env: &Env) -> Vec<PathBuf> {
-    let run = ctrutil::run_root(env);
+    let run = common::run_root(env);
     let mut dirs = vec![env.dir.clone(), env.runtime_dir.clone(), run.clone()];
     dirs.push(run.join("containers"));
     let mut out = Vec::new();
@@ -136,7 +133,7 @@ fn judge(
 
 #[test]
 fn workdir_through_a_leaked_fd_stays_inside() {
-    let env = ctrutil::env_with_alpine("a9cwd");
+    let env = common::env_with_alpine("a9cwd");
     let secrets = plant_secrets(&env);
     for n in 3..=10 {
         let wd = format!("/proc/self/fd/{n}");
@@ -157,17 +154,17 @@ fn workdir_through_a_leaked_fd_stays_inside() {
             &env,
             &what,
             out.status.code(),
-            &ctrutil::out(&out),
-            &ctrutil::err(&out),
+            &common::out(&out),
+            &common::err(&out),
             &secrets,
         );
         if out.status.code() != Some(0) {
             // One line, podman's style.
             assert_eq!(
-                ctrutil::err(&out).trim_end().lines().count(),
+                common::err(&out).trim_end().lines().count(),
                 1,
                 "{what}: {}",
-                ctrutil::err(&out)
+                common::err(&out)
             );
         }
     }
@@ -175,7 +172,7 @@ fn workdir_through_a_leaked_fd_stays_inside() {
 
 #[test]
 fn workdir_through_a_leaked_fd_with_a_terminal() {
-    let env = ctrutil::env_with_alpine("a9cwdt");
+    let env = common::env_with_alpine("a9cwdt");
     let secrets = plant_secrets(&env);
     for n in 3..=10 {
         let wd = format!("/proc/self/fd/{n}");
@@ -189,8 +186,8 @@ fn workdir_through_a_leaked_fd_with_a_terminal() {
             &env,
             &what,
             out.status.code(),
-            &ctrutil::out(&out),
-            &ctrutil::err(&out),
+            &common::out(&out),
+            &common::err(&out),
             &secrets,
         );
     }
@@ -202,7 +199,7 @@ fn image_workdir_through_a_leaked_fd() {
         "cwdfd",
         "config['WorkingDir'] = '/proc/self/fd/7'\nconfig['Cmd'] = ['/bin/sh', '-c', 'pwd; cat ../../secret-canary; touch ../../../canary-rt9-img']",
     );
-    let env = ctrutil::new_env("a9cwdimg");
+    let env = common::new_env("a9cwdimg");
     env.rpod_ok(&["pull", "-q", &img]);
     let secrets = plant_secrets(&env);
     let out = env.rpod(&["run", "--rm", "--network", "none", &img]);
@@ -210,8 +207,8 @@ fn image_workdir_through_a_leaked_fd() {
         &env,
         "image WorkingDir /proc/self/fd/7",
         out.status.code(),
-        &ctrutil::out(&out),
-        &ctrutil::err(&out),
+        &common::out(&out),
+        &common::err(&out),
         &secrets,
     );
     // With -t too (the monitor's console path).
@@ -222,15 +219,15 @@ fn image_workdir_through_a_leaked_fd() {
         &env,
         "image WorkingDir /proc/self/fd/7, -t",
         out.status.code(),
-        &ctrutil::out(&out),
-        &ctrutil::err(&out),
+        &common::out(&out),
+        &common::err(&out),
         &secrets,
     );
 }
 
 #[test]
 fn exec_workdir_through_a_leaked_fd() {
-    let env = ctrutil::env_with_alpine("a9cwdex");
+    let env = common::env_with_alpine("a9cwdex");
     let secrets = plant_secrets(&env);
     env.rpod_ok(&[
         "run",
@@ -259,8 +256,8 @@ fn exec_workdir_through_a_leaked_fd() {
             &env,
             &what,
             out.status.code(),
-            &ctrutil::out(&out),
-            &ctrutil::err(&out),
+            &common::out(&out),
+            &common::err(&out),
             &secrets,
         );
     }
@@ -278,7 +275,7 @@ fn exec_workdir_through_a_leaked_fd() {
 /// directory `ls` opens to list /proc/self/fd (the lowest free number, 3).
 #[test]
 fn only_stdio_reaches_the_container_program() {
-    let env = ctrutil::env_with_alpine("a9fds");
+    let env = common::env_with_alpine("a9fds");
     let fds = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
     let want = vec!["0", "1", "2", "3"];
     let out = env.rpod_ok(&[
@@ -317,7 +314,7 @@ fn only_stdio_reaches_the_container_program() {
 }
 
 /// A busybox bundle with `rpod oci spec --rootless` as config (as
-/// tests/runtime.rs builds them), owned by the test user.
+/// tests/it/runtime.rs builds them), owned by the test user.
 struct Bundle {
     dir: PathBuf,
 }
@@ -420,7 +417,7 @@ fn preserved_fds_and_nothing_else_reach_the_oci_process() {
 /// never manage to; the exe of PID 1 is the container's own program.
 #[test]
 fn rpod_binary_is_out_of_reach_from_inside() {
-    let env = ctrutil::env_with_alpine("a9exe");
+    let env = common::env_with_alpine("a9exe");
     // For every other process: if its exe can be opened and is not
     // busybox (the image's only program), that is a leak. A process whose
     // exe is refused while its status is readable is a non-dumpable rpod
@@ -569,7 +566,7 @@ fn created_init_runs_from_a_sealed_copy() {
 /// on disk until it execs the small monitor loop.
 #[test]
 fn monitor_starts_from_a_protected_copy() {
-    let env = ctrutil::env_with_alpine("a9mon");
+    let env = common::env_with_alpine("a9mon");
     let out = env.rpod_ok(&[
         "run",
         "--rm",
@@ -598,8 +595,8 @@ fn monitor_starts_from_a_protected_copy() {
         "sleep",
         "60",
     ]);
-    let pid = ctrutil::field(&env, "m", "{{.State.ConmonPid}}");
-    let scratch = ctrutil::run_root(&env).join("self-exe/mnt");
+    let pid = common::field(&env, "m", "{{.State.ConmonPid}}");
+    let scratch = common::run_root(&env).join("self-exe/mnt");
     let theirs = std::fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim())).unwrap();
     let line = theirs
         .lines()
@@ -655,7 +652,7 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
     assert_eq!(code, Some(0), "{err}");
 
     // `rpod run --sysctl`: refused at create, 125, the key named.
-    let env2 = ctrutil::env_with_alpine("a9sysctl2");
+    let env2 = common::env_with_alpine("a9sysctl2");
     for (net, kv) in [
         ("none", "kernel.core_pattern=|/tmp/canary-rt9-core"),
         ("none", "kernel/core_pattern=|/tmp/canary-rt9-core"),
@@ -757,7 +754,7 @@ fn exec_fails_closed_without_the_bundle() {
     assert_eq!(code, Some(0), "{err}");
 
     // The same through `rpod exec`: its container's config.json is corrupt.
-    let env = ctrutil::env_with_alpine("a9execsc2");
+    let env = common::env_with_alpine("a9execsc2");
     env.rpod_ok(&[
         "run",
         "-d",
@@ -773,7 +770,7 @@ fn exec_fails_closed_without_the_bundle() {
         .rpod_ok(&["inspect", "-f", "{{.Id}}", "y"])
         .trim()
         .to_string();
-    let cfg = ctrutil::store_root(&env)
+    let cfg = common::store_root(&env)
         .join("containers")
         .join(&id)
         .join("config.json");
@@ -788,14 +785,14 @@ fn exec_fails_closed_without_the_bundle() {
 
 #[test]
 fn powercap_is_masked_by_default() {
-    let env = ctrutil::env_with_alpine("a9power");
+    let env = common::env_with_alpine("a9power");
     let host_has_it = Path::new("/sys/devices/virtual/powercap").is_dir();
     let masked = |extra: &[&str]| -> bool {
         let mut args = vec!["create", "--network", "none"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["alpine", "true"]);
         let id = env.rpod_ok(&args).trim().to_string();
-        let cfg = ctrutil::store_root(&env)
+        let cfg = common::store_root(&env)
             .join("containers")
             .join(&id)
             .join("config.json");
@@ -831,7 +828,7 @@ fn powercap_is_masked_by_default() {
 /// still checked with getcwd.
 #[test]
 fn cwd_check_survives_a_profile_without_openat2() {
-    let env = ctrutil::env_with_alpine("a9openat2");
+    let env = common::env_with_alpine("a9openat2");
     let prof = env.dir.join("no-openat2.json");
     std::fs::write(
         &prof,
@@ -882,8 +879,8 @@ fn cwd_check_survives_a_profile_without_openat2() {
             &env,
             &format!("exec -w {wd} without openat2"),
             out.status.code(),
-            &ctrutil::out(&out),
-            &ctrutil::err(&out),
+            &common::out(&out),
+            &common::err(&out),
             &secrets,
         );
     }

@@ -65,7 +65,7 @@ fn committed_pages_are_current() {
     assert!(
         missing.is_empty() && extra.is_empty() && changed.is_empty(),
         "man/ is stale (missing {missing:?}, extra {extra:?}, changed {changed:?}). Regenerate it with \
-         `RPOD_BLESS=1 cargo test --test man committed_pages_are_current`"
+         `RPOD_BLESS=1 cargo test --test it man::committed_pages_are_current`"
     );
 }
 

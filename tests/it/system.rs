@@ -1,7 +1,7 @@
 //! `rpod version`, `rpod info` and the top-level `rpod inspect`, as the test user.
 
-mod common;
-use common::Env;
+use crate::common;
+use crate::common::Env;
 
 #[test]
 fn info_reports_the_rootless_setup() {

@@ -5,9 +5,7 @@
 //! clear error line naming what was at fault, and that nothing was left in
 //! the store (or written outside it).
 
-mod common;
-
-use common::{push_image, world, Env};
+use crate::common::{push_image, world, Env};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -4,9 +4,7 @@
 //! disk), a fifo and a file; podman 4.3 keeps the fifo and the file and
 //! skips the devices, and so must rpod, with no device left in the store.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 
 #[test]
 fn device_nodes_in_a_layer_are_skipped_and_never_reach_the_host() {

@@ -3,10 +3,7 @@
 //! monitor, and a state.json that agrees with the processes there are.
 //! Every race is a bounded number of rounds of a few processes each.
 
-mod common;
-mod ctrutil;
-use common::Env;
-use ctrutil::*;
+use crate::common::*;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 

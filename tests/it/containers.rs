@@ -2,9 +2,8 @@
 //! start, stop, kill, rm, ps, wait, exec, logs, inspect, top, rename,
 //! cidfile/replace, the run flags, and the security properties of issue 3.
 
-mod common;
-mod ctrutil;
-use ctrutil::*;
+use crate::common;
+use crate::common::*;
 
 #[test]
 fn run_prints_output_and_returns_the_exit_code() {

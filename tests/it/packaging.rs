@@ -7,8 +7,7 @@
 //! The package is built from the test build of rpod (CARGO_BIN_EXE_rpod),
 //! not a release build: the file list is what is checked, not the binary.
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

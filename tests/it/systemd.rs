@@ -9,9 +9,7 @@
 //! exits non-zero and prints the problem for a bad unit (unknown Type=, a
 //! missing executable, a syntax error); a good unit gives no output at all.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -5,9 +5,7 @@
 //! host and is writable by the test user (so an escape would succeed), and
 //! asserts that nothing appears there.
 
-mod common;
-
-use common::{push_image, Env};
+use crate::common::{push_image, Env};
 use std::path::{Path, PathBuf};
 
 /// A directory on the host, writable by the test user, that an image links to.

@@ -3,8 +3,7 @@
 //! state JSON and exit codes at each step. Everything runs as the
 //! unprivileged test user; the runtime makes the user namespace itself.
 
-mod common;
-
+use crate::common;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

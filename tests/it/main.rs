@@ -1,0 +1,31 @@
+//! The integration tests, one module per area, linked into one test binary
+//! (`cargo test --test it`; one file, e.g. `cargo test --test it pull::`):
+//! each runs the real `rpod` binary as the unprivileged test user against
+//! the loopback registries of the test world (`tests/world/`). `common` is
+//! the harness they share.
+
+mod common;
+
+mod attack_devnodes;
+mod attack_images;
+mod attack_paths;
+mod attack_runtime;
+mod attack_state;
+mod completions;
+mod containers;
+mod images;
+mod login;
+mod man;
+mod monitor;
+mod network;
+mod oci_spec;
+mod packaging;
+mod pull;
+mod references;
+mod reliability;
+mod runtime;
+mod security;
+mod store;
+mod system;
+mod systemd;
+mod world;
