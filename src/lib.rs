@@ -6,8 +6,10 @@
 //! from [`monitor`]. `unsafe` is denied crate-wide (`[lints]` in Cargo.toml)
 //! and allowed in [`sys`] only.
 
+// rpod's records go through the `log` facade, like its dependencies'; the CLI
+// installs the logger (src/cli/logger.rs).
 #[macro_use]
-mod log;
+extern crate log;
 
 pub mod cli;
 pub mod container;

@@ -10,6 +10,7 @@ pub mod format;
 pub mod generate;
 pub mod image;
 pub mod image_cmds;
+mod logger;
 pub mod man;
 pub mod oci;
 mod system;
@@ -233,6 +234,7 @@ pub enum ContainerCommand {
 
 /// Parse the command line and run the command.
 pub fn run() -> anyhow::Result<()> {
+    logger::init();
     if let Some(r) = crate::monitor::loop_from_argv() {
         return r;
     }
@@ -250,12 +252,12 @@ pub fn run() -> anyhow::Result<()> {
     // tree of one subcommand, not rpod's eighty.
     if subcommand_word(std::env::args().skip(1)).as_deref() == Some("__monitor") {
         let m = MonitorCli::parse();
-        crate::log::set_level(&m.global.log_level);
+        logger::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
         return system_cmds::monitor_cmd(&m.global, a);
     }
     let cli = Cli::parse();
-    crate::log::set_level(&cli.global.log_level);
+    logger::set_level(&cli.global.log_level);
     dispatch(&cli.global, cli.command)
 }
 

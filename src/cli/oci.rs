@@ -257,7 +257,7 @@ pub fn dispatch_argv0() -> Option<Result<()>> {
 /// position means what runc's does).
 pub fn main(root: Option<PathBuf>, a: OciArgs) -> Result<()> {
     if a.global.debug {
-        crate::log::set_level("debug");
+        super::logger::set_level("debug");
     }
     let root = root.unwrap_or_else(default_state_root);
     let res = dispatch(&root, a.command);
