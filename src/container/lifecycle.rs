@@ -54,7 +54,13 @@ pub fn spawn_monitor(
     }
     // The monitor lives on; it is reparented when we exit.
     drop(child);
-    verdict(line.trim_end(), rec, &log)
+    let res = verdict(line.trim_end(), rec, &log);
+    // A racing `rm` removed the container before the monitor took its lock:
+    // the run dir made above for its log belongs to nobody now.
+    if res.is_err() && !record::exists(paths, &rec.id) {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+    res
 }
 
 fn monitor_command(
