@@ -30,7 +30,7 @@ fn each(names: &[String], ignore: bool, mut f: impl FnMut(&str) -> Result<()>) -
     let mut last = None;
     for n in names {
         if let Err(e) = f(n) {
-            let missing = e.to_string().contains("no such container");
+            let missing = crate::container::record::is_no_such(&e);
             if ignore && missing {
                 continue;
             }

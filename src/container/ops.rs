@@ -24,7 +24,7 @@ pub struct Target {
 pub type Outcomes = Vec<Result<Target>>;
 
 fn is_missing(e: &anyhow::Error) -> bool {
-    e.to_string().contains("no such container")
+    record::is_no_such(e)
 }
 
 /// Run `f` for each container in turn.

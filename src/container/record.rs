@@ -294,9 +294,35 @@ pub fn exists(paths: &Paths, id: &str) -> bool {
     paths.ctr_dir(id).join("container.json").exists()
 }
 
-/// podman's "no such container" error.
+/// podman's "no such container" error, as a type: callers that skip
+/// missing containers (`--ignore`) ask for it with [`is_no_such`], never by
+/// the message's text.
+#[derive(Debug)]
+pub struct NoSuchContainer {
+    pub name: String,
+}
+
+impl std::fmt::Display for NoSuchContainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no container with name or ID \"{}\" found: no such container",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for NoSuchContainer {}
+
 pub fn no_such(name: &str) -> anyhow::Error {
-    anyhow::anyhow!("no container with name or ID \"{name}\" found: no such container")
+    anyhow::Error::new(NoSuchContainer {
+        name: name.to_string(),
+    })
+}
+
+/// Whether `e` (or what it wraps) is [`NoSuchContainer`].
+pub fn is_no_such(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<NoSuchContainer>())
 }
 
 /// A name, full id or unique id prefix to a full id.
@@ -531,10 +557,14 @@ mod tests {
         assert_eq!(resolve(&p, "web").unwrap(), a.id);
         assert_eq!(resolve(&p, &a.id).unwrap(), a.id);
         assert_eq!(resolve(&p, &a.id[..12]).unwrap(), a.id);
-        assert!(resolve(&p, "nope")
-            .unwrap_err()
-            .to_string()
-            .contains("no such container"));
+        let e = resolve(&p, "nope").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no container with name or ID \"nope\" found: no such container"
+        );
+        // Recognised by type, also under added context; not by its text.
+        assert!(is_no_such(&e.context("stopping nope")));
+        assert!(!is_no_such(&anyhow::anyhow!("no such container")));
         let b = rec("web");
         let err = create(&p, &b).unwrap_err().to_string();
         assert!(err.contains("already in use by"), "{err}");
