@@ -25,67 +25,65 @@ fn attached(a: Attached) -> Result<()> {
     }
 }
 
+/// The failures of a command over several containers, as podman reports
+/// them: each but the last on stderr as it comes, the last as the result.
+#[derive(Default)]
+struct Failures(Option<anyhow::Error>);
+
+impl Failures {
+    fn add(&mut self, e: anyhow::Error) {
+        if let Some(prev) = self.0.replace(e) {
+            eprintln!("Error: {prev:#}");
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
 /// Run `f` for each container; report every failure, return the last.
 fn each(names: &[String], ignore: bool, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
-    let mut last = None;
+    let mut failures = Failures::default();
     for n in names {
         if let Err(e) = f(n) {
-            let missing = crate::container::record::is_no_such(&e);
-            if ignore && missing {
-                continue;
-            }
-            if let Some(prev) = last.replace(e) {
-                eprintln!("Error: {prev:#}");
+            if !(ignore && crate::container::record::is_no_such(&e)) {
+                failures.add(e);
             }
         }
     }
-    match last {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    failures.finish()
 }
 
 /// Print the line of each container a sequential operation acted on, in
 /// order; report every failure, return the last (a failed write counts as
 /// that container's failure).
 fn report_each(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
-    let mut last = None;
+    let mut failures = Failures::default();
     for r in outcomes {
         let r = r.and_then(|t| {
             writeln!(std::io::stdout().lock(), "{}", line(&t))?;
             Ok(())
         });
         if let Err(e) = r {
-            if let Some(prev) = last.replace(e) {
-                eprintln!("Error: {prev:#}");
-            }
+            failures.add(e);
         }
     }
-    match last {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    failures.finish()
 }
 
 /// [`report_each`] for an operation that ran all at once: the lines are
 /// printed in order, and a failed write ends the command.
 fn report_all(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let mut last = None;
+    let mut failures = Failures::default();
     for r in outcomes {
         match r {
             Ok(t) => writeln!(out, "{}", line(&t))?,
-            Err(e) => {
-                if let Some(prev) = last.replace(e) {
-                    eprintln!("Error: {prev:#}");
-                }
-            }
+            Err(e) => failures.add(e),
         }
     }
-    match last {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    failures.finish()
 }
 
 /// `run`'s and `create`'s flags as a container spec, each checked that can

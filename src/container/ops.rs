@@ -23,10 +23,6 @@ pub struct Target {
 /// asked. With `ignore`, containers that do not exist are left out.
 pub type Outcomes = Vec<Result<Target>>;
 
-fn is_missing(e: &anyhow::Error) -> bool {
-    record::is_no_such(e)
-}
-
 /// Run `f` for each container in turn.
 fn each(
     names: &[String],
@@ -38,7 +34,7 @@ fn each(
         match f(n) {
             Ok(Some(t)) => out.push(Ok(t)),
             Ok(None) => {}
-            Err(e) if ignore && is_missing(&e) => {}
+            Err(e) if ignore && record::is_no_such(&e) => {}
             Err(e) => out.push(Err(e)),
         }
     }
@@ -64,7 +60,7 @@ fn each_parallel(
     });
     results
         .into_iter()
-        .filter(|r| !matches!(r, Err(e) if ignore && is_missing(e)))
+        .filter(|r| !matches!(r, Err(e) if ignore && record::is_no_such(e)))
         .collect()
 }
 
