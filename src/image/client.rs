@@ -4,7 +4,7 @@
 //! is read whole without a bound: manifests, configs, tokens and error
 //! bodies are capped, and blobs are streamed to the caller.
 
-use super::login::{parse_challenge, Challenge};
+use super::login::{challenges_of, Challenge};
 use super::transport::{describe, read_bounded, Transport};
 use anyhow::{anyhow, Result};
 use serde::Deserialize;
@@ -64,14 +64,8 @@ impl RegistryClient {
         let (transport, ping) =
             Transport::connect(registry, insecure, tls_verify, cert_dir).await?;
         let challenge = if ping.status().as_u16() == 401 {
-            let all: Vec<Challenge> = ping
-                .headers()
-                .get_all(reqwest::header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(parse_challenge)
-                .collect();
-            all.into_iter()
+            challenges_of(&ping)
+                .into_iter()
                 .find(|c| c.scheme == "bearer")
                 .or_else(|| Some(Challenge::basic()))
         } else {

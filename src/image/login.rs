@@ -296,13 +296,7 @@ impl Conn {
             debug!("{} needs no authentication", self.registry);
             return Ok(());
         }
-        let challenges: Vec<Challenge> = ping
-            .headers()
-            .get_all(reqwest::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(parse_challenge)
-            .collect();
+        let challenges = challenges_of(&ping);
         let v2 = format!("{}/v2/", t.base());
         let bearer = challenges.iter().find(|c| c.scheme == "bearer");
         let req = if let Some(c) = bearer {
@@ -388,6 +382,16 @@ impl Challenge {
             .find(|(n, _)| n.eq_ignore_ascii_case(k))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Every challenge a registry's 401 answer offers, in its order.
+pub(super) fn challenges_of(resp: &reqwest::Response) -> Vec<Challenge> {
+    resp.headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(parse_challenge)
+        .collect()
 }
 
 pub(super) fn parse_challenge(h: &str) -> Option<Challenge> {
