@@ -9,6 +9,7 @@
 //! everything is killed with -9.
 
 use crate::storage::{ImageRecord, Store};
+use crate::sys::inroot::{clean, MAXSYMLINKS};
 use anyhow::{bail, Context, Result};
 use nix::mount::{MntFlags, MsFlags};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -328,7 +329,7 @@ fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
 /// honouring whiteouts and opaque dirs. None when the image has no such file.
 ///
 /// Symlinks are resolved inside the image, across its layers (at most
-/// [`MAX_LINKS`]), never by the host's file system: an image whose /etc
+/// [`MAXSYMLINKS`]), never by the host's file system: an image whose /etc
 /// points at a host directory must not make us read the host's files.
 pub fn read_image_file(store: &Store, image: &ImageRecord, path: &str) -> Result<Option<Vec<u8>>> {
     let dirs: Vec<PathBuf> = image
@@ -355,15 +356,11 @@ pub fn read_image_file(store: &Store, image: &ImageRecord, path: &str) -> Result
     }
 }
 
-/// Symlinks one lookup in the image may follow (the kernel's MAXSYMLINKS).
-const MAX_LINKS: u32 = 40;
-
 /// The regular file `path` names in the image whose layer dirs are `dirs`
 /// (top first), every component looked at with lstat, so nothing on the way
 /// is followed on the host.
 fn find_in_layers(dirs: &[PathBuf], path: &Path) -> Result<Option<PathBuf>> {
-    let mut parts: Vec<std::ffi::OsString> = Vec::new();
-    push_parts(&mut parts, path);
+    let mut parts = clean(path);
     let mut links = 0;
     'resolve: loop {
         'layers: for dir in dirs {
@@ -385,17 +382,16 @@ fn find_in_layers(dirs: &[PathBuf], path: &Path) -> Result<Option<PathBuf>> {
                 }
                 if m.file_type().is_symlink() {
                     links += 1;
-                    if links > MAX_LINKS {
+                    if links > MAXSYMLINKS {
                         return Ok(None);
                     }
-                    let target = std::fs::read_link(&cur)?;
-                    let mut next = Vec::new();
-                    if !target.is_absolute() {
-                        next.extend_from_slice(&parts[..i]);
-                    }
-                    push_parts(&mut next, &target);
-                    next.extend_from_slice(&parts[i + 1..]);
-                    parts = next;
+                    // The link's directory, then its target (an absolute
+                    // one replaces it), then the rest: cleaned, so `..`
+                    // never climbs above the image's root.
+                    let mut next: PathBuf = parts[..i].iter().collect();
+                    next.push(std::fs::read_link(&cur)?);
+                    next.extend(&parts[i + 1..]);
+                    parts = clean(&next);
                     continue 'resolve;
                 }
                 if last {
@@ -410,20 +406,6 @@ fn find_in_layers(dirs: &[PathBuf], path: &Path) -> Result<Option<PathBuf>> {
             return Ok(None);
         }
         return Ok(None);
-    }
-}
-
-/// Append `path`'s components to `parts`, `..` applied (never above the root).
-fn push_parts(parts: &mut Vec<std::ffi::OsString>, path: &Path) {
-    use std::path::Component;
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => parts.push(n.to_os_string()),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
     }
 }
 
