@@ -178,14 +178,7 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
             v["Ports"] = json!(r.rec.ports.join(", "));
             lines.push(t.render(&v)?);
         }
-        if t.table {
-            out.write_all(format::tabwrite(&lines).as_bytes())?;
-        } else {
-            for l in lines {
-                writeln!(out, "{l}")?;
-            }
-        }
-        return Ok(());
+        return format::write_rendered(&mut out, &lines, t.table);
     }
     let mut lines = Vec::with_capacity(rows.len() + 1);
     if !a.noheading {

@@ -310,6 +310,19 @@ pub fn go_string(v: &Value) -> String {
     }
 }
 
+/// Write the lines a template rendered: laid out as a table when the
+/// template asked for one (`table …`), else one per line as they are.
+pub fn write_rendered(out: &mut dyn std::io::Write, lines: &[String], table: bool) -> Result<()> {
+    if table {
+        out.write_all(tabwrite(lines).as_bytes())?;
+    } else {
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+    }
+    Ok(())
+}
+
 /// Lay out tab-separated lines as podman's tabwriter does (min width 12,
 /// padding 2): each cell that ends in a tab is padded to its column's width;
 /// the text after a line's last tab is left as is.

@@ -460,14 +460,7 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
             lines.push(t.render(&v)?);
         }
     }
-    if t.table {
-        out.write_all(format::tabwrite(&lines).as_bytes())?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
-    Ok(())
+    format::write_rendered(&mut out, &lines, t.table)
 }
 
 // ---- rmi and prune ----
