@@ -388,7 +388,11 @@ impl Drop for Env {
 /// image config's `config` object (default: alpine's). Security tests use it
 /// to write the hostile image next to the attack that uses it.
 pub fn push_image(name: &str, py: &str) -> String {
-    let dir = tempfile_dir(&format!("img-{name}"));
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("rpod-harness-img-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let script = dir.join("build.py");
     let worlddir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/world");
     let body: String = py.lines().map(|l| format!("{l}\n")).collect();
@@ -431,21 +435,7 @@ pub fn push_image(name: &str, py: &str) -> String {
         "pushing {reference}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = std::fs::remove_dir_all(&dir);
     reference
-}
-
-/// A fresh private directory for the harness itself (root's, not the test user's).
-fn tempfile_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "rpod-harness-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 // The container tests' helpers (containers.rs, monitor.rs, reliability.rs, …).
