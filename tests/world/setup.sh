@@ -172,7 +172,7 @@ start_service() { # NAME PORT CMD...
     # get reused after a reboot).
     local old
     old=$(cat "$pidfile" 2>/dev/null || true)
-    if [ -n "$old" ] && tr '\0' ' ' </proc/"$old"/cmdline 2>/dev/null | grep -qF -- "$*"; then
+    if [ -n "$old" ] && tr '\0' ' ' 2>/dev/null </proc/"$old"/cmdline | grep -qF -- "$*"; then
         kill "$old" 2>/dev/null || true
         for _ in $(seq 1 20); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$old" 2>/dev/null || true
@@ -180,7 +180,7 @@ start_service() { # NAME PORT CMD...
     fi
     local holder
     holder=$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
-    if [ -n "$holder" ] && tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null |
+    if [ -n "$holder" ] && tr '\0' ' ' 2>/dev/null </proc/"$holder"/cmdline |
             grep -q '^docker-registry serve /etc/docker/registry/config.yml'; then
         # The packaged service, started by its postinst on some machine: its
         # config listens on :5000 with auth. Ours replaces it.
