@@ -1,7 +1,7 @@
 //! The image and registry commands: map their flags onto `crate::image`'s
 //! options, and print what it returns in podman's formats.
 
-use super::format::{self, Template};
+use super::format::Report;
 use super::image::*;
 use super::GlobalOpts;
 use crate::error::coded;
@@ -270,16 +270,6 @@ fn ago(secs: i64) -> String {
     format!("{} ago", human_duration(now_secs() - secs))
 }
 
-fn print_json_pretty<T: serde::Serialize>(v: &T, indent: &[u8]) -> Result<()> {
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    out.push(b'\n');
-    std::io::stdout().lock().write_all(&out)?;
-    Ok(())
-}
-
 fn parse_filters(a: &ImagesArgs) -> Result<Vec<ImageFilter>> {
     let mut out = Vec::new();
     if let Some(n) = &a.filter_name {
@@ -395,6 +385,7 @@ fn image_header(field: &str) -> Option<&'static str> {
         "CreatedSince" | "Created" => "CREATED",
         "CreatedAt" => "CREATED AT",
         "Repository" => "REPOSITORY",
+        "Digest" => "DIGEST",
         "Size" => "SIZE",
         "ReadOnly" => "R/O",
         _ => return None,
@@ -418,37 +409,25 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if a.format.as_deref().is_some_and(format::is_json) {
-        drop(out);
-        let arr: Vec<Summary> = images.iter().map(|s| summary_json(&store, s)).collect();
-        return print_json_pretty(&arr, b"    ");
-    }
-
-    let default_fmt = if a.digests {
+    drop(out);
+    let default_table = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let fmt = match a.format.as_deref() {
-        f if format::is_default_table(f) => default_fmt.to_string(),
-        Some(f) => f.to_string(),
-        None => unreachable!(),
-    };
-    let t = Template::parse(&fmt)?;
-    let want_labels = fmt.contains(".Labels");
-    let mut lines = Vec::new();
-    if t.table && !a.noheading {
-        lines.push(t.header(&|f| {
-            if f == "Digest" {
-                Some("DIGEST")
-            } else {
-                image_header(f)
-            }
-        }));
+    let report = Report::list(a.format.as_deref(), default_table)?
+        .headers(image_header)
+        .noheading(a.noheading)
+        .json_indent(b"    ");
+    if report.is_json() {
+        let arr: Vec<Summary> = images.iter().map(|s| summary_json(&store, s)).collect();
+        return report.print(&arr);
     }
+    let want_labels = report.mentions("Labels");
+    let mut rows = Vec::new();
     for s in &images {
         for rt in &s.repo_tags {
-            let v = row_value(
+            rows.push(row_value(
                 &store,
                 &s.record,
                 &rt.repository,
@@ -456,11 +435,10 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
                 a.no_trunc,
                 s.containers,
                 want_labels,
-            );
-            lines.push(t.render(&v)?);
+            ));
         }
     }
-    format::write_rendered(&mut out, &lines, t.table)
+    report.print(&rows)
 }
 
 // ---- rmi and prune ----
@@ -568,16 +546,9 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
             None => missing.push(name.clone()),
         }
     }
-    match a.format.as_deref() {
-        Some(f) if !format::is_json(f) => {
-            let t = Template::parse(f)?;
-            let mut out = std::io::stdout().lock();
-            for v in &values {
-                writeln!(out, "{}", t.render(&serde_json::to_value(v)?)?)?;
-            }
-        }
-        _ => print_json_pretty(&values, b"     ")?,
-    }
+    Report::inspect(a.format.as_deref())?
+        .json_indent(b"     ")
+        .print(&values)?;
     if let Some(last) = missing.pop() {
         for m in &missing {
             eprintln!("Error: {m}: image not known");

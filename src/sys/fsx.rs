@@ -51,11 +51,7 @@ pub const OPENAT2_RETRIES: u32 = 64;
 /// again) is retried at most [`OPENAT2_RETRIES`] times, then returned, so a
 /// hostile container renaming in a loop cannot keep us spinning forever.
 /// Used by [`open_beneath`] (layer unpacking) and `inroot` (container paths).
-pub fn openat2(
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    how: nix::fcntl::OpenHow,
-) -> nix::Result<OwnedFd> {
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, how: nix::fcntl::OpenHow) -> nix::Result<OwnedFd> {
     let mut tries = 0;
     loop {
         match nix::fcntl::openat2(dir.as_raw_fd(), path, how) {
