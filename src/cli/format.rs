@@ -94,14 +94,15 @@ impl Report {
         Ok(Report::new(mode, false))
     }
 
-    /// An inspect command's report: a JSON array unless `--format` gives a
-    /// template, which prints one line per object.
+    /// An inspect command's report: a JSON array indented by five spaces
+    /// (podman's inspect) unless `--format` gives a template, which prints
+    /// one line per object.
     pub fn inspect(format: Option<&str>) -> Result<Report> {
         let mode = match format {
             Some(f) if !is_json(f) && !f.trim().is_empty() => Mode::Template(Template::parse(f)?),
             _ => Mode::Json,
         };
-        Ok(Report::new(mode, true))
+        Ok(Report::new(mode, true).json_indent(b"     "))
     }
 
     /// Header names for the table's fields.
@@ -680,6 +681,10 @@ mod tests {
     fn an_inspect_report_is_json_unless_given_a_template() {
         let r = |f: Option<&str>| Report::inspect(f).unwrap();
         assert!(r(None).is_json() && r(Some("")).is_json() && r(Some("json")).is_json());
+        assert_eq!(
+            report(r(None), &vols()[..1]),
+            "[\n     {\n          \"Name\": \"data\",\n          \"Driver\": \"local\"\n     }\n]\n"
+        );
         assert_eq!(
             report(r(Some("table {{.Name}}")), &vols()),
             "data\na-much-longer-name\n"

@@ -546,9 +546,7 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
             None => missing.push(name.clone()),
         }
     }
-    Report::inspect(a.format.as_deref())?
-        .json_indent(b"     ")
-        .print(&values)?;
+    Report::inspect(a.format.as_deref())?.print(&values)?;
     if let Some(last) = missing.pop() {
         for m in &missing {
             eprintln!("Error: {m}: image not known");

@@ -356,8 +356,10 @@ fn inspect_shows_podman_fields_and_the_spec() {
         "sleep",
         "4242203",
     ]);
-    let v: serde_json::Value =
-        serde_json::from_str(&env.rpod_ok(&["container", "inspect", "in"])).unwrap();
+    let out = env.rpod_ok(&["container", "inspect", "in"]);
+    // podman's inspect indentation (five spaces), as for images.
+    assert!(out.starts_with("[\n     {\n          \""), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let c = &v[0];
     assert_eq!(c["Name"], "in");
     assert_eq!(c["Path"], "sleep");
