@@ -3,6 +3,7 @@
 //! for the wanted platform (by default this host's).
 
 use super::Platform;
+use crate::storage::Digest;
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 
@@ -28,7 +29,8 @@ pub(super) const LAYER_TYPES: &[&str] = &[
 pub(super) struct Descriptor {
     #[serde(rename = "mediaType", default)]
     pub(super) media_type: String,
-    pub(super) digest: String,
+    /// Checked as it is parsed: a manifest with a malformed digest is refused.
+    pub(super) digest: Digest,
     #[serde(default)]
     pub(super) size: u64,
     #[serde(default)]
@@ -178,18 +180,39 @@ pub(super) fn choose_platform<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::sha256_digest;
+
+    const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
     #[test]
     fn manifests_are_classified() {
-        let img = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
-            "config":{"mediaType":"x","digest":"sha256:aa","size":1},"layers":[]}"#;
-        assert!(
-            matches!(parse_manifest(img).unwrap(), Parsed::Image { media_type, .. } if media_type == DOCKER_MANIFEST)
+        let img = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{{"mediaType":"x","digest":"{A}","size":1}},"layers":[]}}"#
         );
-        let idx =
-            br#"{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"sha256:bb","size":3,
-            "platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]}"#;
-        assert!(matches!(parse_manifest(idx).unwrap(), Parsed::Index(l) if l.len() == 1));
+        assert!(
+            matches!(parse_manifest(img.as_bytes()).unwrap(), Parsed::Image { media_type, config, .. }
+                if media_type == DOCKER_MANIFEST && config.digest.as_ref() == A)
+        );
+        let idx = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"m","digest":"{A}","size":3,
+            "platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}}]}}"#
+        );
+        assert!(
+            matches!(parse_manifest(idx.as_bytes()).unwrap(), Parsed::Index(l) if l.len() == 1)
+        );
+        // A digest is checked where it enters: a short, upper-case or
+        // path-like one makes the manifest malformed.
+        for bad in [
+            "sha256:aa",
+            &A.to_uppercase(),
+            "sha256:../../etc/passwd",
+            "aa",
+        ] {
+            let m = img.replace(A, bad);
+            let e = parse_manifest(m.as_bytes()).unwrap_err().to_string();
+            assert!(e.starts_with("malformed manifest"), "{bad}: {e}");
+        }
         let e = parse_manifest(b"{not json").unwrap_err().to_string();
         assert!(e.starts_with("malformed manifest"), "{e}");
         let e =
@@ -209,7 +232,7 @@ mod tests {
     fn entry(arch: &str, variant: Option<&str>) -> Descriptor {
         Descriptor {
             media_type: OCI_MANIFEST.into(),
-            digest: format!("sha256:{arch}"),
+            digest: sha256_digest(arch.as_bytes()),
             size: 1,
             platform: Some(IndexPlatform {
                 architecture: arch.into(),
@@ -231,17 +254,17 @@ mod tests {
         };
         assert_eq!(
             choose_platform(&list, &want("linux/arm64")).unwrap().digest,
-            "sha256:arm64"
+            sha256_digest(b"arm64")
         );
         assert_eq!(
             choose_platform(&list, &want("linux/arm64/v8"))
                 .unwrap()
                 .digest,
-            "sha256:arm64"
+            sha256_digest(b"arm64")
         );
         assert_eq!(
             choose_platform(&list, &want("linux/amd64")).unwrap().digest,
-            "sha256:amd64"
+            sha256_digest(b"amd64")
         );
         assert!(choose_platform(&list, &want("linux/s390x")).is_none());
         assert!(wanted_platform(&Platform {
@@ -256,7 +279,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             choose_platform(&list, &by_flags).unwrap().digest,
-            "sha256:arm64"
+            sha256_digest(b"arm64")
         );
     }
 }

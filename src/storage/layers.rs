@@ -10,6 +10,7 @@ use super::atomic::{sync_dir, write_atomic};
 use super::unpack::{decompressor, extract, HashReader, LayerLimits};
 use super::{chain_id, digest_hex, Lock, Store};
 use anyhow::{bail, Context, Result};
+use oci_spec::image::Digest as OciDigest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufReader, Read};
@@ -18,11 +19,11 @@ use std::os::fd::AsRawFd;
 /// What `layer.json` beside a layer's diff records.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct LayerInfo {
-    pub chain_id: String,
-    pub diff_id: String,
-    pub parent: Option<String>,
+    pub chain_id: OciDigest,
+    pub diff_id: OciDigest,
+    pub parent: Option<OciDigest>,
     /// The blob it was unpacked from.
-    pub digest: String,
+    pub digest: OciDigest,
     pub media_type: String,
     /// Length of the uncompressed tar stream.
     pub uncompressed_size: u64,
@@ -52,11 +53,11 @@ fn check_media_type(mt: &str) -> Result<()> {
 #[cfg(test)]
 pub(super) fn unpack_layer(
     store: &Store,
-    digest: &str,
+    digest: &OciDigest,
     media_type: &str,
-    diff_id: &str,
-    parent: Option<&str>,
-) -> Result<String> {
+    diff_id: &OciDigest,
+    parent: Option<&OciDigest>,
+) -> Result<OciDigest> {
     let blob_path = store.blob_path(digest);
     let open = || {
         std::fs::File::open(&blob_path)
@@ -72,11 +73,11 @@ pub(super) fn unpack_layer(
 pub(super) fn unpack_layer_from<R: Read>(
     store: &Store,
     open: impl FnOnce() -> Result<R>,
-    digest: &str,
+    digest: &OciDigest,
     media_type: &str,
-    diff_id: &str,
-    parent: Option<&str>,
-) -> Result<String> {
+    diff_id: &OciDigest,
+    parent: Option<&OciDigest>,
+) -> Result<OciDigest> {
     digest_hex(digest)?;
     digest_hex(diff_id).context("diff id")?;
     if let Some(p) = parent {
@@ -108,14 +109,14 @@ pub(super) fn unpack_layer_from<R: Read>(
     // The tar may end before the stream does (padding); the diff id covers all of it.
     io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
     let got = format!("sha256:{}", hex::encode(hr.hasher.finalize_reset()));
-    if got != diff_id {
+    if got != diff_id.as_ref() {
         bail!("diff id mismatch: expected {diff_id}, got {got}");
     }
     let info = LayerInfo {
         chain_id: chain.clone(),
-        diff_id: diff_id.to_string(),
-        parent: parent.map(str::to_string),
-        digest: digest.to_string(),
+        diff_id: diff_id.clone(),
+        parent: parent.cloned(),
+        digest: digest.clone(),
         media_type: media_type.to_string(),
         uncompressed_size: hr.count,
     };
@@ -149,7 +150,7 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn store_layer(s: &Store, blob: &[u8]) -> String {
+    fn store_layer(s: &Store, blob: &[u8]) -> OciDigest {
         let d = sha256_digest(blob);
         s.put_blob(&d, blob).unwrap();
         d
@@ -177,7 +178,7 @@ mod tests {
             (zst, "application/vnd.oci.image.layer.v1.tar+zstd"),
         ] {
             let digest = store_layer(&s, &blob);
-            let parent = format!("sha256:{}", "1".repeat(64));
+            let parent = super::super::sha256_from_hex(&"1".repeat(64)).unwrap();
             let chain = s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap();
             assert_eq!(chain, super::super::chain_id(Some(&parent), &diff));
             assert!(s.has_layer(&chain));
@@ -219,8 +220,8 @@ mod tests {
         );
         assert!(
             e.contains("diff id mismatch")
-                && e.contains(&wrong)
-                && e.contains(&sha256_digest(&plain)),
+                && e.contains(wrong.as_ref())
+                && e.contains(sha256_digest(&plain).as_ref()),
             "{e}"
         );
         assert!(!s.has_layer(&wrong));
