@@ -7,8 +7,8 @@
 
 use super::client::{with_retries, FetchError, RegistryClient, TransientError};
 use super::manifest::{
-    choose_platform, parse_manifest, wanted_platform, Descriptor, IndexPlatform, Parsed, ACCEPTED,
-    LAYER_TYPES,
+    choose_platform, is_layer, manifest_accept, parse_manifest, wanted_platform, Descriptor,
+    IndexPlatform, Parsed,
 };
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
@@ -108,7 +108,7 @@ async fn connect(
 /// before reading it whole: by Content-Length, or by counting what arrives.
 async fn fetch_manifest(src: &RegistryClient, reference: &str) -> Result<Vec<u8>> {
     let what = format!("manifest {reference}");
-    let accept = ACCEPTED.join(", ");
+    let accept = manifest_accept();
     with_retries(&what, TRIES, || {
         src.get_small(
             "manifests",
@@ -246,7 +246,7 @@ async fn pull_reference(
     // than what it may unpack to.
     let limits = LayerLimits::from_env()?;
     for l in &layer_descs {
-        if !LAYER_TYPES.contains(&l.media_type.as_str()) {
+        if !is_layer(&l.media_type) {
             bail!(
                 "layer {}: unsupported layer media type \"{}\"",
                 l.digest,

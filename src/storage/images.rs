@@ -465,6 +465,7 @@ mod tests {
     use super::super::tests::test_store;
     use super::super::{sha256_digest, Store};
     use super::*;
+    use crate::image::manifest::{OCI_LAYER, OCI_MANIFEST};
 
     /// A stored image with one tiny layer (unpacked from a plain tar) whose
     /// config is `config`.
@@ -487,19 +488,17 @@ mod tests {
         let tarball = b.into_inner().unwrap();
         let ld = sha256_digest(&tarball);
         s.put_blob(&ld, &tarball).unwrap();
-        let chain = s
-            .unpack_layer(&ld, "application/vnd.oci.image.layer.v1.tar", &ld, None)
-            .unwrap();
+        let chain = s.unpack_layer(&ld, OCI_LAYER, &ld, None).unwrap();
         let rec = ImageRecord {
             id: cd.digest().to_string(),
             names: names.iter().map(|n| n.to_string()).collect(),
             digest: md,
             repo_digests: vec![],
-            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            manifest_media_type: OCI_MANIFEST.into(),
             config_digest: cd,
             layers: vec![LayerRecord {
                 digest: ld.clone(),
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                media_type: OCI_LAYER.into(),
                 size: tarball.len() as u64,
                 diff_id: ld,
                 chain_id: chain,

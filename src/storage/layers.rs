@@ -29,21 +29,11 @@ pub struct LayerInfo {
     pub uncompressed_size: u64,
 }
 
-/// Layer media types we unpack (the compression itself is sniffed from the
-/// first bytes, so a mislabelled blob still unpacks).
+/// Layer media types we unpack: those of `image::manifest`'s table (the
+/// compression itself is sniffed from the first bytes, so a mislabelled blob
+/// still unpacks).
 fn check_media_type(mt: &str) -> Result<()> {
-    const KNOWN: &[&str] = &[
-        "application/vnd.oci.image.layer.v1.tar",
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.diff.tar",
-    ];
-    if KNOWN.contains(&mt) {
+    if crate::image::manifest::is_layer(mt) {
         Ok(())
     } else {
         bail!("unsupported layer media type {mt:?}")
@@ -148,6 +138,7 @@ mod tests {
     use super::super::tests::test_store;
     use super::super::unpack::tests::Tar;
     use super::*;
+    use crate::image::manifest::{DOCKER_LAYER_GZIP, OCI_LAYER, OCI_LAYER_ZSTD};
     use std::os::unix::fs::PermissionsExt;
 
     fn store_layer(s: &Store, blob: &[u8]) -> OciDigest {
@@ -173,9 +164,9 @@ mod tests {
         gzb.extend(gz2.finish().unwrap());
         let zst = zstd::encode_all(&plain[..], 3).unwrap();
         for (blob, mt) in [
-            (plain.clone(), "application/vnd.oci.image.layer.v1.tar"),
-            (gzb, "application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            (zst, "application/vnd.oci.image.layer.v1.tar+zstd"),
+            (plain.clone(), OCI_LAYER),
+            (gzb, DOCKER_LAYER_GZIP),
+            (zst, OCI_LAYER_ZSTD),
         ] {
             let digest = store_layer(&s, &blob);
             let parent = super::super::sha256_from_hex(&"1".repeat(64)).unwrap();
@@ -210,13 +201,8 @@ mod tests {
         let wrong = sha256_digest(b"something else");
         let e = format!(
             "{:#}",
-            s.unpack_layer(
-                &digest,
-                "application/vnd.oci.image.layer.v1.tar",
-                &wrong,
-                None
-            )
-            .unwrap_err()
+            s.unpack_layer(&digest, OCI_LAYER, &wrong, None)
+                .unwrap_err()
         );
         assert!(
             e.contains("diff id mismatch")
@@ -230,9 +216,7 @@ mod tests {
         let evil = t.bytes();
         let ed = store_layer(&s, &evil);
         let diff = sha256_digest(&evil);
-        assert!(s
-            .unpack_layer(&ed, "application/vnd.oci.image.layer.v1.tar", &diff, None)
-            .is_err());
+        assert!(s.unpack_layer(&ed, OCI_LAYER, &diff, None).is_err());
         assert!(!s.has_layer(&diff));
         let e = s
             .unpack_layer(&ed, "application/x-bogus", &diff, None)
