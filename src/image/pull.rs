@@ -16,8 +16,8 @@ use super::transport::{describe, read_bounded};
 use super::{PullOptions, PullPolicy, RegistryOptions};
 use crate::options::Options;
 use crate::storage::{
-    chain_ids, digest_hex, human_size, parse_digest, sha256_digest, Digest, ImageRecord,
-    LayerLimits, LayerRecord, Store,
+    chain_ids, digest_hex, human_size, parse_digest, sha256_digest, sha256_finish, Digest,
+    ImageRecord, LayerLimits, LayerRecord, Store,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest as _;
@@ -498,8 +498,8 @@ async fn stream_layer(
                 return Ok(());
             }
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
-        if got == desc.size && actual != desc.digest.as_ref() {
+        let actual = sha256_finish(&mut hasher);
+        if got == desc.size && actual != desc.digest {
             let msg = format!("digest mismatch: expected {}, got {actual}", desc.digest);
             let _ = tx.send(Err(msg.clone())).await;
             return Err(BadContent(msg).into());
@@ -521,8 +521,8 @@ async fn stream_layer(
                 }
                 hasher.update(&c);
             }
-            let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
-            if got == desc.size && actual != desc.digest.as_ref() {
+            let actual = sha256_finish(&mut hasher);
+            if got == desc.size && actual != desc.digest {
                 return Err(anyhow::Error::new(BadContent(format!(
                     "digest mismatch: expected {}, got {actual}",
                     desc.digest
@@ -627,8 +627,8 @@ impl std::io::Read for VerifyingReader {
                             self.count, self.size
                         )));
                     }
-                    let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
-                    if got != self.digest.as_ref() {
+                    let got = sha256_finish(&mut self.hasher);
+                    if got != self.digest {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
                             format!("digest mismatch: expected {}, got {got}", self.digest),

@@ -3,7 +3,7 @@
 //! and renamed into blobs/sha256/. Anything else is deleted, so the store
 //! never holds a blob that isn't what its name says.
 
-use super::{atomic::sync_dir, digest_hex, Store, TmpEntry};
+use super::{atomic::sync_dir, digest_hex, sha256_finish, Store, TmpEntry};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::Digest as OciDigest;
 use sha2::{Digest, Sha256};
@@ -58,8 +58,8 @@ impl BlobWriter {
                 );
             }
         }
-        let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
-        if got != self.digest.as_ref() {
+        let got = sha256_finish(&mut self.hasher);
+        if got != self.digest {
             bail!("digest mismatch: expected {}, got {got}", self.digest);
         }
         self.out

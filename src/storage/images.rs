@@ -3,7 +3,7 @@
 //! collection of layers and blobs no record references.
 
 use super::atomic::{is_atomic_temp, sync_dir, write_atomic};
-use super::{is_hex64, parse_digest, Digest, Lock, Store};
+use super::{digest_hex, is_hex64, parse_digest, sha256_from_hex, Digest, Lock, Store};
 use crate::image::reference::{is_short_name, Reference};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -275,7 +275,7 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
     if !is_hex64(&rec.id) {
         bail!("invalid image id {:?}", rec.id);
     }
-    if rec.config_digest.to_string() != format!("sha256:{}", rec.id) {
+    if digest_hex(&rec.config_digest).ok() != Some(rec.id.as_str()) {
         bail!(
             "image id {} does not match its config digest {}",
             rec.id,
@@ -427,18 +427,21 @@ pub(super) fn gc(s: &Store) -> Result<()> {
         }
     }
     for r in &records {
-        keep_blobs.insert(r.config_digest.to_string());
-        keep_blobs.insert(r.digest.to_string());
+        keep_blobs.insert(r.config_digest.clone());
+        keep_blobs.insert(r.digest.clone());
         for l in &r.layers {
-            keep_blobs.insert(l.digest.to_string());
-            keep_layers.insert(l.chain_id.to_string());
+            keep_blobs.insert(l.digest.clone());
+            keep_layers.insert(l.chain_id.clone());
         }
     }
     let layers = s.root().join("layers");
     for e in fs::read_dir(&layers).with_context(|| format!("listing {}", layers.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if !is_hex64(&name) || keep_layers.contains(&format!("sha256:{name}")) {
+        let Ok(chain) = sha256_from_hex(&name) else {
+            continue;
+        };
+        if keep_layers.contains(&chain) {
             continue;
         }
         // Out of sight first (one rename), then delete at leisure: a crash
@@ -453,7 +456,7 @@ pub(super) fn gc(s: &Store) -> Result<()> {
     for e in fs::read_dir(&blobs).with_context(|| format!("listing {}", blobs.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if is_hex64(&name) && !keep_blobs.contains(&format!("sha256:{name}")) {
+        if sha256_from_hex(&name).is_ok_and(|d| !keep_blobs.contains(&d)) {
             fs::remove_file(e.path()).with_context(|| format!("removing blob {name}"))?;
         }
     }

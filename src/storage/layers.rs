@@ -8,7 +8,7 @@
 
 use super::atomic::{sync_dir, write_atomic};
 use super::unpack::{decompressor, extract, HashReader, LayerLimits};
-use super::{chain_id, digest_hex, Lock, Store};
+use super::{chain_id, digest_hex, sha256_finish, Lock, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::Digest as OciDigest;
 use serde::{Deserialize, Serialize};
@@ -98,8 +98,8 @@ pub(super) fn unpack_layer_from<R: Read>(
     extract(&mut hr, &diff, limits.max_entries)?;
     // The tar may end before the stream does (padding); the diff id covers all of it.
     io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
-    let got = format!("sha256:{}", hex::encode(hr.hasher.finalize_reset()));
-    if got != diff_id.as_ref() {
+    let got = sha256_finish(&mut hr.hasher);
+    if got != *diff_id {
         bail!("diff id mismatch: expected {diff_id}, got {got}");
     }
     let info = LayerInfo {

@@ -80,9 +80,16 @@ pub fn sha256_from_hex(hex: &str) -> Result<Digest> {
     parse_digest(&format!("sha256:{hex}"))
 }
 
+/// The digest of what `hasher` has seen (and resets it).
+pub fn sha256_finish(hasher: &mut Sha256) -> Digest {
+    sha256_from_hex(&hex::encode(hasher.finalize_reset())).expect("sha256 hex is a digest")
+}
+
 /// The sha256 digest of `data`.
 pub fn sha256_digest(data: &[u8]) -> Digest {
-    sha256_from_hex(&hex::encode(Sha256::digest(data))).expect("sha256 hex is a digest")
+    let mut h = Sha256::new();
+    h.update(data);
+    sha256_finish(&mut h)
 }
 
 /// OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(Ln) =
