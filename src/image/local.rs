@@ -3,7 +3,7 @@
 
 use crate::error::coded;
 use crate::image::reference::{is_short_name, Reference};
-use crate::storage::{short_id, ImageRecord, Store};
+use crate::storage::{short_id, Digest, ImageRecord, Store};
 use crate::time::{format_rfc3339, parse_rfc3339_secs as parse_rfc3339};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
@@ -55,9 +55,6 @@ pub fn repo_digests(rec: &ImageRecord) -> Vec<String> {
     }
     // Records written before repo_digests existed: the one digest, per name.
     let mut out: Vec<String> = Vec::new();
-    if rec.digest.is_empty() {
-        return out;
-    }
     for n in &rec.names {
         let d = format!("{}@{}", split_name(n).0, rec.digest);
         if !out.contains(&d) {
@@ -435,7 +432,7 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
 #[serde(rename_all = "PascalCase")]
 pub struct InspectData {
     id: String,
-    digest: String,
+    digest: Digest,
     repo_tags: Vec<String>,
     repo_digests: Vec<String>,
     parent: String,
@@ -474,7 +471,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     kind: String,
     #[serde(rename = "Layers")]
-    layers: Vec<String>,
+    layers: Vec<Digest>,
 }
 
 /// The docker-like data podman's `image inspect` prints for one image.
@@ -571,10 +568,10 @@ mod tests {
         let rec = ImageRecord {
             id: "ab".repeat(32),
             names: vec![],
-            digest: String::new(),
+            digest: crate::storage::sha256_digest(b"manifest"),
             repo_digests: vec![],
             manifest_media_type: String::new(),
-            config_digest: String::new(),
+            config_digest: crate::storage::sha256_digest(b"config"),
             layers: vec![],
             size: 0,
             created: None,

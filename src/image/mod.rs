@@ -6,7 +6,7 @@ pub mod auth;
 mod client;
 mod local;
 mod login;
-mod manifest;
+pub mod manifest;
 mod pull;
 pub mod reference;
 pub mod registries;
