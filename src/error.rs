@@ -122,17 +122,22 @@ impl Error {
 /// `std::io::Error` (a reader's error that went through a decompressor or a
 /// tar parser). The outermost one if there are several.
 pub fn find(e: &anyhow::Error) -> Option<&Error> {
-    e.chain().find_map(in_cause)
+    e.chain().find_map(cause::<Error>)
 }
 
-fn in_cause<'a>(c: &'a (dyn StdError + 'static)) -> Option<&'a Error> {
-    if let Some(x) = c.downcast_ref::<Error>() {
-        return Some(x);
-    }
-    let inner = c.downcast_ref::<std::io::Error>()?.get_ref()?;
-    let mut cur: Option<&'a (dyn StdError + 'static)> = Some(inner);
+/// The first `T` in the chain that starts at `e`, looking also inside the
+/// payload of each `std::io::Error` (whose `source()` skips it), e.g. a
+/// TLS error under a connector's io::Error under an HTTP client's error.
+pub fn cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur = Some(e);
     while let Some(c) = cur {
-        if let Some(x) = in_cause(c) {
+        if let Some(x) = c.downcast_ref::<T>() {
+            return Some(x);
+        }
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if let Some(x) = inner.and_then(|i| cause::<T>(i)) {
             return Some(x);
         }
         cur = c.source();
