@@ -256,7 +256,7 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
     };
     match exec::exec(&g.into(), &o)? {
         None | Some(0) => Ok(()),
-        Some(c) => Err(crate::error::exit_status(c)),
+        Some(c) => Err(super::exit::exit_status(c)),
     }
 }
 

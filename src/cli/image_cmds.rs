@@ -4,10 +4,9 @@
 use super::format::Report;
 use super::image::*;
 use super::GlobalOpts;
-use crate::error::coded;
 use crate::image::{
     self as img, BlobProgress, ImageFilter, ImageSummary, LoginEvent, LoginReport, LogoutReport,
-    PullProgress, PullStep, Removal, EXIT_IN_USE, EXIT_NOT_FOUND,
+    PullProgress, PullStep, Removal,
 };
 use crate::options::Options;
 use crate::storage::{short_id, ImageRecord, Store};
@@ -466,28 +465,11 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
         Ok(())
     })?;
     drop(out);
-    finish_errors(errors)
-}
-
-/// Print all but the last error; return the last, with the exit code
-/// podman would use (1 if all were "not known", 2 if any was "in use").
-fn finish_errors(mut errors: Vec<anyhow::Error>) -> Result<()> {
-    let Some(last) = errors.pop() else {
-        return Ok(());
-    };
-    let code_of = |e: &anyhow::Error| crate::error::classify(e).0;
-    let mut code = code_of(&last);
-    for e in &errors {
-        eprintln!("Error: {e:#}");
-        let c = code_of(e);
-        if c == EXIT_IN_USE || (c != EXIT_NOT_FOUND && code == EXIT_NOT_FOUND) {
-            code = c;
-        }
-    }
-    if code == code_of(&last) {
-        Err(last)
-    } else {
-        Err(coded(code, format!("{last:#}")))
+    // Each is reported; `exit` weighs them for the code (1: all not known,
+    // 2: any in use).
+    match errors.len() {
+        0 => Ok(()),
+        _ => Err(super::exit::Several(errors).into()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! exit 1, except 126/127 for a program that cannot be run or is missing.
 
 use crate::container::opts::parse_signal;
+use crate::error::Kind;
 use crate::runtime::{self, Console, CreateOptions, Stdio};
 use crate::sys::pump;
 use anyhow::{bail, Context, Result};
@@ -267,11 +268,8 @@ pub fn main(root: Option<PathBuf>, a: OciArgs) -> Result<()> {
             log_error(log, &a.global.log_format, e);
         }
     }
-    // runc exits 1 on its own errors; keep 126/127 and container statuses.
-    res.map_err(|e| match crate::error::classify(&e).0 {
-        crate::error::EXIT_RPOD => crate::error::coded(1, format!("{e:#}")),
-        _ => e,
-    })
+    // runc exits 1 on its own errors: `exit::Convention::Runc`.
+    res
 }
 
 fn log_error(path: &Path, format: &str, e: &anyhow::Error) {
@@ -564,14 +562,14 @@ fn run_cmd(root: &Path, f: CreateFlags, detach: bool, keep: bool) -> Result<()> 
     }
     match code? {
         0 => Ok(()),
-        c => Err(crate::error::exit_status(c)),
+        c => Err(super::exit::exit_status(c)),
     }
 }
 
 fn delete_cmd(root: &Path, id: &str, force: bool) -> Result<()> {
     match runtime::delete(root, id, force) {
         // runc -f on a missing container is quiet.
-        Err(e) if force && e.to_string().contains("does not exist") => Ok(()),
+        Err(e) if force && crate::error::is_not_found(&e, Kind::OciContainer) => Ok(()),
         r => r,
     }
 }
@@ -719,7 +717,7 @@ fn exec_cmd(root: &Path, f: ExecFlags) -> Result<()> {
     }
     match wait_foreground(pid, pty)? {
         0 => Ok(()),
-        c => Err(crate::error::exit_status(c)),
+        c => Err(super::exit::exit_status(c)),
     }
 }
 

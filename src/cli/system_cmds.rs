@@ -4,7 +4,6 @@
 use super::container::UnshareArgs;
 use super::format::Report;
 use super::GlobalOpts;
-use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::network::port_cmd::{PortLister, PortTarget};
 use anyhow::{bail, Result};
 
@@ -87,14 +86,9 @@ pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
     } else {
         a.command.clone()
     };
-    let err = crate::userns::unshare(&argv)?;
-    // As a shell: 127 when there is no such program, 126 when it can't run.
-    let code = if err.error.kind() == std::io::ErrorKind::NotFound {
-        EXIT_NOT_FOUND
-    } else {
-        EXIT_CANNOT_INVOKE
-    };
-    Err(coded(code, err.to_string()))
+    // Returns only when the program could not be run: as a shell, 127 when
+    // there is no such program, 126 when it can't run.
+    match crate::userns::unshare(&argv)? {}
 }
 
 // The monitor's command line (`rpod __monitor ID`, spawned by rpod itself).

@@ -4,6 +4,7 @@
 
 use super::opts;
 use super::record::{self, Paths};
+use crate::error::Error;
 use crate::options::Options;
 use crate::runtime::{Console, Stdio};
 use crate::sys::{pump, tty};
@@ -60,7 +61,10 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     let rec = record::load(&paths, &id)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {
-        bail!("can only create exec sessions on running containers: container state improper");
+        return Err(Error::ContainerState(
+            "can only create exec sessions on running containers".into(),
+        )
+        .into());
     }
     let cfg_path = paths.ctr_dir(&id).join("config.json");
     let spec: oci_spec::runtime::Spec = serde_json::from_slice(
@@ -246,7 +250,9 @@ pub fn top_target(g: &Options, name: &str) -> Result<TopTarget> {
     let id = record::resolve(&paths, name)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {
-        bail!("top can only be used on running containers: container state improper");
+        return Err(
+            Error::ContainerState("top can only be used on running containers".into()).into(),
+        );
     }
     let state_root = paths.run_dir(&id).join("runtime");
     Ok(TopTarget { id, st, state_root })

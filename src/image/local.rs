@@ -1,16 +1,12 @@
 //! Local images: listing (with podman's filters), removal, pruning, tags and
 //! the data `image inspect` shows. The CLI formats what these return.
 
-use crate::error::coded;
+use crate::error::{Error, Kind};
 use crate::image::reference::{is_short_name, Reference};
 use crate::storage::{short_id, Digest, ImageRecord, Store};
 use crate::time::{format_rfc3339, parse_rfc3339_secs as parse_rfc3339};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-
-/// podman's rmi exit codes.
-pub const EXIT_NOT_FOUND: i32 = 1;
-pub const EXIT_IN_USE: i32 = 2;
 
 // ---- shared helpers ----
 
@@ -101,7 +97,7 @@ pub fn normalize_local_name(name: &str) -> Result<String> {
 fn find(store: &Store, name: &str) -> Result<ImageRecord> {
     match store.find_image(name)? {
         Some(r) => Ok(r),
-        None => Err(coded(EXIT_NOT_FOUND, format!("{name}: image not known"))),
+        None => Err(Error::not_found(Kind::Image, name)),
     }
 }
 
@@ -280,13 +276,12 @@ fn delete_image(
 ) -> Result<()> {
     let users = store.containers_using(&rec.id);
     if !users.is_empty() && !force {
-        return Err(coded(
-            EXIT_IN_USE,
-            format!(
-                "image used by {}: image is in use by a container: consider listing external containers and force-removing image",
-                users.join(", ")
-            ),
-        ));
+        return Err(Error::InUse {
+            kind: Kind::Image,
+            name: rec.id.clone(),
+            users,
+        }
+        .into());
     }
     for n in &rec.names {
         out(Removal::Untagged(n.clone()))?;
@@ -307,7 +302,7 @@ fn delete_image(
 /// Remove every image (`o.all`), then the images `names` name, by name, id
 /// or id prefix. By one of several names, only that name goes (podman).
 /// Each removal is passed to `out` as it happens; what failed is returned,
-/// each error with podman's exit code (1: not known, 2: in use).
+/// each an [`Error::NotFound`], [`Error::InUse`] or another failure.
 pub fn remove_images(
     store: &Store,
     names: &[String],
@@ -328,7 +323,7 @@ pub fn remove_images(
             let rec = match store.find_image(name)? {
                 Some(r) => r,
                 None if o.ignore => return Ok(()),
-                None => return Err(coded(EXIT_NOT_FOUND, format!("{name}: image not known"))),
+                None => return Err(Error::not_found(Kind::Image, name)),
             };
             let by_id = rec.id.starts_with(name.trim_start_matches("sha256:"));
             if !by_id && rec.names.len() > 1 {
@@ -382,7 +377,7 @@ pub fn prune_images(
 
 /// Add `names` (as `normalize_local_name` gives them) to `image`.
 pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
+    let rec = find(store, image)?;
     let mut all = rec.names.clone();
     for n in names {
         if !all.contains(n) {
@@ -394,7 +389,7 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
 
 /// Remove `names` from `image`; no names: all of them.
 pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
+    let rec = find(store, image)?;
     if names.is_empty() {
         return store.set_image_names(&rec.id, Vec::new());
     }

@@ -5,7 +5,7 @@
 //! an interrupted pull leaves nothing that looks like an image. Parsing
 //! manifests and choosing the platform's entry of an index: `manifest.rs`.
 
-use super::client::{with_retries, FetchError, RegistryClient, TransientError};
+use super::client::{with_retries, FetchError, RegistryClient};
 use super::manifest::{
     choose_platform, is_layer, manifest_accept, parse_manifest, wanted_platform, Descriptor,
     IndexPlatform, Parsed,
@@ -14,6 +14,7 @@ use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::{describe, read_bounded};
 use super::{PullOptions, PullPolicy, RegistryOptions};
+use crate::error::Error;
 use crate::options::Options;
 use crate::storage::{
     chain_ids, digest_hex, human_size, parse_digest, sha256_digest, sha256_finish, Digest,
@@ -468,9 +469,9 @@ async fn stream_layer(
                 let e = e.into_anyhow();
                 let _ = tx.send(Err(format!("{e}"))).await;
                 return Err(if transient {
-                    anyhow::Error::new(TransientError(format!("downloading: {e:#}")))
+                    anyhow::Error::new(Error::Transient(format!("downloading: {e:#}")))
                 } else {
-                    anyhow::Error::new(BadContent(format!("{e:#}")))
+                    anyhow::Error::new(Error::BadContent(format!("{e:#}")))
                 });
             }
         };
@@ -485,7 +486,7 @@ async fn stream_layer(
                         describe(e, &src.registry, src.transport.verify)
                     );
                     let _ = tx.send(Err(msg.clone())).await;
-                    return Err(anyhow::Error::new(TransientError(msg)));
+                    return Err(anyhow::Error::new(Error::Transient(msg)));
                 }
             };
             got += chunk.len() as u64;
@@ -502,7 +503,7 @@ async fn stream_layer(
         if got == desc.size && actual != desc.digest {
             let msg = format!("digest mismatch: expected {}, got {actual}", desc.digest);
             let _ = tx.send(Err(msg.clone())).await;
-            return Err(BadContent(msg).into());
+            return Err(Error::BadContent(msg).into());
         }
         Ok(())
     };
@@ -523,7 +524,7 @@ async fn stream_layer(
             }
             let actual = sha256_finish(&mut hasher);
             if got == desc.size && actual != desc.digest {
-                return Err(anyhow::Error::new(BadContent(format!(
+                return Err(anyhow::Error::new(Error::BadContent(format!(
                     "digest mismatch: expected {}, got {actual}",
                     desc.digest
                 )))
@@ -535,29 +536,11 @@ async fn stream_layer(
     }
 }
 
-/// Content that is wrong (a digest mismatch, more bytes than declared, a
-/// registry's refusal): never worth a retry.
-#[derive(Debug)]
-struct BadContent(String);
-
-impl std::fmt::Display for BadContent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadContent {}
-
 /// Network trouble, 5xx answers and short reads are retried; wrong content
-/// is not.
+/// is not. The reader's errors come back through the unpacker inside an
+/// `io::Error`, where `error::find` looks too.
 fn is_retryable(e: &anyhow::Error) -> bool {
-    if e.chain()
-        .any(|c| c.is::<BadContent>() || c.to_string().contains("digest mismatch"))
-    {
-        return false;
-    }
-    e.chain()
-        .any(|c| c.is::<TransientError>() || c.to_string().contains("truncated"))
+    crate::error::find(e).is_some_and(Error::is_transient)
 }
 
 /// The blocking side of a streamed layer: reads what the download task
@@ -610,10 +593,10 @@ impl std::io::Read for VerifyingReader {
                         self.done = true;
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            format!(
+                            Error::BadContent(format!(
                                 "blob {}: more than the {} bytes its descriptor says",
                                 self.digest, self.size
-                            ),
+                            )),
                         ));
                     }
                     self.cur = b;
@@ -622,16 +605,19 @@ impl std::io::Read for VerifyingReader {
                 None => {
                     self.done = true;
                     if self.count != self.size {
-                        return Err(std::io::Error::other(format!(
+                        return Err(std::io::Error::other(Error::Transient(format!(
                             "downloading: truncated: got {} of {} bytes",
                             self.count, self.size
-                        )));
+                        ))));
                     }
                     let got = sha256_finish(&mut self.hasher);
                     if got != self.digest {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            format!("digest mismatch: expected {}, got {got}", self.digest),
+                            Error::BadContent(format!(
+                                "digest mismatch: expected {}, got {got}",
+                                self.digest
+                            )),
                         ));
                     }
                     return Ok(0);
