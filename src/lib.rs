@@ -25,4 +25,5 @@ pub mod sys;
 pub mod systemd;
 pub mod time;
 pub mod userns;
+pub mod volume;
 pub mod xdg;

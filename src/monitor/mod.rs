@@ -275,6 +275,7 @@ impl Monitor {
             let _hold = store.hold_layers()?;
             crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
         };
+        crate::volume::prepare_mounts(&store, &rec, &mounted.merged)?;
         let mut state = record::load_state(paths, &rec.id);
         state.fuse_pid = mounted.fuse_pid.unwrap_or(0);
         state.fuse_start = mounted.fuse_pid.and_then(pidfd::start_time).unwrap_or(0);
@@ -558,6 +559,9 @@ impl Monitor {
             // purge unmounts the rootfs at its new place.
             if let Err(e) = record::purge(&self.paths, &self.rec.id) {
                 eprintln!("monitor: removing the container: {e:#}");
+            }
+            if let Err(e) = crate::volume::remove_anonymous_of(&self.paths, &self.rec) {
+                eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
             }
         } else {
             // A restart must find the runtime state gone and the upper dir
