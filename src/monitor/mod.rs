@@ -554,13 +554,19 @@ impl Monitor {
                     eprintln!("monitor: removing the container: {e:#}");
                 }
             }
+            // Its anonymous volumes leave the listings before the exit is heard too.
+            let volumes = crate::volume::retire_anonymous_of(&self.paths, &self.rec)
+                .unwrap_or_else(|e| {
+                    eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
+                    Vec::new()
+                });
             self.send_exit(code);
             rt::delete(&self.state_root, &self.rec.id);
             // purge unmounts the rootfs at its new place.
             if let Err(e) = record::purge(&self.paths, &self.rec.id) {
                 eprintln!("monitor: removing the container: {e:#}");
             }
-            if let Err(e) = crate::volume::remove_anonymous_of(&self.paths, &self.rec) {
+            if let Err(e) = crate::volume::purge(volumes) {
                 eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
             }
         } else {

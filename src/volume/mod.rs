@@ -401,6 +401,14 @@ impl Volumes {
 
     /// Remove a volume nobody uses; the caller holds the lock.
     fn remove_locked(&self, name: &str) -> Result<()> {
+        let trash = self.retire_locked(name)?;
+        crate::storage::remove_tree(&trash)
+            .with_context(|| format!("removing volume {name}: deleting {}", trash.display()))
+    }
+
+    /// The instant half of a removal: the volume leaves every listing (one
+    /// rename); its files, in the returned dir, are for [`purge`].
+    fn retire_locked(&self, name: &str) -> Result<PathBuf> {
         let dir = self.dir(name);
         let trash = self.root.join(format!(".removing-{name}"));
         match std::fs::rename(&dir, &trash) {
@@ -409,8 +417,7 @@ impl Volumes {
             Err(e) => return Err(e).with_context(|| format!("removing volume {name}")),
         }
         sync_dir(&self.root);
-        crate::storage::remove_tree(&trash)
-            .with_context(|| format!("removing volume {name}: deleting {}", trash.display()))
+        Ok(trash)
     }
 
     /// Finish removals a killed process left (`.removing-*`).
@@ -565,27 +572,27 @@ impl Volumes {
         Ok(())
     }
 
-    /// Remove the anonymous volumes of a removed container `rec` that no
-    /// other container uses (`rm -v`, `--rm`).
-    pub fn remove_anonymous(&self, rec: &ContainerRecord) -> Result<()> {
+    /// Take the anonymous volumes of a removed container `rec` that no
+    /// other container uses out of sight (`rm -v`, `--rm`); their files
+    /// are left for [`purge`].
+    pub fn retire_anonymous(&self, rec: &ContainerRecord) -> Result<Vec<PathBuf>> {
         let names = volume_names(rec);
+        let mut trash = Vec::new();
         if names.is_empty() {
-            return Ok(());
+            return Ok(trash);
         }
         let _l = self.lock()?;
         let users = self.users_all();
         for n in names {
             let Some(v) = self.get(&n)? else { continue };
-            if !v.anonymous
-                || users
-                    .get(&n)
-                    .is_some_and(|u| u.iter().any(|id| *id != rec.id))
-            {
-                continue;
+            let shared = users
+                .get(&n)
+                .is_some_and(|u| u.iter().any(|id| *id != rec.id));
+            if v.anonymous && !shared {
+                trash.push(self.retire_locked(&n)?);
             }
-            self.remove_locked(&n)?;
         }
-        Ok(())
+        Ok(trash)
     }
 }
 
@@ -672,13 +679,26 @@ fn open_in_root(rootfs: &Path, path: &str) -> Result<Option<std::os::fd::OwnedFd
     }
 }
 
-/// [`Volumes::remove_anonymous`] for the store of `paths` (`--rm`, `rm -v`).
-pub fn remove_anonymous_of(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+/// [`Volumes::retire_anonymous`] for the store of `paths` (`--rm`, `rm -v`).
+pub fn retire_anonymous_of(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<PathBuf>> {
     if volume_names(rec).is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let store = Store::open_at(paths.root.clone(), paths.runroot.clone())?;
-    Volumes::new(&store).remove_anonymous(rec)
+    Volumes::new(&store).retire_anonymous(rec)
+}
+
+/// Delete the files of retired volumes.
+pub fn purge(trash: Vec<PathBuf>) -> Result<()> {
+    for t in trash {
+        crate::storage::remove_tree(&t).with_context(|| format!("deleting {}", t.display()))?;
+    }
+    Ok(())
+}
+
+/// Remove the anonymous volumes of a removed container now.
+pub fn remove_anonymous_of(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
+    purge(retire_anonymous_of(paths, rec)?)
 }
 
 /// The names of the volumes a container record mounts.
