@@ -230,7 +230,7 @@ fn ls_cmd(g: &GlobalOpts, a: &LsArgs) -> Result<()> {
 
 fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     let vols = Volumes::open(&g.into())?;
-    if a.all == !a.volumes.is_empty() {
+    if a.all != a.volumes.is_empty() {
         bail!("provide one or more volume names or use --all");
     }
     let mut found = Vec::new();
@@ -283,7 +283,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
 }
 
 fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
-    if a.all == !a.volumes.is_empty() {
+    if a.all != a.volumes.is_empty() {
         bail!("choose either one or more volumes or all");
     }
     crate::userns::enter()?;
@@ -303,8 +303,8 @@ fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
 fn prune_cmd(g: &GlobalOpts, a: &PruneArgs) -> Result<()> {
     let filters = parse_filters(&a.filter)?;
     if !a.force {
-        eprint!(
-            "WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n"
+        eprintln!(
+            "WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:"
         );
         let vols = Volumes::open(&g.into())?;
         let users = vols.users_all();
