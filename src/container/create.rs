@@ -322,10 +322,17 @@ pub fn create(
         ns_id(&o.userns, resolved.uid, true),
         ns_id(&o.userns, resolved.gid, false),
     );
+    let mut made = NewVolumes {
+        vols: &vols,
+        names: Vec::new(),
+        keep: false,
+    };
     let mut runtime_mounts = Vec::with_capacity(mounts.len());
     for m in mounts.iter_mut() {
         if m.kind == "volume" {
-            resolve_volume(&vols, m)?;
+            if resolve_volume(&vols, m)? {
+                made.names.push(m.name.clone());
+            }
             m.owner = Some(owner);
         } else if m.options.iter().any(|x| x == "U") {
             m.owner = Some(owner);
@@ -478,6 +485,7 @@ pub fn create(
             let _ = record::remove(paths, &rec);
         })?;
     }
+    made.keep = true;
     if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() {
         super::spec::warn_limits();
     }
@@ -508,9 +516,31 @@ fn ns_id(u: &Userns, id: u32, is_uid: bool) -> u32 {
     }
 }
 
+/// The volumes a `create` made: removed again unless it succeeds (dropped
+/// while the volumes lock is still held).
+struct NewVolumes<'a> {
+    vols: &'a crate::volume::Volumes,
+    names: Vec<String>,
+    keep: bool,
+}
+
+impl Drop for NewVolumes<'_> {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for n in &self.names {
+            if let Err(e) = self.vols.discard_locked(n) {
+                debug!("removing volume {n} of a failed create: {e:#}");
+            }
+        }
+    }
+}
+
 /// Find or make the volume a `volume` mount names (a new anonymous one when
-/// it names none), with the `volume-opt=`s given; the caller holds the lock.
-fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<()> {
+/// it names none), with the `volume-opt=`s given; the caller holds the
+/// lock. True when it made it.
+fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<bool> {
     let mut vopts = Vec::new();
     m.options.retain(|o| match o.strip_prefix("volume-opt=") {
         Some(kv) => {
@@ -525,6 +555,7 @@ fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<
     } else {
         vols.get(&m.name)?
     };
+    let made = existing.is_none();
     let v = match existing {
         Some(v) => v,
         None => vols
@@ -538,7 +569,7 @@ fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<
     };
     m.name = v.name.clone();
     m.source = crate::volume::mount_source(vols, &v).1;
-    Ok(())
+    Ok(made)
 }
 
 /// The mount the runtime makes for a recorded one: a volume becomes a

@@ -406,11 +406,26 @@ impl Volumes {
             .with_context(|| format!("removing volume {name}: deleting {}", trash.display()))
     }
 
+    /// Remove a volume this process just made for a container whose
+    /// creation failed; the caller holds the lock.
+    pub fn discard_locked(&self, name: &str) -> Result<()> {
+        self.remove_locked(name)
+    }
+
     /// The instant half of a removal: the volume leaves every listing (one
     /// rename); its files, in the returned dir, are for [`purge`].
     fn retire_locked(&self, name: &str) -> Result<PathBuf> {
         let dir = self.dir(name);
-        let trash = self.root.join(format!(".removing-{name}"));
+        // Into the store's tmp/: what a killed removal leaves, the next
+        // Store::open deletes.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let trash = self
+            .store
+            .tmp_dir()
+            .join(format!("volume-rm-{name}-{}-{nanos:x}", std::process::id()));
         match std::fs::rename(&dir, &trash) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such(name)),
@@ -420,21 +435,9 @@ impl Volumes {
         Ok(trash)
     }
 
-    /// Finish removals a killed process left (`.removing-*`).
-    fn clean_trash(&self) {
-        if let Ok(rd) = std::fs::read_dir(&self.root) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".removing-") {
-                    let _ = crate::storage::remove_tree(&e.path());
-                }
-            }
-        }
-    }
-
     /// Remove the unused volumes that match every filter; their names.
     pub fn prune(&self, filters: &[Filter]) -> Result<Vec<String>> {
         let _l = self.lock()?;
-        self.clean_trash();
         let users = self.users_all();
         let mut gone = Vec::new();
         for v in self.list()? {
@@ -518,6 +521,14 @@ impl Volumes {
         let v = self.find(name)?;
         if v.options.get("type").map(String::as_str) == Some("tmpfs") {
             bail!("volume {name} is a tmpfs volume: its content lives only while it is mounted");
+        }
+        let paths = self.paths();
+        if let Some(id) = self
+            .users(name)
+            .into_iter()
+            .find(|id| record::observe(&paths, id).is_running())
+        {
+            bail!("volume {name} is in use by running container {id}: stop it before importing");
         }
         let tmp = self.store.tmp_entry("volume-import", true)?;
         let new = tmp.path.join("_data");

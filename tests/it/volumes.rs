@@ -354,6 +354,21 @@ fn named_volumes_persist_survive_rm_and_anonymous_go_with_rm_v() {
     ]);
     assert_eq!(lines(&env.rpod_ok(&["volume", "ls", "-q"])).len(), 2);
 
+    // A create that fails after its volumes were made leaves none behind.
+    let before = env.rpod_ok(&["volume", "ls", "-q"]);
+    let (code, _) = env.rpod_fail(&[
+        "create",
+        "-v",
+        "/anon",
+        "-v",
+        "brandnew:/x",
+        "-p",
+        "99999:1",
+        "alpine",
+    ]);
+    assert_eq!(code, 125);
+    assert_eq!(env.rpod_ok(&["volume", "ls", "-q"]), before);
+
     // volume rm -f removes the containers that use it, then the volume.
     env.rpod_ok(&[
         "create",
@@ -712,6 +727,24 @@ fn export_and_import_round_trip() {
     );
     let (code, stderr) = env.rpod_fail(&["volume", "import", "nope", tar.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
+    // Not under a running container's feet.
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--network",
+        "none",
+        "-v",
+        "dst:/d",
+        "alpine",
+        "sleep",
+        "60",
+    ]);
+    let (code, stderr) = env.rpod_fail(&["volume", "import", "dst", tar.to_str().unwrap()]);
+    assert_eq!(code, 125);
+    assert!(stderr.contains("in use by running container"), "{stderr}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "busy"]);
 }
 
 /// A hostile image: its volume paths are links to the host (absolute, and
