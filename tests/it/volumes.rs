@@ -893,3 +893,65 @@ fn make_tar(path: &Path, entries_py: &str) {
     );
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
 }
+
+/// `kill -9` in the middle of `volume import` leaves the volume as it was,
+/// and the next command clears the half-unpacked copy.
+#[test]
+fn import_killed_midway_leaves_the_old_content() {
+    use std::io::Write;
+    let env = new_env("vol-kill");
+    env.rpod_ok(&["volume", "create", "v"]);
+    let good = env.dir.join("good.tar");
+    make_tar(&good, "[F('kept', 'old\\n')]");
+    env.rpod_ok(&["volume", "import", "v", good.to_str().unwrap()]);
+    let big = env.dir.join("big.tar");
+    make_tar(
+        &big,
+        "[D('d')] + [F('d/f%d' % i, bytes(1 << 20)) for i in range(32)]",
+    );
+    let data = std::fs::read(&big).unwrap();
+    let fifo = env.dir.join("import-fifo-4242");
+    let st = std::process::Command::new("mkfifo")
+        .args(["-m", "0666"])
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut child = env
+        .cmd(&["volume", "import", "v", fifo.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&data[..data.len() / 2]).unwrap();
+    // The import is now halfway, waiting for the rest: kill rpod itself.
+    let marker = fifo.to_str().unwrap().to_string();
+    let ok = crate::common::eventually(10, || {
+        crate::common::procs_with(&marker)
+            .iter()
+            .any(|p| !p.contains("runuser"))
+    });
+    assert!(ok, "no rpod process importing");
+    let tmp = store_root(&env).join("tmp");
+    assert!(!entries(&tmp).is_empty(), "the import unpacks into tmp/");
+    for p in crate::common::procs_with(&marker) {
+        if !p.contains("runuser") {
+            let pid = p.split(':').next().unwrap();
+            std::process::Command::new("kill")
+                .args(["-9", pid])
+                .status()
+                .unwrap();
+        }
+    }
+    drop(w);
+    let _ = child.wait();
+    assert_eq!(
+        std::fs::read_to_string(data_dir(&env, "v").join("kept")).unwrap(),
+        "old\n"
+    );
+    assert_eq!(entries(&data_dir(&env, "v")), ["kept"]);
+    // The next command that opens the store clears what the killed one left.
+    env.rpod_ok(&["volume", "ls"]);
+    assert!(entries(&tmp).is_empty(), "{:?}", entries(&tmp));
+    assert_eq!(env.rpod_ok(&["volume", "ls", "-q"]), "v\n");
+}
