@@ -481,6 +481,11 @@ pub static DOCS: &[Doc] = &[
         "volume import",
         include_str!("man/rpod-volume-import.1.txt"),
     ),
+    Doc::new("volume mount", include_str!("man/rpod-volume-mount.1.txt")),
+    Doc::new(
+        "volume unmount",
+        include_str!("man/rpod-volume-unmount.1.txt"),
+    ),
     Doc::new("version", include_str!("man/rpod-version.1.txt")),
     Doc::new("info", include_str!("man/rpod-info.1.txt")),
     Doc::new("completion", include_str!("man/rpod-completion.1.txt")),

@@ -29,6 +29,18 @@ pub enum VolumeCommand {
     Export(ExportArgs),
     /// Replace a volume's content with a tar archive
     Import(ImportArgs),
+    /// Mount volumes and print their paths (inside `rpod unshare`)
+    Mount(MountArgs),
+    /// Unmount volumes (inside `rpod unshare`)
+    #[command(alias = "umount")]
+    Unmount(MountArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MountArgs {
+    /// Volumes to mount or unmount
+    #[arg(value_name = "VOLUME", required = true)]
+    pub volumes: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -142,7 +154,29 @@ pub fn volume_cmd(g: &GlobalOpts, cmd: VolumeCommand) -> Result<()> {
         VolumeCommand::Exists(a) => exists_cmd(g, &a),
         VolumeCommand::Export(a) => export_cmd(g, &a),
         VolumeCommand::Import(a) => import_cmd(g, &a),
+        VolumeCommand::Mount(a) => mount_cmd(g, &a, true),
+        VolumeCommand::Unmount(a) => mount_cmd(g, &a, false),
     }
+}
+
+fn mount_cmd(g: &GlobalOpts, a: &MountArgs, mount: bool) -> Result<()> {
+    let verb = if mount { "mount" } else { "unmount" };
+    if !crate::userns::in_child_userns() {
+        bail!(
+            "cannot run command \"rpod volume {verb}\" in rootless mode, must execute `rpod unshare` first"
+        );
+    }
+    let vols = Volumes::open(&g.into())?;
+    each(&a.volumes, |n| {
+        if mount {
+            let p = vols.mount(n)?;
+            writeln!(std::io::stdout().lock(), "{}", p.display())?;
+        } else {
+            vols.unmount(n)?;
+            writeln!(std::io::stdout().lock(), "{n}")?;
+        }
+        Ok(())
+    })
 }
 
 fn key_values(v: &[String], what: &str) -> Result<Vec<(String, String)>> {

@@ -571,6 +571,52 @@ impl Volumes {
         export_tar(&data, w).with_context(|| format!("exporting volume {name}"))
     }
 
+    /// `volume mount` (inside `rpod unshare`, whose mount namespace sees
+    /// the result): a tmpfs or `device=` volume is mounted on its
+    /// mountpoint; a plain one is its directory already. Returns the path.
+    pub fn mount(&self, name: &str) -> Result<PathBuf> {
+        let v = self.find(name)?;
+        let data = self.mountpoint(name);
+        if is_mounted(&data) {
+            return Ok(data);
+        }
+        let (kind, source, extra) = mount_source(self, &v);
+        use nix::mount::MsFlags;
+        let res = if kind == "tmpfs" {
+            let data_opt = extra.join(",");
+            nix::mount::mount(
+                Some("tmpfs"),
+                &data,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                (!data_opt.is_empty()).then_some(data_opt.as_str()),
+            )
+        } else if source != data.to_string_lossy() {
+            nix::mount::mount(
+                Some(Path::new(&source)),
+                &data,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+        } else {
+            return Ok(data);
+        };
+        res.with_context(|| format!("mounting volume {name} on {}", data.display()))?;
+        Ok(data)
+    }
+
+    /// `volume unmount`: undo [`Volumes::mount`] (nothing for a plain volume).
+    pub fn unmount(&self, name: &str) -> Result<()> {
+        self.find(name)?;
+        let data = self.mountpoint(name);
+        if is_mounted(&data) {
+            nix::mount::umount2(&data, nix::mount::MntFlags::MNT_DETACH)
+                .with_context(|| format!("unmounting volume {name}"))?;
+        }
+        Ok(())
+    }
+
     /// Mark the first mount of a volume done (copy-up and chown happen once).
     pub fn mark_mounted(&self, name: &str) -> Result<()> {
         let _l = self.lock()?;
@@ -790,6 +836,15 @@ fn parse_local_options(o: &BTreeMap<String, String>) -> Result<(Option<u32>, Opt
         bail!("invalid volume options: type=none needs device=PATH");
     }
     Ok((uid, gid))
+}
+
+/// Whether `p` is a mount point in this mount namespace.
+fn is_mounted(p: &Path) -> bool {
+    let want = p.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&want))
 }
 
 fn sync_dir(p: &Path) {

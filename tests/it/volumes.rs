@@ -955,3 +955,41 @@ fn import_killed_midway_leaves_the_old_content() {
     assert!(entries(&tmp).is_empty(), "{:?}", entries(&tmp));
     assert_eq!(env.rpod_ok(&["volume", "ls", "-q"]), "v\n");
 }
+
+#[test]
+fn volume_mount_only_inside_unshare() {
+    let env = new_env("vol-mnt");
+    env.rpod_ok(&["volume", "create", "plain"]);
+    env.rpod_ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    let (code, stderr) = env.rpod_fail(&["volume", "mount", "plain"]);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("must execute `rpod unshare` first"),
+        "{stderr}"
+    );
+    let tv = data_dir(&env, "tv");
+    let out = env.sh_ok(&format!(
+        "rpod unshare sh -c 'rpod volume mount plain tv && grep -c \" {0} \" /proc/self/mountinfo; \
+         rpod volume unmount tv && grep -c \" {0} \" /proc/self/mountinfo; true'",
+        tv.display()
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "{}\n{}\n1\ntv\n0\n",
+            data_dir(&env, "plain").display(),
+            tv.display()
+        )
+    );
+    // Nothing stays mounted on the host.
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!host.contains(tv.to_str().unwrap()));
+}
