@@ -489,6 +489,40 @@ fn copy_up_nocopy_chown_and_image_volumes() {
         ]),
         "1234:55\n"
     );
+    // o=uid=,gid= give the volume an owner at create; no chown at first use.
+    env.rpod_ok(&["volume", "create", "-o", "o=uid=5,gid=6", "owned"]);
+    assert_eq!(
+        env.rpod_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "1234",
+            "-v",
+            "owned:/o:nocopy",
+            &img,
+            "stat",
+            "-c",
+            "%u:%g",
+            "/o",
+        ]),
+        "5:6\n"
+    );
+    // Overlay volumes (:O) and image mounts are refused, not ignored.
+    let (code, stderr) = env.rpod_fail(&["create", "-v", "x:/x:O", &img]);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("overlay volumes are not supported"),
+        "{stderr}"
+    );
+    let (code, stderr) =
+        env.rpod_fail(&["create", "--mount", "type=image,src=alpine,dst=/i", &img]);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("bind, volume and tmpfs are supported"),
+        "{stderr}"
+    );
     // :U gives everything to the container's user.
     env.rpod_ok(&["volume", "create", "u"]);
     env.rpod_ok(&[
