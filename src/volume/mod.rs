@@ -767,9 +767,56 @@ pub fn volume_names(rec: &ContainerRecord) -> Vec<String> {
         .collect()
 }
 
+/// podman's rule: filters of one kind match if any of them does, and every
+/// kind given must match.
 fn matches(v: &Volume, filters: &[Filter], users: &BTreeMap<String, Vec<String>>) -> bool {
-    filters.iter().all(|f| match f {
-        Filter::Name(n) => v.name.contains(n.as_str()),
+    let mut kinds: Vec<std::mem::Discriminant<Filter>> = Vec::new();
+    for f in filters {
+        let d = std::mem::discriminant(f);
+        if !kinds.contains(&d) {
+            kinds.push(d);
+        }
+    }
+    kinds.into_iter().all(|d| {
+        filters
+            .iter()
+            .filter(|f| std::mem::discriminant(*f) == d)
+            .any(|f| matches_one(v, f, users))
+    })
+}
+
+/// A regular expression as podman's name filter takes it, for the subset
+/// people type: literal text, `.`, `*`, `^` and `$` (Pike's matcher).
+fn regex_match(re: &[u8], text: &[u8]) -> bool {
+    fn here(re: &[u8], t: &[u8]) -> bool {
+        match re {
+            [] => true,
+            [b'$'] => t.is_empty(),
+            [c, b'*', rest @ ..] => {
+                let mut i = 0;
+                loop {
+                    if here(rest, &t[i..]) {
+                        return true;
+                    }
+                    if i < t.len() && (*c == b'.' || t[i] == *c) {
+                        i += 1;
+                    } else {
+                        return false;
+                    }
+                }
+            }
+            [c, rest @ ..] => !t.is_empty() && (*c == b'.' || *c == t[0]) && here(rest, &t[1..]),
+        }
+    }
+    if let Some(rest) = re.strip_prefix(b"^") {
+        return here(rest, text);
+    }
+    (0..=text.len()).any(|i| here(re, &text[i..]))
+}
+
+fn matches_one(v: &Volume, f: &Filter, users: &BTreeMap<String, Vec<String>>) -> bool {
+    match f {
+        Filter::Name(n) => regex_match(n.as_bytes(), v.name.as_bytes()),
         Filter::Label(k, val, neg) => {
             let has = match (v.labels.get(k), val) {
                 (Some(_), None) => true,
@@ -787,7 +834,7 @@ fn matches(v: &Volume, filters: &[Filter], users: &BTreeMap<String, Vec<String>>
             (None, _) => false,
         },
         Filter::Until(t) => v.created < *t,
-    })
+    }
 }
 
 /// Check `--opt`s of the local driver; the uid and gid that `o=` asks for.
@@ -920,6 +967,35 @@ mod tests {
         );
         assert!(parse_filter("dangling=maybe").is_err());
         assert!(parse_filter("colour=red").is_err());
+    }
+
+    #[test]
+    fn name_filters_are_podmans_regexps_and_same_kinds_or() {
+        for (re, t, want) in [
+            ("fa", "xfay", true),
+            ("^fa", "xfa", false),
+            ("^f.$", "fb", true),
+            ("^f.$", "fbb", false),
+            ("a*b$", "xaaab", true),
+            ("^v.*9$", "vol09", true),
+            ("", "x", true),
+        ] {
+            assert_eq!(regex_match(re.as_bytes(), t.as_bytes()), want, "{re} {t}");
+        }
+        let v = |n: &str, l: &str| Volume {
+            name: n.into(),
+            labels: [(l.to_string(), String::new())].into(),
+            ..Default::default()
+        };
+        let f = [
+            Filter::Name("^fa$".into()),
+            Filter::Name("^fb$".into()),
+            Filter::Label("a".into(), None, false),
+        ];
+        let u = BTreeMap::new();
+        assert!(matches(&v("fa", "a"), &f, &u));
+        assert!(!matches(&v("fb", "b"), &f, &u));
+        assert!(!matches(&v("fc", "a"), &f, &u));
     }
 
     #[test]
