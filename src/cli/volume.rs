@@ -387,7 +387,11 @@ fn export_cmd(g: &GlobalOpts, a: &ExportArgs) -> Result<()> {
                 std::process::id()
             ));
             let res = (|| -> Result<()> {
-                let f = std::fs::File::create(&tmp)
+                // create_new: never through a link someone planted (in /tmp).
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&tmp)
                     .with_context(|| format!("creating {}", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
                 vols.export(&a.volume, &mut w)?;

@@ -1027,3 +1027,45 @@ fn volume_mount_only_inside_unshare() {
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!host.contains(tv.to_str().unwrap()));
 }
+
+/// `volume rm` racing `create -v` of the same volume: each succeeds or
+/// fails clearly, and no container is left naming a volume that is gone.
+#[test]
+fn rm_racing_create_leaves_no_container_without_its_volume() {
+    let env = env_with_alpine("vol-race");
+    for i in 0..8 {
+        let name = format!("race{i}");
+        env.rpod_ok(&["volume", "create", &name]);
+        let vol = format!("{name}:/d");
+        let mut create = env
+            .cmd(&[
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "-v",
+                &vol,
+                "alpine",
+                "true",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let rm = env.rpod(&["volume", "rm", &name]);
+        let created = create.wait().unwrap();
+        assert!(created.success(), "create {i} failed");
+        // rm either won (the create then made the volume anew) or saw the user.
+        match rm.status.code() {
+            Some(0) => {}
+            Some(2) => assert!(err(&rm).contains("is being used"), "{}", err(&rm)),
+            other => panic!("volume rm {i}: {other:?} {}", err(&rm)),
+        }
+        assert!(
+            env.rpod(&["volume", "exists", &name]).status.success(),
+            "{i}"
+        );
+        let m = mounts(&env, &format!("c{i}"));
+        assert_eq!(m[0]["Name"], name.as_str());
+        assert!(Path::new(m[0]["Source"].as_str().unwrap()).is_dir());
+    }
+}
