@@ -378,6 +378,10 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
         }
         if rm || rec.rm {
             lifecycle::remove_container(paths, &id, false, None)?;
+            // --rm takes the container's anonymous volumes along.
+            if rec.rm {
+                crate::volume::remove_anonymous_of(paths, &rec)?;
+            }
         }
         Ok(Some(Target {
             name: name.to_string(),
