@@ -20,7 +20,7 @@ pub struct ContainerOpts {
     /// Copy the whole host environment into the container
     #[arg(long)]
     pub env_host: bool,
-    /// Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,nocopy,…]
+    /// Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]
     #[arg(short, long, value_name = "[SRC:]CTR[:OPTS]")]
     pub volume: Vec<String>,
     /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]

@@ -337,7 +337,25 @@ pub fn create(
         } else if m.options.iter().any(|x| x == "U") {
             m.owner = Some(owner);
         }
-        runtime_mounts.push(runtime_mount(&vols, m)?);
+        let mut r = runtime_mount(&vols, m)?;
+        if m.kind == "bind" && m.options.iter().any(|x| x == "O") {
+            // :O: an overlay with the host dir below and a scratch upper
+            // dir, emptied at every start (crate::volume::prepare_mounts).
+            let n = runtime_mounts.len();
+            let (upper, work) = crate::volume::overlay_dirs(&paths.ctr_dir(&id), n);
+            r.kind = "overlay".into();
+            r.source = "overlay".into();
+            r.options = vec![
+                format!("lowerdir={}", m.source),
+                format!("upperdir={}", upper.display()),
+                format!("workdir={}", work.display()),
+                "userxattr".into(),
+                "nosuid".into(),
+                "nodev".into(),
+                if m.rw { "rw" } else { "ro" }.into(),
+            ];
+        }
+        runtime_mounts.push(r);
     }
 
     let stop_signal = match (o.stop_signal, ic.stop_signal()) {

@@ -247,7 +247,10 @@ pub fn parse_volume(v: &str) -> Result<MountRecord> {
             "z" | "Z" => {}
             "U" => options.push("U".into()),
             "nocopy" | "copy" if volume => options.push(o.into()),
-            "O" => bail!("invalid volume option \"O\" in {v:?}: overlay volumes are not supported yet"),
+            "O" if !volume => options.push("O".into()),
+            "O" => bail!(
+                "invalid volume option \"O\" in {v:?}: overlay mounts take a host directory, not a volume"
+            ),
             p if PROPAGATIONS.contains(&p) => options.push(p.to_string()),
             "nosuid" | "nodev" | "noexec" | "suid" | "dev" | "exec" => options.push(o.to_string()),
             _ => bail!(
@@ -274,6 +277,9 @@ pub fn parse_volume(v: &str) -> Result<MountRecord> {
         .to_string_lossy()
         .into_owned();
     check_source(&src)?;
+    if options.iter().any(|o| o == "O") && src.contains([',', ':', '\\']) {
+        bail!("invalid volume {v:?}: an overlay (:O) source may not contain ',', ':' or '\\'");
+    }
     options.insert(0, "rbind".to_string());
     options.push(if rw { "rw" } else { "ro" }.to_string());
     Ok(MountRecord {

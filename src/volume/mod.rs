@@ -660,8 +660,19 @@ impl Volumes {
 pub fn prepare_mounts(store: &Store, rec: &ContainerRecord, rootfs: &Path) -> Result<()> {
     use std::os::fd::AsFd;
     let vols = Volumes::new(store);
-    for m in &rec.mounts {
+    let ctr_dir = store.root().join("containers").join(&rec.id);
+    for (n, m) in rec.mounts.iter().enumerate() {
         let ctx = || format!("mount {} of container {}", m.destination, rec.name);
+        if m.kind == "bind" && m.options.iter().any(|o| o == "O") {
+            // What the last run wrote over the host dir is discarded.
+            let (upper, work) = overlay_dirs(&ctr_dir, n);
+            let base = upper.parent().unwrap_or(&upper);
+            crate::storage::remove_tree(base)
+                .with_context(|| format!("clearing {}", base.display()))?;
+            for d in [&upper, &work] {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+        }
         let chown_all = m.options.iter().any(|o| o == "U");
         if m.kind != "volume" {
             if let (true, "bind", Some((u, g))) = (chown_all, m.kind.as_str(), m.owner) {
@@ -711,6 +722,13 @@ pub fn prepare_mounts(store: &Store, rec: &ContainerRecord, rootfs: &Path) -> Re
         }
     }
     Ok(())
+}
+
+/// The upper and work dirs of a container's `n`th mount when it is an
+/// overlay (`-v DIR:/path:O`), under the container's directory.
+pub fn overlay_dirs(ctr_dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let d = ctr_dir.join("overlay-mounts").join(n.to_string());
+    (d.join("upper"), d.join("work"))
 }
 
 /// The directory `path` inside `rootfs` as a readable fd (symlinks on the

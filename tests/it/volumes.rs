@@ -35,7 +35,7 @@ fn host_dir(env: &Env, name: &str) -> PathBuf {
     std::fs::create_dir(&d).unwrap();
     std::fs::write(d.join("host-secret"), b"HOST-SECRET\n").unwrap();
     let st = std::process::Command::new("chown")
-        .args(["-R", &format!("{}:", env.user), d.to_str().unwrap()])
+        .args(["-R", &format!("{0}:{0}", env.user), d.to_str().unwrap()])
         .status()
         .unwrap();
     assert!(st.success());
@@ -509,13 +509,7 @@ fn copy_up_nocopy_chown_and_image_volumes() {
         ]),
         "5:6\n"
     );
-    // Overlay volumes (:O) and image mounts are refused, not ignored.
-    let (code, stderr) = env.rpod_fail(&["create", "-v", "x:/x:O", &img]);
-    assert_eq!(code, 125);
-    assert!(
-        stderr.contains("overlay volumes are not supported"),
-        "{stderr}"
-    );
+    // Image mounts are refused, not ignored.
     let (code, stderr) =
         env.rpod_fail(&["create", "--mount", "type=image,src=alpine,dst=/i", &img]);
     assert_eq!(code, 125);
@@ -665,6 +659,41 @@ fn mount_flag_volumes_tmpfs_and_bind_nonrecursive() {
         ]),
         "HOST-SECRET\n"
     );
+    // :O: an overlay on the host dir; what the container writes is gone at
+    // the next start and never reaches the host.
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "ov",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/d:O", host.display()),
+        "alpine",
+        "sh",
+        "-c",
+        "echo more >> /d/host-secret; touch /d/new; cat /d/host-secret; ls /d",
+    ]);
+    let want = "HOST-SECRET\nmore\nhost-secret\nnew\n";
+    assert_eq!(env.rpod_ok(&["start", "-a", "ov"]), want);
+    assert_eq!(
+        env.rpod_ok(&["start", "-a", "ov"]),
+        want,
+        "the last run's changes are discarded"
+    );
+    assert_eq!(entries(&host), ["host-secret"]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("host-secret")).unwrap(),
+        "HOST-SECRET\n"
+    );
+    env.rpod_ok(&["rm", "ov"]);
+    let (code, stderr) = env.rpod_fail(&["create", "-v", "vol:/d:O", "alpine"]);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("overlay mounts take a host directory"),
+        "{stderr}"
+    );
+
     // bind-nonrecursive: a mount below the source is not carried along.
     // The submount is made in rpod's own namespaces (`rpod unshare`): a
     // mount inherited from the host is locked there, and the kernel refuses
