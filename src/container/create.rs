@@ -586,7 +586,9 @@ fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<
             .with_context(|| format!("volume for {}", m.destination))?,
     };
     m.name = v.name.clone();
-    m.source = crate::volume::mount_source(vols, &v).1;
+    // As podman shows it: the mountpoint (a tmpfs or device= volume is
+    // mounted there); runtime_mount picks what is really mounted.
+    m.source = vols.mountpoint(&v.name).to_string_lossy().into_owned();
     Ok(made)
 }
 
