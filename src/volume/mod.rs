@@ -7,8 +7,9 @@
 //! ```
 //!
 //! A volume appears by one rename of a complete directory made in the
-//! store's tmp/, and goes by a rename out of sight before its files are
-//! deleted: a `kill -9` leaves either the whole volume or nothing listed.
+//! store's tmp/, and goes by a rename back into tmp/ before its files are
+//! deleted: a `kill -9` leaves either the whole volume or nothing listed,
+//! and `Store::open` deletes what is left in tmp/.
 //! Which containers use a volume is in their records (`MountRecord::name`),
 //! read under the lock so `rm` can refuse a volume in use.
 //!
