@@ -25,6 +25,7 @@ pub mod sys;
 pub mod systemd;
 pub mod time;
 pub mod userns;
+pub mod volume;
 pub mod xdg;
 
 pub use error::Error;

@@ -457,6 +457,35 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-container-prune.1.txt"),
     ),
     Doc::new("unshare", include_str!("man/rpod-unshare.1.txt")),
+    Doc::new("volume", include_str!("man/rpod-volume.1.txt")),
+    Doc::new(
+        "volume create",
+        include_str!("man/rpod-volume-create.1.txt"),
+    ),
+    Doc::new("volume ls", include_str!("man/rpod-volume-ls.1.txt")),
+    Doc::new(
+        "volume inspect",
+        include_str!("man/rpod-volume-inspect.1.txt"),
+    ),
+    Doc::new("volume rm", include_str!("man/rpod-volume-rm.1.txt")),
+    Doc::new("volume prune", include_str!("man/rpod-volume-prune.1.txt")),
+    Doc::new(
+        "volume exists",
+        include_str!("man/rpod-volume-exists.1.txt"),
+    ),
+    Doc::new(
+        "volume export",
+        include_str!("man/rpod-volume-export.1.txt"),
+    ),
+    Doc::new(
+        "volume import",
+        include_str!("man/rpod-volume-import.1.txt"),
+    ),
+    Doc::new("volume mount", include_str!("man/rpod-volume-mount.1.txt")),
+    Doc::new(
+        "volume unmount",
+        include_str!("man/rpod-volume-unmount.1.txt"),
+    ),
     Doc::new("version", include_str!("man/rpod-version.1.txt")),
     Doc::new("info", include_str!("man/rpod-info.1.txt")),
     Doc::new("completion", include_str!("man/rpod-completion.1.txt")),

@@ -16,6 +16,7 @@ pub mod man;
 pub mod oci;
 mod system;
 mod system_cmds;
+pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -149,6 +150,9 @@ pub enum Command {
     Container(ContainerCommand),
     /// Run a command in rpod's user namespace
     Unshare(container::UnshareArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 
     /// Show version information
     Version,
@@ -370,6 +374,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Mount(a) => ctr_lifecycle::mount_cmd(g, &a),
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
+        Command::Volume(a) => volume::volume_cmd(g, a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),

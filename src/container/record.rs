@@ -54,8 +54,9 @@ impl Paths {
     }
 }
 
-/// A bind or tmpfs mount as `inspect` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A bind, tmpfs or volume mount as `inspect` shows it. A volume's name is
+/// how `volume rm` knows the volume is in use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct MountRecord {
     #[serde(rename = "Type")]
     pub kind: String,
@@ -67,6 +68,13 @@ pub struct MountRecord {
     pub options: Vec<String>,
     #[serde(rename = "RW")]
     pub rw: bool,
+    /// The volume's name (Type "volume"; empty: a new anonymous one, until create names it).
+    #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The container user's (uid, gid) in rpod's user namespace: `:U`
+    /// gives the mount to them, and a new volume's first mount its root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<(u32, u32)>,
 }
 
 /// What a container is: fixed at create time (the name may change).

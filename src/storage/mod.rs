@@ -30,6 +30,8 @@ pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
 pub use layers::LayerInfo;
 pub use lock::Lock;
+/// The hardened tar extractor, for archives that are not layers (volume import).
+pub(crate) use unpack::extract as unpack_tar;
 pub use unpack::{human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
 
 use anyhow::{bail, Context, Result};

@@ -28,4 +28,5 @@ mod security;
 mod store;
 mod system;
 mod systemd;
+mod volumes;
 mod world;
