@@ -24,6 +24,8 @@ pub enum Kind {
     Image,
     /// A container of the OCI runtime (`rpod oci`, runc's state).
     OciContainer,
+    /// A named volume.
+    Volume,
 }
 
 /// A failure a caller may need to tell from others. The texts are podman's
@@ -81,6 +83,7 @@ fn not_found_text(kind: Kind, name: &str) -> String {
         }
         Kind::Image => format!("{name}: image not known"),
         Kind::OciContainer => format!("container \"{name}\" does not exist"),
+        Kind::Volume => format!("no volume with name {name:?} found: no such volume"),
     }
 }
 
@@ -94,6 +97,9 @@ fn in_use_text(kind: Kind, name: &str, users: &[String]) -> String {
         Kind::Container | Kind::OciContainer => {
             format!("container {name} is in use by {users}")
         }
+        Kind::Volume => format!(
+            "volume {name} is being used by the following container(s): {users}: volume is being used"
+        ),
     }
 }
 

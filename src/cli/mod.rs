@@ -275,7 +275,8 @@ fn convention(cmd: &Command) -> exit::Convention {
         Command::Rm(_)
         | Command::Container(ContainerCommand::Rm(_))
         | Command::Rmi(_)
-        | Command::Image(ImageCommand::Rm(_)) => exit::Convention::Remove,
+        | Command::Image(ImageCommand::Rm(_))
+        | Command::Volume(volume::VolumeCommand::Rm(_)) => exit::Convention::Remove,
         _ => exit::Convention::Podman,
     }
 }

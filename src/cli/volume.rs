@@ -1,7 +1,7 @@
 //! `rpod volume …`: podman's volume commands, flags and output formats.
 //! The volumes themselves are `crate::volume`'s.
 
-use super::format::{self, Template};
+use super::format::Report;
 use super::GlobalOpts;
 use crate::volume::{self, CreateOptions, Filter, Volumes};
 use anyhow::{bail, Context, Result};
@@ -221,16 +221,6 @@ fn header(f: &str) -> Option<&'static str> {
     }
 }
 
-fn json_pretty<T: serde::Serialize>(v: &T, indent: &[u8]) -> Result<()> {
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    out.push(b'\n');
-    std::io::stdout().lock().write_all(&out)?;
-    Ok(())
-}
-
 fn ls_cmd(g: &GlobalOpts, a: &LsArgs) -> Result<()> {
     let vols = Volumes::open(&g.into())?;
     let list = vols.list_filtered(&parse_filters(&a.filter)?)?;
@@ -241,25 +231,16 @@ fn ls_cmd(g: &GlobalOpts, a: &LsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if a.format.as_deref().is_some_and(format::is_json) {
-        drop(out);
+    drop(out);
+    let report = Report::list(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}")?
+        .headers(header)
+        .noheading(a.noheading);
+    if report.is_json() {
         let arr: Vec<_> = list.iter().map(|v| vols.inspect(v)).collect();
-        return json_pretty(&arr, b"  ");
+        return report.print(&arr);
     }
-    let fmt = match a.format.as_deref() {
-        f if format::is_default_table(f) => "table {{.Driver}}\t{{.Name}}",
-        Some(f) => f,
-        None => unreachable!(),
-    };
-    let t = Template::parse(fmt)?;
-    let mut lines = Vec::with_capacity(list.len() + 1);
-    if t.table && !a.noheading {
-        lines.push(t.header(&header));
-    }
-    for v in &list {
-        lines.push(t.render(&vols.inspect_json(v))?);
-    }
-    format::write_rendered(&mut out, &lines, t.table)
+    let rows: Vec<_> = list.iter().map(|v| vols.inspect_json(v)).collect();
+    report.print(&rows)
 }
 
 fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
@@ -283,19 +264,13 @@ fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
             }
         }
     }
-    match a.format.as_deref() {
-        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
-            let t = Template::parse(f)?;
-            let lines = found
-                .iter()
-                .map(|v| t.render(&vols.inspect_json(v)))
-                .collect::<Result<Vec<_>>>()?;
-            format::write_rendered(&mut std::io::stdout().lock(), &lines, t.table)?;
-        }
-        _ => {
-            let arr: Vec<_> = found.iter().map(|v| vols.inspect(v)).collect();
-            json_pretty(&arr, b"     ")?
-        }
+    let report = Report::inspect(a.format.as_deref())?;
+    if report.is_json() {
+        let arr: Vec<_> = found.iter().map(|v| vols.inspect(v)).collect();
+        report.print(&arr)?;
+    } else {
+        let rows: Vec<_> = found.iter().map(|v| vols.inspect_json(v)).collect();
+        report.print(&rows)?;
     }
     match missing {
         Some(n) => bail!("inspecting object: no such volume {n}"),
@@ -367,7 +342,7 @@ fn exists_cmd(g: &GlobalOpts, a: &ExistsArgs) -> Result<()> {
     if Volumes::open(&g.into())?.exists(&a.volume) {
         Ok(())
     } else {
-        Err(crate::error::exit_status(1))
+        Err(crate::cli::exit::exit_status(1))
     }
 }
 

@@ -20,6 +20,7 @@
 mod tree;
 
 use crate::container::record::{self, ContainerRecord, Paths};
+use crate::error::Kind;
 use crate::storage::{Lock, Store};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -27,9 +28,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use tree::{chown_tree, copy_up_dir, export_tar};
-
-/// The exit code podman gives `volume rm` of a volume in use.
-pub const EXIT_IN_USE: i32 = 2;
 
 /// One volume's record (`volume.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -168,15 +166,11 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// The error of a volume that isn't there (`volume rm` exits 1 for it).
 pub fn no_such(name: &str) -> anyhow::Error {
-    crate::error::coded(
-        1,
-        format!("no volume with name {name:?} found: no such volume"),
-    )
+    crate::Error::not_found(Kind::Volume, name)
 }
 
 pub fn is_no_such(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<crate::error::Coded>()
-        .is_some_and(|c| c.code == 1 && c.msg.ends_with("no such volume"))
+    crate::error::is_not_found(e, Kind::Volume)
 }
 
 /// The volumes of one store.
@@ -369,13 +363,12 @@ impl Volumes {
                 return self.remove_locked(name);
             }
             if !force {
-                return Err(crate::error::coded(
-                    EXIT_IN_USE,
-                    format!(
-                        "volume {name} is being used by the following container(s): {}: volume is being used",
-                        users.join(", ")
-                    ),
-                ));
+                return Err(crate::Error::InUse {
+                    kind: Kind::Volume,
+                    name: name.to_string(),
+                    users,
+                }
+                .into());
             }
             users
         };
