@@ -7,7 +7,7 @@ use super::image_cmds::human_size;
 use super::GlobalOpts;
 use crate::error::exit_status;
 use crate::image::archive::{self, ArchiveProgress, Dest, Layout, SaveImage};
-use crate::image::{self as img, EXIT_NOT_FOUND};
+use crate::image as img;
 use crate::storage::{short_id, ImageRecord, Store};
 use crate::time::{format_go, human_duration_secs, now_secs, parse_rfc3339_secs};
 use anyhow::{bail, Context, Result};
@@ -159,7 +159,7 @@ impl ArchiveProgress for Report {
 fn find(store: &Store, name: &str) -> Result<ImageRecord> {
     store
         .find_image(name)?
-        .ok_or_else(|| crate::error::coded(EXIT_NOT_FOUND, format!("{name}: image not known")))
+        .ok_or_else(|| anyhow::anyhow!("{name}: image not known"))
 }
 
 /// `rpod save`.
