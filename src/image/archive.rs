@@ -649,7 +649,7 @@ pub fn apply_changes(config: &mut Value, changes: &[String]) -> Result<()> {
                             .into_iter()
                             .filter(|e| {
                                 e.as_str()
-                                    .is_none_or(|s| s.split_once('=').map_or(s, |x| x.0) != k)
+                                    .map_or(true, |s| s.split_once('=').map_or(s, |x| x.0) != k)
                             })
                             .collect();
                         env.push(json!(format!("{k}={v}")));

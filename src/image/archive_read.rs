@@ -235,7 +235,7 @@ fn index_tar(mut file: File, max_size: u64) -> Result<Src> {
                     )));
                 }
                 let off = e.raw_file_position();
-                if off.checked_add(size).is_none_or(|end| end > len) {
+                if off.checked_add(size).map_or(true, |end| end > len) {
                     return Err(at("the archive is truncated".into()));
                 }
                 entries.insert(name, (off, size));

@@ -61,7 +61,7 @@ struct Entry {
     uid: u64,
     gid: u64,
     mtime: u64,
-    xattrs: Vec<(String, Vec<u8>)>,
+    xattrs: Xattrs,
 }
 
 /// What a layer dir will be as a tar: entries in order and the total length.
@@ -202,7 +202,9 @@ fn rel_name_of(p: &Path) -> String {
 
 /// The layer's own xattrs (not the store's), sorted, and whether it is an
 /// opaque dir.
-fn xattrs_of(p: &Path) -> Result<(Vec<(String, Vec<u8>)>, bool)> {
+type Xattrs = Vec<(String, Vec<u8>)>;
+
+fn xattrs_of(p: &Path) -> Result<(Xattrs, bool)> {
     let mut out = Vec::new();
     let mut opaque = false;
     for name in crate::sys::xattr::llist(p)? {
