@@ -6,8 +6,8 @@ use super::format::{self, Template};
 use super::image_cmds::human_size;
 use super::GlobalOpts;
 use crate::error::exit_status;
-use crate::image::archive::{self, ArchiveProgress, Dest, Layout, SaveImage};
 use crate::image as img;
+use crate::image::archive::{self, ArchiveProgress, Dest, Layout, SaveImage};
 use crate::storage::{short_id, ImageRecord, Store};
 use crate::time::{format_go, human_duration_secs, now_secs, parse_rfc3339_secs};
 use anyhow::{bail, Context, Result};
@@ -212,27 +212,18 @@ pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
     let opts = archive::WriteOptions {
         compress: a.compress,
     };
-    let r = match &a.output {
-        Some(p) => archive::write(
-            &store,
-            &images,
-            layout,
-            opts,
-            Dest::Path(p.clone()),
-            &progress,
-        ),
+    let dest = match &a.output {
+        Some(p) => Dest::Path(p.clone()),
         None => {
-            let mut out = std::io::stdout().lock();
-            archive::write(
-                &store,
-                &images,
-                layout,
-                opts,
-                Dest::Stream(&mut out),
-                &progress,
-            )
+            use std::os::fd::AsFd;
+            let fd = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("duplicating standard output")?;
+            Dest::Stream(std::fs::File::from(fd))
         }
     };
+    let r = archive::write(&store, &images, layout, opts, dest, &progress);
     r.with_context(|| format!("saving {what}"))
 }
 

@@ -86,11 +86,11 @@ pub struct SaveImage {
 }
 
 /// Where an archive goes.
-pub enum Dest<'a> {
+pub enum Dest {
     /// A file (tar layouts) or a directory (dir layouts), made atomically.
     Path(PathBuf),
-    /// A stream (tar layouts only): standard output.
-    Stream(&'a mut dyn Write),
+    /// An open file or pipe (tar layouts only), such as standard output.
+    Stream(fs::File),
 }
 
 /// How the layers are written.
@@ -125,7 +125,7 @@ pub fn write(
     images: &[SaveImage],
     layout: Layout,
     opts: WriteOptions,
-    dest: Dest<'_>,
+    dest: Dest,
     progress: &dyn ArchiveProgress,
 ) -> Result<()> {
     if images.is_empty() {
@@ -147,7 +147,10 @@ pub fn write(
                     layout.name()
                 );
             }
-            write_tar(store, images, layout, w, progress)
+            let mut w = BufWriter::with_capacity(1 << 20, w);
+            write_tar(store, images, layout, &mut w, progress)?;
+            w.flush().context("writing the archive")?;
+            Ok(())
         }
         Dest::Path(p) if layout.is_dir() => write_dir(store, images, layout, opts, &p, progress),
         Dest::Path(p) => {
@@ -172,7 +175,9 @@ struct TempOut {
     done: bool,
 }
 
-fn temp_name(dest: &Path) -> Result<PathBuf> {
+/// A fresh name beside `dest` (`.NAME.rpod-tmp-PID-N`); the caller
+/// creates it exclusively, so nobody else's file or link is ever reused.
+fn temp_name(dest: &Path, n: u32) -> Result<PathBuf> {
     let name = dest
         .file_name()
         .with_context(|| format!("{}: not a file name", dest.display()))?;
@@ -180,11 +185,29 @@ fn temp_name(dest: &Path) -> Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     Ok(parent.join(format!(
-        ".{}.rpod-tmp-{}",
+        ".{}.rpod-tmp-{}-{n}-{nanos:x}",
         name.to_string_lossy(),
         std::process::id()
     )))
+}
+
+/// Create a temp file or dir beside `dest` with `make`, retrying when the
+/// name is taken.
+fn create_temp<T>(dest: &Path, make: impl Fn(&Path) -> io::Result<T>) -> Result<(PathBuf, T)> {
+    let mut n = 0;
+    loop {
+        let tmp = temp_name(dest, n)?;
+        match make(&tmp) {
+            Ok(t) => return Ok((tmp, t)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
+        }
+    }
 }
 
 impl TempOut {
@@ -192,15 +215,14 @@ impl TempOut {
         if dest.is_dir() {
             bail!("{} is a directory", dest.display());
         }
-        let tmp = temp_name(dest)?;
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        let (tmp, file) = create_temp(dest, |p| {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(p)
+        })?;
         Ok(TempOut {
             tmp,
             dest: dest.to_path_buf(),
@@ -218,9 +240,7 @@ impl TempOut {
         } else if fs::symlink_metadata(dest).is_ok() {
             bail!("{} exists and is not a directory", dest.display());
         }
-        let tmp = temp_name(dest)?;
-        let _ = crate::storage::remove_tree(&tmp);
-        fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let (tmp, ()) = create_temp(dest, |p| fs::create_dir(p))?;
         let file = fs::File::open(&tmp).with_context(|| format!("opening {}", tmp.display()))?;
         Ok(TempOut {
             tmp,
@@ -379,115 +399,147 @@ fn oci_index(manifest: &[u8], names: &[String]) -> Vec<u8> {
     serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": manifests})).expect("json")
 }
 
-fn write_tar(
+/// The layers of `images`, each once, in the order they are written.
+fn unique_layers(store: &Store, images: &[SaveImage]) -> Result<Vec<PlannedLayer>> {
+    let mut out: Vec<PlannedLayer> = Vec::new();
+    for img in images {
+        for l in plan_layers(store, &img.record)? {
+            if !out.iter().any(|x| x.chain_id == l.chain_id) {
+                out.push(l);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Write a tar layout. The layers' digests (their names in an OCI layout,
+/// their diff ids in the configs) are computed by a second thread reading
+/// the files while this one writes them, their data moved by the kernel.
+fn write_tar<W: Write>(
     store: &Store,
     images: &[SaveImage],
     layout: Layout,
-    out: &mut dyn Write,
+    out: &mut W,
     progress: &dyn ArchiveProgress,
 ) -> Result<()> {
-    let mut tar = OuterTar { out };
-    match layout {
-        Layout::DockerArchive => {
-            let mut manifest = Vec::new();
-            let mut repositories = serde_json::Map::new();
-            let mut written = std::collections::HashSet::new();
-            for img in images {
-                let rec = &img.record;
-                let layers = plan_layers(store, rec)?;
-                let mut diff_ids = Vec::new();
-                let mut paths = Vec::new();
-                for l in &layers {
-                    let path = format!("{}/layer.tar", hex_of(&l.chain_id));
-                    let mut d = None;
-                    if !written.contains(&path) {
-                        tar.dir(&format!("{}/", hex_of(&l.chain_id)))?;
-                        tar.file(&path, l.plan.size, |w| {
-                            let mut h = HashWriter::new(w);
-                            l.plan.write_to(&mut h)?;
-                            let digest = h.digest();
-                            progress.blob(&digest);
-                            d = Some(digest);
-                            Ok(())
-                        })
-                        .with_context(|| format!("layer {}", l.recorded_diff_id))?;
-                        written.insert(path.clone());
-                    }
-                    let d = match d {
-                        Some(d) => {
-                            remember_digest(store, &l.chain_id, l.plan.size, &d);
-                            d
-                        }
-                        None => canonical_digest(store, l)?,
-                    };
-                    diff_ids.push(d);
-                    paths.push(path);
+    let layers = unique_layers(store, images)?;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<Result<String>>();
+        let hashed = &layers;
+        s.spawn(move || {
+            for l in hashed {
+                let r = canonical_digest(store, l)
+                    .with_context(|| format!("layer {}", l.recorded_diff_id));
+                let stop = r.is_err();
+                if tx.send(r).is_err() || stop {
+                    return;
                 }
+            }
+        });
+        let next_digest = || -> Result<String> { rx.recv().context("hashing the layers stopped")? };
+        let mut tar = OuterTar { out };
+        let mut digests: std::collections::HashMap<String, String> = Default::default();
+        match layout {
+            Layout::DockerArchive => {
+                for l in &layers {
+                    let hex = hex_of(&l.chain_id);
+                    tar.dir(&format!("{hex}/"))?;
+                    tar.layer(&format!("{hex}/layer.tar"), &l.plan)
+                        .with_context(|| format!("layer {}", l.recorded_diff_id))?;
+                }
+                for l in &layers {
+                    let d = next_digest()?;
+                    progress.blob(&d);
+                    digests.insert(l.chain_id.clone(), d);
+                }
+                let mut manifest = Vec::new();
+                let mut repositories = serde_json::Map::new();
+                let mut written = std::collections::HashSet::new();
+                for img in images {
+                    let rec = &img.record;
+                    let diff_ids: Vec<String> = rec
+                        .layers
+                        .iter()
+                        .map(|l| digests[&l.chain_id].clone())
+                        .collect();
+                    let paths: Vec<String> = rec
+                        .layers
+                        .iter()
+                        .map(|l| format!("{}/layer.tar", hex_of(&l.chain_id)))
+                        .collect();
+                    let config = config_for(store, rec, &diff_ids)?;
+                    let cd = sha256_digest(&config);
+                    progress.config(&cd);
+                    let cname = format!("{}.json", hex_of(&cd));
+                    if written.insert(cname.clone()) {
+                        tar.bytes(&cname, &config)?;
+                    }
+                    manifest.push(json!({"Config": cname, "RepoTags": img.names, "Layers": paths}));
+                    if let Some(top) = rec.layers.last() {
+                        for n in &img.names {
+                            let (repo, tag) = split_tag(n);
+                            let e = repositories
+                                .entry(repo.to_string())
+                                .or_insert_with(|| json!({}));
+                            e[tag] = json!(hex_of(&top.chain_id));
+                        }
+                    }
+                }
+                progress.manifest();
+                tar.bytes("manifest.json", &serde_json::to_vec(&manifest)?)?;
+                tar.bytes("repositories", &serde_json::to_vec(&repositories)?)?;
+            }
+            Layout::OciArchive => {
+                let img = &images[0];
+                tar.bytes("oci-layout", br#"{"imageLayoutVersion": "1.0.0"}"#)?;
+                tar.dir("blobs/")?;
+                tar.dir("blobs/sha256/")?;
+                for l in &layers {
+                    // The blob's name is its digest, which comes before its bytes.
+                    let d = next_digest()?;
+                    progress.blob(&d);
+                    let name = format!("blobs/sha256/{}", hex_of(&d));
+                    if !digests.values().any(|x| x == &d) {
+                        tar.layer(&name, &l.plan)
+                            .with_context(|| format!("layer {}", l.recorded_diff_id))?;
+                    }
+                    digests.insert(l.chain_id.clone(), d);
+                }
+                let rec = &img.record;
+                let diff_ids: Vec<String> = rec
+                    .layers
+                    .iter()
+                    .map(|l| digests[&l.chain_id].clone())
+                    .collect();
+                let descs: Vec<(String, u64)> = rec
+                    .layers
+                    .iter()
+                    .zip(&diff_ids)
+                    .map(|(l, d)| {
+                        let size = layers
+                            .iter()
+                            .find(|x| x.chain_id == l.chain_id)
+                            .map_or(0, |x| x.plan.size);
+                        (d.clone(), size)
+                    })
+                    .collect();
                 let config = config_for(store, rec, &diff_ids)?;
                 let cd = sha256_digest(&config);
                 progress.config(&cd);
-                let cname = format!("{}.json", hex_of(&cd));
-                if written.insert(cname.clone()) {
-                    tar.bytes(&cname, &config)?;
-                }
-                manifest.push(json!({"Config": cname, "RepoTags": img.names, "Layers": paths}));
-                if let Some(top) = layers.last() {
-                    for n in &img.names {
-                        let (repo, tag) = split_tag(n);
-                        let e = repositories
-                            .entry(repo.to_string())
-                            .or_insert_with(|| json!({}));
-                        e[tag] = json!(hex_of(&top.chain_id));
-                    }
-                }
+                tar.bytes(&format!("blobs/sha256/{}", hex_of(&cd)), &config)?;
+                let manifest = oci_manifest(&config, &descs, OCI_LAYER);
+                progress.manifest();
+                tar.bytes(
+                    &format!("blobs/sha256/{}", hex_of(&sha256_digest(&manifest))),
+                    &manifest,
+                )?;
+                tar.bytes("index.json", &oci_index(&manifest, &img.names))?;
             }
-            progress.manifest();
-            tar.bytes("manifest.json", &serde_json::to_vec(&manifest)?)?;
-            tar.bytes("repositories", &serde_json::to_vec(&repositories)?)?;
+            Layout::OciDir | Layout::DockerDir => unreachable!("directory layouts"),
         }
-        Layout::OciArchive => {
-            let img = &images[0];
-            let layers = plan_layers(store, &img.record)?;
-            tar.bytes("oci-layout", br#"{"imageLayoutVersion": "1.0.0"}"#)?;
-            tar.dir("blobs/")?;
-            tar.dir("blobs/sha256/")?;
-            let mut descs = Vec::new();
-            let mut diff_ids = Vec::new();
-            for l in &layers {
-                // The blob's name is its digest, which comes before its bytes.
-                let d = canonical_digest(store, l)?;
-                progress.blob(&d);
-                let name = format!("blobs/sha256/{}", hex_of(&d));
-                if !descs.iter().any(|(x, _)| x == &d) {
-                    tar.file(&name, l.plan.size, |w| {
-                        let mut h = HashWriter::new(w);
-                        l.plan.write_to(&mut h)?;
-                        let got = h.digest();
-                        if got != d {
-                            bail!("layer {} changed while it was saved", l.recorded_diff_id);
-                        }
-                        Ok(())
-                    })?;
-                }
-                descs.push((d.clone(), l.plan.size));
-                diff_ids.push(d);
-            }
-            let config = config_for(store, &img.record, &diff_ids)?;
-            let cd = sha256_digest(&config);
-            progress.config(&cd);
-            tar.bytes(&format!("blobs/sha256/{}", hex_of(&cd)), &config)?;
-            let manifest = oci_manifest(&config, &descs, OCI_LAYER);
-            progress.manifest();
-            tar.bytes(
-                &format!("blobs/sha256/{}", hex_of(&sha256_digest(&manifest))),
-                &manifest,
-            )?;
-            tar.bytes("index.json", &oci_index(&manifest, &img.names))?;
-        }
-        Layout::OciDir | Layout::DockerDir => unreachable!("directory layouts"),
-    }
-    tar.finish()?;
-    Ok(())
+        tar.finish()?;
+        Ok(())
+    })
 }
 
 /// "reg/repo:tag" → ("reg/repo", "tag").

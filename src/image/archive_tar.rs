@@ -313,7 +313,53 @@ fn header_bytes(e: &Entry) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Files from this size on are copied by the kernel (copy_file_range or
+/// sendfile through `io::copy`), not through a buffer of ours.
+const KERNEL_COPY_MIN: u64 = 64 << 10;
+
 impl LayerPlan {
+    /// Write the tar to `out` as `write_to` does, but let the kernel move
+    /// the data of large files (`out` is a concrete writer such as a
+    /// `BufWriter<File>`, which `io::copy` knows to bypass). Returns the
+    /// bytes written.
+    pub(crate) fn send_to<W: Write>(&self, out: &mut W) -> Result<u64> {
+        let zeros = [0u8; BLOCK as usize];
+        let mut n = 0u64;
+        let mut buf = Vec::new();
+        for e in &self.entries {
+            let h = header_bytes(e)?;
+            out.write_all(&h)?;
+            n += h.len() as u64;
+            if let Kind::File { size } = e.kind {
+                let f = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&e.src)
+                    .with_context(|| format!("opening {}", e.src.display()))?;
+                let got = if size >= KERNEL_COPY_MIN {
+                    io::copy(&mut (&f).take(size), out)
+                        .with_context(|| format!("copying {}", e.src.display()))?
+                } else {
+                    buf.clear();
+                    (&f).take(size)
+                        .read_to_end(&mut buf)
+                        .with_context(|| format!("reading {}", e.src.display()))?;
+                    out.write_all(&buf)?;
+                    buf.len() as u64
+                };
+                if got != size {
+                    bail!("{} shrank while it was archived", e.src.display());
+                }
+                let pad = (padded(size) - size) as usize;
+                out.write_all(&zeros[..pad])?;
+                n += size + pad as u64;
+            }
+        }
+        out.write_all(&zeros)?;
+        out.write_all(&zeros)?;
+        Ok(n + 2 * BLOCK)
+    }
+
     /// Write the tar to `out`: exactly `self.size` bytes.
     pub(crate) fn write_to(&self, out: &mut dyn Write) -> Result<()> {
         let zeros = [0u8; BLOCK as usize];
@@ -379,6 +425,16 @@ impl<W: Write> OuterTar<W> {
 
     pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
         self.file(name, data.len() as u64, |w| Ok(w.write_all(data)?))
+    }
+
+    /// A layer's tar as an entry, its data moved by the kernel.
+    pub fn layer(&mut self, name: &str, plan: &LayerPlan) -> Result<()> {
+        self.header(name, tar::EntryType::Regular, plan.size, 0o644)?;
+        let n = plan.send_to(&mut self.out)?;
+        if n != plan.size {
+            bail!("{name}: wrote {n} bytes where {} were planned", plan.size);
+        }
+        Ok(())
     }
 
     /// An entry of `size` bytes that `fill` writes (exactly that many).

@@ -46,7 +46,15 @@ fn round_trips_in_each_format_end_in_a_running_container() {
         ("docker-dir", "ddir"),
     ] {
         let dest = env.home.join(file);
-        env.rpod_ok(&["save", "-q", "--format", fmt, "-o", path_str(&dest), &layers]);
+        env.rpod_ok(&[
+            "save",
+            "-q",
+            "--format",
+            fmt,
+            "-o",
+            path_str(&dest),
+            &layers,
+        ]);
         assert!(dest.exists(), "{fmt}: {} written", dest.display());
         let tmps: Vec<_> = std::fs::read_dir(&env.home)
             .unwrap()
@@ -171,17 +179,36 @@ fn podman_and_skopeo_read_what_rpod_writes() {
     env.rpod_ok(&["save", "-q", "-o", "d.tar", &a]);
     env.rpod_ok(&["save", "-q", "--format", "oci-archive", "-o", "o.tar", &a]);
     env.rpod_ok(&["save", "-q", "--format", "oci-dir", "-o", "od", &a]);
-    env.rpod_ok(&["save", "-q", "--compress", "--format", "docker-dir", "-o", "dd", &a]);
+    env.rpod_ok(&[
+        "save",
+        "-q",
+        "--compress",
+        "--format",
+        "docker-dir",
+        "-o",
+        "dd",
+        &a,
+    ]);
     // The id in the archive: its config's digest.
     let m = Command::new("tar")
         .args(["xOf", path_str(&h.join("d.tar")), "manifest.json"])
         .output()
         .unwrap();
     let m: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
-    let id = m[0]["Config"].as_str().unwrap().trim_end_matches(".json").to_string();
+    let id = m[0]["Config"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches(".json")
+        .to_string();
     // skopeo verifies every blob it copies; inspect reads the manifests.
-    let d = skopeo_ok(&["inspect", &format!("docker-archive:{}", h.join("d.tar").display())]);
-    assert!(d.contains(&format!("{a}:latest")) || d.contains("Layers"), "{d}");
+    let d = skopeo_ok(&[
+        "inspect",
+        &format!("docker-archive:{}", h.join("d.tar").display()),
+    ]);
+    assert!(
+        d.contains(&format!("{a}:latest")) || d.contains("Layers"),
+        "{d}"
+    );
     for src in [
         format!("oci-archive:{}", h.join("o.tar").display()),
         format!("oci:{}", h.join("od").display()),
@@ -219,9 +246,27 @@ fn rpod_reads_what_podman_and_skopeo_write() {
     // skopeo, straight from the registry, in the two archive layouts and
     // the two dir layouts.
     let srcs = [
-        ("docker-archive", "sk-d.tar", format!("docker-archive:{}:{reg}/config:latest", h.join("sk-d.tar").display())),
-        ("oci-archive", "sk-o.tar", format!("oci-archive:{}:{reg}/config:latest", h.join("sk-o.tar").display())),
-        ("oci", "sk-od", format!("oci:{}:{reg}/config:latest", h.join("sk-od").display())),
+        (
+            "docker-archive",
+            "sk-d.tar",
+            format!(
+                "docker-archive:{}:{reg}/config:latest",
+                h.join("sk-d.tar").display()
+            ),
+        ),
+        (
+            "oci-archive",
+            "sk-o.tar",
+            format!(
+                "oci-archive:{}:{reg}/config:latest",
+                h.join("sk-o.tar").display()
+            ),
+        ),
+        (
+            "oci",
+            "sk-od",
+            format!("oci:{}:{reg}/config:latest", h.join("sk-od").display()),
+        ),
         ("dir", "sk-dd", format!("dir:{}", h.join("sk-dd").display())),
     ];
     for (_, _, dest) in &srcs {
@@ -238,9 +283,15 @@ fn rpod_reads_what_podman_and_skopeo_write() {
         env.rpod_ok(&["rmi", "-a", "-f"]);
         let out = env.rpod_ok(&["load", "-i", file]);
         let target = if *kind == "dir" {
-            out.trim().trim_start_matches("Loaded image: sha256:").to_string()
+            out.trim()
+                .trim_start_matches("Loaded image: sha256:")
+                .to_string()
         } else {
-            assert_eq!(out, format!("Loaded image: {reg}/config:latest\n"), "{kind}");
+            assert_eq!(
+                out,
+                format!("Loaded image: {reg}/config:latest\n"),
+                "{kind}"
+            );
             format!("{reg}/config")
         };
         assert_eq!(
@@ -252,16 +303,36 @@ fn rpod_reads_what_podman_and_skopeo_write() {
     // podman's own docker-archive (with its legacy `<id>/layer.tar`
     // symlinks) and oci-archive.
     podman(&env, &["pull", "-q", &format!("{reg}/alpine")]);
-    podman(&env, &["save", "-q", "-o", "p-d.tar", &format!("{reg}/alpine")]);
-    podman(&env, &["save", "-q", "--format", "oci-archive", "-o", "p-o.tar", &format!("{reg}/alpine")]);
-    let pid = podman(&env, &["images", "-q", "--no-trunc", &format!("{reg}/alpine")]);
+    podman(
+        &env,
+        &["save", "-q", "-o", "p-d.tar", &format!("{reg}/alpine")],
+    );
+    podman(
+        &env,
+        &[
+            "save",
+            "-q",
+            "--format",
+            "oci-archive",
+            "-o",
+            "p-o.tar",
+            &format!("{reg}/alpine"),
+        ],
+    );
+    let pid = podman(
+        &env,
+        &["images", "-q", "--no-trunc", &format!("{reg}/alpine")],
+    );
     for f in ["p-d.tar", "p-o.tar"] {
         env.rpod_ok(&["rmi", "-a", "-f"]);
         let out = env.rpod_ok(&["load", "-i", f]);
         assert_eq!(out, format!("Loaded image: {reg}/alpine:latest\n"), "{f}");
         let id = env.rpod_ok(&["images", "-q", "--no-trunc"]);
         assert_eq!(id.trim(), pid.trim(), "{f}: the same image id as podman's");
-        assert_eq!(env.rpod_ok(&["run", "--rm", "alpine", "echo", "ok"]), "ok\n");
+        assert_eq!(
+            env.rpod_ok(&["run", "--rm", "alpine", "echo", "ok"]),
+            "ok\n"
+        );
     }
 }
 
@@ -315,9 +386,17 @@ fn import_makes_a_one_layer_image_with_changes() {
     assert_eq!(labels.trim(), "image");
     let names = env.rpod_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(names, "localhost/imp:latest\n");
-    let h = env.rpod_ok(&["history", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Comment}}", "imp"]);
+    let h = env.rpod_ok(&[
+        "history",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}|{{.Comment}}",
+        "imp",
+    ]);
     assert!(h.starts_with(&id[..12]), "{h}");
-    assert!(h.contains("|/bin/sh -c #(nop) ADD file:") && h.trim_end().ends_with("|from a tarball"), "{h}");
+    assert!(
+        h.contains("|/bin/sh -c #(nop) ADD file:") && h.trim_end().ends_with("|from a tarball"),
+        "{h}"
+    );
     let (code, err) = env.rpod_fail(&["import", "-c", "RUN rm -rf /", path_str(&tar)]);
     assert_eq!(code, 125);
     assert!(err.contains("RUN"), "{err}");
@@ -331,7 +410,13 @@ fn import_makes_a_one_layer_image_with_changes() {
         l.local_addr().unwrap().port()
     };
     let mut server = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .current_dir(&env.dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -350,7 +435,10 @@ fn import_makes_a_one_layer_image_with_changes() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(ok, "import from {url}");
-    assert_eq!(env.rpod_ok(&["run", "--rm", "fromurl", "cat", "/hello"]), "imported\n");
+    assert_eq!(
+        env.rpod_ok(&["run", "--rm", "fromurl", "cat", "/hello"]),
+        "imported\n"
+    );
 }
 
 // ---- history, exists, tree ----
@@ -363,7 +451,9 @@ fn history_exists_and_tree_show_what_podman_shows() {
     let out = env.rpod_ok(&["history", &layers]);
     let lines: Vec<&str> = out.lines().collect();
     assert!(
-        lines[0].starts_with("ID ") && lines[0].contains("CREATED BY") && lines[0].trim_end().ends_with("COMMENT"),
+        lines[0].starts_with("ID ")
+            && lines[0].contains("CREATED BY")
+            && lines[0].trim_end().ends_with("COMMENT"),
         "{out}"
     );
     assert_eq!(lines.len(), 7, "{out}");
@@ -376,13 +466,23 @@ fn history_exists_and_tree_show_what_podman_shows() {
     assert_eq!(arr.len(), 6);
     assert!(arr[0]["size"].as_u64().unwrap() > 0);
     assert_eq!(arr[0]["CreatedBy"], "rpod test world layer 5");
-    let full = env.rpod_ok(&["history", "--no-trunc", "--human=false", "--format", "{{.ID}} {{.Created}}", &layers]);
+    let full = env.rpod_ok(&[
+        "history",
+        "--no-trunc",
+        "--human=false",
+        "--format",
+        "{{.ID}} {{.Created}}",
+        &layers,
+    ]);
     let first = full.lines().next().unwrap();
     assert_eq!(first.split(' ').next().unwrap().len(), 64, "{full}");
     assert!(first.ends_with('Z'), "a timestamp: {full}");
 
     assert!(env.rpod(&["image", "exists", &layers]).status.success());
-    assert_eq!(env.rpod(&["image", "exists", "nosuch"]).status.code(), Some(1));
+    assert_eq!(
+        env.rpod(&["image", "exists", "nosuch"]).status.code(),
+        Some(1)
+    );
     assert!(env.rpod(&["image", "exists", "nosuch"]).stderr.is_empty());
 
     let t = env.rpod_ok(&["image", "tree", &layers]);
@@ -393,7 +493,8 @@ fn history_exists_and_tree_show_what_podman_shows() {
     assert_eq!(tl.len(), 4 + 6, "{t}");
     assert!(tl[4].starts_with("├── ID: "), "{t}");
     assert!(
-        tl[9].starts_with("└── ID: ") && tl[9].ends_with(&format!("Top Layer of: [{layers}:latest]")),
+        tl[9].starts_with("└── ID: ")
+            && tl[9].ends_with(&format!("Top Layer of: [{layers}:latest]")),
         "{t}"
     );
     // alpine is the base of layers: it is required by it.
@@ -411,7 +512,13 @@ impl Ar {
     fn new() -> Ar {
         Ar(tar::Builder::new(Vec::new()))
     }
-    fn raw(&mut self, name: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>) -> &mut Ar {
+    fn raw(
+        &mut self,
+        name: &str,
+        kind: tar::EntryType,
+        data: &[u8],
+        link: Option<&str>,
+    ) -> &mut Ar {
         let mut h = tar::Header::new_gnu();
         {
             let g = h.as_gnu_mut().unwrap();
@@ -470,7 +577,9 @@ fn outside_store(env: &Env) -> BTreeMap<PathBuf, (u64, i64)> {
         if skip.iter().any(|s| s == p) {
             return;
         }
-        let Ok(m) = std::fs::symlink_metadata(p) else { return };
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            return;
+        };
         out.insert(p.to_path_buf(), (m.len(), m.mtime()));
         if m.is_dir() {
             for e in std::fs::read_dir(p).unwrap().flatten() {
@@ -479,7 +588,11 @@ fn outside_store(env: &Env) -> BTreeMap<PathBuf, (u64, i64)> {
         }
     }
     let mut out = BTreeMap::new();
-    let skip = [store_root(env), env.runtime_dir.clone(), env.home.join(".local/share/rpod")];
+    let skip = [
+        store_root(env),
+        env.runtime_dir.clone(),
+        env.home.join(".local/share/rpod"),
+    ];
     walk(&env.dir, &skip, &mut out);
     out
 }
@@ -494,13 +607,24 @@ fn attack(env: &Env, name: &str, archive: &[u8], want: &[&str]) {
     assert_eq!(code, 125, "{name}: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
     assert_eq!(lines.len(), 1, "{name}: one error line: {err}");
-    assert!(lines[0].contains(path_str(&p)), "{name}: names the archive: {err}");
+    assert!(
+        lines[0].contains(path_str(&p)),
+        "{name}: names the archive: {err}"
+    );
     for w in want {
         assert!(lines[0].contains(w), "{name}: {w:?} in {err}");
     }
-    assert_eq!(env.rpod_ok(&["images", "-q"]), images, "{name}: no new image");
+    assert_eq!(
+        env.rpod_ok(&["images", "-q"]),
+        images,
+        "{name}: no new image"
+    );
     assert!(env.store_entries("tmp").is_empty(), "{name}: tmp is empty");
-    assert_eq!(outside_store(env), before, "{name}: nothing written outside the store");
+    assert_eq!(
+        outside_store(env),
+        before,
+        "{name}: nothing written outside the store"
+    );
 }
 
 #[test]
@@ -513,18 +637,43 @@ fn hostile_archives_are_refused_and_write_nothing() {
     let a = docker_archive(&l, &good, |a| {
         a.file("../evil-out", b"x");
     });
-    attack(&env, "dotdot.tar", &a, &["entry ../evil-out", "path traversal"]);
+    attack(
+        &env,
+        "dotdot.tar",
+        &a,
+        &["entry ../evil-out", "path traversal"],
+    );
     assert!(!env.dir.join("evil-out").exists());
 
     let a = docker_archive(&l, &good, |a| {
-        a.raw("abs/layer.tar", tar::EntryType::Symlink, b"", Some("/etc/passwd"));
+        a.raw(
+            "abs/layer.tar",
+            tar::EntryType::Symlink,
+            b"",
+            Some("/etc/passwd"),
+        );
     });
-    attack(&env, "abslink.tar", &a, &["entry abs/layer.tar", "absolute"]);
+    attack(
+        &env,
+        "abslink.tar",
+        &a,
+        &["entry abs/layer.tar", "absolute"],
+    );
 
     let a = docker_archive(&l, &good, |a| {
-        a.raw("up/layer.tar", tar::EntryType::Symlink, b"", Some("../../../etc/shadow"));
+        a.raw(
+            "up/layer.tar",
+            tar::EntryType::Symlink,
+            b"",
+            Some("../../../etc/shadow"),
+        );
     });
-    attack(&env, "uplink.tar", &a, &["entry up/layer.tar", "out of the archive"]);
+    attack(
+        &env,
+        "uplink.tar",
+        &a,
+        &["entry up/layer.tar", "out of the archive"],
+    );
 
     let a = docker_archive(&l, &good, |a| {
         a.raw("null", tar::EntryType::Char, b"", None);
@@ -534,18 +683,29 @@ fn hostile_archives_are_refused_and_write_nothing() {
     // The config lies about the layer.
     let liar = sha(b"another layer");
     let a = docker_archive(&l, &liar, |_| {});
-    attack(&env, "liar.tar", &a, &["entry l/layer.tar", "diff id mismatch", &liar]);
+    attack(
+        &env,
+        "liar.tar",
+        &a,
+        &["entry l/layer.tar", "diff id mismatch", &liar],
+    );
 
     // A truncated gzip of a good archive.
     let good_archive = docker_archive(&l, &good, |_| {});
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &good_archive).unwrap();
     let gz = gz.finish().unwrap();
-    attack(&env, "trunc.tar.gz", &gz[..gz.len() / 2], &["decompressing"]);
+    attack(
+        &env,
+        "trunc.tar.gz",
+        &gz[..gz.len() / 2],
+        &["decompressing"],
+    );
 
     // An OCI layout whose blob is not what its digest says.
     let config = serde_json::json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [good]}}).to_string();
+        "rootfs": {"type": "layers", "diff_ids": [good]}})
+    .to_string();
     let manifest = serde_json::json!({"schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config.as_bytes()), "size": config.len()},
@@ -558,17 +718,35 @@ fn hostile_archives_are_refused_and_write_nothing() {
     let mut a = Ar::new();
     a.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)
         .file(&format!("blobs/sha256/{}", &good[7..]), &forged)
-        .file(&format!("blobs/sha256/{}", &sha(config.as_bytes())[7..]), config.as_bytes())
-        .file(&format!("blobs/sha256/{}", &sha(manifest.as_bytes())[7..]), manifest.as_bytes())
+        .file(
+            &format!("blobs/sha256/{}", &sha(config.as_bytes())[7..]),
+            config.as_bytes(),
+        )
+        .file(
+            &format!("blobs/sha256/{}", &sha(manifest.as_bytes())[7..]),
+            manifest.as_bytes(),
+        )
         .file("index.json", index.as_bytes());
-    attack(&env, "forged.tar", &a.bytes(), &[&format!("entry blobs/sha256/{}", &good[7..]), "mismatch"]);
+    attack(
+        &env,
+        "forged.tar",
+        &a.bytes(),
+        &[&format!("entry blobs/sha256/{}", &good[7..]), "mismatch"],
+    );
 
-    assert_eq!(env.store_entries("layers"), layers_before, "no layer was added");
+    assert_eq!(
+        env.store_entries("layers"),
+        layers_before,
+        "no layer was added"
+    );
     // The good archive loads.
     let p = env.home.join("good.tar");
     std::fs::write(&p, &good_archive).unwrap();
     chown(&env, &p);
-    assert_eq!(env.rpod_ok(&["load", "-q", "-i", "good.tar"]), "Loaded image: localhost/evil:latest\n");
+    assert_eq!(
+        env.rpod_ok(&["load", "-q", "-i", "good.tar"]),
+        "Loaded image: localhost/evil:latest\n"
+    );
 }
 
 #[test]
@@ -598,10 +776,27 @@ fn kill_9_during_load_leaves_no_half_image() {
         tmp = tmp.display()
     ));
     assert!(out.contains("status=137"), "killed in the middle: {out}");
-    assert!(!env.rpod_ok(&["images", "--format", "{{.Repository}}"]).contains("evil"));
-    assert_eq!(env.rpod(&["image", "exists", "localhost/evil"]).status.code(), Some(1));
+    assert!(!env
+        .rpod_ok(&["images", "--format", "{{.Repository}}"])
+        .contains("evil"));
+    assert_eq!(
+        env.rpod(&["image", "exists", "localhost/evil"])
+            .status
+            .code(),
+        Some(1)
+    );
     // The next load completes, and nothing of the killed one is left.
-    assert_eq!(env.rpod_ok(&["load", "-q", "-i", "big.tar"]), "Loaded image: localhost/evil:latest\n");
-    assert!(env.rpod(&["image", "exists", "localhost/evil"]).status.success());
-    assert!(env.store_entries("tmp").is_empty(), "{:?}", env.store_entries("tmp"));
+    assert_eq!(
+        env.rpod_ok(&["load", "-q", "-i", "big.tar"]),
+        "Loaded image: localhost/evil:latest\n"
+    );
+    assert!(env
+        .rpod(&["image", "exists", "localhost/evil"])
+        .status
+        .success());
+    assert!(
+        env.store_entries("tmp").is_empty(),
+        "{:?}",
+        env.store_entries("tmp")
+    );
 }
