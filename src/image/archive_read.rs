@@ -416,7 +416,12 @@ fn load_oci(store: &Store, src: &Src, progress: &dyn ArchiveProgress) -> Result<
     for d in list {
         let desc: Descriptor = serde_json::from_value(d.clone())
             .map_err(|e| anyhow!("entry index.json: malformed descriptor: {e}"))?;
-        let name = d["annotations"][REF_NAME].as_str().and_then(full_name);
+        // docker save (25 and later) names the image in containerd's key
+        // and puts only the tag in the OCI one.
+        let name = d["annotations"]["io.containerd.image.name"]
+            .as_str()
+            .and_then(full_name)
+            .or_else(|| d["annotations"][REF_NAME].as_str().and_then(full_name));
         let mut digest = desc.digest.clone();
         let bn = blob_name(&digest).map_err(entry_err("index.json"))?;
         let mut bytes = verified_small(src, &bn, &digest)?;

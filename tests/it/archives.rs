@@ -432,6 +432,15 @@ fn import_makes_a_one_layer_image_with_changes() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // load -i takes a URL too.
+    env.rpod_ok(&["save", "-q", "-o", "../imp.tar", "imp"]);
+    env.rpod_ok(&["rmi", "imp"]);
+    let loaded = env.rpod_ok(&[
+        "load",
+        "-q",
+        "-i",
+        &format!("http://127.0.0.1:{port}/imp.tar"),
+    ]);
     let _ = server.kill();
     let _ = server.wait();
     assert!(ok, "import from {url}");
@@ -439,6 +448,8 @@ fn import_makes_a_one_layer_image_with_changes() {
         env.rpod_ok(&["run", "--rm", "fromurl", "cat", "/hello"]),
         "imported\n"
     );
+    assert_eq!(loaded, "Loaded image: localhost/imp:latest\n");
+    assert_eq!(env.rpod_ok(&["run", "--rm", "imp"]), "imported\n");
 }
 
 // ---- history, exists, tree ----
@@ -733,6 +744,43 @@ fn hostile_archives_are_refused_and_write_nothing() {
         &a.bytes(),
         &[&format!("entry blobs/sha256/{}", &good[7..]), "mismatch"],
     );
+
+    // An entry larger than a layer may be.
+    let big = docker_archive(&vec![0u8; 8192], &good, |_| {});
+    std::fs::write(env.home.join("big.tar"), &big).unwrap();
+    chown(&env, &env.home.join("big.tar"));
+    let o = env.sh("RPOD_MAX_LAYER_SIZE=4K rpod load -i big.tar");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("big.tar: entry l/layer.tar") && err.contains("RPOD_MAX_LAYER_SIZE"),
+        "{err}"
+    );
+
+    // A directory layout whose config blob is a symlink to a file outside.
+    env.rpod_ok(&["save", "-q", "--format", "oci-dir", "-o", "od", "alpine"]);
+    let od = env.home.join("od");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(od.join("index.json")).unwrap()).unwrap();
+    let mdigest = index["manifests"][0]["digest"].as_str().unwrap();
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(od.join("blobs/sha256").join(&mdigest[7..])).unwrap(),
+    )
+    .unwrap();
+    let cfg = &m["config"]["digest"].as_str().unwrap()[7..];
+    let blob = od.join("blobs/sha256").join(cfg);
+    let outside = env.dir.join("outside-config");
+    std::fs::rename(&blob, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &blob).unwrap();
+    env.rpod_ok(&["rmi", "-a", "-f"]);
+    let (code, err) = env.rpod_fail(&["load", "-i", path_str(&od)]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains(&format!("entry blobs/sha256/{cfg}: a symlink")),
+        "{err}"
+    );
+    assert_eq!(env.rpod_ok(&["images", "-q"]), "");
+    env.rpod_ok(&["pull", "-q", "alpine"]);
 
     assert_eq!(
         env.store_entries("layers"),
