@@ -847,4 +847,21 @@ fn kill_9_during_load_leaves_no_half_image() {
         "{:?}",
         env.store_entries("tmp")
     );
+
+    // A save killed in the middle leaves the destination as it was.
+    std::fs::write(env.home.join("out.tar"), b"old content").unwrap();
+    chown(&env, &env.home.join("out.tar"));
+    let out = env.sh_ok(
+        "rpod save -q -o out.tar localhost/evil & pid=$!\n\
+         for i in $(seq 1 2000); do ls -a | grep -q '^.out.tar.rpod-tmp' && break; sleep 0.005; done\n\
+         sleep 0.05; kill -9 $pid; wait $pid; echo status=$?",
+    );
+    assert!(out.contains("status=137"), "killed in the middle: {out}");
+    assert_eq!(
+        std::fs::read(env.home.join("out.tar")).unwrap(),
+        b"old content"
+    );
+    // Done again, it replaces it with a whole archive.
+    env.rpod_ok(&["save", "-q", "-o", "out.tar", "localhost/evil"]);
+    assert!(std::fs::metadata(env.home.join("out.tar")).unwrap().len() > 96 << 20);
 }
