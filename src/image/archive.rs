@@ -196,9 +196,57 @@ fn temp_name(dest: &Path, n: u32) -> Result<PathBuf> {
     )))
 }
 
+/// Remove what an earlier save to `dest` killed in the middle left beside
+/// it: our own `.NAME.rpod-tmp-PID-…` entries whose process is gone.
+fn clean_stale_temps(dest: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(name), parent) = (dest.file_name(), dest.parent()) else {
+        return;
+    };
+    let parent = match parent {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let prefix = format!(".{}.rpod-tmp-", name.to_string_lossy());
+    let me = nix::unistd::getuid().as_raw();
+    let Ok(rd) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            || Path::new(&format!("/proc/{pid}")).exists();
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
+        if alive || m.uid() != me {
+            continue;
+        }
+        let r = if m.is_dir() {
+            crate::storage::remove_tree(&e.path())
+        } else {
+            fs::remove_file(e.path())
+        };
+        match r {
+            Ok(()) => debug!(
+                "removed {}, left by a save that was killed",
+                e.path().display()
+            ),
+            Err(err) => debug!("leaving {}: {err}", e.path().display()),
+        }
+    }
+}
+
 /// Create a temp file or dir beside `dest` with `make`, retrying when the
 /// name is taken.
 fn create_temp<T>(dest: &Path, make: impl Fn(&Path) -> io::Result<T>) -> Result<(PathBuf, T)> {
+    clean_stale_temps(dest);
     let mut n = 0;
     loop {
         let tmp = temp_name(dest, n)?;

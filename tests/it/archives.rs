@@ -863,5 +863,15 @@ fn kill_9_during_load_leaves_no_half_image() {
     );
     // Done again, it replaces it with a whole archive.
     env.rpod_ok(&["save", "-q", "-o", "out.tar", "localhost/evil"]);
+    let left: Vec<_> = std::fs::read_dir(&env.home)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("rpod-tmp"))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the killed save's temp file is cleaned: {left:?}"
+    );
     assert!(std::fs::metadata(env.home.join("out.tar")).unwrap().len() > 96 << 20);
 }
