@@ -147,6 +147,13 @@ impl ArchiveProgress for Report {
     fn blob(&self, digest: &str) {
         self.line(&format!("Copying blob {digest}"));
     }
+    fn blob_skipped(&self, digest: &str) {
+        let hex = digest.trim_start_matches("sha256:");
+        self.line(&format!(
+            "Copying blob {} skipped: already exists",
+            &hex[..hex.len().min(12)]
+        ));
+    }
     fn config(&self, digest: &str) {
         self.line(&format!("Copying config {digest}"));
     }

@@ -104,6 +104,8 @@ pub struct WriteOptions {
 /// words: the CLI prints them (or not, with `-q`).
 pub trait ArchiveProgress {
     fn blob(&self, digest: &str);
+    /// A layer the store has already.
+    fn blob_skipped(&self, _digest: &str) {}
     fn config(&self, digest: &str);
     fn manifest(&self);
 }

@@ -217,7 +217,11 @@ fn index_tar(mut file: File, max_size: u64) -> Result<Src> {
     let mut links = HashMap::new();
     let mut ar = tar::Archive::new(&*file);
     for (i, e) in ar.entries_with_seek()?.enumerate() {
-        let e = e.context("reading the archive")?;
+        let e = e.context(if i == 0 {
+            "not a tar archive"
+        } else {
+            "reading the archive"
+        })?;
         if i >= MAX_ENTRIES {
             bail!("more than {MAX_ENTRIES} entries");
         }
@@ -530,13 +534,13 @@ fn import_layers(
     jobs: Vec<Job>,
     progress: &dyn ArchiveProgress,
 ) -> Result<()> {
-    let todo: Vec<Job> = jobs
-        .into_iter()
-        .filter(|j| {
-            let chain = crate::storage::chain_id(j.parent.as_deref(), &j.diff_id);
-            !store.has_layer(&chain)
-        })
-        .collect();
+    let (todo, have): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| {
+        let chain = crate::storage::chain_id(j.parent.as_deref(), &j.diff_id);
+        !store.has_layer(&chain)
+    });
+    for j in &have {
+        progress.blob_skipped(&j.digest);
+    }
     for j in &todo {
         progress.blob(&j.digest);
     }

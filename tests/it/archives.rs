@@ -701,6 +701,13 @@ fn hostile_archives_are_refused_and_write_nothing() {
         &["entry l/layer.tar", "diff id mismatch", &liar],
     );
 
+    attack(
+        &env,
+        "garbage.tar",
+        &b"not an archive\n".repeat(100),
+        &["not a tar archive"],
+    );
+
     // A truncated gzip of a good archive.
     let good_archive = docker_archive(&l, &good, |_| {});
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
