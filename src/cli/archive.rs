@@ -2,17 +2,18 @@
 //! their flags, and how what `crate::image::archive` does is shown, in
 //! podman's words.
 
-use super::format::{self, Template};
+use super::exit::exit_status;
+use super::format::Report;
 use super::image_cmds::human_size;
 use super::GlobalOpts;
-use crate::error::exit_status;
 use crate::image as img;
 use crate::image::archive::{self, ArchiveProgress, Dest, Layout, SaveImage};
-use crate::storage::{short_id, ImageRecord, Store};
+use crate::image::find_image as find;
+use crate::storage::{short_id, Digest, Store};
 use crate::time::{format_go, human_duration_secs, now_secs, parse_rfc3339_secs};
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -119,14 +120,14 @@ pub struct TreeArgs {
 }
 
 /// podman's copy lines on stderr, unless quiet.
-struct Report {
+struct Progress {
     quiet: bool,
     started: Cell<bool>,
 }
 
-impl Report {
-    fn new(quiet: bool) -> Report {
-        Report {
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress {
             quiet,
             started: Cell::new(false),
         }
@@ -143,30 +144,24 @@ impl Report {
     }
 }
 
-impl ArchiveProgress for Report {
-    fn blob(&self, digest: &str) {
+impl ArchiveProgress for Progress {
+    fn blob(&self, digest: &Digest) {
         self.line(&format!("Copying blob {digest}"));
     }
-    fn blob_skipped(&self, digest: &str) {
-        let hex = digest.trim_start_matches("sha256:");
+    fn blob_skipped(&self, digest: &Digest) {
+        let hex = digest.digest();
         self.line(&format!(
             "Copying blob {} skipped: already exists",
             &hex[..hex.len().min(12)]
         ));
     }
-    fn config(&self, digest: &str) {
+    fn config(&self, digest: &Digest) {
         self.line(&format!("Copying config {digest}"));
     }
     fn manifest(&self) {
         self.line("Writing manifest to image destination");
         self.line("Storing signatures");
     }
-}
-
-fn find(store: &Store, name: &str) -> Result<ImageRecord> {
-    store
-        .find_image(name)?
-        .ok_or_else(|| anyhow::anyhow!("{name}: image not known"))
 }
 
 /// `rpod save`.
@@ -214,7 +209,7 @@ pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
             layout.name()
         );
     }
-    let progress = Report::new(a.quiet);
+    let progress = Progress::new(a.quiet);
     let what = a.images.join(", ");
     let opts = archive::WriteOptions {
         compress: a.compress,
@@ -256,7 +251,7 @@ pub fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
     };
     crate::userns::enter()?;
     let store = Store::open(&g.into())?;
-    let progress = Report::new(a.quiet);
+    let progress = Progress::new(a.quiet);
     let loaded = archive::load(&store, input, &shown, &progress)?;
     let mut out = std::io::stdout().lock();
     for l in loaded {
@@ -294,7 +289,7 @@ pub fn import_cmd(g: &GlobalOpts, a: &ImportArgs) -> Result<()> {
             eprintln!("Downloading from \"{u}\"");
         }
     }
-    let rec = archive::import(&store, source, &opts, &Report::new(a.quiet))?;
+    let rec = archive::import(&store, source, &opts, &Progress::new(a.quiet))?;
     writeln!(std::io::stdout().lock(), "sha256:{}", rec.id)?;
     Ok(())
 }
@@ -321,74 +316,94 @@ fn history_header(f: &str) -> Option<&'static str> {
     })
 }
 
+/// A row of `history --format json`: podman's ImageHistoryLayer.
+#[derive(Serialize)]
+struct HistoryJson<'a> {
+    id: &'a str,
+    created: &'a str,
+    #[serde(rename = "CreatedBy", skip_serializing_if = "str::is_empty")]
+    created_by: &'a str,
+    size: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    comment: &'a str,
+}
+
+/// A row as `history`'s table and templates see it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HistoryLine {
+    #[serde(rename = "ID")]
+    id: String,
+    created: String,
+    created_since: String,
+    created_at: String,
+    created_by: String,
+    size: String,
+    comment: String,
+    tags: Vec<String>,
+}
+
 /// `rpod history`.
 pub fn history_cmd(g: &GlobalOpts, a: &HistoryArgs) -> Result<()> {
     let store = Store::open(&g.into())?;
     let rec = find(&store, &a.image)?;
     let rows = img::history(&store, &rec)?;
-    let mut out = std::io::stdout().lock();
-    if a.format.as_deref().is_some_and(format::is_json) {
-        let arr: Vec<Value> = rows
+    // podman: JSON before -q, which prints the ids.
+    let format = match a.format.as_deref() {
+        Some(f) if super::format::is_json(f) => Some(f),
+        _ if a.quiet => Some("{{.ID}}"),
+        f => f,
+    };
+    let report = Report::list(
+        format,
+        "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    )?
+    .headers(history_header);
+    if report.is_json() {
+        let json: Vec<HistoryJson> = rows
             .iter()
-            .map(|r| {
-                let mut v = json!({
-                    "id": r.id.clone().unwrap_or_else(|| "<missing>".into()),
-                    "created": r.created,
-                    "CreatedBy": r.created_by,
-                    "size": r.size,
-                });
-                if !r.comment.is_empty() {
-                    v["comment"] = json!(r.comment);
-                }
-                v["Created"] = json!(r.created);
-                v
+            .map(|r| HistoryJson {
+                id: r.id.as_deref().unwrap_or("<missing>"),
+                created: &r.created,
+                created_by: &r.created_by,
+                size: r.size,
+                comment: &r.comment,
             })
             .collect();
-        writeln!(out, "{}", serde_json::to_string(&arr)?)?;
-        return Ok(());
+        return report.print(&json);
     }
-    let fmt = if a.quiet {
-        "{{.ID}}".to_string()
-    } else {
-        match a.format.as_deref() {
-            f if format::is_default_table(f) => {
-                "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
+    let lines: Vec<HistoryLine> = rows
+        .iter()
+        .map(|r| {
+            let id = match &r.id {
+                Some(id) if a.no_trunc => id.clone(),
+                Some(id) => short_id(id).to_string(),
+                None => "<missing>".to_string(),
+            };
+            let secs = parse_rfc3339_secs(&r.created).map(|x| x.0);
+            let since = secs.map(|s| ago(now_secs() - s)).unwrap_or_default();
+            let created_by = if !a.no_trunc && r.created_by.chars().count() > 45 {
+                format!("{}...", r.created_by.chars().take(42).collect::<String>())
+            } else {
+                r.created_by.clone()
+            };
+            HistoryLine {
+                id,
+                created: if a.human {
+                    since.clone()
+                } else {
+                    r.created.clone()
+                },
+                created_since: since,
+                created_at: secs.map(format_go).unwrap_or_default(),
+                created_by,
+                size: human_size(r.size),
+                comment: r.comment.clone(),
+                tags: Vec::new(),
             }
-            Some(f) => f.to_string(),
-            None => unreachable!(),
-        }
-    };
-    let t = Template::parse(&fmt)?;
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(&history_header));
-    }
-    for r in &rows {
-        let id = match &r.id {
-            Some(id) if a.no_trunc => id.clone(),
-            Some(id) => short_id(id).to_string(),
-            None => "<missing>".to_string(),
-        };
-        let secs = parse_rfc3339_secs(&r.created).map(|x| x.0);
-        let since = secs.map(|s| ago(now_secs() - s)).unwrap_or_default();
-        let created_by = if !a.no_trunc && r.created_by.chars().count() > 45 {
-            format!("{}...", r.created_by.chars().take(42).collect::<String>())
-        } else {
-            r.created_by.clone()
-        };
-        let v = json!({
-            "ID": id,
-            "Created": if a.human { since.clone() } else { r.created.clone() },
-            "CreatedSince": since,
-            "CreatedAt": secs.map(format_go).unwrap_or_default(),
-            "CreatedBy": created_by,
-            "Size": human_size(r.size),
-            "Comment": r.comment,
-            "Tags": Value::Array(Vec::new()),
-        });
-        lines.push(t.render(&v)?);
-    }
-    format::write_rendered(&mut out, &lines, t.table)
+        })
+        .collect();
+    report.print(&lines)
 }
 
 fn ago(d: i64) -> String {

@@ -291,7 +291,7 @@ pub fn complete_cmd(g: &super::GlobalOpts, a: &CompleteArgs) -> Result<()> {
         }
     };
     let Some(req) = analyse(&words) else {
-        return Err(crate::error::exit_status(1));
+        return Err(super::exit::exit_status(1));
     };
     let root = match req.root.clone().or_else(|| g.root.clone()) {
         Some(r) => r,

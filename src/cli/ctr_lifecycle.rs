@@ -21,7 +21,7 @@ const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 fn attached(a: Attached) -> Result<()> {
     match a {
         Attached::Exited(0) | Attached::Detached => Ok(()),
-        Attached::Exited(c) => Err(crate::error::exit_status(c)),
+        Attached::Exited(c) => Err(super::exit::exit_status(c)),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
+pub mod exit;
 pub mod format;
 pub mod generate;
 pub mod image;
@@ -253,21 +254,22 @@ pub enum ContainerCommand {
     Attach(container::AttachArgs),
 }
 
-/// Parse the command line and run the command.
-pub fn run() -> anyhow::Result<()> {
+/// Parse the command line and run the command. A failure says whose exit
+/// codes it follows; `exit::outcome` makes the code.
+pub fn run() -> Result<(), exit::Failure> {
     logger::init();
     if let Some(r) = crate::monitor::loop_from_argv() {
-        return r;
+        return Ok(r?);
     }
     // network: the port forwarder lives as long as its container; no clap.
     if let Some(r) = crate::network::portfwd::from_argv() {
-        return r;
+        return Ok(r?);
     }
     if let Some(r) = oci::dispatch_argv0() {
-        return r;
+        return r.map_err(exit::Failure::with(exit::Convention::Runc));
     }
     if let Some(r) = generate::dispatch_argv0() {
-        return r;
+        return Ok(r?);
     }
     // The monitor starts on every `rpod run`: parse its line with a command
     // tree of one subcommand, not rpod's eighty.
@@ -275,11 +277,24 @@ pub fn run() -> anyhow::Result<()> {
         let m = MonitorCli::parse();
         logger::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
-        return system_cmds::monitor_cmd(&m.global, a);
+        return Ok(system_cmds::monitor_cmd(&m.global, a)?);
     }
     let cli = Cli::parse();
     logger::set_level(&cli.global.log_level);
-    dispatch(&cli.global, cli.command)
+    let convention = convention(&cli.command);
+    dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
+}
+
+/// Whose exit codes a command follows (see `exit`).
+fn convention(cmd: &Command) -> exit::Convention {
+    match cmd {
+        Command::Oci(_) => exit::Convention::Runc,
+        Command::Rm(_)
+        | Command::Container(ContainerCommand::Rm(_))
+        | Command::Rmi(_)
+        | Command::Image(ImageCommand::Rm(_)) => exit::Convention::Remove,
+        _ => exit::Convention::Podman,
+    }
 }
 
 /// The first word after the global options: `rpod --root R __monitor ID`

@@ -249,10 +249,11 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
         let id = record::resolve(paths, name)?;
         let (st, sent) = lifecycle::signal_locked(paths, &id, signal, None)?;
         if !sent {
-            bail!(
-                "can only kill running containers. {id} is in state {}: container state improper",
+            return Err(crate::error::Error::ContainerState(format!(
+                "can only kill running containers. {id} is in state {}",
                 st.status.as_str()
-            );
+            ))
+            .into());
         }
         Ok(Some(Target {
             name: name.to_string(),

@@ -16,6 +16,7 @@
 
 use super::names::{self, Claim, Names};
 use super::time;
+use crate::error::{Error, Kind};
 use crate::network::NetworkMode;
 use crate::sys::pidfd;
 use anyhow::{bail, Context, Result};
@@ -294,35 +295,16 @@ pub fn exists(paths: &Paths, id: &str) -> bool {
     paths.ctr_dir(id).join("container.json").exists()
 }
 
-/// podman's "no such container" error, as a type: callers that skip
-/// missing containers (`--ignore`) ask for it with [`is_no_such`], never by
-/// the message's text.
-#[derive(Debug)]
-pub struct NoSuchContainer {
-    pub name: String,
-}
-
-impl std::fmt::Display for NoSuchContainer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no container with name or ID \"{}\" found: no such container",
-            self.name
-        )
-    }
-}
-
-impl std::error::Error for NoSuchContainer {}
-
+/// podman's "no such container" error ([`Error::NotFound`]): callers that
+/// skip missing containers (`--ignore`) ask for it with [`is_no_such`], never
+/// by the message's text.
 pub fn no_such(name: &str) -> anyhow::Error {
-    anyhow::Error::new(NoSuchContainer {
-        name: name.to_string(),
-    })
+    Error::not_found(Kind::Container, name)
 }
 
-/// Whether `e` (or what it wraps) is [`NoSuchContainer`].
+/// Whether `e` (or what it wraps) is "no such container".
 pub fn is_no_such(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<NoSuchContainer>())
+    crate::error::is_not_found(e, Kind::Container)
 }
 
 /// A name, full id or unique id prefix to a full id.

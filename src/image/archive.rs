@@ -22,7 +22,11 @@
 //! directory the same way.
 
 use super::archive_tar::{plan_layer, HashWriter, LayerPlan, OuterTar};
-use crate::storage::{digest_hex, sha256_digest, ImageRecord, Store};
+use super::manifest::{
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
+    OCI_LAYER_GZIP, OCI_MANIFEST,
+};
+use crate::storage::{digest_hex, sha256_digest, sha256_finish, Digest, ImageRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::fs;
@@ -34,12 +38,6 @@ pub use super::archive_read::{
     import, load, open_url, ImportOptions, ImportSource, LoadInput, Loaded,
 };
 
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
 
@@ -103,10 +101,10 @@ pub struct WriteOptions {
 /// What writing or reading an archive reports as it goes, in podman's
 /// words: the CLI prints them (or not, with `-q`).
 pub trait ArchiveProgress {
-    fn blob(&self, digest: &str);
+    fn blob(&self, digest: &Digest);
     /// A layer the store has already.
-    fn blob_skipped(&self, _digest: &str) {}
-    fn config(&self, digest: &str);
+    fn blob_skipped(&self, _digest: &Digest) {}
+    fn config(&self, digest: &Digest);
     fn manifest(&self);
 }
 
@@ -114,8 +112,8 @@ pub trait ArchiveProgress {
 pub struct Silent;
 
 impl ArchiveProgress for Silent {
-    fn blob(&self, _: &str) {}
-    fn config(&self, _: &str) {}
+    fn blob(&self, _: &Digest) {}
+    fn config(&self, _: &Digest) {}
     fn manifest(&self) {}
 }
 
@@ -335,8 +333,8 @@ impl Drop for TempOut {
 
 /// One layer of an image to write: its planned tar.
 struct PlannedLayer {
-    chain_id: String,
-    recorded_diff_id: String,
+    chain_id: Digest,
+    recorded_diff_id: Digest,
     plan: LayerPlan,
 }
 
@@ -358,23 +356,26 @@ fn plan_layers(store: &Store, rec: &ImageRecord) -> Result<Vec<PlannedLayer>> {
         .collect()
 }
 
+/// What `tar-digest.json` remembers of a layer's canonical tar.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TarDigest {
+    size: u64,
+    digest: Digest,
+}
+
 /// The digest of a layer's canonical tar: remembered beside the layer
 /// (`tar-digest.json`, removed with it) once computed, since it takes a
 /// read of every file.
-fn canonical_digest(store: &Store, l: &PlannedLayer) -> Result<String> {
+fn canonical_digest(store: &Store, l: &PlannedLayer) -> Result<Digest> {
     let cache = store
         .layer_dir(&l.chain_id)
         .with_file_name("tar-digest.json");
-    if let Ok(b) = fs::read(&cache) {
-        if let Ok(v) = serde_json::from_slice::<Value>(&b) {
-            if v["size"].as_u64() == Some(l.plan.size) {
-                if let Some(d) = v["digest"].as_str() {
-                    if digest_hex(d).is_ok() {
-                        return Ok(d.to_string());
-                    }
-                }
-            }
-        }
+    let cached = fs::read(&cache)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<TarDigest>(&b).ok())
+        .filter(|t| t.size == l.plan.size && digest_hex(&t.digest).is_ok());
+    if let Some(t) = cached {
+        return Ok(t.digest);
     }
     let mut h = HashWriter::new(io::sink());
     l.plan.write_to(&mut h)?;
@@ -383,20 +384,25 @@ fn canonical_digest(store: &Store, l: &PlannedLayer) -> Result<String> {
     Ok(d)
 }
 
-fn remember_digest(store: &Store, chain_id: &str, size: u64, digest: &str) {
+fn remember_digest(store: &Store, chain_id: &Digest, size: u64, digest: &Digest) {
     let cache = store.layer_dir(chain_id).with_file_name("tar-digest.json");
-    let v = json!({"size": size, "digest": digest});
-    if let Err(e) = crate::storage::write_atomic(&cache, v.to_string().as_bytes()) {
+    let t = TarDigest {
+        size,
+        digest: digest.clone(),
+    };
+    let r = serde_json::to_vec(&t)
+        .map_err(anyhow::Error::from)
+        .and_then(|b| crate::storage::write_atomic(&cache, &b));
+    if let Err(e) = r {
         debug!("not remembering the tar digest of {chain_id}: {e:#}");
     }
 }
 
 /// The config to write: the stored one, or with `diff_ids` replaced when
 /// the layers' tars differ from those it was made with.
-fn config_for(store: &Store, rec: &ImageRecord, diff_ids: &[String]) -> Result<Vec<u8>> {
+fn config_for(store: &Store, rec: &ImageRecord, diff_ids: &[Digest]) -> Result<Vec<u8>> {
     let orig = store.read_blob(&rec.config_digest)?;
-    let recorded: Vec<&str> = rec.layers.iter().map(|l| l.diff_id.as_str()).collect();
-    if recorded == diff_ids {
+    if rec.layers.iter().map(|l| &l.diff_id).eq(diff_ids) {
         return Ok(orig);
     }
     let mut v: Value = serde_json::from_slice(&orig)
@@ -405,24 +411,20 @@ fn config_for(store: &Store, rec: &ImageRecord, diff_ids: &[String]) -> Result<V
     Ok(serde_json::to_vec(&v)?)
 }
 
-fn hex_of(d: &str) -> &str {
-    d.strip_prefix("sha256:").unwrap_or(d)
-}
-
-fn oci_manifest(config: &[u8], layers: &[(String, u64)], media: &str) -> Vec<u8> {
+fn oci_manifest(config: &[u8], layers: &[(Digest, u64)], media: &str) -> Vec<u8> {
     let m = json!({
         "schemaVersion": 2,
-        "mediaType": super::manifest::OCI_MANIFEST,
+        "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(config), "size": config.len()},
         "layers": layers.iter().map(|(d, s)| json!({"mediaType": media, "digest": d, "size": s})).collect::<Vec<_>>(),
     });
     serde_json::to_vec(&m).expect("json")
 }
 
-fn docker_manifest(config: &[u8], layers: &[(String, u64)], media: &str) -> Vec<u8> {
+fn docker_manifest(config: &[u8], layers: &[(Digest, u64)], media: &str) -> Vec<u8> {
     let m = json!({
         "schemaVersion": 2,
-        "mediaType": super::manifest::DOCKER_MANIFEST,
+        "mediaType": DOCKER_MANIFEST,
         "config": {"mediaType": DOCKER_CONFIG, "digest": sha256_digest(config), "size": config.len()},
         "layers": layers.iter().map(|(d, s)| json!({"mediaType": media, "digest": d, "size": s})).collect::<Vec<_>>(),
     });
@@ -432,7 +434,7 @@ fn docker_manifest(config: &[u8], layers: &[(String, u64)], media: &str) -> Vec<
 fn oci_index(manifest: &[u8], names: &[String]) -> Vec<u8> {
     let desc = |name: Option<&String>| {
         let mut d = json!({
-            "mediaType": super::manifest::OCI_MANIFEST,
+            "mediaType": OCI_MANIFEST,
             "digest": sha256_digest(manifest),
             "size": manifest.len(),
         });
@@ -474,7 +476,7 @@ fn write_tar<W: Write>(
 ) -> Result<()> {
     let layers = unique_layers(store, images)?;
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<Result<String>>();
+        let (tx, rx) = std::sync::mpsc::channel::<Result<Digest>>();
         let hashed = &layers;
         s.spawn(move || {
             for l in hashed {
@@ -486,13 +488,13 @@ fn write_tar<W: Write>(
                 }
             }
         });
-        let next_digest = || -> Result<String> { rx.recv().context("hashing the layers stopped")? };
+        let next_digest = || -> Result<Digest> { rx.recv().context("hashing the layers stopped")? };
         let mut tar = OuterTar { out };
-        let mut digests: std::collections::HashMap<String, String> = Default::default();
+        let mut digests: std::collections::HashMap<Digest, Digest> = Default::default();
         match layout {
             Layout::DockerArchive => {
                 for l in &layers {
-                    let hex = hex_of(&l.chain_id);
+                    let hex = digest_hex(&l.chain_id)?;
                     tar.dir(&format!("{hex}/"))?;
                     tar.layer(&format!("{hex}/layer.tar"), &l.plan)
                         .with_context(|| format!("layer {}", l.recorded_diff_id))?;
@@ -507,7 +509,7 @@ fn write_tar<W: Write>(
                 let mut written = std::collections::HashSet::new();
                 for img in images {
                     let rec = &img.record;
-                    let diff_ids: Vec<String> = rec
+                    let diff_ids: Vec<Digest> = rec
                         .layers
                         .iter()
                         .map(|l| digests[&l.chain_id].clone())
@@ -515,12 +517,12 @@ fn write_tar<W: Write>(
                     let paths: Vec<String> = rec
                         .layers
                         .iter()
-                        .map(|l| format!("{}/layer.tar", hex_of(&l.chain_id)))
-                        .collect();
+                        .map(|l| Ok(format!("{}/layer.tar", digest_hex(&l.chain_id)?)))
+                        .collect::<Result<_>>()?;
                     let config = config_for(store, rec, &diff_ids)?;
                     let cd = sha256_digest(&config);
                     progress.config(&cd);
-                    let cname = format!("{}.json", hex_of(&cd));
+                    let cname = format!("{}.json", digest_hex(&cd)?);
                     if written.insert(cname.clone()) {
                         tar.bytes(&cname, &config)?;
                     }
@@ -531,7 +533,7 @@ fn write_tar<W: Write>(
                             let e = repositories
                                 .entry(repo.to_string())
                                 .or_insert_with(|| json!({}));
-                            e[tag] = json!(hex_of(&top.chain_id));
+                            e[tag] = json!(digest_hex(&top.chain_id)?);
                         }
                     }
                 }
@@ -548,7 +550,7 @@ fn write_tar<W: Write>(
                     // The blob's name is its digest, which comes before its bytes.
                     let d = next_digest()?;
                     progress.blob(&d);
-                    let name = format!("blobs/sha256/{}", hex_of(&d));
+                    let name = format!("blobs/sha256/{}", digest_hex(&d)?);
                     if !digests.values().any(|x| x == &d) {
                         tar.layer(&name, &l.plan)
                             .with_context(|| format!("layer {}", l.recorded_diff_id))?;
@@ -556,12 +558,12 @@ fn write_tar<W: Write>(
                     digests.insert(l.chain_id.clone(), d);
                 }
                 let rec = &img.record;
-                let diff_ids: Vec<String> = rec
+                let diff_ids: Vec<Digest> = rec
                     .layers
                     .iter()
                     .map(|l| digests[&l.chain_id].clone())
                     .collect();
-                let descs: Vec<(String, u64)> = rec
+                let descs: Vec<(Digest, u64)> = rec
                     .layers
                     .iter()
                     .zip(&diff_ids)
@@ -576,11 +578,11 @@ fn write_tar<W: Write>(
                 let config = config_for(store, rec, &diff_ids)?;
                 let cd = sha256_digest(&config);
                 progress.config(&cd);
-                tar.bytes(&format!("blobs/sha256/{}", hex_of(&cd)), &config)?;
+                tar.bytes(&format!("blobs/sha256/{}", digest_hex(&cd)?), &config)?;
                 let manifest = oci_manifest(&config, &descs, OCI_LAYER);
                 progress.manifest();
                 tar.bytes(
-                    &format!("blobs/sha256/{}", hex_of(&sha256_digest(&manifest))),
+                    &format!("blobs/sha256/{}", digest_hex(&sha256_digest(&manifest))?),
                     &manifest,
                 )?;
                 tar.bytes("index.json", &oci_index(&manifest, &img.names))?;
@@ -649,7 +651,7 @@ fn write_dir(
         let size = outer.n;
         drop(outer);
         progress.blob(&blob);
-        fs::rename(&part, blob_dir.join(hex_of(&blob)))?;
+        fs::rename(&part, blob_dir.join(digest_hex(&blob)?))?;
         remember_digest(store, &l.chain_id, l.plan.size, &diff_id);
         descs.push((blob, size));
         diff_ids.push(diff_id);
@@ -657,7 +659,7 @@ fn write_dir(
     let config = config_for(store, &img.record, &diff_ids)?;
     let cd = sha256_digest(&config);
     progress.config(&cd);
-    fs::write(blob_dir.join(hex_of(&cd)), &config)?;
+    fs::write(blob_dir.join(digest_hex(&cd)?), &config)?;
     progress.manifest();
     match layout {
         Layout::OciDir => {
@@ -667,7 +669,10 @@ fn write_dir(
                 OCI_LAYER
             };
             let manifest = oci_manifest(&config, &descs, media);
-            fs::write(blob_dir.join(hex_of(&sha256_digest(&manifest))), &manifest)?;
+            fs::write(
+                blob_dir.join(digest_hex(&sha256_digest(&manifest))?),
+                &manifest,
+            )?;
             fs::write(root.join("index.json"), oci_index(&manifest, &img.names))?;
         }
         _ => {
@@ -769,13 +774,12 @@ pub fn apply_changes(config: &mut Value, changes: &[String]) -> Result<()> {
 
 /// The digest so far, without ending the hash.
 trait CloneDigest {
-    fn clone_digest(&self) -> String;
+    fn clone_digest(&self) -> Digest;
 }
 
 impl CloneDigest for sha2::Sha256 {
-    fn clone_digest(&self) -> String {
-        use sha2::Digest;
-        format!("sha256:{}", hex::encode(self.clone().finalize()))
+    fn clone_digest(&self) -> Digest {
+        sha256_finish(&mut self.clone())
     }
 }
 

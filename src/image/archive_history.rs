@@ -87,7 +87,7 @@ fn tree_layer(store: &Store, all: &[ImageRecord], rec: &ImageRecord, i: usize) -
         .flat_map(|r| r.names.iter().cloned())
         .collect();
     TreeLayer {
-        id: l.chain_id.trim_start_matches("sha256:").to_string(),
+        id: l.chain_id.digest().to_string(),
         size: store
             .layer_info(&l.chain_id)
             .map(|i| i.uncompressed_size)

@@ -12,13 +12,16 @@
 //! the image record comes last: a load killed at any point leaves no half
 //! image, and the next load finds the layers it finished.
 
-use super::archive::{ArchiveProgress, DOCKER_LAYER, OCI_LAYER, REF_NAME};
-use super::manifest::{parse_manifest, Descriptor, Parsed, DOCKER_MANIFEST, LAYER_TYPES};
+use super::archive::{ArchiveProgress, REF_NAME};
+use super::manifest::{
+    is_layer, parse_manifest, Descriptor, Parsed, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST,
+    OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
+};
 use super::pull::MAX_MANIFEST_SIZE;
 use super::reference::Reference;
 use crate::storage::{
-    chain_ids, digest_hex, sha256_digest, ImageRecord, LayerLimits, LayerRecord, Store,
-    MAX_LAYER_SIZE_VAR,
+    chain_ids, digest_hex, parse_digest, sha256_digest, sha256_finish, Digest, ImageRecord,
+    LayerLimits, LayerRecord, Store, MAX_LAYER_SIZE_VAR,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -309,7 +312,7 @@ fn spool(
     r: impl Read,
     max: u64,
     what: &str,
-) -> Result<(File, crate::storage::TmpEntry, String, u64)> {
+) -> Result<(File, crate::storage::TmpEntry, Digest, u64)> {
     let tmp = store.tmp_entry(what, false)?;
     let f = tmp.file.try_clone().context("duplicating a descriptor")?;
     let mut w = super::archive_tar::HashWriter::new(io::BufWriter::with_capacity(1 << 20, &f));
@@ -400,7 +403,7 @@ fn entry_err(name: &str) -> impl Fn(anyhow::Error) -> anyhow::Error + '_ {
     move |e| e.context(format!("entry {name}"))
 }
 
-fn blob_name(digest: &str) -> Result<String> {
+fn blob_name(digest: &Digest) -> Result<String> {
     let hex = digest_hex(digest)?;
     Ok(format!("blobs/sha256/{hex}"))
 }
@@ -415,8 +418,8 @@ fn load_oci(store: &Store, src: &Src, progress: &dyn ArchiveProgress) -> Result<
         .as_array()
         .ok_or_else(|| anyhow!("entry index.json: no manifests"))?;
     // One image per manifest, with every name given to it.
-    let mut order: Vec<String> = Vec::new();
-    let mut by_digest: HashMap<String, (Vec<u8>, Vec<String>)> = HashMap::new();
+    let mut order: Vec<Digest> = Vec::new();
+    let mut by_digest: HashMap<Digest, (Vec<u8>, Vec<String>)> = HashMap::new();
     for d in list {
         let desc: Descriptor = serde_json::from_value(d.clone())
             .map_err(|e| anyhow!("entry index.json: malformed descriptor: {e}"))?;
@@ -468,10 +471,10 @@ fn load_docker_dir(
 }
 
 /// Read a small blob and check it is what its digest says.
-fn verified_small(src: &Src, name: &str, digest: &str) -> Result<Vec<u8>> {
+fn verified_small(src: &Src, name: &str, digest: &Digest) -> Result<Vec<u8>> {
     let b = src.read_small(name).map_err(entry_err(name))?;
     let got = sha256_digest(&b);
-    if got != digest {
+    if got != *digest {
         bail!("entry {name}: digest mismatch: expected {digest}, got {got}");
     }
     Ok(b)
@@ -495,7 +498,7 @@ struct Verify {
     hasher: sha2::Sha256,
     n: u64,
     size: u64,
-    digest: String,
+    digest: Digest,
 }
 
 impl Read for Verify {
@@ -504,7 +507,7 @@ impl Read for Verify {
         self.hasher.update(&buf[..n]);
         self.n += n as u64;
         if n == 0 && !buf.is_empty() {
-            let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
+            let got = sha256_finish(&mut self.hasher);
             if self.n != self.size || got != self.digest {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -519,10 +522,10 @@ impl Read for Verify {
 /// One layer to import: where it is and what it must be.
 struct Job {
     entry: String,
-    digest: String,
+    digest: Digest,
     media_type: String,
-    diff_id: String,
-    parent: Option<String>,
+    diff_id: Digest,
+    parent: Option<Digest>,
     /// Verify the blob's digest (not for docker-archive layers, named by path).
     verify: bool,
 }
@@ -535,7 +538,7 @@ fn import_layers(
     progress: &dyn ArchiveProgress,
 ) -> Result<()> {
     let (todo, have): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| {
-        let chain = crate::storage::chain_id(j.parent.as_deref(), &j.diff_id);
+        let chain = crate::storage::chain_id(j.parent.as_ref(), &j.diff_id);
         !store.has_layer(&chain)
     });
     for j in &have {
@@ -575,7 +578,7 @@ fn import_layers(
                         &j.digest,
                         &j.media_type,
                         &j.diff_id,
-                        j.parent.as_deref(),
+                        j.parent.as_ref(),
                     )
                     .map_err(entry_err(&j.entry))
                 {
@@ -593,17 +596,21 @@ fn import_layers(
     }
 }
 
-fn diff_ids_of(config: &Value, cname: &str) -> Result<Vec<String>> {
-    let ids: Vec<String> = config["rootfs"]["diff_ids"]
+fn diff_ids_of(config: &Value, cname: &str) -> Result<Vec<Digest>> {
+    let ids: Vec<Digest> = config["rootfs"]["diff_ids"]
         .as_array()
         .ok_or_else(|| anyhow!("entry {cname}: the config has no rootfs.diff_ids"))?
         .iter()
-        .map(|v| v.as_str().map(String::from))
-        .collect::<Option<_>>()
-        .ok_or_else(|| anyhow!("entry {cname}: malformed rootfs.diff_ids"))?;
-    for d in &ids {
-        digest_hex(d).map_err(entry_err(cname))?;
-    }
+        .map(|v| {
+            let s = v
+                .as_str()
+                .ok_or_else(|| anyhow!("malformed rootfs.diff_ids"))?;
+            let d = parse_digest(s)?;
+            digest_hex(&d)?;
+            Ok(d)
+        })
+        .collect::<Result<_>>()
+        .map_err(entry_err(cname))?;
     Ok(ids)
 }
 
@@ -614,7 +621,7 @@ fn load_image(
     manifest: Vec<u8>,
     names: Vec<String>,
     progress: &dyn ArchiveProgress,
-    path_of: impl Fn(&str) -> Result<String>,
+    path_of: impl Fn(&Digest) -> Result<String>,
 ) -> Result<Loaded> {
     let (media_type, config_desc, layers) = match parse_manifest(&manifest)? {
         Parsed::Image {
@@ -640,7 +647,7 @@ fn load_image(
     let mut jobs = Vec::new();
     for (i, l) in layers.iter().enumerate() {
         let entry = path_of(&l.digest)?;
-        if !LAYER_TYPES.contains(&l.media_type.as_str()) && l.media_type != DOCKER_LAYER {
+        if !is_layer(&l.media_type) {
             bail!(
                 "entry {entry}: unsupported layer media type {:?}",
                 l.media_type
@@ -810,7 +817,7 @@ fn load_docker_archive(
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
             "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": super::archive::DOCKER_CONFIG, "digest": sha256_digest(&config_bytes), "size": config_bytes.len()},
+            "config": {"mediaType": DOCKER_CONFIG, "digest": sha256_digest(&config_bytes), "size": config_bytes.len()},
             "layers": layers.iter().map(|l| json!({"mediaType": DOCKER_LAYER, "digest": l.digest, "size": l.size})).collect::<Vec<_>>(),
         }))?;
         let names: Vec<String> = item["RepoTags"]
@@ -930,8 +937,8 @@ pub fn import(
     let config_bytes = serde_json::to_vec(&config)?;
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
-        "mediaType": super::manifest::OCI_MANIFEST,
-        "config": {"mediaType": super::archive::OCI_CONFIG, "digest": sha256_digest(&config_bytes), "size": config_bytes.len()},
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(&config_bytes), "size": config_bytes.len()},
         "layers": [{"mediaType": OCI_LAYER, "digest": diff_id, "size": n}],
     }))?;
     let layers = vec![LayerRecord {
@@ -944,7 +951,7 @@ pub fn import(
     let l = record(
         store,
         &manifest,
-        super::manifest::OCI_MANIFEST,
+        OCI_MANIFEST,
         &config_bytes,
         &config,
         layers,

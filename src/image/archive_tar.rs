@@ -9,6 +9,7 @@
 //! the unpacker keeps), no user or group names, overlay whiteouts turned
 //! back into `.wh.` files and `.wh..wh..opq`.
 
+use crate::storage::{sha256_finish, Digest};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::fs;
@@ -497,9 +498,9 @@ impl<W: Write> HashWriter<W> {
             n: 0,
         }
     }
-    pub fn digest(&mut self) -> String {
-        use sha2::Digest;
-        format!("sha256:{}", hex::encode(self.hasher.finalize_reset()))
+    /// The digest of what went through (and resets the hash).
+    pub fn digest(&mut self) -> Digest {
+        sha256_finish(&mut self.hasher)
     }
 }
 

@@ -41,17 +41,6 @@ impl FetchError {
     }
 }
 
-/// A transient failure, recognisable in an error chain.
-#[derive(Debug)]
-pub struct TransientError(pub String);
-
-impl std::fmt::Display for TransientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for TransientError {}
-
 impl RegistryClient {
     pub async fn connect(
         registry: &str,
@@ -244,7 +233,7 @@ impl RegistryClient {
             _ => anyhow!("{detail}"),
         };
         if code >= 500 || code == 429 {
-            FetchError::Transient(anyhow::Error::new(TransientError(format!("{e}"))))
+            FetchError::Transient(crate::error::Error::Transient(format!("{e}")).into())
         } else {
             FetchError::Fatal(e)
         }

@@ -10,7 +10,7 @@ pub mod auth;
 mod client;
 mod local;
 mod login;
-mod manifest;
+pub mod manifest;
 mod pull;
 pub mod reference;
 pub mod registries;
@@ -22,9 +22,9 @@ use std::path::PathBuf;
 
 pub use archive_history::{history, tree, what_requires, HistoryRow, TreeLayer};
 pub use local::{
-    created_rfc3339, created_secs, inspect_data, labels, list_images, normalize_local_name,
-    prune_images, remove_images, repo_digests, tag_image, untag_image, ImageFilter, ImageSummary,
-    PruneOptions, Removal, RemoveOptions, EXIT_IN_USE, EXIT_NOT_FOUND,
+    created_rfc3339, created_secs, find_image, inspect_data, labels, list_images,
+    normalize_local_name, prune_images, remove_images, repo_digests, tag_image, untag_image,
+    ImageFilter, ImageSummary, PruneOptions, Removal, RemoveOptions,
 };
 pub use login::{
     login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,

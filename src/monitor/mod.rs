@@ -205,14 +205,7 @@ fn report(line: &str) {
 }
 
 fn report_error(e: &anyhow::Error) {
-    let (code, _) = crate::error::classify(e);
-    let code = if code == 0 {
-        crate::error::EXIT_RPOD
-    } else {
-        code
-    };
-    let msg = format!("{e:#}").replace('\n', " ");
-    report(&format!("E{code} {msg}"));
+    report(&crate::error::to_wire(e));
 }
 
 /// A failed start: the container stays "created" (it can be started again)
