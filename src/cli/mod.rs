@@ -2,6 +2,7 @@
 //! pages and the completions), and the dispatch of each subcommand to the
 //! module that owns the behaviour.
 
+mod archive;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
@@ -105,6 +106,14 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Save images to an archive
+    Save(archive::SaveArgs),
+    /// Load images from an archive
+    Load(archive::LoadArgs),
+    /// Make an image of a root filesystem tarball
+    Import(archive::ImportArgs),
+    /// Show the history of an image
+    History(archive::HistoryArgs),
     /// Log in to a container registry
     Login(image::LoginArgs),
     /// Log out of a container registry
@@ -196,6 +205,18 @@ pub enum ImageCommand {
     Inspect(image::ImageInspectArgs),
     /// Remove unused images
     Prune(image::ImagePruneArgs),
+    /// Save images to an archive
+    Save(archive::SaveArgs),
+    /// Load images from an archive
+    Load(archive::LoadArgs),
+    /// Make an image of a root filesystem tarball
+    Import(archive::ImportArgs),
+    /// Show the history of an image
+    History(archive::HistoryArgs),
+    /// Check whether an image exists (exit 0) or not (exit 1)
+    Exists(archive::ExistsArgs),
+    /// Show the layers of an image as a tree
+    Tree(archive::TreeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -327,6 +348,14 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Untag(a) | Command::Image(ImageCommand::Untag(a)) => img::untag_cmd(g, &a),
         Command::Image(ImageCommand::Inspect(a)) => img::inspect_cmd(g, &a),
         Command::Image(ImageCommand::Prune(a)) => img::prune_cmd(g, &a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save_cmd(g, &a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load_cmd(g, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => archive::import_cmd(g, &a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            archive::history_cmd(g, &a)
+        }
+        Command::Image(ImageCommand::Exists(a)) => archive::exists_cmd(g, &a),
+        Command::Image(ImageCommand::Tree(a)) => archive::tree_cmd(g, &a),
         Command::Login(a) => img::login_cmd(g, &a),
         Command::Logout(a) => img::logout_cmd(g, &a),
 

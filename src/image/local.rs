@@ -94,7 +94,8 @@ pub fn normalize_local_name(name: &str) -> Result<String> {
     Ok(r.with_default_tag().to_string())
 }
 
-fn find(store: &Store, name: &str) -> Result<ImageRecord> {
+/// The local image `name` (a name or an id), or podman's "image not known".
+pub fn find_image(store: &Store, name: &str) -> Result<ImageRecord> {
     match store.find_image(name)? {
         Some(r) => Ok(r),
         None => Err(Error::not_found(Kind::Image, name)),
@@ -377,7 +378,7 @@ pub fn prune_images(
 
 /// Add `names` (as `normalize_local_name` gives them) to `image`.
 pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image)?;
+    let rec = find_image(store, image)?;
     let mut all = rec.names.clone();
     for n in names {
         if !all.contains(n) {
@@ -389,7 +390,7 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
 
 /// Remove `names` from `image`; no names: all of them.
 pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image)?;
+    let rec = find_image(store, image)?;
     if names.is_empty() {
         return store.set_image_names(&rec.id, Vec::new());
     }

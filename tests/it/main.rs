@@ -6,6 +6,7 @@
 
 mod common;
 
+mod archives;
 mod attack_devnodes;
 mod attack_images;
 mod attack_paths;
