@@ -156,6 +156,9 @@ _rpod() {
             rpod,version)
                 cmd="rpod__subcmd__version"
                 ;;
+            rpod,volume)
+                cmd="rpod__subcmd__volume"
+                ;;
             rpod,wait)
                 cmd="rpod__subcmd__wait"
                 ;;
@@ -402,6 +405,9 @@ _rpod() {
             rpod__subcmd__help,version)
                 cmd="rpod__subcmd__help__subcmd__version"
                 ;;
+            rpod__subcmd__help,volume)
+                cmd="rpod__subcmd__help__subcmd__volume"
+                ;;
             rpod__subcmd__help,wait)
                 cmd="rpod__subcmd__help__subcmd__wait"
                 ;;
@@ -548,6 +554,36 @@ _rpod() {
                 ;;
             rpod__subcmd__help__subcmd__oci,update)
                 cmd="rpod__subcmd__help__subcmd__oci__subcmd__update"
+                ;;
+            rpod__subcmd__help__subcmd__volume,create)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__create"
+                ;;
+            rpod__subcmd__help__subcmd__volume,exists)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__exists"
+                ;;
+            rpod__subcmd__help__subcmd__volume,export)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__export"
+                ;;
+            rpod__subcmd__help__subcmd__volume,import)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__import"
+                ;;
+            rpod__subcmd__help__subcmd__volume,inspect)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__inspect"
+                ;;
+            rpod__subcmd__help__subcmd__volume,ls)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__ls"
+                ;;
+            rpod__subcmd__help__subcmd__volume,mount)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__mount"
+                ;;
+            rpod__subcmd__help__subcmd__volume,prune)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__prune"
+                ;;
+            rpod__subcmd__help__subcmd__volume,rm)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__rm"
+                ;;
+            rpod__subcmd__help__subcmd__volume,unmount)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__unmount"
                 ;;
             rpod__subcmd__image,exists)
                 cmd="rpod__subcmd__image__subcmd__exists"
@@ -735,6 +771,72 @@ _rpod() {
             rpod__subcmd__oci__subcmd__help,update)
                 cmd="rpod__subcmd__oci__subcmd__help__subcmd__update"
                 ;;
+            rpod__subcmd__volume,create)
+                cmd="rpod__subcmd__volume__subcmd__create"
+                ;;
+            rpod__subcmd__volume,exists)
+                cmd="rpod__subcmd__volume__subcmd__exists"
+                ;;
+            rpod__subcmd__volume,export)
+                cmd="rpod__subcmd__volume__subcmd__export"
+                ;;
+            rpod__subcmd__volume,help)
+                cmd="rpod__subcmd__volume__subcmd__help"
+                ;;
+            rpod__subcmd__volume,import)
+                cmd="rpod__subcmd__volume__subcmd__import"
+                ;;
+            rpod__subcmd__volume,inspect)
+                cmd="rpod__subcmd__volume__subcmd__inspect"
+                ;;
+            rpod__subcmd__volume,ls)
+                cmd="rpod__subcmd__volume__subcmd__ls"
+                ;;
+            rpod__subcmd__volume,mount)
+                cmd="rpod__subcmd__volume__subcmd__mount"
+                ;;
+            rpod__subcmd__volume,prune)
+                cmd="rpod__subcmd__volume__subcmd__prune"
+                ;;
+            rpod__subcmd__volume,rm)
+                cmd="rpod__subcmd__volume__subcmd__rm"
+                ;;
+            rpod__subcmd__volume,unmount)
+                cmd="rpod__subcmd__volume__subcmd__unmount"
+                ;;
+            rpod__subcmd__volume__subcmd__help,create)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__create"
+                ;;
+            rpod__subcmd__volume__subcmd__help,exists)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__exists"
+                ;;
+            rpod__subcmd__volume__subcmd__help,export)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__export"
+                ;;
+            rpod__subcmd__volume__subcmd__help,help)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__help"
+                ;;
+            rpod__subcmd__volume__subcmd__help,import)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__import"
+                ;;
+            rpod__subcmd__volume__subcmd__help,inspect)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__inspect"
+                ;;
+            rpod__subcmd__volume__subcmd__help,ls)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__ls"
+                ;;
+            rpod__subcmd__volume__subcmd__help,mount)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__mount"
+                ;;
+            rpod__subcmd__volume__subcmd__help,prune)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__prune"
+                ;;
+            rpod__subcmd__volume__subcmd__help,rm)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__rm"
+                ;;
+            rpod__subcmd__volume__subcmd__help,unmount)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__unmount"
+                ;;
             *)
                 ;;
         esac
@@ -742,7 +844,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1084,7 +1186,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1116,6 +1218,14 @@ _rpod() {
                     ;;
                 --mount)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumes-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-volume)
+                    COMPREPLY=($(compgen -W "bind tmpfs ignore" -- "${cur}"))
                     return 0
                     ;;
                 --tmpfs)
@@ -1986,7 +2096,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2018,6 +2128,14 @@ _rpod() {
                     ;;
                 --mount)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumes-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-volume)
+                    COMPREPLY=($(compgen -W "bind tmpfs ignore" -- "${cur}"))
                     return 0
                     ;;
                 --tmpfs)
@@ -2380,7 +2498,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2412,6 +2530,14 @@ _rpod() {
                     ;;
                 --mount)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumes-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-volume)
+                    COMPREPLY=($(compgen -W "bind tmpfs ignore" -- "${cur}"))
                     return 0
                     ;;
                 --tmpfs)
@@ -2882,7 +3008,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4102,6 +4228,160 @@ _rpod() {
         rpod__subcmd__help__subcmd__version)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume)
+            opts="create ls inspect rm prune exists export import mount unmount"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__mount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__unmount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -6842,7 +7122,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --network --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --detach --sig-proxy --detach-keys --help --log-level --root --runroot --storage-driver --registries-conf --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6874,6 +7154,14 @@ _rpod() {
                     ;;
                 --mount)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumes-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-volume)
+                    COMPREPLY=($(compgen -W "bind tmpfs ignore" -- "${cur}"))
                     return 0
                     ;;
                 --tmpfs)
@@ -7382,6 +7670,612 @@ _rpod() {
         rpod__subcmd__version)
             opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version create ls inspect rm prune exists export import mount unmount help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__create)
+            opts="-d -l -o -h -V --driver --label --opt --ignore --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__exists)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__export)
+            opts="-o -h -V --output --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help)
+            opts="create ls inspect rm prune exists export import mount unmount help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__mount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__unmount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__import)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__inspect)
+            opts="-a -f -h -V --all --format --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__ls)
+            opts="-f -q -h -V --filter --format --noheading --quiet --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__mount)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__prune)
+            opts="-f -h -V --filter --force --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__rm)
+            opts="-a -f -t -h -V --all --force --time --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__unmount)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
