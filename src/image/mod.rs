@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod client;
+pub mod commit;
 mod local;
 mod login;
 mod manifest;
