@@ -195,22 +195,36 @@ pub fn diff_cmd(
     let changes = crate::image::commit::diff(&store, (!image_only).then_some(&paths), target)?;
     let mut out = std::io::stdout().lock();
     if format == Some("json") {
-        let mut m = serde_json::Map::new();
-        for (key, kind) in [
-            ("changed", ChangeKind::Changed),
-            ("added", ChangeKind::Added),
-            ("deleted", ChangeKind::Deleted),
-        ] {
-            let v: Vec<&str> = changes
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            changed: Vec<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            added: Vec<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            deleted: Vec<&'a str>,
+        }
+        let of = |kind: ChangeKind| -> Vec<&str> {
+            changes
                 .iter()
                 .filter(|c| c.kind == kind)
                 .map(|c| c.path.as_str())
-                .collect();
-            if !v.is_empty() {
-                m.insert(key.into(), serde_json::json!(v));
-            }
-        }
-        writeln!(out, "{}", serde_json::to_string_pretty(&m)?)?;
+                .collect()
+        };
+        let r = Report {
+            changed: of(ChangeKind::Changed),
+            added: of(ChangeKind::Added),
+            deleted: of(ChangeKind::Deleted),
+        };
+        // podman indents this with five spaces.
+        let mut buf = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"     ");
+        serde::Serialize::serialize(
+            &r,
+            &mut serde_json::Serializer::with_formatter(&mut buf, fmt),
+        )?;
+        out.write_all(&buf)?;
+        writeln!(out)?;
     } else {
         for c in &changes {
             writeln!(out, "{} {}", c.kind.letter(), c.path)?;

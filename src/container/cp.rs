@@ -24,7 +24,7 @@ use crate::sys::inroot;
 use anyhow::{anyhow, bail, Context, Result};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// One side of a copy.
@@ -230,11 +230,14 @@ pub fn open_container(
             if !matches!(mnt.kind.as_str(), "bind" | "volume") || !mnt.source.starts_with('/') {
                 continue;
             }
-            // Only where the mount point exists already: cp creates nothing
-            // the user didn't ask for.
-            let Ok(at) = inroot::open(fs.root.as_fd(), Path::new(&mnt.destination), true) else {
-                continue;
+            // The mount point is made as the runtime makes it at start.
+            let what = if Path::new(&mnt.source).is_dir() {
+                inroot::Create::Dir(0o755)
+            } else {
+                inroot::Create::File(0o644)
             };
+            let at = inroot::create(fs.root.as_fd(), Path::new(&mnt.destination), what)
+                .with_context(|| format!("the mount point {} of {name}", mnt.destination))?;
             let node = inroot::Node::new(at, mnt.destination.clone().into(), false)?;
             nix::mount::mount(
                 Some(Path::new(&mnt.source)),
@@ -440,6 +443,25 @@ pub fn cp(
             (Some(fd), w)
         }
     };
+    // A container path ending in a symlink is copied as what it resolves
+    // to, under that name (podman's behaviour).
+    let src_name: Option<OsString> = match (&s_side, &src_fd) {
+        (Some(Side::Ctr(c, p)), Some(fd)) if base_name(p).is_some() => {
+            let link = inroot::open(c.root.as_fd(), Path::new(&abs(p)), false)
+                .ok()
+                .and_then(|l| inroot::fstat(l.as_fd()).ok())
+                .is_some_and(|st| inroot::kind(&st) == nix::sys::stat::SFlag::S_IFLNK);
+            if link {
+                std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                    .ok()
+                    .and_then(|t| t.file_name().map(OsStr::to_os_string))
+                    .or_else(|| base_name(p))
+            } else {
+                base_name(p)
+            }
+        }
+        _ => base_name(&src_raw),
+    };
     if src_what == What::File && src_raw.ends_with('/') {
         bail!(
             "{}: not a directory",
@@ -452,7 +474,7 @@ pub fn cp(
         // To stdout: the tree under its own name.
         let fd = src_fd.expect("a stream source was refused above");
         let mut t = TreeTar::new(stdout, TarMode::Plain);
-        add_source(&mut t, &fd, src_what, base_name(&src_raw).as_deref())?;
+        add_source(&mut t, &fd, src_what, src_name.as_deref())?;
         t.finish()?.flush()?;
         return Ok(());
     };
@@ -463,10 +485,10 @@ pub fn cp(
     };
     let (dir_fd, top): (OwnedFd, Option<OsString>) = match (src_what, dst_what) {
         (_, What::Dir) if s_side.is_none() => (dst_fd.expect("exists"), None),
-        (What::Dir, What::Dir) => (dst_fd.expect("exists"), base_name(&src_raw)),
+        (What::Dir, What::Dir) => (dst_fd.expect("exists"), src_name),
         (What::File, What::Dir) => (
             dst_fd.expect("exists"),
-            Some(base_name(&src_raw).unwrap_or_else(|| OsString::from("."))),
+            Some(src_name.unwrap_or_else(|| OsString::from("."))),
         ),
         (_, What::File) if s_side.is_none() => {
             bail!(
@@ -479,9 +501,7 @@ pub fn cp(
             d.shown()
         ),
         (_, What::Missing) if s_side.is_none() => return Err(d.not_found()),
-        (What::File, What::Missing) if dst_raw.ends_with('/') => {
-            bail!("{}: destination directory must exist", d.shown())
-        }
+        (_, What::Missing) if dst_raw.ends_with('/') => return Err(d.not_found()),
         (_, _) => {
             // Into the parent, under the destination's name.
             let p = d.path();

@@ -465,3 +465,50 @@ fn export_is_a_flat_tar_and_exists_answers_with_its_status() {
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stderr.is_empty() && o.stdout.is_empty());
 }
+
+#[test]
+fn cp_sees_bind_mounts_of_running_and_stopped_containers() {
+    let env = env_with_alpine("cpbind");
+    let vol = host_dir(&env, "vol");
+    std::fs::write(vol.join("inside"), "from the host").unwrap();
+    chown_to_user(&env, &vol);
+    let spec = format!("{}:/data", vol.display());
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "-v",
+        &spec,
+        "alpine",
+        "sleep",
+        "600",
+    ]);
+    let out = host_dir(&env, "out");
+    let os = out.display().to_string();
+    let payload = host_dir(&env, "p").join("f");
+    std::fs::write(&payload, "payload").unwrap();
+    chown_to_user(&env, payload.parent().unwrap());
+    // Stopped: the bind mount is mounted for cp, the rootfs under it untouched.
+    env.rpod_ok(&["cp", "c:/data/inside", &format!("{os}/stopped")]);
+    env.rpod_ok(&["cp", payload.to_str().unwrap(), "c:/data/one"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("stopped")).unwrap(),
+        "from the host"
+    );
+    assert_eq!(std::fs::read_to_string(vol.join("one")).unwrap(), "payload");
+    // Running: the container's own view.
+    env.rpod_ok(&["start", "c"]);
+    env.rpod_ok(&["cp", "c:/data/inside", &format!("{os}/running")]);
+    env.rpod_ok(&["cp", payload.to_str().unwrap(), "c:/data/two"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("running")).unwrap(),
+        "from the host"
+    );
+    assert_eq!(std::fs::read_to_string(vol.join("two")).unwrap(), "payload");
+    // Volume contents are not the container's changes.
+    let diff = env.rpod_ok(&["diff", "c"]);
+    assert!(!diff.contains("/data/"), "{diff}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "c"]);
+}
