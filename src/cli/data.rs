@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub struct CpArgs {
     /// Chown copied files to the container's main user (true) or keep the source's ids (false)
     #[arg(short, long, default_value = "true", action = ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", value_name = "BOOL")]
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub archive: bool,
     /// Allow directories to be overwritten with non-directories and vice versa
     #[arg(long)]
@@ -257,4 +257,28 @@ pub fn commit_cmd(g: &GlobalOpts, a: &CommitArgs) -> Result<()> {
     let id = crate::image::commit::commit(&store, &paths, &a.container, &o)?;
     writeln!(std::io::stdout().lock(), "{id}")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn cp(args: &[&str]) -> super::CpArgs {
+        let mut v = vec!["rpod", "cp"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::Cp(a) => a,
+            _ => panic!("not cp"),
+        }
+    }
+
+    #[test]
+    fn archive_is_a_flag_that_takes_false_with_equals() {
+        let a = cp(&["-a", "c:/x", "y"]);
+        assert!(a.archive);
+        assert_eq!((a.src.as_str(), a.dest.as_str()), ("c:/x", "y"));
+        assert!(!cp(&["--archive=false", "c:/x", "y"]).archive);
+        assert!(cp(&["c:/x", "y"]).archive);
+    }
 }

@@ -133,6 +133,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         .with_context(|| format!("the image of container {name} is no longer in local storage"))?;
     // No gc of our blob and layer before the record refers to them.
     let _hold = store.hold_layers()?;
+    let t0 = std::time::Instant::now();
 
     // The layer tar, hashed as it is written.
     let tmp = store.tmp_entry("commit", false)?;
@@ -168,9 +169,11 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     } else {
         "application/vnd.oci.image.layer.v1.tar"
     };
+    debug!("commit: layer tar of {size} bytes written in {:?}", t0.elapsed());
     if !store.has_blob(&diff_id) {
         store.adopt_blob(tmp, &diff_id)?;
     }
+    debug!("commit: blob {diff_id} stored at {:?}", t0.elapsed());
     let parent_chain = if o.squash {
         None
     } else {
@@ -185,6 +188,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         parent_chain.as_deref(),
     )?;
 
+    debug!("commit: layer {chain} unpacked at {:?}", t0.elapsed());
     // The config: the image's, with the container's settings and the changes.
     let mut cfg: Value = serde_json::from_slice(&store.read_blob(&image.config_digest)?)
         .context("parsing the image's config")?;
@@ -304,6 +308,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         variant: cfg["variant"].as_str().map(String::from),
     };
     store.put_image(&rec).context("recording the image")?;
+    debug!("commit: image {id} recorded at {:?}", t0.elapsed());
     Ok(id)
 }
 
