@@ -169,7 +169,10 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     } else {
         "application/vnd.oci.image.layer.v1.tar"
     };
-    debug!("commit: layer tar of {size} bytes written in {:?}", t0.elapsed());
+    debug!(
+        "commit: layer tar of {size} bytes written in {:?}",
+        t0.elapsed()
+    );
     if !store.has_blob(&diff_id) {
         store.adopt_blob(tmp, &diff_id)?;
     }

@@ -512,3 +512,34 @@ fn cp_sees_bind_mounts_of_running_and_stopped_containers() {
     assert!(!diff.contains("/data/"), "{diff}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "c"]);
 }
+
+#[test]
+fn commit_killed_midway_leaves_no_image_and_the_next_one_works() {
+    let env = env_with_alpine("commitkill");
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "alpine",
+        "sh",
+        "-c",
+        "mkdir /data; i=0; while [ $i -lt 3000 ]; do echo $i > /data/f$i; i=$((i+1)); done",
+    ]);
+    for delay in ["0.05", "0.2", "0.5"] {
+        env.sh_ok(&format!(
+            "rpod commit -q c killed >/dev/null 2>&1 & p=$!; sleep {delay}; kill -9 $p 2>/dev/null; wait $p || true"
+        ));
+        let names = env.rpod_ok(&["images", "--format", "{{.Repository}}"]);
+        // Either it finished before the kill, or there is no such image.
+        if names.contains("localhost/killed") {
+            env.rpod_ok(&["rmi", "killed"]);
+        }
+    }
+    env.rpod_ok(&["commit", "-q", "c", "good"]);
+    assert_eq!(run_out(&env, "good", "ls /data | wc -l").trim(), "3000");
+    let tmp = crate::common::store_root(&env).join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "leftovers in {}: {left:?}", tmp.display());
+}
