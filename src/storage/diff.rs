@@ -27,6 +27,12 @@ use std::path::{Path, PathBuf};
 
 const WH_PREFIX: &str = ".wh.";
 const WH_OPAQUE: &str = ".wh..wh..opq";
+/// fuse-overlayfs's own marker of an opaque dir in its upper dir.
+const FUSE_OPAQUE: &str = ".wh..opq";
+
+fn is_opaque_marker(name: &OsStr) -> bool {
+    name == WH_OPAQUE || name == FUSE_OPAQUE
+}
 const OPAQUE_XATTRS: [&str; 3] = [
     "user.overlay.opaque",
     "trusted.overlay.opaque",
@@ -95,7 +101,7 @@ fn is_opaque_dir(fd: BorrowedFd<'_>, entries: &[OsString]) -> bool {
     OPAQUE_XATTRS
         .iter()
         .any(|x| matches!(fsx::fgetxattr(fd, x), Ok(Some(v)) if v == b"y"))
-        || entries.iter().any(|n| n == WH_OPAQUE)
+        || entries.iter().any(|n| is_opaque_marker(n))
 }
 
 /// Whether `parts` exists in the image whose layer dirs are `lowers` (top
@@ -175,7 +181,7 @@ fn walk_changes(
 ) -> Result<()> {
     let fd = dir.as_raw_fd();
     for name in names(dir.as_fd())? {
-        if name == WH_OPAQUE {
+        if is_opaque_marker(&name) {
             continue;
         }
         let st = match stat_at(fd, &name) {
@@ -345,7 +351,7 @@ impl<W: Write> TreeTar<W> {
                 .append_data(&mut h, as_path.join(WH_OPAQUE), std::io::empty())?;
         }
         for name in entries {
-            if self.mode == TarMode::Layer && name == WH_OPAQUE {
+            if self.mode == TarMode::Layer && is_opaque_marker(&name) {
                 continue;
             }
             self.add_entry(fd, &name, &as_path.join(&name), &rel.join(&name))?;
@@ -510,6 +516,8 @@ mod tests {
         std::fs::write(up.join("etc/passwd"), "y").unwrap();
         std::fs::write(up.join("etc/new"), "y").unwrap();
         std::fs::write(up.join("etc/.wh.gone"), "").unwrap();
+        std::fs::create_dir_all(up.join("etc/fresh")).unwrap();
+        std::fs::write(up.join("etc/fresh/.wh..opq"), "").unwrap();
         // A lower symlink to the host never makes a path "exist".
         symlink("/", low.join("evil")).unwrap();
         std::fs::create_dir_all(up.join("evil/etc")).unwrap();
@@ -522,6 +530,7 @@ mod tests {
             got,
             [
                 "C /etc",
+                "A /etc/fresh",
                 "D /etc/gone",
                 "A /etc/new",
                 "C /etc/passwd",
@@ -539,6 +548,8 @@ mod tests {
         std::fs::write(up.join("a/f"), "data").unwrap();
         std::fs::hard_link(up.join("a/f"), up.join("a/g")).unwrap();
         std::fs::write(up.join(".wh.old"), "").unwrap();
+        std::fs::create_dir(up.join("o")).unwrap();
+        std::fs::write(up.join("o/.wh..opq"), "").unwrap();
         symlink("/etc/passwd", up.join("l")).unwrap();
         let root = crate::sys::inroot::open_root(&up).unwrap();
         let rd = reopen_dir(root.as_fd()).unwrap();
@@ -562,7 +573,9 @@ mod tests {
                 "Directory a",
                 "Regular a/f",
                 "Link a/g",
-                "Symlink l"
+                "Symlink l",
+                "Directory o",
+                "Regular o/.wh..wh..opq"
             ]
         );
     }

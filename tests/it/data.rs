@@ -543,3 +543,55 @@ fn commit_killed_midway_leaves_no_image_and_the_next_one_works() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "leftovers in {}: {left:?}", tmp.display());
 }
+
+#[test]
+fn diff_and_commit_read_fuse_overlayfs_upper_dirs() {
+    let env = env_with_alpine("commitfuse");
+    let fuse = ["--storage-driver", "fuse-overlayfs"];
+    let r = |args: &[&str]| -> String {
+        let mut v: Vec<&str> = fuse.to_vec();
+        v.extend_from_slice(args);
+        env.rpod_ok(&v)
+    };
+    r(&[
+        "run",
+        "--name",
+        "base",
+        "--network",
+        "none",
+        "alpine",
+        "sh",
+        "-c",
+        "mkdir /o; echo a > /o/a; echo b > /o/b",
+    ]);
+    r(&["commit", "-q", "base", "fbase"]);
+    // An opaque dir (removed and made again) and a deleted file, as
+    // fuse-overlayfs writes them in its upper dir.
+    r(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "fbase",
+        "sh",
+        "-c",
+        "rm -rf /o; mkdir /o; echo c > /o/c; rm /etc/group",
+    ]);
+    let d = r(&["diff", "c"]);
+    assert!(d.lines().any(|l| l == "D /etc/group"), "{d}");
+    assert!(d.lines().any(|l| l == "A /o/c"), "{d}");
+    assert!(!d.contains(".wh.") && !d.contains(".opq"), "{d}");
+    r(&["commit", "-q", "c", "fout"]);
+    let got = r(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "fout",
+        "sh",
+        "-c",
+        "ls -a /o; test -e /etc/group || echo nogroup",
+    ]);
+    assert_eq!(got, ".\n..\nc\nnogroup\n");
+}
