@@ -239,8 +239,9 @@ pub struct TreeTar<W: Write> {
     b: tar::Builder<W>,
     mode: TarMode,
     links: HashMap<(u64, u64), PathBuf>,
-    /// Paths (relative to the walk's root, no leading slash) not to enter:
-    /// the mount points of a running container's other file systems.
+    /// Paths (relative to the walk's root, no leading slash) not to enter,
+    /// written as empty placeholders: the mount points of a running
+    /// container's other file systems.
     skip: HashSet<PathBuf>,
 }
 
@@ -366,10 +367,21 @@ impl<W: Write> TreeTar<W> {
         as_path: &Path,
         rel: &Path,
     ) -> Result<()> {
+        let dir = dirfd.as_raw_fd();
         if self.skip.contains(rel) {
+            // Another file system's mount point: an empty placeholder, as
+            // the rootfs itself has it.
+            let Ok(st) = stat_at(dir, name) else {
+                return Ok(());
+            };
+            let mut h = self.header(&st);
+            h.set_entry_type(match kind_of(&st) {
+                SFlag::S_IFDIR => tar::EntryType::Directory,
+                _ => tar::EntryType::Regular,
+            });
+            self.b.append_data(&mut h, as_path, std::io::empty())?;
             return Ok(());
         }
-        let dir = dirfd.as_raw_fd();
         let st = match stat_at(dir, name) {
             Ok(st) => st,
             // Gone since the directory was read (a running container).
