@@ -410,7 +410,13 @@ impl<W: Write> TreeTar<W> {
                         .append_data(&mut h, as_path, std::io::empty())
                         .with_context(what)?;
                 }
-                let d = open_dir_at(dirfd, name).with_context(what)?;
+                let d = match open_dir_at(dirfd, name) {
+                    Ok(d) => d,
+                    // Removed since (a running container): what we wrote
+                    // of it stands as an empty dir.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(what),
+                };
                 self.add_children(d.as_fd(), as_path, rel)?;
             }
             SFlag::S_IFREG => {
@@ -426,8 +432,11 @@ impl<W: Write> TreeTar<W> {
                     }
                     self.links.insert(key, as_path.to_path_buf());
                 }
-                let fd = fsx::openat_nofollow(dirfd, Path::new(name), libc::O_RDONLY, 0)
-                    .with_context(what)?;
+                let fd = match fsx::openat_nofollow(dirfd, Path::new(name), libc::O_RDONLY, 0) {
+                    Ok(fd) => fd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(what),
+                };
                 let f = File::from(fd);
                 // The size is what we read now: a file growing in a
                 // running container is cut at that length.

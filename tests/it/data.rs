@@ -246,6 +246,12 @@ fn cp_never_follows_container_symlinks_to_the_host() {
     h.set_size(5);
     h.set_mode(0o644);
     b.append_data(&mut h, "out/through", &b"owned"[..]).unwrap();
+    // A hard link through the symlink to a host file.
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    h.set_mode(0o644);
+    b.append_link(&mut h, "linked", "out/secret").unwrap();
     let bytes = b.into_inner().unwrap();
     let o = env.rpod_stdin(&["cp", "-", "c:/tmp"], &bytes);
     assert_eq!(
@@ -255,6 +261,27 @@ fn cp_never_follows_container_symlinks_to_the_host() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!host.join("through").exists());
+    // Each entry alone: the link is refused too.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, "out2", &hs).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    h.set_mode(0o644);
+    b.append_link(&mut h, "linked", "out2/secret").unwrap();
+    let o = env.rpod_stdin(&["cp", "-", "c:/tmp"], &b.into_inner().unwrap());
+    assert_eq!(
+        o.status.code(),
+        Some(125),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let got = env.rpod(&["exec", "c", "cat", "/tmp/linked"]);
+    assert!(!String::from_utf8_lossy(&got.stdout).contains("host secret"));
     let mut raw = Vec::new();
     let mut hd = tar::Header::new_old();
     // tar::Builder refuses "..", so write the header by hand.
