@@ -1317,7 +1317,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (kept in the image\'s history)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
@@ -1444,7 +1444,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand diff" -s h -l help -d 'Print h
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
-complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (kept in the image\'s history)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''

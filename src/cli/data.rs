@@ -57,7 +57,7 @@ pub struct CommitArgs {
     /// Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR
     #[arg(short, long = "change", value_name = "INSTRUCTION")]
     pub change: Vec<String>,
-    /// Commit message (kept in the image's history)
+    /// Commit message (docker format only, as in podman)
     #[arg(short, long, value_name = "MESSAGE")]
     pub message: Option<String>,
     /// Pause the container while committing (not possible without cgroups here: ignored)

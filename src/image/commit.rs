@@ -125,6 +125,9 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         "docker" => true,
         f => bail!("unrecognized image format {f:?}: use oci or docker"),
     };
+    if o.message.is_some() && !docker {
+        bail!("messages are only compatible with the docker image format (-f docker)");
+    }
     let changes = parse_changes(&o.changes)?;
     let id = record::resolve(paths, name)?;
     let rec = record::load(paths, &id)?;
@@ -205,6 +208,10 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     if let Some(a) = &o.author {
         obj.insert("author".into(), json!(a));
     }
+    match &o.message {
+        Some(m) => obj.insert("comment".into(), json!(m)),
+        None => obj.remove("comment"),
+    };
     let c = obj
         .entry("config")
         .or_insert_with(|| json!({}))
@@ -239,16 +246,15 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     }
     let mut h = Map::new();
     h.insert("created".into(), json!(now));
-    h.insert(
-        "created_by".into(),
-        json!(format!("/bin/sh -c #(nop) {}", rec.command.join(" "))),
-    );
+    // What podman (buildah) records for a commit.
+    h.insert("created_by".into(), json!("/bin/sh"));
     if let Some(a) = &o.author {
         h.insert("author".into(), json!(a));
     }
-    if let Some(m) = &o.message {
-        h.insert("comment".into(), json!(m));
-    }
+    h.insert(
+        "comment".into(),
+        json!(format!("FROM {}", image.names.first().unwrap_or(&image.id))),
+    );
     history.push(Value::Object(h));
     obj.insert("history".into(), Value::Array(history));
     let config_bytes = serde_json::to_vec(&cfg)?;

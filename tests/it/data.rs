@@ -358,14 +358,12 @@ fn commit_round_trip_keeps_changes_deletions_and_links() {
          echo data > /srv-f; ln /srv-f /srv-hard; ln -s /srv-f /srv-sym; \
          mkdir /d; echo 1 > /d/one; chown 7:8 /d/one; chmod 0751 /d/one",
     ]);
-    // Make a dir opaque: replace /etc/ssl-like dir with a fresh one.
+    // The container's changes with instructions on top (ONBUILD: ignored).
     let id = env.rpod_ok(&[
         "commit",
         "-q",
         "-a",
         "me",
-        "-m",
-        "msg",
         "-c",
         "ENV FOO=bar",
         "-c",
@@ -412,7 +410,15 @@ fn commit_round_trip_keeps_changes_deletions_and_links() {
         "-c",
         "rm -rf /opq && mkdir /opq && echo b > /opq/new; rm /srv-hard",
     ]);
-    env.rpod_ok(&["commit", "-q", "--format", "docker", "c2", "second"]);
+    // A message needs the docker format, as in podman.
+    let (code, e) = env.rpod_fail(&["commit", "-m", "msg", "c2", "second"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("docker image format"), "{e}");
+    env.rpod_ok(&[
+        "commit", "-q", "--format", "docker", "-m", "msg", "c2", "second",
+    ]);
+    let comment = env.rpod_ok(&["image", "inspect", "--format", "{{.Comment}}", "second"]);
+    assert_eq!(comment.trim(), "msg");
     let got = run_out(
         &env,
         "second",
