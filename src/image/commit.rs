@@ -9,7 +9,7 @@
 
 use crate::container::cp::open_container;
 use crate::container::record::{self, Paths};
-use crate::storage::diff::{changes, reopen_dir, Change, TarMode, TreeTar};
+use crate::storage::diff::{changes, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
@@ -44,11 +44,14 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
         let image = store.image_by_id(&rec.image_id)?.with_context(|| {
             format!("the image of container {name} is no longer in local storage")
         })?;
-        let upper = upper_dir(&ctr_dir, name)?;
         let lowers = lower_dirs(store, &image.layers);
         let mut skip: HashSet<String> = INIT_INODES.iter().map(|s| s.to_string()).collect();
         skip.extend(rec.mounts.iter().map(|m| m.destination.clone()));
-        return changes(&upper, &lowers, &skip).with_context(|| format!("container {name}"));
+        let res = match vfs_copy(&ctr_dir) {
+            Some(rootfs) => changes_of_copy(&rootfs, &lowers, &skip),
+            None => changes(&ctr_dir.join("upper"), &lowers, &skip),
+        };
+        return res.with_context(|| format!("container {name}"));
     }
     let Some(image) = store.find_image(name)? else {
         bail!("{name} not found: no such container or image");
@@ -72,11 +75,11 @@ fn lower_dirs(store: &Store, layers: &[LayerRecord]) -> Vec<PathBuf> {
         .collect()
 }
 
-fn upper_dir(ctr_dir: &Path, name: &str) -> Result<PathBuf> {
-    if ctr_dir.join("rootfs").is_dir() {
-        bail!("container {name} uses the vfs storage driver, which keeps no upper dir: diff and commit need overlay or fuse-overlayfs");
-    }
-    Ok(ctr_dir.join("upper"))
+/// The full copy a container of the `vfs` driver runs on (it has no upper
+/// dir: its changes are found by comparing with the image).
+fn vfs_copy(ctr_dir: &Path) -> Option<PathBuf> {
+    let p = ctr_dir.join("rootfs");
+    p.is_dir().then_some(p)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -153,8 +156,16 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         t.skip(c.other_mounts.iter().cloned());
         t.add_contents(dir.as_fd(), Path::new(""))?;
         t.finish()?
+    } else if let Some(rootfs) = vfs_copy(&paths.ctr_dir(&id)) {
+        let found = changes_of_copy(&rootfs, &lower_dirs(store, &image.layers), &HashSet::new())?;
+        let root = crate::sys::inroot::open_root(&rootfs)
+            .with_context(|| format!("opening {}", rootfs.display()))?;
+        let dir = reopen_dir(root.as_fd())?;
+        let mut t = TreeTar::new(hw, TarMode::Plain);
+        t.add_changes(dir.as_fd(), &found)?;
+        t.finish()?
     } else {
-        let upper = upper_dir(&paths.ctr_dir(&id), name)?;
+        let upper = paths.ctr_dir(&id).join("upper");
         let root = crate::sys::inroot::open_root(&upper)
             .with_context(|| format!("opening {}", upper.display()))?;
         let dir = reopen_dir(root.as_fd())?;

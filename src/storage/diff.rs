@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 const WH_PREFIX: &str = ".wh.";
@@ -243,6 +244,9 @@ pub struct TreeTar<W: Write> {
     /// written as empty placeholders: the mount points of a running
     /// container's other file systems.
     skip: HashSet<PathBuf>,
+    /// With a change list: the entries to write whole, and the directories
+    /// to write and enter because something below them changed.
+    only: Option<(HashSet<PathBuf>, HashSet<PathBuf>)>,
 }
 
 impl<W: Write> TreeTar<W> {
@@ -255,6 +259,7 @@ impl<W: Write> TreeTar<W> {
             mode,
             links: HashMap::new(),
             skip: HashSet::new(),
+            only: None,
         }
     }
 
@@ -274,6 +279,45 @@ impl<W: Write> TreeTar<W> {
     /// under `prefix` (empty: at the top).
     pub fn add_contents(&mut self, dir: BorrowedFd<'_>, prefix: &Path) -> Result<()> {
         self.add_children(dir, prefix, Path::new(""))
+    }
+
+    /// A layer of `changes` (from [`changes_of_copy`]) to the tree at `root`
+    /// (an O_RDONLY fd of a full copy): what was added or changed, the
+    /// directories on the way with their own metadata, and an OCI whiteout
+    /// for what was deleted.
+    pub fn add_changes(&mut self, root: BorrowedFd<'_>, changes: &[Change]) -> Result<()> {
+        let mut whole = HashSet::new();
+        let mut on_way = HashSet::new();
+        let mut gone = Vec::new();
+        for c in changes {
+            let rel = PathBuf::from(c.path.trim_start_matches('/'));
+            let mut a = rel.parent();
+            while let Some(p) = a.filter(|p| !p.as_os_str().is_empty()) {
+                on_way.insert(p.to_path_buf());
+                a = p.parent();
+            }
+            match c.kind {
+                ChangeKind::Deleted => gone.push(rel),
+                _ => {
+                    whole.insert(rel);
+                }
+            }
+        }
+        self.only = Some((whole, on_way));
+        let r = self.add_children(root, Path::new(""), Path::new(""));
+        self.only = None;
+        r?;
+        for rel in gone {
+            let mut wh = OsString::from(WH_PREFIX);
+            wh.push(rel.file_name().unwrap_or_default());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o644);
+            self.b
+                .append_data(&mut h, rel.with_file_name(wh), std::io::empty())?;
+        }
+        Ok(())
     }
 
     /// Add the directory `dir` (an O_RDONLY fd) as `as_path` with its
@@ -368,6 +412,13 @@ impl<W: Write> TreeTar<W> {
         rel: &Path,
     ) -> Result<()> {
         let dir = dirfd.as_raw_fd();
+        // With a change list, only changed entries and the directories
+        // on their way (entered, their other entries left out).
+        if let Some((whole, on_way)) = &self.only {
+            if !whole.contains(rel) && !on_way.contains(rel) {
+                return Ok(());
+            }
+        }
         if self.skip.contains(rel) {
             // Another file system's mount point: an empty placeholder, as
             // the rootfs itself has it.
@@ -518,6 +569,244 @@ pub fn reopen_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
         libc::O_RDONLY | libc::O_DIRECTORY,
         0,
     )?)
+}
+
+// ---- vfs: a full copy compared with the image ----
+
+/// The real directories (top first) whose entries make up the image's
+/// directory `parts`: stops at an opaque dir, a whiteout, or a
+/// non-directory that shadows the path. Components are checked with lstat
+/// from each layer's top, so no symlink of a layer is followed.
+fn merged_dir_sources(lowers: &[PathBuf], parts: &[OsString]) -> Vec<PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    'layers: for dir in lowers {
+        let mut cur = dir.clone();
+        for comp in parts {
+            cur.push(comp);
+            let Ok(m) = std::fs::symlink_metadata(&cur) else {
+                let mut wh = OsString::from(WH_PREFIX);
+                wh.push(comp);
+                if cur.with_file_name(&wh).symlink_metadata().is_ok() {
+                    return out;
+                }
+                continue 'layers;
+            };
+            if (m.file_type().is_char_device() && m.rdev() == 0) || !m.is_dir() {
+                return out;
+            }
+        }
+        let opaque = OPAQUE_XATTRS
+            .iter()
+            .any(|x| matches!(crate::sys::xattr::lget(&cur, x), Ok(Some(v)) if v == b"y"))
+            || cur.join(WH_OPAQUE).symlink_metadata().is_ok();
+        out.push(cur);
+        if opaque {
+            return out;
+        }
+    }
+    out
+}
+
+/// The names the image shows in its directory `parts`.
+fn merged_children(lowers: &[PathBuf], parts: &[OsString]) -> std::collections::BTreeSet<OsString> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut seen = std::collections::BTreeSet::new();
+    let mut hidden: HashSet<OsString> = HashSet::new();
+    for dir in merged_dir_sources(lowers, parts) {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut here_hidden = Vec::new();
+        for e in rd.flatten() {
+            let n = e.file_name();
+            if is_opaque_marker(&n) {
+                continue;
+            }
+            if let Some(h) = n.as_bytes().strip_prefix(WH_PREFIX.as_bytes()) {
+                here_hidden.push(OsStr::from_bytes(h).to_os_string());
+                continue;
+            }
+            let wh = e
+                .metadata()
+                .map(|m| m.file_type().is_char_device() && m.rdev() == 0)
+                .unwrap_or(false);
+            if wh {
+                here_hidden.push(n);
+            } else if !hidden.contains(&n) {
+                seen.insert(n);
+            }
+        }
+        hidden.extend(here_hidden);
+    }
+    seen
+}
+
+/// Whether the container's entry `name` in `dir` differs from the image's
+/// `lower` (type, mode, owner, a symlink's target, a file's bytes).
+fn differs(dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat, lower: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(m) = std::fs::symlink_metadata(lower) else {
+        return true;
+    };
+    if m.file_type().is_char_device() && m.rdev() == 0 {
+        return true;
+    }
+    if m.mode() != st.st_mode || m.uid() != st.st_uid || m.gid() != st.st_gid {
+        return true;
+    }
+    match kind_of(st) {
+        SFlag::S_IFLNK => {
+            let mine = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name).ok();
+            mine.as_deref()
+                != std::fs::read_link(lower)
+                    .ok()
+                    .as_deref()
+                    .map(Path::as_os_str)
+        }
+        SFlag::S_IFREG => {
+            if m.len() != st.st_size as u64 {
+                return true;
+            }
+            let Ok(a) = fsx::openat_nofollow(dir, Path::new(name), libc::O_RDONLY, 0) else {
+                return true;
+            };
+            let Ok(b) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(lower)
+            else {
+                return true;
+            };
+            !same_bytes(File::from(a), b)
+        }
+        SFlag::S_IFCHR | SFlag::S_IFBLK => m.rdev() != st.st_rdev,
+        _ => false,
+    }
+}
+
+fn same_bytes(mut a: File, mut b: File) -> bool {
+    use std::io::Read;
+    let (mut x, mut y) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    loop {
+        let n = match a.read(&mut x) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 {
+            return matches!(b.read(&mut y[..1]), Ok(0));
+        }
+        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
+            return false;
+        }
+    }
+}
+
+/// The changes of a full copy of the image (`vfs`'s rootfs) over the
+/// image's layers `lowers` (top first), sorted by path. Directories are
+/// changed when their own metadata differs or anything in them changed.
+pub fn changes_of_copy(
+    rootfs: &Path,
+    lowers: &[PathBuf],
+    skip: &HashSet<String>,
+) -> Result<Vec<Change>> {
+    let root: OwnedFd = File::open(rootfs)
+        .with_context(|| format!("opening {}", rootfs.display()))?
+        .into();
+    let mut out = Vec::new();
+    walk_copy(root.as_fd(), &mut Vec::new(), lowers, &mut out)
+        .with_context(|| format!("reading {}", rootfs.display()))?;
+    out.retain(|c| !skip.contains(&c.path));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Whether anything below `parts` changed.
+fn walk_copy(
+    dir: BorrowedFd<'_>,
+    parts: &mut Vec<OsString>,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> Result<bool> {
+    let mine = names(dir)?;
+    let mut any = false;
+    let lower_dirs = merged_dir_sources(lowers, parts);
+    for name in &mine {
+        let st = match stat_at(dir.as_raw_fd(), name) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| show(parts)),
+        };
+        parts.push(name.clone());
+        let lower = if exists_in_layers(lowers, parts) {
+            lower_dirs
+                .iter()
+                .map(|d| d.join(name))
+                .find(|p| p.symlink_metadata().is_ok())
+        } else {
+            None
+        };
+        let mut kind = match &lower {
+            None => Some(ChangeKind::Added),
+            Some(l) if differs(dir, name, &st, l) => Some(ChangeKind::Changed),
+            Some(_) => None,
+        };
+        let idx = out.len();
+        if kind_of(&st) == SFlag::S_IFDIR {
+            let sub = open_dir_at(dir, name).with_context(|| show(parts))?;
+            if lower.is_none() {
+                walk_added(sub.as_fd(), parts, out)?;
+            } else if walk_copy(sub.as_fd(), parts, lowers, out)? && kind.is_none() {
+                kind = Some(ChangeKind::Changed);
+            }
+        }
+        if let Some(k) = kind {
+            out.insert(
+                idx,
+                Change {
+                    path: show(parts),
+                    kind: k,
+                },
+            );
+            any = true;
+        }
+        any |= out.len() > idx;
+        parts.pop();
+    }
+    if !lower_dirs.is_empty() || parts.is_empty() {
+        let mine: HashSet<&OsString> = mine.iter().collect();
+        for n in merged_children(lowers, parts) {
+            if !mine.contains(&n) {
+                parts.push(n);
+                out.push(Change {
+                    path: show(parts),
+                    kind: ChangeKind::Deleted,
+                });
+                parts.pop();
+                any = true;
+            }
+        }
+    }
+    Ok(any)
+}
+
+/// Everything below an added directory is added.
+fn walk_added(dir: BorrowedFd<'_>, parts: &mut Vec<OsString>, out: &mut Vec<Change>) -> Result<()> {
+    for name in names(dir)? {
+        parts.push(name.clone());
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Added,
+        });
+        if let Ok(st) = stat_at(dir.as_raw_fd(), &name) {
+            if kind_of(&st) == SFlag::S_IFDIR {
+                let sub = open_dir_at(dir, &name).with_context(|| show(parts))?;
+                walk_added(sub.as_fd(), parts, out)?;
+            }
+        }
+        parts.pop();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

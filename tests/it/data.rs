@@ -628,3 +628,61 @@ fn diff_and_commit_read_fuse_overlayfs_upper_dirs() {
     ]);
     assert_eq!(got, ".\n..\nc\nnogroup\n");
 }
+
+#[test]
+fn diff_and_commit_compare_a_vfs_copy_with_its_image() {
+    let env = env_with_alpine("commitvfs");
+    let r = |args: &[&str]| -> String {
+        let mut v = vec!["--storage-driver", "vfs"];
+        v.extend_from_slice(args);
+        env.rpod_ok(&v)
+    };
+    r(&[
+        "run",
+        "--name",
+        "base",
+        "--network",
+        "none",
+        "alpine",
+        "sh",
+        "-c",
+        "mkdir /o; echo a > /o/a; echo b > /o/b",
+    ]);
+    let d = r(&["diff", "base"]);
+    assert!(
+        d.lines().any(|l| l == "A /o/a") && d.lines().any(|l| l == "A /o"),
+        "{d}"
+    );
+    r(&["commit", "-q", "base", "vbase"]);
+    r(&["run", "--name", "c", "--network", "none", "vbase", "sh", "-c",
+        "rm -rf /o; mkdir /o; echo c > /o/c; rm /etc/group; echo x >> /etc/passwd; chmod 0700 /home 2>/dev/null || mkdir -m 0700 /home"]);
+    let d = r(&["diff", "c"]);
+    for want in [
+        "D /etc/group",
+        "C /etc/passwd",
+        "C /etc",
+        "D /o/a",
+        "D /o/b",
+        "A /o/c",
+        "C /o",
+    ] {
+        assert!(d.lines().any(|l| l == want), "{want} missing:\n{d}");
+    }
+    assert!(!d.lines().any(|l| l == "C /bin" || l == "C /o/c"), "{d}");
+    r(&["commit", "-q", "c", "vout"]);
+    let got = r(&["run", "--rm", "--network", "none", "vout", "sh", "-c",
+        "ls -a /o; test -e /etc/group || echo nogroup; tail -1 /etc/passwd; stat -c %a /home; stat -c %a /tmp"]);
+    assert_eq!(got, ".\n..\nc\nnogroup\nx\n700\n1777\n");
+    // The same image under the kernel overlay driver.
+    let got = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "vout",
+        "sh",
+        "-c",
+        "ls /o; tail -1 /etc/passwd",
+    ]);
+    assert_eq!(got, "c\nx\n");
+}
