@@ -889,4 +889,53 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_copy_is_compared_inside_the_layers_only() {
+        let d = tempfile::tempdir().unwrap();
+        let (low, top, copy) = (
+            d.path().join("low"),
+            d.path().join("top"),
+            d.path().join("copy"),
+        );
+        let host = d.path().join("host");
+        std::fs::create_dir_all(host.join("etc")).unwrap();
+        std::fs::write(host.join("etc/secret"), "s").unwrap();
+        std::fs::create_dir_all(low.join("a")).unwrap();
+        std::fs::write(low.join("a/keep"), "k").unwrap();
+        std::fs::write(low.join("a/edit"), "one").unwrap();
+        std::fs::write(low.join("a/gone"), "g").unwrap();
+        std::fs::write(low.join("a/hidden"), "h").unwrap();
+        // The top layer deletes a/hidden and links /evil to the host.
+        std::fs::create_dir_all(top.join("a")).unwrap();
+        std::fs::write(top.join("a/.wh.hidden"), "").unwrap();
+        symlink(&host, top.join("evil")).unwrap();
+        // The copy: a/edit changed (same size), a/gone deleted, evil now a
+        // dir holding what the host has.
+        std::fs::create_dir_all(copy.join("a")).unwrap();
+        std::fs::write(copy.join("a/keep"), "k").unwrap();
+        std::fs::write(copy.join("a/edit"), "two").unwrap();
+        std::fs::create_dir_all(copy.join("evil/etc")).unwrap();
+        std::fs::write(copy.join("evil/etc/secret"), "s").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for p in [copy.join("a"), low.join("a"), top.join("a")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let c = changes_of_copy(&copy, &[top, low], &HashSet::new()).unwrap();
+        let got: Vec<String> = c
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "C /a",
+                "C /a/edit",
+                "D /a/gone",
+                "C /evil",
+                "A /evil/etc",
+                "A /evil/etc/secret"
+            ]
+        );
+    }
 }
