@@ -1368,6 +1368,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 fuse-overlayfs\t''
 vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l external -d 'Also look for containers of other tools (rpod has none: no effect)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List containers'

@@ -96,6 +96,9 @@ pub struct ExportArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ExistsArgs {
+    /// Also look for containers of other tools (rpod has none: no effect)
+    #[arg(long)]
+    pub external: bool,
     /// Container name or id
     #[arg(value_name = "CONTAINER")]
     pub container: String,
