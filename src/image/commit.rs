@@ -223,11 +223,12 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         Some(m) => obj.insert("comment".into(), json!(m)),
         None => obj.remove("comment"),
     };
-    let c = obj
-        .entry("config")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .context("the image's config has a bad \"config\"")?;
+    let c = obj.entry("config").or_insert_with(|| json!({}));
+    if !c.is_object() {
+        // `"config": null` is valid: an image with no settings.
+        *c = json!({});
+    }
+    let c = c.as_object_mut().expect("made an object above");
     container_settings(c, &rec, o.include_volumes);
     for ch in &changes {
         ch.apply(c);
@@ -240,6 +241,9 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     let rootfs = obj
         .entry("rootfs")
         .or_insert_with(|| json!({"type": "layers"}));
+    if !rootfs.is_object() {
+        *rootfs = json!({"type": "layers"});
+    }
     let mut diff_ids: Vec<Value> = if o.squash {
         Vec::new()
     } else {
