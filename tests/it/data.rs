@@ -196,6 +196,17 @@ fn cp_never_follows_container_symlinks_to_the_host() {
         std::fs::read_dir(&dst).unwrap().next().is_none(),
         "nothing copied out"
     );
+    // A tree holding a link out is copied with the link as a link.
+    env.rpod_ok(&["cp", "c:/etc2", &ds]);
+    assert_eq!(
+        std::fs::read_to_string(dst.join("etc2/real")).unwrap(),
+        "inside"
+    );
+    assert_eq!(
+        std::fs::read_link(dst.join("etc2/x")).unwrap(),
+        Path::new("../../../../host")
+    );
+    std::fs::remove_dir_all(dst.join("etc2")).unwrap();
     // /evil/etc/passwd is the container's passwd, not the host's.
     env.rpod_ok(&["cp", "c:/evil/etc/passwd", &ds]);
     let got = std::fs::read_to_string(dst.join("passwd")).unwrap();
