@@ -324,6 +324,7 @@ impl<W: Write> TreeTar<W> {
     /// whole tree; an empty `as_path` adds only what is in it.
     pub fn add_resolved_dir(&mut self, dir: BorrowedFd<'_>, as_path: &Path) -> Result<()> {
         if !as_path.as_os_str().is_empty() {
+            self.xattrs_for(dir)?;
             let st = nix::sys::stat::fstat(dir.as_raw_fd())?;
             let mut h = self.header(&st);
             h.set_entry_type(tar::EntryType::Directory);
@@ -340,6 +341,7 @@ impl<W: Write> TreeTar<W> {
         let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
         if kind_of(&st) == SFlag::S_IFREG {
             let f = File::open(&proc).with_context(|| format!("{}", as_path.display()))?;
+            self.xattrs_for(f.as_fd())?;
             let mut h = self.header(&st);
             let size = f.metadata()?.len();
             h.set_entry_type(tar::EntryType::Regular);
@@ -373,6 +375,21 @@ impl<W: Write> TreeTar<W> {
             _ => anyhow::bail!("{}: can't copy a socket", as_path.display()),
         }
         Ok(())
+    }
+
+    /// A pax header with `fd`'s xattrs for the entry that follows, if any.
+    fn xattrs_for(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
+        let recs = pax_xattrs(fd);
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_mode(0o644);
+        h.set_size(recs.len() as u64);
+        self.b
+            .append_data(&mut h, "PaxHeaders/xattrs", &recs[..])
+            .context("writing xattrs")
     }
 
     fn header(&self, st: &FileStat) -> tar::Header {
@@ -456,18 +473,18 @@ impl<W: Write> TreeTar<W> {
         match k {
             SFlag::S_IFDIR => {
                 h.set_entry_type(tar::EntryType::Directory);
+                let d = match open_dir_at(dirfd, name) {
+                    Ok(d) => d,
+                    // Removed since (a running container).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(what),
+                };
                 if !as_path.as_os_str().is_empty() {
+                    self.xattrs_for(d.as_fd())?;
                     self.b
                         .append_data(&mut h, as_path, std::io::empty())
                         .with_context(what)?;
                 }
-                let d = match open_dir_at(dirfd, name) {
-                    Ok(d) => d,
-                    // Removed since (a running container): what we wrote
-                    // of it stands as an empty dir.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => return Err(e).with_context(what),
-                };
                 self.add_children(d.as_fd(), as_path, rel)?;
             }
             SFlag::S_IFREG => {
@@ -488,6 +505,7 @@ impl<W: Write> TreeTar<W> {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
                     Err(e) => return Err(e).with_context(what),
                 };
+                self.xattrs_for(fd.as_fd())?;
                 let f = File::from(fd);
                 // The size is what we read now: a file growing in a
                 // running container is cut at that length.
@@ -534,6 +552,43 @@ impl<W: Write> TreeTar<W> {
     pub fn finish(self) -> Result<W> {
         self.b.into_inner().context("finishing the tar")
     }
+}
+
+/// Xattr namespaces that are the store's own metadata (overlay's,
+/// fuse-overlayfs's, containers/storage's): never part of a tar.
+const STORE_XATTR_PREFIXES: [&str; 5] = [
+    "user.overlay.",
+    "user.fuseoverlayfs.",
+    "user.containers.",
+    "trusted.overlay.",
+    "trusted.fuseoverlayfs.",
+];
+
+/// The `user.*` xattrs of `fd` a tar carries (the extractor keeps only
+/// those), as pax records.
+fn pax_xattrs(fd: BorrowedFd<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in fsx::flistxattr(fd).unwrap_or_default() {
+        let Ok(n) = std::str::from_utf8(&name) else {
+            continue;
+        };
+        if !n.starts_with("user.") || STORE_XATTR_PREFIXES.iter().any(|p| n.starts_with(p)) {
+            continue;
+        }
+        let Ok(Some(v)) = fsx::fgetxattr(fd, n) else {
+            continue;
+        };
+        // "LEN SCHILY.xattr.NAME=VALUE\n", LEN counting itself.
+        let body_len = 1 + "SCHILY.xattr.".len() + n.len() + 1 + v.len() + 1;
+        let mut len = body_len + 1;
+        while len != body_len + len.to_string().len() {
+            len = body_len + len.to_string().len();
+        }
+        out.extend_from_slice(format!("{len} SCHILY.xattr.{n}=").as_bytes());
+        out.extend_from_slice(&v);
+        out.push(b'\n');
+    }
+    out
 }
 
 /// A reader that yields exactly `left` bytes: zeros after a file shrank
@@ -937,5 +992,29 @@ mod tests {
                 "A /evil/etc/secret"
             ]
         );
+    }
+
+    #[test]
+    fn user_xattrs_travel_and_store_ones_stay_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("dir")).unwrap();
+        std::fs::write(src.join("dir/f"), "x").unwrap();
+        crate::sys::xattr::lset(&src.join("dir/f"), "user.note", b"kept").unwrap();
+        crate::sys::xattr::lset(&src.join("dir"), "user.overlay.opaque", b"y").unwrap();
+        crate::sys::xattr::lset(&src.join("dir"), "user.dirnote", b"d").unwrap();
+        let root = crate::sys::inroot::open_root(&src).unwrap();
+        let rd = reopen_dir(root.as_fd()).unwrap();
+        let mut t = TreeTar::new(Vec::new(), TarMode::Plain);
+        t.add_contents(rd.as_fd(), Path::new("")).unwrap();
+        let bytes = t.finish().unwrap();
+        let dst = d.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        let fd: OwnedFd = File::open(&dst).unwrap().into();
+        crate::storage::extract_plain(&bytes[..], fd, Default::default()).unwrap();
+        let get = |p: &str, n: &str| crate::sys::xattr::lget(&dst.join(p), n).unwrap();
+        assert_eq!(get("dir/f", "user.note").as_deref(), Some(&b"kept"[..]));
+        assert_eq!(get("dir", "user.dirnote").as_deref(), Some(&b"d"[..]));
+        assert_eq!(get("dir", "user.overlay.opaque"), None);
     }
 }
