@@ -257,29 +257,38 @@ pub fn open_container(
 /// The mount points of process `pid`'s mount namespace other than its
 /// root, relative to its root.
 fn mount_points(pid: i32) -> Vec<PathBuf> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    use std::os::unix::ffi::OsStrExt;
+    let text = std::fs::read(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
     let mut out = Vec::new();
-    for line in text.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
+    for line in text.split(|&b| b == b'\n') {
+        let Some(mp) = line.split(|&b| b == b' ').nth(4) else {
             continue;
         };
         // mountinfo escapes space, tab, newline and backslash as \ooo.
         let mp = unescape_octal(mp);
-        let rel = mp.trim_start_matches('/');
+        let rel: &[u8] = {
+            let mut r = &mp[..];
+            while let Some(rest) = r.strip_prefix(b"/") {
+                r = rest;
+            }
+            r
+        };
         if !rel.is_empty() {
-            out.push(PathBuf::from(rel));
+            out.push(PathBuf::from(OsStr::from_bytes(rel)));
         }
     }
     out
 }
 
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
+fn unescape_octal(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 1 && b.len() >= i + 4 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let v = std::str::from_utf8(&b[i + 1..i + 4])
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok());
+            if let Some(v) = v {
                 out.push(v);
                 i += 4;
                 continue;
@@ -288,7 +297,7 @@ fn unescape_octal(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// What a path is, after following symlinks (in-root for a container).
@@ -636,7 +645,8 @@ mod tests {
 
     #[test]
     fn mountinfo_paths_are_unescaped() {
-        assert_eq!(unescape_octal("/a\\040b"), "/a b");
-        assert_eq!(unescape_octal("/plain"), "/plain");
+        assert_eq!(unescape_octal(b"/a\\040b"), b"/a b");
+        assert_eq!(unescape_octal(b"/plain"), b"/plain");
+        assert_eq!(unescape_octal("/\\é".as_bytes()), "/\\é".as_bytes());
     }
 }
