@@ -226,7 +226,10 @@ pub fn open_container(
         _lock: Some(lock),
     };
     if with_mounts {
-        for mnt in &rec.mounts {
+        // Parents before what is mounted inside them.
+        let mut mounts: Vec<_> = rec.mounts.iter().collect();
+        mounts.sort_by_key(|m| Path::new(&m.destination).components().count());
+        for mnt in mounts {
             if !matches!(mnt.kind.as_str(), "bind" | "volume") || !mnt.source.starts_with('/') {
                 continue;
             }
@@ -247,6 +250,31 @@ pub fn open_container(
                 None::<&str>,
             )
             .with_context(|| format!("mounting {} on {} for cp", mnt.source, mnt.destination))?;
+            if !mnt.rw || mnt.options.iter().any(|o| o == "ro") {
+                // Read-only for the container: read-only for cp too. The
+                // mount's own root, looked up again; the flags the kernel
+                // locks in a user namespace kept.
+                let top = inroot::open(fs.root.as_fd(), Path::new(&mnt.destination), true)?;
+                let top = inroot::Node::new(top, mnt.destination.clone().into(), false)?;
+                use nix::mount::MsFlags as M;
+                use nix::sys::statvfs::FsFlags as F;
+                let have = nix::sys::statvfs::statvfs(&top.path())?.flags();
+                let mut flags = M::MS_REMOUNT | M::MS_BIND | M::MS_RDONLY;
+                for (f, m) in [
+                    (F::ST_NOSUID, M::MS_NOSUID),
+                    (F::ST_NODEV, M::MS_NODEV),
+                    (F::ST_NOEXEC, M::MS_NOEXEC),
+                    (F::ST_NOATIME, M::MS_NOATIME),
+                    (F::ST_NODIRATIME, M::MS_NODIRATIME),
+                    (F::ST_RELATIME, M::MS_RELATIME),
+                ] {
+                    if have.contains(f) {
+                        flags |= m;
+                    }
+                }
+                nix::mount::mount(None::<&str>, &top.path(), None::<&str>, flags, None::<&str>)
+                    .with_context(|| format!("making {} read-only for cp", mnt.destination))?;
+            }
         }
         // Lookups must see the new mounts: reopen the root.
         fs.root = inroot::open_root(&m.merged)?;

@@ -517,12 +517,16 @@ fn cp_sees_bind_mounts_of_running_and_stopped_containers() {
     std::fs::write(vol.join("inside"), "from the host").unwrap();
     chown_to_user(&env, &vol);
     let spec = format!("{}:/data", vol.display());
+    let ro = host_dir(&env, "ro");
+    let ro_spec = format!("{}:/ro:ro", ro.display());
     env.rpod_ok(&[
         "create",
         "--name",
         "c",
         "--network",
         "none",
+        "-v",
+        &ro_spec,
         "-v",
         &spec,
         "alpine",
@@ -542,6 +546,10 @@ fn cp_sees_bind_mounts_of_running_and_stopped_containers() {
         "from the host"
     );
     assert_eq!(std::fs::read_to_string(vol.join("one")).unwrap(), "payload");
+    // A read-only volume stays read-only, stopped or running.
+    let (code, e) = env.rpod_fail(&["cp", payload.to_str().unwrap(), "c:/ro/x"]);
+    assert_eq!(code, 125, "{e}");
+    assert!(!ro.join("x").exists());
     // Running: the container's own view.
     env.rpod_ok(&["start", "c"]);
     env.rpod_ok(&["cp", "c:/data/inside", &format!("{os}/running")]);
@@ -551,6 +559,9 @@ fn cp_sees_bind_mounts_of_running_and_stopped_containers() {
         "from the host"
     );
     assert_eq!(std::fs::read_to_string(vol.join("two")).unwrap(), "payload");
+    let (code, _) = env.rpod_fail(&["cp", payload.to_str().unwrap(), "c:/ro/x"]);
+    assert_eq!(code, 125);
+    assert!(!ro.join("x").exists());
     // Volume contents are not the container's changes.
     let diff = env.rpod_ok(&["diff", "c"]);
     assert!(!diff.contains("/data/"), "{diff}");
