@@ -23,6 +23,12 @@ IMG="$REGISTRY/alpine:latest"
 bench_sides
 fresh_sides "$IMG"
 
+# The tree, its copy in a container and its copy back out, for one side at
+# a time, plus slack.
+need=$(( MIB * 4 ))
+free=$(df -Pm "$BENCH_ROOT" | awk 'NR==2 {print $4}')
+[ "$free" -ge "$need" ] || { echo "cp.sh needs ${need} MiB free in $BENCH_ROOT, has ${free} MiB (try MIB=smaller)" >&2; exit 1; }
+
 SRC="$BENCH_ROOT/cp-tree-$MIB"
 if [ ! -e "$SRC/.done" ]; then
     echo "making a $MIB MiB tree in $SRC" >&2
