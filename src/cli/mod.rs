@@ -7,6 +7,7 @@ pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
+pub mod data;
 pub mod exit;
 pub mod format;
 pub mod generate;
@@ -162,6 +163,14 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Copy files between a container and the host
+    Cp(data::CpArgs),
+    /// Show the changes in a container's or image's file system
+    Diff(data::DiffArgs),
+    /// Create an image from a container's changes
+    Commit(data::CommitArgs),
+    /// Write a container's file system as a tar archive
+    Export(data::ExportArgs),
 
     /// Show version information
     Version,
@@ -217,6 +226,8 @@ pub enum ImageCommand {
     Exists(archive::ExistsArgs),
     /// Show the layers of an image as a tree
     Tree(archive::TreeArgs),
+    /// Show the changes of an image's top layer
+    Diff(data::ImageDiffArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -256,6 +267,16 @@ pub enum ContainerCommand {
     Port(system_cmds::PortArgs),
     /// Attach to a container
     Attach(container::AttachArgs),
+    /// Copy files between a container and the host
+    Cp(data::CpArgs),
+    /// Show the changes in a container's file system
+    Diff(data::DiffArgs),
+    /// Create an image from a container's changes
+    Commit(data::CommitArgs),
+    /// Write a container's file system as a tar archive
+    Export(data::ExportArgs),
+    /// Exit 0 if the container exists, 1 if not
+    Exists(data::ExistsArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -405,6 +426,20 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            data::diff_cmd(g, &a.target, a.format.as_deref(), false)
+        }
+        Command::Image(ImageCommand::Diff(a)) => {
+            data::diff_cmd(g, &a.target, a.format.as_deref(), true)
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            data::commit_cmd(g, &a)
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            data::export_cmd(g, &a)
+        }
+        Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
