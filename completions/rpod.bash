@@ -99,6 +99,9 @@ _rpod() {
             rpod,oci)
                 cmd="rpod__subcmd__oci"
                 ;;
+            rpod,pause)
+                cmd="rpod__subcmd__pause"
+                ;;
             rpod,port)
                 cmd="rpod__subcmd__port"
                 ;;
@@ -123,6 +126,9 @@ _rpod() {
             rpod,start)
                 cmd="rpod__subcmd__start"
                 ;;
+            rpod,stats)
+                cmd="rpod__subcmd__stats"
+                ;;
             rpod,stop)
                 cmd="rpod__subcmd__stop"
                 ;;
@@ -134,6 +140,9 @@ _rpod() {
                 ;;
             rpod,unmount)
                 cmd="rpod__subcmd__unmount"
+                ;;
+            rpod,unpause)
+                cmd="rpod__subcmd__unpause"
                 ;;
             rpod,unshare)
                 cmd="rpod__subcmd__unshare"
@@ -174,6 +183,9 @@ _rpod() {
             rpod__subcmd__container,ls)
                 cmd="rpod__subcmd__container__subcmd__ls"
                 ;;
+            rpod__subcmd__container,pause)
+                cmd="rpod__subcmd__container__subcmd__pause"
+                ;;
             rpod__subcmd__container,port)
                 cmd="rpod__subcmd__container__subcmd__port"
                 ;;
@@ -192,11 +204,17 @@ _rpod() {
             rpod__subcmd__container,start)
                 cmd="rpod__subcmd__container__subcmd__start"
                 ;;
+            rpod__subcmd__container,stats)
+                cmd="rpod__subcmd__container__subcmd__stats"
+                ;;
             rpod__subcmd__container,stop)
                 cmd="rpod__subcmd__container__subcmd__stop"
                 ;;
             rpod__subcmd__container,top)
                 cmd="rpod__subcmd__container__subcmd__top"
+                ;;
+            rpod__subcmd__container,unpause)
+                cmd="rpod__subcmd__container__subcmd__unpause"
                 ;;
             rpod__subcmd__container,wait)
                 cmd="rpod__subcmd__container__subcmd__wait"
@@ -228,6 +246,9 @@ _rpod() {
             rpod__subcmd__container__subcmd__help,ls)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__ls"
                 ;;
+            rpod__subcmd__container__subcmd__help,pause)
+                cmd="rpod__subcmd__container__subcmd__help__subcmd__pause"
+                ;;
             rpod__subcmd__container__subcmd__help,port)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__port"
                 ;;
@@ -246,11 +267,17 @@ _rpod() {
             rpod__subcmd__container__subcmd__help,start)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__start"
                 ;;
+            rpod__subcmd__container__subcmd__help,stats)
+                cmd="rpod__subcmd__container__subcmd__help__subcmd__stats"
+                ;;
             rpod__subcmd__container__subcmd__help,stop)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__stop"
                 ;;
             rpod__subcmd__container__subcmd__help,top)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__top"
+                ;;
+            rpod__subcmd__container__subcmd__help,unpause)
+                cmd="rpod__subcmd__container__subcmd__help__subcmd__unpause"
                 ;;
             rpod__subcmd__container__subcmd__help,wait)
                 cmd="rpod__subcmd__container__subcmd__help__subcmd__wait"
@@ -333,6 +360,9 @@ _rpod() {
             rpod__subcmd__help,oci)
                 cmd="rpod__subcmd__help__subcmd__oci"
                 ;;
+            rpod__subcmd__help,pause)
+                cmd="rpod__subcmd__help__subcmd__pause"
+                ;;
             rpod__subcmd__help,port)
                 cmd="rpod__subcmd__help__subcmd__port"
                 ;;
@@ -357,6 +387,9 @@ _rpod() {
             rpod__subcmd__help,start)
                 cmd="rpod__subcmd__help__subcmd__start"
                 ;;
+            rpod__subcmd__help,stats)
+                cmd="rpod__subcmd__help__subcmd__stats"
+                ;;
             rpod__subcmd__help,stop)
                 cmd="rpod__subcmd__help__subcmd__stop"
                 ;;
@@ -368,6 +401,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help,unmount)
                 cmd="rpod__subcmd__help__subcmd__unmount"
+                ;;
+            rpod__subcmd__help,unpause)
+                cmd="rpod__subcmd__help__subcmd__unpause"
                 ;;
             rpod__subcmd__help,unshare)
                 cmd="rpod__subcmd__help__subcmd__unshare"
@@ -405,6 +441,9 @@ _rpod() {
             rpod__subcmd__help__subcmd__container,ls)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__ls"
                 ;;
+            rpod__subcmd__help__subcmd__container,pause)
+                cmd="rpod__subcmd__help__subcmd__container__subcmd__pause"
+                ;;
             rpod__subcmd__help__subcmd__container,port)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__port"
                 ;;
@@ -423,11 +462,17 @@ _rpod() {
             rpod__subcmd__help__subcmd__container,start)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__start"
                 ;;
+            rpod__subcmd__help__subcmd__container,stats)
+                cmd="rpod__subcmd__help__subcmd__container__subcmd__stats"
+                ;;
             rpod__subcmd__help__subcmd__container,stop)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__stop"
                 ;;
             rpod__subcmd__help__subcmd__container,top)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__top"
+                ;;
+            rpod__subcmd__help__subcmd__container,unpause)
+                cmd="rpod__subcmd__help__subcmd__container__subcmd__unpause"
                 ;;
             rpod__subcmd__help__subcmd__container,wait)
                 cmd="rpod__subcmd__help__subcmd__container__subcmd__wait"
@@ -664,7 +709,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -896,7 +941,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container)
-            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help"
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach stats pause unpause help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1298,7 +1343,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__help)
-            opts="ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help"
+            opts="ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach stats pause unpause help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1482,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__container__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__container__subcmd__help__subcmd__port)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1521,6 +1580,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__container__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__container__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1536,6 +1609,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__container__subcmd__help__subcmd__unpause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1729,6 +1816,52 @@ _rpod() {
                     return 0
                     ;;
                 --last)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__container__subcmd__pause)
+            opts="-a -f -l -h -V --all --cidfile --filter --latest --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2183,6 +2316,52 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__container__subcmd__stats)
+            opts="-a -i -l -h -V --all --format --interval --latest --no-reset --no-stream --no-trunc --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__container__subcmd__stop)
             opts="-t -a -i -h -V --time --all --ignore --cidfile --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2236,6 +2415,52 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__container__subcmd__unpause)
+            opts="-a -f -l -h -V --all --cidfile --filter --latest --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
                     return 0
@@ -2804,7 +3029,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2888,7 +3113,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__container)
-            opts="ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach"
+            opts="ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach stats pause unpause"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3013,6 +3238,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__help__subcmd__container__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__help__subcmd__container__subcmd__port)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3097,6 +3336,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__help__subcmd__container__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__help__subcmd__container__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3112,6 +3365,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__container__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__container__subcmd__unpause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3685,6 +3952,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__help__subcmd__port)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -3797,6 +4078,20 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -3840,6 +4135,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__unmount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__unpause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5861,6 +6170,52 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__pause)
+            opts="-a -f -l -h -V --all --cidfile --filter --latest --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__port)
             opts="-a -l -h -V --all --latest --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -6401,6 +6756,52 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__stats)
+            opts="-a -i -l -h -V --all --format --interval --latest --no-reset --no-stream --no-trunc --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__stop)
             opts="-t -a -i -h -V --time --all --ignore --cidfile --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -6522,6 +6923,52 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__unpause)
+            opts="-a -f -l -h -V --all --cidfile --filter --latest --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
                     return 0
