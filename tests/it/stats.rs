@@ -288,6 +288,14 @@ fn pause_stops_a_busy_loop_and_unpause_resumes_it() {
     let (code, e) = env.rpod_fail(&["pause", "p"]);
     assert_eq!(code, 125);
     assert!(e.contains("is already paused"), "{e}");
+    let (code, e) = env.rpod_fail(&["start", "p"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("must be in Created or Stopped state"), "{e}");
+    let (_, e) = env.rpod_fail(&["attach", "p"]);
+    assert!(
+        e.contains("you can only attach to running containers"),
+        "{e}"
+    );
 
     // Unpause: it runs again.
     env.rpod_ok(&["unpause", "p"]);
