@@ -24,7 +24,7 @@
 //! 200 %); the first sample of a container is measured from its start, as
 //! podman does. Printing is the CLI's (`cli::stats`).
 
-use super::record::{self, Paths, State, Status};
+use super::record::{self, Paths, State};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -176,7 +176,6 @@ pub fn sample(paths: &Paths, ids: &[String]) -> Vec<Sample> {
 fn measure(paths: &Paths, id: &str, st: &State, t: &mut ProcTable, mem_total: u64, s: &mut Sample) {
     s.run = (st.pid, st.pid_start);
     s.started_at = st.started_at;
-    let pids = t.container_pids(st.pid);
     match own_cgroup(paths, id).and_then(|cg| read_cgroup(&cg, mem_total)) {
         Some(c) => {
             s.source = Some(Source::Cgroup);
@@ -193,7 +192,7 @@ fn measure(paths: &Paths, id: &str, st: &State, t: &mut ProcTable, mem_total: u6
             let tick = clk_tck();
             let page = page_size();
             let (mut cpu, mut sys) = (0u64, 0u64);
-            for &p in &pids {
+            for p in t.container_pids(st.pid) {
                 let Some(ps) = read_stat(p) else { continue };
                 cpu += ps.utime + ps.stime + ps.cutime + ps.cstime;
                 sys += ps.stime + ps.cstime;
@@ -510,14 +509,6 @@ fn read_cgroup(dir: &Path, mem_total: u64) -> Option<CgroupReading> {
         block_input: bi,
         block_output: bo,
     })
-}
-
-/// Whether a container in this state has processes to measure.
-pub fn measurable(st: &State) -> bool {
-    matches!(
-        st.status,
-        Status::Running | Status::Paused | Status::Stopping
-    )
 }
 
 #[cfg(test)]

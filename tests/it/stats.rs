@@ -412,3 +412,49 @@ fn top_takes_podmans_descriptors() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "t"]);
     assert_clean(&env, &["5151008"]);
 }
+
+#[test]
+fn pause_holds_a_container_that_keeps_forking() {
+    let env = env_with_alpine("pausefork");
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "alpine",
+        "sh",
+        "-c",
+        "while :; do (sleep 0.05; echo 5151009 >/dev/null) & done",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    let init = init_pid(&env, "f");
+    env.rpod_ok(&["pause", "f"]);
+    // Every process is stopped (or a zombie not yet reaped), and no new one
+    // appears: a fork in flight when the pause began was caught too.
+    let states = |pids: &[u32]| -> Vec<String> {
+        pids.iter()
+            .filter_map(|p| stat_fields(*p))
+            .map(|f| f[0].clone())
+            .collect()
+    };
+    let first = ns_pids(init);
+    assert!(
+        states(&first).iter().all(|s| s == "T" || s == "Z"),
+        "{:?}",
+        states(&first)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let later: HashSet<u32> = ns_pids(init).into_iter().collect();
+    let first: HashSet<u32> = first.into_iter().collect();
+    assert!(
+        later.is_subset(&first),
+        "new processes while paused: {:?}",
+        later.difference(&first)
+    );
+    env.rpod_ok(&["unpause", "f"]);
+    assert!(eventually(5, || ns_pids(init)
+        .into_iter()
+        .any(|p| !first.contains(&p))));
+    env.rpod_ok(&["rm", "-f", "-t", "0", "f"]);
+    assert_clean(&env, &["5151009"]);
+}
