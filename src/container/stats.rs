@@ -5,7 +5,8 @@
 //! - **cgroup**: the container's own cgroup v2 (only when one was delegated
 //!   and the runtime made it, see `runtime::cgroups`): `cpu.stat`,
 //!   `memory.current`/`memory.max`, `pids.current`, `io.stat`, as podman
-//!   reads them;
+//!   reads them (a file missing because its controller is not enabled
+//!   falls back to /proc);
 //! - **proc**: everywhere else (cgroup v1, or v2 without delegation, where
 //!   rootless podman refuses): the processes of the container's PID
 //!   namespace, found by the inode of `/proc/PID/ns/pid`, and summed:
@@ -176,36 +177,36 @@ pub fn sample(paths: &Paths, ids: &[String]) -> Vec<Sample> {
 fn measure(paths: &Paths, id: &str, st: &State, t: &mut ProcTable, mem_total: u64, s: &mut Sample) {
     s.run = (st.pid, st.pid_start);
     s.started_at = st.started_at;
-    match own_cgroup(paths, id).and_then(|cg| read_cgroup(&cg, mem_total)) {
-        Some(c) => {
-            s.source = Some(Source::Cgroup);
-            s.cpu_nano = c.cpu_nano;
-            s.cpu_system_nano = c.cpu_system_nano;
-            s.mem_usage = c.mem_usage;
-            s.mem_limit = c.mem_limit;
-            s.pids = c.pids;
-            s.block_input = c.block_input;
-            s.block_output = c.block_output;
+    // /proc first; a cgroup of its own then overrides what it counts (only
+    // the controllers the container's limits enabled have their files).
+    s.source = Some(Source::Proc);
+    let tick = clk_tck();
+    let page = page_size();
+    let (mut cpu, mut sys) = (0u64, 0u64);
+    for p in t.container_pids(st.pid) {
+        let Some(ps) = read_stat(p) else { continue };
+        cpu += ps.utime + ps.stime + ps.cutime + ps.cstime;
+        sys += ps.stime + ps.cstime;
+        s.pids += ps.threads;
+        s.mem_usage += read_pss(p).unwrap_or(ps.rss_pages * page);
+        if let Some((r, w)) = read_io(p) {
+            s.block_input += r;
+            s.block_output += w;
         }
-        None => {
-            s.source = Some(Source::Proc);
-            let tick = clk_tck();
-            let page = page_size();
-            let (mut cpu, mut sys) = (0u64, 0u64);
-            for p in t.container_pids(st.pid) {
-                let Some(ps) = read_stat(p) else { continue };
-                cpu += ps.utime + ps.stime + ps.cutime + ps.cstime;
-                sys += ps.stime + ps.cstime;
-                s.pids += ps.threads;
-                s.mem_usage += read_pss(p).unwrap_or(ps.rss_pages * page);
-                if let Some((r, w)) = read_io(p) {
-                    s.block_input += r;
-                    s.block_output += w;
-                }
-            }
-            s.cpu_nano = cpu * 1_000_000_000 / tick;
-            s.cpu_system_nano = sys * 1_000_000_000 / tick;
-            s.mem_limit = mem_total;
+    }
+    s.cpu_nano = cpu * 1_000_000_000 / tick;
+    s.cpu_system_nano = sys * 1_000_000_000 / tick;
+    s.mem_limit = mem_total;
+    if let Some(c) = own_cgroup(paths, id).and_then(|cg| read_cgroup(&cg, mem_total)) {
+        s.source = Some(Source::Cgroup);
+        s.cpu_nano = c.cpu_nano;
+        s.cpu_system_nano = c.cpu_system_nano;
+        s.mem_usage = c.mem_usage.unwrap_or(s.mem_usage);
+        s.mem_limit = c.mem_limit.unwrap_or(mem_total);
+        s.pids = c.pids.unwrap_or(s.pids);
+        if let Some((r, w)) = c.block_io {
+            s.block_input = r;
+            s.block_output = w;
         }
     }
     if let Some((rx, tx)) = net_io(st.pid) {
@@ -469,14 +470,17 @@ pub fn own_cgroup(paths: &Paths, id: &str) -> Option<PathBuf> {
     saved.cgroup.filter(|d| d.join("cgroup.procs").exists())
 }
 
+/// What a cgroup v2 directory says; None where its controller is not
+/// enabled (its file is missing).
+#[derive(Debug, PartialEq, Eq)]
 struct CgroupReading {
     cpu_nano: u64,
     cpu_system_nano: u64,
-    mem_usage: u64,
-    mem_limit: u64,
-    pids: u64,
-    block_input: u64,
-    block_output: u64,
+    mem_usage: Option<u64>,
+    /// None also when unlimited ("max") or above the host's memory.
+    mem_limit: Option<u64>,
+    pids: Option<u64>,
+    block_io: Option<(u64, u64)>,
 }
 
 fn read_cgroup(dir: &Path, mem_total: u64) -> Option<CgroupReading> {
@@ -489,25 +493,24 @@ fn read_cgroup(dir: &Path, mem_total: u64) -> Option<CgroupReading> {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let limit = num("memory.max").filter(|l| *l > 0 && *l < mem_total);
-    let (mut bi, mut bo) = (0, 0);
-    for l in read("io.stat").unwrap_or_default().lines() {
-        for kv in l.split_whitespace() {
+    let block_io = read("io.stat").map(|t| {
+        let (mut bi, mut bo) = (0, 0);
+        for kv in t.split_whitespace() {
             match kv.split_once('=') {
                 Some(("rbytes", v)) => bi += v.parse::<u64>().unwrap_or(0),
                 Some(("wbytes", v)) => bo += v.parse::<u64>().unwrap_or(0),
                 _ => {}
             }
         }
-    }
+        (bi, bo)
+    });
     Some(CgroupReading {
         cpu_nano: key("usage_usec ") * 1000,
         cpu_system_nano: key("system_usec ") * 1000,
-        mem_usage: num("memory.current").unwrap_or(0),
-        mem_limit: limit.unwrap_or(mem_total),
-        pids: num("pids.current").unwrap_or(0),
-        block_input: bi,
-        block_output: bo,
+        mem_usage: num("memory.current"),
+        mem_limit: num("memory.max").filter(|l| *l > 0 && *l < mem_total),
+        pids: num("pids.current"),
+        block_io,
     })
 }
 
@@ -525,6 +528,32 @@ mod tests {
         assert_eq!((s.utime, s.stime, s.cutime, s.cstime), (7, 3, 2, 1));
         assert_eq!(s.threads, 3);
         assert_eq!(s.rss_pages, 250);
+    }
+
+    #[test]
+    fn cgroup_files() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |f: &str, t: &str| std::fs::write(d.path().join(f), t).unwrap();
+        assert_eq!(read_cgroup(d.path(), 1000), None, "no cpu.stat: no cgroup");
+        w(
+            "cpu.stat",
+            "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\nnr_periods 0\n",
+        );
+        w("memory.max", "max\n");
+        w("pids.current", "3\n");
+        let r = read_cgroup(d.path(), 1000).unwrap();
+        assert_eq!((r.cpu_nano, r.cpu_system_nano), (2_500_000, 500_000));
+        assert_eq!((r.mem_usage, r.mem_limit, r.pids), (None, None, Some(3)));
+        assert_eq!(r.block_io, None);
+        w("memory.current", "400\n");
+        w("memory.max", "500\n");
+        w(
+            "io.stat",
+            "8:0 rbytes=100 wbytes=20 rios=1 wios=1\n8:16 rbytes=1 wbytes=2\n",
+        );
+        let r = read_cgroup(d.path(), 1000).unwrap();
+        assert_eq!((r.mem_usage, r.mem_limit), (Some(400), Some(500)));
+        assert_eq!(r.block_io, Some((101, 22)));
     }
 
     #[test]
