@@ -278,15 +278,31 @@ fn top_header(d: TopDescriptor) -> &'static str {
 
 /// `top`, `container top`.
 pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
+    let words: Vec<&str> = a
+        .descriptors
+        .iter()
+        .flat_map(|d| d.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // podman: a descriptor psgo doesn't know means ps(1) options, run inside.
+    if words.iter().any(|w| TopDescriptor::parse(w).is_none()) {
+        crate::sys::exe::reexec_sealed()
+            .context("re-executing rpod from a sealed copy of itself")?;
+        let lines = exec::top_ps(&g.into(), &a.container, &a.descriptors)?;
+        let mut out = std::io::stdout().lock();
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+        return Ok(());
+    }
     let target = exec::top_target(&g.into(), &a.container)?;
-    let descs: Vec<TopDescriptor> = if a.descriptors.is_empty() {
+    let descs: Vec<TopDescriptor> = if words.is_empty() {
         TopDescriptor::DEFAULT.to_vec()
     } else {
-        a.descriptors
+        words
             .iter()
-            .flat_map(|d| d.split(',').map(str::trim))
-            .filter(|s| !s.is_empty())
-            .map(top_descriptor)
+            .map(|w| top_descriptor(w))
             .collect::<Result<_>>()?
     };
     let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();

@@ -187,4 +187,4 @@ fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-pub use super::top::{top, top_target, TopDescriptor, TopTarget};
+pub use super::top::{top, top_ps, top_target, TopDescriptor, TopTarget};

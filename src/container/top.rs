@@ -5,6 +5,8 @@
 //! and its extensions (`hpid huser hgroup rss state stime capamb capinh
 //! capprm capeff capbnd seccomp label`). Values are the container's view
 //! (namespace pids, ids through its user namespace's maps), `h*` the host's.
+//! Any other descriptor runs ps(1) inside the container instead, as podman
+//! does ([`top_ps`]).
 
 use super::record::{self, Paths};
 use crate::options::Options;
@@ -382,6 +384,76 @@ pub fn top(t: &TopTarget, descs: &[TopDescriptor]) -> Vec<Vec<String>> {
         rows.push(row);
     }
     rows
+}
+
+/// podman's fallback when a descriptor is none of psgo's (`top C aux`,
+/// `top C -ef`): ps(1) run inside the container with those arguments, as
+/// an exec session; its output lines, without the line of that ps itself.
+/// The image must have a `ps`. The caller has re-executed rpod from a
+/// sealed copy (see `sys::exe::reexec_sealed`), as `exec` does.
+pub fn top_ps(g: &Options, name: &str, args: &[String]) -> Result<Vec<String>> {
+    use anyhow::Context;
+    use std::io::Read;
+    let paths = Paths::new(g)?;
+    let id = record::resolve(&paths, name)?;
+    let st = record::observe(&paths, &id);
+    if !st.is_running() || st.is_paused() {
+        bail!("can only create exec sessions on running containers: container state improper");
+    }
+    let cfg_path = paths.ctr_dir(&id).join("config.json");
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
+        &std::fs::read(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", cfg_path.display()))?;
+    let mut p = spec
+        .process()
+        .clone()
+        .context("config.json has no process")?;
+    let mut argv = vec!["ps".to_string()];
+    argv.extend(args.iter().cloned());
+    p.set_args(Some(argv));
+    p.set_terminal(Some(false));
+    let (r, w) = nix::unistd::pipe().context("creating a pipe for ps(1)")?;
+    let stdio = crate::runtime::Stdio {
+        stdin: Some(std::fs::File::open("/dev/null")?.into()),
+        stdout: Some(w.try_clone()?),
+        stderr: Some(w),
+    };
+    let state_root = paths.run_dir(&id).join("runtime");
+    let pid = crate::runtime::exec(
+        &state_root,
+        &id,
+        &p,
+        stdio,
+        crate::runtime::Console::None,
+        false,
+    )
+    .context("executing ps(1) in the container")?;
+    let mut out = Vec::new();
+    let _ = std::fs::File::from(r).read_to_end(&mut out);
+    let code = loop {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, c)) => break c,
+            Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waiting for ps(1)"),
+        }
+    };
+    let text = String::from_utf8_lossy(&out);
+    if code != 0 {
+        bail!(
+            "executing ps(1) in the container: ps(1) failed with exit code {code}: {}",
+            text.trim()
+        );
+    }
+    // Trick (podman's): drop the ps process's own line.
+    let own = args.join(" ");
+    Ok(text
+        .lines()
+        .filter(|l| !l.contains(&own))
+        .map(String::from)
+        .collect())
 }
 
 #[cfg(test)]

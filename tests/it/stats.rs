@@ -406,9 +406,22 @@ fn top_takes_podmans_descriptors() {
     // Comma-separated too; a bad one is refused.
     let out = env.rpod_ok(&["top", "t", "pid,capbnd"]);
     assert!(out.starts_with("PID"), "{out}");
-    let (code, e) = env.rpod_fail(&["top", "t", "bogus"]);
+    // Anything else is ps(1) options, run inside the container (podman's
+    // fallback), without the line of that ps itself.
+    let out = env.rpod_ok(&["top", "t", "-o", "pid,args"]);
+    assert!(out.lines().any(|l| l.contains("sleep 5151008")), "{out}");
+    assert!(!out.contains("ps -o"), "{out}");
+    env.rpod_ok(&["pause", "t"]);
+    let (code, e) = env.rpod_fail(&["top", "t", "aux"]);
     assert_eq!(code, 125);
-    assert!(e.contains("bogus"), "{e}");
+    assert!(e.contains("can only create exec sessions"), "{e}");
+    // psgo's own descriptors still read /proc, paused or not.
+    let out = env.rpod_ok(&["top", "t", "pid", "state"]);
+    assert!(
+        out.lines().any(|l| l.split_whitespace().eq(["1", "T"])),
+        "{out}"
+    );
+    env.rpod_ok(&["unpause", "t"]);
     env.rpod_ok(&["rm", "-f", "-t", "0", "t"]);
     assert_clean(&env, &["5151008"]);
 }
