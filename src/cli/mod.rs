@@ -16,6 +16,7 @@ pub mod image_cmds;
 mod logger;
 pub mod man;
 pub mod oci;
+pub mod stats;
 mod system;
 mod system_cmds;
 pub mod volume;
@@ -148,6 +149,12 @@ pub enum Command {
     Port(system_cmds::PortArgs),
     /// Attach to a running container
     Attach(container::AttachArgs),
+    /// Show containers' CPU, memory, network and block I/O use
+    Stats(stats::StatsArgs),
+    /// Pause all the processes of containers
+    Pause(stats::PauseArgs),
+    /// Unpause the processes of paused containers
+    Unpause(stats::UnpauseArgs),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -277,6 +284,12 @@ pub enum ContainerCommand {
     Export(data::ExportArgs),
     /// Exit 0 if the container exists, 1 if not
     Exists(data::ExistsArgs),
+    /// Show containers' resource use
+    Stats(stats::StatsArgs),
+    /// Pause containers
+    Pause(stats::PauseArgs),
+    /// Unpause containers
+    Unpause(stats::UnpauseArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -416,6 +429,15 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             ctr_lifecycle::attach_cmd(g, &a)
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            stats::stats_cmd(g, &a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            stats::pause_cmd(g, &a)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            stats::unpause_cmd(g, &a)
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             ctr_lifecycle::rename_cmd(g, &a)

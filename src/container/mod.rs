@@ -15,9 +15,12 @@ pub mod logs;
 pub mod names;
 pub mod ops;
 pub mod opts;
+pub mod pause;
 pub mod ps;
 pub mod record;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub(crate) use crate::time;
 
 pub use ops::*;

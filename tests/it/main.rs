@@ -27,6 +27,7 @@ mod references;
 mod reliability;
 mod runtime;
 mod security;
+mod stats;
 mod store;
 mod system;
 mod systemd;
