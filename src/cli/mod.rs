@@ -6,6 +6,7 @@ pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
+pub mod events;
 pub mod format;
 pub mod generate;
 pub mod image;
@@ -149,6 +150,12 @@ pub enum Command {
     /// Run a command in rpod's user namespace
     Unshare(container::UnshareArgs),
 
+    /// Show events: what happened to containers, images and volumes
+    Events(events::EventsArgs),
+    /// Manage rpod itself
+    #[command(subcommand)]
+    System(SystemCommand),
+
     /// Show version information
     Version,
     /// Show how rpod is set up on this machine
@@ -191,6 +198,12 @@ pub enum ImageCommand {
     Inspect(image::ImageInspectArgs),
     /// Remove unused images
     Prune(image::ImagePruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show events
+    Events(events::EventsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -356,6 +369,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
 
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
+            events::events_cmd(g, &a)
+        }
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),
