@@ -369,9 +369,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
 
-        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
-            events::events_cmd(g, &a)
-        }
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events_cmd(g, &a),
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),

@@ -302,7 +302,12 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
         record::release_helpers(&mut st);
         let state_root = paths.run_dir(id).join("runtime");
         let _ = crate::runtime::delete(&state_root, id, true);
-        return record::remove(paths, &rec);
+        record::remove(paths, &rec)?;
+        crate::events::emit(
+            &paths.runroot,
+            &crate::events::Event::container("remove", &rec),
+        );
+        return Ok(());
     }
 }
 

@@ -170,6 +170,10 @@ pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
 
 /// Attach our stdio to the container's monitor until it exits or we detach.
 pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
+    crate::events::emit(
+        &paths.runroot,
+        &crate::events::Event::container("attach", rec),
+    );
     let sock = attach::connect(&paths.run_dir(&rec.id))?;
     let end = attach::session(
         sock,
@@ -252,6 +256,12 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
             bail!(
                 "can only kill running containers. {id} is in state {}: container state improper",
                 st.status.as_str()
+            );
+        }
+        if let Ok(rec) = record::load(paths, &id) {
+            crate::events::emit(
+                &paths.runroot,
+                &crate::events::Event::container("kill", &rec),
             );
         }
         Ok(Some(Target {
@@ -346,6 +356,10 @@ pub fn rename(paths: &Paths, container: &str, new_name: &str) -> Result<()> {
         let _ = paths.names().release(new_name, &id);
         return Err(e);
     }
+    crate::events::emit(
+        &paths.runroot,
+        &crate::events::Event::container("rename", &rec),
+    );
     paths.names().release(&old, &id)
 }
 
@@ -370,6 +384,10 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
                 record::save_state(paths, &id, &st)?;
             }
         }
+        crate::events::emit(
+            &paths.runroot,
+            &crate::events::Event::container("cleanup", &rec),
+        );
         if rm || rec.rm {
             lifecycle::remove_container(paths, &id, false, None)?;
         }
@@ -425,6 +443,10 @@ pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result
         &paths.ctr_dir(&id),
         rec.storage_driver.as_deref(),
     )?;
+    crate::events::emit(
+        &paths.runroot,
+        &crate::events::Event::container("mount", &rec),
+    );
     Ok(m.merged)
 }
 
@@ -435,6 +457,12 @@ pub fn unmount(paths: &Paths, names: &[String], all: bool) -> Result<Outcomes> {
     Ok(each(&names, false, |name| {
         let id = record::resolve(paths, name)?;
         crate::rootfs::unmount(&paths.ctr_dir(&id))?;
+        if let Ok(rec) = record::load(paths, &id) {
+            crate::events::emit(
+                &paths.runroot,
+                &crate::events::Event::container("unmount", &rec),
+            );
+        }
         Ok(Some(Target {
             name: name.to_string(),
             id,

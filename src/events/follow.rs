@@ -158,14 +158,16 @@ pub fn follow(
             match ino.read_events() {
                 Ok(evs) if !evs.is_empty() => {
                     for e in evs {
-                        if e.mask.intersects(
-                            AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF,
-                        ) {
+                        if e.mask
+                            .intersects(AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF)
+                        {
                             dir_gone = true;
                         }
-                        if e.name.is_some() && e.name == name && e.mask.intersects(
-                            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
-                        ) {
+                        if e.name.is_some()
+                            && e.name == name
+                            && e.mask
+                                .intersects(AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO)
+                        {
                             reopen = true;
                         }
                     }

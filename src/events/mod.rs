@@ -43,11 +43,7 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// A container's exit code (`died`); 0 is left out, as in podman.
-    #[serde(
-        rename = "ContainerExitCode",
-        default,
-        skip_serializing_if = "is_zero"
-    )]
+    #[serde(rename = "ContainerExitCode", default, skip_serializing_if = "is_zero")]
     pub container_exit_code: i32,
     /// The container, image, pod... id.
     #[serde(rename = "ID", default, skip_serializing_if = "String::is_empty")]
@@ -201,10 +197,7 @@ impl Event {
     pub fn template_value(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
-            m.insert(
-                "Time".into(),
-                crate::time::format_go_ns(self.time).into(),
-            );
+            m.insert("Time".into(), crate::time::format_go_ns(self.time).into());
             m.insert("TimeNano".into(), self.time.into());
             m.insert("ContainerExitCode".into(), self.container_exit_code.into());
             for k in ["ID", "Image", "Name", "PodID"] {
@@ -652,7 +645,10 @@ mod tests {
         );
         let mut v = ev("volume", "create", "vv", "");
         v.time = p.time;
-        assert_eq!(v.human(false), "2026-12-07 03:03:50 +0000 UTC volume create vv");
+        assert_eq!(
+            v.human(false),
+            "2026-12-07 03:03:50 +0000 UTC volume create vv"
+        );
     }
 
     #[test]

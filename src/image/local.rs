@@ -289,6 +289,10 @@ fn delete_image(
         ));
     }
     for n in &rec.names {
+        crate::events::emit(
+            store.runroot(),
+            &crate::events::Event::image("untag", &rec.id, n),
+        );
         out(Removal::Untagged(n.clone()))?;
     }
     if users.is_empty() {
@@ -301,6 +305,11 @@ fn delete_image(
             users.join(", ")
         );
     }
+    let name = rec.names.first().map_or("", |n| n.as_str());
+    crate::events::emit(
+        store.runroot(),
+        &crate::events::Event::image("remove", &rec.id, name),
+    );
     out(Removal::Deleted(rec.id.clone()))
 }
 
@@ -339,6 +348,14 @@ pub fn remove_images(
                 {
                     let rest: Vec<String> = rec.names.iter().filter(|x| *x != n).cloned().collect();
                     store.set_image_names(&rec.id, rest)?;
+                    crate::events::emit(
+                        store.runroot(),
+                        &crate::events::Event::image("untag", &rec.id, n),
+                    );
+                    crate::events::emit(
+                        store.runroot(),
+                        &crate::events::Event::image("remove", &rec.id, n),
+                    );
                     return out(Removal::Untagged(n.clone()));
                 }
             }
@@ -389,14 +406,28 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
             all.push(n.clone());
         }
     }
-    store.set_image_names(&rec.id, all)
+    store.set_image_names(&rec.id, all)?;
+    for n in names {
+        crate::events::emit(
+            store.runroot(),
+            &crate::events::Event::image("tag", &rec.id, n),
+        );
+    }
+    Ok(())
 }
 
 /// Remove `names` from `image`; no names: all of them.
 pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
     let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
     if names.is_empty() {
-        return store.set_image_names(&rec.id, Vec::new());
+        store.set_image_names(&rec.id, Vec::new())?;
+        for n in &rec.names {
+            crate::events::emit(
+                store.runroot(),
+                &crate::events::Event::image("untag", &rec.id, n),
+            );
+        }
+        return Ok(());
     }
     let mut keep = rec.names.clone();
     for n in names {
@@ -422,7 +453,15 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
             None => bail!("{n}: tag not known"),
         }
     }
-    store.set_image_names(&rec.id, keep)
+    let gone: Vec<&String> = rec.names.iter().filter(|n| !keep.contains(n)).collect();
+    store.set_image_names(&rec.id, keep.clone())?;
+    for n in gone {
+        crate::events::emit(
+            store.runroot(),
+            &crate::events::Event::image("untag", &rec.id, n),
+        );
+    }
+    Ok(())
 }
 
 // ---- image inspect ----

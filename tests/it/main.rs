@@ -13,6 +13,7 @@ mod attack_runtime;
 mod attack_state;
 mod completions;
 mod containers;
+mod events;
 mod images;
 mod login;
 mod man;
