@@ -82,7 +82,7 @@ pub fn events_cmd(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
     events::read(&path, &o, &mut |e| {
         line.clear();
         match &out {
-            Out::Human(trunc) => line.push_str(&e.human(*trunc)),
+            Out::Human(trunc) => e.write_human(*trunc, &mut line),
             Out::Json => line.push_str(&e.to_json()),
             Out::Template(t) => line.push_str(&t.render(&e.template_value())?),
         }

@@ -31,35 +31,65 @@ mod follow;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// Text of an event: borrowed from the line being read (or from the record
+/// being reported) whenever it can be, so reading 10,000 events allocates
+/// next to nothing.
+pub type Text<'a> = Cow<'a, str>;
+
 /// One event, with podman 4.3's JSON keys in its order (Go's encoding of
 /// libpod's `events.Event`: empty fields left out, `Attributes` always
 /// there, `null` for events that have none).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct Event<'a> {
     /// A container's exit code (`died`); 0 is left out, as in podman.
     #[serde(rename = "ContainerExitCode", default, skip_serializing_if = "is_zero")]
     pub container_exit_code: i32,
     /// The container, image, pod... id.
-    #[serde(rename = "ID", default, skip_serializing_if = "String::is_empty")]
-    pub id: String,
+    #[serde(
+        rename = "ID",
+        default,
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub id: Text<'a>,
     /// A container's image, as it was named.
-    #[serde(rename = "Image", default, skip_serializing_if = "String::is_empty")]
-    pub image: String,
+    #[serde(
+        rename = "Image",
+        default,
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub image: Text<'a>,
     /// The container, image, volume... name.
-    #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
+    #[serde(
+        rename = "Name",
+        default,
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub name: Text<'a>,
     /// The network of a network event.
-    #[serde(rename = "network", default, skip_serializing_if = "String::is_empty")]
-    pub network: String,
+    #[serde(
+        rename = "network",
+        default,
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub network: Text<'a>,
     /// What happened: create, start, died, pull, ...
-    #[serde(rename = "Status", default)]
-    pub status: String,
+    #[serde(rename = "Status", default, borrow, deserialize_with = "de_text")]
+    pub status: Text<'a>,
     /// When, in epoch nanoseconds (RFC 3339 with nanoseconds in the file).
     #[serde(
         rename = "Time",
@@ -69,21 +99,29 @@ pub struct Event {
     )]
     pub time: i64,
     /// container, image, volume, pod, network or system.
-    #[serde(rename = "Type", default)]
-    pub typ: String,
+    #[serde(rename = "Type", default, borrow, deserialize_with = "de_text")]
+    pub typ: Text<'a>,
     /// A `health_status` event's status (starting, healthy, unhealthy).
     #[serde(
         rename = "health_status",
         default,
-        skip_serializing_if = "String::is_empty"
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
     )]
-    pub health_status: String,
+    pub health_status: Text<'a>,
     /// The pod of a container in one.
-    #[serde(rename = "PodID", default, skip_serializing_if = "String::is_empty")]
-    pub pod_id: String,
+    #[serde(
+        rename = "PodID",
+        default,
+        borrow,
+        deserialize_with = "de_text",
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub pod_id: Text<'a>,
     /// A container's labels (`{}` when it has none); None for other types.
-    #[serde(rename = "Attributes", default)]
-    pub attributes: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Attributes", default, borrow, deserialize_with = "de_attrs")]
+    pub attributes: Option<BTreeMap<Text<'a>, Text<'a>>>,
 }
 
 fn is_zero(v: &i32) -> bool {
@@ -94,36 +132,97 @@ fn ser_time<S: Serializer>(t: &i64, s: S) -> std::result::Result<S::Ok, S::Error
     s.serialize_str(&crate::time::rfc3339_nano_go(*t))
 }
 
+/// A string, borrowed from the input when it has no escapes.
+struct Str<'de>(Text<'de>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn de_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Text<'de>, D::Error> {
+    Ok(Str::deserialize(d)?.0)
+}
+
 fn de_time<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    let s = Str::deserialize(d)?.0;
     crate::time::parse_rfc3339(&s)
         .ok_or_else(|| serde::de::Error::custom(format!("invalid time {s:?}")))
 }
 
-impl Event {
+type Attrs<'a> = Option<BTreeMap<Text<'a>, Text<'a>>>;
+
+fn de_attrs<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Attrs<'de>, D::Error> {
+    let m: Option<BTreeMap<Str<'de>, Str<'de>>> = Deserialize::deserialize(d)?;
+    Ok(m.map(|m| m.into_iter().map(|(k, v)| (k.0, v.0)).collect()))
+}
+
+impl PartialEq for Str<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Str<'_> {}
+impl PartialOrd for Str<'_> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Str<'_> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&o.0)
+    }
+}
+
+impl<'a> Event<'a> {
     /// An event of `typ` with `status`, now.
-    pub fn new(typ: &str, status: &str) -> Event {
+    pub fn new(typ: &'a str, status: &'a str) -> Event<'a> {
         Event {
-            typ: typ.to_string(),
-            status: status.to_string(),
+            typ: typ.into(),
+            status: status.into(),
             time: crate::time::now_ns(),
             ..Event::default()
         }
     }
 
     /// A container event: its id, image, name and labels.
-    pub fn container(status: &str, rec: &crate::container::record::ContainerRecord) -> Event {
+    pub fn container(
+        status: &'a str,
+        rec: &'a crate::container::record::ContainerRecord,
+    ) -> Event<'a> {
         Event {
-            id: rec.id.clone(),
-            image: rec.image_name.clone(),
-            name: rec.name.clone(),
-            attributes: Some(rec.labels.clone().into_iter().collect()),
+            id: rec.id.as_str().into(),
+            image: rec.image_name.as_str().into(),
+            name: rec.name.as_str().into(),
+            attributes: Some(
+                rec.labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                    .collect(),
+            ),
             ..Event::new("container", status)
         }
     }
 
     /// A container's `died` event, with its exit code.
-    pub fn died(rec: &crate::container::record::ContainerRecord, code: i32) -> Event {
+    pub fn died(rec: &'a crate::container::record::ContainerRecord, code: i32) -> Event<'a> {
         Event {
             container_exit_code: code,
             ..Event::container("died", rec)
@@ -132,18 +231,18 @@ impl Event {
 
     /// An image event: the image's id ("" when not known yet, as for
     /// podman's `pull`) and the name it was acted on by.
-    pub fn image(status: &str, id: &str, name: &str) -> Event {
+    pub fn image(status: &'a str, id: &'a str, name: &'a str) -> Event<'a> {
         Event {
-            id: id.to_string(),
-            name: name.to_string(),
+            id: id.into(),
+            name: name.into(),
             ..Event::new("image", status)
         }
     }
 
     /// A volume event.
-    pub fn volume(status: &str, name: &str) -> Event {
+    pub fn volume(status: &'a str, name: &'a str) -> Event<'a> {
         Event {
-            name: name.to_string(),
+            name: name.into(),
             ..Event::new("volume", status)
         }
     }
@@ -158,37 +257,62 @@ impl Event {
     /// STATUS NAME`, `TIME system STATUS [NAME]`. With `trunc`, ids are cut
     /// to 12 characters. Labels come sorted (podman's order is random).
     pub fn human(&self, trunc: bool) -> String {
-        let id = if trunc && self.id.len() > 12 {
+        let mut s = String::with_capacity(256);
+        self.write_human(trunc, &mut s);
+        s
+    }
+
+    /// [`Event::human`], appended to `s` (one buffer for a whole listing).
+    pub fn write_human(&self, trunc: bool, s: &mut String) {
+        let id: &str = if trunc && self.id.len() > 12 {
             &self.id[..12]
         } else {
             &self.id
         };
+        let mut put = |parts: &[&str]| parts.iter().for_each(|p| s.push_str(p));
         let t = crate::time::format_go_ns(self.time);
-        match self.typ.as_str() {
+        match &*self.typ {
             "container" | "pod" => {
-                let mut s = format!(
-                    "{t} {} {} {id} (image={}, name={}",
-                    self.typ, self.status, self.image, self.name
-                );
+                put(&[&t, " ", &self.typ, " ", &self.status, " ", id]);
+                put(&[" (image=", &self.image, ", name=", &self.name]);
                 if !self.pod_id.is_empty() {
-                    s.push_str(&format!(", pod_id={}", self.pod_id));
+                    put(&[", pod_id=", &self.pod_id]);
                 }
                 if !self.health_status.is_empty() {
-                    s.push_str(&format!(", health_status={}", self.health_status));
+                    put(&[", health_status=", &self.health_status]);
                 }
                 for (k, v) in self.attributes.iter().flatten() {
-                    s.push_str(&format!(", {k}={v}"));
+                    put(&[", ", k, "=", v]);
                 }
-                s.push(')');
-                s
+                put(&[")"]);
             }
-            "network" => format!(
-                "{t} {} {} {id} (container={id}, name={})",
-                self.typ, self.status, self.network
-            ),
-            "image" => format!("{t} {} {} {id} {}", self.typ, self.status, self.name),
-            "system" if self.name.is_empty() => format!("{t} {} {}", self.typ, self.status),
-            _ => format!("{t} {} {} {}", self.typ, self.status, self.name),
+            "network" => put(&[
+                &t,
+                " ",
+                &self.typ,
+                " ",
+                &self.status,
+                " ",
+                id,
+                " (container=",
+                id,
+                ", name=",
+                &self.network,
+                ")",
+            ]),
+            "image" => put(&[
+                &t,
+                " ",
+                &self.typ,
+                " ",
+                &self.status,
+                " ",
+                id,
+                " ",
+                &self.name,
+            ]),
+            "system" if self.name.is_empty() => put(&[&t, " ", &self.typ, " ", &self.status]),
+            _ => put(&[&t, " ", &self.typ, " ", &self.status, " ", &self.name]),
         }
     }
 
@@ -268,8 +392,9 @@ impl Config {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
             };
-            // Most files say nothing about events: no TOML parse for them.
-            if !text.contains("events_") {
+            // Most files say nothing about events (podman's vendor file
+            // has them commented out): no TOML parse for those.
+            if !text.lines().any(|l| l.trim_start().starts_with("events_")) {
                 continue;
             }
             c.merge(&text)
@@ -394,7 +519,7 @@ pub fn write_event(path: &Path, max_size: u64, ev: &Event) -> Result<()> {
             rotate(path).with_context(|| format!("rotating {}", path.display()))?;
             f = open_append(path)?;
             let mut r = Event::new("system", "log-rotation");
-            r.name = path.display().to_string();
+            r.name = path.display().to_string().into();
             let mut rl = r.to_json();
             rl.push('\n');
             rl.push_str(&line);
@@ -474,14 +599,14 @@ impl Filters {
         self.by_key.is_empty()
     }
 
-    pub fn matches(&self, e: &Event) -> bool {
+    pub fn matches(&self, e: &Event<'_>) -> bool {
         self.by_key
             .iter()
             .all(|(k, vals)| vals.iter().any(|v| one(k, v, e)))
     }
 }
 
-fn one(key: &str, v: &str, e: &Event) -> bool {
+fn one(key: &str, v: &str, e: &Event<'_>) -> bool {
     let named = |typ: &str| e.typ == typ && (e.name == v || (!v.is_empty() && e.id.starts_with(v)));
     match key {
         "container" => named("container"),
@@ -534,7 +659,11 @@ fn quick_time(line: &[u8]) -> Option<i64> {
 /// Pass each event of `buf` (whole lines) that the options select to `f`;
 /// `f` returns false to stop. A line that is not an event is skipped with
 /// a debug message (a torn line from a crash, say).
-fn scan(buf: &[u8], o: &ReadOptions, f: &mut dyn FnMut(&Event) -> Result<bool>) -> Result<bool> {
+fn scan(
+    buf: &[u8],
+    o: &ReadOptions,
+    f: &mut dyn FnMut(&Event<'_>) -> Result<bool>,
+) -> Result<bool> {
     let timed = o.since.is_some() || o.until.is_some();
     for line in buf.split(|b| *b == b'\n') {
         if line.is_empty() {
@@ -569,7 +698,11 @@ fn scan(buf: &[u8], o: &ReadOptions, f: &mut dyn FnMut(&Event) -> Result<bool>) 
 /// is written, until `until` passes, SIGINT/SIGTERM arrive, stdout's reader
 /// goes away or `f` returns false. Following uses inotify on the log's
 /// directory (appends, and the rename of a rotation), never a polling loop.
-pub fn read(path: &Path, o: &ReadOptions, f: &mut dyn FnMut(&Event) -> Result<bool>) -> Result<()> {
+pub fn read(
+    path: &Path,
+    o: &ReadOptions,
+    f: &mut dyn FnMut(&Event<'_>) -> Result<bool>,
+) -> Result<()> {
     // podman reads the old events only when asked for a time range or not
     // streaming; a plain stream starts at the end.
     let from_start = !o.stream || o.since.is_some() || o.until.is_some();
@@ -589,7 +722,7 @@ pub fn read(path: &Path, o: &ReadOptions, f: &mut dyn FnMut(&Event) -> Result<bo
 mod tests {
     use super::*;
 
-    fn ev(typ: &str, status: &str, name: &str, id: &str) -> Event {
+    fn ev<'a>(typ: &'a str, status: &'a str, name: &'a str, id: &'a str) -> Event<'a> {
         Event {
             id: id.into(),
             name: name.into(),
@@ -603,7 +736,7 @@ mod tests {
         e.image = "localhost:5000/alpine:latest".into();
         e.container_exit_code = 3;
         e.time = 1_796_612_626_157_793_334;
-        e.attributes = Some([("a".to_string(), "b".to_string())].into());
+        e.attributes = Some([("a".into(), "b".into())].into());
         assert_eq!(
             e.to_json(),
             r#"{"ContainerExitCode":3,"ID":"4821","Image":"localhost:5000/alpine:latest","Name":"ex3","Status":"died","Time":"2026-12-07T03:03:46.157793334Z","Type":"container","Attributes":{"a":"b"}}"#
@@ -615,7 +748,15 @@ mod tests {
             r#"{"Name":"localhost:5000/alpine","Status":"pull","Time":"2026-12-07T03:03:50.0990208Z","Type":"image","Attributes":null}"#
         );
         // podman's own line reads back to the same event.
-        let back: Event = serde_json::from_str(&e.to_json()).unwrap();
+        let line = e.to_json();
+        let back: Event = serde_json::from_str(&line).unwrap();
+        // Borrowed from the line, not copied.
+        assert!(matches!(back.id, Cow::Borrowed(_)));
+        assert!(back
+            .attributes
+            .iter()
+            .flatten()
+            .all(|(k, v)| matches!((k, v), (Cow::Borrowed(_), Cow::Borrowed(_)))));
         assert_eq!(back, e);
         let h: Event = serde_json::from_str(r#"{"ID":"8a83","Name":"sl","Status":"health_status","Time":"2026-12-07T03:03:47.189607451+01:00","Type":"container","health_status":"starting","PodID":"66e0","Attributes":{}}"#).unwrap();
         assert_eq!(h.health_status, "starting");
@@ -625,7 +766,8 @@ mod tests {
 
     #[test]
     fn human_lines_are_podmans() {
-        let mut e = ev("container", "start", "sl", &"ab".repeat(32));
+        let long = "ab".repeat(32);
+        let mut e = ev("container", "start", "sl", &long);
         e.image = "img".into();
         e.time = 1_796_612_630_099_020_800;
         e.attributes = Some([("c".into(), "d".into()), ("a".into(), "b".into())].into());
@@ -720,7 +862,7 @@ mod tests {
         let names: Vec<&str> = evs
             .iter()
             .filter(|e| e.typ == "volume")
-            .map(|e| e.name.as_str())
+            .map(|e| &*e.name)
             .collect();
         let first: usize = names[0][1..].parse().unwrap();
         for (k, n) in names.iter().enumerate() {
@@ -732,7 +874,8 @@ mod tests {
     fn scan_skips_by_time_and_bad_lines() {
         let mut buf = Vec::new();
         for i in 0..10 {
-            let mut e = ev("volume", "create", &format!("v{i}"), "");
+            let name = format!("v{i}");
+            let mut e = ev("volume", "create", &name, "");
             e.time = i * 1_000_000_000;
             buf.extend_from_slice(e.to_json().as_bytes());
             buf.push(b'\n');
@@ -745,7 +888,7 @@ mod tests {
         };
         let mut got = Vec::new();
         scan(&buf, &o, &mut |e| {
-            got.push(e.name.clone());
+            got.push(e.name.to_string());
             Ok(true)
         })
         .unwrap();
