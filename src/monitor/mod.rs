@@ -224,7 +224,12 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
         return;
     };
     if rec.rm {
-        let _ = record::remove(paths, &rec);
+        if record::remove(paths, &rec).is_ok() {
+            crate::events::emit(
+                &paths.runroot,
+                &crate::events::Event::container("remove", &rec),
+            );
+        }
         return;
     }
     let mut st = record::load_state(paths, id);

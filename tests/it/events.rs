@@ -419,3 +419,28 @@ fn exec_kill_and_system_events() {
     let died = json_lines(&env, &["--filter", "event=died"]);
     assert_eq!(died[0]["ContainerExitCode"], 137);
 }
+
+#[test]
+fn a_stream_with_until_prints_the_range_and_ends_then() {
+    let env = new_env("evuntil");
+    write_log(&env, &[vol_line("old", "2026-01-01T00:00:00Z")]);
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let t = Instant::now();
+    let out = env.rpod_ok(&[
+        "events",
+        "--until",
+        &until.to_string(),
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert_eq!(out, "old\n");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+}
