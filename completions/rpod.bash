@@ -60,6 +60,9 @@ _rpod() {
             rpod,create)
                 cmd="rpod__subcmd__create"
                 ;;
+            rpod,events)
+                cmd="rpod__subcmd__events"
+                ;;
             rpod,exec)
                 cmd="rpod__subcmd__exec"
                 ;;
@@ -125,6 +128,9 @@ _rpod() {
                 ;;
             rpod,stop)
                 cmd="rpod__subcmd__stop"
+                ;;
+            rpod,system)
+                cmd="rpod__subcmd__system"
                 ;;
             rpod,tag)
                 cmd="rpod__subcmd__tag"
@@ -294,6 +300,9 @@ _rpod() {
             rpod__subcmd__help,create)
                 cmd="rpod__subcmd__help__subcmd__create"
                 ;;
+            rpod__subcmd__help,events)
+                cmd="rpod__subcmd__help__subcmd__events"
+                ;;
             rpod__subcmd__help,exec)
                 cmd="rpod__subcmd__help__subcmd__exec"
                 ;;
@@ -359,6 +368,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help,stop)
                 cmd="rpod__subcmd__help__subcmd__stop"
+                ;;
+            rpod__subcmd__help,system)
+                cmd="rpod__subcmd__help__subcmd__system"
                 ;;
             rpod__subcmd__help,tag)
                 cmd="rpod__subcmd__help__subcmd__tag"
@@ -506,6 +518,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help__subcmd__oci,update)
                 cmd="rpod__subcmd__help__subcmd__oci__subcmd__update"
+                ;;
+            rpod__subcmd__help__subcmd__system,events)
+                cmd="rpod__subcmd__help__subcmd__system__subcmd__events"
                 ;;
             rpod__subcmd__image,help)
                 cmd="rpod__subcmd__image__subcmd__help"
@@ -657,6 +672,18 @@ _rpod() {
             rpod__subcmd__oci__subcmd__help,update)
                 cmd="rpod__subcmd__oci__subcmd__help__subcmd__update"
                 ;;
+            rpod__subcmd__system,events)
+                cmd="rpod__subcmd__system__subcmd__events"
+                ;;
+            rpod__subcmd__system,help)
+                cmd="rpod__subcmd__system__subcmd__help"
+                ;;
+            rpod__subcmd__system__subcmd__help,events)
+                cmd="rpod__subcmd__system__subcmd__help__subcmd__events"
+                ;;
+            rpod__subcmd__system__subcmd__help,help)
+                cmd="rpod__subcmd__system__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -664,7 +691,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare events system version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2527,6 +2554,68 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__events)
+            opts="-f -h -V --filter --format --no-trunc --since --until --stream --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-trunc)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stream)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__exec)
             opts="-d -i -t -e -u -w -h -V --detach --interactive --tty --env --env-file --user --workdir --privileged --detach-keys --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2804,7 +2893,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci completion generate help"
+            opts="pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare events system version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3140,6 +3229,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3800,6 +3903,34 @@ _rpod() {
         rpod__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__system)
+            opts="events"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__system__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -6440,6 +6571,144 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version events help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__events)
+            opts="-f -h -V --filter --format --no-trunc --since --until --stream --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-trunc)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stream)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help)
+            opts="events help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

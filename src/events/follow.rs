@@ -131,7 +131,8 @@ pub fn follow(
                 PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
                 PollFd::new(ino.as_fd(), PollFlags::POLLIN),
                 // No events asked: POLLERR/POLLHUP come anyway, when a
-                // pipe's reader has closed it.
+                // pipe's reader has closed it (POLLNVAL: no stdout at all,
+                // nothing could be printed).
                 PollFd::new(stdout.as_fd(), PollFlags::empty()),
             ];
             match nix::poll::poll(&mut fds, timeout) {
@@ -143,7 +144,10 @@ pub fn follow(
             (
                 has(&fds[0], PollFlags::POLLIN),
                 has(&fds[1], PollFlags::POLLIN),
-                has(&fds[2], PollFlags::POLLERR | PollFlags::POLLHUP),
+                has(
+                    &fds[2],
+                    PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL,
+                ),
             )
         };
         if sig || gone {
