@@ -707,15 +707,49 @@ pub fn read(
     // streaming; a plain stream starts at the end.
     let from_start = !o.stream || o.since.is_some() || o.until.is_some();
     if !o.stream {
-        let buf = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        scan(&buf, o, f)?;
-        return Ok(());
+        return read_all(path, o, f);
     }
     follow::follow(path, from_start, o.until, &mut |chunk| scan(chunk, o, f))
+}
+
+/// The whole log, a megabyte at a time (a log without a size limit may be
+/// large), each chunk cut after its last whole line.
+fn read_all(
+    path: &Path,
+    o: &ReadOptions,
+    f: &mut dyn FnMut(&Event<'_>) -> Result<bool>,
+) -> Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    loop {
+        let have = buf.len();
+        buf.resize(have + CHUNK, 0);
+        let n = loop {
+            match file.read(&mut buf[have..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.with_context(|| format!("reading {}", path.display()))?,
+            }
+        };
+        buf.truncate(have + n);
+        if n == 0 {
+            // A last line without its newline (a writer killed mid-line is
+            // skipped by scan as not an event).
+            scan(&buf, o, f)?;
+            return Ok(());
+        }
+        let Some(cut) = buf.iter().rposition(|b| *b == b'\n').map(|i| i + 1) else {
+            continue;
+        };
+        if !scan(&buf[..cut], o, f)? {
+            return Ok(());
+        }
+        buf.drain(..cut);
+    }
 }
 
 #[cfg(test)]
@@ -868,6 +902,29 @@ mod tests {
         for (k, n) in names.iter().enumerate() {
             assert_eq!(*n, format!("v{:04}", first + k));
         }
+    }
+
+    #[test]
+    fn read_all_reads_every_line_across_chunks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("events.log");
+        let mut text = String::new();
+        let n = 15000; // about 1.5 MB: more than one chunk
+        for i in 0..n {
+            let name = format!("vol{i:06}");
+            text.push_str(&ev("volume", "create", &name, "").to_json());
+            text.push('\n');
+        }
+        assert!(text.len() > 1 << 20);
+        std::fs::write(&p, &text).unwrap();
+        let mut seen = 0;
+        read_all(&p, &ReadOptions::default(), &mut |e| {
+            assert_eq!(*e.name, format!("vol{seen:06}"));
+            seen += 1;
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, n);
     }
 
     #[test]
