@@ -571,6 +571,10 @@ fn rotate(path: &Path) -> Result<()> {
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     by_key: BTreeMap<String, Vec<String>>,
+    /// For `event=` and `type=`: the exact text one of the values must
+    /// appear as in a matching line (a key with a value that would need
+    /// escaping gets no group, and is left to the parsed check).
+    raw: Vec<Vec<Vec<u8>>>,
 }
 
 impl Filters {
@@ -592,11 +596,35 @@ impl Filters {
             };
             by_key.entry(key.into()).or_default().push(v.to_string());
         }
-        Ok(Filters { by_key })
+        let plain = |v: &str| {
+            v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        let raw = [("event", "Status"), ("type", "Type")]
+            .iter()
+            .filter_map(|(key, field)| {
+                let vals = by_key.get(*key)?;
+                vals.iter().all(|v| plain(v)).then(|| {
+                    vals.iter()
+                        .map(|v| format!("\"{field}\":\"{v}\"").into_bytes())
+                        .collect()
+                })
+            })
+            .collect();
+        Ok(Filters { by_key, raw })
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
+    }
+
+    /// Whether a raw line certainly fails the `event=`/`type=` filters,
+    /// without parsing it: the file holds `"Status":"died"` exactly so (Go
+    /// writes no spaces, and plain words need no escapes).
+    fn rejects_raw(&self, line: &[u8]) -> bool {
+        self.raw
+            .iter()
+            .any(|group| !group.iter().any(|n| contains(line, n)))
     }
 
     pub fn matches(&self, e: &Event<'_>) -> bool {
@@ -648,6 +676,10 @@ pub fn reader_path(runroot: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 /// The `"Time":"…"` of a line without parsing the rest of it.
 fn quick_time(line: &[u8]) -> Option<i64> {
     const KEY: &[u8] = b"\"Time\":\"";
@@ -675,6 +707,9 @@ fn scan(
                     continue;
                 }
             }
+        }
+        if o.filters.rejects_raw(line) {
+            continue;
         }
         let ev: Event = match serde_json::from_slice(line) {
             Ok(e) => e,
@@ -853,6 +888,16 @@ mod tests {
         assert!(Filters::parse(&["volume=vv".into()])
             .unwrap()
             .matches(&ev("volume", "create", "vv1", "")));
+        // The raw pre-check agrees with the parsed one.
+        let f = Filters::parse(&["event=died".into(), "type=container".into()]).unwrap();
+        let mut d = ev("container", "died", "n", "1");
+        d.time = 5;
+        let line = d.to_json();
+        assert!(!f.rejects_raw(line.as_bytes()) && f.matches(&d));
+        let other = ev("container", "start", "n", "1").to_json();
+        assert!(f.rejects_raw(other.as_bytes()));
+        let odd = Filters::parse(&["event=a\"b".into()]).unwrap();
+        assert!(!odd.rejects_raw(other.as_bytes()));
         assert!(Filters::parse(&["bogus=1".into()]).is_err());
         assert!(Filters::parse(&["nokey".into()]).is_err());
     }
