@@ -677,14 +677,14 @@ pub fn reader_path(runroot: &Path) -> Result<Option<PathBuf>> {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The `"Time":"…"` of a line without parsing the rest of it.
 fn quick_time(line: &[u8]) -> Option<i64> {
     const KEY: &[u8] = b"\"Time\":\"";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let end = line[at..].iter().position(|b| *b == b'"')? + at;
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
+    let end = memchr::memchr(b'"', &line[at..])? + at;
     crate::time::parse_rfc3339(std::str::from_utf8(&line[at..end]).ok()?)
 }
 
@@ -697,7 +697,11 @@ fn scan(
     f: &mut dyn FnMut(&Event<'_>) -> Result<bool>,
 ) -> Result<bool> {
     let timed = o.since.is_some() || o.until.is_some();
-    for line in buf.split(|b| *b == b'\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', buf).chain(std::iter::once(buf.len()));
+    for end in ends {
+        let line = &buf[start..end];
+        start = end + 1;
         if line.is_empty() {
             continue;
         }
