@@ -410,10 +410,7 @@ pub fn create(
             let _ = record::remove(paths, &rec);
         })?;
     }
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("create", &rec),
-    );
+    crate::events::container(&paths.runroot, "create", &rec);
     if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() {
         super::spec::warn_limits();
     }

@@ -108,10 +108,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         p.set_user(user);
     }
     let state_root = paths.run_dir(&id).join("runtime");
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("exec", &rec),
-    );
+    crate::events::container(&paths.runroot, "exec", &rec);
     let stdin_fd = if a.interactive {
         dup(std::io::stdin().as_fd())?
     } else {
@@ -149,10 +146,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         let keys = pump::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
         proxy_pty(&pty.master, a.interactive, keys)?;
         let end = finish(pid);
-        crate::events::emit(
-            &paths.runroot,
-            &crate::events::Event::container("exec_died", &rec),
-        );
+        crate::events::container(&paths.runroot, "exec_died", &rec);
         return end.map(Some);
     }
     let stdio = Stdio {
@@ -165,10 +159,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         return Ok(None);
     }
     let end = finish(pid);
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("exec_died", &rec),
-    );
+    crate::events::container(&paths.runroot, "exec_died", &rec);
     end.map(Some)
 }
 

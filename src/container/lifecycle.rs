@@ -303,10 +303,7 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
         let state_root = paths.run_dir(id).join("runtime");
         let _ = crate::runtime::delete(&state_root, id, true);
         record::remove(paths, &rec)?;
-        crate::events::emit(
-            &paths.runroot,
-            &crate::events::Event::container("remove", &rec),
-        );
+        crate::events::container(&paths.runroot, "remove", &rec);
         return Ok(());
     }
 }

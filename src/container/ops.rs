@@ -170,10 +170,7 @@ pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
 
 /// Attach our stdio to the container's monitor until it exits or we detach.
 pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("attach", rec),
-    );
+    crate::events::container(&paths.runroot, "attach", rec);
     let sock = attach::connect(&paths.run_dir(&rec.id))?;
     let end = attach::session(
         sock,
@@ -259,10 +256,7 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
             );
         }
         if let Ok(rec) = record::load(paths, &id) {
-            crate::events::emit(
-                &paths.runroot,
-                &crate::events::Event::container("kill", &rec),
-            );
+            crate::events::container(&paths.runroot, "kill", &rec);
         }
         Ok(Some(Target {
             name: name.to_string(),
@@ -356,10 +350,7 @@ pub fn rename(paths: &Paths, container: &str, new_name: &str) -> Result<()> {
         let _ = paths.names().release(new_name, &id);
         return Err(e);
     }
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("rename", &rec),
-    );
+    crate::events::container(&paths.runroot, "rename", &rec);
     paths.names().release(&old, &id)
 }
 
@@ -384,10 +375,7 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
                 record::save_state(paths, &id, &st)?;
             }
         }
-        crate::events::emit(
-            &paths.runroot,
-            &crate::events::Event::container("cleanup", &rec),
-        );
+        crate::events::container(&paths.runroot, "cleanup", &rec);
         if rm || rec.rm {
             lifecycle::remove_container(paths, &id, false, None)?;
         }
@@ -443,10 +431,7 @@ pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result
         &paths.ctr_dir(&id),
         rec.storage_driver.as_deref(),
     )?;
-    crate::events::emit(
-        &paths.runroot,
-        &crate::events::Event::container("mount", &rec),
-    );
+    crate::events::container(&paths.runroot, "mount", &rec);
     Ok(m.merged)
 }
 
@@ -458,10 +443,7 @@ pub fn unmount(paths: &Paths, names: &[String], all: bool) -> Result<Outcomes> {
         let id = record::resolve(paths, name)?;
         crate::rootfs::unmount(&paths.ctr_dir(&id))?;
         if let Ok(rec) = record::load(paths, &id) {
-            crate::events::emit(
-                &paths.runroot,
-                &crate::events::Event::container("unmount", &rec),
-            );
+            crate::events::container(&paths.runroot, "unmount", &rec);
         }
         Ok(Some(Target {
             name: name.to_string(),

@@ -22,9 +22,10 @@
 //! `container/`, `monitor/` and `image/`):
 //!
 //! ```ignore
-//! crate::events::emit(&paths.runroot, &Event::container("start", &rec));
-//! crate::events::emit(store.runroot(), &Event::image("push", &rec.id, name));
-//! crate::events::emit(runroot, &Event::volume("create", name));
+//! crate::events::container(&paths.runroot, "start", &rec);
+//! crate::events::image(store.runroot(), "push", &rec.id, name);
+//! crate::events::volume(&runroot, "create", name);
+//! crate::events::emit(runroot, &event); // any other Event
 //! ```
 
 mod follow;
@@ -481,6 +482,26 @@ pub fn emit(runroot: &Path, ev: &Event) {
     if let Err(e) = try_emit(runroot, ev) {
         debug!("events: {} {} {}: {e:#}", ev.typ, ev.status, ev.name);
     }
+}
+
+/// [`emit`] a container event (one line at each state change).
+pub fn container(runroot: &Path, status: &str, rec: &crate::container::record::ContainerRecord) {
+    emit(runroot, &Event::container(status, rec));
+}
+
+/// [`emit`] a container's `died`, with its exit code.
+pub fn died(runroot: &Path, rec: &crate::container::record::ContainerRecord, code: i32) {
+    emit(runroot, &Event::died(rec, code));
+}
+
+/// [`emit`] an image event (`id` "" when not known, as for `pull`).
+pub fn image(runroot: &Path, status: &str, id: &str, name: &str) {
+    emit(runroot, &Event::image(status, id, name));
+}
+
+/// [`emit`] a volume event.
+pub fn volume(runroot: &Path, status: &str, name: &str) {
+    emit(runroot, &Event::volume(status, name));
 }
 
 fn try_emit(runroot: &Path, ev: &Event) -> Result<()> {

@@ -289,10 +289,7 @@ fn delete_image(
         ));
     }
     for n in &rec.names {
-        crate::events::emit(
-            store.runroot(),
-            &crate::events::Event::image("untag", &rec.id, n),
-        );
+        crate::events::image(store.runroot(), "untag", &rec.id, n);
         out(Removal::Untagged(n.clone()))?;
     }
     if users.is_empty() {
@@ -306,10 +303,7 @@ fn delete_image(
         );
     }
     let name = rec.names.first().map_or("", |n| n.as_str());
-    crate::events::emit(
-        store.runroot(),
-        &crate::events::Event::image("remove", &rec.id, name),
-    );
+    crate::events::image(store.runroot(), "remove", &rec.id, name);
     out(Removal::Deleted(rec.id.clone()))
 }
 
@@ -348,14 +342,8 @@ pub fn remove_images(
                 {
                     let rest: Vec<String> = rec.names.iter().filter(|x| *x != n).cloned().collect();
                     store.set_image_names(&rec.id, rest)?;
-                    crate::events::emit(
-                        store.runroot(),
-                        &crate::events::Event::image("untag", &rec.id, n),
-                    );
-                    crate::events::emit(
-                        store.runroot(),
-                        &crate::events::Event::image("remove", &rec.id, n),
-                    );
+                    crate::events::image(store.runroot(), "untag", &rec.id, n);
+                    crate::events::image(store.runroot(), "remove", &rec.id, n);
                     return out(Removal::Untagged(n.clone()));
                 }
             }
@@ -408,10 +396,7 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
     }
     store.set_image_names(&rec.id, all)?;
     for n in names {
-        crate::events::emit(
-            store.runroot(),
-            &crate::events::Event::image("tag", &rec.id, n),
-        );
+        crate::events::image(store.runroot(), "tag", &rec.id, n);
     }
     Ok(())
 }
@@ -422,10 +407,7 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
     if names.is_empty() {
         store.set_image_names(&rec.id, Vec::new())?;
         for n in &rec.names {
-            crate::events::emit(
-                store.runroot(),
-                &crate::events::Event::image("untag", &rec.id, n),
-            );
+            crate::events::image(store.runroot(), "untag", &rec.id, n);
         }
         return Ok(());
     }
@@ -456,10 +438,7 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
     let gone: Vec<&String> = rec.names.iter().filter(|n| !keep.contains(n)).collect();
     store.set_image_names(&rec.id, keep.clone())?;
     for n in gone {
-        crate::events::emit(
-            store.runroot(),
-            &crate::events::Event::image("untag", &rec.id, n),
-        );
+        crate::events::image(store.runroot(), "untag", &rec.id, n);
     }
     Ok(())
 }

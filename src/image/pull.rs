@@ -135,10 +135,7 @@ pub fn pull(
     pull: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
-    crate::events::emit(
-        store.runroot(),
-        &crate::events::Event::image("pull", "", name),
-    );
+    crate::events::image(store.runroot(), "pull", "", name);
     let conf = RegistriesConf::load(opts)?;
     let candidates = conf.resolve(name)?;
     let want = wanted_platform(&pull.platform)?;
@@ -658,10 +655,7 @@ pub fn ensure_image(
     match (policy, local) {
         (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => {
             // As podman's libimage: a pull event even when the image is local.
-            crate::events::emit(
-                store.runroot(),
-                &crate::events::Event::image("pull", "", name),
-            );
+            crate::events::image(store.runroot(), "pull", "", name);
             Ok(rec)
         }
         (PullPolicy::Never, None) => bail!("{name}: image not known (and --pull=never)"),

@@ -225,10 +225,7 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
     };
     if rec.rm {
         if record::remove(paths, &rec).is_ok() {
-            crate::events::emit(
-                &paths.runroot,
-                &crate::events::Event::container("remove", &rec),
-            );
+            crate::events::container(&paths.runroot, "remove", &rec);
         }
         return;
     }
@@ -502,14 +499,8 @@ impl Monitor {
         self.state.finished_at = 0;
         self.state.exit_code = 0;
         record::save_state(&self.paths, &self.rec.id, &self.state)?;
-        crate::events::emit(
-            &self.paths.runroot,
-            &crate::events::Event::container("init", &self.rec),
-        );
-        crate::events::emit(
-            &self.paths.runroot,
-            &crate::events::Event::container("start", &self.rec),
-        );
+        crate::events::container(&self.paths.runroot, "init", &self.rec);
+        crate::events::container(&self.paths.runroot, "start", &self.rec);
         self.notify_systemd();
         Ok(())
     }
@@ -553,10 +544,7 @@ impl Monitor {
         self.state.finished_at = time::now_ns();
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
-        crate::events::emit(
-            &self.paths.runroot,
-            &crate::events::Event::died(&self.rec, code),
-        );
+        crate::events::died(&self.paths.runroot, &self.rec, code);
         if self.rec.rm {
             // Gone from listings and its name free before the client hears
             // the exit; the files go after (the disk may be slow).
@@ -570,10 +558,7 @@ impl Monitor {
                     eprintln!("monitor: removing the container: {e:#}");
                 }
             }
-            crate::events::emit(
-                &self.paths.runroot,
-                &crate::events::Event::container("remove", &self.rec),
-            );
+            crate::events::container(&self.paths.runroot, "remove", &self.rec);
             self.send_exit(code);
             rt::delete(&self.state_root, &self.rec.id);
             // purge unmounts the rootfs at its new place.
@@ -585,10 +570,7 @@ impl Monitor {
             // unmounted before anyone hears of the exit.
             rt::delete(&self.state_root, &self.rec.id);
             self.release_rootfs();
-            crate::events::emit(
-                &self.paths.runroot,
-                &crate::events::Event::container("cleanup", &self.rec),
-            );
+            crate::events::container(&self.paths.runroot, "cleanup", &self.rec);
             {
                 let _l = record::lock(&self.paths, &self.rec.id);
                 if record::exists(&self.paths, &self.rec.id) {
