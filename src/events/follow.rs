@@ -23,6 +23,8 @@ struct Tail {
     pos: u64,
     /// The start of a line whose end is not written yet.
     partial: Vec<u8>,
+    /// The last whole line passed on: where to go on in a rotated log.
+    last: Vec<u8>,
 }
 
 impl Tail {
@@ -55,6 +57,9 @@ impl Tail {
         if buf.is_empty() {
             return Ok(true);
         }
+        let body = &buf[..buf.len() - 1];
+        let from = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.last = body[from..].to_vec();
         out(&buf)
     }
 }
@@ -102,6 +107,7 @@ pub fn follow(
         ino: 0,
         pos: 0,
         partial: Vec::new(),
+        last: Vec::new(),
     };
     if let Some((mut f, i)) = Tail::open(path) {
         if !from_start {
@@ -193,7 +199,7 @@ pub fn follow(
                     t.pos = 0;
                     t.partial.clear();
                     if rotated {
-                        t.pos = rotation_start(path);
+                        t.pos = resume_after(path, &t.last);
                     }
                     if !t.drain(out)? {
                         return Ok(());
@@ -207,18 +213,20 @@ pub fn follow(
     }
 }
 
-/// Where the new events start in a rotated log: the last `log-rotation`
-/// event (what precedes it was read from the old file).
-fn rotation_start(path: &Path) -> u64 {
+/// Where the unseen events start in a rotated log: a rotation keeps the
+/// newest part of the old log, whole lines, so they follow the last line
+/// read from it when that line is still there, and are all of the new log
+/// when it was dropped (each line carries a nanosecond time: it is unique).
+fn resume_after(path: &Path, last: &[u8]) -> u64 {
+    if last.is_empty() {
+        return 0;
+    }
     let Ok(buf) = std::fs::read(path) else {
         return 0;
     };
-    const MARK: &[u8] = b"\"Status\":\"log-rotation\"";
-    let Some(at) = buf.windows(MARK.len()).rposition(|w| w == MARK) else {
-        return 0;
-    };
-    buf[..at]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i as u64 + 1)
+    let mut needle = last.to_vec();
+    needle.push(b'\n');
+    memchr::memmem::find_iter(&buf, &needle)
+        .find(|&at| at == 0 || buf[at - 1] == b'\n')
+        .map_or(0, |at| (at + needle.len()) as u64)
 }

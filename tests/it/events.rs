@@ -444,3 +444,75 @@ fn a_stream_with_until_prints_the_range_and_ends_then() {
         "{took:?}"
     );
 }
+
+#[test]
+fn a_follower_keeps_up_across_rotations_without_repeats() {
+    let env = env_with_alpine("evfrot");
+    let conf = env.home.join(".config/containers/containers.conf");
+    env.sh_ok(&format!(
+        "printf '[engine]\\nevents_logfile_max_size = \"2k\"\\n' > {}",
+        conf.display()
+    ));
+    let mut child = env
+        .cmd(&[
+            "events",
+            "--filter",
+            "type=image",
+            "--format",
+            "{{.Status}} {{.Name}}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..30 {
+        env.rpod_ok(&["tag", "alpine", &format!("r{i:02}:1")]);
+    }
+    let mut got = Vec::new();
+    while got.len() < 30 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => got.push(l),
+            Err(_) => break,
+        }
+    }
+    let _ = std::process::Command::new("pkill")
+        .args(["-INT", "-P", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let want: Vec<String> = (0..30)
+        .map(|i| format!("tag localhost/r{i:02}:1"))
+        .collect();
+    assert_eq!(got, want);
+    // The log was rotated meanwhile (more than once: 30 tags are ~5k).
+    let log = env.sh_ok(&format!("cat {}", log_path(&env).display()));
+    assert!(log.contains("log-rotation"), "{log}");
+}
+
+#[test]
+fn a_failing_event_write_never_fails_the_command() {
+    let env = env_with_alpine("evfail");
+    // The events dir is a file: no event can be written.
+    env.sh_ok(&format!(
+        "rm -rf {d} && touch {d}",
+        d = run_root(&env).join("events").display()
+    ));
+    env.rpod_ok(&["run", "--rm", "alpine", "true"]);
+    env.rpod_ok(&["tag", "alpine", "still:1"]);
+    let (code, err) = env.rpod_fail(&["events", "--stream=false"]);
+    assert_eq!(code, 125, "{err}");
+    // The reason is there at debug level.
+    let o = env.rpod(&["--log-level", "debug", "tag", "alpine", "again:1"]);
+    assert!(o.status.success());
+    assert!(err_text(&o).contains("events"), "{}", err_text(&o));
+}
+
+fn err_text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
