@@ -69,6 +69,9 @@ _rpod() {
             rpod,diff)
                 cmd="rpod__subcmd__diff"
                 ;;
+            rpod,events)
+                cmd="rpod__subcmd__events"
+                ;;
             rpod,exec)
                 cmd="rpod__subcmd__exec"
                 ;;
@@ -155,6 +158,9 @@ _rpod() {
                 ;;
             rpod,stop)
                 cmd="rpod__subcmd__stop"
+                ;;
+            rpod,system)
+                cmd="rpod__subcmd__system"
                 ;;
             rpod,tag)
                 cmd="rpod__subcmd__tag"
@@ -387,6 +393,9 @@ _rpod() {
             rpod__subcmd__help,diff)
                 cmd="rpod__subcmd__help__subcmd__diff"
                 ;;
+            rpod__subcmd__help,events)
+                cmd="rpod__subcmd__help__subcmd__events"
+                ;;
             rpod__subcmd__help,exec)
                 cmd="rpod__subcmd__help__subcmd__exec"
                 ;;
@@ -473,6 +482,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help,stop)
                 cmd="rpod__subcmd__help__subcmd__stop"
+                ;;
+            rpod__subcmd__help,system)
+                cmd="rpod__subcmd__help__subcmd__system"
                 ;;
             rpod__subcmd__help,tag)
                 cmd="rpod__subcmd__help__subcmd__tag"
@@ -671,6 +683,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help__subcmd__oci,update)
                 cmd="rpod__subcmd__help__subcmd__oci__subcmd__update"
+                ;;
+            rpod__subcmd__help__subcmd__system,events)
+                cmd="rpod__subcmd__help__subcmd__system__subcmd__events"
                 ;;
             rpod__subcmd__help__subcmd__volume,create)
                 cmd="rpod__subcmd__help__subcmd__volume__subcmd__create"
@@ -894,6 +909,18 @@ _rpod() {
             rpod__subcmd__oci__subcmd__help,update)
                 cmd="rpod__subcmd__oci__subcmd__help__subcmd__update"
                 ;;
+            rpod__subcmd__system,events)
+                cmd="rpod__subcmd__system__subcmd__events"
+                ;;
+            rpod__subcmd__system,help)
+                cmd="rpod__subcmd__system__subcmd__help"
+                ;;
+            rpod__subcmd__system__subcmd__help,events)
+                cmd="rpod__subcmd__system__subcmd__help__subcmd__events"
+                ;;
+            rpod__subcmd__system__subcmd__help,help)
+                cmd="rpod__subcmd__system__subcmd__help__subcmd__help"
+                ;;
             rpod__subcmd__volume,create)
                 cmd="rpod__subcmd__volume__subcmd__create"
                 ;;
@@ -967,7 +994,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci completion generate help"
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events system version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3472,6 +3499,68 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__events)
+            opts="-f -h -V --filter --format --no-trunc --since --until --stream --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-trunc)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stream)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__exec)
             opts="-d -i -t -e -u -w -h -V --detach --interactive --tty --env --env-file --user --workdir --privileged --detach-keys --log-level --root --runroot --storage-driver --registries-conf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3791,7 +3880,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci completion generate help"
+            opts="pull images rmi tag untag image save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events system version info oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4281,6 +4370,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5137,6 +5240,34 @@ _rpod() {
         rpod__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__system)
+            opts="events"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__system__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -8641,6 +8772,144 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system)
+            opts="-h -V --log-level --root --runroot --storage-driver --registries-conf --help --version events help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__events)
+            opts="-f -h -V --filter --format --no-trunc --since --until --stream --log-level --root --runroot --storage-driver --registries-conf --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-trunc)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stream)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help)
+            opts="events help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__system__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

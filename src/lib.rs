@@ -14,6 +14,7 @@ extern crate log;
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod monitor;
 pub mod network;

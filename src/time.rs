@@ -257,6 +257,46 @@ pub fn format_go(secs: i64) -> String {
     )
 }
 
+/// Go's fraction for RFC3339Nano and Time.String(): ".123456789" with the
+/// trailing zeros cut, nothing for a whole second.
+fn go_frac(nanos: i64) -> String {
+    if nanos == 0 {
+        return String::new();
+    }
+    let f = format!(".{nanos:09}");
+    f.trim_end_matches('0').to_string()
+}
+
+/// Go's `time.RFC3339Nano` of a UTC instant in epoch nanoseconds, as Go's
+/// JSON encoder writes a time.Time: "2026-12-07T03:03:50.0990208Z".
+pub fn rfc3339_nano_go(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let t = secs.rem_euclid(86400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{}Z",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60,
+        go_frac(ns.rem_euclid(1_000_000_000))
+    )
+}
+
+/// Go's time.Time.String() of a UTC instant in epoch nanoseconds:
+/// "2026-12-07 03:03:50.0990208 +0000 UTC" (what `podman events` prints).
+pub fn format_go_ns(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let t = secs.rem_euclid(86400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{} +0000 UTC",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60,
+        go_frac(ns.rem_euclid(1_000_000_000))
+    )
+}
+
 pub fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

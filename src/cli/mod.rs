@@ -8,6 +8,7 @@ pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
 pub mod data;
+pub mod events;
 pub mod exit;
 pub mod format;
 pub mod generate;
@@ -179,6 +180,12 @@ pub enum Command {
     /// Write a container's file system as a tar archive
     Export(data::ExportArgs),
 
+    /// Show events: what happened to containers, images and volumes
+    Events(events::EventsArgs),
+    /// Manage rpod itself
+    #[command(subcommand)]
+    System(SystemCommand),
+
     /// Show version information
     Version,
     /// Show how rpod is set up on this machine
@@ -235,6 +242,12 @@ pub enum ImageCommand {
     Tree(archive::TreeArgs),
     /// Show the changes of an image's top layer
     Diff(data::ImageDiffArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show events
+    Events(events::EventsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -463,6 +476,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
 
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events_cmd(g, &a),
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),

@@ -504,6 +504,7 @@ pub fn create(
         })?;
     }
     made.keep = true;
+    crate::events::container(&paths.runroot, "create", &rec);
     if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() {
         super::spec::warn_limits();
     }

@@ -112,6 +112,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         p.set_user(user);
     }
     let state_root = paths.run_dir(&id).join("runtime");
+    crate::events::container(&paths.runroot, "exec", &rec);
     let stdin_fd = if a.interactive {
         dup(std::io::stdin().as_fd())?
     } else {
@@ -148,7 +149,9 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         }
         let keys = pump::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
         proxy_pty(&pty.master, a.interactive, keys)?;
-        return finish(pid).map(Some);
+        let end = finish(pid);
+        crate::events::container(&paths.runroot, "exec_died", &rec);
+        return end.map(Some);
     }
     let stdio = Stdio {
         stdin: Some(stdin_fd),
@@ -159,7 +162,9 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     if a.detach {
         return Ok(None);
     }
-    finish(pid).map(Some)
+    let end = finish(pid);
+    crate::events::container(&paths.runroot, "exec_died", &rec);
+    end.map(Some)
 }
 
 /// Wait for the process; its exit code.

@@ -306,7 +306,9 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
         record::release_helpers(&mut st);
         let state_root = paths.run_dir(id).join("runtime");
         let _ = crate::runtime::delete(&state_root, id, true);
-        return record::remove(paths, &rec);
+        record::remove(paths, &rec)?;
+        crate::events::container(&paths.runroot, "remove", &rec);
+        return Ok(());
     }
 }
 

@@ -176,6 +176,7 @@ pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
 
 /// Attach our stdio to the container's monitor until it exits or we detach.
 pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
+    crate::events::container(&paths.runroot, "attach", rec);
     let sock = attach::connect(&paths.run_dir(&rec.id))?;
     let end = attach::session(
         sock,
@@ -260,6 +261,9 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
                 st.status.as_str()
             ))
             .into());
+        }
+        if let Ok(rec) = record::load(paths, &id) {
+            crate::events::container(&paths.runroot, "kill", &rec);
         }
         Ok(Some(Target {
             name: name.to_string(),
@@ -359,6 +363,7 @@ pub fn rename(paths: &Paths, container: &str, new_name: &str) -> Result<()> {
         let _ = paths.names().release(new_name, &id);
         return Err(e);
     }
+    crate::events::container(&paths.runroot, "rename", &rec);
     paths.names().release(&old, &id)
 }
 
@@ -383,6 +388,7 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
                 record::save_state(paths, &id, &st)?;
             }
         }
+        crate::events::container(&paths.runroot, "cleanup", &rec);
         if rm || rec.rm {
             lifecycle::remove_container(paths, &id, false, None)?;
             // --rm takes the container's anonymous volumes along.
@@ -442,6 +448,7 @@ pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result
         &paths.ctr_dir(&id),
         rec.storage_driver.as_deref(),
     )?;
+    crate::events::container(&paths.runroot, "mount", &rec);
     Ok(m.merged)
 }
 
@@ -452,6 +459,9 @@ pub fn unmount(paths: &Paths, names: &[String], all: bool) -> Result<Outcomes> {
     Ok(each(&names, false, |name| {
         let id = record::resolve(paths, name)?;
         crate::rootfs::unmount(&paths.ctr_dir(&id))?;
+        if let Ok(rec) = record::load(paths, &id) {
+            crate::events::container(&paths.runroot, "unmount", &rec);
+        }
         Ok(Some(Target {
             name: name.to_string(),
             id,

@@ -285,6 +285,7 @@ fn delete_image(
         .into());
     }
     for n in &rec.names {
+        crate::events::image(store.runroot(), "untag", &rec.id, n);
         out(Removal::Untagged(n.clone()))?;
     }
     if users.is_empty() {
@@ -297,6 +298,8 @@ fn delete_image(
             users.join(", ")
         );
     }
+    let name = rec.names.first().map_or("", |n| n.as_str());
+    crate::events::image(store.runroot(), "remove", &rec.id, name);
     out(Removal::Deleted(rec.id.clone()))
 }
 
@@ -335,6 +338,8 @@ pub fn remove_images(
                 {
                     let rest: Vec<String> = rec.names.iter().filter(|x| *x != n).cloned().collect();
                     store.set_image_names(&rec.id, rest)?;
+                    crate::events::image(store.runroot(), "untag", &rec.id, n);
+                    crate::events::image(store.runroot(), "remove", &rec.id, n);
                     return out(Removal::Untagged(n.clone()));
                 }
             }
@@ -385,14 +390,22 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
             all.push(n.clone());
         }
     }
-    store.set_image_names(&rec.id, all)
+    store.set_image_names(&rec.id, all)?;
+    for n in names {
+        crate::events::image(store.runroot(), "tag", &rec.id, n);
+    }
+    Ok(())
 }
 
 /// Remove `names` from `image`; no names: all of them.
 pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
     let rec = find_image(store, image)?;
     if names.is_empty() {
-        return store.set_image_names(&rec.id, Vec::new());
+        store.set_image_names(&rec.id, Vec::new())?;
+        for n in &rec.names {
+            crate::events::image(store.runroot(), "untag", &rec.id, n);
+        }
+        return Ok(());
     }
     let mut keep = rec.names.clone();
     for n in names {
@@ -418,7 +431,12 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
             None => bail!("{n}: tag not known"),
         }
     }
-    store.set_image_names(&rec.id, keep)
+    let gone: Vec<&String> = rec.names.iter().filter(|n| !keep.contains(n)).collect();
+    store.set_image_names(&rec.id, keep.clone())?;
+    for n in gone {
+        crate::events::image(store.runroot(), "untag", &rec.id, n);
+    }
+    Ok(())
 }
 
 // ---- image inspect ----

@@ -136,6 +136,7 @@ pub fn pull(
     pull: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
+    crate::events::image(store.runroot(), "pull", "", name);
     let conf = RegistriesConf::load(opts)?;
     let candidates = conf.resolve(name)?;
     let want = wanted_platform(&pull.platform)?;
@@ -638,7 +639,11 @@ pub fn ensure_image(
     let store = Store::open(opts)?;
     let local = store.find_image(name)?;
     match (policy, local) {
-        (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => Ok(rec),
+        (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => {
+            // As podman's libimage: a pull event even when the image is local.
+            crate::events::image(store.runroot(), "pull", "", name);
+            Ok(rec)
+        }
         (PullPolicy::Never, None) => bail!("{name}: image not known (and --pull=never)"),
         _ => {
             crate::userns::enter()?;

@@ -217,7 +217,9 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
         return;
     };
     if rec.rm {
-        let _ = record::remove(paths, &rec);
+        if record::remove(paths, &rec).is_ok() {
+            crate::events::container(&paths.runroot, "remove", &rec);
+        }
         return;
     }
     let mut st = record::load_state(paths, id);
@@ -491,6 +493,8 @@ impl Monitor {
         self.state.finished_at = 0;
         self.state.exit_code = 0;
         record::save_state(&self.paths, &self.rec.id, &self.state)?;
+        crate::events::container(&self.paths.runroot, "init", &self.rec);
+        crate::events::container(&self.paths.runroot, "start", &self.rec);
         self.notify_systemd();
         Ok(())
     }
@@ -534,6 +538,7 @@ impl Monitor {
         self.state.finished_at = time::now_ns();
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
+        crate::events::died(&self.paths.runroot, &self.rec, code);
         if self.rec.rm {
             // Gone from listings and its name free before the client hears
             // the exit; the files go after (the disk may be slow).
@@ -553,6 +558,7 @@ impl Monitor {
                     eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
                     Vec::new()
                 });
+            crate::events::container(&self.paths.runroot, "remove", &self.rec);
             self.send_exit(code);
             rt::delete(&self.state_root, &self.rec.id);
             // purge unmounts the rootfs at its new place.
@@ -567,6 +573,7 @@ impl Monitor {
             // unmounted before anyone hears of the exit.
             rt::delete(&self.state_root, &self.rec.id);
             self.release_rootfs();
+            crate::events::container(&self.paths.runroot, "cleanup", &self.rec);
             {
                 let _l = record::lock(&self.paths, &self.rec.id);
                 if record::exists(&self.paths, &self.rec.id) {
