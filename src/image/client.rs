@@ -1,8 +1,9 @@
-//! The registry side of a pull: authorisation (Basic, or a Bearer token
-//! from the realm the registry names) and bounded GETs of manifests and
-//! blobs over the transport `transport.rs` chose. Nothing a registry sends
-//! is read whole without a bound: manifests, configs, tokens and error
-//! bodies are capped, and blobs are streamed to the caller.
+//! The registry side of pulls and pushes: authorisation (Basic, or a Bearer
+//! token from the realm the registry names, for the scopes the operation
+//! needs: the one token flow of pull, push and login) and bounded requests
+//! over the transport `transport.rs` chose. Nothing a registry sends is read
+//! whole without a bound: manifests, configs, tokens and error bodies are
+//! capped, and blobs are streamed to the caller.
 
 use super::login::{challenges_of, Challenge};
 use super::transport::{describe, read_bounded, Transport};
@@ -13,14 +14,16 @@ use tokio::sync::Mutex;
 /// The most of an error answer or a token response that is read.
 const MAX_SMALL_BODY: u64 = 1 << 20;
 
-/// One registry, pinged, for pulls from one repository.
+/// One registry, pinged, for pulls from (or pushes to) one repository.
 pub struct RegistryClient {
     pub transport: Transport,
     pub registry: String,
-    repository: String,
+    pub repository: String,
     creds: Option<(String, String)>,
     /// The ping's challenge, when it answered 401.
     challenge: Option<Challenge>,
+    /// What a Bearer token is asked for (`repository:REPO:pull` by default).
+    scopes: Vec<String>,
     token: Mutex<Option<String>>,
 }
 
@@ -52,6 +55,18 @@ impl std::fmt::Display for TransientError {
 }
 impl std::error::Error for TransientError {}
 
+/// The registry refused the credentials (or wants some): a 401 or 403,
+/// recognisable in an error chain. Its text is the one-line message.
+#[derive(Debug)]
+pub struct Unauthorized(pub String);
+
+impl std::fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Unauthorized {}
+
 impl RegistryClient {
     pub async fn connect(
         registry: &str,
@@ -77,8 +92,16 @@ impl RegistryClient {
             repository: repository.to_string(),
             creds,
             challenge,
+            scopes: vec![format!("repository:{repository}:pull")],
             token: Mutex::new(None),
         })
+    }
+
+    /// Ask Bearer tokens for these scopes instead (e.g. a push's
+    /// `repository:REPO:pull,push` and `repository:FROM:pull` for mounts).
+    pub fn set_scopes(&mut self, scopes: Vec<String>) {
+        self.scopes = scopes;
+        *self.token.get_mut() = None;
     }
 
     pub fn had_creds(&self) -> bool {
@@ -86,7 +109,7 @@ impl RegistryClient {
     }
 
     /// "https://host/v2/REPO/KIND/REF".
-    fn url(&self, kind: &str, reference: &str) -> String {
+    pub fn url(&self, kind: &str, reference: &str) -> String {
         format!(
             "{}/v2/{}/{kind}/{reference}",
             self.transport.base(),
@@ -103,17 +126,30 @@ impl RegistryClient {
         accept: Option<&str>,
     ) -> std::result::Result<reqwest::Response, FetchError> {
         let url = self.url(kind, reference);
+        self.send(|| {
+            let req = self.transport.client.get(&url);
+            match accept {
+                Some(a) => req.header(reqwest::header::ACCEPT, a),
+                None => req,
+            }
+        })
+        .await
+    }
+
+    /// Send a request built by `build` with authorisation; a 401 with a
+    /// Bearer challenge gets one fresh token and one more try. `build` must
+    /// give a request whose body can be sent twice (or none).
+    pub async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> std::result::Result<reqwest::Response, FetchError> {
         let mut refreshed = false;
         loop {
-            let mut req = self.transport.client.get(&url);
-            if let Some(a) = accept {
-                req = req.header(reqwest::header::ACCEPT, a);
-            }
-            req = self.authorize(req).await?;
+            let req = self.authorize(build()).await?;
             let resp = req.send().await.map_err(|e| self.network(e))?;
             let bearer = matches!(&self.challenge, Some(c) if c.scheme == "bearer");
             if resp.status().as_u16() == 401 && bearer && !refreshed {
-                debug!("{url}: 401, getting a fresh token");
+                debug!("{}: 401, getting a fresh token", resp.url());
                 *self.token.lock().await = None;
                 refreshed = true;
                 continue;
@@ -122,17 +158,13 @@ impl RegistryClient {
         }
     }
 
-    fn network(&self, e: reqwest::Error) -> FetchError {
-        let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-        let e = describe(e, &self.registry, self.transport.verify);
-        if transient {
-            FetchError::Transient(e)
-        } else {
-            FetchError::Fatal(e)
-        }
+    pub fn network(&self, e: reqwest::Error) -> FetchError {
+        network_error(e, &self.registry, self.transport.verify)
     }
 
-    async fn authorize(
+    /// Add the credentials (Basic) or the token (Bearer, fetched once) the
+    /// registry asked for.
+    pub async fn authorize(
         &self,
         req: reqwest::RequestBuilder,
     ) -> std::result::Result<reqwest::RequestBuilder, FetchError> {
@@ -147,107 +179,15 @@ impl RegistryClient {
         }
         let mut token = self.token.lock().await;
         if token.is_none() {
-            *token = Some(self.fetch_token(c).await?);
+            let creds = self.creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+            *token = Some(fetch_token(&self.transport, c, creds, &self.scopes).await?);
         }
         Ok(req.bearer_auth(token.as_deref().unwrap_or_default()))
     }
 
-    /// The Bearer token flow: GET realm?service=…&scope=repository:REPO:pull,
-    /// with Basic credentials when there are any.
-    async fn fetch_token(&self, c: &Challenge) -> std::result::Result<String, FetchError> {
-        let realm = c.param("realm").ok_or_else(|| {
-            FetchError::Fatal(anyhow!(
-                "{}: Bearer challenge without a realm",
-                self.registry
-            ))
-        })?;
-        let scope = format!("repository:{}:pull", self.repository);
-        let mut query: Vec<(&str, &str)> = vec![("scope", &scope)];
-        if let Some(s) = c.param("service") {
-            query.push(("service", s));
-        }
-        let mut req = self.transport.client.get(realm).query(&query);
-        if let Some((u, p)) = &self.creds {
-            req = req.query(&[("account", u)]).basic_auth(u, Some(p));
-        }
-        let resp = req.send().await.map_err(|e| self.network(e))?;
-        let status = resp.status().as_u16();
-        let body = read_bounded(resp, MAX_SMALL_BODY, "the token", true)
-            .await
-            .map_err(|e| {
-                FetchError::Transient(e.context(format!("getting a token from {realm}")))
-            })?;
-        if !(200..300).contains(&status) {
-            return Err(self.status_error(status, &body, realm));
-        }
-        #[derive(Deserialize)]
-        struct Token {
-            #[serde(default)]
-            token: String,
-            #[serde(default)]
-            access_token: String,
-        }
-        let t: Token = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::Fatal(anyhow!("{realm} returned no usable token: {e}")))?;
-        let t = if t.token.is_empty() {
-            t.access_token
-        } else {
-            t.token
-        };
-        if t.is_empty() {
-            return Err(FetchError::Fatal(anyhow!("{realm} returned no token")));
-        }
-        Ok(t)
-    }
-
     /// A registry's error answer as one line (and whether to retry).
     pub fn status_error(&self, code: u16, body: &[u8], url: &str) -> FetchError {
-        #[derive(Deserialize)]
-        struct Envelope {
-            #[serde(default)]
-            errors: Vec<RegErr>,
-        }
-        #[derive(Deserialize)]
-        struct RegErr {
-            #[serde(default)]
-            code: String,
-            #[serde(default)]
-            message: String,
-        }
-        let msgs: Vec<String> = serde_json::from_slice::<Envelope>(body)
-            .map(|e| {
-                e.errors
-                    .into_iter()
-                    .map(|x| {
-                        if x.message.is_empty() {
-                            x.code
-                        } else {
-                            x.message
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let detail = if msgs.is_empty() {
-            format!("status {code} from {url}")
-        } else {
-            msgs.join("; ")
-        };
-        let registry = &self.registry;
-        let e = match code {
-            401 | 403 if self.had_creds() => {
-                anyhow!("{registry}: invalid username/password ({detail})")
-            }
-            401 | 403 => anyhow!(
-                "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
-            ),
-            _ => anyhow!("{detail}"),
-        };
-        if code >= 500 || code == 429 {
-            FetchError::Transient(anyhow::Error::new(TransientError(format!("{e}"))))
-        } else {
-            FetchError::Fatal(e)
-        }
+        status_error(&self.registry, self.had_creds(), code, body, url)
     }
 
     /// GET something small (a manifest, a config) whole, refusing it over
@@ -300,6 +240,137 @@ impl RegistryClient {
             )));
         }
         Ok(resp)
+    }
+}
+
+fn network_error(e: reqwest::Error, registry: &str, verify: bool) -> FetchError {
+    let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
+    let e = describe(e, registry, verify);
+    if transient {
+        FetchError::Transient(e)
+    } else {
+        FetchError::Fatal(e)
+    }
+}
+
+/// The Bearer token flow, the one of pull, push and login: GET
+/// realm?scope=…&service=…[&account=USER] with Basic credentials when there
+/// are any. A refusal (401/403) is an [`Unauthorized`].
+pub async fn fetch_token(
+    t: &Transport,
+    c: &Challenge,
+    creds: Option<(&str, &str)>,
+    scopes: &[String],
+) -> std::result::Result<String, FetchError> {
+    let registry = &t.registry;
+    let realm = c.param("realm").ok_or_else(|| {
+        FetchError::Fatal(anyhow!("{registry}: Bearer challenge without a realm"))
+    })?;
+    let mut query: Vec<(&str, &str)> = scopes.iter().map(|s| ("scope", s.as_str())).collect();
+    if let Some(s) = c.param("service") {
+        query.push(("service", s));
+    }
+    let mut req = t.client.get(realm).query(&query);
+    if let Some((u, p)) = creds {
+        req = req.query(&[("account", u)]).basic_auth(u, Some(p));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| network_error(e, registry, t.verify))
+        .map_err(|e| match e {
+            FetchError::Transient(e) => {
+                FetchError::Transient(e.context(format!("getting a token from {realm}")))
+            }
+            FetchError::Fatal(e) => {
+                FetchError::Fatal(e.context(format!("getting a token from {realm}")))
+            }
+        })?;
+    let status = resp.status().as_u16();
+    let body = read_bounded(resp, MAX_SMALL_BODY, "the token", true)
+        .await
+        .map_err(|e| FetchError::Transient(e.context(format!("getting a token from {realm}"))))?;
+    if !(200..300).contains(&status) {
+        return Err(status_error(
+            registry,
+            creds.is_some(),
+            status,
+            &body,
+            realm,
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Token {
+        #[serde(default)]
+        token: String,
+        #[serde(default)]
+        access_token: String,
+    }
+    let t: Token = serde_json::from_slice(&body)
+        .map_err(|e| FetchError::Fatal(anyhow!("{realm} returned no usable token: {e}")))?;
+    let t = if t.token.is_empty() {
+        t.access_token
+    } else {
+        t.token
+    };
+    if t.is_empty() {
+        return Err(FetchError::Fatal(anyhow!("{realm} returned no token")));
+    }
+    Ok(t)
+}
+
+/// A registry's error answer as one line (and whether to retry): the
+/// messages of its JSON error envelope, else the status. 401 and 403 are
+/// [`Unauthorized`], worded for whether credentials were given.
+pub fn status_error(
+    registry: &str,
+    had_creds: bool,
+    code: u16,
+    body: &[u8],
+    url: &str,
+) -> FetchError {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        errors: Vec<RegErr>,
+    }
+    #[derive(Deserialize)]
+    struct RegErr {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let msgs: Vec<String> = serde_json::from_slice::<Envelope>(body)
+        .map(|e| {
+            e.errors
+                .into_iter()
+                .map(|x| {
+                    if x.message.is_empty() {
+                        x.code
+                    } else {
+                        x.message
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let detail = if msgs.is_empty() {
+        format!("status {code} from {url}")
+    } else {
+        msgs.join("; ")
+    };
+    match code {
+        401 | 403 if had_creds => FetchError::Fatal(anyhow::Error::new(Unauthorized(format!(
+            "{registry}: invalid username/password ({detail})"
+        )))),
+        401 | 403 => FetchError::Fatal(anyhow::Error::new(Unauthorized(format!(
+            "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
+        )))),
+        _ if code >= 500 || code == 429 => {
+            FetchError::Transient(anyhow::Error::new(TransientError(detail)))
+        }
+        _ => FetchError::Fatal(anyhow!("{detail}")),
     }
 }
 
