@@ -13,6 +13,7 @@ pub mod image_cmds;
 mod logger;
 pub mod man;
 pub mod oci;
+pub mod push;
 mod system;
 mod system_cmds;
 
@@ -103,6 +104,10 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Push an image to a registry
+    Push(push::PushArgs),
+    /// Search a registry for images
+    Search(push::SearchArgs),
     /// Log in to a container registry
     Login(image::LoginArgs),
     /// Log out of a container registry
@@ -191,6 +196,10 @@ pub enum ImageCommand {
     Inspect(image::ImageInspectArgs),
     /// Remove unused images
     Prune(image::ImagePruneArgs),
+    /// Push an image to a registry
+    Push(push::PushArgs),
+    /// Search a registry for images
+    Search(push::SearchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -307,6 +316,8 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Untag(a) | Command::Image(ImageCommand::Untag(a)) => img::untag_cmd(g, &a),
         Command::Image(ImageCommand::Inspect(a)) => img::inspect_cmd(g, &a),
         Command::Image(ImageCommand::Prune(a)) => img::prune_cmd(g, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push_cmd(g, &a),
+        Command::Search(a) | Command::Image(ImageCommand::Search(a)) => push::search_cmd(g, &a),
         Command::Login(a) => img::login_cmd(g, &a),
         Command::Logout(a) => img::logout_cmd(g, &a),
 

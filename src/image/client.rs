@@ -367,6 +367,8 @@ pub fn status_error(
         401 | 403 => FetchError::Fatal(anyhow::Error::new(Unauthorized(format!(
             "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
         )))),
+        // Not Implemented, HTTP Version Not Supported: asking again won't help.
+        501 | 505 => FetchError::Fatal(anyhow!("{detail}")),
         _ if code >= 500 || code == 429 => {
             FetchError::Transient(anyhow::Error::new(TransientError(detail)))
         }

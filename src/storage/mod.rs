@@ -30,7 +30,7 @@ pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
 pub use layers::LayerInfo;
 pub use lock::Lock;
-pub use unpack::{human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
+pub use unpack::{decompressor, human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};

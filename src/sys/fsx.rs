@@ -84,8 +84,7 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()>
     Ok(())
 }
 
-/// fgetxattr(2) (the unpacker's tests read back what it set): the value of `name`, or None when it isn't set.
-#[cfg(test)]
+/// fgetxattr(2): the value of `name`, or None when it isn't set.
 pub fn fgetxattr(fd: BorrowedFd<'_>, name: &str) -> io::Result<Option<Vec<u8>>> {
     let n = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut buf = vec![0u8; 256];
