@@ -874,6 +874,10 @@ where
 {
     let mut attempt = 1;
     loop {
+        debug!(
+            "uploading a blob to {}/{}",
+            client.registry, client.repository
+        );
         let produce = produce.clone();
         // Retried on its own: only a failed stream starts over here.
         let location = start_upload(client).await?;

@@ -1,0 +1,449 @@
+//! `rpod push` and `rpod search` against the test world's registries: what
+//! rpod pushes, rpod and skopeo pull back and verify; blobs the destination
+//! has are skipped or mounted, not uploaded; --format and
+//! --compression-format decide the media types; bad credentials and a
+//! registry that can't take a push fail fast with one line.
+
+use crate::common::*;
+use std::process::Command;
+use std::time::Instant;
+
+/// A repository name of its own (the registries are shared by parallel tests).
+fn repo(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("rpod-push/{test}-{}-{nanos}", std::process::id())
+}
+
+fn tls_certs() -> String {
+    format!("{}/{}", world().get("CERTS_D"), world().tls_registry())
+}
+
+fn creds() -> String {
+    format!("{}:{}", world().get("REG_USER"), world().get("REG_PASS"))
+}
+
+/// `skopeo inspect` (or `--raw`) of an image on the test registries, as JSON.
+fn skopeo_inspect(reference: &str, raw: bool) -> serde_json::Value {
+    let mut c = Command::new("skopeo");
+    c.arg("inspect");
+    if raw {
+        c.arg("--raw");
+    }
+    if reference.starts_with(world().tls_registry()) {
+        c.args(["--creds", &creds(), "--cert-dir", &tls_certs()]);
+    } else {
+        c.arg("--tls-verify=false");
+    }
+    let out = c.arg(format!("docker://{reference}")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `skopeo copy` to an OCI dir: skopeo checks every blob's digest.
+fn skopeo_copy_verifies(reference: &str) {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Command::new("skopeo");
+    c.args(["copy", "-q"]);
+    if reference.starts_with(world().tls_registry()) {
+        c.args(["--src-creds", &creds(), "--src-cert-dir", &tls_certs()]);
+    } else {
+        c.arg("--src-tls-verify=false");
+    }
+    let out = c
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:x", d.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn digest_of(env: &Env, image: &str) -> String {
+    env.rpod_ok(&["image", "inspect", "--format", "{{.Digest}}", image])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn push_mounts_from_the_source_repo_and_keeps_the_digest() {
+    let env = env_with_alpine("pushmount");
+    let src = env.image("alpine");
+    let dest = format!("{}/{}:1", world().registry(), repo("mount"));
+    let digestfile = env.home.join("digest");
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "push",
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &format!("docker://{dest}"),
+    ]);
+    let stderr = err(&out);
+    assert!(out.status.success(), "{stderr}");
+    // The registry answered the mount with 201: no upload.
+    assert!(
+        stderr.contains(&format!("mounted from {src}")),
+        "no cross-repo mount: {stderr}"
+    );
+    assert!(!stderr.contains("uploading a blob"), "{stderr}");
+    for l in [
+        "Getting image source signatures",
+        "Copying blob sha256:",
+        "Copying config sha256:",
+        "Writing manifest to image destination",
+        "Storing signatures",
+    ] {
+        assert!(stderr.contains(l), "{l}: {stderr}");
+    }
+    // Nothing changed, so the manifest is the source's, byte for byte.
+    let pushed = std::fs::read_to_string(&digestfile).unwrap();
+    assert_eq!(pushed, digest_of(&env, &src));
+    assert_eq!(skopeo_inspect(&dest, false)["Digest"], pushed.as_str());
+    skopeo_copy_verifies(&dest);
+
+    // Another user pulls it back.
+    let other = new_env("pushback");
+    other.rpod_ok(&["pull", "-q", &dest]);
+    assert_eq!(digest_of(&other, &dest), pushed);
+    let os = other.rpod_ok(&["run", "--rm", &dest, "cat", "/etc/os-release"]);
+    assert!(os.contains("ID=rpod-busybox"), "{os}");
+}
+
+#[test]
+fn push_to_the_tls_registry_remakes_layers_that_pull_back_identical() {
+    // Pulled layers keep no compressed blob: pushing to another registry
+    // writes each layer's tar again (whiteouts, opaque dirs, hardlinks,
+    // symlinks, owners and modes included).
+    let env = new_env("pushtls");
+    let src = env.image("layers");
+    env.rpod_ok(&["pull", "-q", &src]);
+    let dest = format!("{}/{}:v1", world().tls_registry(), repo("tls"));
+    let digestfile = env.home.join("digest");
+    env.rpod_ok(&[
+        "image",
+        "push",
+        "-q",
+        "--creds",
+        &creds(),
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &dest,
+    ]);
+    let pushed = std::fs::read_to_string(&digestfile).unwrap();
+    assert!(
+        pushed.starts_with("sha256:") && pushed.len() == 71,
+        "{pushed}"
+    );
+    assert_eq!(skopeo_inspect(&dest, false)["Digest"], pushed.as_str());
+    skopeo_copy_verifies(&dest);
+
+    // Pulled back by someone else: the tree is the one the fixture expects.
+    let other = new_env("pushtlsback");
+    other.rpod_ok(&["pull", "-q", "--creds", &creds(), &dest]);
+    assert_eq!(digest_of(&other, &dest), pushed);
+    let got = other.rpod_ok(&["run", "--rm", &dest]);
+    let want = other.rpod_ok(&["run", "--rm", &dest, "cat", "/expected-tree.txt"]);
+    assert!(want.lines().count() > 10, "{want}");
+    assert_eq!(got, want, "the pushed layers unpack to another tree");
+
+    // A second push finds every blob there: nothing is made or uploaded.
+    let t0 = Instant::now();
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "push",
+        "--creds",
+        &creds(),
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &dest,
+    ]);
+    let took = t0.elapsed();
+    let stderr = err(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("uploading a blob"), "{stderr}");
+    assert!(!stderr.contains("made blob"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&digestfile).unwrap(), pushed);
+    eprintln!("second push to the TLS registry: {took:?}");
+}
+
+#[test]
+fn second_push_to_the_same_repository_reads_no_blob() {
+    let env = new_env("pushtwice");
+    let src = env.image("config");
+    env.rpod_ok(&["pull", "-q", &src]);
+    // Another registry, so the layers are made (and remembered) once.
+    let dest = format!("{}/{}", world().tls_registry(), repo("twice"));
+    env.rpod_ok(&["push", "-q", "--creds", &creds(), &src, &dest]);
+    let args = [
+        "--log-level",
+        "debug",
+        "push",
+        "--creds",
+        &creds(),
+        &src,
+        &dest,
+    ];
+    let out = env.rpod(&args);
+    let stderr = err(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("made blob") && !stderr.contains("uploading a blob"),
+        "{stderr}"
+    );
+    // The same destination under a new name of the same registry: the
+    // blobs made for the first are mounted from it.
+    let dest2 = format!("{}/{}", world().tls_registry(), repo("twice2"));
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "push",
+        "--creds",
+        &creds(),
+        &src,
+        &dest2,
+    ]);
+    let stderr = err(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("mounted from"), "{stderr}");
+    assert!(!stderr.contains("uploading a blob"), "{stderr}");
+    assert_eq!(
+        skopeo_inspect(&dest2, false)["Digest"],
+        skopeo_inspect(&dest, false)["Digest"]
+    );
+}
+
+#[test]
+fn format_decides_the_media_types() {
+    let env = env_with_alpine("pushfmt");
+    let src = env.image("alpine");
+    let reg = world().registry();
+    let v2 = format!("{reg}/{}", repo("v2s2"));
+    env.rpod_ok(&["push", "-q", "--format", "v2s2", &src, &v2]);
+    let m = skopeo_inspect(&v2, true);
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    skopeo_copy_verifies(&v2);
+
+    // A Docker schema2 image pushed as OCI.
+    let s2 = env.image("schema2");
+    env.rpod_ok(&["pull", "-q", &s2]);
+    let oci = format!("{reg}/{}", repo("oci"));
+    env.rpod_ok(&["push", "-q", "--format", "oci", &s2, &oci]);
+    let m = skopeo_inspect(&oci, true);
+    assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    skopeo_copy_verifies(&oci);
+    // The same blobs: only the manifest changed.
+    let src_m = skopeo_inspect(&s2, true);
+    assert_eq!(m["layers"][0]["digest"], src_m["layers"][0]["digest"]);
+
+    // zstd needs OCI.
+    let (code, e) = env.rpod_fail(&[
+        "push",
+        "--format",
+        "v2s2",
+        "--compression-format",
+        "zstd",
+        &src,
+        &v2,
+    ]);
+    assert_eq!(code, 125);
+    assert!(e.contains("zstd") && e.trim().lines().count() == 1, "{e}");
+}
+
+#[test]
+fn compression_format_zstd_recompresses_and_pulls_back() {
+    let env = env_with_alpine("pushzstd");
+    let src = env.image("alpine");
+    let dest = format!("{}/{}", world().registry(), repo("zstd"));
+    let digestfile = env.home.join("d");
+    env.rpod_ok(&[
+        "push",
+        "-q",
+        "--compression-format",
+        "zstd",
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &dest,
+    ]);
+    let m = skopeo_inspect(&dest, true);
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    skopeo_copy_verifies(&dest);
+    let other = new_env("pushzstdback");
+    other.rpod_ok(&["pull", "-q", &dest]);
+    assert_eq!(
+        digest_of(&other, &dest),
+        std::fs::read_to_string(&digestfile).unwrap()
+    );
+    let os = other.rpod_ok(&["run", "--rm", &dest, "cat", "/etc/os-release"]);
+    assert!(os.contains("ID=rpod-busybox"), "{os}");
+}
+
+#[test]
+fn wrong_credentials_fail_with_one_line() {
+    let env = env_with_alpine("pushcreds");
+    let dest = format!("{}/{}", world().tls_registry(), repo("creds"));
+    let (code, e) = env.rpod_fail(&[
+        "push",
+        "--creds",
+        "rpoduser:wrong",
+        &env.image("alpine"),
+        &dest,
+    ]);
+    assert_eq!(code, 125, "{e}");
+    let last = e.trim().lines().last().unwrap();
+    assert!(last.starts_with("Error: "), "{e}");
+    assert!(
+        last.contains("invalid username/password") && last.contains(world().tls_registry()),
+        "{e}"
+    );
+    assert!(!e.contains("wrong"), "the password in a message: {e}");
+    // Without credentials: told to log in.
+    let (code, e) = env.rpod_fail(&["push", &env.image("alpine"), &dest]);
+    assert_eq!(code, 125);
+    assert!(e.contains("rpod login"), "{e}");
+}
+
+#[test]
+fn a_registry_that_takes_no_push_fails_fast_and_clearly() {
+    let env = env_with_alpine("pushbad");
+    let bad = world().bad_registry();
+    let t0 = Instant::now();
+    let (code, e) = env.rpod_fail(&["push", &env.image("alpine"), &format!("{bad}/x/y")]);
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
+    assert_eq!(code, 125);
+    let last = e.trim().lines().last().unwrap();
+    assert!(last.contains(bad) && last.contains("501"), "{e}");
+}
+
+#[test]
+fn other_transports_and_bad_destinations_are_refused() {
+    let env = env_with_alpine("pushrefuse");
+    let src = env.image("alpine");
+    for (dest, what) in [
+        ("oci:/tmp/x", "oci transport"),
+        ("oci-archive:/tmp/x.tar", "oci-archive transport"),
+        ("docker-archive:/tmp/x.tar", "docker-archive transport"),
+        ("dir:/tmp/x", "dir transport"),
+    ] {
+        let (code, e) = env.rpod_fail(&["push", &src, dest]);
+        assert_eq!(code, 125);
+        assert!(e.contains(what) && e.trim().lines().count() == 1, "{e}");
+    }
+    let digest = format!("{}/a@sha256:{}", world().registry(), "0".repeat(64));
+    let (code, e) = env.rpod_fail(&["push", &src, &digest]);
+    assert_eq!(code, 125);
+    assert!(e.contains("not a digest"), "{e}");
+    let (code, e) = env.rpod_fail(&["push", "no-such-image", &digest]);
+    assert_eq!(code, 125);
+    assert!(e.contains("no-such-image"), "{e}");
+}
+
+#[test]
+fn search_lists_catalog_matches_and_tags() {
+    let env = new_env("search");
+    let reg = world().registry();
+    let out = env.rpod_ok(&["search", &format!("{reg}/alpine")]);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("NAME") && header.trim_end().ends_with("DESCRIPTION"),
+        "{out}"
+    );
+    let names: Vec<&str> = lines
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    for n in ["alpine", "alpine-plain", "alpine-zstd", "library/alpine"] {
+        assert!(names.contains(&format!("{reg}/{n}").as_str()), "{n}: {out}");
+    }
+    assert!(names.iter().all(|n| n.contains("alpine")), "{out}");
+    // A term without a registry searches the unqualified-search registries.
+    let short = env.rpod_ok(&["image", "search", "--format", "{{.Name}}", "alpine-zst"]);
+    assert_eq!(short.trim(), format!("{reg}/alpine-zstd"));
+    let one = env.rpod_ok(&[
+        "search",
+        "--limit",
+        "1",
+        "--format",
+        "{{.Name}}",
+        &format!("{reg}/"),
+    ]);
+    assert_eq!(one.lines().count(), 1, "{one}");
+    // Tags.
+    let tags = env.rpod_ok(&["search", "--list-tags", &format!("{reg}/alpine")]);
+    let rows: Vec<Vec<&str>> = tags
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "TAG"], "{tags}");
+    assert!(
+        rows.contains(&vec![format!("{reg}/alpine").as_str(), "latest"]),
+        "{tags}"
+    );
+    assert!(
+        rows.contains(&vec![format!("{reg}/alpine").as_str(), "3"]),
+        "{tags}"
+    );
+    // JSON, with podman's keys.
+    let j: serde_json::Value = serde_json::from_str(&env.rpod_ok(&[
+        "search",
+        "--format",
+        "json",
+        &format!("{reg}/alpine-plain"),
+    ]))
+    .unwrap();
+    assert_eq!(j[0]["Name"], format!("{reg}/alpine-plain"));
+    assert_eq!(j[0]["Index"], reg);
+    for k in ["Description", "Stars", "Official", "Automated", "Tag"] {
+        assert!(j[0].get(k).is_some(), "{k}: {j}");
+    }
+    // Filters: nothing on a plain registry is official.
+    let none = env.rpod_ok(&[
+        "search",
+        "--filter",
+        "is-official=true",
+        &format!("{reg}/alpine"),
+    ]);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    let (code, e) = env.rpod_fail(&["search", "--filter", "color=blue", "alpine"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("color=blue"), "{e}");
+    let (code, e) = env.rpod_fail(&["search", "--list-tags", "alpine"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("fully qualified"), "{e}");
+}
