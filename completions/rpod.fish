@@ -47,6 +47,8 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "rmi" -d 'Remove images fr
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "tag" -d 'Add names to a local image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "untag" -d 'Remove names from a local image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "login" -d 'Log in to a container registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "logout" -d 'Log out of a container registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "run" -d 'Run a command in a new container'
@@ -170,29 +172,31 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
@@ -322,6 +326,63 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
+v2s2\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l compression-format -d 'Compress layers with this algorithm: gzip or zstd (default: as stored)' -r -f -a "gzip\t''
+zstd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l compress -d 'Compress layers (for the dir: transport; registry layers are always compressed)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Print nothing on the way'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l format -d 'Format the results with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l limit -d 'The most results per registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l list-tags -d 'List the tags of the repository TERM'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -329,7 +390,66 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "untag" -d 'Remove names from an image'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show images as JSON'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
+v2s2\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l compression-format -d 'Compress layers with this algorithm: gzip or zstd (default: as stored)' -r -f -a "gzip\t''
+zstd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l compress -d 'Compress layers (for the dir: transport; registry layers are always compressed)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s q -l quiet -d 'Print nothing on the way'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l format -d 'Format the results with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l limit -d 'The most results per registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l list-tags -d 'List the tags of the repository TERM'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s u -l username -d 'Username' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s p -l password -d 'Password (visible in the process list: prefer --password-stdin)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
@@ -1877,39 +1997,41 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
@@ -1917,6 +2039,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "untag" -d 'Remove names from an image'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Show images as JSON'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "create" -d 'Create a container'

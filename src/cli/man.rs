@@ -424,6 +424,8 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-image-inspect.1.txt"),
     ),
     Doc::new("image prune", include_str!("man/rpod-image-prune.1.txt")),
+    Doc::new("push", include_str!("man/rpod-push.1.txt")),
+    Doc::new("search", include_str!("man/rpod-search.1.txt")),
     Doc::new("login", include_str!("man/rpod-login.1.txt")),
     Doc::new("logout", include_str!("man/rpod-logout.1.txt")),
     Doc::new("run", include_str!("man/rpod-run.1.txt")).with_exit_status(RUN_EXIT),

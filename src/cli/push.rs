@@ -285,8 +285,8 @@ pub fn search_cmd(g: &GlobalOpts, a: &SearchArgs) -> Result<()> {
         .iter()
         .filter(|r| {
             r.stars >= filter.stars
-                && filter.official.is_none_or(|o| o == r.official)
-                && filter.automated.is_none_or(|o| o == r.automated)
+                && filter.official.map_or(true, |o| o == r.official)
+                && filter.automated.map_or(true, |o| o == r.automated)
         })
         .collect();
     let ok = |b: bool| if b { "[OK]" } else { "" };
