@@ -895,6 +895,8 @@ where
 }
 
 const CHUNK: usize = 1 << 20;
+/// How long an upload may make no progress (or wait for its answer).
+const STALL: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// One upload into the session at `location`: one PATCH streaming what `produce` writes
 /// on a blocking thread, then PUT ?digest= with the digest `produce` found
@@ -927,15 +929,17 @@ where
         r
     });
     let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let body = ChannelBody {
         rx,
         sent: sent.clone(),
+        finished: finished.clone(),
     };
     let req = client
         .authorize(
             client
                 .transport
-                .client
+                .upload_client()?
                 .patch(location.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream"),
         )
@@ -945,17 +949,38 @@ where
     let send = req.send();
     tokio::pin!(send);
     let mut shown = 0;
+    // No read timeout on this client: a stall is what is watched for
+    // instead (nothing sent for STALL, or no answer for STALL once all is).
+    let mut last_progress = std::time::Instant::now();
     let resp = loop {
         tokio::select! {
-            r = &mut send => break r,
+            r = &mut send => break Some(r),
             _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
                 let n = sent.load(Ordering::Relaxed);
-                bar.advance(n - shown);
-                shown = n;
+                if n != shown {
+                    bar.advance(n - shown);
+                    shown = n;
+                    last_progress = std::time::Instant::now();
+                } else if last_progress.elapsed() > STALL {
+                    break None;
+                }
             }
         }
     };
     bar.advance(sent.load(Ordering::Relaxed) - shown);
+    let Some(resp) = resp else {
+        producer.abort();
+        let what = if finished.load(Ordering::Relaxed) {
+            "no answer"
+        } else {
+            "nothing could be sent"
+        };
+        return Err(anyhow::Error::new(super::client::TransientError(format!(
+            "uploading to {}: {what} for {} s",
+            client.registry,
+            STALL.as_secs()
+        ))));
+    };
     let made = producer
         .await
         .map_err(|e| anyhow!("the blob writer failed: {e}"))?;
@@ -1045,6 +1070,8 @@ impl Write for ChannelWriter {
 struct ChannelBody {
     rx: tokio::sync::mpsc::Receiver<Chunk>,
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// All of it went.
+    finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl http_body::Body for ChannelBody {
@@ -1064,7 +1091,11 @@ impl http_body::Body for ChannelBody {
                 Poll::Ready(Some(Ok(http_body::Frame::data(b))))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                self.finished
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }
