@@ -405,3 +405,110 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    /// A plain-HTTP Bearer registry stub on loopback: `/v2/` answers 401
+    /// with a challenge, `/token` gives a token to alice:pw only; every
+    /// request line is logged. TLS hellos (tried first) are dropped.
+    fn bearer_stub() -> (String, Arc<Mutex<Vec<String>>>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { break };
+                let mut buf = Vec::new();
+                let mut b = [0u8; 4096];
+                while let Ok(n) = c.read(&mut b) {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&b[..n]);
+                    if buf[0] == 0x16 || buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                if buf.is_empty() || buf[0] == 0x16 {
+                    continue;
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_string();
+                use base64::Engine;
+                let alice = base64::engine::general_purpose::STANDARD.encode("alice:pw");
+                let (status, extra, body) = if line.starts_with("GET /token") {
+                    if head.contains(&alice) {
+                        ("200 OK", String::new(), r#"{"access_token":"T0K"}"#)
+                    } else {
+                        ("401 Unauthorized", String::new(), "")
+                    }
+                } else {
+                    (
+                        "401 Unauthorized",
+                        format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\"\r\n"),
+                        "",
+                    )
+                };
+                log2.lock().unwrap().push(line);
+                let _ = c.write_all(
+                    format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        (format!("127.0.0.1:{port}"), log)
+    }
+
+    #[test]
+    fn one_token_for_every_scope_a_push_needs() {
+        let (reg, log) = bearer_stub();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (t, ping) = rt
+            .block_on(Transport::connect(&reg, false, Some(false), None))
+            .unwrap();
+        let c = challenges_of(&ping).into_iter().next().unwrap();
+        let scopes = vec![
+            "repository:team/app:pull,push".to_string(),
+            "repository:library/alpine:pull".to_string(),
+        ];
+        let tok = rt
+            .block_on(fetch_token(&t, &c, Some(("alice", "pw")), &scopes))
+            .unwrap();
+        assert_eq!(tok, "T0K");
+        let line = log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.starts_with("GET /token"))
+            .cloned()
+            .unwrap();
+        assert!(
+            line.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush&scope=repository%3Alibrary%2Falpine%3Apull")
+                && line.contains("service=stub")
+                && line.contains("account=alice")
+                && !line.contains("pw"),
+            "{line}"
+        );
+        // Refused credentials are an Unauthorized naming the registry.
+        let e = rt
+            .block_on(fetch_token(&t, &c, Some(("alice", "nope")), &scopes))
+            .unwrap_err()
+            .into_anyhow();
+        let u = e.downcast_ref::<Unauthorized>().expect("Unauthorized");
+        assert!(
+            u.0.contains(&reg) && u.0.contains("invalid username/password"),
+            "{u}"
+        );
+    }
+}
