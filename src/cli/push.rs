@@ -328,7 +328,8 @@ pub fn search_cmd(g: &GlobalOpts, a: &SearchArgs) -> Result<()> {
     };
     let t = Template::parse(&fmt)?;
     let mut lines = Vec::new();
-    if t.table {
+    // podman prints nothing at all, not even the header, when nothing matched.
+    if t.table && !rows.is_empty() {
         lines.push(t.header(&|f| match f {
             "Name" => Some("NAME"),
             "Description" => Some("DESCRIPTION"),
