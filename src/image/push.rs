@@ -615,7 +615,7 @@ impl Ctx<'_> {
                 let (digest, size, diff_id) =
                     (p.orig_digest.clone(), p.orig_size, p.orig_diff_id.clone());
                 let bar = self.progress.blob(&digest, size);
-                upload(client, &*bar, move |out| {
+                upload(client, &*bar, Some(&p.orig_digest), move |out| {
                     copy_verified(&path, &digest, size, out)?;
                     Ok(MadeBlob {
                         digest: digest.clone(),
@@ -660,7 +660,7 @@ impl Ctx<'_> {
                 p.orig_size,
                 p.orig_diff_id.clone(),
             );
-            upload(client, &*bar, move |out| {
+            upload(client, &*bar, None, move |out| {
                 let f = std::fs::File::open(&path)
                     .with_context(|| format!("opening blob {digest}"))?;
                 let f = std::io::BufReader::with_capacity(CHUNK, f.take(size));
@@ -687,7 +687,7 @@ impl Ctx<'_> {
                 );
             }
             let dir = self.store.layer_dir(&p.chain_id);
-            upload(client, &*bar, move |out| {
+            upload(client, &*bar, None, move |out| {
                 make_blob(want, out, |w| write_layer_tar(&dir, w))
             })
             .await?
@@ -837,9 +837,18 @@ fn location_of(resp: &reqwest::Response) -> Result<reqwest::Url> {
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| anyhow!("the registry's upload answer has no Location"))?;
-    resp.url()
+    let u = resp
+        .url()
         .join(loc)
-        .map_err(|e| anyhow!("the registry's upload Location {loc:?} is not a URL: {e}"))
+        .map_err(|e| anyhow!("the registry's upload Location {loc:?} is not a URL: {e}"))?;
+    // The credentials go with the upload: only to the registry itself.
+    if u.origin() != resp.url().origin() {
+        bail!(
+            "the registry sends the upload elsewhere ({}): refused",
+            u.origin().ascii_serialization()
+        );
+    }
+    Ok(u)
 }
 
 fn with_digest(location: &reqwest::Url, digest: &str) -> reqwest::Url {
@@ -867,8 +876,14 @@ fn is_transient(e: &anyhow::Error) -> bool {
 }
 
 /// Upload what `produce` writes, retrying transient failures (a producer
-/// must write the same bytes each time).
-async fn upload<F>(client: &RegistryClient, bar: &dyn BlobProgress, produce: F) -> Result<MadeBlob>
+/// must write the same bytes each time). A blob whose digest is known goes
+/// in one PUT; one made on the way in a PATCH, then a PUT with its digest.
+async fn upload<F>(
+    client: &RegistryClient,
+    bar: &dyn BlobProgress,
+    digest: Option<&str>,
+    produce: F,
+) -> Result<MadeBlob>
 where
     F: Fn(&mut dyn Write) -> Result<MadeBlob> + Send + Sync + Clone + 'static,
 {
@@ -881,7 +896,7 @@ where
         let produce = produce.clone();
         // Retried on its own: only a failed stream starts over here.
         let location = start_upload(client).await?;
-        match upload_stream(client, location, bar, move |w| produce(w)).await {
+        match upload_stream(client, location, digest, bar, move |w| produce(w)).await {
             Ok(m) => return Ok(m),
             Err(e) if attempt < TRIES && is_transient(&e) => {
                 debug!("uploading: {e:#}; retrying ({attempt}/{TRIES})");
@@ -898,12 +913,14 @@ const CHUNK: usize = 1 << 20;
 /// How long an upload may make no progress (or wait for its answer).
 const STALL: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// One upload into the session at `location`: one PATCH streaming what `produce` writes
-/// on a blocking thread, then PUT ?digest= with the digest `produce` found
-/// (the registry checks it too).
+/// One upload into the session at `location` of what `produce` writes on a
+/// blocking thread: one PUT ?digest= when the digest is known, else one
+/// PATCH, then PUT ?digest= with the digest `produce` found. The registry
+/// checks the digest too.
 async fn upload_stream<F>(
     client: &RegistryClient,
     location: reqwest::Url,
+    known_digest: Option<&str>,
     bar: &dyn BlobProgress,
     produce: F,
 ) -> Result<MadeBlob>
@@ -935,14 +952,13 @@ where
         sent: sent.clone(),
         finished: finished.clone(),
     };
+    let uploads = client.transport.upload_client()?;
+    let start = match known_digest {
+        Some(d) => uploads.put(with_digest(&location, d)),
+        None => uploads.patch(location.clone()),
+    };
     let req = client
-        .authorize(
-            client
-                .transport
-                .upload_client()?
-                .patch(location.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream"),
-        )
+        .authorize(start.header(reqwest::header::CONTENT_TYPE, "application/octet-stream"))
         .await
         .map_err(FetchError::into_anyhow)?
         .body(reqwest::Body::wrap(body));
@@ -997,6 +1013,14 @@ where
     };
     let (resp, made) = resp;
     let s = resp.status().as_u16();
+    if known_digest.is_some() {
+        // Monolithic: that PUT was the last request.
+        if known_digest != Some(made.digest.as_str()) {
+            bail!("uploading: wrote {} for {known_digest:?}", made.digest);
+        }
+        expect_status(client, resp, &[201, 204]).await?;
+        return Ok(made);
+    }
     if s != 202 && s != 204 {
         let u = resp.url().to_string();
         let body = read_bounded(resp, MAX_SMALL_BODY, "an error answer", true)

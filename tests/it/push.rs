@@ -188,16 +188,20 @@ fn second_push_to_the_same_repository_reads_no_blob() {
     // Another registry, so the layers are made (and remembered) once.
     let dest = format!("{}/{}", world().tls_registry(), repo("twice"));
     env.rpod_ok(&["push", "-q", "--creds", &creds(), &src, &dest]);
-    let args = [
-        "--log-level",
-        "debug",
-        "push",
-        "--creds",
-        &creds(),
-        &src,
-        &dest,
-    ];
-    let out = env.rpod(&args);
+    // Logged in, the credentials come from auth.json.
+    let w = world();
+    let login = env.rpod_stdin(
+        &[
+            "login",
+            "-u",
+            w.get("REG_USER"),
+            "--password-stdin",
+            w.tls_registry(),
+        ],
+        w.get("REG_PASS").as_bytes(),
+    );
+    assert!(login.status.success(), "{}", err(&login));
+    let out = env.rpod(&["--log-level", "debug", "push", &src, &dest]);
     let stderr = err(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -446,4 +450,78 @@ fn search_lists_catalog_matches_and_tags() {
     let (code, e) = env.rpod_fail(&["search", "--list-tags", "alpine"]);
     assert_eq!(code, 125);
     assert!(e.contains("fully qualified"), "{e}");
+}
+
+#[test]
+fn stored_blobs_are_pushed_as_they_are_and_checked() {
+    let env = env_with_alpine("pushstored");
+    let src = env.image("alpine");
+    // The layer blob as the registry serves it, put in the store as rpod
+    // keeps the blobs it is given whole.
+    let layer = skopeo_inspect(&src, true)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = Command::new("curl")
+        .args([
+            "-sf",
+            &format!("http://{src}/blobs/{layer}").replace("/alpine/", "/v2/alpine/"),
+        ])
+        .output()
+        .unwrap();
+    assert!(blob.status.success() && !blob.stdout.is_empty());
+    let path = store_root(&env)
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    std::fs::write(&path, &blob.stdout).unwrap();
+    let st = Command::new("chown")
+        .arg(format!("{}:", world().user()))
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // Nothing to mount from on the TLS registry: the stored blob is
+    // uploaded as it is, so the manifest and its digest stay the same.
+    let dest = format!("{}/{}", world().tls_registry(), repo("stored"));
+    let digestfile = env.home.join("d");
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "push",
+        "--creds",
+        &creds(),
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &dest,
+    ]);
+    let stderr = err(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("uploading a blob"), "{stderr}");
+    assert!(!stderr.contains("made blob"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&digestfile).unwrap(),
+        digest_of(&env, &src)
+    );
+    skopeo_copy_verifies(&dest);
+
+    // A stored blob that no longer matches its digest is not pushed, and
+    // neither is the manifest.
+    let mut bad = blob.stdout.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(&path, &bad).unwrap();
+    // Forget that the TLS registry has it now (else it is mounted from there).
+    std::fs::remove_file(store_root(&env).join("cache/blob-info-v1.json")).unwrap();
+    let dest2 = format!("{}/{}", world().tls_registry(), repo("damaged"));
+    let (code, e) = env.rpod_fail(&["push", "--creds", &creds(), &src, &dest2]);
+    assert_eq!(code, 125);
+    assert!(e.contains("damaged") && e.contains(&layer), "{e}");
+    let out = Command::new("skopeo")
+        .args(["inspect", "--creds", &creds(), "--cert-dir", &tls_certs()])
+        .arg(format!("docker://{dest2}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a manifest was pushed");
 }
