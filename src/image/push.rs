@@ -11,8 +11,9 @@
 //! one is there (stored blobs are checked against their digest while they
 //! stream) and is otherwise made again from the unpacked layer: its tar is
 //! written from the layer dir (whiteouts and opaque dirs back in the tar
-//! form) and compressed. That tar is not byte-identical to the original one,
-//! so its diff id differs and the config pushed carries the new diff ids.
+//! form, `user.*` xattrs as PAX records) and compressed. That tar is not
+//! byte-identical to the original one, so its diff id differs and the
+//! config pushed carries the new diff ids.
 //! What was made is remembered in `ROOT/cache/blob-info-v1.json` (digest,
 //! size, diff id, and the repositories that have it, as containers/image's
 //! blob-info cache), so the next push of the image finds it at the
@@ -1291,6 +1292,7 @@ fn tar_dir(
                 .with_context(|| format!("opening {path}"))?
                 .into();
                 let mut h = header(&st, tar::EntryType::Directory, 0);
+                user_xattrs(b, &sub, &path)?;
                 b.append_data(&mut h, format!("{path}/"), std::io::empty())?;
                 let opaque = OPAQUE_XATTRS.iter().any(|x| {
                     matches!(crate::sys::fsx::fgetxattr(sub.as_fd(), x), Ok(Some(v)) if v == b"y")
@@ -1322,6 +1324,7 @@ fn tar_dir(
                 .into();
                 let size = st.st_size as u64;
                 let mut h = header(&st, tar::EntryType::Regular, size);
+                user_xattrs(b, &f, &path)?;
                 b.append_data(
                     &mut h,
                     &path,
@@ -1365,6 +1368,31 @@ fn tar_dir(
             }
             _ => debug!("{path}: a socket or unknown file type; not in the tar"),
         }
+    }
+    Ok(())
+}
+
+/// The `user.*` xattrs of a file or dir (the ones unpacking keeps), as
+/// the PAX records of its coming entry; never the store's own overlay
+/// metadata. Symlinks and special files can't carry `user.*` xattrs.
+fn user_xattrs(b: &mut tar::Builder<&mut dyn Write>, f: &std::fs::File, path: &str) -> Result<()> {
+    use std::os::fd::AsFd;
+    const STORE: [&str; 3] = ["user.overlay.", "user.fuseoverlayfs.", "user.containers."];
+    let names = crate::sys::fsx::flistxattr(f.as_fd())
+        .with_context(|| format!("listing the xattrs of {path}"))?;
+    let mut recs = Vec::new();
+    for n in names {
+        if !n.starts_with("user.") || STORE.iter().any(|p| n.starts_with(p)) {
+            continue;
+        }
+        if let Some(v) = crate::sys::fsx::fgetxattr(f.as_fd(), &n)
+            .with_context(|| format!("reading xattr {n} of {path}"))?
+        {
+            recs.push((format!("SCHILY.xattr.{n}"), v));
+        }
+    }
+    if !recs.is_empty() {
+        b.append_pax_extensions(recs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
     }
     Ok(())
 }
@@ -1482,6 +1510,13 @@ mod tests {
         std::fs::write(root.join("etc/hello"), b"world").unwrap();
         std::fs::hard_link(root.join("etc/hello"), root.join("etc/again")).unwrap();
         std::os::unix::fs::symlink("../etc/hello", root.join("etc/sub/l")).unwrap();
+        {
+            use std::os::fd::AsFd;
+            let f = std::fs::File::open(root.join("etc/hello")).unwrap();
+            crate::sys::fsx::fsetxattr(f.as_fd(), "user.note", b"hi").unwrap();
+            let d = std::fs::File::open(root.join("etc/sub")).unwrap();
+            crate::sys::fsx::fsetxattr(d.as_fd(), "user.overlay.opaque", b"y").unwrap();
+        }
         let mk = |c| {
             let mut out = Vec::new();
             let m = make_blob(c, &mut out, |w| write_layer_tar(root, w)).unwrap();
@@ -1504,15 +1539,24 @@ mod tests {
                 .unwrap();
             assert_eq!(m1.diff_id, crate::storage::sha256_digest(&plain));
             let mut a = tar::Archive::new(&plain[..]);
+            let mut xattrs = Vec::new();
             let entries: Vec<(String, tar::EntryType)> = a
                 .entries()
                 .unwrap()
                 .map(|e| {
-                    let e = e.unwrap();
-                    (
-                        e.path().unwrap().display().to_string(),
-                        e.header().entry_type(),
-                    )
+                    let mut e = e.unwrap();
+                    let p = e.path().unwrap().display().to_string();
+                    if let Some(x) = e.pax_extensions().unwrap() {
+                        for r in x {
+                            let r = r.unwrap();
+                            xattrs.push((
+                                p.clone(),
+                                r.key().unwrap().to_string(),
+                                r.value_bytes().to_vec(),
+                            ));
+                        }
+                    }
+                    (p, e.header().entry_type())
                 })
                 .collect();
             assert_eq!(
@@ -1522,8 +1566,19 @@ mod tests {
                     ("etc/again".into(), tar::EntryType::Regular),
                     ("etc/hello".into(), tar::EntryType::Link),
                     ("etc/sub/".into(), tar::EntryType::Directory),
+                    ("etc/sub/.wh..wh..opq".into(), tar::EntryType::Regular),
                     ("etc/sub/l".into(), tar::EntryType::Symlink),
                 ]
+            );
+            // The user xattr travels (on the first of the two links); the
+            // store's overlay metadata does not.
+            assert_eq!(
+                xattrs,
+                vec![(
+                    "etc/again".to_string(),
+                    "SCHILY.xattr.user.note".to_string(),
+                    b"hi".to_vec()
+                )]
             );
         }
     }
