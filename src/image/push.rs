@@ -838,12 +838,16 @@ fn location_of(resp: &reqwest::Response) -> Result<reqwest::Url> {
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| anyhow!("the registry's upload answer has no Location"))?;
-    let u = resp
-        .url()
+    resolve_location(resp.url(), loc)
+}
+
+/// `loc` resolved against `base`; the credentials go with the upload, so
+/// only to the registry itself: another origin is refused.
+fn resolve_location(base: &reqwest::Url, loc: &str) -> Result<reqwest::Url> {
+    let u = base
         .join(loc)
         .map_err(|e| anyhow!("the registry's upload Location {loc:?} is not a URL: {e}"))?;
-    // The credentials go with the upload: only to the registry itself.
-    if u.origin() != resp.url().origin() {
+    if u.origin() != base.origin() {
         bail!(
             "the registry sends the upload elsewhere ({}): refused",
             u.origin().ascii_serialization()
@@ -1482,6 +1486,26 @@ mod tests {
         );
         assert!(Destination::parse("localhost:5000/a@sha256:0000000000000000000000000000000000000000000000000000000000000000").is_err());
         assert!(Destination::parse("docker://Not A Ref").is_err());
+    }
+
+    #[test]
+    fn upload_locations_stay_on_the_registry() {
+        let base = reqwest::Url::parse("https://localhost:5443/v2/a/blobs/uploads/").unwrap();
+        let u = resolve_location(&base, "/v2/a/blobs/uploads/123?_state=x").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://localhost:5443/v2/a/blobs/uploads/123?_state=x"
+        );
+        assert!(resolve_location(&base, "https://localhost:5443/v2/a/blobs/uploads/1").is_ok());
+        for evil in [
+            "http://localhost:5443/v2/a/blobs/uploads/1",
+            "https://localhost:5444/x",
+            "https://169.254.169.254/latest",
+            "//elsewhere.example/x",
+        ] {
+            let e = resolve_location(&base, evil).unwrap_err().to_string();
+            assert!(e.contains("elsewhere"), "{evil}: {e}");
+        }
     }
 
     #[test]
