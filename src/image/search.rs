@@ -70,7 +70,14 @@ pub fn search(opts: &Options, term: &str, so: &SearchOptions) -> Result<Vec<Sear
     for reg in &registries {
         match rt.block_on(search_registry(&conf, reg, &query, so)) {
             Ok(mut r) => out.append(&mut r),
-            Err(e) => errors.push(format!("{reg}: {e:#}")),
+            Err(e) => {
+                let e = format!("{e:#}");
+                errors.push(if e.starts_with(reg.as_str()) {
+                    e
+                } else {
+                    format!("{reg}: {e}")
+                });
+            }
         }
     }
     if out.is_empty() && !errors.is_empty() {
