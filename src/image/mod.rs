@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod client;
+mod layer_tar;
 mod local;
 mod login;
 mod manifest;
