@@ -525,3 +525,90 @@ fn stored_blobs_are_pushed_as_they_are_and_checked() {
         .unwrap();
     assert!(!out.status.success(), "a manifest was pushed");
 }
+
+#[test]
+fn two_pushes_of_one_image_at_once_both_complete() {
+    let env = new_env("pushconc");
+    let src = env.image("layers");
+    env.rpod_ok(&["pull", "-q", &src]);
+    // The TLS registry has none of the blobs: both remake and upload them.
+    let dest = format!("{}/{}", world().tls_registry(), repo("conc"));
+    let c = creds();
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            let df = env.home.join(format!("d{i}"));
+            env.cmd(&[
+                "push",
+                "-q",
+                "--creds",
+                &c,
+                "--digestfile",
+                df.to_str().unwrap(),
+                &src,
+                &dest,
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", err(&out));
+    }
+    let d0 = std::fs::read_to_string(env.home.join("d0")).unwrap();
+    assert_eq!(d0, std::fs::read_to_string(env.home.join("d1")).unwrap());
+    assert_eq!(skopeo_inspect(&dest, false)["Digest"], d0.as_str());
+    skopeo_copy_verifies(&dest);
+}
+
+#[test]
+fn a_killed_push_leaves_no_manifest_and_the_next_one_completes() {
+    let env = new_env("pushkill");
+    let src = env.image("layers");
+    env.rpod_ok(&["pull", "-q", &src]);
+    let dest = format!("{}/{}", world().tls_registry(), repo("kill"));
+    let mut child = env
+        .cmd(&["push", "-q", "--creds", &creds(), &src, &dest])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // runuser is our child and rpod its: kill rpod, by its pid.
+    let pid = child.id();
+    let kids =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for k in kids.split_whitespace() {
+        let _ = Command::new("kill").args(["-KILL", k]).status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Whatever it got to: a manifest at the destination is a whole image.
+    let mut c = Command::new("skopeo");
+    c.args(["inspect", "--creds", &creds(), "--cert-dir", &tls_certs()])
+        .arg(format!("docker://{dest}"));
+    if c.output().unwrap().status.success() {
+        skopeo_copy_verifies(&dest);
+    }
+    // The store is intact and the next push completes.
+    let digestfile = env.home.join("d");
+    env.rpod_ok(&[
+        "push",
+        "-q",
+        "--creds",
+        &creds(),
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &src,
+        &dest,
+    ]);
+    assert_eq!(
+        skopeo_inspect(&dest, false)["Digest"],
+        std::fs::read_to_string(&digestfile).unwrap().as_str()
+    );
+    skopeo_copy_verifies(&dest);
+    assert!(
+        env.store_entries("tmp").is_empty(),
+        "{:?}",
+        env.store_entries("tmp")
+    );
+}
