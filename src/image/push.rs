@@ -45,8 +45,10 @@ const TRIES: u32 = 3;
 const MAX_PARALLEL_BLOBS: usize = 4;
 /// The most of a registry's answer to an upload or manifest request that is read.
 const MAX_SMALL_BODY: u64 = 1 << 20;
+/// How many repositories a blob is tried to be mounted from.
+const MAX_MOUNT_SOURCES: usize = 3;
 /// How many other repositories a push asks a token for, to mount from.
-const MAX_MOUNT_SOURCES: usize = 4;
+const MAX_SCOPED_SOURCES: usize = 8;
 
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -384,31 +386,46 @@ fn push_to_registry(
         p.want.layer_media_type(format)?;
     }
 
-    // Repositories of the same registry that have the image's blobs: its
-    // own names, and where earlier pushes put them.
-    let mut sources: BTreeSet<String> = BTreeSet::new();
+    // Where each blob may be mounted from: repositories of the same
+    // registry, the image's own names for its own blobs, and where earlier
+    // pushes put a blob. The token is asked for all of them at once.
     let same_registry = |n: &str| -> Option<String> {
         let r = Reference::parse(n).ok()?;
         (r.registry == dest.registry && r.repository != dest.repository).then_some(r.repository)
     };
-    for n in rec.names.iter().chain(rec.repo_digests.iter()) {
-        if let Some(repo) = same_registry(n) {
-            sources.insert(repo);
-        }
-    }
+    let own: Vec<String> = rec
+        .names
+        .iter()
+        .chain(rec.repo_digests.iter())
+        .filter_map(|n| same_registry(n))
+        .collect();
+    let mut mount_from: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in &plans {
-        for d in [Some(&p.orig_digest), p.made.as_ref().map(|m| &m.digest)]
-            .into_iter()
-            .flatten()
-        {
-            for loc in info.locations.get(d).into_iter().flatten() {
-                if let Some(repo) = same_registry(loc) {
-                    sources.insert(repo);
+        let mut add = |d: &str, extra: &[String]| {
+            let repos = mount_from.entry(d.to_string()).or_default();
+            let known = info.locations.get(d).into_iter().flatten();
+            for r in extra
+                .iter()
+                .cloned()
+                .chain(known.filter_map(|l| same_registry(l)))
+            {
+                if !repos.contains(&r) && repos.len() < MAX_MOUNT_SOURCES {
+                    repos.push(r);
                 }
             }
+        };
+        add(&p.orig_digest, &own);
+        if let Some(m) = &p.made {
+            add(&m.digest, &[]);
         }
     }
-    let sources: Vec<String> = sources.into_iter().take(MAX_MOUNT_SOURCES).collect();
+    let mut sources: BTreeSet<String> = mount_from.values().flatten().cloned().collect();
+    while sources.len() > MAX_SCOPED_SOURCES {
+        sources.pop_last();
+    }
+    mount_from
+        .values_mut()
+        .for_each(|v| v.retain(|r| sources.contains(r)));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -425,7 +442,7 @@ fn push_to_registry(
     };
     let ctx = Ctx {
         store,
-        sources: &sources,
+        mount_from: &mount_from,
         progress,
     };
     let (report, learnt) = rt.block_on(async {
@@ -464,7 +481,8 @@ fn push_to_registry(
 
 struct Ctx<'a> {
     store: &'a Store,
-    sources: &'a [String],
+    /// blob digest -> repositories to try to mount it from.
+    mount_from: &'a BTreeMap<String, Vec<String>>,
     progress: &'a dyn PushProgress,
 }
 
@@ -721,7 +739,7 @@ impl Ctx<'_> {
             client.transport.base(),
             client.repository
         );
-        for from in self.sources {
+        for from in self.mount_from.get(digest).into_iter().flatten() {
             let resp = client
                 .send(|| {
                     client
