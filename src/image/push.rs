@@ -338,6 +338,9 @@ fn push_to_registry(
     if settings.blocked {
         bail!("registry {} is blocked in registries.conf", dest.registry);
     }
+    // Keeps `rmi`'s garbage collection off the blobs and layer dirs this
+    // push reads, should the image be removed meanwhile.
+    let _hold = store.hold_layers()?;
     let manifest_bytes = store
         .read_blob(&rec.digest)
         .context("reading the image's manifest")?;
