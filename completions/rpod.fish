@@ -49,6 +49,10 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "untag" -d 'Remove names f
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "image" -d 'Manage images'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "push" -d 'Push an image to a registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "history" -d 'Show the history of an image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "login" -d 'Log in to a container registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "logout" -d 'Log out of a container registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "run" -d 'Run a command in a new container'
@@ -70,6 +74,7 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "mount" -d 'Mount a contai
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "container" -d 'Manage containers'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "volume" -d 'Manage volumes'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "version" -d 'Show version information'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "info" -d 'Show how rpod is set up on this machine'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
@@ -172,31 +177,37 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
@@ -383,6 +394,119 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s o -l output -d 'Write to this file (or directory, for oci-dir and docker-dir) instead of standard output' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l format -d 'Archive format: docker-archive, oci-archive, oci-dir or docker-dir' -r -f -a "docker-archive\t''
+oci-archive\t''
+oci-dir\t''
+docker-dir\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s m -l multi-image-archive -d 'Save several images in one archive (docker-archive only)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l compress -d 'Compress the layers (oci-dir and docker-dir only)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l uncompressed -d 'Accept uncompressed layers with the OCI formats (they always are; accepted for podman\'s sake)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'Read this archive (a file, an oci-dir or docker-dir directory, or an http(s) URL) instead of standard input' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s m -l message -d 'Commit message recorded in the image\'s history' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l arch -d 'Architecture of the image (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l os -d 'Operating system of the image (default: linux)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l variant -d 'Variant of the architecture' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l no-trunc -d 'Do not truncate the output'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Print only the ids'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l whatrequires -d 'Show the images built on this one'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -392,6 +516,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push an image to a registry'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tree" -d 'Show the layers of an image as a tree'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
 v2s2\t''
@@ -450,6 +580,88 @@ complete -c rpod -n "__fish_rpod_using_subcommand search" -l no-trunc -d 'Do not
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -s o -l output -d 'Write to this file (or directory, for oci-dir and docker-dir) instead of standard output' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l format -d 'Archive format: docker-archive, oci-archive, oci-dir or docker-dir' -r -f -a "docker-archive\t''
+oci-archive\t''
+oci-dir\t''
+docker-dir\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -s m -l multi-image-archive -d 'Save several images in one archive (docker-archive only)'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l compress -d 'Compress the layers (oci-dir and docker-dir only)'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l uncompressed -d 'Accept uncompressed layers with the OCI formats (they always are; accepted for podman\'s sake)'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -s i -l input -d 'Read this archive (a file, an oci-dir or docker-dir directory, or an http(s) URL) instead of standard input' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -s m -l message -d 'Commit message recorded in the image\'s history' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l arch -d 'Architecture of the image (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l os -d 'Operating system of the image (default: linux)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l variant -d 'Variant of the architecture' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l no-trunc -d 'Do not truncate the output'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -s q -l quiet -d 'Print only the ids'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s u -l username -d 'Username' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s p -l password -d 'Password (visible in the process list: prefer --password-stdin)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
@@ -494,8 +706,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand logout" -s V -l version -d 'Pr
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand run" -s v -l volume -d 'Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l mount -d 'Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
+tmpfs\t''
+ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l tmpfs -d 'Mount a tmpfs: CONTAINER_DIR[:OPTIONS]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s w -l workdir -d 'Working directory inside the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
@@ -568,8 +784,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s V -l version -d 'Print
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand create" -s v -l volume -d 'Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l mount -d 'Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
+tmpfs\t''
+ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l tmpfs -d 'Mount a tmpfs: CONTAINER_DIR[:OPTIONS]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s w -l workdir -d 'Working directory inside the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
@@ -710,7 +930,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand rm" -l registries-conf -d 'Pat
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s f -l force -d 'Stop and remove running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s i -l ignore -d 'Do not fail when a container does not exist'
-complete -c rpod -n "__fish_rpod_using_subcommand rm" -s v -l volumes -d 'Remove anonymous volumes too (accepted for compatibility)'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
@@ -975,8 +1195,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l volume -d 'Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l mount -d 'Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
+tmpfs\t''
+ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tmpfs -d 'Mount a tmpfs: CONTAINER_DIR[:OPTIONS]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s w -l workdir -d 'Working directory inside the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
@@ -1049,8 +1273,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s v -l volume -d 'Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l mount -d 'Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
+tmpfs\t''
+ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tmpfs -d 'Mount a tmpfs: CONTAINER_DIR[:OPTIONS]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s w -l workdir -d 'Working directory inside the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
@@ -1191,7 +1419,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s f -l force -d 'Stop and remove running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when a container does not exist'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s v -l volumes -d 'Remove anonymous volumes too (accepted for compatibility)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a template (e.g. \'{{.State.Status}}\') or \'json\'' -r
@@ -1407,6 +1635,209 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "create" -d 'Create a new volume'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "ls" -d 'List volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "inspect" -d 'Show volumes as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "rm" -d 'Remove volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "prune" -d 'Remove all unused volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "exists" -d 'Exit 0 if the volume exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "export" -d 'Write a volume\'s content to a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s d -l driver -d 'Volume driver: only local' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s l -l label -d 'Set a label on the volume: KEY=VALUE' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s o -l opt -d 'Driver options: type=tmpfs|none, device=…, o=uid=…,gid=…,size=…' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l ignore -d 'Do not fail when the volume exists already'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Show only the volumes that match: name, label, driver, scope, dangling, opt, until' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l format -d 'Pretty-print with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l noheading -d 'Do not print the header row'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only the volume names'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s a -l all -d 'Inspect all volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s t -l time -d 'Seconds to wait for those containers to stop before killing them (with --force)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the containers that use the volumes first'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l filter -d 'Remove only the unused volumes that match: label, until, …' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a new volume'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show volumes as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove all unused volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Exit 0 if the volume exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write a volume\'s content to a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand version" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
@@ -1997,41 +2428,46 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
@@ -2041,6 +2477,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove unused images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "push" -d 'Push an image to a registry'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "tree" -d 'Show the layers of an image as a tree'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "create" -d 'Create a container'
@@ -2058,6 +2500,16 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "top" -d 'Show the processes of a container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "port" -d 'List a container\'s published ports'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach to a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "create" -d 'Create a new volume'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "ls" -d 'List volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "inspect" -d 'Show volumes as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "rm" -d 'Remove volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "prune" -d 'Remove all unused volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "exists" -d 'Exit 0 if the volume exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "export" -d 'Write a volume\'s content to a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "spec" -d 'Write a default config.json'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "create" -d 'Create a container, stopped before its program'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "start" -d 'Run the program of a created container'

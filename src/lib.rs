@@ -1,10 +1,10 @@
 //! rpod: rootless, daemonless containers.
 //!
 //! The library: every concept lives in its own module (see README.md,
-//! "Where things live"). `src/main.rs` only calls [`cli::run`] and turns the
-//! result into an exit code; `src/bin/rpod-monitor.rs` runs the monitor loop
-//! from [`monitor`]. `unsafe` is denied crate-wide (`[lints]` in Cargo.toml)
-//! and allowed in [`sys`] only.
+//! "Where things live"). `src/main.rs` only calls [`cli::run`] and turns a
+//! failure into an exit code with [`cli::exit`]; `src/bin/rpod-monitor.rs`
+//! runs the monitor loop from [`monitor`]. `unsafe` is denied crate-wide
+//! (`[lints]` in Cargo.toml) and allowed in [`sys`] only.
 
 // rpod's records go through the `log` facade, like its dependencies'; the CLI
 // installs the logger (src/cli/logger.rs).
@@ -25,4 +25,7 @@ pub mod sys;
 pub mod systemd;
 pub mod time;
 pub mod userns;
+pub mod volume;
 pub mod xdg;
+
+pub use error::Error;

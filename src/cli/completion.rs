@@ -291,7 +291,7 @@ pub fn complete_cmd(g: &super::GlobalOpts, a: &CompleteArgs) -> Result<()> {
         }
     };
     let Some(req) = analyse(&words) else {
-        return Err(crate::error::exit_status(1));
+        return Err(super::exit::exit_status(1));
     };
     let root = match req.root.clone().or_else(|| g.root.clone()) {
         Some(r) => r,
@@ -314,6 +314,7 @@ pub enum Kind {
     Images,
     ContainersOrImages,
     Network,
+    Volumes,
 }
 
 /// Which containers make sense for the command.
@@ -505,6 +506,7 @@ fn positional_kind(path: &[String], arg: &Arg) -> Option<Kind> {
             _ => Filter::All,
         })),
         "IMAGE" => Some(Kind::Images),
+        "VOLUME" => Some(Kind::Volumes),
         // `inspect NAME…` takes either.
         "NAME" if leaf == "inspect" => Some(Kind::ContainersOrImages),
         _ => None,
@@ -543,6 +545,16 @@ pub fn candidates(root: &Path, req: &Request) -> Vec<String> {
             }
         }
         Kind::Images => out.extend(images(root, partial)),
+        // volume: the directory names under ROOT/volumes are the names.
+        Kind::Volumes => {
+            if let Ok(rd) = std::fs::read_dir(root.join("volumes")) {
+                out.extend(
+                    rd.flatten()
+                        .filter_map(|e| e.file_name().to_str().map(String::from))
+                        .filter(|n| !n.starts_with('.') && n.starts_with(partial)),
+                );
+            }
+        }
         Kind::ContainersOrImages => {
             for c in containers(root, Filter::All) {
                 out.extend(c.matching(partial));
@@ -738,6 +750,7 @@ mod tests {
         assert_eq!(k("rpod image rm "), Some(Kind::Images));
         assert_eq!(k("rpod rmi x "), Some(Kind::Images));
         assert_eq!(k("rpod inspect "), Some(Kind::ContainersOrImages));
+        assert_eq!(k("rpod volume rm -f "), Some(Kind::Volumes));
         assert_eq!(k("rpod run --network "), Some(Kind::Network));
         assert_eq!(k("rpod --root /x create --net "), Some(Kind::Network));
         let r = req("rpod run --network=container:w").unwrap();

@@ -20,12 +20,19 @@ pub struct ContainerOpts {
     /// Copy the whole host environment into the container
     #[arg(long)]
     pub env_host: bool,
-    /// Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z]
-    #[arg(short, long, value_name = "HOST:CTR[:OPTS]")]
+    /// Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]
+    #[arg(short, long, value_name = "[SRC:]CTR[:OPTS]")]
     pub volume: Vec<String>,
-    /// Attach a mount: type=bind,source=…,target=…[,ro] or type=tmpfs,target=…
+    /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]
     #[arg(long, value_name = "type=TYPE,…")]
     pub mount: Vec<String>,
+    /// Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]
+    #[arg(long, value_name = "CONTAINER[:OPTS]")]
+    pub volumes_from: Vec<String>,
+    /// What the image's VOLUMEs become: bind (anonymous volumes), tmpfs or ignore
+    #[arg(long, value_name = "MODE", default_value = "bind",
+          value_parser = ["bind", "tmpfs", "ignore"])]
+    pub image_volume: String,
     /// Mount a tmpfs: CONTAINER_DIR[:OPTIONS]
     #[arg(long, value_name = "DIR[:OPTS]")]
     pub tmpfs: Vec<String>,
@@ -264,7 +271,7 @@ pub struct RmArgs {
     /// Seconds to wait for a running container to stop before killing it (with --force)
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
     pub time: Option<u32>,
-    /// Remove anonymous volumes too (accepted for compatibility)
+    /// Remove the containers' anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
 }

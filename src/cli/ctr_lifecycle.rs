@@ -21,7 +21,7 @@ const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 fn attached(a: Attached) -> Result<()> {
     match a {
         Attached::Exited(0) | Attached::Detached => Ok(()),
-        Attached::Exited(c) => Err(crate::error::exit_status(c)),
+        Attached::Exited(c) => Err(super::exit::exit_status(c)),
     }
 }
 
@@ -139,6 +139,8 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         volumes: o.volume.clone(),
         mounts: o.mount.clone(),
         tmpfs: o.tmpfs.clone(),
+        volumes_from: o.volumes_from.clone(),
+        image_volume: o.image_volume.parse()?,
         workdir: o.workdir.clone(),
         user: o.user.clone(),
         entrypoint: o.entrypoint.as_deref().map(ctr::opts::parse_entrypoint),
@@ -282,6 +284,7 @@ pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     let o = ctr::RmOptions {
         force: a.force,
         timeout: a.time,
+        volumes: a.volumes,
     };
     let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.id);
     // --cidfile names the file to remove once its container is gone.

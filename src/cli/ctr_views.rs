@@ -3,7 +3,7 @@
 //! library returns printed as podman prints it (tables, templates, JSON).
 
 use super::container::{ExecArgs, InspectArgs, LogsArgs, PsArgs, TopArgs};
-use super::format::{self, Template};
+use super::format::{self, Report};
 use super::GlobalOpts;
 use crate::container::exec::{self, ExecOptions, TopDescriptor};
 use crate::container::inspect;
@@ -132,6 +132,10 @@ fn header_name(f: &str) -> Option<&'static str> {
     })
 }
 
+/// `ps`'s default table.
+const PS_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
 /// `ps`, `container ls`.
 pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
@@ -158,50 +162,25 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let fmt = a.format.as_deref();
-    if fmt.is_some_and(format::is_json) {
+    let report = Report::list(a.format.as_deref(), PS_TABLE)?
+        .headers(header_name)
+        .noheading(a.noheading);
+    if report.is_json() {
         let v: Vec<Value> = rows.iter().map(|r| json_row(r, now, a.no_trunc)).collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        return Ok(());
+        return report.print(&v);
     }
-    if !format::is_default_table(fmt) {
-        let t = Template::parse(fmt.unwrap_or_default())?;
-        let mut lines = Vec::new();
-        if t.table && !a.noheading {
-            lines.push(t.header(&header_name));
-        }
-        for r in &rows {
+    let v: Vec<Value> = rows
+        .iter()
+        .map(|r| {
             let mut v = json_row(r, now, a.no_trunc);
             // In templates, Names and Command print as text, as podman does.
             v["Names"] = json!(r.rec.name);
             v["Command"] = json!(command_text(&r.rec, a.no_trunc));
             v["Ports"] = json!(r.rec.ports.join(", "));
-            lines.push(t.render(&v)?);
-        }
-        return format::write_rendered(&mut out, &lines, t.table);
-    }
-    let mut lines = Vec::with_capacity(rows.len() + 1);
-    if !a.noheading {
-        lines.push("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES".to_string());
-    }
-    for r in &rows {
-        let id = if a.no_trunc {
-            &r.rec.id[..]
-        } else {
-            &r.rec.id[..12]
-        };
-        lines.push(format!(
-            "{id}\t{}\t{}\t{} ago\t{}\t{}\t{}",
-            r.rec.image_name,
-            command_text(&r.rec, a.no_trunc),
-            time::since(r.rec.created, now),
-            status_text(&r.st, now),
-            r.rec.ports.join(", "),
-            r.rec.name
-        ));
-    }
-    out.write_all(format::tabwrite(&lines).as_bytes())?;
-    Ok(())
+            v
+        })
+        .collect();
+    report.print(&v)
 }
 
 // ---- inspect ----
@@ -209,17 +188,7 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
 /// Print inspect objects as podman does: a JSON array, or one line per
 /// object for `--format TEMPLATE`.
 pub fn print_inspect(values: &[Value], format_arg: Option<&str>) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format_arg {
-        Some(f) if !format::is_json(f) && !f.trim().is_empty() => {
-            let t = Template::parse(f)?;
-            for v in values {
-                writeln!(out, "{}", t.render(v)?)?;
-            }
-        }
-        _ => writeln!(out, "{}", serde_json::to_string_pretty(values)?)?,
-    }
-    Ok(())
+    Report::inspect(format_arg)?.print(values)
 }
 
 /// `container inspect`.
@@ -287,7 +256,7 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
     };
     match exec::exec(&g.into(), &o)? {
         None | Some(0) => Ok(()),
-        Some(c) => Err(crate::error::exit_status(c)),
+        Some(c) => Err(super::exit::exit_status(c)),
     }
 }
 
@@ -351,12 +320,8 @@ pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
             .collect::<Result<_>>()?
     };
     let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();
-    let mut lines = vec![headers.join("\t")];
-    lines.extend(exec::top(&target, &descs).iter().map(|r| r.join("\t")));
-    std::io::stdout()
-        .lock()
-        .write_all(format::tabwrite(&lines).as_bytes())?;
-    Ok(())
+    let rows = exec::top(&target, &descs);
+    format::write_cells(&mut std::io::stdout().lock(), Some(&headers), &rows)
 }
 
 #[cfg(test)]
@@ -426,7 +391,7 @@ mod tests {
             ..Default::default()
         };
         let v = inspect::container_json(&paths, &rec, &st);
-        let t = Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
+        let t = format::Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
         assert_eq!(t.render(&v).unwrap(), "exited 3");
     }
 }

@@ -1,13 +1,200 @@
-//! `--format` output: a small subset of Go's text/template as podman uses
-//! it (`{{.Field}}`, `{{.A.B}}`, `{{json .X}}`, `{{upper .X}}`, literal text,
-//! `\t` and `\n`), a `table ` prefix that prints aligned columns with
-//! headers, and podman's tabwriter layout for plain tables.
+//! rpod's one output layer, after podman's `report` package: a command
+//! builds rows (any `serde::Serialize` struct, or a `serde_json::Value`)
+//! and hands them to a [`Report`], which prints them as `--format` asks:
 //!
-//! Templates are rendered against `serde_json::Value`s, so a command only
-//! has to build one object per row with the fields users may name.
+//! * podman's default table (the command's own `table {{.A}}\t{{.B}}`
+//!   template) when `--format` is absent, empty or `table`;
+//! * a JSON array for `json` / `{{json .}}`;
+//! * a Go template otherwise: `{{.Names}}`, `{{.Config.User}}`,
+//!   `{{json .Labels}}`, `{{upper .X}}`, `{{join .L ","}}`, `{{len .L}}`,
+//!   `{{truncate .X 5}}`, `\t`/`\n`, `{{- trim -}}`; with a `table ` prefix
+//!   the lines get a header row and aligned columns (podman's tabwriter:
+//!   minimum width 12, padding 2), without it they print as they are.
+//!
+//! Templates see the rows as JSON: a field is a serde name, so a row type
+//! names its fields the way podman's Go templates do (`#[serde(rename_all =
+//! "PascalCase")]` or explicit renames).
+//!
+//! A list command (`ps`, `images`, `volume ls`, ...):
+//!
+//! ```ignore
+//! #[derive(serde::Serialize)]
+//! #[serde(rename_all = "PascalCase")]
+//! struct Row { name: String, driver: String }
+//! fn header(field: &str) -> Option<&'static str> {
+//!     Some(match field { "Name" => "VOLUME NAME", _ => return None })
+//! }
+//! let rows: Vec<Row> = ...;
+//! Report::list(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}")?
+//!     .headers(header)          // else a field's header is its name split
+//!     .noheading(a.noheading)   // and upper-cased: CreatedAt -> CREATED AT
+//!     .print(&rows)
+//! ```
+//!
+//! An inspect command (JSON unless a template is given, then one line per
+//! object): `Report::inspect(a.format.as_deref())?.print(&values)`.
+//!
+//! When the JSON objects differ from what templates see (podman's `ps`
+//! prints `Names` as a list in JSON but as text in a template), ask
+//! [`Report::is_json`] and print the one or the other. A table whose
+//! columns are only known at run time (`top`) uses [`write_cells`].
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
+use std::io::Write;
+
+/// What `--format` chose.
+#[derive(Debug, Clone)]
+enum Mode {
+    /// A JSON array of the rows (or, from [`Report::print_json`], one value).
+    Json,
+    /// A template; with its `table ` prefix, a header and aligned columns.
+    Template(Template),
+}
+
+/// Header names for a table's fields (`"ID"` -> `"CONTAINER ID"`); None
+/// falls back to the field name split and upper-cased.
+pub type Headers = fn(&str) -> Option<&'static str>;
+
+/// Rows printed as a table, a Go template or JSON; see the module doc.
+#[derive(Debug, Clone)]
+pub struct Report {
+    mode: Mode,
+    /// An inspect template prints each row's line even with `table `.
+    inspect: bool,
+    headers: Headers,
+    noheading: bool,
+    indent: &'static [u8],
+}
+
+fn no_headers(_: &str) -> Option<&'static str> {
+    None
+}
+
+impl Report {
+    fn new(mode: Mode, inspect: bool) -> Report {
+        Report {
+            mode,
+            inspect,
+            headers: no_headers,
+            noheading: false,
+            indent: b"  ",
+        }
+    }
+
+    /// A list command's report: `default_table` (a `table ...` template)
+    /// unless `--format` gives JSON or another template.
+    pub fn list(format: Option<&str>, default_table: &str) -> Result<Report> {
+        let mode = match format {
+            f if is_default_table(f) => Mode::Template(Template::parse(default_table)?),
+            Some(f) if is_json(f) => Mode::Json,
+            Some(f) => Mode::Template(Template::parse(f)?),
+            None => unreachable!("None is the default table"),
+        };
+        Ok(Report::new(mode, false))
+    }
+
+    /// An inspect command's report: a JSON array indented by five spaces
+    /// (podman's inspect) unless `--format` gives a template, which prints
+    /// one line per object.
+    pub fn inspect(format: Option<&str>) -> Result<Report> {
+        let mode = match format {
+            Some(f) if !is_json(f) && !f.trim().is_empty() => Mode::Template(Template::parse(f)?),
+            _ => Mode::Json,
+        };
+        Ok(Report::new(mode, true).json_indent(b"     "))
+    }
+
+    /// Header names for the table's fields.
+    pub fn headers(mut self, h: Headers) -> Report {
+        self.headers = h;
+        self
+    }
+
+    /// Leave out a table's header row (`--noheading`).
+    pub fn noheading(mut self, yes: bool) -> Report {
+        self.noheading = yes;
+        self
+    }
+
+    /// The JSON indentation (podman's is two spaces for most commands).
+    pub fn json_indent(mut self, indent: &'static [u8]) -> Report {
+        self.indent = indent;
+        self
+    }
+
+    /// True when the rows print as JSON.
+    pub fn is_json(&self) -> bool {
+        matches!(self.mode, Mode::Json)
+    }
+
+    /// True when the template names `field` (`.Labels`, `.Labels.x`), so a
+    /// command can skip computing what nobody will print.
+    pub fn mentions(&self, field: &str) -> bool {
+        match &self.mode {
+            Mode::Json => true,
+            Mode::Template(t) => t.fields().any(|p| p.first().is_some_and(|f| f == field)),
+        }
+    }
+
+    /// Print `rows` to stdout.
+    pub fn print<T: serde::Serialize>(&self, rows: &[T]) -> Result<()> {
+        self.write(&mut std::io::stdout().lock(), rows)
+    }
+
+    /// Write `rows` as the report says.
+    pub fn write<T: serde::Serialize>(&self, out: &mut dyn Write, rows: &[T]) -> Result<()> {
+        let t = match &self.mode {
+            Mode::Json => return write_json(out, rows, self.indent),
+            Mode::Template(t) => t,
+        };
+        let table = t.table && !self.inspect;
+        let mut lines = Vec::with_capacity(rows.len() + 1);
+        if table && !self.noheading {
+            lines.push(t.header(&self.headers));
+        }
+        for r in rows {
+            lines.push(t.render(&serde_json::to_value(r)?)?);
+        }
+        write_rendered(out, &lines, table)
+    }
+
+    /// Print one value (not a list) as JSON with this report's indent
+    /// (`info --format json`).
+    pub fn print_json<T: serde::Serialize + ?Sized>(&self, v: &T) -> Result<()> {
+        write_json(&mut std::io::stdout().lock(), v, self.indent)
+    }
+}
+
+/// `v` as indented JSON and a newline.
+fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn Write,
+    v: &T,
+    indent: &[u8],
+) -> Result<()> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser)?;
+    buf.push(b'\n');
+    out.write_all(&buf)?;
+    Ok(())
+}
+
+/// A table of plain cells whose columns are only known at run time
+/// (`top`'s descriptors): the header row (unless None), then the rows,
+/// laid out as podman's tabwriter does.
+pub fn write_cells(
+    out: &mut dyn Write,
+    header: Option<&[&str]>,
+    rows: &[Vec<String>],
+) -> Result<()> {
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    lines.extend(header.map(|h| h.join("\t")));
+    lines.extend(rows.iter().map(|r| r.join("\t")));
+    out.write_all(tabwrite(&lines).as_bytes())?;
+    Ok(())
+}
 
 /// A parsed `--format` value.
 #[derive(Debug, Clone)]
@@ -123,6 +310,20 @@ impl Template {
             }
         }
         out
+    }
+
+    /// The field paths the template's actions name.
+    fn fields(&self) -> impl Iterator<Item = &[String]> {
+        self.parts.iter().flat_map(|p| match p {
+            Part::Action { args, .. } => args
+                .iter()
+                .filter_map(|a| match a {
+                    Arg::Field(path) => Some(path.as_slice()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            Part::Text(_) => Vec::new(),
+        })
     }
 
     pub fn render(&self, row: &Value) -> Result<String> {
@@ -312,7 +513,7 @@ pub fn go_string(v: &Value) -> String {
 
 /// Write the lines a template rendered: laid out as a table when the
 /// template asked for one (`table …`), else one per line as they are.
-pub fn write_rendered(out: &mut dyn std::io::Write, lines: &[String], table: bool) -> Result<()> {
+fn write_rendered(out: &mut dyn Write, lines: &[String], table: bool) -> Result<()> {
     if table {
         out.write_all(tabwrite(lines).as_bytes())?;
     } else {
@@ -414,6 +615,101 @@ mod tests {
             out,
             "REPOSITORY                TAG         IMAGE ID\n\
              docker.io/library/alpine  latest      0123456789ab\n"
+        );
+    }
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Vol {
+        name: String,
+        driver: &'static str,
+    }
+
+    fn vols() -> Vec<Vol> {
+        ["data", "a-much-longer-name"]
+            .iter()
+            .map(|n| Vol {
+                name: n.to_string(),
+                driver: "local",
+            })
+            .collect()
+    }
+
+    fn report(r: Report, rows: &[Vol]) -> String {
+        let mut out = Vec::new();
+        r.write(&mut out, rows).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_report_prints_the_default_table_a_template_or_json() {
+        const T: &str = "table {{.Driver}}\t{{.Name}}";
+        fn h(f: &str) -> Option<&'static str> {
+            (f == "Name").then_some("VOLUME NAME")
+        }
+        let r = |f: Option<&str>| Report::list(f, T).unwrap().headers(h);
+        let table = "DRIVER      VOLUME NAME\nlocal       data\nlocal       a-much-longer-name\n";
+        assert_eq!(report(r(None), &vols()), table);
+        assert_eq!(report(r(Some("table")), &vols()), table);
+        assert_eq!(report(r(Some(" ")), &vols()), table);
+        assert_eq!(
+            report(r(None).noheading(true), &vols()),
+            "local       data\nlocal       a-much-longer-name\n"
+        );
+        assert_eq!(
+            report(r(Some("{{.Name}}\t{{.Driver}}")), &vols()),
+            "data\tlocal\na-much-longer-name\tlocal\n"
+        );
+        assert_eq!(
+            report(r(Some("table {{.Name}}")), &vols()[..1]),
+            "VOLUME NAME\ndata\n"
+        );
+        let json = report(r(Some("json")), &vols()[..1]);
+        assert_eq!(
+            json,
+            "[\n  {\n    \"Name\": \"data\",\n    \"Driver\": \"local\"\n  }\n]\n"
+        );
+        assert!(r(Some("{{json .}}")).is_json());
+        assert_eq!(
+            report(r(Some("json")).json_indent(b"    "), &vols()[..0]),
+            "[]\n"
+        );
+        assert!(Report::list(Some("{{.Name"), T).is_err());
+    }
+
+    #[test]
+    fn an_inspect_report_is_json_unless_given_a_template() {
+        let r = |f: Option<&str>| Report::inspect(f).unwrap();
+        assert!(r(None).is_json() && r(Some("")).is_json() && r(Some("json")).is_json());
+        assert_eq!(
+            report(r(None), &vols()[..1]),
+            "[\n     {\n          \"Name\": \"data\",\n          \"Driver\": \"local\"\n     }\n]\n"
+        );
+        assert_eq!(
+            report(r(Some("table {{.Name}}")), &vols()),
+            "data\na-much-longer-name\n"
+        );
+    }
+
+    #[test]
+    fn a_report_knows_which_fields_its_template_names() {
+        let r = Report::list(Some("{{.Name}} {{json .Labels.x}}"), "").unwrap();
+        assert!(r.mentions("Labels") && r.mentions("Name") && !r.mentions("Driver"));
+        assert!(Report::list(Some("json"), "").unwrap().mentions("Driver"));
+    }
+
+    #[test]
+    fn cells_make_a_table() {
+        let mut out = Vec::new();
+        write_cells(
+            &mut out,
+            Some(&["PID", "COMMAND"]),
+            &[vec!["1".into(), "sleep 9".into()]],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PID         COMMAND\n1           sleep 9\n"
         );
     }
 

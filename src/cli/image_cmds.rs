@@ -1,13 +1,12 @@
 //! The image and registry commands: map their flags onto `crate::image`'s
 //! options, and print what it returns in podman's formats.
 
-use super::format::{self, Template};
+use super::format::Report;
 use super::image::*;
 use super::GlobalOpts;
-use crate::error::coded;
 use crate::image::{
     self as img, BlobProgress, ImageFilter, ImageSummary, LoginEvent, LoginReport, LogoutReport,
-    PullProgress, PullStep, Removal, EXIT_IN_USE, EXIT_NOT_FOUND,
+    PullProgress, PullStep, Removal,
 };
 use crate::options::Options;
 use crate::storage::{short_id, ImageRecord, Store};
@@ -270,16 +269,6 @@ fn ago(secs: i64) -> String {
     format!("{} ago", human_duration(now_secs() - secs))
 }
 
-fn print_json_pretty<T: serde::Serialize>(v: &T, indent: &[u8]) -> Result<()> {
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    out.push(b'\n');
-    std::io::stdout().lock().write_all(&out)?;
-    Ok(())
-}
-
 fn parse_filters(a: &ImagesArgs) -> Result<Vec<ImageFilter>> {
     let mut out = Vec::new();
     if let Some(n) = &a.filter_name {
@@ -340,7 +329,7 @@ fn summary_json(store: &Store, s: &ImageSummary) -> Summary {
         labels: img::labels(store, rec),
         containers: s.containers,
         names,
-        digest: rec.digest.clone(),
+        digest: rec.digest.to_string(),
         history: rec.names.clone(),
         created: img::created_secs(rec),
         created_at: img::created_rfc3339(rec),
@@ -369,7 +358,7 @@ fn row_value(
         "Repository": repo,
         "Tag": tag,
         "Digest": rec.digest,
-        "Digests": if rec.digest.is_empty() { json!([]) } else { json!([rec.digest]) },
+        "Digests": [rec.digest],
         "Created": ago(secs),
         "CreatedSince": ago(secs),
         "CreatedAt": format_go(secs),
@@ -395,6 +384,7 @@ fn image_header(field: &str) -> Option<&'static str> {
         "CreatedSince" | "Created" => "CREATED",
         "CreatedAt" => "CREATED AT",
         "Repository" => "REPOSITORY",
+        "Digest" => "DIGEST",
         "Size" => "SIZE",
         "ReadOnly" => "R/O",
         _ => return None,
@@ -418,37 +408,25 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if a.format.as_deref().is_some_and(format::is_json) {
-        drop(out);
-        let arr: Vec<Summary> = images.iter().map(|s| summary_json(&store, s)).collect();
-        return print_json_pretty(&arr, b"    ");
-    }
-
-    let default_fmt = if a.digests {
+    drop(out);
+    let default_table = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let fmt = match a.format.as_deref() {
-        f if format::is_default_table(f) => default_fmt.to_string(),
-        Some(f) => f.to_string(),
-        None => unreachable!(),
-    };
-    let t = Template::parse(&fmt)?;
-    let want_labels = fmt.contains(".Labels");
-    let mut lines = Vec::new();
-    if t.table && !a.noheading {
-        lines.push(t.header(&|f| {
-            if f == "Digest" {
-                Some("DIGEST")
-            } else {
-                image_header(f)
-            }
-        }));
+    let report = Report::list(a.format.as_deref(), default_table)?
+        .headers(image_header)
+        .noheading(a.noheading)
+        .json_indent(b"    ");
+    if report.is_json() {
+        let arr: Vec<Summary> = images.iter().map(|s| summary_json(&store, s)).collect();
+        return report.print(&arr);
     }
+    let want_labels = report.mentions("Labels");
+    let mut rows = Vec::new();
     for s in &images {
         for rt in &s.repo_tags {
-            let v = row_value(
+            rows.push(row_value(
                 &store,
                 &s.record,
                 &rt.repository,
@@ -456,11 +434,10 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
                 a.no_trunc,
                 s.containers,
                 want_labels,
-            );
-            lines.push(t.render(&v)?);
+            ));
         }
     }
-    format::write_rendered(&mut out, &lines, t.table)
+    report.print(&rows)
 }
 
 // ---- rmi and prune ----
@@ -488,28 +465,11 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
         Ok(())
     })?;
     drop(out);
-    finish_errors(errors)
-}
-
-/// Print all but the last error; return the last, with the exit code
-/// podman would use (1 if all were "not known", 2 if any was "in use").
-fn finish_errors(mut errors: Vec<anyhow::Error>) -> Result<()> {
-    let Some(last) = errors.pop() else {
-        return Ok(());
-    };
-    let code_of = |e: &anyhow::Error| crate::error::classify(e).0;
-    let mut code = code_of(&last);
-    for e in &errors {
-        eprintln!("Error: {e:#}");
-        let c = code_of(e);
-        if c == EXIT_IN_USE || (c != EXIT_NOT_FOUND && code == EXIT_NOT_FOUND) {
-            code = c;
-        }
-    }
-    if code == code_of(&last) {
-        Err(last)
-    } else {
-        Err(coded(code, format!("{last:#}")))
+    // Each is reported; `exit` weighs them for the code (1: all not known,
+    // 2: any in use).
+    match errors.len() {
+        0 => Ok(()),
+        _ => Err(super::exit::Several(errors).into()),
     }
 }
 
@@ -568,16 +528,7 @@ pub fn inspect_cmd(g: &GlobalOpts, a: &ImageInspectArgs) -> Result<()> {
             None => missing.push(name.clone()),
         }
     }
-    match a.format.as_deref() {
-        Some(f) if !format::is_json(f) => {
-            let t = Template::parse(f)?;
-            let mut out = std::io::stdout().lock();
-            for v in &values {
-                writeln!(out, "{}", t.render(&serde_json::to_value(v)?)?)?;
-            }
-        }
-        _ => print_json_pretty(&values, b"     ")?,
-    }
+    Report::inspect(a.format.as_deref())?.print(&values)?;
     if let Some(last) = missing.pop() {
         for m in &missing {
             eprintln!("Error: {m}: image not known");

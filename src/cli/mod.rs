@@ -2,10 +2,12 @@
 //! pages and the completions), and the dispatch of each subcommand to the
 //! module that owns the behaviour.
 
+mod archive;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
+pub mod exit;
 pub mod format;
 pub mod generate;
 pub mod image;
@@ -16,6 +18,7 @@ pub mod oci;
 pub mod push;
 mod system;
 mod system_cmds;
+pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -108,6 +111,14 @@ pub enum Command {
     Push(push::PushArgs),
     /// Search a registry for images
     Search(push::SearchArgs),
+    /// Save images to an archive
+    Save(archive::SaveArgs),
+    /// Load images from an archive
+    Load(archive::LoadArgs),
+    /// Make an image of a root filesystem tarball
+    Import(archive::ImportArgs),
+    /// Show the history of an image
+    History(archive::HistoryArgs),
     /// Log in to a container registry
     Login(image::LoginArgs),
     /// Log out of a container registry
@@ -153,6 +164,9 @@ pub enum Command {
     Container(ContainerCommand),
     /// Run a command in rpod's user namespace
     Unshare(container::UnshareArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 
     /// Show version information
     Version,
@@ -200,6 +214,18 @@ pub enum ImageCommand {
     Push(push::PushArgs),
     /// Search a registry for images
     Search(push::SearchArgs),
+    /// Save images to an archive
+    Save(archive::SaveArgs),
+    /// Load images from an archive
+    Load(archive::LoadArgs),
+    /// Make an image of a root filesystem tarball
+    Import(archive::ImportArgs),
+    /// Show the history of an image
+    History(archive::HistoryArgs),
+    /// Check whether an image exists (exit 0) or not (exit 1)
+    Exists(archive::ExistsArgs),
+    /// Show the layers of an image as a tree
+    Tree(archive::TreeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,21 +267,22 @@ pub enum ContainerCommand {
     Attach(container::AttachArgs),
 }
 
-/// Parse the command line and run the command.
-pub fn run() -> anyhow::Result<()> {
+/// Parse the command line and run the command. A failure says whose exit
+/// codes it follows; `exit::outcome` makes the code.
+pub fn run() -> Result<(), exit::Failure> {
     logger::init();
     if let Some(r) = crate::monitor::loop_from_argv() {
-        return r;
+        return Ok(r?);
     }
     // network: the port forwarder lives as long as its container; no clap.
     if let Some(r) = crate::network::portfwd::from_argv() {
-        return r;
+        return Ok(r?);
     }
     if let Some(r) = oci::dispatch_argv0() {
-        return r;
+        return r.map_err(exit::Failure::with(exit::Convention::Runc));
     }
     if let Some(r) = generate::dispatch_argv0() {
-        return r;
+        return Ok(r?);
     }
     // The monitor starts on every `rpod run`: parse its line with a command
     // tree of one subcommand, not rpod's eighty.
@@ -263,11 +290,25 @@ pub fn run() -> anyhow::Result<()> {
         let m = MonitorCli::parse();
         logger::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
-        return system_cmds::monitor_cmd(&m.global, a);
+        return Ok(system_cmds::monitor_cmd(&m.global, a)?);
     }
     let cli = Cli::parse();
     logger::set_level(&cli.global.log_level);
-    dispatch(&cli.global, cli.command)
+    let convention = convention(&cli.command);
+    dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
+}
+
+/// Whose exit codes a command follows (see `exit`).
+fn convention(cmd: &Command) -> exit::Convention {
+    match cmd {
+        Command::Oci(_) => exit::Convention::Runc,
+        Command::Rm(_)
+        | Command::Container(ContainerCommand::Rm(_))
+        | Command::Rmi(_)
+        | Command::Image(ImageCommand::Rm(_))
+        | Command::Volume(volume::VolumeCommand::Rm(_)) => exit::Convention::Remove,
+        _ => exit::Convention::Podman,
+    }
 }
 
 /// The first word after the global options: `rpod --root R __monitor ID`
@@ -318,6 +359,14 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Image(ImageCommand::Prune(a)) => img::prune_cmd(g, &a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push_cmd(g, &a),
         Command::Search(a) | Command::Image(ImageCommand::Search(a)) => push::search_cmd(g, &a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save_cmd(g, &a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load_cmd(g, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => archive::import_cmd(g, &a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            archive::history_cmd(g, &a)
+        }
+        Command::Image(ImageCommand::Exists(a)) => archive::exists_cmd(g, &a),
+        Command::Image(ImageCommand::Tree(a)) => archive::tree_cmd(g, &a),
         Command::Login(a) => img::login_cmd(g, &a),
         Command::Logout(a) => img::logout_cmd(g, &a),
 
@@ -366,6 +415,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Mount(a) => ctr_lifecycle::mount_cmd(g, &a),
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
+        Command::Volume(a) => volume::volume_cmd(g, a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),

@@ -4,11 +4,13 @@
 //! exit 1, except 126/127 for a program that cannot be run or is missing.
 
 use crate::container::opts::parse_signal;
+use crate::error::Kind;
 use crate::runtime::{self, Console, CreateOptions, Stdio};
+use crate::sys::pump;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug, Clone, Default)]
@@ -266,11 +268,8 @@ pub fn main(root: Option<PathBuf>, a: OciArgs) -> Result<()> {
             log_error(log, &a.global.log_format, e);
         }
     }
-    // runc exits 1 on its own errors; keep 126/127 and container statuses.
-    res.map_err(|e| match crate::error::classify(&e).0 {
-        crate::error::EXIT_RPOD => crate::error::coded(1, format!("{e:#}")),
-        _ => e,
-    })
+    // runc exits 1 on its own errors: `exit::Convention::Runc`.
+    res
 }
 
 fn log_error(path: &Path, format: &str, e: &anyhow::Error) {
@@ -444,131 +443,93 @@ fn receive_pty(sock: &std::os::unix::net::UnixStream) -> Result<Pty> {
     Ok(Pty { master: fd })
 }
 
+/// Our child as the far side of the stdio pump: its pty (if it has one)
+/// to and from our terminal, our signals passed on, until it exits.
+struct Foreground<'a> {
+    child: nix::unistd::Pid,
+    pty: Option<pump::PtyMaster<'a>>,
+}
+
+impl pump::Peer for Foreground<'_> {
+    type End = i32;
+
+    fn output_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.pty.as_ref().and_then(|p| p.output_fd())
+    }
+
+    fn output(&mut self, buf: &mut [u8]) -> Result<Option<i32>> {
+        if let Some(p) = &mut self.pty {
+            // The child's exit ends the session, not the pty's.
+            let _ = p.output(buf);
+        }
+        Ok(None)
+    }
+
+    fn input(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.pty {
+            Some(p) => p.input(data),
+            None => Ok(()),
+        }
+    }
+
+    fn resize(&mut self, size: crate::sys::tty::WinSize) {
+        if let Some(p) = &mut self.pty {
+            p.resize(size);
+        }
+    }
+
+    fn signal(&mut self, signal: nix::sys::signal::Signal) {
+        if signal != nix::sys::signal::Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(self.child, signal);
+        }
+    }
+
+    fn check(&mut self) -> Result<Option<i32>> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let code = match waitpid(self.child, Some(WaitPidFlag::WNOHANG))? {
+            WaitStatus::Exited(_, c) => c,
+            WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+            _ => return Ok(None),
+        };
+        if let Some(p) = &self.pty {
+            p.drain();
+        }
+        Ok(Some(code))
+    }
+}
+
 /// Wait for our child `pid` and turn its end into an exit code
 /// (128+N for a signal), forwarding the signals a user sends us.
 fn wait_foreground(pid: i32, pty: Option<Pty>) -> Result<i32> {
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGCHLD,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ] {
-        set.add(s);
-    }
-    set.thread_block()?;
-    let mut sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
-    let child = nix::unistd::Pid::from_raw(pid);
-    let _raw = pty.as_ref().and_then(|_| crate::sys::tty::RawMode::stdin());
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG))? {
-            WaitStatus::Exited(_, c) => {
-                if let Some(p) = &pty {
-                    drain(p);
-                }
-                return Ok(c);
-            }
-            WaitStatus::Signaled(_, s, _) => {
-                if let Some(p) = &pty {
-                    drain(p);
-                }
-                return Ok(128 + s as i32);
-            }
-            _ => {}
-        }
-        pump(&mut sfd, pty.as_ref(), child)?;
-    }
-}
-
-/// One round of waiting: signals, and pty traffic when there is a pty.
-fn pump(
-    sfd: &mut nix::sys::signalfd::SignalFd,
-    pty: Option<&Pty>,
-    child: nix::unistd::Pid,
-) -> Result<()> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signal::Signal;
-    let stdin = std::io::stdin();
-    let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-    if let Some(p) = pty {
-        fds.push(PollFd::new(p.master.as_fd(), PollFlags::POLLIN));
-        fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+    let s = pump::Session {
+        stdin: pty.is_some(),
+        raw: pty.is_some(),
+        detach_keys: Vec::new(),
+        // SIGCHLD wakes the loop up to reap the child.
+        proxy: vec![
+            Signal::SIGCHLD,
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+        ],
+        tick: Some(std::time::Duration::from_secs(1)),
+        buf_size: 8192,
+        input_max: 0,
+    };
+    let mut fg = Foreground {
+        child: nix::unistd::Pid::from_raw(pid),
+        pty: pty
+            .as_ref()
+            .map(|p| pump::PtyMaster::new(p.master.as_fd(), false)),
+    };
+    match pump::run(&s, &mut fg)? {
+        pump::Stop::Ended(code) => Ok(code),
+        pump::Stop::Detached => unreachable!("no detach keys"),
     }
-    match poll(&mut fds, PollTimeout::from(1000u16)) {
-        Err(nix::errno::Errno::EINTR) | Ok(0) => return Ok(()),
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
-    }
-    let ready: Vec<bool> = fds
-        .iter()
-        .map(|f| {
-            f.revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
-        })
-        .collect();
-    drop(fds);
-    if ready[0] {
-        while let Ok(Some(info)) = sfd.read_signal() {
-            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
-                continue;
-            };
-            match sig {
-                Signal::SIGCHLD => {}
-                Signal::SIGWINCH => {
-                    if let (Some(p), Ok(ws)) =
-                        (pty, crate::sys::tty::get_winsize(std::io::stdin().as_fd()))
-                    {
-                        let _ = crate::sys::tty::set_winsize(p.master.as_fd(), ws);
-                    }
-                }
-                s => {
-                    let _ = nix::sys::signal::kill(child, s);
-                }
-            }
-        }
-    }
-    if let Some(p) = pty {
-        let mut buf = [0u8; 8192];
-        if ready[1] {
-            if let Ok(n) = nix::unistd::read(p.master.as_raw_fd(), &mut buf) {
-                let _ = std::io::stdout()
-                    .lock()
-                    .write_all(&buf[..n])
-                    .and_then(|_| std::io::stdout().flush());
-            }
-        }
-        if ready[2] {
-            match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = nix::unistd::write(&p.master, &buf[..n]);
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whatever the pty still holds once the process is gone.
-fn drain(p: &Pty) {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    let _ = fcntl(p.master.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-    let mut buf = [0u8; 8192];
-    let mut out = std::io::stdout().lock();
-    while let Ok(n) = nix::unistd::read(p.master.as_raw_fd(), &mut buf) {
-        if n == 0 {
-            break;
-        }
-        let _ = out.write_all(&buf[..n]);
-    }
-    let _ = out.flush();
 }
 
 fn bundle_terminal(bundle: &Path) -> bool {
@@ -601,14 +562,14 @@ fn run_cmd(root: &Path, f: CreateFlags, detach: bool, keep: bool) -> Result<()> 
     }
     match code? {
         0 => Ok(()),
-        c => Err(crate::error::exit_status(c)),
+        c => Err(super::exit::exit_status(c)),
     }
 }
 
 fn delete_cmd(root: &Path, id: &str, force: bool) -> Result<()> {
     match runtime::delete(root, id, force) {
         // runc -f on a missing container is quiet.
-        Err(e) if force && e.to_string().contains("does not exist") => Ok(()),
+        Err(e) if force && crate::error::is_not_found(&e, Kind::OciContainer) => Ok(()),
         r => r,
     }
 }
@@ -756,7 +717,7 @@ fn exec_cmd(root: &Path, f: ExecFlags) -> Result<()> {
     }
     match wait_foreground(pid, pty)? {
         0 => Ok(()),
-        c => Err(crate::error::exit_status(c)),
+        c => Err(super::exit::exit_status(c)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `rpod push` and `rpod search` (also `image push`, `image search`): their
 //! flags, the mapping onto `crate::image`, and podman's output.
 
-use super::format::{self, Template};
+use super::format::Report;
 use super::image::RegistryOpts;
 use super::GlobalOpts;
 use crate::image::{
@@ -12,7 +12,7 @@ use crate::storage::Store;
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
@@ -308,12 +308,6 @@ pub fn search_cmd(g: &GlobalOpts, a: &SearchArgs) -> Result<()> {
             })
         })
         .collect();
-    let mut out = std::io::stdout().lock();
-    if a.format.as_deref().is_some_and(format::is_json) {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
-        return Ok(());
-    }
     let default = if a.list_tags {
         "table {{.Name}}\t{{.Tag}}"
     } else if a.compatible {
@@ -321,28 +315,20 @@ pub fn search_cmd(g: &GlobalOpts, a: &SearchArgs) -> Result<()> {
     } else {
         "table {{.Name}}\t{{.Description}}"
     };
-    let fmt = match a.format.as_deref() {
-        f if format::is_default_table(f) => default.to_string(),
-        Some(f) => f.to_string(),
-        None => unreachable!(),
-    };
-    let t = Template::parse(&fmt)?;
-    let mut lines = Vec::new();
-    // podman prints nothing at all, not even the header, when nothing matched.
-    if t.table && !rows.is_empty() {
-        lines.push(t.header(&|f| match f {
-            "Name" => Some("NAME"),
-            "Description" => Some("DESCRIPTION"),
-            "Stars" => Some("STARS"),
-            "Official" => Some("OFFICIAL"),
-            "Automated" => Some("AUTOMATED"),
-            "Tag" => Some("TAG"),
-            "Index" => Some("INDEX"),
-            _ => None,
-        }));
-    }
-    for r in &rows {
-        lines.push(t.render(r)?);
-    }
-    format::write_rendered(&mut out, &lines, t.table)
+    Report::list(a.format.as_deref(), default)?
+        .headers(|f| {
+            Some(match f {
+                "Name" => "NAME",
+                "Description" => "DESCRIPTION",
+                "Stars" => "STARS",
+                "Official" => "OFFICIAL",
+                "Automated" => "AUTOMATED",
+                "Tag" => "TAG",
+                "Index" => "INDEX",
+                _ => return None,
+            })
+        })
+        // podman prints nothing at all, not even the header, when nothing matched.
+        .noheading(rows.is_empty())
+        .print(&rows)
 }

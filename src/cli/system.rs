@@ -2,17 +2,43 @@
 //! whole rather than one concept.
 
 use super::container::InspectArgs;
+use super::format::Report;
 use super::GlobalOpts;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
 
+/// `version`'s row: podman's `Client` object, whose fields its
+/// `--format` templates name (`{{.Client.Version}}`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionRow {
+    client: ClientVersion,
+}
+
+#[derive(serde::Serialize)]
+struct ClientVersion {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "OCIRuntime")]
+    oci_runtime: &'static str,
+    #[serde(rename = "OsArch")]
+    os_arch: String,
+}
+
+const VERSION_TEXT: &str = "Version:      {{.Client.Version}}\n\
+                            OCI runtime:  {{.Client.OCIRuntime}}\n\
+                            OS/Arch:      {{.Client.OsArch}}";
+
 pub fn version_cmd() -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "Version:      {}", env!("CARGO_PKG_VERSION"))?;
-    writeln!(out, "OCI runtime:  built in (rpod oci)")?;
-    writeln!(out, "OS/Arch:      linux/{}", crate::image::host_arch())?;
-    Ok(())
+    let row = VersionRow {
+        client: ClientVersion {
+            version: env!("CARGO_PKG_VERSION"),
+            oci_runtime: "built in (rpod oci)",
+            os_arch: format!("linux/{}", crate::image::host_arch()),
+        },
+    };
+    Report::list(Some(VERSION_TEXT), "")?.print(&[row])
 }
 
 /// The first line of `BIN --version`, or None when it isn't installed.
@@ -128,14 +154,12 @@ pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
         },
         "version": { "version": env!("CARGO_PKG_VERSION") },
     });
-    let text = if a.format == "json" {
-        serde_json::to_string_pretty(&info)?
-    } else {
-        let mut y = String::new();
-        yaml(&info, 0, &mut y);
-        y.trim_end().to_string()
-    };
-    writeln!(std::io::stdout().lock(), "{text}")?;
+    if a.format == "json" {
+        return Report::list(Some("json"), "")?.print_json(&info);
+    }
+    let mut y = String::new();
+    yaml(&info, 0, &mut y);
+    writeln!(std::io::stdout().lock(), "{}", y.trim_end())?;
     Ok(())
 }
 

@@ -2,11 +2,10 @@
 //! flags, the mapping onto the library, and the output.
 
 use super::container::UnshareArgs;
+use super::format::Report;
 use super::GlobalOpts;
-use crate::error::{coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::network::port_cmd::{PortLister, PortTarget};
 use anyhow::{bail, Result};
-use std::io::Write;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PortArgs {
@@ -22,6 +21,15 @@ pub struct PortArgs {
     /// Use the most recently created container
     #[arg(short, long)]
     pub latest: bool,
+}
+
+/// One line of `port`: `80/tcp -> 0.0.0.0:8080`.
+#[derive(serde::Serialize)]
+struct PortRow<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Port")]
+    port: &'a str,
 }
 
 pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
@@ -41,18 +49,29 @@ pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
         let name = a.container.clone().unwrap_or_default();
         (PortTarget::Container(name), a.port.as_deref())
     };
+    // One line per mapping, with the container's short ID under --all.
+    let report = Report::list(
+        Some(if a.all {
+            "{{.ID}}\t{{.Port}}"
+        } else {
+            "{{.Port}}"
+        }),
+        "",
+    )?;
     let mut out = std::io::stdout().lock();
     let mut found = false;
     for ports in lister.list(&target, filter)? {
         let ports = ports?;
         found |= !ports.lines.is_empty();
-        for l in ports.lines {
-            if a.all {
-                writeln!(out, "{}\t{l}", &ports.id[..12])?;
-            } else {
-                writeln!(out, "{l}")?;
-            }
-        }
+        let rows: Vec<PortRow> = ports
+            .lines
+            .iter()
+            .map(|l| PortRow {
+                id: &ports.id[..12],
+                port: l,
+            })
+            .collect();
+        report.write(&mut out, &rows)?;
     }
     if let (Some(p), false) = (filter, found) {
         bail!("failed to find published port {p:?}");
@@ -67,14 +86,9 @@ pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
     } else {
         a.command.clone()
     };
-    let err = crate::userns::unshare(&argv)?;
-    // As a shell: 127 when there is no such program, 126 when it can't run.
-    let code = if err.error.kind() == std::io::ErrorKind::NotFound {
-        EXIT_NOT_FOUND
-    } else {
-        EXIT_CANNOT_INVOKE
-    };
-    Err(coded(code, err.to_string()))
+    // Returns only when the program could not be run: as a shell, 127 when
+    // there is no such program, 126 when it can't run.
+    match crate::userns::unshare(&argv)? {}
 }
 
 // The monitor's command line (`rpod __monitor ID`, spawned by rpod itself).

@@ -35,6 +35,28 @@ impl SdNotify {
     }
 }
 
+/// `--image-volume`: the image config's `Volumes` become anonymous
+/// volumes (bind, podman's default), tmpfs mounts, or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ImageVolume {
+    #[default]
+    Bind,
+    Tmpfs,
+    Ignore,
+}
+
+impl std::str::FromStr for ImageVolume {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<ImageVolume> {
+        Ok(match s {
+            "" | "bind" | "anonymous" => ImageVolume::Bind,
+            "tmpfs" => ImageVolume::Tmpfs,
+            "ignore" => ImageVolume::Ignore,
+            _ => bail!("invalid --image-volume {s:?}: use bind, tmpfs or ignore"),
+        })
+    }
+}
+
 /// What a new container is made of (podman's specgen): the caller builds it
 /// from its flags. Settings with a syntax that can be checked before the
 /// image is known come parsed; the others (environment, mounts, labels,
@@ -63,6 +85,10 @@ pub struct ContainerSpec {
     pub mounts: Vec<String>,
     /// `--tmpfs DIR[:OPTS]`.
     pub tmpfs: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
+    /// What the image's VOLUMEs become (`--image-volume`).
+    pub image_volume: ImageVolume,
     pub workdir: Option<String>,
     /// USER[:GROUP] (None: keep-id's, or the image's).
     pub user: Option<String>,
@@ -264,6 +290,73 @@ pub fn create(
     for t in &o.tmpfs {
         mounts.push(opts::parse_tmpfs(t)?);
     }
+    for from in &o.volumes_from {
+        for m in volumes_from(paths, from)? {
+            if !mounts.iter().any(|x| x.destination == m.destination) {
+                mounts.push(m);
+            }
+        }
+    }
+    for dest in ic.volumes().iter().flatten() {
+        let dest = crate::sys::inroot::clean_path(std::path::Path::new(dest))
+            .to_string_lossy()
+            .into_owned();
+        if mounts.iter().any(|m| m.destination == dest) {
+            continue;
+        }
+        match o.image_volume {
+            ImageVolume::Bind => mounts.push(opts::parse_volume(&dest)?),
+            ImageVolume::Tmpfs => mounts.push(opts::parse_tmpfs(&dest)?),
+            ImageVolume::Ignore => {}
+        }
+    }
+    // Volumes are made, and the container recorded as their user, under
+    // the volumes lock: `volume rm` never removes one between the two.
+    let vols = crate::volume::Volumes::new(&store);
+    let _vlock = if mounts.iter().any(|m| m.kind == "volume") {
+        Some(vols.lock()?)
+    } else {
+        None
+    };
+    let owner = (
+        ns_id(&o.userns, resolved.uid, true),
+        ns_id(&o.userns, resolved.gid, false),
+    );
+    let mut made = NewVolumes {
+        vols: &vols,
+        names: Vec::new(),
+        keep: false,
+    };
+    let mut runtime_mounts = Vec::with_capacity(mounts.len());
+    for m in mounts.iter_mut() {
+        if m.kind == "volume" {
+            if resolve_volume(&vols, m)? {
+                made.names.push(m.name.clone());
+            }
+            m.owner = Some(owner);
+        } else if m.options.iter().any(|x| x == "U") {
+            m.owner = Some(owner);
+        }
+        let mut r = runtime_mount(&vols, m)?;
+        if m.kind == "bind" && m.options.iter().any(|x| x == "O") {
+            // :O: an overlay with the host dir below and a scratch upper
+            // dir, emptied at every start (crate::volume::prepare_mounts).
+            let n = runtime_mounts.len();
+            let (upper, work) = crate::volume::overlay_dirs(&paths.ctr_dir(&id), n);
+            r.kind = "overlay".into();
+            r.source = "overlay".into();
+            r.options = vec![
+                format!("lowerdir={}", m.source),
+                format!("upperdir={}", upper.display()),
+                format!("workdir={}", work.display()),
+                "userxattr".into(),
+                "nosuid".into(),
+                "nodev".into(),
+                if m.rw { "rw" } else { "ro" }.into(),
+            ];
+        }
+        runtime_mounts.push(r);
+    }
 
     let stop_signal = match (o.stop_signal, ic.stop_signal()) {
         (Some(s), _) => s,
@@ -315,7 +408,7 @@ pub fn create(
             .unwrap_or_else(|| "/".into()),
         user: resolved.clone(),
         hostname: hostname.clone(),
-        mounts: mounts.clone(),
+        mounts: runtime_mounts,
         read_only: o.read_only,
         tty: o.tty,
         network: network.clone(),
@@ -410,10 +503,141 @@ pub fn create(
             let _ = record::remove(paths, &rec);
         })?;
     }
+    made.keep = true;
     if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() {
         super::spec::warn_limits();
     }
     Ok(rec)
+}
+
+/// A container id in rpod's user namespace: keep-id maps the container's
+/// `uid` to 0 (you), the ids below it one up, the rest to themselves.
+fn ns_id(u: &Userns, id: u32, is_uid: bool) -> u32 {
+    let keep = match u {
+        Userns::KeepId { uid, gid } => {
+            if is_uid {
+                uid.unwrap_or_else(|| {
+                    super::spec::outer_id("/proc/self/uid_map", nix::unistd::getuid().as_raw())
+                })
+            } else {
+                gid.unwrap_or_else(|| {
+                    super::spec::outer_id("/proc/self/gid_map", nix::unistd::getgid().as_raw())
+                })
+            }
+        }
+        _ => return id,
+    };
+    match id.cmp(&keep) {
+        std::cmp::Ordering::Less => id + 1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => id,
+    }
+}
+
+/// The volumes a `create` made: removed again unless it succeeds (dropped
+/// while the volumes lock is still held).
+struct NewVolumes<'a> {
+    vols: &'a crate::volume::Volumes,
+    names: Vec<String>,
+    keep: bool,
+}
+
+impl Drop for NewVolumes<'_> {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for n in &self.names {
+            if let Err(e) = self.vols.discard_locked(n) {
+                debug!("removing volume {n} of a failed create: {e:#}");
+            }
+        }
+    }
+}
+
+/// Find or make the volume a `volume` mount names (a new anonymous one when
+/// it names none), with the `volume-opt=`s given; the caller holds the
+/// lock. True when it made it.
+fn resolve_volume(vols: &crate::volume::Volumes, m: &mut MountRecord) -> Result<bool> {
+    let mut vopts = Vec::new();
+    m.options.retain(|o| match o.strip_prefix("volume-opt=") {
+        Some(kv) => {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            vopts.push((k.to_string(), v.to_string()));
+            false
+        }
+        None => true,
+    });
+    let existing = if m.name.is_empty() {
+        None
+    } else {
+        vols.get(&m.name)?
+    };
+    let made = existing.is_none();
+    let v = match existing {
+        Some(v) => v,
+        None => vols
+            .create_locked(&crate::volume::CreateOptions {
+                name: (!m.name.is_empty()).then(|| m.name.clone()),
+                options: vopts,
+                anonymous: m.name.is_empty(),
+                ..Default::default()
+            })
+            .with_context(|| format!("volume for {}", m.destination))?,
+    };
+    m.name = v.name.clone();
+    // As podman shows it: the mountpoint (a tmpfs or device= volume is
+    // mounted there); runtime_mount picks what is really mounted.
+    m.source = vols.mountpoint(&v.name).to_string_lossy().into_owned();
+    Ok(made)
+}
+
+/// The mount the runtime makes for a recorded one: a volume becomes a
+/// bind of its data (or of its `device=`), or a tmpfs; rpod's own options
+/// (`U`, `nocopy`) are dropped.
+fn runtime_mount(vols: &crate::volume::Volumes, m: &MountRecord) -> Result<MountRecord> {
+    let mut r = m.clone();
+    r.options
+        .retain(|o| !matches!(o.as_str(), "U" | "nocopy" | "copy"));
+    if m.kind == "volume" {
+        let v = vols.find(&m.name)?;
+        let (kind, source, extra) = crate::volume::mount_source(vols, &v);
+        if kind == "tmpfs" {
+            r.options.retain(|o| o != "rbind");
+        }
+        r.options.extend(extra);
+        r.options.push(if m.rw { "rw" } else { "ro" }.into());
+        r.kind = kind;
+        r.source = source;
+    }
+    Ok(r)
+}
+
+/// The mounts of container `from` (`NAME[:ro|rw]`) for `--volumes-from`:
+/// its volumes and bind mounts, read-only or read-write as asked.
+fn volumes_from(paths: &Paths, from: &str) -> Result<Vec<MountRecord>> {
+    let (name, mode) = match from.rsplit_once(':') {
+        Some((n, m)) if matches!(m, "ro" | "rw" | "z" | "Z") => (n, Some(m)),
+        _ => (from, None),
+    };
+    let id = record::resolve(paths, name).with_context(|| format!("--volumes-from {from}"))?;
+    let rec = record::load(paths, &id)?;
+    Ok(rec
+        .mounts
+        .into_iter()
+        .filter(|m| m.kind == "volume" || m.kind == "bind")
+        .map(|mut m| {
+            if let Some(mode @ ("ro" | "rw")) = mode {
+                m.rw = mode == "rw";
+                m.options.retain(|o| o != "ro" && o != "rw");
+                if m.kind == "bind" {
+                    m.options.push(mode.into());
+                }
+            }
+            m.owner = None;
+            m
+        })
+        .collect())
 }
 
 fn write_cidfile(f: &std::path::Path, id: &str) -> Result<()> {

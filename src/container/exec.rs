@@ -2,17 +2,15 @@
 //! `top` (its processes, read from /proc). The exec'd process talks through
 //! our own stdio, as an attached container does; `top` returns its rows.
 
-use super::attach::{self as client, DetachMatcher};
 use super::opts;
 use super::record::{self, Paths};
+use crate::error::Error;
 use crate::options::Options;
 use crate::runtime::{Console, Stdio};
-use crate::sys::tty;
+use crate::sys::{pump, tty};
 use anyhow::{bail, Context, Result};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -63,7 +61,10 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     let rec = record::load(&paths, &id)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {
-        bail!("can only create exec sessions on running containers: container state improper");
+        return Err(Error::ContainerState(
+            "can only create exec sessions on running containers".into(),
+        )
+        .into());
     }
     let cfg_path = paths.ctr_dir(&id).join("config.json");
     let spec: oci_spec::runtime::Spec = serde_json::from_slice(
@@ -118,7 +119,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     };
 
     if a.tty {
-        let size = client::terminal_size();
+        let size = tty::terminal_size();
         let ws = nix::pty::Winsize {
             ws_row: size.map(|s| s.rows).unwrap_or(24),
             ws_col: size.map(|s| s.cols).unwrap_or(80),
@@ -145,7 +146,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         if a.detach {
             return Ok(None);
         }
-        let keys = client::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+        let keys = pump::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
         proxy_pty(&pty.master, a.interactive, keys)?;
         return finish(pid).map(Some);
     }
@@ -174,82 +175,20 @@ fn finish(pid: i32) -> Result<i32> {
     }
 }
 
-/// Copy between our terminal and the pty master until the process closes it.
+/// Copy between our terminal and the pty master until the process closes
+/// it or the user detaches.
 fn proxy_pty(master: &OwnedFd, interactive: bool, keys: Vec<u8>) -> Result<()> {
-    let stdin = std::io::stdin();
-    let _raw = if interactive && client::stdin_is_tty() {
-        tty::RawMode::stdin()
-    } else {
-        None
+    let s = pump::Session {
+        stdin: interactive,
+        raw: interactive && tty::stdin_is_tty(),
+        detach_keys: keys,
+        proxy: Vec::new(),
+        tick: None,
+        buf_size: 32 * 1024,
+        input_max: 0,
     };
-    let mut mask = nix::sys::signal::SigSet::empty();
-    mask.add(nix::sys::signal::Signal::SIGWINCH);
-    let _ = mask.thread_block();
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &mask,
-        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
-    )?;
-    let mut matcher = DetachMatcher::new(keys);
-    let mut stdin_open = interactive;
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut out = std::io::stdout();
-    let result = (|| -> Result<()> {
-        loop {
-            let (ev_m, ev_s, ev_i) = {
-                let mut fds = vec![
-                    PollFd::new(master.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
-                ];
-                if stdin_open {
-                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-                }
-                match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-                let r = |f: &PollFd| f.revents().map(|r| !r.is_empty()).unwrap_or(false);
-                (r(&fds[0]), r(&fds[1]), fds.get(2).map(r).unwrap_or(false))
-            };
-            if ev_s {
-                while let Ok(Some(_)) = sfd.read_signal() {}
-                if let Some(ws) = client::terminal_size() {
-                    let _ = tty::set_winsize(master.as_fd(), ws);
-                }
-            }
-            if ev_m {
-                match nix::unistd::read(master.as_raw_fd(), &mut buf) {
-                    Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(()),
-                    Ok(n) => {
-                        out.write_all(&buf[..n])?;
-                        out.flush()?;
-                    }
-                    Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if ev_i {
-                match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
-                    Ok(0) | Err(_) => stdin_open = false,
-                    Ok(n) => {
-                        let (fwd, detach) = matcher.feed(&buf[..n]);
-                        let mut rest = &fwd[..];
-                        while !rest.is_empty() {
-                            match nix::unistd::write(master, rest) {
-                                Ok(w) => rest = &rest[w..],
-                                Err(nix::errno::Errno::EINTR) => {}
-                                Err(_) => break,
-                            }
-                        }
-                        if detach {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-        }
-    })();
-    result
+    pump::run(&s, &mut pump::PtyMaster::new(master.as_fd(), true))?;
+    Ok(())
 }
 
 /// One `top` column (podman's ps(1)-style descriptors).
@@ -311,7 +250,9 @@ pub fn top_target(g: &Options, name: &str) -> Result<TopTarget> {
     let id = record::resolve(&paths, name)?;
     let st = record::observe(&paths, &id);
     if !st.is_running() {
-        bail!("top can only be used on running containers: container state improper");
+        return Err(
+            Error::ContainerState("top can only be used on running containers".into()).into(),
+        );
     }
     let state_root = paths.run_dir(&id).join("runtime");
     Ok(TopTarget { id, st, state_root })

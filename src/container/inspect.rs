@@ -24,11 +24,15 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
     let binds: Vec<String> = rec
         .mounts
         .iter()
-        .filter(|m| m.kind == "bind")
+        .filter(|m| m.kind == "bind" || m.kind == "volume")
         .map(|m| {
             format!(
                 "{}:{}:{}",
-                m.source,
+                if m.kind == "volume" {
+                    &m.name
+                } else {
+                    &m.source
+                },
                 m.destination,
                 if m.rw { "rw" } else { "ro" }
             )
@@ -44,10 +48,15 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         .mounts
         .iter()
         .map(|m| {
-            json!({
+            let mut v = json!({
                 "Type": m.kind, "Source": m.source, "Destination": m.destination,
                 "Driver": "", "Mode": "", "Options": m.options, "RW": m.rw, "Propagation": "rprivate",
-            })
+            });
+            if m.kind == "volume" {
+                v["Name"] = json!(m.name);
+                v["Driver"] = json!("local");
+            }
+            v
         })
         .collect();
     let path = rec.command.first().cloned().unwrap_or_default();

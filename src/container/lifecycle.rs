@@ -20,7 +20,8 @@ pub enum Spawned {
 /// Spawn `rpod __monitor ID` detached and wait for its verdict: the
 /// container's init pid once it runs (or already ran: the monitor decides
 /// under the container's lock, so racing starts make one monitor). An error
-/// carries the monitor's exit code (125, or 126/127 from the runtime).
+/// keeps what the monitor reported (`error::to_wire`): a command that could
+/// not be found or invoked stays that.
 pub fn spawn_monitor(
     g: &Options,
     paths: &Paths,
@@ -97,16 +98,7 @@ fn verdict(line: &str, rec: &ContainerRecord, log: &std::path::Path) -> Result<S
     match line.chars().next() {
         Some('S') => Ok(Spawned::Started(num(&line[1..]))),
         Some('R') => Ok(Spawned::AlreadyRunning(num(&line[1..]))),
-        Some('E') => {
-            let rest = &line[1..];
-            let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-            let code = code.parse::<i32>().unwrap_or(crate::error::EXIT_RPOD);
-            if code == crate::error::EXIT_RPOD {
-                Err(anyhow::anyhow!("{msg}"))
-            } else {
-                Err(crate::error::coded(code, msg))
-            }
-        }
+        Some('E') => Err(crate::error::from_wire(line)),
         _ => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             bail!(
@@ -260,13 +252,10 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
     let rec = record::load(paths, id)?;
     // podman rm exits 2 for "one of the containers is running".
     let improper = || {
-        crate::error::coded(
-            2,
-            format!(
-                "cannot remove container {id} as it is running - running or paused containers \
-                 cannot be removed without force: container state improper"
-            ),
-        )
+        anyhow::Error::new(crate::error::Error::ContainerState(format!(
+            "cannot remove container {id} as it is running - running or paused containers \
+             cannot be removed without force"
+        )))
     };
     let mut round = 0;
     loop {

@@ -249,10 +249,11 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
         let id = record::resolve(paths, name)?;
         let (st, sent) = lifecycle::signal_locked(paths, &id, signal, None)?;
         if !sent {
-            bail!(
-                "can only kill running containers. {id} is in state {}: container state improper",
+            return Err(crate::error::Error::ContainerState(format!(
+                "can only kill running containers. {id} is in state {}",
                 st.status.as_str()
-            );
+            ))
+            .into());
         }
         Ok(Some(Target {
             name: name.to_string(),
@@ -268,6 +269,8 @@ pub struct RmOptions {
     pub force: bool,
     /// Seconds to wait for them to stop (None: each container's own).
     pub timeout: Option<u32>,
+    /// Remove their anonymous volumes too (`-v`).
+    pub volumes: bool,
 }
 
 /// Remove the selected containers, all at once. The caller is in rpod's
@@ -284,7 +287,11 @@ pub fn rm(paths: &Paths, sel: &Selection, o: RmOptions) -> Result<Outcomes> {
     )?;
     Ok(each_parallel(&names, sel.ignore, |name| {
         let id = record::resolve(paths, name)?;
+        let rec = o.volumes.then(|| record::load(paths, &id)).transpose()?;
         lifecycle::remove_container(paths, &id, o.force, o.timeout)?;
+        if let Some(rec) = rec {
+            crate::volume::remove_anonymous_of(paths, &rec)?;
+        }
         Ok(Target {
             name: name.to_string(),
             id,
@@ -372,6 +379,10 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
         }
         if rm || rec.rm {
             lifecycle::remove_container(paths, &id, false, None)?;
+            // --rm takes the container's anonymous volumes along.
+            if rec.rm {
+                crate::volume::remove_anonymous_of(paths, &rec)?;
+            }
         }
         Ok(Some(Target {
             name: name.to_string(),

@@ -185,9 +185,7 @@ pub fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>> {
 
 fn check_source(src: &str) -> Result<()> {
     if !Path::new(src).is_absolute() {
-        bail!(
-            "invalid bind source {src:?}: named volumes are not supported yet, give an absolute host path"
-        );
+        bail!("invalid bind source {src:?}: give an absolute host path");
     }
     // podman's wording, which users search for.
     if let Err(e) = std::fs::metadata(src) {
@@ -210,20 +208,36 @@ const PROPAGATIONS: &[&str] = &[
     "private", "rprivate", "shared", "rshared", "slave", "rslave",
 ];
 
-/// `-v HOST:CTR[:OPTS]`.
+/// A host path (`/x`, `./x`, `../x`) rather than a volume name, as podman tells them.
+fn is_host_path(src: &str) -> bool {
+    src.starts_with('/') || src.starts_with('.')
+}
+
+/// The options podman shows on every volume mount.
+fn volume_defaults(options: &mut Vec<String>) {
+    for d in ["nosuid", "nodev", "rbind"] {
+        if !options.iter().any(|o| o == d) {
+            options.push(d.to_string());
+        }
+    }
+}
+
+/// `-v HOST:CTR[:OPTS]` (a bind mount), `-v NAME:CTR[:OPTS]` (a named
+/// volume, made on first use) or `-v CTR` (a new anonymous volume).
 pub fn parse_volume(v: &str) -> Result<MountRecord> {
     let parts: Vec<&str> = v.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
         [src, dst] => (*src, *dst, ""),
         [src, dst, opts] => (*src, *dst, *opts),
-        [_] => bail!(
-            "invalid volume {v:?}: anonymous volumes are not supported, use HOST:CONTAINER[:OPTIONS]"
-        ),
-        _ => bail!("invalid volume {v:?}: expected HOST:CONTAINER[:OPTIONS]"),
+        _ => bail!("invalid volume {v:?}: expected [SOURCE:]CONTAINER[:OPTIONS]"),
     };
-    check_source(src)?;
+    if src.is_empty() && parts.len() > 1 {
+        bail!("invalid volume {v:?}: empty source");
+    }
     check_target(dst, "volume")?;
-    let mut options = vec!["rbind".to_string()];
+    let volume = !is_host_path(src);
+    let mut options: Vec<String> = Vec::new();
     let mut rw = true;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -231,42 +245,81 @@ pub fn parse_volume(v: &str) -> Result<MountRecord> {
             "rw" => rw = true,
             // SELinux relabelling: nothing to do without SELinux.
             "z" | "Z" => {}
+            "U" => options.push("U".into()),
+            "nocopy" | "copy" if volume => options.push(o.into()),
+            "O" if !volume => options.push("O".into()),
+            "O" => bail!(
+                "invalid volume option \"O\" in {v:?}: overlay mounts take a host directory, not a volume"
+            ),
             p if PROPAGATIONS.contains(&p) => options.push(p.to_string()),
             "nosuid" | "nodev" | "noexec" | "suid" | "dev" | "exec" => options.push(o.to_string()),
             _ => bail!(
-                "invalid volume option {o:?} in {v:?}: use ro, rw, z, Z or a propagation mode"
+                "invalid volume option {o:?} in {v:?}: use ro, rw, z, Z, U, nocopy or a propagation mode"
             ),
         }
     }
+    if volume {
+        if !src.is_empty() {
+            crate::volume::validate_name(src)?;
+        }
+        volume_defaults(&mut options);
+        return Ok(MountRecord {
+            kind: "volume".into(),
+            name: src.into(),
+            destination: dst.into(),
+            options,
+            rw,
+            ..Default::default()
+        });
+    }
+    let src = std::path::absolute(src)
+        .with_context(|| format!("invalid volume {v:?}"))?
+        .to_string_lossy()
+        .into_owned();
+    check_source(&src)?;
+    if options.iter().any(|o| o == "O") && src.contains([',', ':', '\\']) {
+        bail!("invalid volume {v:?}: an overlay (:O) source may not contain ',', ':' or '\\'");
+    }
+    options.insert(0, "rbind".to_string());
     options.push(if rw { "rw" } else { "ro" }.to_string());
     Ok(MountRecord {
         kind: "bind".into(),
-        source: src.into(),
+        source: src,
         destination: dst.into(),
         options,
         rw,
+        ..Default::default()
     })
 }
 
-/// `--mount type=bind|tmpfs,…`.
+/// `--mount type=bind|volume|tmpfs,…`.
 pub fn parse_mount(m: &str) -> Result<MountRecord> {
     let mut kind = None;
     let mut src = None;
     let mut dst = None;
     let mut rw = true;
+    let mut recursive = true;
     let mut options: Vec<String> = Vec::new();
+    let flag = |v: &str| matches!(v, "" | "true" | "1");
     for kv in m.split(',') {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         match k {
             "type" => kind = Some(v.to_string()),
             "source" | "src" => src = Some(v.to_string()),
             "target" | "destination" | "dst" => dst = Some(v.to_string()),
-            "ro" | "readonly" => rw = !matches!(v, "" | "true" | "1"),
-            "rw" => rw = matches!(v, "" | "true" | "1"),
+            "ro" | "readonly" => rw = !flag(v),
+            "rw" => rw = flag(v),
             "bind-propagation" if PROPAGATIONS.contains(&v) => options.push(v.into()),
+            "bind-nonrecursive" => recursive = !flag(v),
             "tmpfs-size" => options.push(format!("size={v}")),
             "tmpfs-mode" => options.push(format!("mode={v}")),
-            "relabel" | "z" | "Z" | "bind-nonrecursive" | "consistency" => {}
+            "tmpcopyup" | "notmpcopyup" => {}
+            "volume-opt" if v.contains('=') => options.push(format!("volume-opt={v}")),
+            "volume-nocopy" | "nocopy" if flag(v) => options.push("nocopy".into()),
+            "U" | "chown" if flag(v) => options.push("U".into()),
+            "U" | "chown" | "volume-nocopy" | "nocopy" => {}
+            "relabel" | "z" | "Z" | "consistency" => {}
+            "suid" | "nosuid" | "dev" | "nodev" | "exec" | "noexec" => options.push(k.into()),
             _ => bail!("invalid --mount option {kv:?} in {m:?}"),
         }
     }
@@ -276,7 +329,7 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
         Some("bind") => {
             let src = src.with_context(|| format!("invalid --mount {m:?}: source= is required"))?;
             check_source(&src)?;
-            options.insert(0, "rbind".into());
+            options.insert(0, if recursive { "rbind" } else { "bind" }.into());
             options.push(if rw { "rw" } else { "ro" }.into());
             Ok(MountRecord {
                 kind: "bind".into(),
@@ -284,6 +337,22 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
                 destination: dst,
                 options,
                 rw,
+                ..Default::default()
+            })
+        }
+        Some("volume") => {
+            let name = src.unwrap_or_default();
+            if !name.is_empty() {
+                crate::volume::validate_name(&name)?;
+            }
+            volume_defaults(&mut options);
+            Ok(MountRecord {
+                kind: "volume".into(),
+                name,
+                destination: dst,
+                options,
+                rw,
+                ..Default::default()
             })
         }
         Some("tmpfs") => {
@@ -295,9 +364,12 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
                 destination: dst,
                 options,
                 rw,
+                ..Default::default()
             })
         }
-        Some(t) => bail!("invalid --mount type {t:?} in {m:?}: bind and tmpfs are supported"),
+        Some(t) => {
+            bail!("invalid --mount type {t:?} in {m:?}: bind, volume and tmpfs are supported")
+        }
         None => bail!("invalid --mount {m:?}: type= is required"),
     }
 }
@@ -326,6 +398,7 @@ pub fn parse_tmpfs(t: &str) -> Result<MountRecord> {
         destination: dst.into(),
         options,
         rw,
+        ..Default::default()
     })
 }
 
@@ -513,14 +586,29 @@ mod tests {
         assert!(m.options.contains(&"ro".to_string()));
         let e = parse_volume("/no/such/dir:/x").unwrap_err().to_string();
         assert_eq!(e, "statfs /no/such/dir: no such file or directory");
-        assert!(parse_volume("/x").is_err());
+        let a = parse_volume("/x").unwrap();
+        assert_eq!((a.kind.as_str(), a.name.as_str()), ("volume", ""));
+        let n = parse_volume("data:/d:U,nocopy,ro").unwrap();
+        assert_eq!(
+            (n.kind.as_str(), n.name.as_str(), n.rw),
+            ("volume", "data", false)
+        );
+        assert!(n.options.contains(&"U".to_string()) && n.options.contains(&"nocopy".to_string()));
+        assert!(parse_volume("../x:/d").is_err());
+        assert!(parse_volume("a b:/d").is_err());
         assert!(parse_volume(&format!("{src}:rel")).is_err());
+        let b = parse_mount(&format!("type=bind,src={src},dst=/b,bind-nonrecursive")).unwrap();
+        assert_eq!(b.options[0], "bind");
+        let v = parse_mount("type=volume,src=v1,dst=/v,volume-opt=o=uid=5,ro").unwrap();
+        assert_eq!((v.name.as_str(), v.rw), ("v1", false));
+        assert!(v.options.contains(&"volume-opt=o=uid=5".to_string()));
         let m = parse_mount(&format!("type=bind,src={src},target=/t,readonly")).unwrap();
         assert!(!m.rw);
         let t = parse_mount("type=tmpfs,target=/scratch,tmpfs-size=1m").unwrap();
         assert_eq!(t.kind, "tmpfs");
         assert!(t.options.contains(&"size=1m".to_string()));
-        assert!(parse_mount("type=volume,target=/x").is_err());
+        assert!(parse_mount("type=volume,src=../x,target=/x").is_err());
+        assert!(parse_mount("type=image,target=/x").is_err());
         assert!(parse_mount("type=bind,target=/x").is_err());
         let t = parse_tmpfs("/run").unwrap();
         assert_eq!(t.options, vec!["rw", "noexec", "nosuid", "nodev"]);

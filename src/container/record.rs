@@ -16,6 +16,7 @@
 
 use super::names::{self, Claim, Names};
 use super::time;
+use crate::error::{Error, Kind};
 use crate::network::NetworkMode;
 use crate::sys::pidfd;
 use anyhow::{bail, Context, Result};
@@ -53,8 +54,9 @@ impl Paths {
     }
 }
 
-/// A bind or tmpfs mount as `inspect` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A bind, tmpfs or volume mount as `inspect` shows it. A volume's name is
+/// how `volume rm` knows the volume is in use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct MountRecord {
     #[serde(rename = "Type")]
     pub kind: String,
@@ -66,6 +68,13 @@ pub struct MountRecord {
     pub options: Vec<String>,
     #[serde(rename = "RW")]
     pub rw: bool,
+    /// The volume's name (Type "volume"; empty: a new anonymous one, until create names it).
+    #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The container user's (uid, gid) in rpod's user namespace: `:U`
+    /// gives the mount to them, and a new volume's first mount its root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<(u32, u32)>,
 }
 
 /// What a container is: fixed at create time (the name may change).
@@ -294,35 +303,16 @@ pub fn exists(paths: &Paths, id: &str) -> bool {
     paths.ctr_dir(id).join("container.json").exists()
 }
 
-/// podman's "no such container" error, as a type: callers that skip
-/// missing containers (`--ignore`) ask for it with [`is_no_such`], never by
-/// the message's text.
-#[derive(Debug)]
-pub struct NoSuchContainer {
-    pub name: String,
-}
-
-impl std::fmt::Display for NoSuchContainer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no container with name or ID \"{}\" found: no such container",
-            self.name
-        )
-    }
-}
-
-impl std::error::Error for NoSuchContainer {}
-
+/// podman's "no such container" error ([`Error::NotFound`]): callers that
+/// skip missing containers (`--ignore`) ask for it with [`is_no_such`], never
+/// by the message's text.
 pub fn no_such(name: &str) -> anyhow::Error {
-    anyhow::Error::new(NoSuchContainer {
-        name: name.to_string(),
-    })
+    Error::not_found(Kind::Container, name)
 }
 
-/// Whether `e` (or what it wraps) is [`NoSuchContainer`].
+/// Whether `e` (or what it wraps) is "no such container".
 pub fn is_no_such(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<NoSuchContainer>())
+    crate::error::is_not_found(e, Kind::Container)
 }
 
 /// A name, full id or unique id prefix to a full id.

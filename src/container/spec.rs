@@ -22,7 +22,11 @@ fn oci_mount(dest: &str, typ: &str, source: &str, options: &[String]) -> Result<
 }
 
 fn user_mount(m: &MountRecord) -> Result<Mount> {
-    let typ = if m.kind == "tmpfs" { "tmpfs" } else { "bind" };
+    let typ = match m.kind.as_str() {
+        "tmpfs" => "tmpfs",
+        "overlay" => "overlay",
+        _ => "bind",
+    };
     oci_mount(&m.destination, typ, &m.source, &m.options)
 }
 

@@ -7,6 +7,7 @@
 
 use super::login::{challenges_of, Challenge};
 use super::transport::{describe, read_bounded, Transport};
+use crate::error::Error;
 use anyhow::{anyhow, Result};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -43,29 +44,6 @@ impl FetchError {
         }
     }
 }
-
-/// A transient failure, recognisable in an error chain.
-#[derive(Debug)]
-pub struct TransientError(pub String);
-
-impl std::fmt::Display for TransientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for TransientError {}
-
-/// The registry refused the credentials (or wants some): a 401 or 403,
-/// recognisable in an error chain. Its text is the one-line message.
-#[derive(Debug)]
-pub struct Unauthorized(pub String);
-
-impl std::fmt::Display for Unauthorized {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Unauthorized {}
 
 impl RegistryClient {
     pub async fn connect(
@@ -255,7 +233,7 @@ fn network_error(e: reqwest::Error, registry: &str, verify: bool) -> FetchError 
 
 /// The Bearer token flow, the one of pull, push and login: GET
 /// realm?scope=…&service=…[&account=USER] with Basic credentials when there
-/// are any. A refusal (401/403) is an [`Unauthorized`].
+/// are any. A refusal (401/403) is an [`Error::Unauthorized`].
 pub async fn fetch_token(
     t: &Transport,
     c: &Challenge,
@@ -321,7 +299,8 @@ pub async fn fetch_token(
 
 /// A registry's error answer as one line (and whether to retry): the
 /// messages of its JSON error envelope, else the status. 401 and 403 are
-/// [`Unauthorized`], worded for whether credentials were given.
+/// [`Error::Unauthorized`], worded for whether credentials were given;
+/// 5xx (but 501 and 505) and 429 are [`Error::Transient`].
 pub fn status_error(
     registry: &str,
     had_creds: bool,
@@ -361,17 +340,25 @@ pub fn status_error(
         msgs.join("; ")
     };
     match code {
-        401 | 403 if had_creds => FetchError::Fatal(anyhow::Error::new(Unauthorized(format!(
-            "{registry}: invalid username/password ({detail})"
-        )))),
-        401 | 403 => FetchError::Fatal(anyhow::Error::new(Unauthorized(format!(
-            "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
-        )))),
+        401 | 403 => {
+            let message = if had_creds {
+                format!("{registry}: invalid username/password ({detail})")
+            } else {
+                format!(
+                    "{registry}: authentication required: log in with `rpod login {registry}` ({detail})"
+                )
+            };
+            FetchError::Fatal(
+                Error::Unauthorized {
+                    registry: registry.to_string(),
+                    message,
+                }
+                .into(),
+            )
+        }
         // Not Implemented, HTTP Version Not Supported: asking again won't help.
         501 | 505 => FetchError::Fatal(anyhow!("{detail}")),
-        _ if code >= 500 || code == 429 => {
-            FetchError::Transient(anyhow::Error::new(TransientError(detail)))
-        }
+        _ if code >= 500 || code == 429 => FetchError::Transient(Error::Transient(detail).into()),
         _ => FetchError::Fatal(anyhow!("{detail}")),
     }
 }
@@ -505,10 +492,14 @@ mod tests {
             .block_on(fetch_token(&t, &c, Some(("alice", "nope")), &scopes))
             .unwrap_err()
             .into_anyhow();
-        let u = e.downcast_ref::<Unauthorized>().expect("Unauthorized");
+        let Some(Error::Unauthorized { registry, message }) = crate::error::find(&e) else {
+            panic!("not Unauthorized: {e:#}");
+        };
         assert!(
-            u.0.contains(&reg) && u.0.contains("invalid username/password"),
-            "{u}"
+            registry == &reg
+                && message.contains(&reg)
+                && message.contains("invalid username/password"),
+            "{message}"
         );
     }
 }

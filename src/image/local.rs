@@ -1,16 +1,12 @@
 //! Local images: listing (with podman's filters), removal, pruning, tags and
 //! the data `image inspect` shows. The CLI formats what these return.
 
-use crate::error::coded;
+use crate::error::{Error, Kind};
 use crate::image::reference::{is_short_name, Reference};
-use crate::storage::{short_id, ImageRecord, Store};
+use crate::storage::{short_id, Digest, ImageRecord, Store};
 use crate::time::{format_rfc3339, parse_rfc3339_secs as parse_rfc3339};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-
-/// podman's rmi exit codes.
-pub const EXIT_NOT_FOUND: i32 = 1;
-pub const EXIT_IN_USE: i32 = 2;
 
 // ---- shared helpers ----
 
@@ -55,9 +51,6 @@ pub fn repo_digests(rec: &ImageRecord) -> Vec<String> {
     }
     // Records written before repo_digests existed: the one digest, per name.
     let mut out: Vec<String> = Vec::new();
-    if rec.digest.is_empty() {
-        return out;
-    }
     for n in &rec.names {
         let d = format!("{}@{}", split_name(n).0, rec.digest);
         if !out.contains(&d) {
@@ -101,10 +94,11 @@ pub fn normalize_local_name(name: &str) -> Result<String> {
     Ok(r.with_default_tag().to_string())
 }
 
-fn find(store: &Store, name: &str) -> Result<ImageRecord> {
+/// The local image `name` (a name or an id), or podman's "image not known".
+pub fn find_image(store: &Store, name: &str) -> Result<ImageRecord> {
     match store.find_image(name)? {
         Some(r) => Ok(r),
-        None => Err(coded(EXIT_NOT_FOUND, format!("{name}: image not known"))),
+        None => Err(Error::not_found(Kind::Image, name)),
     }
 }
 
@@ -283,13 +277,12 @@ fn delete_image(
 ) -> Result<()> {
     let users = store.containers_using(&rec.id);
     if !users.is_empty() && !force {
-        return Err(coded(
-            EXIT_IN_USE,
-            format!(
-                "image used by {}: image is in use by a container: consider listing external containers and force-removing image",
-                users.join(", ")
-            ),
-        ));
+        return Err(Error::InUse {
+            kind: Kind::Image,
+            name: rec.id.clone(),
+            users,
+        }
+        .into());
     }
     for n in &rec.names {
         out(Removal::Untagged(n.clone()))?;
@@ -310,7 +303,7 @@ fn delete_image(
 /// Remove every image (`o.all`), then the images `names` name, by name, id
 /// or id prefix. By one of several names, only that name goes (podman).
 /// Each removal is passed to `out` as it happens; what failed is returned,
-/// each error with podman's exit code (1: not known, 2: in use).
+/// each an [`Error::NotFound`], [`Error::InUse`] or another failure.
 pub fn remove_images(
     store: &Store,
     names: &[String],
@@ -331,7 +324,7 @@ pub fn remove_images(
             let rec = match store.find_image(name)? {
                 Some(r) => r,
                 None if o.ignore => return Ok(()),
-                None => return Err(coded(EXIT_NOT_FOUND, format!("{name}: image not known"))),
+                None => return Err(Error::not_found(Kind::Image, name)),
             };
             let by_id = rec.id.starts_with(name.trim_start_matches("sha256:"));
             if !by_id && rec.names.len() > 1 {
@@ -385,7 +378,7 @@ pub fn prune_images(
 
 /// Add `names` (as `normalize_local_name` gives them) to `image`.
 pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
+    let rec = find_image(store, image)?;
     let mut all = rec.names.clone();
     for n in names {
         if !all.contains(n) {
@@ -397,7 +390,7 @@ pub fn tag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
 
 /// Remove `names` from `image`; no names: all of them.
 pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
-    let rec = find(store, image).map_err(|e| coded(125, format!("{e:#}")))?;
+    let rec = find_image(store, image)?;
     if names.is_empty() {
         return store.set_image_names(&rec.id, Vec::new());
     }
@@ -435,7 +428,7 @@ pub fn untag_image(store: &Store, image: &str, names: &[String]) -> Result<()> {
 #[serde(rename_all = "PascalCase")]
 pub struct InspectData {
     id: String,
-    digest: String,
+    digest: Digest,
     repo_tags: Vec<String>,
     repo_digests: Vec<String>,
     parent: String,
@@ -474,7 +467,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     kind: String,
     #[serde(rename = "Layers")]
-    layers: Vec<String>,
+    layers: Vec<Digest>,
 }
 
 /// The docker-like data podman's `image inspect` prints for one image.
@@ -571,10 +564,10 @@ mod tests {
         let rec = ImageRecord {
             id: "ab".repeat(32),
             names: vec![],
-            digest: String::new(),
+            digest: crate::storage::sha256_digest(b"manifest"),
             repo_digests: vec![],
             manifest_media_type: String::new(),
-            config_digest: String::new(),
+            config_digest: crate::storage::sha256_digest(b"config"),
             layers: vec![],
             size: 0,
             created: None,

@@ -14,6 +14,7 @@ use super::reference::Reference;
 use super::registries::RegistriesConf;
 use super::transport::{describe, Transport};
 use super::RegistryOptions;
+use crate::error::Error;
 use crate::options::Options;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -116,7 +117,7 @@ pub fn login(opts: &Options, a: &LoginOptions, ui: &mut dyn LoginPrompt) -> Resu
                     ui.event(LoginEvent::ExistingValid(&registry))?;
                     return Ok(LoginReport::AlreadyLoggedIn);
                 }
-                Err(e) if e.downcast_ref::<Unauthorized>().is_some() => {
+                Err(e) if is_unauthorized(&e) => {
                     ui.event(LoginEvent::ExistingInvalid)?;
                 }
                 Err(e) => return Err(e).with_context(|| format!("logging into {key:?}")),
@@ -238,15 +239,9 @@ fn parse_credentials_key(arg: &str) -> Result<(String, String)> {
 
 /// The registry refused the credentials (401/403): distinct from network
 /// and TLS failures so that `login` can re-prompt.
-#[derive(Debug)]
-struct Unauthorized;
-
-impl std::fmt::Display for Unauthorized {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("invalid username/password")
-    }
+fn is_unauthorized(e: &anyhow::Error) -> bool {
+    matches!(crate::error::find(e), Some(Error::Unauthorized { .. }))
 }
-impl std::error::Error for Unauthorized {}
 
 /// How to reach one registry (the transport is decided when it is pinged).
 struct Conn {
@@ -259,6 +254,10 @@ struct Conn {
 }
 
 impl Conn {
+    fn unauthorized(&self) -> anyhow::Error {
+        Error::unauthorized(self.registry.clone())
+    }
+
     fn new(
         conf: &RegistriesConf,
         registry: &str,
@@ -318,7 +317,7 @@ impl Conn {
             .map_err(|e| describe(e, &self.registry, t.verify))?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
-            401 | 403 => Err(Unauthorized.into()),
+            401 | 403 => Err(self.unauthorized()),
             s => bail!("{} answered {s} to {v2}", self.registry),
         }
     }
@@ -332,8 +331,8 @@ impl Conn {
             Ok(t) => Ok(t),
             Err(e) => {
                 let e = e.into_anyhow();
-                if e.downcast_ref::<super::client::Unauthorized>().is_some() {
-                    Err(Unauthorized.into())
+                if is_unauthorized(&e) {
+                    Err(self.unauthorized())
                 } else {
                     Err(e)
                 }
@@ -564,7 +563,7 @@ mod tests {
         let c = conn(port);
         c.check(&creds("s3cret")).unwrap();
         let e = c.check(&creds("wrong")).unwrap_err();
-        assert!(e.downcast_ref::<Unauthorized>().is_some(), "{e:#}");
+        assert!(is_unauthorized(&e), "{e:#}");
         let log = log.lock().unwrap();
         let token_req = log.iter().find(|h| h.starts_with("GET /token")).unwrap();
         let first_line = token_req.lines().next().unwrap();

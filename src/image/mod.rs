@@ -2,12 +2,16 @@
 //! TLS, pulling, login, and the operations on local images. Operations take
 //! typed options and return data; the CLI parses flags and prints.
 
+pub mod archive;
+mod archive_history;
+mod archive_read;
+mod archive_tar;
 pub mod auth;
 mod client;
 mod layer_tar;
 mod local;
 mod login;
-mod manifest;
+pub mod manifest;
 mod pull;
 mod push;
 pub mod reference;
@@ -19,10 +23,11 @@ pub mod transport;
 use anyhow::Result;
 use std::path::PathBuf;
 
+pub use archive_history::{history, tree, what_requires, HistoryRow, TreeLayer};
 pub use local::{
-    created_rfc3339, created_secs, inspect_data, labels, list_images, normalize_local_name,
-    prune_images, remove_images, repo_digests, tag_image, untag_image, ImageFilter, ImageSummary,
-    PruneOptions, Removal, RemoveOptions, EXIT_IN_USE, EXIT_NOT_FOUND,
+    created_rfc3339, created_secs, find_image, inspect_data, labels, list_images,
+    normalize_local_name, prune_images, remove_images, repo_digests, tag_image, untag_image,
+    ImageFilter, ImageSummary, PruneOptions, Removal, RemoveOptions,
 };
 pub use login::{
     login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,

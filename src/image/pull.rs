@@ -5,17 +5,21 @@
 //! an interrupted pull leaves nothing that looks like an image. Parsing
 //! manifests and choosing the platform's entry of an index: `manifest.rs`.
 
-use super::client::{with_retries, FetchError, RegistryClient, TransientError};
+use super::client::{with_retries, FetchError, RegistryClient};
 use super::manifest::{
-    choose_platform, parse_manifest, wanted_platform, Descriptor, IndexPlatform, Parsed, ACCEPTED,
-    LAYER_TYPES,
+    choose_platform, is_layer, manifest_accept, parse_manifest, wanted_platform, Descriptor,
+    IndexPlatform, Parsed,
 };
 use super::reference::Reference;
 use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::{describe, read_bounded};
 use super::{PullOptions, PullPolicy, RegistryOptions};
+use crate::error::Error;
 use crate::options::Options;
-use crate::storage::{chain_ids, human_size, ImageRecord, LayerLimits, LayerRecord, Store};
+use crate::storage::{
+    chain_ids, digest_hex, human_size, parse_digest, sha256_digest, sha256_finish, Digest,
+    ImageRecord, LayerLimits, LayerRecord, Store,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest as _;
 use std::time::Duration;
@@ -61,16 +65,12 @@ pub trait BlobProgress: Sync {
     fn done(&self);
 }
 
-fn sha256_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
-fn check_digest(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
-    if !expected.starts_with("sha256:") {
+fn check_digest(what: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
+    if digest_hex(expected).is_err() {
         bail!("{what}: unsupported digest algorithm in \"{expected}\" (only sha256)");
     }
-    let actual = sha256_of(bytes);
-    if actual != expected {
+    let actual = sha256_digest(bytes);
+    if actual != *expected {
         bail!("{what}: digest mismatch: expected {expected}, got {actual}");
     }
     Ok(())
@@ -109,7 +109,7 @@ async fn connect(
 /// before reading it whole: by Content-Length, or by counting what arrives.
 async fn fetch_manifest(src: &RegistryClient, reference: &str) -> Result<Vec<u8>> {
     let what = format!("manifest {reference}");
-    let accept = ACCEPTED.join(", ");
+    let accept = manifest_accept();
     with_retries(&what, TRIES, || {
         src.get_small(
             "manifests",
@@ -186,9 +186,9 @@ async fn pull_reference(
     };
     let bytes = fetch_manifest(&src, &top).await?;
     // Always our own hash: a registry's header is not proof of anything.
-    let mut manifest_digest = sha256_of(&bytes);
+    let mut manifest_digest = sha256_digest(&bytes);
     if let Some(d) = &source.digest {
-        check_digest("manifest", &bytes, d)?;
+        check_digest("manifest", &bytes, &parse_digest(d)?)?;
     }
     let mut manifest_bytes = bytes.to_vec();
     let (media_type, config_desc, layer_descs) = match parse_manifest(&manifest_bytes)? {
@@ -225,7 +225,7 @@ async fn pull_reference(
                     MAX_MANIFEST_SIZE,
                 ));
             }
-            let b = fetch_manifest(&src, &entry.digest).await?;
+            let b = fetch_manifest(&src, entry.digest.as_ref()).await?;
             check_digest(&format!("manifest {}", entry.digest), &b, &entry.digest)?;
             manifest_digest = entry.digest.clone();
             manifest_bytes = b.to_vec();
@@ -247,7 +247,7 @@ async fn pull_reference(
     // than what it may unpack to.
     let limits = LayerLimits::from_env()?;
     for l in &layer_descs {
-        if !LAYER_TYPES.contains(&l.media_type.as_str()) {
+        if !is_layer(&l.media_type) {
             bail!(
                 "layer {}: unsupported layer media type \"{}\"",
                 l.digest,
@@ -271,13 +271,15 @@ async fn pull_reference(
         .context("reading the image config")?;
     let config: serde_json::Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| anyhow!("malformed image config {}: {e}", config_desc.digest))?;
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+    let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
         .as_array()
         .map(|a| {
             a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
+                .map(|v| parse_digest(v.as_str().unwrap_or_default()))
+                .collect::<Result<Vec<_>>>()
         })
+        .transpose()
+        .with_context(|| format!("image config {}: rootfs.diff_ids", config_desc.digest))?
         .unwrap_or_default();
     if diff_ids.len() != layer_descs.len() {
         bail!(
@@ -298,7 +300,7 @@ async fn pull_reference(
         .collect();
     for (i, l) in layer_descs.iter().enumerate() {
         if !todo.contains(&i) {
-            rep.step(PullStep::BlobSkipped(&l.digest));
+            rep.step(PullStep::BlobSkipped(l.digest.as_ref()));
         }
     }
     rep.downloading(todo.iter().map(|&i| layer_descs[i].size).sum());
@@ -311,12 +313,12 @@ async fn pull_reference(
         let (src, sem) = (&src, &sem);
         tasks.push(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            fetch_and_unpack(store, src, &desc, &diff_id, &chain, parent.as_deref(), rep).await
+            fetch_and_unpack(store, src, &desc, &diff_id, &chain, parent.as_ref(), rep).await
         });
     }
     futures_util::future::try_join_all(tasks).await?;
     rep.downloaded();
-    rep.step(PullStep::ConfigDone(&config_desc.digest));
+    rep.step(PullStep::ConfigDone(config_desc.digest.as_ref()));
     rep.step(PullStep::WritingManifest);
 
     // Manifest and config go in as blobs; the record that makes the image
@@ -339,7 +341,7 @@ async fn pull_reference(
         })
         .collect::<Vec<_>>();
     let rec = ImageRecord {
-        id: config_desc.digest.trim_start_matches("sha256:").to_string(),
+        id: digest_hex(&config_desc.digest)?.to_string(),
         names: vec![name.to_string()],
         repo_digests: vec![format!("{}@{}", name.repo_name(), manifest_digest)],
         digest: manifest_digest,
@@ -379,7 +381,7 @@ async fn fetch_small_blob(src: &RegistryClient, desc: &Descriptor) -> Result<Vec
     }
     let buf = with_retries(&what, TRIES, || async {
         let resp = src
-            .get_blob(&desc.digest, desc.size)
+            .get_blob(desc.digest.as_ref(), desc.size)
             .await
             .map_err(|e| match e {
                 FetchError::Fatal(e) => FetchError::Fatal(e.context(what.clone())),
@@ -405,17 +407,17 @@ async fn fetch_and_unpack(
     store: &Store,
     src: &RegistryClient,
     desc: &Descriptor,
-    diff_id: &str,
-    chain: &str,
-    parent: Option<&str>,
+    diff_id: &Digest,
+    chain: &Digest,
+    parent: Option<&Digest>,
     rep: &dyn PullProgress,
 ) -> Result<()> {
-    let bar = rep.blob(&desc.digest, desc.size);
+    let bar = rep.blob(desc.digest.as_ref(), desc.size);
     let mut attempt = 1;
     loop {
         match stream_layer(store, src, desc, diff_id, parent, &*bar).await {
             Ok(got) => {
-                debug_assert_eq!(got, chain);
+                debug_assert_eq!(&got, chain);
                 break;
             }
             Err(e) if attempt < TRIES && is_retryable(&e) => {
@@ -440,21 +442,17 @@ async fn stream_layer(
     store: &Store,
     src: &RegistryClient,
     desc: &Descriptor,
-    diff_id: &str,
-    parent: Option<&str>,
+    diff_id: &Digest,
+    parent: Option<&Digest>,
     bar: &dyn BlobProgress,
-) -> Result<String> {
+) -> Result<Digest> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<bytes::Bytes, String>>(64);
     let unpack = {
         let (store, digest, size) = (store.clone(), desc.digest.clone(), desc.size);
-        let (mt, diff, par) = (
-            desc.media_type.clone(),
-            diff_id.to_string(),
-            parent.map(String::from),
-        );
+        let (mt, diff, par) = (desc.media_type.clone(), diff_id.clone(), parent.cloned());
         tokio::task::spawn_blocking(move || {
             let reader = || Ok(VerifyingReader::new(rx, digest.clone(), size));
-            store.unpack_layer_from(reader, &digest, &mt, &diff, par.as_deref())
+            store.unpack_layer_from(reader, &digest, &mt, &diff, par.as_ref())
         })
     };
     // The download hashes what it forwards (as the reader does): when the
@@ -464,16 +462,16 @@ async fn stream_layer(
     let mut got = 0u64;
     let mut rest: Option<reqwest::Response> = None;
     let download = async {
-        let mut resp = match src.get_blob(&desc.digest, desc.size).await {
+        let mut resp = match src.get_blob(desc.digest.as_ref(), desc.size).await {
             Ok(r) => r,
             Err(e) => {
                 let transient = matches!(e, FetchError::Transient(_));
                 let e = e.into_anyhow();
                 let _ = tx.send(Err(format!("{e}"))).await;
                 return Err(if transient {
-                    anyhow::Error::new(TransientError(format!("downloading: {e:#}")))
+                    anyhow::Error::new(Error::Transient(format!("downloading: {e:#}")))
                 } else {
-                    anyhow::Error::new(BadContent(format!("{e:#}")))
+                    anyhow::Error::new(Error::BadContent(format!("{e:#}")))
                 });
             }
         };
@@ -488,7 +486,7 @@ async fn stream_layer(
                         describe(e, &src.registry, src.transport.verify)
                     );
                     let _ = tx.send(Err(msg.clone())).await;
-                    return Err(anyhow::Error::new(TransientError(msg)));
+                    return Err(anyhow::Error::new(Error::Transient(msg)));
                 }
             };
             got += chunk.len() as u64;
@@ -501,11 +499,11 @@ async fn stream_layer(
                 return Ok(());
             }
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+        let actual = sha256_finish(&mut hasher);
         if got == desc.size && actual != desc.digest {
             let msg = format!("digest mismatch: expected {}, got {actual}", desc.digest);
             let _ = tx.send(Err(msg.clone())).await;
-            return Err(BadContent(msg).into());
+            return Err(Error::BadContent(msg).into());
         }
         Ok(())
     };
@@ -524,9 +522,9 @@ async fn stream_layer(
                 }
                 hasher.update(&c);
             }
-            let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+            let actual = sha256_finish(&mut hasher);
             if got == desc.size && actual != desc.digest {
-                return Err(anyhow::Error::new(BadContent(format!(
+                return Err(anyhow::Error::new(Error::BadContent(format!(
                     "digest mismatch: expected {}, got {actual}",
                     desc.digest
                 )))
@@ -538,29 +536,11 @@ async fn stream_layer(
     }
 }
 
-/// Content that is wrong (a digest mismatch, more bytes than declared, a
-/// registry's refusal): never worth a retry.
-#[derive(Debug)]
-struct BadContent(String);
-
-impl std::fmt::Display for BadContent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadContent {}
-
 /// Network trouble, 5xx answers and short reads are retried; wrong content
-/// is not.
+/// is not. The reader's errors come back through the unpacker inside an
+/// `io::Error`, where `error::find` looks too.
 fn is_retryable(e: &anyhow::Error) -> bool {
-    if e.chain()
-        .any(|c| c.is::<BadContent>() || c.to_string().contains("digest mismatch"))
-    {
-        return false;
-    }
-    e.chain()
-        .any(|c| c.is::<TransientError>() || c.to_string().contains("truncated"))
+    crate::error::find(e).is_some_and(Error::is_transient)
 }
 
 /// The blocking side of a streamed layer: reads what the download task
@@ -570,7 +550,7 @@ struct VerifyingReader {
     cur: bytes::Bytes,
     hasher: sha2::Sha256,
     count: u64,
-    digest: String,
+    digest: Digest,
     size: u64,
     done: bool,
 }
@@ -578,7 +558,7 @@ struct VerifyingReader {
 impl VerifyingReader {
     fn new(
         rx: tokio::sync::mpsc::Receiver<std::result::Result<bytes::Bytes, String>>,
-        digest: String,
+        digest: Digest,
         size: u64,
     ) -> Self {
         VerifyingReader {
@@ -613,10 +593,10 @@ impl std::io::Read for VerifyingReader {
                         self.done = true;
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            format!(
+                            Error::BadContent(format!(
                                 "blob {}: more than the {} bytes its descriptor says",
                                 self.digest, self.size
-                            ),
+                            )),
                         ));
                     }
                     self.cur = b;
@@ -625,16 +605,19 @@ impl std::io::Read for VerifyingReader {
                 None => {
                     self.done = true;
                     if self.count != self.size {
-                        return Err(std::io::Error::other(format!(
+                        return Err(std::io::Error::other(Error::Transient(format!(
                             "downloading: truncated: got {} of {} bytes",
                             self.count, self.size
-                        )));
+                        ))));
                     }
-                    let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
+                    let got = sha256_finish(&mut self.hasher);
                     if got != self.digest {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            format!("digest mismatch: expected {}, got {got}", self.digest),
+                            Error::BadContent(format!(
+                                "digest mismatch: expected {}, got {got}",
+                                self.digest
+                            )),
                         ));
                     }
                     return Ok(0);
@@ -670,10 +653,15 @@ mod tests {
 
     #[test]
     fn digests_are_checked() {
-        assert!(check_digest("x", b"abc", &sha256_of(b"abc")).is_ok());
-        let e = check_digest("blob sha256:1", b"abc", &sha256_of(b"abd"))
+        assert!(check_digest("x", b"abc", &sha256_digest(b"abc")).is_ok());
+        let e = check_digest("blob sha256:1", b"abc", &sha256_digest(b"abd"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("digest mismatch"), "{e}");
+        let other = parse_digest(&format!("sha512:{}", "0".repeat(128))).unwrap();
+        let e = check_digest("manifest", b"abc", &other)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unsupported digest algorithm"), "{e}");
     }
 }

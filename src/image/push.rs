@@ -27,14 +27,19 @@
 
 use super::client::{with_retries, FetchError, RegistryClient};
 use super::layer_tar::write_layer_tar;
-use super::manifest::{parse_manifest, Parsed, DOCKER_MANIFEST, OCI_MANIFEST};
+use super::manifest::{
+    media_type, parse_manifest, Kind as MtKind, Parsed, DOCKER_CONFIG, DOCKER_MANIFEST,
+    MEDIA_TYPES, OCI_CONFIG, OCI_MANIFEST,
+};
 use super::reference::Reference;
 use super::registries::RegistriesConf;
 use super::transport::read_bounded;
 use super::{BlobProgress, RegistryOptions};
+use crate::error::Error;
 use crate::options::Options;
 use crate::storage::{ImageRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,9 +55,6 @@ const MAX_MOUNT_SOURCES: usize = 3;
 /// How many other repositories a push asks a token for, to mount from.
 const MAX_SCOPED_SOURCES: usize = 8;
 
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-
 /// The manifest format of a push (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushFormat {
@@ -61,23 +63,13 @@ pub enum PushFormat {
     V2s2,
 }
 
-/// A layer compression (`--compression-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerCompression {
-    None,
-    Gzip,
-    Zstd,
-}
+/// A layer compression (`--compression-format`): the media-type table's.
+pub use super::manifest::Compression as LayerCompression;
 
 impl LayerCompression {
+    /// The compression `mt` says (none for a type rpod doesn't know).
     fn of_media_type(mt: &str) -> LayerCompression {
-        if mt.ends_with("+gzip") || mt.ends_with(".tar.gzip") {
-            LayerCompression::Gzip
-        } else if mt.ends_with("+zstd") {
-            LayerCompression::Zstd
-        } else {
-            LayerCompression::None
-        }
+        media_type(mt).map_or(LayerCompression::None, |m| m.compression)
     }
 
     fn name(self) -> &'static str {
@@ -88,25 +80,25 @@ impl LayerCompression {
         }
     }
 
+    /// The distributable layer type of `format` with this compression,
+    /// from the media-type table.
     fn layer_media_type(self, format: PushFormat) -> Result<&'static str> {
-        Ok(match (format, self) {
-            (PushFormat::Oci, LayerCompression::None) => "application/vnd.oci.image.layer.v1.tar",
-            (PushFormat::Oci, LayerCompression::Gzip) => {
-                "application/vnd.oci.image.layer.v1.tar+gzip"
-            }
-            (PushFormat::Oci, LayerCompression::Zstd) => {
-                "application/vnd.oci.image.layer.v1.tar+zstd"
-            }
-            (PushFormat::V2s2, LayerCompression::None) => {
-                "application/vnd.docker.image.rootfs.diff.tar"
-            }
-            (PushFormat::V2s2, LayerCompression::Gzip) => {
-                "application/vnd.docker.image.rootfs.diff.tar.gzip"
-            }
-            (PushFormat::V2s2, LayerCompression::Zstd) => {
-                bail!("zstd layers need the OCI format: use --format oci")
-            }
-        })
+        let docker = format == PushFormat::V2s2;
+        MEDIA_TYPES
+            .iter()
+            .find(|m| {
+                m.kind == MtKind::Layer
+                    && m.distributable
+                    && m.docker == docker
+                    && m.compression == self
+            })
+            .map(|m| m.name)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} layers need the OCI format: use --format oci",
+                    self.name()
+                )
+            })
     }
 }
 
@@ -305,11 +297,11 @@ impl BlobInfo {
 #[derive(Debug, Clone)]
 struct LayerPlan {
     /// The blob as the image's manifest has it.
-    orig_digest: String,
+    orig_digest: Digest,
     orig_media_type: String,
     orig_size: u64,
     orig_diff_id: String,
-    chain_id: String,
+    chain_id: Digest,
     /// The compression it must have at the destination.
     want: LayerCompression,
     /// The blob made for it by an earlier push, if any.
@@ -375,7 +367,7 @@ fn push_to_registry(
                 orig_digest: l.digest.clone(),
                 orig_media_type: l.media_type.clone(),
                 orig_size: l.size,
-                orig_diff_id: l.diff_id.clone(),
+                orig_diff_id: l.diff_id.to_string(),
                 chain_id: l.chain_id.clone(),
                 want,
                 made: info
@@ -417,7 +409,7 @@ fn push_to_registry(
                 }
             }
         };
-        add(&p.orig_digest, &own);
+        add(p.orig_digest.as_ref(), &own);
         if let Some(m) = &p.made {
             add(&m.digest, &[]);
         }
@@ -551,7 +543,7 @@ impl Ctx<'_> {
             );
             config_bytes = serde_json::to_vec(&cfg)?;
         }
-        let config_digest = crate::storage::sha256_digest(&config_bytes);
+        let config_digest = crate::storage::sha256_digest(&config_bytes).to_string();
         self.push_small_blob(client, &config_digest, &config_bytes)
             .await
             .context("pushing the config")?;
@@ -569,9 +561,9 @@ impl Ctx<'_> {
             PushFormat::V2s2 => DOCKER_MANIFEST,
         };
         let unchanged = target_mt == orig_mt
-            && config_digest == config_desc.digest
+            && config_digest.as_str() == config_desc.digest.as_ref()
             && pushed.iter().zip(layer_descs).all(|((l, _), d)| {
-                l.digest == d.digest
+                l.digest.as_str() == d.digest.as_ref()
                     && l.compression.layer_media_type(format).ok() == Some(d.media_type.as_str())
             });
         let manifest = if unchanged {
@@ -606,7 +598,7 @@ impl Ctx<'_> {
         self.progress.step(PushStep::StoringSignatures);
         Ok((
             PushReport {
-                digest: crate::storage::sha256_digest(&manifest),
+                digest: crate::storage::sha256_digest(&manifest).to_string(),
                 destination: dest.to_string(),
             },
             learnt,
@@ -624,21 +616,25 @@ impl Ctx<'_> {
         // 1. The original blob, when its compression is the one wanted.
         if have == p.want {
             let orig = PushedLayer {
-                digest: p.orig_digest.clone(),
+                digest: p.orig_digest.to_string(),
                 size: p.orig_size,
                 diff_id: p.orig_diff_id.clone(),
                 compression: have,
             };
-            if let Some(outcome) = self.reuse(client, &p.orig_digest).await? {
-                self.progress.step(PushStep::Blob(&p.orig_digest, outcome));
+            if let Some(outcome) = self.reuse(client, p.orig_digest.as_ref()).await? {
+                self.progress
+                    .step(PushStep::Blob(p.orig_digest.as_ref(), outcome));
                 return Ok((orig, None));
             }
             if self.store.has_blob(&p.orig_digest) {
                 let path = self.store.blob_path(&p.orig_digest);
-                let (digest, size, diff_id) =
-                    (p.orig_digest.clone(), p.orig_size, p.orig_diff_id.clone());
+                let (digest, size, diff_id) = (
+                    p.orig_digest.to_string(),
+                    p.orig_size,
+                    p.orig_diff_id.clone(),
+                );
                 let bar = self.progress.blob(&digest, size);
-                upload(client, &*bar, Some(&p.orig_digest), move |out| {
+                upload(client, &*bar, Some(p.orig_digest.as_ref()), move |out| {
                     copy_verified(&path, &digest, size, out)?;
                     Ok(MadeBlob {
                         digest: digest.clone(),
@@ -648,8 +644,10 @@ impl Ctx<'_> {
                 })
                 .await?;
                 bar.done();
-                self.progress
-                    .step(PushStep::Blob(&p.orig_digest, BlobOutcome::Uploaded));
+                self.progress.step(PushStep::Blob(
+                    p.orig_digest.as_ref(),
+                    BlobOutcome::Uploaded,
+                ));
                 return Ok((orig, None));
             }
         }
@@ -674,7 +672,7 @@ impl Ctx<'_> {
             .layer_info(&p.chain_id)
             .map(|i| i.uncompressed_size)
             .unwrap_or(p.orig_size);
-        let bar = self.progress.blob(&p.orig_digest, estimate);
+        let bar = self.progress.blob(p.orig_digest.as_ref(), estimate);
         let want = p.want;
         let made = if self.store.has_blob(&p.orig_digest) {
             let (path, digest, size, diff_id) = (
@@ -767,7 +765,7 @@ impl Ctx<'_> {
                         .await
                         .unwrap_or_default();
                     let e = client.status_error(s, &body, &u).into_anyhow();
-                    if e.is::<super::client::Unauthorized>() {
+                    if matches!(crate::error::find(&e), Some(Error::Unauthorized { .. })) {
                         return Err(e);
                     }
                     debug!("blob {digest}: mount from {from} refused: {e:#}");
@@ -898,8 +896,8 @@ async fn expect_status(client: &RegistryClient, resp: reqwest::Response, ok: &[u
 }
 
 fn is_transient(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.is::<super::client::TransientError>() || c.is::<reqwest::Error>())
+    crate::error::find(e).is_some_and(Error::is_transient)
+        || e.chain().any(|c| c.is::<reqwest::Error>())
 }
 
 /// Upload what `produce` writes, retrying transient failures (a producer
@@ -1018,7 +1016,7 @@ where
         } else {
             "nothing could be sent"
         };
-        return Err(anyhow::Error::new(super::client::TransientError(format!(
+        return Err(anyhow::Error::new(Error::Transient(format!(
             "uploading to {}: {what} for {} s",
             client.registry,
             STALL.as_secs()
@@ -1031,7 +1029,7 @@ where
         (_, Err(e)) if !e.chain().any(|c| c.is::<ChannelClosed>()) => return Err(e),
         (Err(e), _) => {
             let e = client.network(e).into_anyhow();
-            return Err(anyhow::Error::new(super::client::TransientError(format!(
+            return Err(anyhow::Error::new(Error::Transient(format!(
                 "uploading: {e:#}"
             ))));
         }
@@ -1324,15 +1322,15 @@ mod tests {
         use LayerCompression::*;
         assert_eq!(
             Gzip.layer_media_type(PushFormat::V2s2).unwrap(),
-            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            super::super::manifest::DOCKER_LAYER_GZIP
         );
         assert_eq!(
             Zstd.layer_media_type(PushFormat::Oci).unwrap(),
-            "application/vnd.oci.image.layer.v1.tar+zstd"
+            super::super::manifest::OCI_LAYER_ZSTD
         );
         assert!(Zstd.layer_media_type(PushFormat::V2s2).is_err());
         assert_eq!(
-            LayerCompression::of_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            LayerCompression::of_media_type(super::super::manifest::DOCKER_LAYER_GZIP),
             Gzip
         );
     }

@@ -204,23 +204,20 @@ pub fn describe(e: reqwest::Error, registry: &str, verifying: bool) -> anyhow::E
         }
         src = s.source();
     }
-    let lower = msg.to_lowercase();
-    if !verifying {
+    match crate::error::cause::<rustls::Error>(&e) {
         // No hint: certificate trouble can't be the reason.
-    } else if lower.contains("invalidcontenttype")
-        || lower.contains("wrong version number")
-        || lower.contains("corrupt message")
-    {
-        msg.push_str(
+        _ if !verifying => {}
+        // What a plain-HTTP server's answer to a ClientHello looks like.
+        Some(rustls::Error::InvalidMessage(_)) => msg.push_str(
             " (the registry seems to speak plain HTTP, which rpod uses only with \
              --tls-verify=false or insecure = true in registries.conf, and never with \
              --tls-verify=true)",
-        );
-    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
-        msg.push_str(&format!(
+        ),
+        Some(rustls::Error::InvalidCertificate(_)) => msg.push_str(&format!(
             " (to trust a private CA put it in ~/.config/containers/certs.d/{registry}/ca.crt, \
              or use --tls-verify=false for a test registry)"
-        ));
+        )),
+        _ => {}
     }
     anyhow!(msg)
 }

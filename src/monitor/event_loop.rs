@@ -3,16 +3,21 @@
 //! init's exit status. It depends on nothing but the log writer, the attach
 //! protocol and a few syscall wrappers, so that the small `rpod-monitor`
 //! binary (src/bin/rpod-monitor.rs) can carry it without the rest of rpod.
+//!
+//! It is the server side of attach, not a terminal session: many clients,
+//! a log, output held for the first client, the container's exit. So it
+//! has its own poll loop and shares only the fd pieces of `sys::pump`
+//! (`read_chunk`, `write_all`) with the client side (`container::attach`).
 
 use super::attach;
 use super::logfile::{LogWriter, Stream};
-use crate::sys::pidfd;
+use crate::sys::{pidfd, pump};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 pub struct Loop {
@@ -165,12 +170,9 @@ impl Loop {
             Stream::Stderr => &mut self.err,
         };
         let Some(fd) = slot.as_ref() else { return };
-        match nix::unistd::read(fd.as_raw_fd(), &mut buf[..attach::MAX_PAYLOAD]) {
-            Ok(0) | Err(nix::errno::Errno::EIO) => {
-                // EOF; EIO is how a pty master says every slave is closed.
-                *slot = None;
-            }
-            Ok(n) => {
+        match pump::read_chunk(fd.as_fd(), &mut buf[..attach::MAX_PAYLOAD]) {
+            Ok(pump::Chunk::Eof) => *slot = None,
+            Ok(pump::Chunk::Data(n)) => {
                 let data = &buf[..n];
                 if let Err(e) = self.log.write(stream, data) {
                     eprintln!("monitor: writing the log: {e}");
@@ -182,7 +184,7 @@ impl Loop {
                 self.clients
                     .retain(|c| send_blocking(c, kind, data).is_ok());
             }
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+            Ok(pump::Chunk::Again) => {}
             Err(e) => {
                 eprintln!("monitor: reading container {}: {e}", stream.name());
                 *slot = None;
@@ -207,7 +209,7 @@ impl Loop {
         match buf[0] {
             attach::STDIN => {
                 if let Some(fd) = &self.stdin {
-                    if write_all(fd, payload).is_err() {
+                    if pump::write_all(fd, payload).is_err() {
                         self.stdin = None;
                     }
                 }
@@ -234,18 +236,6 @@ impl Loop {
             _ => {}
         }
     }
-}
-
-pub fn write_all(fd: &OwnedFd, mut data: &[u8]) -> nix::Result<()> {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Send on a non-blocking client socket, waiting up to 5 s for room: a

@@ -205,14 +205,7 @@ fn report(line: &str) {
 }
 
 fn report_error(e: &anyhow::Error) {
-    let (code, _) = crate::error::classify(e);
-    let code = if code == 0 {
-        crate::error::EXIT_RPOD
-    } else {
-        code
-    };
-    let msg = format!("{e:#}").replace('\n', " ");
-    report(&format!("E{code} {msg}"));
+    report(&crate::error::to_wire(e));
 }
 
 /// A failed start: the container stays "created" (it can be started again)
@@ -275,6 +268,7 @@ impl Monitor {
             let _hold = store.hold_layers()?;
             crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
         };
+        crate::volume::prepare_mounts(&store, &rec, &mounted.merged)?;
         let mut state = record::load_state(paths, &rec.id);
         state.fuse_pid = mounted.fuse_pid.unwrap_or(0);
         state.fuse_start = mounted.fuse_pid.and_then(pidfd::start_time).unwrap_or(0);
@@ -553,11 +547,20 @@ impl Monitor {
                     eprintln!("monitor: removing the container: {e:#}");
                 }
             }
+            // Its anonymous volumes leave the listings before the exit is heard too.
+            let volumes = crate::volume::retire_anonymous_of(&self.paths, &self.rec)
+                .unwrap_or_else(|e| {
+                    eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
+                    Vec::new()
+                });
             self.send_exit(code);
             rt::delete(&self.state_root, &self.rec.id);
             // purge unmounts the rootfs at its new place.
             if let Err(e) = record::purge(&self.paths, &self.rec.id) {
                 eprintln!("monitor: removing the container: {e:#}");
+            }
+            if let Err(e) = crate::volume::purge(volumes) {
+                eprintln!("monitor: removing the container's anonymous volumes: {e:#}");
             }
         } else {
             // A restart must find the runtime state gone and the upper dir

@@ -254,6 +254,11 @@ fn tcp_conn(client: TcpStream, target: SocketAddr) {
 }
 
 /// Copy `from` to `to` until end of input, then pass the end on.
+///
+/// Not `sys::pump`: that one is a terminal session (raw mode, window sizes,
+/// detach keys, signals) polled on one thread; this moves one direction of
+/// a socket pair with blocking splice(2) on a thread of its own, and its
+/// half-close is a TCP shutdown, which a terminal has no counterpart for.
 fn pump(from: &TcpStream, to: &TcpStream) {
     if splice_pump(from, to).is_err() {
         // splice refused (or the peer reset): try plain copies once more,

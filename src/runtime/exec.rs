@@ -192,10 +192,7 @@ fn helper_main(
             None => {
                 let err = process_main(p, stdio, console, filter, chan);
                 let _ = chan.send(&process::encode_error(&err));
-                crate::sys::runtime::exit_now(match crate::error::classify(&err).0 {
-                    125 => 1,
-                    c => c,
-                })
+                crate::sys::runtime::exit_now(process::failed_status(&err))
             }
         }
     };

@@ -63,10 +63,7 @@ pub fn main(a: InitArgs) -> ! {
         // container's stderr is the last place to say it.
         let _ = writeln!(std::io::stderr(), "rpod init: {err:#}");
     }
-    crate::sys::runtime::exit_now(match crate::error::classify(&err).0 {
-        125 => 1,
-        c => c,
-    })
+    crate::sys::runtime::exit_now(process::failed_status(&err))
 }
 
 /// Ok(error) is an execve failure after start: reported the same way.

@@ -9,7 +9,7 @@
 //! ([`Node::path`]), so a symlink in the image, or one swapped in by another
 //! container sharing a volume, can't point a mount or a mkdir at the host.
 
-use crate::error::{coded, EXIT_CANNOT_INVOKE};
+use super::process::cannot_invoke;
 use crate::sys::inroot::{Node, Root};
 use crate::sys::runtime::Syscalls;
 use anyhow::{bail, Context, Result};
@@ -147,7 +147,7 @@ fn errno_ctx(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
 /// as podman reports the OCI runtime's failure to set the container up.
 fn path_err(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
     let io = std::io::Error::from_raw_os_error(e as i32);
-    coded(EXIT_CANNOT_INVOKE, format!("{}: {io}", what()))
+    cannot_invoke(format!("{}: {io}", what()))
 }
 
 /// Everything before createContainer hooks and pivot_root: propagation,
@@ -367,13 +367,10 @@ fn landed(sys: &dyn Syscalls, root: &Root, dest: &Path, before: &Node) -> Result
             })
         })?;
     if !after.landed_on(before) {
-        return Err(coded(
-            EXIT_CANNOT_INVOKE,
-            format!(
-                "{} changed during the mount (a symlink swapped in?): refusing to continue",
-                dest.display()
-            ),
-        ));
+        return Err(cannot_invoke(format!(
+            "{} changed during the mount (a symlink swapped in?): refusing to continue",
+            dest.display()
+        )));
     }
     Ok(after)
 }
@@ -591,10 +588,9 @@ pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
             .open_in(root, Path::new(p), false)
             .map_err(|e| path_err(e, || format!("{what} {p}")))?;
         match node {
-            Some(n) if n.is_symlink() => Err(coded(
-                EXIT_CANNOT_INVOKE,
-                format!("{what} {p}: it is a symbolic link; refusing to follow it"),
-            )),
+            Some(n) if n.is_symlink() => Err(cannot_invoke(format!(
+                "{what} {p}: it is a symbolic link; refusing to follow it"
+            ))),
             n => Ok(n),
         }
     };
@@ -812,13 +808,10 @@ mod tests {
         };
         let e = finish(&rec, &spec_from(SPEC)).unwrap_err();
         assert_eq!(
-            crate::error::classify(&e),
+            (crate::runtime::process::failed_status(&e), format!("{e:#}")),
             (
                 126,
-                Some(
-                    "Error: masking /proc/kcore: it is a symbolic link; refusing to follow it"
-                        .into()
-                )
+                "masking /proc/kcore: it is a symbolic link; refusing to follow it".into()
             )
         );
         assert!(rec.lines().is_empty(), "{:?}", rec.lines());
@@ -836,9 +829,8 @@ mod tests {
             devices: DeviceMode::Create,
         };
         let e = prepare(&rec, &spec_from(SPEC), &cfg).unwrap_err();
-        let (code, line) = crate::error::classify(&e);
-        assert_eq!(code, 126);
-        let line = line.unwrap();
+        assert_eq!(crate::runtime::process::failed_status(&e), 126);
+        let line = format!("{e:#}");
         assert!(
             line.contains(
                 "creating the working directory /work: Too many levels of symbolic links"
@@ -892,7 +884,7 @@ mod tests {
         )
         .unwrap();
         let e = landed(&sys, &r, Path::new("/vol/t"), &target).unwrap_err();
-        assert_eq!(crate::error::classify(&e).0, 126);
+        assert_eq!(crate::runtime::process::failed_status(&e), 126);
         assert!(
             format!("{e:#}").contains("/vol/t changed during the mount"),
             "{e:#}"

@@ -2,7 +2,7 @@
 //! the executable's lookup and execve. Shared by the init (`create`) and by
 //! `exec`, and the sync channel both use to talk to their caller.
 
-use crate::error::{coded, Coded, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND, EXIT_RPOD};
+use crate::error::Error;
 use anyhow::{bail, Context, Result};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::socket::{recv, send, MsgFlags};
@@ -63,24 +63,24 @@ impl Channel {
     }
 }
 
-/// An error as one message: "E<code> <text>".
+/// An error as one message (`error::to_wire`).
 pub fn encode_error(e: &anyhow::Error) -> Vec<u8> {
-    let code = e
-        .chain()
-        .find_map(|c| c.downcast_ref::<Coded>().map(|c| c.code))
-        .unwrap_or(EXIT_RPOD);
-    format!("E{code} {e:#}").into_bytes()
+    crate::error::to_wire(e).into_bytes()
 }
 
 pub fn decode_error(m: &[u8]) -> anyhow::Error {
-    let text = String::from_utf8_lossy(m);
-    let Some(rest) = text.strip_prefix('E') else {
-        return anyhow::anyhow!("unexpected message from the container init: {text}");
-    };
-    let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-    match code.parse::<i32>() {
-        Ok(c) if c != EXIT_RPOD => coded(c, msg),
-        _ => anyhow::anyhow!("{msg}"),
+    crate::error::from_wire(&String::from_utf8_lossy(m))
+}
+
+/// The exit status of a container process (the init, or an exec'd one) that
+/// failed before its execve, as runc's: 127 when the command does not exist,
+/// 126 when it can't be invoked, 1 for anything else. The container's exit
+/// code is this status; the CLI's own codes are `cli::exit`'s business.
+pub fn failed_status(e: &anyhow::Error) -> i32 {
+    match crate::error::find(e) {
+        Some(Error::CommandNotFound(_)) => 127,
+        Some(Error::CannotInvoke(_)) => 126,
+        _ => 1,
     }
 }
 
@@ -240,15 +240,22 @@ pub fn environment(p: &Process) -> Vec<String> {
     env
 }
 
+/// The container's command does not exist.
+pub fn not_found(msg: impl Into<String>) -> anyhow::Error {
+    Error::CommandNotFound(msg.into()).into()
+}
+
+/// The container's process can't be started.
+pub fn cannot_invoke(msg: impl Into<String>) -> anyhow::Error {
+    Error::CannotInvoke(msg.into()).into()
+}
+
 /// Find the program as runc's LookPath does, in the container (after
-/// pivot_root, chdir and the uid change): 127 when it is not there, 126 when
-/// it cannot be run.
+/// pivot_root, chdir and the uid change): [`Error::CommandNotFound`] when it
+/// is not there, [`Error::CannotInvoke`] when it cannot be run.
 pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf> {
     if name.is_empty() {
-        return Err(coded(
-            EXIT_NOT_FOUND,
-            "no command given: process.args[0] is empty",
-        ));
+        return Err(not_found("no command given: process.args[0] is empty"));
     }
     if name.contains('/') {
         return check_executable(Path::new(name)).map(|_| PathBuf::from(name));
@@ -269,10 +276,9 @@ pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf> {
         }
     }
     Err(denied.unwrap_or_else(|| {
-        coded(
-            EXIT_NOT_FOUND,
-            format!("executable file `{name}` not found in $PATH: No such file or directory"),
-        )
+        not_found(format!(
+            "executable file `{name}` not found in $PATH: No such file or directory"
+        ))
     }))
 }
 
@@ -280,25 +286,19 @@ fn check_executable(p: &Path) -> Result<()> {
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(coded(
-                EXIT_NOT_FOUND,
-                format!("{}: no such file or directory", p.display()),
-            ))
+            return Err(not_found(format!(
+                "{}: no such file or directory",
+                p.display()
+            )))
         }
-        Err(e) => return Err(coded(EXIT_CANNOT_INVOKE, format!("{}: {e}", p.display()))),
+        Err(e) => return Err(cannot_invoke(format!("{}: {e}", p.display()))),
     };
     if meta.is_dir() {
-        return Err(coded(
-            EXIT_CANNOT_INVOKE,
-            format!("{}: is a directory", p.display()),
-        ));
+        return Err(cannot_invoke(format!("{}: is a directory", p.display())));
     }
     if meta.permissions().mode() & 0o111 == 0 || nix::unistd::access(p, AccessFlags::X_OK).is_err()
     {
-        return Err(coded(
-            EXIT_CANNOT_INVOKE,
-            format!("{}: permission denied", p.display()),
-        ));
+        return Err(cannot_invoke(format!("{}: permission denied", p.display())));
     }
     Ok(())
 }
@@ -311,28 +311,22 @@ fn check_executable(p: &Path) -> Result<()> {
 /// "(unreachable)" for a directory outside our root.
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     let breakout = || {
-        coded(
-            EXIT_CANNOT_INVOKE,
-            format!(
-                "working directory {} is outside of the container's root: \
+        cannot_invoke(format!(
+            "working directory {} is outside of the container's root: \
                  possible container breakout detected, refusing to run",
-                cwd.display()
-            ),
-        )
+            cwd.display()
+        ))
     };
     match crate::sys::fds::open_dir_in_root(cwd) {
         Ok(fd) => nix::unistd::fchdir(fd.as_raw_fd())
             .with_context(|| format!("chdir to cwd {}", cwd.display()))?,
         // A /proc magic link on the way (or a symlink loop): never followed.
         Err(nix::errno::Errno::ELOOP) => {
-            return Err(coded(
-                EXIT_CANNOT_INVOKE,
-                format!(
-                    "working directory {} resolves through a /proc magic link (or a symlink \
+            return Err(cannot_invoke(format!(
+                "working directory {} resolves through a /proc magic link (or a symlink \
                      loop), which can lead outside of the container's root: refusing to run",
-                    cwd.display()
-                ),
-            ))
+                cwd.display()
+            )))
         }
         // No openat2 (Linux < 5.6), or a seccomp profile (installed just
         // before) that refuses it: the getcwd check below still holds.
@@ -424,12 +418,12 @@ pub fn exec(
             }
         }
         let e = nix::unistd::execve(&prog, &args, &envs).unwrap_err();
-        let code = if e == nix::errno::Errno::ENOENT {
-            EXIT_NOT_FOUND
+        let msg = format!("exec {}: {e}", path.display());
+        Err(if e == nix::errno::Errno::ENOENT {
+            not_found(msg)
         } else {
-            EXIT_CANNOT_INVOKE
-        };
-        Err(coded(code, format!("exec {}: {e}", path.display())))
+            cannot_invoke(msg)
+        })
     };
     match run() {
         Ok(never) => match never {},
@@ -444,14 +438,15 @@ mod tests {
     #[test]
     fn errors_cross_the_channel_with_their_code() {
         let (a, b) = Channel::pair().unwrap();
-        let e = coded(127, "executable file `nope` not found in $PATH")
+        let e = not_found("executable file `nope` not found in $PATH")
             .context("starting the container process");
         a.send(&encode_error(&e)).unwrap();
         let back = decode_error(&b.recv().unwrap().unwrap());
-        assert_eq!(crate::error::classify(&back).0, 127);
+        assert_eq!(failed_status(&back), 127);
         assert!(back.to_string().contains("`nope` not found"));
         let plain = decode_error(&encode_error(&anyhow::anyhow!("mount failed")));
-        assert_eq!(crate::error::classify(&plain).0, 125);
+        assert_eq!(failed_status(&plain), 1);
+        assert_eq!(failed_status(&cannot_invoke("/etc: is a directory")), 126);
         drop(a);
         assert!(b.recv().unwrap().is_none());
     }
@@ -508,7 +503,7 @@ mod tests {
         std::fs::set_permissions(bin.join("data"), std::fs::Permissions::from_mode(0o644)).unwrap();
         let env = vec![format!("PATH=/nonexistent:{}", bin.display())];
         assert_eq!(look_path("tool", &env).unwrap(), bin.join("tool"));
-        let code = |r: Result<PathBuf>| crate::error::classify(&r.unwrap_err()).0;
+        let code = |r: Result<PathBuf>| failed_status(&r.unwrap_err());
         assert_eq!(code(look_path("nope", &env)), 127);
         assert_eq!(code(look_path("data", &env)), 126);
         assert_eq!(

@@ -6,10 +6,17 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
-use serde_json::{json, Value};
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{
+    Capabilities, Capability, Linux, LinuxBuilder, LinuxCapabilities, LinuxDeviceCgroupBuilder,
+    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, Root, RootBuilder, Spec,
+    SpecBuilder, User, UserBuilder,
+};
+use serde_json::Value;
 
 use super::capabilities;
 use super::seccomp;
@@ -61,7 +68,7 @@ pub struct SpecRequest {
     pub mounts: Vec<Mount>,
     pub network: NetworkNs,
     /// From `--ulimit` (see `parse_ulimit`).
-    pub rlimits: Vec<(String, u64, u64)>,
+    pub rlimits: Vec<PosixRlimit>,
     pub annotations: HashMap<String, String>,
     /// None: podman's defaults (none at all with `privileged`).
     pub masked_paths: Option<Vec<String>>,
@@ -104,14 +111,140 @@ pub const READONLY_PATHS: &[&str] = &[
 /// podman's RLimitDefaultValue: the ceiling for the default NOFILE/NPROC.
 const RLIMIT_DEFAULT: u64 = 1_048_576;
 
-fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
-    let mut m = json!({ "destination": dest, "type": typ, "source": source });
+/// One mount; no "options" key when there are none, as podman writes it.
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount> {
+    let mut b = MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source);
     if !options.is_empty() {
-        m["options"] = json!(options);
+        b = b.options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>());
     }
-    m
+    b.build().with_context(|| format!("mount {dest}"))
 }
 
+fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace> {
+    Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
+}
+
+fn id_map(container_id: u32, host_id: u32, size: u32) -> Result<LinuxIdMapping> {
+    Ok(LinuxIdMappingBuilder::default()
+        .container_id(container_id)
+        .host_id(host_id)
+        .size(size)
+        .build()?)
+}
+
+/// oci-spec's capability for a `CAP_X` name (as `capabilities` spells them).
+fn oci_cap(name: &str) -> Result<Capability> {
+    Capability::from_str(name.strip_prefix("CAP_").unwrap_or(name))
+        .map_err(|_| anyhow!("unknown capability {name:?}"))
+}
+
+fn cap_set(names: &[String]) -> Result<Capabilities> {
+    names.iter().map(|n| oci_cap(n)).collect()
+}
+
+/// The five capability sets, each left out of config.json when None.
+/// (`LinuxCapabilitiesBuilder` would fill an unset one with runc's three
+/// defaults, which would silently raise capabilities.)
+fn capability_sets(
+    bounding: Option<Capabilities>,
+    effective: Option<Capabilities>,
+    inheritable: Option<Capabilities>,
+    permitted: Option<Capabilities>,
+    ambient: Option<Capabilities>,
+) -> LinuxCapabilities {
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(bounding)
+        .set_effective(effective)
+        .set_inheritable(inheritable)
+        .set_permitted(permitted)
+        .set_ambient(ambient);
+    c
+}
+
+fn rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<PosixRlimit> {
+    Ok(PosixRlimitBuilder::default()
+        .typ(typ)
+        .soft(soft)
+        .hard(hard)
+        .build()?)
+}
+
+/// A `linux` section with nothing but `namespaces`: `LinuxBuilder` fills
+/// unset fields from runc's example (resources, masked and read-only paths),
+/// so those are cleared here and each caller sets what it means.
+fn linux_with(namespaces: Vec<LinuxNamespace>) -> Result<Linux> {
+    let mut linux = LinuxBuilder::default().namespaces(namespaces).build()?;
+    linux
+        .set_resources(None)
+        .set_masked_paths(None)
+        .set_readonly_paths(None)
+        .set_uid_mappings(None)
+        .set_gid_mappings(None)
+        .set_sysctl(None)
+        .set_devices(None)
+        .set_seccomp(None)
+        .set_rootfs_propagation(None);
+    Ok(linux)
+}
+
+/// `root`, with "readonly" only when true (`Root`'s default is read-only).
+fn root(path: PathBuf, readonly: bool) -> Result<Root> {
+    let mut r = RootBuilder::default().path(path).build()?;
+    r.set_readonly(readonly.then_some(true));
+    Ok(r)
+}
+
+/// A spec with exactly these parts (`SpecBuilder` fills unset fields from
+/// oci-spec's example: hostname "youki", runc's mounts, an empty annotations
+/// map).
+fn spec_of(
+    process: Process,
+    root: Root,
+    hostname: String,
+    mounts: Vec<Mount>,
+    linux: Linux,
+    annotations: Option<HashMap<String, String>>,
+) -> Result<Spec> {
+    let mut spec = SpecBuilder::default()
+        .version("1.0.2-dev")
+        .process(process)
+        .root(root)
+        .hostname(hostname)
+        .mounts(mounts)
+        .linux(linux)
+        .build()?;
+    spec.set_annotations(annotations);
+    Ok(spec)
+}
+
+/// A process with these parts; `ProcessBuilder` would default terminal to
+/// false and noNewPrivileges to true, so both are set only when asked for.
+#[allow(clippy::too_many_arguments)]
+fn process_of(
+    user: User,
+    args: Vec<String>,
+    env: Vec<String>,
+    cwd: &str,
+    capabilities: LinuxCapabilities,
+    rlimits: Vec<PosixRlimit>,
+    terminal: bool,
+    no_new_privileges: bool,
+) -> Result<Process> {
+    let mut p = ProcessBuilder::default()
+        .user(user)
+        .args(args)
+        .env(env)
+        .cwd(cwd)
+        .capabilities(capabilities)
+        .rlimits(rlimits)
+        .build()?;
+    p.set_terminal(terminal.then_some(true))
+        .set_no_new_privileges(no_new_privileges.then_some(true));
+    Ok(p)
+}
 fn depth(dest: &str) -> usize {
     let clean = dest.trim_end_matches('/');
     if clean.is_empty() {
@@ -203,9 +336,13 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
     let covered = |d: &str| user_mount_dests.iter().any(|u| u == d);
 
     // process
-    let mut user = json!({ "uid": req.user.uid, "gid": req.user.gid, "umask": 0o022 });
+    let mut user = UserBuilder::default()
+        .uid(req.user.uid)
+        .gid(req.user.gid)
+        .umask(0o022u32)
+        .build()?;
     if !req.user.additional_gids.is_empty() {
-        user["additionalGids"] = json!(req.user.additional_gids);
+        user.set_additional_gids(Some(req.user.additional_gids.clone()));
     }
     let mut env = req.env.clone();
     if let Some(home) = &req.user.home {
@@ -213,62 +350,63 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
             env.push(format!("HOME={home}"));
         }
     }
-    let mut caps = json!({ "bounding": req.caps });
-    if req.user.uid == 0 {
-        caps["effective"] = json!(req.caps);
-        caps["permitted"] = json!(req.caps);
+    let bounding = cap_set(&req.caps)?;
+    let caps = if req.user.uid == 0 {
+        capability_sets(
+            Some(bounding.clone()),
+            Some(bounding.clone()),
+            None,
+            Some(bounding),
+            None,
+        )
     } else {
         let raised = capabilities::added_for_non_root(&req.cap_add, &req.caps)?;
-        if !raised.is_empty() {
-            for set in ["effective", "inheritable", "permitted", "ambient"] {
-                caps[set] = json!(raised);
-            }
-        }
-    }
-    let mut rlimits = Vec::new();
-    for (name, soft, hard) in &req.rlimits {
-        rlimits.push(json!({ "type": name, "hard": hard, "soft": soft }));
-    }
+        let raised = (!raised.is_empty()).then(|| cap_set(&raised)).transpose()?;
+        capability_sets(
+            Some(bounding),
+            raised.clone(),
+            raised.clone(),
+            raised.clone(),
+            raised,
+        )
+    };
+    let mut rlimits = req.rlimits.clone();
     use nix::sys::resource::Resource;
-    for (name, res) in [
-        ("RLIMIT_NOFILE", Resource::RLIMIT_NOFILE),
-        ("RLIMIT_NPROC", Resource::RLIMIT_NPROC),
+    for (typ, res) in [
+        (PosixRlimitType::RlimitNofile, Resource::RLIMIT_NOFILE),
+        (PosixRlimitType::RlimitNproc, Resource::RLIMIT_NPROC),
     ] {
-        if !req.rlimits.iter().any(|(n, _, _)| n == name) {
+        if !req.rlimits.iter().any(|r| r.typ() == typ) {
             let (soft, hard) = default_rlimit(res);
-            rlimits.push(json!({ "type": name, "hard": hard, "soft": soft }));
+            rlimits.push(rlimit(typ, soft, hard)?);
         }
     }
-    let mut process = json!({
-        "user": user,
-        "args": req.args,
-        "env": env,
-        "cwd": if req.cwd.is_empty() { "/" } else { req.cwd.as_str() },
-        "capabilities": caps,
-        "rlimits": rlimits,
-    });
-    if req.terminal {
-        process["terminal"] = json!(true);
-    }
-    if req.no_new_privileges {
-        process["noNewPrivileges"] = json!(true);
-    }
+    let process = process_of(
+        user,
+        req.args.clone(),
+        env,
+        if req.cwd.is_empty() { "/" } else { &req.cwd },
+        caps,
+        rlimits,
+        req.terminal,
+        req.no_new_privileges,
+    )?;
 
     // mounts: podman's defaults, then the container's files, then the user's;
     // a user mount on the same destination replaces a default.
-    let mut mounts: Vec<Value> = Vec::new();
+    let mut mounts: Vec<Mount> = Vec::new();
     mounts.push(mount(
         "/proc",
         "proc",
         "proc",
         &["nosuid", "noexec", "nodev"],
-    ));
+    )?);
     mounts.push(mount(
         "/dev",
         "tmpfs",
         "tmpfs",
         &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],
-    ));
+    )?);
     let sys_ro = if req.privileged { "rw" } else { "ro" };
     if req.network == NetworkNs::Host {
         // sysfs can only be mounted by the owner of the network namespace.
@@ -277,21 +415,21 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
             "bind",
             "/sys",
             &["rprivate", "nosuid", "noexec", "nodev", sys_ro, "rbind"],
-        ));
+        )?);
     } else if req.privileged {
         mounts.push(mount(
             "/sys",
             "sysfs",
             "sysfs",
             &["rprivate", "nosuid", "noexec", "nodev", "rw"],
-        ));
+        )?);
     } else {
         mounts.push(mount(
             "/sys",
             "sysfs",
             "sysfs",
             &["nosuid", "noexec", "nodev", "ro"],
-        ));
+        )?);
     }
     let gid5 = match &req.user_namespace {
         Some((_, gids)) => gid_mapped(gids, 5),
@@ -307,19 +445,19 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
     if gid5 {
         pts.push("gid=5");
     }
-    mounts.push(mount("/dev/pts", "devpts", "devpts", &pts));
+    mounts.push(mount("/dev/pts", "devpts", "devpts", &pts)?);
     mounts.push(mount(
         "/dev/mqueue",
         "mqueue",
         "mqueue",
         &["nosuid", "noexec", "nodev"],
-    ));
+    )?);
     mounts.push(mount(
         "/dev/shm",
         "tmpfs",
         "shm",
         &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    ));
+    )?);
     if req.network != NetworkNs::Host {
         // With the host network /sys is the host's rbind, cgroups included.
         mounts.push(mount(
@@ -327,7 +465,7 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
             "cgroup",
             "cgroup",
             &["rprivate", "nosuid", "noexec", "nodev", "relatime", sys_ro],
-        ));
+        )?);
     }
     if req.privileged {
         // podman binds every host device but the terminals into a rootless
@@ -339,7 +477,7 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
                 "bind",
                 &d,
                 &["slave", "nosuid", "noexec", "rw", "rbind"],
-            ));
+            )?);
         }
     }
     if req.readonly_rootfs {
@@ -350,65 +488,70 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
                 "tmpfs",
                 "tmpfs",
                 &["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
-            ));
+            )?);
         }
     }
     for m in &req.extra_mounts {
-        let mut v = serde_json::to_value(m)?;
+        let mut m = m.clone();
         if req.readonly_rootfs && m.typ().as_deref() == Some("bind") {
-            let opts = v["options"].as_array().cloned().unwrap_or_default();
-            let has = |o: &str| opts.iter().any(|x| x == o);
-            let mut opts = opts.clone();
-            if !has("ro") && !has("rw") {
-                for o in ["ro", "nosuid", "noexec", "nodev"] {
-                    opts.push(json!(o));
-                }
+            let mut opts = m.options().clone().unwrap_or_default();
+            if !opts.iter().any(|o| o == "ro" || o == "rw") {
+                opts.extend(["ro", "nosuid", "noexec", "nodev"].map(String::from));
             }
-            v["options"] = Value::Array(opts);
+            m.set_options(Some(opts));
         }
-        mounts.push(v);
+        mounts.push(m);
     }
-    mounts.retain(|m| !covered(m["destination"].as_str().unwrap_or_default()));
-    for m in &req.mounts {
-        mounts.push(serde_json::to_value(m)?);
-    }
+    mounts.retain(|m| !covered(&m.destination().to_string_lossy()));
+    mounts.extend(req.mounts.iter().cloned());
     // Parents before children, keeping the order otherwise (podman sorts by depth).
-    mounts.sort_by_key(|m| depth(m["destination"].as_str().unwrap_or_default()));
+    mounts.sort_by_key(|m| depth(&m.destination().to_string_lossy()));
 
     // linux
-    let mut namespaces = vec![json!({ "type": "pid" })];
+    let mut namespaces = vec![namespace(LinuxNamespaceType::Pid)?];
     match &req.network {
-        NetworkNs::New => namespaces.push(json!({ "type": "network" })),
-        NetworkNs::Path(p) => namespaces.push(json!({ "type": "network", "path": p })),
+        NetworkNs::New => namespaces.push(namespace(LinuxNamespaceType::Network)?),
+        NetworkNs::Path(p) => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(p.clone())
+                .build()?,
+        ),
         NetworkNs::Host => {}
     }
-    for t in ["ipc", "uts", "mount"] {
-        namespaces.push(json!({ "type": t }));
+    for t in [
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ] {
+        namespaces.push(namespace(t)?);
     }
-    let mut linux = json!({});
-    if let Some((uids, gids)) = &req.user_namespace {
-        namespaces.push(json!({ "type": "user" }));
-        linux["uidMappings"] = serde_json::to_value(uids)?;
-        linux["gidMappings"] = serde_json::to_value(gids)?;
+    if req.user_namespace.is_some() {
+        namespaces.push(namespace(LinuxNamespaceType::User)?);
     }
     if cgroup_v2() {
         // podman's default cgroupns is private on cgroup v2, host on v1.
-        namespaces.push(json!({ "type": "cgroup" }));
+        namespaces.push(namespace(LinuxNamespaceType::Cgroup)?);
+    }
+    let mut linux = linux_with(namespaces)?;
+    if let Some((uids, gids)) = &req.user_namespace {
+        linux
+            .set_uid_mappings(Some(uids.clone()))
+            .set_gid_mappings(Some(gids.clone()));
     }
     if req.network != NetworkNs::Host {
         // containers.conf default_sysctls; net.* is skipped with the host netns.
-        linux["sysctl"] = json!({ "net.ipv4.ping_group_range": "0 0" });
+        linux.set_sysctl(Some(HashMap::from([(
+            "net.ipv4.ping_group_range".to_string(),
+            "0 0".to_string(),
+        )])));
     }
-    linux["namespaces"] = json!(namespaces);
     if !req.privileged {
-        let seccomp = match &req.seccomp {
+        linux.set_seccomp(match &req.seccomp {
             SeccompMode::Default => Some(seccomp::default_profile(&req.caps)?),
             SeccompMode::Unconfined => None,
             SeccompMode::Profile(p) => Some(seccomp::load_profile(p, &req.caps)?),
-        };
-        if let Some(s) = seccomp {
-            linux["seccomp"] = serde_json::to_value(s)?;
-        }
+        });
     }
     let masked = match (&req.masked_paths, req.privileged) {
         (Some(v), _) => v.clone(),
@@ -427,156 +570,220 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
         (None, true) => Vec::new(),
         (None, false) => READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
     };
-    if !masked.is_empty() {
-        linux["maskedPaths"] = json!(masked);
-    }
-    if !readonly.is_empty() {
-        linux["readonlyPaths"] = json!(readonly);
-    }
+    linux
+        .set_masked_paths((!masked.is_empty()).then_some(masked))
+        .set_readonly_paths((!readonly.is_empty()).then_some(readonly));
 
     // A shared or slave mount needs a root that propagates (podman's
     // addRootPropagation).
     let has_opt = |names: &[&str]| {
         mounts.iter().any(|m| {
-            m["options"].as_array().is_some_and(|o| {
-                o.iter()
-                    .any(|o| names.contains(&o.as_str().unwrap_or_default()))
-            })
+            m.options()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| names.contains(&o.as_str()))
         })
     };
     if has_opt(&["shared", "rshared"]) {
-        linux["rootfsPropagation"] = json!("shared");
+        linux.set_rootfs_propagation(Some("shared".into()));
     } else if has_opt(&["slave", "rslave"]) {
-        linux["rootfsPropagation"] = json!("rslave");
+        linux.set_rootfs_propagation(Some("rslave".into()));
     }
 
-    let mut root = json!({ "path": req.rootfs });
-    if req.readonly_rootfs {
-        root["readonly"] = json!(true);
-    }
-    let mut spec = json!({
-        "ociVersion": "1.0.2-dev",
-        "process": process,
-        "root": root,
-        "hostname": req.hostname,
-        "mounts": mounts,
-        "linux": linux,
-    });
-    if !req.annotations.is_empty() {
-        spec["annotations"] = json!(req.annotations);
-    }
-    serde_json::from_value(spec).context("generating config.json")
+    spec_of(
+        process,
+        root(req.rootfs.clone(), req.readonly_rootfs)?,
+        req.hostname.clone(),
+        mounts,
+        linux,
+        (!req.annotations.is_empty()).then(|| req.annotations.clone()),
+    )
+    .context("generating config.json")
 }
 
 /// runc's `spec` template (`runc spec`, libcontainer/specconv.Example).
-fn runc_example() -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": true,
-            "user": { "uid": 0, "gid": 0 },
-            "args": ["sh"],
-            "env": [
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "TERM=xterm"
-            ],
-            "cwd": "/",
-            "capabilities": {
-                "bounding": caps, "effective": caps, "permitted": caps, "ambient": caps
-            },
-            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
-            "noNewPrivileges": true
-        },
-        "root": { "path": "rootfs", "readonly": true },
-        "hostname": "runc",
-        "mounts": [
-            { "destination": "/proc", "type": "proc", "source": "proc" },
-            mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-            mount("/dev/pts", "devpts", "devpts",
-                &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-            mount("/dev/shm", "tmpfs", "shm",
-                &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-            mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-            mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-            mount("/sys/fs/cgroup", "cgroup", "cgroup",
-                &["nosuid", "noexec", "nodev", "relatime", "ro"])
+fn runc_example() -> Result<Spec> {
+    let caps: Capabilities = [
+        Capability::AuditWrite,
+        Capability::Kill,
+        Capability::NetBindService,
+    ]
+    .into_iter()
+    .collect();
+    let process = process_of(
+        UserBuilder::default().uid(0u32).gid(0u32).build()?,
+        vec!["sh".into()],
+        vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            "TERM=xterm".into(),
         ],
-        "linux": {
-            "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
-            "namespaces": [
-                { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
-                { "type": "uts" }, { "type": "mount" }
+        "/",
+        capability_sets(
+            Some(caps.clone()),
+            Some(caps.clone()),
+            None,
+            Some(caps.clone()),
+            Some(caps),
+        ),
+        vec![rlimit(PosixRlimitType::RlimitNofile, 1024, 1024)?],
+        true,
+        true,
+    )?;
+    let mounts = vec![
+        mount("/proc", "proc", "proc", &[])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
             ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-            ],
-            "readonlyPaths": [
-                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime", "ro"],
+        )?,
+    ];
+    let mut namespaces = Vec::new();
+    for t in [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ] {
+        namespaces.push(namespace(t)?);
+    }
+    let mut linux = linux_with(namespaces)?;
+    let deny_all = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()?;
+    linux
+        .set_resources(Some(
+            LinuxResourcesBuilder::default()
+                .devices(vec![deny_all])
+                .build()?,
+        ))
+        .set_masked_paths(Some(
+            [
+                "/proc/acpi",
+                "/proc/asound",
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/latency_stats",
+                "/proc/timer_list",
+                "/proc/timer_stats",
+                "/proc/sched_debug",
+                "/sys/firmware",
+                "/proc/scsi",
             ]
-        }
-    })
+            .map(String::from)
+            .to_vec(),
+        ))
+        .set_readonly_paths(Some(
+            [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ));
+    spec_of(
+        process,
+        root("rootfs".into(), true)?,
+        "runc".into(),
+        mounts,
+        linux,
+        None,
+    )
 }
 
 /// runc's specconv.ToRootless: no network namespace, a user namespace mapping
 /// the caller to root, /sys as a read-only rbind, no uid=/gid= mount options,
 /// no cgroup resources.
-fn to_rootless(spec: &mut Value, uid: u32, gid: u32) {
-    let linux = &mut spec["linux"];
-    let mut ns: Vec<Value> = linux["namespaces"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|n| n["type"] != "network" && n["type"] != "user")
-        .collect();
-    ns.push(json!({ "type": "user" }));
-    linux["namespaces"] = json!(ns);
-    linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uid, "size": 1 }]);
-    linux["gidMappings"] = json!([{ "containerID": 0, "hostID": gid, "size": 1 }]);
-    if let Some(obj) = linux.as_object_mut() {
-        obj.remove("resources");
+fn to_rootless(spec: &mut Spec, uid: u32, gid: u32) -> Result<()> {
+    if let Some(linux) = spec.linux_mut() {
+        let mut ns: Vec<LinuxNamespace> = linux
+            .namespaces()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| {
+                !matches!(
+                    n.typ(),
+                    LinuxNamespaceType::Network | LinuxNamespaceType::User
+                )
+            })
+            .collect();
+        ns.push(namespace(LinuxNamespaceType::User)?);
+        linux
+            .set_namespaces(Some(ns))
+            .set_uid_mappings(Some(vec![id_map(0, uid, 1)?]))
+            .set_gid_mappings(Some(vec![id_map(0, gid, 1)?]))
+            .set_resources(None);
     }
-    let mounts = spec["mounts"].as_array().cloned().unwrap_or_default();
-    let mounts: Vec<Value> = mounts
-        .into_iter()
-        .map(|mut m| {
-            if m["destination"].as_str().map(|d| d.trim_end_matches('/')) == Some("/sys") {
-                return mount(
-                    "/sys",
-                    "none",
-                    "/sys",
-                    &["rbind", "nosuid", "noexec", "nodev", "ro"],
-                );
-            }
-            if let Some(opts) = m["options"].as_array() {
-                let kept: Vec<Value> = opts
-                    .iter()
-                    .filter(|o| {
-                        let o = o.as_str().unwrap_or_default();
-                        !o.starts_with("gid=") && !o.starts_with("uid=")
-                    })
-                    .cloned()
-                    .collect();
-                m["options"] = json!(kept);
-            }
-            m
-        })
-        .collect();
-    spec["mounts"] = json!(mounts);
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for m in mounts.iter_mut() {
+        if m.destination().to_string_lossy().trim_end_matches('/') == "/sys" {
+            *m = mount(
+                "/sys",
+                "none",
+                "/sys",
+                &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            )?;
+        } else if let Some(opts) = m.options_mut() {
+            opts.retain(|o| !o.starts_with("gid=") && !o.starts_with("uid="));
+        }
+    }
+    spec.set_mounts(Some(mounts));
+    Ok(())
 }
 
 /// `runc spec [--rootless]`, for `rpod oci spec`.
 pub fn default_spec(rootless: bool) -> Spec {
-    let mut v = runc_example();
+    let mut spec = runc_example().expect("runc's spec template is a valid Spec");
     if rootless {
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
-        to_rootless(&mut v, uid, gid);
+        to_rootless(&mut spec, uid, gid).expect("runc's rootless template is a valid Spec");
     }
-    serde_json::from_value(v).expect("runc's spec template is a valid Spec")
+    spec
 }
 
 /// Capability arrays sorted (oci-spec holds them in hash sets), so the same
@@ -600,8 +807,8 @@ pub fn to_json(spec: &Spec) -> Result<String> {
 }
 
 /// `--ulimit NAME=SOFT[:HARD]` with docker's names; "unlimited" or -1 means
-/// no limit. Returns ("RLIMIT_NAME", soft, hard).
-pub fn parse_ulimit(s: &str) -> Result<(String, u64, u64)> {
+/// no limit.
+pub fn parse_ulimit(s: &str) -> Result<PosixRlimit> {
     const NAMES: &[&str] = &[
         "as",
         "core",
@@ -648,13 +855,15 @@ pub fn parse_ulimit(s: &str) -> Result<(String, u64, u64)> {
             "soft limit {soft} is greater than the hard limit {hard}"
         )));
     }
-    Ok((format!("RLIMIT_{}", name.to_ascii_uppercase()), soft, hard))
+    let typ = PosixRlimitType::from_str(&format!("RLIMIT_{}", name.to_ascii_uppercase()))
+        .map_err(|_| bad(&format!("unknown limit {name:?}")))?;
+    rlimit(typ, soft, hard)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::MountBuilder;
+    use serde_json::json;
 
     fn base() -> SpecRequest {
         SpecRequest {
@@ -707,8 +916,9 @@ mod tests {
         );
         assert_eq!(p["cwd"], "/");
         assert_eq!(p["user"], json!({ "uid": 0, "gid": 0, "umask": 18 }));
-        assert!(p.get("terminal").is_none() || p["terminal"] == false);
-        assert!(p.get("noNewPrivileges").is_none() || p["noNewPrivileges"] == false);
+        // Absent, not false: oci-spec's builders would default these (and
+        // noNewPrivileges to true).
+        assert!(p.get("terminal").is_none() && p.get("noNewPrivileges").is_none());
         assert!(p.get("oomScoreAdj").is_none());
         let caps = &p["capabilities"];
         let mut bounding: Vec<String> = serde_json::from_value(caps["bounding"].clone()).unwrap();
@@ -790,6 +1000,58 @@ mod tests {
         assert_eq!(l["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(l["seccomp"]["defaultErrnoRet"], 38);
         assert!(v.get("annotations").is_none());
+    }
+
+    /// The builders' defaults (runc's example) must not leak into our spec.
+    #[test]
+    fn no_builder_defaults_leak() {
+        let v = to_json(&base());
+        let text = v.to_string();
+        assert!(!text.contains("youki"), "{text}");
+        assert!(v.get("annotations").is_none());
+        assert_eq!(v["root"], json!({ "path": "/tmp/rootfs" }));
+        let keys = |x: &Value| -> Vec<String> {
+            let mut k: Vec<String> = x.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&v),
+            [
+                "hostname",
+                "linux",
+                "mounts",
+                "ociVersion",
+                "process",
+                "root"
+            ]
+        );
+        assert_eq!(
+            keys(&v["process"]),
+            ["args", "capabilities", "cwd", "env", "rlimits", "user"]
+        );
+        assert_eq!(
+            keys(&v["linux"]["namespaces"][0]),
+            ["type"],
+            "{}",
+            v["linux"]["namespaces"]
+        );
+        assert!(v["linux"].get("resources").is_none() && v["linux"].get("devices").is_none());
+    }
+
+    /// Every capability the kernel (and the caps crate) knows has an oci-spec
+    /// name, so `--privileged` builds.
+    #[test]
+    fn every_capability_maps() {
+        for c in caps::all() {
+            let name = c.to_string();
+            let oci = oci_cap(&name).unwrap();
+            assert_eq!(format!("CAP_{oci}"), name);
+        }
+        assert!(oci_cap("CAP_NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("CAP_NOPE"));
     }
 
     #[test]
@@ -985,19 +1247,45 @@ mod tests {
 
     #[test]
     fn ulimits() {
+        let t = |s: &str| {
+            let r = parse_ulimit(s).unwrap();
+            (r.typ(), r.soft(), r.hard())
+        };
         assert_eq!(
-            parse_ulimit("nofile=1024").unwrap(),
-            ("RLIMIT_NOFILE".into(), 1024, 1024)
+            t("nofile=1024"),
+            (PosixRlimitType::RlimitNofile, 1024, 1024)
         );
+        assert_eq!(t("nproc=10:20"), (PosixRlimitType::RlimitNproc, 10, 20));
         assert_eq!(
-            parse_ulimit("nproc=10:20").unwrap(),
-            ("RLIMIT_NPROC".into(), 10, 20)
+            t("core=unlimited:-1"),
+            (PosixRlimitType::RlimitCore, u64::MAX, u64::MAX)
         );
-        assert_eq!(
-            parse_ulimit("core=unlimited:-1").unwrap(),
-            ("RLIMIT_CORE".into(), u64::MAX, u64::MAX)
-        );
-        assert_eq!(parse_ulimit("memlock=-1").unwrap().1, u64::MAX);
+        assert_eq!(t("memlock=-1").1, u64::MAX);
+        // Every docker name has an oci-spec type.
+        for name in [
+            "as",
+            "core",
+            "cpu",
+            "data",
+            "fsize",
+            "locks",
+            "memlock",
+            "msgqueue",
+            "nice",
+            "nofile",
+            "nproc",
+            "rss",
+            "rtprio",
+            "rttime",
+            "sigpending",
+            "stack",
+        ] {
+            let r = parse_ulimit(&format!("{name}=1")).unwrap();
+            assert_eq!(
+                r.typ().to_string(),
+                format!("RLIMIT_{}", name.to_uppercase())
+            );
+        }
         for bad in [
             "nofile",
             "bogus=1",

@@ -4,6 +4,7 @@
 //! process (alive, same start time) and the exec fifo, so a container whose
 //! init died or whose pid was reused reads as stopped.
 
+use crate::error::{Error, Kind};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -106,7 +107,7 @@ impl Saved {
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!("container \"{id}\" does not exist")
+                return Err(Error::not_found(Kind::OciContainer, id));
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
@@ -259,9 +260,8 @@ mod tests {
         ] {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");
         }
-        assert!(Saved::load(d.path(), "nope")
-            .unwrap_err()
-            .to_string()
-            .contains("does not exist"));
+        let e = Saved::load(d.path(), "nope").unwrap_err();
+        assert!(crate::error::is_not_found(&e, Kind::OciContainer), "{e:#}");
+        assert!(e.to_string().contains("does not exist"));
     }
 }

@@ -3,8 +3,9 @@
 //! and renamed into blobs/sha256/. Anything else is deleted, so the store
 //! never holds a blob that isn't what its name says.
 
-use super::{atomic::sync_dir, digest_hex, Store, TmpEntry};
+use super::{atomic::sync_dir, digest_hex, sha256_finish, Store, TmpEntry};
 use anyhow::{bail, Context, Result};
+use oci_spec::image::Digest as OciDigest;
 use sha2::{Digest, Sha256};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 const BUF: usize = 1 << 20;
 
 pub struct BlobWriter {
-    digest: String,
+    digest: OciDigest,
     expected_size: Option<u64>,
     out: BufWriter<std::fs::File>,
     hasher: Sha256,
@@ -24,14 +25,14 @@ pub struct BlobWriter {
 impl BlobWriter {
     pub(super) fn new(
         store: &Store,
-        digest: &str,
+        digest: &OciDigest,
         expected_size: Option<u64>,
     ) -> Result<BlobWriter> {
         let hex = digest_hex(digest)?;
         let tmp = store.tmp_entry(&format!("blob-{}", &hex[..12]), false)?;
         let file = tmp.file.try_clone().context("duplicating a descriptor")?;
         Ok(BlobWriter {
-            digest: digest.to_string(),
+            digest: digest.clone(),
             expected_size,
             out: BufWriter::with_capacity(BUF, file),
             hasher: Sha256::new(),
@@ -57,7 +58,7 @@ impl BlobWriter {
                 );
             }
         }
-        let got = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
+        let got = sha256_finish(&mut self.hasher);
         if got != self.digest {
             bail!("digest mismatch: expected {}, got {got}", self.digest);
         }
@@ -134,7 +135,7 @@ mod tests {
         let mut w = s.blob_writer(&want, None).unwrap();
         w.write_all(b"corrupted").unwrap();
         let e = format!("{:#}", w.commit().unwrap_err());
-        assert!(e.contains(&want) && e.contains(&got), "{e}");
+        assert!(e.contains(want.as_ref()) && e.contains(got.as_ref()), "{e}");
         assert!(!s.has_blob(&want));
         assert!(tmp_is_empty(&s));
     }
@@ -152,6 +153,7 @@ mod tests {
         let e = format!("{:#}", w.commit().unwrap_err());
         assert!(e.contains("size mismatch"), "{e}");
         assert!(!s.has_blob(&dg));
-        assert!(s.blob_writer("md5:abc", None).is_err());
+        let md5 = super::super::parse_digest("md5:abc").unwrap();
+        assert!(s.blob_writer(&md5, None).is_err());
     }
 }

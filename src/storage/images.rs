@@ -3,7 +3,7 @@
 //! collection of layers and blobs no record references.
 
 use super::atomic::{is_atomic_temp, sync_dir, write_atomic};
-use super::{digest_hex, is_hex64, Lock, Store};
+use super::{digest_hex, is_hex64, parse_digest, sha256_from_hex, Digest, Lock, Store};
 use crate::image::reference::{is_short_name, Reference};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -18,13 +18,13 @@ pub struct ImageRecord {
     /// Fully qualified "registry/repository:tag" names.
     pub names: Vec<String>,
     /// Digest of the manifest it was pulled by.
-    pub digest: String,
+    pub digest: Digest,
     /// Every "registry/repository@manifest-digest" it was pulled as: the same
     /// config can come through several manifests (a schema2 and an OCI copy).
     #[serde(default)]
     pub repo_digests: Vec<String>,
     pub manifest_media_type: String,
-    pub config_digest: String,
+    pub config_digest: Digest,
     pub layers: Vec<LayerRecord>,
     pub size: u64,
     pub created: Option<String>,
@@ -37,11 +37,11 @@ pub struct ImageRecord {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LayerRecord {
-    pub digest: String,
+    pub digest: Digest,
     pub media_type: String,
     pub size: u64,
-    pub diff_id: String,
-    pub chain_id: String,
+    pub diff_id: Digest,
+    pub chain_id: Digest,
 }
 
 fn images_dir(s: &Store) -> PathBuf {
@@ -71,6 +71,13 @@ fn write_record(s: &Store, rec: &ImageRecord) -> Result<()> {
 }
 
 fn read_dir_records(dir: &std::path::Path) -> Result<Vec<ImageRecord>> {
+    read_dir_records_checked(dir, false)
+}
+
+/// The records in `dir`. An unreadable one is skipped with a warning, or,
+/// when `strict`, is an error: garbage collection must not delete the layers
+/// of an image whose record it could not read.
+fn read_dir_records_checked(dir: &std::path::Path, strict: bool) -> Result<Vec<ImageRecord>> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -87,6 +94,7 @@ fn read_dir_records(dir: &std::path::Path) -> Result<Vec<ImageRecord>> {
         match read_record(&e.path()) {
             Ok(Some(r)) => out.push(r),
             Ok(None) => {} // removed meanwhile
+            Err(err) if strict => return Err(err),
             Err(err) => warn!("ignoring image record: {err:#}"),
         }
     }
@@ -114,12 +122,12 @@ pub(crate) enum Wanted {
     /// A fully qualified name: "reg/repo:tag", maybe with "@digest".
     Full {
         name: String,
-        digest: Option<String>,
+        digest: Option<Digest>,
     },
     /// A short name: matches any "…/<suffix>"; "localhost/<suffix>" first.
     Short {
         suffix: String,
-        digest: Option<String>,
+        digest: Option<Digest>,
     },
 }
 
@@ -129,7 +137,7 @@ pub(crate) fn wanted(input: &str) -> Result<Wanted> {
         // Validate with the full parser, but keep the user's path as typed.
         let r = Reference::parse(input)?;
         let (path, digest) = match input.split_once('@') {
-            Some((p, d)) => (p, Some(d.to_string())),
+            Some((p, d)) => (p, Some(parse_digest(d)?)),
             None => (input, None),
         };
         let last = path.rsplit('/').next().unwrap_or(path);
@@ -142,7 +150,7 @@ pub(crate) fn wanted(input: &str) -> Result<Wanted> {
         return Ok(Wanted::Short { suffix, digest });
     }
     let r = Reference::parse(input)?;
-    let digest = r.digest.clone();
+    let digest = r.digest.as_deref().map(parse_digest).transpose()?;
     let tag = r.tag.clone().or(if digest.is_none() {
         Some("latest".into())
     } else {
@@ -165,7 +173,7 @@ pub(crate) fn repo_of(name: &str) -> &str {
 }
 
 /// Does stored `name` (of an image whose manifest digest is `digest`) match?
-pub(crate) fn name_matches(w: &Wanted, name: &str, image_digest: &str) -> bool {
+pub(crate) fn name_matches(w: &Wanted, name: &str, image_digest: &Digest) -> bool {
     match w {
         Wanted::Full {
             name: n,
@@ -267,7 +275,7 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
     if !is_hex64(&rec.id) {
         bail!("invalid image id {:?}", rec.id);
     }
-    if rec.config_digest != format!("sha256:{}", rec.id) {
+    if digest_hex(&rec.config_digest).ok() != Some(rec.id.as_str()) {
         bail!(
             "image id {} does not match its config digest {}",
             rec.id,
@@ -284,7 +292,7 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
             rec.config_digest
         );
     }
-    if !rec.digest.is_empty() && !s.has_blob(&rec.digest) {
+    if !s.has_blob(&rec.digest) {
         bail!(
             "image {}: manifest blob {} is not in the store",
             rec.id,
@@ -400,8 +408,17 @@ pub(super) fn gc(s: &Store) -> Result<()> {
     let _lock = s.lock()?;
     let mut keep_blobs = HashSet::new();
     let mut keep_layers = HashSet::new();
-    let mut records = list(s)?;
-    for r in read_dir_records(&removed_dir(s))? {
+    // An unreadable record still owns its layers: collect nothing then.
+    let readable = read_dir_records_checked(&images_dir(s), true)
+        .and_then(|live| Ok((live, read_dir_records_checked(&removed_dir(s), true)?)));
+    let (mut records, removed) = match readable {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("not collecting unused layers: {e:#}");
+            return Ok(());
+        }
+    };
+    for r in removed {
         if containers_using(s, &r.id).is_empty() {
             let p = removed_dir(s).join(format!("{}.json", r.id));
             fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -421,7 +438,10 @@ pub(super) fn gc(s: &Store) -> Result<()> {
     for e in fs::read_dir(&layers).with_context(|| format!("listing {}", layers.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if !is_hex64(&name) || keep_layers.contains(&format!("sha256:{name}")) {
+        let Ok(chain) = sha256_from_hex(&name) else {
+            continue;
+        };
+        if keep_layers.contains(&chain) {
             continue;
         }
         // Out of sight first (one rename), then delete at leisure: a crash
@@ -436,11 +456,10 @@ pub(super) fn gc(s: &Store) -> Result<()> {
     for e in fs::read_dir(&blobs).with_context(|| format!("listing {}", blobs.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if is_hex64(&name) && !keep_blobs.contains(&format!("sha256:{name}")) {
+        if sha256_from_hex(&name).is_ok_and(|d| !keep_blobs.contains(&d)) {
             fs::remove_file(e.path()).with_context(|| format!("removing blob {name}"))?;
         }
     }
-    let _ = digest_hex; // digests were validated when stored
     Ok(())
 }
 
@@ -449,6 +468,7 @@ mod tests {
     use super::super::tests::test_store;
     use super::super::{sha256_digest, Store};
     use super::*;
+    use crate::image::manifest::{OCI_LAYER, OCI_MANIFEST};
 
     /// A stored image with one tiny layer (unpacked from a plain tar) whose
     /// config is `config`.
@@ -471,19 +491,17 @@ mod tests {
         let tarball = b.into_inner().unwrap();
         let ld = sha256_digest(&tarball);
         s.put_blob(&ld, &tarball).unwrap();
-        let chain = s
-            .unpack_layer(&ld, "application/vnd.oci.image.layer.v1.tar", &ld, None)
-            .unwrap();
+        let chain = s.unpack_layer(&ld, OCI_LAYER, &ld, None).unwrap();
         let rec = ImageRecord {
-            id: cd.trim_start_matches("sha256:").to_string(),
+            id: cd.digest().to_string(),
             names: names.iter().map(|n| n.to_string()).collect(),
             digest: md,
             repo_digests: vec![],
-            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            manifest_media_type: OCI_MANIFEST.into(),
             config_digest: cd,
             layers: vec![LayerRecord {
                 digest: ld.clone(),
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                media_type: OCI_LAYER.into(),
                 size: tarball.len() as u64,
                 diff_id: ld,
                 chain_id: chain,
@@ -631,6 +649,26 @@ mod tests {
         s.gc().unwrap();
         assert!(s.image_by_id(&a.id).unwrap().is_none());
         assert!(!s.has_layer(&a.layers[0].chain_id));
+    }
+
+    /// A record that does not parse (here: a malformed digest) is skipped by
+    /// listings, but gc then refuses to run rather than delete its layers.
+    #[test]
+    fn gc_keeps_everything_when_a_record_is_unreadable() {
+        let (_d, s) = test_store();
+        let a = add_image(&s, &["localhost/a:latest"], "{\"a\":5}", "t1");
+        let p = record_path(&s, &a.id);
+        let text = fs::read_to_string(&p).unwrap();
+        let broken = text.replace(&a.config_digest.to_string(), "sha256:NOT-HEX");
+        assert_ne!(text, broken);
+        fs::write(&p, broken).unwrap();
+        assert!(s.images().unwrap().is_empty());
+        s.gc().unwrap();
+        assert!(s.has_layer(&a.layers[0].chain_id));
+        assert!(s.has_blob(&a.config_digest));
+        // Records rpod wrote before read back unchanged.
+        fs::write(&p, &text).unwrap();
+        assert_eq!(s.image_by_id(&a.id).unwrap().unwrap(), a);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 
 use super::atomic::{sync_dir, write_atomic};
 use super::unpack::{decompressor, extract, HashReader, LayerLimits};
-use super::{chain_id, digest_hex, Lock, Store};
+use super::{chain_id, digest_hex, sha256_finish, Lock, Store};
 use anyhow::{bail, Context, Result};
+use oci_spec::image::Digest as OciDigest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufReader, Read};
@@ -18,31 +19,21 @@ use std::os::fd::AsRawFd;
 /// What `layer.json` beside a layer's diff records.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct LayerInfo {
-    pub chain_id: String,
-    pub diff_id: String,
-    pub parent: Option<String>,
+    pub chain_id: OciDigest,
+    pub diff_id: OciDigest,
+    pub parent: Option<OciDigest>,
     /// The blob it was unpacked from.
-    pub digest: String,
+    pub digest: OciDigest,
     pub media_type: String,
     /// Length of the uncompressed tar stream.
     pub uncompressed_size: u64,
 }
 
-/// Layer media types we unpack (the compression itself is sniffed from the
-/// first bytes, so a mislabelled blob still unpacks).
+/// Layer media types we unpack: those of `image::manifest`'s table (the
+/// compression itself is sniffed from the first bytes, so a mislabelled blob
+/// still unpacks).
 fn check_media_type(mt: &str) -> Result<()> {
-    const KNOWN: &[&str] = &[
-        "application/vnd.oci.image.layer.v1.tar",
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.diff.tar",
-    ];
-    if KNOWN.contains(&mt) {
+    if crate::image::manifest::is_layer(mt) {
         Ok(())
     } else {
         bail!("unsupported layer media type {mt:?}")
@@ -52,11 +43,11 @@ fn check_media_type(mt: &str) -> Result<()> {
 #[cfg(test)]
 pub(super) fn unpack_layer(
     store: &Store,
-    digest: &str,
+    digest: &OciDigest,
     media_type: &str,
-    diff_id: &str,
-    parent: Option<&str>,
-) -> Result<String> {
+    diff_id: &OciDigest,
+    parent: Option<&OciDigest>,
+) -> Result<OciDigest> {
     let blob_path = store.blob_path(digest);
     let open = || {
         std::fs::File::open(&blob_path)
@@ -72,11 +63,11 @@ pub(super) fn unpack_layer(
 pub(super) fn unpack_layer_from<R: Read>(
     store: &Store,
     open: impl FnOnce() -> Result<R>,
-    digest: &str,
+    digest: &OciDigest,
     media_type: &str,
-    diff_id: &str,
-    parent: Option<&str>,
-) -> Result<String> {
+    diff_id: &OciDigest,
+    parent: Option<&OciDigest>,
+) -> Result<OciDigest> {
     digest_hex(digest)?;
     digest_hex(diff_id).context("diff id")?;
     if let Some(p) = parent {
@@ -107,15 +98,15 @@ pub(super) fn unpack_layer_from<R: Read>(
     extract(&mut hr, &diff, limits.max_entries)?;
     // The tar may end before the stream does (padding); the diff id covers all of it.
     io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
-    let got = format!("sha256:{}", hex::encode(hr.hasher.finalize_reset()));
-    if got != diff_id {
+    let got = sha256_finish(&mut hr.hasher);
+    if got != *diff_id {
         bail!("diff id mismatch: expected {diff_id}, got {got}");
     }
     let info = LayerInfo {
         chain_id: chain.clone(),
-        diff_id: diff_id.to_string(),
-        parent: parent.map(str::to_string),
-        digest: digest.to_string(),
+        diff_id: diff_id.clone(),
+        parent: parent.cloned(),
+        digest: digest.clone(),
         media_type: media_type.to_string(),
         uncompressed_size: hr.count,
     };
@@ -147,9 +138,10 @@ mod tests {
     use super::super::tests::test_store;
     use super::super::unpack::tests::Tar;
     use super::*;
+    use crate::image::manifest::{DOCKER_LAYER_GZIP, OCI_LAYER, OCI_LAYER_ZSTD};
     use std::os::unix::fs::PermissionsExt;
 
-    fn store_layer(s: &Store, blob: &[u8]) -> String {
+    fn store_layer(s: &Store, blob: &[u8]) -> OciDigest {
         let d = sha256_digest(blob);
         s.put_blob(&d, blob).unwrap();
         d
@@ -172,12 +164,12 @@ mod tests {
         gzb.extend(gz2.finish().unwrap());
         let zst = zstd::encode_all(&plain[..], 3).unwrap();
         for (blob, mt) in [
-            (plain.clone(), "application/vnd.oci.image.layer.v1.tar"),
-            (gzb, "application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            (zst, "application/vnd.oci.image.layer.v1.tar+zstd"),
+            (plain.clone(), OCI_LAYER),
+            (gzb, DOCKER_LAYER_GZIP),
+            (zst, OCI_LAYER_ZSTD),
         ] {
             let digest = store_layer(&s, &blob);
-            let parent = format!("sha256:{}", "1".repeat(64));
+            let parent = super::super::sha256_from_hex(&"1".repeat(64)).unwrap();
             let chain = s.unpack_layer(&digest, mt, &diff, Some(&parent)).unwrap();
             assert_eq!(chain, super::super::chain_id(Some(&parent), &diff));
             assert!(s.has_layer(&chain));
@@ -209,18 +201,13 @@ mod tests {
         let wrong = sha256_digest(b"something else");
         let e = format!(
             "{:#}",
-            s.unpack_layer(
-                &digest,
-                "application/vnd.oci.image.layer.v1.tar",
-                &wrong,
-                None
-            )
-            .unwrap_err()
+            s.unpack_layer(&digest, OCI_LAYER, &wrong, None)
+                .unwrap_err()
         );
         assert!(
             e.contains("diff id mismatch")
-                && e.contains(&wrong)
-                && e.contains(&sha256_digest(&plain)),
+                && e.contains(wrong.as_ref())
+                && e.contains(sha256_digest(&plain).as_ref()),
             "{e}"
         );
         assert!(!s.has_layer(&wrong));
@@ -229,9 +216,7 @@ mod tests {
         let evil = t.bytes();
         let ed = store_layer(&s, &evil);
         let diff = sha256_digest(&evil);
-        assert!(s
-            .unpack_layer(&ed, "application/vnd.oci.image.layer.v1.tar", &diff, None)
-            .is_err());
+        assert!(s.unpack_layer(&ed, OCI_LAYER, &diff, None).is_err());
         assert!(!s.has_layer(&diff));
         let e = s
             .unpack_layer(&ed, "application/x-bogus", &diff, None)

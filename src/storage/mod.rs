@@ -30,10 +30,12 @@ pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
 pub use layers::LayerInfo;
 pub use lock::Lock;
+/// The hardened tar extractor, for archives that are not layers (volume import).
+pub(crate) use unpack::extract as unpack_tar;
 pub use unpack::{decompressor, human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -44,18 +46,26 @@ pub struct Store {
     runroot: PathBuf,
 }
 
-/// The hex part of a "sha256:<64 hex>" digest, or an error naming it.
-pub fn digest_hex(digest: &str) -> Result<&str> {
-    let Some((algo, hex)) = digest.split_once(':') else {
-        bail!("invalid digest {digest:?}: expected sha256:<64 hex digits>");
-    };
-    if algo != "sha256" {
-        bail!("unsupported digest algorithm {algo:?} in {digest:?}: only sha256 is supported");
+pub use oci_spec::image::Digest;
+
+/// A digest from outside (a registry, a record on disk, the user), checked
+/// once: "ALGORITHM:ENCODED" as the OCI image spec defines it, with the
+/// exact length of lowercase hex for the sha2 family.
+pub fn parse_digest(s: &str) -> Result<Digest> {
+    Digest::try_from(s).map_err(|e| anyhow::anyhow!("invalid digest {s:?}: {e}"))
+}
+
+/// The hex part of a sha256 digest, or an error naming it: the store keeps
+/// nothing else.
+pub fn digest_hex(digest: &Digest) -> Result<&str> {
+    if *digest.algorithm() != oci_spec::image::DigestAlgorithm::Sha256 {
+        bail!(
+            "unsupported digest algorithm {:?} in {digest}: only sha256 is supported",
+            digest.algorithm().as_ref()
+        );
     }
-    if !is_hex64(hex) {
-        bail!("invalid digest {digest:?}: expected sha256:<64 hex digits>");
-    }
-    Ok(hex)
+    // Digest guarantees 64 lowercase hex digits for sha256.
+    Ok(digest.digest())
 }
 
 pub(crate) fn is_hex64(s: &str) -> bool {
@@ -64,29 +74,40 @@ pub(crate) fn is_hex64(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// "sha256:<hex>" of `data`.
-pub fn sha256_digest(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+/// The sha256 digest whose hex is `hex` (64 lowercase hex digits).
+pub fn sha256_from_hex(hex: &str) -> Result<Digest> {
+    if !is_hex64(hex) {
+        bail!("invalid sha256 {hex:?}: expected 64 lowercase hex digits");
+    }
+    parse_digest(&format!("sha256:{hex}"))
+}
+
+/// The digest of what `hasher` has seen (and resets it).
+pub fn sha256_finish(hasher: &mut Sha256) -> Digest {
+    sha256_from_hex(&hex::encode(hasher.finalize_reset())).expect("sha256 hex is a digest")
+}
+
+/// The sha256 digest of `data`.
+pub fn sha256_digest(data: &[u8]) -> Digest {
+    let mut h = Sha256::new();
+    h.update(data);
+    sha256_finish(&mut h)
 }
 
 /// OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(Ln) =
 /// sha256(ChainID(Ln-1) + " " + DiffID(Ln)).
-pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
     for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(prev) => sha256_digest(format!("{prev} {d}").as_bytes()),
-        };
-        out.push(next);
+        out.push(chain_id(out.last(), d));
     }
     out
 }
 
 /// The chain id of a layer with `diff_id` on top of `parent`.
-pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
     match parent {
-        None => diff_id.to_string(),
+        None => diff_id.clone(),
         Some(p) => sha256_digest(format!("{p} {diff_id}").as_bytes()),
     }
 }
@@ -327,24 +348,24 @@ impl Store {
 
     /// Where the blob `digest` lives (it may not exist). A malformed digest
     /// maps to a path that is never written.
-    pub fn blob_path(&self, digest: &str) -> PathBuf {
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         match digest_hex(digest) {
             Ok(hex) => self.root.join("blobs/sha256").join(hex),
             Err(_) => self.root.join("blobs/invalid-digest"),
         }
     }
 
-    pub fn has_blob(&self, digest: &str) -> bool {
+    pub fn has_blob(&self, digest: &Digest) -> bool {
         digest_hex(digest).is_ok() && self.blob_path(digest).is_file()
     }
 
     /// Start writing blob `digest`; see [`BlobWriter`].
-    pub fn blob_writer(&self, digest: &str, expected_size: Option<u64>) -> Result<BlobWriter> {
+    pub fn blob_writer(&self, digest: &Digest, expected_size: Option<u64>) -> Result<BlobWriter> {
         BlobWriter::new(self, digest, expected_size)
     }
 
     /// Store a small blob (a manifest, a config) held in memory.
-    pub fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
+    pub fn put_blob(&self, digest: &Digest, data: &[u8]) -> Result<()> {
         use std::io::Write;
         let mut w = self.blob_writer(digest, Some(data.len() as u64))?;
         w.write_all(data)
@@ -353,7 +374,7 @@ impl Store {
     }
 
     /// The bytes of a stored blob (verified when it was written).
-    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         digest_hex(digest)?;
         let p = self.blob_path(digest);
         fs::read(&p).with_context(|| format!("reading blob {digest} ({})", p.display()))
@@ -362,11 +383,11 @@ impl Store {
     // ---- layers ----
 
     /// The unpacked content (overlay lower dir) of layer `chain_id`.
-    pub fn layer_dir(&self, chain_id: &str) -> PathBuf {
+    pub fn layer_dir(&self, chain_id: &Digest) -> PathBuf {
         self.layer_root(chain_id).join("diff")
     }
 
-    fn layer_root(&self, chain_id: &str) -> PathBuf {
+    fn layer_root(&self, chain_id: &Digest) -> PathBuf {
         match digest_hex(chain_id) {
             Ok(hex) => self.root.join("layers").join(hex),
             Err(_) => self.root.join("layers/invalid-digest"),
@@ -374,12 +395,12 @@ impl Store {
     }
 
     /// True once the layer is completely unpacked (it appears by a rename).
-    pub fn has_layer(&self, chain_id: &str) -> bool {
+    pub fn has_layer(&self, chain_id: &Digest) -> bool {
         digest_hex(chain_id).is_ok() && self.layer_root(chain_id).join("layer.json").is_file()
     }
 
     /// What was recorded when the layer was unpacked.
-    pub fn layer_info(&self, chain_id: &str) -> Result<LayerInfo> {
+    pub fn layer_info(&self, chain_id: &Digest) -> Result<LayerInfo> {
         let p = self.layer_root(chain_id).join("layer.json");
         let data = fs::read(&p).with_context(|| format!("layer {chain_id} is not in the store"))?;
         serde_json::from_slice(&data).with_context(|| format!("parsing {}", p.display()))
@@ -390,11 +411,11 @@ impl Store {
     #[cfg(test)]
     pub fn unpack_layer(
         &self,
-        digest: &str,
+        digest: &Digest,
         media_type: &str,
-        diff_id: &str,
-        parent_chain_id: Option<&str>,
-    ) -> Result<String> {
+        diff_id: &Digest,
+        parent_chain_id: Option<&Digest>,
+    ) -> Result<Digest> {
         layers::unpack_layer(self, digest, media_type, diff_id, parent_chain_id)
             .with_context(|| format!("layer {digest}"))
     }
@@ -404,11 +425,11 @@ impl Store {
     pub fn unpack_layer_from<R: std::io::Read>(
         &self,
         open: impl FnOnce() -> Result<R>,
-        digest: &str,
+        digest: &Digest,
         media_type: &str,
-        diff_id: &str,
-        parent_chain_id: Option<&str>,
-    ) -> Result<String> {
+        diff_id: &Digest,
+        parent_chain_id: Option<&Digest>,
+    ) -> Result<Digest> {
         layers::unpack_layer_from(self, open, digest, media_type, diff_id, parent_chain_id)
             .with_context(|| format!("layer {digest}"))
     }
@@ -484,7 +505,7 @@ impl Store {
 /// Whether what a user typed (`alpine`, `localhost:5000/alpine:1`,
 /// `name@sha256:…`) names the stored `name` of an image whose manifest
 /// digest is `digest`, by the rules of `find_image`.
-pub fn name_matches(input: &str, name: &str, digest: &str) -> bool {
+pub fn name_matches(input: &str, name: &str, digest: &Digest) -> bool {
     images::wanted(input)
         .map(|w| images::name_matches(&w, name, digest))
         .unwrap_or(false)
@@ -578,11 +599,13 @@ fn make_dirs_writable(p: &Path) {
 mod tests {
     use super::*;
 
+    fn d(c: char) -> Digest {
+        parse_digest(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
+    }
+
     #[test]
     fn chain_ids_follow_the_oci_rule() {
-        let a = format!("sha256:{}", "a".repeat(64));
-        let b = format!("sha256:{}", "b".repeat(64));
-        let c = format!("sha256:{}", "c".repeat(64));
+        let (a, b, c) = (d('a'), d('b'), d('c'));
         let ids = chain_ids(&[a.clone(), b.clone(), c.clone()]);
         assert_eq!(ids[0], a);
         let ab = sha256_digest(format!("{a} {b}").as_bytes());
@@ -595,10 +618,9 @@ mod tests {
     #[test]
     fn chain_id_of_a_known_pair() {
         // echo -n "sha256:<64 a> sha256:<64 b>" | sha256sum
-        let a = format!("sha256:{}", "a".repeat(64));
-        let b = format!("sha256:{}", "b".repeat(64));
+        let (a, b) = (d('a'), d('b'));
         let want = hex::encode(Sha256::digest(format!("{a} {b}")));
-        assert_eq!(chain_id(Some(&a), &b), format!("sha256:{want}"));
+        assert_eq!(chain_id(Some(&a), &b).to_string(), format!("sha256:{want}"));
     }
 
     #[test]
@@ -614,16 +636,44 @@ mod tests {
 
     #[test]
     fn digests_are_checked() {
-        assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_ok());
-        assert!(digest_hex("sha256:abc").is_err());
-        assert!(digest_hex(&format!("sha512:{}", "0".repeat(64))).is_err());
-        assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_err());
-        assert!(digest_hex(&format!("sha256:../{}", "0".repeat(61))).is_err());
+        let zeros = format!("sha256:{}", "0".repeat(64));
+        assert_eq!(
+            digest_hex(&parse_digest(&zeros).unwrap()).unwrap(),
+            "0".repeat(64)
+        );
+        for bad in [
+            "sha256:abc".to_string(),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:../{}", "0".repeat(61)),
+            format!("sha256:{}/", "0".repeat(63)),
+            "sha256:".into(),
+            "0".repeat(64),
+            "".into(),
+        ] {
+            let e = parse_digest(&bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+        // A valid digest of another algorithm is not a store key.
+        let other = parse_digest(&format!("sha512:{}", "0".repeat(128))).unwrap();
+        let e = digest_hex(&other).unwrap_err().to_string();
+        assert!(e.contains("sha512"), "{e}");
         let s = test_store();
-        assert!(s
-            .1
-            .blob_path("sha256:../../etc")
-            .ends_with("blobs/invalid-digest"));
+        assert!(s.1.blob_path(&other).ends_with("blobs/invalid-digest"));
+        assert!(!s.1.has_blob(&other));
+        assert!(s.1.blob_writer(&other, None).is_err());
+        assert_eq!(sha256_from_hex(&"0".repeat(64)).unwrap().to_string(), zeros);
+        assert!(sha256_from_hex("abc").is_err());
+    }
+
+    /// Records on disk hold digests as plain strings; Digest keeps that.
+    #[test]
+    fn digest_serde_is_the_plain_string() {
+        let zeros = format!("sha256:{}", "0".repeat(64));
+        let dg = parse_digest(&zeros).unwrap();
+        assert_eq!(serde_json::to_string(&dg).unwrap(), format!("\"{zeros}\""));
+        let back: Digest = serde_json::from_str(&format!("\"{zeros}\"")).unwrap();
+        assert_eq!(back, dg);
+        assert!(serde_json::from_str::<Digest>("\"sha256:xyz\"").is_err());
     }
 
     pub(crate) fn test_store() -> (tempfile::TempDir, Store) {

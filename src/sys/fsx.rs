@@ -31,12 +31,35 @@ pub fn open_beneath(
             0
         }))
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(dir, path, how).map_err(|e| match e {
+        nix::errno::Errno::EAGAIN => io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "openat2 {}: still racing a concurrent rename or mount after {OPENAT2_RETRIES} retries",
+                path.display()
+            ),
+        ),
+        e => io::Error::from(e),
+    })
+}
+
+/// How often [`openat2`] retries a lookup the kernel answered with EAGAIN.
+pub const OPENAT2_RETRIES: u32 = 64;
+
+/// rpod's one openat2(2) call. EINTR is retried; EAGAIN (a rename or mount
+/// raced a `..` or a RESOLVE_* check, and the kernel asks the caller to try
+/// again) is retried at most [`OPENAT2_RETRIES`] times, then returned, so a
+/// hostile container renaming in a loop cannot keep us spinning forever.
+/// Used by [`open_beneath`] (layer unpacking) and `inroot` (container paths).
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, how: nix::fcntl::OpenHow) -> nix::Result<OwnedFd> {
+    let mut tries = 0;
     loop {
         match nix::fcntl::openat2(dir.as_raw_fd(), path, how) {
             // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
             Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-            Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => continue,
-            Err(e) => return Err(io::Error::from(e)),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) if tries < OPENAT2_RETRIES => tries += 1,
+            Err(e) => return Err(e),
         }
     }
 }

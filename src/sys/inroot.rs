@@ -134,16 +134,8 @@ fn open_kernel(root: BorrowedFd<'_>, path: &Path, follow_last: bool) -> nix::Res
     } else {
         path
     };
-    // EAGAIN: a rename or mount raced a `..`; the kernel asks us to retry.
-    let mut tries = 0;
-    loop {
-        match nix::fcntl::openat2(root.as_raw_fd(), path, how) {
-            Ok(fd) => return Ok(own(fd)),
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) if tries < 64 => tries += 1,
-            Err(e) => return Err(e),
-        }
-    }
+    // EAGAIN (a rename or mount raced a `..`) is retried, within a bound.
+    super::fsx::openat2(root, path, how)
 }
 
 /// Open `path` inside `root`, creating what is missing as `what` says.

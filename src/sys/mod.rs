@@ -7,6 +7,7 @@ pub mod fsx;
 pub mod inroot;
 pub mod netfd;
 pub mod pidfd;
+pub mod pump;
 pub mod runtime;
 pub mod seccomp;
 pub mod sock;

@@ -1,4 +1,5 @@
-//! Terminal window sizes (the ioctls nix only offers as unsafe macros).
+//! Our terminal: its window size (the ioctls nix only offers as unsafe
+//! macros) and raw mode. The copy loop that uses them is `sys::pump`.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -43,6 +44,18 @@ pub fn set_winsize(fd: BorrowedFd<'_>, size: WinSize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// True when our stdin is a terminal.
+pub fn stdin_is_tty() -> bool {
+    nix::unistd::isatty(io::stdin().as_raw_fd()).unwrap_or(false)
+}
+
+/// Our terminal's size, if stdin is one (and says a size).
+pub fn terminal_size() -> Option<WinSize> {
+    get_winsize(io::stdin().as_fd())
+        .ok()
+        .filter(|w| w.rows > 0 && w.cols > 0)
 }
 
 /// Our stdin in raw mode (`cfmakeraw`) while a terminal session is

@@ -8,6 +8,7 @@
 //! invocation, so ownership agrees between them, and no process is kept
 //! running to hold the namespace (podman keeps a "pause" process; we don't).
 
+use crate::error::Error;
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -200,26 +201,12 @@ pub fn private_mount_ns() -> Result<()> {
     .context("making / private in the new mount namespace")
 }
 
-/// A program that could not be executed, and why.
-#[derive(Debug)]
-pub struct ExecError {
-    pub program: String,
-    pub error: std::io::Error,
-}
-
-impl std::fmt::Display for ExecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.program, self.error)
-    }
-}
-
-impl std::error::Error for ExecError {}
-
 /// `rpod unshare`: replace this process with `argv` (not empty), run as
 /// root in rpod's user namespace with a private mount namespace, so
-/// `rpod mount` can be used inside. Returns only if `argv` could not be
-/// executed: the `Err` is entering the namespaces, the `Ok` the exec's error.
-pub fn unshare(argv: &[String]) -> Result<ExecError> {
+/// `rpod mount` can be used inside. Returns only on failure: entering the
+/// namespaces, or the exec ([`Error::CommandNotFound`] when there is no such
+/// program, [`Error::CannotInvoke`] when it can't be run).
+pub fn unshare(argv: &[String]) -> Result<std::convert::Infallible> {
     let uid = nix::unistd::getuid().as_raw();
     enter()?;
     private_mount_ns()?;
@@ -228,10 +215,13 @@ pub fn unshare(argv: &[String]) -> Result<ExecError> {
         .env("_CONTAINERS_USERNS_CONFIGURED", "done")
         .env("_CONTAINERS_ROOTLESS_UID", uid.to_string())
         .exec();
-    Ok(ExecError {
-        program: argv[0].clone(),
-        error,
-    })
+    let msg = format!("{}: {error}", argv[0]);
+    Err(if error.kind() == std::io::ErrorKind::NotFound {
+        Error::CommandNotFound(msg)
+    } else {
+        Error::CannotInvoke(msg)
+    }
+    .into())
 }
 
 /// Whether a path is owned by someone we can reach only inside the namespace.

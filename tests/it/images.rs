@@ -276,6 +276,14 @@ fn image_inspect_is_docker_like_json() {
         out.starts_with("[\n     {\n          \"Id\": "),
         "podman's indentation: {out}"
     );
+    // An empty format and `json` mean the default JSON, as podman has it.
+    for f in ["", "json"] {
+        assert_eq!(
+            env.rpod_ok(&["image", "inspect", "--format", f, "config"]),
+            out,
+            "--format {f:?}"
+        );
+    }
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let img = &v[0];
     assert_eq!(img["Id"], id.as_str());

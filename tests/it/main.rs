@@ -6,6 +6,7 @@
 
 mod common;
 
+mod archives;
 mod attack_devnodes;
 mod attack_images;
 mod attack_paths;
@@ -29,4 +30,5 @@ mod security;
 mod store;
 mod system;
 mod systemd;
+mod volumes;
 mod world;

@@ -87,6 +87,83 @@ fn zstd_uncompressed_and_schema2_images_pull() {
     );
 }
 
+/// Pushes a Docker schema2 image whose one layer is an uncompressed tar
+/// ("application/vnd.docker.image.rootfs.diff.tar", which containers/image
+/// writes) straight to the plain registry; prints the layer's diff id.
+const PUSH_DOCKER_PLAIN_PY: &str = r#"
+import hashlib, io, json, sys, tarfile, urllib.request
+reg, repo = sys.argv[1], sys.argv[2]
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+def put_blob(data):
+    d = sha(data)
+    req = urllib.request.Request(f"http://{reg}/v2/{repo}/blobs/uploads/", data=b"", method="POST")
+    with urllib.request.urlopen(req) as r:
+        loc = r.headers["Location"]
+    if loc.startswith("/"):
+        loc = f"http://{reg}{loc}"
+    sep = "&" if "?" in loc else "?"
+    urllib.request.urlopen(urllib.request.Request(f"{loc}{sep}digest={d}", data=data, method="PUT",
+        headers={"Content-Type": "application/octet-stream"})).close()
+    return d
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+    ti = tarfile.TarInfo("hello.txt")
+    ti.size = 6
+    tf.addfile(ti, io.BytesIO(b"hello\n"))
+tar = buf.getvalue()
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                     "rootfs": {"type": "layers", "diff_ids": [sha(tar)]}}).encode()
+mt = "application/vnd.docker.distribution.manifest.v2+json"
+manifest = json.dumps({"schemaVersion": 2, "mediaType": mt,
+    "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+               "digest": put_blob(config), "size": len(config)},
+    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+                "digest": put_blob(tar), "size": len(tar)}]}).encode()
+urllib.request.urlopen(urllib.request.Request(f"http://{reg}/v2/{repo}/manifests/latest",
+    data=manifest, method="PUT", headers={"Content-Type": mt})).close()
+print(sha(tar))
+"#;
+
+/// The layer media types pull accepts are the store's: a Docker
+/// uncompressed layer (refused by pull before, though the store knew it).
+#[test]
+fn docker_uncompressed_layers_pull() {
+    let env = Env::new("pulldplain");
+    let repo = "docker-plain-layer".to_string(); // deterministic content: re-pushing is a no-op
+    let out = std::process::Command::new("python3")
+        .args(["-c", PUSH_DOCKER_PLAIN_PY, world().registry(), &repo])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "pushing: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    env.rpod_ok(&["pull", "-q", &env.image(&repo)]);
+    let layers = env.rpod_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.RootFS.Layers}} {{.ManifestType}}",
+        &env.image(&repo),
+    ]);
+    assert!(
+        layers.contains(&diff_id)
+            && layers.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{layers}"
+    );
+    let hex = diff_id.trim_start_matches("sha256:");
+    assert_eq!(env.store_entries("layers"), [hex]);
+    let hello = env
+        .home
+        .join(".local/share/rpod/layers")
+        .join(hex)
+        .join("diff/hello.txt");
+    assert_eq!(std::fs::read(&hello).unwrap(), b"hello\n");
+}
+
 #[test]
 fn index_platform_selection() {
     let env = Env::new("pullplatform");
