@@ -99,7 +99,7 @@ pub fn push_cmd(g: &GlobalOpts, a: &PushArgs) -> Result<()> {
     let store = Store::open(&opts)?;
     // Layers without a stored blob are read from their unpacked dirs, which
     // needs rpod's user namespace: enter it before any thread starts.
-    if img::push_needs_userns(&store, &a.image)? {
+    if img::push_needs_userns(&store, &a.image, a.destination.as_deref())? {
         crate::userns::enter()?;
     }
     let po = img::PushOptions {
@@ -114,6 +114,14 @@ pub fn push_cmd(g: &GlobalOpts, a: &PushArgs) -> Result<()> {
         }),
         remove_signatures: a.remove_signatures,
     };
+    if a.digestfile.is_some()
+        && matches!(
+            a.destination.as_deref().map(img::Destination::parse),
+            Some(Ok(img::Destination::Transport { .. }))
+        )
+    {
+        bail!("--digestfile: only a push to a registry reports a digest");
+    }
     let progress = PushReporter::new(a.quiet);
     let report = img::push(
         &opts,
@@ -124,8 +132,8 @@ pub fn push_cmd(g: &GlobalOpts, a: &PushArgs) -> Result<()> {
         &progress,
     )?;
     progress.finish();
-    if let Some(p) = &a.digestfile {
-        crate::storage::write_atomic(p, report.digest.as_bytes())
+    if let (Some(p), Some(d)) = (&a.digestfile, &report.digest) {
+        crate::storage::write_atomic(p, d.as_bytes())
             .with_context(|| format!("writing the digest to {}", p.display()))?;
     }
     Ok(())

@@ -21,10 +21,11 @@
 //! deterministic (sorted entries, the files' own times), so a blob made
 //! twice has the same digest.
 //!
-//! Other transports (`oci:`, `oci-archive:`, `docker-archive:`, `dir:`)
-//! dispatch from [`push`] to their writers; until those exist they are
-//! refused with a one-line error naming the transport.
+//! The other transports (`oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
+//! `docker-archive:FILE[:REF]`, `dir:DIR`) are written by `save`'s writer,
+//! [`archive::write`].
 
+use super::archive::{self, Dest, Layout, SaveImage, WriteOptions};
 use super::client::{with_retries, FetchError, RegistryClient};
 use super::layer_tar::write_layer_tar;
 use super::manifest::{
@@ -191,8 +192,9 @@ pub trait PushProgress: Sync {
 /// What was pushed.
 #[derive(Debug, Clone)]
 pub struct PushReport {
-    /// The manifest's digest (what `--digestfile` gets).
-    pub digest: String,
+    /// The manifest's digest (what `--digestfile` gets); None for the
+    /// transports written by [`archive::write`].
+    pub digest: Option<String>,
     /// Where it went ("localhost:5000/repo:tag").
     pub destination: String,
 }
@@ -218,10 +220,70 @@ pub fn push(
     match dest {
         Destination::Registry(r) => push_to_registry(opts, store, &rec, &r, po, progress)
             .with_context(|| format!("pushing {image} to {r}")),
-        Destination::Transport { name, arg } => {
-            bail!("pushing {image} to {name}:{arg}: the {name} transport is not supported yet (only registries)")
-        }
+        Destination::Transport { name, arg } => push_to_layout(store, rec, &name, &arg, po)
+            .with_context(|| format!("pushing {image} to {name}:{arg}")),
     }
+}
+
+/// The layout a transport writes, the path and the names (`REF`) it has.
+fn layout_of(name: &str, arg: &str) -> Result<(Layout, PathBuf, Vec<String>)> {
+    let (layout, takes_ref) = match name {
+        "oci" => (Layout::OciDir, true),
+        "oci-archive" => (Layout::OciArchive, true),
+        "docker-archive" => (Layout::DockerArchive, true),
+        "dir" => (Layout::DockerDir, false),
+        _ => bail!("the {name} transport is not supported"),
+    };
+    let (path, reference) = match arg.split_once(':') {
+        Some((p, r)) if takes_ref => (p, Some(r)),
+        _ => (arg, None),
+    };
+    if path.is_empty() {
+        bail!("{name}: no path given");
+    }
+    let names = match reference.filter(|r| !r.is_empty()) {
+        None => vec![],
+        // docker-archive's RepoTags are references, normalised as podman does.
+        Some(r) if layout == Layout::DockerArchive => {
+            let r = Reference::parse(r)?;
+            if r.digest.is_some() {
+                bail!("{name}: a reference with a digest can't name an image in an archive");
+            }
+            vec![r.with_default_tag().to_string()]
+        }
+        Some(r) => vec![r.to_string()],
+    };
+    Ok((layout, PathBuf::from(path), names))
+}
+
+/// `oci:`, `oci-archive:`, `docker-archive:` and `dir:`: the image written
+/// by [`archive::write`], as `save` writes it. The caller is in the user
+/// namespace ([`needs_userns`]).
+fn push_to_layout(
+    store: &Store,
+    rec: ImageRecord,
+    name: &str,
+    arg: &str,
+    po: &PushOptions,
+) -> Result<PushReport> {
+    let (layout, path, names) = layout_of(name, arg)?;
+    let compress = match po.compression {
+        Some(LayerCompression::Gzip) if layout.is_dir() => true,
+        None | Some(LayerCompression::None) => false,
+        Some(c) => bail!("the {name} transport can't write {} layers", c.name()),
+    };
+    archive::write(
+        store,
+        &[SaveImage { record: rec, names }],
+        layout,
+        WriteOptions { compress },
+        Dest::Path(path),
+        &archive::Silent,
+    )?;
+    Ok(PushReport {
+        digest: None,
+        destination: format!("{name}:{arg}"),
+    })
 }
 
 fn find(store: &Store, image: &str) -> Result<ImageRecord> {
@@ -230,9 +292,13 @@ fn find(store: &Store, image: &str) -> Result<ImageRecord> {
         .ok_or_else(|| anyhow!("{image}: image not known"))
 }
 
-/// Whether pushing `image` may have to read unpacked layers (some layer
-/// blob isn't in the store), which needs rpod's user namespace.
-pub fn needs_userns(store: &Store, image: &str) -> Result<bool> {
+/// Whether pushing `image` to `dest` may have to read unpacked layers (a
+/// transport other than a registry, or some layer blob isn't in the
+/// store), which needs rpod's user namespace.
+pub fn needs_userns(store: &Store, image: &str, dest: Option<&str>) -> Result<bool> {
+    if let Some(Ok(Destination::Transport { .. })) = dest.map(Destination::parse) {
+        return Ok(true);
+    }
     let rec = find(store, image)?;
     Ok(rec.layers.iter().any(|l| !store.has_blob(&l.digest)))
 }
@@ -598,7 +664,7 @@ impl Ctx<'_> {
         self.progress.step(PushStep::StoringSignatures);
         Ok((
             PushReport {
-                digest: crate::storage::sha256_digest(&manifest).to_string(),
+                digest: Some(crate::storage::sha256_digest(&manifest).to_string()),
                 destination: dest.to_string(),
             },
             learnt,
@@ -1363,14 +1429,17 @@ mod tests {
             let (m1, b1) = mk(c);
             let (m2, _) = mk(c);
             assert_eq!(m1, m2, "{c:?}: the same blob twice");
-            assert_eq!(m1.digest, crate::storage::sha256_digest(&b1));
+            assert_eq!(m1.digest, crate::storage::sha256_digest(&b1).to_string());
             assert_eq!(m1.size, b1.len() as u64);
             let mut plain = Vec::new();
             crate::storage::decompressor(&b1[..])
                 .unwrap()
                 .read_to_end(&mut plain)
                 .unwrap();
-            assert_eq!(m1.diff_id, crate::storage::sha256_digest(&plain));
+            assert_eq!(
+                m1.diff_id,
+                crate::storage::sha256_digest(&plain).to_string()
+            );
             let mut a = tar::Archive::new(&plain[..]);
             let mut xattrs = Vec::new();
             let entries: Vec<(String, tar::EntryType)> = a

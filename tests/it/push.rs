@@ -2,7 +2,8 @@
 //! rpod pushes, rpod and skopeo pull back and verify; blobs the destination
 //! has are skipped or mounted, not uploaded; --format and
 //! --compression-format decide the media types; bad credentials and a
-//! registry that can't take a push fail fast with one line.
+//! registry that can't take a push fail fast with one line; pushes to
+//! `oci:`, `oci-archive:`, `docker-archive:` and `dir:` are what skopeo reads.
 
 use crate::common::*;
 use std::process::Command;
@@ -356,14 +357,12 @@ fn a_registry_that_takes_no_push_fails_fast_and_clearly() {
 }
 
 #[test]
-fn other_transports_and_bad_destinations_are_refused() {
+fn unsupported_transports_and_bad_destinations_are_refused() {
     let env = env_with_alpine("pushrefuse");
     let src = env.image("alpine");
     for (dest, what) in [
-        ("oci:/tmp/x", "oci transport"),
-        ("oci-archive:/tmp/x.tar", "oci-archive transport"),
-        ("docker-archive:/tmp/x.tar", "docker-archive transport"),
-        ("dir:/tmp/x", "dir transport"),
+        ("docker-daemon:x:1", "docker-daemon transport"),
+        ("containers-storage:x:1", "containers-storage transport"),
     ] {
         let (code, e) = env.rpod_fail(&["push", &src, dest]);
         assert_eq!(code, 125);
@@ -376,6 +375,118 @@ fn other_transports_and_bad_destinations_are_refused() {
     let (code, e) = env.rpod_fail(&["push", "no-such-image", &digest]);
     assert_eq!(code, 125);
     assert!(e.contains("no-such-image"), "{e}");
+}
+
+/// `skopeo inspect` (or `--raw`) of a local layout, as JSON.
+fn skopeo_inspect_local(reference: &str, raw: bool) -> serde_json::Value {
+    let mut c = Command::new("skopeo");
+    c.arg("inspect");
+    if raw {
+        c.arg("--raw");
+    }
+    let out = c.arg(reference).output().unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn push_to_oci_oci_archive_docker_archive_and_dir_is_what_skopeo_reads() {
+    let env = env_with_alpine("pushlayout");
+    let src = env.image("alpine");
+    let layers = env
+        .rpod_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            &src,
+        ])
+        .trim()
+        .parse::<usize>()
+        .unwrap();
+    let h = &env.home;
+    let oci = h.join("oci");
+    let oci_tar = h.join("oci.tar");
+    let docker_tar = h.join("docker.tar");
+    let dir = h.join("dir");
+    for dest in [
+        format!("oci:{}:v1", oci.display()),
+        format!("oci-archive:{}:v2", oci_tar.display()),
+        format!(
+            "docker-archive:{}:localhost/pushed:v3",
+            docker_tar.display()
+        ),
+        format!("dir:{}", dir.display()),
+    ] {
+        env.rpod_ok(&["push", "-q", &src, &dest]);
+    }
+    let mut configs = Vec::new();
+    for (reference, tagged) in [
+        (format!("oci:{}:v1", oci.display()), None),
+        (format!("oci-archive:{}:v2", oci_tar.display()), None),
+        (
+            format!("docker-archive:{}", docker_tar.display()),
+            Some("localhost/pushed:v3"),
+        ),
+        (format!("dir:{}", dir.display()), None),
+    ] {
+        // The manifest names one config (the image's, with the diff ids of
+        // the layer tars written), the same in every layout, and all layers.
+        let m = skopeo_inspect_local(&reference, true);
+        let config = m["config"]["digest"].as_str().unwrap().to_string();
+        configs.push(config);
+        assert_eq!(
+            m["layers"].as_array().map(Vec::len),
+            Some(layers),
+            "{reference}: {m}"
+        );
+        let i = skopeo_inspect_local(&reference, false);
+        assert_eq!(i["Layers"].as_array().map(Vec::len), Some(layers), "{i}");
+        if let Some(t) = tagged {
+            // The archive's RepoTags name it as the destination said.
+            let out = Command::new("tar")
+                .args(["xOf", docker_tar.to_str().unwrap(), "manifest.json"])
+                .output()
+                .unwrap();
+            let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(m[0]["RepoTags"], serde_json::json!([t]), "{m}");
+        }
+        // skopeo verifies every blob it copies.
+        let d = tempfile::tempdir().unwrap();
+        let out = Command::new("skopeo")
+            .args(["copy", "-q", &reference])
+            .arg(format!("oci:{}:x", d.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo copy {reference}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    configs.dedup();
+    assert_eq!(configs.len(), 1, "{configs:?}");
+    // The reference of an OCI layout is its ref.name annotation.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oci.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "v1",
+        "{index}"
+    );
+    // --digestfile needs a registry's answer.
+    let (code, e) = env.rpod_fail(&[
+        "push",
+        "--digestfile",
+        h.join("d").to_str().unwrap(),
+        &src,
+        &format!("oci:{}", h.join("oci2").display()),
+    ]);
+    assert_eq!(code, 125);
+    assert!(e.contains("--digestfile"), "{e}");
 }
 
 #[test]
