@@ -69,12 +69,19 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "inspect" -d 'Show the con
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "top" -d 'Show the processes of a container'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "port" -d 'List a container\'s published ports'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "pause" -d 'Pause all the processes of containers'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "unpause" -d 'Unpause the processes of paused containers'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "rename" -d 'Rename a container'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "container" -d 'Manage containers'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "volume" -d 'Manage volumes'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "export" -d 'Write a container\'s file system as a tar archive'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "version" -d 'Show version information'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "info" -d 'Show how rpod is set up on this machine'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
@@ -177,37 +184,38 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "tree" -d 'Show the layers of an image as a tree'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
@@ -507,6 +515,22 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l whatrequires -d 'Show the images built on this one'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l format -d 'Output format: json' -r -f -a "json\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -522,6 +546,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "history" -d 'Show the history of an image'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
 v2s2\t''
@@ -1088,6 +1113,66 @@ complete -c rpod -n "__fish_rpod_using_subcommand attach" -l registries-conf -d 
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l no-stdin -d 'Do not attach STDIN'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l format -d 'Pretty-print container statistics to JSON or using a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -s i -l interval -d 'Time in seconds between stats reports' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -s a -l all -d 'Show all containers, not only running ones'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-reset -d 'Do not clear the terminal between reports'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-stream -d 'Print the first result and exit instead of streaming'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-trunc -d 'Do not truncate the container ids'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -s f -l filter -d 'Pause the containers these filters select (as ps --filter)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -s a -l all -d 'Pause all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s f -l filter -d 'Unpause the containers these filters select (as ps --filter)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s a -l all -d 'Unpause all paused containers'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
@@ -1136,39 +1221,47 @@ complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s a -l all -d 'Unmou
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s f -l force -d 'Unmount even if others use the mount'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "ls" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "create" -d 'Create a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "stop" -d 'Stop containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "kill" -d 'Signal containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "inspect" -d 'Show containers as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "wait" -d 'Wait for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "cleanup" -d 'Release what stopped containers still hold (mounts, network helpers)'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "prune" -d 'Remove all stopped containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "attach" -d 'Attach to a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "ls" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "create" -d 'Create a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "stop" -d 'Stop containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "kill" -d 'Signal containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "inspect" -d 'Show containers as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "wait" -d 'Wait for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "cleanup" -d 'Release what stopped containers still hold (mounts, network helpers)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "prune" -d 'Remove all stopped containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "attach" -d 'Attach to a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "diff" -d 'Show the changes in a container\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "exists" -d 'Exit 0 if the container exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "stats" -d 'Show containers\' resource use'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "pause" -d 'Pause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "unpause" -d 'Unpause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l last -d 'Show the n last created containers' -r
@@ -1602,6 +1695,156 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l no-stdin -d 'Do not attach STDIN'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l format -d 'Output format: json' -r -f -a "json\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s a -l author -d 'Author of the image' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l external -d 'Also look for containers of other tools (rpod has none: no effect)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l format -d 'Pretty-print container statistics to JSON or using a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s i -l interval -d 'Time in seconds between stats reports' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s a -l all -d 'Show all containers, not only running ones'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-reset -d 'Do not clear the terminal between reports'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-stream -d 'Print the first result and exit instead of streaming'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-trunc -d 'Do not truncate the container ids'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s f -l filter -d 'Pause the containers these filters select (as ps --filter)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s a -l all -d 'Pause all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s f -l filter -d 'Unpause the containers these filters select (as ps --filter)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s a -l all -d 'Unpause all paused containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a container'
@@ -1619,6 +1862,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "top" -d 'Show the processes of a container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "port" -d 'List a container\'s published ports'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "attach" -d 'Attach to a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show the changes in a container\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Exit 0 if the container exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Show containers\' resource use'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Pause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "unpause" -d 'Unpause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
@@ -1838,6 +2089,80 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l format -d 'Output format: json' -r -f -a "json\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s a -l author -d 'Author of the image' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand export" -s o -l output -d 'Write to this file instead of stdout' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand export" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand version" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
 debug\t''
 info\t''
@@ -2428,46 +2753,53 @@ vfs\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach rename mount unmount container unshare volume version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "pause" -d 'Pause all the processes of containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unpause" -d 'Unpause the processes of paused containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
@@ -2483,6 +2815,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "history" -d 'Show the history of an image'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "diff" -d 'Show the changes of an image\'s top layer'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "create" -d 'Create a container'
@@ -2500,6 +2833,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "top" -d 'Show the processes of a container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "port" -d 'List a container\'s published ports'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach to a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "diff" -d 'Show the changes in a container\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "exists" -d 'Exit 0 if the container exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "stats" -d 'Show containers\' resource use'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "pause" -d 'Pause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "unpause" -d 'Unpause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "create" -d 'Create a new volume'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "ls" -d 'List volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "inspect" -d 'Show volumes as JSON'

@@ -139,6 +139,41 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(total))
 }
 
+/// Go's `time.Duration.String()` of `ns` nanoseconds: "0s", "500ns",
+/// "1.5µs", "12.5ms", "1.072558s", "1m2.003s", "1h0m0s" (podman's
+/// `stats` CPU TIME, `top`'s ELAPSED and TIME).
+pub fn go_duration(ns: u64) -> String {
+    fn frac(int: u64, rem: u64, digits: usize) -> String {
+        if rem == 0 {
+            return int.to_string();
+        }
+        let f = format!("{rem:0digits$}");
+        format!("{int}.{}", f.trim_end_matches('0'))
+    }
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns / 1_000, ns % 1_000, 3));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns / 1_000_000, ns % 1_000_000, 6));
+    }
+    let secs = ns / 1_000_000_000;
+    let s = frac(secs % 60, ns % 1_000_000_000, 9);
+    let (m, h) = ((secs / 60) % 60, secs / 3600);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// go-units `HumanDuration`, which podman uses for CREATED and STATUS.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();

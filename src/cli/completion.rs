@@ -502,7 +502,9 @@ fn positional_kind(path: &[String], arg: &Arg) -> Option<Kind> {
     match value_name {
         "CONTAINER" => Some(Kind::Containers(match leaf {
             "start" => Filter::NotRunning,
-            "stop" | "kill" | "exec" | "attach" | "top" | "pause" | "port" => Filter::Running,
+            "stop" | "kill" | "exec" | "attach" | "top" | "pause" | "stats" | "port" => {
+                Filter::Running
+            }
             _ => Filter::All,
         })),
         "IMAGE" => Some(Kind::Images),

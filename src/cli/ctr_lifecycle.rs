@@ -58,7 +58,7 @@ fn each(names: &[String], ignore: bool, mut f: impl FnMut(&str) -> Result<()>) -
 /// Print the line of each container a sequential operation acted on, in
 /// order; report every failure, return the last (a failed write counts as
 /// that container's failure).
-fn report_each(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
+pub(super) fn report_each(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> {
     let mut failures = Failures::default();
     for r in outcomes {
         let r = r.and_then(|t| {

@@ -21,6 +21,7 @@ use std::io::Write;
 fn status_text(st: &State, now: i64) -> String {
     match st.status {
         Status::Created => "Created".into(),
+        Status::Paused => "Paused".into(),
         Status::Running | Status::Stopping => format!("Up {}", time::since(st.started_at, now)),
         Status::Exited => {
             if st.finished_at > 0 {
@@ -75,7 +76,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
     })
 }
 
-fn parse_filters(f: &[String]) -> Result<Vec<Filter>> {
+pub(super) fn parse_filters(f: &[String]) -> Result<Vec<Filter>> {
     f.iter().map(|s| parse_filter(s)).collect()
 }
 
@@ -263,60 +264,45 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
 // ---- top ----
 
 fn top_descriptor(desc: &str) -> Result<TopDescriptor> {
-    use TopDescriptor as D;
-    Ok(match desc {
-        "user" => D::User,
-        "pid" => D::Pid,
-        "ppid" => D::Ppid,
-        "pcpu" | "%cpu" => D::Pcpu,
-        "etime" => D::Etime,
-        "tty" => D::Tty,
-        "time" => D::Time,
-        "args" => D::Args,
-        "comm" => D::Comm,
-        "hpid" => D::Hpid,
-        "huser" => D::Huser,
-        "group" => D::Group,
-        "nice" => D::Nice,
-        "vsz" => D::Vsz,
-        "rss" => D::Rss,
-        _ => bail!(
-            "unsupported top descriptor {desc:?}: use user, pid, ppid, pcpu, etime, tty, time, args, comm, hpid, huser, group, nice, vsz, rss"
-        ),
+    TopDescriptor::parse(desc).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unsupported top descriptor {desc:?}: use {}",
+            TopDescriptor::NAMES
+        )
     })
 }
 
 fn top_header(d: TopDescriptor) -> &'static str {
-    use TopDescriptor as D;
-    match d {
-        D::User => "USER",
-        D::Pid => "PID",
-        D::Ppid => "PPID",
-        D::Pcpu => "%CPU",
-        D::Etime => "ELAPSED",
-        D::Tty => "TTY",
-        D::Time => "TIME",
-        D::Args | D::Comm => "COMMAND",
-        D::Hpid => "HPID",
-        D::Huser => "HUSER",
-        D::Group => "GROUP",
-        D::Nice => "NI",
-        D::Vsz => "VSZ",
-        D::Rss => "RSS",
-    }
+    d.header()
 }
 
 /// `top`, `container top`.
 pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
+    let words: Vec<&str> = a
+        .descriptors
+        .iter()
+        .flat_map(|d| d.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // podman: a descriptor psgo doesn't know means ps(1) options, run inside.
+    if words.iter().any(|w| TopDescriptor::parse(w).is_none()) {
+        crate::sys::exe::reexec_sealed()
+            .context("re-executing rpod from a sealed copy of itself")?;
+        let lines = exec::top_ps(&g.into(), &a.container, &a.descriptors)?;
+        let mut out = std::io::stdout().lock();
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+        return Ok(());
+    }
     let target = exec::top_target(&g.into(), &a.container)?;
-    let descs: Vec<TopDescriptor> = if a.descriptors.is_empty() {
+    let descs: Vec<TopDescriptor> = if words.is_empty() {
         TopDescriptor::DEFAULT.to_vec()
     } else {
-        a.descriptors
+        words
             .iter()
-            .flat_map(|d| d.split(',').map(str::trim))
-            .filter(|s| !s.is_empty())
-            .map(top_descriptor)
+            .map(|w| top_descriptor(w))
             .collect::<Result<_>>()?
     };
     let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();

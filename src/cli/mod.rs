@@ -7,6 +7,7 @@ pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
 pub mod ctr_views;
+pub mod data;
 pub mod exit;
 pub mod format;
 pub mod generate;
@@ -16,6 +17,7 @@ mod logger;
 pub mod man;
 pub mod oci;
 pub mod push;
+pub mod stats;
 mod system;
 mod system_cmds;
 pub mod volume;
@@ -152,6 +154,12 @@ pub enum Command {
     Port(system_cmds::PortArgs),
     /// Attach to a running container
     Attach(container::AttachArgs),
+    /// Show containers' CPU, memory, network and block I/O use
+    Stats(stats::StatsArgs),
+    /// Pause all the processes of containers
+    Pause(stats::PauseArgs),
+    /// Unpause the processes of paused containers
+    Unpause(stats::UnpauseArgs),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -167,6 +175,14 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Copy files between a container and the host
+    Cp(data::CpArgs),
+    /// Show the changes in a container's or image's file system
+    Diff(data::DiffArgs),
+    /// Create an image from a container's changes
+    Commit(data::CommitArgs),
+    /// Write a container's file system as a tar archive
+    Export(data::ExportArgs),
 
     /// Show version information
     Version,
@@ -226,6 +242,8 @@ pub enum ImageCommand {
     Exists(archive::ExistsArgs),
     /// Show the layers of an image as a tree
     Tree(archive::TreeArgs),
+    /// Show the changes of an image's top layer
+    Diff(data::ImageDiffArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -265,6 +283,22 @@ pub enum ContainerCommand {
     Port(system_cmds::PortArgs),
     /// Attach to a container
     Attach(container::AttachArgs),
+    /// Copy files between a container and the host
+    Cp(data::CpArgs),
+    /// Show the changes in a container's file system
+    Diff(data::DiffArgs),
+    /// Create an image from a container's changes
+    Commit(data::CommitArgs),
+    /// Write a container's file system as a tar archive
+    Export(data::ExportArgs),
+    /// Exit 0 if the container exists, 1 if not
+    Exists(data::ExistsArgs),
+    /// Show containers' resource use
+    Stats(stats::StatsArgs),
+    /// Pause containers
+    Pause(stats::PauseArgs),
+    /// Unpause containers
+    Unpause(stats::UnpauseArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -407,6 +441,15 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             ctr_lifecycle::attach_cmd(g, &a)
         }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            stats::stats_cmd(g, &a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            stats::pause_cmd(g, &a)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            stats::unpause_cmd(g, &a)
+        }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             ctr_lifecycle::rename_cmd(g, &a)
         }
@@ -416,6 +459,20 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            data::diff_cmd(g, &a.target, a.format.as_deref(), false)
+        }
+        Command::Image(ImageCommand::Diff(a)) => {
+            data::diff_cmd(g, &a.target, a.format.as_deref(), true)
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            data::commit_cmd(g, &a)
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            data::export_cmd(g, &a)
+        }
+        Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),

@@ -21,6 +21,7 @@ fn ts(ns: i64) -> String {
 pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value {
     let dir = paths.ctr_dir(&rec.id);
     let running = st.is_running();
+    let paused = st.is_paused();
     let binds: Vec<String> = rec
         .mounts
         .iter()
@@ -64,8 +65,8 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
     let state_v = json!({
         "OciVersion": "1.0.2-dev",
         "Status": st.status.as_str(),
-        "Running": running,
-        "Paused": false,
+        "Running": running && !paused,
+        "Paused": paused,
         "Restarting": false,
         "OOMKilled": false,
         "Dead": false,

@@ -129,12 +129,27 @@ pub fn signal_locked(
     sig: i32,
     only: Option<(i32, u64)>,
 ) -> Result<(State, bool)> {
+    signal_locked_then(paths, id, sig, only, false)
+}
+
+/// [`signal_locked`]; with `resume`, a paused container is continued once
+/// signalled (`stop`: so that it handles the signal), still under the lock.
+fn signal_locked_then(
+    paths: &Paths,
+    id: &str,
+    sig: i32,
+    only: Option<(i32, u64)>,
+    resume: bool,
+) -> Result<(State, bool)> {
     let _l = record::lock_existing(paths, id)?;
-    let st = record::observe_locked(paths, id);
+    let mut st = record::observe_locked(paths, id);
     if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
         return Ok((st, false));
     }
     let sent = signal(&st, sig)?;
+    if sent && resume {
+        super::pause::resume_locked(paths, id, &mut st)?;
+    }
     Ok((st, sent))
 }
 
@@ -199,7 +214,7 @@ fn wait_until_stopped(
 /// Returns the final state (None if it was removed meanwhile, e.g. --rm).
 /// The lock is held only to signal, never while waiting.
 pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option<State>> {
-    let locked = |sig, only| match signal_locked(paths, &rec.id, sig, only) {
+    let locked = |sig, only| match signal_locked_then(paths, &rec.id, sig, only, true) {
         Ok((st, _)) => Ok(Some(st)),
         Err(_) if !record::exists(paths, &rec.id) => Ok(None),
         Err(e) => Err(e),

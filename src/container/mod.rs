@@ -6,6 +6,7 @@
 //! command reads the files, so state survives the command that started it.
 
 pub mod attach;
+pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod inspect;
@@ -14,9 +15,12 @@ pub mod logs;
 pub mod names;
 pub mod ops;
 pub mod opts;
+pub mod pause;
 pub mod ps;
 pub mod record;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub(crate) use crate::time;
 
 pub use ops::*;

@@ -116,6 +116,11 @@ pub fn start(opts: &Options, paths: &Paths, name: &str, attach: bool) -> Result<
     // A quick look saves spawning a monitor for a running container;
     // the monitor decides under the container's lock (see `spawn_monitor`).
     let st = record::observe(paths, &id);
+    if st.is_paused() {
+        bail!(
+            "container {id} must be in Created or Stopped state to be started: container state improper"
+        );
+    }
     let started = !st.is_running() && {
         let s = spawn(opts, paths, &rec, attach)?;
         matches!(s, lifecycle::Spawned::Started(_))
@@ -162,7 +167,8 @@ pub struct AttachOptions {
 pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
     let id = record::resolve(paths, name)?;
     let rec = record::load(paths, &id)?;
-    if !record::observe(paths, &id).is_running() {
+    let st = record::observe(paths, &id);
+    if !st.is_running() || st.is_paused() {
         bail!("you can only attach to running containers");
     }
     Ok(rec)
@@ -314,7 +320,7 @@ pub fn wait(paths: &Paths, name: &str, conditions: &[WaitCondition]) -> Result<i
     if conditions.contains(&WaitCondition::Running) {
         loop {
             let st = record::observe(paths, &id);
-            if st.is_running() {
+            if st.is_running() && !st.is_paused() {
                 return Ok(-1);
             }
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -82,10 +82,8 @@ fn status_matches(st: Status, f: StatusFilter) -> bool {
         StatusFilter::Running => st == Status::Running,
         StatusFilter::Exited | StatusFilter::Stopped => st == Status::Exited,
         StatusFilter::Stopping => st == Status::Stopping,
-        StatusFilter::Paused
-        | StatusFilter::Unknown
-        | StatusFilter::Configured
-        | StatusFilter::Removing => false,
+        StatusFilter::Paused => st == Status::Paused,
+        StatusFilter::Unknown | StatusFilter::Configured | StatusFilter::Removing => false,
     }
 }
 
@@ -131,7 +129,7 @@ pub fn ps(paths: &Paths, o: &PsOptions) -> Result<Vec<ContainerSummary>> {
             .any(|f| matches!(f, Filter::Status(_) | Filter::Exited(_)));
     let mut rows: Vec<ContainerSummary> = rows(paths)?
         .into_iter()
-        .filter(|r| all || o.latest || o.last.is_some() || r.st.is_running())
+        .filter(|r| all || o.latest || o.last.is_some() || (r.st.is_running() && !r.st.is_paused()))
         .filter(|r| o.filters.iter().all(|f| matches(r, f)))
         .collect();
     if o.latest {

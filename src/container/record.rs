@@ -152,6 +152,8 @@ pub enum Status {
     Running,
     Stopping,
     Exited,
+    /// Every process stopped (SIGSTOP or the cgroup freezer): see `pause`.
+    Paused,
 }
 
 impl Status {
@@ -161,6 +163,7 @@ impl Status {
             Status::Running => "running",
             Status::Stopping => "stopping",
             Status::Exited => "exited",
+            Status::Paused => "paused",
         }
     }
 }
@@ -205,8 +208,15 @@ impl State {
     pub fn monitor_alive(&self) -> bool {
         pidfd::is_same_process(self.monitor_pid, self.monitor_start)
     }
+    /// Its processes exist (running, stopping or paused).
     pub fn is_running(&self) -> bool {
-        matches!(self.status, Status::Running | Status::Stopping)
+        matches!(
+            self.status,
+            Status::Running | Status::Stopping | Status::Paused
+        )
+    }
+    pub fn is_paused(&self) -> bool {
+        self.status == Status::Paused
     }
 }
 

@@ -180,6 +180,10 @@ fn user_xattrs(b: &mut tar::Builder<&mut dyn Write>, f: &std::fs::File, path: &s
         .with_context(|| format!("listing the xattrs of {path}"))?;
     let mut recs = Vec::new();
     for n in names {
+        // Unpacking only writes xattrs named in UTF-8 (PAX keys are text).
+        let Ok(n) = String::from_utf8(n) else {
+            continue;
+        };
         if !n.starts_with("user.") || STORE.iter().any(|p| n.starts_with(p)) {
             continue;
         }

@@ -8,6 +8,7 @@ mod archive_read;
 mod archive_tar;
 pub mod auth;
 mod client;
+pub mod commit;
 mod layer_tar;
 mod local;
 mod login;

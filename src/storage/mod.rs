@@ -20,6 +20,7 @@
 
 mod atomic;
 mod blobs;
+pub mod diff;
 mod images;
 mod layers;
 mod lock;
@@ -32,7 +33,9 @@ pub use layers::LayerInfo;
 pub use lock::Lock;
 /// The hardened tar extractor, for archives that are not layers (volume import).
 pub(crate) use unpack::extract as unpack_tar;
-pub use unpack::{decompressor, human_size, LayerLimits, MAX_LAYER_SIZE_VAR};
+pub use unpack::{
+    decompressor, extract_plain, human_size, map_id, LayerLimits, PlainOpts, MAX_LAYER_SIZE_VAR,
+};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};
@@ -371,6 +374,24 @@ impl Store {
         w.write_all(data)
             .with_context(|| format!("writing blob {digest}"))?;
         w.commit()
+    }
+
+    /// Move a finished temp file, whose sha256 the caller computed while
+    /// writing it as `digest`, into the blob store: fsync, rename, fsync
+    /// the directory (`commit` writes its layer tar this way, once).
+    pub(crate) fn adopt_blob(&self, mut tmp: TmpEntry, digest: &Digest) -> Result<()> {
+        digest_hex(digest)?;
+        tmp.file
+            .sync_data()
+            .with_context(|| format!("syncing blob {digest}"))?;
+        let dest = self.blob_path(digest);
+        fs::rename(&tmp.path, &dest)
+            .with_context(|| format!("moving blob {digest} into {}", dest.display()))?;
+        tmp.keep();
+        if let Some(dir) = dest.parent() {
+            atomic::sync_dir(dir)?;
+        }
+        Ok(())
     }
 
     /// The bytes of a stored blob (verified when it was written).

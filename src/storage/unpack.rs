@@ -175,6 +175,7 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path, max_entries: u64) -> Result<()
         devices: Vec::new(),
         pax: Pax::default(),
         dropped_overlay_xattr: false,
+        plain: None,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -187,6 +188,63 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path, max_entries: u64) -> Result<()
             );
         }
         let mut entry = entry.context("reading the layer tar")?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        x.entry(&mut entry, &raw)
+            .with_context(|| format!("entry {shown:?}"))?;
+    }
+    x.finish()
+}
+
+/// How [`extract_plain`] owns and replaces what it writes.
+#[derive(Clone, Debug, Default)]
+pub struct PlainOpts {
+    /// Give every entry this uid/gid (ours) instead of the tar's.
+    pub owner: Option<(u32, u32)>,
+    /// Map the tar's uids and gids (a container's) to ours, as
+    /// (container id, our id, count) ranges; empty keeps them as they are.
+    pub uid_map: Vec<(u32, u32, u32)>,
+    pub gid_map: Vec<(u32, u32, u32)>,
+    /// Set owners at all (false: everything belongs to whoever writes).
+    pub chown: bool,
+    /// Let a directory replace a non-directory and the other way round.
+    pub overwrite: bool,
+}
+
+/// `id` through (container id, our id, count) ranges; unmapped ids (and an
+/// empty map) stay as they are.
+pub fn map_id(map: &[(u32, u32, u32)], id: u32) -> u32 {
+    if map.is_empty() {
+        return id;
+    }
+    for &(c, h, n) in map {
+        if id >= c && id - c < n {
+            return h + (id - c);
+        }
+    }
+    id
+}
+
+/// Extract a plain tar (`rpod cp`, not a layer: `.wh.` names are files like
+/// any other and no whiteout is ever made) into the existing directory
+/// `dir`, with the same rules as layers: every entry is created beneath
+/// `dir` on a parent fd, nothing leaves it, no device nodes.
+pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
+    let mut x = Extractor {
+        root: dir,
+        chown: o.chown,
+        dirs: Vec::new(),
+        dir_index: HashMap::new(),
+        cache: None,
+        buf: vec![0u8; READ_BUF],
+        devices: Vec::new(),
+        pax: Pax::default(),
+        dropped_overlay_xattr: false,
+        plain: Some(o),
+    };
+    let mut ar = tar::Archive::new(r);
+    for entry in ar.entries().context("reading the tar stream")? {
+        let mut entry = entry.context("reading the tar stream")?;
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         x.entry(&mut entry, &raw)
@@ -255,6 +313,8 @@ struct Extractor {
     pax: Pax,
     /// Whether an overlay xattr was dropped already (logged once).
     dropped_overlay_xattr: bool,
+    /// Set for a plain tar ([`extract_plain`]).
+    plain: Option<PlainOpts>,
 }
 
 /// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
@@ -435,7 +495,12 @@ impl Extractor {
         self.pax = Pax::read(e)?;
         let name = self.pax.sparse.as_ref().and_then(|s| s.name.clone());
         let path = clean_path(name.as_deref().unwrap_or(raw))?;
-        match classify(path)? {
+        let action = if self.plain.is_some() {
+            Action::Create(path)
+        } else {
+            classify(path)?
+        };
+        match action {
             Action::Opaque(dir) => {
                 let fd = self.open_dir(&dir, true)?;
                 for name in OPAQUE_XATTRS {
@@ -497,6 +562,7 @@ impl Extractor {
                             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
                         )?;
                         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                            self.check_overwrite(p, true)?;
                             self.remove_existing(&pfd, &name)?;
                             nix::sys::stat::mkdirat(
                                 Some(pfd.as_raw_fd()),
@@ -522,6 +588,7 @@ impl Extractor {
                 let fd = match fsx::openat_nofollow(pfd.as_fd(), &name, flags, 0o600) {
                     Ok(fd) => fd,
                     Err(err) if is_errno(&err, Errno::EEXIST) => {
+                        self.check_replace(&pfd, &name, p)?;
                         self.remove_existing(&pfd, &name)?;
                         fsx::openat_nofollow(pfd.as_fd(), &name, flags, 0o600)?
                     }
@@ -606,7 +673,8 @@ impl Extractor {
                 )?;
             }
             T::Char
-                if h.device_major().ok().flatten() == Some(0)
+                if self.plain.is_none()
+                    && h.device_major().ok().flatten() == Some(0)
                     && h.device_minor().ok().flatten() == Some(0) =>
             {
                 // Already in overlay form.
@@ -636,11 +704,46 @@ impl Extractor {
         match mk(pfd.as_raw_fd(), name) {
             Ok(()) => Ok(()),
             Err(Errno::EEXIST) => {
+                self.check_replace(pfd, name, name)?;
                 self.remove_existing(pfd, name)?;
                 mk(pfd.as_raw_fd(), name).map_err(Into::into)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// For a plain tar without `overwrite`: a non-directory may not replace
+    /// a directory (podman cp's rule).
+    fn check_replace(&self, pfd: &Rc<OwnedFd>, name: &Path, shown: &Path) -> Result<()> {
+        if self.plain.as_ref().map_or(true, |o| o.overwrite) {
+            return Ok(());
+        }
+        if let Ok(st) = nix::sys::stat::fstatat(
+            Some(pfd.as_raw_fd()),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                self.check_overwrite(shown, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_overwrite(&self, p: &Path, dir_over_file: bool) -> Result<()> {
+        if self.plain.as_ref().map_or(true, |o| o.overwrite) {
+            return Ok(());
+        }
+        if dir_over_file {
+            bail!(
+                "cannot overwrite non-directory {:?} with a directory (use --overwrite)",
+                p
+            )
+        }
+        bail!(
+            "cannot overwrite directory {:?} with a non-directory (use --overwrite)",
+            p
+        )
     }
 
     /// Remove whatever is at `name` in `pfd` (a later entry replaces it).
@@ -716,8 +819,14 @@ impl Extractor {
         if !self.chown {
             return Ok(());
         }
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
+        let mut uid = h.uid().unwrap_or(0) as u32;
+        let mut gid = h.gid().unwrap_or(0) as u32;
+        if let Some(o) = &self.plain {
+            match o.owner {
+                Some((u, g)) => (uid, gid) = (u, g),
+                None => (uid, gid) = (map_id(&o.uid_map, uid), map_id(&o.gid_map, gid)),
+            }
+        }
         let r = match name {
             None => nix::unistd::fchown(
                 fd.as_raw_fd(),

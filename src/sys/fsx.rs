@@ -88,6 +88,30 @@ pub fn openat_nofollow(
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
+/// flistxattr(2): the names of `fd`'s extended attributes (none where the
+/// file system has no xattrs).
+pub fn flistxattr(fd: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes; the result is checked.
+        let r = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if r >= 0 {
+            buf.truncate(r as usize);
+            return Ok(buf
+                .split(|b| *b == 0)
+                .filter(|s| !s.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
+            _ => return Err(e),
+        }
+    }
+}
+
 /// fsetxattr(2).
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
     let n = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -105,29 +129,6 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()>
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// flistxattr(2): the names of the extended attributes of `fd`.
-pub fn flistxattr(fd: BorrowedFd<'_>) -> io::Result<Vec<String>> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: the buffer is valid for its length.
-        let r = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if r >= 0 {
-            buf.truncate(r as usize);
-            return Ok(buf
-                .split(|&b| b == 0)
-                .filter(|n| !n.is_empty())
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .collect());
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ERANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
-            Some(libc::ENOTSUP) => return Ok(Vec::new()),
-            _ => return Err(e),
-        }
-    }
 }
 
 /// fgetxattr(2): the value of `name`, or None when it isn't set.

@@ -97,6 +97,7 @@ pub fn rpod_bin() -> &'static Path {
             key.push_str(&format!("{:x}-{:x}", mtime % (1 << 48), meta.len()));
         }
         let dir = PathBuf::from(format!("/tmp/rpod-bin/{key}"));
+        prune_old_bins(&dir);
         for src in &bins {
             let dst = dir.join(src.file_name().unwrap());
             if dst.exists() {
@@ -114,6 +115,25 @@ pub fn rpod_bin() -> &'static Path {
         }
         dir.join("rpod")
     })
+}
+
+/// Each build's binaries are a few hundred MB: drop the copies of builds
+/// older than two hours (another worktree's run may still use a recent one).
+fn prune_old_bins(keep: &Path) {
+    let Ok(entries) = std::fs::read_dir("/tmp/rpod-bin") else {
+        return;
+    };
+    let limit = Duration::from_secs(2 * 3600);
+    for e in entries.flatten() {
+        let p = e.path();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > limit));
+        if p != keep && old {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
 }
 
 /// A fresh unprivileged environment: its own HOME, XDG dirs, registries.conf

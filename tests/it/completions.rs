@@ -6,7 +6,6 @@
 use crate::common::Env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 const SCRIPTS: &[(&str, &str)] = &[
     ("bash", "rpod.bash"),
@@ -294,9 +293,10 @@ end'"#,
 }
 
 #[test]
-fn dynamic_completion_answers_fast() {
-    // 300 containers and 100 images as rpod writes their records: only the
-    // small JSON files are read, so this stays far below 50 ms.
+fn dynamic_completion_answers_from_the_records() {
+    // 300 containers and 100 images as rpod writes their records: the
+    // answer comes from the small JSON files alone (how fast that is belongs
+    // to benches/, not to a test).
     let env = Env::new("compfast");
     let root = env.dir.join("root");
     for i in 0..300 {
@@ -337,16 +337,6 @@ fn dynamic_completion_answers_fast() {
         "localhost:5000/img9",
     ]);
     assert_eq!(out.lines().count(), 11, "{out}");
-    // Timed as the user runs it: through runuser, so the number includes
-    // runuser's own start-up; take the best of several to skip noise.
-    let mut best = Duration::MAX;
-    for _ in 0..7 {
-        let t = Instant::now();
-        env.rpod_ok(&args);
-        best = best.min(t.elapsed());
-    }
-    println!("rpod __complete over 300 containers: best of 7 {best:?}");
-    assert!(best < Duration::from_millis(50), "__complete took {best:?}");
     // Not dynamic here: exit status 1, nothing printed, static completion answers.
     let out = env.rpod(&["__complete", "--", "--root", &r, "run", "--na"]);
     assert_eq!(out.status.code(), Some(1));

@@ -1,0 +1,1020 @@
+//! A container's changes: its upper dir against the image's layers (`rpod
+//! diff`), the upper dir as an OCI layer tar (`rpod commit`), and plain tars
+//! of a tree (`rpod cp`, `rpod export`).
+//!
+//! Trees are walked by file descriptor, one `openat(O_NOFOLLOW)` per name on
+//! the fd of its directory: nothing in a container's tree (a symlink to
+//! `/`, a `..` link, a rename under us) can lead the walk to the host.
+//!
+//! Whiteouts in an upper dir come in the forms the drivers write: a
+//! character device 0:0 (kernel overlay, fuse-overlayfs as root in the user
+//! namespace) or an OCI `.wh.NAME` file (fuse-overlayfs where mknod fails);
+//! an opaque dir has `user.overlay.opaque`, `trusted.overlay.opaque` or
+//! `user.fuseoverlayfs.opaque` set to "y", or holds `.wh..wh..opq`.
+
+use crate::sys::fsx;
+use anyhow::{Context, Result};
+use nix::dir::Dir;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{FileStat, SFlag};
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+const WH_PREFIX: &str = ".wh.";
+const WH_OPAQUE: &str = ".wh..wh..opq";
+/// fuse-overlayfs's own marker of an opaque dir in its upper dir.
+const FUSE_OPAQUE: &str = ".wh..opq";
+
+fn is_opaque_marker(name: &OsStr) -> bool {
+    name == WH_OPAQUE || name == FUSE_OPAQUE
+}
+const OPAQUE_XATTRS: [&str; 3] = [
+    "user.overlay.opaque",
+    "trusted.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+
+/// What happened to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Changed,
+    Added,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// podman's letter: A, C or D.
+    pub fn letter(self) -> char {
+        match self {
+            ChangeKind::Added => 'A',
+            ChangeKind::Changed => 'C',
+            ChangeKind::Deleted => 'D',
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Absolute path in the container ("/etc/passwd").
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
+fn kind_of(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+fn stat_at(dir: RawFd, name: &OsStr) -> nix::Result<FileStat> {
+    nix::sys::stat::fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+fn is_whiteout_dev(st: &FileStat) -> bool {
+    kind_of(st) == SFlag::S_IFCHR && st.st_rdev == 0
+}
+
+fn open_dir_at(dir: BorrowedFd<'_>, name: &OsStr) -> std::io::Result<OwnedFd> {
+    fsx::openat_nofollow(dir, Path::new(name), libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+/// The names in a directory, sorted, without `.` and `..`.
+fn names(fd: BorrowedFd<'_>) -> Result<Vec<OsString>> {
+    use std::os::fd::IntoRawFd;
+    let mut d = Dir::from_fd(fd.try_clone_to_owned()?.into_raw_fd())?;
+    let mut out = Vec::new();
+    for e in d.iter() {
+        let e = e?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            out.push(OsStr::from_bytes(n).to_os_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_opaque_dir(fd: BorrowedFd<'_>, entries: &[OsString]) -> bool {
+    OPAQUE_XATTRS
+        .iter()
+        .any(|x| matches!(fsx::fgetxattr(fd, x), Ok(Some(v)) if v == b"y"))
+        || entries.iter().any(|n| is_opaque_marker(n))
+}
+
+/// Whether `parts` exists in the image whose layer dirs are `lowers` (top
+/// first), with whiteouts and opaque dirs applied. Each component is looked
+/// at with lstat after its parent was seen to be a real directory, so no
+/// symlink of a layer is ever followed.
+pub fn exists_in_layers(lowers: &[PathBuf], parts: &[OsString]) -> bool {
+    'layers: for dir in lowers {
+        let mut cur = dir.clone();
+        let mut opaque = false;
+        for (i, comp) in parts.iter().enumerate() {
+            cur.push(comp);
+            let m = match std::fs::symlink_metadata(&cur) {
+                Ok(m) => m,
+                Err(_) if opaque => return false,
+                Err(_) => {
+                    // An OCI-form whiteout in the layer hides it too.
+                    let mut wh = OsString::from(WH_PREFIX);
+                    wh.push(comp);
+                    if cur.with_file_name(&wh).symlink_metadata().is_ok() {
+                        return false;
+                    }
+                    continue 'layers;
+                }
+            };
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            if m.file_type().is_char_device() && m.rdev() == 0 {
+                return false;
+            }
+            if i + 1 == parts.len() {
+                return true;
+            }
+            if !m.is_dir() {
+                return false;
+            }
+            opaque |= OPAQUE_XATTRS
+                .iter()
+                .any(|x| matches!(crate::sys::xattr::lget(&cur, x), Ok(Some(v)) if v == b"y"));
+        }
+        return true;
+    }
+    false
+}
+
+/// The changes an upper dir holds over `lowers` (top first), sorted by
+/// path, without the paths in `skip` (the mount points the runtime makes).
+pub fn changes(upper: &Path, lowers: &[PathBuf], skip: &HashSet<String>) -> Result<Vec<Change>> {
+    let root: OwnedFd = File::open(upper)
+        .with_context(|| format!("opening {}", upper.display()))?
+        .into();
+    let mut out = Vec::new();
+    let mut parts = Vec::new();
+    walk_changes(root, &mut parts, lowers, &mut out)
+        .with_context(|| format!("reading {}", upper.display()))?;
+    out.retain(|c| !skip.contains(&c.path));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn show(parts: &[OsString]) -> String {
+    let mut s = String::new();
+    for p in parts {
+        s.push('/');
+        s.push_str(&p.to_string_lossy());
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+fn walk_changes(
+    dir: OwnedFd,
+    parts: &mut Vec<OsString>,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    let fd = dir.as_raw_fd();
+    for name in names(dir.as_fd())? {
+        if is_opaque_marker(&name) {
+            continue;
+        }
+        let st = match stat_at(fd, &name) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| show(parts)),
+        };
+        if let Some(hidden) = name.as_bytes().strip_prefix(WH_PREFIX.as_bytes()) {
+            parts.push(OsStr::from_bytes(hidden).to_os_string());
+            out.push(Change {
+                path: show(parts),
+                kind: ChangeKind::Deleted,
+            });
+            parts.pop();
+            continue;
+        }
+        parts.push(name.clone());
+        if is_whiteout_dev(&st) {
+            out.push(Change {
+                path: show(parts),
+                kind: ChangeKind::Deleted,
+            });
+        } else {
+            let kind = if exists_in_layers(lowers, parts) {
+                ChangeKind::Changed
+            } else {
+                ChangeKind::Added
+            };
+            out.push(Change {
+                path: show(parts),
+                kind,
+            });
+            if kind_of(&st) == SFlag::S_IFDIR {
+                let sub = open_dir_at(dir.as_fd(), &name).with_context(|| show(parts))?;
+                walk_changes(sub, parts, lowers, out)?;
+            }
+        }
+        parts.pop();
+    }
+    Ok(())
+}
+
+/// How [`TreeTar`] writes what it walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TarMode {
+    /// Everything as it is (cp, export): device nodes included.
+    Plain,
+    /// An upper dir as an OCI layer: whiteout devices become `.wh.NAME`,
+    /// opaque dirs get `.wh..wh..opq`, overlay metadata stays behind.
+    Layer,
+}
+
+/// A tar of trees walked by fd.
+pub struct TreeTar<W: Write> {
+    b: tar::Builder<W>,
+    mode: TarMode,
+    links: HashMap<(u64, u64), PathBuf>,
+    /// Paths (relative to the walk's root, no leading slash) not to enter,
+    /// written as empty placeholders: the mount points of a running
+    /// container's other file systems.
+    skip: HashSet<PathBuf>,
+    /// With a change list: the entries to write whole, and the directories
+    /// to write and enter because something below them changed.
+    only: Option<(HashSet<PathBuf>, HashSet<PathBuf>)>,
+}
+
+impl<W: Write> TreeTar<W> {
+    pub fn new(out: W, mode: TarMode) -> TreeTar<W> {
+        let mut b = tar::Builder::new(out);
+        b.mode(tar::HeaderMode::Complete);
+        b.follow_symlinks(false);
+        TreeTar {
+            b,
+            mode,
+            links: HashMap::new(),
+            skip: HashSet::new(),
+            only: None,
+        }
+    }
+
+    /// Paths under the walk's root (relative) to leave out.
+    pub fn skip(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.skip.extend(paths);
+    }
+
+    /// Add `name` of directory `dir` as `as_path` in the tar (its whole
+    /// tree for a directory). `rel` is its path from the walk's root, for
+    /// `skip`.
+    pub fn add(&mut self, dir: BorrowedFd<'_>, name: &OsStr, as_path: &Path) -> Result<()> {
+        self.add_entry(dir, name, as_path, Path::new(name))
+    }
+
+    /// Add the contents of the directory `dir` (not the directory itself)
+    /// under `prefix` (empty: at the top).
+    pub fn add_contents(&mut self, dir: BorrowedFd<'_>, prefix: &Path) -> Result<()> {
+        self.add_children(dir, prefix, Path::new(""))
+    }
+
+    /// A layer of `changes` (from [`changes_of_copy`]) to the tree at `root`
+    /// (an O_RDONLY fd of a full copy): what was added or changed, the
+    /// directories on the way with their own metadata, and an OCI whiteout
+    /// for what was deleted.
+    pub fn add_changes(&mut self, root: BorrowedFd<'_>, changes: &[Change]) -> Result<()> {
+        let mut whole = HashSet::new();
+        let mut on_way = HashSet::new();
+        let mut gone = Vec::new();
+        for c in changes {
+            let rel = PathBuf::from(c.path.trim_start_matches('/'));
+            let mut a = rel.parent();
+            while let Some(p) = a.filter(|p| !p.as_os_str().is_empty()) {
+                on_way.insert(p.to_path_buf());
+                a = p.parent();
+            }
+            match c.kind {
+                ChangeKind::Deleted => gone.push(rel),
+                _ => {
+                    whole.insert(rel);
+                }
+            }
+        }
+        self.only = Some((whole, on_way));
+        let r = self.add_children(root, Path::new(""), Path::new(""));
+        self.only = None;
+        r?;
+        for rel in gone {
+            let mut wh = OsString::from(WH_PREFIX);
+            wh.push(rel.file_name().unwrap_or_default());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o644);
+            self.b
+                .append_data(&mut h, rel.with_file_name(wh), std::io::empty())?;
+        }
+        Ok(())
+    }
+
+    /// Add the directory `dir` (an O_RDONLY fd) as `as_path` with its
+    /// whole tree; an empty `as_path` adds only what is in it.
+    pub fn add_resolved_dir(&mut self, dir: BorrowedFd<'_>, as_path: &Path) -> Result<()> {
+        if !as_path.as_os_str().is_empty() {
+            self.xattrs_for(dir)?;
+            let st = nix::sys::stat::fstat(dir.as_raw_fd())?;
+            let mut h = self.header(&st);
+            h.set_entry_type(tar::EntryType::Directory);
+            self.b.append_data(&mut h, as_path, std::io::empty())?;
+        }
+        self.add_children(dir, as_path, Path::new(""))
+    }
+
+    /// Add the non-directory `fd` (an O_PATH fd, a symlink not followed
+    /// included) as `as_path`.
+    pub fn add_resolved_file(&mut self, fd: BorrowedFd<'_>, as_path: &Path) -> Result<()> {
+        // Through the fd's /proc entry: the same file, opened for reading.
+        let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+        if kind_of(&st) == SFlag::S_IFREG {
+            let f = File::open(&proc).with_context(|| format!("{}", as_path.display()))?;
+            self.xattrs_for(f.as_fd())?;
+            let mut h = self.header(&st);
+            let size = f.metadata()?.len();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(size);
+            let r = std::io::Read::take(f, size);
+            self.b
+                .append_data(&mut h, as_path, PadTo { r, left: size })?;
+            return Ok(());
+        }
+        let mut h = self.header(&st);
+        match kind_of(&st) {
+            SFlag::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
+                h.set_entry_type(tar::EntryType::Symlink);
+                self.b.append_link(&mut h, as_path, Path::new(&target))?;
+            }
+            SFlag::S_IFIFO => {
+                h.set_entry_type(tar::EntryType::Fifo);
+                self.b.append_data(&mut h, as_path, std::io::empty())?;
+            }
+            SFlag::S_IFCHR | SFlag::S_IFBLK => {
+                h.set_entry_type(if kind_of(&st) == SFlag::S_IFCHR {
+                    tar::EntryType::Char
+                } else {
+                    tar::EntryType::Block
+                });
+                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
+                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
+                self.b.append_data(&mut h, as_path, std::io::empty())?;
+            }
+            _ => anyhow::bail!("{}: can't copy a socket", as_path.display()),
+        }
+        Ok(())
+    }
+
+    /// A pax header with `fd`'s xattrs for the entry that follows, if any.
+    fn xattrs_for(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
+        let recs = pax_xattrs(fd);
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_mode(0o644);
+        h.set_size(recs.len() as u64);
+        self.b
+            .append_data(&mut h, "PaxHeaders/xattrs", &recs[..])
+            .context("writing xattrs")
+    }
+
+    fn header(&self, st: &FileStat) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(st.st_mode & 0o7777);
+        h.set_uid(u64::from(st.st_uid));
+        h.set_gid(u64::from(st.st_gid));
+        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_size(0);
+        h
+    }
+
+    fn add_children(&mut self, fd: BorrowedFd<'_>, as_path: &Path, rel: &Path) -> Result<()> {
+        let entries = names(fd)?;
+        if self.mode == TarMode::Layer && is_opaque_dir(fd, &entries) {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o644);
+            self.b
+                .append_data(&mut h, as_path.join(WH_OPAQUE), std::io::empty())?;
+        }
+        for name in entries {
+            if self.mode == TarMode::Layer && is_opaque_marker(&name) {
+                continue;
+            }
+            self.add_entry(fd, &name, &as_path.join(&name), &rel.join(&name))?;
+        }
+        Ok(())
+    }
+
+    fn add_entry(
+        &mut self,
+        dirfd: BorrowedFd<'_>,
+        name: &OsStr,
+        as_path: &Path,
+        rel: &Path,
+    ) -> Result<()> {
+        let dir = dirfd.as_raw_fd();
+        // With a change list, only changed entries and the directories
+        // on their way (entered, their other entries left out).
+        if let Some((whole, on_way)) = &self.only {
+            if !whole.contains(rel) && !on_way.contains(rel) {
+                return Ok(());
+            }
+        }
+        if self.skip.contains(rel) {
+            // Another file system's mount point: an empty placeholder, as
+            // the rootfs itself has it.
+            let Ok(st) = stat_at(dir, name) else {
+                return Ok(());
+            };
+            let mut h = self.header(&st);
+            h.set_entry_type(match kind_of(&st) {
+                SFlag::S_IFDIR => tar::EntryType::Directory,
+                _ => tar::EntryType::Regular,
+            });
+            self.b.append_data(&mut h, as_path, std::io::empty())?;
+            return Ok(());
+        }
+        let st = match stat_at(dir, name) {
+            Ok(st) => st,
+            // Gone since the directory was read (a running container).
+            Err(nix::errno::Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("{}", as_path.display())),
+        };
+        let k = kind_of(&st);
+        if self.mode == TarMode::Layer && is_whiteout_dev(&st) {
+            let mut wh = OsString::from(WH_PREFIX);
+            wh.push(name);
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o644);
+            let p = as_path.with_file_name(wh);
+            self.b.append_data(&mut h, p, std::io::empty())?;
+            return Ok(());
+        }
+        let mut h = self.header(&st);
+        let what = || format!("{}", as_path.display());
+        match k {
+            SFlag::S_IFDIR => {
+                h.set_entry_type(tar::EntryType::Directory);
+                let d = match open_dir_at(dirfd, name) {
+                    Ok(d) => d,
+                    // Removed since (a running container).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(what),
+                };
+                if !as_path.as_os_str().is_empty() {
+                    self.xattrs_for(d.as_fd())?;
+                    self.b
+                        .append_data(&mut h, as_path, std::io::empty())
+                        .with_context(what)?;
+                }
+                self.add_children(d.as_fd(), as_path, rel)?;
+            }
+            SFlag::S_IFREG => {
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = self.links.get(&key) {
+                        h.set_entry_type(tar::EntryType::Link);
+                        let first = first.clone();
+                        self.b
+                            .append_link(&mut h, as_path, &first)
+                            .with_context(what)?;
+                        return Ok(());
+                    }
+                    self.links.insert(key, as_path.to_path_buf());
+                }
+                let fd = match fsx::openat_nofollow(dirfd, Path::new(name), libc::O_RDONLY, 0) {
+                    Ok(fd) => fd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e).with_context(what),
+                };
+                self.xattrs_for(fd.as_fd())?;
+                let f = File::from(fd);
+                // The size is what we read now: a file growing in a
+                // running container is cut at that length.
+                let size = f.metadata().with_context(what)?.len();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(size);
+                let r = std::io::Read::take(f, size);
+                self.b
+                    .append_data(&mut h, as_path, PadTo { r, left: size })
+                    .with_context(what)?;
+            }
+            SFlag::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(Some(dir), name).with_context(what)?;
+                h.set_entry_type(tar::EntryType::Symlink);
+                self.b
+                    .append_link(&mut h, as_path, Path::new(&target))
+                    .with_context(what)?;
+            }
+            SFlag::S_IFIFO => {
+                h.set_entry_type(tar::EntryType::Fifo);
+                self.b
+                    .append_data(&mut h, as_path, std::io::empty())
+                    .with_context(what)?;
+            }
+            SFlag::S_IFCHR | SFlag::S_IFBLK => {
+                h.set_entry_type(if k == SFlag::S_IFCHR {
+                    tar::EntryType::Char
+                } else {
+                    tar::EntryType::Block
+                });
+                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
+                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
+                self.b
+                    .append_data(&mut h, as_path, std::io::empty())
+                    .with_context(what)?;
+            }
+            // Sockets have no place in a tar.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Finish the archive (two zero blocks) and hand back the writer.
+    pub fn finish(self) -> Result<W> {
+        self.b.into_inner().context("finishing the tar")
+    }
+}
+
+/// Xattr namespaces that are the store's own metadata (overlay's,
+/// fuse-overlayfs's, containers/storage's): never part of a tar.
+const STORE_XATTR_PREFIXES: [&str; 5] = [
+    "user.overlay.",
+    "user.fuseoverlayfs.",
+    "user.containers.",
+    "trusted.overlay.",
+    "trusted.fuseoverlayfs.",
+];
+
+/// The `user.*` xattrs of `fd` a tar carries (the extractor keeps only
+/// those), as pax records.
+fn pax_xattrs(fd: BorrowedFd<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in fsx::flistxattr(fd).unwrap_or_default() {
+        let Ok(n) = std::str::from_utf8(&name) else {
+            continue;
+        };
+        if !n.starts_with("user.") || STORE_XATTR_PREFIXES.iter().any(|p| n.starts_with(p)) {
+            continue;
+        }
+        let Ok(Some(v)) = fsx::fgetxattr(fd, n) else {
+            continue;
+        };
+        // "LEN SCHILY.xattr.NAME=VALUE\n", LEN counting itself.
+        let body_len = 1 + "SCHILY.xattr.".len() + n.len() + 1 + v.len() + 1;
+        let mut len = body_len + 1;
+        while len != body_len + len.to_string().len() {
+            len = body_len + len.to_string().len();
+        }
+        out.extend_from_slice(format!("{len} SCHILY.xattr.{n}=").as_bytes());
+        out.extend_from_slice(&v);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A reader that yields exactly `left` bytes: zeros after a file shrank
+/// under us, so the tar stays well-formed.
+struct PadTo<R> {
+    r: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for PadTo<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = match self.r.read(&mut buf[..want])? {
+            0 => {
+                buf[..want].fill(0);
+                want
+            }
+            n => n,
+        };
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// An O_RDONLY directory fd of `fd` (an O_PATH one from an in-root lookup).
+pub fn reopen_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    Ok(fsx::openat_nofollow(
+        fd,
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )?)
+}
+
+// ---- vfs: a full copy compared with the image ----
+
+/// The real directories (top first) whose entries make up the image's
+/// directory `parts`: stops at an opaque dir, a whiteout, or a
+/// non-directory that shadows the path. Components are checked with lstat
+/// from each layer's top, so no symlink of a layer is followed.
+fn merged_dir_sources(lowers: &[PathBuf], parts: &[OsString]) -> Vec<PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    'layers: for dir in lowers {
+        let mut cur = dir.clone();
+        for comp in parts {
+            cur.push(comp);
+            let Ok(m) = std::fs::symlink_metadata(&cur) else {
+                let mut wh = OsString::from(WH_PREFIX);
+                wh.push(comp);
+                if cur.with_file_name(&wh).symlink_metadata().is_ok() {
+                    return out;
+                }
+                continue 'layers;
+            };
+            if (m.file_type().is_char_device() && m.rdev() == 0) || !m.is_dir() {
+                return out;
+            }
+        }
+        let opaque = OPAQUE_XATTRS
+            .iter()
+            .any(|x| matches!(crate::sys::xattr::lget(&cur, x), Ok(Some(v)) if v == b"y"))
+            || cur.join(WH_OPAQUE).symlink_metadata().is_ok();
+        out.push(cur);
+        if opaque {
+            return out;
+        }
+    }
+    out
+}
+
+/// The names the image shows in its directory `parts`.
+fn merged_children(lowers: &[PathBuf], parts: &[OsString]) -> std::collections::BTreeSet<OsString> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut seen = std::collections::BTreeSet::new();
+    let mut hidden: HashSet<OsString> = HashSet::new();
+    for dir in merged_dir_sources(lowers, parts) {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut here_hidden = Vec::new();
+        for e in rd.flatten() {
+            let n = e.file_name();
+            if is_opaque_marker(&n) {
+                continue;
+            }
+            if let Some(h) = n.as_bytes().strip_prefix(WH_PREFIX.as_bytes()) {
+                here_hidden.push(OsStr::from_bytes(h).to_os_string());
+                continue;
+            }
+            let wh = e
+                .metadata()
+                .map(|m| m.file_type().is_char_device() && m.rdev() == 0)
+                .unwrap_or(false);
+            if wh {
+                here_hidden.push(n);
+            } else if !hidden.contains(&n) {
+                seen.insert(n);
+            }
+        }
+        hidden.extend(here_hidden);
+    }
+    seen
+}
+
+/// Whether the container's entry `name` in `dir` differs from the image's
+/// `lower` (type, mode, owner, a symlink's target, a file's bytes).
+fn differs(dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat, lower: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(m) = std::fs::symlink_metadata(lower) else {
+        return true;
+    };
+    if m.file_type().is_char_device() && m.rdev() == 0 {
+        return true;
+    }
+    if m.mode() != st.st_mode || m.uid() != st.st_uid || m.gid() != st.st_gid {
+        return true;
+    }
+    match kind_of(st) {
+        SFlag::S_IFLNK => {
+            let mine = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name).ok();
+            mine.as_deref()
+                != std::fs::read_link(lower)
+                    .ok()
+                    .as_deref()
+                    .map(Path::as_os_str)
+        }
+        SFlag::S_IFREG => {
+            if m.len() != st.st_size as u64 {
+                return true;
+            }
+            let Ok(a) = fsx::openat_nofollow(dir, Path::new(name), libc::O_RDONLY, 0) else {
+                return true;
+            };
+            let Ok(b) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(lower)
+            else {
+                return true;
+            };
+            !same_bytes(File::from(a), b)
+        }
+        SFlag::S_IFCHR | SFlag::S_IFBLK => m.rdev() != st.st_rdev,
+        _ => false,
+    }
+}
+
+fn same_bytes(mut a: File, mut b: File) -> bool {
+    use std::io::Read;
+    let (mut x, mut y) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    loop {
+        let n = match a.read(&mut x) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 {
+            return matches!(b.read(&mut y[..1]), Ok(0));
+        }
+        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
+            return false;
+        }
+    }
+}
+
+/// The changes of a full copy of the image (`vfs`'s rootfs) over the
+/// image's layers `lowers` (top first), sorted by path. Directories are
+/// changed when their own metadata differs or anything in them changed.
+pub fn changes_of_copy(
+    rootfs: &Path,
+    lowers: &[PathBuf],
+    skip: &HashSet<String>,
+) -> Result<Vec<Change>> {
+    let root: OwnedFd = File::open(rootfs)
+        .with_context(|| format!("opening {}", rootfs.display()))?
+        .into();
+    let mut out = Vec::new();
+    walk_copy(root.as_fd(), &mut Vec::new(), lowers, &mut out)
+        .with_context(|| format!("reading {}", rootfs.display()))?;
+    out.retain(|c| !skip.contains(&c.path));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Whether anything below `parts` changed.
+fn walk_copy(
+    dir: BorrowedFd<'_>,
+    parts: &mut Vec<OsString>,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> Result<bool> {
+    let mine = names(dir)?;
+    let mut any = false;
+    let lower_dirs = merged_dir_sources(lowers, parts);
+    for name in &mine {
+        let st = match stat_at(dir.as_raw_fd(), name) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| show(parts)),
+        };
+        parts.push(name.clone());
+        let lower = if exists_in_layers(lowers, parts) {
+            lower_dirs
+                .iter()
+                .map(|d| d.join(name))
+                .find(|p| p.symlink_metadata().is_ok())
+        } else {
+            None
+        };
+        let mut kind = match &lower {
+            None => Some(ChangeKind::Added),
+            Some(l) if differs(dir, name, &st, l) => Some(ChangeKind::Changed),
+            Some(_) => None,
+        };
+        let idx = out.len();
+        if kind_of(&st) == SFlag::S_IFDIR {
+            let sub = open_dir_at(dir, name).with_context(|| show(parts))?;
+            if lower.is_none() {
+                walk_added(sub.as_fd(), parts, out)?;
+            } else if walk_copy(sub.as_fd(), parts, lowers, out)? && kind.is_none() {
+                kind = Some(ChangeKind::Changed);
+            }
+        }
+        if let Some(k) = kind {
+            out.insert(
+                idx,
+                Change {
+                    path: show(parts),
+                    kind: k,
+                },
+            );
+            any = true;
+        }
+        any |= out.len() > idx;
+        parts.pop();
+    }
+    if !lower_dirs.is_empty() || parts.is_empty() {
+        let mine: HashSet<&OsString> = mine.iter().collect();
+        for n in merged_children(lowers, parts) {
+            if !mine.contains(&n) {
+                parts.push(n);
+                out.push(Change {
+                    path: show(parts),
+                    kind: ChangeKind::Deleted,
+                });
+                parts.pop();
+                any = true;
+            }
+        }
+    }
+    Ok(any)
+}
+
+/// Everything below an added directory is added.
+fn walk_added(dir: BorrowedFd<'_>, parts: &mut Vec<OsString>, out: &mut Vec<Change>) -> Result<()> {
+    for name in names(dir)? {
+        parts.push(name.clone());
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Added,
+        });
+        if let Ok(st) = stat_at(dir.as_raw_fd(), &name) {
+            if kind_of(&st) == SFlag::S_IFDIR {
+                let sub = open_dir_at(dir, &name).with_context(|| show(parts))?;
+                walk_added(sub.as_fd(), parts, out)?;
+            }
+        }
+        parts.pop();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn changes_see_whiteouts_and_lower_files() {
+        let d = tempfile::tempdir().unwrap();
+        let low = d.path().join("low");
+        let up = d.path().join("up");
+        std::fs::create_dir_all(low.join("etc")).unwrap();
+        std::fs::write(low.join("etc/passwd"), "x").unwrap();
+        std::fs::write(low.join("etc/gone"), "x").unwrap();
+        std::fs::create_dir_all(up.join("etc")).unwrap();
+        std::fs::write(up.join("etc/passwd"), "y").unwrap();
+        std::fs::write(up.join("etc/new"), "y").unwrap();
+        std::fs::write(up.join("etc/.wh.gone"), "").unwrap();
+        std::fs::create_dir_all(up.join("etc/fresh")).unwrap();
+        std::fs::write(up.join("etc/fresh/.wh..opq"), "").unwrap();
+        // A lower symlink to the host never makes a path "exist".
+        symlink("/", low.join("evil")).unwrap();
+        std::fs::create_dir_all(up.join("evil/etc")).unwrap();
+        let c = changes(&up, &[low], &HashSet::new()).unwrap();
+        let got: Vec<String> = c
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "C /etc",
+                "A /etc/fresh",
+                "D /etc/gone",
+                "A /etc/new",
+                "C /etc/passwd",
+                "C /evil",
+                "A /evil/etc"
+            ]
+        );
+    }
+
+    #[test]
+    fn layer_tar_has_oci_whiteouts_and_hardlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let up = d.path().join("up");
+        std::fs::create_dir_all(up.join("a")).unwrap();
+        std::fs::write(up.join("a/f"), "data").unwrap();
+        std::fs::hard_link(up.join("a/f"), up.join("a/g")).unwrap();
+        std::fs::write(up.join(".wh.old"), "").unwrap();
+        std::fs::create_dir(up.join("o")).unwrap();
+        std::fs::write(up.join("o/.wh..opq"), "").unwrap();
+        symlink("/etc/passwd", up.join("l")).unwrap();
+        let root = crate::sys::inroot::open_root(&up).unwrap();
+        let rd = reopen_dir(root.as_fd()).unwrap();
+        let mut t = TreeTar::new(Vec::new(), TarMode::Layer);
+        t.add_contents(rd.as_fd(), Path::new("")).unwrap();
+        let bytes = t.finish().unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            seen.push(format!(
+                "{:?} {}",
+                e.header().entry_type(),
+                e.path().unwrap().display()
+            ));
+        }
+        assert_eq!(
+            seen,
+            [
+                "Regular .wh.old",
+                "Directory a",
+                "Regular a/f",
+                "Link a/g",
+                "Symlink l",
+                "Directory o",
+                "Regular o/.wh..wh..opq"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_copy_is_compared_inside_the_layers_only() {
+        let d = tempfile::tempdir().unwrap();
+        let (low, top, copy) = (
+            d.path().join("low"),
+            d.path().join("top"),
+            d.path().join("copy"),
+        );
+        let host = d.path().join("host");
+        std::fs::create_dir_all(host.join("etc")).unwrap();
+        std::fs::write(host.join("etc/secret"), "s").unwrap();
+        std::fs::create_dir_all(low.join("a")).unwrap();
+        std::fs::write(low.join("a/keep"), "k").unwrap();
+        std::fs::write(low.join("a/edit"), "one").unwrap();
+        std::fs::write(low.join("a/gone"), "g").unwrap();
+        std::fs::write(low.join("a/hidden"), "h").unwrap();
+        // The top layer deletes a/hidden and links /evil to the host.
+        std::fs::create_dir_all(top.join("a")).unwrap();
+        std::fs::write(top.join("a/.wh.hidden"), "").unwrap();
+        symlink(&host, top.join("evil")).unwrap();
+        // The copy: a/edit changed (same size), a/gone deleted, evil now a
+        // dir holding what the host has.
+        std::fs::create_dir_all(copy.join("a")).unwrap();
+        std::fs::write(copy.join("a/keep"), "k").unwrap();
+        std::fs::write(copy.join("a/edit"), "two").unwrap();
+        std::fs::create_dir_all(copy.join("evil/etc")).unwrap();
+        std::fs::write(copy.join("evil/etc/secret"), "s").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for p in [copy.join("a"), low.join("a"), top.join("a")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let c = changes_of_copy(&copy, &[top, low], &HashSet::new()).unwrap();
+        let got: Vec<String> = c
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "C /a",
+                "C /a/edit",
+                "D /a/gone",
+                "C /evil",
+                "A /evil/etc",
+                "A /evil/etc/secret"
+            ]
+        );
+    }
+
+    #[test]
+    fn user_xattrs_travel_and_store_ones_stay_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("dir")).unwrap();
+        std::fs::write(src.join("dir/f"), "x").unwrap();
+        crate::sys::xattr::lset(&src.join("dir/f"), "user.note", b"kept").unwrap();
+        crate::sys::xattr::lset(&src.join("dir"), "user.overlay.opaque", b"y").unwrap();
+        crate::sys::xattr::lset(&src.join("dir"), "user.dirnote", b"d").unwrap();
+        let root = crate::sys::inroot::open_root(&src).unwrap();
+        let rd = reopen_dir(root.as_fd()).unwrap();
+        let mut t = TreeTar::new(Vec::new(), TarMode::Plain);
+        t.add_contents(rd.as_fd(), Path::new("")).unwrap();
+        let bytes = t.finish().unwrap();
+        let dst = d.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        let fd: OwnedFd = File::open(&dst).unwrap().into();
+        crate::storage::extract_plain(&bytes[..], fd, Default::default()).unwrap();
+        let get = |p: &str, n: &str| crate::sys::xattr::lget(&dst.join(p), n).unwrap();
+        assert_eq!(get("dir/f", "user.note").as_deref(), Some(&b"kept"[..]));
+        assert_eq!(get("dir", "user.dirnote").as_deref(), Some(&b"d"[..]));
+        assert_eq!(get("dir", "user.overlay.opaque"), None);
+    }
+}
