@@ -62,9 +62,12 @@ pub enum Error {
     #[error("{0}")]
     CannotInvoke(String),
 
-    /// The registry refused the credentials (401/403).
-    #[error("invalid username/password")]
-    Unauthorized { registry: String },
+    /// The registry refused the credentials or wants some (401/403).
+    /// `message` is the one line the user sees: podman's "invalid
+    /// username/password" for `login` ([`Error::unauthorized`]); for pull,
+    /// push and search it names the registry and the registry's own words.
+    #[error("{message}")]
+    Unauthorized { registry: String, message: String },
 
     /// The network, a registry's 5xx or 429, a short read: worth another try.
     #[error("{0}")]
@@ -109,6 +112,15 @@ impl Error {
         Error::NotFound {
             kind,
             name: name.into(),
+        }
+        .into()
+    }
+
+    /// `registry` refused the credentials, in podman's words for `login`.
+    pub fn unauthorized(registry: impl Into<String>) -> anyhow::Error {
+        Error::Unauthorized {
+            registry: registry.into(),
+            message: "invalid username/password".into(),
         }
         .into()
     }

@@ -424,6 +424,8 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-image-inspect.1.txt"),
     ),
     Doc::new("image prune", include_str!("man/rpod-image-prune.1.txt")),
+    Doc::new("push", include_str!("man/rpod-push.1.txt")),
+    Doc::new("search", include_str!("man/rpod-search.1.txt")),
     Doc::new("save", include_str!("man/rpod-save.1.txt")),
     Doc::new("load", include_str!("man/rpod-load.1.txt")),
     Doc::new("import", include_str!("man/rpod-import.1.txt")),

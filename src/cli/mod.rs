@@ -17,6 +17,7 @@ pub mod image_cmds;
 mod logger;
 pub mod man;
 pub mod oci;
+pub mod push;
 pub mod stats;
 mod system;
 mod system_cmds;
@@ -109,6 +110,10 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Push an image to a registry
+    Push(push::PushArgs),
+    /// Search a registry for images
+    Search(push::SearchArgs),
     /// Save images to an archive
     Save(archive::SaveArgs),
     /// Load images from an archive
@@ -228,6 +233,10 @@ pub enum ImageCommand {
     Inspect(image::ImageInspectArgs),
     /// Remove unused images
     Prune(image::ImagePruneArgs),
+    /// Push an image to a registry
+    Push(push::PushArgs),
+    /// Search a registry for images
+    Search(push::SearchArgs),
     /// Save images to an archive
     Save(archive::SaveArgs),
     /// Load images from an archive
@@ -395,6 +404,8 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Untag(a) | Command::Image(ImageCommand::Untag(a)) => img::untag_cmd(g, &a),
         Command::Image(ImageCommand::Inspect(a)) => img::inspect_cmd(g, &a),
         Command::Image(ImageCommand::Prune(a)) => img::prune_cmd(g, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push_cmd(g, &a),
+        Command::Search(a) | Command::Image(ImageCommand::Search(a)) => push::search_cmd(g, &a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => archive::save_cmd(g, &a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => archive::load_cmd(g, &a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => archive::import_cmd(g, &a),

@@ -255,10 +255,7 @@ struct Conn {
 
 impl Conn {
     fn unauthorized(&self) -> anyhow::Error {
-        Error::Unauthorized {
-            registry: self.registry.clone(),
-        }
-        .into()
+        Error::unauthorized(self.registry.clone())
     }
 
     fn new(
@@ -325,49 +322,23 @@ impl Conn {
         }
     }
 
-    /// The Bearer token flow: GET realm?service=…&scope=… with Basic auth.
+    /// A token for `/v2/` through the one Bearer flow (`client::fetch_token`),
+    /// asking for the scope the challenge names, if any.
     async fn token(&self, t: &Transport, c: &Challenge, creds: &Credentials) -> Result<String> {
-        let realm = c
-            .param("realm")
-            .ok_or_else(|| anyhow!("{}: Bearer challenge without a realm", self.registry))?;
-        let mut query: Vec<(&str, &str)> = vec![("account", creds.username.as_str())];
-        if let Some(s) = c.param("service") {
-            query.push(("service", s));
+        let scopes: Vec<String> = c.param("scope").map(str::to_string).into_iter().collect();
+        let pair = Some((creds.username.as_str(), creds.password.as_str()));
+        match super::client::fetch_token(t, c, pair, &scopes).await {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                let e = e.into_anyhow();
+                if is_unauthorized(&e) {
+                    Err(self.unauthorized())
+                } else {
+                    Err(e)
+                }
+            }
         }
-        if let Some(s) = c.param("scope") {
-            query.push(("scope", s));
-        }
-        let resp = t
-            .client
-            .get(realm)
-            .query(&query)
-            .basic_auth(&creds.username, Some(&creds.password))
-            .send()
-            .await
-            .map_err(|e| describe(e, &self.registry, t.verify))
-            .with_context(|| format!("getting a token from {realm}"))?;
-        match resp.status().as_u16() {
-            200..=299 => {}
-            401 | 403 => return Err(self.unauthorized()),
-            s => bail!("getting a token from {realm}: status {s}"),
-        }
-        let body = json_body(resp)
-            .await
-            .with_context(|| format!("reading the token from {realm}"))?;
-        body.get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("{realm} returned no token"))
     }
-}
-
-/// reqwest 0.13 without its json feature: parse the body ourselves, read
-/// no more than 1 MiB of it.
-async fn json_body(resp: reqwest::Response) -> Result<serde_json::Value> {
-    let b = super::transport::read_bounded(resp, 1 << 20, "the token response", false).await?;
-    Ok(serde_json::from_slice(&b)?)
 }
 
 /// One WWW-Authenticate challenge: `Bearer realm="…",service="…"`.

@@ -9,12 +9,15 @@ mod archive_tar;
 pub mod auth;
 mod client;
 pub mod commit;
+mod layer_tar;
 mod local;
 mod login;
 pub mod manifest;
 mod pull;
+mod push;
 pub mod reference;
 pub mod registries;
+mod search;
 pub mod tls;
 pub mod transport;
 
@@ -33,6 +36,11 @@ pub use login::{
 };
 pub use manifest::host_arch;
 pub use pull::{ensure_image, pull, BlobProgress, PullProgress, PullStep};
+pub use push::{
+    needs_userns as push_needs_userns, push, BlobOutcome, Destination, LayerCompression,
+    PushFormat, PushOptions, PushProgress, PushReport, PushStep,
+};
+pub use search::{search, SearchOptions, SearchResult};
 
 /// A username and, maybe, a password given for a registry (`--creds`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,6 +47,10 @@ pub struct Transport {
     /// Whether server certificates are verified.
     pub verify: bool,
     pub client: reqwest::Client,
+    /// For uploads: the same set-up without the read timeout, whose clock
+    /// runs from the start of a request, upload included (the uploader
+    /// watches for stalls itself). Built when first needed.
+    upload: std::sync::Mutex<std::result::Result<reqwest::Client, reqwest::ClientBuilder>>,
 }
 
 impl Transport {
@@ -61,33 +65,41 @@ impl Transport {
     ) -> Result<(Transport, reqwest::Response)> {
         let skip = skip_verify(insecure, tls_verify);
         let ca_pems = tls::ca_certs(registry, cert_dir)?;
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(60));
-        if skip {
-            b = b.tls_danger_accept_invalid_certs(true);
-        } else {
-            let mut roots = Vec::new();
-            for pem in &ca_pems {
-                roots.push(reqwest::Certificate::from_pem(pem).with_context(|| {
-                    format!("a CA certificate for {registry} is not valid PEM")
-                })?);
+        let identity = tls::client_identity(registry, cert_dir)?;
+        let builder = || -> Result<reqwest::ClientBuilder> {
+            let mut b = reqwest::Client::builder()
+                .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30));
+            if skip {
+                b = b.tls_danger_accept_invalid_certs(true);
+            } else {
+                let mut roots = Vec::new();
+                for pem in &ca_pems {
+                    roots.push(reqwest::Certificate::from_pem(pem).with_context(|| {
+                        format!("a CA certificate for {registry} is not valid PEM")
+                    })?);
+                }
+                b = b.tls_certs_merge(roots);
             }
-            b = b.tls_certs_merge(roots);
-        }
-        if let Some(pem) = tls::client_identity(registry, cert_dir)? {
-            let id = reqwest::Identity::from_pem(&pem)
-                .with_context(|| format!("the client certificate for {registry} is not usable"))?;
-            b = b.identity(id);
-        }
-        let client = b.build().context("setting up the HTTP client")?;
+            if let Some(pem) = &identity {
+                let id = reqwest::Identity::from_pem(pem).with_context(|| {
+                    format!("the client certificate for {registry} is not usable")
+                })?;
+                b = b.identity(id);
+            }
+            Ok(b)
+        };
+        let client = builder()?
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .context("setting up the HTTP client")?;
         let mut t = Transport {
             registry: registry.to_string(),
             host: api_host(registry),
             scheme: "https",
             verify: !skip,
             client,
+            upload: std::sync::Mutex::new(Err(builder()?)),
         };
         let https_err = match t.ping().await {
             Ok(resp) => return Ok((t, resp)),
@@ -107,6 +119,23 @@ impl Transport {
                 format!("pinging container registry {registry} (HTTPS failed too: {https_err:#})")
             }),
         }
+    }
+
+    /// The client for requests whose body takes long to send (blob uploads).
+    pub fn upload_client(&self) -> Result<reqwest::Client> {
+        let mut u = self.upload.lock().unwrap_or_else(|e| e.into_inner());
+        let b = match std::mem::replace(&mut *u, Ok(self.client.clone())) {
+            Ok(c) => {
+                *u = Ok(c.clone());
+                return Ok(c);
+            }
+            Err(b) => b,
+        };
+        let c = b
+            .build()
+            .context("setting up the HTTP client for uploads")?;
+        *u = Ok(c.clone());
+        Ok(c)
     }
 
     /// "https://host" or "http://host".

@@ -33,7 +33,9 @@ pub use layers::LayerInfo;
 pub use lock::Lock;
 /// The hardened tar extractor, for archives that are not layers (volume import).
 pub(crate) use unpack::extract as unpack_tar;
-pub use unpack::{extract_plain, human_size, map_id, LayerLimits, PlainOpts, MAX_LAYER_SIZE_VAR};
+pub use unpack::{
+    decompressor, extract_plain, human_size, map_id, LayerLimits, PlainOpts, MAX_LAYER_SIZE_VAR,
+};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};

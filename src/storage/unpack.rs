@@ -124,7 +124,7 @@ fn sniff(head: &[u8]) -> Compression {
 }
 
 /// The uncompressed stream of a layer blob.
-pub(super) fn decompressor<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
+pub fn decompressor<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
     let head = r.fill_buf().context("reading the layer blob")?;
     Ok(match sniff(head) {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),

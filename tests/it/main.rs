@@ -24,6 +24,7 @@ mod network;
 mod oci_spec;
 mod packaging;
 mod pull;
+mod push;
 mod references;
 mod reliability;
 mod runtime;
