@@ -21,6 +21,7 @@ pub mod options;
 pub mod rootfs;
 pub mod runtime;
 pub mod storage;
+pub mod system;
 pub mod sys;
 pub mod systemd;
 pub mod time;

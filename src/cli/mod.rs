@@ -15,6 +15,7 @@ pub mod man;
 pub mod oci;
 mod system;
 mod system_cmds;
+pub mod system_data;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -153,6 +154,9 @@ pub enum Command {
     Version,
     /// Show how rpod is set up on this machine
     Info(InfoArgs),
+    /// Manage rpod: disk usage, prune, reset, check
+    #[command(subcommand)]
+    System(system_data::SystemCommand),
 
     /// Run OCI bundles with runc's commands and flags
     Oci(oci::OciArgs),
@@ -358,6 +362,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
 
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
+        Command::System(a) => system_data::system_cmd(g, a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => generate::generate_cmd(g, a),
