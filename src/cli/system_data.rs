@@ -171,7 +171,10 @@ struct SummaryRow {
     reclaimable: String,
 }
 
-fn summary_row(kind: &'static str, (total, active, size, reclaimable): (usize, usize, u64, u64)) -> SummaryRow {
+fn summary_row(
+    kind: &'static str,
+    (total, active, size, reclaimable): (usize, usize, u64, u64),
+) -> SummaryRow {
     let percent = if size > 0 {
         (reclaimable as f64 / size as f64 * 100.0).round() as u64
     } else {
@@ -381,10 +384,23 @@ pub fn prune_cmd(g: &GlobalOpts, a: &SystemPruneArgs) -> Result<()> {
         }
         Ok(())
     };
-    section("Deleted Containers", report.containers.iter().map(|x| &x.0).collect())?;
-    section("Deleted Volumes", report.volumes.iter().map(|x| &x.0).collect())?;
-    section("Deleted Images", report.images.iter().map(|x| &x.0).collect())?;
-    writeln!(out, "Total reclaimed space: {}", human_size4(report.reclaimed()))?;
+    section(
+        "Deleted Containers",
+        report.containers.iter().map(|x| &x.0).collect(),
+    )?;
+    section(
+        "Deleted Volumes",
+        report.volumes.iter().map(|x| &x.0).collect(),
+    )?;
+    section(
+        "Deleted Images",
+        report.images.iter().map(|x| &x.0).collect(),
+    )?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size4(report.reclaimed())
+    )?;
     drop(out);
     let mut errors = report.container_errors;
     let Some((last_id, last)) = errors.pop() else {
@@ -442,7 +458,12 @@ pub fn check_cmd(g: &GlobalOpts, a: &CheckArgs) -> Result<()> {
         .ok()
         .filter(|ns| *ns <= 0)
         .map(|ns| std::time::Duration::from_nanos(ns.unsigned_abs()))
-        .ok_or_else(|| coded(125, format!("invalid --max {:?}: expected a duration such as 24h", a.max)))?;
+        .ok_or_else(|| {
+            coded(
+                125,
+                format!("invalid --max {:?}: expected a duration such as 24h", a.max),
+            )
+        })?;
     let repair = a.repair || a.force;
     if repair {
         crate::userns::enter()?;

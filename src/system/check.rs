@@ -156,18 +156,27 @@ pub fn check(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<CheckRepor
     Ok(report)
 }
 
-fn repair_one(store: &Store, paths: &Paths, o: &CheckOptions, f: &mut Finding) -> Result<Option<String>> {
+fn repair_one(
+    store: &Store,
+    paths: &Paths,
+    o: &CheckOptions,
+    f: &mut Finding,
+) -> Result<Option<String>> {
     let name = f.name.clone();
     let kind = f.kind.as_str();
     match f.what.clone() {
         Fix::RemovePath(p) => {
             remove_any(&p)?;
-            Ok(Some(format!("Removed leftover: {}", p.display())))
+            Ok(Some(match f.kind {
+                Kind::Leftover => format!("Removed leftover: {}", p.display()),
+                _ => format!("Deleted damaged {kind}: {name}"),
+            }))
         }
         Fix::RemoveLayer(p) => {
             // Nobody may be unpacking onto it or setting up a container.
             let Some(_gc) = Lock::try_exclusive(&store.root().join("gc.lock"))? else {
-                f.kept = Some("a pull or container start is using layers; run the check again".into());
+                f.kept =
+                    Some("a pull or container start is using layers; run the check again".into());
                 return Ok(None);
             };
             let _l = store.lock()?;
@@ -278,7 +287,9 @@ fn finding(kind: Kind, name: impl Into<String>, problem: impl Into<String>, what
 }
 
 fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn entries(dir: &Path) -> Vec<fs::DirEntry> {
@@ -393,7 +404,9 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
             .ok()
             .map(|b| serde_json::from_slice::<crate::storage::LayerInfo>(&b));
         let problem = match &info {
-            None => Some("layer.json is missing: the layer was never completely unpacked".to_string()),
+            None => {
+                Some("layer.json is missing: the layer was never completely unpacked".to_string())
+            }
             Some(Err(e)) => Some(format!("layer.json is unreadable: {e}")),
             Some(Ok(i)) if i.chain_id != format!("sha256:{name}") => Some(format!(
                 "layer.json describes layer {}, not this one",
@@ -481,7 +494,10 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
     for (r, p) in &records {
         let mut problems = Vec::new();
         if !blob_ok(&r.config_digest) {
-            problems.push(format!("its config {} is missing or damaged", r.config_digest));
+            problems.push(format!(
+                "its config {} is missing or damaged",
+                r.config_digest
+            ));
         }
         if !r.digest.is_empty() && !blob_ok(&r.digest) {
             problems.push(format!("its manifest {} is missing or damaged", r.digest));
@@ -652,7 +668,10 @@ mod tests {
         let r = check(&root, &run, &o).unwrap();
         let kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(r.findings.len(), 5, "{:?}", r.findings);
-        assert!(kinds.contains(&"layer") && kinds.contains(&"blob"), "{kinds:?}");
+        assert!(
+            kinds.contains(&"layer") && kinds.contains(&"blob"),
+            "{kinds:?}"
+        );
         assert!(r.damaged(false));
         let fixed = check(
             &root,

@@ -107,7 +107,10 @@ impl DiskUsage {
 pub fn split_name(name: &str) -> (String, String) {
     let slash = name.rfind('/').map_or(0, |i| i + 1);
     match name[slash..].rfind(':') {
-        Some(i) => (name[..slash + i].to_string(), name[slash + i + 1..].to_string()),
+        Some(i) => (
+            name[..slash + i].to_string(),
+            name[slash + i + 1..].to_string(),
+        ),
         None => (name.to_string(), "<none>".to_string()),
     }
 }
@@ -208,7 +211,12 @@ const SIZE_CACHE: &str = "rwsize.json";
 /// rootfs with the vfs driver. A stopped container's size is cached.
 pub fn rw_size(paths: &Paths, id: &str, st: &record::State) -> u64 {
     let dir = paths.ctr_dir(id);
-    let key = format!("{}:{}:{}", st.status.as_str(), st.started_at, st.finished_at);
+    let key = format!(
+        "{}:{}:{}",
+        st.status.as_str(),
+        st.started_at,
+        st.finished_at
+    );
     let cacheable = !st.is_running();
     if cacheable {
         if let Some(c) = std::fs::read(dir.join(SIZE_CACHE))
@@ -221,7 +229,11 @@ pub fn rw_size(paths: &Paths, id: &str, st: &record::State) -> u64 {
         }
     }
     let upper = dir.join("upper");
-    let top = if upper.is_dir() { upper } else { dir.join("rootfs") };
+    let top = if upper.is_dir() {
+        upper
+    } else {
+        dir.join("rootfs")
+    };
     let size = tree_size(&top);
     if cacheable && record::exists(paths, id) {
         if let Ok(b) = serde_json::to_vec(&SizeCache { key, size }) {

@@ -27,5 +27,6 @@ mod runtime;
 mod security;
 mod store;
 mod system;
+mod system_data;
 mod systemd;
 mod world;
