@@ -29,8 +29,10 @@ pub enum SystemCommand {
     /// Renumber container locks (nothing to do: rpod's locks are files)
     Renumber,
     /// Run an API service (not supported: rpod has no service)
+    #[command(hide = true)]
     Service(NoServiceArgs),
     /// Manage connections to remote services (not supported: rpod has no service)
+    #[command(hide = true)]
     Connection(NoServiceArgs),
 }
 
