@@ -5,7 +5,6 @@
 use super::format::Report;
 use super::GlobalOpts;
 use crate::container::record::Paths;
-use crate::error::coded;
 use crate::storage::Store;
 use crate::system::{self as sys, check::Kind, DiskUsage};
 use anyhow::{bail, Result};
@@ -107,26 +106,23 @@ pub fn system_cmd(g: &GlobalOpts, cmd: SystemCommand) -> Result<()> {
         SystemCommand::Info(a) => super::system::info_cmd(g, &a),
         SystemCommand::Migrate(a) => {
             if let Some(r) = a.new_runtime {
-                return Err(coded(
-                    125,
-                    format!("rpod has one built-in OCI runtime: cannot migrate containers to {r:?}"),
-                ));
+                bail!("rpod has one built-in OCI runtime: cannot migrate containers to {r:?}");
             }
-            eprintln!("rpod keeps no pause process and its containers need no migration: nothing to do");
+            eprintln!(
+                "rpod keeps no pause process and its containers need no migration: nothing to do"
+            );
             Ok(())
         }
         SystemCommand::Renumber => {
             eprintln!("rpod's locks are files, not numbered slots: nothing to renumber");
             Ok(())
         }
-        SystemCommand::Service(_) => Err(coded(
-            125,
-            "rpod has no API service: `system service` is not supported; run rpod commands directly",
-        )),
-        SystemCommand::Connection(_) => Err(coded(
-            125,
-            "rpod has no API service to connect to: `system connection` is not supported",
-        )),
+        SystemCommand::Service(_) => {
+            bail!("rpod has no API service: `system service` is not supported; run rpod commands directly")
+        }
+        SystemCommand::Connection(_) => {
+            bail!("rpod has no API service to connect to: `system connection` is not supported")
+        }
     }
 }
 
@@ -461,10 +457,7 @@ pub fn check_cmd(g: &GlobalOpts, a: &CheckArgs) -> Result<()> {
         .filter(|ns| *ns <= 0)
         .map(|ns| std::time::Duration::from_nanos(ns.unsigned_abs()))
         .ok_or_else(|| {
-            coded(
-                125,
-                format!("invalid --max {:?}: expected a duration such as 24h", a.max),
-            )
+            anyhow::anyhow!("invalid --max {:?}: expected a duration such as 24h", a.max)
         })?;
     let repair = a.repair || a.force;
     if repair {
@@ -500,13 +493,10 @@ pub fn check_cmd(g: &GlobalOpts, a: &CheckArgs) -> Result<()> {
     }
     drop(out);
     if !repair && report.damaged(false) {
-        return Err(coded(125, "damage detected in local storage"));
+        bail!("damage detected in local storage");
     }
     if repair && report.damaged(true) {
-        return Err(coded(
-            125,
-            "damage in local storage still present after repair attempt",
-        ));
+        bail!("damage in local storage still present after repair attempt");
     }
     Ok(())
 }

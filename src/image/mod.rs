@@ -16,10 +16,11 @@ pub mod transport;
 use anyhow::Result;
 use std::path::PathBuf;
 
+pub use local::prune_images_matching;
 pub use local::{
     created_rfc3339, created_secs, inspect_data, labels, list_images, normalize_local_name,
-    prune_images, prune_images_matching, remove_images, repo_digests, tag_image, untag_image,
-    ImageFilter, ImageSummary, PruneOptions, Removal, RemoveOptions, EXIT_IN_USE, EXIT_NOT_FOUND,
+    prune_images, remove_images, repo_digests, tag_image, untag_image, ImageFilter, ImageSummary,
+    PruneOptions, Removal, RemoveOptions, EXIT_IN_USE, EXIT_NOT_FOUND,
 };
 pub use login::{
     login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,
