@@ -263,7 +263,13 @@ fn remove_stale_locks(store: &Store) -> usize {
         else {
             continue;
         };
-        if store.has_layer(&format!("sha256:{hex}")) {
+        if store
+            .root()
+            .join("layers")
+            .join(hex)
+            .join("layer.json")
+            .is_file()
+        {
             continue;
         }
         if let Ok(Some(_held)) = Lock::try_exclusive(&e.path()) {
@@ -284,6 +290,20 @@ fn finding(kind: Kind, name: impl Into<String>, problem: impl Into<String>, what
         kept: None,
         what,
     }
+}
+
+/// True when `p` was modified less than `age` ago.
+fn younger_than(p: &Path, age: Duration) -> bool {
+    fs::symlink_metadata(p)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|e| e < age)
+}
+
+/// A digest as text, whether the store keeps it as a String or a typed Digest.
+fn text(d: &impl std::fmt::Display) -> String {
+    d.to_string()
 }
 
 fn is_hex64(s: &str) -> bool {
@@ -408,7 +428,7 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
                 Some("layer.json is missing: the layer was never completely unpacked".to_string())
             }
             Some(Err(e)) => Some(format!("layer.json is unreadable: {e}")),
-            Some(Ok(i)) if i.chain_id != format!("sha256:{name}") => Some(format!(
+            Some(Ok(i)) if text(&i.chain_id) != format!("sha256:{name}") => Some(format!(
                 "layer.json describes layer {}, not this one",
                 i.chain_id
             )),
@@ -422,7 +442,7 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
             None => {
                 let chain = format!("sha256:{name}");
                 if let Some(Ok(i)) = info {
-                    layer_parent.insert(chain.clone(), i.parent);
+                    layer_parent.insert(chain.clone(), i.parent.as_ref().map(text));
                 }
                 let age = fs::symlink_metadata(&p)
                     .and_then(|m| m.modified())
@@ -493,22 +513,24 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
     let mut damaged_images: HashSet<String> = HashSet::new();
     for (r, p) in &records {
         let mut problems = Vec::new();
-        if !blob_ok(&r.config_digest) {
+        if !blob_ok(&text(&r.config_digest)) {
             problems.push(format!(
                 "its config {} is missing or damaged",
                 r.config_digest
             ));
         }
-        if !r.digest.is_empty() && !blob_ok(&r.digest) {
+        let manifest = text(&r.digest);
+        if !manifest.is_empty() && !blob_ok(&manifest) {
             problems.push(format!("its manifest {} is missing or damaged", r.digest));
         }
         for l in &r.layers {
-            referenced.insert(l.chain_id.clone());
-            if damaged_layers.contains(&l.chain_id) {
+            let chain = text(&l.chain_id);
+            if damaged_layers.contains(&chain) {
                 problems.push(format!("its layer {} is damaged", l.chain_id));
-            } else if !good_layers.contains(&l.chain_id) {
+            } else if !good_layers.contains(&chain) {
                 problems.push(format!("its layer {} is missing", l.chain_id));
             }
+            referenced.insert(chain);
         }
         if !problems.is_empty() {
             damaged_images.insert(r.id.clone());
@@ -573,6 +595,8 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
         atomic_leftovers(&paths.ctr_dir(&id), &mut out);
         let rec = match record::load(&paths, &id) {
             Ok(r) => r,
+            // A container being created has its dir a moment before its record.
+            Err(_) if younger_than(&paths.ctr_dir(&id), Duration::from_secs(60)) => continue,
             Err(e) => {
                 out.push(finding(
                     Kind::Container,

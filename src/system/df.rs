@@ -135,7 +135,7 @@ pub fn disk_usage(store: &Store, paths: &Paths, verbose: bool) -> Result<DiskUsa
         let shared_size: u64 = if verbose {
             r.layers
                 .iter()
-                .filter(|l| layer_users.get(&l.chain_id).copied().unwrap_or(0) > 1)
+                .filter(|l| layer_users.get(&text(&l.chain_id)).copied().unwrap_or(0) > 1)
                 .map(|l| {
                     store
                         .layer_info(&l.chain_id)
@@ -185,12 +185,17 @@ fn volume_usage(_store: &Store) -> Vec<VolumeUsage> {
     Vec::new()
 }
 
+/// A digest as text, whether the store keeps it as a String or a typed Digest.
+fn text(d: &impl std::fmt::Display) -> String {
+    d.to_string()
+}
+
 /// How many images use each layer (by chain id).
 fn layer_users(images: &[ImageRecord]) -> HashMap<String, usize> {
     let mut m: HashMap<String, usize> = HashMap::new();
     for r in images {
         for l in &r.layers {
-            *m.entry(l.chain_id.clone()).or_default() += 1;
+            *m.entry(text(&l.chain_id)).or_default() += 1;
         }
     }
     m
