@@ -98,6 +98,7 @@ enum Fix {
     RemoveContainer(String),
     PurgeContainer(String),
     Reconcile(String),
+    Unmount(String),
 }
 
 /// The findings of one run, and those still there after a repair.
@@ -137,7 +138,7 @@ pub fn check(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<CheckRepor
     };
     // Containers first (they hold images), then images, then layers.
     let order = |f: &Finding| match f.what {
-        Fix::RemoveContainer(_) | Fix::PurgeContainer(_) | Fix::Reconcile(_) => 0,
+        Fix::RemoveContainer(_) | Fix::PurgeContainer(_) | Fix::Reconcile(_) | Fix::Unmount(_) => 0,
         Fix::RemoveImage { .. } => 1,
         _ => 2,
     };
@@ -222,6 +223,13 @@ fn repair_one(
             record::purge(paths, &id)?;
             Ok(Some(format!("Removed the files of removed container {id}")))
         }
+        Fix::Unmount(id) => {
+            crate::rootfs::unmount(&paths.ctr_dir(&id))?;
+            Ok(Some(format!(
+                "Unmounted the root filesystem of container {}",
+                &id[..12]
+            )))
+        }
         Fix::Reconcile(id) => {
             let _l = record::lock(paths, &id)?;
             let mut st = record::observe_locked(paths, &id);
@@ -290,6 +298,26 @@ fn finding(kind: Kind, name: impl Into<String>, problem: impl Into<String>, what
         kept: None,
         what,
     }
+}
+
+/// A mountinfo field with its octal escapes (`\\040` for a space) undone.
+fn unescape_mountinfo(f: &str) -> String {
+    let b = f.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// True when `p` was modified less than `age` ago.
@@ -647,6 +675,34 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
             }
         }
     }
+    // Root filesystems still mounted (in this mount namespace) though their
+    // container does not run: a monitor killed while it set one up.
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = paths.containers();
+    for line in mountinfo.lines() {
+        let Some(mp) = line.split(' ').nth(4).map(unescape_mountinfo) else {
+            continue;
+        };
+        let Ok(rest) = Path::new(&mp).strip_prefix(&prefix) else {
+            continue;
+        };
+        let mut parts = rest.iter();
+        let (Some(id), Some(m)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let id = id.to_string_lossy().into_owned();
+        if m != "merged" || !is_hex64(&id) || parts.next().is_some() {
+            continue;
+        }
+        if !record::observe(&paths, &id).is_running() {
+            out.push(finding(
+                Kind::Container,
+                &id,
+                format!("its root filesystem is still mounted at {mp} though it does not run"),
+                Fix::Unmount(id.clone()),
+            ));
+        }
+    }
     // Runtime dirs of containers that are gone.
     for e in entries(&runroot.join("containers")) {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -665,6 +721,13 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo("/a\\040b/c"), "/a b/c");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/end\\04"), "/end\\04");
+    }
 
     #[test]
     fn atomic_temps_of_dead_writers_only() {

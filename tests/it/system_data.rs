@@ -461,3 +461,29 @@ fn system_verbs_without_work_say_so() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn check_finds_a_rootfs_left_mounted() {
+    let env = Env::new("syscheckmnt");
+    pull(&env, "alpine");
+    let id = env.rpod_ok(&["run", "-d", "--name", "done", "alpine", "true"]);
+    let id = id.trim();
+    env.rpod_ok(&["wait", "done"]);
+    let merged = root(&env).join(format!("containers/{id}/merged"));
+    assert!(merged.is_dir());
+    // As a monitor killed mid-way would leave it, in this mount namespace.
+    let out = env.sh_ok_in_private_mounts(
+        &format!("mount -t tmpfs none {}", merged.display()),
+        "rpod system check; echo rc=$?",
+    );
+    assert!(
+        out.contains(&format!(
+            "Damaged container {id}:\n\t* its root filesystem is still mounted at {}",
+            merged.display()
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("rc=125\n"), "{out}");
+    // Outside that namespace nothing is mounted: healthy.
+    assert_eq!(env.rpod_ok(&["system", "check"]), "");
+}
