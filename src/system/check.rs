@@ -694,7 +694,8 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
         if m != "merged" || !is_hex64(&id) || parts.next().is_some() {
             continue;
         }
-        if !record::observe(&paths, &id).is_running() {
+        let st = record::load_state(&paths, &id);
+        if !(st.is_running() && (st.monitor_alive() || st.init_alive())) {
             out.push(finding(
                 Kind::Container,
                 &id,

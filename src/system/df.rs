@@ -239,8 +239,10 @@ pub fn rw_size(paths: &Paths, id: &str, st: &record::State) -> u64 {
     } else {
         dir.join("rootfs")
     };
-    let size = tree_size(&top);
-    if cacheable && record::exists(paths, id) {
+    let (size, complete) = tree_size(&top);
+    // A size that misses what we could not read (outside the user
+    // namespace, a subuid's private dir) is not worth keeping.
+    if cacheable && complete && record::exists(paths, id) {
         if let Ok(b) = serde_json::to_vec(&SizeCache { key, size }) {
             let _ = crate::storage::write_atomic_volatile(&dir.join(SIZE_CACHE), &b);
         }
@@ -250,8 +252,9 @@ pub fn rw_size(paths: &Paths, id: &str, st: &record::State) -> u64 {
 
 /// Bytes of every non-directory under `top`, walked through directory fds
 /// without following symlinks (the tree is the container's). What we may
-/// not read (a subuid's private dir) is left out.
-pub fn tree_size(top: &Path) -> u64 {
+/// not read (a subuid's private dir) is left out, and then `complete` is
+/// false: (bytes, complete).
+pub fn tree_size(top: &Path) -> (u64, bool) {
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
     let Ok(d) = nix::dir::Dir::open(
@@ -259,27 +262,34 @@ pub fn tree_size(top: &Path) -> u64 {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     ) else {
-        return 0;
+        return (0, !top.exists());
     };
-    dir_size(d, 0)
+    let mut complete = true;
+    let n = dir_size(d, 0, &mut complete);
+    (n, complete)
 }
 
 /// Deeper than this is counted as nothing (each level holds an fd).
 const MAX_DEPTH: usize = 128;
 
-fn dir_size(mut d: nix::dir::Dir, depth: usize) -> u64 {
+fn dir_size(mut d: nix::dir::Dir, depth: usize, complete: &mut bool) -> u64 {
     use nix::fcntl::{AtFlags, OFlag};
     use nix::sys::stat::{fstatat, Mode, SFlag};
     let fd = d.as_raw_fd();
     let mut subdirs = Vec::new();
     let mut total = 0u64;
-    for e in d.iter().flatten() {
+    for e in d.iter() {
+        let Ok(e) = e else {
+            *complete = false;
+            break;
+        };
         let name = e.file_name();
         let b = name.to_bytes();
         if b == b"." || b == b".." {
             continue;
         }
         let Ok(st) = fstatat(Some(fd), name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+            *complete = false;
             continue;
         };
         if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
@@ -288,17 +298,53 @@ fn dir_size(mut d: nix::dir::Dir, depth: usize) -> u64 {
             total += st.st_size.max(0) as u64;
         }
     }
-    if depth < MAX_DEPTH {
-        for name in subdirs {
-            if let Ok(sub) = nix::dir::Dir::openat(
-                Some(fd),
-                name.as_c_str(),
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) {
-                total += dir_size(sub, depth + 1);
-            }
+    if depth >= MAX_DEPTH {
+        *complete &= subdirs.is_empty();
+        return total;
+    }
+    for name in subdirs {
+        match nix::dir::Dir::openat(
+            Some(fd),
+            name.as_c_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(sub) => total += dir_size(sub, depth + 1, complete),
+            Err(_) => *complete = false,
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_size_counts_files_and_links_not_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path().join("upper");
+        std::fs::create_dir_all(top.join("dir/sub")).unwrap();
+        std::fs::write(top.join("abc"), b"abc").unwrap();
+        std::fs::write(top.join("dir/sub/f"), b"hello").unwrap();
+        std::os::unix::fs::symlink("target12", top.join("link")).unwrap();
+        // A link to a big file outside counts as its own length only.
+        std::fs::write(d.path().join("big"), vec![0u8; 4096]).unwrap();
+        std::os::unix::fs::symlink(d.path().join("big"), top.join("dir/out")).unwrap();
+        let out_len = d.path().join("big").as_os_str().len() as u64;
+        assert_eq!(tree_size(&top), (3 + 5 + 8 + out_len, true));
+        assert_eq!(tree_size(&d.path().join("missing")), (0, true));
+    }
+
+    #[test]
+    fn names_split_into_repository_and_tag() {
+        assert_eq!(
+            split_name("localhost:5000/alpine:latest"),
+            ("localhost:5000/alpine".into(), "latest".into())
+        );
+        assert_eq!(
+            split_name("localhost:5000/alpine"),
+            ("localhost:5000/alpine".into(), "<none>".into())
+        );
+    }
 }
