@@ -397,6 +397,23 @@ fn scan(root: &Path, runroot: &Path, o: &CheckOptions) -> Result<Vec<Finding>> {
         }
     }
 
+    // Volumes (ROOT/volumes/NAME/volume.json): removals cut short, and
+    // interrupted rewrites of a volume's record.
+    for e in entries(&root.join("volumes")) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".removing-") {
+            let p = e.path();
+            out.push(finding(
+                Kind::Leftover,
+                p.display().to_string(),
+                "the files of a removed volume, left by an interrupted removal",
+                Fix::RemovePath(p),
+            ));
+        } else if !name.starts_with('.') {
+            atomic_leftovers(&e.path(), &mut out);
+        }
+    }
+
     // Images: the records, and what they need.
     let mut records = Vec::new();
     for dir in [root.join("images"), root.join("images/removed")] {

@@ -305,6 +305,7 @@ fn check_finds_and_repairs_each_fault() {
              echo '{{' > $R/images/.x.json.tmp-999999999-0; \
              mkdir -p $RUN/containers/{c}; \
              mkdir -p $R/containers/.removing-{d}/upper; \
+             mkdir -p $R/volumes/.removing-gone/_data; \
              rm $R/images/{config}.json; \
              sed -i -e 's/\"status\":\"created\",\"pid\":0/\"status\":\"running\",\"pid\":999999998/' -e 's/\"monitor_pid\":0/\"monitor_pid\":999999999/' $R/containers/{ghost}/state.json; grep -q running $R/containers/{ghost}/state.json"
         ),
@@ -325,6 +326,7 @@ fn check_finds_and_repairs_each_fault() {
         ".x.json.tmp-999999999-0:\n\t* a temporary file whose writer was killed".to_string(),
         format!("containers/{c}:\n\t* the runtime dir of a container that no longer exists"),
         format!(".removing-{d}:\n\t* the files of a removed container"),
+        "volumes/.removing-gone:\n\t* the files of a removed volume".to_string(),
     ] {
         assert!(said.contains(&want), "missing {want:?} in\n{said}");
     }
@@ -371,6 +373,7 @@ fn check_finds_and_repairs_each_fault() {
     );
     assert!(!root(&env).join(format!("layers/{a}")).exists());
     assert!(!runroot(&env).join(format!("containers/{c}")).exists());
+    assert!(!root(&env).join("volumes/.removing-gone").exists());
 }
 
 /// Pids of rpod processes (not runuser/env) whose command line has `needle`.
