@@ -49,14 +49,14 @@ pub fn reset(store: &Store, paths: &Paths) -> Result<ResetReport> {
         ignore: true,
         ..Default::default()
     };
-    for r in ops::rm(
-        paths,
-        &sel,
-        RmOptions {
-            force: true,
-            timeout: None,
-        },
-    )? {
+    // Other fields (anonymous volumes) go with the store anyway.
+    #[allow(clippy::needless_update)]
+    let o = RmOptions {
+        force: true,
+        timeout: None,
+        ..Default::default()
+    };
+    for r in ops::rm(paths, &sel, o)? {
         match r {
             Ok(t) => report.containers.push(t.id),
             Err(e) => report.errors.push(e),
