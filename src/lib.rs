@@ -23,6 +23,7 @@ pub mod rootfs;
 pub mod runtime;
 pub mod storage;
 pub mod sys;
+pub mod system;
 pub mod systemd;
 pub mod time;
 pub mod userns;

@@ -510,6 +510,20 @@ pub static DOCS: &[Doc] = &[
     ),
     Doc::new("version", include_str!("man/rpod-version.1.txt")),
     Doc::new("info", include_str!("man/rpod-info.1.txt")),
+    Doc::new("system", include_str!("man/rpod-system.1.txt")),
+    Doc::new("system df", include_str!("man/rpod-system-df.1.txt")),
+    Doc::new("system prune", include_str!("man/rpod-system-prune.1.txt")),
+    Doc::new("system reset", include_str!("man/rpod-system-reset.1.txt")),
+    Doc::new("system check", include_str!("man/rpod-system-check.1.txt")),
+    Doc::new("system info", include_str!("man/rpod-info.1.txt")),
+    Doc::new(
+        "system migrate",
+        include_str!("man/rpod-system-migrate.1.txt"),
+    ),
+    Doc::new(
+        "system renumber",
+        include_str!("man/rpod-system-renumber.1.txt"),
+    ),
     Doc::new("completion", include_str!("man/rpod-completion.1.txt")),
     Doc::new("generate", include_str!("man/rpod-generate.1.txt")),
     Doc::new(

@@ -21,6 +21,7 @@ pub mod push;
 pub mod stats;
 mod system;
 mod system_cmds;
+pub mod system_data;
 pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
@@ -187,14 +188,14 @@ pub enum Command {
 
     /// Show events: what happened to containers, images and volumes
     Events(events::EventsArgs),
-    /// Manage rpod itself
-    #[command(subcommand)]
-    System(SystemCommand),
 
     /// Show version information
     Version,
     /// Show how rpod is set up on this machine
     Info(InfoArgs),
+    /// Manage rpod: disk usage, prune, reset, check
+    #[command(subcommand)]
+    System(system_data::SystemCommand),
 
     /// Run OCI bundles with runc's commands and flags
     Oci(oci::OciArgs),
@@ -251,12 +252,6 @@ pub enum ImageCommand {
     Tree(archive::TreeArgs),
     /// Show the changes of an image's top layer
     Diff(data::ImageDiffArgs),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum SystemCommand {
-    /// Show events
-    Events(events::EventsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -487,9 +482,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
 
-        Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events_cmd(g, &a),
+        Command::Events(a) => events::events_cmd(g, &a),
         Command::Version => system::version_cmd(),
         Command::Info(a) => system::info_cmd(g, &a),
+        Command::System(a) => system_data::system_cmd(g, a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),
         Command::Completion(a) => completion::completion_cmd(&a),
         Command::Generate(a) => generate::generate_cmd(g, a),

@@ -406,13 +406,23 @@ pub fn cleanup(paths: &Paths, names: &[String], all: bool, rm: bool) -> Result<O
 /// Remove every container that does not run, newest first, telling
 /// `removed` each id and the outcome as it goes; an error from `removed`
 /// ends the pruning. The caller is in rpod's user namespace.
-pub fn prune(paths: &Paths, mut removed: impl FnMut(&str, Result<()>) -> Result<()>) -> Result<()> {
+pub fn prune(paths: &Paths, removed: impl FnMut(&str, Result<()>) -> Result<()>) -> Result<()> {
+    prune_matching(paths, |_| true, removed)
+}
+
+/// [`prune`] of only the stopped containers `matches` accepts (`system
+/// prune --filter`).
+pub fn prune_matching(
+    paths: &Paths,
+    matches: impl Fn(&ContainerRecord) -> bool,
+    mut removed: impl FnMut(&str, Result<()>) -> Result<()>,
+) -> Result<()> {
     // Files of removed containers whose monitor died while deleting them.
     for id in record::retired(paths) {
         let _ = record::purge(paths, &id);
     }
-    for (id, _) in lifecycle::all_ids(paths)? {
-        if record::observe(paths, &id).is_running() {
+    for (id, rec) in lifecycle::all_ids(paths)? {
+        if !matches(&rec) || record::observe(paths, &id).is_running() {
             continue;
         }
         removed(&id, lifecycle::remove_container(paths, &id, false, None))?;

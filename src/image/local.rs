@@ -367,10 +367,21 @@ pub fn prune_images(
     o: &PruneOptions,
     out: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
+    prune_images_matching(store, o, &|_| true, out)
+}
+
+/// [`prune_images`] of only the images `matches` accepts (`system prune
+/// --filter`).
+pub fn prune_images_matching(
+    store: &Store,
+    o: &PruneOptions,
+    matches: &dyn Fn(&ImageRecord) -> bool,
+    out: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
     enter_userns_for_cleanup();
     let used = store.containers_by_image();
     for rec in store.images()? {
-        if used.contains_key(&rec.id) || (!o.all && !rec.names.is_empty()) {
+        if used.contains_key(&rec.id) || (!o.all && !rec.names.is_empty()) || !matches(&rec) {
             continue;
         }
         store.remove_image(&rec.id)?;

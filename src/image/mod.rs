@@ -25,6 +25,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 
 pub use archive_history::{history, tree, what_requires, HistoryRow, TreeLayer};
+pub use local::prune_images_matching;
 pub use local::{
     created_rfc3339, created_secs, find_image, inspect_data, labels, list_images,
     normalize_local_name, prune_images, remove_images, repo_digests, tag_image, untag_image,

@@ -32,6 +32,7 @@ mod security;
 mod stats;
 mod store;
 mod system;
+mod system_data;
 mod systemd;
 mod volumes;
 mod world;
