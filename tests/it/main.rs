@@ -14,6 +14,7 @@ mod attack_runtime;
 mod attack_state;
 mod completions;
 mod containers;
+mod global_flags;
 mod data;
 mod images;
 mod login;
