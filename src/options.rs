@@ -74,7 +74,11 @@ mod tests {
 
     #[test]
     fn events_backend_words_round_trip() {
-        for b in [EventsBackend::File, EventsBackend::None, EventsBackend::Journald] {
+        for b in [
+            EventsBackend::File,
+            EventsBackend::None,
+            EventsBackend::Journald,
+        ] {
             assert_eq!(b.as_str().parse::<EventsBackend>(), Ok(b));
         }
         assert!("syslog".parse::<EventsBackend>().is_err());

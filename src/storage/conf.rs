@@ -78,14 +78,19 @@ fn driver(d: &str) -> Result<String> {
     match d {
         "overlay" | "overlay2" => Ok("overlay".into()),
         "fuse-overlayfs" | "vfs" => Ok(d.into()),
-        _ => bail!("storage driver \"{d}\" is not supported by rpod: use overlay, fuse-overlayfs or vfs"),
+        _ => bail!(
+            "storage driver \"{d}\" is not supported by rpod: use overlay, fuse-overlayfs or vfs"
+        ),
     }
 }
 
 /// rpod runs fuse-overlayfs as overlay's mount program (found on PATH, as
 /// `--storage-driver fuse-overlayfs` does), so only that program is accepted.
 fn mount_program(p: &str) -> Result<PathBuf> {
-    if Path::new(p).file_name().is_some_and(|n| n == "fuse-overlayfs") {
+    if Path::new(p)
+        .file_name()
+        .is_some_and(|n| n == "fuse-overlayfs")
+    {
         Ok(PathBuf::from(p))
     } else {
         bail!("mount_program \"{p}\" is not supported: rpod's only overlay mount program is fuse-overlayfs")
@@ -128,7 +133,10 @@ mod tests {
         );
         assert_eq!(parse("").unwrap(), StorageConf::default());
         assert_eq!(
-            parse("[storage]\ndriver = \"vfs\"\n").unwrap().driver.as_deref(),
+            parse("[storage]\ndriver = \"vfs\"\n")
+                .unwrap()
+                .driver
+                .as_deref(),
             Some("vfs")
         );
     }
@@ -136,7 +144,10 @@ mod tests {
     #[test]
     fn refuses_what_rpod_cannot_do() {
         let e = parse("[storage]\ndriver = \"btrfs\"\n").unwrap_err();
-        assert!(format!("{e:#}").contains("\"btrfs\" is not supported"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("\"btrfs\" is not supported"),
+            "{e:#}"
+        );
         assert!(parse("[storage\n").is_err());
         assert!(parse_storage_opt("overlay.mount_program=/bin/sh").is_err());
         let e = parse_storage_opt("overlay.mountopt=nodev").unwrap_err();

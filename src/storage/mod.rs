@@ -18,9 +18,9 @@
 //! blob, layer or record, and `kill -9` at any point leaves only entries in
 //! tmp/, which the next `Store::open` removes once no live process holds them.
 
-pub mod conf;
 mod atomic;
 mod blobs;
+pub mod conf;
 pub mod diff;
 mod images;
 mod layers;

@@ -191,7 +191,10 @@ impl Volumes {
     /// The volumes a container was made with (its `--volumepath`).
     pub fn of_record(store: &Store, rec: &ContainerRecord) -> Volumes {
         Volumes {
-            root: rec.volume_path.clone().unwrap_or_else(|| store.volumes_dir()),
+            root: rec
+                .volume_path
+                .clone()
+                .unwrap_or_else(|| store.volumes_dir()),
             store: store.clone(),
         }
     }

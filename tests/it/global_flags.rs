@@ -22,14 +22,20 @@ fn every_flag(env: &Env) -> Vec<Vec<String>> {
         ("--runtime-flag", "debug".into()),
         ("--ssh", "native".into()),
         ("--storage-driver", "vfs".into()),
-        ("--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs".into()),
+        (
+            "--storage-opt",
+            "overlay.mount_program=/usr/bin/fuse-overlayfs".into(),
+        ),
         ("--storage-opt", "".into()),
         ("--tmpdir", format!("{d}/tmp")),
         ("--volumepath", format!("{d}/vols")),
         ("--root", format!("{d}/root")),
         ("--runroot", format!("{d}/runroot")),
         ("--log-level", "warning".into()),
-        ("--registries-conf", format!("{d}/h/.config/containers/registries.conf")),
+        (
+            "--registries-conf",
+            format!("{d}/h/.config/containers/registries.conf"),
+        ),
         ("--namespace", "ns1".into()),
     ];
     let mut v: Vec<Vec<String>> = pairs
@@ -46,9 +52,14 @@ fn every_flag(env: &Env) -> Vec<Vec<String>> {
             .to_vec(),
     );
     v.push(
-        ["--runtime-flag", "debug", "--runtime-flag", "log-format=json"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "--runtime-flag",
+            "debug",
+            "--runtime-flag",
+            "log-format=json",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     v
 }
@@ -68,7 +79,11 @@ fn every_global_flag_is_accepted_before_and_after_the_subcommand() {
             let o = env.rpod(&args);
             assert!(o.status.success(), "rpod {args:?}: {}", err(&o));
             if !args.contains(&"--noout") {
-                assert!(out(&o).starts_with("CONTAINER ID"), "rpod {args:?}: {}", out(&o));
+                assert!(
+                    out(&o).starts_with("CONTAINER ID"),
+                    "rpod {args:?}: {}",
+                    out(&o)
+                );
             }
         }
     }
@@ -80,7 +95,15 @@ fn flags_without_meaning_are_noted_at_debug_level() {
     let o = env.rpod(&["--runtime", "crun", "--conmon", "/x", "ps"]);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(err(&o), "", "nothing said at the default level");
-    let o = env.rpod(&["--log-level", "debug", "--runtime", "crun", "ps", "--cgroup-manager", "systemd"]);
+    let o = env.rpod(&[
+        "--log-level",
+        "debug",
+        "--runtime",
+        "crun",
+        "ps",
+        "--cgroup-manager",
+        "systemd",
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     let e = err(&o);
     assert!(e.contains("ignoring --runtime"), "{e}");
@@ -126,7 +149,10 @@ fn remote_access_is_refused_in_one_line() {
         let (code, e) = env.rpod_fail(&["ps"]);
         assert_eq!(code, 125, "{var}: {e}");
         assert_eq!(e.lines().count(), 1, "{var}: {e}");
-        assert!(e.contains("remote connections are not supported"), "{var}: {e}");
+        assert!(
+            e.contains("remote connections are not supported"),
+            "{var}: {e}"
+        );
         assert!(e.contains(var), "{var}: {e}");
     }
 }
@@ -169,17 +195,46 @@ fn volumepath_is_where_named_volumes_live() {
     env.rpod_ok(&["--volumepath", vps, "volume", "create", "data"]);
     assert!(vp.join("data/_data").is_dir());
     assert!(!store_root(&env).join("volumes/data").exists());
-    let mp = env.rpod_ok(&["volume", "inspect", "--volumepath", vps, "--format", "{{.Mountpoint}}", "data"]);
+    let mp = env.rpod_ok(&[
+        "volume",
+        "inspect",
+        "--volumepath",
+        vps,
+        "--format",
+        "{{.Mountpoint}}",
+        "data",
+    ]);
     assert_eq!(mp.trim(), vp.join("data/_data").to_str().unwrap());
     // Without the flag it is another set of volumes.
     assert_eq!(env.rpod_ok(&["volume", "ls", "-q"]).trim(), "");
     env.rpod_ok(&[
-        "--volumepath", vps, "run", "--rm", "-v", "data:/d", "alpine", "sh", "-c", "echo hi > /d/f",
+        "--volumepath",
+        vps,
+        "run",
+        "--rm",
+        "-v",
+        "data:/d",
+        "alpine",
+        "sh",
+        "-c",
+        "echo hi > /d/f",
     ]);
-    assert_eq!(std::fs::read_to_string(vp.join("data/_data/f")).unwrap(), "hi\n");
+    assert_eq!(
+        std::fs::read_to_string(vp.join("data/_data/f")).unwrap(),
+        "hi\n"
+    );
     // An anonymous volume of a --rm container goes with it, from the
     // container's own volume path.
-    env.rpod_ok(&["--volumepath", vps, "run", "--rm", "-v", "/anon", "alpine", "true"]);
+    env.rpod_ok(&[
+        "--volumepath",
+        vps,
+        "run",
+        "--rm",
+        "-v",
+        "/anon",
+        "alpine",
+        "true",
+    ]);
     let left: Vec<_> = std::fs::read_dir(&vp)
         .unwrap()
         .flatten()
@@ -195,15 +250,27 @@ fn volumepath_is_where_named_volumes_live() {
 fn storage_opt_mount_program_selects_fuse_overlayfs_and_the_rest_is_refused() {
     let env = env_with_alpine("gfstopt");
     env.rpod_ok(&[
-        "--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs",
-        "create", "--name", "f", "alpine", "true",
+        "--storage-opt",
+        "overlay.mount_program=/usr/bin/fuse-overlayfs",
+        "create",
+        "--name",
+        "f",
+        "alpine",
+        "true",
     ]);
     assert_eq!(field(&env, "f", "{{.Driver}}"), "fuse-overlayfs");
-    for bad in ["overlay.mountopt=nodev", "overlay.mount_program=/bin/sh", "size=10G"] {
+    for bad in [
+        "overlay.mountopt=nodev",
+        "overlay.mount_program=/bin/sh",
+        "size=10G",
+    ] {
         let (code, e) = env.rpod_fail(&["--storage-opt", bad, "ps"]);
         assert_eq!(code, 125, "{bad}: {e}");
         assert_eq!(e.lines().count(), 1, "{bad}: {e}");
-        assert!(e.contains(bad.split('=').nth(1).unwrap()) || e.contains(bad), "{bad}: {e}");
+        assert!(
+            e.contains(bad.split('=').nth(1).unwrap()) || e.contains(bad),
+            "{bad}: {e}"
+        );
     }
 }
 
@@ -221,7 +288,15 @@ fn containers_storage_conf_replaces_storage_conf() {
     env.rpod_ok(&["create", "--name", "u", "alpine", "true"]);
     assert_eq!(field(&env, "u", "{{.Driver}}"), "vfs");
     // The flag wins over the file.
-    env.rpod_ok(&["--storage-driver", "overlay", "create", "--name", "o", "alpine", "true"]);
+    env.rpod_ok(&[
+        "--storage-driver",
+        "overlay",
+        "create",
+        "--name",
+        "o",
+        "alpine",
+        "true",
+    ]);
     assert_eq!(field(&env, "o", "{{.Driver}}"), "overlay");
     let f = write(
         &env,
@@ -252,7 +327,10 @@ fn containers_conf_and_its_override_select_the_files() {
     let s = write(&env, "slirp.conf", slirp);
     env.set_env("CONTAINERS_CONF", &s);
     env.rpod_ok(&["create", "--name", "replaced", "alpine", "true"]);
-    assert_eq!(field(&env, "replaced", "{{.HostConfig.NetworkMode}}"), "slirp4netns");
+    assert_eq!(
+        field(&env, "replaced", "{{.HostConfig.NetworkMode}}"),
+        "slirp4netns"
+    );
     // CONTAINERS_CONF_OVERRIDE is read last.
     let p = write(&env, "pasta.conf", pasta);
     env.set_env("CONTAINERS_CONF_OVERRIDE", &p);
