@@ -2,7 +2,7 @@
 # line definition. Do not edit: regenerate it.
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rpod_global_optspecs
-    string join \n log-level= root= runroot= storage-driver= storage-opt= registries-conf= volumepath= tmpdir= events-backend= hooks-dir= noout cgroup-manager= conmon= runtime= runtime-flag= network-cmd-path= network-config-dir= syslog transient-store imagestore= namespace= identity= ssh= remote r url= connection= c= h/help V/version
+    string join \n log-level= root= runroot= storage-driver= storage-opt= registries-conf= volumepath= tmpdir= events-backend= hooks-dir= noout cgroup-manager= conmon= runtime= runtime-flag= network-cmd-path= network-config-dir= syslog transient-store imagestore= namespace= identity= ssh= remote r url= connection= c= v h/help V/version
 end
 
 function __fish_rpod_needs_command
@@ -59,6 +59,7 @@ complete -c rpod -n "__fish_rpod_needs_command" -l syslog -d 'Accepted for podma
 complete -c rpod -n "__fish_rpod_needs_command" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
 complete -c rpod -n "__fish_rpod_needs_command" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_needs_command" -s r -d '`-r`: --remote. Subcommands use -r and -c themselves (as in podman), so the short forms are taken before the subcommand only'
+complete -c rpod -n "__fish_rpod_needs_command" -s v -d '`-v`: podman\'s short --version (before any subcommand; run\'s -v is --volume)'
 complete -c rpod -n "__fish_rpod_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rpod -n "__fish_rpod_needs_command" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "pull" -d 'Pull images from a registry'

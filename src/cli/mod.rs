@@ -39,6 +39,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
+    /// `-v`: podman's short --version (before any subcommand; run's -v is --volume).
+    #[arg(short = 'v', action = clap::ArgAction::Version, hide = true)]
+    version_v: (),
     #[command(subcommand)]
     pub command: Command,
 }
@@ -173,9 +176,23 @@ const LOG_LEVELS: &[&str] = &[
 /// The one message rpod gives for every remote flag and variable.
 const NO_REMOTE: &str = "rpod has no service: remote connections are not supported";
 
+/// Whether a command's stdout is the container's output, which podman's
+/// `--noout` leaves alone ("will not block stderr or stdout from
+/// containers"): an attached run, exec, start or attach. `logs` is rpod's
+/// own output, and suppressed, as in podman.
+fn shows_container_output(cmd: &Command) -> bool {
+    match cmd {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => !a.detach,
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => !a.detach,
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => a.attach,
+        Command::Attach(_) | Command::Container(ContainerCommand::Attach(_)) => true,
+        _ => false,
+    }
+}
+
 /// Honour, note or refuse the global flags that are not plain settings,
 /// before any command runs. Errors are one line; the caller exits 125.
-fn apply_globals(g: &mut GlobalOpts) -> anyhow::Result<()> {
+fn apply_globals(g: &mut GlobalOpts, cmd: &Command) -> anyhow::Result<()> {
     if g.remote
         || g.remote_short
         || g.url.is_some()
@@ -249,7 +266,7 @@ fn apply_globals(g: &mut GlobalOpts) -> anyhow::Result<()> {
             debug!("ignoring {flag}: it has no meaning to rpod");
         }
     }
-    if g.noout {
+    if g.noout && !shows_container_output(cmd) {
         let null = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")
@@ -509,7 +526,7 @@ pub fn run() -> Result<(), exit::Failure> {
     let mut cli = Cli::parse();
     check_log_level(&cli.global.log_level);
     logger::set_level(&cli.global.log_level);
-    apply_globals(&mut cli.global)?;
+    apply_globals(&mut cli.global, &cli.command)?;
     let convention = convention(&cli.command);
     dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
 }

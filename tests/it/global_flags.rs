@@ -188,6 +188,25 @@ fn noout_prints_nothing_on_stdout_but_still_acts() {
 }
 
 #[test]
+fn noout_leaves_the_containers_own_output_alone() {
+    let env = env_with_alpine("gfnooutc");
+    // As podman: an attached container still writes to stdout...
+    let o = env.rpod(&[
+        "--noout", "run", "--name", "c", "alpine", "echo", "from-ctr",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "from-ctr\n");
+    // ...but what rpod prints (an id, logs, a listing) does not.
+    let o = env.rpod(&["--noout", "logs", "c"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "");
+    let o = env.rpod(&["--noout", "run", "-d", "alpine", "true"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "");
+    assert_eq!(env.rpod_ok(&["ps", "-aq"]).lines().count(), 2);
+}
+
+#[test]
 fn volumepath_is_where_named_volumes_live() {
     let env = env_with_alpine("gfvolpath");
     let vp = env.dir.join("vols");
@@ -336,4 +355,23 @@ fn containers_conf_and_its_override_select_the_files() {
     env.set_env("CONTAINERS_CONF_OVERRIDE", &p);
     env.rpod_ok(&["create", "--name", "over", "alpine", "true"]);
     assert_eq!(field(&env, "over", "{{.HostConfig.NetworkMode}}"), "pasta");
+}
+
+#[test]
+fn help_and_version_as_podman_spells_them() {
+    let env = new_env("gfhelp");
+    for args in [&["-v"][..], &["--version"], &["-V"]] {
+        assert!(env.rpod_ok(args).starts_with("rpod "), "{args:?}");
+    }
+    let help = env.rpod_ok(&["--help"]);
+    for flag in [
+        "--events-backend",
+        "--storage-opt",
+        "--volumepath",
+        "--noout",
+        "--url",
+    ] {
+        assert!(help.contains(flag), "{flag} in --help");
+    }
+    assert!(env.rpod_ok(&["ps", "--help"]).contains("--noout"));
 }
