@@ -41,7 +41,7 @@ pub struct Cli {
     pub global: GlobalOpts,
     /// `-v`: podman's short --version (before any subcommand; run's -v is --volume).
     #[arg(short = 'v', action = clap::ArgAction::Version, hide = true)]
-    version_v: (),
+    pub version_v: (),
     #[command(subcommand)]
     pub command: Command,
 }
