@@ -42,17 +42,21 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
+    /// `-v`: podman's short --version (before any subcommand; run's -v is --volume).
+    #[arg(short = 'v', action = clap::ArgAction::Version, hide = true)]
+    pub version_v: (),
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Flags accepted before or after any subcommand.
+/// Flags accepted before or after any subcommand: all of podman 4.3's, so
+/// scripts written for podman run unchanged. What each does in rpod is in
+/// rpod(1); `apply_globals` honours, notes or refuses them in one place.
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
-    /// Log messages at or above this level: debug, info, warn, error
-    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn",
-          value_parser = ["trace", "debug", "info", "warn", "error", "fatal", "panic"])]
+    /// Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
     pub log_level: String,
     /// Storage root directory (default: $XDG_DATA_HOME/rpod)
     #[arg(long, global = true, value_name = "DIR")]
@@ -60,10 +64,13 @@ pub struct GlobalOpts {
     /// Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)
     #[arg(long, global = true, value_name = "DIR")]
     pub runroot: Option<PathBuf>,
-    /// Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)
+    /// Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf's, else overlay where the kernel allows it)
     #[arg(long, global = true, value_name = "DRIVER",
           value_parser = ["overlay", "fuse-overlayfs", "vfs"])]
     pub storage_driver: Option<String>,
+    /// Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)
+    #[arg(long, global = true, value_name = "OPTION")]
+    pub storage_opt: Vec<String>,
     /// Path of the registries.conf to use instead of the user's and system's
     #[arg(
         long,
@@ -72,6 +79,75 @@ pub struct GlobalOpts {
         env = "CONTAINERS_REGISTRIES_CONF"
     )]
     pub registries_conf: Option<PathBuf>,
+    /// Where named volumes live (default: ROOT/volumes)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub volumepath: Option<PathBuf>,
+    /// Directory for run-time state such as the events log
+    #[arg(long, global = true, value_name = "DIR")]
+    pub tmpdir: Option<PathBuf>,
+    /// Events backend: file, none or journald (journald needs a journal)
+    #[arg(long, global = true, value_name = "BACKEND",
+          value_parser = ["file", "none", "journald"])]
+    pub events_backend: Option<String>,
+    /// OCI hooks directory (may be repeated); rpod runs no hooks from it
+    #[arg(long, global = true, value_name = "DIR")]
+    pub hooks_dir: Vec<PathBuf>,
+    /// Do not write to stdout (stderr is unchanged)
+    #[arg(long, global = true)]
+    pub noout: bool,
+    /// Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated
+    #[arg(long, global = true, value_name = "MANAGER",
+          value_parser = ["cgroupfs", "systemd"])]
+    pub cgroup_manager: Option<String>,
+    /// Accepted for podman compatibility; rpod has its own monitor
+    #[arg(long, global = true, value_name = "PATH")]
+    pub conmon: Option<PathBuf>,
+    /// Accepted for podman compatibility; rpod's OCI runtime is built in
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runtime: Option<String>,
+    /// Accepted for podman compatibility; rpod's OCI runtime is built in (may be repeated)
+    #[arg(long, global = true, value_name = "FLAG")]
+    pub runtime_flag: Vec<String>,
+    /// Accepted for podman compatibility; use containers.conf network_cmd_path
+    #[arg(long, global = true, value_name = "PATH")]
+    pub network_cmd_path: Option<PathBuf>,
+    /// Accepted for podman compatibility; rpod has no network config files
+    #[arg(long, global = true, value_name = "DIR")]
+    pub network_config_dir: Option<PathBuf>,
+    /// Accepted for podman compatibility; rpod logs to stderr only
+    #[arg(long, global = true)]
+    pub syslog: bool,
+    /// Accepted for podman compatibility; rpod's state is always kept
+    #[arg(long, global = true)]
+    pub transient_store: bool,
+    /// Accepted for podman compatibility; rpod keeps images under --root
+    #[arg(long, global = true, value_name = "DIR")]
+    pub imagestore: Option<PathBuf>,
+    /// Accepted for podman compatibility; rpod has no libpod namespaces
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Accepted for podman compatibility; SSH identity of a remote connection
+    #[arg(long, global = true, value_name = "PATH")]
+    pub identity: Option<PathBuf>,
+    /// Accepted for podman compatibility; SSH mode of a remote connection
+    #[arg(long, global = true, value_name = "MODE")]
+    pub ssh: Option<String>,
+    /// Refused: rpod has no service to connect to
+    #[arg(long, global = true)]
+    pub remote: bool,
+    /// `-r`: --remote. Subcommands use -r and -c themselves (as in
+    /// podman), so the short forms are taken before the subcommand only.
+    #[arg(short = 'r', hide = true)]
+    pub remote_short: bool,
+    /// Refused: rpod has no service to connect to
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Refused: rpod has no service to connect to
+    #[arg(long, global = true, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// `-c`: --connection, before the subcommand only.
+    #[arg(short = 'c', value_name = "NAME", hide = true)]
+    pub connection_short: Option<String>,
 }
 
 impl From<&GlobalOpts> for crate::options::Options {
@@ -82,7 +158,136 @@ impl From<&GlobalOpts> for crate::options::Options {
             runroot: g.runroot.clone(),
             storage_driver: g.storage_driver.clone(),
             registries_conf: g.registries_conf.clone(),
+            // Checked by clap's value_parser.
+            events_backend: g
+                .events_backend
+                .as_deref()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or_default(),
+            tmpdir: g.tmpdir.clone(),
+            volume_path: g.volumepath.clone(),
+            hooks_dirs: g.hooks_dir.clone(),
         }
+    }
+}
+
+/// podman's log levels (`warning` is warn).
+const LOG_LEVELS: &[&str] = &[
+    "trace", "debug", "info", "warn", "warning", "error", "fatal", "panic",
+];
+
+/// The one message rpod gives for every remote flag and variable.
+const NO_REMOTE: &str = "rpod has no service: remote connections are not supported";
+
+/// Whether a command's stdout is the container's output, which podman's
+/// `--noout` leaves alone ("will not block stderr or stdout from
+/// containers"): an attached run, exec, start or attach. `logs` is rpod's
+/// own output, and suppressed, as in podman.
+fn shows_container_output(cmd: &Command) -> bool {
+    match cmd {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => !a.detach,
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => !a.detach,
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => a.attach,
+        Command::Attach(_) | Command::Container(ContainerCommand::Attach(_)) => true,
+        _ => false,
+    }
+}
+
+/// Honour, note or refuse the global flags that are not plain settings,
+/// before any command runs. Errors are one line; the caller exits 125.
+fn apply_globals(g: &mut GlobalOpts, cmd: &Command) -> anyhow::Result<()> {
+    if g.remote
+        || g.remote_short
+        || g.url.is_some()
+        || g.connection.is_some()
+        || g.connection_short.is_some()
+    {
+        anyhow::bail!("{NO_REMOTE} (--remote, --url, --connection)");
+    }
+    for var in ["CONTAINER_HOST", "CONTAINER_CONNECTION"] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            anyhow::bail!("{NO_REMOTE} (${var} is set)");
+        }
+    }
+    // storage.conf, then --storage-opt over it; the flag's driver wins.
+    let conf = crate::storage::conf::load()?;
+    let mut mount_program = conf.mount_program.clone();
+    for o in &g.storage_opt {
+        if let Some(p) = crate::storage::conf::parse_storage_opt(o)? {
+            mount_program = Some(p);
+        }
+    }
+    if g.storage_driver.is_none() {
+        g.storage_driver = match (&mount_program, conf.driver) {
+            (Some(p), Some(d)) if d == "overlay" || d == "fuse-overlayfs" => {
+                debug!("mount_program {}: using fuse-overlayfs", p.display());
+                Some("fuse-overlayfs".into())
+            }
+            (Some(p), None) => {
+                debug!("mount_program {}: using fuse-overlayfs", p.display());
+                Some("fuse-overlayfs".into())
+            }
+            (_, d) => d,
+        };
+    }
+    for d in &g.hooks_dir {
+        let hooks = std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+            .unwrap_or(false);
+        if hooks {
+            warn!(
+                "--hooks-dir {}: rpod does not run OCI hooks from hooks directories",
+                d.display()
+            );
+        }
+    }
+    let noted: [(&str, bool); 12] = [
+        ("--cgroup-manager", g.cgroup_manager.is_some()),
+        ("--conmon (rpod has its own monitor)", g.conmon.is_some()),
+        (
+            "--runtime (rpod's OCI runtime is built in)",
+            g.runtime.is_some(),
+        ),
+        (
+            "--runtime-flag (rpod's OCI runtime is built in)",
+            !g.runtime_flag.is_empty(),
+        ),
+        ("--network-cmd-path", g.network_cmd_path.is_some()),
+        ("--network-config-dir", g.network_config_dir.is_some()),
+        ("--syslog", g.syslog),
+        ("--transient-store", g.transient_store),
+        ("--imagestore", g.imagestore.is_some()),
+        ("--namespace", g.namespace.is_some()),
+        ("--identity", g.identity.is_some()),
+        ("--ssh", g.ssh.is_some()),
+    ];
+    for (flag, set) in noted {
+        if set {
+            debug!("ignoring {flag}: it has no meaning to rpod");
+        }
+    }
+    if g.noout && !shows_container_output(cmd) {
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| anyhow::anyhow!("--noout: opening /dev/null: {e}"))?;
+        nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1)
+            .map_err(|e| anyhow::anyhow!("--noout: redirecting stdout: {e}"))?;
+    }
+    Ok(())
+}
+
+/// podman's text and exit code for a `--log-level` it does not know.
+fn check_log_level(level: &str) {
+    if !LOG_LEVELS.contains(&level) {
+        eprintln!(
+            "Log Level \"{level}\" is not supported, choose from: {}",
+            LOG_LEVELS.join(", ")
+        );
+        std::process::exit(1);
     }
 }
 
@@ -330,12 +535,15 @@ pub fn run() -> Result<(), exit::Failure> {
     // tree of one subcommand, not rpod's eighty.
     if subcommand_word(std::env::args().skip(1)).as_deref() == Some("__monitor") {
         let m = MonitorCli::parse();
+        check_log_level(&m.global.log_level);
         logger::set_level(&m.global.log_level);
         let MonitorOnly::Monitor(a) = m.command;
         return Ok(system_cmds::monitor_cmd(&m.global, a)?);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    check_log_level(&cli.global.log_level);
     logger::set_level(&cli.global.log_level);
+    apply_globals(&mut cli.global, &cli.command)?;
     let convention = convention(&cli.command);
     dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
 }
@@ -361,7 +569,25 @@ fn subcommand_word(mut args: impl Iterator<Item = String>) -> Option<String> {
         "--root",
         "--runroot",
         "--storage-driver",
+        "--storage-opt",
         "--registries-conf",
+        "--volumepath",
+        "--tmpdir",
+        "--events-backend",
+        "--hooks-dir",
+        "--cgroup-manager",
+        "--conmon",
+        "--runtime",
+        "--runtime-flag",
+        "--network-cmd-path",
+        "--network-config-dir",
+        "--imagestore",
+        "--namespace",
+        "--identity",
+        "--ssh",
+        "--url",
+        "--connection",
+        "-c",
     ];
     while let Some(a) = args.next() {
         if WITH_VALUE.contains(&a.as_str()) {
@@ -529,6 +755,55 @@ mod tests {
             Some("run")
         );
         assert_eq!(w(&["--root", "__monitor", "ps"]).as_deref(), Some("ps"));
+        // Every global flag that takes a value skips it.
+        assert_eq!(
+            w(&[
+                "--events-backend",
+                "none",
+                "--tmpdir",
+                "/t",
+                "--volumepath",
+                "/v",
+                "--storage-opt",
+                "x",
+                "--hooks-dir",
+                "/h",
+                "--runtime",
+                "crun",
+                "--runtime-flag",
+                "debug",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--conmon",
+                "/c",
+                "--network-cmd-path",
+                "/n",
+                "--network-config-dir",
+                "/d",
+                "--imagestore",
+                "/i",
+                "--namespace",
+                "ns",
+                "--identity",
+                "/k",
+                "--ssh",
+                "native",
+                "--url",
+                "u",
+                "--connection",
+                "c",
+                "-c",
+                "c",
+                "--noout",
+                "--syslog",
+                "--transient-store",
+                "__monitor",
+                "id",
+            ])
+            .as_deref(),
+            Some("__monitor")
+        );
+        assert_eq!(w(&["--tmpdir", "__monitor", "ps"]).as_deref(), Some("ps"));
         assert_eq!(w(&[]), None);
     }
 

@@ -455,6 +455,7 @@ pub fn create(
         userns: o.userns_mode.clone(),
         sdnotify: o.sdnotify.as_str().to_string(),
         storage_driver: options.storage_driver.clone(),
+        volume_path: store.volume_path().map(std::path::Path::to_path_buf),
         ports,
         create_command: o.create_command.clone(),
     };

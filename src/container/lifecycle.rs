@@ -82,6 +82,11 @@ fn monitor_command(
     if let Some(d) = &g.storage_driver {
         cmd.arg("--storage-driver").arg(d);
     }
+    // For the events the monitor writes.
+    cmd.arg("--events-backend").arg(g.events_backend.as_str());
+    if let Some(t) = &g.tmpdir {
+        cmd.arg("--tmpdir").arg(t);
+    }
     cmd.arg("__monitor").arg(&rec.id);
     if attach {
         cmd.arg("--attach");

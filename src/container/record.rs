@@ -133,6 +133,10 @@ pub struct ContainerRecord {
     pub sdnotify: String,
     #[serde(default)]
     pub storage_driver: Option<String>,
+    /// The `--volumepath` the container was made with, so that its monitor
+    /// and `rm -v` find its volumes without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_path: Option<PathBuf>,
     #[serde(default)]
     pub ports: Vec<String>,
     /// The rpod command line that created it (argv), for `generate systemd --new`.

@@ -1,7 +1,8 @@
 //! The `[network]` and `[engine]` settings of containers.conf that rootless
 //! networking reads, in podman's order: the vendor file, the admin file and
 //! its drop-ins, then the user's file; later files override earlier keys.
-//! `$CONTAINERS_CONF` replaces the whole list, as in podman.
+//! `$CONTAINERS_CONF` replaces the whole list, and `$CONTAINERS_CONF_OVERRIDE`
+//! is read after all of them, as in podman.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,15 @@ pub struct NetConfig {
 
 /// The files podman reads, lowest priority first.
 pub fn files() -> Vec<PathBuf> {
-    if let Some(p) = std::env::var_os("CONTAINERS_CONF") {
+    let mut v = base_files();
+    if let Some(p) = std::env::var_os("CONTAINERS_CONF_OVERRIDE").filter(|p| !p.is_empty()) {
+        v.push(PathBuf::from(p));
+    }
+    v
+}
+
+fn base_files() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("CONTAINERS_CONF").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(p)];
     }
     let mut v = vec![

@@ -20,6 +20,7 @@
 
 mod atomic;
 mod blobs;
+pub mod conf;
 pub mod diff;
 mod images;
 mod layers;
@@ -47,6 +48,8 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     root: PathBuf,
     runroot: PathBuf,
+    /// `--volumepath` (None: `<root>/volumes`).
+    volume_path: Option<PathBuf>,
 }
 
 pub use oci_spec::image::Digest;
@@ -210,12 +213,22 @@ impl Store {
             }
             None => default_runroot()?,
         };
-        Store::open_at(root, runroot)
+        let mut s = Store::open_at(root, runroot)?;
+        if let Some(v) = &g.volume_path {
+            s.volume_path = Some(
+                std::path::absolute(v).with_context(|| format!("--volumepath {}", v.display()))?,
+            );
+        }
+        Ok(s)
     }
 
     /// Open a store at explicit paths.
     pub fn open_at(root: PathBuf, runroot: PathBuf) -> Result<Store> {
-        let s = Store { root, runroot };
+        let s = Store {
+            root,
+            runroot,
+            volume_path: None,
+        };
         // The tmp dir is made last, so its presence means the layout exists
         // and the common case costs one stat.
         if !s.tmp_dir().is_dir() {
@@ -243,6 +256,18 @@ impl Store {
 
     pub fn runroot(&self) -> &Path {
         &self.runroot
+    }
+
+    /// Where named volumes live: `--volumepath`, else `<root>/volumes`.
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.volume_path
+            .clone()
+            .unwrap_or_else(|| self.root.join("volumes"))
+    }
+
+    /// `--volumepath` when it was given (a container records it).
+    pub fn volume_path(&self) -> Option<&Path> {
+        self.volume_path.as_deref()
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {

@@ -183,7 +183,18 @@ pub struct Volumes {
 impl Volumes {
     pub fn new(store: &Store) -> Volumes {
         Volumes {
-            root: store.root().join("volumes"),
+            root: store.volumes_dir(),
+            store: store.clone(),
+        }
+    }
+
+    /// The volumes a container was made with (its `--volumepath`).
+    pub fn of_record(store: &Store, rec: &ContainerRecord) -> Volumes {
+        Volumes {
+            root: rec
+                .volume_path
+                .clone()
+                .unwrap_or_else(|| store.volumes_dir()),
             store: store.clone(),
         }
     }
@@ -653,7 +664,7 @@ impl Volumes {
 /// container's mounted root; paths in it resolve inside it.
 pub fn prepare_mounts(store: &Store, rec: &ContainerRecord, rootfs: &Path) -> Result<()> {
     use std::os::fd::AsFd;
-    let vols = Volumes::new(store);
+    let vols = Volumes::of_record(store, rec);
     let ctr_dir = store.root().join("containers").join(&rec.id);
     for (n, m) in rec.mounts.iter().enumerate() {
         let ctx = || format!("mount {} of container {}", m.destination, rec.name);
@@ -754,7 +765,7 @@ pub fn retire_anonymous_of(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<P
         return Ok(Vec::new());
     }
     let store = Store::open_at(paths.root.clone(), paths.runroot.clone())?;
-    Volumes::new(&store).retire_anonymous(rec)
+    Volumes::of_record(&store, rec).retire_anonymous(rec)
 }
 
 /// Delete the files of retired volumes.

@@ -16,6 +16,7 @@ mod completions;
 mod containers;
 mod data;
 mod events;
+mod global_flags;
 mod images;
 mod login;
 mod man;
