@@ -25,6 +25,7 @@ mod packaging;
 mod pull;
 mod references;
 mod reliability;
+mod restart;
 mod runtime;
 mod security;
 mod stats;
