@@ -321,7 +321,7 @@ pub struct PsArgs {
     /// Output format: table, json, or a template such as '{{.ID}} {{.Names}}'
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE
+    /// Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Show the latest container only

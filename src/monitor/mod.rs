@@ -645,10 +645,7 @@ impl Monitor {
     /// long (recorded in the state). The caller holds the container's lock.
     fn restart_delay(&mut self, code: i32) -> Option<Duration> {
         if self.state.stopped_by_user
-            || !self
-                .rec
-                .restart()
-                .restarts(code, self.state.restart_count)
+            || !self.rec.restart().restarts(code, self.state.restart_count)
         {
             return None;
         }

@@ -37,10 +37,16 @@ fn on_failure_restarts_n_times_then_stays_exited() {
         "on-failure"
     );
     assert_eq!(
-        field(&env, "of", "{{.HostConfig.RestartPolicy.MaximumRetryCount}}"),
+        field(
+            &env,
+            "of",
+            "{{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
         "3"
     );
-    let done = eventually(60, || restarts(&env, "of") == 3 && status(&env, "of") == "exited");
+    let done = eventually(60, || {
+        restarts(&env, "of") == 3 && status(&env, "of") == "exited"
+    });
     assert!(
         done,
         "restarts {} status {}",
@@ -68,7 +74,14 @@ fn on_failure_restarts_n_times_then_stays_exited() {
 fn on_failure_does_not_restart_a_success() {
     let env = env_with_alpine("rsok");
     env.rpod_ok(&[
-        "run", "-d", "--name", "ok", "--restart", "on-failure", "alpine", "true",
+        "run",
+        "-d",
+        "--name",
+        "ok",
+        "--restart",
+        "on-failure",
+        "alpine",
+        "true",
     ]);
     assert!(eventually(30, || status(&env, "ok") == "exited"));
     std::thread::sleep(std::time::Duration::from_secs(1));
@@ -82,9 +95,21 @@ fn restarts_until_stopped(policy: &str, code: &str) {
     let env = env_with_alpine(&format!("rs{policy}"));
     let script = format!("sleep 0.2; exit {code}");
     env.rpod_ok(&[
-        "run", "-d", "--name", "al", "--restart", policy, "alpine", "sh", "-c", &script,
+        "run",
+        "-d",
+        "--name",
+        "al",
+        "--restart",
+        policy,
+        "alpine",
+        "sh",
+        "-c",
+        &script,
     ]);
-    assert_eq!(field(&env, "al", "{{.HostConfig.RestartPolicy.Name}}"), policy);
+    assert_eq!(
+        field(&env, "al", "{{.HostConfig.RestartPolicy.Name}}"),
+        policy
+    );
     assert!(
         eventually(60, || restarts(&env, "al") >= 3),
         "restarts {}",
@@ -124,19 +149,43 @@ fn unless_stopped_restarts_until_stopped() {
 fn no_policy_never_restarts() {
     let env = env_with_alpine("rsno");
     env.rpod_ok(&[
-        "run", "-d", "--name", "no", "--restart", "no", "alpine", "sh", "-c", "exit 1",
+        "run",
+        "-d",
+        "--name",
+        "no",
+        "--restart",
+        "no",
+        "alpine",
+        "sh",
+        "-c",
+        "exit 1",
     ]);
-    env.rpod_ok(&["run", "-d", "--name", "none", "alpine", "sh", "-c", "exit 1"]);
+    env.rpod_ok(&[
+        "run", "-d", "--name", "none", "alpine", "sh", "-c", "exit 1",
+    ]);
     assert!(eventually(30, || status(&env, "no") == "exited"
         && status(&env, "none") == "exited"));
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert_eq!(restarts(&env, "no"), 0);
     assert_eq!(restarts(&env, "none"), 0);
-    assert_eq!(field(&env, "no", "{{.HostConfig.RestartPolicy.Name}}"), "no");
-    assert_eq!(field(&env, "none", "{{.HostConfig.RestartPolicy.Name}}"), "");
     assert_eq!(
-        env.rpod_ok(&["ps", "-a", "--filter", "restart-policy=none", "--format", "{{.Names}}"])
-            .trim(),
+        field(&env, "no", "{{.HostConfig.RestartPolicy.Name}}"),
+        "no"
+    );
+    assert_eq!(
+        field(&env, "none", "{{.HostConfig.RestartPolicy.Name}}"),
+        ""
+    );
+    assert_eq!(
+        env.rpod_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "restart-policy=none",
+            "--format",
+            "{{.Names}}"
+        ])
+        .trim(),
         "none"
     );
 }
@@ -181,7 +230,14 @@ fn restart_command_stops_and_starts() {
     // start --all --filter restart-policy=always: the boot-time path.
     env.rpod_ok(&["stop", "-t", "0", "r1"]);
     env.rpod_ok(&[
-        "create", "--name", "r3", "--restart", "always", "alpine", "sleep", "4242603",
+        "create",
+        "--name",
+        "r3",
+        "--restart",
+        "always",
+        "alpine",
+        "sleep",
+        "4242603",
     ]);
     let id3 = field(&env, "r3", "{{.Id}}");
     let out = env.rpod_ok(&["start", "--all", "--filter", "restart-policy=always"]);
@@ -197,7 +253,16 @@ fn restart_command_stops_and_starts() {
 fn monitor_killed_during_back_off_leaves_a_true_state() {
     let env = env_with_alpine("rskill");
     env.rpod_ok(&[
-        "run", "-d", "--name", "kb", "--restart", "always", "alpine", "sh", "-c", "exit 7",
+        "run",
+        "-d",
+        "--name",
+        "kb",
+        "--restart",
+        "always",
+        "alpine",
+        "sh",
+        "-c",
+        "exit 7",
     ]);
     let id = field(&env, "kb", "{{.Id}}");
     // The back-off doubles: by the fifth restart it is over a second long.
@@ -207,9 +272,22 @@ fn monitor_killed_during_back_off_leaves_a_true_state() {
         .into_iter()
         .map(|p| p.split(':').next().unwrap().to_string())
         .collect();
-    assert!(!killed.is_empty(), "a monitor waits to restart the container");
+    assert!(
+        !killed.is_empty(),
+        "a monitor waits to restart the container"
+    );
+    // Five generations of monitors later, none carries its elders' fds.
     for pid in &killed {
-        let _ = std::process::Command::new("kill").args(["-9", pid]).status();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        eprintln!("monitor {pid}: {fds} fds");
+        assert!(fds < 16, "monitor {pid} holds {fds} fds");
+    }
+    for pid in &killed {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
     }
     assert!(eventually(10, || procs_with(&id).is_empty()));
     for _ in 0..3 {
