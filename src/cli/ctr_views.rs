@@ -98,6 +98,7 @@ fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
         "Exited": r.st.status == Status::Exited,
         "ExitedAt": if r.st.finished_at > 0 { r.st.finished_at / 1_000_000_000 } else { -62135596800i64 },
         "ExitCode": r.st.exit_code,
+        "Restarts": r.st.restart_count,
         "Id": r.rec.id,
         "Image": r.rec.image_name,
         "ImageID": r.rec.image_id,

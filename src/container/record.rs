@@ -679,6 +679,38 @@ mod tests {
     }
 
     #[test]
+    fn restart_policies() {
+        use RestartPolicy::*;
+        assert_eq!(RestartPolicy::parse("").unwrap(), No);
+        assert_eq!(RestartPolicy::parse("no").unwrap(), No);
+        assert_eq!(RestartPolicy::parse("on-failure").unwrap(), OnFailure(0));
+        assert_eq!(RestartPolicy::parse("on-failure:3").unwrap(), OnFailure(3));
+        assert_eq!(RestartPolicy::parse("always").unwrap(), Always);
+        assert_eq!(
+            RestartPolicy::parse("unless-stopped").unwrap(),
+            UnlessStopped
+        );
+        let e = |s: &str| RestartPolicy::parse(s).unwrap_err().to_string();
+        assert!(e("always:2").contains("only be specified with on-failure"));
+        assert!(e("on-failure:-1").contains("greater than 0"));
+        assert!(e("on-failure:1:2").contains("at most once"));
+        assert!(e("sometimes").contains("is not a valid restart policy"));
+        // on-failure: non-zero exits only, up to N; always: any exit.
+        assert!(OnFailure(3).restarts(1, 2));
+        assert!(!OnFailure(3).restarts(1, 3));
+        assert!(!OnFailure(3).restarts(0, 0));
+        assert!(OnFailure(0).restarts(137, 1000));
+        assert!(Always.restarts(0, 1000) && UnlessStopped.restarts(0, 5));
+        assert!(!No.restarts(1, 0));
+        // Recorded by name: an old record without the fields has none.
+        let mut r = rec("p");
+        assert_eq!(r.restart(), No);
+        r.restart_policy = "on-failure".into();
+        r.restart_retries = 2;
+        assert_eq!(r.restart(), OnFailure(2));
+    }
+
+    #[test]
     fn running_without_monitor_or_init_becomes_exited() {
         let (_d, p) = paths();
         let a = rec("x");

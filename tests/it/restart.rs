@@ -58,6 +58,8 @@ fn on_failure_restarts_n_times_then_stays_exited() {
     assert_eq!(restarts(&env, "of"), 3);
     assert_eq!(status(&env, "of"), "exited");
     assert_eq!(field(&env, "of", "{{.State.ExitCode}}"), "1");
+    let ps = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}} {{.Restarts}}"]);
+    assert_eq!(ps.trim(), "of 3");
     // Four runs, four lines in the log.
     let logs = env.rpod_ok(&["logs", "of"]);
     assert_eq!(logs.matches("run").count(), 4, "{logs}");
