@@ -184,7 +184,8 @@ fn signal_locked_then(
 ) -> Result<(State, bool)> {
     let _l = record::lock_existing(paths, id)?;
     let mut st = record::observe_locked(paths, id);
-    if by_user && !st.stopped_by_user {
+    let this_run = only.map_or(true, |run| run == (st.pid, st.pid_start));
+    if by_user && this_run && !st.stopped_by_user {
         st.stopped_by_user = true;
         record::save_state(paths, id, &st)?;
     }
