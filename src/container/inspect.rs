@@ -67,7 +67,8 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Status": st.status.as_str(),
         "Running": running && !paused,
         "Paused": paused,
-        "Restarting": false,
+        // Exited, and its monitor waits to restart it (see `monitor`).
+        "Restarting": st.status == record::Status::Exited && st.monitor_alive(),
         "OOMKilled": false,
         "Dead": false,
         "Pid": if running { st.pid } else { 0 },

@@ -603,6 +603,12 @@ impl Monitor {
                     let now = record::load_state(&self.paths, &self.rec.id);
                     self.state.stopped_by_user = now.stopped_by_user;
                     restart = self.restart_delay(code);
+                    if restart.is_some() {
+                        // inspect: "Restarting" while this monitor waits.
+                        self.state.monitor_pid = std::process::id() as i32;
+                        self.state.monitor_start =
+                            pidfd::start_time(self.state.monitor_pid).unwrap_or(0);
+                    }
                     if let Err(e) = record::save_state(&self.paths, &self.rec.id, &self.state) {
                         eprintln!("monitor: recording the exit code: {e:#}");
                         restart = None;

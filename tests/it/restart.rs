@@ -269,7 +269,8 @@ fn monitor_killed_during_back_off_leaves_a_true_state() {
     let id = field(&env, "kb", "{{.Id}}");
     // The back-off doubles: by the fifth restart it is over a second long.
     assert!(eventually(60, || restarts(&env, "kb") >= 5));
-    assert!(eventually(30, || status(&env, "kb") == "exited"));
+    assert!(eventually(30, || status(&env, "kb") == "exited"
+        && field(&env, "kb", "{{.State.Restarting}}") == "true"));
     let killed: Vec<String> = procs_with(&id)
         .into_iter()
         .map(|p| p.split(':').next().unwrap().to_string())
@@ -295,6 +296,7 @@ fn monitor_killed_during_back_off_leaves_a_true_state() {
     for _ in 0..3 {
         let st = status(&env, "kb");
         assert_eq!(st, "exited", "ps must not claim a dead container runs");
+        assert_eq!(field(&env, "kb", "{{.State.Restarting}}"), "false");
         assert!(!running(&env).contains("kb"));
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
