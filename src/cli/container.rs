@@ -136,6 +136,9 @@ pub struct ContainerOpts {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// How the monitor notifies systemd: conmon, container, ignore
     #[arg(long, value_name = "MODE", default_value = "container",
           value_parser = ["conmon", "container", "ignore"])]
@@ -199,8 +202,14 @@ pub struct CreateArgs {
 #[derive(Args, Debug, Clone)]
 pub struct StartArgs {
     /// Containers to start
-    #[arg(required = true, value_name = "CONTAINER")]
+    #[arg(required_unless_present_any = ["all", "filter"], value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Start all containers (that pass --filter)
+    #[arg(long)]
+    pub all: bool,
+    /// Start only the containers that pass this filter (as `ps --filter`, e.g. restart-policy=always)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Attach to the container's output
     #[arg(short, long)]
     pub attach: bool,
@@ -230,6 +239,25 @@ pub struct StopArgs {
     /// Do not fail when a container does not exist
     #[arg(short, long)]
     pub ignore: bool,
+    /// Read the container id from this file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RestartArgs {
+    /// Containers to restart
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Restart all containers, whatever their state
+    #[arg(short, long)]
+    pub all: bool,
+    /// Restart all running containers
+    #[arg(long)]
+    pub running: bool,
+    /// Seconds to wait for a container to stop before killing it (default: its stop timeout)
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    pub time: Option<u32>,
     /// Read the container id from this file
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<PathBuf>,
@@ -293,7 +321,7 @@ pub struct PsArgs {
     /// Output format: table, json, or a template such as '{{.ID}} {{.Names}}'
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE
+    /// Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Show the latest container only

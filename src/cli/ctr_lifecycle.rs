@@ -127,6 +127,16 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         "ignore" => SdNotify::Ignore,
         other => bail!("invalid --sdnotify {other:?}: use conmon, container or ignore"),
     };
+    let restart = o
+        .restart
+        .as_deref()
+        .map(ctr::record::RestartPolicy::parse)
+        .transpose()?;
+    if o.rm && restart.is_some_and(|r| r != ctr::record::RestartPolicy::No) {
+        bail!(
+            "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\""
+        );
+    }
     Ok(ContainerSpec {
         image: image.to_string(),
         command: command.to_vec(),
@@ -174,6 +184,7 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         tty: o.tty,
         rm: o.rm,
         sdnotify,
+        restart,
         create_command: std::env::args().collect(),
     })
 }
@@ -221,15 +232,36 @@ pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 }
 
 pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
-    // network: a container:X container starts in X's user namespace.
-    crate::network::setup::enter_userns_for(&g.into(), &a.containers)?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let attach = a.attach || a.interactive;
-    if attach && a.containers.len() > 1 {
+    // --all (and --filter, which implies it): every container that passes
+    // the filters, by id, e.g. `--filter restart-policy=always` after boot.
+    let containers = if a.all || !a.filter.is_empty() {
+        if !a.containers.is_empty() {
+            bail!("--all and --filter cannot be used together with container names");
+        }
+        if attach {
+            bail!("you cannot start and attach multiple containers at once");
+        }
+        let o = ctr::ps::PsOptions {
+            all: true,
+            filters: super::ctr_views::parse_filters(&a.filter)?,
+            ..Default::default()
+        };
+        let mut rows = ctr::ps::ps(&paths, &o)?;
+        // Oldest first: a container that joins another's network comes after it.
+        rows.reverse();
+        rows.into_iter().map(|r| r.rec.id).collect()
+    } else {
+        a.containers.clone()
+    };
+    // network: a container:X container starts in X's user namespace.
+    crate::network::setup::enter_userns_for(&opts, &containers)?;
+    if attach && containers.len() > 1 {
         bail!("you cannot start and attach multiple containers at once");
     }
-    each(&a.containers, false, |name| {
+    each(&containers, false, |name| {
         let s = ctr::start(&opts, &paths, name, attach)?;
         if attach {
             let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
@@ -258,6 +290,28 @@ pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     };
     let o = ctr::StopOptions { timeout: a.time };
     report_all(ctr::stop(&paths, &sel, o)?, |t| &t.name)
+}
+
+pub fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    let all = a.all || a.running;
+    if all && !a.containers.is_empty() {
+        bail!("--all and --running cannot be used together with container names");
+    }
+    let sel = Selection {
+        names: a.containers.clone(),
+        cidfiles: a.cidfile.clone(),
+        all,
+        ignore: false,
+    };
+    // network: a container:X container starts in X's user namespace.
+    crate::network::setup::enter_userns_for(&opts, &a.containers)?;
+    let o = ctr::RestartOptions {
+        timeout: a.time,
+        running: a.running,
+    };
+    report_all(ctr::restart(&opts, &paths, &sel, o)?, |t| &t.name)
 }
 
 pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {

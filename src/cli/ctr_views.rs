@@ -60,6 +60,12 @@ fn parse_filter(s: &str) -> Result<Filter> {
             None => Filter::Label(v.into(), None),
         },
         "exited" => Filter::Exited(v.parse::<i32>().ok()),
+        "restart-policy" => match v {
+            "none" | "no" | "on-failure" | "always" | "unless-stopped" => {
+                Filter::RestartPolicy(v.into())
+            }
+            _ => bail!("{v} is an invalid restart policy"),
+        },
         "status" => Filter::Status(match v {
             "created" => StatusFilter::Created,
             "running" => StatusFilter::Running,
@@ -72,7 +78,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "removing" => StatusFilter::Removing,
             _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
         }),
-        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor and exited"),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited and restart-policy"),
     })
 }
 
@@ -92,6 +98,7 @@ fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
         "Exited": r.st.status == Status::Exited,
         "ExitedAt": if r.st.finished_at > 0 { r.st.finished_at / 1_000_000_000 } else { -62135596800i64 },
         "ExitCode": r.st.exit_code,
+        "Restarts": r.st.restart_count,
         "Id": r.rec.id,
         "Image": r.rec.image_name,
         "ImageID": r.rec.image_id,

@@ -340,7 +340,7 @@ mod tests {
     fn keeps_what_the_unit_does_not_set() {
         let c = parse(
             "rpod --root /r run -dit --rm --name web -e A=1 --cidfile /x --network=host \
-             -p 8080:80 -v /a:/b alpine sh -c true --rm",
+             -p 8080:80 --restart always -v /a:/b alpine sh -c true --rm",
         );
         assert_eq!(c.globals, ["--root", "/r"]);
         assert_eq!(

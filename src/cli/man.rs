@@ -438,6 +438,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("create", include_str!("man/rpod-create.1.txt")),
     Doc::new("start", include_str!("man/rpod-start.1.txt")).with_exit_status(RUN_EXIT),
     Doc::new("stop", include_str!("man/rpod-stop.1.txt")),
+    Doc::new("restart", include_str!("man/rpod-restart.1.txt")),
     Doc::new("kill", include_str!("man/rpod-kill.1.txt")),
     Doc::new("rm", include_str!("man/rpod-rm.1.txt")),
     Doc::new("ps", include_str!("man/rpod-ps.1.txt")),

@@ -339,6 +339,8 @@ pub enum Command {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Restart containers (stop them if they run, then start them)
+    Restart(container::RestartArgs),
     /// Stop running containers
     Stop(container::StopArgs),
     /// Send a signal to running containers
@@ -470,6 +472,8 @@ pub enum ContainerCommand {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Restart containers
+    Restart(container::RestartArgs),
     /// Stop containers
     Stop(container::StopArgs),
     /// Signal containers
@@ -646,6 +650,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             ctr_lifecycle::start_cmd(g, &a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            ctr_lifecycle::restart_cmd(g, &a)
         }
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
             ctr_lifecycle::stop_cmd(g, &a)

@@ -102,6 +102,9 @@ pub struct MonitorArgs {
     /// Initial terminal size ROWSxCOLS for -t
     #[arg(long)]
     pub size: Option<String>,
+    /// A restart by the restart policy, of the run that finished then (epoch ns)
+    #[arg(long, value_name = "NS")]
+    pub restart_of: Option<i64>,
 }
 
 pub fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
@@ -111,6 +114,7 @@ pub fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
             id: a.id,
             attach: a.attach,
             size: a.size,
+            restart_of: a.restart_of,
         },
     )
 }

@@ -134,6 +134,8 @@ pub struct ContainerSpec {
     /// Remove the container when it exits.
     pub rm: bool,
     pub sdnotify: SdNotify,
+    /// `--restart` (None: not given).
+    pub restart: Option<record::RestartPolicy>,
     /// The command line that created the container, for inspect and
     /// `generate systemd --new`.
     pub create_command: Vec<String>,
@@ -458,6 +460,11 @@ pub fn create(
         volume_path: store.volume_path().map(std::path::Path::to_path_buf),
         ports,
         create_command: o.create_command.clone(),
+        restart_policy: o.restart.map(|r| r.name().to_string()).unwrap_or_default(),
+        restart_retries: match o.restart {
+            Some(record::RestartPolicy::OnFailure(n)) => n,
+            _ => 0,
+        },
     };
 
     // The bundle first, then the record: a container is listed only once

@@ -67,7 +67,8 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Status": st.status.as_str(),
         "Running": running && !paused,
         "Paused": paused,
-        "Restarting": false,
+        // Exited, and its monitor waits to restart it (see `monitor`).
+        "Restarting": st.status == record::Status::Exited && st.monitor_alive(),
         "OOMKilled": false,
         "Dead": false,
         "Pid": if running { st.pid } else { 0 },
@@ -118,6 +119,10 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Tmpfs": tmpfs,
         "UsernsMode": rec.userns,
         "Init": rec.init,
+        "RestartPolicy": {
+            "Name": rec.restart_policy,
+            "MaximumRetryCount": rec.restart_retries,
+        },
         // network: published ports as podman shows them.
         "PortBindings": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
     });
@@ -140,7 +145,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "ConmonPidFile": "",
         "PidFile": "",
         "Name": rec.name,
-        "RestartCount": 0,
+        "RestartCount": st.restart_count,
         "Driver": rec.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
         "MountLabel": "",
         "ProcessLabel": "",

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 pub enum Spawned {
     Started(i32),
     AlreadyRunning(i32),
+    /// A restart by the policy that was called off (the user stopped,
+    /// started or removed the container meanwhile).
+    NotRestarted,
 }
 
 /// Spawn `rpod __monitor ID` detached and wait for its verdict: the
@@ -29,6 +32,30 @@ pub fn spawn_monitor(
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
 ) -> Result<Spawned> {
+    spawn_monitor_for(g, paths, rec, attach, size, None)
+}
+
+/// [`spawn_monitor`] for a restart by the container's restart policy,
+/// from the monitor of the run that exited at `finished_at` (epoch ns): the
+/// new monitor starts it only if that is still its last run and the user
+/// has not stopped it since.
+pub fn spawn_restart(
+    g: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    finished_at: i64,
+) -> Result<Spawned> {
+    spawn_monitor_for(g, paths, rec, false, None, Some(finished_at))
+}
+
+fn spawn_monitor_for(
+    g: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+    size: Option<crate::sys::tty::WinSize>,
+    restart_of: Option<i64>,
+) -> Result<Spawned> {
     let run_dir = paths.run_dir(&rec.id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let log = run_dir.join("monitor.log");
@@ -38,6 +65,9 @@ pub fn spawn_monitor(
     // copy of rpod: nothing in the container can reach the binary itself.
     let setup = |cmd: &mut Command| {
         monitor_command(cmd, g, paths, rec, attach, size, &errf);
+        if let Some(t) = restart_of {
+            cmd.arg("--restart-of").arg(t.to_string());
+        }
     };
     let mut child = crate::sys::exe::spawn_self(&paths.runroot.join("self-exe"), setup)
         .context("starting the container monitor")?;
@@ -103,6 +133,7 @@ fn verdict(line: &str, rec: &ContainerRecord, log: &std::path::Path) -> Result<S
     match line.chars().next() {
         Some('S') => Ok(Spawned::Started(num(&line[1..]))),
         Some('R') => Ok(Spawned::AlreadyRunning(num(&line[1..]))),
+        Some('N') => Ok(Spawned::NotRestarted),
         Some('E') => Err(crate::error::from_wire(line)),
         _ => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -134,20 +165,35 @@ pub fn signal_locked(
     sig: i32,
     only: Option<(i32, u64)>,
 ) -> Result<(State, bool)> {
-    signal_locked_then(paths, id, sig, only, false)
+    signal_locked_then(paths, id, sig, only, false, false)
+}
+
+/// [`signal_locked`] for `kill` by the user: first, under the same lock,
+/// the container is marked stopped by the user, so that its monitor does
+/// not restart it (`--restart`) until it is started again, as podman does.
+pub fn signal_locked_by_user(paths: &Paths, id: &str, sig: i32) -> Result<(State, bool)> {
+    signal_locked_then(paths, id, sig, None, false, true)
 }
 
 /// [`signal_locked`]; with `resume`, a paused container is continued once
-/// signalled (`stop`: so that it handles the signal), still under the lock.
+/// signalled (`stop`: so that it handles the signal), still under the lock;
+/// with `by_user`, the container is marked stopped by the user first
+/// (even when it does not run: a restart the monitor has scheduled is off).
 fn signal_locked_then(
     paths: &Paths,
     id: &str,
     sig: i32,
     only: Option<(i32, u64)>,
     resume: bool,
+    by_user: bool,
 ) -> Result<(State, bool)> {
     let _l = record::lock_existing(paths, id)?;
     let mut st = record::observe_locked(paths, id);
+    let this_run = only.map_or(true, |run| run == (st.pid, st.pid_start));
+    if by_user && this_run && !st.stopped_by_user {
+        st.stopped_by_user = true;
+        record::save_state(paths, id, &st)?;
+    }
     if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
         return Ok((st, false));
     }
@@ -219,7 +265,7 @@ fn wait_until_stopped(
 /// Returns the final state (None if it was removed meanwhile, e.g. --rm).
 /// The lock is held only to signal, never while waiting.
 pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option<State>> {
-    let locked = |sig, only| match signal_locked_then(paths, &rec.id, sig, only, true) {
+    let locked = |sig, only| match signal_locked_then(paths, &rec.id, sig, only, true, true) {
         Ok((st, _)) => Ok(Some(st)),
         Err(_) if !record::exists(paths, &rec.id) => Ok(None),
         Err(e) => Err(e),

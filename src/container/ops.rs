@@ -246,6 +246,52 @@ pub fn stop(paths: &Paths, sel: &Selection, o: StopOptions) -> Result<Outcomes> 
     }))
 }
 
+/// `restart`'s options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestartOptions {
+    /// Seconds between the stop signal and SIGKILL (None: the container's own).
+    pub timeout: Option<u32>,
+    /// With `all`: only the running containers.
+    pub running: bool,
+}
+
+/// Restart the selected (with `all`: every, or every running) containers,
+/// all at once: a running one is stopped (which, like `stop`, holds its
+/// restart policy until this start), then each is started. A paused one
+/// is refused, as podman does.
+pub fn restart(
+    opts: &Options,
+    paths: &Paths,
+    sel: &Selection,
+    o: RestartOptions,
+) -> Result<Outcomes> {
+    let names = targets(paths, &sel.names, &sel.cidfiles, sel.all, false, |s| {
+        !o.running || s.is_running()
+    })?;
+    Ok(each_parallel(&names, false, |name| {
+        let id = record::resolve(paths, name)?;
+        let rec = record::load(paths, &id)?;
+        let st = record::observe(paths, &id);
+        if st.is_paused() {
+            return Err(crate::error::Error::ContainerState(format!(
+                "unable to restart a container in a paused or unknown state: container {id} is paused"
+            ))
+            .into());
+        }
+        if st.is_running() {
+            lifecycle::stop(paths, &rec, o.timeout.unwrap_or(rec.stop_timeout))?;
+        }
+        if !record::exists(paths, &id) {
+            return Err(record::no_such(name));
+        }
+        spawn(opts, paths, &rec, false)?;
+        Ok(Target {
+            name: name.to_string(),
+            id,
+        })
+    }))
+}
+
 /// Send `signal` to the selected (with `all`: running) containers; one that
 /// does not run is an error.
 pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
@@ -254,7 +300,7 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
     })?;
     Ok(each(&names, false, |name| {
         let id = record::resolve(paths, name)?;
-        let (st, sent) = lifecycle::signal_locked(paths, &id, signal, None)?;
+        let (st, sent) = lifecycle::signal_locked_by_user(paths, &id, signal)?;
         if !sent {
             return Err(crate::error::Error::ContainerState(format!(
                 "can only kill running containers. {id} is in state {}",

@@ -44,6 +44,8 @@ pub enum Filter {
     /// Exited with this code (None: a value that is no number, which no
     /// container matches).
     Exited(Option<i32>),
+    /// `restart-policy=`: a `--restart` policy name ("none": none given).
+    RestartPolicy(String),
 }
 
 /// What `ps` lists.
@@ -103,6 +105,9 @@ fn matches(row: &ContainerSummary, f: &Filter) -> bool {
                 || row.rec.image_name.strip_suffix(":latest") == Some(v)
         }
         Filter::Exited(code) => row.st.status == Status::Exited && *code == Some(row.st.exit_code),
+        Filter::RestartPolicy(p) => {
+            row.rec.restart_policy == *p || (p == "none" && row.rec.restart_policy.is_empty())
+        }
     }
 }
 

@@ -142,6 +142,91 @@ pub struct ContainerRecord {
     /// The rpod command line that created it (argv), for `generate systemd --new`.
     #[serde(default)]
     pub create_command: Vec<String>,
+    /// `--restart`: "" (none given), no, on-failure, always, unless-stopped.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub restart_policy: String,
+    /// `on-failure:N`'s N (0: no limit).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restart_retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What the monitor does when the container's process exits (`--restart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    /// Restart after a non-zero exit, at most N times (0: no limit).
+    OnFailure(u32),
+    Always,
+    /// Like `always` (as podman: a stop by the user holds either).
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// podman's `--restart` values: no, on-failure[:N], always,
+    /// unless-stopped ("" is no policy).
+    pub fn parse(s: &str) -> Result<RestartPolicy> {
+        let (name, retries) = match s.split_once(':') {
+            None => (s, None),
+            Some((n, r)) => {
+                if r.contains(':') {
+                    bail!("invalid restart policy: may specify retries at most once");
+                }
+                if !n.eq_ignore_ascii_case("on-failure") {
+                    bail!("restart policy retries can only be specified with on-failure restart policy");
+                }
+                let r: i64 = r
+                    .parse()
+                    .with_context(|| format!("parsing restart policy retry count {r:?}"))?;
+                if r < 0 {
+                    bail!("must specify restart policy retry count as a number greater than 0");
+                }
+                (n, Some(r.min(u32::MAX as i64) as u32))
+            }
+        };
+        Ok(match name {
+            "" | "no" => RestartPolicy::No,
+            "on-failure" => RestartPolicy::OnFailure(retries.unwrap_or(0)),
+            "always" => RestartPolicy::Always,
+            "unless-stopped" => RestartPolicy::UnlessStopped,
+            _ => bail!("{name:?} is not a valid restart policy: invalid argument"),
+        })
+    }
+
+    /// The name recorded and shown by inspect.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure(_) => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    /// Whether a run that exited with `code`, after `count` restarts,
+    /// is restarted (a stop or kill by the user is checked elsewhere).
+    pub fn restarts(self, code: i32, count: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || count < max),
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
+impl ContainerRecord {
+    /// The container's restart policy.
+    pub fn restart(&self) -> RestartPolicy {
+        match self.restart_policy.as_str() {
+            "on-failure" => RestartPolicy::OnFailure(self.restart_retries),
+            "always" => RestartPolicy::Always,
+            "unless-stopped" => RestartPolicy::UnlessStopped,
+            _ => RestartPolicy::No,
+        }
+    }
 }
 
 fn default_network() -> NetworkMode {
@@ -203,6 +288,18 @@ pub struct State {
     /// Why the last start failed, or "monitor lost" notes.
     #[serde(default)]
     pub error: String,
+    /// How often the monitor restarted it (`--restart`) since the user
+    /// last started it.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` or `kill` by the user: no restart until the next start
+    /// (podman's StoppedByUser). Set under the lock before signalling.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// The monitor's last restart delay in ms (doubles while the container
+    /// keeps exiting quickly; 0: none yet).
+    #[serde(default)]
+    pub restart_delay_ms: u64,
 }
 
 impl State {
@@ -583,6 +680,38 @@ mod tests {
         assert!(resolve(&p, "web").is_err());
         assert!(list_ids(&p).unwrap().is_empty());
         create(&p, &b).unwrap();
+    }
+
+    #[test]
+    fn restart_policies() {
+        use RestartPolicy::*;
+        assert_eq!(RestartPolicy::parse("").unwrap(), No);
+        assert_eq!(RestartPolicy::parse("no").unwrap(), No);
+        assert_eq!(RestartPolicy::parse("on-failure").unwrap(), OnFailure(0));
+        assert_eq!(RestartPolicy::parse("on-failure:3").unwrap(), OnFailure(3));
+        assert_eq!(RestartPolicy::parse("always").unwrap(), Always);
+        assert_eq!(
+            RestartPolicy::parse("unless-stopped").unwrap(),
+            UnlessStopped
+        );
+        let e = |s: &str| RestartPolicy::parse(s).unwrap_err().to_string();
+        assert!(e("always:2").contains("only be specified with on-failure"));
+        assert!(e("on-failure:-1").contains("greater than 0"));
+        assert!(e("on-failure:1:2").contains("at most once"));
+        assert!(e("sometimes").contains("is not a valid restart policy"));
+        // on-failure: non-zero exits only, up to N; always: any exit.
+        assert!(OnFailure(3).restarts(1, 2));
+        assert!(!OnFailure(3).restarts(1, 3));
+        assert!(!OnFailure(3).restarts(0, 0));
+        assert!(OnFailure(0).restarts(137, 1000));
+        assert!(Always.restarts(0, 1000) && UnlessStopped.restarts(0, 5));
+        assert!(!No.restarts(1, 0));
+        // Recorded by name: an old record without the fields has none.
+        let mut r = rec("p");
+        assert_eq!(r.restart(), No);
+        r.restart_policy = "on-failure".into();
+        r.restart_retries = 2;
+        assert_eq!(r.restart(), OnFailure(2));
     }
 
     #[test]

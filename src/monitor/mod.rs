@@ -42,6 +42,9 @@ pub struct MonitorOptions {
     pub attach: bool,
     /// Initial terminal size ROWSxCOLS for -t
     pub size: Option<String>,
+    /// A restart by the container's restart policy, asked for by the
+    /// monitor of the run that finished at this time (epoch ns).
+    pub restart_of: Option<i64>,
 }
 
 /// How long an `--attach` monitor holds output for its client.
@@ -60,10 +63,14 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
     // The container's lock is held from before we look at the state until
     // "running" (or the failure) is recorded: of racing starts, one makes
     // the container and the others find it running.
-    let lock = match claim(&paths, &a.id) {
+    let lock = match claim(&paths, &a.id, a.restart_of) {
         Ok(Claimed::Lock(l)) => l,
         Ok(Claimed::Running(pid)) => {
             report(&format!("R{pid}"));
+            return Ok(());
+        }
+        Ok(Claimed::CalledOff) => {
+            report("N");
             return Ok(());
         }
         Err(e) => {
@@ -74,15 +81,15 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
     let mut m = match Monitor::setup(g, &paths, &a) {
         Ok(m) => m,
         Err(e) => {
-            setup_failed(&paths, &a.id, &e);
+            setup_failed(&paths, &a.id, &e, a.restart_of.is_some());
             drop(lock);
             report_error(&e);
             return Err(e);
         }
     };
-    if let Err(e) = m.start() {
+    if let Err(e) = m.start(a.restart_of.is_some()) {
         m.abort();
-        setup_failed(&paths, &a.id, &e);
+        setup_failed(&paths, &a.id, &e, a.restart_of.is_some());
         drop(lock);
         report_error(&e);
         return Err(e);
@@ -98,11 +105,13 @@ enum Claimed {
     Lock(crate::storage::Lock),
     /// Another monitor runs the container (its init's pid).
     Running(i32),
+    /// A restart by the policy that no longer applies.
+    CalledOff,
 }
 
 /// Take the container's lock (telling the spawner, `W<path>`, when we have
 /// to wait for it) and decide whether there is anything to start.
-fn claim(paths: &Paths, id: &str) -> Result<Claimed> {
+fn claim(paths: &Paths, id: &str, restart_of: Option<i64>) -> Result<Claimed> {
     let path = paths.ctr_dir(id).join("lock");
     let held = match crate::storage::Lock::try_exclusive(&path) {
         Ok(Some(l)) => Some(l),
@@ -123,6 +132,11 @@ fn claim(paths: &Paths, id: &str) -> Result<Claimed> {
     let st = record::observe_locked(paths, id);
     if st.is_running() {
         return Ok(Claimed::Running(st.pid));
+    }
+    // A restart is off when the user stopped or killed the container, or
+    // started it again (a later run), since the exit that asked for it.
+    if restart_of.is_some_and(|t| st.stopped_by_user || st.finished_at != t) {
+        return Ok(Claimed::CalledOff);
     }
     Ok(Claimed::Lock(l))
 }
@@ -209,9 +223,10 @@ fn report_error(e: &anyhow::Error) {
 }
 
 /// A failed start: the container stays "created" (it can be started again)
-/// unless it was `--rm`, in which case it goes away before the caller hears.
-/// The caller holds the container's lock.
-fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
+/// unless it was `--rm`, in which case it goes away before the caller hears;
+/// a failed restart leaves it "exited" (with the error). The caller holds
+/// the container's lock.
+fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error, restart: bool) {
     eprintln!("monitor: {e:#}");
     let Ok(rec) = record::load(paths, id) else {
         return;
@@ -223,7 +238,11 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error) {
         return;
     }
     let mut st = record::load_state(paths, id);
-    st.status = Status::Created;
+    st.status = if restart {
+        Status::Exited
+    } else {
+        Status::Created
+    };
     st.monitor_pid = 0;
     st.monitor_start = 0;
     st.pid = 0;
@@ -486,8 +505,17 @@ impl Monitor {
         self.finish(code);
     }
 
-    /// Record that the user's program runs.
-    fn start(&mut self) -> Result<()> {
+    /// Record that the user's program runs: a restart by the policy counts
+    /// one more restart; a start by the user begins the count again and
+    /// lifts a stop by the user.
+    fn start(&mut self, restart: bool) -> Result<()> {
+        if restart {
+            self.state.restart_count = self.state.restart_count.saturating_add(1);
+        } else {
+            self.state.restart_count = 0;
+            self.state.restart_delay_ms = 0;
+            self.state.stopped_by_user = false;
+        }
         self.state.status = Status::Running;
         self.state.started_at = time::now_ns();
         self.state.finished_at = 0;
@@ -574,19 +602,127 @@ impl Monitor {
             rt::delete(&self.state_root, &self.rec.id);
             self.release_rootfs();
             crate::events::container(&self.paths.runroot, "cleanup", &self.rec);
+            let mut restart = None;
             {
                 let _l = record::lock(&self.paths, &self.rec.id);
                 if record::exists(&self.paths, &self.rec.id) {
+                    // `stop` and `kill` mark the state under this lock.
+                    let now = record::load_state(&self.paths, &self.rec.id);
+                    self.state.stopped_by_user = now.stopped_by_user;
+                    restart = self.restart_delay(code);
+                    if restart.is_some() {
+                        // inspect: "Restarting" while this monitor waits.
+                        self.state.monitor_pid = std::process::id() as i32;
+                        self.state.monitor_start =
+                            pidfd::start_time(self.state.monitor_pid).unwrap_or(0);
+                    }
                     if let Err(e) = record::save_state(&self.paths, &self.rec.id, &self.state) {
                         eprintln!("monitor: recording the exit code: {e:#}");
+                        restart = None;
                     }
                 }
             }
             let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
             self.send_exit(code);
+            if let Some(delay) = restart {
+                // network: a slirp4netns still dying is reaped before the next run.
+                crate::network::helper::reap_dying();
+                self.restart_after(delay);
+                return;
+            }
         }
         // network: a slirp4netns still dying (its tap takes a while) is reaped now.
         crate::network::helper::reap_dying();
+    }
+}
+
+/// The first delay before a restart, its cap, and how long a run must last
+/// for the delay to start again from the first (Docker's back-off; podman
+/// 4.3 restarts at once, through `container cleanup`).
+const RESTART_DELAY_FIRST_MS: u64 = 100;
+const RESTART_DELAY_MAX_MS: u64 = 60_000;
+const RESTART_RESET_NS: i64 = 10_000_000_000;
+
+/// The delay before the next restart: the first, or twice the last while
+/// runs keep ending within 10 s, up to a minute.
+fn next_restart_delay(last_ms: u64, ran_ns: i64) -> u64 {
+    if last_ms == 0 || ran_ns >= RESTART_RESET_NS {
+        RESTART_DELAY_FIRST_MS
+    } else {
+        last_ms.saturating_mul(2).min(RESTART_DELAY_MAX_MS)
+    }
+}
+
+impl Monitor {
+    /// Whether the run that exited with `code` is restarted, and after how
+    /// long (recorded in the state). The caller holds the container's lock.
+    fn restart_delay(&mut self, code: i32) -> Option<Duration> {
+        if self.state.stopped_by_user
+            || !self.rec.restart().restarts(code, self.state.restart_count)
+        {
+            return None;
+        }
+        let ran = self.state.finished_at - self.state.started_at;
+        self.state.restart_delay_ms = next_restart_delay(self.state.restart_delay_ms, ran);
+        Some(Duration::from_millis(self.state.restart_delay_ms))
+    }
+
+    /// Wait out the back-off, then have a new monitor start the container
+    /// the way `start` does (rootfs, network, runtime), unless the user
+    /// stopped, started or removed it meanwhile. Meanwhile the state says
+    /// "exited": killing this monitor leaves nothing that claims to run.
+    fn restart_after(&mut self, delay: Duration) {
+        std::thread::sleep(delay);
+        let st = record::load_state(&self.paths, &self.rec.id);
+        if !record::exists(&self.paths, &self.rec.id)
+            || st.stopped_by_user
+            || st.finished_at != self.state.finished_at
+        {
+            return;
+        }
+        // Nothing of this monitor (clients, listener, log) goes to the next.
+        set_cloexec_all();
+        self.lp.clients.clear();
+        let g = Options {
+            log_level: match log::max_level() {
+                log::LevelFilter::Trace => "trace",
+                log::LevelFilter::Debug => "debug",
+                log::LevelFilter::Info => "info",
+                log::LevelFilter::Error => "error",
+                _ => "warn",
+            }
+            .to_string(),
+            root: Some(self.paths.root.clone()),
+            runroot: Some(self.paths.runroot.clone()),
+            storage_driver: self.rec.storage_driver.clone(),
+            registries_conf: None,
+        };
+        match crate::container::lifecycle::spawn_restart(
+            &g,
+            &self.paths,
+            &self.rec,
+            self.state.finished_at,
+        ) {
+            Ok(_) => {}
+            Err(e) => eprintln!("monitor: restarting container {}: {e:#}", self.rec.name),
+        }
+    }
+}
+
+/// Mark every fd above stdio close-on-exec.
+fn set_cloexec_all() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
 }
 
@@ -613,6 +749,15 @@ pub fn sd_notify(sock: &std::ffi::OsStr, msg: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restart_delay_doubles_and_resets() {
+        assert_eq!(next_restart_delay(0, 0), 100);
+        assert_eq!(next_restart_delay(100, 1_000), 200);
+        assert_eq!(next_restart_delay(40_000, 1_000), 60_000);
+        assert_eq!(next_restart_delay(60_000, 1_000), 60_000);
+        assert_eq!(next_restart_delay(6_400, 11_000_000_000), 100);
+    }
 
     #[test]
     fn sizes() {

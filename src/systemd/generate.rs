@@ -220,5 +220,8 @@ pub struct CreateCommand {
 
 /// Options of `run`/`create` (by their long names) the unit sets itself, or
 /// that make no sense in a unit: left out of a recorded command line.
-pub const DROPPED_CREATE_OPTIONS: &[&str] =
-    &["cidfile", "rm", "detach", "replace", "sdnotify", "name"];
+/// `--restart` too: the unit's `run --rm` refuses it, and systemd's
+/// Restart= restarts the unit.
+pub const DROPPED_CREATE_OPTIONS: &[&str] = &[
+    "cidfile", "rm", "detach", "replace", "sdnotify", "name", "restart",
+];

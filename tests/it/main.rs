@@ -28,6 +28,7 @@ mod pull;
 mod push;
 mod references;
 mod reliability;
+mod restart;
 mod runtime;
 mod security;
 mod stats;
