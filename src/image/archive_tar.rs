@@ -8,6 +8,11 @@
 //! the same bytes: entries sorted by name, mtimes in whole seconds (what
 //! the unpacker keeps), no user or group names, overlay whiteouts turned
 //! back into `.wh.` files and `.wh..wh..opq`.
+//!
+//! This is rpod's one writer of a layer tar from an unpacked layer dir:
+//! `save` streams it into archives, `push` compresses it when the store has
+//! no blob of the layer ([`write_layer_tar`]), so both give the same bytes
+//! (and the same diff id) for the same layer.
 
 use crate::storage::{sha256_finish, Digest};
 use anyhow::{bail, Context, Result};
@@ -47,6 +52,12 @@ enum Kind {
     HardLink(String),
     Symlink(PathBuf),
     Fifo,
+    /// A character (`true`) or block device that is not a whiteout.
+    Device {
+        char: bool,
+        major: u32,
+        minor: u32,
+    },
     /// A `.wh.` marker (from an overlay whiteout or an opaque dir).
     Whiteout,
 }
@@ -69,6 +80,13 @@ struct Entry {
 pub(crate) struct LayerPlan {
     entries: Vec<Entry>,
     pub size: u64,
+}
+
+/// Write the tar of an unpacked layer (the bytes `save` gives for it).
+pub(crate) fn write_layer_tar(dir: &Path, out: &mut dyn Write) -> Result<()> {
+    plan_layer(dir)
+        .and_then(|p| p.write_to(out))
+        .with_context(|| format!("writing the tar of {}", dir.display()))
 }
 
 /// Walk `dir` (an unpacked layer in the store) without following symlinks.
@@ -114,6 +132,11 @@ fn walk(
     names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     for n in names {
         let p = dir.join(&n);
+        if std::str::from_utf8(n.as_bytes()).is_err() {
+            // Tar names are written as text here; a lossy one would be
+            // another file.
+            bail!("{}: a name that is not UTF-8", p.display());
+        }
         let m = fs::symlink_metadata(&p).with_context(|| format!("reading {}", p.display()))?;
         let ft = m.file_type();
         let rel = rel_name(root, &p);
@@ -186,8 +209,19 @@ fn walk(
             out.push(e);
             continue;
         }
-        // Devices and sockets: the unpacker never creates them.
-        debug!("not archiving {} (a device or socket)", p.display());
+        if ft.is_char_device() || ft.is_block_device() {
+            // Not made by the unpacker rootless, but a layer dir may hold
+            // one (a store filled as root).
+            let rdev = m.rdev();
+            e.kind = Kind::Device {
+                char: ft.is_char_device(),
+                major: nix::sys::stat::major(rdev) as u32,
+                minor: nix::sys::stat::minor(rdev) as u32,
+            };
+            out.push(e);
+            continue;
+        }
+        debug!("not archiving {} (a socket)", p.display());
     }
     Ok(())
 }
@@ -267,6 +301,8 @@ fn header_bytes(e: &Entry) -> Result<Vec<u8>> {
         Kind::HardLink(t) => (T::Link, Some(t.as_bytes())),
         Kind::Symlink(t) => (T::Symlink, Some(t.as_os_str().as_bytes())),
         Kind::Fifo => (T::Fifo, None),
+        Kind::Device { char: true, .. } => (T::Char, None),
+        Kind::Device { char: false, .. } => (T::Block, None),
     };
     let size = data_len(e);
     let mut pax = Vec::new();
@@ -308,6 +344,10 @@ fn header_bytes(e: &Entry) -> Result<Vec<u8>> {
         let u = h.as_ustar_mut().expect("ustar header");
         let n = l.len().min(100);
         u.linkname[..n].copy_from_slice(&l[..n]);
+    }
+    if let Kind::Device { major, minor, .. } = e.kind {
+        h.set_device_major(major)?;
+        h.set_device_minor(minor)?;
     }
     h.set_cksum();
     out.extend_from_slice(h.as_bytes());
@@ -528,6 +568,34 @@ mod tests {
         let long = "x".repeat(95);
         let r = pax_record("path", long.as_bytes());
         assert_eq!(r.len().to_string(), String::from_utf8_lossy(&r[..3]));
+    }
+
+    #[test]
+    fn devices_keep_their_numbers() {
+        let e = Entry {
+            name: "dev/null".into(),
+            src: PathBuf::new(),
+            kind: Kind::Device {
+                char: true,
+                major: 1,
+                minor: 3,
+            },
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: Vec::new(),
+        };
+        let mut out = header_bytes(&e).unwrap();
+        out.resize(out.len() + 2 * BLOCK as usize, 0);
+        let mut ar = tar::Archive::new(&out[..]);
+        let got = ar.entries().unwrap().next().unwrap().unwrap();
+        let h = got.header();
+        assert_eq!(h.entry_type(), tar::EntryType::Char);
+        assert_eq!(
+            (h.device_major().unwrap(), h.device_minor().unwrap()),
+            (Some(1), Some(3))
+        );
     }
 
     #[test]

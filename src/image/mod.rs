@@ -9,7 +9,6 @@ mod archive_tar;
 pub mod auth;
 mod client;
 pub mod commit;
-mod layer_tar;
 mod local;
 mod login;
 pub mod manifest;

@@ -10,8 +10,9 @@
 //! keeps no compressed copy, so a layer blob is pushed from the store when
 //! one is there (stored blobs are checked against their digest while they
 //! stream) and is otherwise made again from the unpacked layer: its tar is
-//! written from the layer dir (`layer_tar.rs`: whiteouts and opaque dirs
-//! back in the tar form, `user.*` xattrs as PAX records) and compressed. That tar is not
+//! written from the layer dir by the writer `save` uses (`archive_tar.rs`:
+//! whiteouts and opaque dirs back in the tar form, `user.*` xattrs as PAX
+//! records, the same bytes as `save` gives) and compressed. That tar is not
 //! byte-identical to the original one, so its diff id differs and the
 //! config pushed carries the new diff ids.
 //! What was made is remembered in `ROOT/cache/blob-info-v1.json` (digest,
@@ -26,8 +27,8 @@
 //! [`archive::write`].
 
 use super::archive::{self, Dest, Layout, SaveImage, WriteOptions};
+use super::archive_tar::write_layer_tar;
 use super::client::{with_retries, FetchError, RegistryClient};
-use super::layer_tar::write_layer_tar;
 use super::manifest::{
     media_type, parse_manifest, Kind as MtKind, Parsed, DOCKER_CONFIG, DOCKER_MANIFEST,
     MEDIA_TYPES, OCI_CONFIG, OCI_MANIFEST,
