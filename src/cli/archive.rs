@@ -225,8 +225,16 @@ pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
             Dest::Stream(std::fs::File::from(fd))
         }
     };
+    let shown = a
+        .output
+        .as_ref()
+        .map_or("/dev/stdout".into(), |p| p.display().to_string());
     let r = archive::write(&store, &images, layout, opts, dest, &progress);
-    r.with_context(|| format!("saving {what}"))
+    r.with_context(|| format!("saving {what}"))?;
+    for i in &images {
+        crate::events::image(store.runroot(), "save", &i.record.id, &shown);
+    }
+    Ok(())
 }
 
 /// `rpod load`.

@@ -118,6 +118,8 @@ pub fn system_cmd(g: &GlobalOpts, cmd: SystemCommand) -> Result<()> {
         }
         SystemCommand::Renumber => {
             eprintln!("rpod's locks are files, not numbered slots: nothing to renumber");
+            let ev = crate::events::Event::new("system", "renumber");
+            crate::events::emit(Store::open(&g.into())?.runroot(), &ev);
             Ok(())
         }
         SystemCommand::Service(_) => {

@@ -623,6 +623,9 @@ fn add_source<W: Write>(
 /// [`enter_namespaces`] first.
 pub fn export(store: &Store, paths: &Paths, name: &str, out: impl Write) -> Result<()> {
     let c = open_container(store, paths, name, false)?;
+    if let Ok(rec) = crate::container::record::load(paths, &c.id) {
+        crate::events::container(&paths.runroot, "mount", &rec); // podman's export mounts
+    }
     let dir = reopen_dir(c.root.as_fd())?;
     let mut t = TreeTar::new(
         std::io::BufWriter::with_capacity(1 << 20, out),

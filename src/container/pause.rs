@@ -59,6 +59,7 @@ pub fn pause(paths: &Paths, name: &str) -> Result<String> {
         let _ = thaw(paths, &id, &st);
         return Err(e);
     }
+    emit(paths, &id, "pause");
     Ok(id)
 }
 
@@ -75,7 +76,15 @@ pub fn unpause(paths: &Paths, name: &str) -> Result<String> {
     thaw(paths, &id, &st)?;
     st.status = Status::Running;
     record::save_state(paths, &id, &st)?;
+    emit(paths, &id, "unpause");
     Ok(id)
+}
+
+/// The container event of a pause or unpause that happened.
+fn emit(paths: &Paths, id: &str, status: &str) {
+    if let Ok(rec) = record::load(paths, id) {
+        crate::events::container(&paths.runroot, status, &rec);
+    }
 }
 
 /// For a caller that holds the container's lock and has just signalled it

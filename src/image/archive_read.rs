@@ -396,7 +396,9 @@ pub fn load(
             "not an image archive: no index.json (OCI) or manifest.json (docker)"
         ))
     };
-    r.with_context(|| format!("loading {shown}"))
+    let loaded = r.with_context(|| format!("loading {shown}"))?;
+    crate::events::image(store.runroot(), "loadfromarchive", "", shown);
+    Ok(loaded)
 }
 
 fn entry_err(name: &str) -> impl Fn(anyhow::Error) -> anyhow::Error + '_ {
@@ -958,6 +960,9 @@ pub fn import(
         name.into_iter().collect(),
         progress,
     )?;
+    if let Some(r) = &opts.reference {
+        crate::events::image(store.runroot(), "tag", &l.id, r);
+    }
     store
         .image_by_id(&l.id)?
         .ok_or_else(|| anyhow!("image {} vanished", l.id))

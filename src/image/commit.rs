@@ -119,7 +119,11 @@ impl<W: Write> Write for HashWriter<W> {
 /// `container::cp::enter_namespaces` with it first (a squash mounts the rootfs).
 pub fn commit(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> Result<String> {
     let what = format!("committing container {name}");
-    commit_inner(store, paths, name, o).context(what)
+    let image = commit_inner(store, paths, name, o).context(what)?;
+    if let Ok(rec) = record::resolve(paths, name).and_then(|id| record::load(paths, &id)) {
+        crate::events::container(&paths.runroot, "commit", &rec);
+    }
+    Ok(image)
 }
 
 fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> Result<String> {

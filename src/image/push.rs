@@ -212,18 +212,21 @@ pub fn push(
     progress: &dyn PushProgress,
 ) -> Result<PushReport> {
     let rec = find(store, image)?;
+    let (id, dest_name) = (rec.id.clone(), dest.unwrap_or(image));
     let dest = match dest {
         Some(d) => Destination::parse(d)?,
         None => Destination::parse(image).with_context(|| {
             format!("{image}: give a destination (the image name is not a reference)")
         })?,
     };
-    match dest {
+    let report = match dest {
         Destination::Registry(r) => push_to_registry(opts, store, &rec, &r, po, progress)
             .with_context(|| format!("pushing {image} to {r}")),
         Destination::Transport { name, arg } => push_to_layout(store, rec, &name, &arg, po)
             .with_context(|| format!("pushing {image} to {name}:{arg}")),
-    }
+    }?;
+    crate::events::image(store.runroot(), "push", &id, dest_name);
+    Ok(report)
 }
 
 /// The layout a transport writes, the path and the names (`REF`) it has.

@@ -339,6 +339,7 @@ impl Volumes {
             .with_context(|| format!("volume {name}: moving it into {}", dest.display()))?;
         tmp.keep();
         sync_dir(&self.root);
+        crate::events::volume(self.store.runroot(), "create", &name);
         Ok(v)
     }
 
@@ -437,6 +438,7 @@ impl Volumes {
             Err(e) => return Err(e).with_context(|| format!("removing volume {name}")),
         }
         sync_dir(&self.root);
+        crate::events::volume(self.store.runroot(), "remove", name);
         Ok(trash)
     }
 
@@ -450,6 +452,7 @@ impl Volumes {
                 continue;
             }
             self.remove_locked(&v.name)?;
+            crate::events::volume(self.store.runroot(), "prune", &v.name);
             gone.push(v.name);
         }
         Ok(gone)

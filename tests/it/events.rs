@@ -516,3 +516,143 @@ fn a_failing_event_write_never_fails_the_command() {
 fn err_text(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The events written since `before` events were in the log, as JSON.
+fn since(env: &Env, before: usize) -> Vec<serde_json::Value> {
+    json_lines(env, &[]).into_iter().skip(before).collect()
+}
+
+/// `TYPE STATUS NAME ID` of events, for comparing with podman's.
+fn brief(evs: &[serde_json::Value]) -> Vec<String> {
+    evs.iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-").to_string();
+            format!("{} {} {} {}", s("Type"), s("Status"), s("Name"), s("ID"))
+        })
+        .collect()
+}
+
+#[test]
+fn volume_create_rm_prune_are_podmans_events() {
+    let env = new_env("evvol");
+    env.rpod_ok(&["volume", "create", "v1"]);
+    env.rpod_ok(&["volume", "create", "v2"]);
+    env.rpod_ok(&["volume", "rm", "v1"]);
+    env.rpod_ok(&["volume", "prune", "-f"]);
+    // podman 4.3.1: create, create, remove; prune writes remove then prune.
+    let evs = since(&env, 0);
+    assert_eq!(
+        brief(&evs),
+        [
+            "volume create v1 -",
+            "volume create v2 -",
+            "volume remove v1 -",
+            "volume remove v2 -",
+            "volume prune v2 -"
+        ]
+    );
+    // Name, Status, Time, Type and null Attributes: nothing else.
+    for e in &evs {
+        assert_eq!(e.as_object().unwrap().len(), 5, "{e}");
+        assert!(e["Attributes"].is_null(), "{e}");
+    }
+}
+
+#[test]
+fn pause_and_unpause_are_container_events() {
+    let env = env_with_alpine("evpause");
+    let _r = Reaper(&env);
+    let id = env.rpod_ok(&["run", "-d", "--name", "pz", "alpine", "sleep", "100"]);
+    let id = id.trim();
+    let before = json_lines(&env, &[]).len();
+    env.rpod_ok(&["pause", "pz"]);
+    env.rpod_ok(&["unpause", "pz"]);
+    let evs = since(&env, before);
+    assert_eq!(
+        brief(&evs),
+        [
+            format!("container pause pz {id}"),
+            format!("container unpause pz {id}")
+        ]
+    );
+    assert!(evs
+        .iter()
+        .all(|e| e["Image"] == "localhost:5000/alpine:latest"));
+    // A failed pause (not paused: unpause) writes nothing.
+    env.rpod_fail(&["unpause", "pz"]);
+    assert_eq!(since(&env, before).len(), 2);
+}
+
+#[test]
+fn save_load_import_push_are_image_events() {
+    let env = env_with_alpine("evimg");
+    let id = env
+        .rpod_ok(&["image", "inspect", "--format", "{{.Id}}", "alpine"])
+        .trim()
+        .to_string();
+    let tar = env.home.join("s.tar");
+    let tar = tar.to_str().unwrap();
+    let oci = format!("oci-archive:{}", env.home.join("o.tar").display());
+    let reg = format!("{}/evimg-push", world().registry());
+    let before = json_lines(&env, &[]).len();
+    env.rpod_ok(&["save", "-q", "-o", tar, "alpine"]);
+    env.rpod_ok(&["push", "-q", "alpine", &oci]);
+    env.rpod_ok(&["push", "-q", "--tls-verify=false", "alpine", &reg]);
+    env.rpod_ok(&["load", "-q", "-i", tar]);
+    // podman 4.3.1: save names the archive, load has no id, push names
+    // the destination as given.
+    assert_eq!(
+        brief(&since(&env, before)),
+        [
+            format!("image save {tar} {id}"),
+            format!("image push {oci} {id}"),
+            format!("image push {reg} {id}"),
+            format!("image loadfromarchive {tar} -"),
+        ]
+    );
+    // import: podman tags the new image with the name as given.
+    env.sh_ok("mkdir -p r && echo x > r/f && tar -cf r.tar -C r .");
+    let before = json_lines(&env, &[]).len();
+    let new = env.rpod_ok(&["import", "-q", "r.tar", "imp1"]);
+    let new = new.trim().trim_start_matches("sha256:");
+    assert_eq!(
+        brief(&since(&env, before)),
+        [format!("image tag imp1 {new}")]
+    );
+    // Without a name, nothing.
+    env.rpod_ok(&["import", "-q", "r.tar"]);
+    assert_eq!(since(&env, before).len(), 1);
+}
+
+#[test]
+fn commit_export_cp_are_podmans_container_events() {
+    let env = env_with_alpine("evcommit");
+    let _r = Reaper(&env);
+    let id = env.rpod_ok(&["create", "--name", "cm", "alpine", "true"]);
+    let id = id.trim();
+    let before = json_lines(&env, &[]).len();
+    // podman 4.3.1 writes nothing for cp either way.
+    env.sh_ok("echo hi > f");
+    env.rpod_ok(&["cp", "f", "cm:/f"]);
+    env.rpod_ok(&["cp", "cm:/f", "g"]);
+    assert_eq!(since(&env, before).len(), 0);
+    env.rpod_ok(&["export", "-o", "e.tar", "cm"]);
+    env.rpod_ok(&["commit", "-q", "cm", "committed"]);
+    assert_eq!(
+        brief(&since(&env, before)),
+        [
+            format!("container mount cm {id}"),
+            format!("container commit cm {id}")
+        ]
+    );
+}
+
+#[test]
+fn system_renumber_is_a_system_event_and_migrate_none() {
+    let env = new_env("evsys");
+    env.rpod_ok(&["system", "migrate"]);
+    env.rpod_ok(&["system", "renumber"]);
+    let evs = since(&env, 0);
+    assert_eq!(brief(&evs), ["system renumber - -"]);
+    assert_eq!(evs[0].as_object().unwrap().len(), 4, "{:?}", evs[0]);
+}
