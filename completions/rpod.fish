@@ -2,7 +2,7 @@
 # line definition. Do not edit: regenerate it.
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rpod_global_optspecs
-    string join \n log-level= root= runroot= storage-driver= registries-conf= h/help V/version
+    string join \n log-level= root= runroot= storage-driver= storage-opt= registries-conf= volumepath= tmpdir= events-backend= hooks-dir= noout cgroup-manager= conmon= runtime= runtime-flag= network-cmd-path= network-config-dir= syslog transient-store imagestore= namespace= identity= ssh= remote r url= connection= c= v h/help V/version
 end
 
 function __fish_rpod_needs_command
@@ -26,19 +26,40 @@ function __fish_rpod_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c rpod -n "__fish_rpod_needs_command" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_needs_command" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_needs_command" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_needs_command" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_needs_command" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_needs_command" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_needs_command" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_needs_command" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_needs_command" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_needs_command" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_needs_command" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_needs_command" -s c -d '`-c`: --connection, before the subcommand only' -r
+complete -c rpod -n "__fish_rpod_needs_command" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_needs_command" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_needs_command" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_needs_command" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_needs_command" -s r -d '`-r`: --remote. Subcommands use -r and -c themselves (as in podman), so the short forms are taken before the subcommand only'
+complete -c rpod -n "__fish_rpod_needs_command" -s v -d '`-v`: podman\'s short --version (before any subcommand; run\'s -v is --volume)'
 complete -c rpod -n "__fish_rpod_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rpod -n "__fish_rpod_needs_command" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "pull" -d 'Pull images from a registry'
@@ -47,6 +68,8 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "rmi" -d 'Remove images fr
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "tag" -d 'Add names to a local image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "untag" -d 'Remove names from a local image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "save" -d 'Save images to an archive'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "load" -d 'Load images from an archive'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "import" -d 'Make an image of a root filesystem tarball'
@@ -81,8 +104,10 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "cp" -d 'Copy files betwee
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "commit" -d 'Create an image from a container\'s changes'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "events" -d 'Show events: what happened to containers, images and volumes'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "version" -d 'Show version information'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "system" -d 'Manage rpod: disk usage, prune, reset, check'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "generate" -d 'Generate systemd units for containers'
@@ -96,143 +121,271 @@ complete -c rpod -n "__fish_rpod_using_subcommand pull" -l platform -d 'Platform
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pull" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pull" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s q -l quiet -d 'Print only the image id'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
-complete -c rpod -n "__fish_rpod_using_subcommand images" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand images" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s a -l all -d 'Show all images, including intermediate and untagged ones'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s q -l quiet -d 'Print only image ids'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l digests -d 'Show the manifest digests'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l no-trunc -d 'Do not truncate ids'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s n -l noheading -d 'Do not print the column headings'
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s i -l ignore -d 'Do not fail when an image does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand tag" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand tag" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand tag" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand tag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand tag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand tag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand tag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand tag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand untag" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand untag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand untag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "tree" -d 'Show the layers of an image as a tree'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune save load import history exists tree diff help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s a -l all -d 'Show all images, including intermediate and untagged ones'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only image ids'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l digests -d 'Show the manifest digests'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate ids'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s n -l noheading -d 'Do not print the column headings'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
@@ -244,143 +397,380 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Print only the image id'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when an image does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from untag" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a template (e.g. \'{{.Id}}\') or \'json\'' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove all unused images, not just dangling ones'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
+v2s2\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l compression-format -d 'Compress layers with this algorithm: gzip or zstd (default: as stored)' -r -f -a "gzip\t''
+zstd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l compress -d 'Compress layers (for the dir: transport; registry layers are always compressed)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Print nothing on the way'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l format -d 'Format the results with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l limit -d 'The most results per registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l list-tags -d 'List the tags of the repository TERM'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s o -l output -d 'Write to this file (or directory, for oci-dir and docker-dir) instead of standard output' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l format -d 'Archive format: docker-archive, oci-archive, oci-dir or docker-dir' -r -f -a "docker-archive\t''
 oci-archive\t''
 oci-dir\t''
 docker-dir\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s m -l multi-image-archive -d 'Save several images in one archive (docker-archive only)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l compress -d 'Compress the layers (oci-dir and docker-dir only)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l uncompressed -d 'Accept uncompressed layers with the OCI formats (they always are; accepted for podman\'s sake)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'Read this archive (a file, an oci-dir or docker-dir directory, or an http(s) URL) instead of standard input' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
@@ -388,87 +778,177 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l variant -d 'Variant of the architecture' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l no-trunc -d 'Do not truncate the output'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Print only the ids'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l whatrequires -d 'Show the images built on this one'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from tree" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l format -d 'Output format: json' -r -f -a "json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
@@ -478,6 +958,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "untag" -d 'Remove names from an image'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show images as JSON'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save images to an archive'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load images from an archive'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Make an image of a root filesystem tarball'
@@ -486,45 +968,174 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tree" -d 'Show the layers of an image as a tree'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
+v2s2\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l compression-format -d 'Compress layers with this algorithm: gzip or zstd (default: as stored)' -r -f -a "gzip\t''
+zstd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l compress -d 'Compress layers (for the dir: transport; registry layers are always compressed)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s q -l quiet -d 'Print nothing on the way'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l format -d 'Format the results with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l limit -d 'The most results per registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l list-tags -d 'List the tags of the repository TERM'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -s o -l output -d 'Write to this file (or directory, for oci-dir and docker-dir) instead of standard output' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l format -d 'Archive format: docker-archive, oci-archive, oci-dir or docker-dir' -r -f -a "docker-archive\t''
 oci-archive\t''
 oci-dir\t''
 docker-dir\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand save" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand save" -s m -l multi-image-archive -d 'Save several images in one archive (docker-archive only)'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l compress -d 'Compress the layers (oci-dir and docker-dir only)'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -l uncompressed -d 'Accept uncompressed layers with the OCI formats (they always are; accepted for podman\'s sake)'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand save" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand save" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand load" -s i -l input -d 'Read this archive (a file, an oci-dir or docker-dir directory, or an http(s) URL) instead of standard input' -r
-complete -c rpod -n "__fish_rpod_using_subcommand load" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand load" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand load" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand load" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand load" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand load" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand load" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand load" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
@@ -532,40 +1143,76 @@ complete -c rpod -n "__fish_rpod_using_subcommand import" -s m -l message -d 'Co
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l variant -d 'Variant of the architecture' -r
-complete -c rpod -n "__fish_rpod_using_subcommand import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s q -l quiet -d 'Do not report progress'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand import" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
-complete -c rpod -n "__fish_rpod_using_subcommand history" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l no-trunc -d 'Do not truncate the output'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s q -l quiet -d 'Print only the ids'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand history" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s u -l username -d 'Username' -r
@@ -575,38 +1222,74 @@ complete -c rpod -n "__fish_rpod_using_subcommand login" -l cert-dir -d 'Directo
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand login" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand login" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l password-stdin -d 'Read the password from standard input'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l get-login -d 'Check whether credentials for the registry are stored, without logging in'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -l authfile -d 'Path of the authentication file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand logout" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand logout" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -s a -l all -d 'Remove the credentials of every registry'
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand logout" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand logout" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
@@ -663,19 +1346,33 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l variant -d 'Variant of
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-host -d 'Copy the whole host environment into the container'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only -d 'Mount the container\'s root filesystem read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
@@ -687,6 +1384,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s t -l tty -d 'Allocate 
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s d -l detach -d 'Run in the background and print the container id'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
@@ -739,19 +1440,33 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l platform -d 'Platfo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-host -d 'Copy the whole host environment into the container'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only -d 'Mount the container\'s root filesystem read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
@@ -762,144 +1477,274 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s i -l interactive -d
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s f -l filter -d 'Start only the containers that pass this filter (as `ps --filter`, e.g. restart-policy=always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l detach-keys -d 'Key sequence that detaches from the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l sig-proxy -d 'Forward signals to the container (with --attach)' -r -f -a "true\t''
 false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand start" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s i -l interactive -d 'Attach the container\'s standard input'
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s t -l time -d 'Seconds to wait for a container to stop before killing it (default: its stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand restart" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand restart" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s a -l all -d 'Restart all containers, whatever their state'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l running -d 'Restart all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s t -l time -d 'Seconds to wait before killing (default: the container\'s stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand stop" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand stop" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s a -l all -d 'Stop all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s s -l signal -d 'Signal to send (name or number)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand kill" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s a -l all -d 'Signal all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l cidfile -d 'Read the container id from this file (and remove the file)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s t -l time -d 'Seconds to wait for a running container to stop before killing it (with --force)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand rm" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s f -l force -d 'Stop and remove running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s f -l filter -d 'Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l last -d 'Show the n last created containers' -r
-complete -c rpod -n "__fish_rpod_using_subcommand ps" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand ps" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s a -l all -d 'Show all containers, not only running ones'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s q -l quiet -d 'Print only container ids'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l no-trunc -d 'Do not truncate ids and commands'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s n -l noheading -d 'Do not print the column headings'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s l -l latest -d 'Show the latest container only'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l condition -d 'Condition to wait for: stopped, exited, running' -r
-complete -c rpod -n "__fish_rpod_using_subcommand wait" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand wait" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s e -l env -d 'Set an environment variable' -r
@@ -907,237 +1752,471 @@ complete -c rpod -n "__fish_rpod_using_subcommand exec" -l env-file -d 'Read env
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s w -l workdir -d 'Working directory' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l detach-keys -d 'Key sequence that detaches' -r
-complete -c rpod -n "__fish_rpod_using_subcommand exec" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s d -l detach -d 'Run in the background'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s i -l interactive -d 'Keep STDIN open'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l privileged -d 'Give the process extended privileges'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s n -l tail -d 'Number of lines to show from the end ("all" for everything)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l since -d 'Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l until -d 'Show logs until a time (same forms as --since)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand logs" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand logs" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s t -l timestamps -d 'Show timestamps'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s f -l format -d 'Format the output with a template (e.g. \'{{.State.Status}}\') or \'json\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s t -l type -d 'What to look for: container, image, or all' -r -f -a "all\t''
 container\t''
 image\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s s -l size -d 'Show the size of the container\'s writable layer'
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand top" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand top" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand top" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand top" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand top" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand top" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand top" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand top" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand port" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand port" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand port" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand port" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand port" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s a -l all -d 'List the ports of every running container'
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s l -l latest -d 'Use the most recently created container'
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand port" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l sig-proxy -d 'Forward signals to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l detach-keys -d 'Key sequence that detaches' -r
-complete -c rpod -n "__fish_rpod_using_subcommand attach" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand attach" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l no-stdin -d 'Do not attach STDIN'
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l format -d 'Pretty-print container statistics to JSON or using a Go template' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -s i -l interval -d 'Time in seconds between stats reports' -r
-complete -c rpod -n "__fish_rpod_using_subcommand stats" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -s a -l all -d 'Show all containers, not only running ones'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-reset -d 'Do not clear the terminal between reports'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-stream -d 'Print the first result and exit instead of streaming'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -l no-trunc -d 'Do not truncate the container ids'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand stats" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -l cidfile -d 'Read the container id from this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -s f -l filter -d 'Pause the containers these filters select (as ps --filter)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -s a -l all -d 'Pause all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand pause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l cidfile -d 'Read the container id from this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s f -l filter -d 'Unpause the containers these filters select (as ps --filter)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s a -l all -d 'Unpause all paused containers'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand rename" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand rename" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand rename" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -l format -d 'Output in JSON' -r
-complete -c rpod -n "__fish_rpod_using_subcommand mount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand mount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand mount" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s a -l all -d 'Unmount all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s f -l force -d 'Unmount even if others use the mount'
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "ls" -d 'List containers'
@@ -1170,24 +2249,42 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l last -d 'Show the n last created containers' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s a -l all -d 'Show all containers, not only running ones'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only container ids'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate ids and commands'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s n -l noheading -d 'Do not print the column headings'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s l -l latest -d 'Show the latest container only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
@@ -1244,19 +2341,33 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-host -d 'Copy the whole host environment into the container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only -d 'Mount the container\'s root filesystem read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
@@ -1268,6 +2379,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s d -l detach -d 'Run in the background and print the container id'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l name -d 'Name of the container (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
@@ -1320,19 +2435,33 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-host -d 'Copy the whole host environment into the container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only -d 'Mount the container\'s root filesystem read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
@@ -1343,144 +2472,274 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s f -l filter -d 'Start only the containers that pass this filter (as `ps --filter`, e.g. restart-policy=always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l detach-keys -d 'Key sequence that detaches from the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l sig-proxy -d 'Forward signals to the container (with --attach)' -r -f -a "true\t''
 false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s i -l interactive -d 'Attach the container\'s standard input'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s t -l time -d 'Seconds to wait for a container to stop before killing it (default: its stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s a -l all -d 'Restart all containers, whatever their state'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l running -d 'Restart all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s t -l time -d 'Seconds to wait before killing (default: the container\'s stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s a -l all -d 'Stop all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s s -l signal -d 'Signal to send (name or number)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l cidfile -d 'Read the container id from this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s a -l all -d 'Signal all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l cidfile -d 'Read the container id from this file (and remove the file)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s t -l time -d 'Seconds to wait for a running container to stop before killing it (with --force)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s f -l force -d 'Stop and remove running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a template (e.g. \'{{.State.Status}}\') or \'json\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s t -l type -d 'What to look for: container, image, or all' -r -f -a "all\t''
 container\t''
 image\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s s -l size -d 'Show the size of the container\'s writable layer'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s n -l tail -d 'Number of lines to show from the end ("all" for everything)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l since -d 'Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l until -d 'Show logs until a time (same forms as --since)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s t -l timestamps -d 'Show timestamps'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s e -l env -d 'Set an environment variable' -r
@@ -1488,173 +2747,353 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s w -l workdir -d 'Working directory' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l detach-keys -d 'Key sequence that detaches' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Run in the background'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s i -l interactive -d 'Keep STDIN open'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l privileged -d 'Give the process extended privileges'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l condition -d 'Condition to wait for: stopped, exited, running' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -s a -l all -d 'Clean up all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l rm -d 'Remove the container after cleaning up'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cleanup" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from top" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s a -l all -d 'List the ports of every running container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s l -l latest -d 'Use the most recently created container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l sig-proxy -d 'Forward signals to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l detach-keys -d 'Key sequence that detaches' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l no-stdin -d 'Do not attach STDIN'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
 false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l format -d 'Output format: json' -r -f -a "json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s a -l author -d 'Author of the image' -r
@@ -1662,115 +3101,223 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l external -d 'Also look for containers of other tools (rpod has none: no effect)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l format -d 'Pretty-print container statistics to JSON or using a Go template' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s i -l interval -d 'Time in seconds between stats reports' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s a -l all -d 'Show all containers, not only running ones'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-reset -d 'Do not clear the terminal between reports'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-stream -d 'Print the first result and exit instead of streaming'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l no-trunc -d 'Do not truncate the container ids'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stats" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l cidfile -d 'Read the container id from this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s f -l filter -d 'Pause the containers these filters select (as ps --filter)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s a -l all -d 'Pause all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l cidfile -d 'Read the container id from this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s f -l filter -d 'Unpause the containers these filters select (as ps --filter)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s a -l all -d 'Unpause all paused containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List containers'
@@ -1800,34 +3347,70 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Pause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "unpause" -d 'Unpause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "create" -d 'Create a new volume'
@@ -1844,167 +3427,347 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_su
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s d -l driver -d 'Volume driver: only local' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s l -l label -d 'Set a label on the volume: KEY=VALUE' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s o -l opt -d 'Driver options: type=tmpfs|none, device=…, o=uid=…,gid=…,size=…' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l ignore -d 'Do not fail when the volume exists already'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Show only the volumes that match: name, label, driver, scope, dangling, opt, until' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l format -d 'Pretty-print with a Go template, or json' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l noheading -d 'Do not print the header row'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only the volume names'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a Go template, or json' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s a -l all -d 'Inspect all volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s t -l time -d 'Seconds to wait for those containers to stop before killing them (with --force)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the containers that use the volumes first'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l filter -d 'Remove only the unused volumes that match: label, until, …' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a new volume'
@@ -2020,36 +3783,72 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
 false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand cp" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -l format -d 'Output format: json' -r -f -a "json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand diff" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand diff" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s a -l author -d 'Author of the image' -r
@@ -2057,94 +3856,628 @@ complete -c rpod -n "__fish_rpod_using_subcommand commit" -s c -l change -d 'App
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand export" -s o -l output -d 'Write to this file instead of stdout' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand export" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand export" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand export" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand export" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand export" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand export" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand export" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand version" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand version" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand version" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand version" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand events" -s f -l filter -d 'Only events that match: container=, event=, image=, label=KEY=VALUE, pod=, type=, volume= (the same key OR\'ed, different keys AND\'ed)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l format -d 'Print each event as JSON (json) or through a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l since -d 'Show events since this time: RFC 3339, a Unix timestamp, or a duration before now (10m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l until -d 'Show events until this time (same forms as --since)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand version" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand version" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand version" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand version" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand info" -s f -l format -d 'Output format: yaml (podman\'s default) or json' -r -f -a "yaml\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand info" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand info" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand info" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand info" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand info" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand info" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand info" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand info" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "df" -d 'Show rpod\'s disk usage'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "prune" -d 'Remove unused containers, images and (with --volumes) volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "reset" -d 'Remove everything rpod owns: containers, images, volumes, its storage and runtime dirs'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "check" -d 'Check the storage for damage (and repair it)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "events" -d 'Show events (the same as rpod events)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "migrate" -d 'Migrate containers to a new rpod version (nothing to do)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "renumber" -d 'Renumber container locks (nothing to do: rpod\'s locks are files)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and not __fish_seen_subcommand_from df prune reset check info events migrate renumber service connection help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l format -d 'Pretty-print with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -s v -l verbose -d 'Show detailed information on space usage'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from df" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l filter -d 'Only remove containers and images that match: label=KEY[=VALUE], label!=KEY[=VALUE], until=TIME' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove all unused images, not only dangling ones'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l volumes -d 'Prune volumes currently unused by any container'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not prompt for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -s f -l force -d 'Do not prompt for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s m -l max -d 'Layers no image uses that are older than this are damage (a Go duration)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s r -l repair -d 'Remove damaged images and layers and what crashes left behind'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s f -l force -d 'With --repair, also remove damaged containers and the containers of damaged images'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s q -l quick -d 'Skip time-consuming checks (hashing every blob)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -s f -l format -d 'Output format: yaml (podman\'s default) or json' -r -f -a "yaml\t''
+json\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -s f -l filter -d 'Only events that match: container=, event=, image=, label=KEY=VALUE, pod=, type=, volume= (the same key OR\'ed, different keys AND\'ed)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l format -d 'Print each event as JSON (json) or through a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l since -d 'Show events since this time: RFC 3339, a Unix timestamp, or a duration before now (10m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l until -d 'Show events until this time (same forms as --since)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l new-runtime -d 'Set a new OCI runtime for all containers (rpod has only its own)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from renumber" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from service" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from connection" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "df" -d 'Show rpod\'s disk usage'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused containers, images and (with --volumes) volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Remove everything rpod owns: containers, images, volumes, its storage and runtime dirs'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the storage for damage (and repair it)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "events" -d 'Show events (the same as rpod events)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Migrate containers to a new rpod version (nothing to do)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "renumber" -d 'Renumber container locks (nothing to do: rpod\'s locks are files)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l rootless -d 'Accepted for runc compatibility: auto, true or false (rootless mode is detected)' -r -f -a "auto\t''
 true\t''
 false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and not __fish_seen_subcommand_from spec create start run state kill delete list ps exec pause resume update events checkpoint restore help" -f -a "spec" -d 'Write a default config.json'
@@ -2168,22 +4501,40 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l rootless -d 'A spec for an unprivileged user (user namespace mapping your ids)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from spec" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -s b -l bundle -d 'Path to the bundle (default: the current directory)' -r -F
@@ -2193,43 +4544,79 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l no-pivot -d 'Do not use pivot_root (for a ramfs root)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l no-new-keyring -d 'Accepted for runc compatibility (no session keyring is made)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -s b -l bundle -d 'Path to the bundle (default: the current directory)' -r -F
@@ -2239,87 +4626,159 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l no-pivot -d 'Do not use pivot_root (for a ramfs root)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l no-new-keyring -d 'Accepted for runc compatibility (no session keyring is made)'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -s d -l detach -d 'Detach from the container'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l keep -d 'Keep the container\'s state after it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from state" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -s a -l all -d 'Signal every process of the container'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from kill" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -s f -l force
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -s f -l format -d 'table or json' -r -f -a "table\t''
@@ -2327,22 +4786,40 @@ json\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only ids'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -s f -l format -d 'table or json' -r -f -a "table\t''
@@ -2350,21 +4827,39 @@ json\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from ps" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l console-socket -d 'Unix socket to send the pty master to' -r -F
@@ -2379,64 +4874,118 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -s t -l tty -d 'Allocate a pty'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Detach'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l no-new-privs -d 'Set no_new_privs'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from exec" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -s r -l resources -d 'Resources as JSON (runtime-spec linux.resources), "-" for stdin' -r -F
@@ -2445,64 +4994,118 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l interval -d 'Polling interval' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l stats -d 'Show stats once and exit'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from events" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l image-path -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from checkpoint" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l image-path -r -F
@@ -2510,21 +5113,39 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l log -d 'Write errors to this file too (as runc\'s --log)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l log-format -d 'Format of --log lines: text or json' -r -f -a "text\t''
 json\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l debug -d 'Debug logging'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l systemd-cgroup -d 'Accepted for runc compatibility; rpod manages no systemd cgroups'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "spec" -d 'Write a default config.json'
@@ -2546,51 +5167,105 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l size -d 'Initial terminal size ROWSxCOLS for -t' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l restart-of -d 'A restart by the restart policy, of the run that finished then (epoch ns)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l attach -d 'Hold the container\'s output until the first attach client connects'
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -s f -l file -d 'Write the script to FILE instead of standard output' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand completion" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand completion" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand completion" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet help" -f -a "systemd" -d 'Generate a systemd unit for a container (or from a Quadlet .container file)'
@@ -2613,39 +5288,75 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l wants -d 'Add Wants= dependencies to the unit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l requires -d 'Add Requires= dependencies to the unit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l quadlet -d 'Generate the unit from a Quadlet .container file instead of a container' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -s n -l name -d 'Use the container\'s name instead of its id in the unit'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l new -d 'Create a new container when the unit starts, remove it when it stops'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -s f -l files -d 'Write the unit to ./UNIT.service and print its path'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l no-header -d 'Leave out the comment header'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l dryrun -d 'Print the units instead of writing them'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from quadlet" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "systemd" -d 'Generate a systemd unit for a container (or from a Quadlet .container file)'
@@ -2653,82 +5364,122 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l line -d 'The command line up to the cursor, as bash\'s COMP_LINE (split here)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l wordbreaks -d 'Characters that end a word for bash (its COMP_WORDBREAKS)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand __man" -l log-level -d 'Log messages at or above this level: debug, info, warn, error' -r -f -a "trace\t''
-debug\t''
-info\t''
-warn\t''
-error\t''
-fatal\t''
-panic\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand __man" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand __man" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "restart" -d 'Restart containers (stop them if they run, then start them)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "pause" -d 'Pause all the processes of containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unpause" -d 'Unpause the processes of paused containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "cp" -d 'Copy files between a container and the host'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "commit" -d 'Create an image from a container\'s changes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export version info oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "restart" -d 'Restart containers (stop them if they run, then start them)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pause" -d 'Pause all the processes of containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unpause" -d 'Unpause the processes of paused containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "events" -d 'Show events: what happened to containers, images and volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "system" -d 'Manage rpod: disk usage, prune, reset, check'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
@@ -2736,6 +5487,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "untag" -d 'Remove names from an image'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Show images as JSON'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "search" -d 'Search a registry for images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "save" -d 'Save images to an archive'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "load" -d 'Load images from an archive'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Make an image of a root filesystem tarball'
@@ -2779,6 +5532,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "df" -d 'Show rpod\'s disk usage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "prune" -d 'Remove unused containers, images and (with --volumes) volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "reset" -d 'Remove everything rpod owns: containers, images, volumes, its storage and runtime dirs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "check" -d 'Check the storage for damage (and repair it)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "events" -d 'Show events (the same as rpod events)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "migrate" -d 'Migrate containers to a new rpod version (nothing to do)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "renumber" -d 'Renumber container locks (nothing to do: rpod\'s locks are files)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "spec" -d 'Write a default config.json'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "create" -d 'Create a container, stopped before its program'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "start" -d 'Run the program of a created container'

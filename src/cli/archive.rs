@@ -239,6 +239,9 @@ pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
 
 /// `rpod load`.
 pub fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
+    // Before the download's threads exist: setns(CLONE_NEWUSER) needs a
+    // single-threaded process.
+    crate::userns::enter()?;
     let (input, shown) = match &a.input {
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => (
             archive::LoadInput::Stream(Box::new(archive::open_url(u)?)),
@@ -257,7 +260,6 @@ pub fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
             )
         }
     };
-    crate::userns::enter()?;
     let store = Store::open(&g.into())?;
     let progress = Progress::new(a.quiet);
     let loaded = archive::load(&store, input, &shown, &progress)?;

@@ -165,20 +165,27 @@ pub fn signal_locked(
     sig: i32,
     only: Option<(i32, u64)>,
 ) -> Result<(State, bool)> {
-    signal_locked_then(paths, id, sig, only, false, false)
+    signal_locked_then(paths, id, sig, only, false, false, &|| {})
 }
 
 /// [`signal_locked`] for `kill` by the user: first, under the same lock,
 /// the container is marked stopped by the user, so that its monitor does
 /// not restart it (`--restart`) until it is started again, as podman does.
-pub fn signal_locked_by_user(paths: &Paths, id: &str, sig: i32) -> Result<(State, bool)> {
-    signal_locked_then(paths, id, sig, None, false, true)
+pub fn signal_locked_by_user(
+    paths: &Paths,
+    id: &str,
+    sig: i32,
+    before: &dyn Fn(),
+) -> Result<(State, bool)> {
+    signal_locked_then(paths, id, sig, None, false, true, before)
 }
 
 /// [`signal_locked`]; with `resume`, a paused container is continued once
 /// signalled (`stop`: so that it handles the signal), still under the lock;
 /// with `by_user`, the container is marked stopped by the user first
 /// (even when it does not run: a restart the monitor has scheduled is off).
+/// `before` runs just before the signal is sent (the `kill` event: written
+/// before the monitor can hear the death it causes).
 fn signal_locked_then(
     paths: &Paths,
     id: &str,
@@ -186,6 +193,7 @@ fn signal_locked_then(
     only: Option<(i32, u64)>,
     resume: bool,
     by_user: bool,
+    before: &dyn Fn(),
 ) -> Result<(State, bool)> {
     let _l = record::lock_existing(paths, id)?;
     let mut st = record::observe_locked(paths, id);
@@ -197,6 +205,7 @@ fn signal_locked_then(
     if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
         return Ok((st, false));
     }
+    before();
     let sent = signal(&st, sig)?;
     if sent && resume {
         super::pause::resume_locked(paths, id, &mut st)?;
@@ -265,7 +274,8 @@ fn wait_until_stopped(
 /// Returns the final state (None if it was removed meanwhile, e.g. --rm).
 /// The lock is held only to signal, never while waiting.
 pub fn stop(paths: &Paths, rec: &ContainerRecord, timeout: u32) -> Result<Option<State>> {
-    let locked = |sig, only| match signal_locked_then(paths, &rec.id, sig, only, true, true) {
+    let locked = |sig, only| match signal_locked_then(paths, &rec.id, sig, only, true, true, &|| {})
+    {
         Ok((st, _)) => Ok(Some(st)),
         Err(_) if !record::exists(paths, &rec.id) => Ok(None),
         Err(e) => Err(e),

@@ -300,16 +300,18 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
     })?;
     Ok(each(&names, false, |name| {
         let id = record::resolve(paths, name)?;
-        let (st, sent) = lifecycle::signal_locked_by_user(paths, &id, signal)?;
+        let emit = || {
+            if let Ok(rec) = record::load(paths, &id) {
+                crate::events::container(&paths.runroot, "kill", &rec);
+            }
+        };
+        let (st, sent) = lifecycle::signal_locked_by_user(paths, &id, signal, &emit)?;
         if !sent {
             return Err(crate::error::Error::ContainerState(format!(
                 "can only kill running containers. {id} is in state {}",
                 st.status.as_str()
             ))
             .into());
-        }
-        if let Ok(rec) = record::load(paths, &id) {
-            crate::events::container(&paths.runroot, "kill", &rec);
         }
         Ok(Some(Target {
             name: name.to_string(),

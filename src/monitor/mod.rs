@@ -258,6 +258,9 @@ struct Monitor {
     pid: i32,
     state: State,
     lp: event_loop::Loop,
+    /// The global options this monitor was started with: a restart passes
+    /// them on to the next monitor.
+    opts: Options,
 }
 
 impl Monitor {
@@ -377,6 +380,7 @@ impl Monitor {
         let rec_tty = rec.tty;
 
         let mut m = Monitor {
+            opts: g.clone(),
             paths: paths.clone(),
             rec,
             run_dir,
@@ -489,6 +493,9 @@ impl Monitor {
         let _ = nix::sys::prctl::set_child_subreaper(true);
         let lp = args.to_loop(&paths.ctr_dir(id).join("ctr.log"))?;
         Ok(Monitor {
+            // The lean monitor's hand-over carries no global options: the
+            // defaults, with the store's paths set where they are used.
+            opts: Options::default(),
             state_root: run_dir.join("runtime"),
             run_dir,
             pid: lp.pid,
@@ -695,7 +702,7 @@ impl Monitor {
             root: Some(self.paths.root.clone()),
             runroot: Some(self.paths.runroot.clone()),
             storage_driver: self.rec.storage_driver.clone(),
-            registries_conf: None,
+            ..self.opts.clone()
         };
         match crate::container::lifecycle::spawn_restart(
             &g,

@@ -482,10 +482,9 @@ fn kill_9_during_a_pull_leaves_a_store_the_next_pull_completes() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        // runuser's child is rpod: kill the whole process group of the test user's pull.
-        let _ = std::process::Command::new("pkill")
-            .args(["-9", "-u", &env.user, "-f", &format!("pull -q {img}")])
-            .status();
+        // runuser's child is rpod: kill what runs below this test's child
+        // (never by name: a parallel test pulls the same image).
+        crate::common::kill_descendants(child.id() as i32);
         let _ = child.kill();
         let _ = child.wait();
         let images = env.rpod_ok(&["images", "-q"]);

@@ -173,9 +173,7 @@ fn a_pull_killed_at_any_moment_is_completed_by_the_next() {
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         // The child is runuser: kill rpod itself, below it.
-        for pid in descendants(child.id() as i32) {
-            let _ = nix_kill(pid);
-        }
+        crate::common::kill_descendants(child.id() as i32);
         let _ = child.kill();
         let _ = child.wait();
         // Whatever was left, the store lists no half image.
@@ -197,46 +195,6 @@ fn a_pull_killed_at_any_moment_is_completed_by_the_next() {
         "{:?}",
         env.store_entries("tmp")
     );
-}
-
-/// Pids of all processes below `pid`.
-fn descendants(pid: i32) -> Vec<i32> {
-    let mut parents = std::collections::HashMap::<i32, Vec<i32>>::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        // The ppid is the second field after the ")" that ends the name.
-        let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-            continue;
-        };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()) {
-            parents.entry(ppid).or_default().push(p);
-        }
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        for c in parents.get(&p).cloned().unwrap_or_default() {
-            out.push(c);
-            todo.push(c);
-        }
-    }
-    out
-}
-
-fn nix_kill(pid: i32) -> std::io::Result<()> {
-    let st = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other("kill failed"))
-    }
 }
 
 #[test]
