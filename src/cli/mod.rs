@@ -96,41 +96,41 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub noout: bool,
     /// Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated
-    #[arg(long, global = true, value_name = "MANAGER",
+    #[arg(long, global = true, hide = true, value_name = "MANAGER",
           value_parser = ["cgroupfs", "systemd"])]
     pub cgroup_manager: Option<String>,
     /// Accepted for podman compatibility; rpod has its own monitor
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, hide = true, value_name = "PATH")]
     pub conmon: Option<PathBuf>,
     /// Accepted for podman compatibility; rpod's OCI runtime is built in
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, hide = true, value_name = "PATH")]
     pub runtime: Option<String>,
     /// Accepted for podman compatibility; rpod's OCI runtime is built in (may be repeated)
-    #[arg(long, global = true, value_name = "FLAG")]
+    #[arg(long, global = true, hide = true, value_name = "FLAG")]
     pub runtime_flag: Vec<String>,
     /// Accepted for podman compatibility; use containers.conf network_cmd_path
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, hide = true, value_name = "PATH")]
     pub network_cmd_path: Option<PathBuf>,
     /// Accepted for podman compatibility; rpod has no network config files
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, hide = true, value_name = "DIR")]
     pub network_config_dir: Option<PathBuf>,
     /// Accepted for podman compatibility; rpod logs to stderr only
-    #[arg(long, global = true)]
+    #[arg(long, global = true, hide = true)]
     pub syslog: bool,
     /// Accepted for podman compatibility; rpod's state is always kept
-    #[arg(long, global = true)]
+    #[arg(long, global = true, hide = true)]
     pub transient_store: bool,
     /// Accepted for podman compatibility; rpod keeps images under --root
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, hide = true, value_name = "DIR")]
     pub imagestore: Option<PathBuf>,
     /// Accepted for podman compatibility; rpod has no libpod namespaces
-    #[arg(long, global = true, value_name = "NAMESPACE")]
+    #[arg(long, global = true, hide = true, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
     /// Accepted for podman compatibility; SSH identity of a remote connection
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, hide = true, value_name = "PATH")]
     pub identity: Option<PathBuf>,
     /// Accepted for podman compatibility; SSH mode of a remote connection
-    #[arg(long, global = true, value_name = "MODE")]
+    #[arg(long, global = true, hide = true, value_name = "MODE")]
     pub ssh: Option<String>,
     /// Refused: rpod has no service to connect to
     #[arg(long, global = true)]
