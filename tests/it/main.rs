@@ -25,6 +25,7 @@ mod packaging;
 mod pull;
 mod references;
 mod reliability;
+mod reliability_data;
 mod runtime;
 mod security;
 mod stats;
