@@ -371,4 +371,20 @@ mod tests {
         assert!(!cp(&["--archive=false", "c:/x", "y"]).archive);
         assert!(cp(&["c:/x", "y"]).archive);
     }
+
+    #[test]
+    fn commit_pauses_unless_told_not_to() {
+        let commit = |args: &[&str]| {
+            let mut v = vec!["rpod", "commit"];
+            v.extend_from_slice(args);
+            match Cli::try_parse_from(v).unwrap().command {
+                Command::Commit(a) => a,
+                _ => panic!("not commit"),
+            }
+        };
+        assert!(commit(&["c"]).pause);
+        assert!(commit(&["-p", "c", "img"]).pause);
+        assert!(!commit(&["--pause=false", "c"]).pause);
+        assert_eq!(commit(&["-p", "c", "img"]).image.as_deref(), Some("img"));
+    }
 }

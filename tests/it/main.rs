@@ -15,6 +15,7 @@ mod attack_state;
 mod completions;
 mod containers;
 mod data;
+mod image_mount;
 mod images;
 mod login;
 mod man;
