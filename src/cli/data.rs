@@ -247,12 +247,7 @@ pub fn commit_cmd(g: &GlobalOpts, a: &CommitArgs) -> Result<()> {
         .map(crate::image::normalize_local_name)
         .transpose()?;
     let (store, paths) = open(g)?;
-    // One commit of a container at a time: a second one waits, so it
-    // neither unpauses the container under the first nor sees it paused.
     let ctr_id = record::resolve(&paths, &a.container)?;
-    let lock_path = paths.ctr_dir(&ctr_id).join("commit.lock");
-    let _commit_lock = crate::storage::Lock::exclusive_quiet(&lock_path)
-        .with_context(|| format!("locking container {} to commit it", a.container))?;
     // Paused from here (rpod's own user, as `rpod pause` does), before
     // entering any namespace; unpaused whatever happens to the commit.
     let paused = if a.pause {
