@@ -298,56 +298,60 @@ complete -c rpod -n "__fish_rpod_using_subcommand untag" -l transient-store -d '
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
 none\t''
 journald\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
 systemd\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l url -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -l remote -d 'Refused: rpod has no service to connect to'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "tree" -d 'Show the layers of an image as a tree'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "mount" -d 'Mount images read-only and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "sign" -d 'Sign images (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -951,6 +955,150 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l format -d 'Print the mounted images in this format: json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -s a -l all -d 'Mount every image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -s a -l all -d 'Unmount every mounted image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -s f -l force -d 'Unmount even if the image is mounted more than once'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from unmount" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l authfile -d 'Path of the authentication file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l cert-dir -d 'Directory of certificates for the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -s d -l directory -d 'Where to write the signatures' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l sign-by -d 'The GPG key to sign with' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -s a -l all -d 'Sign every manifest of a manifest list'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from sign" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "show" -d 'Show the trust policy'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "set" -d 'Set the trust policy of a registry or repository'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -967,6 +1115,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tree" -d 'Show the layers of an image as a tree'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "mount" -d 'Mount images read-only and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "sign" -d 'Sign images (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -s f -l format -d 'Manifest format: oci or v2s2 (docker) (default: the image\'s own)' -r -f -a "oci\t''
 v2s2\t''
@@ -3099,6 +3251,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -3128,7 +3282,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
@@ -3854,6 +4007,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand diff" -s V -l version -d 'Prin
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -3883,7 +4038,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand commit" -l identity -d 'Accept
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause the container while committing (not possible without cgroups here: ignored)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
@@ -5496,6 +5650,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "tree" -d 'Show the layers of an image as a tree'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "mount" -d 'Mount images read-only and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "sign" -d 'Sign images (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "create" -d 'Create a container'

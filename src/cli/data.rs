@@ -3,6 +3,7 @@
 
 use super::GlobalOpts;
 use crate::container::cp::{self, CpOptions};
+use crate::container::pause;
 use crate::container::record::{self, Paths};
 use crate::options::Options;
 use crate::storage::diff::ChangeKind;
@@ -10,6 +11,7 @@ use crate::storage::Store;
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args};
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
@@ -60,8 +62,9 @@ pub struct CommitArgs {
     /// Commit message (docker format only, as in podman)
     #[arg(short, long, value_name = "MESSAGE")]
     pub message: Option<String>,
-    /// Pause the container while committing (not possible without cgroups here: ignored)
-    #[arg(short, long)]
+    /// Pause a running container while committing (default true; --pause=false to not)
+    #[arg(short, long, default_value = "true", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub pause: bool,
     /// Image format: oci or docker
     #[arg(short, long, value_name = "FORMAT", default_value = "oci",
@@ -244,22 +247,101 @@ pub fn commit_cmd(g: &GlobalOpts, a: &CommitArgs) -> Result<()> {
         .map(crate::image::normalize_local_name)
         .transpose()?;
     let (store, paths) = open(g)?;
-    if a.pause {
-        debug!("--pause: containers can't be paused without cgroups here; committing as it runs");
-    }
-    cp::enter_namespaces(&paths, &[&a.container])?;
-    let o = crate::image::commit::CommitOptions {
-        author: a.author.clone(),
-        changes: a.change.clone(),
-        message: a.message.clone(),
-        format: a.format.clone(),
-        squash: a.squash,
-        include_volumes: a.include_volumes,
-        name,
+    let ctr_id = record::resolve(&paths, &a.container)?;
+    // Paused from here (rpod's own user, as `rpod pause` does), before
+    // entering any namespace; unpaused whatever happens to the commit.
+    let paused = if a.pause {
+        pause_for_commit(&paths, &ctr_id)?
+    } else {
+        None
     };
-    let id = crate::image::commit::commit(&store, &paths, &a.container, &o)?;
+    let watcher = match &paused {
+        Some(_) => Some(SignalWatch::block()?),
+        None => None,
+    };
+    let res = (|| {
+        cp::enter_namespaces(&paths, &[&a.container])?;
+        if let (Some(w), Some(id)) = (&watcher, &paused) {
+            w.unpause_on_signal(paths.clone(), id.clone());
+        }
+        let o = crate::image::commit::CommitOptions {
+            author: a.author.clone(),
+            changes: a.change.clone(),
+            message: a.message.clone(),
+            format: a.format.clone(),
+            squash: a.squash,
+            include_volumes: a.include_volumes,
+            name,
+        };
+        crate::image::commit::commit(&store, &paths, &a.container, &o)
+    })();
+    if let Some(id) = &paused {
+        if let Err(e) = pause::unpause(&paths, id) {
+            error!("unpausing container {id} after the commit: {e:#}");
+        }
+    }
+    let id = res?;
     writeln!(std::io::stdout().lock(), "{id}")?;
     Ok(())
+}
+
+/// Pause `name` for a commit if it is running; its id if we paused it (a
+/// container that is stopped, or paused already, is committed as it is).
+fn pause_for_commit(paths: &Paths, name: &str) -> Result<Option<String>> {
+    let id = record::resolve(paths, name)?;
+    if !record::observe(paths, &id).is_running() {
+        return Ok(None);
+    }
+    match pause::pause(paths, &id) {
+        Ok(id) => Ok(Some(id)),
+        // Stopped or paused by someone else in the meantime.
+        Err(e) if matches!(e.downcast_ref(), Some(crate::Error::ContainerState(_))) => Ok(None),
+        Err(e) => Err(e.context(format!("pausing container {name} to commit it"))),
+    }
+}
+
+/// While a container is paused for a commit, SIGINT, SIGTERM and SIGHUP
+/// unpause it before rpod exits (128 + the signal, as the shell reports).
+struct SignalWatch {
+    fd: nix::sys::signalfd::SignalFd,
+}
+
+impl SignalWatch {
+    /// Block the signals (before any thread exists, so every one inherits it).
+    fn block() -> Result<SignalWatch> {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            mask.add(s);
+        }
+        mask.thread_block()?;
+        let fd = nix::sys::signalfd::SignalFd::with_flags(
+            &mask,
+            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+        )?;
+        Ok(SignalWatch { fd })
+    }
+
+    /// A thread that waits for one of them (once the namespaces are
+    /// entered: joining a user namespace needs a single thread).
+    fn unpause_on_signal(&self, paths: Paths, id: String) {
+        let Ok(fd) = self.fd.as_fd().try_clone_to_owned() else {
+            return;
+        };
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 128];
+            let n = nix::unistd::read(fd.as_raw_fd(), &mut buf).unwrap_or(0);
+            let signo = if n >= 4 {
+                u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as i32
+            } else {
+                libc::SIGTERM
+            };
+            if let Err(e) = pause::unpause(&paths, &id) {
+                error!("unpausing container {id}: {e:#}");
+            }
+            std::process::exit(128 + signo);
+        });
+    }
 }
 
 #[cfg(test)]
@@ -283,5 +365,21 @@ mod tests {
         assert_eq!((a.src.as_str(), a.dest.as_str()), ("c:/x", "y"));
         assert!(!cp(&["--archive=false", "c:/x", "y"]).archive);
         assert!(cp(&["c:/x", "y"]).archive);
+    }
+
+    #[test]
+    fn commit_pauses_unless_told_not_to() {
+        let commit = |args: &[&str]| {
+            let mut v = vec!["rpod", "commit"];
+            v.extend_from_slice(args);
+            match Cli::try_parse_from(v).unwrap().command {
+                Command::Commit(a) => a,
+                _ => panic!("not commit"),
+            }
+        };
+        assert!(commit(&["c"]).pause);
+        assert!(commit(&["-p", "c", "img"]).pause);
+        assert!(!commit(&["--pause=false", "c"]).pause);
+        assert_eq!(commit(&["-p", "c", "img"]).image.as_deref(), Some("img"));
     }
 }

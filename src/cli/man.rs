@@ -432,6 +432,21 @@ pub static DOCS: &[Doc] = &[
     Doc::new("history", include_str!("man/rpod-history.1.txt")),
     Doc::new("image exists", include_str!("man/rpod-image-exists.1.txt")),
     Doc::new("image tree", include_str!("man/rpod-image-tree.1.txt")),
+    Doc::new("image mount", include_str!("man/rpod-image-mount.1.txt")),
+    Doc::new(
+        "image unmount",
+        include_str!("man/rpod-image-unmount.1.txt"),
+    ),
+    Doc::new("image sign", include_str!("man/rpod-image-sign.1.txt")),
+    Doc::new("image trust", include_str!("man/rpod-image-trust.1.txt")),
+    Doc::new(
+        "image trust show",
+        include_str!("man/rpod-image-trust-show.1.txt"),
+    ),
+    Doc::new(
+        "image trust set",
+        include_str!("man/rpod-image-trust-set.1.txt"),
+    ),
     Doc::new("login", include_str!("man/rpod-login.1.txt")),
     Doc::new("logout", include_str!("man/rpod-logout.1.txt")),
     Doc::new("run", include_str!("man/rpod-run.1.txt")).with_exit_status(RUN_EXIT),

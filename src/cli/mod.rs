@@ -14,6 +14,7 @@ pub mod format;
 pub mod generate;
 pub mod image;
 pub mod image_cmds;
+pub mod image_mount;
 mod logger;
 pub mod man;
 pub mod oci;
@@ -459,6 +460,16 @@ pub enum ImageCommand {
     Tree(archive::TreeArgs),
     /// Show the changes of an image's top layer
     Diff(data::ImageDiffArgs),
+    /// Mount images read-only and print their paths (inside `rpod unshare`)
+    Mount(image_mount::ImageMountArgs),
+    /// Unmount images (inside `rpod unshare`)
+    #[command(alias = "umount")]
+    Unmount(image_mount::ImageUnmountArgs),
+    /// Sign images (not supported yet: refused)
+    Sign(image_mount::SignArgs),
+    /// Show or set the trust policy (not supported yet: refused)
+    #[command(subcommand)]
+    Trust(image_mount::TrustCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -639,6 +650,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Image(ImageCommand::Exists(a)) => archive::exists_cmd(g, &a),
         Command::Image(ImageCommand::Tree(a)) => archive::tree_cmd(g, &a),
+        Command::Image(ImageCommand::Mount(a)) => image_mount::mount_cmd(g, &a),
+        Command::Image(ImageCommand::Unmount(a)) => image_mount::unmount_cmd(g, &a),
+        Command::Image(ImageCommand::Sign(a)) => image_mount::sign_cmd(&a),
+        Command::Image(ImageCommand::Trust(t)) => image_mount::trust_cmd(&t),
         Command::Login(a) => img::login_cmd(g, &a),
         Command::Logout(a) => img::logout_cmd(g, &a),
 

@@ -119,7 +119,16 @@ impl<W: Write> Write for HashWriter<W> {
 /// `container::cp::enter_namespaces` with it first (a squash mounts the rootfs).
 pub fn commit(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> Result<String> {
     let what = format!("committing container {name}");
-    let image = commit_inner(store, paths, name, o).context(what)?;
+    let res = commit_inner(store, paths, name, o);
+    if res.is_err() {
+        // A blob or layer stored before the failure (a full disk while
+        // unpacking) is referenced by nothing: collect it now, not at the
+        // next rmi, so the space is back at once.
+        if let Err(e) = store.gc() {
+            debug!("collecting what the failed commit left: {e:#}");
+        }
+    }
+    let image = res.context(what)?;
     if let Ok(rec) = record::resolve(paths, name).and_then(|id| record::load(paths, &id)) {
         crate::events::container(&paths.runroot, "commit", &rec);
     }

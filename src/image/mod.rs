@@ -12,6 +12,7 @@ pub mod commit;
 mod local;
 mod login;
 pub mod manifest;
+pub mod mount;
 mod pull;
 mod push;
 pub mod reference;

@@ -164,6 +164,75 @@ fn mount_with(
     }
 }
 
+/// Mount `image`'s layers read-only on `merged` (`image mount`): kernel
+/// overlay with no upper dir (it wants two lower dirs at least: `empty` is
+/// added under a one-layer image), else fuse-overlayfs, which daemonizes.
+pub fn mount_read_only(
+    store: &Store,
+    image: &ImageRecord,
+    merged: &Path,
+    empty: &Path,
+) -> Result<()> {
+    let mut lowers = lower_dirs(store, image)?;
+    while lowers.len() < 2 {
+        std::fs::create_dir_all(empty).with_context(|| format!("creating {}", empty.display()))?;
+        lowers.push(empty.to_path_buf());
+    }
+    let base = store.root();
+    let data = format!("lowerdir={},userxattr", lowerdir_option(base, &lowers));
+    if data.len() >= 4096 {
+        bail!(
+            "too many layers for one overlay mount ({} lower dirs)",
+            lowers.len()
+        );
+    }
+    let cwd = std::env::current_dir().ok();
+    std::env::set_current_dir(base).with_context(|| format!("entering {}", base.display()))?;
+    let r = nix::mount::mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+        Some(data.as_str()),
+    );
+    if let Some(cwd) = cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    let Err(e) = r else { return Ok(()) };
+    debug!("read-only kernel overlay failed ({e}), using fuse-overlayfs");
+    let bin = crate::userns::find_tool("fuse-overlayfs").map_err(|_| {
+        anyhow::anyhow!(
+            "mounting kernel overlayfs on {}: {e}; fuse-overlayfs not found: install the \"fuse-overlayfs\" package",
+            merged.display()
+        )
+    })?;
+    check_dev_fuse()?;
+    let opts = format!(
+        "lowerdir={}",
+        lowers
+            .iter()
+            .map(|l| escape_overlay(l))
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    let out = std::process::Command::new(&bin)
+        .arg("-o")
+        .arg(&opts)
+        .arg(merged)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "fuse-overlayfs could not mount {} ({}): {}",
+            merged.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// Escape a path for an overlay option list, where ',' ':' and '\' are special.
 fn escape_overlay(p: &Path) -> String {
     let s = p.to_string_lossy();
