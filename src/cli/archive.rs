@@ -165,7 +165,7 @@ impl ArchiveProgress for Progress {
 }
 
 /// `rpod save`.
-pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
+pub(super) fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
     let layout = Layout::parse(&a.format)?;
     if a.compress && !layout.is_dir() {
         bail!("--compress can only be set when --format is either 'oci-dir' or 'docker-dir'");
@@ -238,7 +238,7 @@ pub fn save_cmd(g: &GlobalOpts, a: &SaveArgs) -> Result<()> {
 }
 
 /// `rpod load`.
-pub fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
+pub(super) fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
     // Before the download's threads exist: setns(CLONE_NEWUSER) needs a
     // single-threaded process.
     crate::userns::enter()?;
@@ -276,7 +276,7 @@ pub fn load_cmd(g: &GlobalOpts, a: &LoadArgs) -> Result<()> {
 }
 
 /// `rpod import`.
-pub fn import_cmd(g: &GlobalOpts, a: &ImportArgs) -> Result<()> {
+pub(super) fn import_cmd(g: &GlobalOpts, a: &ImportArgs) -> Result<()> {
     let source = if a.source == "-" {
         archive::ImportSource::Stream(Box::new(std::io::stdin()))
     } else if a.source.starts_with("http://") || a.source.starts_with("https://") {
@@ -305,7 +305,7 @@ pub fn import_cmd(g: &GlobalOpts, a: &ImportArgs) -> Result<()> {
 }
 
 /// `rpod image exists`: exit 0 when the image is known, 1 when not.
-pub fn exists_cmd(g: &GlobalOpts, a: &ExistsArgs) -> Result<()> {
+pub(super) fn exists_cmd(g: &GlobalOpts, a: &ExistsArgs) -> Result<()> {
     let store = Store::open(&g.into())?;
     match store.find_image(&a.image)? {
         Some(_) => Ok(()),
@@ -354,7 +354,7 @@ struct HistoryLine {
 }
 
 /// `rpod history`.
-pub fn history_cmd(g: &GlobalOpts, a: &HistoryArgs) -> Result<()> {
+pub(super) fn history_cmd(g: &GlobalOpts, a: &HistoryArgs) -> Result<()> {
     let store = Store::open(&g.into())?;
     let rec = find(&store, &a.image)?;
     let rows = img::history(&store, &rec)?;
@@ -463,7 +463,7 @@ fn tree_line(prefix: &str, last: bool, l: &img::TreeLayer) -> String {
 }
 
 /// `rpod image tree`.
-pub fn tree_cmd(g: &GlobalOpts, a: &TreeArgs) -> Result<()> {
+pub(super) fn tree_cmd(g: &GlobalOpts, a: &TreeArgs) -> Result<()> {
     let store = Store::open(&g.into())?;
     let rec = find(&store, &a.image)?;
     let mut out = std::io::stdout().lock();

@@ -199,7 +199,7 @@ fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
     crate::image::ensure_image(&g.into(), name, o.pull.parse()?, &pull, &progress)
 }
 
-pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
+pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     // network: --network container:X runs in X's user namespace.
     crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
     let opts: Options = g.into();
@@ -221,7 +221,7 @@ pub fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     attached(ctr::attach_to(&paths, &rec, &how)?)
 }
 
-pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     crate::userns::enter()?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
@@ -231,7 +231,7 @@ pub fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
+pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let attach = a.attach || a.interactive;
@@ -280,7 +280,7 @@ pub fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     })
 }
 
-pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
+pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
         names: a.containers.clone(),
@@ -292,7 +292,7 @@ pub fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     report_all(ctr::stop(&paths, &sel, o)?, |t| &t.name)
 }
 
-pub fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
+pub(super) fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let all = a.all || a.running;
@@ -314,7 +314,7 @@ pub fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
     report_all(ctr::restart(&opts, &paths, &sel, o)?, |t| &t.name)
 }
 
-pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
+pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let sig = ctr::opts::parse_signal(&a.signal)?;
     let sel = Selection {
@@ -326,7 +326,7 @@ pub fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
     report_each(ctr::kill(&paths, &sel, sig)?, |t| &t.name)
 }
 
-pub fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
+pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
@@ -359,7 +359,7 @@ fn wait_condition(c: &str) -> Result<ctr::WaitCondition> {
     })
 }
 
-pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
+pub(super) fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let conditions = a
         .condition
@@ -373,7 +373,7 @@ pub fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     })
 }
 
-pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
+pub(super) fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let rec = ctr::attachable(&paths, &a.container)?;
     let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
@@ -385,18 +385,18 @@ pub fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
     attached(ctr::attach_to(&paths, &rec, &how)?)
 }
 
-pub fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
+pub(super) fn rename_cmd(g: &GlobalOpts, a: &RenameArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     ctr::rename(&paths, &a.container, &a.name)
 }
 
-pub fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
+pub(super) fn cleanup_cmd(g: &GlobalOpts, a: &CleanupArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     report_each(ctr::cleanup(&paths, &a.containers, a.all, a.rm)?, |t| &t.id)
 }
 
-pub fn prune_cmd(g: &GlobalOpts, a: &ContainerPruneArgs) -> Result<()> {
+pub(super) fn prune_cmd(g: &GlobalOpts, a: &ContainerPruneArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     if !a.force {
@@ -424,7 +424,7 @@ fn require_unshare(cmd: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
+pub(super) fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
     require_unshare("mount")?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
@@ -444,7 +444,7 @@ pub fn mount_cmd(g: &GlobalOpts, a: &MountArgs) -> Result<()> {
     })
 }
 
-pub fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
+pub(super) fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
     require_unshare("unmount")?;
     let paths = Paths::new(&g.into())?;
     report_each(ctr::unmount(&paths, &a.containers, a.all)?, |t| &t.id)

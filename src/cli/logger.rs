@@ -12,7 +12,7 @@ static LOGGER: Logger = Logger;
 
 /// Install the logger at podman's default level (warn); `set_level` moves it.
 /// Installing twice (tests calling `cli::run` again) keeps the first.
-pub fn init() {
+pub(super) fn init() {
     let _ = log::set_logger(&LOGGER);
     set_level("warn");
 }
@@ -20,7 +20,7 @@ pub fn init() {
 /// Apply a `--log-level` value: podman's trace, debug, info, warn, error,
 /// fatal, panic; anything else means warn. rpod logs nothing at trace, so
 /// trace shows its debug lines (and other crates' trace lines).
-pub fn set_level(name: &str) {
+pub(super) fn set_level(name: &str) {
     log::set_max_level(filter(name));
 }
 

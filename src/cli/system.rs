@@ -30,7 +30,7 @@ const VERSION_TEXT: &str = "Version:      {{.Client.Version}}\n\
                             OCI runtime:  {{.Client.OCIRuntime}}\n\
                             OS/Arch:      {{.Client.OsArch}}";
 
-pub fn version_cmd() -> Result<()> {
+pub(super) fn version_cmd() -> Result<()> {
     let row = VersionRow {
         client: ClientVersion {
             version: env!("CARGO_PKG_VERSION"),
@@ -109,7 +109,7 @@ fn security_summary(uid: u32) -> Value {
     })
 }
 
-pub fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
+pub(super) fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
     let store = crate::storage::Store::open(&g.into())?;
     let uid = nix::unistd::getuid().as_raw();
     let (uidmap, gidmap) = match crate::userns::own_ranges() {
@@ -215,7 +215,7 @@ fn yaml_scalar(v: &Value) -> String {
 }
 
 /// `rpod inspect`: containers first, then images, as podman looks them up.
-pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
+pub(super) fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     use crate::container::{inspect, record};
     let paths = record::Paths::new(&g.into())?;
     let store = crate::storage::Store::open(&g.into())?;

@@ -32,7 +32,7 @@ struct PortRow<'a> {
     port: &'a str,
 }
 
-pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
+pub(super) fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
     let lister = PortLister::open(&g.into())?;
     // With --all or --latest the first word is the port.
     let (target, filter) = if a.all || a.latest {
@@ -80,7 +80,7 @@ pub fn port_cmd(g: &GlobalOpts, a: &PortArgs) -> Result<()> {
 }
 
 /// `rpod unshare [CMD]`: a shell (or CMD) as root in rpod's user namespace.
-pub fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
+pub(super) fn unshare_cmd(a: &UnshareArgs) -> Result<()> {
     let argv: Vec<String> = if a.command.is_empty() {
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
     } else {
@@ -107,7 +107,7 @@ pub struct MonitorArgs {
     pub restart_of: Option<i64>,
 }
 
-pub fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+pub(super) fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
     crate::monitor::main(
         &g.into(),
         crate::monitor::MonitorOptions {

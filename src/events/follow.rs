@@ -67,7 +67,7 @@ impl Tail {
 /// Follow `path`: from its start (`from_start`) or its end, until `until`
 /// (epoch ns) passes, a terminating signal arrives, stdout's reader is gone,
 /// or `out` returns false. `out` gets whole lines.
-pub fn follow(
+pub(super) fn follow(
     path: &Path,
     from_start: bool,
     until: Option<i64>,

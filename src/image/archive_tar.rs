@@ -460,16 +460,16 @@ impl<W: Write> OuterTar<W> {
         Ok(())
     }
 
-    pub fn dir(&mut self, name: &str) -> Result<()> {
+    pub(super) fn dir(&mut self, name: &str) -> Result<()> {
         self.header(name, tar::EntryType::Directory, 0, 0o755)
     }
 
-    pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
+    pub(super) fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
         self.file(name, data.len() as u64, |w| Ok(w.write_all(data)?))
     }
 
     /// A layer's tar as an entry, its data moved by the kernel.
-    pub fn layer(&mut self, name: &str, plan: &LayerPlan) -> Result<()> {
+    pub(super) fn layer(&mut self, name: &str, plan: &LayerPlan) -> Result<()> {
         self.header(name, tar::EntryType::Regular, plan.size, 0o644)?;
         let n = plan.send_to(&mut self.out)?;
         if n != plan.size {
@@ -479,7 +479,7 @@ impl<W: Write> OuterTar<W> {
     }
 
     /// An entry of `size` bytes that `fill` writes (exactly that many).
-    pub fn file(
+    pub(super) fn file(
         &mut self,
         name: &str,
         size: u64,
@@ -499,7 +499,7 @@ impl<W: Write> OuterTar<W> {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<W> {
+    pub(super) fn finish(mut self) -> Result<W> {
         self.out.write_all(&[0u8; 2 * BLOCK as usize])?;
         self.out.flush()?;
         Ok(self.out)
@@ -530,7 +530,7 @@ pub(crate) struct HashWriter<W: Write> {
 }
 
 impl<W: Write> HashWriter<W> {
-    pub fn new(inner: W) -> Self {
+    pub(super) fn new(inner: W) -> Self {
         use sha2::Digest;
         HashWriter {
             inner,
@@ -539,7 +539,7 @@ impl<W: Write> HashWriter<W> {
         }
     }
     /// The digest of what went through (and resets the hash).
-    pub fn digest(&mut self) -> Digest {
+    pub(super) fn digest(&mut self) -> Digest {
         sha256_finish(&mut self.hasher)
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 const MAX_SMALL_BODY: u64 = 1 << 20;
 
 /// One registry, pinged, for pulls from (or pushes to) one repository.
-pub struct RegistryClient {
+pub(super) struct RegistryClient {
     pub transport: Transport,
     pub registry: String,
     pub repository: String,
@@ -30,7 +30,7 @@ pub struct RegistryClient {
 
 /// What went wrong with a request, for the retry logic.
 #[derive(Debug)]
-pub enum FetchError {
+pub(super) enum FetchError {
     /// Worth another try: the network, a 5xx or a 429.
     Transient(anyhow::Error),
     /// Not worth one: what the registry said, or what it sent.
@@ -38,7 +38,7 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    pub fn into_anyhow(self) -> anyhow::Error {
+    pub(super) fn into_anyhow(self) -> anyhow::Error {
         match self {
             FetchError::Transient(e) | FetchError::Fatal(e) => e,
         }
@@ -46,7 +46,7 @@ impl FetchError {
 }
 
 impl RegistryClient {
-    pub async fn connect(
+    pub(super) async fn connect(
         registry: &str,
         repository: &str,
         insecure: bool,
@@ -77,17 +77,17 @@ impl RegistryClient {
 
     /// Ask Bearer tokens for these scopes instead (e.g. a push's
     /// `repository:REPO:pull,push` and `repository:FROM:pull` for mounts).
-    pub fn set_scopes(&mut self, scopes: Vec<String>) {
+    pub(super) fn set_scopes(&mut self, scopes: Vec<String>) {
         self.scopes = scopes;
         *self.token.get_mut() = None;
     }
 
-    pub fn had_creds(&self) -> bool {
+    pub(super) fn had_creds(&self) -> bool {
         self.creds.is_some()
     }
 
     /// "https://host/v2/REPO/KIND/REF".
-    pub fn url(&self, kind: &str, reference: &str) -> String {
+    pub(super) fn url(&self, kind: &str, reference: &str) -> String {
         format!(
             "{}/v2/{}/{kind}/{reference}",
             self.transport.base(),
@@ -117,7 +117,7 @@ impl RegistryClient {
     /// Send a request built by `build` with authorisation; a 401 with a
     /// Bearer challenge gets one fresh token and one more try. `build` must
     /// give a request whose body can be sent twice (or none).
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> std::result::Result<reqwest::Response, FetchError> {
@@ -136,13 +136,13 @@ impl RegistryClient {
         }
     }
 
-    pub fn network(&self, e: reqwest::Error) -> FetchError {
+    pub(super) fn network(&self, e: reqwest::Error) -> FetchError {
         network_error(e, &self.registry, self.transport.verify)
     }
 
     /// Add the credentials (Basic) or the token (Bearer, fetched once) the
     /// registry asked for.
-    pub async fn authorize(
+    pub(super) async fn authorize(
         &self,
         req: reqwest::RequestBuilder,
     ) -> std::result::Result<reqwest::RequestBuilder, FetchError> {
@@ -164,13 +164,13 @@ impl RegistryClient {
     }
 
     /// A registry's error answer as one line (and whether to retry).
-    pub fn status_error(&self, code: u16, body: &[u8], url: &str) -> FetchError {
+    pub(super) fn status_error(&self, code: u16, body: &[u8], url: &str) -> FetchError {
         status_error(&self.registry, self.had_creds(), code, body, url)
     }
 
     /// GET something small (a manifest, a config) whole, refusing it over
     /// `max` bytes before reading it (Content-Length) or while reading it.
-    pub async fn get_small(
+    pub(super) async fn get_small(
         &self,
         kind: &str,
         reference: &str,
@@ -198,7 +198,7 @@ impl RegistryClient {
 
     /// GET a blob for streaming: the response once its status is a success
     /// and its Content-Length (if any) isn't over `size`.
-    pub async fn get_blob(
+    pub(super) async fn get_blob(
         &self,
         digest: &str,
         size: u64,
@@ -234,7 +234,7 @@ fn network_error(e: reqwest::Error, registry: &str, verify: bool) -> FetchError 
 /// The Bearer token flow, the one of pull, push and login: GET
 /// realm?scope=…&service=…[&account=USER] with Basic credentials when there
 /// are any. A refusal (401/403) is an [`Error::Unauthorized`].
-pub async fn fetch_token(
+pub(super) async fn fetch_token(
     t: &Transport,
     c: &Challenge,
     creds: Option<(&str, &str)>,
@@ -301,7 +301,7 @@ pub async fn fetch_token(
 /// messages of its JSON error envelope, else the status. 401 and 403 are
 /// [`Error::Unauthorized`], worded for whether credentials were given;
 /// 5xx (but 501 and 505) and 429 are [`Error::Transient`].
-pub fn status_error(
+pub(super) fn status_error(
     registry: &str,
     had_creds: bool,
     code: u16,
@@ -365,7 +365,7 @@ pub fn status_error(
 
 impl Challenge {
     /// A Basic challenge (also what a 401 without a usable header means).
-    pub fn basic() -> Challenge {
+    pub(super) fn basic() -> Challenge {
         Challenge {
             scheme: "basic".into(),
             params: vec![],
@@ -374,7 +374,7 @@ impl Challenge {
 }
 
 /// Retry `f` up to `tries` times on transient failures.
-pub async fn with_retries<T, F, Fut>(what: &str, tries: u32, mut f: F) -> Result<T>
+pub(super) async fn with_retries<T, F, Fut>(what: &str, tries: u32, mut f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, FetchError>>,

@@ -484,7 +484,7 @@ pub struct InspectData {
 }
 
 #[derive(serde::Serialize)]
-pub struct GraphDriver {
+pub(super) struct GraphDriver {
     #[serde(rename = "Name")]
     name: String,
     #[serde(rename = "Data")]
@@ -492,7 +492,7 @@ pub struct GraphDriver {
 }
 
 #[derive(serde::Serialize)]
-pub struct RootFs {
+pub(super) struct RootFs {
     #[serde(rename = "Type")]
     kind: String,
     #[serde(rename = "Layers")]

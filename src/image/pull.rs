@@ -77,7 +77,7 @@ fn check_digest(what: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
 }
 
 /// The largest manifest or config rpod reads, as containers/image.
-pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+pub(super) const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
 /// Connect to the registry of `reference`, with credentials from --creds or
 /// auth.json.

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// The container's stdio.
-pub enum Io {
+pub(super) enum Io {
     Pipes {
         stdin: OwnedFd,
         stdout: OwnedFd,
@@ -20,7 +20,13 @@ pub enum Io {
 /// Create the container from `bundle` (config.json, rootfs `merged`); its
 /// init is our child. With `start`, it runs the user's program at once;
 /// otherwise it waits for [`start`].
-pub fn create(id: &str, bundle: &Path, state_root: &Path, io: Io, start: bool) -> Result<i32> {
+pub(super) fn create(
+    id: &str,
+    bundle: &Path,
+    state_root: &Path,
+    io: Io,
+    start: bool,
+) -> Result<i32> {
     let (stdio, console) = match io {
         Io::Pipes {
             stdin,
@@ -53,12 +59,12 @@ pub fn create(id: &str, bundle: &Path, state_root: &Path, io: Io, start: bool) -
     }
 }
 
-pub fn start(state_root: &Path, id: &str) -> Result<()> {
+pub(super) fn start(state_root: &Path, id: &str) -> Result<()> {
     runtime::start(state_root, id)
 }
 
 /// Forget the runtime's state of a stopped container (poststop hooks run).
-pub fn delete(state_root: &Path, id: &str) {
+pub(super) fn delete(state_root: &Path, id: &str) {
     if let Err(e) = runtime::delete(state_root, id, true) {
         debug!("runtime delete {id}: {e:#}");
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Build `rootfs` from `layers` (bottom first). Built under a temporary name
 /// and renamed, so a crash never leaves a half rootfs that looks complete.
-pub fn populate(layers: &[PathBuf], rootfs: &Path, ctr_dir: &Path) -> Result<()> {
+pub(super) fn populate(layers: &[PathBuf], rootfs: &Path, ctr_dir: &Path) -> Result<()> {
     let tmp = ctr_dir.join("rootfs.tmp");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;

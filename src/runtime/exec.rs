@@ -41,7 +41,7 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, File)>> {
     Ok(out)
 }
 
-pub fn exec(
+pub(super) fn exec(
     root: &std::path::Path,
     id: &str,
     p: &oci_spec::runtime::Process,

@@ -18,7 +18,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// Where the init's terminal comes from.
-pub enum InitConsole {
+pub(super) enum InitConsole {
     None,
     /// A pty slave the caller made.
     Slave(OwnedFd),
@@ -26,7 +26,7 @@ pub enum InitConsole {
     Socket(UnixStream),
 }
 
-pub struct InitArgs<'a> {
+pub(super) struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
@@ -45,14 +45,14 @@ pub struct InitArgs<'a> {
     pub parent_hooks: bool,
 }
 
-pub const MSG_GO: &[u8] = b"go";
-pub const MSG_HOOKS: &[u8] = b"hooks";
-pub const MSG_HOOKS_DONE: &[u8] = b"hooks-done";
-pub const MSG_READY: &[u8] = b"ready";
-pub const MSG_START: &[u8] = b"start";
+pub(super) const MSG_GO: &[u8] = b"go";
+pub(super) const MSG_HOOKS: &[u8] = b"hooks";
+pub(super) const MSG_HOOKS_DONE: &[u8] = b"hooks-done";
+pub(super) const MSG_READY: &[u8] = b"ready";
+pub(super) const MSG_START: &[u8] = b"start";
 
 /// The child's whole life. Never returns.
-pub fn main(a: InitArgs) -> ! {
+pub(super) fn main(a: InitArgs) -> ! {
     let err = match run(&a) {
         Ok(e) | Err(e) => e,
     };
@@ -257,7 +257,7 @@ fn write_sysctls(spec: &Spec) -> Result<()> {
 
 /// runc's --console-socket: a pty from the container's own devpts, its
 /// master sent to the caller, its slave our stdio and /dev/console.
-pub fn console_from_socket(
+pub(super) fn console_from_socket(
     sock: &UnixStream,
     p: &oci_spec::runtime::Process,
     bind_console: bool,

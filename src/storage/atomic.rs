@@ -65,14 +65,14 @@ fn replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
 }
 
 /// fsync a directory, so a rename or create in it survives a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing directory {}", dir.display()))
 }
 
 /// True for the temp names `write_atomic` uses (readers skip them).
-pub fn is_atomic_temp(name: &str) -> bool {
+pub(super) fn is_atomic_temp(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
 }
 

@@ -574,7 +574,7 @@ pub(crate) struct TmpEntry {
 }
 
 impl TmpEntry {
-    pub fn keep(&mut self) {
+    pub(crate) fn keep(&mut self) {
         self.keep = true;
     }
 }

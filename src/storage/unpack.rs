@@ -39,7 +39,7 @@ pub struct LayerLimits {
 }
 
 pub const MAX_LAYER_SIZE_VAR: &str = "RPOD_MAX_LAYER_SIZE";
-pub const MAX_LAYER_ENTRIES_VAR: &str = "RPOD_MAX_LAYER_ENTRIES";
+pub(super) const MAX_LAYER_ENTRIES_VAR: &str = "RPOD_MAX_LAYER_ENTRIES";
 
 impl Default for LayerLimits {
     fn default() -> Self {
@@ -1015,12 +1015,12 @@ pub(crate) mod tests {
     pub(crate) struct Tar(pub tar::Builder<Vec<u8>>);
 
     impl Tar {
-        pub fn new() -> Tar {
+        pub(crate) fn new() -> Tar {
             Tar(tar::Builder::new(Vec::new()))
         }
 
         #[allow(clippy::too_many_arguments)]
-        pub fn raw(
+        pub(crate) fn raw(
             &mut self,
             path: &str,
             kind: tar::EntryType,
@@ -1046,19 +1046,19 @@ pub(crate) mod tests {
             self.0.append(&h, data).unwrap();
             self
         }
-        pub fn dir(&mut self, p: &str, mode: u32) -> &mut Tar {
+        pub(crate) fn dir(&mut self, p: &str, mode: u32) -> &mut Tar {
             self.raw(p, tar::EntryType::Directory, mode, b"", None, 0, 1000)
         }
-        pub fn file(&mut self, p: &str, data: &[u8]) -> &mut Tar {
+        pub(crate) fn file(&mut self, p: &str, data: &[u8]) -> &mut Tar {
             self.raw(p, tar::EntryType::Regular, 0o644, data, None, 0, 1000)
         }
-        pub fn symlink(&mut self, p: &str, to: &str) -> &mut Tar {
+        pub(crate) fn symlink(&mut self, p: &str, to: &str) -> &mut Tar {
             self.raw(p, tar::EntryType::Symlink, 0o777, b"", Some(to), 0, 1000)
         }
-        pub fn hardlink(&mut self, p: &str, to: &str) -> &mut Tar {
+        pub(crate) fn hardlink(&mut self, p: &str, to: &str) -> &mut Tar {
             self.raw(p, tar::EntryType::Link, 0o644, b"", Some(to), 0, 1000)
         }
-        pub fn bytes(self) -> Vec<u8> {
+        pub(crate) fn bytes(self) -> Vec<u8> {
             self.0.into_inner().unwrap()
         }
     }

@@ -36,7 +36,7 @@ fn entries(dir: BorrowedFd<'_>) -> Result<Vec<OsString>> {
 }
 
 /// True when the directory holds nothing.
-pub fn is_empty(dir: BorrowedFd<'_>) -> Result<bool> {
+pub(super) fn is_empty(dir: BorrowedFd<'_>) -> Result<bool> {
     Ok(entries(dir)?.is_empty())
 }
 

@@ -4,6 +4,8 @@
 //! the loopback registries of the test world (`tests/world/`). `common` is
 //! the harness they share.
 
+#![allow(unreachable_pub)] // the test modules share helpers with `pub`, not an API
+
 mod common;
 
 mod archives;
