@@ -25,14 +25,20 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 pub fn park_child_in_new_userns() -> Result<ParkedChild> {
     let (ready_r, ready_w) = pipe()?;
     let (rel_r, rel_w) = pipe()?;
-    // SAFETY: the child only makes async-signal-safe calls (unshare, write,
-    // read, _exit) before exiting.
+    // SAFETY: the child only makes async-signal-safe calls (prctl, close,
+    // unshare, write, read, _exit) before exiting.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(std::io::Error::last_os_error()).context("fork");
     }
     if pid == 0 {
         unsafe {
+            // Its parent's death must end it: drop its copies of the ends it
+            // doesn't use (its own write end of the release pipe would keep
+            // the read below from ever seeing EOF), and die with the parent.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::close(rel_w.as_raw_fd());
+            libc::close(ready_r.as_raw_fd());
             let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
                 1
             } else {
