@@ -136,6 +136,33 @@ pub fn pull(
     pull: &PullOptions,
     progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
+    let res = pull_candidates(opts, store, name, pull, progress);
+    if res.as_ref().is_err_and(out_of_space) {
+        // Layers that did fit are referenced by no image: give the space
+        // back now (a transient failure keeps them for the next try).
+        if let Err(e) = store.gc() {
+            log::debug!("collecting what the failed pull left: {e:#}");
+        }
+    }
+    res
+}
+
+/// Whether `e` comes from a full disk (ENOSPC or EDQUOT) anywhere in its chain.
+fn out_of_space(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        crate::error::cause::<std::io::Error>(c)
+            .and_then(|io| io.raw_os_error())
+            .is_some_and(|n| n == libc::ENOSPC || n == libc::EDQUOT)
+    })
+}
+
+fn pull_candidates(
+    opts: &Options,
+    store: &Store,
+    name: &str,
+    pull: &PullOptions,
+    progress: &dyn PullProgress,
+) -> Result<ImageRecord> {
     crate::events::image(store.runroot(), "pull", "", name);
     let conf = RegistriesConf::load(opts)?;
     let candidates = conf.resolve(name)?;

@@ -376,7 +376,8 @@ impl Env {
             let hit = environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes());
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            let mentions_dir = cmdline.contains(self.dir.to_str().unwrap());
+            // With the slash: /tmp/rt/x1-1 is not a prefix of /tmp/rt/x1-12's paths.
+            let mentions_dir = cmdline.contains(&format!("{}/", self.dir.display()));
             if hit || mentions_dir {
                 found.push(format!("{pid}: {cmdline}"));
             }
