@@ -122,11 +122,8 @@ pub fn commit(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> Re
     let res = commit_inner(store, paths, name, o);
     if res.is_err() {
         // A blob or layer stored before the failure (a full disk while
-        // unpacking) is referenced by nothing: collect it now, not at the
-        // next rmi, so the space is back at once.
-        if let Err(e) = store.gc() {
-            debug!("collecting what the failed commit left: {e:#}");
-        }
+        // unpacking) is referenced by nothing.
+        store.gc_after_failure("commit");
     }
     let image = res.context(what)?;
     if let Ok(rec) = record::resolve(paths, name).and_then(|id| record::load(paths, &id)) {

@@ -138,11 +138,9 @@ pub fn pull(
 ) -> Result<ImageRecord> {
     let res = pull_candidates(opts, store, name, pull, progress);
     if res.as_ref().is_err_and(out_of_space) {
-        // Layers that did fit are referenced by no image: give the space
-        // back now (a transient failure keeps them for the next try).
-        if let Err(e) = store.gc() {
-            log::debug!("collecting what the failed pull left: {e:#}");
-        }
+        // Layers that did fit are referenced by no image (a transient
+        // failure keeps them for the next try).
+        store.gc_after_failure("pull");
     }
     res
 }

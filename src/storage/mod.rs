@@ -536,6 +536,16 @@ impl Store {
         images::gc(self)
     }
 
+    /// After a failed `what` (a pull, a commit): collect the blobs and
+    /// layers it stored that no image references, so the space is back at
+    /// once rather than at the next rmi. Best effort: a failing gc is only
+    /// logged, the caller's error is what the user sees.
+    pub fn gc_after_failure(&self, what: &str) {
+        if let Err(e) = self.gc() {
+            log::debug!("collecting what the failed {what} left: {e:#}");
+        }
+    }
+
     /// Ids of containers (root/containers/<id>/container.json) whose
     /// "image_id" is `image_id`.
     pub fn containers_using(&self, image_id: &str) -> Vec<String> {
