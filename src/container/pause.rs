@@ -17,7 +17,6 @@
 use super::record::{self, Paths, State, Status};
 use super::stats;
 use anyhow::{bail, Context, Result};
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// How the container's processes are held.
@@ -152,8 +151,14 @@ fn is_stopped(pid: i32) -> bool {
     }
 }
 
-/// SIGSTOP every process of the container until a scan finds no new one
-/// and every one is stopped (or gone).
+/// SIGSTOP every process of the container until two scans in a row find
+/// every one stopped (or gone).
+///
+/// Pids are not remembered between scans: a fork loop can wrap pid_max
+/// while we work, and a pid we stopped may come back as a new, running
+/// process. One clean scan is not enough either: a child forked while the
+/// scan ran can sit below the /proc cursor (after a wrap) and be missed;
+/// its parent is stopped by then, so the next scan sees it, running.
 fn stop_all(st: &State) -> Result<()> {
     use nix::sys::signal::Signal;
     // The init first, through a pidfd checked against its start time.
@@ -161,35 +166,34 @@ fn stop_all(st: &State) -> Result<()> {
         .context("the container's init is gone")?;
     crate::sys::pidfd::pidfd_send_signal(&fd, libc::SIGSTOP)
         .with_context(|| format!("sending SIGSTOP to pid {}", st.pid))?;
-    let mut sent: HashSet<i32> = HashSet::from([st.pid]);
     let deadline = Instant::now() + Duration::from_secs(5);
+    let mut clean_scans = 0;
     loop {
-        let pids = stats::container_pids(st.pid);
-        let mut new = false;
-        for p in &pids {
-            if sent.insert(*p) {
-                new = true;
-                kill(*p, Signal::SIGSTOP);
+        let running: Vec<i32> = stats::container_pids(st.pid)
+            .into_iter()
+            .filter(|p| !is_stopped(*p))
+            .collect();
+        if running.is_empty() {
+            clean_scans += 1;
+            if clean_scans == 2 {
+                return Ok(());
             }
+            continue;
         }
-        if !new && pids.iter().all(|p| is_stopped(*p)) {
-            return Ok(());
+        clean_scans = 0;
+        for p in &running {
+            kill(*p, Signal::SIGSTOP);
         }
         if Instant::now() > deadline {
-            let busy: Vec<String> = pids
-                .iter()
-                .filter(|p| !is_stopped(**p))
-                .map(|p| p.to_string())
-                .collect();
+            let busy: Vec<String> = running.iter().map(|p| p.to_string()).collect();
             cont_all(st);
             bail!(
                 "processes {} did not stop within 5 seconds",
                 busy.join(", ")
             );
         }
-        if !new {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // Give the signals a moment to land before the next scan.
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
