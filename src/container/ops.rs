@@ -306,7 +306,10 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
             }
         };
         let (st, sent) = lifecycle::signal_locked_by_user(paths, &id, signal, &emit)?;
-        if !sent {
+        // Running under the lock but gone when signalled: the run ended on its
+        // own an instant before. It is marked stopped by the user all the same
+        // (no restart follows), which is what the kill was for.
+        if !sent && !st.is_running() {
             return Err(crate::error::Error::ContainerState(format!(
                 "can only kill running containers. {id} is in state {}",
                 st.status.as_str()
