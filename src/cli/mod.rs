@@ -12,6 +12,7 @@ pub mod events;
 pub mod exit;
 pub mod format;
 pub mod generate;
+pub mod health;
 pub mod image;
 pub mod image_cmds;
 pub mod image_mount;
@@ -370,6 +371,9 @@ pub enum Command {
     Pause(stats::PauseArgs),
     /// Unpause the processes of paused containers
     Unpause(stats::UnpauseArgs),
+    /// Run the healthchecks of containers
+    #[command(subcommand)]
+    Healthcheck(health::HealthcheckCommand),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -536,6 +540,10 @@ pub fn run() -> Result<(), exit::Failure> {
     if let Some(r) = crate::monitor::loop_from_argv() {
         return Ok(r?);
     }
+    // A scheduled healthcheck, every interval: no clap either.
+    if let Some(r) = crate::container::health::scheduled_from_argv() {
+        return Ok(r?);
+    }
     // network: the port forwarder lives as long as its container; no clap.
     if let Some(r) = crate::network::portfwd::from_argv() {
         return Ok(r?);
@@ -700,6 +708,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
             stats::stats_cmd(g, &a)
         }
+        Command::Healthcheck(c) => health::healthcheck_cmd(g, c),
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             stats::pause_cmd(g, &a)
         }

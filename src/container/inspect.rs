@@ -62,7 +62,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         .collect();
     let path = rec.command.first().cloned().unwrap_or_default();
     let args: Vec<String> = rec.command.iter().skip(1).cloned().collect();
-    let state_v = json!({
+    let mut state_v = json!({
         "OciVersion": "1.0.2-dev",
         "Status": st.status.as_str(),
         "Running": running && !paused,
@@ -80,7 +80,13 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "CheckpointedAt": GO_ZERO_TIME,
         "RestoredAt": GO_ZERO_TIME,
     });
-    let config_v = json!({
+    // A healthcheck's record: podman 4.3 shows it as both.
+    if rec.healthcheck.is_some() {
+        let h = json!(super::health::load(paths, &rec.id).unwrap_or_default());
+        state_v["Health"] = h.clone();
+        state_v["Healthcheck"] = h;
+    }
+    let mut config_v = json!({
         "Hostname": rec.hostname,
         "Domainname": "",
         "User": rec.user,
@@ -107,6 +113,14 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Passwd": true,
         "sdNotifyMode": rec.sdnotify,
     });
+    if let Some(hc) = &rec.healthcheck {
+        config_v["Healthcheck"] = json!(hc);
+        config_v["HealthcheckOnFailureAction"] = json!(if rec.health_on_failure.is_empty() {
+            "none"
+        } else {
+            rec.health_on_failure.as_str()
+        });
+    }
     let hostconfig_v = json!({
         "Binds": binds,
         "NetworkMode": rec.network.name(),

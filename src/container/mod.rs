@@ -9,6 +9,7 @@ pub mod attach;
 pub mod cp;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

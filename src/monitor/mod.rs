@@ -378,6 +378,13 @@ impl Monitor {
         state.pid = pid;
         state.pid_start = pidfd::start_time(pid).unwrap_or(0);
         let rec_tty = rec.tty;
+        let health = event_loop::HealthTimer::new(
+            &crate::sys::exe::real_exe().to_string_lossy(),
+            &paths.root.to_string_lossy(),
+            &paths.runroot.to_string_lossy(),
+            &rec.id,
+            health_interval_ms(&rec),
+        );
 
         let mut m = Monitor {
             opts: g.clone(),
@@ -397,6 +404,7 @@ impl Monitor {
                 listener,
                 clients: Vec::new(),
                 attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
+                health,
             },
             state,
         };
@@ -476,6 +484,7 @@ impl Monitor {
             format!("err={}", raw(&self.lp.err)),
             format!("in={}", raw(&self.lp.stdin)),
             format!("listen={}", self.lp.listener.as_raw_fd()),
+            format!("hc_ms={}", health_interval_ms(&self.rec)),
         ]
     }
 
@@ -527,6 +536,7 @@ impl Monitor {
         self.state.started_at = time::now_ns();
         self.state.finished_at = 0;
         self.state.exit_code = 0;
+        crate::container::health::on_start(&self.paths, &self.rec);
         record::save_state(&self.paths, &self.rec.id, &self.state)?;
         crate::events::container(&self.paths.runroot, "init", &self.rec);
         crate::events::container(&self.paths.runroot, "start", &self.rec);
@@ -714,6 +724,14 @@ impl Monitor {
             Err(e) => eprintln!("monitor: restarting container {}: {e:#}", self.rec.name),
         }
     }
+}
+
+/// How often the monitor runs the container's healthcheck (0: never).
+fn health_interval_ms(rec: &ContainerRecord) -> u64 {
+    rec.healthcheck
+        .as_ref()
+        .map(|h| (h.interval.max(0) / 1_000_000) as u64)
+        .unwrap_or(0)
 }
 
 /// Mark every fd above stdio close-on-exec.

@@ -19,6 +19,7 @@ mod containers;
 mod data;
 mod events;
 mod global_flags;
+mod health;
 mod image_mount;
 mod images;
 mod login;
