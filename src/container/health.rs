@@ -533,7 +533,11 @@ fn on_failure(opts: &crate::options::Options, paths: &Paths, rec: &ContainerReco
                 Default::default(),
             )?) {
                 Some(e) => Err(e),
-                None => Ok(()),
+                None => {
+                    // podman's RestartWithTimeout ends with a "restart" event.
+                    crate::events::container(&paths.runroot, "restart", rec);
+                    Ok(())
+                }
             }
         }
     }
@@ -575,6 +579,7 @@ pub fn scheduled_from_argv() -> Option<Result<()>> {
             runroot: get("runroot")?.into(),
         };
         let opts = crate::options::Options {
+            log_level: "warn".into(),
             root: Some(paths.root.clone()),
             runroot: Some(paths.runroot.clone()),
             ..Default::default()

@@ -538,6 +538,10 @@ impl Monitor {
         self.state.exit_code = 0;
         crate::container::health::on_start(&self.paths, &self.rec);
         record::save_state(&self.paths, &self.rec.id, &self.state)?;
+        if restart {
+            // podman's handleRestartPolicy: "restart", then init and start.
+            crate::events::container(&self.paths.runroot, "restart", &self.rec);
+        }
         crate::events::container(&self.paths.runroot, "init", &self.rec);
         crate::events::container(&self.paths.runroot, "start", &self.rec);
         self.notify_systemd();

@@ -257,3 +257,174 @@ fn flags_are_checked_and_none_removes_the_check() {
     assert_eq!(ps.trim(), "n");
     env.rpod_ok(&["rm", "-a"]);
 }
+
+/// `--health-on-failure ACTION` on a check that always fails.
+fn run_failing(env: &Env, name: &str, action: &str, marker: &str) {
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--health-cmd",
+        "exit 1",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "--health-on-failure",
+        action,
+        "--stop-timeout",
+        "1",
+        "alpine",
+        "sleep",
+        marker,
+    ]);
+    assert_eq!(
+        field(env, name, "{{.Config.HealthcheckOnFailureAction}}"),
+        action
+    );
+}
+
+#[test]
+fn on_failure_kill_and_stop_end_an_unhealthy_container() {
+    let env = env_with_alpine("hckill");
+    let _r = Reaper(&env);
+    run_failing(&env, "k", "kill", "4242311");
+    run_failing(&env, "s", "stop", "4242312");
+    let exited = |c: &str| field(&env, c, "{{.State.Status}}") == "exited";
+    assert!(eventually(60, || exited("k") && exited("s")));
+    // kill: SIGKILL; stop: the stop signal (sleep as PID 1 ignores
+    // SIGTERM), then SIGKILL after the stop timeout (1 s).
+    assert_eq!(field(&env, "k", "{{.State.ExitCode}}"), "137");
+    assert!(procs_with("sleep 4242311").is_empty());
+    assert_eq!(health(&env, "k"), "unhealthy");
+    let ev = env.rpod_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--stream=false",
+        "--filter",
+        "container=k",
+        "--format",
+        "{{.Status}}",
+    ]);
+    let ev: Vec<&str> = ev.lines().collect();
+    let unhealthy = ev.iter().position(|e| *e == "health_status").unwrap();
+    let kill = ev.iter().position(|e| *e == "kill").unwrap();
+    let died = ev.iter().position(|e| *e == "died").unwrap();
+    assert!(unhealthy < kill && kill < died, "{ev:?}");
+    // Stopped: no more checks run (the log stops growing).
+    let n = field(&env, "k", "{{len .State.Health.Log}}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(field(&env, "k", "{{len .State.Health.Log}}"), n);
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242311", "4242312"]);
+}
+
+#[test]
+fn on_failure_restart_restarts_an_unhealthy_container() {
+    let env = env_with_alpine("hcrest");
+    let _r = Reaper(&env);
+    let started = |c: &str| field(&env, c, "{{.State.StartedAt}}");
+    run_failing(&env, "r", "restart", "4242313");
+    let first = started("r");
+    // podman's restart: a stop (SIGKILL after the timeout) and a start.
+    assert!(
+        eventually(90, || started("r") != first
+            && field(&env, "r", "{{.State.Status}}") == "running"),
+        "status {} started {}",
+        field(&env, "r", "{{.State.Status}}"),
+        started("r")
+    );
+    let ev = env.rpod_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--stream=false",
+        "--filter",
+        "container=r",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ev.lines().filter(|l| *l == "start").count() >= 2, "{ev}");
+    assert!(ev.lines().any(|l| l == "restart"), "{ev}");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242313"]);
+}
+
+#[test]
+fn the_monitor_writes_a_restart_event_when_the_policy_restarts() {
+    let env = env_with_alpine("hcrsev");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "p",
+        "--restart",
+        "on-failure:1",
+        "alpine",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert!(eventually(60, || field(&env, "p", "{{.RestartCount}}")
+        == "1"
+        && field(&env, "p", "{{.State.Status}}") == "exited"));
+    let ev = env.rpod_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--stream=false",
+        "--filter",
+        "container=p",
+        "--format",
+        "{{.Status}}",
+    ]);
+    let ev: Vec<&str> = ev.lines().collect();
+    // podman's sequence: died, (cleanup), restart, init, start, …
+    let r = ev
+        .iter()
+        .position(|e| *e == "restart")
+        .expect("a restart event");
+    assert_eq!(ev.iter().filter(|e| **e == "restart").count(), 1, "{ev:?}");
+    assert!(ev[..r].contains(&"died"), "{ev:?}");
+    assert_eq!(&ev[r + 1..r + 3], &["init", "start"], "{ev:?}");
+    env.rpod_ok(&["rm", "-a"]);
+    assert_clean(&env, &[]);
+}
+
+#[test]
+fn the_image_healthcheck_is_used_and_tuned_by_flags() {
+    let img = push_image(
+        "healthcheck",
+        r#"config["Healthcheck"] = {"Test": ["CMD-SHELL", "echo image-check; exit 0"], "Interval": 1000000000, "Retries": 4}"#,
+    );
+    let env = env_with_alpine("hcimg");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["run", "-d", "--name", "i", &img, "sleep", "4242321"]);
+    assert_eq!(
+        field(&env, "i", "{{.Config.Healthcheck.Test}}"),
+        "[CMD-SHELL echo image-check; exit 0]"
+    );
+    assert_eq!(field(&env, "i", "{{.Config.Healthcheck.Retries}}"), "4");
+    // Docker's 0 is the default: podman's 30s timeout.
+    assert_eq!(
+        field(&env, "i", "{{.Config.Healthcheck.Timeout}}"),
+        "30000000000"
+    );
+    assert!(eventually(30, || health(&env, "i") == "healthy"));
+    let log = field(&env, "i", "{{json .State.Health.Log}}");
+    assert!(
+        log.contains("image-check"),
+        "the check's output is logged: {log}"
+    );
+    // Flags tune it; --no-healthcheck removes it.
+    env.rpod_ok(&["create", "--name", "t", "--health-retries", "9", &img]);
+    assert_eq!(field(&env, "t", "{{.Config.Healthcheck.Retries}}"), "9");
+    env.rpod_ok(&["create", "--name", "n", "--no-healthcheck", &img]);
+    let cfg = field(&env, "n", "{{json .Config}}");
+    assert!(!cfg.contains("Healthcheck"), "{cfg}");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242321"]);
+}
