@@ -24,6 +24,7 @@ pub mod stats;
 mod system;
 mod system_cmds;
 pub mod system_data;
+pub mod update;
 pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
@@ -374,6 +375,8 @@ pub enum Command {
     /// Run the healthchecks of containers
     #[command(subcommand)]
     Healthcheck(health::HealthcheckCommand),
+    /// Update the resource limits (and restart policy) of a container
+    Update(update::UpdateArgs),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -531,6 +534,8 @@ pub enum ContainerCommand {
     Pause(stats::PauseArgs),
     /// Unpause containers
     Unpause(stats::UnpauseArgs),
+    /// Update the resource limits (and restart policy) of a container
+    Update(update::UpdateArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -709,6 +714,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
             stats::stats_cmd(g, &a)
         }
         Command::Healthcheck(c) => health::healthcheck_cmd(g, c),
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            update::update_cmd(g, &a)
+        }
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             stats::pause_cmd(g, &a)
         }

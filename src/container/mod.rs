@@ -22,6 +22,7 @@ pub mod record;
 pub mod spec;
 pub mod stats;
 pub mod top;
+pub mod update;
 pub(crate) use crate::time;
 
 pub use ops::*;

@@ -630,6 +630,11 @@ impl Monitor {
                     // `stop` and `kill` mark the state under this lock.
                     let now = record::load_state(&self.paths, &self.rec.id);
                     self.state.stopped_by_user = now.stopped_by_user;
+                    // `update --restart` may have changed the policy meanwhile.
+                    if let Ok(r) = record::load(&self.paths, &self.rec.id) {
+                        self.rec.restart_policy = r.restart_policy;
+                        self.rec.restart_retries = r.restart_retries;
+                    }
                     restart = self.restart_delay(code);
                     if restart.is_some() {
                         // inspect: "Restarting" while this monitor waits.

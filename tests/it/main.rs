@@ -41,5 +41,6 @@ mod store;
 mod system;
 mod system_data;
 mod systemd;
+mod update;
 mod volumes;
 mod world;
