@@ -470,6 +470,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("pause", include_str!("man/rpod-pause.1.txt")),
     Doc::new("unpause", include_str!("man/rpod-unpause.1.txt")),
     Doc::new("healthcheck", include_str!("man/rpod-healthcheck.1.txt")),
+    Doc::new("update", include_str!("man/rpod-update.1.txt")),
     Doc::new(
         "healthcheck run",
         include_str!("man/rpod-healthcheck-run.1.txt"),
