@@ -698,7 +698,15 @@ impl Monitor {
     /// stopped, started or removed it meanwhile. Meanwhile the state says
     /// "exited": killing this monitor leaves nothing that claims to run.
     fn restart_after(&mut self, delay: Duration) {
-        std::thread::sleep(delay);
+        // In slices: a container removed meanwhile (`rm -f`) lets this
+        // monitor go at once, not after a back-off of up to a minute.
+        let until = Instant::now() + delay;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if !record::exists(&self.paths, &self.rec.id) {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(200)));
+        }
         let st = record::load_state(&self.paths, &self.rec.id);
         if !record::exists(&self.paths, &self.rec.id)
             || st.stopped_by_user
