@@ -105,7 +105,8 @@ pub fn parse_time_arg(s: &str, now: i64) -> Result<i64> {
     bail!("invalid time {s:?}: use RFC 3339, a Unix timestamp, or a duration such as 10m")
 }
 
-fn parse_go_duration(s: &str) -> Option<Duration> {
+/// Go's `time.ParseDuration` for non-negative values ("1m30s", "500ms").
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = s;
     if rest.is_empty() {

@@ -139,6 +139,27 @@ pub struct ContainerOpts {
     /// Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
+    /// Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image's
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between healthchecks, run by rpod's monitor (disable: only `healthcheck run`) [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Failed checks in a row before the container is unhealthy [default: 3]
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Time after the start in which failed checks do not count [default: 0s]
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time a check may take before it counts as failed [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// What to do once the container is unhealthy: none, kill, restart, stop [default: none]
+    #[arg(long, value_name = "ACTION")]
+    pub health_on_failure: Option<String>,
+    /// Disable the healthcheck (the image's too)
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// How the monitor notifies systemd: conmon, container, ignore
     #[arg(long, value_name = "MODE", default_value = "container",
           value_parser = ["conmon", "container", "ignore"])]

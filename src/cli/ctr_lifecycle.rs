@@ -185,6 +185,15 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         rm: o.rm,
         sdnotify,
         restart,
+        health: ctr::health::HealthFlags {
+            cmd: o.health_cmd.clone(),
+            interval: o.health_interval.clone(),
+            retries: o.health_retries,
+            start_period: o.health_start_period.clone(),
+            timeout: o.health_timeout.clone(),
+            no_healthcheck: o.no_healthcheck,
+            on_failure: o.health_on_failure.clone(),
+        },
         create_command: std::env::args().collect(),
     })
 }

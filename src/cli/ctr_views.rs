@@ -66,6 +66,10 @@ fn parse_filter(s: &str) -> Result<Filter> {
             }
             _ => bail!("{v} is an invalid restart policy"),
         },
+        "health" => match v {
+            "starting" | "healthy" | "unhealthy" | "none" => Filter::Health(v.into()),
+            _ => bail!("'{v}' is not a valid healthcheck status: use starting, healthy, unhealthy or none"),
+        },
         "status" => Filter::Status(match v {
             "created" => StatusFilter::Created,
             "running" => StatusFilter::Running,
@@ -78,7 +82,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "removing" => StatusFilter::Removing,
             _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
         }),
-        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited and restart-policy"),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, restart-policy and health"),
     })
 }
 
@@ -116,7 +120,10 @@ fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
         "Size": null,
         "StartedAt": if r.st.started_at > 0 { r.st.started_at / 1_000_000_000 } else { -62135596800i64 },
         "State": r.st.status.as_str(),
-        "Status": status_text(&r.st, now),
+        "Status": match &r.health {
+            Some(h) if r.st.status == Status::Running => format!("{} ({h})", status_text(&r.st, now)),
+            _ => status_text(&r.st, now),
+        },
         // Template-only conveniences podman offers.
         "ID": if no_trunc { r.rec.id.clone() } else { r.rec.id[..12].to_string() },
         "CreatedHuman": format!("{} ago", time::since(r.rec.created, now)),

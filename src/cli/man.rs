@@ -469,6 +469,12 @@ pub static DOCS: &[Doc] = &[
     Doc::new("stats", include_str!("man/rpod-stats.1.txt")),
     Doc::new("pause", include_str!("man/rpod-pause.1.txt")),
     Doc::new("unpause", include_str!("man/rpod-unpause.1.txt")),
+    Doc::new("healthcheck", include_str!("man/rpod-healthcheck.1.txt")),
+    Doc::new("update", include_str!("man/rpod-update.1.txt")),
+    Doc::new(
+        "healthcheck run",
+        include_str!("man/rpod-healthcheck-run.1.txt"),
+    ),
     Doc::new("port", include_str!("man/rpod-port.1.txt")),
     Doc::new("attach", include_str!("man/rpod-attach.1.txt")),
     Doc::new("rename", include_str!("man/rpod-rename.1.txt")),

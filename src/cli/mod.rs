@@ -12,6 +12,7 @@ pub mod events;
 pub mod exit;
 pub mod format;
 pub mod generate;
+pub mod health;
 pub mod image;
 pub mod image_cmds;
 pub mod image_mount;
@@ -23,6 +24,7 @@ pub mod stats;
 mod system;
 mod system_cmds;
 pub mod system_data;
+pub mod update;
 pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
@@ -370,6 +372,11 @@ pub enum Command {
     Pause(stats::PauseArgs),
     /// Unpause the processes of paused containers
     Unpause(stats::UnpauseArgs),
+    /// Run the healthchecks of containers
+    #[command(subcommand)]
+    Healthcheck(health::HealthcheckCommand),
+    /// Update the resource limits (and restart policy) of a container
+    Update(update::UpdateArgs),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -527,6 +534,8 @@ pub enum ContainerCommand {
     Pause(stats::PauseArgs),
     /// Unpause containers
     Unpause(stats::UnpauseArgs),
+    /// Update the resource limits (and restart policy) of a container
+    Update(update::UpdateArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -534,6 +543,10 @@ pub enum ContainerCommand {
 pub fn run() -> Result<(), exit::Failure> {
     logger::init();
     if let Some(r) = crate::monitor::loop_from_argv() {
+        return Ok(r?);
+    }
+    // A scheduled healthcheck, every interval: no clap either.
+    if let Some(r) = crate::container::health::scheduled_from_argv() {
         return Ok(r?);
     }
     // network: the port forwarder lives as long as its container; no clap.
@@ -699,6 +712,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
             stats::stats_cmd(g, &a)
+        }
+        Command::Healthcheck(c) => health::healthcheck_cmd(g, c),
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            update::update_cmd(g, &a)
         }
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             stats::pause_cmd(g, &a)

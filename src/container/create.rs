@@ -136,6 +136,8 @@ pub struct ContainerSpec {
     pub sdnotify: SdNotify,
     /// `--restart` (None: not given).
     pub restart: Option<record::RestartPolicy>,
+    /// `--health-*` and `--no-healthcheck`.
+    pub health: super::health::HealthFlags,
     /// The command line that created the container, for inspect and
     /// `generate systemd --new`.
     pub create_command: Vec<String>,
@@ -216,6 +218,13 @@ pub fn create(
     let image = resolve_image(image_name)?;
     let store = crate::storage::Store::open(options)?;
     let config = store.image_config(&image)?;
+    let healthcheck = super::health::resolve(
+        &o.health,
+        store
+            .read_blob(&image.config_digest)
+            .ok()
+            .and_then(|raw| super::health::from_image_config(&raw)),
+    )?;
     let ic = config.config().clone().unwrap_or_default();
 
     let id = names::new_id();
@@ -465,6 +474,11 @@ pub fn create(
             Some(record::RestartPolicy::OnFailure(n)) => n,
             _ => 0,
         },
+        health_on_failure: match o.health.on_failure.as_deref() {
+            Some(a) if a != "none" && healthcheck.is_some() => a.to_string(),
+            _ => String::new(),
+        },
+        healthcheck,
     };
 
     // The bundle first, then the record: a container is listed only once

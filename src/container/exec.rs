@@ -66,15 +66,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         )
         .into());
     }
-    let cfg_path = paths.ctr_dir(&id).join("config.json");
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
-        &std::fs::read(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", cfg_path.display()))?;
-    let mut p = spec
-        .process()
-        .clone()
-        .context("config.json has no process")?;
+    let mut p = container_process(&paths, &id)?;
 
     let host_env = |k: &str| std::env::var(k).ok();
     let mut env = p.env().clone().unwrap_or_default();
@@ -165,6 +157,17 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     let end = finish(pid);
     crate::events::container(&paths.runroot, "exec_died", &rec);
     end.map(Some)
+}
+
+/// The container's process as its bundle describes it (env, user, cwd,
+/// capabilities): what an exec'd process starts from.
+pub fn container_process(paths: &Paths, id: &str) -> Result<oci_spec::runtime::Process> {
+    let cfg_path = paths.ctr_dir(id).join("config.json");
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
+        &std::fs::read(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", cfg_path.display()))?;
+    spec.process().clone().context("config.json has no process")
 }
 
 /// Wait for the process; its exit code.

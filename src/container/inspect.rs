@@ -62,7 +62,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         .collect();
     let path = rec.command.first().cloned().unwrap_or_default();
     let args: Vec<String> = rec.command.iter().skip(1).cloned().collect();
-    let state_v = json!({
+    let mut state_v = json!({
         "OciVersion": "1.0.2-dev",
         "Status": st.status.as_str(),
         "Running": running && !paused,
@@ -80,7 +80,13 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "CheckpointedAt": GO_ZERO_TIME,
         "RestoredAt": GO_ZERO_TIME,
     });
-    let config_v = json!({
+    // A healthcheck's record: podman 4.3 shows it as both.
+    if rec.healthcheck.is_some() {
+        let h = json!(super::health::load(paths, &rec.id).unwrap_or_default());
+        state_v["Health"] = h.clone();
+        state_v["Healthcheck"] = h;
+    }
+    let mut config_v = json!({
         "Hostname": rec.hostname,
         "Domainname": "",
         "User": rec.user,
@@ -107,6 +113,14 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Passwd": true,
         "sdNotifyMode": rec.sdnotify,
     });
+    if let Some(hc) = &rec.healthcheck {
+        config_v["Healthcheck"] = json!(hc);
+        config_v["HealthcheckOnFailureAction"] = json!(if rec.health_on_failure.is_empty() {
+            "none"
+        } else {
+            rec.health_on_failure.as_str()
+        });
+    }
     let hostconfig_v = json!({
         "Binds": binds,
         "NetworkMode": rec.network.name(),
@@ -126,6 +140,48 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         // network: published ports as podman shows them.
         "PortBindings": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
     });
+    // Resource limits as the bundle records them (create's flags, update).
+    let mut hostconfig_v = hostconfig_v;
+    let res = super::update::resources(paths, &rec.id);
+    let num = |p: &str| res.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let text = |p: &str| {
+        res.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (quota, period) = (num("/cpu/quota"), num("/cpu/period"));
+    for (k, v) in [
+        ("Memory", json!(num("/memory/limit"))),
+        ("MemoryReservation", json!(num("/memory/reservation"))),
+        ("MemorySwap", json!(num("/memory/swap"))),
+        (
+            "MemorySwappiness",
+            json!(res
+                .pointer("/memory/swappiness")
+                .and_then(Value::as_i64)
+                .unwrap_or(-1)),
+        ),
+        (
+            "NanoCpus",
+            json!(if quota > 0 && period > 0 {
+                quota * 1_000_000_000 / period
+            } else {
+                0
+            }),
+        ),
+        ("CpuPeriod", json!(period)),
+        ("CpuQuota", json!(quota)),
+        ("CpuShares", json!(num("/cpu/shares"))),
+        ("CpuRealtimePeriod", json!(num("/cpu/realtimePeriod"))),
+        ("CpuRealtimeRuntime", json!(num("/cpu/realtimeRuntime"))),
+        ("CpusetCpus", json!(text("/cpu/cpus"))),
+        ("CpusetMems", json!(text("/cpu/mems"))),
+        ("BlkioWeight", json!(num("/blockIO/weight"))),
+        ("PidsLimit", json!(num("/pids/limit"))),
+    ] {
+        hostconfig_v[k] = v;
+    }
     json!({
         "Id": rec.id,
         "Created": time::rfc3339_nano(rec.created),

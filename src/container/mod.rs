@@ -9,6 +9,7 @@ pub mod attach;
 pub mod cp;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
@@ -21,6 +22,7 @@ pub mod record;
 pub mod spec;
 pub mod stats;
 pub mod top;
+pub mod update;
 pub(crate) use crate::time;
 
 pub use ops::*;

@@ -11,6 +11,9 @@ use anyhow::Result;
 pub struct ContainerSummary {
     pub rec: ContainerRecord,
     pub st: State,
+    /// Its healthcheck's status while it runs (starting, healthy,
+    /// unhealthy); None without a check or when it does not run.
+    pub health: Option<String>,
 }
 
 /// The states `--filter status=` accepts.
@@ -46,6 +49,8 @@ pub enum Filter {
     Exited(Option<i32>),
     /// `restart-policy=`: a `--restart` policy name ("none": none given).
     RestartPolicy(String),
+    /// `health=`: starting, healthy, unhealthy, or none (no healthcheck).
+    Health(String),
 }
 
 /// What `ps` lists.
@@ -108,6 +113,10 @@ fn matches(row: &ContainerSummary, f: &Filter) -> bool {
         Filter::RestartPolicy(p) => {
             row.rec.restart_policy == *p || (p == "none" && row.rec.restart_policy.is_empty())
         }
+        Filter::Health(h) => match &row.health {
+            Some(s) => s == h,
+            None => h == "none" && row.rec.healthcheck.is_none(),
+        },
     }
 }
 
@@ -119,7 +128,12 @@ pub fn rows(paths: &Paths) -> Result<Vec<ContainerSummary>> {
             continue;
         };
         let st = record::observe(paths, &id);
-        out.push(ContainerSummary { rec, st });
+        let health = if st.is_running() {
+            super::health::status(paths, &rec)
+        } else {
+            None
+        };
+        out.push(ContainerSummary { rec, st, health });
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.rec.created));
     Ok(out)
@@ -162,6 +176,7 @@ mod tests {
                 ..Default::default()
             },
             st: State::default(),
+            health: None,
         };
         let name = |s: &str| Filter::Name(s.into());
         assert!(matches(&row, &name("web")));
@@ -182,5 +197,7 @@ mod tests {
         assert!(matches(&row, &Filter::Ancestor("alpine".into())));
         assert!(matches(&row, &Filter::Ancestor("cdcd".into())));
         assert!(!matches(&row, &Filter::Exited(Some(0))));
+        assert!(matches(&row, &Filter::Health("none".into())));
+        assert!(!matches(&row, &Filter::Health("healthy".into())));
     }
 }

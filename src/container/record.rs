@@ -148,6 +148,12 @@ pub struct ContainerRecord {
     /// `on-failure:N`'s N (0: no limit).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restart_retries: u32,
+    /// `--health-cmd` and co., or the image's HEALTHCHECK (None: no check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::HealthConfig>,
+    /// `--health-on-failure`: "" (none), kill, restart or stop.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub health_on_failure: String,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -35,7 +35,85 @@ pub struct Loop {
     pub clients: Vec<OwnedFd>,
     /// Output is held for the first attach client until then.
     pub attach_deadline: Option<Instant>,
+    /// The container's healthcheck schedule, if it has one.
+    pub health: Option<HealthTimer>,
 }
+
+/// Runs `rpod __healthcheck` (see `container::health`) every interval:
+/// rpod's replacement for podman's systemd timer. A run still going when
+/// the next is due makes that one skip.
+pub struct HealthTimer {
+    pub every: Duration,
+    pub next: Instant,
+    /// The command: the rpod binary and its arguments.
+    pub argv: Vec<String>,
+    /// The run in progress (0: none).
+    pub child: i32,
+}
+
+impl HealthTimer {
+    /// A schedule for container `id` whose first run is one interval away;
+    /// None for an interval of 0 (no schedule).
+    pub fn new(
+        rpod: &str,
+        root: &str,
+        runroot: &str,
+        id: &str,
+        every_ms: u64,
+    ) -> Option<HealthTimer> {
+        if every_ms == 0 {
+            return None;
+        }
+        let every = Duration::from_millis(every_ms);
+        Some(HealthTimer {
+            every,
+            next: Instant::now() + every,
+            argv: vec![
+                rpod.to_string(),
+                HEALTHCHECK_ARG.to_string(),
+                format!("root={root}"),
+                format!("runroot={runroot}"),
+                format!("id={id}"),
+            ],
+            child: 0,
+        })
+    }
+
+    /// Start the run if it is due (and the last one is over).
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next += self.every;
+        if self.next <= now {
+            self.next = now + self.every;
+        }
+        if self.child != 0 {
+            return;
+        }
+        match std::process::Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+        {
+            // Reaped by `reap` (we are a subreaper), not by `Child`.
+            Ok(c) => self.child = c.id() as i32,
+            Err(e) => eprintln!("monitor: starting the healthcheck: {e}"),
+        }
+    }
+
+    fn timeout_ms(&self) -> u64 {
+        self.next
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .min(60_000) as u64
+            + 1
+    }
+}
+
+/// The first argument of a scheduled healthcheck run (`container::health`).
+pub const HEALTHCHECK_ARG: &str = "__healthcheck";
 
 impl Loop {
     /// Run until the container's init has exited and its output is
@@ -67,6 +145,8 @@ impl Loop {
             let read_err = self.err.is_some() && !holding;
             let timeout = if exit_code.is_some() || self.attach_deadline.is_some() {
                 PollTimeout::from(100u16)
+            } else if let Some(h) = &self.health {
+                PollTimeout::from(h.timeout_ms() as u16)
             } else {
                 PollTimeout::NONE
             };
@@ -143,6 +223,11 @@ impl Loop {
                     self.attach_deadline = None;
                 }
             }
+            if exit_code.is_none() {
+                if let Some(h) = &mut self.health {
+                    h.tick();
+                }
+            }
         }
         exit_code.unwrap_or(-1)
     }
@@ -158,6 +243,13 @@ impl Loop {
                     *exit_code = Some(128 + sig as i32)
                 }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => {
+                    if let Some(h) = &mut self.health {
+                        if h.child == pid.as_raw() {
+                            h.child = 0;
+                        }
+                    }
+                }
                 Ok(_) => {}
             }
         }
@@ -324,6 +416,21 @@ impl Args<'_> {
             clients: Vec::new(),
             attach_deadline: (hold > 0)
                 .then(|| Instant::now() + Duration::from_millis(hold as u64)),
+            health: match (
+                self.get("rpod"),
+                self.get("root"),
+                self.get("runroot"),
+                self.get("id"),
+            ) {
+                (Ok(rpod), Ok(root), Ok(runroot), Ok(id)) => HealthTimer::new(
+                    rpod,
+                    root,
+                    runroot,
+                    id,
+                    self.num("hc_ms").unwrap_or(0).max(0) as u64,
+                ),
+                _ => None,
+            },
         })
     }
 }

@@ -378,6 +378,13 @@ impl Monitor {
         state.pid = pid;
         state.pid_start = pidfd::start_time(pid).unwrap_or(0);
         let rec_tty = rec.tty;
+        let health = event_loop::HealthTimer::new(
+            &crate::sys::exe::real_exe().to_string_lossy(),
+            &paths.root.to_string_lossy(),
+            &paths.runroot.to_string_lossy(),
+            &rec.id,
+            health_interval_ms(&rec),
+        );
 
         let mut m = Monitor {
             opts: g.clone(),
@@ -397,6 +404,7 @@ impl Monitor {
                 listener,
                 clients: Vec::new(),
                 attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
+                health,
             },
             state,
         };
@@ -476,6 +484,7 @@ impl Monitor {
             format!("err={}", raw(&self.lp.err)),
             format!("in={}", raw(&self.lp.stdin)),
             format!("listen={}", self.lp.listener.as_raw_fd()),
+            format!("hc_ms={}", health_interval_ms(&self.rec)),
         ]
     }
 
@@ -527,7 +536,12 @@ impl Monitor {
         self.state.started_at = time::now_ns();
         self.state.finished_at = 0;
         self.state.exit_code = 0;
+        crate::container::health::on_start(&self.paths, &self.rec);
         record::save_state(&self.paths, &self.rec.id, &self.state)?;
+        if restart {
+            // podman's handleRestartPolicy: "restart", then init and start.
+            crate::events::container(&self.paths.runroot, "restart", &self.rec);
+        }
         crate::events::container(&self.paths.runroot, "init", &self.rec);
         crate::events::container(&self.paths.runroot, "start", &self.rec);
         self.notify_systemd();
@@ -616,6 +630,11 @@ impl Monitor {
                     // `stop` and `kill` mark the state under this lock.
                     let now = record::load_state(&self.paths, &self.rec.id);
                     self.state.stopped_by_user = now.stopped_by_user;
+                    // `update --restart` may have changed the policy meanwhile.
+                    if let Ok(r) = record::load(&self.paths, &self.rec.id) {
+                        self.rec.restart_policy = r.restart_policy;
+                        self.rec.restart_retries = r.restart_retries;
+                    }
                     restart = self.restart_delay(code);
                     if restart.is_some() {
                         // inspect: "Restarting" while this monitor waits.
@@ -679,7 +698,15 @@ impl Monitor {
     /// stopped, started or removed it meanwhile. Meanwhile the state says
     /// "exited": killing this monitor leaves nothing that claims to run.
     fn restart_after(&mut self, delay: Duration) {
-        std::thread::sleep(delay);
+        // In slices: a container removed meanwhile (`rm -f`) lets this
+        // monitor go at once, not after a back-off of up to a minute.
+        let until = Instant::now() + delay;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if !record::exists(&self.paths, &self.rec.id) {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(200)));
+        }
         let st = record::load_state(&self.paths, &self.rec.id);
         if !record::exists(&self.paths, &self.rec.id)
             || st.stopped_by_user
@@ -714,6 +741,14 @@ impl Monitor {
             Err(e) => eprintln!("monitor: restarting container {}: {e:#}", self.rec.name),
         }
     }
+}
+
+/// How often the monitor runs the container's healthcheck (0: never).
+fn health_interval_ms(rec: &ContainerRecord) -> u64 {
+    rec.healthcheck
+        .as_ref()
+        .map(|h| (h.interval.max(0) / 1_000_000) as u64)
+        .unwrap_or(0)
 }
 
 /// Mark every fd above stdio close-on-exec.

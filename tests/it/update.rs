@@ -1,0 +1,141 @@
+//! `update` / `container update`: podman 4.3's resource flags, kept in the
+//! container's bundle and shown by inspect; on this host (cgroup v1, no
+//! delegation) they cannot be enforced, and rpod says so. `--restart`
+//! changes the policy the monitor follows.
+
+use crate::common::*;
+
+#[test]
+fn update_records_limits_and_warns_they_are_not_enforced() {
+    let env = env_with_alpine("upd");
+    let _r = Reaper(&env);
+    let id = env.rpod_ok(&["run", "-d", "--name", "u", "alpine", "sleep", "4242401"]);
+    let o = env.rpod(&[
+        "update",
+        "--memory",
+        "64m",
+        "--cpus",
+        "1.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--memory-reservation",
+        "32m",
+        "--blkio-weight",
+        "300",
+        "u",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    // podman prints the container's id.
+    assert_eq!(out(&o).trim(), id.trim());
+    // Not enforceable here: said clearly, never claimed.
+    let e = err(&o);
+    assert!(
+        e.contains("recorded but not enforced") && e.contains("cgroup"),
+        "{e}"
+    );
+    let hc = |f: &str| field(&env, "u", &format!("{{{{.HostConfig.{f}}}}}"));
+    assert_eq!(hc("Memory"), (64u64 << 20).to_string());
+    assert_eq!(hc("MemoryReservation"), (32u64 << 20).to_string());
+    assert_eq!(hc("NanoCpus"), "1500000000");
+    assert_eq!(hc("CpuQuota"), "150000");
+    assert_eq!(hc("CpuShares"), "512");
+    assert_eq!(hc("CpusetCpus"), "0");
+    assert_eq!(hc("BlkioWeight"), "300");
+    // The container runs on, and a later update keeps what it does not change.
+    assert_eq!(field(&env, "u", "{{.State.Status}}"), "running");
+    env.rpod_ok(&["container", "update", "--memory", "128m", "u"]);
+    assert_eq!(hc("Memory"), (128u64 << 20).to_string());
+    assert_eq!(hc("CpuShares"), "512");
+    // The bundle the next start uses carries them.
+    env.rpod_ok(&["stop", "-t", "0", "u"]);
+    let o = env.rpod(&["update", "--pids-limit", "10", "u"]);
+    assert!(
+        !o.status.success(),
+        "podman 4.3's update has no --pids-limit"
+    );
+    let o = env.rpod(&[
+        "update",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "u",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("will not be enforced"), "{}", err(&o));
+    env.rpod_ok(&["start", "u"]);
+    assert_eq!(hc("CpuQuota"), "50000");
+    assert_eq!(field(&env, "u", "{{.State.Status}}"), "running");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "u"]);
+    assert_clean(&env, &["4242401"]);
+}
+
+#[test]
+fn update_rejects_bad_values_and_unknown_containers() {
+    let env = env_with_alpine("updbad");
+    env.rpod_ok(&["create", "--name", "b", "alpine"]);
+    let bad = |args: &[&str], want: &str| {
+        let mut a = vec!["update"];
+        a.extend_from_slice(args);
+        a.push("b");
+        let (code, e) = env.rpod_fail(&a);
+        assert_eq!(code, 125, "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    };
+    bad(
+        &["--cpus", "1", "--cpu-quota", "5"],
+        "cannot be set together",
+    );
+    bad(&["--blkio-weight", "5"], "between 10 and 1000");
+    bad(&["--memory-swappiness", "101"], "swappiness");
+    bad(&["--memory", "lots"], "lots");
+    bad(&["--device-read-bps", "sda:1mb"], "DEVICE:VALUE");
+    bad(
+        &["--device-read-bps", "/etc/passwd:1mb"],
+        "not a block device",
+    );
+    bad(&["--restart", "sometimes"], "not a valid restart policy");
+    let (code, e) = env.rpod_fail(&["update", "--memory", "1g", "nosuch"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("no such container"), "{e}");
+    // Nothing was written by the refusals.
+    assert_eq!(field(&env, "b", "{{.HostConfig.BlkioWeight}}"), "0");
+    env.rpod_ok(&["rm", "b"]);
+}
+
+#[test]
+fn update_restart_changes_the_policy_the_monitor_follows() {
+    let env = env_with_alpine("updrs");
+    let _r = Reaper(&env);
+    // Exits 1 after a moment, without a policy.
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "p",
+        "alpine",
+        "sh",
+        "-c",
+        "sleep 2; exit 1",
+    ]);
+    env.rpod_ok(&["update", "--restart", "on-failure:2", "p"]);
+    assert_eq!(
+        field(&env, "p", "{{.HostConfig.RestartPolicy.Name}}"),
+        "on-failure"
+    );
+    assert_eq!(
+        field(&env, "p", "{{.HostConfig.RestartPolicy.MaximumRetryCount}}"),
+        "2"
+    );
+    // Its monitor started before the update, and still restarts it.
+    assert!(
+        eventually(60, || field(&env, "p", "{{.RestartCount}}") == "2"
+            && field(&env, "p", "{{.State.Status}}") == "exited"),
+        "restarts {}",
+        field(&env, "p", "{{.RestartCount}}")
+    );
+    env.rpod_ok(&["rm", "-a"]);
+    assert_clean(&env, &[]);
+}
