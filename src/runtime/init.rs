@@ -149,6 +149,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     }
     write_sysctls(spec)?;
     mounts::finish(&sys, spec)?;
+    mounts::propagate_root(&sys, spec)?;
     mounts::set_names(&sys, spec)?;
     if let Some(adj) = p.oom_score_adj() {
         // A non-dumpable process's /proc/self files belong to the host's
@@ -199,9 +200,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         }
     };
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
-        let mut st = hook_state.clone();
-        st.status = super::state::Status::Created;
-        super::hooks::run("startContainer", h, &st)?;
+        super::hooks::run("startContainer", h, &hook_state)?;
     }
     let err = process::exec(p, &path, &env, filter.as_ref(), a.preserve_fds);
     // A failed execve after start: `start` reads this from the fifo.

@@ -417,7 +417,11 @@ fn create_in_dir(
         new_ns,
         join,
         devices,
-        hook_state: saved.state.clone(),
+        // Hooks run once the environment is made: the spec's `created`.
+        hook_state: State {
+            status: Status::Created,
+            ..saved.state.clone()
+        },
         parent_hooks,
     });
     let pid = match crate::sys::runtime::clone_fork(new_ns).context("clone")? {
@@ -447,7 +451,12 @@ fn create_in_dir(
     loop {
         match ours.recv()? {
             Some(m) if m == init::MSG_HOOKS => {
-                let st = saved.state.clone();
+                // The environment is made, the program not yet started: the
+                // spec's `created` (runc says `creating` here).
+                let st = State {
+                    status: Status::Created,
+                    ..saved.state.clone()
+                };
                 if let Some(h) = hooks {
                     let pre = h.prestart().as_deref().unwrap_or(&[]);
                     hooks::run("prestart", pre, &st)?;
@@ -716,12 +725,11 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
     let st = saved.current(state_root);
     match st.status {
         Status::Stopped => {}
-        // A created container never ran the user's program: runc deletes it.
-        Status::Created | Status::Creating => kill_and_wait(&saved)?,
-        s if force => {
-            let _ = s;
-            kill_and_wait(&saved)?
-        }
+        // An init that died before it was set up: nothing to keep.
+        Status::Creating => kill_and_wait(&saved)?,
+        _ if force => kill_and_wait(&saved)?,
+        // The spec: deleting a container that is not stopped (a created
+        // one too, which runc kills) is an error and has no effect.
         s => bail!("cannot delete container \"{id}\" that is not stopped: {s}"),
     }
     hooks::run_warn("poststop", &saved.poststop, &st);

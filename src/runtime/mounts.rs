@@ -153,21 +153,11 @@ fn path_err(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
 /// Everything before createContainer hooks and pivot_root: propagation,
 /// the rootfs bind, the spec's mounts in order, /dev, the cwd.
 pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) => {
-            propagation_flags(p).with_context(|| format!("unknown rootfsPropagation \"{p}\""))?
-                | MsFlags::MS_REC
-        }
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    };
-    // Our mount events must not reach the host. A shared root would also make
-    // pivot_root fail, so start from slave (or private) and only then share.
-    let first = if prop.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_SLAVE | MsFlags::MS_REC
-    } else {
-        prop
-    };
+    // Our mount events must not reach the host: start from slave. The
+    // rootfsPropagation asked for comes last, on the new root (runc's
+    // order): pivot_root refuses a shared new root or parent, and nothing
+    // could be bound from an unbindable tree.
+    let first = MsFlags::MS_SLAVE | MsFlags::MS_REC;
     sys.mount(None, Path::new("/"), None, first, None)
         .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
     // pivot_root needs the new root to be a mount point.
@@ -216,9 +206,20 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
             })
         })?;
     }
-    if prop.contains(MsFlags::MS_SHARED) {
-        sys.mount(None, cfg.rootfs, None, prop, None)
-            .map_err(|e| errno_ctx(e, || "sharing the rootfs".into()))?;
+    Ok(())
+}
+
+/// After pivot_root and the masked and read-only paths: the
+/// `linux.rootfsPropagation` asked for, on the new root (recursive for the
+/// `r` names, as runc). Shared on top of the slave it was made: the
+/// container's later mounts reach its peers, never the host.
+pub fn propagate_root(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        let flags =
+            propagation_flags(p).with_context(|| format!("unknown rootfsPropagation \"{p}\""))?;
+        sys.mount(None, Path::new("/"), None, flags, None)
+            .map_err(|e| errno_ctx(e, || format!("making the root {p}")))?;
     }
     Ok(())
 }

@@ -1,0 +1,398 @@
+//! `rpod oci` against the runtime-spec checks that runc 1.1.5 passes (issue
+//! 17), on prepared busybox bundles. Root mode is the one place where rpod
+//! runs as root in the tests: a real root runtime is what these checks are
+//! about (devices made with mknod, cgroups, joining any namespace). Where a
+//! check applies to an unprivileged caller too, it runs as the test user
+//! as well.
+
+use crate::common::{self, Env};
+use serde_json::{json, Value};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// rpod run as root, with `rpod oci spec` (no user namespace).
+    Root,
+    /// rpod run as the test user, with `rpod oci spec --rootless`.
+    User,
+}
+
+/// A busybox bundle and the state root its containers use.
+struct Bundle<'a> {
+    env: &'a Env,
+    dir: PathBuf,
+    state: PathBuf,
+    mode: Mode,
+    /// A command (root mode) that runs rpod, e.g. in a mount namespace of
+    /// the test's own shape.
+    wrap: Vec<&'static str>,
+}
+
+impl<'a> Bundle<'a> {
+    fn new(env: &'a Env, name: &str, mode: Mode) -> Bundle<'a> {
+        let dir = env.dir.join(name);
+        let bin = dir.join("rootfs/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for d in ["proc", "sys", "dev", "etc", "tmp"] {
+            std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+            }
+        }
+        std::fs::write(
+            dir.join("rootfs/etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\n",
+        )
+        .unwrap();
+        let state = match mode {
+            Mode::Root => env.dir.join("root-state"),
+            Mode::User => env.runtime_dir.join("oci"),
+        };
+        let b = Bundle {
+            env,
+            dir,
+            state,
+            mode,
+            wrap: Vec::new(),
+        };
+        match mode {
+            Mode::Root => {
+                let out = b.oci(&["spec", "--bundle", b.path()]);
+                assert!(out.status.success(), "{out:?}");
+            }
+            Mode::User => {
+                let st = Command::new("chown")
+                    .args(["-R", &format!("{}:", env.user), b.path()])
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                env.rpod_ok(&["oci", "spec", "--rootless", "--bundle", b.path()]);
+            }
+        }
+        b
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("config.json")).unwrap()).unwrap()
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        let path = self.dir.join("config.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    fn args(&self, args: &[&str]) {
+        self.edit(|c| {
+            c["process"]["terminal"] = json!(false);
+            c["process"]["args"] = json!(args);
+        });
+    }
+
+    fn path(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    /// `rpod oci --root STATE ARGS` as root or as the test user, its output
+    /// through files (a container left running inherits them).
+    fn oci(&self, args: &[&str]) -> Output {
+        self.oci_in(args, None)
+    }
+
+    fn oci_in(&self, args: &[&str], cwd: Option<&Path>) -> Output {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let parent = self.dir.parent().unwrap();
+        let (o, e) = (
+            parent.join(format!("out{n}")),
+            parent.join(format!("err{n}")),
+        );
+        let mut full = vec!["oci", "--root", self.state.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let mut c = match self.mode {
+            Mode::Root => {
+                let mut c = match self.wrap.split_first() {
+                    Some((prog, rest)) => {
+                        let mut c = Command::new(prog);
+                        c.args(rest).arg(common::rpod_bin());
+                        c
+                    }
+                    None => Command::new(common::rpod_bin()),
+                };
+                c.args(&full);
+                // Env's leak check and cleanup find rpod's processes by it.
+                c.env("XDG_RUNTIME_DIR", &self.env.runtime_dir);
+                c
+            }
+            Mode::User => self.env.cmd(&full),
+        };
+        if let Some(d) = cwd {
+            c.current_dir(d);
+        }
+        let status = c
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.oci(args);
+        assert!(
+            out.status.success(),
+            "rpod oci {args:?} ({:?}) failed ({:?})\nstdout: {}\nstderr: {}",
+            self.mode,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fail(&self, args: &[&str]) -> String {
+        let out = self.oci(args);
+        assert!(
+            !out.status.success(),
+            "rpod oci {args:?} ({:?}) succeeded\nstdout: {}",
+            self.mode,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).expect("state is JSON")
+    }
+
+    fn wait_status(&self, id: &str, want: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.state(id);
+            if s["status"] == want || Instant::now() > deadline {
+                assert_eq!(s["status"], want, "{s}");
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Every hook's state on stdin: `created` for the ones before the user's
+/// program (prestart, createRuntime, createContainer, startContainer; runc
+/// says `creating` for the first three), `running` for poststart, `stopped`
+/// for poststop.
+#[test]
+fn hooks_see_the_created_state_before_start() {
+    let env = Env::new("ocihooks");
+    for mode in [Mode::Root, Mode::User] {
+        let b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
+        let log = env.dir.join(format!("hooks-{mode:?}.log"));
+        std::fs::write(&log, "").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let host_log = log.to_str().unwrap().to_string();
+        let hook = |name: &str, path: &str| {
+            json!({"path": "/bin/sh", "args": ["sh", "-c",
+                format!("read -r s; echo \"{name} $s\" >> {path}")]})
+        };
+        b.args(&["sleep", "30"]);
+        b.edit(|c| {
+            c["root"]["readonly"] = json!(false);
+            c["hooks"] = json!({
+                "prestart": [hook("prestart", &host_log)],
+                "createRuntime": [hook("createRuntime", &host_log)],
+                "createContainer": [hook("createContainer", &host_log)],
+                "startContainer": [hook("startContainer", "/start.log")],
+                "poststart": [hook("poststart", &host_log)],
+                "poststop": [hook("poststop", &host_log)],
+            });
+        });
+        b.ok(&["create", "--bundle", b.path(), "hk"]);
+        b.ok(&["start", "hk"]);
+        b.ok(&["kill", "hk", "KILL"]);
+        b.wait_status("hk", "stopped");
+        b.ok(&["delete", "hk"]);
+        let mut text = std::fs::read_to_string(&log).unwrap();
+        text += &std::fs::read_to_string(b.dir.join("rootfs/start.log")).unwrap();
+        let got: Vec<(String, String)> = text
+            .lines()
+            .map(|l| {
+                let (name, st) = l.split_once(' ').unwrap();
+                let st: Value = serde_json::from_str(st).unwrap_or_else(|e| panic!("{l}: {e}"));
+                assert_eq!(st["id"], "hk", "{l}");
+                (name.to_string(), st["status"].as_str().unwrap().to_string())
+            })
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("prestart", "created"),
+            ("createRuntime", "created"),
+            ("createContainer", "created"),
+            ("poststart", "running"),
+            ("poststop", "stopped"),
+            ("startContainer", "created"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(got, want, "{mode:?}: {text}");
+    }
+}
+
+/// linux.devices as root: made with mknod with exactly the fileMode asked
+/// for (the umask does not apply) and the given owner; the default devices
+/// are 0666, as in runc.
+#[test]
+fn devices_get_their_exact_mode_and_owner() {
+    let env = Env::new("ocidevs");
+    let b = Bundle::new(&env, "b", Mode::Root);
+    b.args(&[
+        "sh",
+        "-c",
+        "stat -c '%n %a %u %g %t %T %F' /dev/testdev /dev/testblk /dev/testfifo /dev/null /dev/tty",
+    ]);
+    b.edit(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/testdev", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o660, "uid": 1, "gid": 2},
+            {"path": "/dev/testblk", "type": "b", "major": 7, "minor": 0,
+             "fileMode": 0o600, "uid": 0, "gid": 6},
+            {"path": "/dev/testfifo", "type": "p", "fileMode": 0o640},
+        ]);
+    });
+    let out = b.oci(&["run", "--bundle", b.path(), "devs"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "/dev/testdev 660 1 2 1 3 character special file",
+            "/dev/testblk 600 0 6 7 0 block special file",
+            "/dev/testfifo 640 0 0 0 0 fifo",
+            "/dev/null 666 0 0 1 3 character special file",
+            "/dev/tty 666 0 0 5 0 character special file",
+        ],
+        "{text}"
+    );
+}
+
+/// The mounts of the host's mount namespace whose mount point is under `dir`.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/1/mountinfo").unwrap();
+    let prefix = format!("{}/", dir.display());
+    text.lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| m.starts_with(&prefix) || m == dir.to_str().unwrap())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// linux.rootfsPropagation: shared (pivot_root refused it before),
+/// unbindable, slave and private, each seen on the container's `/` in its
+/// mountinfo; none of the container's mounts shows up on the host. As root
+/// rpod runs in a mount namespace whose mounts are shared (this host's `/`
+/// is private, which would make a slave private); rootless, the user
+/// namespace makes every inherited mount a slave at most.
+#[test]
+fn rootfs_propagation_shared_and_the_others() {
+    let env = Env::new("ociprop");
+    for mode in [Mode::Root, Mode::User] {
+        let mut b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
+        if mode == Mode::Root {
+            b.wrap = vec!["unshare", "-m", "--propagation", "shared"];
+        }
+        b.args(&["awk", "$5 == \"/\"", "/proc/self/mountinfo"]);
+        let cases: &[(&str, &[&str], &[&str])] = match mode {
+            Mode::Root => &[
+                ("shared", &["shared:"], &["unbindable"]),
+                ("rshared", &["shared:"], &["unbindable"]),
+                ("unbindable", &["unbindable"], &["shared:"]),
+                ("slave", &["master:"], &["shared:"]),
+                ("rprivate", &[" - "], &["shared:", "master:", "unbindable"]),
+            ],
+            Mode::User => &[
+                ("shared", &["shared:"], &["unbindable"]),
+                ("unbindable", &["unbindable"], &["shared:"]),
+                ("private", &[" - "], &["shared:", "master:", "unbindable"]),
+            ],
+        };
+        for (prop, want, not) in cases {
+            b.edit(|c| c["linux"]["rootfsPropagation"] = json!(prop));
+            let out = b.ok(&["run", "--bundle", b.path(), "prop"]);
+            assert_eq!(out.lines().count(), 1, "{mode:?} {prop}: {out}");
+            for w in *want {
+                assert!(out.contains(w), "{mode:?} {prop}: {out}");
+            }
+            for n in *not {
+                assert!(!out.contains(n), "{mode:?} {prop}: {out}");
+            }
+            assert_eq!(host_mounts_under(&b.dir), Vec::<String>::new(), "{prop}");
+        }
+    }
+}
+
+/// The lifecycle's errors as the spec words them: delete of a created or
+/// running container fails (and changes nothing) unless forced, start of a
+/// started one fails; `create ID --pid-file REL` (flags after the id, the
+/// bundle the working directory, as runtime-tools calls it) writes the
+/// init's pid, relative to the caller's directory.
+#[test]
+fn delete_start_and_pid_file_follow_the_spec() {
+    let env = Env::new("ocilife");
+    for mode in [Mode::Root, Mode::User] {
+        let b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
+        b.args(&["sleep", "30"]);
+        let out = b.oci_in(&["create", "lf", "--pid-file", "init.pid"], Some(&b.dir));
+        assert!(out.status.success(), "{mode:?}: {out:?}");
+        let pid = b.state("lf")["pid"].as_i64().unwrap();
+        let written = std::fs::read_to_string(b.dir.join("init.pid")).unwrap();
+        assert_eq!(written, pid.to_string(), "{mode:?}");
+
+        let err = b.fail(&["delete", "lf"]);
+        assert!(err.contains("not stopped: created"), "{mode:?}: {err}");
+        assert_eq!(b.state("lf")["status"], "created");
+        b.ok(&["start", "lf"]);
+        let err = b.fail(&["start", "lf"]);
+        assert!(err.contains("running"), "{mode:?}: {err}");
+        let err = b.fail(&["delete", "lf"]);
+        assert!(err.contains("not stopped: running"), "{mode:?}: {err}");
+        let s = b.state("lf");
+        assert_eq!(
+            (s["status"].as_str(), s["pid"].as_i64()),
+            (Some("running"), Some(pid))
+        );
+        b.ok(&["kill", "lf", "KILL"]);
+        b.wait_status("lf", "stopped");
+        b.fail(&["start", "lf"]);
+        b.ok(&["delete", "lf"]);
+        b.fail(&["state", "lf"]);
+        b.fail(&["delete", "lf"]);
+        // --force takes a created container away at once.
+        b.ok(&["create", "--bundle", b.path(), "lf2"]);
+        b.ok(&["delete", "--force", "lf2"]);
+        b.fail(&["state", "lf2"]);
+        assert!(
+            env.leftover_processes().is_empty(),
+            "{:?}",
+            env.leftover_processes()
+        );
+    }
+}
