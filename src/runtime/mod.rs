@@ -125,19 +125,7 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
     for ns in list.into_iter().flatten() {
         let f = ns_flag(ns.typ());
         match ns.path() {
-            Some(p) => {
-                if matches!(
-                    ns.typ(),
-                    LinuxNamespaceType::Pid | LinuxNamespaceType::Mount
-                ) {
-                    bail!(
-                        "joining an existing {:?} namespace ({}) is not supported",
-                        ns.typ(),
-                        p.display()
-                    );
-                }
-                join.push((f, p.clone()));
-            }
+            Some(p) => join.push((f, p.clone())),
             // clone(2) has no room for CLONE_NEWTIME (it is an exit-signal bit).
             None if ns.typ() == LinuxNamespaceType::Time => {
                 bail!("config.json: time namespaces are not supported")
@@ -149,9 +137,6 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
         || join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("config.json sets a hostname but has no UTS namespace: it would rename the host");
-    }
-    if !new.contains(CloneFlags::CLONE_NEWNS) {
-        bail!("config.json: the container needs a mount namespace (linux.namespaces has no \"mount\")");
     }
     Ok((new, join))
 }
@@ -288,6 +273,18 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     if p.terminal() == Some(true) && matches!(opts.console, Console::None) {
         bail!("process.terminal is true but no console was given: use --console-socket");
     }
+    let joins = |f: CloneFlags| join.iter().any(|(j, _)| *j == f);
+    let host_mounts = !new_ns.contains(CloneFlags::CLONE_NEWNS) && !joins(CloneFlags::CLONE_NEWNS);
+    if host_mounts && (rootless || own_userns || joins(CloneFlags::CLONE_NEWUSER)) {
+        bail!(
+            "config.json: without a mount namespace (linux.namespaces has no \"mount\") the \
+             container's mounts are made in the host's mount namespace, which only real root can do"
+        );
+    }
+    if host_mounts && opts.no_pivot {
+        // Moving the rootfs over "/" would move it over the host's root.
+        debug!("--no-pivot: no mount namespace, so the rootfs is entered with chroot");
+    }
 
     let root = opts.state_root;
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
@@ -299,16 +296,36 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
         }
         Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
     }
+    // In the host's mount namespace the init binds the rootfs onto itself
+    // (and mounts below it): note the mount there now, to take ours away.
+    let host_rootfs_mnt = if host_mounts {
+        Some(mount_id(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?)
+    } else {
+        None
+    };
     let mut child: Option<Pid> = None;
     let res = create_in_dir(
-        opts, run_now, &bundle, &spec, &rootfs, new_ns, join, own_userns, rootless, &dir,
+        opts,
+        run_now,
+        &bundle,
+        &spec,
+        &rootfs,
+        new_ns,
+        join,
+        own_userns,
+        rootless,
+        host_rootfs_mnt,
+        &dir,
         &mut child,
     );
     if res.is_err() {
-        // Leave nothing behind: no process, no state.
+        // Leave nothing behind: no process, no state, no mounts.
         if let Some(pid) = child {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(m) = host_rootfs_mnt {
+            release_host_rootfs(&rootfs, m);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -326,6 +343,7 @@ fn create_in_dir(
     join: Vec<(CloneFlags, PathBuf)>,
     own_userns: bool,
     rootless: bool,
+    host_rootfs_mnt: Option<u64>,
     dir: &Path,
     child: &mut Option<Pid>,
 ) -> Result<(i32, Option<Channel>)> {
@@ -379,6 +397,8 @@ fn create_in_dir(
         rootless,
         no_pivot: opts.no_pivot,
         own_userns,
+        joined_pid_ns: join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWPID),
+        host_rootfs_mnt,
         cgroup: None,
         poststop: spec
             .hooks()
@@ -392,7 +412,8 @@ fn create_in_dir(
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
     // Devices can only be made by real root; any user namespace binds them.
-    let devices = if rootless || own_userns {
+    let in_userns = own_userns || join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let devices = if rootless || in_userns {
         DeviceMode::Bind
     } else {
         DeviceMode::Create
@@ -416,6 +437,7 @@ fn create_in_dir(
         preserve_fds: opts.preserve_fds,
         new_ns,
         join,
+        host_mounts: host_rootfs_mnt.is_some(),
         devices,
         // Hooks run once the environment is made: the spec's `created`.
         hook_state: State {
@@ -424,9 +446,32 @@ fn create_in_dir(
         },
         parent_hooks,
     });
-    let pid = match crate::sys::runtime::clone_fork(new_ns).context("clone")? {
+    // A pid namespace is joined by its children only: enter it for the
+    // clone (ours is given back right after), the init then lives in it.
+    let pid_join = init_args.as_mut().and_then(|a| {
+        let i = a
+            .join
+            .iter()
+            .position(|(f, _)| *f == CloneFlags::CLONE_NEWPID)?;
+        Some(a.join.remove(i).1)
+    });
+    let own_pid_ns = match &pid_join {
+        Some(p) => Some(enter_pid_ns(p)?),
+        None => None,
+    };
+    let cloned = crate::sys::runtime::clone_fork(new_ns).context("clone");
+    if let Some(own) = &own_pid_ns {
+        if matches!(cloned, Ok(None)) {
+            // The child: already in the namespace.
+        } else {
+            nix::sched::setns(std::os::fd::AsFd::as_fd(own), CloneFlags::CLONE_NEWPID)
+                .context("going back to our own pid namespace")?;
+        }
+    }
+    let pid = match cloned? {
         None => {
             drop(ours);
+            drop(own_pid_ns);
             init::main(init_args.take().expect("init args"))
         }
         Some(pid) => pid,
@@ -480,6 +525,54 @@ fn create_in_dir(
         write_pid_file(pf, raw)?;
     }
     Ok((raw, run_now.then_some(ours)))
+}
+
+/// Make `path` (a pid namespace) the one our next child is born in;
+/// returns our own, to go back to.
+fn enter_pid_ns(path: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let own = std::fs::File::open("/proc/self/ns/pid_for_children")
+        .or_else(|_| std::fs::File::open("/proc/self/ns/pid"))
+        .context("opening our pid namespace")?;
+    let theirs = std::fs::File::open(path)
+        .with_context(|| format!("opening namespace {}", path.display()))?;
+    nix::sched::setns(theirs.as_fd(), CloneFlags::CLONE_NEWPID)
+        .with_context(|| format!("joining pid namespace {}", path.display()))?;
+    Ok(own)
+}
+
+/// The id of the mount at `path` (what /proc/self/fdinfo says of an fd
+/// opened there): the topmost one, so a mount stacked on it changes it.
+fn mount_id(path: &Path) -> Result<u64> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no mnt_id in fdinfo")
+}
+
+/// Take away the rootfs bind (and everything the container mounted below
+/// it) that an init without a mount namespace of its own left in the
+/// host's: only when what is mounted there now is not what was before.
+fn release_host_rootfs(rootfs: &Path, before: u64) {
+    match mount_id(rootfs) {
+        Ok(now) if now != before => {
+            if let Err(e) = nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH) {
+                warn!(
+                    "unmounting the container's rootfs {}: {e}",
+                    rootfs.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => debug!("rootfs {}: {e:#}", rootfs.display()),
+    }
 }
 
 /// Write the child's uid/gid maps: directly for a single mapping of our own
@@ -656,7 +749,8 @@ fn container_pids(saved: &Saved) -> Vec<i32> {
     let Some(ns) = pid_ns(init) else {
         return vec![];
     };
-    if Some(ns) == pid_ns(std::process::id() as i32) {
+    // The host's pid namespace, or one joined: others' processes are there.
+    if saved.joined_pid_ns || Some(ns) == pid_ns(std::process::id() as i32) {
         // The container shares our pid namespace: only its init is known.
         return vec![init];
     }
@@ -731,6 +825,9 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
         // The spec: deleting a container that is not stopped (a created
         // one too, which runc kills) is an error and has no effect.
         s => bail!("cannot delete container \"{id}\" that is not stopped: {s}"),
+    }
+    if let Some(m) = saved.host_rootfs_mnt {
+        release_host_rootfs(&saved.state.rootfs, m);
     }
     hooks::run_warn("poststop", &saved.poststop, &st);
     if let Some(cg) = &saved.cgroup {
@@ -833,10 +930,26 @@ mod tests {
             r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}]}}"#,
         )
         .unwrap();
-        assert!(namespaces(&nomnt)
-            .unwrap_err()
-            .to_string()
-            .contains("mount namespace"));
+        // No mount namespace: the host's (create allows it to real root only).
+        assert_eq!(namespaces(&nomnt).unwrap().0, CloneFlags::CLONE_NEWPID);
+        let joined: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [
+                {"type": "mount", "path": "/proc/9/ns/mnt"},
+                {"type": "pid", "path": "/proc/9/ns/pid_for_children"}]}}"#,
+        )
+        .unwrap();
+        let (new, join) = namespaces(&joined).unwrap();
+        assert!(new.is_empty());
+        assert_eq!(
+            join,
+            vec![
+                (CloneFlags::CLONE_NEWNS, PathBuf::from("/proc/9/ns/mnt")),
+                (
+                    CloneFlags::CLONE_NEWPID,
+                    PathBuf::from("/proc/9/ns/pid_for_children")
+                )
+            ]
+        );
         let hostname_no_uts: Spec = serde_json::from_str(
             r#"{"ociVersion": "1.0.2", "hostname": "h", "linux": {"namespaces": [{"type": "mount"}]}}"#,
         )

@@ -127,6 +127,9 @@ pub struct RootfsConfig<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub devices: DeviceMode,
+    /// No mount namespace of the container's own: leave the host's `/`
+    /// alone and keep what is mounted below the rootfs private.
+    pub host_mounts: bool,
 }
 
 const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
@@ -157,9 +160,11 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
     // rootfsPropagation asked for comes last, on the new root (runc's
     // order): pivot_root refuses a shared new root or parent, and nothing
     // could be bound from an unbindable tree.
-    let first = MsFlags::MS_SLAVE | MsFlags::MS_REC;
-    sys.mount(None, Path::new("/"), None, first, None)
-        .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
+    if !cfg.host_mounts {
+        let first = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+        sys.mount(None, Path::new("/"), None, first, None)
+            .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
+    }
     // pivot_root needs the new root to be a mount point.
     sys.mount(
         Some(cfg.rootfs),
@@ -173,6 +178,18 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
             format!("bind-mounting rootfs {}", cfg.rootfs.display())
         })
     })?;
+    if cfg.host_mounts {
+        // In the host's mount namespace: nothing mounted below the rootfs
+        // may propagate to the host's other mounts.
+        sys.mount(
+            None,
+            cfg.rootfs,
+            None,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|e| errno_ctx(e, || "making the rootfs private".into()))?;
+    }
 
     // Every later path in the rootfs resolves from this fd of the bind mount.
     let root = sys
@@ -575,6 +592,16 @@ pub fn enter(sys: &dyn Syscalls, rootfs: &Path, no_pivot: bool) -> Result<()> {
     sys.chdir(Path::new("/")).map_err(e("chdir /"))
 }
 
+/// No mount namespace of our own: the rootfs becomes our root by chroot
+/// alone (runc's way); its bind mount stays where it is, in the host's
+/// mount table, until delete takes it away.
+pub fn enter_chroot(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
+    let e = |what: &'static str| move |e: Errno| errno_ctx(e, || what.to_string());
+    sys.chdir(rootfs).map_err(e("chdir to rootfs"))?;
+    sys.chroot(Path::new(".")).map_err(e("chroot"))?;
+    sys.chdir(Path::new("/")).map_err(e("chdir /"))
+}
+
 /// After pivot_root: masked paths, read-only paths, a read-only root. The
 /// paths resolve inside the container's own root, the final component not
 /// followed: a masked or read-only path that is a symlink is refused, so it
@@ -739,6 +766,7 @@ mod tests {
             rootfs: Path::new("/nonexistent/r"),
             bundle: Path::new("/nonexistent"),
             devices: DeviceMode::Bind,
+            host_mounts: false,
         };
         prepare(&rec, &spec, &cfg).unwrap();
         let l = rec.lines();
@@ -828,6 +856,7 @@ mod tests {
             rootfs: Path::new("/nonexistent/r"),
             bundle: Path::new("/nonexistent"),
             devices: DeviceMode::Create,
+            host_mounts: false,
         };
         let e = prepare(&rec, &spec_from(SPEC), &cfg).unwrap_err();
         assert_eq!(crate::runtime::process::failed_status(&e), 126);

@@ -73,6 +73,14 @@ pub struct Saved {
     pub no_pivot: bool,
     /// Whether the container has its own user namespace (exec joins it).
     pub own_userns: bool,
+    /// The pid namespace is an existing one (linux.namespaces path): its
+    /// other processes are not the container's.
+    #[serde(default)]
+    pub joined_pid_ns: bool,
+    /// No mount namespace of its own: the id of the mount at the rootfs
+    /// before create, so delete takes away the bind the init made there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mnt: Option<u64>,
     /// A cgroup we created (removed on delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,

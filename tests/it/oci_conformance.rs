@@ -396,3 +396,161 @@ fn delete_start_and_pid_file_follow_the_spec() {
         );
     }
 }
+
+/// No `mount` in linux.namespaces: as root the container runs in the host's
+/// mount namespace, its rootfs entered with chroot and the spec's mounts
+/// made below it (privately); delete takes them all away. An unprivileged
+/// caller is refused with a clear message.
+#[test]
+fn no_mount_namespace_runs_in_the_hosts_with_chroot() {
+    let env = Env::new("ocinomnt");
+    let b = Bundle::new(&env, "b", Mode::Root);
+    let no_mnt = |c: &mut Value| {
+        let ns: Vec<Value> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] != "mount")
+            .cloned()
+            .collect();
+        c["linux"]["namespaces"] = json!(ns);
+    };
+    b.edit(no_mnt);
+    b.args(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/mnt; ls /; stat -c '%a' /dev/null; touch /x 2>/dev/null || echo ro",
+    ]);
+    let out = b.ok(&["run", "--bundle", b.path(), "nm"]);
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "{}\nbin\ndev\netc\nproc\nsys\ntmp\n666\nro\n",
+            host_mnt.display()
+        )
+    );
+    assert_eq!(host_mounts_under(&b.dir), Vec::<String>::new());
+
+    // Created: its mounts are in the host's table until delete.
+    b.args(&["sleep", "30"]);
+    b.ok(&["create", "--bundle", b.path(), "nm2"]);
+    let mounted = host_mounts_under(&b.dir);
+    assert!(mounted.len() >= 3, "{mounted:?}");
+    let ex = b.ok(&["exec", "nm2", "ls", "/etc"]);
+    assert_eq!(ex, "passwd\n");
+    b.ok(&["delete", "--force", "nm2"]);
+    assert_eq!(host_mounts_under(&b.dir), Vec::<String>::new());
+
+    // Rootless: refused, nothing left.
+    let u = Bundle::new(&env, "u", Mode::User);
+    u.edit(no_mnt);
+    u.args(&["true"]);
+    let err = u.fail(&["run", "--bundle", u.path(), "nm3"]);
+    assert!(err.contains("without a mount namespace"), "{err}");
+    assert_eq!(u.ok(&["list", "-q"]).trim(), "");
+}
+
+/// A holder process in namespaces of its own (unshare), and a container
+/// that joins its mount, pid, ipc, uts and network namespaces by path
+/// (pid through pid_for_children): every /proc/self/ns link matches the
+/// holder's, the holder is pid 1 of the container's pid namespace, no mount
+/// of the container's reaches the host, and delete --force kills the
+/// container's init but not the holder.
+#[test]
+fn namespaces_are_joined_by_path() {
+    let env = Env::new("ocijoin");
+    let mut holder = Command::new("unshare")
+        .args([
+            "-m",
+            "-i",
+            "-u",
+            "-p",
+            "-n",
+            "--fork",
+            "--mount-proc",
+            "sleep",
+            "60",
+        ])
+        .env("XDG_RUNTIME_DIR", &env.runtime_dir)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let h: i32 = loop {
+        let kids = std::fs::read_to_string(format!(
+            "/proc/{}/task/{}/children",
+            holder.id(),
+            holder.id()
+        ))
+        .unwrap_or_default();
+        if let Some(p) = kids.split_whitespace().next() {
+            let p: i32 = p.parse().unwrap();
+            // Exec'd into sleep, so its namespaces are final.
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            if comm.trim() == "sleep" {
+                break p;
+            }
+        }
+        assert!(Instant::now() < deadline, "no holder process");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let names = ["mnt", "pid", "ipc", "uts", "net"];
+    let theirs: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "{}\n",
+                std::fs::read_link(format!("/proc/{h}/ns/{n}"))
+                    .unwrap()
+                    .display()
+            )
+        })
+        .collect();
+    let b = Bundle::new(&env, "b", Mode::Root);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount", "path": format!("/proc/{h}/ns/mnt")},
+            {"type": "pid", "path": format!("/proc/{h}/ns/pid_for_children")},
+            {"type": "ipc", "path": format!("/proc/{h}/ns/ipc")},
+            {"type": "uts", "path": format!("/proc/{h}/ns/uts")},
+            {"type": "network", "path": format!("/proc/{h}/ns/net")},
+        ]);
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(["sleep", "30"]);
+    });
+    b.ok(&["run", "-d", "--bundle", b.path(), "jn"]);
+    let pid = b.state("jn")["pid"].as_i64().unwrap();
+    let ours: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "{}\n",
+                std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
+                    .unwrap()
+                    .display()
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    let one = b.ok(&["exec", "jn", "cat", "/proc/1/comm"]);
+    assert_eq!(one, "sleep\n");
+    let ps: Vec<i64> = serde_json::from_str(&b.ok(&["ps", "-f", "json", "jn"])).unwrap();
+    assert_eq!(ps, vec![pid], "only the container's own processes");
+    assert_eq!(host_mounts_under(&b.dir), Vec::<String>::new());
+    b.ok(&["delete", "--force", "jn"]);
+    assert!(
+        std::path::Path::new(&format!("/proc/{h}")).exists(),
+        "the holder survived the container's delete"
+    );
+    // Dead: gone, or a zombie of the holder (pid 1 there, and sleep reaps
+    // no one).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let st = stat.rsplit_once(") ").map(|(_, r)| &r[..1]);
+    assert!(matches!(st, None | Some("Z")), "{stat}");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(h),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
