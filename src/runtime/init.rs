@@ -173,6 +173,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
     let linux = spec.linux().as_ref();
     let filter = Filter::compile(linux.and_then(|l| l.seccomp().as_ref()))?;
+    super::apply_lsm(p)?;
     process::become_user(p, filter.as_ref())?;
     process::enter_cwd(p.cwd())?;
     let env = process::environment(p);

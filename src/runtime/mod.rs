@@ -141,6 +141,69 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
     Ok((new, join))
 }
 
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y")
+}
+
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// LSM labels: on a host without the LSM a label is refused (runc fails
+/// these too, later and less clearly); never silently dropped.
+/// linux.mountLabel is refused everywhere: rpod does not label mounts.
+pub fn check_lsm(spec: &Spec) -> Result<()> {
+    let p = spec.process().as_ref();
+    if let Some(prof) = p.and_then(|p| p.apparmor_profile().as_deref()) {
+        if !prof.is_empty() && !apparmor_enabled() {
+            bail!(
+                "config.json: process.apparmorProfile \"{prof}\" is set, but AppArmor is not \
+                 enabled on this host"
+            );
+        }
+    }
+    if let Some(l) = p.and_then(|p| p.selinux_label().as_deref()) {
+        if !l.is_empty() && !selinux_enabled() {
+            bail!(
+                "config.json: process.selinuxLabel \"{l}\" is set, but SELinux is disabled or \
+                 not supported on this host"
+            );
+        }
+    }
+    if let Some(l) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+    {
+        if !l.is_empty() {
+            let why = if selinux_enabled() {
+                "rpod does not label mounts"
+            } else {
+                "SELinux is disabled or not supported on this host"
+            };
+            bail!("config.json: linux.mountLabel \"{l}\" is set, but {why}");
+        }
+    }
+    Ok(())
+}
+
+/// In the init, before execve: the process's AppArmor profile and SELinux
+/// label take effect at exec (checked at create: the LSM is there).
+pub(crate) fn apply_lsm(p: &oci_spec::runtime::Process) -> Result<()> {
+    if let Some(prof) = p.apparmor_profile().as_deref().filter(|v| !v.is_empty()) {
+        let v = format!("exec {prof}");
+        std::fs::write("/proc/self/attr/apparmor/exec", &v)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", &v))
+            .with_context(|| format!("applying AppArmor profile \"{prof}\""))?;
+    }
+    if let Some(l) = p.selinux_label().as_deref().filter(|v| !v.is_empty()) {
+        std::fs::write("/proc/self/attr/exec", l)
+            .with_context(|| format!("applying SELinux label \"{l}\""))?;
+    }
+    Ok(())
+}
+
 /// The sysctls a container may set: only those of a namespace it has of
 /// its own (runc's validator). Anything else (`kernel.core_pattern`,
 /// `vm.*`, …) would change the host.
@@ -262,6 +325,7 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     let p = spec.process().as_ref().context("no process")?;
     let (new_ns, join) = namespaces(&spec)?;
     check_sysctls(&spec).context("config.json")?;
+    check_lsm(&spec)?;
     let own_userns = new_ns.contains(CloneFlags::CLONE_NEWUSER);
     let rootless = is_rootless();
     if !own_userns && !nix::unistd::geteuid().is_root() {
@@ -303,6 +367,7 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     } else {
         None
     };
+    let (state_root, id) = (opts.state_root.to_path_buf(), opts.id.to_string());
     let mut child: Option<Pid> = None;
     let res = create_in_dir(
         opts,
@@ -326,6 +391,9 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
         }
         if let Some(m) = host_rootfs_mnt {
             release_host_rootfs(&rootfs, m);
+        }
+        if let Ok(saved) = Saved::load(&state_root, &id) {
+            cgroups::root_remove(&saved.cgroups);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -367,7 +435,17 @@ fn create_in_dir(
         Console::Connected(sock) => InitConsole::Socket(sock),
     };
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let cgroup_base = if cgroups::wants_limits(resources) {
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    // Real root makes (or joins) linux.cgroupsPath on v1 or v2 as runc does;
+    // rootless only a delegated v2 subtree, if there is one.
+    let root_cgroup = !rootless && cgroups::root_wants(cgroups_path.as_deref(), resources);
+    let cgroup_base = if !rootless {
+        None
+    } else if cgroups::wants_limits(resources) {
         match cgroups::detect() {
             cgroups::Support::Delegated(p) => Some(p),
             cgroups::Support::Unsupported(why) => {
@@ -399,6 +477,7 @@ fn create_in_dir(
         own_userns,
         joined_pid_ns: join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWPID),
         host_rootfs_mnt,
+        cgroups: Default::default(),
         cgroup: None,
         poststop: spec
             .hooks()
@@ -486,6 +565,17 @@ fn create_in_dir(
     saved.state.pid = raw;
     saved.init_start = crate::sys::pidfd::start_time(raw).unwrap_or(0);
     saved.save(opts.state_root)?;
+    if root_cgroup {
+        let devs = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
+        saved.cgroups =
+            cgroups::root_create(cgroups_path.as_deref(), opts.id, raw, resources, &devs)
+                .context("cgroup")?;
+        saved.save(opts.state_root)?;
+    }
     if let Some(base) = &cgroup_base {
         match cgroups::apply(base, opts.id, raw, resources.expect("limits")) {
             Ok(p) => saved.cgroup = Some(p),
@@ -833,6 +923,7 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
     if let Some(cg) = &saved.cgroup {
         cgroups::remove(cg);
     }
+    cgroups::root_remove(&saved.cgroups);
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
 }
 
@@ -876,9 +967,12 @@ fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
     })
 }
 
-/// `pause`: freeze the container (needs a cgroup v2 of its own).
+/// `pause`: freeze the container (needs a cgroup of its own).
 pub fn pause(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_freeze(&saved.cgroups, true).context("pause");
+    }
     let cg = no_cgroup("pause", &saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "1").context("pause: writing cgroup.freeze")
 }
@@ -886,6 +980,9 @@ pub fn pause(state_root: &Path, id: &str) -> Result<()> {
 /// `resume`: thaw a paused container.
 pub fn resume(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_freeze(&saved.cgroups, false).context("resume");
+    }
     let cg = no_cgroup("resume", &saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "0").context("resume: writing cgroup.freeze")
 }
@@ -897,6 +994,9 @@ pub fn update(
     resources: &oci_spec::runtime::LinuxResources,
 ) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_update(&saved.cgroups, resources).context("update");
+    }
     let cg = no_cgroup("update", &saved)?;
     for (file, v) in cgroups::v2_values(resources) {
         std::fs::write(cg.join(file), &v)

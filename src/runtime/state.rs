@@ -81,6 +81,9 @@ pub struct Saved {
     /// before create, so delete takes away the bind the init made there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_rootfs_mnt: Option<u64>,
+    /// A real-root container's cgroup (v1 controllers or v2), removed on delete.
+    #[serde(default, skip_serializing_if = "super::cgroups::Placed::is_empty")]
+    pub cgroups: super::cgroups::Placed,
     /// A cgroup we created (removed on delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
@@ -216,6 +219,9 @@ mod tests {
             rootless: true,
             no_pivot: false,
             own_userns: true,
+            joined_pid_ns: false,
+            host_rootfs_mnt: None,
+            cgroups: Default::default(),
             cgroup: None,
             poststop: vec![],
         }

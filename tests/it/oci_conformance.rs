@@ -28,7 +28,7 @@ struct Bundle<'a> {
     mode: Mode,
     /// A command (root mode) that runs rpod, e.g. in a mount namespace of
     /// the test's own shape.
-    wrap: Vec<&'static str>,
+    wrap: Vec<String>,
 }
 
 impl<'a> Bundle<'a> {
@@ -317,7 +317,9 @@ fn rootfs_propagation_shared_and_the_others() {
     for mode in [Mode::Root, Mode::User] {
         let mut b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
         if mode == Mode::Root {
-            b.wrap = vec!["unshare", "-m", "--propagation", "shared"];
+            b.wrap = ["unshare", "-m", "--propagation", "shared"]
+                .map(String::from)
+                .to_vec();
         }
         b.args(&["awk", "$5 == \"/\"", "/proc/self/mountinfo"]);
         let cases: &[(&str, &[&str], &[&str])] = match mode {
@@ -553,4 +555,280 @@ fn namespaces_are_joined_by_path() {
     );
     let _ = holder.kill();
     let _ = holder.wait();
+}
+
+/// The mounted cgroup v1 controllers (this host is hybrid); empty on a
+/// pure v2 host.
+fn v1_controllers() -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let known = [
+        "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "pids", "blkio",
+    ];
+    let mut out = Vec::new();
+    for l in info.lines() {
+        let Some((pre, post)) = l.split_once(" - ") else {
+            continue;
+        };
+        if !post.starts_with("cgroup ") {
+            continue;
+        }
+        let opts = post.split(' ').nth(2).unwrap_or("");
+        for o in opts.split(',') {
+            if known.contains(&o) && pre.contains(&format!("/sys/fs/cgroup/{o}")) {
+                out.push(o.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn cg(ctrl: &str, path: &str, file: &str) -> String {
+    std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}{path}/{file}"))
+        .unwrap_or_else(|e| panic!("{ctrl}{path}/{file}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// Removes the test's cgroup directories (deepest first) when dropped.
+struct CgroupDirs(Vec<PathBuf>);
+
+impl Drop for CgroupDirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// cgroups as root on cgroup v1: linux.cgroupsPath (absolute: from each
+/// controller's root) is made and joined in every controller; memory, cpu,
+/// pids limits are written and enforced (a fork past pids.max fails), the
+/// devices controller denies what the rules deny and allows what they
+/// allow; `update` (flags and -r JSON), `pause` and `resume` act on it;
+/// delete removes it. A relative path lands under rpod's own cgroup; a
+/// limit for a controller the host lacks (hugetlb here) fails create and
+/// leaves nothing.
+#[test]
+fn cgroups_v1_limits_devices_and_update_as_root() {
+    let ctrls = v1_controllers();
+    if !ctrls.iter().any(|c| c == "memory") {
+        eprintln!("no cgroup v1 memory controller here (pure v2): the v1 path is not testable");
+        return;
+    }
+    let env = Env::new("ocicg");
+    let tag = format!("rpod-it-{}", std::process::id());
+    let mut dirs = CgroupDirs(Vec::new());
+    for c in &ctrls {
+        dirs.0
+            .push(PathBuf::from(format!("/sys/fs/cgroup/{c}/{tag}")));
+    }
+    let b = Bundle::new(&env, "b", Mode::Root);
+    let dev2 = b.dir.join("rootfs/dev2");
+    std::fs::create_dir(&dev2).unwrap();
+    for (name, minor) in [("ok", 0), ("no", 1)] {
+        let st = Command::new("mknod")
+            .arg(dev2.join(name))
+            .args(["c", "240", &minor.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let path = format!("/{tag}/c1");
+    b.args(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(path);
+        c["linux"]["resources"] = json!({
+            "devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 240, "minor": 0, "access": "rw"}
+            ],
+            "memory": {"limit": 67108864, "reservation": 33554432},
+            "cpu": {"shares": 512, "quota": 20000, "period": 100000},
+            "pids": {"limit": 10}
+        });
+    });
+    b.ok(&["run", "-d", "--bundle", b.path(), "cg1"]);
+    let pid = b.state("cg1")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for c in ["memory", "cpu", "pids", "devices", "freezer"] {
+        assert!(
+            own.lines().any(|l| l.ends_with(&format!(":{c}:{path}"))
+                || l.contains(&format!(":{c},")) && l.ends_with(&path)),
+            "{c}: {own}"
+        );
+    }
+    assert_eq!(cg("memory", &path, "memory.limit_in_bytes"), "67108864");
+    assert_eq!(
+        cg("memory", &path, "memory.soft_limit_in_bytes"),
+        "33554432"
+    );
+    assert_eq!(cg("cpu", &path, "cpu.shares"), "512");
+    assert_eq!(cg("cpu", &path, "cpu.cfs_quota_us"), "20000");
+    assert_eq!(cg("cpu", &path, "cpu.cfs_period_us"), "100000");
+    assert_eq!(cg("pids", &path, "pids.max"), "10");
+    let list = cg("devices", &path, "devices.list");
+    assert!(list.lines().any(|l| l == "c 240:0 rw"), "{list}");
+    assert!(!list.contains("a *:* rwm"), "{list}");
+
+    // Devices: the allowed node opens (no driver behind it: ENXIO), the
+    // other one is refused by the cgroup (EPERM); /dev/null still works.
+    let out = b.ok(&[
+        "exec",
+        "cg1",
+        "sh",
+        "-c",
+        "cat /dev2/ok 2>&1; cat /dev2/no 2>&1; echo x > /dev/null && echo null-ok",
+    ]);
+    assert!(
+        out.contains("'/dev2/ok': No such device or address"),
+        "{out}"
+    );
+    assert!(out.contains("'/dev2/no': Operation not permitted"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+    // pids.max holds: 15 more processes can't all start.
+    // (The shell gives up with status 2 at the first failed fork.)
+    let out = b.oci(&[
+        "exec",
+        "cg1",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 3 & done 2>&1; wait",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("can't fork: Resource temporarily unavailable"), "{out:?}");
+
+    // update: flags, then a resources JSON.
+    b.ok(&[
+        "update",
+        "--memory",
+        "33554432",
+        "--pids-limit",
+        "20",
+        "cg1",
+    ]);
+    assert_eq!(cg("memory", &path, "memory.limit_in_bytes"), "33554432");
+    assert_eq!(cg("pids", &path, "pids.max"), "20");
+    let r = b.dir.join("res.json");
+    std::fs::write(&r, r#"{"cpu": {"quota": 50000, "shares": 256}}"#).unwrap();
+    b.ok(&["update", "-r", r.to_str().unwrap(), "cg1"]);
+    assert_eq!(cg("cpu", &path, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cg("cpu", &path, "cpu.shares"), "256");
+    // The device rules survive an update that does not name devices.
+    assert!(cg("devices", &path, "devices.list").contains("c 240:0 rw"));
+
+    b.ok(&["pause", "cg1"]);
+    assert_eq!(cg("freezer", &path, "freezer.state"), "FROZEN");
+    b.ok(&["resume", "cg1"]);
+    assert_eq!(cg("freezer", &path, "freezer.state"), "THAWED");
+    b.ok(&["delete", "--force", "cg1"]);
+    for c in &ctrls {
+        assert!(
+            !Path::new(&format!("/sys/fs/cgroup/{c}{path}")).exists(),
+            "{c}"
+        );
+    }
+
+    // A relative path: under rpod's own cgroup (here the test's, which the
+    // wrapping shell joins first).
+    let parent = format!("{tag}-own");
+    for c in &ctrls {
+        let d = PathBuf::from(format!("/sys/fs/cgroup/{c}/{parent}"));
+        std::fs::create_dir_all(&d).unwrap();
+        if c == "cpuset" {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                let v = std::fs::read_to_string(format!("/sys/fs/cgroup/cpuset/{f}")).unwrap();
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+        dirs.0.push(d);
+    }
+    let mut rb = Bundle::new(&env, "rel", Mode::Root);
+    let join: String = ctrls
+        .iter()
+        .map(|c| format!("echo $$ > /sys/fs/cgroup/{c}/{parent}/cgroup.procs; "))
+        .collect();
+    rb.wrap = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("{join}exec \"$@\""),
+        "sh".into(),
+    ];
+    rb.args(&["sleep", "30"]);
+    rb.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!("rel1");
+        c["linux"]["resources"] = json!({"memory": {"limit": 50331648}});
+    });
+    rb.ok(&["run", "-d", "--bundle", rb.path(), "cg2"]);
+    assert_eq!(
+        cg(
+            "memory",
+            &format!("/{parent}/rel1"),
+            "memory.limit_in_bytes"
+        ),
+        "50331648"
+    );
+    rb.ok(&["delete", "--force", "cg2"]);
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory/{parent}/rel1")).exists());
+
+    // A controller the host lacks: create fails, nothing is left.
+    if !Path::new("/sys/fs/cgroup/hugetlb").exists() {
+        b.edit(|c| {
+            c["linux"]["cgroupsPath"] = json!(format!("/{tag}/c3"));
+            c["linux"]["resources"] =
+                json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+        });
+        let err = b.fail(&["run", "-d", "--bundle", b.path(), "cg3"]);
+        assert!(err.contains("hugetlb"), "{err}");
+        assert_eq!(b.ok(&["list", "-q"]).trim(), "");
+        assert!(!Path::new(&format!("/sys/fs/cgroup/memory/{tag}/c3")).exists());
+    }
+}
+
+/// LSM labels on a host without the LSM (this one has neither AppArmor nor
+/// SELinux): refused at create with a line naming the field, as runc fails
+/// them (it does so later, from inside the init); nothing is left behind.
+#[test]
+fn lsm_labels_are_refused_without_the_lsm() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y");
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let env = Env::new("ocilsm");
+    for mode in [Mode::Root, Mode::User] {
+        let b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
+        b.args(&["true"]);
+        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, bool)> = vec![
+            (
+                "process.apparmorProfile",
+                Box::new(|c: &mut Value| c["process"]["apparmorProfile"] = json!("rpod-test")),
+                !apparmor,
+            ),
+            (
+                "process.selinuxLabel",
+                Box::new(|c: &mut Value| {
+                    c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0")
+                }),
+                !selinux,
+            ),
+            (
+                "linux.mountLabel",
+                Box::new(|c: &mut Value| {
+                    c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0")
+                }),
+                true,
+            ),
+        ];
+        for (field, set, refused) in cases {
+            if !refused {
+                continue;
+            }
+            let before = b.config();
+            b.edit(|c| set(c));
+            let err = b.fail(&["run", "--bundle", b.path(), "lsm"]);
+            assert!(err.contains(field), "{mode:?} {field}: {err}");
+            assert_eq!(b.ok(&["list", "-q"]).trim(), "", "{field}");
+            b.edit(|c| *c = before);
+        }
+        // Without them it runs.
+        b.ok(&["run", "--bundle", b.path(), "lsm"]);
+    }
 }
