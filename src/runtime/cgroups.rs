@@ -181,3 +181,526 @@ mod tests {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Real root: cgroup v1 (each controller its own hierarchy, as on a hybrid
+// host) or v2, at `linux.cgroupsPath`, as runc's cgroupfs driver does.
+
+/// The v1 controllers a container joins when they are mounted.
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "pids",
+    "blkio",
+    "net_cls",
+    "net_prio",
+    "hugetlb",
+    "perf_event",
+    "rdma",
+    "misc",
+];
+
+/// Where a root container's cgroup is: one directory per v1 controller, or
+/// one v2 directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Placed {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2: Option<PathBuf>,
+    /// (controller, directory)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub v1: Vec<(String, PathBuf)>,
+}
+
+impl Placed {
+    pub fn is_empty(&self) -> bool {
+        self.v2.is_none() && self.v1.is_empty()
+    }
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .iter()
+            .find(|(c, _)| c == controller)
+            .map(|(_, d)| d.as_path())
+    }
+}
+
+/// The cgroup hierarchies mounted here.
+#[derive(Debug)]
+enum Hierarchy {
+    V2(PathBuf),
+    /// controller -> mount point
+    V1(Vec<(String, PathBuf)>),
+}
+
+fn hierarchy() -> Result<Hierarchy> {
+    let root = Path::new("/sys/fs/cgroup");
+    let is_v2 = nix::sys::statfs::statfs(root)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if is_v2 {
+        return Ok(Hierarchy::V2(root.to_path_buf()));
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        if post.next() != Some("cgroup") {
+            continue;
+        }
+        let opts = post.nth(1).unwrap_or("");
+        let Some(mnt) = pre.split(' ').nth(4) else {
+            continue;
+        };
+        for o in opts.split(',') {
+            if V1_CONTROLLERS.contains(&o) && !out.iter().any(|(c, _)| c == o) {
+                out.push((o.to_string(), PathBuf::from(mnt)));
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("no cgroup v1 controller and no cgroup v2 is mounted");
+    }
+    Ok(Hierarchy::V1(out))
+}
+
+/// Our own cgroup in a v1 controller's hierarchy ("" for v2's entry).
+fn own_cgroup(controller: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for l in text.lines() {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or("/"));
+        let hit = if controller.is_empty() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == controller)
+        };
+        if hit {
+            return path.to_string();
+        }
+    }
+    "/".into()
+}
+
+/// `cgroupsPath` under a hierarchy mounted at `mnt`: absolute paths from
+/// its root, relative ones from our own cgroup there (runc's rule). No
+/// `..` may climb out.
+fn resolve(mnt: &Path, own: &str, path: &str) -> Result<PathBuf> {
+    let p = Path::new(path);
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!("linux.cgroupsPath {path:?} must not contain \"..\"");
+    }
+    let rel = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new(own).join(p)
+    };
+    let rel = rel.strip_prefix("/").unwrap_or(&rel).to_path_buf();
+    if rel.as_os_str().is_empty() {
+        bail!("linux.cgroupsPath {path:?} is the root cgroup");
+    }
+    Ok(mnt.join(rel))
+}
+
+/// A v1 limit: controller, file, value.
+type V1Value = (&'static str, String, String);
+
+/// Devices the runtime makes in every container (and those of
+/// linux.devices): allowed after the spec's rules, as runc adds them.
+const DEFAULT_ALLOWED: &[&str] = &[
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+fn dev_rule(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> String {
+    let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
+    let typ = if typ.is_empty() { "a" } else { typ };
+    let access = if access.is_empty() { "rwm" } else { access };
+    format!("{typ} {}:{} {access}", n(major), n(minor))
+}
+
+/// The v1 files and values for `r`, in the order they must be written.
+/// `devices`: the spec's linux.devices (allowed after the rules).
+pub fn v1_values(
+    r: &LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+    with_devices: bool,
+) -> Result<Vec<V1Value>> {
+    let mut out: Vec<V1Value> = Vec::new();
+    if let Some(cpu) = r.cpu() {
+        if let Some(v) = cpu.shares() {
+            out.push(("cpu", "cpu.shares".into(), v.to_string()));
+        }
+        if let Some(v) = cpu.period() {
+            out.push(("cpu", "cpu.cfs_period_us".into(), v.to_string()));
+        }
+        if let Some(v) = cpu.quota() {
+            out.push((
+                "cpu",
+                "cpu.cfs_quota_us".into(),
+                if v <= 0 { -1 } else { v }.to_string(),
+            ));
+        }
+        if let Some(v) = cpu.realtime_period() {
+            out.push(("cpu", "cpu.rt_period_us".into(), v.to_string()));
+        }
+        if let Some(v) = cpu.realtime_runtime() {
+            out.push(("cpu", "cpu.rt_runtime_us".into(), v.to_string()));
+        }
+        if let Some(v) = cpu.cpus().as_deref().filter(|v| !v.is_empty()) {
+            out.push(("cpuset", "cpuset.cpus".into(), v.to_string()));
+        }
+        if let Some(v) = cpu.mems().as_deref().filter(|v| !v.is_empty()) {
+            out.push(("cpuset", "cpuset.mems".into(), v.to_string()));
+        }
+    }
+    if let Some(m) = r.memory() {
+        if let Some(v) = m.limit() {
+            out.push(("memory", "memory.limit_in_bytes".into(), v.to_string()));
+        }
+        if let Some(v) = m.swap() {
+            out.push((
+                "memory",
+                "memory.memsw.limit_in_bytes".into(),
+                v.to_string(),
+            ));
+        }
+        if let Some(v) = m.reservation() {
+            out.push(("memory", "memory.soft_limit_in_bytes".into(), v.to_string()));
+        }
+        if let Some(v) = m.swappiness() {
+            if v > 100 {
+                bail!("memory.swappiness {v} is out of range (0-100)");
+            }
+            out.push(("memory", "memory.swappiness".into(), v.to_string()));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            out.push(("memory", "memory.oom_control".into(), "1".into()));
+        }
+        if m.kernel().is_some() || m.kernel_tcp().is_some() {
+            // As runc 1.1: kernel memory accounting is deprecated, ignored.
+            warn!("linux.resources.memory.kernel and kernelTCP are ignored (deprecated)");
+        }
+    }
+    if let Some(p) = r.pids() {
+        let v = if p.limit() <= 0 {
+            "max".into()
+        } else {
+            p.limit().to_string()
+        };
+        out.push(("pids", "pids.max".into(), v));
+    }
+    if let Some(b) = r.block_io() {
+        if let Some(w) = b.weight() {
+            out.push(("blkio", "blkio.weight".into(), w.to_string()));
+        }
+        if let Some(w) = b.leaf_weight() {
+            out.push(("blkio", "blkio.leaf_weight".into(), w.to_string()));
+        }
+        for d in b.weight_device().as_deref().unwrap_or(&[]) {
+            if let Some(w) = d.weight() {
+                let v = format!("{}:{} {w}", d.major(), d.minor());
+                out.push(("blkio", "blkio.weight_device".into(), v));
+            }
+            if let Some(w) = d.leaf_weight() {
+                let v = format!("{}:{} {w}", d.major(), d.minor());
+                out.push(("blkio", "blkio.leaf_weight_device".into(), v));
+            }
+        }
+        let throttles = [
+            (
+                "blkio.throttle.read_bps_device",
+                b.throttle_read_bps_device(),
+            ),
+            (
+                "blkio.throttle.write_bps_device",
+                b.throttle_write_bps_device(),
+            ),
+            (
+                "blkio.throttle.read_iops_device",
+                b.throttle_read_iops_device(),
+            ),
+            (
+                "blkio.throttle.write_iops_device",
+                b.throttle_write_iops_device(),
+            ),
+        ];
+        for (file, list) in throttles {
+            for d in list.as_deref().unwrap_or(&[]) {
+                out.push((
+                    "blkio",
+                    file.into(),
+                    format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                ));
+            }
+        }
+    }
+    for h in r.hugepage_limits().as_deref().unwrap_or(&[]) {
+        let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
+        out.push(("hugetlb", file, h.limit().to_string()));
+    }
+    if let Some(n) = r.network() {
+        if let Some(c) = n.class_id() {
+            out.push(("net_cls", "net_cls.classid".into(), c.to_string()));
+        }
+        for p in n.priorities().as_deref().unwrap_or(&[]) {
+            out.push((
+                "net_prio",
+                "net_prio.ifpriomap".into(),
+                format!("{} {}", p.name(), p.priority()),
+            ));
+        }
+    }
+    if with_devices {
+        if let Some(rules) = r.devices() {
+            for d in rules {
+                let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_default();
+                let rule = dev_rule(
+                    &typ,
+                    d.major(),
+                    d.minor(),
+                    d.access().as_deref().unwrap_or(""),
+                );
+                let file = if d.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                out.push(("devices", file.into(), rule));
+            }
+            for rule in DEFAULT_ALLOWED {
+                out.push(("devices", "devices.allow".into(), rule.to_string()));
+            }
+            for d in devices {
+                let typ = d.typ().as_str().to_string();
+                let rule = dev_rule(&typ, Some(d.major()), Some(d.minor()), "rwm");
+                out.push(("devices", "devices.allow".into(), rule));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a real-root container gets a cgroup: a cgroupsPath, or limits.
+pub fn root_wants(path: Option<&str>, r: Option<&LinuxResources>) -> bool {
+    path.is_some_and(|p| !p.is_empty()) || wants_limits(r)
+}
+
+fn write(dir: &Path, file: &str, v: &str) -> Result<()> {
+    let p = dir.join(file);
+    std::fs::write(&p, v).with_context(|| format!("writing {v:?} to {}", p.display()))
+}
+
+/// mkdir -p, and for cpuset copy cpus and mems down from the parent into
+/// each new level (an empty cpuset takes no process).
+fn make_dirs(dir: &Path, cpuset: bool) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs(parent, cpuset)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating cgroup {}", dir.display())),
+    }
+    if cpuset {
+        let parent = dir.parent().unwrap_or(dir);
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            if mine.trim().is_empty() {
+                let theirs = std::fs::read_to_string(parent.join(f)).unwrap_or_default();
+                write(dir, f, theirs.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create (or join) the cgroup of a real-root container at `path` (default:
+/// the id, under our own cgroup), write the limits and move `pid` in.
+pub fn root_create(
+    path: Option<&str>,
+    id: &str,
+    pid: i32,
+    r: Option<&LinuxResources>,
+    devices: &[oci_spec::runtime::LinuxDevice],
+) -> Result<Placed> {
+    let path = path.filter(|p| !p.is_empty()).unwrap_or(id);
+    let empty = LinuxResources::default();
+    let r = r.unwrap_or(&empty);
+    let mut placed = Placed::default();
+    let res = (|| -> Result<()> {
+        match hierarchy()? {
+            Hierarchy::V2(mnt) => {
+                let dir = resolve(&mnt, &own_cgroup(""), path)?;
+                make_dirs(&dir, false)?;
+                placed.v2 = Some(dir.clone());
+                let values = v2_values(r);
+                enable_v2_controllers(&mnt, &dir, &values)?;
+                for (file, v) in &values {
+                    write(&dir, file, v)?;
+                }
+                if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+                    warn!("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented; device access is not restricted by the cgroup");
+                }
+                write(&dir, "cgroup.procs", &pid.to_string())
+            }
+            Hierarchy::V1(mounts) => {
+                let values = v1_values(r, devices, true)?;
+                for (c, _, _) in &values {
+                    if !mounts.iter().any(|(m, _)| m == c) {
+                        bail!("the {c} cgroup controller is not mounted on this host: its limits can't be applied");
+                    }
+                }
+                for (c, mnt) in &mounts {
+                    let dir = resolve(mnt, &own_cgroup(c), path)?;
+                    make_dirs(&dir, c == "cpuset")?;
+                    placed.v1.push((c.clone(), dir));
+                }
+                set_v1(&placed, &values, true)?;
+                for (c, dir) in &placed.v1 {
+                    write(dir, "cgroup.procs", &pid.to_string())
+                        .with_context(|| format!("joining the {c} cgroup"))?;
+                }
+                Ok(())
+            }
+        }
+    })();
+    match res {
+        Ok(()) => Ok(placed),
+        Err(e) => {
+            root_remove(&placed);
+            Err(e)
+        }
+    }
+}
+
+fn enable_v2_controllers(mnt: &Path, dir: &Path, values: &[(&str, String)]) -> Result<()> {
+    let mut ctrls: Vec<&str> = values
+        .iter()
+        .map(|(f, _)| f.split('.').next().unwrap_or(""))
+        .collect();
+    ctrls.dedup();
+    if ctrls.is_empty() {
+        return Ok(());
+    }
+    let line: Vec<String> = ctrls.iter().map(|c| format!("+{c}")).collect();
+    // Every level from the mount down to our parent delegates them.
+    let mut level = mnt.to_path_buf();
+    for comp in dir
+        .strip_prefix(mnt)
+        .unwrap_or(dir)
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+    {
+        write(&level, "cgroup.subtree_control", &line.join(" "))?;
+        level.push(comp);
+    }
+    write(&level, "cgroup.subtree_control", &line.join(" "))
+}
+
+/// Write v1 values; at create, the devices list starts from "deny all".
+fn set_v1(placed: &Placed, values: &[V1Value], fresh_devices: bool) -> Result<()> {
+    let mut denied = !fresh_devices;
+    for (c, file, v) in values {
+        let dir = placed
+            .v1_dir(c)
+            .with_context(|| format!("the container has no {c} cgroup"))?;
+        if *c == "devices" && !denied {
+            write(dir, "devices.deny", "a")?;
+            denied = true;
+        }
+        match write(dir, file, v) {
+            Ok(()) => {}
+            // memsw only when swap accounting is on; raising limit and swap
+            // together needs memsw first, so retry in the other order.
+            Err(e) if file == "memory.limit_in_bytes" => {
+                if let Some((_, _, sw)) = values
+                    .iter()
+                    .find(|(_, f, _)| f == "memory.memsw.limit_in_bytes")
+                {
+                    write(dir, "memory.memsw.limit_in_bytes", sw)?;
+                    write(dir, file, v)?;
+                } else {
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                if !dir.join(file).exists() {
+                    bail!(
+                        "{file}: not supported by this kernel ({c} cgroup {})",
+                        dir.display()
+                    );
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `update` of a real-root container's cgroup.
+pub fn root_update(placed: &Placed, r: &LinuxResources) -> Result<()> {
+    if let Some(dir) = &placed.v2 {
+        let values = v2_values(r);
+        for (file, v) in values {
+            write(dir, file, &v)?;
+        }
+        return Ok(());
+    }
+    // A device list given to update replaces the old one.
+    let with_devices = r.devices().as_ref().is_some_and(|d| !d.is_empty());
+    let values = v1_values(r, &[], with_devices)?;
+    set_v1(placed, &values, with_devices)
+}
+
+/// pause / resume: freezer.state on v1, cgroup.freeze on v2.
+pub fn root_freeze(placed: &Placed, frozen: bool) -> Result<()> {
+    if let Some(dir) = &placed.v2 {
+        return write(dir, "cgroup.freeze", if frozen { "1" } else { "0" });
+    }
+    let dir = placed
+        .v1_dir("freezer")
+        .context("the container has no freezer cgroup")?;
+    write(
+        dir,
+        "freezer.state",
+        if frozen { "FROZEN" } else { "THAWED" },
+    )?;
+    // The state settles asynchronously.
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    for _ in 0..500 {
+        let now = std::fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+        if now.trim() == want {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    bail!("the freezer cgroup did not reach {want}")
+}
+
+/// Remove the leaf cgroups (once empty).
+pub fn root_remove(placed: &Placed) {
+    if let Some(d) = &placed.v2 {
+        remove(d);
+    }
+    for (_, d) in &placed.v1 {
+        remove(d);
+    }
+}

@@ -118,6 +118,10 @@ pub(super) fn exec(
     if let Some(cg) = &saved.cgroup {
         let _ = std::fs::write(cg.join("cgroup.procs"), child.to_string());
     }
+    let placed = &saved.cgroups;
+    for dir in placed.v2.iter().chain(placed.v1.iter().map(|(_, d)| d)) {
+        let _ = std::fs::write(dir.join("cgroup.procs"), child.to_string());
+    }
     let reap = || {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
     };

@@ -39,6 +39,8 @@ pub(super) struct InitArgs<'a> {
     pub preserve_fds: u32,
     pub new_ns: CloneFlags,
     pub join: Vec<(CloneFlags, PathBuf)>,
+    /// No mount namespace of our own: mount in the host's, enter with chroot.
+    pub host_mounts: bool,
     pub devices: DeviceMode,
     /// The state handed to createContainer/startContainer hooks.
     pub hook_state: State,
@@ -118,6 +120,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         rootfs: a.rootfs,
         bundle: a.bundle,
         devices: a.devices,
+        host_mounts: a.host_mounts,
     };
     mounts::prepare(&sys, spec, &cfg)?;
     if a.parent_hooks {
@@ -143,12 +146,19 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         )),
         None => None,
     };
-    mounts::enter(&sys, a.rootfs, a.no_pivot)?;
+    if a.host_mounts {
+        mounts::enter_chroot(&sys, a.rootfs)?;
+    } else {
+        mounts::enter(&sys, a.rootfs, a.no_pivot)?;
+    }
     if let InitConsole::Socket(sock) = &a.console {
         console_from_socket(sock, p, true)?;
     }
     write_sysctls(spec)?;
     mounts::finish(&sys, spec)?;
+    if !a.host_mounts {
+        mounts::propagate_root(&sys, spec)?;
+    }
     mounts::set_names(&sys, spec)?;
     if let Some(adj) = p.oom_score_adj() {
         // A non-dumpable process's /proc/self files belong to the host's
@@ -163,6 +173,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
     let linux = spec.linux().as_ref();
     let filter = Filter::compile(linux.and_then(|l| l.seccomp().as_ref()))?;
+    super::apply_lsm(p)?;
     process::become_user(p, filter.as_ref())?;
     process::enter_cwd(p.cwd())?;
     let env = process::environment(p);
@@ -199,9 +210,7 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         }
     };
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
-        let mut st = hook_state.clone();
-        st.status = super::state::Status::Created;
-        super::hooks::run("startContainer", h, &st)?;
+        super::hooks::run("startContainer", h, &hook_state)?;
     }
     let err = process::exec(p, &path, &env, filter.as_ref(), a.preserve_fds);
     // A failed execve after start: `start` reads this from the fifo.
@@ -228,12 +237,24 @@ fn close_inherited_fds(a: &InitArgs) -> Result<()> {
 }
 
 fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> Result<()> {
-    // The user namespace first: it decides what the others allow.
+    // The user namespace first: it decides what the others allow. The
+    // mount namespace last: joining it changes our root and cwd, and the
+    // other paths (/proc/N/ns/…) are the host's.
     let mut order: Vec<&(CloneFlags, PathBuf)> = join.iter().collect();
-    order.sort_by_key(|(f, _)| !f.contains(CloneFlags::CLONE_NEWUSER));
+    let rank = |f: &CloneFlags| match *f {
+        CloneFlags::CLONE_NEWUSER => 0,
+        CloneFlags::CLONE_NEWNS => 2,
+        _ => 1,
+    };
+    order.sort_by_key(|(f, _)| rank(f));
+    // All opened before any is joined.
+    let mut opened = Vec::new();
     for (flag, path) in order {
         let f = std::fs::File::open(path)
             .with_context(|| format!("opening namespace {}", path.display()))?;
+        opened.push((flag, path, f));
+    }
+    for (flag, path, f) in opened {
         nix::sched::setns(f.as_fd(), *flag)
             .with_context(|| format!("joining namespace {}", path.display()))?;
     }

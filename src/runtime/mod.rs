@@ -125,19 +125,7 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
     for ns in list.into_iter().flatten() {
         let f = ns_flag(ns.typ());
         match ns.path() {
-            Some(p) => {
-                if matches!(
-                    ns.typ(),
-                    LinuxNamespaceType::Pid | LinuxNamespaceType::Mount
-                ) {
-                    bail!(
-                        "joining an existing {:?} namespace ({}) is not supported",
-                        ns.typ(),
-                        p.display()
-                    );
-                }
-                join.push((f, p.clone()));
-            }
+            Some(p) => join.push((f, p.clone())),
             // clone(2) has no room for CLONE_NEWTIME (it is an exit-signal bit).
             None if ns.typ() == LinuxNamespaceType::Time => {
                 bail!("config.json: time namespaces are not supported")
@@ -150,10 +138,70 @@ fn namespaces(spec: &Spec) -> Result<(CloneFlags, Vec<(CloneFlags, PathBuf)>)> {
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("config.json sets a hostname but has no UTS namespace: it would rename the host");
     }
-    if !new.contains(CloneFlags::CLONE_NEWNS) {
-        bail!("config.json: the container needs a mount namespace (linux.namespaces has no \"mount\")");
-    }
     Ok((new, join))
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y")
+}
+
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// LSM labels: on a host without the LSM a label is refused (runc fails
+/// these too, later and less clearly); never silently dropped.
+/// linux.mountLabel is refused everywhere: rpod does not label mounts.
+pub fn check_lsm(spec: &Spec) -> Result<()> {
+    let p = spec.process().as_ref();
+    if let Some(prof) = p.and_then(|p| p.apparmor_profile().as_deref()) {
+        if !prof.is_empty() && !apparmor_enabled() {
+            bail!(
+                "config.json: process.apparmorProfile \"{prof}\" is set, but AppArmor is not \
+                 enabled on this host"
+            );
+        }
+    }
+    if let Some(l) = p.and_then(|p| p.selinux_label().as_deref()) {
+        if !l.is_empty() && !selinux_enabled() {
+            bail!(
+                "config.json: process.selinuxLabel \"{l}\" is set, but SELinux is disabled or \
+                 not supported on this host"
+            );
+        }
+    }
+    if let Some(l) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+    {
+        if !l.is_empty() {
+            let why = if selinux_enabled() {
+                "rpod does not label mounts"
+            } else {
+                "SELinux is disabled or not supported on this host"
+            };
+            bail!("config.json: linux.mountLabel \"{l}\" is set, but {why}");
+        }
+    }
+    Ok(())
+}
+
+/// In the init, before execve: the process's AppArmor profile and SELinux
+/// label take effect at exec (checked at create: the LSM is there).
+pub(crate) fn apply_lsm(p: &oci_spec::runtime::Process) -> Result<()> {
+    if let Some(prof) = p.apparmor_profile().as_deref().filter(|v| !v.is_empty()) {
+        let v = format!("exec {prof}");
+        std::fs::write("/proc/self/attr/apparmor/exec", &v)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", &v))
+            .with_context(|| format!("applying AppArmor profile \"{prof}\""))?;
+    }
+    if let Some(l) = p.selinux_label().as_deref().filter(|v| !v.is_empty()) {
+        std::fs::write("/proc/self/attr/exec", l)
+            .with_context(|| format!("applying SELinux label \"{l}\""))?;
+    }
+    Ok(())
 }
 
 /// The sysctls a container may set: only those of a namespace it has of
@@ -277,6 +325,7 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     let p = spec.process().as_ref().context("no process")?;
     let (new_ns, join) = namespaces(&spec)?;
     check_sysctls(&spec).context("config.json")?;
+    check_lsm(&spec)?;
     let own_userns = new_ns.contains(CloneFlags::CLONE_NEWUSER);
     let rootless = is_rootless();
     if !own_userns && !nix::unistd::geteuid().is_root() {
@@ -287,6 +336,18 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
     }
     if p.terminal() == Some(true) && matches!(opts.console, Console::None) {
         bail!("process.terminal is true but no console was given: use --console-socket");
+    }
+    let joins = |f: CloneFlags| join.iter().any(|(j, _)| *j == f);
+    let host_mounts = !new_ns.contains(CloneFlags::CLONE_NEWNS) && !joins(CloneFlags::CLONE_NEWNS);
+    if host_mounts && (rootless || own_userns || joins(CloneFlags::CLONE_NEWUSER)) {
+        bail!(
+            "config.json: without a mount namespace (linux.namespaces has no \"mount\") the \
+             container's mounts are made in the host's mount namespace, which only real root can do"
+        );
+    }
+    if host_mounts && opts.no_pivot {
+        // Moving the rootfs over "/" would move it over the host's root.
+        debug!("--no-pivot: no mount namespace, so the rootfs is entered with chroot");
     }
 
     let root = opts.state_root;
@@ -299,16 +360,40 @@ fn create_inner(opts: CreateOptions, run_now: bool) -> Result<(i32, Option<Chann
         }
         Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
     }
+    // In the host's mount namespace the init binds the rootfs onto itself
+    // (and mounts below it): note the mount there now, to take ours away.
+    let host_rootfs_mnt = if host_mounts {
+        Some(mount_id(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?)
+    } else {
+        None
+    };
+    let (state_root, id) = (opts.state_root.to_path_buf(), opts.id.to_string());
     let mut child: Option<Pid> = None;
     let res = create_in_dir(
-        opts, run_now, &bundle, &spec, &rootfs, new_ns, join, own_userns, rootless, &dir,
+        opts,
+        run_now,
+        &bundle,
+        &spec,
+        &rootfs,
+        new_ns,
+        join,
+        own_userns,
+        rootless,
+        host_rootfs_mnt,
+        &dir,
         &mut child,
     );
     if res.is_err() {
-        // Leave nothing behind: no process, no state.
+        // Leave nothing behind: no process, no state, no mounts.
         if let Some(pid) = child {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(m) = host_rootfs_mnt {
+            release_host_rootfs(&rootfs, m);
+        }
+        if let Ok(saved) = Saved::load(&state_root, &id) {
+            cgroups::root_remove(&saved.cgroups);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -326,6 +411,7 @@ fn create_in_dir(
     join: Vec<(CloneFlags, PathBuf)>,
     own_userns: bool,
     rootless: bool,
+    host_rootfs_mnt: Option<u64>,
     dir: &Path,
     child: &mut Option<Pid>,
 ) -> Result<(i32, Option<Channel>)> {
@@ -349,7 +435,17 @@ fn create_in_dir(
         Console::Connected(sock) => InitConsole::Socket(sock),
     };
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let cgroup_base = if cgroups::wants_limits(resources) {
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    // Real root makes (or joins) linux.cgroupsPath on v1 or v2 as runc does;
+    // rootless only a delegated v2 subtree, if there is one.
+    let root_cgroup = !rootless && cgroups::root_wants(cgroups_path.as_deref(), resources);
+    let cgroup_base = if !rootless {
+        None
+    } else if cgroups::wants_limits(resources) {
         match cgroups::detect() {
             cgroups::Support::Delegated(p) => Some(p),
             cgroups::Support::Unsupported(why) => {
@@ -379,6 +475,9 @@ fn create_in_dir(
         rootless,
         no_pivot: opts.no_pivot,
         own_userns,
+        joined_pid_ns: join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWPID),
+        host_rootfs_mnt,
+        cgroups: Default::default(),
         cgroup: None,
         poststop: spec
             .hooks()
@@ -392,7 +491,8 @@ fn create_in_dir(
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
     // Devices can only be made by real root; any user namespace binds them.
-    let devices = if rootless || own_userns {
+    let in_userns = own_userns || join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let devices = if rootless || in_userns {
         DeviceMode::Bind
     } else {
         DeviceMode::Create
@@ -416,13 +516,41 @@ fn create_in_dir(
         preserve_fds: opts.preserve_fds,
         new_ns,
         join,
+        host_mounts: host_rootfs_mnt.is_some(),
         devices,
-        hook_state: saved.state.clone(),
+        // Hooks run once the environment is made: the spec's `created`.
+        hook_state: State {
+            status: Status::Created,
+            ..saved.state.clone()
+        },
         parent_hooks,
     });
-    let pid = match crate::sys::runtime::clone_fork(new_ns).context("clone")? {
+    // A pid namespace is joined by its children only: enter it for the
+    // clone (ours is given back right after), the init then lives in it.
+    let pid_join = init_args.as_mut().and_then(|a| {
+        let i = a
+            .join
+            .iter()
+            .position(|(f, _)| *f == CloneFlags::CLONE_NEWPID)?;
+        Some(a.join.remove(i).1)
+    });
+    let own_pid_ns = match &pid_join {
+        Some(p) => Some(enter_pid_ns(p)?),
+        None => None,
+    };
+    let cloned = crate::sys::runtime::clone_fork(new_ns).context("clone");
+    if let Some(own) = &own_pid_ns {
+        if matches!(cloned, Ok(None)) {
+            // The child: already in the namespace.
+        } else {
+            nix::sched::setns(std::os::fd::AsFd::as_fd(own), CloneFlags::CLONE_NEWPID)
+                .context("going back to our own pid namespace")?;
+        }
+    }
+    let pid = match cloned? {
         None => {
             drop(ours);
+            drop(own_pid_ns);
             init::main(init_args.take().expect("init args"))
         }
         Some(pid) => pid,
@@ -437,6 +565,17 @@ fn create_in_dir(
     saved.state.pid = raw;
     saved.init_start = crate::sys::pidfd::start_time(raw).unwrap_or(0);
     saved.save(opts.state_root)?;
+    if root_cgroup {
+        let devs = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
+        saved.cgroups =
+            cgroups::root_create(cgroups_path.as_deref(), opts.id, raw, resources, &devs)
+                .context("cgroup")?;
+        saved.save(opts.state_root)?;
+    }
     if let Some(base) = &cgroup_base {
         match cgroups::apply(base, opts.id, raw, resources.expect("limits")) {
             Ok(p) => saved.cgroup = Some(p),
@@ -447,7 +586,12 @@ fn create_in_dir(
     loop {
         match ours.recv()? {
             Some(m) if m == init::MSG_HOOKS => {
-                let st = saved.state.clone();
+                // The environment is made, the program not yet started: the
+                // spec's `created` (runc says `creating` here).
+                let st = State {
+                    status: Status::Created,
+                    ..saved.state.clone()
+                };
                 if let Some(h) = hooks {
                     let pre = h.prestart().as_deref().unwrap_or(&[]);
                     hooks::run("prestart", pre, &st)?;
@@ -471,6 +615,54 @@ fn create_in_dir(
         write_pid_file(pf, raw)?;
     }
     Ok((raw, run_now.then_some(ours)))
+}
+
+/// Make `path` (a pid namespace) the one our next child is born in;
+/// returns our own, to go back to.
+fn enter_pid_ns(path: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let own = std::fs::File::open("/proc/self/ns/pid_for_children")
+        .or_else(|_| std::fs::File::open("/proc/self/ns/pid"))
+        .context("opening our pid namespace")?;
+    let theirs = std::fs::File::open(path)
+        .with_context(|| format!("opening namespace {}", path.display()))?;
+    nix::sched::setns(theirs.as_fd(), CloneFlags::CLONE_NEWPID)
+        .with_context(|| format!("joining pid namespace {}", path.display()))?;
+    Ok(own)
+}
+
+/// The id of the mount at `path` (what /proc/self/fdinfo says of an fd
+/// opened there): the topmost one, so a mount stacked on it changes it.
+fn mount_id(path: &Path) -> Result<u64> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no mnt_id in fdinfo")
+}
+
+/// Take away the rootfs bind (and everything the container mounted below
+/// it) that an init without a mount namespace of its own left in the
+/// host's: only when what is mounted there now is not what was before.
+fn release_host_rootfs(rootfs: &Path, before: u64) {
+    match mount_id(rootfs) {
+        Ok(now) if now != before => {
+            if let Err(e) = nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH) {
+                warn!(
+                    "unmounting the container's rootfs {}: {e}",
+                    rootfs.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => debug!("rootfs {}: {e:#}", rootfs.display()),
+    }
 }
 
 /// Write the child's uid/gid maps: directly for a single mapping of our own
@@ -647,7 +839,8 @@ fn container_pids(saved: &Saved) -> Vec<i32> {
     let Some(ns) = pid_ns(init) else {
         return vec![];
     };
-    if Some(ns) == pid_ns(std::process::id() as i32) {
+    // The host's pid namespace, or one joined: others' processes are there.
+    if saved.joined_pid_ns || Some(ns) == pid_ns(std::process::id() as i32) {
         // The container shares our pid namespace: only its init is known.
         return vec![init];
     }
@@ -716,18 +909,21 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
     let st = saved.current(state_root);
     match st.status {
         Status::Stopped => {}
-        // A created container never ran the user's program: runc deletes it.
-        Status::Created | Status::Creating => kill_and_wait(&saved)?,
-        s if force => {
-            let _ = s;
-            kill_and_wait(&saved)?
-        }
+        // An init that died before it was set up: nothing to keep.
+        Status::Creating => kill_and_wait(&saved)?,
+        _ if force => kill_and_wait(&saved)?,
+        // The spec: deleting a container that is not stopped (a created
+        // one too, which runc kills) is an error and has no effect.
         s => bail!("cannot delete container \"{id}\" that is not stopped: {s}"),
+    }
+    if let Some(m) = saved.host_rootfs_mnt {
+        release_host_rootfs(&saved.state.rootfs, m);
     }
     hooks::run_warn("poststop", &saved.poststop, &st);
     if let Some(cg) = &saved.cgroup {
         cgroups::remove(cg);
     }
+    cgroups::root_remove(&saved.cgroups);
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
 }
 
@@ -771,9 +967,12 @@ fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
     })
 }
 
-/// `pause`: freeze the container (needs a cgroup v2 of its own).
+/// `pause`: freeze the container (needs a cgroup of its own).
 pub fn pause(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_freeze(&saved.cgroups, true).context("pause");
+    }
     let cg = no_cgroup("pause", &saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "1").context("pause: writing cgroup.freeze")
 }
@@ -781,6 +980,9 @@ pub fn pause(state_root: &Path, id: &str) -> Result<()> {
 /// `resume`: thaw a paused container.
 pub fn resume(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_freeze(&saved.cgroups, false).context("resume");
+    }
     let cg = no_cgroup("resume", &saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "0").context("resume: writing cgroup.freeze")
 }
@@ -792,6 +994,9 @@ pub fn update(
     resources: &oci_spec::runtime::LinuxResources,
 ) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    if !saved.cgroups.is_empty() {
+        return cgroups::root_update(&saved.cgroups, resources).context("update");
+    }
     let cg = no_cgroup("update", &saved)?;
     for (file, v) in cgroups::v2_values(resources) {
         std::fs::write(cg.join(file), &v)
@@ -825,10 +1030,26 @@ mod tests {
             r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}]}}"#,
         )
         .unwrap();
-        assert!(namespaces(&nomnt)
-            .unwrap_err()
-            .to_string()
-            .contains("mount namespace"));
+        // No mount namespace: the host's (create allows it to real root only).
+        assert_eq!(namespaces(&nomnt).unwrap().0, CloneFlags::CLONE_NEWPID);
+        let joined: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [
+                {"type": "mount", "path": "/proc/9/ns/mnt"},
+                {"type": "pid", "path": "/proc/9/ns/pid_for_children"}]}}"#,
+        )
+        .unwrap();
+        let (new, join) = namespaces(&joined).unwrap();
+        assert!(new.is_empty());
+        assert_eq!(
+            join,
+            vec![
+                (CloneFlags::CLONE_NEWNS, PathBuf::from("/proc/9/ns/mnt")),
+                (
+                    CloneFlags::CLONE_NEWPID,
+                    PathBuf::from("/proc/9/ns/pid_for_children")
+                )
+            ]
+        );
         let hostname_no_uts: Spec = serde_json::from_str(
             r#"{"ociVersion": "1.0.2", "hostname": "h", "linux": {"namespaces": [{"type": "mount"}]}}"#,
         )

@@ -127,6 +127,9 @@ pub struct RootfsConfig<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub devices: DeviceMode,
+    /// No mount namespace of the container's own: leave the host's `/`
+    /// alone and keep what is mounted below the rootfs private.
+    pub host_mounts: bool,
 }
 
 const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
@@ -153,23 +156,15 @@ fn path_err(e: Errno, what: impl FnOnce() -> String) -> anyhow::Error {
 /// Everything before createContainer hooks and pivot_root: propagation,
 /// the rootfs bind, the spec's mounts in order, /dev, the cwd.
 pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) => {
-            propagation_flags(p).with_context(|| format!("unknown rootfsPropagation \"{p}\""))?
-                | MsFlags::MS_REC
-        }
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    };
-    // Our mount events must not reach the host. A shared root would also make
-    // pivot_root fail, so start from slave (or private) and only then share.
-    let first = if prop.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_SLAVE | MsFlags::MS_REC
-    } else {
-        prop
-    };
-    sys.mount(None, Path::new("/"), None, first, None)
-        .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
+    // Our mount events must not reach the host: start from slave. The
+    // rootfsPropagation asked for comes last, on the new root (runc's
+    // order): pivot_root refuses a shared new root or parent, and nothing
+    // could be bound from an unbindable tree.
+    if !cfg.host_mounts {
+        let first = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+        sys.mount(None, Path::new("/"), None, first, None)
+            .map_err(|e| errno_ctx(e, || "making / a slave mount".into()))?;
+    }
     // pivot_root needs the new root to be a mount point.
     sys.mount(
         Some(cfg.rootfs),
@@ -183,6 +178,18 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
             format!("bind-mounting rootfs {}", cfg.rootfs.display())
         })
     })?;
+    if cfg.host_mounts {
+        // In the host's mount namespace: nothing mounted below the rootfs
+        // may propagate to the host's other mounts.
+        sys.mount(
+            None,
+            cfg.rootfs,
+            None,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|e| errno_ctx(e, || "making the rootfs private".into()))?;
+    }
 
     // Every later path in the rootfs resolves from this fd of the bind mount.
     let root = sys
@@ -216,9 +223,20 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
             })
         })?;
     }
-    if prop.contains(MsFlags::MS_SHARED) {
-        sys.mount(None, cfg.rootfs, None, prop, None)
-            .map_err(|e| errno_ctx(e, || "sharing the rootfs".into()))?;
+    Ok(())
+}
+
+/// After pivot_root and the masked and read-only paths: the
+/// `linux.rootfsPropagation` asked for, on the new root (recursive for the
+/// `r` names, as runc). Shared on top of the slave it was made: the
+/// container's later mounts reach its peers, never the host.
+pub fn propagate_root(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        let flags =
+            propagation_flags(p).with_context(|| format!("unknown rootfsPropagation \"{p}\""))?;
+        sys.mount(None, Path::new("/"), None, flags, None)
+            .map_err(|e| errno_ctx(e, || format!("making the root {p}")))?;
     }
     Ok(())
 }
@@ -574,6 +592,16 @@ pub fn enter(sys: &dyn Syscalls, rootfs: &Path, no_pivot: bool) -> Result<()> {
     sys.chdir(Path::new("/")).map_err(e("chdir /"))
 }
 
+/// No mount namespace of our own: the rootfs becomes our root by chroot
+/// alone (runc's way); its bind mount stays where it is, in the host's
+/// mount table, until delete takes it away.
+pub fn enter_chroot(sys: &dyn Syscalls, rootfs: &Path) -> Result<()> {
+    let e = |what: &'static str| move |e: Errno| errno_ctx(e, || what.to_string());
+    sys.chdir(rootfs).map_err(e("chdir to rootfs"))?;
+    sys.chroot(Path::new(".")).map_err(e("chroot"))?;
+    sys.chdir(Path::new("/")).map_err(e("chdir /"))
+}
+
 /// After pivot_root: masked paths, read-only paths, a read-only root. The
 /// paths resolve inside the container's own root, the final component not
 /// followed: a masked or read-only path that is a symlink is refused, so it
@@ -738,6 +766,7 @@ mod tests {
             rootfs: Path::new("/nonexistent/r"),
             bundle: Path::new("/nonexistent"),
             devices: DeviceMode::Bind,
+            host_mounts: false,
         };
         prepare(&rec, &spec, &cfg).unwrap();
         let l = rec.lines();
@@ -827,6 +856,7 @@ mod tests {
             rootfs: Path::new("/nonexistent/r"),
             bundle: Path::new("/nonexistent"),
             devices: DeviceMode::Create,
+            host_mounts: false,
         };
         let e = prepare(&rec, &spec_from(SPEC), &cfg).unwrap_err();
         assert_eq!(crate::runtime::process::failed_status(&e), 126);

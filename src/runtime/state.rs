@@ -73,6 +73,17 @@ pub struct Saved {
     pub no_pivot: bool,
     /// Whether the container has its own user namespace (exec joins it).
     pub own_userns: bool,
+    /// The pid namespace is an existing one (linux.namespaces path): its
+    /// other processes are not the container's.
+    #[serde(default)]
+    pub joined_pid_ns: bool,
+    /// No mount namespace of its own: the id of the mount at the rootfs
+    /// before create, so delete takes away the bind the init made there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mnt: Option<u64>,
+    /// A real-root container's cgroup (v1 controllers or v2), removed on delete.
+    #[serde(default, skip_serializing_if = "super::cgroups::Placed::is_empty")]
+    pub cgroups: super::cgroups::Placed,
     /// A cgroup we created (removed on delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
@@ -208,6 +219,9 @@ mod tests {
             rootless: true,
             no_pivot: false,
             own_userns: true,
+            joined_pid_ns: false,
+            host_rootfs_mnt: None,
+            cgroups: Default::default(),
             cgroup: None,
             poststop: vec![],
         }

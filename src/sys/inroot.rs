@@ -333,6 +333,26 @@ pub fn mknod_at(
     )
 }
 
+/// mknodat(2) on the fd of the parent, then the exact `perm` (the umask
+/// applies at mknod): fchmodat without following a final symlink (glibc
+/// does that through an O_PATH fd, refusing a symlink), so a node swapped
+/// for a link between the two calls never has its target changed.
+pub fn mknod_exact_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    kind: SFlag,
+    perm: u32,
+    dev: u64,
+) -> nix::Result<()> {
+    mknod_at(dir, name, kind, perm, dev)?;
+    nix::sys::stat::fchmodat(
+        Some(dir.as_raw_fd()),
+        name,
+        Mode::from_bits_truncate(perm),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+}
+
 /// symlinkat(2) on the fd of the parent.
 pub fn symlink_at(target: &Path, dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<()> {
     nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)

@@ -48,7 +48,8 @@ pub trait Syscalls {
     fn touch_in(&self, root: &Root, path: &Path) -> nix::Result<Node>;
     /// A symlink at `link` inside `root` (its directory created if missing).
     fn symlink_in(&self, root: &Root, target: &Path, link: &Path) -> nix::Result<()>;
-    /// A device node or fifo at `path` inside `root`.
+    /// A device node or fifo at `path` inside `root`, with exactly `perm`
+    /// (no umask) when it is made; an existing node is left as it is.
     fn mknod_in(
         &self,
         root: &Root,
@@ -149,7 +150,7 @@ impl Syscalls for Real {
     ) -> nix::Result<()> {
         let r = root.fd()?;
         let (dir, name) = inroot::parent(r.as_fd(), path, true)?;
-        inroot::mknod_at(dir.as_fd(), &name, kind, perm, dev)
+        inroot::mknod_exact_at(dir.as_fd(), &name, kind, perm, dev)
     }
     fn chown_in(
         &self,

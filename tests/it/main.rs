@@ -26,6 +26,7 @@ mod login;
 mod man;
 mod monitor;
 mod network;
+mod oci_conformance;
 mod oci_spec;
 mod packaging;
 mod pull;
