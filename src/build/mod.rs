@@ -1,0 +1,3 @@
+//! `rpod build`: Containerfiles into images.
+
+pub mod parse;
