@@ -53,6 +53,5 @@ pub fn lookup(store: &Store, key: &str) -> Option<ImageRecord> {
 pub fn record(store: &Store, key: &str, id: &str) -> Result<()> {
     let d = dir(store);
     std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-    crate::storage::write_atomic(&d.join(key), id.as_bytes())
-        .context("recording the build cache")
+    crate::storage::write_atomic(&d.join(key), id.as_bytes()).context("recording the build cache")
 }

@@ -73,14 +73,17 @@ impl Ignore {
     pub fn is_empty(&self) -> bool {
         self.pats.is_empty()
     }
+
+    /// Whether any line is an exception (`!pattern`).
+    pub fn has_exceptions(&self) -> bool {
+        self.pats.iter().any(|(neg, _)| *neg)
+    }
 }
 
 fn match_parts(p: &[String], s: &[String]) -> bool {
     match p.split_first() {
         None => s.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=s.len()).any(|k| match_parts(rest, &s[k..]))
-        }
+        Some((first, rest)) if first == "**" => (0..=s.len()).any(|k| match_parts(rest, &s[k..])),
         Some((first, rest)) => match s.split_first() {
             Some((h, t)) => glob(first.as_bytes(), h.as_bytes()) && match_parts(rest, t),
             None => false,
@@ -250,7 +253,9 @@ pub fn resolve(
     for rel in &matched {
         let shown = rel.display().to_string();
         if o.from_context && ignore.is_some_and(|i| i.excluded(rel)) {
-            bail!("{what} {shown}: excluded by the ignore file (.containerignore or .dockerignore)");
+            bail!(
+                "{what} {shown}: excluded by the ignore file (.containerignore or .dockerignore)"
+            );
         }
         let fd = open_source(root, rel).with_context(|| format!("{what} {shown}"))?;
         let st = inroot::fstat(fd.as_fd())?;
@@ -258,7 +263,13 @@ pub fn resolve(
         match kind {
             Some(Kind::Dir) => {
                 // A directory's contents go to the destination.
-                walk(root, rel, &dest_rel, ignore.filter(|_| o.from_context), &mut out.entries)?;
+                walk(
+                    root,
+                    rel,
+                    &dest_rel,
+                    ignore.filter(|_| o.from_context),
+                    &mut out.entries,
+                )?;
             }
             Some(Kind::File) => {
                 let to = if dir_dest {
@@ -325,8 +336,12 @@ fn open_source(root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd> {
             );
         }
         let joined = cur.parent().unwrap_or(Path::new("")).join(t);
-        cur = inside(&joined.to_string_lossy())
-            .map_err(|_| anyhow::anyhow!("a symlink to {} points outside the build context", t.display()))?;
+        cur = inside(&joined.to_string_lossy()).map_err(|_| {
+            anyhow::anyhow!(
+                "a symlink to {} points outside the build context",
+                t.display()
+            )
+        })?;
     }
     bail!("too many levels of symbolic links")
 }
@@ -426,12 +441,24 @@ fn walk(
     }
     for n in list_dir(root, rel)? {
         let r = rel.join(&n);
-        if ignore.is_some_and(|ig| ig.excluded(&r)) {
+        let excluded = ignore.is_some_and(|ig| ig.excluded(&r));
+        if excluded && !ignore.is_some_and(|ig| ig.has_exceptions()) {
             continue;
         }
         let fd = inroot::open(root, &r, false)?;
         let st = inroot::fstat(fd.as_fd())?;
+        if excluded && kind_of(&st) != Some(Kind::Dir) {
+            continue;
+        }
         match kind_of(&st) {
+            Some(Kind::Dir) if excluded => {
+                // An exception (`!dir/keep`) may bring back what is below.
+                let mut below = Vec::new();
+                walk(root, &r, &to.join(&n), ignore, &mut below)?;
+                if below.len() > 1 {
+                    out.extend(below);
+                }
+            }
             Some(Kind::Dir) => walk(root, &r, &to.join(&n), ignore, out)?,
             Some(Kind::Symlink) => {
                 let t = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
@@ -607,10 +634,7 @@ impl Sources {
             } else {
                 Box::new(f)
             };
-            let r = HashRead {
-                r,
-                h: &mut content,
-            };
+            let r = HashRead { r, h: &mut content };
             let mut a = tar::Archive::new(r);
             for ent in a
                 .entries()

@@ -85,7 +85,9 @@ pub(crate) fn store_layer(
     if !store.has_blob(&diff_id) {
         store.adopt_blob(tmp, &diff_id)?;
     }
-    let parent_chain = parent.and_then(|p| p.layers.last()).map(|l| l.chain_id.clone());
+    let parent_chain = parent
+        .and_then(|p| p.layers.last())
+        .map(|l| l.chain_id.clone());
     let blob = store.blob_path(&diff_id);
     let chain = store.unpack_layer_from(
         || std::fs::File::open(&blob).with_context(|| format!("opening {}", blob.display())),

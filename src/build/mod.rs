@@ -16,7 +16,7 @@ pub mod context;
 pub mod layer;
 pub mod parse;
 
-use crate::container::ops::{self as ctr, Attached, AttachOptions};
+use crate::container::ops::{self as ctr, AttachOptions, Attached};
 use crate::container::record::Paths;
 use crate::image::{PullOptions, PullPolicy, PullProgress};
 use crate::options::Options;
@@ -307,7 +307,11 @@ impl<'o> Builder<'o> {
         name.parse::<usize>().ok().filter(|&i| i < before)
     }
 
-    fn needed(&self, file: &parse::Containerfile, target: usize) -> std::collections::BTreeSet<usize> {
+    fn needed(
+        &self,
+        file: &parse::Containerfile,
+        target: usize,
+    ) -> std::collections::BTreeSet<usize> {
         let mut need = std::collections::BTreeSet::new();
         let mut todo = vec![target];
         let g = self.global.clone();
@@ -360,15 +364,22 @@ impl<'o> Builder<'o> {
         r: &mut dyn BuildReport,
     ) -> Result<ImageRecord> {
         let n_steps = stage.instructions.len() + 1;
-        r.line(&format!("{prefix}STEP 1/{n_steps}: {}", stage.from.original));
+        r.line(&format!(
+            "{prefix}STEP 1/{n_steps}: {}",
+            stage.from.original
+        ));
         let g = self.global.clone();
         let vars = |n: &str| g.get(n).cloned();
-        let base = parse::expand(&stage.base, self.esc, &vars)
-            .map_err(|e| self.at(&stage.from, e))?;
+        let base =
+            parse::expand(&stage.base, self.esc, &vars).map_err(|e| self.at(&stage.from, e))?;
         let (image, from_comment) = if base == "scratch" {
             (None, "FROM scratch".to_string())
         } else if let Some(j) = Self::stage_ref(file, idx, &base) {
-            let img = self.stage_images.get(&j).cloned().context("internal: stage not built")?;
+            let img = self
+                .stage_images
+                .get(&j)
+                .cloned()
+                .context("internal: stage not built")?;
             let c = format!("FROM {}", &img.id[..12]);
             (Some(img), c)
         } else {
@@ -410,13 +421,20 @@ impl<'o> Builder<'o> {
             from_comment,
             first: true,
         };
-        let obj = st.cfg.as_object_mut().context("the base image's config is not an object")?;
+        let obj = st
+            .cfg
+            .as_object_mut()
+            .context("the base image's config is not an object")?;
         obj.remove("container");
         obj.remove("container_config");
         // ONBUILD triggers of the base run first.
         let triggers: Vec<String> = st.cfg["config"]["OnBuild"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut onbuild = Vec::new();
         if !triggers.is_empty() {
@@ -435,7 +453,12 @@ impl<'o> Builder<'o> {
             }
             let img = st.image.clone().expect("checked");
             if last_stage {
-                let what = self.o.commit_name.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
+                let what = self
+                    .o
+                    .commit_name
+                    .as_ref()
+                    .map(|t| format!(" {t}"))
+                    .unwrap_or_default();
                 r.line(&format!("{prefix}COMMIT{what}"));
                 r.line(&format!("--> {}", &img.id[..11]));
             }
@@ -454,7 +477,12 @@ impl<'o> Builder<'o> {
         }
         let img = st.image.clone().context("the stage made no image")?;
         if last_stage {
-            let what = self.o.commit_name.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
+            let what = self
+                .o
+                .commit_name
+                .as_ref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default();
             r.line(&format!("{prefix}COMMIT{what}"));
             r.line(&format!("--> {}", &img.id[..11]));
         }
@@ -463,8 +491,14 @@ impl<'o> Builder<'o> {
 
     fn pull(&self, name: &str, r: &mut dyn BuildReport) -> Result<ImageRecord> {
         let policy = self.o.pull.unwrap_or(PullPolicy::Missing);
-        crate::image::ensure_image(self.opts, name, policy, &self.o.pull_opts, r.pull_progress())
-            .with_context(|| format!("pulling the base image {name}"))
+        crate::image::ensure_image(
+            self.opts,
+            name,
+            policy,
+            &self.o.pull_opts,
+            r.pull_progress(),
+        )
+        .with_context(|| format!("pulling the base image {name}"))
     }
 
     fn at(&self, ins: &Instruction, e: anyhow::Error) -> anyhow::Error {
@@ -518,7 +552,14 @@ impl<'o> Builder<'o> {
                     .collect::<Vec<_>>()
                     .join(" ");
                 st.config().insert("Env".into(), json!(env));
-                self.commit_step(st, &format!("/bin/sh -c #(nop) ENV {text}"), Vec::new(), None, final_step, r)?;
+                self.commit_step(
+                    st,
+                    &format!("/bin/sh -c #(nop) ENV {text}"),
+                    Vec::new(),
+                    None,
+                    final_step,
+                    r,
+                )?;
             }
             "ARG" => {
                 for (k, v) in arg_decls(&ins.rest, esc, &vars)? {
@@ -533,7 +574,11 @@ impl<'o> Builder<'o> {
             "LABEL" => {
                 let kvs = parse::pairs(&ins.rest, esc, &vars, "LABEL")?;
                 let c = st.config();
-                let mut m = c.get("Labels").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut m = c
+                    .get("Labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 for (k, v) in &kvs {
                     m.insert(k.clone(), json!(v));
                 }
@@ -543,7 +588,14 @@ impl<'o> Builder<'o> {
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
                     .join(" ");
-                self.commit_step(st, &format!("/bin/sh -c #(nop) LABEL {text}"), Vec::new(), None, final_step, r)?;
+                self.commit_step(
+                    st,
+                    &format!("/bin/sh -c #(nop) LABEL {text}"),
+                    Vec::new(),
+                    None,
+                    final_step,
+                    r,
+                )?;
             }
             "MAINTAINER" => {
                 let who = ex(&ins.rest)?;
@@ -553,9 +605,17 @@ impl<'o> Builder<'o> {
             "EXPOSE" => {
                 let ports = parse::words(&ins.rest, esc, &vars)?;
                 let c = st.config();
-                let mut m = c.get("ExposedPorts").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut m = c
+                    .get("ExposedPorts")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 for p in ports {
-                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
+                    let p = if p.contains('/') {
+                        p.to_ascii_lowercase()
+                    } else {
+                        format!("{p}/tcp")
+                    };
                     let port = p.split('/').next().unwrap_or("");
                     if port.split('-').any(|x| x.parse::<u16>().is_err()) {
                         bail!("invalid port {p:?}");
@@ -571,7 +631,11 @@ impl<'o> Builder<'o> {
                     None => parse::words(&ins.rest, esc, &vars)?,
                 };
                 let c = st.config();
-                let mut m = c.get("Volumes").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut m = c
+                    .get("Volumes")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 for v in vols {
                     if v.is_empty() {
                         bail!("VOLUME specified can not be an empty string");
@@ -588,7 +652,10 @@ impl<'o> Builder<'o> {
             }
             "WORKDIR" => {
                 let w = ex(&ins.rest)?;
-                let cur = st.cfg["config"]["WorkingDir"].as_str().unwrap_or("/").to_string();
+                let cur = st.cfg["config"]["WorkingDir"]
+                    .as_str()
+                    .unwrap_or("/")
+                    .to_string();
                 let full = if w.starts_with('/') {
                     w
                 } else {
@@ -614,7 +681,11 @@ impl<'o> Builder<'o> {
                         v
                     }
                 };
-                let key = if ins.keyword == "CMD" { "Cmd" } else { "Entrypoint" };
+                let key = if ins.keyword == "CMD" {
+                    "Cmd"
+                } else {
+                    "Entrypoint"
+                };
                 st.config().insert(key.into(), json!(v));
                 self.commit_step(st, &nop, Vec::new(), None, final_step, r)?;
             }
@@ -641,7 +712,11 @@ impl<'o> Builder<'o> {
             }
             "ONBUILD" => {
                 let t = ins.rest.trim();
-                let kw = t.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let kw = t
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
                 if matches!(kw.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
                     bail!("{kw} isn't allowed as an ONBUILD trigger");
                 }
@@ -649,7 +724,11 @@ impl<'o> Builder<'o> {
                     r.warn(&format!("ONBUILD is not supported for OCI image format, {t} will be ignored. Must use `docker` format"));
                 } else {
                     let c = st.config();
-                    let mut v = c.get("OnBuild").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let mut v = c
+                        .get("OnBuild")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     v.push(json!(t));
                     c.insert("OnBuild".into(), Value::Array(v));
                 }
@@ -678,14 +757,25 @@ impl<'o> Builder<'o> {
     ) -> Result<ImageRecord> {
         if final_step && !self.o.labels.is_empty() {
             let c = st.config();
-            let mut m = c.get("Labels").and_then(Value::as_object).cloned().unwrap_or_default();
+            let mut m = c
+                .get("Labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             for (k, v) in &self.o.labels {
                 m.insert(k.clone(), json!(v));
             }
             c.insert("Labels".into(), Value::Object(m));
         }
         let parent_id = st.image.as_ref().map(|i| i.id.clone()).unwrap_or_default();
-        let key = cache::key(&parent_id, created_by, &key_inputs, &st.cfg, self.o.docker, self.o.timestamp);
+        let key = cache::key(
+            &parent_id,
+            created_by,
+            &key_inputs,
+            &st.cfg,
+            self.o.docker,
+            self.o.timestamp,
+        );
         let use_cache = self.o.layers && !self.o.no_cache;
         if use_cache {
             if let Some(img) = cache::lookup(&self.store, &key) {
@@ -703,7 +793,11 @@ impl<'o> Builder<'o> {
         } else {
             format!("FROM {}", &parent_id[..parent_id.len().min(12)])
         };
-        let mut layers = st.image.as_ref().map(|i| i.layers.clone()).unwrap_or_default();
+        let mut layers = st
+            .image
+            .as_ref()
+            .map(|i| i.layers.clone())
+            .unwrap_or_default();
         let mut h = Map::new();
         h.insert("created".into(), json!(now));
         h.insert("created_by".into(), json!(created_by));
@@ -716,7 +810,12 @@ impl<'o> Builder<'o> {
                 if let Some(by) = by {
                     h.insert("created_by".into(), json!(by));
                 }
-                let rootfs = st.cfg.as_object_mut().expect("object").entry("rootfs").or_insert_with(|| json!({"type": "layers"}));
+                let rootfs = st
+                    .cfg
+                    .as_object_mut()
+                    .expect("object")
+                    .entry("rootfs")
+                    .or_insert_with(|| json!({"type": "layers"}));
                 if !rootfs.is_object() {
                     *rootfs = json!({"type": "layers"});
                 }
@@ -731,7 +830,11 @@ impl<'o> Builder<'o> {
         }
         let obj = st.cfg.as_object_mut().expect("object");
         obj.insert("created".into(), json!(now));
-        let mut hist = obj.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut hist = obj
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         hist.push(Value::Object(h));
         obj.insert("history".into(), Value::Array(hist));
         let img = layer::write_image(&self.store, layers, &st.cfg, self.o.docker, &now)?;
@@ -809,7 +912,9 @@ impl<'o> Builder<'o> {
         }
         let network = self.o.network.clone();
         let opts = self.opts;
-        let mut make = |b: &mut Self, _parent: Option<&ImageRecord>| -> Result<(layer::NewLayer, Option<String>)> {
+        let mut make = |b: &mut Self,
+                        _parent: Option<&ImageRecord>|
+         -> Result<(layer::NewLayer, Option<String>)> {
             let spec = crate::container::create::ContainerSpec {
                 image: image.id.clone(),
                 command: argv.clone(),
@@ -848,7 +953,10 @@ impl<'o> Builder<'o> {
             drop(guard);
             Ok((nl, None))
         };
-        let inputs = vec![arg_env.join("\n"), self.o.network.clone().unwrap_or_default()];
+        let inputs = vec![
+            arg_env.join("\n"),
+            self.o.network.clone().unwrap_or_default(),
+        ];
         self.commit_step(st, &created_by, inputs, Some(&mut make), final_step, r)?;
         Ok(())
     }
@@ -870,14 +978,20 @@ impl<'o> Builder<'o> {
             }
         }
         let mut args: Vec<String> = match &ins.json {
-            Some(v) => v.iter().map(|x| parse::expand(x, esc, &vars)).collect::<Result<_>>()?,
+            Some(v) => v
+                .iter()
+                .map(|x| parse::expand(x, esc, &vars))
+                .collect::<Result<_>>()?,
             None => parse::words(&ins.rest, esc, &vars)?,
         };
         if args.len() < 2 && ins.heredocs.is_empty() {
             bail!("{} requires at least two arguments", ins.keyword);
         }
         let dest_raw = args.pop().context("no destination")?;
-        let workdir = st.cfg["config"]["WorkingDir"].as_str().unwrap_or("/").to_string();
+        let workdir = st.cfg["config"]["WorkingDir"]
+            .as_str()
+            .unwrap_or("/")
+            .to_string();
         let dest = if dest_raw.starts_with('/') {
             dest_raw.clone()
         } else {
@@ -887,13 +1001,23 @@ impl<'o> Builder<'o> {
             }
             d
         };
-        if args.iter().any(|a| a.starts_with("http://") || a.starts_with("https://") || a.starts_with("git@")) {
+        if args
+            .iter()
+            .any(|a| a.starts_with("http://") || a.starts_with("https://") || a.starts_with("git@"))
+        {
             bail!("{} of a URL is not supported yet", ins.keyword);
         }
         let heredoc_srcs: Vec<&parse::Heredoc> = ins
             .heredocs
             .iter()
-            .filter(|h| args.iter().any(|a| a.trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']) == h.name))
+            .filter(|h| {
+                args.iter().any(|a| {
+                    a.trim_start_matches("<<")
+                        .trim_start_matches('-')
+                        .trim_matches(['"', '\''])
+                        == h.name
+                })
+            })
             .collect();
         if !heredoc_srcs.is_empty() {
             args.retain(|a| !a.starts_with("<<"));
@@ -912,7 +1036,10 @@ impl<'o> Builder<'o> {
             None => None,
         };
         // Where the sources are: the context, or another stage's/image's tree.
-        let from = ins.flag("from").map(|f| parse::expand(f, esc, &vars)).transpose()?;
+        let from = ins
+            .flag("from")
+            .map(|f| parse::expand(f, esc, &vars))
+            .transpose()?;
         let root: OwnedFd;
         let from_context = from.is_none();
         let from_id: String;
@@ -961,7 +1088,11 @@ impl<'o> Builder<'o> {
                 h.body.clone()
             };
             let rel: PathBuf = inroot::clean(Path::new(&dest)).into_iter().collect();
-            let to = if dest.ends_with('/') { rel.join(&h.name) } else { rel };
+            let to = if dest.ends_with('/') {
+                rel.join(&h.name)
+            } else {
+                rel
+            };
             docs.push((to, body.into_bytes()));
         }
         let mut inputs = vec![
@@ -970,19 +1101,35 @@ impl<'o> Builder<'o> {
             format!("{chown:?} {chmod:?}"),
         ];
         for (p, b) in &docs {
-            inputs.push(format!("{}:{}", p.display(), crate::storage::sha256_digest(b)));
+            inputs.push(format!(
+                "{}:{}",
+                p.display(),
+                crate::storage::sha256_digest(b)
+            ));
         }
-        let hash = std::cell::RefCell::new(String::new());
+        let hash = std::cell::RefCell::new(match srcs {
+            None => {
+                let mut h = <sha2::Sha256 as sha2::Digest>::new();
+                for (_, b) in &docs {
+                    sha2::Digest::update(&mut h, b);
+                }
+                hex::encode(sha2::Digest::finalize(h))
+            }
+            Some(_) => String::new(),
+        });
         let root_fd = &root;
         let srcs_ref = srcs.as_ref();
         let kind = match &srcs {
+            None => "file",
             Some(s) if s.single_file => "file",
             Some(_) if args.len() > 1 => "multi",
             _ => "dir",
         };
         let keyword = ins.keyword.clone();
         let dest_shown = dest_raw.clone();
-        let mut make = |b: &mut Self, parent: Option<&ImageRecord>| -> Result<(layer::NewLayer, Option<String>)> {
+        let mut make = |b: &mut Self,
+                        parent: Option<&ImageRecord>|
+         -> Result<(layer::NewLayer, Option<String>)> {
             let nl = layer::store_layer(&b.store, parent, b.o.docker, b.o.timestamp, |w| {
                 let mut w = w;
                 if !docs.is_empty() {
@@ -1060,7 +1207,11 @@ impl<'o> Builder<'o> {
         };
         let read = |path: &str| -> String {
             image
-                .and_then(|i| crate::rootfs::read_image_file(&self.store, i, path).ok().flatten())
+                .and_then(|i| {
+                    crate::rootfs::read_image_file(&self.store, i, path)
+                        .ok()
+                        .flatten()
+                })
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default()
         };
@@ -1083,7 +1234,9 @@ impl<'o> Builder<'o> {
                 Ok(n) => n,
                 Err(_) => lookup(&read("/etc/group"), g)
                     .map(|(gid, _)| gid)
-                    .with_context(|| format!("--chown: no group {g:?} in the image's /etc/group"))?,
+                    .with_context(|| {
+                        format!("--chown: no group {g:?} in the image's /etc/group")
+                    })?,
             },
         };
         Ok((uid, gid))
@@ -1091,8 +1244,8 @@ impl<'o> Builder<'o> {
 }
 
 /// Writes a step's layer; Some(created_by) replaces the history's.
-type MakeLayer<'a, 'o> =
-    dyn FnMut(&mut Builder<'o>, Option<&ImageRecord>) -> Result<(layer::NewLayer, Option<String>)> + 'a;
+type MakeLayer<'a, 'o> = dyn FnMut(&mut Builder<'o>, Option<&ImageRecord>) -> Result<(layer::NewLayer, Option<String>)>
+    + 'a;
 
 /// A copy of the variables of a stage at one step.
 struct StageVars {
@@ -1106,7 +1259,10 @@ impl StageVars {
             env: st
                 .env()
                 .iter()
-                .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                .filter_map(|e| {
+                    e.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
                 .collect(),
             args: st.args.clone(),
         }
@@ -1129,7 +1285,9 @@ struct CtrGuard {
 
 impl Drop for CtrGuard {
     fn drop(&mut self) {
-        if let Err(e) = crate::container::lifecycle::remove_container(&self.paths, &self.id, true, Some(0)) {
+        if let Err(e) =
+            crate::container::lifecycle::remove_container(&self.paths, &self.id, true, Some(0))
+        {
             warn!("removing build container {}: {e:#}", self.id);
         }
     }
@@ -1153,7 +1311,8 @@ fn container_layer(
             .map(|l| store.layer_dir(&l.chain_id))
             .collect();
         let found = changes_of_copy(&rootfs, &lowers, &Default::default())?;
-        let root = inroot::open_root(&rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
+        let root =
+            inroot::open_root(&rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
         let dir = reopen_dir(root.as_fd())?;
         let mut t = TreeTar::new(w, TarMode::Plain);
         t.add_changes(dir.as_fd(), &found)?;
@@ -1174,7 +1333,12 @@ fn container_layer(
 /// not the step's: removed from the upper dir when the image has none and
 /// they are empty, as buildah leaves them out.
 fn drop_mount_points(store: &Store, image: &ImageRecord, upper: std::os::fd::BorrowedFd<'_>) {
-    for p in ["etc/resolv.conf", "etc/hosts", "etc/hostname", "run/.containerenv"] {
+    for p in [
+        "etc/resolv.conf",
+        "etc/hosts",
+        "etc/hostname",
+        "run/.containerenv",
+    ] {
         let rel = Path::new(p);
         if context::exists_in_image(store, Some(image), rel).is_some() {
             continue;
@@ -1263,7 +1427,9 @@ fn healthcheck(ins: &Instruction) -> Result<Value> {
             "start-period" => "StartPeriod",
             "start-interval" => "StartInterval",
             "retries" => {
-                let n: u64 = v.parse().with_context(|| format!("invalid --retries {v:?}"))?;
+                let n: u64 = v
+                    .parse()
+                    .with_context(|| format!("invalid --retries {v:?}"))?;
                 hc["Retries"] = json!(n);
                 continue;
             }
@@ -1282,10 +1448,16 @@ fn parse_duration_ns(s: &str) -> Result<u64> {
         bail!("invalid duration {s:?}");
     }
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let num: f64 = rest[..n].parse().with_context(|| format!("invalid duration {s:?}"))?;
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n]
+            .parse()
+            .with_context(|| format!("invalid duration {s:?}"))?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,

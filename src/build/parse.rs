@@ -133,7 +133,13 @@ pub fn parse(file: &str, text: &str) -> std::result::Result<Containerfile, Synta
             "escape" => match d.1.as_str() {
                 "\\" => escape = '\\',
                 "`" => escape = '`',
-                v => return Err(err(i + 1, 1, format!("invalid escape token {v:?}: use \\ or `"))),
+                v => {
+                    return Err(err(
+                        i + 1,
+                        1,
+                        format!("invalid escape token {v:?}: use \\ or `"),
+                    ))
+                }
             },
             "syntax" => notes.push(format!(
                 "the syntax directive {:?} is ignored: rpod parses the Dockerfile syntax itself",
@@ -312,7 +318,10 @@ pub fn parse(file: &str, text: &str) -> std::result::Result<Containerfile, Synta
             return Err(err(
                 ins.line,
                 1,
-                format!("{} before the first FROM: only ARG may come first", ins.keyword),
+                format!(
+                    "{} before the first FROM: only ARG may come first",
+                    ins.keyword
+                ),
             ));
         }
     }
@@ -656,7 +665,10 @@ mod tests {
         assert_eq!(h.body, "echo 1\necho 2\n");
         assert!(h.expand);
         let h = &s.instructions[3].heredocs[0];
-        assert_eq!((h.name.as_str(), h.body.as_str(), h.expand), ("X", "no $A\n", false));
+        assert_eq!(
+            (h.name.as_str(), h.body.as_str(), h.expand),
+            ("X", "no $A\n", false)
+        );
         assert_eq!(s.instructions[4].keyword, "ENV");
         assert_eq!(s.instructions[4].line, 12);
     }
@@ -664,7 +676,10 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_column() {
         let e = parse("dir/Containerfile", "FROM a\n\n  BOGUS x\n").unwrap_err();
-        assert_eq!(e.to_string(), "dir/Containerfile:3:3: unknown instruction: BOGUS");
+        assert_eq!(
+            e.to_string(),
+            "dir/Containerfile:3:3: unknown instruction: BOGUS"
+        );
         let e = parse("F", "RUN x\n").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.msg.contains("before the first FROM"), "{e}");

@@ -127,12 +127,12 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
     if a.squash || a.squash_all {
         bail!("--squash and --squash-all are not supported by rpod build yet");
     }
-    if let Some(arch) = a
-        .platform
-        .arch
-        .clone()
-        .or_else(|| a.platform.platform.as_ref().and_then(|p| p.split('/').nth(1).map(String::from)))
-    {
+    if let Some(arch) = a.platform.arch.clone().or_else(|| {
+        a.platform
+            .platform
+            .as_ref()
+            .and_then(|p| p.split('/').nth(1).map(String::from))
+    }) {
         let host = crate::build::host_arch();
         if arch != host {
             bail!("building for {arch} is not supported: this host is {host} and rpod runs RUN steps natively only");
@@ -166,7 +166,11 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
     for f in &a.build_arg_file {
         let t = std::fs::read_to_string(f)
             .with_context(|| format!("reading build-arg file {}", f.display()))?;
-        for l in t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for l in t
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             build_args.push(kv(l, "build arg")?);
         }
     }
