@@ -303,9 +303,8 @@ fn inside(s: &str) -> Result<PathBuf> {
         match c {
             Component::Normal(n) => out.push(n.to_os_string()),
             Component::ParentDir => {
-                if out.pop().is_none() {
-                    bail!("{s} is outside the build context: refused");
-                }
+                out.pop()
+                    .with_context(|| format!("{s} is outside the build context: refused"))?;
             }
             _ => {}
         }

@@ -1049,7 +1049,7 @@ impl<'o> Builder<'o> {
                 from_id = String::new();
             }
             Some(f) => {
-                let img = self.from_image(f, r)?;
+                let img = self.stage_or_image(f, r)?;
                 from_id = img.id.clone();
                 let merged = self.mount_image(&img)?;
                 root = inroot::open_root(&merged)
@@ -1169,7 +1169,7 @@ impl<'o> Builder<'o> {
     }
 
     /// The image COPY --from names: a stage (built earlier), or an image.
-    fn from_image(&mut self, f: &str, r: &mut dyn BuildReport) -> Result<ImageRecord> {
+    fn stage_or_image(&mut self, f: &str, r: &mut dyn BuildReport) -> Result<ImageRecord> {
         let idx = self
             .names
             .get(&f.to_ascii_lowercase())

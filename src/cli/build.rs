@@ -92,7 +92,7 @@ pub struct BuildArgs {
 #[derive(Subcommand, Debug)]
 pub enum BuildxCommand {
     /// Build an image from a Containerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 struct Report {

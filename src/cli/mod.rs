@@ -329,7 +329,7 @@ pub enum Command {
     /// Make an image of a root filesystem tarball
     Import(archive::ImportArgs),
     /// Build an image from a Containerfile
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Build images (podman's buildx alias)
     #[command(subcommand)]
     Buildx(build::BuildxCommand),
@@ -434,7 +434,7 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build an image from a Containerfile
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// List images
     #[command(alias = "list")]
     Ls(image::ImagesArgs),
