@@ -11,6 +11,7 @@
 #[macro_use]
 extern crate log;
 
+pub mod build;
 pub mod cli;
 pub mod container;
 pub mod error;

@@ -525,6 +525,9 @@ pub static DOCS: &[Doc] = &[
     Doc::new("cp", include_str!("man/rpod-cp.1.txt")),
     Doc::new("diff", include_str!("man/rpod-diff.1.txt")),
     Doc::new("commit", include_str!("man/rpod-commit.1.txt")),
+    Doc::new("build", include_str!("man/rpod-build.1.txt")),
+    Doc::new("buildx", include_str!("man/rpod-buildx.1.txt")),
+    Doc::new("buildx build", include_str!("man/rpod-build.1.txt")),
     Doc::new("export", include_str!("man/rpod-export.1.txt")),
     Doc::new(
         "container exists",

@@ -3,6 +3,7 @@
 //! module that owns the behaviour.
 
 mod archive;
+pub mod build;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
@@ -329,6 +330,11 @@ pub enum Command {
     Load(archive::LoadArgs),
     /// Make an image of a root filesystem tarball
     Import(archive::ImportArgs),
+    /// Build an image from a Containerfile
+    Build(Box<build::BuildArgs>),
+    /// Build images (podman's buildx alias)
+    #[command(subcommand)]
+    Buildx(build::BuildxCommand),
     /// Show the history of an image
     History(archive::HistoryArgs),
     /// Log in to a container registry
@@ -434,6 +440,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Containerfile
+    Build(Box<build::BuildArgs>),
     /// List images
     #[command(alias = "list")]
     Ls(image::ImagesArgs),
@@ -646,6 +654,9 @@ enum MonitorOnly {
 fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
     use image_cmds as img;
     match cmd {
+        Command::Build(a)
+        | Command::Image(ImageCommand::Build(a))
+        | Command::Buildx(build::BuildxCommand::Build(a)) => build::build_cmd(g, &a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => img::pull_cmd(g, &a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images_cmd(g, &a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => img::rmi_cmd(g, &a),

@@ -14,6 +14,7 @@ mod attack_images;
 mod attack_paths;
 mod attack_runtime;
 mod attack_state;
+mod build;
 mod completions;
 mod containers;
 mod data;
