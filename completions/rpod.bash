@@ -51,6 +51,9 @@ _rpod() {
             rpod,attach)
                 cmd="rpod__subcmd__attach"
                 ;;
+            rpod,auto-update)
+                cmd="rpod__subcmd__auto__subcmd__update"
+                ;;
             rpod,commit)
                 cmd="rpod__subcmd__commit"
                 ;;
@@ -413,6 +416,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help,attach)
                 cmd="rpod__subcmd__help__subcmd__attach"
+                ;;
+            rpod__subcmd__help,auto-update)
+                cmd="rpod__subcmd__help__subcmd__auto__subcmd__update"
                 ;;
             rpod__subcmd__help,commit)
                 cmd="rpod__subcmd__help__subcmd__commit"
@@ -1222,7 +1228,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update rename mount unmount container unshare volume cp diff commit export events version info system oci completion generate help"
+            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1661,6 +1667,116 @@ _rpod() {
                     return 0
                     ;;
                 --detach-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__auto__subcmd__update)
+            opts="-h -V --authfile --dry-run --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -7654,7 +7770,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update rename mount unmount container unshare volume cp diff commit export events version info system oci completion generate help"
+            opts="pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -7710,6 +7826,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__auto__subcmd__update)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
