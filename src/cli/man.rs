@@ -471,6 +471,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("unpause", include_str!("man/rpod-unpause.1.txt")),
     Doc::new("healthcheck", include_str!("man/rpod-healthcheck.1.txt")),
     Doc::new("update", include_str!("man/rpod-update.1.txt")),
+    Doc::new("auto-update", include_str!("man/rpod-auto-update.1.txt")),
     Doc::new(
         "healthcheck run",
         include_str!("man/rpod-healthcheck-run.1.txt"),

@@ -4,6 +4,7 @@
 
 mod archive;
 pub mod build;
+pub mod autoupdate;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
@@ -383,6 +384,8 @@ pub enum Command {
     Healthcheck(health::HealthcheckCommand),
     /// Update the resource limits (and restart policy) of a container
     Update(update::UpdateArgs),
+    /// Update containers to newer images (label io.containers.autoupdate=registry|local)
+    AutoUpdate(autoupdate::AutoUpdateArgs),
     /// Rename a container
     Rename(container::RenameArgs),
     /// Mount a container's root filesystem (run inside `rpod unshare`)
@@ -725,6 +728,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
             stats::stats_cmd(g, &a)
         }
         Command::Healthcheck(c) => health::healthcheck_cmd(g, c),
+        Command::AutoUpdate(a) => autoupdate::auto_update_cmd(g, &a),
         Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
             update::update_cmd(g, &a)
         }

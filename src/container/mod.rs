@@ -6,6 +6,7 @@
 //! command reads the files, so state survives the command that started it.
 
 pub mod attach;
+pub mod autoupdate;
 pub mod cp;
 pub mod create;
 pub mod exec;

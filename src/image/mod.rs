@@ -36,7 +36,7 @@ pub use login::{
     LogoutReport,
 };
 pub use manifest::host_arch;
-pub use pull::{ensure_image, pull, BlobProgress, PullProgress, PullStep};
+pub use pull::{ensure_image, pull, remote_digest, BlobProgress, PullProgress, PullStep};
 pub use push::{
     needs_userns as push_needs_userns, push, BlobOutcome, Destination, LayerCompression,
     PushFormat, PushOptions, PushProgress, PushReport, PushStep,

@@ -653,6 +653,40 @@ impl std::io::Read for VerifyingReader {
     }
 }
 
+/// The digest of the manifest a pull of `name` would fetch now (for an
+/// index, the entry of the wanted platform), without pulling anything:
+/// what `auto-update` compares with the local image's.
+pub fn remote_digest(opts: &Options, name: &str, pull: &PullOptions) -> Result<Digest> {
+    let conf = RegistriesConf::load(opts)?;
+    let cand = conf
+        .resolve(name)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("{name}: no registry to look it up in"))?;
+    let (source, settings) = conf.pull_source(&cand)?;
+    let want = wanted_platform(&pull.platform)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    rt.block_on(async {
+        let src = connect(&source, &settings, &pull.registry).await?;
+        let top = match (&source.digest, &source.tag) {
+            (Some(d), _) => d.clone(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".to_string(),
+        };
+        let bytes = fetch_manifest(&src, &top).await?;
+        match parse_manifest(&bytes)? {
+            Parsed::Image { .. } => Ok(sha256_digest(&bytes)),
+            Parsed::Index(list) => choose_platform(&list, &want)
+                .map(|e| e.digest.clone())
+                .with_context(|| format!("{name}: no image for this platform in the index")),
+        }
+    })
+    .with_context(|| format!("looking up {name} in its registry"))
+}
+
 /// Local image for `name` per the pull policy.
 pub fn ensure_image(
     opts: &Options,

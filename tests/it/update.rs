@@ -139,3 +139,120 @@ fn update_restart_changes_the_policy_the_monitor_follows() {
     env.rpod_ok(&["rm", "-a"]);
     assert_clean(&env, &[]);
 }
+
+#[test]
+fn auto_update_recreates_a_container_when_the_registry_has_a_newer_image() {
+    let tag = format!("autoupd{}", std::process::id());
+    let img = push_image(&tag, r#"layers = [[F("version", b"1\n")]]"#);
+    let env = env_with_alpine("autoupd");
+    let _r = Reaper(&env);
+    let old_id = env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "au",
+        "--label",
+        "io.containers.autoupdate=registry",
+        &img,
+        "sleep",
+        "4242411",
+    ]);
+    env.rpod_ok(&["run", "-d", "--name", "plain", &img, "sleep", "4242412"]);
+    let row = |fmt: &str| {
+        env.rpod_ok(&["auto-update", "--dry-run", "--format", fmt])
+            .trim()
+            .to_string()
+    };
+    // Up to date; unlabelled containers are not listed.
+    assert_eq!(
+        row("{{.ContainerName}} {{.Policy}} {{.Updated}}"),
+        "au registry false"
+    );
+    let o = env.rpod_ok(&["auto-update", "--dry-run"]);
+    assert!(o.starts_with("UNIT"), "{o}");
+    assert!(
+        o.contains("CONTAINER") && o.contains("UPDATED") && o.contains("(au)"),
+        "{o}"
+    );
+    // A new image under the same tag.
+    push_image(&tag, r#"layers = [[F("version", b"2\n")]]"#);
+    assert_eq!(row("{{.ContainerName}} {{.Updated}}"), "au pending");
+    // --dry-run changed nothing.
+    assert_eq!(env.rpod_ok(&["exec", "au", "cat", "/version"]).trim(), "1");
+    let out = env.rpod_ok(&["auto-update", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Updated"], "true", "{out}");
+    assert_eq!(v[0]["ContainerName"], "au");
+    // A new container, same name and flags, running the new image.
+    let new_id = field(&env, "au", "{{.Id}}");
+    assert_ne!(new_id, old_id.trim());
+    assert_eq!(field(&env, "au", "{{.State.Status}}"), "running");
+    let labels = field(&env, "au", "{{json .Config.Labels}}");
+    assert!(
+        labels.contains(r#""io.containers.autoupdate":"registry""#),
+        "{labels}"
+    );
+    assert_eq!(env.rpod_ok(&["exec", "au", "cat", "/version"]).trim(), "2");
+    assert!(procs_with("sleep 4242411").len() == 1);
+    // Now up to date.
+    assert_eq!(row("{{.ContainerName}} {{.Updated}}"), "au false");
+    // The unlabelled one kept its old image.
+    assert_eq!(
+        env.rpod_ok(&["exec", "plain", "cat", "/version"]).trim(),
+        "1"
+    );
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242411", "4242412"]);
+}
+
+#[test]
+fn auto_update_local_and_bad_policies() {
+    let env = env_with_alpine("autoloc");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["tag", "alpine", "localhost/mine:1"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "l",
+        "--label",
+        "io.containers.autoupdate=local",
+        "localhost/mine:1",
+        "sleep",
+        "4242421",
+    ]);
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "bad",
+        "--label",
+        "io.containers.autoupdate=sometimes",
+        "alpine",
+    ]);
+    let o = env.rpod(&[
+        "auto-update",
+        "--dry-run",
+        "--format",
+        "{{.ContainerName}} {{.Updated}}",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(
+        err(&o).contains("invalid auto-update policy"),
+        "{}",
+        err(&o)
+    );
+    assert!(out(&o).contains("l false"), "{}", out(&o));
+    assert!(out(&o).contains("bad failed"), "{}", out(&o));
+    env.rpod_ok(&["rm", "bad"]);
+    // The name now means another local image: a commit of the container.
+    env.rpod_ok(&["exec", "l", "sh", "-c", "echo new > /version"]);
+    env.rpod_ok(&["commit", "l", "localhost/mine:1"]);
+    assert_eq!(
+        env.rpod_ok(&["auto-update", "--format", "{{.ContainerName}} {{.Updated}}"])
+            .trim(),
+        "l true"
+    );
+    assert_eq!(env.rpod_ok(&["exec", "l", "cat", "/version"]).trim(), "new");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242421"]);
+}
