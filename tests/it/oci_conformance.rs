@@ -7,7 +7,7 @@
 
 use crate::common::{self, Env};
 use serde_json::{json, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -594,7 +594,27 @@ struct CgroupDirs(Vec<PathBuf>);
 
 impl Drop for CgroupDirs {
     fn drop(&mut self) {
+        // After a failed assertion a container may still be in them.
+        for d in &self.0 {
+            for sub in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                let procs = std::fs::read_to_string(sub.path().join("cgroup.procs"));
+                for p in procs.unwrap_or_default().split_whitespace() {
+                    if let Ok(p) = p.parse() {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(p),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
         for d in self.0.iter().rev() {
+            for sub in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if sub.path().is_dir() {
+                    let _ = std::fs::remove_dir(sub.path());
+                }
+            }
             let _ = std::fs::remove_dir(d);
         }
     }
@@ -695,7 +715,10 @@ fn cgroups_v1_limits_devices_and_update_as_root() {
         "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 3 & done 2>&1; wait",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("can't fork: Resource temporarily unavailable"), "{out:?}");
+    assert!(
+        text.contains("can't fork: Resource temporarily unavailable"),
+        "{out:?}"
+    );
 
     // update: flags, then a resources JSON.
     b.ok(&[
@@ -796,35 +819,30 @@ fn lsm_labels_are_refused_without_the_lsm() {
     for mode in [Mode::Root, Mode::User] {
         let b = Bundle::new(&env, &format!("b-{mode:?}"), mode);
         b.args(&["true"]);
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, bool)> = vec![
+        let cases = [
+            ("process", "apparmorProfile", "rpod-test", !apparmor),
             (
-                "process.apparmorProfile",
-                Box::new(|c: &mut Value| c["process"]["apparmorProfile"] = json!("rpod-test")),
-                !apparmor,
-            ),
-            (
-                "process.selinuxLabel",
-                Box::new(|c: &mut Value| {
-                    c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0")
-                }),
+                "process",
+                "selinuxLabel",
+                "system_u:system_r:container_t:s0",
                 !selinux,
             ),
             (
-                "linux.mountLabel",
-                Box::new(|c: &mut Value| {
-                    c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0")
-                }),
+                "linux",
+                "mountLabel",
+                "system_u:object_r:container_file_t:s0",
                 true,
             ),
         ];
-        for (field, set, refused) in cases {
+        for (section, key, value, refused) in cases {
             if !refused {
                 continue;
             }
+            let field = format!("{section}.{key}");
             let before = b.config();
-            b.edit(|c| set(c));
+            b.edit(|c| c[section][key] = json!(value));
             let err = b.fail(&["run", "--bundle", b.path(), "lsm"]);
-            assert!(err.contains(field), "{mode:?} {field}: {err}");
+            assert!(err.contains(&field), "{mode:?} {field}: {err}");
             assert_eq!(b.ok(&["list", "-q"]).trim(), "", "{field}");
             b.edit(|c| *c = before);
         }
