@@ -135,7 +135,9 @@ fn multi_image_docker_archives_hold_every_image() {
 }
 
 /// podman as the test user in this Env's HOME (its own store there).
-fn podman(env: &Env, args: &[&str]) -> String {
+/// podman as the test user, with the storage and engine settings that work
+/// here (its registries.conf and certs.d are the Env's).
+pub(crate) fn podman(env: &Env, args: &[&str]) -> String {
     let conf = env.home.join(".config/containers");
     if !conf.join("storage.conf").exists() {
         std::fs::write(
