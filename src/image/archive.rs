@@ -640,7 +640,7 @@ fn write_dir(
         let f = fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
         let mut outer = HashWriter::new(BufWriter::with_capacity(1 << 20, f));
         let diff_id = if opts.compress {
-            let gz = flate2::write::GzEncoder::new(&mut outer, flate2::Compression::fast());
+            let gz = super::archive_gzip::AdaptiveGz::new(&mut outer)?;
             let mut inner = HashWriter::new(gz);
             l.plan.write_to(&mut inner)?;
             let d = inner.digest();

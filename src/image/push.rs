@@ -1284,8 +1284,8 @@ fn make_blob(
             tar.digest()
         }
         LayerCompression::Gzip => {
-            // Level 1: layers are often incompressible; speed matters more.
-            let gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::fast());
+            // Level 1 where it pays, stored where it doesn't.
+            let gz = super::archive_gzip::AdaptiveGz::new(&mut blob)?;
             let mut tar = HashWriter::new(gz);
             fill(&mut tar)?;
             let d = tar.digest();
