@@ -21,7 +21,7 @@
 //! under a temporary name beside it and renamed when complete, and a
 //! directory the same way.
 
-use super::archive_tar::{plan_layer, HashWriter, LayerPlan, OuterTar};
+use super::archive_tar::{plan_stored_layer, HashWriter, LayerPlan, OuterTar};
 use super::manifest::{
     DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
     OCI_LAYER_GZIP, OCI_MANIFEST,
@@ -345,7 +345,7 @@ fn plan_layers(store: &Store, rec: &ImageRecord) -> Result<Vec<PlannedLayer>> {
             if !store.has_layer(&l.chain_id) {
                 bail!("layer {} is not in the store", l.diff_id);
             }
-            let plan = plan_layer(&store.layer_dir(&l.chain_id))
+            let plan = plan_stored_layer(store, &l.chain_id)
                 .with_context(|| format!("layer {}", l.diff_id))?;
             Ok(PlannedLayer {
                 chain_id: l.chain_id.clone(),
@@ -367,6 +367,10 @@ struct TarDigest {
 /// (`tar-digest.json`, removed with it) once computed, since it takes a
 /// read of every file.
 fn canonical_digest(store: &Store, l: &PlannedLayer) -> Result<Digest> {
+    if let Some(d) = &l.plan.digest {
+        // The tar as it came: its digest is the diff id.
+        return Ok(d.clone());
+    }
     let cache = store
         .layer_dir(&l.chain_id)
         .with_file_name("tar-digest.json");
@@ -636,7 +640,7 @@ fn write_dir(
         let f = fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
         let mut outer = HashWriter::new(BufWriter::with_capacity(1 << 20, f));
         let diff_id = if opts.compress {
-            let gz = flate2::write::GzEncoder::new(&mut outer, flate2::Compression::fast());
+            let gz = super::archive_gzip::AdaptiveGz::new(&mut outer)?;
             let mut inner = HashWriter::new(gz);
             l.plan.write_to(&mut inner)?;
             let d = inner.digest();

@@ -1,20 +1,26 @@
-//! Tar streams the archive writer produces: a layer's canonical tar, made
-//! from its unpacked dir in the store (the store keeps no layer blobs), and
-//! the entries of the outer archive (`docker-archive`, `oci-archive`).
+//! Tar streams the archive writer produces: a layer's tar, and the entries
+//! of the outer archive (`docker-archive`, `oci-archive`).
 //!
-//! A layer tar is planned first (a walk with lstat only: names, kinds,
+//! The store keeps no layer blobs. A layer whose tar-split was recorded
+//! when it was unpacked (`storage/tarsplit.rs`: every layer rpod pulled,
+//! loaded or committed, unless an entry of it replaced another) is given
+//! back byte for byte as it came, its headers from the record and its
+//! files' data from the layer dir, so its diff id, the config and the image
+//! id stay. Any other layer gets a canonical tar of its dir:
+//!
+//! A canonical layer tar is planned first (a walk with lstat only: names, kinds,
 //! sizes, link targets, xattrs), so its exact length is known before a byte
 //! is written, then streamed file by file. The same layer dir always gives
 //! the same bytes: entries sorted by name, mtimes in whole seconds (what
 //! the unpacker keeps), no user or group names, overlay whiteouts turned
 //! back into `.wh.` files and `.wh..wh..opq`.
 //!
-//! This is rpod's one writer of a layer tar from an unpacked layer dir:
-//! `save` streams it into archives, `push` compresses it when the store has
-//! no blob of the layer ([`write_layer_tar`]), so both give the same bytes
-//! (and the same diff id) for the same layer.
+//! This is rpod's one writer of a layer tar from a layer of the store
+//! ([`plan_stored_layer`]): `save` streams it into archives, `push`
+//! compresses it when the store has no blob of the layer, so both give the
+//! same bytes (and the same diff id) for the same layer.
 
-use crate::storage::{sha256_finish, Digest};
+use crate::storage::{sha256_finish, Digest, SplitPart, Store, TarSplit};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::fs;
@@ -76,13 +82,43 @@ struct Entry {
     xattrs: Xattrs,
 }
 
-/// What a layer dir will be as a tar: entries in order and the total length.
+/// What a layer will be as a tar, and the total length: its tar as it came
+/// (from the tar-split kept when it was unpacked, whose digest is the diff
+/// id), or a canonical tar of its dir (entries in order).
 pub(crate) struct LayerPlan {
     entries: Vec<Entry>,
+    /// The tar as it came: its parts and the layer dir the files are in.
+    split: Option<(TarSplit, PathBuf)>,
     pub size: u64,
+    /// The tar's digest, when known without reading it (the diff id of a
+    /// layer given back as it came).
+    pub digest: Option<Digest>,
 }
 
-/// Write the tar of an unpacked layer (the bytes `save` gives for it).
+/// The tar of layer `chain_id` of the store: as it came when the store has
+/// its tar-split, else the canonical tar of its dir.
+pub(crate) fn plan_stored_layer(store: &Store, chain_id: &Digest) -> Result<LayerPlan> {
+    let dir = store.layer_dir(chain_id);
+    match store.layer_tar_split(chain_id) {
+        Ok(Some(ts)) => {
+            let diff_id = store.layer_info(chain_id)?.diff_id;
+            Ok(LayerPlan {
+                entries: Vec::new(),
+                size: ts.size,
+                split: Some((ts, dir)),
+                digest: Some(diff_id),
+            })
+        }
+        Ok(None) => plan_layer(&dir),
+        Err(e) => {
+            warn!("{e:#}: writing a new tar of the layer instead");
+            plan_layer(&dir)
+        }
+    }
+}
+
+/// Write the canonical tar of an unpacked layer dir.
+#[cfg(test)]
 pub(crate) fn write_layer_tar(dir: &Path, out: &mut dyn Write) -> Result<()> {
     plan_layer(dir)
         .and_then(|p| p.write_to(out))
@@ -99,7 +135,12 @@ pub(crate) fn plan_layer(dir: &Path) -> Result<LayerPlan> {
         size += header_bytes(e)?.len() as u64 + padded(data_len(e));
     }
     size += 2 * BLOCK;
-    Ok(LayerPlan { entries, size })
+    Ok(LayerPlan {
+        entries,
+        split: None,
+        size,
+        digest: None,
+    })
 }
 
 fn padded(n: u64) -> u64 {
@@ -364,6 +405,9 @@ impl LayerPlan {
     /// `BufWriter<File>`, which `io::copy` knows to bypass). Returns the
     /// bytes written.
     pub(crate) fn send_to<W: Write>(&self, out: &mut W) -> Result<u64> {
+        if let Some((ts, dir)) = &self.split {
+            return send_split(ts, dir, out);
+        }
         let zeros = [0u8; BLOCK as usize];
         let mut n = 0u64;
         let mut buf = Vec::new();
@@ -403,6 +447,10 @@ impl LayerPlan {
 
     /// Write the tar to `out`: exactly `self.size` bytes.
     pub(crate) fn write_to(&self, out: &mut dyn Write) -> Result<()> {
+        if let Some((ts, dir)) = &self.split {
+            send_split(ts, dir, out)?;
+            return Ok(());
+        }
         let zeros = [0u8; BLOCK as usize];
         let mut buf = vec![0u8; 1 << 20];
         for e in &self.entries {
@@ -433,6 +481,62 @@ impl LayerPlan {
         out.write_all(&zeros)?;
         Ok(())
     }
+}
+
+/// Write a layer's tar as it came: the recorded bytes, and each file's data
+/// from the layer dir, opened beneath it without following a link at the
+/// end, and only when it is still the regular file of the size recorded.
+fn send_split<W: Write + ?Sized>(ts: &TarSplit, dir: &Path, out: &mut W) -> Result<u64> {
+    let root = fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    let mut n = 0u64;
+    let mut buf = Vec::new();
+    for part in &ts.parts {
+        match part {
+            SplitPart::Bytes(b) => {
+                out.write_all(b)?;
+                n += b.len() as u64;
+            }
+            SplitPart::File { path, size } => {
+                let shown = || dir.join(path).display().to_string();
+                let fd = crate::sys::fsx::open_beneath(
+                    std::os::fd::AsFd::as_fd(&root),
+                    path,
+                    libc::O_RDONLY | libc::O_NOFOLLOW,
+                    0,
+                )
+                .with_context(|| format!("opening {}", shown()))?;
+                let f = fs::File::from(fd);
+                let m = f
+                    .metadata()
+                    .with_context(|| format!("reading {}", shown()))?;
+                if !m.is_file() || m.len() != *size {
+                    bail!(
+                        "{} is not the {size}-byte file the layer had when it was unpacked",
+                        shown()
+                    );
+                }
+                let got = if *size >= KERNEL_COPY_MIN {
+                    io::copy(&mut (&f).take(*size), out)
+                        .with_context(|| format!("copying {}", shown()))?
+                } else {
+                    buf.clear();
+                    (&f).take(*size)
+                        .read_to_end(&mut buf)
+                        .with_context(|| format!("reading {}", shown()))?;
+                    out.write_all(&buf)?;
+                    buf.len() as u64
+                };
+                if got != *size {
+                    bail!("{} shrank while it was archived", shown());
+                }
+                n += size;
+            }
+        }
+    }
+    if n != ts.size {
+        bail!("wrote {n} bytes where {} were recorded", ts.size);
+    }
+    Ok(n)
 }
 
 /// Writes the entries of an outer archive (regular files and dirs, owned by

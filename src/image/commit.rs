@@ -115,6 +115,13 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
+/// Hold while committing container `id` (its full id), from before it is
+/// paused until it is unpaused: two commits of one container go one after
+/// the other, so one's unpause never lands in the middle of the other.
+pub fn lock_for_commit(store: &Store, id: &str) -> Result<crate::storage::Lock> {
+    crate::storage::Lock::exclusive(&store.root().join("locks").join(format!("commit-{id}.lock")))
+}
+
 /// Commit container `name` as a new image; its id. Call
 /// `container::cp::enter_namespaces` with it first (a squash mounts the rootfs).
 pub fn commit(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> Result<String> {

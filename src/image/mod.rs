@@ -3,6 +3,7 @@
 //! typed options and return data; the CLI parses flags and prints.
 
 pub mod archive;
+mod archive_gzip;
 mod archive_history;
 mod archive_read;
 mod archive_tar;

@@ -9,12 +9,12 @@
 //! Where the layer bytes come from: rpod unpacks layers as they download and
 //! keeps no compressed copy, so a layer blob is pushed from the store when
 //! one is there (stored blobs are checked against their digest while they
-//! stream) and is otherwise made again from the unpacked layer: its tar is
-//! written from the layer dir by the writer `save` uses (`archive_tar.rs`:
-//! whiteouts and opaque dirs back in the tar form, `user.*` xattrs as PAX
-//! records, the same bytes as `save` gives) and compressed. That tar is not
-//! byte-identical to the original one, so its diff id differs and the
-//! config pushed carries the new diff ids.
+//! stream) and is otherwise made again from the unpacked layer: its tar as
+//! it came, from the tar-split recorded at unpacking (`archive_tar.rs`, the
+//! writer `save` uses; the same diff id, so the config and the image id
+//! stay), compressed. Only a blob the destination lacks and can't mount is
+//! made: the original compressed bytes are not kept, so such a layer gets a
+//! new blob digest and the manifest a new digest (as podman's push).
 //! What was made is remembered in `ROOT/cache/blob-info-v1.json` (digest,
 //! size, diff id, and the repositories that have it, as containers/image's
 //! blob-info cache), so the next push of the image finds it at the
@@ -27,7 +27,7 @@
 //! [`archive::write`].
 
 use super::archive::{self, Dest, Layout, SaveImage, WriteOptions};
-use super::archive_tar::write_layer_tar;
+use super::archive_tar::plan_stored_layer;
 use super::client::{with_retries, FetchError, RegistryClient};
 use super::manifest::{
     media_type, parse_manifest, Kind as MtKind, Parsed, DOCKER_CONFIG, DOCKER_MANIFEST,
@@ -777,9 +777,13 @@ impl Ctx<'_> {
                     p.chain_id
                 );
             }
-            let dir = self.store.layer_dir(&p.chain_id);
+            let (store, chain) = (self.store.clone(), p.chain_id.clone());
             upload(client, &*bar, None, move |out| {
-                make_blob(want, out, |w| write_layer_tar(&dir, w))
+                let plan = plan_stored_layer(&store, &chain)?;
+                make_blob(want, out, |w| {
+                    plan.write_to(w)
+                        .with_context(|| format!("writing the tar of layer {chain}"))
+                })
             })
             .await?
         };
@@ -1280,8 +1284,8 @@ fn make_blob(
             tar.digest()
         }
         LayerCompression::Gzip => {
-            // Level 1: layers are often incompressible; speed matters more.
-            let gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::fast());
+            // Level 1 where it pays, stored where it doesn't.
+            let gz = super::archive_gzip::AdaptiveGz::new(&mut blob)?;
             let mut tar = HashWriter::new(gz);
             fill(&mut tar)?;
             let d = tar.digest();
@@ -1343,6 +1347,7 @@ fn build_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::archive_tar::write_layer_tar;
 
     #[test]
     fn destinations() {

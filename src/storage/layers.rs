@@ -7,7 +7,8 @@
 //! verified.
 
 use super::atomic::{sync_dir, write_atomic};
-use super::unpack::{decompressor, extract, HashReader, LayerLimits};
+use super::tarsplit;
+use super::unpack::{decompressor, extract_split, HashReader, LayerLimits};
 use super::{chain_id, digest_hex, sha256_finish, Lock, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::Digest as OciDigest;
@@ -89,15 +90,27 @@ pub(super) fn unpack_layer_from<R: Read>(
     let mut tmp = store.tmp_entry(&format!("layer-{}", &hex[..12]), true)?;
     let diff = tmp.path.join("diff");
 
-    let mut hr = HashReader {
+    let hr = HashReader {
         inner: decompressor(BufReader::with_capacity(256 << 10, blob))?,
         hasher: Sha256::new(),
         count: 0,
         limit: limits.max_size,
     };
-    extract(&mut hr, &diff, limits.max_entries)?;
+    let split_path = tmp.path.join(tarsplit::FILE_NAME);
+    let rec = tarsplit::Recorder::create(&split_path)?;
+    let mut sr = tarsplit::SplitReader {
+        inner: hr,
+        rec: rec.clone(),
+    };
+    extract_split(&mut sr, &diff, limits.max_entries, Some(rec.clone()))?;
     // The tar may end before the stream does (padding); the diff id covers all of it.
-    io::copy(&mut hr, &mut io::sink()).context("reading the end of the layer")?;
+    io::copy(&mut sr, &mut io::sink()).context("reading the end of the layer")?;
+    let mut hr = sr.inner;
+    if !tarsplit::Recorder::finish(rec)? {
+        debug!("layer {chain}: an entry replaced another; its tar can't be given back as it came");
+        std::fs::remove_file(&split_path)
+            .with_context(|| format!("removing {}", split_path.display()))?;
+    }
     let got = sha256_finish(&mut hr.hasher);
     if got != *diff_id {
         bail!("diff id mismatch: expected {diff_id}, got {got}");
@@ -228,5 +241,56 @@ mod tests {
             .next()
             .is_none());
         let _ = std::fs::Permissions::from_mode(0o755);
+    }
+
+    /// The layer's tar as the tar-split gives it back.
+    fn given_back(s: &Store, chain: &OciDigest) -> Vec<u8> {
+        use super::super::SplitPart;
+        let ts = s.layer_tar_split(chain).unwrap().expect("a tar-split");
+        let mut out = Vec::new();
+        for p in ts.parts {
+            match p {
+                SplitPart::Bytes(b) => out.extend(b),
+                SplitPart::File { path, size } => {
+                    let d = std::fs::read(s.layer_dir(chain).join(path)).unwrap();
+                    assert_eq!(d.len() as u64, size);
+                    out.extend(d);
+                }
+            }
+        }
+        assert_eq!(out.len() as u64, ts.size);
+        out
+    }
+
+    #[test]
+    fn layers_are_given_back_byte_for_byte() {
+        let (_d, s) = test_store();
+        let mut t = Tar::new();
+        t.dir("etc", 0o755)
+            .file("etc/hello", b"world")
+            .file("etc/empty", b"")
+            .file(&format!("deep/{}", "n".repeat(80)), &[7u8; 5000])
+            .file("big", &vec![0u8; 70000])
+            .hardlink("etc/again", "etc/hello")
+            .symlink("abs", "/etc/hello")
+            .file(".wh.gone", b"")
+            .file("etc/.wh..wh..opq", b"");
+        let mut plain = t.bytes();
+        // Trailing blocks past the end marker belong to the diff id too.
+        plain.extend(vec![0u8; 10240]);
+        let digest = store_layer(&s, &plain);
+        let diff = sha256_digest(&plain);
+        let chain = s.unpack_layer(&digest, OCI_LAYER, &diff, None).unwrap();
+        assert_eq!(given_back(&s, &chain), plain);
+
+        // An entry that replaces another: the layer can't be given back.
+        let mut t = Tar::new();
+        t.file("a", b"first").file("a", b"second");
+        let dup = t.bytes();
+        let digest = store_layer(&s, &dup);
+        let chain = s
+            .unpack_layer(&digest, OCI_LAYER, &sha256_digest(&dup), None)
+            .unwrap();
+        assert!(s.layer_tar_split(&chain).unwrap().is_none());
     }
 }

@@ -8,6 +8,7 @@
 //!   blobs/sha256/<hex>        manifests, configs and compressed layers, verified on write
 //!   layers/<chainhex>/diff    an unpacked layer, usable as an overlay lower dir
 //!   layers/<chainhex>/layer.json
+//!   layers/<chainhex>/tar-split.json.gz  the layer's tar headers, to give its exact tar back
 //!   images/<id>.json          one record per image (id = hex of the config digest)
 //!   images/removed/<id>.json  records removed with `rmi -f` while containers still use them
 //!   locks/                    per-layer unpack locks
@@ -25,6 +26,7 @@ pub mod diff;
 mod images;
 mod layers;
 mod lock;
+mod tarsplit;
 mod unpack;
 
 pub use atomic::{write_atomic, write_atomic_mode, write_atomic_volatile};
@@ -32,6 +34,7 @@ pub use blobs::BlobWriter;
 pub use images::{ImageRecord, LayerRecord};
 pub use layers::LayerInfo;
 pub use lock::Lock;
+pub use tarsplit::{SplitPart, TarSplit};
 /// The hardened tar extractor, for archives that are not layers (volume import).
 pub(crate) use unpack::extract as unpack_tar;
 pub use unpack::{
@@ -450,6 +453,26 @@ impl Store {
         let p = self.layer_root(chain_id).join("layer.json");
         let data = fs::read(&p).with_context(|| format!("layer {chain_id} is not in the store"))?;
         serde_json::from_slice(&data).with_context(|| format!("parsing {}", p.display()))
+    }
+
+    /// The layer's tar as it came (recorded when it was unpacked), if it
+    /// can be given back: see `tarsplit.rs`. A record that doesn't add up
+    /// to the layer's size is ignored.
+    pub fn layer_tar_split(&self, chain_id: &Digest) -> Result<Option<TarSplit>> {
+        let Some(ts) = tarsplit::read(&self.layer_root(chain_id).join(tarsplit::FILE_NAME))
+            .with_context(|| format!("layer {chain_id}"))?
+        else {
+            return Ok(None);
+        };
+        let want = self.layer_info(chain_id)?.uncompressed_size;
+        if ts.size != want {
+            warn!(
+                "layer {chain_id}: its tar-split gives {} bytes, not {want}: not used",
+                ts.size
+            );
+            return Ok(None);
+        }
+        Ok(Some(ts))
     }
 
     /// Unpack blob `digest` as the layer `diff_id` on top of

@@ -162,6 +162,17 @@ impl<R: Read> Read for HashReader<R> {
 /// Extract the tar stream `r` into the new directory `dest`; more than
 /// `max_entries` entries is an error.
 pub(crate) fn extract<R: Read>(r: R, dest: &Path, max_entries: u64) -> Result<()> {
+    extract_split(r, dest, max_entries, None)
+}
+
+/// [`extract`], telling `split` (which records the stream `r` comes
+/// through) where the data of each file it writes as it comes is.
+pub(super) fn extract_split<R: Read>(
+    r: R,
+    dest: &Path,
+    max_entries: u64,
+    split: Option<super::tarsplit::Shared>,
+) -> Result<()> {
     std::fs::create_dir(dest).with_context(|| format!("creating {}", dest.display()))?;
     let root =
         OwnedFd::from(File::open(dest).with_context(|| format!("opening {}", dest.display()))?);
@@ -176,6 +187,7 @@ pub(crate) fn extract<R: Read>(r: R, dest: &Path, max_entries: u64) -> Result<()
         pax: Pax::default(),
         dropped_overlay_xattr: false,
         plain: None,
+        split,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -241,6 +253,7 @@ pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
         pax: Pax::default(),
         dropped_overlay_xattr: false,
         plain: Some(o),
+        split: None,
     };
     let mut ar = tar::Archive::new(r);
     for entry in ar.entries().context("reading the tar stream")? {
@@ -315,6 +328,8 @@ struct Extractor {
     dropped_overlay_xattr: bool,
     /// Set for a plain tar ([`extract_plain`]).
     plain: Option<PlainOpts>,
+    /// Told where file data starts, for a layer whose tar-split is kept.
+    split: Option<super::tarsplit::Shared>,
 }
 
 /// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
@@ -597,7 +612,16 @@ impl Extractor {
                 let f = File::from(fd);
                 match self.pax.sparse.take() {
                     Some(sp) => self.copy_sparse(e, &f, sp)?,
-                    None => self.copy_data(e, &f)?,
+                    None => {
+                        // A GNU sparse entry's stream is not its file's
+                        // bytes: that data stays in the tar-split.
+                        if let Some(rec) = self.split.as_ref().filter(|_| kind != T::GNUSparse) {
+                            if e.size() > 0 {
+                                rec.borrow_mut().file(p, e.size());
+                            }
+                        }
+                        self.copy_data(e, &f)?
+                    }
                 }
                 self.chown_at(&f, None, &h)?;
                 nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode))?;
@@ -748,6 +772,10 @@ impl Extractor {
 
     /// Remove whatever is at `name` in `pfd` (a later entry replaces it).
     fn remove_existing(&mut self, pfd: &Rc<OwnedFd>, name: &Path) -> Result<()> {
+        if let Some(rec) = &self.split {
+            // A file recorded before may be gone or another now.
+            rec.borrow_mut().spoil();
+        }
         match nix::unistd::unlinkat(
             Some(pfd.as_raw_fd()),
             name,

@@ -135,7 +135,9 @@ fn multi_image_docker_archives_hold_every_image() {
 }
 
 /// podman as the test user in this Env's HOME (its own store there).
-fn podman(env: &Env, args: &[&str]) -> String {
+/// podman as the test user, with the storage and engine settings that work
+/// here (its registries.conf and certs.d are the Env's).
+pub(crate) fn podman(env: &Env, args: &[&str]) -> String {
     let conf = env.home.join(".config/containers");
     if !conf.join("storage.conf").exists() {
         std::fs::write(
@@ -881,4 +883,62 @@ fn kill_9_during_load_leaves_no_half_image() {
         "the killed save's temp file is cleaned: {left:?}"
     );
     assert!(std::fs::metadata(env.home.join("out.tar")).unwrap().len() > 96 << 20);
+}
+
+/// The id of `image` as `images --no-trunc` shows it.
+fn full_id(env: &Env, image: &str) -> String {
+    env.rpod_ok(&["images", "--no-trunc", "--format", "{{.ID}}", image])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn pulled_images_keep_their_id_through_save_and_load() {
+    let env = new_env("arcid");
+    let layers = env.image("layers");
+    env.rpod_ok(&["pull", "-q", &layers]);
+    let id = full_id(&env, &layers);
+    // The registry's config digest is the id.
+    let cfg = skopeo_ok(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        "--config",
+        &format!("docker://{layers}"),
+    ]);
+    assert_eq!(id, sha(cfg.as_bytes()));
+    for (fmt, file) in [
+        ("docker-archive", "d.tar"),
+        ("oci-archive", "o.tar"),
+        ("oci-dir", "odir"),
+        ("docker-dir", "ddir"),
+    ] {
+        let dest = env.home.join(file);
+        env.rpod_ok(&[
+            "save",
+            "-q",
+            "--format",
+            fmt,
+            "-o",
+            path_str(&dest),
+            &layers,
+        ]);
+        env.rpod_ok(&["rmi", "-a", "-f"]);
+        let out = env.rpod_ok(&["load", "-q", "-i", path_str(&dest)]);
+        let got = if fmt == "docker-dir" {
+            // dir: has no names: the image is loaded by id.
+            let got = out.trim().trim_start_matches("Loaded image: ").to_string();
+            env.rpod_ok(&["tag", &got, &layers]);
+            got
+        } else {
+            full_id(&env, &layers)
+        };
+        assert_eq!(got, id, "{fmt}: the id survives save and load");
+        layers_tree_ok(&env, &layers);
+    }
+    // And a second round trip, of what was loaded.
+    env.sh_ok(&format!(
+        "rpod save {layers} | gzip > s.gz && rpod rmi -a -f >/dev/null && rpod load -q < s.gz"
+    ));
+    assert_eq!(full_id(&env, &layers), id);
 }

@@ -124,11 +124,16 @@ fn push_mounts_from_the_source_repo_and_keeps_the_digest() {
 #[test]
 fn push_to_the_tls_registry_remakes_layers_that_pull_back_identical() {
     // Pulled layers keep no compressed blob: pushing to another registry
-    // writes each layer's tar again (whiteouts, opaque dirs, hardlinks,
-    // symlinks, owners and modes included).
+    // gives each layer's tar back as it came (from its tar-split) and
+    // compresses it again: new blob digests, the same diff ids, config and
+    // image id.
     let env = new_env("pushtls");
     let src = env.image("layers");
     env.rpod_ok(&["pull", "-q", &src]);
+    let id = env
+        .rpod_ok(&["images", "--no-trunc", "--format", "{{.ID}}", &src])
+        .trim()
+        .to_string();
     let dest = format!("{}/{}:v1", world().tls_registry(), repo("tls"));
     let digestfile = env.home.join("digest");
     env.rpod_ok(&[
@@ -149,11 +154,26 @@ fn push_to_the_tls_registry_remakes_layers_that_pull_back_identical() {
     );
     assert_eq!(skopeo_inspect(&dest, false)["Digest"], pushed.as_str());
     skopeo_copy_verifies(&dest);
+    assert_eq!(
+        skopeo_inspect(&dest, true)["config"]["digest"],
+        id.as_str(),
+        "the config (and so the image id) is the one pulled"
+    );
 
     // Pulled back by someone else: the tree is the one the fixture expects.
     let other = new_env("pushtlsback");
     other.rpod_ok(&["pull", "-q", "--creds", &creds(), &dest]);
     assert_eq!(digest_of(&other, &dest), pushed);
+    // podman pulls it too, to the same id.
+    crate::archives::podman(&other, &["pull", "-q", "--creds", &creds(), &dest]);
+    let pid = crate::archives::podman(
+        &other,
+        &["images", "--no-trunc", "--format", "{{.ID}}", &dest],
+    );
+    assert_eq!(
+        format!("sha256:{}", pid.trim()).replace("sha256:sha256:", "sha256:"),
+        id
+    );
     let got = other.rpod_ok(&["run", "--rm", &dest]);
     let want = other.rpod_ok(&["run", "--rm", &dest, "cat", "/expected-tree.txt"]);
     assert!(want.lines().count() > 10, "{want}");
