@@ -19,6 +19,7 @@ pub mod image;
 pub mod monitor;
 pub mod network;
 pub mod options;
+pub mod pod;
 pub mod rootfs;
 pub mod runtime;
 pub mod storage;

@@ -18,6 +18,7 @@ pub mod image_mount;
 mod logger;
 pub mod man;
 pub mod oci;
+pub mod pod;
 pub mod push;
 pub mod stats;
 mod system;
@@ -385,6 +386,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage pods: containers sharing network, ipc and uts namespaces
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
     /// Copy files between a container and the host
     Cp(data::CpArgs),
     /// Show the changes in a container's or image's file system
@@ -715,6 +719,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
+        Command::Pod(a) => pod::pod_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             data::diff_cmd(g, &a.target, a.format.as_deref(), false)

@@ -139,6 +139,11 @@ pub struct ContainerSpec {
     /// The command line that created the container, for inspect and
     /// `generate systemd --new`.
     pub create_command: Vec<String>,
+    /// The pod (its id) whose infra's ipc, uts and network namespaces the
+    /// container joins (set `network` to `container:INFRA`); with
+    /// `pod_infra`, the container is that pod's infra.
+    pub pod: Option<String>,
+    pub pod_infra: bool,
 }
 
 /// Everything the OCI spec is built from, resolved and checked.
@@ -166,6 +171,9 @@ pub struct Plan {
     pub memory: Option<i64>,
     pub cpus: Option<f64>,
     pub pids_limit: Option<i64>,
+    /// Join the ipc and uts namespaces of the `container:` network target
+    /// too (a pod's member joins its infra's).
+    pub pod_ns: bool,
 }
 
 /// The checks of the spec that need the host, not the image: fail before
@@ -425,6 +433,7 @@ pub fn create(
         memory,
         cpus: o.cpus,
         pids_limit: o.pids_limit,
+        pod_ns: o.pod.is_some() && !o.pod_infra && matches!(network, NetworkMode::Container(_)),
     };
 
     let mut rec = ContainerRecord {
@@ -465,6 +474,8 @@ pub fn create(
             Some(record::RestartPolicy::OnFailure(n)) => n,
             _ => 0,
         },
+        pod: o.pod.clone().unwrap_or_default(),
+        pod_infra: o.pod_infra,
     };
 
     // The bundle first, then the record: a container is listed only once

@@ -148,6 +148,12 @@ pub struct ContainerRecord {
     /// `on-failure:N`'s N (0: no limit).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restart_retries: u32,
+    /// The pod's id (`--pod`); the pod's record lives in `crate::pod`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pod: String,
+    /// This container is its pod's infra (holds the shared namespaces).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pod_infra: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
