@@ -188,6 +188,7 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         create_command: std::env::args().collect(),
         pod: None,
         pod_infra: false,
+        id: None,
     })
 }
 

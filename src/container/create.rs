@@ -144,6 +144,9 @@ pub struct ContainerSpec {
     /// `pod_infra`, the container is that pod's infra.
     pub pod: Option<String>,
     pub pod_infra: bool,
+    /// The id to give the container (None: a new random one); a pod names
+    /// its infra's before creating it, so a crash leaves nothing unnamed.
+    pub id: Option<String>,
 }
 
 /// Everything the OCI spec is built from, resolved and checked.
@@ -226,7 +229,7 @@ pub fn create(
     let config = store.image_config(&image)?;
     let ic = config.config().clone().unwrap_or_default();
 
-    let id = names::new_id();
+    let id = o.id.clone().unwrap_or_else(names::new_id);
     let entrypoint = match &o.entrypoint {
         Some(e) => e.clone(),
         None => ic.entrypoint().clone().unwrap_or_default(),

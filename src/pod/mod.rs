@@ -75,6 +75,9 @@ pub struct PodSpec {
     pub create_command: Vec<String>,
 }
 
+/// In a pod's dir while its infra is being made: the infra's id.
+const PENDING_INFRA: &str = "infra-pending";
+
 fn pods_dir(paths: &Paths) -> PathBuf {
     paths.root.join("pods")
 }
@@ -322,8 +325,14 @@ pub fn create(opts: &Options, paths: &Paths, spec: &PodSpec) -> Result<PodRecord
         publish: spec.publish.clone(),
         network: network.name(),
     };
+    let dir = pods_dir(paths).join(&id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     if spec.infra {
         let image = ensure_pause_image(opts)?;
+        // The infra's id goes down first: a crash before the pod's record
+        // leaves a pod dir naming what `reconcile` must remove.
+        let infra_id = ctr::names::new_id();
+        crate::storage::write_atomic(&dir.join(PENDING_INFRA), infra_id.as_bytes())?;
         let cspec = ContainerSpec {
             image: pause_image_name(),
             command: spec.infra_command.clone().unwrap_or_default(),
@@ -343,6 +352,7 @@ pub fn create(opts: &Options, paths: &Paths, spec: &PodSpec) -> Result<PodRecord
             stop_timeout: Some(10),
             pod: Some(id.clone()),
             pod_infra: true,
+            id: Some(infra_id),
             create_command: spec.create_command.clone(),
             ..Default::default()
         };
@@ -350,9 +360,8 @@ pub fn create(opts: &Options, paths: &Paths, spec: &PodSpec) -> Result<PodRecord
             .context("creating the pod's infra container")?;
         pod.infra_id = infra.id;
     }
-    let dir = pods_dir(paths).join(&id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     crate::storage::write_atomic(&dir.join("pod.json"), &serde_json::to_vec_pretty(&pod)?)?;
+    let _ = std::fs::remove_file(dir.join(PENDING_INFRA));
     event(paths, "create", &pod);
     Ok(pod)
 }
@@ -386,6 +395,17 @@ fn reconcile_locked(paths: &Paths) {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if n.len() == 64 && !pod_file(paths, &n).exists() {
+                // A create killed before the record: its infra, whole or half made.
+                if let Ok(infra) = std::fs::read_to_string(e.path().join(PENDING_INFRA)) {
+                    let infra = infra.trim();
+                    if infra.len() == 64 && infra.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        if record::exists(paths, infra) {
+                            let _ = ctr::lifecycle::remove_container(paths, infra, true, Some(0));
+                        } else {
+                            let _ = std::fs::remove_dir_all(paths.ctr_dir(infra));
+                        }
+                    }
+                }
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

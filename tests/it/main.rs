@@ -27,6 +27,7 @@ mod monitor;
 mod network;
 mod oci_spec;
 mod packaging;
+mod pod;
 mod pull;
 mod push;
 mod references;
