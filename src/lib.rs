@@ -16,6 +16,7 @@ pub mod container;
 pub mod error;
 pub mod events;
 pub mod image;
+pub mod kube;
 pub mod monitor;
 pub mod network;
 pub mod options;
