@@ -487,6 +487,15 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-container-prune.1.txt"),
     ),
     Doc::new("unshare", include_str!("man/rpod-unshare.1.txt")),
+    Doc::new("kube", include_str!("man/rpod-kube.1.txt")),
+    Doc::new(
+        "kube generate",
+        include_str!("man/rpod-kube-generate.1.txt"),
+    ),
+    Doc::new(
+        "generate kube",
+        include_str!("man/rpod-kube-generate.1.txt"),
+    ),
     Doc::new("pod", include_str!("man/rpod-pod.1.txt")),
     Doc::new("pod create", include_str!("man/rpod-pod-create.1.txt")),
     Doc::new("pod ps", include_str!("man/rpod-pod-ps.1.txt")),

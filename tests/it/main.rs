@@ -21,6 +21,7 @@ mod events;
 mod global_flags;
 mod image_mount;
 mod images;
+mod kube;
 mod login;
 mod man;
 mod monitor;
