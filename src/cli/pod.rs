@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
 
+// Parsed once per process: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum PodCommand {
     /// Create a new empty pod
@@ -709,9 +711,7 @@ fn inspect_cmd(paths: &Paths, a: &InspectArgs) -> Result<()> {
     if report.is_json() && values.len() == 1 && err.is_none() {
         // podman 4.3 prints one pod as an object, not a list.
         report.print_json(&values[0])?;
-    } else if !values.is_empty() || err.is_none() {
-        report.print(&values)?;
-    } else if report.is_json() {
+    } else if !values.is_empty() || err.is_none() || report.is_json() {
         report.print(&values)?;
     }
     err.map_or(Ok(()), Err)

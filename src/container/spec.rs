@@ -248,6 +248,28 @@ pub fn warn_limits() {
     }
 }
 
+/// A pod member's ipc and uts namespaces are its infra's: linked in the
+/// container's directory by the monitor (`network::setup::join_shared_userns`).
+fn join_pod_namespaces(spec: &mut oci_spec::runtime::Spec, dir: &Path) -> Result<()> {
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut list = linux.namespaces().clone().unwrap_or_default();
+    for ns in list.iter_mut() {
+        let link = match ns.typ() {
+            LinuxNamespaceType::Ipc => crate::network::setup::IPCNS_LINK,
+            LinuxNamespaceType::Uts => crate::network::setup::UTSNS_LINK,
+            _ => continue,
+        };
+        *ns = LinuxNamespaceBuilder::default()
+            .typ(ns.typ())
+            .path(dir.join(link))
+            .build()?;
+    }
+    linux.set_namespaces(Some(list));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,26 +304,4 @@ mod tests {
             .collect();
         assert_eq!(triples, vec![(0, 0, 1), (1, 1, 65536)]);
     }
-}
-
-/// A pod member's ipc and uts namespaces are its infra's: linked in the
-/// container's directory by the monitor (`network::setup::join_shared_userns`).
-fn join_pod_namespaces(spec: &mut oci_spec::runtime::Spec, dir: &Path) -> Result<()> {
-    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
-    let mut linux = spec.linux().clone().unwrap_or_default();
-    let mut list = linux.namespaces().clone().unwrap_or_default();
-    for ns in list.iter_mut() {
-        let link = match ns.typ() {
-            LinuxNamespaceType::Ipc => crate::network::setup::IPCNS_LINK,
-            LinuxNamespaceType::Uts => crate::network::setup::UTSNS_LINK,
-            _ => continue,
-        };
-        *ns = LinuxNamespaceBuilder::default()
-            .typ(ns.typ())
-            .path(dir.join(link))
-            .build()?;
-    }
-    linux.set_namespaces(Some(list));
-    spec.set_linux(Some(linux));
-    Ok(())
 }

@@ -59,7 +59,7 @@ pub fn string(s: &str) -> String {
 }
 
 fn pad(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    out.push_str(&" ".repeat(n));
 }
 
 /// Write `v` at `indent`; `inline` when the first line continues a `- `.
