@@ -26,6 +26,8 @@ pub enum Kind {
     OciContainer,
     /// A named volume.
     Volume,
+    /// A pod.
+    Pod,
 }
 
 /// A failure a caller may need to tell from others. The texts are podman's
@@ -87,6 +89,7 @@ fn not_found_text(kind: Kind, name: &str) -> String {
         Kind::Image => format!("{name}: image not known"),
         Kind::OciContainer => format!("container \"{name}\" does not exist"),
         Kind::Volume => format!("no volume with name {name:?} found: no such volume"),
+        Kind::Pod => format!("no pod with name or ID {name} found: no such pod"),
     }
 }
 
@@ -97,7 +100,7 @@ fn in_use_text(kind: Kind, name: &str, users: &[String]) -> String {
             "image used by {users}: image is in use by a container: consider listing external \
              containers and force-removing image"
         ),
-        Kind::Container | Kind::OciContainer => {
+        Kind::Container | Kind::OciContainer | Kind::Pod => {
             format!("container {name} is in use by {users}")
         }
         Kind::Volume => format!(

@@ -88,6 +88,12 @@ pub struct ContainerOpts {
     /// Set metadata on the container (KEY=VALUE)
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+    /// Run the container in pod NAME (new:NAME creates it), sharing its infra's network, ipc and uts
+    #[arg(long, value_name = "NAME")]
+    pub pod: Option<String>,
+    /// Read the pod's id from this file (as `pod create --pod-id-file` wrote it)
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Option<std::path::PathBuf>,
     /// Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME
     #[arg(long, alias = "net", value_name = "MODE")]
     pub network: Option<String>,
@@ -351,6 +357,9 @@ pub struct PsArgs {
     /// Show the n last created containers
     #[arg(long, value_name = "N")]
     pub last: Option<usize>,
+    /// Show the pod of each container (POD ID and PODNAME columns)
+    #[arg(short, long)]
+    pub pod: bool,
 }
 
 #[derive(Args, Debug, Clone)]

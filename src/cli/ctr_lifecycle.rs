@@ -195,7 +195,65 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
             on_failure: o.health_on_failure.clone(),
         },
         create_command: std::env::args().collect(),
+        pod: None,
+        pod_infra: false,
+        id: None,
     })
+}
+
+/// `--pod NAME|new:NAME` (or `--pod-id-file`): enter the user namespace the
+/// pod's infra lives in (starting it, or creating the pod first), and make
+/// the spec a member's. None without a pod: the caller enters its own.
+fn join_pod(
+    g: &GlobalOpts,
+    o: &ContainerOpts,
+    start: bool,
+) -> Result<Option<crate::pod::PodRecord>> {
+    let name = match (&o.pod, &o.pod_id_file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("reading pod id file {}: {e}", f.display()))?
+            .trim()
+            .to_string(),
+        (None, None) => return Ok(None),
+    };
+    if o.network.is_some() {
+        bail!("invalid config provided: networks must be defined when the pod is created: network cannot be configured when it is shared with a pod");
+    }
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    crate::pod::reconcile(&paths);
+    if let Some(new) = name.strip_prefix("new:") {
+        crate::userns::enter()?;
+        let pod = crate::pod::create(
+            &opts,
+            &paths,
+            &crate::pod::PodSpec {
+                name: Some(new.to_string()),
+                infra: true,
+                create_command: std::env::args().collect(),
+                ..Default::default()
+            },
+        )?;
+        if !start {
+            return Ok(Some(pod));
+        }
+        return crate::pod::prepare_member(&opts, &paths, &pod.id).map(Some);
+    }
+    if !start {
+        // create: the infra starts with the member (`start`, `pod start`).
+        let pod = crate::pod::resolve(&paths, &name)?;
+        crate::userns::enter()?;
+        return Ok(Some(pod));
+    }
+    crate::pod::prepare_member(&opts, &paths, &name).map(Some)
+}
+
+fn pod_spec(pod: &Option<crate::pod::PodRecord>, spec: &mut ContainerSpec) -> Result<()> {
+    match pod {
+        Some(p) => crate::pod::member_spec(p, spec),
+        None => Ok(()),
+    }
 }
 
 /// The image for a new container, per `--pull` and the registry flags.
@@ -209,12 +267,17 @@ fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
 }
 
 pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
-    // network: --network container:X runs in X's user namespace.
-    crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
+    // pod: --pod runs in the pod's infra's user namespace.
+    let pod = join_pod(g, &a.opts, true)?;
+    if pod.is_none() {
+        // network: --network container:X runs in X's user namespace.
+        crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
+    }
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
-    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    pod_spec(&pod, &mut spec)?;
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     if a.detach {
         ctr::spawn(&opts, &paths, &rec, false)?;
@@ -231,10 +294,14 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 }
 
 pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
-    crate::userns::enter()?;
+    let pod = join_pod(g, &a.opts, false)?;
+    if pod.is_none() {
+        crate::userns::enter()?;
+    }
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
-    let spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    pod_spec(&pod, &mut spec)?;
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;
     Ok(())
@@ -265,6 +332,8 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     } else {
         a.containers.clone()
     };
+    // pod: a member's infra runs first.
+    crate::pod::start_infras_for(&opts, &paths, &containers)?;
     // network: a container:X container starts in X's user namespace.
     crate::network::setup::enter_userns_for(&opts, &containers)?;
     if attach && containers.len() > 1 {

@@ -106,14 +106,14 @@ fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
         "Id": r.rec.id,
         "Image": r.rec.image_name,
         "ImageID": r.rec.image_id,
-        "IsInfra": false,
+        "IsInfra": r.rec.pod_infra,
         "Labels": r.rec.labels,
         "Mounts": r.rec.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "Names": [r.rec.name],
         "Namespaces": {},
         "Networks": [],
         "Pid": if running { r.st.pid } else { 0 },
-        "Pod": "",
+        "Pod": r.rec.pod,
         "PodName": "",
         // network: podman's PortMapping objects (null without ports).
         "Ports": crate::network::ports::ps_json(&crate::network::ports::from_record(&r.rec.ports)),
@@ -143,6 +143,8 @@ fn header_name(f: &str) -> Option<&'static str> {
         "Names" => "NAMES",
         "State" => "STATE",
         "Labels" => "LABELS",
+        "Pod" => "POD ID",
+        "PodName" => "PODNAME",
         _ => return None,
     })
 }
@@ -177,9 +179,25 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let report = Report::list(a.format.as_deref(), PS_TABLE)?
+    let table = if a.pod {
+        format!("{PS_TABLE}\t{{{{.Pod}}}}\t{{{{.PodName}}}}")
+    } else {
+        PS_TABLE.to_string()
+    };
+    let report = Report::list(a.format.as_deref(), &table)?
         .headers(header_name)
         .noheading(a.noheading);
+    // pod: the names of the pods the containers belong to.
+    let pod_names: std::collections::HashMap<String, String> = crate::pod::list(&paths)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let json_row = |r: &ContainerSummary, now: i64, no_trunc: bool| {
+        let mut v = json_row(r, now, no_trunc);
+        v["PodName"] = json!(pod_names.get(&r.rec.pod).cloned().unwrap_or_default());
+        v
+    };
     if report.is_json() {
         let v: Vec<Value> = rows.iter().map(|r| json_row(r, now, a.no_trunc)).collect();
         return report.print(&v);
@@ -192,6 +210,9 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
             v["Names"] = json!(r.rec.name);
             v["Command"] = json!(command_text(&r.rec, a.no_trunc));
             v["Ports"] = json!(r.rec.ports.join(", "));
+            if !a.no_trunc && r.rec.pod.len() > 12 {
+                v["Pod"] = json!(r.rec.pod[..12]);
+            }
             v
         })
         .collect();

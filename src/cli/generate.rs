@@ -20,6 +20,8 @@ pub enum GenerateCommand {
     Systemd(SystemdArgs),
     /// Turn Quadlet .container files into units (the systemd user generator)
     Quadlet(QuadletArgs),
+    /// Generate Kubernetes YAML from containers, pods or volumes (kube generate)
+    Kube(super::kube::GenerateArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -140,6 +142,7 @@ pub fn generate_cmd(g: &GlobalOpts, cmd: GenerateCommand) -> Result<()> {
             Ok(())
         }
         GenerateCommand::Quadlet(a) => generator_cmd(&a),
+        GenerateCommand::Kube(a) => super::kube::generate_cmd(g, &a),
     }
 }
 

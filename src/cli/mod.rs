@@ -18,9 +18,11 @@ pub mod health;
 pub mod image;
 pub mod image_cmds;
 pub mod image_mount;
+pub mod kube;
 mod logger;
 pub mod man;
 pub mod oci;
+pub mod pod;
 pub mod push;
 pub mod stats;
 mod system;
@@ -401,6 +403,12 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage pods: containers sharing network, ipc and uts namespaces
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
+    /// Kubernetes YAML: generate it from containers, pods and volumes
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
     /// Copy files between a container and the host
     Cp(data::CpArgs),
     /// Show the changes in a container's or image's file system
@@ -747,6 +755,8 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
+        Command::Pod(a) => pod::pod_cmd(g, a),
+        Command::Kube(a) => kube::kube_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             data::diff_cmd(g, &a.target, a.format.as_deref(), false)

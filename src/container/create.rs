@@ -141,6 +141,14 @@ pub struct ContainerSpec {
     /// The command line that created the container, for inspect and
     /// `generate systemd --new`.
     pub create_command: Vec<String>,
+    /// The pod (its id) whose infra's ipc, uts and network namespaces the
+    /// container joins (set `network` to `container:INFRA`); with
+    /// `pod_infra`, the container is that pod's infra.
+    pub pod: Option<String>,
+    pub pod_infra: bool,
+    /// The id to give the container (None: a new random one); a pod names
+    /// its infra's before creating it, so a crash leaves nothing unnamed.
+    pub id: Option<String>,
 }
 
 /// Everything the OCI spec is built from, resolved and checked.
@@ -168,6 +176,9 @@ pub struct Plan {
     pub memory: Option<i64>,
     pub cpus: Option<f64>,
     pub pids_limit: Option<i64>,
+    /// Join the ipc and uts namespaces of the `container:` network target
+    /// too (a pod's member joins its infra's).
+    pub pod_ns: bool,
 }
 
 /// The checks of the spec that need the host, not the image: fail before
@@ -227,7 +238,7 @@ pub fn create(
     )?;
     let ic = config.config().clone().unwrap_or_default();
 
-    let id = names::new_id();
+    let id = o.id.clone().unwrap_or_else(names::new_id);
     let entrypoint = match &o.entrypoint {
         Some(e) => e.clone(),
         None => ic.entrypoint().clone().unwrap_or_default(),
@@ -434,6 +445,7 @@ pub fn create(
         memory,
         cpus: o.cpus,
         pids_limit: o.pids_limit,
+        pod_ns: o.pod.is_some() && !o.pod_infra && matches!(network, NetworkMode::Container(_)),
     };
 
     let mut rec = ContainerRecord {
@@ -479,6 +491,8 @@ pub fn create(
             _ => String::new(),
         },
         healthcheck,
+        pod: o.pod.clone().unwrap_or_default(),
+        pod_infra: o.pod_infra,
     };
 
     // The bundle first, then the record: a container is listed only once

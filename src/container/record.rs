@@ -154,6 +154,12 @@ pub struct ContainerRecord {
     /// `--health-on-failure`: "" (none), kill, restart or stop.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub health_on_failure: String,
+    /// The pod's id (`--pod`); the pod's record lives in `crate::pod`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pod: String,
+    /// This container is its pod's infra (holds the shared namespaces).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pod_infra: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

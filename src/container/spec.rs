@@ -174,6 +174,9 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         user_namespace,
     };
     let mut spec = spec::build(&req)?;
+    if plan.pod_ns {
+        join_pod_namespaces(&mut spec, dir)?;
+    }
     if !plan.sysctls.is_empty() {
         let mut linux = spec.linux().clone().unwrap_or_default();
         let mut map = linux.sysctl().clone().unwrap_or_default();
@@ -243,6 +246,28 @@ pub fn warn_limits() {
             warn!("resource limits are not supported and ignored: {why}");
         }
     }
+}
+
+/// A pod member's ipc and uts namespaces are its infra's: linked in the
+/// container's directory by the monitor (`network::setup::join_shared_userns`).
+fn join_pod_namespaces(spec: &mut oci_spec::runtime::Spec, dir: &Path) -> Result<()> {
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut list = linux.namespaces().clone().unwrap_or_default();
+    for ns in list.iter_mut() {
+        let link = match ns.typ() {
+            LinuxNamespaceType::Ipc => crate::network::setup::IPCNS_LINK,
+            LinuxNamespaceType::Uts => crate::network::setup::UTSNS_LINK,
+            _ => continue,
+        };
+        *ns = LinuxNamespaceBuilder::default()
+            .typ(ns.typ())
+            .path(dir.join(link))
+            .build()?;
+    }
+    linux.set_namespaces(Some(list));
+    spec.set_linux(Some(linux));
+    Ok(())
 }
 
 #[cfg(test)]

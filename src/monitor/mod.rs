@@ -659,6 +659,8 @@ impl Monitor {
         }
         // network: a slirp4netns still dying (its tap takes a while) is reaped now.
         crate::network::helper::reap_dying();
+        // pod: --exit-policy stop ends the pod with its last container.
+        crate::pod::after_member_exit(&self.paths, &self.rec);
     }
 }
 

@@ -15,6 +15,9 @@ use std::path::Path;
 /// The file in a container's directory that config.json names as the
 /// network namespace to join, for `container:NAME`.
 pub const NETNS_LINK: &str = "netns";
+/// The same for a pod member's ipc and uts namespaces (its infra's).
+pub const IPCNS_LINK: &str = "ipcns";
+pub const UTSNS_LINK: &str = "utsns";
 
 /// Validate a mode's options (before create).
 pub fn check(mode: &NetworkMode) -> Result<()> {
@@ -106,12 +109,19 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
     };
     let pid = running_init(paths, target)?;
     let dir = paths.ctr_dir(id);
-    let link = dir.join(NETNS_LINK);
-    let tmp = dir.join(format!(".{NETNS_LINK}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(format!("/proc/{pid}/ns/net"), &tmp)
-        .with_context(|| format!("linking {}", tmp.display()))?;
-    std::fs::rename(&tmp, &link).with_context(|| format!("renaming into {}", link.display()))?;
+    for (name, ns) in [
+        (NETNS_LINK, "net"),
+        (IPCNS_LINK, "ipc"),
+        (UTSNS_LINK, "uts"),
+    ] {
+        let link = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(format!("/proc/{pid}/ns/{ns}"), &tmp)
+            .with_context(|| format!("linking {}", tmp.display()))?;
+        std::fs::rename(&tmp, &link)
+            .with_context(|| format!("renaming into {}", link.display()))?;
+    }
     // Sharing a network namespace means sharing its resolvers and hosts, as podman does.
     let from = paths.ctr_dir(target);
     for f in ["hosts", "resolv.conf"] {

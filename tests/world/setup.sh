@@ -41,7 +41,7 @@ fi
 PKGS=(uidmap slirp4netns passt fuse-overlayfs fuse3 docker-registry skopeo umoci
       busybox-static apache2-utils openssl podman runc conmon catatonit hyperfine
       jq curl ca-certificates iproute2 procps psmisc util-linux python3 debootstrap
-      groff-base man-db zstd systemd zsh fish gcc libc6-dev)
+      groff-base man-db zstd systemd zsh fish gcc libc6-dev python3-venv)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -368,6 +368,20 @@ else
     fi
 fi
 
+# ------------------------------------------------------------------ kubernetes-validate
+# The official Kubernetes schemas, offline, for the kube tests (PyPI's
+# kubernetes-validate in a venv). Optional: without it the tests say so and
+# check what they can.
+KUBE_VALIDATE=""
+KV="$STATE/kv"
+if [ -x "$KV/bin/kubernetes-validate" ] ||
+   { python3 -m venv "$KV" >/dev/null 2>&1 &&
+     "$KV/bin/pip" install -q kubernetes-validate >/tmp/rpod-world-kv.log 2>&1; }; then
+    KUBE_VALIDATE="$KV/bin/kubernetes-validate"
+else
+    warn "could not install kubernetes-validate (log: /tmp/rpod-world-kv.log)"
+fi
+
 # ------------------------------------------------------------------ env file
 cat >"$STATE/env.tmp" <<EOF
 TEST_USER=$TEST_USER
@@ -385,6 +399,7 @@ OTHER_CA_CERT=$CA/other-ca.crt
 CERTS_D=$STATE/certs.d
 STATE_DIR=$STATE
 DEBIAN_OK=$DEBIAN_OK
+KUBE_VALIDATE=$KUBE_VALIDATE
 EOF
 chmod 0644 "$STATE/env.tmp"
 mv "$STATE/env.tmp" "$STATE/env"

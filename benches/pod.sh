@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Pods, rpod against rootless podman in the same run, both as the test
+# world's unprivileged user (issue 15's speed target): one cycle is
+#   pod create P; pod start P; run -d --pod P alpine sleep; pod rm -f -t 0 P
+# timed with hyperfine. Not a test: prints medians and the ratio.
+#
+#   sudo bash benches/pod.sh [RUNS]   default 15 runs each
+#   RPOD_BIN=/path/to/rpod ...        use that binary (default: a release build)
+#   BENCH_SKIP=podman|rpod ...        measure only one side
+set -euo pipefail
+BENCH_ROOT=${BENCH_ROOT:-/var/tmp/rbp}
+. "$(dirname "$0")/lib.sh"
+
+RUNS=${1:-15}
+bench_init
+[ "${BENCH_SKIP:-}" = rpod ] || need_rpod
+podman_home pod
+rpod_home pod
+IMG="$REGISTRY/alpine:latest"
+bench_sides
+fresh_sides "$IMG"
+
+declare -A RESULT
+for s in "${sides[@]}"; do
+    h=$(home_of "$s") b=$(bin_of "$s")
+    as_user "$h" "$b" pod rm -a -f -t 0 >/dev/null 2>&1 || true
+    cycle="$b pod create --name benchpod >/dev/null && $b pod start benchpod >/dev/null && \
+$b run -d --pod benchpod $IMG sleep 1000 >/dev/null && $b pod rm -f -t 0 benchpod >/dev/null"
+    as_user "$h" hyperfine --style none --warmup 2 --runs "$RUNS" \
+        --export-json "$h/.hf-pod.json" "$cycle" >/dev/null
+    RESULT[$s]=$(jq '.results[0].median * 1000' "$h/.hf-pod.json")
+    jq -r --arg who "$s" '.results[0] | "\($who)\tpod cycle\tmedian \(.median*1000|.*10|round/10) ms\tmin \(.min*1000|.*10|round/10) ms\tmax \(.max*1000|.*10|round/10) ms"' "$h/.hf-pod.json"
+done
+if [ -n "${RESULT[podman]:-}" ] && [ -n "${RESULT[rpod]:-}" ]; then
+    awk -v p="${RESULT[podman]}" -v r="${RESULT[rpod]}" \
+        'BEGIN { printf "ratio: rpod takes 1/%.1f of podman'"'"'s time (medians %.1f ms vs %.1f ms; target 1/5)\n", p/r, r, p }'
+fi

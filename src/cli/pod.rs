@@ -1,0 +1,718 @@
+//! `rpod pod …`: podman 4.3's pod commands, flags, columns and JSON keys.
+//! The pods themselves are `crate::pod`'s.
+
+use super::format::Report;
+use super::GlobalOpts;
+use crate::container::record::{ContainerRecord, Paths, State};
+use crate::network::NetworkMode;
+use crate::options::Options;
+use crate::pod::{self, PodRecord};
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+
+// Parsed once per process: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum PodCommand {
+    /// Create a new empty pod
+    Create(CreateArgs),
+    /// List pods
+    #[command(visible_alias = "ls", alias = "list")]
+    Ps(PsArgs),
+    /// Show pods as JSON
+    Inspect(InspectArgs),
+    /// Start pods (the infra first)
+    Start(SelectArgs),
+    /// Stop pods (the infra last)
+    Stop(StopArgs),
+    /// Restart pods
+    Restart(SelectArgs),
+    /// Send a signal to the containers of pods
+    Kill(KillArgs),
+    /// Pause the containers of pods
+    Pause(SelectArgs),
+    /// Unpause the containers of pods
+    Unpause(SelectArgs),
+    /// Remove pods and their containers
+    Rm(RmArgs),
+    /// Remove every stopped pod
+    Prune(PruneArgs),
+    /// Exit 0 if the pod exists, 1 if not
+    Exists(ExistsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Name of the pod (default: a generated adjective_noun)
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Create an infra container holding the shared namespaces
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub infra: bool,
+    /// The infra's command (default: catatonit -P)
+    #[arg(long, value_name = "COMMAND")]
+    pub infra_command: Option<String>,
+    /// The infra's name (default: the pod id's first 12 characters and -infra)
+    #[arg(long, value_name = "NAME")]
+    pub infra_name: Option<String>,
+    /// The infra's image (only rpod's own pause image is supported)
+    #[arg(long, value_name = "IMAGE")]
+    pub infra_image: Option<String>,
+    /// Publish a port of the pod: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
+    #[arg(short, long, value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Network mode of the pod: slirp4netns[:OPTS], pasta[:ARGS], none, host
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Namespaces the containers share (ipc,net,uts; or none)
+    #[arg(long, value_name = "NAMESPACES")]
+    pub share: Option<String>,
+    /// The pod's hostname (default: its name)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Add a line to /etc/hosts: HOST:IP
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// DNS server for the pod's /etc/resolv.conf
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// DNS search domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// DNS option
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Set metadata on the pod (KEY=VALUE)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Write the pod's id to this file
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Option<PathBuf>,
+    /// Remove a pod that has the same name first
+    #[arg(long)]
+    pub replace: bool,
+    /// What happens when the pod's last container exits: continue or stop
+    #[arg(long, value_name = "POLICY", default_value = "continue")]
+    pub exit_policy: String,
+    /// Give the pod's own name as an argument instead of --name
+    #[arg(value_name = "NAME")]
+    pub pod_name: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PsArgs {
+    /// Show only the pods that match: id, name, label, status
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Pretty-print with a Go template, or json
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Do not print the header row
+    #[arg(long)]
+    pub noheading: bool,
+    /// Full ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Print only the pod ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show the names of the pods' containers
+    #[arg(long)]
+    pub ctr_names: bool,
+    /// Show the ids of the pods' containers
+    #[arg(long)]
+    pub ctr_ids: bool,
+    /// Show the states of the pods' containers
+    #[arg(long)]
+    pub ctr_status: bool,
+    /// Show the pods' cgroup and namespaces
+    #[arg(long)]
+    pub ns: bool,
+    /// Sort by created, id, name, number or status
+    #[arg(long, value_name = "FIELD", default_value = "created")]
+    pub sort: String,
+    /// Only the newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// Pods to inspect
+    #[arg(value_name = "POD")]
+    pub pods: Vec<String>,
+    /// Format the output with a Go template, or json
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// The newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
+    /// Pods
+    #[arg(value_name = "POD")]
+    pub pods: Vec<String>,
+    /// Every pod
+    #[arg(short, long)]
+    pub all: bool,
+    /// The newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// Pods that do not exist are no error
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Seconds to wait before killing the containers
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KillArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// The signal to send
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RmArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// Stop running containers and remove them too
+    #[arg(short, long)]
+    pub force: bool,
+    /// Pods that do not exist are no error
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Seconds to wait for the containers to stop (with --force)
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Read pod ids from these files
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExistsArgs {
+    /// The pod
+    #[arg(value_name = "POD")]
+    pub pod: String,
+}
+
+pub fn pod_cmd(g: &GlobalOpts, cmd: PodCommand) -> Result<()> {
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    match cmd {
+        PodCommand::Create(a) => create_cmd(&opts, &paths, a),
+        PodCommand::Ps(a) => ps_cmd(&paths, &a),
+        PodCommand::Inspect(a) => inspect_cmd(&paths, &a),
+        PodCommand::Start(a) => each(&paths, &a, false, |p| pod::start(&opts, &paths, p)),
+        PodCommand::Stop(a) => each(&paths, &a.sel, a.ignore, |p| pod::stop(&paths, p, a.time)),
+        PodCommand::Restart(a) => each(&paths, &a, false, |p| {
+            pod::stop(&paths, p, None)?;
+            pod::start(&opts, &paths, p)
+        }),
+        PodCommand::Kill(a) => {
+            let sig = crate::container::opts::parse_signal(&a.signal)?;
+            each(&paths, &a.sel, false, |p| pod::kill(&paths, p, sig))
+        }
+        PodCommand::Pause(a) => each(&paths, &a, false, |p| pod::pause(&paths, p, true)),
+        PodCommand::Unpause(a) => each(&paths, &a, false, |p| pod::pause(&paths, p, false)),
+        PodCommand::Rm(a) => rm_cmd(&paths, a),
+        PodCommand::Prune(_) => prune_cmd(&paths),
+        PodCommand::Exists(a) => match pod::resolve(&paths, &a.pod) {
+            Ok(_) => Ok(()),
+            Err(e) if pod::is_no_such(&e) => Err(super::exit::exit_status(1)),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+fn create_cmd(opts: &Options, paths: &Paths, a: CreateArgs) -> Result<()> {
+    if a.name.is_some() && a.pod_name.is_some() {
+        bail!("cannot specify --name and NAME at the same time");
+    }
+    if let Some(i) = &a.infra_image {
+        if *i != pod::pause_image_name() {
+            bail!(
+                "--infra-image {i}: rpod's infra is its own pause image ({})",
+                pod::pause_image_name()
+            );
+        }
+    }
+    let network = a
+        .network
+        .as_deref()
+        .map(|n| NetworkMode::parse(Some(n)))
+        .transpose()?;
+    if let Some(NetworkMode::Container(_)) = network {
+        bail!("--network container:NAME is not supported for a pod");
+    }
+    if let Some(n) = &network {
+        n.check_supported()?;
+    }
+    crate::network::validate_add_hosts(&a.add_host)?;
+    if let Some(f) = &a.pod_id_file {
+        if f.exists() && !a.replace {
+            bail!(
+                "pod id file exists. Ensure another pod is not using it or delete {}",
+                f.display()
+            );
+        }
+    }
+    crate::userns::enter()?;
+    let spec = pod::PodSpec {
+        name: a.name.or(a.pod_name),
+        labels: a.label,
+        publish: a.publish,
+        network,
+        hostname: a.hostname,
+        exit_policy: Some(a.exit_policy),
+        infra: a.infra,
+        infra_name: a.infra_name,
+        infra_command: a
+            .infra_command
+            .as_deref()
+            .map(crate::container::opts::parse_entrypoint),
+        add_host: a.add_host,
+        dns: a.dns,
+        dns_search: a.dns_search,
+        dns_option: a.dns_option,
+        share: a.share,
+        replace: a.replace,
+        create_command: std::env::args().collect(),
+    };
+    let p = pod::create(opts, paths, &spec)?;
+    if let Some(f) = &a.pod_id_file {
+        crate::storage::write_atomic(f, p.id.as_bytes())?;
+    }
+    writeln!(std::io::stdout().lock(), "{}", p.id)?;
+    Ok(())
+}
+
+/// The pods a command acts on.
+fn select(paths: &Paths, a: &SelectArgs, ignore: bool) -> Result<Vec<Result<PodRecord>>> {
+    pod::reconcile(paths);
+    if a.all || a.latest {
+        if !a.pods.is_empty() {
+            bail!("--all, --latest and pod names cannot be used together");
+        }
+        let mut all = pod::list(paths)?;
+        if a.latest {
+            all.truncate(1);
+        }
+        return Ok(all.into_iter().map(Ok).collect());
+    }
+    if a.pods.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    Ok(a.pods
+        .iter()
+        .map(|n| pod::resolve(paths, n))
+        .filter(|r| !(ignore && r.as_ref().is_err_and(pod::is_no_such)))
+        .collect())
+}
+
+/// Run `f` on each selected pod and print its id; report every failure,
+/// return the last (podman's way).
+fn each(
+    paths: &Paths,
+    a: &SelectArgs,
+    ignore: bool,
+    f: impl Fn(&PodRecord) -> Result<()>,
+) -> Result<()> {
+    let mut last = None;
+    let mut out = std::io::stdout().lock();
+    for p in select(paths, a, ignore)? {
+        match p.and_then(|p| f(&p).map(|_| p)) {
+            Ok(p) => writeln!(out, "{}", p.id)?,
+            Err(e) => {
+                if let Some(prev) = last.replace(e) {
+                    eprintln!("Error: {prev:#}");
+                }
+            }
+        }
+    }
+    last.map_or(Ok(()), Err)
+}
+
+fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
+    let mut sel = a.sel.clone();
+    for f in &a.pod_id_file {
+        match std::fs::read_to_string(f) {
+            Ok(s) => sel.pods.push(s.trim().to_string()),
+            Err(_) if a.ignore => {}
+            Err(e) => bail!("reading pod id file {}: {e}", f.display()),
+        }
+    }
+    if sel.all && sel.pods.is_empty() && pod::list(paths)?.is_empty() {
+        return Ok(());
+    }
+    crate::userns::enter()?;
+    // podman 4.3: `pod rm -f` of a pod that does not exist is no error.
+    each(paths, &sel, a.ignore || a.force, |p| {
+        pod::remove(paths, p, a.force, a.time)
+    })
+}
+
+fn prune_cmd(paths: &Paths) -> Result<()> {
+    pod::reconcile(paths);
+    let mut out = std::io::stdout().lock();
+    let pods = pod::list(paths)?;
+    let mut entered = false;
+    for p in pods {
+        let m = pod::members(paths, &p.id)?;
+        let states: Vec<&State> = m.iter().map(|(_, s)| s).collect();
+        if !matches!(pod::status(&states), "Exited" | "Stopped") {
+            continue;
+        }
+        if !entered {
+            crate::userns::enter()?;
+            entered = true;
+        }
+        pod::remove(paths, &p, true, Some(0))?;
+        writeln!(out, "{}", p.id)?;
+    }
+    Ok(())
+}
+
+fn short(id: &str, no_trunc: bool) -> &str {
+    if no_trunc || id.len() < 12 {
+        id
+    } else {
+        &id[..12]
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsCtr {
+    id: String,
+    names: String,
+    status: &'static str,
+}
+
+/// One row of `pod ps --format json`, in podman's key order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsRow {
+    cgroup: &'static str,
+    containers: Vec<PsCtr>,
+    created: String,
+    id: String,
+    infra_id: String,
+    name: String,
+    namespace: &'static str,
+    networks: Vec<String>,
+    status: &'static str,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+fn ps_row(
+    p: &PodRecord,
+    m: &[(ContainerRecord, State)],
+    now: i64,
+    no_trunc: bool,
+) -> (PsRow, Value) {
+    let states: Vec<&State> = m.iter().map(|(_, s)| s).collect();
+    let row = PsRow {
+        cgroup: "",
+        containers: m
+            .iter()
+            .map(|(r, s)| PsCtr {
+                id: r.id.clone(),
+                names: r.name.clone(),
+                status: s.status.as_str(),
+            })
+            .collect(),
+        created: pod::created_rfc3339(p),
+        id: p.id.clone(),
+        infra_id: p.infra_id.clone(),
+        name: p.name.clone(),
+        namespace: "",
+        networks: Vec::new(),
+        status: pod::status(&states),
+        labels: p.labels.clone(),
+    };
+    let mut t = serde_json::to_value(&row).unwrap_or_default();
+    // Template-only fields.
+    let extra = json!({
+        "ID": short(&p.id, no_trunc),
+        "InfraID": short(&p.infra_id, no_trunc),
+        "CreatedHuman": format!("{} ago", crate::time::since(p.created, now)),
+        "NumberOfContainers": m.len(),
+        "ContainerNames": m.iter().map(|(r, _)| r.name.clone()).collect::<Vec<_>>().join(","),
+        "ContainerIds": m.iter().map(|(r, _)| short(&r.id, no_trunc).to_string()).collect::<Vec<_>>().join(","),
+        "ContainerStatuses": m.iter().map(|(_, s)| s.status.as_str()).collect::<Vec<_>>().join(","),
+        "InfraCgroup": "",
+        "PodNamespaces": "",
+    });
+    if let (Some(o), Some(e)) = (t.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    (row, t)
+}
+
+fn header_name(f: &str) -> Option<&'static str> {
+    Some(match f {
+        "ID" | "Id" => "POD ID",
+        "Name" => "NAME",
+        "Status" => "STATUS",
+        "CreatedHuman" | "Created" => "CREATED",
+        "InfraID" | "InfraId" => "INFRA ID",
+        "NumberOfContainers" => "# OF CONTAINERS",
+        "ContainerNames" => "NAMES",
+        "ContainerIds" => "IDS",
+        "ContainerStatuses" => "STATUS",
+        "InfraCgroup" => "CGROUP",
+        "PodNamespaces" => "NAMESPACES",
+        "Labels" => "LABELS",
+        _ => return None,
+    })
+}
+
+fn filter_ok(f: &str, p: &PodRecord, status: &str) -> Result<bool> {
+    let (k, v) = f
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}: expected KEY=VALUE"))?;
+    Ok(match k {
+        "id" => p.id.starts_with(v),
+        "name" => p.name.contains(v),
+        "status" => status.eq_ignore_ascii_case(v),
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => p.labels.get(lk).is_some_and(|x| x == lv),
+            None => p.labels.contains_key(v),
+        },
+        _ => bail!("invalid filter {f:?}: supported filters are id, name, label and status"),
+    })
+}
+
+fn ps_cmd(paths: &Paths, a: &PsArgs) -> Result<()> {
+    pod::reconcile(paths);
+    let now = crate::time::now_ns();
+    let mut pods = pod::list(paths)?;
+    if a.latest {
+        pods.truncate(1);
+    }
+    let mut rows = Vec::new();
+    for p in &pods {
+        let m = pod::members(paths, &p.id)?;
+        let states: Vec<&State> = m.iter().map(|(_, s)| s).collect();
+        let status = pod::status(&states);
+        let mut ok = true;
+        for f in &a.filter {
+            ok &= filter_ok(f, p, status)?;
+        }
+        if ok {
+            rows.push(ps_row(p, &m, now, a.no_trunc));
+        }
+    }
+    match a.sort.as_str() {
+        "created" => {}
+        "id" => rows.sort_by(|x, y| x.1["Id"].as_str().cmp(&y.1["Id"].as_str())),
+        "name" => rows.sort_by(|x, y| x.1["Name"].as_str().cmp(&y.1["Name"].as_str())),
+        "number" => rows.sort_by_key(|x| x.1["NumberOfContainers"].as_u64()),
+        "status" => rows.sort_by(|x, y| x.1["Status"].as_str().cmp(&y.1["Status"].as_str())),
+        s => bail!("invalid option for --sort {s:?}: use created, id, name, number or status"),
+    }
+    let (json_rows, rows): (Vec<PsRow>, Vec<Value>) = rows.into_iter().unzip();
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            writeln!(out, "{}", r["ID"].as_str().unwrap_or(""))?;
+        }
+        return Ok(());
+    }
+    let mut table =
+        String::from("table {{.ID}}\t{{.Name}}\t{{.Status}}\t{{.CreatedHuman}}\t{{.InfraID}}");
+    if a.ctr_names || a.ctr_ids || a.ctr_status || a.ns {
+        if a.ctr_ids {
+            table.push_str("\t{{.ContainerIds}}");
+        }
+        if a.ctr_names {
+            table.push_str("\t{{.ContainerNames}}");
+        }
+        if a.ctr_status {
+            table.push_str("\t{{.ContainerStatuses}}");
+        }
+        if a.ns {
+            table.push_str("\t{{.InfraCgroup}}\t{{.PodNamespaces}}");
+        }
+    } else {
+        table.push_str("\t{{.NumberOfContainers}}");
+    }
+    let report = Report::list(a.format.as_deref(), &table)?
+        .headers(header_name)
+        .noheading(a.noheading);
+    if report.is_json() {
+        return report.print(&json_rows);
+    }
+    report.print(&rows)
+}
+
+fn inspect_value(paths: &Paths, p: &PodRecord) -> Result<PodInspect> {
+    let m = pod::members(paths, &p.id)?;
+    let states: Vec<&State> = m.iter().map(|(_, s)| s).collect();
+    let ports = crate::network::ports::from_record(
+        &m.iter()
+            .find(|(r, _)| r.pod_infra)
+            .map(|(r, _)| r.ports.clone())
+            .unwrap_or_default(),
+    );
+    let bindings = crate::network::ports::inspect_json(&ports);
+    let infra = json!({
+        "PortBindings": bindings,
+        "HostNetwork": p.network == "host",
+        "StaticIP": "",
+        "StaticMAC": "",
+        "NoManageResolvConf": false,
+        "DNSServer": null,
+        "DNSSearch": null,
+        "DNSOption": null,
+        "NoManageHosts": false,
+        "HostAdd": null,
+        "Networks": null,
+        "NetworkOptions": null,
+        "pid_ns": "private",
+        "userns": "host",
+        "uts_ns": "private",
+    });
+    let order = [
+        "PortBindings",
+        "HostNetwork",
+        "StaticIP",
+        "StaticMAC",
+        "NoManageResolvConf",
+        "DNSServer",
+        "DNSSearch",
+        "DNSOption",
+        "NoManageHosts",
+        "HostAdd",
+        "Networks",
+        "NetworkOptions",
+        "pid_ns",
+        "userns",
+        "uts_ns",
+    ];
+    Ok(PodInspect {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        created: pod::created_rfc3339(p),
+        create_command: p.create_command.clone(),
+        exit_policy: p.exit_policy.clone(),
+        state: pod::status(&states),
+        hostname: p.hostname.clone(),
+        labels: p.labels.clone(),
+        create_cgroup: false,
+        create_infra: !p.infra_id.is_empty(),
+        infra_container_id: p.infra_id.clone(),
+        infra_config: Ordered(order.iter().map(|k| (*k, infra[*k].clone())).collect()),
+        shared_namespaces: p.shared.clone(),
+        num_containers: m.len(),
+        containers: m
+            .iter()
+            .map(|(r, s)| InspectCtr {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                state: s.status.as_str(),
+            })
+            .collect(),
+    })
+}
+
+/// A JSON object whose keys keep the order given.
+struct Ordered(Vec<(&'static str, Value)>);
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectCtr {
+    id: String,
+    name: String,
+    state: &'static str,
+}
+
+/// `pod inspect`, in podman 4.3's key order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodInspect {
+    id: String,
+    name: String,
+    created: String,
+    create_command: Vec<String>,
+    exit_policy: String,
+    state: &'static str,
+    hostname: String,
+    labels: std::collections::BTreeMap<String, String>,
+    create_cgroup: bool,
+    create_infra: bool,
+    #[serde(rename = "InfraContainerID")]
+    infra_container_id: String,
+    infra_config: Ordered,
+    shared_namespaces: Vec<String>,
+    num_containers: usize,
+    containers: Vec<InspectCtr>,
+}
+
+fn inspect_cmd(paths: &Paths, a: &InspectArgs) -> Result<()> {
+    pod::reconcile(paths);
+    let names = if a.latest {
+        pod::list(paths)?
+            .into_iter()
+            .take(1)
+            .map(|p| p.id)
+            .collect()
+    } else {
+        a.pods.clone()
+    };
+    if names.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    let mut values = Vec::new();
+    let mut err = None;
+    for n in &names {
+        match pod::resolve(paths, n).and_then(|p| inspect_value(paths, &p)) {
+            Ok(v) => values.push(v),
+            Err(e) => err = Some(e.context("inspecting object")),
+        }
+    }
+    let report = Report::inspect(a.format.as_deref())?;
+    if report.is_json() && values.len() == 1 && err.is_none() {
+        // podman 4.3 prints one pod as an object, not a list.
+        report.print_json(&values[0])?;
+    } else if !values.is_empty() || err.is_none() || report.is_json() {
+        report.print(&values)?;
+    }
+    err.map_or(Ok(()), Err)
+}
