@@ -12,6 +12,7 @@ pub mod exec;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
+pub mod more;
 pub mod names;
 pub mod ops;
 pub mod opts;

@@ -33,6 +33,7 @@ mod references;
 mod reliability;
 mod reliability_data;
 mod restart;
+mod run_flags;
 mod runtime;
 mod security;
 mod stats;
