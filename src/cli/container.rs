@@ -359,8 +359,12 @@ pub struct CreateArgs {
 #[derive(Args, Debug, Clone)]
 pub struct StartArgs {
     /// Containers to start
-    #[arg(required_unless_present_any = ["all", "filter"], value_name = "CONTAINER")]
+    #[arg(required_unless_present_any = ["all", "filter", "latest"], value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+
     /// Start all containers (that pass --filter)
     #[arg(long)]
     pub all: bool,
@@ -399,6 +403,12 @@ pub struct StopArgs {
     /// Read the container id from this file
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<PathBuf>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Stop the containers that pass this filter (as `ps --filter`)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -459,6 +469,12 @@ pub struct RmArgs {
     /// Remove the containers' anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Remove the containers that pass this filter (as `ps --filter`)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -487,6 +503,16 @@ pub struct PsArgs {
     /// Show the n last created containers
     #[arg(long, value_name = "N")]
     pub last: Option<usize>,
+    /// Sort by command, created, id, image, names, runningfor, size or status
+    #[arg(long, value_name = "KEY", default_value = "created",
+          value_parser = ["command", "created", "id", "image", "names", "runningfor", "size", "status"])]
+    pub sort: String,
+    /// Show containers made by other tools too (rpod's store has only its own)
+    #[arg(long)]
+    pub external: bool,
+    /// Check the state of each container with its process (rpod always does)
+    #[arg(long)]
+    pub sync: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -525,18 +551,20 @@ pub struct ExecArgs {
     /// Working directory
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,
-    /// Give the process extended privileges
+    /// Give the process every capability (not only the container's)
     #[arg(long)]
     pub privileged: bool,
     /// Key sequence that detaches
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    /// Container to run in
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Container to run in (with --latest: the command)
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// Command and arguments
     #[arg(
-        required = true,
         value_name = "COMMAND",
         trailing_var_arg = true,
         allow_hyphen_values = true
@@ -547,8 +575,17 @@ pub struct ExecArgs {
 #[derive(Args, Debug, Clone)]
 pub struct LogsArgs {
     /// Containers whose logs to show
-    #[arg(required = true, value_name = "CONTAINER")]
+    #[arg(required_unless_present = "latest", value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Prefix each line with the container's name
+    #[arg(long)]
+    pub names: bool,
+    /// Show each container's lines in its own color
+    #[arg(long)]
+    pub color: bool,
     /// Follow the log output
     #[arg(short, long)]
     pub follow: bool,
@@ -569,8 +606,12 @@ pub struct LogsArgs {
 #[derive(Args, Debug, Clone)]
 pub struct InspectArgs {
     /// Containers or images to inspect
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(required_unless_present = "latest", value_name = "NAME")]
     pub names: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+
     /// Format the output with a template (e.g. '{{.State.Status}}') or 'json'
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,

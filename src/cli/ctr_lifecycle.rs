@@ -292,7 +292,7 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
         rows.reverse();
         rows.into_iter().map(|r| r.rec.id).collect()
     } else {
-        a.containers.clone()
+        super::ctr_views::with_latest(&paths, &a.containers, a.latest)?
     };
     // network: a container:X container starts in X's user namespace.
     crate::network::setup::enter_userns_for(&opts, &containers)?;
@@ -321,7 +321,7 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
 pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
-        names: a.containers.clone(),
+        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -368,7 +368,7 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
-        names: a.containers.clone(),
+        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -717,4 +717,33 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
         cgroups_disabled: m.cgroups == "disabled",
         resources,
     })
+}
+
+/// The containers `stop`/`rm` act on: the names, the newest (`--latest`),
+/// or those that pass `--filter` (as `ps -a --filter`).
+fn selected(
+    paths: &Paths,
+    names: &[String],
+    latest: bool,
+    filter: &[String],
+) -> Result<Vec<String>> {
+    if filter.is_empty() {
+        return super::ctr_views::with_latest(paths, names, latest);
+    }
+    if !names.is_empty() || latest {
+        bail!("--filter takes no container names and no --latest");
+    }
+    let o = ctr::ps::PsOptions {
+        all: true,
+        filters: super::ctr_views::parse_filters(filter)?,
+        ..Default::default()
+    };
+    let ids: Vec<String> = ctr::ps::ps(paths, &o)?
+        .into_iter()
+        .map(|r| r.rec.id)
+        .collect();
+    if ids.is_empty() {
+        bail!("no containers match --filter {}", filter.join(" --filter "));
+    }
+    Ok(ids)
 }
