@@ -247,7 +247,9 @@ fn remove_run_image(opts: &Options, paths: &Paths, rec: &ctr::record::ContainerR
             force: false,
             ignore: true,
         };
-        crate::image::remove_images(&store, &[rec.image_id.clone()], &o, &mut |_| Ok(()))
+        crate::image::remove_images(&store, std::slice::from_ref(&rec.image_id), &o, &mut |_| {
+            Ok(())
+        })
     });
     match r {
         Ok(errors) => {
@@ -488,82 +490,6 @@ pub(super) fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
     report_each(ctr::unmount(&paths, &a.containers, a.all)?, |t| &t.id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts(args: &[&str]) -> ContainerOpts {
-        use clap::Parser;
-        let mut argv = vec!["rpod", "create"];
-        argv.extend_from_slice(args);
-        argv.push("alpine");
-        let cli = super::super::Cli::try_parse_from(argv).unwrap();
-        match cli.command {
-            super::super::Command::Create(a) => a.opts,
-            _ => panic!("not create"),
-        }
-    }
-
-    #[test]
-    fn spec_checks_flags_in_the_order_create_always_did() {
-        // A bad name is reported before a bad network, and that before a bad --memory.
-        let o = opts(&["--name=_bad", "--network", "bogus", "--memory", "x"]);
-        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
-        assert!(e.contains("_bad"), "{e}");
-        let o = opts(&["--network", "bogus", "--memory", "x"]);
-        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
-        assert!(e.contains("bogus"), "{e}");
-    }
-
-    #[test]
-    fn spec_carries_parsed_values() {
-        let o = opts(&[
-            "--stop-signal",
-            "SIGINT",
-            "--memory",
-            "1k",
-            "--sdnotify",
-            "ignore",
-            "--entrypoint",
-            "[\"/bin/sh\",\"-c\"]",
-            "--userns",
-            "keep-id:uid=7",
-        ]);
-        let s = container_spec(&o, "alpine", &["true".into()]).unwrap();
-        assert_eq!(s.image, "alpine");
-        assert_eq!(s.command, ["true"]);
-        assert_eq!(s.stop_signal, Some(libc::SIGINT));
-        assert_eq!(s.memory, Some(1024));
-        assert_eq!(s.sdnotify, SdNotify::Ignore);
-        assert_eq!(
-            s.entrypoint.as_deref(),
-            Some(&["/bin/sh".to_string(), "-c".to_string()][..])
-        );
-        assert_eq!(
-            s.userns,
-            ctr::opts::Userns::KeepId {
-                uid: Some(7),
-                gid: None
-            }
-        );
-        assert_eq!(s.userns_mode, "keep-id:uid=7");
-        assert_eq!(SdNotify::default().as_str(), "container");
-    }
-
-    #[test]
-    fn wait_conditions() {
-        assert_eq!(
-            wait_condition("running").unwrap(),
-            ctr::WaitCondition::Running
-        );
-        let e = wait_condition("paused").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "invalid --condition \"paused\": use stopped, exited or running"
-        );
-    }
-}
-
 /// `--expose PORT[-END][/PROTO]` as the image's ExposedPorts entries.
 fn expose_ports(v: &str) -> Result<Vec<String>> {
     let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
@@ -746,4 +672,80 @@ fn selected(
         bail!("no containers match --filter {}", filter.join(" --filter "));
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> ContainerOpts {
+        use clap::Parser;
+        let mut argv = vec!["rpod", "create"];
+        argv.extend_from_slice(args);
+        argv.push("alpine");
+        let cli = super::super::Cli::try_parse_from(argv).unwrap();
+        match cli.command {
+            super::super::Command::Create(a) => a.opts,
+            _ => panic!("not create"),
+        }
+    }
+
+    #[test]
+    fn spec_checks_flags_in_the_order_create_always_did() {
+        // A bad name is reported before a bad network, and that before a bad --memory.
+        let o = opts(&["--name=_bad", "--network", "bogus", "--memory", "x"]);
+        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
+        assert!(e.contains("_bad"), "{e}");
+        let o = opts(&["--network", "bogus", "--memory", "x"]);
+        let e = container_spec(&o, "alpine", &[]).unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn spec_carries_parsed_values() {
+        let o = opts(&[
+            "--stop-signal",
+            "SIGINT",
+            "--memory",
+            "1k",
+            "--sdnotify",
+            "ignore",
+            "--entrypoint",
+            "[\"/bin/sh\",\"-c\"]",
+            "--userns",
+            "keep-id:uid=7",
+        ]);
+        let s = container_spec(&o, "alpine", &["true".into()]).unwrap();
+        assert_eq!(s.image, "alpine");
+        assert_eq!(s.command, ["true"]);
+        assert_eq!(s.stop_signal, Some(libc::SIGINT));
+        assert_eq!(s.memory, Some(1024));
+        assert_eq!(s.sdnotify, SdNotify::Ignore);
+        assert_eq!(
+            s.entrypoint.as_deref(),
+            Some(&["/bin/sh".to_string(), "-c".to_string()][..])
+        );
+        assert_eq!(
+            s.userns,
+            ctr::opts::Userns::KeepId {
+                uid: Some(7),
+                gid: None
+            }
+        );
+        assert_eq!(s.userns_mode, "keep-id:uid=7");
+        assert_eq!(SdNotify::default().as_str(), "container");
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(
+            wait_condition("running").unwrap(),
+            ctr::WaitCondition::Running
+        );
+        let e = wait_condition("paused").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid --condition \"paused\": use stopped, exited or running"
+        );
+    }
 }

@@ -352,6 +352,18 @@ pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
     format::write_cells(&mut std::io::stdout().lock(), Some(&headers), &rows)
 }
 
+/// The containers a command names, or with `--latest` the newest one
+/// (names and --latest together are refused, as podman does).
+pub(super) fn with_latest(paths: &Paths, names: &[String], latest: bool) -> Result<Vec<String>> {
+    if !latest {
+        return Ok(names.to_vec());
+    }
+    if !names.is_empty() {
+        bail!("--latest and containers cannot be used together");
+    }
+    Ok(vec![ps::latest(paths)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,16 +434,4 @@ mod tests {
         let t = format::Template::parse("{{.State.Status}} {{.State.ExitCode}}").unwrap();
         assert_eq!(t.render(&v).unwrap(), "exited 3");
     }
-}
-
-/// The containers a command names, or with `--latest` the newest one
-/// (names and --latest together are refused, as podman does).
-pub(super) fn with_latest(paths: &Paths, names: &[String], latest: bool) -> Result<Vec<String>> {
-    if !latest {
-        return Ok(names.to_vec());
-    }
-    if !names.is_empty() {
-        bail!("--latest and containers cannot be used together");
-    }
-    Ok(vec![ps::latest(paths)?])
 }

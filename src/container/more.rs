@@ -43,7 +43,7 @@ pub fn parse_ns(flag: &str, v: Option<&str>) -> Result<NsMode> {
             NsMode::Container(n.to_string())
         }
         Some(("ns", p)) if ok("ns:") && p.starts_with('/') => NsMode::Path(p.into()),
-        None if v == "" || (v == "private" && ok(v)) || (v == "shareable" && ok(v)) => {
+        None if v.is_empty() || (v == "private" && ok(v)) || (v == "shareable" && ok(v)) => {
             NsMode::Private
         }
         None if v == "host" => NsMode::Host,
@@ -607,7 +607,7 @@ pub fn merge_resources(
     if cpu != LinuxCpu::default() {
         r.set_cpu(Some(cpu));
     }
-    let mut mem: LinuxMemory = r.memory().clone().unwrap_or_default();
+    let mut mem: LinuxMemory = r.memory().unwrap_or_default();
     if let Some(x) = m.memory_reservation {
         mem.set_reservation(Some(x));
     }
