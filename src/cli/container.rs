@@ -174,6 +174,160 @@ pub struct ContainerOpts {
     pub registry: RegistryOpts,
     #[command(flatten)]
     pub platform: PlatformOpts,
+    #[command(flatten)]
+    pub more: MoreContainerOpts,
+}
+
+/// The rest of podman 4.3's `run`/`create` flags (issue 12), kept apart so
+/// that the flags other areas add to [`ContainerOpts`] merge cleanly.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MoreContainerOpts {
+    /// Add an annotation to the container (KEY=VALUE)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+    /// Preprocess an environment variable with the image's: KEY=VALUE with ${KEY} references
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env_merge: Vec<String>,
+    /// Remove an environment variable the image or rpod sets by default
+    #[arg(long, value_name = "KEY")]
+    pub unsetenv: Vec<String>,
+    /// Remove every default environment variable (image's and rpod's)
+    #[arg(long)]
+    pub unsetenv_all: bool,
+    /// Pass the host's proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub http_proxy: bool,
+    /// Do not create /etc/hosts for the container (the image's is used)
+    #[arg(long)]
+    pub no_hosts: bool,
+    /// Size of /dev/shm (e.g. 64m)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Timezone of the container: local, or an IANA name such as Europe/Paris
+    #[arg(long, visible_alias = "timezone", value_name = "TZ")]
+    pub tz: Option<String>,
+    /// umask of the container's process (default: 0022)
+    #[arg(long, value_name = "MASK")]
+    pub umask: Option<String>,
+    /// Path of the init binary run by --init (default: catatonit)
+    #[arg(long, value_name = "PATH")]
+    pub init_path: Option<PathBuf>,
+    /// Expose a port or range (for -P) without publishing it: PORT[/PROTO]
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Tune the OOM killer's preference for the container (-1000 to 1000; rootless: only raised)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// UTS namespace: private, host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// IPC namespace: private, shareable, none, host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// PID namespace: private, host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// cgroup namespace: host, private or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// UID map of a container user namespace, relative to rpod's: CONTAINER_UID:FROM_UID:COUNT
+    #[arg(long, value_name = "CTR:FROM:COUNT")]
+    pub uidmap: Vec<String>,
+    /// GID map of a container user namespace, relative to rpod's: CONTAINER_GID:FROM_GID:COUNT
+    #[arg(long, value_name = "CTR:FROM:COUNT")]
+    pub gidmap: Vec<String>,
+    /// Map the container's uids from this /etc/subuid name (needs root: refused rootless)
+    #[arg(long, value_name = "NAME")]
+    pub subuidname: Option<String>,
+    /// Map the container's gids from this /etc/subgid name (needs root: refused rootless)
+    #[arg(long, value_name = "NAME")]
+    pub subgidname: Option<String>,
+    /// Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)
+    #[arg(long, value_name = "HOST[:CTR][:rwm]")]
+    pub device: Vec<String>,
+    /// Mount tmpfs on /run, /tmp and /var/tmp with --read-only
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub read_only_tmpfs: bool,
+    /// Do not print the image pull progress
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Docker's image verification: a no-op in podman too
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: Option<bool>,
+    /// Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)
+    #[arg(long, value_name = "POLICY", default_value = "default",
+          value_parser = ["default", "image"])]
+    pub seccomp_policy: String,
+    /// cgroups mode: enabled, disabled or no-conmon (split needs systemd)
+    #[arg(long, value_name = "MODE", default_value = "enabled",
+          value_parser = ["enabled", "disabled", "no-conmon", "split"])]
+    pub cgroups: String,
+    /// Parent cgroup (needs a delegated cgroup v2 subtree)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub cgroup_conf: Vec<String>,
+    // No -c (podman's short): `run --entrypoint sh IMAGE -c CMD` must stay the command's.
+    /// CPU shares (relative weight); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "SHARES")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS period in microseconds; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU real-time period in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "NODES")]
+    pub cpuset_mems: Option<String>,
+    /// Memory soft limit; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Swappiness 0-100 (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Do not kill the container on out-of-memory; needs a delegated cgroup
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
+    /// Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup
+    #[arg(long, value_name = "DEV:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:N")]
+    pub device_read_iops: Vec<String>,
+    /// Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:N")]
+    pub device_write_iops: Vec<String>,
+    /// Device cgroup rule: 'TYPE MAJOR:MINOR PERMS' (rootless: devices come from --device)
+    #[arg(long, value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -191,6 +345,9 @@ pub struct RunArgs {
     /// Key sequence that detaches from the container (default: ctrl-p,ctrl-q)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    /// Remove the image once the container exits, unless another container uses it (implies --rm)
+    #[arg(long)]
+    pub rmi: bool,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -229,8 +386,12 @@ pub struct CreateArgs {
 #[derive(Args, Debug, Clone)]
 pub struct StartArgs {
     /// Containers to start
-    #[arg(required_unless_present_any = ["all", "filter"], value_name = "CONTAINER")]
+    #[arg(required_unless_present_any = ["all", "filter", "latest"], value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+
     /// Start all containers (that pass --filter)
     #[arg(long)]
     pub all: bool,
@@ -269,6 +430,12 @@ pub struct StopArgs {
     /// Read the container id from this file
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<PathBuf>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Stop the containers that pass this filter (as `ps --filter`)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -329,6 +496,12 @@ pub struct RmArgs {
     /// Remove the containers' anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Remove the containers that pass this filter (as `ps --filter`)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -360,6 +533,16 @@ pub struct PsArgs {
     /// Show the pod of each container (POD ID and PODNAME columns)
     #[arg(short, long)]
     pub pod: bool,
+    /// Sort by command, created, id, image, names, runningfor, size or status
+    #[arg(long, value_name = "KEY", default_value = "created",
+          value_parser = ["command", "created", "id", "image", "names", "runningfor", "size", "status"])]
+    pub sort: String,
+    /// Show containers made by other tools too (rpod's store has only its own)
+    #[arg(long)]
+    pub external: bool,
+    /// Check the state of each container with its process (rpod always does)
+    #[arg(long)]
+    pub sync: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -398,18 +581,20 @@ pub struct ExecArgs {
     /// Working directory
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,
-    /// Give the process extended privileges
+    /// Give the process every capability (not only the container's)
     #[arg(long)]
     pub privileged: bool,
     /// Key sequence that detaches
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    /// Container to run in
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Container to run in (with --latest: the command)
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// Command and arguments
     #[arg(
-        required = true,
         value_name = "COMMAND",
         trailing_var_arg = true,
         allow_hyphen_values = true
@@ -420,8 +605,17 @@ pub struct ExecArgs {
 #[derive(Args, Debug, Clone)]
 pub struct LogsArgs {
     /// Containers whose logs to show
-    #[arg(required = true, value_name = "CONTAINER")]
+    #[arg(required_unless_present = "latest", value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Prefix each line with the container's name
+    #[arg(long)]
+    pub names: bool,
+    /// Show each container's lines in its own color
+    #[arg(long)]
+    pub color: bool,
     /// Follow the log output
     #[arg(short, long)]
     pub follow: bool,
@@ -442,8 +636,12 @@ pub struct LogsArgs {
 #[derive(Args, Debug, Clone)]
 pub struct InspectArgs {
     /// Containers or images to inspect
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(required_unless_present = "latest", value_name = "NAME")]
     pub names: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+
     /// Format the output with a template (e.g. '{{.State.Status}}') or 'json'
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,

@@ -198,6 +198,7 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         pod: None,
         pod_infra: false,
         id: None,
+        more: more_spec(&o.more)?,
     })
 }
 
@@ -262,7 +263,7 @@ fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
         registry: (&o.registry).into(),
         platform: (&o.platform).into(),
     };
-    let progress = super::image_cmds::PullReporter::new(false);
+    let progress = super::image_cmds::PullReporter::new(o.more.quiet);
     crate::image::ensure_image(&g.into(), name, o.pull.parse()?, &pull, &progress)
 }
 
@@ -278,6 +279,12 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
+    if a.rmi {
+        if a.detach {
+            bail!("the --rmi option does not work with -d (detach)");
+        }
+        spec.rm = true; // --rmi implies --rm
+    }
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     if a.detach {
         ctr::spawn(&opts, &paths, &rec, false)?;
@@ -290,7 +297,40 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
         detach_keys: keys,
         sig_proxy: a.sig_proxy,
     };
-    attached(ctr::attach_to(&paths, &rec, &how)?)
+    let result = ctr::attach_to(&paths, &rec, &how)?;
+    if a.rmi {
+        remove_run_image(&opts, &paths, &rec);
+    }
+    attached(result)
+}
+
+/// `run --rmi`: once the (--rm) container is gone, remove its image unless
+/// another container uses it; a failure is only logged, as podman does.
+fn remove_run_image(opts: &Options, paths: &Paths, rec: &ctr::record::ContainerRecord) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let gone =
+        || !ctr::record::exists(paths, &rec.id) && !ctr::record::trash_dir(paths, &rec.id).exists();
+    while !gone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = crate::storage::Store::open(opts).and_then(|store| {
+        let o = crate::image::RemoveOptions {
+            all: false,
+            force: false,
+            ignore: true,
+        };
+        crate::image::remove_images(&store, std::slice::from_ref(&rec.image_id), &o, &mut |_| {
+            Ok(())
+        })
+    });
+    match r {
+        Ok(errors) => {
+            for e in errors {
+                warn!("--rmi: {e:#}");
+            }
+        }
+        Err(e) => warn!("--rmi: {e:#}"),
+    }
 }
 
 pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
@@ -330,7 +370,7 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
         rows.reverse();
         rows.into_iter().map(|r| r.rec.id).collect()
     } else {
-        a.containers.clone()
+        super::ctr_views::with_latest(&paths, &a.containers, a.latest)?
     };
     // pod: a member's infra runs first.
     crate::pod::start_infras_for(&opts, &paths, &containers)?;
@@ -361,7 +401,7 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
 pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
-        names: a.containers.clone(),
+        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -408,7 +448,7 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
-        names: a.containers.clone(),
+        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -526,6 +566,190 @@ pub(super) fn unmount_cmd(g: &GlobalOpts, a: &UnmountArgs) -> Result<()> {
     require_unshare("unmount")?;
     let paths = Paths::new(&g.into())?;
     report_each(ctr::unmount(&paths, &a.containers, a.all)?, |t| &t.id)
+}
+
+/// `--expose PORT[-END][/PROTO]` as the image's ExposedPorts entries.
+fn expose_ports(v: &str) -> Result<Vec<String>> {
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        bail!("invalid --expose {v:?}: the protocol is tcp, udp or sctp");
+    }
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) else {
+        bail!("invalid --expose {v:?}: use PORT[-END][/PROTOCOL]");
+    };
+    if a == 0 || b < a {
+        bail!("invalid --expose {v:?}: use PORT[-END][/PROTOCOL]");
+    }
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// The flags of [`MoreContainerOpts`], checked before anything is made.
+fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
+    use ctr::more;
+    if m.subuidname.is_some() || m.subgidname.is_some() {
+        bail!(
+            "--subuidname/--subgidname need root to map another user's subordinate ids: \
+             rootless, map your own with --uidmap/--gidmap or --userns"
+        );
+    }
+    if m.cgroups == "split" {
+        bail!("--cgroups split needs systemd to have delegated a cgroup to the user: none here");
+    }
+    let mut annotations = Vec::new();
+    for a in &m.annotation {
+        match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => annotations.push((k.to_string(), v.to_string())),
+            _ => bail!("invalid --annotation {a:?}: expected KEY=VALUE"),
+        }
+    }
+    let mut file_labels = Vec::new();
+    for f in &m.label_file {
+        file_labels.extend(more::read_label_file(f)?);
+    }
+    let mut expose = Vec::new();
+    for e in &m.expose {
+        expose.extend(expose_ports(e)?);
+    }
+    if let Some(adj) = m.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            bail!("invalid --oom-score-adj {adj}: it goes from -1000 to 1000");
+        }
+        let now: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if adj < now {
+            bail!(
+                "--oom-score-adj {adj}: lowering it below {now} needs CAP_SYS_RESOURCE, which a \
+                 rootless container does not have"
+            );
+        }
+    }
+    let bytes = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref()
+            .map(|s| {
+                if s == "-1" {
+                    return Ok(-1);
+                }
+                ctr::opts::parse_bytes(s).map_err(|e| anyhow::anyhow!("--{flag}: {e:#}"))
+            })
+            .transpose()
+    };
+    let mut not_applied = Vec::new();
+    let mut note = |name: &str, given: bool| {
+        if given {
+            not_applied.push(format!("--{name}"));
+        }
+    };
+    note("cpu-rt-period", m.cpu_rt_period.is_some());
+    note("cpu-rt-runtime", m.cpu_rt_runtime.is_some());
+    note("memory-swappiness", m.memory_swappiness.is_some());
+    note("blkio-weight-device", !m.blkio_weight_device.is_empty());
+    note("device-read-bps", !m.device_read_bps.is_empty());
+    note("device-read-iops", !m.device_read_iops.is_empty());
+    note("device-write-bps", !m.device_write_bps.is_empty());
+    note("device-write-iops", !m.device_write_iops.is_empty());
+    note("cgroup-parent", m.cgroup_parent.is_some());
+    note("cgroup-conf", !m.cgroup_conf.is_empty());
+    note("device-cgroup-rule", !m.device_cgroup_rule.is_empty());
+    if let Some(w) = m.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            bail!("invalid --blkio-weight {w}: it goes from 10 to 1000");
+        }
+    }
+    if let Some(s) = m.memory_swappiness {
+        if !(-1..=100).contains(&s) {
+            bail!("invalid --memory-swappiness {s}: it goes from 0 to 100");
+        }
+    }
+    let resources = more::MoreResources {
+        cpu_shares: m.cpu_shares,
+        cpu_period: m.cpu_period,
+        cpu_quota: m.cpu_quota,
+        cpuset_cpus: m.cpuset_cpus.clone(),
+        cpuset_mems: m.cpuset_mems.clone(),
+        memory_reservation: bytes("memory-reservation", &m.memory_reservation)?,
+        memory_swap: bytes("memory-swap", &m.memory_swap)?,
+        oom_kill_disable: m.oom_kill_disable,
+        blkio_weight: m.blkio_weight,
+        not_applied,
+    };
+    Ok(more::MoreSpec {
+        annotations,
+        file_labels,
+        env_merge: m.env_merge.clone(),
+        unsetenv: m.unsetenv.clone(),
+        unsetenv_all: m.unsetenv_all,
+        http_proxy: m.http_proxy,
+        no_hosts: m.no_hosts,
+        shm_size: m
+            .shm_size
+            .as_deref()
+            .map(|s| {
+                ctr::opts::parse_bytes(s).map_err(|_| {
+                    anyhow::anyhow!("unable to translate --shm-size: invalid size: '{s}'")
+                })
+            })
+            .transpose()?,
+        tz: m.tz.as_deref().map(more::tz_file).transpose()?,
+        umask: m.umask.as_deref().map(more::parse_umask).transpose()?,
+        init_path: m.init_path.clone(),
+        expose,
+        oom_score_adj: m.oom_score_adj,
+        uts: more::parse_ns("uts", m.uts.as_deref())?,
+        ipc: more::parse_ns("ipc", m.ipc.as_deref())?,
+        pid: more::parse_ns("pid", m.pid.as_deref())?,
+        cgroupns: more::parse_ns("cgroupns", m.cgroupns.as_deref())?,
+        uidmap: m
+            .uidmap
+            .iter()
+            .map(|v| more::parse_idmap("uidmap", v))
+            .collect::<Result<_>>()?,
+        gidmap: m
+            .gidmap
+            .iter()
+            .map(|v| more::parse_idmap("gidmap", v))
+            .collect::<Result<_>>()?,
+        devices: m
+            .device
+            .iter()
+            .map(|d| more::parse_device(d))
+            .collect::<Result<_>>()?,
+        read_only_tmpfs: m.read_only_tmpfs,
+        seccomp_from_image: m.seccomp_policy == "image",
+        cgroups_disabled: m.cgroups == "disabled",
+        resources,
+    })
+}
+
+/// The containers `stop`/`rm` act on: the names, the newest (`--latest`),
+/// or those that pass `--filter` (as `ps -a --filter`).
+fn selected(
+    paths: &Paths,
+    names: &[String],
+    latest: bool,
+    filter: &[String],
+) -> Result<Vec<String>> {
+    if filter.is_empty() {
+        return super::ctr_views::with_latest(paths, names, latest);
+    }
+    if !names.is_empty() || latest {
+        bail!("--filter takes no container names and no --latest");
+    }
+    let o = ctr::ps::PsOptions {
+        all: true,
+        filters: super::ctr_views::parse_filters(filter)?,
+        ..Default::default()
+    };
+    let ids: Vec<String> = ctr::ps::ps(paths, &o)?
+        .into_iter()
+        .map(|r| r.rec.id)
+        .collect();
+    if ids.is_empty() {
+        bail!("no containers match --filter {}", filter.join(" --filter "));
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

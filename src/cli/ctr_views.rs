@@ -60,6 +60,8 @@ fn parse_filter(s: &str) -> Result<Filter> {
             None => Filter::Label(v.into(), None),
         },
         "exited" => Filter::Exited(v.parse::<i32>().ok()),
+        "since" => Filter::Since(v.into()),
+        "before" => Filter::Before(v.into()),
         "restart-policy" => match v {
             "none" | "no" | "on-failure" | "always" | "unless-stopped" => {
                 Filter::RestartPolicy(v.into())
@@ -82,7 +84,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "removing" => StatusFilter::Removing,
             _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
         }),
-        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, restart-policy and health"),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, since, before, restart-policy and health"),
     })
 }
 
@@ -167,6 +169,7 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
             last: a.last,
         },
     )?;
+    let rows = sort_rows(rows, &a.sort, now);
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for r in &rows {
@@ -219,6 +222,22 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     report.print(&v)
 }
 
+/// `ps --sort KEY` (podman's keys; created, the default, is newest first).
+fn sort_rows(mut rows: Vec<ContainerSummary>, key: &str, now: i64) -> Vec<ContainerSummary> {
+    match key {
+        "command" => rows.sort_by(|a, b| a.rec.command.cmp(&b.rec.command)),
+        "id" => rows.sort_by(|a, b| a.rec.id.cmp(&b.rec.id)),
+        "image" => rows.sort_by(|a, b| a.rec.image_name.cmp(&b.rec.image_name)),
+        "names" => rows.sort_by(|a, b| a.rec.name.cmp(&b.rec.name)),
+        "status" => rows.sort_by_key(|r| status_text(&r.st, now)),
+        // runningfor: the longest-running first; size: rpod has no size
+        // column, so the creation order (podman's default) stands.
+        "runningfor" => rows.sort_by_key(|r| r.rec.created),
+        _ => {}
+    }
+    rows
+}
+
 // ---- inspect ----
 
 /// Print inspect objects as podman does: a JSON array, or one line per
@@ -230,7 +249,8 @@ pub fn print_inspect(values: &[Value], format_arg: Option<&str>) -> Result<()> {
 /// `container inspect`.
 pub fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
-    let report = inspect::inspect(&paths, &a.names)?;
+    let names = with_latest(&paths, &a.names, a.latest)?;
+    let report = inspect::inspect(&paths, &names)?;
     print_inspect(&report.values, a.format.as_deref())?;
     match report.missing {
         Some(e) => Err(e),
@@ -262,7 +282,9 @@ pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
         ),
     };
     let o = LogsOptions {
-        names: a.containers.clone(),
+        names: with_latest(&paths, &a.containers, a.latest)?,
+        prefix_names: a.names,
+        color: a.color,
         follow: a.follow,
         since,
         until,
@@ -278,9 +300,22 @@ pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
 
 /// `exec`, `container exec`: the process's exit code is ours.
 pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
+    // --latest: the first word is the command's.
+    let (container, command) = if a.latest {
+        let paths = Paths::new(&g.into())?;
+        let mut c = vec![a.container.clone()];
+        c.extend(a.command.iter().cloned());
+        (ps::latest(&paths)?, c)
+    } else {
+        (a.container.clone(), a.command.clone())
+    };
+    if command.is_empty() {
+        bail!("you must provide a command to exec");
+    }
     let o = ExecOptions {
-        container: a.container.clone(),
-        command: a.command.clone(),
+        container,
+        command,
+        privileged: a.privileged,
         detach: a.detach,
         interactive: a.interactive,
         tty: a.tty,
@@ -343,6 +378,18 @@ pub fn top_cmd(g: &GlobalOpts, a: &TopArgs) -> Result<()> {
     let headers: Vec<&str> = descs.iter().map(|d| top_header(*d)).collect();
     let rows = exec::top(&target, &descs);
     format::write_cells(&mut std::io::stdout().lock(), Some(&headers), &rows)
+}
+
+/// The containers a command names, or with `--latest` the newest one
+/// (names and --latest together are refused, as podman does).
+pub(super) fn with_latest(paths: &Paths, names: &[String], latest: bool) -> Result<Vec<String>> {
+    if !latest {
+        return Ok(names.to_vec());
+    }
+    if !names.is_empty() {
+        bail!("--latest and containers cannot be used together");
+    }
+    Ok(vec![ps::latest(paths)?])
 }
 
 #[cfg(test)]

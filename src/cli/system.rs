@@ -221,7 +221,8 @@ pub(super) fn inspect_cmd(g: &GlobalOpts, a: &InspectArgs) -> Result<()> {
     let store = crate::storage::Store::open(&g.into())?;
     let mut values = Vec::new();
     let mut missing = Vec::new();
-    for name in &a.names {
+    let names = super::ctr_views::with_latest(&paths, &a.names, a.latest)?;
+    for name in &names {
         if a.kind != "image" {
             if let Ok(id) = record::resolve(&paths, name) {
                 values.push(inspect::by_id(&paths, &id)?);

@@ -149,6 +149,8 @@ pub struct ContainerSpec {
     /// The id to give the container (None: a new random one); a pod names
     /// its infra's before creating it, so a crash leaves nothing unnamed.
     pub id: Option<String>,
+    /// The flags of `super::more` (issue 12).
+    pub more: super::more::MoreSpec,
 }
 
 /// Everything the OCI spec is built from, resolved and checked.
@@ -179,15 +181,36 @@ pub struct Plan {
     /// Join the ipc and uts namespaces of the `container:` network target
     /// too (a pod's member joins its infra's).
     pub pod_ns: bool,
+    /// The flags of `super::more`, and the namespaces they resolved to.
+    pub more: super::more::MoreSpec,
+    pub ns: super::more::NsPlan,
 }
 
 /// The checks of the spec that need the host, not the image: fail before
 /// pulling.
 fn precheck(o: &ContainerSpec) -> Result<()> {
     if o.init {
-        opts::find_catatonit()?;
+        init_binary(o)?;
     }
+    if o.more.uidmap.len() + o.more.gidmap.len() > 0 && o.userns != Userns::Default {
+        bail!("--userns and --uidmap/--gidmap cannot be used together");
+    }
+    super::more::check_idmaps(&o.more)?;
     Ok(())
+}
+
+/// The init binary of `--init`: `--init-path`, or catatonit.
+fn init_binary(o: &ContainerSpec) -> Result<PathBuf> {
+    match &o.more.init_path {
+        Some(p) => {
+            let m = std::fs::metadata(p).with_context(|| format!("--init-path {}", p.display()))?;
+            if !m.is_file() {
+                bail!("--init-path {}: not a file", p.display());
+            }
+            Ok(p.clone())
+        }
+        None => opts::find_catatonit(),
+    }
 }
 
 fn image_name_for(rec: &ImageRecord, asked: &str) -> String {
@@ -256,15 +279,35 @@ pub fn create(
         bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     }
 
-    let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    let hostname = o.hostname.clone().unwrap_or_else(|| {
+        if o.more.uts == super::more::NsMode::Host {
+            // --uts host: the host's name is the container's.
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| id[..12].to_string())
+        } else {
+            id[..12].to_string()
+        }
+    });
     let host_env = |k: &str| std::env::var(k).ok();
-    let mut env = opts::build_env(
-        ic.env().as_deref().unwrap_or(&[]),
-        o.env_host,
-        &o.env_file,
-        &o.env,
-        &host_env,
-    )?;
+    let mut base_env: Vec<String> = ic.env().clone().unwrap_or_default();
+    if o.more.http_proxy {
+        // --http-proxy (on by default): the host's proxy settings.
+        for k in super::more::PROXY_VARS {
+            if let Ok(v) = std::env::var(k) {
+                opts::env_set(&mut base_env, format!("{k}={v}"));
+            }
+        }
+    }
+    let mut env = opts::build_env(&base_env, o.env_host, &o.env_file, &o.env, &host_env)?;
+    for m in &o.more.env_merge {
+        let Some((k, v)) = m.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            bail!("invalid --env-merge {m:?}: expected KEY=VALUE");
+        };
+        let v = super::more::expand(v, &env);
+        opts::env_set(&mut env, format!("{k}={v}"));
+    }
     if o.tty && !opts::env_has(&env, "TERM") {
         opts::env_set(&mut env, "TERM=xterm".into());
     }
@@ -301,6 +344,29 @@ pub fn create(
     if let (false, Some(home)) = (opts::env_has(&env, "HOME"), &resolved.home) {
         opts::env_set(&mut env, format!("HOME={home}"));
     }
+    // --unsetenv KEY and --unsetenv-all: only what the user set survives.
+    if o.more.unsetenv_all {
+        const MARK: &str = "PATH=\u{0}";
+        let user: Vec<String> =
+            opts::build_env(&[MARK.into()], o.env_host, &o.env_file, &o.env, &host_env)?
+                .into_iter()
+                .filter(|e| e != MARK)
+                .collect();
+        env.retain(|e| {
+            let k = e.split('=').next().unwrap_or("");
+            opts::env_has(&user, k)
+                || o.more
+                    .env_merge
+                    .iter()
+                    .any(|m| m.split('=').next() == Some(k))
+        });
+    }
+    env.retain(|e| {
+        !o.more
+            .unsetenv
+            .iter()
+            .any(|u| e.split('=').next() == Some(u.as_str()))
+    });
 
     let mut mounts = Vec::new();
     for v in &o.volumes {
@@ -391,13 +457,28 @@ pub fn create(
         .unwrap_or_default()
         .into_iter()
         .collect();
+    labels.extend(opts::parse_labels(&o.more.file_labels)?);
     labels.extend(opts::parse_labels(&o.labels)?);
+    if o.more.seccomp_from_image {
+        // podman's --seccomp-policy=image: the profile the image names.
+        if labels.contains_key("io.containers.seccomp.profile") {
+            bail!("--seccomp-policy image: the image's seccomp profile (label io.containers.seccomp.profile) is not supported by rpod; use --security-opt seccomp=PROFILE.json");
+        }
+        bail!("no seccomp policy defined by image");
+    }
+    let ns = super::more::NsPlan {
+        uts: super::more::resolve_ns(paths, "uts", "uts", &o.more.uts)?,
+        ipc: super::more::resolve_ns(paths, "ipc", "ipc", &o.more.ipc)?,
+        pid: super::more::resolve_ns(paths, "pid", "pid", &o.more.pid)?,
+        cgroup: super::more::resolve_ns(paths, "cgroupns", "cgroup", &o.more.cgroupns)?,
+    };
 
     // network: container:NAME is recorded as the target's id.
     let network = network::setup::resolve_container(paths, o.network.clone())?;
     // network: -p/-P, with random host ports chosen now as podman does.
     let ports: Vec<String> = if network::setup::ports_apply(&network) {
-        let exposed = ic.exposed_ports().clone().unwrap_or_default();
+        let mut exposed = ic.exposed_ports().clone().unwrap_or_default();
+        exposed.extend(o.more.expose.iter().cloned());
         network::ports::resolve(&o.publish, o.publish_all, &exposed)?
             .iter()
             .map(network::ports::show)
@@ -408,11 +489,7 @@ pub fn create(
         }
         Vec::new()
     };
-    let init = if o.init {
-        Some(opts::find_catatonit()?)
-    } else {
-        None
-    };
+    let init = if o.init { Some(init_binary(o)?) } else { None };
     let command_shown = args.clone();
     if init.is_some() {
         args.insert(0, "--".into());
@@ -446,6 +523,8 @@ pub fn create(
         cpus: o.cpus,
         pids_limit: o.pids_limit,
         pod_ns: o.pod.is_some() && !o.pod_infra && matches!(network, NetworkMode::Container(_)),
+        more: o.more.clone(),
+        ns,
     };
 
     let mut rec = ContainerRecord {
@@ -541,8 +620,18 @@ pub fn create(
     }
     made.keep = true;
     crate::events::container(&paths.runroot, "create", &rec);
-    if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() {
-        super::spec::warn_limits();
+    if memory.is_some() || o.cpus.is_some() || o.pids_limit.is_some() || o.more.resources.any() {
+        if o.more.cgroups_disabled {
+            warn!("resource limits are ignored: --cgroups=disabled");
+        } else {
+            super::spec::warn_limits();
+        }
+        if !o.more.resources.not_applied.is_empty() {
+            warn!(
+                "{} not applied: rpod does not set them",
+                o.more.resources.not_applied.join(", ")
+            );
+        }
     }
     Ok(rec)
 }

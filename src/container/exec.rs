@@ -41,6 +41,9 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     /// The keys that detach from a terminal session (None: ctrl-p,ctrl-q).
     pub detach_keys: Option<String>,
+    /// Every capability rpod's user namespace can give, whatever the
+    /// container's --cap-drop (podman's `exec --privileged`).
+    pub privileged: bool,
 }
 
 /// How an exec'd process ended: None when detached, else its exit code
@@ -81,6 +84,20 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         opts::env_set(&mut env, "TERM=xterm".into());
     }
     p.set_env(Some(env));
+    if a.privileged {
+        let all: oci_spec::runtime::Capabilities =
+            crate::runtime::capabilities::resolve(&[], &[], true)?
+                .iter()
+                .filter_map(|c| c.strip_prefix("CAP_").unwrap_or(c).parse().ok())
+                .collect();
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        caps.set_bounding(Some(all.clone()))
+            .set_effective(Some(all.clone()))
+            .set_permitted(Some(all.clone()))
+            .set_inheritable(Some(all.clone()))
+            .set_ambient(Some(all));
+        p.set_capabilities(Some(caps));
+    }
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
     if let Some(w) = &a.workdir {

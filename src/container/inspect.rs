@@ -17,6 +17,13 @@ fn ts(ns: i64) -> String {
     }
 }
 
+/// One field of the container's config.json (`--annotation`, `--umask`).
+fn spec_field(dir: &std::path::Path, pointer: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.pointer(pointer).cloned()
+}
+
 /// podman's inspect object for one container.
 pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value {
     let dir = paths.ctr_dir(&rec.id);
@@ -104,11 +111,13 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Entrypoint": rec.entrypoint.join(" "),
         "OnBuild": null,
         "Labels": rec.labels,
-        "Annotations": {},
+        "Annotations": spec_field(&dir, "/annotations").unwrap_or_else(|| json!({})),
         "StopSignal": rec.stop_signal,
         "StopTimeout": rec.stop_timeout,
         "CreateCommand": [],
-        "Umask": "0022",
+        "Umask": spec_field(&dir, "/process/user/umask")
+            .and_then(|u| u.as_u64())
+            .map_or_else(|| "0022".to_string(), |u| format!("{u:04o}")),
         "Timeout": 0,
         "Passwd": true,
         "sdNotifyMode": rec.sdnotify,

@@ -93,6 +93,50 @@ pub struct LogsOptions {
     pub tail: Option<usize>,
     /// Prefix each line with its time stamp.
     pub timestamps: bool,
+    /// Prefix each line with the container's name (`--names`).
+    pub prefix_names: bool,
+    /// Color each container's lines (`--color`).
+    pub color: bool,
+}
+
+/// podman's colors for `logs --color`, one per container in turn.
+const COLORS: &[&str] = &["37", "32", "33", "34", "35", "36", "31"];
+
+/// A writer that starts every line with `prefix` and, colored, wraps it
+/// in `color` (`logs --names`, `--color`).
+struct Decorate<'a> {
+    inner: &'a mut dyn Write,
+    prefix: String,
+    color: Option<&'static str>,
+    at_start: bool,
+}
+
+impl Write for Decorate<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for line in buf.split_inclusive(|b| *b == b'\n') {
+            if self.at_start {
+                if let Some(c) = self.color {
+                    write!(self.inner, "\x1b[{c}m")?;
+                }
+                self.inner.write_all(self.prefix.as_bytes())?;
+                self.at_start = false;
+            }
+            if line.ends_with(b"\n") {
+                self.inner.write_all(&line[..line.len() - 1])?;
+                if self.color.is_some() {
+                    self.inner.write_all(b"\x1b[0m")?;
+                }
+                self.inner.write_all(b"\n")?;
+                self.at_start = true;
+            } else {
+                self.inner.write_all(line)?;
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Write the containers' logs: what they wrote to stdout to `out`, to
@@ -112,8 +156,32 @@ pub fn logs(
     if a.follow && a.names.len() > 1 {
         bail!("--follow takes one container");
     }
-    for name in &a.names {
+    for (i, name) in a.names.iter().enumerate() {
         let id = record::resolve(paths, name)?;
+        let (mut dout, mut derr);
+        let (out, err): (&mut dyn Write, &mut dyn Write) = if a.prefix_names || a.color {
+            let prefix = if a.prefix_names {
+                format!("{} ", record::load(paths, &id)?.name)
+            } else {
+                String::new()
+            };
+            let color = a.color.then(|| COLORS[i % COLORS.len()]);
+            dout = Decorate {
+                inner: &mut *out,
+                prefix: prefix.clone(),
+                color,
+                at_start: true,
+            };
+            derr = Decorate {
+                inner: &mut *err,
+                prefix,
+                color,
+                at_start: true,
+            };
+            (&mut dout, &mut derr)
+        } else {
+            (&mut *out, &mut *err)
+        };
         let path = paths.ctr_dir(&id).join("ctr.log");
         let mut f = match std::fs::File::open(&path) {
             Ok(f) => Some(f),

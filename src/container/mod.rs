@@ -14,6 +14,7 @@ pub mod health;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
+pub mod more;
 pub mod names;
 pub mod ops;
 pub mod opts;

@@ -485,6 +485,10 @@ pub fn parse_userns(v: Option<&str>) -> Result<Userns> {
             }
             Ok(Userns::KeepId { uid, gid })
         }
+        "nomap" | "auto" | "ns" | "private" => bail!(
+            "--userns {v:?} is not supported by rpod: its runtime needs your own id mapped into the \
+             container; use keep-id[:uid=N,gid=N], host, or --uidmap/--gidmap including your id"
+        ),
         _ => bail!("invalid --userns {v:?}: use keep-id[:uid=N,gid=N] or host"),
     }
 }

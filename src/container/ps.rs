@@ -51,6 +51,10 @@ pub enum Filter {
     RestartPolicy(String),
     /// `health=`: starting, healthy, unhealthy, or none (no healthcheck).
     Health(String),
+    /// `since=CONTAINER`: created after that container.
+    Since(String),
+    /// `before=CONTAINER`: created before that container.
+    Before(String),
 }
 
 /// What `ps` lists.
@@ -96,6 +100,9 @@ fn status_matches(st: Status, f: StatusFilter) -> bool {
 
 fn matches(row: &ContainerSummary, f: &Filter) -> bool {
     match f {
+        // Resolved to a creation time by `ps` (see `created_of`).
+        Filter::Since(t) => t.parse::<i64>().is_ok_and(|t| row.rec.created > t),
+        Filter::Before(t) => t.parse::<i64>().is_ok_and(|t| row.rec.created < t),
         Filter::Name(v) => name_matches(&row.rec.name, v),
         Filter::Id(v) => row.rec.id.starts_with(v.as_str()),
         Filter::Status(s) => status_matches(row.st.status, *s),
@@ -139,8 +146,39 @@ pub fn rows(paths: &Paths) -> Result<Vec<ContainerSummary>> {
     Ok(out)
 }
 
+/// The id of the newest container (`--latest`).
+pub fn latest(paths: &Paths) -> Result<String> {
+    rows(paths)?
+        .into_iter()
+        .next()
+        .map(|r| r.rec.id)
+        .ok_or_else(|| anyhow::anyhow!("no containers to act on with --latest"))
+}
+
+/// `since=`/`before=` name a container: its creation time (ns) instead.
+fn created_of(paths: &Paths, f: &Filter) -> Result<Filter> {
+    let t = |name: &str| -> Result<String> {
+        let id = record::resolve(paths, name)?;
+        Ok(record::load(paths, &id)?.created.to_string())
+    };
+    Ok(match f {
+        Filter::Since(n) => Filter::Since(t(n)?),
+        Filter::Before(n) => Filter::Before(t(n)?),
+        other => other.clone(),
+    })
+}
+
 /// The containers `ps` lists, newest first.
 pub fn ps(paths: &Paths, o: &PsOptions) -> Result<Vec<ContainerSummary>> {
+    let filters: Vec<Filter> = o
+        .filters
+        .iter()
+        .map(|f| created_of(paths, f))
+        .collect::<Result<_>>()?;
+    let o = &PsOptions {
+        filters,
+        ..o.clone()
+    };
     // Asking for a state, or an exit code, looks at stopped containers too.
     let all = o.all
         || o.filters

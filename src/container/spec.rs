@@ -105,6 +105,9 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         ("hostname", "/etc/hostname"),
         ("resolv.conf", "/etc/resolv.conf"),
     ] {
+        if dest == "/etc/hosts" && plan.more.no_hosts {
+            continue; // --no-hosts: the image's /etc/hosts
+        }
         if !plan.mounts.iter().any(|m| m.destination == dest) {
             let src = dir.join(name);
             extra.push(oci_mount(dest, "bind", &src.to_string_lossy(), &ro(false))?);
@@ -137,7 +140,7 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
                 .unwrap_or_else(|| outer_id("/proc/self/gid_map", nix::unistd::getgid().as_raw()));
             Some(keep_id_maps(uid, gid)?)
         }
-        _ => None,
+        _ => super::more::id_maps(&plan.more)?,
     };
     let mut annotations = std::collections::HashMap::new();
     if plan.init.is_some() {
@@ -187,7 +190,13 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
     // Only what the container's own namespaces scope (runc's rule), at
     // create: `kernel.core_pattern` would change the host.
     crate::runtime::check_sysctls(&spec)?;
-    if let Some(r) = resources(plan)? {
+    super::more::apply_to_spec(&mut spec, &plan.more, &plan.ns)?;
+    let r = if plan.more.cgroups_disabled {
+        None
+    } else {
+        super::more::merge_resources(resources(plan)?, &plan.more.resources)?
+    };
+    if let Some(r) = r {
         // The runtime applies them where a cgroup v2 subtree is delegated.
         let mut linux = spec.linux().clone().unwrap_or_default();
         linux.set_resources(Some(r));

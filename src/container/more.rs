@@ -1,0 +1,687 @@
+//! The rest of podman 4.3's `run`/`create` flags (issue 12): parsed and
+//! checked before anything is made ([`MoreSpec::check`]), applied to the
+//! environment and labels in `create`, and to the finished config.json in
+//! [`apply_to_spec`]. Each flag is honoured, or refused with the reason.
+
+use super::record::{self, Paths};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{
+    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
+    MountBuilder, Spec,
+};
+use std::path::{Path, PathBuf};
+
+/// How one namespace (`--uts`, `--ipc`, `--pid`, `--cgroupns`) is set up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NsMode {
+    /// Not given: rpod's default for that namespace.
+    #[default]
+    Default,
+    Private,
+    Host,
+    /// `--ipc none`: a private namespace without /dev/shm.
+    None,
+    /// `container:NAME` (resolved to an id at create).
+    Container(String),
+    /// `ns:PATH`.
+    Path(PathBuf),
+}
+
+/// `--uts|--ipc|--pid|--cgroupns MODE`: `flag` names the option in errors.
+pub fn parse_ns(flag: &str, v: Option<&str>) -> Result<NsMode> {
+    let Some(v) = v else {
+        return Ok(NsMode::Default);
+    };
+    let allowed: &[&str] = match flag {
+        "ipc" => &["private", "shareable", "none", "host", "container:", "ns:"],
+        "cgroupns" => &["private", "host", "ns:"],
+        _ => &["private", "host", "container:", "ns:"],
+    };
+    let ok = |m: &str| allowed.contains(&m);
+    let mode = match v.split_once(':') {
+        Some(("container", n)) if ok("container:") && !n.is_empty() => {
+            NsMode::Container(n.to_string())
+        }
+        Some(("ns", p)) if ok("ns:") && p.starts_with('/') => NsMode::Path(p.into()),
+        None if v.is_empty() || (v == "private" && ok(v)) || (v == "shareable" && ok(v)) => {
+            NsMode::Private
+        }
+        None if v == "host" => NsMode::Host,
+        None if v == "none" && ok(v) => NsMode::None,
+        _ => bail!(
+            "invalid --{flag} {v:?}: use {}",
+            allowed
+                .iter()
+                .map(|a| match *a {
+                    "container:" => "container:NAME",
+                    "ns:" => "ns:PATH",
+                    x => x,
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if let NsMode::Container(_) = mode {
+        bail!(
+            "--{flag} {v}: rpod can't join another container's {flag} namespace (it belongs to \
+             that container's user namespace; only --network container: joins it)"
+        );
+    }
+    if flag == "pid" && matches!(mode, NsMode::Path(_)) {
+        bail!("--pid {v}: rpod's runtime can't join another pid namespace; use private or host");
+    }
+    if let NsMode::Path(p) = &mode {
+        std::fs::metadata(p).with_context(|| format!("--{flag} ns:{}", p.display()))?;
+    }
+    Ok(mode)
+}
+
+/// One `--device HOST[:CONTAINER][:PERMS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub host: PathBuf,
+    pub container: String,
+    pub perms: String,
+}
+
+fn is_perms(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 3 && s.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+}
+
+/// Parse `--device` and check, as the user, that the node exists and can be
+/// opened as asked: a rootless container can only get a bind of a device
+/// node you can open yourself.
+pub fn parse_device(d: &str) -> Result<DeviceSpec> {
+    let parts: Vec<&str> = d.split(':').collect();
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] if is_perms(p) => (*h, *c, *p),
+        _ => bail!("invalid --device {d:?}: use HOST[:CONTAINER][:PERMISSIONS]"),
+    };
+    if !host.starts_with('/') || !ctr.starts_with('/') {
+        bail!("invalid --device {d:?}: device paths must be absolute");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("stat {host}: no such file or directory"),
+        _ => anyhow::anyhow!("stat {host}: {e}"),
+    })?;
+    let ft = meta.file_type();
+    if !(ft.is_char_device() || ft.is_block_device()) {
+        bail!("--device {host}: not a device node");
+    }
+    let mut mode = nix::unistd::AccessFlags::empty();
+    if perms.contains('r') {
+        mode |= nix::unistd::AccessFlags::R_OK;
+    }
+    if perms.contains('w') {
+        mode |= nix::unistd::AccessFlags::W_OK;
+    }
+    if !mode.is_empty() {
+        nix::unistd::access(host, mode).map_err(|e| {
+            anyhow::anyhow!(
+                "--device {host}: {e}: a rootless container can only use a device node you can open \
+                 (ask for less with :r, or change its permissions)"
+            )
+        })?;
+    }
+    Ok(DeviceSpec {
+        host: host.into(),
+        container: ctr.to_string(),
+        perms: perms.to_string(),
+    })
+}
+
+/// `--uidmap`/`--gidmap CONTAINER:FROM:COUNT`, relative to rpod's user
+/// namespace (0 is you, 1..=65536 your subordinate ids), as rootless
+/// podman's are relative to its own.
+pub fn parse_idmap(flag: &str, v: &str) -> Result<(u32, u32, u32)> {
+    let n: Vec<u32> = v
+        .split(':')
+        .map(|x| x.parse::<u32>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("invalid --{flag} {v:?}: use CONTAINER_ID:FROM_ID:COUNT"))?;
+    let [c, h, s] = n[..] else {
+        bail!("invalid --{flag} {v:?}: use CONTAINER_ID:FROM_ID:COUNT");
+    };
+    if s == 0 {
+        bail!("invalid --{flag} {v:?}: the count must not be 0");
+    }
+    if u64::from(h) + u64::from(s) > 65537 {
+        bail!(
+            "invalid --{flag} {v:?}: rpod's user namespace has ids 0 to 65536 (you and your \
+             subordinate ids); {h}+{s} goes past it"
+        );
+    }
+    Ok((c, h, s))
+}
+
+/// `--umask` as podman reads it: octal, at most 0777.
+pub fn parse_umask(v: &str) -> Result<u32> {
+    match u32::from_str_radix(v, 8) {
+        Ok(n) if n <= 0o777 => Ok(n),
+        _ => bail!("invalid umask string {v}: invalid argument"),
+    }
+}
+
+/// `--tz`: the host file that becomes /etc/localtime.
+pub fn tz_file(v: &str) -> Result<PathBuf> {
+    if v == "local" {
+        let p = std::fs::canonicalize("/etc/localtime")
+            .context("--tz local: the host has no /etc/localtime")?;
+        return Ok(p);
+    }
+    if v.is_empty() || v.starts_with('/') || v.split('/').any(|c| c == ".." || c.is_empty()) {
+        bail!("invalid --tz {v:?}: use local or a timezone name such as Europe/Paris");
+    }
+    let p = Path::new("/usr/share/zoneinfo").join(v);
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => Ok(p),
+        _ => bail!("stat {}: no such file or directory", p.display()),
+    }
+}
+
+/// Lines KEY=VALUE (podman's env-file syntax) of a `--label-file`.
+pub fn read_label_file(f: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(f)
+        .with_context(|| format!("reading label file {}", f.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// Expand `${KEY}` and `$KEY` in `v` from `env` (unset: empty), for `--env-merge`.
+pub fn expand(v: &str, env: &[String]) -> String {
+    let lookup = |k: &str| -> String {
+        env.iter()
+            .find_map(|e| e.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = String::new();
+    let mut rest = v;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(inner) = after.strip_prefix('{') {
+            if let Some(end) = inner.find('}') {
+                out.push_str(&lookup(&inner[..end]));
+                rest = &inner[end + 1..];
+                continue;
+            }
+        }
+        let n = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if n == 0 {
+            out.push('$');
+        } else {
+            out.push_str(&lookup(&after[..n]));
+        }
+        rest = &after[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The proxy variables `--http-proxy` (on by default) copies from the host.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "ftp_proxy",
+    "FTP_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// Resource flags beyond `--memory`, `--cpus` and `--pids-limit`; applied
+/// where a cgroup v2 subtree is delegated, warned about otherwise.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoreResources {
+    pub cpu_shares: Option<u64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub memory_reservation: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub oom_kill_disable: bool,
+    pub blkio_weight: Option<u16>,
+    /// Flags rpod does not write into the spec (device throttles, rt
+    /// scheduling, swappiness, cgroup-parent, cgroup-conf …): named in the
+    /// warning, so that no limit is claimed that is not applied.
+    pub not_applied: Vec<String>,
+}
+
+impl MoreResources {
+    pub fn any(&self) -> bool {
+        *self != MoreResources::default()
+    }
+}
+
+/// Everything [`crate::container::create::ContainerSpec`] gets from the
+/// flags of this module, checked.
+#[derive(Debug, Clone, Default)]
+pub struct MoreSpec {
+    pub annotations: Vec<(String, String)>,
+    /// Label lines read from `--label-file`s (before `--label`s).
+    pub file_labels: Vec<String>,
+    pub env_merge: Vec<String>,
+    pub unsetenv: Vec<String>,
+    pub unsetenv_all: bool,
+    pub http_proxy: bool,
+    pub no_hosts: bool,
+    /// Bytes (0: the default).
+    pub shm_size: Option<i64>,
+    /// The host file bound to /etc/localtime.
+    pub tz: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub init_path: Option<PathBuf>,
+    /// Extra ports for `-P`, as `PORT/PROTO`.
+    pub expose: Vec<String>,
+    pub oom_score_adj: Option<i32>,
+    pub uts: NsMode,
+    pub ipc: NsMode,
+    pub pid: NsMode,
+    pub cgroupns: NsMode,
+    pub uidmap: Vec<(u32, u32, u32)>,
+    pub gidmap: Vec<(u32, u32, u32)>,
+    pub devices: Vec<DeviceSpec>,
+    pub read_only_tmpfs: bool,
+    /// `--seccomp-policy image`.
+    pub seccomp_from_image: bool,
+    /// `--cgroups disabled`: no limits are asked of the runtime.
+    pub cgroups_disabled: bool,
+    pub resources: MoreResources,
+}
+
+/// The user namespace maps of `--uidmap`/`--gidmap` (one given: the other is
+/// the same, as podman does).
+pub fn id_maps(m: &MoreSpec) -> Result<Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>> {
+    if m.uidmap.is_empty() && m.gidmap.is_empty() {
+        return Ok(None);
+    }
+    let conv = |v: &[(u32, u32, u32)]| -> Result<Vec<LinuxIdMapping>> {
+        v.iter()
+            .map(|(c, h, s)| {
+                Ok(LinuxIdMappingBuilder::default()
+                    .container_id(*c)
+                    .host_id(*h)
+                    .size(*s)
+                    .build()?)
+            })
+            .collect()
+    };
+    let u = if m.uidmap.is_empty() {
+        &m.gidmap
+    } else {
+        &m.uidmap
+    };
+    let g = if m.gidmap.is_empty() {
+        &m.uidmap
+    } else {
+        &m.gidmap
+    };
+    Ok(Some((conv(u)?, conv(g)?)))
+}
+
+/// rpod's runtime sets up /dev from rpod's namespace, so the container's
+/// maps must include your own id (0 there): refuse, with the way out,
+/// the maps it can't start (podman with runc takes them).
+pub fn check_idmaps(m: &MoreSpec) -> Result<()> {
+    let Some((u, g)) = id_maps(m)? else {
+        return Ok(());
+    };
+    for (what, maps) in [("uid", &u), ("gid", &g)] {
+        let has0 = maps.iter().any(|x| x.host_id() == 0);
+        if !has0 {
+            bail!(
+                "--{what}map: rpod needs your own {what} (0 in its user namespace) mapped into \
+                 the container, e.g. --{what}map 0:1:1000 --{what}map 1000:0:1"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where a namespace of the new container comes from, resolved at create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NsJoin {
+    #[default]
+    Default,
+    Private,
+    Host,
+    None,
+    /// The path of a namespace to join, and for `container:` the pid of
+    /// the container's process (its /dev/shm is shared for --ipc).
+    Path(PathBuf, Option<i32>),
+}
+
+/// Resolve `container:NAME` to the namespace file of its running process.
+pub fn resolve_ns(paths: &Paths, flag: &str, kind: &str, m: &NsMode) -> Result<NsJoin> {
+    Ok(match m {
+        NsMode::Default => NsJoin::Default,
+        NsMode::Private => NsJoin::Private,
+        NsMode::Host => NsJoin::Host,
+        NsMode::None => NsJoin::None,
+        NsMode::Path(p) => NsJoin::Path(p.clone(), None),
+        NsMode::Container(name) => {
+            let id = record::resolve(paths, name).with_context(|| format!("--{flag} {name}"))?;
+            let st = record::load_state(paths, &id);
+            if st.pid <= 0
+                || nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), None).is_err()
+            {
+                bail!("--{flag} container:{name}: the container is not running: start it first");
+            }
+            NsJoin::Path(
+                PathBuf::from(format!("/proc/{}/ns/{kind}", st.pid)),
+                Some(st.pid),
+            )
+        }
+    })
+}
+
+/// The namespaces of a new container, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct NsPlan {
+    pub uts: NsJoin,
+    pub ipc: NsJoin,
+    pub pid: NsJoin,
+    pub cgroup: NsJoin,
+}
+
+fn bind(dest: &str, src: &str, opts: &[&str]) -> Result<Mount> {
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ("bind")
+        .source(src)
+        .options(opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()?)
+}
+
+fn set_ns(spec: &mut Spec, typ: LinuxNamespaceType, how: &NsJoin) -> Result<()> {
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut nss = linux.namespaces().clone().unwrap_or_default();
+    match how {
+        NsJoin::Default => return Ok(()),
+        NsJoin::Host => nss.retain(|n| n.typ() != typ),
+        NsJoin::Private | NsJoin::None => {
+            if !nss.iter().any(|n| n.typ() == typ) {
+                nss.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+            }
+        }
+        NsJoin::Path(p, _) => {
+            nss.retain(|n| n.typ() != typ);
+            nss.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(typ)
+                    .path(p.clone())
+                    .build()?,
+            );
+        }
+    }
+    linux.set_namespaces(Some(nss));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+fn replace_mount(spec: &mut Spec, dest: &str, new: Option<Mount>) {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    match mounts
+        .iter()
+        .position(|m| m.destination() == Path::new(dest))
+    {
+        Some(i) => match new {
+            Some(n) => mounts[i] = n,
+            None => {
+                mounts.remove(i);
+            }
+        },
+        None => {
+            if let Some(n) = new {
+                mounts.push(n);
+            }
+        }
+    }
+    spec.set_mounts(Some(mounts));
+}
+
+/// Apply the flags of this module to a finished config.json.
+pub fn apply_to_spec(spec: &mut Spec, m: &MoreSpec, ns: &NsPlan) -> Result<()> {
+    // Namespaces.
+    set_ns(spec, LinuxNamespaceType::Uts, &ns.uts)?;
+    if matches!(ns.uts, NsJoin::Host | NsJoin::Path(..)) {
+        // The hostname belongs to the namespace joined: never set it.
+        spec.set_hostname(None);
+    }
+    set_ns(spec, LinuxNamespaceType::Ipc, &ns.ipc)?;
+    match &ns.ipc {
+        NsJoin::Host => {
+            for d in ["/dev/mqueue", "/dev/shm"] {
+                if std::fs::metadata(d).is_err() {
+                    bail!("--ipc host: statfs {d}: no such file or directory");
+                }
+                replace_mount(
+                    spec,
+                    d,
+                    Some(bind(d, d, &["rbind", "nosuid", "noexec", "nodev"])?),
+                );
+            }
+        }
+        NsJoin::None => replace_mount(spec, "/dev/shm", None),
+        NsJoin::Path(_, Some(pid)) => {
+            let src = format!("/proc/{pid}/root/dev/shm");
+            replace_mount(
+                spec,
+                "/dev/shm",
+                Some(bind(
+                    "/dev/shm",
+                    &src,
+                    &["rbind", "nosuid", "noexec", "nodev"],
+                )?),
+            );
+        }
+        _ => {}
+    }
+    set_ns(spec, LinuxNamespaceType::Pid, &ns.pid)?;
+    if ns.pid == NsJoin::Host {
+        // A proc of the host's pid namespace can't be mounted from a user
+        // namespace: bind the host's, as podman does.
+        replace_mount(
+            spec,
+            "/proc",
+            Some(bind(
+                "/proc",
+                "/proc",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            )?),
+        );
+    }
+    set_ns(spec, LinuxNamespaceType::Cgroup, &ns.cgroup)?;
+
+    // /dev/shm's size.
+    if let Some(size) = m.shm_size.filter(|s| *s > 0) {
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        for mt in mounts.iter_mut() {
+            if mt.destination() == Path::new("/dev/shm") && mt.typ().as_deref() == Some("tmpfs") {
+                let mut o: Vec<String> = mt.options().clone().unwrap_or_default();
+                o.retain(|x| !x.starts_with("size="));
+                o.push(format!("size={}k", (size + 1023) / 1024));
+                mt.set_options(Some(o));
+            }
+        }
+        spec.set_mounts(Some(mounts));
+    }
+    if !m.read_only_tmpfs {
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        mounts.retain(|mt| {
+            let d = mt.destination().to_string_lossy();
+            !(matches!(d.as_ref(), "/run" | "/tmp" | "/var/tmp")
+                && mt
+                    .options()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| o == "tmpcopyup"))
+        });
+        spec.set_mounts(Some(mounts));
+    }
+    let mut extra: Vec<Mount> = Vec::new();
+    if let Some(tz) = &m.tz {
+        extra.push(bind(
+            "/etc/localtime",
+            &tz.to_string_lossy(),
+            &["bind", "ro", "rprivate"],
+        )?);
+    }
+    for d in &m.devices {
+        let rw = if d.perms.contains('w') { "rw" } else { "ro" };
+        extra.push(bind(
+            &d.container,
+            &d.host.to_string_lossy(),
+            &["bind", "nosuid", "noexec", rw, "rprivate"],
+        )?);
+    }
+    if !extra.is_empty() {
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        for e in extra {
+            mounts.retain(|x| x.destination() != e.destination());
+            mounts.push(e);
+        }
+        spec.set_mounts(Some(mounts));
+    }
+
+    // The process.
+    let mut process = spec.process().clone().unwrap_or_default();
+    if let Some(u) = m.umask {
+        let mut user = process.user().clone();
+        user.set_umask(Some(u));
+        process.set_user(user);
+    }
+    if let Some(o) = m.oom_score_adj {
+        process.set_oom_score_adj(Some(o));
+    }
+    spec.set_process(Some(process));
+
+    if !m.annotations.is_empty() {
+        let mut a = spec.annotations().clone().unwrap_or_default();
+        a.extend(m.annotations.iter().cloned());
+        spec.set_annotations(Some(a));
+    }
+    Ok(())
+}
+
+/// The linux.resources of the flags in [`MoreResources`], merged into `r`.
+pub fn merge_resources(
+    r: Option<oci_spec::runtime::LinuxResources>,
+    m: &MoreResources,
+) -> Result<Option<oci_spec::runtime::LinuxResources>> {
+    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxCpu, LinuxMemory};
+    if !m.any() {
+        return Ok(r);
+    }
+    let mut r = r.unwrap_or_default();
+    let mut cpu: LinuxCpu = r.cpu().clone().unwrap_or_default();
+    if let Some(s) = m.cpu_shares {
+        cpu.set_shares(Some(s));
+    }
+    if let Some(p) = m.cpu_period {
+        cpu.set_period(Some(p));
+    }
+    if let Some(q) = m.cpu_quota {
+        cpu.set_quota(Some(q));
+    }
+    if let Some(c) = &m.cpuset_cpus {
+        cpu.set_cpus(Some(c.clone()));
+    }
+    if let Some(c) = &m.cpuset_mems {
+        cpu.set_mems(Some(c.clone()));
+    }
+    if cpu != LinuxCpu::default() {
+        r.set_cpu(Some(cpu));
+    }
+    let mut mem: LinuxMemory = r.memory().unwrap_or_default();
+    if let Some(x) = m.memory_reservation {
+        mem.set_reservation(Some(x));
+    }
+    if let Some(x) = m.memory_swap {
+        mem.set_swap(Some(x));
+    }
+    if m.oom_kill_disable {
+        mem.set_disable_oom_killer(Some(true));
+    }
+    if mem != LinuxMemory::default() {
+        r.set_memory(Some(mem));
+    }
+    if let Some(w) = m.blkio_weight {
+        r.set_block_io(Some(LinuxBlockIoBuilder::default().weight(w).build()?));
+    }
+    Ok(Some(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_parse() {
+        assert_eq!(parse_ns("uts", Some("host")).unwrap(), NsMode::Host);
+        assert_eq!(parse_ns("pid", Some("private")).unwrap(), NsMode::Private);
+        assert!(parse_ns("ipc", Some("container:db")).is_err());
+        assert_eq!(parse_ns("ipc", Some("none")).unwrap(), NsMode::None);
+        assert!(parse_ns("uts", Some("none")).is_err());
+        assert!(parse_ns("cgroupns", Some("container:x")).is_err());
+        assert!(parse_ns("uts", Some("ns:/no/such")).is_err());
+        assert_eq!(
+            parse_ns("uts", Some("ns:/proc/self/ns/uts")).unwrap(),
+            NsMode::Path("/proc/self/ns/uts".into())
+        );
+        assert!(parse_ns("pid", Some("container:x")).is_err());
+    }
+
+    #[test]
+    fn idmaps_umask_tz() {
+        assert_eq!(parse_idmap("uidmap", "0:1:1000").unwrap(), (0, 1, 1000));
+        assert!(parse_idmap("uidmap", "0:1:70000").is_err());
+        assert!(parse_idmap("uidmap", "0:1").is_err());
+        assert!(parse_idmap("uidmap", "a:1:2").is_err());
+        assert_eq!(parse_umask("0077").unwrap(), 0o77);
+        assert!(parse_umask("999").is_err());
+        assert!(tz_file("../etc/passwd").is_err());
+        assert!(tz_file("Nope/Nope").is_err());
+    }
+
+    #[test]
+    fn env_merge_expands() {
+        let env = vec!["PATH=/bin".to_string(), "A=x".to_string()];
+        assert_eq!(expand("/x:${PATH}", &env), "/x:/bin");
+        assert_eq!(expand("$A-$NOPE-${A}y$", &env), "x--xy$");
+    }
+
+    #[test]
+    fn devices_parse() {
+        let d = parse_device("/dev/null:/dev/mynull:r").unwrap();
+        assert_eq!(
+            (d.container.as_str(), d.perms.as_str()),
+            ("/dev/mynull", "r")
+        );
+        let d = parse_device("/dev/null:rw").unwrap();
+        assert_eq!(
+            (d.container.as_str(), d.perms.as_str()),
+            ("/dev/null", "rw")
+        );
+        assert_eq!(
+            parse_device("/dev/nonexist").unwrap_err().to_string(),
+            "stat /dev/nonexist: no such file or directory"
+        );
+        assert!(parse_device("/etc/passwd").is_err());
+        assert!(parse_device("null").is_err());
+    }
+}
