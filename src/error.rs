@@ -26,6 +26,8 @@ pub enum Kind {
     OciContainer,
     /// A named volume.
     Volume,
+    /// A network (`rpod network`).
+    Network,
 }
 
 /// A failure a caller may need to tell from others. The texts are podman's
@@ -87,6 +89,9 @@ fn not_found_text(kind: Kind, name: &str) -> String {
         Kind::Image => format!("{name}: image not known"),
         Kind::OciContainer => format!("container \"{name}\" does not exist"),
         Kind::Volume => format!("no volume with name {name:?} found: no such volume"),
+        Kind::Network => {
+            format!("unable to find network with name or ID {name}: network not found")
+        }
     }
 }
 
@@ -102,6 +107,9 @@ fn in_use_text(kind: Kind, name: &str, users: &[String]) -> String {
         }
         Kind::Volume => format!(
             "volume {name} is being used by the following container(s): {users}: volume is being used"
+        ),
+        Kind::Network => format!(
+            "\"{name}\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used"
         ),
     }
 }

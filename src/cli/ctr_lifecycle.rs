@@ -93,7 +93,15 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
     if let Some(n) = &o.name {
         ctr::names::validate(n)?;
     }
-    let network = NetworkMode::parse(o.network.as_deref())?;
+    let network = NetworkMode::parse_all(
+        &o.network,
+        &crate::network::bridge::Extra {
+            aliases: o.network_alias.clone(),
+            ip: o.ip.clone(),
+            ip6: o.ip6.clone(),
+            mac: o.mac_address.clone(),
+        },
+    )?;
     network.check_supported()?;
     // network: -p syntax errors before pulling.
     for p in &o.publish {
@@ -201,7 +209,7 @@ fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
 
 pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     // network: --network container:X runs in X's user namespace.
-    crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
+    crate::network::setup::enter_userns(&g.into(), a.opts.network.first().map(String::as_str))?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;

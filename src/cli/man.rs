@@ -487,6 +487,25 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-container-prune.1.txt"),
     ),
     Doc::new("unshare", include_str!("man/rpod-unshare.1.txt")),
+    Doc::new("network", include_str!("man/rpod-network.1.txt")),
+    Doc::new(
+        "network create",
+        include_str!("man/rpod-network-create.1.txt"),
+    ),
+    Doc::new("network ls", include_str!("man/rpod-network-ls.1.txt")),
+    Doc::new(
+        "network inspect",
+        include_str!("man/rpod-network-inspect.1.txt"),
+    ),
+    Doc::new("network rm", include_str!("man/rpod-network-rm.1.txt")),
+    Doc::new(
+        "network prune",
+        include_str!("man/rpod-network-prune.1.txt"),
+    ),
+    Doc::new(
+        "network exists",
+        include_str!("man/rpod-network-exists.1.txt"),
+    ),
     Doc::new("volume", include_str!("man/rpod-volume.1.txt")),
     Doc::new(
         "volume create",

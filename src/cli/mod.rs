@@ -23,6 +23,7 @@ pub mod stats;
 mod system;
 mod system_cmds;
 pub mod system_data;
+pub mod network;
 pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
@@ -385,6 +386,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Copy files between a container and the host
     Cp(data::CpArgs),
     /// Show the changes in a container's or image's file system
@@ -540,6 +544,10 @@ pub fn run() -> Result<(), exit::Failure> {
     if let Some(r) = crate::network::portfwd::from_argv() {
         return Ok(r?);
     }
+    // network: the rootless network namespace's holder processes.
+    if let Some(r) = crate::network::rootless::from_argv() {
+        return Ok(r?);
+    }
     if let Some(r) = oci::dispatch_argv0() {
         return r.map_err(exit::Failure::with(exit::Convention::Runc));
     }
@@ -571,7 +579,8 @@ fn convention(cmd: &Command) -> exit::Convention {
         | Command::Container(ContainerCommand::Rm(_))
         | Command::Rmi(_)
         | Command::Image(ImageCommand::Rm(_))
-        | Command::Volume(volume::VolumeCommand::Rm(_)) => exit::Convention::Remove,
+        | Command::Volume(volume::VolumeCommand::Rm(_))
+        | Command::Network(network::NetworkCommand::Rm(_)) => exit::Convention::Remove,
         _ => exit::Convention::Podman,
     }
 }
@@ -715,6 +724,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
+        Command::Network(a) => network::network_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             data::diff_cmd(g, &a.target, a.format.as_deref(), false)

@@ -25,6 +25,7 @@ mod login;
 mod man;
 mod monitor;
 mod network;
+mod network_bridge;
 mod oci_spec;
 mod packaging;
 mod pull;
