@@ -60,6 +60,8 @@ fn parse_filter(s: &str) -> Result<Filter> {
             None => Filter::Label(v.into(), None),
         },
         "exited" => Filter::Exited(v.parse::<i32>().ok()),
+        // network: by name, or a network's id (prefix).
+        "network" => Filter::Network(crate::network::bridge::network_name(v)),
         "restart-policy" => match v {
             "none" | "no" | "on-failure" | "always" | "unless-stopped" => {
                 Filter::RestartPolicy(v.into())
@@ -78,7 +80,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "removing" => StatusFilter::Removing,
             _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
         }),
-        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited and restart-policy"),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, restart-policy and network"),
     })
 }
 

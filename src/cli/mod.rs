@@ -17,13 +17,13 @@ pub mod image_cmds;
 pub mod image_mount;
 mod logger;
 pub mod man;
+pub mod network;
 pub mod oci;
 pub mod push;
 pub mod stats;
 mod system;
 mod system_cmds;
 pub mod system_data;
-pub mod network;
 pub mod volume;
 
 use clap::{Args, Parser, Subcommand};

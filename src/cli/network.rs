@@ -168,7 +168,10 @@ fn create_cmd(g: &GlobalOpts, a: &CreateArgs) -> Result<()> {
         ignore: a.ignore,
     };
     let nets = Networks::open()?;
-    let existed = a.ignore && a.name.as_ref().is_some_and(|n| nets.get(n).ok().flatten().is_some());
+    let existed = a.ignore
+        && a.name
+            .as_ref()
+            .is_some_and(|n| nets.get(n).ok().flatten().is_some());
     let n = nets.create(&o)?;
     if !existed {
         if let Ok(paths) = Paths::new(&g.into()) {
@@ -275,10 +278,22 @@ fn inspect_row(n: &Network) -> Value {
                 m.insert(k, val);
             }
         }
-        m.insert("Subnets".into(), serde_json::to_value(&n.subnets).unwrap_or(Value::Null));
-        m.insert("Labels".into(), serde_json::to_value(&n.labels).unwrap_or(Value::Null));
-        m.insert("Options".into(), serde_json::to_value(&n.options).unwrap_or(Value::Null));
-        m.insert("IPAMOptions".into(), serde_json::to_value(&n.ipam_options).unwrap_or(Value::Null));
+        m.insert(
+            "Subnets".into(),
+            serde_json::to_value(&n.subnets).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "Labels".into(),
+            serde_json::to_value(&n.labels).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "Options".into(),
+            serde_json::to_value(&n.options).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "IPAMOptions".into(),
+            serde_json::to_value(&n.ipam_options).unwrap_or(Value::Null),
+        );
     }
     v
 }
@@ -355,10 +370,12 @@ fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
 
 fn prune_cmd(g: &GlobalOpts, a: &PruneArgs) -> Result<()> {
     let filters = parse_filters(&a.filter)?;
-    if filters
-        .iter()
-        .any(|f| !matches!(f, Filter::Label(..) | Filter::NotLabel(..) | Filter::Until(_)))
-    {
+    if filters.iter().any(|f| {
+        !matches!(
+            f,
+            Filter::Label(..) | Filter::NotLabel(..) | Filter::Until(_)
+        )
+    }) {
         bail!("network prune filters: use label, label! or until");
     }
     let nets = Networks::open()?;

@@ -46,6 +46,8 @@ pub enum Filter {
     Exited(Option<i32>),
     /// `restart-policy=`: a `--restart` policy name ("none": none given).
     RestartPolicy(String),
+    /// `network=`: on this network (its name).
+    Network(String),
 }
 
 /// What `ps` lists.
@@ -108,6 +110,9 @@ fn matches(row: &ContainerSummary, f: &Filter) -> bool {
         Filter::RestartPolicy(p) => {
             row.rec.restart_policy == *p || (p == "none" && row.rec.restart_policy.is_empty())
         }
+        Filter::Network(n) => crate::network::bridge::networks_of(&row.rec.network)
+            .iter()
+            .any(|a| a.network == *n),
     }
 }
 

@@ -55,9 +55,9 @@ impl Attach {
             ..Default::default()
         };
         for kv in opts.unwrap_or("").split(',').filter(|s| !s.is_empty()) {
-            let (k, val) = kv
-                .split_once('=')
-                .with_context(|| format!("--network {v}: invalid option {kv:?}: expected KEY=VALUE"))?;
+            let (k, val) = kv.split_once('=').with_context(|| {
+                format!("--network {v}: invalid option {kv:?}: expected KEY=VALUE")
+            })?;
             match k {
                 "alias" => a.aliases.push(val.to_string()),
                 "ip" | "ip6" => {
@@ -86,17 +86,18 @@ fn check_ip(v: &str, six: bool) -> Result<()> {
         .parse()
         .with_context(|| format!("{v} is not an IP address"))?;
     if six != ip.is_ipv6() {
-        bail!(
-            "{v} is not an IPv{} address",
-            if six { 6 } else { 4 }
-        );
+        bail!("{v} is not an IPv{} address", if six { 6 } else { 4 });
     }
     Ok(())
 }
 
 fn check_mac(v: &str) -> Result<()> {
     let parts: Vec<&str> = v.split(':').collect();
-    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2 || u8::from_str_radix(p, 16).is_err()) {
+    if parts.len() != 6
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || u8::from_str_radix(p, 16).is_err())
+    {
         bail!("invalid MAC address {v:?}");
     }
     Ok(())
@@ -162,6 +163,72 @@ pub fn users_of(paths: &Paths, name: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The name of network `v` (a name, or an id or id prefix), for filters.
+pub fn network_name(v: &str) -> String {
+    Networks::open()
+        .ok()
+        .and_then(|n| n.get(v).ok().flatten())
+        .map(|n| n.name)
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// `NetworkSettings.Networks` (podman's keys) of a container on networks,
+/// with the addresses netavark gave it while it runs; and the top-level
+/// address fields podman fills from the first network.
+pub fn inspect_networks(paths: &Paths, rec: &ContainerRecord, settings: &mut serde_json::Value) {
+    let nets = networks_of(&rec.network);
+    if nets.is_empty() || !settings.is_object() {
+        return;
+    }
+    let live = load_live(&paths.run_dir(&rec.id));
+    let mut out = serde_json::Map::new();
+    for a in nets {
+        let st = live.as_ref().and_then(|l| l.status.get(&a.network));
+        let ifc = st.and_then(|s| s.interfaces.values().next());
+        let (mut ip, mut len, mut gw, mut ip6, mut len6, mut gw6) = (
+            String::new(),
+            0u32,
+            String::new(),
+            String::new(),
+            0u32,
+            String::new(),
+        );
+        for s in ifc.map(|i| i.subnets.as_slice()).unwrap_or_default() {
+            let (addr, l) = s.ipnet.split_once('/').unwrap_or((&s.ipnet, "0"));
+            if addr.contains(':') {
+                ip6 = addr.to_string();
+                len6 = l.parse().unwrap_or(0);
+                gw6 = s.gateway.clone().unwrap_or_default();
+            } else {
+                ip = addr.to_string();
+                len = l.parse().unwrap_or(0);
+                gw = s.gateway.clone().unwrap_or_default();
+            }
+        }
+        let mut aliases = vec![rec.id[..12.min(rec.id.len())].to_string()];
+        aliases.extend(a.aliases.iter().cloned());
+        out.insert(
+            a.network.clone(),
+            serde_json::json!({
+                "EndpointID": "",
+                "Gateway": gw,
+                "IPAddress": ip,
+                "IPPrefixLen": len,
+                "IPv6Gateway": gw6,
+                "GlobalIPv6Address": ip6,
+                "GlobalIPv6PrefixLen": len6,
+                "MacAddress": ifc.map(|i| i.mac_address.clone()).unwrap_or_default(),
+                "NetworkID": a.network,
+                "DriverOpts": null,
+                "IPAMConfig": null,
+                "Links": null,
+                "Aliases": aliases,
+            }),
+        );
+    }
+    settings["Networks"] = serde_json::Value::Object(out);
+}
+
 /// Check a container's networks exist (at create), with their addresses.
 pub fn check_networks(nets: &[Attach]) -> Result<()> {
     let all = Networks::open()?;
@@ -182,7 +249,10 @@ pub fn check_networks(nets: &[Attach]) -> Result<()> {
         for ip in &a.ips {
             let ip: IpAddr = ip.parse()?;
             if !n.cidrs().iter().any(|c| c.contains(ip)) {
-                bail!("requested static ip {ip} not in any subnet on network {}", n.name);
+                bail!(
+                    "requested static ip {ip} not in any subnet on network {}",
+                    n.name
+                );
             }
         }
     }
@@ -237,7 +307,12 @@ pub fn load_live(run_dir: &Path) -> Option<Live> {
 
 /// The netavark binary, found where podman looks (or on PATH).
 pub fn find_tool(name: &str) -> Result<PathBuf> {
-    for dir in ["/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"] {
+    for dir in [
+        "/usr/local/libexec/podman",
+        "/usr/local/lib/podman",
+        "/usr/libexec/podman",
+        "/usr/lib/podman",
+    ] {
         let p = Path::new(dir).join(name);
         if p.is_file() {
             return Ok(p);
@@ -286,8 +361,16 @@ pub mod ipam {
                 None => {
                     let (lo, hi) = match &s.lease_range {
                         Some(r) => (
-                            r.start_ip.as_deref().and_then(|x| x.parse().ok()).map(|ip| c.offset(ip)).unwrap_or(1),
-                            r.end_ip.as_deref().and_then(|x| x.parse().ok()).map(|ip| c.offset(ip)).unwrap_or(c.size() - 2),
+                            r.start_ip
+                                .as_deref()
+                                .and_then(|x| x.parse().ok())
+                                .map(|ip| c.offset(ip))
+                                .unwrap_or(1),
+                            r.end_ip
+                                .as_deref()
+                                .and_then(|x| x.parse().ok())
+                                .map(|ip| c.offset(ip))
+                                .unwrap_or(c.size() - 2),
                         ),
                         None => (1, c.size().saturating_sub(2).min(1 << 20)),
                     };
@@ -307,7 +390,10 @@ pub mod ipam {
                         }
                     }
                     got.with_context(|| {
-                        format!("IPAM error: failed to find free IP in range: {} (network {} is full)", s.subnet, net.name)
+                        format!(
+                            "IPAM error: failed to find free IP in range: {} (network {} is full)",
+                            s.subnet, net.name
+                        )
                     })?
                 }
             };
@@ -320,7 +406,11 @@ pub mod ipam {
     fn reserve(d: &Path, ip: IpAddr, id: &str, stale: &dyn Fn(&str) -> bool) -> Result<bool> {
         let p = d.join(ip.to_string());
         for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
                 Ok(mut f) => {
                     use std::io::Write;
                     f.write_all(id.as_bytes())
@@ -361,7 +451,6 @@ pub mod ipam {
     }
 }
 
-
 /// The monitor's part before the runtime creates the container: start (or
 /// join) the rootless network namespace and enter its user namespace, so
 /// the container's network namespace gets the same owner as the bridges.
@@ -375,7 +464,9 @@ pub fn join(paths: &Paths, id: &str) -> Result<()> {
         // Started by a command that joined the namespace's user namespace
         // already ([`enter_for_command`]): it must still be that one.
         let ours = std::fs::read_link("/proc/self/ns/user").ok();
-        if ours.is_some() && ours == std::fs::read_link(format!("/proc/{}/ns/user", st.inner_pid)).ok() {
+        if ours.is_some()
+            && ours == std::fs::read_link(format!("/proc/{}/ns/user", st.inner_pid)).ok()
+        {
             Ok(())
         } else {
             Err(anyhow::anyhow!(
@@ -412,7 +503,12 @@ pub fn enter_for_command(paths: &Paths) -> Result<()> {
 
 /// Run netavark `cmd` (setup or teardown) on the network namespace at
 /// `netns`, from inside the rootless network namespace; its JSON answer.
-fn netavark(paths: &Paths, cmd: &str, netns: &str, options: &serde_json::Value) -> Result<serde_json::Value> {
+fn netavark(
+    paths: &Paths,
+    cmd: &str,
+    netns: &str,
+    options: &serde_json::Value,
+) -> Result<serde_json::Value> {
     use std::io::Write;
     let bin = find_tool("netavark")?;
     let conf = super::rootless::config_dir(paths);
@@ -427,7 +523,13 @@ fn netavark(paths: &Paths, cmd: &str, netns: &str, options: &serde_json::Value) 
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().with_context(|| format!("starting {}", bin.display()))?;
+    // One netavark at a time (as podman): concurrent ones race on the
+    // firewall chains ("Chain already exists").
+    let _l =
+        crate::storage::Lock::exclusive_quiet(&super::rootless::dir(paths).join("netavark.lock"))?;
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
     child
         .stdin
         .take()
@@ -456,8 +558,8 @@ fn netavark(paths: &Paths, cmd: &str, netns: &str, options: &serde_json::Value) 
 /// Enter the rootless network namespace (this process stays there: the
 /// monitor has no use for its own).
 fn enter_rootless_netns(paths: &Paths) -> Result<()> {
-    let st = super::rootless::current(paths)
-        .context("the rootless network namespace is not running")?;
+    let st =
+        super::rootless::current(paths).context("the rootless network namespace is not running")?;
     let f = std::fs::File::open(format!("/proc/{}/ns/net", st.inner_pid))
         .context("opening the rootless network namespace")?;
     nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
@@ -494,7 +596,10 @@ fn setup_inner(
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
         .context("opening the container's network namespace")?;
     let fd = ns.into_raw_fd();
-    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+    nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )?;
     let me = std::process::id() as i32;
     let ipam_dir = super::rootless::ipam_dir(paths);
     let stale = |owner: &str| owner != rec.id && !super::rootless::is_live_user(paths, owner);
@@ -592,7 +697,8 @@ fn write_name_files(paths: &Paths, rec: &ContainerRecord, live: &Live) -> Result
                 out.push_str(l);
                 out.push('\n');
             }
-            std::fs::write(&resolv, out).with_context(|| format!("writing {}", resolv.display()))?;
+            std::fs::write(&resolv, out)
+                .with_context(|| format!("writing {}", resolv.display()))?;
         }
     }
     Ok(())
@@ -627,7 +733,8 @@ mod tests {
 
     #[test]
     fn parses_network_values() {
-        let a = Attach::parse("mynet:alias=db,alias=pg,ip=10.89.0.9,mac=02:00:00:00:00:01").unwrap();
+        let a =
+            Attach::parse("mynet:alias=db,alias=pg,ip=10.89.0.9,mac=02:00:00:00:00:01").unwrap();
         assert_eq!(a.network, "mynet");
         assert_eq!(a.aliases, ["db", "pg"]);
         assert_eq!(a.ips, ["10.89.0.9"]);

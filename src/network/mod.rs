@@ -264,7 +264,10 @@ mod tests {
             NetworkMode::Container("web".into())
         );
         assert!(NetworkMode::parse(Some("bad/net")).is_err());
-        assert!(matches!(NetworkMode::parse(Some("mynet")).unwrap(), NetworkMode::Bridge(_)));
+        assert!(matches!(
+            NetworkMode::parse(Some("mynet")).unwrap(),
+            NetworkMode::Bridge(_)
+        ));
         assert!(NetworkMode::parse(Some("container:")).is_err());
         assert!(NetworkMode::parse(Some("host:x")).is_err());
         assert!(NetworkMode::Host.check_supported().is_ok());

@@ -89,9 +89,9 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr> {
-        let (a, l) = s
-            .split_once('/')
-            .with_context(|| format!("invalid subnet {s:?}: expected CIDR notation such as 10.89.0.0/24"))?;
+        let (a, l) = s.split_once('/').with_context(|| {
+            format!("invalid subnet {s:?}: expected CIDR notation such as 10.89.0.0/24")
+        })?;
         let addr: IpAddr = a
             .parse()
             .with_context(|| format!("invalid subnet {s:?}: {a:?} is not an IP address"))?;
@@ -243,7 +243,9 @@ pub fn default_dir() -> Result<PathBuf> {
 
 impl Networks {
     pub fn open() -> Result<Networks> {
-        Ok(Networks { dir: default_dir()? })
+        Ok(Networks {
+            dir: default_dir()?,
+        })
     }
 
     pub fn at(dir: PathBuf) -> Networks {
@@ -335,7 +337,10 @@ impl Networks {
                     if o.ignore {
                         return Ok(n.clone());
                     }
-                    bail!("network name {} already used: network already exists", n.name);
+                    bail!(
+                        "network name {} already used: network already exists",
+                        n.name
+                    );
                 }
                 n.clone()
             }
@@ -472,7 +477,9 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
     let mut subnets = Vec::new();
     for (i, s) in o.subnets.iter().enumerate() {
         let c = Cidr::parse(s)?;
-        if driver == "bridge" && (used.iter().any(|u| u.overlaps(&c)) || routes.iter().any(|u| u.overlaps(&c))) {
+        if driver == "bridge"
+            && (used.iter().any(|u| u.overlaps(&c)) || routes.iter().any(|u| u.overlaps(&c)))
+        {
             bail!("subnet {c} is already used on the host or by another config");
         }
         if c.size() < 4 {
@@ -497,7 +504,10 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
                     bail!("ip range {rc} not in subnet {c}");
                 }
                 Some(LeaseRange {
-                    start_ip: Some(rc.nth(if rc.network() == c.network() { 1 } else { 0 }).to_string()),
+                    start_ip: Some(
+                        rc.nth(if rc.network() == c.network() { 1 } else { 0 })
+                            .to_string(),
+                    ),
                     end_ip: Some(rc.nth(rc.size() - 1).to_string()),
                 })
             }
@@ -505,7 +515,8 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
         };
         subnets.push(Subnet {
             subnet: c.to_string(),
-            gateway: (driver == "bridge" || o.gateways.get(i).is_some()).then(|| gateway.to_string()),
+            gateway: (driver == "bridge" || o.gateways.get(i).is_some())
+                .then(|| gateway.to_string()),
             lease_range,
         });
     }
@@ -661,7 +672,11 @@ pub fn matches_all(filters: &[Filter], n: &Network, in_use: bool) -> bool {
         let e = groups.entry(key).or_insert(false);
         // label! must hold for every value, as podman's.
         if key == "label!" {
-            *e = m && (*e || !filters.iter().any(|x| matches!(x, Filter::NotLabel(..)) && !x.matches(n, in_use)));
+            *e = m
+                && (*e
+                    || !filters
+                        .iter()
+                        .any(|x| matches!(x, Filter::NotLabel(..)) && !x.matches(n, in_use)));
         } else {
             *e |= m;
         }
@@ -754,7 +769,10 @@ mod tests {
     fn config_round_trips_in_podman_layout() {
         let n = Network::default_network();
         let text = String::from_utf8(reindent(&serde_json::to_vec_pretty(&n).unwrap(), 5)).unwrap();
-        assert!(text.starts_with("{\n     \"name\": \"podman\",\n     \"id\""), "{text}");
+        assert!(
+            text.starts_with("{\n     \"name\": \"podman\",\n     \"id\""),
+            "{text}"
+        );
         assert!(!text.contains("labels"));
         let back: Network = serde_json::from_str(&text).unwrap();
         assert_eq!(back, n);

@@ -71,12 +71,16 @@ fn alive(pid: i32, start: u64) -> bool {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
 fn lock(d: &Path) -> Result<crate::storage::Lock> {
-    std::fs::create_dir_all(d.join("users")).with_context(|| format!("creating {}", d.display()))?;
+    std::fs::create_dir_all(d.join("users"))
+        .with_context(|| format!("creating {}", d.display()))?;
     crate::storage::Lock::exclusive_quiet(&d.join("lock"))
 }
 
@@ -102,7 +106,11 @@ fn user_alive(p: &Path) -> bool {
 /// users' ids.
 fn prune_users(d: &Path) -> Vec<String> {
     let mut live = Vec::new();
-    for e in std::fs::read_dir(d.join("users")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(d.join("users"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let id = e.file_name().to_string_lossy().into_owned();
         if user_alive(&e.path()) {
             live.push(id);
@@ -132,7 +140,10 @@ pub fn ensure(paths: &Paths, id: &str) -> Result<HolderState> {
         Some(s) => s,
         None => {
             if !live.is_empty() {
-                warn!("the rootless network namespace died under {} container(s); starting a new one", live.len());
+                warn!(
+                    "the rootless network namespace died under {} container(s); starting a new one",
+                    live.len()
+                );
             }
             stop_all(&d);
             start(paths, &d).context("starting the rootless network namespace")?
@@ -197,7 +208,10 @@ fn stop_all(d: &Path) {
         }
     }
     if let Some(st) = load_state(d) {
-        for (pid, start) in [(st.holder_pid, st.holder_start), (st.inner_pid, st.inner_start)] {
+        for (pid, start) in [
+            (st.holder_pid, st.holder_start),
+            (st.inner_pid, st.inner_start),
+        ] {
             if alive(pid, start) {
                 super::helper::stop(pid, start);
             }
@@ -333,7 +347,10 @@ fn holder_setup(d: &Path) -> Result<(std::process::Child, super::helper::Helper)
         let _ = inner.wait();
         bail!(
             "creating the namespaces failed: {}",
-            line.trim().strip_prefix('E').unwrap_or("the process ended").trim()
+            line.trim()
+                .strip_prefix('E')
+                .unwrap_or("the process ended")
+                .trim()
         );
     }
     let conf = super::config::load()?;
@@ -342,13 +359,15 @@ fn holder_setup(d: &Path) -> Result<(std::process::Child, super::helper::Helper)
     let slirp = crate::sys::userns::join_userns_of(inner.id() as i32)
         .and_then(|_| crate::sys::userns::become_ns_root())
         .context("joining the new user namespace");
-    let slirp = slirp.and_then(|_| super::slirp4netns::start(
-        &opts,
-        conf.network_cmd_path.as_deref(),
-        inner.id() as i32,
-        d,
-        &[],
-    ));
+    let slirp = slirp.and_then(|_| {
+        super::slirp4netns::start(
+            &opts,
+            conf.network_cmd_path.as_deref(),
+            inner.id() as i32,
+            d,
+            &[],
+        )
+    });
     match slirp {
         Ok(h) => Ok((inner, h)),
         Err(e) => {

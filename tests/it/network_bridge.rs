@@ -16,7 +16,14 @@ fn create_ls_inspect_rm_in_podman_format() {
     assert_eq!(env.rpod_ok(&["network", "create", "mynet"]).trim(), "mynet");
     assert_eq!(
         env.rpod_ok(&[
-            "network", "create", "--subnet", "10.99.0.0/24", "--label", "a=b", "--opt", "mtu=1400",
+            "network",
+            "create",
+            "--subnet",
+            "10.99.0.0/24",
+            "--label",
+            "a=b",
+            "--opt",
+            "mtu=1400",
             "other"
         ])
         .trim(),
@@ -24,7 +31,10 @@ fn create_ls_inspect_rm_in_podman_format() {
     );
     // The file is podman's: 5-space indents, podman's keys and order.
     let text = std::fs::read_to_string(net_dir(&env).join("mynet.json")).unwrap();
-    assert!(text.starts_with("{\n     \"name\": \"mynet\",\n     \"id\": \""), "{text}");
+    assert!(
+        text.starts_with("{\n     \"name\": \"mynet\",\n     \"id\": \""),
+        "{text}"
+    );
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["driver"], "bridge");
     assert_eq!(v["network_interface"], "podman1");
@@ -37,22 +47,45 @@ fn create_ls_inspect_rm_in_podman_format() {
     let ls = env.rpod_ok(&["network", "ls"]);
     let lines: Vec<&str> = ls.lines().collect();
     assert!(lines[0].starts_with("NETWORK ID"), "{ls}");
-    assert!(lines[0].contains("NAME") && lines[0].contains("DRIVER"), "{ls}");
+    assert!(
+        lines[0].contains("NAME") && lines[0].contains("DRIVER"),
+        "{ls}"
+    );
     // Sorted by name, the implicit default network included.
-    let names: Vec<&str> = lines[1..].iter().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    let names: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
     assert_eq!(names, ["mynet", "other", "podman"]);
     assert!(ls.contains("2f259bab93aa  podman"), "{ls}");
-    assert_eq!(env.rpod_ok(&["network", "ls", "-q"]), "mynet\nother\npodman\n");
-    let f = env.rpod_ok(&["network", "ls", "--filter", "label=a=b", "--format", "{{.Name}} {{.Labels}} {{.NetworkInterface}}"]);
+    assert_eq!(
+        env.rpod_ok(&["network", "ls", "-q"]),
+        "mynet\nother\npodman\n"
+    );
+    let f = env.rpod_ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=a=b",
+        "--format",
+        "{{.Name}} {{.Labels}} {{.NetworkInterface}}",
+    ]);
     assert_eq!(f, "other a=b podman2\n");
 
-    let ins: Value = serde_json::from_str(&env.rpod_ok(&["network", "inspect", "other", "podman"])).unwrap();
+    let ins: Value =
+        serde_json::from_str(&env.rpod_ok(&["network", "inspect", "other", "podman"])).unwrap();
     assert_eq!(ins[0]["options"]["mtu"], "1400");
     assert_eq!(ins[0]["labels"]["a"], "b");
     assert_eq!(ins[1]["subnets"][0]["subnet"], "10.88.0.0/16");
     assert_eq!(ins[1]["dns_enabled"], false);
     assert_eq!(
-        env.rpod_ok(&["network", "inspect", "--format", "{{.Name}} {{.Driver}}", "mynet"]),
+        env.rpod_ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.Driver}}",
+            "mynet"
+        ]),
         "mynet bridge\n"
     );
 
@@ -60,20 +93,39 @@ fn create_ls_inspect_rm_in_podman_format() {
     let (code, e) = env.rpod_fail(&["network", "create", "mynet"]);
     assert_eq!(code, 125);
     assert!(e.contains("network name mynet already used"), "{e}");
-    assert_eq!(env.rpod_ok(&["network", "create", "--ignore", "mynet"]).trim(), "mynet");
+    assert_eq!(
+        env.rpod_ok(&["network", "create", "--ignore", "mynet"])
+            .trim(),
+        "mynet"
+    );
     let (code, e) = env.rpod_fail(&["network", "create", "--subnet", "10.99.0.128/25", "clash"]);
     assert_eq!(code, 125);
-    assert!(e.contains("already used on the host or by another config"), "{e}");
+    assert!(
+        e.contains("already used on the host or by another config"),
+        "{e}"
+    );
     let (_, e) = env.rpod_fail(&["network", "create", "bad/name"]);
     assert!(e.contains("names must match"), "{e}");
     let (_, e) = env.rpod_fail(&["network", "create", "--gateway", "10.5.0.1", "gw"]);
-    assert!(e.contains("cannot set gateway or range without subnet"), "{e}");
+    assert!(
+        e.contains("cannot set gateway or range without subnet"),
+        "{e}"
+    );
     let (code, e) = env.rpod_fail(&["network", "rm", "nope"]);
     assert_eq!(code, 1);
-    assert!(e.contains("unable to find network with name or ID nope"), "{e}");
+    assert!(
+        e.contains("unable to find network with name or ID nope"),
+        "{e}"
+    );
     let (_, e) = env.rpod_fail(&["network", "rm", "podman"]);
-    assert!(e.contains("default network podman cannot be removed"), "{e}");
-    assert_eq!(env.rpod(&["network", "exists", "nope"]).status.code(), Some(1));
+    assert!(
+        e.contains("default network podman cannot be removed"),
+        "{e}"
+    );
+    assert_eq!(
+        env.rpod(&["network", "exists", "nope"]).status.code(),
+        Some(1)
+    );
     env.rpod_ok(&["network", "exists", "mynet"]);
     env.rpod_ok(&["network", "exists", "podman"]);
 
@@ -98,7 +150,12 @@ fn concurrent_creates_get_distinct_subnets() {
     for k in kids {
         assert!(k.wait_with_output().unwrap().status.success());
     }
-    let out = env.rpod_ok(&["network", "ls", "--format", "{{.Subnets}} {{.NetworkInterface}}"]);
+    let out = env.rpod_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Subnets}} {{.NetworkInterface}}",
+    ]);
     let mut subnets: Vec<&str> = out.lines().map(|l| l.split(' ').next().unwrap()).collect();
     let mut ifs: Vec<&str> = out.lines().map(|l| l.split(' ').nth(1).unwrap()).collect();
     assert_eq!(subnets.len(), 7, "{out}");
@@ -127,7 +184,16 @@ fn netns_procs(env: &Env) -> Vec<String> {
 /// server starts; its output.
 fn client(env: &Env, net: &str, script: &str) -> std::process::Output {
     let wrapped = format!("for i in $(seq 50); do {script} && exit 0; sleep 0.2; done; exit 1");
-    env.rpod(&["run", "--rm", "--network", net, "alpine", "sh", "-c", &wrapped])
+    env.rpod(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "alpine",
+        "sh",
+        "-c",
+        &wrapped,
+    ])
 }
 
 #[test]
@@ -136,11 +202,30 @@ fn containers_on_a_network_talk_by_name_tcp_udp_and_others_cannot() {
     let _reaper = Reaper(&env);
     // isolate: containers of one network can't reach another's by address
     // either (names never resolve across networks).
-    env.rpod_ok(&["network", "create", "-o", "isolate=true", "--subnet", "10.91.0.0/24", "app"]);
+    env.rpod_ok(&[
+        "network",
+        "create",
+        "-o",
+        "isolate=true",
+        "--subnet",
+        "10.91.0.0/24",
+        "app",
+    ]);
     env.rpod_ok(&["network", "create", "-o", "isolate=true", "other"]);
     env.rpod_ok(&[
-        "run", "-d", "--name", "db", "--network", "app", "--network-alias", "pg", "--ip", "10.91.0.50",
-        "alpine", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "app",
+        "--network-alias",
+        "pg",
+        "--ip",
+        "10.91.0.50",
+        "alpine",
+        "sh",
+        "-c",
         "echo hello-tcp > /tmp/i; while true; do nc -l -p 5432 < /tmp/i; done",
     ]);
     // TCP by name and by alias.
@@ -150,13 +235,23 @@ fn containers_on_a_network_talk_by_name_tcp_udp_and_others_cannot() {
     assert!(o.status.success(), "by alias: {}{}", out(&o), err(&o));
     // The name files as podman writes them for a bridge network.
     let files = env.rpod_ok(&[
-        "run", "--rm", "--network", "app", "--name", "peek", "alpine", "cat", "/etc/hosts",
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "--name",
+        "peek",
+        "alpine",
+        "cat",
+        "/etc/hosts",
         "/etc/resolv.conf",
     ]);
     assert!(files.contains("search dns.podman"), "{files}");
     assert!(files.contains("nameserver 10.91.0.1\n"), "{files}");
     assert!(
-        files.lines().any(|l| l.starts_with("10.91.0.") && l.ends_with(" peek")),
+        files
+            .lines()
+            .any(|l| l.starts_with("10.91.0.") && l.ends_with(" peek")),
         "{files}"
     );
 
@@ -190,7 +285,11 @@ fn containers_on_a_network_talk_by_name_tcp_udp_and_others_cannot() {
     let (code, e) = env.rpod_fail(&["network", "rm", "app"]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("has associated containers"), "{e}");
-    assert_eq!(env.rpod_ok(&["network", "rm", "-f", "-t", "0", "app"]).trim(), "app");
+    assert_eq!(
+        env.rpod_ok(&["network", "rm", "-f", "-t", "0", "app"])
+            .trim(),
+        "app"
+    );
     assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
 
     // The rootless network namespace went with the last container.
@@ -210,7 +309,13 @@ fn concurrent_runs_get_distinct_addresses_and_the_netns_goes_after_the_last() {
     let kids: Vec<_> = (0..4)
         .map(|_| {
             env.cmd(&[
-                "run", "--rm", "--network", "n", "alpine", "sh", "-c",
+                "run",
+                "--rm",
+                "--network",
+                "n",
+                "alpine",
+                "sh",
+                "-c",
                 "ip -o -4 addr show eth0; sleep 2",
             ])
             .stdout(std::process::Stdio::piped())
@@ -235,7 +340,10 @@ fn concurrent_runs_get_distinct_addresses_and_the_netns_goes_after_the_last() {
     ips.sort();
     ips.dedup();
     assert_eq!(ips.len(), n, "an address given twice: {ips:?}");
-    assert!(!ips.iter().any(|i| i.starts_with("10.92.0.1/")), "the gateway handed out: {ips:?}");
+    assert!(
+        !ips.iter().any(|i| i.starts_with("10.92.0.1/")),
+        "the gateway handed out: {ips:?}"
+    );
     assert!(
         eventually(10, || netns_procs(&env).is_empty()),
         "left after the last container: {:?}",
@@ -243,9 +351,36 @@ fn concurrent_runs_get_distinct_addresses_and_the_netns_goes_after_the_last() {
     );
     assert!(!run_root(&env).join("rootless-netns/state.json").exists());
     // A container that exits on its own frees its address for the next.
-    let a = env.rpod_ok(&["run", "--rm", "--network", "n", "alpine", "ip", "-o", "-4", "addr", "show", "eth0"]);
-    let b = env.rpod_ok(&["run", "--rm", "--network", "n", "alpine", "ip", "-o", "-4", "addr", "show", "eth0"]);
-    assert!(a.contains("10.92.0.2/24") && b.contains("10.92.0.2/24"), "{a}{b}");
+    let a = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    let b = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        a.contains("10.92.0.2/24") && b.contains("10.92.0.2/24"),
+        "{a}{b}"
+    );
     assert_clean(&env, &[]);
 }
 
@@ -254,16 +389,41 @@ fn kill_9_of_the_holder_is_repaired_by_the_next_container() {
     let env = env_with_alpine("netkill");
     let _reaper = Reaper(&env);
     env.rpod_ok(&["network", "create", "n"]);
-    env.rpod_ok(&["run", "-d", "--name", "a", "--network", "n", "alpine", "sleep", "4242014"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--network",
+        "n",
+        "alpine",
+        "sleep",
+        "4242014",
+    ]);
     let st: Value = serde_json::from_str(
         &std::fs::read_to_string(run_root(&env).join("rootless-netns/state.json")).unwrap(),
     )
     .unwrap();
     let holder = st["holder_pid"].as_i64().unwrap();
-    std::process::Command::new("kill").args(["-9", &holder.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &holder.to_string()])
+        .status()
+        .unwrap();
     env.rpod_ok(&["rm", "-f", "-t", "0", "a"]);
     // The next container starts a fresh namespace and works.
-    let o = env.rpod_ok(&["run", "--rm", "--network", "n", "alpine", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
     assert!(o.contains("10.89.0.2/24"), "{o}");
     assert!(
         eventually(10, || netns_procs(&env).is_empty()),
@@ -278,8 +438,20 @@ fn a_missing_network_is_one_clear_line() {
     let env = env_with_alpine("netmiss");
     let (code, e) = env.rpod_fail(&["run", "--rm", "--network", "nosuch", "alpine", "true"]);
     assert_eq!(code, 125);
-    assert!(e.contains("unable to find network with name or ID nosuch"), "{e}");
-    let (_, e) = env.rpod_fail(&["create", "--network", "a", "--network", "b", "--ip", "10.0.0.2", "alpine"]);
+    assert!(
+        e.contains("unable to find network with name or ID nosuch"),
+        "{e}"
+    );
+    let (_, e) = env.rpod_fail(&[
+        "create",
+        "--network",
+        "a",
+        "--network",
+        "b",
+        "--ip",
+        "10.0.0.2",
+        "alpine",
+    ]);
     assert!(e.contains("single network"), "{e}");
     assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
 }

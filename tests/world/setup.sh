@@ -41,7 +41,7 @@ fi
 PKGS=(uidmap slirp4netns passt fuse-overlayfs fuse3 docker-registry skopeo umoci
       busybox-static apache2-utils openssl podman runc conmon catatonit hyperfine
       jq curl ca-certificates iproute2 procps psmisc util-linux python3 debootstrap
-      groff-base man-db zstd systemd zsh fish gcc libc6-dev)
+      groff-base man-db zstd systemd zsh fish gcc libc6-dev netavark aardvark-dns)
 
 missing=()
 for p in "${PKGS[@]}"; do
