@@ -494,6 +494,14 @@ pub static DOCS: &[Doc] = &[
     ),
     Doc::new("network ls", include_str!("man/rpod-network-ls.1.txt")),
     Doc::new(
+        "network connect",
+        include_str!("man/rpod-network-connect.1.txt"),
+    ),
+    Doc::new(
+        "network disconnect",
+        include_str!("man/rpod-network-disconnect.1.txt"),
+    ),
+    Doc::new(
         "network inspect",
         include_str!("man/rpod-network-inspect.1.txt"),
     ),

@@ -30,6 +30,45 @@ pub enum NetworkCommand {
     Prune(PruneArgs),
     /// Exit 0 if the network exists, 1 if not
     Exists(ExistsArgs),
+    /// Connect a container to a network (a running one at once)
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// The network
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Another name the container answers to on this network (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Vec<String>,
+    /// The container's IPv4 address on the network
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// The container's IPv6 address on the network
+    #[arg(long, value_name = "IP")]
+    pub ip6: Option<String>,
+    /// The container's MAC address on the network
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DisconnectArgs {
+    /// The network
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Accepted for podman compatibility
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -139,6 +178,8 @@ pub fn network_cmd(g: &GlobalOpts, cmd: NetworkCommand) -> Result<()> {
         NetworkCommand::Rm(a) => rm_cmd(g, &a),
         NetworkCommand::Prune(a) => prune_cmd(g, &a),
         NetworkCommand::Exists(a) => exists_cmd(&a),
+        NetworkCommand::Connect(a) => connect_cmd(g, &a),
+        NetworkCommand::Disconnect(a) => disconnect_cmd(g, &a),
     }
 }
 
@@ -413,4 +454,55 @@ fn exists_cmd(a: &ExistsArgs) -> Result<()> {
     } else {
         Err(crate::cli::exit::exit_status(1))
     }
+}
+
+fn connect_cmd(g: &GlobalOpts, a: &ConnectArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let mut attach = bridge::Attach {
+        network: a.network.clone(),
+        ..Default::default()
+    };
+    let extra = bridge::Extra {
+        aliases: a.alias.clone(),
+        ip: a.ip.clone(),
+        ip6: a.ip6.clone(),
+        mac: a.mac_address.clone(),
+    };
+    extra.apply(std::slice::from_mut(&mut attach))?;
+    let rec = bridge::connect(&paths, &a.container, attach)?;
+    let n = Networks::open()?.find(&a.network)?;
+    crate::events::emit(
+        &paths.runroot,
+        &crate::events::Event {
+            id: n.id.as_str().into(),
+            name: n.name.as_str().into(),
+            attributes: Some(
+                [("container".into(), rec.id.as_str().into())]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..crate::events::Event::new("network", "connect")
+        },
+    );
+    Ok(())
+}
+
+fn disconnect_cmd(g: &GlobalOpts, a: &DisconnectArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let rec = bridge::disconnect(&paths, &a.container, &a.network)?;
+    let n = Networks::open()?.find(&a.network)?;
+    crate::events::emit(
+        &paths.runroot,
+        &crate::events::Event {
+            id: n.id.as_str().into(),
+            name: n.name.as_str().into(),
+            attributes: Some(
+                [("container".into(), rec.id.as_str().into())]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..crate::events::Event::new("network", "disconnect")
+        },
+    );
+    Ok(())
 }

@@ -433,6 +433,18 @@ pub mod ipam {
         Ok(false)
     }
 
+    /// Free the addresses `id` holds on network `net`.
+    pub fn release_one(dir: &Path, net: &str, id: &str) {
+        let Ok(ips) = std::fs::read_dir(dir.join(net)) else {
+            return;
+        };
+        for ip in ips.flatten() {
+            if std::fs::read_to_string(ip.path()).is_ok_and(|o| o == id) {
+                let _ = std::fs::remove_file(ip.path());
+            }
+        }
+    }
+
     /// Free every address `id` holds in `dir`.
     pub fn release(dir: &Path, id: &str) {
         let Ok(nets) = std::fs::read_dir(dir) else {
@@ -546,7 +558,7 @@ fn netavark(
                 let e = String::from_utf8_lossy(&out.stderr);
                 e.lines()
                     .filter(|l| !l.contains("syslog"))
-                    .last()
+                    .next_back()
                     .unwrap_or("")
                     .to_string()
             });
@@ -725,6 +737,158 @@ pub fn teardown(paths: &Paths, id: &str, run_dir: &Path) {
     }
     let _ = std::fs::remove_file(run_dir.join(LIVE_FILE));
     super::rootless::release(paths, id);
+}
+
+/// `network connect`: put container `name` on network `attach.network`
+/// (recorded for its next starts); a running container gets it at once:
+/// `netavark setup` for that network only, from this process, which must
+/// be single-threaded and not yet in a user namespace.
+pub fn connect(paths: &Paths, name: &str, attach: Attach) -> Result<ContainerRecord> {
+    use crate::container::record;
+    let id = record::resolve(paths, name)?;
+    let net = Networks::open()?.find(&attach.network)?;
+    let mut attach = attach;
+    attach.network = net.name.clone();
+    check_networks(std::slice::from_ref(&attach))?;
+    let _l = record::lock(paths, &id)?;
+    let mut rec = record::load(paths, &id)?;
+    let super::NetworkMode::Bridge(nets) = &mut rec.network else {
+        bail!(
+            "container {} uses network mode {}: only containers on networks can be connected to more: invalid network mode",
+            rec.name,
+            rec.network.name()
+        );
+    };
+    if nets.iter().any(|a| a.network == net.name) {
+        bail!(
+            "container {} is already connected to network {}",
+            rec.name,
+            net.name
+        );
+    }
+    let index = nets.len();
+    nets.push(attach.clone());
+    let st = record::observe(paths, &id);
+    if st.is_running() {
+        enter_for_command(paths)?;
+        live_change(paths, &rec, st.pid, &net, Some((&attach, index)))?;
+    }
+    record::save(paths, &rec)?;
+    Ok(rec)
+}
+
+/// `network disconnect`: take container `name` off network `network`.
+pub fn disconnect(paths: &Paths, name: &str, network: &str) -> Result<ContainerRecord> {
+    use crate::container::record;
+    let id = record::resolve(paths, name)?;
+    let net = Networks::open()?.find(network)?;
+    let _l = record::lock(paths, &id)?;
+    let mut rec = record::load(paths, &id)?;
+    let super::NetworkMode::Bridge(nets) = &mut rec.network else {
+        bail!(
+            "container {} is not connected to network {}",
+            rec.name,
+            net.name
+        );
+    };
+    let before = nets.len();
+    nets.retain(|a| a.network != net.name);
+    if nets.len() == before {
+        bail!(
+            "container {} is not connected to network {}",
+            rec.name,
+            net.name
+        );
+    }
+    if nets.is_empty() {
+        bail!(
+            "container {} is on no other network: a container keeps at least one (connect it to another first)",
+            rec.name
+        );
+    }
+    let st = record::observe(paths, &id);
+    if st.is_running() {
+        enter_for_command(paths)?;
+        live_change(paths, &rec, st.pid, &net, None)?;
+    }
+    record::save(paths, &rec)?;
+    Ok(rec)
+}
+
+/// Set up (`add`) or tear down one network of a running container, and
+/// keep its `bridge.json` in step.
+fn live_change(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    pid: i32,
+    net: &Network,
+    add: Option<(&Attach, usize)>,
+) -> Result<()> {
+    let run_dir = paths.run_dir(&rec.id);
+    let mut live = load_live(&run_dir).context("the container's network state is missing")?;
+    let netns = format!("/proc/{pid}/ns/net");
+    enter_rootless_netns(paths)?;
+    match add {
+        Some((a, index)) => {
+            let stale =
+                |owner: &str| owner != rec.id && !super::rootless::is_live_user(paths, owner);
+            let got = ipam::allocate(
+                &super::rootless::ipam_dir(paths),
+                net,
+                &rec.id,
+                &a.ips,
+                &stale,
+            )?;
+            let mut aliases = vec![rec.id[..12.min(rec.id.len())].to_string()];
+            aliases.extend(a.aliases.iter().cloned());
+            let mut o = serde_json::json!({
+                "static_ips": got.iter().map(|g| g.0.to_string()).collect::<Vec<_>>(),
+                "aliases": aliases,
+                "interface_name": a.interface_name.clone().unwrap_or_else(|| format!("eth{index}")),
+            });
+            if let Some(m) = &a.mac {
+                o["static_mac"] = serde_json::Value::String(m.clone());
+            }
+            let one = serde_json::json!({
+                "container_id": rec.id,
+                "container_name": rec.name,
+                "port_mappings": serde_json::Value::Null,
+                "networks": { net.name.clone(): o.clone() },
+                "network_info": { net.name.clone(): serde_json::to_value(net)? },
+            });
+            let out = match netavark(paths, "setup", &netns, &one) {
+                Ok(o) => o,
+                Err(e) => {
+                    ipam::release_one(&super::rootless::ipam_dir(paths), &net.name, &rec.id);
+                    return Err(e);
+                }
+            };
+            let status: BTreeMap<String, StatusBlock> =
+                serde_json::from_value(out).context("reading netavark's answer")?;
+            live.options["networks"][&net.name] = o;
+            live.options["network_info"][&net.name] = serde_json::to_value(net)?;
+            live.status.extend(status);
+        }
+        None => {
+            let mut one = live.options.clone();
+            let keep = |m: &mut serde_json::Value| {
+                if let Some(obj) = m.as_object_mut() {
+                    obj.retain(|k, _| *k == net.name);
+                }
+            };
+            keep(&mut one["networks"]);
+            keep(&mut one["network_info"]);
+            netavark(paths, "teardown", &netns, &one)?;
+            ipam::release_one(&super::rootless::ipam_dir(paths), &net.name, &rec.id);
+            for k in ["networks", "network_info"] {
+                if let Some(obj) = live.options[k].as_object_mut() {
+                    obj.remove(&net.name);
+                }
+            }
+            live.status.remove(&net.name);
+        }
+    }
+    crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ impl Cidr {
         }
     }
 
-    fn from_u128(&self, v: u128) -> IpAddr {
+    fn make_ip(&self, v: u128) -> IpAddr {
         if self.addr.is_ipv4() {
             IpAddr::V4(Ipv4Addr::from(v as u32))
         } else {
@@ -142,12 +142,12 @@ impl Cidr {
 
     /// The network address (host bits cleared).
     pub fn network(&self) -> IpAddr {
-        self.from_u128(Self::to_u128(self.addr) & self.mask())
+        self.make_ip(Self::to_u128(self.addr) & self.mask())
     }
 
     /// The `n`th address of the subnet (0 is the network address).
     pub fn nth(&self, n: u128) -> IpAddr {
-        self.from_u128((Self::to_u128(self.addr) & self.mask()) + n)
+        self.make_ip((Self::to_u128(self.addr) & self.mask()) + n)
     }
 
     /// How many addresses the subnet holds (capped for IPv6).
@@ -378,7 +378,7 @@ pub fn reindent(pretty: &[u8], width: usize) -> Vec<u8> {
     let mut out = String::with_capacity(pretty.len() * 2);
     for line in text.lines() {
         let lead = line.len() - line.trim_start_matches(' ').len();
-        out.extend(std::iter::repeat_n(' ', lead / 2 * width));
+        out.push_str(&" ".repeat(lead / 2 * width));
         out.push_str(&line[lead..]);
         out.push('\n');
     }
@@ -522,7 +522,7 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
     }
     let has_v4 = subnets.iter().any(|s| !s.subnet.contains(':'));
     let has_v6 = subnets.iter().any(|s| s.subnet.contains(':'));
-    if driver == "bridge" && !has_v4 && (subnets.is_empty() || o.ipv6) && !(has_v6 && !o.ipv6) {
+    if driver == "bridge" && !has_v4 && (subnets.is_empty() || o.ipv6) && (!has_v6 || o.ipv6) {
         let c = free_subnet(&used, routes)?;
         subnets.push(Subnet {
             subnet: c.to_string(),
@@ -640,7 +640,10 @@ impl Filter {
     /// Whether `n` passes; `in_use` says whether containers use it.
     pub fn matches(&self, n: &Network, in_use: bool) -> bool {
         let label = |k: &str, v: &Option<String>| match n.labels.get(k) {
-            Some(have) => v.as_ref().is_none_or(|v| v == have),
+            Some(have) => match v {
+                None => true,
+                Some(v) => v == have,
+            },
             None => false,
         };
         match self {

@@ -195,8 +195,7 @@ pub fn gc(paths: &Paths) {
 /// Stop aardvark-dns, the holder (slirp4netns follows through its exit
 /// pipe, the inner process through its parent-death signal) and forget
 /// every address and dns entry. The caller holds the lock.
-fn stop_all(d: &Path) {
-    let conf = d.join("netavark");
+fn stop_aardvark(conf: &Path) {
     if let Ok(text) = std::fs::read_to_string(conf.join("aardvark-dns/aardvark.pid")) {
         if let Ok(pid) = text.trim().parse::<i32>() {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -207,6 +206,11 @@ fn stop_all(d: &Path) {
             }
         }
     }
+}
+
+fn stop_all(d: &Path) {
+    let conf = d.join("netavark");
+    stop_aardvark(&conf);
     if let Some(st) = load_state(d) {
         for (pid, start) in [
             (st.holder_pid, st.holder_start),
@@ -324,8 +328,26 @@ fn holder_main(d: &Path) -> Result<()> {
         let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
     }
     // Until the inner process ends (or we are killed): slirp4netns's exit
-    // pipe closes with us.
-    let _ = inner.wait();
+    // pipe closes with us. Every second, under the lock, whether any user
+    // is left: a command that failed before its container registered, or
+    // a killed monitor, leaves no namespace behind.
+    loop {
+        if !matches!(inner.try_wait(), Ok(None)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let Ok(_l) = lock(d) else { continue };
+        if prune_users(d).is_empty() {
+            let conf = d.join("netavark");
+            stop_aardvark(&conf);
+            let _ = std::fs::remove_file(d.join("state.json"));
+            let _ = std::fs::remove_dir_all(&conf);
+            let _ = std::fs::remove_dir_all(d.join("ipam"));
+            let _ = inner.kill();
+            let _ = inner.wait();
+            break;
+        }
+    }
     drop(slirp);
     Ok(())
 }

@@ -151,7 +151,11 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
 pub fn enter_userns(g: &crate::options::Options, network: Option<&str>) -> Result<()> {
     let target = match network.map(|n| NetworkMode::parse(Some(n))) {
         Some(Ok(NetworkMode::Container(name))) => Some(name),
-        Some(Ok(NetworkMode::Bridge(_))) => return enter_rootless(g),
+        Some(Ok(NetworkMode::Bridge(nets))) => {
+            // A missing network fails before anything is started.
+            super::bridge::check_networks(&nets)?;
+            return enter_rootless(g);
+        }
         _ => None,
     };
     enter_userns_of(g, target.as_deref())

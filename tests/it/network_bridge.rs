@@ -455,3 +455,91 @@ fn a_missing_network_is_one_clear_line() {
     assert!(e.contains("single network"), "{e}");
     assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
 }
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let env = env_with_alpine("netconn");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "front"]);
+    env.rpod_ok(&["network", "create", "back"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api",
+        "--network",
+        "back",
+        "alpine",
+        "sh",
+        "-c",
+        "echo from-api > /tmp/i; while true; do nc -l -p 8080 < /tmp/i; done",
+    ]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "alpine",
+        "sleep",
+        "4242015",
+    ]);
+    let reach = |env: &Env| {
+        env.rpod(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "for i in $(seq 20); do nc -w 1 api 8080 && exit 0; sleep 0.2; done; exit 1",
+        ])
+    };
+    // Not on back yet: api is unknown to web.
+    assert!(!out(&reach(&env)).contains("from-api"));
+    env.rpod_ok(&["network", "connect", "--alias", "webby", "back", "web"]);
+    let o = reach(&env);
+    assert!(out(&o).contains("from-api"), "{}{}", out(&o), err(&o));
+    let nets = |env: &Env| -> Value {
+        let v: Value = serde_json::from_str(&env.rpod_ok(&["inspect", "web"])).unwrap();
+        v[0]["NetworkSettings"]["Networks"].clone()
+    };
+    let n = nets(&env);
+    assert!(
+        n["back"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.89."),
+        "{n}"
+    );
+    assert!(
+        n["front"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.89."),
+        "{n}"
+    );
+    assert_eq!(n["back"]["Aliases"][1], "webby", "{n}");
+    assert_eq!(
+        env.rpod_ok(&["ps", "--filter", "network=back", "--format", "{{.Names}}"])
+            .lines()
+            .count(),
+        2
+    );
+    let (_, e) = env.rpod_fail(&["network", "connect", "back", "web"]);
+    assert!(e.contains("already connected"), "{e}");
+    env.rpod_ok(&["network", "disconnect", "back", "web"]);
+    assert!(!out(&reach(&env)).contains("from-api"));
+    let n = nets(&env);
+    assert!(n.get("back").is_none() && n.get("front").is_some(), "{n}");
+    // slirp4netns containers can't be connected.
+    env.rpod_ok(&["create", "--name", "plain", "alpine", "true"]);
+    let (_, e) = env.rpod_fail(&["network", "connect", "back", "plain"]);
+    assert!(e.contains("invalid network mode"), "{e}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
+    assert!(
+        eventually(10, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &["4242015"]);
+}
