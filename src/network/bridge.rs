@@ -557,8 +557,7 @@ fn netavark(
             .unwrap_or_else(|| {
                 let e = String::from_utf8_lossy(&out.stderr);
                 e.lines()
-                    .filter(|l| !l.contains("syslog"))
-                    .next_back()
+                    .rfind(|l| !l.contains("syslog"))
                     .unwrap_or("")
                     .to_string()
             });
