@@ -7,6 +7,10 @@
 #   3. a 1 GiB transfer through a published port (`-p`): host client on
 #      127.0.0.1 -> each side's default port forwarder -> a sink in the
 #      container; MB/s, best of 3
+#   4. user-defined networks (netavark + aardvark-dns; podman configured with
+#      network_backend = "netavark"): `run --rm --network benchnet alpine true`
+#   5. container-to-container TCP on one network, by name: 1 GiB, best of 3
+#   6. name resolution from inside a container (aardvark-dns): 200 lookups
 # Not a test: prints numbers and ratios. All traffic stays on loopback.
 #
 #   sudo bash benches/network.sh [RUNS]   default 20 runs each
@@ -24,6 +28,9 @@ RUNS=${1:-20}
 bench_init
 [ "${BENCH_SKIP:-}" = rpod ] || need_rpod
 podman_home
+# Section 4 compares with podman's netavark backend (the default rootless
+# networking, slirp4netns, is the same with either backend).
+printf '\n[network]\nnetwork_backend = "netavark"\n' >>"$PODMAN_HOME/.config/containers/containers.conf"
 rpod_home
 IMG="$REGISTRY/alpine:latest"
 # The sink needs a reader with big buffers (busybox nc reads 4 KiB at a
@@ -104,4 +111,44 @@ done
 if [ -n "${RESULT[podman-bw]:-}" ] && [ -n "${RESULT[rpod-bw]:-}" ]; then
     awk -v p="${RESULT[podman-bw]}" -v r="${RESULT[rpod-bw]}" \
         'BEGIN { printf "ratio throughput: rpod %.2fx podman'"'"'s default forwarder (%d vs %d MB/s)\n", r/p, r, p }'
+fi
+
+echo "== 4. run --rm --network benchnet alpine true ($RUNS runs each)"
+for s in "${sides[@]}"; do
+    h=$(home_of "$s") b=$(bin_of "$s")
+    as_user "$h" "$b" network exists benchnet || as_user "$h" "$b" network create benchnet >/dev/null
+    hf "$s" bridge "$b run --rm --network benchnet $IMG true"
+done
+if [ -n "${RESULT[podman-bridge]:-}" ] && [ -n "${RESULT[rpod-bridge]:-}" ]; then
+    awk -v p="${RESULT[podman-bridge]}" -v r="${RESULT[rpod-bridge]}" \
+        'BEGIN { printf "ratio: rpod takes 1/%.1f of podman'"'"'s time (medians %.1f ms vs %.1f ms)\n", p/r, r, p }'
+fi
+
+if [ -n "$SINK_IMG" ]; then
+    echo "== 5. 1 GiB container to container over benchnet, by name (best of 3)"
+    for s in "${sides[@]}"; do
+        h=$(home_of "$s") b=$(bin_of "$s")
+        best=0
+        for i in 1 2 3; do
+            as_user "$h" "$b" run -d --name sink --network benchnet "$SINK_IMG" perl -MIO::Socket::INET -e \
+                '$l=IO::Socket::INET->new(LocalPort=>9000,Listen=>5,ReuseAddr=>1) or die $!; $c=$l->accept; while(sysread($c,$b,1<<20)){} close $c' >/dev/null
+            mbs=$(as_user "$h" "$b" run --rm --network benchnet "$SINK_IMG" perl -MIO::Socket::INET -MTime::HiRes=time -e \
+                'for (1..100) { $s=IO::Socket::INET->new(PeerAddr=>"sink:9000") and last; select(undef,undef,undef,0.1) } $s or die; $b="\0" x (1<<20); $t=time; syswrite($s,$b) for 1..1024; shutdown($s,1); sysread($s,$x,1); printf "%.0f\n", (1<<30)/(time-$t)/1e6')
+            as_user "$h" "$b" rm -f -t 0 sink >/dev/null
+            echo -e "$s\ttransfer $i\t$mbs MB/s"
+            [ "${mbs:-0}" -gt "$best" ] && best=$mbs
+        done
+        RESULT[$s-c2c]=$best
+        echo -e "$s\tbest\t$best MB/s"
+    done
+
+    echo "== 6. 200 name lookups of a peer from inside a container (aardvark-dns)"
+    for s in "${sides[@]}"; do
+        h=$(home_of "$s") b=$(bin_of "$s")
+        as_user "$h" "$b" run -d --name peer --network benchnet "$IMG" sleep 300 >/dev/null
+        ms=$(as_user "$h" "$b" run --rm --network benchnet "$SINK_IMG" perl -MSocket -MTime::HiRes=time -e \
+            '$t=time; for (1..200) { gethostbyname("peer") or die "no peer" } printf "%.3f\n", (time-$t)*1000/200')
+        as_user "$h" "$b" rm -f -t 0 peer >/dev/null
+        echo -e "$s\tlookup\t$ms ms each"
+    done
 fi

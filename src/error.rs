@@ -28,6 +28,8 @@ pub enum Kind {
     Volume,
     /// A pod.
     Pod,
+    /// A network (`rpod network`).
+    Network,
 }
 
 /// A failure a caller may need to tell from others. The texts are podman's
@@ -90,6 +92,9 @@ fn not_found_text(kind: Kind, name: &str) -> String {
         Kind::OciContainer => format!("container \"{name}\" does not exist"),
         Kind::Volume => format!("no volume with name {name:?} found: no such volume"),
         Kind::Pod => format!("no pod with name or ID {name} found: no such pod"),
+        Kind::Network => {
+            format!("unable to find network with name or ID {name}: network not found")
+        }
     }
 }
 
@@ -105,6 +110,9 @@ fn in_use_text(kind: Kind, name: &str, users: &[String]) -> String {
         }
         Kind::Volume => format!(
             "volume {name} is being used by the following container(s): {users}: volume is being used"
+        ),
+        Kind::Network => format!(
+            "\"{name}\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used"
         ),
     }
 }

@@ -94,9 +94,21 @@ pub struct ContainerOpts {
     /// Read the pod's id from this file (as `pod create --pod-id-file` wrote it)
     #[arg(long, value_name = "FILE")]
     pub pod_id_file: Option<std::path::PathBuf>,
-    /// Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME
+    /// Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME, or networks: NAME[:alias=A,ip=IP,mac=MAC,interface_name=IF] (repeatable)
     #[arg(long, alias = "net", value_name = "MODE")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Another name the container answers to on its networks (repeatable)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// The container's IPv4 address on its (single) network
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// The container's IPv6 address on its (single) network
+    #[arg(long, value_name = "IP")]
+    pub ip6: Option<String>,
+    /// The container's MAC address on its (single) network
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Option<String>,
     /// Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
     #[arg(short, long, value_name = "PORTS")]
     pub publish: Vec<String>,

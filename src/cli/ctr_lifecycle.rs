@@ -93,7 +93,15 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
     if let Some(n) = &o.name {
         ctr::names::validate(n)?;
     }
-    let network = NetworkMode::parse(o.network.as_deref())?;
+    let network = NetworkMode::parse_all(
+        &o.network,
+        &crate::network::bridge::Extra {
+            aliases: o.network_alias.clone(),
+            ip: o.ip.clone(),
+            ip6: o.ip6.clone(),
+            mac: o.mac_address.clone(),
+        },
+    )?;
     network.check_supported()?;
     // network: -p syntax errors before pulling.
     for p in &o.publish {
@@ -218,7 +226,7 @@ fn join_pod(
             .to_string(),
         (None, None) => return Ok(None),
     };
-    if o.network.is_some() {
+    if !o.network.is_empty() {
         bail!("invalid config provided: networks must be defined when the pod is created: network cannot be configured when it is shared with a pod");
     }
     let opts: Options = g.into();
@@ -272,7 +280,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let pod = join_pod(g, &a.opts, true)?;
     if pod.is_none() {
         // network: --network container:X runs in X's user namespace.
-        crate::network::setup::enter_userns(&g.into(), a.opts.network.as_deref())?;
+        crate::network::setup::enter_userns(&g.into(), a.opts.network.first().map(String::as_str))?;
     }
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;

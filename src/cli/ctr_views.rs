@@ -62,6 +62,8 @@ fn parse_filter(s: &str) -> Result<Filter> {
         "exited" => Filter::Exited(v.parse::<i32>().ok()),
         "since" => Filter::Since(v.into()),
         "before" => Filter::Before(v.into()),
+        // network: by name, or a network's id (prefix).
+        "network" => Filter::Network(crate::network::bridge::network_name(v)),
         "restart-policy" => match v {
             "none" | "no" | "on-failure" | "always" | "unless-stopped" => {
                 Filter::RestartPolicy(v.into())
@@ -84,7 +86,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "removing" => StatusFilter::Removing,
             _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
         }),
-        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, since, before, restart-policy and health"),
+        _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, since, before, restart-policy, health and network"),
     })
 }
 

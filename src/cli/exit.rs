@@ -103,7 +103,7 @@ fn code_of(err: &anyhow::Error, convention: Convention) -> i32 {
         (Some(Error::CannotInvoke(_)), _) => EXIT_CANNOT_INVOKE,
         (
             Some(Error::NotFound {
-                kind: Kind::Image | Kind::Container | Kind::Volume,
+                kind: Kind::Image | Kind::Container | Kind::Volume | Kind::Network,
                 ..
             }),
             Convention::Remove,

@@ -516,6 +516,33 @@ pub static DOCS: &[Doc] = &[
     Doc::new("pod rm", include_str!("man/rpod-pod-rm.1.txt")),
     Doc::new("pod prune", include_str!("man/rpod-pod-prune.1.txt")),
     Doc::new("pod exists", include_str!("man/rpod-pod-exists.1.txt")),
+    Doc::new("network", include_str!("man/rpod-network.1.txt")),
+    Doc::new(
+        "network create",
+        include_str!("man/rpod-network-create.1.txt"),
+    ),
+    Doc::new("network ls", include_str!("man/rpod-network-ls.1.txt")),
+    Doc::new(
+        "network connect",
+        include_str!("man/rpod-network-connect.1.txt"),
+    ),
+    Doc::new(
+        "network disconnect",
+        include_str!("man/rpod-network-disconnect.1.txt"),
+    ),
+    Doc::new(
+        "network inspect",
+        include_str!("man/rpod-network-inspect.1.txt"),
+    ),
+    Doc::new("network rm", include_str!("man/rpod-network-rm.1.txt")),
+    Doc::new(
+        "network prune",
+        include_str!("man/rpod-network-prune.1.txt"),
+    ),
+    Doc::new(
+        "network exists",
+        include_str!("man/rpod-network-exists.1.txt"),
+    ),
     Doc::new("volume", include_str!("man/rpod-volume.1.txt")),
     Doc::new(
         "volume create",

@@ -21,6 +21,7 @@ pub mod image_mount;
 pub mod kube;
 mod logger;
 pub mod man;
+pub mod network;
 pub mod oci;
 pub mod pod;
 pub mod push;
@@ -409,6 +410,9 @@ pub enum Command {
     /// Kubernetes YAML: generate it from containers, pods and volumes
     #[command(subcommand)]
     Kube(kube::KubeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Copy files between a container and the host
     Cp(data::CpArgs),
     /// Show the changes in a container's or image's file system
@@ -572,6 +576,10 @@ pub fn run() -> Result<(), exit::Failure> {
     if let Some(r) = crate::network::portfwd::from_argv() {
         return Ok(r?);
     }
+    // network: the rootless network namespace's holder processes.
+    if let Some(r) = crate::network::rootless::from_argv() {
+        return Ok(r?);
+    }
     if let Some(r) = oci::dispatch_argv0() {
         return r.map_err(exit::Failure::with(exit::Convention::Runc));
     }
@@ -603,7 +611,8 @@ fn convention(cmd: &Command) -> exit::Convention {
         | Command::Container(ContainerCommand::Rm(_))
         | Command::Rmi(_)
         | Command::Image(ImageCommand::Rm(_))
-        | Command::Volume(volume::VolumeCommand::Rm(_)) => exit::Convention::Remove,
+        | Command::Volume(volume::VolumeCommand::Rm(_))
+        | Command::Network(network::NetworkCommand::Rm(_)) => exit::Convention::Remove,
         _ => exit::Convention::Podman,
     }
 }
@@ -757,6 +766,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Volume(a) => volume::volume_cmd(g, a),
         Command::Pod(a) => pod::pod_cmd(g, a),
         Command::Kube(a) => kube::kube_cmd(g, a),
+        Command::Network(a) => network::network_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             data::diff_cmd(g, &a.target, a.format.as_deref(), false)

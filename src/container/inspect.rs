@@ -241,7 +241,10 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
 /// The inspect object of the container with this id.
 pub fn by_id(paths: &Paths, id: &str) -> Result<Value> {
     let rec = record::load(paths, id)?;
-    Ok(container_json(paths, &rec, &record::observe(paths, id)))
+    let mut v = container_json(paths, &rec, &record::observe(paths, id));
+    // network: NetworkSettings.Networks for containers on networks.
+    crate::network::bridge::inspect_networks(paths, &rec, &mut v["NetworkSettings"]);
+    Ok(v)
 }
 
 /// What `container inspect` found.

@@ -55,6 +55,8 @@ pub enum Filter {
     Since(String),
     /// `before=CONTAINER`: created before that container.
     Before(String),
+    /// `network=`: on this network (its name).
+    Network(String),
 }
 
 /// What `ps` lists.
@@ -124,6 +126,9 @@ fn matches(row: &ContainerSummary, f: &Filter) -> bool {
             Some(s) => s == h,
             None => h == "none" && row.rec.healthcheck.is_none(),
         },
+        Filter::Network(n) => crate::network::bridge::networks_of(&row.rec.network)
+            .iter()
+            .any(|a| a.network == *n),
     }
 }
 

@@ -422,6 +422,11 @@ impl Monitor {
                 return Err(e);
             }
         }
+        // network: user-defined networks through netavark (no-op otherwise).
+        if let Err(e) = crate::network::bridge::setup(&m.paths, &m.rec, pid, &m.run_dir) {
+            m.abort();
+            return Err(e);
+        }
         if !eager {
             if let Err(e) = rt::start(&m.state_root, &m.rec.id) {
                 m.abort();
@@ -552,6 +557,8 @@ impl Monitor {
     fn abort(&mut self) {
         let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(Pid::from_raw(self.pid), None);
+        // network: netavark teardown, addresses freed (no-op without networks).
+        crate::network::bridge::teardown(&self.paths, &self.rec.id, &self.run_dir);
         rt::delete(&self.state_root, &self.rec.id);
         self.release_rootfs();
     }
@@ -587,6 +594,8 @@ impl Monitor {
         self.state.finished_at = time::now_ns();
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
+        // network: netavark teardown, addresses freed (no-op without networks).
+        crate::network::bridge::teardown(&self.paths, &self.rec.id, &self.run_dir);
         crate::events::died(&self.paths.runroot, &self.rec, code);
         if self.rec.rm {
             // Gone from listings and its name free before the client hears

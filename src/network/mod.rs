@@ -12,13 +12,16 @@
 //! `/etc/resolv.conf` as podman does.
 
 // Rootless helper networking (issue 4): see each module's header.
+pub mod bridge;
 pub mod config;
 pub mod helper;
 pub mod names;
+pub mod netconf;
 pub mod pasta;
 pub mod port_cmd;
 pub mod portfwd;
 pub mod ports;
+pub mod rootless;
 pub mod setup;
 pub mod slirp4netns;
 
@@ -40,6 +43,9 @@ pub enum NetworkMode {
     Pasta(Vec<String>),
     /// Another container's network namespace.
     Container(String),
+    /// User-defined (netavark) networks, joined through the rootless
+    /// network namespace ([`bridge`]).
+    Bridge(Vec<bridge::Attach>),
 }
 
 impl Default for NetworkMode {
@@ -77,10 +83,40 @@ impl NetworkMode {
                 _ => bail!("invalid network mode {v:?}: container: needs a container name or id"),
             },
             "private" | "" => Self::default_rootless(),
-            _ => bail!(
-                "invalid network mode {v:?}: use none, host, slirp4netns[:OPTS], pasta[:ARGS] or container:NAME"
-            ),
+            _ => NetworkMode::Bridge(vec![bridge::Attach::parse(v)?]),
         })
+    }
+
+    /// All `--network` values with `--network-alias`, `--ip`, `--ip6` and
+    /// `--mac-address`: several values must all name networks.
+    pub fn parse_all(values: &[String], extra: &bridge::Extra) -> Result<NetworkMode> {
+        let mut mode = match values {
+            [] => NetworkMode::parse(None)?,
+            [one] => NetworkMode::parse(Some(one))?,
+            many => {
+                let mut nets = Vec::new();
+                for v in many {
+                    match NetworkMode::parse(Some(v))? {
+                        NetworkMode::Bridge(a) => nets.extend(a),
+                        _ => bail!(
+                            "--network {v}: only networks can be given more than once (not none, host, slirp4netns, pasta or container:)"
+                        ),
+                    }
+                }
+                NetworkMode::Bridge(nets)
+            }
+        };
+        if !extra.is_empty() {
+            match &mut mode {
+                NetworkMode::Bridge(nets) => extra.apply(nets)?,
+                _ if extra.aliases.is_empty() => bail!(
+                    "--ip, --ip6 and --mac-address need --network with a network name (or bridge)"
+                ),
+                // podman ignores aliases outside networks.
+                _ => {}
+            }
+        }
+        Ok(mode)
     }
 
     /// The rootless default: containers.conf's `[network]
@@ -101,7 +137,10 @@ impl NetworkMode {
     /// Whether a helper process (slirp4netns, pasta) must be started between
     /// the runtime's create and start.
     pub fn needs_helper(&self) -> bool {
-        matches!(self, NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_))
+        matches!(
+            self,
+            NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_) | NetworkMode::Bridge(_)
+        )
     }
 
     /// Whether the container gets a network namespace of its own.
@@ -118,6 +157,7 @@ impl NetworkMode {
             NetworkMode::Slirp4netns(_) => "slirp4netns".into(),
             NetworkMode::Pasta(_) => "pasta".into(),
             NetworkMode::Container(c) => format!("container:{c}"),
+            NetworkMode::Bridge(_) => "bridge".into(),
         }
     }
 
@@ -223,7 +263,11 @@ mod tests {
             NetworkMode::parse(Some("container:web")).unwrap(),
             NetworkMode::Container("web".into())
         );
-        assert!(NetworkMode::parse(Some("bridge0")).is_err());
+        assert!(NetworkMode::parse(Some("bad/net")).is_err());
+        assert!(matches!(
+            NetworkMode::parse(Some("mynet")).unwrap(),
+            NetworkMode::Bridge(_)
+        ));
         assert!(NetworkMode::parse(Some("container:")).is_err());
         assert!(NetworkMode::parse(Some("host:x")).is_err());
         assert!(NetworkMode::Host.check_supported().is_ok());

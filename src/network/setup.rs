@@ -27,6 +27,7 @@ pub fn check(mode: &NetworkMode) -> Result<()> {
             slirp4netns::parse_opts(&defaults, o).map(drop)
         }
         NetworkMode::Pasta(a) => super::pasta::args(a, &[], "/").map(drop),
+        NetworkMode::Bridge(nets) => super::bridge::check_networks(nets),
         _ => Ok(()),
     }
 }
@@ -34,7 +35,7 @@ pub fn check(mode: &NetworkMode) -> Result<()> {
 /// Whether `-p`/`-P` mean anything for `mode`; podman warns and drops them
 /// for modes that have no forwarder.
 pub fn ports_apply(mode: &NetworkMode) -> bool {
-    mode.needs_helper()
+    matches!(mode, NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_))
 }
 
 /// Start the helper for a created container whose init is `pid`; the
@@ -105,6 +106,10 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
                 std::fs::write(&p, named).with_context(|| format!("writing {}", p.display()))?;
             }
         }
+        // network: a container on networks joins the rootless network namespace's user namespace.
+        if matches!(rec.network, NetworkMode::Bridge(_)) {
+            return super::bridge::join(paths, id);
+        }
         return Ok(());
     };
     let pid = running_init(paths, target)?;
@@ -156,9 +161,19 @@ pub fn join_shared_userns(paths: &Paths, id: &str) -> Result<()> {
 pub fn enter_userns(g: &crate::options::Options, network: Option<&str>) -> Result<()> {
     let target = match network.map(|n| NetworkMode::parse(Some(n))) {
         Some(Ok(NetworkMode::Container(name))) => Some(name),
+        Some(Ok(NetworkMode::Bridge(nets))) => {
+            // A missing network fails before anything is started.
+            super::bridge::check_networks(&nets)?;
+            return enter_rootless(g);
+        }
         _ => None,
     };
     enter_userns_of(g, target.as_deref())
+}
+
+/// The user namespace of the rootless network namespace (issue 14).
+fn enter_rootless(g: &crate::options::Options) -> Result<()> {
+    super::bridge::enter_for_command(&Paths::new(g)?)
 }
 
 /// [`enter_userns`] for `start`: the first container that shares another's
@@ -172,6 +187,9 @@ pub fn enter_userns_for(g: &crate::options::Options, containers: &[String]) -> R
                 if let NetworkMode::Container(t) = rec.network {
                     target = Some(t);
                     break;
+                }
+                if matches!(rec.network, NetworkMode::Bridge(_)) {
+                    return enter_rootless(g);
                 }
             }
         }

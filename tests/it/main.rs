@@ -30,6 +30,7 @@ mod man;
 mod monitor;
 mod network;
 mod oci_conformance;
+mod network_bridge;
 mod oci_spec;
 mod packaging;
 mod pod;
