@@ -73,6 +73,8 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "search" -d 'Search a regi
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "save" -d 'Save images to an archive'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "load" -d 'Load images from an archive'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "buildx" -d 'Build images (podman\'s buildx alias)'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "history" -d 'Show the history of an image'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "login" -d 'Log in to a container registry'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "logout" -d 'Log out of a container registry'
@@ -94,6 +96,9 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "attach" -d 'Attach to a r
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "pause" -d 'Pause all the processes of containers'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unpause" -d 'Unpause the processes of paused containers'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "healthcheck" -d 'Run the healthchecks of containers'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "update" -d 'Update the resource limits (and restart policy) of a container'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "auto-update" -d 'Update containers to newer images (label io.containers.autoupdate=registry|local)'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "rename" -d 'Rename a container'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
@@ -102,6 +107,7 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "unshare" -d 'Run a comman
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "volume" -d 'Manage volumes'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "pod" -d 'Manage pods: containers sharing network, ipc and uts namespaces'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "kube" -d 'Kubernetes YAML: generate it from containers, pods and volumes'
+complete -c rpod -n "__fish_rpod_needs_command" -f -a "network" -d 'Manage networks'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "cp" -d 'Copy files between a container and the host'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "commit" -d 'Create an image from a container\'s changes'
@@ -300,60 +306,128 @@ complete -c rpod -n "__fish_rpod_using_subcommand untag" -l transient-store -d '
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
 none\t''
 journald\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
 systemd\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l url -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l remote -d 'Refused: rpod has no service to connect to'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "ls" -d 'List images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "pull" -d 'Pull images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "rm" -d 'Remove images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tag" -d 'Add names to an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "untag" -d 'Remove names from an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "inspect" -d 'Show images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "prune" -d 'Remove unused images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tree" -d 'Show the layers of an image as a tree'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "mount" -d 'Mount images read-only and print their paths (inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "sign" -d 'Sign images (not supported yet: refused)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "ls" -d 'List images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "pull" -d 'Pull images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "rm" -d 'Remove images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tag" -d 'Add names to an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "untag" -d 'Remove names from an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "inspect" -d 'Show images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "prune" -d 'Remove unused images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "exists" -d 'Check whether an image exists (exit 0) or not (exit 1)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "tree" -d 'Show the layers of an image as a tree'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "diff" -d 'Show the changes of an image\'s top layer'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "mount" -d 'Mount images read-only and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "sign" -d 'Sign images (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and not __fish_seen_subcommand_from build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s t -l tag -d 'Name for the built image (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s f -l file -d 'The Containerfile (default: CONTEXT/Containerfile, then CONTEXT/Dockerfile; - reads standard input)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l target -d 'Build up to this stage (its name)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l label -d 'Label for the image, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l iidfile -d 'Write the image id to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l os -d 'Operating system of the image (default: linux)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -1101,6 +1175,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "show" -d 'Show the trust policy'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "set" -d 'Set the trust policy of a registry or repository'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from trust" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "build" -d 'Build an image from a Containerfile'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -1331,6 +1406,177 @@ complete -c rpod -n "__fish_rpod_using_subcommand import" -l transient-store -d 
 complete -c rpod -n "__fish_rpod_using_subcommand import" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand import" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s t -l tag -d 'Name for the built image (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s f -l file -d 'The Containerfile (default: CONTEXT/Containerfile, then CONTEXT/Dockerfile; - reads standard input)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l target -d 'Build up to this stage (its name)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l label -d 'Label for the image, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l iidfile -d 'Write the image id to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l os -d 'Operating system of the image (default: linux)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and not __fish_seen_subcommand_from build help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s t -l tag -d 'Name for the built image (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s f -l file -d 'The Containerfile (default: CONTEXT/Containerfile, then CONTEXT/Dockerfile; - reads standard input)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l target -d 'Build up to this stage (its name)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
+docker\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l label -d 'Label for the image, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l iidfile -d 'Write the image id to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l os -d 'Operating system of the image (default: linux)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from help" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
@@ -1474,7 +1720,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l stop-timeout -d 'Secon
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l pod -d 'Run the container in pod NAME (new:NAME creates it), sharing its infra\'s network, ipc and uts' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l pod-id-file -d 'Read the pod\'s id from this file (as `pod create --pod-id-file` wrote it)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME, or networks: NAME[:alias=A,ip=IP,mac=MAC,interface_name=IF] (repeatable)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l network-alias -d 'Another name the container answers to on its networks (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l ip -d 'The container\'s IPv4 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l ip6 -d 'The container\'s IPv6 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l mac-address -d 'The container\'s MAC address on its (single) network' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s p -l publish -d 'Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l dns -d 'DNS server for the container\'s /etc/resolv.conf' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l dns-search -d 'DNS search domain' -r
@@ -1487,6 +1737,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l ulimit -d 'Resource li
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l restart -d 'Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-cmd -d 'Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image\'s' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-interval -d 'Time between healthchecks, run by rpod\'s monitor (disable: only `healthcheck run`) [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-retries -d 'Failed checks in a row before the container is unhealthy [default: 3]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
 ignore\t''"
@@ -1499,6 +1755,56 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l platform -d 'Platform 
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l umask -d 'umask of the container\'s process (default: 0022)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l init-path -d 'Path of the init binary run by --init (default: catatonit)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l expose -d 'Expose a port or range (for -P) without publishing it: PORT[/PROTO]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l oom-score-adj -d 'Tune the OOM killer\'s preference for the container (-1000 to 1000; rootless: only raised)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l uts -d 'UTS namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l ipc -d 'IPC namespace: private, shareable, none, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l pid -d 'PID namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroupns -d 'cgroup namespace: host, private or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l uidmap -d 'UID map of a container user namespace, relative to rpod\'s: CONTAINER_UID:FROM_UID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l gidmap -d 'GID map of a container user namespace, relative to rpod\'s: CONTAINER_GID:FROM_GID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
+image\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
+disabled\t''
+no-conmon\t''
+split\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
@@ -1538,7 +1844,13 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s P -l publish-all -d 'P
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s i -l interactive -d 'Keep STDIN open even if not attached'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l rm -d 'Remove the container when it exits'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s d -l detach -d 'Run in the background and print the container id'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l rmi -d 'Remove the image once the container exits, unless another container uses it (implies --rm)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -1573,7 +1885,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l stop-timeout -d 'Se
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l pod -d 'Run the container in pod NAME (new:NAME creates it), sharing its infra\'s network, ipc and uts' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l pod-id-file -d 'Read the pod\'s id from this file (as `pod create --pod-id-file` wrote it)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME, or networks: NAME[:alias=A,ip=IP,mac=MAC,interface_name=IF] (repeatable)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l network-alias -d 'Another name the container answers to on its networks (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l ip -d 'The container\'s IPv4 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l ip6 -d 'The container\'s IPv6 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l mac-address -d 'The container\'s MAC address on its (single) network' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s p -l publish -d 'Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l dns -d 'DNS server for the container\'s /etc/resolv.conf' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l dns-search -d 'DNS search domain' -r
@@ -1586,6 +1902,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l ulimit -d 'Resource
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l restart -d 'Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-cmd -d 'Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image\'s' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-interval -d 'Time between healthchecks, run by rpod\'s monitor (disable: only `healthcheck run`) [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-retries -d 'Failed checks in a row before the container is unhealthy [default: 3]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
 ignore\t''"
@@ -1598,6 +1920,56 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l platform -d 'Platfo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l umask -d 'umask of the container\'s process (default: 0022)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l init-path -d 'Path of the init binary run by --init (default: catatonit)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l expose -d 'Expose a port or range (for -P) without publishing it: PORT[/PROTO]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l oom-score-adj -d 'Tune the OOM killer\'s preference for the container (-1000 to 1000; rootless: only raised)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l uts -d 'UTS namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l ipc -d 'IPC namespace: private, shareable, none, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l pid -d 'PID namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroupns -d 'cgroup namespace: host, private or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l uidmap -d 'UID map of a container user namespace, relative to rpod\'s: CONTAINER_UID:FROM_UID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l gidmap -d 'GID map of a container user namespace, relative to rpod\'s: CONTAINER_GID:FROM_GID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
+image\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
+disabled\t''
+no-conmon\t''
+split\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -1634,6 +2006,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s P -l publish-all -d
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s i -l interactive -d 'Keep STDIN open even if not attached'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l rm -d 'Remove the container when it exits'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -1671,6 +2048,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand start" -l identity -d 'Accepte
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand start" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s i -l interactive -d 'Attach the container\'s standard input'
@@ -1719,6 +2097,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand restart" -s h -l help -d 'Prin
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s t -l time -d 'Seconds to wait before killing (default: the container\'s stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -s f -l filter -d 'Stop the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -1748,6 +2127,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand stop" -l url -d 'Refused: rpod
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s a -l all -d 'Stop all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand stop" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand stop" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1792,6 +2172,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand kill" -s h -l help -d 'Print h
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l cidfile -d 'Read the container id from this file (and remove the file)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s t -l time -d 'Seconds to wait for a running container to stop before killing it (with --force)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l filter -d 'Remove the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -1823,6 +2204,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand rm" -s f -l force -d 'Stop and
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1832,6 +2214,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand rm" -s V -l version -d 'Print 
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s f -l filter -d 'Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l last -d 'Show the n last created containers' -r
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l sort -d 'Sort by command, created, id, image, names, runningfor, size or status' -r -f -a "command\t''
+created\t''
+id\t''
+image\t''
+names\t''
+runningfor\t''
+size\t''
+status\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -1865,6 +2255,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand ps" -l no-trunc -d 'Do not tru
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s n -l noheading -d 'Do not print the column headings'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s l -l latest -d 'Show the latest container only'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s p -l pod -d 'Show the pod of each container (POD ID and PODNAME columns)'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l external -d 'Show containers made by other tools too (rpod\'s store has only its own)'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l sync -d 'Check the state of each container with its process (rpod always does)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1941,7 +2333,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand exec" -l connection -d 'Refuse
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s d -l detach -d 'Run in the background'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s i -l interactive -d 'Keep STDIN open'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s t -l tty -d 'Allocate a pseudo-TTY'
-complete -c rpod -n "__fish_rpod_using_subcommand exec" -l privileged -d 'Give the process extended privileges'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l privileged -d 'Give the process every capability (not only the container\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1978,6 +2371,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand logs" -l identity -d 'Accepted
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l names -d 'Prefix each line with the container\'s name'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l color -d 'Show each container\'s lines in its own color'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s t -l timestamps -d 'Show timestamps'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -2017,6 +2413,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l identity -d 'Accep
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -s s -l size -d 'Show the size of the container\'s writable layer'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -2243,6 +2640,164 @@ complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l transient-store -d
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unpause" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -f -a "run" -d 'Run a container\'s healthcheck once: exit 0 healthy, 1 unhealthy'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and not __fish_seen_subcommand_from run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a container\'s healthcheck once: exit 0 healthy, 1 unhealthy'
+complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight -d 'Block IO weight (relative weight): 10 to 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight-device -d 'Block IO weight of a device (relative device weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpus -d 'Number of CPUs (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. /dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. /dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. /dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. /dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -s m -l memory -d 'Memory limit: NUMBER[UNIT], unit b, k, m or g' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-reservation -d 'Memory soft limit: NUMBER[UNIT]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swap -d 'Swap limit equal to memory plus swap: -1 for unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swappiness -d 'Memory swappiness: 0 to 100, or -1 for the system\'s default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l restart -d 'A new restart policy: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand update" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l format -d 'Change the output format to JSON or a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l dry-run -d 'Check for pending updates: change nothing'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand rename" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2345,69 +2900,78 @@ complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l transient-store -d
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unmount" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
 none\t''
 journald\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
 systemd\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l url -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -l remote -d 'Refused: rpod has no service to connect to'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "ls" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "create" -d 'Create a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "restart" -d 'Restart containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "stop" -d 'Stop containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "kill" -d 'Signal containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "inspect" -d 'Show containers as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "wait" -d 'Wait for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "cleanup" -d 'Release what stopped containers still hold (mounts, network helpers)'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "prune" -d 'Remove all stopped containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "attach" -d 'Attach to a container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "cp" -d 'Copy files between a container and the host'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "diff" -d 'Show the changes in a container\'s file system'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "commit" -d 'Create an image from a container\'s changes'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "exists" -d 'Exit 0 if the container exists, 1 if not'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "stats" -d 'Show containers\' resource use'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "pause" -d 'Pause containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "unpause" -d 'Unpause containers'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "ls" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "create" -d 'Create a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "restart" -d 'Restart containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "stop" -d 'Stop containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "kill" -d 'Signal containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "inspect" -d 'Show containers as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "wait" -d 'Wait for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "cleanup" -d 'Release what stopped containers still hold (mounts, network helpers)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "prune" -d 'Remove all stopped containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "attach" -d 'Attach to a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "diff" -d 'Show the changes in a container\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "exists" -d 'Exit 0 if the container exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "stats" -d 'Show containers\' resource use'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "pause" -d 'Pause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "unpause" -d 'Unpause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "update" -d 'Update the resource limits (and restart policy) of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and not __fish_seen_subcommand_from ls run create start restart stop kill rm inspect logs exec wait cleanup prune rename top port attach cp diff commit export exists stats pause unpause update help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.ID}} {{.Names}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter: name=NAME, status=STATUS, label=KEY[=VALUE], id=ID, ancestor=IMAGE, exited=CODE, restart-policy=POLICY' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l last -d 'Show the n last created containers' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l sort -d 'Sort by command, created, id, image, names, runningfor, size or status' -r -f -a "command\t''
+created\t''
+id\t''
+image\t''
+names\t''
+runningfor\t''
+size\t''
+status\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2441,6 +3005,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s n -l noheading -d 'Do not print the column headings'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s l -l latest -d 'Show the latest container only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s p -l pod -d 'Show the pod of each container (POD ID and PODNAME columns)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l external -d 'Show containers made by other tools too (rpod\'s store has only its own)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l sync -d 'Check the state of each container with its process (rpod always does)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2475,7 +3041,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pod -d 'Run the container in pod NAME (new:NAME creates it), sharing its infra\'s network, ipc and uts' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pod-id-file -d 'Read the pod\'s id from this file (as `pod create --pod-id-file` wrote it)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME, or networks: NAME[:alias=A,ip=IP,mac=MAC,interface_name=IF] (repeatable)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l network-alias -d 'Another name the container answers to on its networks (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ip -d 'The container\'s IPv4 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ip6 -d 'The container\'s IPv6 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l mac-address -d 'The container\'s MAC address on its (single) network' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container\'s /etc/resolv.conf' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain' -r
@@ -2488,6 +3058,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l restart -d 'Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-cmd -d 'Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image\'s' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-interval -d 'Time between healthchecks, run by rpod\'s monitor (disable: only `healthcheck run`) [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-retries -d 'Failed checks in a row before the container is unhealthy [default: 3]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
 ignore\t''"
@@ -2500,6 +3076,56 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l umask -d 'umask of the container\'s process (default: 0022)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init-path -d 'Path of the init binary run by --init (default: catatonit)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l expose -d 'Expose a port or range (for -P) without publishing it: PORT[/PROTO]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l oom-score-adj -d 'Tune the OOM killer\'s preference for the container (-1000 to 1000; rootless: only raised)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l uts -d 'UTS namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ipc -d 'IPC namespace: private, shareable, none, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pid -d 'PID namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroupns -d 'cgroup namespace: host, private or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l uidmap -d 'UID map of a container user namespace, relative to rpod\'s: CONTAINER_UID:FROM_UID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l gidmap -d 'GID map of a container user namespace, relative to rpod\'s: CONTAINER_GID:FROM_GID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
+image\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
+disabled\t''
+no-conmon\t''
+split\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
@@ -2539,7 +3165,13 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s i -l interactive -d 'Keep STDIN open even if not attached'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rm -d 'Remove the container when it exits'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s d -l detach -d 'Run in the background and print the container id'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rmi -d 'Remove the image once the container exits, unless another container uses it (implies --rm)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -2574,7 +3206,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pod -d 'Run the container in pod NAME (new:NAME creates it), sharing its infra\'s network, ipc and uts' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pod-id-file -d 'Read the pod\'s id from this file (as `pod create --pod-id-file` wrote it)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l network -d 'Network mode: slirp4netns[:OPTS], pasta[:ARGS], none, host, container:NAME, or networks: NAME[:alias=A,ip=IP,mac=MAC,interface_name=IF] (repeatable)' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l network-alias -d 'Another name the container answers to on its networks (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ip -d 'The container\'s IPv4 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ip6 -d 'The container\'s IPv6 address on its (single) network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l mac-address -d 'The container\'s MAC address on its (single) network' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s p -l publish -d 'Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l dns -d 'DNS server for the container\'s /etc/resolv.conf' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l dns-search -d 'DNS search domain' -r
@@ -2587,6 +3223,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l group-add -d 'Additional groups for the container\'s process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l restart -d 'Restart policy when the container exits: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-cmd -d 'Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image\'s' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-interval -d 'Time between healthchecks, run by rpod\'s monitor (disable: only `healthcheck run`) [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-retries -d 'Failed checks in a row before the container is unhealthy [default: 3]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
 container\t''
 ignore\t''"
@@ -2599,6 +3241,56 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l umask -d 'umask of the container\'s process (default: 0022)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init-path -d 'Path of the init binary run by --init (default: catatonit)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l expose -d 'Expose a port or range (for -P) without publishing it: PORT[/PROTO]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l oom-score-adj -d 'Tune the OOM killer\'s preference for the container (-1000 to 1000; rootless: only raised)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l uts -d 'UTS namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ipc -d 'IPC namespace: private, shareable, none, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pid -d 'PID namespace: private, host, container:NAME or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroupns -d 'cgroup namespace: host, private or ns:PATH' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l uidmap -d 'UID map of a container user namespace, relative to rpod\'s: CONTAINER_UID:FROM_UID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l gidmap -d 'GID map of a container user namespace, relative to rpod\'s: CONTAINER_GID:FROM_GID:COUNT' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
+image\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
+disabled\t''
+no-conmon\t''
+split\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2635,6 +3327,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s i -l interactive -d 'Keep STDIN open even if not attached'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l rm -d 'Remove the container when it exits'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -2672,6 +3369,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s i -l interactive -d 'Attach the container\'s standard input'
@@ -2720,6 +3418,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s t -l time -d 'Seconds to wait before killing (default: the container\'s stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s f -l filter -d 'Stop the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2749,6 +3448,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s a -l all -d 'Stop all running containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from stop" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2793,6 +3493,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l cidfile -d 'Read the container id from this file (and remove the file)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s t -l time -d 'Seconds to wait for a running container to stop before killing it (with --force)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l filter -d 'Remove the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2824,6 +3525,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2861,6 +3563,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s s -l size -d 'Show the size of the container\'s writable layer'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -2898,6 +3601,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l names -d 'Prefix each line with the container\'s name'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l color -d 'Show each container\'s lines in its own color'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s t -l timestamps -d 'Show timestamps'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -2941,7 +3647,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Run in the background'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s i -l interactive -d 'Keep STDIN open'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s t -l tty -d 'Allocate a pseudo-TTY'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l privileged -d 'Give the process extended privileges'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l privileged -d 'Give the process every capability (not only the container\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3485,6 +4192,58 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight -d 'Block IO weight (relative weight): 10 to 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight-device -d 'Block IO weight of a device (relative device weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpus -d 'Number of CPUs (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. /dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. /dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. /dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. /dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s m -l memory -d 'Memory limit: NUMBER[UNIT], unit b, k, m or g' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-reservation -d 'Memory soft limit: NUMBER[UNIT]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swap -d 'Swap limit equal to memory plus swap: -1 for unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swappiness -d 'Memory swappiness: 0 to 100, or -1 for the system\'s default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l restart -d 'A new restart policy: no, on-failure[:MAX], always, unless-stopped' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a container'
@@ -3511,6 +4270,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Show containers\' resource use'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Pause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "unpause" -d 'Unpause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "update" -d 'Update the resource limits (and restart policy) of a container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -4571,6 +5331,347 @@ complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from generate" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Generate Kubernetes YAML from containers, pods or volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "create" -d 'Create a network'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "ls" -d 'List networks'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "inspect" -d 'Show networks as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "rm" -d 'Remove networks'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "prune" -d 'Remove all networks no container uses'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "exists" -d 'Exit 0 if the network exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "connect" -d 'Connect a container to a network (a running one at once)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "disconnect" -d 'Disconnect a container from a network'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and not __fish_seen_subcommand_from create ls inspect rm prune exists connect disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -s d -l driver -d 'Driver: bridge (macvlan and ipvlan are written, but rootless containers cannot join them)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l subnet -d 'Subnet in CIDR notation (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l gateway -d 'Gateway of the subnet at the same position (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l ip-range -d 'Give containers addresses from this range of the subnet at the same position' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l ipam-driver -d 'IP address management driver: host-local, none or dhcp' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l label -d 'Set a label on the network: KEY=VALUE' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -s o -l opt -d 'Driver options: mtu=, vlan=, isolate=, metric= (bridge); parent=, mode= (macvlan, ipvlan)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l ipv6 -d 'Also give the network an IPv6 subnet'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l internal -d 'No way out of the network: only its containers reach each other'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l disable-dns -d 'No name resolution (aardvark-dns) on the network'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l ignore -d 'Do not fail when the network exists already'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Show only the networks that match: name, id, driver, label, label!, until, dangling' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l format -d 'Pretty-print with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l noheading -d 'Do not print the header row'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate the network ids'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only the network names'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Format the output with a Go template, or json' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -s t -l time -d 'Seconds to wait for those containers to stop before killing them (with --force)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the containers that use the networks first'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l filter -d 'Remove only the unused networks that match: label, label!, until' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l alias -d 'Another name the container answers to on this network (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l ip -d 'The container\'s IPv4 address on the network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l ip6 -d 'The container\'s IPv6 address on the network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l mac-address -d 'The container\'s MAC address on the network' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from connect" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -s f -l force -d 'Accepted for podman compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from disconnect" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a network'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List networks'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show networks as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove networks'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove all networks no container uses'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Exit 0 if the network exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "connect" -d 'Connect a container to a network (a running one at once)'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "disconnect" -d 'Disconnect a container from a network'
+complete -c rpod -n "__fish_rpod_using_subcommand network; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -6258,58 +7359,65 @@ complete -c rpod -n "__fish_rpod_using_subcommand __man" -l transient-store -d '
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand __man" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "restart" -d 'Restart containers (stop them if they run, then start them)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pause" -d 'Pause all the processes of containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unpause" -d 'Unpause the processes of paused containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pod" -d 'Manage pods: containers sharing network, ipc and uts namespaces'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "kube" -d 'Kubernetes YAML: generate it from containers, pods and volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "cp" -d 'Copy files between a container and the host'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "commit" -d 'Create an image from a container\'s changes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "events" -d 'Show events: what happened to containers, images and volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "system" -d 'Manage rpod: disk usage, prune, reset, check'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause rename mount unmount container unshare volume pod kube cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pull" -d 'Pull images from a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "images" -d 'List images in local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rmi" -d 'Remove images from local storage'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "tag" -d 'Add names to a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "untag" -d 'Remove names from a local image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "image" -d 'Manage images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "push" -d 'Push an image to a registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "search" -d 'Search a registry for images'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "save" -d 'Save images to an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "load" -d 'Load images from an archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "import" -d 'Make an image of a root filesystem tarball'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "buildx" -d 'Build images (podman\'s buildx alias)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "history" -d 'Show the history of an image'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "login" -d 'Log in to a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logout" -d 'Log out of a container registry'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "run" -d 'Run a command in a new container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "create" -d 'Create a container without starting it'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "start" -d 'Start containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "restart" -d 'Restart containers (stop them if they run, then start them)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stop" -d 'Stop running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "kill" -d 'Send a signal to running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rm" -d 'Remove containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "ps" -d 'List containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "wait" -d 'Wait for containers to stop and print their exit codes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "exec" -d 'Run a process in a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "logs" -d 'Show a container\'s logs'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "inspect" -d 'Show the configuration of containers or images as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "top" -d 'Show the processes of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "port" -d 'List a container\'s published ports'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "attach" -d 'Attach to a running container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "stats" -d 'Show containers\' CPU, memory, network and block I/O use'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pause" -d 'Pause all the processes of containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unpause" -d 'Unpause the processes of paused containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "healthcheck" -d 'Run the healthchecks of containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "update" -d 'Update the resource limits (and restart policy) of a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "auto-update" -d 'Update containers to newer images (label io.containers.autoupdate=registry|local)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "rename" -d 'Rename a container'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "mount" -d 'Mount a container\'s root filesystem (run inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unmount" -d 'Unmount a container\'s root filesystem'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "container" -d 'Manage containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "unshare" -d 'Run a command in rpod\'s user namespace'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "volume" -d 'Manage volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "pod" -d 'Manage pods: containers sharing network, ipc and uts namespaces'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "kube" -d 'Kubernetes YAML: generate it from containers, pods and volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "network" -d 'Manage networks'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "cp" -d 'Copy files between a container and the host'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "diff" -d 'Show the changes in a container\'s or image\'s file system'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "commit" -d 'Create an image from a container\'s changes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "export" -d 'Write a container\'s file system as a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "events" -d 'Show events: what happened to containers, images and volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "version" -d 'Show version information'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "info" -d 'Show how rpod is set up on this machine'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "system" -d 'Manage rpod: disk usage, prune, reset, check'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "oci" -d 'Run OCI bundles with runc\'s commands and flags'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "generate" -d 'Generate systemd units for containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and not __fish_seen_subcommand_from pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci __monitor completion generate __complete __man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "build" -d 'Build an image from a Containerfile'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull images'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
@@ -6330,6 +7438,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "unmount" -d 'Unmount images (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "sign" -d 'Sign images (not supported yet: refused)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "trust" -d 'Show or set the trust policy (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from buildx" -f -a "build" -d 'Build an image from a Containerfile'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from healthcheck" -f -a "run" -d 'Run a container\'s healthcheck once: exit 0 healthy, 1 unhealthy'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "ls" -d 'List containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a command in a new container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "create" -d 'Create a container'
@@ -6356,6 +7466,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "stats" -d 'Show containers\' resource use'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "pause" -d 'Pause containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "unpause" -d 'Unpause containers'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "update" -d 'Update the resource limits (and restart policy) of a container'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "create" -d 'Create a new volume'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "ls" -d 'List volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "inspect" -d 'Show volumes as JSON'
@@ -6379,6 +7490,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "prune" -d 'Remove every stopped pod'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "exists" -d 'Exit 0 if the pod exists, 1 if not'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from kube" -f -a "generate" -d 'Generate Kubernetes YAML from containers, pods or volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "create" -d 'Create a network'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "ls" -d 'List networks'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "inspect" -d 'Show networks as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "rm" -d 'Remove networks'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "prune" -d 'Remove all networks no container uses'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "exists" -d 'Exit 0 if the network exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "connect" -d 'Connect a container to a network (a running one at once)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from network" -f -a "disconnect" -d 'Disconnect a container from a network'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "df" -d 'Show rpod\'s disk usage'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "prune" -d 'Remove unused containers, images and (with --volumes) volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "reset" -d 'Remove everything rpod owns: containers, images, volumes, its storage and runtime dirs'

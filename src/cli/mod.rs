@@ -3,8 +3,8 @@
 //! module that owns the behaviour.
 
 mod archive;
-pub mod build;
 pub mod autoupdate;
+pub mod build;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
