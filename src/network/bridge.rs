@@ -344,6 +344,10 @@ pub mod ipam {
     ) -> Result<Vec<(IpAddr, Cidr, Option<String>)>> {
         let d = dir.join(&net.name);
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        // One allocator at a time per network: a reservation is created
+        // empty and then written, and a stale one is removed and remade;
+        // without the lock a racing run took an address in either window.
+        let _lock = crate::storage::Lock::exclusive_quiet(&dir.join(format!("{}.lock", net.name)))?;
         let mut out = Vec::new();
         for s in &net.subnets {
             let c = Cidr::parse(&s.subnet)?;

@@ -200,7 +200,7 @@ fn bash_completes_containers_images_and_networks() {
         format!("dbjob {img} webserver"),
         up_id[..12].to_string(),
         "run".into(),
-        "--read-only".into(),
+        "--read-only --read-only-tmpfs".into(),
         "inspect ls prune pull rm tag untag".into(),
     ];
     for (i, w) in want.iter().enumerate() {
