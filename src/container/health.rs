@@ -526,6 +526,8 @@ fn on_failure(opts: &crate::options::Options, paths: &Paths, rec: &ContainerReco
             None => Ok(()),
         },
         OnFailure::Restart => {
+            // ops::restart writes the "restart" event first, as podman's
+            // RestartWithTimeout does.
             match first_err(super::ops::restart(
                 opts,
                 paths,
@@ -533,11 +535,7 @@ fn on_failure(opts: &crate::options::Options, paths: &Paths, rec: &ContainerReco
                 Default::default(),
             )?) {
                 Some(e) => Err(e),
-                None => {
-                    // podman's RestartWithTimeout ends with a "restart" event.
-                    crate::events::container(&paths.runroot, "restart", rec);
-                    Ok(())
-                }
+                None => Ok(()),
             }
         }
     }

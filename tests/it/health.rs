@@ -394,6 +394,41 @@ fn the_monitor_writes_a_restart_event_when_the_policy_restarts() {
     assert_clean(&env, &[]);
 }
 
+/// `rpod restart` by the user: podman 4.3 writes restart, died, cleanup,
+/// init, start (restartWithTimeout's event comes before the stop).
+#[test]
+fn a_restart_by_the_user_writes_podmans_event_sequence() {
+    let env = env_with_alpine("hcursev");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["run", "-d", "--name", "u", "alpine", "sleep", "4242319"]);
+    env.rpod_ok(&["restart", "-t", "0", "u"]);
+    assert_eq!(field(&env, "u", "{{.State.Status}}"), "running");
+    let ev = env.rpod_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--stream=false",
+        "--filter",
+        "container=u",
+        "--format",
+        "{{.Status}}",
+    ]);
+    let ev: Vec<&str> = ev.lines().collect();
+    let r = ev
+        .iter()
+        .position(|e| *e == "restart")
+        .expect("a restart event");
+    assert_eq!(ev.iter().filter(|e| **e == "restart").count(), 1, "{ev:?}");
+    assert_eq!(&ev[..r], &["create", "init", "start"], "{ev:?}");
+    assert_eq!(
+        &ev[r..],
+        &["restart", "died", "cleanup", "init", "start"],
+        "{ev:?}"
+    );
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242319"]);
+}
+
 #[test]
 fn the_image_healthcheck_is_used_and_tuned_by_flags() {
     let img = push_image(
