@@ -610,3 +610,131 @@ fn soak_twenty_containers_with_healthchecks_leak_nothing() {
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
     assert_clean(&env, &["4242331", "4242332", "__healthcheck"]);
 }
+
+/// The monitor's pid from the container's state file.
+fn monitor_pid(env: &Env, ctr: &str) -> i32 {
+    let id = field(env, ctr, "{{.Id}}");
+    let st = std::fs::read_to_string(
+        store_root(env)
+            .join("containers")
+            .join(&id)
+            .join("state.json"),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+    v["monitor_pid"].as_i64().unwrap() as i32
+}
+
+fn kill9(pid: i32) {
+    assert!(pid > 0, "no monitor pid");
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -9 {pid}");
+}
+
+/// kill -9 of the monitor while it waits out a restart back-off: nothing
+/// runs, and `ps`/inspect say so (exited, not restarting nor running); a
+/// start by the user brings the container back.
+#[test]
+fn a_monitor_killed_during_the_restart_back_off_leaves_an_exited_container() {
+    let env = env_with_alpine("hcbokill");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "b",
+        "--restart",
+        "always",
+        "alpine",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    // After 5 quick failures the back-off is 3.2 s: long enough to aim at.
+    assert!(
+        eventually(60, || field(&env, "b", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 5
+            && field(&env, "b", "{{.State.Restarting}}") == "true"),
+        "restarts {}",
+        field(&env, "b", "{{.RestartCount}}")
+    );
+    kill9(monitor_pid(&env, "b"));
+    let truthful = || {
+        field(&env, "b", "{{.State.Status}}") == "exited"
+            && field(&env, "b", "{{.State.Restarting}}") == "false"
+            && field(&env, "b", "{{.State.Running}}") == "false"
+    };
+    assert!(
+        eventually(10, truthful),
+        "{}",
+        field(&env, "b", "{{json .State}}")
+    );
+    let ps = env.rpod_ok(&["ps", "-a", "--filter", "name=b", "--format", "{{.Status}}"]);
+    assert!(ps.starts_with("Exited (3)"), "{ps}");
+    // No half-started container appears after the back-off would have ended.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(truthful(), "{}", field(&env, "b", "{{json .State}}"));
+    assert_eq!(env.rpod_ok(&["ps", "-q"]).trim(), "");
+    // The user's start works, and the monitor restarts it again.
+    env.rpod_ok(&["start", "b"]);
+    assert!(eventually(30, || field(&env, "b", "{{.RestartCount}}") == "1"));
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &[]);
+}
+
+/// kill -9 of the monitor while a healthcheck runs: the container's init
+/// lives on ("running", truthfully), the check in flight ends, and once the
+/// init dies `ps` says "Exited" with no health status stuck on it.
+#[test]
+fn a_monitor_killed_during_a_healthcheck_leaves_a_truthful_state() {
+    let env = env_with_alpine("hckill");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--health-cmd",
+        "sleep 2; true 4242321",
+        "--health-interval",
+        "1s",
+        "alpine",
+        "sleep",
+        "4242322",
+    ]);
+    assert!(
+        eventually(60, || !procs_with("4242321").is_empty()),
+        "no check ran"
+    );
+    kill9(monitor_pid(&env, "h"));
+    assert_eq!(field(&env, "h", "{{.State.Status}}"), "running");
+    // The check in flight ends and no other one is left behind.
+    assert!(
+        eventually(20, || procs_with("4242321").is_empty()),
+        "{:?}",
+        procs_with("4242321")
+    );
+    let s = health(&env, "h");
+    assert_eq!(s, "healthy", "the check in flight was not recorded");
+    for p in procs_with("4242322") {
+        let pid: i32 = p.split(':').next().unwrap().parse().unwrap();
+        kill9(pid);
+    }
+    assert!(
+        eventually(10, || field(&env, "h", "{{.State.Status}}") == "exited"),
+        "{}",
+        field(&env, "h", "{{json .State}}")
+    );
+    let ps = env.rpod_ok(&["ps", "-a", "--filter", "name=h", "--format", "{{.Status}}"]);
+    assert!(ps.starts_with("Exited"), "{ps}");
+    assert!(!ps.contains("starting") && !ps.contains("healthy"), "{ps}");
+    let ps = env.rpod_ok(&["ps", "--format", "{{.Names}}"]);
+    assert_eq!(ps.trim(), "");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242321", "4242322"]);
+}
