@@ -738,3 +738,61 @@ fn a_monitor_killed_during_a_healthcheck_leaves_a_truthful_state() {
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
     assert_clean(&env, &["4242321", "4242322"]);
 }
+
+/// `--sdnotify=healthy`: the monitor sends MAINPID at the start and READY=1
+/// only once the first check passes; without a healthcheck it is refused.
+#[test]
+fn sdnotify_healthy_sends_ready_at_the_first_healthy_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = env_with_alpine("hcsdnot");
+    let sock = env.dir.join("notify.sock");
+    let srv = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    srv.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    env.set_env("NOTIFY_SOCKET", sock.to_str().unwrap());
+    let _r = Reaper(&env);
+    let (_, e) = env.rpod_fail(&["create", "--sdnotify=healthy", "alpine", "true"]);
+    assert!(
+        e.contains("sdnotify policy \"healthy\" requires a healthcheck to be set"),
+        "{e}"
+    );
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--sdnotify=healthy",
+        "--name",
+        "sh",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "1s",
+        "alpine",
+        "sh",
+        "-c",
+        "sleep 3; touch /tmp/ok; exec sleep 4242323",
+    ]);
+    assert_eq!(field(&env, "sh", "{{.Config.sdNotifyMode}}"), "healthy");
+    let mut buf = [0u8; 256];
+    let recv = |buf: &mut [u8]| {
+        let n = srv.recv(buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = recv(&mut buf);
+    let monitor = field(&env, "sh", "{{.State.ConmonPid}}");
+    assert_eq!(
+        first,
+        format!("MAINPID={monitor}\n"),
+        "READY before healthy"
+    );
+    let ready = recv(&mut buf);
+    assert!(ready.contains("READY=1"), "{ready}");
+    assert!(ready.contains(&format!("MAINPID={monitor}")), "{ready}");
+    assert_eq!(health(&env, "sh"), "healthy");
+    // The check keeps passing: no second READY.
+    srv.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    assert!(srv.recv(&mut buf).is_err(), "a second notification");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "sh"]);
+    assert_clean(&env, &["4242323"]);
+}
