@@ -306,3 +306,38 @@ fn auto_update_rolls_back_when_the_new_container_is_unhealthy() {
 fn health(env: &Env, ctr: &str) -> String {
     field(env, ctr, "{{.State.Health.Status}}")
 }
+
+/// A new image whose container cannot start (its command is gone) is rolled
+/// back too: the container made from the previous image runs again.
+#[test]
+fn auto_update_rolls_back_when_the_new_container_cannot_start() {
+    let tag = format!("autorbs{}", std::process::id());
+    let img = push_image(&tag, r#"layers = [[F("version", b"1\n")]]"#);
+    let env = env_with_alpine("autorbs");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rs",
+        "--label",
+        "io.containers.autoupdate=registry",
+        &img,
+        "sleep",
+        "4242441",
+    ]);
+    let old_image = field(&env, "rs", "{{.Image}}");
+    push_image(
+        &tag,
+        r#"layers = [[F("version", b"2\n"), WH("bin/sleep")]]"#,
+    );
+    let out = env.rpod_ok(&["auto-update", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Updated"], "rolled back", "{out}");
+    assert_eq!(field(&env, "rs", "{{.State.Status}}"), "running");
+    assert_eq!(field(&env, "rs", "{{.Image}}"), old_image);
+    assert_eq!(env.rpod_ok(&["exec", "rs", "cat", "/version"]).trim(), "1");
+    assert_eq!(procs_with("sleep 4242441").len(), 1);
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242441"]);
+}
