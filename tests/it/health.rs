@@ -634,59 +634,6 @@ fn kill9(pid: i32) {
     assert!(st.success(), "kill -9 {pid}");
 }
 
-/// kill -9 of the monitor while it waits out a restart back-off: nothing
-/// runs, and `ps`/inspect say so (exited, not restarting nor running); a
-/// start by the user brings the container back.
-#[test]
-fn a_monitor_killed_during_the_restart_back_off_leaves_an_exited_container() {
-    let env = env_with_alpine("hcbokill");
-    let _r = Reaper(&env);
-    env.rpod_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "b",
-        "--restart",
-        "always",
-        "alpine",
-        "sh",
-        "-c",
-        "exit 3",
-    ]);
-    // After 5 quick failures the back-off is 3.2 s: long enough to aim at.
-    assert!(
-        eventually(60, || field(&env, "b", "{{.RestartCount}}")
-            .parse::<u32>()
-            .unwrap_or(0)
-            >= 5
-            && field(&env, "b", "{{.State.Restarting}}") == "true"),
-        "restarts {}",
-        field(&env, "b", "{{.RestartCount}}")
-    );
-    kill9(monitor_pid(&env, "b"));
-    let truthful = || {
-        field(&env, "b", "{{.State.Status}}") == "exited"
-            && field(&env, "b", "{{.State.Restarting}}") == "false"
-            && field(&env, "b", "{{.State.Running}}") == "false"
-    };
-    assert!(
-        eventually(10, truthful),
-        "{}",
-        field(&env, "b", "{{json .State}}")
-    );
-    let ps = env.rpod_ok(&["ps", "-a", "--filter", "name=b", "--format", "{{.Status}}"]);
-    assert!(ps.starts_with("Exited (3)"), "{ps}");
-    // No half-started container appears after the back-off would have ended.
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    assert!(truthful(), "{}", field(&env, "b", "{{json .State}}"));
-    assert_eq!(env.rpod_ok(&["ps", "-q"]).trim(), "");
-    // The user's start works, and the monitor restarts it again.
-    env.rpod_ok(&["start", "b"]);
-    assert!(eventually(30, || field(&env, "b", "{{.RestartCount}}") == "1"));
-    env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &[]);
-}
-
 /// kill -9 of the monitor while a healthcheck runs: the container's init
 /// lives on ("running", truthfully), the check in flight ends, and once the
 /// init dies `ps` says "Exited" with no health status stuck on it.
