@@ -18,6 +18,10 @@ pub struct AutoUpdateArgs {
     /// Check for pending updates: change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Go back to the previous image when the new container does not run or turns unhealthy
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub rollback: bool,
     /// Change the output format to JSON or a Go template
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -46,7 +50,7 @@ pub fn auto_update_cmd(g: &GlobalOpts, a: &AutoUpdateArgs) -> Result<()> {
         platform: Default::default(),
     };
     let progress = super::image_cmds::PullReporter::new(true);
-    let reports = autoupdate::auto_update(&opts, &paths, a.dry_run, &pull, &progress)?;
+    let reports = autoupdate::auto_update(&opts, &paths, a.dry_run, a.rollback, &pull, &progress)?;
     let rows: Vec<_> = reports
         .iter()
         .map(|r| {

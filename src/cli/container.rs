@@ -178,9 +178,9 @@ pub struct ContainerOpts {
     /// Disable the healthcheck (the image's too)
     #[arg(long)]
     pub no_healthcheck: bool,
-    /// How the monitor notifies systemd: conmon, container, ignore
+    /// How the monitor notifies systemd: conmon, container, ignore, or healthy (READY at the first healthy check)
     #[arg(long, value_name = "MODE", default_value = "container",
-          value_parser = ["conmon", "container", "ignore"])]
+          value_parser = ["conmon", "container", "healthy", "ignore"])]
     pub sdnotify: String,
     #[command(flatten)]
     pub registry: RegistryOpts,

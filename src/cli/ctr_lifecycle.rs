@@ -133,7 +133,8 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         "conmon" => SdNotify::Conmon,
         "container" => SdNotify::Container,
         "ignore" => SdNotify::Ignore,
-        other => bail!("invalid --sdnotify {other:?}: use conmon, container or ignore"),
+        "healthy" => SdNotify::Healthy,
+        other => bail!("invalid --sdnotify {other:?}: use conmon, container, healthy or ignore"),
     };
     let restart = o
         .restart

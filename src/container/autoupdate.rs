@@ -4,7 +4,9 @@
 //! image. podman 4.3 only restarts their systemd units (and needs them);
 //! rpod needs none: it removes the container and runs its create command
 //! again (as a unit made by `generate systemd --new` would), and starts it
-//! when it was running.
+//! when it was running. With `rollback` (podman's default), a new
+//! container that does not run, or turns unhealthy, is replaced by one from
+//! the previous image again ("rolled back").
 
 use super::record::{self, Paths};
 use crate::options::Options;
@@ -22,8 +24,8 @@ pub struct Report {
     pub name: String,
     pub image: String,
     pub policy: String,
-    /// "true" (updated), "false" (up to date), "pending" (--dry-run), or
-    /// "failed".
+    /// "true" (updated), "false" (up to date), "pending" (--dry-run),
+    /// "rolled back" or "failed".
     pub updated: String,
     /// Why it failed.
     pub error: Option<String>,
@@ -35,6 +37,7 @@ pub fn auto_update(
     opts: &Options,
     paths: &Paths,
     dry_run: bool,
+    rollback: bool,
     pull: &crate::image::PullOptions,
     progress: &dyn crate::image::PullProgress,
 ) -> Result<Vec<Report>> {
@@ -62,6 +65,7 @@ pub fn auto_update(
             updated: "false".into(),
             error: None,
         };
+        let mut rolled_back = false;
         let res = (|| -> Result<bool> {
             let newer = match policy.as_str() {
                 "registry" => {
@@ -86,11 +90,42 @@ pub fn auto_update(
             if policy == "registry" {
                 crate::image::pull(opts, &store, &rec.image_name, pull, progress)?;
             }
-            recreate(paths, &rec)?;
+            let was_running = record::observe(paths, &rec.id).is_running();
+            let failed = match recreate(paths, &rec, was_running) {
+                Ok(()) => verify(paths, &rec.name, was_running).err(),
+                Err(e) => Some(e),
+            };
+            let Some(failed) = failed else {
+                return Ok(true);
+            };
+            if !rollback {
+                return Err(failed);
+            }
+            // podman: the previous image gets the name back, and the
+            // container is made from it again.
+            crate::image::tag_image(
+                &store,
+                &rec.image_id,
+                &[crate::image::normalize_local_name(&rec.image_name)?],
+            )
+            .with_context(|| format!("rolling back after: {failed:#}"))?;
+            let still = record::resolve(paths, &rec.name).is_ok();
+            let again = if still {
+                record::resolve(paths, &rec.name)
+                    .and_then(|id| record::load(paths, &id))
+                    .and_then(|new| recreate(paths, &new, was_running))
+            } else {
+                recreate_from(paths, &rec, was_running)
+            };
+            again
+                .with_context(|| format!("rolling back to the previous image after: {failed:#}"))?;
+            log::warn!("container {}: rolled back: {failed:#}", rec.name);
+            rolled_back = true;
             Ok(true)
         })();
         match res {
             Ok(true) if dry_run => r.updated = "pending".into(),
+            Ok(true) if rolled_back => r.updated = "rolled back".into(),
             Ok(true) => r.updated = "true".into(),
             Ok(false) => {}
             Err(e) => {
@@ -103,9 +138,46 @@ pub fn auto_update(
     Ok(out)
 }
 
+/// A new container that should run must run, and one with a healthcheck
+/// must turn healthy (waiting out its start period, retries and timeouts).
+fn verify(paths: &Paths, name: &str, should_run: bool) -> Result<()> {
+    let id = record::resolve(paths, name)?;
+    let rec = record::load(paths, &id)?;
+    if !should_run {
+        return Ok(());
+    }
+    let running = |id: &str| record::observe(paths, id).is_running();
+    let Some(hc) = rec.healthcheck.clone() else {
+        // A container that fails at once has exited by now or soon.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if !running(&id) {
+            bail!("the new container {name} does not run");
+        }
+        return Ok(());
+    };
+    let per_run = hc.interval.max(1_000_000_000) + hc.timeout.max(1_000_000_000);
+    let wait_ns = hc.start_period.max(0) + per_run * i64::from(hc.retries.max(1) + 1);
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_nanos(wait_ns.min(300_000_000_000) as u64);
+    loop {
+        if !running(&id) {
+            bail!("the new container {name} does not run");
+        }
+        match super::health::status(paths, &rec).as_deref() {
+            Some(super::health::HEALTHY) => return Ok(()),
+            Some(super::health::UNHEALTHY) => bail!("the new container {name} is unhealthy"),
+            _ => {}
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!("the new container {name} did not turn healthy");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Replace the container by a new one from its create command (which now
-/// resolves to the new image), started when the old one ran.
-fn recreate(paths: &Paths, rec: &record::ContainerRecord) -> Result<()> {
+/// resolves to the new image), started when `start`.
+fn recreate(paths: &Paths, rec: &record::ContainerRecord, start: bool) -> Result<()> {
     let argv = &rec.create_command;
     let verb = argv
         .iter()
@@ -131,7 +203,6 @@ fn recreate(paths: &Paths, rec: &record::ContainerRecord) -> Result<()> {
             rec.name
         );
     }
-    let was_running = record::observe(paths, &rec.id).is_running();
     let sel = super::ops::Selection {
         names: vec![rec.id.clone()],
         ..Default::default()
@@ -149,6 +220,18 @@ fn recreate(paths: &Paths, rec: &record::ContainerRecord) -> Result<()> {
     {
         return Err(e.context(format!("removing container {}", rec.name)));
     }
+    recreate_from(paths, rec, start)
+}
+
+/// Run `rec`'s create command (its container is gone), and start the new
+/// one when `start` and the command was `create`.
+fn recreate_from(_paths: &Paths, rec: &record::ContainerRecord, start: bool) -> Result<()> {
+    let argv = &rec.create_command;
+    let verb = argv
+        .iter()
+        .skip(1)
+        .find(|a| matches!(a.as_str(), "run" | "create"))
+        .cloned();
     let me = crate::sys::exe::real_exe();
     let out = std::process::Command::new(&me)
         .args(&argv[1..])
@@ -162,7 +245,7 @@ fn recreate(paths: &Paths, rec: &record::ContainerRecord) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    if verb.as_deref() == Some("create") && was_running {
+    if verb.as_deref() == Some("create") && start {
         let st = std::process::Command::new(&me)
             .args(["start", &rec.name])
             .stdin(std::process::Stdio::null())

@@ -22,6 +22,9 @@ pub enum SdNotify {
     Container,
     /// Nothing is sent.
     Ignore,
+    /// The monitor says READY at the container's first healthy check
+    /// (podman 4.4's `healthy`; it needs a healthcheck).
+    Healthy,
 }
 
 impl SdNotify {
@@ -31,6 +34,7 @@ impl SdNotify {
             SdNotify::Conmon => "conmon",
             SdNotify::Container => "container",
             SdNotify::Ignore => "ignore",
+            SdNotify::Healthy => "healthy",
         }
     }
 }
@@ -259,6 +263,9 @@ pub fn create(
             .ok()
             .and_then(|raw| super::health::from_image_config(&raw)),
     )?;
+    if o.sdnotify == SdNotify::Healthy && healthcheck.is_none() {
+        bail!("sdnotify policy \"healthy\" requires a healthcheck to be set");
+    }
     let ic = config.config().clone().unwrap_or_default();
 
     let id = o.id.clone().unwrap_or_else(names::new_id);

@@ -327,6 +327,8 @@ pub struct Outcome {
     pub passed: bool,
     /// The container's health after it: starting, healthy or unhealthy.
     pub status: String,
+    /// This run turned a starting container healthy.
+    pub became_healthy: bool,
 }
 
 /// The command line a check runs in the container.
@@ -465,12 +467,13 @@ pub fn run(opts: &crate::options::Options, paths: &Paths, name: &str) -> Result<
         }
     };
     let in_start_period = hc.start_period > 0 && start < st.started_at + hc.start_period;
-    let h = {
+    let (h, was) = {
         let _l = lock(paths, &id)?;
         let mut h = load(paths, &id).unwrap_or_default();
         if h.status.is_empty() {
             h.status = STARTING.into();
         }
+        let was = h.status.clone();
         apply(
             &mut h,
             HealthLog {
@@ -485,8 +488,9 @@ pub fn run(opts: &crate::options::Options, paths: &Paths, name: &str) -> Result<
         if record::exists(paths, &id) {
             save(paths, &id, &h)?;
         }
-        h
+        (h, was)
     };
+
     crate::events::emit(
         &paths.runroot,
         &crate::events::Event {
@@ -501,8 +505,26 @@ pub fn run(opts: &crate::options::Options, paths: &Paths, name: &str) -> Result<
     }
     Ok(Outcome {
         passed: exit_code == 0,
+        became_healthy: was == STARTING && h.status == HEALTHY,
         status: h.status,
     })
+}
+
+/// `--sdnotify=healthy`: READY=1 (with the monitor as MAINPID) on the
+/// monitor's NOTIFY_SOCKET once the check after a start first passes. Only
+/// a scheduled run (a child of the monitor, with its environment) sends it;
+/// a `healthcheck run` by the user sends nothing.
+fn notify_healthy(rec: &ContainerRecord, st: &record::State) {
+    if rec.sdnotify != "healthy" {
+        return;
+    }
+    let Some(sock) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let msg = format!("MAINPID={}\nREADY=1\n", st.monitor_pid);
+    if let Err(e) = crate::monitor::sd_notify(&sock, msg.as_bytes()) {
+        eprintln!("health: notifying {}: {e}", sock.to_string_lossy());
+    }
 }
 
 /// `--health-on-failure`: what an unhealthy container gets.
@@ -526,6 +548,8 @@ fn on_failure(opts: &crate::options::Options, paths: &Paths, rec: &ContainerReco
             None => Ok(()),
         },
         OnFailure::Restart => {
+            // ops::restart writes the "restart" event first, as podman's
+            // RestartWithTimeout does.
             match first_err(super::ops::restart(
                 opts,
                 paths,
@@ -533,11 +557,7 @@ fn on_failure(opts: &crate::options::Options, paths: &Paths, rec: &ContainerReco
                 Default::default(),
             )?) {
                 Some(e) => Err(e),
-                None => {
-                    // podman's RestartWithTimeout ends with a "restart" event.
-                    crate::events::container(&paths.runroot, "restart", rec);
-                    Ok(())
-                }
+                None => Ok(()),
             }
         }
     }
@@ -590,7 +610,13 @@ pub fn scheduled_from_argv() -> Option<Result<()>> {
         if !st.is_running() || st.is_paused() {
             return Ok(());
         }
-        run(&opts, &paths, &id).map(|_| ())
+        let o = run(&opts, &paths, &id)?;
+        if o.became_healthy {
+            if let Ok(rec) = record::load(&paths, &id) {
+                notify_healthy(&rec, &record::load_state(&paths, &id));
+            }
+        }
+        Ok(())
     })())
 }
 

@@ -278,6 +278,9 @@ pub fn restart(
             ))
             .into());
         }
+        // podman's restartWithTimeout writes "restart" first; the stop's
+        // died and cleanup, then init and start, follow it.
+        crate::events::container(&paths.runroot, "restart", &rec);
         if st.is_running() {
             lifecycle::stop(paths, &rec, o.timeout.unwrap_or(rec.stop_timeout))?;
         }

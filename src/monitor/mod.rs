@@ -570,7 +570,12 @@ impl Monitor {
         let Some(sock) = std::env::var_os("NOTIFY_SOCKET") else {
             return;
         };
-        let msg = format!("MAINPID={}\nREADY=1\n", std::process::id());
+        // `healthy`: READY waits for the first healthy check (health.rs).
+        let msg = if self.rec.sdnotify == "healthy" {
+            format!("MAINPID={}\n", std::process::id())
+        } else {
+            format!("MAINPID={}\nREADY=1\n", std::process::id())
+        };
         if let Err(e) = sd_notify(&sock, msg.as_bytes()) {
             eprintln!("monitor: notifying {}: {e}", sock.to_string_lossy());
         }

@@ -394,6 +394,41 @@ fn the_monitor_writes_a_restart_event_when_the_policy_restarts() {
     assert_clean(&env, &[]);
 }
 
+/// `rpod restart` by the user: podman 4.3 writes restart, died, cleanup,
+/// init, start (restartWithTimeout's event comes before the stop).
+#[test]
+fn a_restart_by_the_user_writes_podmans_event_sequence() {
+    let env = env_with_alpine("hcursev");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["run", "-d", "--name", "u", "alpine", "sleep", "4242319"]);
+    env.rpod_ok(&["restart", "-t", "0", "u"]);
+    assert_eq!(field(&env, "u", "{{.State.Status}}"), "running");
+    let ev = env.rpod_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--stream=false",
+        "--filter",
+        "container=u",
+        "--format",
+        "{{.Status}}",
+    ]);
+    let ev: Vec<&str> = ev.lines().collect();
+    let r = ev
+        .iter()
+        .position(|e| *e == "restart")
+        .expect("a restart event");
+    assert_eq!(ev.iter().filter(|e| **e == "restart").count(), 1, "{ev:?}");
+    assert_eq!(&ev[..r], &["create", "init", "start"], "{ev:?}");
+    assert_eq!(
+        &ev[r..],
+        &["restart", "died", "cleanup", "init", "start"],
+        "{ev:?}"
+    );
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242319"]);
+}
+
 #[test]
 fn the_image_healthcheck_is_used_and_tuned_by_flags() {
     let img = push_image(
@@ -574,4 +609,137 @@ fn soak_twenty_containers_with_healthchecks_leak_nothing() {
     assert!(r >= 1, "s1 restarted {r} times");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
     assert_clean(&env, &["4242331", "4242332", "__healthcheck"]);
+}
+
+/// The monitor's pid from the container's state file.
+fn monitor_pid(env: &Env, ctr: &str) -> i32 {
+    let id = field(env, ctr, "{{.Id}}");
+    let st = std::fs::read_to_string(
+        store_root(env)
+            .join("containers")
+            .join(&id)
+            .join("state.json"),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+    v["monitor_pid"].as_i64().unwrap() as i32
+}
+
+fn kill9(pid: i32) {
+    assert!(pid > 0, "no monitor pid");
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -9 {pid}");
+}
+
+/// kill -9 of the monitor while a healthcheck runs: the container's init
+/// lives on ("running", truthfully), the check in flight ends, and once the
+/// init dies `ps` says "Exited" with no health status stuck on it.
+#[test]
+fn a_monitor_killed_during_a_healthcheck_leaves_a_truthful_state() {
+    let env = env_with_alpine("hckill");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--health-cmd",
+        "sleep 2; true 4242321",
+        "--health-interval",
+        "1s",
+        "alpine",
+        "sleep",
+        "4242322",
+    ]);
+    assert!(
+        eventually(60, || !procs_with("4242321").is_empty()),
+        "no check ran"
+    );
+    kill9(monitor_pid(&env, "h"));
+    assert_eq!(field(&env, "h", "{{.State.Status}}"), "running");
+    // The check in flight ends and no other one is left behind.
+    assert!(
+        eventually(20, || procs_with("4242321").is_empty()),
+        "{:?}",
+        procs_with("4242321")
+    );
+    let s = health(&env, "h");
+    assert_eq!(s, "healthy", "the check in flight was not recorded");
+    for p in procs_with("4242322") {
+        let pid: i32 = p.split(':').next().unwrap().parse().unwrap();
+        kill9(pid);
+    }
+    assert!(
+        eventually(10, || field(&env, "h", "{{.State.Status}}") == "exited"),
+        "{}",
+        field(&env, "h", "{{json .State}}")
+    );
+    let ps = env.rpod_ok(&["ps", "-a", "--filter", "name=h", "--format", "{{.Status}}"]);
+    assert!(ps.starts_with("Exited"), "{ps}");
+    assert!(!ps.contains("starting") && !ps.contains("healthy"), "{ps}");
+    let ps = env.rpod_ok(&["ps", "--format", "{{.Names}}"]);
+    assert_eq!(ps.trim(), "");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242321", "4242322"]);
+}
+
+/// `--sdnotify=healthy`: the monitor sends MAINPID at the start and READY=1
+/// only once the first check passes; without a healthcheck it is refused.
+#[test]
+fn sdnotify_healthy_sends_ready_at_the_first_healthy_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = env_with_alpine("hcsdnot");
+    let sock = env.dir.join("notify.sock");
+    let srv = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    srv.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    env.set_env("NOTIFY_SOCKET", sock.to_str().unwrap());
+    let _r = Reaper(&env);
+    let (_, e) = env.rpod_fail(&["create", "--sdnotify=healthy", "alpine", "true"]);
+    assert!(
+        e.contains("sdnotify policy \"healthy\" requires a healthcheck to be set"),
+        "{e}"
+    );
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--sdnotify=healthy",
+        "--name",
+        "sh",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "1s",
+        "alpine",
+        "sh",
+        "-c",
+        "sleep 3; touch /tmp/ok; exec sleep 4242323",
+    ]);
+    assert_eq!(field(&env, "sh", "{{.Config.sdNotifyMode}}"), "healthy");
+    let mut buf = [0u8; 256];
+    let recv = |buf: &mut [u8]| {
+        let n = srv.recv(buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = recv(&mut buf);
+    let monitor = field(&env, "sh", "{{.State.ConmonPid}}");
+    assert_eq!(
+        first,
+        format!("MAINPID={monitor}\n"),
+        "READY before healthy"
+    );
+    let ready = recv(&mut buf);
+    assert!(ready.contains("READY=1"), "{ready}");
+    assert!(ready.contains(&format!("MAINPID={monitor}")), "{ready}");
+    assert_eq!(health(&env, "sh"), "healthy");
+    // The check keeps passing: no second READY.
+    srv.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    assert!(srv.recv(&mut buf).is_err(), "a second notification");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "sh"]);
+    assert_clean(&env, &["4242323"]);
 }

@@ -256,3 +256,88 @@ fn auto_update_local_and_bad_policies() {
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
     assert_clean(&env, &["4242421"]);
 }
+
+/// `auto-update` rolls back (podman's default `--rollback`) when the new
+/// image's container turns unhealthy: the previous image gets its name back
+/// and the container runs it again; `--rollback=false` leaves it failed.
+#[test]
+fn auto_update_rolls_back_when_the_new_container_is_unhealthy() {
+    let tag = format!("autorb{}", std::process::id());
+    let img = push_image(&tag, r#"layers = [[F("version", b"1\n"), F("ok", b"")]]"#);
+    let env = env_with_alpine("autorb");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rb",
+        "--label",
+        "io.containers.autoupdate=registry",
+        "--health-cmd",
+        "test -e /ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        &img,
+        "sleep",
+        "4242431",
+    ]);
+    let old_image = field(&env, "rb", "{{.Image}}");
+    // A broken image under the same tag: its check fails.
+    push_image(&tag, r#"layers = [[F("version", b"2\n")]]"#);
+    let out = env.rpod_ok(&["auto-update", "--format", "{{.ContainerName}} {{.Updated}}"]);
+    assert_eq!(out.trim(), "rb rolled back");
+    assert_eq!(field(&env, "rb", "{{.State.Status}}"), "running");
+    assert_eq!(field(&env, "rb", "{{.Image}}"), old_image);
+    assert_eq!(env.rpod_ok(&["exec", "rb", "cat", "/version"]).trim(), "1");
+    assert!(eventually(30, || health(&env, "rb") == "healthy"));
+    let named = env.rpod_ok(&["image", "inspect", "--format", "{{.Id}}", &img]);
+    assert_eq!(named.trim(), old_image);
+    // Still pending; without the rollback the broken one stays, failed.
+    let (code, e) = env.rpod_fail(&["auto-update", "--rollback=false"]);
+    assert_eq!(code, 125, "{e}");
+    assert!(e.contains("rb is unhealthy"), "{e}");
+    assert_eq!(env.rpod_ok(&["exec", "rb", "cat", "/version"]).trim(), "2");
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242431"]);
+}
+
+fn health(env: &Env, ctr: &str) -> String {
+    field(env, ctr, "{{.State.Health.Status}}")
+}
+
+/// A new image whose container cannot start (its command is gone) is rolled
+/// back too: the container made from the previous image runs again.
+#[test]
+fn auto_update_rolls_back_when_the_new_container_cannot_start() {
+    let tag = format!("autorbs{}", std::process::id());
+    let img = push_image(&tag, r#"layers = [[F("version", b"1\n")]]"#);
+    let env = env_with_alpine("autorbs");
+    let _r = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rs",
+        "--label",
+        "io.containers.autoupdate=registry",
+        &img,
+        "sleep",
+        "4242441",
+    ]);
+    let old_image = field(&env, "rs", "{{.Image}}");
+    push_image(
+        &tag,
+        r#"layers = [[F("version", b"2\n"), WH("bin/sleep")]]"#,
+    );
+    let out = env.rpod_ok(&["auto-update", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Updated"], "rolled back", "{out}");
+    assert_eq!(field(&env, "rs", "{{.State.Status}}"), "running");
+    assert_eq!(field(&env, "rs", "{{.Image}}"), old_image);
+    assert_eq!(env.rpod_ok(&["exec", "rs", "cat", "/version"]).trim(), "1");
+    assert_eq!(procs_with("sleep 4242441").len(), 1);
+    env.rpod_ok(&["rm", "-af", "-t", "0"]);
+    assert_clean(&env, &["4242441"]);
+}
