@@ -2039,7 +2039,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__auto__subcmd__update)
-            opts="-h -V --authfile --dry-run --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-h -V --authfile --dry-run --rollback --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2047,6 +2047,10 @@ _rpod() {
             case "${prev}" in
                 --authfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rollback)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -3746,7 +3750,7 @@ _rpod() {
                     return 0
                     ;;
                 --sdnotify)
-                    COMPREPLY=($(compgen -W "conmon container ignore" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -6258,7 +6262,7 @@ _rpod() {
                     return 0
                     ;;
                 --sdnotify)
-                    COMPREPLY=($(compgen -W "conmon container ignore" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -7768,7 +7772,7 @@ _rpod() {
                     return 0
                     ;;
                 --sdnotify)
-                    COMPREPLY=($(compgen -W "conmon container ignore" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -22836,7 +22840,7 @@ _rpod() {
                     return 0
                     ;;
                 --sdnotify)
-                    COMPREPLY=($(compgen -W "conmon container ignore" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)

@@ -1743,8 +1743,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-retries -d 'Fai
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore, or healthy (READY at the first healthy check)' -r -f -a "conmon\t''
 container\t''
+healthy\t''
 ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
@@ -1908,8 +1909,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-retries -d '
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore, or healthy (READY at the first healthy check)' -r -f -a "conmon\t''
 container\t''
+healthy\t''
 ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
@@ -2763,6 +2765,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand update" -l remote -d 'Refused:
 complete -c rpod -n "__fish_rpod_using_subcommand update" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l rollback -d 'Go back to the previous image when the new container does not run or turns unhealthy' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l format -d 'Change the output format to JSON or a Go template' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -3064,8 +3068,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore, or healthy (READY at the first healthy check)' -r -f -a "conmon\t''
 container\t''
+healthy\t''
 ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
@@ -3229,8 +3234,9 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-start-period -d 'Time after the start in which failed checks do not count [default: 0s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-timeout -d 'Time a check may take before it counts as failed [default: 30s]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l health-on-failure -d 'What to do once the container is unhealthy: none, kill, restart, stop [default: none]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore' -r -f -a "conmon\t''
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sdnotify -d 'How the monitor notifies systemd: conmon, container, ignore, or healthy (READY at the first healthy check)' -r -f -a "conmon\t''
 container\t''
+healthy\t''
 ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
