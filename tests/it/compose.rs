@@ -192,13 +192,19 @@ fn podman_compose_up_exec_down_with_rpod() {
         "--filter",
         "label=io.podman.compose.project=proj",
         "--format",
-        "{{.Names}} {{.Status}}",
+        "{{.Names}} {{.Networks}} {{.Status}}",
     ]);
     let mut lines: Vec<&str> = names.lines().collect();
     lines.sort();
     assert_eq!(lines.len(), 2, "{names}\n{up}");
-    assert!(lines[0].starts_with("proj_db_1 Up"), "{names}\n{up}");
-    assert!(lines[1].starts_with("proj_web_1 Up"), "{names}\n{up}");
+    assert!(
+        lines[0].starts_with("proj_db_1 [proj_back] Up"),
+        "{names}\n{up}"
+    );
+    assert!(
+        lines[1].starts_with("proj_web_1 [proj_back] Up"),
+        "{names}\n{up}"
+    );
     assert_eq!(
         env.rpod_ok(&[
             "network",
@@ -255,4 +261,53 @@ fn podman_compose_up_exec_down_with_rpod() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(env.leftover_processes(), Vec::<String>::new(), "{down}");
+}
+
+/// Foreground `up` (podman-compose creates, then `start -a`s each
+/// container): the services' output is shown, `--exit-code-from` returns
+/// that service's exit code, and services without `networks:` share the
+/// project's default network.
+#[test]
+fn podman_compose_foreground_up_returns_the_exit_code() {
+    assert!(
+        Path::new(PODMAN_COMPOSE).exists(),
+        "{PODMAN_COMPOSE} is not installed: run tests/world/setup.sh as root (it installs the podman-compose package)"
+    );
+    let env = env_with_alpine("composefg");
+    let _reaper = Reaper(&env);
+    let proj = env.home.join("fg");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(
+        proj.join("docker-compose.yml"),
+        r#"services:
+  a:
+    image: alpine
+    command: ["sh", "-c", "echo from-a; sleep 1; echo a-done"]
+  b:
+    image: alpine
+    command: ["sh", "-c", "echo from-b; exit 3"]
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&proj, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pc = format!(
+        "cd {} && {PODMAN_COMPOSE} --podman-path {} -p fg",
+        proj.display(),
+        rpod_bin().display()
+    );
+    let o = env.sh(&format!("{pc} up --exit-code-from b </dev/null 2>&1"));
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(text.contains("from-a") && text.contains("from-b"), "{text}");
+    let ps = env.rpod_ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.Networks}} {{.Status}}",
+    ]);
+    assert!(ps.contains("fg_b_1 [fg_default] Exited (3)"), "{ps}");
+    assert!(ps.contains("fg_a_1 [fg_default] "), "{ps}");
+    env.sh_ok(&format!("{pc} down 2>&1"));
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
+    env.rpod_ok(&["network", "rm", "fg_default"]);
 }
