@@ -601,6 +601,12 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
              rootless, map your own with --uidmap/--gidmap or --userns"
         );
     }
+    match m.log_driver.as_deref() {
+        None | Some("k8s-file") => {}
+        Some(d) => bail!(
+            "--log-driver {d}: not supported by rpod, which writes container logs in k8s-file format only (--log-driver k8s-file)"
+        ),
+    }
     if m.cgroups == "split" {
         bail!("--cgroups split needs systemd to have delegated a cgroup to the user: none here");
     }

@@ -311,3 +311,138 @@ fn podman_compose_foreground_up_returns_the_exit_code() {
     assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
     env.rpod_ok(&["network", "rm", "fg_default"]);
 }
+
+/// podman-compose turns `logging: driver: k8s-file` into `--log-driver`:
+/// k8s-file (what rpod writes) is accepted, another driver is one line
+/// naming it, exit 125, and nothing is created.
+#[test]
+fn log_driver_k8s_file_is_accepted_and_others_are_named() {
+    let env = env_with_alpine("logdriver");
+    let _reaper = Reaper(&env);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--log-driver",
+        "k8s-file",
+        "alpine",
+        "echo",
+        "logged",
+    ]);
+    assert_eq!(o, "logged\n");
+    let (code, e) = env.rpod_fail(&[
+        "run",
+        "--name",
+        "j",
+        "--log-driver=journald",
+        "alpine",
+        "true",
+    ]);
+    assert_eq!(code, 125, "{e}");
+    assert!(
+        e.contains("--log-driver journald") && e.lines().count() == 1,
+        "{e}"
+    );
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
+}
+
+/// A service using most of the compose keys podman-compose 1.0.3 turns into
+/// `run` flags (it still spells the healthcheck flags `--healthcheck-*`, as
+/// podman 4.3 accepts): each reaches the container.
+#[test]
+fn podman_compose_service_keys_reach_the_container() {
+    assert!(
+        Path::new(PODMAN_COMPOSE).exists(),
+        "{PODMAN_COMPOSE} is not installed: run tests/world/setup.sh as root (it installs the podman-compose package)"
+    );
+    let env = env_with_alpine("composekeys");
+    let _reaper = Reaper(&env);
+    let proj = env.home.join("keys");
+    std::fs::create_dir_all(proj.join("data")).unwrap();
+    std::fs::write(proj.join("data/marker"), "bind-mounted\n").unwrap();
+    std::fs::write(proj.join("app.env"), "FROM_FILE=yes\n").unwrap();
+    std::fs::write(
+        proj.join("docker-compose.yml"),
+        r#"services:
+  svc:
+    image: alpine
+    container_name: custom_name
+    hostname: myhost
+    user: "1000:1000"
+    working_dir: /tmp
+    env_file: app.env
+    environment:
+      - A=1
+    labels:
+      app.kind: test
+    volumes:
+      - ./data:/data:ro
+    tmpfs: /scratch
+    cap_drop: [MKNOD]
+    extra_hosts:
+      - "somehost:10.1.2.3"
+    init: true
+    read_only: true
+    restart: unless-stopped
+    stop_signal: SIGINT
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: 1s
+      timeout: 2s
+      retries: 2
+    logging:
+      driver: k8s-file
+    command: ["sh", "-c", "id -u; pwd; hostname; echo A=$$A F=$$FROM_FILE; grep somehost /etc/hosts; cat /data/marker; ulimit -n; touch /ro 2>/dev/null || echo read-only; touch /tmp/ready; echo started; sleep 300"]
+"#,
+    )
+    .unwrap();
+    for p in [proj.clone(), proj.join("data")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for f in ["data/marker", "app.env", "docker-compose.yml"] {
+        std::fs::set_permissions(proj.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let pc = format!(
+        "cd {} && {PODMAN_COMPOSE} --podman-path {} -p keys",
+        proj.display(),
+        rpod_bin().display()
+    );
+    let up = env.sh_ok(&format!("{pc} up -d </dev/null 2>&1"));
+    assert!(
+        up.contains("exit code: 0") && !up.contains("exit code: 2"),
+        "{up}"
+    );
+    let mut logs = String::new();
+    let mut health = String::new();
+    for _ in 0..50 {
+        logs = env.rpod_ok(&["logs", "custom_name"]);
+        health = env.rpod_ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Health.Status}}",
+            "custom_name",
+        ]);
+        if logs.contains("started") && health.trim() == "healthy" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(health.trim(), "healthy", "{logs}");
+    assert_eq!(
+        logs,
+        "1000\n/tmp\nmyhost\nA=1 F=yes\n10.1.2.3\tsomehost\nbind-mounted\n1024\nread-only\nstarted\n",
+        "{up}"
+    );
+    let ins = env.rpod_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.RestartPolicy.Name}} {{.Config.Labels}}",
+        "custom_name",
+    ]);
+    assert!(ins.starts_with("unless-stopped "), "{ins}");
+    assert!(ins.contains("app.kind:test"), "{ins}");
+    env.sh_ok(&format!("{pc} down 2>&1"));
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
+    env.rpod_ok(&["network", "rm", "keys_default"]);
+}
