@@ -446,3 +446,48 @@ fn podman_compose_service_keys_reach_the_container() {
     assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
     env.rpod_ok(&["network", "rm", "keys_default"]);
 }
+
+/// `build:` services: podman-compose runs `rpod build -t IMAGE -f
+/// ./Dockerfile .` in the project directory, then runs the image it built.
+#[test]
+fn podman_compose_builds_then_runs_the_image() {
+    assert!(
+        Path::new(PODMAN_COMPOSE).exists(),
+        "{PODMAN_COMPOSE} is not installed: run tests/world/setup.sh as root (it installs the podman-compose package)"
+    );
+    let env = env_with_alpine("composebuild");
+    let _reaper = Reaper(&env);
+    let proj = env.home.join("b");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(
+        proj.join("Dockerfile"),
+        "FROM alpine\nRUN echo built-by-compose > /built\nCMD [\"cat\", \"/built\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("docker-compose.yml"),
+        "services:\n  app:\n    build: .\n    image: localhost/composeapp\n",
+    )
+    .unwrap();
+    let st = std::process::Command::new("chown")
+        .args(["-R", &format!("{}:", env.user), proj.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pc = format!(
+        "cd {} && {PODMAN_COMPOSE} --podman-path {} -p b",
+        proj.display(),
+        rpod_bin().display()
+    );
+    let o = env.sh_ok(&format!("{pc} up --build </dev/null 2>&1"));
+    assert!(o.contains("built-by-compose"), "{o}");
+    assert!(
+        env.rpod_ok(&["images", "--format", "{{.Repository}}"])
+            .lines()
+            .any(|l| l == "localhost/composeapp"),
+        "{o}"
+    );
+    env.sh_ok(&format!("{pc} down 2>&1"));
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
+    env.rpod_ok(&["network", "rm", "b_default"]);
+}
