@@ -453,7 +453,6 @@ pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 }
 
 pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
-    crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
         names: selected(&paths, &a.containers, a.latest, &a.filter)?,
@@ -461,6 +460,11 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         all: a.all,
         ignore: a.ignore,
     };
+    if a.force {
+        // Signals go from here, the owner of every container's namespace.
+        ctr::stop_for_rm(&paths, &sel, a.time);
+    }
+    crate::userns::enter()?;
     let o = ctr::RmOptions {
         force: a.force,
         timeout: a.time,

@@ -491,3 +491,42 @@ fn podman_compose_builds_then_runs_the_image() {
     assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
     env.rpod_ok(&["network", "rm", "b_default"]);
 }
+
+/// `rm -f` of a running container whose process is not the container's
+/// root (compose's `user:`): it used to send SIGKILL from a fresh user
+/// namespace that does not own the container's, and fail with EPERM.
+#[test]
+fn rm_force_stops_a_container_running_as_another_uid() {
+    let env = env_with_alpine("rmforceuid");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "uidnet"]);
+    for (name, net) in [("plain", "slirp4netns"), ("onnet", "uidnet")] {
+        env.rpod_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "--user",
+            "1000:1000",
+            "--init",
+            "alpine",
+            "sleep",
+            "300",
+        ]);
+    }
+    let out = env.rpod_ok(&["rm", "-f", "-t", "0", "plain", "onnet"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
+    let mut left = env.leftover_processes();
+    for _ in 0..30 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = env.leftover_processes();
+    }
+    assert_eq!(left, Vec::<String>::new());
+    env.rpod_ok(&["network", "rm", "uidnet"]);
+}
