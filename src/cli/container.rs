@@ -158,19 +158,19 @@ pub struct ContainerOpts {
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
     /// Healthcheck command: a shell command, a JSON array (exec form), or none to remove the image's
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, value_name = "COMMAND", alias = "healthcheck-command")]
     pub health_cmd: Option<String>,
     /// Time between healthchecks, run by rpod's monitor (disable: only `healthcheck run`) [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", alias = "healthcheck-interval")]
     pub health_interval: Option<String>,
     /// Failed checks in a row before the container is unhealthy [default: 3]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", alias = "healthcheck-retries")]
     pub health_retries: Option<u32>,
     /// Time after the start in which failed checks do not count [default: 0s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", alias = "healthcheck-start-period")]
     pub health_start_period: Option<String>,
     /// Time a check may take before it counts as failed [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", alias = "healthcheck-timeout")]
     pub health_timeout: Option<String>,
     /// What to do once the container is unhealthy: none, kill, restart, stop [default: none]
     #[arg(long, value_name = "ACTION")]
@@ -340,6 +340,9 @@ pub struct MoreContainerOpts {
     /// Device cgroup rule: 'TYPE MAJOR:MINOR PERMS' (rootless: devices come from --device)
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
+    /// Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -454,7 +454,6 @@ pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 }
 
 pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
-    crate::userns::enter()?;
     let paths = Paths::new(&g.into())?;
     let sel = Selection {
         names: selected(&paths, &a.containers, a.latest, &a.filter)?,
@@ -462,6 +461,11 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         all: a.all,
         ignore: a.ignore,
     };
+    if a.force {
+        // Signals go from here, the owner of every container's namespace.
+        ctr::stop_for_rm(&paths, &sel, a.time);
+    }
+    crate::userns::enter()?;
     let o = ctr::RmOptions {
         force: a.force,
         timeout: a.time,
@@ -601,6 +605,12 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
             "--subuidname/--subgidname need root to map another user's subordinate ids: \
              rootless, map your own with --uidmap/--gidmap or --userns"
         );
+    }
+    match m.log_driver.as_deref() {
+        None | Some("k8s-file") => {}
+        Some(d) => bail!(
+            "--log-driver {d}: not supported by rpod, which writes container logs in k8s-file format only (--log-driver k8s-file)"
+        ),
     }
     if m.cgroups == "split" {
         bail!("--cgroups split needs systemd to have delegated a cgroup to the user: none here");

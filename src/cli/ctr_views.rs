@@ -115,7 +115,11 @@ fn json_row(r: &ContainerSummary, now: i64, no_trunc: bool) -> Value {
         "Mounts": r.rec.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "Names": [r.rec.name],
         "Namespaces": {},
-        "Networks": [],
+        // network: the user-defined networks of a container on them (podman: [] otherwise).
+        "Networks": crate::network::bridge::networks_of(&r.rec.network)
+            .iter()
+            .map(|a| a.network.clone())
+            .collect::<Vec<_>>(),
         "Pid": if running { r.st.pid } else { 0 },
         "Pod": r.rec.pod,
         "PodName": "",

@@ -363,6 +363,33 @@ pub fn rm(paths: &Paths, sel: &Selection, o: RmOptions) -> Result<Outcomes> {
     }))
 }
 
+/// `rm -f`'s first step, run from the host's user namespace before the
+/// caller enters a fresh rpod user namespace for the removal: stop the
+/// selected running containers. That fresh namespace does not own a
+/// container's namespace, so from there a signal to a container process
+/// whose uid is not the user's own (`--user 1000`) fails with EPERM; the
+/// host's, which owns every rpod namespace, may signal them all. Best
+/// effort: what fails here, [`rm`] reports. `--rm` containers are left to
+/// [`rm`] (their monitor removes them once stopped).
+pub fn stop_for_rm(paths: &Paths, sel: &Selection, timeout: Option<u32>) {
+    let Ok(names) = targets(paths, &sel.names, &sel.cidfiles, sel.all, true, |st| {
+        st.is_running()
+    }) else {
+        return;
+    };
+    let _ = each_parallel(&names, true, |name| {
+        let id = record::resolve(paths, name)?;
+        let rec = record::load(paths, &id)?;
+        if !rec.rm {
+            lifecycle::stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
+        }
+        Ok(Target {
+            name: name.to_string(),
+            id,
+        })
+    });
+}
+
 /// What `wait` waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitCondition {

@@ -423,9 +423,17 @@ impl Monitor {
             }
         }
         // network: user-defined networks through netavark (no-op otherwise).
-        if let Err(e) = crate::network::bridge::setup(&m.paths, &m.rec, pid, &m.run_dir) {
-            m.abort();
-            return Err(e);
+        match crate::network::bridge::setup(&m.paths, &m.rec, pid, &m.run_dir) {
+            Ok(Some(h)) => {
+                // The port forwarder: kept like the helpers above.
+                m.state.net_helpers.extend(h.pids());
+                std::mem::forget(h);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                m.abort();
+                return Err(e);
+            }
         }
         if !eager {
             if let Err(e) = rt::start(&m.state_root, &m.rec.id) {

@@ -585,17 +585,48 @@ fn enter_rootless_netns(paths: &Paths) -> Result<()> {
 /// the namespace of the container's init `pid`, then the container's
 /// `/etc/hosts` and `/etc/resolv.conf`. The monitor keeps the namespace
 /// open (for teardown after the init is gone). On failure nothing stays.
-pub fn setup(paths: &Paths, rec: &ContainerRecord, pid: i32, run_dir: &Path) -> Result<()> {
+///
+/// Published ports (`-p`) are bound on the host first (a taken port fails
+/// before anything is set up), then forwarded by rpod's port forwarder
+/// (podman's rootlessport) to the container's first address, from inside
+/// its network namespace; the forwarder is returned for the monitor to keep.
+pub fn setup(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    pid: i32,
+    run_dir: &Path,
+) -> Result<Option<super::helper::Helper>> {
     let nets = networks_of(&rec.network);
     if nets.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let r = setup_inner(paths, rec, pid, run_dir, nets);
+    let maps = super::ports::from_record(&rec.ports);
+    let bound = super::portfwd::bind(&maps)?;
+    let r = setup_inner(paths, rec, pid, run_dir, nets).and_then(|live| {
+        if bound.is_empty() {
+            return Ok(None);
+        }
+        let target =
+            first_address(&live).context("publishing ports: the container got no address")?;
+        super::portfwd::spawn(pid, target, bound, run_dir).map(Some)
+    });
     if r.is_err() {
         teardown(paths, &rec.id, run_dir);
         super::rootless::release(paths, &rec.id);
     }
     r
+}
+
+/// The container's first IPv4 address (else first address) netavark gave it.
+fn first_address(live: &Live) -> Option<std::net::IpAddr> {
+    let all: Vec<std::net::IpAddr> = live
+        .status
+        .values()
+        .flat_map(|st| st.interfaces.values())
+        .flat_map(|ifc| ifc.subnets.iter())
+        .filter_map(|s| s.ipnet.split_once('/').and_then(|(ip, _)| ip.parse().ok()))
+        .collect();
+    all.iter().find(|ip| ip.is_ipv4()).or(all.first()).copied()
 }
 
 fn setup_inner(
@@ -604,7 +635,7 @@ fn setup_inner(
     pid: i32,
     run_dir: &Path,
     nets: &[Attach],
-) -> Result<()> {
+) -> Result<Live> {
     use std::os::fd::IntoRawFd;
     let all = Networks::open()?;
     // Kept open (and inherited across the monitor's exec) for teardown.
@@ -655,7 +686,8 @@ fn setup_inner(
     let out = netavark(paths, "setup", &format!("/proc/{me}/fd/{fd}"), &options)?;
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
-    write_name_files(paths, rec, &live)
+    write_name_files(paths, rec, &live)?;
+    Ok(live)
 }
 
 /// Put the container's addresses into its `/etc/hosts` and aardvark-dns

@@ -109,7 +109,20 @@ fn bind_error(proto: &str, addr: &SocketAddr, e: &std::io::Error) -> anyhow::Err
 /// Bind the host side of `maps` and start the forwarder into the network
 /// namespace of `pid`, connecting to `target` there.
 pub fn start(pid: i32, target: IpAddr, maps: &[PortMapping], run_dir: &Path) -> Result<Helper> {
-    let mut fds: Vec<(OwnedFd, String, u16)> = Vec::new();
+    let fds = bind(maps)?;
+    spawn(pid, target, fds, run_dir)
+}
+
+/// Host listeners bound by [`bind`], for [`spawn`]: (socket, protocol,
+/// container port).
+pub type Bound = Vec<(OwnedFd, String, u16)>;
+
+/// Bind every published host port in the caller's network namespace (a
+/// taken port is an error naming it). Split from [`spawn`] for bridge
+/// containers, whose monitor binds on the host, then moves into the
+/// rootless network namespace before the container's address is known.
+pub fn bind(maps: &[PortMapping]) -> Result<Bound> {
+    let mut fds: Bound = Vec::new();
     for m in maps {
         for i in 0..m.range {
             let addr = host_addr(m, m.host_port + i)?;
@@ -125,6 +138,12 @@ pub fn start(pid: i32, target: IpAddr, maps: &[PortMapping], run_dir: &Path) -> 
             fds.push((fd, m.protocol.clone(), m.container_port + i));
         }
     }
+    Ok(fds)
+}
+
+/// Start the forwarder for listeners from [`bind`]: it enters the network
+/// namespace of `pid` and connects to `target` there.
+pub fn spawn(pid: i32, target: IpAddr, fds: Bound, run_dir: &Path) -> Result<Helper> {
     let (exit_r, exit_w) = helper::pipe()?;
     let (ready_r, ready_w) = helper::pipe()?;
     let mut cmd = Command::new("/proc/self/exe");

@@ -35,7 +35,10 @@ pub fn check(mode: &NetworkMode) -> Result<()> {
 /// Whether `-p`/`-P` mean anything for `mode`; podman warns and drops them
 /// for modes that have no forwarder.
 pub fn ports_apply(mode: &NetworkMode) -> bool {
-    matches!(mode, NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_))
+    matches!(
+        mode,
+        NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_) | NetworkMode::Bridge(_)
+    )
 }
 
 /// Start the helper for a created container whose init is `pid`; the
@@ -225,5 +228,7 @@ mod tests {
         assert!(check(&NetworkMode::None).is_ok());
         assert!(ports_apply(&NetworkMode::Pasta(vec![])));
         assert!(!ports_apply(&NetworkMode::Host));
+        // Published ports on user-defined networks (podman-compose's -p with --net).
+        assert!(ports_apply(&NetworkMode::Bridge(vec![])));
     }
 }

@@ -16,6 +16,7 @@ mod attack_runtime;
 mod attack_state;
 mod build;
 mod completions;
+mod compose;
 mod containers;
 mod data;
 mod events;
