@@ -14,6 +14,7 @@
 #                (default: /usr/lib/systemd/user-generators when PREFIX is /usr,
 #                 else PREFIX/lib/systemd/user-generators; a user install under
 #                 ~/.local can use ~/.config/systemd/user-generators)
+#   USER_UNIT_DIR  where user units go (default: beside GENERATOR_DIR, .../systemd/user)
 #   UNINSTALL=1  remove what an install put there instead
 #
 # The package files (packaging/build-deb.sh, rpm/rpod.spec, arch/PKGBUILD)
@@ -38,6 +39,8 @@ if [ "$prefix" = /usr ]; then
 else
     gen_dir=${GENERATOR_DIR:-$prefix/lib/systemd/user-generators}
 fi
+# User units beside the generator: rpod-restart.service, podman-restart's twin.
+unit_dir=${USER_UNIT_DIR:-$(dirname "$gen_dir")/user}
 
 # Every installed path, relative to DESTDIR, with its source (or "->target"
 # for a symlink), so that install and uninstall agree.
@@ -53,6 +56,7 @@ manifest() {
         echo "$prefix/share/man/man${name##*.}/$name	$page"
     done
     echo "$gen_dir/rpod-user-generator	->$prefix/bin/rpod"
+    echo "$unit_dir/rpod-restart.service	$src/packaging/systemd/rpod-restart.service"
 }
 
 if [ "${UNINSTALL:-}" = 1 ]; then

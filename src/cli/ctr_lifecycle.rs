@@ -409,8 +409,11 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
 
 pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
+    let Some(names) = selected(&paths, &a.containers, a.latest, &a.filter)? else {
+        return Ok(());
+    };
     let sel = Selection {
-        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
+        names,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -455,8 +458,11 @@ pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 
 pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
+    let Some(names) = selected(&paths, &a.containers, a.latest, &a.filter)? else {
+        return Ok(());
+    };
     let sel = Selection {
-        names: selected(&paths, &a.containers, a.latest, &a.filter)?,
+        names,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: a.ignore,
@@ -743,15 +749,16 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
 }
 
 /// The containers `stop`/`rm` act on: the names, the newest (`--latest`),
-/// or those that pass `--filter` (as `ps -a --filter`).
+/// or those that pass `--filter` (as `ps -a --filter`). None: the filter
+/// matched nothing, which podman takes as nothing to do (exit 0, silent).
 fn selected(
     paths: &Paths,
     names: &[String],
     latest: bool,
     filter: &[String],
-) -> Result<Vec<String>> {
+) -> Result<Option<Vec<String>>> {
     if filter.is_empty() {
-        return super::ctr_views::with_latest(paths, names, latest);
+        return super::ctr_views::with_latest(paths, names, latest).map(Some);
     }
     if !names.is_empty() || latest {
         bail!("--filter takes no container names and no --latest");
@@ -765,10 +772,7 @@ fn selected(
         .into_iter()
         .map(|r| r.rec.id)
         .collect();
-    if ids.is_empty() {
-        bail!("no containers match --filter {}", filter.join(" --filter "));
-    }
-    Ok(ids)
+    Ok((!ids.is_empty()).then_some(ids))
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ fn expected_files() -> BTreeSet<String> {
         "/usr/bin/rpod",
         "/usr/libexec/rpod/rpod-monitor",
         "/usr/lib/systemd/user-generators/rpod-user-generator",
+        "/usr/lib/systemd/user/rpod-restart.service",
         "/usr/share/bash-completion/completions/rpod",
         "/usr/share/zsh/site-functions/_rpod",
         "/usr/share/fish/vendor_completions.d/rpod.fish",
@@ -328,6 +329,10 @@ fn install_sh_installs_for_a_user_and_uninstalls() {
     run(Command::new("cp")
         .arg(repo().join("packaging/install.sh"))
         .arg(src.join("packaging")));
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("packaging/systemd"))
+        .arg(src.join("packaging")));
     run(Command::new("chown")
         .args(["-R", &format!("{}:", env.user)])
         .arg(&src));
@@ -337,6 +342,12 @@ fn install_sh_installs_for_a_user_and_uninstalls() {
         src.display(),
         prefix.display()
     ));
+    // The user unit goes beside the generator, where systemd --user reads it.
+    let unit = env.home.join(".config/systemd/user/rpod-restart.service");
+    assert_eq!(
+        std::fs::read_to_string(&unit).unwrap(),
+        std::fs::read_to_string(repo().join("packaging/systemd/rpod-restart.service")).unwrap()
+    );
     let out = env.sh_ok(&format!(
         "{p}/bin/rpod version >/dev/null && MANPATH={p}/share/man man -w rpod-run && \
          readlink $HOME/.config/systemd/user-generators/rpod-user-generator",
@@ -367,6 +378,7 @@ fn install_sh_installs_for_a_user_and_uninstalls() {
         prefix.display()
     ));
     assert!(tree(&prefix).is_empty(), "left behind: {:?}", tree(&prefix));
+    assert!(!unit.exists(), "left behind: {}", unit.display());
     assert!(!env
         .home
         .join(".config/systemd/user-generators/rpod-user-generator")

@@ -314,3 +314,75 @@ fn monitor_killed_during_back_off_leaves_a_true_state() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "kb"]);
     assert_clean(&env, &[]);
 }
+
+/// The packaged user unit (podman-restart.service's twin): its ExecStart
+/// starts exactly the containers whose policy is always, its ExecStop
+/// stops them, and an ExecStop with nothing to stop succeeds; systemd
+/// accepts the unit.
+#[test]
+fn the_rpod_restart_unit_starts_and_stops_the_always_containers() {
+    let unit_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("packaging/systemd/rpod-restart.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    let args_of = |key: &str| -> Vec<String> {
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&words[..2], ["rpod", "$LOGGING"], "{line}");
+        // $LOGGING is the unit's Environment=LOGGING="--log-level=info".
+        std::iter::once("--log-level=info".to_string())
+            .chain(words[2..].iter().map(|w| w.to_string()))
+            .collect()
+    };
+    let start = args_of("ExecStart=");
+    let stop = args_of("ExecStop=");
+    let env = env_with_alpine("rsunit");
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    // Nothing to stop yet: still a success (podman's stop --filter is too).
+    env.rpod_ok(&as_strs(&stop));
+    for (name, policy) in [("al", "always"), ("no", "no")] {
+        env.rpod_ok(&[
+            "create",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "alpine",
+            "sleep",
+            "1000",
+        ]);
+    }
+    env.rpod_ok(&as_strs(&start));
+    assert!(
+        eventually(30, || running(&env).trim() == "al"),
+        "{}",
+        running(&env)
+    );
+    env.rpod_ok(&as_strs(&stop));
+    assert!(eventually(30, || running(&env).trim().is_empty()));
+    assert_eq!(status(&env, "al"), "exited");
+    assert_eq!(status(&env, "no"), "created");
+    env.rpod_ok(&["rm", "-f", "al", "no"]);
+
+    // systemd's own check, with the command made absolute (verify wants
+    // it on this machine, where rpod is not installed) and no man lookup.
+    let dir = std::env::temp_dir().join(format!("rpod-it-rsunit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = rpod_bin();
+    let abs = unit
+        .replace("ExecStart=rpod", &format!("ExecStart={}", bin.display()))
+        .replace("ExecStop=rpod", &format!("ExecStop={}", bin.display()));
+    let copy = dir.join("rpod-restart.service");
+    std::fs::write(&copy, abs).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (package systemd, installed by tests/world/setup.sh)");
+    assert!(out.status.success(), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
