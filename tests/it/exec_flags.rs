@@ -7,7 +7,7 @@ use crate::common::*;
 fn exec_latest_privileged_env_user_workdir() {
     let env = env_with_alpine("execflags");
     let _reaper = Reaper(&env);
-    env.rpod_ok(&["run", "-d", "--name", "old", "alpine", "sleep", "300"]);
+    env.rpod_ok(&["run", "-d", "--name", "old", "alpine", "sleep", "3013"]);
     env.rpod_ok(&[
         "run",
         "-d",
@@ -17,7 +17,7 @@ fn exec_latest_privileged_env_user_workdir() {
         "ALL",
         "alpine",
         "sleep",
-        "300",
+        "3013",
     ]);
     // --latest: the newest container, and the first word is the command.
     assert_eq!(
@@ -63,5 +63,6 @@ fn exec_latest_privileged_env_user_workdir() {
     ]);
     assert_eq!(o, "b 1\nnobody\n/etc\n");
     env.rpod_ok(&["rm", "-f", "-t", "0", "old", "new"]);
-    assert_clean(&env, &["sleep 300"]);
+    // A marker no other test uses: markers match every process of the user.
+    assert_clean(&env, &["sleep 3013"]);
 }

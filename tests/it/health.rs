@@ -30,7 +30,7 @@ fn run_toggled(env: &Env, name: &str, interval: &str, extra: &[&str]) {
         "2",
     ];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["alpine", "sh", "-c", "touch /tmp/ok; exec sleep 4242301"]);
+    args.extend_from_slice(&["alpine", "sh", "-c", "touch /tmp/ok; exec sleep 4243301"]);
     env.rpod_ok(&args);
 }
 
@@ -122,7 +122,7 @@ fn a_failing_check_turns_unhealthy_after_retries_and_back() {
     assert!(ev.contains("hc health_status unhealthy"), "{ev}");
     assert!(ev.contains("hc health_status healthy"), "{ev}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "hc"]);
-    assert_clean(&env, &["4242301"]);
+    assert_clean(&env, &["4243301"]);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn healthcheck_run_exits_0_healthy_1_unhealthy() {
     let n = field(&env, "hr", "{{len .State.Health.Log}}");
     assert_eq!(n, "3");
     // A container without a check, and one that is not running: 125.
-    env.rpod_ok(&["run", "-d", "--name", "plain", "alpine", "sleep", "4242302"]);
+    env.rpod_ok(&["run", "-d", "--name", "plain", "alpine", "sleep", "4243302"]);
     let (code, e) = env.rpod_fail(&["healthcheck", "run", "plain"]);
     assert_eq!(code, 125);
     assert!(e.contains("has no defined healthcheck"), "{e}");
@@ -160,7 +160,7 @@ fn healthcheck_run_exits_0_healthy_1_unhealthy() {
     assert_eq!(code, 125);
     assert!(e.contains("no such container"), "{e}");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242301", "4242302"]);
+    assert_clean(&env, &["4243301", "4243302"]);
 }
 
 #[test]
@@ -173,14 +173,14 @@ fn a_check_that_hangs_is_killed_at_its_timeout() {
         "--name",
         "to",
         "--health-cmd",
-        "sleep 4242303",
+        "sleep 4243303",
         "--health-interval",
         "disable",
         "--health-timeout",
         "1s",
         "alpine",
         "sleep",
-        "4242304",
+        "4243304",
     ]);
     let t = std::time::Instant::now();
     let o = env.rpod(&["healthcheck", "run", "to"]);
@@ -190,9 +190,9 @@ fn a_check_that_hangs_is_killed_at_its_timeout() {
     assert!(log.contains("exceeded timeout of 1s"), "{log}");
     assert!(log.contains("\"ExitCode\":-1"), "{log}");
     // The check's process is gone, not left in the container.
-    assert!(eventually(10, || procs_with("sleep 4242303").is_empty()));
+    assert!(eventually(10, || procs_with("sleep 4243303").is_empty()));
     env.rpod_ok(&["rm", "-f", "-t", "0", "to"]);
-    assert_clean(&env, &["4242303", "4242304"]);
+    assert_clean(&env, &["4243303", "4243304"]);
 }
 
 #[test]
@@ -289,14 +289,14 @@ fn run_failing(env: &Env, name: &str, action: &str, marker: &str) {
 fn on_failure_kill_and_stop_end_an_unhealthy_container() {
     let env = env_with_alpine("hckill");
     let _r = Reaper(&env);
-    run_failing(&env, "k", "kill", "4242311");
-    run_failing(&env, "s", "stop", "4242312");
+    run_failing(&env, "k", "kill", "4243311");
+    run_failing(&env, "s", "stop", "4243312");
     let exited = |c: &str| field(&env, c, "{{.State.Status}}") == "exited";
     assert!(eventually(60, || exited("k") && exited("s")));
     // kill: SIGKILL; stop: the stop signal (sleep as PID 1 ignores
     // SIGTERM), then SIGKILL after the stop timeout (1 s).
     assert_eq!(field(&env, "k", "{{.State.ExitCode}}"), "137");
-    assert!(procs_with("sleep 4242311").is_empty());
+    assert!(procs_with("sleep 4243311").is_empty());
     assert_eq!(health(&env, "k"), "unhealthy");
     let ev = env.rpod_ok(&[
         "events",
@@ -318,7 +318,7 @@ fn on_failure_kill_and_stop_end_an_unhealthy_container() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(field(&env, "k", "{{len .State.Health.Log}}"), n);
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242311", "4242312"]);
+    assert_clean(&env, &["4243311", "4243312"]);
 }
 
 #[test]
@@ -326,7 +326,7 @@ fn on_failure_restart_restarts_an_unhealthy_container() {
     let env = env_with_alpine("hcrest");
     let _r = Reaper(&env);
     let started = |c: &str| field(&env, c, "{{.State.StartedAt}}");
-    run_failing(&env, "r", "restart", "4242313");
+    run_failing(&env, "r", "restart", "4243313");
     let first = started("r");
     // podman's restart: a stop (SIGKILL after the timeout) and a start.
     assert!(
@@ -349,7 +349,7 @@ fn on_failure_restart_restarts_an_unhealthy_container() {
     assert!(ev.lines().filter(|l| *l == "start").count() >= 2, "{ev}");
     assert!(ev.lines().any(|l| l == "restart"), "{ev}");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242313"]);
+    assert_clean(&env, &["4243313"]);
 }
 
 #[test]
@@ -400,7 +400,7 @@ fn the_monitor_writes_a_restart_event_when_the_policy_restarts() {
 fn a_restart_by_the_user_writes_podmans_event_sequence() {
     let env = env_with_alpine("hcursev");
     let _r = Reaper(&env);
-    env.rpod_ok(&["run", "-d", "--name", "u", "alpine", "sleep", "4242319"]);
+    env.rpod_ok(&["run", "-d", "--name", "u", "alpine", "sleep", "4243319"]);
     env.rpod_ok(&["restart", "-t", "0", "u"]);
     assert_eq!(field(&env, "u", "{{.State.Status}}"), "running");
     let ev = env.rpod_ok(&[
@@ -426,7 +426,7 @@ fn a_restart_by_the_user_writes_podmans_event_sequence() {
         "{ev:?}"
     );
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242319"]);
+    assert_clean(&env, &["4243319"]);
 }
 
 #[test]
@@ -437,7 +437,7 @@ fn the_image_healthcheck_is_used_and_tuned_by_flags() {
     );
     let env = env_with_alpine("hcimg");
     let _r = Reaper(&env);
-    env.rpod_ok(&["run", "-d", "--name", "i", &img, "sleep", "4242321"]);
+    env.rpod_ok(&["run", "-d", "--name", "i", &img, "sleep", "4243321"]);
     assert_eq!(
         field(&env, "i", "{{.Config.Healthcheck.Test}}"),
         "[CMD-SHELL echo image-check; exit 0]"
@@ -461,7 +461,7 @@ fn the_image_healthcheck_is_used_and_tuned_by_flags() {
     let cfg = field(&env, "n", "{{json .Config}}");
     assert!(!cfg.contains("Healthcheck"), "{cfg}");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242321"]);
+    assert_clean(&env, &["4243321"]);
 }
 
 /// (fd count, VmRSS in kB) of a process.
@@ -528,7 +528,7 @@ fn soak_twenty_containers_with_healthchecks_leak_nothing() {
                 "alpine",
                 "sh",
                 "-c",
-                "while :; do touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 3; done # 4242331",
+                "while :; do touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 3; done # 4243331",
             ]);
         } else {
             args.extend_from_slice(&[
@@ -537,7 +537,7 @@ fn soak_twenty_containers_with_healthchecks_leak_nothing() {
                 "alpine",
                 "sh",
                 "-c",
-                "sleep 4; exit 1 # 4242332",
+                "sleep 4; exit 1 # 4243332",
             ]);
         }
         env.rpod_ok(&args);
@@ -608,7 +608,10 @@ fn soak_twenty_containers_with_healthchecks_leak_nothing() {
     let r: u32 = field(&env, "s1", "{{.RestartCount}}").parse().unwrap();
     assert!(r >= 1, "s1 restarted {r} times");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242331", "4242332", "__healthcheck"]);
+    // Its own check processes are in leftover_processes (they carry this
+    // env's XDG_RUNTIME_DIR); a global "__healthcheck" marker would also
+    // match the other health tests' checks running in parallel.
+    assert_clean(&env, &["4243331", "4243332"]);
 }
 
 /// The monitor's pid from the container's state file.
@@ -647,28 +650,28 @@ fn a_monitor_killed_during_a_healthcheck_leaves_a_truthful_state() {
         "--name",
         "h",
         "--health-cmd",
-        "sleep 2; true 4242321",
+        "sleep 2; true 4243341",
         "--health-interval",
         "1s",
         "alpine",
         "sleep",
-        "4242322",
+        "4243342",
     ]);
     assert!(
-        eventually(60, || !procs_with("4242321").is_empty()),
+        eventually(60, || !procs_with("4243341").is_empty()),
         "no check ran"
     );
     kill9(monitor_pid(&env, "h"));
     assert_eq!(field(&env, "h", "{{.State.Status}}"), "running");
     // The check in flight ends and no other one is left behind.
     assert!(
-        eventually(20, || procs_with("4242321").is_empty()),
+        eventually(20, || procs_with("4243341").is_empty()),
         "{:?}",
-        procs_with("4242321")
+        procs_with("4243341")
     );
     let s = health(&env, "h");
     assert_eq!(s, "healthy", "the check in flight was not recorded");
-    for p in procs_with("4242322") {
+    for p in procs_with("4243342") {
         let pid: i32 = p.split(':').next().unwrap().parse().unwrap();
         kill9(pid);
     }
@@ -683,7 +686,7 @@ fn a_monitor_killed_during_a_healthcheck_leaves_a_truthful_state() {
     let ps = env.rpod_ok(&["ps", "--format", "{{.Names}}"]);
     assert_eq!(ps.trim(), "");
     env.rpod_ok(&["rm", "-af", "-t", "0"]);
-    assert_clean(&env, &["4242321", "4242322"]);
+    assert_clean(&env, &["4243341", "4243342"]);
 }
 
 /// `--sdnotify=healthy`: the monitor sends MAINPID at the start and READY=1
@@ -717,7 +720,7 @@ fn sdnotify_healthy_sends_ready_at_the_first_healthy_check() {
         "alpine",
         "sh",
         "-c",
-        "sleep 3; touch /tmp/ok; exec sleep 4242323",
+        "sleep 3; touch /tmp/ok; exec sleep 4243323",
     ]);
     assert_eq!(field(&env, "sh", "{{.Config.sdNotifyMode}}"), "healthy");
     let mut buf = [0u8; 256];
@@ -741,5 +744,5 @@ fn sdnotify_healthy_sends_ready_at_the_first_healthy_check() {
         .unwrap();
     assert!(srv.recv(&mut buf).is_err(), "a second notification");
     env.rpod_ok(&["rm", "-f", "-t", "0", "sh"]);
-    assert_clean(&env, &["4242323"]);
+    assert_clean(&env, &["4243323"]);
 }
