@@ -464,9 +464,14 @@ fn the_image_healthcheck_is_used_and_tuned_by_flags() {
     assert_clean(&env, &["4243321"]);
 }
 
-/// (fd count, VmRSS in kB) of a process.
+/// (fd count, VmRSS in kB) of a process. The fd count is the least of a
+/// few samples: while a check runs, the monitor holds its pipe for a moment.
 fn fds_and_rss(pid: &str) -> Option<(usize, u64)> {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+    let mut fds = usize::MAX;
+    for _ in 0..10 {
+        fds = fds.min(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count());
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status
         .lines()
