@@ -24,6 +24,7 @@ pub mod options;
 pub mod pod;
 pub mod rootfs;
 pub mod runtime;
+pub mod secret;
 pub mod storage;
 pub mod sys;
 pub mod system;

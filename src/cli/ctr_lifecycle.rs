@@ -208,6 +208,11 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         pod_infra: false,
         id: None,
         more: more_spec(&o.more)?,
+        secrets: o
+            .secret
+            .iter()
+            .map(|s| crate::secret::parse_ref(s))
+            .collect::<Result<_>>()?,
     })
 }
 

@@ -25,6 +25,7 @@ pub mod network;
 pub mod oci;
 pub mod pod;
 pub mod push;
+pub mod secret;
 pub mod stats;
 mod system;
 mod system_cmds;
@@ -413,6 +414,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage secrets
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
     /// Copy files between a container and the host
     Cp(data::CpArgs),
     /// Show the changes in a container's or image's file system
@@ -767,6 +771,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Pod(a) => pod::pod_cmd(g, a),
         Command::Kube(a) => kube::kube_cmd(g, a),
         Command::Network(a) => network::network_cmd(g, a),
+        Command::Secret(a) => secret::secret_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             data::diff_cmd(g, &a.target, a.format.as_deref(), false)

@@ -155,6 +155,9 @@ pub struct ContainerSpec {
     pub id: Option<String>,
     /// The flags of `super::more` (issue 12).
     pub more: super::more::MoreSpec,
+    /// `--secret`: copied in at create, as read-only files or variables
+    /// that the record (and so `inspect`) never holds.
+    pub secrets: Vec<crate::secret::SecretRef>,
 }
 
 /// Everything the OCI spec is built from, resolved and checked.
@@ -253,6 +256,7 @@ pub fn create(
             }
         }
     }
+    let secrets = crate::secret::for_container(options, &o.secrets)?;
     let image = resolve_image(image_name)?;
     let store = crate::storage::Store::open(options)?;
     let config = store.image_config(&image)?;
@@ -452,6 +456,7 @@ pub fn create(
         }
         runtime_mounts.push(r);
     }
+    runtime_mounts.extend(crate::secret::mounts(&paths.ctr_dir(&id), &secrets));
 
     let stop_signal = match (o.stop_signal, ic.stop_signal()) {
         (Some(s), _) => s,
@@ -506,7 +511,7 @@ pub fn create(
 
     let plan = Plan {
         args,
-        env: env.clone(),
+        env: crate::secret::with_env(&env, &secrets),
         cwd: o
             .workdir
             .clone()
@@ -586,6 +591,9 @@ pub fn create(
     let dir = paths.ctr_dir(&id);
     let write_bundle = || -> Result<()> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::secret::write_copies(&dir, &secrets, |u, g| {
+            (ns_id(&o.userns, u, true), ns_id(&o.userns, g, false))
+        })?;
         network::write_name_files(
             &dir,
             &network,
