@@ -44,6 +44,7 @@ mod reliability_data;
 mod restart;
 mod run_flags;
 mod runtime;
+mod secret;
 mod security;
 mod stats;
 mod store;
