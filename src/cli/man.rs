@@ -543,6 +543,21 @@ pub static DOCS: &[Doc] = &[
         "network exists",
         include_str!("man/rpod-network-exists.1.txt"),
     ),
+    Doc::new("secret", include_str!("man/rpod-secret.1.txt")),
+    Doc::new(
+        "secret create",
+        include_str!("man/rpod-secret-create.1.txt"),
+    ),
+    Doc::new("secret ls", include_str!("man/rpod-secret-ls.1.txt")),
+    Doc::new(
+        "secret inspect",
+        include_str!("man/rpod-secret-inspect.1.txt"),
+    ),
+    Doc::new("secret rm", include_str!("man/rpod-secret-rm.1.txt")),
+    Doc::new(
+        "secret exists",
+        include_str!("man/rpod-secret-exists.1.txt"),
+    ),
     Doc::new("volume", include_str!("man/rpod-volume.1.txt")),
     Doc::new(
         "volume create",

@@ -303,10 +303,20 @@ fn check_log_level(level: &str) {
 /// `rpod info`'s flags.
 #[derive(Args, Debug, Clone)]
 pub struct InfoArgs {
-    /// Output format: yaml (podman's default) or json
-    #[arg(short, long, value_name = "FORMAT", default_value = "yaml",
-          value_parser = ["yaml", "json"])]
-    pub format: String,
+    /// Output format: yaml (podman's default), json, or a Go template over podman's fields ({{.Host.Arch}}, {{.Store.GraphRoot}}, ...)
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Accepted for podman compatibility (podman's info --debug adds nothing here)
+    #[arg(short = 'D', long, hide = true)]
+    pub debug: bool,
+}
+
+/// `rpod version`'s flags.
+#[derive(Args, Debug, Clone)]
+pub struct VersionArgs {
+    /// Output format: json, or a Go template over podman's fields ({{.Client.Version}}, ...)
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -430,7 +440,7 @@ pub enum Command {
     Events(events::EventsArgs),
 
     /// Show version information
-    Version,
+    Version(VersionArgs),
     /// Show how rpod is set up on this machine
     Info(InfoArgs),
     /// Manage rpod: disk usage, prune, reset, check
@@ -788,7 +798,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
 
         Command::Events(a) => events::events_cmd(g, &a),
-        Command::Version => system::version_cmd(),
+        Command::Version(a) => system::version_cmd(&a),
         Command::Info(a) => system::info_cmd(g, &a),
         Command::System(a) => system_data::system_cmd(g, a),
         Command::Monitor(a) => system_cmds::monitor_cmd(g, a),

@@ -8,37 +8,19 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
 
-/// `version`'s row: podman's `Client` object, whose fields its
-/// `--format` templates name (`{{.Client.Version}}`).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct VersionRow {
-    client: ClientVersion,
-}
-
-#[derive(serde::Serialize)]
-struct ClientVersion {
-    #[serde(rename = "Version")]
-    version: &'static str,
-    #[serde(rename = "OCIRuntime")]
-    oci_runtime: &'static str,
-    #[serde(rename = "OsArch")]
-    os_arch: String,
-}
-
 const VERSION_TEXT: &str = "Version:      {{.Client.Version}}\n\
+                            API Version:  {{.Client.APIVersion}}\n\
                             OCI runtime:  {{.Client.OCIRuntime}}\n\
                             OS/Arch:      {{.Client.OsArch}}";
 
-pub(super) fn version_cmd() -> Result<()> {
-    let row = VersionRow {
-        client: ClientVersion {
-            version: env!("CARGO_PKG_VERSION"),
-            oci_runtime: "built in (rpod oci)",
-            os_arch: format!("linux/{}", crate::image::host_arch()),
-        },
-    };
-    Report::list(Some(VERSION_TEXT), "")?.print(&[row])
+/// `rpod version`: podman's Client object, as text, JSON or a Go template.
+pub(super) fn version_cmd(a: &super::VersionArgs) -> Result<()> {
+    let row = json!({ "Client": client_version() });
+    match a.format.as_deref() {
+        Some(f) if super::format::is_json(f) => Report::list(Some("json"), "")?.print_json(&row),
+        Some(f) if !f.trim().is_empty() => Report::inspect(Some(f))?.print(&[row]),
+        _ => Report::inspect(Some(VERSION_TEXT))?.print(&[row]),
+    }
 }
 
 /// The first line of `BIN --version`, or None when it isn't installed.
@@ -72,10 +54,15 @@ fn tool(name: &str) -> Value {
     }
 }
 
-fn ranges_json(r: &[crate::userns::IdRange]) -> Value {
-    r.iter()
-        .map(|r| json!({ "host_id": r.start, "size": r.count }))
-        .collect()
+/// podman's idMappings: the user as 0, then the subordinate range from 1.
+fn ranges_json(own: u32, r: &[crate::userns::IdRange]) -> Value {
+    let mut v = vec![json!({ "container_id": 0, "host_id": own, "size": 1 })];
+    let mut next = 1u64;
+    for r in r {
+        v.push(json!({ "container_id": next, "host_id": r.start, "size": r.count }));
+        next += r.count as u64;
+    }
+    Value::Array(v)
 }
 
 /// What cgroups can do for a rootless user here (the runtime's own check).
@@ -100,67 +87,330 @@ fn cgroups_summary() -> Value {
 fn security_summary(uid: u32) -> Value {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     json!({
+        "apparmorEnabled": false,
+        "capabilities": crate::runtime::capabilities::default_caps().join(","),
         "rootless": uid != 0,
         "seccompEnabled": status.lines().any(|l| l.starts_with("Seccomp:")),
         "seccompProfilePath": "(built-in)",
         "seccompProfileVersion": crate::runtime::seccomp::DEFAULT_PROFILE_VERSION,
         "seccompProfileDigest":
             format!("sha256:{}", crate::runtime::seccomp::DEFAULT_PROFILE_SHA256),
+        "selinuxEnabled": false,
     })
 }
 
-pub(super) fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
+/// `KEY: N kB` lines of /proc/meminfo, in bytes.
+fn meminfo(key: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// podman's cpuUtilization: the shares of user, system and idle time since boot.
+fn cpu_utilization() -> Value {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = f.iter().sum();
+    let pct = |x: f64| {
+        if total > 0.0 {
+            (x / total * 10000.0).round() / 100.0
+        } else {
+            0.0
+        }
+    };
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    json!({
+        "userPercent": pct(at(0) + at(1)),
+        "systemPercent": pct(at(2) + at(5) + at(6)),
+        "idlePercent": pct(at(3)),
+    })
+}
+
+/// podman's uptime text: "8h 43m 25.00s (Approximately 0.33 days)".
+fn uptime() -> String {
+    let secs: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let whole = secs as u64;
+    format!(
+        "{}h {}m {:.2}s (Approximately {:.2} days)",
+        whole / 3600,
+        whole % 3600 / 60,
+        secs - (whole / 60 * 60) as f64,
+        secs / 86400.0
+    )
+}
+
+/// /etc/os-release's ID, VERSION_ID and VERSION_CODENAME.
+fn distribution() -> Value {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    json!({
+        "distribution": get("ID"),
+        "version": get("VERSION_ID"),
+        "codename": get("VERSION_CODENAME"),
+    })
+}
+
+/// Containers by state, as podman's store.containerStore counts them.
+fn container_counts(g: &GlobalOpts) -> Value {
+    use crate::container::record;
+    let (mut n, mut paused, mut running) = (0, 0, 0);
+    if let Ok(paths) = record::Paths::new(&g.into()) {
+        for id in record::list_ids(&paths).unwrap_or_default() {
+            let st = record::observe(&paths, &id);
+            n += 1;
+            if st.is_paused() {
+                paused += 1;
+            } else if st.is_running() {
+                running += 1;
+            }
+        }
+    }
+    json!({ "number": n, "paused": paused, "running": running, "stopped": n - paused - running })
+}
+
+/// The registries podman's info lists: each `[[registry]]` of a search
+/// registry, and the search list.
+fn registries_json(g: &GlobalOpts) -> Value {
+    match crate::image::registries::RegistriesConf::load(&g.into()) {
+        Ok(c) => {
+            let mut m = serde_json::Map::new();
+            for host in c.search_registries() {
+                let r = c.registry(host);
+                m.insert(
+                    host.clone(),
+                    json!({
+                        "Prefix": host, "Location": r.location, "Insecure": r.insecure,
+                        "PullFromMirror": "", "Mirrors": null, "Blocked": r.blocked,
+                        "MirrorByDigestOnly": false,
+                    }),
+                );
+            }
+            m.insert("search".into(), json!(c.search_registries()));
+            Value::Object(m)
+        }
+        Err(e) => json!({ "error": format!("{e:#}") }),
+    }
+}
+
+/// `version`'s Client object, podman's fields with rpod's values: Version
+/// is rpod's; APIVersion the podman release whose commands rpod speaks.
+fn client_version() -> Value {
+    json!({
+        "APIVersion": PODMAN_API,
+        "Version": env!("CARGO_PKG_VERSION"),
+        "GoVersion": "",
+        "GitCommit": "",
+        "BuiltTime": "",
+        "Built": 0,
+        "OsArch": format!("linux/{}", crate::image::host_arch()),
+        "Os": "linux",
+        "OCIRuntime": "built in (rpod oci)",
+    })
+}
+
+/// The podman release whose commands and outputs rpod follows.
+const PODMAN_API: &str = "4.3.1";
+
+/// podman's `info` object (its JSON keys), with rpod's true values; rpod's
+/// own additions are `host.cgroups`, `host.rootless`, the seccomp profile's version and
+/// digest, and `binaries`.
+fn info_json(g: &GlobalOpts) -> Result<Value> {
     let store = crate::storage::Store::open(&g.into())?;
     let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
     let (uidmap, gidmap) = match crate::userns::own_ranges() {
-        Ok((u, gr)) => (ranges_json(&u), ranges_json(&gr)),
+        Ok((u, gr)) => (ranges_json(uid, &u), ranges_json(gid, &gr)),
         Err(e) => (json!(format!("{e:#}")), Value::Null),
-    };
-    let registries = match crate::image::registries::RegistriesConf::load(&g.into()) {
-        Ok(c) => json!({
-            "files": c.files(),
-            "search": c.search_registries(),
-        }),
-        Err(e) => json!({ "error": format!("{e:#}") }),
     };
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let info = json!({
+    let cgroups = cgroups_summary();
+    let cgroup_version = match nix::sys::statfs::statfs("/sys/fs/cgroup") {
+        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => "v2",
+        _ => "v1",
+    };
+    let controllers: Vec<String> = match &cgroups["delegated"] {
+        Value::String(d) => std::fs::read_to_string(format!("{d}/cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rpod_version = format!("rpod version {}", env!("CARGO_PKG_VERSION"));
+    let slirp = tool("slirp4netns");
+    let (space, used) = match nix::sys::statvfs::statvfs(store.root()) {
+        Ok(s) => {
+            let f = s.fragment_size() as u64;
+            (
+                s.blocks() as u64 * f,
+                (s.blocks() as u64 - s.blocks_free() as u64) * f,
+            )
+        }
+        Err(_) => (0, 0),
+    };
+    let opts: crate::options::Options = g.into();
+    Ok(json!({
         "host": {
             "arch": crate::image::host_arch(),
-            "os": "linux",
+            "buildahVersion": "",
+            "cgroupManager": "cgroupfs",
+            "cgroupVersion": cgroup_version,
+            "cgroupControllers": controllers,
+            "cgroups": cgroups,
+            "conmon": { "package": "", "path": exe, "version": rpod_version },
+            "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "cpuUtilization": cpu_utilization(),
+            "distribution": distribution(),
+            "eventLogger": opts.events_backend.as_str(),
+            "hostname": nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            "idMappings": { "gidmap": gidmap, "uidmap": uidmap },
             "kernel": kernel,
+            "logDriver": "k8s-file",
+            "memFree": meminfo("MemFree"),
+            "memTotal": meminfo("MemTotal"),
+            "networkBackend": "netavark",
+            "ociRuntime": {
+                "name": "rpod",
+                "package": "",
+                "path": exe,
+                "version": format!("{rpod_version} (built-in OCI runtime)"),
+            },
+            "os": "linux",
+            "remoteSocket": { "path": "" },
+            // rpod's own, beside podman's security.rootless.
             "rootless": uid != 0,
-            "uid": uid,
-            "idMappings": { "uidmap": uidmap, "gidmap": gidmap },
-            "cgroups": cgroups_summary(),
+            "serviceIsRemote": false,
             "security": security_summary(uid),
+            "slirp4netns": {
+                "executable": slirp["path"],
+                "package": "",
+                "version": slirp["version"],
+            },
+            "swapFree": meminfo("SwapFree"),
+            "swapTotal": meminfo("SwapTotal"),
+            "uptime": uptime(),
+            "linkmode": "dynamic",
         },
         "store": {
-            "graphRoot": store.root(),
-            "runRoot": store.runroot(),
+            "configFile": crate::storage::conf::file(),
+            "containerStore": container_counts(g),
             "graphDriverName": g.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
-            "imageCount": store.images().map(|i| i.len()).unwrap_or(0),
+            "graphOptions": {},
+            "graphRoot": store.root(),
+            "graphRootAllocated": space,
+            "graphRootUsed": used,
+            "graphStatus": {},
+            "imageCopyTmpDir": store.root().join("tmp"),
+            "imageStore": { "number": store.images().map(|i| i.len()).unwrap_or(0) },
+            "runRoot": store.runroot(),
+            "volumePath": store.volumes_dir(),
         },
-        "registries": registries,
+        "registries": registries_json(g),
+        "plugins": {
+            "volume": ["local"],
+            "network": ["bridge"],
+            "log": ["k8s-file"],
+            "authorization": null,
+        },
+        "version": client_version(),
         "binaries": {
             "newuidmap": tool("newuidmap"),
             "newgidmap": tool("newgidmap"),
-            "slirp4netns": tool("slirp4netns"),
+            "slirp4netns": slirp,
             "pasta": tool("pasta"),
             "fuse-overlayfs": tool("fuse-overlayfs"),
             "catatonit": tool("catatonit"),
         },
-        "version": { "version": env!("CARGO_PKG_VERSION") },
-    });
-    if a.format == "json" {
-        return Report::list(Some("json"), "")?.print_json(&info);
+    }))
+}
+
+/// The Go field name of one of info's JSON keys, for templates
+/// (`{{.Host.OCIRuntime.Name}}` over `host.ociRuntime.name`).
+fn go_field(key: &str) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("cpus", "CPUs"),
+        ("cpuUtilization", "CPUUtilization"),
+        ("ociRuntime", "OCIRuntime"),
+        ("idMappings", "IDMappings"),
+        ("uidmap", "UIDMap"),
+        ("gidmap", "GIDMap"),
+        ("container_id", "ContainerID"),
+        ("host_id", "HostID"),
+        ("cgroupVersion", "CgroupsVersion"),
+        ("slirp4netns", "Slirp4NetNS"),
+        ("seccompEnabled", "SECCOMPEnabled"),
+        ("seccompProfilePath", "SECCOMPProfilePath"),
+        ("selinuxEnabled", "SELinuxEnabled"),
+        ("apparmorEnabled", "AppArmorEnabled"),
+        ("capabilities", "DefaultCapabilities"),
+        ("os", "OS"),
+    ];
+    if let Some((_, n)) = NAMES.iter().find(|(k, _)| *k == key) {
+        return n.to_string();
     }
-    let mut y = String::new();
-    yaml(&info, 0, &mut y);
-    writeln!(std::io::stdout().lock(), "{}", y.trim_end())?;
-    Ok(())
+    let mut c = key.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// What info's templates see: the JSON with Go's field names, except inside
+/// the maps whose keys are data (registries, graph options and status).
+fn go_view(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let inner = match k.as_str() {
+                        "registries" | "graphOptions" | "graphStatus" => v.clone(),
+                        _ => go_view(v),
+                    };
+                    (go_field(k), inner)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(go_view).collect()),
+        other => other.clone(),
+    }
+}
+
+pub(super) fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
+    let info = info_json(g)?;
+    match a.format.as_deref() {
+        None | Some("yaml") | Some("") => {
+            let mut y = String::new();
+            yaml(&info, 0, &mut y);
+            writeln!(std::io::stdout().lock(), "{}", y.trim_end())?;
+            Ok(())
+        }
+        Some(f) if super::format::is_json(f) => Report::list(Some("json"), "")?.print_json(&info),
+        Some(f) => Report::inspect(Some(f))?.print(&[go_view(&info)]),
+    }
 }
 
 /// Block-style YAML for `info`, as podman prints it. Only what JSON holds:
@@ -270,6 +520,23 @@ mod tests {
             version_line("slirp4netns", b"slirp4netns version 1.2.0\ncommit: x\n"),
             "slirp4netns version 1.2.0"
         );
+    }
+
+    #[test]
+    fn templates_see_gos_field_names() {
+        let v = json!({
+            "host": {"ociRuntime": {"name": "rpod"}, "cgroupVersion": "v1", "os": "linux",
+                     "idMappings": {"uidmap": [{"container_id": 0, "host_id": 1000, "size": 1}]}},
+            "registries": {"localhost:5000": {"Insecure": true}, "search": ["localhost:5000"]},
+        });
+        let g = go_view(&v);
+        assert_eq!(g["Host"]["OCIRuntime"]["Name"], "rpod");
+        assert_eq!(g["Host"]["CgroupsVersion"], "v1");
+        assert_eq!(g["Host"]["OS"], "linux");
+        assert_eq!(g["Host"]["IDMappings"]["UIDMap"][0]["HostID"], 1000);
+        // Map keys that are data stay as they are.
+        assert_eq!(g["Registries"]["localhost:5000"]["Insecure"], true);
+        assert_eq!(g["Registries"]["search"][0], "localhost:5000");
     }
 
     #[test]

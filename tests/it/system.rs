@@ -15,7 +15,15 @@ fn info_reports_the_rootless_setup() {
     assert!(run.starts_with(env.runtime_dir.to_str().unwrap()), "{run}");
     // The subordinate range of the test user, as /etc/subuid has it.
     let start = common::world().get("SUBID_START").parse::<u64>().unwrap();
-    assert_eq!(v["host"]["idMappings"]["uidmap"][0]["host_id"], start);
+    // podman's shape: the user as 0, the range from 1.
+    let uid = common::world().get("TEST_UID").parse::<u64>().ok();
+    let map = &v["host"]["idMappings"]["uidmap"];
+    assert_eq!(map[0]["container_id"], 0, "{map}");
+    if let Some(uid) = uid {
+        assert_eq!(map[0]["host_id"], uid, "{map}");
+    }
+    assert_eq!(map[1]["container_id"], 1, "{map}");
+    assert_eq!(map[1]["host_id"], start, "{map}");
     for tool in ["newuidmap", "newgidmap", "slirp4netns", "fuse-overlayfs"] {
         assert!(
             v["binaries"][tool]["path"]
@@ -45,7 +53,7 @@ fn info_speaks_yaml_by_default() {
         "{out}"
     );
     assert!(
-        out.contains("\n    - host_id: "),
+        out.contains("\n    - container_id: 1\n      host_id: "),
         "uid ranges as a YAML list: {out}"
     );
 }
@@ -93,4 +101,74 @@ fn inspect_finds_containers_then_images() {
     let (code, _) = env.rpod_fail(&["inspect", "--type", "container", "alpine"]);
     assert_eq!(code, 125);
     env.rpod_ok(&["rm", "box"]);
+}
+
+/// podman's Go-template fields on `info` and `version`, with rpod's values;
+/// `--format json` keeps podman's JSON keys.
+#[test]
+fn info_and_version_take_podmans_go_templates() {
+    let env = Env::new("infotmpl");
+    let t = |f: &str| env.rpod_ok(&["info", "--format", f]).trim_end().to_string();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    assert_eq!(t("{{.Host.Arch}}"), arch);
+    assert_eq!(t("{{.Host.OS}}/{{.Host.OCIRuntime.Name}}"), "linux/rpod");
+    let root = env.home.join(".local/share/rpod");
+    assert_eq!(t("{{.Store.GraphRoot}}"), root.to_str().unwrap());
+    assert_eq!(
+        t("{{.Store.VolumePath}}"),
+        root.join("volumes").to_str().unwrap()
+    );
+    assert!(t("{{.Store.RunRoot}}").starts_with(env.runtime_dir.to_str().unwrap()));
+    assert_eq!(
+        t("{{.Host.LogDriver}} {{.Host.NetworkBackend}} {{.Host.EventLogger}}"),
+        "k8s-file netavark file"
+    );
+    assert_eq!(t("{{.Host.Security.Rootless}}"), "true");
+    // This machine: cgroup v1 hybrid.
+    assert_eq!(t("{{.Host.CgroupsVersion}}"), "v1");
+    assert_eq!(
+        t("{{.Store.ImageStore.Number}} {{.Store.ContainerStore.Number}}"),
+        "0 0"
+    );
+    let start = common::world().get("SUBID_START");
+    let maps = t("{{json .Host.IDMappings.UIDMap}}");
+    assert!(maps.contains(&format!("\"HostID\":{start}")), "{maps}");
+    assert!(t("{{.Registries}}").contains(common::world().registry()));
+    assert!(t("{{.Host.Slirp4NetNS.Executable}}").ends_with("slirp4netns"));
+    let mem: u64 = t("{{.Host.MemTotal}}").parse().unwrap();
+    assert!(mem > 0);
+    assert_eq!(t("{{.Version.Version}}"), env!("CARGO_PKG_VERSION"));
+    let (code, e) = env.rpod_fail(&["info", "--format", "{{.Host.Nope}}"]);
+    assert_eq!(code, 125);
+    assert!(e.contains(".Host.Nope"), "{e}");
+    // JSON keeps podman's keys.
+    let v: serde_json::Value =
+        serde_json::from_str(&env.rpod_ok(&["info", "--format", "json"])).unwrap();
+    for k in ["host", "store", "registries", "plugins", "version"] {
+        assert!(v.get(k).is_some(), "{k} missing");
+    }
+    for k in [
+        "ociRuntime",
+        "cgroupVersion",
+        "logDriver",
+        "networkBackend",
+        "idMappings",
+        "memTotal",
+        "eventLogger",
+    ] {
+        assert!(v["host"].get(k).is_some(), "host.{k} missing");
+    }
+    assert_eq!(v["host"]["ociRuntime"]["name"], "rpod");
+    assert_eq!(v["store"]["imageStore"]["number"], 0);
+    // version: podman's Client fields, as a template and as JSON.
+    let out = env.rpod_ok(&["version", "--format", "{{.Client.Version}} {{.Client.Os}}"]);
+    assert_eq!(out, format!("{} linux\n", env!("CARGO_PKG_VERSION")));
+    let v: serde_json::Value =
+        serde_json::from_str(&env.rpod_ok(&["version", "--format", "json"])).unwrap();
+    assert_eq!(v["Client"]["Version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["Client"]["OsArch"], format!("linux/{arch}"));
 }
