@@ -130,6 +130,9 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
             rec.health_on_failure.as_str()
         });
     }
+    if let Some(s) = crate::secret::inspect_container(&dir) {
+        config_v["Secrets"] = s;
+    }
     let hostconfig_v = json!({
         "Binds": binds,
         "NetworkMode": rec.network.name(),

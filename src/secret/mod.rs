@@ -574,7 +574,26 @@ pub fn write_copies(
         })();
         res.with_context(|| format!("secret {}: writing {}", s.r.name, p.display()))?;
     }
-    Ok(())
+    // What inspect shows (podman's Config.Secrets): names and ids, no data.
+    let shown: Vec<serde_json::Value> = mounts
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "Name": s.r.name, "ID": s.id, "UID": s.r.uid, "GID": s.r.gid, "Mode": s.r.mode,
+            })
+        })
+        .collect();
+    write_atomic_mode(&dir.join(SHOWN), &serde_json::to_vec(&shown)?, 0o600)
+}
+
+/// The file in a container's `secrets/` that inspect reads.
+const SHOWN: &str = "inspect.json";
+
+/// podman's `Config.Secrets` of a container: its mounted secrets' names,
+/// ids, owners and modes (None: it has none).
+pub fn inspect_container(ctr_dir: &Path) -> Option<serde_json::Value> {
+    let b = std::fs::read(ctr_dir.join("secrets").join(SHOWN)).ok()?;
+    serde_json::from_slice(&b).ok()
 }
 
 /// The read-only bind mounts of a new container's mounted secrets.

@@ -332,6 +332,13 @@ fn inspect_never_shows_a_secret_and_rm_leaves_containers_their_copy() {
         !inspect.contains(DATA),
         "inspect shows the secret: {inspect}"
     );
+    // podman's Config.Secrets: the mounted ones, by name and id.
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let shown = &v[0]["Config"]["Secrets"];
+    assert_eq!(shown.as_array().map(Vec::len), Some(1), "{shown}");
+    assert_eq!(shown[0]["Name"], "filesec");
+    assert_eq!(shown[0]["Mode"], 0o444);
+    assert_eq!(shown[0]["ID"].as_str().unwrap().len(), 25);
     let ps = env.rpod_ok(&["ps", "-a", "--format", "json"]);
     assert!(!ps.contains(DATA), "{ps}");
     // podman lets a secret in use go; the container keeps what it got at create.
