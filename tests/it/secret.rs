@@ -369,3 +369,46 @@ fn inspect_never_shows_a_secret_and_rm_leaves_containers_their_copy() {
         }
     }
 }
+
+/// A hostile image makes /run/secrets a symlink to a host directory: the
+/// secret is mounted inside the container's root (the link resolved there),
+/// and nothing appears in the host directory.
+#[test]
+fn a_symlinked_secrets_dir_stays_in_the_container() {
+    let env = env_with_alpine("secretlink");
+    let outside = env.dir.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let st = std::process::Command::new("chown")
+        .args([&format!("{0}:{0}", env.user), outside.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let img = crate::common::push_image(
+        "secret-link",
+        &format!(
+            "layers.append([D('run'), L('run/secrets', {:?})])\n",
+            outside.to_str().unwrap()
+        ),
+    );
+    env.rpod_ok(&["pull", "-q", &img]);
+    let f = data_file(&env);
+    env.rpod_ok(&["secret", "create", "k", &f]);
+    let out = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--secret",
+        "k",
+        &img,
+        "cat",
+        "/run/secrets/k",
+    ]);
+    assert_eq!(out, DATA);
+    let left: Vec<_> = std::fs::read_dir(&outside).unwrap().flatten().collect();
+    assert!(left.is_empty(), "written outside the container: {left:?}");
+    // A target that climbs out is refused before anything runs.
+    let (code, e) = env.rpod_fail(&["create", "--secret", "k,target=../../etc/k", &img, "true"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("must not contain \"..\""), "{e}");
+}
