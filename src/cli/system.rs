@@ -262,10 +262,10 @@ fn info_json(g: &GlobalOpts) -> Result<Value> {
     let slirp = tool("slirp4netns");
     let (space, used) = match nix::sys::statvfs::statvfs(store.root()) {
         Ok(s) => {
-            let f = s.fragment_size() as u64;
+            let f = s.fragment_size();
             (
-                s.blocks() as u64 * f,
-                (s.blocks() as u64 - s.blocks_free() as u64) * f,
+                s.blocks() * f,
+                s.blocks().saturating_sub(s.blocks_free()) * f,
             )
         }
         Err(_) => (0, 0),
