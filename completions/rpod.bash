@@ -180,6 +180,9 @@ _rpod() {
             rpod,search)
                 cmd="rpod__subcmd__search"
                 ;;
+            rpod,secret)
+                cmd="rpod__subcmd__secret"
+                ;;
             rpod,start)
                 cmd="rpod__subcmd__start"
                 ;;
@@ -579,6 +582,9 @@ _rpod() {
             rpod__subcmd__help,search)
                 cmd="rpod__subcmd__help__subcmd__search"
                 ;;
+            rpod__subcmd__help,secret)
+                cmd="rpod__subcmd__help__subcmd__secret"
+                ;;
             rpod__subcmd__help,start)
                 cmd="rpod__subcmd__help__subcmd__start"
                 ;;
@@ -896,6 +902,21 @@ _rpod() {
                 ;;
             rpod__subcmd__help__subcmd__pod,unpause)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__unpause"
+                ;;
+            rpod__subcmd__help__subcmd__secret,create)
+                cmd="rpod__subcmd__help__subcmd__secret__subcmd__create"
+                ;;
+            rpod__subcmd__help__subcmd__secret,exists)
+                cmd="rpod__subcmd__help__subcmd__secret__subcmd__exists"
+                ;;
+            rpod__subcmd__help__subcmd__secret,inspect)
+                cmd="rpod__subcmd__help__subcmd__secret__subcmd__inspect"
+                ;;
+            rpod__subcmd__help__subcmd__secret,ls)
+                cmd="rpod__subcmd__help__subcmd__secret__subcmd__ls"
+                ;;
+            rpod__subcmd__help__subcmd__secret,rm)
+                cmd="rpod__subcmd__help__subcmd__secret__subcmd__rm"
                 ;;
             rpod__subcmd__help__subcmd__system,check)
                 cmd="rpod__subcmd__help__subcmd__system__subcmd__check"
@@ -1362,6 +1383,42 @@ _rpod() {
             rpod__subcmd__pod__subcmd__help,unpause)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__unpause"
                 ;;
+            rpod__subcmd__secret,create)
+                cmd="rpod__subcmd__secret__subcmd__create"
+                ;;
+            rpod__subcmd__secret,exists)
+                cmd="rpod__subcmd__secret__subcmd__exists"
+                ;;
+            rpod__subcmd__secret,help)
+                cmd="rpod__subcmd__secret__subcmd__help"
+                ;;
+            rpod__subcmd__secret,inspect)
+                cmd="rpod__subcmd__secret__subcmd__inspect"
+                ;;
+            rpod__subcmd__secret,ls)
+                cmd="rpod__subcmd__secret__subcmd__ls"
+                ;;
+            rpod__subcmd__secret,rm)
+                cmd="rpod__subcmd__secret__subcmd__rm"
+                ;;
+            rpod__subcmd__secret__subcmd__help,create)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__create"
+                ;;
+            rpod__subcmd__secret__subcmd__help,exists)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__exists"
+                ;;
+            rpod__subcmd__secret__subcmd__help,help)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__help"
+                ;;
+            rpod__subcmd__secret__subcmd__help,inspect)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__inspect"
+                ;;
+            rpod__subcmd__secret__subcmd__help,ls)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__ls"
+                ;;
+            rpod__subcmd__secret__subcmd__help,rm)
+                cmd="rpod__subcmd__secret__subcmd__help__subcmd__rm"
+                ;;
             rpod__subcmd__system,check)
                 cmd="rpod__subcmd__system__subcmd__check"
                 ;;
@@ -1501,7 +1558,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci completion generate help"
+            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network secret cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3527,7 +3584,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3751,6 +3808,10 @@ _rpod() {
                     ;;
                 --sdnotify)
                     COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -6043,7 +6104,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --detach --sig-proxy --detach-keys --rmi --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --detach --sig-proxy --detach-keys --rmi --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6267,6 +6328,10 @@ _rpod() {
                     ;;
                 --sdnotify)
                     COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -7557,7 +7622,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -7781,6 +7846,10 @@ _rpod() {
                     ;;
                 --sdnotify)
                     COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -9355,7 +9424,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci completion generate help"
+            opts="pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network secret cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -11303,6 +11372,90 @@ _rpod() {
         rpod__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret)
+            opts="create ls inspect rm exists"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__secret__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -15339,18 +15492,18 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__info)
-            opts="-f -h -V --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-f -D -h -V --format --debug --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -f)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -22629,7 +22782,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__run)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --detach --sig-proxy --detach-keys --rmi --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -d -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --detach --sig-proxy --detach-keys --rmi --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -22853,6 +23006,10 @@ _rpod() {
                     ;;
                 --sdnotify)
                     COMPREPLY=($(compgen -W "conmon container healthy ignore" -- "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -23323,6 +23480,756 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret)
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version create ls inspect rm exists help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__create)
+            opts="-d -l -h -V --driver --driver-opts --env --label --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --driver-opts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__exists)
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help)
+            opts="create ls inspect rm exists help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__inspect)
+            opts="-f -h -V --format --pretty --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__ls)
+            opts="-f -q -h -V --filter --format --noheading --quiet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__secret__subcmd__rm)
+            opts="-a -h -V --all --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -24491,18 +25398,18 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__system__subcmd__info)
-            opts="-f -h -V --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-f -D -h -V --format --debug --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -f)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -25929,12 +26836,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__version)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-f -h -V --format --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
