@@ -688,6 +688,23 @@ mod tests {
     }
 
     #[test]
+    fn data_a_crash_left_unnamed_goes_at_the_next_change() {
+        let d = tmp();
+        let s = Secrets::at(d.join("secrets"));
+        s.create(&opts("a"), b"1").unwrap();
+        // As if killed between the data and the names: an entry nobody names.
+        let mut all = s.load_data().unwrap();
+        all.insert("0123456789abcdef012345678".into(), "b3JwaGFu".into());
+        s.save_data(&all).unwrap();
+        assert_eq!(s.list().unwrap().len(), 1);
+        s.create(&opts("b"), b"2").unwrap();
+        let all = s.load_data().unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(!all.contains_key("0123456789abcdef012345678"));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn names_sizes_and_drivers_are_checked() {
         let d = tmp();
         let s = Secrets::at(d.join("secrets"));

@@ -273,6 +273,21 @@ fn run_mounts_a_secret_read_only_or_sets_a_variable() {
         "/run/secrets/mysec",
     ]);
     assert_eq!(out, DATA);
+    // keep-id: uid= is the container's uid, which is the user's.
+    let me = crate::common::world().get("TEST_UID").to_string();
+    let out = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id",
+        "--secret",
+        &format!("mysec,uid={me},mode=0400"),
+        "alpine",
+        "sh",
+        "-c",
+        "stat -c '%u' /run/secrets/mysec; cat /run/secrets/mysec",
+    ]);
+    assert_eq!(out, format!("{me}\n{DATA}"));
     // type=env: NAME, or target's name.
     let out = env.rpod_ok(&[
         "run",
