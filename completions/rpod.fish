@@ -1748,7 +1748,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l sdnotify -d 'How the m
 container\t''
 healthy\t''
 ignore\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l secret -d 'Give the container a secret: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -1916,7 +1916,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l sdnotify -d 'How th
 container\t''
 healthy\t''
 ignore\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l secret -d 'Give the container a secret: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -3077,7 +3077,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 container\t''
 healthy\t''
 ignore\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l secret -d 'Give the container a secret: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -3245,7 +3245,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 container\t''
 healthy\t''
 ignore\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l secret -d 'Give the container a secret: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''

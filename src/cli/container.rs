@@ -182,7 +182,7 @@ pub struct ContainerOpts {
     #[arg(long, value_name = "MODE", default_value = "container",
           value_parser = ["conmon", "container", "healthy", "ignore"])]
     pub sdnotify: String,
-    /// Give the container a secret: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)
+    /// Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)
     #[arg(long, value_name = "SECRET[,OPT=VALUE...]")]
     pub secret: Vec<String>,
     #[command(flatten)]

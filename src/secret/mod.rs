@@ -410,16 +410,16 @@ pub struct SecretRef {
     pub mode: u32,
 }
 
-/// Parse `NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=OCTAL]`
+/// Parse `NAME|source=NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=OCTAL]`
 /// with podman's errors.
 pub fn parse_ref(s: &str) -> Result<SecretRef> {
-    let mut parts = s.split(',');
-    let name = parts.next().unwrap_or_default().to_string();
-    if name.is_empty() {
-        bail!("secret name must be set: parsing secret {s:?}");
-    }
+    let mut parts = s.split(',').peekable();
+    // The first word is the name unless it is an option (source=NAME).
+    let mut name = match parts.peek() {
+        Some(p) if !p.contains('=') => parts.next().unwrap_or_default().to_string(),
+        _ => String::new(),
+    };
     let mut r = SecretRef {
-        name,
         mode: 0o444,
         ..Default::default()
     };
@@ -433,6 +433,7 @@ pub fn parse_ref(s: &str) -> Result<SecretRef> {
                 .map_err(|_| anyhow::anyhow!("{k} {v:?} invalid: parsing secret"))
         };
         match k {
+            "source" => name = v.to_string(),
             "type" => {
                 r.kind = match v {
                     "mount" => Kind::Mount,
@@ -458,6 +459,10 @@ pub fn parse_ref(s: &str) -> Result<SecretRef> {
             _ => bail!("option {p} invalid: parsing secret"),
         }
     }
+    if name.is_empty() {
+        bail!("no secret name given: parsing secret {s:?}");
+    }
+    r.name = name;
     if r.kind == Kind::Env {
         if uid.is_some() || gid.is_some() || mode.is_some() {
             bail!("UID, GID, Mode options cannot be set with secret type env: parsing secret");
@@ -732,6 +737,10 @@ mod tests {
         );
         let r = parse_ref("s,type=env,target=FOO").unwrap();
         assert_eq!((r.kind, r.target.as_deref()), (Kind::Env, Some("FOO")));
+        let r = parse_ref("source=s,type=env,target=X").unwrap();
+        assert_eq!((r.name.as_str(), r.kind), ("s", Kind::Env));
+        assert_eq!(parse_ref("a,source=b").unwrap().name, "b");
+        assert!(parse_ref("type=env,s").is_err());
         let r = parse_ref("s,target=/etc/x,uid=5,gid=6,mode=0400").unwrap();
         assert_eq!((r.uid, r.gid, r.mode), (5, 6, 0o400));
         for bad in [
