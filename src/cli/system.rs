@@ -319,11 +319,11 @@ fn info_json(g: &GlobalOpts) -> Result<Value> {
             "configFile": crate::storage::conf::file(),
             "containerStore": container_counts(g),
             "graphDriverName": g.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
-            "graphOptions": {},
+            "graphOptions": graph_options(g),
             "graphRoot": store.root(),
             "graphRootAllocated": space,
             "graphRootUsed": used,
-            "graphStatus": {},
+            "graphStatus": graph_status(store.root()),
             "imageCopyTmpDir": store.root().join("tmp"),
             "imageStore": { "number": store.images().map(|i| i.len()).unwrap_or(0) },
             "runRoot": store.runroot(),
@@ -346,6 +346,41 @@ fn info_json(g: &GlobalOpts) -> Result<Value> {
             "catatonit": tool("catatonit"),
         },
     }))
+}
+
+/// podman's graphOptions: the mount program fuse-overlayfs runs as.
+fn graph_options(g: &GlobalOpts) -> Value {
+    if g.storage_driver.as_deref() != Some("fuse-overlayfs") {
+        return json!({});
+    }
+    let fuse = tool("fuse-overlayfs");
+    let exe = crate::storage::conf::load()
+        .ok()
+        .and_then(|c| c.mount_program)
+        .map(|p| json!(p))
+        .unwrap_or_else(|| fuse["path"].clone());
+    json!({ "overlay.mount_program": {
+        "Executable": exe, "Package": "", "Version": fuse["version"],
+    }})
+}
+
+/// podman's graphStatus: what the storage root sits on.
+fn graph_status(root: &std::path::Path) -> Value {
+    use nix::sys::statfs as sf;
+    let fs = match sf::statfs(root).map(|s| s.filesystem_type()) {
+        Ok(t) if t == sf::EXT4_SUPER_MAGIC => "extfs",
+        Ok(t) if t == sf::XFS_SUPER_MAGIC => "xfs",
+        Ok(t) if t == sf::BTRFS_SUPER_MAGIC => "btrfs",
+        Ok(t) if t == sf::TMPFS_MAGIC => "tmpfs",
+        Ok(t) if t == sf::OVERLAYFS_SUPER_MAGIC => "overlayfs",
+        _ => "unknown",
+    };
+    json!({
+        "Backing Filesystem": fs,
+        "Native Overlay Diff": "false",
+        "Supports d_type": "true",
+        "Using metacopy": "false",
+    })
 }
 
 /// The Go field name of one of info's JSON keys, for templates
