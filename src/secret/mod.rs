@@ -570,8 +570,8 @@ pub fn write_copies(
                 .create_new(true)
                 .mode(0o600)
                 .open(&p)?;
+            // Not fsynced, as the rest of the bundle (config.json) is not.
             f.write_all(&s.data)?;
-            f.sync_all()?;
             let (u, g) = owner(s.r.uid, s.r.gid);
             std::os::unix::fs::fchown(&f, Some(u), Some(g))?;
             f.set_permissions(std::fs::Permissions::from_mode(s.r.mode))?;
