@@ -449,30 +449,18 @@ impl<'o> Builder<'o> {
         if stage.instructions.is_empty() {
             // Nothing to do: the image is the base (with the labels).
             if st.image.is_none() || (last_stage && !self.o.labels.is_empty()) {
-                return self.commit_step(&mut st, "", Vec::new(), None, last_stage, r);
+                self.commit_step(&mut st, "", Vec::new(), None, last_stage, r)?;
             }
-            let img = st.image.clone().expect("checked");
-            if last_stage {
-                let what = self
-                    .o
-                    .commit_name
-                    .as_ref()
-                    .map(|t| format!(" {t}"))
-                    .unwrap_or_default();
-                r.line(&format!("{prefix}COMMIT{what}"));
-                r.line(&format!("--> {}", &img.id[..11]));
-            }
-            return Ok(img);
-        }
-        for (k, ins) in stage.instructions.iter().enumerate() {
-            let n = k + 2;
-            r.line(&format!("{prefix}STEP {n}/{n_steps}: {}", ins.original));
-            let last = k + 1 == stage.instructions.len();
-            if last && last_stage {
+        } else {
+            for (k, ins) in stage.instructions.iter().enumerate() {
+                r.line(&format!(
+                    "{prefix}STEP {}/{n_steps}: {}",
+                    k + 2,
+                    ins.original
+                ));
                 // The final step's image carries the --label values.
-                self.step(file, &mut st, ins, r, true)?;
-            } else {
-                self.step(file, &mut st, ins, r, false)?;
+                let final_step = last_stage && k + 1 == stage.instructions.len();
+                self.step(file, &mut st, ins, r, final_step)?;
             }
         }
         let img = st.image.clone().context("the stage made no image")?;
@@ -837,7 +825,14 @@ impl<'o> Builder<'o> {
             .unwrap_or_default();
         hist.push(Value::Object(h));
         obj.insert("history".into(), Value::Array(hist));
-        let img = layer::write_image(&self.store, layers, &st.cfg, self.o.docker, &now)?;
+        let img = crate::image::commit::write_image(
+            &self.store,
+            &st.cfg,
+            layers,
+            self.o.docker,
+            Vec::new(),
+            &[],
+        )?;
         if self.o.layers {
             cache::record(&self.store, &key, &img.id)?;
         }
