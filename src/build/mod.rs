@@ -200,6 +200,7 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         stage_images: BTreeMap::new(),
         mounts: Vec::new(),
         tmp: Vec::new(),
+        held: Vec::new(),
         target_base: None,
         made: Vec::new(),
     };
@@ -282,6 +283,8 @@ struct Builder<'a> {
     mounts: Vec<PathBuf>,
     /// Temporary directories to remove.
     tmp: Vec<PathBuf>,
+    /// Temp dirs in use until the build ends (removed when dropped).
+    held: Vec<crate::storage::TmpEntry>,
     /// The target stage's base image (what --squash keeps).
     target_base: Option<ImageRecord>,
     /// The images this build made (not found in the cache).
@@ -296,6 +299,7 @@ impl<'o> Builder<'o> {
         for t in self.tmp.drain(..) {
             let _ = std::fs::remove_dir_all(&t);
         }
+        self.held.clear();
     }
 
     fn build_arg(&self, name: &str) -> Option<String> {
@@ -1222,9 +1226,10 @@ impl<'o> Builder<'o> {
         match &from {
             None if !urls.is_empty() => {
                 // The downloads, in a temp dir the copy reads as its root.
-                let mut e = self.store.tmp_entry("build-add", true)?;
-                e.keep();
-                self.tmp.push(e.path.clone());
+                let e = self.store.tmp_entry("build-add", true)?;
+                let e_path = e.path.clone();
+                // Held (flocked) until the build ends: no other rpod cleans it meanwhile.
+                self.held.push(e);
                 let mut names = Vec::new();
                 let mut sums = Vec::new();
                 for u in &urls {
@@ -1232,7 +1237,7 @@ impl<'o> Builder<'o> {
                     if names.contains(&name) {
                         bail!("ADD: two URLs download to the same name {name:?}");
                     }
-                    let file = e.path.join(&name);
+                    let file = e_path.join(&name);
                     let modified = fetch::fetch(
                         u,
                         &file,
@@ -1257,7 +1262,7 @@ impl<'o> Builder<'o> {
                 }
                 args = names;
                 url_sums = sums;
-                root = inroot::open_root(&e.path).context("opening the downloads")?;
+                root = inroot::open_root(&e_path).context("opening the downloads")?;
                 from_id = String::new();
             }
             None => {
@@ -1318,7 +1323,11 @@ impl<'o> Builder<'o> {
             docs.push((to, body.into_bytes()));
         }
         let mut inputs = vec![
-            srcs.as_ref().map(|s| s.cache_key()).unwrap_or_default(),
+            // Downloads are keyed by their content (url_sums), not their stat.
+            srcs.as_ref()
+                .filter(|_| urls.is_empty())
+                .map(|s| s.cache_key())
+                .unwrap_or_default(),
             from_id,
             format!("{chown:?} {chmod:?}"),
         ];

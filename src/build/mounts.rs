@@ -266,10 +266,11 @@ impl<'o> Builder<'o> {
                         .into_bytes(),
                 };
                 // A private copy the step reads; removed with the build's temp dirs.
-                let mut e = self.store.tmp_entry("build-secret", true)?;
-                e.keep();
-                self.tmp.push(e.path.clone());
-                let file = e.path.join("secret");
+                let e = self.store.tmp_entry("build-secret", true)?;
+                let e_path = e.path.clone();
+                // Held (flocked) until the build ends: no other rpod cleans it meanwhile.
+                self.held.push(e);
+                let file = e_path.join("secret");
                 {
                     use std::io::Write;
                     use std::os::unix::fs::OpenOptionsExt;
@@ -304,10 +305,11 @@ impl<'o> Builder<'o> {
 
     /// A private copy of `src` (a file or a tree) for a `rw` bind.
     fn private_copy(&mut self, src: &Path) -> Result<PathBuf> {
-        let mut e = self.store.tmp_entry("build-bind", true)?;
-        e.keep();
-        self.tmp.push(e.path.clone());
-        let dst = e.path.join("copy");
+        let e = self.store.tmp_entry("build-bind", true)?;
+        let e_path = e.path.clone();
+        // Held (flocked) until the build ends: no other rpod cleans it meanwhile.
+        self.held.push(e);
+        let dst = e_path.join("copy");
         let st = std::fs::symlink_metadata(src)?;
         if st.is_dir() {
             std::fs::create_dir(&dst)?;
