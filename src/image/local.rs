@@ -177,34 +177,40 @@ pub enum ImageFilter {
     NotIntermediate,
 }
 
-/// The ids of intermediate images: unnamed, with a child (an image whose
-/// layers start with theirs and whose history is longer), as podman's.
+/// The ids of intermediate images: unnamed, with a child, as podman's
+/// layer tree finds them: an image with the same layers or one more, whose
+/// history starts with the parent's and is longer (a build's step images).
 fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
-    let mut hist: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut history_len = |r: &ImageRecord| -> usize {
-        *hist.entry(r.id.clone()).or_insert_with(|| {
-            raw_config(store, r)["history"]
-                .as_array()
-                .map(Vec::len)
-                .unwrap_or(0)
-        })
+    let mut hist: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    let mut history = |r: &ImageRecord| -> Vec<Value> {
+        hist.entry(r.id.clone())
+            .or_insert_with(|| {
+                raw_config(store, r)["history"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .clone()
     };
     for x in recs.iter().filter(|r| r.names.is_empty()) {
-        let prefix = |y: &ImageRecord| {
+        let near = |y: &ImageRecord| {
             y.id != x.id
-                && y.layers.len() >= x.layers.len()
+                && (y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
                 && y.layers
                     .iter()
                     .zip(&x.layers)
                     .all(|(a, b)| a.chain_id == b.chain_id)
         };
-        let children: Vec<&ImageRecord> = recs.iter().filter(|y| prefix(y)).collect();
+        let children: Vec<&ImageRecord> = recs.iter().filter(|y| near(y)).collect();
         if children.is_empty() {
             continue;
         }
-        let hx = history_len(x);
-        if children.iter().any(|y| history_len(y) > hx) {
+        let hx = history(x);
+        if children.iter().any(|y| {
+            let hy = history(y);
+            hy.len() > hx.len() && hy[..hx.len()] == hx[..]
+        }) {
             out.insert(x.id.clone());
         }
     }
