@@ -316,7 +316,7 @@ impl<'o> Builder<'o> {
             let root =
                 inroot::open_root(src).with_context(|| format!("opening {}", src.display()))?;
             let dir = crate::storage::diff::reopen_dir(root.as_fd())?;
-            let (rd, wr) = std::io::pipe()?;
+            let (rd, wr) = super::output::pipe()?;
             let dst_fd: std::os::fd::OwnedFd = std::fs::File::open(&dst)?.into();
             let reader = std::thread::spawn(move || {
                 crate::storage::extract_plain(

@@ -61,6 +61,12 @@ impl std::str::FromStr for Output {
     }
 }
 
+/// A pipe's read and write ends.
+pub(super) fn pipe() -> Result<(std::fs::File, std::fs::File)> {
+    let (r, w) = nix::unistd::pipe().context("making a pipe")?;
+    Ok((r.into(), w.into()))
+}
+
 /// An image mounted read-only in a temp dir, unmounted and removed on drop.
 struct Mounted {
     merged: PathBuf,
@@ -126,7 +132,7 @@ pub fn export(opts: &Options, id: &str, out: &Output, stdout: &mut dyn Write) ->
             let dest: std::os::fd::OwnedFd = std::fs::File::open(dir)
                 .with_context(|| format!("opening {}", dir.display()))?
                 .into();
-            let (rd, wr) = std::io::pipe()?;
+            let (rd, wr) = pipe()?;
             let reader = std::thread::spawn(move || {
                 crate::storage::extract_plain(
                     std::io::BufReader::with_capacity(1 << 20, rd),

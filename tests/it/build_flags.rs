@@ -561,3 +561,33 @@ fn build_labels_annotations_intermediates_and_run_flags() {
         "{e}"
     );
 }
+
+#[test]
+fn build_run_mount_bind_from_a_stage_and_an_image() {
+    let env = new_env("bmntfrom");
+    let cf = format!(
+        "FROM {a} AS builder\nRUN mkdir /out && echo built > /out/x\n\
+         FROM {a}\n\
+         RUN --mount=type=bind,from=builder,source=/out,target=/b cat /b/x > /got-stage\n\
+         RUN --mount=type=bind,from={a},source=/bin,target=/ib ls /ib | grep -c . > /got-image\n\
+         RUN --mount=type=bind,from=builder,source=../../../out/x,target=/c cat /c > /got-clamped\n",
+        a = alpine()
+    );
+    let ctx = context(&env, "ctx", &[("Containerfile", &cf)]);
+    env.rpod_ok(&["build", "-t", "from", ctx.to_str().unwrap()]);
+    assert_eq!(run_cat(&env, "from", "/got-stage"), "built");
+    assert!(run_cat(&env, "from", "/got-image").parse::<u32>().unwrap() > 0);
+    // `..` stays inside the stage's file system, as BuildKit cleans it.
+    assert_eq!(run_cat(&env, "from", "/got-clamped"), "built");
+    for p in ["/b", "/ib", "/c", "/out"] {
+        assert!(absent(&env, "from", p), "{p} was left in the image");
+    }
+    // No mount or temp dir of the build is left behind.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(env.dir.to_str().unwrap()), "{mounts}");
+    assert!(
+        env.store_entries("tmp").is_empty(),
+        "{:?}",
+        env.store_entries("tmp")
+    );
+}
