@@ -2153,7 +2153,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__build)
-            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --ssh --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2279,6 +2279,10 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --annotation)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2392,10 +2396,6 @@ _rpod() {
                     return 0
                     ;;
                 --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2517,7 +2517,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__buildx__subcmd__build)
-            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --ssh --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2643,6 +2643,10 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --annotation)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2756,10 +2760,6 @@ _rpod() {
                     return 0
                     ;;
                 --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -12119,7 +12119,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__build)
-            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-t -f -q -v -o -h -V --tag --file --build-arg --build-arg-file --target --no-cache --layers --pull --pull-always --pull-never --format --label --iidfile --net --network --timestamp --ignorefile --quiet --rm --force-rm --squash --squash-all --secret --volume --cap-add --cap-drop --security-opt --ulimit --userns --output --logfile --jobs --ssh --annotation --identity-label --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -12245,6 +12245,10 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --annotation)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -12358,10 +12362,6 @@ _rpod() {
                     return 0
                     ;;
                 --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

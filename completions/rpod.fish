@@ -390,6 +390,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
 false\t''"
@@ -426,7 +427,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
@@ -1448,6 +1448,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l userns -d 'User name
 complete -c rpod -n "__fish_rpod_using_subcommand build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
 false\t''"
@@ -1484,7 +1485,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l network-config-dir -
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l no-cache -d 'Run every step: do not use the build cache'
@@ -1563,6 +1563,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
 false\t''"
@@ -1599,7 +1600,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'

@@ -112,6 +112,9 @@ pub struct BuildArgs {
     /// Stages to build at once (accepted; rpod builds stages one after the other)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: u32,
+    /// SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)
+    #[arg(long, value_name = "default|ID=PATH")]
+    pub ssh: Vec<String>,
     /// Annotation for the image's manifest, KEY=VALUE (repeatable)
     #[arg(long, value_name = "KEY=VALUE")]
     pub annotation: Vec<String>,
@@ -240,6 +243,9 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
                  (--userns=host); a new or other one needs privileges rpod does not have"
             );
         }
+    }
+    if !a.ssh.is_empty() {
+        bail!("--ssh is not supported by rpod build: pass what RUN needs with --secret instead");
     }
     if a.squash && a.squash_all {
         bail!("--squash and --squash-all conflict: give one");
