@@ -560,6 +560,9 @@ fn build_labels_annotations_intermediates_and_run_flags() {
         e.contains("--userns=container can not work rootless"),
         "{e}"
     );
+    let (code, e) = env.rpod_fail(&["build", "--ssh", "default", c]);
+    assert_eq!(code, 125);
+    assert!(e.contains("--ssh is not supported"), "{e}");
 }
 
 #[test]
