@@ -202,6 +202,7 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         tmp: Vec::new(),
         held: Vec::new(),
         target_base: None,
+        target_from: String::new(),
         made: Vec::new(),
     };
     let res = b.run(&file, r);
@@ -285,8 +286,10 @@ struct Builder<'a> {
     tmp: Vec<PathBuf>,
     /// Temp dirs in use until the build ends (removed when dropped).
     held: Vec<crate::storage::TmpEntry>,
-    /// The target stage's base image (what --squash keeps).
+    /// The target stage's base image (what --squash keeps), and its
+    /// history comment ("FROM alpine").
     target_base: Option<ImageRecord>,
+    target_from: String,
     /// The images this build made (not found in the cache).
     made: Vec<String>,
 }
@@ -356,12 +359,10 @@ impl<'o> Builder<'o> {
             s => s,
         };
         if squash != Squash::No {
-            let base = match squash {
-                Squash::All => None,
-                _ => self.target_base.clone(),
-            };
+            let base = self.target_base.clone();
+            let comment = self.target_from.clone();
             let before = img.id.clone();
-            img = self.squash(&img, base.as_ref())?;
+            img = self.squash(&img, base.as_ref(), squash == Squash::All, &comment)?;
             if img.id != before {
                 r.line(&format!("--> {}", &img.id[..11]));
             }
@@ -517,6 +518,7 @@ impl<'o> Builder<'o> {
         };
         if last_stage {
             self.target_base = image.clone();
+            self.target_from = from_comment.clone();
         }
         let mut st = StageState {
             image,

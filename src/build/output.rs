@@ -159,13 +159,19 @@ pub fn export(opts: &Options, id: &str, out: &Output, stdout: &mut dyn Write) ->
 }
 
 impl<'o> Builder<'o> {
-    /// `img` with its layers above `base`'s (all of them when `base` is
-    /// None) made one. History keeps every step, as empty ones but the last.
+    /// `img` with its layers above `base`'s (all of them with `all`, or
+    /// without a base) made one. The history, as buildah writes it: the
+    /// base's entries (none with `all`), then the stage's steps, empty but
+    /// the last, which alone has the `comment` ("FROM base").
     pub(super) fn squash(
         &mut self,
         img: &ImageRecord,
         base: Option<&ImageRecord>,
+        all: bool,
+        comment: &str,
     ) -> Result<ImageRecord> {
+        let hist_base = base;
+        let base = if all { None } else { base };
         let keep = base.map(|b| b.layers.len()).unwrap_or(0);
         if img.layers.len() <= keep + 1 {
             return Ok(img.clone());
@@ -204,7 +210,7 @@ impl<'o> Builder<'o> {
         cfg["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
         // The base's history entries stay as they are (with --squash); the
         // rest are empty but the last, which carries the one new layer.
-        let base_hist = match base {
+        let base_hist = match hist_base {
             Some(b) => serde_json::from_slice::<Value>(&self.store.read_blob(&b.config_digest)?)
                 .ok()
                 .and_then(|c| c["history"].as_array().map(Vec::len))
@@ -212,11 +218,17 @@ impl<'o> Builder<'o> {
             None => 0,
         };
         if let Some(h) = cfg["history"].as_array_mut() {
+            if all {
+                h.drain(..base_hist.min(h.len()));
+            }
+            let from = if all { 0 } else { base_hist };
             let n = h.len();
-            for (i, e) in h.iter_mut().enumerate().skip(base_hist) {
+            for (i, e) in h.iter_mut().enumerate().skip(from) {
                 if let Some(o) = e.as_object_mut() {
+                    o.remove("comment");
                     if i + 1 == n {
                         o.remove("empty_layer");
+                        o.insert("comment".into(), json!(comment));
                     } else {
                         o.insert("empty_layer".into(), json!(true));
                     }

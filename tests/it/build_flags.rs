@@ -493,6 +493,18 @@ fn build_squash_squash_all_and_layers_false() {
             .unwrap();
         assert_eq!(non_empty, layers, "{img}: {h}");
     }
+    // As buildah: --squash-all drops the base's history, the last step
+    // alone has a layer and the "FROM base" comment.
+    let h: serde_json::Value =
+        serde_json::from_str(&inspect(&env, "sqa", "{{json .History}}")).unwrap();
+    let h = h.as_array().unwrap();
+    assert_eq!(h.len(), 4, "{h:?}");
+    assert_eq!(h[0]["created_by"], "/bin/sh -c echo a > /a");
+    assert_eq!(h[3]["comment"], format!("FROM {}:latest", alpine()));
+    assert!(h[..3].iter().all(|e| e.get("comment").is_none()), "{h:?}");
+    let h: serde_json::Value =
+        serde_json::from_str(&inspect(&env, "sq", "{{json .History}}")).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 4 + base_layers);
     let (_, e) = env.rpod_fail(&["build", "--squash", "--squash-all", c]);
     assert!(e.contains("conflict"), "{e}");
 }
