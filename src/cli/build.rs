@@ -205,22 +205,26 @@ fn parse_secret(s: &str) -> Result<crate::build::Secret> {
 fn stdin_context(
     store: &crate::storage::Store,
 ) -> Result<(crate::storage::TmpEntry, Option<(String, String)>)> {
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut raw)
+    // The head tells a tar (plain, gzip or zstd) from a Containerfile; a
+    // tar is streamed into the context, never held whole.
+    let mut stdin = std::io::stdin().lock();
+    let mut head = Vec::with_capacity(512);
+    (&mut stdin)
+        .take(512)
+        .read_to_end(&mut head)
         .context("reading the build context from standard input")?;
     let tmp = store.tmp_entry("build-stdin", true)?;
     let ctx = tmp.path.join("context");
     std::fs::create_dir(&ctx)?;
-    let mut data = Vec::new();
-    let plain = crate::storage::decompressor(std::io::BufReader::new(&raw[..]))
-        .and_then(|mut d| Ok(d.read_to_end(&mut data)?))
-        .is_ok();
-    let data = if plain { data } else { raw.clone() };
-    if data.len() >= 262 && &data[257..262] == b"ustar" {
+    let compressed = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
+    if compressed || tar {
+        let all =
+            std::io::BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(stdin));
+        let r = crate::storage::decompressor(all)?;
         let dir: std::os::fd::OwnedFd = std::fs::File::open(&ctx)?.into();
         crate::storage::extract_plain(
-            &data[..],
+            r,
             dir,
             crate::storage::PlainOpts {
                 chown: nix::unistd::geteuid().is_root(),
@@ -230,6 +234,10 @@ fn stdin_context(
         .context("unpacking the build context from standard input")?;
         return Ok((tmp, None));
     }
+    let mut raw = head;
+    stdin
+        .read_to_end(&mut raw)
+        .context("reading the Containerfile from standard input")?;
     let text = String::from_utf8(raw)
         .context("standard input is neither a tar nor a Containerfile (not UTF-8)")?;
     Ok((tmp, Some(("-".to_string(), text))))
