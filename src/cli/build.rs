@@ -269,6 +269,9 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
         crate::container::opts::parse_volume(v)?;
     }
     crate::container::opts::parse_security_opts(&a.security_opt)?;
+    for u in &a.ulimit {
+        crate::runtime::spec::parse_ulimit(u)?;
+    }
     if let Some(p) = &a.logfile {
         let f = std::fs::OpenOptions::new()
             .create(true)
