@@ -213,6 +213,15 @@ fn build_run_mount_bind_source_cannot_leave_the_context() {
     let out = env.rpod_stdin(&["build", "-f", "-", c], cf.as_bytes());
     assert!(!out.status.success());
     assert_eq!(std::fs::read_to_string(ctx.join("ok.txt")).unwrap(), "ok");
+    // A cache id is a name, not a path: it can't reach outside the store.
+    let cf = format!(
+        "FROM {}\nRUN --mount=type=cache,id=../../../../../..{},target=/c touch /c/planted\n",
+        alpine(),
+        outside.display()
+    );
+    let out = env.rpod_stdin(&["build", "-f", "-", c], cf.as_bytes());
+    assert!(out.status.success(), "{}", out_s(&out.stderr));
+    assert!(!outside.join("planted").exists());
     // Nothing outside was written.
     assert_eq!(
         std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
