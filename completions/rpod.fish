@@ -381,6 +381,20 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
 false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cap-drop -d 'Drop a capability from RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l security-opt -d 'Security options for RUN steps: seccomp=, no-new-privileges, mask=, unmask=, label=, apparmor= (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ulimit -d 'Ulimit for RUN steps, NAME=SOFT[:HARD] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -414,15 +428,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1426,6 +1439,20 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l rm -d 'Remove interm
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
 false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l cap-drop -d 'Drop a capability from RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l security-opt -d 'Security options for RUN steps: seccomp=, no-new-privileges, mask=, unmask=, label=, apparmor= (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l ulimit -d 'Ulimit for RUN steps, NAME=SOFT[:HARD] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -1459,15 +1486,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l network-config-dir -
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l no-cache -d 'Run every step: do not use the build cache'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -s q -l quiet -d 'Print only the image id'
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1528,6 +1554,20 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
 false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cap-drop -d 'Drop a capability from RUN steps (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l security-opt -d 'Security options for RUN steps: seccomp=, no-new-privileges, mask=, unmask=, label=, apparmor= (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ulimit -d 'Ulimit for RUN steps, NAME=SOFT[:HARD] (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
@@ -1561,15 +1601,14 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash -d 'Squash the new layers into one (not supported yet: refused)'
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers into one (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'

@@ -13,7 +13,10 @@
 
 pub mod cache;
 pub mod context;
+mod fetch;
 pub mod layer;
+mod mounts;
+pub mod output;
 pub mod parse;
 
 use crate::container::ops::{self as ctr, AttachOptions, Attached};
@@ -59,7 +62,50 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH).
     pub timestamp: Option<i64>,
     pub ignorefile: Option<PathBuf>,
+    /// `--secret id=ID,src=PATH|env=VAR`: the secrets RUN --mount=type=secret may use.
+    pub secrets: Vec<Secret>,
+    /// RUN steps' `--volume`, `--cap-add`, `--cap-drop`, `--security-opt`, `--ulimit`.
+    pub volumes: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub ulimits: Vec<String>,
+    /// `--annotation KEY=VALUE`, on the final image's manifest.
+    pub annotations: Vec<(String, String)>,
+    /// Label images with `io.rpod.version` (`--identity-label`, default true).
+    pub identity_label: bool,
+    /// `--squash` / `--squash-all` (and `--layers=false`, which squashes
+    /// the target stage's new layers as buildah commits it once).
+    pub squash: Squash,
 }
+
+/// How the final image's layers are squashed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Squash {
+    #[default]
+    No,
+    /// The target stage's new layers into one, over its base's.
+    New,
+    /// Everything into one layer.
+    All,
+}
+
+/// A build secret: its id and where its value comes from.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub id: String,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    File(PathBuf),
+    Env(String),
+}
+
+/// The label rpod puts on the images it builds (buildah's is
+/// `io.buildah.version`), with rpod's version.
+pub const IDENTITY_LABEL: &str = "io.rpod.version";
 
 /// Where the build's progress goes (the CLI prints it).
 pub trait BuildReport {
@@ -154,9 +200,27 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         stage_images: BTreeMap::new(),
         mounts: Vec::new(),
         tmp: Vec::new(),
+        held: Vec::new(),
+        target_base: None,
+        target_from: String::new(),
+        made: Vec::new(),
     };
     let res = b.run(&file, r);
     b.cleanup();
+    // With --layers=false no step image is kept (buildah commits once).
+    if !o.layers {
+        if let Ok(built) = &res {
+            for id in b.made.iter().filter(|id| **id != built.id) {
+                // Unless something named it meanwhile.
+                if !matches!(b.store.image_by_id(id), Ok(Some(i)) if i.names.is_empty()) {
+                    continue;
+                }
+                if let Err(e) = b.store.remove_image(id) {
+                    debug!("removing the intermediate image {id}: {e:#}");
+                }
+            }
+        }
+    }
     res
 }
 
@@ -170,6 +234,8 @@ struct StageState {
     /// "FROM x" for the first step's history comment.
     from_comment: String,
     first: bool,
+    /// The base image's name and digest, as buildah annotates OCI images.
+    base_annotations: Vec<(String, String)>,
 }
 
 impl StageState {
@@ -218,6 +284,14 @@ struct Builder<'a> {
     mounts: Vec<PathBuf>,
     /// Temporary directories to remove.
     tmp: Vec<PathBuf>,
+    /// Temp dirs in use until the build ends (removed when dropped).
+    held: Vec<crate::storage::TmpEntry>,
+    /// The target stage's base image (what --squash keeps), and its
+    /// history comment ("FROM alpine").
+    target_base: Option<ImageRecord>,
+    target_from: String,
+    /// The images this build made (not found in the cache).
+    made: Vec<String>,
 }
 
 impl<'o> Builder<'o> {
@@ -228,6 +302,7 @@ impl<'o> Builder<'o> {
         for t in self.tmp.drain(..) {
             let _ = std::fs::remove_dir_all(&t);
         }
+        self.held.clear();
     }
 
     fn build_arg(&self, name: &str) -> Option<String> {
@@ -278,7 +353,20 @@ impl<'o> Builder<'o> {
             self.stage_images.insert(i, img.clone());
             last = Some(img);
         }
-        let img = last.context("nothing was built")?;
+        let mut img = last.context("nothing was built")?;
+        let squash = match self.o.squash {
+            Squash::No if !self.o.layers => Squash::New,
+            s => s,
+        };
+        if squash != Squash::No {
+            let base = self.target_base.clone();
+            let comment = self.target_from.clone();
+            let before = img.id.clone();
+            img = self.squash(&img, base.as_ref(), squash == Squash::All, &comment)?;
+            if img.id != before {
+                r.line(&format!("--> {}", &img.id[..11]));
+            }
+        }
         let names = self.o.tags.clone();
         if !names.is_empty() {
             let mut all = img.names.clone();
@@ -372,6 +460,7 @@ impl<'o> Builder<'o> {
         let vars = |n: &str| g.get(n).cloned();
         let base =
             parse::expand(&stage.base, self.esc, &vars).map_err(|e| self.at(&stage.from, e))?;
+        let mut base_name = None;
         let (image, from_comment) = if base == "scratch" {
             (None, "FROM scratch".to_string())
         } else if let Some(j) = Self::stage_ref(file, idx, &base) {
@@ -391,6 +480,7 @@ impl<'o> Builder<'o> {
                 .or(img.names.first())
                 .cloned()
                 .unwrap_or_else(|| base.clone());
+            base_name = Some((name.clone(), img.digest.to_string()));
             (Some(img), format!("FROM {name}"))
         };
         let cfg = match &image {
@@ -413,6 +503,23 @@ impl<'o> Builder<'o> {
             })
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+        let base_annotations = match &base_name {
+            Some((name, digest)) if !self.o.docker => vec![
+                (
+                    "org.opencontainers.image.base.digest".to_string(),
+                    digest.clone(),
+                ),
+                (
+                    "org.opencontainers.image.base.name".to_string(),
+                    name.clone(),
+                ),
+            ],
+            _ => Vec::new(),
+        };
+        if last_stage {
+            self.target_base = image.clone();
+            self.target_from = from_comment.clone();
+        }
         let mut st = StageState {
             image,
             cfg,
@@ -420,6 +527,7 @@ impl<'o> Builder<'o> {
             shell,
             from_comment,
             first: true,
+            base_annotations,
         };
         let obj = st
             .cfg
@@ -449,30 +557,18 @@ impl<'o> Builder<'o> {
         if stage.instructions.is_empty() {
             // Nothing to do: the image is the base (with the labels).
             if st.image.is_none() || (last_stage && !self.o.labels.is_empty()) {
-                return self.commit_step(&mut st, "", Vec::new(), None, last_stage, r);
+                self.commit_step(&mut st, "", Vec::new(), None, last_stage, r)?;
             }
-            let img = st.image.clone().expect("checked");
-            if last_stage {
-                let what = self
-                    .o
-                    .commit_name
-                    .as_ref()
-                    .map(|t| format!(" {t}"))
-                    .unwrap_or_default();
-                r.line(&format!("{prefix}COMMIT{what}"));
-                r.line(&format!("--> {}", &img.id[..11]));
-            }
-            return Ok(img);
-        }
-        for (k, ins) in stage.instructions.iter().enumerate() {
-            let n = k + 2;
-            r.line(&format!("{prefix}STEP {n}/{n_steps}: {}", ins.original));
-            let last = k + 1 == stage.instructions.len();
-            if last && last_stage {
+        } else {
+            for (k, ins) in stage.instructions.iter().enumerate() {
+                r.line(&format!(
+                    "{prefix}STEP {}/{n_steps}: {}",
+                    k + 2,
+                    ins.original
+                ));
                 // The final step's image carries the --label values.
-                self.step(file, &mut st, ins, r, true)?;
-            } else {
-                self.step(file, &mut st, ins, r, false)?;
+                let final_step = last_stage && k + 1 == stage.instructions.len();
+                self.step(file, &mut st, ins, r, final_step)?;
             }
         }
         let img = st.image.clone().context("the stage made no image")?;
@@ -767,6 +863,22 @@ impl<'o> Builder<'o> {
             }
             c.insert("Labels".into(), Value::Object(m));
         }
+        if self.o.identity_label {
+            let c = st.config();
+            let mut m = c
+                .get("Labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            m.insert(IDENTITY_LABEL.into(), json!(env!("CARGO_PKG_VERSION")));
+            c.insert("Labels".into(), Value::Object(m));
+        }
+        let mut annotations = st.base_annotations.clone();
+        if final_step {
+            annotations.extend(self.o.annotations.iter().cloned());
+        }
+        let mut key_inputs = key_inputs;
+        key_inputs.push(format!("annotations {annotations:?}"));
         let parent_id = st.image.as_ref().map(|i| i.id.clone()).unwrap_or_default();
         let key = cache::key(
             &parent_id,
@@ -837,7 +949,18 @@ impl<'o> Builder<'o> {
             .unwrap_or_default();
         hist.push(Value::Object(h));
         obj.insert("history".into(), Value::Array(hist));
-        let img = layer::write_image(&self.store, layers, &st.cfg, self.o.docker, &now)?;
+        let existed = self.store.image_by_id(&cache_id_of(&st.cfg)?)?.is_some();
+        let img = crate::image::commit::write_image(
+            &self.store,
+            &st.cfg,
+            layers,
+            self.o.docker,
+            Vec::new(),
+            &annotations,
+        )?;
+        if !existed {
+            self.made.push(img.id.clone());
+        }
         if self.o.layers {
             cache::record(&self.store, &key, &img.id)?;
         }
@@ -863,9 +986,41 @@ impl<'o> Builder<'o> {
         r: &mut dyn BuildReport,
         final_step: bool,
     ) -> Result<()> {
-        if ins.flags.iter().any(|(k, _)| k == "mount") {
-            bail!("RUN --mount is not supported yet");
+        let esc = self.esc;
+        let snapshot = StageVars::of(st);
+        let vars = |n: &str| snapshot.get(n);
+        let mut specs = Vec::new();
+        let mut network = self.o.network.clone();
+        for (k, v) in &ins.flags {
+            match k.as_str() {
+                "mount" => specs.push(parse::expand(v, esc, &vars)?),
+                "network" => {
+                    let v = parse::expand(v, esc, &vars)?;
+                    if v != "default" {
+                        crate::network::NetworkMode::parse(Some(&v))?;
+                        network = Some(v);
+                    }
+                }
+                "security" if v == "sandbox" => {}
+                "security" => {
+                    bail!("RUN --security={v} is not supported: rootless builds run sandboxed")
+                }
+                _ => bail!("RUN does not take the flag --{k}"),
+            }
         }
+        let workdir = st.cfg["config"]["WorkingDir"]
+            .as_str()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string();
+        let rm = self.run_mounts(&specs, &workdir, r)?;
+        let mut targets = rm.targets.clone();
+        for v in &self.o.volumes {
+            if let Ok(m) = crate::container::opts::parse_volume(v) {
+                targets.push(m.destination);
+            }
+        }
+        let security = crate::container::opts::parse_security_opts(&self.o.security_opt)?;
         let Some(image) = st.image.clone() else {
             bail!("RUN needs a base image: a stage FROM scratch has no shell");
         };
@@ -910,8 +1065,9 @@ impl<'o> Builder<'o> {
         if !arg_env.is_empty() {
             created_by = format!("|{} {} {created_by}", arg_env.len(), arg_env.join(" "));
         }
-        let network = self.o.network.clone();
         let opts = self.opts;
+        let key_network = network.clone().unwrap_or_default();
+        let run_mounts = rm.mounts.clone();
         let mut make = |b: &mut Self,
                         _parent: Option<&ImageRecord>|
          -> Result<(layer::NewLayer, Option<String>)> {
@@ -921,6 +1077,15 @@ impl<'o> Builder<'o> {
                 entrypoint: Some(Vec::new()),
                 env: arg_env.clone(),
                 network: crate::network::NetworkMode::parse(network.as_deref())?,
+                mounts: run_mounts.clone(),
+                volumes: b.o.volumes.clone(),
+                cap_add: b.o.cap_add.clone(),
+                cap_drop: b.o.cap_drop.clone(),
+                security: security.clone(),
+                security_opt: b.o.security_opt.clone(),
+                ulimits: b.o.ulimits.clone(),
+                // rpod's own user namespace: the only one a rootless build has.
+                userns: crate::container::opts::Userns::Host,
                 ..Default::default()
             };
             let img = image.clone();
@@ -948,15 +1113,17 @@ impl<'o> Builder<'o> {
             }
             let ctr_dir = b.paths.ctr_dir(&rec.id);
             let nl = layer::store_layer(&b.store, Some(&image), b.o.docker, b.o.timestamp, |w| {
-                container_layer(&b.store, &image, &ctr_dir, w)
+                container_layer(&b.store, &image, &ctr_dir, &targets, w)
             })?;
             drop(guard);
             Ok((nl, None))
         };
-        let inputs = vec![
-            arg_env.join("\n"),
-            self.o.network.clone().unwrap_or_default(),
-        ];
+        let mut inputs = vec![arg_env.join("\n"), key_network];
+        inputs.extend(rm.key.iter().cloned());
+        inputs.push(format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            self.o.volumes, self.o.cap_add, self.o.cap_drop, self.o.security_opt, self.o.ulimits
+        ));
         self.commit_step(st, &created_by, inputs, Some(&mut make), final_step, r)?;
         Ok(())
     }
@@ -1001,11 +1168,24 @@ impl<'o> Builder<'o> {
             }
             d
         };
+        let is_url = |a: &String| a.starts_with("http://") || a.starts_with("https://");
         if args
             .iter()
-            .any(|a| a.starts_with("http://") || a.starts_with("https://") || a.starts_with("git@"))
+            .any(|a| a.starts_with("git@") || a.ends_with(".git") && is_url(a))
         {
-            bail!("{} of a URL is not supported yet", ins.keyword);
+            bail!("{} of a git repository is not supported", ins.keyword);
+        }
+        let urls: Vec<String> = args.iter().filter(|a| is_url(a)).cloned().collect();
+        if !urls.is_empty() {
+            if !add {
+                bail!("COPY does not take URLs: use ADD");
+            }
+            if urls.len() != args.len() {
+                bail!("ADD of URLs and local files in one instruction is not supported: split it");
+            }
+            if ins.flag("from").is_some() {
+                bail!("ADD --from does not take URLs");
+            }
         }
         let heredoc_srcs: Vec<&parse::Heredoc> = ins
             .heredocs
@@ -1035,7 +1215,9 @@ impl<'o> Builder<'o> {
             ),
             None => None,
         };
-        // Where the sources are: the context, or another stage's/image's tree.
+        let mut url_sums: Vec<String> = Vec::new();
+        // Where the sources are: the context, another stage's/image's tree,
+        // or the downloads of ADD URL.
         let from = ins
             .flag("from")
             .map(|f| parse::expand(f, esc, &vars))
@@ -1044,6 +1226,47 @@ impl<'o> Builder<'o> {
         let from_context = from.is_none();
         let from_id: String;
         match &from {
+            None if !urls.is_empty() => {
+                // The downloads, in a temp dir the copy reads as its root.
+                let e = self.store.tmp_entry("build-add", true)?;
+                let e_path = e.path.clone();
+                // Held (flocked) until the build ends: no other rpod cleans it meanwhile.
+                self.held.push(e);
+                let mut names = Vec::new();
+                let mut sums = Vec::new();
+                for u in &urls {
+                    let name = fetch::file_name(u);
+                    if names.contains(&name) {
+                        bail!("ADD: two URLs download to the same name {name:?}");
+                    }
+                    let file = e_path.join(&name);
+                    let modified = fetch::fetch(
+                        u,
+                        &file,
+                        self.o.pull_opts.registry.tls_verify,
+                        self.o.pull_opts.registry.cert_dir.as_deref(),
+                    )?;
+                    // Its time: the server's, else the epoch (a stable cache key).
+                    let t = nix::sys::time::TimeSpec::new(modified.unwrap_or(0), 0);
+                    nix::sys::stat::utimensat(
+                        None,
+                        &file,
+                        &t,
+                        &t,
+                        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                    )
+                    .with_context(|| format!("setting the time of {}", file.display()))?;
+                    sums.push(format!(
+                        "{u} {}",
+                        crate::storage::sha256_digest(&std::fs::read(&file)?)
+                    ));
+                    names.push(name);
+                }
+                args = names;
+                url_sums = sums;
+                root = inroot::open_root(&e_path).context("opening the downloads")?;
+                from_id = String::new();
+            }
             None => {
                 root = self.ctx_root.try_clone()?;
                 from_id = String::new();
@@ -1060,7 +1283,13 @@ impl<'o> Builder<'o> {
             chown,
             chmod,
             from_context,
-            add,
+            // A downloaded archive is copied as it is, not unpacked.
+            add: add && urls.is_empty(),
+        };
+        let ignore = if urls.is_empty() {
+            Some(&self.ignore)
+        } else {
+            None
         };
         let store = &self.store;
         let image = st.image.clone();
@@ -1073,7 +1302,7 @@ impl<'o> Builder<'o> {
                 root.as_fd(),
                 &args,
                 &dest,
-                Some(&self.ignore),
+                ignore,
                 &o,
                 &exists,
                 &what,
@@ -1096,10 +1325,15 @@ impl<'o> Builder<'o> {
             docs.push((to, body.into_bytes()));
         }
         let mut inputs = vec![
-            srcs.as_ref().map(|s| s.cache_key()).unwrap_or_default(),
+            // Downloads are keyed by their content (url_sums), not their stat.
+            srcs.as_ref()
+                .filter(|_| urls.is_empty())
+                .map(|s| s.cache_key())
+                .unwrap_or_default(),
             from_id,
             format!("{chown:?} {chmod:?}"),
         ];
+        inputs.extend(url_sums);
         for (p, b) in &docs {
             inputs.push(format!(
                 "{}:{}",
@@ -1299,18 +1533,20 @@ fn container_layer(
     store: &Store,
     image: &ImageRecord,
     ctr_dir: &Path,
+    targets: &[String],
     w: &mut dyn std::io::Write,
 ) -> Result<()> {
     use crate::storage::diff::{changes_of_copy, reopen_dir, TarMode, TreeTar};
     let rootfs = ctr_dir.join("rootfs");
     if rootfs.is_dir() {
+        let skip: std::collections::HashSet<String> = targets.iter().cloned().collect();
         let lowers: Vec<PathBuf> = image
             .layers
             .iter()
             .rev()
             .map(|l| store.layer_dir(&l.chain_id))
             .collect();
-        let found = changes_of_copy(&rootfs, &lowers, &Default::default())?;
+        let found = changes_of_copy(&rootfs, &lowers, &skip)?;
         let root =
             inroot::open_root(&rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
         let dir = reopen_dir(root.as_fd())?;
@@ -1321,7 +1557,7 @@ fn container_layer(
     }
     let upper = ctr_dir.join("upper");
     let root = inroot::open_root(&upper).with_context(|| format!("opening {}", upper.display()))?;
-    drop_mount_points(store, image, root.as_fd());
+    drop_mount_points(store, image, root.as_fd(), targets);
     let dir = reopen_dir(root.as_fd())?;
     let mut t = TreeTar::new(w, TarMode::Layer);
     t.add_contents(dir.as_fd(), Path::new(""))?;
@@ -1332,7 +1568,12 @@ fn container_layer(
 /// The files the runtime makes to mount over (resolv.conf, hosts, …) are
 /// not the step's: removed from the upper dir when the image has none and
 /// they are empty, as buildah leaves them out.
-fn drop_mount_points(store: &Store, image: &ImageRecord, upper: std::os::fd::BorrowedFd<'_>) {
+fn drop_mount_points(
+    store: &Store,
+    image: &ImageRecord,
+    upper: std::os::fd::BorrowedFd<'_>,
+    targets: &[String],
+) {
     for p in [
         "etc/resolv.conf",
         "etc/hosts",
@@ -1362,6 +1603,46 @@ fn drop_mount_points(store: &Store, image: &ImageRecord, upper: std::os::fd::Bor
             );
         }
     }
+    // The mount points of RUN --mount and --volume, and the directories
+    // made for them, when the image had none and they are empty.
+    for t in targets {
+        let mut rel: PathBuf = inroot::clean(Path::new(t)).into_iter().collect();
+        while rel.parent().is_some() && !rel.as_os_str().is_empty() {
+            if context::exists_in_image(store, Some(image), &rel).is_some() {
+                break;
+            }
+            let Ok(fd) = inroot::open(upper, &rel, false) else {
+                break;
+            };
+            let Ok(st) = inroot::fstat(fd.as_fd()) else {
+                break;
+            };
+            drop(fd);
+            let kind = inroot::kind(&st);
+            let flag = if kind == nix::sys::stat::SFlag::S_IFDIR {
+                nix::unistd::UnlinkatFlags::RemoveDir
+            } else if kind == nix::sys::stat::SFlag::S_IFREG && st.st_size == 0 {
+                nix::unistd::UnlinkatFlags::NoRemoveDir
+            } else {
+                break;
+            };
+            let Some(parent) = rel.parent() else { break };
+            let Ok(dir) = inroot::open(upper, parent, false) else {
+                break;
+            };
+            // A non-empty directory stays (rmdir fails): the step wrote there.
+            if nix::unistd::unlinkat(
+                Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
+                rel.file_name().unwrap_or_default(),
+                flag,
+            )
+            .is_err()
+            {
+                break;
+            }
+            rel = parent.to_path_buf();
+        }
+    }
 }
 
 /// `ARG A=1 B` declarations: (name, default).
@@ -1389,6 +1670,12 @@ fn clean_abs(p: &str) -> String {
         .map(|c| c.to_string_lossy().into_owned())
         .collect();
     format!("/{}", parts.join("/"))
+}
+
+/// The id an image of config `cfg` gets (its config's digest).
+fn cache_id_of(cfg: &Value) -> Result<String> {
+    let d = crate::storage::sha256_digest(&serde_json::to_vec(cfg)?);
+    Ok(crate::storage::digest_hex(&d)?.to_string())
 }
 
 /// The host's architecture as OCI names it.

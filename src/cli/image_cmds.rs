@@ -271,6 +271,9 @@ fn ago(secs: i64) -> String {
 
 fn parse_filters(a: &ImagesArgs) -> Result<Vec<ImageFilter>> {
     let mut out = Vec::new();
+    if !a.all {
+        out.push(ImageFilter::NotIntermediate);
+    }
     if let Some(n) = &a.filter_name {
         out.push(ImageFilter::Reference(n.clone()));
     }

@@ -9,6 +9,7 @@
 
 use crate::container::cp::open_container;
 use crate::container::record::{self, Paths};
+use crate::image::manifest::{DOCKER_LAYER, OCI_LAYER};
 use crate::storage::diff::{changes, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{bail, Context, Result};
@@ -96,11 +97,21 @@ pub struct CommitOptions {
     pub name: Option<String>,
 }
 
-/// Counts and hashes what is written.
-struct HashWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
+/// Counts and hashes what is written (commit's and build's layer tars).
+pub(crate) struct HashWriter<W> {
+    pub(crate) inner: W,
+    pub(crate) hasher: Sha256,
+    pub(crate) count: u64,
+}
+
+impl<W: Write> HashWriter<W> {
+    pub(crate) fn new(inner: W) -> HashWriter<W> {
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
 }
 
 impl<W: Write> Write for HashWriter<W> {
@@ -161,11 +172,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     // The layer tar, hashed as it is written.
     let tmp = store.tmp_entry("commit", false)?;
     let file = tmp.file.try_clone()?;
-    let hw = HashWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let hw = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
     let hw = if o.squash {
         let c = open_container(store, paths, name, false)?;
         let dir = c.root_dir()?;
@@ -195,11 +202,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     let size = hw.count;
     let diff_id = crate::storage::sha256_finish(&mut hw.hasher);
     drop(hw.inner);
-    let layer_mt = if docker {
-        "application/vnd.docker.image.rootfs.diff.tar"
-    } else {
-        "application/vnd.oci.image.layer.v1.tar"
-    };
+    let layer_mt = if docker { DOCKER_LAYER } else { OCI_LAYER };
     debug!(
         "commit: layer tar of {size} bytes written in {:?}",
         t0.elapsed()
@@ -289,10 +292,6 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     );
     history.push(Value::Object(h));
     obj.insert("history".into(), Value::Array(history));
-    let config_bytes = serde_json::to_vec(&cfg)?;
-    let config_digest = crate::storage::sha256_digest(&config_bytes);
-    store.put_blob(&config_digest, &config_bytes)?;
-
     layers.push(LayerRecord {
         digest: diff_id.clone(),
         media_type: layer_mt.to_string(),
@@ -300,18 +299,43 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         diff_id: diff_id.clone(),
         chain_id: chain,
     });
+    let rec = write_image(
+        store,
+        &cfg,
+        layers,
+        docker,
+        o.name.iter().cloned().collect(),
+        &[],
+    )?;
+    let id = rec.id;
+    debug!("commit: image {id} recorded at {:?}", t0.elapsed());
+    Ok(id)
+}
+
+/// Store the image of `cfg` (a full image config: its rootfs, history
+/// and `created` already set) over `layers`: the config and manifest
+/// blobs (in the OCI or Docker format, with `annotations` on the
+/// manifest), then the record with `names` (an image of the same id keeps
+/// its names: `put_image` merges them). Commit's and build's one way to
+/// write an image.
+pub(crate) fn write_image(
+    store: &Store,
+    cfg: &Value,
+    layers: Vec<LayerRecord>,
+    docker: bool,
+    names: Vec<String>,
+    annotations: &[(String, String)],
+) -> Result<ImageRecord> {
+    use crate::image::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST};
+    let config_bytes = serde_json::to_vec(cfg)?;
+    let config_digest = crate::storage::sha256_digest(&config_bytes);
+    store.put_blob(&config_digest, &config_bytes)?;
     let (manifest_mt, config_mt) = if docker {
-        (
-            "application/vnd.docker.distribution.manifest.v2+json",
-            "application/vnd.docker.container.image.v1+json",
-        )
+        (DOCKER_MANIFEST, DOCKER_CONFIG)
     } else {
-        (
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.oci.image.config.v1+json",
-        )
+        (OCI_MANIFEST, OCI_CONFIG)
     };
-    let manifest = json!({
+    let mut manifest = json!({
         "schemaVersion": 2,
         "mediaType": manifest_mt,
         "config": {"mediaType": config_mt, "digest": config_digest, "size": config_bytes.len()},
@@ -321,13 +345,24 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
             "size": l.size,
         })).collect::<Vec<_>>(),
     });
+    if !annotations.is_empty() {
+        let a: Map<String, Value> = annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        manifest["annotations"] = Value::Object(a);
+    }
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
     let manifest_digest = crate::storage::sha256_digest(&manifest_bytes);
     store.put_blob(&manifest_digest, &manifest_bytes)?;
     let id = crate::storage::digest_hex(&config_digest)?.to_string();
+    let created = cfg["created"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(crate::time::now_rfc3339);
     let rec = ImageRecord {
-        id: id.clone(),
-        names: o.name.iter().cloned().collect(),
+        id,
+        names,
         digest: manifest_digest,
         repo_digests: Vec::new(),
         manifest_media_type: manifest_mt.to_string(),
@@ -342,26 +377,26 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
             })
             .sum(),
         layers,
-        created: Some(now.clone()),
-        pulled: now,
+        created: Some(created),
+        pulled: crate::time::now_rfc3339(),
         os: cfg["os"].as_str().unwrap_or("linux").to_string(),
         architecture: cfg["architecture"].as_str().unwrap_or_default().to_string(),
         variant: cfg["variant"].as_str().map(String::from),
     };
     store.put_image(&rec).context("recording the image")?;
-    debug!("commit: image {id} recorded at {:?}", t0.elapsed());
-    Ok(id)
+    Ok(rec)
 }
 
 /// A layer's media type in the manifest's format.
 fn layer_media_type(mt: &str, docker: bool) -> String {
+    use crate::image::manifest::{DOCKER_LAYER, DOCKER_LAYER_GZIP, OCI_LAYER, OCI_LAYER_GZIP};
     let gz = mt.ends_with("gzip");
     let zst = mt.ends_with("zstd");
     match (docker, gz, zst) {
-        (true, true, _) => "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
-        (true, false, false) => "application/vnd.docker.image.rootfs.diff.tar".into(),
-        (false, true, _) => "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-        (false, false, false) => "application/vnd.oci.image.layer.v1.tar".into(),
+        (true, true, _) => DOCKER_LAYER_GZIP.into(),
+        (true, false, false) => DOCKER_LAYER.into(),
+        (false, true, _) => OCI_LAYER_GZIP.into(),
+        (false, false, false) => OCI_LAYER.into(),
         (_, _, true) => mt.into(),
     }
 }

@@ -172,6 +172,49 @@ pub enum ImageFilter {
     Reference(String),
     /// Images with the label, of that value if given.
     Label(String, Option<String>),
+    /// Leave out intermediate images (`images` without `-a`): unnamed
+    /// ones another image was built on, as a build's step images.
+    NotIntermediate,
+}
+
+/// The ids of intermediate images: unnamed, with a child, as podman's
+/// layer tree finds them: an image with the same layers or one more, whose
+/// history starts with the parent's and is longer (a build's step images).
+fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    let mut hist: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    let mut history = |r: &ImageRecord| -> Vec<Value> {
+        hist.entry(r.id.clone())
+            .or_insert_with(|| {
+                raw_config(store, r)["history"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .clone()
+    };
+    for x in recs.iter().filter(|r| r.names.is_empty()) {
+        let near = |y: &ImageRecord| {
+            y.id != x.id
+                && (y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
+                && y.layers
+                    .iter()
+                    .zip(&x.layers)
+                    .all(|(a, b)| a.chain_id == b.chain_id)
+        };
+        let children: Vec<&ImageRecord> = recs.iter().filter(|y| near(y)).collect();
+        if children.is_empty() {
+            continue;
+        }
+        let hx = history(x);
+        if children.iter().any(|y| {
+            let hy = history(y);
+            hy.len() > hx.len() && hy[..hx.len()] == hx[..]
+        }) {
+            out.insert(x.id.clone());
+        }
+    }
+    out
 }
 
 fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool {
@@ -186,15 +229,22 @@ fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool
                 _ => false,
             }
         }
+        // Applied in list_images (it needs every image).
+        ImageFilter::NotIntermediate => true,
     })
 }
 
 /// The images that pass all `filters`, newest first.
 pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSummary>> {
-    let mut recs: Vec<ImageRecord> = store
-        .images()?
+    let all = store.images()?;
+    let hide = if filters.contains(&ImageFilter::NotIntermediate) {
+        intermediate_ids(store, &all)
+    } else {
+        Default::default()
+    };
+    let mut recs: Vec<ImageRecord> = all
         .into_iter()
-        .filter(|r| keep_image(store, r, filters))
+        .filter(|r| !hide.contains(&r.id) && keep_image(store, r, filters))
         .collect();
     // podman's default sort: newest first.
     recs.sort_by(|x, y| created_secs(y).cmp(&created_secs(x)).then(x.id.cmp(&y.id)));
@@ -542,7 +592,13 @@ pub fn inspect_data(store: &Store, rec: &ImageRecord) -> InspectData {
             layers: rec.layers.iter().map(|l| l.diff_id.clone()).collect(),
         },
         labels: labels_of(&cfg),
-        annotations: Map::new(),
+        // The manifest's, as podman shows them.
+        annotations: store
+            .read_blob(&rec.digest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|m| m.get("annotations").and_then(Value::as_object).cloned())
+            .unwrap_or_default(),
         manifest_type: rec.manifest_media_type.clone(),
         user: cfg
             .pointer("/config/User")

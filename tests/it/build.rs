@@ -78,7 +78,10 @@ fn build_metadata_instructions_set_the_config_as_buildah_does() {
     assert!(!env_v.contains("GREETING"), "ARG leaked into Env: {env_v}");
     assert_eq!(
         inspect(&env, "meta", "{{json .Config.Labels}}"),
-        r#"{"org.example.v":"1.0","who":"hi"}"#
+        format!(
+            r#"{{"io.rpod.version":"{}","org.example.v":"1.0","who":"hi"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
     );
     assert_eq!(inspect(&env, "meta", "{{.Config.User}}"), "1000:1000");
     assert_eq!(inspect(&env, "meta", "{{.Config.WorkingDir}}"), "/srv/app");
@@ -258,7 +261,11 @@ fn build_multistage_copies_from_stages_and_skips_unused_ones() {
     );
     assert_eq!(
         inspect(&env, "multi", "{{json .Config.Labels}}"),
-        format!(r#"{{"base":"{}"}}"#, alpine())
+        format!(
+            r#"{{"base":"{}","io.rpod.version":"{}"}}"#,
+            alpine(),
+            env!("CARGO_PKG_VERSION")
+        )
     );
     // --target builds up to a stage; the unused broken one fails when asked.
     let out = env.rpod_ok(&[
@@ -482,7 +489,10 @@ fn build_flags_file_stdin_iidfile_labels_and_syntax_errors() {
     );
     assert_eq!(
         inspect(&env, "flags", "{{json .Config.Labels}}"),
-        r#"{"team":"core"}"#
+        format!(
+            r#"{{"io.rpod.version":"{}","team":"core"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
     );
     // The history of a RUN with ARGs names them, as docker and buildah do.
     let hist = inspect(&env, "flags", "{{json .History}}");
