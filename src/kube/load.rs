@@ -76,7 +76,9 @@ impl Builder {
         if self.nodes > MAX_NODES {
             return Err(at(
                 m,
-                format!("the YAML expands to more than {MAX_NODES} nodes (an alias bomb?): refused"),
+                format!(
+                    "the YAML expands to more than {MAX_NODES} nodes (an alias bomb?): refused"
+                ),
             ));
         }
         if self.bytes > MAX_BYTES {
@@ -123,7 +125,10 @@ impl Builder {
 
     fn open(&mut self, frame: Frame, anchor: usize, m: &Marker) -> Result<()> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(at(m, format!("nested deeper than {MAX_DEPTH} levels: refused")));
+            return Err(at(
+                m,
+                format!("nested deeper than {MAX_DEPTH} levels: refused"),
+            ));
         }
         self.charge(1, 0, m)?;
         self.stack.push(Open {
@@ -282,9 +287,7 @@ pub fn documents(text: &str) -> Result<Vec<Document>> {
                 b.put(v, &m)?;
             }
             Event::SequenceStart(anchor, _) => b.open(Frame::Seq(Vec::new()), anchor, &m)?,
-            Event::MappingStart(anchor, _) => {
-                b.open(Frame::Map(Map::new(), None), anchor, &m)?
-            }
+            Event::MappingStart(anchor, _) => b.open(Frame::Map(Map::new(), None), anchor, &m)?,
             Event::SequenceEnd | Event::MappingEnd => b.close(&m)?,
         }
     }
@@ -319,7 +322,9 @@ mod tests {
 
     #[test]
     fn refuses_a_billion_laughs() {
-        let mut y = String::from("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut y = String::from(
+            "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         for i in 1..10 {
             let p = i - 1;
             y.push_str(&format!(
@@ -343,7 +348,9 @@ mod tests {
         let e = documents(&y).unwrap_err().to_string();
         assert!(e.contains("recursion limit"), "{e}");
         // Block collections: ours.
-        let y: String = (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let y: String = (0..2000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect();
         let e = documents(&y).unwrap_err().to_string();
         assert!(e.contains("nested deeper"), "{e}");
         let e = documents("a: 1\na: 2\n").unwrap_err().to_string();

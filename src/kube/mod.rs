@@ -593,7 +593,15 @@ fn pod_object(
     for (i, r) in members.iter().enumerate() {
         // The pod's ports go on its first container, as podman puts them.
         let p = if i == 0 { ports.to_vec() } else { Vec::new() };
-        containers.push(container_of(opts, r, &p, &mut volumes)?);
+        let mut c = container_of(opts, r, &p, &mut volumes)?;
+        // `kube play` names a container POD-NAME: the YAML says NAME, so
+        // a round trip gives the same names again.
+        if let Some(short) = c.name.strip_prefix(&format!("{name}-")) {
+            if !short.is_empty() && !members.iter().any(|m| m.name == short) {
+                c.name = short.to_string();
+            }
+        }
+        containers.push(c);
     }
     Ok(Pod {
         api_version: "v1".into(),

@@ -99,10 +99,7 @@ pub fn read_input(r: impl std::io::Read, what: &str) -> Result<String> {
         .read_to_end(&mut buf)
         .with_context(|| format!("reading {what}"))?;
     if buf.len() > load::MAX_INPUT {
-        bail!(
-            "{what}: larger than {} MiB: refused",
-            load::MAX_INPUT >> 20
-        );
+        bail!("{what}: larger than {} MiB: refused", load::MAX_INPUT >> 20);
     }
     String::from_utf8(buf).map_err(|_| anyhow!("{what}: not UTF-8 text"))
 }
@@ -153,7 +150,8 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
     let mut o = Objects::default();
     for (i, cm_text) in configmaps.iter().enumerate() {
         for d in load::documents(cm_text).with_context(|| format!("--configmap file {}", i + 1))? {
-            let (kind, name) = kind_of(&d).with_context(|| format!("--configmap file {}", i + 1))?;
+            let (kind, name) =
+                kind_of(&d).with_context(|| format!("--configmap file {}", i + 1))?;
             if kind != "ConfigMap" {
                 bail!(
                     "--configmap file {}: document {}: kind {kind:?} is not a ConfigMap",
@@ -250,8 +248,7 @@ fn check_cm_key(k: &str, what: &str) -> Result<()> {
         && k != "."
         && k != ".."
         && k.len() <= 253
-        && k
-            .bytes()
+        && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !ok {
         bail!("{what}: data key {k:?} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)");
@@ -363,8 +360,8 @@ fn pull_policy(c: &Container, what: &str) -> Result<PullPolicy> {
         None => {
             // podman: a :latest (or untagged) image is pulled, unless local.
             let r = c.image.rsplit('/').next().unwrap_or("");
-            let latest = !c.image.contains('@')
-                && r.rsplit_once(':').is_none_or(|(_, t)| t == "latest");
+            let latest =
+                !c.image.contains('@') && r.rsplit_once(':').is_none_or(|(_, t)| t == "latest");
             if latest && !c.image.starts_with("localhost/") {
                 PullPolicy::Always
             } else {
@@ -388,7 +385,10 @@ fn env_of(
     for (i, ef) in c.env_from.iter().enumerate() {
         let w = format!("{what}: envFrom[{i}]");
         if let Some(s) = &ef.secret_ref {
-            bail!("{w}: secretRef {:?}: Secrets are not supported by rpod's kube play", s.name);
+            bail!(
+                "{w}: secretRef {:?}: Secrets are not supported by rpod's kube play",
+                s.name
+            );
         }
         let Some(r) = &ef.config_map_ref else {
             bail!("{w}: configMapRef is the source rpod supports");
@@ -505,7 +505,9 @@ fn plan_pod(
                     "Socket" if is(&|t| t.is_socket()) => {}
                     "CharDevice" if is(&|t| t.is_char_device()) => {}
                     "BlockDevice" if is(&|t| t.is_block_device()) => {}
-                    "DirectoryOrCreate" if meta.is_err() => volumes.push(VolPlan::HostDir(p.clone())),
+                    "DirectoryOrCreate" if meta.is_err() => {
+                        volumes.push(VolPlan::HostDir(p.clone()))
+                    }
                     "DirectoryOrCreate" if is(&|t| t.is_dir()) => {}
                     "FileOrCreate" if meta.is_err() => volumes.push(VolPlan::HostFile(p.clone())),
                     "FileOrCreate" if is(&|t| t.is_file()) => {}
@@ -553,7 +555,11 @@ fn plan_pod(
                     let Some(val) = cm.data.get(&it.key) else {
                         bail!("{wi}: no key {:?} in configmap {:?}", it.key, c.name);
                     };
-                    files.push((it.path.clone(), val.clone(), it.mode.unwrap_or(mode) & 0o777));
+                    files.push((
+                        it.path.clone(),
+                        val.clone(),
+                        it.mode.unwrap_or(mode) & 0o777,
+                    ));
                 }
             }
             volumes.push(VolPlan::ConfigMap {
@@ -583,7 +589,9 @@ fn plan_pod(
             let proto = match p.protocol.as_deref().unwrap_or("TCP") {
                 "TCP" | "tcp" => "tcp",
                 "UDP" | "udp" => "udp",
-                x => bail!("{what}: spec.containers[{ci}].ports[{pi}].protocol {x:?}: use TCP or UDP"),
+                x => bail!(
+                    "{what}: spec.containers[{ci}].ports[{pi}].protocol {x:?}: use TCP or UDP"
+                ),
             };
             let ip = match p.host_ip.as_deref() {
                 Some(ip) if !ip.is_empty() => format!("{ip}:"),
@@ -668,7 +676,10 @@ fn plan_pod(
         let gid = sc.run_as_group.or(pod_sc.run_as_group);
         for (f, x) in [("runAsUser", uid), ("runAsGroup", gid)] {
             if x.is_some_and(|x| !(0..=i64::from(u32::MAX - 1)).contains(&x)) {
-                bail!("{w}: securityContext.{f}: {} is out of range", x.unwrap_or(0));
+                bail!(
+                    "{w}: securityContext.{f}: {} is out of range",
+                    x.unwrap_or(0)
+                );
             }
         }
         let user = uid.map(|u| match gid {
@@ -812,9 +823,8 @@ fn start_pod(
         }
     }
     for (id, name) in inits {
-        let r = ctr::start(opts, paths, id, false).and_then(|_| {
-            ctr::wait(paths, id, &[ctr::WaitCondition::Stopped])
-        });
+        let r = ctr::start(opts, paths, id, false)
+            .and_then(|_| ctr::wait(paths, id, &[ctr::WaitCondition::Stopped]));
         match r {
             Ok(0) => {
                 if let Err(e) = ctr::lifecycle::remove_container(paths, id, true, Some(0)) {
@@ -839,8 +849,10 @@ fn start_pod(
     errs
 }
 
-/// Create (and start) what `text` describes. The caller is in rpod's user
-/// namespace; `pull` gets each image by the container's pull policy.
+/// Create (and start) what `text` describes. The caller has entered no
+/// user namespace and started no thread (this enters rpod's once the pods
+/// to replace are stopped); `pull` gets each image by the container's pull
+/// policy.
 pub fn play(
     opts: &Options,
     paths: &Paths,
@@ -852,6 +864,29 @@ pub fn play(
     let mut plans = Vec::new();
     for p in &objs.pods {
         plans.push(plan_pod(p, &objs.configmaps, o)?);
+    }
+    crate::pod::reconcile(paths);
+    // The pods --replace removes are stopped first, as the user: a member
+    // running as another uid can't be signalled from a new user namespace.
+    let mut old = Vec::new();
+    for plan in &plans {
+        if let Ok(p) = crate::pod::resolve(paths, &plan.obj.name) {
+            if p.name == plan.obj.name {
+                if !o.replace {
+                    bail!(
+                        "adding pod to state: name \"{}\" is in use: pod already exists",
+                        p.name
+                    );
+                }
+                crate::pod::stop(paths, &p, None)
+                    .with_context(|| format!("replacing pod {}", p.name))?;
+                old.push(p);
+            }
+        }
+    }
+    crate::userns::enter()?;
+    for p in &old {
+        teardown(opts, paths, p).with_context(|| format!("replacing pod {}", p.name))?;
     }
     // Images before anything is made: a missing one leaves nothing behind.
     let mut images: BTreeMap<String, ImageRecord> = BTreeMap::new();
@@ -869,7 +904,6 @@ pub fn play(
             c.image = Some(img);
         }
     }
-    crate::pod::reconcile(paths);
     let mut report = PlayReport::default();
     let vols = crate::volume::Volumes::open(opts)?;
     for pvc in &objs.pvcs {
@@ -883,7 +917,10 @@ pub fn play(
                 "driver" => driver = Some(v.clone()),
                 "mount-options" => options.push(("o".to_string(), v.clone())),
                 "device" | "type" | "uid" | "gid" => options.push((key.to_string(), v.clone())),
-                _ => warn!("PersistentVolumeClaim {}: annotation {k} is not supported: ignored", pvc.metadata.name),
+                _ => warn!(
+                    "PersistentVolumeClaim {}: annotation {k} is not supported: ignored",
+                    pvc.metadata.name
+                ),
             }
         }
         vols.create(&crate::volume::CreateOptions {
@@ -899,19 +936,12 @@ pub fn play(
     }
     for plan in plans {
         let name = plan.obj.name.clone();
-        if let Ok(old) = crate::pod::resolve(paths, &name) {
-            if old.name == name {
-                if !o.replace {
-                    bail!("adding pod to state: name \"{name}\" is in use: pod already exists");
-                }
-                teardown(opts, paths, &old).with_context(|| format!("replacing pod {name}"))?;
-            }
-        }
         for v in &plan.volumes {
             match v {
                 VolPlan::HostDir(p) => {
-                    std::fs::create_dir_all(p)
-                        .with_context(|| format!("{}: creating hostPath {}", plan.obj.what, p.display()))?;
+                    std::fs::create_dir_all(p).with_context(|| {
+                        format!("{}: creating hostPath {}", plan.obj.what, p.display())
+                    })?;
                 }
                 VolPlan::HostFile(p) => {
                     std::fs::OpenOptions::new()
@@ -919,7 +949,9 @@ pub fn play(
                         .create(true)
                         .truncate(false)
                         .open(p)
-                        .with_context(|| format!("{}: creating hostPath {}", plan.obj.what, p.display()))?;
+                        .with_context(|| {
+                            format!("{}: creating hostPath {}", plan.obj.what, p.display())
+                        })?;
                 }
                 _ => {}
             }
@@ -973,8 +1005,13 @@ pub fn play(
                 let mut spec = c.spec.clone();
                 crate::pod::member_spec(&pod, &mut spec)?;
                 let img = c.image.clone().expect("pulled above");
-                let rec = ctr::create::create(opts, paths, &spec, |_| Ok(img))
-                    .with_context(|| format!("creating container {}", spec.name.clone().unwrap_or_default()))?;
+                let rec =
+                    ctr::create::create(opts, paths, &spec, |_| Ok(img)).with_context(|| {
+                        format!(
+                            "creating container {}",
+                            spec.name.clone().unwrap_or_default()
+                        )
+                    })?;
                 if c.init {
                     inits.push((rec.id, rec.name));
                 } else {
@@ -1013,7 +1050,8 @@ pub fn play(
 }
 
 /// Stop and remove the pods `text` describes (what `play` made of it).
-/// The caller is in rpod's user namespace.
+/// The caller has entered no user namespace: the pods are stopped as the
+/// user, then removed in rpod's user namespace.
 pub fn down(opts: &Options, paths: &Paths, text: &str) -> Result<DownReport> {
     let objs = parse_objects(text, &[])?;
     crate::pod::reconcile(paths);
@@ -1032,6 +1070,7 @@ pub fn down(opts: &Options, paths: &Paths, text: &str) -> Result<DownReport> {
             Err(e) => report.errors.push(e),
         }
     }
+    crate::userns::enter()?;
     for pod in &found {
         match teardown(opts, paths, pod) {
             Ok(()) => report.removed.push(pod.id.clone()),
@@ -1074,7 +1113,8 @@ mod tests {
         let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - containerPort: notaport\n";
         let e = parse_objects(y, &[]).unwrap_err().to_string();
         assert!(
-            e.contains("document 1 (Pod \"p\")") && e.contains("spec.containers[0].ports[0].containerPort"),
+            e.contains("document 1 (Pod \"p\")")
+                && e.contains("spec.containers[0].ports[0].containerPort"),
             "{e}"
         );
     }
@@ -1092,11 +1132,17 @@ mod tests {
             "persistentVolumeClaim: {claimName: ../x}",
         ] {
             let objs = parse_objects(&pod(vol), &[]).unwrap();
-            assert!(plan_pod(&objs.pods[0], &objs.configmaps, &o).is_err(), "{vol}");
+            assert!(
+                plan_pod(&objs.pods[0], &objs.configmaps, &o).is_err(),
+                "{vol}"
+            );
         }
-        let e = parse_objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {\"../x\": y}\n", &[])
-            .unwrap_err()
-            .to_string();
+        let e = parse_objects(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {\"../x\": y}\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not a valid ConfigMap key"), "{e}");
     }
 
