@@ -317,6 +317,9 @@ fn quantity(v: &serde_json::Value) -> Result<f64> {
         .ok_or_else(|| anyhow!("{s:?} is not a quantity"))
 }
 
+/// Containers made, as (id, name).
+type Ids = Vec<(String, String)>;
+
 /// A container to create.
 #[derive(Debug, Clone)]
 struct CtrPlan {
@@ -361,7 +364,7 @@ fn pull_policy(c: &Container, what: &str) -> Result<PullPolicy> {
             // podman: a :latest (or untagged) image is pulled, unless local.
             let r = c.image.rsplit('/').next().unwrap_or("");
             let latest =
-                !c.image.contains('@') && r.rsplit_once(':').is_none_or(|(_, t)| t == "latest");
+                !c.image.contains('@') && r.rsplit_once(':').map_or(true, |(_, t)| t == "latest");
             if latest && !c.image.starts_with("localhost/") {
                 PullPolicy::Always
             } else {
@@ -812,8 +815,8 @@ fn start_pod(
     opts: &Options,
     paths: &Paths,
     pod: &crate::pod::PodRecord,
-    inits: &[(String, String)],
-    ctrs: &[(String, String)],
+    inits: &Ids,
+    ctrs: &Ids,
 ) -> Vec<String> {
     let mut errs = Vec::new();
     if !pod.infra_id.is_empty() {
@@ -976,7 +979,7 @@ pub fn play(
             },
         )
         .with_context(|| format!("{}: creating the pod", plan.obj.what))?;
-        let made = (|| -> Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+        let made = (|| -> Result<(Ids, Ids)> {
             for v in &plan.volumes {
                 match v {
                     VolPlan::Empty(n) => {
