@@ -278,10 +278,24 @@ fn deployments_run_one_replica_and_unknown_kinds_are_refused() {
     assert_eq!(field(&env, "dep-pod-0-c", "{{.State.Status}}"), "created");
     // --replace makes it anew (and --start, the default, starts it).
     let f = yaml_file(&env, "dep.yaml", &y);
-    let again = env.rpod_ok(&["kube", "play", "--replace", &f]);
+    let (code, e) = env.rpod_fail(&["kube", "play", "--replace", "--log-driver", "journald", &f]);
+    assert_eq!(code, 125);
+    assert!(e.contains("--log-driver journald"), "{e}");
+    let again = env.rpod_ok(&[
+        "kube",
+        "play",
+        "--replace",
+        "--log-driver",
+        "k8s-file",
+        "--publish",
+        "42513:80",
+        &f,
+    ]);
     let (pods2, _) = play_ids(&again);
     assert_ne!(pods2, pods);
     assert_eq!(field(&env, "dep-pod-0-c", "{{.State.Status}}"), "running");
+    let ports = env.rpod_ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ports.contains("0.0.0.0:42513->80/tcp"), "{ports}");
     let ps = env.rpod_ok(&["pod", "ps", "-q"]);
     assert_eq!(ps.lines().count(), 1, "{ps}");
     // play kube --down is kube down.
