@@ -1007,6 +1007,13 @@ pub fn play(
             for c in &plan.ctrs {
                 let mut spec = c.spec.clone();
                 crate::pod::member_spec(&pod, &mut spec)?;
+                // hostNetwork: the members are in the host's network
+                // namespace as the infra is, but joined as `host` (joined
+                // as `container:INFRA`, the runtime would refuse the
+                // default net sysctls in the host's namespace).
+                if plan.network == Some(NetworkMode::Host) {
+                    spec.network = NetworkMode::Host;
+                }
                 let img = c.image.clone().expect("pulled above");
                 let rec =
                     ctr::create::create(opts, paths, &spec, |_| Ok(img)).with_context(|| {

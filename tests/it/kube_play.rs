@@ -328,6 +328,16 @@ fn deployments_run_one_replica_and_unknown_kinds_are_refused() {
             && e.contains("spec.containers[0].ports[0].containerPort"),
         "{e}"
     );
+    // hostNetwork: the pod's containers see the host's interfaces.
+    let y = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hostnet}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: {img}\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"1000\"]\n"
+    );
+    let f = yaml_file(&env, "hostnet.yaml", &y);
+    env.rpod_ok(&["kube", "play", &f]);
+    let inside = env.rpod_ok(&["exec", "hostnet-c", "cat", "/proc/net/dev"]);
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(inside.lines().count(), host.lines().count(), "{inside}");
+    env.rpod_ok(&["kube", "down", &f]);
     // A missing image: nothing half-made.
     let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: c, image: localhost:5000/no-such-image:v1}\n";
     let f = yaml_file(&env, "noimg.yaml", y);
