@@ -443,6 +443,99 @@ fn env_of(
     Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
+/// A probe's port: a number, or a numeric string.
+fn probe_port(v: &serde_json::Value, what: &str) -> Result<u16> {
+    let n = match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    n.filter(|n| (1..=65535).contains(n))
+        .map(|n| n as u16)
+        .ok_or_else(|| anyhow!("{what}: port {v}: a port number is needed"))
+}
+
+/// A host or path for a probe's shell command: nothing the shell reads.
+fn shell_safe(s: &str, what: &str) -> Result<()> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-:~%=&?+,@".contains(&b))
+        || s.contains("&&")
+    {
+        bail!("{what}: {s:?} has characters a probe can't use");
+    }
+    Ok(())
+}
+
+/// podman 4.3's healthcheck for a livenessProbe: the probe's command, an
+/// HTTP GET with curl or a TCP connect with nc, `|| kill 1` when the
+/// restart policy brings the container back (else `|| exit 1`).
+fn health_of(
+    p: &super::Probe,
+    restart: RestartPolicy,
+    what: &str,
+) -> Result<ctr::health::HealthFlags> {
+    let fail = match restart {
+        RestartPolicy::Always | RestartPolicy::OnFailure(_) => "kill 1",
+        _ => "exit 1",
+    };
+    let cmd = if let Some(e) = &p.exec {
+        if e.command.is_empty() {
+            bail!("{what}: livenessProbe.exec.command: empty");
+        }
+        let mut v = vec!["CMD".to_string()];
+        v.extend(e.command.iter().cloned());
+        // The exec form, as Kubernetes runs it (no shell).
+        if fail == "exit 1" {
+            serde_json::to_string(&v)?
+        } else {
+            let quoted: Vec<String> = e
+                .command
+                .iter()
+                .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+                .collect();
+            serde_json::to_string(&["CMD-SHELL", &format!("{} || {fail}", quoted.join(" "))])?
+        }
+    } else if let Some(h) = &p.http_get {
+        let w = format!("{what}: livenessProbe.httpGet");
+        let port = probe_port(&h.port, &w)?;
+        let host = h.host.clone().unwrap_or_else(|| "localhost".into());
+        let path = h.path.clone().unwrap_or_default();
+        let scheme = h
+            .scheme
+            .clone()
+            .unwrap_or_else(|| "HTTP".into())
+            .to_lowercase();
+        if !matches!(scheme.as_str(), "http" | "https") {
+            bail!("{w}.scheme {scheme:?}: use HTTP or HTTPS");
+        }
+        shell_safe(&host, &w)?;
+        shell_safe(&path, &w)?;
+        let path = path.trim_start_matches('/');
+        serde_json::to_string(&[
+            "CMD-SHELL",
+            &format!("curl -f {scheme}://{host}:{port}/{path} || {fail}"),
+        ])?
+    } else if let Some(t) = &p.tcp_socket {
+        let w = format!("{what}: livenessProbe.tcpSocket");
+        let port = probe_port(&t.port, &w)?;
+        let host = t.host.clone().unwrap_or_else(|| "localhost".into());
+        shell_safe(&host, &w)?;
+        serde_json::to_string(&["CMD-SHELL", &format!("nc -z -v {host} {port} || {fail}")])?
+    } else {
+        bail!("{what}: livenessProbe: exec, httpGet or tcpSocket is needed");
+    };
+    let secs = |n: u32| format!("{n}s");
+    Ok(ctr::health::HealthFlags {
+        cmd: Some(cmd),
+        interval: Some(secs(p.period_seconds.filter(|n| *n > 0).unwrap_or(10))),
+        retries: Some(p.failure_threshold.filter(|n| *n > 0).unwrap_or(3)),
+        start_period: Some(secs(p.initial_delay_seconds.unwrap_or(0))),
+        timeout: Some(secs(p.timeout_seconds.filter(|n| *n > 0).unwrap_or(1))),
+        ..Default::default()
+    })
+}
+
 fn mount_path_ok(p: &str, what: &str) -> Result<()> {
     if !p.starts_with('/') || p.contains(':') || p.contains(',') || p.contains('\0') {
         bail!("{what}: mountPath {p:?} must be an absolute path without ':' or ','");
@@ -713,6 +806,10 @@ fn plan_pod(
                 bail!("{w}: workingDir {wd:?} must be an absolute path");
             }
         }
+        let health = match (&c.liveness_probe, init) {
+            (Some(p), false) => health_of(p, restart, &w)?,
+            _ => Default::default(),
+        };
         let cspec = ContainerSpec {
             image: c.image.clone(),
             command,
@@ -735,6 +832,7 @@ fn plan_pod(
             tty: c.tty,
             restart: Some(if init { RestartPolicy::No } else { restart }),
             stop_timeout,
+            health,
             create_command: o.create_command.clone(),
             ..Default::default()
         };
@@ -1154,6 +1252,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("not a valid ConfigMap key"), "{e}");
+    }
+
+    #[test]
+    fn probes_become_healthchecks() {
+        let p: super::super::Probe = serde_json::from_value(serde_json::json!(
+            {"httpGet": {"path": "/healthz", "port": "8080"}, "periodSeconds": 3}
+        ))
+        .unwrap();
+        let h = health_of(&p, RestartPolicy::No, "c").unwrap();
+        assert_eq!(
+            h.cmd.as_deref(),
+            Some(r#"["CMD-SHELL","curl -f http://localhost:8080/healthz || exit 1"]"#)
+        );
+        assert_eq!(h.interval.as_deref(), Some("3s"));
+        let p: super::super::Probe = serde_json::from_value(
+            serde_json::json!({"tcpSocket": {"port": 53, "host": "a; rm -rf /"}}),
+        )
+        .unwrap();
+        assert!(health_of(&p, RestartPolicy::Always, "c").is_err());
     }
 
     #[test]

@@ -330,10 +330,20 @@ fn deployments_run_one_replica_and_unknown_kinds_are_refused() {
     );
     // hostNetwork: the pod's containers see the host's interfaces.
     let y = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hostnet}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: {img}\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"1000\"]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hostnet}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: {img}\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"1000\"]\n    livenessProbe:\n      exec: {{command: [\"true\"]}}\n      periodSeconds: 7\n"
     );
     let f = yaml_file(&env, "hostnet.yaml", &y);
     env.rpod_ok(&["kube", "play", &f]);
+    // The livenessProbe is the healthcheck (with restartPolicy Always, a
+    // failure kills the container's init so that it restarts, as podman).
+    let hc = field(&env, "hostnet-c", "{{.Config.Healthcheck}}");
+    assert!(
+        hc.contains("CMD-SHELL")
+            && hc.contains("'true' || kill 1")
+            && hc.contains("Interval:7000000000"),
+        "{hc}"
+    );
+    env.rpod_ok(&["healthcheck", "run", "hostnet-c"]);
     let inside = env.rpod_ok(&["exec", "hostnet-c", "cat", "/proc/net/dev"]);
     let host = std::fs::read_to_string("/proc/net/dev").unwrap();
     assert_eq!(inside.lines().count(), host.lines().count(), "{inside}");
