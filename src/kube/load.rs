@@ -40,7 +40,39 @@ pub struct Document {
 
 enum Frame {
     Seq(Vec<Value>),
-    Map(Map<String, Value>, Option<String>),
+    /// The mapping, the key waiting for its value, and the keys that came
+    /// from a merge (`<<`), which a key of the mapping's own overrides.
+    Map(Map<String, Value>, Option<String>, Vec<String>),
+}
+
+/// A merge key's value (a mapping, or a list of them: the first wins)
+/// into `map`, under the keys `map` has.
+fn merge(
+    map: &mut Map<String, Value>,
+    merged: &mut Vec<String>,
+    v: Value,
+    m: &Marker,
+) -> Result<()> {
+    let sources = match v {
+        Value::Object(o) => vec![o],
+        Value::Array(a) => a
+            .into_iter()
+            .map(|x| match x {
+                Value::Object(o) => Ok(o),
+                _ => Err(at(m, "a merge key (<<) takes mappings")),
+            })
+            .collect::<Result<_>>()?,
+        _ => return Err(at(m, "a merge key (<<) takes a mapping or a list of them")),
+    };
+    for o in sources {
+        for (k, v) in o {
+            if !map.contains_key(&k) {
+                merged.push(k.clone());
+                map.insert(k, v);
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Open {
@@ -101,7 +133,7 @@ impl Builder {
         };
         match &mut top.frame {
             Frame::Seq(items) => items.push(v),
-            Frame::Map(map, key) => match key.take() {
+            Frame::Map(map, key, merged) => match key.take() {
                 None => {
                     let k = match v {
                         Value::String(s) => s,
@@ -110,11 +142,16 @@ impl Builder {
                         Value::Number(n) => n.to_string(),
                         _ => return Err(at(m, "a mapping key must be a scalar")),
                     };
-                    if map.contains_key(&k) {
+                    if let Some(i) = merged.iter().position(|x| *x == k) {
+                        // Its own key overrides a merged one.
+                        merged.remove(i);
+                        map.remove(&k);
+                    } else if map.contains_key(&k) {
                         return Err(at(m, format!("mapping key {k:?} is defined twice")));
                     }
                     *key = Some(k);
                 }
+                Some(k) if k == "<<" => merge(map, merged, v, m)?,
                 Some(k) => {
                     map.insert(k, v);
                 }
@@ -147,8 +184,10 @@ impl Builder {
             .ok_or_else(|| at(m, "unbalanced collection end"))?;
         let v = match o.frame {
             Frame::Seq(items) => Value::Array(items),
-            Frame::Map(map, None) => Value::Object(map),
-            Frame::Map(_, Some(k)) => return Err(at(m, format!("mapping key {k:?} has no value"))),
+            Frame::Map(map, None, _) => Value::Object(map),
+            Frame::Map(_, Some(k), _) => {
+                return Err(at(m, format!("mapping key {k:?} has no value")))
+            }
         };
         if o.anchor != 0 {
             self.anchors.insert(
@@ -287,7 +326,9 @@ pub fn documents(text: &str) -> Result<Vec<Document>> {
                 b.put(v, &m)?;
             }
             Event::SequenceStart(anchor, _) => b.open(Frame::Seq(Vec::new()), anchor, &m)?,
-            Event::MappingStart(anchor, _) => b.open(Frame::Map(Map::new(), None), anchor, &m)?,
+            Event::MappingStart(anchor, _) => {
+                b.open(Frame::Map(Map::new(), None, Vec::new()), anchor, &m)?
+            }
             Event::SequenceEnd | Event::MappingEnd => b.close(&m)?,
         }
     }
@@ -318,6 +359,16 @@ mod tests {
     fn aliases_are_copies_within_bounds() {
         let d = documents("a: &x {k: v}\nb: *x\n").unwrap();
         assert_eq!(d[0].value, json!({"a": {"k": "v"}, "b": {"k": "v"}}));
+    }
+
+    #[test]
+    fn merge_keys() {
+        let d = documents(
+            "base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\n  c: 4\ny:\n  a: 0\n  <<: [*b, {d: 5}]\n",
+        )
+        .unwrap();
+        assert_eq!(d[0].value["x"], json!({"a": 1, "b": 3, "c": 4}));
+        assert_eq!(d[0].value["y"], json!({"a": 0, "b": 2, "d": 5}));
     }
 
     #[test]
