@@ -942,8 +942,23 @@ fn start_pod(
             }
         }
     }
-    for (id, name) in ctrs {
-        if let Err(e) = ctr::start(opts, paths, id, false) {
+    // The containers at once (each start waits for its monitor), reported
+    // in the YAML's order.
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ctrs
+            .iter()
+            .map(|(id, _)| s.spawn(move || ctr::start(opts, paths, id, false).map(|_| ())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("the start panicked")))
+            })
+            .collect()
+    });
+    for ((_, name), r) in ctrs.iter().zip(results) {
+        if let Err(e) = r {
             errs.push(format!("starting container {name}: {e:#}"));
         }
     }
