@@ -348,6 +348,20 @@ fn deployments_run_one_replica_and_unknown_kinds_are_refused() {
     let host = std::fs::read_to_string("/proc/net/dev").unwrap();
     assert_eq!(inside.lines().count(), host.lines().count(), "{inside}");
     env.rpod_ok(&["kube", "down", &f]);
+    // A failing init container: the pod's containers are not started.
+    let y = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: badinit}}\nspec:\n  terminationGracePeriodSeconds: 0\n  initContainers:\n  - {{name: i, image: {img}, imagePullPolicy: IfNotPresent, command: [sh, -c, \"exit 3\"]}}\n  containers:\n  - {{name: c, image: {img}, imagePullPolicy: IfNotPresent, command: [sleep, \"1000\"]}}\n"
+    );
+    let f = yaml_file(&env, "badinit.yaml", &y);
+    let (code, e) = env.rpod_fail(&["kube", "play", &f]);
+    assert_eq!(code, 125);
+    assert!(
+        e.contains("init container badinit-i exited with code 3")
+            && e.contains("failed to start 1 containers"),
+        "{e}"
+    );
+    assert_eq!(field(&env, "badinit-c", "{{.State.Status}}"), "created");
+    env.rpod_ok(&["kube", "down", &f]);
     // A missing image: nothing half-made.
     let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: c, image: localhost:5000/no-such-image:v1}\n";
     let f = yaml_file(&env, "noimg.yaml", y);
