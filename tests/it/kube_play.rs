@@ -577,3 +577,41 @@ fn generate_then_play_recreates_the_pod() {
     assert_eq!(y1, y2);
     env.rpod_ok(&["kube", "down", &f]);
 }
+
+#[test]
+fn concurrent_replace_leaves_one_copy() {
+    let env = env_with_alpine("kubeconc");
+    let _r = Reaper(&env);
+    let img = image();
+    let y = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: conc}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - {{name: a, image: {img}, imagePullPolicy: IfNotPresent, command: [sleep, \"1000\"]}}\n  - {{name: b, image: {img}, imagePullPolicy: IfNotPresent, command: [sleep, \"1000\"]}}\n"
+    );
+    let f = yaml_file(&env, "conc.yaml", &y);
+    env.rpod_ok(&["kube", "play", &f]);
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            env.cmd(&["kube", "play", "--replace", &f])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = kids
+        .into_iter()
+        .map(|k| k.wait_with_output().unwrap())
+        .collect();
+    assert!(
+        outs.iter().any(|o| o.status.success()),
+        "{:?}",
+        outs.iter().map(err).collect::<Vec<_>>()
+    );
+    // One pod, with its infra and its two containers, all running.
+    let pods = env.rpod_ok(&["pod", "ps", "-q"]);
+    assert_eq!(pods.lines().count(), 1, "{pods}");
+    let ps = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert_eq!(ps.lines().count(), 3, "{ps}");
+    assert!(ps.lines().all(|l| l.contains(" Up ")), "{ps}");
+    env.rpod_ok(&["kube", "down", &f]);
+    nothing_made(&env);
+}
