@@ -418,9 +418,12 @@ pub enum Command {
     /// Manage pods: containers sharing network, ipc and uts namespaces
     #[command(subcommand)]
     Pod(pod::PodCommand),
-    /// Kubernetes YAML: generate it from containers, pods and volumes
+    /// Kubernetes YAML: generate it from containers, pods and volumes, play it, take it down
     #[command(subcommand)]
     Kube(kube::KubeCommand),
+    /// Play Kubernetes YAML (podman 4.3's spelling of kube play)
+    #[command(subcommand)]
+    Play(kube::PlayCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -780,6 +783,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Volume(a) => volume::volume_cmd(g, a),
         Command::Pod(a) => pod::pod_cmd(g, a),
         Command::Kube(a) => kube::kube_cmd(g, a),
+        Command::Play(a) => kube::play_kube_cmd(g, a),
         Command::Network(a) => network::network_cmd(g, a),
         Command::Secret(a) => secret::secret_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),

@@ -27,6 +27,7 @@ mod health;
 mod image_mount;
 mod images;
 mod kube;
+mod kube_play;
 mod login;
 mod man;
 mod monitor;

@@ -1,0 +1,1298 @@
+//! `kube play` and `kube down` (podman 4.3's `play kube` and `play kube
+//! --down`): Kubernetes YAML run as rpod pods.
+//!
+//! Kinds: Pod; Deployment (one pod, `NAME-pod-0`, whatever `replicas`
+//! says); PersistentVolumeClaim (a named volume); ConfigMap (for env,
+//! envFrom and configMap volumes); Service (accepted, ignored: hostPorts
+//! publish). Any other kind is refused, naming it and its document.
+//!
+//! Everything is read and checked before anything is made: the YAML (with
+//! the bounds of [`super::load`]), each object's fields (the error names
+//! the document, the object and the field), names (pod, container, volume,
+//! ConfigMap keys and paths: nothing can name a path outside rpod's
+//! store), host paths' types, then the images. Only then are volumes,
+//! pods and containers created; a failure while creating a pod removes it.
+
+use super::load::{self, Document};
+use super::{ConfigMap, Container, Deployment, PersistentVolumeClaim, Pod, PodSpec};
+use crate::container::create::ContainerSpec;
+use crate::container::record::{Paths, RestartPolicy};
+use crate::container::{self as ctr};
+use crate::image::PullPolicy;
+use crate::network::NetworkMode;
+use crate::options::Options;
+use crate::storage::ImageRecord;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+/// `kube play`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct PlayOptions {
+    /// Tear down the pods of the YAML first.
+    pub replace: bool,
+    /// Start the pods (`--start`, true by default).
+    pub start: bool,
+    /// `--network`: every pod's network (else hostNetwork, or the default).
+    pub network: Option<NetworkMode>,
+    /// `--publish`: ports published on every pod, overriding the YAML's
+    /// hostPort of the same container port.
+    pub publish: Vec<String>,
+    /// `--configmap` files' YAML.
+    pub configmaps: Vec<String>,
+    /// For the records' create command.
+    pub create_command: Vec<String>,
+}
+
+/// One pod `kube play` made.
+#[derive(Debug, Clone, Default)]
+pub struct PodReport {
+    pub id: String,
+    pub name: String,
+    /// Its containers' ids (not the infra's, nor the init containers').
+    pub containers: Vec<String>,
+    /// What failed to start.
+    pub errors: Vec<String>,
+}
+
+/// What `kube play` made.
+#[derive(Debug, Clone, Default)]
+pub struct PlayReport {
+    /// Named volumes of PersistentVolumeClaims.
+    pub volumes: Vec<String>,
+    pub pods: Vec<PodReport>,
+}
+
+/// What `kube down` did.
+#[derive(Debug, Default)]
+pub struct DownReport {
+    pub stopped: Vec<String>,
+    pub removed: Vec<String>,
+    /// Pods of the YAML that could not be taken down (no such pod, ...).
+    pub errors: Vec<anyhow::Error>,
+}
+
+/// A pod to play, as the YAML gave it.
+#[derive(Debug, Clone)]
+struct PodObject {
+    name: String,
+    labels: BTreeMap<String, String>,
+    spec: PodSpec,
+    /// "document 2 (Pod \"web\")": for errors.
+    what: String,
+}
+
+/// The objects of a YAML stream.
+#[derive(Debug, Default)]
+struct Objects {
+    pods: Vec<PodObject>,
+    pvcs: Vec<PersistentVolumeClaim>,
+    configmaps: BTreeMap<String, ConfigMap>,
+}
+
+/// Read at most [`load::MAX_INPUT`] bytes of YAML from `r`.
+pub fn read_input(r: impl std::io::Read, what: &str) -> Result<String> {
+    let mut buf = Vec::new();
+    use std::io::Read;
+    r.take(load::MAX_INPUT as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {what}"))?;
+    if buf.len() > load::MAX_INPUT {
+        bail!("{what}: larger than {} MiB: refused", load::MAX_INPUT >> 20);
+    }
+    String::from_utf8(buf).map_err(|_| anyhow!("{what}: not UTF-8 text"))
+}
+
+fn typed<T: DeserializeOwned>(d: &Document, what: &str) -> Result<T> {
+    serde_path_to_error::deserialize(&d.value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            anyhow!("{what}: {inner}")
+        } else {
+            anyhow!("{what}: {path}: {inner}")
+        }
+    })
+}
+
+fn kind_of(d: &Document) -> Result<(String, String)> {
+    let obj = d.value.as_object().ok_or_else(|| {
+        anyhow!(
+            "document {} (line {}): not a Kubernetes object (a mapping with apiVersion and kind)",
+            d.index,
+            d.line
+        )
+    })?;
+    let kind = match obj.get("kind") {
+        Some(serde_json::Value::String(k)) => k.clone(),
+        _ => bail!(
+            "document {} (line {}): no kind: every object needs one",
+            d.index,
+            d.line
+        ),
+    };
+    let name = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("")
+        .to_string();
+    Ok((kind, name))
+}
+
+/// The pod name of a Deployment's one replica (podman 4.3's first).
+fn deployment_pod_name(name: &str) -> String {
+    format!("{name}-pod-0")
+}
+
+fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
+    let mut o = Objects::default();
+    for (i, cm_text) in configmaps.iter().enumerate() {
+        for d in load::documents(cm_text).with_context(|| format!("--configmap file {}", i + 1))? {
+            let (kind, name) =
+                kind_of(&d).with_context(|| format!("--configmap file {}", i + 1))?;
+            if kind != "ConfigMap" {
+                bail!(
+                    "--configmap file {}: document {}: kind {kind:?} is not a ConfigMap",
+                    i + 1,
+                    d.index
+                );
+            }
+            let what = format!("--configmap file {}: ConfigMap {name:?}", i + 1);
+            add_configmap(&mut o, typed(&d, &what)?, &what)?;
+        }
+    }
+    let docs = load::documents(text)?;
+    if docs.is_empty() {
+        bail!("the YAML has no Kubernetes objects");
+    }
+    for d in &docs {
+        let (kind, name) = kind_of(d)?;
+        let what = format!("document {} ({kind} {name:?})", d.index);
+        match kind.as_str() {
+            "Pod" => {
+                let p: Pod = typed(d, &what)?;
+                if p.metadata.name.is_empty() {
+                    bail!("{what}: metadata.name: a Pod needs a name");
+                }
+                o.pods.push(PodObject {
+                    name: p.metadata.name.clone(),
+                    labels: p.metadata.labels.clone(),
+                    spec: p.spec,
+                    what,
+                });
+            }
+            "Deployment" => {
+                let dep: Deployment = typed(d, &what)?;
+                if dep.metadata.name.is_empty() {
+                    bail!("{what}: metadata.name: a Deployment needs a name");
+                }
+                let replicas = dep.spec.replicas.unwrap_or(1);
+                if replicas < 0 {
+                    bail!("{what}: spec.replicas: {replicas} is negative");
+                }
+                if replicas == 0 {
+                    continue;
+                }
+                if replicas > 1 {
+                    warn!(
+                        "{what}: limiting replica count to 1, more than one replica is not supported by rpod"
+                    );
+                }
+                let mut labels = dep.spec.template.metadata.labels.clone();
+                for (k, v) in &dep.metadata.labels {
+                    labels.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                o.pods.push(PodObject {
+                    name: deployment_pod_name(&dep.metadata.name),
+                    labels,
+                    spec: dep.spec.template.spec,
+                    what,
+                });
+            }
+            "PersistentVolumeClaim" => {
+                let p: PersistentVolumeClaim = typed(d, &what)?;
+                if p.metadata.name.is_empty() {
+                    bail!("{what}: metadata.name: a PersistentVolumeClaim needs a name");
+                }
+                crate::volume::validate_name(&p.metadata.name)
+                    .with_context(|| format!("{what}: metadata.name"))?;
+                o.pvcs.push(p);
+            }
+            "ConfigMap" => {
+                let c: ConfigMap = typed(d, &what)?;
+                add_configmap(&mut o, c, &what)?;
+            }
+            // Its ports are the Pod's hostPorts, which publish them.
+            "Service" => debug!("{what}: a Service is not needed locally: ignored"),
+            other => bail!(
+                "document {} (line {}): kind {other:?} is not supported by kube play (rpod plays Pod, Deployment, PersistentVolumeClaim, ConfigMap and Service)",
+                d.index,
+                d.line
+            ),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &o.pods {
+        if !seen.insert(p.name.clone()) {
+            bail!("{}: a pod named {:?} is in the YAML twice", p.what, p.name);
+        }
+    }
+    Ok(o)
+}
+
+/// A ConfigMap key as Kubernetes allows it (and so a safe file name).
+fn check_cm_key(k: &str, what: &str) -> Result<()> {
+    let ok = !k.is_empty()
+        && k != "."
+        && k != ".."
+        && k.len() <= 253
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        bail!("{what}: data key {k:?} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)");
+    }
+    Ok(())
+}
+
+fn add_configmap(o: &mut Objects, c: ConfigMap, what: &str) -> Result<()> {
+    if c.metadata.name.is_empty() {
+        bail!("{what}: metadata.name: a ConfigMap needs a name");
+    }
+    for k in c.data.keys() {
+        check_cm_key(k, what)?;
+    }
+    o.configmaps.insert(c.metadata.name.clone(), c);
+    Ok(())
+}
+
+/// A relative path inside a volume, with nothing that climbs out.
+fn check_rel_path(p: &str, what: &str) -> Result<()> {
+    let path = Path::new(p);
+    let ok = !p.is_empty()
+        && !p.contains('\0')
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        && path.components().any(|c| matches!(c, Component::Normal(_)));
+    if !ok {
+        bail!("{what}: path {p:?} must be relative, without \"..\"");
+    }
+    Ok(())
+}
+
+/// A Kubernetes quantity ("128974848", "129e6", "129M", "123Mi", "500m").
+fn quantity(v: &serde_json::Value) -> Result<f64> {
+    let s = match v {
+        serde_json::Value::Number(n) => return n.as_f64().ok_or_else(|| anyhow!("bad number")),
+        serde_json::Value::String(s) => s.trim(),
+        _ => bail!("not a quantity"),
+    };
+    let suffixes: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1024f64.powi(2)),
+        ("Gi", 1024f64.powi(3)),
+        ("Ti", 1024f64.powi(4)),
+        ("Pi", 1024f64.powi(5)),
+        ("Ei", 1024f64.powi(6)),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    for (suf, mult) in suffixes {
+        if let Some(n) = s.strip_suffix(suf) {
+            if let Ok(x) = n.parse::<f64>() {
+                return Ok(x * mult);
+            }
+        }
+    }
+    s.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| anyhow!("{s:?} is not a quantity"))
+}
+
+/// Containers made, as (id, name).
+type Ids = Vec<(String, String)>;
+
+/// A container to create.
+#[derive(Debug, Clone)]
+struct CtrPlan {
+    spec: ContainerSpec,
+    init: bool,
+    pull: PullPolicy,
+    image: Option<ImageRecord>,
+}
+
+/// A volume to make before the pod's containers.
+#[derive(Debug, Clone)]
+enum VolPlan {
+    /// An emptyDir: an anonymous volume, shared by the pod's containers.
+    Empty(String),
+    /// A configMap volume: a named volume with the ConfigMap's files,
+    /// written when the volume is new (as podman 4.3 does).
+    ConfigMap {
+        volume: String,
+        files: Vec<(String, String, u32)>,
+    },
+    /// A hostPath of type DirectoryOrCreate or FileOrCreate.
+    HostDir(PathBuf),
+    HostFile(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+struct PodPlan {
+    obj: PodObject,
+    publish: Vec<String>,
+    network: Option<NetworkMode>,
+    ctrs: Vec<CtrPlan>,
+    volumes: Vec<VolPlan>,
+}
+
+fn pull_policy(c: &Container, what: &str) -> Result<PullPolicy> {
+    Ok(match c.image_pull_policy.as_deref() {
+        Some("Always") => PullPolicy::Always,
+        Some("Never") => PullPolicy::Never,
+        Some("IfNotPresent") => PullPolicy::Missing,
+        Some(p) => bail!("{what}: imagePullPolicy {p:?}: use Always, IfNotPresent or Never"),
+        None => {
+            // podman: a :latest (or untagged) image is pulled, unless local.
+            let r = c.image.rsplit('/').next().unwrap_or("");
+            let latest =
+                !c.image.contains('@') && r.rsplit_once(':').map_or(true, |(_, t)| t == "latest");
+            if latest && !c.image.starts_with("localhost/") {
+                PullPolicy::Always
+            } else {
+                PullPolicy::Missing
+            }
+        }
+    })
+}
+
+fn env_of(
+    c: &Container,
+    pod: &PodObject,
+    cms: &BTreeMap<String, ConfigMap>,
+    what: &str,
+) -> Result<Vec<String>> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |k: String, v: String| {
+        env.retain(|(n, _)| *n != k);
+        env.push((k, v));
+    };
+    for (i, ef) in c.env_from.iter().enumerate() {
+        let w = format!("{what}: envFrom[{i}]");
+        if let Some(s) = &ef.secret_ref {
+            bail!(
+                "{w}: secretRef {:?}: Secrets are not supported by rpod's kube play",
+                s.name
+            );
+        }
+        let Some(r) = &ef.config_map_ref else {
+            bail!("{w}: configMapRef is the source rpod supports");
+        };
+        match cms.get(&r.name) {
+            Some(cm) => {
+                for (k, v) in &cm.data {
+                    set(
+                        format!("{}{k}", ef.prefix.as_deref().unwrap_or("")),
+                        v.clone(),
+                    );
+                }
+            }
+            None if r.optional == Some(true) => {}
+            None => bail!("{w}: configmap {:?} not found", r.name),
+        }
+    }
+    for (i, e) in c.env.iter().enumerate() {
+        let w = format!("{what}: env[{i}] ({})", e.name);
+        if e.name.is_empty() || e.name.contains('=') || e.name.contains('\0') {
+            bail!("{what}: env[{i}]: invalid variable name {:?}", e.name);
+        }
+        let Some(from) = &e.value_from else {
+            set(e.name.clone(), e.value.clone());
+            continue;
+        };
+        if let Some(k) = &from.config_map_key_ref {
+            match cms.get(&k.name).and_then(|cm| cm.data.get(&k.key)) {
+                Some(v) => set(e.name.clone(), v.clone()),
+                None if k.optional == Some(true) => {}
+                None => bail!(
+                    "{w}: valueFrom.configMapKeyRef: no key {:?} in configmap {:?}",
+                    k.key,
+                    k.name
+                ),
+            }
+        } else if from.secret_key_ref.is_some() {
+            bail!("{w}: valueFrom.secretKeyRef: Secrets are not supported by rpod's kube play");
+        } else if let Some(f) = &from.field_ref {
+            match f.get("fieldPath").and_then(|p| p.as_str()) {
+                Some("metadata.name") => set(e.name.clone(), pod.name.clone()),
+                Some("metadata.namespace") => set(e.name.clone(), "default".into()),
+                p => bail!("{w}: valueFrom.fieldRef {p:?}: only metadata.name and metadata.namespace are supported"),
+            }
+        } else {
+            bail!("{w}: valueFrom: rpod supports configMapKeyRef and fieldRef");
+        }
+    }
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+/// A probe's port: a number, or a numeric string.
+fn probe_port(v: &serde_json::Value, what: &str) -> Result<u16> {
+    let n = match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    n.filter(|n| (1..=65535).contains(n))
+        .map(|n| n as u16)
+        .ok_or_else(|| anyhow!("{what}: port {v}: a port number is needed"))
+}
+
+/// A host or path for a probe's shell command: nothing the shell reads.
+fn shell_safe(s: &str, what: &str) -> Result<()> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-:~%=&?+,@".contains(&b))
+        || s.contains("&&")
+    {
+        bail!("{what}: {s:?} has characters a probe can't use");
+    }
+    Ok(())
+}
+
+/// podman 4.3's healthcheck for a livenessProbe: the probe's command, an
+/// HTTP GET with curl or a TCP connect with nc, `|| kill 1` when the
+/// restart policy brings the container back (else `|| exit 1`).
+fn health_of(
+    p: &super::Probe,
+    restart: RestartPolicy,
+    what: &str,
+) -> Result<ctr::health::HealthFlags> {
+    let fail = match restart {
+        RestartPolicy::Always | RestartPolicy::OnFailure(_) => "kill 1",
+        _ => "exit 1",
+    };
+    let cmd = if let Some(e) = &p.exec {
+        if e.command.is_empty() {
+            bail!("{what}: livenessProbe.exec.command: empty");
+        }
+        let mut v = vec!["CMD".to_string()];
+        v.extend(e.command.iter().cloned());
+        // The exec form, as Kubernetes runs it (no shell).
+        if fail == "exit 1" {
+            serde_json::to_string(&v)?
+        } else {
+            let quoted: Vec<String> = e
+                .command
+                .iter()
+                .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+                .collect();
+            serde_json::to_string(&["CMD-SHELL", &format!("{} || {fail}", quoted.join(" "))])?
+        }
+    } else if let Some(h) = &p.http_get {
+        let w = format!("{what}: livenessProbe.httpGet");
+        let port = probe_port(&h.port, &w)?;
+        let host = h.host.clone().unwrap_or_else(|| "localhost".into());
+        let path = h.path.clone().unwrap_or_default();
+        let scheme = h
+            .scheme
+            .clone()
+            .unwrap_or_else(|| "HTTP".into())
+            .to_lowercase();
+        if !matches!(scheme.as_str(), "http" | "https") {
+            bail!("{w}.scheme {scheme:?}: use HTTP or HTTPS");
+        }
+        shell_safe(&host, &w)?;
+        shell_safe(&path, &w)?;
+        let path = path.trim_start_matches('/');
+        serde_json::to_string(&[
+            "CMD-SHELL",
+            &format!("curl -f {scheme}://{host}:{port}/{path} || {fail}"),
+        ])?
+    } else if let Some(t) = &p.tcp_socket {
+        let w = format!("{what}: livenessProbe.tcpSocket");
+        let port = probe_port(&t.port, &w)?;
+        let host = t.host.clone().unwrap_or_else(|| "localhost".into());
+        shell_safe(&host, &w)?;
+        serde_json::to_string(&["CMD-SHELL", &format!("nc -z -v {host} {port} || {fail}")])?
+    } else {
+        bail!("{what}: livenessProbe: exec, httpGet or tcpSocket is needed");
+    };
+    let secs = |n: u32| format!("{n}s");
+    Ok(ctr::health::HealthFlags {
+        cmd: Some(cmd),
+        interval: Some(secs(p.period_seconds.filter(|n| *n > 0).unwrap_or(10))),
+        retries: Some(p.failure_threshold.filter(|n| *n > 0).unwrap_or(3)),
+        start_period: Some(secs(p.initial_delay_seconds.unwrap_or(0))),
+        timeout: Some(secs(p.timeout_seconds.filter(|n| *n > 0).unwrap_or(1))),
+        ..Default::default()
+    })
+}
+
+fn mount_path_ok(p: &str, what: &str) -> Result<()> {
+    if !p.starts_with('/') || p.contains(':') || p.contains(',') || p.contains('\0') {
+        bail!("{what}: mountPath {p:?} must be an absolute path without ':' or ','");
+    }
+    Ok(())
+}
+
+fn plan_pod(
+    obj: &PodObject,
+    cms: &BTreeMap<String, ConfigMap>,
+    o: &PlayOptions,
+) -> Result<PodPlan> {
+    let what = &obj.what;
+    ctr::names::validate(&obj.name).with_context(|| format!("{what}: the pod's name"))?;
+    let spec = &obj.spec;
+    if spec.containers.is_empty() {
+        bail!("{what}: spec.containers: a pod needs at least one container");
+    }
+    let restart = match spec.restart_policy.as_deref() {
+        None | Some("Always") => RestartPolicy::Always,
+        Some("OnFailure") => RestartPolicy::OnFailure(0),
+        Some("Never") => RestartPolicy::No,
+        Some(p) => bail!("{what}: spec.restartPolicy {p:?}: use Always, OnFailure or Never"),
+    };
+    let stop_timeout = match spec.termination_grace_period_seconds {
+        None => None,
+        Some(t) if (0..=i64::from(u32::MAX)).contains(&t) => Some(t as u32),
+        Some(t) => bail!("{what}: spec.terminationGracePeriodSeconds {t} is out of range"),
+    };
+    // The pod's volumes, by name: what `-v` each mount becomes.
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    let mut volumes = Vec::new();
+    for (i, v) in spec.volumes.iter().enumerate() {
+        let w = format!("{what}: spec.volumes[{i}] ({})", v.name);
+        if v.name.is_empty() {
+            bail!("{what}: spec.volumes[{i}]: a volume needs a name");
+        }
+        let src = if let Some(h) = &v.host_path {
+            if !h.path.contains('/') {
+                // podman: a name without a slash is a named volume.
+                crate::volume::validate_name(&h.path).with_context(|| w.clone())?;
+                h.path.clone()
+            } else {
+                let p = if Path::new(&h.path).is_absolute() {
+                    PathBuf::from(&h.path)
+                } else {
+                    std::env::current_dir()?.join(&h.path)
+                };
+                let s = p.to_string_lossy().into_owned();
+                if s.contains(':') || s.contains(',') {
+                    bail!("{w}: hostPath.path {s:?}: rpod cannot mount a path with ':' or ','");
+                }
+                let meta = std::fs::metadata(&p);
+                use std::os::unix::fs::FileTypeExt;
+                let kind = h.kind.as_deref().unwrap_or("");
+                let is = |f: &dyn Fn(&std::fs::FileType) -> bool| {
+                    meta.as_ref().is_ok_and(|m| f(&m.file_type()))
+                };
+                match kind {
+                    "" => {}
+                    "Directory" if is(&|t| t.is_dir()) => {}
+                    "File" if is(&|t| t.is_file()) => {}
+                    "Socket" if is(&|t| t.is_socket()) => {}
+                    "CharDevice" if is(&|t| t.is_char_device()) => {}
+                    "BlockDevice" if is(&|t| t.is_block_device()) => {}
+                    "DirectoryOrCreate" if meta.is_err() => {
+                        volumes.push(VolPlan::HostDir(p.clone()))
+                    }
+                    "DirectoryOrCreate" if is(&|t| t.is_dir()) => {}
+                    "FileOrCreate" if meta.is_err() => volumes.push(VolPlan::HostFile(p.clone())),
+                    "FileOrCreate" if is(&|t| t.is_file()) => {}
+                    "Directory" | "File" | "Socket" | "CharDevice" | "BlockDevice"
+                    | "DirectoryOrCreate" | "FileOrCreate" => {
+                        bail!("{w}: hostPath {s:?} is not a {kind}")
+                    }
+                    k => bail!("{w}: hostPath.type {k:?} is not supported"),
+                }
+                s
+            }
+        } else if let Some(c) = &v.persistent_volume_claim {
+            crate::volume::validate_name(&c.claim_name)
+                .with_context(|| format!("{w}: persistentVolumeClaim.claimName"))?;
+            c.claim_name.clone()
+        } else if let Some(e) = &v.empty_dir {
+            match e.medium.as_deref() {
+                Some("Memory") => format!("tmpfs:{}", v.name),
+                None | Some("") => {
+                    let n = ctr::names::new_id();
+                    volumes.push(VolPlan::Empty(n.clone()));
+                    n
+                }
+                Some(m) => bail!("{w}: emptyDir.medium {m:?}: use Memory or leave it out"),
+            }
+        } else if let Some(c) = &v.config_map {
+            let Some(cm) = cms.get(&c.name) else {
+                if c.optional == Some(true) {
+                    continue;
+                }
+                bail!("{w}: configMap {:?} not found", c.name);
+            };
+            crate::volume::validate_name(&c.name)
+                .with_context(|| format!("{w}: configMap.name"))?;
+            let mode = c.default_mode.unwrap_or(0o644) & 0o777;
+            let mut files = Vec::new();
+            if c.items.is_empty() {
+                for (k, val) in &cm.data {
+                    files.push((k.clone(), val.clone(), mode));
+                }
+            } else {
+                for (j, it) in c.items.iter().enumerate() {
+                    let wi = format!("{w}: configMap.items[{j}]");
+                    check_rel_path(&it.path, &wi)?;
+                    let Some(val) = cm.data.get(&it.key) else {
+                        bail!("{wi}: no key {:?} in configmap {:?}", it.key, c.name);
+                    };
+                    files.push((
+                        it.path.clone(),
+                        val.clone(),
+                        it.mode.unwrap_or(mode) & 0o777,
+                    ));
+                }
+            }
+            volumes.push(VolPlan::ConfigMap {
+                volume: c.name.clone(),
+                files,
+            });
+            format!("{}:ro-cm", c.name)
+        } else if v.secret.is_some() {
+            bail!("{w}: secret volumes are not supported by rpod's kube play");
+        } else {
+            bail!("{w}: unsupported volume type: rpod plays hostPath, persistentVolumeClaim, emptyDir and configMap");
+        };
+        if sources.insert(v.name.clone(), src).is_some() {
+            bail!("{w}: a volume of that name is defined twice");
+        }
+    }
+    // Ports: the YAML's hostPorts, then --publish (which overrides).
+    let mut publish: Vec<(u16, String, String)> = Vec::new();
+    for (ci, c) in spec.containers.iter().enumerate() {
+        for (pi, p) in c.ports.iter().enumerate() {
+            let Some(hp) = p.host_port.filter(|h| *h > 0) else {
+                continue;
+            };
+            if p.container_port == 0 {
+                bail!("{what}: spec.containers[{ci}].ports[{pi}].containerPort: must be 1-65535");
+            }
+            let proto = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" | "tcp" => "tcp",
+                "UDP" | "udp" => "udp",
+                x => bail!(
+                    "{what}: spec.containers[{ci}].ports[{pi}].protocol {x:?}: use TCP or UDP"
+                ),
+            };
+            let ip = match p.host_ip.as_deref() {
+                Some(ip) if !ip.is_empty() => format!("{ip}:"),
+                _ => String::new(),
+            };
+            publish.push((
+                p.container_port,
+                proto.into(),
+                format!("{ip}{hp}:{}/{proto}", p.container_port),
+            ));
+        }
+    }
+    for p in &o.publish {
+        for m in crate::network::ports::parse(p)? {
+            publish.retain(|(cp, proto, _)| !(*cp == m.container_port && *proto == m.protocol));
+        }
+        publish.push((0, String::new(), p.clone()));
+    }
+    let network = match (&o.network, spec.host_network) {
+        (Some(n), _) => Some(n.clone()),
+        (None, Some(true)) => Some(NetworkMode::Host),
+        _ => None,
+    };
+    let pod_sc = spec.security_context.clone().unwrap_or_default();
+    let mut ctrs = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    let all = spec
+        .init_containers
+        .iter()
+        .map(|c| (true, c))
+        .chain(spec.containers.iter().map(|c| (false, c)));
+    let (mut ii, mut ci) = (0, 0);
+    for (init, c) in all {
+        let w = if init {
+            ii += 1;
+            format!("{what}: spec.initContainers[{}] ({})", ii - 1, c.name)
+        } else {
+            ci += 1;
+            format!("{what}: spec.containers[{}] ({})", ci - 1, c.name)
+        };
+        if c.name.is_empty() {
+            bail!("{w}: a container needs a name");
+        }
+        if !names.insert(c.name.clone()) {
+            bail!("{w}: two containers are named {:?}", c.name);
+        }
+        if c.image.is_empty() {
+            bail!("{w}: image: a container needs an image");
+        }
+        let name = format!("{}-{}", obj.name, c.name);
+        ctr::names::validate(&name).with_context(|| format!("{w}: name"))?;
+        let env = env_of(c, obj, cms, &w)?;
+        let mut vols = Vec::new();
+        let mut tmpfs = Vec::new();
+        for (mi, m) in c.volume_mounts.iter().enumerate() {
+            let wm = format!("{w}: volumeMounts[{mi}]");
+            mount_path_ok(&m.mount_path, &wm)?;
+            if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
+                bail!("{wm}: subPath is not supported by rpod's kube play");
+            }
+            let Some(src) = sources.get(&m.name) else {
+                if spec
+                    .volumes
+                    .iter()
+                    .any(|v| v.name == m.name && v.config_map.is_some())
+                {
+                    continue; // an optional configMap that isn't there
+                }
+                bail!("{wm}: no volume named {:?} in spec.volumes", m.name);
+            };
+            if src.starts_with("tmpfs:") {
+                tmpfs.push(m.mount_path.clone());
+            } else if let Some(cm) = src.strip_suffix(":ro-cm") {
+                vols.push(format!("{cm}:{}:ro", m.mount_path));
+            } else {
+                let ro = if m.read_only { ":ro" } else { "" };
+                vols.push(format!("{src}:{}{ro}", m.mount_path));
+            }
+        }
+        let sc = c.security_context.clone().unwrap_or_default();
+        let uid = sc.run_as_user.or(pod_sc.run_as_user);
+        let gid = sc.run_as_group.or(pod_sc.run_as_group);
+        for (f, x) in [("runAsUser", uid), ("runAsGroup", gid)] {
+            if x.is_some_and(|x| !(0..=i64::from(u32::MAX - 1)).contains(&x)) {
+                bail!(
+                    "{w}: securityContext.{f}: {} is out of range",
+                    x.unwrap_or(0)
+                );
+            }
+        }
+        let user = uid.map(|u| match gid {
+            Some(g) => format!("{u}:{g}"),
+            None => u.to_string(),
+        });
+        let caps = sc.capabilities.clone().unwrap_or_default();
+        let (mut memory, mut cpus) = (None, None);
+        if let Some(r) = &c.resources {
+            for (k, v) in &r.limits {
+                let q = quantity(v).with_context(|| format!("{w}: resources.limits.{k}"))?;
+                match k.as_str() {
+                    "memory" => memory = Some(q as i64),
+                    "cpu" => cpus = Some(q),
+                    _ => warn!("{w}: resources.limits.{k} is not supported: ignored"),
+                }
+            }
+            for (k, v) in &r.requests {
+                quantity(v).with_context(|| format!("{w}: resources.requests.{k}"))?;
+            }
+        }
+        let (entrypoint, command) = match (c.command.is_empty(), c.args.is_empty()) {
+            (false, _) => (Some(c.command.clone()), c.args.clone()),
+            (true, _) => (None, c.args.clone()),
+        };
+        if let Some(wd) = &c.working_dir {
+            if !wd.starts_with('/') {
+                bail!("{w}: workingDir {wd:?} must be an absolute path");
+            }
+        }
+        let health = match (&c.liveness_probe, init) {
+            (Some(p), false) => health_of(p, restart, &w)?,
+            _ => Default::default(),
+        };
+        let cspec = ContainerSpec {
+            image: c.image.clone(),
+            command,
+            entrypoint,
+            name: Some(name),
+            replace: o.replace,
+            env,
+            volumes: vols,
+            tmpfs,
+            workdir: c.working_dir.clone(),
+            user,
+            hostname: spec.hostname.clone(),
+            read_only: sc.read_only_root_filesystem.unwrap_or(false),
+            cap_add: caps.add.clone(),
+            cap_drop: caps.drop.clone(),
+            privileged: sc.privileged.unwrap_or(false),
+            memory,
+            cpus,
+            interactive: c.stdin,
+            tty: c.tty,
+            restart: Some(if init { RestartPolicy::No } else { restart }),
+            stop_timeout,
+            health,
+            create_command: o.create_command.clone(),
+            ..Default::default()
+        };
+        ctrs.push(CtrPlan {
+            spec: cspec,
+            init,
+            pull: pull_policy(c, &w)?,
+            image: None,
+        });
+    }
+    Ok(PodPlan {
+        obj: obj.clone(),
+        publish: publish.into_iter().map(|(_, _, s)| s).collect(),
+        network,
+        ctrs,
+        volumes,
+    })
+}
+
+/// Check a YAML stream without creating anything (what `play` checks
+/// first): the pods it would make, by name.
+pub fn check(text: &str, o: &PlayOptions) -> Result<Vec<String>> {
+    let objs = parse_objects(text, &o.configmaps)?;
+    for p in &objs.pods {
+        plan_pod(p, &objs.configmaps, o)?;
+    }
+    Ok(objs.pods.into_iter().map(|p| p.name).collect())
+}
+
+/// Write a new configMap volume's files, each resolved inside it.
+fn fill_configmap_volume(root: &Path, files: &[(String, String, u32)]) -> Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    let rootfd = crate::sys::inroot::open_root(root)
+        .with_context(|| format!("opening {}", root.display()))?;
+    for (path, data, mode) in files {
+        let (dir, name) = crate::sys::inroot::parent(rootfd.as_fd(), Path::new(path), true)
+            .with_context(|| format!("configmap file {path}"))?;
+        let fd = crate::sys::fsx::open_beneath(
+            dir.as_fd(),
+            Path::new(&name),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW,
+            *mode,
+        )
+        .with_context(|| format!("writing configmap file {path}"))?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data.as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing configmap file {path}"))?;
+    }
+    Ok(())
+}
+
+/// Remove a pod and the anonymous volumes (emptyDirs) its containers used.
+fn teardown(opts: &Options, paths: &Paths, pod: &crate::pod::PodRecord) -> Result<()> {
+    let members = crate::pod::members(paths, &pod.id)?;
+    let vols: Vec<String> = members
+        .iter()
+        .flat_map(|(r, _)| crate::volume::volume_names(r))
+        .collect();
+    crate::pod::remove(paths, pod, true, None)?;
+    if !vols.is_empty() {
+        let v = crate::volume::Volumes::open(opts)?;
+        for n in vols {
+            if v.get(&n)?.is_some_and(|x| x.anonymous) && v.users(&n).is_empty() {
+                if let Err(e) = v.remove(&n, false, None) {
+                    warn!("removing volume {n} of pod {}: {e:#}", pod.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Start a played pod: its infra, its init containers one after another
+/// (each must exit 0; then it is removed, podman's "once"), then the rest.
+fn start_pod(
+    opts: &Options,
+    paths: &Paths,
+    pod: &crate::pod::PodRecord,
+    inits: &Ids,
+    ctrs: &Ids,
+) -> Vec<String> {
+    let mut errs = Vec::new();
+    if !pod.infra_id.is_empty() {
+        if let Err(e) = ctr::start(opts, paths, &pod.infra_id, false) {
+            errs.push(format!("starting the infra of pod {}: {e:#}", pod.name));
+            return errs;
+        }
+    }
+    for (id, name) in inits {
+        let r = ctr::start(opts, paths, id, false)
+            .and_then(|_| ctr::wait(paths, id, &[ctr::WaitCondition::Stopped]));
+        match r {
+            Ok(0) => {
+                if let Err(e) = ctr::lifecycle::remove_container(paths, id, true, Some(0)) {
+                    warn!("removing init container {name}: {e:#}");
+                }
+            }
+            Ok(c) => {
+                errs.push(format!("init container {name} exited with code {c}"));
+                return errs;
+            }
+            Err(e) => {
+                errs.push(format!("starting init container {name}: {e:#}"));
+                return errs;
+            }
+        }
+    }
+    // The containers at once (each start waits for its monitor), reported
+    // in the YAML's order.
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ctrs
+            .iter()
+            .map(|(id, _)| s.spawn(move || ctr::start(opts, paths, id, false).map(|_| ())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("the start panicked")))
+            })
+            .collect()
+    });
+    for ((_, name), r) in ctrs.iter().zip(results) {
+        if let Err(e) = r {
+            errs.push(format!("starting container {name}: {e:#}"));
+        }
+    }
+    errs
+}
+
+/// Create (and start) what `text` describes. The caller has entered no
+/// user namespace and started no thread (this enters rpod's once the pods
+/// to replace are stopped); `pull` gets each image by the container's pull
+/// policy.
+pub fn play(
+    opts: &Options,
+    paths: &Paths,
+    text: &str,
+    o: &PlayOptions,
+    pull: &dyn Fn(&str, PullPolicy) -> Result<ImageRecord>,
+) -> Result<PlayReport> {
+    let objs = parse_objects(text, &o.configmaps)?;
+    let mut plans = Vec::new();
+    for p in &objs.pods {
+        plans.push(plan_pod(p, &objs.configmaps, o)?);
+    }
+    crate::pod::reconcile(paths);
+    // The pods --replace removes are stopped first, as the user: a member
+    // running as another uid can't be signalled from a new user namespace.
+    let mut old = Vec::new();
+    for plan in &plans {
+        if let Ok(p) = crate::pod::resolve(paths, &plan.obj.name) {
+            if p.name == plan.obj.name {
+                if !o.replace {
+                    bail!(
+                        "adding pod to state: name \"{}\" is in use: pod already exists",
+                        p.name
+                    );
+                }
+                crate::pod::stop(paths, &p, None)
+                    .with_context(|| format!("replacing pod {}", p.name))?;
+                old.push(p);
+            }
+        }
+    }
+    crate::userns::enter()?;
+    for p in &old {
+        teardown(opts, paths, p).with_context(|| format!("replacing pod {}", p.name))?;
+    }
+    // Images before anything is made: a missing one leaves nothing behind.
+    let mut images: BTreeMap<String, ImageRecord> = BTreeMap::new();
+    for plan in &mut plans {
+        for c in &mut plan.ctrs {
+            let img = match images.get(&c.spec.image) {
+                Some(i) => i.clone(),
+                None => {
+                    let i = pull(&c.spec.image, c.pull)
+                        .with_context(|| format!("{}: image {}", plan.obj.what, c.spec.image))?;
+                    images.insert(c.spec.image.clone(), i.clone());
+                    i
+                }
+            };
+            c.image = Some(img);
+        }
+    }
+    let mut report = PlayReport::default();
+    let vols = crate::volume::Volumes::open(opts)?;
+    for pvc in &objs.pvcs {
+        let mut options = Vec::new();
+        let mut driver = None;
+        for (k, v) in &pvc.metadata.annotations {
+            let Some(key) = k.strip_prefix("volume.podman.io/") else {
+                continue;
+            };
+            match key {
+                "driver" => driver = Some(v.clone()),
+                "mount-options" => options.push(("o".to_string(), v.clone())),
+                "device" | "type" | "uid" | "gid" => options.push((key.to_string(), v.clone())),
+                _ => warn!(
+                    "PersistentVolumeClaim {}: annotation {k} is not supported: ignored",
+                    pvc.metadata.name
+                ),
+            }
+        }
+        vols.create(&crate::volume::CreateOptions {
+            name: Some(pvc.metadata.name.clone()),
+            driver,
+            labels: pvc.metadata.labels.clone().into_iter().collect(),
+            options,
+            ignore: true,
+            anonymous: false,
+        })
+        .with_context(|| format!("PersistentVolumeClaim {}", pvc.metadata.name))?;
+        report.volumes.push(pvc.metadata.name.clone());
+    }
+    for plan in plans {
+        let name = plan.obj.name.clone();
+        for v in &plan.volumes {
+            match v {
+                VolPlan::HostDir(p) => {
+                    std::fs::create_dir_all(p).with_context(|| {
+                        format!("{}: creating hostPath {}", plan.obj.what, p.display())
+                    })?;
+                }
+                VolPlan::HostFile(p) => {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(p)
+                        .with_context(|| {
+                            format!("{}: creating hostPath {}", plan.obj.what, p.display())
+                        })?;
+                }
+                _ => {}
+            }
+        }
+        let pod = crate::pod::create(
+            opts,
+            paths,
+            &crate::pod::PodSpec {
+                name: Some(name.clone()),
+                labels: plan
+                    .obj
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+                publish: plan.publish.clone(),
+                network: plan.network.clone(),
+                hostname: plan.obj.spec.hostname.clone(),
+                infra: true,
+                create_command: o.create_command.clone(),
+                ..Default::default()
+            },
+        )
+        .with_context(|| format!("{}: creating the pod", plan.obj.what))?;
+        let made = (|| -> Result<(Ids, Ids)> {
+            for v in &plan.volumes {
+                match v {
+                    VolPlan::Empty(n) => {
+                        vols.create(&crate::volume::CreateOptions {
+                            name: Some(n.clone()),
+                            anonymous: true,
+                            ..Default::default()
+                        })?;
+                    }
+                    VolPlan::ConfigMap { volume, files } => {
+                        let _l = vols.lock()?;
+                        if vols.get(volume)?.is_none() {
+                            vols.create_locked(&crate::volume::CreateOptions {
+                                name: Some(volume.clone()),
+                                ..Default::default()
+                            })?;
+                            fill_configmap_volume(&vols.mountpoint(volume), files)
+                                .with_context(|| format!("configmap volume {volume}"))?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let (mut inits, mut rest) = (Vec::new(), Vec::new());
+            for c in &plan.ctrs {
+                let mut spec = c.spec.clone();
+                crate::pod::member_spec(&pod, &mut spec)?;
+                // hostNetwork: the members are in the host's network
+                // namespace as the infra is, but joined as `host` (joined
+                // as `container:INFRA`, the runtime would refuse the
+                // default net sysctls in the host's namespace).
+                if plan.network == Some(NetworkMode::Host) {
+                    spec.network = NetworkMode::Host;
+                }
+                let img = c.image.clone().expect("pulled above");
+                let rec =
+                    ctr::create::create(opts, paths, &spec, |_| Ok(img)).with_context(|| {
+                        format!(
+                            "creating container {}",
+                            spec.name.clone().unwrap_or_default()
+                        )
+                    })?;
+                if c.init {
+                    inits.push((rec.id, rec.name));
+                } else {
+                    rest.push((rec.id, rec.name));
+                }
+            }
+            Ok((inits, rest))
+        })();
+        let (inits, rest) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                if let Err(e2) = teardown(opts, paths, &pod) {
+                    warn!("removing the half-made pod {name}: {e2:#}");
+                }
+                for v in &plan.volumes {
+                    if let VolPlan::Empty(n) = v {
+                        let _ = vols.remove(n, true, Some(0));
+                    }
+                }
+                return Err(e.context(plan.obj.what.clone()));
+            }
+        };
+        let errors = if o.start {
+            start_pod(opts, paths, &pod, &inits, &rest)
+        } else {
+            Vec::new()
+        };
+        report.pods.push(PodReport {
+            id: pod.id.clone(),
+            name,
+            containers: rest.into_iter().map(|(id, _)| id).collect(),
+            errors,
+        });
+    }
+    Ok(report)
+}
+
+/// Stop and remove the pods `text` describes (what `play` made of it).
+/// The caller has entered no user namespace: the pods are stopped as the
+/// user, then removed in rpod's user namespace.
+pub fn down(opts: &Options, paths: &Paths, text: &str) -> Result<DownReport> {
+    let objs = parse_objects(text, &[])?;
+    crate::pod::reconcile(paths);
+    let mut report = DownReport::default();
+    let mut found = Vec::new();
+    for p in &objs.pods {
+        match crate::pod::resolve(paths, &p.name) {
+            Ok(pod) if pod.name == p.name => found.push(pod),
+            Ok(_) => report.errors.push(crate::pod::no_such(&p.name)),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    for pod in &found {
+        match crate::pod::stop(paths, pod, None) {
+            Ok(()) => report.stopped.push(pod.id.clone()),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    crate::userns::enter()?;
+    for pod in &found {
+        match teardown(opts, paths, pod) {
+            Ok(()) => report.removed.push(pod.id.clone()),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  A: one\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: alpine\n    command: [sleep, \"9\"]\n    envFrom:\n    - configMapRef:\n        name: cm\n    env:\n    - name: B\n      valueFrom:\n        configMapKeyRef: {name: cm, key: A}\n    ports:\n    - containerPort: 80\n      hostPort: 8080\n";
+
+    #[test]
+    fn plans_a_pod_with_its_configmap() {
+        let o = PlayOptions::default();
+        let objs = parse_objects(POD, &[]).unwrap();
+        let p = plan_pod(&objs.pods[0], &objs.configmaps, &o).unwrap();
+        let c = &p.ctrs[0].spec;
+        assert_eq!(c.name.as_deref(), Some("web-c"));
+        assert_eq!(c.entrypoint, Some(vec!["sleep".to_string(), "9".into()]));
+        assert_eq!(c.env, vec!["A=one".to_string(), "B=one".into()]);
+        assert_eq!(p.publish, vec!["8080:80/tcp".to_string()]);
+        let o = PlayOptions {
+            publish: vec!["9090:80".into()],
+            ..Default::default()
+        };
+        let p = plan_pod(&objs.pods[0], &objs.configmaps, &o).unwrap();
+        assert_eq!(p.publish, vec!["9090:80".to_string()]);
+    }
+
+    #[test]
+    fn names_the_document_and_field_at_fault() {
+        let e = parse_objects("kind: Secret\nmetadata: {name: s}\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"Secret\"") && e.contains("document 1"), "{e}");
+        let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - containerPort: notaport\n";
+        let e = parse_objects(y, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("document 1 (Pod \"p\")")
+                && e.contains("spec.containers[0].ports[0].containerPort"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_names_that_climb_out() {
+        let o = PlayOptions::default();
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {A: x}\n---\n";
+        let pod = |vol: &str| {
+            format!("{cm}apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: c\n    image: x\n    volumeMounts:\n    - {{name: v, mountPath: /m}}\n  volumes:\n  - name: v\n    {vol}\n")
+        };
+        for vol in [
+            "configMap: {name: cm, items: [{key: A, path: ../../x}]}",
+            "configMap: {name: cm, items: [{key: A, path: /etc/x}]}",
+            "persistentVolumeClaim: {claimName: ../x}",
+        ] {
+            let objs = parse_objects(&pod(vol), &[]).unwrap();
+            assert!(
+                plan_pod(&objs.pods[0], &objs.configmaps, &o).is_err(),
+                "{vol}"
+            );
+        }
+        let e = parse_objects(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {\"../x\": y}\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not a valid ConfigMap key"), "{e}");
+    }
+
+    #[test]
+    fn probes_become_healthchecks() {
+        let p: super::super::Probe = serde_json::from_value(serde_json::json!(
+            {"httpGet": {"path": "/healthz", "port": "8080"}, "periodSeconds": 3}
+        ))
+        .unwrap();
+        let h = health_of(&p, RestartPolicy::No, "c").unwrap();
+        assert_eq!(
+            h.cmd.as_deref(),
+            Some(r#"["CMD-SHELL","curl -f http://localhost:8080/healthz || exit 1"]"#)
+        );
+        assert_eq!(h.interval.as_deref(), Some("3s"));
+        let p: super::super::Probe = serde_json::from_value(
+            serde_json::json!({"tcpSocket": {"port": 53, "host": "a; rm -rf /"}}),
+        )
+        .unwrap();
+        assert!(health_of(&p, RestartPolicy::Always, "c").is_err());
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity(&serde_json::json!("100Mi")).unwrap(), 104857600.0);
+        assert_eq!(quantity(&serde_json::json!("500m")).unwrap(), 0.5);
+        assert_eq!(quantity(&serde_json::json!(2)).unwrap(), 2.0);
+        assert!(quantity(&serde_json::json!("lots")).is_err());
+    }
+}
