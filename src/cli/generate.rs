@@ -204,6 +204,28 @@ fn generator_cmd(a: &QuadletArgs) -> Result<()> {
 /// by rpod's own command line grammar, leaving out the options a `--new`
 /// unit sets itself.
 pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
+    let c = split_command(argv, &["run", "create"], DROPPED_CREATE_OPTIONS)?;
+    if c.rest.is_empty() {
+        bail!("{argv:?} names no image");
+    }
+    Ok(c)
+}
+
+/// Options of `pod create` a unit or a clone sets itself.
+pub const DROPPED_POD_OPTIONS: &[&str] = &["name", "replace", "pod_id_file", "infra_name"];
+
+/// Split a recorded `rpod [GLOBALS] pod create [OPTIONS] [NAME]`, leaving
+/// out [`DROPPED_POD_OPTIONS`] (and the NAME argument).
+pub fn split_pod_create_command(argv: &[String]) -> Result<CreateCommand> {
+    let mut c = split_command(argv, &["create"], DROPPED_POD_OPTIONS)?;
+    c.rest.clear();
+    Ok(c)
+}
+
+/// Split `rpod [GLOBALS] SUBCOMMAND… VERB [OPTIONS] REST…` by rpod's own
+/// command line grammar, where VERB is one of `verbs`; options whose clap
+/// id is in `dropped` are left out.
+fn split_command(argv: &[String], verbs: &[&str], dropped: &[&str]) -> Result<CreateCommand> {
     let mut top = Cli::command();
     top.build();
     let mut globals = Vec::new();
@@ -224,15 +246,15 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
         match cmd.find_subcommand(w) {
             Some(sub) => {
                 cmd = sub;
-                if matches!(sub.get_name(), "run" | "create") {
+                if verbs.contains(&sub.get_name()) {
                     break;
                 }
             }
             None => bail!("{w:?} is not a command that creates a container"),
         }
     }
-    if !matches!(cmd.get_name(), "run" | "create") {
-        bail!("{argv:?} is not an `rpod run` or `rpod create` command line");
+    if !verbs.contains(&cmd.get_name()) {
+        bail!("{argv:?} is not an `rpod {}` command line", verbs.join("|"));
     }
     let mut options = Vec::new();
     while i < argv.len() {
@@ -262,7 +284,7 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
                 group.extend(argv.get(i).cloned());
                 i += 1;
             }
-            if !DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str()) {
+            if !dropped.contains(&arg.get_id().as_str()) {
                 options.push(group);
             }
             continue;
@@ -276,7 +298,7 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
                 .get_arguments()
                 .find(|a| a.get_short() == Some(c))
                 .with_context(|| format!("unknown option -{c}"))?;
-            let drop = DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str());
+            let drop = dropped.contains(&arg.get_id().as_str());
             if arg.get_action().takes_values() {
                 let rest = &body[j + c.len_utf8()..];
                 let mut value = Vec::new();
@@ -302,9 +324,6 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
         }
     }
     let rest = argv[i..].to_vec();
-    if rest.is_empty() {
-        bail!("{argv:?} names no image");
-    }
     Ok(CreateCommand {
         globals,
         options,

@@ -35,6 +35,7 @@ mod oci_conformance;
 mod oci_spec;
 mod packaging;
 mod pod;
+mod pod_more;
 mod ps_flags;
 mod pull;
 mod push;
