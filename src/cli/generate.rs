@@ -54,6 +54,9 @@ pub struct SystemdArgs {
     /// Prefix of the unit name
     #[arg(long, value_name = "PREFIX", default_value = "container")]
     pub container_prefix: String,
+    /// Prefix of a pod's unit name
+    #[arg(long, value_name = "PREFIX", default_value = "pod")]
+    pub pod_prefix: String,
     /// Separator between the prefix and the name or id
     #[arg(long, value_name = "SEP", default_value = "-")]
     pub separator: String,
@@ -72,8 +75,8 @@ pub struct SystemdArgs {
     /// Generate the unit from a Quadlet .container file instead of a container
     #[arg(long, value_name = "FILE", conflicts_with_all = ["container", "new", "name"])]
     pub quadlet: Option<PathBuf>,
-    /// Container name or id
-    #[arg(value_name = "CONTAINER", required_unless_present = "quadlet")]
+    /// Container or pod name or id
+    #[arg(value_name = "CONTAINER|POD", required_unless_present = "quadlet")]
     pub container: Option<String>,
 }
 
@@ -112,14 +115,28 @@ pub fn generate_cmd(g: &GlobalOpts, cmd: GenerateCommand) -> Result<()> {
             let units = match &a.quadlet {
                 Some(file) => vec![quadlet::unit_for_file(file, &systemd::rpod_path())?],
                 None => {
-                    let ctr = a.container.as_deref().unwrap_or_default();
+                    let name = a.container.as_deref().unwrap_or_default();
                     let opts = unit_options(&a)?;
-                    vec![systemd::unit_for_container(
-                        &g.into(),
-                        &opts,
-                        ctr,
-                        &split_create_command,
-                    )?]
+                    let o: crate::options::Options = g.into();
+                    // A container by that name first, then a pod (podman's order).
+                    match systemd::unit_for_container(&o, &opts, name, &split_create_command) {
+                        Ok(u) => vec![u],
+                        Err(e) if crate::error::is_not_found(&e, crate::error::Kind::Container) => {
+                            let paths = crate::container::record::Paths::new(&o)?;
+                            if crate::pod::resolve(&paths, name).is_err() {
+                                bail!("{name} does not refer to a container or pod: no such pod or container");
+                            }
+                            systemd::units_for_pod(
+                                &o,
+                                &opts,
+                                name,
+                                &a.pod_prefix,
+                                &split_create_command,
+                                &split_pod_create_command,
+                            )?
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             };
             let mut out = std::io::stdout().lock();

@@ -25,7 +25,7 @@ pub enum PodCommand {
     /// Show pods as JSON
     Inspect(InspectArgs),
     /// Start pods (the infra first)
-    Start(SelectArgs),
+    Start(StartArgs),
     /// Stop pods (the infra last)
     Stop(StopArgs),
     /// Restart pods
@@ -256,9 +256,21 @@ pub struct SelectArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// Read pod ids from these files
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct StopArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
+    /// Read pod ids from these files
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
     /// Pods that do not exist are no error
     #[arg(short, long)]
     pub ignore: bool,
@@ -315,8 +327,17 @@ pub fn pod_cmd(g: &GlobalOpts, cmd: PodCommand) -> Result<()> {
         PodCommand::Create(a) => create_cmd(&opts, &paths, a),
         PodCommand::Ps(a) => ps_cmd(&paths, &a),
         PodCommand::Inspect(a) => inspect_cmd(&paths, &a),
-        PodCommand::Start(a) => each(&paths, &a, false, |p| pod::start(&opts, &paths, p)),
-        PodCommand::Stop(a) => each(&paths, &a.sel, a.ignore, |p| pod::stop(&paths, p, a.time)),
+        PodCommand::Start(a) => {
+            let sel = with_id_files(&a.sel, &a.pod_id_file, false)?;
+            each(&paths, &sel, false, |p| pod::start(&opts, &paths, p))
+        }
+        PodCommand::Stop(a) => {
+            let sel = with_id_files(&a.sel, &a.pod_id_file, a.ignore)?;
+            if sel.pods.is_empty() && !sel.all && !sel.latest && !a.pod_id_file.is_empty() {
+                return Ok(()); // --ignore, and no id file left
+            }
+            each(&paths, &sel, a.ignore, |p| pod::stop(&paths, p, a.time))
+        }
         PodCommand::Restart(a) => each(&paths, &a, false, |p| {
             pod::stop(&paths, p, None)?;
             pod::start(&opts, &paths, p)
@@ -449,14 +470,24 @@ fn each(
     last.map_or(Ok(()), Err)
 }
 
-fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
-    let mut sel = a.sel.clone();
-    for f in &a.pod_id_file {
+/// `sel` plus the pods named in `--pod-id-file`s (a missing file is no
+/// error with `--ignore`).
+fn with_id_files(sel: &SelectArgs, files: &[PathBuf], ignore: bool) -> Result<SelectArgs> {
+    let mut sel = sel.clone();
+    for f in files {
         match std::fs::read_to_string(f) {
             Ok(s) => sel.pods.push(s.trim().to_string()),
-            Err(_) if a.ignore => {}
+            Err(_) if ignore => {}
             Err(e) => bail!("reading pod id file {}: {e}", f.display()),
         }
+    }
+    Ok(sel)
+}
+
+fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
+    let sel = with_id_files(&a.sel, &a.pod_id_file, a.ignore)?;
+    if sel.pods.is_empty() && !sel.all && !sel.latest && !a.pod_id_file.is_empty() {
+        return Ok(());
     }
     if sel.all && sel.pods.is_empty() && pod::list(paths)?.is_empty() {
         return Ok(());

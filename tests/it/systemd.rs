@@ -540,3 +540,150 @@ fn quadlet_generator_writes_units_that_run() {
         env.leftover_processes()
     );
 }
+
+/// `generate systemd --files --name POD`: podman 4.3's layout, the pod's
+/// unit first (pod-NAME.service, wanting and ordered before the
+/// containers'), one container-NAME.service per member bound to it; every
+/// unit passes `systemd-analyze verify`; without --new the pod's unit
+/// starts and stops the infra and the members' units their containers.
+#[test]
+fn pod_units_verify_and_start_and_stop_the_pod() {
+    let env = Env::new("sdpod");
+    let img = env.image("alpine");
+    env.rpod_ok(&["pull", "-q", &img]);
+    env.rpod_ok(&["pod", "create", "--name", "tp"]);
+    for c in ["tpc1", "tpc2"] {
+        env.rpod_ok(&[
+            "create", "--pod", "tp", "--name", c, &img, "sh", "-c",
+            &format!("echo from-{c}; exec sleep 4243201"),
+        ]);
+    }
+    let dir = unit_dir(&env);
+    let out = env.sh_ok(&format!(
+        "cd {} && rpod generate systemd --files --name tp",
+        dir.display()
+    ));
+    let files: Vec<String> = ["pod-tp", "container-tpc1", "container-tpc2"]
+        .iter()
+        .map(|n| dir.join(format!("{n}.service")).display().to_string())
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), files, "{out}");
+    let pod_text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(pod_text.starts_with("# pod-tp.service\n"), "{pod_text}");
+    assert!(
+        pod_text.contains(
+            "\nWants=container-tpc1.service container-tpc2.service\n\
+             Before=container-tpc1.service container-tpc2.service\n"
+        ),
+        "{pod_text}"
+    );
+    let c1 = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(
+        c1.contains("\nBindsTo=pod-tp.service\nAfter=pod-tp.service\n"),
+        "{c1}"
+    );
+    for f in &files {
+        verify(&env, Path::new(f));
+    }
+    // Without --files: the same units on stdout, the pod's first.
+    let all = env.rpod_ok(&["generate", "systemd", "--name", "tp"]);
+    assert!(all.starts_with("# pod-tp.service\n"), "{all}");
+    assert_eq!(all.matches("\n[Install]\n").count(), 3, "{all}");
+
+    // Start as systemd would: the pod's unit, then the members'.
+    let pod_lines = exec_lines(&pod_text, "pod-tp.service", &env);
+    let c1_lines = exec_lines(&c1, "container-tpc1.service", &env);
+    for (k, w, i) in pod_lines.iter().filter(|l| l.0 == "ExecStart") {
+        run_exec(&env, k, w, *i);
+    }
+    for (k, w, i) in c1_lines.iter().filter(|l| l.0 == "ExecStart") {
+        run_exec(&env, k, w, *i);
+    }
+    let ps = ps_names(&env);
+    assert!(ps.lines().any(|l| l.starts_with("tpc1 Up")), "{ps}");
+    assert!(ps.lines().any(|l| l.starts_with("tpc2 Created")), "{ps}");
+    for lines in [&c1_lines, &pod_lines] {
+        for (k, w, i) in lines.iter().filter(|l| l.0 == "ExecStop") {
+            run_exec(&env, k, w, *i);
+        }
+    }
+    assert!(!ps_names(&env).contains(" Up"), "{}", ps_names(&env));
+    env.rpod_ok(&["pod", "rm", "-f", "-t", "0", "tp"]);
+    // Bad input names the thing at fault.
+    let (code, err) = env.rpod_fail(&["generate", "systemd", "nosuch"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+/// `generate systemd --new --files --name POD`: the pod's unit creates the
+/// pod afresh (`pod create --pod-id-file … --replace` with the original
+/// options) and removes it; members join it by the pod-id file. Run by
+/// hand in systemd's order, the pod and its container come up together,
+/// share the pod's published port, and go away with nothing left.
+#[test]
+fn new_pod_units_create_the_pod_and_its_containers_afresh() {
+    let env = Env::new("sdpodnew");
+    let img = env.image("alpine");
+    env.rpod_ok(&["pull", "-q", &img]);
+    env.rpod_ok(&["pod", "create", "--name", "np", "--label", "tier=web"]);
+    env.rpod_ok(&[
+        "create", "--pod", "np", "--name", "npc", "-e", "V=a b", &img, "sh", "-c",
+        "echo \"$V\"; exec sleep 4243202",
+    ]);
+    let dir = unit_dir(&env);
+    let out = env.sh_ok(&format!(
+        "cd {} && rpod generate systemd --new --files --name np",
+        dir.display()
+    ));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let pod_text = std::fs::read_to_string(dir.join("pod-np.service")).unwrap();
+    let c_text = std::fs::read_to_string(dir.join("container-npc.service")).unwrap();
+    for want in [
+        "--pod-id-file %t/pod-np.pod-id",
+        "--exit-policy=stop",
+        "--replace",
+        "--label tier=web",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+    ] {
+        assert!(pod_text.contains(want), "{want}: {pod_text}");
+    }
+    assert!(c_text.contains("--pod-id-file %t/pod-np.pod-id"), "{c_text}");
+    assert!(!c_text.contains("--pod np"), "{c_text}");
+    verify(&env, &dir.join("pod-np.service"));
+    verify(&env, &dir.join("container-npc.service"));
+    // The originals go: the units make their own.
+    env.rpod_ok(&["pod", "rm", "-f", "-t", "0", "np"]);
+    let pod_lines = exec_lines(&pod_text, "pod-np.service", &env);
+    let c_lines = exec_lines(&c_text, "container-npc.service", &env);
+    let start = |lines: &Vec<(String, Vec<String>, bool)>| {
+        for (k, w, i) in lines.iter().filter(|l| l.0.starts_with("ExecStart")) {
+            run_exec(&env, k, w, *i);
+        }
+    };
+    let stop = |lines: &Vec<(String, Vec<String>, bool)>| {
+        for (k, w, i) in lines.iter().filter(|l| l.0.starts_with("ExecStop")) {
+            run_exec(&env, k, w, *i);
+        }
+    };
+    start(&pod_lines);
+    start(&c_lines);
+    let ps = env.rpod_ok(&["ps", "--pod", "--format", "{{.Names}} {{.PodName}}"]);
+    assert!(ps.lines().any(|l| l == "npc np"), "{ps}");
+    let labels = env.rpod_ok(&["pod", "inspect", "--format", "{{.Labels}}", "np"]);
+    assert!(labels.contains("tier:web"), "{labels}");
+    assert!(
+        crate::common::eventually(10, || env.rpod_ok(&["logs", "npc"]).trim() == "a b"),
+        "{}",
+        env.rpod_ok(&["logs", "npc"])
+    );
+    stop(&c_lines);
+    stop(&pod_lines);
+    assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]).trim(), "");
+    assert_eq!(ps_names(&env).trim(), "");
+    assert!(
+        env.leftover_processes().is_empty(),
+        "{:?}",
+        env.leftover_processes()
+    );
+}
