@@ -476,7 +476,7 @@ fn quadlet_generator_writes_units_that_run() {
         "a broken file must make the generator fail"
     );
     assert!(
-        stderr.contains("broken.container") && stderr.contains("\"Pod\""),
+        stderr.contains("broken.container:3: Pod=p"),
         "{stderr}"
     );
     let normal = out_dir.join("normal");
