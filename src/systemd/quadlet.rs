@@ -110,7 +110,7 @@ impl UnitFile {
 
 /// How a `[Container]` key becomes `rpod run` options.
 #[derive(Clone, Copy)]
-enum Rule {
+pub enum Rule {
     /// `--flag=VALUE`, the last value wins.
     One(&'static str),
     /// `--flag=VALUE` for every value.
@@ -135,7 +135,7 @@ use Rule::*;
 
 /// Every `[Container]` key of podman's Quadlet (podman-systemd.unit(5)) that
 /// rpod runs, and how.
-const CONTAINER_RULES: &[(&str, Rule)] = &[
+pub const CONTAINER_RULES: &[(&str, Rule)] = &[
     ("AddCapability", Words("--cap-add")),
     ("AddDevice", Special),
     ("AddHost", Each("--add-host")),
