@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum GenerateCommand {
-    /// Generate a systemd unit for a container (or from a Quadlet .container file)
+    /// Generate systemd units for a container or a pod (or from a Quadlet file)
     Systemd(SystemdArgs),
-    /// Turn Quadlet .container files into units (the systemd user generator)
+    /// Turn Quadlet .container, .volume, .network, .pod and .kube files into units (the systemd user generator)
     Quadlet(QuadletArgs),
     /// Generate Kubernetes YAML from containers, pods or volumes (kube generate)
     Kube(super::kube::GenerateArgs),
@@ -72,7 +72,7 @@ pub struct SystemdArgs {
     /// Leave out the comment header
     #[arg(long)]
     pub no_header: bool,
-    /// Generate the unit from a Quadlet .container file instead of a container
+    /// Generate the unit from a Quadlet file instead of a container
     #[arg(long, value_name = "FILE", conflicts_with_all = ["container", "new", "name"])]
     pub quadlet: Option<PathBuf>,
     /// Container or pod name or id
@@ -536,21 +536,30 @@ mod quadlet_tests {
         if let Err(e) = Cli::try_parse_from(&words) {
             panic!("rpod run refuses the unit's ExecStart: {e}\n{words:?}");
         }
-        for want in ["--health-on-failure=kill", "--sdnotify=healthy", "--pod=systemd-db"] {
+        for want in [
+            "--health-on-failure=kill",
+            "--sdnotify=healthy",
+            "--pod=systemd-db",
+        ] {
             assert!(words.iter().any(|w| w == want), "{want}: {words:?}");
         }
         // ExecReload= is rpod exec's.
         let reload = text.split("\nExecReload=").nth(1).unwrap();
-        assert!(reload.starts_with("rpod --log-level=debug exec"), "{reload}");
+        assert!(
+            reload.starts_with("rpod --log-level=debug exec"),
+            "{reload}"
+        );
         // ReloadSignal= becomes rpod kill's.
-        let f = quadlet::UnitFile::parse(
-            "[Container]\nImage=a\nReloadSignal=SIGHUP\n",
-            "a.container",
-        )
-        .unwrap();
+        let f =
+            quadlet::UnitFile::parse("[Container]\nImage=a\nReloadSignal=SIGHUP\n", "a.container")
+                .unwrap();
         let (_, u) = quadlet::convert("a.container", Path::new("a.container"), &f, "rpod").unwrap();
         let r = u.render();
-        let line = r.split("\nExecReload=").nth(1).unwrap().replace("\\\n\t", "");
+        let line = r
+            .split("\nExecReload=")
+            .nth(1)
+            .unwrap()
+            .replace("\\\n\t", "");
         let words = systemd::split_words(line.lines().next().unwrap()).unwrap();
         assert_eq!(words, ["rpod", "kill", "--signal", "SIGHUP", "systemd-a"]);
         Cli::try_parse_from(&words).unwrap();

@@ -58,7 +58,11 @@ pub struct TopArgs {
     #[arg(short, long)]
     pub latest: bool,
     /// The pod, then ps(1) format descriptors (default: user pid ppid %cpu elapsed tty time comm)
-    #[arg(value_name = "POD", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "POD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub args: Vec<String>,
 }
 
@@ -849,7 +853,10 @@ fn inspect_cmd(paths: &Paths, a: &InspectArgs) -> Result<()> {
 fn pod_and_rest(paths: &Paths, latest: bool, args: &[String]) -> Result<(PodRecord, Vec<String>)> {
     pod::reconcile(paths);
     if latest {
-        let p = pod::list(paths)?.into_iter().next().ok_or_else(|| pod::no_such("--latest"))?;
+        let p = pod::list(paths)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| pod::no_such("--latest"))?;
         return Ok((p, args.to_vec()));
     }
     let Some((name, rest)) = args.split_first() else {
@@ -1113,7 +1120,11 @@ fn logs_cmd(paths: &Paths, a: &LogsArgs) -> Result<()> {
                 .iter()
                 .find(|r| r.name == *c || (c.len() >= 3 && r.id.starts_with(c.as_str())))
                 .ok_or_else(|| anyhow::anyhow!("container {c} is not in pod {}", p.name))?;
-            let prefix = if a.names { format!("{} ", r.name) } else { String::new() };
+            let prefix = if a.names {
+                format!("{} ", r.name)
+            } else {
+                String::new()
+            };
             vec![(r.clone(), prefix)]
         }
         None => members
@@ -1183,7 +1194,10 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
     let orig = pod::resolve(paths, &a.pod)?;
     let members = pod::members(paths, &orig.id)?;
     let infra = members.iter().find(|(r, _)| r.pod_infra).map(|(r, _)| r);
-    let name = a.name.clone().unwrap_or_else(|| format!("{}-clone", orig.name));
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-clone", orig.name));
     // Every member must be re-creatable before anything is made.
     let mut plans = Vec::new();
     for (r, _) in members.iter().filter(|(r, _)| !r.pod_infra) {
@@ -1229,7 +1243,11 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
             };
             let spec = pod::PodSpec {
                 name: Some(name.clone()),
-                labels: orig.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                labels: orig
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
                 publish: orig.publish.clone(),
                 network,
                 // A hostname that was the pod's name follows the new name.
@@ -1257,7 +1275,9 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
             argv.push(format!("--name={cname}-clone"));
             for o in &cmd.options {
                 let first = o.first().map(String::as_str).unwrap_or_default();
-                if first == "--pod" || first.starts_with("--pod=") || first.starts_with("--pod-id-file")
+                if first == "--pod"
+                    || first.starts_with("--pod=")
+                    || first.starts_with("--pod-id-file")
                 {
                     continue;
                 }

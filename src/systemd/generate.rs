@@ -326,7 +326,10 @@ pub fn units_for_pod(
             split_create,
             &InPod {
                 service: None,
-                unit_lines: vec![("BindsTo", pod_service.clone()), ("After", pod_service.clone())],
+                unit_lines: vec![
+                    ("BindsTo", pod_service.clone()),
+                    ("After", pod_service.clone()),
+                ],
                 pod_id_file: a.new.then(|| pod_id_file.clone()),
             },
         )?);

@@ -213,9 +213,18 @@ pub const CONTAINER_RULES: &[(&str, Rule)] = &[
 /// Keys podman's Quadlet documents that rpod cannot honour, and why: a
 /// unit that silently lost them would run something else than asked.
 const NOT_SUPPORTED: &[(&str, &str)] = &[
-    ("ContainersConfModule", "rpod has no containers.conf modules (--module)"),
-    ("HealthLogDestination", "rpod keeps healthcheck logs in the container's state only"),
-    ("HealthMaxLogCount", "rpod's healthcheck log length is fixed"),
+    (
+        "ContainersConfModule",
+        "rpod has no containers.conf modules (--module)",
+    ),
+    (
+        "HealthLogDestination",
+        "rpod keeps healthcheck logs in the container's state only",
+    ),
+    (
+        "HealthMaxLogCount",
+        "rpod's healthcheck log length is fixed",
+    ),
     ("HealthMaxLogSize", "rpod's healthcheck log length is fixed"),
     ("HealthStartupCmd", "rpod has no startup healthchecks"),
     ("HealthStartupInterval", "rpod has no startup healthchecks"),
@@ -227,9 +236,15 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("RetryDelay", "rpod run has no --retry-delay"),
     ("Rootfs", "rpod run has no --rootfs"),
     ("Secret", "rpod has no secrets"),
-    ("ExitCodePropagation", "rpod kube play has no service container"),
+    (
+        "ExitCodePropagation",
+        "rpod kube play has no service container",
+    ),
     ("KubeDownForce", "rpod kube down has no --force"),
-    ("InterfaceName", "rpod network create has no --interface-name"),
+    (
+        "InterfaceName",
+        "rpod network create has no --interface-name",
+    ),
     ("IP", "rpod pod create has no --ip"),
     ("IP6", "rpod pod create has no --ip6"),
     ("NetworkAlias", "rpod pod create has no --network-alias"),
@@ -286,22 +301,60 @@ impl Kind {
         match self {
             Kind::Container => CONTAINER_RULES.iter().map(|(k, _)| *k).collect(),
             Kind::Volume => vec![
-                "VolumeName", "Label", "Copy", "Device", "Type", "Options", "User", "Group",
-                "Driver", "Image", "PodmanArgs", "GlobalArgs",
+                "VolumeName",
+                "Label",
+                "Copy",
+                "Device",
+                "Type",
+                "Options",
+                "User",
+                "Group",
+                "Driver",
+                "Image",
+                "PodmanArgs",
+                "GlobalArgs",
             ],
             Kind::Network => vec![
-                "NetworkName", "Label", "Driver", "Gateway", "Subnet", "IPRange", "IPv6",
-                "Internal", "DisableDNS", "IPAMDriver", "Options", "NetworkDeleteOnStop",
-                "PodmanArgs", "GlobalArgs",
+                "NetworkName",
+                "Label",
+                "Driver",
+                "Gateway",
+                "Subnet",
+                "IPRange",
+                "IPv6",
+                "Internal",
+                "DisableDNS",
+                "IPAMDriver",
+                "Options",
+                "NetworkDeleteOnStop",
+                "PodmanArgs",
+                "GlobalArgs",
             ],
             Kind::Pod => vec![
-                "PodName", "ServiceName", "Network", "PublishPort", "AddHost", "DNS",
-                "DNSOption", "DNSSearch", "ExitPolicy", "HostName", "Label", "PodmanArgs",
+                "PodName",
+                "ServiceName",
+                "Network",
+                "PublishPort",
+                "AddHost",
+                "DNS",
+                "DNSOption",
+                "DNSSearch",
+                "ExitPolicy",
+                "HostName",
+                "Label",
+                "PodmanArgs",
                 "GlobalArgs",
             ],
             Kind::Kube => vec![
-                "Yaml", "Network", "PublishPort", "UserNS", "ConfigMap", "LogDriver",
-                "SetWorkingDirectory", "PodmanArgs", "GlobalArgs",
+                "Yaml",
+                "Network",
+                "PublishPort",
+                "UserNS",
+                "ConfigMap",
+                "LogDriver",
+                "SetWorkingDirectory",
+                "PodmanArgs",
+                "GlobalArgs",
             ],
         }
     }
@@ -327,7 +380,11 @@ impl Index {
         let mut files = BTreeMap::new();
         for dir in dirs {
             for path in quadlet_files(dir) {
-                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 if files.contains_key(&name) {
                     continue;
                 }
@@ -453,9 +510,9 @@ impl Conv<'_> {
     fn assignments(&self, key: &str) -> Result<Vec<(String, String)>> {
         let mut out: Vec<(String, String)> = Vec::new();
         for w in self.words(key)? {
-            let (k, v) = w.split_once('=').with_context(|| {
-                format!("{}: {key} entry {w:?} is not KEY=VALUE", self.at(key))
-            })?;
+            let (k, v) = w
+                .split_once('=')
+                .with_context(|| format!("{}: {key} entry {w:?} is not KEY=VALUE", self.at(key)))?;
             out.retain(|(x, _)| x != k);
             out.push((k.to_string(), v.to_string()));
         }
@@ -472,7 +529,13 @@ impl Conv<'_> {
                 if known.contains(&k.as_str()) {
                     continue;
                 }
-                let line = self.f.lines.get(i).and_then(|l| l.get(j)).copied().unwrap_or(0);
+                let line = self
+                    .f
+                    .lines
+                    .get(i)
+                    .and_then(|l| l.get(j))
+                    .copied()
+                    .unwrap_or(0);
                 let why = NOT_SUPPORTED
                     .iter()
                     .find(|(n, _)| n == k)
@@ -622,13 +685,19 @@ fn container(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String,
         deps.push(("After", psvc));
     }
     if let Some(n) = c.last("Network") {
-        groups.push(vec![user(format!("--network={}", network_ref(&n, index, &mut deps)))]);
+        groups.push(vec![user(format!(
+            "--network={}",
+            network_ref(&n, index, &mut deps)
+        ))]);
     }
     for v in c.list("Volume") {
         groups.push(vec![lit("-v"), user(volume_ref(c, &v, index, &mut deps))]);
     }
     for m in c.list("Mount") {
-        groups.push(vec![lit("--mount"), user(mount_ref(c, &m, index, &mut deps))]);
+        groups.push(vec![
+            lit("--mount"),
+            user(mount_ref(c, &m, index, &mut deps)),
+        ]);
     }
     for e in c.list("EnvironmentFile") {
         groups.push(vec![lit("--env-file"), user(c.path(&e))]);
@@ -655,7 +724,10 @@ fn container(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String,
         if !matches!(a.as_str(), "registry" | "local") {
             bail!("{}: AutoUpdate={a}: registry or local", c.at("AutoUpdate"));
         }
-        groups.push(vec![lit("--label"), lit(format!("io.containers.autoupdate={a}"))]);
+        groups.push(vec![
+            lit("--label"),
+            lit(format!("io.containers.autoupdate={a}")),
+        ]);
     }
     for (key, rule) in CONTAINER_RULES {
         match *rule {
@@ -759,7 +831,10 @@ fn container(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String,
     );
     if let Some(cmd) = c.last("ReloadCmd") {
         if c.last("ReloadSignal").is_some() {
-            bail!("{}: ReloadCmd= and ReloadSignal= exclude each other", c.at("ReloadCmd"));
+            bail!(
+                "{}: ReloadCmd= and ReloadSignal= exclude each other",
+                c.at("ReloadCmd")
+            );
         }
         let words = super::split_words(&cmd)
             .with_context(|| format!("{}: ReloadCmd={cmd}", c.at("ReloadCmd")))?;
@@ -856,7 +931,9 @@ fn oneshot(u: &mut Unit) {
 }
 
 fn volume(c: &Conv, stem: &str, rpod: &str) -> Result<(String, Unit)> {
-    let name = c.last("VolumeName").unwrap_or_else(|| format!("systemd-{stem}"));
+    let name = c
+        .last("VolumeName")
+        .unwrap_or_else(|| format!("systemd-{stem}"));
     let mut groups: Vec<Vec<Word>> = vec![vec![lit("--ignore")]];
     if let Some(d) = c.last("Driver") {
         groups.push(vec![user(format!("--driver={d}"))]);
@@ -903,7 +980,9 @@ fn volume(c: &Conv, stem: &str, rpod: &str) -> Result<(String, Unit)> {
 }
 
 fn network(c: &Conv, stem: &str, rpod: &str) -> Result<(String, Unit)> {
-    let name = c.last("NetworkName").unwrap_or_else(|| format!("systemd-{stem}"));
+    let name = c
+        .last("NetworkName")
+        .unwrap_or_else(|| format!("systemd-{stem}"));
     let mut groups: Vec<Vec<Word>> = vec![vec![lit("--ignore")]];
     for (key, flag) in [("Driver", "--driver"), ("IPAMDriver", "--ipam-driver")] {
         if let Some(v) = c.last(key) {
@@ -968,7 +1047,9 @@ fn network(c: &Conv, stem: &str, rpod: &str) -> Result<(String, Unit)> {
 }
 
 fn pod(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String, Unit)> {
-    let name = c.last("PodName").unwrap_or_else(|| format!("systemd-{stem}"));
+    let name = c
+        .last("PodName")
+        .unwrap_or_else(|| format!("systemd-{stem}"));
     let service = c
         .last("ServiceName")
         .map(|s| format!("{s}.service"))
@@ -999,7 +1080,10 @@ fn pod(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String, Unit)
     const POD_ID: &str = "%t/%N.pod-id";
     let exit_policy = c.last("ExitPolicy").unwrap_or_else(|| "stop".into());
     if !matches!(exit_policy.as_str(), "stop" | "continue") {
-        bail!("{}: ExitPolicy={exit_policy}: stop or continue", c.at("ExitPolicy"));
+        bail!(
+            "{}: ExitPolicy={exit_policy}: stop or continue",
+            c.at("ExitPolicy")
+        );
     }
     let mut groups: Vec<Vec<Word>> = vec![
         vec![spec(format!("--pod-id-file={POD_ID}"))],
@@ -1008,7 +1092,10 @@ fn pod(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String, Unit)
         vec![user(format!("--name={name}"))],
     ];
     if let Some(n) = c.last("Network") {
-        groups.push(vec![user(format!("--network={}", network_ref(&n, index, &mut deps)))]);
+        groups.push(vec![user(format!(
+            "--network={}",
+            network_ref(&n, index, &mut deps)
+        ))]);
     }
     for (key, flag) in [
         ("PublishPort", "--publish"),
@@ -1099,7 +1186,10 @@ fn kube(c: &Conv, stem: &str, rpod: &str, index: &Index) -> Result<(String, Unit
     let mut deps: Vec<(&str, String)> = Vec::new();
     let mut groups: Vec<Vec<Word>> = vec![vec![lit("--replace")]];
     for n in c.list("Network") {
-        groups.push(vec![user(format!("--network={}", network_ref(&n, index, &mut deps)))]);
+        groups.push(vec![user(format!(
+            "--network={}",
+            network_ref(&n, index, &mut deps)
+        ))]);
     }
     for p in c.list("PublishPort") {
         groups.push(vec![lit("--publish"), user(p)]);
@@ -1381,16 +1471,34 @@ WantedBy=default.target
         // A key podman has and rpod cannot honour says why.
         let f = UnitFile::parse("[Container]\nImage=a\nSecret=s\n", "x").unwrap();
         let e = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap_err();
-        assert!(e.to_string().starts_with("/q/x.container:3: unsupported key \"Secret\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/q/x.container:3: unsupported key \"Secret\""),
+            "{e}"
+        );
         assert!(e.to_string().contains("no secrets"), "{e}");
         // Bad values name their line too.
         let f = UnitFile::parse("[Container]\nImage=a\nReadOnly=maybe\n", "x").unwrap();
         let e = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap_err();
-        assert!(e.to_string().starts_with("/q/x.container:3: ReadOnly=maybe"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/q/x.container:3: ReadOnly=maybe"),
+            "{e}"
+        );
         let f = UnitFile::parse("[Pod]\nUserNS=keep-id\n", "x").unwrap();
-        let e = convert_any("p.pod", Path::new("/q/p.pod"), &f, "rpod", &Index::default())
-            .unwrap_err();
-        assert!(e.to_string().starts_with("/q/p.pod:2: unsupported key \"UserNS\" in [Pod]"), "{e}");
+        let e = convert_any(
+            "p.pod",
+            Path::new("/q/p.pod"),
+            &f,
+            "rpod",
+            &Index::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/q/p.pod:2: unsupported key \"UserNS\" in [Pod]"),
+            "{e}"
+        );
         let f = UnitFile::parse("[Container]\nImage=a\nPod=x\n", "x").unwrap();
         let e = convert("x.container", Path::new("x.container"), &f, "rpod").unwrap_err();
         assert!(e.to_string().contains("x.container:3: Pod=x"), "{e}");
@@ -1425,8 +1533,14 @@ WantedBy=default.target
 
     fn conv(name: &str, text: &str, index: &Index) -> String {
         let f = UnitFile::parse(text, name).unwrap();
-        let (_, u) = convert_any(name, &Path::new("/q").join(name), &f, "/usr/bin/rpod", index)
-            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let (_, u) = convert_any(
+            name,
+            &Path::new("/q").join(name),
+            &f,
+            "/usr/bin/rpod",
+            index,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         u.render()
     }
 
@@ -1474,23 +1588,44 @@ WantedBy=default.target
                 "[Container]\nImage=img\nPod=db.pod\nVolume=data.volume:/d\n\
                  Mount=type=volume,source=data.volume,destination=/m\n",
             ),
-            ("side.container", "[Container]\nImage=img\nPod=db.pod\nStartWithPod=false\n"),
-            ("k.kube", "[Kube]\nYaml=k.yaml\nNetwork=net.network\nPublishPort=9090:90\n"),
+            (
+                "side.container",
+                "[Container]\nImage=img\nPod=db.pod\nStartWithPod=false\n",
+            ),
+            (
+                "k.kube",
+                "[Kube]\nYaml=k.yaml\nNetwork=net.network\nPublishPort=9090:90\n",
+            ),
         ];
         for (n, t) in files {
             index.files.insert(n.into(), UnitFile::parse(t, n).unwrap());
         }
         let app = conv("app.container", files[3].1, &index);
-        assert!(app.contains("\nBindsTo=db-pod.service\nAfter=db-pod.service\n"), "{app}");
-        assert!(app.contains("\nRequires=data-volume.service\nAfter=data-volume.service\n"), "{app}");
+        assert!(
+            app.contains("\nBindsTo=db-pod.service\nAfter=db-pod.service\n"),
+            "{app}"
+        );
+        assert!(
+            app.contains("\nRequires=data-volume.service\nAfter=data-volume.service\n"),
+            "{app}"
+        );
         let w = exec_start(&app).join(" ");
         assert!(w.contains("--pod=dbpod"), "{w}");
         assert!(w.contains("-v dbdata:/d"), "{w}");
-        assert!(w.contains("--mount type=volume,source=dbdata,destination=/m"), "{w}");
+        assert!(
+            w.contains("--mount type=volume,source=dbdata,destination=/m"),
+            "{w}"
+        );
         let pod = conv("db.pod", files[0].1, &index);
-        assert!(pod.contains("\nWants=app.service\nBefore=app.service\n"), "{pod}");
+        assert!(
+            pod.contains("\nWants=app.service\nBefore=app.service\n"),
+            "{pod}"
+        );
         assert!(pod.contains("Type=oneshot\nRemainAfterExit=yes"), "{pod}");
-        let pre: Vec<&str> = pod.lines().filter(|l| l.starts_with("ExecStartPre=")).collect();
+        let pre: Vec<&str> = pod
+            .lines()
+            .filter(|l| l.starts_with("ExecStartPre="))
+            .collect();
         assert_eq!(pre.len(), 2, "{pod}");
         assert!(pod.contains("--name=dbpod"), "{pod}");
         assert!(pod.contains("--publish 8080:80"), "{pod}");

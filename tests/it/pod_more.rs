@@ -24,11 +24,27 @@ impl Drop for PodReaper<'_> {
 fn two_member_pod(env: &Env) {
     env.rpod_ok(&["pod", "create", "--name", "tp", "--label", "app=tp"]);
     env.rpod_ok(&[
-        "run", "-d", "--pod", "tp", "--name", "tpc1", "alpine", "sh", "-c",
+        "run",
+        "-d",
+        "--pod",
+        "tp",
+        "--name",
+        "tpc1",
+        "alpine",
+        "sh",
+        "-c",
         "echo hello1; exec sleep 4243101",
     ]);
     env.rpod_ok(&[
-        "run", "-d", "--pod", "tp", "--name", "tpc2", "alpine", "sh", "-c",
+        "run",
+        "-d",
+        "--pod",
+        "tp",
+        "--name",
+        "tpc2",
+        "alpine",
+        "sh",
+        "-c",
         "echo hello2; echo err2 >&2; exec sleep 4243102",
     ]);
     assert!(
@@ -89,7 +105,17 @@ fn pod_stats_shows_podmans_columns_and_json_keys_from_proc() {
     let out = env.rpod_ok(&["pod", "stats", "--no-stream", "tp"]);
     let mut lines = out.lines();
     let head = lines.next().unwrap();
-    for col in ["POD", "CID", "NAME", "CPU %", "MEM USAGE/ LIMIT", "MEM %", "NET IO", "BLOCK IO", "PIDS"] {
+    for col in [
+        "POD",
+        "CID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE/ LIMIT",
+        "MEM %",
+        "NET IO",
+        "BLOCK IO",
+        "PIDS",
+    ] {
         assert!(head.contains(col), "{col}: {out}");
     }
     let rows: Vec<&str> = lines.collect();
@@ -104,8 +130,24 @@ fn pod_stats_shows_podmans_columns_and_json_keys_from_proc() {
     let v: serde_json::Value = serde_json::from_str(&js).unwrap();
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 3, "{js}");
-    let keys: Vec<&str> = arr[0].as_object().unwrap().keys().map(|k| k.as_str()).collect();
-    let mut want = ["CPU", "MemUsage", "MemUsageBytes", "Mem", "NetIO", "BlockIO", "PIDS", "Pod", "CID", "Name"];
+    let keys: Vec<&str> = arr[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    let mut want = [
+        "CPU",
+        "MemUsage",
+        "MemUsageBytes",
+        "Mem",
+        "NetIO",
+        "BlockIO",
+        "PIDS",
+        "Pod",
+        "CID",
+        "Name",
+    ];
     let mut got = keys.clone();
     got.sort();
     want.sort();
@@ -115,7 +157,13 @@ fn pod_stats_shows_podmans_columns_and_json_keys_from_proc() {
     assert_eq!(c1["Pod"], pod12, "{js}");
     assert!(c1["MemUsage"].as_str().unwrap().contains(" / "), "{js}");
     // Templates; no pod named: every pod.
-    let t = env.rpod_ok(&["pod", "stats", "--no-stream", "--format", "{{.Name}} {{.PIDS}}"]);
+    let t = env.rpod_ok(&[
+        "pod",
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDS}}",
+    ]);
     let mut names: Vec<&str> = t.lines().collect();
     names.sort();
     assert_eq!(names.len(), 3, "{t}");
@@ -140,16 +188,30 @@ fn pod_logs_prefixes_ids_or_names_and_follows_every_member() {
     let so = env.rpod_ok(&["pod", "logs", "--names", "tp"]);
     assert_eq!(so, "tpc1 hello1\ntpc2 hello2\n");
     // -c: one container, as `logs` shows it.
-    assert_eq!(env.rpod_ok(&["pod", "logs", "-c", "tpc1", "tp"]), "hello1\n");
+    assert_eq!(
+        env.rpod_ok(&["pod", "logs", "-c", "tpc1", "tp"]),
+        "hello1\n"
+    );
     let ts = env.rpod_ok(&["pod", "logs", "-t", "-c", "tpc2", "tp"]);
-    assert!(ts.starts_with("20") && ts.trim_end().ends_with(" hello2"), "{ts}");
+    assert!(
+        ts.starts_with("20") && ts.trim_end().ends_with(" hello2"),
+        "{ts}"
+    );
     assert_eq!(env.rpod_ok(&["pod", "logs", "--tail", "0", "tp"]), "");
     let (code, e) = env.rpod_fail(&["pod", "logs", "-c", "nosuch", "tp"]);
     assert_eq!(code, 125);
     assert!(e.contains("nosuch") && e.contains("tp"), "{e}");
     // -f follows all members at once and ends when they have all stopped.
     env.rpod_ok(&[
-        "run", "-d", "--pod", "tp", "--name", "tpc3", "alpine", "sh", "-c",
+        "run",
+        "-d",
+        "--pod",
+        "tp",
+        "--name",
+        "tpc3",
+        "alpine",
+        "sh",
+        "-c",
         "sleep 1; echo late3",
     ]);
     let child = env
@@ -174,12 +236,29 @@ fn pod_clone_copies_the_pod_and_its_members_and_destroy_removes_the_original() {
     two_member_pod(&env);
     let id = env.rpod_ok(&["pod", "clone", "tp"]).trim().to_string();
     assert_eq!(id.len(), 64, "{id}");
-    let ps = env.rpod_ok(&["pod", "ps", "--format", "{{.Name}} {{.Status}} {{.NumberOfContainers}}"]);
+    let ps = env.rpod_ok(&[
+        "pod",
+        "ps",
+        "--format",
+        "{{.Name}} {{.Status}} {{.NumberOfContainers}}",
+    ]);
     assert!(ps.lines().any(|l| l == "tp-clone Created 3"), "{ps}");
     assert!(ps.lines().any(|l| l == "tp Running 3"), "{ps}");
-    let ctrs = env.rpod_ok(&["ps", "-a", "--pod", "--format", "{{.Names}} {{.PodName}} {{.Status}}"]);
-    assert!(ctrs.lines().any(|l| l == "tpc1-clone tp-clone Created"), "{ctrs}");
-    assert!(ctrs.lines().any(|l| l == "tpc2-clone tp-clone Created"), "{ctrs}");
+    let ctrs = env.rpod_ok(&[
+        "ps",
+        "-a",
+        "--pod",
+        "--format",
+        "{{.Names}} {{.PodName}} {{.Status}}",
+    ]);
+    assert!(
+        ctrs.lines().any(|l| l == "tpc1-clone tp-clone Created"),
+        "{ctrs}"
+    );
+    assert!(
+        ctrs.lines().any(|l| l == "tpc2-clone tp-clone Created"),
+        "{ctrs}"
+    );
     // The labels come along; the clone's members run the same commands.
     let labels = env.rpod_ok(&["pod", "inspect", "--format", "{{.Labels}}", "tp-clone"]);
     assert!(labels.contains("app:tp"), "{labels}");
@@ -190,7 +269,9 @@ fn pod_clone_copies_the_pod_and_its_members_and_destroy_removes_the_original() {
     let ps = env.rpod_ok(&["pod", "ps", "--format", "{{.Name}} {{.Status}}"]);
     assert_eq!(ps.trim(), "tq Running", "{ps}");
     assert!(
-        eventually(10, || env.rpod_ok(&["logs", "tpc2-clone"]).contains("hello2")),
+        eventually(10, || env
+            .rpod_ok(&["logs", "tpc2-clone"])
+            .contains("hello2")),
         "the clone's member did not run its command"
     );
     let ctrs = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}}"]);

@@ -475,10 +475,7 @@ fn quadlet_generator_writes_units_that_run() {
         !out.status.success(),
         "a broken file must make the generator fail"
     );
-    assert!(
-        stderr.contains("broken.container:3: Pod=p"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("broken.container:3: Pod=p"), "{stderr}");
     let normal = out_dir.join("normal");
     let unit_path = normal.join("web.service");
     let unit_text = std::fs::read_to_string(&unit_path).expect("web.service was not generated");
@@ -554,7 +551,14 @@ fn pod_units_verify_and_start_and_stop_the_pod() {
     env.rpod_ok(&["pod", "create", "--name", "tp"]);
     for c in ["tpc1", "tpc2"] {
         env.rpod_ok(&[
-            "create", "--pod", "tp", "--name", c, &img, "sh", "-c",
+            "create",
+            "--pod",
+            "tp",
+            "--name",
+            c,
+            &img,
+            "sh",
+            "-c",
             &format!("echo from-{c}; exec sleep 4243201"),
         ]);
     }
@@ -627,7 +631,16 @@ fn new_pod_units_create_the_pod_and_its_containers_afresh() {
     env.rpod_ok(&["pull", "-q", &img]);
     env.rpod_ok(&["pod", "create", "--name", "np", "--label", "tier=web"]);
     env.rpod_ok(&[
-        "create", "--pod", "np", "--name", "npc", "-e", "V=a b", &img, "sh", "-c",
+        "create",
+        "--pod",
+        "np",
+        "--name",
+        "npc",
+        "-e",
+        "V=a b",
+        &img,
+        "sh",
+        "-c",
         "echo \"$V\"; exec sleep 4243202",
     ]);
     let dir = unit_dir(&env);
@@ -648,7 +661,10 @@ fn new_pod_units_create_the_pod_and_its_containers_afresh() {
     ] {
         assert!(pod_text.contains(want), "{want}: {pod_text}");
     }
-    assert!(c_text.contains("--pod-id-file %t/pod-np.pod-id"), "{c_text}");
+    assert!(
+        c_text.contains("--pod-id-file %t/pod-np.pod-id"),
+        "{c_text}"
+    );
     assert!(!c_text.contains("--pod np"), "{c_text}");
     verify(&env, &dir.join("pod-np.service"));
     verify(&env, &dir.join("container-npc.service"));
@@ -731,9 +747,8 @@ fn quadlet_pod_volume_network_and_kube_units() {
     let out_dir = env.dir.join("gen");
     env.sh_ok(&format!("mkdir -p {}", out_dir.display()));
     env.rpod_ok(&["generate", "quadlet", &out_dir.display().to_string()]);
-    let read = |n: &str| {
-        std::fs::read_to_string(out_dir.join(n)).unwrap_or_else(|e| panic!("{n}: {e}"))
-    };
+    let read =
+        |n: &str| std::fs::read_to_string(out_dir.join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
     let names = [
         "web-pod.service",
         "data-volume.service",
@@ -756,9 +771,15 @@ fn quadlet_pod_volume_network_and_kube_units() {
         assert!(app.contains(want), "{want}: {app}");
     }
     let pod = read("web-pod.service");
-    assert!(pod.contains("\nWants=app.service\nBefore=app.service\n"), "{pod}");
+    assert!(
+        pod.contains("\nWants=app.service\nBefore=app.service\n"),
+        "{pod}"
+    );
     let kube = read("k.service");
-    assert!(kube.contains(&format!("{}/k.yaml", qdir.display())), "{kube}");
+    assert!(
+        kube.contains(&format!("{}/k.yaml", qdir.display())),
+        "{kube}"
+    );
     assert!(kube.contains("--network=systemd-net"), "{kube}");
 
     // systemd's order: the network and the volume, the pod, the container.
@@ -772,12 +793,24 @@ fn quadlet_pod_volume_network_and_kube_units() {
         }
     };
     run_all("net-network.service", "ExecStart");
-    let net = env.rpod_ok(&["network", "inspect", "--format", "{{.Labels}}", "systemd-net"]);
+    let net = env.rpod_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Labels}}",
+        "systemd-net",
+    ]);
     assert!(net.contains("k:v"), "{net}");
     run_all("data-volume.service", "ExecStart");
     // Starting twice is no error (--ignore): the unit is restartable.
     run_all("data-volume.service", "ExecStart");
-    let vol = env.rpod_ok(&["volume", "inspect", "--format", "{{.Labels}}", "systemd-data"]);
+    let vol = env.rpod_ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Labels}}",
+        "systemd-data",
+    ]);
     assert!(vol.contains("kind:data"), "{vol}");
     run_all("web-pod.service", "ExecStart");
     run_all("app.service", "ExecStart");
@@ -828,11 +861,17 @@ fn quadlet_unknown_keys_are_refused_with_file_and_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("{}/v.volume:3: unsupported key \"Bogus\" in [Volume]", qdir.display())),
+        stderr.contains(&format!(
+            "{}/v.volume:3: unsupported key \"Bogus\" in [Volume]",
+            qdir.display()
+        )),
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{}/c.container:3: unsupported key \"Secret\"", qdir.display())),
+        stderr.contains(&format!(
+            "{}/c.container:3: unsupported key \"Secret\"",
+            qdir.display()
+        )),
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
