@@ -136,6 +136,18 @@ pub struct CloneArgs {
     /// Write the clone's id to this file
     #[arg(long, value_name = "FILE")]
     pub pod_id_file: Option<PathBuf>,
+    /// The clone's hostname
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Add a label to the clone (KEY=VALUE)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// The clone's infra container's name (default: the original's and -clone)
+    #[arg(long, value_name = "NAME")]
+    pub infra_name: Option<String>,
+    /// The clone's infra command
+    #[arg(long, value_name = "COMMAND")]
+    pub infra_command: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -1222,15 +1234,38 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
+    let infra_name = a
+        .infra_name
+        .clone()
+        .or_else(|| infra.map(|r| format!("{}-clone", r.name)));
     let new = match super::generate::split_pod_create_command(&orig.create_command) {
         // Made by `pod create`: made again by the same command line.
         Ok(cmd) => {
             let mut argv = cmd.globals.clone();
             argv.extend(["pod".into(), "create".into(), format!("--name={name}")]);
-            if let Some(r) = infra {
-                argv.push(format!("--infra-name={}-clone", r.name));
+            if let Some(n) = infra_name.clone() {
+                argv.push(format!("--infra-name={n}"));
             }
-            argv.extend(cmd.options.iter().flatten().cloned());
+            let is = |o: &[String], long: &str| {
+                o.first()
+                    .is_some_and(|f| f == long || f.starts_with(&format!("{long}=")))
+            };
+            // What the clone's flags set replaces the original's.
+            argv.extend(
+                cmd.options
+                    .iter()
+                    .filter(|o| !(a.hostname.is_some() && is(o, "--hostname")))
+                    .filter(|o| !(a.infra_command.is_some() && is(o, "--infra-command")))
+                    .flatten()
+                    .cloned(),
+            );
+            if let Some(h) = &a.hostname {
+                argv.push(format!("--hostname={h}"));
+            }
+            if let Some(c) = &a.infra_command {
+                argv.push(format!("--infra-command={c}"));
+            }
+            argv.extend(a.label.iter().map(|l| format!("--label={l}")));
             let id = run(&argv, &format!("cloning pod {}", orig.name))?;
             pod::resolve(paths, &id)?
         }
@@ -1247,15 +1282,22 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
                     .labels
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
+                    .chain(a.label.iter().cloned())
                     .collect(),
                 publish: orig.publish.clone(),
                 network,
                 // A hostname that was the pod's name follows the new name.
-                hostname: (orig.hostname != orig.name && !orig.hostname.is_empty())
-                    .then(|| orig.hostname.clone()),
+                hostname: a.hostname.clone().or_else(|| {
+                    (orig.hostname != orig.name && !orig.hostname.is_empty())
+                        .then(|| orig.hostname.clone())
+                }),
                 exit_policy: Some(orig.exit_policy.clone()).filter(|e| !e.is_empty()),
                 infra: !orig.infra_id.is_empty(),
-                infra_name: infra.map(|r| format!("{}-clone", r.name)),
+                infra_name: infra_name.clone(),
+                infra_command: a
+                    .infra_command
+                    .as_deref()
+                    .map(crate::container::opts::parse_entrypoint),
                 share: Some(if orig.shared.is_empty() {
                     "none".to_string()
                 } else {

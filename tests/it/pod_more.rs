@@ -279,6 +279,34 @@ fn pod_clone_copies_the_pod_and_its_members_and_destroy_removes_the_original() {
     let (code, e) = env.rpod_fail(&["pod", "clone", "nosuchpod"]);
     assert_eq!(code, 125);
     assert!(e.contains("nosuchpod"), "{e}");
+    // The clone's own hostname, extra labels and infra name.
+    env.rpod_ok(&[
+        "pod",
+        "clone",
+        "--name",
+        "tr",
+        "--hostname",
+        "hh",
+        "--label",
+        "extra=1",
+        "--infra-name",
+        "tr-inf",
+        "tq",
+    ]);
+    let i = env.rpod_ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.Hostname}} {{.Labels}}",
+        "tr",
+    ]);
+    assert!(
+        i.starts_with("hh ") && i.contains("extra:1") && i.contains("app:tp"),
+        "{i}"
+    );
+    let ctrs = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(ctrs.lines().any(|l| l == "tr-inf"), "{ctrs}");
+    assert!(ctrs.lines().any(|l| l == "tpc1-clone-clone"), "{ctrs}");
     // A clone whose name is taken makes nothing.
     env.rpod_ok(&["pod", "create", "--name", "taken"]);
     let before = env.rpod_ok(&["ps", "-a", "-q"]).lines().count();
