@@ -212,49 +212,84 @@ pub const CONTAINER_RULES: &[(&str, Rule)] = &[
 
 /// Keys podman's Quadlet documents that rpod cannot honour, and why: a
 /// unit that silently lost them would run something else than asked.
-const NOT_SUPPORTED: &[(&str, &str)] = &[
+const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     (
+        "*",
         "ContainersConfModule",
         "rpod has no containers.conf modules (--module)",
     ),
     (
+        "Container",
         "HealthLogDestination",
         "rpod keeps healthcheck logs in the container's state only",
     ),
     (
+        "Container",
         "HealthMaxLogCount",
         "rpod's healthcheck log length is fixed",
     ),
-    ("HealthMaxLogSize", "rpod's healthcheck log length is fixed"),
-    ("HealthStartupCmd", "rpod has no startup healthchecks"),
-    ("HealthStartupInterval", "rpod has no startup healthchecks"),
-    ("HealthStartupRetries", "rpod has no startup healthchecks"),
-    ("HealthStartupSuccess", "rpod has no startup healthchecks"),
-    ("HealthStartupTimeout", "rpod has no startup healthchecks"),
-    ("LogOpt", "rpod run has no --log-opt"),
-    ("Retry", "rpod run has no --retry"),
-    ("RetryDelay", "rpod run has no --retry-delay"),
-    ("Rootfs", "rpod run has no --rootfs"),
-    ("Secret", "rpod has no secrets"),
     (
+        "Container",
+        "HealthMaxLogSize",
+        "rpod's healthcheck log length is fixed",
+    ),
+    (
+        "Container",
+        "HealthStartupCmd",
+        "rpod has no startup healthchecks",
+    ),
+    (
+        "Container",
+        "HealthStartupInterval",
+        "rpod has no startup healthchecks",
+    ),
+    (
+        "Container",
+        "HealthStartupRetries",
+        "rpod has no startup healthchecks",
+    ),
+    (
+        "Container",
+        "HealthStartupSuccess",
+        "rpod has no startup healthchecks",
+    ),
+    (
+        "Container",
+        "HealthStartupTimeout",
+        "rpod has no startup healthchecks",
+    ),
+    ("Container", "LogOpt", "rpod run has no --log-opt"),
+    ("Container", "Retry", "rpod run has no --retry"),
+    ("Container", "RetryDelay", "rpod run has no --retry-delay"),
+    ("Container", "Rootfs", "rpod run has no --rootfs"),
+    ("Container", "Secret", "rpod has no secrets"),
+    ("Kube", "AutoUpdate", "rpod kube play has no --annotation"),
+    (
+        "Kube",
         "ExitCodePropagation",
         "rpod kube play has no service container",
     ),
-    ("KubeDownForce", "rpod kube down has no --force"),
+    ("Kube", "KubeDownForce", "rpod kube down has no --force"),
+    ("Network", "DNS", "rpod network create has no --dns"),
     (
+        "Network",
         "InterfaceName",
         "rpod network create has no --interface-name",
     ),
-    ("IP", "rpod pod create has no --ip"),
-    ("IP6", "rpod pod create has no --ip6"),
-    ("NetworkAlias", "rpod pod create has no --network-alias"),
-    ("ShmSize", "rpod pod create has no --shm-size"),
-    ("UIDMap", "rpod pod create has no --uidmap"),
-    ("GIDMap", "rpod pod create has no --gidmap"),
-    ("SubUIDMap", "rpod pod create has no --subuidname"),
-    ("SubGIDMap", "rpod pod create has no --subgidname"),
-    ("UserNS", "rpod pod create has no --userns"),
-    ("Volume", "rpod pod create has no --volume"),
+    ("Pod", "IP", "rpod pod create has no --ip"),
+    ("Pod", "IP6", "rpod pod create has no --ip6"),
+    (
+        "Pod",
+        "NetworkAlias",
+        "rpod pod create has no --network-alias",
+    ),
+    ("Pod", "ShmSize", "rpod pod create has no --shm-size"),
+    ("Pod", "UIDMap", "rpod pod create has no --uidmap"),
+    ("Pod", "GIDMap", "rpod pod create has no --gidmap"),
+    ("Pod", "SubUIDMap", "rpod pod create has no --subuidname"),
+    ("Pod", "SubGIDMap", "rpod pod create has no --subgidname"),
+    ("Pod", "UserNS", "rpod pod create has no --userns"),
+    ("Pod", "Volume", "rpod pod create has no --volume"),
 ];
 
 /// The Quadlet unit types rpod converts.
@@ -538,8 +573,8 @@ impl Conv<'_> {
                     .unwrap_or(0);
                 let why = NOT_SUPPORTED
                     .iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, w)| format!(": {w}"))
+                    .find(|(sec, n, _)| n == k && (*sec == "*" || *sec == self.section))
+                    .map(|(_, _, w)| format!(": {w}"))
                     .unwrap_or_default();
                 bail!(
                     "{}:{line}: unsupported key {k:?} in [{}]{why}",
