@@ -495,6 +495,15 @@ struct Conv<'a> {
 }
 
 impl Conv<'_> {
+    fn clone_shallow(&self) -> Self {
+        Conv {
+            origin: self.origin.clone(),
+            dir: self.dir.clone(),
+            f: self.f,
+            section: self.section,
+        }
+    }
+
     /// "FILE:LINE" of the last `key` of the section (or just FILE).
     fn at(&self, key: &str) -> String {
         let mut line = None;
@@ -658,6 +667,14 @@ pub fn convert_any(
         section: kind.section(),
     };
     c.check_keys(&kind.keys())?;
+    // [Quadlet] has one key; rpod adds no network-online dependency for it
+    // to turn off.
+    let q = Conv {
+        section: "Quadlet",
+        ..c.clone_shallow()
+    };
+    q.check_keys(&["DefaultDependencies"])?;
+    q.bool("DefaultDependencies")?;
     match kind {
         Kind::Container => container(&c, stem, rpod, index),
         Kind::Volume => volume(&c, stem, rpod),
@@ -1534,6 +1551,20 @@ WantedBy=default.target
                 .starts_with("/q/p.pod:2: unsupported key \"UserNS\" in [Pod]"),
             "{e}"
         );
+        let f = UnitFile::parse("[Container]\nImage=a\n[Quadlet]\nFoo=1\n", "x").unwrap();
+        let e = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/q/x.container:4: unsupported key \"Foo\" in [Quadlet]"),
+            "{e}"
+        );
+        let f = UnitFile::parse(
+            "[Container]\nImage=a\n[Quadlet]\nDefaultDependencies=no\n",
+            "x",
+        )
+        .unwrap();
+        let (_, u) = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap();
+        assert!(!u.render().contains("Quadlet"));
         let f = UnitFile::parse("[Container]\nImage=a\nPod=x\n", "x").unwrap();
         let e = convert("x.container", Path::new("x.container"), &f, "rpod").unwrap_err();
         assert!(e.to_string().contains("x.container:3: Pod=x"), "{e}");
