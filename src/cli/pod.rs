@@ -105,6 +105,9 @@ pub struct LogsArgs {
     /// Prefix lines with the container's name instead of its id
     #[arg(short, long)]
     pub names: bool,
+    /// Show each container's lines in its own color
+    #[arg(long)]
+    pub color: bool,
     /// Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -1048,15 +1051,30 @@ fn stats_cmd(paths: &Paths, a: &StatsArgs) -> Result<()> {
 struct PrefixLines {
     prefix: String,
     stderr: bool,
+    /// The line's color (`--color`), as `logs --color` colors it.
+    color: Option<&'static str>,
     buf: Vec<u8>,
 }
 
 impl PrefixLines {
     fn emit(&mut self, upto: usize) -> std::io::Result<()> {
-        let line: Vec<u8> = self.buf.drain(..upto).collect();
-        let mut chunk = Vec::with_capacity(self.prefix.len() + line.len());
+        let mut line: Vec<u8> = self.buf.drain(..upto).collect();
+        let mut chunk = Vec::with_capacity(self.prefix.len() + line.len() + 10);
+        if let Some(c) = self.color {
+            chunk.extend_from_slice(format!("\x1b[{c}m").as_bytes());
+        }
         chunk.extend_from_slice(self.prefix.as_bytes());
+        let nl = line.last() == Some(&b'\n');
+        if nl {
+            line.pop();
+        }
         chunk.extend_from_slice(&line);
+        if self.color.is_some() {
+            chunk.extend_from_slice(b"\x1b[0m");
+        }
+        if nl {
+            chunk.push(b'\n');
+        }
         if self.stderr {
             std::io::stderr().lock().write_all(&chunk)
         } else {
@@ -1151,7 +1169,8 @@ fn logs_cmd(paths: &Paths, a: &LogsArgs) -> Result<()> {
             })
             .collect(),
     };
-    let one = |rec: &ContainerRecord, prefix: &str| -> Result<()> {
+    let color = |i: usize| a.color.then(|| logs::COLORS[i % logs::COLORS.len()]);
+    let one = |rec: &ContainerRecord, prefix: &str, color: Option<&'static str>| -> Result<()> {
         let o = LogsOptions {
             names: vec![rec.id.clone()],
             prefix_names: false,
@@ -1165,19 +1184,21 @@ fn logs_cmd(paths: &Paths, a: &LogsArgs) -> Result<()> {
         let mut out = PrefixLines {
             prefix: prefix.to_string(),
             stderr: false,
+            color,
             buf: Vec::new(),
         };
         let mut err = PrefixLines {
             prefix: prefix.to_string(),
             stderr: true,
+            color,
             buf: Vec::new(),
         };
         logs::logs(paths, &o, &mut out, &mut err)
             .with_context(|| format!("reading the logs of {}", rec.name))
     };
     if !a.follow {
-        for (r, prefix) in &chosen {
-            one(r, prefix)?;
+        for (i, (r, prefix)) in chosen.iter().enumerate() {
+            one(r, prefix, color(i))?;
         }
         return Ok(());
     }
@@ -1185,7 +1206,12 @@ fn logs_cmd(paths: &Paths, a: &LogsArgs) -> Result<()> {
     std::thread::scope(|s| {
         let handles: Vec<_> = chosen
             .iter()
-            .map(|(r, prefix)| s.spawn(|| one(r, prefix)))
+            .enumerate()
+            .map(|(i, (r, prefix))| {
+                let one = &one;
+                let c = color(i);
+                s.spawn(move || one(r, prefix, c))
+            })
             .collect();
         let mut res = Ok(());
         for h in handles {

@@ -187,6 +187,12 @@ fn pod_logs_prefixes_ids_or_names_and_follows_every_member() {
     assert_eq!(se, format!("{id2} err2\n"));
     let so = env.rpod_ok(&["pod", "logs", "--names", "tp"]);
     assert_eq!(so, "tpc1 hello1\ntpc2 hello2\n");
+    // --color: each container's lines in its own color, as `logs --color`.
+    let so = env.rpod_ok(&["pod", "logs", "--color", "--names", "tp"]);
+    assert_eq!(
+        so,
+        "\x1b[37mtpc1 hello1\x1b[0m\n\x1b[32mtpc2 hello2\x1b[0m\n"
+    );
     // -c: one container, as `logs` shows it.
     assert_eq!(
         env.rpod_ok(&["pod", "logs", "-c", "tpc1", "tp"]),
