@@ -659,10 +659,15 @@ pub fn convert_any(
     }
     let c = Conv {
         origin: origin.clone(),
-        dir: source
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
+        // Relative paths in the file are relative to its directory, made
+        // absolute: the unit runs elsewhere.
+        dir: std::path::absolute(
+            source
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+        .unwrap_or_else(|_| PathBuf::from(".")),
         f,
         section: kind.section(),
     };
