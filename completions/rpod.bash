@@ -144,9 +144,6 @@ _rpod() {
             rpod,pause)
                 cmd="rpod__subcmd__pause"
                 ;;
-            rpod,play)
-                cmd="rpod__subcmd__play"
-                ;;
             rpod,pod)
                 cmd="rpod__subcmd__pod"
                 ;;
@@ -546,9 +543,6 @@ _rpod() {
             rpod__subcmd__help,pause)
                 cmd="rpod__subcmd__help__subcmd__pause"
                 ;;
-            rpod__subcmd__help,play)
-                cmd="rpod__subcmd__help__subcmd__play"
-                ;;
             rpod__subcmd__help,pod)
                 cmd="rpod__subcmd__help__subcmd__pod"
                 ;;
@@ -792,14 +786,8 @@ _rpod() {
             rpod__subcmd__help__subcmd__image__subcmd__trust,show)
                 cmd="rpod__subcmd__help__subcmd__image__subcmd__trust__subcmd__show"
                 ;;
-            rpod__subcmd__help__subcmd__kube,down)
-                cmd="rpod__subcmd__help__subcmd__kube__subcmd__down"
-                ;;
             rpod__subcmd__help__subcmd__kube,generate)
                 cmd="rpod__subcmd__help__subcmd__kube__subcmd__generate"
-                ;;
-            rpod__subcmd__help__subcmd__kube,play)
-                cmd="rpod__subcmd__help__subcmd__kube__subcmd__play"
                 ;;
             rpod__subcmd__help__subcmd__network,connect)
                 cmd="rpod__subcmd__help__subcmd__network__subcmd__connect"
@@ -873,8 +861,8 @@ _rpod() {
             rpod__subcmd__help__subcmd__oci,update)
                 cmd="rpod__subcmd__help__subcmd__oci__subcmd__update"
                 ;;
-            rpod__subcmd__help__subcmd__play,kube)
-                cmd="rpod__subcmd__help__subcmd__play__subcmd__kube"
+            rpod__subcmd__help__subcmd__pod,clone)
+                cmd="rpod__subcmd__help__subcmd__pod__subcmd__clone"
                 ;;
             rpod__subcmd__help__subcmd__pod,create)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__create"
@@ -887,6 +875,9 @@ _rpod() {
                 ;;
             rpod__subcmd__help__subcmd__pod,kill)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__kill"
+                ;;
+            rpod__subcmd__help__subcmd__pod,logs)
+                cmd="rpod__subcmd__help__subcmd__pod__subcmd__logs"
                 ;;
             rpod__subcmd__help__subcmd__pod,pause)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__pause"
@@ -906,8 +897,14 @@ _rpod() {
             rpod__subcmd__help__subcmd__pod,start)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__start"
                 ;;
+            rpod__subcmd__help__subcmd__pod,stats)
+                cmd="rpod__subcmd__help__subcmd__pod__subcmd__stats"
+                ;;
             rpod__subcmd__help__subcmd__pod,stop)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__stop"
+                ;;
+            rpod__subcmd__help__subcmd__pod,top)
+                cmd="rpod__subcmd__help__subcmd__pod__subcmd__top"
                 ;;
             rpod__subcmd__help__subcmd__pod,unpause)
                 cmd="rpod__subcmd__help__subcmd__pod__subcmd__unpause"
@@ -1128,29 +1125,17 @@ _rpod() {
             rpod__subcmd__image__subcmd__trust__subcmd__help,show)
                 cmd="rpod__subcmd__image__subcmd__trust__subcmd__help__subcmd__show"
                 ;;
-            rpod__subcmd__kube,down)
-                cmd="rpod__subcmd__kube__subcmd__down"
-                ;;
             rpod__subcmd__kube,generate)
                 cmd="rpod__subcmd__kube__subcmd__generate"
                 ;;
             rpod__subcmd__kube,help)
                 cmd="rpod__subcmd__kube__subcmd__help"
                 ;;
-            rpod__subcmd__kube,play)
-                cmd="rpod__subcmd__kube__subcmd__play"
-                ;;
-            rpod__subcmd__kube__subcmd__help,down)
-                cmd="rpod__subcmd__kube__subcmd__help__subcmd__down"
-                ;;
             rpod__subcmd__kube__subcmd__help,generate)
                 cmd="rpod__subcmd__kube__subcmd__help__subcmd__generate"
                 ;;
             rpod__subcmd__kube__subcmd__help,help)
                 cmd="rpod__subcmd__kube__subcmd__help__subcmd__help"
-                ;;
-            rpod__subcmd__kube__subcmd__help,play)
-                cmd="rpod__subcmd__kube__subcmd__help__subcmd__play"
                 ;;
             rpod__subcmd__network,connect)
                 cmd="rpod__subcmd__network__subcmd__connect"
@@ -1308,17 +1293,8 @@ _rpod() {
             rpod__subcmd__oci__subcmd__help,update)
                 cmd="rpod__subcmd__oci__subcmd__help__subcmd__update"
                 ;;
-            rpod__subcmd__play,help)
-                cmd="rpod__subcmd__play__subcmd__help"
-                ;;
-            rpod__subcmd__play,kube)
-                cmd="rpod__subcmd__play__subcmd__kube"
-                ;;
-            rpod__subcmd__play__subcmd__help,help)
-                cmd="rpod__subcmd__play__subcmd__help__subcmd__help"
-                ;;
-            rpod__subcmd__play__subcmd__help,kube)
-                cmd="rpod__subcmd__play__subcmd__help__subcmd__kube"
+            rpod__subcmd__pod,clone)
+                cmd="rpod__subcmd__pod__subcmd__clone"
                 ;;
             rpod__subcmd__pod,create)
                 cmd="rpod__subcmd__pod__subcmd__create"
@@ -1334,6 +1310,9 @@ _rpod() {
                 ;;
             rpod__subcmd__pod,kill)
                 cmd="rpod__subcmd__pod__subcmd__kill"
+                ;;
+            rpod__subcmd__pod,logs)
+                cmd="rpod__subcmd__pod__subcmd__logs"
                 ;;
             rpod__subcmd__pod,ls)
                 cmd="rpod__subcmd__pod__subcmd__ps"
@@ -1356,11 +1335,20 @@ _rpod() {
             rpod__subcmd__pod,start)
                 cmd="rpod__subcmd__pod__subcmd__start"
                 ;;
+            rpod__subcmd__pod,stats)
+                cmd="rpod__subcmd__pod__subcmd__stats"
+                ;;
             rpod__subcmd__pod,stop)
                 cmd="rpod__subcmd__pod__subcmd__stop"
                 ;;
+            rpod__subcmd__pod,top)
+                cmd="rpod__subcmd__pod__subcmd__top"
+                ;;
             rpod__subcmd__pod,unpause)
                 cmd="rpod__subcmd__pod__subcmd__unpause"
+                ;;
+            rpod__subcmd__pod__subcmd__help,clone)
+                cmd="rpod__subcmd__pod__subcmd__help__subcmd__clone"
                 ;;
             rpod__subcmd__pod__subcmd__help,create)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__create"
@@ -1376,6 +1364,9 @@ _rpod() {
                 ;;
             rpod__subcmd__pod__subcmd__help,kill)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__kill"
+                ;;
+            rpod__subcmd__pod__subcmd__help,logs)
+                cmd="rpod__subcmd__pod__subcmd__help__subcmd__logs"
                 ;;
             rpod__subcmd__pod__subcmd__help,pause)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__pause"
@@ -1395,8 +1386,14 @@ _rpod() {
             rpod__subcmd__pod__subcmd__help,start)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__start"
                 ;;
+            rpod__subcmd__pod__subcmd__help,stats)
+                cmd="rpod__subcmd__pod__subcmd__help__subcmd__stats"
+                ;;
             rpod__subcmd__pod__subcmd__help,stop)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__stop"
+                ;;
+            rpod__subcmd__pod__subcmd__help,top)
+                cmd="rpod__subcmd__pod__subcmd__help__subcmd__top"
                 ;;
             rpod__subcmd__pod__subcmd__help,unpause)
                 cmd="rpod__subcmd__pod__subcmd__help__subcmd__unpause"
@@ -1540,7 +1537,7 @@ _rpod() {
 
     case "${cmd}" in
         rpod)
-            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube play network cp diff commit export events version info system oci completion generate help"
+            opts="-r -c -v -h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -8994,7 +8991,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__generate__subcmd__systemd)
-            opts="-n -f -t -e -h -V --name --new --files --restart-policy --restart-sec --stop-timeout --start-timeout --env --container-prefix --separator --after --wants --requires --no-header --quadlet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-n -f -t -e -h -V --name --new --files --restart-policy --restart-sec --stop-timeout --start-timeout --env --container-prefix --pod-prefix --separator --after --wants --requires --no-header --quadlet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -9029,6 +9026,10 @@ _rpod() {
                     return 0
                     ;;
                 --container-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pod-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -9394,7 +9395,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help)
-            opts="pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube play network cp diff commit export events version info system oci completion generate help"
+            opts="pull images rmi tag untag image push search save load import build buildx history login logout run create start restart stop kill rm ps wait exec logs inspect top port attach stats pause unpause healthcheck update auto-update rename mount unmount container unshare volume pod kube network cp diff commit export events version info system oci completion generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -10542,7 +10543,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__kube)
-            opts="generate play down"
+            opts="generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -10555,35 +10556,7 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        rpod__subcmd__help__subcmd__kube__subcmd__down)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         rpod__subcmd__help__subcmd__kube__subcmd__generate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__help__subcmd__kube__subcmd__play)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -11045,8 +11018,8 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        rpod__subcmd__help__subcmd__play)
-            opts="kube"
+        rpod__subcmd__help__subcmd__pod)
+            opts="create ps inspect start stop restart kill pause unpause rm prune exists top stats logs clone"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -11059,23 +11032,9 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        rpod__subcmd__help__subcmd__play__subcmd__kube)
+        rpod__subcmd__help__subcmd__pod__subcmd__clone)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__help__subcmd__pod)
-            opts="create ps inspect start stop restart kill pause unpause rm prune exists"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -11130,6 +11089,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__pod__subcmd__kill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__pod__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -11227,7 +11200,35 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__help__subcmd__pod__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__help__subcmd__pod__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__pod__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -15776,110 +15777,8 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__kube)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version generate play down help"
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --log-level)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runroot)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --storage-driver)
-                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
-                    return 0
-                    ;;
-                --storage-opt)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registries-conf)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --volumepath)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tmpdir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --events-backend)
-                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
-                    return 0
-                    ;;
-                --hooks-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cgroup-manager)
-                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
-                    return 0
-                    ;;
-                --conmon)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime-flag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-cmd-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-config-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --imagestore)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connection)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__kube__subcmd__down)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -16090,22 +15989,8 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__kube__subcmd__help)
-            opts="generate play down help"
+            opts="generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__kube__subcmd__help__subcmd__down)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -16138,142 +16023,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__kube__subcmd__help__subcmd__play)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__kube__subcmd__play)
-            opts="-q -h -V --replace --start --down --network --publish --configmap --log-driver --quiet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --start)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --network)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --publish)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --configmap)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-driver)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-level)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runroot)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --storage-driver)
-                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
-                    return 0
-                    ;;
-                --storage-opt)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registries-conf)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --volumepath)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tmpdir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --events-backend)
-                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
-                    return 0
-                    ;;
-                --hooks-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cgroup-manager)
-                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
-                    return 0
-                    ;;
-                --conmon)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime-flag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-cmd-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-config-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --imagestore)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connection)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -20393,279 +20142,147 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        rpod__subcmd__play)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version kube help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --log-level)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runroot)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --storage-driver)
-                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
-                    return 0
-                    ;;
-                --storage-opt)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registries-conf)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --volumepath)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tmpdir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --events-backend)
-                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
-                    return 0
-                    ;;
-                --hooks-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cgroup-manager)
-                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
-                    return 0
-                    ;;
-                --conmon)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime-flag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-cmd-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-config-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --imagestore)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connection)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__play__subcmd__help)
-            opts="kube help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__play__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__play__subcmd__help__subcmd__kube)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rpod__subcmd__play__subcmd__kube)
-            opts="-q -h -V --replace --start --down --network --publish --configmap --log-driver --quiet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --start)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --network)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --publish)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --configmap)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-driver)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-level)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runroot)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --storage-driver)
-                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
-                    return 0
-                    ;;
-                --storage-opt)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registries-conf)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --volumepath)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tmpdir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --events-backend)
-                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
-                    return 0
-                    ;;
-                --hooks-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cgroup-manager)
-                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
-                    return 0
-                    ;;
-                --conmon)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runtime-flag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-cmd-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --network-config-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --imagestore)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connection)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         rpod__subcmd__pod)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version create ps ls inspect start stop restart kill pause unpause rm prune exists help"
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__clone)
+            opts="-n -l -h -V --name --destroy --start --pod-id-file --hostname --label --infra-name --infra-command --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pod-id-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hostname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --infra-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --infra-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -21042,8 +20659,22 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__pod__subcmd__help)
-            opts="create ps inspect start stop restart kill pause unpause rm prune exists help"
+            opts="create ps inspect start stop restart kill pause unpause rm prune exists top stats logs clone help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__help__subcmd__clone)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -21112,6 +20743,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__pod__subcmd__help__subcmd__kill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -21209,7 +20854,35 @@ _rpod() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rpod__subcmd__pod__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rpod__subcmd__pod__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__help__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -21359,6 +21032,128 @@ _rpod() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__logs)
+            opts="-c -f -l -n -t -h -V --container --follow --latest --names --color --since --until --tail --timestamps --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tail)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -21996,12 +21791,122 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__pod__subcmd__start)
-            opts="-a -l -h -V --all --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -l -h -V --all --latest --pod-id-file --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pod-id-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__stats)
+            opts="-a -l -h -V --all --format --latest --no-reset --no-stream --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -22098,12 +22003,16 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__pod__subcmd__stop)
-            opts="-a -l -i -t -h -V --all --latest --ignore --time --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -l -i -t -h -V --all --latest --pod-id-file --ignore --time --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pod-id-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -22112,6 +22021,108 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__pod__subcmd__top)
+            opts="-l -h -V --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

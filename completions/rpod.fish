@@ -4717,53 +4717,57 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
 none\t''
 journald\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
 systemd\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l url -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -l remote -d 'Refused: rpod has no service to connect to'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "create" -d 'Create a new empty pod'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "ps" -d 'List pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "ls" -d 'List pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "inspect" -d 'Show pods as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "start" -d 'Start pods (the infra first)'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "stop" -d 'Stop pods (the infra last)'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "restart" -d 'Restart pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "kill" -d 'Send a signal to the containers of pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "pause" -d 'Pause the containers of pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "unpause" -d 'Unpause the containers of pods'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "rm" -d 'Remove pods and their containers'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "prune" -d 'Remove every stopped pod'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "exists" -d 'Exit 0 if the pod exists, 1 if not'
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "create" -d 'Create a new empty pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "ps" -d 'List pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "ls" -d 'List pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "inspect" -d 'Show pods as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "start" -d 'Start pods (the infra first)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "stop" -d 'Stop pods (the infra last)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "restart" -d 'Restart pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "kill" -d 'Send a signal to the containers of pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "pause" -d 'Pause the containers of pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "unpause" -d 'Unpause the containers of pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "rm" -d 'Remove pods and their containers'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "prune" -d 'Remove every stopped pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "exists" -d 'Exit 0 if the pod exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "top" -d 'Display the running processes of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "stats" -d 'Display resource usage of the containers in pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "logs" -d 'Show the logs of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "clone" -d 'Create a copy of a pod and of its containers'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -s n -l name -d 'Name of the pod (default: a generated adjective_noun)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra -d 'Create an infra container holding the shared namespaces' -r -f -a "true\t''
 false\t''"
@@ -4938,6 +4942,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -l pod-id-file -d 'Read pod ids from these files' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -4973,6 +4978,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stop" -l pod-id-file -d 'Read pod ids from these files' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stop" -s t -l time -d 'Seconds to wait before killing the containers' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stop" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stop" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -5257,6 +5263,161 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -s l -l latest -d 'The newest pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from top" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l format -d 'Pretty-print the statistics to JSON or using a Go template' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -s a -l all -d 'Every pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -s l -l latest -d 'The newest pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l no-reset -d 'Do not clear the terminal between reports'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l no-stream -d 'Print the first result and exit instead of streaming'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from stats" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s c -l container -d 'Only this container of the pod' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l since -d 'Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l until -d 'Show logs until a time (same forms as --since)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l tail -d 'Number of lines to show from the end of each container\'s log (-1: all)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow the log output'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s l -l latest -d 'The newest pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s n -l names -d 'Prefix lines with the container\'s name instead of its id'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l color -d 'Show each container\'s lines in its own color'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s t -l timestamps -d 'Show timestamps'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -s n -l name -d 'The clone\'s name (default: the pod\'s name and -clone)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l pod-id-file -d 'Write the clone\'s id to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l hostname -d 'The clone\'s hostname' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -s l -l label -d 'Add a label to the clone (KEY=VALUE)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l infra-name -d 'The clone\'s infra container\'s name (default: the original\'s and -clone)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l infra-command -d 'The clone\'s infra command' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l destroy -d 'Remove the original pod (and its containers) once the clone exists'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l start -d 'Start the clone'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from clone" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a new empty pod'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "ps" -d 'List pods'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show pods as JSON'
@@ -5269,6 +5430,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove pods and their containers'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove every stopped pod'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Exit 0 if the pod exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "top" -d 'Display the running processes of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Display resource usage of the containers in pods'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Show the logs of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "clone" -d 'Create a copy of a pod and of its containers'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and not __fish_seen_subcommand_from generate play down help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and not __fish_seen_subcommand_from generate play down help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -7329,8 +7494,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "systemd" -d 'Generate a systemd unit for a container (or from a Quadlet .container file)'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "quadlet" -d 'Turn Quadlet .container files into units (the systemd user generator)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "systemd" -d 'Generate systemd units for a container or a pod (or from a Quadlet file)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "quadlet" -d 'Turn Quadlet .container, .volume, .network, .pod and .kube files into units (the systemd user generator)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "kube" -d 'Generate Kubernetes YAML from containers, pods or volumes (kube generate)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and not __fish_seen_subcommand_from systemd quadlet kube help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l restart-policy -d 'systemd restart policy (Restart=)' -r -f -a "no\t''
@@ -7345,11 +7510,12 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l start-timeout -d 'Seconds systemd waits for the container to start (TimeoutStartSec=)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -s e -l env -d 'Set an environment variable in the unit (KEY=VALUE, or KEY to copy it from here)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l container-prefix -d 'Prefix of the unit name' -r
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l pod-prefix -d 'Prefix of a pod\'s unit name' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l separator -d 'Separator between the prefix and the name or id' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l after -d 'Add After= dependencies to the unit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l wants -d 'Add Wants= dependencies to the unit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l requires -d 'Add Requires= dependencies to the unit' -r
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l quadlet -d 'Generate the unit from a Quadlet .container file instead of a container' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l quadlet -d 'Generate the unit from a Quadlet file instead of a container' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from systemd" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -7456,8 +7622,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from kube" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from kube" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from kube" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "systemd" -d 'Generate a systemd unit for a container (or from a Quadlet .container file)'
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "quadlet" -d 'Turn Quadlet .container files into units (the systemd user generator)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "systemd" -d 'Generate systemd units for a container or a pod (or from a Quadlet file)'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "quadlet" -d 'Turn Quadlet .container, .volume, .network, .pod and .kube files into units (the systemd user generator)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "kube" -d 'Generate Kubernetes YAML from containers, pods or volumes (kube generate)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand __complete" -l line -d 'The command line up to the cursor, as bash\'s COMP_LINE (split here)' -r
@@ -7659,6 +7825,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "rm" -d 'Remove pods and their containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "prune" -d 'Remove every stopped pod'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "exists" -d 'Exit 0 if the pod exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "top" -d 'Display the running processes of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "stats" -d 'Display resource usage of the containers in pods'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "logs" -d 'Show the logs of the containers in a pod'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "clone" -d 'Create a copy of a pod and of its containers'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from kube" -f -a "generate" -d 'Generate Kubernetes YAML from containers, pods or volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from kube" -f -a "play" -d 'Create pods, containers and volumes from Kubernetes YAML'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from kube" -f -a "down" -d 'Remove the pods that kube play made from the same YAML'
@@ -7695,8 +7865,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "events" -d 'Show container events as JSON lines'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "checkpoint" -d 'Checkpoint a running container (CRIU)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "restore" -d 'Restore a container from a checkpoint (CRIU)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "systemd" -d 'Generate a systemd unit for a container (or from a Quadlet .container file)'
-complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "quadlet" -d 'Turn Quadlet .container files into units (the systemd user generator)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "systemd" -d 'Generate systemd units for a container or a pod (or from a Quadlet file)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "quadlet" -d 'Turn Quadlet .container, .volume, .network, .pod and .kube files into units (the systemd user generator)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "kube" -d 'Generate Kubernetes YAML from containers, pods or volumes (kube generate)'
 
 # Containers, images and --network modes come from `rpod __complete`; it

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum GenerateCommand {
-    /// Generate a systemd unit for a container (or from a Quadlet .container file)
+    /// Generate systemd units for a container or a pod (or from a Quadlet file)
     Systemd(SystemdArgs),
-    /// Turn Quadlet .container files into units (the systemd user generator)
+    /// Turn Quadlet .container, .volume, .network, .pod and .kube files into units (the systemd user generator)
     Quadlet(QuadletArgs),
     /// Generate Kubernetes YAML from containers, pods or volumes (kube generate)
     Kube(super::kube::GenerateArgs),
@@ -54,6 +54,9 @@ pub struct SystemdArgs {
     /// Prefix of the unit name
     #[arg(long, value_name = "PREFIX", default_value = "container")]
     pub container_prefix: String,
+    /// Prefix of a pod's unit name
+    #[arg(long, value_name = "PREFIX", default_value = "pod")]
+    pub pod_prefix: String,
     /// Separator between the prefix and the name or id
     #[arg(long, value_name = "SEP", default_value = "-")]
     pub separator: String,
@@ -69,11 +72,11 @@ pub struct SystemdArgs {
     /// Leave out the comment header
     #[arg(long)]
     pub no_header: bool,
-    /// Generate the unit from a Quadlet .container file instead of a container
+    /// Generate the unit from a Quadlet file instead of a container
     #[arg(long, value_name = "FILE", conflicts_with_all = ["container", "new", "name"])]
     pub quadlet: Option<PathBuf>,
-    /// Container name or id
-    #[arg(value_name = "CONTAINER", required_unless_present = "quadlet")]
+    /// Container or pod name or id
+    #[arg(value_name = "CONTAINER|POD", required_unless_present = "quadlet")]
     pub container: Option<String>,
 }
 
@@ -112,14 +115,28 @@ pub fn generate_cmd(g: &GlobalOpts, cmd: GenerateCommand) -> Result<()> {
             let units = match &a.quadlet {
                 Some(file) => vec![quadlet::unit_for_file(file, &systemd::rpod_path())?],
                 None => {
-                    let ctr = a.container.as_deref().unwrap_or_default();
+                    let name = a.container.as_deref().unwrap_or_default();
                     let opts = unit_options(&a)?;
-                    vec![systemd::unit_for_container(
-                        &g.into(),
-                        &opts,
-                        ctr,
-                        &split_create_command,
-                    )?]
+                    let o: crate::options::Options = g.into();
+                    // A container by that name first, then a pod (podman's order).
+                    match systemd::unit_for_container(&o, &opts, name, &split_create_command) {
+                        Ok(u) => vec![u],
+                        Err(e) if crate::error::is_not_found(&e, crate::error::Kind::Container) => {
+                            let paths = crate::container::record::Paths::new(&o)?;
+                            if crate::pod::resolve(&paths, name).is_err() {
+                                bail!("{name} does not refer to a container or pod: no such pod or container");
+                            }
+                            systemd::units_for_pod(
+                                &o,
+                                &opts,
+                                name,
+                                &a.pod_prefix,
+                                &split_create_command,
+                                &split_pod_create_command,
+                            )?
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             };
             let mut out = std::io::stdout().lock();
@@ -204,6 +221,28 @@ fn generator_cmd(a: &QuadletArgs) -> Result<()> {
 /// by rpod's own command line grammar, leaving out the options a `--new`
 /// unit sets itself.
 pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
+    let c = split_command(argv, &["run", "create"], DROPPED_CREATE_OPTIONS)?;
+    if c.rest.is_empty() {
+        bail!("{argv:?} names no image");
+    }
+    Ok(c)
+}
+
+/// Options of `pod create` a unit or a clone sets itself.
+pub const DROPPED_POD_OPTIONS: &[&str] = &["name", "replace", "pod_id_file", "infra_name"];
+
+/// Split a recorded `rpod [GLOBALS] pod create [OPTIONS] [NAME]`, leaving
+/// out [`DROPPED_POD_OPTIONS`] (and the NAME argument).
+pub fn split_pod_create_command(argv: &[String]) -> Result<CreateCommand> {
+    let mut c = split_command(argv, &["create"], DROPPED_POD_OPTIONS)?;
+    c.rest.clear();
+    Ok(c)
+}
+
+/// Split `rpod [GLOBALS] SUBCOMMAND… VERB [OPTIONS] REST…` by rpod's own
+/// command line grammar, where VERB is one of `verbs`; options whose clap
+/// id is in `dropped` are left out.
+fn split_command(argv: &[String], verbs: &[&str], dropped: &[&str]) -> Result<CreateCommand> {
     let mut top = Cli::command();
     top.build();
     let mut globals = Vec::new();
@@ -224,15 +263,15 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
         match cmd.find_subcommand(w) {
             Some(sub) => {
                 cmd = sub;
-                if matches!(sub.get_name(), "run" | "create") {
+                if verbs.contains(&sub.get_name()) {
                     break;
                 }
             }
             None => bail!("{w:?} is not a command that creates a container"),
         }
     }
-    if !matches!(cmd.get_name(), "run" | "create") {
-        bail!("{argv:?} is not an `rpod run` or `rpod create` command line");
+    if !verbs.contains(&cmd.get_name()) {
+        bail!("{argv:?} is not an `rpod {}` command line", verbs.join("|"));
     }
     let mut options = Vec::new();
     while i < argv.len() {
@@ -262,7 +301,7 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
                 group.extend(argv.get(i).cloned());
                 i += 1;
             }
-            if !DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str()) {
+            if !dropped.contains(&arg.get_id().as_str()) {
                 options.push(group);
             }
             continue;
@@ -276,7 +315,7 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
                 .get_arguments()
                 .find(|a| a.get_short() == Some(c))
                 .with_context(|| format!("unknown option -{c}"))?;
-            let drop = DROPPED_CREATE_OPTIONS.contains(&arg.get_id().as_str());
+            let drop = dropped.contains(&arg.get_id().as_str());
             if arg.get_action().takes_values() {
                 let rest = &body[j + c.len_utf8()..];
                 let mut value = Vec::new();
@@ -302,9 +341,6 @@ pub fn split_create_command(argv: &[String]) -> Result<CreateCommand> {
         }
     }
     let rest = argv[i..].to_vec();
-    if rest.is_empty() {
-        bail!("{argv:?} names no image");
-    }
     Ok(CreateCommand {
         globals,
         options,
@@ -368,5 +404,220 @@ mod tests {
         assert_eq!(c.options, Vec::<Vec<String>>::new());
         assert_eq!(c.rest, ["alpine"]);
         assert!(split_create_command(&["rpod".into(), "ps".into()]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod quadlet_tests {
+    use super::*;
+
+    /// A value for each `[Container]` key, as a user would write it.
+    const SAMPLES: &[(&str, &str)] = &[
+        ("AddCapability", "CAP_NET_ADMIN CAP_SYS_TIME"),
+        ("AddDevice", "/dev/null:/dev/mynull:rw"),
+        ("AddHost", "db.local:10.0.0.2"),
+        ("Annotation", "a=1 \"b=two words\""),
+        ("AutoUpdate", "registry"),
+        ("CgroupsMode", "enabled"),
+        ("ContainerName", "web"),
+        ("DNS", "10.0.0.53"),
+        ("DNSOption", "ndots:1"),
+        ("DNSSearch", "example.com"),
+        ("DropCapability", "CAP_CHOWN"),
+        ("Entrypoint", "/bin/sh"),
+        ("Environment", "A=1 B=2"),
+        ("EnvironmentFile", "/etc/web.env"),
+        ("EnvironmentHost", "true"),
+        ("Exec", "-c 'echo hi'"),
+        ("ExposeHostPort", "8000-8010"),
+        ("GIDMap", "0:1:1000"),
+        ("GlobalArgs", "--log-level=debug"),
+        ("Group", "100"),
+        ("GroupAdd", "wheel"),
+        ("HealthCmd", "true"),
+        ("HealthInterval", "30s"),
+        ("HealthOnFailure", "kill"),
+        ("HealthRetries", "3"),
+        ("HealthStartPeriod", "5s"),
+        ("HealthTimeout", "10s"),
+        ("HostName", "web.local"),
+        ("IP", "10.88.0.10"),
+        ("IP6", "fd00::10"),
+        ("Image", "localhost:5000/alpine"),
+        ("Label", "app=web tier=front"),
+        ("LogDriver", "k8s-file"),
+        ("Mask", "/proc/acpi"),
+        ("Memory", "64m"),
+        ("Mount", "type=tmpfs,destination=/cache"),
+        ("Network", "slirp4netns"),
+        ("NetworkAlias", "www"),
+        ("NoNewPrivileges", "true"),
+        ("Notify", "healthy"),
+        ("PidsLimit", "100"),
+        ("Pod", "db.pod"),
+        ("PodmanArgs", "--oom-score-adj=5"),
+        ("PublishPort", "8080:80"),
+        ("Pull", "never"),
+        ("ReadOnly", "true"),
+        ("ReadOnlyTmpfs", "false"),
+        ("ReloadCmd", "/bin/kill -HUP 1"),
+        ("RunInit", "true"),
+        ("SeccompProfile", "unconfined"),
+        ("SecurityLabelDisable", "true"),
+        ("SecurityLabelFileType", "usr_t"),
+        ("SecurityLabelLevel", "s0:c1,c2"),
+        ("SecurityLabelNested", "true"),
+        ("SecurityLabelType", "spc_t"),
+        ("ShmSize", "64m"),
+        ("StartWithPod", "true"),
+        ("StopSignal", "SIGINT"),
+        ("StopTimeout", "20"),
+        ("SubGIDMap", "rpodtest"),
+        ("SubUIDMap", "rpodtest"),
+        ("Sysctl", "net.ipv4.ip_forward=1"),
+        ("Timezone", "UTC"),
+        ("Tmpfs", "/scratch"),
+        ("UIDMap", "0:1:1000"),
+        ("Ulimit", "nofile=1000:2000"),
+        ("Unmask", "/proc/kcore"),
+        ("User", "1000"),
+        ("UserNS", "keep-id"),
+        ("Volume", "/srv:/srv:ro"),
+        ("WorkingDir", "/srv"),
+    ];
+
+    /// Every key rpod's Quadlet accepts makes an ExecStart= that rpod's own
+    /// `run` parses: no key maps to a flag rpod does not have.
+    #[test]
+    fn every_container_key_makes_a_command_rpod_run_accepts() {
+        for (k, _) in quadlet::CONTAINER_RULES {
+            if *k == "ReloadSignal" {
+                continue; // excludes ReloadCmd; checked below
+            }
+            assert!(
+                SAMPLES.iter().any(|(s, _)| s == k),
+                "no sample value for {k}"
+            );
+        }
+        let mut text = String::from("[Container]\n");
+        for (k, v) in SAMPLES {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        let f = quadlet::UnitFile::parse(&text, "web.container").unwrap();
+        let mut index = quadlet::Index::default();
+        index.files.insert(
+            "db.pod".into(),
+            quadlet::UnitFile::parse("[Pod]\n", "db.pod").unwrap(),
+        );
+        let (_, u) = quadlet::convert_any(
+            "web.container",
+            Path::new("/q/web.container"),
+            &f,
+            "rpod",
+            &index,
+        )
+        .unwrap();
+        let text = u.render();
+        let exec = text
+            .split("\nExecStart=")
+            .nth(1)
+            .unwrap()
+            .split('\n')
+            .fold((String::new(), true), |(mut acc, go), line| {
+                if go {
+                    acc.push_str(line.trim_end_matches('\\'));
+                    acc.push(' ');
+                }
+                (acc, go && line.ends_with('\\'))
+            })
+            .0;
+        let words = systemd::split_words(&exec).unwrap();
+        assert_eq!(words[..3], ["rpod", "--log-level=debug", "run"]);
+        if let Err(e) = Cli::try_parse_from(&words) {
+            panic!("rpod run refuses the unit's ExecStart: {e}\n{words:?}");
+        }
+        for want in [
+            "--health-on-failure=kill",
+            "--sdnotify=healthy",
+            "--pod=systemd-db",
+        ] {
+            assert!(words.iter().any(|w| w == want), "{want}: {words:?}");
+        }
+        // ExecReload= is rpod exec's.
+        let reload = text.split("\nExecReload=").nth(1).unwrap();
+        assert!(
+            reload.starts_with("rpod --log-level=debug exec"),
+            "{reload}"
+        );
+        // ReloadSignal= becomes rpod kill's.
+        let f =
+            quadlet::UnitFile::parse("[Container]\nImage=a\nReloadSignal=SIGHUP\n", "a.container")
+                .unwrap();
+        let (_, u) = quadlet::convert("a.container", Path::new("a.container"), &f, "rpod").unwrap();
+        let r = u.render();
+        let line = r
+            .split("\nExecReload=")
+            .nth(1)
+            .unwrap()
+            .replace("\\\n\t", "");
+        let words = systemd::split_words(line.lines().next().unwrap()).unwrap();
+        assert_eq!(words, ["rpod", "kill", "--signal", "SIGHUP", "systemd-a"]);
+        Cli::try_parse_from(&words).unwrap();
+    }
+
+    /// The first line of every Exec key of `text`, continued lines joined.
+    fn execs(text: &str, key: &str) -> Vec<Vec<String>> {
+        let joined = text.replace("\\\n\t", "");
+        joined
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|l| systemd::split_words(l.trim_start_matches('-')).unwrap())
+            .collect()
+    }
+
+    /// The .pod, .volume and .network units' commands are rpod's own.
+    #[test]
+    fn pod_volume_and_network_units_run_commands_rpod_accepts() {
+        let files = [
+            (
+                "db.pod",
+                "[Pod]\nPodName=db\nNetwork=n.network\nPublishPort=8080:80\nAddHost=a:10.0.0.1\n\
+                 DNS=10.0.0.53\nDNSOption=ndots:1\nDNSSearch=x.org\nExitPolicy=continue\n\
+                 HostName=h\nLabel=a=b\nPodmanArgs=--infra=true\nGlobalArgs=--log-level=info\n",
+            ),
+            (
+                "v.volume",
+                "[Volume]\nVolumeName=v\nLabel=a=b\nDevice=tmpfs\nType=tmpfs\nOptions=size=1m\n\
+                 User=1\nGroup=2\nCopy=true\nDriver=local\n",
+            ),
+            (
+                "n.network",
+                "[Network]\nNetworkName=n\nDriver=bridge\nSubnet=10.89.3.0/24\nGateway=10.89.3.1\n\
+                 IPRange=10.89.3.128/25\nIPv6=false\nInternal=true\nDisableDNS=true\n\
+                 IPAMDriver=host-local\nOptions=mtu=1400\nLabel=a=b\nNetworkDeleteOnStop=true\n",
+            ),
+        ];
+        let mut index = quadlet::Index::default();
+        for (n, t) in files {
+            index
+                .files
+                .insert(n.into(), quadlet::UnitFile::parse(t, n).unwrap());
+        }
+        for (n, t) in files {
+            let f = quadlet::UnitFile::parse(t, n).unwrap();
+            let (_, u) =
+                quadlet::convert_any(n, &Path::new("/q").join(n), &f, "rpod", &index).unwrap();
+            let text = u.render();
+            for key in ["ExecStartPre", "ExecStart", "ExecStop", "ExecStopPost"] {
+                for words in execs(&text, key) {
+                    if words[0] != "rpod" {
+                        continue;
+                    }
+                    if let Err(e) = Cli::try_parse_from(&words) {
+                        panic!("{n}: {key}: {e}\n{words:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -520,6 +520,10 @@ pub static DOCS: &[Doc] = &[
     Doc::new("pod rm", include_str!("man/rpod-pod-rm.1.txt")),
     Doc::new("pod prune", include_str!("man/rpod-pod-prune.1.txt")),
     Doc::new("pod exists", include_str!("man/rpod-pod-exists.1.txt")),
+    Doc::new("pod top", include_str!("man/rpod-pod-top.1.txt")),
+    Doc::new("pod stats", include_str!("man/rpod-pod-stats.1.txt")),
+    Doc::new("pod logs", include_str!("man/rpod-pod-logs.1.txt")),
+    Doc::new("pod clone", include_str!("man/rpod-pod-clone.1.txt")),
     Doc::new("network", include_str!("man/rpod-network.1.txt")),
     Doc::new(
         "network create",

@@ -7,7 +7,7 @@ use crate::container::record::{ContainerRecord, Paths, State};
 use crate::network::NetworkMode;
 use crate::options::Options;
 use crate::pod::{self, PodRecord};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -25,7 +25,7 @@ pub enum PodCommand {
     /// Show pods as JSON
     Inspect(InspectArgs),
     /// Start pods (the infra first)
-    Start(SelectArgs),
+    Start(StartArgs),
     /// Stop pods (the infra last)
     Stop(StopArgs),
     /// Restart pods
@@ -42,6 +42,115 @@ pub enum PodCommand {
     Prune(PruneArgs),
     /// Exit 0 if the pod exists, 1 if not
     Exists(ExistsArgs),
+    /// Display the running processes of the containers in a pod
+    Top(TopArgs),
+    /// Display resource usage of the containers in pods
+    Stats(StatsArgs),
+    /// Show the logs of the containers in a pod
+    Logs(LogsArgs),
+    /// Create a copy of a pod and of its containers
+    Clone(CloneArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TopArgs {
+    /// The newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The pod, then ps(1) format descriptors (default: user pid ppid %cpu elapsed tty time comm)
+    #[arg(
+        value_name = "POD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    /// Pods to show (default: every pod)
+    #[arg(value_name = "POD")]
+    pub pods: Vec<String>,
+    /// Every pod
+    #[arg(short, long)]
+    pub all: bool,
+    /// Pretty-print the statistics to JSON or using a Go template
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// The newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Do not clear the terminal between reports
+    #[arg(long)]
+    pub no_reset: bool,
+    /// Print the first result and exit instead of streaming
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogsArgs {
+    /// The pod
+    #[arg(value_name = "POD")]
+    pub pod: Option<String>,
+    /// Only this container of the pod
+    #[arg(short, long, value_name = "CONTAINER")]
+    pub container: Option<String>,
+    /// Follow the log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// The newest pod
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Prefix lines with the container's name instead of its id
+    #[arg(short, long)]
+    pub names: bool,
+    /// Show each container's lines in its own color
+    #[arg(long)]
+    pub color: bool,
+    /// Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Show logs until a time (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Number of lines to show from the end of each container's log (-1: all)
+    #[arg(long, value_name = "LINES", allow_hyphen_values = true)]
+    pub tail: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CloneArgs {
+    /// The pod to clone
+    #[arg(value_name = "POD")]
+    pub pod: String,
+    /// The clone's name (default: the pod's name and -clone)
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Remove the original pod (and its containers) once the clone exists
+    #[arg(long)]
+    pub destroy: bool,
+    /// Start the clone
+    #[arg(long)]
+    pub start: bool,
+    /// Write the clone's id to this file
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Option<PathBuf>,
+    /// The clone's hostname
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Add a label to the clone (KEY=VALUE)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// The clone's infra container's name (default: the original's and -clone)
+    #[arg(long, value_name = "NAME")]
+    pub infra_name: Option<String>,
+    /// The clone's infra command
+    #[arg(long, value_name = "COMMAND")]
+    pub infra_command: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -166,9 +275,21 @@ pub struct SelectArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// Read pod ids from these files
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct StopArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
+    /// Read pod ids from these files
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
     /// Pods that do not exist are no error
     #[arg(short, long)]
     pub ignore: bool,
@@ -225,8 +346,17 @@ pub fn pod_cmd(g: &GlobalOpts, cmd: PodCommand) -> Result<()> {
         PodCommand::Create(a) => create_cmd(&opts, &paths, a),
         PodCommand::Ps(a) => ps_cmd(&paths, &a),
         PodCommand::Inspect(a) => inspect_cmd(&paths, &a),
-        PodCommand::Start(a) => each(&paths, &a, false, |p| pod::start(&opts, &paths, p)),
-        PodCommand::Stop(a) => each(&paths, &a.sel, a.ignore, |p| pod::stop(&paths, p, a.time)),
+        PodCommand::Start(a) => {
+            let sel = with_id_files(&a.sel, &a.pod_id_file, false)?;
+            each(&paths, &sel, false, |p| pod::start(&opts, &paths, p))
+        }
+        PodCommand::Stop(a) => {
+            let sel = with_id_files(&a.sel, &a.pod_id_file, a.ignore)?;
+            if sel.pods.is_empty() && !sel.all && !sel.latest && !a.pod_id_file.is_empty() {
+                return Ok(()); // --ignore, and no id file left
+            }
+            each(&paths, &sel, a.ignore, |p| pod::stop(&paths, p, a.time))
+        }
         PodCommand::Restart(a) => each(&paths, &a, false, |p| {
             pod::stop(&paths, p, None)?;
             pod::start(&opts, &paths, p)
@@ -244,6 +374,10 @@ pub fn pod_cmd(g: &GlobalOpts, cmd: PodCommand) -> Result<()> {
             Err(e) if pod::is_no_such(&e) => Err(super::exit::exit_status(1)),
             Err(e) => Err(e),
         },
+        PodCommand::Top(a) => top_cmd(&opts, &paths, &a),
+        PodCommand::Stats(a) => stats_cmd(&paths, &a),
+        PodCommand::Logs(a) => logs_cmd(&paths, &a),
+        PodCommand::Clone(a) => clone_cmd(&opts, &paths, &a),
     }
 }
 
@@ -355,14 +489,24 @@ fn each(
     last.map_or(Ok(()), Err)
 }
 
-fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
-    let mut sel = a.sel.clone();
-    for f in &a.pod_id_file {
+/// `sel` plus the pods named in `--pod-id-file`s (a missing file is no
+/// error with `--ignore`).
+fn with_id_files(sel: &SelectArgs, files: &[PathBuf], ignore: bool) -> Result<SelectArgs> {
+    let mut sel = sel.clone();
+    for f in files {
         match std::fs::read_to_string(f) {
             Ok(s) => sel.pods.push(s.trim().to_string()),
-            Err(_) if a.ignore => {}
+            Err(_) if ignore => {}
             Err(e) => bail!("reading pod id file {}: {e}", f.display()),
         }
+    }
+    Ok(sel)
+}
+
+fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
+    let sel = with_id_files(&a.sel, &a.pod_id_file, a.ignore)?;
+    if sel.pods.is_empty() && !sel.all && !sel.latest && !a.pod_id_file.is_empty() {
+        return Ok(());
     }
     if sel.all && sel.pods.is_empty() && pod::list(paths)?.is_empty() {
         return Ok(());
@@ -715,4 +859,519 @@ fn inspect_cmd(paths: &Paths, a: &InspectArgs) -> Result<()> {
         report.print(&values)?;
     }
     err.map_or(Ok(()), Err)
+}
+
+// ---- top, stats, logs, clone ----
+
+/// `pod top`'s pod: the first word, or with `--latest` the newest pod (then
+/// every word is a descriptor).
+fn pod_and_rest(paths: &Paths, latest: bool, args: &[String]) -> Result<(PodRecord, Vec<String>)> {
+    pod::reconcile(paths);
+    if latest {
+        let p = pod::list(paths)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| pod::no_such("--latest"))?;
+        return Ok((p, args.to_vec()));
+    }
+    let Some((name, rest)) = args.split_first() else {
+        bail!("you must provide the name or id of a running pod");
+    };
+    Ok((pod::resolve(paths, name)?, rest.to_vec()))
+}
+
+/// `pod top`: the processes of every running container of the pod (the
+/// infra first), in one table, as podman does; the rows are `top`'s.
+fn top_cmd(opts: &Options, paths: &Paths, a: &TopArgs) -> Result<()> {
+    use crate::container::exec::{self, TopDescriptor};
+    let (p, descriptors) = pod_and_rest(paths, a.latest, &a.args)?;
+    let mut descs = Vec::new();
+    for w in descriptors.iter().flat_map(|d| d.split(',')).map(str::trim) {
+        if w.is_empty() {
+            continue;
+        }
+        descs.push(TopDescriptor::parse(w).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unsupported top descriptor {w:?}: use {}",
+                TopDescriptor::NAMES
+            )
+        })?);
+    }
+    if descs.is_empty() {
+        descs = TopDescriptor::DEFAULT.to_vec();
+    }
+    let mut rows = Vec::new();
+    for (rec, st) in pod::members(paths, &p.id)? {
+        if !st.is_running() {
+            continue;
+        }
+        // A container that stopped meanwhile has no processes to show.
+        if let Ok(t) = exec::top_target(opts, &rec.id) {
+            rows.extend(exec::top(&t, &descs));
+        }
+    }
+    if rows.is_empty() {
+        return Err(crate::Error::ContainerState(format!(
+            "pod {} has no running containers: top can only be used on pods with running containers",
+            p.name
+        ))
+        .into());
+    }
+    let headers: Vec<&str> = descs.iter().map(|d| d.header()).collect();
+    super::format::write_cells(&mut std::io::stdout().lock(), Some(&headers), &rows)
+}
+
+/// One row of `pod stats` (podman's PodStatsReport, in its key order).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodStatsRow {
+    #[serde(rename = "CPU")]
+    cpu: String,
+    mem_usage: String,
+    mem_usage_bytes: String,
+    mem: String,
+    #[serde(rename = "NetIO")]
+    net_io: String,
+    #[serde(rename = "BlockIO")]
+    block_io: String,
+    #[serde(rename = "PIDS")]
+    pids: String,
+    pod: String,
+    #[serde(rename = "CID")]
+    cid: String,
+    name: String,
+}
+
+const POD_STATS_TABLE: &str = "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}";
+
+fn pod_stats_header(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "Pod" => "POD",
+        "CID" => "CID",
+        "Name" => "NAME",
+        "CPU" => "CPU %",
+        "MemUsage" | "MemUsageBytes" => "MEM USAGE/ LIMIT",
+        "Mem" => "MEM %",
+        "NetIO" => "NET IO",
+        "BlockIO" => "BLOCK IO",
+        "PIDS" => "PIDS",
+        _ => return None,
+    })
+}
+
+/// `pod stats`: `stats`' numbers (from /proc, no cgroups needed) for the
+/// running containers of the pods, in podman's pod stats layout.
+fn stats_cmd(paths: &Paths, a: &StatsArgs) -> Result<()> {
+    use super::stats::{bytes_size, human_size, percent, Ticker};
+    use crate::container::stats;
+    use std::collections::HashMap;
+    use std::io::IsTerminal;
+    if (a.all || a.latest) && !a.pods.is_empty() {
+        bail!("--all, --latest and pods cannot be used together");
+    }
+    pod::reconcile(paths);
+    let pods: Vec<PodRecord> = if a.pods.is_empty() {
+        let mut all = pod::list(paths)?;
+        if a.latest {
+            all.truncate(1);
+        }
+        all
+    } else {
+        a.pods
+            .iter()
+            .map(|n| pod::resolve(paths, n))
+            .collect::<Result<_>>()?
+    };
+    let report = Report::list(a.format.as_deref(), POD_STATS_TABLE)?.headers(pod_stats_header);
+    let ticker = if a.no_stream {
+        None
+    } else {
+        Some(Ticker::new()?)
+    };
+    let clear = !a.no_reset && std::io::stdout().is_terminal();
+    let mut prev: HashMap<String, stats::Sample> = HashMap::new();
+    loop {
+        // (pod id, container id) of every running member, the infra first.
+        let mut ids = Vec::new();
+        for p in &pods {
+            for (rec, st) in pod::members(paths, &p.id).unwrap_or_default() {
+                if st.is_running() {
+                    ids.push((p.id.clone(), rec.id));
+                }
+            }
+        }
+        let cids: Vec<String> = ids.iter().map(|(_, c)| c.clone()).collect();
+        let samples = stats::sample(paths, &cids);
+        let mut rows = Vec::new();
+        for s in &samples {
+            let c = stats::compute(s, prev.get(&s.id));
+            let pod_id = ids
+                .iter()
+                .find(|(_, cid)| *cid == s.id)
+                .map(|(p, _)| short(p, false).to_string())
+                .unwrap_or_default();
+            rows.push(PodStatsRow {
+                cpu: percent(c.cpu),
+                mem_usage: format!("{} / {}", human_size(c.mem_usage), human_size(c.mem_limit)),
+                mem_usage_bytes: format!(
+                    "{} / {}",
+                    bytes_size(c.mem_usage),
+                    bytes_size(c.mem_limit)
+                ),
+                mem: percent(c.mem_perc),
+                net_io: format!("{} / {}", human_size(c.net_input), human_size(c.net_output)),
+                block_io: format!(
+                    "{} / {}",
+                    human_size(c.block_input),
+                    human_size(c.block_output)
+                ),
+                pids: c.pids.to_string(),
+                pod: pod_id,
+                cid: short(&c.container_id, false).to_string(),
+                name: c.name.clone(),
+            });
+        }
+        if clear {
+            std::io::stdout().lock().write_all(b"\x1b[2J\x1b[1;1H")?;
+        }
+        report.print(&rows)?;
+        std::io::stdout().flush()?;
+        let Some(t) = &ticker else {
+            return Ok(());
+        };
+        prev = samples.into_iter().map(|s| (s.id.clone(), s)).collect();
+        if !t.wait(5)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes whole lines, each after `prefix`, to stdout or stderr: lines of
+/// containers followed at the same time do not interleave mid-line.
+struct PrefixLines {
+    prefix: String,
+    stderr: bool,
+    /// The line's color (`--color`), as `logs --color` colors it.
+    color: Option<&'static str>,
+    buf: Vec<u8>,
+}
+
+impl PrefixLines {
+    fn emit(&mut self, upto: usize) -> std::io::Result<()> {
+        let mut line: Vec<u8> = self.buf.drain(..upto).collect();
+        let mut chunk = Vec::with_capacity(self.prefix.len() + line.len() + 10);
+        if let Some(c) = self.color {
+            chunk.extend_from_slice(format!("\x1b[{c}m").as_bytes());
+        }
+        chunk.extend_from_slice(self.prefix.as_bytes());
+        let nl = line.last() == Some(&b'\n');
+        if nl {
+            line.pop();
+        }
+        chunk.extend_from_slice(&line);
+        if self.color.is_some() {
+            chunk.extend_from_slice(b"\x1b[0m");
+        }
+        if nl {
+            chunk.push(b'\n');
+        }
+        if self.stderr {
+            std::io::stderr().lock().write_all(&chunk)
+        } else {
+            let mut o = std::io::stdout().lock();
+            o.write_all(&chunk)?;
+            o.flush()
+        }
+    }
+}
+
+impl Write for PrefixLines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        while let Some(i) = self.buf.iter().position(|c| *c == b'\n') {
+            self.emit(i + 1)?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for PrefixLines {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let n = self.buf.len();
+            let _ = self.emit(n);
+        }
+    }
+}
+
+/// `pod logs` (podman 5's): every container's log (the infra has none),
+/// each line after the container's short id, or its name with `--names`;
+/// with `-c` one container's, as `logs` prints it. `-f` follows them all.
+fn logs_cmd(paths: &Paths, a: &LogsArgs) -> Result<()> {
+    use crate::container::logs::{self, LogsOptions};
+    let p = match (&a.pod, a.latest) {
+        (Some(_), true) => bail!("--latest and a pod cannot be used together"),
+        (Some(n), false) => pod::resolve(paths, n)?,
+        (None, true) => pod::list(paths)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| pod::no_such("--latest"))?,
+        (None, false) => bail!("you must provide a pod name or id, or --latest"),
+    };
+    let now = crate::time::now_ns();
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| crate::time::parse_time_arg(s, now))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| crate::time::parse_time_arg(s, now))
+        .transpose()?;
+    let tail = match a.tail.as_deref() {
+        None | Some("all") | Some("-1") => None,
+        Some(t) => Some(t.parse::<usize>().map_err(|_| {
+            anyhow::anyhow!("invalid --tail {t:?}: a number of lines, or -1 for all")
+        })?),
+    };
+    let members: Vec<ContainerRecord> = pod::members(paths, &p.id)?
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| !r.pod_infra)
+        .collect();
+    let chosen: Vec<(ContainerRecord, String)> = match &a.container {
+        Some(c) => {
+            let r = members
+                .iter()
+                .find(|r| r.name == *c || (c.len() >= 3 && r.id.starts_with(c.as_str())))
+                .ok_or_else(|| anyhow::anyhow!("container {c} is not in pod {}", p.name))?;
+            let prefix = if a.names {
+                format!("{} ", r.name)
+            } else {
+                String::new()
+            };
+            vec![(r.clone(), prefix)]
+        }
+        None => members
+            .into_iter()
+            .map(|r| {
+                let prefix = if a.names {
+                    format!("{} ", r.name)
+                } else {
+                    format!("{} ", short(&r.id, false))
+                };
+                (r, prefix)
+            })
+            .collect(),
+    };
+    let color = |i: usize| a.color.then(|| logs::COLORS[i % logs::COLORS.len()]);
+    let one = |rec: &ContainerRecord, prefix: &str, color: Option<&'static str>| -> Result<()> {
+        let o = LogsOptions {
+            names: vec![rec.id.clone()],
+            prefix_names: false,
+            color: false,
+            follow: a.follow,
+            since,
+            until,
+            tail,
+            timestamps: a.timestamps,
+        };
+        let mut out = PrefixLines {
+            prefix: prefix.to_string(),
+            stderr: false,
+            color,
+            buf: Vec::new(),
+        };
+        let mut err = PrefixLines {
+            prefix: prefix.to_string(),
+            stderr: true,
+            color,
+            buf: Vec::new(),
+        };
+        logs::logs(paths, &o, &mut out, &mut err)
+            .with_context(|| format!("reading the logs of {}", rec.name))
+    };
+    if !a.follow {
+        for (i, (r, prefix)) in chosen.iter().enumerate() {
+            one(r, prefix, color(i))?;
+        }
+        return Ok(());
+    }
+    // Following: one reader per container, until they have all stopped.
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, (r, prefix))| {
+                let one = &one;
+                let c = color(i);
+                s.spawn(move || one(r, prefix, c))
+            })
+            .collect();
+        let mut res = Ok(());
+        for h in handles {
+            if let Ok(Err(e)) = h.join() {
+                res = Err(e);
+            }
+        }
+        res
+    })
+}
+
+/// `pod clone`: a new pod made as the original was (its ports, network,
+/// labels, exit policy, hostname, DNS), and each member made again from the
+/// command that created it, in the new pod, named NAME-clone. Created, not
+/// started, unless `--start`; `--destroy` removes the original after.
+fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
+    pod::reconcile(paths);
+    let orig = pod::resolve(paths, &a.pod)?;
+    let members = pod::members(paths, &orig.id)?;
+    let infra = members.iter().find(|(r, _)| r.pod_infra).map(|(r, _)| r);
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-clone", orig.name));
+    // Every member must be re-creatable before anything is made.
+    let mut plans = Vec::new();
+    for (r, _) in members.iter().filter(|(r, _)| !r.pod_infra) {
+        let cmd = super::generate::split_create_command(&r.create_command).with_context(|| {
+            format!(
+                "container {} of pod {}: cannot clone it from the command that created it",
+                r.name, orig.name
+            )
+        })?;
+        plans.push((r.name.clone(), cmd));
+    }
+    crate::userns::enter()?;
+    let me = crate::sys::exe::real_exe();
+    let run = |argv: &[String], what: &str| -> Result<String> {
+        let out = std::process::Command::new(&me)
+            .args(argv)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("running {}", me.display()))?;
+        if !out.status.success() {
+            bail!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let infra_name = a
+        .infra_name
+        .clone()
+        .or_else(|| infra.map(|r| format!("{}-clone", r.name)));
+    let new = match super::generate::split_pod_create_command(&orig.create_command) {
+        // Made by `pod create`: made again by the same command line.
+        Ok(cmd) => {
+            let mut argv = cmd.globals.clone();
+            argv.extend(["pod".into(), "create".into(), format!("--name={name}")]);
+            if let Some(n) = infra_name.clone() {
+                argv.push(format!("--infra-name={n}"));
+            }
+            let is = |o: &[String], long: &str| {
+                o.first()
+                    .is_some_and(|f| f == long || f.starts_with(&format!("{long}=")))
+            };
+            // What the clone's flags set replaces the original's.
+            argv.extend(
+                cmd.options
+                    .iter()
+                    .filter(|o| !(a.hostname.is_some() && is(o, "--hostname")))
+                    .filter(|o| !(a.infra_command.is_some() && is(o, "--infra-command")))
+                    .flatten()
+                    .cloned(),
+            );
+            if let Some(h) = &a.hostname {
+                argv.push(format!("--hostname={h}"));
+            }
+            if let Some(c) = &a.infra_command {
+                argv.push(format!("--infra-command={c}"));
+            }
+            argv.extend(a.label.iter().map(|l| format!("--label={l}")));
+            let id = run(&argv, &format!("cloning pod {}", orig.name))?;
+            pod::resolve(paths, &id)?
+        }
+        // Made otherwise (`run --pod new:NAME`, kube play): from its record.
+        Err(_) => {
+            let network = if orig.network.is_empty() {
+                None
+            } else {
+                Some(NetworkMode::parse(Some(&orig.network))?)
+            };
+            let spec = pod::PodSpec {
+                name: Some(name.clone()),
+                labels: orig
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .chain(a.label.iter().cloned())
+                    .collect(),
+                publish: orig.publish.clone(),
+                network,
+                // A hostname that was the pod's name follows the new name.
+                hostname: a.hostname.clone().or_else(|| {
+                    (orig.hostname != orig.name && !orig.hostname.is_empty())
+                        .then(|| orig.hostname.clone())
+                }),
+                exit_policy: Some(orig.exit_policy.clone()).filter(|e| !e.is_empty()),
+                infra: !orig.infra_id.is_empty(),
+                infra_name: infra_name.clone(),
+                infra_command: a
+                    .infra_command
+                    .as_deref()
+                    .map(crate::container::opts::parse_entrypoint),
+                share: Some(if orig.shared.is_empty() {
+                    "none".to_string()
+                } else {
+                    orig.shared.join(",")
+                }),
+                create_command: std::env::args().collect(),
+                ..Default::default()
+            };
+            pod::create(opts, paths, &spec)?
+        }
+    };
+    let made = (|| -> Result<()> {
+        for (cname, cmd) in &plans {
+            let mut argv: Vec<String> = cmd.globals.clone();
+            argv.push("create".into());
+            argv.push(format!("--pod={}", new.id));
+            argv.push(format!("--name={cname}-clone"));
+            for o in &cmd.options {
+                let first = o.first().map(String::as_str).unwrap_or_default();
+                if first == "--pod"
+                    || first.starts_with("--pod=")
+                    || first.starts_with("--pod-id-file")
+                {
+                    continue;
+                }
+                argv.extend(o.iter().cloned());
+            }
+            argv.push("--".into());
+            argv.extend(cmd.rest.iter().cloned());
+            run(&argv, &format!("cloning container {cname}"))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = made {
+        // Nothing half-made stays: the clone goes with its containers.
+        let _ = pod::remove(paths, &new, true, Some(0));
+        return Err(e);
+    }
+    if a.start {
+        pod::start(opts, paths, &new)?;
+    }
+    if a.destroy {
+        pod::remove(paths, &orig, true, None)
+            .with_context(|| format!("removing the original pod {}", orig.name))?;
+    }
+    if let Some(f) = &a.pod_id_file {
+        crate::storage::write_atomic(f, new.id.as_bytes())?;
+    }
+    writeln!(std::io::stdout().lock(), "{}", new.id)?;
+    Ok(())
 }

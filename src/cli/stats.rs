@@ -158,7 +158,7 @@ pub fn bytes_size(n: u64) -> String {
     custom_size(n as f64, 1024.0, &U)
 }
 
-fn percent(f: f64) -> String {
+pub(super) fn percent(f: f64) -> String {
     format!("{f:.2}%")
 }
 
@@ -231,12 +231,12 @@ fn header(field: &str) -> Option<&'static str> {
 const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}\t{{.UpTime}}\t{{.AVGCPU}}";
 
 /// Waits between reports; SIGINT and SIGTERM end the stream cleanly.
-struct Ticker {
+pub(super) struct Ticker {
     fd: nix::sys::signalfd::SignalFd,
 }
 
 impl Ticker {
-    fn new() -> Result<Ticker> {
+    pub(super) fn new() -> Result<Ticker> {
         use nix::sys::signal::{SigSet, Signal};
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGINT);
@@ -250,7 +250,7 @@ impl Ticker {
     }
 
     /// Sleep `secs`; false when a signal asked us to stop.
-    fn wait(&self, secs: i64) -> Result<bool> {
+    pub(super) fn wait(&self, secs: i64) -> Result<bool> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::AsFd;
         let end = std::time::Instant::now() + std::time::Duration::from_secs(secs as u64);

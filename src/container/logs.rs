@@ -100,7 +100,7 @@ pub struct LogsOptions {
 }
 
 /// podman's colors for `logs --color`, one per container in turn.
-const COLORS: &[&str] = &["37", "32", "33", "34", "35", "36", "31"];
+pub const COLORS: &[&str] = &["37", "32", "33", "34", "35", "36", "31"];
 
 /// A writer that starts every line with `prefix` and, colored, wraps it
 /// in `color` (`logs --names`, `--color`).

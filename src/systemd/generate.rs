@@ -20,6 +20,27 @@ pub fn unit_for_container(
     ctr: &str,
     split_create: &dyn Fn(&[String]) -> Result<CreateCommand>,
 ) -> Result<GeneratedUnit> {
+    container_unit(g, a, ctr, split_create, &InPod::default())
+}
+
+/// What a unit of a pod's adds to a container's unit.
+#[derive(Default)]
+struct InPod {
+    /// The unit's name instead of PREFIX-NAME.service (the pod's unit).
+    service: Option<String>,
+    /// [Unit] lines after RequiresMountsFor=.
+    unit_lines: Vec<(&'static str, String)>,
+    /// `--new`: the pod-id file the container joins its pod by.
+    pod_id_file: Option<String>,
+}
+
+fn container_unit(
+    g: &Options,
+    a: &UnitOptions,
+    ctr: &str,
+    split_create: &dyn Fn(&[String]) -> Result<CreateCommand>,
+    in_pod: &InPod,
+) -> Result<GeneratedUnit> {
     let paths = Paths::new(g)?;
     let id = record::resolve(&paths, ctr)?;
     let rec = record::load(&paths, &id).with_context(|| format!("loading container {ctr}"))?;
@@ -34,10 +55,12 @@ pub fn unit_for_container(
     } else {
         rec.id.clone()
     };
-    let service = format!(
-        "{}{}{}.service",
-        a.container_prefix, a.separator, name_or_id
-    );
+    let service = in_pod.service.clone().unwrap_or_else(|| {
+        format!(
+            "{}{}{}.service",
+            a.container_prefix, a.separator, name_or_id
+        )
+    });
     let timeout = a.stop_timeout.unwrap_or(rec.stop_timeout);
     let rpod = super::rpod_path();
 
@@ -60,25 +83,13 @@ pub fn unit_for_container(
         None => "%t/rpod".into(),
     };
     u.add("Unit", "RequiresMountsFor", runroot);
+    for (k, v) in &in_pod.unit_lines {
+        u.add("Unit", k, v.clone());
+    }
 
     u.add("Service", "Environment", "RPOD_SYSTEMD_UNIT=%n");
     for e in &a.env {
-        let kv = match e.split_once('=') {
-            Some(_) => e.clone(),
-            None => match std::env::var(e) {
-                Ok(v) => format!("{e}={v}"),
-                Err(_) => bail!("--env {e}: {e} is not set here; give KEY=VALUE"),
-            },
-        };
-        if kv.starts_with('=') {
-            bail!("--env {e}: no variable name");
-        }
-        // One quoted assignment per line: systemd splits Environment= on blanks.
-        u.add(
-            "Service",
-            "Environment",
-            super::quote_word(&kv.replace('%', "%%")),
-        );
+        u.add("Service", "Environment", env_assignment(e)?);
     }
     u.add("Service", "Restart", a.restart_policy.as_str());
     if let Some(s) = a.restart_sec {
@@ -113,12 +124,26 @@ pub fn unit_for_container(
         let mut groups = vec![
             vec![spec(format!("--cidfile={CIDFILE}"))],
             vec![lit("--rm")],
+        ];
+        if let Some(f) = &in_pod.pod_id_file {
+            groups.push(vec![lit("--pod-id-file"), spec(f)]);
+        }
+        groups.extend([
             vec![lit("--sdnotify=conmon")],
             vec![lit("-d")],
             vec![lit("--replace")],
             vec![lit("--name"), lit(&rec.name)],
-        ];
-        groups.extend(cmd.options.iter().map(|o| o.iter().map(lit).collect()));
+        ]);
+        let joins_pod = |o: &[String]| {
+            let f = o.first().map(String::as_str).unwrap_or_default();
+            f == "--pod" || f.starts_with("--pod=") || f.starts_with("--pod-id-file")
+        };
+        groups.extend(
+            cmd.options
+                .iter()
+                .filter(|o| in_pod.pod_id_file.is_none() || !joins_pod(o))
+                .map(|o| o.iter().map(lit).collect()),
+        );
         groups.push(cmd.rest.iter().map(lit).collect());
         u.add(
             "Service",
@@ -225,3 +250,243 @@ pub struct CreateCommand {
 pub const DROPPED_CREATE_OPTIONS: &[&str] = &[
     "cidfile", "rm", "detach", "replace", "sdnotify", "name", "restart",
 ];
+
+/// The units of pod `pod`: the pod's own (`pod-NAME.service`) first, then one
+/// per container of the pod, as podman 4.3 lays them out. The pod's unit
+/// wants and orders the containers' units; each container's is bound to the
+/// pod's. Without `--new` the pod's unit starts and stops the infra
+/// container; with `--new` it creates the pod afresh from the command that
+/// created it (`split_pod_create` reads that) and removes it when stopped,
+/// and the containers join it by its pod-id file.
+pub fn units_for_pod(
+    g: &Options,
+    a: &UnitOptions,
+    pod_name: &str,
+    pod_prefix: &str,
+    split_create: &dyn Fn(&[String]) -> Result<CreateCommand>,
+    split_pod_create: &dyn Fn(&[String]) -> Result<CreateCommand>,
+) -> Result<Vec<GeneratedUnit>> {
+    let paths = Paths::new(g)?;
+    let pod = crate::pod::resolve(&paths, pod_name)?;
+    let members = crate::pod::members(&paths, &pod.id)?;
+    let infra = members.iter().find(|(r, _)| r.pod_infra).map(|(r, _)| r);
+    let ctrs: Vec<&record::ContainerRecord> = members
+        .iter()
+        .map(|(r, _)| r)
+        .filter(|r| !r.pod_infra)
+        .collect();
+    if !a.new && infra.is_none() {
+        bail!(
+            "pod {} has no infra container: a unit can only start such a pod with --new",
+            pod.name
+        );
+    }
+    let pod_name_or_id = if a.use_name { &pod.name } else { &pod.id };
+    let pod_service = format!("{pod_prefix}{}{pod_name_or_id}.service", a.separator);
+    let ctr_service = |r: &record::ContainerRecord| {
+        let n = if a.use_name { &r.name } else { &r.id };
+        format!("{}{}{n}.service", a.container_prefix, a.separator)
+    };
+    let names: Vec<String> = ctrs.iter().map(|r| ctr_service(r)).collect();
+    let pod_id_file = format!("%t/{}.pod-id", pod_service.trim_end_matches(".service"));
+    let mut units = Vec::new();
+    let pod_lines: Vec<(&'static str, String)> = if names.is_empty() {
+        Vec::new()
+    } else {
+        vec![("Wants", names.join(" ")), ("Before", names.join(" "))]
+    };
+    if a.new {
+        units.push(new_pod_unit(
+            g,
+            a,
+            &pod,
+            &pod_service,
+            &pod_id_file,
+            pod_lines,
+            split_pod_create,
+        )?);
+    } else if let Some(infra) = infra {
+        units.push(container_unit(
+            g,
+            a,
+            &infra.id,
+            split_create,
+            &InPod {
+                service: Some(pod_service.clone()),
+                unit_lines: pod_lines,
+                pod_id_file: None,
+            },
+        )?);
+    }
+    for r in ctrs {
+        units.push(container_unit(
+            g,
+            a,
+            &r.id,
+            split_create,
+            &InPod {
+                service: None,
+                unit_lines: vec![
+                    ("BindsTo", pod_service.clone()),
+                    ("After", pod_service.clone()),
+                ],
+                pod_id_file: a.new.then(|| pod_id_file.clone()),
+            },
+        )?);
+    }
+    Ok(units)
+}
+
+/// One `--env` as an Environment= value: KEY=VALUE, or KEY copied from here.
+fn env_assignment(e: &str) -> Result<String> {
+    let kv = match e.split_once('=') {
+        Some(_) => e.to_string(),
+        None => match std::env::var(e) {
+            Ok(v) => format!("{e}={v}"),
+            Err(_) => bail!("--env {e}: {e} is not set here; give KEY=VALUE"),
+        },
+    };
+    if kv.starts_with('=') {
+        bail!("--env {e}: no variable name");
+    }
+    // One quoted assignment per line: systemd splits Environment= on blanks.
+    Ok(super::quote_word(&kv.replace('%', "%%")))
+}
+
+/// `generate systemd --new` of a pod: the pod's unit creates the pod.
+fn new_pod_unit(
+    g: &Options,
+    a: &UnitOptions,
+    pod: &crate::pod::PodRecord,
+    service: &str,
+    pod_id_file: &str,
+    extra: Vec<(&'static str, String)>,
+    split_pod_create: &dyn Fn(&[String]) -> Result<CreateCommand>,
+) -> Result<GeneratedUnit> {
+    let cmd = split_pod_create(&pod.create_command).with_context(|| {
+        format!(
+            "pod {}: --new needs the `rpod pod create` command that made it",
+            pod.name
+        )
+    })?;
+    let rpod = super::rpod_path();
+    let with = |sub: &[&str]| -> Vec<Word> {
+        let mut h = vec![lit(&rpod)];
+        h.extend(cmd.globals.iter().map(lit));
+        h.extend(sub.iter().map(|s| lit(*s)));
+        h
+    };
+    let t = a.stop_timeout.unwrap_or(10).to_string();
+    let mut u = Unit::default();
+    u.add("Unit", "Description", format!("rpod {service}"));
+    u.add("Unit", "Documentation", "man:rpod-generate-systemd(1)");
+    u.add("Unit", "Wants", "network-online.target");
+    u.add("Unit", "After", "network-online.target");
+    for (key, list) in [
+        ("Wants", &a.wants),
+        ("After", &a.after),
+        ("Requires", &a.requires),
+    ] {
+        for v in list {
+            u.add("Unit", key, v.clone());
+        }
+    }
+    let runroot = match &g.runroot {
+        Some(r) => r.to_string_lossy().into_owned(),
+        None => "%t/rpod".into(),
+    };
+    u.add("Unit", "RequiresMountsFor", runroot);
+    for (k, v) in extra {
+        u.add("Unit", k, v);
+    }
+    u.add("Service", "Environment", "RPOD_SYSTEMD_UNIT=%n");
+    for e in &a.env {
+        u.add("Service", "Environment", env_assignment(e)?);
+    }
+    u.add("Service", "Restart", a.restart_policy.as_str());
+    if let Some(s) = a.restart_sec {
+        u.add("Service", "RestartSec", s.to_string());
+    }
+    if let Some(s) = a.start_timeout {
+        u.add("Service", "TimeoutStartSec", s.to_string());
+    }
+    u.add(
+        "Service",
+        "TimeoutStopSec",
+        (60 + a.stop_timeout.unwrap_or(10)).to_string(),
+    );
+    u.add(
+        "Service",
+        "ExecStartPre",
+        exec_line("", &[lit("/bin/rm")], &[vec![lit("-f"), spec(pod_id_file)]]),
+    );
+    let mut groups = vec![
+        vec![lit("--pod-id-file"), spec(pod_id_file)],
+        vec![lit("--exit-policy=stop")],
+        vec![lit("--name"), lit(&pod.name)],
+        vec![lit("--replace")],
+    ];
+    groups.extend(
+        cmd.options
+            .iter()
+            .filter(|o| !o.first().is_some_and(|f| f.starts_with("--exit-policy")))
+            .map(|o| o.iter().map(lit).collect()),
+    );
+    u.add(
+        "Service",
+        "ExecStartPre",
+        exec_line("", &with(&["pod", "create"]), &groups),
+    );
+    u.add(
+        "Service",
+        "ExecStart",
+        exec_line(
+            "",
+            &with(&["pod", "start"]),
+            &[vec![lit("--pod-id-file"), spec(pod_id_file)]],
+        ),
+    );
+    u.add(
+        "Service",
+        "ExecStop",
+        exec_line(
+            "",
+            &with(&["pod", "stop"]),
+            &[
+                vec![lit("--ignore")],
+                vec![lit("--pod-id-file"), spec(pod_id_file)],
+                vec![lit("-t"), lit(&t)],
+            ],
+        ),
+    );
+    u.add(
+        "Service",
+        "ExecStopPost",
+        exec_line(
+            "",
+            &with(&["pod", "rm"]),
+            &[
+                vec![lit("--ignore")],
+                vec![lit("-f")],
+                vec![lit("--pod-id-file"), spec(pod_id_file)],
+            ],
+        ),
+    );
+    // podman follows the infra's conmon by a PID file; rpod's pod unit is
+    // active while the pod exists (its containers' units run them).
+    u.add("Service", "Type", "oneshot");
+    u.add("Service", "RemainAfterExit", "yes");
+    u.add("Install", "WantedBy", "default.target");
+    let mut text = String::new();
+    if a.header {
+        text.push_str(&format!(
+            "# {service}\n# autogenerated by rpod {}\n\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    text.push_str(&u.render());
+    Ok(GeneratedUnit {
+        file_name: service.to_string(),
+        text,
+    })
+}

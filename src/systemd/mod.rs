@@ -15,7 +15,7 @@ pub mod unit;
 use anyhow::{bail, Result};
 use std::path::Path;
 
-pub use generate::{unit_for_container, CreateCommand, DROPPED_CREATE_OPTIONS};
+pub use generate::{unit_for_container, units_for_pod, CreateCommand, DROPPED_CREATE_OPTIONS};
 
 /// The name the generator binary is installed under: rpod run as
 /// `/usr/lib/systemd/user-generators/rpod-user-generator` is the generator.

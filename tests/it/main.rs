@@ -37,6 +37,7 @@ mod oci_conformance;
 mod oci_spec;
 mod packaging;
 mod pod;
+mod pod_more;
 mod ps_flags;
 mod pull;
 mod push;
