@@ -1000,7 +1000,16 @@ pub fn play(
             }
         }
     }
-    crate::userns::enter()?;
+    // Pods on networks need the rootless network namespace's user
+    // namespace: joined now, while this process is still single-threaded.
+    if plans
+        .iter()
+        .any(|p| matches!(p.network, Some(NetworkMode::Bridge(_))))
+    {
+        crate::network::bridge::enter_for_command(paths)?;
+    } else {
+        crate::userns::enter()?;
+    }
     for p in &old {
         teardown(opts, paths, p).with_context(|| format!("replacing pod {}", p.name))?;
     }

@@ -187,6 +187,7 @@ pub const CONTAINER_RULES: &[(&str, Rule)] = &[
     ("ReloadSignal", Special),
     ("RunInit", Bool("--init")),
     ("SeccompProfile", SecOpt("seccomp=")),
+    ("Secret", Each("--secret")),
     ("SecurityLabelDisable", SecBool("label=disable")),
     ("SecurityLabelFileType", SecOpt("label=filetype:")),
     ("SecurityLabelLevel", SecOpt("label=level:")),
@@ -262,7 +263,6 @@ const NOT_SUPPORTED: &[(&str, &str, &str)] = &[
     ("Container", "Retry", "rpod run has no --retry"),
     ("Container", "RetryDelay", "rpod run has no --retry-delay"),
     ("Container", "Rootfs", "rpod run has no --rootfs"),
-    ("Container", "Secret", "rpod has no secrets"),
     ("Kube", "AutoUpdate", "rpod kube play has no --annotation"),
     (
         "Kube",
@@ -1526,14 +1526,14 @@ WantedBy=default.target
             "/q/x.container:4: unsupported key \"Bogus\" in [Container]"
         );
         // A key podman has and rpod cannot honour says why.
-        let f = UnitFile::parse("[Container]\nImage=a\nSecret=s\n", "x").unwrap();
+        let f = UnitFile::parse("[Container]\nImage=a\nRetry=3\n", "x").unwrap();
         let e = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("/q/x.container:3: unsupported key \"Secret\""),
+                .starts_with("/q/x.container:3: unsupported key \"Retry\""),
             "{e}"
         );
-        assert!(e.to_string().contains("no secrets"), "{e}");
+        assert!(e.to_string().contains("--retry"), "{e}");
         // Bad values name their line too.
         let f = UnitFile::parse("[Container]\nImage=a\nReadOnly=maybe\n", "x").unwrap();
         let e = convert("x.container", Path::new("/q/x.container"), &f, "rpod").unwrap_err();

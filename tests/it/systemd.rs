@@ -739,6 +739,13 @@ fn quadlet_pod_volume_network_and_kube_units() {
             ),
         ),
         ("k.kube", "[Kube]\nYaml=k.yaml\nNetwork=net.network\n".to_string()),
+        (
+            "k.yaml",
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kp\nspec:\n  containers:\n  \
+                 - name: c\n    image: {img}\n    command: [sleep, '4243390']\n"
+            ),
+        ),
     ];
     env.sh_ok(&format!("mkdir -p {}", qdir.display()));
     for (n, t) in &files {
@@ -829,6 +836,19 @@ fn quadlet_pod_volume_network_and_kube_units() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(body.contains("hello"), "the pod's port served: {body:?}");
+    // The .kube unit plays its YAML on the unit's network, and takes it down.
+    run_all("k.service", "ExecStart");
+    let kp = env.rpod_ok(&["ps", "--format", "{{.Names}} {{.PodName}} {{.Networks}}"]);
+    assert!(kp.lines().any(|l| l.starts_with("kp-c kp ")), "{kp}");
+    // The pod's network is its infra's.
+    assert!(
+        kp.lines().any(|l| l.ends_with("-infra kp [systemd-net]")),
+        "{kp}"
+    );
+    run_all("k.service", "ExecStop");
+    assert!(!env
+        .rpod_ok(&["pod", "ps", "--format", "{{.Name}}"])
+        .contains("kp"));
     // Stop: the container, then the pod.
     run_all("app.service", "ExecStop");
     run_all("web-pod.service", "ExecStop");
@@ -854,7 +874,7 @@ fn quadlet_unknown_keys_are_refused_with_file_and_line() {
     env.sh_ok(&format!(
         "mkdir -p {q} && printf '[Volume]\\nLabel=a=b\\nBogus=1\\n' > {q}/v.volume && \
          printf '[Network]\\n' > {q}/n.network && \
-         printf '[Container]\\nImage=x\\nSecret=s\\n' > {q}/c.container",
+         printf '[Container]\\nImage=x\\nRetry=3\\n' > {q}/c.container",
         q = qdir.display()
     ));
     let out = env.rpod(&["generate", "quadlet", "--dryrun"]);
@@ -869,7 +889,7 @@ fn quadlet_unknown_keys_are_refused_with_file_and_line() {
     );
     assert!(
         stderr.contains(&format!(
-            "{}/c.container:3: unsupported key \"Secret\"",
+            "{}/c.container:3: unsupported key \"Retry\"",
             qdir.display()
         )),
         "{stderr}"
