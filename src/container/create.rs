@@ -318,7 +318,12 @@ pub fn create(
     if o.tty && !opts::env_has(&env, "TERM") {
         opts::env_set(&mut env, "TERM=xterm".into());
     }
-    opts::env_set(&mut env, "container=rpod".into());
+    // --systemd: podman's systemd mode for an init or systemd command.
+    let systemd = super::more::systemd_mode(&o.more.extras.systemd, &args);
+    opts::env_set(
+        &mut env,
+        if systemd { "container=podman" } else { "container=rpod" }.into(),
+    );
     if !opts::env_has(&env, "HOSTNAME") {
         opts::env_set(&mut env, format!("HOSTNAME={hostname}"));
     }
@@ -455,6 +460,8 @@ pub fn create(
 
     let stop_signal = match (o.stop_signal, ic.stop_signal()) {
         (Some(s), _) => s,
+        // systemd mode: what systemd takes as "shut down".
+        (None, _) if systemd => opts::parse_signal("SIGRTMIN+3")?,
         (None, Some(s)) => opts::parse_signal(s).unwrap_or(libc::SIGTERM),
         (None, None) => libc::SIGTERM,
     };
@@ -503,6 +510,36 @@ pub fn create(
         args.insert(0, "/run/podman-init".into());
     }
     let memory = o.memory;
+    let mut more = o.more.clone();
+    more.systemd_mode = systemd;
+    // --requires: the containers to start first, by id.
+    more.extras.requires = o
+        .more
+        .extras
+        .requires
+        .iter()
+        .map(|r| {
+            record::resolve(paths, r).with_context(|| {
+                format!("{r:?} is not a valid container, cannot be used as a dependency")
+            })
+        })
+        .collect::<Result<_>>()?;
+    let workdir = o
+        .workdir
+        .clone()
+        .or_else(|| ic.working_dir().clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    (more.passwd_file, more.group_file) = super::more::passwd_files(
+        &o.more,
+        passwd.as_deref(),
+        group.as_deref(),
+        // keep-id without --user: the user's own entry is keep-id's business.
+        o.user.is_some() || (!matches!(o.userns, Userns::KeepId { .. }) && !user.is_empty()),
+        resolved.uid,
+        resolved.gid,
+        &workdir,
+        &super::more::host_passwd_entry,
+    )?;
 
     let plan = Plan {
         args,
@@ -530,7 +567,7 @@ pub fn create(
         cpus: o.cpus,
         pids_limit: o.pids_limit,
         pod_ns: o.pod.is_some() && !o.pod_infra && matches!(network, NetworkMode::Container(_)),
-        more: o.more.clone(),
+        more,
         ns,
     };
 
@@ -579,6 +616,7 @@ pub fn create(
         healthcheck,
         pod: o.pod.clone().unwrap_or_default(),
         pod_infra: o.pod_infra,
+        extras: plan.more.extras.clone(),
     };
 
     // The bundle first, then the record: a container is listed only once

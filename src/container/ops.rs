@@ -122,10 +122,37 @@ pub fn start(opts: &Options, paths: &Paths, name: &str, attach: bool) -> Result<
         );
     }
     let started = !st.is_running() && {
+        start_required(opts, paths, &rec, &mut Vec::new())?;
         let s = spawn(opts, paths, &rec, attach)?;
         matches!(s, lifecycle::Spawned::Started(_))
     };
     Ok(Started { rec, started })
+}
+
+/// Start the containers `rec` was created to need (`--requires`), and
+/// theirs, unless they run; `seen` breaks cycles.
+pub fn start_required(
+    opts: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    seen: &mut Vec<String>,
+) -> Result<()> {
+    for id in &rec.extras.requires {
+        if seen.contains(id) {
+            continue;
+        }
+        seen.push(id.clone());
+        let dep = record::load(paths, id).with_context(|| {
+            format!("container {} requires {id}, which no longer exists", rec.name)
+        })?;
+        if record::observe(paths, id).is_running() {
+            continue;
+        }
+        start_required(opts, paths, &dep, seen)?;
+        spawn(opts, paths, &dep, false)
+            .with_context(|| format!("starting {}, which {} requires", dep.name, rec.name))?;
+    }
+    Ok(())
 }
 
 /// Start a created container's monitor; with `attach`, it waits for an
@@ -176,6 +203,17 @@ pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
 
 /// Attach our stdio to the container's monitor until it exits or we detach.
 pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
+    attach_streams(paths, rec, o, true, true)
+}
+
+/// [`attach_to`], showing only the streams asked for (`run --attach`).
+pub fn attach_streams(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    o: &AttachOptions,
+    stdout: bool,
+    stderr: bool,
+) -> Result<Attached> {
     crate::events::container(&paths.runroot, "attach", rec);
     let sock = attach::connect(&paths.run_dir(&rec.id))?;
     let end = attach::session(
@@ -185,6 +223,8 @@ pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Res
             tty: rec.tty,
             detach_keys: o.detach_keys.clone(),
             sig_proxy: o.sig_proxy,
+            no_stdout: !stdout,
+            no_stderr: !stderr,
         },
     )?;
     match end {

@@ -24,13 +24,24 @@ impl Stream {
 pub struct LogWriter {
     file: File,
     buf: Vec<u8>,
+    /// `--log-opt max-size` (0: no limit): past it the log starts over
+    /// (conmon's k8s-file rotation: the file is truncated).
+    max: u64,
+    size: u64,
 }
 
 impl LogWriter {
     pub fn new(file: File) -> LogWriter {
+        LogWriter::with_max(file, 0)
+    }
+
+    pub fn with_max(file: File, max: u64) -> LogWriter {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         LogWriter {
             file,
             buf: Vec::with_capacity(4096),
+            max,
+            size,
         }
     }
 
@@ -61,6 +72,12 @@ impl LogWriter {
             self.buf.push(b'\n');
             rest = next;
         }
+        if self.max > 0 && self.size + self.buf.len() as u64 > self.max {
+            // Appending: after truncation the next write lands at 0.
+            self.file.set_len(0)?;
+            self.size = 0;
+        }
+        self.size += self.buf.len() as u64;
         self.file.write_all(&self.buf)
     }
 }
