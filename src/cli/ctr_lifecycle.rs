@@ -286,6 +286,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
     let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
@@ -297,12 +298,13 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     // --requires: those containers run first.
     ctr::start_required(&opts, &paths, &rec, &mut Vec::new())?;
+    let fds = spec.more.preserve_fds;
     if a.detach {
-        ctr::spawn(&opts, &paths, &rec, false)?;
+        ctr::spawn_with_fds(&opts, &paths, &rec, false, fds)?;
         writeln!(std::io::stdout().lock(), "{}", rec.id)?;
         return Ok(());
     }
-    ctr::spawn(&opts, &paths, &rec, true)?;
+    ctr::spawn_with_fds(&opts, &paths, &rec, true, fds)?;
     // --attach STREAM: only those (default: all three, stdin with -i).
     let streams: Vec<String> = a
         .opts
@@ -355,6 +357,10 @@ fn remove_run_image(opts: &Options, paths: &Paths, rec: &ctr::record::ContainerR
 }
 
 pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    // Only `run` passes fds (podman's create has no such flag).
+    if a.opts.more.run2.preserve_fds.is_some() {
+        bail!("unknown flag: --preserve-fds");
+    }
     let pod = join_pod(g, &a.opts, false)?;
     if pod.is_none() {
         crate::userns::enter()?;

@@ -163,12 +163,24 @@ pub fn spawn(
     rec: &ContainerRecord,
     attach: bool,
 ) -> Result<lifecycle::Spawned> {
+    spawn_with_fds(opts, paths, rec, attach, 0)
+}
+
+/// [`spawn`], passing our fds 3 .. 3+`preserve_fds` to the container's
+/// process (`run --preserve-fds`).
+pub fn spawn_with_fds(
+    opts: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+    preserve_fds: u32,
+) -> Result<lifecycle::Spawned> {
     let size = if rec.tty && attach {
         attach::terminal_size()
     } else {
         None
     };
-    lifecycle::spawn_monitor(opts, paths, rec, attach, size)
+    lifecycle::spawn_monitor_with_fds(opts, paths, rec, attach, size, preserve_fds)
 }
 
 /// How an attach session to a container ended.

@@ -45,6 +45,9 @@ pub struct MonitorOptions {
     /// A restart by the container's restart policy, asked for by the
     /// monitor of the run that finished at this time (epoch ns).
     pub restart_of: Option<i64>,
+    /// `run --preserve-fds N`: our fds 3 .. 3+N (the spawner's) go to the
+    /// container's process, and are closed here once it has them.
+    pub preserve_fds: u32,
 }
 
 /// How long an `--attach` monitor holds output for its client.
@@ -345,6 +348,7 @@ impl Monitor {
                 &state_root,
                 rt::Io::Console(theirs),
                 eager,
+                a.preserve_fds,
             )?;
             let (master, _) = crate::sys::runtime::recv_fd(ours.as_fd())
                 .context("receiving the container's terminal")?;
@@ -384,9 +388,15 @@ impl Monitor {
                     stderr: err_w,
                 },
                 eager,
+                a.preserve_fds,
             )?;
             (pid, Some(out_r), Some(err_r), in_ours)
         };
+        // The container has its copies of the preserved fds: ours must not
+        // outlive the setup (a pipe would never see EOF).
+        for fd in 3..3 + a.preserve_fds as i32 {
+            let _ = nix::unistd::close(fd);
+        }
         state.pid = pid;
         state.pid_start = pidfd::start_time(pid).unwrap_or(0);
         let rec_tty = rec.tty;

@@ -43,6 +43,7 @@ mod reliability;
 mod reliability_data;
 mod restart;
 mod run_flags;
+mod run_flags2;
 mod runtime;
 mod security;
 mod stats;
