@@ -1806,7 +1806,23 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-iops -d 'R
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-driver -d 'Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l pidfile -d 'Write the container process\'s pid to this file at each start' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l requires -d 'Containers to start before this one (comma separated, repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l systemd -d 'Run in systemd mode: true (when the command is systemd or init), false, or always' -r -f -a "true\t''
+false\t''
+always\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
@@ -1973,7 +1989,23 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-iops -d
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-driver -d 'Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l pidfile -d 'Write the container process\'s pid to this file at each start' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l requires -d 'Containers to start before this one (comma separated, repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l systemd -d 'Run in systemd mode: true (when the command is systemd or init), false, or always' -r -f -a "true\t''
+false\t''
+always\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2209,6 +2241,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand rm" -s a -l all -d 'Remove all
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand rm" -l depend -d 'Remove the containers that depend on these too (join their network, or --requires them)'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2226,6 +2259,7 @@ names\t''
 runningfor\t''
 size\t''
 status\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -s w -l watch -d 'Print the list again every N seconds (0: once)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2261,6 +2295,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand ps" -s l -l latest -d 'Show th
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s p -l pod -d 'Show the pod of each container (POD ID and PODNAME columns)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l external -d 'Show containers made by other tools too (rpod\'s store has only its own)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l sync -d 'Check the state of each container with its process (rpod always does)'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -s s -l size -d 'Show the size of each container\'s changes, and of its root file system'
+complete -c rpod -n "__fish_rpod_using_subcommand ps" -l ns -d 'Show the namespaces of each running container (their inode numbers)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2307,6 +2343,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand exec" -l env-file -d 'Read env
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s w -l workdir -d 'Working directory' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l detach-keys -d 'Key sequence that detaches' -r
+complete -c rpod -n "__fish_rpod_using_subcommand exec" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2345,7 +2382,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand exec" -l transient-store -d 'A
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand logs" -s n -l tail -d 'Number of lines to show from the end ("all" for everything)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -l tail -d 'Number of lines to show from the end (-1 or "all" for everything)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l since -d 'Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l until -d 'Show logs until a time (same forms as --since)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -2376,7 +2413,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand logs" -l ssh -d 'Accepted for 
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s l -l latest -d 'Act on the latest container rpod knows about'
-complete -c rpod -n "__fish_rpod_using_subcommand logs" -l names -d 'Prefix each line with the container\'s name'
+complete -c rpod -n "__fish_rpod_using_subcommand logs" -s n -l names -d 'Prefix each line with the container\'s name'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -l color -d 'Show each container\'s lines in its own color'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand logs" -s t -l timestamps -d 'Show timestamps'
@@ -2978,6 +3015,7 @@ names\t''
 runningfor\t''
 size\t''
 status\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s w -l watch -d 'Print the list again every N seconds (0: once)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -3013,6 +3051,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s p -l pod -d 'Show the pod of each container (POD ID and PODNAME columns)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l external -d 'Show containers made by other tools too (rpod\'s store has only its own)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l sync -d 'Check the state of each container with its process (rpod always does)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -s s -l size -d 'Show the size of each container\'s changes, and of its root file system'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l ns -d 'Show the namespaces of each running container (their inode numbers)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3133,7 +3173,23 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-driver -d 'Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pidfile -d 'Write the container process\'s pid to this file at each start' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l requires -d 'Containers to start before this one (comma separated, repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l systemd -d 'Run in systemd mode: true (when the command is systemd or init), false, or always' -r -f -a "true\t''
+false\t''
+always\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
 false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
@@ -3300,7 +3356,23 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-driver -d 'Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pidfile -d 'Write the container process\'s pid to this file at each start' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l requires -d 'Containers to start before this one (comma separated, repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l systemd -d 'Run in systemd mode: true (when the command is systemd or init), false, or always' -r -f -a "true\t''
+false\t''
+always\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -3536,6 +3608,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when a container does not exist'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s v -l volumes -d 'Remove the containers\' anonymous volumes too'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l depend -d 'Remove the containers that depend on these too (join their network, or --requires them)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3581,7 +3654,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s n -l tail -d 'Number of lines to show from the end ("all" for everything)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l tail -d 'Number of lines to show from the end (-1 or "all" for everything)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l since -d 'Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l until -d 'Show logs until a time (same forms as --since)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -3612,7 +3685,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s l -l latest -d 'Act on the latest container rpod knows about'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l names -d 'Prefix each line with the container\'s name'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s n -l names -d 'Prefix each line with the container\'s name'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -l color -d 'Show each container\'s lines in its own color'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow the log output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from logs" -s t -l timestamps -d 'Show timestamps'
@@ -3627,6 +3700,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s w -l workdir -d 'Working directory' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l detach-keys -d 'Key sequence that detaches' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the process' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -7069,6 +7143,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l size -d 'Initial terminal size ROWSxCOLS for -t' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l restart-of -d 'A restart by the restart policy, of the run that finished then (epoch ns)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l preserve-fds -d 'Pass fds 3 .. 3+N to the container (`run --preserve-fds`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand __monitor" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F

@@ -669,8 +669,7 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
         );
     }
     let r = &m.run2;
-    let mut extras = ctr::more::RunExtras::default();
-    extras.log_driver = match m.log_driver.as_deref() {
+    let log_driver = match m.log_driver.as_deref() {
         None | Some("") => String::new(),
         // podman 4.3 takes json-file as k8s-file.
         Some("k8s-file") | Some("json-file") => "k8s-file".into(),
@@ -685,6 +684,10 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
             "--log-driver passthrough: not supported by rpod, whose monitor always holds the container's output; use k8s-file or none"
         ),
         Some(_) => bail!("running container create option: invalid log driver: invalid argument"),
+    };
+    let mut extras = ctr::more::RunExtras {
+        log_driver,
+        ..Default::default()
     };
     ctr::more::parse_log_opts(&r.log_opt, &mut extras)?;
     let abs = |p: &std::path::Path| -> Result<std::path::PathBuf> {
@@ -722,7 +725,10 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
         .map(String::from)
         .collect();
     for a in &r.attach {
-        if !matches!(a.to_ascii_lowercase().as_str(), "stdin" | "stdout" | "stderr") {
+        if !matches!(
+            a.to_ascii_lowercase().as_str(),
+            "stdin" | "stdout" | "stderr"
+        ) {
             bail!("invalid stream \"{a}\" for --attach - must be one of stdin, stdout, or stderr: invalid argument");
         }
     }

@@ -351,10 +351,13 @@ impl Template {
             match p {
                 Part::Text(t) => out.push_str(t),
                 Part::Action(cmds) => {
-                    let field = cmds.iter().flat_map(|c| c.args.iter()).find_map(|a| match a {
-                        Arg::Field(path) => Some(path.join(".")),
-                        _ => None,
-                    });
+                    let field = cmds
+                        .iter()
+                        .flat_map(|c| c.args.iter())
+                        .find_map(|a| match a {
+                            Arg::Field(path) => Some(path.join(".")),
+                            _ => None,
+                        });
                     let f = field.unwrap_or_default();
                     match names(&f) {
                         Some(h) => out.push_str(h),

@@ -322,7 +322,12 @@ pub fn create(
     let systemd = super::more::systemd_mode(&o.more.extras.systemd, &args);
     opts::env_set(
         &mut env,
-        if systemd { "container=podman" } else { "container=rpod" }.into(),
+        if systemd {
+            "container=podman"
+        } else {
+            "container=rpod"
+        }
+        .into(),
     );
     if !opts::env_has(&env, "HOSTNAME") {
         opts::env_set(&mut env, format!("HOSTNAME={hostname}"));

@@ -268,7 +268,8 @@ pub fn logs(
         let mut i = 0;
         while i < sources.len() {
             let s = &mut sources[i];
-            let running = record::exists(paths, &s.id) && record::observe(paths, &s.id).is_running();
+            let running =
+                record::exists(paths, &s.id) && record::observe(paths, &s.id).is_running();
             let grew = s.more(&o, out, err)?;
             grew_any |= grew;
             if !running && !grew {

@@ -80,7 +80,7 @@ pub fn dependents(paths: &Paths, id: &str, network: bool) -> Result<Vec<String>>
         for r in &recs {
             let on_it = (network
                 && matches!(&r.network, crate::network::NetworkMode::Container(c) if *c == cur))
-                || r.extras.requires.iter().any(|x| *x == cur);
+                || r.extras.requires.contains(&cur);
             if on_it && r.id != id && !out.contains(&r.id) {
                 out.push(r.id.clone());
                 queue.push(r.id.clone());
@@ -409,8 +409,10 @@ pub fn systemd_mode(flag: &str, args: &[String]) -> bool {
         "always" => true,
         "false" => false,
         _ => args.first().is_some_and(|a| {
-            matches!(a.as_str(), "/sbin/init" | "/usr/sbin/init" | "/usr/local/sbin/init")
-                || Path::new(a).file_name().is_some_and(|n| n == "systemd")
+            matches!(
+                a.as_str(),
+                "/sbin/init" | "/usr/sbin/init" | "/usr/local/sbin/init"
+            ) || Path::new(a).file_name().is_some_and(|n| n == "systemd")
         }),
     }
 }
@@ -483,7 +485,8 @@ pub fn passwd_files(
         }
     };
     for h in &m.hostuser {
-        let entry = host_user(h).with_context(|| format!("--hostuser {h}: no such user on the host"))?;
+        let entry =
+            host_user(h).with_context(|| format!("--hostuser {h}: no such user on the host"))?;
         let name = entry.split(':').next().unwrap_or_default();
         if has_name(&passwd, name) {
             continue;
@@ -864,7 +867,11 @@ pub fn apply_extras(spec: &mut Spec, m: &MoreSpec, dir: &Path) -> Result<()> {
         let f = dir.join(name);
         crate::storage::write_atomic(&f, text.as_bytes())
             .with_context(|| format!("writing {}", f.display()))?;
-        mounts.push(bind(dest, &f.to_string_lossy(), &["rbind", "rprivate", "rw"])?);
+        mounts.push(bind(
+            dest,
+            &f.to_string_lossy(),
+            &["rbind", "rprivate", "rw"],
+        )?);
     }
     for c in &m.extras.chrootdirs {
         for name in ["hosts", "hostname", "resolv.conf"] {
@@ -874,7 +881,11 @@ pub fn apply_extras(spec: &mut Spec, m: &MoreSpec, dir: &Path) -> Result<()> {
             let dest = format!("{}/etc/{name}", c.trim_end_matches('/'));
             let src = dir.join(name);
             if src.exists() && !has(&mounts, &dest) {
-                mounts.push(bind(&dest, &src.to_string_lossy(), &["rbind", "rprivate", "rw"])?);
+                mounts.push(bind(
+                    &dest,
+                    &src.to_string_lossy(),
+                    &["rbind", "rprivate", "rw"],
+                )?);
             }
         }
     }
@@ -886,7 +897,9 @@ pub fn apply_extras(spec: &mut Spec, m: &MoreSpec, dir: &Path) -> Result<()> {
             _ => LinuxPersonalityDomain::PerLinux,
         };
         let mut linux = spec.linux().clone().unwrap_or_default();
-        linux.set_personality(Some(LinuxPersonalityBuilder::default().domain(domain).build()?));
+        linux.set_personality(Some(
+            LinuxPersonalityBuilder::default().domain(domain).build()?,
+        ));
         spec.set_linux(Some(linux));
     }
     Ok(())

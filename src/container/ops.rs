@@ -143,7 +143,10 @@ pub fn start_required(
         }
         seen.push(id.clone());
         let dep = record::load(paths, id).with_context(|| {
-            format!("container {} requires {id}, which no longer exists", rec.name)
+            format!(
+                "container {} requires {id}, which no longer exists",
+                rec.name
+            )
         })?;
         if record::observe(paths, id).is_running() {
             continue;

@@ -426,7 +426,10 @@ impl Args<'_> {
     /// The loop as the previous image left it.
     pub fn to_loop(&self, log_path: &std::path::Path) -> anyhow::Result<Loop> {
         // `log=`: `--log-opt path=` or /dev/null for `--log-driver none`.
-        let log_path = self.get("log").map(std::path::Path::new).unwrap_or(log_path);
+        let log_path = self
+            .get("log")
+            .map(std::path::Path::new)
+            .unwrap_or(log_path);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

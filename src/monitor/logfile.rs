@@ -144,7 +144,10 @@ mod tests {
         let mut w = LogWriter::with_max(open(), 100);
         w.write_at(Stream::Stdout, b"b1\nb2\n", 0).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.starts_with("1970-01-01T00:00:00.000000000Z stdout F b2\n"), "{text}");
+        assert!(
+            text.starts_with("1970-01-01T00:00:00.000000000Z stdout F b2\n"),
+            "{text}"
+        );
         assert!(text.len() <= 100);
     }
 

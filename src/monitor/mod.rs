@@ -532,7 +532,10 @@ impl Monitor {
                 "timeout_ms={}",
                 self.lp
                     .kill_at
-                    .map(|d| d.saturating_duration_since(Instant::now()).as_millis().max(1))
+                    .map(|d| d
+                        .saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .max(1))
                     .unwrap_or(0)
             ),
         ]

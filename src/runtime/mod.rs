@@ -963,8 +963,16 @@ pub fn exec_preserving(
     detach: bool,
     preserve_fds: u32,
 ) -> Result<i32> {
-    exec::exec(state_root, id, process, stdio, console, detach, preserve_fds)
-        .with_context(|| format!("exec in container \"{id}\""))
+    exec::exec(
+        state_root,
+        id,
+        process,
+        stdio,
+        console,
+        detach,
+        preserve_fds,
+    )
+    .with_context(|| format!("exec in container \"{id}\""))
 }
 
 fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {

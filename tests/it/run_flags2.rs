@@ -40,17 +40,37 @@ fn pid_files_timeout_and_attach() {
         "sleep",
         "7301",
     ]);
-    let pid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
-    let mon: i32 = std::fs::read_to_string(&cpf).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mon: i32 = std::fs::read_to_string(&cpf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(cmdline, "sleep\x007301\x00");
     assert_eq!(field(&env, "pf", "{{.State.Pid}}"), pid.to_string());
-    assert!(descendants(mon).contains(&pid), "{mon} is not {pid}'s monitor");
+    assert!(
+        descendants(mon).contains(&pid),
+        "{mon} is not {pid}'s monitor"
+    );
     env.rpod_ok(&["rm", "-f", "-t", "0", "pf"]);
 
     // --timeout: killed after N seconds; podman 4.3 reports exit code -1 (255).
     let t = Instant::now();
-    let o = env.rpod(&["run", "--name", "to", "--timeout", "1", "alpine", "sleep", "7302"]);
+    let o = env.rpod(&[
+        "run",
+        "--name",
+        "to",
+        "--timeout",
+        "1",
+        "alpine",
+        "sleep",
+        "7302",
+    ]);
     assert_eq!(o.status.code(), Some(255), "{}", err(&o));
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     assert_eq!(field(&env, "to", "{{.State.ExitCode}}"), "-1");
@@ -58,9 +78,27 @@ fn pid_files_timeout_and_attach() {
     env.rpod_ok(&["rm", "to"]);
 
     // --attach: only the streams named.
-    let o = env.rpod(&["run", "--rm", "-a", "stdout", "alpine", "sh", "-c", "echo o; echo e >&2"]);
+    let o = env.rpod(&[
+        "run",
+        "--rm",
+        "-a",
+        "stdout",
+        "alpine",
+        "sh",
+        "-c",
+        "echo o; echo e >&2",
+    ]);
     assert_eq!((out(&o).as_str(), err(&o).as_str()), ("o\n", ""));
-    let o = env.rpod(&["run", "--rm", "-a", "STDERR", "alpine", "sh", "-c", "echo o; echo e >&2"]);
+    let o = env.rpod(&[
+        "run",
+        "--rm",
+        "-a",
+        "STDERR",
+        "alpine",
+        "sh",
+        "-c",
+        "echo o; echo e >&2",
+    ]);
     assert_eq!((out(&o).as_str(), err(&o).as_str()), ("", "e\n"));
     let (code, e) = env.rpod_fail(&["run", "--rm", "-a", "foo", "alpine", "true"]);
     assert_eq!(code, 125);
@@ -77,7 +115,10 @@ fn preserve_fds_reach_run_and_exec() {
     let _reaper = Reaper(&env);
     let f = user_path(&env, "data");
     std::fs::write(&f, "through fd 3\n").unwrap();
-    std::process::Command::new("chmod").args(["644", &f]).status().unwrap();
+    std::process::Command::new("chmod")
+        .args(["644", &f])
+        .status()
+        .unwrap();
     let rpod = rpod_bin().display().to_string();
     let o = env.sh(&format!(
         "{rpod} run --rm --preserve-fds 1 alpine sh -c 'cat <&3' 3<{f}"
@@ -90,7 +131,11 @@ fn preserve_fds_reach_run_and_exec() {
     assert_eq!(out(&o), "piped\neof\n", "{}", err(&o));
     // Without the flag, fd 3 does not reach the container.
     let o = env.sh(&format!("{rpod} run --rm alpine sh -c 'cat <&3' 3<{f}"));
-    assert!(!o.status.success() && !out(&o).contains("through"), "{}", out(&o));
+    assert!(
+        !o.status.success() && !out(&o).contains("through"),
+        "{}",
+        out(&o)
+    );
     env.rpod_ok(&["run", "-d", "--name", "ex", "alpine", "sleep", "7303"]);
     let o = env.sh(&format!(
         "{rpod} exec --preserve-fds 1 ex sh -c 'cat <&3' 3<{f}"
@@ -99,7 +144,11 @@ fn preserve_fds_reach_run_and_exec() {
     // Asking for an fd rpod does not have is an error naming it.
     let o = env.sh(&format!("{rpod} exec --preserve-fds 2 ex true 3<{f}"));
     assert_eq!(o.status.code(), Some(125));
-    assert!(err(&o).contains("file descriptor 4 is not available"), "{}", err(&o));
+    assert!(
+        err(&o).contains("file descriptor 4 is not available"),
+        "{}",
+        err(&o)
+    );
     let (_, e) = env.rpod_fail(&["create", "--preserve-fds", "1", "alpine", "true"]);
     assert!(e.contains("--preserve-fds"), "{e}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "ex"]);
@@ -113,7 +162,15 @@ fn requires_starts_first_and_rm_depend_removes_dependents() {
     env.rpod_ok(&["create", "--name", "db", "alpine", "sleep", "7304"]);
     env.rpod_ok(&["create", "--name", "cache", "alpine", "sleep", "7305"]);
     env.rpod_ok(&[
-        "run", "-d", "--name", "app", "--requires", "db,cache", "alpine", "sleep", "7306",
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--requires",
+        "db,cache",
+        "alpine",
+        "sleep",
+        "7306",
     ]);
     for c in ["db", "cache", "app"] {
         assert_eq!(field(&env, c, "{{.State.Status}}"), "running", "{c}");
@@ -131,7 +188,10 @@ fn requires_starts_first_and_rm_depend_removes_dependents() {
     // rm refuses a container others require; --depend takes them along.
     let (code, e) = env.rpod_fail(&["rm", "-f", "db"]);
     assert_eq!(code, 125);
-    assert!(e.contains("has dependent containers which must be removed before it"), "{e}");
+    assert!(
+        e.contains("has dependent containers which must be removed before it"),
+        "{e}"
+    );
     let o = env.rpod_ok(&["rm", "-f", "-t", "0", "--depend", "db"]);
     assert_eq!(o.lines().count(), 2, "{o}");
     let left = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}}"]);
@@ -163,14 +223,36 @@ fn systemd_mode_personality_and_chrootdirs() {
     // true: only for an init command; false never.
     env.rpod_ok(&["create", "--name", "init", "alpine", "/sbin/init"]);
     assert_eq!(field(&env, "init", "{{.Config.StopSignal}}"), "37");
-    env.rpod_ok(&["create", "--name", "noinit", "--systemd", "false", "alpine", "/sbin/init"]);
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "noinit",
+        "--systemd",
+        "false",
+        "alpine",
+        "/sbin/init",
+    ]);
     assert_eq!(field(&env, "noinit", "{{.Config.StopSignal}}"), "15");
-    let o = run(&env, &["alpine", "sh", "-c", "echo $container; grep -c ' /var/log/journal ' /proc/mounts || true"]);
+    let o = run(
+        &env,
+        &[
+            "alpine",
+            "sh",
+            "-c",
+            "echo $container; grep -c ' /var/log/journal ' /proc/mounts || true",
+        ],
+    );
     assert_eq!(o, "rpod\n0\n");
     // --personality LINUX32: the kernel says i686 (podman 4.3 with runc 1.1
     // ignores it; runc 1.2 and crun apply it).
-    assert_eq!(run(&env, &["--personality", "LINUX32", "alpine", "uname", "-m"]), "i686\n");
-    assert_eq!(run(&env, &["--personality", "linux", "alpine", "uname", "-m"]), "x86_64\n");
+    assert_eq!(
+        run(&env, &["--personality", "LINUX32", "alpine", "uname", "-m"]),
+        "i686\n"
+    );
+    assert_eq!(
+        run(&env, &["--personality", "linux", "alpine", "uname", "-m"]),
+        "x86_64\n"
+    );
     let (code, e) = env.rpod_fail(&["run", "--rm", "--personality", "foo", "alpine", "true"]);
     assert_eq!(code, 125);
     assert!(e.contains("invalid --personality \"foo\""), "{e}");
@@ -199,7 +281,14 @@ fn passwd_entries_as_podman_writes_them() {
     // A uid the image does not know gets podman's entry, and its group.
     let o = run(
         &env,
-        &["--user", "1234:1234", "alpine", "sh", "-c", "tail -1 /etc/passwd; tail -1 /etc/group; id"],
+        &[
+            "--user",
+            "1234:1234",
+            "alpine",
+            "sh",
+            "-c",
+            "tail -1 /etc/passwd; tail -1 /etc/group; id",
+        ],
     );
     assert_eq!(
         o,
@@ -208,7 +297,15 @@ fn passwd_entries_as_podman_writes_them() {
     // --passwd=false: nothing added.
     let o = run(
         &env,
-        &["--user", "1234:1234", "--passwd=false", "alpine", "sh", "-c", "grep -c 1234 /etc/passwd /etc/group || true"],
+        &[
+            "--user",
+            "1234:1234",
+            "--passwd=false",
+            "alpine",
+            "sh",
+            "-c",
+            "grep -c 1234 /etc/passwd /etc/group || true",
+        ],
     );
     assert_eq!(o, "/etc/passwd:0\n/etc/group:0\n");
     // --passwd-entry: a template.
@@ -227,14 +324,34 @@ fn passwd_entries_as_podman_writes_them() {
     );
     assert_eq!(o, "X1234:1234:99:container user:/\n99:x:99:1234\n");
     // A user the image has: nothing added.
-    let o = run(&env, &["--user", "nobody", "alpine", "grep", "-c", "", "/etc/passwd"]);
+    let o = run(
+        &env,
+        &[
+            "--user",
+            "nobody",
+            "alpine",
+            "grep",
+            "-c",
+            "",
+            "/etc/passwd",
+        ],
+    );
     let n = run(&env, &["alpine", "grep", "-c", "", "/etc/passwd"]);
     assert_eq!(o, n);
     // --hostuser: the host user's entry (root is already there).
     let me = env.user.clone();
     let o = run(
         &env,
-        &["--hostuser", &me, "--hostuser", "root", "alpine", "sh", "-c", "grep -c '^root:' /etc/passwd; tail -1 /etc/passwd"],
+        &[
+            "--hostuser",
+            &me,
+            "--hostuser",
+            "root",
+            "alpine",
+            "sh",
+            "-c",
+            "grep -c '^root:' /etc/passwd; tail -1 /etc/passwd",
+        ],
     );
     let uid = env.sh_ok("id -u").trim().to_string();
     let gid = env.sh_ok("id -g").trim().to_string();
@@ -243,7 +360,14 @@ fn passwd_entries_as_podman_writes_them() {
         o.ends_with(&format!("{me}:*:{uid}:{gid}::/:/bin/sh\n")),
         "{o}"
     );
-    let (code, e) = env.rpod_fail(&["run", "--rm", "--hostuser", "no-such-user-x", "alpine", "true"]);
+    let (code, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--hostuser",
+        "no-such-user-x",
+        "alpine",
+        "true",
+    ]);
     assert_eq!(code, 125);
     assert!(e.contains("--hostuser no-such-user-x"), "{e}");
 }
@@ -253,7 +377,16 @@ fn log_drivers_and_options() {
     let env = env_with_alpine("logopts");
     let _reaper = Reaper(&env);
     // none: nothing is logged, and logs says so as podman does.
-    env.rpod_ok(&["run", "--name", "nolog", "--log-driver", "none", "alpine", "echo", "hi"]);
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "nolog",
+        "--log-driver",
+        "none",
+        "alpine",
+        "echo",
+        "hi",
+    ]);
     let (code, e) = env.rpod_fail(&["logs", "nolog"]);
     assert_eq!(code, 125);
     assert!(
@@ -261,17 +394,42 @@ fn log_drivers_and_options() {
         "{e}"
     );
     // json-file is k8s-file.
-    env.rpod_ok(&["run", "--name", "jf", "--log-driver", "json-file", "alpine", "echo", "hi"]);
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "jf",
+        "--log-driver",
+        "json-file",
+        "alpine",
+        "echo",
+        "hi",
+    ]);
     assert_eq!(env.rpod_ok(&["logs", "jf"]), "hi\n");
     let (_, e) = env.rpod_fail(&["run", "--rm", "--log-driver", "bogus", "alpine", "true"]);
     assert!(e.contains("invalid log driver"), "{e}");
     let (_, e) = env.rpod_fail(&["run", "--rm", "--log-driver", "journald", "alpine", "true"]);
     assert!(e.contains("--log-driver journald"), "{e}");
-    let (_, e) = env.rpod_fail(&["run", "--rm", "--log-driver", "passthrough", "alpine", "true"]);
+    let (_, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--log-driver",
+        "passthrough",
+        "alpine",
+        "true",
+    ]);
     assert!(e.contains("--log-driver passthrough"), "{e}");
     // path=: the log is written there, and read from there.
     let lp = user_path(&env, "my.log");
-    env.rpod_ok(&["run", "--name", "lp", "--log-opt", &format!("path={lp}"), "alpine", "echo", "there"]);
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "lp",
+        "--log-opt",
+        &format!("path={lp}"),
+        "alpine",
+        "echo",
+        "there",
+    ]);
     let text = std::fs::read_to_string(&lp).unwrap();
     assert!(text.ends_with(" stdout F there\n"), "{text}");
     assert_eq!(env.rpod_ok(&["logs", "lp"]), "there\n");
@@ -293,8 +451,15 @@ fn log_drivers_and_options() {
     let logs = env.rpod_ok(&["logs", "ms"]);
     assert!(logs.ends_with("line-199\n"), "{logs}");
     assert!(!logs.contains("line-0\n"), "{logs}");
-    let f = store_root(&env).join("containers").join(field(&env, "ms", "{{.Id}}")).join("ctr.log");
-    assert!(std::fs::metadata(&f).unwrap().len() <= 1024, "{}", f.display());
+    let f = store_root(&env)
+        .join("containers")
+        .join(field(&env, "ms", "{{.Id}}"))
+        .join("ctr.log");
+    assert!(
+        std::fs::metadata(&f).unwrap().len() <= 1024,
+        "{}",
+        f.display()
+    );
     // An option podman's k8s-file driver does not know is ignored, as podman does.
     env.rpod_ok(&["run", "--rm", "--log-opt", "foo=bar", "alpine", "true"]);
 }
@@ -308,8 +473,26 @@ fn logs_names_short_flag_and_follow_of_several() {
     assert_eq!(env.rpod_ok(&["logs", "-n", "one"]), "one from-one\n");
     assert_eq!(env.rpod_ok(&["logs", "--tail", "-1", "one"]), "from-one\n");
     // -f on two running containers: both followed until both exit.
-    env.rpod_ok(&["run", "-d", "--name", "a", "alpine", "sh", "-c", "echo a1; sleep 1; echo a2"]);
-    env.rpod_ok(&["run", "-d", "--name", "b", "alpine", "sh", "-c", "echo b1; sleep 2; echo b2"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "alpine",
+        "sh",
+        "-c",
+        "echo a1; sleep 1; echo a2",
+    ]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "b",
+        "alpine",
+        "sh",
+        "-c",
+        "echo b1; sleep 2; echo b2",
+    ]);
     let t = Instant::now();
     let o = env.rpod_ok(&["logs", "-f", "-n", "a", "b"]);
     let mut lines: Vec<&str> = o.lines().collect();
@@ -323,39 +506,66 @@ fn ps_size_ns_and_watch() {
     let env = env_with_alpine("pssize");
     let _reaper = Reaper(&env);
     env.rpod_ok(&[
-        "run", "-d", "--name", "sz", "alpine", "sh", "-c", "head -c 5000 /dev/zero > /f; sleep 7307",
+        "run",
+        "-d",
+        "--name",
+        "sz",
+        "alpine",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /f; sleep 7307",
     ]);
     assert!(eventually(10, || {
-        env.rpod_ok(&["ps", "-s", "--format", "{{.Size}}"]).starts_with("5")
+        env.rpod_ok(&["ps", "-s", "--format", "{{.Size}}"])
+            .starts_with("5")
     }));
     let o = env.rpod_ok(&["ps", "--size"]);
     let head = o.lines().next().unwrap();
     assert!(head.ends_with("NAMES       SIZE"), "{o}");
     assert!(o.contains("kB (virtual "), "{o}");
-    let j: serde_json::Value = serde_json::from_str(&env.rpod_ok(&["ps", "-s", "--format", "json"])).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&env.rpod_ok(&["ps", "-s", "--format", "json"])).unwrap();
     let s = &j[0]["Size"];
     assert!(s["rwSize"].as_u64().unwrap() >= 5000, "{s}");
-    assert!(s["rootFsSize"].as_u64().unwrap() > s["rwSize"].as_u64().unwrap(), "{s}");
+    assert!(
+        s["rootFsSize"].as_u64().unwrap() > s["rwSize"].as_u64().unwrap(),
+        "{s}"
+    );
     // --ns: podman's columns, with the namespaces' inode numbers.
     let o = env.rpod_ok(&["ps", "--ns"]);
     let mut l = o.lines();
     let cols: Vec<&str> = l.next().unwrap().split_whitespace().collect();
     assert_eq!(
         cols,
-        ["CONTAINER", "ID", "NAMES", "PID", "CGROUPNS", "IPC", "MNT", "NET", "PIDNS", "USERNS", "UTS"]
+        [
+            "CONTAINER",
+            "ID",
+            "NAMES",
+            "PID",
+            "CGROUPNS",
+            "IPC",
+            "MNT",
+            "NET",
+            "PIDNS",
+            "USERNS",
+            "UTS"
+        ]
     );
     let row: Vec<&str> = l.next().unwrap().split_whitespace().collect();
     let pid = field(&env, "sz", "{{.State.Pid}}");
     let uts = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap();
     assert_eq!(row[2], pid);
     assert_eq!(format!("uts:[{}]", row[9]), uts.to_string_lossy());
-    let j: serde_json::Value = serde_json::from_str(&env.rpod_ok(&["ps", "--ns", "--format", "json"])).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&env.rpod_ok(&["ps", "--ns", "--format", "json"])).unwrap();
     assert_eq!(j[0]["Namespaces"]["Uts"], row[9]);
     let (_, e) = env.rpod_fail(&["ps", "--ns", "--size"]);
     assert!(e.contains("size and namespace options conflict"), "{e}");
     // --watch: the list again and again, the screen cleared each time.
     let rpod = rpod_bin().display().to_string();
-    let o = env.sh(&format!("timeout 2.5 {rpod} ps -w 1 --format '{{{{.Names}}}}'"));
+    let o = env.sh(&format!(
+        "timeout 2.5 {rpod} ps -w 1 --format '{{{{.Names}}}}'"
+    ));
     let text = out(&o);
     assert!(text.matches("\x1b[2J").count() >= 2, "{text:?}");
     assert!(text.matches("sz\n").count() >= 2, "{text:?}");
@@ -368,18 +578,34 @@ fn podman_template_functions() {
     let env = env_with_alpine("tmplfn");
     let _reaper = Reaper(&env);
     env.rpod_ok(&[
-        "create", "--name", "tf", "--label", "a.b=Hello world", "alpine", "true",
+        "create",
+        "--name",
+        "tf",
+        "--label",
+        "a.b=Hello world",
+        "alpine",
+        "true",
     ]);
-    let f = |t: &str| env.rpod_ok(&["ps", "-a", "--format", t]).trim_end().to_string();
+    let f = |t: &str| {
+        env.rpod_ok(&["ps", "-a", "--format", t])
+            .trim_end()
+            .to_string()
+    };
     assert_eq!(f("{{index .Labels \"a.b\"}}"), "Hello world");
     assert_eq!(f("{{upper (index .Labels \"a.b\")}}"), "HELLO WORLD");
     assert_eq!(f("{{.Names | upper}}"), "TF");
     assert_eq!(f("{{title .Names}}"), "Tf");
-    assert_eq!(f("{{join (split (index .Labels \"a.b\") \" \") \"+\"}}"), "Hello+world");
+    assert_eq!(
+        f("{{join (split (index .Labels \"a.b\") \" \") \"+\"}}"),
+        "Hello+world"
+    );
     assert_eq!(f("{{printf \"%-4s|\" .Names}}"), "tf  |");
     assert_eq!(f("{{truncate .ID 4}}"), field(&env, "tf", "{{.Id}}")[..4]);
     assert_eq!(f("{{json .Names}}"), "\"tf\"");
-    assert_eq!(field(&env, "tf", "{{index .Config.Labels \"a.b\"}}"), "Hello world");
+    assert_eq!(
+        field(&env, "tf", "{{index .Config.Labels \"a.b\"}}"),
+        "Hello world"
+    );
     let (code, e) = env.rpod_fail(&["ps", "-a", "--format", "{{nosuch .Names}}"]);
     assert_eq!(code, 125);
     assert!(e.contains("nosuch"), "{e}");
