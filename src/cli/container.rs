@@ -393,6 +393,9 @@ pub struct RunMoreOpts {
     /// Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)
     #[arg(long, value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)
+    #[arg(long)]
+    pub rootfs: bool,
 }
 
 #[derive(Args, Debug, Clone)]

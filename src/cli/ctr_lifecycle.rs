@@ -207,7 +207,16 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         pod: None,
         pod_infra: false,
         id: None,
-        more: more_spec(&o.more)?,
+        more: {
+            let mut m = more_spec(&o.more)?;
+            if o.more.run2.rootfs {
+                // --rootfs: IMAGE names a directory.
+                let (dir, overlay) = ctr::more::parse_rootfs(image)?;
+                m.extras.rootfs = Some(dir);
+                m.extras.rootfs_overlay = overlay;
+            }
+            m
+        },
     })
 }
 

@@ -253,15 +253,25 @@ pub fn create(
             }
         }
     }
-    let image = resolve_image(image_name)?;
+    // --rootfs: a directory instead of an image (no config, no layers).
+    let rootfs = o.more.extras.rootfs.as_deref();
+    let image = match rootfs {
+        None => Some(resolve_image(image_name)?),
+        Some(_) => None,
+    };
     let store = crate::storage::Store::open(options)?;
-    let config = store.image_config(&image)?;
+    let config = match &image {
+        Some(image) => store.image_config(image)?,
+        None => oci_spec::image::ImageConfiguration::default(),
+    };
     let healthcheck = super::health::resolve(
         &o.health,
-        store
-            .read_blob(&image.config_digest)
-            .ok()
-            .and_then(|raw| super::health::from_image_config(&raw)),
+        image.as_ref().and_then(|image| {
+            store
+                .read_blob(&image.config_digest)
+                .ok()
+                .and_then(|raw| super::health::from_image_config(&raw))
+        }),
     )?;
     if o.sdnotify == SdNotify::Healthy && healthcheck.is_none() {
         bail!("sdnotify policy \"healthy\" requires a healthcheck to be set");
@@ -354,8 +364,17 @@ pub fn create(
         .or(keep_id)
         .or_else(|| ic.user().clone())
         .unwrap_or_default();
-    let passwd = crate::rootfs::read_image_file(&store, &image, "/etc/passwd")?;
-    let group = crate::rootfs::read_image_file(&store, &image, "/etc/group")?;
+    let (passwd, group) = match (&image, rootfs) {
+        (Some(image), _) => (
+            crate::rootfs::read_image_file(&store, image, "/etc/passwd")?,
+            crate::rootfs::read_image_file(&store, image, "/etc/group")?,
+        ),
+        (None, Some(dir)) => (
+            super::more::read_rootfs_file(dir, "/etc/passwd")?,
+            super::more::read_rootfs_file(dir, "/etc/group")?,
+        ),
+        (None, None) => (None, None),
+    };
     let resolved =
         crate::runtime::user::resolve(&user, &o.group_add, passwd.as_deref(), group.as_deref())?;
     if let (false, Some(home)) = (opts::env_has(&env, "HOME"), &resolved.home) {
@@ -579,8 +598,12 @@ pub fn create(
     let mut rec = ContainerRecord {
         id: id.clone(),
         name: String::new(),
-        image_id: image.id.clone(),
-        image_name: image_name_for(&image, image_name),
+        image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+        image_name: match &image {
+            Some(image) => image_name_for(image, image_name),
+            // --rootfs: no image (podman shows none; inspect's Rootfs has the dir).
+            None => String::new(),
+        },
         created: super::time::now_ns(),
         command: command_shown,
         entrypoint,

@@ -50,6 +50,58 @@ pub struct RunExtras {
     /// `--chrootdirs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chrootdirs: Vec<String>,
+    /// `--rootfs DIR[:O]`: the container's root is this host directory
+    /// (with `rootfs_overlay`, under an overlay whose changes stay in the
+    /// container's directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_overlay: bool,
+}
+
+/// `--rootfs PATH[:O]`: an existing directory, made absolute.
+pub fn parse_rootfs(v: &str) -> Result<(PathBuf, bool)> {
+    let (p, overlay) = match v.strip_suffix(":O") {
+        Some(p) => (p, true),
+        None => (v, false),
+    };
+    let path = std::fs::canonicalize(p).with_context(|| format!("--rootfs {p}"))?;
+    if !path.is_dir() {
+        bail!("--rootfs {p}: not a directory");
+    }
+    Ok((path, overlay))
+}
+
+/// A file of a `--rootfs` directory (e.g. /etc/passwd), resolved inside it
+/// (its links never lead out); None when it has none.
+pub fn read_rootfs_file(dir: &Path, path: &str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let root = crate::sys::inroot::open_root(dir)
+        .with_context(|| format!("--rootfs {}", dir.display()))?;
+    use std::os::fd::AsFd;
+    let fd = match crate::sys::inroot::open(root.as_fd(), Path::new(path), true) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("{}{path}", dir.display())),
+    };
+    // Only a regular file (a fifo would block the open below).
+    let st = crate::sys::inroot::fstat(fd.as_fd())
+        .with_context(|| format!("{}{path}", dir.display()))?;
+    if crate::sys::inroot::kind(&st) != nix::sys::stat::SFlag::S_IFREG {
+        return Ok(None);
+    }
+    // An O_PATH fd: reopen it for reading through /proc.
+    let mut f = std::fs::File::open(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .with_context(|| format!("{}{path}", dir.display()))?;
+    let mut out = Vec::new();
+    f.by_ref()
+        .take(16 << 20)
+        .read_to_end(&mut out)
+        .with_context(|| format!("{}{path}", dir.display()))?;
+    Ok(Some(out))
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -429,8 +481,8 @@ pub fn parse_log_opts(opts: &[String], x: &mut RunExtras) -> Result<()> {
                 let n = if v == "-1" {
                     0
                 } else {
-                    super::opts::parse_bytes(v)
-                        .map_err(|e| anyhow::anyhow!("--log-opt max-size={v}: {e:#}"))?
+                    from_human_size(v)
+                        .with_context(|| format!("--log-opt max-size={v}: invalid size"))?
                 };
                 x.log_max_size = n.max(0);
             }
@@ -450,6 +502,44 @@ pub fn parse_log_opts(opts: &[String], x: &mut RunExtras) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// go-units' FromHumanSize, as podman reads `--log-opt max-size`: decimal
+/// units ("1k" is 1000, "1.5MB" 1500000; an "i" changes nothing).
+pub fn from_human_size(v: &str) -> Option<i64> {
+    let t = v.trim();
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let num: f64 = t[..end].parse().ok()?;
+    let unit = t[end..].trim_start().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "p" => 1e15,
+        _ => return None,
+    };
+    Some((num * mult) as i64)
+}
+
+/// go-units' HumanSize ("1kB", "1.5MB"), as podman prints sizes.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    // %.4g
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{}", UNITS[i])
 }
 
 fn has_id(text: &str, id: u32) -> bool {
@@ -990,6 +1080,17 @@ mod tests {
         let env = vec!["PATH=/bin".to_string(), "A=x".to_string()];
         assert_eq!(expand("/x:${PATH}", &env), "/x:/bin");
         assert_eq!(expand("$A-$NOPE-${A}y$", &env), "x--xy$");
+    }
+
+    #[test]
+    fn log_sizes_as_podman() {
+        assert_eq!(from_human_size("1k"), Some(1000));
+        assert_eq!(from_human_size("1.5MB"), Some(1_500_000));
+        assert_eq!(from_human_size("10 KiB"), Some(10_000));
+        assert_eq!(from_human_size("x"), None);
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(1_500_000), "1.5MB");
+        assert_eq!(human_size(12), "12B");
     }
 
     #[test]

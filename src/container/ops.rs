@@ -585,15 +585,20 @@ pub fn mounted(paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
 pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result<PathBuf> {
     let id = record::resolve(paths, name)?;
     let rec = record::load(paths, &id)?;
-    let image = store
-        .image_by_id(&rec.image_id)?
-        .context("the container's image is no longer in local storage")?;
-    let m = crate::rootfs::mount(
-        store,
-        &image,
-        &paths.ctr_dir(&id),
-        rec.storage_driver.as_deref(),
-    )?;
+    let m = match &rec.extras.rootfs {
+        Some(dir) => crate::rootfs::mount_dir(dir, &paths.ctr_dir(&id), rec.extras.rootfs_overlay)?,
+        None => {
+            let image = store
+                .image_by_id(&rec.image_id)?
+                .context("the container's image is no longer in local storage")?;
+            crate::rootfs::mount(
+                store,
+                &image,
+                &paths.ctr_dir(&id),
+                rec.storage_driver.as_deref(),
+            )?
+        }
+    };
     crate::events::container(&paths.runroot, "mount", &rec);
     Ok(m.merged)
 }

@@ -296,16 +296,20 @@ impl Monitor {
         crate::userns::private_mount_ns()?;
 
         let store = crate::storage::Store::open(g)?;
-        let image = store.image_by_id(&rec.image_id)?.with_context(|| {
-            format!(
-                "image {} of container {} is no longer in local storage",
-                crate::storage::short_id(&rec.image_id),
-                rec.name
-            )
-        })?;
-        let mounted = {
-            let _hold = store.hold_layers()?;
-            crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
+        let mounted = match &rec.extras.rootfs {
+            // --rootfs: the directory itself, or an overlay on it.
+            Some(dir) => crate::rootfs::mount_dir(dir, &ctr_dir, rec.extras.rootfs_overlay)?,
+            None => {
+                let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+                    format!(
+                        "image {} of container {} is no longer in local storage",
+                        crate::storage::short_id(&rec.image_id),
+                        rec.name
+                    )
+                })?;
+                let _hold = store.hold_layers()?;
+                crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
+            }
         };
         crate::volume::prepare_mounts(&store, &rec, &mounted.merged)?;
         let mut state = record::load_state(paths, &rec.id);

@@ -610,3 +610,100 @@ fn podman_template_functions() {
     assert_eq!(code, 125);
     assert!(e.contains("nosuch"), "{e}");
 }
+
+#[test]
+fn rootfs_runs_a_directory_and_o_keeps_it_unchanged() {
+    let env = env_with_alpine("rootfs");
+    let _reaper = Reaper(&env);
+    // A root file system in a directory of the user's: alpine's, exported.
+    let dir = user_path(&env, "rfs");
+    env.rpod_ok(&["create", "--name", "src", "alpine", "true"]);
+    env.sh_ok(&format!(
+        "mkdir {dir} && {} export src | tar -x -C {dir}",
+        rpod_bin().display()
+    ));
+    env.rpod_ok(&["rm", "src"]);
+    let o = run(
+        &env,
+        &[
+            "--rootfs",
+            &dir,
+            "sh",
+            "-c",
+            "echo kept > /kept; cat /etc/os-release | head -1",
+        ],
+    );
+    assert!(o.starts_with("NAME="), "{o}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/kept")).unwrap(),
+        "kept\n"
+    );
+    // :O: an overlay; the directory is not written.
+    let o = run(
+        &env,
+        &[
+            "--rootfs",
+            &format!("{dir}:O"),
+            "sh",
+            "-c",
+            "echo x > /ov; cat /ov /kept",
+        ],
+    );
+    assert_eq!(o, "x\nkept\n");
+    assert!(!std::path::Path::new(&format!("{dir}/ov")).exists());
+    // As podman shows it: no image, the directory as Rootfs.
+    env.rpod_ok(&["create", "--name", "r", "--rootfs", &dir, "echo", "hi"]);
+    assert_eq!(
+        field(&env, "r", "{{.ImageName}}|{{.Rootfs}}"),
+        format!("|{dir}")
+    );
+    env.rpod_ok(&["start", "-a", "r"]);
+    assert_eq!(env.rpod_ok(&["logs", "r"]), "hi\n");
+    env.rpod_ok(&["rm", "r"]);
+    // Removing the container leaves the directory alone.
+    assert!(std::path::Path::new(&format!("{dir}/etc/os-release")).exists());
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/kept")).unwrap(),
+        "kept\n"
+    );
+    let (code, e) = env.rpod_fail(&["run", "--rm", "--rootfs", "/no/such/dir", "true"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("--rootfs /no/such/dir"), "{e}");
+}
+
+#[test]
+fn inspect_shows_the_new_settings_as_podman() {
+    let env = env_with_alpine("inspect12");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["create", "--name", "dep", "alpine", "true"]);
+    let pf = user_path(&env, "x.pid");
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "i",
+        "--timeout",
+        "5",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "tag=tg",
+        "--requires",
+        "dep",
+        "--pidfile",
+        &pf,
+        "alpine",
+        "true",
+    ]);
+    let dep = field(&env, "dep", "{{.Id}}");
+    assert_eq!(
+        field(&env, "i", "{{json .Dependencies}}"),
+        format!("[\"{dep}\"]")
+    );
+    assert_eq!(field(&env, "i", "{{.PidFile}}"), pf);
+    assert_eq!(field(&env, "i", "{{.Config.Timeout}}"), "5");
+    assert_eq!(
+        field(&env, "i", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Tag}} {{.HostConfig.LogConfig.Size}}"),
+        "k8s-file tg 1kB"
+    );
+    assert!(field(&env, "i", "{{.HostConfig.LogConfig.Path}}").ends_with("/ctr.log"));
+}
