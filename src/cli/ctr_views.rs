@@ -171,13 +171,15 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     }
     match a.watch.filter(|w| *w > 0) {
         None => ps_once(g, a),
+        // podman 4.3 lists once for -q and json.
+        Some(_) if a.quiet || a.format.as_deref().is_some_and(format::is_json) => ps_once(g, a),
         Some(secs) => {
-            if a.quiet || a.format.as_deref().is_some_and(format::is_json) {
-                bail!("the watch and quiet or json format options conflict");
-            }
-            // podman's --watch: clear the screen, list, wait; until killed.
+            use std::io::IsTerminal;
+            let tty = std::io::stdout().is_terminal();
+            // podman's --watch: list, wait, again, until killed; on a
+            // terminal the screen is cleared first each time.
             loop {
-                {
+                if tty {
                     let mut out = std::io::stdout().lock();
                     out.write_all(b"\x1b[2J\x1b[1;1H")?;
                     out.flush()?;
