@@ -494,7 +494,7 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         for n in &names {
             match ctr::record::resolve(&paths, n) {
                 Ok(id) => {
-                    for d in ctr::more::dependents(&paths, &id, true)?.into_iter().rev() {
+                    for d in ctr::more::dependents(&paths, &id)?.into_iter().rev() {
                         if !deps.contains(&d) {
                             deps.push(d);
                         }
@@ -508,13 +508,14 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         deps.append(&mut names);
         names = deps;
     } else if !a.all {
-        // podman refuses to remove a container others --require.
+        // podman refuses to remove a container others need (--requires,
+        // --network container:) unless they go too.
         let ids: Vec<String> = names
             .iter()
             .filter_map(|n| ctr::record::resolve(&paths, n).ok())
             .collect();
         for id in &ids {
-            let deps: Vec<String> = ctr::more::dependents(&paths, id, false)?
+            let deps: Vec<String> = ctr::more::dependents(&paths, id)?
                 .into_iter()
                 .filter(|d| !ids.contains(d))
                 .collect();

@@ -119,9 +119,9 @@ impl RunExtras {
 }
 
 /// The containers that depend on container `id` (join its network
-/// namespace, or `--requires` it; without `network` only the latter), and
-/// theirs, deepest last: what `rm --depend` removes with it.
-pub fn dependents(paths: &Paths, id: &str, network: bool) -> Result<Vec<String>> {
+/// namespace, or `--requires` it), and theirs, deepest last: what `rm
+/// --depend` removes with it, and what makes a plain `rm` refuse.
+pub fn dependents(paths: &Paths, id: &str) -> Result<Vec<String>> {
     let recs: Vec<record::ContainerRecord> = record::list_ids(paths)?
         .iter()
         .filter_map(|i| record::load(paths, i).ok())
@@ -130,8 +130,7 @@ pub fn dependents(paths: &Paths, id: &str, network: bool) -> Result<Vec<String>>
     let mut queue = vec![id.to_string()];
     while let Some(cur) = queue.pop() {
         for r in &recs {
-            let on_it = (network
-                && matches!(&r.network, crate::network::NetworkMode::Container(c) if *c == cur))
+            let on_it = matches!(&r.network, crate::network::NetworkMode::Container(c) if *c == cur)
                 || r.extras.requires.contains(&cur);
             if on_it && r.id != id && !out.contains(&r.id) {
                 out.push(r.id.clone());

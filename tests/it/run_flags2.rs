@@ -197,6 +197,23 @@ fn requires_starts_first_and_rm_depend_removes_dependents() {
     let left = env.rpod_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(left.trim(), "cache", "{left}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "cache"]);
+    // A container that joins another's network depends on it too.
+    env.rpod_ok(&["create", "--name", "owner", "alpine", "true"]);
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "joiner",
+        "--network",
+        "container:owner",
+        "alpine",
+        "true",
+    ]);
+    let (code, e) = env.rpod_fail(&["rm", "owner"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("has dependent containers"), "{e}");
+    // Both at once is fine; so is --depend.
+    env.rpod_ok(&["rm", "--depend", "owner"]);
+    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
     assert_clean(&env, &["sleep 7304", "sleep 7305", "sleep 7306"]);
 }
 
