@@ -682,6 +682,11 @@ fn rootfs_runs_a_directory_and_o_keeps_it_unchanged() {
     );
     env.rpod_ok(&["start", "-a", "r"]);
     assert_eq!(env.rpod_ok(&["logs", "r"]), "hi\n");
+    // No image below it: commit and diff say so.
+    let (_, e) = env.rpod_fail(&["commit", "r", "from-rootfs"]);
+    assert!(e.contains("--rootfs"), "{e}");
+    let (_, e) = env.rpod_fail(&["diff", "r"]);
+    assert!(e.contains("--rootfs"), "{e}");
     env.rpod_ok(&["rm", "r"]);
     // Removing the container leaves the directory alone.
     assert!(std::path::Path::new(&format!("{dir}/etc/os-release")).exists());
