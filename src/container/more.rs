@@ -1082,6 +1082,77 @@ mod tests {
     }
 
     #[test]
+    fn systemd_personality_and_log_opts() {
+        let a = |s: &str| vec![s.to_string()];
+        assert!(systemd_mode("", &a("/sbin/init")));
+        assert!(systemd_mode("true", &a("/usr/lib/systemd/systemd")));
+        assert!(!systemd_mode("true", &a("sh")));
+        assert!(systemd_mode("always", &a("sh")));
+        assert!(!systemd_mode("false", &a("/sbin/init")));
+        assert_eq!(parse_personality("linux32").unwrap(), "LINUX32");
+        assert!(parse_personality("LINUX64").is_err());
+        let mut x = RunExtras::default();
+        parse_log_opts(
+            &["max-size=2k".into(), "tag=t".into(), "x=y".into()],
+            &mut x,
+        )
+        .unwrap();
+        assert_eq!((x.log_max_size, x.log_tag.as_str()), (2000, "t"));
+        assert!(parse_log_opts(&["path=rel".into()], &mut x).is_err());
+        assert!(parse_log_opts(&["novalue".into()], &mut x).is_err());
+    }
+
+    #[test]
+    fn passwd_entries_only_where_missing() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/sbin/nologin";
+        let group = b"root:x:0:\n";
+        let m = MoreSpec::default();
+        let none = |_: &str| None;
+        let (p, g) =
+            passwd_files(&m, Some(passwd), Some(group), true, 1234, 1234, "/w", &none).unwrap();
+        assert!(p
+            .unwrap()
+            .ends_with("/sbin/nologin\n1234:*:1234:1234:container user:/w:/bin/sh\n"));
+        assert!(g.unwrap().ends_with("root:x:0:\n1234:x:1234:1234\n"));
+        // Known uid, root, no --user, --passwd=false: nothing.
+        for (uid, given) in [(65534, true), (0, true), (1234, false)] {
+            let r = passwd_files(&m, Some(passwd), Some(group), given, uid, 0, "/", &none).unwrap();
+            assert_eq!(r, (None, None), "{uid} {given}");
+        }
+        let off = MoreSpec {
+            passwd: Some(false),
+            ..Default::default()
+        };
+        let r = passwd_files(
+            &off,
+            Some(passwd),
+            Some(group),
+            true,
+            1234,
+            1234,
+            "/",
+            &none,
+        )
+        .unwrap();
+        assert_eq!(r, (None, None));
+        // --hostuser: added once; an unknown one is an error naming it.
+        let host = MoreSpec {
+            hostuser: vec!["me".into(), "root".into()],
+            ..Default::default()
+        };
+        let lookup = |n: &str| Some(format!("{n}:*:1001:1001::/:/bin/sh"));
+        let (p, _) = passwd_files(&host, Some(passwd), None, false, 0, 0, "/", &lookup).unwrap();
+        let p = p.unwrap();
+        assert!(
+            p.ends_with("\nme:*:1001:1001::/:/bin/sh\n")
+                && p.lines().filter(|l| l.starts_with("root:")).count() == 1,
+            "{p}"
+        );
+        let e = passwd_files(&host, Some(passwd), None, false, 0, 0, "/", &none).unwrap_err();
+        assert!(e.to_string().contains("--hostuser me"), "{e}");
+    }
+
+    #[test]
     fn log_sizes_as_podman() {
         assert_eq!(from_human_size("1k"), Some(1000));
         assert_eq!(from_human_size("1.5MB"), Some(1_500_000));
