@@ -548,6 +548,19 @@ pub fn create(
             })
         })
         .collect::<Result<_>>()?;
+    // keep-id (without uid= or --user): podman's entry names you.
+    let keep_id_name = match o.userns {
+        Userns::KeepId { uid: None, .. } if o.user.is_none() => {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(super::spec::outer_id(
+                "/proc/self/uid_map",
+                nix::unistd::getuid().as_raw(),
+            )))
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+        }
+        _ => None,
+    };
     let workdir = o
         .workdir
         .clone()
@@ -557,8 +570,8 @@ pub fn create(
         &o.more,
         passwd.as_deref(),
         group.as_deref(),
-        // keep-id without --user: the user's own entry is keep-id's business.
-        o.user.is_some() || (!matches!(o.userns, Userns::KeepId { .. }) && !user.is_empty()),
+        !user.is_empty(),
+        keep_id_name.as_deref(),
         resolved.uid,
         resolved.gid,
         &workdir,

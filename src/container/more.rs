@@ -560,6 +560,7 @@ pub fn passwd_files(
     image_passwd: Option<&[u8]>,
     image_group: Option<&[u8]>,
     user_given: bool,
+    name: Option<&str>,
     uid: u32,
     gid: u32,
     workdir: &str,
@@ -589,18 +590,24 @@ pub fn passwd_files(
             .passwd_entry
             .as_deref()
             .unwrap_or("$USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh");
+        // keep-id: the host user's name (podman leaves the comment empty).
+        let (user_name, comment) = match name {
+            Some(n) => (n.to_string(), ""),
+            None => (uid.to_string(), "container user"),
+        };
         let entry = tmpl
-            .replace("$USERNAME", &uid.to_string())
+            .replace("$USERNAME", &user_name)
             .replace("$UID", &uid.to_string())
             .replace("$GID", &gid.to_string())
-            .replace("$NAME", "container user")
+            .replace("$NAME", comment)
             .replace("$HOME", workdir);
         nl(&mut passwd);
         passwd.push_str(entry.trim_end_matches('\n'));
         passwd.push('\n');
         if !has_id(&group, gid) {
             nl(&mut group);
-            group.push_str(&format!("{gid}:x:{gid}:{uid}\n"));
+            let group_name = name.map_or_else(|| gid.to_string(), String::from);
+            group.push_str(&format!("{group_name}:x:{gid}:{user_name}\n"));
         }
     }
     Ok((
@@ -1108,15 +1115,36 @@ mod tests {
         let group = b"root:x:0:\n";
         let m = MoreSpec::default();
         let none = |_: &str| None;
-        let (p, g) =
-            passwd_files(&m, Some(passwd), Some(group), true, 1234, 1234, "/w", &none).unwrap();
+        let (p, g) = passwd_files(
+            &m,
+            Some(passwd),
+            Some(group),
+            true,
+            None,
+            1234,
+            1234,
+            "/w",
+            &none,
+        )
+        .unwrap();
         assert!(p
             .unwrap()
             .ends_with("/sbin/nologin\n1234:*:1234:1234:container user:/w:/bin/sh\n"));
         assert!(g.unwrap().ends_with("root:x:0:\n1234:x:1234:1234\n"));
         // Known uid, root, no --user, --passwd=false: nothing.
         for (uid, given) in [(65534, true), (0, true), (1234, false)] {
-            let r = passwd_files(&m, Some(passwd), Some(group), given, uid, 0, "/", &none).unwrap();
+            let r = passwd_files(
+                &m,
+                Some(passwd),
+                Some(group),
+                given,
+                None,
+                uid,
+                0,
+                "/",
+                &none,
+            )
+            .unwrap();
             assert_eq!(r, (None, None), "{uid} {given}");
         }
         let off = MoreSpec {
@@ -1128,6 +1156,7 @@ mod tests {
             Some(passwd),
             Some(group),
             true,
+            None,
             1234,
             1234,
             "/",
@@ -1141,14 +1170,30 @@ mod tests {
             ..Default::default()
         };
         let lookup = |n: &str| Some(format!("{n}:*:1001:1001::/:/bin/sh"));
-        let (p, _) = passwd_files(&host, Some(passwd), None, false, 0, 0, "/", &lookup).unwrap();
+        let (p, _) =
+            passwd_files(&host, Some(passwd), None, false, None, 0, 0, "/", &lookup).unwrap();
         let p = p.unwrap();
         assert!(
             p.ends_with("\nme:*:1001:1001::/:/bin/sh\n")
                 && p.lines().filter(|l| l.starts_with("root:")).count() == 1,
             "{p}"
         );
-        let e = passwd_files(&host, Some(passwd), None, false, 0, 0, "/", &none).unwrap_err();
+        // keep-id: the host user's name for the entry and its group.
+        let (p, g) = passwd_files(
+            &m,
+            Some(passwd),
+            Some(group),
+            true,
+            Some("me"),
+            1001,
+            1001,
+            "/",
+            &none,
+        )
+        .unwrap();
+        assert!(p.unwrap().ends_with("\nme:*:1001:1001::/:/bin/sh\n"));
+        assert!(g.unwrap().ends_with("\nme:x:1001:me\n"));
+        let e = passwd_files(&host, Some(passwd), None, false, None, 0, 0, "/", &none).unwrap_err();
         assert!(e.to_string().contains("--hostuser me"), "{e}");
     }
 

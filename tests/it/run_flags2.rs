@@ -387,6 +387,35 @@ fn passwd_entries_as_podman_writes_them() {
     ]);
     assert_eq!(code, 125);
     assert!(e.contains("--hostuser no-such-user-x"), "{e}");
+    // --userns keep-id: your entry and group, named as on the host;
+    // keep-id:uid=,gid=: the generic entry.
+    let o = run(
+        &env,
+        &[
+            "--userns",
+            "keep-id",
+            "alpine",
+            "sh",
+            "-c",
+            "tail -1 /etc/passwd; tail -1 /etc/group; id -un",
+        ],
+    );
+    assert_eq!(
+        o,
+        format!("{me}:*:{uid}:{gid}::/:/bin/sh\n{me}:x:{gid}:{me}\n{me}\n")
+    );
+    let o = run(
+        &env,
+        &[
+            "--userns",
+            "keep-id:uid=200,gid=300",
+            "alpine",
+            "sh",
+            "-c",
+            "tail -1 /etc/passwd; tail -1 /etc/group",
+        ],
+    );
+    assert_eq!(o, "200:*:200:300:container user:/:/bin/sh\n300:x:300:200\n");
 }
 
 #[test]
