@@ -343,9 +343,62 @@ pub struct MoreContainerOpts {
     /// Device cgroup rule: 'TYPE MAJOR:MINOR PERMS' (rootless: devices come from --device)
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
-    /// Logging driver: k8s-file, the only one rpod writes (podman-compose passes `logging: driver:`)
+    /// Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)
     #[arg(long, value_name = "DRIVER")]
     pub log_driver: Option<String>,
+    #[command(flatten)]
+    pub run2: RunMoreOpts,
+}
+
+/// podman 4.3's process and lifecycle flags of `run`/`create` (issue 12):
+/// pid files, dependencies, systemd mode, personality, passwd entries,
+/// timeouts and log options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunMoreOpts {
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)
+    #[arg(short = 'a', long, value_name = "STREAM")]
+    pub attach: Vec<String>,
+    /// Write the container process's pid to this file at each start
+    #[arg(long, value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
+    /// Write the pid of the container's monitor (rpod's conmon) to this file
+    #[arg(long, value_name = "PATH")]
+    pub conmon_pidfile: Option<PathBuf>,
+    /// Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too
+    #[arg(long, value_name = "PATH")]
+    pub chrootdirs: Vec<String>,
+    /// Add a host user's entry (name or uid) to the container's /etc/passwd
+    #[arg(long, value_name = "NAME")]
+    pub hostuser: Vec<String>,
+    /// Add an entry for the --user to /etc/passwd when the image has none (default true)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          action = ArgAction::Set)]
+    pub passwd: Option<bool>,
+    /// The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded
+    #[arg(long, value_name = "ENTRY")]
+    pub passwd_entry: Option<String>,
+    /// Execution domain of the container's process: LINUX or LINUX32
+    #[arg(long, value_name = "PERSONA")]
+    pub personality: Option<String>,
+    /// Pass this many fds (3 .. 3+N-1) of rpod's to the container's process
+    #[arg(long, value_name = "N")]
+    pub preserve_fds: Option<u32>,
+    /// Containers to start before this one (comma separated, repeatable)
+    #[arg(long, value_name = "CONTAINERS")]
+    pub requires: Vec<String>,
+    /// Run in systemd mode: true (when the command is systemd or init), false, or always
+    #[arg(long, value_name = "MODE", default_value = "true",
+          value_parser = ["true", "false", "always"])]
+    pub systemd: String,
+    /// Kill the container after this many seconds (0: no limit)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u32>,
+    /// Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)
+    #[arg(long, value_name = "OPT")]
+    pub log_opt: Vec<String>,
+    /// The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)
+    #[arg(long)]
+    pub rootfs: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -520,6 +573,9 @@ pub struct RmArgs {
     /// Remove the containers that pass this filter (as `ps --filter`)
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
+    /// Remove the containers that depend on these too (join their network, or --requires them)
+    #[arg(long)]
+    pub depend: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -561,6 +617,15 @@ pub struct PsArgs {
     /// Check the state of each container with its process (rpod always does)
     #[arg(long)]
     pub sync: bool,
+    /// Show the size of each container's changes, and of its root file system
+    #[arg(short, long)]
+    pub size: bool,
+    /// Show the namespaces of each running container (their inode numbers)
+    #[arg(long)]
+    pub ns: bool,
+    /// Print the list again every N seconds (0: once)
+    #[arg(short, long, value_name = "SECONDS")]
+    pub watch: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -608,6 +673,9 @@ pub struct ExecArgs {
     /// Act on the latest container rpod knows about
     #[arg(short, long)]
     pub latest: bool,
+    /// Pass this many fds (3 .. 3+N-1) of rpod's to the process
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// Container to run in (with --latest: the command)
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -629,7 +697,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub latest: bool,
     /// Prefix each line with the container's name
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub names: bool,
     /// Show each container's lines in its own color
     #[arg(long)]
@@ -637,8 +705,8 @@ pub struct LogsArgs {
     /// Follow the log output
     #[arg(short, long)]
     pub follow: bool,
-    /// Number of lines to show from the end ("all" for everything)
-    #[arg(short = 'n', long, value_name = "N")]
+    /// Number of lines to show from the end (-1 or "all" for everything)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub tail: Option<String>,
     /// Show logs since a time (RFC 3339, a Unix timestamp, or a duration such as 10m)
     #[arg(long, value_name = "TIME")]

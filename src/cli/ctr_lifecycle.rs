@@ -207,7 +207,16 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         pod: None,
         pod_infra: false,
         id: None,
-        more: more_spec(&o.more)?,
+        more: {
+            let mut m = more_spec(&o.more)?;
+            if o.more.run2.rootfs {
+                // --rootfs: IMAGE names a directory.
+                let (dir, overlay) = ctr::more::parse_rootfs(image)?;
+                m.extras.rootfs = Some(dir);
+                m.extras.rootfs_overlay = overlay;
+            }
+            m
+        },
         secrets: o
             .secret
             .iter()
@@ -291,6 +300,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
     let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
@@ -300,18 +310,31 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
         spec.rm = true; // --rmi implies --rm
     }
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
+    // --requires: those containers run first.
+    ctr::start_required(&opts, &paths, &rec, &mut Vec::new())?;
+    let fds = spec.more.preserve_fds;
     if a.detach {
-        ctr::spawn(&opts, &paths, &rec, false)?;
+        ctr::spawn_with_fds(&opts, &paths, &rec, false, fds)?;
         writeln!(std::io::stdout().lock(), "{}", rec.id)?;
         return Ok(());
     }
-    ctr::spawn(&opts, &paths, &rec, true)?;
+    ctr::spawn_with_fds(&opts, &paths, &rec, true, fds)?;
+    // --attach STREAM: only those (default: all three, stdin with -i).
+    let streams: Vec<String> = a
+        .opts
+        .more
+        .run2
+        .attach
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let wants = |s: &str| streams.is_empty() || streams.iter().any(|x| x == s);
     let how = AttachOptions {
-        stdin: rec.interactive,
+        stdin: rec.interactive && wants("stdin"),
         detach_keys: keys,
         sig_proxy: a.sig_proxy,
     };
-    let result = ctr::attach_to(&paths, &rec, &how)?;
+    let result = ctr::attach_streams(&paths, &rec, &how, wants("stdout"), wants("stderr"))?;
     if a.rmi {
         remove_run_image(&opts, &paths, &rec);
     }
@@ -348,6 +371,10 @@ fn remove_run_image(opts: &Options, paths: &Paths, rec: &ctr::record::ContainerR
 }
 
 pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    // Only `run` passes fds (podman's create has no such flag).
+    if a.opts.more.run2.preserve_fds.is_some() {
+        bail!("unknown flag: --preserve-fds");
+    }
     let pod = join_pod(g, &a.opts, false)?;
     if pod.is_none() {
         crate::userns::enter()?;
@@ -463,9 +490,48 @@ pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
 
 pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
-    let Some(names) = selected(&paths, &a.containers, a.latest, &a.filter)? else {
+    let Some(mut names) = selected(&paths, &a.containers, a.latest, &a.filter)? else {
         return Ok(());
     };
+    if a.depend {
+        // --depend: the containers that depend on these go first.
+        let mut deps: Vec<String> = Vec::new();
+        for n in &names {
+            match ctr::record::resolve(&paths, n) {
+                Ok(id) => {
+                    for d in ctr::more::dependents(&paths, &id)?.into_iter().rev() {
+                        if !deps.contains(&d) {
+                            deps.push(d);
+                        }
+                    }
+                }
+                Err(e) if a.ignore && ctr::record::is_no_such(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        deps.retain(|d| !names.contains(d));
+        deps.append(&mut names);
+        names = deps;
+    } else if !a.all {
+        // podman refuses to remove a container others need (--requires,
+        // --network container:) unless they go too.
+        let ids: Vec<String> = names
+            .iter()
+            .filter_map(|n| ctr::record::resolve(&paths, n).ok())
+            .collect();
+        for id in &ids {
+            let deps: Vec<String> = ctr::more::dependents(&paths, id)?
+                .into_iter()
+                .filter(|d| !ids.contains(d))
+                .collect();
+            if !deps.is_empty() {
+                bail!(
+                    "container {id} has dependent containers which must be removed before it: {}: container already exists",
+                    deps.join(",")
+                );
+            }
+        }
+    }
     let sel = Selection {
         names,
         cidfiles: a.cidfile.clone(),
@@ -617,11 +683,69 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
              rootless, map your own with --uidmap/--gidmap or --userns"
         );
     }
-    match m.log_driver.as_deref() {
-        None | Some("k8s-file") => {}
-        Some(d) => bail!(
-            "--log-driver {d}: not supported by rpod, which writes container logs in k8s-file format only (--log-driver k8s-file)"
+    let r = &m.run2;
+    let log_driver = match m.log_driver.as_deref() {
+        None | Some("") => String::new(),
+        // podman 4.3 takes json-file as k8s-file.
+        Some("k8s-file") | Some("json-file") => "k8s-file".into(),
+        Some("none") => "none".into(),
+        Some("journald") => {
+            if std::path::Path::new("/run/systemd/journal/socket").exists() {
+                bail!("--log-driver journald: not supported by rpod; use k8s-file or none");
+            }
+            bail!("--log-driver journald: there is no journal here (/run/systemd/journal/socket is missing); use k8s-file or none")
+        }
+        Some("passthrough") => bail!(
+            "--log-driver passthrough: not supported by rpod, whose monitor always holds the container's output; use k8s-file or none"
         ),
+        Some(_) => bail!("running container create option: invalid log driver: invalid argument"),
+    };
+    let mut extras = ctr::more::RunExtras {
+        log_driver,
+        ..Default::default()
+    };
+    ctr::more::parse_log_opts(&r.log_opt, &mut extras)?;
+    let abs = |p: &std::path::Path| -> Result<std::path::PathBuf> {
+        Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir()?.join(p)
+        })
+    };
+    extras.pidfile = r.pidfile.as_deref().map(abs).transpose()?;
+    extras.conmon_pidfile = r.conmon_pidfile.as_deref().map(abs).transpose()?;
+    extras.timeout = r.timeout.unwrap_or(0);
+    extras.systemd = if r.systemd == "true" {
+        String::new()
+    } else {
+        r.systemd.clone()
+    };
+    extras.personality = r
+        .personality
+        .as_deref()
+        .map(ctr::more::parse_personality)
+        .transpose()?
+        .unwrap_or_default();
+    for c in &r.chrootdirs {
+        if !c.starts_with('/') || c.split('/').any(|x| x == "..") {
+            bail!("invalid --chrootdirs {c:?}: an absolute path inside the container");
+        }
+        extras.chrootdirs.push(c.clone());
+    }
+    extras.requires = r
+        .requires
+        .iter()
+        .flat_map(|x| x.split(','))
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
+    for a in &r.attach {
+        if !matches!(
+            a.to_ascii_lowercase().as_str(),
+            "stdin" | "stdout" | "stderr"
+        ) {
+            bail!("invalid stream \"{a}\" for --attach - must be one of stdin, stdout, or stderr: invalid argument");
+        }
     }
     if m.cgroups == "split" {
         bail!("--cgroups split needs systemd to have delegated a cgroup to the user: none here");
@@ -750,6 +874,12 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
         seccomp_from_image: m.seccomp_policy == "image",
         cgroups_disabled: m.cgroups == "disabled",
         resources,
+        extras,
+        passwd: r.passwd,
+        passwd_entry: r.passwd_entry.clone(),
+        hostuser: r.hostuser.clone(),
+        preserve_fds: r.preserve_fds.unwrap_or(0),
+        ..Default::default()
     })
 }
 

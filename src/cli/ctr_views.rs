@@ -161,8 +161,56 @@ fn header_name(f: &str) -> Option<&'static str> {
 const PS_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
+/// `ps --ns`'s table (podman's).
+const PS_NS_TABLE: &str = "table {{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.CGROUPNS}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}\t{{.USERNS}}\t{{.UTS}}";
+
 /// `ps`, `container ls`.
 pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
+    if a.size && a.ns {
+        bail!("size and namespace options conflict");
+    }
+    match a.watch.filter(|w| *w > 0) {
+        None => ps_once(g, a),
+        // podman 4.3 lists once for -q and json.
+        Some(_) if a.quiet || a.format.as_deref().is_some_and(format::is_json) => ps_once(g, a),
+        Some(secs) => {
+            use std::io::IsTerminal;
+            let tty = std::io::stdout().is_terminal();
+            // podman's --watch: list, wait, again, until killed; on a
+            // terminal the screen is cleared first each time.
+            loop {
+                if tty {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(b"\x1b[2J\x1b[1;1H")?;
+                    out.flush()?;
+                }
+                ps_once(g, a)?;
+                std::io::stdout().lock().flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+            }
+        }
+    }
+}
+
+/// The inode number of namespace `kind` of process `pid` ("" when it can't be read).
+fn ns_inode(pid: i32, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .and_then(|l| {
+            let l = l.to_string_lossy().into_owned();
+            let (_, rest) = l.split_once('[')?;
+            Some(rest.trim_end_matches(']').to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// podman's size column: "14B (virtual 1.99MB)".
+fn size_text(rw: u64, root: u64) -> String {
+    let h = |n: u64| super::image_cmds::human_size(n).replace(' ', "");
+    format!("{} (virtual {})", h(rw), h(root))
+}
+
+fn ps_once(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let filters = parse_filters(&a.filter)?;
     let now = time::now_ns();
@@ -175,7 +223,28 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
             last: a.last,
         },
     )?;
-    let rows = sort_rows(rows, &a.sort, now);
+    // --size (or --sort size): each container's changes and its image's size.
+    let sizes: std::collections::HashMap<String, (u64, u64)> = if a.size || a.sort == "size" {
+        let store = crate::storage::Store::open(&g.into())?;
+        rows.iter()
+            .map(|r| {
+                let rw = crate::system::df::rw_size(&paths, &r.rec.id, &r.st);
+                let img = store
+                    .image_by_id(&r.rec.image_id)
+                    .ok()
+                    .flatten()
+                    .map(|i| i.size)
+                    .unwrap_or(0);
+                (r.rec.id.clone(), (rw, img + rw))
+            })
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut rows = sort_rows(rows, &a.sort, now);
+    if a.sort == "size" {
+        rows.sort_by_key(|r| sizes.get(&r.rec.id).map(|s| s.1).unwrap_or(0));
+    }
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for r in &rows {
@@ -188,11 +257,17 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let table = if a.pod {
-        format!("{PS_TABLE}\t{{{{.Pod}}}}\t{{{{.PodName}}}}")
+    let mut table = if a.ns {
+        PS_NS_TABLE.to_string()
     } else {
         PS_TABLE.to_string()
     };
+    if a.pod {
+        table.push_str("\t{{.Pod}}\t{{.PodName}}");
+    }
+    if a.size {
+        table.push_str("\t{{.Size}}");
+    }
     let report = Report::list(a.format.as_deref(), &table)?
         .headers(header_name)
         .noheading(a.noheading);
@@ -205,6 +280,16 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
     let json_row = |r: &ContainerSummary, now: i64, no_trunc: bool| {
         let mut v = json_row(r, now, no_trunc);
         v["PodName"] = json!(pod_names.get(&r.rec.pod).cloned().unwrap_or_default());
+        if let Some((rw, root)) = sizes.get(&r.rec.id).filter(|_| a.size) {
+            v["Size"] = json!({"rootFsSize": root, "rwSize": rw});
+        }
+        if a.ns && r.st.is_running() {
+            let n = |k: &str| ns_inode(r.st.pid, k);
+            v["Namespaces"] = json!({
+                "Cgroup": n("cgroup"), "Ipc": n("ipc"), "Mnt": n("mnt"), "Net": n("net"),
+                "Pidns": n("pid"), "User": n("user"), "Uts": n("uts"),
+            });
+        }
         v
     };
     if report.is_json() {
@@ -221,6 +306,24 @@ pub fn ps_cmd(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
             v["Ports"] = json!(r.rec.ports.join(", "));
             if !a.no_trunc && r.rec.pod.len() > 12 {
                 v["Pod"] = json!(r.rec.pod[..12]);
+            }
+            // In templates: podman's text forms of --size and --ns.
+            if let Some((rw, root)) = sizes.get(&r.rec.id).filter(|_| a.size) {
+                v["Size"] = json!(size_text(*rw, *root));
+            }
+            let ns = &v["Namespaces"];
+            let field = |k: &str| ns.get(k).cloned().unwrap_or(json!(""));
+            let nss = [
+                ("CGROUPNS", field("Cgroup")),
+                ("IPC", field("Ipc")),
+                ("MNT", field("Mnt")),
+                ("NET", field("Net")),
+                ("PIDNS", field("Pidns")),
+                ("USERNS", field("User")),
+                ("UTS", field("Uts")),
+            ];
+            for (k, x) in nss {
+                v[k] = x;
             }
             v
         })
@@ -304,6 +407,21 @@ pub fn logs_cmd(g: &GlobalOpts, a: &LogsArgs) -> Result<()> {
 
 // ---- exec ----
 
+/// `--preserve-fds N`: fds 3 .. 3+N-1 must be open in rpod.
+pub fn check_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        if std::fs::metadata(format!("/proc/self/fd/{fd}")).is_err()
+            && std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_err()
+        {
+            bail!(
+                "file descriptor {fd} is not available - the preserve-fds option requires that all file descriptors between 3 and {} are available",
+                2 + n
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `exec`, `container exec`: the process's exit code is ours.
 pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
     // --latest: the first word is the command's.
@@ -330,7 +448,9 @@ pub fn exec_cmd(g: &GlobalOpts, a: &ExecArgs) -> Result<()> {
         user: a.user.clone(),
         workdir: a.workdir.clone(),
         detach_keys: a.detach_keys.clone(),
+        preserve_fds: a.preserve_fds,
     };
+    check_preserved_fds(a.preserve_fds)?;
     match exec::exec(&g.into(), &o)? {
         None | Some(0) => Ok(()),
         Some(c) => Err(super::exit::exit_status(c)),

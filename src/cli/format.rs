@@ -7,7 +7,10 @@
 //! * a JSON array for `json` / `{{json .}}`;
 //! * a Go template otherwise: `{{.Names}}`, `{{.Config.User}}`,
 //!   `{{json .Labels}}`, `{{upper .X}}`, `{{join .L ","}}`, `{{len .L}}`,
-//!   `{{truncate .X 5}}`, `\t`/`\n`, `{{- trim -}}`; with a `table ` prefix
+//!   `{{truncate .X 5}}`, `{{index .Labels "k"}}`, `{{title .X}}`,
+//!   `{{split .X ","}}`, `{{pad .X 1 2}}`, `{{printf "%-10s" .X}}`,
+//!   pipelines (`{{.Names | upper}}`), `(…)` sub-expressions,
+//!   `\t`/`\n`, `{{- trim -}}`; with a `table ` prefix
 //!   the lines get a header row and aligned columns (podman's tabwriter:
 //!   minimum width 12, padding 2), without it they print as they are.
 //!
@@ -207,17 +210,66 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
-    Action { func: Option<Func>, args: Vec<Arg> },
+    /// A pipeline: `{{.A | upper}}` is two commands, each after the first
+    /// getting the value before it as its last argument (Go's rule).
+    Action(Vec<Cmd>),
 }
 
+#[derive(Debug, Clone, PartialEq)]
+struct Cmd {
+    func: Option<Func>,
+    args: Vec<Arg>,
+}
+
+/// podman's template functions (containers/common `report`'s and Go's own).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Func {
     Json,
     Upper,
     Lower,
+    Title,
     Len,
     Join,
+    Split,
     Truncate,
+    Pad,
+    Index,
+    Printf,
+    Print,
+    Println,
+}
+
+impl Func {
+    fn by_name(w: &str) -> Option<Func> {
+        Some(match w {
+            "json" => Func::Json,
+            "upper" => Func::Upper,
+            "lower" => Func::Lower,
+            "title" => Func::Title,
+            "len" => Func::Len,
+            "join" => Func::Join,
+            "split" => Func::Split,
+            "truncate" => Func::Truncate,
+            "pad" => Func::Pad,
+            "index" => Func::Index,
+            "printf" => Func::Printf,
+            "print" => Func::Print,
+            "println" => Func::Println,
+            _ => return None,
+        })
+    }
+
+    /// How many arguments it takes: at least, at most.
+    fn arity(self) -> (usize, usize) {
+        match self {
+            Func::Join | Func::Split | Func::Truncate => (2, 2),
+            Func::Pad => (3, 3),
+            Func::Index => (1, usize::MAX),
+            Func::Printf => (1, usize::MAX),
+            Func::Print | Func::Println => (0, usize::MAX),
+            _ => (1, 1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +278,8 @@ enum Arg {
     Field(Vec<String>),
     Str(String),
     Int(i64),
+    /// A parenthesized pipeline: `(index .Labels "a")`.
+    Pipe(Vec<Cmd>),
 }
 
 /// `json`, `JSON` and `{{json .}}` all mean "the whole value as JSON".
@@ -296,11 +350,14 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
-                Part::Action { args, .. } => {
-                    let field = args.iter().find_map(|a| match a {
-                        Arg::Field(path) => Some(path.join(".")),
-                        _ => None,
-                    });
+                Part::Action(cmds) => {
+                    let field = cmds
+                        .iter()
+                        .flat_map(|c| c.args.iter())
+                        .find_map(|a| match a {
+                            Arg::Field(path) => Some(path.join(".")),
+                            _ => None,
+                        });
                     let f = field.unwrap_or_default();
                     match names(&f) {
                         Some(h) => out.push_str(h),
@@ -314,16 +371,22 @@ impl Template {
 
     /// The field paths the template's actions name.
     fn fields(&self) -> impl Iterator<Item = &[String]> {
-        self.parts.iter().flat_map(|p| match p {
-            Part::Action { args, .. } => args
-                .iter()
-                .filter_map(|a| match a {
-                    Arg::Field(path) => Some(path.as_slice()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            Part::Text(_) => Vec::new(),
-        })
+        fn walk<'a>(cmds: &'a [Cmd], out: &mut Vec<&'a [String]>) {
+            for a in cmds.iter().flat_map(|c| c.args.iter()) {
+                match a {
+                    Arg::Field(path) => out.push(path.as_slice()),
+                    Arg::Pipe(p) => walk(p, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for p in &self.parts {
+            if let Part::Action(cmds) = p {
+                walk(cmds, &mut out);
+            }
+        }
+        out.into_iter()
     }
 
     pub fn render(&self, row: &Value) -> Result<String> {
@@ -331,7 +394,7 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
-                Part::Action { func, args } => out.push_str(&eval(*func, args, row)?),
+                Part::Action(cmds) => out.push_str(&go_string(&eval_pipe(cmds, row)?)),
             }
         }
         Ok(out)
@@ -355,63 +418,119 @@ fn split_camel_upper(s: &str) -> String {
     out
 }
 
-fn parse_action(inner: &str) -> std::result::Result<Part, String> {
-    let words = split_words(inner)?;
-    if words.is_empty() {
-        return Err("empty action {{}}".into());
-    }
-    let (func, rest) = match words[0].as_str() {
-        "json" => (Some(Func::Json), &words[1..]),
-        "upper" => (Some(Func::Upper), &words[1..]),
-        "lower" => (Some(Func::Lower), &words[1..]),
-        "len" => (Some(Func::Len), &words[1..]),
-        "join" => (Some(Func::Join), &words[1..]),
-        "truncate" => (Some(Func::Truncate), &words[1..]),
-        w if w.starts_with('.') => (None, &words[..]),
-        w => return Err(format!("unsupported function or action {w:?}")),
-    };
-    let mut args = Vec::new();
-    for w in rest {
-        args.push(if let Some(path) = w.strip_prefix('.') {
-            if path.is_empty() {
-                Arg::Field(Vec::new())
-            } else {
-                Arg::Field(path.split('.').map(str::to_string).collect())
-            }
-        } else if let Some(s) = w.strip_prefix('\u{0}') {
-            Arg::Str(s.to_string())
-        } else if let Ok(n) = w.parse::<i64>() {
-            Arg::Int(n)
-        } else {
-            return Err(format!("unsupported argument {w:?}"));
-        });
-    }
-    let want = match func {
-        None => 1,
-        Some(Func::Join) | Some(Func::Truncate) => 2,
-        Some(_) => 1,
-    };
-    if args.len() != want {
-        return Err(format!("{:?} takes {want} argument(s)", words[0]));
-    }
-    Ok(Part::Action { func, args })
+/// A token of an action.
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Open,
+    Close,
+    Bar,
 }
 
-/// Split on spaces, keeping "quoted strings" (marked with a leading NUL).
-fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
+fn parse_action(inner: &str) -> std::result::Result<Part, String> {
+    let toks = tokenize(inner)?;
+    if toks.is_empty() {
+        return Err("empty action {{}}".into());
+    }
+    let mut pos = 0;
+    let cmds = parse_pipe(&toks, &mut pos)?;
+    if pos != toks.len() {
+        return Err("unexpected \")\"".into());
+    }
+    Ok(Part::Action(cmds))
+}
+
+/// `cmd | cmd | …` up to the end or a `)`.
+fn parse_pipe(toks: &[Tok], pos: &mut usize) -> std::result::Result<Vec<Cmd>, String> {
+    let mut cmds = Vec::new();
+    loop {
+        let first = cmds.is_empty();
+        let mut func = None;
+        let mut args = Vec::new();
+        let mut name = String::new();
+        while let Some(t) = toks.get(*pos) {
+            match t {
+                Tok::Bar | Tok::Close => break,
+                Tok::Open => {
+                    *pos += 1;
+                    let inner = parse_pipe(toks, pos)?;
+                    if toks.get(*pos) != Some(&Tok::Close) {
+                        return Err("unclosed \"(\"".into());
+                    }
+                    args.push(Arg::Pipe(inner));
+                }
+                Tok::Str(s) => args.push(Arg::Str(s.clone())),
+                Tok::Word(w) => {
+                    if let Some(path) = w.strip_prefix('.') {
+                        args.push(Arg::Field(if path.is_empty() {
+                            Vec::new()
+                        } else {
+                            path.split('.').map(str::to_string).collect()
+                        }));
+                    } else if let Ok(n) = w.parse::<i64>() {
+                        args.push(Arg::Int(n));
+                    } else if func.is_none() && args.is_empty() {
+                        func = Some(
+                            Func::by_name(w)
+                                .ok_or_else(|| format!("unsupported function or action {w:?}"))?,
+                        );
+                        name = w.clone();
+                    } else {
+                        return Err(format!("unsupported argument {w:?}"));
+                    }
+                }
+            }
+            *pos += 1;
+        }
+        // After a `|`, the value before is the last argument.
+        let given = args.len() + usize::from(!first);
+        match func {
+            None if args.len() != 1 || !first => {
+                return Err(if args.is_empty() {
+                    "empty command".into()
+                } else {
+                    "a field can't take arguments".into()
+                })
+            }
+            Some(f) => {
+                let (lo, hi) = f.arity();
+                if given < lo || given > hi {
+                    return Err(format!("{name:?} takes {lo} argument(s), got {given}"));
+                }
+            }
+            None => {}
+        }
+        cmds.push(Cmd { func, args });
+        match toks.get(*pos) {
+            Some(Tok::Bar) => *pos += 1,
+            _ => return Ok(cmds),
+        }
+    }
+}
+
+/// Split an action into words, "strings" (Go's escapes), `(`, `)` and `|`.
+fn tokenize(s: &str) -> std::result::Result<Vec<Tok>, String> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
-        } else if c == '"' {
+        } else if c == '(' || c == ')' || c == '|' {
             chars.next();
-            let mut w = String::from('\u{0}');
+            out.push(match c {
+                '(' => Tok::Open,
+                ')' => Tok::Close,
+                _ => Tok::Bar,
+            });
+        } else if c == '"' || c == '`' {
+            chars.next();
+            let mut w = String::new();
             loop {
                 match chars.next() {
                     None => return Err("unterminated string".into()),
-                    Some('"') => break,
-                    Some('\\') => match chars.next() {
+                    Some(q) if q == c => break,
+                    Some('\\') if c == '"' => match chars.next() {
                         Some('t') => w.push('\t'),
                         Some('n') => w.push('\n'),
                         Some(o) => w.push(o),
@@ -420,17 +539,17 @@ fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
                     Some(o) => w.push(o),
                 }
             }
-            out.push(w);
+            out.push(Tok::Str(w));
         } else {
             let mut w = String::new();
             while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
+                if c.is_whitespace() || matches!(c, '(' | ')' | '|') {
                     break;
                 }
                 w.push(c);
                 chars.next();
             }
-            out.push(w);
+            out.push(Tok::Word(w));
         }
     }
     Ok(out)
@@ -455,34 +574,171 @@ fn arg_value(a: &Arg, row: &Value) -> Result<Value> {
         Arg::Field(p) => lookup(row, p)?.clone(),
         Arg::Str(s) => Value::String(s.clone()),
         Arg::Int(n) => Value::from(*n),
+        Arg::Pipe(cmds) => eval_pipe(cmds, row)?,
     })
 }
 
-fn eval(func: Option<Func>, args: &[Arg], row: &Value) -> Result<String> {
-    let v = arg_value(&args[0], row)?;
-    Ok(match func {
-        None => go_string(&v),
-        Some(Func::Json) => serde_json::to_string(&v)?,
-        Some(Func::Upper) => go_string(&v).to_uppercase(),
-        Some(Func::Lower) => go_string(&v).to_lowercase(),
-        Some(Func::Len) => match &v {
-            Value::Array(a) => a.len().to_string(),
-            Value::Object(m) => m.len().to_string(),
-            Value::String(s) => s.len().to_string(),
-            Value::Null => "0".into(),
-            _ => bail!("template: len of a non-collection"),
-        },
-        Some(Func::Join) => {
-            let sep = go_string(&arg_value(&args[1], row)?);
-            match &v {
-                Value::Array(a) => a.iter().map(go_string).collect::<Vec<_>>().join(&sep),
-                Value::Null => String::new(),
-                other => go_string(other),
+fn eval_pipe(cmds: &[Cmd], row: &Value) -> Result<Value> {
+    let mut prev: Option<Value> = None;
+    for c in cmds {
+        let mut args = c
+            .args
+            .iter()
+            .map(|a| arg_value(a, row))
+            .collect::<Result<Vec<_>>>()?;
+        args.extend(prev.take());
+        prev = Some(match c.func {
+            None => args.swap_remove(0),
+            Some(f) => call(f, &args)?,
+        });
+    }
+    Ok(prev.unwrap_or(Value::Null))
+}
+
+/// Go's strings.Title: the first letter of each word upper-cased.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = !(c.is_alphanumeric() || c == '_' || c == '\'');
+    }
+    out
+}
+
+/// Go's fmt for the verbs templates use: %s %v %d %q %%, with widths.
+fn printf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() || d == '-' {
+                spec.push(d);
+                chars.next();
+            } else {
+                break;
             }
         }
-        Some(Func::Truncate) => {
-            let n = arg_value(&args[1], row)?.as_u64().unwrap_or(0) as usize;
-            go_string(&v).chars().take(n).collect()
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(a) = args.next() else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        let text = match verb {
+            'q' => serde_json::to_string(&go_string(a)).unwrap_or_default(),
+            _ => go_string(a),
+        };
+        let left = spec.starts_with('-');
+        let width: usize = spec.trim_start_matches('-').parse().unwrap_or(0);
+        let n = text.chars().count();
+        if n < width && left {
+            out.push_str(&text);
+            out.push_str(&" ".repeat(width - n));
+        } else if n < width {
+            out.push_str(&" ".repeat(width - n));
+            out.push_str(&text);
+        } else {
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+fn call(f: Func, a: &[Value]) -> Result<Value> {
+    let s = |i: usize| go_string(&a[i]);
+    let int = |i: usize| -> Result<i64> {
+        a[i].as_i64()
+            .ok_or_else(|| anyhow!("template: {} is not an integer", go_string(&a[i])))
+    };
+    Ok(match f {
+        Func::Json => Value::String(serde_json::to_string(&a[0])?),
+        Func::Upper => Value::String(s(0).to_uppercase()),
+        Func::Lower => Value::String(s(0).to_lowercase()),
+        Func::Title => Value::String(title(&s(0))),
+        Func::Len => Value::from(match &a[0] {
+            Value::Array(x) => x.len(),
+            Value::Object(m) => m.len(),
+            Value::String(x) => x.len(),
+            Value::Null => 0,
+            _ => bail!("template: len of a non-collection"),
+        }),
+        Func::Join => {
+            let sep = s(1);
+            Value::String(match &a[0] {
+                Value::Array(x) => x.iter().map(go_string).collect::<Vec<_>>().join(&sep),
+                Value::Null => String::new(),
+                other => go_string(other),
+            })
+        }
+        Func::Split => Value::Array(
+            s(0).split(s(1).as_str())
+                .map(|x| Value::String(x.to_string()))
+                .collect(),
+        ),
+        Func::Truncate => {
+            let n = int(1)?.max(0) as usize;
+            Value::String(s(0).chars().take(n).collect())
+        }
+        Func::Pad => {
+            let (pre, post) = (int(1)?.max(0) as usize, int(2)?.max(0) as usize);
+            Value::String(format!("{}{}{}", " ".repeat(pre), s(0), " ".repeat(post)))
+        }
+        Func::Index => {
+            let mut v = a[0].clone();
+            for k in &a[1..] {
+                v = match (&v, k) {
+                    (Value::Object(m), _) => m.get(&go_string(k)).cloned().unwrap_or(Value::Null),
+                    (Value::Array(x), Value::Number(n)) => {
+                        let i = n.as_u64().unwrap_or(u64::MAX) as usize;
+                        x.get(i).cloned().ok_or_else(|| {
+                            anyhow!("template: error calling index: index out of range: {n}")
+                        })?
+                    }
+                    (Value::Null, _) => Value::Null,
+                    _ => bail!(
+                        "template: error calling index: can't index item of type {}",
+                        match v {
+                            Value::String(_) => "string",
+                            Value::Bool(_) => "bool",
+                            Value::Number(_) => "number",
+                            _ => "value",
+                        }
+                    ),
+                };
+            }
+            v
+        }
+        Func::Printf => Value::String(printf(&s(0), &a[1..])),
+        Func::Print | Func::Println => {
+            // Go's Sprint: a space between operands when neither is a string.
+            let mut out = String::new();
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 && (f == Func::Println || (!a[i - 1].is_string() && !v.is_string())) {
+                    out.push(' ');
+                }
+                out.push_str(&go_string(v));
+            }
+            if f == Func::Println {
+                out.push('\n');
+            }
+            Value::String(out)
         }
     })
 }
@@ -711,6 +967,34 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "PID         COMMAND\n1           sleep 9\n"
         );
+    }
+
+    #[test]
+    fn podman_functions_pipelines_and_index() {
+        let v = json!({"Labels": {"a.b": "x", "k": "v"}, "Names": ["n1", "n2"], "S": "hello world", "Id": "0123456789abcdef"});
+        assert_eq!(r("{{index .Labels \"a.b\"}}", &v), "x");
+        assert_eq!(r("{{index .Names 1}}", &v), "n2");
+        assert_eq!(r("{{index .Labels \"nope\"}}", &v), "");
+        assert_eq!(r("{{title .S}}", &v), "Hello World");
+        assert_eq!(r("{{.S | upper}}", &v), "HELLO WORLD");
+        assert_eq!(r("{{.S | printf \"%s!\"}}", &v), "hello world!");
+        assert_eq!(r("{{truncate .Id 12}}", &v), "0123456789ab");
+        assert_eq!(r("{{split .S \" \"}}", &v), "[hello world]");
+        assert_eq!(r("{{join (split .S \" \") \",\"}}", &v), "hello,world");
+        assert_eq!(r("[{{pad .Labels.k 1 2}}]", &v), "[ v  ]");
+        assert_eq!(r("{{printf \"%-4s|%d\" .Labels.k 7}}", &v), "v   |7");
+        assert_eq!(r("{{upper (index .Labels \"k\")}}", &v), "V");
+        assert_eq!(r("{{json .Labels.k}}", &v), "\"v\"");
+        assert_eq!(r("{{lower \"AB\"}}", &v), "ab");
+        assert!(Template::parse("{{index}}").is_err());
+        assert!(Template::parse("{{.S | nope}}").is_err());
+        assert!(Template::parse("{{(.S}}").is_err());
+        assert!(Template::parse("{{index .Names 5}}")
+            .unwrap()
+            .render(&v)
+            .is_err());
+        let t = Template::parse("table {{.S | upper}}").unwrap();
+        assert_eq!(t.header(&|_| None), "S");
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub struct MonitorArgs {
     /// A restart by the restart policy, of the run that finished then (epoch ns)
     #[arg(long, value_name = "NS")]
     pub restart_of: Option<i64>,
+    /// Pass fds 3 .. 3+N to the container (`run --preserve-fds`)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 pub(super) fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
@@ -115,6 +118,7 @@ pub(super) fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
             attach: a.attach,
             size: a.size,
             restart_of: a.restart_of,
+            preserve_fds: a.preserve_fds,
         },
     )
 }

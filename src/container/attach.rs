@@ -17,6 +17,9 @@ pub struct AttachOpts {
     /// The detach sequence; empty disables detaching.
     pub detach_keys: Vec<u8>,
     pub sig_proxy: bool,
+    /// Drop the container's stdout / stderr (`run -a` naming only the other).
+    pub no_stdout: bool,
+    pub no_stderr: bool,
 }
 
 /// How an attach session ended.
@@ -44,6 +47,8 @@ pub fn connect(run_dir: &Path) -> Result<OwnedFd> {
 /// The monitor's attach socket as the far side of the stdio pump.
 struct Monitor {
     sock: OwnedFd,
+    no_stdout: bool,
+    no_stderr: bool,
 }
 
 impl Monitor {
@@ -70,8 +75,12 @@ impl Peer for Monitor {
         };
         let payload = &buf[1..n];
         match buf[0] {
-            proto::STDOUT => pump::write_out(&mut std::io::stdout().lock(), payload)?,
-            proto::STDERR => pump::write_out(&mut std::io::stderr().lock(), payload)?,
+            proto::STDOUT if !self.no_stdout => {
+                pump::write_out(&mut std::io::stdout().lock(), payload)?
+            }
+            proto::STDERR if !self.no_stderr => {
+                pump::write_out(&mut std::io::stderr().lock(), payload)?
+            }
             proto::EXIT => return Ok(Some(End::Exited(proto::parse_i32(payload).unwrap_or(-1)))),
             proto::ERROR => {
                 return Ok(Some(End::Failed(
@@ -105,7 +114,11 @@ impl Peer for Monitor {
 /// we detach.
 pub fn session(sock: OwnedFd, o: &AttachOpts) -> Result<End> {
     let use_tty = o.tty && stdin_is_tty();
-    let mut monitor = Monitor { sock };
+    let mut monitor = Monitor {
+        sock,
+        no_stdout: o.no_stdout,
+        no_stderr: o.no_stderr,
+    };
     if use_tty {
         if let Some(ws) = terminal_size() {
             monitor.resize(ws);

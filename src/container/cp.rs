@@ -206,12 +206,18 @@ pub fn open_container(
     if st.is_running() && st.init_alive() {
         bail!("container {name} started while being opened: try again");
     }
-    let image = store
-        .image_by_id(&rec.image_id)?
-        .with_context(|| format!("the image of container {name} is no longer in local storage"))?;
     let ctr_dir = paths.ctr_dir(&id);
-    let m = crate::rootfs::mount(store, &image, &ctr_dir, rec.storage_driver.as_deref())
-        .with_context(|| format!("mounting the root of container {name}"))?;
+    let m = match &rec.extras.rootfs {
+        // --rootfs: its directory (or the overlay on it).
+        Some(dir) => crate::rootfs::mount_dir(dir, &ctr_dir, rec.extras.rootfs_overlay),
+        None => {
+            let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+                format!("the image of container {name} is no longer in local storage")
+            })?;
+            crate::rootfs::mount(store, &image, &ctr_dir, rec.storage_driver.as_deref())
+        }
+    }
+    .with_context(|| format!("mounting the root of container {name}"))?;
     let root =
         inroot::open_root(&m.merged).with_context(|| format!("opening {}", m.merged.display()))?;
     let mut fs = CtrFs {

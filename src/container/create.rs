@@ -257,15 +257,25 @@ pub fn create(
         }
     }
     let secrets = crate::secret::for_container(options, &o.secrets)?;
-    let image = resolve_image(image_name)?;
+    // --rootfs: a directory instead of an image (no config, no layers).
+    let rootfs = o.more.extras.rootfs.as_deref();
+    let image = match rootfs {
+        None => Some(resolve_image(image_name)?),
+        Some(_) => None,
+    };
     let store = crate::storage::Store::open(options)?;
-    let config = store.image_config(&image)?;
+    let config = match &image {
+        Some(image) => store.image_config(image)?,
+        None => oci_spec::image::ImageConfiguration::default(),
+    };
     let healthcheck = super::health::resolve(
         &o.health,
-        store
-            .read_blob(&image.config_digest)
-            .ok()
-            .and_then(|raw| super::health::from_image_config(&raw)),
+        image.as_ref().and_then(|image| {
+            store
+                .read_blob(&image.config_digest)
+                .ok()
+                .and_then(|raw| super::health::from_image_config(&raw))
+        }),
     )?;
     if o.sdnotify == SdNotify::Healthy && healthcheck.is_none() {
         bail!("sdnotify policy \"healthy\" requires a healthcheck to be set");
@@ -322,7 +332,17 @@ pub fn create(
     if o.tty && !opts::env_has(&env, "TERM") {
         opts::env_set(&mut env, "TERM=xterm".into());
     }
-    opts::env_set(&mut env, "container=rpod".into());
+    // --systemd: podman's systemd mode for an init or systemd command.
+    let systemd = super::more::systemd_mode(&o.more.extras.systemd, &args);
+    opts::env_set(
+        &mut env,
+        if systemd {
+            "container=podman"
+        } else {
+            "container=rpod"
+        }
+        .into(),
+    );
     if !opts::env_has(&env, "HOSTNAME") {
         opts::env_set(&mut env, format!("HOSTNAME={hostname}"));
     }
@@ -348,8 +368,17 @@ pub fn create(
         .or(keep_id)
         .or_else(|| ic.user().clone())
         .unwrap_or_default();
-    let passwd = crate::rootfs::read_image_file(&store, &image, "/etc/passwd")?;
-    let group = crate::rootfs::read_image_file(&store, &image, "/etc/group")?;
+    let (passwd, group) = match (&image, rootfs) {
+        (Some(image), _) => (
+            crate::rootfs::read_image_file(&store, image, "/etc/passwd")?,
+            crate::rootfs::read_image_file(&store, image, "/etc/group")?,
+        ),
+        (None, Some(dir)) => (
+            super::more::read_rootfs_file(dir, "/etc/passwd")?,
+            super::more::read_rootfs_file(dir, "/etc/group")?,
+        ),
+        (None, None) => (None, None),
+    };
     let resolved =
         crate::runtime::user::resolve(&user, &o.group_add, passwd.as_deref(), group.as_deref())?;
     if let (false, Some(home)) = (opts::env_has(&env, "HOME"), &resolved.home) {
@@ -460,6 +489,8 @@ pub fn create(
 
     let stop_signal = match (o.stop_signal, ic.stop_signal()) {
         (Some(s), _) => s,
+        // systemd mode: what systemd takes as "shut down".
+        (None, _) if systemd => opts::parse_signal("SIGRTMIN+3")?,
         (None, Some(s)) => opts::parse_signal(s).unwrap_or(libc::SIGTERM),
         (None, None) => libc::SIGTERM,
     };
@@ -508,6 +539,49 @@ pub fn create(
         args.insert(0, "/run/podman-init".into());
     }
     let memory = o.memory;
+    let mut more = o.more.clone();
+    more.systemd_mode = systemd;
+    // --requires: the containers to start first, by id.
+    more.extras.requires = o
+        .more
+        .extras
+        .requires
+        .iter()
+        .map(|r| {
+            record::resolve(paths, r).with_context(|| {
+                format!("{r:?} is not a valid container, cannot be used as a dependency")
+            })
+        })
+        .collect::<Result<_>>()?;
+    // keep-id (without uid= or --user): podman's entry names you.
+    let keep_id_name = match o.userns {
+        Userns::KeepId { uid: None, .. } if o.user.is_none() => {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(super::spec::outer_id(
+                "/proc/self/uid_map",
+                nix::unistd::getuid().as_raw(),
+            )))
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+        }
+        _ => None,
+    };
+    let workdir = o
+        .workdir
+        .clone()
+        .or_else(|| ic.working_dir().clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    (more.passwd_file, more.group_file) = super::more::passwd_files(
+        &o.more,
+        passwd.as_deref(),
+        group.as_deref(),
+        !user.is_empty(),
+        keep_id_name.as_deref(),
+        resolved.uid,
+        resolved.gid,
+        &workdir,
+        &super::more::host_passwd_entry,
+    )?;
 
     let plan = Plan {
         args,
@@ -535,15 +609,19 @@ pub fn create(
         cpus: o.cpus,
         pids_limit: o.pids_limit,
         pod_ns: o.pod.is_some() && !o.pod_infra && matches!(network, NetworkMode::Container(_)),
-        more: o.more.clone(),
+        more,
         ns,
     };
 
     let mut rec = ContainerRecord {
         id: id.clone(),
         name: String::new(),
-        image_id: image.id.clone(),
-        image_name: image_name_for(&image, image_name),
+        image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+        image_name: match &image {
+            Some(image) => image_name_for(image, image_name),
+            // --rootfs: no image (podman shows none; inspect's Rootfs has the dir).
+            None => String::new(),
+        },
         created: super::time::now_ns(),
         command: command_shown,
         entrypoint,
@@ -584,6 +662,7 @@ pub fn create(
         healthcheck,
         pod: o.pod.clone().unwrap_or_default(),
         pod_infra: o.pod_infra,
+        extras: plan.more.extras.clone(),
     };
 
     // The bundle first, then the record: a container is listed only once

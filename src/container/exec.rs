@@ -44,6 +44,8 @@ pub struct ExecOptions {
     /// Every capability rpod's user namespace can give, whatever the
     /// container's --cap-drop (podman's `exec --privileged`).
     pub privileged: bool,
+    /// Pass our fds 3 .. 3+N to the process (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// How an exec'd process ended: None when detached, else its exit code
@@ -145,13 +147,14 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
             )
             .context("setting close-on-exec on the pty")?;
         }
-        let pid = crate::runtime::exec(
+        let pid = crate::runtime::exec_preserving(
             &state_root,
             &id,
             &p,
             Stdio::default(),
             Console::PtySlave(pty.slave),
             a.detach,
+            a.preserve_fds,
         )?;
         if a.detach {
             return Ok(None);
@@ -167,7 +170,15 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
         stdout: Some(dup(std::io::stdout().as_fd())?),
         stderr: Some(dup(std::io::stderr().as_fd())?),
     };
-    let pid = crate::runtime::exec(&state_root, &id, &p, stdio, Console::None, a.detach)?;
+    let pid = crate::runtime::exec_preserving(
+        &state_root,
+        &id,
+        &p,
+        stdio,
+        Console::None,
+        a.detach,
+        a.preserve_fds,
+    )?;
     if a.detach {
         return Ok(None);
     }

@@ -27,6 +27,7 @@ fn spec_field(dir: &std::path::Path, pointer: &str) -> Option<Value> {
 /// podman's inspect object for one container.
 pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value {
     let dir = paths.ctr_dir(&rec.id);
+    let x = &rec.extras;
     let running = st.is_running();
     let paused = st.is_paused();
     let binds: Vec<String> = rec
@@ -118,7 +119,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "Umask": spec_field(&dir, "/process/user/umask")
             .and_then(|u| u.as_u64())
             .map_or_else(|| "0022".to_string(), |u| format!("{u:04o}")),
-        "Timeout": 0,
+        "Timeout": x.timeout,
         "Passwd": true,
         "sdNotifyMode": rec.sdnotify,
     });
@@ -151,6 +152,21 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         },
         // network: published ports as podman shows them.
         "PortBindings": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
+        "LogConfig": {
+            "Type": if x.log_driver.is_empty() { "k8s-file" } else { x.log_driver.as_str() },
+            "Config": null,
+            "Path": if x.log_driver == "none" {
+                String::new()
+            } else {
+                crate::monitor::log_path(rec, &dir).display().to_string()
+            },
+            "Tag": x.log_tag,
+            "Size": if x.log_max_size > 0 {
+                super::more::human_size(x.log_max_size as u64)
+            } else {
+                "0B".to_string()
+            },
+        },
     });
     // Resource limits as the bundle records them (create's flags, update).
     let mut hostconfig_v = hostconfig_v;
@@ -202,7 +218,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "State": state_v,
         "Image": rec.image_id,
         "ImageName": rec.image_name,
-        "Rootfs": "",
+        "Rootfs": x.rootfs.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "Pod": "",
         "ResolvConfPath": dir.join("resolv.conf"),
         "HostnamePath": dir.join("hostname"),
@@ -210,8 +226,8 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
         "StaticDir": dir,
         "OCIConfigPath": dir.join("config.json"),
         "OCIRuntime": "rpod",
-        "ConmonPidFile": "",
-        "PidFile": "",
+        "ConmonPidFile": x.conmon_pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        "PidFile": x.pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "Name": rec.name,
         "RestartCount": st.restart_count,
         "Driver": rec.storage_driver.clone().unwrap_or_else(|| "overlay".into()),
@@ -228,7 +244,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
             },
         },
         "Mounts": mounts,
-        "Dependencies": [],
+        "Dependencies": x.requires,
         "NetworkSettings": {
             "Ports": crate::network::ports::inspect_json(&crate::network::ports::from_record(&rec.ports)),
             "SandboxKey": ""

@@ -32,7 +32,20 @@ pub fn spawn_monitor(
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
 ) -> Result<Spawned> {
-    spawn_monitor_for(g, paths, rec, attach, size, None)
+    spawn_monitor_for(g, paths, rec, attach, size, None, 0)
+}
+
+/// [`spawn_monitor`] passing our fds 3 .. 3+`preserve_fds` to the
+/// container's process (`run --preserve-fds`).
+pub fn spawn_monitor_with_fds(
+    g: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+    size: Option<crate::sys::tty::WinSize>,
+    preserve_fds: u32,
+) -> Result<Spawned> {
+    spawn_monitor_for(g, paths, rec, attach, size, None, preserve_fds)
 }
 
 /// [`spawn_monitor`] for a restart by the container's restart policy,
@@ -45,7 +58,7 @@ pub fn spawn_restart(
     rec: &ContainerRecord,
     finished_at: i64,
 ) -> Result<Spawned> {
-    spawn_monitor_for(g, paths, rec, false, None, Some(finished_at))
+    spawn_monitor_for(g, paths, rec, false, None, Some(finished_at), 0)
 }
 
 fn spawn_monitor_for(
@@ -55,6 +68,7 @@ fn spawn_monitor_for(
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
     restart_of: Option<i64>,
+    preserve_fds: u32,
 ) -> Result<Spawned> {
     let run_dir = paths.run_dir(&rec.id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
@@ -67,6 +81,9 @@ fn spawn_monitor_for(
         monitor_command(cmd, g, paths, rec, attach, size, &errf);
         if let Some(t) = restart_of {
             cmd.arg("--restart-of").arg(t.to_string());
+        }
+        if preserve_fds > 0 {
+            cmd.arg("--preserve-fds").arg(preserve_fds.to_string());
         }
     };
     let mut child = crate::sys::exe::spawn_self(&paths.runroot.join("self-exe"), setup)

@@ -3,7 +3,7 @@
 
 use super::record::{self, Paths};
 use crate::monitor::logfile::{parse_line, Stream};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
@@ -83,7 +83,7 @@ fn tail_offset(data: &[u8], n: usize) -> usize {
 pub struct LogsOptions {
     /// The containers whose logs to read, in order.
     pub names: Vec<String>,
-    /// Keep reading until the container stops (one container only).
+    /// Keep reading until the containers stop.
     pub follow: bool,
     /// Only entries at or after this time (ns since the epoch).
     pub since: Option<i64>,
@@ -139,8 +139,73 @@ impl Write for Decorate<'_> {
     }
 }
 
+/// One container's log being read.
+struct Source {
+    id: String,
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    pos: u64,
+    line_start: bool,
+    prefix: String,
+    color: Option<&'static str>,
+    /// Whether the decorated stdout and stderr are at a line's start.
+    at: (bool, bool),
+}
+
+impl Source {
+    /// Write the whole entries of `data`; returns the bytes used.
+    fn emit(
+        &mut self,
+        data: &[u8],
+        o: &Opts,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<usize> {
+        if self.prefix.is_empty() && self.color.is_none() {
+            return emit(data, o, out, err, &mut self.line_start);
+        }
+        let mut dout = Decorate {
+            inner: out,
+            prefix: self.prefix.clone(),
+            color: self.color,
+            at_start: self.at.0,
+        };
+        let mut derr = Decorate {
+            inner: err,
+            prefix: self.prefix.clone(),
+            color: self.color,
+            at_start: self.at.1,
+        };
+        let used = emit(data, o, &mut dout, &mut derr, &mut self.line_start)?;
+        self.at = (dout.at_start, derr.at_start);
+        Ok(used)
+    }
+
+    /// Read what the log has past `pos` and write it; true if it grew.
+    fn more(&mut self, o: &Opts, out: &mut dyn Write, err: &mut dyn Write) -> Result<bool> {
+        if self.file.is_none() {
+            self.file = std::fs::File::open(&self.path).ok();
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Ok(false);
+        };
+        file.seek(SeekFrom::Start(self.pos))?;
+        let mut more = Vec::new();
+        file.read_to_end(&mut more)?;
+        if more.is_empty() {
+            return Ok(false);
+        }
+        let used = self.emit(&more, o, out, err)?;
+        self.pos += used as u64;
+        out.flush()?;
+        Ok(used > 0)
+    }
+}
+
 /// Write the containers' logs: what they wrote to stdout to `out`, to
-/// stderr to `err`. Following, `out` is flushed as lines arrive.
+/// stderr to `err`. Following, `out` is flushed as lines arrive; with
+/// several containers, each one's lines come as they are written, until
+/// every one has stopped (podman's `logs -f A B`).
 pub fn logs(
     paths: &Paths,
     a: &LogsOptions,
@@ -153,78 +218,68 @@ pub fn logs(
         timestamps: a.timestamps,
     };
     let tail = a.tail;
-    if a.follow && a.names.len() > 1 {
-        bail!("--follow takes one container");
-    }
+    let mut sources = Vec::new();
     for (i, name) in a.names.iter().enumerate() {
         let id = record::resolve(paths, name)?;
-        let (mut dout, mut derr);
-        let (out, err): (&mut dyn Write, &mut dyn Write) = if a.prefix_names || a.color {
-            let prefix = if a.prefix_names {
-                format!("{} ", record::load(paths, &id)?.name)
-            } else {
-                String::new()
-            };
-            let color = a.color.then(|| COLORS[i % COLORS.len()]);
-            dout = Decorate {
-                inner: &mut *out,
-                prefix: prefix.clone(),
-                color,
-                at_start: true,
-            };
-            derr = Decorate {
-                inner: &mut *err,
-                prefix,
-                color,
-                at_start: true,
-            };
-            (&mut dout, &mut derr)
+        let rec = record::load(paths, &id)?;
+        if rec.extras.log_driver == "none" {
+            anyhow::bail!(
+                "this container is using the 'none' log driver, cannot read logs: this container is not logging output"
+            );
+        }
+        let prefix = if a.prefix_names {
+            format!("{} ", rec.name)
         } else {
-            (&mut *out, &mut *err)
+            String::new()
         };
-        let path = paths.ctr_dir(&id).join("ctr.log");
-        let mut f = match std::fs::File::open(&path) {
+        let path = crate::monitor::log_path(&rec, &paths.ctr_dir(&id));
+        let mut file = match std::fs::File::open(&path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
         };
         let mut data = Vec::new();
-        if let Some(f) = f.as_mut() {
+        if let Some(f) = file.as_mut() {
             f.read_to_end(&mut data)
                 .with_context(|| format!("reading {}", path.display()))?;
         }
+        let mut src = Source {
+            id,
+            path,
+            file,
+            pos: 0,
+            line_start: true,
+            prefix,
+            color: a.color.then(|| COLORS[i % COLORS.len()]),
+            at: (true, true),
+        };
         let start = tail.map(|n| tail_offset(&data, n)).unwrap_or(0);
-        let mut line_start = true;
-        let used = emit(&data[start..], &o, out, err, &mut line_start)?;
-        let mut pos = (start + used) as u64;
+        let used = src.emit(&data[start..], &o, out, err)?;
+        src.pos = (start + used) as u64;
         out.flush()?;
-        if !a.follow {
-            continue;
-        }
-        // Follow: poll for growth until the container stops and the log is drained.
-        loop {
-            let running = record::exists(paths, &id) && record::observe(paths, &id).is_running();
-            if f.is_none() {
-                f = std::fs::File::open(&path).ok();
-            }
-            let mut grew = false;
-            if let Some(file) = f.as_mut() {
-                file.seek(SeekFrom::Start(pos))?;
-                let mut more = Vec::new();
-                file.read_to_end(&mut more)?;
-                if !more.is_empty() {
-                    let used = emit(&more, &o, out, err, &mut line_start)?;
-                    pos += used as u64;
-                    grew = used > 0;
-                    out.flush()?;
-                }
-            }
+        sources.push(src);
+    }
+    if !a.follow {
+        return Ok(());
+    }
+    // Follow: poll for growth until each container stops and its log is drained.
+    while !sources.is_empty() {
+        let mut grew_any = false;
+        let mut i = 0;
+        while i < sources.len() {
+            let s = &mut sources[i];
+            let running =
+                record::exists(paths, &s.id) && record::observe(paths, &s.id).is_running();
+            let grew = s.more(&o, out, err)?;
+            grew_any |= grew;
             if !running && !grew {
-                break;
+                sources.remove(i);
+            } else {
+                i += 1;
             }
-            if !grew {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        }
+        if !grew_any && !sources.is_empty() {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
     Ok(())

@@ -11,6 +11,136 @@ use oci_spec::runtime::{
 };
 use std::path::{Path, PathBuf};
 
+/// What a container keeps of the flags of this module after create: read
+/// by the monitor (pid files, `--timeout`, `--log-opt`), `start` and `rm
+/// --depend` (`--requires`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub struct RunExtras {
+    /// Ids of the containers `--requires` named: started before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// `--pidfile`: the container's pid is written there at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<PathBuf>,
+    /// `--conmon-pidfile`: the monitor's pid, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conmon_pidfile: Option<PathBuf>,
+    /// `--timeout`: seconds the container may run before it is killed (0: no limit).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout: u32,
+    /// `--systemd`: true, false or always ("" when not given).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub systemd: String,
+    /// `--personality`: LINUX or LINUX32 ("" when not given).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub personality: String,
+    /// `--log-opt max-size=`: bytes (0: no limit).
+    #[serde(default, skip_serializing_if = "is_zero64")]
+    pub log_max_size: i64,
+    /// `--log-opt path=`: where the log is written instead of the container's dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<PathBuf>,
+    /// `--log-opt tag=`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_tag: String,
+    /// `--log-driver` ("" when not given: k8s-file).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_driver: String,
+    /// `--chrootdirs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chrootdirs: Vec<String>,
+    /// `--rootfs DIR[:O]`: the container's root is this host directory
+    /// (with `rootfs_overlay`, under an overlay whose changes stay in the
+    /// container's directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_overlay: bool,
+}
+
+/// `--rootfs PATH[:O]`: an existing directory, made absolute.
+pub fn parse_rootfs(v: &str) -> Result<(PathBuf, bool)> {
+    let (p, overlay) = match v.strip_suffix(":O") {
+        Some(p) => (p, true),
+        None => (v, false),
+    };
+    let path = std::fs::canonicalize(p).with_context(|| format!("--rootfs {p}"))?;
+    if !path.is_dir() {
+        bail!("--rootfs {p}: not a directory");
+    }
+    Ok((path, overlay))
+}
+
+/// A file of a `--rootfs` directory (e.g. /etc/passwd), resolved inside it
+/// (its links never lead out); None when it has none.
+pub fn read_rootfs_file(dir: &Path, path: &str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let root = crate::sys::inroot::open_root(dir)
+        .with_context(|| format!("--rootfs {}", dir.display()))?;
+    use std::os::fd::AsFd;
+    let fd = match crate::sys::inroot::open(root.as_fd(), Path::new(path), true) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("{}{path}", dir.display())),
+    };
+    // Only a regular file (a fifo would block the open below).
+    let st = crate::sys::inroot::fstat(fd.as_fd())
+        .with_context(|| format!("{}{path}", dir.display()))?;
+    if crate::sys::inroot::kind(&st) != nix::sys::stat::SFlag::S_IFREG {
+        return Ok(None);
+    }
+    // An O_PATH fd: reopen it for reading through /proc.
+    let mut f = std::fs::File::open(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .with_context(|| format!("{}{path}", dir.display()))?;
+    let mut out = Vec::new();
+    f.by_ref()
+        .take(16 << 20)
+        .read_to_end(&mut out)
+        .with_context(|| format!("{}{path}", dir.display()))?;
+    Ok(Some(out))
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero64(n: &i64) -> bool {
+    *n == 0
+}
+
+impl RunExtras {
+    pub fn is_empty(&self) -> bool {
+        *self == RunExtras::default()
+    }
+}
+
+/// The containers that depend on container `id` (join its network
+/// namespace, or `--requires` it), and theirs, deepest last: what `rm
+/// --depend` removes with it, and what makes a plain `rm` refuse.
+pub fn dependents(paths: &Paths, id: &str) -> Result<Vec<String>> {
+    let recs: Vec<record::ContainerRecord> = record::list_ids(paths)?
+        .iter()
+        .filter_map(|i| record::load(paths, i).ok())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut queue = vec![id.to_string()];
+    while let Some(cur) = queue.pop() {
+        for r in &recs {
+            let on_it = matches!(&r.network, crate::network::NetworkMode::Container(c) if *c == cur)
+                || r.extras.requires.contains(&cur);
+            if on_it && r.id != id && !out.contains(&r.id) {
+                out.push(r.id.clone());
+                queue.push(r.id.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// How one namespace (`--uts`, `--ipc`, `--pid`, `--cgroupns`) is set up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum NsMode {
@@ -300,6 +430,205 @@ pub struct MoreSpec {
     /// `--cgroups disabled`: no limits are asked of the runtime.
     pub cgroups_disabled: bool,
     pub resources: MoreResources,
+    /// What the container keeps (`--requires` as given until create resolves it).
+    pub extras: RunExtras,
+    /// `--passwd` (None: not given, podman's default true).
+    pub passwd: Option<bool>,
+    pub passwd_entry: Option<String>,
+    pub hostuser: Vec<String>,
+    /// `--preserve-fds` (run only).
+    pub preserve_fds: u32,
+    /// Set at create: the container runs in systemd mode.
+    pub systemd_mode: bool,
+    /// Set at create: /etc/passwd and /etc/group with the entries added.
+    pub passwd_file: Option<String>,
+    pub group_file: Option<String>,
+}
+
+/// `--personality`: LINUX or LINUX32 (podman's names; case-insensitive).
+pub fn parse_personality(v: &str) -> Result<String> {
+    match v.to_ascii_uppercase().as_str() {
+        "LINUX" => Ok("LINUX".into()),
+        "LINUX32" => Ok("LINUX32".into()),
+        _ => bail!("invalid --personality {v:?}: use LINUX or LINUX32"),
+    }
+}
+
+/// `--systemd true` turns systemd mode on for these commands (podman's rule).
+pub fn systemd_mode(flag: &str, args: &[String]) -> bool {
+    match flag {
+        "always" => true,
+        "false" => false,
+        _ => args.first().is_some_and(|a| {
+            matches!(
+                a.as_str(),
+                "/sbin/init" | "/usr/sbin/init" | "/usr/local/sbin/init"
+            ) || Path::new(a).file_name().is_some_and(|n| n == "systemd")
+        }),
+    }
+}
+
+/// `--log-opt KEY=VALUE`s into `x` (max-size, path, tag: what podman's
+/// k8s-file driver honours).
+pub fn parse_log_opts(opts: &[String], x: &mut RunExtras) -> Result<()> {
+    for o in opts {
+        let Some((k, v)) = o.split_once('=') else {
+            bail!("invalid --log-opt {o:?}: use max-size=SIZE, path=PATH or tag=TAG");
+        };
+        match k {
+            "max-size" => {
+                let n = if v == "-1" {
+                    0
+                } else {
+                    from_human_size(v)
+                        .with_context(|| format!("--log-opt max-size={v}: invalid size"))?
+                };
+                x.log_max_size = n.max(0);
+            }
+            "path" => {
+                if !v.starts_with('/') {
+                    bail!("--log-opt path={v}: the log path must be absolute");
+                }
+                let dir = Path::new(v).parent().unwrap_or(Path::new("/"));
+                if !dir.is_dir() {
+                    bail!("--log-opt path={v}: {} is not a directory", dir.display());
+                }
+                x.log_path = Some(v.into());
+            }
+            "tag" => x.log_tag = v.to_string(),
+            // podman takes any other key and ignores it.
+            _ => warn!("--log-opt {k}: ignored (the k8s-file driver takes max-size, path and tag)"),
+        }
+    }
+    Ok(())
+}
+
+/// go-units' FromHumanSize, as podman reads `--log-opt max-size`: decimal
+/// units ("1k" is 1000, "1.5MB" 1500000; an "i" changes nothing).
+pub fn from_human_size(v: &str) -> Option<i64> {
+    let t = v.trim();
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let num: f64 = t[..end].parse().ok()?;
+    let unit = t[end..].trim_start().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "p" => 1e15,
+        _ => return None,
+    };
+    Some((num * mult) as i64)
+}
+
+/// go-units' HumanSize ("1kB", "1.5MB"), as podman prints sizes.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    // %.4g
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{}", UNITS[i])
+}
+
+fn has_id(text: &str, id: u32) -> bool {
+    text.lines()
+        .any(|l| l.split(':').nth(2).and_then(|x| x.parse::<u32>().ok()) == Some(id))
+}
+
+fn has_name(text: &str, name: &str) -> bool {
+    text.lines().any(|l| l.split(':').next() == Some(name))
+}
+
+/// What podman adds to the image's /etc/passwd and /etc/group (`--passwd`,
+/// `--passwd-entry`, `--hostuser`): an entry for a `--user` uid the image
+/// does not know, one for its gid, and the host users asked for. None:
+/// nothing to add (the image's files stay).
+#[allow(clippy::too_many_arguments)]
+pub fn passwd_files(
+    m: &MoreSpec,
+    image_passwd: Option<&[u8]>,
+    image_group: Option<&[u8]>,
+    user_given: bool,
+    name: Option<&str>,
+    uid: u32,
+    gid: u32,
+    workdir: &str,
+    host_user: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    let mut passwd = String::from_utf8_lossy(image_passwd.unwrap_or_default()).into_owned();
+    let mut group = String::from_utf8_lossy(image_group.unwrap_or_default()).into_owned();
+    let (p0, g0) = (passwd.len(), group.len());
+    let nl = |s: &mut String| {
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+    };
+    for h in &m.hostuser {
+        let entry =
+            host_user(h).with_context(|| format!("--hostuser {h}: no such user on the host"))?;
+        let name = entry.split(':').next().unwrap_or_default();
+        if has_name(&passwd, name) {
+            continue;
+        }
+        nl(&mut passwd);
+        passwd.push_str(&entry);
+        passwd.push('\n');
+    }
+    if m.passwd != Some(false) && user_given && uid != 0 && !has_id(&passwd, uid) {
+        let tmpl = m
+            .passwd_entry
+            .as_deref()
+            .unwrap_or("$USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh");
+        // keep-id: the host user's name (podman leaves the comment empty).
+        let (user_name, comment) = match name {
+            Some(n) => (n.to_string(), ""),
+            None => (uid.to_string(), "container user"),
+        };
+        let entry = tmpl
+            .replace("$USERNAME", &user_name)
+            .replace("$UID", &uid.to_string())
+            .replace("$GID", &gid.to_string())
+            .replace("$NAME", comment)
+            .replace("$HOME", workdir);
+        nl(&mut passwd);
+        passwd.push_str(entry.trim_end_matches('\n'));
+        passwd.push('\n');
+        if !has_id(&group, gid) {
+            nl(&mut group);
+            let group_name = name.map_or_else(|| gid.to_string(), String::from);
+            group.push_str(&format!("{group_name}:x:{gid}:{user_name}\n"));
+        }
+    }
+    Ok((
+        (passwd.len() != p0).then_some(passwd),
+        (group.len() != g0).then_some(group),
+    ))
+}
+
+/// A host user's passwd entry as podman's `--hostuser` adds it.
+pub fn host_passwd_entry(who: &str) -> Option<String> {
+    let u = match who.parse::<u32>() {
+        Ok(n) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(n)).ok()??,
+        Err(_) => nix::unistd::User::from_name(who).ok()??,
+    };
+    Some(format!(
+        "{}:*:{}:{}:{}:/:/bin/sh",
+        u.name,
+        u.uid,
+        u.gid,
+        u.gecos.to_string_lossy().split(',').next().unwrap_or("")
+    ))
 }
 
 /// The user namespace maps of `--uidmap`/`--gidmap` (one given: the other is
@@ -578,6 +907,100 @@ pub fn apply_to_spec(spec: &mut Spec, m: &MoreSpec, ns: &NsPlan) -> Result<()> {
     Ok(())
 }
 
+/// The flags of [`RunExtras`] and the files made at create, applied to a
+/// finished config.json: systemd mode's tmpfs mounts, the /etc/passwd and
+/// /etc/group with podman's entries, `--chrootdirs` and `--personality`.
+/// `dir` is the container's directory (its name files live there).
+pub fn apply_extras(spec: &mut Spec, m: &MoreSpec, dir: &Path) -> Result<()> {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    let has = |ms: &[Mount], d: &str| ms.iter().any(|x| x.destination() == Path::new(d));
+    if m.systemd_mode {
+        // podman's systemd mode: tmpfs where systemd writes, put before any
+        // mount below them.
+        let mut add = Vec::new();
+        for (d, extra) in [
+            ("/run", None),
+            ("/run/lock", Some("size=50%")),
+            ("/tmp", None),
+            ("/var/log/journal", None),
+        ] {
+            if has(&mounts, d) {
+                continue;
+            }
+            let mut o: Vec<String> = ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            o.extend(extra.map(String::from));
+            add.push(
+                MountBuilder::default()
+                    .destination(d)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(o)
+                    .build()?,
+            );
+        }
+        let under = |x: &Mount| {
+            let d = x.destination();
+            ["/run", "/tmp", "/var/log/journal"]
+                .iter()
+                .any(|p| d.starts_with(p) && d != Path::new(p))
+        };
+        let at = mounts.iter().position(under).unwrap_or(mounts.len());
+        for (i, a) in add.into_iter().enumerate() {
+            mounts.insert(at + i, a);
+        }
+    }
+    for (name, dest, content) in [
+        ("passwd", "/etc/passwd", &m.passwd_file),
+        ("group", "/etc/group", &m.group_file),
+    ] {
+        let Some(text) = content else { continue };
+        if has(&mounts, dest) {
+            continue;
+        }
+        let f = dir.join(name);
+        crate::storage::write_atomic(&f, text.as_bytes())
+            .with_context(|| format!("writing {}", f.display()))?;
+        mounts.push(bind(
+            dest,
+            &f.to_string_lossy(),
+            &["rbind", "rprivate", "rw"],
+        )?);
+    }
+    for c in &m.extras.chrootdirs {
+        for name in ["hosts", "hostname", "resolv.conf"] {
+            if name == "hosts" && m.no_hosts {
+                continue;
+            }
+            let dest = format!("{}/etc/{name}", c.trim_end_matches('/'));
+            let src = dir.join(name);
+            if src.exists() && !has(&mounts, &dest) {
+                mounts.push(bind(
+                    &dest,
+                    &src.to_string_lossy(),
+                    &["rbind", "rprivate", "rw"],
+                )?);
+            }
+        }
+    }
+    spec.set_mounts(Some(mounts));
+    if !m.extras.personality.is_empty() {
+        use oci_spec::runtime::{LinuxPersonalityBuilder, LinuxPersonalityDomain};
+        let domain = match m.extras.personality.as_str() {
+            "LINUX32" => LinuxPersonalityDomain::PerLinux32,
+            _ => LinuxPersonalityDomain::PerLinux,
+        };
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        linux.set_personality(Some(
+            LinuxPersonalityBuilder::default().domain(domain).build()?,
+        ));
+        spec.set_linux(Some(linux));
+    }
+    Ok(())
+}
+
 /// The linux.resources of the flags in [`MoreResources`], merged into `r`.
 pub fn merge_resources(
     r: Option<oci_spec::runtime::LinuxResources>,
@@ -663,6 +1086,126 @@ mod tests {
         let env = vec!["PATH=/bin".to_string(), "A=x".to_string()];
         assert_eq!(expand("/x:${PATH}", &env), "/x:/bin");
         assert_eq!(expand("$A-$NOPE-${A}y$", &env), "x--xy$");
+    }
+
+    #[test]
+    fn systemd_personality_and_log_opts() {
+        let a = |s: &str| vec![s.to_string()];
+        assert!(systemd_mode("", &a("/sbin/init")));
+        assert!(systemd_mode("true", &a("/usr/lib/systemd/systemd")));
+        assert!(!systemd_mode("true", &a("sh")));
+        assert!(systemd_mode("always", &a("sh")));
+        assert!(!systemd_mode("false", &a("/sbin/init")));
+        assert_eq!(parse_personality("linux32").unwrap(), "LINUX32");
+        assert!(parse_personality("LINUX64").is_err());
+        let mut x = RunExtras::default();
+        parse_log_opts(
+            &["max-size=2k".into(), "tag=t".into(), "x=y".into()],
+            &mut x,
+        )
+        .unwrap();
+        assert_eq!((x.log_max_size, x.log_tag.as_str()), (2000, "t"));
+        assert!(parse_log_opts(&["path=rel".into()], &mut x).is_err());
+        assert!(parse_log_opts(&["novalue".into()], &mut x).is_err());
+    }
+
+    #[test]
+    fn passwd_entries_only_where_missing() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/sbin/nologin";
+        let group = b"root:x:0:\n";
+        let m = MoreSpec::default();
+        let none = |_: &str| None;
+        let (p, g) = passwd_files(
+            &m,
+            Some(passwd),
+            Some(group),
+            true,
+            None,
+            1234,
+            1234,
+            "/w",
+            &none,
+        )
+        .unwrap();
+        assert!(p
+            .unwrap()
+            .ends_with("/sbin/nologin\n1234:*:1234:1234:container user:/w:/bin/sh\n"));
+        assert!(g.unwrap().ends_with("root:x:0:\n1234:x:1234:1234\n"));
+        // Known uid, root, no --user, --passwd=false: nothing.
+        for (uid, given) in [(65534, true), (0, true), (1234, false)] {
+            let r = passwd_files(
+                &m,
+                Some(passwd),
+                Some(group),
+                given,
+                None,
+                uid,
+                0,
+                "/",
+                &none,
+            )
+            .unwrap();
+            assert_eq!(r, (None, None), "{uid} {given}");
+        }
+        let off = MoreSpec {
+            passwd: Some(false),
+            ..Default::default()
+        };
+        let r = passwd_files(
+            &off,
+            Some(passwd),
+            Some(group),
+            true,
+            None,
+            1234,
+            1234,
+            "/",
+            &none,
+        )
+        .unwrap();
+        assert_eq!(r, (None, None));
+        // --hostuser: added once; an unknown one is an error naming it.
+        let host = MoreSpec {
+            hostuser: vec!["me".into(), "root".into()],
+            ..Default::default()
+        };
+        let lookup = |n: &str| Some(format!("{n}:*:1001:1001::/:/bin/sh"));
+        let (p, _) =
+            passwd_files(&host, Some(passwd), None, false, None, 0, 0, "/", &lookup).unwrap();
+        let p = p.unwrap();
+        assert!(
+            p.ends_with("\nme:*:1001:1001::/:/bin/sh\n")
+                && p.lines().filter(|l| l.starts_with("root:")).count() == 1,
+            "{p}"
+        );
+        // keep-id: the host user's name for the entry and its group.
+        let (p, g) = passwd_files(
+            &m,
+            Some(passwd),
+            Some(group),
+            true,
+            Some("me"),
+            1001,
+            1001,
+            "/",
+            &none,
+        )
+        .unwrap();
+        assert!(p.unwrap().ends_with("\nme:*:1001:1001::/:/bin/sh\n"));
+        assert!(g.unwrap().ends_with("\nme:x:1001:me\n"));
+        let e = passwd_files(&host, Some(passwd), None, false, None, 0, 0, "/", &none).unwrap_err();
+        assert!(e.to_string().contains("--hostuser me"), "{e}");
+    }
+
+    #[test]
+    fn log_sizes_as_podman() {
+        assert_eq!(from_human_size("1k"), Some(1000));
+        assert_eq!(from_human_size("1.5MB"), Some(1_500_000));
+        assert_eq!(from_human_size("10 KiB"), Some(10_000));
+        assert_eq!(from_human_size("x"), None);
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(1_500_000), "1.5MB");
+        assert_eq!(human_size(12), "12B");
     }
 
     #[test]

@@ -122,10 +122,40 @@ pub fn start(opts: &Options, paths: &Paths, name: &str, attach: bool) -> Result<
         );
     }
     let started = !st.is_running() && {
+        start_required(opts, paths, &rec, &mut Vec::new())?;
         let s = spawn(opts, paths, &rec, attach)?;
         matches!(s, lifecycle::Spawned::Started(_))
     };
     Ok(Started { rec, started })
+}
+
+/// Start the containers `rec` was created to need (`--requires`), and
+/// theirs, unless they run; `seen` breaks cycles.
+pub fn start_required(
+    opts: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    seen: &mut Vec<String>,
+) -> Result<()> {
+    for id in &rec.extras.requires {
+        if seen.contains(id) {
+            continue;
+        }
+        seen.push(id.clone());
+        let dep = record::load(paths, id).with_context(|| {
+            format!(
+                "container {} requires {id}, which no longer exists",
+                rec.name
+            )
+        })?;
+        if record::observe(paths, id).is_running() {
+            continue;
+        }
+        start_required(opts, paths, &dep, seen)?;
+        spawn(opts, paths, &dep, false)
+            .with_context(|| format!("starting {}, which {} requires", dep.name, rec.name))?;
+    }
+    Ok(())
 }
 
 /// Start a created container's monitor; with `attach`, it waits for an
@@ -136,12 +166,24 @@ pub fn spawn(
     rec: &ContainerRecord,
     attach: bool,
 ) -> Result<lifecycle::Spawned> {
+    spawn_with_fds(opts, paths, rec, attach, 0)
+}
+
+/// [`spawn`], passing our fds 3 .. 3+`preserve_fds` to the container's
+/// process (`run --preserve-fds`).
+pub fn spawn_with_fds(
+    opts: &Options,
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+    preserve_fds: u32,
+) -> Result<lifecycle::Spawned> {
     let size = if rec.tty && attach {
         attach::terminal_size()
     } else {
         None
     };
-    lifecycle::spawn_monitor(opts, paths, rec, attach, size)
+    lifecycle::spawn_monitor_with_fds(opts, paths, rec, attach, size, preserve_fds)
 }
 
 /// How an attach session to a container ended.
@@ -176,6 +218,17 @@ pub fn attachable(paths: &Paths, name: &str) -> Result<ContainerRecord> {
 
 /// Attach our stdio to the container's monitor until it exits or we detach.
 pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Result<Attached> {
+    attach_streams(paths, rec, o, true, true)
+}
+
+/// [`attach_to`], showing only the streams asked for (`run --attach`).
+pub fn attach_streams(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    o: &AttachOptions,
+    stdout: bool,
+    stderr: bool,
+) -> Result<Attached> {
     crate::events::container(&paths.runroot, "attach", rec);
     let sock = attach::connect(&paths.run_dir(&rec.id))?;
     let end = attach::session(
@@ -185,6 +238,8 @@ pub fn attach_to(paths: &Paths, rec: &ContainerRecord, o: &AttachOptions) -> Res
             tty: rec.tty,
             detach_keys: o.detach_keys.clone(),
             sig_proxy: o.sig_proxy,
+            no_stdout: !stdout,
+            no_stderr: !stderr,
         },
     )?;
     match end {
@@ -530,15 +585,20 @@ pub fn mounted(paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
 pub fn mount(store: &crate::storage::Store, paths: &Paths, name: &str) -> Result<PathBuf> {
     let id = record::resolve(paths, name)?;
     let rec = record::load(paths, &id)?;
-    let image = store
-        .image_by_id(&rec.image_id)?
-        .context("the container's image is no longer in local storage")?;
-    let m = crate::rootfs::mount(
-        store,
-        &image,
-        &paths.ctr_dir(&id),
-        rec.storage_driver.as_deref(),
-    )?;
+    let m = match &rec.extras.rootfs {
+        Some(dir) => crate::rootfs::mount_dir(dir, &paths.ctr_dir(&id), rec.extras.rootfs_overlay)?,
+        None => {
+            let image = store
+                .image_by_id(&rec.image_id)?
+                .context("the container's image is no longer in local storage")?;
+            crate::rootfs::mount(
+                store,
+                &image,
+                &paths.ctr_dir(&id),
+                rec.storage_driver.as_deref(),
+            )?
+        }
+    };
     crate::events::container(&paths.runroot, "mount", &rec);
     Ok(m.merged)
 }

@@ -160,6 +160,10 @@ pub struct ContainerRecord {
     /// This container is its pod's infra (holds the shared namespaces).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pod_infra: bool,
+    /// The run/create flags of `super::more` that the monitor or later
+    /// commands need (`--requires`, `--pidfile`, `--timeout`, …).
+    #[serde(default, skip_serializing_if = "super::more::RunExtras::is_empty")]
+    pub extras: super::more::RunExtras,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -191,6 +191,7 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
     // create: `kernel.core_pattern` would change the host.
     crate::runtime::check_sysctls(&spec)?;
     super::more::apply_to_spec(&mut spec, &plan.more, &plan.ns)?;
+    super::more::apply_extras(&mut spec, &plan.more, dir)?;
     let r = if plan.more.cgroups_disabled {
         None
     } else {

@@ -42,6 +42,12 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
     if let Some((paths, id)) = paths.and_then(|p| Some((p, record::resolve(p, name).ok()?))) {
         let rec = record::load(paths, &id)?;
         let ctr_dir = paths.ctr_dir(&id);
+        if let Some(dir) = &rec.extras.rootfs {
+            bail!(
+                "container {name} runs from --rootfs {}: it has no image to compare with",
+                dir.display()
+            );
+        }
         let image = store.image_by_id(&rec.image_id)?.with_context(|| {
             format!("the image of container {name} is no longer in local storage")
         })?;
@@ -162,6 +168,12 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     let changes = parse_changes(&o.changes)?;
     let id = record::resolve(paths, name)?;
     let rec = record::load(paths, &id)?;
+    if let Some(dir) = &rec.extras.rootfs {
+        bail!(
+            "committing container {name}: it runs from --rootfs {}, not from an image",
+            dir.display()
+        );
+    }
     let image = store
         .image_by_id(&rec.image_id)?
         .with_context(|| format!("the image of container {name} is no longer in local storage"))?;

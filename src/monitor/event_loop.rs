@@ -37,6 +37,9 @@ pub struct Loop {
     pub attach_deadline: Option<Instant>,
     /// The container's healthcheck schedule, if it has one.
     pub health: Option<HealthTimer>,
+    /// `--timeout`: when the container is killed (its exit code is then -1,
+    /// as conmon reports it).
+    pub kill_at: Option<Instant>,
 }
 
 /// Runs `rpod __healthcheck` (see `container::health`) every interval:
@@ -126,6 +129,7 @@ impl Loop {
         let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
         let mut exit_code: Option<i32> = None;
         let mut drain_deadline: Option<Instant> = None;
+        let mut timed_out = false;
         let mut buf = vec![0u8; attach::MAX_PAYLOAD + 1];
         // A child may have exited before SIGCHLD was blocked.
         self.reap(&mut exit_code);
@@ -149,6 +153,21 @@ impl Loop {
                 PollTimeout::from(h.timeout_ms() as u16)
             } else {
                 PollTimeout::NONE
+            };
+            let timeout = match self.kill_at {
+                Some(at) if exit_code.is_none() => {
+                    let ms = at
+                        .saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .min(60_000) as u16
+                        + 1;
+                    if timeout == PollTimeout::NONE {
+                        PollTimeout::from(ms)
+                    } else {
+                        timeout.min(PollTimeout::from(ms))
+                    }
+                }
+                _ => timeout,
             };
             // Poll set order: signalfd, listener, out, err, clients.
             let (ev_sig, ev_listen, ev_out, ev_err, ev_clients) = {
@@ -228,6 +247,16 @@ impl Loop {
                     h.tick();
                 }
             }
+            if exit_code.is_none() && self.kill_at.is_some_and(|at| Instant::now() >= at) {
+                self.kill_at = None;
+                timed_out = true;
+                if pidfd::is_same_process(self.pid, self.pid_start) {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+                }
+            }
+        }
+        if timed_out {
+            return -1;
         }
         exit_code.unwrap_or(-1)
     }
@@ -396,6 +425,11 @@ impl Args<'_> {
 
     /// The loop as the previous image left it.
     pub fn to_loop(&self, log_path: &std::path::Path) -> anyhow::Result<Loop> {
+        // `log=`: `--log-opt path=` or /dev/null for `--log-driver none`.
+        let log_path = self
+            .get("log")
+            .map(std::path::Path::new)
+            .unwrap_or(log_path);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -406,7 +440,7 @@ impl Args<'_> {
             pid: self.num("pid")? as i32,
             pid_start: self.num("pid_start").unwrap_or(0) as u64,
             tty: self.num("tty").unwrap_or(0) == 1,
-            log: LogWriter::new(log),
+            log: LogWriter::with_max(log, self.num("log_max").unwrap_or(0).max(0) as u64),
             out: self.fd("out")?,
             err: self.fd("err")?,
             stdin: self.fd("in")?,
@@ -431,6 +465,11 @@ impl Args<'_> {
                 ),
                 _ => None,
             },
+            kill_at: self
+                .num("timeout_ms")
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(|ms| Instant::now() + Duration::from_millis(ms as u64)),
         })
     }
 }

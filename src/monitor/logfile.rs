@@ -24,13 +24,24 @@ impl Stream {
 pub struct LogWriter {
     file: File,
     buf: Vec<u8>,
+    /// `--log-opt max-size` (0: no limit): past it the log starts over
+    /// (conmon's k8s-file rotation: the file is truncated).
+    max: u64,
+    size: u64,
 }
 
 impl LogWriter {
     pub fn new(file: File) -> LogWriter {
+        LogWriter::with_max(file, 0)
+    }
+
+    pub fn with_max(file: File, max: u64) -> LogWriter {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         LogWriter {
             file,
             buf: Vec::with_capacity(4096),
+            max,
+            size,
         }
     }
 
@@ -51,6 +62,15 @@ impl LogWriter {
                 Some(i) => (&rest[..i], "F", &rest[i + 1..]),
                 None => (rest, "P", &rest[rest.len()..]),
             };
+            // --log-opt max-size: a line that would take the log past it
+            // starts it over (what came before in this chunk is written first).
+            let entry_len = (stamp.len() + stream.name().len() + line.len() + 5) as u64;
+            if self.max > 0 && self.size + self.buf.len() as u64 + entry_len > self.max {
+                self.file.write_all(&self.buf)?;
+                self.buf.clear();
+                self.file.set_len(0)?;
+                self.size = 0;
+            }
             self.buf.extend_from_slice(stamp.as_bytes());
             self.buf.push(b' ');
             self.buf.extend_from_slice(stream.name().as_bytes());
@@ -61,6 +81,7 @@ impl LogWriter {
             self.buf.push(b'\n');
             rest = next;
         }
+        self.size += self.buf.len() as u64;
         self.file.write_all(&self.buf)
     }
 }
@@ -102,6 +123,33 @@ pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_size_starts_the_log_over() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ctr.log");
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .unwrap()
+        };
+        // Each entry is 30 (stamp) + 1 + 6 + 3 + 2 + 1 bytes = 43.
+        let mut w = LogWriter::with_max(open(), 100);
+        w.write_at(Stream::Stdout, b"a1\na2\na3\n", 0).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text, "1970-01-01T00:00:00.000000000Z stdout F a3\n");
+        // A new writer counts what the file already holds.
+        let mut w = LogWriter::with_max(open(), 100);
+        w.write_at(Stream::Stdout, b"b1\nb2\n", 0).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("1970-01-01T00:00:00.000000000Z stdout F b2\n"),
+            "{text}"
+        );
+        assert!(text.len() <= 100);
+    }
 
     #[test]
     fn full_and_partial_lines() {

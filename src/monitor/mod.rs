@@ -45,6 +45,9 @@ pub struct MonitorOptions {
     /// A restart by the container's restart policy, asked for by the
     /// monitor of the run that finished at this time (epoch ns).
     pub restart_of: Option<i64>,
+    /// `run --preserve-fds N`: our fds 3 .. 3+N (the spawner's) go to the
+    /// container's process, and are closed here once it has them.
+    pub preserve_fds: u32,
 }
 
 /// How long an `--attach` monitor holds output for its client.
@@ -93,6 +96,18 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
         drop(lock);
         report_error(&e);
         return Err(e);
+    }
+    // --pidfile and --conmon-pidfile: a failure is the monitor's to log,
+    // the container runs.
+    for (f, pid) in [
+        (&m.rec.extras.pidfile, m.pid),
+        (&m.rec.extras.conmon_pidfile, std::process::id() as i32),
+    ] {
+        if let Some(f) = f {
+            if let Err(e) = crate::storage::write_atomic(f, pid.to_string().as_bytes()) {
+                eprintln!("monitor: writing pid file {}: {e:#}", f.display());
+            }
+        }
     }
     // Released before the loop's exec (which keeps every fd open).
     drop(lock);
@@ -281,16 +296,20 @@ impl Monitor {
         crate::userns::private_mount_ns()?;
 
         let store = crate::storage::Store::open(g)?;
-        let image = store.image_by_id(&rec.image_id)?.with_context(|| {
-            format!(
-                "image {} of container {} is no longer in local storage",
-                crate::storage::short_id(&rec.image_id),
-                rec.name
-            )
-        })?;
-        let mounted = {
-            let _hold = store.hold_layers()?;
-            crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
+        let mounted = match &rec.extras.rootfs {
+            // --rootfs: the directory itself, or an overlay on it.
+            Some(dir) => crate::rootfs::mount_dir(dir, &ctr_dir, rec.extras.rootfs_overlay)?,
+            None => {
+                let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+                    format!(
+                        "image {} of container {} is no longer in local storage",
+                        crate::storage::short_id(&rec.image_id),
+                        rec.name
+                    )
+                })?;
+                let _hold = store.hold_layers()?;
+                crate::rootfs::mount(&store, &image, &ctr_dir, rec.storage_driver.as_deref())?
+            }
         };
         crate::volume::prepare_mounts(&store, &rec, &mounted.merged)?;
         let mut state = record::load_state(paths, &rec.id);
@@ -300,7 +319,7 @@ impl Monitor {
         state.monitor_start = pidfd::start_time(state.monitor_pid).unwrap_or(0);
         state.error.clear();
 
-        let log_path = ctr_dir.join("ctr.log");
+        let log_path = log_path(&rec, &ctr_dir);
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -333,6 +352,7 @@ impl Monitor {
                 &state_root,
                 rt::Io::Console(theirs),
                 eager,
+                a.preserve_fds,
             )?;
             let (master, _) = crate::sys::runtime::recv_fd(ours.as_fd())
                 .context("receiving the container's terminal")?;
@@ -372,12 +392,20 @@ impl Monitor {
                     stderr: err_w,
                 },
                 eager,
+                a.preserve_fds,
             )?;
             (pid, Some(out_r), Some(err_r), in_ours)
         };
+        // The container has its copies of the preserved fds: ours must not
+        // outlive the setup (a pipe would never see EOF).
+        for fd in 3..3 + a.preserve_fds as i32 {
+            let _ = nix::unistd::close(fd);
+        }
         state.pid = pid;
         state.pid_start = pidfd::start_time(pid).unwrap_or(0);
         let rec_tty = rec.tty;
+        let timeout = u64::from(rec.extras.timeout);
+        let log_max = rec.extras.log_max_size as u64;
         let health = event_loop::HealthTimer::new(
             &crate::sys::exe::real_exe().to_string_lossy(),
             &paths.root.to_string_lossy(),
@@ -397,7 +425,7 @@ impl Monitor {
                 pid,
                 pid_start: state.pid_start,
                 tty: rec_tty,
-                log: LogWriter::new(log_file),
+                log: LogWriter::with_max(log_file, log_max),
                 out,
                 err,
                 stdin,
@@ -405,6 +433,7 @@ impl Monitor {
                 clients: Vec::new(),
                 attach_deadline: a.attach.then(|| Instant::now() + ATTACH_WAIT),
                 health,
+                kill_at: (timeout > 0).then(|| Instant::now() + Duration::from_secs(timeout)),
             },
             state,
         };
@@ -498,6 +527,21 @@ impl Monitor {
             format!("in={}", raw(&self.lp.stdin)),
             format!("listen={}", self.lp.listener.as_raw_fd()),
             format!("hc_ms={}", health_interval_ms(&self.rec)),
+            format!(
+                "log={}",
+                log_path(&self.rec, &self.paths.ctr_dir(&self.rec.id)).display()
+            ),
+            format!("log_max={}", self.rec.extras.log_max_size),
+            format!(
+                "timeout_ms={}",
+                self.lp
+                    .kill_at
+                    .map(|d| d
+                        .saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .max(1))
+                    .unwrap_or(0)
+            ),
         ]
     }
 
@@ -513,7 +557,7 @@ impl Monitor {
         let state = record::load_state(&paths, id);
         let run_dir = paths.run_dir(id);
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        let lp = args.to_loop(&paths.ctr_dir(id).join("ctr.log"))?;
+        let lp = args.to_loop(&log_path(&rec, &paths.ctr_dir(id)))?;
         Ok(Monitor {
             // The lean monitor's hand-over carries no global options: the
             // defaults, with the store's paths set where they are used.
@@ -684,6 +728,18 @@ impl Monitor {
         // pod: --exit-policy stop ends the pod with its last container.
         crate::pod::after_member_exit(&self.paths, &self.rec);
     }
+}
+
+/// Where the container's log is written: `--log-opt path=`, /dev/null for
+/// `--log-driver none`, else `ctr.log` in its directory.
+pub fn log_path(rec: &ContainerRecord, ctr_dir: &std::path::Path) -> PathBuf {
+    if rec.extras.log_driver == "none" {
+        return PathBuf::from("/dev/null");
+    }
+    rec.extras
+        .log_path
+        .clone()
+        .unwrap_or_else(|| ctr_dir.join("ctr.log"))
 }
 
 /// The first delay before a restart, its cap, and how long a run must last

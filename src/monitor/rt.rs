@@ -26,6 +26,7 @@ pub(super) fn create(
     state_root: &Path,
     io: Io,
     start: bool,
+    preserve_fds: u32,
 ) -> Result<i32> {
     let (stdio, console) = match io {
         Io::Pipes {
@@ -50,7 +51,7 @@ pub(super) fn create(
         console,
         pid_file: None,
         no_pivot: false,
-        preserve_fds: 0,
+        preserve_fds,
     };
     if start {
         runtime::run(opts)

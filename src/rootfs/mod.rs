@@ -164,6 +164,47 @@ fn mount_with(
     }
 }
 
+/// A `--rootfs` directory as the container's root: bound on `merged`, or
+/// with `overlay` (`:O`) the lower dir of a kernel overlay whose upper dir
+/// is the container's, so the directory itself is never written.
+pub fn mount_dir(dir: &Path, ctr_dir: &Path, overlay: bool) -> Result<Mounted> {
+    let merged = ctr_dir.join("merged");
+    std::fs::create_dir_all(&merged).with_context(|| format!("creating {}", merged.display()))?;
+    if overlay {
+        let upper = ctr_dir.join("upper");
+        let work = ctr_dir.join("work");
+        for d in [&upper, &work] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        mount_kernel_overlay(ctr_dir, &[dir.to_path_buf()], &upper, &work, &merged)
+            .with_context(|| format!("--rootfs {}:O", dir.display()))?;
+        return Ok(Mounted {
+            merged,
+            fuse_pid: None,
+            driver: Driver::Overlay,
+        });
+    }
+    nix::mount::mount(
+        Some(dir),
+        &merged,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| {
+        format!(
+            "--rootfs: bind-mounting {} on {}",
+            dir.display(),
+            merged.display()
+        )
+    })?;
+    Ok(Mounted {
+        merged,
+        fuse_pid: None,
+        driver: Driver::Vfs,
+    })
+}
+
 /// Mount `image`'s layers read-only on `merged` (`image mount`): kernel
 /// overlay with no upper dir (it wants two lower dirs at least: `empty` is
 /// added under a one-layer image), else fuse-overlayfs, which daemonizes.

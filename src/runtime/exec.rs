@@ -48,6 +48,7 @@ pub(super) fn exec(
     stdio: Stdio,
     console: Console,
     _detach: bool,
+    preserve_fds: u32,
 ) -> Result<i32> {
     let saved = Saved::load(root, id)?;
     match saved.current(root).status {
@@ -88,7 +89,7 @@ pub(super) fn exec(
                 &namespaces,
                 &root_dir,
                 p,
-                stdio,
+                (stdio, preserve_fds),
                 console,
                 filter.as_ref(),
                 &theirs,
@@ -173,7 +174,7 @@ fn helper_main(
     namespaces: &[(CloneFlags, File)],
     root_dir: &File,
     p: &oci_spec::runtime::Process,
-    stdio: Stdio,
+    (stdio, preserve_fds): (Stdio, u32),
     console: InitConsole,
     filter: Option<&Filter>,
     chan: &Channel,
@@ -194,7 +195,7 @@ fn helper_main(
                 crate::sys::runtime::exit_now(0)
             }
             None => {
-                let err = process_main(p, stdio, console, filter, chan);
+                let err = process_main(p, (stdio, preserve_fds), console, filter, chan);
                 let _ = chan.send(&process::encode_error(&err));
                 crate::sys::runtime::exit_now(process::failed_status(&err))
             }
@@ -209,7 +210,7 @@ fn helper_main(
 /// In the container: become the process and execve it.
 fn process_main(
     p: &oci_spec::runtime::Process,
-    stdio: Stdio,
+    (stdio, preserve_fds): (Stdio, u32),
     console: InitConsole,
     filter: Option<&Filter>,
     chan: &Channel,
@@ -218,6 +219,8 @@ fn process_main(
         // First: we hold a copy of the helper's fd table (the namespaces, the
         // container's root, and whatever the `exec` command had open).
         let mut keep = vec![chan.0.as_raw_fd()];
+        // --preserve-fds: the caller's 3 .. 3+N stay where they are.
+        keep.extend(3..3 + preserve_fds as i32);
         keep.extend(
             [&stdio.stdin, &stdio.stdout, &stdio.stderr]
                 .into_iter()
@@ -266,7 +269,7 @@ fn process_main(
         chan.send(init::MSG_READY)?;
         chan.expect(init::MSG_START)?;
         nix::sys::prctl::set_pdeathsig(None)?;
-        Err(process::exec(p, &path, &env, filter, 0))
+        Err(process::exec(p, &path, &env, filter, preserve_fds))
     };
     match run() {
         Ok(never) => match never {},

@@ -170,6 +170,14 @@ fn run(a: &InitArgs) -> Result<anyhow::Error> {
         r.context("writing oom_score_adj")?;
     }
     process::apply_rlimits(p)?;
+    if let Some(per) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        use oci_spec::runtime::LinuxPersonalityDomain;
+        let domain = match per.domain() {
+            LinuxPersonalityDomain::PerLinux => 0,
+            LinuxPersonalityDomain::PerLinux32 => 8,
+        };
+        crate::sys::runtime::set_personality(domain).context("personality(2)")?;
+    }
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
     let linux = spec.linux().as_ref();
     let filter = Filter::compile(linux.and_then(|l| l.seccomp().as_ref()))?;

@@ -949,8 +949,30 @@ pub fn exec(
     console: Console,
     detach: bool,
 ) -> Result<i32> {
-    exec::exec(state_root, id, process, stdio, console, detach)
-        .with_context(|| format!("exec in container \"{id}\""))
+    exec_preserving(state_root, id, process, stdio, console, detach, 0)
+}
+
+/// [`exec`], passing our fds 3 .. 3+`preserve_fds` to the process
+/// (`exec --preserve-fds`).
+pub fn exec_preserving(
+    state_root: &Path,
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    stdio: Stdio,
+    console: Console,
+    detach: bool,
+    preserve_fds: u32,
+) -> Result<i32> {
+    exec::exec(
+        state_root,
+        id,
+        process,
+        stdio,
+        console,
+        detach,
+        preserve_fds,
+    )
+    .with_context(|| format!("exec in container \"{id}\""))
 }
 
 fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {

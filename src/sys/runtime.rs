@@ -427,6 +427,13 @@ pub fn clone_sibling() -> nix::Result<Option<Pid>> {
     }
 }
 
+/// personality(2): the execution domain of this process and what it
+/// execs (`PER_LINUX` 0, `PER_LINUX32` 8: `uname -m` says i686).
+pub fn set_personality(domain: u32) -> nix::Result<()> {
+    use nix::sys::personality::{self, Persona};
+    personality::set(Persona::from_bits_retain(domain as _)).map(drop)
+}
+
 /// End a forked child at once, without running the parent's exit handlers
 /// or flushing buffers it inherited.
 pub fn exit_now(code: i32) -> ! {

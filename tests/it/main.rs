@@ -46,6 +46,7 @@ mod reliability;
 mod reliability_data;
 mod restart;
 mod run_flags;
+mod run_flags2;
 mod runtime;
 mod secret;
 mod security;
