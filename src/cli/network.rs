@@ -403,6 +403,8 @@ fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
             }
         }
         nets.remove(&n)?;
+        // An idle rootless network namespace goes now, not after its linger.
+        crate::network::rootless::gc(&paths);
         crate::events::emit(&paths.runroot, &network_event("remove", &n));
         writeln!(std::io::stdout().lock(), "{}", n.name)?;
         Ok(())

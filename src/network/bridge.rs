@@ -753,25 +753,52 @@ fn write_name_files(paths: &Paths, rec: &ContainerRecord, live: &Live) -> Result
 
 /// Undo [`setup`]: `netavark teardown` on the namespace the monitor kept
 /// (when it is still ours), free the addresses, unregister the container
-/// (the last one takes the rootless namespace down). Idempotent.
+/// (the rootless namespace lingers a little after the last one). Idempotent.
 pub fn teardown(paths: &Paths, id: &str, run_dir: &Path) {
-    let Some(live) = load_live(run_dir) else {
-        return;
-    };
-    let me = std::process::id() as i32;
-    let link = format!("/proc/{me}/fd/{}", live.netns_fd);
-    let ours = live.monitor_pid == me
-        && std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy().starts_with("net:"));
-    if ours {
-        if let Err(e) = enter_rootless_netns(paths)
-            .and_then(|_| netavark(paths, "teardown", &link, &live.options))
-        {
-            warn!("container {id}: {e:#}");
+    Teardown::take(paths, id, run_dir).run();
+}
+
+/// A [`teardown`] in two steps: [`Teardown::take`] reads (and removes) the
+/// container's `bridge.json`, [`Teardown::run`] does the work, so a monitor
+/// can report the exit in between.
+pub struct Teardown {
+    paths: Paths,
+    id: String,
+    live: Option<Live>,
+}
+
+impl Teardown {
+    pub fn take(paths: &Paths, id: &str, run_dir: &Path) -> Teardown {
+        let live = load_live(run_dir);
+        if live.is_some() {
+            let _ = std::fs::remove_file(run_dir.join(LIVE_FILE));
         }
-        let _ = nix::unistd::close(live.netns_fd);
+        Teardown {
+            paths: paths.clone(),
+            id: id.to_string(),
+            live,
+        }
     }
-    let _ = std::fs::remove_file(run_dir.join(LIVE_FILE));
-    super::rootless::release(paths, id);
+
+    pub fn run(self) {
+        let Some(live) = self.live else {
+            return;
+        };
+        let (paths, id) = (&self.paths, &self.id);
+        let me = std::process::id() as i32;
+        let link = format!("/proc/{me}/fd/{}", live.netns_fd);
+        let ours = live.monitor_pid == me
+            && std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy().starts_with("net:"));
+        if ours {
+            if let Err(e) = enter_rootless_netns(paths)
+                .and_then(|_| netavark(paths, "teardown", &link, &live.options))
+            {
+                warn!("container {id}: {e:#}");
+            }
+            let _ = nix::unistd::close(live.netns_fd);
+        }
+        super::rootless::release(paths, id);
+    }
 }
 
 /// `network connect`: put container `name` on network `attach.network`

@@ -647,7 +647,10 @@ impl Filter {
             None => false,
         };
         match self {
-            Filter::Name(s) => n.name.contains(s.as_str()),
+            // podman: the name itself, or a regular expression it matches.
+            Filter::Name(s) => {
+                n.name == *s || crate::volume::regex_match(s.as_bytes(), n.name.as_bytes())
+            }
             Filter::Id(s) => n.id.starts_with(s.as_str()),
             Filter::Driver(d) => &n.driver == d,
             Filter::Label(k, v) => label(k, v),

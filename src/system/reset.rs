@@ -62,6 +62,8 @@ pub fn reset(store: &Store, paths: &Paths) -> Result<ResetReport> {
             Err(e) => report.errors.push(e),
         }
     }
+    // The rootless network namespace, idle now, goes without its linger.
+    crate::network::rootless::gc(paths);
     // Image records first, so a reset cut short never leaves images
     // whose layers are gone.
     for d in [

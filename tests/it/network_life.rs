@@ -1,0 +1,200 @@
+//! User-defined networks, continued (issue 14): how long the rootless
+//! network namespace lives (a short linger after the last container, ended
+//! at once by `network rm` and `system reset`), restart policies of the only
+//! container on a network, `network reload`, and `network ls` filters. As
+//! the unprivileged test user; all traffic stays inside the machine.
+
+use crate::common::*;
+use serde_json::Value;
+
+/// The rootless network namespace's processes of `env` (holder, inner,
+/// slirp4netns, aardvark-dns).
+fn netns_procs(env: &Env) -> Vec<String> {
+    let d = run_root(env).join("rootless-netns");
+    env.leftover_processes()
+        .into_iter()
+        .chain(procs_with(&format!("{}", d.display())))
+        .filter(|p| {
+            p.contains("rootless-netns") || p.contains("aardvark-dns") || p.contains("slirp4netns")
+        })
+        .collect()
+}
+
+fn holder_pid(env: &Env) -> Option<i64> {
+    let text = std::fs::read_to_string(run_root(env).join("rootless-netns/state.json")).ok()?;
+    serde_json::from_str::<Value>(&text).ok()?["holder_pid"].as_i64()
+}
+
+fn addr(env: &Env, net: &str) -> String {
+    env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "alpine",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ])
+}
+
+#[test]
+fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
+    let mut env = env_with_alpine("netlinger");
+    env.set_env("RPOD_NETNS_LINGER", "120");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "--subnet", "10.93.0.0/24", "n"]);
+    assert!(addr(&env, "n").contains("10.93.0.2/24"));
+    // Still there after its last container: the next one reuses it (and
+    // the first one's address is free again).
+    let first = holder_pid(&env).expect("the namespace lingers");
+    assert!(!netns_procs(&env).is_empty());
+    assert!(addr(&env, "n").contains("10.93.0.2/24"));
+    assert_eq!(holder_pid(&env), Some(first), "a new namespace was started");
+    // Names still resolve in a reused namespace.
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n",
+        "alpine",
+        "sleep",
+        "4242031",
+    ]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "sh",
+        "-c",
+        "nslookup srv",
+    ]);
+    assert!(o.contains("10.93.0."), "{o}");
+    assert_eq!(holder_pid(&env), Some(first));
+    env.rpod_ok(&["rm", "-f", "-t", "0", "srv"]);
+    // `network rm` takes an idle namespace down at once.
+    env.rpod_ok(&["network", "rm", "n"]);
+    assert!(
+        eventually(5, || netns_procs(&env).is_empty()),
+        "left after network rm: {:?}",
+        netns_procs(&env)
+    );
+    assert!(!run_root(&env).join("rootless-netns/state.json").exists());
+    // So does `system reset`.
+    env.rpod_ok(&["network", "create", "m"]);
+    env.rpod_ok(&["run", "--rm", "--network", "m", "alpine", "true"]);
+    assert!(holder_pid(&env).is_some());
+    env.rpod_ok(&["system", "reset", "-f"]);
+    assert!(
+        eventually(5, || netns_procs(&env).is_empty()),
+        "left after system reset: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &["4242031"]);
+}
+
+#[test]
+fn without_a_linger_the_netns_goes_with_the_last_container() {
+    let mut env = env_with_alpine("netnolinger");
+    env.set_env("RPOD_NETNS_LINGER", "0");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "n"]);
+    assert!(addr(&env, "n").contains("10.89.0.2/24"));
+    assert!(
+        eventually(3, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &[]);
+}
+
+#[test]
+fn a_restart_policy_restarts_the_only_container_on_a_network() {
+    let mut env = env_with_alpine("netrestart");
+    // No linger: the monitor itself must keep the namespace over its
+    // back-off (100, 200, 400, 800 ms, ...), longer than the holder's look.
+    env.set_env("RPOD_NETNS_LINGER", "0");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "n"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "--restart",
+        "always",
+        "--network",
+        "n",
+        "alpine",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; sleep 0.3; exit 3",
+    ]);
+    let restarts = || -> i64 {
+        env.rpod_ok(&["inspect", "-f", "{{.RestartCount}}", "r"])
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    assert!(
+        eventually(20, || restarts() >= 4),
+        "restarts: {}, logs: {}",
+        restarts(),
+        env.rpod_ok(&["logs", "r"])
+    );
+    // Every run had its address on the network.
+    let logs = env.rpod_ok(&["logs", "r"]);
+    assert!(
+        logs.lines().filter(|l| l.contains("inet 10.89.0.")).count() >= 4,
+        "{logs}"
+    );
+    env.rpod_ok(&["rm", "-f", "-t", "0", "r"]);
+    assert!(
+        eventually(10, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &[]);
+}
+
+#[test]
+fn ls_name_filters_are_regular_expressions() {
+    let env = new_env("netlsre");
+    for n in ["web1", "web2", "db", "xweb"] {
+        env.rpod_ok(&["network", "create", n]);
+    }
+    let ls = |f: &str| -> Vec<String> {
+        env.rpod_ok(&["network", "ls", "-q", "--filter", f])
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(ls("name=^web"), ["web1", "web2"]);
+    assert_eq!(ls("name=web"), ["web1", "web2", "xweb"]);
+    assert_eq!(ls("name=^w.b2$"), ["web2"]);
+    assert_eq!(ls("name=db"), ["db"]);
+    assert!(ls("name=^eb").is_empty());
+    // Same key ORs.
+    let mut two = env
+        .rpod_ok(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            "name=^db$",
+            "--filter",
+            "name=2$",
+        ])
+        .lines()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    two.sort();
+    assert_eq!(two, ["db", "web2"]);
+}
