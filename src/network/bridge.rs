@@ -684,6 +684,7 @@ fn setup_inner(
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
     let out = netavark(paths, "setup", &format!("/proc/{me}/fd/{fd}"), &options)?;
+    super::keep::release(paths, &options);
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     write_name_files(paths, rec, &live)?;
@@ -790,9 +791,14 @@ impl Teardown {
         let ours = live.monitor_pid == me
             && std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy().starts_with("net:"));
         if ours {
-            if let Err(e) = enter_rootless_netns(paths)
-                .and_then(|_| netavark(paths, "teardown", &link, &live.options))
-            {
+            if let Err(e) = enter_rootless_netns(paths).and_then(|_| {
+                // The namespace's last user keeps its bridges warm for the
+                // next container while the namespace lingers.
+                if super::rootless::only_user(paths, id) {
+                    super::keep::hold(paths, &live.options);
+                }
+                netavark(paths, "teardown", &link, &live.options)
+            }) {
                 warn!("container {id}: {e:#}");
             }
             let _ = nix::unistd::close(live.netns_fd);
@@ -925,6 +931,7 @@ fn live_change(
                     return Err(e);
                 }
             };
+            super::keep::release(paths, &one);
             let status: BTreeMap<String, StatusBlock> =
                 serde_json::from_value(out).context("reading netavark's answer")?;
             live.options["networks"][&net.name] = o;

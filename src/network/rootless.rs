@@ -136,7 +136,12 @@ pub fn ensure(paths: &Paths, id: &str) -> Result<HolderState> {
     let d = dir(paths);
     let _l = lock(&d)?;
     let live = prune_users(&d);
-    let st = match load_state(&d).filter(|s| s.alive()) {
+    // An idle namespace whose kept bridges belong to removed or replaced
+    // networks ([`super::keep`]) is not reused.
+    let reuse = load_state(&d)
+        .filter(|s| s.alive())
+        .filter(|_| !(live.is_empty() && super::keep::stale(&d)));
+    let st = match reuse {
         Some(s) => s,
         None => {
             if !live.is_empty() {
@@ -195,6 +200,20 @@ pub fn hold(paths: &Paths, key: &str) {
     }
 }
 
+/// Whether container `id` is the namespace's only live container user
+/// (its teardown leaves it idle); commands about to start containers
+/// (`cmd-PID`) don't count: their containers are the ones a warm bridge is
+/// kept for.
+pub fn only_user(paths: &Paths, id: &str) -> bool {
+    let d = dir(paths);
+    let Ok(_l) = lock(&d) else {
+        return false;
+    };
+    prune_users(&d)
+        .iter()
+        .all(|u| u == id || u.starts_with("cmd-"))
+}
+
 /// Drop user `key` without stopping anything (the next release decides).
 pub fn unregister(paths: &Paths, key: &str) {
     let d = dir(paths);
@@ -250,6 +269,7 @@ fn stop_all(d: &Path) {
     let _ = std::fs::remove_file(d.join("state.json"));
     let _ = std::fs::remove_dir_all(&conf);
     let _ = std::fs::remove_dir_all(d.join("ipam"));
+    let _ = std::fs::remove_dir_all(d.join("kept"));
 }
 
 /// Spawn the holder and wait for its report.
@@ -387,6 +407,7 @@ fn holder_main(d: &Path) -> Result<()> {
             let _ = std::fs::remove_file(d.join("state.json"));
             let _ = std::fs::remove_dir_all(&conf);
             let _ = std::fs::remove_dir_all(d.join("ipam"));
+            let _ = std::fs::remove_dir_all(d.join("kept"));
             let _ = inner.kill();
             let _ = inner.wait();
             break;

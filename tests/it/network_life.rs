@@ -101,6 +101,62 @@ fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
 }
 
 #[test]
+fn a_network_replaced_while_its_bridge_was_kept_gets_a_fresh_netns() {
+    let mut env = env_with_alpine("netkept");
+    env.set_env("RPOD_NETNS_LINGER", "120");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "--subnet", "10.94.0.0/24", "n"]);
+    assert!(addr(&env, "n").contains("10.94.0.2/24"));
+    let first = holder_pid(&env).expect("the namespace lingers");
+    // (The monitor tears down after its client heard the exit.)
+    assert!(eventually(5, || run_root(&env)
+        .join("rootless-netns/kept/n")
+        .exists()));
+    // Replaced behind rpod's back (as `podman network rm` + `create` would):
+    // the kept bridge has the old subnet, so the namespace is not reused.
+    std::fs::remove_file(
+        env.home
+            .join(".local/share/containers/storage/networks/n.json"),
+    )
+    .unwrap();
+    env.rpod_ok(&["network", "create", "--subnet", "10.95.0.0/24", "n"]);
+    let o = addr(&env, "n");
+    assert!(o.contains("10.95.0.2/24"), "{o}");
+    assert_ne!(holder_pid(&env), Some(first));
+    // Name resolution works on the fresh one.
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n",
+        "alpine",
+        "sleep",
+        "4242032",
+    ]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "sh",
+        "-c",
+        "nslookup srv",
+    ]);
+    assert!(o.contains("10.95.0."), "{o}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "srv"]);
+    env.rpod_ok(&["network", "rm", "n"]);
+    assert!(
+        eventually(5, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &["4242032"]);
+}
+
+#[test]
 fn without_a_linger_the_netns_goes_with_the_last_container() {
     let mut env = env_with_alpine("netnolinger");
     env.set_env("RPOD_NETNS_LINGER", "0");
