@@ -883,6 +883,62 @@ pub fn disconnect(paths: &Paths, name: &str, network: &str) -> Result<ContainerR
     Ok(rec)
 }
 
+/// Which containers `network reload --all` reloads: the running ones on
+/// networks (others are skipped, as podman does).
+pub fn reload_all_ids(paths: &Paths) -> Vec<String> {
+    use crate::container::record;
+    let mut out = Vec::new();
+    for id in record::list_ids(paths).unwrap_or_default() {
+        let Ok(rec) = record::load(paths, &id) else {
+            continue;
+        };
+        if matches!(rec.network, super::NetworkMode::Bridge(_))
+            && record::observe(paths, &id).is_running()
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// `network reload`: tear down and set up again the networking of running
+/// container `name` (its addresses kept), as podman does after a firewall
+/// reload: netavark puts back any of its firewall rules that are gone, and
+/// the veth pair and DNS names are made afresh. Returns the container's id.
+/// The first call joins the rootless network namespace's user namespace
+/// (single-threaded only); later calls reuse it.
+pub fn reload(paths: &Paths, name: &str) -> Result<String> {
+    use crate::container::record;
+    let id = record::resolve(paths, name)?;
+    let _l = record::lock(paths, &id)?;
+    let rec = record::load(paths, &id)?;
+    if !matches!(rec.network, super::NetworkMode::Bridge(_)) {
+        bail!(
+            "{:?} is not supported: invalid network mode",
+            rec.network.name()
+        );
+    }
+    let st = record::observe(paths, &id);
+    let run_dir = paths.run_dir(&id);
+    let live = load_live(&run_dir).filter(|_| st.is_running()).context(
+        "cannot reload network unless container network has been configured: container state improper",
+    )?;
+    enter_for_command(paths)?;
+    enter_rootless_netns(paths)?;
+    let netns = format!("/proc/{}/ns/net", st.pid);
+    // As podman: the teardown may fail on what is already gone.
+    if let Err(e) = netavark(paths, "teardown", &netns, &live.options) {
+        debug!("container {id}: reload: {e:#}");
+    }
+    let out = netavark(paths, "setup", &netns, &live.options)
+        .with_context(|| format!("reloading the network of container {}", rec.name))?;
+    super::keep::release(paths, &live.options);
+    let mut live = live;
+    live.status = serde_json::from_value(out).context("reading netavark's answer")?;
+    crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
+    Ok(id)
+}
+
 /// Set up (`add`) or tear down one network of a running container, and
 /// keep its `bridge.json` in step.
 fn live_change(

@@ -254,3 +254,109 @@ fn ls_name_filters_are_regular_expressions() {
     two.sort();
     assert_eq!(two, ["db", "web2"]);
 }
+
+/// `iptables -t nat ARG POSTROUTING` inside the rootless network namespace
+/// (as root, from outside, as a firewall reload would).
+fn nat(env: &Env, arg: &str) -> String {
+    let text = std::fs::read_to_string(run_root(env).join("rootless-netns/state.json")).unwrap();
+    let inner = serde_json::from_str::<Value>(&text).unwrap()["inner_pid"]
+        .as_i64()
+        .unwrap();
+    let o = std::process::Command::new("nsenter")
+        .args([
+            "-t",
+            &inner.to_string(),
+            "-n",
+            "iptables",
+            "-t",
+            "nat",
+            arg,
+            "POSTROUTING",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn nat_rules(env: &Env) -> String {
+    nat(env, "-S")
+}
+
+#[test]
+fn network_reload_puts_back_the_firewall_rules_of_running_containers() {
+    let env = env_with_alpine("netreload");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "--subnet", "10.96.0.0/24", "n"]);
+    let id = env
+        .rpod_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "a",
+            "--network",
+            "n",
+            "alpine",
+            "sleep",
+            "4242041",
+        ])
+        .trim()
+        .to_string();
+    env.rpod_ok(&["run", "-d", "--name", "s", "alpine", "sleep", "4242041"]);
+    env.rpod_ok(&["create", "--name", "c", "--network", "n", "alpine", "true"]);
+    assert!(
+        nat_rules(&env).contains("10.96.0.0/24"),
+        "{}",
+        nat_rules(&env)
+    );
+    // A firewall reload wipes them.
+    nat(&env, "-F");
+    assert!(
+        !nat_rules(&env).contains("10.96.0.0/24"),
+        "{}",
+        nat_rules(&env)
+    );
+    assert_eq!(env.rpod_ok(&["network", "reload", "a"]).trim(), id);
+    assert!(
+        nat_rules(&env).contains("10.96.0.0/24"),
+        "{}",
+        nat_rules(&env)
+    );
+    // Same address, and its name still resolves.
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n",
+        "alpine",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do nslookup a && exit 0; sleep 0.2; done; exit 1",
+    ]);
+    assert!(o.contains("10.96.0.2"), "{o}");
+    let o = env.rpod_ok(&["exec", "a", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    assert!(o.contains("10.96.0.2/24"), "{o}");
+    // --all: the running containers on networks only.
+    assert_eq!(env.rpod_ok(&["network", "reload", "--all"]).trim(), id);
+    // podman's errors.
+    let (code, e) = env.rpod_fail(&["network", "reload", "s"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("invalid network mode"), "{e}");
+    let (code, e) = env.rpod_fail(&["network", "reload", "c"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("container state improper"), "{e}");
+    let (_, e) = env.rpod_fail(&["network", "reload"]);
+    assert!(e.contains("at least one name or id"), "{e}");
+    let (_, e) = env.rpod_fail(&["network", "reload", "--all", "a"]);
+    assert!(e.contains("no arguments are needed with --all"), "{e}");
+    let (code, e) = env.rpod_fail(&["network", "reload", "nosuch"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("nosuch"), "{e}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
+    assert!(
+        eventually(10, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &["4242041"]);
+}
