@@ -360,3 +360,28 @@ fn network_reload_puts_back_the_firewall_rules_of_running_containers() {
     );
     assert_clean(&env, &["4242041"]);
 }
+
+#[test]
+fn network_names_complete_for_network_flags_and_arguments() {
+    let env = new_env("netcomplete");
+    for n in ["web1", "db"] {
+        env.rpod_ok(&["network", "create", n]);
+    }
+    let complete = |words: &[&str]| -> Vec<String> {
+        let mut args = vec!["__complete", "--"];
+        args.extend_from_slice(words);
+        env.rpod_ok(&args).lines().map(String::from).collect()
+    };
+    assert_eq!(complete(&["run", "--network", "w"]), ["web1"]);
+    let all = complete(&["run", "--network", ""]);
+    for want in ["db", "podman", "web1", "slirp4netns", "container:"] {
+        assert!(all.iter().any(|c| c == want), "{want} missing: {all:?}");
+    }
+    assert_eq!(complete(&["create", "--network=d"]), ["--network=db"]);
+    assert_eq!(complete(&["network", "rm", "w"]), ["web1"]);
+    assert_eq!(complete(&["network", "connect", "d"]), ["db"]);
+    assert_eq!(
+        complete(&["network", "inspect", ""]),
+        ["db", "podman", "web1"]
+    );
+}
