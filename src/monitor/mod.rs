@@ -610,7 +610,8 @@ impl Monitor {
         // network: netavark teardown, addresses freed (no-op without
         // networks), once the client has heard the exit: its state is
         // taken now, before the run dir can go.
-        let net = crate::network::bridge::Teardown::take(&self.paths, &self.rec.id, &self.run_dir);
+        let mut net =
+            crate::network::bridge::Teardown::take(&self.paths, &self.rec.id, &self.run_dir);
         crate::events::died(&self.paths.runroot, &self.rec, code);
         if self.rec.rm {
             // Gone from listings and its name free before the client hears
@@ -632,6 +633,7 @@ impl Monitor {
                     Vec::new()
                 });
             crate::events::container(&self.paths.runroot, "remove", &self.rec);
+            net.lock();
             self.send_exit(code);
             net.run();
             rt::delete(&self.state_root, &self.rec.id);
@@ -674,6 +676,7 @@ impl Monitor {
                 }
             }
             let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
+            net.lock();
             self.send_exit(code);
             if restart.is_some() {
                 // network: keep the rootless network namespace for the

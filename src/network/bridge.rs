@@ -525,6 +525,22 @@ fn netavark(
     netns: &str,
     options: &serde_json::Value,
 ) -> Result<serde_json::Value> {
+    netavark_in(paths, cmd, netns, options, None)
+}
+
+/// The lock every netavark run takes (one at a time, as podman).
+fn netavark_lock(paths: &Paths) -> Result<crate::storage::Lock> {
+    crate::storage::Lock::exclusive_quiet(&super::rootless::dir(paths).join("netavark.lock"))
+}
+
+/// [`netavark`], under `held` if the caller holds the lock already.
+fn netavark_in(
+    paths: &Paths,
+    cmd: &str,
+    netns: &str,
+    options: &serde_json::Value,
+    held: Option<&crate::storage::Lock>,
+) -> Result<serde_json::Value> {
     use std::io::Write;
     let bin = find_tool("netavark")?;
     let conf = super::rootless::config_dir(paths);
@@ -541,8 +557,10 @@ fn netavark(
         .stderr(std::process::Stdio::piped());
     // One netavark at a time (as podman): concurrent ones race on the
     // firewall chains ("Chain already exists").
-    let _l =
-        crate::storage::Lock::exclusive_quiet(&super::rootless::dir(paths).join("netavark.lock"))?;
+    let _l = match held {
+        Some(_) => None,
+        None => Some(netavark_lock(paths)?),
+    };
     let mut child = c
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -648,6 +666,10 @@ fn setup_inner(
     )?;
     let me = std::process::id() as i32;
     let ipam_dir = super::rootless::ipam_dir(paths);
+    // Held from the addresses to the end of netavark's setup: a container
+    // that ended before this one started has been torn down (its address
+    // free, its names gone) by then ([`Teardown`]).
+    let lock = netavark_lock(paths)?;
     let stale = |owner: &str| owner != rec.id && !super::rootless::is_live_user(paths, owner);
     let mut networks = serde_json::Map::new();
     let mut info = serde_json::Map::new();
@@ -683,8 +705,15 @@ fn setup_inner(
     // Recorded before setup: a failed or interrupted setup is torn down.
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
-    let out = netavark(paths, "setup", &format!("/proc/{me}/fd/{fd}"), &options)?;
+    let out = netavark_in(
+        paths,
+        "setup",
+        &format!("/proc/{me}/fd/{fd}"),
+        &options,
+        Some(&lock),
+    )?;
     super::keep::release(paths, &options);
+    drop(lock);
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     write_name_files(paths, rec, &live)?;
@@ -766,6 +795,7 @@ pub struct Teardown {
     paths: Paths,
     id: String,
     live: Option<Live>,
+    lock: Option<crate::storage::Lock>,
 }
 
 impl Teardown {
@@ -778,6 +808,18 @@ impl Teardown {
             paths: paths.clone(),
             id: id.to_string(),
             live,
+            lock: None,
+        }
+    }
+
+    /// Take netavark's lock until [`Teardown::run`] is done, before the
+    /// exit is reported: the next container's setup (which takes it too)
+    /// then finds this one's address free and its names gone, however soon
+    /// it comes. Call it holding no container's lock (`network connect`
+    /// holds one while it waits for this).
+    pub fn lock(&mut self) {
+        if self.live.is_some() {
+            self.lock = netavark_lock(&self.paths).ok();
         }
     }
 
@@ -785,6 +827,7 @@ impl Teardown {
         let Some(live) = self.live else {
             return;
         };
+        let held = self.lock.as_ref();
         let (paths, id) = (&self.paths, &self.id);
         let me = std::process::id() as i32;
         let link = format!("/proc/{me}/fd/{}", live.netns_fd);
@@ -797,7 +840,7 @@ impl Teardown {
                 if super::rootless::only_user(paths, id) {
                     super::keep::hold(paths, &live.options);
                 }
-                netavark(paths, "teardown", &link, &live.options)
+                netavark_in(paths, "teardown", &link, &live.options, held)
             }) {
                 warn!("container {id}: {e:#}");
             }

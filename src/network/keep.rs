@@ -7,7 +7,8 @@
 //! the whole namespace leaves, its monitor first puts a dummy port (no
 //! address, down) on each of its bridges: netavark sees a port left and
 //! keeps the bridge and rules (the container's own veth, addresses and DNS
-//! names go as always). The next container's setup on that network takes
+//! names go as always), and aardvark-dns is kept running by a config that
+//! names nothing. The next container's setup on that network takes
 //! the dummy off again, so a bridge is only kept while the namespace is
 //! idle; the namespace's end (after its linger, `network rm`, `system
 //! reset`) takes everything with it. A kept network whose config has gone
@@ -19,6 +20,9 @@
 
 use crate::container::record::Paths;
 use std::path::{Path, PathBuf};
+
+/// The listener-only aardvark-dns config that keeps it running ([`hold`]).
+const AARDVARK_KEEP: &str = "_rpod_keep";
 
 fn dir(paths: &Paths) -> PathBuf {
     super::rootless::dir(paths).join("kept")
@@ -93,6 +97,16 @@ pub fn hold(paths: &Paths, options: &serde_json::Value) {
     }
     // `-force`: a dummy left from before (a killed monitor) is no error.
     ip_batch(&batch);
+    // aardvark-dns stops once no network has a config file left (netavark
+    // removes a network's file with its last entry); starting it again is
+    // most of the next setup. A config of no network, only a listener on
+    // the namespace's loopback (answering nobody, naming nothing), keeps
+    // it. The name can't be a network's: those start with a letter or digit.
+    let aardvark = super::rootless::config_dir(paths).join("aardvark-dns");
+    if aardvark.is_dir() {
+        let _ =
+            crate::storage::write_atomic_volatile(&aardvark.join(AARDVARK_KEEP), b"127.0.0.1\n");
+    }
     for (name, id, _) in &nets {
         let _ = crate::storage::write_atomic_volatile(&d.join(name), id.as_bytes());
     }

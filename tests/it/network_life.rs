@@ -78,7 +78,33 @@ fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
     ]);
     assert!(o.contains("10.93.0."), "{o}");
     assert_eq!(holder_pid(&env), Some(first));
+    // A container gone from a kept network is gone from its names too.
+    env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "gone",
+        "--network",
+        "n",
+        "alpine",
+        "true",
+    ]);
+    let o = env.rpod_ok(&[
+        "run", "--rm", "--network", "n", "alpine", "sh", "-c",
+        "nslookup srv >/dev/null && echo SRV-FOUND; nslookup gone >/dev/null 2>&1 && echo GONE-FOUND; true",
+    ]);
+    assert!(o.contains("SRV-FOUND") && !o.contains("GONE-FOUND"), "{o}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "srv"]);
+    // Idle now, aardvark-dns keeps running with the namespace.
+    assert!(
+        eventually(5, || run_root(&env).join("rootless-netns/kept/n").exists()),
+        "no kept bridge"
+    );
+    assert!(
+        netns_procs(&env).iter().any(|p| p.contains("aardvark-dns")),
+        "{:?}",
+        netns_procs(&env)
+    );
     // `network rm` takes an idle namespace down at once.
     env.rpod_ok(&["network", "rm", "n"]);
     assert!(
