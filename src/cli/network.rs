@@ -419,8 +419,10 @@ fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
             }
         }
         nets.remove(&n)?;
-        // An idle rootless network namespace goes now, not after its linger.
+        // An idle rootless network namespace goes now, not after its
+        // linger; a busy one loses the network's kept bridge.
         crate::network::rootless::gc(&paths);
+        bridge::forget_kept(&paths, &n);
         crate::events::emit(&paths.runroot, &network_event("remove", &n));
         writeln!(std::io::stdout().lock(), "{}", n.name)?;
         Ok(())

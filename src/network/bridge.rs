@@ -712,7 +712,6 @@ fn setup_inner(
         &options,
         Some(&lock),
     )?;
-    super::keep::release(paths, &options);
     drop(lock);
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
@@ -926,6 +925,26 @@ pub fn disconnect(paths: &Paths, name: &str, network: &str) -> Result<ContainerR
     Ok(rec)
 }
 
+/// `network rm` of network `net` (its config gone, no container on it):
+/// if its bridge is kept in a namespace other containers use, take it away
+/// (an idle namespace was stopped already). Best effort: a command that
+/// entered another user namespace can't; the next idle start then begins
+/// afresh ([`super::keep::stale`]).
+pub fn forget_kept(paths: &Paths, net: &Network) {
+    if !super::keep::is_kept(paths, &net.name) || super::rootless::current(paths).is_none() {
+        return;
+    }
+    let r = enter_for_command(paths).and_then(|_| enter_rootless_netns(paths));
+    match r {
+        Ok(()) => {
+            if let Ok(_l) = netavark_lock(paths) {
+                super::keep::forget(paths, &net.name, &net.id, &net.network_interface);
+            }
+        }
+        Err(e) => debug!("network {}: kept bridge left: {e:#}", net.name),
+    }
+}
+
 /// Which containers `network reload --all` reloads: the running ones on
 /// networks (others are skipped, as podman does).
 pub fn reload_all_ids(paths: &Paths) -> Vec<String> {
@@ -975,7 +994,6 @@ pub fn reload(paths: &Paths, name: &str) -> Result<String> {
     }
     let out = netavark(paths, "setup", &netns, &live.options)
         .with_context(|| format!("reloading the network of container {}", rec.name))?;
-    super::keep::release(paths, &live.options);
     let mut live = live;
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
@@ -1030,7 +1048,6 @@ fn live_change(
                     return Err(e);
                 }
             };
-            super::keep::release(paths, &one);
             let status: BTreeMap<String, StatusBlock> =
                 serde_json::from_value(out).context("reading netavark's answer")?;
             live.options["networks"][&net.name] = o;

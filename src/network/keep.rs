@@ -4,19 +4,24 @@
 //! bridge and the network's firewall rules, and `netavark setup` of the next
 //! one makes them again: about twenty `iptables` runs each way, most of a
 //! `run --rm --network NAME` on a warm namespace. So when the last user of
-//! the whole namespace leaves, its monitor first puts a dummy port (no
-//! address, down) on each of its bridges: netavark sees a port left and
-//! keeps the bridge and rules (the container's own veth, addresses and DNS
-//! names go as always), and aardvark-dns is kept running by a config that
-//! names nothing. The next container's setup on that network takes
-//! the dummy off again, so a bridge is only kept while the namespace is
-//! idle; the namespace's end (after its linger, `network rm`, `system
-//! reset`) takes everything with it. A kept network whose config has gone
-//! or changed meanwhile makes the next container start a fresh namespace
-//! ([`stale`]).
+//! the namespace leaves, its monitor first puts a spare port on each of its
+//! bridges (one end of a veth pair, no address, down; the other end stays
+//! unused in the namespace: the kernel may lack the dummy driver): netavark
+//! sees a port left and keeps the bridge and rules (the container's own
+//! veth, addresses and DNS names go as always), and aardvark-dns is kept
+//! running by a config that names nothing.
+//!
+//! The spare port stays until the namespace ends (after its linger,
+//! `network rm` of an idle one, `system reset`), which takes everything with
+//! it: taking it off would cost the next start a veth's deletion (~50 ms).
+//! `network rm` of a kept network while other containers use the namespace
+//! takes its bridge away ([`forget`]); a kept network whose config has gone
+//! or changed meanwhile (podman's `network rm`) makes the next container
+//! start a fresh namespace ([`stale`]).
 //!
 //! Each kept network has a marker `kept/NAME` (its id) beside the
-//! namespace's state; the dummies are named `rk` + 12 characters of the id (peers `rl`...).
+//! namespace's state; the spare ports are named `rk` + 12 characters of the
+//! id (their peers `rl`...).
 
 use crate::container::record::Paths;
 use std::path::{Path, PathBuf};
@@ -89,14 +94,22 @@ pub fn hold(paths: &Paths, options: &serde_json::Value) {
         return;
     }
     let mut batch = String::new();
-    for (_, id, br) in &nets {
+    let mut new = Vec::new();
+    for (name, id, br) in &nets {
+        // Kept already: nothing to do.
+        if std::fs::read_to_string(d.join(name)).is_ok_and(|k| k == *id) {
+            continue;
+        }
         let (a, b) = (dummy(id), format!("rl{}", &dummy(id)[2..]));
         batch.push_str(&format!(
             "link add {a} master {br} type veth peer name {b}\n"
         ));
+        new.push((name, id));
     }
-    // `-force`: a dummy left from before (a killed monitor) is no error.
-    ip_batch(&batch);
+    // `-force`: a spare left from before (a killed monitor) is no error.
+    if !batch.is_empty() {
+        ip_batch(&batch);
+    }
     // aardvark-dns stops once no network has a config file left (netavark
     // removes a network's file with its last entry); starting it again is
     // most of the next setup. A config of no network, only a listener on
@@ -107,31 +120,29 @@ pub fn hold(paths: &Paths, options: &serde_json::Value) {
         let _ =
             crate::storage::write_atomic_volatile(&aardvark.join(AARDVARK_KEEP), b"127.0.0.1\n");
     }
-    for (name, id, _) in &nets {
+    for (name, id) in new {
         let _ = crate::storage::write_atomic_volatile(&d.join(name), id.as_bytes());
     }
 }
 
-/// After `netavark setup` on the networks of `options`: take their dummies
-/// off (the bridges have a real port again). Inside the namespace.
-pub fn release(paths: &Paths, options: &serde_json::Value) {
-    let d = dir(paths);
-    let mut batch = String::new();
-    let mut done = Vec::new();
-    for (name, id, _) in bridges(options) {
-        let m = d.join(&name);
-        if m.exists() {
-            batch.push_str(&format!("link del {}\n", dummy(&id)));
-            done.push(m);
-        }
-    }
-    if batch.is_empty() {
+/// `network rm` of a network whose bridge is kept while other containers
+/// use the namespace: take the spare port and the bridge away (its
+/// firewall rules stay until the namespace ends; they name its old subnet
+/// only). Inside the namespace.
+pub fn forget(paths: &Paths, name: &str, id: &str, bridge: &str) {
+    let m = dir(paths).join(name);
+    if !m.exists() {
         return;
     }
-    ip_batch(&batch);
-    for m in done {
-        let _ = std::fs::remove_file(m);
+    if !bridge.is_empty() {
+        ip_batch(&format!("link del {}\nlink del {bridge}\n", dummy(id)));
     }
+    let _ = std::fs::remove_file(m);
+}
+
+/// Whether network `name` has a kept bridge.
+pub fn is_kept(paths: &Paths, name: &str) -> bool {
+    dir(paths).join(name).exists()
 }
 
 /// Whether a kept network was removed or replaced since it was kept (its

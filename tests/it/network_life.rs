@@ -411,3 +411,81 @@ fn network_names_complete_for_network_flags_and_arguments() {
         ["db", "podman", "web1"]
     );
 }
+
+#[test]
+fn network_rm_of_a_kept_network_while_others_run_takes_its_bridge_away() {
+    let mut env = env_with_alpine("netforget");
+    env.set_env("RPOD_NETNS_LINGER", "120");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&["network", "create", "--subnet", "10.97.0.0/24", "n"]);
+    env.rpod_ok(&["network", "create", "--subnet", "10.98.0.0/24", "m"]);
+    let bridge = |name: &str| -> String {
+        let v: Value = serde_json::from_str(&env.rpod_ok(&["network", "inspect", name])).unwrap();
+        v[0]["network_interface"].as_str().unwrap().to_string()
+    };
+    let nbr = bridge("n");
+    assert!(addr(&env, "n").contains("10.97.0.2/24"));
+    assert!(eventually(5, || run_root(&env)
+        .join("rootless-netns/kept/n")
+        .exists()));
+    let links = || -> String {
+        let text =
+            std::fs::read_to_string(run_root(&env).join("rootless-netns/state.json")).unwrap();
+        let inner = serde_json::from_str::<Value>(&text).unwrap()["inner_pid"]
+            .as_i64()
+            .unwrap();
+        let o = std::process::Command::new("nsenter")
+            .args(["-t", &inner.to_string(), "-n", "ip", "-o", "link"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(links().contains(&format!(" {nbr}:")), "{}", links());
+    // Busy on another network, then n goes: its bridge goes with it.
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "m",
+        "alpine",
+        "sleep",
+        "4242051",
+    ]);
+    env.rpod_ok(&["network", "rm", "n"]);
+    assert!(!links().contains(&format!(" {nbr}:")), "{}", links());
+    assert!(!run_root(&env).join("rootless-netns/kept/n").exists());
+    // A new network on the same subnet works in the same namespace.
+    env.rpod_ok(&["network", "create", "--subnet", "10.97.0.0/24", "n2"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n2",
+        "alpine",
+        "sleep",
+        "4242051",
+    ]);
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n2",
+        "alpine",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0; nslookup srv",
+    ]);
+    assert!(o.contains("10.97.0.3/24") && o.contains("10.97.0.2"), "{o}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
+    env.rpod_ok(&["network", "rm", "n2", "m"]);
+    assert!(
+        eventually(5, || netns_procs(&env).is_empty()),
+        "left: {:?}",
+        netns_procs(&env)
+    );
+    assert_clean(&env, &["4242051"]);
+}
