@@ -791,6 +791,11 @@ mod tests {
         let f = |s: &str| vec![parse_filter(s).unwrap()];
         assert!(matches_all(&f("name=pod"), &n, false));
         assert!(!matches_all(&f("name=x"), &n, false));
+        // podman's name filter is a regular expression.
+        assert!(matches_all(&f("name=^pod"), &n, false));
+        assert!(matches_all(&f("name=man$"), &n, false));
+        assert!(matches_all(&f("name=^p.d.*n$"), &n, false));
+        assert!(!matches_all(&f("name=^man"), &n, false));
         assert!(matches_all(&f("label=a"), &n, false));
         assert!(matches_all(&f("label=a=b"), &n, false));
         assert!(!matches_all(&f("label=a=c"), &n, false));
