@@ -714,6 +714,15 @@ fn setup_inner(
     )?;
     drop(lock);
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
+    // Findable by its peers before it starts (aardvark-dns reloads after
+    // netavark has returned).
+    let servers: Vec<IpAddr> = live
+        .status
+        .values()
+        .flat_map(|st| st.dns_server_ips.iter())
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    super::keep::wait_for_name(paths, &servers, &rec.name);
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     write_name_files(paths, rec, &live)?;
     Ok(live)

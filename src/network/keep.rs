@@ -163,3 +163,100 @@ pub fn stale(d: &Path) -> bool {
         now.as_deref() != Some(id.as_str())
     })
 }
+
+/// After `netavark setup`: wait until aardvark-dns answers for `name` on
+/// each of `servers` (the networks' DNS addresses, from inside the rootless
+/// network namespace). netavark only signals a running aardvark-dns to
+/// reload, and a lookup right after the start could come before it did, or
+/// find a reload lost between two quick signals (a teardown's, then this
+/// setup's): this container's peers would not find it yet. A server still
+/// silent after a few tries is signalled again. Bounded (about a second);
+/// never an error.
+pub fn wait_for_name(paths: &Paths, servers: &[std::net::IpAddr], name: &str) {
+    use std::time::{Duration, Instant};
+    if servers.is_empty() || name.is_empty() {
+        return;
+    }
+    let Some(query) = dns_query(name) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(1);
+    for server in servers {
+        let Ok(sock) = std::net::UdpSocket::bind(if server.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }) else {
+            continue;
+        };
+        let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
+        let mut tries = 0u32;
+        while Instant::now() < deadline {
+            tries += 1;
+            if sock.send_to(&query, (*server, 53)).is_ok() && answered(&sock, &query) {
+                break;
+            }
+            if tries % 5 == 0 {
+                hup_aardvark(paths);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// A DNS query (id 0x7270, recursion desired) for the A record of `name`.
+fn dns_query(name: &str) -> Option<Vec<u8>> {
+    let mut q = vec![0x72, 0x70, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        if label.len() > 63 {
+            return None;
+        }
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    Some(q)
+}
+
+/// Whether the reply on `sock` to `query` has an answer (no error).
+fn answered(sock: &std::net::UdpSocket, query: &[u8]) -> bool {
+    let mut buf = [0u8; 512];
+    while let Ok(n) = sock.recv(&mut buf) {
+        if n < 12 || buf[..2] != query[..2] {
+            continue;
+        }
+        let rcode = buf[3] & 0x0f;
+        let answers = u16::from_be_bytes([buf[6], buf[7]]);
+        return rcode == 0 && answers > 0;
+    }
+    false
+}
+
+/// Ask the namespace's aardvark-dns to read its configs again.
+fn hup_aardvark(paths: &Paths) {
+    let pidfile = super::rootless::config_dir(paths).join("aardvark-dns/aardvark.pid");
+    let Some(pid) = std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim_end() == "aardvark-dns" {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn builds_a_query_for_an_a_record() {
+        let q = super::dns_query("db.dns.podman").unwrap();
+        assert_eq!(&q[12..], b"\x02db\x03dns\x06podman\x00\x00\x01\x00\x01");
+        assert_eq!(q[5], 1);
+        assert!(super::dns_query(&"x".repeat(64)).is_none());
+    }
+}

@@ -222,8 +222,20 @@ pub fn unregister(paths: &Paths, key: &str) {
     }
 }
 
+/// Take the namespace down now, users or not (`system reset`, after it
+/// removed every container: their monitors may still be tearing down).
+pub fn stop_now(paths: &Paths) {
+    let d = dir(paths);
+    if !d.exists() {
+        return;
+    }
+    if let Ok(_l) = lock(&d) {
+        stop_all(&d);
+    }
+}
+
 /// Take the namespace down now if no container uses it, without waiting
-/// out the linger (`network rm`, `system reset`).
+/// out the linger (`network rm`).
 pub fn gc(paths: &Paths) {
     let d = dir(paths);
     if !d.exists() {

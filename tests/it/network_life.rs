@@ -113,9 +113,20 @@ fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
         netns_procs(&env)
     );
     assert!(!run_root(&env).join("rootless-netns/state.json").exists());
-    // So does `system reset`.
+    // So does `system reset`, with a container still running on it.
     env.rpod_ok(&["network", "create", "m"]);
     env.rpod_ok(&["run", "--rm", "--network", "m", "alpine", "true"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--network",
+        "m",
+        "alpine",
+        "sleep",
+        "4242031",
+    ]);
     assert!(holder_pid(&env).is_some());
     env.rpod_ok(&["system", "reset", "-f"]);
     assert!(
