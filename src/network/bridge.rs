@@ -722,7 +722,9 @@ fn setup_inner(
         .flat_map(|st| st.dns_server_ips.iter())
         .filter_map(|ip| ip.parse().ok())
         .collect();
-    super::keep::wait_for_name(paths, &servers, &rec.name);
+    // By its short id: always one of its names, and plain lowercase
+    // (aardvark-dns answers no upper-case name).
+    super::keep::wait_for_name(paths, &servers, &rec.id[..12.min(rec.id.len())]);
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     write_name_files(paths, rec, &live)?;
     Ok(live)
