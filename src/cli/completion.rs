@@ -314,6 +314,8 @@ pub enum Kind {
     Images,
     ContainersOrImages,
     Network,
+    /// A NETWORK argument (`network rm`, `connect`, ...): network names.
+    Networks,
     Volumes,
 }
 
@@ -509,6 +511,7 @@ fn positional_kind(path: &[String], arg: &Arg) -> Option<Kind> {
         })),
         "IMAGE" => Some(Kind::Images),
         "VOLUME" => Some(Kind::Volumes),
+        "NETWORK" => Some(Kind::Networks),
         // `inspect NAME…` takes either.
         "NAME" if leaf == "inspect" => Some(Kind::ContainersOrImages),
         _ => None,
@@ -539,8 +542,11 @@ pub fn candidates(root: &Path, req: &Request) -> Vec<String> {
                     .filter(|m| m.starts_with(partial))
                     .map(|m| m.to_string()),
                 );
+                // And the user's networks (podman's own config files).
+                out.extend(network_names(partial));
             }
         }
+        Kind::Networks => out.extend(network_names(partial)),
         Kind::Containers(f) => {
             for c in containers(root, f) {
                 out.extend(c.matching(partial));
@@ -568,6 +574,18 @@ pub fn candidates(root: &Path, req: &Request) -> Vec<String> {
     out.dedup();
     out.into_iter()
         .map(|c| format!("{}{c}", req.prefix))
+        .collect()
+}
+
+/// The names of the user's networks (the default one included) that start
+/// with `partial`.
+fn network_names(partial: &str) -> Vec<String> {
+    crate::network::netconf::Networks::open()
+        .and_then(|n| n.list())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.name)
+        .filter(|n| n.starts_with(partial))
         .collect()
 }
 
@@ -754,6 +772,8 @@ mod tests {
         assert_eq!(k("rpod inspect "), Some(Kind::ContainersOrImages));
         assert_eq!(k("rpod volume rm -f "), Some(Kind::Volumes));
         assert_eq!(k("rpod run --network "), Some(Kind::Network));
+        assert_eq!(k("rpod network rm "), Some(Kind::Networks));
+        assert_eq!(k("rpod network connect "), Some(Kind::Networks));
         assert_eq!(k("rpod --root /x create --net "), Some(Kind::Network));
         let r = req("rpod run --network=container:w").unwrap();
         assert_eq!(r.prefix, "--network=");
@@ -816,9 +836,9 @@ mod tests {
         );
         assert_eq!(c("rpod rmi c"), ["cccccccccccc"]);
         assert_eq!(c("rpod run --network container:w"), ["container:web"]);
-        assert_eq!(
-            c("rpod run --network=p"),
-            ["--network=pasta", "--network=private"]
-        );
+        // (network names come from the user's network configs; the
+        // default network podman is always one)
+        assert_eq!(c("rpod run --network=pr"), ["--network=private"]);
+        assert!(c("rpod run --network=p").contains(&"--network=podman".to_string()));
     }
 }

@@ -539,6 +539,10 @@ pub static DOCS: &[Doc] = &[
         include_str!("man/rpod-network-disconnect.1.txt"),
     ),
     Doc::new(
+        "network reload",
+        include_str!("man/rpod-network-reload.1.txt"),
+    ),
+    Doc::new(
         "network inspect",
         include_str!("man/rpod-network-inspect.1.txt"),
     ),

@@ -34,6 +34,21 @@ pub enum NetworkCommand {
     Connect(ConnectArgs),
     /// Disconnect a container from a network
     Disconnect(DisconnectArgs),
+    /// Set up the networking of running containers again (after a firewall reload)
+    Reload(ReloadArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReloadArgs {
+    /// The containers
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Reload every running container on networks
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container rpod created
+    #[arg(short, long)]
+    pub latest: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -180,6 +195,7 @@ pub fn network_cmd(g: &GlobalOpts, cmd: NetworkCommand) -> Result<()> {
         NetworkCommand::Exists(a) => exists_cmd(&a),
         NetworkCommand::Connect(a) => connect_cmd(g, &a),
         NetworkCommand::Disconnect(a) => disconnect_cmd(g, &a),
+        NetworkCommand::Reload(a) => reload_cmd(g, &a),
     }
 }
 
@@ -403,6 +419,10 @@ fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
             }
         }
         nets.remove(&n)?;
+        // An idle rootless network namespace goes now, not after its
+        // linger; a busy one loses the network's kept bridge.
+        crate::network::rootless::gc(&paths);
+        bridge::forget_kept(&paths, &n);
         crate::events::emit(&paths.runroot, &network_event("remove", &n));
         writeln!(std::io::stdout().lock(), "{}", n.name)?;
         Ok(())
@@ -485,6 +505,27 @@ fn connect_cmd(g: &GlobalOpts, a: &ConnectArgs) -> Result<()> {
         },
     );
     Ok(())
+}
+
+fn reload_cmd(g: &GlobalOpts, a: &ReloadArgs) -> Result<()> {
+    let paths = Paths::new(&g.into())?;
+    let names = if a.all {
+        if !a.containers.is_empty() || a.latest {
+            bail!("no arguments are needed with --all");
+        }
+        bridge::reload_all_ids(&paths)
+    } else {
+        let n = super::ctr_views::with_latest(&paths, &a.containers, a.latest)?;
+        if n.is_empty() {
+            bail!("you must provide at least one name or id");
+        }
+        n
+    };
+    each(&names, |name| {
+        let id = bridge::reload(&paths, name)?;
+        writeln!(std::io::stdout().lock(), "{id}")?;
+        Ok(())
+    })
 }
 
 fn disconnect_cmd(g: &GlobalOpts, a: &DisconnectArgs) -> Result<()> {

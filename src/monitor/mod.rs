@@ -651,8 +651,11 @@ impl Monitor {
         self.state.finished_at = time::now_ns();
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
-        // network: netavark teardown, addresses freed (no-op without networks).
-        crate::network::bridge::teardown(&self.paths, &self.rec.id, &self.run_dir);
+        // network: netavark teardown, addresses freed (no-op without
+        // networks), once the client has heard the exit: its state is
+        // taken now, before the run dir can go.
+        let mut net =
+            crate::network::bridge::Teardown::take(&self.paths, &self.rec.id, &self.run_dir);
         crate::events::died(&self.paths.runroot, &self.rec, code);
         if self.rec.rm {
             // Gone from listings and its name free before the client hears
@@ -674,7 +677,9 @@ impl Monitor {
                     Vec::new()
                 });
             crate::events::container(&self.paths.runroot, "remove", &self.rec);
+            net.lock();
             self.send_exit(code);
+            net.run();
             rt::delete(&self.state_root, &self.rec.id);
             // purge unmounts the rootfs at its new place.
             if let Err(e) = record::purge(&self.paths, &self.rec.id) {
@@ -715,7 +720,14 @@ impl Monitor {
                 }
             }
             let _ = std::fs::remove_file(self.run_dir.join(attach::SOCKET_NAME));
+            net.lock();
             self.send_exit(code);
+            if restart.is_some() {
+                // network: keep the rootless network namespace for the
+                // next monitor, however long the back-off.
+                crate::network::rootless::hold(&self.paths, &format!("cmd-{}", std::process::id()));
+            }
+            net.run();
             if let Some(delay) = restart {
                 // network: a slirp4netns still dying is reaped before the next run.
                 crate::network::helper::reap_dying();

@@ -525,6 +525,22 @@ fn netavark(
     netns: &str,
     options: &serde_json::Value,
 ) -> Result<serde_json::Value> {
+    netavark_in(paths, cmd, netns, options, None)
+}
+
+/// The lock every netavark run takes (one at a time, as podman).
+fn netavark_lock(paths: &Paths) -> Result<crate::storage::Lock> {
+    crate::storage::Lock::exclusive_quiet(&super::rootless::dir(paths).join("netavark.lock"))
+}
+
+/// [`netavark`], under `held` if the caller holds the lock already.
+fn netavark_in(
+    paths: &Paths,
+    cmd: &str,
+    netns: &str,
+    options: &serde_json::Value,
+    held: Option<&crate::storage::Lock>,
+) -> Result<serde_json::Value> {
     use std::io::Write;
     let bin = find_tool("netavark")?;
     let conf = super::rootless::config_dir(paths);
@@ -541,8 +557,10 @@ fn netavark(
         .stderr(std::process::Stdio::piped());
     // One netavark at a time (as podman): concurrent ones race on the
     // firewall chains ("Chain already exists").
-    let _l =
-        crate::storage::Lock::exclusive_quiet(&super::rootless::dir(paths).join("netavark.lock"))?;
+    let _l = match held {
+        Some(_) => None,
+        None => Some(netavark_lock(paths)?),
+    };
     let mut child = c
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -648,6 +666,10 @@ fn setup_inner(
     )?;
     let me = std::process::id() as i32;
     let ipam_dir = super::rootless::ipam_dir(paths);
+    // Held from the addresses to the end of netavark's setup: a container
+    // that ended before this one started has been torn down (its address
+    // free, its names gone) by then ([`Teardown`]).
+    let lock = netavark_lock(paths)?;
     let stale = |owner: &str| owner != rec.id && !super::rootless::is_live_user(paths, owner);
     let mut networks = serde_json::Map::new();
     let mut info = serde_json::Map::new();
@@ -683,8 +705,26 @@ fn setup_inner(
     // Recorded before setup: a failed or interrupted setup is torn down.
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
-    let out = netavark(paths, "setup", &format!("/proc/{me}/fd/{fd}"), &options)?;
+    let out = netavark_in(
+        paths,
+        "setup",
+        &format!("/proc/{me}/fd/{fd}"),
+        &options,
+        Some(&lock),
+    )?;
+    drop(lock);
     live.status = serde_json::from_value(out).context("reading netavark's answer")?;
+    // Findable by its peers before it starts (aardvark-dns reloads after
+    // netavark has returned).
+    let servers: Vec<IpAddr> = live
+        .status
+        .values()
+        .flat_map(|st| st.dns_server_ips.iter())
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    // By its short id: always one of its names, and plain lowercase
+    // (aardvark-dns answers no upper-case name).
+    super::keep::wait_for_name(paths, &servers, &rec.id[..12.min(rec.id.len())]);
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     write_name_files(paths, rec, &live)?;
     Ok(live)
@@ -753,25 +793,71 @@ fn write_name_files(paths: &Paths, rec: &ContainerRecord, live: &Live) -> Result
 
 /// Undo [`setup`]: `netavark teardown` on the namespace the monitor kept
 /// (when it is still ours), free the addresses, unregister the container
-/// (the last one takes the rootless namespace down). Idempotent.
+/// (the rootless namespace lingers a little after the last one). Idempotent.
 pub fn teardown(paths: &Paths, id: &str, run_dir: &Path) {
-    let Some(live) = load_live(run_dir) else {
-        return;
-    };
-    let me = std::process::id() as i32;
-    let link = format!("/proc/{me}/fd/{}", live.netns_fd);
-    let ours = live.monitor_pid == me
-        && std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy().starts_with("net:"));
-    if ours {
-        if let Err(e) = enter_rootless_netns(paths)
-            .and_then(|_| netavark(paths, "teardown", &link, &live.options))
-        {
-            warn!("container {id}: {e:#}");
+    Teardown::take(paths, id, run_dir).run();
+}
+
+/// A [`teardown`] in two steps: [`Teardown::take`] reads (and removes) the
+/// container's `bridge.json`, [`Teardown::run`] does the work, so a monitor
+/// can report the exit in between.
+pub struct Teardown {
+    paths: Paths,
+    id: String,
+    live: Option<Live>,
+    lock: Option<crate::storage::Lock>,
+}
+
+impl Teardown {
+    pub fn take(paths: &Paths, id: &str, run_dir: &Path) -> Teardown {
+        let live = load_live(run_dir);
+        if live.is_some() {
+            let _ = std::fs::remove_file(run_dir.join(LIVE_FILE));
         }
-        let _ = nix::unistd::close(live.netns_fd);
+        Teardown {
+            paths: paths.clone(),
+            id: id.to_string(),
+            live,
+            lock: None,
+        }
     }
-    let _ = std::fs::remove_file(run_dir.join(LIVE_FILE));
-    super::rootless::release(paths, id);
+
+    /// Take netavark's lock until [`Teardown::run`] is done, before the
+    /// exit is reported: the next container's setup (which takes it too)
+    /// then finds this one's address free and its names gone, however soon
+    /// it comes. Call it holding no container's lock (`network connect`
+    /// holds one while it waits for this).
+    pub fn lock(&mut self) {
+        if self.live.is_some() {
+            self.lock = netavark_lock(&self.paths).ok();
+        }
+    }
+
+    pub fn run(self) {
+        let Some(live) = self.live else {
+            return;
+        };
+        let held = self.lock.as_ref();
+        let (paths, id) = (&self.paths, &self.id);
+        let me = std::process::id() as i32;
+        let link = format!("/proc/{me}/fd/{}", live.netns_fd);
+        let ours = live.monitor_pid == me
+            && std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy().starts_with("net:"));
+        if ours {
+            if let Err(e) = enter_rootless_netns(paths).and_then(|_| {
+                // The namespace's last user keeps its bridges warm for the
+                // next container while the namespace lingers.
+                if super::rootless::only_user(paths, id) {
+                    super::keep::hold(paths, &live.options);
+                }
+                netavark_in(paths, "teardown", &link, &live.options, held)
+            }) {
+                warn!("container {id}: {e:#}");
+            }
+            let _ = nix::unistd::close(live.netns_fd);
+        }
+        super::rootless::release(paths, id);
+    }
 }
 
 /// `network connect`: put container `name` on network `attach.network`
@@ -848,6 +934,81 @@ pub fn disconnect(paths: &Paths, name: &str, network: &str) -> Result<ContainerR
     }
     record::save(paths, &rec)?;
     Ok(rec)
+}
+
+/// `network rm` of network `net` (its config gone, no container on it):
+/// if its bridge is kept in a namespace other containers use, take it away
+/// (an idle namespace was stopped already). Best effort: a command that
+/// entered another user namespace can't; the next idle start then begins
+/// afresh ([`super::keep::stale`]).
+pub fn forget_kept(paths: &Paths, net: &Network) {
+    if !super::keep::is_kept(paths, &net.name) || super::rootless::current(paths).is_none() {
+        return;
+    }
+    let r = enter_for_command(paths).and_then(|_| enter_rootless_netns(paths));
+    match r {
+        Ok(()) => {
+            if let Ok(_l) = netavark_lock(paths) {
+                super::keep::forget(paths, &net.name, &net.id, &net.network_interface);
+            }
+        }
+        Err(e) => debug!("network {}: kept bridge left: {e:#}", net.name),
+    }
+}
+
+/// Which containers `network reload --all` reloads: the running ones on
+/// networks (others are skipped, as podman does).
+pub fn reload_all_ids(paths: &Paths) -> Vec<String> {
+    use crate::container::record;
+    let mut out = Vec::new();
+    for id in record::list_ids(paths).unwrap_or_default() {
+        let Ok(rec) = record::load(paths, &id) else {
+            continue;
+        };
+        if matches!(rec.network, super::NetworkMode::Bridge(_))
+            && record::observe(paths, &id).is_running()
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// `network reload`: tear down and set up again the networking of running
+/// container `name` (its addresses kept), as podman does after a firewall
+/// reload: netavark puts back any of its firewall rules that are gone, and
+/// the veth pair and DNS names are made afresh. Returns the container's id.
+/// The first call joins the rootless network namespace's user namespace
+/// (single-threaded only); later calls reuse it.
+pub fn reload(paths: &Paths, name: &str) -> Result<String> {
+    use crate::container::record;
+    let id = record::resolve(paths, name)?;
+    let _l = record::lock(paths, &id)?;
+    let rec = record::load(paths, &id)?;
+    if !matches!(rec.network, super::NetworkMode::Bridge(_)) {
+        bail!(
+            "{:?} is not supported: invalid network mode",
+            rec.network.name()
+        );
+    }
+    let st = record::observe(paths, &id);
+    let run_dir = paths.run_dir(&id);
+    let live = load_live(&run_dir).filter(|_| st.is_running()).context(
+        "cannot reload network unless container network has been configured: container state improper",
+    )?;
+    enter_for_command(paths)?;
+    enter_rootless_netns(paths)?;
+    let netns = format!("/proc/{}/ns/net", st.pid);
+    // As podman: the teardown may fail on what is already gone.
+    if let Err(e) = netavark(paths, "teardown", &netns, &live.options) {
+        debug!("container {id}: reload: {e:#}");
+    }
+    let out = netavark(paths, "setup", &netns, &live.options)
+        .with_context(|| format!("reloading the network of container {}", rec.name))?;
+    let mut live = live;
+    live.status = serde_json::from_value(out).context("reading netavark's answer")?;
+    crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
+    Ok(id)
 }
 
 /// Set up (`add`) or tear down one network of a running container, and

@@ -15,6 +15,7 @@
 pub mod bridge;
 pub mod config;
 pub mod helper;
+pub mod keep;
 pub mod names;
 pub mod netconf;
 pub mod pasta;

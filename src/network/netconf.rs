@@ -647,7 +647,10 @@ impl Filter {
             None => false,
         };
         match self {
-            Filter::Name(s) => n.name.contains(s.as_str()),
+            // podman: the name itself, or a regular expression it matches.
+            Filter::Name(s) => {
+                n.name == *s || crate::volume::regex_match(s.as_bytes(), n.name.as_bytes())
+            }
             Filter::Id(s) => n.id.starts_with(s.as_str()),
             Filter::Driver(d) => &n.driver == d,
             Filter::Label(k, v) => label(k, v),
@@ -788,6 +791,11 @@ mod tests {
         let f = |s: &str| vec![parse_filter(s).unwrap()];
         assert!(matches_all(&f("name=pod"), &n, false));
         assert!(!matches_all(&f("name=x"), &n, false));
+        // podman's name filter is a regular expression.
+        assert!(matches_all(&f("name=^pod"), &n, false));
+        assert!(matches_all(&f("name=man$"), &n, false));
+        assert!(matches_all(&f("name=^p.d.*n$"), &n, false));
+        assert!(!matches_all(&f("name=^man"), &n, false));
         assert!(matches_all(&f("label=a"), &n, false));
         assert!(matches_all(&f("label=a=b"), &n, false));
         assert!(!matches_all(&f("label=a=c"), &n, false));

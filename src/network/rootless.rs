@@ -136,7 +136,12 @@ pub fn ensure(paths: &Paths, id: &str) -> Result<HolderState> {
     let d = dir(paths);
     let _l = lock(&d)?;
     let live = prune_users(&d);
-    let st = match load_state(&d).filter(|s| s.alive()) {
+    // An idle namespace whose kept bridges belong to removed or replaced
+    // networks ([`super::keep`]) is not reused.
+    let reuse = load_state(&d)
+        .filter(|s| s.alive())
+        .filter(|_| !(live.is_empty() && super::keep::stale(&d)));
+    let st = match reuse {
         Some(s) => s,
         None => {
             if !live.is_empty() {
@@ -155,7 +160,10 @@ pub fn ensure(paths: &Paths, id: &str) -> Result<HolderState> {
     Ok(st)
 }
 
-/// Unregister container `id`; after the last user, take the namespace down.
+/// Unregister container `id`. After the last user the namespace lingers
+/// for [`linger`] (the holder takes it down then), so the next container
+/// finds it running: creating it, starting slirp4netns and waiting for it
+/// is most of a cold start.
 pub fn release(paths: &Paths, id: &str) {
     let d = dir(paths);
     let Ok(_l) = lock(&d) else {
@@ -163,10 +171,47 @@ pub fn release(paths: &Paths, id: &str) {
     };
     let _ = std::fs::remove_file(d.join("users").join(id));
     super::bridge::ipam::release(&d.join("ipam"), id);
-    if prune_users(&d).is_empty() {
-        debug!("rootless netns: last user gone, stopping it");
-        stop_all(&d);
+}
+
+/// How long the namespace outlives its last user: `RPOD_NETNS_LINGER`
+/// seconds (fractions allowed, 0 stops it at the holder's next look), else
+/// 3 s.
+pub fn linger() -> Duration {
+    std::env::var("RPOD_NETNS_LINGER")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+        .unwrap_or(Duration::from_secs(3))
+}
+
+/// Register this process as user `key` of the namespace if it runs (a
+/// monitor about to restart its container keeps it for the next monitor);
+/// the key stops counting when this process ends.
+pub fn hold(paths: &Paths, key: &str) {
+    let d = dir(paths);
+    let Ok(_l) = lock(&d) else {
+        return;
+    };
+    if load_state(&d).is_some_and(|s| s.alive()) {
+        let me = std::process::id() as i32;
+        let line = format!("{me} {}", pidfd::start_time(me).unwrap_or(0));
+        let _ = crate::storage::write_atomic_volatile(&d.join("users").join(key), line.as_bytes());
     }
+}
+
+/// Whether container `id` is the namespace's only live container user
+/// (its teardown leaves it idle); commands about to start containers
+/// (`cmd-PID`) don't count: their containers are the ones a warm bridge is
+/// kept for.
+pub fn only_user(paths: &Paths, id: &str) -> bool {
+    let d = dir(paths);
+    let Ok(_l) = lock(&d) else {
+        return false;
+    };
+    prune_users(&d)
+        .iter()
+        .all(|u| u == id || u.starts_with("cmd-"))
 }
 
 /// Drop user `key` without stopping anything (the next release decides).
@@ -177,8 +222,20 @@ pub fn unregister(paths: &Paths, key: &str) {
     }
 }
 
-/// Take the namespace down for good if no container uses it (for cleanup
-/// paths that find a dead monitor's leftovers).
+/// Take the namespace down now, users or not (`system reset`, after it
+/// removed every container: their monitors may still be tearing down).
+pub fn stop_now(paths: &Paths) {
+    let d = dir(paths);
+    if !d.exists() {
+        return;
+    }
+    if let Ok(_l) = lock(&d) {
+        stop_all(&d);
+    }
+}
+
+/// Take the namespace down now if no container uses it, without waiting
+/// out the linger (`network rm`).
 pub fn gc(paths: &Paths) {
     let d = dir(paths);
     if !d.exists() {
@@ -224,6 +281,7 @@ fn stop_all(d: &Path) {
     let _ = std::fs::remove_file(d.join("state.json"));
     let _ = std::fs::remove_dir_all(&conf);
     let _ = std::fs::remove_dir_all(d.join("ipam"));
+    let _ = std::fs::remove_dir_all(d.join("kept"));
 }
 
 /// Spawn the holder and wait for its report.
@@ -328,21 +386,40 @@ fn holder_main(d: &Path) -> Result<()> {
         let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
     }
     // Until the inner process ends (or we are killed): slirp4netns's exit
-    // pipe closes with us. Every second, under the lock, whether any user
-    // is left: a command that failed before its container registered, or
-    // a killed monitor, leaves no namespace behind.
+    // pipe closes with us. Twice a second, under the lock, whether any user
+    // is left: once none has been for the linger, the namespace goes (a
+    // command that failed before its container registered, or a killed
+    // monitor, leaves none behind either).
+    let linger = linger();
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
         if !matches!(inner.try_wait(), Ok(None)) {
             break;
         }
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(500));
+        if !d.join("state.json").exists() && !d.exists() {
+            // The runtime dir went (`system reset`): nothing to keep.
+            let _ = inner.kill();
+            let _ = inner.wait();
+            break;
+        }
         let Ok(_l) = lock(d) else { continue };
-        if prune_users(d).is_empty() {
+        if !prune_users(d).is_empty() {
+            idle_since = None;
+            continue;
+        }
+        if idle_since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            >= linger
+        {
+            debug!("rootless netns: no user for {linger:?}, stopping it");
             let conf = d.join("netavark");
             stop_aardvark(&conf);
             let _ = std::fs::remove_file(d.join("state.json"));
             let _ = std::fs::remove_dir_all(&conf);
             let _ = std::fs::remove_dir_all(d.join("ipam"));
+            let _ = std::fs::remove_dir_all(d.join("kept"));
             let _ = inner.kill();
             let _ = inner.wait();
             break;

@@ -62,6 +62,10 @@ pub fn reset(store: &Store, paths: &Paths) -> Result<ResetReport> {
             Err(e) => report.errors.push(e),
         }
     }
+    // The rootless network namespace goes now (not after its linger, nor
+    // after the monitors of the containers just removed finish their
+    // teardowns): its helpers must not outlive the runtime dir.
+    crate::network::rootless::stop_now(paths);
     // Image records first, so a reset cut short never leaves images
     // whose layers are gone.
     for d in [

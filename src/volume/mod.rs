@@ -813,7 +813,8 @@ fn matches(v: &Volume, filters: &[Filter], users: &BTreeMap<String, Vec<String>>
 
 /// A regular expression as podman's name filter takes it, for the subset
 /// people type: literal text, `.`, `*`, `^` and `$` (Pike's matcher).
-fn regex_match(re: &[u8], text: &[u8]) -> bool {
+/// Also `network ls --filter name=`.
+pub fn regex_match(re: &[u8], text: &[u8]) -> bool {
     fn here(re: &[u8], t: &[u8]) -> bool {
         match re {
             [] => true,

@@ -194,7 +194,8 @@ fn bash_completes_containers_images_and_networks() {
         img.clone(),
         img_tail,
         img.clone(),
-        "container: host none pasta private slirp4netns".into(),
+        // (podman: the default network, listed with the user's networks)
+        "container: host none pasta podman private slirp4netns".into(),
         // bash replaces only what follows the last ':'.
         "webserver".into(),
         format!("dbjob {img} webserver"),
@@ -247,7 +248,7 @@ words=(rpod run localhost:5000/al); CURRENT=3; _rpod
         [
             "webserver",
             "dbjob webserver",
-            "pasta private",
+            "pasta podman private",
             img.as_str()
         ]
     );
@@ -283,7 +284,7 @@ end'"#,
         [
             "webserver",
             "dbjob webserver",
-            "container: host none pasta private slirp4netns",
+            "container: host none pasta podman private slirp4netns",
             "--network=container:webserver",
             img.as_str(),
             "run"

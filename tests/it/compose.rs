@@ -113,7 +113,8 @@ fn a_taken_host_port_fails_the_run_on_a_user_network() {
             })
             .collect()
     };
-    for _ in 0..30 {
+    // (the rootless network namespace lingers 3 s after its last container)
+    for _ in 0..100 {
         if net_procs().is_empty() {
             break;
         }
@@ -520,7 +521,8 @@ fn rm_force_stops_a_container_running_as_another_uid() {
     assert_eq!(out.lines().count(), 2, "{out}");
     assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
     let mut left = env.leftover_processes();
-    for _ in 0..30 {
+    // (the rootless network namespace lingers 3 s after its last container)
+    for _ in 0..100 {
         if left.is_empty() {
             break;
         }

@@ -33,6 +33,7 @@ mod man;
 mod monitor;
 mod network;
 mod network_bridge;
+mod network_life;
 mod oci_conformance;
 mod oci_spec;
 mod packaging;
