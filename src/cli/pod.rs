@@ -413,6 +413,20 @@ fn create_cmd(opts: &Options, paths: &Paths, a: CreateArgs) -> Result<()> {
             );
         }
     }
+    // --replace: the old pod is stopped before entering a user namespace,
+    // from which a member running as another uid could not be signalled.
+    if a.replace {
+        if let Some(old) = a
+            .name
+            .as_deref()
+            .or(a.pod_name.as_deref())
+            .and_then(|n| pod::resolve(paths, n).ok().filter(|p| p.name == n))
+        {
+            if let Err(e) = pod::stop(paths, &old, Some(0)) {
+                log::warn!("stopping pod {}: {e:#}", old.name);
+            }
+        }
+    }
     crate::userns::enter()?;
     let spec = pod::PodSpec {
         name: a.name.or(a.pod_name),
@@ -510,6 +524,15 @@ fn rm_cmd(paths: &Paths, a: RmArgs) -> Result<()> {
     }
     if sel.all && sel.pods.is_empty() && pod::list(paths)?.is_empty() {
         return Ok(());
+    }
+    // Stopped before entering a user namespace: from a new one, a member
+    // running as another uid than 0 could not be signalled.
+    if a.force {
+        for p in select(paths, &sel, true)?.into_iter().flatten() {
+            if let Err(e) = pod::stop(paths, &p, a.time) {
+                log::warn!("stopping pod {}: {e:#}", p.name);
+            }
+        }
     }
     crate::userns::enter()?;
     // podman 4.3: `pod rm -f` of a pod that does not exist is no error.

@@ -182,7 +182,10 @@ fn pod_rm_force_leaves_no_process() {
         &format!("{}:80", free_port()),
     ]);
     env.rpod_ok(&["run", "-d", "--pod", "gone", "alpine", "sleep", "4242151"]);
-    env.rpod_ok(&["run", "-d", "--pod", "gone", "alpine", "sleep", "4242152"]);
+    // A member that runs as another uid than 0 is stopped too.
+    env.rpod_ok(&[
+        "run", "-d", "--pod", "gone", "--user", "1000", "alpine", "sleep", "4242152",
+    ]);
     assert_eq!(procs_with("4242151").len(), 1);
     let infra = env.rpod_ok(&[
         "pod",
@@ -211,6 +214,28 @@ fn pod_rm_force_leaves_no_process() {
     let (code, e) = env.rpod_fail(&["pod", "rm", "nosuchpod"]);
     assert_ne!(code, 0);
     assert!(e.contains("no such pod"), "{e}");
+}
+
+/// `pod create --replace` of a pod whose member runs as uid 1000 stops
+/// that member (from the user's own namespace: a new one could not signal
+/// it) and makes the new pod.
+#[test]
+fn pod_create_replace_stops_members_of_any_uid() {
+    let env = env_with_alpine("podrepl");
+    let _r = PodReaper(&env);
+    env.rpod_ok(&["pod", "create", "--name", "rp"]);
+    env.rpod_ok(&[
+        "run", "-d", "--pod", "rp", "--user", "1000", "alpine", "sleep", "4242161",
+    ]);
+    let old = env.rpod_ok(&["pod", "inspect", "--format", "{{.Id}}", "rp"]);
+    let new = env.rpod_ok(&["pod", "create", "--replace", "--name", "rp"]);
+    assert_ne!(old.trim(), new.trim());
+    assert_eq!(
+        env.rpod_ok(&["pod", "ps", "-q", "--no-trunc"]).trim(),
+        new.trim()
+    );
+    env.rpod_ok(&["pod", "rm", "-f", "-t", "0", "rp"]);
+    assert_clean(&env, &["4242161"]);
 }
 
 #[test]
