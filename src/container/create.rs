@@ -163,6 +163,9 @@ pub struct ContainerSpec {
 /// Everything the OCI spec is built from, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The network namespace is the host's: `--network host`, or joining
+    /// a container (a pod's infra) that is on the host's network.
+    pub host_net: bool,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -583,7 +586,15 @@ pub fn create(
         &super::more::host_passwd_entry,
     )?;
 
+    let host_net = match &network {
+        NetworkMode::Host => true,
+        NetworkMode::Container(t) => super::record::resolve(paths, t)
+            .and_then(|id| super::record::load(paths, &id))
+            .is_ok_and(|r| r.network == NetworkMode::Host),
+        _ => false,
+    };
     let plan = Plan {
+        host_net,
         args,
         env: crate::secret::with_env(&env, &secrets),
         cwd: o

@@ -162,6 +162,9 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
         mounts,
         network: match plan.network {
             NetworkMode::Host => NetworkNs::Host,
+            // The host's namespace can't be joined by path from a user
+            // namespace; not unsharing one is the same thing.
+            NetworkMode::Container(_) if plan.host_net => NetworkNs::Host,
             // network: a link the monitor points at the target's namespace.
             NetworkMode::Container(_) => {
                 NetworkNs::Path(dir.join(crate::network::setup::NETNS_LINK))
@@ -179,6 +182,15 @@ pub fn write(dir: &Path, plan: &Plan) -> Result<()> {
     let mut spec = spec::build(&req)?;
     if plan.pod_ns {
         join_pod_namespaces(&mut spec, dir)?;
+    }
+    if plan.host_net {
+        // containers.conf's net.* defaults are skipped on the host's network,
+        // also when it is joined through another container (a pod's infra).
+        if let Some(linux) = spec.linux_mut() {
+            if let Some(m) = linux.sysctl_mut() {
+                m.retain(|k, _| !k.starts_with("net."));
+            }
+        }
     }
     if !plan.sysctls.is_empty() {
         let mut linux = spec.linux().clone().unwrap_or_default();

@@ -238,6 +238,27 @@ fn pod_create_replace_stops_members_of_any_uid() {
     assert_clean(&env, &["4242161"]);
 }
 
+/// A pod on the host's network: its members are too, and get none of the
+/// net.* default sysctls (the host's namespace is not theirs to change).
+#[test]
+fn members_of_a_pod_on_the_host_network_start() {
+    let env = env_with_alpine("podhost");
+    let _r = PodReaper(&env);
+    env.rpod_ok(&["pod", "create", "--network", "host", "--name", "hp"]);
+    let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let theirs = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "hp",
+        "alpine",
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    assert_eq!(theirs.trim(), ours.to_string_lossy());
+    env.rpod_ok(&["pod", "rm", "-f", "-t", "0", "hp"]);
+}
+
 #[test]
 fn pod_ls_columns_json_and_exit_codes_are_podmans() {
     let env = env_with_alpine("podls");
