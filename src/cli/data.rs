@@ -36,9 +36,13 @@ pub struct DiffArgs {
     /// Output format: json
     #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
     pub format: Option<String>,
-    /// Container or image to show the changes of
+    /// Container or image to show the changes of (with a second one: the
+    /// container or image compared with it)
     #[arg(value_name = "CONTAINER|IMAGE")]
     pub target: String,
+    /// Container or image whose changes relative to the first are shown
+    #[arg(value_name = "CONTAINER|IMAGE")]
+    pub other: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -46,9 +50,13 @@ pub struct ImageDiffArgs {
     /// Output format: json
     #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
     pub format: Option<String>,
-    /// Image to show the changes of
+    /// Image to show the changes of (with a second one: the image compared
+    /// with it)
     #[arg(value_name = "IMAGE")]
     pub target: String,
+    /// Image whose changes relative to the first are shown
+    #[arg(value_name = "IMAGE")]
+    pub other: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -188,17 +196,23 @@ pub fn exists_cmd(g: &GlobalOpts, a: &ExistsArgs) -> Result<()> {
     }
 }
 
-/// `rpod diff`, `container diff`, `image diff`.
+/// `rpod diff`, `container diff`, `image diff` (of one, or between two).
 pub fn diff_cmd(
     g: &GlobalOpts,
     target: &str,
+    other: Option<&str>,
     format: Option<&str>,
     image_only: bool,
 ) -> Result<()> {
     let (store, paths) = open(g)?;
     crate::userns::enter()?;
     // `image diff`: an image even when a container has that name.
-    let changes = crate::image::commit::diff(&store, (!image_only).then_some(&paths), target)?;
+    let ctrs = (!image_only).then_some(&paths);
+    let changes = match other {
+        // podman's `diff A B`: what B changed relative to A.
+        Some(b) => crate::image::commit::diff_between(&store, ctrs, target, b)?,
+        None => crate::image::commit::diff(&store, ctrs, target)?,
+    };
     let mut out = std::io::stdout().lock();
     if format == Some("json") {
         #[derive(serde::Serialize)]

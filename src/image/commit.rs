@@ -9,7 +9,7 @@
 
 use crate::container::cp::open_container;
 use crate::container::record::{self, Paths};
-use crate::storage::diff::{changes, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
+use crate::storage::diff::{changes, changes_between, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
@@ -65,6 +65,49 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
         &HashSet::new(),
     )
     .with_context(|| format!("image {name}"))
+}
+
+/// The changes that make `from` (a container or image) into `to`, as
+/// `podman diff A B` lists them; `paths` None: images only. Call
+/// `userns::enter` first.
+pub fn diff_between(
+    store: &Store,
+    paths: Option<&Paths>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Change>> {
+    let mut skip: HashSet<String> = INIT_INODES.iter().map(|s| s.to_string()).collect();
+    let a = view_of(store, paths, from, &mut skip)?;
+    let b = view_of(store, paths, to, &mut skip)?;
+    changes_between(&a, &b, &skip).with_context(|| format!("comparing {from} with {to}"))
+}
+
+/// The layer dirs (top first) whose union is the file system of container
+/// or image `name`; a container's mount points go into `skip`.
+fn view_of(
+    store: &Store,
+    paths: Option<&Paths>,
+    name: &str,
+    skip: &mut HashSet<String>,
+) -> Result<Vec<PathBuf>> {
+    if let Some((paths, id)) = paths.and_then(|p| Some((p, record::resolve(p, name).ok()?))) {
+        let rec = record::load(paths, &id)?;
+        let ctr_dir = paths.ctr_dir(&id);
+        skip.extend(rec.mounts.iter().map(|m| m.destination.clone()));
+        if let Some(rootfs) = vfs_copy(&ctr_dir) {
+            return Ok(vec![rootfs]);
+        }
+        let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+            format!("the image of container {name} is no longer in local storage")
+        })?;
+        let mut dirs = vec![ctr_dir.join("upper")];
+        dirs.extend(lower_dirs(store, &image.layers));
+        return Ok(dirs);
+    }
+    let Some(image) = store.find_image(name)? else {
+        bail!("{name} not found: no such container or image");
+    };
+    Ok(lower_dirs(store, &image.layers))
 }
 
 fn lower_dirs(store: &Store, layers: &[LayerRecord]) -> Vec<PathBuf> {

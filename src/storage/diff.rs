@@ -864,10 +864,283 @@ fn walk_added(dir: BorrowedFd<'_>, parts: &mut Vec<OsString>, out: &mut Vec<Chan
     Ok(())
 }
 
+// ---- two trees: `rpod diff A B` ----
+
+/// What containers/storage's `ChangesDirs` compares of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    rdev: u64,
+    mtime: (i64, i64),
+    size: i64,
+    target: Option<OsString>,
+    cap: Option<Vec<u8>>,
+}
+
+impl Meta {
+    fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// An entry of a merged file system view, with its children for a directory.
+#[derive(Debug, Clone)]
+struct Node {
+    meta: Meta,
+    children: std::collections::BTreeMap<OsString, Node>,
+}
+
+fn meta_at(dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat) -> Meta {
+    let k = kind_of(st);
+    let target = (k == SFlag::S_IFLNK)
+        .then(|| nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name).ok())
+        .flatten();
+    // File capabilities live on regular files only; read beneath the
+    // directory's fd without following the name.
+    let cap = (k == SFlag::S_IFREG)
+        .then(|| {
+            let p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+            crate::sys::xattr::lget(&p, "security.capability").ok().flatten()
+        })
+        .flatten();
+    Meta {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        mtime: (st.st_mtime, st.st_mtime_nsec),
+        size: st.st_size,
+        target,
+        cap,
+    }
+}
+
+/// Lay the layer dir `dir` over `node` (a directory of the view), applying
+/// its whiteouts (both forms) and opaque dirs.
+fn overlay_onto(dir: BorrowedFd<'_>, node: &mut Node, parts: &mut Vec<OsString>) -> Result<()> {
+    let entries = names(dir)?;
+    // Whiteouts first: a layer may delete a name and add it again.
+    let mut kept = Vec::with_capacity(entries.len());
+    for name in entries {
+        if is_opaque_marker(&name) {
+            continue;
+        }
+        if let Some(hidden) = name.as_bytes().strip_prefix(WH_PREFIX.as_bytes()) {
+            node.children.remove(OsStr::from_bytes(hidden));
+            continue;
+        }
+        let st = match stat_at(dir.as_raw_fd(), &name) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| show(parts)),
+        };
+        if is_whiteout_dev(&st) {
+            node.children.remove(&name);
+            continue;
+        }
+        kept.push((name, st));
+    }
+    for (name, st) in kept {
+        let meta = meta_at(dir, &name, &st);
+        parts.push(name.clone());
+        if meta.is_dir() {
+            let sub = open_dir_at(dir, &name).with_context(|| show(parts))?;
+            let subnames = names(sub.as_fd())?;
+            let child = node.children.entry(name).or_insert_with(|| Node {
+                meta: meta.clone(),
+                children: Default::default(),
+            });
+            if !child.meta.is_dir() || is_opaque_dir(sub.as_fd(), &subnames) {
+                child.children.clear();
+            }
+            child.meta = meta;
+            overlay_onto(sub.as_fd(), child, parts)?;
+        } else {
+            node.children.insert(
+                name,
+                Node {
+                    meta,
+                    children: Default::default(),
+                },
+            );
+        }
+        parts.pop();
+    }
+    Ok(())
+}
+
+/// The file system the layer dirs `layers` (top first) make together.
+fn merged_view(layers: &[PathBuf]) -> Result<Node> {
+    let mut root = Node {
+        meta: Meta {
+            mode: libc::S_IFDIR | 0o755,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            mtime: (0, 0),
+            size: 0,
+            target: None,
+            cap: None,
+        },
+        children: Default::default(),
+    };
+    for dir in layers.iter().rev() {
+        let fd: OwnedFd = File::open(dir)
+            .with_context(|| format!("opening {}", dir.display()))?
+            .into();
+        overlay_onto(fd.as_fd(), &mut root, &mut Vec::new())
+            .with_context(|| format!("reading {}", dir.display()))?;
+    }
+    Ok(root)
+}
+
+/// containers/storage's `statDifferent`, plus capabilities and link targets.
+fn meta_differs(old: &Meta, new: &Meta) -> bool {
+    let same_time = old.mtime.0 == new.mtime.0
+        && (old.mtime.1 == new.mtime.1 || old.mtime.1 == 0 || new.mtime.1 == 0);
+    old.mode != new.mode
+        || old.uid != new.uid
+        || old.gid != new.gid
+        || old.rdev != new.rdev
+        || (!old.is_dir() && (!same_time || old.size != new.size))
+        || old.cap != new.cap
+        || old.target != new.target
+}
+
+/// `ChangesDirs`' walk: `new` against `old` (None: added); `reported`:
+/// `new` itself was already listed (added or changed).
+fn compare_nodes(
+    new: &Node,
+    old: Option<&Node>,
+    parts: &mut Vec<OsString>,
+    reported: bool,
+    out: &mut Vec<Change>,
+) {
+    let start = out.len();
+    let mut reported = reported;
+    if old.is_none() {
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Added,
+        });
+        reported = true;
+    }
+    let mut old_children: std::collections::BTreeMap<&OsString, &Node> = match old {
+        Some(o) if new.meta.is_dir() => o.children.iter().collect(),
+        _ => Default::default(),
+    };
+    for (name, child) in &new.children {
+        parts.push(name.clone());
+        let oc = old_children.remove(name);
+        let mut child_reported = false;
+        if let Some(oc) = oc {
+            if meta_differs(&oc.meta, &child.meta) {
+                out.push(Change {
+                    path: show(parts),
+                    kind: ChangeKind::Changed,
+                });
+                child_reported = true;
+            }
+        }
+        compare_nodes(child, oc, parts, child_reported, out);
+        parts.pop();
+    }
+    for name in old_children.keys() {
+        parts.push((*name).clone());
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Deleted,
+        });
+        parts.pop();
+    }
+    if out.len() > start && new.meta.is_dir() && !reported && !parts.is_empty() {
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Changed,
+        });
+    }
+}
+
+/// The changes that make the file system of layer dirs `from` (top first)
+/// into that of `to`, as podman's `diff A B` lists them (containers/storage's
+/// `ChangesDirs`): added, deleted, changed by type, mode, owner, device,
+/// capabilities, link target, or (not for directories) size and mtime; a
+/// directory that holds a change is changed. Sorted by path, without `skip`.
+pub fn changes_between(
+    from: &[PathBuf],
+    to: &[PathBuf],
+    skip: &HashSet<String>,
+) -> Result<Vec<Change>> {
+    let old = merged_view(from)?;
+    let new = merged_view(to)?;
+    let mut out = Vec::new();
+    compare_nodes(&new, Some(&old), &mut Vec::new(), true, &mut out);
+    out.retain(|c| !skip.contains(&c.path));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn two_views_compare_as_changes_dirs_does() {
+        let d = tempfile::tempdir().unwrap();
+        let (base, a_top, b_top) = (d.path().join("base"), d.path().join("a"), d.path().join("b"));
+        for p in ["etc", "usr/lib", "opt/x"] {
+            std::fs::create_dir_all(base.join(p)).unwrap();
+        }
+        std::fs::write(base.join("etc/passwd"), "root").unwrap();
+        std::fs::write(base.join("etc/same"), "s").unwrap();
+        std::fs::write(base.join("usr/lib/libc"), "c").unwrap();
+        std::fs::write(base.join("opt/x/f"), "f").unwrap();
+        // A deletes /etc/same (OCI form) and adds /a-only.
+        std::fs::create_dir_all(a_top.join("etc")).unwrap();
+        std::fs::write(a_top.join("etc/.wh.same"), "").unwrap();
+        std::fs::write(a_top.join("a-only"), "a").unwrap();
+        // B: /etc/passwd grows, /opt is opaque with a new file, a new dir.
+        std::fs::create_dir_all(b_top.join("etc")).unwrap();
+        std::fs::write(b_top.join("etc/passwd"), "root:x").unwrap();
+        std::fs::create_dir_all(b_top.join("opt")).unwrap();
+        std::fs::write(b_top.join("opt/.wh..wh..opq"), "").unwrap();
+        std::fs::write(b_top.join("opt/new"), "n").unwrap();
+        std::fs::create_dir_all(b_top.join("srv/d")).unwrap();
+        // The same metadata for the dirs both sides share.
+        use std::os::unix::fs::PermissionsExt;
+        for p in [base.join("etc"), a_top.join("etc"), b_top.join("etc")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for p in [base.join("opt"), b_top.join("opt")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let from = [a_top, base.clone()];
+        let to = [b_top, base];
+        let got: Vec<String> = changes_between(&from, &to, &HashSet::new())
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "D /a-only",
+                "C /etc",
+                "C /etc/passwd",
+                "A /etc/same",
+                "C /opt",
+                "A /opt/new",
+                "D /opt/x",
+                "A /srv",
+                "A /srv/d"
+            ]
+        );
+        let none = changes_between(&from, &from, &HashSet::new()).unwrap();
+        assert!(none.is_empty(), "{none:?}");
+    }
 
     #[test]
     fn changes_see_whiteouts_and_lower_files() {
