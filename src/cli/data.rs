@@ -36,11 +36,10 @@ pub struct DiffArgs {
     /// Output format: json
     #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
     pub format: Option<String>,
-    /// Container or image to show the changes of (with a second one: the
-    /// container or image compared with it)
+    /// Container or image to show the changes of
     #[arg(value_name = "CONTAINER|IMAGE")]
     pub target: String,
-    /// Container or image whose changes relative to the first are shown
+    /// Container or image to compare it with, instead of its parent layer
     #[arg(value_name = "CONTAINER|IMAGE")]
     pub other: Option<String>,
 }
@@ -50,11 +49,10 @@ pub struct ImageDiffArgs {
     /// Output format: json
     #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
     pub format: Option<String>,
-    /// Image to show the changes of (with a second one: the image compared
-    /// with it)
+    /// Image to show the changes of
     #[arg(value_name = "IMAGE")]
     pub target: String,
-    /// Image whose changes relative to the first are shown
+    /// Image to compare it with, instead of its parent layer
     #[arg(value_name = "IMAGE")]
     pub other: Option<String>,
 }
@@ -209,8 +207,9 @@ pub fn diff_cmd(
     // `image diff`: an image even when a container has that name.
     let ctrs = (!image_only).then_some(&paths);
     let changes = match other {
-        // podman's `diff A B`: what B changed relative to A.
-        Some(b) => crate::image::commit::diff_between(&store, ctrs, target, b)?,
+        // podman's `diff A B`: A compared with B (as one is with its
+        // parent layer): what is only in A is added.
+        Some(b) => crate::image::commit::diff_between(&store, ctrs, b, target)?,
         None => crate::image::commit::diff(&store, ctrs, target)?,
     };
     let mut out = std::io::stdout().lock();

@@ -67,8 +67,8 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
     .with_context(|| format!("image {name}"))
 }
 
-/// The changes that make `from` (a container or image) into `to`, as
-/// `podman diff A B` lists them; `paths` None: images only. Call
+/// The changes that make `from` (a container or image) into `to`; podman's
+/// `diff A B` is `to` A, `from` B. `paths` None: images only. Call
 /// `userns::enter` first.
 pub fn diff_between(
     store: &Store,
