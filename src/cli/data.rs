@@ -261,7 +261,7 @@ pub fn commit_cmd(g: &GlobalOpts, a: &CommitArgs) -> Result<()> {
         .transpose()?;
     let (store, paths) = open(g)?;
     let ctr_id = record::resolve(&paths, &a.container)?;
-    let _serial = crate::image::commit::lock_for_commit(&store, &ctr_id)?;
+    let _serial = crate::image::commit::lock_for_commit(&paths, &ctr_id)?;
     // Paused from here (rpod's own user, as `rpod pause` does), before
     // entering any namespace; unpaused whatever happens to the commit.
     let paused = if a.pause {

@@ -7,13 +7,15 @@
 //! a `kill -9` at any point leaves nothing but a temp file the next command
 //! removes, or an unreferenced blob and layer that gc collects.
 
+use super::archive_tar::HashWriter;
 use crate::container::cp::open_container;
 use crate::container::record::{self, Paths};
-use crate::storage::diff::{changes, changes_between, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
+use crate::storage::diff::{
+    changes, changes_between, changes_of_copy, reopen_dir, Change, TarMode, TreeTar,
+};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -139,30 +141,27 @@ pub struct CommitOptions {
     pub name: Option<String>,
 }
 
-/// Counts and hashes what is written.
-struct HashWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Hold while committing container `id` (its full id), from before it is
 /// paused until it is unpaused: two commits of one container go one after
 /// the other, so one's unpause never lands in the middle of the other.
-pub fn lock_for_commit(store: &Store, id: &str) -> Result<crate::storage::Lock> {
-    crate::storage::Lock::exclusive(&store.root().join("locks").join(format!("commit-{id}.lock")))
+/// The lock file lives in the container's directory, so `rm` takes it
+/// away with the container; a container removed meanwhile is "no such
+/// container".
+pub fn lock_for_commit(paths: &Paths, id: &str) -> Result<crate::storage::Lock> {
+    let l =
+        crate::storage::Lock::exclusive(&paths.ctr_dir(id).join("commit.lock")).map_err(|e| {
+            if record::exists(paths, id) {
+                e
+            } else {
+                record::no_such(id)
+            }
+        })?;
+    if !record::exists(paths, id) {
+        return Err(record::no_such(id));
+    }
+    // Where earlier builds kept it, one file per container ever committed.
+    let _ = std::fs::remove_file(paths.root.join("locks").join(format!("commit-{id}.lock")));
+    Ok(l)
 }
 
 /// Commit container `name` as a new image; its id. Call
@@ -204,11 +203,7 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     // The layer tar, hashed as it is written.
     let tmp = store.tmp_entry("commit", false)?;
     let file = tmp.file.try_clone()?;
-    let hw = HashWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let hw = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
     let hw = if o.squash {
         let c = open_container(store, paths, name, false)?;
         let dir = c.root_dir()?;
@@ -235,8 +230,8 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     };
     let mut hw = hw;
     hw.flush().context("writing the layer")?;
-    let size = hw.count;
-    let diff_id = crate::storage::sha256_finish(&mut hw.hasher);
+    let size = hw.n;
+    let diff_id = hw.digest();
     drop(hw.inner);
     let layer_mt = if docker {
         "application/vnd.docker.image.rootfs.diff.tar"
