@@ -165,8 +165,11 @@ fn send_split<W: Write + ?Sized>(ts: &TarSplit, dir: &Path, out: &mut W) -> Resu
                     // Moved by the kernel when `out` is a file or pipe, else
                     // a MiB at a time (io::copy's own buffer is 8 KiB).
                     let cap = (*size).min(1 << 20) as usize;
-                    io::copy(&mut io::BufReader::with_capacity(cap, (&f).take(*size)), out)
-                        .with_context(|| format!("copying {}", shown()))?
+                    io::copy(
+                        &mut io::BufReader::with_capacity(cap, (&f).take(*size)),
+                        out,
+                    )
+                    .with_context(|| format!("copying {}", shown()))?
                 } else {
                     buf.clear();
                     (&f).take(*size)

@@ -1042,7 +1042,9 @@ fn meta_at(dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat) -> Meta {
     let cap = (k == SFlag::S_IFREG)
         .then(|| {
             let p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
-            crate::sys::xattr::lget(&p, "security.capability").ok().flatten()
+            crate::sys::xattr::lget(&p, "security.capability")
+                .ok()
+                .flatten()
         })
         .flatten();
     Meta {
@@ -1230,7 +1232,11 @@ mod tests {
     #[test]
     fn two_views_compare_as_changes_dirs_does() {
         let d = tempfile::tempdir().unwrap();
-        let (base, a_top, b_top) = (d.path().join("base"), d.path().join("a"), d.path().join("b"));
+        let (base, a_top, b_top) = (
+            d.path().join("base"),
+            d.path().join("a"),
+            d.path().join("b"),
+        );
         for p in ["etc", "usr/lib", "opt/x"] {
             std::fs::create_dir_all(base.join(p)).unwrap();
         }
@@ -1327,7 +1333,10 @@ mod tests {
         let dev = es.next().unwrap().unwrap();
         assert_eq!(dev.header().entry_type(), tar::EntryType::Char);
         assert_eq!(
-            (dev.header().device_major().unwrap(), dev.header().device_minor().unwrap()),
+            (
+                dev.header().device_major().unwrap(),
+                dev.header().device_minor().unwrap()
+            ),
             (Some(1), Some(3))
         );
         let mut l = es.next().unwrap().unwrap();
@@ -1365,7 +1374,11 @@ mod tests {
         assert_eq!(bytes.len() as u64, n);
         let mut again = TreeTar::new(Vec::new(), TarMode::Layer);
         again.add_contents(rd.as_fd(), Path::new("")).unwrap();
-        assert_eq!(again.finish().unwrap(), bytes, "the same tree, the same bytes");
+        assert_eq!(
+            again.finish().unwrap(),
+            bytes,
+            "the same tree, the same bytes"
+        );
     }
 
     #[test]
