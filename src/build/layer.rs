@@ -4,7 +4,7 @@
 //! manifest and image record written after it by
 //! `image::commit::write_image`.
 
-use crate::image::commit::HashWriter;
+use crate::image::archive_tar::HashWriter;
 use crate::image::manifest::{DOCKER_LAYER, OCI_LAYER};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{Context, Result};
@@ -32,7 +32,7 @@ pub(crate) fn store_layer(
             let mut hw = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
             write(&mut hw)?;
             hw.flush().context("writing the layer")?;
-            (hw.count, crate::storage::sha256_finish(&mut hw.hasher))
+            (hw.n, hw.digest())
         }
         Some(ts) => {
             // Written once as it comes, then rewritten with fixed times.
@@ -46,7 +46,7 @@ pub(crate) fn store_layer(
             let mut hw = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
             retime(std::io::BufReader::new(rf), &mut hw, ts)?;
             hw.flush().context("writing the layer")?;
-            (hw.count, crate::storage::sha256_finish(&mut hw.hasher))
+            (hw.n, hw.digest())
         }
     };
     let mt = if docker { DOCKER_LAYER } else { OCI_LAYER };

@@ -39,6 +39,9 @@ pub struct DiffArgs {
     /// Container or image to show the changes of
     #[arg(value_name = "CONTAINER|IMAGE")]
     pub target: String,
+    /// Container or image to compare it with, instead of its parent layer
+    #[arg(value_name = "CONTAINER|IMAGE")]
+    pub other: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -49,6 +52,9 @@ pub struct ImageDiffArgs {
     /// Image to show the changes of
     #[arg(value_name = "IMAGE")]
     pub target: String,
+    /// Image to compare it with, instead of its parent layer
+    #[arg(value_name = "IMAGE")]
+    pub other: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -188,17 +194,24 @@ pub fn exists_cmd(g: &GlobalOpts, a: &ExistsArgs) -> Result<()> {
     }
 }
 
-/// `rpod diff`, `container diff`, `image diff`.
+/// `rpod diff`, `container diff`, `image diff` (of one, or between two).
 pub fn diff_cmd(
     g: &GlobalOpts,
     target: &str,
+    other: Option<&str>,
     format: Option<&str>,
     image_only: bool,
 ) -> Result<()> {
     let (store, paths) = open(g)?;
     crate::userns::enter()?;
     // `image diff`: an image even when a container has that name.
-    let changes = crate::image::commit::diff(&store, (!image_only).then_some(&paths), target)?;
+    let ctrs = (!image_only).then_some(&paths);
+    let changes = match other {
+        // podman's `diff A B`: A compared with B (as one is with its
+        // parent layer): what is only in A is added.
+        Some(b) => crate::image::commit::diff_between(&store, ctrs, b, target)?,
+        None => crate::image::commit::diff(&store, ctrs, target)?,
+    };
     let mut out = std::io::stdout().lock();
     if format == Some("json") {
         #[derive(serde::Serialize)]
@@ -248,7 +261,7 @@ pub fn commit_cmd(g: &GlobalOpts, a: &CommitArgs) -> Result<()> {
         .transpose()?;
     let (store, paths) = open(g)?;
     let ctr_id = record::resolve(&paths, &a.container)?;
-    let _serial = crate::image::commit::lock_for_commit(&store, &ctr_id)?;
+    let _serial = crate::image::commit::lock_for_commit(&paths, &ctr_id)?;
     // Paused from here (rpod's own user, as `rpod pause` does), before
     // entering any namespace; unpaused whatever happens to the commit.
     let paused = if a.pause {

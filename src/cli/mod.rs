@@ -788,10 +788,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Secret(a) => secret::secret_cmd(g, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => data::cp_cmd(g, &a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
-            data::diff_cmd(g, &a.target, a.format.as_deref(), false)
+            data::diff_cmd(g, &a.target, a.other.as_deref(), a.format.as_deref(), false)
         }
         Command::Image(ImageCommand::Diff(a)) => {
-            data::diff_cmd(g, &a.target, a.format.as_deref(), true)
+            data::diff_cmd(g, &a.target, a.other.as_deref(), a.format.as_deref(), true)
         }
         Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
             data::commit_cmd(g, &a)

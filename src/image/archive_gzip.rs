@@ -1,9 +1,11 @@
 //! The gzip rpod writes layer blobs with (`push`, `save --compress`): one
 //! ordinary gzip member, whose deflate stream is compressed (level 1) where
-//! that pays and stored where it doesn't. Every MiB is tried at level 1;
-//! when it shrinks by less than 3 %, the next 8 MiB are stored as they
-//! are (a `memcpy` and a CRC instead of a compressor that gains nothing),
-//! then level 1 is tried again. Layers of already-compressed data (packed
+//! that pays and stored where it doesn't. Each MiB is probed first: its
+//! first 64 KiB are compressed at level 1 on the side; when they shrink by
+//! less than 3 %, that MiB and the next 8 are stored as they are (a
+//! `memcpy` and a CRC instead of a compressor that gains nothing), then
+//! the next MiB is probed. A MiB whose probe pays is compressed whole, and
+//! when it still shrinks by less than 3 % the next 8 MiB are stored too. Layers of already-compressed data (packed
 //! binaries, media, archives) go out at the speed of a copy, and text still
 //! compresses. Stored chunks are written as deflate's stored blocks
 //! directly, and the compressor starts afresh (its window reset) after
@@ -20,6 +22,8 @@ const CHUNK: usize = 1 << 20;
 const STORED_RUN: u32 = 8;
 /// A tried chunk must come out under this many hundredths of its size.
 const WORTH_IT: usize = 97;
+/// The part of a chunk the probe compresses.
+const PROBE: usize = 64 << 10;
 
 pub(crate) struct AdaptiveGz<W: Write> {
     out: W,
@@ -32,6 +36,9 @@ pub(crate) struct AdaptiveGz<W: Write> {
     fresh: bool,
     /// Chunks to store before trying to compress again.
     stored_left: u32,
+    /// The probe's own compressor and output.
+    probe: Compress,
+    pbuf: Vec<u8>,
 }
 
 impl<W: Write> AdaptiveGz<W> {
@@ -46,6 +53,9 @@ impl<W: Write> AdaptiveGz<W> {
             obuf: Vec::with_capacity(CHUNK + (64 << 10)),
             fresh: true,
             stored_left: 0,
+            probe: Compress::new(Compression::fast(), false),
+            // Room for all of it, whatever it becomes: the probe always ends.
+            pbuf: Vec::with_capacity(2 * PROBE),
         })
     }
 
@@ -88,10 +98,31 @@ impl<W: Write> AdaptiveGz<W> {
         Ok(())
     }
 
+    /// Whether the start of `data` shrinks at level 1 (a chunk too small
+    /// to probe is tried whole).
+    fn probe_pays(&mut self, data: &[u8]) -> bool {
+        if data.len() < 2 * PROBE {
+            return true;
+        }
+        self.probe.reset();
+        self.pbuf.clear();
+        match self
+            .probe
+            .compress_vec(&data[..PROBE], &mut self.pbuf, FlushCompress::Finish)
+        {
+            Ok(Status::StreamEnd) => self.pbuf.len() * 100 < PROBE * WORTH_IT,
+            _ => true,
+        }
+    }
+
     fn chunk(&mut self) -> io::Result<()> {
         let data = std::mem::take(&mut self.buf);
         self.crc.update(&data);
-        if self.stored_left > 0 {
+        let skip = self.stored_left > 0 || !self.probe_pays(&data);
+        if skip {
+            if self.stored_left == 0 {
+                self.stored_left = STORED_RUN + 1;
+            }
             self.store(&data)?;
             self.stored_left -= 1;
             // The compressor's window no longer ends where the stream does.

@@ -7,14 +7,16 @@
 //! a `kill -9` at any point leaves nothing but a temp file the next command
 //! removes, or an unreferenced blob and layer that gc collects.
 
+use super::archive_tar::HashWriter;
 use crate::container::cp::open_container;
 use crate::container::record::{self, Paths};
 use crate::image::manifest::{DOCKER_LAYER, OCI_LAYER};
-use crate::storage::diff::{changes, changes_of_copy, reopen_dir, Change, TarMode, TreeTar};
+use crate::storage::diff::{
+    changes, changes_between, changes_of_copy, reopen_dir, Change, TarMode, TreeTar,
+};
 use crate::storage::{ImageRecord, LayerRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -74,6 +76,49 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
     .with_context(|| format!("image {name}"))
 }
 
+/// The changes that make `from` (a container or image) into `to`; podman's
+/// `diff A B` is `to` A, `from` B. `paths` None: images only. Call
+/// `userns::enter` first.
+pub fn diff_between(
+    store: &Store,
+    paths: Option<&Paths>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Change>> {
+    let mut skip: HashSet<String> = INIT_INODES.iter().map(|s| s.to_string()).collect();
+    let a = view_of(store, paths, from, &mut skip)?;
+    let b = view_of(store, paths, to, &mut skip)?;
+    changes_between(&a, &b, &skip).with_context(|| format!("comparing {from} with {to}"))
+}
+
+/// The layer dirs (top first) whose union is the file system of container
+/// or image `name`; a container's mount points go into `skip`.
+fn view_of(
+    store: &Store,
+    paths: Option<&Paths>,
+    name: &str,
+    skip: &mut HashSet<String>,
+) -> Result<Vec<PathBuf>> {
+    if let Some((paths, id)) = paths.and_then(|p| Some((p, record::resolve(p, name).ok()?))) {
+        let rec = record::load(paths, &id)?;
+        let ctr_dir = paths.ctr_dir(&id);
+        skip.extend(rec.mounts.iter().map(|m| m.destination.clone()));
+        if let Some(rootfs) = vfs_copy(&ctr_dir) {
+            return Ok(vec![rootfs]);
+        }
+        let image = store.image_by_id(&rec.image_id)?.with_context(|| {
+            format!("the image of container {name} is no longer in local storage")
+        })?;
+        let mut dirs = vec![ctr_dir.join("upper")];
+        dirs.extend(lower_dirs(store, &image.layers));
+        return Ok(dirs);
+    }
+    let Some(image) = store.find_image(name)? else {
+        bail!("{name} not found: no such container or image");
+    };
+    Ok(lower_dirs(store, &image.layers))
+}
+
 fn lower_dirs(store: &Store, layers: &[LayerRecord]) -> Vec<PathBuf> {
     layers
         .iter()
@@ -103,40 +148,27 @@ pub struct CommitOptions {
     pub name: Option<String>,
 }
 
-/// Counts and hashes what is written (commit's and build's layer tars).
-pub(crate) struct HashWriter<W> {
-    pub(crate) inner: W,
-    pub(crate) hasher: Sha256,
-    pub(crate) count: u64,
-}
-
-impl<W: Write> HashWriter<W> {
-    pub(crate) fn new(inner: W) -> HashWriter<W> {
-        HashWriter {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Hold while committing container `id` (its full id), from before it is
 /// paused until it is unpaused: two commits of one container go one after
 /// the other, so one's unpause never lands in the middle of the other.
-pub fn lock_for_commit(store: &Store, id: &str) -> Result<crate::storage::Lock> {
-    crate::storage::Lock::exclusive(&store.root().join("locks").join(format!("commit-{id}.lock")))
+/// The lock file lives in the container's directory, so `rm` takes it
+/// away with the container; a container removed meanwhile is "no such
+/// container".
+pub fn lock_for_commit(paths: &Paths, id: &str) -> Result<crate::storage::Lock> {
+    let l =
+        crate::storage::Lock::exclusive(&paths.ctr_dir(id).join("commit.lock")).map_err(|e| {
+            if record::exists(paths, id) {
+                e
+            } else {
+                record::no_such(id)
+            }
+        })?;
+    if !record::exists(paths, id) {
+        return Err(record::no_such(id));
+    }
+    // Where earlier builds kept it, one file per container ever committed.
+    let _ = std::fs::remove_file(paths.root.join("locks").join(format!("commit-{id}.lock")));
+    Ok(l)
 }
 
 /// Commit container `name` as a new image; its id. Call
@@ -211,8 +243,8 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
     };
     let mut hw = hw;
     hw.flush().context("writing the layer")?;
-    let size = hw.count;
-    let diff_id = crate::storage::sha256_finish(&mut hw.hasher);
+    let size = hw.n;
+    let diff_id = hw.digest();
     drop(hw.inner);
     let layer_mt = if docker { DOCKER_LAYER } else { OCI_LAYER };
     debug!(

@@ -6,7 +6,7 @@ pub mod archive;
 mod archive_gzip;
 mod archive_history;
 mod archive_read;
-mod archive_tar;
+pub(crate) mod archive_tar;
 pub mod auth;
 mod client;
 pub mod commit;

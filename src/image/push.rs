@@ -27,7 +27,7 @@
 //! [`archive::write`].
 
 use super::archive::{self, Dest, Layout, SaveImage, WriteOptions};
-use super::archive_tar::plan_stored_layer;
+use super::archive_tar::{plan_stored_layer, HashWriter};
 use super::client::{with_retries, FetchError, RegistryClient};
 use super::manifest::{
     media_type, parse_manifest, Kind as MtKind, Parsed, DOCKER_CONFIG, DOCKER_MANIFEST,
@@ -43,7 +43,6 @@ use crate::storage::{ImageRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -756,7 +755,7 @@ impl Ctx<'_> {
                     .with_context(|| format!("opening blob {digest}"))?;
                 let f = std::io::BufReader::with_capacity(CHUNK, f.take(size));
                 let mut dec = crate::storage::decompressor(f)?;
-                let m = make_blob(want, out, |w| {
+                let m = make_blob(want, out, None, |w| {
                     std::io::copy(&mut dec, w)
                         .with_context(|| format!("recompressing blob {digest}"))?;
                     Ok(())
@@ -780,7 +779,8 @@ impl Ctx<'_> {
             let (store, chain) = (self.store.clone(), p.chain_id.clone());
             upload(client, &*bar, None, move |out| {
                 let plan = plan_stored_layer(&store, &chain)?;
-                make_blob(want, out, |w| {
+                let known = plan.digest.as_ref().map(|d| d.to_string());
+                make_blob(want, out, known.as_deref(), |w| {
                     plan.write_to(w)
                         .with_context(|| format!("writing the tar of layer {chain}"))
                 })
@@ -1228,45 +1228,14 @@ impl http_body::Body for ChannelBody {
 fn copy_verified(path: &Path, digest: &str, size: u64, out: &mut dyn Write) -> Result<()> {
     let mut f = std::fs::File::open(path).with_context(|| format!("opening blob {digest}"))?;
     let mut h = HashWriter::new(out);
-    let n = std::io::copy(&mut (&mut f).take(size + 1), &mut h)
-        .with_context(|| format!("reading blob {digest}"))?;
-    let got = h.digest();
+    // Read a MiB at a time (io::copy's own buffer is 8 KiB).
+    let mut r = std::io::BufReader::with_capacity(CHUNK, (&mut f).take(size + 1));
+    let n = std::io::copy(&mut r, &mut h).with_context(|| format!("reading blob {digest}"))?;
+    let got = h.digest().to_string();
     if n != size || got != digest {
         bail!("blob {digest} in the store is damaged: {n} bytes with digest {got} (expected {size} bytes)");
     }
     Ok(())
-}
-
-/// Counts and hashes what passes through to `inner`.
-struct HashWriter<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-    count: u64,
-}
-
-impl<W: Write> HashWriter<W> {
-    fn new(inner: W) -> Self {
-        HashWriter {
-            inner,
-            hasher: sha2::Sha256::new(),
-            count: 0,
-        }
-    }
-    fn digest(&mut self) -> String {
-        format!("sha256:{}", hex::encode(self.hasher.finalize_reset()))
-    }
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Compress what `fill` writes (an uncompressed layer tar) into `out`:
@@ -1274,38 +1243,77 @@ impl<W: Write> Write for HashWriter<W> {
 fn make_blob(
     want: LayerCompression,
     out: &mut dyn Write,
+    known_diff_id: Option<&str>,
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<MadeBlob> {
+    /// The tar's own digest only when it is not known already (a layer
+    /// given back from its tar-split is its diff id by construction: the
+    /// recorded headers, and files checked for their recorded size), so a
+    /// made blob costs one sha256 pass, not two.
+    fn tar_of<W: Write>(w: W, known: Option<&str>) -> TarDigest<W> {
+        TarDigest {
+            hw: HashWriter::new(w),
+            hash: known.is_none(),
+        }
+    }
     let mut blob = HashWriter::new(out);
     let diff_id = match want {
         LayerCompression::None => {
-            let mut tar = HashWriter::new(&mut blob);
+            let mut tar = tar_of(&mut blob, known_diff_id);
             fill(&mut tar)?;
-            tar.digest()
+            tar.digest(known_diff_id)
         }
         LayerCompression::Gzip => {
             // Level 1 where it pays, stored where it doesn't.
             let gz = super::archive_gzip::AdaptiveGz::new(&mut blob)?;
-            let mut tar = HashWriter::new(gz);
+            let mut tar = tar_of(gz, known_diff_id);
             fill(&mut tar)?;
-            let d = tar.digest();
-            tar.inner.finish().context("compressing (gzip)")?;
+            let d = tar.digest(known_diff_id);
+            tar.hw.inner.finish().context("compressing (gzip)")?;
             d
         }
         LayerCompression::Zstd => {
             let z = zstd::stream::write::Encoder::new(&mut blob, 3).context("starting zstd")?;
-            let mut tar = HashWriter::new(z);
+            let mut tar = tar_of(z, known_diff_id);
             fill(&mut tar)?;
-            let d = tar.digest();
-            tar.inner.finish().context("compressing (zstd)")?;
+            let d = tar.digest(known_diff_id);
+            tar.hw.inner.finish().context("compressing (zstd)")?;
             d
         }
     };
     Ok(MadeBlob {
-        digest: blob.digest(),
-        size: blob.count,
+        digest: blob.digest().to_string(),
+        size: blob.n,
         diff_id,
     })
+}
+
+/// A tar on its way into a compressor: hashed unless its digest is known.
+struct TarDigest<W: Write> {
+    hw: HashWriter<W>,
+    hash: bool,
+}
+
+impl<W: Write> TarDigest<W> {
+    fn digest(&mut self, known: Option<&str>) -> String {
+        match known {
+            Some(d) => d.to_string(),
+            None => self.hw.digest().to_string(),
+        }
+    }
+}
+
+impl<W: Write> Write for TarDigest<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.hash {
+            self.hw.write(b)
+        } else {
+            self.hw.inner.write(b)
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.hw.inner.flush()
+    }
 }
 
 /// A manifest in `format` for the config and layers given, keeping the
@@ -1427,7 +1435,7 @@ mod tests {
         }
         let mk = |c| {
             let mut out = Vec::new();
-            let m = make_blob(c, &mut out, |w| write_layer_tar(root, w)).unwrap();
+            let m = make_blob(c, &mut out, None, |w| write_layer_tar(root, w)).unwrap();
             (m, out)
         };
         for c in [

@@ -230,16 +230,146 @@ fn walk_changes(
 pub enum TarMode {
     /// Everything as it is (cp, export): device nodes included.
     Plain,
-    /// An upper dir as an OCI layer: whiteout devices become `.wh.NAME`,
-    /// opaque dirs get `.wh..wh..opq`, overlay metadata stays behind.
+    /// An upper dir or a layer dir of the store as an OCI layer: whiteout
+    /// devices become `.wh.NAME`, opaque dirs get `.wh..wh..opq`, overlay
+    /// metadata stays behind.
     Layer,
 }
 
-/// A tar of trees walked by fd.
+const BLOCK: u64 = 512;
+const MAX_OCTAL_ID: u64 = 0o7777777;
+const MAX_OCTAL_SIZE: u64 = 0o77777777777;
+
+/// One entry's header, as every tar rpod writes has it.
+pub(crate) struct TarHeader<'a> {
+    /// Its path in the tar (a directory's ends with '/').
+    pub name: &'a [u8],
+    pub kind: tar::EntryType,
+    /// Bytes of data that follow (regular files only).
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Whole seconds: what the unpacker keeps.
+    pub mtime: u64,
+    pub link: Option<&'a [u8]>,
+    pub device: Option<(u32, u32)>,
+    /// (name, value), sorted.
+    pub xattrs: &'a [(String, Vec<u8>)],
+}
+
+fn pax_record(key: &[u8], val: &[u8]) -> Vec<u8> {
+    // "LEN KEY=VALUE\n", where LEN counts itself.
+    let body = key.len() + val.len() + 3;
+    let mut len = body + 1;
+    while len.to_string().len() + body != len {
+        len += 1;
+    }
+    let mut r = format!("{len} ").into_bytes();
+    r.extend_from_slice(key);
+    r.push(b'=');
+    r.extend_from_slice(val);
+    r.push(b'\n');
+    r
+}
+
+fn padded(n: u64) -> u64 {
+    n.div_ceil(BLOCK) * BLOCK
+}
+
+/// A ustar header block (the name cut to fit; PAX carries the full one).
+fn ustar(name: &[u8], kind: tar::EntryType, size: u64, mode: u32, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    {
+        let u = h.as_ustar_mut().expect("ustar header");
+        let n = name.len().min(100);
+        u.name[..n].copy_from_slice(&name[..n]);
+    }
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_mtime(mtime);
+    h
+}
+
+/// The header blocks of one entry: a PAX extension when a field does not
+/// fit ustar (long or non-ASCII names and link targets, big ids and sizes,
+/// xattrs), then the ustar block. The same entry always gives the same
+/// bytes: no user or group names, no access times.
+pub(crate) fn header_bytes(e: &TarHeader<'_>) -> Result<Vec<u8>> {
+    let mut pax = Vec::new();
+    if e.name.len() > 100 || !e.name.is_ascii() {
+        pax.extend(pax_record(b"path", e.name));
+    }
+    if let Some(l) = e.link {
+        if l.len() > 100 || !l.is_ascii() {
+            pax.extend(pax_record(b"linkpath", l));
+        }
+    }
+    if e.uid > MAX_OCTAL_ID {
+        pax.extend(pax_record(b"uid", e.uid.to_string().as_bytes()));
+    }
+    if e.gid > MAX_OCTAL_ID {
+        pax.extend(pax_record(b"gid", e.gid.to_string().as_bytes()));
+    }
+    if e.size > MAX_OCTAL_SIZE {
+        pax.extend(pax_record(b"size", e.size.to_string().as_bytes()));
+    }
+    for (k, v) in e.xattrs {
+        pax.extend(pax_record(format!("SCHILY.xattr.{k}").as_bytes(), v));
+    }
+    let mut out = Vec::with_capacity(1024);
+    if !pax.is_empty() {
+        let mut ph = ustar(
+            b"PaxHeader",
+            tar::EntryType::XHeader,
+            pax.len() as u64,
+            0o644,
+            e.mtime,
+        );
+        ph.set_cksum();
+        out.extend_from_slice(ph.as_bytes());
+        let plen = pax.len() as u64;
+        out.extend_from_slice(&pax);
+        out.resize(out.len() + (padded(plen) - plen) as usize, 0);
+    }
+    let mut h = ustar(
+        e.name,
+        e.kind,
+        e.size.min(MAX_OCTAL_SIZE),
+        e.mode & 0o7777,
+        e.mtime,
+    );
+    h.set_uid(e.uid.min(MAX_OCTAL_ID));
+    h.set_gid(e.gid.min(MAX_OCTAL_ID));
+    if let Some(l) = e.link {
+        let u = h.as_ustar_mut().expect("ustar header");
+        let n = l.len().min(100);
+        u.linkname[..n].copy_from_slice(&l[..n]);
+    }
+    if let Some((major, minor)) = e.device {
+        h.set_device_major(major)?;
+        h.set_device_minor(minor)?;
+    }
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    Ok(out)
+}
+
+/// Files from this size on are moved by the kernel (copy_file_range or
+/// sendfile through `io::copy`, when the writer is a file or pipe).
+const KERNEL_COPY_MIN: u64 = 64 << 10;
+
+/// rpod's one writer of tars of trees (cp, export, commit, build, and the
+/// layer tars `save` and `push` make of a store layer without a tar-split):
+/// trees walked by fd, one `openat(O_NOFOLLOW)` per name, entries sorted
+/// by name, PAX + ustar headers ([`header_bytes`]), hardlinks as links to
+/// the first name seen, xattrs but the store's own, overlay whiteouts and
+/// opaque dirs as OCI markers in [`TarMode::Layer`].
 pub struct TreeTar<W: Write> {
-    b: tar::Builder<W>,
+    out: W,
     mode: TarMode,
-    links: HashMap<(u64, u64), PathBuf>,
+    links: HashMap<(u64, u64), Vec<u8>>,
     /// Paths (relative to the walk's root, no leading slash) not to enter,
     /// written as empty placeholders: the mount points of a running
     /// container's other file systems.
@@ -247,19 +377,24 @@ pub struct TreeTar<W: Write> {
     /// With a change list: the entries to write whole, and the directories
     /// to write and enter because something below them changed.
     only: Option<(HashSet<PathBuf>, HashSet<PathBuf>)>,
+    /// Bytes written so far.
+    written: u64,
+    /// Count only: file data is not read, its length is taken from stat.
+    measure: bool,
+    buf: Vec<u8>,
 }
 
 impl<W: Write> TreeTar<W> {
     pub fn new(out: W, mode: TarMode) -> TreeTar<W> {
-        let mut b = tar::Builder::new(out);
-        b.mode(tar::HeaderMode::Complete);
-        b.follow_symlinks(false);
         TreeTar {
-            b,
+            out,
             mode,
             links: HashMap::new(),
             skip: HashSet::new(),
             only: None,
+            written: 0,
+            measure: false,
+            buf: Vec::new(),
         }
     }
 
@@ -268,9 +403,13 @@ impl<W: Write> TreeTar<W> {
         self.skip.extend(paths);
     }
 
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Add `name` of directory `dir` as `as_path` in the tar (its whole
-    /// tree for a directory). `rel` is its path from the walk's root, for
-    /// `skip`.
+    /// tree for a directory).
     pub fn add(&mut self, dir: BorrowedFd<'_>, name: &OsStr, as_path: &Path) -> Result<()> {
         self.add_entry(dir, name, as_path, Path::new(name))
     }
@@ -310,12 +449,7 @@ impl<W: Write> TreeTar<W> {
         for rel in gone {
             let mut wh = OsString::from(WH_PREFIX);
             wh.push(rel.file_name().unwrap_or_default());
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(0);
-            h.set_mode(0o644);
-            self.b
-                .append_data(&mut h, rel.with_file_name(wh), std::io::empty())?;
+            self.marker(&rel.with_file_name(wh))?;
         }
         Ok(())
     }
@@ -324,11 +458,9 @@ impl<W: Write> TreeTar<W> {
     /// whole tree; an empty `as_path` adds only what is in it.
     pub fn add_resolved_dir(&mut self, dir: BorrowedFd<'_>, as_path: &Path) -> Result<()> {
         if !as_path.as_os_str().is_empty() {
-            self.xattrs_for(dir)?;
             let st = nix::sys::stat::fstat(dir.as_raw_fd())?;
-            let mut h = self.header(&st);
-            h.set_entry_type(tar::EntryType::Directory);
-            self.b.append_data(&mut h, as_path, std::io::empty())?;
+            let xattrs = tar_xattrs(dir);
+            self.put(as_path, tar::EntryType::Directory, &st, None, &xattrs)?;
         }
         self.add_children(dir, as_path, Path::new(""))
     }
@@ -336,81 +468,141 @@ impl<W: Write> TreeTar<W> {
     /// Add the non-directory `fd` (an O_PATH fd, a symlink not followed
     /// included) as `as_path`.
     pub fn add_resolved_file(&mut self, fd: BorrowedFd<'_>, as_path: &Path) -> Result<()> {
-        // Through the fd's /proc entry: the same file, opened for reading.
-        let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
-        if kind_of(&st) == SFlag::S_IFREG {
-            let f = File::open(&proc).with_context(|| format!("{}", as_path.display()))?;
-            self.xattrs_for(f.as_fd())?;
-            let mut h = self.header(&st);
-            let size = f.metadata()?.len();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(size);
-            let r = std::io::Read::take(f, size);
-            self.b
-                .append_data(&mut h, as_path, PadTo { r, left: size })?;
-            return Ok(());
-        }
-        let mut h = self.header(&st);
         match kind_of(&st) {
+            SFlag::S_IFREG => {
+                // Through the fd's /proc entry: the same file, opened for reading.
+                let proc = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                let f = File::open(&proc).with_context(|| format!("{}", as_path.display()))?;
+                self.file(f, &st, as_path)
+            }
             SFlag::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
-                h.set_entry_type(tar::EntryType::Symlink);
-                self.b.append_link(&mut h, as_path, Path::new(&target))?;
+                let t = target.as_bytes();
+                self.put(as_path, tar::EntryType::Symlink, &st, Some(t), &[])
             }
-            SFlag::S_IFIFO => {
-                h.set_entry_type(tar::EntryType::Fifo);
-                self.b.append_data(&mut h, as_path, std::io::empty())?;
-            }
-            SFlag::S_IFCHR | SFlag::S_IFBLK => {
-                h.set_entry_type(if kind_of(&st) == SFlag::S_IFCHR {
-                    tar::EntryType::Char
-                } else {
-                    tar::EntryType::Block
-                });
-                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
-                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
-                self.b.append_data(&mut h, as_path, std::io::empty())?;
+            SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
+                self.put(as_path, entry_type(&st), &st, None, &[])
             }
             _ => anyhow::bail!("{}: can't copy a socket", as_path.display()),
         }
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        if !self.measure {
+            self.out.write_all(b)?;
+        }
+        self.written += b.len() as u64;
         Ok(())
     }
 
-    /// A pax header with `fd`'s xattrs for the entry that follows, if any.
-    fn xattrs_for(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
-        let recs = pax_xattrs(fd);
-        if recs.is_empty() {
-            return Ok(());
+    /// The header of an entry without data.
+    fn put(
+        &mut self,
+        as_path: &Path,
+        kind: tar::EntryType,
+        st: &FileStat,
+        link: Option<&[u8]>,
+        xattrs: &[(String, Vec<u8>)],
+    ) -> Result<()> {
+        let mut name = as_path.as_os_str().as_bytes().to_vec();
+        if kind == tar::EntryType::Directory && !name.ends_with(b"/") {
+            name.push(b'/');
         }
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::XHeader);
-        h.set_mode(0o644);
-        h.set_size(recs.len() as u64);
-        self.b
-            .append_data(&mut h, "PaxHeaders/xattrs", &recs[..])
-            .context("writing xattrs")
+        let device = matches!(kind, tar::EntryType::Char | tar::EntryType::Block).then(|| {
+            (
+                nix::sys::stat::major(st.st_rdev) as u32,
+                nix::sys::stat::minor(st.st_rdev) as u32,
+            )
+        });
+        let h = header_bytes(&TarHeader {
+            name: &name,
+            kind,
+            size: 0,
+            mode: st.st_mode,
+            uid: u64::from(st.st_uid),
+            gid: u64::from(st.st_gid),
+            mtime: st.st_mtime.max(0) as u64,
+            link,
+            device,
+            xattrs,
+        })
+        .with_context(|| format!("{}", as_path.display()))?;
+        self.write(&h)
     }
 
-    fn header(&self, st: &FileStat) -> tar::Header {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(u64::from(st.st_uid));
-        h.set_gid(u64::from(st.st_gid));
-        h.set_mtime(st.st_mtime.max(0) as u64);
-        h.set_size(0);
-        h
+    /// An OCI marker (`.wh.NAME`, `.wh..wh..opq`): empty, root's, 0644.
+    fn marker(&mut self, as_path: &Path) -> Result<()> {
+        let h = header_bytes(&TarHeader {
+            name: as_path.as_os_str().as_bytes(),
+            kind: tar::EntryType::Regular,
+            size: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link: None,
+            device: None,
+            xattrs: &[],
+        })?;
+        self.write(&h)
+    }
+
+    /// A regular file: its header and exactly the length `fstat` gives now
+    /// (cut there when it grows in a running container, zeros after it
+    /// when it shrinks, so the tar stays well-formed).
+    fn file(&mut self, f: File, st: &FileStat, as_path: &Path) -> Result<()> {
+        let what = || format!("{}", as_path.display());
+        let xattrs = tar_xattrs(f.as_fd());
+        let size = f.metadata().with_context(what)?.len();
+        let h = header_bytes(&TarHeader {
+            name: as_path.as_os_str().as_bytes(),
+            kind: tar::EntryType::Regular,
+            size,
+            mode: st.st_mode,
+            uid: u64::from(st.st_uid),
+            gid: u64::from(st.st_gid),
+            mtime: st.st_mtime.max(0) as u64,
+            link: None,
+            device: None,
+            xattrs: &xattrs,
+        })
+        .with_context(what)?;
+        self.write(&h)?;
+        if self.measure {
+            self.written += padded(size);
+            return Ok(());
+        }
+        use std::io::Read;
+        let got = if size >= KERNEL_COPY_MIN {
+            // Moved by the kernel when `out` is a file or pipe, else a MiB
+            // at a time (io::copy's own buffer is 8 KiB).
+            let cap = size.min(1 << 20) as usize;
+            let mut r = std::io::BufReader::with_capacity(cap, (&f).take(size));
+            std::io::copy(&mut r, &mut self.out).with_context(what)?
+        } else {
+            self.buf.clear();
+            (&f).take(size)
+                .read_to_end(&mut self.buf)
+                .with_context(what)?;
+            self.out.write_all(&self.buf)?;
+            self.buf.len() as u64
+        };
+        let zeros = [0u8; 64 << 10];
+        let mut left = padded(size) - got;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            self.out.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        self.written += padded(size);
+        Ok(())
     }
 
     fn add_children(&mut self, fd: BorrowedFd<'_>, as_path: &Path, rel: &Path) -> Result<()> {
         let entries = names(fd)?;
         if self.mode == TarMode::Layer && is_opaque_dir(fd, &entries) {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(0);
-            h.set_mode(0o644);
-            self.b
-                .append_data(&mut h, as_path.join(WH_OPAQUE), std::io::empty())?;
+            self.marker(&as_path.join(WH_OPAQUE))?;
         }
         for name in entries {
             if self.mode == TarMode::Layer && is_opaque_marker(&name) {
@@ -442,13 +634,11 @@ impl<W: Write> TreeTar<W> {
             let Ok(st) = stat_at(dir, name) else {
                 return Ok(());
             };
-            let mut h = self.header(&st);
-            h.set_entry_type(match kind_of(&st) {
+            let kind = match kind_of(&st) {
                 SFlag::S_IFDIR => tar::EntryType::Directory,
                 _ => tar::EntryType::Regular,
-            });
-            self.b.append_data(&mut h, as_path, std::io::empty())?;
-            return Ok(());
+            };
+            return self.put(as_path, kind, &st, None, &[]);
         }
         let st = match stat_at(dir, name) {
             Ok(st) => st,
@@ -456,23 +646,14 @@ impl<W: Write> TreeTar<W> {
             Err(nix::errno::Errno::ENOENT) => return Ok(()),
             Err(e) => return Err(e).with_context(|| format!("{}", as_path.display())),
         };
-        let k = kind_of(&st);
         if self.mode == TarMode::Layer && is_whiteout_dev(&st) {
             let mut wh = OsString::from(WH_PREFIX);
             wh.push(name);
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(0);
-            h.set_mode(0o644);
-            let p = as_path.with_file_name(wh);
-            self.b.append_data(&mut h, p, std::io::empty())?;
-            return Ok(());
+            return self.marker(&as_path.with_file_name(wh));
         }
-        let mut h = self.header(&st);
         let what = || format!("{}", as_path.display());
-        match k {
+        match kind_of(&st) {
             SFlag::S_IFDIR => {
-                h.set_entry_type(tar::EntryType::Directory);
                 let d = match open_dir_at(dirfd, name) {
                     Ok(d) => d,
                     // Removed since (a running container).
@@ -480,67 +661,34 @@ impl<W: Write> TreeTar<W> {
                     Err(e) => return Err(e).with_context(what),
                 };
                 if !as_path.as_os_str().is_empty() {
-                    self.xattrs_for(d.as_fd())?;
-                    self.b
-                        .append_data(&mut h, as_path, std::io::empty())
-                        .with_context(what)?;
+                    let xattrs = tar_xattrs(d.as_fd());
+                    self.put(as_path, tar::EntryType::Directory, &st, None, &xattrs)?;
                 }
                 self.add_children(d.as_fd(), as_path, rel)?;
             }
             SFlag::S_IFREG => {
                 if st.st_nlink > 1 {
                     let key = (st.st_dev, st.st_ino);
-                    if let Some(first) = self.links.get(&key) {
-                        h.set_entry_type(tar::EntryType::Link);
-                        let first = first.clone();
-                        self.b
-                            .append_link(&mut h, as_path, &first)
-                            .with_context(what)?;
-                        return Ok(());
+                    if let Some(first) = self.links.get(&key).cloned() {
+                        return self.put(as_path, tar::EntryType::Link, &st, Some(&first), &[]);
                     }
-                    self.links.insert(key, as_path.to_path_buf());
+                    self.links
+                        .insert(key, as_path.as_os_str().as_bytes().to_vec());
                 }
                 let fd = match fsx::openat_nofollow(dirfd, Path::new(name), libc::O_RDONLY, 0) {
                     Ok(fd) => fd,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
                     Err(e) => return Err(e).with_context(what),
                 };
-                self.xattrs_for(fd.as_fd())?;
-                let f = File::from(fd);
-                // The size is what we read now: a file growing in a
-                // running container is cut at that length.
-                let size = f.metadata().with_context(what)?.len();
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(size);
-                let r = std::io::Read::take(f, size);
-                self.b
-                    .append_data(&mut h, as_path, PadTo { r, left: size })
-                    .with_context(what)?;
+                self.file(File::from(fd), &st, as_path)?;
             }
             SFlag::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(Some(dir), name).with_context(what)?;
-                h.set_entry_type(tar::EntryType::Symlink);
-                self.b
-                    .append_link(&mut h, as_path, Path::new(&target))
-                    .with_context(what)?;
+                let t = target.as_bytes();
+                self.put(as_path, tar::EntryType::Symlink, &st, Some(t), &[])?;
             }
-            SFlag::S_IFIFO => {
-                h.set_entry_type(tar::EntryType::Fifo);
-                self.b
-                    .append_data(&mut h, as_path, std::io::empty())
-                    .with_context(what)?;
-            }
-            SFlag::S_IFCHR | SFlag::S_IFBLK => {
-                h.set_entry_type(if k == SFlag::S_IFCHR {
-                    tar::EntryType::Char
-                } else {
-                    tar::EntryType::Block
-                });
-                h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32)?;
-                h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32)?;
-                self.b
-                    .append_data(&mut h, as_path, std::io::empty())
-                    .with_context(what)?;
+            SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
+                self.put(as_path, entry_type(&st), &st, None, &[])?;
             }
             // Sockets have no place in a tar.
             _ => {}
@@ -549,8 +697,31 @@ impl<W: Write> TreeTar<W> {
     }
 
     /// Finish the archive (two zero blocks) and hand back the writer.
-    pub fn finish(self) -> Result<W> {
-        self.b.into_inner().context("finishing the tar")
+    pub fn finish(mut self) -> Result<W> {
+        self.write(&[0u8; 2 * BLOCK as usize])
+            .context("finishing the tar")?;
+        self.out.flush().context("finishing the tar")?;
+        Ok(self.out)
+    }
+}
+
+/// The exact length of the tar [`TreeTar`] writes of the contents of `dir`
+/// in `mode`, found with stat alone (no file's data is read).
+pub(crate) fn measure_tree(dir: BorrowedFd<'_>, mode: TarMode) -> Result<u64> {
+    let mut t = TreeTar::new(std::io::sink(), mode);
+    t.measure = true;
+    t.add_contents(dir, Path::new(""))?;
+    Ok(t.written() + 2 * BLOCK)
+}
+
+fn entry_type(st: &FileStat) -> tar::EntryType {
+    match kind_of(st) {
+        SFlag::S_IFCHR => tar::EntryType::Char,
+        SFlag::S_IFBLK => tar::EntryType::Block,
+        SFlag::S_IFIFO => tar::EntryType::Fifo,
+        SFlag::S_IFDIR => tar::EntryType::Directory,
+        SFlag::S_IFLNK => tar::EntryType::Symlink,
+        _ => tar::EntryType::Regular,
     }
 }
 
@@ -564,56 +735,25 @@ const STORE_XATTR_PREFIXES: [&str; 5] = [
     "trusted.fuseoverlayfs.",
 ];
 
-/// The `user.*` xattrs of `fd` a tar carries (the extractor keeps only
-/// those), as pax records.
-fn pax_xattrs(fd: BorrowedFd<'_>) -> Vec<u8> {
+/// The xattrs of `fd` a tar carries: all but the store's own (a layer
+/// keeps `security.capability`; the extractor itself restores only
+/// `user.*`), sorted by name.
+fn tar_xattrs(fd: BorrowedFd<'_>) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for name in fsx::flistxattr(fd).unwrap_or_default() {
         let Ok(n) = std::str::from_utf8(&name) else {
             continue;
         };
-        if !n.starts_with("user.") || STORE_XATTR_PREFIXES.iter().any(|p| n.starts_with(p)) {
+        if STORE_XATTR_PREFIXES.iter().any(|p| n.starts_with(p)) {
             continue;
         }
         let Ok(Some(v)) = fsx::fgetxattr(fd, n) else {
             continue;
         };
-        // "LEN SCHILY.xattr.NAME=VALUE\n", LEN counting itself.
-        let body_len = 1 + "SCHILY.xattr.".len() + n.len() + 1 + v.len() + 1;
-        let mut len = body_len + 1;
-        while len != body_len + len.to_string().len() {
-            len = body_len + len.to_string().len();
-        }
-        out.extend_from_slice(format!("{len} SCHILY.xattr.{n}=").as_bytes());
-        out.extend_from_slice(&v);
-        out.push(b'\n');
+        out.push((n.to_string(), v));
     }
+    out.sort();
     out
-}
-
-/// A reader that yields exactly `left` bytes: zeros after a file shrank
-/// under us, so the tar stays well-formed.
-struct PadTo<R> {
-    r: R,
-    left: u64,
-}
-
-impl<R: std::io::Read> std::io::Read for PadTo<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.left == 0 {
-            return Ok(0);
-        }
-        let want = buf.len().min(self.left as usize);
-        let n = match self.r.read(&mut buf[..want])? {
-            0 => {
-                buf[..want].fill(0);
-                want
-            }
-            n => n,
-        };
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 /// An O_RDONLY directory fd of `fd` (an O_PATH one from an in-root lookup).
@@ -864,10 +1004,382 @@ fn walk_added(dir: BorrowedFd<'_>, parts: &mut Vec<OsString>, out: &mut Vec<Chan
     Ok(())
 }
 
+// ---- two trees: `rpod diff A B` ----
+
+/// What containers/storage's `ChangesDirs` compares of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    rdev: u64,
+    mtime: (i64, i64),
+    size: i64,
+    target: Option<OsString>,
+    cap: Option<Vec<u8>>,
+}
+
+impl Meta {
+    fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// An entry of a merged file system view, with its children for a directory.
+#[derive(Debug, Clone)]
+struct Node {
+    meta: Meta,
+    children: std::collections::BTreeMap<OsString, Node>,
+}
+
+fn meta_at(dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat) -> Meta {
+    let k = kind_of(st);
+    let target = (k == SFlag::S_IFLNK)
+        .then(|| nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name).ok())
+        .flatten();
+    // File capabilities live on regular files only; read beneath the
+    // directory's fd without following the name.
+    let cap = (k == SFlag::S_IFREG)
+        .then(|| {
+            let p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+            crate::sys::xattr::lget(&p, "security.capability")
+                .ok()
+                .flatten()
+        })
+        .flatten();
+    Meta {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        mtime: (st.st_mtime, st.st_mtime_nsec),
+        size: st.st_size,
+        target,
+        cap,
+    }
+}
+
+/// Lay the layer dir `dir` over `node` (a directory of the view), applying
+/// its whiteouts (both forms) and opaque dirs.
+fn overlay_onto(dir: BorrowedFd<'_>, node: &mut Node, parts: &mut Vec<OsString>) -> Result<()> {
+    let entries = names(dir)?;
+    // Whiteouts first: a layer may delete a name and add it again.
+    let mut kept = Vec::with_capacity(entries.len());
+    for name in entries {
+        if is_opaque_marker(&name) {
+            continue;
+        }
+        if let Some(hidden) = name.as_bytes().strip_prefix(WH_PREFIX.as_bytes()) {
+            node.children.remove(OsStr::from_bytes(hidden));
+            continue;
+        }
+        let st = match stat_at(dir.as_raw_fd(), &name) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| show(parts)),
+        };
+        if is_whiteout_dev(&st) {
+            node.children.remove(&name);
+            continue;
+        }
+        kept.push((name, st));
+    }
+    for (name, st) in kept {
+        let meta = meta_at(dir, &name, &st);
+        parts.push(name.clone());
+        if meta.is_dir() {
+            let sub = open_dir_at(dir, &name).with_context(|| show(parts))?;
+            let subnames = names(sub.as_fd())?;
+            let child = node.children.entry(name).or_insert_with(|| Node {
+                meta: meta.clone(),
+                children: Default::default(),
+            });
+            if !child.meta.is_dir() || is_opaque_dir(sub.as_fd(), &subnames) {
+                child.children.clear();
+            }
+            child.meta = meta;
+            overlay_onto(sub.as_fd(), child, parts)?;
+        } else {
+            node.children.insert(
+                name,
+                Node {
+                    meta,
+                    children: Default::default(),
+                },
+            );
+        }
+        parts.pop();
+    }
+    Ok(())
+}
+
+/// The file system the layer dirs `layers` (top first) make together.
+fn merged_view(layers: &[PathBuf]) -> Result<Node> {
+    let mut root = Node {
+        meta: Meta {
+            mode: libc::S_IFDIR | 0o755,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            mtime: (0, 0),
+            size: 0,
+            target: None,
+            cap: None,
+        },
+        children: Default::default(),
+    };
+    for dir in layers.iter().rev() {
+        let fd: OwnedFd = File::open(dir)
+            .with_context(|| format!("opening {}", dir.display()))?
+            .into();
+        overlay_onto(fd.as_fd(), &mut root, &mut Vec::new())
+            .with_context(|| format!("reading {}", dir.display()))?;
+    }
+    Ok(root)
+}
+
+/// containers/storage's `statDifferent`, plus capabilities and link targets.
+fn meta_differs(old: &Meta, new: &Meta) -> bool {
+    let same_time = old.mtime.0 == new.mtime.0
+        && (old.mtime.1 == new.mtime.1 || old.mtime.1 == 0 || new.mtime.1 == 0);
+    old.mode != new.mode
+        || old.uid != new.uid
+        || old.gid != new.gid
+        || old.rdev != new.rdev
+        || (!old.is_dir() && (!same_time || old.size != new.size))
+        || old.cap != new.cap
+        || old.target != new.target
+}
+
+/// `ChangesDirs`' walk: `new` against `old` (None: added); `reported`:
+/// `new` itself was already listed (added or changed).
+fn compare_nodes(
+    new: &Node,
+    old: Option<&Node>,
+    parts: &mut Vec<OsString>,
+    reported: bool,
+    out: &mut Vec<Change>,
+) {
+    let start = out.len();
+    let mut reported = reported;
+    if old.is_none() {
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Added,
+        });
+        reported = true;
+    }
+    let mut old_children: std::collections::BTreeMap<&OsString, &Node> = match old {
+        Some(o) if new.meta.is_dir() => o.children.iter().collect(),
+        _ => Default::default(),
+    };
+    for (name, child) in &new.children {
+        parts.push(name.clone());
+        let oc = old_children.remove(name);
+        let mut child_reported = false;
+        if let Some(oc) = oc {
+            if meta_differs(&oc.meta, &child.meta) {
+                out.push(Change {
+                    path: show(parts),
+                    kind: ChangeKind::Changed,
+                });
+                child_reported = true;
+            }
+        }
+        compare_nodes(child, oc, parts, child_reported, out);
+        parts.pop();
+    }
+    for name in old_children.keys() {
+        parts.push((*name).clone());
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Deleted,
+        });
+        parts.pop();
+    }
+    if out.len() > start && new.meta.is_dir() && !reported && !parts.is_empty() {
+        out.push(Change {
+            path: show(parts),
+            kind: ChangeKind::Changed,
+        });
+    }
+}
+
+/// The changes that make the file system of layer dirs `from` (top first)
+/// into that of `to`, as podman's `diff A B` lists them (containers/storage's
+/// `ChangesDirs`): added, deleted, changed by type, mode, owner, device,
+/// capabilities, link target, or (not for directories) size and mtime; a
+/// directory that holds a change is changed. Sorted by path, without `skip`.
+pub fn changes_between(
+    from: &[PathBuf],
+    to: &[PathBuf],
+    skip: &HashSet<String>,
+) -> Result<Vec<Change>> {
+    let old = merged_view(from)?;
+    let new = merged_view(to)?;
+    let mut out = Vec::new();
+    compare_nodes(&new, Some(&old), &mut Vec::new(), true, &mut out);
+    out.retain(|c| !skip.contains(&c.path));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn two_views_compare_as_changes_dirs_does() {
+        let d = tempfile::tempdir().unwrap();
+        let (base, a_top, b_top) = (
+            d.path().join("base"),
+            d.path().join("a"),
+            d.path().join("b"),
+        );
+        for p in ["etc", "usr/lib", "opt/x"] {
+            std::fs::create_dir_all(base.join(p)).unwrap();
+        }
+        std::fs::write(base.join("etc/passwd"), "root").unwrap();
+        std::fs::write(base.join("etc/same"), "s").unwrap();
+        std::fs::write(base.join("usr/lib/libc"), "c").unwrap();
+        std::fs::write(base.join("opt/x/f"), "f").unwrap();
+        // A deletes /etc/same (OCI form) and adds /a-only.
+        std::fs::create_dir_all(a_top.join("etc")).unwrap();
+        std::fs::write(a_top.join("etc/.wh.same"), "").unwrap();
+        std::fs::write(a_top.join("a-only"), "a").unwrap();
+        // B: /etc/passwd grows, /opt is opaque with a new file, a new dir.
+        std::fs::create_dir_all(b_top.join("etc")).unwrap();
+        std::fs::write(b_top.join("etc/passwd"), "root:x").unwrap();
+        std::fs::create_dir_all(b_top.join("opt")).unwrap();
+        std::fs::write(b_top.join("opt/.wh..wh..opq"), "").unwrap();
+        std::fs::write(b_top.join("opt/new"), "n").unwrap();
+        std::fs::create_dir_all(b_top.join("srv/d")).unwrap();
+        // The same metadata for the dirs both sides share.
+        use std::os::unix::fs::PermissionsExt;
+        for p in [base.join("etc"), a_top.join("etc"), b_top.join("etc")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for p in [base.join("opt"), b_top.join("opt")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let from = [a_top, base.clone()];
+        let to = [b_top, base];
+        let got: Vec<String> = changes_between(&from, &to, &HashSet::new())
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "D /a-only",
+                "C /etc",
+                "C /etc/passwd",
+                "A /etc/same",
+                "C /opt",
+                "A /opt/new",
+                "D /opt/x",
+                "A /srv",
+                "A /srv/d"
+            ]
+        );
+        let none = changes_between(&from, &from, &HashSet::new()).unwrap();
+        assert!(none.is_empty(), "{none:?}");
+    }
+
+    #[test]
+    fn pax_records_count_their_own_length() {
+        assert_eq!(pax_record(b"path", b"a"), b"9 path=a\n");
+        let long = "x".repeat(95);
+        let r = pax_record(b"path", long.as_bytes());
+        assert_eq!(r.len().to_string(), String::from_utf8_lossy(&r[..3]));
+    }
+
+    #[test]
+    fn devices_keep_their_numbers_and_long_names_their_bytes() {
+        let long = format!("d/{}", "n".repeat(150));
+        let mut out = header_bytes(&TarHeader {
+            name: b"dev/null",
+            kind: tar::EntryType::Char,
+            size: 0,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link: None,
+            device: Some((1, 3)),
+            xattrs: &[],
+        })
+        .unwrap();
+        out.extend(
+            header_bytes(&TarHeader {
+                name: long.as_bytes(),
+                kind: tar::EntryType::Symlink,
+                size: 0,
+                mode: 0o777,
+                uid: 1 << 30,
+                gid: 5,
+                mtime: 7,
+                link: Some(long.as_bytes()),
+                device: None,
+                xattrs: &[("user.k".into(), b"v".to_vec())],
+            })
+            .unwrap(),
+        );
+        out.resize(out.len() + 2 * BLOCK as usize, 0);
+        let mut ar = tar::Archive::new(&out[..]);
+        let mut es = ar.entries().unwrap();
+        let dev = es.next().unwrap().unwrap();
+        assert_eq!(dev.header().entry_type(), tar::EntryType::Char);
+        assert_eq!(
+            (
+                dev.header().device_major().unwrap(),
+                dev.header().device_minor().unwrap()
+            ),
+            (Some(1), Some(3))
+        );
+        let mut l = es.next().unwrap().unwrap();
+        assert_eq!(&*l.path_bytes(), long.as_bytes());
+        assert_eq!(&*l.link_name_bytes().unwrap(), long.as_bytes());
+        let pax: Vec<(String, Vec<u8>)> = l
+            .pax_extensions()
+            .unwrap()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.key().unwrap().to_string(), e.value_bytes().to_vec())
+            })
+            .collect();
+        assert!(pax.contains(&("uid".into(), b"1073741824".to_vec())));
+        assert!(pax.contains(&("SCHILY.xattr.user.k".into(), b"v".to_vec())));
+    }
+
+    #[test]
+    fn a_measured_tree_is_as_long_as_its_tar() {
+        let d = tempfile::tempdir().unwrap();
+        let up = d.path();
+        std::fs::create_dir_all(up.join("a/deep")).unwrap();
+        std::fs::write(up.join("a/f"), vec![1u8; 70_000]).unwrap();
+        std::fs::hard_link(up.join("a/f"), up.join("a/g")).unwrap();
+        std::fs::write(up.join("a/deep").join("x".repeat(120)), "small").unwrap();
+        crate::sys::xattr::lset(&up.join("a"), "user.note", b"n").unwrap();
+        std::fs::write(up.join(".wh.old"), "").unwrap();
+        let root = crate::sys::inroot::open_root(up).unwrap();
+        let rd = reopen_dir(root.as_fd()).unwrap();
+        let n = measure_tree(rd.as_fd(), TarMode::Layer).unwrap();
+        let mut t = TreeTar::new(Vec::new(), TarMode::Layer);
+        t.add_contents(rd.as_fd(), Path::new("")).unwrap();
+        let bytes = t.finish().unwrap();
+        assert_eq!(bytes.len() as u64, n);
+        let mut again = TreeTar::new(Vec::new(), TarMode::Layer);
+        again.add_contents(rd.as_fd(), Path::new("")).unwrap();
+        assert_eq!(
+            again.finish().unwrap(),
+            bytes,
+            "the same tree, the same bytes"
+        );
+    }
 
     #[test]
     fn changes_see_whiteouts_and_lower_files() {
@@ -935,11 +1447,11 @@ mod tests {
             seen,
             [
                 "Regular .wh.old",
-                "Directory a",
+                "Directory a/",
                 "Regular a/f",
                 "Link a/g",
                 "Symlink l",
-                "Directory o",
+                "Directory o/",
                 "Regular o/.wh..wh..opq"
             ]
         );

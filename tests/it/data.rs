@@ -354,6 +354,85 @@ fn diff_lists_changes_like_podman() {
 }
 
 #[test]
+fn diff_of_two_compares_the_first_with_the_second_as_podman_does() {
+    let env = env_with_alpine("diff2");
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "a",
+        "--network",
+        "none",
+        "alpine",
+        "sh",
+        "-c",
+        "echo a > /root/only-a; rm /etc/group",
+    ]);
+    env.rpod_ok(&[
+        "run",
+        "--name",
+        "b",
+        "--network",
+        "none",
+        "alpine",
+        "sh",
+        "-c",
+        "echo b > /root/only-b; mkdir -p /srv/d; echo x >> /etc/passwd",
+    ]);
+    // podman 4.3's `diff B A`: B compared with A as with its parent layer
+    // (checked against podman 4.3.1 here): what A added is deleted, what A
+    // deleted is added, what B made is added or changed; the runtime's
+    // mount points never show.
+    let out = env.rpod_ok(&["diff", "b", "a"]);
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        "D /root/only-a",
+        "A /root/only-b",
+        "A /etc/group",
+        "C /etc/passwd",
+        "C /etc",
+        "A /srv/d",
+    ] {
+        assert!(lines.contains(&want), "{want} missing in:\n{out}");
+    }
+    assert!(
+        !out.contains("/etc/hosts\n") && !out.contains("/proc"),
+        "{out}"
+    );
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| &l[2..]);
+    assert_eq!(lines, sorted);
+    // The other way round: the opposite changes.
+    let back = env.rpod_ok(&["container", "diff", "a", "b"]);
+    assert!(back.lines().any(|l| l == "A /root/only-a"), "{back}");
+    assert!(back.lines().any(|l| l == "D /etc/group"), "{back}");
+    assert!(back.lines().any(|l| l == "D /srv/d"), "{back}");
+    // A container against its own image: what its single diff lists.
+    let mine = env.rpod_ok(&["diff", "a", "alpine"]);
+    assert!(mine.lines().any(|l| l == "A /root/only-a"), "{mine}");
+    assert!(mine.lines().any(|l| l == "D /etc/group"), "{mine}");
+    // Nothing between a thing and itself.
+    assert_eq!(env.rpod_ok(&["diff", "a", "a"]), "");
+    // Images, as JSON: a commit of b against the image it came from.
+    env.rpod_ok(&["commit", "-q", "b", "snapb"]);
+    let json: serde_json::Value = serde_json::from_str(
+        &env.rpod_ok(&["image", "diff", "--format", "json", "snapb", "alpine"]),
+    )
+    .unwrap();
+    let has = |k: &str, p: &str| json[k].as_array().is_some_and(|a| a.contains(&p.into()));
+    assert!(
+        has("added", "/root/only-b") && has("added", "/srv/d"),
+        "{json}"
+    );
+    assert!(has("changed", "/etc/passwd"), "{json}");
+    assert!(json.get("deleted").is_none(), "{json}");
+    // `image diff` takes images only; an unknown name is one clear error.
+    let (code, e) = env.rpod_fail(&["image", "diff", "alpine", "a"]);
+    assert!(code == 125 && e.contains("a not found"), "{code} {e}");
+    let (code, e) = env.rpod_fail(&["diff", "a", "nosuch"]);
+    assert!(code == 125 && e.contains("nosuch"), "{code} {e}");
+}
+
+#[test]
 fn commit_round_trip_keeps_changes_deletions_and_links() {
     let env = env_with_alpine("commit");
     env.rpod_ok(&[

@@ -195,12 +195,29 @@ fn concurrent_commits_of_one_container_both_complete() {
     }
     let names = env.rpod_ok(&["images", "--format", "{{.Repository}}"]);
     assert_eq!(names.matches("localhost/same").count(), 1, "{names}");
+    // The store is sound after the race.
+    assert_eq!(env.rpod_ok(&["system", "check"]), "");
+    let id = env.rpod_ok(&["inspect", "--format", "{{.Id}}", "c"]);
+    let id = id.trim();
     env.rpod_ok(&["rm", "-f", "-t", "0", "c"]);
     assert!(
         env.store_entries("tmp").is_empty(),
         "{:?}",
         env.store_entries("tmp")
     );
+    // The commit lock went with the container: no file anywhere in the
+    // store still names it.
+    let left = Command::new("find")
+        .arg(store_root(&env))
+        .args(["-name", &format!("*{id}*"), "-print"])
+        .output()
+        .unwrap();
+    assert_eq!(out(&left), "", "left behind by rm: {}", out(&left));
+    assert_eq!(env.rpod_ok(&["system", "check"]), "");
+    // Committing a container that is gone: one clear line, exit 125.
+    let o = env.rpod(&["commit", "-q", id, "late"]);
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(err(&o).contains("no such container"), "{}", err(&o));
 }
 
 /// `volume rm` while a `run` that uses the volume starts: each either
