@@ -10,6 +10,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod devfilter;
 mod exec;
 pub mod hooks;
 mod init;
