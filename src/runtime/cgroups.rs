@@ -790,7 +790,10 @@ mod device_filter_tests {
         std::fs::create_dir(&dir).unwrap();
         let res = std::panic::catch_unwind(|| {
             let r = |allow, typ, maj, min, acc| Rule::new(allow, typ, maj, min, acc).unwrap();
-            let deny_null = [r(true, "a", None, None, "rwm"), r(false, "c", Some(1), Some(3), "rwm")];
+            let deny_null = [
+                r(true, "a", None, None, "rwm"),
+                r(false, "c", Some(1), Some(3), "rwm"),
+            ];
             set_v2_devices(&dir, &deny_null).unwrap();
             assert_eq!(crate::sys::bpf::device_programs_attached(&dir).unwrap(), 1);
             let out = open_in(&dir, "/dev/null");

@@ -324,7 +324,16 @@ mod tests {
 ",
         );
         let mut n = 18;
-        for (maj, min) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (10, 200)] {
+        for (maj, min) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 2),
+            (10, 200),
+        ] {
             want.push_str(&format!(
                 "{}: JNEImm dst: r2 off: 4 imm: 2\n{}: JNEImm dst: r4 off: 3 imm: {maj}\n\
                  {}: JNEImm dst: r5 off: 2 imm: {min}\n{}: MovImm32 dst: r0 imm: 1\n{}: Exit\n",

@@ -114,7 +114,9 @@ pub fn load_device_program(insns: &[Insn]) -> Result<OwnedFd> {
     };
     match bpf(BPF_PROG_LOAD, &mut attr) {
         Ok(fd) => Ok(fd_from(fd)),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::EACCES) => {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::EACCES) =>
+        {
             // Again with the verifier's log, to say why.
             let mut log = vec![0u8; 64 * 1024];
             attr.log_level = 1;
