@@ -733,6 +733,18 @@ pub fn root_freeze(placed: &Placed, frozen: bool) -> Result<()> {
     bail!("the freezer cgroup did not reach {want}")
 }
 
+/// Whether a container's cgroup is frozen: the real-root one (v1 freezer
+/// or v2), else the rootless delegated v2 one.
+pub fn is_frozen(placed: &Placed, delegated: Option<&Path>) -> bool {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    if let Some(dir) = placed.v2.as_deref().or(delegated) {
+        return read(dir.join("cgroup.freeze")).trim() == "1";
+    }
+    placed
+        .v1_dir("freezer")
+        .is_some_and(|d| read(d.join("freezer.state")).trim() == "FROZEN")
+}
+
 /// Remove the leaf cgroups (once empty).
 pub fn root_remove(placed: &Placed) {
     if let Some(d) = &placed.v2 {

@@ -930,6 +930,10 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
 
 fn kill_and_wait(saved: &Saved) -> Result<()> {
     let _ = kill_all(saved, Signal::SIGKILL);
+    if saved.frozen() {
+        // Frozen processes die only once thawed (runc thaws too).
+        thaw(saved).context("thawing the paused container to kill it")?;
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while saved.init_alive() {
         if Instant::now() > deadline {
@@ -971,6 +975,10 @@ fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
 /// `pause`: freeze the container (needs a cgroup of its own).
 pub fn pause(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    match saved.current(state_root).status {
+        Status::Running | Status::Created => {}
+        s => bail!("pause: container \"{id}\" is {s}, not running"),
+    }
     if !saved.cgroups.is_empty() {
         return cgroups::root_freeze(&saved.cgroups, true).context("pause");
     }
@@ -981,10 +989,18 @@ pub fn pause(state_root: &Path, id: &str) -> Result<()> {
 /// `resume`: thaw a paused container.
 pub fn resume(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    match saved.current(state_root).status {
+        Status::Paused => {}
+        s => bail!("resume: container \"{id}\" is {s}, not paused"),
+    }
+    thaw(&saved)
+}
+
+fn thaw(saved: &Saved) -> Result<()> {
     if !saved.cgroups.is_empty() {
         return cgroups::root_freeze(&saved.cgroups, false).context("resume");
     }
-    let cg = no_cgroup("resume", &saved)?;
+    let cg = no_cgroup("resume", saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "0").context("resume: writing cgroup.freeze")
 }
 

@@ -589,6 +589,16 @@ fn cg(ctrl: &str, path: &str, file: &str) -> String {
         .to_string()
 }
 
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+fn dead(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
 /// Removes the test's cgroup directories (deepest first) when dropped.
 struct CgroupDirs(Vec<PathBuf>);
 
@@ -741,9 +751,28 @@ fn cgroups_v1_limits_devices_and_update_as_root() {
 
     b.ok(&["pause", "cg1"]);
     assert_eq!(cg("freezer", &path, "freezer.state"), "FROZEN");
+    // Paused, as runc says: in state and list; no exec, no delete
+    // without --force, no second pause.
+    assert_eq!(b.state("cg1")["status"], "paused");
+    let list = b.ok(&["list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("cg1 ") && l.contains(" paused ")),
+        "{list}"
+    );
+    let err = b.fail(&["exec", "cg1", "true"]);
+    assert!(err.contains("paused"), "{err}");
+    let err = b.fail(&["delete", "cg1"]);
+    assert!(err.contains("not stopped: paused"), "{err}");
+    assert!(b.fail(&["pause", "cg1"]).contains("paused"));
     b.ok(&["resume", "cg1"]);
     assert_eq!(cg("freezer", &path, "freezer.state"), "THAWED");
+    assert_eq!(b.state("cg1")["status"], "running");
+    assert!(b.fail(&["resume", "cg1"]).contains("not paused"));
+    // delete --force of a paused container: killed (thawed to die).
+    b.ok(&["pause", "cg1"]);
     b.ok(&["delete", "--force", "cg1"]);
+    assert!(dead(pid), "{pid}");
     for c in &ctrls {
         assert!(
             !Path::new(&format!("/sys/fs/cgroup/{c}{path}")).exists(),
@@ -909,7 +938,20 @@ fn cgroups_v2_device_filter_as_root() {
     ]);
     assert!(out.contains("Operation not permitted"), "{out}");
 
+    // pause and resume: cgroup.freeze; state says paused.
+    b.ok(&["pause", "v2"]);
+    assert_eq!(
+        std::fs::read_to_string(format!("{unified}{path}/cgroup.freeze"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(b.state("v2")["status"], "paused");
+    b.ok(&["resume", "v2"]);
+    assert_eq!(b.state("v2")["status"], "running");
+    b.ok(&["pause", "v2"]);
     b.ok(&["delete", "--force", "v2"]);
+    assert!(dead(pid), "{pid}");
     assert!(!Path::new(&format!("{unified}{path}")).exists());
 }
 
