@@ -153,7 +153,9 @@ fn selinux_enabled() -> bool {
 
 /// LSM labels: on a host without the LSM a label is refused (runc fails
 /// these too, later and less clearly); never silently dropped.
-/// linux.mountLabel is refused everywhere: rpod does not label mounts.
+/// linux.mountLabel is not checked here: as runc, the mounts it labels get
+/// `context="LABEL"` (see `mounts`), which the kernel refuses without
+/// SELinux, and a config with no such mount runs.
 pub fn check_lsm(spec: &Spec) -> Result<()> {
     let p = spec.process().as_ref();
     if let Some(prof) = p.and_then(|p| p.apparmor_profile().as_deref()) {
@@ -170,20 +172,6 @@ pub fn check_lsm(spec: &Spec) -> Result<()> {
                 "config.json: process.selinuxLabel \"{l}\" is set, but SELinux is disabled or \
                  not supported on this host"
             );
-        }
-    }
-    if let Some(l) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.mount_label().as_deref())
-    {
-        if !l.is_empty() {
-            let why = if selinux_enabled() {
-                "rpod does not label mounts"
-            } else {
-                "SELinux is disabled or not supported on this host"
-            };
-            bail!("config.json: linux.mountLabel \"{l}\" is set, but {why}");
         }
     }
     Ok(())
