@@ -172,6 +172,13 @@ mod tests {
             ]
         );
         assert!(!wants_limits(None));
+        // As root a device list alone makes a cgroup; nothing at all doesn't.
+        let devs: LinuxResources =
+            serde_json::from_str(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).unwrap();
+        assert!(root_wants(None, Some(&devs)));
+        assert!(root_wants(Some("/x"), None));
+        assert!(!root_wants(None, Some(&LinuxResources::default())));
+        assert!(!root_wants(Some(""), None));
     }
 
     #[test]
@@ -526,9 +533,11 @@ pub fn v1_values(
     Ok(out)
 }
 
-/// Whether a real-root container gets a cgroup: a cgroupsPath, or limits.
+/// Whether a real-root container gets a cgroup: a cgroupsPath, or any
+/// resources at all (limits or a device list: `rpod oci spec`'s and runc's
+/// default config denies all devices, which only a cgroup enforces).
 pub fn root_wants(path: Option<&str>, r: Option<&LinuxResources>) -> bool {
-    path.is_some_and(|p| !p.is_empty()) || wants_limits(r)
+    path.is_some_and(|p| !p.is_empty()) || r.is_some_and(|r| *r != LinuxResources::default())
 }
 
 fn write(dir: &Path, file: &str, v: &str) -> Result<()> {

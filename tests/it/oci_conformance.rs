@@ -780,6 +780,36 @@ fn cgroups_v1_limits_devices_and_update_as_root() {
         );
     }
 
+    // No cgroupsPath, only the default config's "deny all devices" (runc's
+    // too): still a cgroup (the id, under rpod's own), and the list holds.
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    b.ok(&["run", "-d", "--bundle", b.path(), "cg4"]);
+    let pid4 = b.state("cg4")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid4}/cgroup")).unwrap();
+    let dev_line = own
+        .lines()
+        .find(|l| l.contains(":devices:"))
+        .unwrap_or_else(|| panic!("{own}"));
+    assert!(dev_line.ends_with("/cg4"), "{own}");
+    let dev_dir = format!(
+        "/sys/fs/cgroup/devices{}",
+        dev_line.split_once(":devices:").unwrap().1
+    );
+    let out = b.ok(&[
+        "exec",
+        "cg4",
+        "sh",
+        "-c",
+        "cat /dev2/ok 2>&1; echo x > /dev/null && echo null-ok",
+    ]);
+    assert!(out.contains("'/dev2/ok': Operation not permitted"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+    b.ok(&["delete", "--force", "cg4"]);
+    assert!(!Path::new(&dev_dir).exists(), "{dev_dir}");
+
     // A relative path: under rpod's own cgroup (here the test's, which the
     // wrapping shell joins first).
     let parent = format!("{tag}-own");
