@@ -720,7 +720,17 @@ pub fn root_update(placed: &Placed, r: &LinuxResources) -> Result<()> {
 /// pause / resume: freezer.state on v1, cgroup.freeze on v2.
 pub fn root_freeze(placed: &Placed, frozen: bool) -> Result<()> {
     if let Some(dir) = &placed.v2 {
-        return write(dir, "cgroup.freeze", if frozen { "1" } else { "0" });
+        write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        // Settles asynchronously too: cgroup.events says when (as runc waits).
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        for _ in 0..500 {
+            let ev = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+            if ev.lines().any(|l| l == want) || !ev.contains("frozen ") {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        bail!("the cgroup did not reach \"{want}\"");
     }
     let dir = placed
         .v1_dir("freezer")
