@@ -146,11 +146,11 @@ pub enum OciCommand {
     },
     /// Run a process in a running container
     Exec(ExecFlags),
-    /// Freeze a container's processes (needs a cgroup v2 of its own)
+    /// Freeze a container's processes (needs a cgroup of its own)
     Pause { id: String },
     /// Thaw a paused container
     Resume { id: String },
-    /// Change a container's resource limits (needs a cgroup v2 of its own)
+    /// Change a container's resource limits (needs a cgroup of its own)
     Update {
         /// Resources as JSON (runtime-spec linux.resources), "-" for stdin
         #[arg(short = 'r', long, value_name = "FILE")]

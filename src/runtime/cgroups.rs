@@ -3,6 +3,7 @@
 //! anywhere else (cgroup v1 or hybrid, as on these machines, or v2 without
 //! delegation) we say why not, and callers warn once and run anyway.
 
+use super::devfilter::{self, Rule};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
@@ -171,6 +172,13 @@ mod tests {
             ]
         );
         assert!(!wants_limits(None));
+        // As root a device list alone makes a cgroup; nothing at all doesn't.
+        let devs: LinuxResources =
+            serde_json::from_str(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).unwrap();
+        assert!(root_wants(None, Some(&devs)));
+        assert!(root_wants(Some("/x"), None));
+        assert!(!root_wants(None, Some(&LinuxResources::default())));
+        assert!(!root_wants(Some(""), None));
     }
 
     #[test]
@@ -313,23 +321,71 @@ type V1Value = (&'static str, String, String);
 
 /// Devices the runtime makes in every container (and those of
 /// linux.devices): allowed after the spec's rules, as runc adds them.
-const DEFAULT_ALLOWED: &[&str] = &[
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
+const DEFAULT_ALLOWED: &[(u32, Option<u32>)] = &[
+    (1, Some(3)),
+    (1, Some(5)),
+    (1, Some(7)),
+    (1, Some(8)),
+    (1, Some(9)),
+    (5, Some(0)),
+    (5, Some(1)),
+    (5, Some(2)),
+    (136, None),
 ];
 
-fn dev_rule(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> String {
-    let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
-    let typ = if typ.is_empty() { "a" } else { typ };
-    let access = if access.is_empty() { "rwm" } else { access };
-    format!("{typ} {}:{} {access}", n(major), n(minor))
+/// A container's device rules in order, as runc lists them: the spec's
+/// `linux.resources.devices`, then the devices every container gets, then
+/// the spec's `linux.devices`; None when the spec has no device rules.
+pub fn device_rules(
+    r: &LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+) -> Result<Option<Vec<Rule>>> {
+    let Some(spec_rules) = r.devices() else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for d in spec_rules {
+        let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_default();
+        let rule = Rule::new(
+            d.allow(),
+            &typ,
+            d.major(),
+            d.minor(),
+            d.access().as_deref().unwrap_or(""),
+        )
+        .with_context(|| format!("linux.resources.devices: {d:?}"))?;
+        out.push(rule);
+    }
+    for &(major, minor) in DEFAULT_ALLOWED {
+        out.push(Rule {
+            allow: true,
+            typ: 'c',
+            major: Some(major),
+            minor,
+            access: devfilter::parse_access("rwm")?,
+        });
+    }
+    for d in devices {
+        // A fifo is no device to the devices cgroup.
+        let typ = d.typ();
+        let typ = typ.as_str();
+        if typ == "p" {
+            continue;
+        }
+        out.push(
+            Rule::new(true, typ, Some(d.major()), Some(d.minor()), "rwm")
+                .with_context(|| format!("linux.devices: {}", d.path().display()))?,
+        );
+    }
+    Ok(Some(out))
+}
+
+/// Load the eBPF device filter for `rules` and attach it to the v2 cgroup
+/// `dir` in place of any filter there before.
+fn set_v2_devices(dir: &Path, rules: &[Rule]) -> Result<()> {
+    let prog = devfilter::program(rules)?;
+    let fd = crate::sys::bpf::load_device_program(&prog)?;
+    crate::sys::bpf::attach_device_program(dir, &fd)
 }
 
 /// The v1 files and values for `r`, in the order they must be written.
@@ -465,38 +521,23 @@ pub fn v1_values(
         }
     }
     if with_devices {
-        if let Some(rules) = r.devices() {
-            for d in rules {
-                let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_default();
-                let rule = dev_rule(
-                    &typ,
-                    d.major(),
-                    d.minor(),
-                    d.access().as_deref().unwrap_or(""),
-                );
-                let file = if d.allow() {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                out.push(("devices", file.into(), rule));
-            }
-            for rule in DEFAULT_ALLOWED {
-                out.push(("devices", "devices.allow".into(), rule.to_string()));
-            }
-            for d in devices {
-                let typ = d.typ().as_str().to_string();
-                let rule = dev_rule(&typ, Some(d.major()), Some(d.minor()), "rwm");
-                out.push(("devices", "devices.allow".into(), rule));
-            }
+        for rule in device_rules(r, devices)?.unwrap_or_default() {
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            out.push(("devices", file.into(), rule.cgroup_line()));
         }
     }
     Ok(out)
 }
 
-/// Whether a real-root container gets a cgroup: a cgroupsPath, or limits.
+/// Whether a real-root container gets a cgroup: a cgroupsPath, or any
+/// resources at all (limits or a device list: `rpod oci spec`'s and runc's
+/// default config denies all devices, which only a cgroup enforces).
 pub fn root_wants(path: Option<&str>, r: Option<&LinuxResources>) -> bool {
-    path.is_some_and(|p| !p.is_empty()) || wants_limits(r)
+    path.is_some_and(|p| !p.is_empty()) || r.is_some_and(|r| *r != LinuxResources::default())
 }
 
 fn write(dir: &Path, file: &str, v: &str) -> Result<()> {
@@ -555,8 +596,8 @@ pub fn root_create(
                 for (file, v) in &values {
                     write(&dir, file, v)?;
                 }
-                if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-                    warn!("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented; device access is not restricted by the cgroup");
+                if let Some(rules) = device_rules(r, devices)? {
+                    set_v2_devices(&dir, &rules).context("linux.resources.devices")?;
                 }
                 write(&dir, "cgroup.procs", &pid.to_string())
             }
@@ -662,6 +703,12 @@ pub fn root_update(placed: &Placed, r: &LinuxResources) -> Result<()> {
         for (file, v) in values {
             write(dir, file, &v)?;
         }
+        // A device list given to update replaces the old filter.
+        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            if let Some(rules) = device_rules(r, &[])? {
+                set_v2_devices(dir, &rules).context("linux.resources.devices")?;
+            }
+        }
         return Ok(());
     }
     // A device list given to update replaces the old one.
@@ -673,7 +720,17 @@ pub fn root_update(placed: &Placed, r: &LinuxResources) -> Result<()> {
 /// pause / resume: freezer.state on v1, cgroup.freeze on v2.
 pub fn root_freeze(placed: &Placed, frozen: bool) -> Result<()> {
     if let Some(dir) = &placed.v2 {
-        return write(dir, "cgroup.freeze", if frozen { "1" } else { "0" });
+        write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        // Settles asynchronously too: cgroup.events says when (as runc waits).
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        for _ in 0..500 {
+            let ev = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+            if ev.lines().any(|l| l == want) || !ev.contains("frozen ") {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        bail!("the cgroup did not reach \"{want}\"");
     }
     let dir = placed
         .v1_dir("freezer")
@@ -695,6 +752,18 @@ pub fn root_freeze(placed: &Placed, frozen: bool) -> Result<()> {
     bail!("the freezer cgroup did not reach {want}")
 }
 
+/// Whether a container's cgroup is frozen: the real-root one (v1 freezer
+/// or v2), else the rootless delegated v2 one.
+pub fn is_frozen(placed: &Placed, delegated: Option<&Path>) -> bool {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    if let Some(dir) = placed.v2.as_deref().or(delegated) {
+        return read(dir.join("cgroup.freeze")).trim() == "1";
+    }
+    placed
+        .v1_dir("freezer")
+        .is_some_and(|d| read(d.join("freezer.state")).trim() == "FROZEN")
+}
+
 /// Remove the leaf cgroups (once empty).
 pub fn root_remove(placed: &Placed) {
     if let Some(d) = &placed.v2 {
@@ -702,5 +771,75 @@ pub fn root_remove(placed: &Placed) {
     }
     for (_, d) in &placed.v1 {
         remove(d);
+    }
+}
+
+#[cfg(test)]
+mod device_filter_tests {
+    use super::*;
+
+    /// Where a cgroup2 hierarchy is mounted (the whole /sys/fs/cgroup on a
+    /// v2 host, /sys/fs/cgroup/unified on a hybrid one).
+    fn cgroup2_mount() -> Option<PathBuf> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        info.lines().find_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            if !post.starts_with("cgroup2 ") {
+                return None;
+            }
+            pre.split(' ').nth(4).map(PathBuf::from)
+        })
+    }
+
+    fn open_in(dir: &Path, dev: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs && exec cat {dev} 2>&1; echo opened",
+                dir.display()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// As root, on any cgroup2 hierarchy: a filter with a deny rule for
+    /// /dev/null (no default allow list here: the rules alone) keeps a
+    /// process in the cgroup from opening it, an update replaces the
+    /// filter (one program attached, /dev/null opens again).
+    #[test]
+    fn a_v2_filter_denies_and_update_replaces_it() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: the device filter can't be loaded");
+            return;
+        }
+        let Some(mnt) = cgroup2_mount() else {
+            eprintln!("no cgroup2 hierarchy mounted");
+            return;
+        };
+        let dir = mnt.join(format!("rpod-devfilter-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let res = std::panic::catch_unwind(|| {
+            let r = |allow, typ, maj, min, acc| Rule::new(allow, typ, maj, min, acc).unwrap();
+            let deny_null = [
+                r(true, "a", None, None, "rwm"),
+                r(false, "c", Some(1), Some(3), "rwm"),
+            ];
+            set_v2_devices(&dir, &deny_null).unwrap();
+            assert_eq!(crate::sys::bpf::device_programs_attached(&dir).unwrap(), 1);
+            let out = open_in(&dir, "/dev/null");
+            assert!(out.contains("Operation not permitted"), "{out}");
+            let out = open_in(&dir, "/dev/zero </dev/null | head -c0");
+            assert!(!out.contains("not permitted"), "{out}");
+            // Update: allow all again, the old program is gone.
+            set_v2_devices(&dir, &[r(true, "a", None, None, "rwm")]).unwrap();
+            assert_eq!(crate::sys::bpf::device_programs_attached(&dir).unwrap(), 1);
+            let out = open_in(&dir, "/dev/null");
+            assert!(!out.contains("not permitted"), "{out}");
+        });
+        let _ = std::fs::remove_dir(&dir);
+        if let Err(e) = res {
+            std::panic::resume_unwind(e);
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod devfilter;
 mod exec;
 pub mod hooks;
 mod init;
@@ -152,7 +153,9 @@ fn selinux_enabled() -> bool {
 
 /// LSM labels: on a host without the LSM a label is refused (runc fails
 /// these too, later and less clearly); never silently dropped.
-/// linux.mountLabel is refused everywhere: rpod does not label mounts.
+/// linux.mountLabel is not checked here: as runc, the mounts it labels get
+/// `context="LABEL"` (see `mounts`), which the kernel refuses without
+/// SELinux, and a config with no such mount runs.
 pub fn check_lsm(spec: &Spec) -> Result<()> {
     let p = spec.process().as_ref();
     if let Some(prof) = p.and_then(|p| p.apparmor_profile().as_deref()) {
@@ -169,20 +172,6 @@ pub fn check_lsm(spec: &Spec) -> Result<()> {
                 "config.json: process.selinuxLabel \"{l}\" is set, but SELinux is disabled or \
                  not supported on this host"
             );
-        }
-    }
-    if let Some(l) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.mount_label().as_deref())
-    {
-        if !l.is_empty() {
-            let why = if selinux_enabled() {
-                "rpod does not label mounts"
-            } else {
-                "SELinux is disabled or not supported on this host"
-            };
-            bail!("config.json: linux.mountLabel \"{l}\" is set, but {why}");
         }
     }
     Ok(())
@@ -929,6 +918,10 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<()> {
 
 fn kill_and_wait(saved: &Saved) -> Result<()> {
     let _ = kill_all(saved, Signal::SIGKILL);
+    if saved.frozen() {
+        // Frozen processes die only once thawed (runc thaws too).
+        thaw(saved).context("thawing the paused container to kill it")?;
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while saved.init_alive() {
         if Instant::now() > deadline {
@@ -992,6 +985,10 @@ fn no_cgroup(verb: &str, saved: &Saved) -> Result<PathBuf> {
 /// `pause`: freeze the container (needs a cgroup of its own).
 pub fn pause(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    match saved.current(state_root).status {
+        Status::Running | Status::Created => {}
+        s => bail!("pause: container \"{id}\" is {s}, not running"),
+    }
     if !saved.cgroups.is_empty() {
         return cgroups::root_freeze(&saved.cgroups, true).context("pause");
     }
@@ -1002,10 +999,18 @@ pub fn pause(state_root: &Path, id: &str) -> Result<()> {
 /// `resume`: thaw a paused container.
 pub fn resume(state_root: &Path, id: &str) -> Result<()> {
     let saved = Saved::load(state_root, id)?;
+    match saved.current(state_root).status {
+        Status::Paused => {}
+        s => bail!("resume: container \"{id}\" is {s}, not paused"),
+    }
+    thaw(&saved)
+}
+
+fn thaw(saved: &Saved) -> Result<()> {
     if !saved.cgroups.is_empty() {
         return cgroups::root_freeze(&saved.cgroups, false).context("resume");
     }
-    let cg = no_cgroup("resume", &saved)?;
+    let cg = no_cgroup("resume", saved)?;
     std::fs::write(cg.join("cgroup.freeze"), "0").context("resume: writing cgroup.freeze")
 }
 

@@ -197,7 +197,7 @@ pub fn prepare(sys: &dyn Syscalls, spec: &Spec, cfg: &RootfsConfig) -> Result<()
         .map_err(|e| errno_ctx(e, || format!("opening rootfs {}", cfg.rootfs.display())))?;
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for m in mounts {
-        mount_one(sys, m, cfg, &root).with_context(|| {
+        mount_one(sys, m, cfg, &root, mount_label(spec)).with_context(|| {
             format!(
                 "mounting {} on {}",
                 m.source()
@@ -245,13 +245,66 @@ fn opts(m: &Mount) -> &[String] {
     m.options().as_deref().unwrap_or(&[])
 }
 
-fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig, root: &Root) -> Result<()> {
+/// `linux.mountLabel`, if set.
+fn mount_label(spec: &Spec) -> Option<&str> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty())
+}
+
+/// The mount option that labels a mount with `linux.mountLabel`, as runc
+/// writes it (go-selinux's FormatMountLabel).
+fn context_option(label: &str) -> String {
+    format!("context=\"{label}\"")
+}
+
+/// What a failed mount(2) was: with the label, say so (without SELinux
+/// the kernel refuses the `context=` option with EINVAL).
+fn mount_what(labelled: Option<&str>) -> String {
+    match labelled {
+        Some(l) => format!(
+            "mount(2) with {} (linux.mountLabel{})",
+            context_option(l),
+            if selinux_enabled() {
+                ""
+            } else {
+                "; SELinux is disabled or not supported on this host"
+            }
+        ),
+        None => "mount(2)".into(),
+    }
+}
+
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+fn mount_one(
+    sys: &dyn Syscalls,
+    m: &Mount,
+    cfg: &RootfsConfig,
+    root: &Root,
+    label: Option<&str>,
+) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         bail!("mount destination {} is not absolute", dest.display());
     }
-    let o = parse_options(opts(m));
+    let mut o = parse_options(opts(m));
     let typ = m.typ().as_deref().unwrap_or("none");
+    // runc labels every mount it makes with linux.mountLabel except binds,
+    // proc, sysfs, mqueue and cgroups, SELinux or not.
+    let labelled = label.filter(|_| {
+        !(o.is_bind()
+            || matches!(
+                typ,
+                "bind" | "proc" | "sysfs" | "mqueue" | "cgroup" | "cgroup2"
+            ))
+    });
+    if let Some(l) = labelled {
+        o.data.push(context_option(l));
+    }
     let data = o.data();
 
     if o.is_bind() || typ == "bind" {
@@ -336,10 +389,10 @@ fn mount_one(sys: &dyn Syscalls, m: &Mount, cfg: &RootfsConfig, root: &Root) -> 
                 o.flags,
                 Some(&data),
             )
-            .map_err(|e| errno_ctx(e, || "mount(2)".into()))?;
+            .map_err(|e| errno_ctx(e, || mount_what(labelled)))?;
             landed(sys, root, dest, &target)?
         }
-        (_, Err(e)) => return Err(errno_ctx(e, || "mount(2)".into())),
+        (_, Err(e)) => return Err(errno_ctx(e, || mount_what(labelled))),
     };
     for p in &o.propagation {
         sys.mount(None, &mounted.path(), None, *p, None)
@@ -630,13 +683,16 @@ pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
         let Some(node) = lookup(p, "masking")? else {
             continue;
         };
+        // runc labels the masking tmpfs too.
+        let label = mount_label(spec).filter(|_| node.is_dir());
         if node.is_dir() {
+            let data = label.map(context_option);
             sys.mount(
                 Some(Path::new("tmpfs")),
                 &node.path(),
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                None,
+                data.as_deref(),
             )
         } else {
             sys.mount(
@@ -647,7 +703,10 @@ pub fn finish(sys: &dyn Syscalls, spec: &Spec) -> Result<()> {
                 None,
             )
         }
-        .map_err(|e| errno_ctx(e, || format!("masking {p}")))?;
+        .map_err(|e| match label {
+            Some(_) => errno_ctx(e, || format!("masking {p}: {}", mount_what(label))),
+            None => errno_ctx(e, || format!("masking {p}")),
+        })?;
         landed(sys, root, Path::new(p), &node).with_context(|| format!("masking {p}"))?;
     }
     for p in linux
@@ -827,6 +886,57 @@ mod tests {
         assert!(l[10].contains("MS_NOSUID | MS_NODEV") && l[10].contains("MS_RDONLY"));
         assert!(l[11].starts_with("mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND"));
         assert_eq!(l.last().unwrap(), "sethostname box");
+    }
+
+    /// linux.mountLabel as runc applies it: `context="LABEL"` on the
+    /// tmpfs and devpts mounts and on a masking tmpfs, not on proc, sysfs
+    /// or binds; a mount the kernel refuses it on names the field.
+    #[test]
+    fn the_mount_label_goes_where_runc_puts_it() {
+        let mut v: serde_json::Value = serde_json::from_str(SPEC).unwrap();
+        let label = "system_u:object_r:container_file_t:s0";
+        v["linux"]["mountLabel"] = serde_json::json!(label);
+        let spec: Spec = serde_json::from_value(v).unwrap();
+        let ctx = format!("context=\"{label}\"");
+        let rec = Recorder::default();
+        let cfg = RootfsConfig {
+            rootfs: Path::new("/nonexistent/r"),
+            bundle: Path::new("/nonexistent"),
+            devices: DeviceMode::Bind,
+            host_mounts: false,
+        };
+        prepare(&rec, &spec, &cfg).unwrap();
+        let l = rec.lines();
+        let line = |pat: &str| l.iter().find(|x| x.contains(pat)).unwrap().clone();
+        assert!(line("/r/dev tmpfs").ends_with(&format!("mode=755,size=65536k,{ctx}")));
+        assert!(line("/r/dev/pts devpts").contains(&ctx));
+        for other in ["/r/proc proc", "/r/sys sysfs", "mount /dev/null"] {
+            assert!(!line(other).contains("context="), "{}", line(other));
+        }
+        let rec = Recorder {
+            dirs: vec!["/proc/acpi".into()],
+            files: vec!["/proc/kcore".into()],
+            ..Default::default()
+        };
+        finish(&rec, &spec).unwrap();
+        let l = rec.lines();
+        assert!(
+            l.contains(&format!("mount tmpfs /proc/acpi tmpfs MS_RDONLY {ctx}")),
+            "{l:#?}"
+        );
+        assert!(l.contains(&"mount /dev/null /proc/kcore - MS_BIND -".to_string()));
+        // Refused (no SELinux): the error says which field put it there.
+        let rec = Recorder {
+            fail: vec![("context=".into(), Errno::EINVAL)],
+            ..Default::default()
+        };
+        let e = format!("{:#}", prepare(&rec, &spec, &cfg).unwrap_err());
+        assert!(
+            e.contains("on /dev")
+                && e.contains("linux.mountLabel")
+                && e.contains("Invalid argument"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Frozen by `pause` (its cgroup's freezer), as runc reports it.
+    Paused,
     Stopped,
 }
 
@@ -29,6 +31,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -137,6 +140,11 @@ impl Saved {
         self.state.pid > 0 && crate::sys::pidfd::is_same_process(self.state.pid, self.init_start)
     }
 
+    /// Whether the container's cgroup is frozen (`pause`).
+    pub fn frozen(&self) -> bool {
+        super::cgroups::is_frozen(&self.cgroups, self.cgroup.as_deref())
+    }
+
     /// The state with its status (and pid, 0 once stopped, as runc) filled in.
     pub fn current(&self, root: &Path) -> State {
         let mut s = self.state.clone();
@@ -144,6 +152,9 @@ impl Saved {
             Status::Stopped
         } else if !self.setup_done {
             Status::Creating
+        } else if self.frozen() {
+            // runc pauses created and running containers alike.
+            Status::Paused
         } else if container_dir(root, &s.id).join(EXEC_FIFO).exists() {
             Status::Created
         } else {

@@ -1,6 +1,7 @@
 //! The one place for `unsafe` and raw syscalls. Everything else in rpod calls
 //! through these safe wrappers (the crate denies `unsafe_code` elsewhere).
 #![allow(unsafe_code)]
+pub mod bpf;
 pub mod exe;
 pub mod fds;
 pub mod fsx;

@@ -589,6 +589,16 @@ fn cg(ctrl: &str, path: &str, file: &str) -> String {
         .to_string()
 }
 
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+fn dead(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
 /// Removes the test's cgroup directories (deepest first) when dropped.
 struct CgroupDirs(Vec<PathBuf>);
 
@@ -741,15 +751,64 @@ fn cgroups_v1_limits_devices_and_update_as_root() {
 
     b.ok(&["pause", "cg1"]);
     assert_eq!(cg("freezer", &path, "freezer.state"), "FROZEN");
+    // Paused, as runc says: in state and list; no exec, no delete
+    // without --force, no second pause.
+    assert_eq!(b.state("cg1")["status"], "paused");
+    let list = b.ok(&["list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("cg1 ") && l.contains(" paused ")),
+        "{list}"
+    );
+    let err = b.fail(&["exec", "cg1", "true"]);
+    assert!(err.contains("paused"), "{err}");
+    let err = b.fail(&["delete", "cg1"]);
+    assert!(err.contains("not stopped: paused"), "{err}");
+    assert!(b.fail(&["pause", "cg1"]).contains("paused"));
     b.ok(&["resume", "cg1"]);
     assert_eq!(cg("freezer", &path, "freezer.state"), "THAWED");
+    assert_eq!(b.state("cg1")["status"], "running");
+    assert!(b.fail(&["resume", "cg1"]).contains("not paused"));
+    // delete --force of a paused container: killed (thawed to die).
+    b.ok(&["pause", "cg1"]);
     b.ok(&["delete", "--force", "cg1"]);
+    assert!(dead(pid), "{pid}");
     for c in &ctrls {
         assert!(
             !Path::new(&format!("/sys/fs/cgroup/{c}{path}")).exists(),
             "{c}"
         );
     }
+
+    // No cgroupsPath, only the default config's "deny all devices" (runc's
+    // too): still a cgroup (the id, under rpod's own), and the list holds.
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    b.ok(&["run", "-d", "--bundle", b.path(), "cg4"]);
+    let pid4 = b.state("cg4")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid4}/cgroup")).unwrap();
+    let dev_line = own
+        .lines()
+        .find(|l| l.contains(":devices:"))
+        .unwrap_or_else(|| panic!("{own}"));
+    assert!(dev_line.ends_with("/cg4"), "{own}");
+    let dev_dir = format!(
+        "/sys/fs/cgroup/devices{}",
+        dev_line.split_once(":devices:").unwrap().1
+    );
+    let out = b.ok(&[
+        "exec",
+        "cg4",
+        "sh",
+        "-c",
+        "cat /dev2/ok 2>&1; echo x > /dev/null && echo null-ok",
+    ]);
+    assert!(out.contains("'/dev2/ok': Operation not permitted"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+    b.ok(&["delete", "--force", "cg4"]);
+    assert!(!Path::new(&dev_dir).exists(), "{dev_dir}");
 
     // A relative path: under rpod's own cgroup (here the test's, which the
     // wrapping shell joins first).
@@ -807,9 +866,132 @@ fn cgroups_v1_limits_devices_and_update_as_root() {
     }
 }
 
+/// The cgroup2 hierarchy mounted here, if any (the whole of /sys/fs/cgroup
+/// on a v2 host, /sys/fs/cgroup/unified on a hybrid one).
+fn cgroup2_mount() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if !post.starts_with("cgroup2 ") {
+            return None;
+        }
+        pre.split(' ').nth(4).map(str::to_string)
+    })
+}
+
+/// cgroups as root on cgroup v2: linux.resources.devices is enforced by an
+/// eBPF device filter on the container's cgroup (runc's way; v2 has no
+/// devices controller). On a hybrid host (this one) rpod runs in a mount
+/// namespace where the cgroup2 hierarchy is bound onto /sys/fs/cgroup, so
+/// it takes its v2 path. A node the rules deny can't be opened (EPERM), one
+/// they allow can (ENXIO: no driver behind it), /dev/null still works;
+/// `update` with a device list replaces the filter; delete removes the
+/// cgroup.
+#[test]
+fn cgroups_v2_device_filter_as_root() {
+    let Some(unified) = cgroup2_mount() else {
+        eprintln!("no cgroup2 hierarchy mounted: the v2 path is not testable");
+        return;
+    };
+    let env = Env::new("ocicg2");
+    let tag = format!("rpod-it-v2-{}", std::process::id());
+    let _dirs = CgroupDirs(vec![PathBuf::from(format!("{unified}/{tag}"))]);
+    let mut b = Bundle::new(&env, "b", Mode::Root);
+    if unified != "/sys/fs/cgroup" {
+        b.wrap = vec![
+            "unshare".into(),
+            "-m".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("mount --bind {unified} /sys/fs/cgroup && exec \"$@\""),
+            "sh".into(),
+        ];
+    }
+    let dev2 = b.dir.join("rootfs/dev2");
+    std::fs::create_dir(&dev2).unwrap();
+    for (name, minor) in [("ok", 0), ("no", 1)] {
+        let st = Command::new("mknod")
+            .arg(dev2.join(name))
+            .args(["c", "240", &minor.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let path = format!("/{tag}/c1");
+    b.args(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(path);
+        c["linux"]["resources"] = json!({
+            "devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 240, "minor": 0, "access": "rw"}
+            ]
+        });
+    });
+    b.ok(&["run", "-d", "--bundle", b.path(), "v2"]);
+    let pid = b.state("v2")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(own.lines().any(|l| l == format!("0::{path}")), "{own}");
+    let probe = "cat /dev2/ok 2>&1; cat /dev2/no 2>&1; echo x > /dev/null && echo null-ok";
+    let out = b.ok(&["exec", "v2", "sh", "-c", probe]);
+    assert!(
+        out.contains("'/dev2/ok': No such device or address"),
+        "{out}"
+    );
+    assert!(out.contains("'/dev2/no': Operation not permitted"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+
+    // update with a device list: the new filter replaces the old one.
+    let r = b.dir.join("res.json");
+    std::fs::write(
+        &r,
+        r#"{"devices": [{"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 240, "access": "r"}]}"#,
+    )
+    .unwrap();
+    b.ok(&["update", "-r", r.to_str().unwrap(), "v2"]);
+    let out = b.ok(&["exec", "v2", "sh", "-c", probe]);
+    assert!(
+        out.contains("'/dev2/no': No such device or address"),
+        "{out}"
+    );
+    // An update without devices leaves the filter as it is: read only
+    // for 240:*, so a write is refused.
+    std::fs::write(&r, "{}").unwrap();
+    b.ok(&["update", "-r", r.to_str().unwrap(), "v2"]);
+    let out = b.ok(&[
+        "exec",
+        "v2",
+        "sh",
+        "-c",
+        "(echo x > /dev2/ok) 2>&1; echo done",
+    ]);
+    assert!(out.contains("Operation not permitted"), "{out}");
+
+    // pause and resume: cgroup.freeze; state says paused.
+    b.ok(&["pause", "v2"]);
+    assert_eq!(
+        std::fs::read_to_string(format!("{unified}{path}/cgroup.freeze"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(b.state("v2")["status"], "paused");
+    b.ok(&["resume", "v2"]);
+    assert_eq!(b.state("v2")["status"], "running");
+    b.ok(&["pause", "v2"]);
+    b.ok(&["delete", "--force", "v2"]);
+    assert!(dead(pid), "{pid}");
+    assert!(!Path::new(&format!("{unified}{path}")).exists());
+}
+
 /// LSM labels on a host without the LSM (this one has neither AppArmor nor
 /// SELinux): refused at create with a line naming the field, as runc fails
 /// them (it does so later, from inside the init); nothing is left behind.
+/// linux.mountLabel is what runc does with it: `context="LABEL"` on the
+/// tmpfs, devpts and masking mounts, which the kernel refuses without
+/// SELinux (the error names the field); a config with none of those
+/// mounts runs, as under runc 1.1.5.
 #[test]
 fn lsm_labels_are_refused_without_the_lsm() {
     let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
@@ -831,7 +1013,7 @@ fn lsm_labels_are_refused_without_the_lsm() {
                 "linux",
                 "mountLabel",
                 "system_u:object_r:container_file_t:s0",
-                true,
+                !selinux,
             ),
         ];
         for (section, key, value, refused) in cases {
@@ -848,5 +1030,25 @@ fn lsm_labels_are_refused_without_the_lsm() {
         }
         // Without them it runs.
         b.ok(&["run", "--bundle", b.path(), "lsm"]);
+        // A mount label and no mount that would carry it: runs (runc too).
+        if !selinux {
+            let before = b.config();
+            b.edit(|c| {
+                c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+                c["linux"]["maskedPaths"] = json!([]);
+                let mounts: Vec<Value> = c["mounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["type"] != "tmpfs" && m["type"] != "devpts")
+                    .cloned()
+                    .collect();
+                c["mounts"] = json!(mounts);
+                c["process"]["args"] = json!(["sh", "-c", "echo ran"]);
+            });
+            let out = b.ok(&["run", "--bundle", b.path(), "lsm2"]);
+            assert_eq!(out.trim(), "ran", "{mode:?}");
+            b.edit(|c| *c = before);
+        }
     }
 }
