@@ -586,6 +586,12 @@ pub fn cp(
         None => crate::storage::extract_plain(stdin, dir, popts).context(what),
         Some(fd) => {
             let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
+            // A 64 KiB pipe means a wake-up per 64 KiB between the threads;
+            // 1 MiB (pipe-max-size's default) matches both sides' buffers.
+            let _ = nix::fcntl::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&w),
+                nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20),
+            );
             let (r, w) = (std::fs::File::from(r), std::fs::File::from(w));
             std::thread::scope(|sc| {
                 let producer = sc.spawn(move || -> Result<()> {
