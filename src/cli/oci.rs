@@ -311,8 +311,14 @@ fn dispatch(root: &Path, cmd: OciCommand) -> Result<()> {
     ) {
         // These put a clone of this process into a container: it must not
         // be running the rpod binary itself (CVE-2019-5736).
-        crate::sys::exe::reexec_sealed()
-            .context("re-executing rpod from a sealed copy of itself")?;
+        // As real root, a read-only bind of the binary (no copy; runc's
+        // way), in rpod's own state dir; else the sealed memfd copy.
+        if runtime::is_rootless() {
+            crate::sys::exe::reexec_sealed()
+        } else {
+            crate::sys::exe::reexec_bound(&root)
+        }
+        .context("re-executing rpod from a protected copy of itself")?;
     }
     match cmd {
         OciCommand::Spec { rootless, bundle } => spec_cmd(rootless, &bundle),

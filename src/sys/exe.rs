@@ -148,6 +148,13 @@ pub fn reexec_sealed() -> std::io::Result<()> {
     let real = real_exe();
     let fd = sealed_copy()?;
     let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    // The path resolves before execve closes the (close-on-exec) memfd.
+    Err(exec_self(&path, &real))
+}
+
+/// execve `path` (ourselves, protected) with our arguments and environment
+/// plus [`REAL_EXE_ENV`] naming `real`; returns only the failure.
+fn exec_self(path: &CString, real: &Path) -> std::io::Error {
     let to_c = |s: &std::ffi::OsStr| CString::new(s.as_encoded_bytes()).ok();
     let args: Vec<CString> = std::env::args_os().filter_map(|a| to_c(&a)).collect();
     let mut env: Vec<CString> = std::env::vars_os()
@@ -162,9 +169,92 @@ pub fn reexec_sealed() -> std::io::Result<()> {
     if let Some(e) = to_c(format!("{REAL_EXE_ENV}={}", real.display()).as_ref()) {
         env.push(e);
     }
-    // The path resolves before execve closes the (close-on-exec) memfd.
-    let e = nix::unistd::execve(&path, &args, &env).unwrap_err();
-    Err(std::io::Error::from(e))
+    std::io::Error::from(nix::unistd::execve(path, &args, &env).unwrap_err())
+}
+
+/// Whether we run from a file on a read-only mount that [`reexec_bound`]
+/// made (its environment names the real binary, and the kernel says the
+/// mount is read-only): nobody can write the file through it.
+fn running_bound() -> bool {
+    std::env::var_os(REAL_EXE_ENV).is_some()
+        && File::open("/proc/self/exe")
+            .ok()
+            .and_then(|f| nix::sys::statvfs::fstatvfs(&f).ok())
+            .is_some_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// For real root (the host's user namespace) only: replace this process
+/// with itself run through a read-only bind mount of its binary, detached
+/// at once (runc 1.1's "bindfd"): an `O_PATH` fd to a file no one can
+/// write through, for a few syscalls instead of [`reexec_sealed`]'s copy.
+/// The mount point is a fresh file in `dir`, a directory only root can
+/// write (so its path can't be swapped for a symlink). Falls back to the
+/// sealed copy when a step fails; returns only on failure.
+pub fn reexec_bound(dir: &Path) -> std::io::Result<()> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    if running_sealed() || running_bound() {
+        return Ok(());
+    }
+    let real = real_exe();
+    let fd = (|| -> std::io::Result<OwnedFd> {
+        std::fs::create_dir_all(dir)?;
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::symlink_metadata(dir)?;
+            if !m.is_dir() || m.uid() != 0 || m.mode() & 0o022 != 0 {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory only root can write",
+                    dir.display()
+                )));
+            }
+        }
+        let target = dir.join(format!(".exe-{}", std::process::id()));
+        let _ = std::fs::remove_file(&target);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)?;
+        let bound = (|| -> std::io::Result<OwnedFd> {
+            mount(
+                Some(Path::new("/proc/self/exe")),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )?;
+            let r = mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .map_err(std::io::Error::from)
+            .and_then(|_| {
+                nix::fcntl::open(
+                    &target,
+                    nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(std::io::Error::from)
+            });
+            // The fd keeps the detached mount alive; the path is free again.
+            let _ = umount2(&target, MntFlags::MNT_DETACH);
+            // SAFETY: `open` returned a new fd that nothing else owns.
+            r.map(|raw| unsafe { OwnedFd::from_raw_fd(raw) })
+        })();
+        let _ = std::fs::remove_file(&target);
+        bound
+    })();
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(e) => {
+            debug!("a read-only bind of rpod's binary: {e}; copying it to a memfd");
+            return reexec_sealed();
+        }
+    };
+    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    Err(exec_self(&path, &real))
 }
 
 /// A `Command` for the rpod binary `real`, run from a read-only overlayfs

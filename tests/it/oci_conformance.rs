@@ -399,6 +399,46 @@ fn delete_start_and_pid_file_follow_the_spec() {
     }
 }
 
+/// CVE-2019-5736 as root: root can write any file, so a created init
+/// (still running rpod, reachable as /proc/PID/exe from inside) runs
+/// through a read-only bind of rpod's binary, detached at once: writing
+/// through it fails even after the binary stops running, and no mount is
+/// left behind.
+#[test]
+fn a_created_init_as_root_runs_rpod_from_a_read_only_mount() {
+    let env = Env::new("ocibind");
+    let b = Bundle::new(&env, "b", Mode::Root);
+    b.args(&["sleep", "60"]);
+    b.ok(&["create", "--bundle", b.path(), "ro1"]);
+    let pid = b.state("ro1")["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    // Opening it for writing now only says ETXTBSY (it is running); the
+    // attack keeps an O_PATH fd and writes once it no longer runs: the
+    // mount behind that fd is read-only, unlike the binary's own.
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let ro = |p: &str| statvfs(p).unwrap().flags().contains(FsFlags::ST_RDONLY);
+    assert!(ro(&exe), "{exe} is on a writable mount");
+    assert!(!ro(common::rpod_bin().to_str().unwrap()));
+    let err = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&exe)
+        .expect_err("rpod's binary opened for writing through a created init");
+    assert!(
+        [Some(libc::EROFS), Some(libc::ETXTBSY)].contains(&err.raw_os_error()),
+        "{err}"
+    );
+    // The same file as rpod's own, only reached through the detached mount.
+    let meta = |p: &str| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).unwrap();
+        (m.dev(), m.ino())
+    };
+    assert_eq!(meta(&exe), meta(common::rpod_bin().to_str().unwrap()));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("/.exe-"), "{mounts}");
+    b.ok(&["delete", "--force", "ro1"]);
+}
+
 /// No `mount` in linux.namespaces: as root the container runs in the host's
 /// mount namespace, its rootfs entered with chroot and the spec's mounts
 /// made below it (privately); delete takes them all away. An unprivileged
