@@ -1092,3 +1092,53 @@ fn lsm_labels_are_refused_without_the_lsm() {
         }
     }
 }
+
+/// podman 4.3 drives rpod as its OCI runtime: a link named `runc` to rpod,
+/// behind a wrapper that logs each call, as `podman --runtime`, rootless.
+/// The container runs and prints, and every runtime verb podman used was
+/// answered by rpod (the log shows create, start and delete).
+#[test]
+fn podman_runs_containers_with_rpod_as_its_runtime() {
+    let env = Env::new("ocipodman");
+    let img = env.image("alpine");
+    let rt = env.dir.join("rt");
+    std::fs::create_dir_all(&rt).unwrap();
+    std::os::unix::fs::symlink(common::rpod_bin(), rt.join("runc")).unwrap();
+    let log = rt.join("calls");
+    let wrapper = rt.join("rpod-as-runc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            log.display(),
+            rt.join("runc").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = crate::archives::podman(
+        &env,
+        &[
+            "--runtime",
+            wrapper.to_str().unwrap(),
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &img,
+            "sh",
+            "-c",
+            "echo via-rpod $(cat /proc/1/comm)",
+        ],
+    );
+    assert_eq!(out.trim(), "via-rpod sh", "{out}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    for verb in [" create ", " start ", " delete "] {
+        assert!(
+            calls.lines().any(|l| format!(" {l} ").contains(verb)),
+            "podman never called{verb}: {calls}"
+        );
+    }
+}
