@@ -442,6 +442,9 @@ pub struct CreateArgs {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
+    /// Make this a pod init container: always or once (refused: rpod's pods do not run init containers)
+    #[arg(long, value_name = "always|once")]
+    pub init_ctr: Option<String>,
     /// Image to create the container from
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -526,6 +529,12 @@ pub struct RestartArgs {
     /// Read the container id from this file
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<PathBuf>,
+    /// Restart the containers that pass this filter (as `ps --filter`)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -542,6 +551,9 @@ pub struct KillArgs {
     /// Read the container id from this file
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<PathBuf>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -631,13 +643,19 @@ pub struct PsArgs {
 #[derive(Args, Debug, Clone)]
 pub struct WaitArgs {
     /// Containers to wait for
-    #[arg(required = true, value_name = "CONTAINER")]
+    #[arg(required_unless_present = "latest", value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+    /// How often to poll (a duration such as 250ms or 1s; a bare number is milliseconds)
+    #[arg(short = 'i', long, default_value = "250ms", value_name = "DURATION")]
+    pub interval: String,
     /// Condition to wait for: stopped, exited, running
     #[arg(long, value_name = "STATE")]
     pub condition: Vec<String>,
-    /// Do not fail when a container does not exist
-    #[arg(short, long)]
+    /// Do not fail when a container does not exist (no short form: podman's -i is --interval)
+    #[arg(long)]
     pub ignore: bool,
 }
 
@@ -757,8 +775,11 @@ pub struct TopArgs {
 #[derive(Args, Debug, Clone)]
 pub struct AttachArgs {
     /// Container to attach to
-    #[arg(value_name = "CONTAINER")]
-    pub container: String,
+    #[arg(required_unless_present = "latest", value_name = "CONTAINER")]
+    pub container: Option<String>,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,

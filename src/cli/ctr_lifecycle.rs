@@ -11,7 +11,7 @@ use crate::container::{self as ctr, AttachOptions, Attached, Outcomes, Selection
 use crate::network::NetworkMode;
 use crate::options::Options;
 use crate::storage::ImageRecord;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::io::Write;
 
 const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
@@ -375,6 +375,16 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     if a.opts.more.run2.preserve_fds.is_some() {
         bail!("unknown flag: --preserve-fds");
     }
+    if let Some(v) = &a.init_ctr {
+        // podman's checks first, then why rpod can't.
+        if a.opts.pod.is_none() {
+            bail!("must specify pod value with init-ctr");
+        }
+        if v != "always" && v != "once" {
+            bail!("init-ctr value must be 'always' or 'once'");
+        }
+        bail!("--init-ctr: rpod's pod start does not run init containers (kube play runs a pod's initContainers)");
+    }
     let pod = join_pod(g, &a.opts, false)?;
     if pod.is_none() {
         crate::userns::enter()?;
@@ -458,11 +468,19 @@ pub(super) fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     let all = a.all || a.running;
-    if all && !a.containers.is_empty() {
-        bail!("--all and --running cannot be used together with container names");
+    if all && (!a.containers.is_empty() || a.latest || !a.filter.is_empty()) {
+        bail!("--all and --running cannot be used together with container names, --latest or --filter");
     }
+    let names = if all {
+        Vec::new()
+    } else {
+        match selected(&paths, &a.containers, a.latest, &a.filter)? {
+            Some(n) => n,
+            None => return Ok(()),
+        }
+    };
     let sel = Selection {
-        names: a.containers.clone(),
+        names,
         cidfiles: a.cidfile.clone(),
         all,
         ignore: false,
@@ -479,8 +497,11 @@ pub(super) fn restart_cmd(g: &GlobalOpts, a: &RestartArgs) -> Result<()> {
 pub(super) fn kill_cmd(g: &GlobalOpts, a: &KillArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let sig = ctr::opts::parse_signal(&a.signal)?;
+    if a.latest && a.all {
+        bail!("--all and --latest cannot be used together");
+    }
     let sel = Selection {
-        names: a.containers.clone(),
+        names: super::ctr_views::with_latest(&paths, &a.containers, a.latest)?,
         cidfiles: a.cidfile.clone(),
         all: a.all,
         ignore: false,
@@ -567,6 +588,14 @@ fn wait_condition(c: &str) -> Result<ctr::WaitCondition> {
     })
 }
 
+/// `wait --interval` as podman reads it: a Go duration, or a bare number
+/// of milliseconds.
+fn wait_interval(s: &str) -> Result<std::time::Duration> {
+    crate::time::parse_go_duration(s)
+        .or_else(|| crate::time::parse_go_duration(&format!("{s}ms")))
+        .with_context(|| format!("time: invalid duration {s:?}"))
+}
+
 pub(super) fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let conditions = a
@@ -574,8 +603,10 @@ pub(super) fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
         .iter()
         .map(|c| wait_condition(c))
         .collect::<Result<Vec<_>>>()?;
-    each(&a.containers, a.ignore, |name| {
-        let code = ctr::wait(&paths, name, &conditions)?;
+    let interval = wait_interval(&a.interval)?;
+    let names = super::ctr_views::with_latest(&paths, &a.containers, a.latest)?;
+    each(&names, a.ignore, |name| {
+        let code = ctr::wait_polling(&paths, name, &conditions, interval)?;
         writeln!(std::io::stdout().lock(), "{code}")?;
         Ok(())
     })
@@ -583,7 +614,12 @@ pub(super) fn wait_cmd(g: &GlobalOpts, a: &WaitArgs) -> Result<()> {
 
 pub(super) fn attach_cmd(g: &GlobalOpts, a: &AttachArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
-    let rec = ctr::attachable(&paths, &a.container)?;
+    let name = match (&a.container, a.latest) {
+        (Some(_), true) => bail!("--latest and containers cannot be used together"),
+        (Some(c), false) => c.clone(),
+        (None, _) => ctr::ps::latest(&paths)?,
+    };
+    let rec = ctr::attachable(&paths, &name)?;
     let keys = a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS);
     let how = AttachOptions {
         stdin: !a.no_stdin && rec.interactive,

@@ -48,6 +48,9 @@ pub struct PullArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
+    /// This is a Docker specific option and is a NOOP
+    #[arg(long)]
+    pub disable_content_trust: bool,
     /// Pull every tagged image in the repository (not supported yet: refused)
     #[arg(short = 'a', long)]
     pub all_tags: bool,
@@ -83,6 +86,12 @@ pub struct ImagesArgs {
     /// Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
+    /// Display the image name history (the names the image has)
+    #[arg(long)]
+    pub history: bool,
+    /// Sort by created (newest first), id, repository, size or tag
+    #[arg(long, default_value = "created", value_name = "FIELD")]
+    pub sort: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -99,6 +108,10 @@ pub struct RmiArgs {
     /// Do not fail when an image does not exist
     #[arg(short, long)]
     pub ignore: bool,
+    /// Do not remove dangling parent images (rpod images have no parent
+    /// images, so there is never one to keep: accepted for podman's sake)
+    #[arg(long)]
+    pub no_prune: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -158,6 +171,9 @@ pub struct LoginArgs {
     /// Check whether credentials for the registry are stored, without logging in
     #[arg(long)]
     pub get_login: bool,
+    /// Print the auth file used
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub registry_opts: RegistryOpts,
 }

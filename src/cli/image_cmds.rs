@@ -371,7 +371,7 @@ fn row_value(
         "SharedSize": human_size(0),
         "Names": rec.names,
         "RepoDigests": img::repo_digests(rec),
-        "History": rec.names,
+        "History": rec.names.join(", "),
         "Containers": containers,
         "ReadOnly": false,
         "Dangling": rec.names.is_empty(),
@@ -398,7 +398,14 @@ fn image_header(field: &str) -> Option<&'static str> {
 pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
     let store = Store::open(&g.into())?;
     let filters = parse_filters(a)?;
-    let images = img::list_images(&store, &filters)?;
+    let mut images = img::list_images(&store, &filters)?;
+    let key = SortKey::parse(&a.sort)?;
+    // podman sorts its rows (one per name); ids alone go by their first.
+    let first = |s: &ImageSummary| {
+        let name = s.repo_tags.first();
+        name.map(|r| (r.repository.clone(), r.tag.clone()))
+    };
+    images.sort_by(|x, y| key.cmp((&x.record, first(x)), (&y.record, first(y))));
     let mut out = std::io::stdout().lock();
 
     if a.quiet {
@@ -412,12 +419,15 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
         return Ok(());
     }
     drop(out);
-    let default_table = if a.digests {
-        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    } else {
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    };
-    let report = Report::list(a.format.as_deref(), default_table)?
+    let mut default_table = String::from("table {{.Repository}}\t{{.Tag}}");
+    if a.digests {
+        default_table.push_str("\t{{.Digest}}");
+    }
+    default_table.push_str("\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
+    if a.history {
+        default_table.push_str("\t{{.History}}");
+    }
+    let report = Report::list(a.format.as_deref(), &default_table)?
         .headers(image_header)
         .noheading(a.noheading)
         .json_indent(b"    ");
@@ -429,18 +439,74 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
     let mut rows = Vec::new();
     for s in &images {
         for rt in &s.repo_tags {
-            rows.push(row_value(
-                &store,
-                &s.record,
-                &rt.repository,
-                &rt.tag,
-                a.no_trunc,
-                s.containers,
-                want_labels,
+            let k = (&s.record, Some((rt.repository.clone(), rt.tag.clone())));
+            rows.push((
+                k,
+                row_value(
+                    &store,
+                    &s.record,
+                    &rt.repository,
+                    &rt.tag,
+                    a.no_trunc,
+                    s.containers,
+                    want_labels,
+                ),
             ));
         }
     }
+    rows.sort_by(|(x, _), (y, _)| key.cmp(x.clone(), y.clone()));
+    let mut rows: Vec<Value> = rows.into_iter().map(|(_, v)| v).collect();
+    if a.history && a.format.is_none() {
+        // podman's column: `<none>` for an image without names.
+        for r in &mut rows {
+            if r["History"] == "" {
+                r["History"] = json!("<none>");
+            }
+        }
+    }
     report.print(&rows)
+}
+
+/// `images --sort`: podman's keys; created is newest first.
+#[derive(Clone, Copy)]
+enum SortKey {
+    Created,
+    Id,
+    Repository,
+    Size,
+    Tag,
+}
+
+type SortItem<'a> = (&'a ImageRecord, Option<(String, String)>);
+
+impl SortKey {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "created" => Self::Created,
+            "id" => Self::Id,
+            "repository" => Self::Repository,
+            "size" => Self::Size,
+            "tag" => Self::Tag,
+            _ => bail!(
+                "{s:?} is not a valid field for sorting. Choose from: id, repository, size, tag, created"
+            ),
+        })
+    }
+
+    fn cmp(self, x: SortItem, y: SortItem) -> std::cmp::Ordering {
+        let name = |i: &SortItem, tag: bool| {
+            i.1.as_ref()
+                .map(|(r, t)| if tag { t.clone() } else { r.clone() })
+                .unwrap_or_default()
+        };
+        match self {
+            Self::Created => img::created_secs(y.0).cmp(&img::created_secs(x.0)),
+            Self::Id => x.0.id.cmp(&y.0.id),
+            Self::Repository => name(&x, false).cmp(&name(&y, false)),
+            Self::Size => x.0.size.cmp(&y.0.size),
+            Self::Tag => name(&x, true).cmp(&name(&y, true)),
+        }
+    }
 }
 
 // ---- rmi and prune ----
@@ -559,6 +625,10 @@ pub fn login_cmd(g: &GlobalOpts, a: &LoginArgs) -> Result<()> {
         password_stdin: a.password_stdin,
         registry_opts: ro.into(),
     };
+    if a.verbose {
+        let path = crate::image::auth::write_path(ro.authfile.as_deref())?;
+        writeln!(std::io::stdout().lock(), "Used:  {}", path.display())?;
+    }
     match img::login(&opts, &lo, &mut Terminal)? {
         LoginReport::AlreadyLoggedIn => {}
         LoginReport::LoggedIn => writeln!(std::io::stdout().lock(), "Login Succeeded!")?,

@@ -456,6 +456,22 @@ pub enum WaitCondition {
 /// Wait for the container `name`: until it runs (`Running` among
 /// `conditions`: the result is -1) or else until it stopped (its exit code).
 pub fn wait(paths: &Paths, name: &str, conditions: &[WaitCondition]) -> Result<i32> {
+    wait_polling(
+        paths,
+        name,
+        conditions,
+        std::time::Duration::from_millis(20),
+    )
+}
+
+/// [`wait`] that polls every `interval` for a state it cannot be woken for
+/// (`Running`); a stop is seen at once through the monitor's pidfd.
+pub fn wait_polling(
+    paths: &Paths,
+    name: &str,
+    conditions: &[WaitCondition],
+    interval: std::time::Duration,
+) -> Result<i32> {
     let id = record::resolve(paths, name)?;
     if conditions.contains(&WaitCondition::Running) {
         loop {
@@ -463,7 +479,7 @@ pub fn wait(paths: &Paths, name: &str, conditions: &[WaitCondition]) -> Result<i
             if st.is_running() && !st.is_paused() {
                 return Ok(-1);
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(interval);
             if !record::exists(paths, &id) {
                 return Err(record::no_such(name));
             }

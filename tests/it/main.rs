@@ -22,6 +22,7 @@ mod containers;
 mod data;
 mod events;
 mod exec_flags;
+mod flags_more;
 mod global_flags;
 mod health;
 mod image_mount;
