@@ -2074,7 +2074,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__attach)
-            opts="-h -V --no-stdin --sig-proxy --detach-keys --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-l -h -V --latest --no-stdin --sig-proxy --detach-keys --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3320,7 +3320,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__attach)
-            opts="-h -V --no-stdin --sig-proxy --detach-keys --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-l -h -V --latest --no-stdin --sig-proxy --detach-keys --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3784,7 +3784,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -a -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --attach --pidfile --conmon-pidfile --chrootdirs --hostuser --passwd --passwd-entry --personality --preserve-fds --requires --systemd --timeout --log-opt --rootfs --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -a -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --attach --pidfile --conmon-pidfile --chrootdirs --hostuser --passwd --passwd-entry --personality --preserve-fds --requires --systemd --timeout --log-opt --rootfs --help --init-ctr --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4279,6 +4279,10 @@ _rpod() {
                     return 0
                     ;;
                 --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-ctr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5358,7 +5362,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__kill)
-            opts="-s -a -h -V --signal --all --cidfile --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-s -a -l -h -V --signal --all --cidfile --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6136,7 +6140,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__restart)
-            opts="-a -t -h -V --all --running --time --cidfile --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -t -f -l -h -V --all --running --time --cidfile --filter --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6151,6 +6155,14 @@ _rpod() {
                     return 0
                     ;;
                 --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -7726,12 +7738,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__wait)
-            opts="-i -h -V --condition --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-l -i -h -V --latest --interval --condition --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --condition)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -7942,7 +7962,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__create)
-            opts="-e -v -w -u -h -l -p -P -m -i -t -q -a -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --attach --pidfile --conmon-pidfile --chrootdirs --hostuser --passwd --passwd-entry --personality --preserve-fds --requires --systemd --timeout --log-opt --rootfs --help --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
+            opts="-e -v -w -u -h -l -p -P -m -i -t -q -a -V --name --env --env-file --env-host --volume --mount --volumes-from --image-volume --tmpfs --workdir --user --entrypoint --hostname --read-only --init --cap-add --cap-drop --privileged --security-opt --userns --pull --replace --cidfile --stop-signal --stop-timeout --label --pod --pod-id-file --network --network-alias --ip --ip6 --mac-address --publish --publish-all --dns --dns-search --dns-option --add-host --memory --cpus --pids-limit --ulimit --sysctl --group-add --interactive --tty --rm --restart --health-cmd --health-interval --health-retries --health-start-period --health-timeout --health-on-failure --no-healthcheck --sdnotify --secret --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --annotation --label-file --env-merge --unsetenv --unsetenv-all --http-proxy --no-hosts --shm-size --timezone --tz --umask --init-path --expose --oom-score-adj --uts --ipc --pid --cgroupns --uidmap --gidmap --subuidname --subgidname --device --read-only-tmpfs --quiet --disable-content-trust --seccomp-policy --cgroups --cgroup-parent --cgroup-conf --cpu-shares --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --memory-reservation --memory-swap --memory-swappiness --oom-kill-disable --blkio-weight --blkio-weight-device --device-read-bps --device-read-iops --device-write-bps --device-write-iops --device-cgroup-rule --log-driver --attach --pidfile --conmon-pidfile --chrootdirs --hostuser --passwd --passwd-entry --personality --preserve-fds --requires --systemd --timeout --log-opt --rootfs --help --init-ctr --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -8437,6 +8457,10 @@ _rpod() {
                     return 0
                     ;;
                 --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-ctr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -13954,7 +13978,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__ls)
-            opts="-a -q -n -f -h -V --all --quiet --digests --no-trunc --noheading --format --filter --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -q -n -f -h -V --all --quiet --digests --no-trunc --noheading --format --filter --history --sort --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -13969,6 +13993,10 @@ _rpod() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -14276,7 +14304,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__pull)
-            opts="-q -a -h -V --quiet --all-tags --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-q -a -h -V --quiet --disable-content-trust --all-tags --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -14548,7 +14576,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__rm)
-            opts="-a -f -i -h -V --all --force --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -f -i -h -V --all --force --ignore --no-prune --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -15814,7 +15842,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__images)
-            opts="-a -q -n -f -h -V --all --quiet --digests --no-trunc --noheading --format --filter --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -q -n -f -h -V --all --quiet --digests --no-trunc --noheading --format --filter --history --sort --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -15829,6 +15857,10 @@ _rpod() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -16286,7 +16318,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__kill)
-            opts="-s -a -h -V --signal --all --cidfile --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-s -a -l -h -V --signal --all --cidfile --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -17016,7 +17048,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__login)
-            opts="-u -p -h -V --username --password --password-stdin --get-login --authfile --cert-dir --tls-verify --creds --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-u -p -v -h -V --username --password --password-stdin --get-login --verbose --authfile --cert-dir --tls-verify --creds --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -23806,7 +23838,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__pull)
-            opts="-q -a -h -V --quiet --all-tags --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-q -a -h -V --quiet --disable-content-trust --all-tags --authfile --cert-dir --tls-verify --creds --platform --arch --os --variant --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -24180,7 +24212,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__restart)
-            opts="-a -t -h -V --all --running --time --cidfile --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -t -f -l -h -V --all --running --time --cidfile --filter --latest --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -24195,6 +24227,14 @@ _rpod() {
                     return 0
                     ;;
                 --cidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -24412,7 +24452,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__rmi)
-            opts="-a -f -i -h -V --all --force --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-a -f -i -h -V --all --force --ignore --no-prune --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -30088,12 +30128,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__wait)
-            opts="-i -h -V --condition --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-l -i -h -V --latest --interval --condition --ignore --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --condition)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -159,6 +159,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pull" -l ssh -d 'Accepted for 
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l disable-content-trust -d 'This is a Docker specific option and is a NOOP'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -168,6 +169,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pull" -s h -l help -d 'Print h
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l sort -d 'Sort by created (newest first), id, repository, size or tag' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -200,6 +202,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand images" -s q -l quiet -d 'Prin
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l digests -d 'Show the manifest digests'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l no-trunc -d 'Do not truncate ids'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -s n -l noheading -d 'Do not print the column headings'
+complete -c rpod -n "__fish_rpod_using_subcommand images" -l history -d 'Display the image name history (the names the image has)'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand images" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -236,6 +239,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l connection -d 'Refused
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s i -l ignore -d 'Do not fail when an image does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l no-prune -d 'Do not remove dangling parent images (rpod images have no parent images, so there is never one to keep: accepted for podman\'s sake)'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -445,6 +449,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format: table, json, or a template such as \'{{.Repository}}:{{.Tag}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l sort -d 'Sort by created (newest first), id, repository, size or tag' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -477,6 +482,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l digests -d 'Show the manifest digests'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate ids'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s n -l noheading -d 'Do not print the column headings'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l history -d 'Display the image name history (the names the image has)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -520,6 +526,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l disable-content-trust -d 'This is a Docker specific option and is a NOOP'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -557,6 +564,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when an image does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l no-prune -d 'Do not remove dangling parent images (rpod images have no parent images, so there is never one to keep: accepted for podman\'s sake)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1692,6 +1700,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand login" -l url -d 'Refused: rpo
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l password-stdin -d 'Read the password from standard input'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l get-login -d 'Check whether credentials for the registry are stored, without logging in'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -s v -l verbose -d 'Print the auth file used'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2050,6 +2059,7 @@ false\t''
 always\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l init-ctr -d 'Make this a pod init container: always or once (refused: rpod\'s pods do not run init containers)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2141,6 +2151,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand start" -s h -l help -d 'Print 
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s t -l time -d 'Seconds to wait for a container to stop before killing it (default: its stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -s f -l filter -d 'Restart the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2170,6 +2181,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand restart" -l url -d 'Refused: r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -s a -l all -d 'Restart all containers, whatever their state'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l running -d 'Restart all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand restart" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand restart" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2245,6 +2257,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand kill" -l ssh -d 'Accepted for 
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -s a -l all -d 'Signal all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand kill" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand kill" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2348,6 +2361,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand ps" -l transient-store -d 'Acc
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand ps" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -s i -l interval -d 'How often to poll (a duration such as 250ms or 1s; a bare number is milliseconds)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l condition -d 'Condition to wait for: stopped, exited, running' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -2376,7 +2390,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand wait" -l identity -d 'Accepted
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand wait" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand wait" -l ignore -d 'Do not fail when a container does not exist (no short form: podman\'s -i is --interval)'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand wait" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2605,6 +2620,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand attach" -l identity -d 'Accept
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l no-stdin -d 'Do not attach STDIN'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -3421,6 +3437,7 @@ false\t''
 always\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init-ctr -d 'Make this a pod init container: always or once (refused: rpod\'s pods do not run init containers)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -3512,6 +3529,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s t -l time -d 'Seconds to wait for a container to stop before killing it (default: its stop timeout)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l cidfile -d 'Read the container id from this file' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s f -l filter -d 'Restart the containers that pass this filter (as `ps --filter`)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -3541,6 +3559,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s a -l all -d 'Restart all containers, whatever their state'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l running -d 'Restart all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from restart" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3616,6 +3635,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s a -l all -d 'Signal all running containers'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from kill" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3788,6 +3808,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from exec" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s i -l interval -d 'How often to poll (a duration such as 250ms or 1s; a bare number is milliseconds)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l condition -d 'Condition to wait for: stopped, exited, running' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -3816,7 +3837,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s i -l ignore -d 'Do not fail when a container does not exist'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -s l -l latest -d 'Act on the latest container rpod knows about'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l ignore -d 'Do not fail when a container does not exist (no short form: podman\'s -i is --interval)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from wait" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -4023,6 +4045,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l no-stdin -d 'Do not attach STDIN'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
