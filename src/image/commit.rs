@@ -58,6 +58,7 @@ pub fn diff(store: &Store, paths: Option<&Paths>, name: &str) -> Result<Vec<Chan
         skip.extend(rec.mounts.iter().map(|m| m.destination.clone()));
         let res = match vfs_copy(&ctr_dir) {
             Some(rootfs) => changes_of_copy(&rootfs, &lowers, &skip),
+            None if !ctr_dir.join("upper").exists() => Ok(Vec::new()),
             None => changes(&ctr_dir.join("upper"), &lowers, &skip),
         };
         return res.with_context(|| format!("container {name}"));
@@ -232,6 +233,10 @@ fn commit_inner(store: &Store, paths: &Paths, name: &str, o: &CommitOptions) -> 
         let mut t = TreeTar::new(hw, TarMode::Plain);
         t.add_changes(dir.as_fd(), &found)?;
         t.finish()?
+    } else if !paths.ctr_dir(&id).join("upper").exists() {
+        // Created, never started: nothing changed yet (an empty layer, as
+        // podman commits it).
+        TreeTar::new(hw, TarMode::Layer).finish()?
     } else {
         let upper = paths.ctr_dir(&id).join("upper");
         let root = crate::sys::inroot::open_root(&upper)

@@ -558,6 +558,25 @@ fn commit_works_on_a_running_container_and_bad_changes_fail() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "c"]);
 }
 
+/// A container created and never started has no changes: `diff` is empty
+/// and `commit` makes an image with one more (empty) layer, as podman does.
+#[test]
+fn commit_and_diff_of_a_container_never_started() {
+    let env = env_with_alpine("commitnew");
+    env.rpod_ok(&["create", "--name", "n", "alpine", "true"]);
+    assert_eq!(env.rpod_ok(&["diff", "n"]), "");
+    env.rpod_ok(&["commit", "-q", "n", "fresh"]);
+    let layers = |i: &str| {
+        env.rpod_ok(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", i])
+            .trim()
+            .parse::<usize>()
+            .unwrap()
+    };
+    assert_eq!(layers("fresh"), layers("alpine") + 1);
+    assert_eq!(run_out(&env, "fresh", "echo ok"), "ok\n");
+    env.rpod_ok(&["rm", "n"]);
+}
+
 #[test]
 fn export_is_a_flat_tar_and_exists_answers_with_its_status() {
     let env = env_with_alpine("export");
