@@ -459,12 +459,18 @@ pub(super) fn runlabel_cmd(g: &GlobalOpts, a: &RunlabelArgs) -> Result<()> {
             a.image
         );
     }
-    if cmd[0] == "podman" || cmd[0] == "/usr/bin/podman" {
-        cmd[0] = crate::sys::exe::real_exe().display().to_string();
-    }
+    let podman = cmd[0] == "podman" || cmd[0] == "/usr/bin/podman";
     if a.display {
-        writeln!(std::io::stdout().lock(), "command: {}", cmd.join(" "))?;
+        // As podman: the command as typed (rpod's argv[0] for podman).
+        let mut shown = cmd.clone();
+        if podman {
+            shown[0] = std::env::args().next().unwrap_or_else(|| "rpod".into());
+        }
+        writeln!(std::io::stdout().lock(), "command: {}", shown.join(" "))?;
         return Ok(());
+    }
+    if podman {
+        cmd[0] = crate::sys::exe::real_exe().display().to_string();
     }
     if a.replace {
         let paths = Paths::new(&opts)?;

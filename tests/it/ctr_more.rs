@@ -104,20 +104,38 @@ fn checkpoint_and_restore_fail_naming_criu() {
 fn runlabel_runs_the_images_label_with_rpod_for_podman() {
     let img = push_image(
         "runlabel",
-        r#"config["Labels"] = {"RUN": "podman run --rm IMAGE echo hi NAME", "EMPTY": ""}"#,
+        r#"config["Labels"] = {"RUN": "podman run --rm IMAGE echo hi NAME", "EMPTY": "", "FAIL": "false"}"#,
     );
     let env = new_env("ctrrunlabel");
     // --display pulls (the image is missing) and prints, running nothing.
     let shown = env.rpod_ok(&["container", "runlabel", "-q", "--display", "RUN", &img]);
     let line = shown.lines().last().unwrap_or_default();
     let want = format!(" run --rm {img} echo hi attack-runlabel");
-    assert!(line.starts_with("command: /"), "{shown}");
+    // rpod's argv[0] stands for podman, as podman prints its own.
+    assert!(line.starts_with("command: "), "{shown}");
     assert!(line.ends_with(&want), "{shown}");
-    assert!(!line.contains("podman"), "{shown}");
+    assert!(!line.contains("podman run"), "{shown}");
     assert!(env.rpod_ok(&["ps", "-aq"]).trim().is_empty());
     // Run: rpod runs the command, ARGs appended, --name for NAME.
     let out = env.rpod_ok(&["container", "runlabel", "--name", "nm", "RUN", &img, "more"]);
     assert!(out.lines().any(|l| l == "hi nm more"), "{out}");
+    // --replace removes a container of that name first.
+    env.rpod_ok(&["create", "--name", "nm", "alpine", "true"]);
+    let out = env.rpod_ok(&[
+        "container",
+        "runlabel",
+        "--replace",
+        "--name",
+        "nm",
+        "RUN",
+        &img,
+    ]);
+    assert!(out.lines().any(|l| l == "hi nm"), "{out}");
+    let (code, e) = env.rpod_fail(&["container", "inspect", "nm"]);
+    assert_eq!(code, 125, "{e}");
+    // The command's exit code is rpod's.
+    let (code, e) = env.rpod_fail(&["container", "runlabel", "FAIL", &img]);
+    assert_eq!(code, 1, "{e}");
     // A missing or empty label is an error naming it.
     for label in ["NOPE", "EMPTY"] {
         let (code, e) = env.rpod_fail(&["container", "runlabel", label, &img]);
