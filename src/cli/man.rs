@@ -493,6 +493,22 @@ pub static DOCS: &[Doc] = &[
         "container prune",
         include_str!("man/rpod-container-prune.1.txt"),
     ),
+    Doc::new(
+        "container clone",
+        include_str!("man/rpod-container-clone.1.txt"),
+    ),
+    Doc::new(
+        "container runlabel",
+        include_str!("man/rpod-container-runlabel.1.txt"),
+    ),
+    Doc::new(
+        "container checkpoint",
+        include_str!("man/rpod-container-checkpoint.1.txt"),
+    ),
+    Doc::new(
+        "container restore",
+        include_str!("man/rpod-container-restore.1.txt"),
+    ),
     Doc::new("unshare", include_str!("man/rpod-unshare.1.txt")),
     Doc::new("kube", include_str!("man/rpod-kube.1.txt")),
     Doc::new(

@@ -8,6 +8,7 @@ pub mod build;
 pub mod completion;
 pub mod container;
 mod ctr_lifecycle;
+mod ctr_more;
 pub mod ctr_views;
 pub mod data;
 pub mod events;
@@ -576,6 +577,14 @@ pub enum ContainerCommand {
     Unpause(stats::UnpauseArgs),
     /// Update the resource limits (and restart policy) of a container
     Update(update::UpdateArgs),
+    /// Create a container like another (its create command, new resources)
+    Clone(ctr_more::CloneArgs),
+    /// Run the command in an image's label
+    Runlabel(ctr_more::RunlabelArgs),
+    /// Checkpoint running containers (needs CRIU)
+    Checkpoint(ctr_more::CheckpointArgs),
+    /// Restore checkpointed containers (needs CRIU)
+    Restore(ctr_more::RestoreArgs),
 }
 
 /// Parse the command line and run the command. A failure says whose exit
@@ -800,6 +809,10 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
             data::export_cmd(g, &a)
         }
         Command::Container(ContainerCommand::Exists(a)) => data::exists_cmd(g, &a),
+        Command::Container(ContainerCommand::Clone(a)) => ctr_more::clone_cmd(g, &a),
+        Command::Container(ContainerCommand::Runlabel(a)) => ctr_more::runlabel_cmd(g, &a),
+        Command::Container(ContainerCommand::Checkpoint(a)) => ctr_more::checkpoint_cmd(&a),
+        Command::Container(ContainerCommand::Restore(a)) => ctr_more::restore_cmd(&a),
 
         Command::Events(a) => events::events_cmd(g, &a),
         Command::Version(a) => system::version_cmd(&a),

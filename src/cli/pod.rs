@@ -1271,18 +1271,7 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
         plans.push((r.name.clone(), cmd));
     }
     crate::userns::enter()?;
-    let me = crate::sys::exe::real_exe();
-    let run = |argv: &[String], what: &str| -> Result<String> {
-        let out = std::process::Command::new(&me)
-            .args(argv)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .with_context(|| format!("running {}", me.display()))?;
-        if !out.status.success() {
-            bail!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
+    let run = run_self;
     let infra_name = a
         .infra_name
         .clone()
@@ -1360,22 +1349,13 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
     };
     let made = (|| -> Result<()> {
         for (cname, cmd) in &plans {
-            let mut argv: Vec<String> = cmd.globals.clone();
-            argv.push("create".into());
-            argv.push(format!("--pod={}", new.id));
-            argv.push(format!("--name={cname}-clone"));
-            for o in &cmd.options {
-                let first = o.first().map(String::as_str).unwrap_or_default();
-                if first == "--pod"
-                    || first.starts_with("--pod=")
-                    || first.starts_with("--pod-id-file")
-                {
-                    continue;
-                }
-                argv.extend(o.iter().cloned());
-            }
-            argv.push("--".into());
-            argv.extend(cmd.rest.iter().cloned());
+            let argv = recreate_argv(
+                cmd,
+                &format!("{cname}-clone"),
+                &["pod", "pod-id-file"],
+                &[format!("--pod={}", new.id)],
+                None,
+            );
             run(&argv, &format!("cloning container {cname}"))?;
         }
         Ok(())
@@ -1397,4 +1377,53 @@ fn clone_cmd(opts: &Options, paths: &Paths, a: &CloneArgs) -> Result<()> {
     }
     writeln!(std::io::stdout().lock(), "{}", new.id)?;
     Ok(())
+}
+
+/// Run rpod itself with `argv`, stdin closed: its stdout (trimmed), or its
+/// stderr as the error, after `what`.
+pub(super) fn run_self(argv: &[String], what: &str) -> Result<String> {
+    let me = crate::sys::exe::real_exe();
+    let out = std::process::Command::new(&me)
+        .args(argv)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", me.display()))?;
+    if !out.status.success() {
+        bail!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The `rpod [GLOBALS] create` command line that makes a container again
+/// from the recorded command that created it (`pod clone`, `container
+/// clone`): named `name`, without the options whose long names are in
+/// `replaced` (e.g. what a clone's own flags set), with `extra` added, and
+/// `image` instead of the original image if given.
+pub(super) fn recreate_argv(
+    cmd: &crate::systemd::CreateCommand,
+    name: &str,
+    replaced: &[&str],
+    extra: &[String],
+    image: Option<&str>,
+) -> Vec<String> {
+    let mut argv: Vec<String> = cmd.globals.clone();
+    argv.push("create".into());
+    argv.push(format!("--name={name}"));
+    for o in &cmd.options {
+        let first = o.first().map(String::as_str).unwrap_or_default();
+        let long = first
+            .strip_prefix("--")
+            .map(|l| l.split('=').next().unwrap_or(l));
+        if long.is_some_and(|l| replaced.contains(&l)) {
+            continue;
+        }
+        argv.extend(o.iter().cloned());
+    }
+    argv.extend(extra.iter().cloned());
+    argv.push("--".into());
+    let mut rest = cmd.rest.iter().cloned();
+    let orig_image = rest.next();
+    argv.extend(image.map(str::to_string).or(orig_image));
+    argv.extend(rest);
+    argv
 }
