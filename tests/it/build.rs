@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// A build context under the env's dir with `files` (path, content), owned
 /// by the test user.
-fn context(env: &Env, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn context(env: &Env, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = env.dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     for (p, c) in files {
@@ -19,7 +19,7 @@ fn context(env: &Env, name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-fn chown(env: &Env, p: &Path) {
+pub(crate) fn chown(env: &Env, p: &Path) {
     let st = Command::new("chown")
         .args(["-R", &format!("{}:", env.user), p.to_str().unwrap()])
         .status()
@@ -27,11 +27,11 @@ fn chown(env: &Env, p: &Path) {
     assert!(st.success());
 }
 
-fn alpine() -> String {
+pub(crate) fn alpine() -> String {
     format!("{}/alpine", world().registry())
 }
 
-fn inspect(env: &Env, image: &str, tmpl: &str) -> String {
+pub(crate) fn inspect(env: &Env, image: &str, tmpl: &str) -> String {
     env.rpod_ok(&["image", "inspect", "--format", tmpl, image])
         .trim()
         .to_string()

@@ -3,41 +3,12 @@
 //! attacks on each new input: a Containerfile that tries to read or write
 //! outside what it was given.
 
+use crate::build::{alpine, chown, context, inspect};
 use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn context(env: &Env, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = env.dir.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (p, c) in files {
-        let f = dir.join(p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(&f, c).unwrap();
-    }
-    chown(env, &dir);
-    dir
-}
-
-fn chown(env: &Env, p: &Path) {
-    let st = Command::new("chown")
-        .args(["-R", &format!("{}:", env.user), p.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-fn alpine() -> String {
-    format!("{}/alpine", world().registry())
-}
-
-fn inspect(env: &Env, image: &str, tmpl: &str) -> String {
-    env.rpod_ok(&["image", "inspect", "--format", tmpl, image])
-        .trim()
-        .to_string()
-}
 
 fn run_cat(env: &Env, image: &str, path: &str) -> String {
     env.rpod_ok(&["run", "--rm", image, "cat", path])

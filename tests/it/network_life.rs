@@ -149,6 +149,12 @@ fn a_network_replaced_while_its_bridge_was_kept_gets_a_fresh_netns() {
     assert!(eventually(5, || run_root(&env)
         .join("rootless-netns/kept/n")
         .exists()));
+    // ... and gone: a namespace still in use is reused whatever it keeps.
+    assert!(eventually(5, || std::fs::read_dir(
+        run_root(&env).join("rootless-netns/users")
+    )
+    .map(|d| d.count() == 0)
+    .unwrap_or(true)));
     // Replaced behind rpod's back (as `podman network rm` + `create` would):
     // the kept bridge has the old subnet, so the namespace is not reused.
     std::fs::remove_file(
