@@ -552,7 +552,7 @@ impl<'o> Builder<'o> {
             st.config().remove("OnBuild");
         }
         for ins in &onbuild {
-            self.step(file, &mut st, ins, r, false)?;
+            self.step(&mut st, ins, r, false)?;
         }
         if stage.instructions.is_empty() {
             // Nothing to do: the image is the base (with the labels).
@@ -568,7 +568,7 @@ impl<'o> Builder<'o> {
                 ));
                 // The final step's image carries the --label values.
                 let final_step = last_stage && k + 1 == stage.instructions.len();
-                self.step(file, &mut st, ins, r, final_step)?;
+                self.step(&mut st, ins, r, final_step)?;
             }
         }
         let img = st.image.clone().context("the stage made no image")?;
@@ -607,13 +607,11 @@ impl<'o> Builder<'o> {
     /// One instruction: the image it makes becomes the stage's.
     fn step(
         &mut self,
-        file: &parse::Containerfile,
         st: &mut StageState,
         ins: &Instruction,
         r: &mut dyn BuildReport,
         final_step: bool,
     ) -> Result<()> {
-        let _ = file;
         let res = self.step_inner(st, ins, r, final_step);
         match res {
             Ok(()) => Ok(()),
