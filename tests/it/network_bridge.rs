@@ -169,7 +169,7 @@ fn concurrent_creates_get_distinct_subnets() {
 
 /// The pids of the rootless network namespace's holder processes and
 /// helpers of `env` (holder, inner, slirp4netns, aardvark-dns).
-fn netns_procs(env: &Env) -> Vec<String> {
+pub(crate) fn netns_procs(env: &Env) -> Vec<String> {
     let d = run_root(env).join("rootless-netns");
     env.leftover_processes()
         .into_iter()
@@ -178,6 +178,18 @@ fn netns_procs(env: &Env) -> Vec<String> {
             p.contains("rootless-netns") || p.contains("aardvark-dns") || p.contains("slirp4netns")
         })
         .collect()
+}
+
+/// Assert that the rootless network namespace's processes of `env` are
+/// gone within `secs` seconds; `when` ("after network rm", or empty) is
+/// for the message.
+pub(crate) fn assert_netns_gone(env: &Env, secs: u64, when: &str) {
+    let sep = if when.is_empty() { "" } else { " " };
+    assert!(
+        eventually(secs, || netns_procs(env).is_empty()),
+        "left{sep}{when}: {:?}",
+        netns_procs(env)
+    );
 }
 
 /// Run a client in a throwaway container on `net`, retrying while the
@@ -293,11 +305,7 @@ fn containers_on_a_network_talk_by_name_tcp_udp_and_others_cannot() {
     assert!(env.rpod_ok(&["ps", "-a", "-q"]).trim().is_empty());
 
     // The rootless network namespace went with the last container.
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "");
     assert_clean(&env, &[]);
 }
 
@@ -344,11 +352,7 @@ fn concurrent_runs_get_distinct_addresses_and_the_netns_goes_after_the_last() {
         !ips.iter().any(|i| i.starts_with("10.92.0.1/")),
         "the gateway handed out: {ips:?}"
     );
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left after the last container: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "after the last container");
     assert!(!run_root(&env).join("rootless-netns/state.json").exists());
     // A container that exits on its own frees its address for the next.
     let a = env.rpod_ok(&[
@@ -425,11 +429,7 @@ fn kill_9_of_the_holder_is_repaired_by_the_next_container() {
         "eth0",
     ]);
     assert!(o.contains("10.89.0.2/24"), "{o}");
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "");
     assert_clean(&env, &["4242014"]);
 }
 
@@ -536,10 +536,6 @@ fn connect_and_disconnect_a_running_container() {
     let (_, e) = env.rpod_fail(&["network", "connect", "back", "plain"]);
     assert!(e.contains("invalid network mode"), "{e}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "");
     assert_clean(&env, &["4242015"]);
 }

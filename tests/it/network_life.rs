@@ -5,20 +5,8 @@
 //! the unprivileged test user; all traffic stays inside the machine.
 
 use crate::common::*;
+use crate::network_bridge::{assert_netns_gone, netns_procs};
 use serde_json::Value;
-
-/// The rootless network namespace's processes of `env` (holder, inner,
-/// slirp4netns, aardvark-dns).
-fn netns_procs(env: &Env) -> Vec<String> {
-    let d = run_root(env).join("rootless-netns");
-    env.leftover_processes()
-        .into_iter()
-        .chain(procs_with(&format!("{}", d.display())))
-        .filter(|p| {
-            p.contains("rootless-netns") || p.contains("aardvark-dns") || p.contains("slirp4netns")
-        })
-        .collect()
-}
 
 fn holder_pid(env: &Env) -> Option<i64> {
     let text = std::fs::read_to_string(run_root(env).join("rootless-netns/state.json")).ok()?;
@@ -107,11 +95,7 @@ fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
     );
     // `network rm` takes an idle namespace down at once.
     env.rpod_ok(&["network", "rm", "n"]);
-    assert!(
-        eventually(5, || netns_procs(&env).is_empty()),
-        "left after network rm: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 5, "after network rm");
     assert!(!run_root(&env).join("rootless-netns/state.json").exists());
     // So does `system reset`, with a container still running on it.
     env.rpod_ok(&["network", "create", "m"]);
@@ -129,11 +113,7 @@ fn the_netns_lingers_after_the_last_container_and_rm_or_reset_end_it() {
     ]);
     assert!(holder_pid(&env).is_some());
     env.rpod_ok(&["system", "reset", "-f"]);
-    assert!(
-        eventually(5, || netns_procs(&env).is_empty()),
-        "left after system reset: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 5, "after system reset");
     assert_clean(&env, &["4242031"]);
 }
 
@@ -191,11 +171,7 @@ fn a_network_replaced_while_its_bridge_was_kept_gets_a_fresh_netns() {
     assert!(o.contains("10.95.0."), "{o}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "srv"]);
     env.rpod_ok(&["network", "rm", "n"]);
-    assert!(
-        eventually(5, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 5, "");
     assert_clean(&env, &["4242032"]);
 }
 
@@ -206,11 +182,7 @@ fn without_a_linger_the_netns_goes_with_the_last_container() {
     let _reaper = Reaper(&env);
     env.rpod_ok(&["network", "create", "n"]);
     assert!(addr(&env, "n").contains("10.89.0.2/24"));
-    assert!(
-        eventually(3, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 3, "");
     assert_clean(&env, &[]);
 }
 
@@ -255,11 +227,7 @@ fn a_restart_policy_restarts_the_only_container_on_a_network() {
         "{logs}"
     );
     env.rpod_ok(&["rm", "-f", "-t", "0", "r"]);
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "");
     assert_clean(&env, &[]);
 }
 
@@ -396,11 +364,7 @@ fn network_reload_puts_back_the_firewall_rules_of_running_containers() {
     assert_eq!(code, 125);
     assert!(e.contains("nosuch"), "{e}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
-    assert!(
-        eventually(10, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 10, "");
     assert_clean(&env, &["4242041"]);
 }
 
@@ -499,10 +463,6 @@ fn network_rm_of_a_kept_network_while_others_run_takes_its_bridge_away() {
     assert!(o.contains("10.97.0.3/24") && o.contains("10.97.0.2"), "{o}");
     env.rpod_ok(&["rm", "-f", "-t", "0", "-a"]);
     env.rpod_ok(&["network", "rm", "n2", "m"]);
-    assert!(
-        eventually(5, || netns_procs(&env).is_empty()),
-        "left: {:?}",
-        netns_procs(&env)
-    );
+    assert_netns_gone(&env, 5, "");
     assert_clean(&env, &["4242051"]);
 }
