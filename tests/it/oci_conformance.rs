@@ -34,23 +34,7 @@ struct Bundle<'a> {
 impl<'a> Bundle<'a> {
     fn new(env: &'a Env, name: &str, mode: Mode) -> Bundle<'a> {
         let dir = env.dir.join(name);
-        let bin = dir.join("rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for d in ["proc", "sys", "dev", "etc", "tmp"] {
-            std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
-            }
-        }
-        std::fs::write(
-            dir.join("rootfs/etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
-        )
-        .unwrap();
+        crate::runtime::busybox_rootfs(&dir);
         let state = match mode {
             Mode::Root => env.dir.join("root-state"),
             Mode::User => env.runtime_dir.join("oci"),
@@ -80,22 +64,15 @@ impl<'a> Bundle<'a> {
     }
 
     fn config(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("config.json")).unwrap()).unwrap()
+        crate::runtime::read_config(&self.dir)
     }
 
     fn edit(&self, f: impl FnOnce(&mut Value)) {
-        let mut c = self.config();
-        f(&mut c);
-        let path = self.dir.join("config.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        crate::runtime::edit_config(&self.dir, f)
     }
 
     fn args(&self, args: &[&str]) {
-        self.edit(|c| {
-            c["process"]["terminal"] = json!(false);
-            c["process"]["args"] = json!(args);
-        });
+        crate::runtime::set_args(&self.dir, args)
     }
 
     fn path(&self) -> &str {

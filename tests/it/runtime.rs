@@ -6,8 +6,56 @@
 use crate::common;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// A busybox root filesystem in `dir/rootfs`: the applets as links, the
+/// mount points, root in /etc/passwd (the bundles of this file and of
+/// `oci_conformance`).
+pub(crate) fn busybox_rootfs(dir: &Path) {
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["proc", "sys", "dev", "etc", "tmp"] {
+        std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    std::fs::write(
+        dir.join("rootfs/etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n",
+    )
+    .unwrap();
+}
+
+/// The bundle `dir`'s config.json.
+pub(crate) fn read_config(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap()
+}
+
+/// Change the bundle `dir`'s config.json (rewritten 0644, keeping its owner).
+pub(crate) fn edit_config(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let mut c = read_config(dir);
+    f(&mut c);
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// The bundle `dir`'s process: `args`, without a terminal.
+pub(crate) fn set_args(dir: &Path, args: &[&str]) {
+    edit_config(dir, |c| {
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(args);
+    });
+}
 
 /// A bundle with a busybox rootfs and `rpod oci spec --rootless` as config.
 struct Bundle {
@@ -17,26 +65,7 @@ struct Bundle {
 impl Bundle {
     fn new(env: &common::Env, name: &str) -> Bundle {
         let dir = env.dir.join(name);
-        let bin = dir.join("rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for d in ["proc", "sys", "dev", "etc", "tmp"] {
-            std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let list = std::process::Command::new("/bin/busybox")
-            .arg("--list")
-            .output()
-            .unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
-            }
-        }
-        std::fs::write(
-            dir.join("rootfs/etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
-        )
-        .unwrap();
+        busybox_rootfs(&dir);
         std::fs::write(dir.join("rootfs/etc/data.txt"), "not a program\n").unwrap();
         let st = std::process::Command::new("chown")
             .args(["-R", &format!("{}:", env.user), dir.to_str().unwrap()])
@@ -53,24 +82,13 @@ impl Bundle {
         Bundle { dir }
     }
 
-    fn config(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("config.json")).unwrap()).unwrap()
-    }
-
     /// Change config.json (keeping its owner).
     fn edit(&self, f: impl FnOnce(&mut Value)) {
-        let mut c = self.config();
-        f(&mut c);
-        let path = self.dir.join("config.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        edit_config(&self.dir, f)
     }
 
     fn args(&self, args: &[&str]) {
-        self.edit(|c| {
-            c["process"]["terminal"] = json!(false);
-            c["process"]["args"] = json!(args);
-        });
+        set_args(&self.dir, args)
     }
 
     fn path(&self) -> &str {
