@@ -30,6 +30,7 @@ pub mod sys;
 pub mod system;
 pub mod systemd;
 pub mod time;
+pub mod units;
 pub mod userns;
 pub mod volume;
 pub mod xdg;

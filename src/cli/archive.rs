@@ -420,31 +420,6 @@ fn ago(d: i64) -> String {
     format!("{} ago", human_duration_secs(d))
 }
 
-/// docker/go-units HumanSize: "%.4g" and the unit, no space ("11.35kB").
-fn go_units(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let int_digits = if v < 10.0 {
-        1
-    } else if v < 100.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{:.*}", 4 - int_digits, v);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
-}
-
 fn go_list(v: &[String]) -> String {
     format!("[{}]", v.join(" "))
 }
@@ -454,7 +429,7 @@ fn tree_line(prefix: &str, last: bool, l: &img::TreeLayer) -> String {
         "{prefix}{} ID: {} Size: {:>7}",
         if last { "└──" } else { "├──" },
         &l.id[..l.id.len().min(12)],
-        go_units(l.size)
+        crate::units::human_size(l.size)
     );
     if !l.top_of.is_empty() {
         s.push_str(&format!(" Top Layer of: {}", go_list(&l.top_of)));
@@ -469,7 +444,7 @@ pub(super) fn tree_cmd(g: &GlobalOpts, a: &TreeArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "Image ID: {}", short_id(&rec.id))?;
     writeln!(out, "Tags:     {}", go_list(&rec.names))?;
-    writeln!(out, "Size:     {}", go_units(rec.size))?;
+    writeln!(out, "Size:     {}", crate::units::human_size(rec.size))?;
     writeln!(out, "Image Layers")?;
     let layers = img::tree(&store, &rec)?;
     if a.whatrequires {
@@ -501,18 +476,4 @@ pub(super) fn tree_cmd(g: &GlobalOpts, a: &TreeArgs) -> Result<()> {
         writeln!(out, "{}", tree_line("", i + 1 == layers.len(), l))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_as_go_units_prints_them() {
-        assert_eq!(go_units(11350), "11.35kB");
-        assert_eq!(go_units(10240), "10.24kB");
-        assert_eq!(go_units(7680), "7.68kB");
-        assert_eq!(go_units(2150400), "2.15MB");
-        assert_eq!(go_units(12), "12B");
-    }
 }

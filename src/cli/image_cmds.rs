@@ -230,40 +230,7 @@ pub fn pull_cmd(g: &GlobalOpts, a: &PullArgs) -> Result<()> {
 
 // ---- images ----
 
-/// docker/go-units HumanSizeWithPrecision(size, 3) with podman's space
-/// before the unit: "7.63 MB", "251 kB", "12 B".
-pub fn human_size(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{} {}", go_g3(v), UNITS[i])
-}
-
-/// Go's "%.3g" for 0 <= v < 1000.
-fn go_g3(v: f64) -> String {
-    let int_digits = if v < 10.0 {
-        1
-    } else if v < 100.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{:.*}", 3 - int_digits, v);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "1000" {
-        "1e+03".into()
-    } else {
-        s
-    }
-}
+pub use crate::units::human_size3_spaced as human_size;
 
 fn ago(secs: i64) -> String {
     format!("{} ago", human_duration(now_secs() - secs))
@@ -738,18 +705,6 @@ fn read_password_stdin() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_podman() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1000), "1 kB");
-        assert_eq!(human_size(7_633_383), "7.63 MB");
-        assert_eq!(human_size(251_000), "251 kB");
-        assert_eq!(human_size(27_200_000), "27.2 MB");
-        assert_eq!(human_size(210_000_000), "210 MB");
-        assert_eq!(human_size(1_500_000_000), "1.5 GB");
-    }
 
     #[test]
     fn creds_split_at_the_first_colon() {

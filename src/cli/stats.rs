@@ -118,45 +118,7 @@ pub fn unpause_cmd(g: &GlobalOpts, a: &UnpauseArgs) -> Result<()> {
 
 // ---- stats ----
 
-/// Go's `%.4g` of `v`, for 0 <= v < 10000.
-fn go_g4(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let int_digits = (v.log10().floor() as i32 + 1).clamp(1, 4);
-    let mut s = format!("{:.*}", (4 - int_digits) as usize, v);
-    // Rounding may add a digit (999.95 -> "1000.0"): Go then has one
-    // decimal fewer.
-    if s.split('.').next().map(str::len).unwrap_or(0) > int_digits as usize && s.contains('.') {
-        s.pop();
-    }
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    s
-}
-
-fn custom_size(size: f64, base: f64, units: &[&str]) -> String {
-    let mut v = size;
-    let mut i = 0;
-    while v >= base && i < units.len() - 1 {
-        v /= base;
-        i += 1;
-    }
-    format!("{}{}", go_g4(v), units[i])
-}
-
-/// docker/go-units HumanSize: "1.2MB", "25.2GB", "0B".
-pub fn human_size(n: u64) -> String {
-    const U: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    custom_size(n as f64, 1000.0, &U)
-}
-
-/// docker/go-units BytesSize: "1.2MiB".
-pub fn bytes_size(n: u64) -> String {
-    const U: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    custom_size(n as f64, 1024.0, &U)
-}
+pub use crate::units::{bytes_size, human_size};
 
 pub(super) fn percent(f: f64) -> String {
     format!("{f:.2}%")
@@ -335,18 +297,6 @@ pub fn stats_cmd(g: &GlobalOpts, a: &StatsArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_like_go_units() {
-        assert_eq!(human_size(0), "0B");
-        assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(1_234_567), "1.235MB");
-        assert_eq!(human_size(16_700_000_000), "16.7GB");
-        assert_eq!(human_size(3_092_000), "3.092MB");
-        assert_eq!(human_size(49_152), "49.15kB");
-        assert_eq!(human_size(999_999), "1000kB");
-        assert_eq!(bytes_size(1024 * 1024 * 3 / 2), "1.5MiB");
-    }
 
     #[test]
     fn durations_like_go() {

@@ -133,30 +133,7 @@ pub fn system_cmd(g: &GlobalOpts, cmd: SystemCommand) -> Result<()> {
 
 // ---- df ----
 
-/// docker/go-units HumanSize: four significant digits, no space ("2.152MB").
-pub fn human_size4(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let digits = if v < 10.0 {
-        1
-    } else if v < 100.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{:.*}", 4 - digits, v);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
-}
+use crate::units::human_size as human_size4;
 
 /// One line of the summary: podman 5's JSON keys (podman 4.3's template
 /// fields `.Size` and `.Reclaimable` are the human strings).
@@ -509,16 +486,6 @@ pub fn check_cmd(g: &GlobalOpts, a: &CheckArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_are_go_units_human_size() {
-        assert_eq!(human_size4(0), "0B");
-        assert_eq!(human_size4(18), "18B");
-        assert_eq!(human_size4(10_960), "10.96kB");
-        assert_eq!(human_size4(2_152_000), "2.152MB");
-        assert_eq!(human_size4(6_570_415), "6.57MB");
-        assert_eq!(human_size4(4_418_830), "4.419MB");
-    }
 
     #[test]
     fn summary_rows_round_the_percentage() {

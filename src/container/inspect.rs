@@ -162,7 +162,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
             },
             "Tag": x.log_tag,
             "Size": if x.log_max_size > 0 {
-                super::more::human_size(x.log_max_size as u64)
+                crate::units::human_size(x.log_max_size as u64)
             } else {
                 "0B".to_string()
             },

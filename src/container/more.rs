@@ -526,21 +526,6 @@ pub fn from_human_size(v: &str) -> Option<i64> {
     Some((num * mult) as i64)
 }
 
-/// go-units' HumanSize ("1kB", "1.5MB"), as podman prints sizes.
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    // %.4g
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{}", UNITS[i])
-}
-
 fn has_id(text: &str, id: u32) -> bool {
     text.lines()
         .any(|l| l.split(':').nth(2).and_then(|x| x.parse::<u32>().ok()) == Some(id))
@@ -1203,9 +1188,6 @@ mod tests {
         assert_eq!(from_human_size("1.5MB"), Some(1_500_000));
         assert_eq!(from_human_size("10 KiB"), Some(10_000));
         assert_eq!(from_human_size("x"), None);
-        assert_eq!(human_size(1000), "1kB");
-        assert_eq!(human_size(1_500_000), "1.5MB");
-        assert_eq!(human_size(12), "12B");
     }
 
     #[test]
