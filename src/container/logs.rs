@@ -182,10 +182,24 @@ impl Source {
     }
 
     /// Read what the log has past `pos` and write it; true if it grew.
+    /// A log that reached `--log-opt max-size` is replaced by a new file
+    /// (see monitor::logfile): the old one is read to its end first.
     fn more(&mut self, o: &Opts, out: &mut dyn Write, err: &mut dyn Write) -> Result<bool> {
         if self.file.is_none() {
             self.file = std::fs::File::open(&self.path).ok();
         }
+        let mut grew = self.drain(o, out, err)?;
+        if self.replaced() {
+            // Whatever was written before the rename, then the new file.
+            grew |= self.drain(o, out, err)?;
+            self.file = std::fs::File::open(&self.path).ok();
+            self.pos = 0;
+            grew |= self.drain(o, out, err)?;
+        }
+        Ok(grew)
+    }
+
+    fn drain(&mut self, o: &Opts, out: &mut dyn Write, err: &mut dyn Write) -> Result<bool> {
         let Some(file) = self.file.as_mut() else {
             return Ok(false);
         };
@@ -199,6 +213,18 @@ impl Source {
         self.pos += used as u64;
         out.flush()?;
         Ok(used > 0)
+    }
+
+    /// Whether the file at `path` is no longer the one being read.
+    fn replaced(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(file) = self.file.as_ref() else {
+            return false;
+        };
+        match (file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) != (b.dev(), b.ino()),
+            _ => false,
+        }
     }
 }
 

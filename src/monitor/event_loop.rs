@@ -440,7 +440,8 @@ impl Args<'_> {
             pid: self.num("pid")? as i32,
             pid_start: self.num("pid_start").unwrap_or(0) as u64,
             tty: self.num("tty").unwrap_or(0) == 1,
-            log: LogWriter::with_max(log, self.num("log_max").unwrap_or(0).max(0) as u64),
+            log: LogWriter::with_max(log, self.num("log_max").unwrap_or(0).max(0) as u64)
+                .at(log_path.to_path_buf()),
             out: self.fd("out")?,
             err: self.fd("err")?,
             stdin: self.fd("in")?,

@@ -5,6 +5,7 @@
 use crate::time;
 use std::fs::File;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -25,9 +26,12 @@ pub struct LogWriter {
     file: File,
     buf: Vec<u8>,
     /// `--log-opt max-size` (0: no limit): past it the log starts over
-    /// (conmon's k8s-file rotation: the file is truncated).
+    /// in a new file renamed over the old one, as conmon's k8s-file
+    /// rotation does, so a `logs -f` reading the old one loses nothing.
     max: u64,
     size: u64,
+    /// Where the log is; without it, rotation truncates in place.
+    path: Option<PathBuf>,
 }
 
 impl LogWriter {
@@ -42,7 +46,46 @@ impl LogWriter {
             buf: Vec::with_capacity(4096),
             max,
             size,
+            path: None,
         }
+    }
+
+    /// Rotate by replacing the file at `path` (the file this writer has).
+    /// Only a regular file is replaced: never /dev/null or a device.
+    pub fn at(mut self, path: PathBuf) -> LogWriter {
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            self.path = Some(path);
+        }
+        self
+    }
+
+    /// Start the log over: a new empty file in the old one's place, or the
+    /// old one truncated when that can't be made.
+    fn start_over(&mut self) -> io::Result<()> {
+        if let Some(path) = &self.path {
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".rotating");
+            // A leftover of a monitor killed mid-rotation goes first.
+            let _ = std::fs::remove_file(&tmp);
+            let fresh = std::fs::OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&tmp)
+                .and_then(|f| std::fs::rename(&tmp, path).map(|()| f));
+            match fresh {
+                Ok(f) => {
+                    self.file = f;
+                    self.size = 0;
+                    return Ok(());
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+            }
+        }
+        self.file.set_len(0)?;
+        self.size = 0;
+        Ok(())
     }
 
     /// Log one chunk read from the container, in one write(2).
@@ -68,8 +111,7 @@ impl LogWriter {
             if self.max > 0 && self.size + self.buf.len() as u64 + entry_len > self.max {
                 self.file.write_all(&self.buf)?;
                 self.buf.clear();
-                self.file.set_len(0)?;
-                self.size = 0;
+                self.start_over()?;
             }
             self.buf.extend_from_slice(stamp.as_bytes());
             self.buf.push(b' ');
@@ -149,6 +191,28 @@ mod tests {
             "{text}"
         );
         assert!(text.len() <= 100);
+    }
+
+    #[test]
+    fn max_size_with_a_path_replaces_the_file_and_a_reader_keeps_the_old() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ctr.log");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .unwrap();
+        let mut w = LogWriter::with_max(f, 100).at(p.clone());
+        w.write_at(Stream::Stdout, b"a1\n", 0).unwrap();
+        let mut reader = File::open(&p).unwrap();
+        w.write_at(Stream::Stdout, b"a2\na3\n", 0).unwrap();
+        let mut old = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut old).unwrap();
+        assert_eq!(old.lines().count(), 2, "{old}");
+        assert!(old.ends_with("stdout F a2\n"), "{old}");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text, "1970-01-01T00:00:00.000000000Z stdout F a3\n");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -425,7 +425,7 @@ impl Monitor {
                 pid,
                 pid_start: state.pid_start,
                 tty: rec_tty,
-                log: LogWriter::with_max(log_file, log_max),
+                log: LogWriter::with_max(log_file, log_max).at(log_path.clone()),
                 out,
                 err,
                 stdin,

@@ -510,6 +510,39 @@ fn log_drivers_and_options() {
     env.rpod_ok(&["run", "--rm", "--log-opt", "foo=bar", "alpine", "true"]);
 }
 
+/// `--log-opt max-size` starts the log over in a new file; `logs -f`
+/// reads the old one to its end and goes on in the new one, so a follower
+/// sees every line although the file on disk never holds them all.
+#[test]
+fn logs_follow_reads_on_across_max_size_rotations() {
+    let env = env_with_alpine("logsrotate");
+    let _reaper = Reaper(&env);
+    let sig = user_path(&env, "sig");
+    env.sh_ok(&format!("mkdir -p {sig}"));
+    let out = user_path(&env, "followed");
+    // The container writes only once the follower runs (the go file), ten
+    // lines per 0.1 s: a 2 kB file holds about 45, so it is replaced every
+    // half second while `logs -f` polls every 50 ms.
+    env.sh_ok(&format!(
+        "rpod run -d --name rot -v {sig}:/sig --log-opt max-size=2k alpine sh -c \
+           'while [ ! -e /sig/go ]; do sleep 0.05; done; i=0; \
+            while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); \
+              [ $((i % 10)) = 0 ] && sleep 0.1; done' >/dev/null
+         rpod logs -f rot > {out} & sleep 0.5; touch {sig}/go; wait $!"
+    ));
+    let want: String = (0..300).map(|i| format!("line-{i}\n")).collect();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+    let dir = store_root(&env)
+        .join("containers")
+        .join(field(&env, "rot", "{{.Id}}"));
+    let log = dir.join("ctr.log");
+    assert!(std::fs::metadata(&log).unwrap().len() <= 2048);
+    // Nothing of a rotation is left beside the log.
+    assert!(!dir.join("ctr.log.rotating").exists());
+    // A plain `logs` reads what the last file holds: the end.
+    assert!(env.rpod_ok(&["logs", "rot"]).ends_with("line-299\n"));
+}
+
 #[test]
 fn logs_names_short_flag_and_follow_of_several() {
     let env = env_with_alpine("logsfollow");
