@@ -549,6 +549,11 @@ pub enum ContainerCommand {
     Wait(container::WaitArgs),
     /// Release what stopped containers still hold (mounts, network helpers)
     Cleanup(container::CleanupArgs),
+    /// Mount a container's root filesystem (run inside `rpod unshare`)
+    Mount(container::MountArgs),
+    /// Unmount a container's root filesystem
+    #[command(alias = "umount")]
+    Unmount(container::UnmountArgs),
     /// Remove all stopped containers
     Prune(container::ContainerPruneArgs),
     /// Rename a container
@@ -786,8 +791,12 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Container(ContainerCommand::Cleanup(a)) => ctr_lifecycle::cleanup_cmd(g, &a),
         Command::Container(ContainerCommand::Prune(a)) => ctr_lifecycle::prune_cmd(g, &a),
-        Command::Mount(a) => ctr_lifecycle::mount_cmd(g, &a),
-        Command::Unmount(a) => ctr_lifecycle::unmount_cmd(g, &a),
+        Command::Mount(a) | Command::Container(ContainerCommand::Mount(a)) => {
+            ctr_lifecycle::mount_cmd(g, &a)
+        }
+        Command::Unmount(a) | Command::Container(ContainerCommand::Unmount(a)) => {
+            ctr_lifecycle::unmount_cmd(g, &a)
+        }
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
         Command::Pod(a) => pod::pod_cmd(g, a),

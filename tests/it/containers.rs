@@ -737,6 +737,12 @@ fn mount_and_unmount_inside_unshare() {
     );
     assert!(o.contains("/etc/passwd"), "{o}");
     assert!(o.contains("/merged"), "{o}");
+    // podman's spellings under `container` too.
+    let o = env.sh_ok(
+        "rpod unshare sh -c 'p=$(rpod container mount mt) && ls $p/etc/os-release && rpod container umount mt && rpod container mount'",
+    );
+    assert!(o.contains("/etc/os-release"), "{o}");
+    assert!(!o.contains("/merged\n"), "still listed after umount: {o}");
     let (code, e) = env.rpod_fail(&["mount", "mt"]);
     assert_eq!(code, 125);
     assert!(e.contains("rpod unshare"), "{e}");
