@@ -1056,6 +1056,9 @@ _rpod() {
             rpod__subcmd__help__subcmd__volume,prune)
                 cmd="rpod__subcmd__help__subcmd__volume__subcmd__prune"
                 ;;
+            rpod__subcmd__help__subcmd__volume,reload)
+                cmd="rpod__subcmd__help__subcmd__volume__subcmd__reload"
+                ;;
             rpod__subcmd__help__subcmd__volume,rm)
                 cmd="rpod__subcmd__help__subcmd__volume__subcmd__rm"
                 ;;
@@ -1650,6 +1653,9 @@ _rpod() {
             rpod__subcmd__volume,prune)
                 cmd="rpod__subcmd__volume__subcmd__prune"
                 ;;
+            rpod__subcmd__volume,reload)
+                cmd="rpod__subcmd__volume__subcmd__reload"
+                ;;
             rpod__subcmd__volume,rm)
                 cmd="rpod__subcmd__volume__subcmd__rm"
                 ;;
@@ -1682,6 +1688,9 @@ _rpod() {
                 ;;
             rpod__subcmd__volume__subcmd__help,prune)
                 cmd="rpod__subcmd__volume__subcmd__help__subcmd__prune"
+                ;;
+            rpod__subcmd__volume__subcmd__help,reload)
+                cmd="rpod__subcmd__volume__subcmd__help__subcmd__reload"
                 ;;
             rpod__subcmd__volume__subcmd__help,rm)
                 cmd="rpod__subcmd__volume__subcmd__help__subcmd__rm"
@@ -13304,7 +13313,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__volume)
-            opts="create ls inspect rm prune exists export import mount unmount"
+            opts="create ls inspect rm prune exists export import mount unmount reload"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -13416,6 +13425,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__volume__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__volume__subcmd__reload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -29768,7 +29791,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__volume)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version create ls inspect rm prune exists export import mount unmount help"
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version create ls inspect rm prune exists export import mount unmount reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -30208,7 +30231,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__volume__subcmd__help)
-            opts="create ls inspect rm prune exists export import mount unmount help"
+            opts="create ls inspect rm prune exists export import mount unmount reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -30334,6 +30357,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__volume__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__help__subcmd__reload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -30814,6 +30851,108 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__volume__subcmd__reload)
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -4735,50 +4735,51 @@ complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l transient-store -d
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand unshare" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
 fuse-overlayfs\t''
 vfs\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
 none\t''
 journald\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
 systemd\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l url -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l connection -d 'Refused: rpod has no service to connect to' -r
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -l remote -d 'Refused: rpod has no service to connect to'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s h -l help -d 'Print help'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "create" -d 'Create a new volume'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "ls" -d 'List volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "inspect" -d 'Show volumes as JSON'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "rm" -d 'Remove volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "prune" -d 'Remove all unused volumes'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "exists" -d 'Exit 0 if the volume exists, 1 if not'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "export" -d 'Write a volume\'s content to a tar archive'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
-complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "create" -d 'Create a new volume'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "ls" -d 'List volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "inspect" -d 'Show volumes as JSON'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "rm" -d 'Remove volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "prune" -d 'Remove all unused volumes'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "exists" -d 'Exit 0 if the volume exists, 1 if not'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "export" -d 'Write a volume\'s content to a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "reload" -d 'Reload volumes from volume plugins (rpod has none: nothing changes)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and not __fish_seen_subcommand_from create ls inspect rm prune exists export import mount unmount reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s d -l driver -d 'Volume driver: only local' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s l -l label -d 'Set a label on the volume: KEY=VALUE' -r
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from create" -s o -l opt -d 'Driver options: type=tmpfs|none, device=…, o=uid=…,gid=…,size=…' -r
@@ -5125,6 +5126,39 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from unmount" -s V -l version -d 'Print version'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l storage-driver -d 'Storage driver: overlay, fuse-overlayfs or vfs (default: storage.conf\'s, else overlay where the kernel allows it)' -r -f -a "overlay\t''
+fuse-overlayfs\t''
+vfs\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l storage-opt -d 'Storage driver option; rpod supports overlay.mount_program=PATH (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l registries-conf -d 'Path of the registries.conf to use instead of the user\'s and system\'s' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l volumepath -d 'Where named volumes live (default: ROOT/volumes)' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l tmpdir -d 'Directory for run-time state such as the events log' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l events-backend -d 'Events backend: file, none or journald (journald needs a journal)' -r -f -a "file\t''
+none\t''
+journald\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l hooks-dir -d 'OCI hooks directory (may be repeated); rpod runs no hooks from it' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l cgroup-manager -d 'Accepted for podman compatibility; rpod uses cgroupfs where cgroups are delegated' -r -f -a "cgroupfs\t''
+systemd\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l conmon -d 'Accepted for podman compatibility; rpod has its own monitor' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l runtime -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l runtime-flag -d 'Accepted for podman compatibility; rpod\'s OCI runtime is built in (may be repeated)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l network-cmd-path -d 'Accepted for podman compatibility; use containers.conf network_cmd_path' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l network-config-dir -d 'Accepted for podman compatibility; rpod has no network config files' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l imagestore -d 'Accepted for podman compatibility; rpod keeps images under --root' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l namespace -d 'Accepted for podman compatibility; rpod has no libpod namespaces' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l identity -d 'Accepted for podman compatibility; SSH identity of a remote connection' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l url -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l noout -d 'Do not write to stdout (stderr is unchanged)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -l remote -d 'Refused: rpod has no service to connect to'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -s h -l help -d 'Print help'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from reload" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a new volume'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List volumes'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show volumes as JSON'
@@ -5135,6 +5169,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "reload" -d 'Reload volumes from volume plugins (rpod has none: nothing changes)'
 complete -c rpod -n "__fish_rpod_using_subcommand volume; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -8499,6 +8534,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "import" -d 'Replace a volume\'s content with a tar archive'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "mount" -d 'Mount volumes and print their paths (inside `rpod unshare`)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "unmount" -d 'Unmount volumes (inside `rpod unshare`)'
+complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "reload" -d 'Reload volumes from volume plugins (rpod has none: nothing changes)'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "create" -d 'Create a new empty pod'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "ps" -d 'List pods'
 complete -c rpod -n "__fish_rpod_using_subcommand help; and __fish_seen_subcommand_from pod" -f -a "inspect" -d 'Show pods as JSON'

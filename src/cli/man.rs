@@ -599,6 +599,10 @@ pub static DOCS: &[Doc] = &[
     Doc::new("volume rm", include_str!("man/rpod-volume-rm.1.txt")),
     Doc::new("volume prune", include_str!("man/rpod-volume-prune.1.txt")),
     Doc::new(
+        "volume reload",
+        include_str!("man/rpod-volume-reload.1.txt"),
+    ),
+    Doc::new(
         "volume exists",
         include_str!("man/rpod-volume-exists.1.txt"),
     ),

@@ -34,6 +34,8 @@ pub enum VolumeCommand {
     /// Unmount volumes (inside `rpod unshare`)
     #[command(alias = "umount")]
     Unmount(MountArgs),
+    /// Reload volumes from volume plugins (rpod has none: nothing changes)
+    Reload,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -156,6 +158,9 @@ pub fn volume_cmd(g: &GlobalOpts, cmd: VolumeCommand) -> Result<()> {
         VolumeCommand::Import(a) => import_cmd(g, &a),
         VolumeCommand::Mount(a) => mount_cmd(g, &a, true),
         VolumeCommand::Unmount(a) => mount_cmd(g, &a, false),
+        // podman adds and removes plugin volumes here and prints what
+        // changed; with the local driver only, it prints nothing.
+        VolumeCommand::Reload => Ok(()),
     }
 }
 

@@ -193,6 +193,12 @@ fn create_ls_inspect_exists_rm_as_podman() {
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(o.stdout.is_empty() && o.stderr.is_empty());
 
+    // reload: without volume plugins podman prints nothing and changes
+    // nothing; neither does rpod, which has only the local driver.
+    let before = env.rpod_ok(&["volume", "ls", "-q"]);
+    assert_eq!(env.rpod_ok(&["volume", "reload"]), "");
+    assert_eq!(env.rpod_ok(&["volume", "ls", "-q"]), before);
+
     // rm: names as removed; a missing one is exit 1 (podman's).
     assert_eq!(env.rpod_ok(&["volume", "rm", "scratch"]), "scratch\n");
     let o = env.rpod(&["volume", "rm", "data", "nope"]);
