@@ -1756,6 +1756,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s w -l workdir -d 'Worki
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -1905,8 +1909,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l ssh -d 'Accepted for p
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-host -d 'Copy the whole host environment into the container'
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only -d 'Mount the container\'s root filesystem read-only'
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -1941,6 +1943,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s w -l workdir -d 'Wo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -2088,8 +2094,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l ssh -d 'Accepted fo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-host -d 'Copy the whole host environment into the container'
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only -d 'Mount the container\'s root filesystem read-only'
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -3140,6 +3144,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -3289,8 +3297,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-host -d 'Copy the whole host environment into the container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only -d 'Mount the container\'s root filesystem read-only'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -3325,6 +3331,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
+false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -3472,8 +3482,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-host -d 'Copy the whole host environment into the container'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only -d 'Mount the container\'s root filesystem read-only'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'

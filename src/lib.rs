@@ -13,6 +13,7 @@ extern crate log;
 
 pub mod build;
 pub mod cli;
+pub mod conf;
 pub mod container;
 pub mod error;
 pub mod events;

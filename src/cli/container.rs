@@ -49,11 +49,13 @@ pub struct ContainerOpts {
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
     /// Mount the container's root filesystem read-only
-    #[arg(long)]
-    pub read_only: bool,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub read_only: Option<bool>,
     /// Run an init inside the container that forwards signals and reaps zombies
-    #[arg(long)]
-    pub init: bool,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub init: Option<bool>,
     /// Add Linux capabilities (e.g. NET_ADMIN, or ALL)
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,

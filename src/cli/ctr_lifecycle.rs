@@ -86,6 +86,14 @@ fn report_all(outcomes: Outcomes, line: impl Fn(&Target) -> &str) -> Result<()> 
     failures.finish()
 }
 
+/// [`container_spec`] with containers.conf's defaults under the flags.
+fn spec_with_conf(o: &ContainerOpts, image: &str, command: &[String]) -> Result<ContainerSpec> {
+    let d = crate::conf::Defaults::get()?;
+    let mut spec = container_spec(&super::conf_defaults::apply(o, d), image, command)?;
+    spec.default_env = d.env();
+    Ok(spec)
+}
+
 /// `run`'s and `create`'s flags as a container spec, each checked that can
 /// be before the image is known (and in this order: the first bad flag is
 /// the one reported).
@@ -153,6 +161,7 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         replace: o.replace,
         cidfile: o.cidfile.clone(),
         env: o.env.clone(),
+        default_env: Vec::new(),
         env_file: o.env_file.clone(),
         env_host: o.env_host,
         volumes: o.volume.clone(),
@@ -164,8 +173,8 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         user: o.user.clone(),
         entrypoint: o.entrypoint.as_deref().map(ctr::opts::parse_entrypoint),
         hostname: o.hostname.clone(),
-        read_only: o.read_only,
-        init: o.init,
+        read_only: o.read_only.unwrap_or(false),
+        init: o.init.unwrap_or(false),
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
@@ -301,7 +310,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
-    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = spec_with_conf(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
         if a.detach {
@@ -391,7 +400,7 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     }
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
-    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = spec_with_conf(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;

@@ -6,6 +6,7 @@ mod archive;
 pub mod autoupdate;
 pub mod build;
 pub mod completion;
+mod conf_defaults;
 pub mod container;
 mod ctr_lifecycle;
 mod ctr_more;

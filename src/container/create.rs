@@ -80,6 +80,8 @@ pub struct ContainerSpec {
     pub cidfile: Option<PathBuf>,
     /// KEY=VALUE, or KEY to copy it from the host.
     pub env: Vec<String>,
+    /// KEY=VALUE below the image's (containers.conf `env`).
+    pub default_env: Vec<String>,
     pub env_file: Vec<PathBuf>,
     /// Copy the whole host environment.
     pub env_host: bool,
@@ -315,7 +317,10 @@ pub fn create(
         }
     });
     let host_env = |k: &str| std::env::var(k).ok();
-    let mut base_env: Vec<String> = ic.env().clone().unwrap_or_default();
+    let mut base_env: Vec<String> = o.default_env.clone();
+    for e in ic.env().clone().unwrap_or_default() {
+        opts::env_set(&mut base_env, e);
+    }
     if o.more.http_proxy {
         // --http-proxy (on by default): the host's proxy settings.
         for k in super::more::PROXY_VARS {

@@ -387,18 +387,8 @@ impl Config {
 
     fn load() -> Result<Config> {
         let mut c = Config::default();
-        for f in crate::network::config::files() {
-            let text = match std::fs::read_to_string(&f) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
-            };
-            // Most files say nothing about events (podman's vendor file
-            // has them commented out): no TOML parse for those.
-            if !text.lines().any(|l| l.trim_start().starts_with("events_")) {
-                continue;
-            }
-            c.merge(&text)
+        for (f, t) in crate::conf::tables()? {
+            c.merge_table(t)
                 .with_context(|| format!("parsing {}", f.display()))?;
         }
         Ok(c)
@@ -406,7 +396,10 @@ impl Config {
 
     /// Apply one file's `[engine]` events keys.
     pub fn merge(&mut self, text: &str) -> Result<()> {
-        let v: toml::Table = text.parse()?;
+        self.merge_table(&text.parse()?)
+    }
+
+    fn merge_table(&mut self, v: &toml::Table) -> Result<()> {
         let Some(toml::Value::Table(e)) = v.get("engine") else {
             return Ok(());
         };

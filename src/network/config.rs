@@ -5,7 +5,6 @@
 //! is read after all of them, as in podman.
 
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
 
 /// What rootless networking takes from containers.conf.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,61 +17,16 @@ pub struct NetConfig {
     pub network_cmd_path: Option<String>,
 }
 
-/// The files podman reads, lowest priority first.
-pub fn files() -> Vec<PathBuf> {
-    let mut v = base_files();
-    if let Some(p) = std::env::var_os("CONTAINERS_CONF_OVERRIDE").filter(|p| !p.is_empty()) {
-        v.push(PathBuf::from(p));
-    }
-    v
-}
-
-fn base_files() -> Vec<PathBuf> {
-    if let Some(p) = std::env::var_os("CONTAINERS_CONF").filter(|p| !p.is_empty()) {
-        return vec![PathBuf::from(p)];
-    }
-    let mut v = vec![
-        PathBuf::from("/usr/share/containers/containers.conf"),
-        PathBuf::from("/etc/containers/containers.conf"),
-    ];
-    v.extend(drop_ins(Path::new("/etc/containers/containers.conf.d")));
-    if let Some(u) = crate::xdg::config_home() {
-        v.push(u.join("containers/containers.conf"));
-        v.extend(drop_ins(&u.join("containers/containers.conf.d")));
-    }
-    v
-}
-
-fn drop_ins(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Read every file that exists; a file that does not parse is an error that
-/// names it (podman refuses to run with a broken containers.conf too).
+/// The settings from the files podman reads (see `crate::conf`).
 pub fn load() -> Result<NetConfig> {
     let mut c = NetConfig::default();
-    for f in files() {
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
-        };
-        merge(&mut c, &text).with_context(|| format!("parsing {}", f.display()))?;
+    for (f, t) in crate::conf::tables()? {
+        merge(&mut c, t).with_context(|| format!("parsing {}", f.display()))?;
     }
     Ok(c)
 }
 
-fn merge(c: &mut NetConfig, text: &str) -> Result<()> {
-    let v: toml::Table = text.parse()?;
+fn merge(c: &mut NetConfig, v: &toml::Table) -> Result<()> {
     let str_of = |t: &toml::Table, k: &str| -> Result<Option<String>> {
         match t.get(k) {
             None => Ok(None),
@@ -115,6 +69,10 @@ fn merge(c: &mut NetConfig, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn merge(c: &mut NetConfig, text: &str) -> Result<()> {
+        super::merge(c, &text.parse()?)
+    }
 
     #[test]
     fn later_files_override() {

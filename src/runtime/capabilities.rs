@@ -27,9 +27,22 @@ const PODMAN_DEFAULT: &[&str] = &[
     "CAP_SYS_CHROOT",
 ];
 
-/// Podman's default capability set, sorted.
+/// The default capability set, sorted: containers.conf's
+/// `default_capabilities`, or podman's when it says nothing (or something
+/// that is not a capability: `run` reports the file's errors).
 pub fn default_caps() -> Vec<String> {
-    PODMAN_DEFAULT.iter().map(|s| s.to_string()).collect()
+    let conf = crate::conf::Defaults::get()
+        .ok()
+        .and_then(|d| d.containers.default_capabilities.as_ref())
+        .and_then(|v| {
+            v.iter()
+                .map(|c| canonical(c).ok())
+                .collect::<Option<Vec<_>>>()
+        });
+    match conf {
+        Some(v) => dedup_sorted(v),
+        None => PODMAN_DEFAULT.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 /// Every capability the running kernel knows (cap_last_cap); a user namespace's

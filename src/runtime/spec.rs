@@ -539,12 +539,13 @@ pub fn build(req: &SpecRequest) -> Result<Spec> {
             .set_uid_mappings(Some(uids.clone()))
             .set_gid_mappings(Some(gids.clone()));
     }
-    if req.network != NetworkNs::Host {
-        // containers.conf default_sysctls; net.* is skipped with the host netns.
-        linux.set_sysctl(Some(HashMap::from([(
-            "net.ipv4.ping_group_range".to_string(),
-            "0 0".to_string(),
-        )])));
+    // containers.conf default_sysctls; net.* is skipped with the host netns.
+    let sysctls: HashMap<String, String> = default_sysctls()
+        .into_iter()
+        .filter(|(k, _)| req.network != NetworkNs::Host || !k.starts_with("net."))
+        .collect();
+    if !sysctls.is_empty() {
+        linux.set_sysctl(Some(sysctls));
     }
     if !req.privileged {
         linux.set_seccomp(match &req.seccomp {
@@ -804,6 +805,18 @@ fn sorted_caps(mut v: Value) -> Value {
 pub fn to_json(spec: &Spec) -> Result<String> {
     let v = sorted_caps(serde_json::to_value(spec).context("serialising config.json")?);
     serde_json::to_string_pretty(&v).context("serialising config.json")
+}
+
+/// containers.conf's `default_sysctls` ("NAME=VALUE"), or podman's.
+fn default_sysctls() -> Vec<(String, String)> {
+    let conf = crate::conf::Defaults::get()
+        .ok()
+        .and_then(|d| d.containers.default_sysctls.clone());
+    let v = conf.unwrap_or_else(|| vec!["net.ipv4.ping_group_range=0 0".into()]);
+    v.iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 /// `--ulimit NAME=SOFT[:HARD]` with docker's names; "unlimited" or -1 means
