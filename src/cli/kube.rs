@@ -143,9 +143,9 @@ fn play_cmd(g: &GlobalOpts, a: &PlayArgs) -> Result<()> {
         configmaps,
         create_command: std::env::args().collect(),
     };
-    // Everything that can be checked is, before the user namespace.
-    crate::kube::play::check(&text, &o)?;
     let opts: crate::options::Options = g.into();
+    // Everything that can be checked is, before the user namespace.
+    crate::kube::play::check(&opts, &text, &o)?;
     let paths = crate::container::record::Paths::new(&opts)?;
     let progress = super::image_cmds::PullReporter::new(a.quiet);
     let pull = |name: &str, policy| {
@@ -206,6 +206,12 @@ fn down_cmd(g: &GlobalOpts, file: &str) -> Result<()> {
     if !r.removed.is_empty() {
         writeln!(out, "Pods removed:")?;
         for id in &r.removed {
+            writeln!(out, "{id}")?;
+        }
+    }
+    if !r.secrets.is_empty() {
+        writeln!(out, "Secrets removed:")?;
+        for id in &r.secrets {
             writeln!(out, "{id}")?;
         }
     }

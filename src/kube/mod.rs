@@ -145,6 +145,8 @@ pub struct ContainerResources {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub container_port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<u16>,
@@ -256,9 +258,22 @@ pub struct Volume {
     pub empty_dir: Option<EmptyDirSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapVolumeSource>,
-    /// Read only to name it in an error: rpod plays no Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<serde_json::Value>,
+    pub secret: Option<SecretVolumeSource>,
+}
+
+/// A Secret's keys as files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolumeSource {
+    #[serde(default)]
+    pub secret_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<KeyToPath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
 }
 
 /// A ConfigMap's keys as files.
@@ -417,6 +432,82 @@ pub struct ConfigMap {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+}
+
+/// A Secret (v1): `kube play` stores it as an rpod secret of its name
+/// (its YAML, as podman stores it) for env, envFrom and secret volumes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Base64 values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub string_data: BTreeMap<String, String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+}
+
+/// A DaemonSet (apps/v1): `kube play` runs its template once, a pod
+/// named NAME-pod (podman's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonSet {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: DaemonSetSpec,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonSetSpec {
+    pub template: PodTemplateSpec,
+}
+
+/// A Service as `kube play` reads it: a NodePort's nodePorts are
+/// published on the pods its selector picks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceIn {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ServiceSpecIn,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecIn {
+    #[serde(default)]
+    pub ports: Vec<ServicePortIn>,
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePortIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub port: u16,
+    /// A number, or the name of a container port.
+    #[serde(default)]
+    pub target_port: Option<serde_json::Value>,
+    #[serde(default)]
+    pub node_port: Option<u16>,
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 /// What `kube generate` makes, in the order it prints them.
@@ -600,6 +691,7 @@ fn container_of(
             .iter()
             .flat_map(|p| {
                 (0..p.range.max(1)).map(move |i| ContainerPort {
+                    name: None,
                     container_port: p.container_port + i,
                     host_port: (p.host_port > 0).then_some(p.host_port + i),
                     host_ip: (!p.host_ip.is_empty() && p.host_ip != "0.0.0.0")
