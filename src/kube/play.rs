@@ -1336,16 +1336,25 @@ fn resolve_subpaths(vols: &crate::volume::Volumes, ctrs: &[CtrPlan]) -> Result<V
     Ok(out)
 }
 
-/// Remove a pod and the anonymous volumes (emptyDirs) its containers used.
+/// The label of the anonymous volumes (emptyDirs) made for a pod: its name.
+const POD_LABEL: &str = "io.rpod.kube.pod";
+
+/// Remove a pod and the anonymous volumes (emptyDirs) its containers used
+/// or that were made for it.
 fn teardown(opts: &Options, paths: &Paths, pod: &crate::pod::PodRecord) -> Result<()> {
     let members = crate::pod::members(paths, &pod.id)?;
-    let vols: Vec<String> = members
+    let mut vols: Vec<String> = members
         .iter()
         .flat_map(|(r, _)| crate::volume::volume_names(r))
         .collect();
     crate::pod::remove(paths, pod, true, None)?;
+    let v = crate::volume::Volumes::open(opts)?;
+    for x in v.list()? {
+        if x.anonymous && x.labels.get(POD_LABEL) == Some(&pod.name) && !vols.contains(&x.name) {
+            vols.push(x.name);
+        }
+    }
     if !vols.is_empty() {
-        let v = crate::volume::Volumes::open(opts)?;
         for n in vols {
             if v.get(&n)?.is_some_and(|x| x.anonymous) && v.users(&n).is_empty() {
                 if let Err(e) = v.remove(&n, false, None) {
@@ -1578,9 +1587,13 @@ pub fn play(
             for v in &plan.volumes {
                 match v {
                     VolPlan::Empty(n) => {
+                        // Labelled with its pod: a kill -9 before a
+                        // container uses it leaves it to the pod's
+                        // teardown, not to nobody.
                         vols.create(&crate::volume::CreateOptions {
                             name: Some(n.clone()),
                             anonymous: true,
+                            labels: vec![(POD_LABEL.to_string(), name.clone())],
                             ..Default::default()
                         })?;
                     }

@@ -399,3 +399,116 @@ fn attack_subpaths_stay_inside_their_volume() {
     assert_eq!(inside.trim(), "3");
     env.rpod_ok(&["kube", "down", &f]);
 }
+
+/// kill -9 of `kube play` at points through its work: every pod left has
+/// its infra, no container is outside a pod, and the next `kube play
+/// --replace` and `kube down` of the same YAML work and leave nothing (no
+/// pod, container or emptyDir volume).
+#[test]
+fn kill_9_during_kube_play_leaves_nothing_the_next_play_or_down_trips_on() {
+    let env = env_with_alpine("kubekill");
+    let _r = Reaper(&env);
+    let img = image();
+    let y = format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: killsec
+stringData:
+  k: v
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kk
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - name: i
+    image: {img}
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "echo ok > /e/init"]
+    volumeMounts:
+    - {{name: e, mountPath: /e}}
+  containers:
+  - name: a
+    image: {img}
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "4242107"]
+    env:
+    - name: K
+      valueFrom:
+        secretKeyRef: {{name: killsec, key: k}}
+    volumeMounts:
+    - {{name: e, mountPath: /e}}
+    - {{name: s, mountPath: /s}}
+  - name: b
+    image: {img}
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "4242107"]
+  volumes:
+  - name: e
+    emptyDir: {{}}
+  - name: s
+    secret:
+      secretName: killsec
+"#
+    );
+    let f = yaml_file(&env, "kill.yaml", &y);
+    let anon = |env: &Env| -> Vec<String> {
+        env.rpod_ok(&["volume", "ls", "-q"])
+            .lines()
+            .filter(|v| v.len() == 64)
+            .map(String::from)
+            .collect()
+    };
+    for delay in [
+        10u64, 40, 80, 120, 160, 200, 250, 300, 350, 400, 500, 650, 800,
+    ] {
+        let mut child = env
+            .cmd(&["kube", "play", &f])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        kill_descendants(child.id() as i32);
+        let _ = child.kill();
+        let _ = child.wait();
+        // Every pod has its infra; every container is in a pod.
+        let pods = env.rpod_ok(&[
+            "pod",
+            "ps",
+            "--no-trunc",
+            "--format",
+            "{{.Id}} {{.InfraId}}",
+        ]);
+        let ps = env.rpod_ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Pod}}"]);
+        for l in pods.lines() {
+            let (_, infra) = l.split_once(' ').unwrap();
+            assert!(
+                ps.contains(infra),
+                "{delay} ms: pod without its infra: {l}\n{ps}"
+            );
+        }
+        for l in ps.lines() {
+            let (_, pod) = l.split_once(' ').unwrap_or((l, ""));
+            assert!(
+                !pod.is_empty() && pods.contains(pod),
+                "{delay} ms: container outside a pod {l}\n{pods}"
+            );
+        }
+        // The next play (replacing whatever was made) and down work.
+        env.rpod_ok(&["kube", "play", "--replace", &f]);
+        assert_eq!(
+            env.rpod_ok(&["exec", "kk-a", "cat", "/e/init"]),
+            "ok\n",
+            "{delay} ms"
+        );
+        env.rpod_ok(&["kube", "down", &f]);
+        assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]), "", "{delay} ms");
+        assert_eq!(env.rpod_ok(&["ps", "-aq"]), "", "{delay} ms");
+        assert_eq!(anon(&env), Vec::<String>::new(), "{delay} ms");
+    }
+}
