@@ -46,6 +46,42 @@ pub struct PlayOptions {
     pub configmaps: Vec<String>,
     /// For the records' create command.
     pub create_command: Vec<String>,
+    /// `--build`: Some(true) builds every image that has a build
+    /// directory, Some(false) none, None those not in the store.
+    pub build: Option<bool>,
+    /// `--context-dir`: where the build directories are (else the
+    /// current directory).
+    pub context_dir: Option<PathBuf>,
+}
+
+/// The directory an image is built from, as podman finds it: DIR/NAME
+/// holding a Containerfile or Dockerfile, NAME the image's last path
+/// component without tag or digest, DIR `--context-dir` or the current
+/// directory. None when there is none (or `--build=false`).
+pub fn build_dir(o: &PlayOptions, image: &str) -> Result<Option<PathBuf>> {
+    if o.build == Some(false) {
+        return Ok(None);
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let last = last.split('@').next().unwrap_or(last);
+    let name = last.split(':').next().unwrap_or(last);
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !ok {
+        return Ok(None);
+    }
+    let base = match &o.context_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().context("the current directory")?,
+    };
+    let dir = base.join(name);
+    let found = ["Containerfile", "Dockerfile"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
+    Ok(found.then_some(dir))
 }
 
 /// One pod `kube play` made.
@@ -1434,6 +1470,7 @@ pub fn play(
     text: &str,
     o: &PlayOptions,
     pull: &dyn Fn(&str, PullPolicy) -> Result<ImageRecord>,
+    build: &dyn Fn(&Path, &str) -> Result<()>,
 ) -> Result<PlayReport> {
     let mut objs = parse_objects(text, &o.configmaps)?;
     load_store_secrets(opts, &mut objs)?;
@@ -1480,8 +1517,28 @@ pub fn play(
             let img = match images.get(&c.spec.image) {
                 Some(i) => i.clone(),
                 None => {
-                    let i = pull(&c.spec.image, c.pull)
-                        .with_context(|| format!("{}: image {}", plan.obj.what, c.spec.image))?;
+                    let what = || format!("{}: image {}", plan.obj.what, c.spec.image);
+                    // A build directory: built when --build says so or
+                    // the image is not in the store, else the store's.
+                    let i = match build_dir(o, &c.spec.image)? {
+                        Some(dir) => {
+                            let local = if o.build == Some(true) {
+                                None
+                            } else {
+                                pull(&c.spec.image, PullPolicy::Never).ok()
+                            };
+                            match local {
+                                Some(i) => i,
+                                None => {
+                                    build(&dir, &c.spec.image).with_context(|| {
+                                        format!("{}: building it from {}", what(), dir.display())
+                                    })?;
+                                    pull(&c.spec.image, PullPolicy::Never).with_context(what)?
+                                }
+                            }
+                        }
+                        None => pull(&c.spec.image, c.pull).with_context(what)?,
+                    };
                     images.insert(c.spec.image.clone(), i.clone());
                     i
                 }

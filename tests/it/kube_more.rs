@@ -512,3 +512,79 @@ spec:
         assert_eq!(anon(&env), Vec::<String>::new(), "{delay} ms");
     }
 }
+
+/// An image with a build directory (DIR/NAME/Containerfile) is built
+/// when it is not in the store, used from the store next time, and built
+/// again with --build; --build=false never builds.
+#[test]
+fn play_builds_images_from_their_build_directory() {
+    let env = env_with_alpine("kubebuild");
+    let _r = Reaper(&env);
+    let ctx = env.dir.join("ctx");
+    env.sh_ok(&format!(
+        "mkdir -p {c}/kbimg && printf 'FROM {reg}/alpine:latest\\nENV BUILT=yes\\nCOPY hello.txt /hello.txt\\n' > {c}/kbimg/Containerfile && echo hi-from-build > {c}/kbimg/hello.txt",
+        c = ctx.display(),
+        reg = world().registry()
+    ));
+    let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: kb}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: kbimg\n    command: [sleep, \"1000\"]\n";
+    let f = yaml_file(&env, "kb.yaml", y);
+    // From the current directory: built, as it is not in the store.
+    let play = |flags: &str| {
+        env.sh(&format!(
+            "cd {} && rpod kube play {flags} {f}",
+            ctx.display()
+        ))
+    };
+    let o = play("");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("STEP 1/3: FROM"), "{err}");
+    assert_eq!(
+        env.rpod_ok(&["exec", "kb-c", "cat", "/hello.txt"]),
+        "hi-from-build\n"
+    );
+    let e = env.rpod_ok(&["exec", "kb-c", "env"]);
+    assert!(e.lines().any(|l| l == "BUILT=yes"), "{e}");
+    let images = env.rpod_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains("localhost/kbimg:latest"), "{images}");
+    // In the store now: not built again (nor pulled) ...
+    let o = play("--replace");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("STEP"), "{err}");
+    // ... unless --build says so (here from --context-dir, which needs it).
+    env.sh_ok(&format!("echo changed > {}/kbimg/hello.txt", ctx.display()));
+    let ctx_s = ctx.to_str().unwrap();
+    let (_, err) = env.rpod_fail(&["kube", "play", "--replace", "--context-dir", ctx_s, &f]);
+    assert!(
+        err.contains("--build must be specified when using --context-dir option"),
+        "{err}"
+    );
+    let o = env.rpod(&[
+        "kube",
+        "play",
+        "--replace",
+        "--build",
+        "--context-dir",
+        ctx_s,
+        &f,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("STEP 1/3: FROM"), "{err}");
+    assert_eq!(
+        env.rpod_ok(&["exec", "kb-c", "cat", "/hello.txt"]),
+        "changed\n"
+    );
+    env.rpod_ok(&["kube", "down", &f]);
+    // --build=false: an image not in the store is pulled, never built.
+    env.rpod_ok(&["rmi", "-f", "localhost/kbimg:latest"]);
+    let o = play("--build=false");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        !err.contains("STEP") && err.contains("image kbimg"),
+        "{err}"
+    );
+    assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]), "");
+}
