@@ -27,8 +27,8 @@ pub enum PlayCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct PlayArgs {
-    /// The Kubernetes YAML, or - for standard input
-    #[arg(value_name = "KUBEFILE|-")]
+    /// The Kubernetes YAML: a file, - for standard input, or an http(s) URL
+    #[arg(value_name = "KUBEFILE|-|URL")]
     pub file: String,
     /// Remove the pods of the YAML first, then recreate them
     #[arg(long)]
@@ -87,8 +87,8 @@ impl crate::build::BuildReport for BuildLines {
 
 #[derive(Args, Debug, Clone)]
 pub struct DownArgs {
-    /// The Kubernetes YAML kube play was given, or - for standard input
-    #[arg(value_name = "KUBEFILE|-")]
+    /// The Kubernetes YAML kube play was given: a file, - for standard input, or an http(s) URL
+    #[arg(value_name = "KUBEFILE|-|URL")]
     pub file: String,
 }
 
@@ -125,9 +125,7 @@ fn read_yaml(file: &str) -> Result<String> {
         return crate::kube::play::read_input(std::io::stdin().lock(), "standard input");
     }
     if file.starts_with("http://") || file.starts_with("https://") {
-        anyhow::bail!(
-            "{file}: rpod reads Kubernetes YAML from a file or standard input, not a URL"
-        );
+        return crate::kube::play::fetch(file);
     }
     let f = std::fs::File::open(file).with_context(|| format!("open {file}"))?;
     crate::kube::play::read_input(f, file)

@@ -157,6 +157,51 @@ pub fn read_input(r: impl std::io::Read, what: &str) -> Result<String> {
     String::from_utf8(buf).map_err(|_| anyhow!("{what}: not UTF-8 text"))
 }
 
+/// Kubernetes YAML from an http or https URL (podman's `kube play URL`),
+/// at most [`load::MAX_INPUT`] bytes. The download's runtime lives and
+/// ends in this thread, and the threads it borrowed are waited for: `play`
+/// and `down` must enter a user namespace, which a process can only do
+/// while it has one thread.
+pub fn fetch(url: &str) -> Result<String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("{url}: only http and https URLs can be played");
+    }
+    let threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .map(|d| d.count())
+            .unwrap_or(1)
+    };
+    let before = threads();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    let body = rt
+        .block_on(async {
+            let c = reqwest::Client::builder().build()?;
+            let mut resp = c.get(url).send().await?;
+            if !resp.status().is_success() {
+                bail!("{}", resp.status());
+            }
+            let mut buf = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                buf.extend_from_slice(&chunk);
+                if buf.len() > load::MAX_INPUT {
+                    bail!("larger than {} MiB: refused", load::MAX_INPUT >> 20);
+                }
+            }
+            Ok(buf)
+        })
+        .with_context(|| format!("downloading {url}"));
+    drop(rt);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while threads() > before && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let body = body?;
+    String::from_utf8(body).map_err(|_| anyhow!("{url}: not UTF-8 text"))
+}
+
 fn typed<T: DeserializeOwned>(d: &Document, what: &str) -> Result<T> {
     serde_path_to_error::deserialize(&d.value).map_err(|e| {
         let path = e.path().to_string();

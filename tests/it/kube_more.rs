@@ -588,3 +588,64 @@ fn play_builds_images_from_their_build_directory() {
     );
     assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]), "");
 }
+
+/// A one-file HTTP server on 127.0.0.1: `path` answers `body`, anything
+/// else 404. Serves `n` requests.
+fn serve(path: &'static str, body: String, n: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            let mut s = s.unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let want = line.split(' ').nth(1) == Some(path);
+            let (status, b) = if want {
+                ("200 OK", body.as_str())
+            } else {
+                ("404 Not Found", "")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                b.len()
+            );
+        }
+    });
+    (base, h)
+}
+
+#[test]
+fn play_and_down_read_the_yaml_from_a_url() {
+    let env = env_with_alpine("kubeurl");
+    let _r = Reaper(&env);
+    let img = image();
+    let y = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: fromurl}}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: c\n    image: {img}\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"1000\"]\n"
+    );
+    let (base, h) = serve("/pod.yaml", y, 3);
+    let url = format!("{base}/pod.yaml");
+    env.rpod_ok(&["kube", "play", &url]);
+    assert_eq!(
+        env.rpod_ok(&["pod", "ps", "--format", "{{.Name}}"]).trim(),
+        "fromurl"
+    );
+    let down = env.rpod_ok(&["play", "kube", "--down", &url]);
+    assert!(down.contains("Pods removed:"), "{down}");
+    let (code, err) = env.rpod_fail(&["kube", "play", &format!("{base}/nosuch.yaml")]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains(&format!("downloading {base}/nosuch.yaml: 404 Not Found")),
+        "{err}"
+    );
+    h.join().unwrap();
+    assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]), "");
+}
