@@ -723,8 +723,46 @@ fn restart_policy(recs: &[&ContainerRecord]) -> Option<String> {
     )
 }
 
+/// A container's annotations as podman 4.3 writes them on the pod:
+/// `KEY/CONTAINER` (its own, from its runtime spec, `--init` among them as
+/// `io.podman.annotations.init`), and `io.podman.annotations.autoremove`
+/// for `--rm`. `kube play` gives them back.
+fn annotations_of(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    name: &str,
+    names: &[String],
+    out: &mut BTreeMap<String, String>,
+) {
+    let spec = std::fs::read_to_string(paths.ctr_dir(&rec.id).join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let Some(serde_json::Value::Object(a)) = spec.as_ref().and_then(|v| v.get("annotations")) {
+        for (k, v) in a {
+            let Some(v) = v.as_str() else { continue };
+            // One `kube play` gave it from the pod's (KEY/CONTAINER, for
+            // this container or another): as it was, not suffixed again.
+            let played = k
+                .rsplit_once('/')
+                .is_some_and(|(_, n)| names.iter().any(|x| x == n));
+            if played {
+                out.insert(k.clone(), v.to_string());
+            } else {
+                out.insert(format!("{k}/{name}"), v.to_string());
+            }
+        }
+    }
+    if rec.rm {
+        out.insert(
+            format!("io.podman.annotations.autoremove/{name}"),
+            "TRUE".into(),
+        );
+    }
+}
+
 fn pod_object(
     opts: &Options,
+    paths: &Paths,
     name: &str,
     hostname: Option<String>,
     members: &[&ContainerRecord],
@@ -732,6 +770,7 @@ fn pod_object(
 ) -> Result<Pod> {
     let mut volumes = Vec::new();
     let mut containers = Vec::new();
+    let mut annotations = BTreeMap::new();
     for (i, r) in members.iter().enumerate() {
         // The pod's ports go on its first container, as podman puts them.
         let p = if i == 0 { ports.to_vec() } else { Vec::new() };
@@ -745,12 +784,17 @@ fn pod_object(
         }
         containers.push(c);
     }
+    let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+    for (r, c) in members.iter().zip(&containers) {
+        annotations_of(paths, r, &c.name, &names, &mut annotations);
+    }
     Ok(Pod {
         api_version: "v1".into(),
         kind: "Pod".into(),
         metadata: ObjectMeta {
             name: name.to_string(),
             labels: BTreeMap::from([("app".to_string(), name.to_string())]),
+            annotations,
             ..Default::default()
         },
         spec: PodSpec {
@@ -857,7 +901,7 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
             } else {
                 p.hostname.clone()
             };
-            let pod = pod_object(opts, &p.name, Some(host), &members, &infra_ports)?;
+            let pod = pod_object(opts, &paths, &p.name, Some(host), &members, &infra_ports)?;
             if o.service {
                 if let Some(s) = service_for(&pod) {
                     objects.push(Object::Service(s));
@@ -891,9 +935,14 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
         // Each container's own ports on it.
         let mut volumes = Vec::new();
         let mut containers = Vec::new();
+        let mut annotations = BTreeMap::new();
         for r in &refs {
             let p = crate::network::ports::from_record(&r.ports);
             containers.push(container_of(opts, r, &p, &mut volumes)?);
+        }
+        let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+        for (r, c) in refs.iter().zip(&containers) {
+            annotations_of(&paths, r, &c.name, &names, &mut annotations);
         }
         let pod = Pod {
             api_version: "v1".into(),
@@ -901,6 +950,7 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
             metadata: ObjectMeta {
                 name: name.clone(),
                 labels: BTreeMap::from([("app".to_string(), name.clone())]),
+                annotations,
                 ..Default::default()
             },
             spec: PodSpec {

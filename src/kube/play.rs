@@ -127,6 +127,8 @@ struct PodObject {
     /// Ports a NodePort Service publishes: (container port, protocol,
     /// `-p` spec).
     service_ports: Vec<(u16, String, String)>,
+    /// The object's annotations (podman's `io.podman.annotations.*/NAME`).
+    annotations: BTreeMap<String, String>,
 }
 
 /// A Secret's keys and their bytes.
@@ -433,6 +435,7 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                     spec: p.spec,
                     what,
                     service_ports: Vec::new(),
+                    annotations: p.metadata.annotations,
                 });
             }
             "Deployment" => {
@@ -456,12 +459,15 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                 for (k, v) in &dep.metadata.labels {
                     labels.entry(k.clone()).or_insert_with(|| v.clone());
                 }
+                let mut annotations = dep.spec.template.metadata.annotations.clone();
+                annotations.extend(dep.metadata.annotations.clone());
                 o.pods.push(PodObject {
                     name: deployment_pod_name(&dep.metadata.name),
                     labels,
                     spec: dep.spec.template.spec,
                     what,
                     service_ports: Vec::new(),
+                    annotations,
                 });
             }
             "DaemonSet" => {
@@ -473,12 +479,15 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                 for (k, v) in &ds.metadata.labels {
                     labels.entry(k.clone()).or_insert_with(|| v.clone());
                 }
+                let mut annotations = ds.spec.template.metadata.annotations.clone();
+                annotations.extend(ds.metadata.annotations.clone());
                 o.pods.push(PodObject {
                     name: format!("{}-pod", ds.metadata.name),
                     labels,
                     spec: ds.spec.template.spec,
                     what,
                     service_ports: Vec::new(),
+                    annotations,
                 });
             }
             "Secret" => {
@@ -801,6 +810,15 @@ fn env_of(
     Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
+/// A boolean as Go's strconv.ParseBool reads it (podman's annotations).
+fn go_bool(v: &str) -> Result<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => bail!("{v:?} is not a boolean"),
+    }
+}
+
 /// A probe's port: a number, or a numeric string.
 fn probe_port(v: &serde_json::Value, what: &str) -> Result<u16> {
     let n = match v {
@@ -1112,6 +1130,22 @@ fn plan_pod(
         _ => None,
     };
     let pod_sc = spec.security_context.clone().unwrap_or_default();
+    // Every container gets the pod's annotations (podman's way), within
+    // podman's bound.
+    let ann_bytes: usize = obj.annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if ann_bytes > 256 * 1024 {
+        bail!("{what}: metadata.annotations: larger than 256 KiB in all");
+    }
+    for (k, v) in &obj.annotations {
+        if k.is_empty() || k.contains('\0') || v.contains('\0') {
+            bail!("{what}: metadata.annotations: {k:?}: an empty key or a NUL byte");
+        }
+    }
+    let annotations: Vec<(String, String)> = obj
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut ctrs = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     let all = spec
@@ -1246,6 +1280,21 @@ fn plan_pod(
                 bail!("{w}: workingDir {wd:?} must be an absolute path");
             }
         }
+        // podman's `io.podman.annotations.init/NAME` (--init) and
+        // `.autoremove/NAME` (--rm), as `kube generate` writes them.
+        let flag = |key: &str| -> Result<bool> {
+            match obj.annotations.get(&format!("{key}/{}", c.name)) {
+                None => Ok(false),
+                Some(v) => go_bool(v)
+                    .with_context(|| format!("{what}: metadata.annotations: {key}/{}", c.name)),
+            }
+        };
+        let with_init = flag("io.podman.annotations.init")?;
+        let mut autoremove = flag("io.podman.annotations.autoremove")? && !init;
+        if autoremove && restart != RestartPolicy::No {
+            warn!("{w}: io.podman.annotations.autoremove: ignored, as restartPolicy restarts the container");
+            autoremove = false;
+        }
         let health = match (&c.liveness_probe, init) {
             (Some(p), false) => health_of(p, restart, &w)?,
             _ => Default::default(),
@@ -1274,6 +1323,12 @@ fn plan_pod(
             stop_timeout,
             health,
             create_command: o.create_command.clone(),
+            init: with_init,
+            rm: autoremove,
+            more: crate::container::more::MoreSpec {
+                annotations: annotations.clone(),
+                ..Default::default()
+            },
             ..Default::default()
         };
         ctrs.push(CtrPlan {
