@@ -166,6 +166,9 @@ pub struct VolumeMount {
     pub read_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<String>,
+    /// Read only to refuse it: rpod expands no subPathExpr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path_expr: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -644,6 +647,7 @@ fn container_of(
             name,
             read_only: !m.rw,
             sub_path: None,
+            sub_path_expr: None,
         });
     }
     let ids: Vec<i64> = rec

@@ -1180,6 +1180,9 @@ fn plan_pod(
         for (mi, m) in c.volume_mounts.iter().enumerate() {
             let wm = format!("{w}: volumeMounts[{mi}]");
             mount_path_ok(&m.mount_path, &wm)?;
+            if m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty()) {
+                bail!("{wm}: subPathExpr is not supported by rpod's kube play (use subPath)");
+            }
             let sub = m.sub_path.as_deref().filter(|s| !s.is_empty());
             if let Some(sp) = sub {
                 check_rel_path(sp, &format!("{wm}: subPath"))?;
@@ -1967,6 +1970,80 @@ mod tests {
         )
         .unwrap();
         assert!(health_of(&p, RestartPolicy::Always, "c").is_err());
+    }
+
+    #[test]
+    fn secrets_from_yaml_and_from_the_store() {
+        let y = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YWRtaW4=, b: eA==}\nstringData: {b: plain}\n";
+        let o = parse_objects(y, &[]).unwrap();
+        let s = &o.secrets["s"];
+        assert_eq!(s["a"], b"admin");
+        // stringData wins over data, as Kubernetes merges them.
+        assert_eq!(s["b"], b"plain");
+        // What is stored reads back the same.
+        let (name, text) = &o.new_secrets[0];
+        assert_eq!(name, "s");
+        assert_eq!(&stored_secret_items("s", text.as_bytes()).unwrap(), s);
+        // podman's JSON form.
+        let j = stored_secret_items("j", br#"{"k":"djE="}"#).unwrap();
+        assert_eq!(j["k"], b"v1");
+        assert!(stored_secret_items("x", b"just text").is_err());
+        assert!(stored_secret_items("x", br#"{"../k":"djE="}"#).is_err());
+    }
+
+    #[test]
+    fn services_publish_their_node_ports_on_the_pods_they_select() {
+        let y = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {app: a}\n  ports:\n  - {port: 80, targetPort: web, nodePort: 30080}\n  - {port: 81, nodePort: 30081}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: a}}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - {name: web, containerPort: 8080}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q, labels: {app: b}}\nspec:\n  containers:\n  - {name: c, image: x}\n";
+        let o = parse_objects(y, &[]).unwrap();
+        let p = plan_pod(
+            &o.pods[0],
+            &o.configmaps,
+            &o.secrets,
+            &PlayOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.publish,
+            vec!["30080:8080/tcp".to_string(), "30081:81/tcp".into()]
+        );
+        let q = plan_pod(
+            &o.pods[1],
+            &o.configmaps,
+            &o.secrets,
+            &PlayOptions::default(),
+        )
+        .unwrap();
+        assert!(q.publish.is_empty());
+    }
+
+    #[test]
+    fn build_directories_and_go_booleans() {
+        let d = std::env::temp_dir().join(format!("rpod-kube-bd-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("app")).unwrap();
+        std::fs::write(d.join("app/Dockerfile"), "FROM x\n").unwrap();
+        let o = PlayOptions {
+            context_dir: Some(d.clone()),
+            ..Default::default()
+        };
+        for img in [
+            "app",
+            "app:1",
+            "quay.io/x/app@sha256:00",
+            "localhost:5000/app:2",
+        ] {
+            assert_eq!(build_dir(&o, img).unwrap(), Some(d.join("app")), "{img}");
+        }
+        for img in ["other", "..", ".app"] {
+            assert_eq!(build_dir(&o, img).unwrap(), None, "{img}");
+        }
+        let off = PlayOptions {
+            build: Some(false),
+            ..o
+        };
+        assert_eq!(build_dir(&off, "app").unwrap(), None);
+        std::fs::remove_dir_all(&d).unwrap();
+        assert!(go_bool("TRUE").unwrap() && go_bool("t").unwrap() && !go_bool("False").unwrap());
+        assert!(go_bool("yes").is_err());
     }
 
     #[test]

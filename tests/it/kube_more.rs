@@ -197,7 +197,10 @@ spec:
 "#
     );
     let f = yaml_file(&env, "ds.yaml", &y);
-    env.rpod_ok(&["kube", "play", &f]);
+    // --userns: host (rpod's own) is what a pod's containers share.
+    let (_, err) = env.rpod_fail(&["kube", "play", "--userns", "keep-id", &f]);
+    assert!(err.contains("--userns keep-id: not supported"), "{err}");
+    env.rpod_ok(&["kube", "play", "--userns", "host", &f]);
     let pods = env.rpod_ok(&["pod", "ps", "--format", "{{.Name}}"]);
     assert_eq!(pods.trim(), "dset-pod");
     let ports = env.rpod_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
@@ -340,6 +343,14 @@ fn attack_subpaths_stay_inside_their_volume() {
         err.contains("volumeMounts[0]: subPath") && err.contains("without \"..\""),
         "{err}"
     );
+    // subPathExpr is not expanded: refused rather than mounting it all.
+    let f = yaml_file(
+        &env,
+        "expr.yaml",
+        &pod("    - {name: v, mountPath: /m, subPathExpr: $(POD)}\n", ""),
+    );
+    let (_, err) = env.rpod_fail(&["kube", "play", &f]);
+    assert!(err.contains("subPathExpr is not supported"), "{err}");
     // A writable mount of the whole volume beside a subPath of it (here
     // an init container's): refused, naming both.
     let init = format!(
@@ -522,7 +533,7 @@ fn play_builds_images_from_their_build_directory() {
     let _r = Reaper(&env);
     let ctx = env.dir.join("ctx");
     env.sh_ok(&format!(
-        "mkdir -p {c}/kbimg && printf 'FROM {reg}/alpine:latest\\nENV BUILT=yes\\nCOPY hello.txt /hello.txt\\n' > {c}/kbimg/Containerfile && echo hi-from-build > {c}/kbimg/hello.txt",
+        "mkdir -p {c}/kbimg && printf 'FROM {reg}/alpine:latest\\nENV BUILT=yes\\nCOPY hello.txt /hello.txt\\nRUN cat /hello.txt > /ran.txt\\n' > {c}/kbimg/Containerfile && echo hi-from-build > {c}/kbimg/hello.txt",
         c = ctx.display(),
         reg = world().registry()
     ));
@@ -538,9 +549,14 @@ fn play_builds_images_from_their_build_directory() {
     let o = play("");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("STEP 1/3: FROM"), "{err}");
+    assert!(err.contains("STEP 1/4: FROM"), "{err}");
     assert_eq!(
         env.rpod_ok(&["exec", "kb-c", "cat", "/hello.txt"]),
+        "hi-from-build\n"
+    );
+    // A RUN step ran (in the build's own mount namespace).
+    assert_eq!(
+        env.rpod_ok(&["exec", "kb-c", "cat", "/ran.txt"]),
         "hi-from-build\n"
     );
     let e = env.rpod_ok(&["exec", "kb-c", "env"]);
@@ -571,7 +587,7 @@ fn play_builds_images_from_their_build_directory() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("STEP 1/3: FROM"), "{err}");
+    assert!(err.contains("STEP 1/4: FROM"), "{err}");
     assert_eq!(
         env.rpod_ok(&["exec", "kb-c", "cat", "/hello.txt"]),
         "changed\n"
