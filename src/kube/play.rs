@@ -1475,6 +1475,9 @@ fn resolve_subpaths(vols: &crate::volume::Volumes, ctrs: &[CtrPlan]) -> Result<V
     Ok(out)
 }
 
+/// The label of a secret volume kube play made: the secret's name.
+const SECRET_LABEL: &str = "io.rpod.kube.secret";
+
 /// The label of the anonymous volumes (emptyDirs) made for a pod: its name.
 const POD_LABEL: &str = "io.rpod.kube.pod";
 
@@ -1763,10 +1766,23 @@ pub fn play(
                         refresh,
                     } => {
                         let _l = vols.lock()?;
-                        let new = vols.get(volume)?.is_none();
+                        let old = vols.get(volume)?;
+                        let new = old.is_none();
+                        // A secret's files are written again only into the
+                        // volume kube play made for it: a volume of the
+                        // same name the user made keeps its files.
+                        let mark = [(SECRET_LABEL.to_string(), volume.clone())];
+                        if *refresh
+                            && old.is_some_and(|v| v.labels.get(SECRET_LABEL) != Some(volume))
+                        {
+                            bail!(
+                                "secret volume {volume}: a volume of that name exists that kube play did not make for the secret: refusing to write the secret's files into it"
+                            );
+                        }
                         if new {
                             vols.create_locked(&crate::volume::CreateOptions {
                                 name: Some(volume.clone()),
+                                labels: if *refresh { mark.to_vec() } else { Vec::new() },
                                 ..Default::default()
                             })?;
                         }

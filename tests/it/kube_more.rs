@@ -146,6 +146,26 @@ fn a_missing_secret_or_bad_secret_is_refused_before_anything_is_made() {
     let f = yaml_file(&env, "s2.yaml", y);
     let (_, err) = env.rpod_fail(&["kube", "play", &f]);
     assert!(err.contains("not a valid Secret key"), "{err}");
+    // A volume of the secret's name that the user made is not written to.
+    env.rpod_ok(&["volume", "create", "uservol"]);
+    let y = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: uservol}}\nstringData: {{k: v}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: c\n    image: {img}\n    volumeMounts:\n    - {{name: s, mountPath: /s}}\n  volumes:\n  - name: s\n    secret: {{secretName: uservol}}\n"
+    );
+    let f = yaml_file(&env, "uv.yaml", &y);
+    let (_, err) = env.rpod_fail(&["kube", "play", &f]);
+    assert!(
+        err.contains("refusing to write the secret's files into it"),
+        "{err}"
+    );
+    let mp = env.rpod_ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Mountpoint}}",
+        "uservol",
+    ]);
+    assert!(!std::path::Path::new(mp.trim()).join("k").exists());
+    env.rpod_ok(&["secret", "rm", "uservol"]);
     assert_eq!(env.rpod_ok(&["secret", "ls", "-q"]).trim(), "");
     assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]).trim(), "");
 }
