@@ -2,16 +2,23 @@
 //! --down`): Kubernetes YAML run as rpod pods.
 //!
 //! Kinds: Pod; Deployment (one pod, `NAME-pod-0`, whatever `replicas`
-//! says); PersistentVolumeClaim (a named volume); ConfigMap (for env,
-//! envFrom and configMap volumes); Service (accepted, ignored: hostPorts
-//! publish). Any other kind is refused, naming it and its document.
+//! says); DaemonSet (one pod, `NAME-pod`); PersistentVolumeClaim (a named
+//! volume); ConfigMap (for env, envFrom and configMap volumes); Secret
+//! (stored as an rpod secret holding its YAML, as podman stores it; for
+//! env, envFrom and secret volumes); Service (a NodePort's nodePorts are
+//! published on the pods it selects; else nothing). Any other kind is
+//! refused, naming it and its document.
 //!
 //! Everything is read and checked before anything is made: the YAML (with
 //! the bounds of [`super::load`]), each object's fields (the error names
 //! the document, the object and the field), names (pod, container, volume,
-//! ConfigMap keys and paths: nothing can name a path outside rpod's
-//! store), host paths' types, then the images. Only then are volumes,
-//! pods and containers created; a failure while creating a pod removes it.
+//! secret, ConfigMap and Secret keys, item paths and subPaths: nothing can
+//! name a path outside rpod's store or its volume), host paths' types,
+//! then the images (built, when they have a build directory). Only then
+//! are secrets, volumes, pods and containers created; a failure while
+//! creating a pod removes it. A subPath is resolved inside its volume
+//! (`crate::sys::inroot`) when the pod is made, and refused where a
+//! container of the pod could swap a directory on its way for a symlink.
 
 use super::load::{self, Document};
 use super::{
