@@ -5975,6 +5975,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l publish -d 'Publish a port of every pod, overriding the YAML\'s hostPort for that container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l configmap -d 'A file of ConfigMaps for env, envFrom and configMap volumes (repeatable, or comma-separated)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l log-driver -d 'Logging driver of the containers (rpod writes k8s-file only)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l context-dir -d 'The directory that holds the build directories (default: the current directory); needs --build' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l userns -d 'User namespace of the pods: host (rpod\'s own, the default)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -6089,6 +6093,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l publish -d 'Publish a port of every pod, overriding the YAML\'s hostPort for that container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l configmap -d 'A file of ConfigMaps for env, envFrom and configMap volumes (repeatable, or comma-separated)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l log-driver -d 'Logging driver of the containers (rpod writes k8s-file only)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none' -r -f -a "true\t''
+false\t''"
+complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l context-dir -d 'The directory that holds the build directories (default: the current directory); needs --build' -r -F
+complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l userns -d 'User namespace of the pods: host (rpod\'s own, the default)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F

@@ -27,8 +27,8 @@ pub enum PlayCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct PlayArgs {
-    /// The Kubernetes YAML, or - for standard input
-    #[arg(value_name = "KUBEFILE|-")]
+    /// The Kubernetes YAML: a file, - for standard input, or an http(s) URL
+    #[arg(value_name = "KUBEFILE|-|URL")]
     pub file: String,
     /// Remove the pods of the YAML first, then recreate them
     #[arg(long)]
@@ -54,12 +54,41 @@ pub struct PlayArgs {
     /// Do not show the progress of image pulls
     #[arg(short, long)]
     pub quiet: bool,
+    /// Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub build: Option<bool>,
+    /// The directory that holds the build directories (default: the current directory); needs --build
+    #[arg(long, value_name = "PATH")]
+    pub context_dir: Option<PathBuf>,
+    /// User namespace of the pods: host (rpod's own, the default)
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+}
+
+/// A kube play build's progress: on stderr, as podman shows it.
+struct BuildLines {
+    quiet: bool,
+    progress: super::image_cmds::PullReporter,
+}
+
+impl crate::build::BuildReport for BuildLines {
+    fn line(&mut self, s: &str) {
+        if !self.quiet {
+            eprintln!("{s}");
+        }
+    }
+    fn warn(&mut self, s: &str) {
+        warn!("{s}");
+    }
+    fn pull_progress(&self) -> &dyn crate::image::PullProgress {
+        &self.progress
+    }
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct DownArgs {
-    /// The Kubernetes YAML kube play was given, or - for standard input
-    #[arg(value_name = "KUBEFILE|-")]
+    /// The Kubernetes YAML kube play was given: a file, - for standard input, or an http(s) URL
+    #[arg(value_name = "KUBEFILE|-|URL")]
     pub file: String,
 }
 
@@ -96,9 +125,7 @@ fn read_yaml(file: &str) -> Result<String> {
         return crate::kube::play::read_input(std::io::stdin().lock(), "standard input");
     }
     if file.starts_with("http://") || file.starts_with("https://") {
-        anyhow::bail!(
-            "{file}: rpod reads Kubernetes YAML from a file or standard input, not a URL"
-        );
+        return crate::kube::play::fetch(file);
     }
     let f = std::fs::File::open(file).with_context(|| format!("open {file}"))?;
     crate::kube::play::read_input(f, file)
@@ -129,6 +156,20 @@ fn play_cmd(g: &GlobalOpts, a: &PlayArgs) -> Result<()> {
     for p in &a.publish {
         crate::network::ports::parse(p)?;
     }
+    match a.userns.as_deref() {
+        None | Some("") | Some("host") => {}
+        Some(u) => anyhow::bail!(
+            "--userns {u}: not supported by rpod's kube play: a pod's containers share rpod's user namespace (--userns host)"
+        ),
+    }
+    if let Some(d) = &a.context_dir {
+        if a.build != Some(true) {
+            anyhow::bail!("--build must be specified when using --context-dir option");
+        }
+        if !d.is_dir() {
+            anyhow::bail!("--context-dir {}: not a directory", d.display());
+        }
+    }
     let text = read_yaml(&a.file)?;
     let mut configmaps = Vec::new();
     for f in &a.configmap {
@@ -142,10 +183,12 @@ fn play_cmd(g: &GlobalOpts, a: &PlayArgs) -> Result<()> {
         publish: a.publish.clone(),
         configmaps,
         create_command: std::env::args().collect(),
+        build: a.build,
+        context_dir: a.context_dir.clone(),
     };
-    // Everything that can be checked is, before the user namespace.
-    crate::kube::play::check(&text, &o)?;
     let opts: crate::options::Options = g.into();
+    // Everything that can be checked is, before the user namespace.
+    crate::kube::play::check(&opts, &text, &o)?;
     let paths = crate::container::record::Paths::new(&opts)?;
     let progress = super::image_cmds::PullReporter::new(a.quiet);
     let pull = |name: &str, policy| {
@@ -157,7 +200,33 @@ fn play_cmd(g: &GlobalOpts, a: &PlayArgs) -> Result<()> {
             &progress,
         )
     };
-    let report = crate::kube::play::play(&opts, &paths, &text, &o, &pull)?;
+    // A build runs in a thread of its own with a private mount namespace
+    // (what `build` needs), so the containers' mounts are untouched.
+    let build = |dir: &std::path::Path, image: &str| -> Result<()> {
+        let tag = crate::image::normalize_local_name(image)?;
+        let bo = crate::build::BuildOptions {
+            context: dir.to_path_buf(),
+            tags: vec![tag],
+            commit_name: Some(image.to_string()),
+            layers: true,
+            identity_label: true,
+            ..Default::default()
+        };
+        let opts = &opts;
+        std::thread::scope(|s| {
+            s.spawn(move || -> Result<()> {
+                crate::userns::private_mount_ns()?;
+                let mut r = BuildLines {
+                    quiet: a.quiet,
+                    progress: super::image_cmds::PullReporter::new(a.quiet),
+                };
+                crate::build::build(opts, &bo, &mut r).map(|_| ())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the build panicked")))
+        })
+    };
+    let report = crate::kube::play::play(&opts, &paths, &text, &o, &pull, &build)?;
     let mut out = std::io::stdout().lock();
     if !report.volumes.is_empty() {
         writeln!(out, "Volumes:")?;
@@ -206,6 +275,12 @@ fn down_cmd(g: &GlobalOpts, file: &str) -> Result<()> {
     if !r.removed.is_empty() {
         writeln!(out, "Pods removed:")?;
         for id in &r.removed {
+            writeln!(out, "{id}")?;
+        }
+    }
+    if !r.secrets.is_empty() {
+        writeln!(out, "Secrets removed:")?;
+        for id in &r.secrets {
             writeln!(out, "{id}")?;
         }
     }

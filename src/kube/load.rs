@@ -220,6 +220,15 @@ fn plain(s: &str) -> Value {
         let t = t.strip_prefix(['-', '+']).unwrap_or(t);
         !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
     };
+    // A leading 0 is octal, as YAML 1.1 (and so Kubernetes, whose YAML
+    // reader follows it) reads it: `defaultMode: 0400`.
+    if let Some(o) = s.strip_prefix('0') {
+        if !o.is_empty() && o.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            if let Some(v) = int(o, 8) {
+                return v;
+            }
+        }
+    }
     if looks_int(s) {
         if let Some(v) = int(s.strip_prefix('+').unwrap_or(s), 10) {
             return v;
@@ -343,13 +352,13 @@ mod tests {
     #[test]
     fn reads_documents_and_types_scalars() {
         let d = documents(
-            "a: 1\nb: \"1\"\nc: true\nd: ~\ne: [x, 'y', 1.5]\nf: 0x10\n---\n---\nkind: Pod\n...\n",
+            "a: 1\nb: \"1\"\nc: true\nd: ~\ne: [x, 'y', 1.5]\nf: 0x10\ng: 0400\nh: 0\n---\n---\nkind: Pod\n...\n",
         )
         .unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(
             d[0].value,
-            json!({"a": 1, "b": "1", "c": true, "d": null, "e": ["x", "y", 1.5], "f": 16})
+            json!({"a": 1, "b": "1", "c": true, "d": null, "e": ["x", "y", 1.5], "f": 16, "g": 256, "h": 0})
         );
         assert_eq!(d[1].index, 3);
         assert_eq!(d[1].value, json!({"kind": "Pod"}));

@@ -145,6 +145,8 @@ pub struct ContainerResources {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub container_port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<u16>,
@@ -164,6 +166,9 @@ pub struct VolumeMount {
     pub read_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<String>,
+    /// Read only to refuse it: rpod expands no subPathExpr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path_expr: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -256,9 +261,22 @@ pub struct Volume {
     pub empty_dir: Option<EmptyDirSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapVolumeSource>,
-    /// Read only to name it in an error: rpod plays no Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<serde_json::Value>,
+    pub secret: Option<SecretVolumeSource>,
+}
+
+/// A Secret's keys as files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolumeSource {
+    #[serde(default)]
+    pub secret_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<KeyToPath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
 }
 
 /// A ConfigMap's keys as files.
@@ -419,6 +437,82 @@ pub struct ConfigMap {
     pub data: BTreeMap<String, String>,
 }
 
+/// A Secret (v1): `kube play` stores it as an rpod secret of its name
+/// (its YAML, as podman stores it) for env, envFrom and secret volumes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Base64 values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub string_data: BTreeMap<String, String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+}
+
+/// A DaemonSet (apps/v1): `kube play` runs its template once, a pod
+/// named NAME-pod (podman's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonSet {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: DaemonSetSpec,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonSetSpec {
+    pub template: PodTemplateSpec,
+}
+
+/// A Service as `kube play` reads it: a NodePort's nodePorts are
+/// published on the pods its selector picks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceIn {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ServiceSpecIn,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecIn {
+    #[serde(default)]
+    pub ports: Vec<ServicePortIn>,
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePortIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub port: u16,
+    /// A number, or the name of a container port.
+    #[serde(default)]
+    pub target_port: Option<serde_json::Value>,
+    #[serde(default)]
+    pub node_port: Option<u16>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
 /// What `kube generate` makes, in the order it prints them.
 #[derive(Debug, Clone)]
 pub enum Object {
@@ -553,6 +647,7 @@ fn container_of(
             name,
             read_only: !m.rw,
             sub_path: None,
+            sub_path_expr: None,
         });
     }
     let ids: Vec<i64> = rec
@@ -600,6 +695,7 @@ fn container_of(
             .iter()
             .flat_map(|p| {
                 (0..p.range.max(1)).map(move |i| ContainerPort {
+                    name: None,
                     container_port: p.container_port + i,
                     host_port: (p.host_port > 0).then_some(p.host_port + i),
                     host_ip: (!p.host_ip.is_empty() && p.host_ip != "0.0.0.0")
@@ -631,8 +727,46 @@ fn restart_policy(recs: &[&ContainerRecord]) -> Option<String> {
     )
 }
 
+/// A container's annotations as podman 4.3 writes them on the pod:
+/// `KEY/CONTAINER` (its own, from its runtime spec, `--init` among them as
+/// `io.podman.annotations.init`), and `io.podman.annotations.autoremove`
+/// for `--rm`. `kube play` gives them back.
+fn annotations_of(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    name: &str,
+    names: &[String],
+    out: &mut BTreeMap<String, String>,
+) {
+    let spec = std::fs::read_to_string(paths.ctr_dir(&rec.id).join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let Some(serde_json::Value::Object(a)) = spec.as_ref().and_then(|v| v.get("annotations")) {
+        for (k, v) in a {
+            let Some(v) = v.as_str() else { continue };
+            // One `kube play` gave it from the pod's (KEY/CONTAINER, for
+            // this container or another): as it was, not suffixed again.
+            let played = k
+                .rsplit_once('/')
+                .is_some_and(|(_, n)| names.iter().any(|x| x == n));
+            if played {
+                out.insert(k.clone(), v.to_string());
+            } else {
+                out.insert(format!("{k}/{name}"), v.to_string());
+            }
+        }
+    }
+    if rec.rm {
+        out.insert(
+            format!("io.podman.annotations.autoremove/{name}"),
+            "TRUE".into(),
+        );
+    }
+}
+
 fn pod_object(
     opts: &Options,
+    paths: &Paths,
     name: &str,
     hostname: Option<String>,
     members: &[&ContainerRecord],
@@ -640,6 +774,7 @@ fn pod_object(
 ) -> Result<Pod> {
     let mut volumes = Vec::new();
     let mut containers = Vec::new();
+    let mut annotations = BTreeMap::new();
     for (i, r) in members.iter().enumerate() {
         // The pod's ports go on its first container, as podman puts them.
         let p = if i == 0 { ports.to_vec() } else { Vec::new() };
@@ -653,12 +788,17 @@ fn pod_object(
         }
         containers.push(c);
     }
+    let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+    for (r, c) in members.iter().zip(&containers) {
+        annotations_of(paths, r, &c.name, &names, &mut annotations);
+    }
     Ok(Pod {
         api_version: "v1".into(),
         kind: "Pod".into(),
         metadata: ObjectMeta {
             name: name.to_string(),
             labels: BTreeMap::from([("app".to_string(), name.to_string())]),
+            annotations,
             ..Default::default()
         },
         spec: PodSpec {
@@ -765,7 +905,7 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
             } else {
                 p.hostname.clone()
             };
-            let pod = pod_object(opts, &p.name, Some(host), &members, &infra_ports)?;
+            let pod = pod_object(opts, &paths, &p.name, Some(host), &members, &infra_ports)?;
             if o.service {
                 if let Some(s) = service_for(&pod) {
                     objects.push(Object::Service(s));
@@ -799,9 +939,14 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
         // Each container's own ports on it.
         let mut volumes = Vec::new();
         let mut containers = Vec::new();
+        let mut annotations = BTreeMap::new();
         for r in &refs {
             let p = crate::network::ports::from_record(&r.ports);
             containers.push(container_of(opts, r, &p, &mut volumes)?);
+        }
+        let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+        for (r, c) in refs.iter().zip(&containers) {
+            annotations_of(&paths, r, &c.name, &names, &mut annotations);
         }
         let pod = Pod {
             api_version: "v1".into(),
@@ -809,6 +954,7 @@ pub fn generate(opts: &Options, names: &[String], o: &GenerateOptions) -> Result
             metadata: ObjectMeta {
                 name: name.clone(),
                 labels: BTreeMap::from([("app".to_string(), name.clone())]),
+                annotations,
                 ..Default::default()
             },
             spec: PodSpec {

@@ -2,19 +2,29 @@
 //! --down`): Kubernetes YAML run as rpod pods.
 //!
 //! Kinds: Pod; Deployment (one pod, `NAME-pod-0`, whatever `replicas`
-//! says); PersistentVolumeClaim (a named volume); ConfigMap (for env,
-//! envFrom and configMap volumes); Service (accepted, ignored: hostPorts
-//! publish). Any other kind is refused, naming it and its document.
+//! says); DaemonSet (one pod, `NAME-pod`); PersistentVolumeClaim (a named
+//! volume); ConfigMap (for env, envFrom and configMap volumes); Secret
+//! (stored as an rpod secret holding its YAML, as podman stores it; for
+//! env, envFrom and secret volumes); Service (a NodePort's nodePorts are
+//! published on the pods it selects; else nothing). Any other kind is
+//! refused, naming it and its document.
 //!
 //! Everything is read and checked before anything is made: the YAML (with
 //! the bounds of [`super::load`]), each object's fields (the error names
 //! the document, the object and the field), names (pod, container, volume,
-//! ConfigMap keys and paths: nothing can name a path outside rpod's
-//! store), host paths' types, then the images. Only then are volumes,
-//! pods and containers created; a failure while creating a pod removes it.
+//! secret, ConfigMap and Secret keys, item paths and subPaths: nothing can
+//! name a path outside rpod's store or its volume), host paths' types,
+//! then the images (built, when they have a build directory). Only then
+//! are secrets, volumes, pods and containers created; a failure while
+//! creating a pod removes it. A subPath is resolved inside its volume
+//! (`crate::sys::inroot`) when the pod is made, and refused where a
+//! container of the pod could swap a directory on its way for a symlink.
 
 use super::load::{self, Document};
-use super::{ConfigMap, Container, Deployment, PersistentVolumeClaim, Pod, PodSpec};
+use super::{
+    ConfigMap, Container, DaemonSet, Deployment, PersistentVolumeClaim, Pod, PodSpec, SecretObject,
+    ServiceIn,
+};
 use crate::container::create::ContainerSpec;
 use crate::container::record::{Paths, RestartPolicy};
 use crate::container::{self as ctr};
@@ -43,6 +53,42 @@ pub struct PlayOptions {
     pub configmaps: Vec<String>,
     /// For the records' create command.
     pub create_command: Vec<String>,
+    /// `--build`: Some(true) builds every image that has a build
+    /// directory, Some(false) none, None those not in the store.
+    pub build: Option<bool>,
+    /// `--context-dir`: where the build directories are (else the
+    /// current directory).
+    pub context_dir: Option<PathBuf>,
+}
+
+/// The directory an image is built from, as podman finds it: DIR/NAME
+/// holding a Containerfile or Dockerfile, NAME the image's last path
+/// component without tag or digest, DIR `--context-dir` or the current
+/// directory. None when there is none (or `--build=false`).
+pub fn build_dir(o: &PlayOptions, image: &str) -> Result<Option<PathBuf>> {
+    if o.build == Some(false) {
+        return Ok(None);
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let last = last.split('@').next().unwrap_or(last);
+    let name = last.split(':').next().unwrap_or(last);
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !ok {
+        return Ok(None);
+    }
+    let base = match &o.context_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().context("the current directory")?,
+    };
+    let dir = base.join(name);
+    let found = ["Containerfile", "Dockerfile"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
+    Ok(found.then_some(dir))
 }
 
 /// One pod `kube play` made.
@@ -61,6 +107,8 @@ pub struct PodReport {
 pub struct PlayReport {
     /// Named volumes of PersistentVolumeClaims.
     pub volumes: Vec<String>,
+    /// Ids of the secrets the YAML's Secrets became.
+    pub secrets: Vec<String>,
     pub pods: Vec<PodReport>,
 }
 
@@ -69,6 +117,8 @@ pub struct PlayReport {
 pub struct DownReport {
     pub stopped: Vec<String>,
     pub removed: Vec<String>,
+    /// Ids of the secrets of the YAML's Secrets, removed.
+    pub secrets: Vec<String>,
     /// Pods of the YAML that could not be taken down (no such pod, ...).
     pub errors: Vec<anyhow::Error>,
 }
@@ -81,7 +131,15 @@ struct PodObject {
     spec: PodSpec,
     /// "document 2 (Pod \"web\")": for errors.
     what: String,
+    /// Ports a NodePort Service publishes: (container port, protocol,
+    /// `-p` spec).
+    service_ports: Vec<(u16, String, String)>,
+    /// The object's annotations (podman's `io.podman.annotations.*/NAME`).
+    annotations: BTreeMap<String, String>,
 }
+
+/// A Secret's keys and their bytes.
+type KeyData = BTreeMap<String, Vec<u8>>;
 
 /// The objects of a YAML stream.
 #[derive(Debug, Default)]
@@ -89,6 +147,10 @@ struct Objects {
     pods: Vec<PodObject>,
     pvcs: Vec<PersistentVolumeClaim>,
     configmaps: BTreeMap<String, ConfigMap>,
+    /// Every Secret the pods may use: the YAML's, then the store's.
+    secrets: BTreeMap<String, KeyData>,
+    /// The YAML's Secrets, to store: (name, what rpod stores: its YAML).
+    new_secrets: Vec<(String, String)>,
 }
 
 /// Read at most [`load::MAX_INPUT`] bytes of YAML from `r`.
@@ -102,6 +164,51 @@ pub fn read_input(r: impl std::io::Read, what: &str) -> Result<String> {
         bail!("{what}: larger than {} MiB: refused", load::MAX_INPUT >> 20);
     }
     String::from_utf8(buf).map_err(|_| anyhow!("{what}: not UTF-8 text"))
+}
+
+/// Kubernetes YAML from an http or https URL (podman's `kube play URL`),
+/// at most [`load::MAX_INPUT`] bytes. The download's runtime lives and
+/// ends in this thread, and the threads it borrowed are waited for: `play`
+/// and `down` must enter a user namespace, which a process can only do
+/// while it has one thread.
+pub fn fetch(url: &str) -> Result<String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("{url}: only http and https URLs can be played");
+    }
+    let threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .map(|d| d.count())
+            .unwrap_or(1)
+    };
+    let before = threads();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    let body = rt
+        .block_on(async {
+            let c = reqwest::Client::builder().build()?;
+            let mut resp = c.get(url).send().await?;
+            if !resp.status().is_success() {
+                bail!("{}", resp.status());
+            }
+            let mut buf = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                buf.extend_from_slice(&chunk);
+                if buf.len() > load::MAX_INPUT {
+                    bail!("larger than {} MiB: refused", load::MAX_INPUT >> 20);
+                }
+            }
+            Ok(buf)
+        })
+        .with_context(|| format!("downloading {url}"));
+    drop(rt);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while threads() > before && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let body = body?;
+    String::from_utf8(body).map_err(|_| anyhow!("{url}: not UTF-8 text"))
 }
 
 fn typed<T: DeserializeOwned>(d: &Document, what: &str) -> Result<T> {
@@ -146,6 +253,158 @@ fn deployment_pod_name(name: &str) -> String {
     format!("{name}-pod-0")
 }
 
+/// A Secret's keys: `data` (base64) and `stringData` (which wins).
+fn secret_items(s: &SecretObject, what: &str) -> Result<KeyData> {
+    use base64::Engine;
+    let mut out = KeyData::new();
+    for (k, v) in &s.data {
+        check_key(k, "Secret", what)?;
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(v.trim())
+            .map_err(|e| anyhow!("{what}: data.{k}: not base64: {e}"))?;
+        out.insert(k.clone(), b);
+    }
+    for (k, v) in &s.string_data {
+        check_key(k, "Secret", what)?;
+        out.insert(k.clone(), v.clone().into_bytes());
+    }
+    Ok(out)
+}
+
+/// The keys of a secret from the store: a JSON object of base64 values
+/// (what `secret create` of `{"KEY": "BASE64"}` holds) or a Kubernetes
+/// Secret's YAML (what `kube play` stored), as podman reads them.
+fn stored_secret_items(name: &str, data: &[u8]) -> Result<KeyData> {
+    use base64::Engine;
+    let what = format!("secret {name:?}");
+    if let Ok(m) = serde_json::from_slice::<BTreeMap<String, String>>(data) {
+        let mut out = KeyData::new();
+        for (k, v) in m {
+            check_key(&k, "Secret", &what)?;
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(v.trim())
+                .map_err(|e| anyhow!("{what}: key {k:?}: not base64: {e}"))?;
+            out.insert(k, b);
+        }
+        return Ok(out);
+    }
+    let text = std::str::from_utf8(data)
+        .map_err(|_| anyhow!("{what} is neither JSON nor a Kubernetes Secret's YAML"))?;
+    let docs = load::documents(text)
+        .map_err(|_| anyhow!("{what} is neither JSON nor a Kubernetes Secret's YAML"))?;
+    match docs.as_slice() {
+        [d] if d.value.get("kind").and_then(|k| k.as_str()) == Some("Secret") => {
+            secret_items(&typed(d, &what)?, &what)
+        }
+        _ => bail!("{what} is neither JSON nor a Kubernetes Secret's YAML"),
+    }
+}
+
+/// The secrets the pods name that the YAML does not define, from the
+/// store (those that are not there are left out: the pods' plans say
+/// which are needed).
+fn load_store_secrets(opts: &Options, o: &mut Objects) -> Result<()> {
+    let mut names = std::collections::BTreeSet::new();
+    for p in &o.pods {
+        for c in p.spec.containers.iter().chain(&p.spec.init_containers) {
+            for e in &c.env {
+                if let Some(k) = e
+                    .value_from
+                    .as_ref()
+                    .and_then(|f| f.secret_key_ref.as_ref())
+                {
+                    names.insert(k.name.clone());
+                }
+            }
+            for ef in &c.env_from {
+                if let Some(r) = &ef.secret_ref {
+                    names.insert(r.name.clone());
+                }
+            }
+        }
+        for v in &p.spec.volumes {
+            if let Some(s) = &v.secret {
+                names.insert(s.secret_name.clone());
+            }
+        }
+    }
+    names.retain(|n| !o.secrets.contains_key(n) && crate::secret::validate_name(n).is_ok());
+    if names.is_empty() {
+        return Ok(());
+    }
+    let store = crate::secret::Secrets::open(opts)?;
+    for n in names {
+        if let Some(s) = store.get(&n)? {
+            if s.name != n {
+                continue; // an id prefix, not a name
+            }
+            let data = store.data(&s)?;
+            o.secrets.insert(n.clone(), stored_secret_items(&n, &data)?);
+        }
+    }
+    Ok(())
+}
+
+/// Publish a Service's nodePorts on the pods its selector picks (a
+/// NodePort service is reachable on the node's port: here, this host's).
+fn apply_service(o: &mut Objects, svc: &ServiceIn, what: &str) -> Result<()> {
+    if svc.spec.kind.as_deref() != Some("NodePort") || svc.spec.selector.is_empty() {
+        return Ok(());
+    }
+    for p in o.pods.iter_mut().filter(|p| {
+        svc.spec
+            .selector
+            .iter()
+            .all(|(k, v)| p.labels.get(k) == Some(v))
+    }) {
+        for (i, sp) in svc.spec.ports.iter().enumerate() {
+            let Some(node) = sp.node_port.filter(|n| *n > 0) else {
+                continue;
+            };
+            let w = format!("{what}: spec.ports[{i}]");
+            let proto = match sp.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" | "tcp" => "tcp",
+                "UDP" | "udp" => "udp",
+                x => bail!("{w}.protocol {x:?}: use TCP or UDP"),
+            };
+            let target = match &sp.target_port {
+                None => sp.port,
+                Some(serde_json::Value::Number(n)) => n
+                    .as_u64()
+                    .filter(|n| (1..=65535).contains(n))
+                    .ok_or_else(|| anyhow!("{w}.targetPort {n}: must be 1-65535"))?
+                    as u16,
+                Some(serde_json::Value::String(name)) => match name.parse::<u16>() {
+                    Ok(n) if n > 0 => n,
+                    _ => p
+                        .spec
+                        .containers
+                        .iter()
+                        .flat_map(|c| &c.ports)
+                        .find(|cp| cp.name.as_deref() == Some(name.as_str()))
+                        .map(|cp| cp.container_port)
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "{w}.targetPort {name:?}: no container port of that name in pod {:?}",
+                                p.name
+                            )
+                        })?,
+                },
+                Some(v) => bail!("{w}.targetPort {v}: a port number or name is needed"),
+            };
+            if target == 0 {
+                bail!("{w}: port or targetPort is needed");
+            }
+            p.service_ports.push((
+                target,
+                proto.to_string(),
+                format!("{node}:{target}/{proto}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
     let mut o = Objects::default();
     for (i, cm_text) in configmaps.iter().enumerate() {
@@ -167,6 +426,7 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
     if docs.is_empty() {
         bail!("the YAML has no Kubernetes objects");
     }
+    let mut services = Vec::new();
     for d in &docs {
         let (kind, name) = kind_of(d)?;
         let what = format!("document {} ({kind} {name:?})", d.index);
@@ -181,6 +441,8 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                     labels: p.metadata.labels.clone(),
                     spec: p.spec,
                     what,
+                    service_ports: Vec::new(),
+                    annotations: p.metadata.annotations,
                 });
             }
             "Deployment" => {
@@ -204,12 +466,65 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                 for (k, v) in &dep.metadata.labels {
                     labels.entry(k.clone()).or_insert_with(|| v.clone());
                 }
+                let mut annotations = dep.spec.template.metadata.annotations.clone();
+                annotations.extend(dep.metadata.annotations.clone());
                 o.pods.push(PodObject {
                     name: deployment_pod_name(&dep.metadata.name),
                     labels,
                     spec: dep.spec.template.spec,
                     what,
+                    service_ports: Vec::new(),
+                    annotations,
                 });
+            }
+            "DaemonSet" => {
+                let ds: DaemonSet = typed(d, &what)?;
+                if ds.metadata.name.is_empty() {
+                    bail!("{what}: metadata.name: a DaemonSet needs a name");
+                }
+                let mut labels = ds.spec.template.metadata.labels.clone();
+                for (k, v) in &ds.metadata.labels {
+                    labels.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                let mut annotations = ds.spec.template.metadata.annotations.clone();
+                annotations.extend(ds.metadata.annotations.clone());
+                o.pods.push(PodObject {
+                    name: format!("{}-pod", ds.metadata.name),
+                    labels,
+                    spec: ds.spec.template.spec,
+                    what,
+                    service_ports: Vec::new(),
+                    annotations,
+                });
+            }
+            "Secret" => {
+                let s: SecretObject = typed(d, &what)?;
+                crate::secret::validate_name(&s.metadata.name)
+                    .with_context(|| format!("{what}: metadata.name"))?;
+                let items = secret_items(&s, &what)?;
+                // What podman stores: the object's YAML.
+                let stored = SecretObject {
+                    api_version: s.api_version.clone(),
+                    kind: "Secret".into(),
+                    metadata: super::ObjectMeta {
+                        name: s.metadata.name.clone(),
+                        labels: s.metadata.labels.clone(),
+                        annotations: s.metadata.annotations.clone(),
+                        creation_timestamp: None,
+                    },
+                    ..s.clone()
+                };
+                let text = super::yaml::to_string(&serde_json::to_value(&stored)?);
+                if text.len() >= crate::secret::MAX_SIZE {
+                    bail!(
+                        "{what}: larger than {} bytes: too large for a secret",
+                        crate::secret::MAX_SIZE
+                    );
+                }
+                if o.secrets.insert(s.metadata.name.clone(), items).is_some() {
+                    bail!("{what}: a Secret named {:?} is in the YAML twice", s.metadata.name);
+                }
+                o.new_secrets.push((s.metadata.name.clone(), text));
             }
             "PersistentVolumeClaim" => {
                 let p: PersistentVolumeClaim = typed(d, &what)?;
@@ -224,10 +539,11 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
                 let c: ConfigMap = typed(d, &what)?;
                 add_configmap(&mut o, c, &what)?;
             }
-            // Its ports are the Pod's hostPorts, which publish them.
-            "Service" => debug!("{what}: a Service is not needed locally: ignored"),
+            // A NodePort's nodePorts are published (below, once every
+            // pod is read); else the pods' hostPorts are what publish.
+            "Service" => services.push((typed::<ServiceIn>(d, &what)?, what)),
             other => bail!(
-                "document {} (line {}): kind {other:?} is not supported by kube play (rpod plays Pod, Deployment, PersistentVolumeClaim, ConfigMap and Service)",
+                "document {} (line {}): kind {other:?} is not supported by kube play (rpod plays Pod, Deployment, DaemonSet, PersistentVolumeClaim, ConfigMap, Secret and Service)",
                 d.index,
                 d.line
             ),
@@ -239,11 +555,15 @@ fn parse_objects(text: &str, configmaps: &[String]) -> Result<Objects> {
             bail!("{}: a pod named {:?} is in the YAML twice", p.what, p.name);
         }
     }
+    for (svc, what) in &services {
+        apply_service(&mut o, svc, what)?;
+    }
     Ok(o)
 }
 
-/// A ConfigMap key as Kubernetes allows it (and so a safe file name).
-fn check_cm_key(k: &str, what: &str) -> Result<()> {
+/// A ConfigMap or Secret key as Kubernetes allows it (and so a safe file
+/// name).
+fn check_key(k: &str, kind: &str, what: &str) -> Result<()> {
     let ok = !k.is_empty()
         && k != "."
         && k != ".."
@@ -251,7 +571,7 @@ fn check_cm_key(k: &str, what: &str) -> Result<()> {
         && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !ok {
-        bail!("{what}: data key {k:?} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)");
+        bail!("{what}: data key {k:?} is not a valid {kind} key ([-._a-zA-Z0-9]+)");
     }
     Ok(())
 }
@@ -261,7 +581,7 @@ fn add_configmap(o: &mut Objects, c: ConfigMap, what: &str) -> Result<()> {
         bail!("{what}: metadata.name: a ConfigMap needs a name");
     }
     for k in c.data.keys() {
-        check_cm_key(k, what)?;
+        check_key(k, "ConfigMap", what)?;
     }
     o.configmaps.insert(c.metadata.name.clone(), c);
     Ok(())
@@ -327,6 +647,31 @@ struct CtrPlan {
     init: bool,
     pull: PullPolicy,
     image: Option<ImageRecord>,
+    /// Mounts of a part of a volume (`subPath`), resolved inside the
+    /// volume when the volume is there.
+    subpaths: Vec<SubPath>,
+}
+
+/// A `volumeMounts[].subPath`.
+#[derive(Debug, Clone)]
+struct SubPath {
+    /// The volume's source as `sources` holds it.
+    src: String,
+    sub: String,
+    dest: String,
+    ro: bool,
+    what: String,
+}
+
+/// `sub` as its normal components ("a/./b" is a, b).
+fn sub_parts(sub: &str) -> Vec<&std::ffi::OsStr> {
+    Path::new(sub)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A volume to make before the pod's containers.
@@ -335,10 +680,13 @@ enum VolPlan {
     /// An emptyDir: an anonymous volume, shared by the pod's containers.
     Empty(String),
     /// A configMap volume: a named volume with the ConfigMap's files,
-    /// written when the volume is new (as podman 4.3 does).
-    ConfigMap {
+    /// written when the volume is new (as podman 4.3 does); a secret
+    /// volume: the same, its files written at every play (`refresh`), so
+    /// that a changed Secret is what the pod sees.
+    Files {
         volume: String,
-        files: Vec<(String, String, u32)>,
+        files: Vec<(String, Vec<u8>, u32)>,
+        refresh: bool,
     },
     /// A hostPath of type DirectoryOrCreate or FileOrCreate.
     HostDir(PathBuf),
@@ -374,10 +722,21 @@ fn pull_policy(c: &Container, what: &str) -> Result<PullPolicy> {
     })
 }
 
+/// A secret's value as an environment variable's.
+fn env_text(b: &[u8], key: &str, secret: &str, w: &str) -> Result<String> {
+    match std::str::from_utf8(b) {
+        Ok(t) if !t.contains('\0') => Ok(t.to_string()),
+        _ => bail!(
+            "{w}: key {key:?} of secret {secret:?} is not text an environment variable can hold"
+        ),
+    }
+}
+
 fn env_of(
     c: &Container,
     pod: &PodObject,
     cms: &BTreeMap<String, ConfigMap>,
+    secrets: &BTreeMap<String, KeyData>,
     what: &str,
 ) -> Result<Vec<String>> {
     let mut env: Vec<(String, String)> = Vec::new();
@@ -387,14 +746,21 @@ fn env_of(
     };
     for (i, ef) in c.env_from.iter().enumerate() {
         let w = format!("{what}: envFrom[{i}]");
-        if let Some(s) = &ef.secret_ref {
-            bail!(
-                "{w}: secretRef {:?}: Secrets are not supported by rpod's kube play",
-                s.name
-            );
+        if let Some(r) = &ef.secret_ref {
+            match secrets.get(&r.name) {
+                Some(data) => {
+                    for (k, v) in data {
+                        let v = env_text(v, k, &r.name, &w)?;
+                        set(format!("{}{k}", ef.prefix.as_deref().unwrap_or("")), v);
+                    }
+                }
+                None if r.optional == Some(true) => {}
+                None => bail!("{w}: secret {:?} not found", r.name),
+            }
+            continue;
         }
         let Some(r) = &ef.config_map_ref else {
-            bail!("{w}: configMapRef is the source rpod supports");
+            bail!("{w}: configMapRef or secretRef is needed");
         };
         match cms.get(&r.name) {
             Some(cm) => {
@@ -428,8 +794,16 @@ fn env_of(
                     k.name
                 ),
             }
-        } else if from.secret_key_ref.is_some() {
-            bail!("{w}: valueFrom.secretKeyRef: Secrets are not supported by rpod's kube play");
+        } else if let Some(k) = &from.secret_key_ref {
+            match secrets.get(&k.name).and_then(|s| s.get(&k.key)) {
+                Some(v) => set(e.name.clone(), env_text(v, &k.key, &k.name, &w)?),
+                None if k.optional == Some(true) => {}
+                None => bail!(
+                    "{w}: valueFrom.secretKeyRef: no key {:?} in secret {:?}",
+                    k.key,
+                    k.name
+                ),
+            }
         } else if let Some(f) = &from.field_ref {
             match f.get("fieldPath").and_then(|p| p.as_str()) {
                 Some("metadata.name") => set(e.name.clone(), pod.name.clone()),
@@ -437,10 +811,19 @@ fn env_of(
                 p => bail!("{w}: valueFrom.fieldRef {p:?}: only metadata.name and metadata.namespace are supported"),
             }
         } else {
-            bail!("{w}: valueFrom: rpod supports configMapKeyRef and fieldRef");
+            bail!("{w}: valueFrom: rpod supports configMapKeyRef, secretKeyRef and fieldRef");
         }
     }
     Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+/// A boolean as Go's strconv.ParseBool reads it (podman's annotations).
+fn go_bool(v: &str) -> Result<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => bail!("{v:?} is not a boolean"),
+    }
 }
 
 /// A probe's port: a number, or a numeric string.
@@ -546,6 +929,7 @@ fn mount_path_ok(p: &str, what: &str) -> Result<()> {
 fn plan_pod(
     obj: &PodObject,
     cms: &BTreeMap<String, ConfigMap>,
+    secrets: &BTreeMap<String, KeyData>,
     o: &PlayOptions,
 ) -> Result<PodPlan> {
     let what = &obj.what;
@@ -642,7 +1026,7 @@ fn plan_pod(
             let mut files = Vec::new();
             if c.items.is_empty() {
                 for (k, val) in &cm.data {
-                    files.push((k.clone(), val.clone(), mode));
+                    files.push((k.clone(), val.clone().into_bytes(), mode));
                 }
             } else {
                 for (j, it) in c.items.iter().enumerate() {
@@ -653,20 +1037,56 @@ fn plan_pod(
                     };
                     files.push((
                         it.path.clone(),
+                        val.clone().into_bytes(),
+                        it.mode.unwrap_or(mode) & 0o777,
+                    ));
+                }
+            }
+            volumes.push(VolPlan::Files {
+                volume: c.name.clone(),
+                files,
+                refresh: false,
+            });
+            format!("{}:ro-cm", c.name)
+        } else if let Some(sv) = &v.secret {
+            crate::secret::validate_name(&sv.secret_name)
+                .with_context(|| format!("{w}: secret.secretName"))?;
+            let Some(data) = secrets.get(&sv.secret_name) else {
+                if sv.optional == Some(true) {
+                    continue;
+                }
+                bail!("{w}: secret {:?} not found", sv.secret_name);
+            };
+            crate::volume::validate_name(&sv.secret_name)
+                .with_context(|| format!("{w}: secret.secretName"))?;
+            let mode = sv.default_mode.unwrap_or(0o644) & 0o777;
+            let mut files = Vec::new();
+            if sv.items.is_empty() {
+                for (k, val) in data {
+                    files.push((k.clone(), val.clone(), mode));
+                }
+            } else {
+                for (j, it) in sv.items.iter().enumerate() {
+                    let wi = format!("{w}: secret.items[{j}]");
+                    check_rel_path(&it.path, &wi)?;
+                    let Some(val) = data.get(&it.key) else {
+                        bail!("{wi}: no key {:?} in secret {:?}", it.key, sv.secret_name);
+                    };
+                    files.push((
+                        it.path.clone(),
                         val.clone(),
                         it.mode.unwrap_or(mode) & 0o777,
                     ));
                 }
             }
-            volumes.push(VolPlan::ConfigMap {
-                volume: c.name.clone(),
+            volumes.push(VolPlan::Files {
+                volume: sv.secret_name.clone(),
                 files,
+                refresh: true,
             });
-            format!("{}:ro-cm", c.name)
-        } else if v.secret.is_some() {
-            bail!("{w}: secret volumes are not supported by rpod's kube play");
+            format!("{}:ro-cm", sv.secret_name)
         } else {
-            bail!("{w}: unsupported volume type: rpod plays hostPath, persistentVolumeClaim, emptyDir and configMap");
+            bail!("{w}: unsupported volume type: rpod plays hostPath, persistentVolumeClaim, emptyDir, configMap and secret");
         };
         if sources.insert(v.name.clone(), src).is_some() {
             bail!("{w}: a volume of that name is defined twice");
@@ -700,6 +1120,11 @@ fn plan_pod(
             ));
         }
     }
+    for (cp, proto, spec) in &obj.service_ports {
+        if !publish.iter().any(|(c, p, _)| c == cp && p == proto) {
+            publish.push((*cp, proto.clone(), spec.clone()));
+        }
+    }
     for p in &o.publish {
         for m in crate::network::ports::parse(p)? {
             publish.retain(|(cp, proto, _)| !(*cp == m.container_port && *proto == m.protocol));
@@ -712,6 +1137,22 @@ fn plan_pod(
         _ => None,
     };
     let pod_sc = spec.security_context.clone().unwrap_or_default();
+    // Every container gets the pod's annotations (podman's way), within
+    // podman's bound.
+    let ann_bytes: usize = obj.annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if ann_bytes > 256 * 1024 {
+        bail!("{what}: metadata.annotations: larger than 256 KiB in all");
+    }
+    for (k, v) in &obj.annotations {
+        if k.is_empty() || k.contains('\0') || v.contains('\0') {
+            bail!("{what}: metadata.annotations: {k:?}: an empty key or a NUL byte");
+        }
+    }
+    let annotations: Vec<(String, String)> = obj
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut ctrs = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     let all = spec
@@ -739,26 +1180,69 @@ fn plan_pod(
         }
         let name = format!("{}-{}", obj.name, c.name);
         ctr::names::validate(&name).with_context(|| format!("{w}: name"))?;
-        let env = env_of(c, obj, cms, &w)?;
+        let env = env_of(c, obj, cms, secrets, &w)?;
         let mut vols = Vec::new();
         let mut tmpfs = Vec::new();
+        let mut subpaths = Vec::new();
         for (mi, m) in c.volume_mounts.iter().enumerate() {
             let wm = format!("{w}: volumeMounts[{mi}]");
             mount_path_ok(&m.mount_path, &wm)?;
-            if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
-                bail!("{wm}: subPath is not supported by rpod's kube play");
+            if m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty()) {
+                bail!("{wm}: subPathExpr is not supported by rpod's kube play (use subPath)");
+            }
+            let sub = m.sub_path.as_deref().filter(|s| !s.is_empty());
+            if let Some(sp) = sub {
+                check_rel_path(sp, &format!("{wm}: subPath"))?;
+                if sp.contains(':') || sp.contains(',') {
+                    bail!("{wm}: subPath {sp:?}: rpod cannot mount a path with ':' or ','");
+                }
             }
             let Some(src) = sources.get(&m.name) else {
                 if spec
                     .volumes
                     .iter()
-                    .any(|v| v.name == m.name && v.config_map.is_some())
+                    .any(|v| v.name == m.name && (v.config_map.is_some() || v.secret.is_some()))
                 {
-                    continue; // an optional configMap that isn't there
+                    continue; // an optional configMap or secret that isn't there
                 }
                 bail!("{wm}: no volume named {:?} in spec.volumes", m.name);
             };
-            if src.starts_with("tmpfs:") {
+            if let Some(sp) = sub {
+                if src.starts_with("tmpfs:") {
+                    bail!("{wm}: subPath of an emptyDir of medium Memory is not supported");
+                }
+                // A part of a volume is safe to mount by its path only
+                // while nothing of the pod can swap a directory above it
+                // for a symlink: no container may mount the volume
+                // writable at its root, or at a subPath above this one.
+                if !src.ends_with(":ro-cm") {
+                    let mine = sub_parts(sp);
+                    for other in spec.init_containers.iter().chain(&spec.containers) {
+                        for m2 in other
+                            .volume_mounts
+                            .iter()
+                            .filter(|m2| m2.name == m.name && !m2.read_only)
+                        {
+                            let theirs = m2.sub_path.as_deref().map(sub_parts).unwrap_or_default();
+                            if theirs.len() < mine.len() && mine.starts_with(&theirs) {
+                                bail!(
+                                    "{wm}: subPath {sp:?}: container {:?} mounts volume {:?} writable {}, where it could swap a directory of the subPath for a symlink: mount it readOnly there",
+                                    other.name,
+                                    m.name,
+                                    if theirs.is_empty() { "whole".to_string() } else { format!("at subPath {:?}", m2.sub_path.as_deref().unwrap_or("")) },
+                                );
+                            }
+                        }
+                    }
+                }
+                subpaths.push(SubPath {
+                    src: src.clone(),
+                    sub: sp.to_string(),
+                    dest: m.mount_path.clone(),
+                    ro: m.read_only || src.ends_with(":ro-cm"),
+                    what: wm.clone(),
+                });
+            } else if src.starts_with("tmpfs:") {
                 tmpfs.push(m.mount_path.clone());
             } else if let Some(cm) = src.strip_suffix(":ro-cm") {
                 vols.push(format!("{cm}:{}:ro", m.mount_path));
@@ -806,6 +1290,21 @@ fn plan_pod(
                 bail!("{w}: workingDir {wd:?} must be an absolute path");
             }
         }
+        // podman's `io.podman.annotations.init/NAME` (--init) and
+        // `.autoremove/NAME` (--rm), as `kube generate` writes them.
+        let flag = |key: &str| -> Result<bool> {
+            match obj.annotations.get(&format!("{key}/{}", c.name)) {
+                None => Ok(false),
+                Some(v) => go_bool(v)
+                    .with_context(|| format!("{what}: metadata.annotations: {key}/{}", c.name)),
+            }
+        };
+        let with_init = flag("io.podman.annotations.init")?;
+        let mut autoremove = flag("io.podman.annotations.autoremove")? && !init;
+        if autoremove && restart != RestartPolicy::No {
+            warn!("{w}: io.podman.annotations.autoremove: ignored, as restartPolicy restarts the container");
+            autoremove = false;
+        }
         let health = match (&c.liveness_probe, init) {
             (Some(p), false) => health_of(p, restart, &w)?,
             _ => Default::default(),
@@ -834,6 +1333,12 @@ fn plan_pod(
             stop_timeout,
             health,
             create_command: o.create_command.clone(),
+            init: with_init,
+            rm: autoremove,
+            more: crate::container::more::MoreSpec {
+                annotations: annotations.clone(),
+                ..Default::default()
+            },
             ..Default::default()
         };
         ctrs.push(CtrPlan {
@@ -841,6 +1346,7 @@ fn plan_pod(
             init,
             pull: pull_policy(c, &w)?,
             image: None,
+            subpaths,
         });
     }
     Ok(PodPlan {
@@ -854,16 +1360,17 @@ fn plan_pod(
 
 /// Check a YAML stream without creating anything (what `play` checks
 /// first): the pods it would make, by name.
-pub fn check(text: &str, o: &PlayOptions) -> Result<Vec<String>> {
-    let objs = parse_objects(text, &o.configmaps)?;
+pub fn check(opts: &Options, text: &str, o: &PlayOptions) -> Result<Vec<String>> {
+    let mut objs = parse_objects(text, &o.configmaps)?;
+    load_store_secrets(opts, &mut objs)?;
     for p in &objs.pods {
-        plan_pod(p, &objs.configmaps, o)?;
+        plan_pod(p, &objs.configmaps, &objs.secrets, o)?;
     }
     Ok(objs.pods.into_iter().map(|p| p.name).collect())
 }
 
 /// Write a new configMap volume's files, each resolved inside it.
-fn fill_configmap_volume(root: &Path, files: &[(String, String, u32)]) -> Result<()> {
+fn fill_configmap_volume(root: &Path, files: &[(String, Vec<u8>, u32)]) -> Result<()> {
     use std::io::Write;
     use std::os::fd::AsFd;
     let rootfd = crate::sys::inroot::open_root(root)
@@ -879,23 +1386,124 @@ fn fill_configmap_volume(root: &Path, files: &[(String, String, u32)]) -> Result
         )
         .with_context(|| format!("writing configmap file {path}"))?;
         let mut f = std::fs::File::from(fd);
-        f.write_all(data.as_bytes())
+        // O_TRUNC|O_CREAT leaves an existing file's mode: set it.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(*mode))
+            .and_then(|_| f.write_all(data))
             .and_then(|_| f.sync_all())
             .with_context(|| format!("writing configmap file {path}"))?;
     }
     Ok(())
 }
 
-/// Remove a pod and the anonymous volumes (emptyDirs) its containers used.
+/// A subPath inside its volume: the directory (made when missing) or file
+/// it names, symlinks resolved inside the volume (a `..` or an absolute
+/// symlink stays in it); its real path, which has no symlink left.
+fn resolve_subpath(vols: &crate::volume::Volumes, sp: &SubPath) -> Result<PathBuf> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let root = if sp.src.starts_with('/') {
+        PathBuf::from(&sp.src)
+    } else {
+        let name = sp.src.strip_suffix(":ro-cm").unwrap_or(&sp.src);
+        match vols.get(name)? {
+            Some(v) if (v.driver != "local" && !v.driver.is_empty()) || !v.options.is_empty() => {
+                bail!(
+                    "{}: subPath: volume {name} is mounted by its driver or options when a container starts: a subPath of it is not supported",
+                    sp.what
+                )
+            }
+            Some(_) => {}
+            None => {
+                vols.create(&crate::volume::CreateOptions {
+                    name: Some(name.to_string()),
+                    ignore: true,
+                    ..Default::default()
+                })?;
+            }
+        }
+        vols.mountpoint(name)
+    };
+    let real_root = std::fs::canonicalize(&root)
+        .with_context(|| format!("{}: subPath: {}", sp.what, root.display()))?;
+    let rootfd = crate::sys::inroot::open_root(&real_root)
+        .with_context(|| format!("{}: subPath: opening {}", sp.what, real_root.display()))?;
+    let sub = Path::new(&sp.sub);
+    let fd = match crate::sys::inroot::open(rootfd.as_fd(), sub, true) {
+        Err(nix::errno::Errno::ENOENT) => {
+            crate::sys::inroot::create(rootfd.as_fd(), sub, crate::sys::inroot::Create::Dir(0o755))
+        }
+        r => r,
+    }
+    .with_context(|| format!("{}: subPath {:?}", sp.what, sp.sub))?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .with_context(|| format!("{}: subPath {:?}", sp.what, sp.sub))?;
+    if !real.starts_with(&real_root) {
+        bail!("{}: subPath {:?} leads out of its volume", sp.what, sp.sub);
+    }
+    let shown = real.to_string_lossy();
+    if shown.contains(':') || shown.contains(',') {
+        bail!(
+            "{}: subPath {:?} is at {shown}: rpod cannot mount a path with ':' or ','",
+            sp.what,
+            sp.sub
+        );
+    }
+    Ok(real)
+}
+
+/// Every subPath of a pod resolved, as `-v` specs per container (in the
+/// plans' order). A writable one above another (through a symlink the
+/// names did not show) is refused, as [`plan_pod`] refuses it by name.
+fn resolve_subpaths(vols: &crate::volume::Volumes, ctrs: &[CtrPlan]) -> Result<Vec<Vec<String>>> {
+    let mut all: Vec<(usize, PathBuf, &SubPath)> = Vec::new();
+    for (i, c) in ctrs.iter().enumerate() {
+        for sp in &c.subpaths {
+            all.push((i, resolve_subpath(vols, sp)?, sp));
+        }
+    }
+    for (_, a, spa) in all.iter().filter(|(_, _, sp)| !sp.ro) {
+        for (_, b, spb) in &all {
+            if b != a && b.starts_with(a) {
+                bail!(
+                    "{}: subPath {:?} is inside the writable subPath {:?} of {}: a container could swap a directory of it for a symlink",
+                    spb.what,
+                    spb.sub,
+                    spa.sub,
+                    spa.what
+                );
+            }
+        }
+    }
+    let mut out = vec![Vec::new(); ctrs.len()];
+    for (i, real, sp) in all {
+        let ro = if sp.ro { ":ro" } else { "" };
+        out[i].push(format!("{}:{}{ro}", real.display(), sp.dest));
+    }
+    Ok(out)
+}
+
+/// The label of a secret volume kube play made: the secret's name.
+const SECRET_LABEL: &str = "io.rpod.kube.secret";
+
+/// The label of the anonymous volumes (emptyDirs) made for a pod: its name.
+const POD_LABEL: &str = "io.rpod.kube.pod";
+
+/// Remove a pod and the anonymous volumes (emptyDirs) its containers used
+/// or that were made for it.
 fn teardown(opts: &Options, paths: &Paths, pod: &crate::pod::PodRecord) -> Result<()> {
     let members = crate::pod::members(paths, &pod.id)?;
-    let vols: Vec<String> = members
+    let mut vols: Vec<String> = members
         .iter()
         .flat_map(|(r, _)| crate::volume::volume_names(r))
         .collect();
     crate::pod::remove(paths, pod, true, None)?;
+    let v = crate::volume::Volumes::open(opts)?;
+    for x in v.list()? {
+        if x.anonymous && x.labels.get(POD_LABEL) == Some(&pod.name) && !vols.contains(&x.name) {
+            vols.push(x.name);
+        }
+    }
     if !vols.is_empty() {
-        let v = crate::volume::Volumes::open(opts)?;
         for n in vols {
             if v.get(&n)?.is_some_and(|x| x.anonymous) && v.users(&n).is_empty() {
                 if let Err(e) = v.remove(&n, false, None) {
@@ -975,11 +1583,13 @@ pub fn play(
     text: &str,
     o: &PlayOptions,
     pull: &dyn Fn(&str, PullPolicy) -> Result<ImageRecord>,
+    build: &dyn Fn(&Path, &str) -> Result<()>,
 ) -> Result<PlayReport> {
-    let objs = parse_objects(text, &o.configmaps)?;
+    let mut objs = parse_objects(text, &o.configmaps)?;
+    load_store_secrets(opts, &mut objs)?;
     let mut plans = Vec::new();
     for p in &objs.pods {
-        plans.push(plan_pod(p, &objs.configmaps, o)?);
+        plans.push(plan_pod(p, &objs.configmaps, &objs.secrets, o)?);
     }
     crate::pod::reconcile(paths);
     // The pods --replace removes are stopped first, as the user: a member
@@ -1020,8 +1630,28 @@ pub fn play(
             let img = match images.get(&c.spec.image) {
                 Some(i) => i.clone(),
                 None => {
-                    let i = pull(&c.spec.image, c.pull)
-                        .with_context(|| format!("{}: image {}", plan.obj.what, c.spec.image))?;
+                    let what = || format!("{}: image {}", plan.obj.what, c.spec.image);
+                    // A build directory: built when --build says so or
+                    // the image is not in the store, else the store's.
+                    let i = match build_dir(o, &c.spec.image)? {
+                        Some(dir) => {
+                            let local = if o.build == Some(true) {
+                                None
+                            } else {
+                                pull(&c.spec.image, PullPolicy::Never).ok()
+                            };
+                            match local {
+                                Some(i) => i,
+                                None => {
+                                    build(&dir, &c.spec.image).with_context(|| {
+                                        format!("{}: building it from {}", what(), dir.display())
+                                    })?;
+                                    pull(&c.spec.image, PullPolicy::Never).with_context(what)?
+                                }
+                            }
+                        }
+                        None => pull(&c.spec.image, c.pull).with_context(what)?,
+                    };
                     images.insert(c.spec.image.clone(), i.clone());
                     i
                 }
@@ -1030,6 +1660,28 @@ pub fn play(
         }
     }
     let mut report = PlayReport::default();
+    // The YAML's Secrets, each replacing a secret of its name (podman's).
+    if !objs.new_secrets.is_empty() {
+        let store = crate::secret::Secrets::open(opts)?;
+        for (name, text) in &objs.new_secrets {
+            if store.get(name)?.is_some_and(|s| s.name == *name) {
+                store
+                    .remove(name)
+                    .with_context(|| format!("Secret {name}: replacing the secret"))?;
+            }
+            let s = store
+                .create(
+                    &crate::secret::CreateOptions {
+                        name: name.clone(),
+                        driver: "file".into(),
+                        ..Default::default()
+                    },
+                    text.as_bytes(),
+                )
+                .with_context(|| format!("Secret {name}"))?;
+            report.secrets.push(s.id);
+        }
+    }
     let vols = crate::volume::Volumes::open(opts)?;
     for pvc in &objs.pvcs {
         let mut options = Vec::new();
@@ -1105,29 +1757,55 @@ pub fn play(
             for v in &plan.volumes {
                 match v {
                     VolPlan::Empty(n) => {
+                        // Labelled with its pod: a kill -9 before a
+                        // container uses it leaves it to the pod's
+                        // teardown, not to nobody.
                         vols.create(&crate::volume::CreateOptions {
                             name: Some(n.clone()),
                             anonymous: true,
+                            labels: vec![(POD_LABEL.to_string(), name.clone())],
                             ..Default::default()
                         })?;
                     }
-                    VolPlan::ConfigMap { volume, files } => {
+                    VolPlan::Files {
+                        volume,
+                        files,
+                        refresh,
+                    } => {
                         let _l = vols.lock()?;
-                        if vols.get(volume)?.is_none() {
+                        let old = vols.get(volume)?;
+                        let new = old.is_none();
+                        // A secret's files are written again only into the
+                        // volume kube play made for it: a volume of the
+                        // same name the user made keeps its files.
+                        let mark = [(SECRET_LABEL.to_string(), volume.clone())];
+                        if *refresh
+                            && old.is_some_and(|v| v.labels.get(SECRET_LABEL) != Some(volume))
+                        {
+                            bail!(
+                                "secret volume {volume}: a volume of that name exists that kube play did not make for the secret: refusing to write the secret's files into it"
+                            );
+                        }
+                        if new {
                             vols.create_locked(&crate::volume::CreateOptions {
                                 name: Some(volume.clone()),
+                                labels: if *refresh { mark.to_vec() } else { Vec::new() },
                                 ..Default::default()
                             })?;
+                        }
+                        if new || *refresh {
                             fill_configmap_volume(&vols.mountpoint(volume), files)
-                                .with_context(|| format!("configmap volume {volume}"))?;
+                                .with_context(|| format!("volume {volume}"))?;
                         }
                     }
                     _ => {}
                 }
             }
+            let subs = resolve_subpaths(&vols, &plan.ctrs)?;
             let (mut inits, mut rest) = (Vec::new(), Vec::new());
-            for c in &plan.ctrs {
+            for (c, subs) in plan.ctrs.iter().zip(subs) {
                 let mut spec = c.spec.clone();
+                spec.volumes.extend(subs);
                 crate::pod::member_spec(&pod, &mut spec)?;
                 // hostNetwork: the members are in the host's network
                 // namespace as the infra is, but joined as `host` (joined
@@ -1209,6 +1887,23 @@ pub fn down(opts: &Options, paths: &Paths, text: &str) -> Result<DownReport> {
             Err(e) => report.errors.push(e),
         }
     }
+    // The secrets the YAML's Secrets made (podman 4.4's kube down; those
+    // already gone are no error).
+    if !objs.new_secrets.is_empty() {
+        let store = crate::secret::Secrets::open(opts)?;
+        for (name, _) in &objs.new_secrets {
+            match store.get(name) {
+                Ok(Some(s)) if s.name == *name => match store.remove(name) {
+                    Ok(id) => report.secrets.push(id),
+                    Err(e) => report
+                        .errors
+                        .push(e.context(format!("removing secret {name}"))),
+                },
+                Ok(_) => {}
+                Err(e) => report.errors.push(e),
+            }
+        }
+    }
     Ok(report)
 }
 
@@ -1222,7 +1917,7 @@ mod tests {
     fn plans_a_pod_with_its_configmap() {
         let o = PlayOptions::default();
         let objs = parse_objects(POD, &[]).unwrap();
-        let p = plan_pod(&objs.pods[0], &objs.configmaps, &o).unwrap();
+        let p = plan_pod(&objs.pods[0], &objs.configmaps, &objs.secrets, &o).unwrap();
         let c = &p.ctrs[0].spec;
         assert_eq!(c.name.as_deref(), Some("web-c"));
         assert_eq!(c.entrypoint, Some(vec!["sleep".to_string(), "9".into()]));
@@ -1232,16 +1927,19 @@ mod tests {
             publish: vec!["9090:80".into()],
             ..Default::default()
         };
-        let p = plan_pod(&objs.pods[0], &objs.configmaps, &o).unwrap();
+        let p = plan_pod(&objs.pods[0], &objs.configmaps, &objs.secrets, &o).unwrap();
         assert_eq!(p.publish, vec!["9090:80".to_string()]);
     }
 
     #[test]
     fn names_the_document_and_field_at_fault() {
-        let e = parse_objects("kind: Secret\nmetadata: {name: s}\n", &[])
+        let e = parse_objects("kind: StatefulSet\nmetadata: {name: s}\n", &[])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("\"Secret\"") && e.contains("document 1"), "{e}");
+        assert!(
+            e.contains("\"StatefulSet\"") && e.contains("document 1"),
+            "{e}"
+        );
         let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - containerPort: notaport\n";
         let e = parse_objects(y, &[]).unwrap_err().to_string();
         assert!(
@@ -1265,7 +1963,7 @@ mod tests {
         ] {
             let objs = parse_objects(&pod(vol), &[]).unwrap();
             assert!(
-                plan_pod(&objs.pods[0], &objs.configmaps, &o).is_err(),
+                plan_pod(&objs.pods[0], &objs.configmaps, &objs.secrets, &o).is_err(),
                 "{vol}"
             );
         }
@@ -1295,6 +1993,80 @@ mod tests {
         )
         .unwrap();
         assert!(health_of(&p, RestartPolicy::Always, "c").is_err());
+    }
+
+    #[test]
+    fn secrets_from_yaml_and_from_the_store() {
+        let y = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YWRtaW4=, b: eA==}\nstringData: {b: plain}\n";
+        let o = parse_objects(y, &[]).unwrap();
+        let s = &o.secrets["s"];
+        assert_eq!(s["a"], b"admin");
+        // stringData wins over data, as Kubernetes merges them.
+        assert_eq!(s["b"], b"plain");
+        // What is stored reads back the same.
+        let (name, text) = &o.new_secrets[0];
+        assert_eq!(name, "s");
+        assert_eq!(&stored_secret_items("s", text.as_bytes()).unwrap(), s);
+        // podman's JSON form.
+        let j = stored_secret_items("j", br#"{"k":"djE="}"#).unwrap();
+        assert_eq!(j["k"], b"v1");
+        assert!(stored_secret_items("x", b"just text").is_err());
+        assert!(stored_secret_items("x", br#"{"../k":"djE="}"#).is_err());
+    }
+
+    #[test]
+    fn services_publish_their_node_ports_on_the_pods_they_select() {
+        let y = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {app: a}\n  ports:\n  - {port: 80, targetPort: web, nodePort: 30080}\n  - {port: 81, nodePort: 30081}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: a}}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - {name: web, containerPort: 8080}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q, labels: {app: b}}\nspec:\n  containers:\n  - {name: c, image: x}\n";
+        let o = parse_objects(y, &[]).unwrap();
+        let p = plan_pod(
+            &o.pods[0],
+            &o.configmaps,
+            &o.secrets,
+            &PlayOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.publish,
+            vec!["30080:8080/tcp".to_string(), "30081:81/tcp".into()]
+        );
+        let q = plan_pod(
+            &o.pods[1],
+            &o.configmaps,
+            &o.secrets,
+            &PlayOptions::default(),
+        )
+        .unwrap();
+        assert!(q.publish.is_empty());
+    }
+
+    #[test]
+    fn build_directories_and_go_booleans() {
+        let d = std::env::temp_dir().join(format!("rpod-kube-bd-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("app")).unwrap();
+        std::fs::write(d.join("app/Dockerfile"), "FROM x\n").unwrap();
+        let o = PlayOptions {
+            context_dir: Some(d.clone()),
+            ..Default::default()
+        };
+        for img in [
+            "app",
+            "app:1",
+            "quay.io/x/app@sha256:00",
+            "localhost:5000/app:2",
+        ] {
+            assert_eq!(build_dir(&o, img).unwrap(), Some(d.join("app")), "{img}");
+        }
+        for img in ["other", "..", ".app"] {
+            assert_eq!(build_dir(&o, img).unwrap(), None, "{img}");
+        }
+        let off = PlayOptions {
+            build: Some(false),
+            ..o
+        };
+        assert_eq!(build_dir(&off, "app").unwrap(), None);
+        std::fs::remove_dir_all(&d).unwrap();
+        assert!(go_bool("TRUE").unwrap() && go_bool("t").unwrap() && !go_bool("False").unwrap());
+        assert!(go_bool("yes").is_err());
     }
 
     #[test]

@@ -153,3 +153,64 @@ fn generate_of_containers_is_one_valid_pod() {
         "{e}"
     );
 }
+
+/// podman's `io.podman.annotations.*/NAME` and a container's own
+/// annotations (`KEY/NAME`) go into the pod's metadata (valid Kubernetes),
+/// and `kube play` of that YAML gives them back: `--init` and the
+/// annotation on the new container.
+#[test]
+fn annotations_round_trip_through_generate_and_play() {
+    let env = env_with_alpine("kubeanno");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["pod", "create", "--name", "an"]);
+    env.rpod_ok(&[
+        "create",
+        "--pod",
+        "an",
+        "--name",
+        "an-c",
+        "--init",
+        "--annotation",
+        "team=blue",
+        "alpine",
+        "sleep",
+        "1000",
+    ]);
+    let y = env.rpod_ok(&["kube", "generate", "an"]);
+    validate(&env, &y);
+    assert!(y.contains("io.podman.annotations.init/c: \"TRUE\""), "{y}");
+    assert!(y.contains("team/c: blue"), "{y}");
+    env.rpod_ok(&["pod", "rm", "-f", "an"]);
+    let f = env.dir.join("an.yaml");
+    std::fs::write(&f, &y).unwrap();
+    env.rpod_ok(&["kube", "play", f.to_str().unwrap()]);
+    let ann = field(&env, "an-c", "{{json .Config.Annotations}}");
+    assert!(ann.contains("\"team/c\":\"blue\""), "{ann}");
+    assert!(
+        ann.contains("\"io.podman.annotations.init\":\"TRUE\""),
+        "{ann}"
+    );
+    // Generated again: the same annotations, not suffixed twice.
+    let again = env.rpod_ok(&["kube", "generate", "an"]);
+    assert!(
+        again.contains("io.podman.annotations.init/c: \"TRUE\""),
+        "{again}"
+    );
+    assert!(
+        again.contains("team/c: blue") && !again.contains("/c/c"),
+        "{again}"
+    );
+    env.rpod_ok(&["kube", "down", f.to_str().unwrap()]);
+    // A value that is no boolean is refused, naming the annotation.
+    let bad = y.replace(
+        "io.podman.annotations.init/c: \"TRUE\"",
+        "io.podman.annotations.init/c: maybe",
+    );
+    std::fs::write(&f, bad).unwrap();
+    let (code, err) = env.rpod_fail(&["kube", "play", f.to_str().unwrap()]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("metadata.annotations: io.podman.annotations.init/c"),
+        "{err}"
+    );
+}

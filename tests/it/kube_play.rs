@@ -306,13 +306,13 @@ fn deployments_run_one_replica_and_unknown_kinds_are_refused() {
     // A kind rpod doesn't play: one line naming it and its document; the
     // Pod before it in the file is not made either.
     let y = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: first}}\nspec:\n  containers:\n  - {{name: c, image: {img}}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata: {{}}\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: first}}\nspec:\n  containers:\n  - {{name: c, image: {img}}}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: s}}\nspec: {{}}\n"
     );
-    let f = yaml_file(&env, "secret.yaml", &y);
+    let f = yaml_file(&env, "statefulset.yaml", &y);
     let (code, e) = env.rpod_fail(&["kube", "play", &f]);
     assert_eq!(code, 125);
     assert!(
-        e.contains("document 2") && e.contains("kind \"Secret\" is not supported"),
+        e.contains("document 2") && e.contains("kind \"StatefulSet\" is not supported"),
         "{e}"
     );
     assert_eq!(e.trim().lines().count(), 1, "{e}");

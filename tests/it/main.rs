@@ -30,6 +30,7 @@ mod health;
 mod image_mount;
 mod images;
 mod kube;
+mod kube_more;
 mod kube_play;
 mod login;
 mod man;
