@@ -239,9 +239,12 @@ pub fn check_networks(nets: &[Attach]) -> Result<()> {
             bail!("network {} given twice", n.name);
         }
         seen.push(n.name.clone());
-        if n.driver != "bridge" {
+        // macvlan runs as rootless podman runs it: inside the rootless
+        // network namespace, on its parent there (by default the way out,
+        // slirp4netns' tap0); netavark reports a parent it can't use.
+        if !matches!(n.driver.as_str(), "bridge" | "macvlan") {
             bail!(
-                "network {}: the {} driver needs host interfaces, which rootless containers cannot use: use a bridge network",
+                "network {}: unsupported driver {}: netavark 1.4 runs bridge and macvlan networks",
                 n.name,
                 n.driver
             );
@@ -583,6 +586,11 @@ fn netavark_in(
                     .unwrap_or("")
                     .to_string()
             });
+        if cmd == "setup" {
+            // podman's words and code (126: the container could not be
+            // started), e.g. a macvlan parent missing in the namespace.
+            return Err(crate::error::Error::CannotInvoke(format!("netavark: {msg}")).into());
+        }
         bail!("netavark {cmd}: {msg}");
     }
     Ok(parsed)

@@ -36,6 +36,7 @@ mod monitor;
 mod network;
 mod network_bridge;
 mod network_life;
+mod network_macvlan;
 mod oci_conformance;
 mod oci_spec;
 mod packaging;
