@@ -713,15 +713,21 @@ fn setup_inner(
     // Recorded before setup: a failed or interrupted setup is torn down.
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
-    let out = netavark_in(
-        paths,
-        "setup",
-        &format!("/proc/{me}/fd/{fd}"),
-        &options,
-        Some(&lock),
-    )?;
+    // A kept bridge: the container's part only ([`super::warm`]).
+    live.status = match super::warm::setup(paths, &options, pid) {
+        Some(status) => status,
+        None => {
+            let out = netavark_in(
+                paths,
+                "setup",
+                &format!("/proc/{me}/fd/{fd}"),
+                &options,
+                Some(&lock),
+            )?;
+            serde_json::from_value(out).context("reading netavark's answer")?
+        }
+    };
     drop(lock);
-    live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     // Findable by its peers before it starts (aardvark-dns reloads after
     // netavark has returned).
     let servers: Vec<IpAddr> = live
@@ -857,6 +863,10 @@ impl Teardown {
                 // next container while the namespace lingers.
                 if super::rootless::only_user(paths, id) {
                     super::keep::hold(paths, &live.options);
+                }
+                // Kept bridges: only the container's own part ([`super::warm`]).
+                if super::warm::teardown(paths, &live.options, &link) {
+                    return Ok(serde_json::Value::Null);
                 }
                 netavark_in(paths, "teardown", &link, &live.options, held)
             }) {

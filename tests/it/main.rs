@@ -37,6 +37,7 @@ mod network;
 mod network_bridge;
 mod network_life;
 mod network_macvlan;
+mod network_warm;
 mod oci_conformance;
 mod oci_spec;
 mod packaging;
