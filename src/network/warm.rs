@@ -359,7 +359,7 @@ pub fn teardown(paths: &Paths, options: &serde_json::Value, netns: &str) -> bool
     let covered = !info.is_empty()
         && options["port_mappings"]
             .as_array()
-            .is_none_or(|a| a.is_empty())
+            .map_or(true, |a| a.is_empty())
         && info.iter().all(|(name, n)| {
             n["driver"].as_str() == Some("bridge")
                 && n["id"].as_str().is_some()
