@@ -242,17 +242,16 @@ fn apply_links(pid: i32, plans: &[Plan]) -> Result<()> {
             ));
         }
     }
-    // One default route (the first network's gateway with one), as
-    // netavark: internal networks give none.
-    if let Some((p, gw)) = plans
-        .iter()
-        .filter(|p| !p.internal)
-        .find_map(|p| gateways(p).first().map(|g| (p, *g)))
-    {
-        inner.push_str(&format!(
-            "route add default via {gw} dev {} proto static metric {}\n",
-            p.ifname, p.metric
-        ));
+    // A default route through each network's gateway, as netavark makes
+    // them (one per network, sharing the metric); internal networks
+    // give none.
+    for p in plans.iter().filter(|p| !p.internal) {
+        if let Some(gw) = gateways(p).first() {
+            inner.push_str(&format!(
+                "route add default via {gw} dev {} proto static metric {}\n",
+                p.ifname, p.metric
+            ));
+        }
     }
     ip_batch(&host)?;
     let ifnames: Vec<String> = plans.iter().map(|p| p.ifname.clone()).collect();

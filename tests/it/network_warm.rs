@@ -125,6 +125,26 @@ fn containers_on_a_kept_bridge_come_out_as_netavark_makes_them_and_leave_nothing
     let o = env.rpod_ok(&["run", "--rm", "--network", "wi", "alpine", "ip", "route"]);
     assert!(o.contains("10.94.1.0/24 dev eth0"), "{o}");
     assert!(!o.contains("default"), "{o}");
+    // Two networks: an interface each, the default route only through the
+    // one with a way out.
+    let o = env.rpod_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "w",
+        "--network",
+        "wi",
+        "alpine",
+        "sh",
+        "-c",
+        "ip -4 -o addr; ip route",
+    ]);
+    assert!(
+        o.contains("inet 10.94.0.3/24") && o.contains("inet 10.94.1.2/24"),
+        "{o}"
+    );
+    assert_eq!(o.matches("default via").count(), 1, "{o}");
+    assert!(o.contains("default via 10.94.0.1"), "{o}");
 
     // The client's line went with it; srv's goes with srv, and so do
     // their veths (only the kept spare ports stay on the bridges).
