@@ -299,6 +299,9 @@ pub struct Live {
     /// The monitor's fd holding the container's network namespace.
     pub netns_fd: i32,
     pub monitor_pid: i32,
+    /// Set up by [`super::warm`] rather than netavark (for diagnosis).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
 }
 
 pub const LIVE_FILE: &str = "bridge.json";
@@ -709,13 +712,17 @@ fn setup_inner(
         status: BTreeMap::new(),
         netns_fd: fd,
         monitor_pid: me,
+        warm: false,
     };
     // Recorded before setup: a failed or interrupted setup is torn down.
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
     // A kept bridge: the container's part only ([`super::warm`]).
     live.status = match super::warm::setup(paths, &options, pid) {
-        Some(status) => status,
+        Some(status) => {
+            live.warm = true;
+            status
+        }
         None => {
             let out = netavark_in(
                 paths,

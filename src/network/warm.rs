@@ -54,7 +54,10 @@ pub fn setup(
 ) -> Option<BTreeMap<String, StatusBlock>> {
     let plans = plan(paths, options)?;
     match apply(paths, options, pid, &plans) {
-        Ok(status) => Some(status),
+        Ok(status) => {
+            log::debug!("network setup on kept bridges, without netavark");
+            Some(status)
+        }
         Err(e) => {
             log::debug!("warm network setup: {e:#}; using netavark");
             None

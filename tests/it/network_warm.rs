@@ -90,6 +90,12 @@ fn containers_on_a_kept_bridge_come_out_as_netavark_makes_them_and_leave_nothing
     // netavark writes it: ID, IPv4s, (no) IPv6s, name and aliases.
     let srv_id = env.rpod_ok(&["inspect", "--format", "{{.Id}}", "srv"]);
     let srv_id = srv_id.trim();
+    // Set up by the warm path (its run-time record says so).
+    let live: Value = serde_json::from_slice(
+        &std::fs::read(run_root(&env).join(format!("containers/{srv_id}/bridge.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(live["warm"], true, "{live}");
     assert_eq!(
         aardvark_lines(&env, "w"),
         [
