@@ -160,6 +160,27 @@ fn containers_on_a_macvlan_network_talk_and_a_host_parent_fails_as_podman() {
         "srv\n"
     );
 
+    // connect/disconnect a running container on a bridge to the macvlan.
+    env.rpod_ok(&["network", "create", "--subnet", "10.97.3.0/24", "nb"]);
+    env.rpod_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "nb",
+        "alpine",
+        "sleep",
+        "4242077",
+    ]);
+    env.rpod_ok(&["network", "connect", "mv", "c2"]);
+    let o = env.rpod_ok(&["exec", "c2", "ip", "-4", "-o", "addr"]);
+    assert!(o.contains("eth1    inet 10.97.1.3/24"), "{o}");
+    env.rpod_ok(&["network", "disconnect", "mv", "c2"]);
+    let o = env.rpod_ok(&["exec", "c2", "ip", "-4", "-o", "addr"]);
+    assert!(!o.contains("10.97.1.") && o.contains("10.97.3.2/24"), "{o}");
+    env.rpod_ok(&["rm", "-f", "-t", "0", "c2"]);
+
     // A parent the rootless namespace can't use: netavark's error, podman's
     // code 126, nothing left behind.
     env.rpod_ok(&[
@@ -183,5 +204,5 @@ fn containers_on_a_macvlan_network_talk_and_a_host_parent_fails_as_podman() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "srv"]);
     assert_netns_gone(&env, 10, "");
     assert!(netns_procs(&env).is_empty());
-    assert_clean(&env, &[]);
+    assert_clean(&env, &["4242077"]);
 }
