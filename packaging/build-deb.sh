@@ -55,7 +55,7 @@ Architecture: $arch
 Maintainer: ${DEBFULLNAME:-rpod maintainers} <${DEBEMAIL:-rpod@localhost}>
 Installed-Size: $size
 Depends: libc6 (>= $glibc), uidmap, slirp4netns | passt, fuse-overlayfs
-Recommends: catatonit
+Recommends: catatonit, netavark, aardvark-dns
 Suggests: systemd
 Section: admin
 Priority: optional

@@ -239,9 +239,12 @@ pub fn check_networks(nets: &[Attach]) -> Result<()> {
             bail!("network {} given twice", n.name);
         }
         seen.push(n.name.clone());
-        if n.driver != "bridge" {
+        // macvlan runs as rootless podman runs it: inside the rootless
+        // network namespace, on its parent there (by default the way out,
+        // slirp4netns' tap0); netavark reports a parent it can't use.
+        if !matches!(n.driver.as_str(), "bridge" | "macvlan") {
             bail!(
-                "network {}: the {} driver needs host interfaces, which rootless containers cannot use: use a bridge network",
+                "network {}: unsupported driver {}: netavark 1.4 runs bridge and macvlan networks",
                 n.name,
                 n.driver
             );
@@ -296,6 +299,9 @@ pub struct Live {
     /// The monitor's fd holding the container's network namespace.
     pub netns_fd: i32,
     pub monitor_pid: i32,
+    /// Set up by [`super::warm`] rather than netavark (for diagnosis).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
 }
 
 pub const LIVE_FILE: &str = "bridge.json";
@@ -583,6 +589,11 @@ fn netavark_in(
                     .unwrap_or("")
                     .to_string()
             });
+        if cmd == "setup" {
+            // podman's words and code (126: the container could not be
+            // started), e.g. a macvlan parent missing in the namespace.
+            return Err(crate::error::Error::CannotInvoke(format!("netavark: {msg}")).into());
+        }
         bail!("netavark {cmd}: {msg}");
     }
     Ok(parsed)
@@ -701,19 +712,29 @@ fn setup_inner(
         status: BTreeMap::new(),
         netns_fd: fd,
         monitor_pid: me,
+        warm: false,
     };
     // Recorded before setup: a failed or interrupted setup is torn down.
     crate::storage::write_atomic_volatile(&run_dir.join(LIVE_FILE), &serde_json::to_vec(&live)?)?;
     enter_rootless_netns(paths)?;
-    let out = netavark_in(
-        paths,
-        "setup",
-        &format!("/proc/{me}/fd/{fd}"),
-        &options,
-        Some(&lock),
-    )?;
+    // A kept bridge: the container's part only ([`super::warm`]).
+    live.status = match super::warm::setup(paths, &options, pid) {
+        Some(status) => {
+            live.warm = true;
+            status
+        }
+        None => {
+            let out = netavark_in(
+                paths,
+                "setup",
+                &format!("/proc/{me}/fd/{fd}"),
+                &options,
+                Some(&lock),
+            )?;
+            serde_json::from_value(out).context("reading netavark's answer")?
+        }
+    };
     drop(lock);
-    live.status = serde_json::from_value(out).context("reading netavark's answer")?;
     // Findable by its peers before it starts (aardvark-dns reloads after
     // netavark has returned).
     let servers: Vec<IpAddr> = live
@@ -849,6 +870,10 @@ impl Teardown {
                 // next container while the namespace lingers.
                 if super::rootless::only_user(paths, id) {
                     super::keep::hold(paths, &live.options);
+                }
+                // Kept bridges: only the container's own part ([`super::warm`]).
+                if super::warm::teardown(paths, &live.options, &link) {
+                    return Ok(serde_json::Value::Null);
                 }
                 netavark_in(paths, "teardown", &link, &live.options, held)
             }) {

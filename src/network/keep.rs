@@ -37,7 +37,7 @@ fn dummy(id: &str) -> String {
     format!("rk{}", &id[..12.min(id.len())])
 }
 
-fn ip_tool() -> Option<PathBuf> {
+pub(super) fn ip_tool() -> Option<PathBuf> {
     ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
         .iter()
         .map(PathBuf::from)
@@ -140,6 +140,24 @@ pub fn forget(paths: &Paths, name: &str, id: &str, bridge: &str) {
     let _ = std::fs::remove_file(m);
 }
 
+/// The id of network `name` when its bridge is kept (bridge and firewall
+/// rules in place for it).
+pub fn kept_id(paths: &Paths, name: &str) -> Option<String> {
+    std::fs::read_to_string(dir(paths).join(name)).ok()
+}
+
+/// Whether the namespace's aardvark-dns runs.
+pub(super) fn aardvark_running(paths: &Paths) -> bool {
+    let pidfile = super::rootless::config_dir(paths).join("aardvark-dns/aardvark.pid");
+    std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "aardvark-dns")
+        })
+}
+
 /// Whether network `name` has a kept bridge.
 pub fn is_kept(paths: &Paths, name: &str) -> bool {
     dir(paths).join(name).exists()
@@ -233,7 +251,7 @@ fn answered(sock: &std::net::UdpSocket, query: &[u8]) -> bool {
 }
 
 /// Ask the namespace's aardvark-dns to read its configs again.
-fn hup_aardvark(paths: &Paths) {
+pub(super) fn hup_aardvark(paths: &Paths) {
     let pidfile = super::rootless::config_dir(paths).join("aardvark-dns/aardvark.pid");
     let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()

@@ -25,6 +25,7 @@ pub mod ports;
 pub mod rootless;
 pub mod setup;
 pub mod slirp4netns;
+pub mod warm;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};

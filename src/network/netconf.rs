@@ -103,7 +103,7 @@ impl Cidr {
         Ok(Cidr { addr, len })
     }
 
-    fn bits(&self) -> u32 {
+    pub fn bits(&self) -> u32 {
         if self.addr.is_ipv4() {
             32
         } else {
@@ -428,13 +428,15 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
     } else {
         o.driver.as_str()
     };
-    if !matches!(driver, "bridge" | "macvlan" | "ipvlan") {
+    // podman 4.3.1 (and netavark 1.4) know bridge and macvlan; ipvlan came
+    // later, and 4.3.1 refuses it with this line.
+    if !matches!(driver, "bridge" | "macvlan") {
         bail!("unsupported driver {driver}: invalid argument");
     }
     let mut options = BTreeMap::new();
     for (k, v) in &o.options {
         match (k.as_str(), driver) {
-            ("mtu" | "metric", _) => {
+            ("mtu", _) | ("metric", "bridge") => {
                 v.parse::<u32>()
                     .map_err(|_| anyhow::anyhow!("invalid option {k}={v}: not a number"))?;
             }
@@ -450,12 +452,13 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
                     bail!("unknown macvlan mode {v:?}");
                 }
             }
-            ("mode", "ipvlan") => {
-                if !matches!(v.as_str(), "l2" | "l3" | "l3s") {
-                    bail!("unknown ipvlan mode {v:?}");
+            ("parent", "macvlan") => {
+                // Checked on the host, as podman does (at run, netavark
+                // looks for it in the rootless network namespace).
+                if !host_interfaces().iter().any(|i| i == v) {
+                    bail!("parent interface {v} does not exist");
                 }
             }
-            ("parent", "macvlan" | "ipvlan") => {}
             _ => bail!("unsupported {driver} network option {k}"),
         }
         options.insert(k.clone(), v.clone());
@@ -470,10 +473,17 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
     if o.gateways.len() > o.subnets.len() || o.ip_ranges.len() > o.subnets.len() {
         bail!("cannot set more gateways or ranges than subnets");
     }
-    if driver != "bridge" && o.subnets.is_empty() && ipam != "dhcp" {
+    if ipam == "dhcp" {
+        bail!("dhcp ipam driver is not yet supported with netavark");
+    }
+    if driver != "bridge" && o.subnets.is_empty() && ipam != "none" {
         bail!("{driver} driver needs at least one subnet specified, DHCP is not yet supported with netavark");
     }
     let used: Vec<Cidr> = all.iter().flat_map(|n| n.cidrs()).collect();
+    // podman: an internal bridge needs a gateway only for aardvark-dns.
+    let add_gateway = driver != "bridge" || !o.internal || !o.disable_dns;
+    // ...and a bridge without IPAM gets no subnet.
+    let auto_subnets = driver == "bridge" && ipam != "none";
     let mut subnets = Vec::new();
     for (i, s) in o.subnets.iter().enumerate() {
         let c = Cidr::parse(s)?;
@@ -503,11 +513,12 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
                 if !c.contains(rc.network()) || rc.len < c.len {
                     bail!("ip range {rc} not in subnet {c}");
                 }
+                // podman's FirstIPInSubnet/LastIPInSubnet: the range's
+                // network address + 1 (itself for a single address) to its
+                // last address.
+                let single = rc.len == rc.bits() as u8;
                 Some(LeaseRange {
-                    start_ip: Some(
-                        rc.nth(if rc.network() == c.network() { 1 } else { 0 })
-                            .to_string(),
-                    ),
+                    start_ip: Some(rc.nth(if single { 0 } else { 1 }).to_string()),
                     end_ip: Some(rc.nth(rc.size() - 1).to_string()),
                 })
             }
@@ -515,22 +526,21 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
         };
         subnets.push(Subnet {
             subnet: c.to_string(),
-            gateway: (driver == "bridge" || o.gateways.get(i).is_some())
-                .then(|| gateway.to_string()),
+            gateway: (add_gateway || o.gateways.get(i).is_some()).then(|| gateway.to_string()),
             lease_range,
         });
     }
     let has_v4 = subnets.iter().any(|s| !s.subnet.contains(':'));
     let has_v6 = subnets.iter().any(|s| s.subnet.contains(':'));
-    if driver == "bridge" && !has_v4 && (subnets.is_empty() || o.ipv6) && (!has_v6 || o.ipv6) {
+    if auto_subnets && !has_v4 && (subnets.is_empty() || o.ipv6) && (!has_v6 || o.ipv6) {
         let c = free_subnet(&used, routes)?;
         subnets.push(Subnet {
             subnet: c.to_string(),
-            gateway: Some(c.nth(1).to_string()),
+            gateway: add_gateway.then(|| c.nth(1).to_string()),
             lease_range: None,
         });
     }
-    if driver == "bridge" && o.ipv6 && !has_v6 {
+    if auto_subnets && o.ipv6 && !has_v6 {
         let mut b = random_bytes(5);
         b[0] = 0xfd;
         let mut oct = [0u8; 16];
@@ -541,7 +551,7 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
         };
         subnets.push(Subnet {
             subnet: c.to_string(),
-            gateway: Some(c.nth(1).to_string()),
+            gateway: add_gateway.then(|| c.nth(1).to_string()),
             lease_range: None,
         });
     }
@@ -568,11 +578,23 @@ fn build(name: &str, o: &CreateOptions, all: &[Network], routes: &[Cidr]) -> Res
         subnets,
         ipv6_enabled,
         internal: o.internal,
-        dns_enabled: driver == "bridge" && !o.disable_dns,
+        // podman 4.3.1 records dns_enabled for macvlan networks too (netavark
+        // starts no aardvark-dns for them); never without addresses.
+        dns_enabled: !o.disable_dns && ipam_options["driver"] != "none",
         labels,
         options,
         ipam_options,
     })
+}
+
+/// The interfaces of this process's network namespace (`/proc/self/net/dev`).
+fn host_interfaces() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/net/dev")
+        .unwrap_or_default()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect()
 }
 
 /// The first free /24 of podman's default pool (10.89.0.0/24 up to
@@ -742,7 +764,8 @@ mod tests {
         let c = build("c", &o, &all, &[]).unwrap();
         assert_eq!(c.subnets[0].gateway.as_deref(), Some("10.99.0.254"));
         let lr = c.subnets[0].lease_range.clone().unwrap();
-        assert_eq!(lr.start_ip.as_deref(), Some("10.99.0.128"));
+        // podman's FirstIPInSubnet: the range's network address + 1.
+        assert_eq!(lr.start_ip.as_deref(), Some("10.99.0.129"));
         assert_eq!(lr.end_ip.as_deref(), Some("10.99.0.255"));
         let mut o = opts();
         o.gateways = vec!["10.1.1.1".into()];
@@ -761,6 +784,82 @@ mod tests {
         assert!(build("m", &o, &all, &[]).is_err());
         o.options = vec![("mtu".into(), "1400".into())];
         assert_eq!(build("m", &o, &all, &[]).unwrap().options["mtu"], "1400");
+        // As podman: an internal bridge without DNS has no gateway, one
+        // without IPAM no subnet.
+        let mut o = opts();
+        o.internal = true;
+        o.disable_dns = true;
+        let n = build("i", &o, &all, &[]).unwrap();
+        assert_eq!(n.subnets[0].gateway, None);
+        o.disable_dns = false;
+        let n = build("i", &o, &all, &[]).unwrap();
+        assert!(n.subnets[0].gateway.is_some());
+        let mut o = opts();
+        o.ipam_driver = Some("none".into());
+        let n = build("n", &o, &all, &[]).unwrap();
+        assert!(n.subnets.is_empty() && !n.dns_enabled);
+    }
+
+    #[test]
+    fn macvlan_networks_as_podman_4_3_writes_them() {
+        let all = vec![Network::default_network()];
+        let mut o = CreateOptions {
+            driver: "macvlan".into(),
+            subnets: vec!["10.89.0.0/24".into()],
+            options: vec![
+                ("mode".into(), "vepa".into()),
+                ("mtu".into(), "1400".into()),
+            ],
+            ..Default::default()
+        };
+        // No overlap check for macvlan; a gateway and dns_enabled as podman.
+        let m = build("m", &o, &all, &[Cidr::parse("10.89.0.0/16").unwrap()]).unwrap();
+        assert_eq!(m.driver, "macvlan");
+        assert_eq!(m.network_interface, "");
+        assert_eq!(m.subnets[0].gateway.as_deref(), Some("10.89.0.1"));
+        assert!(m.dns_enabled);
+        assert_eq!(m.options["mode"], "vepa");
+        o.options = vec![("parent".into(), "lo".into())];
+        assert_eq!(build("m", &o, &all, &[]).unwrap().network_interface, "lo");
+        o.options = vec![("parent".into(), "nosuch-if0".into())];
+        let e = build("m", &o, &all, &[]).unwrap_err().to_string();
+        assert_eq!(e, "parent interface nosuch-if0 does not exist");
+        for (k, v, msg) in [
+            ("mode", "l3", "unknown macvlan mode \"l3\""),
+            ("metric", "5", "unsupported macvlan network option metric"),
+            (
+                "isolate",
+                "true",
+                "unsupported macvlan network option isolate",
+            ),
+            ("vlan", "3", "unsupported macvlan network option vlan"),
+        ] {
+            o.options = vec![(k.into(), v.into())];
+            assert_eq!(build("m", &o, &all, &[]).unwrap_err().to_string(), msg);
+        }
+        o.internal = true;
+        o.disable_dns = true;
+        o.options.clear();
+        let m = build("m", &o, &all, &[]).unwrap();
+        assert_eq!(m.subnets[0].gateway.as_deref(), Some("10.89.0.1"));
+        o.subnets.clear();
+        let e = build("m", &o, &all, &[]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("macvlan driver needs at least one subnet"),
+            "{e}"
+        );
+        o.ipam_driver = Some("none".into());
+        let n = build("m", &o, &all, &[]).unwrap();
+        assert!(n.subnets.is_empty() && !n.dns_enabled);
+        o.ipam_driver = Some("dhcp".into());
+        let e = build("m", &o, &all, &[]).unwrap_err().to_string();
+        assert_eq!(e, "dhcp ipam driver is not yet supported with netavark");
+        // podman 4.3.1 has no ipvlan driver.
+        o.driver = "ipvlan".into();
+        o.ipam_driver = None;
+        o.subnets = vec!["10.89.0.0/24".into()];
+        let e = build("i", &o, &all, &[]).unwrap_err().to_string();
+        assert_eq!(e, "unsupported driver ipvlan: invalid argument");
     }
 
     #[test]

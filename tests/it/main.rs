@@ -38,6 +38,8 @@ mod monitor;
 mod network;
 mod network_bridge;
 mod network_life;
+mod network_macvlan;
+mod network_warm;
 mod oci_conformance;
 mod oci_spec;
 mod packaging;

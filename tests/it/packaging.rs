@@ -172,7 +172,8 @@ fn deb_holds_binary_completions_man_pages_and_generator() {
     ] {
         assert!(depends.contains(d), "Depends: {depends}");
     }
-    assert_eq!(field("Recommends"), "catatonit");
+    // netavark and aardvark-dns: user-defined networks (issue 14).
+    assert_eq!(field("Recommends"), "catatonit, netavark, aardvark-dns");
     assert_eq!(field("Package"), "rpod");
     assert_eq!(field("Version"), format!("{version}-1"));
 
@@ -255,6 +256,8 @@ fn rpm_spec_installs_and_lists_the_same_files() {
         "Requires:       (slirp4netns or passt)",
         "Requires:       fuse-overlayfs",
         "Recommends:     catatonit",
+        "Recommends:     netavark",
+        "Recommends:     aardvark-dns",
     ] {
         assert!(spec.contains(req), "rpod.spec lacks {req}");
     }
