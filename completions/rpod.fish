@@ -1746,7 +1746,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l name -d 'Name of the c
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V][,subpath=DIR]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
 tmpfs\t''
@@ -1933,7 +1933,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l name -d 'Name of th
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V][,subpath=DIR]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
 tmpfs\t''
@@ -3134,7 +3134,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V][,subpath=DIR]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
 tmpfs\t''
@@ -3321,7 +3321,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s e -l env -d 'Set an environment variable (KEY=VALUE, or KEY to copy it from the host)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-file -d 'Read environment variables from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s v -l volume -d 'Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l mount -d 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V][,subpath=DIR]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l volumes-from -d 'Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l image-volume -d 'What the image\'s VOLUMEs become: bind (anonymous volumes), tmpfs or ignore' -r -f -a "bind\t''
 tmpfs\t''

@@ -23,7 +23,7 @@ pub struct ContainerOpts {
     /// Mount a volume or host path: [HOST-PATH|VOLUME-NAME:]CONTAINER[:ro,rw,z,Z,U,O,nocopy,…]
     #[arg(short, long, value_name = "[SRC:]CTR[:OPTS]")]
     pub volume: Vec<String>,
-    /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V]
+    /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,ro][,bind-nonrecursive][,volume-opt=K=V][,subpath=DIR]
     #[arg(long, value_name = "type=TYPE,…")]
     pub mount: Vec<String>,
     /// Mount the volumes and bind mounts of another container: CONTAINER[:ro|rw]

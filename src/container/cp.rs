@@ -239,8 +239,18 @@ pub fn open_container(
             if !matches!(mnt.kind.as_str(), "bind" | "volume") || !mnt.source.starts_with('/') {
                 continue;
             }
+            // A subpath is found inside its source as the runtime finds it.
+            let sub = crate::runtime::mounts::subpath_of(&mnt.options)
+                .map(|sub| {
+                    crate::runtime::mounts::subpath_fd(Path::new(&mnt.source), Path::new(sub))
+                })
+                .transpose()?;
+            let source = match &sub {
+                Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                None => PathBuf::from(&mnt.source),
+            };
             // The mount point is made as the runtime makes it at start.
-            let what = if Path::new(&mnt.source).is_dir() {
+            let what = if source.is_dir() {
                 inroot::Create::Dir(0o755)
             } else {
                 inroot::Create::File(0o644)
@@ -249,7 +259,7 @@ pub fn open_container(
                 .with_context(|| format!("the mount point {} of {name}", mnt.destination))?;
             let node = inroot::Node::new(at, mnt.destination.clone().into(), false)?;
             nix::mount::mount(
-                Some(Path::new(&mnt.source)),
+                Some(&source),
                 &node.path(),
                 None::<&str>,
                 nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,

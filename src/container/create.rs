@@ -838,6 +838,12 @@ fn runtime_mount(vols: &crate::volume::Volumes, m: &MountRecord) -> Result<Mount
     if m.kind == "volume" {
         let v = vols.find(&m.name)?;
         let (kind, source, extra) = crate::volume::mount_source(vols, &v);
+        if kind != "bind" && m.options.iter().any(|o| o.starts_with(opts::SUBPATH)) {
+            bail!(
+                "volume {}: a subpath of a {kind} volume is not supported",
+                m.name
+            );
+        }
         if kind == "tmpfs" {
             r.options.retain(|o| o != "rbind");
         }

@@ -292,6 +292,25 @@ pub fn parse_volume(v: &str) -> Result<MountRecord> {
     })
 }
 
+/// The mount option that names a part of the source to mount: resolved
+/// inside the source each time the container starts (runtime::mounts), so
+/// a symlink put there never leads out of it.
+pub const SUBPATH: &str = "subpath=";
+
+/// `subpath=REL`: relative, without `..` (resolution would keep it inside
+/// anyway; saying so is clearer).
+fn subpath_option(v: &str, m: &str) -> Result<String> {
+    let p = std::path::Path::new(v);
+    if v.is_empty()
+        || p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!("invalid --mount {m:?}: subpath {v:?} must be a relative path inside the source, without ..");
+    }
+    Ok(format!("{SUBPATH}{v}"))
+}
+
 /// `--mount type=bind|volume|tmpfs,…`.
 pub fn parse_mount(m: &str) -> Result<MountRecord> {
     let mut kind = None;
@@ -320,6 +339,8 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
             "U" | "chown" | "volume-nocopy" | "nocopy" => {}
             "relabel" | "z" | "Z" | "consistency" => {}
             "suid" | "nosuid" | "dev" | "nodev" | "exec" | "noexec" => options.push(k.into()),
+            // podman 5's: only this part of the volume (or bind source).
+            "subpath" | "volume-subpath" => options.push(subpath_option(v, m)?),
             _ => bail!("invalid --mount option {kv:?} in {m:?}"),
         }
     }
@@ -346,6 +367,12 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
                 crate::volume::validate_name(&name)?;
             }
             volume_defaults(&mut options);
+            // A part of a volume is not where the image's content goes.
+            if options.iter().any(|o| o.starts_with(SUBPATH))
+                && !options.iter().any(|o| o == "nocopy")
+            {
+                options.push("nocopy".into());
+            }
             Ok(MountRecord {
                 kind: "volume".into(),
                 name,
@@ -354,6 +381,9 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
                 rw,
                 ..Default::default()
             })
+        }
+        Some("tmpfs") if options.iter().any(|o| o.starts_with(SUBPATH)) => {
+            bail!("invalid --mount {m:?}: subpath is for bind and volume mounts")
         }
         Some("tmpfs") => {
             options.extend(["nosuid".to_string(), "nodev".to_string()]);

@@ -1398,8 +1398,9 @@ fn fill_configmap_volume(root: &Path, files: &[(String, Vec<u8>, u32)]) -> Resul
 
 /// A subPath inside its volume: the directory (made when missing) or file
 /// it names, symlinks resolved inside the volume (a `..` or an absolute
-/// symlink stays in it); its real path, which has no symlink left.
-fn resolve_subpath(vols: &crate::volume::Volumes, sp: &SubPath) -> Result<PathBuf> {
+/// symlink stays in it); the volume's real path and the subPath's, which
+/// have no symlink left.
+fn resolve_subpath(vols: &crate::volume::Volumes, sp: &SubPath) -> Result<(PathBuf, PathBuf)> {
     use std::os::fd::{AsFd, AsRawFd};
     let root = if sp.src.starts_with('/') {
         PathBuf::from(&sp.src)
@@ -1448,21 +1449,25 @@ fn resolve_subpath(vols: &crate::volume::Volumes, sp: &SubPath) -> Result<PathBu
             sp.sub
         );
     }
-    Ok(real)
+    Ok((real_root, real))
 }
 
-/// Every subPath of a pod resolved, as `-v` specs per container (in the
-/// plans' order). A writable one above another (through a symlink the
+/// Every subPath of a pod resolved, as `--mount` specs per container (in
+/// the plans' order). A writable one above another (through a symlink the
 /// names did not show) is refused, as [`plan_pod`] refuses it by name.
+/// Each is a `subpath=` of its volume, which the runtime resolves inside
+/// the volume again at every start: a container of another pod that swaps
+/// a directory of it for a symlink can't make it a host directory.
 fn resolve_subpaths(vols: &crate::volume::Volumes, ctrs: &[CtrPlan]) -> Result<Vec<Vec<String>>> {
-    let mut all: Vec<(usize, PathBuf, &SubPath)> = Vec::new();
+    let mut all: Vec<(usize, PathBuf, PathBuf, &SubPath)> = Vec::new();
     for (i, c) in ctrs.iter().enumerate() {
         for sp in &c.subpaths {
-            all.push((i, resolve_subpath(vols, sp)?, sp));
+            let (root, real) = resolve_subpath(vols, sp)?;
+            all.push((i, root, real, sp));
         }
     }
-    for (_, a, spa) in all.iter().filter(|(_, _, sp)| !sp.ro) {
-        for (_, b, spb) in &all {
+    for (_, _, a, spa) in all.iter().filter(|(_, _, _, sp)| !sp.ro) {
+        for (_, _, b, spb) in &all {
             if b != a && b.starts_with(a) {
                 bail!(
                     "{}: subPath {:?} is inside the writable subPath {:?} of {}: a container could swap a directory of it for a symlink",
@@ -1475,9 +1480,21 @@ fn resolve_subpaths(vols: &crate::volume::Volumes, ctrs: &[CtrPlan]) -> Result<V
         }
     }
     let mut out = vec![Vec::new(); ctrs.len()];
-    for (i, real, sp) in all {
-        let ro = if sp.ro { ":ro" } else { "" };
-        out[i].push(format!("{}:{}{ro}", real.display(), sp.dest));
+    for (i, root, real, sp) in all {
+        let ro = if sp.ro { ",ro" } else { "" };
+        let rel = real.strip_prefix(&root).unwrap_or(Path::new(""));
+        let sub = if rel.as_os_str().is_empty() {
+            String::new()
+        } else {
+            format!(",subpath={}", rel.display())
+        };
+        let src = if sp.src.starts_with('/') {
+            format!("type=bind,src={}", root.display())
+        } else {
+            let name = sp.src.strip_suffix(":ro-cm").unwrap_or(&sp.src);
+            format!("type=volume,src={name}")
+        };
+        out[i].push(format!("{src},dst={}{sub}{ro}", sp.dest));
     }
     Ok(out)
 }
@@ -1805,7 +1822,7 @@ pub fn play(
             let (mut inits, mut rest) = (Vec::new(), Vec::new());
             for (c, subs) in plan.ctrs.iter().zip(subs) {
                 let mut spec = c.spec.clone();
-                spec.volumes.extend(subs);
+                spec.mounts.extend(subs);
                 crate::pod::member_spec(&pod, &mut spec)?;
                 // hostNetwork: the members are in the host's network
                 // namespace as the infra is, but joined as `host` (joined

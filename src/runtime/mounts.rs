@@ -17,6 +17,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// A mount's `options`, split into what mount(2) takes.
@@ -318,6 +319,15 @@ fn mount_one(
             cfg.bundle.join(src)
         };
         let flags = o.flags | MsFlags::MS_BIND;
+        // rpod's `subpath=` (kube play's subPath, --mount subpath=): a part
+        // of the source found inside it now, at the mount, and bound from
+        // its fd: a symlink a container put in the volume since the last
+        // start can't make it another directory of the host.
+        if let Some(sub) = o.data.iter().find_map(|d| d.strip_prefix(SUBPATH)) {
+            let fd = subpath_fd(&src, Path::new(sub))?;
+            let via = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+            return bind(sys, &via, root, dest, flags, &o.propagation);
+        }
         return bind(sys, &src, root, dest, flags, &o.propagation);
     }
 
@@ -449,6 +459,23 @@ fn landed(sys: &dyn Syscalls, root: &Root, dest: &Path, before: &Node) -> Result
 /// Bind `src` on `dest` inside `root` (creating the target as a dir or file
 /// to match), then remount with the wanted flags, keeping the flags the
 /// kernel locks.
+/// The option of a bind mount whose source is `subpath=` inside it.
+const SUBPATH: &str = "subpath=";
+
+/// The `subpath=` of a mount's options, if any.
+pub fn subpath_of(options: &[String]) -> Option<&str> {
+    options.iter().find_map(|o| o.strip_prefix(SUBPATH))
+}
+
+/// `sub` inside the directory `src` as an O_PATH fd, every symlink on the
+/// way resolved inside `src`: bind `/proc/self/fd/N` of it.
+pub fn subpath_fd(src: &Path, sub: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsFd;
+    let what = || format!("bind source {} subpath {}", src.display(), sub.display());
+    let root = crate::sys::inroot::open_root(src).map_err(|e| errno_ctx(e, what))?;
+    crate::sys::inroot::open(root.as_fd(), sub, true).map_err(|e| errno_ctx(e, what))
+}
+
 fn bind(
     sys: &dyn Syscalls,
     src: &Path,

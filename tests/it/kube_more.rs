@@ -685,3 +685,59 @@ fn play_and_down_read_the_yaml_from_a_url() {
     h.join().unwrap();
     assert_eq!(env.rpod_ok(&["pod", "ps", "-q"]), "");
 }
+
+/// The kubelet subPath CVE (2017-1002101) across pods: a pod that mounts
+/// a claim writable swaps a directory another pod mounts by subPath for a
+/// symlink to the host, and waits for that container's next start. The
+/// runtime resolves the subPath inside the volume at every start, so the
+/// restart finds no such directory there instead of the host's.
+#[test]
+fn attack_a_subpath_swapped_for_a_symlink_by_another_pod_stays_in_its_volume() {
+    let env = env_with_alpine("kubesubswap");
+    let _r = Reaper(&env);
+    let img = image();
+    let outside = env.dir.join("outside");
+    env.sh_ok(&format!(
+        "mkdir -p {o} && echo TOPSECRET > {o}/secret.txt",
+        o = outside.display()
+    ));
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: writer}}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: {img}\n    command: [sleep, \"1000\"]\n    volumeMounts:\n    - {{name: v, mountPath: /v}}\n  volumes:\n  - name: v\n    persistentVolumeClaim: {{claimName: shared}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: {img}\n    command: [sleep, \"1000\"]\n    volumeMounts:\n    - {{name: v, mountPath: /part, subPath: d}}\n  volumes:\n  - name: v\n    persistentVolumeClaim: {{claimName: shared}}\n"
+    );
+    let f = yaml_file(&env, "two.yaml", &yaml);
+    env.rpod_ok(&["kube", "play", &f]);
+    // The subPath is recorded as a part of the volume, not a host path.
+    let mounts = field(&env, "reader-c", "{{json .Mounts}}");
+    assert!(mounts.contains("\"Name\":\"shared\""), "{mounts}");
+    assert!(mounts.contains("subpath=d"), "{mounts}");
+    env.rpod_ok(&["exec", "reader-c", "sh", "-c", "echo mine > /part/f"]);
+    // The other pod swaps d for a symlink to the host directory.
+    env.rpod_ok(&[
+        "exec",
+        "writer-c",
+        "sh",
+        "-c",
+        &format!("rm -rf /v/d && ln -s {} /v/d", outside.display()),
+    ]);
+    env.rpod_ok(&["stop", "-t", "0", "reader-c"]);
+    let started = env.rpod(&["start", "reader-c"]);
+    if started.status.success() {
+        let seen = env.rpod_ok(&[
+            "exec",
+            "reader-c",
+            "sh",
+            "-c",
+            "ls -A /part; echo planted > /part/p || true",
+        ]);
+        assert!(!seen.contains("secret.txt"), "{seen}");
+    } else {
+        assert!(err(&started).contains("subpath d"), "{}", err(&started));
+    }
+    // Nothing of the host directory was read into or written from it.
+    let names: Vec<String> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["secret.txt".to_string()]);
+    env.rpod_ok(&["kube", "down", &f]);
+}

@@ -3,7 +3,9 @@
 //! `rm -v`; and attacks on them: hostile images whose volume paths are
 //! symlinks to the host, hostile archives for `volume import`, hostile names.
 
-use crate::common::{env_with_alpine, err, new_env, push_image, store_root, Env};
+use crate::common::{
+    assert_clean, env_with_alpine, err, new_env, push_image, store_root, Env, Reaper,
+};
 use std::path::{Path, PathBuf};
 
 fn data_dir(env: &Env, name: &str) -> PathBuf {
@@ -1104,4 +1106,72 @@ fn rm_racing_create_leaves_no_container_without_its_volume() {
         assert_eq!(m[0]["Name"], name.as_str());
         assert!(Path::new(m[0]["Source"].as_str().unwrap()).is_dir());
     }
+}
+
+/// `--mount type=volume,…,subpath=DIR` (podman 5's): only that directory of
+/// the volume, looked up inside it; a subpath that is missing or leads out
+/// is an error naming it.
+#[test]
+fn mount_subpath_mounts_a_part_of_a_volume() {
+    let env = env_with_alpine("volsubpath");
+    let _reaper = Reaper(&env);
+    env.rpod_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "sv:/v",
+        "alpine",
+        "sh",
+        "-c",
+        "mkdir -p /v/a/b && echo deep > /v/a/b/f && ln -s / /v/up",
+    ]);
+    assert_eq!(
+        env.rpod_ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=sv,dst=/p,subpath=a/b",
+            "alpine",
+            "cat",
+            "/p/f",
+        ]),
+        "deep\n"
+    );
+    // A symlink in the volume resolves inside it: "up" is the volume's root.
+    assert_eq!(
+        env.rpod_ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=sv,dst=/p,subpath=up/a/b,ro",
+            "alpine",
+            "cat",
+            "/p/f",
+        ]),
+        "deep\n"
+    );
+    let (code, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=sv,dst=/p,subpath=../x",
+        "alpine",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        e.contains("subpath \"../x\" must be a relative path"),
+        "{e}"
+    );
+    let (_, e) = env.rpod_fail(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=sv,dst=/p,subpath=nope",
+        "alpine",
+        "true",
+    ]);
+    assert!(e.contains("subpath nope"), "{e}");
+    env.rpod_ok(&["volume", "rm", "sv"]);
+    assert_clean(&env, &[]);
 }
