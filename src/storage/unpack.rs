@@ -188,6 +188,7 @@ pub(super) fn extract_split<R: Read>(
         dropped_overlay_xattr: false,
         plain: None,
         split,
+        feed: None,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -242,6 +243,30 @@ pub fn map_id(map: &[(u32, u32, u32)], id: u32) -> u32 {
 /// `dir`, with the same rules as layers: every entry is created beneath
 /// `dir` on a parent fd, nothing leaves it, no device nodes.
 pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
+    extract_plain_inner(r, dir, o, None)
+}
+
+/// [`extract_plain`] of a tar from a [`TreeTar`](super::diff::TreeTar) of
+/// this process that hands its regular files over `feed` by fd
+/// ([`TreeTar::feed_files`](super::diff::TreeTar::feed_files)): each file's
+/// data is copied from that fd in the kernel, holes kept, instead of
+/// coming through the tar. Same rules as [`extract_plain`] for where and
+/// how entries are made.
+pub fn extract_plain_fed<R: Read>(
+    r: R,
+    dir: OwnedFd,
+    o: PlainOpts,
+    feed: std::sync::mpsc::Receiver<super::diff::FedFile>,
+) -> Result<()> {
+    extract_plain_inner(r, dir, o, Some(feed))
+}
+
+fn extract_plain_inner<R: Read>(
+    r: R,
+    dir: OwnedFd,
+    o: PlainOpts,
+    feed: Option<std::sync::mpsc::Receiver<super::diff::FedFile>>,
+) -> Result<()> {
     let mut x = Extractor {
         root: dir,
         chown: o.chown,
@@ -254,6 +279,7 @@ pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
         dropped_overlay_xattr: false,
         plain: Some(o),
         split: None,
+        feed,
     };
     let mut ar = tar::Archive::new(r);
     for entry in ar.entries().context("reading the tar stream")? {
@@ -330,6 +356,8 @@ struct Extractor {
     plain: Option<PlainOpts>,
     /// Told where file data starts, for a layer whose tar-split is kept.
     split: Option<super::tarsplit::Shared>,
+    /// Where regular files' data comes from instead ([`extract_plain_fed`]).
+    feed: Option<std::sync::mpsc::Receiver<super::diff::FedFile>>,
 }
 
 /// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
@@ -611,6 +639,12 @@ impl Extractor {
                 };
                 let f = File::from(fd);
                 match self.pax.sparse.take() {
+                    _ if self.feed.is_some() => {
+                        let m = self.next_fed(p, kind, e.size())?;
+                        if let Some(src) = &m.file {
+                            copy_fed(src, &f, m.size)?;
+                        }
+                    }
                     Some(sp) => self.copy_sparse(e, &f, sp)?,
                     None => {
                         // A GNU sparse entry's stream is not its file's
@@ -716,6 +750,27 @@ impl Extractor {
             other => debug!("skipping tar entry {} of type {other:?}", p.display()),
         }
         Ok(())
+    }
+
+    /// The fed file of regular-file entry `p`, which must be the next one
+    /// and have no data in the tar.
+    fn next_fed(
+        &mut self,
+        p: &Path,
+        kind: tar::EntryType,
+        size: u64,
+    ) -> Result<super::diff::FedFile> {
+        let rx = self.feed.as_ref().expect("a feed");
+        let m = rx
+            .recv()
+            .map_err(|_| anyhow::Error::new(super::diff::FeedClosed))?;
+        if kind != tar::EntryType::Regular || size != 0 || clean_path(&m.path)? != p {
+            bail!(
+                "the tar and its fed files are out of step at {}",
+                p.display()
+            );
+        }
+        Ok(m)
     }
 
     /// Create with `mk`; if the name is taken, remove what is there and retry.
@@ -1013,6 +1068,49 @@ impl Extractor {
         }
         Ok(())
     }
+}
+
+/// Copy the first `size` bytes of `src` to `dst` (new, empty) in the
+/// kernel (copy_file_range, else sendfile, through `io::copy`), only the
+/// data of a sparse `src`: its holes stay holes. A `src` that has shrunk
+/// meanwhile (a running container) is made up with a hole to `size`, as a
+/// tar of it would have been with zeros.
+fn copy_fed(src: &File, dst: &File, size: u64) -> Result<()> {
+    use nix::unistd::{lseek, Whence};
+    use std::io::{Seek, SeekFrom};
+    let mut off = 0u64;
+    let mut end = 0u64;
+    while off < size {
+        // The next run of data: [start, stop). Without SEEK_DATA, all of it.
+        let start = match lseek(src.as_raw_fd(), off as i64, Whence::SeekData) {
+            Ok(d) => d as u64,
+            Err(Errno::ENXIO) => break,
+            Err(_) => off,
+        };
+        if start >= size {
+            break;
+        }
+        let stop = lseek(src.as_raw_fd(), start as i64, Whence::SeekHole)
+            .map_or(size, |h| h as u64)
+            .clamp(start + 1, size);
+        let mut r = src;
+        let mut w = dst;
+        r.seek(SeekFrom::Start(start))
+            .context("reading file data")?;
+        w.seek(SeekFrom::Start(start))
+            .context("writing file data")?;
+        let want = stop - start;
+        let n = io::copy(&mut r.take(want), &mut w).context("copying file data")?;
+        end = start + n;
+        if n < want {
+            break;
+        }
+        off = stop;
+    }
+    if end < size {
+        dst.set_len(size).context("sizing file")?;
+    }
+    Ok(())
 }
 
 fn is_zero(b: &[u8]) -> bool {
