@@ -189,6 +189,7 @@ pub(super) fn extract_split<R: Read>(
         plain: None,
         split,
         feed: None,
+        copiers: None,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -279,6 +280,13 @@ fn extract_plain_inner<R: Read>(
         dropped_overlay_xattr: false,
         plain: Some(o),
         split: None,
+        copiers: match &feed {
+            Some(_) => {
+                let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Some(Copiers::start(n.clamp(1, 4))?)
+            }
+            None => None,
+        },
         feed,
     };
     let mut ar = tar::Archive::new(r);
@@ -358,6 +366,118 @@ struct Extractor {
     split: Option<super::tarsplit::Shared>,
     /// Where regular files' data comes from instead ([`extract_plain_fed`]).
     feed: Option<std::sync::mpsc::Receiver<super::diff::FedFile>>,
+    /// The threads that copy fed files' data.
+    copiers: Option<Copiers>,
+}
+
+/// Fed files from this size on are copied on a copier thread.
+const PARALLEL_COPY_MIN: u64 = 256 << 10;
+
+/// A fed file's data to copy, then its mode and times to set.
+struct CopyJob {
+    src: File,
+    dst: File,
+    size: u64,
+    mode: u32,
+    mtime: u64,
+    path: PathBuf,
+}
+
+impl CopyJob {
+    fn run(self) -> Result<()> {
+        copy_fed(&self.src, &self.dst, self.size)?;
+        nix::sys::stat::fchmod(self.dst.as_raw_fd(), Mode::from_bits_truncate(self.mode))?;
+        let t = TimeSpec::new(self.mtime as i64, 0);
+        nix::sys::stat::futimens(self.dst.as_raw_fd(), &t, &t)?;
+        Ok(())
+    }
+}
+
+/// Threads copying fed files while the extractor goes on making entries:
+/// the copies are the kernel's page-cache work, which one core alone
+/// can't keep up with. The first error stops the rest.
+struct Copiers {
+    tx: Option<std::sync::mpsc::SyncSender<CopyJob>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<anyhow::Error>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Copiers {
+    fn start(n: usize) -> Result<Copiers> {
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CopyJob>(2 * n);
+        let rx = Arc::new(Mutex::new(rx));
+        let failed = Arc::new(Mutex::new(None));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..n {
+            let (rx, failed, stop) = (rx.clone(), failed.clone(), stop.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("copier-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        Ok(j) => j,
+                        Err(_) => return,
+                    };
+                    if stop.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let path = job.path.clone();
+                    if let Err(e) = job.run() {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                        f.get_or_insert(e.context(format!("entry {:?}", path)));
+                    }
+                })
+                .context("starting a copier thread")?;
+            threads.push(t);
+        }
+        Ok(Copiers {
+            tx: Some(tx),
+            threads,
+            failed,
+            stop,
+        })
+    }
+
+    /// The first copier error, taken.
+    fn error(&self) -> Option<anyhow::Error> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn send(&self, job: CopyJob) -> Result<()> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        let tx = self.tx.as_ref().expect("copiers running");
+        tx.send(job)
+            .map_err(|_| anyhow!("the copier threads stopped"))
+    }
+
+    /// Wait for every copy; the first error if one failed.
+    fn finish(mut self) -> Result<()> {
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        match self.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Copiers {
+    fn drop(&mut self) {
+        // Given up (an error): copy nothing more, and leave no thread behind.
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
@@ -641,8 +761,24 @@ impl Extractor {
                 match self.pax.sparse.take() {
                     _ if self.feed.is_some() => {
                         let m = self.next_fed(p, kind, e.size())?;
-                        if let Some(src) = &m.file {
-                            copy_fed(src, &f, m.size)?;
+                        match (m.file, self.copiers.is_some()) {
+                            (Some(src), true) if m.size >= PARALLEL_COPY_MIN => {
+                                // Data, mode and times on a copier thread
+                                // (after the data: a write clears set-id bits).
+                                self.chown_at(&f, None, &h)?;
+                                self.apply_xattrs(f.as_fd())?;
+                                let c = self.copiers.as_ref().expect("copiers");
+                                return c.send(CopyJob {
+                                    src,
+                                    dst: f,
+                                    size: m.size,
+                                    mode,
+                                    mtime,
+                                    path: p.to_path_buf(),
+                                });
+                            }
+                            (Some(src), _) => copy_fed(&src, &f, m.size)?,
+                            (None, _) => {}
                         }
                     }
                     Some(sp) => self.copy_sparse(e, &f, sp)?,
@@ -1039,6 +1175,9 @@ impl Extractor {
     }
 
     fn finish(mut self) -> Result<()> {
+        if let Some(c) = self.copiers.take() {
+            c.finish()?;
+        }
         for (p, mode, mtime) in self.dirs.drain(..).rev() {
             let fd = if p.as_os_str().is_empty() {
                 self.root.try_clone()?
