@@ -3,7 +3,8 @@
 # podman each way), rpod against rootless podman in the same run, as the test
 # user. The tree: MIB files of 1 MiB of random data plus 2,000 small files in
 # nested dirs. Each round copies in to a new path and out to a new host dir
-# (both timed), then removes both (untimed).
+# (both timed, wall and CPU: user + system of the command and its children),
+# then removes both (untimed).
 #
 #   sudo bash benches/cp.sh [ROUNDS]       default 5
 #   RPOD_BIN=/path/to/rpod ...             use that binary (default: a release build)
@@ -45,30 +46,36 @@ if [ ! -e "$SRC/.done" ]; then
         touch .done"
 fi
 
-declare -A IN OUT
+declare -A IN OUT CIN COUT
 for s in "${sides[@]}"; do
     h=$(home_of "$s") b=$(bin_of "$s")
     as_user "$h" "$b" run -d --name cpb --network none "$IMG" sleep 3600 >/dev/null
-    tin=() tout=()
+    tin=() tout=() cin=() cout=()
     for r in $(seq 1 "$ROUNDS"); do
         dest="$h/cp-out-$r"
         rm -rf "$dest"
         t0=$(now_ns)
-        as_user "$h" "$b" cp "$SRC" "cpb:/in-$r"
+        as_user_cpu "$h" "$b" cp "$SRC" "cpb:/in-$r"
         tin+=($(( ($(now_ns) - t0) / 1000000 )))
+        cin+=($(cpu_ms "$h"))
         t0=$(now_ns)
-        as_user "$h" "$b" cp "cpb:/in-$r" "$dest"
+        as_user_cpu "$h" "$b" cp "cpb:/in-$r" "$dest"
         tout+=($(( ($(now_ns) - t0) / 1000000 )))
+        cout+=($(cpu_ms "$h"))
+        echo "$s round $r: in ${tin[-1]} ms (cpu ${cin[-1]} ms), out ${tout[-1]} ms (cpu ${cout[-1]} ms)" >&2
         [ "$(du -sm "$dest" | cut -f1)" -ge "$MIB" ] || { echo "$s: copy out is short" >&2; exit 1; }
         as_user "$h" "$b" exec cpb rm -rf "/in-$r"
         rm -rf "$dest"
     done
     IN[$s]=$(median "${tin[@]}") OUT[$s]=$(median "${tout[@]}")
-    echo -e "$s\tcp in  ($MIB MiB)\tmedian ${IN[$s]} ms\t$(awk -v m="$MIB" -v t="${IN[$s]}" 'BEGIN{printf "%.0f MiB/s", m*1000/t}')"
-    echo -e "$s\tcp out ($MIB MiB)\tmedian ${OUT[$s]} ms\t$(awk -v m="$MIB" -v t="${OUT[$s]}" 'BEGIN{printf "%.0f MiB/s", m*1000/t}')"
+    CIN[$s]=$(median "${cin[@]}") COUT[$s]=$(median "${cout[@]}")
+    echo -e "$s\tcp in  ($MIB MiB)\tmedian ${IN[$s]} ms\t$(awk -v m="$MIB" -v t="${IN[$s]}" 'BEGIN{printf "%.0f MiB/s", m*1000/t}')\tCPU ${CIN[$s]} ms"
+    echo -e "$s\tcp out ($MIB MiB)\tmedian ${OUT[$s]} ms\t$(awk -v m="$MIB" -v t="${OUT[$s]}" 'BEGIN{printf "%.0f MiB/s", m*1000/t}')\tCPU ${COUT[$s]} ms"
     as_user "$h" "$b" rm -f -t 0 cpb >/dev/null
 done
 if [ -n "${IN[podman]:-}" ] && [ -n "${IN[rpod]:-}" ]; then
     awk -v pi="${IN[podman]}" -v ri="${IN[rpod]}" -v po="${OUT[podman]}" -v ro="${OUT[rpod]}" \
         'BEGIN { printf "ratio cp in: %.2fx podman, cp out: %.2fx podman (target >= 1.5x each)\n", pi/ri, po/ro }'
+    awk -v pi="${CIN[podman]}" -v ri="${CIN[rpod]}" -v po="${COUT[podman]}" -v ro="${COUT[rpod]}" \
+        'BEGIN { printf "CPU ratio cp in: %.2fx less than podman, cp out: %.2fx less\n", pi/ri, po/ro }'
 fi

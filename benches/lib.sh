@@ -153,6 +153,23 @@ fresh_sides() {
     done
 }
 
+# as_user_cpu HOME CMD...: as_user, and the CPU time (user + system, its
+# children included) the command took is left for cpu_ms: on these shared
+# 2-core machines wall times move with the other load, CPU time much less.
+as_user_cpu() {
+    local home=$1; shift
+    rm -f "$home/.cpu-time"
+    as_user "$home" /usr/bin/time -q -f '%U %S' -o "$home/.cpu-time" "$@"
+}
+cpu_ms() { # HOME: the last as_user_cpu's CPU time in ms
+    awk '{printf "%d\n", ($1 + $2) * 1000}' "$1/.cpu-time"
+}
+
+# The CPU time (ms) a process has used so far, e.g. a registry's.
+proc_cpu_ms() { # PID
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", ($14 + $15) * 1000 / hz}' "/proc/$1/stat"
+}
+
 median() {
     printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
 }

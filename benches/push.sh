@@ -10,6 +10,8 @@
 #      first (else the second round would mount what the first pushed). Both
 #      sides keep the pulled layers unpacked, so both write and compress each
 #      layer's tar again on the way.
+#      Besides wall times: each side's CPU time (user + system) and the TLS
+#      registry's CPU time during the push, per round and as medians.
 #   2. a second push of the same image to the same repository of the plain
 #      registry: every blob is there, nothing is read or sent but HEADs and
 #      the manifest (issue 11's target: under 100 ms).
@@ -39,6 +41,7 @@ for s in "${sides[@]}"; do
 done
 
 RUN=$(date +%s)-$$
+TLS_PID=$(pgrep -f 'docker-registry serve .*tls.yml' | head -1 || true)
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 
 push_full() { # SIDE ROUND
@@ -48,10 +51,14 @@ push_full() { # SIDE ROUND
     # What each remembers about where blobs are (so nothing is mounted).
     rm -f "$h/.local/share/containers/cache/blob-info-cache-v1.boltdb" \
         "$h/.local/share/rpod/cache/blob-info-v1.json"
+    local r0=0
+    [ -z "$TLS_PID" ] || r0=$(proc_cpu_ms "$TLS_PID")
     t0=$(now_ns)
-    as_user "$h" "$b" push -q --creds "$CREDS" "$IMAGE" "$dest" >/dev/null 2>"$BENCH_ROOT/$1-push.err" ||
+    as_user_cpu "$h" "$b" push -q --creds "$CREDS" "$IMAGE" "$dest" >/dev/null 2>"$BENCH_ROOT/$1-push.err" ||
         { cat "$BENCH_ROOT/$1-push.err" >&2; exit 1; }
-    ms_since "$t0"
+    local ms
+    ms=$(ms_since "$t0")
+    echo "$ms $(cpu_ms "$h") $([ -z "$TLS_PID" ] && echo 0 || echo $(($(proc_cpu_ms "$TLS_PID") - r0)))"
 }
 
 push_again() { # SIDE ROUND: the repository got every blob in round 1
@@ -69,17 +76,18 @@ push_again() { # SIDE ROUND: the repository got every blob in round 1
 }
 
 echo "push of $IMAGE: $(awk -v b="$BYTES" 'BEGIN{printf "%.1f MB", b/1e6}') compressed, $ROUNDS rounds"
-declare -A full again
-for s in "${sides[@]}"; do full[$s]="" again[$s]=""; push_again "$s" 0; done
+declare -A full again cpu regcpu
+for s in "${sides[@]}"; do full[$s]="" again[$s]="" cpu[$s]="" regcpu[$s]=""; push_again "$s" 0; done
 for i in $(seq 1 "$ROUNDS"); do
     # Alternate who goes first, so neither always gets the warmer cache.
     if [ $((i % 2)) = 1 ]; then order="rpod podman"; else order="podman rpod"; fi
     line="round $i:"
     for who in $order; do
         [[ " ${sides[*]} " == *" $who "* ]] || continue
-        ms=$(push_full "$who" "$i")
-        full[$who]="${full[$who]} $ms"
-        line="$line $who ${ms} ms"
+        out=$(push_full "$who" "$i")
+        read -r ms c rc <<<"$out"
+        full[$who]="${full[$who]} $ms" cpu[$who]="${cpu[$who]} $c" regcpu[$who]="${regcpu[$who]} $rc"
+        line="$line $who ${ms} ms (cpu ${c} ms, registry ${rc} ms)"
     done
     echo "$line"
 done
@@ -101,6 +109,8 @@ echo "full push to a new repository of $TLS_REGISTRY:"
 for s in "${sides[@]}"; do
     # shellcheck disable=SC2086
     report "$s" ${full[$s]}
+    # shellcheck disable=SC2086
+    printf '        CPU median %6d ms, the registry meanwhile %6d ms\n' "$(median ${cpu[$s]})" "$(median ${regcpu[$s]})"
 done
 echo "second push, every blob present ($REGISTRY):"
 for s in "${sides[@]}"; do
@@ -112,6 +122,9 @@ if [ ${#sides[@]} = 2 ]; then
     # shellcheck disable=SC2086
     awk -v p="$(median ${full[podman]})" -v r="$(median ${full[rpod]})" \
         'BEGIN{printf "ratio: rpod pushes %.2fx as fast as podman (median podman / median rpod)\n", p/r}'
+    # shellcheck disable=SC2086
+    awk -v p="$(median ${cpu[podman]})" -v r="$(median ${cpu[rpod]})" \
+        'BEGIN{printf "CPU: rpod uses %.2fx less CPU than podman (median podman / median rpod)\n", p/r}'
     # shellcheck disable=SC2086
     awk -v p="$(median ${again[podman]})" -v r="$(median ${again[rpod]})" \
         'BEGIN{printf "second push: rpod %.1f ms, podman %.1f ms\n", r, p}'

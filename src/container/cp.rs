@@ -18,7 +18,7 @@
 //! lock so it can't start meanwhile.
 
 use super::record::{self, Paths};
-use crate::storage::diff::{reopen_dir, TarMode, TreeTar};
+use crate::storage::diff::{file_feed, reopen_dir, FeedClosed, TarMode, TreeTar};
 use crate::storage::{PlainOpts, Store};
 use crate::sys::inroot;
 use anyhow::{anyhow, bail, Context, Result};
@@ -603,22 +603,31 @@ pub fn cp(
                 nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20),
             );
             let (r, w) = (std::fs::File::from(r), std::fs::File::from(w));
+            // Only the entries go through the pipe: each regular file is
+            // handed over by its open fd and copied in the kernel, file to
+            // file, rather than read into the tar and out of it again.
+            let (feed_tx, feed_rx) = file_feed();
             std::thread::scope(|sc| {
                 let producer = sc.spawn(move || -> Result<()> {
                     let mut t = TreeTar::new(
                         std::io::BufWriter::with_capacity(1 << 20, w),
                         TarMode::Plain,
                     );
+                    t.feed_files(feed_tx);
                     add_source(&mut t, &fd, src_what, top.as_deref())?;
                     t.finish()?.flush()?;
                     Ok(())
                 });
-                let res = crate::storage::extract_plain(r, dir, popts).context(what);
+                let res = crate::storage::extract_plain_fed(r, dir, popts, feed_rx).context(what);
                 let prod = producer
                     .join()
                     .map_err(|_| anyhow!("the tar writer panicked"))?;
-                // The reader's error explains a writer's broken pipe.
-                res.and(prod)
+                // The reader's error explains a writer's broken pipe, the
+                // writer's why the reader found the feed closed.
+                match (res, prod) {
+                    (Err(e), Err(p)) if e.chain().any(|c| c.is::<FeedClosed>()) => Err(p),
+                    (res, prod) => res.and(prod),
+                }
             })
         }
     }

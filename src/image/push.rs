@@ -1029,10 +1029,7 @@ where
     use std::sync::atomic::{AtomicU64, Ordering};
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let producer = tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let mut w = ChannelWriter::new(tx);
         let r = produce(&mut w).and_then(|m| {
             w.send_buf()?;
             Ok(m)
@@ -1157,20 +1154,67 @@ impl std::error::Error for ChannelClosed {}
 type Chunk = std::result::Result<bytes::Bytes, std::io::Error>;
 
 /// The blocking side of an upload: what is written goes to the request in
-/// chunks of CHUNK bytes.
+/// chunks of CHUNK bytes, in buffers that come back to `pool` once sent
+/// (a fresh MiB for each would be page-faulted in anew each time).
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Chunk>,
     buf: Vec<u8>,
+    pool: BufPool,
+}
+
+type BufPool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// A sent chunk's buffer, back to its pool when the request is done with it.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: BufPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut b = std::mem::take(&mut self.buf);
+        b.clear();
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        // As many as can be on their way at once (the channel's and the
+        // request's), no more.
+        if pool.len() < 16 {
+            pool.push(b);
+        }
+    }
 }
 
 impl ChannelWriter {
+    fn new(tx: tokio::sync::mpsc::Sender<Chunk>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+            pool: BufPool::default(),
+        }
+    }
+
     fn send_buf(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let b = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let next = self
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let b = std::mem::replace(&mut self.buf, next);
+        let chunk = bytes::Bytes::from_owner(Pooled {
+            buf: b,
+            pool: self.pool.clone(),
+        });
         self.tx
-            .blocking_send(Ok(bytes::Bytes::from(b)))
+            .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::other(ChannelClosed))
     }
 }

@@ -360,6 +360,39 @@ pub(crate) fn header_bytes(e: &TarHeader<'_>) -> Result<Vec<u8>> {
 /// sendfile through `io::copy`, when the writer is a file or pipe).
 const KERNEL_COPY_MIN: u64 = 64 << 10;
 
+/// A regular file handed to an extractor in the same process by its open
+/// fd instead of through the tar ([`TreeTar::feed_files`]): the path its
+/// entry has in the tar, the file (None for an empty placeholder) and the
+/// length its header would have said.
+pub struct FedFile {
+    pub path: Vec<u8>,
+    pub file: Option<File>,
+    pub size: u64,
+}
+
+/// How many fed files may wait for the extractor (each holds an open fd).
+const FEED_AHEAD: usize = 64;
+
+/// A channel for [`TreeTar::feed_files`] and
+/// [`crate::storage::extract_plain_fed`].
+pub fn file_feed() -> (
+    std::sync::mpsc::SyncSender<FedFile>,
+    std::sync::mpsc::Receiver<FedFile>,
+) {
+    std::sync::mpsc::sync_channel(FEED_AHEAD)
+}
+
+/// The other end of a file feed went away (its own error says why).
+#[derive(Debug)]
+pub struct FeedClosed;
+
+impl std::fmt::Display for FeedClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the other side of the copy stopped")
+    }
+}
+impl std::error::Error for FeedClosed {}
+
 /// rpod's one writer of tars of trees (cp, export, commit, build, and the
 /// layer tars `save` and `push` make of a store layer without a tar-split):
 /// trees walked by fd, one `openat(O_NOFOLLOW)` per name, entries sorted
@@ -382,6 +415,8 @@ pub struct TreeTar<W: Write> {
     /// Count only: file data is not read, its length is taken from stat.
     measure: bool,
     buf: Vec<u8>,
+    /// Regular files go here by fd, their entries in the tar empty.
+    feed: Option<std::sync::mpsc::SyncSender<FedFile>>,
 }
 
 impl<W: Write> TreeTar<W> {
@@ -395,6 +430,39 @@ impl<W: Write> TreeTar<W> {
             written: 0,
             measure: false,
             buf: Vec::new(),
+            feed: None,
+        }
+    }
+
+    /// Hand regular files to `tx` by their open fd (in order, one per
+    /// regular-file entry, whose header then says 0 bytes) instead of
+    /// writing their data into the tar: for an extractor in this process
+    /// ([`crate::storage::extract_plain_fed`]), which copies each file to
+    /// its destination file in the kernel (copy_file_range, sendfile)
+    /// rather than through the tar stream.
+    pub fn feed_files(&mut self, tx: std::sync::mpsc::SyncSender<FedFile>) {
+        self.feed = Some(tx);
+    }
+
+    /// Send a file to the feed; when the extractor lags, what the tar has
+    /// so far goes out first (it may be waiting for that header).
+    fn send_fed(&mut self, as_path: &Path, file: Option<File>, size: u64) -> Result<()> {
+        use std::sync::mpsc::TrySendError;
+        let Some(tx) = &self.feed else {
+            return Ok(());
+        };
+        let m = FedFile {
+            path: as_path.as_os_str().as_bytes().to_vec(),
+            file,
+            size,
+        };
+        match tx.try_send(m) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(m)) => {
+                self.out.flush()?;
+                tx.send(m).map_err(|_| anyhow::Error::new(FeedClosed))
+            }
+            Err(TrySendError::Disconnected(_)) => Err(anyhow::Error::new(FeedClosed)),
         }
     }
 
@@ -528,7 +596,11 @@ impl<W: Write> TreeTar<W> {
             xattrs,
         })
         .with_context(|| format!("{}", as_path.display()))?;
-        self.write(&h)
+        self.write(&h)?;
+        if kind == tar::EntryType::Regular && !self.measure {
+            self.send_fed(as_path, None, 0)?;
+        }
+        Ok(())
     }
 
     /// An OCI marker (`.wh.NAME`, `.wh..wh..opq`): empty, root's, 0644.
@@ -545,7 +617,11 @@ impl<W: Write> TreeTar<W> {
             device: None,
             xattrs: &[],
         })?;
-        self.write(&h)
+        self.write(&h)?;
+        if !self.measure {
+            self.send_fed(as_path, None, 0)?;
+        }
+        Ok(())
     }
 
     /// A regular file: its header and exactly the length `fstat` gives now
@@ -555,10 +631,11 @@ impl<W: Write> TreeTar<W> {
         let what = || format!("{}", as_path.display());
         let xattrs = tar_xattrs(f.as_fd());
         let size = f.metadata().with_context(what)?.len();
+        let fed = self.feed.is_some() && !self.measure;
         let h = header_bytes(&TarHeader {
             name: as_path.as_os_str().as_bytes(),
             kind: tar::EntryType::Regular,
-            size,
+            size: if fed { 0 } else { size },
             mode: st.st_mode,
             uid: u64::from(st.st_uid),
             gid: u64::from(st.st_gid),
@@ -569,6 +646,9 @@ impl<W: Write> TreeTar<W> {
         })
         .with_context(what)?;
         self.write(&h)?;
+        if fed {
+            return self.send_fed(as_path, Some(f), size);
+        }
         if self.measure {
             self.written += padded(size);
             return Ok(());
@@ -1528,5 +1608,83 @@ mod tests {
         assert_eq!(get("dir/f", "user.note").as_deref(), Some(&b"kept"[..]));
         assert_eq!(get("dir", "user.dirnote").as_deref(), Some(&b"d"[..]));
         assert_eq!(get("dir", "user.overlay.opaque"), None);
+    }
+
+    #[test]
+    fn fed_files_arrive_as_the_tar_would_bring_them() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("dir/sub")).unwrap();
+        std::fs::write(src.join("dir/empty"), "").unwrap();
+        std::fs::write(src.join("dir/small"), "hello").unwrap();
+        let big: Vec<u8> = (0..(3 << 20) + 17)
+            .map(|i| (i * 7 + i / 4096) as u8)
+            .collect();
+        std::fs::write(src.join("dir/sub/big"), &big).unwrap();
+        std::fs::hard_link(src.join("dir/small"), src.join("dir/link")).unwrap();
+        symlink("sub/big", src.join("dir/sym")).unwrap();
+        std::fs::set_permissions(
+            src.join("dir/small"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        crate::sys::xattr::lset(&src.join("dir/sub/big"), "user.note", b"n").unwrap();
+        // Sparse: data, a 2 MiB hole, data, and a hole at the end.
+        let f = File::create(src.join("dir/sparse")).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(&[1u8; 8192], 0).unwrap();
+        f.write_all_at(&[2u8; 4096], 8192 + (2 << 20)).unwrap();
+        f.set_len(8 << 20).unwrap();
+        drop(f);
+
+        let root = crate::sys::inroot::open_root(&src).unwrap();
+        let rd = reopen_dir(root.as_fd()).unwrap();
+        let dst = d.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        let fd: OwnedFd = File::open(&dst).unwrap().into();
+        let (tx, rx) = file_feed();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        std::thread::scope(|sc| {
+            sc.spawn(move || {
+                let mut t = TreeTar::new(File::from(w), TarMode::Plain);
+                t.feed_files(tx);
+                t.add_contents(rd.as_fd(), Path::new("")).unwrap();
+                t.finish().unwrap();
+            });
+            crate::storage::extract_plain_fed(File::from(r), fd, Default::default(), rx).unwrap();
+        });
+        let read = |p: &str| std::fs::read(dst.join(p)).unwrap();
+        assert_eq!(read("dir/empty"), b"");
+        assert_eq!(read("dir/small"), b"hello");
+        assert_eq!(read("dir/sub/big"), big);
+        assert_eq!(
+            std::fs::read_link(dst.join("dir/sym")).unwrap(),
+            Path::new("sub/big")
+        );
+        let m = |p: &str| std::fs::symlink_metadata(dst.join(p)).unwrap();
+        assert_eq!(m("dir/small").ino(), m("dir/link").ino());
+        assert_eq!(m("dir/small").mode() & 0o7777, 0o640);
+        assert_eq!(
+            crate::sys::xattr::lget(&dst.join("dir/sub/big"), "user.note")
+                .unwrap()
+                .as_deref(),
+            Some(&b"n"[..])
+        );
+        let sp = read("dir/sparse");
+        assert_eq!(sp.len(), 8 << 20);
+        assert!(sp[..8192].iter().all(|&b| b == 1));
+        assert!(sp[8192..8192 + (2 << 20)].iter().all(|&b| b == 0));
+        assert!(sp[8192 + (2 << 20)..8192 + (2 << 20) + 4096]
+            .iter()
+            .all(|&b| b == 2));
+        assert!(sp[8192 + (2 << 20) + 4096..].iter().all(|&b| b == 0));
+        // The holes stayed holes (where the file system has them at all).
+        let src_blocks = m("../src/dir/sparse").blocks();
+        assert!(
+            m("dir/sparse").blocks() <= src_blocks.max(64),
+            "{}",
+            m("dir/sparse").blocks()
+        );
     }
 }

@@ -38,7 +38,8 @@ pub use tarsplit::{SplitPart, TarSplit};
 /// The hardened tar extractor, for archives that are not layers (volume import).
 pub(crate) use unpack::extract as unpack_tar;
 pub use unpack::{
-    decompressor, extract_plain, human_size, map_id, LayerLimits, PlainOpts, MAX_LAYER_SIZE_VAR,
+    decompressor, extract_plain, extract_plain_fed, human_size, map_id, LayerLimits, PlainOpts,
+    MAX_LAYER_SIZE_VAR,
 };
 
 use anyhow::{bail, Context, Result};

@@ -188,6 +188,8 @@ pub(super) fn extract_split<R: Read>(
         dropped_overlay_xattr: false,
         plain: None,
         split,
+        feed: None,
+        copiers: None,
     };
     if !x.chown {
         warn!("not running as root in a user namespace: file ownership from the image is not kept");
@@ -242,6 +244,30 @@ pub fn map_id(map: &[(u32, u32, u32)], id: u32) -> u32 {
 /// `dir`, with the same rules as layers: every entry is created beneath
 /// `dir` on a parent fd, nothing leaves it, no device nodes.
 pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
+    extract_plain_inner(r, dir, o, None)
+}
+
+/// [`extract_plain`] of a tar from a [`TreeTar`](super::diff::TreeTar) of
+/// this process that hands its regular files over `feed` by fd
+/// ([`TreeTar::feed_files`](super::diff::TreeTar::feed_files)): each file's
+/// data is copied from that fd in the kernel, holes kept, instead of
+/// coming through the tar. Same rules as [`extract_plain`] for where and
+/// how entries are made.
+pub fn extract_plain_fed<R: Read>(
+    r: R,
+    dir: OwnedFd,
+    o: PlainOpts,
+    feed: std::sync::mpsc::Receiver<super::diff::FedFile>,
+) -> Result<()> {
+    extract_plain_inner(r, dir, o, Some(feed))
+}
+
+fn extract_plain_inner<R: Read>(
+    r: R,
+    dir: OwnedFd,
+    o: PlainOpts,
+    feed: Option<std::sync::mpsc::Receiver<super::diff::FedFile>>,
+) -> Result<()> {
     let mut x = Extractor {
         root: dir,
         chown: o.chown,
@@ -254,6 +280,14 @@ pub fn extract_plain<R: Read>(r: R, dir: OwnedFd, o: PlainOpts) -> Result<()> {
         dropped_overlay_xattr: false,
         plain: Some(o),
         split: None,
+        copiers: match &feed {
+            Some(_) => {
+                let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Some(Copiers::start(n.clamp(1, 4))?)
+            }
+            None => None,
+        },
+        feed,
     };
     let mut ar = tar::Archive::new(r);
     for entry in ar.entries().context("reading the tar stream")? {
@@ -330,6 +364,120 @@ struct Extractor {
     plain: Option<PlainOpts>,
     /// Told where file data starts, for a layer whose tar-split is kept.
     split: Option<super::tarsplit::Shared>,
+    /// Where regular files' data comes from instead ([`extract_plain_fed`]).
+    feed: Option<std::sync::mpsc::Receiver<super::diff::FedFile>>,
+    /// The threads that copy fed files' data.
+    copiers: Option<Copiers>,
+}
+
+/// Fed files from this size on are copied on a copier thread.
+const PARALLEL_COPY_MIN: u64 = 256 << 10;
+
+/// A fed file's data to copy, then its mode and times to set.
+struct CopyJob {
+    src: File,
+    dst: File,
+    size: u64,
+    mode: u32,
+    mtime: u64,
+    path: PathBuf,
+}
+
+impl CopyJob {
+    fn run(self) -> Result<()> {
+        copy_fed(&self.src, &self.dst, self.size)?;
+        nix::sys::stat::fchmod(self.dst.as_raw_fd(), Mode::from_bits_truncate(self.mode))?;
+        let t = TimeSpec::new(self.mtime as i64, 0);
+        nix::sys::stat::futimens(self.dst.as_raw_fd(), &t, &t)?;
+        Ok(())
+    }
+}
+
+/// Threads copying fed files while the extractor goes on making entries:
+/// the copies are the kernel's page-cache work, which one core alone
+/// can't keep up with. The first error stops the rest.
+struct Copiers {
+    tx: Option<std::sync::mpsc::SyncSender<CopyJob>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<anyhow::Error>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Copiers {
+    fn start(n: usize) -> Result<Copiers> {
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CopyJob>(2 * n);
+        let rx = Arc::new(Mutex::new(rx));
+        let failed = Arc::new(Mutex::new(None));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..n {
+            let (rx, failed, stop) = (rx.clone(), failed.clone(), stop.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("copier-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        Ok(j) => j,
+                        Err(_) => return,
+                    };
+                    if stop.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let path = job.path.clone();
+                    if let Err(e) = job.run() {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                        f.get_or_insert(e.context(format!("entry {:?}", path)));
+                    }
+                })
+                .context("starting a copier thread")?;
+            threads.push(t);
+        }
+        Ok(Copiers {
+            tx: Some(tx),
+            threads,
+            failed,
+            stop,
+        })
+    }
+
+    /// The first copier error, taken.
+    fn error(&self) -> Option<anyhow::Error> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn send(&self, job: CopyJob) -> Result<()> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        let tx = self.tx.as_ref().expect("copiers running");
+        tx.send(job)
+            .map_err(|_| anyhow!("the copier threads stopped"))
+    }
+
+    /// Wait for every copy; the first error if one failed.
+    fn finish(mut self) -> Result<()> {
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        match self.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Copiers {
+    fn drop(&mut self) {
+        // Given up (an error): copy nothing more, and leave no thread behind.
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Xattr namespaces that overlayfs, fuse-overlayfs and containers/storage
@@ -611,6 +759,28 @@ impl Extractor {
                 };
                 let f = File::from(fd);
                 match self.pax.sparse.take() {
+                    _ if self.feed.is_some() => {
+                        let m = self.next_fed(p, kind, e.size())?;
+                        match (m.file, self.copiers.is_some()) {
+                            (Some(src), true) if m.size >= PARALLEL_COPY_MIN => {
+                                // Data, mode and times on a copier thread
+                                // (after the data: a write clears set-id bits).
+                                self.chown_at(&f, None, &h)?;
+                                self.apply_xattrs(f.as_fd())?;
+                                let c = self.copiers.as_ref().expect("copiers");
+                                return c.send(CopyJob {
+                                    src,
+                                    dst: f,
+                                    size: m.size,
+                                    mode,
+                                    mtime,
+                                    path: p.to_path_buf(),
+                                });
+                            }
+                            (Some(src), _) => copy_fed(&src, &f, m.size)?,
+                            (None, _) => {}
+                        }
+                    }
                     Some(sp) => self.copy_sparse(e, &f, sp)?,
                     None => {
                         // A GNU sparse entry's stream is not its file's
@@ -716,6 +886,27 @@ impl Extractor {
             other => debug!("skipping tar entry {} of type {other:?}", p.display()),
         }
         Ok(())
+    }
+
+    /// The fed file of regular-file entry `p`, which must be the next one
+    /// and have no data in the tar.
+    fn next_fed(
+        &mut self,
+        p: &Path,
+        kind: tar::EntryType,
+        size: u64,
+    ) -> Result<super::diff::FedFile> {
+        let rx = self.feed.as_ref().expect("a feed");
+        let m = rx
+            .recv()
+            .map_err(|_| anyhow::Error::new(super::diff::FeedClosed))?;
+        if kind != tar::EntryType::Regular || size != 0 || clean_path(&m.path)? != p {
+            bail!(
+                "the tar and its fed files are out of step at {}",
+                p.display()
+            );
+        }
+        Ok(m)
     }
 
     /// Create with `mk`; if the name is taken, remove what is there and retry.
@@ -984,6 +1175,9 @@ impl Extractor {
     }
 
     fn finish(mut self) -> Result<()> {
+        if let Some(c) = self.copiers.take() {
+            c.finish()?;
+        }
         for (p, mode, mtime) in self.dirs.drain(..).rev() {
             let fd = if p.as_os_str().is_empty() {
                 self.root.try_clone()?
@@ -1013,6 +1207,49 @@ impl Extractor {
         }
         Ok(())
     }
+}
+
+/// Copy the first `size` bytes of `src` to `dst` (new, empty) in the
+/// kernel (copy_file_range, else sendfile, through `io::copy`), only the
+/// data of a sparse `src`: its holes stay holes. A `src` that has shrunk
+/// meanwhile (a running container) is made up with a hole to `size`, as a
+/// tar of it would have been with zeros.
+fn copy_fed(src: &File, dst: &File, size: u64) -> Result<()> {
+    use nix::unistd::{lseek, Whence};
+    use std::io::{Seek, SeekFrom};
+    let mut off = 0u64;
+    let mut end = 0u64;
+    while off < size {
+        // The next run of data: [start, stop). Without SEEK_DATA, all of it.
+        let start = match lseek(src.as_raw_fd(), off as i64, Whence::SeekData) {
+            Ok(d) => d as u64,
+            Err(Errno::ENXIO) => break,
+            Err(_) => off,
+        };
+        if start >= size {
+            break;
+        }
+        let stop = lseek(src.as_raw_fd(), start as i64, Whence::SeekHole)
+            .map_or(size, |h| h as u64)
+            .clamp(start + 1, size);
+        let mut r = src;
+        let mut w = dst;
+        r.seek(SeekFrom::Start(start))
+            .context("reading file data")?;
+        w.seek(SeekFrom::Start(start))
+            .context("writing file data")?;
+        let want = stop - start;
+        let n = io::copy(&mut r.take(want), &mut w).context("copying file data")?;
+        end = start + n;
+        if n < want {
+            break;
+        }
+        off = stop;
+    }
+    if end < size {
+        dst.set_len(size).context("sizing file")?;
+    }
+    Ok(())
 }
 
 fn is_zero(b: &[u8]) -> bool {
