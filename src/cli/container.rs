@@ -458,6 +458,19 @@ pub struct CreateArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Containers to initialize
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Initialize all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct StartArgs {
     /// Containers to start
     #[arg(required_unless_present_any = ["all", "filter", "latest"], value_name = "CONTAINER")]

@@ -449,6 +449,58 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
     })
 }
 
+pub(super) fn init_cmd(g: &GlobalOpts, a: &InitArgs) -> Result<()> {
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    // podman's checks, in its order.
+    if a.all && a.latest {
+        bail!("--all and --latest cannot be used together");
+    }
+    if a.all && !a.containers.is_empty() {
+        bail!("no arguments are needed with --all");
+    }
+    if a.latest && !a.containers.is_empty() {
+        bail!("--latest and containers cannot be used together");
+    }
+    let containers: Vec<String> = if a.all {
+        // Oldest first: a container that joins another's comes after it.
+        let mut ids: Vec<String> = ctr::lifecycle::all_ids(&paths)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        ids.reverse();
+        ids
+    } else {
+        if a.containers.is_empty() && !a.latest {
+            bail!("you must provide at least one name or id");
+        }
+        super::ctr_views::with_latest(&paths, &a.containers, a.latest)?
+    };
+    // pod: a member's infra runs first.
+    crate::pod::start_infras_for(&opts, &paths, &containers)?;
+    // network: a container:X container is set up in X's user namespace.
+    crate::network::setup::enter_userns_for(&opts, &containers)?;
+    let mut failures = Failures::default();
+    for name in &containers {
+        match ctr::init(&opts, &paths, name) {
+            // podman prints what it was given; --all and --latest: the ids.
+            Ok(t) => writeln!(std::io::stdout().lock(), "{}", t.name)?,
+            // --all passes over containers that are set up or run already.
+            Err(e)
+                if a.all
+                    && matches!(
+                        crate::error::find(&e),
+                        Some(crate::error::Error::ContainerState(_))
+                    ) =>
+            {
+                writeln!(std::io::stdout().lock(), "{name}")?
+            }
+            Err(e) => failures.add(e),
+        }
+    }
+    failures.finish()
+}
+
 pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
     let Some(names) = selected(&paths, &a.containers, a.latest, &a.filter)? else {
@@ -559,9 +611,13 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         all: a.all,
         ignore: a.ignore,
     };
+    // Signals go from here, the owner of every container's namespace.
     if a.force {
-        // Signals go from here, the owner of every container's namespace.
         ctr::stop_for_rm(&paths, &sel, a.time);
+    } else {
+        // An initialized container is removed without force: its waiting
+        // init is ended first.
+        ctr::stop_initialized_for_rm(&paths, &sel);
     }
     crate::userns::enter()?;
     let o = ctr::RmOptions {

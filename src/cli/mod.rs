@@ -364,6 +364,8 @@ pub enum Command {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Set containers up (rootfs, network, runtime) without starting them
+    Init(container::InitArgs),
     /// Restart containers (stop them if they run, then start them)
     Restart(container::RestartArgs),
     /// Stop running containers
@@ -531,6 +533,8 @@ pub enum ContainerCommand {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Initialize containers: set them up without starting them
+    Init(container::InitArgs),
     /// Restart containers
     Restart(container::RestartArgs),
     /// Stop containers
@@ -735,6 +739,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             ctr_lifecycle::start_cmd(g, &a)
+        }
+        Command::Init(a) | Command::Container(ContainerCommand::Init(a)) => {
+            ctr_lifecycle::init_cmd(g, &a)
         }
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
             ctr_lifecycle::restart_cmd(g, &a)
