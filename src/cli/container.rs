@@ -442,7 +442,7 @@ pub struct CreateArgs {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// Make this a pod init container: always or once (refused: rpod's pods do not run init containers)
+    /// Make this a pod init container, run by `pod start` before the other members: always (at every pod start) or once (removed after its first success)
     #[arg(long, value_name = "always|once")]
     pub init_ctr: Option<String>,
     /// Image to create the container from

@@ -376,23 +376,30 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         bail!("unknown flag: --preserve-fds");
     }
     if let Some(v) = &a.init_ctr {
-        // podman's checks first, then why rpod can't.
-        if a.opts.pod.is_none() {
+        // podman's checks, in its order.
+        if a.opts.pod.is_none() && a.opts.pod_id_file.is_none() {
             bail!("must specify pod value with init-ctr");
         }
         if v != "always" && v != "once" {
             bail!("init-ctr value must be 'always' or 'once'");
         }
-        bail!("--init-ctr: rpod's pod start does not run init containers (kube play runs a pod's initContainers)");
+    }
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    if let (Some(_), Some(p)) = (&a.init_ctr, &a.opts.pod) {
+        // Before join_pod enters a user namespace: the check reads states.
+        if let Ok(pod) = crate::pod::resolve(&paths, p) {
+            crate::pod::check_init_ctr(&paths, &pod)?;
+        }
     }
     let pod = join_pod(g, &a.opts, false)?;
     if pod.is_none() {
         crate::userns::enter()?;
     }
-    let opts: Options = g.into();
-    let paths = Paths::new(&opts)?;
     let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
     pod_spec(&pod, &mut spec)?;
+    // pod: `pod start` runs it first, to completion.
+    spec.more.extras.init_ctr = a.init_ctr.clone().unwrap_or_default();
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;
     Ok(())

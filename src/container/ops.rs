@@ -530,7 +530,7 @@ pub fn wait_polling(
     if conditions.contains(&WaitCondition::Running) {
         loop {
             let st = record::observe(paths, &id);
-            if st.is_running() && !st.is_paused() {
+            if st.program_runs() && !st.is_paused() {
                 return Ok(-1);
             }
             std::thread::sleep(interval);

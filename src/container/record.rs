@@ -322,6 +322,11 @@ pub struct State {
     /// keeps exiting quickly; 0: none yet).
     #[serde(default)]
     pub restart_delay_ms: u64,
+    /// A `--init-ctr once` container run by `pod start`: its monitor
+    /// removes it when this run exits 0 (podman's OneShotInitContainer).
+    /// Cleared when the run ends otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_on_success: bool,
 }
 
 impl State {

@@ -288,6 +288,7 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error, restart: bool) {
     st.monitor_start = 0;
     st.pid = 0;
     st.error = format!("{e:#}");
+    st.remove_on_success = false;
     let _ = record::save_state(paths, id, &st);
 }
 
@@ -804,7 +805,11 @@ impl Monitor {
         let mut net =
             crate::network::bridge::Teardown::take(&self.paths, &self.rec.id, &self.run_dir);
         crate::events::died(&self.paths.runroot, &self.rec, code);
-        if self.rec.rm {
+        // pod: a `--init-ctr once` container that `pod start` ran goes
+        // once it succeeded; a failed one stays, and is run again next time.
+        let once_done = self.state.remove_on_success && code == 0;
+        self.state.remove_on_success = false;
+        if self.rec.rm || once_done {
             // Gone from listings and its name free before the client hears
             // the exit; the files go after (the disk may be slow).
             record::release_helpers(&mut self.state);

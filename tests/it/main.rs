@@ -29,6 +29,7 @@ mod global_flags;
 mod health;
 mod image_mount;
 mod images;
+mod init_ctr;
 mod kube;
 mod kube_play;
 mod login;
