@@ -301,7 +301,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
-    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = container_spec(&a.opts, a.image(), a.command())?;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
         if a.detach {
@@ -396,7 +396,7 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     if pod.is_none() {
         crate::userns::enter()?;
     }
-    let mut spec = container_spec(&a.opts, &a.image, &a.command)?;
+    let mut spec = container_spec(&a.opts, a.image(), a.command())?;
     pod_spec(&pod, &mut spec)?;
     // pod: `pod start` runs it first, to completion.
     spec.more.extras.init_ctr = a.init_ctr.clone().unwrap_or_default();

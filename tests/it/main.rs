@@ -41,6 +41,7 @@ mod network_life;
 mod oci_conformance;
 mod oci_spec;
 mod packaging;
+mod parity_small;
 mod pod;
 mod pod_more;
 mod ps_flags;
