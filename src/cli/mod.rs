@@ -852,8 +852,8 @@ mod tests {
             panic!("not run")
         };
         assert!(a.opts.rm);
-        assert_eq!(a.image, "alpine");
-        assert_eq!(a.command, ["ls", "-l", "--rm"]);
+        assert_eq!(a.image(), "alpine");
+        assert_eq!(a.command(), ["ls", "-l", "--rm"]);
     }
 
     #[test]
