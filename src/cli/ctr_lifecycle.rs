@@ -290,7 +290,51 @@ fn pull(g: &GlobalOpts, o: &ContainerOpts, name: &str) -> Result<ImageRecord> {
     crate::image::ensure_image(&g.into(), name, o.pull.parse()?, &pull, &progress)
 }
 
-pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
+/// containers.conf's `[containers]` and `[engine]` defaults for the flags
+/// not given; the `env` it sets, for the spec (below the image's).
+fn containers_conf(o: &mut ContainerOpts) -> Result<Vec<String>> {
+    let c = ctr::conf::load()?;
+    let m = &mut o.more;
+    if m.tz.is_none() {
+        m.tz = c.tz;
+    }
+    if m.umask.is_none() {
+        m.umask = c.umask;
+    }
+    if m.shm_size.is_none() {
+        m.shm_size = c.shm_size;
+    }
+    if m.log_driver.is_none() {
+        m.log_driver = c.log_driver;
+    }
+    if let Some(n) = c.log_size_max.filter(|n| *n > 0) {
+        if !m.run2.log_opt.iter().any(|o| o.starts_with("max-size=")) {
+            m.run2.log_opt.insert(0, format!("max-size={n}"));
+        }
+    }
+    m.no_hosts |= c.no_hosts;
+    // The file's first: a flag for the same key comes later and wins.
+    m.annotation.splice(0..0, c.annotations);
+    o.init |= c.init;
+    o.read_only |= c.read_only;
+    if o.stop_timeout.is_none() {
+        o.stop_timeout = c.stop_timeout;
+    }
+    o.volume.splice(0..0, c.volumes);
+    for (flag, conf) in [
+        (&mut o.dns, c.dns_servers),
+        (&mut o.dns_search, c.dns_searches),
+        (&mut o.dns_option, c.dns_options),
+    ] {
+        if flag.is_empty() {
+            *flag = conf;
+        }
+    }
+    Ok(c.env)
+}
+
+pub(super) fn run_cmd(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
+    let default_env = containers_conf(&mut a.opts)?;
     // pod: --pod runs in the pod's infra's user namespace.
     let pod = join_pod(g, &a.opts, true)?;
     if pod.is_none() {
@@ -302,6 +346,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
     let mut spec = container_spec(&a.opts, a.image(), a.command())?;
+    spec.more.default_env = default_env;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
         if a.detach {
@@ -370,7 +415,7 @@ fn remove_run_image(opts: &Options, paths: &Paths, rec: &ctr::record::ContainerR
     }
 }
 
-pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+pub(super) fn create_cmd(g: &GlobalOpts, mut a: CreateArgs) -> Result<()> {
     // Only `run` passes fds (podman's create has no such flag).
     if a.opts.more.run2.preserve_fds.is_some() {
         bail!("unknown flag: --preserve-fds");
@@ -384,6 +429,7 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             bail!("init-ctr value must be 'always' or 'once'");
         }
     }
+    let default_env = containers_conf(&mut a.opts)?;
     let opts: Options = g.into();
     let paths = Paths::new(&opts)?;
     if let (Some(_), Some(p)) = (&a.init_ctr, &a.opts.pod) {
@@ -397,6 +443,7 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         crate::userns::enter()?;
     }
     let mut spec = container_spec(&a.opts, a.image(), a.command())?;
+    spec.more.default_env = default_env;
     pod_spec(&pod, &mut spec)?;
     // pod: `pod start` runs it first, to completion.
     spec.more.extras.init_ctr = a.init_ctr.clone().unwrap_or_default();

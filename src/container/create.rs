@@ -315,7 +315,11 @@ pub fn create(
         }
     });
     let host_env = |k: &str| std::env::var(k).ok();
-    let mut base_env: Vec<String> = ic.env().clone().unwrap_or_default();
+    // containers.conf's env, then the image's over it.
+    let mut base_env: Vec<String> = o.more.default_env.clone();
+    for e in ic.env().clone().unwrap_or_default() {
+        opts::env_set(&mut base_env, e);
+    }
     if o.more.http_proxy {
         // --http-proxy (on by default): the host's proxy settings.
         for k in super::more::PROXY_VARS {

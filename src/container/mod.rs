@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod autoupdate;
+pub mod conf;
 pub mod cp;
 pub mod create;
 pub mod exec;

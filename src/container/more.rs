@@ -404,6 +404,8 @@ impl MoreResources {
 /// flags of this module, checked.
 #[derive(Debug, Clone, Default)]
 pub struct MoreSpec {
+    /// containers.conf `[containers] env`: below the image's environment.
+    pub default_env: Vec<String>,
     pub annotations: Vec<(String, String)>,
     /// Label lines read from `--label-file`s (before `--label`s).
     pub file_labels: Vec<String>,

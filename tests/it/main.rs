@@ -19,6 +19,7 @@ mod build_flags;
 mod completions;
 mod compose;
 mod containers;
+mod containers_conf;
 mod ctr_init;
 mod ctr_more;
 mod data;
