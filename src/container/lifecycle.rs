@@ -68,6 +68,21 @@ pub fn start_initialized(
     if !st.is_initialized() {
         return Ok(None);
     }
+    if !st.monitor_alive() {
+        // Its monitor was killed (-9): nothing can start the waiting init.
+        // End it; the state becomes exited, and the caller starts the
+        // container afresh.
+        if let Some(fd) = pidfd::open_verified(st.pid, st.pid_start) {
+            let _ = pidfd::pidfd_send_signal(&fd, libc::SIGKILL);
+            let _ = pidfd::pidfd_wait(&fd, 5000);
+        }
+        record::observe_locked(paths, &rec.id);
+        // The runtime's state of that container, which its monitor would
+        // have deleted.
+        let state_root = paths.run_dir(&rec.id).join("runtime");
+        let _ = crate::runtime::delete(&state_root, &rec.id, true);
+        return Ok(None);
+    }
     let run_dir = paths.run_dir(&rec.id);
     let sock = run_dir.join(crate::monitor::INIT_SOCKET);
     let dir =

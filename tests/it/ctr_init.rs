@@ -207,3 +207,32 @@ fn init_all_and_latest_as_podman() {
     );
     env.rpod_ok(&["rm", "-a"]);
 }
+
+#[test]
+fn an_initialized_container_whose_monitor_was_killed_starts_afresh() {
+    let env = env_with_alpine("cinitkill");
+    let marker = "sleep 4242905";
+    env.rpod_ok(&["create", "--name", "k", "alpine", "sleep", "4242905"]);
+    env.rpod_ok(&["init", "k"]);
+    let monitor: i32 = field(&env, "k", "{{.State.ConmonPid}}").parse().unwrap();
+    let init: i32 = field(&env, "k", "{{.State.Pid}}").parse().unwrap();
+    assert!(monitor > 0 && init > 0);
+    let st = std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // start ends the orphaned init and runs the container with a new monitor.
+    env.rpod_ok(&["start", "k"]);
+    assert_eq!(status(&env, "k"), "running");
+    assert!(eventually(10, || !procs_with(marker).is_empty()));
+    assert!(eventually(10, || !std::path::Path::new(&format!(
+        "/proc/{init}"
+    ))
+    .exists()
+        || !std::fs::read_to_string(format!("/proc/{init}/cmdline"))
+            .unwrap_or_default()
+            .contains("--init-only")));
+    env.rpod_ok(&["rm", "-f", "-t", "0", "k"]);
+    assert_clean(&env, &[marker]);
+}
