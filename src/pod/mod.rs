@@ -559,8 +559,14 @@ fn run_init_ctr(opts: &Options, paths: &Paths, r: &ContainerRecord) -> Result<()
     }
     ctr::start(opts, paths, &r.id, false)
         .with_context(|| format!("starting init container {}", r.name))?;
-    let code = ctr::wait(paths, &r.id, &[])
-        .with_context(|| format!("waiting for init container {}", r.name))?;
+    // A once container may be gone already: its monitor kept the code.
+    let code = match ctr::lifecycle::wait_stopped(paths, &r.id, None)
+        .with_context(|| format!("waiting for init container {}", r.name))?
+    {
+        Some(st) => st.exit_code,
+        None => record::recorded_exit(paths, &r.id)
+            .with_context(|| format!("init container {} is gone, its exit code unknown", r.name))?,
+    };
     if code != 0 {
         bail!("init container {} exited with code {code}", r.id);
     }
