@@ -679,7 +679,9 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         timeout: a.time,
         volumes: a.volumes,
     };
-    let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.id);
+    // podman 4.3 prints each name or id as given (ids with --all, --filter,
+    // --cidfile and --latest).
+    let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.name);
     // --cidfile names the file to remove once its container is gone.
     if res.is_ok() {
         for f in &a.cidfile {
