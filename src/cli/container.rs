@@ -290,9 +290,8 @@ pub struct MoreContainerOpts {
     /// cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)
     #[arg(long, value_name = "KEY=VALUE")]
     pub cgroup_conf: Vec<String>,
-    // No -c (podman's short): `run --entrypoint sh IMAGE -c CMD` must stay the command's.
     /// CPU shares (relative weight); needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "SHARES")]
+    #[arg(short = 'c', long, value_name = "SHARES")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS period in microseconds; needs a delegated cgroup v2 subtree
     #[arg(long, value_name = "US")]
@@ -424,16 +423,17 @@ pub struct RunArgs {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// Image to run
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// Command and arguments (default: the image's Entrypoint and Cmd)
+    /// The image, then the command and its arguments (default: the image's
+    /// Entrypoint and Cmd). Everything after the image is the command's, as
+    /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
     #[arg(
-        value_name = "COMMAND",
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -444,19 +444,49 @@ pub struct CreateArgs {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// Make this a pod init container: always or once (refused: rpod's pods do not run init containers)
+    /// Make this a pod init container, run by `pod start` before the other members: always (at every pod start) or once (removed after its first success)
     #[arg(long, value_name = "always|once")]
     pub init_ctr: Option<String>,
-    /// Image to create the container from
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// Command and arguments (default: the image's Entrypoint and Cmd)
+    /// The image, then the command and its arguments (default: the image's
+    /// Entrypoint and Cmd). Everything after the image is the command's, as
+    /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
     #[arg(
-        value_name = "COMMAND",
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
+}
+
+/// `run`'s and `create`'s IMAGE [COMMAND…].
+macro_rules! image_and_command {
+    ($t:ty) => {
+        impl $t {
+            pub fn image(&self) -> &str {
+                &self.image_and_command[0]
+            }
+            pub fn command(&self) -> &[String] {
+                &self.image_and_command[1..]
+            }
+        }
+    };
+}
+image_and_command!(RunArgs);
+image_and_command!(CreateArgs);
+
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Containers to initialize
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Initialize all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container rpod knows about
+    #[arg(short, long)]
+    pub latest: bool,
 }
 
 #[derive(Args, Debug, Clone)]

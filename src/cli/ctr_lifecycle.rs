@@ -310,7 +310,7 @@ pub(super) fn run_cmd(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let paths = Paths::new(&opts)?;
     let keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     super::ctr_views::check_preserved_fds(a.opts.more.run2.preserve_fds.unwrap_or(0))?;
-    let mut spec = spec_with_conf(&a.opts, &a.image, &a.command)?;
+    let mut spec = spec_with_conf(&a.opts, a.image(), a.command())?;
     pod_spec(&pod, &mut spec)?;
     if a.rmi {
         if a.detach {
@@ -385,23 +385,30 @@ pub(super) fn create_cmd(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         bail!("unknown flag: --preserve-fds");
     }
     if let Some(v) = &a.init_ctr {
-        // podman's checks first, then why rpod can't.
-        if a.opts.pod.is_none() {
+        // podman's checks, in its order.
+        if a.opts.pod.is_none() && a.opts.pod_id_file.is_none() {
             bail!("must specify pod value with init-ctr");
         }
         if v != "always" && v != "once" {
             bail!("init-ctr value must be 'always' or 'once'");
         }
-        bail!("--init-ctr: rpod's pod start does not run init containers (kube play runs a pod's initContainers)");
+    }
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    if let (Some(_), Some(p)) = (&a.init_ctr, &a.opts.pod) {
+        // Before join_pod enters a user namespace: the check reads states.
+        if let Ok(pod) = crate::pod::resolve(&paths, p) {
+            crate::pod::check_init_ctr(&paths, &pod)?;
+        }
     }
     let pod = join_pod(g, &a.opts, false)?;
     if pod.is_none() {
         crate::userns::enter()?;
     }
-    let opts: Options = g.into();
-    let paths = Paths::new(&opts)?;
-    let mut spec = spec_with_conf(&a.opts, &a.image, &a.command)?;
+    let mut spec = spec_with_conf(&a.opts, a.image(), a.command())?;
     pod_spec(&pod, &mut spec)?;
+    // pod: `pod start` runs it first, to completion.
+    spec.more.extras.init_ctr = a.init_ctr.clone().unwrap_or_default();
     let rec = ctr::create::create(&opts, &paths, &spec, |name| pull(g, &a.opts, name))?;
     writeln!(std::io::stdout().lock(), "{}", rec.id)?;
     Ok(())
@@ -456,6 +463,58 @@ pub(super) fn start_cmd(g: &GlobalOpts, a: &StartArgs) -> Result<()> {
         }
         Ok(())
     })
+}
+
+pub(super) fn init_cmd(g: &GlobalOpts, a: &InitArgs) -> Result<()> {
+    let opts: Options = g.into();
+    let paths = Paths::new(&opts)?;
+    // podman's checks, in its order.
+    if a.all && a.latest {
+        bail!("--all and --latest cannot be used together");
+    }
+    if a.all && !a.containers.is_empty() {
+        bail!("no arguments are needed with --all");
+    }
+    if a.latest && !a.containers.is_empty() {
+        bail!("--latest and containers cannot be used together");
+    }
+    let containers: Vec<String> = if a.all {
+        // Oldest first: a container that joins another's comes after it.
+        let mut ids: Vec<String> = ctr::lifecycle::all_ids(&paths)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        ids.reverse();
+        ids
+    } else {
+        if a.containers.is_empty() && !a.latest {
+            bail!("you must provide at least one name or id");
+        }
+        super::ctr_views::with_latest(&paths, &a.containers, a.latest)?
+    };
+    // pod: a member's infra runs first.
+    crate::pod::start_infras_for(&opts, &paths, &containers)?;
+    // network: a container:X container is set up in X's user namespace.
+    crate::network::setup::enter_userns_for(&opts, &containers)?;
+    let mut failures = Failures::default();
+    for name in &containers {
+        match ctr::init(&opts, &paths, name) {
+            // podman prints what it was given; --all and --latest: the ids.
+            Ok(t) => writeln!(std::io::stdout().lock(), "{}", t.name)?,
+            // --all passes over containers that are set up or run already.
+            Err(e)
+                if a.all
+                    && matches!(
+                        crate::error::find(&e),
+                        Some(crate::error::Error::ContainerState(_))
+                    ) =>
+            {
+                writeln!(std::io::stdout().lock(), "{name}")?
+            }
+            Err(e) => failures.add(e),
+        }
+    }
+    failures.finish()
 }
 
 pub(super) fn stop_cmd(g: &GlobalOpts, a: &StopArgs) -> Result<()> {
@@ -568,9 +627,13 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         all: a.all,
         ignore: a.ignore,
     };
+    // Signals go from here, the owner of every container's namespace.
     if a.force {
-        // Signals go from here, the owner of every container's namespace.
         ctr::stop_for_rm(&paths, &sel, a.time);
+    } else {
+        // An initialized container is removed without force: its waiting
+        // init is ended first.
+        ctr::stop_initialized_for_rm(&paths, &sel);
     }
     crate::userns::enter()?;
     let o = ctr::RmOptions {
@@ -578,7 +641,9 @@ pub(super) fn rm_cmd(g: &GlobalOpts, a: &RmArgs) -> Result<()> {
         timeout: a.time,
         volumes: a.volumes,
     };
-    let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.id);
+    // podman 4.3 prints each name or id as given (ids with --all, --filter,
+    // --cidfile and --latest).
+    let res = report_all(ctr::rm(&paths, &sel, o)?, |t| &t.name);
     // --cidfile names the file to remove once its container is gone.
     if res.is_ok() {
         for f in &a.cidfile {

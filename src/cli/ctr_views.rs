@@ -21,6 +21,7 @@ use std::io::Write;
 fn status_text(st: &State, now: i64) -> String {
     match st.status {
         Status::Created => "Created".into(),
+        Status::Initialized => "Initialized".into(),
         Status::Paused => "Paused".into(),
         Status::Running | Status::Stopping => format!("Up {}", time::since(st.started_at, now)),
         Status::Exited => {
@@ -76,6 +77,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
         },
         "status" => Filter::Status(match v {
             "created" => StatusFilter::Created,
+            "initialized" => StatusFilter::Initialized,
             "running" => StatusFilter::Running,
             "exited" => StatusFilter::Exited,
             "stopped" => StatusFilter::Stopped,
@@ -84,7 +86,7 @@ fn parse_filter(s: &str) -> Result<Filter> {
             "unknown" => StatusFilter::Unknown,
             "configured" => StatusFilter::Configured,
             "removing" => StatusFilter::Removing,
-            _ => bail!("invalid filter {s:?}: status must be created, running, paused, stopping, exited or unknown"),
+            _ => bail!("invalid filter {s:?}: status must be created, initialized, running, paused, stopping, exited or unknown"),
         }),
         _ => bail!("invalid filter {s:?}: supported filters are name, status, label, id, ancestor, exited, since, before, restart-policy, health and network"),
     })

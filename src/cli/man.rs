@@ -452,6 +452,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("run", include_str!("man/rpod-run.1.txt")).with_exit_status(RUN_EXIT),
     Doc::new("create", include_str!("man/rpod-create.1.txt")),
     Doc::new("start", include_str!("man/rpod-start.1.txt")).with_exit_status(RUN_EXIT),
+    Doc::new("init", include_str!("man/rpod-init.1.txt")),
     Doc::new("stop", include_str!("man/rpod-stop.1.txt")),
     Doc::new("restart", include_str!("man/rpod-restart.1.txt")),
     Doc::new("kill", include_str!("man/rpod-kill.1.txt")),

@@ -365,6 +365,8 @@ pub enum Command {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Set containers up (rootfs, network, runtime) without starting them
+    Init(container::InitArgs),
     /// Restart containers (stop them if they run, then start them)
     Restart(container::RestartArgs),
     /// Stop running containers
@@ -532,6 +534,8 @@ pub enum ContainerCommand {
     Create(container::CreateArgs),
     /// Start containers
     Start(container::StartArgs),
+    /// Initialize containers: set them up without starting them
+    Init(container::InitArgs),
     /// Restart containers
     Restart(container::RestartArgs),
     /// Stop containers
@@ -742,6 +746,9 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             ctr_lifecycle::start_cmd(g, &a)
         }
+        Command::Init(a) | Command::Container(ContainerCommand::Init(a)) => {
+            ctr_lifecycle::init_cmd(g, &a)
+        }
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
             ctr_lifecycle::restart_cmd(g, &a)
         }
@@ -855,8 +862,8 @@ mod tests {
             panic!("not run")
         };
         assert!(a.opts.rm);
-        assert_eq!(a.image, "alpine");
-        assert_eq!(a.command, ["ls", "-l", "--rm"]);
+        assert_eq!(a.image(), "alpine");
+        assert_eq!(a.command(), ["ls", "-l", "--rm"]);
     }
 
     #[test]

@@ -359,7 +359,7 @@ pub fn pod_cmd(g: &GlobalOpts, cmd: PodCommand) -> Result<()> {
         }
         PodCommand::Restart(a) => each(&paths, &a, false, |p| {
             pod::stop(&paths, p, None)?;
-            pod::start(&opts, &paths, p)
+            pod::start_without_init_ctrs(&opts, &paths, p)
         }),
         PodCommand::Kill(a) => {
             let sig = crate::container::opts::parse_signal(&a.signal)?;

@@ -444,8 +444,134 @@ pub(super) fn info_cmd(g: &GlobalOpts, a: &super::InfoArgs) -> Result<()> {
             Ok(())
         }
         Some(f) if super::format::is_json(f) => Report::list(Some("json"), "")?.print_json(&info),
-        Some(f) => Report::inspect(Some(f))?.print(&[go_view(&info)]),
+        Some(f) => {
+            let mut view = go_view(&info);
+            let f = json_args_to_original(f, &info);
+            if let Value::Object(m) = &mut view {
+                m.insert(ORIGINAL.into(), info);
+            }
+            Report::inspect(Some(&f))?.print(&[view])
+        }
     }
+}
+
+/// Where info's templates find the JSON as podman prints it: `json` of a
+/// value prints podman's JSON keys (`{{json .Host.OCIRuntime}}` gives
+/// `{"name":…}`, as podman's json tags), while fields are named as Go's.
+const ORIGINAL: &str = "RpodInfoJSON";
+
+/// The template with each field path that `json` is applied to (`json
+/// .Host.X`, `.Host.X | json`) pointing into [`ORIGINAL`] when it names
+/// something there from the root; other paths (relative ones inside
+/// `range`, say) stay as they are.
+fn json_args_to_original(tmpl: &str, info: &Value) -> String {
+    let mut out = String::with_capacity(tmpl.len());
+    let mut rest = tmpl;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start + 2]);
+        rest = &rest[start + 2..];
+        let end = action_end(rest);
+        out.push_str(&rewrite_action(&rest[..end], info));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the action that `s` begins ends (its `}}`, or the end), strings skipped.
+fn action_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'`' => {
+                let q = b[i];
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if q == b'"' && b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'}' if b.get(i + 1) == Some(&b'}') => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+fn rewrite_action(a: &str, info: &Value) -> String {
+    // Tokens as (start, end): strings, punctuation and words.
+    let b = a.as_bytes();
+    let mut toks: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'"' || c == b'`' {
+            let s = i;
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if c == b'"' && b[i] == b'\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(b.len());
+            toks.push((s, i));
+        } else if matches!(c, b'|' | b'(' | b')') {
+            toks.push((i, i + 1));
+            i += 1;
+        } else {
+            let s = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'|' | b'(' | b')')
+            {
+                i += 1;
+            }
+            toks.push((s, i));
+        }
+    }
+    let text = |t: usize| &a[toks[t].0..toks[t].1];
+    let mut out = String::new();
+    let mut last = 0;
+    for t in 0..toks.len() {
+        let w = text(t);
+        let Some(path) = w.strip_prefix('.') else {
+            continue;
+        };
+        let after_json = t > 0 && text(t - 1) == "json";
+        let piped_to_json = t + 2 < toks.len() && text(t + 1) == "|" && text(t + 2) == "json";
+        if !(after_json || piped_to_json) {
+            continue;
+        }
+        let comps: Vec<&str> = path.split('.').filter(|c| !c.is_empty()).collect();
+        if let Some(keys) = original_path(info, &comps) {
+            out.push_str(&a[last..toks[t].0]);
+            out.push('.');
+            out.push_str(ORIGINAL);
+            for k in keys {
+                out.push('.');
+                out.push_str(&k);
+            }
+            last = toks[t].1;
+        }
+    }
+    out.push_str(&a[last..]);
+    out
+}
+
+/// The JSON keys of a path of Go field names (or of keys as they are).
+fn original_path(info: &Value, comps: &[&str]) -> Option<Vec<String>> {
+    let mut v = info;
+    let mut keys = Vec::new();
+    for c in comps {
+        let m = v.as_object()?;
+        let k = if m.contains_key(*c) {
+            c.to_string()
+        } else {
+            m.keys().find(|k| go_field(k) == *c)?.clone()
+        };
+        v = &m[&k];
+        keys.push(k);
+    }
+    Some(keys)
 }
 
 /// Block-style YAML for `info`, as podman prints it. Only what JSON holds:
@@ -572,6 +698,31 @@ mod tests {
         // Map keys that are data stay as they are.
         assert_eq!(g["Registries"]["localhost:5000"]["Insecure"], true);
         assert_eq!(g["Registries"]["search"][0], "localhost:5000");
+    }
+
+    #[test]
+    fn json_of_a_field_prints_podmans_keys() {
+        let v = json!({
+            "host": {"ociRuntime": {"name": "rpod"}, "os": "linux"},
+            "version": {"APIVersion": "4.3.1"},
+        });
+        let r = |t: &str| json_args_to_original(t, &v);
+        assert_eq!(
+            r("{{json .Host.OCIRuntime}}"),
+            "{{json .RpodInfoJSON.host.ociRuntime}}"
+        );
+        assert_eq!(r("{{ .Host | json }}"), "{{ .RpodInfoJSON.host | json }}");
+        assert_eq!(r("{{json .}}"), "{{json .RpodInfoJSON}}");
+        assert_eq!(r("{{json .Version}}"), "{{json .RpodInfoJSON.version}}");
+        // Not json's argument, a string, or not from the root: as it was.
+        assert_eq!(
+            r("{{.Host.OS}} {{json \".Host\"}}"),
+            "{{.Host.OS}} {{json \".Host\"}}"
+        );
+        assert_eq!(
+            r("{{range .Host.X}}{{json .Name}}{{end}}"),
+            "{{range .Host.X}}{{json .Name}}{{end}}"
+        );
     }
 
     #[test]

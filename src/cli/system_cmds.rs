@@ -108,6 +108,9 @@ pub struct MonitorArgs {
     /// Pass fds 3 .. 3+N to the container (`run --preserve-fds`)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// `init`: set the container up, then wait for `start` to run it
+    #[arg(long)]
+    pub init_only: bool,
 }
 
 pub(super) fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
@@ -119,6 +122,7 @@ pub(super) fn monitor_cmd(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
             size: a.size,
             restart_of: a.restart_of,
             preserve_fds: a.preserve_fds,
+            init_only: a.init_only,
         },
     )
 }

@@ -317,6 +317,7 @@ pub fn create(
         }
     });
     let host_env = |k: &str| std::env::var(k).ok();
+    // containers.conf's env, then the image's over it.
     let mut base_env: Vec<String> = o.default_env.clone();
     for e in ic.env().clone().unwrap_or_default() {
         opts::env_set(&mut base_env, e);

@@ -65,7 +65,7 @@ pub fn exec(g: &Options, a: &ExecOptions) -> Result<ExecEnd> {
     let id = record::resolve(&paths, &a.container)?;
     let rec = record::load(&paths, &id)?;
     let st = record::observe(&paths, &id);
-    if !st.is_running() || st.is_paused() {
+    if !st.program_runs() || st.is_paused() {
         return Err(Error::ContainerState(
             "can only create exec sessions on running containers".into(),
         )

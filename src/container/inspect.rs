@@ -73,7 +73,7 @@ pub fn container_json(paths: &Paths, rec: &ContainerRecord, st: &State) -> Value
     let mut state_v = json!({
         "OciVersion": "1.0.2-dev",
         "Status": st.status.as_str(),
-        "Running": running && !paused,
+        "Running": st.program_runs() && !paused,
         "Paused": paused,
         // Exited, and its monitor waits to restart it (see `monitor`).
         "Restarting": st.status == record::Status::Exited && st.monitor_alive(),

@@ -18,6 +18,8 @@ pub enum Spawned {
     /// A restart by the policy that was called off (the user stopped,
     /// started or removed the container meanwhile).
     NotRestarted,
+    /// `init`: set up, its program waiting for `start` (the init's pid).
+    Initialized(i32),
 }
 
 /// Spawn `rpod __monitor ID` detached and wait for its verdict: the
@@ -32,7 +34,73 @@ pub fn spawn_monitor(
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
 ) -> Result<Spawned> {
-    spawn_monitor_for(g, paths, rec, attach, size, None, 0)
+    spawn_monitor_for(g, paths, rec, attach, size, How::default())
+}
+
+/// `init`: spawn the monitor to set the container up and wait for
+/// [`start_initialized`]. An error when it is set up or runs already.
+pub fn spawn_init(g: &Options, paths: &Paths, rec: &ContainerRecord) -> Result<Spawned> {
+    spawn_monitor_for(
+        g,
+        paths,
+        rec,
+        false,
+        None,
+        How {
+            init_only: true,
+            ..How::default()
+        },
+    )
+}
+
+/// Start an initialized container: ask its waiting monitor to run the
+/// program, under the container's lock (so no `stop`, `rm` or other
+/// `start` acts meanwhile). `Ok(None)`: it was not initialized (any more)
+/// when the lock was ours; the caller starts it the usual way.
+pub fn start_initialized(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    attach: bool,
+) -> Result<Option<Spawned>> {
+    use std::io::Write;
+    let _l = record::lock_existing(paths, &rec.id)?;
+    let st = record::observe_locked(paths, &rec.id);
+    if !st.is_initialized() {
+        return Ok(None);
+    }
+    if !st.monitor_alive() {
+        // Its monitor was killed (-9): nothing can start the waiting init.
+        // End it; the state becomes exited, and the caller starts the
+        // container afresh.
+        if let Some(fd) = pidfd::open_verified(st.pid, st.pid_start) {
+            let _ = pidfd::pidfd_send_signal(&fd, libc::SIGKILL);
+            let _ = pidfd::pidfd_wait(&fd, 5000);
+        }
+        record::observe_locked(paths, &rec.id);
+        // The runtime's state of that container, which its monitor would
+        // have deleted.
+        let state_root = paths.run_dir(&rec.id).join("runtime");
+        let _ = crate::runtime::delete(&state_root, &rec.id, true);
+        return Ok(None);
+    }
+    let run_dir = paths.run_dir(&rec.id);
+    let sock = run_dir.join(crate::monitor::INIT_SOCKET);
+    let dir =
+        std::fs::File::open(&run_dir).with_context(|| format!("opening {}", run_dir.display()))?;
+    let addr = crate::monitor::init_socket_addr(&dir);
+    let mut conn = std::os::unix::net::UnixStream::connect(addr).with_context(|| {
+        format!(
+            "asking the monitor of initialized container {} to start it: {}",
+            rec.name,
+            sock.display()
+        )
+    })?;
+    conn.write_all(if attach { b"attach\n" } else { b"start\n" })
+        .with_context(|| format!("asking the monitor of container {} to start it", rec.name))?;
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(&conn).read_line(&mut line);
+    let log = paths.run_dir(&rec.id).join("monitor.log");
+    verdict(line.trim_end(), rec, &log).map(Some)
 }
 
 /// [`spawn_monitor`] passing our fds 3 .. 3+`preserve_fds` to the
@@ -45,7 +113,17 @@ pub fn spawn_monitor_with_fds(
     size: Option<crate::sys::tty::WinSize>,
     preserve_fds: u32,
 ) -> Result<Spawned> {
-    spawn_monitor_for(g, paths, rec, attach, size, None, preserve_fds)
+    spawn_monitor_for(
+        g,
+        paths,
+        rec,
+        attach,
+        size,
+        How {
+            preserve_fds,
+            ..How::default()
+        },
+    )
 }
 
 /// [`spawn_monitor`] for a restart by the container's restart policy,
@@ -58,7 +136,28 @@ pub fn spawn_restart(
     rec: &ContainerRecord,
     finished_at: i64,
 ) -> Result<Spawned> {
-    spawn_monitor_for(g, paths, rec, false, None, Some(finished_at), 0)
+    spawn_monitor_for(
+        g,
+        paths,
+        rec,
+        false,
+        None,
+        How {
+            restart_of: Some(finished_at),
+            ..How::default()
+        },
+    )
+}
+
+/// What else a monitor is spawned for.
+#[derive(Default)]
+struct How {
+    /// A restart by the policy of the run that finished then.
+    restart_of: Option<i64>,
+    /// `run --preserve-fds`.
+    preserve_fds: u32,
+    /// `init`: set up only.
+    init_only: bool,
 }
 
 fn spawn_monitor_for(
@@ -67,9 +166,13 @@ fn spawn_monitor_for(
     rec: &ContainerRecord,
     attach: bool,
     size: Option<crate::sys::tty::WinSize>,
-    restart_of: Option<i64>,
-    preserve_fds: u32,
+    how: How,
 ) -> Result<Spawned> {
+    let How {
+        restart_of,
+        preserve_fds,
+        init_only,
+    } = how;
     let run_dir = paths.run_dir(&rec.id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let log = run_dir.join("monitor.log");
@@ -84,6 +187,9 @@ fn spawn_monitor_for(
         }
         if preserve_fds > 0 {
             cmd.arg("--preserve-fds").arg(preserve_fds.to_string());
+        }
+        if init_only {
+            cmd.arg("--init-only");
         }
     };
     let mut child = crate::sys::exe::spawn_self(&paths.runroot.join("self-exe"), setup)
@@ -151,6 +257,7 @@ fn verdict(line: &str, rec: &ContainerRecord, log: &std::path::Path) -> Result<S
         Some('S') => Ok(Spawned::Started(num(&line[1..]))),
         Some('R') => Ok(Spawned::AlreadyRunning(num(&line[1..]))),
         Some('N') => Ok(Spawned::NotRestarted),
+        Some('I') => Ok(Spawned::Initialized(num(&line[1..]))),
         Some('E') => Err(crate::error::from_wire(line)),
         _ => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -222,6 +329,14 @@ fn signal_locked_then(
     if !st.is_running() || only.is_some_and(|run| run != (st.pid, st.pid_start)) {
         return Ok((st, false));
     }
+    // An initialized container's init waits for `start` and handles no
+    // signal: `stop` (and `rm`) end it at once, `kill` is refused (podman:
+    // "can only kill running containers").
+    let sig = match (st.is_initialized(), resume) {
+        (false, _) => sig,
+        (true, true) => libc::SIGKILL,
+        (true, false) => return Ok((st, false)),
+    };
     before();
     let sent = signal(&st, sig)?;
     if sent && resume {
@@ -354,8 +469,10 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
     loop {
         round += 1;
         let st = record::observe(paths, id);
+        // An initialized container is not running (podman removes it
+        // without force): its waiting init is ended first.
         if st.is_running() {
-            if !force {
+            if !force && !st.is_initialized() {
                 return Err(improper());
             }
             stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
@@ -372,7 +489,7 @@ pub fn remove_container(paths: &Paths, id: &str, force: bool, timeout: Option<u3
         };
         let mut st = record::observe_locked(paths, id);
         if st.is_running() {
-            if !force {
+            if !force && !st.is_initialized() {
                 return Err(improper());
             }
             if round < REMOVE_ROUNDS {

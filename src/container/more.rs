@@ -57,6 +57,10 @@ pub struct RunExtras {
     pub rootfs: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rootfs_overlay: bool,
+    /// `--init-ctr always|once` ("" when not given): the pod's `pod start`
+    /// runs it to completion before the other members start.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub init_ctr: String,
 }
 
 /// `--rootfs PATH[:O]`: an existing directory, made absolute.

@@ -121,12 +121,51 @@ pub fn start(opts: &Options, paths: &Paths, name: &str, attach: bool) -> Result<
             "container {id} must be in Created or Stopped state to be started: container state improper"
         );
     }
-    let started = !st.is_running() && {
+    let started = (!st.is_running() || st.is_initialized()) && {
         start_required(opts, paths, &rec, &mut Vec::new())?;
-        let s = spawn(opts, paths, &rec, attach)?;
-        matches!(s, lifecycle::Spawned::Started(_))
+        let mut s = None;
+        // `init` set it up: its monitor waits for this start. Or it became
+        // initialized meanwhile (a racing `init`): the same.
+        for _ in 0..2 {
+            if record::observe(paths, &id).is_initialized() {
+                s = lifecycle::start_initialized(paths, &rec, attach)?;
+            }
+            if s.is_some() {
+                break;
+            }
+            s = Some(spawn(opts, paths, &rec, attach)?);
+            if !matches!(s, Some(lifecycle::Spawned::AlreadyRunning(_))) {
+                break;
+            }
+        }
+        matches!(s, Some(lifecycle::Spawned::Started(_)))
     };
     Ok(Started { rec, started })
+}
+
+/// `init`: set the container `name` up without starting its program
+/// (podman's "initialized"); `start` runs it. One that is initialized or
+/// runs already is a state error, as podman's.
+pub fn init(opts: &Options, paths: &Paths, name: &str) -> Result<Target> {
+    let id = record::resolve(paths, name)?;
+    let rec = record::load(paths, &id)?;
+    let improper = || -> anyhow::Error {
+        crate::error::Error::ContainerState(format!(
+            "container {id} has already been created in runtime"
+        ))
+        .into()
+    };
+    if record::observe(paths, &id).is_running() {
+        return Err(improper());
+    }
+    start_required(opts, paths, &rec, &mut Vec::new())?;
+    match lifecycle::spawn_init(opts, paths, &rec)? {
+        lifecycle::Spawned::Initialized(_) => Ok(Target {
+            name: name.to_string(),
+            id,
+        }),
+        _ => Err(improper()),
+    }
 }
 
 /// Start the containers `rec` was created to need (`--requires`), and
@@ -354,7 +393,7 @@ pub fn restart(
 /// does not run is an error.
 pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
     let names = targets(paths, &sel.names, &sel.cidfiles, sel.all, false, |s| {
-        s.is_running()
+        s.program_runs()
     })?;
     Ok(each(&names, false, |name| {
         let id = record::resolve(paths, name)?;
@@ -367,7 +406,7 @@ pub fn kill(paths: &Paths, sel: &Selection, signal: i32) -> Result<Outcomes> {
         // Running under the lock but gone when signalled: the run ended on its
         // own an instant before. It is marked stopped by the user all the same
         // (no restart follows), which is what the kill was for.
-        if !sent && !st.is_running() {
+        if !sent && !st.program_runs() {
             return Err(crate::error::Error::ContainerState(format!(
                 "can only kill running containers. {id} is in state {}",
                 st.status.as_str()
@@ -427,6 +466,21 @@ pub fn rm(paths: &Paths, sel: &Selection, o: RmOptions) -> Result<Outcomes> {
 /// effort: what fails here, [`rm`] reports. `--rm` containers are left to
 /// [`rm`] (their monitor removes them once stopped).
 pub fn stop_for_rm(paths: &Paths, sel: &Selection, timeout: Option<u32>) {
+    stop_for_rm_if(paths, sel, timeout, |_| true)
+}
+
+/// [`stop_for_rm`] for `rm` without force: only initialized containers
+/// (set up by `init`, not started) are ended before their removal.
+pub fn stop_initialized_for_rm(paths: &Paths, sel: &Selection) {
+    stop_for_rm_if(paths, sel, Some(0), |st| st.is_initialized())
+}
+
+fn stop_for_rm_if(
+    paths: &Paths,
+    sel: &Selection,
+    timeout: Option<u32>,
+    which: impl Fn(&record::State) -> bool + Sync,
+) {
     let Ok(names) = targets(paths, &sel.names, &sel.cidfiles, sel.all, true, |st| {
         st.is_running()
     }) else {
@@ -435,7 +489,7 @@ pub fn stop_for_rm(paths: &Paths, sel: &Selection, timeout: Option<u32>) {
     let _ = each_parallel(&names, true, |name| {
         let id = record::resolve(paths, name)?;
         let rec = record::load(paths, &id)?;
-        if !rec.rm {
+        if !rec.rm && which(&record::observe(paths, &id)) {
             lifecycle::stop(paths, &rec, timeout.unwrap_or(rec.stop_timeout))?;
         }
         Ok(Target {
@@ -476,7 +530,7 @@ pub fn wait_polling(
     if conditions.contains(&WaitCondition::Running) {
         loop {
             let st = record::observe(paths, &id);
-            if st.is_running() && !st.is_paused() {
+            if st.program_runs() && !st.is_paused() {
                 return Ok(-1);
             }
             std::thread::sleep(interval);

@@ -20,6 +20,8 @@ pub struct ContainerSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
     Created,
+    /// Set up by `init`, not started.
+    Initialized,
     Running,
     Exited,
     /// podman's name for exited.
@@ -92,6 +94,7 @@ fn name_matches(name: &str, pat: &str) -> bool {
 fn status_matches(st: Status, f: StatusFilter) -> bool {
     match f {
         StatusFilter::Created => st == Status::Created,
+        StatusFilter::Initialized => st == Status::Initialized,
         StatusFilter::Running => st == Status::Running,
         StatusFilter::Exited | StatusFilter::Stopped => st == Status::Exited,
         StatusFilter::Stopping => st == Status::Stopping,
@@ -191,7 +194,9 @@ pub fn ps(paths: &Paths, o: &PsOptions) -> Result<Vec<ContainerSummary>> {
             .any(|f| matches!(f, Filter::Status(_) | Filter::Exited(_)));
     let mut rows: Vec<ContainerSummary> = rows(paths)?
         .into_iter()
-        .filter(|r| all || o.latest || o.last.is_some() || (r.st.is_running() && !r.st.is_paused()))
+        .filter(|r| {
+            all || o.latest || o.last.is_some() || (r.st.program_runs() && !r.st.is_paused())
+        })
         .filter(|r| o.filters.iter().all(|f| matches(r, f)))
         .collect();
     if o.latest {

@@ -259,6 +259,11 @@ pub enum Status {
     Exited,
     /// Every process stopped (SIGSTOP or the cgroup freezer): see `pause`.
     Paused,
+    /// `init`: rootfs mounted, network up, the runtime's init created and
+    /// its monitor waiting, but the user's program not started (podman's
+    /// "initialized"). Its processes exist, so [`State::is_running`] holds;
+    /// what the user sees (ps, inspect, kill, rm) treats it as not running.
+    Initialized,
 }
 
 impl Status {
@@ -269,6 +274,7 @@ impl Status {
             Status::Stopping => "stopping",
             Status::Exited => "exited",
             Status::Paused => "paused",
+            Status::Initialized => "initialized",
         }
     }
 }
@@ -316,6 +322,11 @@ pub struct State {
     /// keeps exiting quickly; 0: none yet).
     #[serde(default)]
     pub restart_delay_ms: u64,
+    /// A `--init-ctr once` container run by `pod start`: its monitor
+    /// removes it when this run exits 0 (podman's OneShotInitContainer).
+    /// Cleared when the run ends otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_on_success: bool,
 }
 
 impl State {
@@ -325,12 +336,22 @@ impl State {
     pub fn monitor_alive(&self) -> bool {
         pidfd::is_same_process(self.monitor_pid, self.monitor_start)
     }
-    /// Its processes exist (running, stopping or paused).
+    /// Its processes exist (running, stopping or paused, or initialized:
+    /// see [`State::is_initialized`]).
     pub fn is_running(&self) -> bool {
         matches!(
             self.status,
-            Status::Running | Status::Stopping | Status::Paused
+            Status::Running | Status::Stopping | Status::Paused | Status::Initialized
         )
+    }
+    /// Set up by `init`, its program not started yet.
+    pub fn is_initialized(&self) -> bool {
+        self.status == Status::Initialized
+    }
+    /// Its program runs (or is being stopped, or paused): what podman calls
+    /// running, without the initialized state.
+    pub fn program_runs(&self) -> bool {
+        self.is_running() && !self.is_initialized()
     }
     pub fn is_paused(&self) -> bool {
         self.status == Status::Paused

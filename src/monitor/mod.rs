@@ -48,6 +48,20 @@ pub struct MonitorOptions {
     /// `run --preserve-fds N`: our fds 3 .. 3+N (the spawner's) go to the
     /// container's process, and are closed here once it has them.
     pub preserve_fds: u32,
+    /// `init`: set the container up (rootfs, network, the runtime's init)
+    /// but wait for `start` (over [`INIT_SOCKET`]) before its program runs.
+    pub init_only: bool,
+}
+
+/// The socket in the run dir where an initialized container's monitor
+/// waits for `start`: one line, `start` or `attach` (hold the output for
+/// an attach client), answered like the spawn pipe (`S<pid>` or `E…`).
+pub const INIT_SOCKET: &str = "init.sock";
+
+/// [`INIT_SOCKET`] as a path short enough for a sun_path, through `dir`,
+/// an open fd of the run dir (as the attach socket is reached).
+pub fn init_socket_addr(dir: &std::fs::File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}/{INIT_SOCKET}", dir.as_raw_fd()))
 }
 
 /// How long an `--attach` monitor holds output for its client.
@@ -66,7 +80,7 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
     // The container's lock is held from before we look at the state until
     // "running" (or the failure) is recorded: of racing starts, one makes
     // the container and the others find it running.
-    let lock = match claim(&paths, &a.id, a.restart_of) {
+    let lock = match claim(&paths, &a.id, a.restart_of, a.init_only) {
         Ok(Claimed::Lock(l)) => l,
         Ok(Claimed::Running(pid)) => {
             report(&format!("R{pid}"));
@@ -90,6 +104,22 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
             return Err(e);
         }
     };
+    if a.init_only {
+        let listener = match m.initialized() {
+            Ok(l) => l,
+            Err(e) => {
+                m.abort();
+                setup_failed(&paths, &a.id, &e, false);
+                drop(lock);
+                report_error(&e);
+                return Err(e);
+            }
+        };
+        drop(lock);
+        report(&format!("I{}", m.pid));
+        m.wait_for_start(listener);
+        return Ok(());
+    }
     if let Err(e) = m.start(a.restart_of.is_some()) {
         m.abort();
         setup_failed(&paths, &a.id, &e, a.restart_of.is_some());
@@ -97,18 +127,7 @@ pub fn main(g: &Options, a: MonitorOptions) -> Result<()> {
         report_error(&e);
         return Err(e);
     }
-    // --pidfile and --conmon-pidfile: a failure is the monitor's to log,
-    // the container runs.
-    for (f, pid) in [
-        (&m.rec.extras.pidfile, m.pid),
-        (&m.rec.extras.conmon_pidfile, std::process::id() as i32),
-    ] {
-        if let Some(f) = f {
-            if let Err(e) = crate::storage::write_atomic(f, pid.to_string().as_bytes()) {
-                eprintln!("monitor: writing pid file {}: {e:#}", f.display());
-            }
-        }
-    }
+    m.write_pidfiles();
     // Released before the loop's exec (which keeps every fd open).
     drop(lock);
     report(&format!("S{}", m.pid));
@@ -126,7 +145,7 @@ enum Claimed {
 
 /// Take the container's lock (telling the spawner, `W<path>`, when we have
 /// to wait for it) and decide whether there is anything to start.
-fn claim(paths: &Paths, id: &str, restart_of: Option<i64>) -> Result<Claimed> {
+fn claim(paths: &Paths, id: &str, restart_of: Option<i64>, init_only: bool) -> Result<Claimed> {
     let path = paths.ctr_dir(id).join("lock");
     let held = match crate::storage::Lock::try_exclusive(&path) {
         Ok(Some(l)) => Some(l),
@@ -145,6 +164,13 @@ fn claim(paths: &Paths, id: &str, restart_of: Option<i64>) -> Result<Claimed> {
         None => record::lock_existing(paths, id)?,
     };
     let st = record::observe_locked(paths, id);
+    if init_only && st.is_running() {
+        // podman's text for `init` of a container set up already.
+        return Err(crate::error::Error::ContainerState(format!(
+            "container {id} has already been created in runtime"
+        ))
+        .into());
+    }
     if st.is_running() {
         return Ok(Claimed::Running(st.pid));
     }
@@ -262,6 +288,7 @@ fn setup_failed(paths: &Paths, id: &str, e: &anyhow::Error, restart: bool) {
     st.monitor_start = 0;
     st.pid = 0;
     st.error = format!("{e:#}");
+    st.remove_on_success = false;
     let _ = record::save_state(paths, id, &st);
 }
 
@@ -284,8 +311,9 @@ impl Monitor {
         crate::network::setup::join_shared_userns(paths, &a.id)?;
         crate::userns::enter()?;
         let rec = record::load(paths, &a.id)?;
-        // network: a helper (slirp4netns, pasta) must be up before the program starts.
-        let eager = !rec.network.needs_helper();
+        // network: a helper (slirp4netns, pasta) must be up before the
+        // program starts; `init` waits for `start` in any case.
+        let eager = !a.init_only && !rec.network.needs_helper();
         let ctr_dir = paths.ctr_dir(&rec.id);
         let run_dir = paths.run_dir(&rec.id);
         std::fs::create_dir_all(&run_dir)
@@ -464,7 +492,7 @@ impl Monitor {
                 return Err(e);
             }
         }
-        if !eager {
+        if !eager && !a.init_only {
             if let Err(e) = rt::start(&m.state_root, &m.rec.id) {
                 m.abort();
                 return Err(e);
@@ -582,6 +610,8 @@ impl Monitor {
     /// one more restart; a start by the user begins the count again and
     /// lifts a stop by the user.
     fn start(&mut self, restart: bool) -> Result<()> {
+        // `init` wrote its event already.
+        let was_initialized = self.state.is_initialized();
         if restart {
             self.state.restart_count = self.state.restart_count.saturating_add(1);
         } else {
@@ -599,10 +629,128 @@ impl Monitor {
             // podman's handleRestartPolicy: "restart", then init and start.
             crate::events::container(&self.paths.runroot, "restart", &self.rec);
         }
-        crate::events::container(&self.paths.runroot, "init", &self.rec);
+        if !was_initialized {
+            crate::events::container(&self.paths.runroot, "init", &self.rec);
+        }
         crate::events::container(&self.paths.runroot, "start", &self.rec);
         self.notify_systemd();
         Ok(())
+    }
+
+    /// --pidfile and --conmon-pidfile: a failure is the monitor's to log,
+    /// the container runs.
+    fn write_pidfiles(&self) {
+        for (f, pid) in [
+            (&self.rec.extras.pidfile, self.pid),
+            (&self.rec.extras.conmon_pidfile, std::process::id() as i32),
+        ] {
+            if let Some(f) = f {
+                if let Err(e) = crate::storage::write_atomic(f, pid.to_string().as_bytes()) {
+                    eprintln!("monitor: writing pid file {}: {e:#}", f.display());
+                }
+            }
+        }
+    }
+
+    /// `init`: record the container as initialized (its runtime created,
+    /// its program waiting) and listen for the `start` that runs it. The
+    /// caller holds the container's lock.
+    fn initialized(&mut self) -> Result<std::os::unix::net::UnixListener> {
+        let sock = self.run_dir.join(INIT_SOCKET);
+        let _ = std::fs::remove_file(&sock);
+        let dir = std::fs::File::open(&self.run_dir)
+            .with_context(|| format!("opening {}", self.run_dir.display()))?;
+        let listener = std::os::unix::net::UnixListener::bind(init_socket_addr(&dir))
+            .with_context(|| format!("listening on {}", sock.display()))?;
+        self.state.status = Status::Initialized;
+        self.state.started_at = 0;
+        self.state.finished_at = 0;
+        self.state.exit_code = 0;
+        self.state.stopped_by_user = false;
+        record::save_state(&self.paths, &self.rec.id, &self.state)?;
+        crate::events::container(&self.paths.runroot, "init", &self.rec);
+        // podman writes the pid file when the runtime creates the container.
+        self.write_pidfiles();
+        Ok(listener)
+    }
+
+    /// An initialized container's monitor: wait for `start` (which holds
+    /// the container's lock while it asks) and then run the program as a
+    /// start would; or for the init to die (`stop`, `rm`), and record that
+    /// exit as any other.
+    fn wait_for_start(&mut self, listener: std::os::unix::net::UnixListener) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::io::{BufRead, BufReader};
+        let sock = self.run_dir.join(INIT_SOCKET);
+        let init = pidfd::open_verified(self.pid, self.lp.pid_start);
+        loop {
+            let (conn_ready, init_gone) = {
+                let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+                if let Some(fd) = &init {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                }
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        // Nothing can start it now: end it as a stop would.
+                        eprintln!("monitor: waiting for start: {e}");
+                        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+                        break;
+                    }
+                }
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                (
+                    ready(&fds[0]),
+                    init.is_none() || fds.get(1).is_some_and(ready),
+                )
+            };
+            if init_gone {
+                break;
+            }
+            if !conn_ready {
+                continue;
+            }
+            let Ok((mut conn, _)) = listener.accept() else {
+                continue;
+            };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut line = String::new();
+            if BufReader::new(&conn).read_line(&mut line).is_err() {
+                continue;
+            }
+            let attach = match line.trim_end() {
+                "start" => false,
+                "attach" => true,
+                _ => continue,
+            };
+            drop(listener);
+            let _ = std::fs::remove_file(&sock);
+            if attach {
+                self.lp.attach_deadline = Some(Instant::now() + ATTACH_WAIT);
+            }
+            let res = rt::start(&self.state_root, &self.rec.id).and_then(|()| self.start(false));
+            if let Err(e) = res {
+                self.abort();
+                setup_failed(&self.paths, &self.rec.id, &e, false);
+                let _ = writeln!(conn, "{}", crate::error::to_wire(&e));
+                return;
+            }
+            self.write_pidfiles();
+            let _ = writeln!(conn, "S{}", self.pid);
+            drop(conn);
+            self.handoff();
+            return;
+        }
+        // The init died before it was started (stop, rm, a kill -9): its
+        // status is the exit code, and the monitor ends as after a run.
+        let _ = std::fs::remove_file(&sock);
+        let code = match nix::sys::wait::waitpid(Pid::from_raw(self.pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+            _ => -1,
+        };
+        self.finish(code);
     }
 
     /// Undo a created-but-not-started container.
@@ -657,7 +805,11 @@ impl Monitor {
         let mut net =
             crate::network::bridge::Teardown::take(&self.paths, &self.rec.id, &self.run_dir);
         crate::events::died(&self.paths.runroot, &self.rec, code);
-        if self.rec.rm {
+        // pod: a `--init-ctr once` container that `pod start` ran goes
+        // once it succeeded; a failed one stays, and is run again next time.
+        let once_done = self.state.remove_on_success && code == 0;
+        self.state.remove_on_success = false;
+        if self.rec.rm || once_done {
             // Gone from listings and its name free before the client hears
             // the exit; the files go after (the disk may be slow).
             record::release_helpers(&mut self.state);

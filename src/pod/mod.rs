@@ -502,16 +502,86 @@ fn each_member(
     Ok(())
 }
 
-/// Start the infra, then every member. The caller has entered no user
-/// namespace (each monitor joins the infra's).
+/// Start the infra, then run the init containers (`--init-ctr`), then
+/// start every other member. The caller has entered no user namespace
+/// (each monitor joins the infra's).
 pub fn start(opts: &Options, paths: &Paths, pod: &PodRecord) -> Result<()> {
+    start_pod(opts, paths, pod, true)
+}
+
+/// [`start`] for `pod restart`, which (as podman's) runs no init containers.
+pub fn start_without_init_ctrs(opts: &Options, paths: &Paths, pod: &PodRecord) -> Result<()> {
+    start_pod(opts, paths, pod, false)
+}
+
+fn start_pod(opts: &Options, paths: &Paths, pod: &PodRecord, init_ctrs: bool) -> Result<()> {
+    let m = members(paths, &pod.id)?;
+    if let Some((infra, s)) = m.iter().find(|(r, _)| r.pod_infra) {
+        if !s.program_runs() {
+            ctr::start(opts, paths, &infra.id, false)
+                .with_context(|| format!("starting the infra of pod {}", pod.name))?;
+        }
+    }
+    if init_ctrs {
+        // In the order they were made, each to completion; the first that
+        // fails ends the start (podman's startInitContainers).
+        for (r, _) in m.iter().filter(|(r, _)| is_init_ctr(r)) {
+            run_init_ctr(opts, paths, r)?;
+        }
+    }
     each_member(paths, pod, true, |r, s| {
-        if !s.is_running() {
+        if !is_init_ctr(r) && !s.program_runs() {
             ctr::start(opts, paths, &r.id, false)?;
         }
         Ok(())
     })?;
     event(paths, "start", pod);
+    Ok(())
+}
+
+/// A pod's init container (`create --init-ctr always|once`).
+pub fn is_init_ctr(r: &ContainerRecord) -> bool {
+    !r.extras.init_ctr.is_empty()
+}
+
+/// Run init container `r` and wait for it: an error unless it exits 0. A
+/// `once` container is marked so that its monitor removes it once it
+/// succeeded (in the container's user namespace, which this process has
+/// not entered).
+fn run_init_ctr(opts: &Options, paths: &Paths, r: &ContainerRecord) -> Result<()> {
+    if r.extras.init_ctr == "once" {
+        let _l = record::lock_existing(paths, &r.id)?;
+        let mut st = record::observe_locked(paths, &r.id);
+        if !st.is_running() {
+            st.remove_on_success = true;
+            record::save_state(paths, &r.id, &st)?;
+        }
+    }
+    ctr::start(opts, paths, &r.id, false)
+        .with_context(|| format!("starting init container {}", r.name))?;
+    // A once container may be gone already: its monitor kept the code.
+    let code = match ctr::lifecycle::wait_stopped(paths, &r.id, None)
+        .with_context(|| format!("waiting for init container {}", r.name))?
+    {
+        Some(st) => st.exit_code,
+        None => record::recorded_exit(paths, &r.id)
+            .with_context(|| format!("init container {} is gone, its exit code unknown", r.name))?,
+    };
+    if code != 0 {
+        bail!("init container {} exited with code {code}", r.id);
+    }
+    Ok(())
+}
+
+/// Whether a container may be made an init container of `pod`: not while
+/// the pod runs (podman's "cannot add init-ctr to a running pod").
+pub fn check_init_ctr(paths: &Paths, pod: &PodRecord) -> Result<()> {
+    if members(paths, &pod.id)?
+        .iter()
+        .any(|(_, s)| s.program_runs())
+    {
+        bail!("cannot add init-ctr to a running pod");
+    }
     Ok(())
 }
 

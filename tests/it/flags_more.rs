@@ -1,7 +1,7 @@
 //! More podman 4.3 flags (issue 12): kill/wait/attach/restart --latest,
 //! wait --interval, restart --filter, images --sort/--history, rmi
-//! --no-prune, pull --disable-content-trust, login --verbose and create
-//! --init-ctr, as the unprivileged user.
+//! --no-prune, pull --disable-content-trust and login --verbose, as the
+//! unprivileged user (create --init-ctr: `init_ctr`).
 
 use crate::common::*;
 
@@ -202,26 +202,4 @@ fn login_verbose_names_the_auth_file() {
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(out(&o), format!("Used:  {c}\nLogin Succeeded!\n"));
     assert!(custom.exists());
-}
-
-#[test]
-fn create_init_ctr_checks_like_podman_then_refuses() {
-    let env = new_env("initctr");
-    let (code, e) = env.rpod_fail(&["create", "--init-ctr", "always", "alpine"]);
-    assert_eq!(code, 125);
-    assert!(e.contains("must specify pod value with init-ctr"), "{e}");
-    let (_, e) = env.rpod_fail(&["create", "--pod", "p", "--init-ctr", "bogus", "alpine"]);
-    assert!(
-        e.contains("init-ctr value must be 'always' or 'once'"),
-        "{e}"
-    );
-    let (code, e) = env.rpod_fail(&["create", "--pod", "p", "--init-ctr", "once", "alpine"]);
-    assert_eq!(code, 125);
-    assert!(
-        e.contains("--init-ctr: rpod's pod start does not run init containers"),
-        "{e}"
-    );
-    assert_eq!(e.lines().count(), 1, "{e}");
-    // Nothing was made.
-    assert_eq!(env.rpod_ok(&["ps", "-a", "-q"]), "");
 }

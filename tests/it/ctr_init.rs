@@ -1,0 +1,238 @@
+//! `rpod init` / `rpod container init`: podman's "initialized" state. The
+//! container is set up (rootfs mounted, runtime created, its monitor
+//! waiting) but its program does not run until `start`. The texts and exit
+//! codes were taken from rootless podman 4.3.1 on this machine.
+
+use crate::common::*;
+
+fn status(env: &Env, ctr: &str) -> String {
+    field(env, ctr, "{{.State.Status}}")
+}
+
+#[test]
+fn init_sets_up_without_running_and_start_runs_it() {
+    let env = env_with_alpine("cinit");
+    let marker = "sleep 4242901";
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "a",
+        "alpine",
+        "sh",
+        "-c",
+        "echo started; exec sleep 4242901",
+    ]);
+    // podman prints the name it was given.
+    assert_eq!(env.rpod_ok(&["init", "a"]), "a\n");
+    assert_eq!(status(&env, "a"), "initialized");
+    assert_eq!(field(&env, "a", "{{.State.Running}}"), "false");
+    // The runtime's init exists, in the container's root, but the program
+    // has not run: no output, no process.
+    let pid: i32 = field(&env, "a", "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0);
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}/root/etc/passwd")).exists(),
+        "the init's root is the container's rootfs"
+    );
+    assert!(procs_with(marker).is_empty());
+    assert_eq!(env.rpod_ok(&["logs", "a"]), "");
+    // ps lists it only with -a, as podman's STATUS "Initialized".
+    assert_eq!(env.rpod_ok(&["ps", "--format", "{{.Names}}"]), "");
+    assert_eq!(
+        env.rpod_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+        "a Initialized\n"
+    );
+    assert_eq!(
+        env.rpod_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=initialized",
+            "--format",
+            "{{.Names}}"
+        ]),
+        "a\n"
+    );
+    // Twice: podman's state error, 125.
+    let (code, err) = env.rpod_fail(&["container", "init", "a"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("has already been created in runtime: container state improper"),
+        "{err}"
+    );
+    // start runs the program in what init set up: the same init.
+    assert_eq!(env.rpod_ok(&["start", "a"]), "a\n");
+    assert_eq!(status(&env, "a"), "running");
+    assert_eq!(field(&env, "a", "{{.State.Pid}}"), pid.to_string());
+    assert!(eventually(10, || !procs_with(marker).is_empty()));
+    assert!(eventually(10, || env.rpod_ok(&["logs", "a"]) == "started\n"));
+    // A running container can't be initialized either.
+    let (code, _) = env.rpod_fail(&["init", "a"]);
+    assert_eq!(code, 125);
+    // init is an event, once; start follows.
+    let ev = env.rpod_ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "container=a",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert_eq!(
+        ev.split_whitespace().collect::<Vec<_>>(),
+        ["create", "init", "start"]
+    );
+    env.rpod_ok(&["rm", "-f", "-t", "0", "a"]);
+    assert!(eventually(10, || procs_with(marker).is_empty()));
+}
+
+#[test]
+fn start_attach_of_an_initialized_container_sees_all_its_output() {
+    let env = env_with_alpine("cinita");
+    env.rpod_ok(&["create", "--name", "p", "alpine", "echo", "hello"]);
+    env.rpod_ok(&["create", "-t", "--name", "t", "alpine", "echo", "tty"]);
+    env.rpod_ok(&["init", "p", "t"]);
+    assert_eq!(env.rpod_ok(&["start", "-a", "p"]), "hello\n");
+    assert_eq!(env.rpod_ok(&["start", "-a", "t"]).trim_end(), "tty");
+    // An exited container can be initialized again.
+    env.rpod_ok(&["create", "--name", "x", "alpine", "sh", "-c", "exit 3"]);
+    env.rpod_ok(&["init", "x"]);
+    env.rpod_ok(&["start", "x"]);
+    assert_eq!(env.rpod_ok(&["wait", "x"]), "3\n");
+    env.rpod_ok(&["init", "x"]);
+    assert_eq!(status(&env, "x"), "initialized");
+    env.rpod_ok(&["rm", "-a"]);
+}
+
+#[test]
+fn stop_kill_rm_exec_of_an_initialized_container_as_podman() {
+    let env = env_with_alpine("cinitk");
+    let marker = "sleep 4242902";
+    let pidfile = env.home.join("b.pid");
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "b",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "alpine",
+        "sleep",
+        "4242902",
+    ]);
+    env.rpod_ok(&["init", "b"]);
+    // podman writes the pid file when the runtime has created the container.
+    let pid = field(&env, "b", "{{.State.Pid}}");
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid);
+    // kill: podman refuses, 125, and it stays initialized.
+    let (code, err) = env.rpod_fail(&["kill", "b"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("can only kill running containers.")
+            && err.contains("is in state initialized"),
+        "{err}"
+    );
+    assert_eq!(status(&env, "b"), "initialized");
+    // exec: not running.
+    let (_, err) = env.rpod_fail(&["exec", "b", "true"]);
+    assert!(
+        err.contains("can only create exec sessions on running containers"),
+        "{err}"
+    );
+    // stop ends it at once (its init handles no signal): exited.
+    let t = std::time::Instant::now();
+    env.rpod_ok(&["stop", "b"]);
+    assert!(t.elapsed().as_secs() < 8, "stop waited for the timeout");
+    assert_eq!(status(&env, "b"), "exited");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            // A reused pid is not our init.
+            !std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .contains("--init-only")
+        }
+    );
+    // rm needs no force for an initialized container (podman removes it).
+    env.rpod_ok(&["init", "b"]);
+    env.rpod_ok(&["rm", "b"]);
+    assert!(env.rpod(&["container", "exists", "b"]).status.code() == Some(1));
+    // podman 4.3.1 leaves a --pidfile where it is on rm.
+    assert!(pidfile.exists());
+    assert!(procs_with(marker).is_empty());
+    assert_clean(&env, &[marker]);
+}
+
+#[test]
+fn init_all_and_latest_as_podman() {
+    let env = env_with_alpine("cinitall");
+    let a = env.rpod_ok(&["create", "--name", "a", "alpine", "true"]);
+    let b = env.rpod_ok(&["create", "--name", "b", "alpine", "true"]);
+    // podman's argument checks, each 125.
+    for (args, text) in [
+        (
+            &["init", "--all", "a"][..],
+            "no arguments are needed with --all",
+        ),
+        (&["init"][..], "you must provide at least one name or id"),
+        (
+            &["init", "--all", "--latest"][..],
+            "--all and --latest cannot be used together",
+        ),
+        (
+            &["init", "-l", "a"][..],
+            "--latest and containers cannot be used together",
+        ),
+    ] {
+        let (code, err) = env.rpod_fail(args);
+        assert_eq!(code, 125, "{args:?}");
+        assert!(err.contains(text), "{args:?}: {err}");
+    }
+    // --latest: the newest, by id.
+    assert_eq!(env.rpod_ok(&["init", "--latest"]), b);
+    assert_eq!(status(&env, "b"), "initialized");
+    // --all: every container, the ones set up already passed over quietly.
+    let out = env.rpod_ok(&["init", "--all"]);
+    let mut ids: Vec<&str> = out.lines().collect();
+    ids.sort();
+    let mut want = vec![a.trim(), b.trim()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(status(&env, "a"), "initialized");
+    // Several names: each failure reported, 125.
+    let (code, err) = env.rpod_fail(&["init", "a", "nosuch"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("has already been created in runtime"), "{err}");
+    assert!(
+        err.contains("no container with name or ID \"nosuch\" found"),
+        "{err}"
+    );
+    env.rpod_ok(&["rm", "-a"]);
+}
+
+#[test]
+fn an_initialized_container_whose_monitor_was_killed_starts_afresh() {
+    let env = env_with_alpine("cinitkill");
+    let marker = "sleep 4242905";
+    env.rpod_ok(&["create", "--name", "k", "alpine", "sleep", "4242905"]);
+    env.rpod_ok(&["init", "k"]);
+    let monitor: i32 = field(&env, "k", "{{.State.ConmonPid}}").parse().unwrap();
+    let init: i32 = field(&env, "k", "{{.State.Pid}}").parse().unwrap();
+    assert!(monitor > 0 && init > 0);
+    let st = std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // start ends the orphaned init and runs the container with a new monitor.
+    env.rpod_ok(&["start", "k"]);
+    assert_eq!(status(&env, "k"), "running");
+    assert!(eventually(10, || !procs_with(marker).is_empty()));
+    assert!(eventually(10, || !std::path::Path::new(&format!(
+        "/proc/{init}"
+    ))
+    .exists()
+        || !std::fs::read_to_string(format!("/proc/{init}/cmdline"))
+            .unwrap_or_default()
+            .contains("--init-only")));
+    env.rpod_ok(&["rm", "-f", "-t", "0", "k"]);
+    assert_clean(&env, &[marker]);
+}
