@@ -204,9 +204,16 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         target_base: None,
         target_from: String::new(),
         made: Vec::new(),
+        file_hashes: None,
     };
     let res = b.run(&file, r);
     b.cleanup();
+    if let Some(h) = b.file_hashes.as_mut() {
+        // Only a cache: a failure to save costs a rehash next time.
+        if let Err(e) = h.save() {
+            debug!("saving the build's file hashes: {e:#}");
+        }
+    }
     // With --layers=false no step image is kept (buildah commits once).
     if !o.layers {
         if let Ok(built) = &res {
@@ -292,6 +299,9 @@ struct Builder<'a> {
     target_from: String,
     /// The images this build made (not found in the cache).
     made: Vec<String>,
+    /// The remembered content hashes of context files (loaded at the
+    /// first COPY from the context, saved when the build ends).
+    file_hashes: Option<cache::FileHashes>,
 }
 
 impl<'o> Builder<'o> {
@@ -1322,15 +1332,24 @@ impl<'o> Builder<'o> {
             };
             docs.push((to, body.into_bytes()));
         }
-        let mut inputs = vec![
-            // Downloads are keyed by their content (url_sums), not their stat.
-            srcs.as_ref()
-                .filter(|_| urls.is_empty())
-                .map(|s| s.cache_key())
-                .unwrap_or_default(),
-            from_id,
-            format!("{chown:?} {chmod:?}"),
-        ];
+        // The sources' content key (buildah's digest): context files by
+        // their content (remembered by stat), downloads read (their
+        // url_sums key them too), another image's files by metadata (the
+        // image id fixes their content).
+        let content = match &srcs {
+            None => String::new(),
+            Some(s) if from.is_none() && urls.is_empty() => {
+                let memo = self
+                    .file_hashes
+                    .get_or_insert_with(|| cache::FileHashes::load(&self.store));
+                s.content_key(root.as_fd(), &o, context::Contents::Read(Some(memo)))?
+            }
+            Some(s) if from.is_none() => {
+                s.content_key(root.as_fd(), &o, context::Contents::Read(None))?
+            }
+            Some(s) => s.content_key(root.as_fd(), &o, context::Contents::Metadata)?,
+        };
+        let mut inputs = vec![content.clone(), from_id, format!("{chown:?} {chmod:?}")];
         inputs.extend(url_sums);
         for (p, b) in &docs {
             inputs.push(format!(
@@ -1339,16 +1358,17 @@ impl<'o> Builder<'o> {
                 crate::storage::sha256_digest(b)
             ));
         }
-        let hash = std::cell::RefCell::new(match srcs {
-            None => {
-                let mut h = <sha2::Sha256 as sha2::Digest>::new();
-                for (_, b) in &docs {
-                    sha2::Digest::update(&mut h, b);
-                }
-                hex::encode(sha2::Digest::finalize(h))
+        // History's `COPY dir:HASH in DEST`.
+        let hash = if docs.is_empty() {
+            content
+        } else {
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut h, content.as_bytes());
+            for (_, b) in &docs {
+                sha2::Digest::update(&mut h, b);
             }
-            Some(_) => String::new(),
-        });
+            hex::encode(sha2::Digest::finalize(h))
+        };
         let root_fd = &root;
         let srcs_ref = srcs.as_ref();
         let kind = match &srcs {
@@ -1385,14 +1405,11 @@ impl<'o> Builder<'o> {
                     tb.into_inner()?;
                 }
                 if let Some(s) = srcs_ref {
-                    *hash.borrow_mut() = s.write_tar(root_fd.as_fd(), &o, w)?;
+                    s.write_tar(root_fd.as_fd(), &o, w)?;
                 }
                 Ok(())
             })?;
-            let by = format!(
-                "/bin/sh -c #(nop) {keyword} {kind}:{} in {dest_shown} ",
-                hash.borrow()
-            );
+            let by = format!("/bin/sh -c #(nop) {keyword} {kind}:{hash} in {dest_shown} ");
             Ok((nl, Some(by)))
         };
         let by = format!("/bin/sh -c #(nop) {}", ins.original);

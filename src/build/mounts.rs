@@ -161,23 +161,32 @@ impl<'o> Builder<'o> {
                     if rw { "rw" } else { "ro" }
                 ));
                 let content = match &from {
-                    // The context's files as COPY keys them (their stat).
-                    None => super::context::resolve(
-                        root_fd.as_fd(),
-                        std::slice::from_ref(&src),
-                        "/mnt/",
-                        None,
-                        &super::context::CopyOpts {
+                    // The context's files as COPY keys them (their content).
+                    None => {
+                        let copy = super::context::CopyOpts {
                             chown: None,
                             chmod: None,
                             from_context: true,
                             add: false,
-                        },
-                        &|_| None,
-                        "RUN --mount",
-                    )
-                    .map(|s| s.cache_key())
-                    .unwrap_or_default(),
+                        };
+                        let srcs = super::context::resolve(
+                            root_fd.as_fd(),
+                            std::slice::from_ref(&src),
+                            "/mnt/",
+                            None,
+                            &copy,
+                            &|_| None,
+                            "RUN --mount",
+                        )?;
+                        let memo = self
+                            .file_hashes
+                            .get_or_insert_with(|| super::cache::FileHashes::load(&self.store));
+                        srcs.content_key(
+                            root_fd.as_fd(),
+                            &copy,
+                            super::context::Contents::Read(Some(memo)),
+                        )?
+                    }
                     Some(_) => String::new(),
                 };
                 out.key

@@ -15,6 +15,7 @@ mod attack_paths;
 mod attack_runtime;
 mod attack_state;
 mod build;
+mod build_cache;
 mod build_flags;
 mod completions;
 mod compose;

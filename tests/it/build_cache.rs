@@ -1,0 +1,144 @@
+//! `rpod build`'s layer cache for COPY/ADD and RUN --mount=type=bind: keyed
+//! by the sources' content, as buildah's digest is (checked against podman
+//! 4.3.1 here: a touched file hits the cache, a rewritten one with the same
+//! size and mtime misses, a chmod misses).
+
+use crate::build::{alpine, context};
+use crate::common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// Set the mtime (and atime) of `p` to `secs.nanos` since the epoch.
+fn set_mtime(p: &Path, stamp: &str) {
+    let st = Command::new("touch")
+        .args(["-d", &format!("@{stamp}"), p.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn mtime_ns(p: &Path) -> i128 {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).unwrap();
+    m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
+}
+
+fn cached_steps(out: &str) -> usize {
+    out.matches("--> Using cache").count()
+}
+
+#[test]
+fn build_copy_cache_is_keyed_by_content_not_by_stat() {
+    let env = new_env("bccontent");
+    let cf = format!(
+        "FROM {}\nCOPY a.txt /a.txt\nCOPY dir /dir\nRUN cat /a.txt /dir/b > /copy\n",
+        alpine()
+    );
+    let ctx = context(
+        &env,
+        "ctx",
+        &[
+            ("Containerfile", &cf),
+            ("a.txt", "aaaa\n"),
+            ("dir/b", "bbbb\n"),
+        ],
+    );
+    let a = ctx.join("a.txt");
+    let b = ctx.join("dir/b");
+    set_mtime(&a, "1000000000.5");
+    set_mtime(&b, "1000000000.5");
+    // Old enough (ctime over a second before the build) for rpod to
+    // remember the files' hashes by their stat: the later rewrites must
+    // still be seen through that memory.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let c = ctx.to_str().unwrap();
+    let out = env.rpod_ok(&["build", "-t", "cc", c]);
+    assert_eq!(cached_steps(&out), 0, "{out}");
+    let first = out.lines().last().unwrap().to_string();
+    let memo = std::fs::read_to_string(store_root(&env).join("build-cache/file-hashes")).unwrap();
+    assert_eq!(
+        memo.lines().count(),
+        2,
+        "both files' hashes remembered: {memo}"
+    );
+
+    // Touched, same content: every step from the cache (as buildah).
+    set_mtime(&a, "1200000000");
+    set_mtime(&b, "1200000000");
+    let out = env.rpod_ok(&["build", "-t", "cc", c]);
+    assert_eq!(cached_steps(&out), 3, "{out}");
+    assert_eq!(out.lines().last().unwrap(), first);
+
+    // Rewritten with the same size, the mtime put back exactly: a miss
+    // from that COPY on, and the new content is in the image.
+    let before = mtime_ns(&b);
+    std::fs::write(&b, "BBBB\n").unwrap();
+    set_mtime(&b, "1200000000");
+    assert_eq!(mtime_ns(&b), before);
+    let out = env.rpod_ok(&["build", "-t", "cc", c]);
+    assert_eq!(
+        cached_steps(&out),
+        1,
+        "only the first COPY is reused: {out}"
+    );
+    assert_eq!(
+        env.rpod_ok(&["run", "--rm", "cc", "cat", "/copy"]),
+        "aaaa\nBBBB\n"
+    );
+
+    // And back to the first content: the first build's steps again.
+    std::fs::write(&b, "bbbb\n").unwrap();
+    let out = env.rpod_ok(&["build", "-t", "cc", c]);
+    assert_eq!(cached_steps(&out), 3, "{out}");
+    assert_eq!(out.lines().last().unwrap(), first);
+
+    // A mode change is a change (buildah's digest holds the mode).
+    std::fs::set_permissions(&a, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = env.rpod_ok(&["build", "-t", "cc", c]);
+    assert_eq!(cached_steps(&out), 0, "{out}");
+    assert_eq!(
+        env.rpod_ok(&["run", "--rm", "cc", "stat", "-c", "%a", "/a.txt"]),
+        "600\n"
+    );
+}
+
+#[test]
+fn build_copy_cache_sees_a_file_rewritten_right_after_a_build() {
+    // A file hashed in the same second as it was written is not
+    // remembered by its stat (its next rewrite may keep every stamp the
+    // clock can tell apart): the rebuild reads it again.
+    let env = new_env("bcracy");
+    let cf = format!("FROM {}\nCOPY a /a\n", alpine());
+    let ctx = context(&env, "ctx", &[("Containerfile", &cf), ("a", "one\n")]);
+    let a = ctx.join("a");
+    set_mtime(&a, "1000000000");
+    let c = ctx.to_str().unwrap();
+    env.rpod_ok(&["build", "-t", "racy", c]);
+    std::fs::write(&a, "two\n").unwrap();
+    set_mtime(&a, "1000000000");
+    let out = env.rpod_ok(&["build", "-t", "racy", c]);
+    assert_eq!(cached_steps(&out), 0, "{out}");
+    assert_eq!(env.rpod_ok(&["run", "--rm", "racy", "cat", "/a"]), "two\n");
+}
+
+#[test]
+fn build_run_bind_mount_cache_is_keyed_by_content() {
+    let env = new_env("bcbind");
+    let cf = format!(
+        "FROM {}\nRUN --mount=type=bind,source=src,target=/src cat /src/f > /out\n",
+        alpine()
+    );
+    let ctx = context(&env, "ctx", &[("Containerfile", &cf), ("src/f", "x1\n")]);
+    let f = ctx.join("src/f");
+    set_mtime(&f, "1000000000");
+    let c = ctx.to_str().unwrap();
+    env.rpod_ok(&["build", "-t", "bind", c]);
+    set_mtime(&f, "1100000000");
+    let out = env.rpod_ok(&["build", "-t", "bind", c]);
+    assert_eq!(cached_steps(&out), 1, "touched only: {out}");
+    std::fs::write(&f, "x2\n").unwrap();
+    set_mtime(&f, "1100000000");
+    let out = env.rpod_ok(&["build", "-t", "bind", c]);
+    assert_eq!(cached_steps(&out), 0, "{out}");
+    assert_eq!(env.rpod_ok(&["run", "--rm", "bind", "cat", "/out"]), "x2\n");
+}
