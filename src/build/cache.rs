@@ -138,6 +138,18 @@ impl FileHashes {
         self.dirty = true;
     }
 
+    /// Take in what another builder of the same build learnt.
+    pub fn merge(&mut self, other: FileHashes) {
+        if other.dirty {
+            self.dirty = true;
+        }
+        for (k, v) in other.map {
+            if v.2 {
+                self.map.insert(k, v);
+            }
+        }
+    }
+
     /// Write the hashes back if any was added.
     pub fn save(&mut self) -> Result<()> {
         let Some(path) = &self.path else {

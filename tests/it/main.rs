@@ -17,6 +17,7 @@ mod attack_state;
 mod build;
 mod build_cache;
 mod build_flags;
+mod build_jobs;
 mod completions;
 mod compose;
 mod containers;
