@@ -365,6 +365,30 @@ pub fn resolve(
             _ => bail!("{what} {shown}: not a regular file or directory"),
         }
     }
+    // One tar entry per path, as podman requires of a layer ("duplicates
+    // of file paths not supported"): a copied directory's own entry is
+    // its destination, not a parent to create too, and a later source
+    // replaces an earlier one at the same path, as Docker's COPY does
+    // (a directory keeps its first entry).
+    out.parents
+        .retain(|p| !out.entries.iter().any(|e| e.dest == *p));
+    let mut last: HashMap<&Path, usize> = HashMap::new();
+    for (i, e) in out.entries.iter().enumerate() {
+        if e.kind == Kind::Dir {
+            // The first: a directory's entry comes before what is in it.
+            last.entry(e.dest.as_path()).or_insert(i);
+        } else {
+            last.insert(e.dest.as_path(), i);
+        }
+    }
+    if last.len() < out.entries.len() {
+        let keep: std::collections::HashSet<usize> = last.into_values().collect();
+        let mut i = 0;
+        out.entries.retain(|_| {
+            i += 1;
+            keep.contains(&(i - 1))
+        });
+    }
     Ok(out)
 }
 

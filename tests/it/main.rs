@@ -18,6 +18,7 @@ mod build;
 mod build_cache;
 mod build_flags;
 mod build_jobs;
+mod build_podman;
 mod completions;
 mod compose;
 mod containers;
