@@ -182,6 +182,8 @@ pub struct Sources {
     archives: Vec<(PathBuf, PathBuf)>,
     /// Whether a single source was a file (history: `file:`, else `dir:`).
     pub single_file: bool,
+    /// Whether the ignore file left out anything below a source directory.
+    pub excluded_any: bool,
 }
 
 /// How the sources' contents enter a COPY's content key.
@@ -306,6 +308,7 @@ pub fn resolve(
         parents: Vec::new(),
         archives: Vec::new(),
         single_file: false,
+        excluded_any: false,
     };
     // Parents to create (and the destination dir itself).
     let mut need: Vec<PathBuf> = Vec::new();
@@ -341,6 +344,7 @@ pub fn resolve(
                     &dest_rel,
                     ignore.filter(|_| o.from_context),
                     &mut out.entries,
+                    &mut out.excluded_any,
                 )?;
             }
             Some(Kind::File) => {
@@ -522,6 +526,7 @@ fn walk(
     to: &Path,
     ignore: Option<&Ignore>,
     out: &mut Vec<Entry>,
+    excluded_any: &mut bool,
 ) -> Result<()> {
     let fd = inroot::open(root, rel, true)?;
     let st = inroot::fstat(fd.as_fd())?;
@@ -537,6 +542,7 @@ fn walk(
     for n in list_dir(root, rel)? {
         let r = rel.join(&n);
         let excluded = ignore.is_some_and(|ig| ig.excluded(&r));
+        *excluded_any |= excluded;
         if excluded && !ignore.is_some_and(|ig| ig.has_exceptions()) {
             continue;
         }
@@ -549,12 +555,12 @@ fn walk(
             Some(Kind::Dir) if excluded => {
                 // An exception (`!dir/keep`) may bring back what is below.
                 let mut below = Vec::new();
-                walk(root, &r, &to.join(&n), ignore, &mut below)?;
+                walk(root, &r, &to.join(&n), ignore, &mut below, excluded_any)?;
                 if below.len() > 1 {
                     out.extend(below);
                 }
             }
-            Some(Kind::Dir) => walk(root, &r, &to.join(&n), ignore, out)?,
+            Some(Kind::Dir) => walk(root, &r, &to.join(&n), ignore, out, excluded_any)?,
             Some(Kind::Symlink) => {
                 let t = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
                 out.push(Entry {

@@ -142,3 +142,56 @@ fn build_run_bind_mount_cache_is_keyed_by_content() {
     assert_eq!(cached_steps(&out), 0, "{out}");
     assert_eq!(env.rpod_ok(&["run", "--rm", "bind", "cat", "/out"]), "x2\n");
 }
+
+#[test]
+fn build_run_bind_mount_from_the_context_honours_containerignore() {
+    let env = new_env("bcbindign");
+    let cf = format!(
+        "FROM {}\n\
+         RUN --mount=type=bind,target=/ctx find /ctx -type f | sort > /list\n\
+         RUN --mount=type=bind,source=sub,target=/sub,rw find /sub -type f | sort > /sublist && touch /sub/new\n",
+        alpine()
+    );
+    let ctx = context(
+        &env,
+        "ctx",
+        &[
+            ("Containerfile", &cf),
+            (".containerignore", "secret.txt\nsub/*.log\n"),
+            ("secret.txt", "S"),
+            ("keep.txt", "k"),
+            ("sub/a.log", "L"),
+            ("sub/b.txt", "b"),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    env.rpod_ok(&["build", "-t", "bindign", c]);
+    assert_eq!(
+        env.rpod_ok(&["run", "--rm", "bindign", "cat", "/list", "/sublist"]),
+        "/ctx/.containerignore\n/ctx/Containerfile\n/ctx/keep.txt\n/ctx/sub/b.txt\n/sub/b.txt\n"
+    );
+    // The rw bind wrote into a copy, not the context.
+    assert!(!ctx.join("sub/new").exists());
+    // An ignored file is not part of the step's key: changing it reuses
+    // the steps.
+    std::fs::write(ctx.join("sub/a.log"), "changed").unwrap();
+    std::fs::write(ctx.join("secret.txt"), "changed").unwrap();
+    let out = env.rpod_ok(&["build", "-t", "bindign", c]);
+    assert_eq!(cached_steps(&out), 2, "{out}");
+    // An ignored file named as the source is refused, as COPY's.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!(
+            "FROM {}\nRUN --mount=type=bind,source=secret.txt,target=/s cat /s\n",
+            alpine()
+        ),
+    )
+    .unwrap();
+    let (code, err) = env.rpod_fail(&["build", c]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("secret.txt: excluded by the ignore file"),
+        "{err}"
+    );
+    assert_clean(&env, &[]);
+}
