@@ -430,12 +430,39 @@ pub fn prune_images_matching(
 ) -> Result<()> {
     enter_userns_for_cleanup();
     let used = store.containers_by_image();
-    for rec in store.images()? {
-        if used.contains_key(&rec.id) || (!o.all && !rec.names.is_empty()) || !matches(&rec) {
-            continue;
+    if o.all {
+        for rec in store.images()? {
+            if used.contains_key(&rec.id) || !matches(&rec) {
+                continue;
+            }
+            store.remove_image(&rec.id)?;
+            out(&rec.id)?;
         }
-        store.remove_image(&rec.id)?;
-        out(&rec.id)?;
+        return store.gc();
+    }
+    // Dangling, as podman: no name and no child image (a build's
+    // intermediate images are the parents of its result, and stay while
+    // it does). Removing one can leave its parent dangling: again until
+    // none is left, as podman removes a dropped build's whole chain.
+    loop {
+        let images = store.images()?;
+        let parents = intermediate_ids(store, &images);
+        let mut removed = false;
+        for rec in &images {
+            if used.contains_key(&rec.id)
+                || !rec.names.is_empty()
+                || parents.contains(&rec.id)
+                || !matches(rec)
+            {
+                continue;
+            }
+            store.remove_image(&rec.id)?;
+            out(&rec.id)?;
+            removed = true;
+        }
+        if !removed {
+            break;
+        }
     }
     store.gc()
 }

@@ -195,3 +195,65 @@ fn build_run_bind_mount_from_the_context_honours_containerignore() {
     );
     assert_clean(&env, &[]);
 }
+
+/// `image prune` (no -a) removes dangling images as podman 4.3.1 does
+/// (checked side by side): a build's intermediate images are parents of
+/// its result and stay with it; once the result loses its name to a
+/// rebuild, it and the chain only it used go, and what the new result
+/// uses (its cache included) stays.
+#[test]
+fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the_chain() {
+    let env = new_env("bcprune");
+    let cf = format!(
+        "FROM {}\nCOPY a /a\nRUN cat /a > /b\nENV X=1\nCMD [\"cat\", \"/b\"]\n",
+        alpine()
+    );
+    let ctx = context(&env, "ctx", &[("Containerfile", &cf), ("a", "one\n")]);
+    let c = ctx.to_str().unwrap();
+    let all = |env: &Env| -> Vec<String> {
+        let mut v: Vec<String> = env
+            .rpod_ok(&["images", "-a", "-q", "--no-trunc"])
+            .lines()
+            .map(|l| l.trim_start_matches("sha256:").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    env.rpod_ok(&["build", "-q", "-t", "t1", c]);
+    let first = all(&env);
+    assert_eq!(
+        first.len(),
+        5,
+        "alpine, 3 intermediate images, t1: {first:?}"
+    );
+    assert_eq!(env.rpod_ok(&["image", "prune", "-f"]), "");
+    assert_eq!(all(&env), first);
+
+    std::fs::write(ctx.join("a"), "two\n").unwrap();
+    env.rpod_ok(&["build", "-q", "-t", "t1", c]);
+    let second = all(&env);
+    assert_eq!(second.len(), 9, "{second:?}");
+    let mut pruned: Vec<String> = env
+        .rpod_ok(&["image", "prune", "-f"])
+        .lines()
+        .map(String::from)
+        .collect();
+    pruned.sort();
+    // The first build's chain (alpine aside), and nothing else.
+    let alpine_id = env
+        .rpod_ok(&["images", "-q", "--no-trunc", &alpine()])
+        .trim()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let old: Vec<String> = first.iter().filter(|i| **i != alpine_id).cloned().collect();
+    assert_eq!(pruned, old);
+    assert_eq!(all(&env).len(), 5);
+    // The current build is still fully cached.
+    let out = env.rpod_ok(&["build", "-t", "t1", c]);
+    assert_eq!(cached_steps(&out), 4, "{out}");
+    assert_eq!(env.rpod_ok(&["run", "--rm", "t1"]), "two\n");
+    // -a: every image no container uses.
+    let gone = env.rpod_ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(gone.lines().count(), 5, "{gone}");
+    assert_eq!(env.rpod_ok(&["images", "-a", "-q"]), "");
+}
