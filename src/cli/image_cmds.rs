@@ -526,7 +526,12 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
         ignore: a.ignore,
     };
     let mut out = std::io::stdout().lock();
-    let errors = img::remove_images(&store, &a.images, &o, &mut |r| {
+    let remove = if a.no_prune {
+        img::remove_images
+    } else {
+        img::remove_images_and_parents
+    };
+    let errors = remove(&store, &a.images, &o, &mut |r| {
         match r {
             Removal::Untagged(n) => writeln!(out, "Untagged: {n}")?,
             Removal::Deleted(id) => writeln!(out, "Deleted: {id}")?,

@@ -177,44 +177,48 @@ pub enum ImageFilter {
     NotIntermediate,
 }
 
-/// The ids of intermediate images: unnamed, with a child, as podman's
-/// layer tree finds them: an image with the same layers or one more, whose
-/// history starts with the parent's and is longer (a build's step images).
-fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
-    let mut hist: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
-    let mut history = |r: &ImageRecord| -> Vec<Value> {
-        hist.entry(r.id.clone())
-            .or_insert_with(|| {
-                raw_config(store, r)["history"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .clone()
-    };
-    for x in recs.iter().filter(|r| r.names.is_empty()) {
-        let near = |y: &ImageRecord| {
-            y.id != x.id
-                && (y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
-                && y.layers
-                    .iter()
-                    .zip(&x.layers)
-                    .all(|(a, b)| a.chain_id == b.chain_id)
-        };
-        let children: Vec<&ImageRecord> = recs.iter().filter(|y| near(y)).collect();
-        if children.is_empty() {
-            continue;
-        }
-        let hx = history(x);
-        if children.iter().any(|y| {
-            let hy = history(y);
-            hy.len() > hx.len() && hy[..hx.len()] == hx[..]
-        }) {
-            out.insert(x.id.clone());
-        }
+/// Images' config histories, read once.
+#[derive(Default)]
+struct Histories(std::collections::HashMap<String, Vec<Value>>);
+
+impl Histories {
+    fn get(&mut self, store: &Store, r: &ImageRecord) -> &Vec<Value> {
+        self.0.entry(r.id.clone()).or_insert_with(|| {
+            raw_config(store, r)["history"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
     }
-    out
+}
+
+/// Whether `y` was built on `x`, as podman's layer tree finds it: the
+/// same layers or one more, and a longer history that starts with `x`'s
+/// (a build's next step image, or one further down the chain).
+fn built_on(store: &Store, h: &mut Histories, x: &ImageRecord, y: &ImageRecord) -> bool {
+    if y.id == x.id
+        || !(y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
+        || !y
+            .layers
+            .iter()
+            .zip(&x.layers)
+            .all(|(a, b)| a.chain_id == b.chain_id)
+    {
+        return false;
+    }
+    let hx = h.get(store, x).clone();
+    let hy = h.get(store, y);
+    hy.len() > hx.len() && hy[..hx.len()] == hx[..]
+}
+
+/// The ids of intermediate images: unnamed, with a child (`built_on`).
+fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
+    let mut h = Histories::default();
+    recs.iter()
+        .filter(|x| x.names.is_empty())
+        .filter(|x| recs.iter().any(|y| built_on(store, &mut h, x, y)))
+        .map(|x| x.id.clone())
+        .collect()
 }
 
 fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool {
@@ -397,6 +401,66 @@ pub fn remove_images(
         })();
         if let Err(e) = res {
             errors.push(e);
+        }
+    }
+    Ok(errors)
+}
+
+/// `rmi` as podman's without --no-prune: [`remove_images`], then for each
+/// image removed, the image it was built on if that is left dangling (no
+/// name, no other child, no container), and so on up the chain: a built
+/// image takes its build's step images with it.
+pub fn remove_images_and_parents(
+    store: &Store,
+    names: &[String],
+    o: &RemoveOptions,
+    out: &mut dyn FnMut(Removal) -> Result<()>,
+) -> Result<Vec<anyhow::Error>> {
+    let before = store.images()?;
+    let mut h = Histories::default();
+    // Read now: the removed images' configs may be gone afterwards.
+    for r in &before {
+        h.get(store, r);
+    }
+    let mut deleted = Vec::new();
+    let errors = remove_images(store, names, o, &mut |r| {
+        if let Removal::Deleted(id) = &r {
+            deleted.push(id.clone());
+        }
+        out(r)
+    })?;
+    if o.all {
+        return Ok(errors);
+    }
+    for id in deleted {
+        let Some(mut child) = before.iter().find(|r| r.id == id).cloned() else {
+            continue;
+        };
+        loop {
+            // The closest image it was built on.
+            let mut parent: Option<&ImageRecord> = None;
+            for x in &before {
+                if built_on(store, &mut h, x, &child)
+                    && parent.is_none_or(|p| h.get(store, x).len() > h.get(store, p).len())
+                {
+                    parent = Some(x);
+                }
+            }
+            let Some(p) = parent else { break };
+            let Some(cur) = store.image_by_id(&p.id)? else {
+                break;
+            };
+            if !cur.names.is_empty() || !store.containers_using(&cur.id).is_empty() {
+                break;
+            }
+            let now = store.images()?;
+            if now.iter().any(|y| built_on(store, &mut h, &cur, y)) {
+                break;
+            }
+            store.remove_image(&cur.id)?;
+            crate::events::image(store.runroot(), "remove", &cur.id, "");
+            out(Removal::Deleted(cur.id.clone()))?;
+            child = cur;
         }
     }
     Ok(errors)

@@ -257,3 +257,40 @@ fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the
     assert_eq!(gone.lines().count(), 5, "{gone}");
     assert_eq!(env.rpod_ok(&["images", "-a", "-q"]), "");
 }
+
+/// `rmi` of a built image removes its build's step images with it, as
+/// podman's (checked side by side: `podman rmi config` after untagging
+/// alpine deleted both); --no-prune keeps them, and `image prune` then
+/// finds them dangling.
+#[test]
+fn build_rmi_takes_the_step_images_unless_no_prune() {
+    let env = new_env("bcrmi");
+    let cf = format!("FROM {}\nCOPY a /a\nRUN cat /a > /b\nENV X=1\n", alpine());
+    let ctx = context(&env, "ctx", &[("Containerfile", &cf), ("a", "one\n")]);
+    let c = ctx.to_str().unwrap();
+    let count = |env: &Env| env.rpod_ok(&["images", "-a", "-q"]).lines().count();
+    let id = env
+        .rpod_ok(&["build", "-q", "-t", "t1", c])
+        .trim()
+        .to_string();
+    assert_eq!(count(&env), 4);
+    let out = env.rpod_ok(&["rmi", "t1"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Untagged: localhost/t1:latest", "{out}");
+    assert_eq!(lines[1], format!("Deleted: {id}"), "{out}");
+    assert_eq!(lines.len(), 4, "t1 and its two step images: {out}");
+    // The base image has a name: it stays.
+    assert_eq!(count(&env), 1);
+    assert_eq!(
+        env.rpod_ok(&["images", "--format", "{{.Repository}}"])
+            .trim(),
+        alpine()
+    );
+
+    env.rpod_ok(&["build", "-q", "-t", "t1", c]);
+    let out = env.rpod_ok(&["rmi", "--no-prune", "t1"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(count(&env), 3);
+    assert_eq!(env.rpod_ok(&["image", "prune", "-f"]).lines().count(), 2);
+    assert_eq!(count(&env), 1);
+}
