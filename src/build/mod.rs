@@ -587,7 +587,7 @@ impl<'o> Builder<'o> {
                         made: std::mem::take(&mut sub.made),
                         file_hashes: sub.file_hashes.take(),
                     };
-                    let _ = tx.send(StageMsg::Done(i, res, done));
+                    let _ = tx.send(StageMsg::Done(i, Box::new(res), Box::new(done)));
                 });
             }
             if running == 0 {
@@ -597,6 +597,7 @@ impl<'o> Builder<'o> {
                 Ok(StageMsg::Line(l)) => r.line(&l),
                 Ok(StageMsg::Warn(w)) => r.warn(&w),
                 Ok(StageMsg::Done(i, res, done)) => {
+                    let (res, done) = (*res, *done);
                     running -= 1;
                     self.made.extend(done.made);
                     if let Some(h) = done.file_hashes {
@@ -1679,7 +1680,7 @@ impl<'o> Builder<'o> {
 enum StageMsg {
     Line(String),
     Warn(String),
-    Done(usize, Result<ImageRecord>, StageDone),
+    Done(usize, Box<Result<ImageRecord>>, Box<StageDone>),
 }
 
 /// What a stage's builder leaves to the build's.

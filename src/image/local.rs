@@ -441,7 +441,7 @@ pub fn remove_images_and_parents(
             let mut parent: Option<&ImageRecord> = None;
             for x in &before {
                 if built_on(store, &mut h, x, &child)
-                    && parent.is_none_or(|p| h.get(store, x).len() > h.get(store, p).len())
+                    && parent.map_or(true, |p| h.get(store, x).len() > h.get(store, p).len())
                 {
                     parent = Some(x);
                 }
