@@ -209,6 +209,7 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         made: Vec::new(),
         file_hashes: None,
         pulled: BTreeMap::new(),
+        running: Default::default(),
     };
     let res = b.run(&file, r);
     b.cleanup();
@@ -309,6 +310,9 @@ struct Builder<'a> {
     /// Base images pulled before stages were started in parallel: a stage
     /// takes its base from here (one pull per name and build).
     pulled: BTreeMap<String, ImageRecord>,
+    /// The build containers running now, of every stage (`--jobs`: the
+    /// first failure kills the others').
+    running: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl<'o> Builder<'o> {
@@ -493,6 +497,7 @@ impl<'o> Builder<'o> {
             made: Vec::new(),
             file_hashes: None,
             pulled: self.pulled.clone(),
+            running: self.running.clone(),
         })
     }
 
@@ -501,7 +506,7 @@ impl<'o> Builder<'o> {
     /// `jobs` at once. Their lines carry the stage's `[i/n]` prefix;
     /// base images are pulled first, one after the other, with the
     /// progress shown. The first failure stops new stages from starting
-    /// and is returned once the running ones end.
+    /// and kills the running ones' RUN steps; it is returned once they end.
     fn parallel_stages(
         &mut self,
         file: &parse::Containerfile,
@@ -611,6 +616,11 @@ impl<'o> Builder<'o> {
                             self.stage_images.insert(i, img);
                         }
                         Err(e) => {
+                            if first_err.is_none() {
+                                // The other stages' RUN steps are killed:
+                                // their stages fail, and the build ends now.
+                                self.kill_running();
+                            }
                             first_err.get_or_insert(e);
                         }
                     }
@@ -1030,6 +1040,20 @@ impl<'o> Builder<'o> {
         Ok(())
     }
 
+    /// SIGKILL the build containers running now (best effort).
+    fn kill_running(&self) {
+        let ids = self.running.lock().map(|l| l.clone()).unwrap_or_default();
+        for id in ids {
+            let sel = ctr::Selection {
+                names: vec![id.clone()],
+                ..Default::default()
+            };
+            if let Err(e) = ctr::kill(&self.paths, &sel, libc::SIGKILL) {
+                debug!("killing build container {id}: {e:#}");
+            }
+        }
+    }
+
     /// Make (or find in the cache) the image of one step. `key_inputs`:
     /// what the step depends on beyond its instruction; `layer`: writes
     /// the layer tar (None: a metadata step).
@@ -1288,6 +1312,7 @@ impl<'o> Builder<'o> {
                 id: rec.id.clone(),
             };
             ctr::spawn(opts, &b.paths, &rec, true).context("starting the build container")?;
+            let _running = Running::add(&b.running, &rec.id);
             let how = AttachOptions {
                 stdin: false,
                 detach_keys: Vec::new(),
@@ -1763,6 +1788,32 @@ impl StageVars {
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.clone())
             .or_else(|| self.args.get(n).cloned())
+    }
+}
+
+/// A build container listed as running while this lives.
+struct Running {
+    list: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    id: String,
+}
+
+impl Running {
+    fn add(list: &std::sync::Arc<std::sync::Mutex<Vec<String>>>, id: &str) -> Running {
+        if let Ok(mut l) = list.lock() {
+            l.push(id.to_string());
+        }
+        Running {
+            list: list.clone(),
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut l) = self.list.lock() {
+            l.retain(|i| *i != self.id);
+        }
     }
 }
 

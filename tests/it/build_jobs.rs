@@ -89,21 +89,39 @@ fn build_jobs_runs_independent_stages_at_once() {
 }
 
 #[test]
-fn build_jobs_failure_in_one_stage_fails_the_build_and_leaves_nothing() {
+fn build_jobs_failure_in_one_stage_kills_the_others_and_leaves_nothing() {
     let env = new_env("bjobsfail");
+    // The slow stage would mark /shared/slow-done after its sleep: it is
+    // killed when the other stage fails, so the build ends without it.
     let cf = format!(
-        "FROM {a} AS ok\nRUN sleep 1; echo fine > /f\n\
-         FROM {a} AS bad\nRUN exit 3\n\
-         FROM {a}\nCOPY --from=ok /f /f\nCOPY --from=bad /etc/hostname /h\n",
+        "FROM {a} AS slow\nRUN touch /shared/slow-started; sleep 120; touch /shared/slow-done\n\
+         FROM {a} AS bad\nRUN while [ ! -e /shared/slow-started ]; do sleep 0.2; done; exit 3\n\
+         FROM {a}\nCOPY --from=slow /etc/hostname /f\nCOPY --from=bad /etc/hostname /h\n",
         a = alpine()
     );
     let ctx = context(&env, "ctx", &[("Containerfile", &cf)]);
-    let (code, err) = env.rpod_fail(&["build", "--jobs", "2", "-t", "nope", ctx.to_str().unwrap()]);
+    let vol = shared(&env);
+    let (code, err) = env.rpod_fail(&[
+        "build",
+        "--jobs",
+        "2",
+        "-v",
+        &vol,
+        "-t",
+        "nope",
+        ctx.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("building at STEP \"RUN exit 3\"") && err.contains("exit status 3"),
+        err.contains("building at STEP \"RUN while [ ! -e /shared/slow-started ]")
+            && err.contains("exit 3\": while running runtime: exit status 3"),
         "{err}"
     );
     assert!(env.rpod(&["image", "exists", "nope"]).status.code() == Some(1));
+    assert!(env.dir.join("shared/slow-started").exists());
+    assert!(
+        !env.dir.join("shared/slow-done").exists(),
+        "the other stage's RUN was not killed"
+    );
     assert_clean(&env, &[]);
 }
