@@ -166,7 +166,8 @@ fn glob(p: &str, s: &str) -> bool {
 /// A filter of `images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageFilter {
-    /// Images without names (true) or with (false).
+    /// Images without names and without a child image (true), or the
+    /// others (false), as podman.
     Dangling(bool),
     /// Images with a name matching the pattern (a name, or a glob).
     Reference(String),
@@ -223,7 +224,8 @@ fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::Ha
 
 fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool {
     filters.iter().all(|f| match f {
-        ImageFilter::Dangling(d) => rec.names.is_empty() == *d,
+        // Applied in list_images (it needs every image).
+        ImageFilter::Dangling(_) => true,
         ImageFilter::Reference(p) => rec.names.iter().any(|n| matches_reference(rec, n, p)),
         ImageFilter::Label(k, v) => {
             let labels = labels_of(&raw_config(store, rec));
@@ -241,14 +243,26 @@ fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool
 /// The images that pass all `filters`, newest first.
 pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSummary>> {
     let all = store.images()?;
-    let hide = if filters.contains(&ImageFilter::NotIntermediate) {
+    let dangling_filter = filters
+        .iter()
+        .any(|f| matches!(f, ImageFilter::Dangling(_)));
+    let intermediate = if filters.contains(&ImageFilter::NotIntermediate) || dangling_filter {
         intermediate_ids(store, &all)
     } else {
         Default::default()
     };
+    let hide_intermediate = filters.contains(&ImageFilter::NotIntermediate);
     let mut recs: Vec<ImageRecord> = all
         .into_iter()
-        .filter(|r| !hide.contains(&r.id) && keep_image(store, r, filters))
+        .filter(|r| {
+            let inter = intermediate.contains(&r.id);
+            // Dangling as podman: no name and no child image.
+            let dangling_ok = filters.iter().all(|f| match f {
+                ImageFilter::Dangling(d) => (r.names.is_empty() && !inter) == *d,
+                _ => true,
+            });
+            !(hide_intermediate && inter) && dangling_ok && keep_image(store, r, filters)
+        })
         .collect();
     // podman's default sort: newest first.
     recs.sort_by(|x, y| created_secs(y).cmp(&created_secs(x)).then(x.id.cmp(&y.id)));

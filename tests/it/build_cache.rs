@@ -226,6 +226,11 @@ fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the
         5,
         "alpine, 3 intermediate images, t1: {first:?}"
     );
+    // Step images are not dangling (podman: no name and no child).
+    assert_eq!(
+        env.rpod_ok(&["images", "-a", "-q", "--filter", "dangling=true"]),
+        ""
+    );
     assert_eq!(env.rpod_ok(&["image", "prune", "-f"]), "");
     assert_eq!(all(&env), first);
 
@@ -233,6 +238,21 @@ fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the
     env.rpod_ok(&["build", "-q", "-t", "t1", c]);
     let second = all(&env);
     assert_eq!(second.len(), 9, "{second:?}");
+    // Only the first build's result is dangling now (its parents have it
+    // as their child).
+    let t1_first = env
+        .rpod_ok(&[
+            "images",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "dangling=true",
+        ])
+        .trim()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert!(first.contains(&t1_first), "{t1_first}");
     let mut pruned: Vec<String> = env
         .rpod_ok(&["image", "prune", "-f"])
         .lines()
