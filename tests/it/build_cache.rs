@@ -272,6 +272,10 @@ fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the
     let out = env.rpod_ok(&["build", "-t", "t1", c]);
     assert_eq!(cached_steps(&out), 4, "{out}");
     assert_eq!(env.rpod_ok(&["run", "--rm", "t1"]), "two\n");
+    // (--rm's removal may end an instant after the output.)
+    assert!(eventually(10, || env
+        .rpod_ok(&["ps", "-a", "-q"])
+        .is_empty()));
     // -a: every image no container uses.
     let gone = env.rpod_ok(&["image", "prune", "-a", "-f"]);
     assert_eq!(gone.lines().count(), 5, "{gone}");
