@@ -440,18 +440,18 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
     for s in &images {
         for rt in &s.repo_tags {
             let k = (&s.record, Some((rt.repository.clone(), rt.tag.clone())));
-            rows.push((
-                k,
-                row_value(
-                    &store,
-                    &s.record,
-                    &rt.repository,
-                    &rt.tag,
-                    a.no_trunc,
-                    s.containers,
-                    want_labels,
-                ),
-            ));
+            let mut v = row_value(
+                &store,
+                &s.record,
+                &rt.repository,
+                &rt.tag,
+                a.no_trunc,
+                s.containers,
+                want_labels,
+            );
+            // No name and no child image, as podman (row_value knows one image).
+            v["Dangling"] = json!(s.dangling);
+            rows.push((k, v));
         }
     }
     rows.sort_by(|(x, _), (y, _)| key.cmp(x.clone(), y.clone()));

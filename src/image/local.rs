@@ -117,6 +117,8 @@ pub struct ImageSummary {
     pub record: ImageRecord,
     /// How many containers use it.
     pub containers: usize,
+    /// No name and no child image (podman's `Dangling`).
+    pub dangling: bool,
     /// Its rows: one per distinct name that passes the reference filter,
     /// `<none>`/`<none>` for an image without names.
     pub repo_tags: Vec<RepoTag>,
@@ -243,10 +245,8 @@ fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool
 /// The images that pass all `filters`, newest first.
 pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSummary>> {
     let all = store.images()?;
-    let dangling_filter = filters
-        .iter()
-        .any(|f| matches!(f, ImageFilter::Dangling(_)));
-    let intermediate = if filters.contains(&ImageFilter::NotIntermediate) || dangling_filter {
+    // Only unnamed images can be intermediate (or dangling).
+    let intermediate = if all.iter().any(|r| r.names.is_empty()) {
         intermediate_ids(store, &all)
     } else {
         Default::default()
@@ -295,6 +295,7 @@ pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSu
             }
             ImageSummary {
                 containers: used.get(&r.id).map(Vec::len).unwrap_or(0),
+                dangling: r.names.is_empty() && !intermediate.contains(&r.id),
                 record: r,
                 repo_tags,
             }

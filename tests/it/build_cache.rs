@@ -253,6 +253,9 @@ fn build_intermediates_stay_until_their_result_is_dropped_then_prune_removes_the
         .trim_start_matches("sha256:")
         .to_string();
     assert!(first.contains(&t1_first), "{t1_first}");
+    let flags = env.rpod_ok(&["images", "-a", "--format", "{{.Dangling}}"]);
+    assert_eq!(flags.matches("true").count(), 1, "{flags}");
+    assert_eq!(flags.matches("false").count(), 8, "{flags}");
     let mut pruned: Vec<String> = env
         .rpod_ok(&["image", "prune", "-f"])
         .lines()
