@@ -182,6 +182,80 @@ pub struct Sources {
     archives: Vec<(PathBuf, PathBuf)>,
     /// Whether a single source was a file (history: `file:`, else `dir:`).
     pub single_file: bool,
+    /// Whether the ignore file left out anything below a source directory.
+    pub excluded_any: bool,
+}
+
+/// How the sources' contents enter a COPY's content key.
+pub enum Contents<'a> {
+    /// Read (or found by stat in the remembered hashes, if given).
+    Read(Option<&'a mut crate::build::cache::FileHashes>),
+    /// Sizes only: the content is fixed by where it comes from.
+    Metadata,
+}
+
+/// The sha256 of a source file's content: remembered by its stamp, else
+/// read (and remembered if its stamp held still while it was read).
+fn hash_file(
+    root: BorrowedFd<'_>,
+    rel: &Path,
+    st: &nix::sys::stat::FileStat,
+    memo: Option<&mut crate::build::cache::FileHashes>,
+) -> Result<[u8; 32]> {
+    use crate::build::cache::FileStamp;
+    let mut memo = memo;
+    if let Some(m) = memo.as_deref_mut() {
+        if let Some(h) = m.get(&FileStamp::of(st)) {
+            return Ok(h);
+        }
+    }
+    let fd =
+        inroot::open(root, rel, false).with_context(|| format!("opening {}", rel.display()))?;
+    let now = inroot::fstat(fd.as_fd())?;
+    if FileStamp::of(&now) != FileStamp::of(st) {
+        // Replaced since it was listed: hash it, remember nothing.
+        return hash_open(fd.as_fd(), rel, &now, None);
+    }
+    hash_open(fd.as_fd(), rel, st, memo)
+}
+
+fn hash_open(
+    fd: BorrowedFd<'_>,
+    rel: &Path,
+    st: &nix::sys::stat::FileStat,
+    memo: Option<&mut crate::build::cache::FileHashes>,
+) -> Result<[u8; 32]> {
+    use crate::build::cache::FileStamp;
+    let stamp = FileStamp::of(st);
+    if let Some(m) = memo {
+        if let Some(h) = m.get(&stamp) {
+            return Ok(h);
+        }
+        let started = crate::time::now_ns() / 1_000_000_000;
+        let h = read_hash(fd, rel)?;
+        if FileStamp::of(&inroot::fstat(fd)?) == stamp {
+            m.put(&stamp, h, started);
+        }
+        return Ok(h);
+    }
+    read_hash(fd, rel)
+}
+
+fn read_hash(fd: BorrowedFd<'_>, rel: &Path) -> Result<[u8; 32]> {
+    let mut f =
+        std::fs::File::open(proc_path(fd)).with_context(|| format!("reading {}", rel.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", rel.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().into())
 }
 
 /// How the sources are copied.
@@ -234,6 +308,7 @@ pub fn resolve(
         parents: Vec::new(),
         archives: Vec::new(),
         single_file: false,
+        excluded_any: false,
     };
     // Parents to create (and the destination dir itself).
     let mut need: Vec<PathBuf> = Vec::new();
@@ -269,6 +344,7 @@ pub fn resolve(
                     &dest_rel,
                     ignore.filter(|_| o.from_context),
                     &mut out.entries,
+                    &mut out.excluded_any,
                 )?;
             }
             Some(Kind::File) => {
@@ -292,6 +368,30 @@ pub fn resolve(
             }
             _ => bail!("{what} {shown}: not a regular file or directory"),
         }
+    }
+    // One tar entry per path, as podman requires of a layer ("duplicates
+    // of file paths not supported"): a copied directory's own entry is
+    // its destination, not a parent to create too, and a later source
+    // replaces an earlier one at the same path, as Docker's COPY does
+    // (a directory keeps its first entry).
+    out.parents
+        .retain(|p| !out.entries.iter().any(|e| e.dest == *p));
+    let mut last: HashMap<&Path, usize> = HashMap::new();
+    for (i, e) in out.entries.iter().enumerate() {
+        if e.kind == Kind::Dir {
+            // The first: a directory's entry comes before what is in it.
+            last.entry(e.dest.as_path()).or_insert(i);
+        } else {
+            last.insert(e.dest.as_path(), i);
+        }
+    }
+    if last.len() < out.entries.len() {
+        let keep: std::collections::HashSet<usize> = last.into_values().collect();
+        let mut i = 0;
+        out.entries.retain(|_| {
+            i += 1;
+            keep.contains(&(i - 1))
+        });
     }
     Ok(out)
 }
@@ -426,6 +526,7 @@ fn walk(
     to: &Path,
     ignore: Option<&Ignore>,
     out: &mut Vec<Entry>,
+    excluded_any: &mut bool,
 ) -> Result<()> {
     let fd = inroot::open(root, rel, true)?;
     let st = inroot::fstat(fd.as_fd())?;
@@ -441,6 +542,7 @@ fn walk(
     for n in list_dir(root, rel)? {
         let r = rel.join(&n);
         let excluded = ignore.is_some_and(|ig| ig.excluded(&r));
+        *excluded_any |= excluded;
         if excluded && !ignore.is_some_and(|ig| ig.has_exceptions()) {
             continue;
         }
@@ -453,12 +555,12 @@ fn walk(
             Some(Kind::Dir) if excluded => {
                 // An exception (`!dir/keep`) may bring back what is below.
                 let mut below = Vec::new();
-                walk(root, &r, &to.join(&n), ignore, &mut below)?;
+                walk(root, &r, &to.join(&n), ignore, &mut below, excluded_any)?;
                 if below.len() > 1 {
                     out.extend(below);
                 }
             }
-            Some(Kind::Dir) => walk(root, &r, &to.join(&n), ignore, out)?,
+            Some(Kind::Dir) => walk(root, &r, &to.join(&n), ignore, out, excluded_any)?,
             Some(Kind::Symlink) => {
                 let t = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
                 out.push(Entry {
@@ -500,63 +602,100 @@ fn is_archive(fd: BorrowedFd<'_>) -> Result<bool> {
         || (n >= 262 && &h[257..262] == b"ustar"))
 }
 
-impl Sources {
-    /// A key of what would be copied: names, types, sizes, times, modes
-    /// and inode numbers (a changed file changes its ctime), no contents read.
-    pub fn cache_key(&self) -> String {
-        let mut h = Sha256::new();
-        for e in &self.entries {
-            h.update(e.rel.as_os_str().as_bytes());
-            h.update([0]);
-            h.update(e.dest.as_os_str().as_bytes());
-            let st = &e.st;
-            h.update(
-                format!(
-                    "\0{} {} {} {} {} {} {} {} {} {}\n",
-                    st.st_mode,
-                    st.st_size,
-                    st.st_mtime,
-                    st.st_mtime_nsec,
-                    st.st_ctime,
-                    st.st_ctime_nsec,
-                    st.st_ino,
-                    st.st_dev,
-                    st.st_uid,
-                    st.st_gid
-                )
-                .as_bytes(),
-            );
-            if let Some(t) = &e.target {
-                h.update(t.as_bytes());
-            }
-        }
-        for p in &self.parents {
-            h.update(b"P");
-            h.update(p.as_os_str().as_bytes());
-        }
-        for (s, d) in &self.archives {
-            h.update(b"A");
-            h.update(s.as_os_str().as_bytes());
-            h.update(d.as_os_str().as_bytes());
-        }
-        hex::encode(h.finalize())
-    }
-
-    /// Write the layer tar; the sha256 of the copied contents (history).
-    pub fn write_tar(
-        &self,
-        root: BorrowedFd<'_>,
-        o: &CopyOpts,
-        out: &mut dyn Write,
-    ) -> Result<String> {
-        let mut content = Sha256::new();
-        let mut b = tar::Builder::new(out);
-        b.mode(tar::HeaderMode::Complete);
-        let owner = |st: &nix::sys::stat::FileStat| match (o.chown, o.from_context) {
+impl CopyOpts {
+    /// The owner an entry gets in the layer.
+    fn owner(&self, st: &nix::sys::stat::FileStat) -> (u32, u32) {
+        match (self.chown, self.from_context) {
             (Some(c), _) => c,
             (None, true) => (0, 0),
             (None, false) => (st.st_uid, st.st_gid),
-        };
+        }
+    }
+
+    /// The mode an entry gets in the layer.
+    fn mode(&self, st: &nix::sys::stat::FileStat, kind: Kind) -> u32 {
+        match (self.chmod, kind) {
+            (Some(m), Kind::File | Kind::Dir) => m,
+            _ => st.st_mode & 0o7777,
+        }
+    }
+}
+
+impl Sources {
+    /// The content key of what would be copied, as buildah's digest of a
+    /// COPY: names, types, modes, owners, link targets and the files'
+    /// contents, never their times (a touched file is the same, a
+    /// rewritten one keeping its size and mtime is not). `hashes`: the
+    /// remembered content hashes of context files (Contents::Read), or
+    /// Contents::Metadata for sources whose content is fixed by what they
+    /// come from (an image's files: its id is in the step's key).
+    pub fn content_key(
+        &self,
+        root: BorrowedFd<'_>,
+        o: &CopyOpts,
+        contents: Contents<'_>,
+    ) -> Result<String> {
+        let mut hashes = contents;
+        let mut h = Sha256::new();
+        h.update(b"rpod-copy-v2\0");
+        for p in &self.parents {
+            h.update(b"P");
+            h.update(p.as_os_str().as_bytes());
+            h.update(format!("\0{:?}\n", o.chown).as_bytes());
+        }
+        let mut links: HashMap<(u64, u64), &Path> = HashMap::new();
+        for e in &self.entries {
+            let (u, g) = o.owner(&e.st);
+            let mode = o.mode(&e.st, e.kind);
+            h.update(e.dest.as_os_str().as_bytes());
+            h.update(format!("\0{:?} {mode:o} {u}:{g}\0", e.kind).as_bytes());
+            match e.kind {
+                Kind::Dir => {}
+                Kind::Symlink => h.update(e.target.as_deref().unwrap_or_default().as_bytes()),
+                Kind::File => {
+                    let key = (e.st.st_dev, e.st.st_ino);
+                    if e.st.st_nlink > 1 {
+                        if let Some(first) = links.get(&key) {
+                            h.update(b"L");
+                            h.update(first.as_os_str().as_bytes());
+                            h.update(b"\n");
+                            continue;
+                        }
+                        links.insert(key, &e.dest);
+                    }
+                    match &mut hashes {
+                        Contents::Metadata => h.update(format!("{}", e.st.st_size).as_bytes()),
+                        Contents::Read(memo) => {
+                            let fh = hash_file(root, &e.rel, &e.st, memo.as_deref_mut())?;
+                            h.update(fh);
+                        }
+                    }
+                }
+            }
+            h.update(b"\n");
+        }
+        for (s, d) in &self.archives {
+            h.update(b"A");
+            h.update(d.as_os_str().as_bytes());
+            h.update(format!("\0{:?}\0", o.chown).as_bytes());
+            let fd = open_source(root, s).with_context(|| format!("{}", s.display()))?;
+            let st = inroot::fstat(fd.as_fd())?;
+            match &mut hashes {
+                Contents::Metadata => h.update(format!("{}", st.st_size).as_bytes()),
+                Contents::Read(memo) => {
+                    h.update(hash_open(fd.as_fd(), s, &st, memo.as_deref_mut())?);
+                }
+            }
+            h.update(b"\n");
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    /// Write the layer tar.
+    pub fn write_tar(&self, root: BorrowedFd<'_>, o: &CopyOpts, out: &mut dyn Write) -> Result<()> {
+        let mut b = tar::Builder::new(out);
+        b.mode(tar::HeaderMode::Complete);
+        let owner = |st: &nix::sys::stat::FileStat| o.owner(st);
         for p in &self.parents {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Directory);
@@ -575,12 +714,7 @@ impl Sources {
             h.set_uid(u.into());
             h.set_gid(g.into());
             h.set_mtime(e.st.st_mtime.max(0) as u64);
-            let perm = e.st.st_mode & 0o7777;
-            let mode = match (o.chmod, e.kind) {
-                (Some(m), Kind::File | Kind::Dir) => m,
-                _ => perm,
-            };
-            h.set_mode(mode);
+            h.set_mode(o.mode(&e.st, e.kind));
             match e.kind {
                 Kind::Dir => {
                     h.set_entry_type(tar::EntryType::Directory);
@@ -611,11 +745,7 @@ impl Sources {
                     let size = f.metadata()?.len();
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_size(size);
-                    let r = HashRead {
-                        r: f.take(size),
-                        h: &mut content,
-                    };
-                    b.append_data(&mut h, &e.dest, r)
+                    b.append_data(&mut h, &e.dest, f.take(size))
                         .with_context(|| format!("copying {}", e.rel.display()))?;
                 }
             }
@@ -633,7 +763,6 @@ impl Sources {
             } else {
                 Box::new(f)
             };
-            let r = HashRead { r, h: &mut content };
             let mut a = tar::Archive::new(r);
             for ent in a
                 .entries()
@@ -677,20 +806,7 @@ impl Sources {
             }
         }
         b.into_inner()?.flush()?;
-        Ok(hex::encode(content.finalize()))
-    }
-}
-
-struct HashRead<'a, R> {
-    r: R,
-    h: &'a mut Sha256,
-}
-
-impl<R: Read> Read for HashRead<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.r.read(buf)?;
-        self.h.update(&buf[..n]);
-        Ok(n)
+        Ok(())
     }
 }
 

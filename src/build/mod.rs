@@ -77,6 +77,9 @@ pub struct BuildOptions {
     /// `--squash` / `--squash-all` (and `--layers=false`, which squashes
     /// the target stage's new layers as buildah commits it once).
     pub squash: Squash,
+    /// `--jobs`: stages built at once (1: one after the other, podman's
+    /// default; 0: as many as are ready).
+    pub jobs: u32,
 }
 
 /// How the final image's layers are squashed.
@@ -204,9 +207,18 @@ pub fn build(opts: &Options, o: &BuildOptions, r: &mut dyn BuildReport) -> Resul
         target_base: None,
         target_from: String::new(),
         made: Vec::new(),
+        file_hashes: None,
+        pulled: BTreeMap::new(),
+        running: Default::default(),
     };
     let res = b.run(&file, r);
     b.cleanup();
+    if let Some(h) = b.file_hashes.as_mut() {
+        // Only a cache: a failure to save costs a rehash next time.
+        if let Err(e) = h.save() {
+            debug!("saving the build's file hashes: {e:#}");
+        }
+    }
     // With --layers=false no step image is kept (buildah commits once).
     if !o.layers {
         if let Ok(built) = &res {
@@ -292,6 +304,15 @@ struct Builder<'a> {
     target_from: String,
     /// The images this build made (not found in the cache).
     made: Vec<String>,
+    /// The remembered content hashes of context files (loaded at the
+    /// first COPY from the context, saved when the build ends).
+    file_hashes: Option<cache::FileHashes>,
+    /// Base images pulled before stages were started in parallel: a stage
+    /// takes its base from here (one pull per name and build).
+    pulled: BTreeMap<String, ImageRecord>,
+    /// The build containers running now, of every stage (`--jobs`: the
+    /// first failure kills the others').
+    running: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl<'o> Builder<'o> {
@@ -339,9 +360,14 @@ impl<'o> Builder<'o> {
         // The stages the target needs, by FROM and COPY --from.
         let needed = self.needed(file, target);
         let total = file.stages.len();
+        if self.o.jobs != 1 {
+            // The stages before the target, as many at once as --jobs
+            // says; the target (which needs them all) then runs here.
+            self.parallel_stages(file, &needed, target, r)?;
+        }
         let mut last = None;
         for (i, stage) in file.stages.iter().enumerate().take(target + 1) {
-            if !needed.contains(&i) {
+            if !needed.contains(&i) || self.stage_images.contains_key(&i) {
                 continue;
             }
             let prefix = if total > 1 {
@@ -395,6 +421,8 @@ impl<'o> Builder<'o> {
         name.parse::<usize>().ok().filter(|&i| i < before)
     }
 
+    /// The stages the target needs, by FROM, COPY --from and RUN
+    /// --mount from=, the target included.
     fn needed(
         &self,
         file: &parse::Containerfile,
@@ -402,37 +430,210 @@ impl<'o> Builder<'o> {
     ) -> std::collections::BTreeSet<usize> {
         let mut need = std::collections::BTreeSet::new();
         let mut todo = vec![target];
-        let g = self.global.clone();
-        let vars = |n: &str| g.get(n).cloned();
         while let Some(i) = todo.pop() {
             if !need.insert(i) {
                 continue;
             }
-            let s = &file.stages[i];
-            let base = parse::expand(&s.base, self.esc, &vars).unwrap_or_default();
-            if let Some(j) = Self::stage_ref(file, i, &base) {
-                todo.push(j);
-            }
-            for ins in &s.instructions {
-                if let Some(f) = ins.flag("from") {
-                    if let Some(j) = Self::stage_ref(file, i, f) {
-                        todo.push(j);
-                    }
+            todo.extend(self.stage_deps(file, i));
+        }
+        need
+    }
+
+    /// The earlier stages stage `i` uses directly.
+    fn stage_deps(
+        &self,
+        file: &parse::Containerfile,
+        i: usize,
+    ) -> std::collections::BTreeSet<usize> {
+        let g = self.global.clone();
+        let vars = |n: &str| g.get(n).cloned();
+        let mut deps = std::collections::BTreeSet::new();
+        let s = &file.stages[i];
+        let base = parse::expand(&s.base, self.esc, &vars).unwrap_or_default();
+        if let Some(j) = Self::stage_ref(file, i, &base) {
+            deps.insert(j);
+        }
+        for ins in &s.instructions {
+            if let Some(f) = ins.flag("from") {
+                if let Some(j) = Self::stage_ref(file, i, f) {
+                    deps.insert(j);
                 }
-                for (k, v) in &ins.flags {
-                    if k == "mount" && v.contains("from=") {
-                        for part in v.split(',') {
-                            if let Some(f) = part.strip_prefix("from=") {
-                                if let Some(j) = Self::stage_ref(file, i, f) {
-                                    todo.push(j);
-                                }
+            }
+            for (k, v) in &ins.flags {
+                if k == "mount" && v.contains("from=") {
+                    for part in v.split(',') {
+                        if let Some(f) = part.strip_prefix("from=") {
+                            if let Some(j) = Self::stage_ref(file, i, f) {
+                                deps.insert(j);
                             }
                         }
                     }
                 }
             }
         }
-        need
+        deps
+    }
+
+    /// A builder for one stage on another thread: the same build, its
+    /// own store handle, temp dirs and mounts.
+    fn fork(&self) -> Result<Builder<'o>> {
+        Ok(Builder {
+            opts: self.opts,
+            o: self.o,
+            store: self.store.clone(),
+            paths: self.paths.clone(),
+            ctx_root: self.ctx_root.try_clone()?,
+            ignore: self.ignore.clone(),
+            esc: self.esc,
+            fname: self.fname.clone(),
+            names: self.names.clone(),
+            global: self.global.clone(),
+            stage_images: self.stage_images.clone(),
+            mounts: Vec::new(),
+            tmp: Vec::new(),
+            held: Vec::new(),
+            target_base: None,
+            target_from: String::new(),
+            made: Vec::new(),
+            file_hashes: None,
+            pulled: self.pulled.clone(),
+            running: self.running.clone(),
+        })
+    }
+
+    /// `--jobs`: build the stages the target needs (not the target) on
+    /// threads, each as soon as the stages it uses are built, at most
+    /// `jobs` at once. Their lines carry the stage's `[i/n]` prefix;
+    /// base images are pulled first, one after the other, with the
+    /// progress shown. The first failure stops new stages from starting
+    /// and kills the running ones' RUN steps; it is returned once they end.
+    fn parallel_stages(
+        &mut self,
+        file: &parse::Containerfile,
+        needed: &std::collections::BTreeSet<usize>,
+        target: usize,
+        r: &mut dyn BuildReport,
+    ) -> Result<()> {
+        let mut pending: Vec<usize> = needed.iter().copied().filter(|&i| i != target).collect();
+        if pending.len() < 2 {
+            return Ok(());
+        }
+        let deps: BTreeMap<usize, std::collections::BTreeSet<usize>> = pending
+            .iter()
+            .map(|&i| (i, self.stage_deps(file, i)))
+            .collect();
+        let g = self.global.clone();
+        let vars = |n: &str| g.get(n).cloned();
+        for &i in &pending {
+            let stage = &file.stages[i];
+            let base =
+                parse::expand(&stage.base, self.esc, &vars).map_err(|e| self.at(&stage.from, e))?;
+            if base == "scratch"
+                || Self::stage_ref(file, i, &base).is_some()
+                || self.pulled.contains_key(&base)
+            {
+                continue;
+            }
+            let img = self.pull(&base, r)?;
+            self.pulled.insert(base, img);
+        }
+        let limit = match self.o.jobs {
+            0 => usize::MAX,
+            n => n as usize,
+        };
+        let total = file.stages.len();
+        // Signals stay blocked on every thread meanwhile: a RUN step's
+        // attach session takes them on its signalfd and forwards them to
+        // its container, whose failure then ends the build cleanly. (A
+        // thread that did not block them would take the default action:
+        // the process gone, its build containers left behind.)
+        let mut mask = nix::sys::signal::SigSet::empty();
+        for sig in [
+            nix::sys::signal::Signal::SIGINT,
+            nix::sys::signal::Signal::SIGTERM,
+            nix::sys::signal::Signal::SIGHUP,
+            nix::sys::signal::Signal::SIGQUIT,
+        ] {
+            mask.add(sig);
+        }
+        let old = mask
+            .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+            .context("blocking signals")?;
+        let (tx, rx) = std::sync::mpsc::channel::<StageMsg>();
+        let mut running = 0usize;
+        let mut first_err: Option<anyhow::Error> = None;
+        std::thread::scope(|scope| loop {
+            while first_err.is_none() && running < limit {
+                let Some(pos) = pending
+                    .iter()
+                    .position(|i| deps[i].iter().all(|d| self.stage_images.contains_key(d)))
+                else {
+                    break;
+                };
+                let i = pending.remove(pos);
+                let mut sub = match self.fork() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        first_err = Some(e);
+                        break;
+                    }
+                };
+                let tx = tx.clone();
+                let prefix = format!("[{}/{}] ", i + 1, total);
+                running += 1;
+                scope.spawn(move || {
+                    let mut rep = StageReport {
+                        tx: tx.clone(),
+                        prefix: prefix.clone(),
+                    };
+                    let res = sub.stage(file, i, &file.stages[i], false, &prefix, &mut rep);
+                    sub.cleanup();
+                    let done = StageDone {
+                        made: std::mem::take(&mut sub.made),
+                        file_hashes: sub.file_hashes.take(),
+                    };
+                    let _ = tx.send(StageMsg::Done(i, Box::new(res), Box::new(done)));
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            match rx.recv() {
+                Ok(StageMsg::Line(l)) => r.line(&l),
+                Ok(StageMsg::Warn(w)) => r.warn(&w),
+                Ok(StageMsg::Done(i, res, done)) => {
+                    let (res, done) = (*res, *done);
+                    running -= 1;
+                    self.made.extend(done.made);
+                    if let Some(h) = done.file_hashes {
+                        match self.file_hashes.as_mut() {
+                            Some(m) => m.merge(h),
+                            None => self.file_hashes = Some(h),
+                        }
+                    }
+                    match res {
+                        Ok(img) => {
+                            self.stage_images.insert(i, img);
+                        }
+                        Err(e) => {
+                            if first_err.is_none() {
+                                // The other stages' RUN steps are killed:
+                                // their stages fail, and the build ends now.
+                                self.kill_running();
+                            }
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(_) => break,
+            }
+        });
+        let _ = old.thread_set_mask();
+        match first_err {
+            Some(e) => Err(e),
+            None if !pending.is_empty() => bail!("internal: stages left unbuilt: {pending:?}"),
+            None => Ok(()),
+        }
     }
 
     fn now(&self) -> String {
@@ -586,6 +787,9 @@ impl<'o> Builder<'o> {
     }
 
     fn pull(&self, name: &str, r: &mut dyn BuildReport) -> Result<ImageRecord> {
+        if let Some(img) = self.pulled.get(name) {
+            return Ok(img.clone());
+        }
         let policy = self.o.pull.unwrap_or(PullPolicy::Missing);
         crate::image::ensure_image(
             self.opts,
@@ -834,6 +1038,20 @@ impl<'o> Builder<'o> {
         }
         st.first = false;
         Ok(())
+    }
+
+    /// SIGKILL the build containers running now (best effort).
+    fn kill_running(&self) {
+        let ids = self.running.lock().map(|l| l.clone()).unwrap_or_default();
+        for id in ids {
+            let sel = ctr::Selection {
+                names: vec![id.clone()],
+                ..Default::default()
+            };
+            if let Err(e) = ctr::kill(&self.paths, &sel, libc::SIGKILL) {
+                debug!("killing build container {id}: {e:#}");
+            }
+        }
     }
 
     /// Make (or find in the cache) the image of one step. `key_inputs`:
@@ -1094,6 +1312,7 @@ impl<'o> Builder<'o> {
                 id: rec.id.clone(),
             };
             ctr::spawn(opts, &b.paths, &rec, true).context("starting the build container")?;
+            let _running = Running::add(&b.running, &rec.id);
             let how = AttachOptions {
                 stdin: false,
                 detach_keys: Vec::new(),
@@ -1322,15 +1541,24 @@ impl<'o> Builder<'o> {
             };
             docs.push((to, body.into_bytes()));
         }
-        let mut inputs = vec![
-            // Downloads are keyed by their content (url_sums), not their stat.
-            srcs.as_ref()
-                .filter(|_| urls.is_empty())
-                .map(|s| s.cache_key())
-                .unwrap_or_default(),
-            from_id,
-            format!("{chown:?} {chmod:?}"),
-        ];
+        // The sources' content key (buildah's digest): context files by
+        // their content (remembered by stat), downloads read (their
+        // url_sums key them too), another image's files by metadata (the
+        // image id fixes their content).
+        let content = match &srcs {
+            None => String::new(),
+            Some(s) if from.is_none() && urls.is_empty() => {
+                let memo = self
+                    .file_hashes
+                    .get_or_insert_with(|| cache::FileHashes::load(&self.store));
+                s.content_key(root.as_fd(), &o, context::Contents::Read(Some(memo)))?
+            }
+            Some(s) if from.is_none() => {
+                s.content_key(root.as_fd(), &o, context::Contents::Read(None))?
+            }
+            Some(s) => s.content_key(root.as_fd(), &o, context::Contents::Metadata)?,
+        };
+        let mut inputs = vec![content.clone(), from_id, format!("{chown:?} {chmod:?}")];
         inputs.extend(url_sums);
         for (p, b) in &docs {
             inputs.push(format!(
@@ -1339,16 +1567,17 @@ impl<'o> Builder<'o> {
                 crate::storage::sha256_digest(b)
             ));
         }
-        let hash = std::cell::RefCell::new(match srcs {
-            None => {
-                let mut h = <sha2::Sha256 as sha2::Digest>::new();
-                for (_, b) in &docs {
-                    sha2::Digest::update(&mut h, b);
-                }
-                hex::encode(sha2::Digest::finalize(h))
+        // History's `COPY dir:HASH in DEST`.
+        let hash = if docs.is_empty() {
+            content
+        } else {
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut h, content.as_bytes());
+            for (_, b) in &docs {
+                sha2::Digest::update(&mut h, b);
             }
-            Some(_) => String::new(),
-        });
+            hex::encode(sha2::Digest::finalize(h))
+        };
         let root_fd = &root;
         let srcs_ref = srcs.as_ref();
         let kind = match &srcs {
@@ -1385,14 +1614,11 @@ impl<'o> Builder<'o> {
                     tb.into_inner()?;
                 }
                 if let Some(s) = srcs_ref {
-                    *hash.borrow_mut() = s.write_tar(root_fd.as_fd(), &o, w)?;
+                    s.write_tar(root_fd.as_fd(), &o, w)?;
                 }
                 Ok(())
             })?;
-            let by = format!(
-                "/bin/sh -c #(nop) {keyword} {kind}:{} in {dest_shown} ",
-                hash.borrow()
-            );
+            let by = format!("/bin/sh -c #(nop) {keyword} {kind}:{hash} in {dest_shown} ");
             Ok((nl, Some(by)))
         };
         let by = format!("/bin/sh -c #(nop) {}", ins.original);
@@ -1475,6 +1701,62 @@ impl<'o> Builder<'o> {
     }
 }
 
+/// What a stage built on another thread tells the main one.
+enum StageMsg {
+    Line(String),
+    Warn(String),
+    Done(usize, Box<Result<ImageRecord>>, Box<StageDone>),
+}
+
+/// What a stage's builder leaves to the build's.
+struct StageDone {
+    made: Vec<String>,
+    file_hashes: Option<cache::FileHashes>,
+}
+
+/// The report of a stage built on another thread: its lines, prefixed
+/// with the stage (`[2/3] `), go to the main thread, which prints them;
+/// pulls made there (COPY --from=IMAGE) show no progress.
+struct StageReport {
+    tx: std::sync::mpsc::Sender<StageMsg>,
+    prefix: String,
+}
+
+impl BuildReport for StageReport {
+    fn line(&mut self, s: &str) {
+        let l = if s.starts_with(&self.prefix) {
+            s.to_string()
+        } else {
+            format!("{}{s}", self.prefix)
+        };
+        let _ = self.tx.send(StageMsg::Line(l));
+    }
+    fn warn(&mut self, s: &str) {
+        let _ = self.tx.send(StageMsg::Warn(format!("{}{s}", self.prefix)));
+    }
+    fn pull_progress(&self) -> &dyn PullProgress {
+        &QuietPull
+    }
+}
+
+/// No pull progress.
+struct QuietPull;
+
+impl PullProgress for QuietPull {
+    fn step(&self, _: crate::image::PullStep<'_>) {}
+    fn downloading(&self, _: u64) {}
+    fn blob(&self, _: &str, _: u64) -> Box<dyn crate::image::BlobProgress + '_> {
+        Box::new(QuietPull)
+    }
+    fn downloaded(&self) {}
+}
+
+impl crate::image::BlobProgress for QuietPull {
+    fn advance(&self, _: u64) {}
+    fn restart(&self) {}
+    fn done(&self) {}
+}
+
 /// Writes a step's layer; Some(created_by) replaces the history's.
 type MakeLayer<'a, 'o> = dyn FnMut(&mut Builder<'o>, Option<&ImageRecord>) -> Result<(layer::NewLayer, Option<String>)>
     + 'a;
@@ -1506,6 +1788,32 @@ impl StageVars {
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.clone())
             .or_else(|| self.args.get(n).cloned())
+    }
+}
+
+/// A build container listed as running while this lives.
+struct Running {
+    list: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    id: String,
+}
+
+impl Running {
+    fn add(list: &std::sync::Arc<std::sync::Mutex<Vec<String>>>, id: &str) -> Running {
+        if let Ok(mut l) = list.lock() {
+            l.push(id.to_string());
+        }
+        Running {
+            list: list.clone(),
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut l) = self.list.lock() {
+            l.retain(|i| *i != self.id);
+        }
     }
 }
 

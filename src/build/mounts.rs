@@ -148,11 +148,47 @@ impl<'o> Builder<'o> {
                 if !real.starts_with(&real_root) {
                     bail!("bind source {src:?} is outside {}", what_root(&from));
                 }
-                let host = if rw {
+                // From the context: what the ignore file leaves out is not
+                // there, as BuildKit mounts the context it was sent.
+                let mut filtered = None;
+                let content = match &from {
+                    None => {
+                        let copy = super::context::CopyOpts {
+                            chown: None,
+                            chmod: None,
+                            from_context: true,
+                            add: false,
+                        };
+                        let srcs = super::context::resolve(
+                            root_fd.as_fd(),
+                            std::slice::from_ref(&src),
+                            "/",
+                            Some(&self.ignore),
+                            &copy,
+                            &|_| None,
+                            "RUN --mount source",
+                        )?;
+                        let memo = self
+                            .file_hashes
+                            .get_or_insert_with(|| super::cache::FileHashes::load(&self.store));
+                        let key = srcs.content_key(
+                            root_fd.as_fd(),
+                            &copy,
+                            super::context::Contents::Read(Some(memo)),
+                        )?;
+                        if srcs.excluded_any {
+                            filtered = Some(self.filtered_copy(root_fd.as_fd(), &srcs, &copy)?);
+                        }
+                        key
+                    }
+                    Some(_) => String::new(),
+                };
+                let host = match filtered {
+                    // A copy already: the step's writes stay its own.
+                    Some(f) => f,
                     // Writes are the step's own, discarded after it (BuildKit).
-                    self.private_copy(&real)?
-                } else {
-                    real.clone()
+                    None if rw => self.private_copy(&real)?,
+                    None => real.clone(),
                 };
                 let t = target_of(&target, workdir);
                 out.mounts.push(format!(
@@ -160,26 +196,6 @@ impl<'o> Builder<'o> {
                     mount_path(&host)?,
                     if rw { "rw" } else { "ro" }
                 ));
-                let content = match &from {
-                    // The context's files as COPY keys them (their stat).
-                    None => super::context::resolve(
-                        root_fd.as_fd(),
-                        std::slice::from_ref(&src),
-                        "/mnt/",
-                        None,
-                        &super::context::CopyOpts {
-                            chown: None,
-                            chmod: None,
-                            from_context: true,
-                            add: false,
-                        },
-                        &|_| None,
-                        "RUN --mount",
-                    )
-                    .map(|s| s.cache_key())
-                    .unwrap_or_default(),
-                    Some(_) => String::new(),
-                };
                 out.key
                     .push(format!("bind {from_id} {src} {t} {rw} {content}"));
                 out.targets.push(t);
@@ -301,6 +317,47 @@ impl<'o> Builder<'o> {
             k => bail!("unknown mount type {k:?}: use bind, cache, tmpfs or secret"),
         }
         Ok(())
+    }
+
+    /// A copy of the context's `srcs` (a directory, the ignore file
+    /// applied) for a bind mount: the same hardened extractor as layers.
+    fn filtered_copy(
+        &mut self,
+        root: std::os::fd::BorrowedFd<'_>,
+        srcs: &super::context::Sources,
+        copy: &super::context::CopyOpts,
+    ) -> Result<PathBuf> {
+        let e = self.store.tmp_entry("build-bind", true)?;
+        let e_path = e.path.clone();
+        // Held (flocked) until the build ends: no other rpod cleans it meanwhile.
+        self.held.push(e);
+        let dst = e_path.join("copy");
+        std::fs::create_dir(&dst)?;
+        let (rd, wr) = super::output::pipe()?;
+        let dst_fd: std::os::fd::OwnedFd = std::fs::File::open(&dst)?.into();
+        let reader = std::thread::spawn(move || {
+            crate::storage::extract_plain(
+                rd,
+                dst_fd,
+                crate::storage::PlainOpts {
+                    chown: nix::unistd::geteuid().is_root(),
+                    ..Default::default()
+                },
+            )
+        });
+        let res = (|| -> Result<()> {
+            let mut w = std::io::BufWriter::new(wr);
+            srcs.write_tar(root, copy, &mut w)?;
+            use std::io::Write;
+            w.flush()?;
+            Ok(())
+        })();
+        let got = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("copying the bind source panicked"))?;
+        res.context("copying the bind source without the ignored files")?;
+        got.context("copying the bind source without the ignored files")?;
+        Ok(dst)
     }
 
     /// A private copy of `src` (a file or a tree) for a `rw` bind.

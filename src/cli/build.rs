@@ -109,7 +109,7 @@ pub struct BuildArgs {
     /// Write the build's output (stdout and stderr) to this file
     #[arg(long, value_name = "PATH")]
     pub logfile: Option<PathBuf>,
-    /// Stages to build at once (accepted; rpod builds stages one after the other)
+    /// Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: u32,
     /// SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)
@@ -423,6 +423,7 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
             .map(|l| kv(l, "--annotation"))
             .collect::<Result<_>>()?,
         identity_label: a.identity_label,
+        jobs: a.jobs,
         squash: if a.squash_all {
             crate::build::Squash::All
         } else if a.squash {

@@ -108,8 +108,8 @@ pub struct RmiArgs {
     /// Do not fail when an image does not exist
     #[arg(short, long)]
     pub ignore: bool,
-    /// Do not remove dangling parent images (rpod images have no parent
-    /// images, so there is never one to keep: accepted for podman's sake)
+    /// Do not remove dangling parent images (the step images of a build,
+    /// removed with the image they were built for by default)
     #[arg(long)]
     pub no_prune: bool,
 }

@@ -407,18 +407,18 @@ pub fn images_cmd(g: &GlobalOpts, a: &ImagesArgs) -> Result<()> {
     for s in &images {
         for rt in &s.repo_tags {
             let k = (&s.record, Some((rt.repository.clone(), rt.tag.clone())));
-            rows.push((
-                k,
-                row_value(
-                    &store,
-                    &s.record,
-                    &rt.repository,
-                    &rt.tag,
-                    a.no_trunc,
-                    s.containers,
-                    want_labels,
-                ),
-            ));
+            let mut v = row_value(
+                &store,
+                &s.record,
+                &rt.repository,
+                &rt.tag,
+                a.no_trunc,
+                s.containers,
+                want_labels,
+            );
+            // No name and no child image, as podman (row_value knows one image).
+            v["Dangling"] = json!(s.dangling);
+            rows.push((k, v));
         }
     }
     rows.sort_by(|(x, _), (y, _)| key.cmp(x.clone(), y.clone()));
@@ -493,7 +493,12 @@ pub fn rmi_cmd(g: &GlobalOpts, a: &RmiArgs) -> Result<()> {
         ignore: a.ignore,
     };
     let mut out = std::io::stdout().lock();
-    let errors = img::remove_images(&store, &a.images, &o, &mut |r| {
+    let remove = if a.no_prune {
+        img::remove_images
+    } else {
+        img::remove_images_and_parents
+    };
+    let errors = remove(&store, &a.images, &o, &mut |r| {
         match r {
             Removal::Untagged(n) => writeln!(out, "Untagged: {n}")?,
             Removal::Deleted(id) => writeln!(out, "Deleted: {id}")?,

@@ -117,6 +117,8 @@ pub struct ImageSummary {
     pub record: ImageRecord,
     /// How many containers use it.
     pub containers: usize,
+    /// No name and no child image (podman's `Dangling`).
+    pub dangling: bool,
     /// Its rows: one per distinct name that passes the reference filter,
     /// `<none>`/`<none>` for an image without names.
     pub repo_tags: Vec<RepoTag>,
@@ -166,7 +168,8 @@ fn glob(p: &str, s: &str) -> bool {
 /// A filter of `images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageFilter {
-    /// Images without names (true) or with (false).
+    /// Images without names and without a child image (true), or the
+    /// others (false), as podman.
     Dangling(bool),
     /// Images with a name matching the pattern (a name, or a glob).
     Reference(String),
@@ -177,49 +180,54 @@ pub enum ImageFilter {
     NotIntermediate,
 }
 
-/// The ids of intermediate images: unnamed, with a child, as podman's
-/// layer tree finds them: an image with the same layers or one more, whose
-/// history starts with the parent's and is longer (a build's step images).
-fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
-    let mut hist: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
-    let mut history = |r: &ImageRecord| -> Vec<Value> {
-        hist.entry(r.id.clone())
-            .or_insert_with(|| {
-                raw_config(store, r)["history"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .clone()
-    };
-    for x in recs.iter().filter(|r| r.names.is_empty()) {
-        let near = |y: &ImageRecord| {
-            y.id != x.id
-                && (y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
-                && y.layers
-                    .iter()
-                    .zip(&x.layers)
-                    .all(|(a, b)| a.chain_id == b.chain_id)
-        };
-        let children: Vec<&ImageRecord> = recs.iter().filter(|y| near(y)).collect();
-        if children.is_empty() {
-            continue;
-        }
-        let hx = history(x);
-        if children.iter().any(|y| {
-            let hy = history(y);
-            hy.len() > hx.len() && hy[..hx.len()] == hx[..]
-        }) {
-            out.insert(x.id.clone());
-        }
+/// Images' config histories, read once.
+#[derive(Default)]
+struct Histories(std::collections::HashMap<String, Vec<Value>>);
+
+impl Histories {
+    fn get(&mut self, store: &Store, r: &ImageRecord) -> &Vec<Value> {
+        self.0.entry(r.id.clone()).or_insert_with(|| {
+            raw_config(store, r)["history"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
     }
-    out
+}
+
+/// Whether `y` was built on `x`, as podman's layer tree finds it: the
+/// same layers or one more, and a longer history that starts with `x`'s
+/// (a build's next step image, or one further down the chain).
+fn built_on(store: &Store, h: &mut Histories, x: &ImageRecord, y: &ImageRecord) -> bool {
+    if y.id == x.id
+        || !(y.layers.len() == x.layers.len() || y.layers.len() == x.layers.len() + 1)
+        || !y
+            .layers
+            .iter()
+            .zip(&x.layers)
+            .all(|(a, b)| a.chain_id == b.chain_id)
+    {
+        return false;
+    }
+    let hx = h.get(store, x).clone();
+    let hy = h.get(store, y);
+    hy.len() > hx.len() && hy[..hx.len()] == hx[..]
+}
+
+/// The ids of intermediate images: unnamed, with a child (`built_on`).
+fn intermediate_ids(store: &Store, recs: &[ImageRecord]) -> std::collections::HashSet<String> {
+    let mut h = Histories::default();
+    recs.iter()
+        .filter(|x| x.names.is_empty())
+        .filter(|x| recs.iter().any(|y| built_on(store, &mut h, x, y)))
+        .map(|x| x.id.clone())
+        .collect()
 }
 
 fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool {
     filters.iter().all(|f| match f {
-        ImageFilter::Dangling(d) => rec.names.is_empty() == *d,
+        // Applied in list_images (it needs every image).
+        ImageFilter::Dangling(_) => true,
         ImageFilter::Reference(p) => rec.names.iter().any(|n| matches_reference(rec, n, p)),
         ImageFilter::Label(k, v) => {
             let labels = labels_of(&raw_config(store, rec));
@@ -237,14 +245,24 @@ fn keep_image(store: &Store, rec: &ImageRecord, filters: &[ImageFilter]) -> bool
 /// The images that pass all `filters`, newest first.
 pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSummary>> {
     let all = store.images()?;
-    let hide = if filters.contains(&ImageFilter::NotIntermediate) {
+    // Only unnamed images can be intermediate (or dangling).
+    let intermediate = if all.iter().any(|r| r.names.is_empty()) {
         intermediate_ids(store, &all)
     } else {
         Default::default()
     };
+    let hide_intermediate = filters.contains(&ImageFilter::NotIntermediate);
     let mut recs: Vec<ImageRecord> = all
         .into_iter()
-        .filter(|r| !hide.contains(&r.id) && keep_image(store, r, filters))
+        .filter(|r| {
+            let inter = intermediate.contains(&r.id);
+            // Dangling as podman: no name and no child image.
+            let dangling_ok = filters.iter().all(|f| match f {
+                ImageFilter::Dangling(d) => (r.names.is_empty() && !inter) == *d,
+                _ => true,
+            });
+            !(hide_intermediate && inter) && dangling_ok && keep_image(store, r, filters)
+        })
         .collect();
     // podman's default sort: newest first.
     recs.sort_by(|x, y| created_secs(y).cmp(&created_secs(x)).then(x.id.cmp(&y.id)));
@@ -277,6 +295,7 @@ pub fn list_images(store: &Store, filters: &[ImageFilter]) -> Result<Vec<ImageSu
             }
             ImageSummary {
                 containers: used.get(&r.id).map(Vec::len).unwrap_or(0),
+                dangling: r.names.is_empty() && !intermediate.contains(&r.id),
                 record: r,
                 repo_tags,
             }
@@ -402,6 +421,66 @@ pub fn remove_images(
     Ok(errors)
 }
 
+/// `rmi` as podman's without --no-prune: [`remove_images`], then for each
+/// image removed, the image it was built on if that is left dangling (no
+/// name, no other child, no container), and so on up the chain: a built
+/// image takes its build's step images with it.
+pub fn remove_images_and_parents(
+    store: &Store,
+    names: &[String],
+    o: &RemoveOptions,
+    out: &mut dyn FnMut(Removal) -> Result<()>,
+) -> Result<Vec<anyhow::Error>> {
+    let before = store.images()?;
+    let mut h = Histories::default();
+    // Read now: the removed images' configs may be gone afterwards.
+    for r in &before {
+        h.get(store, r);
+    }
+    let mut deleted = Vec::new();
+    let errors = remove_images(store, names, o, &mut |r| {
+        if let Removal::Deleted(id) = &r {
+            deleted.push(id.clone());
+        }
+        out(r)
+    })?;
+    if o.all {
+        return Ok(errors);
+    }
+    for id in deleted {
+        let Some(mut child) = before.iter().find(|r| r.id == id).cloned() else {
+            continue;
+        };
+        loop {
+            // The closest image it was built on.
+            let mut parent: Option<&ImageRecord> = None;
+            for x in &before {
+                if built_on(store, &mut h, x, &child)
+                    && parent.map_or(true, |p| h.get(store, x).len() > h.get(store, p).len())
+                {
+                    parent = Some(x);
+                }
+            }
+            let Some(p) = parent else { break };
+            let Some(cur) = store.image_by_id(&p.id)? else {
+                break;
+            };
+            if !cur.names.is_empty() || !store.containers_using(&cur.id).is_empty() {
+                break;
+            }
+            let now = store.images()?;
+            if now.iter().any(|y| built_on(store, &mut h, &cur, y)) {
+                break;
+            }
+            store.remove_image(&cur.id)?;
+            crate::events::image(store.runroot(), "remove", &cur.id, "");
+            out(Removal::Deleted(cur.id.clone()))?;
+            child = cur;
+        }
+    }
+    Ok(errors)
+}
+
 /// Which images `image prune` removes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PruneOptions {
@@ -430,12 +509,39 @@ pub fn prune_images_matching(
 ) -> Result<()> {
     enter_userns_for_cleanup();
     let used = store.containers_by_image();
-    for rec in store.images()? {
-        if used.contains_key(&rec.id) || (!o.all && !rec.names.is_empty()) || !matches(&rec) {
-            continue;
+    if o.all {
+        for rec in store.images()? {
+            if used.contains_key(&rec.id) || !matches(&rec) {
+                continue;
+            }
+            store.remove_image(&rec.id)?;
+            out(&rec.id)?;
         }
-        store.remove_image(&rec.id)?;
-        out(&rec.id)?;
+        return store.gc();
+    }
+    // Dangling, as podman: no name and no child image (a build's
+    // intermediate images are the parents of its result, and stay while
+    // it does). Removing one can leave its parent dangling: again until
+    // none is left, as podman removes a dropped build's whole chain.
+    loop {
+        let images = store.images()?;
+        let parents = intermediate_ids(store, &images);
+        let mut removed = false;
+        for rec in &images {
+            if used.contains_key(&rec.id)
+                || !rec.names.is_empty()
+                || parents.contains(&rec.id)
+                || !matches(rec)
+            {
+                continue;
+            }
+            store.remove_image(&rec.id)?;
+            out(&rec.id)?;
+            removed = true;
+        }
+        if !removed {
+            break;
+        }
     }
     store.gc()
 }

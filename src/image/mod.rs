@@ -29,8 +29,8 @@ pub use archive_history::{history, tree, what_requires, HistoryRow, TreeLayer};
 pub use local::prune_images_matching;
 pub use local::{
     created_rfc3339, created_secs, find_image, inspect_data, labels, list_images,
-    normalize_local_name, prune_images, remove_images, repo_digests, tag_image, untag_image,
-    ImageFilter, ImageSummary, PruneOptions, Removal, RemoveOptions,
+    normalize_local_name, prune_images, remove_images, remove_images_and_parents, repo_digests,
+    tag_image, untag_image, ImageFilter, ImageSummary, PruneOptions, Removal, RemoveOptions,
 };
 pub use login::{
     login, logout, stored_login, LoginEvent, LoginOptions, LoginPrompt, LoginReport, LogoutOptions,
