@@ -240,7 +240,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l connection -d 'Refused
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -s i -l ignore -d 'Do not fail when an image does not exist'
-complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l no-prune -d 'Do not remove dangling parent images (rpod images have no parent images, so there is never one to keep: accepted for podman\'s sake)'
+complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l no-prune -d 'Do not remove dangling parent images (the step images of a build, removed with the image they were built for by default)'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand rmi" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -396,7 +396,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
@@ -565,7 +565,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all images'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove the image even when it has several names, and the containers using it'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not fail when an image does not exist'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l no-prune -d 'Do not remove dangling parent images (rpod images have no parent images, so there is never one to keep: accepted for podman\'s sake)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l no-prune -d 'Do not remove dangling parent images (the step images of a build, removed with the image they were built for by default)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from rm" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1458,7 +1458,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l ulimit -d 'Ulimit fo
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
@@ -1573,7 +1573,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l userns -d 'User namespace of RUN steps: host (rpod\'s own, the default; nothing else works rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s o -l output -d 'Also write the image\'s files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (- for standard output)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l logfile -d 'Write the build\'s output (stdout and stderr) to this file' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once (accepted; rpod builds stages one after the other)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
