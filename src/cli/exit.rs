@@ -24,6 +24,8 @@ pub const EXIT_NO_SUCH: i32 = 1;
 pub const EXIT_IN_USE: i32 = 2;
 /// runc's code for its own failures.
 pub const EXIT_RUNC: i32 = 1;
+/// podman's `exec` of a container that does not run.
+pub const EXIT_EXEC_STATE: i32 = 255;
 
 /// Whose exit codes a command follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,9 @@ pub enum Convention {
     Remove,
     /// `rpod oci`: runc's 1 instead of 125.
     Runc,
+    /// podman's `exec`: a container that does not run is 255 (podman 4.3
+    /// measured: "can only create exec sessions on running containers").
+    Exec,
 }
 
 /// A command's failure, and whose codes to use for it.
@@ -109,6 +114,7 @@ fn code_of(err: &anyhow::Error, convention: Convention) -> i32 {
             Convention::Remove,
         ) => EXIT_NO_SUCH,
         (Some(Error::InUse { .. } | Error::ContainerState(_)), Convention::Remove) => EXIT_IN_USE,
+        (Some(Error::ContainerState(_)), Convention::Exec) => EXIT_EXEC_STATE,
         (_, Convention::Runc) => EXIT_RUNC,
         _ => EXIT_RPOD,
     }

@@ -649,6 +649,7 @@ fn convention(cmd: &Command) -> exit::Convention {
         | Command::Image(ImageCommand::Rm(_))
         | Command::Volume(volume::VolumeCommand::Rm(_))
         | Command::Network(network::NetworkCommand::Rm(_)) => exit::Convention::Remove,
+        Command::Exec(_) | Command::Container(ContainerCommand::Exec(_)) => exit::Convention::Exec,
         _ => exit::Convention::Podman,
     }
 }

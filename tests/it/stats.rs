@@ -279,8 +279,9 @@ fn pause_stops_a_busy_loop_and_unpause_resumes_it() {
     assert_eq!(stats_field(&env, "p", "{{.PIDS}}"), "2");
 
     // podman's refusals.
+    // exec of a container that does not run: podman's 255.
     let (code, e) = env.rpod_fail(&["exec", "p", "true"]);
-    assert_eq!(code, 125);
+    assert_eq!(code, 255);
     assert!(
         e.contains("can only create exec sessions on running containers"),
         "{e}"

@@ -136,7 +136,8 @@ fn info_and_version_take_podmans_go_templates() {
     );
     let start = common::world().get("SUBID_START");
     let maps = t("{{json .Host.IDMappings.UIDMap}}");
-    assert!(maps.contains(&format!("\"HostID\":{start}")), "{maps}");
+    // podman's JSON keys (container_id, host_id, size), as podman 4.3 prints them.
+    assert!(maps.contains(&format!("\"host_id\":{start}")), "{maps}");
     assert!(t("{{.Registries}}").contains(common::world().registry()));
     assert!(t("{{.Host.Slirp4NetNS.Executable}}").ends_with("slirp4netns"));
     let mem: u64 = t("{{.Host.MemTotal}}").parse().unwrap();
