@@ -839,7 +839,7 @@ fn runtime_mount(vols: &crate::volume::Volumes, m: &MountRecord) -> Result<Mount
     if m.kind == "volume" {
         let v = vols.find(&m.name)?;
         let (kind, source, extra) = crate::volume::mount_source(vols, &v);
-        if kind != "bind" && m.options.iter().any(|o| o.starts_with(opts::SUBPATH)) {
+        if kind != "bind" && crate::runtime::mounts::subpath_of(&m.options).is_some() {
             bail!(
                 "volume {}: a subpath of a {kind} volume is not supported",
                 m.name

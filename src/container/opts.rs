@@ -292,11 +292,6 @@ pub fn parse_volume(v: &str) -> Result<MountRecord> {
     })
 }
 
-/// The mount option that names a part of the source to mount: resolved
-/// inside the source each time the container starts (runtime::mounts), so
-/// a symlink put there never leads out of it.
-pub const SUBPATH: &str = "subpath=";
-
 /// `subpath=REL`: relative, without `..` (resolution would keep it inside
 /// anyway; saying so is clearer).
 fn subpath_option(v: &str, m: &str) -> Result<String> {
@@ -308,7 +303,7 @@ fn subpath_option(v: &str, m: &str) -> Result<String> {
     {
         bail!("invalid --mount {m:?}: subpath {v:?} must be a relative path inside the source, without ..");
     }
-    Ok(format!("{SUBPATH}{v}"))
+    Ok(format!("{}{v}", crate::runtime::mounts::SUBPATH))
 }
 
 /// `--mount type=bind|volume|tmpfs,…`.
@@ -368,7 +363,7 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
             }
             volume_defaults(&mut options);
             // A part of a volume is not where the image's content goes.
-            if options.iter().any(|o| o.starts_with(SUBPATH))
+            if crate::runtime::mounts::subpath_of(&options).is_some()
                 && !options.iter().any(|o| o == "nocopy")
             {
                 options.push("nocopy".into());
@@ -382,7 +377,7 @@ pub fn parse_mount(m: &str) -> Result<MountRecord> {
                 ..Default::default()
             })
         }
-        Some("tmpfs") if options.iter().any(|o| o.starts_with(SUBPATH)) => {
+        Some("tmpfs") if crate::runtime::mounts::subpath_of(&options).is_some() => {
             bail!("invalid --mount {m:?}: subpath is for bind and volume mounts")
         }
         Some("tmpfs") => {

@@ -323,7 +323,7 @@ fn mount_one(
         // of the source found inside it now, at the mount, and bound from
         // its fd: a symlink a container put in the volume since the last
         // start can't make it another directory of the host.
-        if let Some(sub) = o.data.iter().find_map(|d| d.strip_prefix(SUBPATH)) {
+        if let Some(sub) = subpath_of(&o.data) {
             let fd = subpath_fd(&src, Path::new(sub))?;
             let via = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
             return bind(sys, &via, root, dest, flags, &o.propagation);
@@ -459,8 +459,10 @@ fn landed(sys: &dyn Syscalls, root: &Root, dest: &Path, before: &Node) -> Result
 /// Bind `src` on `dest` inside `root` (creating the target as a dir or file
 /// to match), then remount with the wanted flags, keeping the flags the
 /// kernel locks.
-/// The option of a bind mount whose source is `subpath=` inside it.
-const SUBPATH: &str = "subpath=";
+/// The option of a bind mount whose source is `subpath=` inside it: found
+/// inside the source each time the container starts, so a symlink put
+/// there never leads out of it.
+pub const SUBPATH: &str = "subpath=";
 
 /// The `subpath=` of a mount's options, if any.
 pub fn subpath_of(options: &[String]) -> Option<&str> {
