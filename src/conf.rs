@@ -163,12 +163,6 @@ pub const DEFAULT_ENV: &[&str] = &[
     "TERM=xterm",
 ];
 
-macro_rules! overlay {
-    ($dst:expr, $src:expr, $($f:ident),+ $(,)?) => {
-        $( if $src.$f.is_some() { $dst.$f = $src.$f; } )+
-    };
-}
-
 impl Defaults {
     /// The defaults from the files podman reads, once per process.
     pub fn get() -> Result<&'static Defaults> {
@@ -182,12 +176,33 @@ impl Defaults {
         .map_err(|e| anyhow!("{e}"))
     }
 
+    /// The files' `[containers]` and `[engine]` tables merged key by key
+    /// (a later file's key replaces an earlier one's), each file's checked
+    /// on its own so that an error names it.
     pub fn from_tables(tables: &[(PathBuf, toml::Table)]) -> Result<Defaults> {
-        let mut d = Defaults::default();
+        let (mut containers, mut engine) = (toml::Table::new(), toml::Table::new());
         for (f, t) in tables {
-            d.merge(t)
-                .with_context(|| format!("parsing {}", f.display()))?;
+            let part = |name: &str| -> Result<Option<toml::Table>> {
+                let Some(v) = t.get(name) else {
+                    return Ok(None);
+                };
+                let check = |e: toml::de::Error| {
+                    anyhow!("parsing {}: [{name}]: {}", f.display(), e.message().trim())
+                };
+                let checked = match name {
+                    "containers" => Containers::deserialize(v.clone()).map(|_| ()),
+                    _ => Engine::deserialize(v.clone()).map(|_| ()),
+                };
+                checked.map_err(check)?;
+                Ok(v.as_table().cloned())
+            };
+            containers.extend(part("containers")?.unwrap_or_default());
+            engine.extend(part("engine")?.unwrap_or_default());
         }
+        let d = Defaults {
+            containers: Containers::deserialize(toml::Value::Table(containers))?,
+            engine: Engine::deserialize(toml::Value::Table(engine))?,
+        };
         // podman's own check, in its words.
         if d.containers
             .log_size_max
@@ -198,59 +213,6 @@ impl Defaults {
             );
         }
         Ok(d)
-    }
-
-    /// Apply one file: the keys it sets replace earlier ones.
-    fn merge(&mut self, t: &toml::Table) -> Result<()> {
-        if let Some(v) = t.get("containers") {
-            let c: Containers = v
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| anyhow!("[containers]: {}", e.message().trim()))?;
-            let d = &mut self.containers;
-            overlay!(
-                d,
-                c,
-                annotations,
-                cgroupns,
-                default_capabilities,
-                default_sysctls,
-                default_ulimits,
-                devices,
-                dns_options,
-                dns_searches,
-                dns_servers,
-                env,
-                env_host,
-                init,
-                init_path,
-                ipcns,
-                log_driver,
-                log_size_max,
-                log_tag,
-                mounts,
-                no_hosts,
-                oom_score_adj,
-                pidns,
-                pids_limit,
-                read_only,
-                seccomp_profile,
-                shm_size,
-                tz,
-                umask,
-                userns,
-                utsns,
-                volumes,
-            );
-        }
-        if let Some(v) = t.get("engine") {
-            let e: Engine = v
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| anyhow!("[engine]: {}", e.message().trim()))?;
-            overlay!(self.engine, e, stop_timeout);
-        }
-        Ok(())
     }
 
     /// The environment every container starts from, below the image's;
