@@ -640,6 +640,49 @@ pub fn kill_descendants(pid: i32) {
     }
 }
 
+/// Spawn `c` (an [`Env::cmd`]) in a process group of its own, for [`kill9`].
+pub fn spawn_killable(mut c: Command) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    c.spawn().expect("spawning rpod")
+}
+
+/// kill -9 a child of [`spawn_killable`] and everything below it. The child
+/// is runuser, which forks rpod: looking for its children alone misses an rpod
+/// forked just after the look, which then runs on beside the test. A signal
+/// to the process group reaches it wherever it is (the kernel lets no fork
+/// escape a group kill); the walk below then ends what left the group
+/// (monitors).
+pub fn kill9(child: &mut std::process::Child) {
+    let pg = child.id() as i32;
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pg}")])
+        .status();
+    kill_descendants(pg);
+    let _ = child.kill();
+    let _ = child.wait();
+    // A signal is delivered, not yet acted on: wait until the group holds
+    // only zombies (which do nothing more).
+    for _ in 0..500 {
+        let left = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let Ok(st) = std::fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = st.rsplit_once(')') else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 3 && f[0] != "Z" && f[3] == pg.to_string()
+        });
+        if !left {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn nix_kill(pid: i32) -> std::io::Result<()> {
     let st = std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])

@@ -497,16 +497,9 @@ spec:
     for delay in [
         10u64, 40, 80, 120, 160, 200, 250, 300, 350, 400, 500, 650, 800,
     ] {
-        let mut child = env
-            .cmd(&["kube", "play", &f])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = crate::common::spawn_killable(env.cmd(&["kube", "play", &f]));
         std::thread::sleep(std::time::Duration::from_millis(delay));
-        kill_descendants(child.id() as i32);
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::common::kill9(&mut child);
         // Every pod has its infra; every container is in a pod.
         let pods = env.rpod_ok(&[
             "pod",

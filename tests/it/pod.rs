@@ -398,16 +398,9 @@ fn kill_9_during_pod_create_leaves_a_consistent_state() {
     env.rpod_ok(&["pod", "create", "--name", "warm"]);
     for (i, delay) in [5u64, 20, 40, 60, 90, 120, 200].iter().enumerate() {
         let name = format!("k{i}");
-        let mut child = env
-            .cmd(&["pod", "create", "--name", &name])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = crate::common::spawn_killable(env.cmd(&["pod", "create", "--name", &name]));
         std::thread::sleep(Duration::from_millis(*delay));
-        kill_descendants(child.id() as i32);
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::common::kill9(&mut child);
         // Every pod has its infra; every container of a pod has its pod.
         let pods = env.rpod_ok(&[
             "pod",

@@ -475,18 +475,11 @@ fn kill_9_during_a_pull_leaves_a_store_the_next_pull_completes() {
     let env = Env::new("pullkill");
     let img = env.image("large");
     for delay_ms in [150u64, 600] {
-        let mut child = env
-            .cmd(&["pull", "-q", &img])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = crate::common::spawn_killable(env.cmd(&["pull", "-q", &img]));
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         // runuser's child is rpod: kill what runs below this test's child
         // (never by name: a parallel test pulls the same image).
-        crate::common::kill_descendants(child.id() as i32);
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::common::kill9(&mut child);
         let images = env.rpod_ok(&["images", "-q"]);
         assert!(
             images.trim().is_empty(),

@@ -165,17 +165,10 @@ fn a_pull_killed_at_any_moment_is_completed_by_the_next() {
     let img = env.image("large");
     // Kill at a few points of the download and unpack.
     for delay_ms in [150u64, 600, 1500, 5000] {
-        let mut child = env
-            .cmd(&["pull", "-q", &img])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = crate::common::spawn_killable(env.cmd(&["pull", "-q", &img]));
         std::thread::sleep(Duration::from_millis(delay_ms));
         // The child is runuser: kill rpod itself, below it.
-        crate::common::kill_descendants(child.id() as i32);
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::common::kill9(&mut child);
         // Whatever was left, the store lists no half image.
         let ids = env.rpod_ok(&["images", "-q"]);
         assert!(ids.trim().is_empty() || ids.lines().count() == 1, "{ids}");
