@@ -288,15 +288,31 @@ pub fn overlay_command(real: &Path, scratch: &Path) -> std::io::Result<Command> 
         }
         Ok(s.to_string())
     };
+    // overlayfs refuses layers inside one another (ELOOP): when the scratch
+    // lies below rpod's directory (a binary in ~ with the runtime dir there
+    // too), the empty layer is a fresh tmpfs, whose root has no parent.
+    let nested = std::fs::canonicalize(&empty)?.starts_with(std::fs::canonicalize(dir)?);
     let data = CString::new(format!("lowerdir={}:{}", text(dir)?, text(&empty)?))?;
     let target = CString::new(text(&mnt)?)?;
+    let empty_c = CString::new(text(&empty)?)?;
     let mut cmd = Command::new(mnt.join(name));
     // SAFETY: the hook runs in the forked child before execve and only
-    // makes three syscalls on data prepared (and owned by the closure)
-    // before the fork: no allocation, no lock.
+    // makes syscalls on data prepared (and owned by the closure) before
+    // the fork: no allocation, no lock.
     unsafe {
         cmd.pre_exec(move || {
             if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if nested
+                && libc::mount(
+                    c"tmpfs".as_ptr(),
+                    empty_c.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             let r = libc::mount(

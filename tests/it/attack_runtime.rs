@@ -886,3 +886,57 @@ fn cwd_check_survives_a_profile_without_openat2() {
     }
     env.rpod_ok(&["rm", "-f", "-t", "0", "s"]);
 }
+
+/// rpod in the user's own directory with the runtime dir below it (`~/rpod`
+/// and `XDG_RUNTIME_DIR=~/run`): the read-only overlay that keeps the binary
+/// out of the container's reach must still be made (its layers would nest),
+/// not fall back to copying the binary at every start. An initialized
+/// container's init still runs rpod: its exe is the overlay's, and neither
+/// the user nor anything else can write it.
+#[test]
+fn binary_in_home_with_runtime_dir_below_it_is_still_out_of_reach() {
+    let env = common::env_with_alpine("a9nest");
+    let src = common::rpod_bin();
+    for name in ["rpod", "rpod-monitor"] {
+        std::fs::copy(src.with_file_name(name), env.home.join(name)).unwrap();
+    }
+    let mine = env.home.join("rpod");
+    let st = std::process::Command::new("chown")
+        .arg(format!("{}:", env.user))
+        .arg(&mine)
+        .arg(env.home.join("rpod-monitor"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = std::fs::read(&mine).unwrap();
+    let run = env.home.join("run");
+    let sh = |cmd: &str| {
+        env.sh_ok(&format!(
+            "install -d -m 0700 {run}; XDG_RUNTIME_DIR={run} {rpod} {cmd}",
+            run = run.display(),
+            rpod = mine.display()
+        ))
+    };
+    sh("create --name ini --network none alpine sleep 100");
+    sh("init ini");
+    let pid: i32 = sh("inspect -f '{{.State.Pid}}' ini")
+        .trim()
+        .parse()
+        .unwrap();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe, std::path::Path::new("/rpod"), "the init runs {exe:?}");
+    assert!(
+        !env.sh(&format!("echo x >> /proc/{pid}/exe"))
+            .status
+            .success(),
+        "wrote the init's exe"
+    );
+    sh("start ini");
+    assert_eq!(sh("exec ini readlink /proc/1/exe").trim(), "/bin/busybox");
+    sh("rm -f -t 0 ini");
+    assert_eq!(
+        std::fs::read(&mine).unwrap(),
+        before,
+        "the rpod binary changed"
+    );
+}
