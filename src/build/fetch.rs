@@ -87,7 +87,7 @@ pub(crate) fn fetch(
             a.follow()
         }
     });
-    let mut b = reqwest::Client::builder()
+    let mut b = crate::image::transport::client_builder()
         .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(60))

@@ -980,7 +980,7 @@ pub fn open_url(url: &str) -> Result<impl Read + Send> {
         .build()
         .context("starting the network runtime")?;
     let resp = rt.block_on(async {
-        let c = reqwest::Client::builder().build()?;
+        let c = crate::image::transport::client_builder().build()?;
         c.get(&u).send().await
     });
     let mut resp = resp.with_context(|| format!("downloading {url}"))?;

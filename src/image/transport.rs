@@ -27,6 +27,17 @@ pub fn skip_verify(insecure: bool, tls_verify: Option<bool>) -> bool {
     }
 }
 
+/// Every HTTP client starts here: reqwest on rustls with ring, the crypto
+/// provider installed once per process.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err: one is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// Where requests for `registry` go ("registry-1.docker.io" for docker.io).
 pub fn api_host(registry: &str) -> String {
     match registry {
@@ -67,7 +78,7 @@ impl Transport {
         let ca_pems = tls::ca_certs(registry, cert_dir)?;
         let identity = tls::client_identity(registry, cert_dir)?;
         let builder = || -> Result<reqwest::ClientBuilder> {
-            let mut b = reqwest::Client::builder()
+            let mut b = client_builder()
                 .user_agent(concat!("rpod/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(30));
             if skip {

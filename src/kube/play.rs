@@ -187,7 +187,7 @@ pub fn fetch(url: &str) -> Result<String> {
         .context("starting the network runtime")?;
     let body = rt
         .block_on(async {
-            let c = reqwest::Client::builder().build()?;
+            let c = crate::image::transport::client_builder().build()?;
             let mut resp = c.get(url).send().await?;
             if !resp.status().is_success() {
                 bail!("{}", resp.status());
