@@ -272,8 +272,8 @@ pub fn generate(opts: &Options, name: &str, rename: bool) -> Result<Generated> {
     match record::resolve(&paths, name) {
         Ok(id) => {
             let rec = record::load(&paths, &id)?;
-            let mut s = container_spec(opts, &paths, &rec)
-                .with_context(|| format!("container {}", rec.name))?;
+            let mut s =
+                container_spec(&paths, &rec).with_context(|| format!("container {}", rec.name))?;
             if rename {
                 s.name = clone_name(&s.name, |n| record::resolve(&paths, n).is_ok());
             }
@@ -444,7 +444,7 @@ fn network(
     }
 }
 
-fn container_spec(opts: &Options, paths: &Paths, rec: &ContainerRecord) -> Result<ContainerSpec> {
+fn container_spec(paths: &Paths, rec: &ContainerRecord) -> Result<ContainerSpec> {
     let cfg = oci_config(paths, &rec.id);
     let env: BTreeMap<String, String> = cfg
         .pointer("/process/env")
@@ -585,7 +585,6 @@ fn container_spec(opts: &Options, paths: &Paths, rec: &ContainerRecord) -> Resul
         timeout: h.timeout,
         retries: h.retries,
     });
-    let _ = opts;
     Ok(ContainerSpec {
         name: rec.name.clone(),
         pod: rec.pod.clone(),
