@@ -1785,8 +1785,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l dns -d 'DNS server for
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l dns-search -d 'DNS search domain' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l dns-option -d 'DNS resolver option' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l add-host -d 'Add a line to /etc/hosts: HOST:IP' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
@@ -1845,21 +1843,23 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
@@ -1972,8 +1972,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l dns -d 'DNS server 
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l dns-search -d 'DNS search domain' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l dns-option -d 'DNS resolver option' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l add-host -d 'Add a line to /etc/hosts: HOST:IP' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
@@ -2032,21 +2030,23 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
@@ -3209,8 +3209,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-option -d 'DNS resolver option' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l add-host -d 'Add a line to /etc/hosts: HOST:IP' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
@@ -3269,21 +3267,23 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
@@ -3396,8 +3396,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l dns-search -d 'DNS search domain' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l dns-option -d 'DNS resolver option' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l add-host -d 'Add a line to /etc/hosts: HOST:IP' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l pids-limit -d 'Maximum number of processes; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l ulimit -d 'Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l sysctl -d 'Namespaced kernel parameter: NAME=VALUE (ipc, net.* and kernel.domainname only)' -r
@@ -3456,21 +3454,23 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
@@ -4557,22 +4557,22 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l name -d 'Assign a name to the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l pod -d 'Make the clone in this existing pod' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight -d 'Block IO weight (10 to 1000)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight-device -d 'Block IO weight of a device (DEVICE_NAME:WEIGHT)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-period -d 'Limit the CPU CFS period' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-quota -d 'Limit the CPU CFS quota' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpus -d 'Number of CPUs' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-mems -d 'Memory nodes in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-read-bps -d 'Limit read rate from a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-write-bps -d 'Limit write rate to a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s m -l memory -d 'Memory limit (NUMBER[UNIT], unit b, k, m or g)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-reservation -d 'Memory soft limit' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swap -d 'Swap limit equal to memory plus swap: -1 for unlimited swap' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swappiness -d 'Memory swappiness (0 to 100, or -1 for the system\'s default)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
