@@ -334,6 +334,40 @@ fn spec_keys_and_values_match_podman() {
         };
         assert_eq!(vols(&r), vols(&p), "{name}");
     }
+    // A pod: the same keys in the same order (rpod adds its hostname).
+    for f in [&[
+        "pod", "create", "--name", "pp", "-p", "8097:80", "--label", "pl=1",
+    ][..]]
+    {
+        env.rpod_ok(f);
+        podman(&env, f);
+    }
+    let rt = env.rpod_ok(&["generate", "spec", "pp"]);
+    // podman 4.3.1 prints a line before a pod's JSON on stdout (rpod
+    // does not: its output is JSON for a program to read).
+    let pt = podman(&env, &["generate", "spec", "pp"]);
+    let pt = pt[pt.find('{').unwrap()..].to_string();
+    let (r, p) = (json(&rt), json(&pt));
+    let rk: Vec<String> = key_order(&rt)
+        .into_iter()
+        .filter(|k| k != "hostname")
+        .collect();
+    assert_eq!(rk, key_order(&pt), "rpod: {rt}\npodman: {pt}");
+    for k in [
+        "name",
+        "pidns",
+        "userns",
+        "utsns",
+        "netns",
+        "portmappings",
+        "Networks",
+        "idmappings",
+    ] {
+        assert_eq!(r.get(k), p.get(k), "pod: {k}\nrpod: {rt}\npodman: {pt}");
+    }
+    assert_eq!(r["labels"]["pl"], p["labels"]["pl"]);
+    env.rpod_ok(&["pod", "rm", "-f", "-t", "0", "pp"]);
+    podman(&env, &["pod", "rm", "-f", "pp"]);
     podman(&env, &["rm", "-a", "-f"]);
     podman(&env, &["volume", "rm", "cmpv"]);
 }
