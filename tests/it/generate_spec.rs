@@ -335,13 +335,11 @@ fn spec_keys_and_values_match_podman() {
         assert_eq!(vols(&r), vols(&p), "{name}");
     }
     // A pod: the same keys in the same order (rpod adds its hostname).
-    for f in [&[
+    let pod_create = [
         "pod", "create", "--name", "pp", "-p", "8097:80", "--label", "pl=1",
-    ][..]]
-    {
-        env.rpod_ok(f);
-        podman(&env, f);
-    }
+    ];
+    env.rpod_ok(&pod_create);
+    podman(&env, &pod_create);
     let rt = env.rpod_ok(&["generate", "spec", "pp"]);
     // podman 4.3.1 prints a line before a pod's JSON on stdout (rpod
     // does not: its output is JSON for a program to read).
