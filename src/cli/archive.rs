@@ -4,13 +4,13 @@
 
 use super::exit::exit_status;
 use super::format::Report;
-use super::image_cmds::human_size;
 use super::GlobalOpts;
 use crate::image as img;
 use crate::image::archive::{self, ArchiveProgress, Dest, Layout, SaveImage};
 use crate::image::find_image as find;
 use crate::storage::{short_id, Digest, Store};
 use crate::time::{format_go, human_duration_secs, now_secs, parse_rfc3339_secs};
+use crate::units::human_size3_spaced;
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
 use serde::Serialize;
@@ -407,7 +407,7 @@ pub(super) fn history_cmd(g: &GlobalOpts, a: &HistoryArgs) -> Result<()> {
                 created_since: since,
                 created_at: secs.map(format_go).unwrap_or_default(),
                 created_by,
-                size: human_size(r.size),
+                size: human_size3_spaced(r.size),
                 comment: r.comment.clone(),
                 tags: Vec::new(),
             }

@@ -129,12 +129,6 @@ pub struct ContainerOpts {
     /// Add a line to /etc/hosts: HOST:IP
     #[arg(long, value_name = "HOST:IP")]
     pub add_host: Vec<String>,
-    /// Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree
-    #[arg(short, long, value_name = "BYTES")]
-    pub memory: Option<String>,
-    /// Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "NUMBER")]
-    pub cpus: Option<f64>,
     /// Maximum number of processes; needs a delegated cgroup v2 subtree
     #[arg(long, value_name = "N")]
     pub pids_limit: Option<i64>,
@@ -290,54 +284,14 @@ pub struct MoreContainerOpts {
     /// cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)
     #[arg(long, value_name = "KEY=VALUE")]
     pub cgroup_conf: Vec<String>,
-    /// CPU shares (relative weight); needs a delegated cgroup v2 subtree
-    #[arg(short = 'c', long, value_name = "SHARES")]
-    pub cpu_shares: Option<u64>,
-    /// CPU CFS period in microseconds; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "US")]
-    pub cpu_period: Option<u64>,
-    /// CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU real-time period in microseconds (cgroup v1 only: never rootless)
-    #[arg(long, value_name = "US")]
-    pub cpu_rt_period: Option<u64>,
-    /// CPU real-time runtime in microseconds (cgroup v1 only: never rootless)
-    #[arg(long, value_name = "US")]
-    pub cpu_rt_runtime: Option<i64>,
-    /// CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "CPUS")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes the container may use; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "NODES")]
-    pub cpuset_mems: Option<String>,
-    /// Memory soft limit; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "BYTES")]
-    pub memory_reservation: Option<String>,
-    /// Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Swappiness 0-100 (cgroup v1 only: never rootless)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub memory_swappiness: Option<i64>,
+    #[command(flatten)]
+    pub res: ResourceOpts,
     /// Do not kill the container on out-of-memory; needs a delegated cgroup
     #[arg(long)]
     pub oom_kill_disable: bool,
-    /// Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io
-    #[arg(long, value_name = "WEIGHT")]
-    pub blkio_weight: Option<u16>,
-    /// Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:WEIGHT")]
-    pub blkio_weight_device: Vec<String>,
-    /// Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup
-    #[arg(long, value_name = "DEV:RATE")]
-    pub device_read_bps: Vec<String>,
     /// Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup
     #[arg(long, value_name = "DEV:N")]
     pub device_read_iops: Vec<String>,
-    /// Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:RATE")]
-    pub device_write_bps: Vec<String>,
     /// Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup
     #[arg(long, value_name = "DEV:N")]
     pub device_write_iops: Vec<String>,
@@ -349,6 +303,61 @@ pub struct MoreContainerOpts {
     pub log_driver: Option<String>,
     #[command(flatten)]
     pub run2: RunMoreOpts,
+}
+
+/// The resource flags of `run`/`create` that `container clone` takes too
+/// (podman 4.3's clone takes exactly these): one definition, flattened
+/// into both, so that their names, values and help never drift apart.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceOpts {
+    /// Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
+    /// CPU CFS period in microseconds; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU real-time period in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares (relative weight); needs a delegated cgroup v2 subtree
+    #[arg(short = 'c', long, value_name = "SHARES")]
+    pub cpu_shares: Option<u64>,
+    /// Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "NUMBER")]
+    pub cpus: Option<f64>,
+    /// CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "NODES")]
+    pub cpuset_mems: Option<String>,
+    /// Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup
+    #[arg(long, value_name = "DEV:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup
+    #[arg(long, value_name = "DEV:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory soft limit; needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Swappiness 0-100 (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
 }
 
 /// podman 4.3's process and lifecycle flags of `run`/`create` (issue 12):

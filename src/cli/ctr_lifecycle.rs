@@ -133,6 +133,8 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         .map(ctr::opts::parse_signal)
         .transpose()?;
     let memory = o
+        .more
+        .res
         .memory
         .as_deref()
         .map(ctr::opts::parse_bytes)
@@ -193,7 +195,7 @@ fn container_spec(o: &ContainerOpts, image: &str, command: &[String]) -> Result<
         dns_option: o.dns_option.clone(),
         add_host: o.add_host.clone(),
         memory,
-        cpus: o.cpus,
+        cpus: o.more.res.cpus,
         pids_limit: o.pids_limit,
         ulimits: o.ulimit.clone(),
         sysctls,
@@ -906,37 +908,37 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
             not_applied.push(format!("--{name}"));
         }
     };
-    note("cpu-rt-period", m.cpu_rt_period.is_some());
-    note("cpu-rt-runtime", m.cpu_rt_runtime.is_some());
-    note("memory-swappiness", m.memory_swappiness.is_some());
-    note("blkio-weight-device", !m.blkio_weight_device.is_empty());
-    note("device-read-bps", !m.device_read_bps.is_empty());
+    note("cpu-rt-period", m.res.cpu_rt_period.is_some());
+    note("cpu-rt-runtime", m.res.cpu_rt_runtime.is_some());
+    note("memory-swappiness", m.res.memory_swappiness.is_some());
+    note("blkio-weight-device", !m.res.blkio_weight_device.is_empty());
+    note("device-read-bps", !m.res.device_read_bps.is_empty());
     note("device-read-iops", !m.device_read_iops.is_empty());
-    note("device-write-bps", !m.device_write_bps.is_empty());
+    note("device-write-bps", !m.res.device_write_bps.is_empty());
     note("device-write-iops", !m.device_write_iops.is_empty());
     note("cgroup-parent", m.cgroup_parent.is_some());
     note("cgroup-conf", !m.cgroup_conf.is_empty());
     note("device-cgroup-rule", !m.device_cgroup_rule.is_empty());
-    if let Some(w) = m.blkio_weight {
+    if let Some(w) = m.res.blkio_weight {
         if !(10..=1000).contains(&w) {
             bail!("invalid --blkio-weight {w}: it goes from 10 to 1000");
         }
     }
-    if let Some(s) = m.memory_swappiness {
+    if let Some(s) = m.res.memory_swappiness {
         if !(-1..=100).contains(&s) {
             bail!("invalid --memory-swappiness {s}: it goes from 0 to 100");
         }
     }
     let resources = more::MoreResources {
-        cpu_shares: m.cpu_shares,
-        cpu_period: m.cpu_period,
-        cpu_quota: m.cpu_quota,
-        cpuset_cpus: m.cpuset_cpus.clone(),
-        cpuset_mems: m.cpuset_mems.clone(),
-        memory_reservation: bytes("memory-reservation", &m.memory_reservation)?,
-        memory_swap: bytes("memory-swap", &m.memory_swap)?,
+        cpu_shares: m.res.cpu_shares,
+        cpu_period: m.res.cpu_period,
+        cpu_quota: m.res.cpu_quota,
+        cpuset_cpus: m.res.cpuset_cpus.clone(),
+        cpuset_mems: m.res.cpuset_mems.clone(),
+        memory_reservation: bytes("memory-reservation", &m.res.memory_reservation)?,
+        memory_swap: bytes("memory-swap", &m.res.memory_swap)?,
         oom_kill_disable: m.oom_kill_disable,
-        blkio_weight: m.blkio_weight,
+        blkio_weight: m.res.blkio_weight,
         not_applied,
     };
     Ok(more::MoreSpec {

@@ -35,86 +35,41 @@ pub struct CloneArgs {
     /// Make the clone in this existing pod
     #[arg(long, value_name = "POD")]
     pub pod: Option<String>,
-    /// Block IO weight (10 to 1000)
-    #[arg(long, value_name = "WEIGHT")]
-    pub blkio_weight: Option<String>,
-    /// Block IO weight of a device (DEVICE_NAME:WEIGHT)
-    #[arg(long, value_name = "DEV:WEIGHT")]
-    pub blkio_weight_device: Vec<String>,
-    /// Limit the CPU CFS period
-    #[arg(long, value_name = "US")]
-    pub cpu_period: Option<u64>,
-    /// Limit the CPU CFS quota
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// Limit the CPU real-time period in microseconds
-    #[arg(long, value_name = "US")]
-    pub cpu_rt_period: Option<u64>,
-    /// Limit the CPU real-time runtime in microseconds
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_rt_runtime: Option<i64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, value_name = "SHARES")]
-    pub cpu_shares: Option<u64>,
-    /// Number of CPUs
-    #[arg(long, value_name = "NUMBER")]
-    pub cpus: Option<f64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long, value_name = "CPUS")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes in which to allow execution (0-3, 0,1)
-    #[arg(long, value_name = "NODES")]
-    pub cpuset_mems: Option<String>,
-    /// Limit read rate from a device (e.g. /dev/sda:1mb)
-    #[arg(long, value_name = "DEV:RATE")]
-    pub device_read_bps: Vec<String>,
-    /// Limit write rate to a device (e.g. /dev/sda:1mb)
-    #[arg(long, value_name = "DEV:RATE")]
-    pub device_write_bps: Vec<String>,
-    /// Memory limit (NUMBER[UNIT], unit b, k, m or g)
-    #[arg(short, long, value_name = "BYTES")]
-    pub memory: Option<String>,
-    /// Memory soft limit
-    #[arg(long, value_name = "BYTES")]
-    pub memory_reservation: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 for unlimited swap
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory swappiness (0 to 100, or -1 for the system's default)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub memory_swappiness: Option<i64>,
+    #[command(flatten)]
+    pub res: super::container::ResourceOpts,
 }
 
 impl CloneArgs {
     /// The resource flags given: (long name, value), each one replacing the
     /// original's.
     fn resources(&self) -> Vec<(&'static str, String)> {
+        let r = &self.res;
         let mut v: Vec<(&'static str, String)> = Vec::new();
         let mut one = |k: &'static str, x: Option<String>| {
             if let Some(x) = x {
                 v.push((k, x));
             }
         };
-        one("blkio-weight", self.blkio_weight.clone());
-        one("cpu-period", self.cpu_period.map(|x| x.to_string()));
-        one("cpu-quota", self.cpu_quota.map(|x| x.to_string()));
-        one("cpu-rt-period", self.cpu_rt_period.map(|x| x.to_string()));
-        one("cpu-rt-runtime", self.cpu_rt_runtime.map(|x| x.to_string()));
-        one("cpu-shares", self.cpu_shares.map(|x| x.to_string()));
-        one("cpus", self.cpus.map(|x| x.to_string()));
-        one("cpuset-cpus", self.cpuset_cpus.clone());
-        one("cpuset-mems", self.cpuset_mems.clone());
-        one("memory", self.memory.clone());
-        one("memory-reservation", self.memory_reservation.clone());
-        one("memory-swap", self.memory_swap.clone());
+        one("blkio-weight", r.blkio_weight.map(|x| x.to_string()));
+        one("cpu-period", r.cpu_period.map(|x| x.to_string()));
+        one("cpu-quota", r.cpu_quota.map(|x| x.to_string()));
+        one("cpu-rt-period", r.cpu_rt_period.map(|x| x.to_string()));
+        one("cpu-rt-runtime", r.cpu_rt_runtime.map(|x| x.to_string()));
+        one("cpu-shares", r.cpu_shares.map(|x| x.to_string()));
+        one("cpus", r.cpus.map(|x| x.to_string()));
+        one("cpuset-cpus", r.cpuset_cpus.clone());
+        one("cpuset-mems", r.cpuset_mems.clone());
+        one("memory", r.memory.clone());
+        one("memory-reservation", r.memory_reservation.clone());
+        one("memory-swap", r.memory_swap.clone());
         one(
             "memory-swappiness",
-            self.memory_swappiness.map(|x| x.to_string()),
+            r.memory_swappiness.map(|x| x.to_string()),
         );
         for (k, list) in [
-            ("blkio-weight-device", &self.blkio_weight_device),
-            ("device-read-bps", &self.device_read_bps),
-            ("device-write-bps", &self.device_write_bps),
+            ("blkio-weight-device", &r.blkio_weight_device),
+            ("device-read-bps", &r.device_read_bps),
+            ("device-write-bps", &r.device_write_bps),
         ] {
             v.extend(list.iter().map(|x| (k, x.clone())));
         }
@@ -533,5 +488,92 @@ mod tests {
             }
         };
         assert_eq!(go_expand("a $PWD ${PWD}/x $NOPE b$", f), "a /w /w/x  b$");
+    }
+
+    /// clone's resource flags are run's (one definition): the same names,
+    /// value names and help in both commands' --help.
+    #[test]
+    fn clone_and_run_share_their_resource_flags() {
+        use clap::CommandFactory;
+        let cli = super::super::Cli::command();
+        let run = cli.find_subcommand("run").unwrap();
+        let clone = cli
+            .find_subcommand("container")
+            .and_then(|c| c.find_subcommand("clone"))
+            .unwrap();
+        let shared = <super::super::container::ResourceOpts as clap::Args>::augment_args(
+            clap::Command::new("shared"),
+        );
+        let ids: Vec<&str> = shared
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        assert!(
+            ids.contains(&"memory") && ids.contains(&"cpu_shares"),
+            "{ids:?}"
+        );
+        for id in ids {
+            let of = |c: &clap::Command| {
+                let a = c
+                    .get_arguments()
+                    .find(|a| a.get_id() == id)
+                    .unwrap_or_else(|| panic!("{} has no {id}", c.get_name()));
+                (
+                    a.get_long().map(String::from),
+                    a.get_short(),
+                    a.get_value_names().map(|v| v.to_vec()),
+                    a.get_help().map(|h| h.to_string()),
+                )
+            };
+            assert_eq!(of(run), of(clone), "{id}");
+        }
+    }
+
+    /// Every resource flag given to clone is handed on, replacing the
+    /// original's, with its value as given.
+    #[test]
+    fn clone_hands_on_the_resource_flags_given() {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: CloneArgs,
+        }
+        use clap::Parser;
+        let t = T::try_parse_from([
+            "t",
+            "-c",
+            "512",
+            "--cpus",
+            "1.5",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpu-rt-runtime",
+            "-5",
+            "--blkio-weight",
+            "300",
+            "--device-read-bps",
+            "/dev/sda:1mb",
+            "--device-read-bps",
+            "/dev/sdb:2mb",
+            "orig",
+        ])
+        .unwrap();
+        assert_eq!(t.a.container, "orig");
+        let r: Vec<(&str, String)> = t.a.resources();
+        let want: Vec<(&str, String)> = vec![
+            ("blkio-weight", "300".into()),
+            ("cpu-rt-runtime", "-5".into()),
+            ("cpu-shares", "512".into()),
+            ("cpus", "1.5".into()),
+            ("memory", "64m".into()),
+            ("memory-swap", "-1".into()),
+            ("device-read-bps", "/dev/sda:1mb".into()),
+            ("device-read-bps", "/dev/sdb:2mb".into()),
+        ];
+        assert_eq!(r, want);
+        // run's check of the weight applies to clone too.
+        assert!(T::try_parse_from(["t", "--blkio-weight", "x", "orig"]).is_err());
     }
 }

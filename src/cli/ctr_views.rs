@@ -208,7 +208,7 @@ fn ns_inode(pid: i32, kind: &str) -> String {
 
 /// podman's size column: "14B (virtual 1.99MB)".
 fn size_text(rw: u64, root: u64) -> String {
-    let h = |n: u64| super::image_cmds::human_size(n).replace(' ', "");
+    let h = |n: u64| crate::units::human_size3_spaced(n).replace(' ', "");
     format!("{} (virtual {})", h(rw), h(root))
 }
 

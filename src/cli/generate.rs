@@ -22,6 +22,8 @@ pub enum GenerateCommand {
     Quadlet(QuadletArgs),
     /// Generate Kubernetes YAML from containers, pods or volumes (kube generate)
     Kube(super::kube::GenerateArgs),
+    /// Generate podman's SpecGenerator JSON of a container or pod
+    Spec(super::generate_spec::SpecArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -160,6 +162,7 @@ pub fn generate_cmd(g: &GlobalOpts, cmd: GenerateCommand) -> Result<()> {
         }
         GenerateCommand::Quadlet(a) => generator_cmd(&a),
         GenerateCommand::Kube(a) => super::kube::generate_cmd(g, &a),
+        GenerateCommand::Spec(a) => super::generate_spec::spec_cmd(g, &a),
     }
 }
 

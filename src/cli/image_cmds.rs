@@ -11,6 +11,7 @@ use crate::image::{
 use crate::options::Options;
 use crate::storage::{short_id, ImageRecord, Store};
 use crate::time::{format_go, human_duration_secs as human_duration, now_secs};
+use crate::units::human_size3_spaced;
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
@@ -230,8 +231,6 @@ pub fn pull_cmd(g: &GlobalOpts, a: &PullArgs) -> Result<()> {
 
 // ---- images ----
 
-pub use crate::units::human_size3_spaced as human_size;
-
 fn ago(secs: i64) -> String {
     format!("{} ago", human_duration(now_secs() - secs))
 }
@@ -333,9 +332,9 @@ fn row_value(
         "CreatedSince": ago(secs),
         "CreatedAt": format_go(secs),
         "CreatedTime": img::created_rfc3339(rec),
-        "Size": human_size(rec.size),
-        "VirtualSize": human_size(rec.size),
-        "SharedSize": human_size(0),
+        "Size": human_size3_spaced(rec.size),
+        "VirtualSize": human_size3_spaced(rec.size),
+        "SharedSize": human_size3_spaced(0),
         "Names": rec.names,
         "RepoDigests": img::repo_digests(rec),
         "History": rec.names.join(", "),

@@ -657,6 +657,10 @@ pub static DOCS: &[Doc] = &[
         "generate quadlet",
         include_str!("man/rpod-generate-quadlet.1.txt"),
     ),
+    Doc::new(
+        "generate spec",
+        include_str!("man/rpod-generate-spec.1.txt"),
+    ),
     Doc::new("oci", include_str!("man/rpod-oci.1.txt")),
     Doc::new("oci spec", include_str!("man/rpod-oci-spec.1.txt")),
     Doc::new("oci create", include_str!("man/rpod-oci-create.1.txt")),

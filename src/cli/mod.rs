@@ -16,6 +16,7 @@ pub mod events;
 pub mod exit;
 pub mod format;
 pub mod generate;
+pub mod generate_spec;
 pub mod health;
 pub mod image;
 pub mod image_cmds;

@@ -7,6 +7,7 @@ use super::GlobalOpts;
 use crate::container::record::Paths;
 use crate::storage::Store;
 use crate::system::{self as sys, check::Kind, DiskUsage};
+use crate::units::human_size;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -133,8 +134,6 @@ pub fn system_cmd(g: &GlobalOpts, cmd: SystemCommand) -> Result<()> {
 
 // ---- df ----
 
-use crate::units::human_size as human_size4;
-
 /// One line of the summary: podman 5's JSON keys (podman 4.3's template
 /// fields `.Size` and `.Reclaimable` are the human strings).
 #[derive(serde::Serialize)]
@@ -167,8 +166,8 @@ fn summary_row(
         raw_size: size,
         raw_reclaimable: reclaimable,
         total_count: total,
-        size: human_size4(size),
-        reclaimable: format!("{} ({percent}%)", human_size4(reclaimable)),
+        size: human_size(size),
+        reclaimable: format!("{} ({percent}%)", human_size(reclaimable)),
     }
 }
 
@@ -255,9 +254,9 @@ fn print_verbose(du: &DiskUsage) -> Result<()> {
             tag: i.tag.clone(),
             image_id: i.id[..12].to_string(),
             created: crate::time::human_duration_secs(now - i.created),
-            size: human_size4(i.size),
-            shared_size: human_size4(i.shared_size),
-            unique_size: human_size4(i.unique_size),
+            size: human_size(i.size),
+            shared_size: human_size(i.shared_size),
+            unique_size: human_size(i.unique_size),
             containers: i.containers,
         })
         .collect();
@@ -276,7 +275,7 @@ fn print_verbose(du: &DiskUsage) -> Result<()> {
             image: c.image_id.chars().take(12).collect(),
             command: c.command.join(" "),
             local_volumes: c.local_volumes,
-            rw_size: human_size4(c.rw_size),
+            rw_size: human_size(c.rw_size),
             created: crate::time::since(c.created, now_ns),
             status: c.status.as_str().to_string(),
             names: c.name.clone(),
@@ -295,7 +294,7 @@ fn print_verbose(du: &DiskUsage) -> Result<()> {
         .map(|v| VolumeRow {
             volume_name: v.name.clone(),
             links: v.links,
-            size: human_size4(v.size),
+            size: human_size(v.size),
         })
         .collect();
     Report::list(None, "table {{.VolumeName}}\t{{.Links}}\t{{.Size}}")?
@@ -379,7 +378,7 @@ pub fn prune_cmd(g: &GlobalOpts, a: &SystemPruneArgs) -> Result<()> {
     writeln!(
         out,
         "Total reclaimed space: {}",
-        human_size4(report.reclaimed())
+        human_size(report.reclaimed())
     )?;
     drop(out);
     let mut errors = report.container_errors;

@@ -22,6 +22,7 @@ pub mod pause;
 pub mod ps;
 pub mod record;
 pub mod spec;
+pub mod specgen;
 pub mod stats;
 pub mod top;
 pub mod update;

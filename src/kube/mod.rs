@@ -646,7 +646,9 @@ fn container_of(
             mount_path: m.destination.clone(),
             name,
             read_only: !m.rw,
-            sub_path: None,
+            // `--mount ...,subpath=SUB`: Kubernetes' subPath (podman 5
+            // writes it too), which kube play mounts the same way.
+            sub_path: crate::runtime::mounts::subpath_of(&m.options).map(String::from),
             sub_path_expr: None,
         });
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 /// benches/lib.sh's podman_home (runc, cgroupfs, file events, k8s-file
 /// logs, fuse-overlayfs); registries.conf is the Env's: localhost:5000
 /// searched and insecure, nothing off the machine.
-fn podman(env: &Env, args: &[&str]) -> String {
+pub(crate) fn podman(env: &Env, args: &[&str]) -> String {
     let conf = env.home.join(".config/containers");
     if !conf.join("containers.conf").exists() {
         std::fs::write(

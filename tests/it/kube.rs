@@ -214,3 +214,57 @@ fn annotations_round_trip_through_generate_and_play() {
         "{err}"
     );
 }
+
+/// A volume mounted with `--mount ...,subpath=SUB` is generated as a
+/// volumeMount with `subPath: SUB` (as Kubernetes and podman 5 write it),
+/// valid Kubernetes, and `kube play` of that YAML mounts only that part of
+/// the volume again.
+#[test]
+fn volume_subpath_round_trips_through_generate_and_play() {
+    let env = env_with_alpine("kubesubgen");
+    let _r = Reaper(&env);
+    env.rpod_ok(&["volume", "create", "subv"]);
+    env.rpod_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "subv:/v",
+        "alpine",
+        "sh",
+        "-c",
+        "mkdir -p /v/sub && echo inside > /v/sub/in && echo top > /v/top",
+    ]);
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "sp",
+        "--mount",
+        "type=volume,src=subv,dst=/d,subpath=sub",
+        "alpine",
+        "sleep",
+        "1000",
+    ]);
+    let y = env.rpod_ok(&["kube", "generate", "sp", "subv"]);
+    validate(&env, &y);
+    assert!(
+        y.contains("    - mountPath: /d\n      name: subv-pvc\n      subPath: sub\n"),
+        "{y}"
+    );
+    assert!(y.contains("      claimName: subv\n"), "{y}");
+    env.rpod_ok(&["rm", "-f", "sp"]);
+    let f = env.dir.join("sp.yaml");
+    std::fs::write(&f, &y).unwrap();
+    let played = env.rpod_ok(&["kube", "play", f.to_str().unwrap()]);
+    assert!(played.contains("Pod:"), "{played}");
+    // Only the subdirectory is at /d: its file, not the volume's top.
+    assert_eq!(env.rpod_ok(&["exec", "sp-pod-sp", "ls", "/d"]), "in\n");
+    assert_eq!(
+        env.rpod_ok(&["exec", "sp-pod-sp", "cat", "/d/in"]),
+        "inside\n"
+    );
+    // Generated again from what play made: the same subPath.
+    let again = env.rpod_ok(&["kube", "generate", "sp-pod"]);
+    assert!(again.contains("      subPath: sub\n"), "{again}");
+    env.rpod_ok(&["kube", "down", f.to_str().unwrap()]);
+    env.rpod_ok(&["volume", "rm", "subv"]);
+}

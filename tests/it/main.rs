@@ -29,6 +29,7 @@ mod data;
 mod events;
 mod exec_flags;
 mod flags_more;
+mod generate_spec;
 mod global_flags;
 mod health;
 mod image_mount;
