@@ -324,6 +324,26 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
     strip_names_elsewhere(s, &rec.id, &rec.names)
 }
 
+/// Write the record of a manifest list: no layers, an id of its own (not
+/// its config's), its list and state blobs stored. Names move to it as
+/// with `put_image`.
+pub(super) fn put_list(s: &Store, rec: &ImageRecord) -> Result<()> {
+    if !is_hex64(&rec.id) {
+        bail!("invalid image id {:?}", rec.id);
+    }
+    if !rec.layers.is_empty() {
+        bail!("manifest list {}: a list has no layers", rec.id);
+    }
+    let _lock = s.lock()?;
+    for d in [&rec.digest, &rec.config_digest] {
+        if !s.has_blob(d) {
+            bail!("manifest list {}: blob {d} is not in the store", rec.id);
+        }
+    }
+    write_record(s, rec)?;
+    strip_names_elsewhere(s, &rec.id, &rec.names)
+}
+
 fn dedup(v: &mut Vec<String>) {
     let mut seen = HashSet::new();
     v.retain(|n| seen.insert(n.clone()));

@@ -513,6 +513,12 @@ impl Store {
         images::put_image(self, rec)
     }
 
+    /// Write the record of a manifest list (`image::manifest_list`): its
+    /// blobs must be stored; its id is its own.
+    pub fn put_list(&self, rec: &ImageRecord) -> Result<()> {
+        images::put_list(self, rec)
+    }
+
     /// Every image record (not those removed while containers use them).
     pub fn images(&self) -> Result<Vec<ImageRecord>> {
         images::list(self)
