@@ -848,6 +848,10 @@ pub fn push(
             digest: None,
             ..dest_ref.clone()
         };
+        // Images pulled only to be pushed are removed again afterwards.
+        let mut pulled = Vec::new();
+        let had: std::collections::HashSet<String> =
+            store.images()?.into_iter().map(|r| r.id).collect();
         for (k, inst) in state.instances.iter_mut().enumerate() {
             progress.list_line(&format!("Copying image {} ({}/{n})", inst.digest, k + 1));
             let img = match local_by_digest(store, &inst.digest)? {
@@ -867,7 +871,12 @@ pub fn push(
                         &pull_opts,
                         progress,
                     )
-                    .with_context(|| format!("reading image {} from {src}", inst.digest))?
+                    .with_context(|| format!("reading image {} from {src}", inst.digest))
+                    .inspect(|r| {
+                        if !had.contains(&r.id) {
+                            pulled.push(r.id.clone())
+                        }
+                    })?
                 }
             };
             let pushed = super::push::push_record(opts, store, &img, &by_digest, &o.push, progress)
@@ -877,12 +886,15 @@ pub fn push(
                 if d != inst.digest {
                     // Layers made again (or a format change): the list
                     // names what was pushed.
-                    let m = store.read_blob(&img.digest).ok();
-                    let _ = m;
                     inst.digest = d;
                     inst.size = pushed.size;
                     inst.media_type = pushed.media_type.clone();
                 }
+            }
+        }
+        for id in pulled {
+            if let Err(e) = store.remove_image(&id) {
+                warn!("removing image {id}, pulled for the push: {e:#}");
             }
         }
     }

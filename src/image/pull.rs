@@ -697,6 +697,10 @@ pub fn ensure_image(
 ) -> Result<ImageRecord> {
     let store = Store::open(opts)?;
     let local = store.find_image(name)?;
+    // A manifest list's name runs the image of the wanted platform.
+    if let Some(list) = local.as_ref().filter(|r| super::manifest_list::is_list(r)) {
+        return super::manifest_list::platform_image(&store, list, &pull_opts.platform);
+    }
     match (policy, local) {
         (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => {
             // As podman's libimage: a pull event even when the image is local.
