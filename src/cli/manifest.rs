@@ -172,9 +172,15 @@ pub struct PushArgs {
     /// Where to: [docker://]HOST/REPO[:TAG] (default: LIST as a reference)
     #[arg(value_name = "DESTINATION")]
     pub destination: Option<String>,
-    /// Push the images of the list too, not only the list
-    #[arg(long)]
+    /// Push the images of the list too, not only the list (--all=false: the list only)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
     pub all: bool,
+    /// Compress layers made again with this algorithm: gzip or zstd (default: as stored)
+    #[arg(long, value_name = "FORMAT", value_parser = ["gzip", "zstd"])]
+    pub compression_format: Option<String>,
+    /// Sign the images with this GPG key (not supported: refused)
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by: Option<String>,
     /// Remove the local list once it is pushed
     #[arg(long)]
     pub rm: bool,
@@ -263,6 +269,9 @@ pub fn manifest_cmd(g: &GlobalOpts, cmd: ManifestCommand) -> Result<()> {
 }
 
 fn push_cmd(opts: &Options, store: &Store, a: &PushArgs) -> Result<()> {
+    if a.sign_by.is_some() {
+        anyhow::bail!("--sign-by: signing images is not supported");
+    }
     // Images pulled or layers read from their unpacked dirs need rpod's
     // user namespace: entered before any thread starts.
     if ml::push_needs_userns(store, &a.list, a.all)? {
@@ -275,7 +284,10 @@ fn push_cmd(opts: &Options, store: &Store, a: &PushArgs) -> Result<()> {
                 "oci" => PushFormat::Oci,
                 _ => PushFormat::V2s2,
             }),
-            compression: None,
+            compression: a.compression_format.as_deref().map(|c| match c {
+                "zstd" => img::LayerCompression::Zstd,
+                _ => img::LayerCompression::Gzip,
+            }),
             remove_signatures: a.remove_signatures,
         },
         all: a.all,
