@@ -173,7 +173,7 @@ pub struct PushArgs {
     #[arg(value_name = "DESTINATION")]
     pub destination: Option<String>,
     /// Push the images of the list too, not only the list (--all=false: the list only)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
     pub all: bool,
     /// Compress layers made again with this algorithm: gzip or zstd (default: as stored)
     #[arg(long, value_name = "FORMAT", value_parser = ["gzip", "zstd"])]

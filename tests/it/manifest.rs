@@ -258,12 +258,22 @@ fn a_pushed_list_is_what_podman_pulls_and_run_picks_the_platform() {
     // platform's image by digest; one of arm64 works too.
     let p = json(&podman(&env, &["manifest", "inspect", &dest]));
     assert_eq!(digests(&p), [alpine_digest.as_str(), MULTIARCH_ARM64]);
-    podman(&env, &["pull", "-q", &dest]);
-    let pd = podman(
-        &env,
-        &["image", "inspect", "--format", "{{.Digest}}", &dest],
+    // (podman records the list's digest as the image's, and the image's
+    // own among its repo digests.)
+    let pid = podman(&env, &["pull", "-q", &dest]);
+    let p = json(&podman(&env, &["image", "inspect", &dest]))[0].clone();
+    assert_eq!(p["Digest"].as_str().unwrap(), digest.trim());
+    let own = format!("{}@{alpine_digest}", dest.rsplit_once(':').unwrap().0);
+    assert!(
+        p["RepoDigests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == own.as_str()),
+        "{p}"
     );
-    assert_eq!(pd.trim(), alpine_digest);
+    let rid = env.rpod_ok(&["image", "inspect", "--format", "{{.Id}}", &alpine]);
+    assert_eq!(pid.trim(), rid.trim());
     podman(
         &env,
         &[
@@ -298,11 +308,33 @@ fn a_list_goes_to_the_tls_registry_with_credentials() {
     let (code, e) = env.rpod_fail(&["manifest", "push", "-q", "--all", "tl", &dest]);
     assert_eq!(code, 125);
     assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(e.contains("authentication required"), "{e}");
+    // --all=false: the list only, which the registry refuses without its image.
+    let (code, e) = env.rpod_fail(&[
+        "manifest",
+        "push",
+        "-q",
+        "--all=false",
+        "--creds",
+        &creds,
+        "tl",
+        &dest,
+    ]);
+    assert_eq!(code, 125, "{e}");
     env.rpod_ok(&[
         "manifest", "push", "-q", "--all", "--creds", &creds, "tl", &dest,
     ]);
     let v = json(&env.rpod_ok(&["manifest", "inspect", "--creds", &creds, &dest]));
-    assert_eq!(digests(&v), [local_digest(&env, &alpine)]);
+    // The layer was made again for this registry (rpod keeps no compressed
+    // copy, and another registry can't lend it): the list names the
+    // manifest that was pushed, and a pull through the list gives the
+    // same image.
+    assert_eq!(digests(&v).len(), 1);
+    let id = env.rpod_ok(&["image", "inspect", "--format", "{{.Id}}", &alpine]);
+    env.rpod_ok(&["rmi", &alpine]);
+    let pulled = env.rpod_ok(&["pull", "-q", "--creds", &creds, &dest]);
+    assert_eq!(pulled.trim(), id.trim());
+    assert_eq!(local_digest(&env, &dest), digests(&v)[0]);
 }
 
 /// A repository of the hostile registry (tests/world/badreg.py serves
