@@ -169,9 +169,9 @@ pub struct PushArgs {
     /// The local list to push
     #[arg(value_name = "LIST")]
     pub list: String,
-    /// Where to: [docker://]HOST/REPO[:TAG] (default: LIST as a reference)
+    /// Where to: [docker://]HOST/REPO[:TAG]
     #[arg(value_name = "DESTINATION")]
-    pub destination: Option<String>,
+    pub destination: String,
     /// Push the images of the list too, not only the list (--all=false: the list only)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
     pub all: bool,
@@ -293,7 +293,7 @@ fn push_cmd(opts: &Options, store: &Store, a: &PushArgs) -> Result<()> {
         all: a.all,
         rm: a.rm,
     };
-    let dest = a.destination.as_deref().unwrap_or(&a.list);
+    let dest = a.destination.as_str();
     let progress = ListReporter {
         push: PushReporter::new(a.quiet),
         pull: PullReporter::new(a.quiet),

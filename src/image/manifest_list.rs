@@ -64,6 +64,21 @@ pub struct Instance {
     pub source: Option<String>,
 }
 
+impl Instance {
+    /// An entry to check an edit against (annotate of a digest the list
+    /// does not have).
+    fn placeholder() -> Instance {
+        Instance {
+            digest: sha256_digest(b""),
+            media_type: String::new(),
+            size: 0,
+            platform: ListPlatform::default(),
+            annotations: BTreeMap::new(),
+            source: None,
+        }
+    }
+}
+
 /// rpod's state of a list (the record's "config" blob).
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 struct ListState {
@@ -226,6 +241,7 @@ fn render_push(state: &ListState, format: PushFormat) -> Vec<u8> {
 /// record is written under the store lock by `put_list`).
 fn save(
     store: &Store,
+    prev: Option<&Digest>,
     id: &str,
     names: Vec<String>,
     created: Option<String>,
@@ -263,7 +279,7 @@ fn save(
         architecture: String::new(),
         variant: None,
     };
-    store.put_list(&rec)?;
+    store.put_list(&rec, prev)?;
     Ok(rec)
 }
 
@@ -286,6 +302,7 @@ pub fn create(store: &Store, name: &str, amend: bool) -> Result<ImageRecord> {
     let id = crate::container::names::new_id();
     let rec = save(
         store,
+        None,
         &id,
         vec![full.clone()],
         None,
@@ -293,7 +310,8 @@ pub fn create(store: &Store, name: &str, amend: bool) -> Result<ImageRecord> {
             version: 1,
             instances: vec![],
         },
-    )?;
+    )
+    .context("creating image to hold manifest list")?;
     crate::events::image(store.runroot(), "create", &rec.id, &full);
     Ok(rec)
 }
@@ -569,22 +587,50 @@ fn instances_of(
     }
 }
 
-/// Add instances to the list (replacing one of the same digest) and save.
-fn add_instances(store: &Store, rec: &ImageRecord, new: Vec<Instance>) -> Result<ImageRecord> {
-    let mut state = read_state(store, rec)?;
-    for i in new {
-        match state.instances.iter_mut().find(|o| o.digest == i.digest) {
-            Some(o) => *o = i,
-            None => state.instances.push(i),
+/// Change the list `rec` with `f` and save it. When another process
+/// changed it meanwhile, `f` is applied again to the new state (a few
+/// times): concurrent adds all land, none is lost.
+fn update(
+    store: &Store,
+    rec: &ImageRecord,
+    mut f: impl FnMut(&mut ListState) -> Result<()>,
+) -> Result<ImageRecord> {
+    let mut rec = rec.clone();
+    for _ in 0..8 {
+        let mut state = read_state(store, &rec)?;
+        f(&mut state)?;
+        match save(
+            store,
+            Some(&rec.config_digest),
+            &rec.id,
+            rec.names.clone(),
+            rec.created.clone(),
+            &state,
+        ) {
+            Ok(r) => return Ok(r),
+            Err(e) => match store.image_by_id(&rec.id)? {
+                Some(now) if is_list(&now) && now.config_digest != rec.config_digest => {
+                    debug!("manifest list {} changed meanwhile; again", rec.id);
+                    rec = now;
+                }
+                _ => return Err(e),
+            },
         }
     }
-    save(
-        store,
-        &rec.id,
-        rec.names.clone(),
-        rec.created.clone(),
-        &state,
-    )
+    bail!("manifest list {} keeps changing: try again", rec.id)
+}
+
+/// Add instances to the list (replacing one of the same digest) and save.
+fn add_instances(store: &Store, rec: &ImageRecord, new: Vec<Instance>) -> Result<ImageRecord> {
+    update(store, rec, |state| {
+        for i in &new {
+            match state.instances.iter_mut().find(|o| o.digest == i.digest) {
+                Some(o) => *o = i.clone(),
+                None => state.instances.push(i.clone()),
+            }
+        }
+        Ok(())
+    })
 }
 
 /// `manifest create LIST IMAGE...`: the images added as `add` would.
@@ -636,45 +682,29 @@ pub fn annotate(
 ) -> Result<ImageRecord> {
     let rec = find_list(store, list)?;
     let d = crate::storage::parse_digest(digest)?;
-    let mut state = read_state(store, &rec)?;
-    // podman 4.3 accepts a digest the list does not have and changes nothing.
-    if let Some(i) = state.instances.iter_mut().find(|i| i.digest == d) {
-        apply(i, edit)?;
-    } else {
-        for a in &edit.annotations {
-            if !a.contains('=') {
-                bail!("no value given for annotation \"{a}\"");
-            }
+    update(store, &rec, |state| {
+        // podman 4.3 accepts a digest the list does not have and changes nothing.
+        match state.instances.iter_mut().find(|i| i.digest == d) {
+            Some(i) => apply(i, edit),
+            None => apply(&mut Instance::placeholder(), edit),
         }
-    }
-    save(
-        store,
-        &rec.id,
-        rec.names.clone(),
-        rec.created.clone(),
-        &state,
-    )
+    })
 }
 
 /// `manifest remove LIST DIGEST`.
 pub fn remove(store: &Store, list: &str, digest: &str) -> Result<ImageRecord> {
     let rec = find_list(store, list)?;
     let d = crate::storage::parse_digest(digest)?;
-    let mut state = read_state(store, &rec)?;
-    let before = state.instances.len();
-    state.instances.retain(|i| i.digest != d);
-    if state.instances.len() == before {
-        bail!(
-            "removing from manifest list {list}: no instance matching digest \"{d}\" found in manifest list: file does not exist"
-        );
-    }
-    save(
-        store,
-        &rec.id,
-        rec.names.clone(),
-        rec.created.clone(),
-        &state,
-    )
+    update(store, &rec, |state| {
+        let before = state.instances.len();
+        state.instances.retain(|i| i.digest != d);
+        if state.instances.len() == before {
+            bail!(
+                "removing from manifest list {list}: no instance matching digest \"{d}\" found in manifest list: file does not exist"
+            );
+        }
+        Ok(())
+    })
 }
 
 /// `manifest exists`: Ok(false) when there is no such image; an error for

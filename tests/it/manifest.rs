@@ -457,3 +457,51 @@ fn a_hostile_index_is_refused_and_nothing_is_stored() {
     assert_eq!(env.rpod_ok(&["manifest", "inspect", "victim"]), empty);
     assert_eq!(env.store_entries("blobs/sha256"), blobs_before);
 }
+
+#[test]
+fn concurrent_changes_are_never_lost_silently() {
+    let env = new_env("mfrace");
+    let reg = world().registry();
+    let images = ["alpine", "alpine-plain", "alpine-zstd", "schema2"];
+    env.rpod_ok(&["manifest", "create", "race"]);
+    // Four adds at once: a change made on a state another process changed
+    // meanwhile is made again on the new one, so all four land.
+    let script: String = images
+        .iter()
+        .map(|i| format!("rpod manifest add race {reg}/{i} >/dev/null &\n"))
+        .collect::<String>()
+        + "wait\n";
+    env.sh_ok(&script);
+    let listed = json(&env.rpod_ok(&["manifest", "inspect", "race"]));
+    let mut want: Vec<String> = images
+        .iter()
+        .map(|i| {
+            env.rpod_ok(&[
+                "manifest",
+                "create",
+                &format!("one-{i}"),
+                &format!("{reg}/{i}"),
+            ]);
+            digests(&json(&env.rpod_ok(&[
+                "manifest",
+                "inspect",
+                &format!("one-{i}"),
+            ])))
+            .remove(0)
+        })
+        .collect();
+    let mut got = digests(&listed);
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{listed}");
+
+    // Two creates of one name: one list.
+    let out = env.sh_ok(
+        "(rpod manifest create twin >/dev/null 2>&1; echo $?) & (rpod manifest create twin >/dev/null 2>&1; echo $?) & wait",
+    );
+    let mut rcs: Vec<&str> = out.lines().collect();
+    rcs.sort();
+    assert_eq!(rcs, ["0", "125"], "{out}");
+    let names = env.rpod_ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(names.lines().filter(|l| *l == "localhost/twin").count(), 1);
+}
