@@ -214,6 +214,9 @@ pub fn push(
     progress: &dyn PushProgress,
 ) -> Result<PushReport> {
     let rec = find(store, image)?;
+    if super::manifest_list::is_list(&rec) {
+        bail!("{image} is a manifest list: push it with rpod manifest push");
+    }
     let (id, dest_name) = (rec.id.clone(), dest.unwrap_or(image));
     let dest = match dest {
         Some(d) => Destination::parse(d)?,

@@ -141,6 +141,20 @@ fn lists_are_made_annotated_inspected_and_removed_as_podmans() {
         "{images}"
     );
 
+    // Not an image to push or save as one; no damage to `system check`.
+    let (code, e) = env.rpod_fail(&["push", "mylist", &format!("{reg}/rpod-mf-no:1")]);
+    assert_eq!(code, 125);
+    assert!(
+        e.contains("is a manifest list: push it with rpod manifest push"),
+        "{e}"
+    );
+    let tar = env.home.join("l.tar");
+    let (code, e) = env.rpod_fail(&["save", "-o", tar.to_str().unwrap(), "mylist"]);
+    assert_eq!(code, 125);
+    assert!(e.contains("a manifest list can't be saved"), "{e}");
+    assert!(!tar.exists());
+    env.rpod_ok(&["system", "check"]);
+
     // remove: one entry; an unknown digest is podman's error.
     let zero = format!("sha256:{}", "0".repeat(64));
     let (code, err) = env.rpod_fail(&["manifest", "remove", "mylist", &zero]);
