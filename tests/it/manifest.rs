@@ -299,6 +299,33 @@ fn a_pushed_list_is_what_podman_pulls_and_run_picks_the_platform() {
         ],
     );
 
+    // --format v2s2 converts the images, and the list names the converted
+    // manifests; without --all it can't (the images stay OCI).
+    let v2 = format!("{reg}/rpod-mf-{}/list:v2", std::process::id());
+    env.rpod_ok(&["manifest", "push", "-q", "--format", "v2s2", "pl", &v2]);
+    let remote = json(&env.rpod_ok(&["manifest", "inspect", &v2]));
+    for m in remote["manifests"].as_array().unwrap() {
+        assert_eq!(
+            m["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
+            "{remote}"
+        );
+    }
+    let (code, e) = env.rpod_fail(&[
+        "manifest",
+        "push",
+        "-q",
+        "--all=false",
+        "--format",
+        "v2s2",
+        "pl",
+        &v2,
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        e.contains("an OCI manifest can't be listed in a Docker manifest list"),
+        "{e}"
+    );
+
     // --rm: the local list goes once pushed; its images stay.
     env.rpod_ok(&["manifest", "push", "-q", "--rm", "pl", &dest]);
     assert_eq!(env.rpod_fail(&["manifest", "exists", "pl"]).0, 1);
