@@ -224,7 +224,7 @@ fn render_inspect(state: &ListState) -> Vec<u8> {
 }
 
 /// JSON with podman's 4-space indentation.
-pub fn pretty<T: Serialize>(v: &T) -> Vec<u8> {
+fn pretty<T: Serialize>(v: &T) -> Vec<u8> {
     let mut out = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
@@ -237,8 +237,8 @@ fn render_push(state: &ListState, format: PushFormat) -> Vec<u8> {
     serde_json::to_vec(&render(state, Some(format))).expect("serializing JSON to memory")
 }
 
-/// Store the list's blobs and its record (the caller holds nothing; the
-/// record is written under the store lock by `put_list`).
+/// Store the list's blobs, then its record (under the store lock, by
+/// `put_list`: refused when the list changed since `prev`, its state then).
 fn save(
     store: &Store,
     prev: Option<&Digest>,
@@ -655,7 +655,7 @@ pub fn create_with(
     add_instances(store, &rec, new)
 }
 
-/// `manifest add`: returns the list's record and the digests added.
+/// `manifest add`: the list's record once `image` is in it.
 pub fn add(
     opts: &Options,
     store: &Store,
