@@ -524,6 +524,33 @@ pub static DOCS: &[Doc] = &[
     Doc::new("kube down", include_str!("man/rpod-kube-down.1.txt")),
     Doc::new("play", include_str!("man/rpod-play.1.txt")),
     Doc::new("play kube", include_str!("man/rpod-kube-play.1.txt")),
+    Doc::new("manifest", include_str!("man/rpod-manifest.1.txt")),
+    Doc::new(
+        "manifest create",
+        include_str!("man/rpod-manifest-create.1.txt"),
+    ),
+    Doc::new("manifest add", include_str!("man/rpod-manifest-add.1.txt")),
+    Doc::new(
+        "manifest annotate",
+        include_str!("man/rpod-manifest-annotate.1.txt"),
+    ),
+    Doc::new(
+        "manifest inspect",
+        include_str!("man/rpod-manifest-inspect.1.txt"),
+    ),
+    Doc::new(
+        "manifest remove",
+        include_str!("man/rpod-manifest-remove.1.txt"),
+    ),
+    Doc::new("manifest rm", include_str!("man/rpod-manifest-rm.1.txt")),
+    Doc::new(
+        "manifest exists",
+        include_str!("man/rpod-manifest-exists.1.txt"),
+    ),
+    Doc::new(
+        "manifest push",
+        include_str!("man/rpod-manifest-push.1.txt"),
+    ),
     Doc::new("pod", include_str!("man/rpod-pod.1.txt")),
     Doc::new("pod create", include_str!("man/rpod-pod-create.1.txt")),
     Doc::new("pod ps", include_str!("man/rpod-pod-ps.1.txt")),

@@ -24,6 +24,7 @@ pub mod image_mount;
 pub mod kube;
 mod logger;
 pub mod man;
+pub mod manifest;
 pub mod network;
 pub mod oci;
 pub mod pod;
@@ -423,6 +424,9 @@ pub enum Command {
     /// Manage pods: containers sharing network, ipc and uts namespaces
     #[command(subcommand)]
     Pod(pod::PodCommand),
+    /// Manipulate manifest lists and image indexes
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
     /// Kubernetes YAML: generate it from containers, pods and volumes, play it, take it down
     #[command(subcommand)]
     Kube(kube::KubeCommand),
@@ -649,6 +653,7 @@ fn convention(cmd: &Command) -> exit::Convention {
         | Command::Rmi(_)
         | Command::Image(ImageCommand::Rm(_))
         | Command::Volume(volume::VolumeCommand::Rm(_))
+        | Command::Manifest(manifest::ManifestCommand::Rm(_))
         | Command::Network(network::NetworkCommand::Rm(_)) => exit::Convention::Remove,
         Command::Exec(_) | Command::Container(ContainerCommand::Exec(_)) => exit::Convention::Exec,
         _ => exit::Convention::Podman,
@@ -810,6 +815,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Unshare(a) => system_cmds::unshare_cmd(&a),
         Command::Volume(a) => volume::volume_cmd(g, a),
         Command::Pod(a) => pod::pod_cmd(g, a),
+        Command::Manifest(a) => manifest::manifest_cmd(g, a),
         Command::Kube(a) => kube::kube_cmd(g, a),
         Command::Play(a) => kube::play_kube_cmd(g, a),
         Command::Network(a) => network::network_cmd(g, a),

@@ -141,13 +141,13 @@ pub fn push_cmd(g: &GlobalOpts, a: &PushArgs) -> Result<()> {
 
 /// Shows a push on stderr as podman does: bars on a terminal, its plain
 /// lines otherwise, nothing when quiet.
-struct PushReporter {
+pub(super) struct PushReporter {
     quiet: bool,
     bars: Option<MultiProgress>,
 }
 
 impl PushReporter {
-    fn new(quiet: bool) -> PushReporter {
+    pub(super) fn new(quiet: bool) -> PushReporter {
         let tty = std::io::stderr().is_terminal();
         PushReporter {
             quiet,
@@ -156,7 +156,7 @@ impl PushReporter {
         }
     }
 
-    fn line(&self, msg: &str) {
+    pub(super) fn line(&self, msg: &str) {
         if self.quiet {
             return;
         }
@@ -168,7 +168,7 @@ impl PushReporter {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(b) = &self.bars {
             let _ = b.clear();
         }

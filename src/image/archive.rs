@@ -131,6 +131,15 @@ pub fn write(
     if images.is_empty() {
         bail!("no image to save");
     }
+    if let Some(l) = images
+        .iter()
+        .find(|i| super::manifest_list::is_list(&i.record))
+    {
+        bail!(
+            "{}: a manifest list can't be saved: save one of its images, or push it with rpod manifest push",
+            l.record.names.first().unwrap_or(&l.record.id)
+        );
+    }
     if images.len() > 1 && layout != Layout::DockerArchive {
         bail!("only docker-archive holds several images (--multi-image-archive)");
     }

@@ -13,6 +13,7 @@ pub mod commit;
 mod local;
 mod login;
 pub mod manifest;
+pub mod manifest_list;
 pub mod mount;
 mod pull;
 mod push;

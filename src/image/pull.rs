@@ -65,7 +65,7 @@ pub trait BlobProgress: Sync {
     fn done(&self);
 }
 
-fn check_digest(what: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
+pub(super) fn check_digest(what: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
     if digest_hex(expected).is_err() {
         bail!("{what}: unsupported digest algorithm in \"{expected}\" (only sha256)");
     }
@@ -81,7 +81,7 @@ pub(super) const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
 /// Connect to the registry of `reference`, with credentials from --creds or
 /// auth.json.
-async fn connect(
+pub(super) async fn connect(
     reference: &Reference,
     settings: &RegistrySettings,
     opts: &RegistryOptions,
@@ -107,7 +107,7 @@ async fn connect(
 
 /// Fetch a manifest (by tag or digest), refusing one over MAX_MANIFEST_SIZE
 /// before reading it whole: by Content-Length, or by counting what arrives.
-async fn fetch_manifest(src: &RegistryClient, reference: &str) -> Result<Vec<u8>> {
+pub(super) async fn fetch_manifest(src: &RegistryClient, reference: &str) -> Result<Vec<u8>> {
     let what = format!("manifest {reference}");
     let accept = manifest_accept();
     with_retries(&what, TRIES, || {
@@ -400,7 +400,7 @@ async fn pull_reference(
 /// Fetch a small blob (the config) whole and verify it. Its descriptor's
 /// size is capped at MAX_MANIFEST_SIZE before anything is allocated, and
 /// reading stops as soon as more than that size arrives.
-async fn fetch_small_blob(src: &RegistryClient, desc: &Descriptor) -> Result<Vec<u8>> {
+pub(super) async fn fetch_small_blob(src: &RegistryClient, desc: &Descriptor) -> Result<Vec<u8>> {
     let what = format!("config {}", desc.digest);
     if desc.size > MAX_MANIFEST_SIZE {
         return Err(over_limit(&what, desc.size, MAX_MANIFEST_SIZE));
@@ -697,6 +697,10 @@ pub fn ensure_image(
 ) -> Result<ImageRecord> {
     let store = Store::open(opts)?;
     let local = store.find_image(name)?;
+    // A manifest list's name runs the image of the wanted platform.
+    if let Some(list) = local.as_ref().filter(|r| super::manifest_list::is_list(r)) {
+        return super::manifest_list::platform_image(&store, list, &pull_opts.platform);
+    }
     match (policy, local) {
         (PullPolicy::Missing, Some(rec)) | (PullPolicy::Never, Some(rec)) => {
             // As podman's libimage: a pull event even when the image is local.

@@ -197,6 +197,9 @@ pub struct PushReport {
     pub digest: Option<String>,
     /// Where it went ("localhost:5000/repo:tag").
     pub destination: String,
+    /// The manifest's size and media type (0 and "" for the transports).
+    pub size: u64,
+    pub media_type: String,
 }
 
 /// Push local image `image` to `dest` (None: the image name as typed,
@@ -211,6 +214,9 @@ pub fn push(
     progress: &dyn PushProgress,
 ) -> Result<PushReport> {
     let rec = find(store, image)?;
+    if super::manifest_list::is_list(&rec) {
+        bail!("{image} is a manifest list: push it with rpod manifest push");
+    }
     let (id, dest_name) = (rec.id.clone(), dest.unwrap_or(image));
     let dest = match dest {
         Some(d) => Destination::parse(d)?,
@@ -226,6 +232,76 @@ pub fn push(
     }?;
     crate::events::image(store.runroot(), "push", &id, dest_name);
     Ok(report)
+}
+
+/// Push the local image `rec` to the registry reference `dest` (by its
+/// manifest digest when `dest` has no tag): an image of a manifest list.
+pub(super) fn push_record(
+    opts: &Options,
+    store: &Store,
+    rec: &ImageRecord,
+    dest: &Reference,
+    po: &PushOptions,
+    progress: &dyn PushProgress,
+) -> Result<PushReport> {
+    push_to_registry(opts, store, rec, dest, po, progress)
+}
+
+/// PUT `manifest` (of media type `mt`: a manifest list) as `dest`'s tag.
+pub(super) fn put_manifest(
+    opts: &Options,
+    dest: &Reference,
+    mt: &str,
+    manifest: &[u8],
+    reg: &RegistryOptions,
+) -> Result<()> {
+    let conf = RegistriesConf::load(opts)?;
+    let settings = conf.registry(&dest.repo_name());
+    if settings.blocked {
+        bail!("registry {} is blocked in registries.conf", dest.registry);
+    }
+    let creds = match &reg.creds {
+        Some(c) => Some((
+            c.username.clone(),
+            c.password.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        )),
+        None => super::auth::lookup(&dest.repo_name(), reg.authfile.as_deref())?
+            .map(|c| (c.username, c.password)),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    rt.block_on(async {
+        let mut client = RegistryClient::connect(
+            &dest.registry,
+            &dest.repository,
+            settings.insecure,
+            reg.tls_verify,
+            reg.cert_dir.as_deref(),
+            creds,
+        )
+        .await?;
+        client.set_scopes(vec![format!("repository:{}:pull,push", dest.repository)]);
+        let tag = dest.tag.as_deref().unwrap_or("latest");
+        let url = client.url("manifests", tag);
+        let body = manifest.to_vec();
+        let resp = client
+            .send(|| {
+                client
+                    .transport
+                    .client
+                    .put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, mt)
+                    .body(body.clone())
+            })
+            .await
+            .map_err(FetchError::into_anyhow)
+            .context("writing the manifest list")?;
+        expect_status(&client, resp, &[201, 200, 202])
+            .await
+            .context("writing the manifest list")
+    })
 }
 
 /// The layout a transport writes, the path and the names (`REF`) it has.
@@ -286,6 +362,8 @@ fn push_to_layout(
     Ok(PushReport {
         digest: None,
         destination: format!("{name}:{arg}"),
+        size: 0,
+        media_type: String::new(),
     })
 }
 
@@ -647,7 +725,14 @@ impl Ctx<'_> {
             )?
         };
         self.progress.step(PushStep::WritingManifest);
-        let tag = dest.tag.as_deref().unwrap_or("latest");
+        // A destination without a tag (an image of a manifest list) is
+        // written by its digest.
+        let by_digest = crate::storage::sha256_digest(&manifest).to_string();
+        let tag = match (&dest.tag, &dest.digest) {
+            (Some(t), _) => t.as_str(),
+            (None, None) => by_digest.as_str(),
+            (None, Some(_)) => "latest",
+        };
         let url = client.url("manifests", tag);
         let resp = client
             .send(|| {
@@ -669,6 +754,8 @@ impl Ctx<'_> {
             PushReport {
                 digest: Some(crate::storage::sha256_digest(&manifest).to_string()),
                 destination: dest.to_string(),
+                size: manifest.len() as u64,
+                media_type: target_mt.to_string(),
             },
             learnt,
         ))

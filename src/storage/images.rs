@@ -324,6 +324,44 @@ pub(super) fn put_image(s: &Store, rec: &ImageRecord) -> Result<()> {
     strip_names_elsewhere(s, &rec.id, &rec.names)
 }
 
+/// Write the record of a manifest list: no layers, an id of its own (not
+/// its config's), its list and state blobs stored. A change (`prev`: the
+/// state it was made from) is refused when the list changed or went away
+/// meanwhile; a new list (`prev` None) when one of its names is taken.
+pub(super) fn put_list(s: &Store, rec: &ImageRecord, prev: Option<&Digest>) -> Result<()> {
+    if !is_hex64(&rec.id) {
+        bail!("invalid image id {:?}", rec.id);
+    }
+    if !rec.layers.is_empty() {
+        bail!("manifest list {}: a list has no layers", rec.id);
+    }
+    let _lock = s.lock()?;
+    for d in [&rec.digest, &rec.config_digest] {
+        if !s.has_blob(d) {
+            bail!("manifest list {}: blob {d} is not in the store", rec.id);
+        }
+    }
+    match (prev, by_id_visible(s, &rec.id)?) {
+        (Some(p), Some(cur)) if cur.config_digest == *p => {}
+        (Some(_), _) => bail!(
+            "manifest list {} was changed or removed meanwhile: try again",
+            rec.id
+        ),
+        (None, _) => {
+            for other in list(s)? {
+                if let Some(n) = other.names.iter().find(|n| rec.names.contains(n)) {
+                    bail!(
+                        "image name \"{n}\" is already associated with image \"{}\": that name is already in use",
+                        other.id
+                    );
+                }
+            }
+        }
+    }
+    write_record(s, rec)?;
+    strip_names_elsewhere(s, &rec.id, &rec.names)
+}
+
 fn dedup(v: &mut Vec<String>) {
     let mut seen = HashSet::new();
     v.retain(|n| seen.insert(n.clone()));

@@ -513,6 +513,14 @@ impl Store {
         images::put_image(self, rec)
     }
 
+    /// Write the record of a manifest list (`image::manifest_list`): its
+    /// blobs must be stored; its id is its own. `prev`: the state blob the
+    /// change was made from (None for a new list); a list changed
+    /// meanwhile (or a new list's name taken) is an error.
+    pub fn put_list(&self, rec: &ImageRecord, prev: Option<&Digest>) -> Result<()> {
+        images::put_list(self, rec, prev)
+    }
+
     /// Every image record (not those removed while containers use them).
     pub fn images(&self) -> Result<Vec<ImageRecord>> {
         images::list(self)

@@ -40,6 +40,7 @@ mod kube_more;
 mod kube_play;
 mod login;
 mod man;
+mod manifest;
 mod monitor;
 mod network;
 mod network_bridge;
