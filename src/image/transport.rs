@@ -27,6 +27,22 @@ pub fn skip_verify(insecure: bool, tls_verify: Option<bool>) -> bool {
     }
 }
 
+/// Where a note that `registry` answered plain HTTP is kept: in the runtime
+/// dir (gone at reboot). None for a name that is no plain host[:port].
+fn plain_http_note(registry: &str) -> Option<std::path::PathBuf> {
+    let ok = !registry.is_empty()
+        && !registry.starts_with('.')
+        && registry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    // Unit tests run as whoever builds: they leave the user's dir alone.
+    if cfg!(test) {
+        return None;
+    }
+    let dir = crate::xdg::runtime_dir()?;
+    ok.then(|| dir.join("rpod/plain-http").join(registry))
+}
+
 /// Every HTTP client starts here: reqwest on rustls with ring, the crypto
 /// provider installed once per process.
 pub fn client_builder() -> reqwest::ClientBuilder {
@@ -112,6 +128,27 @@ impl Transport {
             client,
             upload: std::sync::Mutex::new(Err(builder()?)),
         };
+        // A registry that answered only plain HTTP before (this boot) is
+        // asked that way first: an HTTPS attempt at a plain port costs a
+        // round of waiting for its refusal (40-60 ms with Go's registry).
+        // Should it speak TLS now, the plain ping fails and the usual order
+        // follows.
+        let note = if skip {
+            plain_http_note(registry)
+        } else {
+            None
+        };
+        if let Some(n) = note.as_ref().filter(|n| n.exists()) {
+            t.scheme = "http";
+            match t.ping().await {
+                Ok(resp) => return Ok((t, resp)),
+                Err(e) => {
+                    debug!("{registry} no longer answers plain HTTP ({e:#})");
+                    let _ = std::fs::remove_file(n);
+                    t.scheme = "https";
+                }
+            }
+        }
         let https_err = match t.ping().await {
             Ok(resp) => return Ok((t, resp)),
             Err(e) => e,
@@ -124,6 +161,12 @@ impl Transport {
         match t.ping().await {
             Ok(resp) => {
                 debug!("{registry} speaks plain HTTP");
+                if let Some(n) = &note {
+                    let _ = n
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .and_then(|_| std::fs::File::create(n).ok());
+                }
                 Ok((t, resp))
             }
             Err(e) => Err(e).with_context(|| {

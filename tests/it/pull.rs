@@ -286,6 +286,51 @@ fn tls_verify_false_is_unverified_https_not_plain_http() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// A registry that answered only plain HTTP is asked that way first next
+/// time (no HTTPS attempt at its plain port); a note that went stale (the
+/// port speaks TLS now) is dropped and HTTPS is used.
+#[test]
+fn a_plain_http_registry_is_remembered_and_a_stale_note_dropped() {
+    let env = Env::new("pullnote");
+    let w = world();
+    let notes = env.runtime_dir.join("rpod/plain-http");
+    let out = env.rpod(&["--log-level", "debug", "pull", "-q", &env.image("alpine")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("trying plain HTTP"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(notes.join(w.registry()).exists());
+    let out = env.rpod(&["--log-level", "debug", "pull", "-q", &env.image("alpine")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("HTTPS to"), "{}", stderr(&out));
+    // The TLS registry, noted (wrongly) as plain HTTP.
+    env.sh_ok(&format!("touch {}/{}", notes.display(), w.tls_registry()));
+    let creds = format!("{}:{}", w.get("REG_USER"), w.get("REG_PASS"));
+    let img = format!("{}/alpine", w.tls_registry());
+    let out = env.rpod(&[
+        "--log-level",
+        "debug",
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &img,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no longer answers plain HTTP"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !notes.join(w.tls_registry()).exists(),
+        "the stale note is gone"
+    );
+}
+
 #[test]
 fn tls_verify_true_overrides_insecure_and_never_falls_back_to_http() {
     let env = Env::new("pullverify");
