@@ -887,8 +887,10 @@ impl Monitor {
                 return;
             }
         }
-        // network: a slirp4netns still dying (its tap takes a while) is reaped now.
-        crate::network::helper::reap_dying();
+        // network: a portless slirp4netns still dying (its tap takes 15-25
+        // ms) is not waited for: `stop` and `rm` wait for this process, and
+        // nothing waits on that death (it holds no port). This process ends
+        // now, so its new parent reaps it.
         // pod: --exit-policy stop ends the pod with its last container.
         crate::pod::after_member_exit(&self.paths, &self.rec);
     }
