@@ -588,8 +588,13 @@ pub fn check_init_ctr(paths: &Paths, pod: &PodRecord) -> Result<()> {
 /// Stop the members, then the infra.
 pub fn stop(paths: &Paths, pod: &PodRecord, timeout: Option<u32>) -> Result<()> {
     let m = members(paths, &pod.id)?;
-    // Members at once, then the infra (which holds their network).
-    let (infra, rest): (Vec<_>, Vec<_>) = m.into_iter().partition(|(r, _)| r.pod_infra);
+    // Members at once, then the infra (which holds their network while
+    // they shut down). Killed at once (`-t 0`), nobody shuts down: all
+    // together.
+    let (mut infra, mut rest): (Vec<_>, Vec<_>) = m.into_iter().partition(|(r, _)| r.pod_infra);
+    if timeout == Some(0) {
+        rest.append(&mut infra);
+    }
     let errs = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for (r, st) in &rest {
