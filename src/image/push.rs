@@ -284,24 +284,32 @@ pub(super) fn put_manifest(
         .await?;
         client.set_scopes(vec![format!("repository:{}:pull,push", dest.repository)]);
         let tag = dest.tag.as_deref().unwrap_or("latest");
-        let url = client.url("manifests", tag);
-        let body = manifest.to_vec();
-        let resp = client
-            .send(|| {
-                client
-                    .transport
-                    .client
-                    .put(&url)
-                    .header(reqwest::header::CONTENT_TYPE, mt)
-                    .body(body.clone())
-            })
-            .await
-            .map_err(FetchError::into_anyhow)
-            .context("writing the manifest list")?;
-        expect_status(&client, resp, &[201, 200, 202])
+        put_manifest_at(&client, tag, mt, manifest.to_vec())
             .await
             .context("writing the manifest list")
     })
+}
+
+/// PUT a manifest (or list) under `tag` (a tag or a digest).
+async fn put_manifest_at(
+    client: &RegistryClient,
+    tag: &str,
+    media_type: &str,
+    body: Vec<u8>,
+) -> Result<()> {
+    let url = client.url("manifests", tag);
+    let resp = client
+        .send(|| {
+            client
+                .transport
+                .client
+                .put(&url)
+                .header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(body.clone())
+        })
+        .await
+        .map_err(FetchError::into_anyhow)?;
+    expect_status(client, resp, &[201, 200, 202]).await
 }
 
 /// The layout a transport writes, the path and the names (`REF`) it has.
@@ -733,20 +741,7 @@ impl Ctx<'_> {
             (None, None) => by_digest.as_str(),
             (None, Some(_)) => "latest",
         };
-        let url = client.url("manifests", tag);
-        let resp = client
-            .send(|| {
-                client
-                    .transport
-                    .client
-                    .put(&url)
-                    .header(reqwest::header::CONTENT_TYPE, target_mt)
-                    .body(manifest.clone())
-            })
-            .await
-            .map_err(FetchError::into_anyhow)
-            .context("writing the manifest")?;
-        expect_status(client, resp, &[201, 200, 202])
+        put_manifest_at(client, tag, target_mt, manifest.clone())
             .await
             .context("writing the manifest")?;
         self.progress.step(PushStep::StoringSignatures);
