@@ -34,7 +34,7 @@ use super::manifest::{
     MEDIA_TYPES, OCI_CONFIG, OCI_MANIFEST,
 };
 use super::reference::Reference;
-use super::registries::RegistriesConf;
+use super::registries::{RegistriesConf, RegistrySettings};
 use super::transport::read_bounded;
 use super::{BlobProgress, RegistryOptions};
 use crate::error::Error;
@@ -255,19 +255,7 @@ pub(super) fn put_manifest(
     manifest: &[u8],
     reg: &RegistryOptions,
 ) -> Result<()> {
-    let conf = RegistriesConf::load(opts)?;
-    let settings = conf.registry(&dest.repo_name());
-    if settings.blocked {
-        bail!("registry {} is blocked in registries.conf", dest.registry);
-    }
-    let creds = match &reg.creds {
-        Some(c) => Some((
-            c.username.clone(),
-            c.password.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
-        )),
-        None => super::auth::lookup(&dest.repo_name(), reg.authfile.as_deref())?
-            .map(|c| (c.username, c.password)),
-    };
+    let (settings, creds) = push_access(opts, dest, reg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -472,6 +460,29 @@ struct PushedLayer {
     compression: LayerCompression,
 }
 
+/// registries.conf's settings for `dest` (refusing a blocked registry) and
+/// the credentials to push with: `--creds`, else auth.json's.
+fn push_access(
+    opts: &Options,
+    dest: &Reference,
+    reg: &RegistryOptions,
+) -> Result<(RegistrySettings, Option<(String, String)>)> {
+    let conf = RegistriesConf::load(opts)?;
+    let settings = conf.registry(&dest.repo_name());
+    if settings.blocked {
+        bail!("registry {} is blocked in registries.conf", dest.registry);
+    }
+    let creds = match &reg.creds {
+        Some(c) => Some((
+            c.username.clone(),
+            c.password.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        )),
+        None => super::auth::lookup(&dest.repo_name(), reg.authfile.as_deref())?
+            .map(|c| (c.username, c.password)),
+    };
+    Ok((settings, creds))
+}
+
 fn push_to_registry(
     opts: &Options,
     store: &Store,
@@ -480,11 +491,7 @@ fn push_to_registry(
     po: &PushOptions,
     progress: &dyn PushProgress,
 ) -> Result<PushReport> {
-    let conf = RegistriesConf::load(opts)?;
-    let settings = conf.registry(&dest.repo_name());
-    if settings.blocked {
-        bail!("registry {} is blocked in registries.conf", dest.registry);
-    }
+    let (settings, creds) = push_access(opts, dest, &po.registry)?;
     // Keeps `rmi`'s garbage collection off the blobs and layer dirs this
     // push reads, should the image be removed meanwhile.
     let _hold = store.hold_layers()?;
@@ -582,14 +589,6 @@ fn push_to_registry(
         .enable_all()
         .build()
         .context("starting the network runtime")?;
-    let creds = match &po.registry.creds {
-        Some(c) => Some((
-            c.username.clone(),
-            c.password.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
-        )),
-        None => super::auth::lookup(&dest.repo_name(), po.registry.authfile.as_deref())?
-            .map(|c| (c.username, c.password)),
-    };
     let ctx = Ctx {
         store,
         mount_from: &mount_from,
