@@ -435,12 +435,14 @@ pub struct RunArgs {
     /// The image, then the command and its arguments (default: the image's
     /// Entrypoint and Cmd). Everything after the image is the command's, as
     /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
+    // No allow_hyphen_values: the words after the image are the command's
+    // anyway, and a flag before it (`-p8080:80`, `-t=false`) must not be
+    // taken for the image.
     #[arg(
         value_names = ["IMAGE", "COMMAND"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_command: Vec<String>,
 }
@@ -459,12 +461,14 @@ pub struct CreateArgs {
     /// The image, then the command and its arguments (default: the image's
     /// Entrypoint and Cmd). Everything after the image is the command's, as
     /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
+    // No allow_hyphen_values: the words after the image are the command's
+    // anyway, and a flag before it (`-p8080:80`, `-t=false`) must not be
+    // taken for the image.
     #[arg(
         value_names = ["IMAGE", "COMMAND"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_command: Vec<String>,
 }

@@ -27,6 +27,7 @@ pub mod man;
 pub mod manifest;
 pub mod network;
 pub mod oci;
+pub mod pflag;
 pub mod pod;
 pub mod push;
 pub mod secret;
@@ -40,7 +41,10 @@ pub mod volume;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
+/// rpod's command line. Its clap tree is the derive's with podman's grammar
+/// laid over it (`pflag::podman_grammar`): `Cli::command()`, `Cli::parse()`
+/// and everything built on them (help, man pages, completions) see it.
+#[derive(Args, Debug)]
 #[command(
     name = "rpod",
     bin_name = "rpod",
@@ -61,6 +65,20 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl clap::CommandFactory for Cli {
+    fn command() -> clap::Command {
+        pflag::podman_grammar(<Self as Args>::augment_args(clap::Command::new("rpod")))
+    }
+
+    fn command_for_update() -> clap::Command {
+        pflag::podman_grammar(<Self as Args>::augment_args_for_update(clap::Command::new(
+            "rpod",
+        )))
+    }
+}
+
+impl Parser for Cli {}
 
 /// Flags accepted before or after any subcommand: all of podman 4.3's, so
 /// scripts written for podman run unchanged. What each does in rpod is in
