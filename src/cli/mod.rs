@@ -654,12 +654,19 @@ pub fn run() -> Result<(), exit::Failure> {
         let MonitorOnly::Monitor(a) = m.command;
         return Ok(system_cmds::monitor_cmd(&m.global, a)?);
     }
-    let mut cli = Cli::parse();
+    let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_exit(e));
     check_log_level(&cli.global.log_level);
     logger::set_level(&cli.global.log_level);
     apply_globals(&mut cli.global, &cli.command)?;
     let convention = convention(&cli.command);
     dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
+}
+
+/// A command line clap could not take: its message, and podman's exit
+/// code for a usage error, 125 (clap's own is 2); help and --version exit 0.
+fn usage_exit(e: clap::Error) -> ! {
+    let _ = e.print();
+    std::process::exit(if e.use_stderr() { 125 } else { 0 })
 }
 
 /// Whose exit codes a command follows (see `exit`).
