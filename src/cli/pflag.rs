@@ -40,6 +40,29 @@ fn optional_attached(arg: Arg) -> Arg {
     }
 }
 
+/// The tree as a static completion script should see it: each bool option
+/// a plain flag. (clap_complete knows nothing of `require_equals`: it would
+/// offer true/false as the next word, which pflag never reads as the
+/// flag's value, and fish's argparse would swallow the next word.)
+pub fn bool_options_as_flags(cmd: Command) -> Command {
+    cmd.mut_args(|a| {
+        if is_bool_option(&a) {
+            a.action(ArgAction::SetTrue)
+                .num_args(0)
+                .require_equals(false)
+                .value_parser(clap::value_parser!(bool))
+                .default_value(None)
+                .default_missing_value(None)
+                .value_names(None::<&str>)
+                .hide_possible_values(false)
+                .hide_default_value(false)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(bool_options_as_flags)
+}
+
 /// Whether `arg` is a boolean option (after `podman_grammar`, or a flag
 /// clap would treat as one before it).
 pub fn is_bool_option(arg: &Arg) -> bool {
@@ -197,6 +220,20 @@ mod tree {
                 cmd.clone().ignore_errors(true).try_get_matches_from(&argv)
             }
             r => r,
+        }
+    }
+
+    #[test]
+    fn completions_see_bool_options_as_plain_flags() {
+        let cmd = bool_options_as_flags(crate::cli::Cli::command());
+        cmd.clone().debug_assert();
+        let run = cmd.find_subcommand("run").unwrap();
+        for long in ["rm", "tty", "init", "http-proxy"] {
+            let a = run
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap();
+            assert!(matches!(a.get_action(), ArgAction::SetTrue), "--{long}");
         }
     }
 
