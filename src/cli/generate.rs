@@ -401,6 +401,24 @@ mod tests {
         assert_eq!(c.rest, ["alpine", "sh", "-c", "true", "--rm"]);
     }
 
+    /// A bool's value is attached or absent (pflag): `-t=false` and
+    /// `--rm=false` are one word each, and the word after never theirs.
+    #[test]
+    fn bool_values_are_attached() {
+        let c = parse("rpod run -i=false -t=0 --tty=T -u0 --http-proxy alpine sh");
+        assert_eq!(
+            c.options,
+            vec![
+                vec!["-i=false".to_string()],
+                vec!["-t=0".into()],
+                vec!["--tty=T".into()],
+                vec!["-u0".into()],
+                vec!["--http-proxy".into()],
+            ]
+        );
+        assert_eq!(c.rest, ["alpine", "sh"]);
+    }
+
     #[test]
     fn create_and_container_create_count() {
         let c = parse("/usr/bin/rpod container create --replace --sdnotify ignore -eA=1 alpine");
