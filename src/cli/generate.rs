@@ -323,7 +323,7 @@ fn split_command(argv: &[String], verbs: &[&str], dropped: &[&str]) -> Result<Cr
             // A boolean's value is only ever attached with `=` (-t=false);
             // in -dit the rest are more flags.
             let optional = arg.get_num_args().is_some_and(|r| r.min_values() == 0);
-            if arg.get_action().takes_values() && !(optional && !rest.starts_with('=')) {
+            if arg.get_action().takes_values() && (!optional || rest.starts_with('=')) {
                 let mut value = Vec::new();
                 if rest.is_empty() && takes_separate_value(arg) {
                     value.extend(argv.get(i).cloned());

@@ -259,7 +259,7 @@ mod tree {
                     "{path} {f}=true {f}=false"
                 );
                 // The bare flag sets it (rpod has no SetFalse flag).
-                assert_eq!(got(&[f.clone()]), Some(true), "{path} {f}");
+                assert_eq!(got(std::slice::from_ref(&f)), Some(true), "{path} {f}");
                 if let Some(s) = a.get_short() {
                     assert_eq!(
                         got(&[format!("-{s}=false")]),
