@@ -9,7 +9,10 @@
 //!   is `--rm` and then the argument `false`, as in podman.
 //!
 //! `Cli::command()` applies `podman_grammar`, so parsing, `--help`, the man
-//! pages and the completions all see the same definitions.
+//! pages and the completions all see the same definitions (the static
+//! completion scripts through `bool_options_as_flags`, which shows each
+//! bool option as the plain flag it is for a shell). A usage error exits
+//! 125, as podman's (`cli::usage_exit`).
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Arg, ArgAction, Command};
