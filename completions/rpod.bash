@@ -2251,10 +2251,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2363,10 +2359,6 @@ _rpod() {
             case "${prev}" in
                 --authfile)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rollback)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -2503,10 +2495,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --layers)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --pull)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2537,14 +2525,6 @@ _rpod() {
                     ;;
                 --ignorefile)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --force-rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --secret)
@@ -2603,20 +2583,12 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --identity-label)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --authfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -2867,10 +2839,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --layers)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --pull)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2901,14 +2869,6 @@ _rpod() {
                     ;;
                 --ignorefile)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --force-rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --secret)
@@ -2967,20 +2927,12 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --identity-label)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --authfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -3165,14 +3117,6 @@ _rpod() {
                     ;;
                 -m)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --pause)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -p)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -3497,10 +3441,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4037,14 +3977,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --pause)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -p)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "oci docker" -- "${cur}"))
                     return 0
@@ -4155,14 +4087,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --archive)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -a)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4333,14 +4257,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --read-only)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --init)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --cap-add)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4493,10 +4409,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4531,10 +4443,6 @@ _rpod() {
                     ;;
                 --unsetenv)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --http-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --shm-size)
@@ -4599,14 +4507,6 @@ _rpod() {
                     ;;
                 --device)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --read-only-tmpfs)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --disable-content-trust)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --seccomp-policy)
@@ -4735,10 +4635,6 @@ _rpod() {
                     ;;
                 --hostuser)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --passwd)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --passwd-entry)
@@ -7381,14 +7277,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --read-only)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --init)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --cap-add)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -7541,10 +7429,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -7579,10 +7463,6 @@ _rpod() {
                     ;;
                 --unsetenv)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --http-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --shm-size)
@@ -7647,14 +7527,6 @@ _rpod() {
                     ;;
                 --device)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --read-only-tmpfs)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --disable-content-trust)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --seccomp-policy)
@@ -7785,10 +7657,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --passwd)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --passwd-entry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -7815,10 +7683,6 @@ _rpod() {
                     ;;
                 --log-opt)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --detach-keys)
@@ -7943,10 +7807,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -8063,10 +7923,6 @@ _rpod() {
                     ;;
                 --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -8719,7 +8575,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__container__subcmd__update)
-            opts="-c -m -h -V --blkio-weight --blkio-weight-device --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpu-shares --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --memory --memory-reservation --memory-swap --memory-swappiness --restart --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-c -m -h -V --blkio-weight --blkio-weight-device --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpu-shares --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-write-bps --memory --memory-reservation --memory-swap --memory-swappiness --device-read-iops --device-write-iops --restart --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -8773,15 +8629,7 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --device-read-iops)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --device-write-bps)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --device-write-iops)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -8802,6 +8650,14 @@ _rpod() {
                     return 0
                     ;;
                 --memory-swappiness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-read-iops)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-write-iops)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -9025,14 +8881,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --archive)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -a)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -9203,14 +9051,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --read-only)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --init)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --cap-add)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -9363,10 +9203,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -9401,10 +9237,6 @@ _rpod() {
                     ;;
                 --unsetenv)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --http-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --shm-size)
@@ -9469,14 +9301,6 @@ _rpod() {
                     ;;
                 --device)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --read-only-tmpfs)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --disable-content-trust)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --seccomp-policy)
@@ -9605,10 +9429,6 @@ _rpod() {
                     ;;
                 --hostuser)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --passwd)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --passwd-entry)
@@ -9863,20 +9683,12 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --no-trunc)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --until)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stream)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -10633,14 +10445,6 @@ _rpod() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --name)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -14061,14 +13865,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --human)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -H)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -14305,10 +14101,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --layers)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --pull)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -14339,14 +14131,6 @@ _rpod() {
                     ;;
                 --ignorefile)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --force-rm)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --secret)
@@ -14405,20 +14189,12 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --identity-label)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --authfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -15097,14 +14873,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --human)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                -H)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -15895,10 +15663,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -16047,10 +15811,6 @@ _rpod() {
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -16389,10 +16149,6 @@ _rpod() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -18501,10 +18257,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --start)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --network)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -18519,10 +18271,6 @@ _rpod() {
                     ;;
                 --log-driver)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --build)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --context-dir)
@@ -18767,10 +18515,6 @@ _rpod() {
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -19237,10 +18981,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -19477,10 +19217,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -19833,10 +19569,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -19943,10 +19675,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --all)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --compression-format)
                     COMPREPLY=($(compgen -W "gzip zstd" -- "${cur}"))
                     return 0
@@ -19973,10 +19701,6 @@ _rpod() {
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -24193,10 +23917,6 @@ _rpod() {
                 return 0
             fi
             case "${prev}" in
-                --start)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --network)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -24211,10 +23931,6 @@ _rpod() {
                     ;;
                 --log-driver)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --build)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --context-dir)
@@ -24569,10 +24285,6 @@ _rpod() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --infra)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --infra-command)
@@ -26745,10 +26457,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -26897,10 +26605,6 @@ _rpod() {
                     ;;
                 --cert-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --creds)
@@ -27521,14 +27225,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --read-only)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --init)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --cap-add)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -27681,10 +27377,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -27719,10 +27411,6 @@ _rpod() {
                     ;;
                 --unsetenv)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --http-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --shm-size)
@@ -27787,14 +27475,6 @@ _rpod() {
                     ;;
                 --device)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --read-only-tmpfs)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --disable-content-trust)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --seccomp-policy)
@@ -27925,10 +27605,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --passwd)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --passwd-entry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -27955,10 +27631,6 @@ _rpod() {
                     ;;
                 --log-opt)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --detach-keys)
@@ -28195,10 +27867,6 @@ _rpod() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --authfile)
@@ -29077,10 +28745,6 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --sig-proxy)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -29851,20 +29515,12 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --no-trunc)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --until)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stream)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)
@@ -31383,7 +31039,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__update)
-            opts="-c -m -h -V --blkio-weight --blkio-weight-device --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpu-shares --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --memory --memory-reservation --memory-swap --memory-swappiness --restart --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            opts="-c -m -h -V --blkio-weight --blkio-weight-device --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpu-shares --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-write-bps --memory --memory-reservation --memory-swap --memory-swappiness --device-read-iops --device-write-iops --restart --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -31437,15 +31093,7 @@ _rpod() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --device-read-iops)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --device-write-bps)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --device-write-iops)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -31466,6 +31114,14 @@ _rpod() {
                     return 0
                     ;;
                 --memory-swappiness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-read-iops)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-write-iops)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

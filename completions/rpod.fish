@@ -126,8 +126,6 @@ complete -c rpod -n "__fish_rpod_needs_command" -f -a "generate" -d 'Generate sy
 complete -c rpod -n "__fish_rpod_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand pull" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -163,6 +161,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pull" -l connection -d 'Refuse
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s q -l quiet -d 'Print only the image id'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l disable-content-trust -d 'This is a Docker specific option and is a NOOP'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand pull" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand pull" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -374,8 +373,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l target -d 'Build up to this stage (its name)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
 docker\t''"
@@ -384,10 +381,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
@@ -400,12 +393,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -438,11 +427,16 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -493,8 +487,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -530,6 +522,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Print only the image id'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l disable-content-trust -d 'This is a Docker specific option and is a NOOP'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -s a -l all-tags -d 'Pull every tagged image in the repository (not supported yet: refused)'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from pull" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -717,8 +710,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -751,6 +742,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Print nothing on the way'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from push" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -760,8 +752,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l format -d 'Format the results with a Go template, or json' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l limit -d 'The most results per registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
@@ -794,6 +784,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l list-tags -d 'List the tags of the repository TERM'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from search" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -917,8 +908,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -947,6 +936,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s H -l human -d 'Show sizes and dates in human readable form (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l no-trunc -d 'Do not truncate the output'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Print only the ids'
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from history" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -1231,8 +1221,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand push" -l digestfile -d 'Write 
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l sign-by -d 'Sign the image with this GPG key (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -1265,6 +1253,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand push" -l compress -d 'Compress
 complete -c rpod -n "__fish_rpod_using_subcommand push" -s q -l quiet -d 'Print nothing on the way'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l disable-content-trust -d 'Does nothing; for Docker compatibility'
+complete -c rpod -n "__fish_rpod_using_subcommand push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand push" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1274,8 +1263,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand push" -s V -l version -d 'Prin
 complete -c rpod -n "__fish_rpod_using_subcommand search" -s f -l filter -d 'Filter the results: stars=N, is-official=BOOL, is-automated=BOOL' -r
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l format -d 'Format the results with a Go template, or json' -r
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l limit -d 'The most results per registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
@@ -1308,6 +1295,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand search" -l url -d 'Refused: rp
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l list-tags -d 'List the tags of the repository TERM'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l no-trunc -d 'Do not truncate descriptions'
+complete -c rpod -n "__fish_rpod_using_subcommand search" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l compatible -d 'Also show the stars, official and automated columns, as Docker does'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand search" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -1436,8 +1424,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -s f -l file -d 'The Co
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l target -d 'Build up to this stage (its name)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
 docker\t''"
@@ -1446,10 +1432,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l iidfile -d 'Write th
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
@@ -1462,12 +1444,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l logfile -d 'Write th
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -1500,11 +1478,16 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity -d 'Accepte
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l layers -d 'Keep an image per step and use them as a cache (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l force-rm -d 'Remove intermediate containers also after a failure (always)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l identity-label -d 'Label the images with io.rpod.version (default true)'
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1551,8 +1534,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l build-arg -d 'ARG value for the build, KEY=VALUE (KEY alone: from the environment; repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l build-arg-file -d 'A file of KEY=VALUE lines of build args' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l target -d 'Build up to this stage (its name)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull -d 'When to pull base images: always, missing, never or newer (--pull alone: always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l format -d 'Image format: oci or docker (also $BUILDAH_FORMAT)' -r -f -a "oci\t''
 docker\t''"
@@ -1561,10 +1542,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l network -l net -d 'The network of RUN steps: none, host, slirp4netns, pasta (default: the rootless default)' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l timestamp -d 'Seconds since the epoch for every time in the image: same input, same image id (default: $SOURCE_DATE_EPOCH)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ignorefile -d 'The ignore file (default: CONTEXT/.containerignore, then CONTEXT/.dockerignore)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l secret -d 'A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s v -l volume -d 'Bind mount for RUN steps, HOST-DIR:CONTAINER-DIR[:OPTIONS] (repeatable)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cap-add -d 'Add a capability to RUN steps (repeatable)' -r
@@ -1577,12 +1554,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l jobs -d 'Stages to build at once: independent stages of a multi-stage build run in parallel (1: one after the other; 0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l ssh -d 'SSH agent socket or keys for RUN --mount=type=ssh (not supported: refused)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l annotation -d 'Annotation for the image\'s manifest, KEY=VALUE (repeatable)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -1615,11 +1588,16 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step: do not use the build cache'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l layers -d 'Keep an image per step and use them as a cache (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-always -d 'Pull base images always (podman\'s --pull-always)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l pull-never -d 'Pull base images never (podman\'s --pull-never)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l rm -d 'Remove intermediate containers (always: rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l force-rm -d 'Remove intermediate containers also after a failure (always)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash -d 'Squash the layers the build makes into one new layer over the base image\'s'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l squash-all -d 'Squash all layers, the base image\'s too, into one'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l identity-label -d 'Label the images with io.rpod.version (default true)'
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1628,8 +1606,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from help" -f -a "build" -d 'Build an image from a Containerfile'
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand history" -s H -l human -d 'Show sizes and dates in human readable form (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l format -d 'Output format: json, or a template such as \'{{.ID}} {{.CreatedBy}}\'' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -1658,6 +1634,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand history" -l identity -d 'Accep
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand history" -s H -l human -d 'Show sizes and dates in human readable form (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l no-trunc -d 'Do not truncate the output'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -s q -l quiet -d 'Print only the ids'
 complete -c rpod -n "__fish_rpod_using_subcommand history" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -1670,8 +1647,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand login" -s u -l username -d 'Us
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s p -l password -d 'Password (visible in the process list: prefer --password-stdin)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand login" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -1703,6 +1678,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand login" -l connection -d 'Refus
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l password-stdin -d 'Read the password from standard input'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l get-login -d 'Check whether credentials for the registry are stored, without logging in'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -s v -l verbose -d 'Print the auth file used'
+complete -c rpod -n "__fish_rpod_using_subcommand login" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand login" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -1758,10 +1734,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s w -l workdir -d 'Worki
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -1804,8 +1776,6 @@ ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -1815,8 +1785,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l annotation -d 'Add an 
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l umask -d 'umask of the container\'s process (default: 0022)' -r
@@ -1832,10 +1800,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l gidmap -d 'GID map of 
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
 image\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
@@ -1844,24 +1808,24 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
@@ -1869,8 +1833,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l pidfile -d 'Write the 
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
@@ -1880,8 +1842,6 @@ false\t''
 always\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -1911,6 +1871,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -l ssh -d 'Accepted for p
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l env-host -d 'Copy the whole host environment into the container'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only -d 'Mount the container\'s root filesystem read-only'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -1918,12 +1880,18 @@ complete -c rpod -n "__fish_rpod_using_subcommand run" -s i -l interactive -d 'K
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l rootfs -d 'The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -s d -l detach -d 'Run in the background and print the container id'
+complete -c rpod -n "__fish_rpod_using_subcommand run" -l sig-proxy -d 'Forward signals received by rpod to the container'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l rmi -d 'Remove the image once the container exits, unless another container uses it (implies --rm)'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -1945,10 +1913,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s w -l workdir -d 'Wo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -1991,8 +1955,6 @@ ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -2002,8 +1964,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l annotation -d 'Add 
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l umask -d 'umask of the container\'s process (default: 0022)' -r
@@ -2019,10 +1979,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l gidmap -d 'GID map 
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
 image\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
@@ -2031,24 +1987,24 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
@@ -2056,8 +2012,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l pidfile -d 'Write t
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
-complete -c rpod -n "__fish_rpod_using_subcommand create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
@@ -2096,6 +2050,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l ssh -d 'Accepted fo
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l env-host -d 'Copy the whole host environment into the container'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only -d 'Mount the container\'s root filesystem read-only'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -2103,10 +2059,15 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -s i -l interactive -d
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
+complete -c rpod -n "__fish_rpod_using_subcommand create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l rootfs -d 'The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -2116,8 +2077,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand create" -l remote -d 'Refused:
 complete -c rpod -n "__fish_rpod_using_subcommand create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s f -l filter -d 'Start only the containers that pass this filter (as `ps --filter`, e.g. restart-policy=always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l detach-keys -d 'Key sequence that detaches from the container' -r
-complete -c rpod -n "__fish_rpod_using_subcommand start" -l sig-proxy -d 'Forward signals to the container (with --attach)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -2149,6 +2108,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand start" -s l -l latest -d 'Act 
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -s i -l interactive -d 'Attach the container\'s standard input'
+complete -c rpod -n "__fish_rpod_using_subcommand start" -l sig-proxy -d 'Forward signals to the container (with --attach)'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand start" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2631,8 +2591,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand port" -l transient-store -d 'A
 complete -c rpod -n "__fish_rpod_using_subcommand port" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand port" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand attach" -l sig-proxy -d 'Forward signals to the container' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l detach-keys -d 'Key sequence that detaches' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -2663,6 +2621,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand attach" -l url -d 'Refused: rp
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l no-stdin -d 'Do not attach STDIN'
+complete -c rpod -n "__fish_rpod_using_subcommand attach" -l sig-proxy -d 'Forward signals to the container'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand attach" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -2853,24 +2812,24 @@ complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_s
 complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a container\'s healthcheck once: exit 0 healthy, 1 unhealthy'
 complete -c rpod -n "__fish_rpod_using_subcommand healthcheck; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight -d 'Block IO weight (relative weight): 10 to 1000' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight-device -d 'Block IO weight of a device (relative device weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpus -d 'Number of CPUs (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. /dev/sda:1000)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. /dev/sda:1000)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -s m -l memory -d 'Memory limit: NUMBER[UNIT], unit b, k, m or g' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-reservation -d 'Memory soft limit: NUMBER[UNIT]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swap -d 'Swap limit equal to memory plus swap: -1 for unlimited swap' -r
-complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swappiness -d 'Memory swappiness: 0 to 100, or -1 for the system\'s default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l restart -d 'A new restart policy: no, on-failure[:MAX], always, unless-stopped' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -2906,8 +2865,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand update" -l remote -d 'Refused:
 complete -c rpod -n "__fish_rpod_using_subcommand update" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l rollback -d 'Go back to the previous image when the new container does not run or turns unhealthy' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l format -d 'Change the output format to JSON or a Go template' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -2937,6 +2894,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l ssh -d 'Accept
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l dry-run -d 'Check for pending updates: change nothing'
+complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l rollback -d 'Go back to the previous image when the new container does not run or turns unhealthy'
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand auto-update" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -3182,10 +3140,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -3228,8 +3182,6 @@ ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -3239,8 +3191,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l umask -d 'umask of the container\'s process (default: 0022)' -r
@@ -3256,10 +3206,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
 image\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
@@ -3268,24 +3214,24 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
@@ -3293,8 +3239,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
@@ -3304,8 +3248,6 @@ false\t''
 always\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l timeout -d 'Kill the container after this many seconds (0: no limit)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-opt -d 'Logging driver option: max-size=SIZE, path=PATH or tag=TAG (repeatable)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sig-proxy -d 'Forward signals received by rpod to the container' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l detach-keys -d 'Key sequence that detaches from the container (default: ctrl-p,ctrl-q)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -3335,6 +3277,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l env-host -d 'Copy the whole host environment into the container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only -d 'Mount the container\'s root filesystem read-only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -3342,12 +3286,18 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rootfs -d 'The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -s d -l detach -d 'Run in the background and print the container id'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l sig-proxy -d 'Forward signals received by rpod to the container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l rmi -d 'Remove the image once the container exits, unless another container uses it (implies --rm)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from run" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -3369,10 +3319,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s u -l user -d 'User to run as: NAME|UID[:GROUP|GID]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l entrypoint -d 'Override the image\'s entrypoint (a string, or a JSON array)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s h -l hostname -d 'Container hostname (default: the short container id)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only -d 'Mount the container\'s root filesystem read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cap-add -d 'Add Linux capabilities (e.g. NET_ADMIN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cap-drop -d 'Drop Linux capabilities (e.g. CHOWN, or ALL)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l security-opt -d 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable, mask=…, unmask=…' -r
@@ -3415,8 +3361,6 @@ ignore\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l secret -d 'Give the container a secret (see rpod-secret(1)): NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M] (may be repeated)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l arch -d 'Architecture of the image (default: this host\'s)' -r
@@ -3426,8 +3370,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l label-file -d 'Read labels from a file of KEY=VALUE lines' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-merge -d 'Preprocess an environment variable with the image\'s: KEY=VALUE with ${KEY} references' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l unsetenv -d 'Remove an environment variable the image or rpod sets by default' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l shm-size -d 'Size of /dev/shm (e.g. 64m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tz -l timezone -d 'Timezone of the container: local, or an IANA name such as Europe/Paris' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l umask -d 'umask of the container\'s process (default: 0022)' -r
@@ -3443,10 +3385,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l subuidname -d 'Map the container\'s uids from this /etc/subuid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l subgidname -d 'Map the container\'s gids from this /etc/subgid name (needs root: refused rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device -d 'Give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: one you can open)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only' -r -f -a "true\t''
-false\t''"
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l seccomp-policy -d 'Where the seccomp profile comes from: default, or image (its io.containers.seccomp.profile label)' -r -f -a "default\t''
 image\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroups -d 'cgroups mode: enabled, disabled or no-conmon (split needs systemd)' -r -f -a "enabled\t''
@@ -3455,24 +3393,24 @@ no-conmon\t''
 split\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-parent -d 'Parent cgroup (needs a delegated cgroup v2 subtree)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cgroup-conf -d 'cgroup v2 setting: KEY=VALUE (needs a delegated cgroup v2 subtree)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-iops -d 'Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-iops -d 'Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l device-cgroup-rule -d 'Device cgroup rule: \'TYPE MAJOR:MINOR PERMS\' (rootless: devices come from --device)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l log-driver -d 'Logging driver: k8s-file (json-file is the same), none, or passthrough (journald needs a journal)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s a -l attach -d 'Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr, and stdin with -i)' -r
@@ -3480,8 +3418,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l conmon-pidfile -d 'Write the pid of the container\'s monitor (rpod\'s conmon) to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l chrootdirs -d 'Directory inside the container treated as a chroot: /etc/hosts, /etc/hostname and /etc/resolv.conf are mounted in it too' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l hostuser -d 'Add a host user\'s entry (name or uid) to the container\'s /etc/passwd' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l passwd-entry -d 'The /etc/passwd entry to add: $USERNAME, $UID, $GID, $NAME, $HOME are expanded' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l personality -d 'Execution domain of the container\'s process: LINUX or LINUX32' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l preserve-fds -d 'Pass this many fds (3 .. 3+N-1) of rpod\'s to the container\'s process' -r
@@ -3520,6 +3456,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l env-host -d 'Copy the whole host environment into the container'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only -d 'Mount the container\'s root filesystem read-only'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l init -d 'Run an init inside the container that forwards signals and reaps zombies'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l privileged -d 'Give the container every capability the user namespace can give'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l replace -d 'Replace an existing container of the same name'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
@@ -3527,10 +3465,15 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s t -l tty -d 'Allocate a pseudo-TTY'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l rm -d 'Remove the container when it exits'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l no-healthcheck -d 'Disable the healthcheck (the image\'s too)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l unsetenv-all -d 'Remove every default environment variable (image\'s and rpod\'s)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l http-proxy -d 'Pass the host\'s proxy environment variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l no-hosts -d 'Do not create /etc/hosts for the container (the image\'s is used)'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l read-only-tmpfs -d 'Mount tmpfs on /run, /tmp and /var/tmp with --read-only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Do not print the image pull progress'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l disable-content-trust -d 'Docker\'s image verification: a no-op in podman too'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l oom-kill-disable -d 'Do not kill the container on out-of-memory; needs a delegated cgroup'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l passwd -d 'Add an entry for the --user to /etc/passwd when the image has none (default true)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l rootfs -d 'The IMAGE argument is a directory holding the root file system (DIR:O: under an overlay)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
@@ -3540,8 +3483,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s f -l filter -d 'Start only the containers that pass this filter (as `ps --filter`, e.g. restart-policy=always)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l detach-keys -d 'Key sequence that detaches from the container' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l sig-proxy -d 'Forward signals to the container (with --attach)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -3573,6 +3514,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l all -d 'Start all containers (that pass --filter)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s a -l attach -d 'Attach to the container\'s output'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -s i -l interactive -d 'Attach the container\'s standard input'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l sig-proxy -d 'Forward signals to the container (with --attach)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from start" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -4171,8 +4113,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from port" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l sig-proxy -d 'Forward signals to the container' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l detach-keys -d 'Key sequence that detaches' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -4203,14 +4143,13 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s l -l latest -d 'Act on the latest container rpod knows about'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l no-stdin -d 'Do not attach STDIN'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l sig-proxy -d 'Forward signals to the container'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from attach" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -4238,6 +4177,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from cp" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -4282,8 +4222,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -4313,6 +4251,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
@@ -4504,24 +4443,24 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from unpause" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight -d 'Block IO weight (relative weight): 10 to 1000' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight-device -d 'Block IO weight of a device (relative device weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpus -d 'Number of CPUs (0: no limit)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. /dev/sda:1000)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. /dev/sda:1mb)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. /dev/sda:1000)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s m -l memory -d 'Memory limit: NUMBER[UNIT], unit b, k, m or g' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-reservation -d 'Memory soft limit: NUMBER[UNIT]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swap -d 'Swap limit equal to memory plus swap: -1 for unlimited swap' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swappiness -d 'Memory swappiness: 0 to 100, or -1 for the system\'s default' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-read-iops -d 'Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l device-write-iops -d 'Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l restart -d 'A new restart policy: no, on-failure[:MAX], always, unless-stopped' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -4558,22 +4497,22 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l name -d 'Assign a name to the container' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l pod -d 'Make the clone in this existing pod' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight -d 'Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight-device -d 'Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-period -d 'CPU CFS period in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-quota -d 'CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-period -d 'CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-runtime -d 'CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s c -l cpu-shares -d 'CPU shares (relative weight); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpus -d 'Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-mems -d 'Memory nodes the container may use; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-read-bps -d 'Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-write-bps -d 'Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s m -l memory -d 'Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-reservation -d 'Memory soft limit; needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swap -d 'Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree' -r
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swappiness -d 'Swappiness 0-100 (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight -d 'Block IO weight (relative weight) accepts a weight value between 10 and 1000' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l blkio-weight-device -d 'Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-period -d 'Limit the CPU CFS (Completely Fair Scheduler) period' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-quota -d 'Limit the CPU CFS (Completely Fair Scheduler) quota' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-period -d 'Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpu-rt-runtime -d 'Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s c -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpus -d 'Number of CPUs. The default is 0.000 which means no limit' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-cpus -d 'CPUs in which to allow execution (0-3, 0,1)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l cpuset-mems -d 'Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-read-bps -d 'Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l device-write-bps -d 'Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -s m -l memory -d 'Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-reservation -d 'Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swap -d 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' -r
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l memory-swappiness -d 'Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from clone" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -4613,8 +4552,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -s n -l name -d 'The name put for NAME in the command (default: the image\'s base name)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -4646,6 +4583,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_sub
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l display -d 'Print the command the label would run, run nothing'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -s q -l quiet -d 'Print nothing while pulling the image'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l replace -d 'Remove a container of that name first'
+complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand container; and __fish_seen_subcommand_from runlabel" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -5305,13 +5243,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subco
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "clone" -d 'Create a copy of a pod and of its containers'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and not __fish_seen_subcommand_from create ps ls inspect start stop restart kill pause unpause rm prune exists top stats logs clone help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -s n -l name -d 'Name of the pod (default: a generated adjective_noun)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra -d 'Create an infra container holding the shared namespaces' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra-command -d 'The infra\'s command (default: catatonit -P)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra-name -d 'The infra\'s name (default: the pod id\'s first 12 characters and -infra)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra-image -d 'The infra\'s image (only rpod\'s own pause image is supported)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -s p -l publish -d 'Publish a port of the pod: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
-complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l network -d 'Network mode of the pod: slirp4netns[:OPTS], pasta[:ARGS], none, host' -x -a '(__rpod_dynamic)'
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l network -d 'Network mode of the pod: slirp4netns[:OPTS], pasta[:ARGS], none, host (podman\'s flag may be repeated for several networks; rpod\'s pods join one)' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l share -d 'Namespaces the containers share (ipc,net,uts; or none)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l hostname -d 'The pod\'s hostname (default: its name)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l add-host -d 'Add a line to /etc/hosts: HOST:IP' -r
@@ -5348,6 +5284,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcomman
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l infra -d 'Create an infra container holding the shared namespaces'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l replace -d 'Remove a pod that has the same name first'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand pod; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -6013,8 +5950,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and not __fish_seen_
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and not __fish_seen_subcommand_from create add annotate inspect remove rm exists push help" -f -a "exists" -d 'Exit 0 if the manifest list exists, 1 if not'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and not __fish_seen_subcommand_from create add annotate inspect remove rm exists push help" -f -a "push" -d 'Push a manifest list or image index to a registry'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and not __fish_seen_subcommand_from create add annotate inspect remove rm exists push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -6044,6 +5979,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l all -d 'Add all of the images of an image that is itself a list'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -s a -l amend -d 'Modify the list if one of that name exists'
+complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from create" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -6059,8 +5995,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l variant -d 'Override the architecture variant of the entry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -6090,6 +6024,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l all -d 'Add all of the images of IMAGE when it is itself a list'
+complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from add" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -6138,8 +6073,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from annotate" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -6168,6 +6101,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from inspect" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -6273,8 +6207,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from exists" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from exists" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from exists" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l all -d 'Push the images of the list too, not only the list (--all=false: the list only)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l compression-format -d 'Compress layers made again with this algorithm: gzip or zstd (default: as stored)' -r -f -a "gzip\t''
 zstd\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l sign-by -d 'Sign the images with this GPG key (not supported: refused)' -r
@@ -6284,8 +6216,6 @@ docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l digestfile -d 'Write the digest of the pushed list to this file' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
@@ -6314,9 +6244,11 @@ complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l all -d 'Push the images of the list too, not only the list (--all=false: the list only)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l rm -d 'Remove the local list once it is pushed'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Print nothing on the way'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l remove-signatures -d 'Do not copy signatures (rpod keeps none)'
+complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (default: true, or as registries.conf says)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand manifest; and __fish_seen_subcommand_from push" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -6404,14 +6336,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from generate" -l remote -d 'Refused: rpod has no service to connect to'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from generate" -s V -l version -d 'Print version'
-complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l start -d 'Start the pods after creating them' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l network -d 'Network mode of the pods: slirp4netns[:OPTS], pasta[:ARGS], none, host, or a network' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l publish -d 'Publish a port of every pod, overriding the YAML\'s hostPort for that container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l configmap -d 'A file of ConfigMaps for env, envFrom and configMap volumes (repeatable, or comma-separated)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l log-driver -d 'Logging driver of the containers (rpod writes k8s-file only)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l context-dir -d 'The directory that holds the build directories (default: the current directory); needs --build' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l userns -d 'User namespace of the pods: host (rpod\'s own, the default)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -6442,8 +6370,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l replace -d 'Remove the pods of the YAML first, then recreate them'
+complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l start -d 'Start the pods after creating them'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l down -d 'Tear down the pods a previous kube play of the YAML made (kube down)'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -s q -l quiet -d 'Do not show the progress of image pulls'
+complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand kube; and __fish_seen_subcommand_from play" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -6522,14 +6452,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand play; and not __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand play; and not __fish_seen_subcommand_from kube help" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and not __fish_seen_subcommand_from kube help" -f -a "kube" -d 'Create pods, containers and volumes from Kubernetes YAML (kube play)'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and not __fish_seen_subcommand_from kube help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l start -d 'Start the pods after creating them' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l network -d 'Network mode of the pods: slirp4netns[:OPTS], pasta[:ARGS], none, host, or a network' -x -a '(__rpod_dynamic)'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l publish -d 'Publish a port of every pod, overriding the YAML\'s hostPort for that container port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l configmap -d 'A file of ConfigMaps for env, envFrom and configMap volumes (repeatable, or comma-separated)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l log-driver -d 'Logging driver of the containers (rpod writes k8s-file only)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l context-dir -d 'The directory that holds the build directories (default: the current directory); needs --build' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l userns -d 'User namespace of the pods: host (rpod\'s own, the default)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -6560,8 +6486,10 @@ complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcomma
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l replace -d 'Remove the pods of the YAML first, then recreate them'
+complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l start -d 'Start the pods after creating them'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l down -d 'Tear down the pods a previous kube play of the YAML made (kube down)'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -s q -l quiet -d 'Do not show the progress of image pulls'
+complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l build -d 'Build images that have a build directory (DIR/NAME with a Containerfile or Dockerfile) even when they are in the store; --build=false builds none'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand play; and __fish_seen_subcommand_from kube" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -7169,8 +7097,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand secret; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove one or more secrets'
 complete -c rpod -n "__fish_rpod_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "exists" -d 'Exit 0 if the secret exists, 1 if not'
 complete -c rpod -n "__fish_rpod_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rpod -n "__fish_rpod_using_subcommand cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -7198,6 +7124,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand cp" -l identity -d 'Accepted f
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand cp" -s a -l archive -d 'Chown copied files to the container\'s main user (true) or keep the source\'s ids (false)'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l overwrite -d 'Allow directories to be overwritten with non-directories and vice versa'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand cp" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
@@ -7242,8 +7169,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand diff" -s V -l version -d 'Prin
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s a -l author -d 'Author of the image' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s c -l change -d 'Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s m -l message -d 'Commit message (docker format only, as in podman)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s f -l format -d 'Image format: oci or docker' -r -f -a "oci\t''
 docker\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
@@ -7273,6 +7198,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand commit" -l identity -d 'Accept
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand commit" -s p -l pause -d 'Pause a running container while committing (default true; --pause=false to not)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s s -l squash -d 'Squash the image\'s layers and the container\'s changes into one layer'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -s q -l quiet -d 'Print only the image id (rpod never prints more)'
 complete -c rpod -n "__fish_rpod_using_subcommand commit" -l include-volumes -d 'Record the container\'s volumes in the image\'s config'
@@ -7318,12 +7244,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand export" -s h -l help -d 'Print
 complete -c rpod -n "__fish_rpod_using_subcommand export" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand events" -s f -l filter -d 'Only events that match: container=, event=, image=, label=KEY=VALUE, pod=, type=, volume= (the same key OR\'ed, different keys AND\'ed)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l format -d 'Print each event as JSON (json) or through a Go template' -r
-complete -c rpod -n "__fish_rpod_using_subcommand events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l since -d 'Show events since this time: RFC 3339, a Unix timestamp, or a duration before now (10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l until -d 'Show events until this time (same forms as --since)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -7351,6 +7273,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand events" -l identity -d 'Accept
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)'
+complete -c rpod -n "__fish_rpod_using_subcommand events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)'
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand events" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -7648,12 +7572,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from info" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -s f -l filter -d 'Only events that match: container=, event=, image=, label=KEY=VALUE, pod=, type=, volume= (the same key OR\'ed, different keys AND\'ed)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l format -d 'Print each event as JSON (json) or through a Go template' -r
-complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l since -d 'Show events since this time: RFC 3339, a Unix timestamp, or a duration before now (10m)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l until -d 'Show events until this time (same forms as --since)' -r
-complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -7681,6 +7601,8 @@ complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l ssh -d 'Accepted for podman compatibility; SSH mode of a remote connection' -r
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l connection -d 'Refused: rpod has no service to connect to' -r
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l no-trunc -d 'Do not truncate ids (the default; --no-trunc=false cuts them to 12 characters)'
+complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l stream -d 'Follow new events as they happen (--stream=false: print what is there and exit)'
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand system; and __fish_seen_subcommand_from events" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'
@@ -8790,8 +8712,6 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from kube" -s h -l help -d 'Print help'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from kube" -s V -l version -d 'Print version'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -s f -l filename -d 'Write the JSON to this file (replaced if it exists) and print its path' -r -F
-complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -s n -l name -d 'Name the spec for a copy, NAME-clone (--name=false keeps the name)' -r -f -a "true\t''
-false\t''"
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l log-level -d 'Log messages at or above this level: trace, debug, info, warn, warning, error, fatal, panic' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l root -d 'Storage root directory (default: $XDG_DATA_HOME/rpod)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l runroot -d 'Runtime state directory (default: $XDG_RUNTIME_DIR/rpod)' -r -F
@@ -8820,6 +8740,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subc
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l url -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l connection -d 'Refused: rpod has no service to connect to' -r
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -s c -l compact -d 'Print the JSON on one line, for a program to read'
+complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -s n -l name -d 'Name the spec for a copy, NAME-clone (--name=false keeps the name)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l noout -d 'Do not write to stdout (stderr is unchanged)'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l syslog -d 'Accepted for podman compatibility; rpod logs to stderr only'
 complete -c rpod -n "__fish_rpod_using_subcommand generate; and __fish_seen_subcommand_from spec" -l transient-store -d 'Accepted for podman compatibility; rpod\'s state is always kept'

@@ -64,7 +64,7 @@ pub fn completion_cmd(a: &CompletionArgs) -> Result<()> {
 
 /// The whole completion script for `shell`.
 pub fn script(shell: Shell) -> String {
-    let mut cmd = Cli::command();
+    let mut cmd = super::pflag::bool_options_as_flags(Cli::command());
     let mut buf = Vec::new();
     let gen = match shell {
         Shell::Bash => clap_complete::Shell::Bash,

@@ -289,12 +289,8 @@ pub struct MoreContainerOpts {
     /// Do not kill the container on out-of-memory; needs a delegated cgroup
     #[arg(long)]
     pub oom_kill_disable: bool,
-    /// Read IO/s limit of a device: DEVICE:N; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:N")]
-    pub device_read_iops: Vec<String>,
-    /// Write IO/s limit of a device: DEVICE:N; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:N")]
-    pub device_write_iops: Vec<String>,
+    #[command(flatten)]
+    pub iops: IopsOpts,
     /// Device cgroup rule: 'TYPE MAJOR:MINOR PERMS' (rootless: devices come from --device)
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
@@ -305,59 +301,74 @@ pub struct MoreContainerOpts {
     pub run2: RunMoreOpts,
 }
 
-/// The resource flags of `run`/`create` that `container clone` takes too
-/// (podman 4.3's clone takes exactly these): one definition, flattened
-/// into both, so that their names, values and help never drift apart.
+/// The resource flags of `run`/`create` that `container clone` and `update`
+/// take too (podman 4.3's clone takes exactly these; `update` these and
+/// `IopsOpts`): one definition, flattened into each, so that their names,
+/// values and help never drift apart. The help is podman's (it shares these
+/// definitions between its commands too); rootless, the limits need a
+/// delegated cgroup v2 subtree.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ResourceOpts {
-    /// Block IO weight 10-1000; needs a delegated cgroup v2 subtree with io
+    /// Block IO weight (relative weight) accepts a weight value between 10 and 1000.
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
-    /// Block IO weight of a device: DEVICE:WEIGHT; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:WEIGHT")]
+    /// Block IO weight (relative device weight, format: DEVICE_NAME:WEIGHT)
+    #[arg(long, value_name = "DEVICE_NAME:WEIGHT")]
     pub blkio_weight_device: Vec<String>,
-    /// CPU CFS period in microseconds; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "US")]
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, value_name = "MICROSECONDS")]
     pub cpu_period: Option<u64>,
-    /// CPU CFS quota in microseconds; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, value_name = "MICROSECONDS", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
-    /// CPU real-time period in microseconds (cgroup v1 only: never rootless)
-    #[arg(long, value_name = "US")]
+    /// Limit the CPU real-time period in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "MICROSECONDS")]
     pub cpu_rt_period: Option<u64>,
-    /// CPU real-time runtime in microseconds (cgroup v1 only: never rootless)
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    /// Limit the CPU real-time runtime in microseconds (cgroup v1 only: never rootless)
+    #[arg(long, value_name = "MICROSECONDS", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
-    /// CPU shares (relative weight); needs a delegated cgroup v2 subtree
+    /// CPU shares (relative weight)
     #[arg(short = 'c', long, value_name = "SHARES")]
     pub cpu_shares: Option<u64>,
-    /// Number of CPUs (e.g. 1.5); needs a delegated cgroup v2 subtree
+    /// Number of CPUs. The default is 0.000 which means no limit
     #[arg(long, value_name = "NUMBER")]
     pub cpus: Option<f64>,
-    /// CPUs the container may run on (e.g. 0-2,4); needs a delegated cgroup v2 subtree
+    /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long, value_name = "CPUS")]
     pub cpuset_cpus: Option<String>,
-    /// Memory nodes the container may use; needs a delegated cgroup v2 subtree
+    /// Memory nodes (MEMs) in which to allow execution (0-3, 0,1). Only effective on NUMA systems.
     #[arg(long, value_name = "NODES")]
     pub cpuset_mems: Option<String>,
-    /// Read rate limit of a device: DEVICE:RATE (e.g. /dev/sda:1mb); needs a delegated cgroup
-    #[arg(long, value_name = "DEV:RATE")]
+    /// Limit read rate (bytes per second) from a device (e.g. --device-read-bps=/dev/sda:1mb)
+    #[arg(long, value_name = "DEVICE:RATE")]
     pub device_read_bps: Vec<String>,
-    /// Write rate limit of a device: DEVICE:RATE; needs a delegated cgroup
-    #[arg(long, value_name = "DEV:RATE")]
+    /// Limit write rate (bytes per second) to a device (e.g. --device-write-bps=/dev/sda:1mb)
+    #[arg(long, value_name = "DEVICE:RATE")]
     pub device_write_bps: Vec<String>,
-    /// Memory limit (e.g. 512m, 1g); needs a delegated cgroup v2 subtree
-    #[arg(short, long, value_name = "BYTES")]
+    /// Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))
+    #[arg(short, long, value_name = "NUMBER[UNIT]")]
     pub memory: Option<String>,
-    /// Memory soft limit; needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "BYTES")]
+    /// Memory soft limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))
+    #[arg(long, value_name = "NUMBER[UNIT]")]
     pub memory_reservation: Option<String>,
-    /// Memory plus swap limit (-1: unlimited); needs a delegated cgroup v2 subtree
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "NUMBER[UNIT]", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    /// Swappiness 0-100 (cgroup v1 only: never rootless)
+    /// Tune container memory swappiness (0 to 100, or -1 for system default) (cgroup v1 only: never rootless)
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub memory_swappiness: Option<i64>,
+}
+
+/// The IO/s limits of `run`/`create` and `update` (not `container clone`'s
+/// in podman 4.3).
+#[derive(Args, Debug, Clone, Default)]
+pub struct IopsOpts {
+    /// Limit read rate (IO per second) from a device (e.g. --device-read-iops=/dev/sda:1000)
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device (e.g. --device-write-iops=/dev/sda:1000)
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_write_iops: Vec<String>,
 }
 
 /// podman 4.3's process and lifecycle flags of `run`/`create` (issue 12):
@@ -435,12 +446,14 @@ pub struct RunArgs {
     /// The image, then the command and its arguments (default: the image's
     /// Entrypoint and Cmd). Everything after the image is the command's, as
     /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
+    // No allow_hyphen_values: the words after the image are the command's
+    // anyway, and a flag before it (`-p8080:80`, `-t=false`) must not be
+    // taken for the image.
     #[arg(
         value_names = ["IMAGE", "COMMAND"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_command: Vec<String>,
 }
@@ -459,12 +472,14 @@ pub struct CreateArgs {
     /// The image, then the command and its arguments (default: the image's
     /// Entrypoint and Cmd). Everything after the image is the command's, as
     /// in podman: `run --entrypoint sh IMAGE -c CMD` passes -c to sh.
+    // No allow_hyphen_values: the words after the image are the command's
+    // anyway, and a flag before it (`-p8080:80`, `-t=false`) must not be
+    // taken for the image.
     #[arg(
         value_names = ["IMAGE", "COMMAND"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_command: Vec<String>,
 }

@@ -913,9 +913,9 @@ fn more_spec(m: &MoreContainerOpts) -> Result<ctr::more::MoreSpec> {
     note("memory-swappiness", m.res.memory_swappiness.is_some());
     note("blkio-weight-device", !m.res.blkio_weight_device.is_empty());
     note("device-read-bps", !m.res.device_read_bps.is_empty());
-    note("device-read-iops", !m.device_read_iops.is_empty());
+    note("device-read-iops", !m.iops.device_read_iops.is_empty());
     note("device-write-bps", !m.res.device_write_bps.is_empty());
-    note("device-write-iops", !m.device_write_iops.is_empty());
+    note("device-write-iops", !m.iops.device_write_iops.is_empty());
     note("cgroup-parent", m.cgroup_parent.is_some());
     note("cgroup-conf", !m.cgroup_conf.is_empty());
     note("device-cgroup-rule", !m.device_cgroup_rule.is_empty());

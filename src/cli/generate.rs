@@ -319,8 +319,11 @@ fn split_command(argv: &[String], verbs: &[&str], dropped: &[&str]) -> Result<Cr
                 .find(|a| a.get_short() == Some(c))
                 .with_context(|| format!("unknown option -{c}"))?;
             let drop = dropped.contains(&arg.get_id().as_str());
-            if arg.get_action().takes_values() {
-                let rest = &body[j + c.len_utf8()..];
+            let rest = &body[j + c.len_utf8()..];
+            // A boolean's value is only ever attached with `=` (-t=false);
+            // in -dit the rest are more flags.
+            let optional = arg.get_num_args().is_some_and(|r| r.min_values() == 0);
+            if arg.get_action().takes_values() && (!optional || rest.starts_with('=')) {
                 let mut value = Vec::new();
                 if rest.is_empty() && takes_separate_value(arg) {
                     value.extend(argv.get(i).cloned());
@@ -396,6 +399,24 @@ mod tests {
             ]
         );
         assert_eq!(c.rest, ["alpine", "sh", "-c", "true", "--rm"]);
+    }
+
+    /// A bool's value is attached or absent (pflag): `-t=false` and
+    /// `--rm=false` are one word each, and the word after never theirs.
+    #[test]
+    fn bool_values_are_attached() {
+        let c = parse("rpod run -i=false -t=0 --tty=T -u0 --http-proxy alpine sh");
+        assert_eq!(
+            c.options,
+            vec![
+                vec!["-i=false".to_string()],
+                vec!["-t=0".into()],
+                vec!["--tty=T".into()],
+                vec!["-u0".into()],
+                vec!["--http-proxy".into()],
+            ]
+        );
+        assert_eq!(c.rest, ["alpine", "sh"]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod man;
 pub mod manifest;
 pub mod network;
 pub mod oci;
+pub mod pflag;
 pub mod pod;
 pub mod push;
 pub mod secret;
@@ -40,7 +41,10 @@ pub mod volume;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
+/// rpod's command line. Its clap tree is the derive's with podman's grammar
+/// laid over it (`pflag::podman_grammar`): `Cli::command()`, `Cli::parse()`
+/// and everything built on them (help, man pages, completions) see it.
+#[derive(Args, Debug)]
 #[command(
     name = "rpod",
     bin_name = "rpod",
@@ -61,6 +65,20 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl clap::CommandFactory for Cli {
+    fn command() -> clap::Command {
+        pflag::podman_grammar(<Self as Args>::augment_args(clap::Command::new("rpod")))
+    }
+
+    fn command_for_update() -> clap::Command {
+        pflag::podman_grammar(<Self as Args>::augment_args_for_update(clap::Command::new(
+            "rpod",
+        )))
+    }
+}
+
+impl Parser for Cli {}
 
 /// Flags accepted before or after any subcommand: all of podman 4.3's, so
 /// scripts written for podman run unchanged. What each does in rpod is in
@@ -636,12 +654,19 @@ pub fn run() -> Result<(), exit::Failure> {
         let MonitorOnly::Monitor(a) = m.command;
         return Ok(system_cmds::monitor_cmd(&m.global, a)?);
     }
-    let mut cli = Cli::parse();
+    let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_exit(e));
     check_log_level(&cli.global.log_level);
     logger::set_level(&cli.global.log_level);
     apply_globals(&mut cli.global, &cli.command)?;
     let convention = convention(&cli.command);
     dispatch(&cli.global, cli.command).map_err(exit::Failure::with(convention))
+}
+
+/// A command line clap could not take: its message, and podman's exit
+/// code for a usage error, 125 (clap's own is 2); help and --version exit 0.
+fn usage_exit(e: clap::Error) -> ! {
+    let _ = e.print();
+    std::process::exit(if e.use_stderr() { 125 } else { 0 })
 }
 
 /// Whose exit codes a command follows (see `exit`).

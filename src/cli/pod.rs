@@ -174,8 +174,9 @@ pub struct CreateArgs {
     #[arg(short, long, value_name = "PORTS")]
     pub publish: Vec<String>,
     /// Network mode of the pod: slirp4netns[:OPTS], pasta[:ARGS], none, host
+    /// (podman's flag may be repeated for several networks; rpod's pods join one)
     #[arg(long, alias = "net", value_name = "MODE")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Namespaces the containers share (ipc,net,uts; or none)
     #[arg(long, value_name = "NAMESPACES")]
     pub share: Option<String>,
@@ -393,11 +394,11 @@ fn create_cmd(opts: &Options, paths: &Paths, a: CreateArgs) -> Result<()> {
             );
         }
     }
-    let network = a
-        .network
-        .as_deref()
-        .map(|n| NetworkMode::parse(Some(n)))
-        .transpose()?;
+    let network = match a.network.as_slice() {
+        [] => None,
+        [n] => Some(NetworkMode::parse(Some(n))?),
+        _ => bail!("--network: rpod's pods join one network mode"),
+    };
     if let Some(NetworkMode::Container(_)) = network {
         bail!("--network container:NAME is not supported for a pod");
     }

@@ -1,6 +1,7 @@
 //! `update`, `container update`: podman 4.3's resource flags (and
 //! `--restart`), mapped onto `container::update`. Prints the container's id.
 
+use super::container::{IopsOpts, ResourceOpts};
 use super::GlobalOpts;
 use crate::container::record::{Paths, RestartPolicy};
 use crate::container::update::{self, UpdateOptions};
@@ -8,66 +9,19 @@ use anyhow::Result;
 use clap::Args;
 use std::io::Write;
 
+/// podman 4.3's `update` flags: run's resource flags, one definition
+/// (`ResourceOpts`, `IopsOpts`), and rpod's `--restart`.
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Block IO weight (relative weight): 10 to 1000
-    #[arg(long, value_name = "WEIGHT")]
-    pub blkio_weight: Option<u16>,
-    /// Block IO weight of a device (relative device weight)
-    #[arg(long, value_name = "DEVICE_NAME:WEIGHT")]
-    pub blkio_weight_device: Vec<String>,
-    /// Limit the CPU CFS (Completely Fair Scheduler) period
-    #[arg(long, value_name = "MICROSECONDS")]
-    pub cpu_period: Option<u64>,
-    /// Limit the CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long, value_name = "MICROSECONDS", allow_negative_numbers = true)]
-    pub cpu_quota: Option<i64>,
-    /// Limit the CPU real-time period in microseconds
-    #[arg(long, value_name = "MICROSECONDS")]
-    pub cpu_rt_period: Option<u64>,
-    /// Limit the CPU real-time runtime in microseconds
-    #[arg(long, value_name = "MICROSECONDS", allow_negative_numbers = true)]
-    pub cpu_rt_runtime: Option<i64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, value_name = "SHARES")]
-    pub cpu_shares: Option<u64>,
-    /// Number of CPUs (0: no limit)
-    #[arg(long, value_name = "N")]
-    pub cpus: Option<f64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long, value_name = "CPUS")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes (MEMs) in which to allow execution (0-3, 0,1)
-    #[arg(long, value_name = "NODES")]
-    pub cpuset_mems: Option<String>,
-    /// Limit read rate (bytes per second) from a device (e.g. /dev/sda:1mb)
-    #[arg(long, value_name = "DEVICE:RATE")]
-    pub device_read_bps: Vec<String>,
-    /// Limit read rate (IO per second) from a device (e.g. /dev/sda:1000)
-    #[arg(long, value_name = "DEVICE:RATE")]
-    pub device_read_iops: Vec<String>,
-    /// Limit write rate (bytes per second) to a device (e.g. /dev/sda:1mb)
-    #[arg(long, value_name = "DEVICE:RATE")]
-    pub device_write_bps: Vec<String>,
-    /// Limit write rate (IO per second) to a device (e.g. /dev/sda:1000)
-    #[arg(long, value_name = "DEVICE:RATE")]
-    pub device_write_iops: Vec<String>,
-    /// Memory limit: NUMBER[UNIT], unit b, k, m or g
-    #[arg(short = 'm', long, value_name = "SIZE")]
-    pub memory: Option<String>,
-    /// Memory soft limit: NUMBER[UNIT]
-    #[arg(long, value_name = "SIZE")]
-    pub memory_reservation: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 for unlimited swap
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory swappiness: 0 to 100, or -1 for the system's default
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub memory_swappiness: Option<i64>,
+    #[command(flatten)]
+    pub res: ResourceOpts,
+    #[command(flatten)]
+    pub iops: IopsOpts,
     /// A new restart policy: no, on-failure[:MAX], always, unless-stopped
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
     /// The container (name or id)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 
@@ -85,28 +39,85 @@ fn bytes(s: &Option<String>) -> Result<Option<i64>> {
 
 pub fn update_cmd(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
     let paths = Paths::new(&g.into())?;
+    let (r, i) = (&a.res, &a.iops);
     let o = UpdateOptions {
-        memory: bytes(&a.memory)?,
-        memory_reservation: bytes(&a.memory_reservation)?,
-        memory_swap: bytes(&a.memory_swap)?,
-        memory_swappiness: a.memory_swappiness,
-        cpus: a.cpus,
-        cpu_period: a.cpu_period,
-        cpu_quota: a.cpu_quota,
-        cpu_shares: a.cpu_shares,
-        cpu_rt_period: a.cpu_rt_period,
-        cpu_rt_runtime: a.cpu_rt_runtime,
-        cpuset_cpus: a.cpuset_cpus.clone(),
-        cpuset_mems: a.cpuset_mems.clone(),
-        blkio_weight: a.blkio_weight,
-        blkio_weight_device: a.blkio_weight_device.clone(),
-        device_read_bps: a.device_read_bps.clone(),
-        device_write_bps: a.device_write_bps.clone(),
-        device_read_iops: a.device_read_iops.clone(),
-        device_write_iops: a.device_write_iops.clone(),
+        memory: bytes(&r.memory)?,
+        memory_reservation: bytes(&r.memory_reservation)?,
+        memory_swap: bytes(&r.memory_swap)?,
+        memory_swappiness: r.memory_swappiness,
+        cpus: r.cpus,
+        cpu_period: r.cpu_period,
+        cpu_quota: r.cpu_quota,
+        cpu_shares: r.cpu_shares,
+        cpu_rt_period: r.cpu_rt_period,
+        cpu_rt_runtime: r.cpu_rt_runtime,
+        cpuset_cpus: r.cpuset_cpus.clone(),
+        cpuset_mems: r.cpuset_mems.clone(),
+        blkio_weight: r.blkio_weight,
+        blkio_weight_device: r.blkio_weight_device.clone(),
+        device_read_bps: r.device_read_bps.clone(),
+        device_write_bps: r.device_write_bps.clone(),
+        device_read_iops: i.device_read_iops.clone(),
+        device_write_iops: i.device_write_iops.clone(),
         restart: a.restart.as_deref().map(RestartPolicy::parse).transpose()?,
     };
     let u = update::update(&paths, &a.container, &o)?;
     writeln!(std::io::stdout().lock(), "{}", u.id)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// update's resource flags are run's (one definition): the same
+    /// names, value names and help in both commands' --help, and podman
+    /// 4.3's update flags are all there.
+    #[test]
+    fn update_and_run_share_their_resource_flags() {
+        let cli = super::super::Cli::command();
+        let run = cli.find_subcommand("run").unwrap();
+        let update = cli.find_subcommand("update").unwrap();
+        let of = |c: &clap::Command, long: &str| {
+            let a = c
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap_or_else(|| panic!("{} has no --{long}", c.get_name()));
+            (
+                a.get_short(),
+                a.get_value_names().map(|v| v.to_vec()),
+                a.get_help().map(|h| h.to_string()),
+            )
+        };
+        // `podman update --help`, podman 4.3.1.
+        for long in [
+            "blkio-weight",
+            "blkio-weight-device",
+            "cpu-period",
+            "cpu-quota",
+            "cpu-rt-period",
+            "cpu-rt-runtime",
+            "cpu-shares",
+            "cpus",
+            "cpuset-cpus",
+            "cpuset-mems",
+            "device-read-bps",
+            "device-read-iops",
+            "device-write-bps",
+            "device-write-iops",
+            "memory",
+            "memory-reservation",
+            "memory-swap",
+            "memory-swappiness",
+        ] {
+            assert_eq!(of(run, long), of(update, long), "--{long}");
+        }
+        assert_eq!(
+            of(update, "memory").2.as_deref(),
+            Some(
+                "Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), \
+                 m (mebibytes), or g (gibibytes))"
+            )
+        );
+    }
 }

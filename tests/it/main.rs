@@ -28,6 +28,7 @@ mod ctr_more;
 mod data;
 mod events;
 mod exec_flags;
+mod flag_parity;
 mod flags_more;
 mod generate_spec;
 mod global_flags;
