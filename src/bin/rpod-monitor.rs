@@ -174,6 +174,9 @@ fn exec_rpod(
     args.push("hold_ms=0".to_string());
     args.extend(extra);
     let rpod = a.get("rpod").unwrap_or("rpod").to_string();
-    let err = std::process::Command::new(&rpod).arg(mode).args(&args).exec();
+    let err = std::process::Command::new(&rpod)
+        .arg(mode)
+        .args(&args)
+        .exec();
     std::io::Error::new(err.kind(), format!("{rpod}: {err}"))
 }
