@@ -208,10 +208,11 @@ pub fn loop_from_argv() -> Option<Result<()>> {
             // start runs; the handoff after lets it all through again.
             set_cloexec_all();
             let a = event_loop::Args(&kv);
+            let attach = a.num("attach")? == 1;
             let conn = a
                 .fd("conn")?
                 .ok_or_else(|| anyhow::anyhow!("monitor: no conn="))?;
-            m.start_waiting(conn.into(), a.num("attach")? == 1);
+            m.start_waiting(conn.into(), attach);
         } else {
             // From rpod-monitor: its loop is over; the clients wait for EXIT.
             let a = event_loop::Args(&kv);
@@ -222,6 +223,13 @@ pub fn loop_from_argv() -> Option<Result<()>> {
     });
     if let Err(e) = &r {
         eprintln!("monitor: {e:#}");
+        // The `start` waiting on `conn=` (not taken yet) hears why.
+        if mode == START_ARG {
+            if let Ok(Some(fd)) = event_loop::Args(&kv).fd("conn") {
+                let mut conn = std::os::unix::net::UnixStream::from(fd);
+                let _ = writeln!(conn, "{}", crate::error::to_wire(e));
+            }
+        }
     }
     Some(r)
 }
