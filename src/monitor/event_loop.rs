@@ -359,6 +359,88 @@ impl Loop {
     }
 }
 
+/// How an initialized container's wait for `start` ended ([`wait_for_start`]).
+pub enum Waited {
+    /// `start` asked on this connection (which hears `S<pid>` or the
+    /// error); with `attach`, the output is held for an attach client.
+    Start {
+        conn: std::os::unix::net::UnixStream,
+        attach: bool,
+    },
+    /// The init died before it was started (`stop`, `rm`, a kill -9): its
+    /// status (128+N for signal N, -1 if unknown). It is reaped.
+    Died(i32),
+}
+
+/// An initialized container's monitor: wait on the init socket `listener`
+/// (at `sock`) for one line, `start` or `attach`, from `start` (which holds
+/// the container's lock while it asks), or for the init (`pid`, started at
+/// `pid_start`, our child) to die. Either way the listener is closed and
+/// its socket file removed on return. Small enough for `rpod-monitor`.
+pub fn wait_for_start(
+    listener: std::os::unix::net::UnixListener,
+    sock: &std::path::Path,
+    pid: i32,
+    pid_start: u64,
+) -> Waited {
+    use std::io::{BufRead, BufReader};
+    let init = pidfd::open_verified(pid, pid_start);
+    loop {
+        let (conn_ready, init_gone) = {
+            let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+            if let Some(fd) = &init {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    // Nothing can start it now: end it as a stop would.
+                    eprintln!("monitor: waiting for start: {e}");
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    break;
+                }
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (
+                ready(&fds[0]),
+                init.is_none() || fds.get(1).is_some_and(ready),
+            )
+        };
+        if init_gone {
+            break;
+        }
+        if !conn_ready {
+            continue;
+        }
+        let Ok((conn, _)) = listener.accept() else {
+            continue;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut line = String::new();
+        if BufReader::new(&conn).read_line(&mut line).is_err() {
+            continue;
+        }
+        let attach = match line.trim_end() {
+            "start" => false,
+            "attach" => true,
+            _ => continue,
+        };
+        drop(listener);
+        let _ = std::fs::remove_file(sock);
+        let _ = conn.set_read_timeout(None);
+        return Waited::Start { conn, attach };
+    }
+    drop(listener);
+    let _ = std::fs::remove_file(sock);
+    let code = match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, c)) => c,
+        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+        _ => -1,
+    };
+    Waited::Died(code)
+}
+
 /// Send on a non-blocking client socket, waiting up to 5 s for room: a
 /// client that stops reading is dropped rather than stalling the container.
 pub fn send_blocking(fd: &OwnedFd, kind: u8, payload: &[u8]) -> nix::Result<()> {

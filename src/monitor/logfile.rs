@@ -34,6 +34,13 @@ pub struct LogWriter {
     path: Option<PathBuf>,
 }
 
+/// The file written now (a new image of the monitor opens the log again).
+impl std::os::fd::AsFd for LogWriter {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
 impl LogWriter {
     pub fn new(file: File) -> LogWriter {
         LogWriter::with_max(file, 0)

@@ -190,7 +190,7 @@ pub fn loop_from_argv() -> Option<Result<()>> {
     let mut args = std::env::args();
     args.next();
     let mode = args.next()?;
-    if mode != LOOP_ARG && mode != FINISH_ARG {
+    if mode != LOOP_ARG && mode != FINISH_ARG && mode != START_ARG {
         return None;
     }
     let kv: Vec<(String, String)> = args
@@ -202,6 +202,17 @@ pub fn loop_from_argv() -> Option<Result<()>> {
     let r = Monitor::resume(&kv).and_then(|mut m| {
         if mode == LOOP_ARG {
             m.run();
+        } else if mode == START_ARG {
+            // From rpod-monitor: `start` asked, on `conn=`. Nothing
+            // inherited (the network helpers' pipes) goes to a hook the
+            // start runs; the handoff after lets it all through again.
+            set_cloexec_all();
+            let a = event_loop::Args(&kv);
+            let attach = a.num("attach")? == 1;
+            let conn = a
+                .fd("conn")?
+                .ok_or_else(|| anyhow::anyhow!("monitor: no conn="))?;
+            m.start_waiting(conn.into(), attach);
         } else {
             // From rpod-monitor: its loop is over; the clients wait for EXIT.
             let a = event_loop::Args(&kv);
@@ -212,6 +223,13 @@ pub fn loop_from_argv() -> Option<Result<()>> {
     });
     if let Err(e) = &r {
         eprintln!("monitor: {e:#}");
+        // The `start` waiting on `conn=` (not taken yet) hears why.
+        if mode == START_ARG {
+            if let Ok(Some(fd)) = event_loop::Args(&kv).fd("conn") {
+                let mut conn = std::os::unix::net::UnixStream::from(fd);
+                let _ = writeln!(conn, "{}", crate::error::to_wire(e));
+            }
+        }
     }
     Some(r)
 }
@@ -219,6 +237,9 @@ pub fn loop_from_argv() -> Option<Result<()>> {
 const LOOP_ARG: &str = "__monitor-loop";
 /// rpod-monitor execs rpod back with this once the container has exited.
 pub const FINISH_ARG: &str = "__monitor-finish";
+/// rpod-monitor execs rpod back with this when an initialized container it
+/// waits with is started (`conn=FD attach=0|1`).
+pub const START_ARG: &str = "__monitor-start";
 
 /// The small monitor binary beside `me` (or in ../libexec/rpod), if installed.
 fn small_monitor(me: &std::path::Path) -> Option<std::path::PathBuf> {
@@ -514,7 +535,7 @@ impl Monitor {
             self.run();
             return;
         }
-        clear_cloexec();
+        self.keep_fds_for_exec();
         // The binary on disk (we may run from a sealed copy of it).
         let me = crate::sys::exe::real_exe();
         let mut cmd = match small_monitor(&me) {
@@ -537,6 +558,17 @@ impl Monitor {
             "monitor: exec of the monitor loop failed ({err}); running it in the setup image"
         );
         self.run();
+    }
+
+    /// Before an exec into the next image: every fd survives it (the
+    /// network helpers' exit pipes included) but the log's, which the next
+    /// image opens again.
+    fn keep_fds_for_exec(&self) {
+        clear_cloexec();
+        let _ = nix::fcntl::fcntl(
+            self.lp.log.as_fd().as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
 
     /// What the loop image needs to rebuild this monitor (see [`resume`]).
@@ -677,80 +709,49 @@ impl Monitor {
     /// An initialized container's monitor: wait for `start` (which holds
     /// the container's lock while it asks) and then run the program as a
     /// start would; or for the init to die (`stop`, `rm`), and record that
-    /// exit as any other.
+    /// exit as any other. The waiting is done by the small `rpod-monitor`
+    /// when it is installed (a waiting container then costs what a running
+    /// one does), which execs rpod back for either end (`__monitor-start`,
+    /// `__monitor-finish`); here otherwise, or if that exec fails.
     fn wait_for_start(&mut self, listener: std::os::unix::net::UnixListener) {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
         let sock = self.run_dir.join(INIT_SOCKET);
-        let init = pidfd::open_verified(self.pid, self.lp.pid_start);
-        loop {
-            let (conn_ready, init_gone) = {
-                let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-                if let Some(fd) = &init {
-                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-                }
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        // Nothing can start it now: end it as a stop would.
-                        eprintln!("monitor: waiting for start: {e}");
-                        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-                        break;
-                    }
-                }
-                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-                (
-                    ready(&fds[0]),
-                    init.is_none() || fds.get(1).is_some_and(ready),
-                )
-            };
-            if init_gone {
-                break;
-            }
-            if !conn_ready {
-                continue;
-            }
-            let Ok((mut conn, _)) = listener.accept() else {
-                continue;
-            };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut line = String::new();
-            if BufReader::new(&conn).read_line(&mut line).is_err() {
-                continue;
-            }
-            let attach = match line.trim_end() {
-                "start" => false,
-                "attach" => true,
-                _ => continue,
-            };
-            drop(listener);
-            let _ = std::fs::remove_file(&sock);
-            if attach {
-                self.lp.attach_deadline = Some(Instant::now() + ATTACH_WAIT);
-            }
-            let res = rt::start(&self.state_root, &self.rec.id).and_then(|()| self.start(false));
-            if let Err(e) = res {
-                self.abort();
-                setup_failed(&self.paths, &self.rec.id, &e, false);
-                let _ = writeln!(conn, "{}", crate::error::to_wire(&e));
-                return;
-            }
-            self.write_pidfiles();
-            let _ = writeln!(conn, "S{}", self.pid);
-            drop(conn);
-            self.handoff();
+        let me = crate::sys::exe::real_exe();
+        if let Some(small) = small_monitor(&me) {
+            self.keep_fds_for_exec();
+            let err = std::process::Command::new(small)
+                .args(self.loop_args(&me))
+                .arg("hold_ms=0")
+                .arg(format!("init_listen={}", listener.as_raw_fd()))
+                .arg(format!("init_sock={}", sock.display()))
+                .exec();
+            eprintln!("monitor: exec of the small monitor failed ({err}); waiting for start here");
+            set_cloexec_all();
+        }
+        match event_loop::wait_for_start(listener, &sock, self.pid, self.lp.pid_start) {
+            event_loop::Waited::Start { conn, attach } => self.start_waiting(conn, attach),
+            event_loop::Waited::Died(code) => self.finish(code),
+        }
+    }
+
+    /// `start` of an initialized container, asked on `conn`: run its
+    /// program, answer `S<pid>` (or the error, the container then back to
+    /// "created"), and go on as a monitor that started it.
+    fn start_waiting(&mut self, mut conn: std::os::unix::net::UnixStream, attach: bool) {
+        if attach {
+            self.lp.attach_deadline = Some(Instant::now() + ATTACH_WAIT);
+        }
+        let res = rt::start(&self.state_root, &self.rec.id).and_then(|()| self.start(false));
+        if let Err(e) = res {
+            self.abort();
+            setup_failed(&self.paths, &self.rec.id, &e, false);
+            let _ = writeln!(conn, "{}", crate::error::to_wire(&e));
             return;
         }
-        // The init died before it was started (stop, rm, a kill -9): its
-        // status is the exit code, and the monitor ends as after a run.
-        let _ = std::fs::remove_file(&sock);
-        let code = match nix::sys::wait::waitpid(Pid::from_raw(self.pid), None) {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
-            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-            _ => -1,
-        };
-        self.finish(code);
+        self.write_pidfiles();
+        let _ = writeln!(conn, "S{}", self.pid);
+        drop(conn);
+        self.handoff();
     }
 
     /// Undo a created-but-not-started container.

@@ -237,3 +237,121 @@ fn an_initialized_container_whose_monitor_was_killed_starts_afresh() {
     env.rpod_ok(&["rm", "-f", "-t", "0", "k"]);
     assert_clean(&env, &[marker]);
 }
+
+/// The monitor process `pid`'s image: its comm (and its exe, which the
+/// test, as root, can read).
+fn image_of(pid: i32) -> (String, String) {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    (
+        comm.trim_end().to_string(),
+        exe.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// Process `pid` has ended (a zombie waits only for its reaper).
+fn gone(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn assert_small(pid: i32) {
+    assert_eq!(
+        image_of(pid),
+        ("rpod-monitor".to_string(), "rpod-monitor".to_string()),
+        "monitor {pid} is not the small binary"
+    );
+}
+
+#[test]
+fn an_initialized_containers_monitor_waits_in_the_small_binary() {
+    let env = env_with_alpine("cinitsmall");
+    let _r = Reaper(&env);
+    let marker = "sleep 4242906";
+    env.rpod_ok(&[
+        "create",
+        "--name",
+        "w",
+        "alpine",
+        "sh",
+        "-c",
+        "echo up; exec sleep 4242906",
+    ]);
+    env.rpod_ok(&["init", "w"]);
+    let monitor: i32 = field(&env, "w", "{{.State.ConmonPid}}").parse().unwrap();
+    let pid = field(&env, "w", "{{.State.Pid}}");
+    // The waiting monitor is the small binary, not rpod (about 2 MB, not 28).
+    assert_small(monitor);
+    assert_eq!(status(&env, "w"), "initialized");
+    assert!(procs_with(marker).is_empty());
+    // start from there: the same monitor process (rpod in between, then
+    // the small binary's loop again) runs the same init.
+    assert_eq!(env.rpod_ok(&["start", "w"]), "w\n");
+    assert_eq!(status(&env, "w"), "running");
+    assert_eq!(field(&env, "w", "{{.State.Pid}}"), pid);
+    assert_eq!(
+        field(&env, "w", "{{.State.ConmonPid}}"),
+        monitor.to_string()
+    );
+    assert!(eventually(10, || image_of(monitor).0 == "rpod-monitor"));
+    assert_small(monitor);
+    assert!(eventually(10, || !procs_with(marker).is_empty()));
+    assert!(eventually(10, || env.rpod_ok(&["logs", "w"]) == "up\n"));
+    // stop from the loop; then a waiting one is stopped and removed.
+    env.rpod_ok(&["stop", "-t", "0", "w"]);
+    assert_eq!(status(&env, "w"), "exited");
+    assert!(procs_with(marker).is_empty());
+    env.rpod_ok(&["init", "w"]);
+    let monitor: i32 = field(&env, "w", "{{.State.ConmonPid}}").parse().unwrap();
+    assert_small(monitor);
+    let t = std::time::Instant::now();
+    env.rpod_ok(&["stop", "w"]);
+    assert!(t.elapsed().as_secs() < 8, "stop waited for the timeout");
+    assert_eq!(status(&env, "w"), "exited");
+    assert!(eventually(10, || gone(monitor)));
+    env.rpod_ok(&["init", "w"]);
+    assert_small(field(&env, "w", "{{.State.ConmonPid}}").parse().unwrap());
+    env.rpod_ok(&["rm", "w"]);
+    // The events are those of the big monitor: init and start once each,
+    // a died for each end.
+    let ev = env.rpod_ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "container=w",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert_eq!(
+        ev.split_whitespace().collect::<Vec<_>>(),
+        [
+            "create", "init", "start", "died", "cleanup", "init", "died", "cleanup", "init",
+            "died", "cleanup", "remove"
+        ]
+    );
+    assert_clean(&env, &[marker]);
+}
+
+#[test]
+fn rm_f_after_a_kill_9_of_the_waiting_small_monitor_cleans_up() {
+    let env = env_with_alpine("cinitsk9");
+    let _r = Reaper(&env);
+    let marker = "sleep 4242907";
+    env.rpod_ok(&["create", "--name", "k", "alpine", "sleep", "4242907"]);
+    env.rpod_ok(&["init", "k"]);
+    let monitor: i32 = field(&env, "k", "{{.State.ConmonPid}}").parse().unwrap();
+    assert_small(monitor);
+    let st = std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(eventually(10, || gone(monitor)));
+    env.rpod_ok(&["rm", "-f", "k"]);
+    assert!(env.rpod(&["container", "exists", "k"]).status.code() == Some(1));
+    assert_clean(&env, &[marker]);
+}
