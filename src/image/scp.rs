@@ -16,9 +16,40 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::ffi::OsString;
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+/// A read-write file of $TMPDIR with no name (a named one unlinked at
+/// once where the file system has no O_TMPFILE).
+fn spool_file() -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::temp_dir();
+    let unnamed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open(&dir);
+    if let Ok(f) = unnamed {
+        return Ok(f);
+    }
+    let path = dir.join(format!(
+        "rpod-scp-{}-{}",
+        std::process::id(),
+        crate::time::now_ns()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
 
 /// Where one side of the copy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,29 +403,30 @@ pub fn transfer(plan: &Plan, l: &Local, quiet: bool) -> Result<String> {
         })
     };
 
-    save.stdin(Stdio::null()).stdout(Stdio::piped());
-    let mut saver = spawn(save, &saving)?;
-    let pipe = saver.stdout.take().expect("piped stdout");
-    load.stdin(Stdio::from(pipe)).stdout(Stdio::piped());
-    let loader = match spawn(load, &loading) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = saver.kill();
-            let _ = saver.wait();
-            return Err(e);
-        }
-    };
-    let mut loader = loader;
+    // The archive in an unnamed file of $TMPDIR: handed to both sides as
+    // a descriptor, so it crosses users and ssh alike, and nothing is left
+    // of it however rpod ends. The save runs to its end before the load
+    // starts, so a failure is the one side's.
+    let mut spool = spool_file().context("making the temporary archive")?;
+    save.stdin(Stdio::null())
+        .stdout(spool.try_clone().context("duplicating a descriptor")?);
+    let st = spawn(save, &saving)?
+        .wait()
+        .with_context(|| saving.clone())?;
+    check(st, &saving)?;
+    spool
+        .seek(SeekFrom::Start(0))
+        .context("rewinding the temporary archive")?;
+    load.stdin(Stdio::from(spool)).stdout(Stdio::piped());
+    let mut loader = spawn(load, &loading)?;
     let mut out = String::new();
     let read = loader
         .stdout
         .take()
         .expect("piped stdout")
         .read_to_string(&mut out);
-    let saved = saver.wait().with_context(|| saving.clone())?;
-    let loaded = loader.wait().with_context(|| loading.clone())?;
-    check(saved, &saving)?;
-    check(loaded, &loading)?;
+    let st = loader.wait().with_context(|| loading.clone())?;
+    check(st, &loading)?;
     read.with_context(|| format!("{loading}: reading its output"))?;
 
     if let Some(tag) = &plan.tag {

@@ -33,6 +33,7 @@ mod generate_spec;
 mod global_flags;
 mod health;
 mod image_mount;
+mod image_scp;
 mod images;
 mod init_ctr;
 mod kube;
