@@ -75,6 +75,12 @@ struct Sshd {
 
 impl Sshd {
     fn start(remote: &Env, client: &Env) -> Sshd {
+        let bin = rpod_bin().parent().unwrap().display().to_string();
+        Sshd::start_with_path(remote, client, &format!("{bin}:{SYS_PATH}"))
+    }
+
+    /// With this PATH in the sessions.
+    fn start_with_path(remote: &Env, client: &Env, path: &str) -> Sshd {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(
             sshd.exists(),
@@ -96,7 +102,6 @@ impl Sshd {
             .local_addr()
             .unwrap()
             .port();
-        let bin = rpod_bin().parent().unwrap().display().to_string();
         let h = remote.home.display();
         let config = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\n\
@@ -104,7 +109,7 @@ impl Sshd {
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers {user}\n\
              X11Forwarding no\nAllowTcpForwarding no\nPrintMotd no\n\
              SetEnv HOME={h} XDG_RUNTIME_DIR={r} XDG_DATA_HOME={h}/.local/share \
-             XDG_CONFIG_HOME={h}/.config PATH={bin}:{SYS_PATH}\n",
+             XDG_CONFIG_HOME={h}/.config PATH={path}\n",
             d = dir.display(),
             user = remote.user,
             r = remote.runtime_dir.display(),
@@ -200,6 +205,45 @@ fn copies_to_and_from_another_host_over_ssh_with_the_same_id() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("rpod-scp-"))
         .collect();
     assert!(left.is_empty(), "{left:?} left in /tmp");
+}
+
+#[test]
+fn a_remote_host_without_rpod_gets_podman() {
+    let mut here = env_with_alpine("scppodman");
+    let there = new_env("scppodmant");
+    // A stand-in podman on the remote PATH, and no rpod there (an
+    // installed one may be in /usr/local/bin: not on this PATH).
+    let fake = there.dir.join("fakebin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let log = there.dir.join("podman.log");
+    write(
+        &fake.join("podman"),
+        &format!(
+            "#!/bin/sh\nn=$(wc -c | tr -d ' ')\necho \"podman $* ($n bytes)\" >> {}\n\
+             echo 'Loaded image: localhost/fake:latest'\n",
+            log.display()
+        ),
+        0o755,
+    );
+    chown(&there, &fake);
+    let sshd = Sshd::start_with_path(&there, &here, &format!("{}:/usr/bin:/bin", fake.display()));
+    ssh_wrapper(&mut here, &sshd.client_config());
+    let host = format!("{}@127.0.0.1:{}", here.user, sshd.port);
+    let out = here.rpod_ok(&["image", "scp", "-q", "alpine", &format!("{host}::")]);
+    assert_eq!(out, "Loaded image: localhost/fake:latest\n");
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert!(ran.starts_with("podman load -q ("), "{ran}");
+    // The whole archive went in.
+    let n: u64 = ran
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 100_000, "{ran}");
 }
 
 #[test]
