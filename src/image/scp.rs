@@ -2,11 +2,13 @@
 //! machine, or another host over ssh, the way podman 4.3 does it: the image
 //! is saved to an archive on one side and loaded on the other.
 //!
-//! Unlike podman, which saves to a temporary file and copies it with its
-//! own ssh client, rpod streams the archive through a pipe between two
-//! processes: `rpod save` (here, as the source user, or on the remote host
-//! through the system `ssh`) writes it, `rpod load` (likewise) reads it. No
-//! archive is left behind on either side when something fails.
+//! Unlike podman, which saves to a named temporary file, copies it with its
+//! own ssh client into a second one on the remote host and loads that, rpod
+//! keeps the archive in one unnamed file of $TMPDIR and hands it to each
+//! side as a descriptor: `rpod save` (here, as the source user, or on the
+//! remote host through the system `ssh`) writes it as its stdout, and
+//! `rpod load` (likewise) reads it as its stdin. Nothing is left of it on
+//! either side however rpod ends.
 //!
 //! On a remote host rpod runs `rpod` when it is on the remote PATH, else
 //! `podman` (podman runs `podman` there). Every word of the remote command
@@ -20,36 +22,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-
-/// A read-write file of $TMPDIR with no name (a named one unlinked at
-/// once where the file system has no O_TMPFILE).
-fn spool_file() -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = std::env::temp_dir();
-    let unnamed = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_TMPFILE)
-        .open(&dir);
-    if let Ok(f) = unnamed {
-        return Ok(f);
-    }
-    let path = dir.join(format!(
-        "rpod-scp-{}-{}",
-        std::process::id(),
-        crate::time::now_ns()
-    ));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    let _ = std::fs::remove_file(&path);
-    Ok(f)
-}
 
 /// Where one side of the copy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,6 +317,36 @@ fn check(status: ExitStatus, what: &str) -> Result<()> {
         Some(code) => bail!("{what}: exit status {code}"),
         None => bail!("{what}: {status}"),
     }
+}
+
+/// A read-write file of $TMPDIR with no name (a named one unlinked at
+/// once where the file system has no O_TMPFILE).
+fn spool_file() -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::temp_dir();
+    let unnamed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open(&dir);
+    if let Ok(f) = unnamed {
+        return Ok(f);
+    }
+    let path = dir.join(format!(
+        "rpod-scp-{}-{}",
+        std::process::id(),
+        crate::time::now_ns()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
 }
 
 /// Copy the image as `plan` says. Returns what the loading side printed

@@ -1,4 +1,4 @@
-//! `rpod image scp`: an image copied to and from another host over ssh (a
+//! `rpod image scp`: an image copied to, from and between hosts over ssh (a
 //! real sshd of the test's own on a random loopback port, whose sessions
 //! are a second test environment of the same user), renamed on the way,
 //! within one user's storage (`USER@localhost::`), and the failures:
@@ -198,6 +198,15 @@ fn copies_to_and_from_another_host_over_ssh_with_the_same_id() {
     let out = here.rpod_ok(&["image", "scp", &format!("{host}::copied:v1")]);
     assert!(out.contains("copied:v1"), "{out}");
     assert_eq!(id_of(&here, "copied:v1"), id, "the id back here");
+
+    // From one host to another (here the same one), renamed.
+    here.rpod_ok(&[
+        "image",
+        "scp",
+        &format!("{host}::copied:v1"),
+        &format!("{host}::twice:v2"),
+    ]);
+    assert_eq!(id_of(&there, "twice:v2"), id, "the id after host to host");
     // No archive left behind.
     let left: Vec<_> = std::fs::read_dir("/tmp")
         .unwrap()
