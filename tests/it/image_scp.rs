@@ -289,9 +289,17 @@ fn an_unreachable_host_fails_after_one_ssh_attempt() {
         .local_addr()
         .unwrap()
         .port();
-    let dest = format!("{}@127.0.0.1:{port}::", here.user);
+    // A bare HOST (podman's connection name): the user is ours, with a warning.
+    let dest = format!("127.0.0.1:{port}::");
     let (code, err) = here.rpod_fail(&["image", "scp", "-q", "alpine", &dest]);
     assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains(&format!(
+            "Unknown connection name given: using ssh://{}@127.0.0.1:{port}",
+            here.user
+        )),
+        "{err}"
+    );
     let errs: Vec<_> = err.lines().filter(|l| l.starts_with("Error:")).collect();
     assert_eq!(errs.len(), 1, "{err}");
     assert!(
