@@ -855,6 +855,9 @@ _rpod() {
             rpod__subcmd__help__subcmd__image,save)
                 cmd="rpod__subcmd__help__subcmd__image__subcmd__save"
                 ;;
+            rpod__subcmd__help__subcmd__image,scp)
+                cmd="rpod__subcmd__help__subcmd__image__subcmd__scp"
+                ;;
             rpod__subcmd__help__subcmd__image,search)
                 cmd="rpod__subcmd__help__subcmd__image__subcmd__search"
                 ;;
@@ -1164,6 +1167,9 @@ _rpod() {
             rpod__subcmd__image,save)
                 cmd="rpod__subcmd__image__subcmd__save"
                 ;;
+            rpod__subcmd__image,scp)
+                cmd="rpod__subcmd__image__subcmd__scp"
+                ;;
             rpod__subcmd__image,search)
                 cmd="rpod__subcmd__image__subcmd__search"
                 ;;
@@ -1229,6 +1235,9 @@ _rpod() {
                 ;;
             rpod__subcmd__image__subcmd__help,save)
                 cmd="rpod__subcmd__image__subcmd__help__subcmd__save"
+                ;;
+            rpod__subcmd__image__subcmd__help,scp)
+                cmd="rpod__subcmd__image__subcmd__help__subcmd__scp"
                 ;;
             rpod__subcmd__image__subcmd__help,search)
                 cmd="rpod__subcmd__image__subcmd__help__subcmd__search"
@@ -11801,7 +11810,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__image)
-            opts="build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust"
+            opts="build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount scp sign trust"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -11997,6 +12006,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__help__subcmd__image__subcmd__save)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__help__subcmd__image__subcmd__scp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -13965,7 +13988,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image)
-            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help"
+            opts="-h -V --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount scp sign trust help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -14517,7 +14540,7 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__help)
-            opts="build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount sign trust help"
+            opts="build ls pull rm tag untag inspect prune push search save load import history exists tree diff mount unmount scp sign trust help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -14727,6 +14750,20 @@ _rpod() {
             return 0
             ;;
         rpod__subcmd__image__subcmd__help__subcmd__save)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__image__subcmd__help__subcmd__scp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -16033,6 +16070,108 @@ _rpod() {
                     COMPREPLY=($(compgen -W "docker-archive oci-archive oci-dir docker-dir" -- "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse-overlayfs vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --storage-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volumepath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events-backend)
+                    COMPREPLY=($(compgen -W "file none journald" -- "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "cgroupfs systemd" -- "${cur}"))
+                    return 0
+                    ;;
+                --conmon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime-flag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-cmd-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --imagestore)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rpod__subcmd__image__subcmd__scp)
+            opts="-q -h -V --quiet --log-level --root --runroot --storage-driver --storage-opt --registries-conf --volumepath --tmpdir --events-backend --hooks-dir --noout --cgroup-manager --conmon --runtime --runtime-flag --network-cmd-path --network-config-dir --syslog --transient-store --imagestore --namespace --identity --ssh --remote --url --connection --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

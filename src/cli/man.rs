@@ -437,6 +437,7 @@ pub static DOCS: &[Doc] = &[
         "image unmount",
         include_str!("man/rpod-image-unmount.1.txt"),
     ),
+    Doc::new("image scp", include_str!("man/rpod-image-scp.1.txt")),
     Doc::new("image sign", include_str!("man/rpod-image-sign.1.txt")),
     Doc::new("image trust", include_str!("man/rpod-image-trust.1.txt")),
     Doc::new(

@@ -21,6 +21,7 @@ pub mod health;
 pub mod image;
 pub mod image_cmds;
 pub mod image_mount;
+pub mod image_scp;
 pub mod kube;
 mod logger;
 pub mod man;
@@ -539,6 +540,8 @@ pub enum ImageCommand {
     /// Unmount images (inside `rpod unshare`)
     #[command(alias = "umount")]
     Unmount(image_mount::ImageUnmountArgs),
+    /// Securely copy an image to another user's storage or another host
+    Scp(image_scp::ScpArgs),
     /// Sign images (not supported yet: refused)
     Sign(image_mount::SignArgs),
     /// Show or set the trust policy (not supported yet: refused)
@@ -764,6 +767,7 @@ fn dispatch(g: &GlobalOpts, cmd: Command) -> anyhow::Result<()> {
         Command::Image(ImageCommand::Tree(a)) => archive::tree_cmd(g, &a),
         Command::Image(ImageCommand::Mount(a)) => image_mount::mount_cmd(g, &a),
         Command::Image(ImageCommand::Unmount(a)) => image_mount::unmount_cmd(g, &a),
+        Command::Image(ImageCommand::Scp(a)) => image_scp::scp_cmd(g, &a),
         Command::Image(ImageCommand::Sign(a)) => image_mount::sign_cmd(&a),
         Command::Image(ImageCommand::Trust(t)) => image_mount::trust_cmd(&t),
         Command::Login(a) => img::login_cmd(g, &a),

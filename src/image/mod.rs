@@ -19,6 +19,7 @@ mod pull;
 mod push;
 pub mod reference;
 pub mod registries;
+pub mod scp;
 mod search;
 pub mod tls;
 pub mod transport;

@@ -34,6 +34,7 @@ mod generate_spec;
 mod global_flags;
 mod health;
 mod image_mount;
+mod image_scp;
 mod images;
 mod init_ctr;
 mod kube;

@@ -42,7 +42,7 @@ PKGS=(uidmap slirp4netns passt fuse-overlayfs fuse3 docker-registry skopeo umoci
       busybox-static apache2-utils openssl podman runc conmon catatonit hyperfine
       jq curl ca-certificates iproute2 procps psmisc util-linux python3 debootstrap
       groff-base man-db zstd systemd zsh fish gcc libc6-dev python3-venv
-      netavark aardvark-dns podman-compose)
+      netavark aardvark-dns podman-compose openssh-server)
 
 missing=()
 for p in "${PKGS[@]}"; do
