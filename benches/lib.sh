@@ -97,9 +97,15 @@ CONF
 
 # need_rpod: sets RPOD to a copy of RPOD_BIN, or of a fresh release build,
 # where the test user can run it (the clone may be unreadable to that user).
+# The small monitor goes beside it (rpod looks for it there first): a
+# stale rpod-monitor left there would be measured instead.
 need_rpod() {
     if [ -n "${RPOD_BIN:-}" ]; then
         [ "$RPOD_BIN" -ef "$BENCH_ROOT/rpod" ] || install -m 0755 "$RPOD_BIN" "$BENCH_ROOT/rpod"
+        local mon
+        mon="$(dirname "$RPOD_BIN")/rpod-monitor"
+        [ -x "$mon" ] || mon="$REPO/target/release/rpod-monitor"
+        [ "$mon" -ef "$BENCH_ROOT/rpod-monitor" ] || install -m 0755 "$mon" "$BENCH_ROOT/rpod-monitor"
         RPOD="$BENCH_ROOT/rpod"
     else
         build_release
@@ -113,6 +119,7 @@ build_release() {
     (cd "$REPO" && cargo build --release --quiet) >"$BENCH_ROOT/build.log" 2>&1 ||
         { tail -30 "$BENCH_ROOT/build.log" >&2; echo "cargo build --release failed" >&2; exit 1; }
     install -m 0755 "$REPO/target/release/rpod" "$BENCH_ROOT/rpod"
+    install -m 0755 "$REPO/target/release/rpod-monitor" "$BENCH_ROOT/rpod-monitor"
     RPOD="$BENCH_ROOT/rpod"
 }
 
