@@ -397,7 +397,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcomm
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l platform -d 'Platforms to build for, OS/ARCH[/VARIANT] (repeated or comma-separated; each must be this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand image; and __fish_seen_subcommand_from build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
@@ -1483,7 +1483,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand build" -l annotation -d 'Annot
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand build" -l platform -d 'Platforms to build for, OS/ARCH[/VARIANT] (repeated or comma-separated; each must be this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r
@@ -1593,7 +1593,7 @@ complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcom
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l authfile -d 'Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l cert-dir -d 'Directory with certificates (*.crt, *.cert, *.key) to talk to the registry' -r -F
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l creds -d 'Credentials (USERNAME[:PASSWORD]) to use for the registry' -r
-complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l platform -d 'Platform of the image, OS/ARCH[/VARIANT] (default: this host\'s)' -r
+complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l platform -d 'Platforms to build for, OS/ARCH[/VARIANT] (repeated or comma-separated; each must be this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l arch -d 'Architecture of the image (default: this host\'s)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l os -d 'Operating system of the image (default: linux)' -r
 complete -c rpod -n "__fish_rpod_using_subcommand buildx; and __fish_seen_subcommand_from build" -l variant -d 'Variant of the architecture (e.g. v8 for arm64)' -r

@@ -125,7 +125,52 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub registry: RegistryOpts,
     #[command(flatten)]
-    pub platform: PlatformOpts,
+    pub platform: BuildPlatformOpts,
+}
+
+/// build's platform flags. podman builds once per platform given (repeated
+/// or comma-separated); rpod runs RUN steps natively, so every platform
+/// given must be this host's, and none is dropped silently.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BuildPlatformOpts {
+    /// Platforms to build for, OS/ARCH[/VARIANT] (repeated or comma-separated; each must be this host's)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', action = ArgAction::Append)]
+    pub platform: Vec<String>,
+    /// Architecture of the image (default: this host's)
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Operating system of the image (default: linux)
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// Variant of the architecture (e.g. v8 for arm64)
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
+}
+
+impl BuildPlatformOpts {
+    /// The one platform rpod can build for, after checking that every
+    /// platform given is this host's.
+    fn checked(&self) -> Result<PlatformOpts> {
+        let host = crate::build::host_arch();
+        let mut arches: Vec<String> = self.arch.iter().cloned().collect();
+        for p in &self.platform {
+            let arch = p
+                .split('/')
+                .nth(1)
+                .filter(|a| !a.is_empty())
+                .with_context(|| format!("invalid platform {p:?}: use OS/ARCH[/VARIANT]"))?;
+            arches.push(arch.to_string());
+        }
+        if let Some(arch) = arches.iter().find(|a| **a != host) {
+            bail!("building for {arch} is not supported: this host is {host} and rpod runs RUN steps natively only");
+        }
+        Ok(PlatformOpts {
+            platform: self.platform.first().cloned(),
+            arch: self.arch.clone(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
+        })
+    }
 }
 
 /// `rpod buildx`: podman's alias.
@@ -284,17 +329,7 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
                 .with_context(|| format!("sending the output to {}", p.display()))?;
         }
     }
-    if let Some(arch) = a.platform.arch.clone().or_else(|| {
-        a.platform
-            .platform
-            .as_ref()
-            .and_then(|p| p.split('/').nth(1).map(String::from))
-    }) {
-        let host = crate::build::host_arch();
-        if arch != host {
-            bail!("building for {arch} is not supported: this host is {host} and rpod runs RUN steps natively only");
-        }
-    }
+    a.platform.checked()?;
     let context = a.context.clone().unwrap_or_else(|| PathBuf::from("."));
     let opts: crate::options::Options = g.into();
     let stdin_ctx = context.as_os_str() == "-";
@@ -405,7 +440,7 @@ pub fn build_cmd(g: &GlobalOpts, a: &BuildArgs) -> Result<()> {
         pull,
         pull_opts: crate::image::PullOptions {
             registry: (&a.registry).into(),
-            platform: (&a.platform).into(),
+            platform: (&a.platform.checked()?).into(),
         },
         docker: a.format.as_deref() == Some("docker"),
         network: a.network.clone(),

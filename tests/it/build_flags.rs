@@ -586,3 +586,57 @@ fn build_run_mount_bind_from_a_stage_and_an_image() {
         env.store_entries("tmp")
     );
 }
+
+/// podman builds once per platform given; rpod builds for this host only,
+/// so a second platform (repeated or comma-separated) is refused by name,
+/// never dropped.
+#[test]
+fn every_platform_given_to_build_must_be_this_hosts() {
+    let env = new_env("bplat");
+    let dir = context(
+        &env,
+        "ctx",
+        &[("Containerfile", &format!("FROM {}\n", alpine()))],
+    );
+    let d = dir.to_str().unwrap();
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let other = if host == "arm64" { "amd64" } else { "arm64" };
+    let here = format!("linux/{host}");
+    let there = format!("linux/{other}");
+    for args in [
+        vec!["--platform", &here, "--platform", &there],
+        vec!["--platform", &there, "--platform", &here],
+    ] {
+        let mut a = vec!["build", "-q", "-t", "plat"];
+        a.extend(args.iter().copied());
+        a.push(d);
+        let (code, err) = env.rpod_fail(&a);
+        assert_eq!(code, 125, "{err}");
+        assert!(
+            err.contains(&format!("building for {other} is not supported")),
+            "{err}"
+        );
+    }
+    let both = format!("{here},{there}");
+    let (code, err) = env.rpod_fail(&["build", "-q", "--platform", &both, d]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains(other), "{err}");
+    let (_, err) = env.rpod_fail(&["build", "-q", "--platform", "linux", d]);
+    assert!(err.contains("invalid platform \"linux\""), "{err}");
+    env.rpod_ok(&[
+        "build",
+        "-q",
+        "-t",
+        "plat",
+        "--platform",
+        &here,
+        "--platform",
+        &here,
+        d,
+    ]);
+    assert_eq!(inspect(&env, "plat", "{{.Architecture}}"), host);
+}
