@@ -228,21 +228,11 @@ pub fn parse_rfc3339_secs(s: &str) -> Option<(i64, u32)> {
     ))
 }
 
-/// "YYYY-MM-DDTHH:MM:SSZ" (with ".nnnnnnnnn" when `nanos` isn't 0).
+/// "YYYY-MM-DDTHH:MM:SSZ", with the fraction as Go's RFC3339Nano writes it
+/// (trailing zeros cut): what podman prints for an image's Created, and
+/// what buildah writes in a config.
 pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
-    let t = secs.rem_euclid(86400);
-    let frac = if nanos == 0 {
-        String::new()
-    } else {
-        format!(".{nanos:09}")
-    };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
-        t / 3600,
-        t % 3600 / 60,
-        t % 60
-    )
+    rfc3339_nano_go(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
 }
 
 /// Go's time.Time.String() for a UTC time: "2024-01-02 03:04:05 +0000 UTC"
@@ -394,6 +384,11 @@ mod tests {
         assert_eq!(
             format_rfc3339(1709208000, 5),
             "2024-02-29T12:00:00.000000005Z"
+        );
+        // Go cuts the fraction's trailing zeros.
+        assert_eq!(
+            format_rfc3339(1709208000, 904_239_950),
+            "2024-02-29T12:00:00.90423995Z"
         );
         assert_eq!(format_go(1709208000), "2024-02-29 12:00:00 +0000 UTC");
         assert_eq!(parse_rfc3339_secs("2024-13-01T00:00:00Z"), None);
