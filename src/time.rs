@@ -232,7 +232,10 @@ pub fn parse_rfc3339_secs(s: &str) -> Option<(i64, u32)> {
 /// (trailing zeros cut): what podman prints for an image's Created, and
 /// what buildah writes in a config.
 pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
-    rfc3339_nano_go(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+    rfc3339_nano_go(
+        secs.saturating_mul(1_000_000_000)
+            .saturating_add(nanos as i64),
+    )
 }
 
 /// Go's time.Time.String() for a UTC time: "2024-01-02 03:04:05 +0000 UTC"
