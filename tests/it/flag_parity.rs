@@ -19,10 +19,11 @@ fn a_repeated_scalar_flag_takes_the_last_value() {
         "/a",
         "-w",
         "/b",
+        // Not hex: `exists` also takes an id prefix.
         "--name",
-        "a",
+        "nfirst",
         "--name",
-        "b",
+        "nlast",
         "--hostname",
         "h1",
         "--hostname=h2",
@@ -40,16 +41,16 @@ fn a_repeated_scalar_flag_takes_the_last_value() {
         "alpine",
         "true",
     ]);
-    assert!(env.rpod_fail(&["container", "exists", "a"]).0 == 1);
+    assert!(env.rpod_fail(&["container", "exists", "nfirst"]).0 == 1);
     assert_eq!(
         field(
             &env,
-            "b",
+            "nlast",
             "{{.Name}} {{.Config.WorkingDir}} {{.Config.Hostname}} {{.Config.User}} {{.HostConfig.CpuShares}}"
         ),
-        "b /b h2 2 512"
+        "nlast /b h2 2 512"
     );
-    assert_eq!(field(&env, "b", "{{.Config.StopSignal}}"), "9");
+    assert_eq!(field(&env, "nlast", "{{.Config.StopSignal}}"), "9");
     // Through `container run` too, and the process sees the last one.
     let out = env.rpod_ok(&[
         "container",
@@ -76,13 +77,13 @@ fn a_repeated_scalar_flag_takes_the_last_value() {
         "on-failure:3",
         "--restart",
         "always",
-        "b",
+        "nlast",
     ]);
     assert_eq!(
-        field(&env, "b", "{{.HostConfig.RestartPolicy.Name}}"),
+        field(&env, "nlast", "{{.HostConfig.RestartPolicy.Name}}"),
         "always"
     );
-    env.rpod_ok(&["rm", "b"]);
+    env.rpod_ok(&["rm", "nlast"]);
 }
 
 #[test]
