@@ -909,8 +909,9 @@ pub fn push(
                     })?
                 }
             };
-            let pushed = super::push::push_record(opts, store, &img, &by_digest, &o.push, progress)
-                .with_context(|| format!("pushing image {}", inst.digest))?;
+            let pushed =
+                super::push::push_to_registry(opts, store, &img, &by_digest, &o.push, progress)
+                    .with_context(|| format!("pushing image {}", inst.digest))?;
             if let Some(d) = pushed.digest.as_deref() {
                 let d = crate::storage::parse_digest(d)?;
                 if d != inst.digest {

@@ -234,19 +234,6 @@ pub fn push(
     Ok(report)
 }
 
-/// Push the local image `rec` to the registry reference `dest` (by its
-/// manifest digest when `dest` has no tag): an image of a manifest list.
-pub(super) fn push_record(
-    opts: &Options,
-    store: &Store,
-    rec: &ImageRecord,
-    dest: &Reference,
-    po: &PushOptions,
-    progress: &dyn PushProgress,
-) -> Result<PushReport> {
-    push_to_registry(opts, store, rec, dest, po, progress)
-}
-
 /// PUT `manifest` (of media type `mt`: a manifest list) as `dest`'s tag.
 pub(super) fn put_manifest(
     opts: &Options,
@@ -483,7 +470,10 @@ fn push_access(
     Ok((settings, creds))
 }
 
-fn push_to_registry(
+/// Push the local image `rec` to the registry reference `dest` (by its
+/// manifest digest when `dest` has no tag, as for an image of a manifest
+/// list).
+pub(super) fn push_to_registry(
     opts: &Options,
     store: &Store,
     rec: &ImageRecord,
