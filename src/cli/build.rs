@@ -1,7 +1,7 @@
 //! `rpod build` (also `image build`, `buildx build`): the flags, and
 //! podman's output; the builder is `crate::build`.
 
-use super::image::{PlatformOpts, RegistryOpts};
+use super::image::{PlatformOpts, PlatformParts, RegistryOpts};
 use super::GlobalOpts;
 use crate::build::{BuildOptions, BuildReport, StepFailed};
 use crate::image::PullProgress;
@@ -136,15 +136,8 @@ pub struct BuildPlatformOpts {
     /// Platforms to build for, OS/ARCH[/VARIANT] (repeated or comma-separated; each must be this host's)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', action = ArgAction::Append)]
     pub platform: Vec<String>,
-    /// Architecture of the image (default: this host's)
-    #[arg(long, value_name = "ARCH")]
-    pub arch: Option<String>,
-    /// Operating system of the image (default: linux)
-    #[arg(long, value_name = "OS")]
-    pub os: Option<String>,
-    /// Variant of the architecture (e.g. v8 for arm64)
-    #[arg(long, value_name = "VARIANT")]
-    pub variant: Option<String>,
+    #[command(flatten)]
+    pub parts: PlatformParts,
 }
 
 impl BuildPlatformOpts {
@@ -152,7 +145,7 @@ impl BuildPlatformOpts {
     /// platform given is this host's.
     fn checked(&self) -> Result<PlatformOpts> {
         let host = crate::build::host_arch();
-        let mut arches: Vec<String> = self.arch.iter().cloned().collect();
+        let mut arches: Vec<String> = self.parts.arch.iter().cloned().collect();
         for p in &self.platform {
             let arch = p
                 .split('/')
@@ -166,9 +159,7 @@ impl BuildPlatformOpts {
         }
         Ok(PlatformOpts {
             platform: self.platform.first().cloned(),
-            arch: self.arch.clone(),
-            os: self.os.clone(),
-            variant: self.variant.clone(),
+            parts: self.parts.clone(),
         })
     }
 }

@@ -29,6 +29,13 @@ pub struct PlatformOpts {
     /// Platform of the image, OS/ARCH[/VARIANT] (default: this host's)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+    #[command(flatten)]
+    pub parts: PlatformParts,
+}
+
+/// A platform's parts, one flag each (pull/run/create's and build's).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlatformParts {
     /// Architecture of the image (default: this host's)
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,

@@ -44,9 +44,9 @@ impl From<&PlatformOpts> for img::Platform {
     fn from(p: &PlatformOpts) -> Self {
         img::Platform {
             spec: p.platform.clone(),
-            os: p.os.clone(),
-            arch: p.arch.clone(),
-            variant: p.variant.clone(),
+            os: p.parts.os.clone(),
+            arch: p.parts.arch.clone(),
+            variant: p.parts.variant.clone(),
         }
     }
 }
